@@ -1,0 +1,279 @@
+"""The trained agent on disk: one ``.tar`` file under ``models/``.
+
+Inside: ``manifest.json`` (versions, config, fingerprints, the components and
+where their resources are) and one folder per component holding only JSON,
+text and safetensors files. Loading a model never executes code from it: no
+pickle, and archive members are checked before extraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite import __version__
+from dialogflowlite.errors import ModelLoadError
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+MODEL_SUFFIX = ".tar"
+ALLOWED_SUFFIXES = {".json", ".safetensors", ".txt", ".model", ".jsonl", ".yml", ".yaml", ""}
+
+
+class ComponentStorage:
+    """The resource folder of one component: JSON, text and safetensors, nothing executable."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, name: str) -> Path:
+        """A path inside this component's folder (for libraries that write their own files)."""
+        target = (self.root / name).resolve()
+        if self.root.resolve() not in target.parents and target != self.root.resolve():
+            raise ValueError(f"resource name {name!r} leaves the component folder")
+        return target
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def write_json(self, name: str, data: Any) -> None:
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    def read_json(self, name: str) -> Any:
+        try:
+            return json.loads(self.path(name).read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
+                                 hint="retrain the model with `dialogflowlite train`") from e
+
+    def write_text(self, name: str, text: str) -> None:
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    def read_text(self, name: str) -> str:
+        try:
+            return self.path(name).read_text(encoding="utf-8")
+        except FileNotFoundError as e:
+            raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
+                                 hint="retrain the model with `dialogflowlite train`") from e
+
+    def write_tensors(self, name: str, tensors: dict[str, Any]) -> None:
+        """Save a dict of torch tensors as safetensors (shared storage is copied first)."""
+        from safetensors.torch import save_file
+
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(target))
+
+    def read_tensors(self, name: str, device: str = "cpu") -> dict[str, Any]:
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(self.path(name)), device=device)
+        except FileNotFoundError as e:
+            raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
+                                 hint="retrain the model with `dialogflowlite train`") from e
+
+    def copy_from(self, other: ComponentStorage) -> None:
+        """Replace this folder's content with another storage's (reusing unchanged components)."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        shutil.copytree(other.root, self.root)
+
+
+@dataclass
+class ComponentRecord:
+    """What the manifest says about one trained component."""
+
+    key: str
+    name: str
+    kind: str
+    section: str
+    config: dict[str, Any]
+    fingerprint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Manifest:
+    """The table of contents of a model file."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    components: list[ComponentRecord] = field(default_factory=list)
+    sections: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    version: str = __version__
+    format: int = FORMAT_VERSION
+    project: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "dialogflowlite_version": self.version,
+            "created": self.created,
+            "project": self.project,
+            "config": self.config,
+            "sections": self.sections,
+            "components": [c.to_dict() for c in self.components],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            config=data.get("config") or {},
+            components=[ComponentRecord(**c) for c in data.get("components") or []],
+            sections=data.get("sections") or {},
+            created=data.get("created", 0.0),
+            version=data.get("dialogflowlite_version", "?"),
+            format=data.get("format", 0),
+            project=data.get("project", ""),
+        )
+
+    def component(self, key: str) -> ComponentRecord | None:
+        return next((c for c in self.components if c.key == key), None)
+
+
+class ModelArchive:
+    """An unpacked model: its manifest and a storage per component."""
+
+    def __init__(self, root: Path, manifest: Manifest, source: Path | None = None,
+                 cleanup: bool = False) -> None:
+        self.root = root
+        self.manifest = manifest
+        self.source = source
+        self._cleanup = cleanup
+
+    def storage(self, key: str) -> ComponentStorage:
+        return ComponentStorage(self.root / key)
+
+    def has(self, key: str) -> bool:
+        return (self.root / key).is_dir()
+
+    def close(self) -> None:
+        if self._cleanup and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> ModelArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ModelWriter:
+    """Collects component folders in a work directory, then packs them into one file."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="dfl-model-"))
+        self.manifest = Manifest()
+
+    def storage(self, key: str) -> ComponentStorage:
+        root = self.workdir / key
+        root.mkdir(parents=True, exist_ok=True)
+        return ComponentStorage(root)
+
+    def record(self, record: ComponentRecord) -> None:
+        self.manifest.components = [c for c in self.manifest.components if c.key != record.key]
+        self.manifest.components.append(record)
+
+    def save(self, target: Path) -> Path:
+        """Write the manifest and pack everything into ``target`` (a ``.tar`` file)."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (self.workdir / MANIFEST).write_text(
+            json.dumps(self.manifest.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        partial = target.with_suffix(target.suffix + ".partial")
+        with tarfile.open(partial, "w") as tar:
+            for item in sorted(self.workdir.rglob("*")):
+                if item.is_file():
+                    tar.add(item, arcname=str(item.relative_to(self.workdir)))
+        partial.replace(target)  # never leave a half-written model where `run` looks
+        return target
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _checked_members(tar: tarfile.TarFile, source: Path) -> Iterator[tarfile.TarInfo]:
+    for member in tar.getmembers():
+        name = Path(member.name)
+        if member.issym() or member.islnk() or not (member.isfile() or member.isdir()):
+            raise ModelLoadError(f"model file {source} contains a link or device: {member.name}")
+        if name.is_absolute() or ".." in name.parts:
+            raise ModelLoadError(f"model file {source} contains an unsafe path: {member.name}")
+        if member.isfile() and name.suffix not in ALLOWED_SUFFIXES:
+            raise ModelLoadError(
+                f"model file {source} contains {member.name}, which is not a data file",
+                hint="only JSON, text and safetensors files are loaded from a model")
+        yield member
+
+
+def _cache_dir(source: Path) -> Path:
+    stat = source.stat()
+    key = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    return Path(tempfile.gettempdir()) / "dialogflowlite-models" / key[:16]
+
+
+def open_model(path: str | Path) -> ModelArchive:
+    """Unpack (once, into a cache folder) and open a model file or an unpacked folder."""
+    source = Path(path)
+    if source.is_dir() and (source / MANIFEST).exists():
+        root = source
+    elif source.is_file():
+        root = _cache_dir(source)
+        if not (root / MANIFEST).exists():
+            staging = Path(tempfile.mkdtemp(prefix="dfl-unpack-", dir=root.parent
+                                            if root.parent.exists() else None))
+            try:
+                with tarfile.open(source, "r:*") as tar:
+                    tar.extractall(staging, members=list(_checked_members(tar, source)))
+            except (tarfile.TarError, OSError, EOFError) as e:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise ModelLoadError(f"model file {source} is damaged: {e}",
+                                     hint="retrain with `dialogflowlite train`") from e
+            root.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                staging.replace(root)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)  # another process unpacked it first
+    else:
+        raise ModelLoadError(f"no model at {source}",
+                             hint="train one with `dialogflowlite train`, or pass --model PATH")
+    try:
+        manifest = Manifest.from_dict(json.loads((root / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"model {source} has no readable manifest: {e}") from e
+    if manifest.format != FORMAT_VERSION:
+        raise ModelLoadError(
+            f"model {source} has format {manifest.format}, this version reads {FORMAT_VERSION}",
+            hint="retrain the model with this version of dialogflowlite")
+    return ModelArchive(root, manifest, source)
+
+
+def latest_model(models_dir: str | Path) -> Path | None:
+    """The newest model file in ``models_dir``, or None."""
+    folder = Path(models_dir)
+    if folder.is_file():
+        return folder
+    if not folder.is_dir():
+        return None
+    candidates = [p for p in folder.glob(f"*{MODEL_SUFFIX}") if p.is_file()]
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)) if candidates else None
+
+
+def model_file_name(prefix: str = "") -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}{'-' + prefix if prefix else ''}{MODEL_SUFFIX}"

@@ -1,0 +1,107 @@
+"""The ``dialogflowlite`` (and ``dfl``) command line.
+
+Commands come from the ``dfl_register_commands`` hook, the built-in ones
+included. A user mistake (any :class:`~dialogflowlite.errors.DialogflowLiteError`)
+prints one clear message and exits with 1; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from dialogflowlite import __version__
+from dialogflowlite.cli.command import Command
+from dialogflowlite.errors import DialogflowLiteError, PluginError
+
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _commands() -> list[Command]:
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    commands: list[Command] = []
+    for impl in pm.hook.dfl_register_commands.get_hookimpls():
+        for command in impl.function() or []:
+            if not isinstance(command, Command):
+                raise PluginError(f"returned {command!r}, which is not a Command",
+                                  plugin=impl.plugin_name, hook="dfl_register_commands")
+            commands.append(command)
+    return commands
+
+
+def build_parser(commands: Sequence[Command] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every registered command."""
+    parser = argparse.ArgumentParser(
+        prog="dialogflowlite",
+        description="Build, train, test and serve task-oriented chatbots.",
+    )
+    parser.add_argument("--version", action="version", version=f"dialogflowlite {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for command in sorted(commands if commands is not None else _commands(),
+                          key=lambda c: c.name):
+        words = command.name.split()
+        subparsers = top
+        for depth, word in enumerate(words[:-1]):
+            key = " ".join(words[: depth + 1])
+            if key not in groups:
+                group = subparsers.add_parser(word, help=f"{word} commands")
+                groups[key] = group.add_subparsers(dest=f"{key.replace(' ', '_')}_command",
+                                                   metavar="COMMAND")
+                group.set_defaults(_group=group)
+            subparsers = groups[key]
+        sub = subparsers.add_parser(words[-1], help=command.help,
+                                    description=command.description or command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(_run=command.run)
+    return parser
+
+
+def _configure_logging(debug: bool, quiet: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr,
+                        force=True)
+    for noisy in ("urllib3", "matplotlib", "PIL", "filelock", "httpx", "asyncio",
+                  "transformers", "huggingface_hub", "sanic.root", "sanic.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns (and, as a script, exits with) the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or bool(os.environ.get("DFL_DEBUG"))
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _configure_logging(args.debug or debug, args.quiet)
+        run = getattr(args, "_run", None)
+        if run is None:
+            (getattr(args, "_group", None) or parser).print_help()
+            return EXIT_USER_ERROR
+        code = run(args)
+        return int(code or 0)
+    except DialogflowLiteError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {e.render()}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def entry_point() -> None:  # pragma: no cover - thin wrapper for console scripts
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

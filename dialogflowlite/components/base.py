@@ -1,0 +1,141 @@
+"""The base class of every pipeline component.
+
+A component is declared once: its ``name`` (what config.yml writes), its
+``kind``, its ``defaults`` (every config key with its default value) and what
+it ``requires`` from earlier components and ``provides`` to later ones. The
+registry resolves config names to these classes; code never hard-wires them.
+
+Kind-specific interfaces (NLU components, policies, generators) build on this
+class in their own packages. All of them persist through a
+:class:`~dialogflowlite.artifact.ComponentStorage` (JSON and safetensors),
+never by pickling themselves.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dialogflowlite.errors import ComponentConfigError, Position
+from dialogflowlite.io.formats import did_you_mean
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import TrainingData
+
+if TYPE_CHECKING:
+    from dialogflowlite.artifact import ComponentStorage
+
+logger = logging.getLogger(__name__)
+
+#: the kinds of components a plugin can contribute
+KINDS: tuple[str, ...] = (
+    "tokenizer",
+    "featurizer",
+    "intent_classifier",
+    "entity_extractor",
+    "response_selector",
+    "policy",
+    "generator",
+)
+
+
+class Component:
+    """A configurable, trainable, persistable part of the pipeline."""
+
+    #: the name config.yml uses
+    name: ClassVar[str] = ""
+    #: one of :data:`KINDS`
+    kind: ClassVar[str] = ""
+    #: every config key with its default
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: what the component needs from earlier ones (e.g. ``tokens``)
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: what it adds to messages or decisions (e.g. ``intent``, ``entities``)
+    provides: ClassVar[tuple[str, ...]] = ()
+    #: keys other frameworks write that are accepted and ignored with a notice
+    compatible_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: dict[str, Any] | None = None, *,
+                 position: Position | None = None) -> None:
+        self.position = position
+        self.config = self.resolve_config(config or {}, position=position)
+
+    @classmethod
+    def resolve_config(cls, given: dict[str, Any], *,
+                       position: Position | None = None) -> dict[str, Any]:
+        """Defaults overlaid with ``given``; unknown keys are an error naming the closest key."""
+        config = copy.deepcopy(cls.defaults)
+        for key, value in given.items():
+            if key == "name":
+                continue
+            if key in cls.defaults:
+                config[key] = value
+            elif key in cls.compatible_keys:
+                logger.info("%s: setting '%s' has no effect here and is ignored", cls.name, key)
+            else:
+                hint = did_you_mean(key, cls.defaults) or (
+                    f"known settings: {', '.join(cls.defaults) or 'none'}")
+                raise ComponentConfigError(f"component {cls.name} has no setting '{key}'",
+                                           hint=hint, position=position)
+        return config
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """What the components reference says about this class."""
+        doc = (cls.__doc__ or "").strip().split("\n\n", 1)[0].replace("\n", " ")
+        return {
+            "name": cls.name,
+            "kind": cls.kind,
+            "description": doc,
+            "requires": list(cls.requires),
+            "provides": list(cls.provides),
+            "defaults": copy.deepcopy(cls.defaults),
+        }
+
+    # ------------------------------------------------------------ persistence
+
+    def persist(self, storage: ComponentStorage) -> None:
+        """Write what training learnt to ``storage``; stateless components write nothing."""
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage: ComponentStorage) -> Component:
+        """Rebuild a trained component from ``storage``."""
+        return cls(config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+
+@dataclass
+class NluContext:
+    """What NLU components may need while training, besides the data itself."""
+
+    language: str = "en"
+    domain: Domain | None = None
+    seed: int = 42
+    device: str | None = None
+    progress: bool = True
+    quantize: bool = False
+
+
+class NluComponent(Component):
+    """A component of the NLU pipeline (tokenizer, featurizer, classifier, extractor).
+
+    The pipeline calls, in config order: ``train`` on the training data, then
+    ``process_training_data`` so later components see what this one adds
+    (tokens, features). At run time ``process`` handles a batch of messages.
+    Classifiers write predictions with :meth:`Message.set_intent` and append
+    to ``message.entities``; they must not touch training labels in
+    ``process_training_data``.
+    """
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        """Learn from ``training_data``; components without parameters do nothing."""
+
+    def process_training_data(self, training_data: TrainingData) -> None:
+        """Add this component's output (tokens, features) to the training examples."""
+
+    def process(self, messages: list[Message]) -> None:
+        """Add this component's output to each message of a batch."""

@@ -1,0 +1,247 @@
+"""The one exception tree of dialogflowlite.
+
+Every error a user can cause derives from :class:`DialogflowLiteError`. Its
+message names the file and line, the field, or the component at fault, and a
+hint says what to do next. The command line prints these without a traceback
+(``--debug`` shows it); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where something sits in a source file (1-based line and column)."""
+
+    file: str
+    line: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+    @classmethod
+    def of(cls, file: str | Path, line: int | None = None, col: int | None = None) -> Position:
+        return cls(str(file), line, col)
+
+
+class DialogflowLiteError(Exception):
+    """Base class of every error dialogflowlite raises on purpose.
+
+    ``code`` is a short stable identifier (for docs and searching), ``hint`` a
+    next step for the user, ``position`` the source location when known.
+    """
+
+    code: str = "DFL000"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        position: Position | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.message = message
+        self.hint = hint
+        self.position = position
+        if code:
+            self.code = code
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        text = f"{self.position}: {self.message}" if self.position else self.message
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+
+# ---------------------------------------------------------------- project files
+
+
+class ProjectError(DialogflowLiteError):
+    """Something is wrong with the project's files."""
+
+    code = "DFL100"
+
+
+class ProjectNotFoundError(ProjectError):
+    """The project folder or a required file in it does not exist."""
+
+    code = "DFL101"
+
+
+class YamlSyntaxError(ProjectError):
+    """A YAML file could not be parsed."""
+
+    code = "DFL102"
+
+
+class ProjectValidationError(ProjectError):
+    """Validation found errors; ``problems`` holds every one of them."""
+
+    code = "DFL103"
+
+    def __init__(self, problems: list, *, hint: str | None = None) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if getattr(p, "severity", "error") == "error"]
+        lines = "\n".join(str(p) for p in errors[:20])
+        more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(
+            f"the project has {len(errors)} error(s):\n{lines}{more}",
+            hint=hint or "fix them, then run `dialogflowlite data validate`",
+        )
+
+
+class AnnotationError(ProjectError):
+    """An NLU example's inline entity annotation is malformed."""
+
+    code = "DFL104"
+
+
+class TemplateError(ProjectError):
+    """`init` cannot create a project from a template."""
+
+    code = "DFL105"
+
+
+# ---------------------------------------------------------------- configuration
+
+
+class ConfigError(DialogflowLiteError):
+    """config.yml, endpoints.yml or credentials.yml asks for something impossible."""
+
+    code = "DFL200"
+
+
+class UnknownComponentError(ConfigError):
+    """config.yml names a component no plugin provides."""
+
+    code = "DFL201"
+
+
+class ComponentConfigError(ConfigError):
+    """A component got a config key it does not know, or a bad value."""
+
+    code = "DFL202"
+
+
+class ModelSourceError(ConfigError):
+    """Pretrained weights named by ``model:`` could not be found."""
+
+    code = "DFL203"
+
+
+# ---------------------------------------------------------------- plugins
+
+
+class PluginError(DialogflowLiteError):
+    """A plugin failed to load or returned something a hook does not accept."""
+
+    code = "DFL300"
+
+    def __init__(self, message: str, *, plugin: str | None = None, hook: str | None = None,
+                 hint: str | None = None) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        where = " ".join(
+            part for part in (f"plugin {plugin!r}" if plugin else "",
+                              f"hook {hook}" if hook else "") if part
+        )
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+
+
+# ---------------------------------------------------------------- training and models
+
+
+class TrainingError(DialogflowLiteError):
+    """Training cannot proceed (for example: no training data for a component)."""
+
+    code = "DFL400"
+
+
+class ModelLoadError(DialogflowLiteError):
+    """A trained model file is missing, damaged or from an incompatible version."""
+
+    code = "DFL401"
+
+
+# ---------------------------------------------------------------- dialogue
+
+
+class DialogueError(DialogflowLiteError):
+    """The dialogue manager met a state it cannot handle."""
+
+    code = "DFL500"
+
+
+class ActionNotFoundError(DialogueError):
+    """A policy or story asked for an action nobody provides."""
+
+    code = "DFL501"
+
+
+class ActionExecutionError(DialogueError):
+    """A custom action failed, or the action server did not answer in time."""
+
+    code = "DFL502"
+
+
+# ---------------------------------------------------------------- serving and storage
+
+
+class TrackerStoreError(DialogflowLiteError):
+    """A tracker store or lock store cannot be reached or used."""
+
+    code = "DFL600"
+
+
+class ApiError(DialogflowLiteError):
+    """An HTTP API error; ``status`` is the HTTP status and ``reason`` Rasa's reason code."""
+
+    code = "DFL700"
+
+    def __init__(self, status: int, reason: str, message: str, *, hint: str | None = None) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(message, hint=hint)
+
+
+# ---------------------------------------------------------------- reported problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of the loader or validator, printed as ``file:line:col: severity: message``.
+
+    Problems are collected rather than raised, so one run reports all of them.
+    """
+
+    position: Position
+    severity: str  # "error" or "warning"
+    message: str
+    hint: str | None = None
+    code: str = "DFL103"
+
+    def __str__(self) -> str:
+        text = f"{self.position}: {self.severity}: {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    @classmethod
+    def from_error(cls, error: DialogflowLiteError, file: str = "<unknown>") -> Problem:
+        """Turn a raised error into a reported problem at the error's position."""
+        return cls(error.position or Position(file), "error", error.message, error.hint, error.code)

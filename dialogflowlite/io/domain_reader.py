@@ -1,0 +1,361 @@
+"""Reading ``domain.yml`` (or the files of a ``domain/`` folder) into a :class:`Domain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.io import formats
+from dialogflowlite.io.problems import ProblemLog
+from dialogflowlite.io.yaml import position, to_plain, value_position
+from dialogflowlite.shared.domain import (
+    FROM_ENTITY,
+    FROM_INTENT,
+    FROM_TEXT,
+    FROM_TRIGGER_INTENT,
+    MAPPING_TYPES,
+    REQUESTED_SLOT,
+    SLOT_TYPES,
+    Domain,
+    EntityDef,
+    FormDef,
+    IntentDef,
+    MappingCondition,
+    ResponseDef,
+    SessionConfig,
+    SlotDef,
+    SlotMapping,
+)
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return list(value)
+    return [value]
+
+
+class DomainReader:
+    """Reads domain sections from one or more files into one :class:`Domain`.
+
+    Problems go to the shared :class:`ProblemLog`; a broken entry is skipped
+    and reported, the rest still loads.
+    """
+
+    def __init__(self, log: ProblemLog) -> None:
+        self.log = log
+        self.domain = Domain()
+        #: form name -> {slot: raw 2.0 mappings} waiting for slots to be known
+        self._form_mappings: list[tuple[str, str, str, list, Any]] = []
+        self._auto_fill: dict[str, bool] = {}
+        self._versions: set[int] = set()
+
+    # ---------------------------------------------------------------- entry point
+
+    def read(self, file: Path, data: Any, sections: tuple[str, ...] = formats.DOMAIN_KEYS) -> None:
+        """Read the domain sections of one parsed YAML file."""
+        if data is None:
+            return
+        if not self.log.expect(file, data, None, data, dict, "a domain file"):
+            return
+        version = data.get("version")
+        major = formats.major_version(version) or formats.major_version(formats.LATEST_VERSION)
+        self._versions.add(major)
+        if "version" in data:
+            self.domain.version = str(version)
+        if self.domain.position is None:
+            self.domain.position = position(file, data)
+        readers = {
+            "intents": self._intents,
+            "entities": self._entities,
+            "slots": self._slots,
+            "responses": self._responses,
+            "actions": self._actions,
+            "forms": self._forms,
+            "session_config": self._session_config,
+            "config": self._config,
+        }
+        for key, value in data.items():
+            reader = readers.get(key)
+            if reader is not None and key in sections:
+                reader(file, data, key, value, major)
+
+    def finish(self) -> Domain:
+        """Apply what needs the whole domain (2.0 auto-fill, 2.0 form mappings)."""
+        domain = self.domain
+        for form, slot, _key, mappings, where in self._form_mappings:
+            if slot not in domain.slots:
+                self.log.error(where, f"form '{form}' requires slot '{slot}' that the domain lacks",
+                               "declare it under slots:")
+                continue
+            for mapping in mappings:
+                if mapping.type == FROM_ENTITY:
+                    # 2.0 forms fill any of their slots from entities while active.
+                    mapping.conditions = [MappingCondition(form, None)]
+                else:
+                    mapping.conditions = [MappingCondition(form, slot)]
+                domain.slots[slot].mappings.append(mapping)
+        for name, slot in domain.slots.items():
+            if self._auto_fill.get(name) and name in domain.entities and domain.store_entities_as_slots:
+                if not any(m.type == FROM_ENTITY and m.entity == name for m in slot.mappings):
+                    slot.mappings.append(SlotMapping(FROM_ENTITY, entity=name))
+        if domain.forms and REQUESTED_SLOT not in domain.slots:
+            domain.slots[REQUESTED_SLOT] = SlotDef(
+                REQUESTED_SLOT, "text", influence_conversation=False, declared=False
+            )
+        return domain
+
+    # ---------------------------------------------------------------- sections
+
+    def _intents(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if not self.log.expect(file, parent, key, value, list, "'intents'"):
+            return
+        for index, item in enumerate(value):
+            where = position(file, value, index)
+            if isinstance(item, str):
+                self._add_intent(IntentDef(item, position=where))
+            elif isinstance(item, dict) and len(item) == 1:
+                name, props = next(iter(item.items()))
+                props = props or {}
+                if not self.log.expect(file, item, name, props, dict, f"intent '{name}'"):
+                    continue
+                self.log.check_keys(file, props, formats.INTENT_KEYS, f"intent '{name}'")
+                use = props.get("use_entities", True)
+                if isinstance(use, list):
+                    use = [str(e) for e in use]
+                elif not isinstance(use, bool):
+                    use = True
+                self._add_intent(IntentDef(
+                    str(name), use_entities=use,
+                    ignore_entities=[str(e) for e in _as_list(props.get("ignore_entities"))],
+                    position=where,
+                ))
+            else:
+                self.log.error(where, f"intent entry {to_plain(item)!r} is neither a name nor "
+                               "a single `name: {properties}` mapping",
+                               "write `- greet` or `- greet: {use_entities: []}`")
+
+    def _add_intent(self, intent: IntentDef) -> None:
+        if intent.name in self.domain.intents:
+            self.log.warning(intent.position or self.domain.position,
+                             f"intent '{intent.name}' is declared twice", "remove one of them")
+        self.domain.intents[intent.name] = intent
+
+    def _entities(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if not self.log.expect(file, parent, key, value, list, "'entities'"):
+            return
+        for index, item in enumerate(value):
+            where = position(file, value, index)
+            if isinstance(item, str):
+                self.domain.entities[item] = EntityDef(item, position=where)
+            elif isinstance(item, dict) and len(item) == 1:
+                name, props = next(iter(item.items()))
+                props = props or {}
+                if not self.log.expect(file, item, name, props, dict, f"entity '{name}'"):
+                    continue
+                self.log.check_keys(file, props, formats.ENTITY_KEYS, f"entity '{name}'")
+                self.domain.entities[str(name)] = EntityDef(
+                    str(name),
+                    roles=[str(r) for r in _as_list(props.get("roles"))],
+                    groups=[str(g) for g in _as_list(props.get("groups"))],
+                    influence_conversation=bool(props.get("influence_conversation", True)),
+                    position=where,
+                )
+            else:
+                self.log.error(where, f"entity entry {to_plain(item)!r} is not a name",
+                               "write `- city` or `- city: {roles: [from, to]}`")
+
+    def _slots(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if not self.log.expect(file, parent, key, value, dict, "'slots'"):
+            return
+        for name, props in value.items():
+            where = position(file, value, name)
+            props = props if props is not None else {}
+            if not self.log.expect(file, value, name, props, dict, f"slot '{name}'"):
+                continue
+            self.log.check_keys(file, props, formats.SLOT_KEYS, f"slot '{name}'")
+            raw_type = str(props.get("type", "text" if major >= 3 else "unfeaturized"))
+            slot_type = formats.SLOT_TYPE_ALIASES.get(raw_type, raw_type)
+            if slot_type not in SLOT_TYPES:
+                self.log.warning(
+                    position(file, props, "type"),
+                    f"slot '{name}' has unknown type '{raw_type}'; it is treated as 'any'",
+                    formats.did_you_mean(raw_type, SLOT_TYPES)
+                    or f"use one of {', '.join(SLOT_TYPES)}",
+                )
+                slot_type = "any"
+            influence = props.get("influence_conversation", slot_type != "any")
+            if slot_type == "any" and influence:
+                self.log.error(position(file, props, "influence_conversation"),
+                               f"slot '{name}' of type 'any' cannot influence the conversation",
+                               "set influence_conversation: false or choose another type")
+                influence = False
+            values = [to_plain(v) for v in _as_list(props.get("values"))]
+            if slot_type == "categorical" and not values:
+                self.log.warning(where, f"categorical slot '{name}' lists no values",
+                                 "add `values: [...]`")
+            slot = SlotDef(
+                str(name), slot_type,
+                initial_value=to_plain(props.get("initial_value")),
+                influence_conversation=bool(influence),
+                values=values,
+                min_value=float(props.get("min_value", 0.0) or 0.0),
+                max_value=float(props.get("max_value", 1.0) if props.get("max_value") is not None
+                                else 1.0),
+                position=where,
+            )
+            mappings = props.get("mappings")
+            if mappings is not None:
+                slot.mappings = self._mappings(file, props, "mappings", mappings, f"slot '{name}'")
+            elif major >= 3:
+                self.log.warning(where, f"slot '{name}' has no mappings, so only custom actions "
+                                 "can set it", "add `mappings:` (e.g. `- type: from_entity`)")
+            if major < 3:
+                self._auto_fill[slot.name] = bool(props.get("auto_fill", True))
+            self.domain.slots[slot.name] = slot
+
+    def _mappings(self, file: Path, parent: Any, key: Any, value: Any, what: str) -> list[SlotMapping]:
+        if not self.log.expect(file, parent, key, value, list, f"mappings of {what}"):
+            return []
+        found: list[SlotMapping] = []
+        for index, item in enumerate(value):
+            where = position(file, value, index)
+            if not self.log.expect(file, value, index, item, dict, f"a mapping of {what}"):
+                continue
+            self.log.check_keys(file, item, formats.MAPPING_KEYS, f"a mapping of {what}")
+            mapping_type = str(item.get("type", FROM_ENTITY if "entity" in item else ""))
+            if mapping_type not in MAPPING_TYPES:
+                self.log.error(position(file, item, "type") if "type" in item else where,
+                               f"unknown slot mapping type '{mapping_type}' in {what}",
+                               formats.did_you_mean(mapping_type, MAPPING_TYPES)
+                               or f"use one of {', '.join(MAPPING_TYPES)}")
+                continue
+            if mapping_type == FROM_ENTITY and not item.get("entity"):
+                self.log.error(where, f"from_entity mapping of {what} names no entity",
+                               "add `entity: <name>`")
+                continue
+            if mapping_type in (FROM_INTENT, FROM_TRIGGER_INTENT) and "value" not in item:
+                self.log.error(where, f"{mapping_type} mapping of {what} has no value",
+                               "add `value: ...`")
+                continue
+            conditions = []
+            for condition in _as_list(item.get("conditions")):
+                if isinstance(condition, dict):
+                    self.log.check_keys(file, condition, formats.CONDITION_KEYS,
+                                        f"a mapping condition of {what}")
+                    conditions.append(MappingCondition(
+                        None if condition.get("active_loop") is None else str(condition["active_loop"]),
+                        None if condition.get("requested_slot") is None
+                        else str(condition["requested_slot"]),
+                    ))
+            found.append(SlotMapping(
+                type=mapping_type,
+                entity=None if item.get("entity") is None else str(item["entity"]),
+                role=None if item.get("role") is None else str(item["role"]),
+                group=None if item.get("group") is None else str(item["group"]),
+                intent=[str(i) for i in _as_list(item.get("intent"))],
+                not_intent=[str(i) for i in _as_list(item.get("not_intent"))],
+                value=to_plain(item.get("value")),
+                action=None if item.get("action") is None else str(item["action"]),
+                conditions=conditions,
+                position=where,
+            ))
+        return found
+
+    def _responses(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if not self.log.expect(file, parent, key, value, dict, "'responses'"):
+            return
+        for name, variations in value.items():
+            where = position(file, value, name)
+            if not self.log.expect(file, value, name, variations, list, f"response '{name}'"):
+                continue
+            kept = []
+            for index, variation in enumerate(variations):
+                if isinstance(variation, str):
+                    variation = {"text": variation}
+                if not self.log.expect(file, variations, index, variation, dict,
+                                       f"a variation of response '{name}'"):
+                    continue
+                self.log.check_keys(file, variation, formats.RESPONSE_KEYS,
+                                    f"a variation of response '{name}'")
+                kept.append(to_plain(variation))
+            if not str(name).startswith("utter_"):
+                self.log.warning(where, f"response '{name}' does not start with 'utter_', so no "
+                                 "action can send it", f"rename it to 'utter_{name}'")
+            self.domain.responses[str(name)] = ResponseDef(str(name), kept, where)
+
+    def _actions(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if not self.log.expect(file, parent, key, value, list, "'actions'"):
+            return
+        for index, item in enumerate(value):
+            # 3.x allows `- action_name: {send_domain: true}`
+            name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
+            if not isinstance(name, str):
+                self.log.error(position(file, value, index), f"action entry {to_plain(item)!r} "
+                               "is not a name", "write `- action_name`")
+                continue
+            if name not in self.domain.custom_actions:
+                self.domain.custom_actions.append(name)
+
+    def _forms(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if value is None:
+            return
+        if not self.log.expect(file, parent, key, value, dict, "'forms'"):
+            return
+        for name, props in value.items():
+            where = position(file, value, name)
+            props = props if props is not None else {}
+            if not self.log.expect(file, value, name, props, dict, f"form '{name}'"):
+                continue
+            form = FormDef(str(name), position=where)
+            form.ignored_intents = [str(i) for i in _as_list(props.get("ignored_intents"))]
+            required = props.get("required_slots")
+            if required is None and "required_slots" not in props:
+                # 2.0 also allows slot mappings directly under the form name.
+                required = {k: v for k, v in props.items() if k != "ignored_intents"}
+                holder = props
+            else:
+                self.log.check_keys(file, props, formats.FORM_KEYS, f"form '{name}'")
+                holder = required
+            if isinstance(required, list):
+                for index, slot in enumerate(required):
+                    if isinstance(slot, str):
+                        form.required_slots.append(slot)
+                    else:
+                        self.log.error(position(file, required, index),
+                                       f"required slot {to_plain(slot)!r} of form '{name}' is not "
+                                       "a slot name", "list slot names under required_slots")
+            elif isinstance(required, dict):
+                for slot, mappings in required.items():
+                    form.required_slots.append(str(slot))
+                    slot_where = position(file, holder, slot)
+                    parsed = self._mappings(file, required, slot, mappings or [],
+                                            f"slot '{slot}' of form '{name}'")
+                    self._form_mappings.append((form.name, str(slot), key, parsed, slot_where))
+            else:
+                self.log.error(value_position(file, props, "required_slots"),
+                               f"required_slots of form '{name}' must be a list of slot names",
+                               "write `required_slots: [slot_a, slot_b]`")
+            self.domain.forms[form.name] = form
+
+    def _session_config(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if not self.log.expect(file, parent, key, value, dict, "'session_config'"):
+            return
+        self.log.check_keys(file, value, formats.SESSION_CONFIG_KEYS, "session_config")
+        expiry = value.get("session_expiration_time", 60)
+        try:
+            expiry = float(expiry)
+        except (TypeError, ValueError):
+            self.log.error(value_position(file, value, "session_expiration_time"),
+                           f"session_expiration_time must be a number of minutes, not {expiry!r}")
+            expiry = 60.0
+        self.domain.session_config = SessionConfig(
+            expiry, bool(value.get("carry_over_slots_to_new_session", True))
+        )
+
+    def _config(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
+        if not self.log.expect(file, parent, key, value, dict, "'config'"):
+            return
+        self.log.check_keys(file, value, formats.DOMAIN_CONFIG_KEYS, "the domain's config")
+        self.domain.store_entities_as_slots = bool(value.get("store_entities_as_slots", True))

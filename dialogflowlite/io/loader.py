@@ -1,0 +1,225 @@
+"""``load_project(dir)``: read every file of a project into one :class:`Project`.
+
+The layout is Rasa's: ``domain.yml`` or a ``domain/`` folder, every YAML file
+under ``data/`` (NLU, stories, rules, retrieval responses; any names, merged),
+``config.yml``, test stories under ``tests/``, ``credentials.yml`` and
+``endpoints.yml``. Problems found while reading are collected on the project;
+with ``strict=True`` any error among them raises :class:`ProjectValidationError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.errors import (
+    Position,
+    Problem,
+    ProjectNotFoundError,
+    ProjectValidationError,
+    YamlSyntaxError,
+)
+from dialogflowlite.io import formats
+from dialogflowlite.io.config_reader import ProjectConfig, read_config
+from dialogflowlite.io.domain_reader import DomainReader
+from dialogflowlite.io.nlu_reader import NluReader
+from dialogflowlite.io.problems import ProblemLog
+from dialogflowlite.io.story_reader import StoryReader
+from dialogflowlite.io.yaml import position, read_yaml_file, to_plain
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.stories import Story
+from dialogflowlite.shared.training_data import TrainingData
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass
+class Project:
+    """Everything a project declares, merged from all of its files."""
+
+    root: Path
+    domain: Domain
+    nlu: TrainingData
+    stories: list[Story]
+    rules: list[Story]
+    test_stories: list[Story]
+    config: ProjectConfig
+    credentials: dict[str, Any] = field(default_factory=dict)
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    #: NLU examples found under tests/ (used by `test nlu` when no file is given)
+    test_nlu: TrainingData = field(default_factory=TrainingData)
+    files: list[Path] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    format_versions: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    def counts(self) -> dict[str, int]:
+        """What the project holds: the numbers `data validate` and the loader tests report."""
+        domain = self.domain.counts()
+        return {
+            "intents": domain["intents"],
+            "examples": len(self.nlu.examples),
+            "entities": domain["entities"],
+            "slots": domain["slots"],
+            "forms": domain["forms"],
+            "responses": domain["responses"],
+            "actions": domain["actions"],
+            "stories": len(self.stories),
+            "rules": len(self.rules),
+            "test_stories": len(self.test_stories),
+            "synonyms": len(self.nlu.synonyms),
+            "regexes": len(self.nlu.regexes),
+            "lookups": len(self.nlu.lookups),
+        }
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _first_existing(root: Path, *names: str) -> Path | None:
+    for name in names:
+        candidate = root / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
+class ProjectLoader:
+    """Reads one project folder; use :func:`load_project`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.log = ProblemLog()
+        self.domain_reader = DomainReader(self.log)
+        self.nlu_reader = NluReader(self.log)
+        self.test_nlu_reader = NluReader(self.log)
+        self.story_reader = StoryReader(self.log)
+        self.files: list[Path] = []
+        self.versions: list[str] = []
+        self.stories: list[Story] = []
+        self.rules: list[Story] = []
+        self.test_stories: list[Story] = []
+
+    def _parse(self, file: Path) -> Any:
+        self.files.append(file)
+        try:
+            data = read_yaml_file(file)
+        except YamlSyntaxError as e:
+            self.log.add(e, file)
+            return None
+        if isinstance(data, dict) and "version" in data:
+            version = data["version"]
+            if not formats.is_supported_version(version):
+                self.log.error(position(file, data, "version"),
+                               f"unsupported format version {to_plain(version)!r}",
+                               'use version "3.1" (or "2.0" for older projects)')
+            elif str(version) not in self.versions:
+                self.versions.append(str(version))
+        return data
+
+    def load(self) -> Project:
+        if not self.root.is_dir():
+            raise ProjectNotFoundError(f"project folder {self.root} does not exist",
+                                       hint="pass --project DIR, or run `dialogflowlite init`")
+        self._load_domain()
+        for file in _yaml_files(self.root / "data"):
+            self._load_data_file(file, tests=False)
+        for file in _yaml_files(self.root / "tests"):
+            self._load_data_file(file, tests=True)
+        config = self._load_config()
+        project = Project(
+            root=self.root,
+            domain=self.domain_reader.finish(),
+            nlu=self.nlu_reader.data,
+            stories=self.stories,
+            rules=self.rules,
+            test_stories=self.test_stories,
+            config=config,
+            credentials=self._load_plain("credentials.yml", "credentials.yaml"),
+            endpoints=self._load_plain("endpoints.yml", "endpoints.yaml"),
+            test_nlu=self.test_nlu_reader.data,
+            files=self.files,
+            problems=self.log.problems,
+            format_versions=self.versions,
+        )
+        return project
+
+    def _load_domain(self) -> None:
+        domain_path = _first_existing(self.root, "domain.yml", "domain.yaml", "domain")
+        if domain_path is None:
+            self.log.error(Position(str(self.root / "domain.yml")), "the project has no domain",
+                           "create domain.yml (or a domain/ folder) listing intents and responses")
+            return
+        files = _yaml_files(domain_path) if domain_path.is_dir() else [domain_path]
+        for file in files:
+            data = self._parse(file)
+            if data is None:
+                continue
+            if isinstance(data, dict):
+                self.log.check_keys(file, data, formats.DOMAIN_KEYS, "the domain")
+            self.domain_reader.read(file, data)
+
+    def _load_data_file(self, file: Path, tests: bool) -> None:
+        data = self._parse(file)
+        if data is None:
+            return
+        if not isinstance(data, dict):
+            self.log.error(Position(str(file), 1, 1), "a data file must be a mapping with "
+                           "`nlu:`, `stories:`, `rules:` or `responses:`")
+            return
+        self.log.check_keys(file, data, formats.DATA_KEYS, "a data file")
+        nlu_reader = self.test_nlu_reader if tests else self.nlu_reader
+        if "nlu" in data:
+            nlu_reader.read(file, data, data["nlu"])
+        for key in ("stories", "rules"):
+            if key in data:
+                found = self.story_reader.read(file, data, key, data[key],
+                                               "test" if tests else "story")
+                if tests:
+                    self.test_stories.extend(found)
+                elif key == "rules":
+                    self.rules.extend(found)
+                else:
+                    self.stories.extend(found)
+        if "responses" in data:
+            # Retrieval responses may live next to their NLU examples.
+            self.domain_reader.read(file, {"responses": data["responses"]}, ("responses",))
+
+    def _load_config(self) -> ProjectConfig:
+        file = _first_existing(self.root, "config.yml", "config.yaml")
+        if file is None:
+            return ProjectConfig()
+        return read_config(file, self._parse(file), self.log)
+
+    def _load_plain(self, *names: str) -> dict[str, Any]:
+        file = _first_existing(self.root, *names)
+        if file is None:
+            return {}
+        data = self._parse(file)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.log.error(Position(str(file), 1, 1), f"{file.name} must be a mapping")
+            return {}
+        return to_plain(data)
+
+
+def load_project(root: str | Path = ".", *, strict: bool = True) -> Project:
+    """Load the project in ``root``.
+
+    With ``strict`` (the default) any error found while reading raises
+    :class:`ProjectValidationError` listing all of them; otherwise the errors
+    stay in ``project.problems`` for the caller to report.
+    """
+    project = ProjectLoader(Path(root)).load()
+    if strict and project.errors:
+        raise ProjectValidationError(project.problems)
+    return project

@@ -1,0 +1,141 @@
+"""Reading the ``nlu:`` section of data files into :class:`TrainingData`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.errors import AnnotationError, Position
+from dialogflowlite.io import formats
+from dialogflowlite.io.problems import ProblemLog
+from dialogflowlite.io.yaml import position, to_plain, value_position
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import (
+    LookupTable,
+    RegexPattern,
+    Synonym,
+    TrainingData,
+    parse_annotated_text,
+)
+
+
+@lru_cache(maxsize=64)
+def _read_lines(file: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    return tuple(Path(file).read_text(encoding="utf-8").splitlines())
+
+
+def _source_lines(file: str) -> tuple[str, ...]:
+    try:
+        stat = Path(file).stat()
+        return _read_lines(file, stat.st_mtime_ns, stat.st_size)
+    except (OSError, UnicodeDecodeError):
+        return ()
+
+
+def split_example_block(block: str, start: Position) -> list[tuple[str, Position]]:
+    """Split a ``|`` block of ``- example`` lines into (text, position) pairs.
+
+    ``start`` is where the block's value starts (the ``|`` indicator); the
+    first example sits on the next line. Columns are read off the source file,
+    since YAML strips the block's indentation.
+    """
+    source = _source_lines(start.file)
+    examples: list[tuple[str, Position]] = []
+    for offset, raw in enumerate(block.splitlines()):
+        line = raw.strip()
+        if not line:
+            continue
+        text = line[1:].strip() if line.startswith("-") else line
+        line_no = start.line + 1 + offset if start.line is not None else None
+        col = None
+        if line_no is not None and 0 < line_no <= len(source) and text:
+            found = source[line_no - 1].find(text)
+            col = found + 1 if found >= 0 else None
+        examples.append((text, Position(start.file, line_no, col)))
+    return examples
+
+
+class NluReader:
+    """Reads ``nlu:`` items (intents, synonyms, regexes, lookups) from many files."""
+
+    def __init__(self, log: ProblemLog) -> None:
+        self.log = log
+        self.data = TrainingData()
+
+    def read(self, file: Path, parent: Any, value: Any) -> None:
+        """Read the value of one file's ``nlu:`` key."""
+        if value is None:
+            return
+        if not self.log.expect(file, parent, "nlu", value, list, "'nlu'"):
+            return
+        for index, item in enumerate(value):
+            where = position(file, value, index)
+            if not self.log.expect(file, value, index, item, dict, "an nlu item"):
+                continue
+            kind = next((k for k in formats.NLU_ITEM_KEYS if k in item), None)
+            if kind is None:
+                self.log.error(where, "nlu item has none of intent, synonym, regex or lookup",
+                               formats.did_you_mean(str(next(iter(item), "")),
+                                                    formats.NLU_ITEM_KEYS)
+                               or "start it with `- intent: <name>`")
+                continue
+            self.log.check_keys(file, item, formats.NLU_ITEM_KEYS[kind], f"an nlu {kind} item")
+            name = item.get(kind)
+            if not isinstance(name, (str, int, float)) or str(name).strip() == "":
+                self.log.error(position(file, item, kind), f"nlu {kind} item without a name",
+                               f"write `- {kind}: <name>`")
+                continue
+            name = str(name)
+            examples = self._examples(file, item, kind, name)
+            if kind == "intent":
+                metadata = to_plain(item.get("metadata")) or {}
+                self._intent(name, examples, metadata)
+            elif kind == "synonym":
+                self.data.synonyms.append(Synonym(name, [t for t, _, _ in examples], where))
+            elif kind == "regex":
+                self.data.regexes.extend(RegexPattern(name, t, p) for t, p, _ in examples)
+            elif kind == "lookup":
+                self.data.lookups.append(LookupTable(name, [t for t, _, _ in examples], where))
+
+    def _examples(self, file: Path, item: Any, kind: str,
+                  name: str) -> list[tuple[str, Position, dict]]:
+        raw = item.get("examples")
+        if raw is None:
+            self.log.error(position(file, item, kind), f"nlu {kind} '{name}' has no examples",
+                           "add `examples: |` with one `- example` per line")
+            return []
+        start = value_position(file, item, "examples")
+        if isinstance(raw, str):
+            return [(t, p, {}) for t, p in split_example_block(raw, start)]
+        if isinstance(raw, list):
+            found = []
+            for index, entry in enumerate(raw):
+                where = position(file, raw, index)
+                if isinstance(entry, dict) and "text" in entry:
+                    found.append((str(entry["text"]).strip(), where,
+                                  to_plain(entry.get("metadata")) or {}))
+                elif isinstance(entry, (str, int, float)):
+                    found.append((str(entry).strip(), where, {}))
+                else:
+                    self.log.error(where, f"example of {kind} '{name}' is not text",
+                                   "write `- text: ...` or a plain string")
+            return found
+        self.log.error(start, f"examples of {kind} '{name}' must be a `|` block or a list")
+        return []
+
+    def _intent(self, intent: str, examples: list[tuple[str, Position, dict]],
+                metadata: dict) -> None:
+        for text, where, example_metadata in examples:
+            try:
+                plain, entities = parse_annotated_text(text, where)
+            except AnnotationError as e:
+                self.log.add(e, where.file)
+                continue
+            if not plain.strip():
+                self.log.warning(where, f"empty example under intent '{intent}'", "remove it")
+                continue
+            self.data.examples.append(Message(
+                text=plain, intent=intent, entities=entities,
+                metadata={**metadata, **example_metadata}, position=where,
+            ))

@@ -1,0 +1,63 @@
+"""Collecting problems while reading a project, so one run reports all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.errors import DialogflowLiteError, Position, Problem
+from dialogflowlite.io.formats import did_you_mean
+from dialogflowlite.io.yaml import position
+
+
+class ProblemLog:
+    """An ordered list of problems with helpers for the common checks."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def error(self, where: Position, message: str, hint: str | None = None,
+              code: str = "DFL103") -> None:
+        self.problems.append(Problem(where, "error", message, hint, code))
+
+    def warning(self, where: Position, message: str, hint: str | None = None,
+                code: str = "DFL103") -> None:
+        self.problems.append(Problem(where, "warning", message, hint, code))
+
+    def add(self, error: DialogflowLiteError, file: str | Path = "<unknown>") -> None:
+        self.problems.append(Problem.from_error(error, str(file)))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    def check_keys(self, file: str | Path, node: Any, known: Iterable[str], where: str,
+                   severity: str = "warning") -> None:
+        """Report keys of mapping ``node`` that ``known`` does not contain, with a did-you-mean."""
+        if not isinstance(node, Mapping):
+            return
+        known = list(known)
+        for key in node:
+            if key in known:
+                continue
+            hint = did_you_mean(str(key), known) or f"known keys: {', '.join(known)}"
+            report = self.error if severity == "error" else self.warning
+            report(position(file, node, key), f"unknown key '{key}' in {where}", hint)
+
+    def expect(self, file: str | Path, parent: Any, key: Any, value: Any, kind: type | tuple,
+               what: str) -> bool:
+        """Report (as an error) when ``value`` is not of ``kind``; return whether it is."""
+        if isinstance(value, kind):
+            return True
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        readable = {"CommentedMap": "mapping", "dict": "mapping", "list": "list",
+                    "CommentedSeq": "list", "str": "text"}
+        expected = readable.get(names, names)
+        self.error(position(file, parent, key),
+                   f"{what} must be a {expected}, not {type(value).__name__}",
+                   "see docs/project-format.md for the expected layout")
+        return False

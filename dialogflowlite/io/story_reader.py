@@ -1,0 +1,176 @@
+"""Reading ``stories:`` and ``rules:`` sections (training data and test stories)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.errors import AnnotationError
+from dialogflowlite.io import formats
+from dialogflowlite.io.problems import ProblemLog
+from dialogflowlite.io.yaml import position, to_plain, value_position
+from dialogflowlite.shared.message import Entity
+from dialogflowlite.shared.stories import (
+    ActionStep,
+    ANY_SLOT_VALUE,
+    ActiveLoopStep,
+    CheckpointStep,
+    OrStep,
+    SlotStep,
+    Step,
+    Story,
+    StoryKind,
+    UserStep,
+)
+from dialogflowlite.shared.training_data import parse_annotated_text
+
+
+class StoryReader:
+    """Turns YAML story and rule items into :class:`Story` objects."""
+
+    def __init__(self, log: ProblemLog) -> None:
+        self.log = log
+
+    def read(self, file: Path, parent: Any, key: str, value: Any,
+             kind: StoryKind) -> list[Story]:
+        """Read the value of a ``stories:`` or ``rules:`` key."""
+        if value is None:
+            return []
+        if not self.log.expect(file, parent, key, value, list, f"'{key}'"):
+            return []
+        found: list[Story] = []
+        title_key = "rule" if key == "rules" else "story"
+        for index, item in enumerate(value):
+            where = position(file, value, index)
+            if not self.log.expect(file, value, index, item, dict, f"an item of '{key}'"):
+                continue
+            known = formats.RULE_KEYS if title_key == "rule" else formats.STORY_KEYS
+            self.log.check_keys(file, item, known, f"a {title_key}")
+            name = item.get(title_key)
+            if name is None:
+                self.log.error(where, f"{title_key} without a name",
+                               f"start it with `- {title_key}: <name>`")
+                name = f"<unnamed {title_key} at line {where.line}>"
+            steps_raw = item.get("steps")
+            if steps_raw is None:
+                self.log.error(where, f"{title_key} '{name}' has no steps", "add `steps:`")
+                continue
+            story = Story(
+                name=str(name),
+                kind="rule" if title_key == "rule" else kind,
+                steps=self._steps(file, item, "steps", steps_raw, str(name)),
+                metadata=to_plain(item.get("metadata")) or {},
+                position=where,
+            )
+            if title_key == "rule":
+                story.condition = self._steps(file, item, "condition", item.get("condition"),
+                                              str(name), in_condition=True)
+                story.conversation_start = bool(item.get("conversation_start", False))
+                story.wait_for_user_input = bool(item.get("wait_for_user_input", True))
+            found.append(story)
+        return found
+
+    def _steps(self, file: Path, parent: Any, key: str, value: Any, story: str,
+               in_condition: bool = False) -> list[Step]:
+        if value is None:
+            return []
+        if not self.log.expect(file, parent, key, value, list, f"steps of '{story}'"):
+            return []
+        steps: list[Step] = []
+        for index, item in enumerate(value):
+            step = self._step(file, value, index, item, story, in_condition)
+            if step is not None:
+                steps.append(step)
+        return steps
+
+    def _step(self, file: Path, steps: Any, index: int, item: Any, story: str,
+              in_condition: bool) -> Step | None:
+        where = position(file, steps, index)
+        if not self.log.expect(file, steps, index, item, dict, f"a step of '{story}'"):
+            return None
+        self.log.check_keys(file, item, formats.STEP_KEYS, f"a step of '{story}'")
+        if "intent" in item or "user" in item:
+            return self._user_step(file, item, story)
+        if "action" in item or "bot" in item:
+            name = item.get("action")
+            return ActionStep(
+                name=None if name is None else str(name),
+                bot_text=None if item.get("bot") is None else str(item["bot"]).strip(),
+                position=where,
+            )
+        if "slot_was_set" in item:
+            return self._slot_step(file, item, story)
+        if "active_loop" in item:
+            loop = item.get("active_loop")
+            return ActiveLoopStep(None if loop is None else str(loop), where)
+        if "checkpoint" in item:
+            return CheckpointStep(str(item["checkpoint"]),
+                                  to_plain(item.get("slot_was_set")) or {}, where)
+        if "or" in item:
+            alternatives: list[UserStep | SlotStep] = []
+            raw = item["or"]
+            if not self.log.expect(file, item, "or", raw, list, f"an 'or' step of '{story}'"):
+                return None
+            for alt_index, alternative in enumerate(raw):
+                parsed = self._step(file, raw, alt_index, alternative, story, in_condition)
+                if isinstance(parsed, (UserStep, SlotStep)):
+                    alternatives.append(parsed)
+                elif parsed is not None:
+                    self.log.error(position(file, raw, alt_index),
+                                   f"an 'or' step of '{story}' may hold only intents or slots")
+            return OrStep(alternatives, where)
+        self.log.error(where, f"step of '{story}' has none of intent, user, action, bot, "
+                       "slot_was_set, active_loop, checkpoint or or",
+                       formats.did_you_mean(str(next(iter(item), "")), formats.STEP_KEYS))
+        return None
+
+    def _user_step(self, file: Path, item: Any, story: str) -> UserStep:
+        where = position(file, item)
+        step = UserStep(position=where)
+        if item.get("intent") is not None:
+            step.intent = str(item["intent"])
+        text = item.get("user")
+        if text is not None:
+            try:
+                plain, entities = parse_annotated_text(
+                    str(text).strip(), value_position(file, item, "user"))
+                step.text = plain
+                step.entities = entities
+            except AnnotationError as e:
+                self.log.add(e, file)
+                step.text = str(text).strip()
+        for entity in item.get("entities") or []:
+            parsed = self._entity(file, item, entity, story)
+            if parsed is not None:
+                step.entities.append(parsed)
+        return step
+
+    def _entity(self, file: Path, item: Any, entity: Any, story: str) -> Entity | None:
+        if isinstance(entity, str):
+            return Entity(entity, 0, 0, None)
+        if isinstance(entity, dict):
+            if "entity" in entity:
+                return Entity(str(entity["entity"]), 0, 0, to_plain(entity.get("value")),
+                              role=entity.get("role"), group=entity.get("group"))
+            if len(entity) == 1:
+                name, value = next(iter(entity.items()))
+                return Entity(str(name), 0, 0, to_plain(value))
+        self.log.error(value_position(file, item, "entities"),
+                       f"entity {to_plain(entity)!r} in '{story}' is not understood",
+                       "write `- city: Berlin` or `- entity: city`")
+        return None
+
+    def _slot_step(self, file: Path, item: Any, story: str) -> SlotStep:
+        raw = item.get("slot_was_set")
+        slots: dict[str, Any] = {}
+        for entry in raw if isinstance(raw, list) else [raw]:
+            if isinstance(entry, str):
+                # `- slot_name` means "was set to some value".
+                slots[entry] = ANY_SLOT_VALUE
+            elif isinstance(entry, dict):
+                slots.update({str(k): to_plain(v) for k, v in entry.items()})
+            else:
+                self.log.error(value_position(file, item, "slot_was_set"),
+                               f"slot_was_set entry {to_plain(entry)!r} in '{story}' is not "
+                               "understood", "write `- slot_name: value`")
+        return SlotStep(slots, position(file, item))

@@ -1,0 +1,125 @@
+"""YAML reading and writing that keeps where every node came from.
+
+Files are read with ruamel.yaml's round-trip loader (YAML 1.2, like Rasa), so
+mappings and sequences remember their line and column; :func:`position` turns
+that into a :class:`~dialogflowlite.errors.Position` for error messages.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedBase
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from dialogflowlite.errors import Position, YamlSyntaxError
+
+
+def _reader() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def read_yaml(text: str, file: str | Path = "<string>") -> Any:
+    """Parse YAML text; a syntax error raises :class:`YamlSyntaxError` at file:line:col."""
+    try:
+        return _reader().load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        what = " ".join(str(part) for part in (e.context, e.problem) if part)
+        raise YamlSyntaxError(
+            f"invalid YAML: {what or e}",
+            position=Position(str(file), line, col),
+            hint="check indentation, quotes and the `key: value` layout around this line",
+        ) from e
+    except YAMLError as e:
+        raise YamlSyntaxError(f"invalid YAML: {e}", position=Position(str(file))) from e
+
+
+def read_yaml_file(path: str | Path) -> Any:
+    """Read and parse one YAML file (UTF-8)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise YamlSyntaxError(
+            f"file is not UTF-8 text ({e.reason} at byte {e.start})",
+            position=Position(str(path)),
+            hint="save the file as UTF-8",
+        ) from e
+    return read_yaml(text, path)
+
+
+def position(file: str | Path, node: Any, key: Any = None) -> Position:
+    """Where ``node`` (or its entry ``key``: a mapping key or a list index) starts.
+
+    Falls back to the node's own position, then to the bare file, when ruamel
+    did not record one (for example for plain scalars).
+    """
+    file = str(file)
+    if isinstance(node, CommentedBase):
+        try:
+            if key is not None:
+                if isinstance(node, Mapping):
+                    line, col = node.lc.key(key)
+                else:
+                    line, col = node.lc.item(key)
+            else:
+                line, col = node.lc.line, node.lc.col
+            return Position(file, line + 1, col + 1)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            if key is not None:
+                return position(file, node)
+    return Position(file)
+
+
+def value_position(file: str | Path, node: Any, key: Any) -> Position:
+    """Where the value of mapping entry ``key`` starts."""
+    if isinstance(node, CommentedBase) and isinstance(node, Mapping):
+        try:
+            line, col = node.lc.value(key)
+            return Position(str(file), line + 1, col + 1)
+        except (KeyError, TypeError, AttributeError):
+            pass
+    return position(file, node, key)
+
+
+def to_plain(node: Any) -> Any:
+    """Turn ruamel's round-trip containers and scalars into plain Python values."""
+    if isinstance(node, Mapping):
+        return {str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v)
+                for k, v in node.items()}
+    if isinstance(node, Sequence) and not isinstance(node, (str, bytes)):
+        return [to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def dump_yaml(data: Any) -> str:
+    """Serialise plain data as block-style YAML (used for written reports and stories)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True
+    yaml.sort_base_mapping_type_on_output = False
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def write_yaml(data: Any, path: str | Path) -> None:
+    """Write plain data as YAML (UTF-8)."""
+    Path(path).write_text(dump_yaml(data), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Built-in plugin: where pretrained weights come from."""

@@ -1,0 +1,1 @@
+"""Built-in plugin: NLU components (featurizers, classifiers, extractors, selectors)."""

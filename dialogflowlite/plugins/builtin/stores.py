@@ -1,0 +1,1 @@
+"""Built-in plugin: tracker stores and lock stores."""

@@ -1,0 +1,179 @@
+"""The plugin manager: hook specs, built-in plugins, then outside plugins.
+
+Built-in features are plugin modules registered exactly like outside ones; the
+only difference is where they are found (:data:`BUILTIN_PLUGINS` rather than
+the ``dialogflowlite`` entry-point group).
+
+Environment variables:
+
+* ``DFL_DISABLE_PLUGINS=a,b`` skips the named plugins (entry-point names, or
+  the short names of built-in plugins such as ``masking``);
+* ``DFL_TRACE_HOOKS=1`` logs every hook call with its arguments and results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from types import ModuleType
+
+import pluggy
+
+from dialogflowlite import PROJECT_NAME
+from dialogflowlite.errors import PluginError
+from dialogflowlite.plugins import hookspecs
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = PROJECT_NAME
+BUILTIN_PREFIX = "dialogflowlite.plugins.builtin."
+
+#: built-in plugin modules, registered in this order
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "dialogflowlite.plugins.builtin.tokenizers",
+    "dialogflowlite.plugins.builtin.nlu",
+    "dialogflowlite.plugins.builtin.policies",
+    "dialogflowlite.plugins.builtin.generation",
+    "dialogflowlite.plugins.builtin.model_sources",
+    "dialogflowlite.plugins.builtin.channels",
+    "dialogflowlite.plugins.builtin.stores",
+    "dialogflowlite.plugins.builtin.commands",
+    "dialogflowlite.plugins.builtin.masking",
+)
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a loaded plugin came from."""
+
+    name: str
+    builtin: bool
+    package: str | None = None
+    version: str | None = None
+
+    @property
+    def origin(self) -> str:
+        if self.builtin:
+            return "built-in"
+        if self.package:
+            return f"{self.package} {self.version or ''}".strip()
+        return "registered in code"
+
+
+def disabled_plugins() -> set[str]:
+    """Names listed in ``DFL_DISABLE_PLUGINS``."""
+    raw = os.environ.get("DFL_DISABLE_PLUGINS", "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def short_name(plugin_name: str) -> str:
+    """``masking`` for the built-in ``dialogflowlite.plugins.builtin.masking``."""
+    return plugin_name[len(BUILTIN_PREFIX):] if plugin_name.startswith(BUILTIN_PREFIX) else plugin_name
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager that also remembers where each plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        #: bumped on every (un)registration so caches built from hooks know they are stale
+        self.generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        result = super().register(plugin, name=name)
+        self.generation += 1
+        return result
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> object | None:
+        result = super().unregister(plugin, name=name)
+        self.generation += 1
+        return result
+
+    def register_plugin(self, plugin: object, name: str, info: PluginInfo) -> None:
+        if name in self.infos:
+            raise PluginError(f"a plugin named {name!r} is already registered", plugin=name,
+                              hint="rename the entry point of one of them")
+        try:
+            self.register(plugin, name=name)
+        except pluggy.PluginValidationError as e:
+            raise PluginError(str(e), plugin=name,
+                              hint="check the hook names and arguments against docs/plugins.md") from e
+        self.infos[name] = info
+
+    def unregister_plugin(self, name: str) -> None:
+        plugin = self.get_plugin(name)
+        if plugin is not None:
+            self.unregister(plugin, name=name)
+        self.infos.pop(name, None)
+
+    def info(self, name: str) -> PluginInfo:
+        return self.infos.get(name) or PluginInfo(name, builtin=False)
+
+
+def _load_builtin(pm: PluginManager, skip: set[str]) -> None:
+    for module_name in BUILTIN_PLUGINS:
+        if module_name in skip or short_name(module_name) in skip:
+            logger.info("built-in plugin %s disabled by DFL_DISABLE_PLUGINS", module_name)
+            continue
+        module: ModuleType = importlib.import_module(module_name)
+        pm.register_plugin(module, module_name, PluginInfo(module_name, builtin=True))
+
+
+def _load_entry_points(pm: PluginManager, skip: set[str]) -> None:
+    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if entry_point.name in skip:
+            logger.info("plugin %s disabled by DFL_DISABLE_PLUGINS", entry_point.name)
+            continue
+        if entry_point.name in pm.infos:
+            continue  # the same distribution found twice on sys.path
+        dist = entry_point.dist
+        try:
+            plugin = entry_point.load()
+        except Exception as e:
+            raise PluginError(
+                f"cannot be imported ({type(e).__name__}: {e})", plugin=entry_point.name,
+                hint=f"reinstall it, or skip it with DFL_DISABLE_PLUGINS={entry_point.name}",
+            ) from e
+        pm.register_plugin(plugin, entry_point.name, PluginInfo(
+            entry_point.name, builtin=False,
+            package=dist.metadata["Name"] if dist else None,
+            version=dist.version if dist else None,
+        ))
+
+
+def create_plugin_manager(*, load_entry_points: bool = True) -> PluginManager:
+    """A fresh manager with the hook specs, the built-in plugins and (optionally) entry points."""
+    pm = PluginManager()
+    skip = disabled_plugins()
+    _load_builtin(pm, skip)
+    if load_entry_points:
+        _load_entry_points(pm, skip)
+    if os.environ.get("DFL_TRACE_HOOKS"):
+        pm.trace.root.setwriter(lambda text: logger.warning("hook: %s", text.rstrip()))
+        pm.enable_tracing()
+    return pm
+
+
+_plugin_manager: PluginManager | None = None
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process-wide plugin manager, created on first use."""
+    global _plugin_manager
+    if _plugin_manager is None:
+        _plugin_manager = create_plugin_manager()
+    return _plugin_manager
+
+
+def reset_plugin_manager() -> None:
+    """Forget the process-wide manager (and the registry built from it); tests use this."""
+    global _plugin_manager
+    _plugin_manager = None
+    from dialogflowlite.plugins import registry
+
+    registry.reset_registry()

@@ -1,0 +1,132 @@
+"""The component registry: a name from config.yml -> the class that implements it.
+
+Built from the ``dfl_register_components`` and ``dfl_component_aliases`` hooks of
+every loaded plugin. An unknown name fails with the closest known names; an
+alias (such as Rasa's ``DIETClassifier``) resolves with a one-line notice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from dialogflowlite.components.base import KINDS, Component
+from dialogflowlite.errors import Position, PluginError, UnknownComponentError
+from dialogflowlite.plugins.manager import PluginManager, get_plugin_manager
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ComponentEntry:
+    """A registered component class and the plugin that contributed it."""
+
+    name: str
+    cls: type[Component]
+    plugin: str
+
+    @property
+    def kind(self) -> str:
+        return self.cls.kind
+
+
+class ComponentRegistry:
+    """Name -> component class, for every loaded plugin."""
+
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+        self.generation = pm.generation
+        self.entries: dict[str, ComponentEntry] = {}
+        self.aliases: dict[str, str] = {}
+        self._notified: set[str] = set()
+        self._collect_components()
+        self._collect_aliases()
+
+    def _collect_components(self) -> None:
+        hook = "dfl_register_components"
+        for impl in self.pm.hook.dfl_register_components.get_hookimpls():
+            plugin = impl.plugin_name
+            try:
+                classes = impl.function() or []
+            except Exception as e:
+                raise PluginError(f"failed: {type(e).__name__}: {e}", plugin=plugin,
+                                  hook=hook) from e
+            for cls in classes:
+                self._check(cls, plugin, hook)
+                existing = self.entries.get(cls.name)
+                if existing is not None and existing.cls is not cls:
+                    raise PluginError(
+                        f"component name {cls.name!r} is already registered by plugin "
+                        f"{existing.plugin!r}", plugin=plugin, hook=hook,
+                        hint="give the component another name, or disable one plugin",
+                    )
+                self.entries[cls.name] = ComponentEntry(cls.name, cls, plugin)
+
+    def _collect_aliases(self) -> None:
+        for impl in self.pm.hook.dfl_component_aliases.get_hookimpls():
+            for alias, target in (impl.function() or {}).items():
+                if alias not in self.entries:
+                    self.aliases[alias] = target
+
+    @staticmethod
+    def _check(cls: object, plugin: str, hook: str) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Component)):
+            raise PluginError(f"returned {cls!r}, which is not a Component subclass",
+                              plugin=plugin, hook=hook,
+                              hint="derive from dialogflowlite.components.base.Component")
+        if not cls.name:
+            raise PluginError(f"component class {cls.__name__} has no `name`", plugin=plugin,
+                              hook=hook)
+        if cls.kind not in KINDS:
+            raise PluginError(f"component {cls.name} has unknown kind {cls.kind!r}",
+                              plugin=plugin, hook=hook, hint=f"use one of {', '.join(KINDS)}")
+
+    # ------------------------------------------------------------ lookups
+
+    def resolve_name(self, name: str, position: Position | None = None) -> str:
+        """The registered name for ``name`` (following an alias, with a notice)."""
+        if name in self.entries:
+            return name
+        target = self.aliases.get(name)
+        if target is not None and target in self.entries:
+            if name not in self._notified:
+                self._notified.add(name)
+                logger.warning("notice: %s is provided here by %s", name, target)
+            return target
+        known = sorted(set(self.entries) | set(self.aliases))
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = ("did you mean " + " or ".join(close) + "?") if close else (
+            "run `dialogflowlite plugins` to list the components that are installed")
+        raise UnknownComponentError(f"unknown component '{name}'", hint=hint, position=position)
+
+    def get(self, name: str, position: Position | None = None) -> type[Component]:
+        """The class registered for ``name`` (or its alias)."""
+        return self.entries[self.resolve_name(name, position)].cls
+
+    def names(self, kind: str | None = None) -> list[str]:
+        return sorted(n for n, e in self.entries.items() if kind is None or e.kind == kind)
+
+    def by_plugin(self) -> dict[str, list[ComponentEntry]]:
+        grouped: dict[str, list[ComponentEntry]] = defaultdict(list)
+        for entry in self.entries.values():
+            grouped[entry.plugin].append(entry)
+        return dict(grouped)
+
+
+_registry: ComponentRegistry | None = None
+
+
+def get_registry() -> ComponentRegistry:
+    """The registry of the process-wide plugin manager, built on first use."""
+    global _registry
+    pm = get_plugin_manager()
+    if _registry is None or _registry.pm is not pm or _registry.generation != pm.generation:
+        _registry = ComponentRegistry(pm)
+    return _registry
+
+
+def reset_registry() -> None:
+    global _registry
+    _registry = None

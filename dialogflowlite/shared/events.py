@@ -1,0 +1,372 @@
+"""Conversation events, with the JSON Rasa uses for them.
+
+Every event knows its JSON ``type_name`` (``user``, ``bot``, ``action``,
+``slot``, ...), serialises with :meth:`Event.as_dict` and is read back by
+:func:`event_from_dict`. A tracker is nothing but a list of these.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from dialogflowlite.errors import DialogueError
+from dialogflowlite.shared.message import Message
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(kw_only=True)
+class Event:
+    """Base event: a timestamp and free-form metadata."""
+
+    type_name: ClassVar[str] = ""
+    timestamp: float = field(default_factory=_now)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        """The event-specific JSON fields."""
+        return {}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Rasa's JSON for this event."""
+        return {"event": self.type_name, "timestamp": self.timestamp,
+                "metadata": dict(self.metadata), **self.payload()}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> Event:
+        return cls(**cls._common(data))
+
+    @staticmethod
+    def _common(data: dict[str, Any]) -> dict[str, Any]:
+        common: dict[str, Any] = {"metadata": dict(data.get("metadata") or {})}
+        if data.get("timestamp") is not None:
+            common["timestamp"] = float(data["timestamp"])
+        return common
+
+    def same_as(self, other: Event) -> bool:
+        """Equal apart from timestamp and metadata (used by tests and story comparison)."""
+        return type(self) is type(other) and self.payload() == other.payload()
+
+
+@dataclass(kw_only=True)
+class UserUttered(Event):
+    """The user sent a message; ``parse_data`` is the NLU result in Rasa's parse shape."""
+
+    type_name: ClassVar[str] = "user"
+    text: str | None = None
+    parse_data: dict[str, Any] = field(default_factory=dict)
+    input_channel: str | None = None
+    message_id: str | None = None
+
+    @property
+    def intent_name(self) -> str | None:
+        return (self.parse_data.get("intent") or {}).get("name")
+
+    @property
+    def entities(self) -> list[dict[str, Any]]:
+        return list(self.parse_data.get("entities") or [])
+
+    @property
+    def message(self) -> Message:
+        return Message.from_parse_result({"text": self.text, **self.parse_data})
+
+    @classmethod
+    def from_message(cls, message: Message, *, input_channel: str | None = None,
+                     message_id: str | None = None, text: str | None = None,
+                     metadata: dict[str, Any] | None = None) -> UserUttered:
+        """A user event for a parsed message (``text`` overrides the stored text)."""
+        parse = message.parse_result()
+        return cls(text=message.text if text is None else text, parse_data=parse,
+                   input_channel=input_channel, message_id=message_id,
+                   metadata=dict(metadata or {}))
+
+    def payload(self) -> dict[str, Any]:
+        return {"text": self.text, "parse_data": self.parse_data,
+                "input_channel": self.input_channel, "message_id": self.message_id}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> UserUttered:
+        parse = dict(data.get("parse_data") or {})
+        return cls(text=data.get("text"), parse_data=parse,
+                   input_channel=data.get("input_channel"), message_id=data.get("message_id"),
+                   **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class BotUttered(Event):
+    """The bot sent a message; ``data`` holds buttons, images, custom payloads."""
+
+    type_name: ClassVar[str] = "bot"
+    text: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        return {"text": self.text, "data": self.data}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> BotUttered:
+        return cls(text=data.get("text"), data=dict(data.get("data") or {}), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class ActionExecuted(Event):
+    """An action ran; ``policy`` and ``confidence`` say what chose it."""
+
+    type_name: ClassVar[str] = "action"
+    name: str
+    policy: str | None = None
+    confidence: float | None = None
+    action_text: str | None = None
+    hide_rule_turn: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name, "policy": self.policy, "confidence": self.confidence,
+                "action_text": self.action_text, "hide_rule_turn": self.hide_rule_turn}
+
+    def same_as(self, other: Event) -> bool:
+        return isinstance(other, ActionExecuted) and other.name == self.name
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ActionExecuted:
+        return cls(name=data.get("name") or "", policy=data.get("policy"),
+                   confidence=data.get("confidence"), action_text=data.get("action_text"),
+                   hide_rule_turn=bool(data.get("hide_rule_turn", False)), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class SlotSet(Event):
+    """A slot got a value (``None`` clears it)."""
+
+    type_name: ClassVar[str] = "slot"
+    name: str
+    value: Any = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> SlotSet:
+        return cls(name=data.get("name") or "", value=data.get("value"), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class ActiveLoop(Event):
+    """A loop (form) became active; ``name=None`` deactivates it."""
+
+    type_name: ClassVar[str] = "active_loop"
+    name: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ActiveLoop:
+        return cls(name=data.get("name"), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class LoopInterrupted(Event):
+    """The active loop was interrupted by another action (or resumed)."""
+
+    type_name: ClassVar[str] = "loop_interrupted"
+    is_interrupted: bool = True
+
+    def payload(self) -> dict[str, Any]:
+        return {"is_interrupted": self.is_interrupted}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> LoopInterrupted:
+        return cls(is_interrupted=bool(data.get("is_interrupted", True)), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class Restarted(Event):
+    """The conversation starts over: everything before is forgotten."""
+
+    type_name: ClassVar[str] = "restart"
+
+
+@dataclass(kw_only=True)
+class SessionStarted(Event):
+    """A new session begins (slots may be carried over by ``action_session_start``)."""
+
+    type_name: ClassVar[str] = "session_started"
+
+
+@dataclass(kw_only=True)
+class AllSlotsReset(Event):
+    """Every slot goes back to its initial value."""
+
+    type_name: ClassVar[str] = "reset_slots"
+
+
+@dataclass(kw_only=True)
+class FollowupAction(Event):
+    """The named action runs next, whatever the policies predict."""
+
+    type_name: ClassVar[str] = "followup"
+    name: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> FollowupAction:
+        return cls(name=data.get("name") or "", **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class ReminderScheduled(Event):
+    """Trigger ``intent`` at ``date_time`` (ISO 8601) unless cancelled."""
+
+    type_name: ClassVar[str] = "reminder"
+    intent: str
+    date_time: str
+    entities: list[dict[str, Any]] | None = None
+    name: str | None = None
+    kill_on_user_message: bool = True
+
+    def payload(self) -> dict[str, Any]:
+        return {"intent": self.intent, "date_time": self.date_time, "entities": self.entities,
+                "name": self.name, "kill_on_user_msg": self.kill_on_user_message}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ReminderScheduled:
+        return cls(intent=data.get("intent") or "", date_time=str(data.get("date_time") or ""),
+                   entities=data.get("entities"), name=data.get("name"),
+                   kill_on_user_message=bool(data.get("kill_on_user_msg", True)),
+                   **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class ReminderCancelled(Event):
+    """Cancel reminders by name, or by intent and entities."""
+
+    type_name: ClassVar[str] = "cancel_reminder"
+    name: str | None = None
+    intent: str | None = None
+    entities: list[dict[str, Any]] | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name, "intent": self.intent, "entities": self.entities}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ReminderCancelled:
+        return cls(name=data.get("name"), intent=data.get("intent"),
+                   entities=data.get("entities"), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class ActionExecutionRejected(Event):
+    """An action (usually a form) refused to run; the policies choose again."""
+
+    type_name: ClassVar[str] = "action_execution_rejected"
+    name: str
+    policy: str | None = None
+    confidence: float | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name, "policy": self.policy, "confidence": self.confidence}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ActionExecutionRejected:
+        return cls(name=data.get("name") or "", policy=data.get("policy"),
+                   confidence=data.get("confidence"), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class ActionReverted(Event):
+    """Undo the last bot action (Rasa's ``undo``)."""
+
+    type_name: ClassVar[str] = "undo"
+
+
+@dataclass(kw_only=True)
+class UserUtteranceReverted(Event):
+    """Undo everything back to and including the last user message (Rasa's ``rewind``)."""
+
+    type_name: ClassVar[str] = "rewind"
+
+
+@dataclass(kw_only=True)
+class ConversationPaused(Event):
+    """The bot stops answering this conversation (handoff to a human)."""
+
+    type_name: ClassVar[str] = "pause"
+
+
+@dataclass(kw_only=True)
+class ConversationResumed(Event):
+    """The bot answers this conversation again."""
+
+    type_name: ClassVar[str] = "resume"
+
+
+@dataclass(kw_only=True)
+class EntitiesAdded(Event):
+    """Entities added to the latest user message (by an action)."""
+
+    type_name: ClassVar[str] = "entities"
+    entities: list[dict[str, Any]] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        return {"entities": self.entities}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> EntitiesAdded:
+        return cls(entities=list(data.get("entities") or []), **cls._common(data))
+
+
+@dataclass(kw_only=True)
+class UserUtteranceFeaturization(Event):
+    """Whether the last user turn is featurised by text or by intent."""
+
+    type_name: ClassVar[str] = "user_featurization"
+    use_text_for_featurization: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {"use_text_for_featurization": self.use_text_for_featurization}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> UserUtteranceFeaturization:
+        return cls(use_text_for_featurization=bool(data.get("use_text_for_featurization")),
+                   **cls._common(data))
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type_name: cls
+    for cls in (
+        UserUttered, BotUttered, ActionExecuted, SlotSet, ActiveLoop, LoopInterrupted,
+        Restarted, SessionStarted, AllSlotsReset, FollowupAction, ReminderScheduled,
+        ReminderCancelled, ActionExecutionRejected, ActionReverted, UserUtteranceReverted,
+        ConversationPaused, ConversationResumed, EntitiesAdded, UserUtteranceFeaturization,
+    )
+}
+# Older names Rasa still accepts for the same events.
+EVENT_ALIASES = {"form": "active_loop", "form_validation": "loop_interrupted"}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Read one event from Rasa's JSON; an unknown ``event`` type is a clear error."""
+    if not isinstance(data, dict):
+        raise DialogueError(f"an event must be a JSON object, not {type(data).__name__}")
+    original = data.get("event")
+    kind = EVENT_ALIASES.get(original, original)
+    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    if cls is None:
+        raise DialogueError(f"unknown event type {data.get('event')!r}",
+                            hint=f"use one of {', '.join(sorted(EVENT_TYPES))}")
+    if original == "form_validation":
+        data = {**data, "is_interrupted": not data.get("validate", True)}
+    try:
+        return cls.from_payload(data)
+    except (TypeError, ValueError) as e:
+        raise DialogueError(f"event {kind!r} is malformed: {e}") from e
+
+
+def events_from_list(items: list[dict[str, Any]]) -> list[Event]:
+    return [event_from_dict(item) for item in items]

@@ -1,0 +1,174 @@
+"""Messages, tokens and entity spans: what flows through the NLU pipeline.
+
+A :class:`Message` is both a training example (``intent`` and ``entities`` are
+the gold labels) and a message being parsed (components fill in the predicted
+``intent``, ``confidence``, ``intent_ranking`` and ``entities``). Its
+:meth:`Message.parse_result` is exactly the JSON of Rasa's ``/model/parse``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogflowlite.errors import Position
+
+RETRIEVAL_SEPARATOR = "/"
+NLU_FALLBACK_INTENT = "nlu_fallback"
+
+
+@dataclass
+class Token:
+    """A word with its character offsets in the message text (``end`` is exclusive)."""
+
+    text: str
+    start: int
+    end: int
+    lemma: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"token {self.text!r} ends ({self.end}) before it starts ({self.start})")
+
+
+@dataclass
+class Entity:
+    """An entity span by character offsets, with Rasa's optional role and group."""
+
+    entity: str
+    start: int
+    end: int
+    value: Any
+    role: str | None = None
+    group: str | None = None
+    confidence: float | None = None
+    extractor: str | None = None
+    processors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entity as one entry of Rasa's parse result ``entities`` list."""
+        return {
+            "entity": self.entity,
+            "start": self.start,
+            "end": self.end,
+            "value": self.value,
+            "confidence_entity": self.confidence,
+            "extractor": self.extractor,
+            "processors": list(self.processors),
+            "role": self.role,
+            "group": self.group,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entity:
+        """Read an entity from Rasa's JSON (parse results, tracker events, training data)."""
+        return cls(
+            entity=data["entity"],
+            start=int(data.get("start", 0) or 0),
+            end=int(data.get("end", 0) or 0),
+            value=data.get("value"),
+            role=data.get("role"),
+            group=data.get("group"),
+            confidence=data.get("confidence_entity", data.get("confidence")),
+            extractor=data.get("extractor"),
+            processors=list(data.get("processors") or []),
+        )
+
+    @property
+    def label(self) -> str:
+        """The label a sequence tagger predicts: the type, plus role and group when set."""
+        label = self.entity
+        if self.role:
+            label += f"#role={self.role}"
+        if self.group:
+            label += f"#group={self.group}"
+        return label
+
+
+@dataclass
+class IntentPrediction:
+    """One intent with the model's confidence in it."""
+
+    name: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "confidence": float(self.confidence)}
+
+
+@dataclass
+class Message:
+    """A user utterance, either as a labelled training example or being parsed."""
+
+    text: str
+    intent: str | None = None
+    entities: list[Entity] = field(default_factory=list)
+    confidence: float | None = None
+    intent_ranking: list[IntentPrediction] = field(default_factory=list)
+    tokens: list[Token] = field(default_factory=list)
+    response_selector: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: per-component outputs that are not part of the parse result (features, scores)
+    features: dict[str, Any] = field(default_factory=dict)
+    position: Position | None = None
+
+    @property
+    def base_intent(self) -> str | None:
+        """The intent without its retrieval part: ``faq`` for ``faq/ask_price``."""
+        if self.intent is None:
+            return None
+        return self.intent.split(RETRIEVAL_SEPARATOR, 1)[0]
+
+    @property
+    def retrieval_key(self) -> str | None:
+        """The retrieval part of the intent (``ask_price`` for ``faq/ask_price``), if any."""
+        if self.intent and RETRIEVAL_SEPARATOR in self.intent:
+            return self.intent.split(RETRIEVAL_SEPARATOR, 1)[1]
+        return None
+
+    def set_intent(self, ranking: list[IntentPrediction], top_k: int = 10) -> None:
+        """Record a prediction: the best intent, its confidence and the top-k ranking."""
+        ranking = sorted(ranking, key=lambda p: p.confidence, reverse=True)
+        if ranking:
+            self.intent = ranking[0].name
+            self.confidence = float(ranking[0].confidence)
+        self.intent_ranking = ranking[:top_k]
+
+    def parse_result(self) -> dict[str, Any]:
+        """The message in the shape of Rasa's ``/model/parse`` response."""
+        result: dict[str, Any] = {
+            "text": self.text,
+            "intent": {
+                "name": self.intent,
+                "confidence": float(self.confidence) if self.confidence is not None else 0.0,
+            },
+            "entities": [entity.to_dict() for entity in self.entities],
+            "intent_ranking": [p.to_dict() for p in self.intent_ranking],
+            "text_tokens": [[t.start, t.end] for t in self.tokens],
+        }
+        if self.response_selector:
+            result["response_selector"] = self.response_selector
+        return result
+
+    @classmethod
+    def from_parse_result(cls, data: dict[str, Any]) -> Message:
+        """Rebuild a message from a parse result (as stored in a ``user`` event)."""
+        intent = data.get("intent") or {}
+        message = cls(
+            text=data.get("text") or "",
+            intent=intent.get("name"),
+            confidence=intent.get("confidence"),
+            entities=[Entity.from_dict(e) for e in data.get("entities") or []],
+            intent_ranking=[
+                IntentPrediction(p["name"], float(p.get("confidence", 0.0)))
+                for p in data.get("intent_ranking") or []
+                if p.get("name") is not None
+            ],
+            response_selector=dict(data.get("response_selector") or {}),
+            metadata=dict(data.get("metadata") or {}),
+        )
+        message.tokens = [
+            Token(message.text[s:e], s, e) for s, e in data.get("text_tokens") or []
+        ]
+        return message

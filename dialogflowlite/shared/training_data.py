@@ -1,0 +1,274 @@
+"""NLU training data: examples, entity annotation, synonyms, regexes, lookup tables.
+
+The inline annotation syntax is Rasa's:
+
+* ``[Berlin](city)`` — an entity whose value is the annotated text;
+* ``[NYC](city:New York)`` — the older shorthand with a value;
+* ``[NYC]{"entity": "city", "value": "New York", "role": "to", "group": "1"}``;
+* ``[NYC][{"entity": "city"}, {"entity": "place"}]`` — several entities on one span.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from dialogflowlite.errors import AnnotationError, Position
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
+
+ANNOTATION_KEYS = ("entity", "value", "role", "group")
+
+
+@dataclass
+class Synonym:
+    """Variants of an entity value that all normalise to ``value``."""
+
+    value: str
+    variants: list[str]
+    position: Position | None = None
+
+
+@dataclass
+class RegexPattern:
+    """A named regular expression used as a feature (and by the regex entity extractor)."""
+
+    name: str
+    pattern: str
+    position: Position | None = None
+
+
+@dataclass
+class LookupTable:
+    """A named list of values; matching a value is a feature for the models."""
+
+    name: str
+    elements: list[str]
+    position: Position | None = None
+
+
+def _offset_position(position: Position | None, column_offset: int) -> Position | None:
+    if position is None or position.col is None:
+        return position
+    return Position(position.file, position.line, position.col + column_offset)
+
+
+def parse_annotated_text(
+    annotated: str, position: Position | None = None
+) -> tuple[str, list[Entity]]:
+    """Strip inline entity annotation from ``annotated``.
+
+    Returns the plain text and its entities with character offsets into the
+    plain text. Malformed annotation raises :class:`AnnotationError` pointing
+    at the column of the problem (when ``position`` gives the example's start).
+    """
+    plain: list[str] = []
+    entities: list[Entity] = []
+    length = 0
+    i = 0
+    decoder = json.JSONDecoder()
+
+    def fail(message: str, column: int, hint: str) -> AnnotationError:
+        return AnnotationError(
+            f"{message} in example {annotated!r}",
+            position=_offset_position(position, column),
+            hint=hint,
+        )
+
+    while i < len(annotated):
+        char = annotated[i]
+        if char != "[":
+            plain.append(char)
+            length += 1
+            i += 1
+            continue
+        close = annotated.find("]", i + 1)
+        nested = annotated.find("[", i + 1)
+        if close == -1 or (nested != -1 and nested < close):
+            raise fail("unclosed '['", i, "close the entity text with ']' and add (entity_name)")
+        span_text = annotated[i + 1 : close]
+        after = close + 1
+        nxt = annotated[after] if after < len(annotated) else ""
+        specs: list[dict]
+        if nxt == "(":
+            end = annotated.find(")", after)
+            if end == -1:
+                raise fail("unclosed '('", after, "write the entity name as [text](entity)")
+            inner = annotated[after + 1 : end].strip()
+            if not inner:
+                raise fail("empty entity name", after, "write the entity name as [text](entity)")
+            name, _, value = inner.partition(":")
+            specs = [{"entity": name.strip(), **({"value": value.strip()} if value else {})}]
+            i = end + 1
+        elif nxt in ("{", "["):
+            try:
+                parsed, end = decoder.raw_decode(annotated, after)
+            except json.JSONDecodeError as e:
+                raise fail(
+                    f"bad JSON in entity annotation ({e.msg})",
+                    e.pos,
+                    'write it as [text]{"entity": "name", "value": "v"} with double quotes',
+                ) from e
+            specs = parsed if isinstance(parsed, list) else [parsed]
+            if not specs or not all(isinstance(s, dict) for s in specs):
+                raise fail("entity annotation must be a JSON object", after,
+                           'write it as [text]{"entity": "name"}')
+            i = end
+        else:
+            # Plain square brackets without an annotation after them are text.
+            plain.append(char)
+            length += 1
+            i += 1
+            continue
+        if not span_text.strip():
+            raise fail("empty entity text", i, "put the words of the entity between [ and ]")
+        start = length
+        plain.append(span_text)
+        length += len(span_text)
+        for spec in specs:
+            unknown = sorted(set(spec) - set(ANNOTATION_KEYS))
+            if unknown:
+                raise fail(f"unknown annotation key(s) {', '.join(unknown)}", after,
+                           f"use only {', '.join(ANNOTATION_KEYS)}")
+            entity = spec.get("entity")
+            if not isinstance(entity, str) or not entity.strip():
+                raise fail('annotation without "entity"', after, 'add "entity": "name"')
+            value = spec.get("value", span_text)
+            entities.append(
+                Entity(
+                    entity=entity.strip(),
+                    start=start,
+                    end=length,
+                    value=value,
+                    role=spec.get("role"),
+                    group=None if spec.get("group") is None else str(spec.get("group")),
+                )
+            )
+    return "".join(plain), entities
+
+
+def annotate(text: str, entities: Iterable[Entity]) -> str:
+    """Write ``text`` with inline annotation for ``entities`` (inverse of parsing)."""
+    out: list[str] = []
+    cursor = 0
+    by_span: dict[tuple[int, int], list[Entity]] = defaultdict(list)
+    for entity in entities:
+        by_span[(entity.start, entity.end)].append(entity)
+    for (start, end), group in sorted(by_span.items()):
+        if start < cursor:
+            continue  # overlapping spans cannot be written inline; keep the first
+        out.append(text[cursor:start])
+        span = text[start:end]
+        specs = []
+        for entity in group:
+            spec: dict = {"entity": entity.entity}
+            if entity.value is not None and entity.value != span:
+                spec["value"] = entity.value
+            if entity.role:
+                spec["role"] = entity.role
+            if entity.group:
+                spec["group"] = entity.group
+            specs.append(spec)
+        if len(specs) == 1 and list(specs[0]) == ["entity"]:
+            out.append(f"[{span}]({specs[0]['entity']})")
+        elif len(specs) == 1:
+            out.append(f"[{span}]{json.dumps(specs[0], ensure_ascii=False)}")
+        else:
+            out.append(f"[{span}]{json.dumps(specs, ensure_ascii=False)}")
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+@dataclass
+class TrainingData:
+    """All NLU training data of a project, merged from every file under ``data/``."""
+
+    examples: list[Message] = field(default_factory=list)
+    synonyms: list[Synonym] = field(default_factory=list)
+    regexes: list[RegexPattern] = field(default_factory=list)
+    lookups: list[LookupTable] = field(default_factory=list)
+
+    def merge(self, other: TrainingData) -> TrainingData:
+        """A new object holding both sets of data."""
+        return TrainingData(
+            examples=self.examples + other.examples,
+            synonyms=self.synonyms + other.synonyms,
+            regexes=self.regexes + other.regexes,
+            lookups=self.lookups + other.lookups,
+        )
+
+    @property
+    def intent_examples(self) -> list[Message]:
+        """Examples that carry an intent label."""
+        return [m for m in self.examples if m.intent]
+
+    @property
+    def intents(self) -> list[str]:
+        """Sorted base intents (retrieval intents counted once, as ``faq``)."""
+        return sorted({m.base_intent for m in self.examples if m.base_intent})
+
+    @property
+    def full_intents(self) -> list[str]:
+        """Sorted intents including retrieval sub-intents (``faq/ask_price``)."""
+        return sorted({m.intent for m in self.examples if m.intent})
+
+    @property
+    def retrieval_intents(self) -> list[str]:
+        """Base intents whose examples carry a retrieval key (``faq`` in ``faq/ask_price``)."""
+        return sorted(
+            {m.base_intent for m in self.examples if m.intent and RETRIEVAL_SEPARATOR in m.intent}
+        )
+
+    @property
+    def entity_types(self) -> list[str]:
+        """Sorted entity types annotated in the examples."""
+        return sorted({e.entity for m in self.examples for e in m.entities})
+
+    @property
+    def entity_roles(self) -> dict[str, list[str]]:
+        roles: dict[str, set[str]] = defaultdict(set)
+        for m in self.examples:
+            for e in m.entities:
+                if e.role:
+                    roles[e.entity].add(e.role)
+        return {k: sorted(v) for k, v in roles.items()}
+
+    @property
+    def entity_groups(self) -> dict[str, list[str]]:
+        groups: dict[str, set[str]] = defaultdict(set)
+        for m in self.examples:
+            for e in m.entities:
+                if e.group:
+                    groups[e.entity].add(e.group)
+        return {k: sorted(v) for k, v in groups.items()}
+
+    def intent_counts(self) -> Counter:
+        """How many examples each (full) intent has."""
+        return Counter(m.intent for m in self.examples if m.intent)
+
+    def synonym_map(self) -> dict[str, str]:
+        """Lower-cased variant -> canonical value, from synonyms and from annotations.
+
+        An annotation whose value differs from its text (``[NYC](city:New York)``)
+        also makes its text a synonym, as Rasa's EntitySynonymMapper does.
+        """
+        mapping: dict[str, str] = {}
+        for example in self.examples:
+            for entity in example.entities:
+                span = example.text[entity.start : entity.end]
+                if isinstance(entity.value, str) and entity.value != span:
+                    mapping[span.lower()] = entity.value
+        for synonym in self.synonyms:
+            for variant in synonym.variants:
+                mapping[variant.lower()] = synonym.value
+        return mapping
+
+    def filter_intents(self, keep: Iterable[str]) -> TrainingData:
+        """A copy with only examples of the given (full) intents."""
+        wanted = set(keep)
+        return TrainingData(
+            [m for m in self.examples if m.intent in wanted],
+            self.synonyms, self.regexes, self.lookups,
+        )

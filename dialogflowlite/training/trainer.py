@@ -1,0 +1,187 @@
+"""``train(project)``: turn a project into one model file.
+
+Training runs in sections, each owned by its part of the package: ``nlu``
+(tokenizer, features, intent/slot model, response selector), ``core``
+(policies) and ``generation`` (response generators). Every component records
+a fingerprint of its inputs; when the previous model holds a component with
+the same fingerprint, its resources are copied instead of retrained.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dialogflowlite.artifact import (
+    ComponentRecord,
+    ComponentStorage,
+    ModelArchive,
+    ModelWriter,
+    latest_model,
+    model_file_name,
+    open_model,
+)
+from dialogflowlite.errors import ModelLoadError, ProjectValidationError, TrainingError
+from dialogflowlite.io.loader import Project, load_project
+
+logger = logging.getLogger(__name__)
+
+#: section name -> "module:Class" of the object that trains it
+SECTIONS: dict[str, str] = {
+    "nlu": "dialogflowlite.components.nlu.training:NluSection",
+    "core": "dialogflowlite.components.policies.training:CoreSection",
+    "generation": "dialogflowlite.components.generation.training:GenerationSection",
+}
+
+
+@dataclass
+class TrainOptions:
+    """Settings of one training run (from the command line or the API)."""
+
+    force: bool = False
+    quantize: bool = False
+    seed: int | None = None
+    device: str | None = None
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TrainingContext:
+    """What a section gets while training: storage to write to, the previous model, options."""
+
+    def __init__(self, writer: ModelWriter, previous: ModelArchive | None,
+                 options: TrainOptions) -> None:
+        self.writer = writer
+        self.previous = previous
+        self.options = options
+        self.reused: list[str] = []
+        self.trained: list[str] = []
+
+    def storage(self, key: str) -> ComponentStorage:
+        """A fresh folder for the component stored under ``key``."""
+        return self.writer.storage(key)
+
+    def reuse(self, key: str, fingerprint: str) -> bool:
+        """Copy the previous model's component ``key`` if its fingerprint matches.
+
+        Returns True when copied (the caller then skips training it).
+        """
+        if self.options.force or self.previous is None:
+            return False
+        record = self.previous.manifest.component(key)
+        if record is None or record.fingerprint != fingerprint or not self.previous.has(key):
+            return False
+        self.writer.storage(key).copy_from(self.previous.storage(key))
+        self.writer.record(record)
+        self.reused.append(key)
+        return True
+
+    def record(self, key: str, name: str, kind: str, section: str, config: dict[str, Any],
+               fingerprint: str) -> None:
+        """Note a freshly trained component in the manifest."""
+        self.writer.record(ComponentRecord(key, name, kind, section, config, fingerprint))
+        self.trained.append(key)
+
+
+class TrainingSection(Protocol):
+    """One part of training (``nlu``, ``core`` or ``generation``)."""
+
+    name: str
+
+    def is_configured(self, project: Project) -> bool:
+        """Whether the project has anything for this section to train."""
+
+    def train(self, project: Project, context: TrainingContext) -> dict[str, Any]:
+        """Train (or reuse) this section's components; returns its manifest entry."""
+
+
+def load_section(name: str) -> TrainingSection:
+    """Instantiate the trainer of section ``name``."""
+    module_name, _, class_name = SECTIONS[name].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)()
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did."""
+
+    model_path: Path
+    trained: list[str]
+    reused: list[str]
+    seconds: float
+
+
+def _previous_model(models_dir: Path, options: TrainOptions) -> ModelArchive | None:
+    if options.force:
+        return None
+    path = latest_model(models_dir)
+    if path is None:
+        return None
+    try:
+        return open_model(path)
+    except ModelLoadError as e:
+        logger.warning("previous model %s is not reusable (%s); training everything", path, e)
+        return None
+
+
+def train(
+    project: str | Path | Project = ".",
+    *,
+    output: str | Path | None = None,
+    sections: Iterable[str] = ("nlu", "core", "generation"),
+    options: TrainOptions | None = None,
+    fixed_model_name: str | None = None,
+) -> TrainResult:
+    """Validate and train a project; write the model file and return where it is.
+
+    ``sections`` limits training to some parts (``train nlu`` passes ``("nlu",)``).
+    """
+    from dialogflowlite.io.validate import validate_project
+
+    started = time.perf_counter()
+    options = options or TrainOptions()
+    if not isinstance(project, Project):
+        project = load_project(project, strict=False)
+    problems = project.problems + validate_project(project, include_loader_problems=False)
+    for problem in problems:
+        if not problem.is_error:
+            logger.warning("%s", problem)
+    if any(p.is_error for p in problems):
+        raise ProjectValidationError(problems)
+    models_dir = Path(output) if output is not None else project.root / "models"
+    previous = _previous_model(models_dir, options)
+    writer = ModelWriter()
+    context = TrainingContext(writer, previous, options)
+    writer.manifest.config = project.config.to_dict()
+    writer.manifest.project = project.root.resolve().name
+    try:
+        trained_any = False
+        for name in sections:
+            if name not in SECTIONS:
+                raise TrainingError(f"unknown training section {name!r}",
+                                    hint=f"use one of {', '.join(SECTIONS)}")
+            section = load_section(name)
+            if not section.is_configured(project):
+                continue
+            writer.manifest.sections[name] = section.train(project, context)
+            trained_any = True
+        if not trained_any:
+            raise TrainingError("nothing to train: the project has no NLU data, stories or rules",
+                                hint="add examples under data/")
+        target = models_dir / (fixed_model_name or model_file_name())
+        if target.suffix != ".tar":
+            target = target.with_name(target.name + ".tar")
+        writer.save(target)
+    finally:
+        writer.close()
+        if previous is not None:
+            previous.close()
+    seconds = time.perf_counter() - started
+    logger.info("model written to %s in %.1fs (trained %d, reused %d components)", target,
+                seconds, len(context.trained), len(context.reused))
+    return TrainResult(target, context.trained, context.reused, seconds)

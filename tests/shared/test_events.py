@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from dialogflowlite.errors import DialogueError
+from dialogflowlite.shared.events import (
+    EVENT_TYPES,
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    SlotSet,
+    UserUttered,
+    event_from_dict,
+)
+
+
+def test_every_event_type_round_trips_through_json() -> None:
+    samples = {
+        "user": {"text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 1.0}},
+                 "input_channel": "rest", "message_id": "m1"},
+        "bot": {"text": "hello", "data": {"buttons": [{"title": "a", "payload": "/a"}]}},
+        "action": {"name": "utter_greet", "policy": "RulePolicy", "confidence": 1.0},
+        "slot": {"name": "city", "value": "Berlin"},
+        "active_loop": {"name": "some_form"},
+        "loop_interrupted": {"is_interrupted": True},
+        "followup": {"name": "action_x"},
+        "reminder": {"intent": "EXTERNAL_x", "date_time": "2026-01-01T10:00:00",
+                     "name": "r1", "kill_on_user_msg": False, "entities": None},
+        "cancel_reminder": {"name": "r1", "intent": None, "entities": None},
+        "action_execution_rejected": {"name": "some_form", "policy": None, "confidence": None},
+        "entities": {"entities": [{"entity": "city", "value": "Berlin"}]},
+        "user_featurization": {"use_text_for_featurization": True},
+    }
+    for name, cls in EVENT_TYPES.items():
+        data = {"event": name, "timestamp": 123.0, "metadata": {"k": "v"}, **samples.get(name, {})}
+        event = event_from_dict(data)
+        assert isinstance(event, cls)
+        assert event.as_dict() == {**data, **event.payload()}
+        assert event_from_dict(event.as_dict()).as_dict() == event.as_dict()
+
+
+def test_action_event_json_has_rasa_fields() -> None:
+    event = ActionExecuted(name="utter_greet", policy="MemoizationPolicy", confidence=0.9)
+    data = event.as_dict()
+    assert data["event"] == "action"
+    assert data["name"] == "utter_greet"
+    assert data["policy"] == "MemoizationPolicy"
+    assert data["confidence"] == 0.9
+    assert isinstance(data["timestamp"], float)
+
+
+def test_old_form_event_name_is_read_as_active_loop() -> None:
+    event = event_from_dict({"event": "form", "name": "restaurant_form"})
+    assert isinstance(event, ActiveLoop) and event.name == "restaurant_form"
+
+
+def test_unknown_event_type_is_a_clear_error() -> None:
+    with pytest.raises(DialogueError, match="unknown event type 'teleport'"):
+        event_from_dict({"event": "teleport"})
+
+
+def test_same_as_ignores_timestamps() -> None:
+    assert SlotSet(name="a", value=1, timestamp=1).same_as(SlotSet(name="a", value=1, timestamp=2))
+    assert not SlotSet(name="a", value=1).same_as(SlotSet(name="a", value=2))
+    assert not BotUttered(text="x").same_as(UserUttered(text="x"))
