@@ -7,6 +7,6 @@ from dialogflowlite import hookimpl
 
 @hookimpl
 def dfl_register_commands() -> list:
-    from dialogflowlite.cli import plugins
+    from dialogflowlite.cli import init, plugins
 
-    return [plugins.COMMAND]
+    return [plugins.COMMAND, init.COMMAND]
