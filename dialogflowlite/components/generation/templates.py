@@ -1,0 +1,239 @@
+"""Rendering the domain's ``utter_*`` responses into bot messages.
+
+A response has variations. Which ones apply depends on the output channel
+(``channel:``) and on slot values (``condition: [{type: slot, name, value}]``),
+with Rasa's order of preference: conditional variations for this channel,
+then conditional ones for any channel, then plain ones for this channel, then
+plain ones for any channel. Among those that apply, one is chosen at random
+(a seeded generator) or in turn (``sequential``, counted per conversation).
+
+``{slot}`` in any string of the variation (text, buttons, image, custom
+payloads, ...) is replaced by the slot's value. A slot that is unknown or not
+set leaves the placeholder visible, and a warning is logged, so a missing
+value shows up in testing instead of turning into an empty string.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.generation.messages import compact_message
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.shared.domain import Domain, ResponseDef
+from dialogflowlite.shared.events import BotUttered
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+#: how a variation is chosen among those that apply
+SELECTION_MODES = ("random", "sequential")
+
+#: ``{name}`` where name looks like a slot name (JSON braces and ``{{x y}}`` are left alone)
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
+
+#: message metadata key naming the response a message came from (as in Rasa)
+UTTER_ACTION_KEY = "utter_action"
+
+#: variation keys copied into the message (after interpolation)
+_CONTENT_KEYS = ("text", "buttons", "quick_replies", "image", "attachment", "custom",
+                 "elements", "button_type")
+
+#: how many conversations the in-process sequential counters remember
+_COUNTER_CAPACITY = 10_000
+
+
+def format_value(value: Any) -> str:
+    """How a slot value reads inside a sentence (lists joined by commas)."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def interpolate(text: str, values: dict[str, Any], *, response: str = "") -> str:
+    """Fill ``{name}`` placeholders of ``text`` from ``values``.
+
+    A name with no value (absent or ``None``) keeps its placeholder, and a
+    warning names the response and the slot.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = values.get(name)
+        if value is None:
+            logger.warning("response '%s' uses {%s}, which has no value; the placeholder is "
+                           "sent as it is", response or "?", name)
+            return match.group(0)
+        return format_value(value)
+
+    return PLACEHOLDER.sub(fill, text)
+
+
+def interpolate_all(value: Any, values: dict[str, Any], *, response: str = "") -> Any:
+    """:func:`interpolate` every string inside ``value`` (dicts and lists recursively)."""
+    if isinstance(value, str):
+        return interpolate(value, values, response=response)
+    if isinstance(value, dict):
+        return {k: interpolate_all(v, values, response=response) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate_all(v, values, response=response) for v in value]
+    return value
+
+
+def placeholders(text: str) -> list[str]:
+    """The slot names ``text`` refers to, in order, without repeats."""
+    found: list[str] = []
+    for name in PLACEHOLDER.findall(text or ""):
+        if name not in found:
+            found.append(name)
+    return found
+
+
+class TemplateRenderer:
+    """Turns a response name into bot messages for one conversation.
+
+    ``selection`` is ``random`` (seeded by ``seed``, so runs repeat) or
+    ``sequential`` (variations in turn, per conversation and response; the
+    count comes from the conversation's earlier ``bot`` events, so it
+    survives a restart when the processor stores message metadata on them).
+    """
+
+    def __init__(self, domain: Domain, *, selection: str = "random",
+                 seed: int | None = None) -> None:
+        if selection not in SELECTION_MODES:
+            raise ConfigError(f"response_selection '{selection}' is not known",
+                              hint=f"use one of {', '.join(SELECTION_MODES)}")
+        self.domain = domain
+        self.selection = selection
+        self.random = random.Random(seed)
+        self._counters: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    # ------------------------------------------------------------ questions
+
+    def has_response(self, name: str) -> bool:
+        """Whether the domain defines ``name``."""
+        return name in self.domain.responses
+
+    def response(self, name: str) -> ResponseDef | None:
+        return self.domain.responses.get(name)
+
+    # ------------------------------------------------------------ choosing
+
+    def _condition_holds(self, condition: Any, slots: dict[str, Any]) -> bool:
+        if not isinstance(condition, dict):
+            return False
+        if condition.get("type", "slot") != "slot":
+            logger.warning("response condition of type %r is not supported; the variation is "
+                           "skipped", condition.get("type"))
+            return False
+        name = condition.get("name")
+        expected = condition.get("value")
+        actual = slots.get(name)
+        definition = self.domain.slots.get(name) if isinstance(name, str) else None
+        if definition is not None and expected is not None:
+            expected = definition.coerce(expected)
+        return actual == expected
+
+    def _matches(self, variation: dict[str, Any], slots: dict[str, Any]) -> bool:
+        conditions = variation.get("condition") or []
+        if isinstance(conditions, dict):
+            conditions = [conditions]
+        return all(self._condition_holds(c, slots) for c in conditions)
+
+    def candidates(self, name: str, slots: dict[str, Any],
+                   channel: str | None = None) -> list[dict[str, Any]]:
+        """The variations of ``name`` that apply for these slot values and channel."""
+        definition = self.domain.responses.get(name)
+        if definition is None:
+            return []
+        conditional_here: list[dict[str, Any]] = []
+        conditional_any: list[dict[str, Any]] = []
+        plain_here: list[dict[str, Any]] = []
+        plain_any: list[dict[str, Any]] = []
+        for variation in definition.variations:
+            if not self._matches(variation, slots):
+                continue
+            variation_channel = variation.get("channel")
+            if variation_channel and variation_channel != channel:
+                continue
+            if variation.get("condition"):
+                (conditional_here if variation_channel else conditional_any).append(variation)
+            else:
+                (plain_here if variation_channel else plain_any).append(variation)
+        for group in (conditional_here, conditional_any, plain_here, plain_any):
+            if group:
+                return group
+        return []
+
+    def _sent_before(self, name: str, tracker: DialogueStateTracker | None) -> int:
+        if tracker is None:
+            return 0
+        return sum(
+            1 for event in tracker.applied_events()
+            if isinstance(event, BotUttered) and event.metadata.get(UTTER_ACTION_KEY) == name
+        )
+
+    def _sequential_index(self, name: str, tracker: DialogueStateTracker | None) -> int:
+        sender = tracker.sender_id if tracker is not None else ""
+        key = (sender, name)
+        # The in-process count covers processors that do not keep message metadata on
+        # bot events; the tracker's count covers restarts. The larger one is right.
+        index = max(self._counters.get(key, 0), self._sent_before(name, tracker))
+        self._counters[key] = index + 1
+        self._counters.move_to_end(key)
+        while len(self._counters) > _COUNTER_CAPACITY:
+            self._counters.popitem(last=False)
+        return index
+
+    def choose(self, name: str, tracker: DialogueStateTracker | None,
+               channel: str | None = None) -> dict[str, Any] | None:
+        """The variation of ``name`` to send now, or None when none applies."""
+        slots = dict(tracker.slots) if tracker is not None else {}
+        found = self.candidates(name, slots, channel)
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        if self.selection == "sequential":
+            return found[self._sequential_index(name, tracker) % len(found)]
+        return self.random.choice(found)
+
+    # ------------------------------------------------------------ rendering
+
+    def render_variation(self, name: str, variation: dict[str, Any],
+                         values: dict[str, Any]) -> dict[str, Any]:
+        """One variation as a bot message, placeholders filled from ``values``."""
+        message: dict[str, Any] = {}
+        for key in _CONTENT_KEYS:
+            if key in variation:
+                message[key] = interpolate_all(variation[key], values, response=name)
+        metadata = dict(variation.get("metadata") or {})
+        metadata[UTTER_ACTION_KEY] = name
+        message["metadata"] = metadata
+        return compact_message(message)
+
+    def render(self, response_name: str, tracker: DialogueStateTracker | None,
+               channel: str | None = None,
+               extra_values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Bot messages for ``response_name`` (empty when it is unknown or nothing applies).
+
+        ``extra_values`` fill placeholders in addition to (and ahead of) the slots.
+        """
+        if response_name not in self.domain.responses:
+            logger.warning("the domain has no response '%s'", response_name)
+            return []
+        variation = self.choose(response_name, tracker, channel)
+        if variation is None:
+            logger.warning("no variation of response '%s' applies (channel %s, slot "
+                           "conditions)", response_name, channel or "none")
+            return []
+        values = dict(tracker.slots) if tracker is not None else {}
+        values.update(extra_values or {})
+        return [self.render_variation(response_name, variation, values)]

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+
+from dialogflowlite.components.generation.responder import FALLBACK_TEXT, Responder
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.events import SlotSet, UserUttered
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, faq, chitchat]
+slots:
+  city:
+    type: text
+    mappings: [{type: custom}]
+responses:
+  utter_greet:
+  - text: "Hi there"
+  utter_faq/ask_price:
+  - text: "It costs 5 euros."
+  utter_faq/ask_hours:
+  - text: "We open at 9 in {city}."
+  utter_chitchat/ask_name:
+  - text: "I am a bot."
+"""
+
+
+@pytest.fixture
+def domain(write_project) -> Domain:
+    return load_project(write_project(domain=DOMAIN)).domain
+
+
+def tracker_after(domain: Domain, parse_data: dict | None = None) -> DialogueStateTracker:
+    tracker = DialogueStateTracker.for_domain("u1", domain)
+    tracker.update(SlotSet(name="city", value="Bonn"))
+    if parse_data is not None:
+        tracker.update(UserUttered(text="q", parse_data=parse_data))
+    return tracker
+
+
+def selector(intent: str, key: str) -> dict:
+    result = {"response": {"intent_response_key": key, "confidence": 0.9,
+                           "utter_action": f"utter_{key}"}, "ranking": []}
+    return {"all_retrieval_intents": ["faq", "chitchat"], intent: result}
+
+
+def respond(responder: Responder, action: str, tracker, channel=None):
+    return asyncio.run(responder.respond(action, tracker, channel))
+
+
+def test_utter_action_renders_its_template(domain) -> None:
+    assert respond(Responder(domain), "utter_greet", tracker_after(domain)) == [
+        {"text": "Hi there", "metadata": {"utter_action": "utter_greet"}}]
+
+
+def test_unknown_actions_are_not_answered(domain) -> None:
+    responder = Responder(domain)
+    assert respond(responder, "action_custom", tracker_after(domain)) is None
+    assert respond(responder, "utter_unknown", tracker_after(domain)) is None
+    assert not responder.can_respond("utter_unknown")
+    assert responder.can_respond("utter_faq")
+
+
+def test_retrieval_action_uses_the_selected_response(domain) -> None:
+    responder = Responder(domain)
+    tracker = tracker_after(domain, {"intent": {"name": "faq", "confidence": 1.0},
+                                     "response_selector": selector("faq", "faq/ask_hours")})
+    [message] = respond(responder, "utter_faq", tracker)
+    assert message["text"] == "We open at 9 in Bonn."
+    assert message["metadata"]["utter_action"] == "utter_faq/ask_hours"
+
+
+def test_retrieval_falls_back_to_the_default_selector(domain) -> None:
+    responder = Responder(domain)
+    tracker = tracker_after(domain, {"response_selector": selector("default", "faq/ask_price")})
+    assert respond(responder, "utter_faq", tracker)[0]["text"] == "It costs 5 euros."
+
+
+def test_retrieval_picks_the_selector_of_its_own_intent(domain) -> None:
+    both = {**selector("faq", "faq/ask_price"), **selector("chitchat", "chitchat/ask_name")}
+    tracker = tracker_after(domain, {"response_selector": both})
+    responder = Responder(domain)
+    assert respond(responder, "utter_chitchat", tracker)[0]["text"] == "I am a bot."
+    assert respond(responder, "utter_faq", tracker)[0]["text"] == "It costs 5 euros."
+
+
+def test_retrieval_without_selection_sends_nothing(domain, caplog) -> None:
+    assert respond(Responder(domain), "utter_faq", tracker_after(domain, {})) == []
+    assert "no response selector result" in caplog.text
+
+
+def test_retrieval_uses_responses_carried_by_the_selector(domain) -> None:
+    sel = {"default": {"response": {"intent_response_key": "faq/ask_parking",
+                                    "responses": [{"text": "Parking is free."}]}}}
+    tracker = tracker_after(domain, {"response_selector": sel})
+    assert respond(Responder(domain), "utter_faq", tracker)[0]["text"] == "Parking is free."
+
+
+def test_full_retrieval_response_name_renders_directly(domain) -> None:
+    [message] = respond(Responder(domain), "utter_faq/ask_price", tracker_after(domain))
+    assert message["text"] == "It costs 5 euros."
+
+
+def test_action_generate_without_generator_sends_the_fallback(domain) -> None:
+    [message] = respond(Responder(domain), "action_generate", tracker_after(domain))
+    assert message["text"] == FALLBACK_TEXT
+
+
+@dataclass
+class FakeGeneration:
+    text: str
+    score: float
+    accepted: bool
+    reason: str = ""
+
+
+class FakeGenerator:
+    def __init__(self, generation: FakeGeneration) -> None:
+        self.generation = generation
+
+    def realises(self, action_name: str, has_template: bool) -> bool:
+        return not has_template
+
+    def writes_free_replies(self) -> bool:
+        return True
+
+    def generate_for_action(self, action_name, tracker):
+        return self.generation
+
+    def generate_reply(self, tracker):
+        return self.generation
+
+
+def test_generated_reply_is_marked_with_its_score(domain) -> None:
+    responder = Responder(domain, generators=[FakeGenerator(FakeGeneration("Hello!", -0.25, True))])
+    [message] = respond(responder, "action_generate", tracker_after(domain))
+    assert message == {"text": "Hello!", "metadata": {
+        "generated": True, "score": -0.25, "utter_action": "action_generate"}}
+    # an action without template is realised by the generator
+    assert responder.can_respond("utter_offer")
+    [offer] = respond(responder, "utter_offer", tracker_after(domain))
+    assert offer["metadata"]["generated"] is True
+    # templates still win where the generator does not want the action
+    assert respond(responder, "utter_greet", tracker_after(domain))[0]["text"] == "Hi there"
+
+
+def test_rejected_generation_falls_back(domain) -> None:
+    responder = Responder(domain, generators=[FakeGenerator(FakeGeneration("bad", -9.0, False,
+                                                                           "low score"))])
+    [message] = respond(responder, "action_generate", tracker_after(domain))
+    assert message["text"] == FALLBACK_TEXT
+    assert "generated" not in message.get("metadata", {})

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from dialogflowlite.components.generation.messages import to_rest
+from dialogflowlite.components.generation.templates import TemplateRenderer, interpolate
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.events import BotUttered, SlotSet
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+DOMAIN = """
+version: "3.1"
+intents: [greet]
+slots:
+  name:
+    type: text
+    mappings: [{type: custom}]
+  vip:
+    type: bool
+    mappings: [{type: custom}]
+  city:
+    type: text
+    mappings: [{type: custom}]
+responses:
+  utter_many:
+  - text: "one"
+  - text: "two"
+  - text: "three"
+  utter_hello:
+  - text: "Hello {name}, welcome to {city}!"
+  utter_status:
+  - text: "Welcome back, valued guest."
+    condition:
+    - type: slot
+      name: vip
+      value: true
+  - text: "Welcome."
+  utter_channel:
+  - text: "plain"
+  - text: "slack version"
+    channel: slack
+  utter_rich:
+  - text: "Pick one, {name}"
+    buttons:
+    - title: "Yes {name}"
+      payload: '/affirm{{"name": "{name}"}}'
+    - title: "No"
+      payload: /deny
+    image: "https://example.org/{city}.png"
+    attachment: {type: file, url: "https://example.org/doc.pdf"}
+    custom:
+      kind: card
+      items: [{label: "{city}"}]
+    metadata: {priority: high}
+  utter_quick:
+  - text: "Quick?"
+    quick_replies:
+    - title: "A"
+      payload: /a
+  utter_elements:
+  - text: "Cards"
+    elements:
+    - title: "Card 1"
+      subtitle: "first"
+      buttons: [{title: go, payload: /go}]
+"""
+
+
+@pytest.fixture
+def domain(write_project) -> Domain:
+    return load_project(write_project(domain=DOMAIN)).domain
+
+
+def tracker_with(domain: Domain, sender: str = "u1", **slots) -> DialogueStateTracker:
+    tracker = DialogueStateTracker.for_domain(sender, domain)
+    for name, value in slots.items():
+        tracker.update(SlotSet(name=name, value=value))
+    return tracker
+
+
+def texts(renderer: TemplateRenderer, name: str, tracker, n: int, channel=None) -> list[str]:
+    return [renderer.render(name, tracker, channel)[0]["text"] for _ in range(n)]
+
+
+def test_random_selection_is_seeded_and_uses_every_variation(domain) -> None:
+    tracker = tracker_with(domain)
+    first = texts(TemplateRenderer(domain, seed=7), "utter_many", tracker, 30)
+    second = texts(TemplateRenderer(domain, seed=7), "utter_many", tracker, 30)
+    assert first == second
+    assert set(first) == {"one", "two", "three"}
+    other = texts(TemplateRenderer(domain, seed=8), "utter_many", tracker, 30)
+    assert other != first
+
+
+def test_sequential_selection_goes_in_turn_per_conversation(domain) -> None:
+    renderer = TemplateRenderer(domain, selection="sequential")
+    alice, bob = tracker_with(domain, "alice"), tracker_with(domain, "bob")
+    assert texts(renderer, "utter_many", alice, 4) == ["one", "two", "three", "one"]
+    assert texts(renderer, "utter_many", bob, 2) == ["one", "two"]
+
+
+def test_sequential_selection_continues_from_stored_bot_events(domain) -> None:
+    tracker = tracker_with(domain)
+    for text in ("one", "two"):
+        tracker.update(BotUttered(text=text, metadata={"utter_action": "utter_many"}))
+    fresh = TemplateRenderer(domain, selection="sequential")  # e.g. after a restart
+    assert fresh.render("utter_many", tracker)[0]["text"] == "three"
+
+
+def test_unknown_selection_mode_is_a_config_error(domain) -> None:
+    with pytest.raises(ConfigError, match="response_selection"):
+        TemplateRenderer(domain, selection="roundrobin")
+
+
+def test_slots_are_interpolated(domain) -> None:
+    tracker = tracker_with(domain, name="Ada", city="Paris")
+    [message] = TemplateRenderer(domain).render("utter_hello", tracker)
+    assert message["text"] == "Hello Ada, welcome to Paris!"
+    assert message["metadata"] == {"utter_action": "utter_hello"}
+
+
+def test_missing_slot_keeps_placeholder_and_warns(domain, caplog) -> None:
+    tracker = tracker_with(domain, name="Ada")
+    with caplog.at_level(logging.WARNING):
+        [message] = TemplateRenderer(domain).render("utter_hello", tracker)
+    assert message["text"] == "Hello Ada, welcome to {city}!"
+    assert any("{city}" in r.getMessage() and "utter_hello" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_interpolate_leaves_json_braces_alone() -> None:
+    assert interpolate('{"a": 1} {x}', {"x": 2}) == '{"a": 1} 2'
+    assert interpolate("{{Order Number}}", {}) == "{{Order Number}}"
+    assert interpolate("{n} items", {"n": 3.0}) == "3 items"
+    assert interpolate("{xs}", {"xs": ["a", "b"]}) == "a, b"
+
+
+def test_conditional_variation_wins_when_its_slot_matches(domain) -> None:
+    renderer = TemplateRenderer(domain, seed=1)
+    vip = tracker_with(domain, vip=True)
+    regular = tracker_with(domain, vip=False)
+    assert set(texts(renderer, "utter_status", vip, 10)) == {"Welcome back, valued guest."}
+    assert set(texts(renderer, "utter_status", regular, 10)) == {"Welcome."}
+
+
+def test_channel_specific_variation(domain) -> None:
+    renderer = TemplateRenderer(domain, seed=1)
+    tracker = tracker_with(domain)
+    assert set(texts(renderer, "utter_channel", tracker, 10, channel="slack")) == {
+        "slack version"}
+    assert set(texts(renderer, "utter_channel", tracker, 10, channel="rest")) == {"plain"}
+    assert set(texts(renderer, "utter_channel", tracker, 10)) == {"plain"}
+
+
+def test_rich_parts_are_interpolated_and_kept(domain) -> None:
+    tracker = tracker_with(domain, name="Ada", city="Oslo")
+    [message] = TemplateRenderer(domain).render("utter_rich", tracker)
+    assert message["text"] == "Pick one, Ada"
+    assert message["buttons"] == [
+        {"title": "Yes Ada", "payload": '/affirm{{"name": "Ada"}}'},
+        {"title": "No", "payload": "/deny"},
+    ]
+    assert message["image"] == "https://example.org/Oslo.png"
+    assert message["attachment"] == {"type": "file", "url": "https://example.org/doc.pdf"}
+    assert message["custom"] == {"kind": "card", "items": [{"label": "Oslo"}]}
+    assert message["metadata"] == {"priority": "high", "utter_action": "utter_rich"}
+
+
+def test_messages_carry_only_set_keys(domain) -> None:
+    [message] = TemplateRenderer(domain).render("utter_many", tracker_with(domain))
+    assert set(message) == {"text", "metadata"}
+
+
+def test_unknown_response_renders_nothing(domain, caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert TemplateRenderer(domain).render("utter_nope", tracker_with(domain)) == []
+    assert "utter_nope" in caplog.text
+
+
+def test_rest_shape(domain) -> None:
+    renderer = TemplateRenderer(domain)
+    tracker = tracker_with(domain, name="Ada", city="Oslo")
+    [rich] = renderer.render("utter_rich", tracker)
+    [out] = to_rest(rich, "u1")
+    assert set(out) == {"recipient_id", "text", "buttons", "image", "attachment", "custom"}
+    [quick] = to_rest(renderer.render("utter_quick", tracker)[0])
+    assert quick == {"text": "Quick?", "buttons": [{"title": "A", "payload": "/a"}]}
+    cards = to_rest(renderer.render("utter_elements", tracker)[0], "u1")
+    assert cards == [
+        {"recipient_id": "u1", "text": "Cards"},
+        {"recipient_id": "u1", "text": "Card 1 : first",
+         "buttons": [{"title": "go", "payload": "/go"}]},
+    ]
