@@ -7,6 +7,6 @@ from dialogflowlite import hookimpl
 
 @hookimpl
 def dfl_register_commands() -> list:
-    from dialogflowlite.cli import init, plugins
+    from dialogflowlite.cli import data, init, plugins
 
-    return [plugins.COMMAND, init.COMMAND]
+    return [plugins.COMMAND, init.COMMAND, data.COMMAND]

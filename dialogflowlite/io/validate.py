@@ -1,0 +1,1003 @@
+"""Cross-file checks of a loaded project: every finding is a :class:`Problem` at file:line.
+
+The loader already reports what it meets while reading one file (YAML syntax,
+unknown keys, malformed annotation, wrong types). The checks here look across
+files: stories against the domain, NLU data against the domain, stories
+against each other, config.yml against the installed components.
+
+Severity follows one rule: an **error** makes training or running the bot go
+wrong (a story names an action that does not exist, two stories teach
+opposite things); a **warning** is suspicious but workable (an intent without
+examples, data the domain does not use). ``docs/validation.md`` lists every
+check with its code.
+
+Each check is a small function ``check_*(project) -> list[Problem]``, listed
+in :data:`CHECKS`; :func:`validate_project` runs them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.errors import DialogflowLiteError, Position, Problem
+from dialogflowlite.io.config_reader import COMPONENT_SECTIONS
+from dialogflowlite.io.formats import did_you_mean
+from dialogflowlite.io.loader import Project
+from dialogflowlite.shared.domain import (
+    ACTION_LISTEN,
+    ACTION_TWO_STAGE_FALLBACK,
+    DEFAULT_INTENTS,
+    FROM_ENTITY,
+    Domain,
+    SlotDef,
+)
+from dialogflowlite.shared.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
+from dialogflowlite.shared.stories import (
+    ANY_SLOT_VALUE,
+    ActionStep,
+    ActiveLoopStep,
+    CheckpointStep,
+    OrStep,
+    SlotStep,
+    Step,
+    Story,
+    UserStep,
+)
+from dialogflowlite.shared.story_paths import StoryPath, expand_stories, unjoined_checkpoints
+
+# ---------------------------------------------------------------- codes
+
+UNKNOWN_INTENT = "DFL111"
+UNKNOWN_ACTION = "DFL112"
+UNKNOWN_SLOT = "DFL113"
+UNKNOWN_FORM = "DFL114"
+UNKNOWN_ENTITY = "DFL115"
+UTTER_WITHOUT_RESPONSE = "DFL116"
+ANNOTATED_ENTITY_NOT_IN_DOMAIN = "DFL117"
+DUPLICATE_EXAMPLE = "DFL118"
+CONTRADICTING_STORIES = "DFL119"
+MAPPING_UNKNOWN_ENTITY = "DFL120"
+INTENT_WITHOUT_EXAMPLES = "DFL121"
+RETRIEVAL_WITHOUT_RESPONSE = "DFL122"
+NLU_INTENT_NOT_IN_DOMAIN = "DFL123"
+FORM_UNKNOWN_SLOT = "DFL124"
+FORM_SLOT_NOT_ASKED = "DFL125"
+MAPPING_UNKNOWN_INTENT = "DFL126"
+CHECKPOINT_NOT_JOINED = "DFL127"
+INVALID_REGEX = "DFL128"
+CONFLICTING_SYNONYM = "DFL129"
+COMPONENT_WRONG_SECTION = "DFL130"
+STORY_PATHS_TRUNCATED = "DFL131"
+
+#: policies whose ``max_history`` sets how far back the contradiction check looks
+HISTORY_POLICIES = (
+    "MemoizationPolicy",
+    "AugmentedMemoizationPolicy",
+    "TransformerPolicy",
+    "TEDPolicy",
+)
+DEFAULT_MAX_HISTORY = 5
+#: story paths the contradiction check looks at, at most
+MAX_CHECKED_PATHS = 20_000
+
+#: default actions that run as a loop, so ``active_loop`` may name them
+LOOP_ACTIONS = (ACTION_TWO_STAGE_FALLBACK,)
+
+#: the component kinds each config.yml section accepts
+SECTION_KINDS = {
+    "pipeline": (
+        "tokenizer",
+        "featurizer",
+        "intent_classifier",
+        "entity_extractor",
+        "response_selector",
+    ),
+    "policies": ("policy",),
+    "generators": ("generator",),
+}
+
+#: intents named like this come from outside (reminders, external events), not from users
+EXTERNAL_INTENT_PREFIX = "EXTERNAL_"
+
+
+def _error(where: Position, message: str, hint: str | None, code: str) -> Problem:
+    return Problem(where, "error", message, hint, code)
+
+
+def _warning(where: Position, message: str, hint: str | None, code: str) -> Problem:
+    return Problem(where, "warning", message, hint, code)
+
+
+def _where(*candidates: Position | None, fallback: str = "domain.yml") -> Position:
+    """The first known position (one with a line), else the first one, else the fallback file."""
+    known = [c for c in candidates if c is not None]
+    for candidate in known:
+        if candidate.line is not None:
+            return candidate
+    return known[0] if known else Position(fallback)
+
+
+def _domain_file(project: Project) -> str:
+    if project.domain.position is not None:
+        return project.domain.position.file
+    return str(project.root / "domain.yml")
+
+
+def _suggest(word: str, options: list[str], otherwise: str) -> str:
+    return did_you_mean(word, options) or otherwise
+
+
+# ---------------------------------------------------------------- story steps
+
+
+@dataclass
+class _StepRef:
+    """One step of a story, rule or test story, with where it came from."""
+
+    story: Story
+    step: Step
+    in_condition: bool = False
+
+    @property
+    def kind(self) -> str:
+        return {"rule": "rule", "test": "test story"}.get(self.story.kind, "story")
+
+    @property
+    def severity(self) -> str:
+        # A broken test story fails its test but does not spoil training.
+        return "warning" if self.story.kind == "test" else "error"
+
+    @property
+    def position(self) -> Position:
+        return _where(self.step.position, self.story.position)
+
+    def problem(self, message: str, hint: str | None, code: str) -> Problem:
+        return Problem(
+            self.position, self.severity, f"{self.kind} '{self.story.name}' {message}", hint, code
+        )
+
+
+def _flat(steps: list[Step]) -> Iterator[Step]:
+    for step in steps:
+        if isinstance(step, OrStep):
+            yield from step.alternatives
+        else:
+            yield step
+
+
+def _story_steps(project: Project) -> Iterator[_StepRef]:
+    """Every step of every story, rule (conditions included) and test story."""
+    for story in (*project.stories, *project.rules, *project.test_stories):
+        for step in _flat(story.condition):
+            yield _StepRef(story, step, in_condition=True)
+        for step in _flat(story.steps):
+            yield _StepRef(story, step)
+
+
+def _base_intent(intent: str) -> str:
+    return intent.split(RETRIEVAL_SEPARATOR, 1)[0]
+
+
+def check_story_intents(project: Project) -> list[Problem]:
+    """Stories and rules may only use intents the domain declares (or default intents)."""
+    known = project.domain.intent_names
+    problems = []
+    for ref in _story_steps(project):
+        step = ref.step
+        if isinstance(step, UserStep) and step.intent and _base_intent(step.intent) not in known:
+            problems.append(
+                ref.problem(
+                    f"uses intent '{step.intent}' that the domain lacks",
+                    _suggest(
+                        _base_intent(step.intent), known, "declare it under intents: in the domain"
+                    ),
+                    UNKNOWN_INTENT,
+                )
+            )
+    return problems
+
+
+def _is_known_action(domain: Domain, name: str) -> bool:
+    return domain.is_known_action(name) or name in domain.responses
+
+
+def check_story_actions(project: Project) -> list[Problem]:
+    """Actions in stories and rules must exist: default, custom (``actions:``), form or response.
+
+    ``utter_`` actions are left to :func:`check_utter_responses`, which says more.
+    """
+    domain = project.domain
+    problems = []
+    for ref in _story_steps(project):
+        step = ref.step
+        if not isinstance(step, ActionStep) or not step.name or step.name.startswith("utter_"):
+            continue
+        if not _is_known_action(domain, step.name):
+            problems.append(
+                ref.problem(
+                    f"runs action '{step.name}' that the domain lacks",
+                    _suggest(
+                        step.name,
+                        domain.action_names,
+                        "list custom actions under actions: in the domain",
+                    ),
+                    UNKNOWN_ACTION,
+                )
+            )
+    return problems
+
+
+def check_story_slots(project: Project) -> list[Problem]:
+    """``slot_was_set`` (in steps, conditions and checkpoints) may only name declared slots."""
+    slots = list(project.domain.slots)
+    problems = []
+    for ref in _story_steps(project):
+        step = ref.step
+        if isinstance(step, SlotStep):
+            names = list(step.slots)
+        elif isinstance(step, CheckpointStep):
+            names = list(step.slot_conditions)
+        else:
+            continue
+        for name in names:
+            if name not in slots:
+                problems.append(
+                    ref.problem(
+                        f"sets slot '{name}' that the domain lacks",
+                        _suggest(name, slots, "declare it under slots: in the domain"),
+                        UNKNOWN_SLOT,
+                    )
+                )
+    return problems
+
+
+def check_story_loops(project: Project) -> list[Problem]:
+    """``active_loop`` must name a form of the domain (or a default loop action)."""
+    loops = [*project.domain.forms, *LOOP_ACTIONS]
+    problems = []
+    for ref in _story_steps(project):
+        step = ref.step
+        if isinstance(step, ActiveLoopStep) and step.name and step.name not in loops:
+            problems.append(
+                ref.problem(
+                    f"activates form '{step.name}' that the domain lacks",
+                    _suggest(step.name, loops, "declare it under forms: in the domain"),
+                    UNKNOWN_FORM,
+                )
+            )
+    return problems
+
+
+def check_story_entities(project: Project) -> list[Problem]:
+    """Entities of user steps (``entities:`` or annotated ``user:`` text) must be declared."""
+    entities = project.domain.entity_names
+    problems = []
+    for ref in _story_steps(project):
+        step = ref.step
+        if not isinstance(step, UserStep):
+            continue
+        for entity in step.entities:
+            if entity.entity not in entities:
+                problems.append(
+                    ref.problem(
+                        f"uses entity '{entity.entity}' that the domain lacks",
+                        _suggest(
+                            entity.entity, entities, "declare it under entities: in the domain"
+                        ),
+                        UNKNOWN_ENTITY,
+                    )
+                )
+    return problems
+
+
+def _source_position(project: Project, files: list[str], pattern: str) -> Position | None:
+    """Where ``pattern`` (a regex) first matches a line of ``files``: for names read without one."""
+    regex = re.compile(pattern)
+    for file in files:
+        try:
+            lines = Path(file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, line in enumerate(lines, start=1):
+            match = regex.search(line)
+            if match:
+                return Position(file, number, match.start(1) + 1 if match.groups() else 1)
+    return None
+
+
+def _domain_files(project: Project) -> list[str]:
+    root = project.root
+    folder = root / "domain"
+    return [
+        str(f)
+        for f in project.files
+        if (f.name in ("domain.yml", "domain.yaml") and f.parent == root) or folder in f.parents
+    ]
+
+
+def check_utter_responses(project: Project) -> list[Problem]:
+    """Every ``utter_`` action (in stories, rules or under ``actions:``) needs a response."""
+    domain = project.domain
+    responses = list(domain.responses)
+    problems = []
+
+    def missing(name: str) -> bool:
+        return name not in domain.responses and name not in domain.utter_actions
+
+    for ref in _story_steps(project):
+        step = ref.step
+        if (
+            isinstance(step, ActionStep)
+            and step.name
+            and step.name.startswith("utter_")
+            and missing(step.name)
+        ):
+            problems.append(
+                ref.problem(
+                    f"runs '{step.name}' but no response of that name exists",
+                    _suggest(step.name, responses, f"add `{step.name}:` under responses:"),
+                    UTTER_WITHOUT_RESPONSE,
+                )
+            )
+    for name in domain.custom_actions:
+        if name.startswith("utter_") and missing(name):
+            where = _source_position(
+                project, _domain_files(project), rf"^\s*-\s*({re.escape(name)})\s*(:|$|#)"
+            )
+            problems.append(
+                _error(
+                    _where(where, domain.position, fallback=_domain_file(project)),
+                    f"action '{name}' is listed under actions: but no response of that name exists",
+                    _suggest(name, responses, f"add `{name}:` under responses:"),
+                    UTTER_WITHOUT_RESPONSE,
+                )
+            )
+    return problems
+
+
+# ---------------------------------------------------------------- NLU data
+
+
+def check_annotated_entities(project: Project) -> list[Problem]:
+    """Entities (and their roles and groups) annotated in NLU examples should be declared.
+
+    A warning: the entity extractor learns them, but the dialogue ignores them.
+    Reported once per entity (or role, or group), at its first example.
+    """
+    domain = project.domain
+    entities = domain.entity_names
+    first: dict[tuple[str, str, str], Any] = {}
+    count: dict[tuple[str, str, str], int] = defaultdict(int)
+    for example in project.nlu.examples:
+        for entity in example.entities:
+            definition = domain.entities.get(entity.entity)
+            keys = []
+            if definition is None:
+                keys.append(("entity", entity.entity, ""))
+            else:
+                if entity.role and entity.role not in definition.roles:
+                    keys.append(("role", entity.entity, entity.role))
+                if entity.group and entity.group not in definition.groups:
+                    keys.append(("group", entity.entity, entity.group))
+            for key in keys:
+                first.setdefault(key, example)
+                count[key] += 1
+    problems = []
+    for key, example in first.items():
+        label, name, value = key
+        where = _where(example.position, fallback="data")
+        times = f"{count[key]} example(s), first {example.text!r}"
+        if label == "entity":
+            problems.append(
+                _warning(
+                    where,
+                    f"entity '{name}' is annotated in {times}, but the domain lacks it",
+                    _suggest(name, entities, "declare it under entities: in the domain"),
+                    ANNOTATED_ENTITY_NOT_IN_DOMAIN,
+                )
+            )
+        else:
+            problems.append(
+                _warning(
+                    where,
+                    f"entity '{name}' has the {label} '{value}' in {times}, but the domain "
+                    f"does not declare that {label}",
+                    f"add it under the entity's {label}s: in the domain",
+                    ANNOTATED_ENTITY_NOT_IN_DOMAIN,
+                )
+            )
+    return problems
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def check_duplicate_examples(project: Project) -> list[Problem]:
+    """One example text (case and spacing aside) under two intents confuses the classifier."""
+    first_seen: dict[str, Any] = {}
+    problems = []
+    for example in project.nlu.examples:
+        if not example.intent:
+            continue
+        key = _normalised(example.text)
+        earlier = first_seen.setdefault(key, example)
+        if earlier.intent != example.intent:
+            problems.append(
+                _warning(
+                    _where(example.position, fallback="data"),
+                    f"example {example.text!r} is under intent '{example.intent}' and also "
+                    f"under '{earlier.intent}' at {earlier.position}",
+                    "keep it under one intent only",
+                    DUPLICATE_EXAMPLE,
+                )
+            )
+    return problems
+
+
+def check_nlu_intents_in_domain(project: Project) -> list[Problem]:
+    """NLU examples of an intent the domain lacks teach the classifier a label dialogue ignores."""
+    known = project.domain.intent_names
+    problems = []
+    seen: set[str] = set()
+    for example in project.nlu.examples:
+        base = example.base_intent
+        if not base or base in known or base in seen:
+            continue
+        seen.add(base)
+        problems.append(
+            _warning(
+                _where(example.position, fallback="data"),
+                f"NLU examples use intent '{base}' that the domain lacks",
+                _suggest(
+                    base, known, "declare it under intents: in the domain, or remove the examples"
+                ),
+                NLU_INTENT_NOT_IN_DOMAIN,
+            )
+        )
+    return problems
+
+
+def _button_intents(domain: Domain) -> set[str]:
+    """Intents that response buttons send directly (``payload: /intent{...}``)."""
+    found = set()
+    for response in domain.responses.values():
+        for variation in response.variations:
+            for button in [
+                *(variation.get("buttons") or []),
+                *(variation.get("quick_replies") or []),
+            ]:
+                payload = button.get("payload") if isinstance(button, dict) else None
+                if isinstance(payload, str) and payload.startswith("/"):
+                    found.add(re.split(r"[{@\s]", payload[1:], maxsplit=1)[0])
+    return found
+
+
+def check_intents_without_examples(project: Project) -> list[Problem]:
+    """A declared intent with no NLU examples can never be predicted from text.
+
+    Not reported for default intents, for ``EXTERNAL_*`` intents (external
+    events and reminders trigger them) and for intents that response buttons
+    send directly (``payload: /intent``).
+    """
+    with_examples = set(project.nlu.intents)
+    skipped = set(DEFAULT_INTENTS) | _button_intents(project.domain)
+    problems = []
+    for name, intent in project.domain.intents.items():
+        if name in with_examples or name in skipped or name.startswith(EXTERNAL_INTENT_PREFIX):
+            continue
+        problems.append(
+            _warning(
+                _where(intent.position, project.domain.position, fallback=_domain_file(project)),
+                f"intent '{name}' has no NLU examples, so no message is classified as it",
+                f"add examples under `- intent: {name}` in data/, or name it "
+                f"'{EXTERNAL_INTENT_PREFIX}{name}' if only external events send it",
+                INTENT_WITHOUT_EXAMPLES,
+            )
+        )
+    return problems
+
+
+def check_retrieval_responses(project: Project) -> list[Problem]:
+    """Each retrieval sub-intent (``faq/ask_price``) needs a response ``utter_faq/ask_price``."""
+    domain = project.domain
+    problems: list[Problem] = []
+    first: dict[str, Any] = {}
+    for example in project.nlu.examples:
+        if example.intent and RETRIEVAL_SEPARATOR in example.intent:
+            first.setdefault(example.intent, example)
+    for intent, example in first.items():
+        response = f"utter_{intent}"
+        if response not in domain.responses:
+            problems.append(
+                _error(
+                    _where(example.position, fallback="data"),
+                    f"retrieval intent '{intent}' has no response '{response}'",
+                    f"add `{response}:` under responses: (in the domain or a data file)",
+                    RETRIEVAL_WITHOUT_RESPONSE,
+                )
+            )
+    for name, response in domain.responses.items():
+        if RETRIEVAL_SEPARATOR in name and name.startswith("utter_"):
+            intent = name[len("utter_") :]
+            if intent not in first:
+                problems.append(
+                    _warning(
+                        _where(response.position, fallback=_domain_file(project)),
+                        f"response '{name}' answers retrieval intent '{intent}', which has no "
+                        "NLU examples",
+                        f"add examples under `- intent: {intent}`",
+                        RETRIEVAL_WITHOUT_RESPONSE,
+                    )
+                )
+    return problems
+
+
+def check_regexes(project: Project) -> list[Problem]:
+    """Regex patterns must compile (featurizers and extractors compile them while training)."""
+    problems = []
+    for regex in project.nlu.regexes:
+        try:
+            re.compile(regex.pattern)
+        except re.error as e:
+            problems.append(
+                _error(
+                    _where(regex.position, fallback="data"),
+                    f"regex '{regex.name}' pattern {regex.pattern!r} is not a valid regular "
+                    f"expression ({e.msg})",
+                    "fix the pattern (Python `re` syntax)",
+                    INVALID_REGEX,
+                )
+            )
+    return problems
+
+
+def check_synonyms(project: Project) -> list[Problem]:
+    """One variant mapped to two values makes the synonym mapper pick one arbitrarily."""
+    mapping: dict[str, tuple[str, Position | None]] = {}
+    problems = []
+
+    def add(variant: str, value: Any, where: Position | None) -> None:
+        if not isinstance(value, str):
+            return
+        key = variant.lower()
+        earlier = mapping.get(key)
+        if earlier is None:
+            mapping[key] = (value, where)
+        elif earlier[0] != value:
+            problems.append(
+                _warning(
+                    _where(where, fallback="data"),
+                    f"'{variant}' is a synonym of '{value}' here "
+                    f"but of '{earlier[0]}' at {earlier[1]}",
+                    "map each variant to one value only",
+                    CONFLICTING_SYNONYM,
+                )
+            )
+
+    for example in project.nlu.examples:
+        for entity in example.entities:
+            span = example.text[entity.start : entity.end]
+            if isinstance(entity.value, str) and entity.value != span:
+                add(span, entity.value, example.position)
+    for synonym in project.nlu.synonyms:
+        for variant in synonym.variants:
+            add(variant, synonym.value, synonym.position)
+    return problems
+
+
+# ---------------------------------------------------------------- domain
+
+
+def check_mapping_entities(project: Project) -> list[Problem]:
+    """A ``from_entity`` slot mapping must name an entity the domain declares."""
+    domain = project.domain
+    entities = domain.entity_names
+    problems = []
+    for slot in domain.slots.values():
+        for mapping in slot.mappings:
+            if mapping.type == FROM_ENTITY and mapping.entity and mapping.entity not in entities:
+                problems.append(
+                    _error(
+                        _where(mapping.position, slot.position, fallback=_domain_file(project)),
+                        f"slot '{slot.name}' is filled from entity '{mapping.entity}' that the "
+                        "domain lacks",
+                        _suggest(
+                            mapping.entity, entities, "declare it under entities: in the domain"
+                        ),
+                        MAPPING_UNKNOWN_ENTITY,
+                    )
+                )
+    return problems
+
+
+def check_mapping_intents(project: Project) -> list[Problem]:
+    """``intent`` / ``not_intent`` of a slot mapping should name known intents."""
+    domain = project.domain
+    known = domain.intent_names
+    problems = []
+    for slot in domain.slots.values():
+        for mapping in slot.mappings:
+            for intent in (*mapping.intent, *mapping.not_intent):
+                if _base_intent(intent) not in known:
+                    problems.append(
+                        _warning(
+                            _where(mapping.position, slot.position, fallback=_domain_file(project)),
+                            f"a mapping of slot '{slot.name}' names intent '{intent}' that the "
+                            "domain lacks, so that part of the mapping never applies",
+                            _suggest(intent, known, "use a declared intent"),
+                            MAPPING_UNKNOWN_INTENT,
+                        )
+                    )
+    return problems
+
+
+def check_form_slots(project: Project) -> list[Problem]:
+    """A form may only require slots the domain declares."""
+    domain = project.domain
+    slots = [name for name, slot in domain.slots.items() if slot.declared]
+    problems = []
+    for form in domain.forms.values():
+        for slot in form.required_slots:
+            if slot not in domain.slots:
+                problems.append(
+                    _error(
+                        _where(form.position, fallback=_domain_file(project)),
+                        f"form '{form.name}' requires slot '{slot}' that the domain lacks",
+                        _suggest(slot, slots, "declare it under slots:"),
+                        FORM_UNKNOWN_SLOT,
+                    )
+                )
+    return problems
+
+
+def _asks_for(domain: Domain, form: str, slot: str) -> bool:
+    names = (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")
+    actions = (f"action_ask_{form}_{slot}", f"action_ask_{slot}")
+    return any(n in domain.responses for n in names) or any(
+        a in domain.custom_actions for a in actions
+    )
+
+
+def check_form_questions(project: Project) -> list[Problem]:
+    """A form asks for each required slot with ``utter_ask_<slot>`` or ``action_ask_<slot>``."""
+    domain = project.domain
+    problems = []
+    for form in domain.forms.values():
+        for slot in form.required_slots:
+            if slot in domain.slots and not _asks_for(domain, form.name, slot):
+                problems.append(
+                    _error(
+                        _where(form.position, fallback=_domain_file(project)),
+                        f"form '{form.name}' has no way to ask for slot '{slot}'",
+                        f"add a response 'utter_ask_{slot}' "
+                        f"(or 'utter_ask_{form.name}_{slot}'), or "
+                        f"a custom action 'action_ask_{slot}'",
+                        FORM_SLOT_NOT_ASKED,
+                    )
+                )
+    return problems
+
+
+# ---------------------------------------------------------------- config
+
+
+def check_components(project: Project) -> list[Problem]:
+    """Each config.yml component must be installed, in its right section, with known settings."""
+    from dialogflowlite.plugins.registry import get_registry
+
+    config = project.config
+    file = str(config.file or project.root / "config.yml")
+    problems: list[Problem] = []
+    if not any(config.section(s) for s in COMPONENT_SECTIONS):
+        return problems
+    try:
+        registry = get_registry()
+    except DialogflowLiteError as e:
+        return [Problem.from_error(e, file)]
+    for section in COMPONENT_SECTIONS:
+        for component in config.section(section):
+            where = _where(component.position, fallback=file)
+            try:
+                cls = registry.get(component.name, where)
+            except DialogflowLiteError as e:
+                problems.append(Problem.from_error(e, file))
+                continue
+            if cls.kind not in SECTION_KINDS[section]:
+                right = next((s for s, kinds in SECTION_KINDS.items() if cls.kind in kinds), None)
+                problems.append(
+                    _error(
+                        where,
+                        f"component '{component.name}' is a {cls.kind} and does not belong "
+                        f"under {section}:",
+                        f"move it under {right}:" if right else None,
+                        COMPONENT_WRONG_SECTION,
+                    )
+                )
+                continue
+            try:
+                cls.resolve_config(component.params, position=where)
+            except DialogflowLiteError as e:
+                problems.append(Problem.from_error(e, file))
+    return problems
+
+
+def max_history(project: Project) -> int:
+    """How many turns the dialogue policies look back: the largest ``max_history`` given, else 5."""
+    values = [
+        policy.params["max_history"]
+        for policy in project.config.policies
+        if policy.name in HISTORY_POLICIES
+        and isinstance(policy.params.get("max_history"), int)
+        and not isinstance(policy.params.get("max_history"), bool)
+        and policy.params["max_history"] > 0
+    ]
+    return max(values) if values else DEFAULT_MAX_HISTORY
+
+
+# ---------------------------------------------------------------- stories against each other
+
+
+State = tuple
+
+
+def _slot_feature(slot: SlotDef, value: Any) -> Any:
+    """What a slot value contributes to the dialogue state (roughly as the policies see it)."""
+    if value is None or (slot.type == "list" and value == []):
+        return None
+    if value == ANY_SLOT_VALUE:
+        return "set"
+    if slot.type == "bool":
+        return bool(slot.coerce(value)) if isinstance(slot.coerce(value), bool) else "set"
+    if slot.type == "categorical":
+        lowered = {str(v).lower() for v in slot.values}
+        return str(value).lower() if str(value).lower() in lowered else "__other__"
+    if slot.type == "float":
+        try:
+            return min(max(float(value), slot.min_value), slot.max_value)
+        except (TypeError, ValueError):
+            return "set"
+    return "set"
+
+
+def dialogue_states(
+    path: StoryPath, domain: Domain
+) -> Iterator[tuple[State, ActionExecuted, Position | None]]:
+    """For each action the bot predicts in ``path``: the state before it, the action, its step.
+
+    The state holds what the policies see: the latest intent (or text) with
+    the entities it uses, the previous action, slots that influence the
+    conversation, and the active loop. Actions before anything happened (no
+    user turn, no earlier action) are skipped: a conversation always starts
+    by listening, so no policy is ever asked there.
+    """
+    intent: Any = None
+    entities: tuple = ()
+    previous: str | None = None
+    loop: str | None = None
+    slots: dict[str, Any] = {}
+    for index, event in enumerate(path.events):
+        if isinstance(event, UserUttered):
+            name = event.intent_name
+            intent = ("intent", _base_intent(name)) if name else ("text", event.text)
+            definition = domain.intents.get(_base_intent(name)) if name else None
+            used = []
+            for entity in event.entities:
+                entity_def = domain.entities.get(entity["entity"])
+                if definition is not None and not definition.uses_entity(entity["entity"]):
+                    continue
+                if entity_def is not None and not entity_def.influence_conversation:
+                    continue
+                label = entity["entity"]
+                for extra in ("role", "group"):
+                    if entity.get(extra):
+                        label += f"#{entity[extra]}"
+                used.append(label)
+            entities = tuple(sorted(set(used)))
+        elif isinstance(event, SlotSet):
+            slot = domain.slots.get(event.name)
+            if slot is not None and slot.influence_conversation:
+                slots[event.name] = _slot_feature(slot, event.value)
+        elif isinstance(event, ActiveLoop):
+            loop = event.name
+        elif isinstance(event, ActionExecuted):
+            if intent is not None or previous is not None:
+                state = (
+                    intent,
+                    entities,
+                    previous,
+                    loop,
+                    tuple(sorted((k, v) for k, v in slots.items() if v is not None)),
+                )
+                yield state, event, path.event_positions[index]
+            previous = event.action_text or event.name
+
+
+def _describe_state(state: State) -> str:
+    intent, entities, previous, loop, slots = state
+    parts = []
+    if intent is not None:
+        kind, value = intent
+        parts.append(
+            f"user {kind} '{value}'" + (f" with {', '.join(entities)}" if entities else "")
+        )
+    if previous is not None:
+        parts.append(f"previous action '{previous}'")
+    if loop:
+        parts.append(f"active form '{loop}'")
+    if slots:
+        parts.append("slots " + ", ".join(f"{k}={v}" for k, v in slots))
+    return ", ".join(parts) or "the start of the conversation"
+
+
+def _does(action: ActionExecuted) -> str:
+    if action.name == ACTION_LISTEN:
+        return "waits for the user"
+    return f"runs '{action.action_text or action.name}'"
+
+
+def check_contradicting_stories(project: Project) -> list[Problem]:
+    """Two stories with the same last ``max_history`` states must continue with the same action.
+
+    Stories are expanded into linear paths (checkpoints joined, ``or`` steps
+    split) first; ``max_history`` comes from the policies in config.yml.
+    """
+    if not project.stories:
+        return []
+    history = max_history(project)
+    expansion = expand_stories(project.stories, domain=project.domain, max_paths=MAX_CHECKED_PATHS)
+    problems: list[Problem] = []
+    if expansion.truncated:
+        first = project.stories[0]
+        problems.append(
+            _warning(
+                _where(first.position, fallback="data"),
+                f"the stories expand into more than {MAX_CHECKED_PATHS} conversations; only the "
+                "first ones were checked for contradictions",
+                "use fewer `or` steps or checkpoints",
+                STORY_PATHS_TRUNCATED,
+            )
+        )
+    seen: dict[tuple, dict[str, tuple[StoryPath, ActionExecuted, Position | None]]] = defaultdict(
+        dict
+    )
+    reported: set[tuple] = set()
+    for path in expansion.paths:
+        states: list[State] = []
+        for state, action, where in dialogue_states(path, project.domain):
+            states.append(state)
+            key = (
+                tuple(states[-history:])
+                if len(states) >= history
+                else (None,) * (history - len(states)) + tuple(states)
+            )
+            target = action.action_text or action.name
+            known = seen[key]
+            if target in known:
+                continue
+            for other_target, (other, other_action, other_where) in known.items():
+                pair = (other_where, where, other_target, target)
+                if pair in reported:
+                    continue
+                reported.add(pair)
+                problems.append(
+                    _error(
+                        _where(where, path.position, fallback="data"),
+                        f"story '{path.name}' contradicts story '{other.name}' "
+                        f"({_where(other_where, other.position, fallback='data')}): after the same "
+                        f"{history} turns, ending with {_describe_state(state)}, one "
+                        f"{_does(action)} and the other {_does(other_action)}",
+                        "make the stories differ before this point (for example by an intent or a "
+                        "slot), or make them agree",
+                        CONTRADICTING_STORIES,
+                    )
+                )
+            known[target] = (path, action, where)
+    return problems
+
+
+def check_checkpoints(project: Project) -> list[Problem]:
+    """Checkpoints should join: every start checkpoint ended by some story, and vice versa."""
+    unsatisfied, unused = unjoined_checkpoints(project.stories)
+    problems = []
+    for checkpoint in unsatisfied:
+        problems.append(
+            _warning(
+                _where(checkpoint.position, fallback="data"),
+                f"no story ends with checkpoint '{checkpoint.name}', so the story starting there "
+                "is read as starting a conversation",
+                "end another story with this checkpoint, or check its spelling",
+                CHECKPOINT_NOT_JOINED,
+            )
+        )
+    for checkpoint in unused:
+        problems.append(
+            _warning(
+                _where(checkpoint.position, fallback="data"),
+                f"no story starts with checkpoint '{checkpoint.name}', so nothing continues here",
+                "start another story with this checkpoint, or remove it",
+                CHECKPOINT_NOT_JOINED,
+            )
+        )
+    return problems
+
+
+# ---------------------------------------------------------------- running the checks
+
+Check = Callable[[Project], list[Problem]]
+
+#: every check, in the order it runs
+CHECKS: tuple[Check, ...] = (
+    check_story_intents,
+    check_story_actions,
+    check_story_slots,
+    check_story_loops,
+    check_story_entities,
+    check_utter_responses,
+    check_annotated_entities,
+    check_duplicate_examples,
+    check_nlu_intents_in_domain,
+    check_intents_without_examples,
+    check_retrieval_responses,
+    check_regexes,
+    check_synonyms,
+    check_mapping_entities,
+    check_mapping_intents,
+    check_form_slots,
+    check_form_questions,
+    check_checkpoints,
+    check_contradicting_stories,
+    check_components,
+)
+
+
+def _sort_key(problem: Problem) -> tuple:
+    where = problem.position
+    return (where.file, where.line or 0, where.col or 0)
+
+
+def validate_project(project: Project, *, include_loader_problems: bool = True) -> list[Problem]:
+    """Run every check on ``project``; the problems come sorted by file and line.
+
+    With ``include_loader_problems`` the loader's findings (YAML syntax,
+    unknown keys, malformed annotation, ...) are part of the result; the
+    trainer passes False because it reports ``project.problems`` itself.
+    A finding the loader already made is not repeated.
+    """
+    loader = list(project.problems)
+    already = {(p.severity, p.message) for p in loader}
+    found: list[Problem] = []
+    for check in CHECKS:
+        for problem in check(project):
+            if (problem.severity, problem.message) not in already and problem not in found:
+                found.append(problem)
+    problems = (loader if include_loader_problems else []) + found
+    return sorted(problems, key=_sort_key)
+
+
+def summary(project: Project, problems: list[Problem]) -> str:
+    """One line: how many errors and warnings, and what the project holds."""
+    errors = sum(1 for p in problems if p.is_error)
+    warnings = len(problems) - errors
+    counts = project.counts()
+    held = ", ".join(
+        f"{counts[key]} {label}"
+        for key, label in (
+            ("intents", "intents"),
+            ("examples", "examples"),
+            ("entities", "entities"),
+            ("slots", "slots"),
+            ("forms", "forms"),
+            ("responses", "responses"),
+            ("stories", "stories"),
+            ("rules", "rules"),
+            ("test_stories", "test stories"),
+        )
+    )
+    return f"{errors} error(s), {warnings} warning(s) in {project.root}: {held}"
