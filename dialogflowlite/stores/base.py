@@ -1,0 +1,222 @@
+"""Tracker stores and lock stores: where conversations live between messages.
+
+A :class:`TrackerStore` keeps each conversation as the list of its events in
+Rasa's JSON. It is append-only friendly: :meth:`TrackerStore.save` hands a
+backend only the events it does not hold yet, and :meth:`TrackerStore.retrieve`
+rebuilds the tracker by replaying every stored event, so the tracker that comes
+back is identical to the one that was saved. A backend implements four small
+coroutines (:meth:`~TrackerStore.load_events`, :meth:`~TrackerStore.append_events`,
+:meth:`~TrackerStore.delete`, :meth:`~TrackerStore.keys`).
+
+A :class:`LockStore` hands out one lock per conversation, so messages of one
+sender are processed one after the other, in the order they arrived.
+
+Stores are registered by ``type`` through the ``dfl_register_tracker_stores``
+and ``dfl_register_lock_stores`` hooks; :func:`create_tracker_store` and
+:func:`create_lock_store` build one from an endpoints.yml section.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import Domain
+
+#: endpoints.yml ``type`` values that mean the in-memory stores
+MEMORY_TYPES = ("memory", "in_memory", "InMemoryTrackerStore", "InMemoryLockStore")
+
+
+class TrackerStore(abc.ABC):
+    """Saves and loads conversations as their events.
+
+    ``domain`` gives the slots (types and initial values) that rebuilt trackers
+    start from; the agent sets it when it loads a model.
+    """
+
+    def __init__(self, domain: Domain | None = None) -> None:
+        self.domain = domain
+
+    # ------------------------------------------------------------ backend interface
+
+    @abc.abstractmethod
+    async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
+        """Every stored event of ``sender_id`` in order, or None for an unknown sender."""
+
+    @abc.abstractmethod
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Add ``events`` after the stored ones (creating the conversation if needed)."""
+
+    @abc.abstractmethod
+    async def delete(self, sender_id: str) -> None:
+        """Forget the conversation of ``sender_id`` (no error if unknown)."""
+
+    @abc.abstractmethod
+    async def keys(self) -> list[str]:
+        """The ids of every stored conversation."""
+
+    async def count_events(self, sender_id: str) -> int:
+        """How many events are stored for ``sender_id`` (backends may answer faster)."""
+        return len(await self.load_events(sender_id) or [])
+
+    async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Store exactly ``events`` for ``sender_id``, dropping what was there."""
+        await self.delete(sender_id)
+        await self.append_events(sender_id, events)
+
+    async def close(self) -> None:  # noqa: B027 - optional for backends
+        """Release connections (nothing to do for stores that hold none)."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any],
+                             domain: Domain | None = None) -> TrackerStore:
+        """Build the store from its endpoints.yml section (``type`` already removed)."""
+        try:
+            return cls(domain=domain, **config)  # type: ignore[call-arg]
+        except TypeError as e:
+            raise ConfigError(f"tracker store {cls.__name__} does not accept {sorted(config)}",
+                              hint="check the tracker_store section of endpoints.yml") from e
+
+    # ------------------------------------------------------------ what callers use
+
+    def tracker_from_events(self, sender_id: str,
+                            events: list[dict[str, Any]]) -> DialogueStateTracker:
+        """Replay stored event JSON into a tracker with this store's domain slots."""
+        slots = self.domain.slots.values() if self.domain is not None else None
+        try:
+            return DialogueStateTracker.from_dict(sender_id, events, slots)
+        except Exception as e:
+            raise TrackerStoreError(
+                f"conversation {sender_id!r} in {type(self).__name__} holds an event that "
+                f"cannot be read: {e}", hint="check what wrote into the tracker store") from e
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The stored conversation rebuilt as a tracker, or None for an unknown sender."""
+        events = await self.load_events(sender_id)
+        if events is None:
+            return None
+        return self.tracker_from_events(sender_id, events)
+
+    async def exists(self, sender_id: str) -> bool:
+        return await self.load_events(sender_id) is not None
+
+    async def save(self, tracker: DialogueStateTracker,
+                   new_events: list[dict[str, Any]] | None = None) -> None:
+        """Store the events of ``tracker`` that the store does not hold yet.
+
+        ``new_events`` gives their JSON ready-made (the processor passes it after
+        plugins have seen it, e.g. to mask personal data). Without it, the events
+        after the stored ones are serialised from the tracker.
+        """
+        if new_events is None:
+            stored = await self.count_events(tracker.sender_id)
+            if stored > len(tracker.events):
+                raise TrackerStoreError(
+                    f"the store holds {stored} events for {tracker.sender_id!r} but the "
+                    f"tracker only {len(tracker.events)}; use replace() to shorten it")
+            new_events = [event.as_dict() for event in tracker.events[stored:]]
+        if not new_events and await self.exists(tracker.sender_id):
+            return
+        await self.append_events(tracker.sender_id, list(new_events))
+
+    async def replace(self, tracker: DialogueStateTracker) -> None:
+        """Store the tracker's events in place of everything stored for its sender."""
+        await self.replace_events(tracker.sender_id, [e.as_dict() for e in tracker.events])
+
+
+class LockStore(abc.ABC):
+    """One lock per conversation: ``async with lock_store.lock(sender_id): ...``."""
+
+    @abc.abstractmethod
+    def lock(self, sender_id: str, wait_timeout: float | None = None) -> Any:
+        """An async context manager holding the conversation's lock.
+
+        Waiters get the lock in the order they asked for it. With
+        ``wait_timeout`` (seconds), waiting longer raises :class:`TrackerStoreError`.
+        """
+
+    async def close(self) -> None:  # noqa: B027 - optional for backends
+        """Release connections (nothing to do for stores that hold none)."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any]) -> LockStore:
+        """Build the store from its endpoints.yml section (``type`` already removed)."""
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise ConfigError(f"lock store {cls.__name__} does not accept {sorted(config)}",
+                              hint="check the lock_store section of endpoints.yml") from e
+
+
+@asynccontextmanager
+async def no_lock() -> AsyncIterator[None]:
+    """A context that locks nothing (for callers that already hold the lock)."""
+    yield
+
+
+def dump_event(event: dict[str, Any]) -> str:
+    """Event JSON as stored text (compact, UTF-8 kept readable)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def _registered(hook: str) -> dict[str, type]:
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    found: dict[str, type] = {}
+    for result in getattr(get_plugin_manager().hook, hook)():
+        found.update(result or {})
+    return found
+
+
+def _store_type(config: dict[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
+    if not config:
+        return None, {}
+    params = dict(config)
+    kind = params.pop("type", None)
+    return (None if kind is None else str(kind)), params
+
+
+def create_tracker_store(config: dict[str, Any] | None,
+                         domain: Domain | None = None) -> TrackerStore:
+    """The tracker store an endpoints.yml ``tracker_store`` section asks for.
+
+    No section (or ``type: memory``) gives the in-memory store; other types come
+    from the ``dfl_register_tracker_stores`` hook.
+    """
+    from dialogflowlite.stores.memory import MemoryTrackerStore
+
+    kind, params = _store_type(config)
+    if kind is None or kind in MEMORY_TYPES:
+        return MemoryTrackerStore(domain=domain)
+    stores = _registered("dfl_register_tracker_stores")
+    cls = stores.get(kind) or next((c for name, c in stores.items()
+                                    if name.lower() == kind.lower()), None)
+    if cls is None:
+        known = ", ".join(sorted({"memory", *stores}))
+        raise ConfigError(f"unknown tracker store type {kind!r}",
+                          hint=f"endpoints.yml tracker_store type must be one of: {known}")
+    return cls.from_endpoint_config(params, domain=domain)
+
+
+def create_lock_store(config: dict[str, Any] | None) -> LockStore:
+    """The lock store an endpoints.yml ``lock_store`` section asks for (in-memory by default)."""
+    from dialogflowlite.stores.memory import MemoryLockStore
+
+    kind, params = _store_type(config)
+    if kind is None or kind in MEMORY_TYPES:
+        return MemoryLockStore()
+    stores = _registered("dfl_register_lock_stores")
+    cls = stores.get(kind) or next((c for name, c in stores.items()
+                                    if name.lower() == kind.lower()), None)
+    if cls is None:
+        known = ", ".join(sorted({"memory", *stores}))
+        raise ConfigError(f"unknown lock store type {kind!r}",
+                          hint=f"endpoints.yml lock_store type must be one of: {known}")
+    return cls.from_endpoint_config(params)
