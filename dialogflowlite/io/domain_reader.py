@@ -11,7 +11,6 @@ from dialogflowlite.io.yaml import position, to_plain, value_position
 from dialogflowlite.shared.domain import (
     FROM_ENTITY,
     FROM_INTENT,
-    FROM_TEXT,
     FROM_TRIGGER_INTENT,
     MAPPING_TYPES,
     REQUESTED_SLOT,
@@ -97,9 +96,11 @@ class DomainReader:
                     mapping.conditions = [MappingCondition(form, slot)]
                 domain.slots[slot].mappings.append(mapping)
         for name, slot in domain.slots.items():
-            if self._auto_fill.get(name) and name in domain.entities and domain.store_entities_as_slots:
-                if not any(m.type == FROM_ENTITY and m.entity == name for m in slot.mappings):
-                    slot.mappings.append(SlotMapping(FROM_ENTITY, entity=name))
+            auto_fill = (self._auto_fill.get(name) and name in domain.entities
+                         and domain.store_entities_as_slots)
+            if auto_fill and not any(m.type == FROM_ENTITY and m.entity == name
+                                     for m in slot.mappings):
+                slot.mappings.append(SlotMapping(FROM_ENTITY, entity=name))
         if domain.forms and REQUESTED_SLOT not in domain.slots:
             domain.slots[REQUESTED_SLOT] = SlotDef(
                 REQUESTED_SLOT, "text", influence_conversation=False, declared=False
@@ -215,7 +216,8 @@ class DomainReader:
                 self._auto_fill[slot.name] = bool(props.get("auto_fill", True))
             self.domain.slots[slot.name] = slot
 
-    def _mappings(self, file: Path, parent: Any, key: Any, value: Any, what: str) -> list[SlotMapping]:
+    def _mappings(self, file: Path, parent: Any, key: Any, value: Any,
+                  what: str) -> list[SlotMapping]:
         if not self.log.expect(file, parent, key, value, list, f"mappings of {what}"):
             return []
         found: list[SlotMapping] = []
@@ -244,10 +246,11 @@ class DomainReader:
                 if isinstance(condition, dict):
                     self.log.check_keys(file, condition, formats.CONDITION_KEYS,
                                         f"a mapping condition of {what}")
+                    loop = condition.get("active_loop")
+                    requested = condition.get("requested_slot")
                     conditions.append(MappingCondition(
-                        None if condition.get("active_loop") is None else str(condition["active_loop"]),
-                        None if condition.get("requested_slot") is None
-                        else str(condition["requested_slot"]),
+                        None if loop is None else str(loop),
+                        None if requested is None else str(requested),
                     ))
             found.append(SlotMapping(
                 type=mapping_type,
@@ -279,6 +282,10 @@ class DomainReader:
                     continue
                 self.log.check_keys(file, variation, formats.RESPONSE_KEYS,
                                     f"a variation of response '{name}'")
+                for buttons_key in ("buttons", "quick_replies"):
+                    for button in _as_list(variation.get(buttons_key)):
+                        self.log.check_keys(file, button, formats.BUTTON_KEYS,
+                                            f"a button of response '{name}'")
                 kept.append(to_plain(variation))
             if not str(name).startswith("utter_"):
                 self.log.warning(where, f"response '{name}' does not start with 'utter_', so no "
@@ -291,6 +298,8 @@ class DomainReader:
         for index, item in enumerate(value):
             # 3.x allows `- action_name: {send_domain: true}`
             name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
+            if isinstance(item, dict) and len(item) == 1:
+                self.log.check_keys(file, item[name], formats.ACTION_KEYS, f"action '{name}'")
             if not isinstance(name, str):
                 self.log.error(position(file, value, index), f"action entry {to_plain(item)!r} "
                                "is not a name", "write `- action_name`")

@@ -52,6 +52,10 @@ NLU_ITEM_KEYS = {
     "regex": ("regex", "examples"),
     "lookup": ("lookup", "examples"),
 }
+EXAMPLE_KEYS = ("text", "metadata")
+BUTTON_KEYS = ("title", "payload", "type", "url")
+ACTION_KEYS = ("send_domain",)
+STORY_ENTITY_KEYS = ("entity", "value", "role", "group")
 STORY_KEYS = ("story", "steps", "metadata")
 RULE_KEYS = ("rule", "steps", "condition", "conversation_start", "wait_for_user_input", "metadata")
 STEP_KEYS = (

@@ -9,6 +9,7 @@ with ``strict=True`` any error among them raises :class:`ProjectValidationError`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ from dialogflowlite.shared.stories import Story
 from dialogflowlite.shared.training_data import TrainingData
 
 YAML_SUFFIXES = (".yml", ".yaml")
+#: lines that mark Markdown training data (Rasa 1.x), which this loader does not read
+_MARKDOWN_DATA = re.compile(
+    r"^\s*(##\s*(intent|synonym|regex|lookup)\s*:|-\s*(utter|action)_\w+\s*$)", re.M
+)
 
 
 @dataclass
@@ -84,6 +89,19 @@ def _yaml_files(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+def _looks_like_old_training_data(file: Path) -> bool:
+    """Markdown NLU data or stories, or a JSON NLU file (older formats)."""
+    if file.suffix not in (".md", ".json"):
+        return False
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if file.suffix == ".json":
+        return "rasa_nlu_data" in text
+    return bool(_MARKDOWN_DATA.search(text))
+
+
 def _first_existing(root: Path, *names: str) -> Path | None:
     for name in names:
         candidate = root / name
@@ -132,6 +150,7 @@ class ProjectLoader:
         self._load_domain()
         for file in _yaml_files(self.root / "data"):
             self._load_data_file(file, tests=False)
+        self._note_unread_files(self.root / "data")
         for file in _yaml_files(self.root / "tests"):
             self._load_data_file(file, tests=True)
         config = self._load_config()
@@ -151,6 +170,17 @@ class ProjectLoader:
             format_versions=self.versions,
         )
         return project
+
+    def _note_unread_files(self, folder: Path) -> None:
+        """Training data in the older Markdown or JSON formats would be silently ignored."""
+        if not folder.is_dir():
+            return
+        for file in sorted(folder.rglob("*")):
+            if file.is_file() and _looks_like_old_training_data(file):
+                self.log.warning(Position(str(file), 1, 1),
+                                 f"{file.name} is not read: training data must be YAML",
+                                 "convert it to the YAML format (Rasa's `rasa data convert` "
+                                 "does this for Markdown and JSON files)")
 
     def _load_domain(self) -> None:
         domain_path = _first_existing(self.root, "domain.yml", "domain.yaml", "domain")

@@ -56,6 +56,26 @@ def split_example_block(block: str, start: Position) -> list[tuple[str, Position
     return examples
 
 
+def locate_text(start: Position, text: str, lines: int = 3) -> Position:
+    """Where ``text`` (its first line) begins in the source, searching from ``start``.
+
+    ``start`` is where ruamel says a value starts; quotes, block indicators
+    (``|``) and ``- text:`` prefixes put the text itself later on that line or
+    on the next ones. Annotation errors add their offset to this column.
+    """
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    source = _source_lines(start.file)
+    if not first or start.line is None or not source:
+        return start
+    for line_no in range(start.line, min(start.line + lines, len(source)) + 1):
+        line = source[line_no - 1]
+        offset = (start.col or 1) - 1 if line_no == start.line else 0
+        found = line.find(first, offset)
+        if found >= 0:
+            return Position(start.file, line_no, found + 1)
+    return start
+
+
 class NluReader:
     """Reads ``nlu:`` items (intents, synonyms, regexes, lookups) from many files."""
 
@@ -113,7 +133,10 @@ class NluReader:
             for index, entry in enumerate(raw):
                 where = position(file, raw, index)
                 if isinstance(entry, dict) and "text" in entry:
-                    found.append((str(entry["text"]).strip(), where,
+                    self.log.check_keys(file, entry, formats.EXAMPLE_KEYS,
+                                        f"an example of {kind} '{name}'")
+                    text = str(entry["text"]).strip()
+                    found.append((text, locate_text(value_position(file, entry, "text"), text),
                                   to_plain(entry.get("metadata")) or {}))
                 elif isinstance(entry, (str, int, float)):
                     found.append((str(entry).strip(), where, {}))

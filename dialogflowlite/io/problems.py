@@ -10,6 +10,9 @@ from dialogflowlite.errors import DialogflowLiteError, Position, Problem
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.yaml import position
 
+#: the code of every "unknown key" problem (see docs/validation.md)
+UNKNOWN_KEY = "DFL110"
+
 
 class ProblemLog:
     """An ordered list of problems with helpers for the common checks."""
@@ -46,7 +49,8 @@ class ProblemLog:
                 continue
             hint = did_you_mean(str(key), known) or f"known keys: {', '.join(known)}"
             report = self.error if severity == "error" else self.warning
-            report(position(file, node, key), f"unknown key '{key}' in {where}", hint)
+            report(position(file, node, key), f"unknown key '{key}' in {where}", hint,
+                   UNKNOWN_KEY)
 
     def expect(self, file: str | Path, parent: Any, key: Any, value: Any, kind: type | tuple,
                what: str) -> bool:

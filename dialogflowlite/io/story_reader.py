@@ -7,12 +7,13 @@ from typing import Any
 
 from dialogflowlite.errors import AnnotationError
 from dialogflowlite.io import formats
+from dialogflowlite.io.nlu_reader import locate_text
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import position, to_plain, value_position
 from dialogflowlite.shared.message import Entity
 from dialogflowlite.shared.stories import (
-    ActionStep,
     ANY_SLOT_VALUE,
+    ActionStep,
     ActiveLoopStep,
     CheckpointStep,
     OrStep,
@@ -131,14 +132,15 @@ class StoryReader:
             step.intent = str(item["intent"])
         text = item.get("user")
         if text is not None:
+            text = str(text).strip()
             try:
                 plain, entities = parse_annotated_text(
-                    str(text).strip(), value_position(file, item, "user"))
+                    text, locate_text(value_position(file, item, "user"), text))
                 step.text = plain
                 step.entities = entities
             except AnnotationError as e:
                 self.log.add(e, file)
-                step.text = str(text).strip()
+                step.text = text
         for entity in item.get("entities") or []:
             parsed = self._entity(file, item, entity, story)
             if parsed is not None:
@@ -150,8 +152,12 @@ class StoryReader:
             return Entity(entity, 0, 0, None)
         if isinstance(entity, dict):
             if "entity" in entity:
+                self.log.check_keys(file, entity, formats.STORY_ENTITY_KEYS,
+                                    f"an entity of '{story}'")
+                role, group = entity.get("role"), entity.get("group")
                 return Entity(str(entity["entity"]), 0, 0, to_plain(entity.get("value")),
-                              role=entity.get("role"), group=entity.get("group"))
+                              role=None if role is None else str(role),
+                              group=None if group is None else str(group))
             if len(entity) == 1:
                 name, value = next(iter(entity.items()))
                 return Entity(str(name), 0, 0, to_plain(value))

@@ -14,6 +14,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from dialogflowlite.errors import Position, YamlSyntaxError
@@ -34,10 +35,12 @@ def read_yaml(text: str, file: str | Path = "<string>") -> Any:
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         what = " ".join(str(part) for part in (e.context, e.problem) if part)
+        hint = ("remove or rename one of the two entries" if isinstance(e, DuplicateKeyError)
+                else "check indentation, quotes and the `key: value` layout around this line")
         raise YamlSyntaxError(
             f"invalid YAML: {what or e}",
             position=Position(str(file), line, col),
-            hint="check indentation, quotes and the `key: value` layout around this line",
+            hint=hint,
         ) from e
     except YAMLError as e:
         raise YamlSyntaxError(f"invalid YAML: {e}", position=Position(str(file))) from e
