@@ -1,0 +1,414 @@
+"""``dialogflowlite init`` and the built-in English template."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.cli import init
+from dialogflowlite.cli.init import available_templates, create_project
+from dialogflowlite.cli.main import build_parser, main
+from dialogflowlite.errors import TemplateError
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.domain import FROM_ENTITY, FROM_TEXT
+from dialogflowlite.shared.stories import ActionStep, ActiveLoopStep, UserStep
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: every file a new project from the English template holds
+EXPECTED_FILES = {
+    ".gitignore",
+    "README.md",
+    "config.yml",
+    "credentials.yml",
+    "domain.yml",
+    "endpoints.yml",
+    "data/faq.yml",
+    "data/nlu.yml",
+    "data/rules.yml",
+    "data/stories.yml",
+    "tests/test_stories.yml",
+}
+
+
+def _files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def template_project(tmp_path_factory) -> Path:
+    return create_project(tmp_path_factory.mktemp("init") / "bot")
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_create_project_copies_every_template_file(tmp_path) -> None:
+    target = create_project(tmp_path / "mybot")
+    assert target == tmp_path / "mybot"
+    assert _files(target) == EXPECTED_FILES
+    source = available_templates()["en"].path
+    for name in EXPECTED_FILES:
+        assert (target / name).read_bytes() == (source / name).read_bytes(), name
+
+
+def test_cli_creates_the_project_and_prints_next_steps(tmp_path, capsys) -> None:
+    assert main(["init", str(tmp_path / "mybot")]) == 0
+    out = capsys.readouterr().out
+    assert _files(tmp_path / "mybot") == EXPECTED_FILES
+    assert f"Created a new project in {tmp_path / 'mybot'} from the 'en' template." in out
+    assert f"cd {tmp_path / 'mybot'}" in out
+    # Only commands that exist are suggested: each one parses.
+    suggested = re.findall(r"dialogflowlite ([a-z ]+?)\s+#", out)
+    assert "data validate" in suggested
+    parser = build_parser()
+    for command in suggested:
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([*command.split(), "--help"])
+        assert exit_info.value.code == 0, command
+
+
+def test_cli_writes_into_the_current_folder_by_default(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 0
+    assert _files(tmp_path) == EXPECTED_FILES
+    assert "cd " not in capsys.readouterr().out
+
+
+def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["init", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: folder {target} is not empty" in err
+    assert "--force" in err
+    assert "Traceback" not in err
+    assert _files(target) == {"notes.txt"}
+    with pytest.raises(TemplateError, match="is not empty"):
+        create_project(target)
+
+
+def test_force_writes_into_a_folder_that_is_not_empty(tmp_path, capsys) -> None:
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine", encoding="utf-8")
+    (target / "domain.yml").write_text("version: '3.1'\n", encoding="utf-8")
+    assert main(["init", str(target), "--force"]) == 0
+    assert _files(target) == EXPECTED_FILES | {"notes.txt"}
+    assert (target / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert "table_form" in (target / "domain.yml").read_text(encoding="utf-8")
+
+
+def test_a_file_is_not_a_project_folder(tmp_path) -> None:
+    target = tmp_path / "file.txt"
+    target.write_text("x", encoding="utf-8")
+    with pytest.raises(TemplateError, match="is a file, not a folder"):
+        create_project(target)
+
+
+def test_an_unknown_template_names_the_known_ones(tmp_path, capsys) -> None:
+    with pytest.raises(TemplateError, match="unknown template 'enn'") as info:
+        create_project(tmp_path / "bot", template="enn")
+    assert "'en'" in info.value.hint
+    assert main(["init", str(tmp_path / "bot"), "--template", "xx"]) == 1
+    assert "available templates: en" in capsys.readouterr().err
+    assert not (tmp_path / "bot").exists()
+
+
+def test_list_templates_shows_each_with_its_description(capsys) -> None:
+    assert main(["init", "--list-templates"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("en "))
+    assert "Restaurant assistant in English" in line
+    assert line.endswith("(default)")
+
+
+def test_templates_are_subfolders_described_by_template_yml(tmp_path, monkeypatch, capsys):
+    extra = tmp_path / "templates"
+    (extra / "xx" / "data").mkdir(parents=True)
+    (extra / "xx" / "domain.yml").write_text('version: "3.1"\n', encoding="utf-8")
+    (extra / "xx" / "data" / "nlu.yml").write_text('version: "3.1"\n', encoding="utf-8")
+    (extra / "xx" / "template.yml").write_text("description: A test bot\n", encoding="utf-8")
+    (extra / "xx" / "models").mkdir()  # what a trial run leaves behind is not copied
+    (extra / "xx" / "models" / "old.tar").write_text("", encoding="utf-8")
+    (extra / "not-a-template").mkdir()
+    roots = [tmp_path / "missing", extra, *init.template_roots()]
+    monkeypatch.setattr(init, "template_roots", lambda: roots)
+
+    templates = available_templates()
+    assert sorted(templates) == ["en", "xx"]
+    assert templates["xx"].description == "A test bot"
+    assert main(["init", "--list-templates"]) == 0
+    assert "xx  A test bot" in capsys.readouterr().out
+    target = create_project(tmp_path / "bot", template="xx")
+    assert _files(target) == {"domain.yml", "data/nlu.yml"}
+
+
+def test_no_templates_at_all_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(init, "template_roots", lambda: [tmp_path / "nowhere"])
+    with pytest.raises(TemplateError, match="no project templates are installed"):
+        create_project(tmp_path / "bot")
+
+
+# ---------------------------------------------------------------- the template
+
+
+def test_the_new_project_loads_strictly_with_the_expected_counts(template_project) -> None:
+    project = load_project(template_project, strict=True)
+    assert project.format_versions == ["3.1"]
+    assert project.counts() == {
+        "intents": 10,
+        "examples": 197,
+        "entities": 2,
+        "slots": 2,
+        "forms": 1,
+        "responses": 15,
+        "actions": 0,
+        "stories": 5,
+        "rules": 10,
+        "test_stories": 11,
+        "synonyms": 9,
+        "regexes": 2,
+        "lookups": 1,
+    }
+    assert not [p for p in project.problems if p.is_error]
+
+
+def test_every_intent_has_enough_examples_and_faq_keys_have_answers(template_project) -> None:
+    project = load_project(template_project, strict=True)
+    counts = project.nlu.intent_counts()
+    faq_keys = sorted(i.split("/", 1)[1] for i in counts if i.startswith("faq/"))
+    assert faq_keys == ["ask_dietary", "ask_hours", "ask_location", "ask_parking", "ask_payment"]
+    assert project.nlu.retrieval_intents == ["faq"]
+    for key in faq_keys:
+        assert counts[f"faq/{key}"] >= 10, key
+        assert f"utter_faq/{key}" in project.domain.responses, key
+    for intent in project.domain.intents:
+        if intent != "faq":
+            assert counts[intent] >= 12, intent
+    assert set(project.nlu.entity_types) == set(project.domain.entities) == {"party_size", "time"}
+    synonyms = project.nlu.synonym_map()
+    assert synonyms["two"] == "2" and synonyms["noon"] == "12pm"
+
+
+def test_the_form_asks_for_each_slot_and_falls_back_to_the_text(template_project) -> None:
+    domain = load_project(template_project, strict=True).domain
+    form = domain.forms["table_form"]
+    assert form.required_slots == ["party_size", "time"]
+    for slot in form.required_slots:
+        assert f"utter_ask_{slot}" in domain.responses
+        mappings = domain.slots[slot].mappings
+        assert [m.type for m in mappings] == [FROM_ENTITY, FROM_TEXT]
+        assert mappings[0].entity == slot
+        (condition,) = mappings[1].conditions
+        assert (condition.active_loop, condition.requested_slot) == ("table_form", slot)
+        assert {"faq", "bot_challenge", "stop"} <= set(mappings[1].not_intent)
+    confirmation = domain.responses["utter_booking_confirmed"].variations[0]["text"]
+    assert "{party_size}" in confirmation and "{time}" in confirmation
+
+
+def _labels(steps) -> list[str]:
+    labels = []
+    for step in steps:
+        if isinstance(step, UserStep):
+            labels.append(f"intent:{step.intent}")
+        elif isinstance(step, ActionStep):
+            labels.append(f"action:{step.name}")
+        elif isinstance(step, ActiveLoopStep):
+            labels.append(f"loop:{step.name}")
+        else:
+            labels.append(type(step).__name__)
+    return labels
+
+
+def test_rules_cover_fallback_faq_the_form_and_its_interruptions(template_project) -> None:
+    rules = load_project(template_project, strict=True).rules
+    plain = [_labels(r.steps) for r in rules if not r.condition]
+    assert ["intent:nlu_fallback", "action:utter_default"] in plain
+    assert ["intent:faq", "action:utter_faq"] in plain
+    assert ["intent:book_table", "action:table_form", "loop:table_form"] in plain
+    in_form = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:table_form"]]
+    assert ["action:table_form", "loop:None", "SlotStep", "action:utter_booking_confirmed"] in (
+        in_form
+    )
+    for intent, answer in (("faq", "utter_faq"), ("bot_challenge", "utter_iamabot")):
+        back = [f"intent:{intent}", f"action:{answer}", "action:table_form", "loop:table_form"]
+        assert back in in_form
+
+
+def test_test_stories_cover_the_main_conversations(template_project) -> None:
+    stories = load_project(template_project, strict=True).test_stories
+    assert 8 <= len(stories) <= 12
+    intents = {s.intent for story in stories for s in story.steps if isinstance(s, UserStep)}
+    assert {"greet", "goodbye", "faq", "book_table", "inform", "bot_challenge"} <= intents
+    assert all(s.text for story in stories for s in story.steps if isinstance(s, UserStep))
+
+    def interrupted(story) -> bool:
+        active = False
+        for step in story.steps:
+            if isinstance(step, ActiveLoopStep):
+                active = step.name is not None
+            elif isinstance(step, UserStep) and active and step.intent in ("faq", "bot_challenge"):
+                return True
+        return False
+
+    assert sum(interrupted(story) for story in stories) >= 2
+
+
+def test_config_names_the_agreed_components_and_settings(template_project) -> None:
+    config = load_project(template_project, strict=True).config
+    assert config.language == "en"
+    assert [c.name for c in config.pipeline] == [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "JointTransformerClassifier",
+        "EntitySynonymMapper",
+        "ResponseSelector",
+        "FallbackClassifier",
+    ]
+    assert [c.name for c in config.policies] == [
+        "MemoizationPolicy",
+        "RulePolicy",
+        "TransformerPolicy",
+    ]
+    settings = {c.name: c.params for c in [*config.pipeline, *config.policies] if c.params}
+    assert settings == {
+        "JointTransformerClassifier": {"model": "all-MiniLM-L6-v2"},
+        "FallbackClassifier": {"threshold": 0.3, "ambiguity_threshold": 0.1},
+        "TransformerPolicy": {"max_history": 5},
+    }
+
+
+def test_endpoints_and_credentials(template_project) -> None:
+    project = load_project(template_project, strict=True)
+    assert project.endpoints["tracker_store"]["dialect"] == "sqlite"
+    assert "action_endpoint" not in project.endpoints
+    assert "rest" in project.credentials
+
+
+# ---------------------------------------------------------------- packaging
+
+
+def _outside_plugin_names() -> str:
+    return ",".join(sorted({e.name for e in metadata.entry_points(group="dialogflowlite")}))
+
+
+def test_templates_ship_in_a_regular_wheel(tmp_path) -> None:
+    """Build a wheel from a copy of the source, install it into a new venv, run init there."""
+    setuptools = pytest.importorskip("setuptools")
+    major, minor = (int(p) for p in setuptools.__version__.split(".")[:2])
+    if (major, minor) < (70, 1):
+        pytest.importorskip("wheel")  # older setuptools builds wheels through it
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO_ROOT / name, source / name)
+    skip = shutil.ignore_patterns("__pycache__", "models", "results", "trackers.db")
+    # symlinks=True keeps dialogflowlite/templates a link, as in a clone.
+    shutil.copytree(
+        REPO_ROOT / "dialogflowlite", source / "dialogflowlite", symlinks=True, ignore=skip
+    )
+    shutil.copytree(REPO_ROOT / "projects_template", source / "projects_template", ignore=skip)
+
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    run = {"capture_output": True, "text": True, "timeout": 600}
+    built = subprocess.run(
+        [
+            *pip,
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        **run,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = (tmp_path / "dist").glob("dialogflowlite-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {
+            n.removeprefix("dialogflowlite/templates/en/")
+            for n in archive.namelist()
+            if n.startswith("dialogflowlite/templates/en/")
+        }
+    assert shipped == EXPECTED_FILES | {"template.yml"}
+
+    venv = tmp_path / "venv"
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], **run)
+    assert made.returncode == 0, made.stderr
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    installed = subprocess.run(
+        [
+            *pip,
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        **run,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    # Dependencies come from this environment; its editable install of dialogflowlite is
+    # not active there, since .pth files of an added folder are not processed.
+    venv_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], **run
+    )
+    Path(venv_site.stdout.strip(), "dependencies.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
+    )
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # Outside plugins installed here in editable mode cannot load in that venv.
+    env["DFL_DISABLE_PLUGINS"] = _outside_plugin_names()
+    work = tmp_path / "work"
+    work.mkdir()
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import dialogflowlite.cli.init as i; print(i.available_templates()['en'].path)",
+        ],
+        cwd=work,
+        env=env,
+        **run,
+    )
+    assert where.returncode == 0, where.stderr
+    template_path = Path(where.stdout.strip())
+    assert template_path.is_relative_to(venv)
+    assert not template_path.parent.is_symlink()
+    created = subprocess.run(
+        [str(python), "-m", "dialogflowlite.cli.main", "init", "bot"], cwd=work, env=env, **run
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert _files(work / "bot") == EXPECTED_FILES
+    assert (work / "bot" / "domain.yml").read_bytes() == (
+        REPO_ROOT / "projects_template" / "en" / "domain.yml"
+    ).read_bytes()
+
+
+def test_the_package_link_and_the_checkout_folder_agree() -> None:
+    """In a checkout the package reaches the templates through dialogflowlite/templates."""
+    link = REPO_ROOT / "dialogflowlite" / "templates"
+    if not link.exists():
+        pytest.skip("checkout without symlinks: the projects_template/ fallback is used")
+    assert link.resolve() == (REPO_ROOT / "projects_template").resolve()
+    assert (
+        available_templates()["en"].path.resolve()
+        == (REPO_ROOT / "projects_template" / "en").resolve()
+    )
