@@ -71,7 +71,9 @@ def disabled_plugins() -> set[str]:
 
 def short_name(plugin_name: str) -> str:
     """``masking`` for the built-in ``dialogflowlite.plugins.builtin.masking``."""
-    return plugin_name[len(BUILTIN_PREFIX):] if plugin_name.startswith(BUILTIN_PREFIX) else plugin_name
+    if plugin_name.startswith(BUILTIN_PREFIX):
+        return plugin_name[len(BUILTIN_PREFIX) :]
+    return plugin_name
 
 
 class PluginManager(pluggy.PluginManager):
@@ -101,8 +103,10 @@ class PluginManager(pluggy.PluginManager):
         try:
             self.register(plugin, name=name)
         except pluggy.PluginValidationError as e:
-            raise PluginError(str(e), plugin=name,
-                              hint="check the hook names and arguments against docs/plugins.md") from e
+            raise PluginError(
+                str(e), plugin=name,
+                hint="check the hook names and arguments against docs/plugins.md",
+            ) from e
         self.infos[name] = info
 
     def unregister_plugin(self, name: str) -> None:

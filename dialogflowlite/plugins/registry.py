@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from dialogflowlite.components.base import KINDS, Component
-from dialogflowlite.errors import Position, PluginError, UnknownComponentError
+from dialogflowlite.errors import PluginError, Position, UnknownComponentError
 from dialogflowlite.plugins.manager import PluginManager, get_plugin_manager
 
 logger = logging.getLogger(__name__)

@@ -47,7 +47,9 @@ DEFAULT_ACTIONS: tuple[str, ...] = (
 )
 
 #: intents every bot understands without declaring them
-DEFAULT_INTENTS: tuple[str, ...] = ("restart", "back", "out_of_scope", "session_start", "nlu_fallback")
+DEFAULT_INTENTS: tuple[str, ...] = (
+    "restart", "back", "out_of_scope", "session_start", "nlu_fallback",
+)
 
 REQUESTED_SLOT = "requested_slot"
 SESSION_START_METADATA_SLOT = "session_started_metadata"

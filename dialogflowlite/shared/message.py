@@ -29,7 +29,9 @@ class Token:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"token {self.text!r} ends ({self.end}) before it starts ({self.start})")
+            raise ValueError(
+                f"token {self.text!r} ends ({self.end}) before it starts ({self.start})"
+            )
 
 
 @dataclass

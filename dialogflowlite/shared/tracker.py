@@ -29,8 +29,8 @@ from dialogflowlite.shared.events import (
     Restarted,
     SessionStarted,
     SlotSet,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
     event_from_dict,
 )
 from dialogflowlite.shared.message import Message

@@ -12,8 +12,8 @@ from dialogflowlite.shared.events import (
     Restarted,
     SessionStarted,
     SlotSet,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
