@@ -890,9 +890,9 @@ def check_contradicting_stories(project: Project) -> list[Problem]:
                     _error(
                         _where(where, path.position, fallback="data"),
                         f"story '{path.name}' contradicts story '{other.name}' "
-                        f"({_where(other_where, other.position, fallback='data')}): after the same "
-                        f"{history} turns, ending with {_describe_state(state)}, one "
-                        f"{_does(action)} and the other {_does(other_action)}",
+                        f"({_where(other_where, other.position, fallback='data')}): after the "
+                        f"same last {history} turn(s), ending with {_describe_state(state)}, "
+                        f"this one {_does(action)}, the other {_does(other_action)}",
                         "make the stories differ before this point (for example by an intent or a "
                         "slot), or make them agree",
                         CONTRADICTING_STORIES,

@@ -1,0 +1,724 @@
+"""One test per validation check, each on a small broken project.
+
+Every test asserts the message and where it points (file and line), since a
+problem the user cannot find is no help.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite import hookimpl
+from dialogflowlite.components.base import Component
+from dialogflowlite.errors import Problem
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.io.validate import CHECKS, max_history, validate_project
+
+DOMAIN = """
+version: "3.1"
+intents:
+  - greet
+  - inform
+  - goodbye
+entities:
+  - city
+slots:
+  city:
+    type: text
+    mappings:
+      - type: from_entity
+        entity: city
+responses:
+  utter_greet:
+    - text: Hello!
+  utter_goodbye:
+    - text: Bye!
+  utter_ask_city:
+    - text: Which city?
+forms:
+  city_form:
+    required_slots:
+      - city
+"""
+
+NLU = """
+version: "3.1"
+nlu:
+  - intent: greet
+    examples: |
+      - hi
+      - hello
+  - intent: goodbye
+    examples: |
+      - bye
+  - intent: inform
+    examples: |
+      - to [Berlin](city)
+"""
+
+STORIES = """
+version: "3.1"
+stories:
+  - story: greet
+    steps:
+      - intent: greet
+      - action: utter_greet
+"""
+
+
+@pytest.fixture
+def project(write_project):
+    """Write the clean base project with some parts replaced; returns its folder."""
+
+    def write(**parts: str | dict) -> Path:
+        texts = {"domain": DOMAIN, "nlu": NLU, "stories": STORIES}
+        texts.update(parts)
+        return write_project(**texts)
+
+    return write
+
+
+def problems(root: Path, code: str | None = None) -> list[Problem]:
+    found = validate_project(load_project(root, strict=False))
+    return [p for p in found if code is None or p.code == code]
+
+
+def where(problem: Problem, root: Path) -> tuple[str, int | None]:
+    return (Path(problem.position.file).relative_to(root).as_posix(), problem.position.line)
+
+
+def test_the_base_project_is_clean(project) -> None:
+    assert problems(project()) == []
+
+
+def test_every_check_is_documented() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "validation.md").read_text(
+        encoding="utf-8"
+    )
+    import dialogflowlite.io.validate as validate
+
+    codes = {
+        value
+        for name, value in vars(validate).items()
+        if name.isupper() and isinstance(value, str) and value.startswith("DFL")
+    }
+    assert codes, "no codes found"
+    for code in codes | {"DFL102", "DFL104", "DFL110", "DFL201", "DFL202"}:
+        assert f"| {code} |" in docs, f"{code} is not in docs/validation.md"
+    for check in CHECKS:
+        assert check.__doc__, f"{check.__name__} has no docstring"
+
+
+# ---------------------------------------------------------------- loader findings
+
+
+def test_yaml_syntax_error_is_a_problem_with_line_and_column(project) -> None:
+    root = project(
+        stories="""
+        version: "3.1"
+        stories:
+          - story: broken
+            steps:
+              - intent: greet
+             - action: utter_greet
+        """
+    )
+    [problem] = problems(root, "DFL102")
+    assert problem.is_error
+    assert "invalid YAML" in problem.message
+    assert where(problem, root) == ("data/stories.yml", 6)
+    assert problem.position.col is not None
+
+
+def test_unknown_key_has_a_did_you_mean(project) -> None:
+    root = project(
+        domain=DOMAIN.replace(
+            "    type: text\n", "    type: text\n    influence_converstion: false\n"
+        )
+    )
+    [problem] = problems(root, "DFL110")
+    assert problem.severity == "warning"
+    assert problem.message == "unknown key 'influence_converstion' in slot 'city'"
+    assert problem.hint == "did you mean 'influence_conversation'?"
+    assert where(problem, root) == ("domain.yml", 11)
+
+
+@pytest.mark.parametrize(
+    ("example", "message", "col"),
+    [
+        ("fly to [Berlin(city)", "unclosed '['", 16),
+        ('fly to [Berlin]{"entity": city}', "bad JSON in entity annotation", 35),
+    ],
+)
+def test_malformed_annotation_points_at_the_column(project, example, message, col) -> None:
+    root = project(nlu=NLU + f"      - {example}\n")
+    [problem] = problems(root, "DFL104")
+    assert problem.is_error
+    assert problem.message.startswith(message)
+    assert where(problem, root) == ("data/nlu.yml", 13)
+    assert problem.position.col == col
+
+
+# ---------------------------------------------------------------- stories against the domain
+
+
+def test_story_with_unknown_intent_points_at_the_step(project) -> None:
+    root = project(stories=STORIES + "      - intent: greeet\n      - action: utter_greet\n")
+    [problem] = problems(root, "DFL111")
+    assert problem.is_error
+    assert problem.message == "story 'greet' uses intent 'greeet' that the domain lacks"
+    assert problem.hint == "did you mean 'greet'?"
+    assert where(problem, root) == ("data/stories.yml", 7)
+
+
+def test_unknown_intent_in_a_test_story_is_only_a_warning(project) -> None:
+    root = project(
+        tests="""
+        stories:
+          - story: test greet
+            steps:
+              - user: hello
+                intent: salute
+              - action: utter_greet
+        """
+    )
+    [problem] = problems(root, "DFL111")
+    assert problem.severity == "warning"
+    assert problem.message == "test story 'test greet' uses intent 'salute' that the domain lacks"
+    assert where(problem, root) == ("tests/test_stories.yml", 4)
+
+
+def test_story_with_unknown_action(project) -> None:
+    root = project(stories=STORIES + "      - action: action_book_table\n")
+    [problem] = problems(root, "DFL112")
+    assert problem.message == "story 'greet' runs action 'action_book_table' that the domain lacks"
+    assert where(problem, root) == ("data/stories.yml", 7)
+
+
+def test_custom_default_form_and_validate_actions_are_known(project) -> None:
+    domain = DOMAIN + "actions:\n  - action_lookup\n"
+    root = project(
+        domain=domain,
+        stories=STORIES
+        + """\
+      - action: action_lookup
+      - action: action_restart
+      - action: city_form
+      - action: validate_city_form
+""",
+    )
+    assert problems(root) == []
+
+
+def test_rule_condition_with_unknown_slot(project) -> None:
+    root = project(
+        rules="""
+        version: "3.1"
+        rules:
+          - rule: greet when known
+            condition:
+              - slot_was_set:
+                  - town: Paris
+            steps:
+              - intent: greet
+              - action: utter_greet
+        """
+    )
+    [problem] = problems(root, "DFL113")
+    assert problem.message == "rule 'greet when known' sets slot 'town' that the domain lacks"
+    assert where(problem, root) == ("data/rules.yml", 5)
+
+
+def test_active_loop_of_unknown_form(project) -> None:
+    root = project(stories=STORIES + "      - action: city_form\n      - active_loop: cty_form\n")
+    [problem] = problems(root, "DFL114")
+    assert problem.message == "story 'greet' activates form 'cty_form' that the domain lacks"
+    assert problem.hint == "did you mean 'city_form'?"
+    assert where(problem, root) == ("data/stories.yml", 8)
+
+
+def test_two_stage_fallback_counts_as_a_loop(project) -> None:
+    root = project(
+        stories=STORIES + "      - action: action_two_stage_fallback\n"
+        "      - active_loop: action_two_stage_fallback\n"
+    )
+    assert problems(root, "DFL114") == []
+
+
+def test_story_entity_the_domain_lacks(project) -> None:
+    root = project(
+        stories=STORIES
+        + """\
+      - intent: inform
+        entities:
+          - country: France
+      - action: utter_greet
+"""
+    )
+    [problem] = problems(root, "DFL115")
+    assert problem.message == "story 'greet' uses entity 'country' that the domain lacks"
+    assert where(problem, root) == ("data/stories.yml", 7)
+
+
+def test_utter_action_without_response_in_a_story(project) -> None:
+    root = project(stories=STORIES + "      - action: utter_goodby\n")
+    [problem] = problems(root, "DFL116")
+    assert problem.is_error
+    assert (
+        problem.message == "story 'greet' runs 'utter_goodby' but no response of that name exists"
+    )
+    assert problem.hint.startswith("did you mean 'utter_goodbye'")
+    assert where(problem, root) == ("data/stories.yml", 7)
+    # Reported once, as a missing response, not also as an unknown action.
+    assert problems(root, "DFL112") == []
+
+
+def test_utter_action_listed_under_actions_without_response(project) -> None:
+    root = project(domain=DOMAIN + "actions:\n  - action_lookup\n  - utter_thanks\n")
+    [problem] = problems(root, "DFL116")
+    assert problem.message == (
+        "action 'utter_thanks' is listed under actions: but no response of that name exists"
+    )
+    assert where(problem, root) == ("domain.yml", 27)
+
+
+def test_retrieval_response_action_is_known(project) -> None:
+    domain = DOMAIN.replace("  - goodbye\n", "  - goodbye\n  - faq\n").replace(
+        "responses:\n", "responses:\n  utter_faq/ask_price:\n    - text: Ten euros.\n"
+    )
+    root = project(
+        domain=domain,
+        nlu=NLU + "  - intent: faq/ask_price\n    examples: |\n      - how much is it\n",
+        stories=STORIES + "      - intent: faq\n      - action: utter_faq\n",
+    )
+    assert problems(root) == []
+
+
+# ---------------------------------------------------------------- NLU data
+
+
+def test_annotated_entity_not_in_domain(project) -> None:
+    root = project(nlu=NLU + "      - from [Paris](origin)\n      - via [Lyon](origin)\n")
+    [problem] = problems(root, "DFL117")
+    assert problem.severity == "warning"
+    assert problem.message == (
+        "entity 'origin' is annotated in 2 example(s), first 'from Paris', but the domain lacks it"
+    )
+    assert where(problem, root) == ("data/nlu.yml", 13)
+
+
+def test_annotated_role_not_in_domain(project) -> None:
+    root = project(nlu=NLU + '      - from [Paris]{"entity": "city", "role": "origin"}\n')
+    [problem] = problems(root, "DFL117")
+    assert "entity 'city' has the role 'origin'" in problem.message
+    assert where(problem, root) == ("data/nlu.yml", 13)
+
+
+def test_one_example_under_two_intents(project) -> None:
+    root = project(nlu=NLU + "  - intent: inform\n    examples: |\n      - Hello\n")
+    [problem] = problems(root, "DFL118")
+    assert problem.severity == "warning"
+    assert problem.message.startswith(
+        "example 'Hello' is under intent 'inform' and also under 'greet' at "
+    )
+    assert problem.message.endswith("data/nlu.yml:6:9")
+    assert where(problem, root) == ("data/nlu.yml", 15)
+
+
+def test_nlu_intent_not_in_domain(project) -> None:
+    root = project(nlu=NLU + "  - intent: thank\n    examples: |\n      - thanks\n")
+    [problem] = problems(root, "DFL123")
+    assert problem.severity == "warning"
+    assert problem.message == "NLU examples use intent 'thank' that the domain lacks"
+    assert where(problem, root) == ("data/nlu.yml", 15)
+
+
+def test_intent_without_examples(project) -> None:
+    domain = DOMAIN.replace(
+        "  - goodbye\n", "  - goodbye\n  - thank\n  - EXTERNAL_alarm\n  - pick\n  - out_of_scope\n"
+    )
+    domain = domain.replace(
+        "    - text: Hello!\n",
+        "    - text: Hello!\n      buttons:\n        - title: pick me\n          payload: /pick\n",
+    )
+    root = project(domain=domain)
+    [problem] = problems(root, "DFL121")
+    assert problem.severity == "warning"
+    assert (
+        problem.message == "intent 'thank' has no NLU examples, so no message is classified as it"
+    )
+    assert where(problem, root) == ("domain.yml", 6)
+
+
+def test_retrieval_intent_without_response(project) -> None:
+    root = project(
+        nlu=NLU + "  - intent: faq/ask_hours\n    examples: |\n      - when are you open\n",
+        domain=DOMAIN.replace("  - goodbye\n", "  - goodbye\n  - faq\n"),
+    )
+    found = problems(root, "DFL122")
+    assert [p.message for p in found] == [
+        "retrieval intent 'faq/ask_hours' has no response 'utter_faq/ask_hours'"
+    ]
+    assert found[0].is_error
+    assert where(found[0], root) == ("data/nlu.yml", 15)
+
+
+def test_retrieval_response_in_a_data_file_counts(project) -> None:
+    root = project(
+        nlu=NLU + "  - intent: faq/ask_hours\n    examples: |\n      - when are you open\n",
+        domain=DOMAIN.replace("  - goodbye\n", "  - goodbye\n  - faq\n"),
+        files={
+            "data/responses/faq.yml": """
+            version: "3.1"
+            responses:
+              utter_faq/ask_hours:
+                - text: From nine to five.
+            """
+        },
+    )
+    assert problems(root) == []
+
+
+def test_invalid_regex(project) -> None:
+    root = project(nlu=NLU + "  - regex: zipcode\n    examples: |\n      - [0-9{5}\n")
+    [problem] = problems(root, "DFL128")
+    assert problem.is_error
+    assert problem.message.startswith("regex 'zipcode' pattern '[0-9{5}' is not a valid")
+    assert where(problem, root) == ("data/nlu.yml", 15)
+
+
+def test_one_variant_as_synonym_of_two_values(project) -> None:
+    root = project(
+        nlu=NLU
+        + """\
+  - synonym: New York
+    examples: |
+      - NYC
+  - synonym: Nice
+    examples: |
+      - nyc
+"""
+    )
+    [problem] = problems(root, "DFL129")
+    assert problem.message.startswith("'nyc' is a synonym of 'Nice' here but of 'New York' at ")
+    assert where(problem, root) == ("data/nlu.yml", 16)
+
+
+# ---------------------------------------------------------------- domain
+
+
+def test_slot_mapping_to_unknown_entity(project) -> None:
+    root = project(domain=DOMAIN.replace("        entity: city\n", "        entity: town\n"))
+    [problem] = problems(root, "DFL120")
+    assert problem.is_error
+    assert problem.message == "slot 'city' is filled from entity 'town' that the domain lacks"
+    assert where(problem, root) == ("domain.yml", 12)
+
+
+def test_format_2_form_mapping_to_unknown_entity(project) -> None:
+    domain = """
+        version: "2.0"
+        intents: [greet, inform, goodbye]
+        entities: [city]
+        slots:
+          city:
+            type: text
+        responses:
+          utter_greet: [{text: hi}]
+          utter_ask_city: [{text: Which city?}]
+        forms:
+          city_form:
+            city:
+              - type: from_entity
+                entity: town
+        """
+    root = project(domain=domain, nlu=NLU.replace('"3.1"', '"2.0"'))
+    [problem] = problems(root, "DFL120")
+    assert problem.message == "slot 'city' is filled from entity 'town' that the domain lacks"
+    assert where(problem, root) == ("domain.yml", 13)
+
+
+def test_slot_mapping_with_unknown_intent(project) -> None:
+    root = project(
+        domain=DOMAIN.replace(
+            "        entity: city\n", "        entity: city\n        intent: informm\n"
+        )
+    )
+    [problem] = problems(root, "DFL126")
+    assert problem.severity == "warning"
+    assert "names intent 'informm' that the domain lacks" in problem.message
+    assert problem.hint == "did you mean 'inform'?"
+    assert where(problem, root) == ("domain.yml", 12)
+
+
+def test_form_requires_unknown_slot(project) -> None:
+    root = project(domain=DOMAIN + "      - date\n")
+    [problem] = problems(root, "DFL124")
+    assert problem.message == "form 'city_form' requires slot 'date' that the domain lacks"
+    assert where(problem, root) == ("domain.yml", 22)
+
+
+def test_form_cannot_ask_for_a_slot(project) -> None:
+    root = project(domain=DOMAIN.replace("  utter_ask_city:\n    - text: Which city?\n", ""))
+    [problem] = problems(root, "DFL125")
+    assert problem.is_error
+    assert problem.message == "form 'city_form' has no way to ask for slot 'city'"
+    assert where(problem, root) == ("domain.yml", 20)
+
+
+def test_form_may_ask_with_a_custom_action(project) -> None:
+    domain = DOMAIN.replace("  utter_ask_city:\n    - text: Which city?\n", "")
+    root = project(domain=domain + "actions:\n  - action_ask_city_form_city\n")
+    assert problems(root, "DFL125") == []
+
+
+# ---------------------------------------------------------------- stories against each other
+
+CONTRADICTING = """
+version: "3.1"
+stories:
+  - story: polite
+    steps:
+      - intent: greet
+      - action: utter_greet
+      - intent: goodbye
+      - action: utter_goodbye
+  - story: curt
+    steps:
+      - intent: greet
+      - action: utter_greet
+      - intent: goodbye
+      - action: utter_greet
+"""
+
+
+def test_contradicting_stories_name_both_places(project) -> None:
+    root = project(stories=CONTRADICTING)
+    [problem] = problems(root, "DFL119")
+    assert problem.is_error
+    assert problem.message.startswith("story 'curt' contradicts story 'polite' (")
+    assert f"{root / 'data/stories.yml'}:8:" in problem.message
+    assert "this one runs 'utter_greet', the other runs 'utter_goodbye'" in problem.message
+    assert where(problem, root) == ("data/stories.yml", 14)
+
+
+def test_stories_that_differ_earlier_do_not_contradict(project) -> None:
+    root = project(
+        stories=CONTRADICTING.replace(
+            "      - intent: goodbye\n      - action: utter_greet\n",
+            "      - intent: inform\n      - action: utter_greet\n",
+        )
+    )
+    assert problems(root, "DFL119") == []
+
+
+def test_contradiction_depends_on_max_history(project) -> None:
+    # After the same last turn (greet -> utter_greet, then goodbye) the stories differ
+    # only in what came before: an inform turn.
+    stories = """
+        version: "3.1"
+        stories:
+          - story: long
+            steps:
+              - intent: inform
+              - action: utter_greet
+              - intent: goodbye
+              - action: utter_goodbye
+          - story: short
+            steps:
+              - intent: greet
+              - action: utter_greet
+              - intent: goodbye
+              - action: utter_greet
+        """
+    config = """
+        policies:
+          - name: MemoizationPolicy
+            max_history: {}
+        """
+    short_root = project(stories=stories, config=config.replace("{}", "1"))
+    assert max_history(load_project(short_root, strict=False)) == 1
+    [problem] = problems(short_root, "DFL119")
+    assert "after the same last 1 turn(s)" in problem.message
+    long_root = project(stories=stories, config=config.replace("{}", "3"))
+    assert problems(long_root, "DFL119") == []
+
+
+def test_or_alternatives_are_checked_as_separate_stories(project) -> None:
+    root = project(
+        stories="""
+        version: "3.1"
+        stories:
+          - story: either
+            steps:
+              - or:
+                  - intent: greet
+                  - intent: inform
+              - action: utter_greet
+          - story: inform differently
+            steps:
+              - intent: inform
+              - action: utter_goodbye
+        """
+    )
+    [problem] = problems(root, "DFL119")
+    assert "story 'inform differently' contradicts story 'either'" in problem.message
+    assert where(problem, root) == ("data/stories.yml", 12)
+
+
+def test_unjoined_checkpoints_are_warnings(project) -> None:
+    root = project(
+        stories=STORIES
+        + "      - checkpoint: greeted\n"
+        + """\
+  - story: later
+    steps:
+      - checkpoint: greetd
+      - intent: goodbye
+      - action: utter_goodbye
+"""
+    )
+    found = problems(root, "DFL127")
+    assert [(p.severity, p.message.split(",")[0]) for p in found] == [
+        ("warning", "no story starts with checkpoint 'greeted'"),
+        ("warning", "no story ends with checkpoint 'greetd'"),
+    ]
+    assert [where(p, root) for p in found] == [("data/stories.yml", 7), ("data/stories.yml", 10)]
+
+
+# ---------------------------------------------------------------- config.yml
+
+
+class KeywordCounter(Component):
+    """Counts keywords; exists for these tests."""
+
+    name = "KeywordCounter"
+    kind = "featurizer"
+    defaults = {"keywords": [], "lowercase": True}
+
+
+class PatientPolicy(Component):
+    """Always waits; exists for these tests."""
+
+    name = "PatientPolicy"
+    kind = "policy"
+    defaults = {"max_history": 5}
+
+
+class ValidationTestPlugin:
+    @hookimpl
+    def dfl_register_components(self):
+        return [KeywordCounter, PatientPolicy]
+
+
+def test_registered_components_with_known_settings_pass(project, register_plugin) -> None:
+    register_plugin(ValidationTestPlugin(), "validation-test")
+    root = project(
+        config="""
+        pipeline:
+          - name: KeywordCounter
+            keywords: [hi]
+        policies:
+          - name: PatientPolicy
+            max_history: 3
+        """
+    )
+    assert problems(root) == []
+
+
+def test_unknown_component_at_its_config_line(project, register_plugin) -> None:
+    register_plugin(ValidationTestPlugin(), "validation-test")
+    root = project(
+        config="""
+        language: en
+        pipeline:
+          - name: KeywordCountr
+        """
+    )
+    [problem] = problems(root, "DFL201")
+    assert problem.is_error
+    assert problem.message == "unknown component 'KeywordCountr'"
+    assert "KeywordCounter" in problem.hint
+    assert where(problem, root) == ("config.yml", 3)
+
+
+def test_unknown_component_setting_at_its_config_line(project, register_plugin) -> None:
+    register_plugin(ValidationTestPlugin(), "validation-test")
+    root = project(
+        config="""
+        pipeline:
+          - name: KeywordCounter
+            lowercse: false
+        """
+    )
+    [problem] = problems(root, "DFL202")
+    assert problem.message == "component KeywordCounter has no setting 'lowercse'"
+    assert problem.hint == "did you mean 'lowercase'?"
+    assert where(problem, root) == ("config.yml", 2)
+
+
+def test_component_in_the_wrong_section(project, register_plugin) -> None:
+    register_plugin(ValidationTestPlugin(), "validation-test")
+    root = project(
+        config="""
+        pipeline:
+          - name: PatientPolicy
+        """
+    )
+    [problem] = problems(root, "DFL130")
+    assert problem.message == (
+        "component 'PatientPolicy' is a policy and does not belong under pipeline:"
+    )
+    assert problem.hint == "move it under policies:"
+    assert where(problem, root) == ("config.yml", 2)
+
+
+# ---------------------------------------------------------------- running the checks
+
+
+def test_loader_problems_can_be_left_out_and_are_never_repeated(project) -> None:
+    root = project(
+        domain=DOMAIN.replace("    type: text\n", "    type: text\n    tpye: x\n"),
+        stories=STORIES + "      - action: utter_missing\n",
+    )
+    loaded = load_project(root, strict=False)
+    everything = validate_project(loaded)
+    without_loader = validate_project(loaded, include_loader_problems=False)
+    assert [p.code for p in loaded.problems] == ["DFL110"]
+    assert [p.code for p in without_loader] == ["DFL116"]
+    assert sorted(p.code for p in everything) == ["DFL110", "DFL116"]
+
+
+def test_form_of_format_2_with_unknown_slot_is_reported_once(project) -> None:
+    domain = """
+        version: "2.0"
+        intents: [greet, inform, goodbye]
+        entities: [city]
+        slots:
+          city:
+            type: text
+        responses:
+          utter_greet: [{text: hi}]
+          utter_ask_city: [{text: Which city?}]
+        forms:
+          city_form:
+            town:
+              - type: from_text
+        """
+    root = project(domain=domain)
+    found = [p for p in problems(root) if "requires slot 'town'" in p.message]
+    assert len(found) == 1
+    assert where(found[0], root) == ("domain.yml", 12)
+
+
+def test_problems_are_sorted_by_file_and_line(project) -> None:
+    root = project(
+        stories=STORIES + "      - action: action_nope\n      - intent: nope\n",
+        domain=DOMAIN + "      - date\n",
+    )
+    found = problems(root)
+    keys = [(p.position.file, p.position.line) for p in found]
+    assert keys == sorted(keys)
+    assert len(found) == 3
