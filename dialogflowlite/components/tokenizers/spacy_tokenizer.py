@@ -1,0 +1,79 @@
+"""``SpacyTokenizer``: spaCy's tokenizer (and lemmas) with exact character offsets."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.base import NluContext
+from dialogflowlite.components.tokenizers.base import TOKENIZER_DEFAULTS, Tokenizer
+from dialogflowlite.components.tokenizers.spacy_loader import (
+    load_spacy,
+    missing_pipeline_error,
+    spacy_pipeline_installed,
+)
+from dialogflowlite.shared.message import Token
+from dialogflowlite.shared.training_data import TrainingData
+
+#: pipeline components a tokenizer never needs (lemmas come from tagger/lemmatizer)
+_NOT_NEEDED = ("parser", "ner", "entity_ruler", "textcat", "textcat_multilabel", "senter",
+               "entity_linker", "spancat")
+
+
+class SpacyTokenizer(Tokenizer):
+    """Tokenizes with spaCy: an installed pipeline (``model:``) or ``spacy.blank(language)``.
+
+    With a named pipeline tokens carry spaCy's lemmas; the blank tokenizer
+    only splits. ``language`` defaults to the project's ``language``. White
+    space tokens are dropped; offsets are spaCy's character offsets.
+    """
+
+    name = "SpacyTokenizer"
+    defaults: ClassVar[dict[str, Any]] = {
+        **TOKENIZER_DEFAULTS,
+        # an installed spaCy pipeline (package name or folder); None: spacy.blank(language)
+        "model": None,
+        # the language of spacy.blank; None: the project's language
+        "language": None,
+    }
+    compatible_keys = ("token_pattern", "prefix_separator_symbol", "case_sensitive")
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        model = self.config["model"]
+        if model and not spacy_pipeline_installed(str(model)):
+            raise missing_pipeline_error(str(model), self.name, self.position)
+        self.language: str = self.config["language"] or "en"
+
+    @property
+    def nlp(self) -> Any:
+        return load_spacy(self.config["model"] or None, self.language)
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        if not self.config["language"]:
+            self.language = context.language or "en"
+        self.nlp  # noqa: B018 - load now, so a missing language fails at training time
+
+    def persist(self, storage: ComponentStorage) -> None:
+        storage.write_json("tokenizer.json", {"language": self.language})
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage: ComponentStorage) -> SpacyTokenizer:
+        tokenizer = cls(config)
+        if storage.exists("tokenizer.json"):
+            tokenizer.language = storage.read_json("tokenizer.json")["language"]
+        return tokenizer
+
+    def tokenize(self, text: str) -> list[Token]:
+        return self.tokenize_batch([text])[0]
+
+    def tokenize_batch(self, texts: list[str]) -> list[list[Token]]:
+        nlp = self.nlp
+        disable = [name for name in nlp.pipe_names if name in _NOT_NEEDED]
+        result: list[list[Token]] = []
+        for doc in nlp.pipe(texts, disable=disable):
+            result.append([
+                Token(t.text, t.idx, t.idx + len(t.text), lemma=t.lemma_ or None)
+                for t in doc if not t.is_space and t.text.strip()
+            ])
+        return result

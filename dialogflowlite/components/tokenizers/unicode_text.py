@@ -1,0 +1,83 @@
+"""Character classes the tokenizers need, from the Unicode database.
+
+Python's ``re`` has no ``\\p{...}`` classes, and ``\\w`` does not cover
+combining marks (a decomposed ``é`` would split in two), so the whitespace
+tokenizer classifies characters itself with :mod:`unicodedata`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+SPACE = 0
+WORD = 1
+#: a character of a script written without spaces between words (one token each)
+UNSPACED = 2
+#: attaches to the character before it (combining marks, emoji modifiers)
+MARK = 3
+#: punctuation, symbols, emoji: a token of its own
+OTHER = 4
+
+#: scripts written without spaces: Han, kana, Thai, Lao, Khmer, Myanmar
+UNSPACED_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+
+#: invisible characters that separate like a space
+INVISIBLE_SPACES = frozenset("\u200b\u2060\ufeff")
+#: zero-width (non-)joiners: part of words in Persian and Indic scripts, and of emoji sequences
+JOINERS = frozenset("\u200c\u200d")
+APOSTROPHES = frozenset("'\u2019\u02bc")
+HYPHENS = frozenset("-\u2010\u2011")
+#: joins digits on both sides: 3.5, 10,000, 10:30, 24/7
+NUMBER_JOINERS = frozenset(".,:/")
+
+
+def is_unspaced(char: str) -> bool:
+    """Whether ``char`` belongs to a script written without spaces between words."""
+    code = ord(char)
+    return any(low <= code <= high for low, high in UNSPACED_RANGES)
+
+
+def _is_emoji_modifier(code: int) -> bool:
+    # skin tones, and the tag characters of subdivision flags
+    return 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F
+
+
+def is_regional_indicator(char: str) -> bool:
+    """Half of a flag emoji (two of them make one flag)."""
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+@lru_cache(maxsize=8192)
+def char_class(char: str) -> int:
+    """The tokenizer's class of one character (SPACE, WORD, UNSPACED, MARK or OTHER)."""
+    if char.isspace() or char in INVISIBLE_SPACES:
+        return SPACE
+    if char in JOINERS or _is_emoji_modifier(ord(char)):
+        return MARK
+    category = unicodedata.category(char)
+    if category[0] == "M":
+        return MARK
+    if category in ("Zs", "Zl", "Zp", "Cc"):
+        return SPACE
+    if is_unspaced(char) and category[0] == "L":
+        return UNSPACED
+    if category[0] in "LN" or category == "Pc":
+        return WORD
+    return OTHER
+
+
+def is_word_char(char: str) -> bool:
+    """A letter, digit or connector (``_``) of a spaced script."""
+    return char_class(char) == WORD
