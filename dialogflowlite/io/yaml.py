@@ -35,8 +35,12 @@ def read_yaml(text: str, file: str | Path = "<string>") -> Any:
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         what = " ".join(str(part) for part in (e.context, e.problem) if part)
-        hint = ("remove or rename one of the two entries" if isinstance(e, DuplicateKeyError)
-                else "check indentation, quotes and the `key: value` layout around this line")
+        if isinstance(e, DuplicateKeyError):
+            hint = "remove or rename one of the two entries"
+        elif "'\\t'" in what:
+            hint = "indent with spaces: YAML does not allow tabs for indentation"
+        else:
+            hint = "check indentation, quotes and the `key: value` layout around this line"
         raise YamlSyntaxError(
             f"invalid YAML: {what or e}",
             position=Position(str(file), line, col),

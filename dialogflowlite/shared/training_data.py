@@ -83,6 +83,7 @@ def parse_annotated_text(
             length += 1
             i += 1
             continue
+        opened = i
         close = annotated.find("]", i + 1)
         nested = annotated.find("[", i + 1)
         if close == -1 or (nested != -1 and nested < close):
@@ -122,7 +123,8 @@ def parse_annotated_text(
             i += 1
             continue
         if not span_text.strip():
-            raise fail("empty entity text", i, "put the words of the entity between [ and ]")
+            raise fail("empty entity text", opened,
+                       "put the words of the entity between [ and ]")
         start = length
         plain.append(span_text)
         length += len(span_text)

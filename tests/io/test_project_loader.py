@@ -1,0 +1,435 @@
+"""The project loader: format 2.0 and 3.x, domain folders, data files anywhere, NLU extras."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogflowlite.errors import ProjectNotFoundError
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.domain import MappingCondition
+from dialogflowlite.shared.stories import ActionStep, CheckpointStep, OrStep, SlotStep, UserStep
+
+DOMAIN_2 = """
+version: "2.0"
+config:
+  store_entities_as_slots: true
+intents:
+  - request_table:
+      use_entities: []
+  - inform
+  - affirm
+entities:
+  - cuisine
+  - number
+  - seating
+slots:
+  cuisine:
+    type: rasa.shared.core.slots.TextSlot
+    influence_conversation: false
+  num_people:
+    type: rasa.shared.core.slots.FloatSlot
+    auto_fill: false
+  seating:
+    type: text
+    auto_fill: false
+  note:
+    type: unfeaturized
+responses:
+  utter_ask_cuisine: [{text: Which cuisine?}]
+  utter_ask_num_people: [{text: For how many?}]
+  utter_ask_seating: [{text: Outside?}]
+forms:
+  table_form:
+    required_slots:
+      num_people:
+        - type: from_entity
+          entity: number
+          intent: [inform, request_table]
+      seating:
+        - type: from_entity
+          entity: seating
+        - type: from_intent
+          intent: affirm
+          value: true
+"""
+
+
+def test_format_2_slot_types_auto_fill_and_form_mappings(write_project) -> None:
+    project = load_project(write_project(domain=DOMAIN_2), strict=False)
+    assert project.problems == []
+    domain = project.domain
+    assert domain.version == "2.0"
+    # Class paths and the old names become slot types; unfeaturized slots never influence.
+    assert {n: s.type for n, s in domain.slots.items() if s.declared} == {
+        "cuisine": "text",
+        "num_people": "float",
+        "seating": "text",
+        "note": "any",
+    }
+    assert not domain.slots["note"].influence_conversation
+    assert not domain.slots["cuisine"].influence_conversation
+    assert domain.slots["num_people"].influence_conversation
+    # auto_fill (on by default) fills `cuisine` from the entity of the same name...
+    [auto] = domain.slots["cuisine"].mappings
+    assert (auto.type, auto.entity, auto.conditions) == ("from_entity", "cuisine", [])
+    # ...but not a slot with auto_fill: false, which only its form mappings fill.
+    assert domain.forms["table_form"].required_slots == ["num_people", "seating"]
+    [number] = domain.slots["num_people"].mappings
+    assert (number.entity, number.intent) == ("number", ["inform", "request_table"])
+    # from_entity mappings of a 2.0 form apply whenever the form is active,
+    # other mappings only while their slot is requested.
+    assert number.conditions == [MappingCondition("table_form", None)]
+    entity_mapping, intent_mapping = domain.slots["seating"].mappings
+    assert entity_mapping.conditions == [MappingCondition("table_form", None)]
+    assert (intent_mapping.type, intent_mapping.value) == ("from_intent", True)
+    assert intent_mapping.conditions == [MappingCondition("table_form", "seating")]
+    # Forms bring the requested_slot slot, which the counts leave out.
+    assert "requested_slot" in domain.slots
+    assert project.counts()["slots"] == 4
+    assert domain.intents["request_table"].use_entities == []
+
+
+def test_format_2_auto_fill_needs_store_entities_as_slots(write_project) -> None:
+    domain = DOMAIN_2.replace("store_entities_as_slots: true", "store_entities_as_slots: false")
+    project = load_project(write_project(domain=domain), strict=False)
+    assert project.domain.slots["cuisine"].mappings == []
+
+
+def test_format_2_form_with_mappings_directly_under_its_name(write_project) -> None:
+    domain = """
+        version: "2.0"
+        intents: [inform]
+        entities: [city]
+        slots:
+          city: {type: text, auto_fill: false}
+        responses:
+          utter_ask_city: [{text: Where?}]
+        forms:
+          city_form:
+            city:
+              - type: from_text
+        """
+    project = load_project(write_project(domain=domain), strict=False)
+    assert project.problems == []
+    assert project.domain.forms["city_form"].required_slots == ["city"]
+    [mapping] = project.domain.slots["city"].mappings
+    assert mapping.type == "from_text"
+    assert mapping.conditions == [MappingCondition("city_form", "city")]
+
+
+def test_format_3_slot_mappings_with_conditions(write_project) -> None:
+    domain = """
+        version: "3.1"
+        intents: [inform, deny]
+        entities: [city]
+        slots:
+          city:
+            type: text
+            mappings:
+              - type: from_entity
+                entity: city
+                conditions:
+                  - active_loop: city_form
+                    requested_slot: city
+              - type: from_intent
+                intent: deny
+                value: none
+          note:
+            type: text
+        forms:
+          city_form:
+            required_slots: [city]
+        """
+    project = load_project(write_project(domain=domain), strict=False)
+    entity_mapping, intent_mapping = project.domain.slots["city"].mappings
+    assert entity_mapping.conditions == [MappingCondition("city_form", "city")]
+    assert (intent_mapping.type, intent_mapping.intent, intent_mapping.value) == (
+        "from_intent",
+        ["deny"],
+        "none",
+    )
+    # 3.x fills no slot implicitly: a slot without mappings is worth a warning.
+    [problem] = project.problems
+    assert problem.severity == "warning"
+    assert problem.message.startswith("slot 'note' has no mappings")
+    assert problem.position.line == 16
+
+
+def test_domain_folder_files_are_merged(write_project) -> None:
+    root = write_project(
+        files={
+            "domain/intents.yml": """
+            version: "3.1"
+            intents: [greet, goodbye]
+            """,
+            "domain/nested/responses.yaml": """
+            version: "3.1"
+            intents: [thank]
+            responses:
+              utter_greet: [{text: Hi}]
+              utter_goodbye: [{text: Bye}]
+            """,
+            "domain/slots.yml": """
+            version: "3.1"
+            entities: [name]
+            slots:
+              name:
+                type: text
+                mappings: [{type: from_entity, entity: name}]
+            """,
+        }
+    )
+    project = load_project(root)
+    assert list(project.domain.intents) == ["greet", "goodbye", "thank"]
+    assert sorted(project.domain.responses) == ["utter_goodbye", "utter_greet"]
+    assert list(project.domain.slots) == ["name"]
+    assert project.domain.intents["thank"].position.file == str(
+        root / "domain/nested/responses.yaml"
+    )
+
+
+def test_data_files_with_any_names_in_nested_folders(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [greet, goodbye]
+        responses:
+          utter_greet: [{text: Hi}]
+          utter_goodbye: [{text: Bye}]
+        """,
+        files={
+            "data/a/b/c/whatever.yaml": """
+                version: "3.1"
+                nlu:
+                  - intent: greet
+                    examples: |
+                      - hello
+                stories:
+                  - story: greet
+                    steps:
+                      - intent: greet
+                      - action: utter_greet
+                """,
+            "data/zz-mixed.yml": """
+                nlu:
+                  - intent: goodbye
+                    examples: |
+                      - bye
+                rules:
+                  - rule: bye
+                    steps:
+                      - intent: goodbye
+                      - action: utter_goodbye
+                """,
+            "data/.hidden/ignored.yml": "nlu: [{intent: greet, examples: '- ignored'}]\n",
+            "data/notes.txt": "not data\n",
+        },
+    )
+    project = load_project(root)
+    assert sorted(m.text for m in project.nlu.examples) == ["bye", "hello"]
+    assert [s.name for s in project.stories] == ["greet"]
+    assert [r.name for r in project.rules] == ["bye"]
+
+
+def test_markdown_training_data_is_noted_not_silently_ignored(write_project) -> None:
+    root = write_project(
+        domain='version: "3.1"\nintents: [greet]\n',
+        files={"data/nlu.md": "## intent:greet\n- hi\n", "data/README.md": "# About\n* one\n"},
+    )
+    [problem] = load_project(root, strict=False).problems
+    assert problem.severity == "warning"
+    assert problem.message == "nlu.md is not read: training data must be YAML"
+    assert problem.position.file == str(root / "data/nlu.md")
+
+
+def test_retrieval_intents_and_responses_in_data_files(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [faq, greet]
+        responses:
+          utter_greet: [{text: Hi}]
+        """,
+        nlu="""
+        version: "3.1"
+        nlu:
+          - intent: faq/ask_hours
+            examples: |
+              - when are you open
+              - opening hours?
+          - intent: faq/ask_price
+            examples: |
+              - how much is it
+          - intent: greet
+            examples: |
+              - hi
+        responses:
+          utter_faq/ask_hours:
+            - text: From nine to five.
+          utter_faq/ask_price:
+            - text: Ten euros.
+            - text: It costs ten euros.
+        """,
+    )
+    project = load_project(root)
+    assert project.nlu.retrieval_intents == ["faq"]
+    assert project.nlu.intents == ["faq", "greet"]
+    assert project.nlu.full_intents == ["faq/ask_hours", "faq/ask_price", "greet"]
+    assert project.domain.retrieval_intents == ["faq"]
+    assert "utter_faq" in project.domain.action_names
+    assert len(project.domain.responses["utter_faq/ask_price"].variations) == 2
+    assert project.domain.responses["utter_faq/ask_hours"].position.file == str(
+        root / "data/nlu.yml"
+    )
+    assert project.counts()["responses"] == 3
+
+
+def test_synonyms_regexes_and_lookup_tables(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [inform]
+        entities: [city, zipcode]
+        """,
+        nlu="""
+        version: "3.1"
+        nlu:
+          - intent: inform
+            examples: |
+              - to [NYC](city:New York)
+              - zip [10115](zipcode)
+          - synonym: Berlin
+            examples: |
+              - berlin
+              - BER
+          - regex: zipcode
+            examples: |
+              - \\b\\d{5}\\b
+              - DE-\\d{5}
+          - lookup: city
+            examples: |
+              - Paris
+              - Tokyo
+              - São Paulo
+        """,
+    )
+    project = load_project(root)
+    nlu = project.nlu
+    assert [(s.value, s.variants) for s in nlu.synonyms] == [("Berlin", ["berlin", "BER"])]
+    assert [(r.name, r.pattern) for r in nlu.regexes] == [
+        ("zipcode", r"\b\d{5}\b"),
+        ("zipcode", r"DE-\d{5}"),
+    ]
+    assert [(t.name, t.elements) for t in nlu.lookups] == [
+        ("city", ["Paris", "Tokyo", "São Paulo"])
+    ]
+    assert nlu.synonym_map() == {"nyc": "New York", "berlin": "Berlin", "ber": "Berlin"}
+    counts = project.counts()
+    assert (counts["synonyms"], counts["regexes"], counts["lookups"]) == (1, 2, 1)
+    assert nlu.regexes[1].position.line == 14
+
+
+def test_stories_rules_and_test_stories_steps(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [greet, inform]
+        entities: [city]
+        slots:
+          city: {type: text, mappings: [{type: from_entity, entity: city}]}
+        responses:
+          utter_greet: [{text: Hi}]
+        """,
+        stories="""
+        version: "3.1"
+        stories:
+          - story: branching
+            steps:
+              - checkpoint: start
+              - or:
+                  - intent: greet
+                  - intent: inform
+                    entities:
+                      - city: Paris
+              - slot_was_set:
+                  - city: Paris
+              - action: utter_greet
+        """,
+        rules="""
+        version: "3.1"
+        rules:
+          - rule: greet once
+            conversation_start: true
+            wait_for_user_input: false
+            condition:
+              - slot_was_set:
+                  - city
+            steps:
+              - intent: greet
+              - action: utter_greet
+        """,
+        tests="""
+        stories:
+          - story: end to end
+            steps:
+              - user: |
+                  I live in [Paris](city)
+                intent: inform
+              - bot: Nice!
+        """,
+    )
+    project = load_project(root)
+    [story] = project.stories
+    checkpoint, either, slots, action = story.steps
+    assert isinstance(checkpoint, CheckpointStep) and checkpoint.name == "start"
+    assert isinstance(either, OrStep)
+    assert [a.intent for a in either.alternatives] == ["greet", "inform"]
+    assert [(e.entity, e.value) for e in either.alternatives[1].entities] == [("city", "Paris")]
+    assert isinstance(slots, SlotStep) and slots.slots == {"city": "Paris"}
+    assert isinstance(action, ActionStep) and action.name == "utter_greet"
+    [rule] = project.rules
+    assert rule.kind == "rule" and rule.conversation_start and not rule.wait_for_user_input
+    [condition] = rule.condition
+    assert isinstance(condition, SlotStep) and list(condition.slots) == ["city"]
+    [test] = project.test_stories
+    user, bot = test.steps
+    assert isinstance(user, UserStep)
+    assert (user.text, user.intent) == ("I live in Paris", "inform")
+    assert [(e.entity, e.start, e.end) for e in user.entities] == [("city", 10, 15)]
+    assert bot.bot_text == "Nice!"
+    assert test.is_end_to_end
+
+
+def test_nlu_under_tests_is_test_data(write_project) -> None:
+    root = write_project(
+        domain='version: "3.1"\nintents: [greet]\n',
+        nlu='version: "3.1"\nnlu:\n  - intent: greet\n    examples: |\n      - hi\n',
+        files={"tests/nlu_test.yml": "nlu:\n  - intent: greet\n    examples: |\n      - hey\n"},
+    )
+    project = load_project(root)
+    assert [m.text for m in project.nlu.examples] == ["hi"]
+    assert [m.text for m in project.test_nlu.examples] == ["hey"]
+
+
+def test_unsupported_version_and_non_mapping_data_file(write_project) -> None:
+    root = write_project(
+        domain='version: "1.0"\nintents: [greet]\n',
+        files={"data/list.yml": "- just\n- a list\n"},
+    )
+    problems = load_project(root, strict=False).problems
+    assert [(p.severity, p.message) for p in problems] == [
+        ("error", "unsupported format version '1.0'"),
+        (
+            "error",
+            "a data file must be a mapping with `nlu:`, `stories:`, `rules:` or `responses:`",
+        ),
+    ]
+    assert problems[0].position.line == 1
+
+
+def test_missing_project_and_missing_domain(tmp_path, write_project) -> None:
+    with pytest.raises(ProjectNotFoundError):
+        load_project(tmp_path / "nowhere")
+    root = write_project(nlu="nlu: []\n")
+    [problem] = load_project(root, strict=False).problems
+    assert problem.message == "the project has no domain"

@@ -1,0 +1,121 @@
+"""YAML reading: positions of nodes, and syntax errors reported at file:line:col."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.errors import Position, ProjectValidationError, YamlSyntaxError
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.io.yaml import position, read_yaml, read_yaml_file, to_plain, value_position
+
+TEXT = """\
+version: "3.1"
+intents:
+  - greet
+  - inform:
+      use_entities: [city]
+responses:
+  utter_greet:
+    - text: |
+        Hello
+"""
+
+
+def test_positions_of_keys_items_and_values() -> None:
+    data = read_yaml(TEXT, "domain.yml")
+    assert position("domain.yml", data, "intents") == Position("domain.yml", 2, 1)
+    assert position("domain.yml", data["intents"], 1) == Position("domain.yml", 4, 5)
+    assert position("domain.yml", data["intents"][1]["inform"], "use_entities") == Position(
+        "domain.yml", 5, 7
+    )
+    assert value_position("domain.yml", data, "version") == Position("domain.yml", 1, 10)
+    variation = data["responses"]["utter_greet"][0]
+    assert value_position("domain.yml", variation, "text") == Position("domain.yml", 8, 13)
+
+
+def test_position_falls_back_to_the_node_then_the_file() -> None:
+    data = read_yaml(TEXT, "domain.yml")
+    assert position("domain.yml", data, "missing") == Position("domain.yml", 1, 1)
+    assert position("domain.yml", "a plain string") == Position("domain.yml")
+
+
+def test_to_plain_gives_builtin_types() -> None:
+    plain = to_plain(read_yaml(TEXT, "domain.yml"))
+    assert plain == {
+        "version": "3.1",
+        "intents": ["greet", {"inform": {"use_entities": ["city"]}}],
+        "responses": {"utter_greet": [{"text": "Hello\n"}]},
+    }
+    assert type(plain["intents"]) is list and type(plain["responses"]) is dict
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col", "words"),
+    [
+        ("intents:\n  - greet\n - inform\n", 3, 2, "expected <block end>"),
+        ('responses:\n  utter_a:\n    - text: "Hi\n', 4, 1, "quoted scalar"),
+        ("a: [1, 2\nb: 3\n", 2, 2, "flow sequence"),
+        ("intents:\n\t- greet\n", 2, 1, "'\\t'"),
+    ],
+)
+def test_syntax_errors_name_line_and_column(text, line, col, words) -> None:
+    with pytest.raises(YamlSyntaxError) as info:
+        read_yaml(text, "data/nlu.yml")
+    error = info.value
+    assert error.position == Position("data/nlu.yml", line, col)
+    assert error.message.startswith("invalid YAML:")
+    assert words in error.message
+    assert "indent" in error.hint
+
+
+def test_duplicate_keys_are_an_error_with_their_own_hint() -> None:
+    with pytest.raises(YamlSyntaxError) as info:
+        read_yaml("slots:\n  city: {type: text}\n  city: {type: any}\n", "domain.yml")
+    assert info.value.position.line == 3
+    assert 'duplicate key "city"' in info.value.message
+    assert info.value.hint == "remove or rename one of the two entries"
+
+
+def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    file = tmp_path / "domain.yml"
+    file.write_bytes("intents:\n  - caf\xe9\n".encode("latin-1"))
+    with pytest.raises(YamlSyntaxError) as info:
+        read_yaml_file(file)
+    assert info.value.position == Position(str(file))
+    assert "not UTF-8" in info.value.message
+
+
+def test_the_loader_reports_a_syntax_error_and_reads_the_other_files(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [greet, goodbye]
+        """,
+        nlu="""
+        version: "3.1"
+        nlu:
+          - intent: greet
+            examples: |
+              - hi
+        """,
+        files={
+            "data/broken.yml": """
+            version: "3.1"
+            nlu:
+              - intent: goodbye
+               examples: |
+                  - bye
+            """
+        },
+    )
+    project = load_project(root, strict=False)
+    [problem] = project.problems
+    assert problem.code == "DFL102"
+    assert problem.position.file == str(root / "data/broken.yml")
+    assert problem.position.line == 4
+    assert [m.text for m in project.nlu.examples] == ["hi"]
+    with pytest.raises(ProjectValidationError) as info:
+        load_project(root)
+    assert str(root / "data/broken.yml") + ":4:" in str(info.value)
