@@ -1,0 +1,71 @@
+"""``FallbackClassifier``: predict ``nlu_fallback`` when the classifier is unsure.
+
+As in Rasa: when the top intent's confidence is below ``threshold``, or the
+top two confidences are closer than ``ambiguity_threshold``, the message's
+intent becomes ``nlu_fallback`` with confidence ``threshold``, inserted at the
+top of the ranking; the classifier's ranking stays below it. A message that
+no classifier gave an intent to falls back too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dialogflowlite.components.base import NluComponent
+from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.shared.message import NLU_FALLBACK_INTENT, IntentPrediction, Message
+
+#: confidences closer than this count as equal (floating point noise)
+_EPSILON = 1e-9
+
+
+class FallbackClassifier(NluComponent):
+    """Replaces an unsure intent prediction by ``nlu_fallback``.
+
+    ``threshold``: the lowest top confidence that is accepted.
+    ``ambiguity_threshold``: the smallest accepted gap between the top two
+    intents. Place it after the intent classifiers.
+    """
+
+    name = "FallbackClassifier"
+    kind = "intent_classifier"
+    provides = ("intent",)
+    defaults: ClassVar[dict[str, Any]] = {
+        "threshold": 0.3,
+        "ambiguity_threshold": 0.1,
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        for key in ("threshold", "ambiguity_threshold"):
+            value = self.config[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    0.0 <= value <= 1.0):
+                raise ComponentConfigError(
+                    f"{self.name}: {key} must be a number between 0 and 1, not {value!r}",
+                    position=self.position, hint=f"for example `{key}: {self.defaults[key]}`")
+
+    def should_fall_back(self, message: Message) -> bool:
+        """Whether the message's intent prediction is too unsure to act on."""
+        if message.intent == NLU_FALLBACK_INTENT:
+            return False  # already decided
+        if message.intent is None or message.confidence is None:
+            return True
+        if message.confidence < self.config["threshold"] - _EPSILON:
+            return True
+        ranking = message.intent_ranking
+        if len(ranking) >= 2:
+            gap = ranking[0].confidence - ranking[1].confidence
+            if gap < self.config["ambiguity_threshold"] - _EPSILON:
+                return True
+        return False
+
+    def process(self, messages: list[Message]) -> None:
+        threshold = float(self.config["threshold"])
+        for message in messages:
+            if not self.should_fall_back(message):
+                continue
+            message.intent = NLU_FALLBACK_INTENT
+            message.confidence = threshold
+            message.intent_ranking = [IntentPrediction(NLU_FALLBACK_INTENT, threshold),
+                                      *message.intent_ranking]

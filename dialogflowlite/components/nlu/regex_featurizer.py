@@ -1,0 +1,93 @@
+"""``RegexFeaturizer``: 0/1 features from the project's regexes and lookup tables.
+
+Output, per message: ``message.features["regex"] = {"names": [...], "token":
+[[0/1 per name] per token], "sentence": [0/1 per name]}``. A token gets 1
+for a name when a match of that name's patterns overlaps it; the sentence gets
+1 when the name matches anywhere. Classifiers read these as extra inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.nlu.patterns import PatternMatcher, collect_patterns
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import TrainingData
+
+FEATURE_KEY = "regex"
+PATTERNS_FILE = "patterns.json"
+
+
+class RegexFeaturizer(NluComponent):
+    """Marks the tokens (and the sentence) that the training data's regexes and lookups match.
+
+    ``case_sensitive`` (default on, as in Rasa) decides whether case matters;
+    ``use_word_boundaries`` keeps lookup elements from matching inside longer
+    words; ``use_regexes`` / ``use_lookup_tables`` switch either source off.
+    """
+
+    name = "RegexFeaturizer"
+    kind = "featurizer"
+    requires = ("tokens",)
+    provides = ("regex_features",)
+    defaults: ClassVar[dict[str, Any]] = {
+        "case_sensitive": True,
+        "use_word_boundaries": True,
+        "use_regexes": True,
+        "use_lookup_tables": True,
+    }
+    # Rasa's incremental-training and naming options: nothing to do here.
+    compatible_keys = ("number_additional_patterns", "alias")
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.matcher = PatternMatcher([], self.config["case_sensitive"])
+
+    @property
+    def names(self) -> list[str]:
+        """The feature names, one per distinct regex / lookup name."""
+        return self.matcher.names
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        patterns = collect_patterns(
+            training_data,
+            use_regexes=self.config["use_regexes"],
+            use_lookup_tables=self.config["use_lookup_tables"],
+            use_word_boundaries=self.config["use_word_boundaries"],
+        )
+        self.matcher = PatternMatcher(patterns, self.config["case_sensitive"])
+
+    def features(self, message: Message) -> dict[str, Any]:
+        """The regex features of one tokenized message."""
+        names = self.matcher.names
+        index = {name: i for i, name in enumerate(names)}
+        token_features = [[0] * len(names) for _ in message.tokens]
+        sentence = [0] * len(names)
+        for name, start, end in self.matcher.matches(message.text):
+            column = index[name]
+            sentence[column] = 1
+            for row, token in enumerate(message.tokens):
+                if token.start < end and token.end > start:
+                    token_features[row][column] = 1
+        return {"names": list(names), "token": token_features, "sentence": sentence}
+
+    def process(self, messages: list[Message]) -> None:
+        for message in messages:
+            message.features[FEATURE_KEY] = self.features(message)
+
+    def process_training_data(self, training_data: TrainingData) -> None:
+        self.process(training_data.examples)
+
+    def persist(self, storage: ComponentStorage) -> None:
+        storage.write_json(PATTERNS_FILE, {"patterns": self.matcher.to_json()})
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage: ComponentStorage) -> RegexFeaturizer:
+        component = cls(config)
+        data = storage.read_json(PATTERNS_FILE)
+        component.matcher = PatternMatcher(
+            PatternMatcher.patterns_from_json(data.get("patterns") or []),
+            component.config["case_sensitive"])
+        return component

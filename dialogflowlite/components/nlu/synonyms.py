@@ -1,0 +1,63 @@
+"""``EntitySynonymMapper``: map entity values to their canonical value.
+
+Synonyms come from ``synonym:`` items and from annotations whose value differs
+from their text (``[NYC](city:New York)``); see
+:meth:`TrainingData.synonym_map`. Matching ignores case.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.shared.message import Entity, Message
+from dialogflowlite.shared.training_data import TrainingData
+
+SYNONYMS_FILE = "synonyms.json"
+
+
+class EntitySynonymMapper(NluComponent):
+    """Replaces an extracted entity's value by its synonym's canonical value.
+
+    An entity whose value changed lists ``EntitySynonymMapper`` in its
+    ``processors``. Roles, groups, offsets and the extractor stay as they were.
+    Place it after the components that extract entities.
+    """
+
+    name = "EntitySynonymMapper"
+    kind = "entity_extractor"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        #: lower-cased variant -> canonical value
+        self.synonyms: dict[str, str] = {}
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        self.synonyms = training_data.synonym_map()
+
+    def normalise(self, entity: Entity) -> None:
+        """Replace the value of one entity if it is a known variant."""
+        if entity.value is None or isinstance(entity.value, (dict, list)):
+            return
+        canonical = self.synonyms.get(str(entity.value).lower())
+        if canonical is None or canonical == entity.value:
+            return
+        entity.value = canonical
+        if self.name not in entity.processors:
+            entity.processors.append(self.name)
+
+    def process(self, messages: list[Message]) -> None:
+        for message in messages:
+            for entity in message.entities:
+                self.normalise(entity)
+
+    def persist(self, storage: ComponentStorage) -> None:
+        storage.write_json(SYNONYMS_FILE, self.synonyms)
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage: ComponentStorage) -> EntitySynonymMapper:
+        component = cls(config)
+        component.synonyms = dict(storage.read_json(SYNONYMS_FILE))
+        return component
