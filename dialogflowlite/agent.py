@@ -1,0 +1,252 @@
+"""The agent: a trained model, ready to answer messages.
+
+``Agent.load("models/")`` opens the newest model in a folder (or the given
+file), rebuilds its NLU pipeline, policies and responder, and wires them into
+a :class:`~dialogflowlite.dialogue.processor.MessageProcessor` with a tracker
+store, a lock store and the custom-action executor::
+
+    agent = Agent.load("models/")
+    replies = await agent.handle_text("hello", sender_id="alice")
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.artifact import MANIFEST, ModelArchive, latest_model, open_model
+from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+from dialogflowlite.dialogue.domain_json import domain_from_dict
+from dialogflowlite.dialogue.messages import IncomingMessage
+from dialogflowlite.dialogue.parsing import IntentSyntaxParser, MessageParser, PipelineParser
+from dialogflowlite.dialogue.processor import MessageProcessor, TurnResult
+from dialogflowlite.dialogue.remote_actions import ActionEndpoint
+from dialogflowlite.errors import ConfigError, ModelLoadError
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.tracker import DialogueStateTracker
+from dialogflowlite.stores.base import LockStore, TrackerStore
+
+logger = logging.getLogger(__name__)
+
+#: where a model keeps its domain (component folder and file)
+DOMAIN_KEY = "domain"
+DOMAIN_FILE = "domain.json"
+
+
+def resolve_model_path(model_path: str | Path) -> Path:
+    """The model file for ``model_path``: the file itself, or the newest model in a folder."""
+    path = Path(model_path)
+    if path.is_dir() and (path / MANIFEST).exists():
+        return path
+    if path.is_dir():
+        newest = latest_model(path)
+        if newest is None:
+            raise ModelLoadError(f"no model in {path}",
+                                 hint="train one with `dialogflowlite train`")
+        return newest
+    if path.is_file():
+        return path
+    raise ModelLoadError(f"no model at {path}",
+                         hint="train one with `dialogflowlite train`, or pass --model PATH")
+
+
+def load_model_domain(archive: ModelArchive) -> Domain:
+    """The domain a model was trained with."""
+    if archive.has(DOMAIN_KEY) and archive.storage(DOMAIN_KEY).exists(DOMAIN_FILE):
+        data = archive.storage(DOMAIN_KEY).read_json(DOMAIN_FILE)
+        return domain_from_dict(data, f"{archive.source or archive.root}:{DOMAIN_FILE}")
+    raise ModelLoadError(f"the model {archive.source or archive.root} holds no domain",
+                         hint="retrain it with this version: `dialogflowlite train`")
+
+
+def read_endpoints(endpoints: str | Path | dict[str, Any] | None) -> dict[str, Any]:
+    """endpoints.yml as a dict (a path is read; a dict is taken as it is)."""
+    if endpoints is None:
+        return {}
+    if isinstance(endpoints, dict):
+        return dict(endpoints)
+    from dialogflowlite.io.yaml import read_yaml_file, to_plain
+
+    path = Path(endpoints)
+    if not path.is_file():
+        raise ConfigError(f"endpoints file {path} does not exist",
+                          hint="pass the path of endpoints.yml, or leave it out")
+    data = to_plain(read_yaml_file(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of endpoint names to settings")
+    return data
+
+
+class Agent:
+    """A trained bot: NLU, policies, responses and custom actions behind one processor."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        *,
+        nlu: Any = None,
+        policies: Any = None,
+        responder: Any = None,
+        tracker_store: TrackerStore | None = None,
+        lock_store: LockStore | None = None,
+        action_endpoint: ActionEndpoint | str | dict[str, Any] | None = None,
+        model_path: Path | None = None,
+        archive: ModelArchive | None = None,
+        parser: MessageParser | None = None,
+    ) -> None:
+        self.domain = domain
+        self.nlu = nlu
+        self.policies = policies
+        self.model_path = model_path
+        self.archive = archive
+        if responder is None:
+            from dialogflowlite.components.generation.responder import Responder
+
+            responder = Responder(domain)
+        self.responder = responder
+        if parser is None:
+            parser = PipelineParser(nlu) if nlu is not None else IntentSyntaxParser()
+        endpoint = ActionEndpoint.from_config(action_endpoint)
+        self.processor = MessageProcessor(
+            domain, policies=policies, parser=parser, responder=responder,
+            tracker_store=tracker_store, lock_store=lock_store,
+            executor=CustomActionExecutor(endpoint),
+        )
+
+    @classmethod
+    def load(
+        cls,
+        model_path: str | Path,
+        *,
+        tracker_store: TrackerStore | None = None,
+        lock_store: LockStore | None = None,
+        action_endpoint: ActionEndpoint | str | dict[str, Any] | None = None,
+        endpoints: str | Path | dict[str, Any] | None = None,
+        quantize: bool = False,
+    ) -> Agent:
+        """Load a model file (or the newest model in a folder).
+
+        ``endpoints`` (endpoints.yml, as a path or a dict) configures the
+        tracker store, lock store and action server unless they are given
+        explicitly.
+        """
+        path = resolve_model_path(model_path)
+        archive = open_model(path)
+        sections = archive.manifest.sections
+        domain = load_model_domain(archive)
+        nlu = None
+        if sections.get("nlu"):
+            from dialogflowlite.components.nlu.pipeline import NluPipeline
+
+            nlu = NluPipeline.load(archive, quantize=quantize)
+        policies = None
+        if sections.get("core"):
+            from dialogflowlite.components.policies.ensemble import PolicyEnsemble
+
+            policies = PolicyEnsemble.load(archive, domain)
+        from dialogflowlite.components.generation.responder import Responder
+
+        responder = Responder.load(archive, domain)
+        config = read_endpoints(endpoints)
+        if tracker_store is None or lock_store is None:
+            from dialogflowlite.stores.base import create_lock_store, create_tracker_store
+
+            if tracker_store is None:
+                tracker_store = create_tracker_store(config.get("tracker_store"), domain)
+            if lock_store is None:
+                lock_store = create_lock_store(config.get("lock_store"))
+        if action_endpoint is None:
+            action_endpoint = config.get("action_endpoint")
+        logger.info("loaded model %s (%s)", path, ", ".join(sorted(k for k, v in sections.items()
+                                                                    if v)) or "empty")
+        return cls(domain, nlu=nlu, policies=policies, responder=responder,
+                   tracker_store=tracker_store, lock_store=lock_store,
+                   action_endpoint=action_endpoint, model_path=path, archive=archive)
+
+    # ------------------------------------------------------------ stores
+
+    @property
+    def tracker_store(self) -> TrackerStore:
+        return self.processor.tracker_store
+
+    @property
+    def lock_store(self) -> LockStore:
+        return self.processor.lock_store
+
+    @property
+    def action_endpoint(self) -> ActionEndpoint | None:
+        return self.processor.executor.endpoint
+
+    def is_ready(self) -> bool:
+        """Whether the agent can hold conversations (it has dialogue policies)."""
+        return self.policies is not None
+
+    # ------------------------------------------------------------ conversations
+
+    async def handle_message(self, message: IncomingMessage) -> list[dict[str, Any]]:
+        """Process a user message; returns the bot's replies in Rasa's REST shape."""
+        return (await self.processor.handle_message(message)).replies
+
+    async def handle_turn(self, message: IncomingMessage) -> TurnResult:
+        """Like :meth:`handle_message`, with the turn's events and full messages."""
+        return await self.processor.handle_message(message)
+
+    async def handle_text(self, text: str, sender_id: str = "default", *,
+                          channel: str | None = None,
+                          metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Process a text from ``sender_id``; returns the replies."""
+        return await self.handle_message(IncomingMessage(text, sender_id, channel=channel,
+                                                         metadata=metadata or {}))
+
+    async def trigger_intent(self, sender_id: str, intent: str,
+                             entities: list[dict[str, Any]] | dict[str, Any] | None = None,
+                             channel: str | None = None,
+                             metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Act as if the user expressed ``intent``; returns the replies."""
+        result = await self.processor.trigger_intent(sender_id, intent, entities, channel,
+                                                     metadata)
+        return result.replies
+
+    async def execute_action(self, sender_id: str, action_name: str, *,
+                             policy: str | None = None, confidence: float | None = None,
+                             channel: str | None = None) -> TurnResult:
+        """Run one named action in a conversation."""
+        return await self.processor.execute_action(sender_id, action_name, policy=policy,
+                                                   confidence=confidence, channel=channel)
+
+    async def predict_next(self, sender_id: str) -> dict[str, Any] | None:
+        """The next action's scores for a conversation, without running it."""
+        return await self.processor.predict_next(sender_id)
+
+    async def get_tracker(self, sender_id: str) -> DialogueStateTracker:
+        """The conversation of ``sender_id`` (empty when unknown)."""
+        return await self.processor.get_tracker(sender_id)
+
+    # ------------------------------------------------------------ NLU
+
+    async def parse_message(self, text: str) -> dict[str, Any]:
+        """Rasa's ``/model/parse`` result for ``text``."""
+        return await self.processor.parse(text)
+
+    async def parse_messages(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Parse results of several texts in one batch."""
+        return await self.processor.parse_many(texts)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def close_async(self) -> None:
+        """Stop reminders and close the stores."""
+        await self.processor.close()
+        await self.tracker_store.close()
+        await self.lock_store.close()
+
+    def close(self) -> None:
+        """Release the unpacked model (stores are closed by :meth:`close_async`)."""
+        if self.archive is not None:
+            self.archive.close()
+
+    def __repr__(self) -> str:
+        return f"Agent({str(self.model_path) if self.model_path else 'in memory'})"

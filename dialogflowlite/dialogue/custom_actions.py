@@ -1,0 +1,196 @@
+"""Custom actions: written in Python, run in-process or on a rasa-sdk action server.
+
+In-process actions come from the ``dfl_register_actions`` hook: classes or
+objects with ``name()`` and ``run(dispatcher, tracker, domain)`` (sync or
+async) returning event dicts, exactly like rasa-sdk actions. They win over the
+action server for the same name. Everything else goes to the ``action_endpoint``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.dialogue.dispatcher import ActionTracker, CollectingDispatcher
+from dialogflowlite.dialogue.domain_json import domain_to_dict
+from dialogflowlite.dialogue.remote_actions import (
+    ActionEndpoint,
+    ActionRejectedByServer,
+    RemoteActionClient,
+)
+from dialogflowlite.errors import ActionExecutionError, DialogflowLiteError, PluginError
+from dialogflowlite.shared.events import Event, event_from_dict
+
+if TYPE_CHECKING:
+    from dialogflowlite.plugins.manager import PluginManager
+    from dialogflowlite.shared.domain import Domain
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+
+class ActionExecutionRejection(Exception):
+    """Raise it in a custom action to refuse running now; the policies then choose again.
+
+    (rasa-sdk's exception of the same name is recognised as well.)
+    """
+
+    def __init__(self, action_name: str, message: str | None = None) -> None:
+        self.action_name = action_name
+        self.message = message or f"custom action {action_name!r} rejected execution"
+        super().__init__(self.message)
+
+
+class CustomActionRejected(Exception):
+    """A custom action (in-process or remote) rejected itself."""
+
+    def __init__(self, action_name: str, message: str) -> None:
+        self.action_name = action_name
+        super().__init__(message)
+
+
+@dataclass
+class CustomActionResult:
+    """What a custom action produced: events and messages (rasa-sdk's ``responses``)."""
+
+    events: list[Event] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _is_rejection(error: BaseException) -> bool:
+    return isinstance(error, ActionExecutionRejection) or \
+        type(error).__name__ == "ActionExecutionRejection"
+
+
+def _action_name(action: Any, plugin: str) -> str:
+    name = getattr(action, "name", None)
+    if not callable(name) or not callable(getattr(action, "run", None)):
+        raise PluginError(f"returned {action!r}, which has no name() and run() methods",
+                          plugin=plugin, hook="dfl_register_actions",
+                          hint="give the action `name()` and `run(dispatcher, tracker, domain)`")
+    try:
+        value = name()
+    except TypeError as e:
+        raise PluginError(f"cannot call name() of {action!r}: {e}", plugin=plugin,
+                          hook="dfl_register_actions") from e
+    if not isinstance(value, str) or not value:
+        raise PluginError(f"action {action!r} has no usable name ({value!r})", plugin=plugin,
+                          hook="dfl_register_actions")
+    return value
+
+
+def collect_local_actions(pm: PluginManager) -> dict[str, Any]:
+    """Action name -> action object from every plugin's ``dfl_register_actions``."""
+    found: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    for impl in pm.hook.dfl_register_actions.get_hookimpls():
+        plugin = impl.plugin_name
+        try:
+            items = impl.function() or []
+        except Exception as e:
+            raise PluginError(f"failed: {type(e).__name__}: {e}", plugin=plugin,
+                              hook="dfl_register_actions") from e
+        for item in items:
+            action = item() if isinstance(item, type) else item
+            name = _action_name(action, plugin)
+            if name in found:
+                raise PluginError(f"action {name!r} is already registered by plugin "
+                                  f"{owners[name]!r}", plugin=plugin, hook="dfl_register_actions",
+                                  hint="give the action another name, or disable one plugin")
+            found[name] = action
+            owners[name] = plugin
+    return found
+
+
+class CustomActionExecutor:
+    """Runs custom actions: in-process ones first, then the action server."""
+
+    def __init__(self, endpoint: ActionEndpoint | None = None,
+                 local_actions: dict[str, Any] | None = None) -> None:
+        self.endpoint = endpoint
+        self.client = RemoteActionClient(endpoint) if endpoint else None
+        self._fixed_local = local_actions
+        self._cache: tuple[Any, int, dict[str, Any]] | None = None
+        self._domain_json: tuple[int, dict[str, Any]] | None = None
+
+    def local_actions(self) -> dict[str, Any]:
+        """The in-process actions (re-read when plugins are registered or removed)."""
+        if self._fixed_local is not None:
+            return self._fixed_local
+        from dialogflowlite.plugins.manager import get_plugin_manager
+
+        pm = get_plugin_manager()
+        if self._cache is None or self._cache[0] is not pm or self._cache[1] != pm.generation:
+            self._cache = (pm, pm.generation, collect_local_actions(pm))
+        return self._cache[2]
+
+    def is_local(self, name: str) -> bool:
+        return name in self.local_actions()
+
+    def can_run(self, name: str) -> bool:
+        """Whether ``name`` runs in-process or an action server is configured for it."""
+        return self.is_local(name) or self.client is not None
+
+    def domain_json(self, domain: Domain) -> dict[str, Any]:
+        if self._domain_json is None or self._domain_json[0] != id(domain):
+            self._domain_json = (id(domain), domain_to_dict(domain))
+        return self._domain_json[1]
+
+    async def run(self, name: str, tracker: DialogueStateTracker,
+                  domain: Domain) -> CustomActionResult:
+        """Run custom action ``name``.
+
+        Raises :class:`CustomActionRejected` when the action rejects itself and
+        :class:`ActionExecutionError` for every other failure.
+        """
+        local = self.local_actions().get(name)
+        if local is not None:
+            return await self._run_local(name, local, tracker, domain)
+        if self.client is None:
+            raise ActionExecutionError(
+                f"custom action {name!r} is neither registered in-process nor is an action "
+                "server configured", hint="register it with the dfl_register_actions hook, or "
+                "set action_endpoint in endpoints.yml")
+        try:
+            answer = await self.client.run(name, tracker, self.domain_json(domain))
+        except ActionRejectedByServer as e:
+            raise CustomActionRejected(name, e.message) from e
+        return CustomActionResult(self._events(name, answer["events"]), answer["responses"])
+
+    async def _run_local(self, name: str, action: Any, tracker: DialogueStateTracker,
+                         domain: Domain) -> CustomActionResult:
+        dispatcher = CollectingDispatcher()
+        view = ActionTracker.from_tracker(tracker)
+        try:
+            result = action.run(dispatcher, view, self.domain_json(domain))
+            if inspect.isawaitable(result):
+                result = await result
+        except DialogflowLiteError:
+            raise
+        except Exception as e:
+            if _is_rejection(e):
+                raise CustomActionRejected(name, str(e)) from e
+            logger.exception("custom action %r raised an error", name)
+            raise ActionExecutionError(
+                f"custom action {name!r} failed: {type(e).__name__}: {e}",
+                hint="see the traceback above") from e
+        if result is not None and not isinstance(result, list):
+            raise ActionExecutionError(f"custom action {name!r} returned "
+                                       f"{type(result).__name__}, not a list of events")
+        return CustomActionResult(self._events(name, result or []), dispatcher.messages)
+
+    @staticmethod
+    def _events(name: str, items: list[Any]) -> list[Event]:
+        events: list[Event] = []
+        for item in items:
+            if isinstance(item, Event):
+                events.append(item)
+                continue
+            try:
+                events.append(event_from_dict(item))
+            except DialogflowLiteError as e:
+                raise ActionExecutionError(f"custom action {name!r} returned a bad event: "
+                                           f"{e.message}", hint=e.hint) from e
+        return events

@@ -1,0 +1,94 @@
+"""Messages in and out of the dialogue manager.
+
+:class:`IncomingMessage` is what a channel hands to the processor. Bot messages
+are plain dicts (``text``, ``buttons``, ``image``, ``custom``, ...) as
+responses and actions produce them; :func:`bot_uttered` records one as a
+``bot`` event and :func:`rest_replies` turns them into the replies of Rasa's
+REST channel.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogflowlite.shared.events import BotUttered
+
+#: keys of a bot message that go into the ``data`` of its ``bot`` event
+BOT_DATA_KEYS = ("elements", "quick_replies", "buttons", "attachment", "image", "custom")
+
+DEFAULT_SENDER_ID = "default"
+
+
+@dataclass
+class IncomingMessage:
+    """A user message as a channel received it.
+
+    ``text_for_storage`` (set by a ``dfl_message_received`` plugin) replaces the
+    text in the tracker and the store while NLU still reads ``text``.
+    ``parse_data`` skips NLU when the caller already has a parse result.
+    """
+
+    text: str | None
+    sender_id: str = DEFAULT_SENDER_ID
+    channel: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    text_for_storage: str | None = None
+    parse_data: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.message_id is None:
+            self.message_id = uuid.uuid4().hex
+        if not self.sender_id:
+            self.sender_id = DEFAULT_SENDER_ID
+        self.metadata = dict(self.metadata or {})
+
+    @property
+    def stored_text(self) -> str | None:
+        """The text that goes into the tracker."""
+        return self.text if self.text_for_storage is None else self.text_for_storage
+
+
+def bot_uttered(message: dict[str, Any]) -> BotUttered:
+    """The ``bot`` event for a bot message.
+
+    Rich parts go into the event's ``data``; the message's ``metadata`` (and any
+    other key, such as what a custom action passed along) into its metadata.
+    """
+    rest = copy.deepcopy(message)
+    text = rest.pop("text", None)
+    data = {key: rest.pop(key, None) for key in BOT_DATA_KEYS}
+    # Rasa's compatibility quirk: an image is also the attachment unless one is given.
+    if data["attachment"] is None and data["image"] is not None:
+        data["attachment"] = data["image"]
+    metadata = dict(rest.pop("metadata", None) or {})
+    metadata.update({key: value for key, value in rest.items() if value is not None})
+    return BotUttered(text=text, data=data, metadata=metadata)
+
+
+def bot_message(event: BotUttered) -> dict[str, Any]:
+    """The message of a ``bot`` event, keys only when set (``metadata`` holds the rest)."""
+    message: dict[str, Any] = {"text": event.text}
+    for key in BOT_DATA_KEYS:
+        value = event.data.get(key)
+        if value not in (None, "", [], {}):
+            message[key] = value
+    if message.get("attachment") is not None and message.get("attachment") == message.get("image"):
+        del message["attachment"]
+    if event.metadata:
+        message["metadata"] = dict(event.metadata)
+    return {key: value for key, value in message.items() if value not in (None, "")}
+
+
+def rest_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+    """One bot message as Rasa REST-channel replies (``recipient_id`` plus the keys that are set).
+
+    Text, buttons (quick replies as buttons), image, custom JSON and attachment
+    go into one reply; each card of ``elements`` becomes a reply of its own.
+    """
+    from dialogflowlite.components.generation.messages import to_rest
+
+    return to_rest(message, recipient_id)

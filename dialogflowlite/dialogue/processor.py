@@ -1,0 +1,459 @@
+"""The message processor: one user message through NLU, tracker, policies and actions.
+
+For every message (under the conversation's lock):
+
+1. ``dfl_message_received`` plugins see the message;
+2. NLU parses it (unless the caller brought a parse result);
+3. a new session starts when there is none yet or the last one expired;
+4. the ``user`` event is logged (with ``text_for_storage`` when a plugin set it)
+   and ``action_extract_slots`` fills slots from it;
+5. until the bot listens: take the pending follow-up action or ask the policies,
+   run the action, log ``action`` (with the policy and confidence that chose it)
+   and the action's events; at most ``max_predictions`` actions per message;
+6. the new events go through ``dfl_before_events_stored`` into the tracker
+   store, the replies through ``dfl_replies_outgoing`` back to the caller.
+
+The shell, the server and the tests all use this one class.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogflowlite.dialogue.actions import (
+    Action,
+    ActionContext,
+    ActionRejected,
+    action_for_name,
+    is_known_action,
+)
+from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+from dialogflowlite.dialogue.default_actions import SESSION_METADATA_KEY, ActionListen
+from dialogflowlite.dialogue.messages import IncomingMessage, bot_message, rest_replies
+from dialogflowlite.dialogue.parsing import IntentSyntaxParser, MessageParser
+from dialogflowlite.dialogue.reminders import ReminderScheduler
+from dialogflowlite.dialogue.sessions import needs_new_session
+from dialogflowlite.dialogue.slot_filling import extract_slots
+from dialogflowlite.errors import ActionNotFoundError, DialogflowLiteError
+from dialogflowlite.shared.domain import (
+    ACTION_BACK,
+    ACTION_LISTEN,
+    ACTION_RESTART,
+    ACTION_SESSION_START,
+    Domain,
+)
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    BotUttered,
+    Event,
+    ReminderCancelled,
+    ReminderScheduled,
+    UserUttered,
+)
+from dialogflowlite.shared.tracker import DialogueStateTracker
+from dialogflowlite.stores.base import LockStore, TrackerStore
+from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+
+logger = logging.getLogger(__name__)
+
+#: actions one message may trigger before the processor stops and listens
+MAX_PREDICTIONS = 10
+
+#: intents with a fixed meaning: the action runs without asking the policies
+DEFAULT_INTENT_ACTIONS = {
+    "restart": ACTION_RESTART,
+    "back": ACTION_BACK,
+    "session_start": ACTION_SESSION_START,
+}
+
+#: ``policy`` recorded for actions that were not predicted by a policy
+FOLLOWUP_POLICY = "followup_action"
+DEFAULT_INTENT_POLICY = "default_intent"
+LIMIT_POLICY = "prediction_limit"
+
+EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
+
+
+@dataclass
+class Prediction:
+    """The next action with what chose it (``policy``) and how sure it was."""
+
+    action_name: str
+    confidence: float | None = None
+    policy_name: str | None = None
+    #: events a policy wants logged before the action (e.g. a loop interruption)
+    events: list[Event] = field(default_factory=list)
+    #: every action's score, when the policies give them
+    probabilities: dict[str, float] | None = None
+
+    @classmethod
+    def of(cls, predicted: Any) -> Prediction:
+        """Read the ensemble's answer (any object with ``action_name``, ``confidence``, ...)."""
+        probabilities = getattr(predicted, "probabilities", None)
+        return cls(
+            action_name=predicted.action_name,
+            confidence=getattr(predicted, "confidence", None),
+            policy_name=getattr(predicted, "policy_name", None),
+            events=list(getattr(predicted, "events", None) or []),
+            probabilities=dict(probabilities) if isinstance(probabilities, dict) else None,
+        )
+
+
+@dataclass
+class TurnResult:
+    """What one processed message (or triggered intent, or executed action) produced."""
+
+    sender_id: str
+    tracker: DialogueStateTracker
+    #: the events this turn added, in order
+    events: list[Event] = field(default_factory=list)
+    #: the bot messages sent (text, buttons, image, custom, ... and their metadata)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    #: the same messages as Rasa's REST channel replies (after ``dfl_replies_outgoing``)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plugin_hooks() -> Any:
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    return get_plugin_manager().hook
+
+
+class MessageProcessor:
+    """Runs conversations: NLU, tracker, policies and actions, for every message.
+
+    ``policies`` answers ``predict_next_action(tracker, domain)`` (None for a
+    model without dialogue policies: messages are then only logged);
+    ``parser`` turns texts into messages; ``responder`` renders responses.
+    """
+
+    def __init__(
+        self,
+        domain: Domain,
+        *,
+        policies: Any = None,
+        parser: MessageParser | None = None,
+        responder: Any = None,
+        tracker_store: TrackerStore | None = None,
+        lock_store: LockStore | None = None,
+        executor: CustomActionExecutor | None = None,
+        max_predictions: int = MAX_PREDICTIONS,
+    ) -> None:
+        self.domain = domain
+        self.policies = policies
+        self.parser: MessageParser = parser or IntentSyntaxParser()
+        self.responder = responder
+        self.tracker_store = tracker_store or MemoryTrackerStore(domain)
+        if self.tracker_store.domain is None:
+            self.tracker_store.domain = domain
+        self.lock_store = lock_store or MemoryLockStore()
+        self.executor = executor or CustomActionExecutor()
+        self.max_predictions = max_predictions
+        self.reminders = ReminderScheduler(self.handle_reminder)
+
+    # ------------------------------------------------------------ entry points
+
+    async def handle_message(self, message: IncomingMessage) -> TurnResult:
+        """Process one user message and return what the bot did and said."""
+        _plugin_hooks().dfl_message_received(message=message)
+        async with self.lock_store.lock(message.sender_id):
+            tracker = await self.get_tracker(message.sender_id)
+            start = len(tracker.events)
+            context = self.context(message.channel)
+            await self._update_session(tracker, context, message.metadata)
+            parse_data = message.parse_data or await self.parse(message.text or "")
+            self._warn_unknown(parse_data)
+            tracker.update(self._user_event(message, parse_data))
+            # A user message ends any pending follow-up, as in Rasa.
+            tracker.followup_action = None
+            if self.policies is not None:
+                await self._extract_slots(tracker, context)
+                await self._prediction_loop(tracker, context)
+            return await self._finish(tracker, start)
+
+    async def trigger_intent(self, sender_id: str, intent: str,
+                             entities: list[dict[str, Any]] | dict[str, Any] | None = None,
+                             channel: str | None = None,
+                             metadata: dict[str, Any] | None = None) -> TurnResult:
+        """Act as if the user expressed ``intent`` (external events, reminders)."""
+        async with self.lock_store.lock(sender_id):
+            return await self._trigger_intent(sender_id, intent, entities, channel, metadata)
+
+    async def _trigger_intent(self, sender_id: str, intent: str, entities: Any,
+                              channel: str | None, metadata: dict[str, Any] | None) -> TurnResult:
+        tracker = await self.get_tracker(sender_id)
+        start = len(tracker.events)
+        context = self.context(channel or tracker.latest_input_channel)
+        await self._update_session(tracker, context, metadata)
+        if intent not in self.domain.intent_names:
+            logger.warning("triggered intent %r is not in the domain", intent)
+        entity_list = _entity_list(entities)
+        text = f"{EXTERNAL_MESSAGE_PREFIX}{intent}"
+        tracker.update(UserUttered(
+            text=text,
+            parse_data={"text": text, "intent": {"name": intent, "confidence": 1.0},
+                        "entities": entity_list, "intent_ranking": []},
+            input_channel=tracker.latest_input_channel,
+            metadata={"is_external": True, **(metadata or {})},
+        ))
+        tracker.followup_action = None
+        if self.policies is not None:
+            await self._extract_slots(tracker, context)
+            await self._prediction_loop(tracker, context)
+        return await self._finish(tracker, start)
+
+    async def execute_action(self, sender_id: str, action_name: str, *,
+                             policy: str | None = None, confidence: float | None = None,
+                             channel: str | None = None) -> TurnResult:
+        """Run one named action in the conversation (no further predictions)."""
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.get_tracker(sender_id)
+            start = len(tracker.events)
+            context = self.context(channel)
+            await self._update_session(tracker, context, None)
+            prediction = Prediction(action_name, confidence, policy)
+            await self._run_action(tracker, context, prediction)
+            return await self._finish(tracker, start)
+
+    async def predict_next(self, sender_id: str) -> dict[str, Any] | None:
+        """The next action the policies would take, without running it (Rasa's ``/predict``)."""
+        if self.policies is None:
+            return None
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.get_tracker(sender_id)
+            start = len(tracker.events)
+            await self._update_session(tracker, self.context(None), None)
+            result = self.prediction_summary(tracker)
+            await self._finish(tracker, start)
+            return result
+
+    def prediction_summary(self, tracker: DialogueStateTracker) -> dict[str, Any]:
+        """Scores of the next action for ``tracker`` (its follow-up is left pending)."""
+        prediction = self.predict_next_action(tracker.copy())
+        scores = prediction.probabilities or {prediction.action_name: prediction.confidence or 0.0}
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        return {
+            "scores": [{"action": name, "score": float(score)} for name, score in ranked],
+            "policy": prediction.policy_name,
+            "confidence": prediction.confidence,
+            "tracker": tracker.current_state("after_restart"),
+        }
+
+    async def handle_reminder(self, reminder: ReminderScheduled, sender_id: str) -> None:
+        """Trigger a due reminder's intent, unless it became outdated."""
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.get_tracker(sender_id)
+            if (reminder.kill_on_user_message and _message_after(tracker, reminder)) or \
+                    not _still_scheduled(tracker, reminder):
+                logger.debug("reminder %r of %r is outdated and skipped", reminder.name,
+                             sender_id)
+                return
+            await self._trigger_intent(sender_id, reminder.intent, reminder.entities, None, None)
+
+    async def append_events(self, sender_id: str, events: list[Event]) -> DialogueStateTracker:
+        """Add events to a conversation (Rasa's ``POST /conversations/{id}/tracker/events``)."""
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.get_tracker(sender_id)
+            start = len(tracker.events)
+            tracker.update_with_events(events)
+            await self.save_tracker(tracker, start)
+            return tracker
+
+    async def replace_events(self, sender_id: str, events: list[Event]) -> DialogueStateTracker:
+        """Replace a conversation's events (Rasa's ``PUT /conversations/{id}/tracker/events``)."""
+        async with self.lock_store.lock(sender_id):
+            tracker = DialogueStateTracker.for_domain(sender_id, self.domain, events)
+            payload = [event.as_dict() for event in tracker.events]
+            _plugin_hooks().dfl_before_events_stored(sender_id=sender_id, events=payload)
+            await self.tracker_store.replace_events(sender_id, payload)
+            return tracker
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """The parse result (Rasa's ``/model/parse`` shape) of one text."""
+        return (await self.parse_many([text]))[0]
+
+    async def parse_many(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Parse results of several texts in one batch."""
+        messages = await self.parser.parse(list(texts))
+        return [message.parse_result() for message in messages]
+
+    async def get_tracker(self, sender_id: str) -> DialogueStateTracker:
+        """The stored conversation, or a new empty one (no session is started)."""
+        tracker = await self.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            tracker = DialogueStateTracker.for_domain(sender_id, self.domain)
+        return tracker
+
+    def context(self, channel: str | None) -> ActionContext:
+        return ActionContext(self.domain, self.executor, self.responder, channel)
+
+    async def close(self) -> None:
+        await self.reminders.close()
+
+    # ------------------------------------------------------------ prediction
+
+    def predict_next_action(self, tracker: DialogueStateTracker) -> Prediction:
+        """The next action: a pending follow-up, a default intent's action, or the policies'."""
+        followup = tracker.followup_action
+        if followup:
+            tracker.followup_action = None
+            if is_known_action(followup, self.context(None)):
+                return Prediction(followup, 1.0, FOLLOWUP_POLICY)
+            logger.error("follow-up action %r is unknown; the policies choose instead", followup)
+        intent = tracker.latest_intent
+        if intent in DEFAULT_INTENT_ACTIONS and _last_action(tracker) == ACTION_LISTEN:
+            return Prediction(DEFAULT_INTENT_ACTIONS[intent], 1.0, DEFAULT_INTENT_POLICY)
+        if self.policies is None:
+            return Prediction(ACTION_LISTEN, 1.0, None)
+        return Prediction.of(self.policies.predict_next_action(tracker, self.domain))
+
+    async def _prediction_loop(self, tracker: DialogueStateTracker,
+                               context: ActionContext) -> None:
+        predictions = 0
+        while not tracker.paused or tracker.latest_intent == "restart":
+            if predictions >= self.max_predictions:
+                logger.error("conversation %r: %d actions after one message without listening; "
+                             "the bot stops and listens (check the stories and rules for a "
+                             "loop)", tracker.sender_id, predictions)
+                tracker.update(ActionExecuted(name=ACTION_LISTEN, policy=LIMIT_POLICY,
+                                              confidence=1.0))
+                break
+            prediction = self.predict_next_action(tracker)
+            predictions += 1
+            if not await self._run_action(tracker, context, prediction):
+                break
+
+    async def _run_action(self, tracker: DialogueStateTracker, context: ActionContext,
+                          prediction: Prediction) -> bool:
+        """Run the predicted action and log it; returns whether to predict another one."""
+        name = prediction.action_name
+        try:
+            action: Action = action_for_name(name, context)
+        except ActionNotFoundError as e:
+            logger.error("conversation %r: %s; the bot listens instead", tracker.sender_id, e)
+            action = ActionListen()
+            name = ACTION_LISTEN
+        target = tracker
+        if prediction.events:
+            target = tracker.copy()
+            target.update_with_events(prediction.events)
+        try:
+            events = await action.run(target, context)
+        except ActionRejected as e:
+            logger.debug("conversation %r: %s", tracker.sender_id, e)
+            tracker.update(ActionExecutionRejected(name=name, policy=prediction.policy_name,
+                                                   confidence=prediction.confidence))
+            return True
+        except DialogflowLiteError as e:
+            logger.error("conversation %r: %s. The conversation goes on without this action's "
+                         "events.", tracker.sender_id, e.render())
+            events = []
+        except Exception:
+            logger.exception("conversation %r: action %r failed; the conversation goes on "
+                             "without its events", tracker.sender_id, name)
+            events = []
+        if not any(isinstance(e, ActionExecutionRejected) for e in events):
+            tracker.update_with_events(prediction.events)
+            tracker.update(action.executed_event(prediction.policy_name, prediction.confidence))
+        tracker.update_with_events(events)
+        if any(isinstance(e, UserUttered) for e in events):
+            await self._extract_slots(tracker, context)
+        return name not in (ACTION_LISTEN, ACTION_SESSION_START)
+
+    # ------------------------------------------------------------ steps
+
+    async def _update_session(self, tracker: DialogueStateTracker, context: ActionContext,
+                              metadata: dict[str, Any] | None) -> None:
+        if not needs_new_session(tracker, self.domain.session_config):
+            return
+        if metadata:
+            context.metadata[SESSION_METADATA_KEY] = metadata
+        try:
+            await self._run_action(tracker, context, Prediction(ACTION_SESSION_START, 1.0))
+        finally:
+            context.metadata.pop(SESSION_METADATA_KEY, None)
+
+    async def _extract_slots(self, tracker: DialogueStateTracker,
+                             context: ActionContext) -> None:
+        tracker.update_with_events(await extract_slots(tracker, context))
+
+    @staticmethod
+    def _user_event(message: IncomingMessage, parse_data: dict[str, Any]) -> UserUttered:
+        parse = dict(parse_data)
+        text = message.stored_text
+        parse["text"] = text
+        return UserUttered(text=text, parse_data=parse, input_channel=message.channel,
+                           message_id=message.message_id, metadata=dict(message.metadata))
+
+    def _warn_unknown(self, parse_data: dict[str, Any]) -> None:
+        intent = (parse_data.get("intent") or {}).get("name")
+        if intent and intent.split("/", 1)[0] not in self.domain.intent_names:
+            logger.warning("NLU found intent %r, which the domain does not list", intent)
+        for entity in parse_data.get("entities") or []:
+            name = entity.get("entity")
+            if name and name not in self.domain.entities:
+                logger.warning("NLU found entity %r, which the domain does not list", name)
+
+    async def save_tracker(self, tracker: DialogueStateTracker, start: int) -> None:
+        """Store the events from index ``start`` on (after ``dfl_before_events_stored``)."""
+        payload = [event.as_dict() for event in tracker.events[start:]]
+        _plugin_hooks().dfl_before_events_stored(sender_id=tracker.sender_id, events=payload)
+        await self.tracker_store.save(tracker, payload)
+
+    async def _finish(self, tracker: DialogueStateTracker, start: int) -> TurnResult:
+        new_events = tracker.events[start:]
+        await self.save_tracker(tracker, start)
+        messages = [bot_message(e) for e in new_events if isinstance(e, BotUttered)]
+        replies = [reply for message in messages
+                   for reply in rest_replies(tracker.sender_id, message)]
+        _plugin_hooks().dfl_replies_outgoing(sender_id=tracker.sender_id, replies=replies)
+        self._schedule_reminders(new_events, tracker.sender_id)
+        return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)
+
+    def _schedule_reminders(self, events: list[Event], sender_id: str) -> None:
+        for event in events:
+            try:
+                if isinstance(event, ReminderScheduled):
+                    self.reminders.schedule(event, sender_id)
+                elif isinstance(event, ReminderCancelled):
+                    self.reminders.cancel(event, sender_id)
+            except RuntimeError:  # no running event loop: nothing can be scheduled
+                logger.warning("reminder of %r cannot be scheduled outside an event loop",
+                               sender_id)
+
+
+def _last_action(tracker: DialogueStateTracker) -> str | None:
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecuted):
+            return event.name
+    return None
+
+
+def _entity_list(entities: Any) -> list[dict[str, Any]]:
+    if isinstance(entities, list):
+        return [dict(e) for e in entities if isinstance(e, dict)]
+    if isinstance(entities, dict):
+        return [{"entity": name, "value": value} for name, value in entities.items()]
+    if entities:
+        logger.warning("entities %r are neither a list nor a mapping; none are used", entities)
+    return []
+
+
+def _message_after(tracker: DialogueStateTracker, reminder: ReminderScheduled) -> bool:
+    """Whether the user wrote since ``reminder`` was scheduled."""
+    for event in reversed(tracker.events):
+        if isinstance(event, ReminderScheduled) and event.name == reminder.name \
+                and event.date_time == reminder.date_time:
+            return False
+        if isinstance(event, UserUttered) and event.text:
+            return True
+    return True
+
+
+def _still_scheduled(tracker: DialogueStateTracker, reminder: ReminderScheduled) -> bool:
+    """Whether the reminder is still part of the conversation (no restart since)."""
+    return any(isinstance(e, ReminderScheduled) and e.name == reminder.name
+               and e.date_time == reminder.date_time for e in tracker.applied_events())

@@ -1,0 +1,159 @@
+"""Remote custom actions: rasa-sdk's webhook protocol over HTTP.
+
+The bot POSTs ``{"next_action", "sender_id", "tracker", "domain", "version"}``
+to the action server and reads ``{"events": [...], "responses": [...]}`` back.
+An answer of 400 with ``action_name`` means the action rejected itself (a form
+validation that refuses); 404 means the server has no such action. A server
+that is down, slow or answers garbage gives an :class:`ActionExecutionError`
+naming the action and the URL, which the processor logs before going on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ActionExecutionError, ConfigError
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+#: seconds to wait for an action server before giving up on the action
+DEFAULT_TIMEOUT = 10.0
+
+#: the ``version`` sent to action servers: the Rasa protocol version spoken here
+PROTOCOL_VERSION = "3.6.0"
+
+
+class ActionRejectedByServer(Exception):
+    """The action server answered that the action rejects itself (HTTP 400)."""
+
+    def __init__(self, action_name: str, message: str) -> None:
+        self.action_name = action_name
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class ActionEndpoint:
+    """Where the action server is (endpoints.yml ``action_endpoint``)."""
+
+    url: str
+    timeout: float = DEFAULT_TIMEOUT
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+    token_name: str = "token"
+
+    @classmethod
+    def from_config(cls, config: Any) -> ActionEndpoint | None:
+        """Read the endpoints.yml section (a mapping with ``url``, or just the URL)."""
+        if config is None or config == {}:
+            return None
+        if isinstance(config, ActionEndpoint):
+            return config
+        if isinstance(config, str):
+            return cls(url=config)
+        if not isinstance(config, dict) or not config.get("url"):
+            raise ConfigError("action_endpoint needs a `url`",
+                              hint='write `action_endpoint: {url: "http://localhost:5055/webhook"}`')
+        try:
+            timeout = float(config.get("timeout", DEFAULT_TIMEOUT))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"action_endpoint timeout must be seconds, not "
+                              f"{config.get('timeout')!r}") from e
+        return cls(
+            url=str(config["url"]),
+            timeout=timeout,
+            headers={str(k): str(v) for k, v in (config.get("headers") or {}).items()},
+            params={str(k): str(v) for k, v in (config.get("params") or {}).items()},
+            token=None if config.get("token") is None else str(config["token"]),
+            token_name=str(config.get("token_name", "token")),
+        )
+
+
+def webhook_payload(action_name: str, tracker: DialogueStateTracker,
+                    domain_json: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body rasa-sdk expects for running ``action_name``."""
+    return {
+        "next_action": action_name,
+        "sender_id": tracker.sender_id,
+        "tracker": tracker.current_state("all"),
+        "domain": domain_json,
+        "version": PROTOCOL_VERSION,
+    }
+
+
+class RemoteActionClient:
+    """Calls one action server; every failure becomes a clear error naming action and URL."""
+
+    def __init__(self, endpoint: ActionEndpoint) -> None:
+        self.endpoint = endpoint
+
+    async def run(self, action_name: str, tracker: DialogueStateTracker,
+                  domain_json: dict[str, Any]) -> dict[str, Any]:
+        """POST the action call and return the server's ``{"events", "responses"}``."""
+        import aiohttp
+
+        url = self.endpoint.url
+        payload = webhook_payload(action_name, tracker, domain_json)
+        params = dict(self.endpoint.params)
+        if self.endpoint.token:
+            params[self.endpoint.token_name] = self.endpoint.token
+        timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+                    url, json=payload, params=params or None,
+                    headers=self.endpoint.headers or None) as response:
+                status = response.status
+                body = await response.text()
+        except asyncio.TimeoutError as e:
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: the action server at {url} did not answer "
+                f"within {self.endpoint.timeout:g}s",
+                hint="check the action server, or raise `timeout` under action_endpoint in "
+                     "endpoints.yml") from e
+        except aiohttp.ClientError as e:
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: the action server at {url} cannot be "
+                f"reached ({type(e).__name__}: {e})",
+                hint="start the action server, or fix action_endpoint in endpoints.yml") from e
+        return self._read_answer(action_name, url, status, body)
+
+    @staticmethod
+    def _read_answer(action_name: str, url: str, status: int, body: str) -> dict[str, Any]:
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except json.JSONDecodeError:
+            data = None
+        if status == 400 and isinstance(data, dict) and data.get("action_name"):
+            raise ActionRejectedByServer(action_name, str(data.get("error") or "rejected"))
+        if status == 404:
+            reason = data.get("error") if isinstance(data, dict) else None
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: the action server at {url} has no such action"
+                + (f" ({reason})" if reason else ""),
+                hint="register the action in the action server, or remove it from the domain")
+        if status >= 300:
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: the action server at {url} answered HTTP "
+                f"{status}: {body[:200]!r}", hint="see the action server's log")
+        if not isinstance(data, dict):
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: the action server at {url} did not answer a "
+                f"JSON object: {body[:200]!r}",
+                hint='it must answer {"events": [...], "responses": [...]}')
+        events = data.get("events") or []
+        responses = data.get("responses") or []
+        if not isinstance(events, list) or not isinstance(responses, list) or not all(
+                isinstance(item, dict) for item in (*events, *responses)):
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: the action server at {url} answered "
+                f"`events` or `responses` that are not lists of objects: {body[:200]!r}",
+                hint='it must answer {"events": [...], "responses": [...]}')
+        return {"events": events, "responses": responses}

@@ -1,0 +1,196 @@
+"""Filling slots from a user message: ``action_extract_slots``.
+
+After every user message each slot's mappings are tried in order; the first
+that applies gives the slot its value:
+
+* ``from_entity``: the latest message's entity of that type (and role and group);
+* ``from_text``: the whole message text;
+* ``from_intent``: the mapping's ``value`` when the intent matches;
+* ``from_trigger_intent``: like ``from_intent``, but not while a loop named in
+  the mapping's conditions is active (so it fills when the message starts it);
+* ``custom``: filled by the mapping's ``action`` (run once per message) or by a
+  validation action.
+
+A mapping applies only when the intent passes its ``intent`` / ``not_intent``
+filters (an active form's ``ignored_intents`` count as ``not_intent``), when
+one of its ``conditions`` on ``active_loop`` / ``requested_slot`` holds, and,
+while a form is active, when an entity that several slots map to is meant for
+the slot the form asked for. A domain action ``action_validate_slot_mappings``
+then checks the candidates, as in Rasa 3.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ActionExecutionError
+from dialogflowlite.shared.domain import (
+    CUSTOM,
+    FROM_ENTITY,
+    FROM_INTENT,
+    FROM_TEXT,
+    FROM_TRIGGER_INTENT,
+    REQUESTED_SLOT,
+    SESSION_START_METADATA_SLOT,
+    Domain,
+    SlotDef,
+    SlotMapping,
+)
+from dialogflowlite.shared.events import BotUttered, Event, SlotSet
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+if TYPE_CHECKING:
+    from dialogflowlite.dialogue.actions import ActionContext
+
+logger = logging.getLogger(__name__)
+
+#: slots the framework manages itself; mappings never fill them
+FRAMEWORK_SLOTS = frozenset({REQUESTED_SLOT, SESSION_START_METADATA_SLOT})
+
+ACTION_VALIDATE_SLOT_MAPPINGS = "action_validate_slot_mappings"
+
+
+def latest_entity_values(tracker: DialogueStateTracker, entity: str | None,
+                         role: str | None = None, group: str | None = None) -> list[Any]:
+    """Values of the latest message's entities of type ``entity`` with this role and group."""
+    if tracker.latest_message is None:
+        return []
+    return [e.get("value") for e in tracker.latest_message.entities
+            if e.get("entity") == entity and e.get("role") == role and e.get("group") == group]
+
+
+def form_ignored_intents(mapping: SlotMapping, domain: Domain,
+                         active_loop: str | None) -> list[str]:
+    """The active form's ignored intents, when they concern this mapping."""
+    form = domain.forms.get(active_loop or "")
+    if form is None:
+        return []
+    if mapping.conditions and not any(c.active_loop == active_loop for c in mapping.conditions):
+        return []
+    return list(form.ignored_intents)
+
+
+def intent_is_desired(mapping: SlotMapping, tracker: DialogueStateTracker,
+                      domain: Domain) -> bool:
+    """Whether the latest intent passes the mapping's ``intent`` / ``not_intent`` filters."""
+    intent = tracker.latest_intent
+    if mapping.intent:
+        return intent in mapping.intent
+    blocked = set(mapping.not_intent) | set(
+        form_ignored_intents(mapping, domain, tracker.active_loop_name))
+    return intent not in blocked
+
+
+def entity_mapping_is_unique(mapping: SlotMapping, domain: Domain) -> bool:
+    """Whether only one slot maps from this entity (with this role and group)."""
+    key = (mapping.entity, mapping.role, mapping.group)
+    owners = [slot.name for slot in domain.slots.values()
+              if any(m.type == FROM_ENTITY and (m.entity, m.role, m.group) == key
+                     for m in slot.mappings)]
+    return len(owners) <= 1
+
+
+def _shared_entity_not_requested(slot: SlotDef, mapping: SlotMapping,
+                                 tracker: DialogueStateTracker, domain: Domain) -> bool:
+    """While a form runs, an entity several slots map to only fills the requested slot."""
+    if mapping.type != FROM_ENTITY:
+        return False
+    form = tracker.active_loop_name
+    if form not in domain.forms or tracker.requested_slot == slot.name:
+        return False
+    if slot.name not in domain.required_slots(form):
+        return False
+    return not entity_mapping_is_unique(mapping, domain)
+
+
+def _conditions_hold(mapping: SlotMapping, tracker: DialogueStateTracker) -> bool:
+    if mapping.type == FROM_TRIGGER_INTENT:
+        return tracker.active_loop_name not in [c.active_loop for c in mapping.conditions]
+    return mapping.conditions_met(tracker.active_loop_name, tracker.requested_slot)
+
+
+def mapping_values(mapping: SlotMapping, tracker: DialogueStateTracker) -> list[Any]:
+    """The values one predefined mapping extracts from the latest message."""
+    if mapping.type == FROM_ENTITY:
+        return latest_entity_values(tracker, mapping.entity, mapping.role, mapping.group)
+    if mapping.type in (FROM_INTENT, FROM_TRIGGER_INTENT):
+        return [mapping.value]
+    if mapping.type == FROM_TEXT:
+        return [tracker.latest_message.text if tracker.latest_message else None]
+    return []
+
+
+def extract_slot_value(slot: SlotDef, tracker: DialogueStateTracker,
+                       domain: Domain) -> tuple[bool, Any]:
+    """``(True, value)`` from the first predefined mapping of ``slot`` that applies."""
+    for mapping in slot.mappings:
+        if mapping.type == CUSTOM:
+            continue
+        if not intent_is_desired(mapping, tracker, domain):
+            continue
+        if not _conditions_hold(mapping, tracker):
+            continue
+        if _shared_entity_not_requested(slot, mapping, tracker, domain):
+            continue
+        values = mapping_values(mapping, tracker)
+        if not values:
+            continue
+        value: Any = values if slot.type == "list" else values[-1]
+        if value is not None or tracker.get_slot(slot.name) is not None:
+            return True, value
+    return False, None
+
+
+def predefined_slot_events(tracker: DialogueStateTracker, domain: Domain) -> list[SlotSet]:
+    """``slot`` events for every slot a predefined mapping fills from the latest message."""
+    events: list[SlotSet] = []
+    for slot in domain.slots.values():
+        if slot.name in FRAMEWORK_SLOTS:
+            continue
+        found, value = extract_slot_value(slot, tracker, domain)
+        if found:
+            events.append(SlotSet(name=slot.name, value=value))
+    return events
+
+
+async def _run_slot_action(name: str, tracker: DialogueStateTracker,
+                           context: ActionContext) -> list[Event]:
+    """Run a custom action for slot filling; keep only its slot and bot events."""
+    from dialogflowlite.dialogue.actions import ActionRejected, CustomAction
+
+    try:
+        events = await CustomAction(name).run(tracker, context)
+    except (ActionExecutionError, ActionRejected) as e:
+        logger.warning("slot filling: custom action %r failed, so its slots stay as they are: %s",
+                       name, e)
+        return []
+    kept = [e for e in events if isinstance(e, (SlotSet, BotUttered))]
+    dropped = {e.type_name for e in events if not isinstance(e, (SlotSet, BotUttered))}
+    if dropped:
+        logger.info("slot filling: events of type %s from %r are ignored",
+                    ", ".join(sorted(dropped)), name)
+    return kept
+
+
+async def extract_slots(tracker: DialogueStateTracker, context: ActionContext) -> list[Event]:
+    """The events of ``action_extract_slots`` for the latest user message."""
+    from dialogflowlite.dialogue.actions import temporary_tracker, user_defined
+
+    domain = context.domain
+    events: list[Event] = list(predefined_slot_events(tracker, domain))
+    executed: set[str] = set()
+    for slot in domain.slots.values():
+        for mapping in slot.mappings:
+            if mapping.type != CUSTOM or not mapping.action or mapping.action in executed:
+                continue
+            executed.add(mapping.action)
+            events += await _run_slot_action(mapping.action, tracker, context)
+    if not user_defined(ACTION_VALIDATE_SLOT_MAPPINGS, context):
+        return events
+    candidates = [e for e in events if isinstance(e, SlotSet)]
+    validated = await _run_slot_action(ACTION_VALIDATE_SLOT_MAPPINGS,
+                                       temporary_tracker(tracker, candidates), context)
+    checked = {e.name for e in validated if isinstance(e, SlotSet)}
+    # A candidate the validation action did not answer for counts as valid.
+    return validated + [e for e in events if not (isinstance(e, SlotSet) and e.name in checked)]
