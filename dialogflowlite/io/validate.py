@@ -701,8 +701,14 @@ def check_components(project: Project) -> list[Problem]:
         registry = get_registry()
     except DialogflowLiteError as e:
         return [Problem.from_error(e, file)]
+    from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
+
     for section in COMPONENT_SECTIONS:
-        for component in config.section(section):
+        components = config.section(section)
+        if section == "pipeline" and components:
+            # Rasa names become this framework's components first (notices come at training).
+            components = translate_pipeline(components, language=config.language, quiet=True)
+        for component in components:
             where = _where(component.position, fallback=file)
             try:
                 cls = registry.get(component.name, where)
