@@ -1,1 +1,30 @@
 """Built-in plugin: tracker stores and lock stores."""
+
+from __future__ import annotations
+
+from dialogflowlite import hookimpl
+
+
+@hookimpl
+def dfl_register_tracker_stores() -> dict[str, type]:
+    from dialogflowlite.stores.factory import SQLTrackerStore
+    from dialogflowlite.stores.postgres import PostgresTrackerStore
+    from dialogflowlite.stores.redis import RedisTrackerStore
+    from dialogflowlite.stores.sqlite import SQLiteTrackerStore
+
+    return {
+        "sqlite": SQLiteTrackerStore,
+        "postgres": PostgresTrackerStore,
+        "postgresql": PostgresTrackerStore,
+        "redis": RedisTrackerStore,
+        # Rasa's name: SQLite or PostgreSQL by `dialect`
+        "SQL": SQLTrackerStore,
+    }
+
+
+@hookimpl
+def dfl_register_lock_stores() -> dict[str, type]:
+    from dialogflowlite.stores.redis import RedisLockStore
+    from dialogflowlite.stores.sqlite import SQLiteLockStore
+
+    return {"sqlite": SQLiteLockStore, "redis": RedisLockStore}

@@ -1,0 +1,159 @@
+"""Building the stores an endpoints.yml asks for, as ``dialogflowlite run`` does.
+
+On top of :func:`dialogflowlite.stores.base.create_tracker_store` this adds:
+
+* ``${NAME}`` in any value is replaced by the environment variable ``NAME``
+  (an unset variable is an error naming it), so passwords stay out of the file;
+* Rasa's ``type: SQL`` with ``dialect: sqlite | postgresql`` is understood;
+* a SQLite ``db`` path is relative to the project folder;
+* with no ``tracker_store`` section the server keeps conversations in a
+  SQLite file in the project (``trackers.db``), so they survive a restart;
+* with several workers on a SQLite file and no ``lock_store`` section, the
+  lock store is a SQLite one on the same file, so the workers share the locks.
+
+Every key a store does not take is reported with the closest one it does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.stores import base
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import Domain
+
+logger = logging.getLogger(__name__)
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: ``dialect`` values of Rasa's ``type: SQL`` and the store type each means
+SQL_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres"}
+
+
+def substitute_env(value: Any, section: str = "endpoints.yml") -> Any:
+    """``value`` with every ``${NAME}`` replaced by ``os.environ["NAME"]`` (recursively)."""
+    if isinstance(value, str):
+        def replace(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{section} uses ${{{name}}}, but the environment variable "
+                                  f"{name} is not set", hint=f"export {name}=... before starting")
+            return os.environ[name]
+
+        return _ENV.sub(replace, value)
+    if isinstance(value, dict):
+        return {key: substitute_env(item, section) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(item, section) for item in value]
+    return value
+
+
+def check_keys(cls: type, params: dict[str, Any], section: str) -> None:
+    """Raise a :class:`ConfigError` naming the first key ``cls`` does not accept."""
+    from dialogflowlite.io.formats import did_you_mean
+
+    signature = inspect.signature(cls.__init__)
+    accepted = [name for name, p in signature.parameters.items()
+                if name not in ("self", "domain") and p.kind in (p.KEYWORD_ONLY,
+                                                                 p.POSITIONAL_OR_KEYWORD)]
+    for key in params:
+        if key not in accepted:
+            raise ConfigError(
+                f"endpoints.yml {section}: {cls.__name__} has no setting {key!r}",
+                hint=did_you_mean(key, accepted) or f"its settings are: {', '.join(accepted)}")
+
+
+def _sql_type(params: dict[str, Any], section: str) -> str:
+    dialect = str(params.pop("dialect", "sqlite") or "sqlite").lower()
+    # SQLAlchemy-style dialects name a driver after a plus sign: postgresql+psycopg.
+    kind = SQL_DIALECTS.get(dialect.split("+", 1)[0])
+    if kind is None:
+        raise ConfigError(f"endpoints.yml {section}: SQL dialect {dialect!r} is not supported",
+                          hint="use dialect: sqlite or dialect: postgresql")
+    return kind
+
+
+def normalise_section(config: dict[str, Any] | None, section: str,
+                      project: str | Path | None = None) -> dict[str, Any] | None:
+    """The section with env variables substituted, Rasa's SQL type resolved, paths absolute."""
+    if not config:
+        return None
+    if not isinstance(config, dict):
+        raise ConfigError(f"endpoints.yml {section} must be a mapping with a `type:`")
+    params = substitute_env(dict(config), f"endpoints.yml {section}")
+    kind = str(params.get("type") or "")
+    if kind.lower() == "sql":
+        params["type"] = kind = _sql_type(params, section)
+    if kind.lower() == "sqlite" and project is not None:
+        db = Path(str(params.get("db") or "trackers.db")).expanduser()
+        params["db"] = str(db if db.is_absolute() else Path(project) / db)
+    return params
+
+
+class SQLTrackerStore:
+    """Rasa's ``type: SQL``: a SQLite or PostgreSQL tracker store, chosen by ``dialect``."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any],
+                             domain: Domain | None = None) -> base.TrackerStore:
+        params = dict(config)
+        kind = _sql_type(params, "tracker_store")
+        store_class = _tracker_store_classes()[kind]
+        return store_class.from_endpoint_config(params, domain=domain)
+
+
+def _tracker_store_classes() -> dict[str, type]:
+    from dialogflowlite.stores.postgres import PostgresTrackerStore
+    from dialogflowlite.stores.redis import RedisTrackerStore
+    from dialogflowlite.stores.sqlite import SQLiteTrackerStore
+
+    return {"sqlite": SQLiteTrackerStore, "postgres": PostgresTrackerStore,
+            "redis": RedisTrackerStore}
+
+
+def create_tracker_store(config: dict[str, Any] | None, *, project: str | Path | None = None,
+                         default_sqlite: str | None = None,
+                         domain: Domain | None = None) -> base.TrackerStore:
+    """The tracker store of an endpoints.yml ``tracker_store`` section.
+
+    With no section: a SQLite file ``default_sqlite`` in ``project`` when given
+    (what ``run`` does), else the in-memory store.
+    """
+    params = normalise_section(config, "tracker_store", project)
+    if params is None and default_sqlite:
+        params = normalise_section({"type": "sqlite", "db": default_sqlite}, "tracker_store",
+                                   project or ".")
+    return base.create_tracker_store(params, domain)
+
+
+def create_lock_store(config: dict[str, Any] | None, *, project: str | Path | None = None,
+                      tracker_store: base.TrackerStore | None = None,
+                      workers: int = 1) -> base.LockStore:
+    """The lock store of an endpoints.yml ``lock_store`` section.
+
+    With no section and several workers, a SQLite tracker store's file also
+    holds the locks; any other store needs a shared lock store (a warning says so).
+    """
+    from dialogflowlite.stores.sqlite import SQLiteLockStore, SQLiteTrackerStore
+
+    params = normalise_section(config, "lock_store", project)
+    if params is None and workers > 1:
+        if isinstance(tracker_store, SQLiteTrackerStore):
+            return SQLiteLockStore(db=tracker_store.db_path)
+        logger.warning("%d workers share conversations without a shared lock store: two "
+                       "messages of one conversation may be processed at the same time; "
+                       "configure `lock_store: {type: redis, ...}` in endpoints.yml", workers)
+    return base.create_lock_store(params)
+
+
+def build_store(cls: type, config: dict[str, Any], section: str, **extra: Any) -> Any:
+    """``cls(**extra, **config)`` after checking every key of ``config``."""
+    check_keys(cls, config, section)
+    return cls(**extra, **config)

@@ -1,0 +1,252 @@
+"""PostgreSQL tracker store on psycopg 3's async API (``pip install 'dialogflowlite[postgres]'``).
+
+Each event is a row ``(sender_id, seq, data)``; an append locks the
+conversation's row (``SELECT ... FOR UPDATE``) and writes after the stored
+events in one transaction, so workers on any number of hosts never overwrite
+each other. Connections come from a small pool per worker, opened on first use.
+Pair it with the Redis lock store when several workers serve one database.
+
+endpoints.yml (Rasa's keys work as they are)::
+
+    tracker_store:
+      type: SQL               # or: type: postgres
+      dialect: postgresql
+      url: localhost          # host name, or a full postgresql:// URL
+      port: 5432
+      db: dialogflowlite
+      username: bot
+      password: ${POSTGRES_PASSWORD}
+      pool_size: 8            # optional
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.stores.base import TrackerStore, dump_event
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import Domain
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS dfl_conversations (
+        sender_id TEXT PRIMARY KEY,
+        n_events INTEGER NOT NULL DEFAULT 0,
+        updated DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS dfl_events (
+        sender_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (sender_id, seq)
+    )""",
+)
+
+
+def conninfo(url: str = "localhost", port: int | None = 5432, db: str | None = None,
+             username: str | None = None, password: str | None = None,
+             query: dict[str, Any] | None = None) -> str:
+    """A libpq connection string from Rasa-style settings (or ``url`` when it is a URL)."""
+    if "://" in url:
+        return url
+    from psycopg.conninfo import make_conninfo
+
+    params: dict[str, Any] = {"host": url}
+    if port:
+        params["port"] = int(port)
+    if db:
+        params["dbname"] = db
+    if username:
+        params["user"] = username
+    if password:
+        params["password"] = password
+    params.update(query or {})
+    return make_conninfo("", **params)
+
+
+class PostgresTrackerStore(TrackerStore):
+    """Conversations in PostgreSQL tables ``dfl_conversations`` and ``dfl_events``."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any],
+                             domain: Domain | None = None) -> TrackerStore:
+        from dialogflowlite.stores.factory import build_store
+
+        return build_store(cls, config, "tracker_store", domain=domain)
+
+    def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
+                 port: int | None = 5432, db: str | None = "dialogflowlite",
+                 username: str | None = None, password: str | None = None,
+                 query: dict[str, Any] | None = None, pool_size: int = 8,
+                 connect_timeout: float = 10.0, login_db: str | None = None) -> None:
+        super().__init__(domain)
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as e:  # pragma: no cover - depends on the installation
+            raise ConfigError("the PostgreSQL tracker store needs psycopg 3",
+                              hint="pip install 'dialogflowlite[postgres]'") from e
+        # ``login_db`` is accepted for Rasa compatibility; the database must exist.
+        self.conninfo = conninfo(url, port, db, username, password, query)
+        self.pool_size = max(1, int(pool_size))
+        self.connect_timeout = float(connect_timeout)
+        self._idle: asyncio.LifoQueue | None = None
+        self._opened = 0
+        self._schema_ready = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._all: list[Any] = []
+
+    async def _connect(self) -> Any:
+        import psycopg
+
+        try:
+            connection = await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True, connect_timeout=int(self.connect_timeout))
+        except psycopg.Error as e:
+            raise TrackerStoreError(f"cannot connect to PostgreSQL: {_first_line(e)}",
+                                    hint="check the tracker_store section of endpoints.yml "
+                                         "and that the server runs") from e
+        if not self._schema_ready:
+            for statement in _SCHEMA:
+                try:
+                    await connection.execute(statement)
+                except psycopg.errors.UniqueViolation:
+                    pass  # another worker created the table at the same moment
+            self._schema_ready = True
+        self._all.append(connection)
+        return connection
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        loop = asyncio.get_running_loop()
+        if self._idle is None or self._loop is not loop:
+            self._idle, self._loop, self._opened, self._all = asyncio.LifoQueue(), loop, 0, []
+        if self._idle.empty() and self._opened < self.pool_size:
+            self._opened += 1
+            try:
+                connection = await self._connect()
+            except BaseException:
+                self._opened -= 1
+                raise
+        else:
+            connection = await self._idle.get()
+        broken = False
+        try:
+            yield connection
+        except Exception as e:
+            broken = connection.closed or connection.broken
+            if isinstance(e, TrackerStoreError):
+                raise
+            import psycopg
+
+            if isinstance(e, psycopg.Error):
+                raise TrackerStoreError(f"PostgreSQL tracker store: {_first_line(e)}") from e
+            raise
+        finally:
+            if broken or connection.closed:
+                self._opened -= 1
+                with contextlib.suppress(ValueError):
+                    self._all.remove(connection)
+            else:
+                self._idle.put_nowait(connection)
+
+    async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                "SELECT 1 FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
+            if await cursor.fetchone() is None:
+                return None
+            cursor = await connection.execute(
+                "SELECT data FROM dfl_events WHERE sender_id = %s ORDER BY seq", (sender_id,))
+            rows = await cursor.fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        texts = _dump_all(sender_id, events)
+        async with self._connection() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO dfl_conversations (sender_id, n_events, updated) "
+                "VALUES (%s, 0, %s) ON CONFLICT (sender_id) DO NOTHING",
+                (sender_id, time.time()))
+            cursor = await connection.execute(
+                "SELECT n_events FROM dfl_conversations WHERE sender_id = %s FOR UPDATE",
+                (sender_id,))
+            (count,) = await cursor.fetchone()
+            if texts:
+                async with connection.cursor() as many:
+                    await many.executemany(
+                        "INSERT INTO dfl_events (sender_id, seq, data) VALUES (%s, %s, %s)",
+                        [(sender_id, count + offset, text) for offset, text in enumerate(texts)])
+            await connection.execute(
+                "UPDATE dfl_conversations SET n_events = %s, updated = %s WHERE sender_id = %s",
+                (count + len(texts), time.time(), sender_id))
+
+    async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        texts = _dump_all(sender_id, events)
+        async with self._connection() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO dfl_conversations (sender_id, n_events, updated) "
+                "VALUES (%s, 0, %s) ON CONFLICT (sender_id) DO NOTHING",
+                (sender_id, time.time()))
+            await connection.execute(
+                "SELECT 1 FROM dfl_conversations WHERE sender_id = %s FOR UPDATE", (sender_id,))
+            await connection.execute("DELETE FROM dfl_events WHERE sender_id = %s", (sender_id,))
+            if texts:
+                async with connection.cursor() as many:
+                    await many.executemany(
+                        "INSERT INTO dfl_events (sender_id, seq, data) VALUES (%s, %s, %s)",
+                        [(sender_id, seq, text) for seq, text in enumerate(texts)])
+            await connection.execute(
+                "UPDATE dfl_conversations SET n_events = %s, updated = %s WHERE sender_id = %s",
+                (len(texts), time.time(), sender_id))
+
+    async def count_events(self, sender_id: str) -> int:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                "SELECT n_events FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def exists(self, sender_id: str) -> bool:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                "SELECT 1 FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
+            return await cursor.fetchone() is not None
+
+    async def delete(self, sender_id: str) -> None:
+        async with self._connection() as connection, connection.transaction():
+            await connection.execute("DELETE FROM dfl_events WHERE sender_id = %s", (sender_id,))
+            await connection.execute("DELETE FROM dfl_conversations WHERE sender_id = %s",
+                                     (sender_id,))
+
+    async def keys(self) -> list[str]:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                "SELECT sender_id FROM dfl_conversations ORDER BY sender_id")
+            rows = await cursor.fetchall()
+        return [row[0] for row in rows]
+
+    async def close(self) -> None:
+        connections, self._all = self._all, []
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                await connection.close()
+        self._idle = None
+        self._opened = 0
+
+
+def _dump_all(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
+    try:
+        return [dump_event(event) for event in events]
+    except (TypeError, ValueError) as e:
+        raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}",
+                                hint="events may hold only JSON values") from e
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,259 @@
+"""Redis tracker store and lock store (``pip install 'dialogflowlite[redis]'``).
+
+Tracker store: each conversation is a Redis list of event JSON under
+``<key_prefix><sender_id>``; appending is one ``RPUSH``, so concurrent writers
+never lose events. The set ``<key_prefix>:senders`` lists conversations.
+``record_exp`` (seconds) lets idle conversations expire.
+
+Lock store: the ticket lock of :mod:`dialogflowlite.stores.tickets`, each step
+one Lua script (atomic on the server), so any number of workers and hosts
+serve one conversation's messages in order.
+
+endpoints.yml::
+
+    tracker_store:
+      type: redis
+      url: localhost          # host name, or a full redis:// URL
+      port: 6379
+      db: 0
+      password: ${REDIS_PASSWORD}
+      key_prefix: "dfl:tracker:"
+      record_exp: 86400       # optional
+    lock_store:
+      type: redis
+      url: localhost
+      key_prefix: "dfl:lock:"
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.stores.base import LockStore, TrackerStore, dump_event
+from dialogflowlite.stores.tickets import TicketLockStore
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import Domain
+
+
+def _client(url: str, port: int, db: int, password: str | None, use_ssl: bool,
+            socket_timeout: float) -> Any:
+    try:
+        import redis.asyncio as aioredis
+    except ImportError as e:  # pragma: no cover - depends on the installation
+        raise ConfigError("the Redis stores need the `redis` package",
+                          hint="pip install 'dialogflowlite[redis]'") from e
+    if "://" in url:
+        return aioredis.Redis.from_url(url, db=db, password=password,
+                                       socket_timeout=socket_timeout, decode_responses=True)
+    return aioredis.Redis(host=url, port=int(port), db=int(db), password=password, ssl=use_ssl,
+                          socket_timeout=socket_timeout, decode_responses=True)
+
+
+def _failed(what: str, error: Exception) -> TrackerStoreError:
+    return TrackerStoreError(f"Redis {what} failed: {type(error).__name__}: {error}",
+                             hint="check that the Redis server in endpoints.yml is reachable")
+
+
+class RedisTrackerStore(TrackerStore):
+    """Conversations as Redis lists of events."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any],
+                             domain: Domain | None = None) -> TrackerStore:
+        from dialogflowlite.stores.factory import build_store
+
+        return build_store(cls, config, "tracker_store", domain=domain)
+
+    def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
+                 port: int = 6379, db: int = 0, password: str | None = None,
+                 use_ssl: bool = False, key_prefix: str = "dfl:tracker:",
+                 record_exp: float | None = None, socket_timeout: float = 10.0) -> None:
+        super().__init__(domain)
+        self.key_prefix = key_prefix
+        self.record_exp = int(record_exp) if record_exp else None
+        self.redis = _client(url, port, db, password, use_ssl, socket_timeout)
+
+    def _key(self, sender_id: str) -> str:
+        return f"{self.key_prefix}{sender_id}"
+
+    @property
+    def _senders(self) -> str:
+        return f"{self.key_prefix}:senders"
+
+    async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sismember(self._senders, sender_id)
+                pipe.lrange(self._key(sender_id), 0, -1)
+                known, texts = await pipe.execute()
+        except Exception as e:
+            raise _failed("read", e) from e
+        if not known and not texts:
+            return None
+        return [json.loads(text) for text in texts]
+
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        try:
+            texts = [dump_event(event) for event in events]
+        except (TypeError, ValueError) as e:
+            raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}") from e
+        key = self._key(sender_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(self._senders, sender_id)
+                if texts:
+                    pipe.rpush(key, *texts)
+                if self.record_exp:
+                    pipe.expire(key, self.record_exp)
+                await pipe.execute()
+        except Exception as e:
+            raise _failed("write", e) from e
+
+    async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        texts = [dump_event(event) for event in events]
+        key = self._key(sender_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.sadd(self._senders, sender_id)
+                if texts:
+                    pipe.rpush(key, *texts)
+                if self.record_exp:
+                    pipe.expire(key, self.record_exp)
+                await pipe.execute()
+        except Exception as e:
+            raise _failed("write", e) from e
+
+    async def count_events(self, sender_id: str) -> int:
+        try:
+            return int(await self.redis.llen(self._key(sender_id)))
+        except Exception as e:
+            raise _failed("read", e) from e
+
+    async def delete(self, sender_id: str) -> None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key(sender_id))
+                pipe.srem(self._senders, sender_id)
+                await pipe.execute()
+        except Exception as e:
+            raise _failed("delete", e) from e
+
+    async def keys(self) -> list[str]:
+        try:
+            senders = await self.redis.smembers(self._senders)
+        except Exception as e:
+            raise _failed("read", e) from e
+        if not self.record_exp:
+            return sorted(senders)
+        # Expired conversations leave their name in the set; keep only live ones.
+        live = []
+        for sender in sorted(senders):
+            if await self.redis.exists(self._key(sender)):
+                live.append(sender)
+        return live
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+# KEYS: next, serving; ARGV: prefix of alive keys, lifetime ms, idle expiry s
+_TAKE = """
+local ticket = redis.call('INCR', KEYS[1])
+redis.call('SET', ARGV[1] .. ticket, '1', 'PX', ARGV[2])
+if redis.call('SETNX', KEYS[2], ticket) == 0 then
+  local serving = tonumber(redis.call('GET', KEYS[2]))
+  while serving < ticket and redis.call('EXISTS', ARGV[1] .. serving) == 0 do
+    serving = serving + 1
+  end
+  redis.call('SET', KEYS[2], serving)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return {ticket, tonumber(redis.call('GET', KEYS[2]))}
+"""
+
+# KEYS: serving; ARGV: prefix of alive keys, ticket, lifetime ms
+_POLL = """
+local ticket = tonumber(ARGV[2])
+redis.call('PEXPIRE', ARGV[1] .. ticket, ARGV[3])
+local serving = tonumber(redis.call('GET', KEYS[1]) or ticket)
+while serving < ticket and redis.call('EXISTS', ARGV[1] .. serving) == 0 do
+  serving = serving + 1
+end
+redis.call('SET', KEYS[1], serving, 'KEEPTTL')
+return serving
+"""
+
+# KEYS: serving; ARGV: prefix of alive keys, ticket
+_GIVE_BACK = """
+local ticket = tonumber(ARGV[2])
+redis.call('DEL', ARGV[1] .. ticket)
+if tonumber(redis.call('GET', KEYS[1]) or -1) == ticket then
+  redis.call('SET', KEYS[1], ticket + 1, 'KEEPTTL')
+end
+return 1
+"""
+
+
+class RedisLockStore(TicketLockStore):
+    """First-come-first-served conversation locks in Redis, shared by workers and hosts."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any]) -> LockStore:
+        from dialogflowlite.stores.factory import build_store
+
+        return build_store(cls, config, "lock_store")
+
+    #: seconds after which an idle conversation's ticket counters vanish
+    idle_expiry = 86_400
+
+    def __init__(self, *, url: str = "localhost", port: int = 6379, db: int = 0,
+                 password: str | None = None, use_ssl: bool = False,
+                 key_prefix: str = "dfl:lock:", lifetime: float = 60.0,
+                 poll_interval: float = 0.002, socket_timeout: float = 10.0) -> None:
+        super().__init__(lifetime=lifetime, poll_interval=poll_interval)
+        self.key_prefix = key_prefix
+        self.redis = _client(url, port, db, password, use_ssl, socket_timeout)
+        self._take = self.redis.register_script(_TAKE)
+        self._poll = self.redis.register_script(_POLL)
+        self._give_back = self.redis.register_script(_GIVE_BACK)
+
+    def _keys(self, sender_id: str) -> tuple[str, str, str]:
+        base = f"{self.key_prefix}{sender_id}"
+        return f"{base}:next", f"{base}:serving", f"{base}:alive:"
+
+    async def take_ticket(self, sender_id: str) -> tuple[int, int]:
+        next_key, serving_key, alive = self._keys(sender_id)
+        try:
+            ticket, serving = await self._take(
+                keys=[next_key, serving_key],
+                args=[alive, int(self.lifetime * 1000), self.idle_expiry])
+        except Exception as e:
+            raise _failed("lock", e) from e
+        return int(ticket), int(serving)
+
+    async def poll(self, sender_id: str, ticket: int) -> int:
+        _, serving_key, alive = self._keys(sender_id)
+        try:
+            return int(await self._poll(keys=[serving_key],
+                                        args=[alive, ticket, int(self.lifetime * 1000)]))
+        except Exception as e:
+            raise _failed("lock", e) from e
+
+    async def refresh(self, sender_id: str, ticket: int) -> None:
+        _, _, alive = self._keys(sender_id)
+        await self.redis.pexpire(f"{alive}{ticket}", int(self.lifetime * 1000))
+
+    async def give_back(self, sender_id: str, ticket: int) -> None:
+        _, serving_key, alive = self._keys(sender_id)
+        try:
+            await self._give_back(keys=[serving_key], args=[alive, ticket])
+        except Exception as e:
+            raise _failed("unlock", e) from e
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,365 @@
+"""SQLite tracker store and lock store: conversations in one file, shared by local workers.
+
+The default store of ``dialogflowlite run``. Each event is a row
+``(sender_id, seq, data)``; appending takes SQLite's write lock
+(``BEGIN IMMEDIATE``), reads the conversation's length and writes after it, so
+two processes appending to one file never overwrite or interleave each other's
+rows. The database runs in WAL mode: readers never wait for the writer, and a
+committed conversation survives the process being killed.
+
+All calls run on one thread per store (sqlite3 connections belong to the
+thread that opened them), so the event loop never waits on the disk.
+
+endpoints.yml::
+
+    tracker_store:
+      type: sqlite          # or Rasa's: type: SQL, dialect: sqlite
+      db: trackers.db       # relative to the project folder
+      timeout: 30           # seconds to wait for another process's write lock
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dialogflowlite.errors import TrackerStoreError
+from dialogflowlite.stores.base import LockStore, TrackerStore, dump_event
+from dialogflowlite.stores.tickets import TicketLockStore
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import Domain
+
+T = TypeVar("T")
+
+DEFAULT_DB = "trackers.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dfl_conversations (
+    sender_id TEXT PRIMARY KEY,
+    n_events INTEGER NOT NULL DEFAULT 0,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dfl_events (
+    sender_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (sender_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dfl_lock_tickets (
+    sender_id TEXT PRIMARY KEY,
+    next_ticket INTEGER NOT NULL,
+    serving INTEGER NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dfl_lock_alive (
+    sender_id TEXT NOT NULL,
+    ticket INTEGER NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (sender_id, ticket)
+) WITHOUT ROWID;
+"""
+
+
+class SQLiteDatabase:
+    """One SQLite file used from a private thread; shared by a tracker and a lock store."""
+
+    def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.timeout = float(timeout)
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(str(self.path), timeout=self.timeout,
+                                             isolation_level=None, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+                connection.executescript(_SCHEMA)
+            except sqlite3.Error as e:
+                raise TrackerStoreError(f"cannot open the SQLite tracker store {self.path.name}: "
+                                        f"{e}", hint="check that the folder is writable") from e
+            self._connection = connection
+        return self._connection
+
+    def run_sync(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``function(connection)`` on the calling thread (used inside the store's thread)."""
+        with self._lock:
+            connection = self._connect()
+            try:
+                return function(connection)
+            except sqlite3.Error as e:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise TrackerStoreError(f"SQLite tracker store {self.path.name}: {e}") from e
+
+    async def run(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``function(connection)`` on the store's thread and wait for its result."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dfl-sqlite")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.run_sync, function)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+#: open databases by file, so a tracker and a lock store on one file share a thread
+_databases: dict[Path, SQLiteDatabase] = {}
+_databases_lock = threading.Lock()
+
+
+def database(path: str | Path, timeout: float = 30.0) -> SQLiteDatabase:
+    resolved = Path(path).expanduser().resolve()
+    with _databases_lock:
+        found = _databases.get(resolved)
+        if found is None:
+            found = _databases[resolved] = SQLiteDatabase(resolved, timeout)
+        return found
+
+
+class SQLiteTrackerStore(TrackerStore):
+    """Conversations in a SQLite file; safe for several processes on one machine."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any],
+                             domain: Domain | None = None) -> TrackerStore:
+        from dialogflowlite.stores.factory import build_store
+
+        return build_store(cls, config, "tracker_store", domain=domain)
+
+    def __init__(self, domain: Domain | None = None, *, db: str | Path = DEFAULT_DB,
+                 timeout: float = 30.0) -> None:
+        super().__init__(domain)
+        self.db_path = Path(db)
+        self.database = database(self.db_path, timeout)
+
+    async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
+        def load(connection: sqlite3.Connection) -> list[str] | None:
+            known = connection.execute("SELECT 1 FROM dfl_conversations WHERE sender_id = ?",
+                                       (sender_id,)).fetchone()
+            if known is None:
+                return None
+            rows = connection.execute(
+                "SELECT data FROM dfl_events WHERE sender_id = ? ORDER BY seq", (sender_id,))
+            return [row[0] for row in rows]
+
+        texts = await self.database.run(load)
+        return None if texts is None else [json.loads(text) for text in texts]
+
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        texts = _dump_all(sender_id, events)
+
+        def append(connection: sqlite3.Connection) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "INSERT OR IGNORE INTO dfl_conversations (sender_id, n_events, updated) "
+                "VALUES (?, 0, ?)", (sender_id, time.time()))
+            (count,) = connection.execute(
+                "SELECT n_events FROM dfl_conversations WHERE sender_id = ?",
+                (sender_id,)).fetchone()
+            connection.executemany(
+                "INSERT INTO dfl_events (sender_id, seq, data) VALUES (?, ?, ?)",
+                [(sender_id, count + offset, text) for offset, text in enumerate(texts)])
+            connection.execute(
+                "UPDATE dfl_conversations SET n_events = ?, updated = ? WHERE sender_id = ?",
+                (count + len(texts), time.time(), sender_id))
+            connection.execute("COMMIT")
+
+        await self.database.run(append)
+
+    async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        texts = _dump_all(sender_id, events)
+
+        def replace(connection: sqlite3.Connection) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("DELETE FROM dfl_events WHERE sender_id = ?", (sender_id,))
+            connection.execute(
+                "INSERT OR REPLACE INTO dfl_conversations (sender_id, n_events, updated) "
+                "VALUES (?, ?, ?)", (sender_id, len(texts), time.time()))
+            connection.executemany(
+                "INSERT INTO dfl_events (sender_id, seq, data) VALUES (?, ?, ?)",
+                [(sender_id, seq, text) for seq, text in enumerate(texts)])
+            connection.execute("COMMIT")
+
+        await self.database.run(replace)
+
+    async def count_events(self, sender_id: str) -> int:
+        def count(connection: sqlite3.Connection) -> int:
+            row = connection.execute("SELECT n_events FROM dfl_conversations WHERE sender_id = ?",
+                                     (sender_id,)).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self.database.run(count)
+
+    async def exists(self, sender_id: str) -> bool:
+        def exists(connection: sqlite3.Connection) -> bool:
+            return connection.execute("SELECT 1 FROM dfl_conversations WHERE sender_id = ?",
+                                      (sender_id,)).fetchone() is not None
+
+        return await self.database.run(exists)
+
+    async def delete(self, sender_id: str) -> None:
+        def delete(connection: sqlite3.Connection) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("DELETE FROM dfl_events WHERE sender_id = ?", (sender_id,))
+            connection.execute("DELETE FROM dfl_conversations WHERE sender_id = ?", (sender_id,))
+            connection.execute("COMMIT")
+
+        await self.database.run(delete)
+
+    async def keys(self) -> list[str]:
+        def keys(connection: sqlite3.Connection) -> list[str]:
+            rows = connection.execute("SELECT sender_id FROM dfl_conversations ORDER BY rowid")
+            return [row[0] for row in rows]
+
+        return await self.database.run(keys)
+
+    async def close(self) -> None:
+        self.database.close()
+
+
+def _dump_all(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
+    try:
+        return [dump_event(event) for event in events]
+    except (TypeError, ValueError) as e:
+        raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}",
+                                hint="events may hold only JSON values") from e
+
+
+class SQLiteLockStore(TicketLockStore):
+    """Conversation locks in a SQLite file: first come, first served across local processes.
+
+    What ``run --workers N`` uses with a SQLite tracker store, so two workers
+    never process messages of one conversation at the same time.
+
+    endpoints.yml::
+
+        lock_store:
+          type: sqlite
+          db: trackers.db
+    """
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any]) -> LockStore:
+        from dialogflowlite.stores.factory import build_store
+
+        return build_store(cls, config, "lock_store")
+
+    def __init__(self, *, db: str | Path = DEFAULT_DB, timeout: float = 30.0,
+                 lifetime: float = 60.0, poll_interval: float = 0.002) -> None:
+        super().__init__(lifetime=lifetime, poll_interval=poll_interval)
+        self.db_path = Path(db)
+        self.database = database(self.db_path, timeout)
+
+    async def take_ticket(self, sender_id: str) -> tuple[int, int]:
+        lifetime = self.lifetime
+
+        def take(connection: sqlite3.Connection) -> tuple[int, int]:
+            now = time.time()
+            connection.execute("BEGIN IMMEDIATE")
+            row = connection.execute(
+                "SELECT next_ticket, serving FROM dfl_lock_tickets WHERE sender_id = ?",
+                (sender_id,)).fetchone()
+            if row is None:
+                ticket, serving = 1, 1
+                connection.execute(
+                    "INSERT INTO dfl_lock_tickets (sender_id, next_ticket, serving, updated) "
+                    "VALUES (?, 2, 1, ?)", (sender_id, now))
+            else:
+                ticket, serving = row[0], row[1]
+                connection.execute(
+                    "UPDATE dfl_lock_tickets SET next_ticket = ?, updated = ? "
+                    "WHERE sender_id = ?", (ticket + 1, now, sender_id))
+            connection.execute(
+                "INSERT OR REPLACE INTO dfl_lock_alive (sender_id, ticket, expires) "
+                "VALUES (?, ?, ?)", (sender_id, ticket, now + lifetime))
+            serving = _advance(connection, sender_id, serving, ticket, now)
+            connection.execute("COMMIT")
+            return ticket, serving
+
+        return await self.database.run(take)
+
+    async def poll(self, sender_id: str, ticket: int) -> int:
+        lifetime = self.lifetime
+
+        def poll(connection: sqlite3.Connection) -> int:
+            now = time.time()
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "UPDATE dfl_lock_alive SET expires = ? WHERE sender_id = ? AND ticket = ?",
+                (now + lifetime, sender_id, ticket))
+            row = connection.execute("SELECT serving FROM dfl_lock_tickets WHERE sender_id = ?",
+                                     (sender_id,)).fetchone()
+            serving = _advance(connection, sender_id, row[0] if row else ticket, ticket, now)
+            connection.execute("COMMIT")
+            return serving
+
+        return await self.database.run(poll)
+
+    async def refresh(self, sender_id: str, ticket: int) -> None:
+        lifetime = self.lifetime
+
+        def refresh(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "UPDATE dfl_lock_alive SET expires = ? WHERE sender_id = ? AND ticket = ?",
+                (time.time() + lifetime, sender_id, ticket))
+
+        await self.database.run(refresh)
+
+    async def give_back(self, sender_id: str, ticket: int) -> None:
+        def give_back(connection: sqlite3.Connection) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("DELETE FROM dfl_lock_alive WHERE sender_id = ? AND ticket = ?",
+                               (sender_id, ticket))
+            connection.execute(
+                "UPDATE dfl_lock_tickets SET serving = ? WHERE sender_id = ? AND serving = ?",
+                (ticket + 1, sender_id, ticket))
+            # Forget conversations nobody holds or waits for, so the table stays small.
+            connection.execute(
+                "DELETE FROM dfl_lock_tickets WHERE sender_id = ? AND serving >= next_ticket",
+                (sender_id,))
+            connection.execute("COMMIT")
+
+        await self.database.run(give_back)
+
+    async def close(self) -> None:
+        self.database.close()
+
+
+def _advance(connection: sqlite3.Connection, sender_id: str, serving: int, ticket: int,
+             now: float) -> int:
+    """Skip tickets whose owner is gone (expired or abandoned) up to ``ticket``."""
+    start = serving
+    while serving < ticket:
+        row = connection.execute(
+            "SELECT expires FROM dfl_lock_alive WHERE sender_id = ? AND ticket = ?",
+            (sender_id, serving)).fetchone()
+        if row is not None and row[0] > now:
+            break
+        if row is not None:
+            connection.execute("DELETE FROM dfl_lock_alive WHERE sender_id = ? AND ticket = ?",
+                               (sender_id, serving))
+        serving += 1
+    if serving != start:
+        connection.execute("UPDATE dfl_lock_tickets SET serving = ? WHERE sender_id = ?",
+                           (serving, sender_id))
+    return serving

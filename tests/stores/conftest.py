@@ -1,0 +1,62 @@
+"""Store backends to test against: SQLite always, PostgreSQL and Redis when .ci/run started them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("DFL_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("DFL_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against "
+                    "(.ci/run starts one)")
+    return url
+
+
+def _redis_url() -> str:
+    url = os.environ.get("DFL_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("DFL_TEST_REDIS_URL is not set: no Redis server to test against "
+                    "(.ci/run starts one)")
+    return url
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; its URL."""
+    import psycopg
+
+    url = _postgres_url()
+    name = f"dfl_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = url.partition("?")
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The test Redis server's URL; keys of the test's prefix are removed afterwards."""
+    import redis
+
+    url = _redis_url()
+    yield url
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter("dfltest-*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)

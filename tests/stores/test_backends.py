@@ -1,0 +1,215 @@
+"""The persistent tracker stores (SQLite, PostgreSQL, Redis) keep the TrackerStore contract."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.errors import TrackerStoreError
+from dialogflowlite.shared.domain import Domain, SlotDef
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Restarted,
+    SlotSet,
+    UserUttered,
+)
+from dialogflowlite.shared.tracker import DialogueStateTracker
+from dialogflowlite.stores.base import TrackerStore
+
+
+def _domain() -> Domain:
+    return Domain(slots={"city": SlotDef("city", "text"),
+                         "count": SlotDef("count", "float", initial_value=1.0)})
+
+
+def _conversation(sender: str = "alice") -> DialogueStateTracker:
+    tracker = DialogueStateTracker.for_domain(sender, _domain())
+    tracker.update_with_events([
+        ActionExecuted(name="action_listen"),
+        UserUttered(text="nach Köln 🚆", parse_data={
+            "intent": {"name": "inform", "confidence": 0.9},
+            "entities": [{"entity": "city", "value": "Köln", "start": 5, "end": 9}]}),
+        SlotSet(name="city", value="Köln"),
+        ActionExecuted(name="form", policy="RulePolicy", confidence=1.0),
+        ActiveLoop(name="form"),
+        BotUttered(text="How many?", data={"buttons": [{"title": "2", "payload": "/inform"}]}),
+        ActionExecuted(name="action_listen"),
+    ])
+    return tracker
+
+
+def _sqlite(tmp_path: Path) -> TrackerStore:
+    from dialogflowlite.stores.sqlite import SQLiteTrackerStore
+
+    return SQLiteTrackerStore(_domain(), db=tmp_path / "trackers.db")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("redis", marks=pytest.mark.redis)])
+def make_store(request, tmp_path):
+    """A factory of stores of one backend that all see the same data (like two workers)."""
+    kind = request.param
+    if kind == "sqlite":
+        return lambda: _sqlite(tmp_path)
+    if kind == "postgres":
+        from dialogflowlite.stores.postgres import PostgresTrackerStore
+
+        url = request.getfixturevalue("postgres_db")
+        return lambda: PostgresTrackerStore(_domain(), url=url, pool_size=4)
+    from dialogflowlite.stores.redis import RedisTrackerStore
+
+    url = request.getfixturevalue("redis_url")
+    prefix = f"dfltest-{uuid.uuid4().hex[:8]}:"
+    return lambda: RedisTrackerStore(_domain(), url=url, key_prefix=prefix)
+
+
+def test_round_trip_rebuilds_an_identical_tracker(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        tracker = _conversation()
+        await store.save(tracker)
+        other = make_store()
+        loaded = await other.retrieve("alice")
+        assert loaded is not None
+        assert loaded.current_state() == tracker.current_state()
+        assert loaded.slots == {"city": "Köln", "count": 1.0}
+        assert loaded.latest_message.text == "nach Köln 🚆"
+        await store.close()
+        await other.close()
+
+    asyncio.run(main())
+
+
+def test_unknown_senders_empty_conversations_and_keys(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        assert await store.retrieve("nobody") is None
+        await store.save(DialogueStateTracker("bob"))
+        await store.save(_conversation("carol"))
+        assert sorted(await store.keys()) == ["bob", "carol"]
+        assert (await store.retrieve("bob")).events == []
+        assert await store.count_events("carol") == 7
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_saves_append_only_new_events_in_order(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        tracker = _conversation()
+        await store.save(tracker)
+        for number in range(5):
+            tracker.update(UserUttered(text=f"message {number}"))
+            tracker.update(ActionExecuted(name="action_listen"))
+            await store.save(tracker)
+        await store.save(tracker)  # nothing new
+        loaded = await store.retrieve("alice")
+        assert [e.as_dict() for e in loaded.events] == [e.as_dict() for e in tracker.events]
+        assert await store.count_events("alice") == 17
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_ready_made_json_is_stored_as_given(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        tracker = DialogueStateTracker("carol")
+        tracker.update(UserUttered(text="my mail is a@b.c"))
+        masked = [dict(tracker.events[0].as_dict(), text="my mail is [EMAIL]")]
+        await store.save(tracker, masked)
+        assert (await store.retrieve("carol")).latest_message.text == "my mail is [EMAIL]"
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_replace_and_delete(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        await store.save(_conversation())
+        await store.replace(DialogueStateTracker("alice", events=[SlotSet(name="city",
+                                                                          value="Rome")]))
+        loaded = await store.retrieve("alice")
+        assert loaded.slots["city"] == "Rome" and len(loaded.events) == 1
+        loaded.update(Restarted())
+        await store.save(loaded)
+        assert await store.count_events("alice") == 2
+        await store.delete("alice")
+        assert await store.retrieve("alice") is None
+        assert await store.keys() == []
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_concurrent_appends_from_two_stores_lose_nothing(make_store) -> None:
+    async def writer(store: TrackerStore, name: str) -> None:
+        for number in range(30):
+            await store.append_events("shared", [{"event": "slot", "name": name,
+                                                  "value": number, "timestamp": 1.0}])
+
+    async def main() -> None:
+        first, second = make_store(), make_store()
+        await asyncio.gather(writer(first, "a"), writer(second, "b"))
+        events = await first.load_events("shared")
+        assert len(events) == 60
+        for name in ("a", "b"):
+            values = [e["value"] for e in events if e["name"] == name]
+            assert values == list(range(30))
+        await first.close()
+        await second.close()
+
+    asyncio.run(main())
+
+
+def test_events_that_are_not_json_are_refused(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        tracker = DialogueStateTracker("dave", events=[SlotSet(name="x", value={1, 2})])
+        with pytest.raises(TrackerStoreError, match="not JSON"):
+            await store.save(tracker)
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_sqlite_conversations_survive_a_new_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    asyncio.run(_sqlite(tmp_path).save(_conversation()))
+    script = (
+        "import asyncio, sys\n"
+        "from dialogflowlite.stores.sqlite import SQLiteTrackerStore\n"
+        "store = SQLiteTrackerStore(db=sys.argv[1])\n"
+        "tracker = asyncio.run(store.retrieve('alice'))\n"
+        "print(len(tracker.events), tracker.latest_message.text)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "trackers.db")],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "7 nach Köln 🚆"
+
+
+def test_an_unreachable_postgres_server_is_a_clear_error() -> None:
+    pytest.importorskip("psycopg")
+    from dialogflowlite.stores.postgres import PostgresTrackerStore
+
+    store = PostgresTrackerStore(url="127.0.0.1", port=1, db="none", connect_timeout=2)
+    with pytest.raises(TrackerStoreError, match="cannot connect to PostgreSQL"):
+        asyncio.run(store.retrieve("x"))
+
+
+def test_an_unreachable_redis_server_is_a_clear_error() -> None:
+    pytest.importorskip("redis")
+    from dialogflowlite.stores.redis import RedisTrackerStore
+
+    store = RedisTrackerStore(url="127.0.0.1", port=1, socket_timeout=2)
+    with pytest.raises(TrackerStoreError, match="Redis read failed"):
+        asyncio.run(store.retrieve("x"))

@@ -1,0 +1,86 @@
+"""Building stores from endpoints.yml: types, Rasa's SQL section, ${ENV}, paths, defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.stores.factory import create_lock_store, create_tracker_store, substitute_env
+from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+from dialogflowlite.stores.postgres import PostgresTrackerStore
+from dialogflowlite.stores.redis import RedisLockStore, RedisTrackerStore
+from dialogflowlite.stores.sqlite import SQLiteLockStore, SQLiteTrackerStore
+
+
+def test_run_default_is_a_sqlite_file_in_the_project(tmp_path: Path, plugin_manager) -> None:
+    store = create_tracker_store(None, project=tmp_path, default_sqlite="trackers.db")
+    assert isinstance(store, SQLiteTrackerStore)
+    assert store.db_path == tmp_path / "trackers.db"
+    assert isinstance(create_tracker_store(None), MemoryTrackerStore)
+
+
+def test_rasa_sql_sections_pick_the_store_by_dialect(tmp_path: Path, plugin_manager) -> None:
+    sqlite = create_tracker_store({"type": "SQL", "dialect": "sqlite", "db": "conv.db"},
+                                  project=tmp_path)
+    assert isinstance(sqlite, SQLiteTrackerStore) and sqlite.db_path == tmp_path / "conv.db"
+    postgres = create_tracker_store({"type": "SQL", "dialect": "postgresql", "url": "db.local",
+                                     "port": 5433, "db": "bots", "username": "bot",
+                                     "password": "pw", "login_db": "postgres"})
+    assert isinstance(postgres, PostgresTrackerStore)
+    for part in ("host=db.local", "port=5433", "dbname=bots", "user=bot", "password=pw"):
+        assert part in postgres.conninfo
+    with pytest.raises(ConfigError, match="dialect 'mysql' is not supported"):
+        create_tracker_store({"type": "SQL", "dialect": "mysql"})
+
+
+def test_environment_variables_are_substituted(monkeypatch, plugin_manager) -> None:
+    monkeypatch.setenv("DFL_TEST_REDIS_PASSWORD", "s3cret")
+    monkeypatch.setenv("DFL_TEST_REDIS_HOST", "cache.local")
+    store = create_tracker_store({"type": "redis", "url": "${DFL_TEST_REDIS_HOST}",
+                                  "password": "${DFL_TEST_REDIS_PASSWORD}"})
+    assert isinstance(store, RedisTrackerStore)
+    kwargs = store.redis.connection_pool.connection_kwargs
+    assert kwargs["host"] == "cache.local" and kwargs["password"] == "s3cret"
+    assert substitute_env({"a": ["x-${DFL_TEST_REDIS_HOST}-y"]}) == {"a": ["x-cache.local-y"]}
+    monkeypatch.delenv("DFL_TEST_REDIS_PASSWORD")
+    with pytest.raises(ConfigError, match="DFL_TEST_REDIS_PASSWORD is not set"):
+        create_tracker_store({"type": "redis", "password": "${DFL_TEST_REDIS_PASSWORD}"})
+
+
+def test_unknown_settings_name_the_key_and_the_closest_one(plugin_manager) -> None:
+    with pytest.raises(ConfigError, match="no setting 'key_prefx'") as error:
+        create_tracker_store({"type": "redis", "key_prefx": "x"})
+    assert "key_prefix" in str(error.value)
+    with pytest.raises(ConfigError, match="no setting 'lifetim'"):
+        create_lock_store({"type": "redis", "lifetim": 3})
+
+
+def test_several_workers_on_sqlite_share_locks_in_the_same_file(tmp_path: Path,
+                                                                plugin_manager) -> None:
+    store = create_tracker_store(None, project=tmp_path, default_sqlite="trackers.db")
+    locks = create_lock_store(None, tracker_store=store, workers=2)
+    assert isinstance(locks, SQLiteLockStore) and locks.db_path == store.db_path
+    assert isinstance(create_lock_store(None, tracker_store=store, workers=1), MemoryLockStore)
+    assert isinstance(create_lock_store({"type": "redis", "url": "localhost"}), RedisLockStore)
+    sqlite_locks = create_lock_store({"type": "sqlite", "db": "locks.db"}, project=tmp_path)
+    assert isinstance(sqlite_locks, SQLiteLockStore)
+    assert sqlite_locks.db_path == tmp_path / "locks.db"
+
+
+def test_several_workers_without_a_shared_lock_store_are_warned_about(caplog,
+                                                                      plugin_manager) -> None:
+    store = create_tracker_store({"type": "redis"})
+    with caplog.at_level("WARNING"):
+        locks = create_lock_store(None, tracker_store=store, workers=3)
+    assert isinstance(locks, MemoryLockStore)
+    assert "without a shared lock store" in caplog.text
+
+
+def test_the_builtin_stores_are_plugins(plugin_manager) -> None:
+    from dialogflowlite.cli.plugins import describe_plugins
+
+    stores = next(p for p in describe_plugins() if p["name"] == "stores")
+    assert {"sqlite", "postgres", "redis", "SQL"} <= set(stores["contributes"]["tracker stores"])
+    assert {"sqlite", "redis"} <= set(stores["contributes"]["lock stores"])

@@ -1,0 +1,150 @@
+"""Shared lock stores (SQLite, Redis): one conversation at a time, first come first served."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.errors import TrackerStoreError
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def make_locks(request, tmp_path):
+    """A factory of lock stores of one backend that share their locks (like two workers)."""
+    if request.param == "sqlite":
+        from dialogflowlite.stores.sqlite import SQLiteLockStore
+
+        return lambda **kw: SQLiteLockStore(db=tmp_path / "locks.db", **kw)
+    from dialogflowlite.stores.redis import RedisLockStore
+
+    url = request.getfixturevalue("redis_url")
+    prefix = f"dfltest-{uuid.uuid4().hex[:8]}:"
+    return lambda **kw: RedisLockStore(url=url, key_prefix=prefix, **kw)
+
+
+def test_one_sender_is_served_in_arrival_order_others_do_not_wait(make_locks) -> None:
+    order: list[str] = []
+
+    async def handle(locks, name: str, sender: str, delay: float) -> None:
+        async with locks.lock(sender):
+            order.append(f"start {name}")
+            await asyncio.sleep(delay)
+            order.append(f"end {name}")
+
+    async def main() -> None:
+        first, second = make_locks(), make_locks()
+        for locks in (first, second):  # connect first: arrival is when the store is asked
+            async with locks.lock("warm-up"):
+                pass
+        tasks = []
+        for number in range(6):
+            # Alternate between the two stores, as requests alternate between workers.
+            locks = first if number % 2 == 0 else second
+            tasks.append(asyncio.create_task(handle(locks, f"a{number}", "a", 0.02)))
+            await asyncio.sleep(0.005)  # a definite arrival order
+        tasks.append(asyncio.create_task(handle(second, "b0", "b", 0.0)))
+        await asyncio.gather(*tasks)
+        await first.close()
+        await second.close()
+
+    asyncio.run(main())
+    a_events = [e for e in order if e.endswith(tuple(f"a{n}" for n in range(6)))]
+    assert a_events == [f"{what} a{n}" for n in range(6) for what in ("start", "end")]
+    assert order.index("end b0") < order.index("end a1")  # another sender is not held up
+
+
+def test_waiting_too_long_is_a_clear_error_and_leaves_no_ticket_behind(make_locks) -> None:
+    async def main() -> None:
+        locks = make_locks()
+        async with locks.lock("a"):
+            with pytest.raises(TrackerStoreError, match="stayed locked"):
+                async with locks.lock("a", wait_timeout=0.05):
+                    pass
+        # The abandoned ticket does not block the next message.
+        async with asyncio.timeout(2):
+            async with locks.lock("a"):
+                pass
+        await locks.close()
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_waiter_does_not_block_the_conversation(make_locks) -> None:
+    async def main() -> None:
+        locks = make_locks()
+        async with locks.lock("a"):
+            waiter = asyncio.create_task(_enter(locks, "a"))
+            await asyncio.sleep(0.05)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        async with asyncio.timeout(2):
+            async with locks.lock("a"):
+                pass
+        await locks.close()
+
+    asyncio.run(main())
+
+
+async def _enter(locks, sender: str) -> None:
+    async with locks.lock(sender):
+        pass
+
+
+def test_a_crashed_holder_expires_after_its_lifetime(make_locks) -> None:
+    async def main() -> None:
+        crashed = make_locks(lifetime=0.3)
+        ticket, serving = await crashed.take_ticket("a")
+        assert ticket == serving  # it holds the lock ... and never gives it back
+        locks = make_locks(lifetime=0.3)
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(5):
+            async with locks.lock("a"):
+                waited = asyncio.get_running_loop().time() - started
+        assert 0.2 < waited < 3
+        await crashed.close()
+        await locks.close()
+
+    asyncio.run(main())
+
+
+_WORKER = """
+import asyncio, sys
+from dialogflowlite.stores.sqlite import SQLiteLockStore, SQLiteTrackerStore
+
+async def main(name):
+    db = sys.argv[1]
+    locks, store = SQLiteLockStore(db=db), SQLiteTrackerStore(db=db)
+    for number in range(15):
+        async with locks.lock("shared"):
+            await store.append_events("shared", [{"event": "slot", "name": "start",
+                                                  "value": name, "timestamp": 1.0}])
+            await asyncio.sleep(0.002)
+            await store.append_events("shared", [{"event": "slot", "name": "end",
+                                                  "value": name, "timestamp": 1.0}])
+    await locks.close()
+
+asyncio.run(main(sys.argv[2]))
+"""
+
+
+def test_sqlite_locks_exclude_each_other_across_processes(tmp_path: Path) -> None:
+    from dialogflowlite.stores.sqlite import SQLiteTrackerStore
+
+    db = str(tmp_path / "shared.db")
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, db, name])
+               for name in ("w1", "w2", "w3")]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    events = asyncio.run(SQLiteTrackerStore(db=db).load_events("shared"))
+    assert len(events) == 90
+    # Every start is directly followed by the end of the same process: no interleaving.
+    for start, end in zip(events[0::2], events[1::2], strict=True):
+        assert (start["name"], end["name"]) == ("start", "end")
+        assert start["value"] == end["value"]
+    assert {e["value"] for e in events} == {"w1", "w2", "w3"}
