@@ -61,9 +61,11 @@ class DomainReader:
         version = data.get("version")
         major = formats.major_version(version) or formats.major_version(formats.LATEST_VERSION)
         self._versions.add(major)
-        if "version" in data:
+        # Data files lend only their `responses:`; their version says nothing of the domain.
+        is_domain_file = "version" in sections
+        if is_domain_file and "version" in data:
             self.domain.version = str(version)
-        if self.domain.position is None:
+        if is_domain_file and self.domain.position is None:
             self.domain.position = position(file, data)
         readers = {
             "intents": self._intents,
@@ -77,7 +79,8 @@ class DomainReader:
         }
         for key, value in data.items():
             reader = readers.get(key)
-            if reader is not None and key in sections:
+            # An empty section (`responses:` with nothing under it) declares nothing.
+            if reader is not None and key in sections and value is not None:
                 reader(file, data, key, value, major)
 
     def finish(self) -> Domain:
@@ -201,9 +204,8 @@ class DomainReader:
                 initial_value=to_plain(props.get("initial_value")),
                 influence_conversation=bool(influence),
                 values=values,
-                min_value=float(props.get("min_value", 0.0) or 0.0),
-                max_value=float(props.get("max_value", 1.0) if props.get("max_value") is not None
-                                else 1.0),
+                min_value=self._number(file, props, "min_value", 0.0, f"slot '{name}'"),
+                max_value=self._number(file, props, "max_value", 1.0, f"slot '{name}'"),
                 position=where,
             )
             mappings = props.get("mappings")
@@ -215,6 +217,17 @@ class DomainReader:
             if major < 3:
                 self._auto_fill[slot.name] = bool(props.get("auto_fill", True))
             self.domain.slots[slot.name] = slot
+
+    def _number(self, file: Path, props: Any, key: str, default: float, what: str) -> float:
+        value = props.get(key)
+        if value is None:
+            return default
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.log.error(value_position(file, props, key),
+                           f"{key} of {what} must be a number, not {to_plain(value)!r}")
+            return default
 
     def _mappings(self, file: Path, parent: Any, key: Any, value: Any,
                   what: str) -> list[SlotMapping]:

@@ -221,7 +221,7 @@ class ProjectLoader:
                     self.stories.extend(found)
         if "responses" in data:
             # Retrieval responses may live next to their NLU examples.
-            self.domain_reader.read(file, {"responses": data["responses"]}, ("responses",))
+            self.domain_reader.read(file, data, ("responses",))
 
     def _load_config(self) -> ProjectConfig:
         file = _first_existing(self.root, "config.yml", "config.yaml")

@@ -10,6 +10,12 @@ from dialogflowlite.errors import DialogflowLiteError, Position, Problem
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.yaml import position
 
+#: type names as YAML authors know them
+_READABLE = {"CommentedMap": "mapping", "dict": "mapping", "CommentedSeq": "list",
+             "list": "list", "str": "text", "ScalarFloat": "number", "float": "number",
+             "int": "number", "ScalarBoolean": "boolean", "bool": "boolean",
+             "NoneType": "empty value"}
+
 #: the code of every "unknown key" problem (see docs/validation.md)
 UNKNOWN_KEY = "DFL110"
 
@@ -57,11 +63,10 @@ class ProblemLog:
         """Report (as an error) when ``value`` is not of ``kind``; return whether it is."""
         if isinstance(value, kind):
             return True
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        readable = {"CommentedMap": "mapping", "dict": "mapping", "list": "list",
-                    "CommentedSeq": "list", "str": "text"}
-        expected = readable.get(names, names)
+        kinds = (kind,) if isinstance(kind, type) else tuple(kind)
+        expected = " or ".join(_READABLE.get(k.__name__, k.__name__) for k in kinds)
+        actual = _READABLE.get(type(value).__name__, type(value).__name__)
         self.error(position(file, parent, key),
-                   f"{what} must be a {expected}, not {type(value).__name__}",
+                   f"{what} must be a {expected}, not {actual}",
                    "see docs/project-format.md for the expected layout")
         return False

@@ -430,6 +430,8 @@ class _Expander:
             if not unique:
                 self._emit(extended, names, first)
             for nxt in unique:
+                if self.stopped:
+                    return
                 self._walk(nxt, extended.copy(), names, [*visited, id(nxt)], first)
             if self.stopped:
                 return
@@ -441,8 +443,8 @@ def expand_stories(
     """Join ``stories`` through checkpoints and expand ``or`` steps; see :class:`StoryExpansion`.
 
     A path starts at a story without a start checkpoint, follows every story
-    that starts where it ends (a story is used at most once per path, so loops
-    end), and stops at a story without an end checkpoint (or an end checkpoint
+    that starts where it ends (each part of a story is used at most once per
+    path, so loops end), and stops at a story without an end checkpoint (or an end checkpoint
     nobody continues). Checkpoint slot conditions (``slot_was_set`` under a
     start checkpoint) must hold for the path to continue there. At most
     ``max_paths`` paths are produced; ``truncated`` says when that cut any off.

@@ -433,3 +433,36 @@ def test_missing_project_and_missing_domain(tmp_path, write_project) -> None:
     root = write_project(nlu="nlu: []\n")
     [problem] = load_project(root, strict=False).problems
     assert problem.message == "the project has no domain"
+
+
+def test_responses_in_a_data_file_leave_the_domain_version_alone(write_project) -> None:
+    root = write_project(
+        domain='version: "2.0"\nintents: [greet]\nresponses:\n',
+        files={"data/responses.yml": 'version: "3.1"\nresponses:\n  utter_hi: [{text: Hi}]\n'},
+    )
+    project = load_project(root)
+    assert project.domain.version == "2.0"
+    assert list(project.domain.responses) == ["utter_hi"]
+    assert project.domain.position.file == str(root / "domain.yml")
+
+
+def test_wrong_types_are_named_in_yaml_words(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [greet]
+        slots:
+          size:
+            type: float
+            max_value: large
+            mappings: [{type: custom}]
+        entities: {city: {}}
+        """,
+        stories='stories:\n  - story: s\n    steps: "greet then bye"\n',
+    )
+    problems = load_project(root, strict=False).problems
+    assert [(p.position.line, p.message) for p in problems] == [
+        (6, "max_value of slot 'size' must be a number, not 'large'"),
+        (8, "'entities' must be a list, not mapping"),
+        (3, "steps of 's' must be a list, not text"),
+    ]
