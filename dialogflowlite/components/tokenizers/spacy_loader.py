@@ -7,6 +7,7 @@ tokenizer for that language, which needs no download.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -16,17 +17,21 @@ from dialogflowlite.errors import ComponentConfigError, Position
 
 
 def _meta_path(name: str) -> Path | None:
-    folder = Path(name)
+    folder = Path(name).expanduser()
     if (folder / "meta.json").is_file():
         return folder / "meta.json"
-    import spacy.util
-
-    if not spacy.util.is_package(name):
+    if not name.isidentifier():
         return None
+    # An installed pipeline is a Python package with meta.json inside; finding it
+    # this way avoids importing spaCy just to learn that a pipeline is missing.
     try:
-        return Path(spacy.util.get_package_path(name)) / "meta.json"
-    except Exception:  # a broken installation counts as missing
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
         return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / "meta.json").is_file():
+            return Path(location) / "meta.json"
+    return None
 
 
 def spacy_pipeline_installed(name: str) -> bool:
