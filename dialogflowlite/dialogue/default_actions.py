@@ -16,7 +16,6 @@ from dialogflowlite.dialogue.actions import (
     LoopAction,
     ResponseAction,
     last_executed_action,
-    last_user_events,
 )
 from dialogflowlite.dialogue.messages import bot_uttered
 from dialogflowlite.dialogue.slot_filling import extract_slots
@@ -201,11 +200,36 @@ class ActionRevertFallbackEvents(Action):
 
 
 def _intent_names(tracker: DialogueStateTracker, count: int) -> list[str | None]:
-    return [event.intent_name for event in last_user_events(tracker, count)]
+    """Intents of the latest ``count`` user turns; an undone turn ends the list."""
+    names: list[str | None] = []
+    seen = 0
+    for event in reversed(tracker.events_after_latest_restart()):
+        if not isinstance(event, (UserUttered, UserUtteranceReverted)):
+            continue
+        seen += 1
+        if isinstance(event, UserUttered):
+            names.append(event.intent_name)
+        if seen == count:
+            break
+    return names
+
+
+def _episode_user_turns(tracker: DialogueStateTracker, loop: str) -> int:
+    """User messages since the message that started ``loop`` (that one included)."""
+    applied = tracker.applied_events()
+    start = next((i for i in range(len(applied) - 1, -1, -1)
+                  if isinstance(applied[i], ActiveLoop) and applied[i].name == loop), None)
+    if start is None:
+        return 1
+    return 1 + sum(isinstance(e, UserUttered) for e in applied[start:])
 
 
 class ActionTwoStageFallback(LoopAction):
-    """Ask to affirm the guessed intent, then to rephrase; give up after a second miss."""
+    """Ask to affirm the guessed intent, then to rephrase; give up after a second miss.
+
+    When it ends, every user turn of the fallback is undone: either the
+    clarified message takes their place, or (giving up) ``utter_default`` is sent.
+    """
 
     def name(self) -> str:
         return ACTION_TWO_STAGE_FALLBACK
@@ -232,10 +256,13 @@ class ActionTwoStageFallback(LoopAction):
 
     async def deactivate(self, tracker: DialogueStateTracker, context: ActionContext,
                          events_so_far: list[Event]) -> list[Event]:
+        # Undo every turn of the fallback; the loop's activation goes with them.
+        undo: list[Event] = [UserUtteranceReverted()
+                             for _ in range(_episode_user_turns(tracker, self.name()))]
         if self._gives_up(tracker):
-            return await ActionDefaultFallback().run(tracker, context)
-        return [UserUtteranceReverted(), ActionExecuted(name=ACTION_LISTEN),
-                _clarified_message(tracker)]
+            sorry = await ResponseAction("utter_default", silent=True).run(tracker, context)
+            return [*sorry, *undo]
+        return [*undo, ActionExecuted(name=ACTION_LISTEN), _clarified_message(tracker)]
 
 
 class ActionUnlikelyIntent(Action):

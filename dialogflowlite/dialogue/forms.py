@@ -34,6 +34,7 @@ from dialogflowlite.dialogue.actions import (
     temporary_tracker,
     user_defined,
 )
+from dialogflowlite.errors import ActionExecutionError
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START, REQUESTED_SLOT
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -118,7 +119,11 @@ class FormAction(LoopAction):
             return []
         events = [SlotSet(name=name, value=value) for name, value in candidates.items()]
         action = CustomAction(self.validation_action)
-        return await action.run(self._validation_tracker(tracker, events), context)
+        try:
+            return await action.run(self._validation_tracker(tracker, events), context)
+        except ActionExecutionError as e:
+            logger.error("form %s: %s; the values stay unvalidated", self._name, e.render())
+            return []
 
     def slot_candidates(self, tracker: DialogueStateTracker,
                         context: ActionContext) -> dict[str, Any]:
@@ -208,7 +213,11 @@ class FormAction(LoopAction):
         if name is None:
             logger.debug("form %s has no question for slot %s", self._name, slot)
             return []
-        return await context.action(name).run(tracker, context)
+        try:
+            return await context.action(name).run(tracker, context)
+        except ActionExecutionError as e:
+            logger.error("form %s: asking for slot %s failed: %s", self._name, slot, e.render())
+            return []
 
     async def is_done(self, tracker: DialogueStateTracker, context: ActionContext,
                       events_so_far: list[Event]) -> bool:
