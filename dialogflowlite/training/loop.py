@@ -114,8 +114,9 @@ def move_to(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random,
-                   shuffle: bool = True) -> list[list[int]]:
+def length_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, shuffle: bool = True
+) -> list[list[int]]:
     """Index batches of similar length, in random order.
 
     Examples are shuffled, cut into buckets of many batches, sorted by length
@@ -128,8 +129,8 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random,
     bucket = batch_size * _BUCKET_BATCHES
     batches = []
     for i in range(0, len(order), bucket):
-        chunk = sorted(order[i:i + bucket], key=lambda k: lengths[k])
-        batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
+        chunk = sorted(order[i : i + bucket], key=lambda k: lengths[k])
+        batches.extend(chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size))
     if shuffle:
         rng.shuffle(batches)
     return batches
@@ -141,17 +142,18 @@ def parameter_groups(model: nn.Module, config: LoopConfig) -> list[dict[str, Any
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        factor = next((f for prefix, f in config.lr_multipliers.items()
-                       if name.startswith(prefix)), 1.0)
+        factor = next(
+            (f for prefix, f in config.lr_multipliers.items() if name.startswith(prefix)), 1.0
+        )
         no_decay = param.ndim < 2 or "norm" in name.lower()
         key = (config.learning_rate * factor, 0.0 if no_decay else config.weight_decay)
         groups.setdefault(key, []).append(param)
-    return [{"params": params, "lr": lr, "weight_decay": wd}
-            for (lr, wd), params in groups.items()]
+    return [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()]
 
 
-def warmup_linear_decay(optimizer: torch.optim.Optimizer, warmup_steps: int,
-                        total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_linear_decay(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Learning rate rising linearly from 0 over ``warmup_steps``, then falling to 0."""
 
     def factor(step: int) -> float:
@@ -177,8 +179,9 @@ class _Progress:
         if show_progress(config.progress):
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=config.description, unit="step",
-                            dynamic_ncols=True, leave=True)
+            self.bar = tqdm(
+                total=total, desc=config.description, unit="step", dynamic_ncols=True, leave=True
+            )
         self.values: dict[str, str] = {}
 
     def update(self, **values: float | None) -> None:
@@ -234,7 +237,7 @@ def fit(
     best_state: dict[str, torch.Tensor] | None = None
     bad_evals = 0
     started = time.perf_counter()
-    deadline = started + config.max_minutes * 60 if config.max_minutes else None
+    deadline = started + config.max_minutes * 60 if config.max_minutes is not None else None
     progress = _Progress(total_steps, config)
     smoothed: float | None = None
     try:
@@ -259,12 +262,19 @@ def fit(
 
                 last_of_epoch = batch_index + 1 == steps_per_epoch
                 out_of_time = deadline is not None and time.perf_counter() > deadline
-                if evaluate is not None and (result.steps % eval_every == 0 or last_of_epoch
-                                             or out_of_time):
+                if evaluate is not None and (
+                    result.steps % eval_every == 0 or last_of_epoch or out_of_time
+                ):
                     score = _evaluate(model, evaluate)
                     model.train()
-                    result.history.append({"step": result.steps, "epoch": result.epochs,
-                                           "loss": smoothed, "score": score})
+                    result.history.append(
+                        {
+                            "step": result.steps,
+                            "epoch": result.epochs,
+                            "loss": smoothed,
+                            "score": score,
+                        }
+                    )
                     progress.note(held_out=score)
                     if result.best_score is None or score > result.best_score:
                         result.best_score, result.best_step = score, result.steps
@@ -277,12 +287,16 @@ def fit(
                         return result
                 if out_of_time:
                     result.out_of_time = True
-                    logger.info("%s: stopping after %.1f minutes (time budget)",
-                                config.description, config.max_minutes)
+                    logger.info(
+                        "%s: stopping after %.1f minutes (time budget)",
+                        config.description,
+                        config.max_minutes,
+                    )
                     return result
             if evaluate is None:
-                result.history.append({"step": result.steps, "epoch": result.epochs,
-                                       "loss": smoothed or 0.0})
+                result.history.append(
+                    {"step": result.steps, "epoch": result.epochs, "loss": smoothed or 0.0}
+                )
         return result
     finally:
         progress.close()
@@ -303,4 +317,3 @@ def _evaluate(model: nn.Module, evaluate: Callable[[nn.Module], float]) -> float
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     # on the CPU, so a GPU run does not hold two copies in device memory
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-

@@ -1,0 +1,184 @@
+"""Entity spans, word tokens and sub-word pieces: lining them up.
+
+Entities live as character offsets in the message text. Sequence taggers work
+on words (``message.tokens``, from the tokenizer) with BIO tags, and
+pretrained encoders work on sub-word pieces. The helpers here convert between
+the three without dropping or shifting a span:
+
+* :func:`bio_tags` — entity spans -> one BIO tag per word;
+* :func:`bio_spans` — BIO tags -> chunks, with the CoNLL ``conlleval`` rules
+  (shared by decoding and by scoring, so both read tags the same way);
+* :func:`entities_from_bio` — predicted tags -> :class:`Entity` spans;
+* :func:`first_subtoken_indices` — for each word, the first sub-word piece of
+  a fast tokenizer's output (from its character offsets).
+
+Tag labels are :attr:`Entity.label`: the entity type, plus ``#role=`` and
+``#group=`` parts when the annotation has them; :func:`split_label` reads them
+back.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from dialogflowlite.shared.message import Entity, Token
+
+OUTSIDE = "O"
+_ROLE = "#role="
+_GROUP = "#group="
+
+
+def split_label(label: str) -> tuple[str, str | None, str | None]:
+    """``city#role=from#group=1`` -> ``("city", "from", "1")``."""
+    entity, role, group = label, None, None
+    if _GROUP in entity:
+        entity, group = entity.split(_GROUP, 1)
+    if _ROLE in entity:
+        entity, role = entity.split(_ROLE, 1)
+    return entity, role, group
+
+
+def covered_tokens(tokens: Sequence[Token], start: int, end: int) -> list[int]:
+    """Indices of the tokens that overlap the character span ``[start, end)``."""
+    return [i for i, t in enumerate(tokens) if t.start < end and t.end > start]
+
+
+def is_aligned(tokens: Sequence[Token], entity: Entity) -> bool:
+    """Whether the entity starts at a token's start and ends at a token's end."""
+    covered = covered_tokens(tokens, entity.start, entity.end)
+    return bool(covered) and (
+        tokens[covered[0]].start == entity.start and tokens[covered[-1]].end == entity.end
+    )
+
+
+def bio_tags(tokens: Sequence[Token], entities: Sequence[Entity]) -> list[str]:
+    """One BIO tag per token for the given entity spans.
+
+    A token belongs to an entity when their character spans overlap, so an
+    entity whose boundary falls inside a token (see :func:`is_aligned`) still
+    tags that whole token rather than vanishing. Where spans overlap each
+    other, the one that starts first (the longer one on ties) wins.
+    """
+    tags = [OUTSIDE] * len(tokens)
+    for entity in sorted(entities, key=lambda e: (e.start, -e.end)):
+        covered = covered_tokens(tokens, entity.start, entity.end)
+        if not covered or any(tags[i] != OUTSIDE for i in covered):
+            continue
+        tags[covered[0]] = "B-" + entity.label
+        for i in covered[1:]:
+            tags[i] = "I-" + entity.label
+    return tags
+
+
+def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Chunks ``(label, first, last + 1)`` of a BIO sequence, read as ``conlleval`` does.
+
+    A chunk starts at ``B-X``, or at ``I-X`` after ``O`` or after a chunk of
+    another type; it ends before ``O``, ``B-*`` or a tag of another type.
+    """
+    spans: list[tuple[str, int, int]] = []
+    label: str | None = None
+    begin = 0
+    for i, tag in enumerate(tags):
+        prefix, _, kind = tag.partition("-")
+        if tag == OUTSIDE or not kind:
+            prefix, kind = OUTSIDE, ""
+        starts = prefix == "B" or (prefix == "I" and kind != label)
+        if label is not None and (prefix == OUTSIDE or starts):
+            spans.append((label, begin, i))
+            label = None
+        if starts:
+            label, begin = kind, i
+    if label is not None:
+        spans.append((label, begin, len(tags)))
+    return spans
+
+
+def entities_from_bio(
+    text: str,
+    tokens: Sequence[Token],
+    tags: Sequence[str],
+    confidences: Sequence[float] | None = None,
+    extractor: str | None = None,
+) -> list[Entity]:
+    """Entity spans from one predicted tag per token.
+
+    The span runs from its first token's start to its last token's end; the
+    value is that slice of ``text``; the confidence is the mean of its tokens'
+    tag confidences.
+    """
+    entities = []
+    for label, first, last in bio_spans(tags):
+        start, end = tokens[first].start, tokens[last - 1].end
+        entity, role, group = split_label(label)
+        confidence = None
+        if confidences is not None:
+            confidence = float(sum(confidences[first:last]) / (last - first))
+        entities.append(
+            Entity(
+                entity=entity,
+                start=start,
+                end=end,
+                value=text[start:end],
+                role=role,
+                group=group,
+                confidence=confidence,
+                extractor=extractor,
+            )
+        )
+    return entities
+
+
+def first_subtoken_indices(
+    offsets: Sequence[tuple[int, int]], tokens: Sequence[Token]
+) -> list[int]:
+    """For each word token, the index of the first sub-word piece overlapping it.
+
+    ``offsets`` are a fast tokenizer's character offsets of every piece of the
+    same text (``return_offsets_mapping=True``); special tokens have empty
+    spans and never match. A word without any piece (cut off by
+    ``max_length``, or made only of characters the tokenizer drops) gets -1.
+    Two words may share a piece when a piece crosses a word boundary.
+    """
+    result = [-1] * len(tokens)
+    pieces = [(i, s, e) for i, (s, e) in enumerate(offsets) if e > s]
+    p = 0
+    for w, token in enumerate(tokens):
+        # pieces before this word can be skipped for good: words come in order
+        while p < len(pieces) and pieces[p][2] <= token.start:
+            p += 1
+        if p < len(pieces) and pieces[p][1] < token.end:
+            result[w] = pieces[p][0]
+    return result
+
+
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def _is_cjk(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F") and char.isalpha()
+
+
+def simple_tokens(text: str) -> list[Token]:
+    """Words, punctuation marks and single CJK characters, with offsets.
+
+    Used only when no tokenizer ran before a component that needs words.
+    """
+    tokens = []
+    for match in _WORD.finditer(text):
+        word, start = match.group(), match.start()
+        if any(_is_cjk(c) for c in word):
+            run_start = start
+            for i, char in enumerate(word):
+                if _is_cjk(char):
+                    if run_start < start + i:
+                        tokens.append(Token(text[run_start : start + i], run_start, start + i))
+                    tokens.append(Token(char, start + i, start + i + 1))
+                    run_start = start + i + 1
+            if run_start < match.end():
+                tokens.append(Token(text[run_start : match.end()], run_start, match.end()))
+        else:
+            tokens.append(Token(word, start, match.end()))
+    return tokens

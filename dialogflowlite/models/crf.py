@@ -1,0 +1,122 @@
+"""A linear-chain conditional random field over tag emissions.
+
+Scores a tag sequence as the sum of per-position emission scores and
+tag-to-tag transition scores (plus start and end scores). Training minimises
+the negative log-likelihood (forward algorithm); decoding is Viterbi. An
+optional ``allowed`` matrix forbids transitions outright (BIO: ``I-x`` only
+after ``B-x`` or ``I-x``), so decoded sequences are always well formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+_FORBIDDEN = -1e4
+
+
+def bio_transition_mask(tags: Sequence[str]) -> torch.Tensor:
+    """``allowed[i, j]`` is True when tag ``j`` may follow tag ``i`` in BIO.
+
+    Row ``len(tags)`` is the start of the sequence: ``I-x`` may not begin it.
+    """
+    n = len(tags)
+    allowed = torch.ones(n + 1, n, dtype=torch.bool)
+    for j, tag in enumerate(tags):
+        if not tag.startswith("I-"):
+            continue
+        kind = tag[2:]
+        for i, prev in enumerate(tags):
+            allowed[i, j] = prev in (f"B-{kind}", f"I-{kind}")
+        allowed[n, j] = False
+    return allowed
+
+
+class ConditionalRandomField(nn.Module):
+    """Linear-chain CRF: ``forward`` gives the NLL, ``decode`` the best tag paths."""
+
+    def __init__(self, num_tags: int, allowed: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.num_tags = num_tags
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))
+        self.start_transitions = nn.Parameter(torch.zeros(num_tags))
+        self.end_transitions = nn.Parameter(torch.zeros(num_tags))
+        if allowed is None:
+            allowed = torch.ones(num_tags + 1, num_tags, dtype=torch.bool)
+        if allowed.shape != (num_tags + 1, num_tags):
+            raise ValueError(f"allowed must have shape ({num_tags + 1}, {num_tags})")
+        # a buffer, so the constraint travels with the weights
+        self.register_buffer("allowed", allowed.clone(), persistent=True)
+
+    def _scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        penalty = (~self.allowed).to(self.transitions.dtype) * _FORBIDDEN
+        return self.transitions + penalty[:-1], self.start_transitions + penalty[-1]
+
+    def forward(
+        self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean negative log-likelihood of ``tags`` (batch, length) given emissions.
+
+        ``mask`` (batch, length) marks real positions; every sequence must
+        start with a real position (sequences without any are ignored).
+        """
+        mask = mask.bool()
+        has_any = mask[:, 0]
+        if not bool(has_any.any()):
+            return emissions.sum() * 0.0
+        emissions, tags, mask = emissions[has_any], tags[has_any], mask[has_any]
+        transitions, start = self._scores()
+        tags = tags.clamp(min=0)
+        batch, length, _ = emissions.shape
+        rows = torch.arange(batch, device=emissions.device)
+
+        # score of the gold path
+        score = start[tags[:, 0]] + emissions[rows, 0, tags[:, 0]]
+        for t in range(1, length):
+            step = transitions[tags[:, t - 1], tags[:, t]] + emissions[rows, t, tags[:, t]]
+            score = score + step * mask[:, t]
+        last = mask.sum(1) - 1
+        score = score + self.end_transitions[tags[rows, last]]
+
+        # log partition function (forward algorithm)
+        alpha = start + emissions[:, 0]
+        for t in range(1, length):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1)
+            nxt = nxt + emissions[:, t]
+            alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
+        log_z = torch.logsumexp(alpha + self.end_transitions, dim=1)
+        return (log_z - score).mean()
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+        """The highest-scoring tag path of each sequence (only its real positions)."""
+        mask = mask.bool()
+        batch, length = emissions.shape[:2]
+        if length == 0:
+            return [[] for _ in range(batch)]
+        transitions, start = self._scores()
+        score = start + emissions[:, 0]
+        history = []
+        for t in range(1, length):
+            total = score.unsqueeze(2) + transitions.unsqueeze(0)
+            best, index = total.max(dim=1)
+            history.append(index)
+            score = torch.where(mask[:, t].unsqueeze(1), best + emissions[:, t], score)
+        score = score + self.end_transitions
+        lengths = mask.sum(1).tolist()
+        paths = []
+        for b in range(batch):
+            n = int(lengths[b])
+            if n == 0:
+                paths.append([])
+                continue
+            tag = int(score[b].argmax())
+            path = [tag]
+            for t in range(n - 1, 0, -1):
+                tag = int(history[t - 1][b, tag])
+                path.append(tag)
+            path.reverse()
+            paths.append(path)
+        return paths

@@ -1,0 +1,146 @@
+"""Entity spans <-> word BIO tags <-> sub-word pieces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.components.tokenizers.alignment import (
+    bio_spans,
+    bio_tags,
+    entities_from_bio,
+    first_subtoken_indices,
+    is_aligned,
+    simple_tokens,
+    split_label,
+)
+from dialogflowlite.shared.message import Entity, Token
+from dialogflowlite.shared.training_data import parse_annotated_text
+
+
+def words(text: str) -> list[Token]:
+    return simple_tokens(text)
+
+
+def test_multi_token_entity_gets_b_then_i() -> None:
+    text, entities = parse_annotated_text("fly from [new york city](city) to [rome](city) now")
+    tags = bio_tags(words(text), entities)
+    assert tags == ["O", "O", "B-city", "I-city", "I-city", "O", "B-city", "O"]
+
+
+def test_roles_and_groups_are_part_of_the_label_and_come_back() -> None:
+    text, entities = parse_annotated_text(
+        'from [Berlin]{"entity": "city", "role": "departure", "group": "1"} to '
+        '[Rome]{"entity": "city", "role": "destination"}'
+    )
+    tokens = words(text)
+    tags = bio_tags(tokens, entities)
+    assert tags[1] == "B-city#role=departure#group=1"
+    assert tags[3] == "B-city#role=destination"
+    decoded = entities_from_bio(text, tokens, tags)
+    assert [(e.entity, e.role, e.group, e.value) for e in decoded] == [
+        ("city", "departure", "1", "Berlin"),
+        ("city", "destination", None, "Rome"),
+    ]
+    assert split_label("size") == ("size", None, None)
+    assert split_label("city#group=2") == ("city", None, "2")
+
+
+def test_overlapping_spans_keep_the_first_and_longest() -> None:
+    text = "new york pizza"
+    tokens = words(text)
+    entities = [Entity("food", 4, 14, "york pizza"), Entity("city", 0, 8, "new york")]
+    assert bio_tags(tokens, entities) == ["B-city", "I-city", "O"]
+
+
+def test_entity_boundary_inside_a_word_tags_the_whole_word() -> None:
+    # "10" is annotated inside the single word "10kg": the word is tagged rather
+    # than the entity disappearing, and the misalignment can be detected
+    text = "send 10kg now"
+    tokens = words(text)
+    entity = Entity("amount", 5, 7, "10")
+    assert not is_aligned(tokens, entity)
+    assert bio_tags(tokens, [entity]) == ["O", "B-amount", "O"]
+    assert is_aligned(tokens, Entity("amount", 5, 9, "10kg"))
+
+
+def test_bio_spans_follow_conlleval() -> None:
+    assert bio_spans(["B-a", "I-a", "O", "I-a", "I-a"]) == [("a", 0, 2), ("a", 3, 5)]
+    # a tag of another type ends the chunk, I- of a new type starts one
+    assert bio_spans(["B-a", "I-b", "B-b", "I-b"]) == [("a", 0, 1), ("b", 1, 2), ("b", 2, 4)]
+    assert bio_spans(["B-a", "B-a"]) == [("a", 0, 1), ("a", 1, 2)]
+    assert bio_spans(["O", "O"]) == []
+    assert bio_spans([]) == []
+
+
+def test_entities_from_bio_uses_character_offsets_and_mean_confidence() -> None:
+    text = "  book  Hotel   Adlon, please"
+    tokens = words(text)
+    tags = ["O", "B-hotel", "I-hotel", "O", "O"]
+    [entity] = entities_from_bio(text, tokens, tags, [0.2, 0.9, 0.7, 0.5, 0.5], extractor="X")
+    assert (entity.start, entity.end) == (8, 21)
+    assert entity.value == "Hotel   Adlon" == text[entity.start : entity.end]
+    assert entity.confidence == pytest.approx(0.8)
+    assert entity.extractor == "X"
+
+
+def test_simple_tokens_split_cjk_into_characters() -> None:
+    tokens = simple_tokens("我想去北京 ok!")
+    assert [t.text for t in tokens] == ["我", "想", "去", "北", "京", "ok", "!"]
+    assert all("我想去北京 ok!"[t.start : t.end] == t.text for t in tokens)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory: pytest.TempPathFactory):
+    from tiny_encoder import build_tiny_encoder
+    from transformers import AutoTokenizer
+
+    folder = build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "model")
+    return AutoTokenizer.from_pretrained(str(Path(folder)))
+
+
+def pieces(tokenizer, text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    return tokenizer.convert_ids_to_tokens(encoded["input_ids"]), encoded["offset_mapping"]
+
+
+def test_first_piece_of_words_split_into_several_pieces(tokenizer) -> None:
+    text, entities = parse_annotated_text("fly to [hamburg](city) tomorrow")
+    tokens = words(text)
+    names, offsets = pieces(tokenizer, text)
+    index = first_subtoken_indices(offsets, tokens)
+    # "hamburg" is not in the vocabulary: one piece per letter, the first is "h"
+    assert names[index[2]] == "h" and names[index[2] + 1] == "##a"
+    assert [names[i] for i in index] == ["fly", "to", "h", "tomorrow"]
+    assert bio_tags(tokens, entities) == ["O", "O", "B-city", "O"]
+
+
+def test_first_piece_of_cjk_and_punctuation(tokenizer) -> None:
+    text = "我想去北京, ok?"
+    tokens = simple_tokens(text)
+    names, offsets = pieces(tokenizer, text)
+    index = first_subtoken_indices(offsets, tokens)
+    assert [names[i] for i in index] == ["我", "想", "去", "北", "京", ",", "o", "?"]
+
+
+def test_words_cut_off_by_max_length_have_no_piece(tokenizer) -> None:
+    text = "book a flight to paris please"
+    encoded = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=5)
+    index = first_subtoken_indices(encoded["offset_mapping"], words(text))
+    assert index[:3] == [1, 2, 3]
+    assert index[3:] == [-1, -1, -1]
+
+
+def test_a_piece_spanning_two_words_serves_both() -> None:
+    # a tokenizer that reads "newyork" as one piece while the word tokenizer split it
+    tokens = [Token("new", 0, 3), Token("york", 3, 7), Token("now", 8, 11)]
+    offsets = [(0, 0), (0, 7), (8, 11), (0, 0)]
+    assert first_subtoken_indices(offsets, tokens) == [1, 1, 2]
+
+
+def test_pieces_that_start_inside_a_word() -> None:
+    # the word "kg" starts in the middle of the piece "10kg"'s span of the sub-word model
+    tokens = [Token("10", 0, 2), Token("kg", 2, 4)]
+    offsets = [(0, 0), (0, 1), (1, 3), (3, 4), (0, 0)]
+    assert first_subtoken_indices(offsets, tokens) == [1, 2]
