@@ -1,0 +1,643 @@
+"""JointTransformerClassifier: a pretrained encoder fine-tuned for intents and slots.
+
+``model:`` names the encoder: a hub name, a local folder, or an alias that a
+model source plugin resolves (the built-in one maps ``all-MiniLM-L6-v2`` to
+weights installed with the package, so the default project trains offline).
+The encoder reads sub-word pieces from the model's fast tokenizer; the slot
+head tags each word of ``message.tokens`` on its first piece, found through
+the tokenizer's character offsets. Entity roles and groups are part of the
+tag labels. Regex and lookup features from RegexFeaturizer are concatenated
+to the word and sentence states when present.
+
+On disk (through :class:`ComponentStorage` only): the encoder's config and
+the tokenizer's files (JSON/text), every weight in one safetensors file and
+the labels in JSON. Loading needs neither the original weights nor network.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.nlu.sequence_labels import (
+    LabelSet,
+    Scores,
+    example_tokens,
+    regex_feature_names,
+    regex_features,
+    score,
+    split_held_out,
+    write_prediction,
+)
+from dialogflowlite.components.tokenizers.alignment import first_subtoken_indices
+from dialogflowlite.errors import ComponentConfigError, ModelSourceError, TrainingError
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import TrainingData
+
+if TYPE_CHECKING:
+    import torch
+
+    from dialogflowlite.artifact import ComponentStorage
+    from dialogflowlite.models.joint_intent_slot import JointIntentSlotModel
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+WEIGHTS = "model.safetensors"
+META = "labels.json"
+ENCODER_DIR = "encoder"
+TOKENIZER_DIR = "tokenizer"
+
+
+def resolve_model_source(name: str) -> str:
+    """A ``model:`` value as a loadable folder or hub name, through the model source hook."""
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    found = get_plugin_manager().hook.dfl_resolve_model_source(name=name)
+    return str(found) if found else name
+
+
+def auto_epochs(num_examples: int) -> int:
+    """Epochs when the config says ``auto``: more passes over small data, fewer over big.
+
+    Aims at roughly 40k example passes, between 3 and 20 epochs (a 13k-example
+    corpus gets 3, a 200-example project 20, capped by its time budget).
+    """
+    return max(3, min(20, math.ceil(40_000 / max(1, num_examples))))
+
+
+@dataclass
+class _Encoded:
+    """One example as the model reads it."""
+
+    input_ids: list[int]
+    word_index: list[int]
+    intent: int
+    tags: list[int]
+    token_features: list[list[float]]
+    sentence_features: list[float]
+
+
+class JointTransformerClassifier(NluComponent):
+    """Fine-tunes a pretrained Transformer encoder for intents and BIO slots at once.
+
+    Intent head on the first (or mean) piece state, slot head on each word's
+    first piece, optional CRF, regex/lookup features, optional LoRA, dynamic
+    int8 quantization when loaded with ``quantize``.
+    """
+
+    name = "JointTransformerClassifier"
+    kind = "intent_classifier"
+    requires = ("tokens",)
+    provides = ("intent", "intent_ranking", "entities")
+    defaults: dict[str, Any] = {
+        # encoder: hub name, local folder, or an alias of a model source
+        "model": DEFAULT_MODEL,
+        # "cls" (first piece) or "mean" (mean of the pieces) for the intent head
+        "pooling": "cls",
+        # pieces per message, longer messages are cut (their last words get no tag)
+        "max_length": 64,
+        "use_crf": False,
+        "intent_classification": True,
+        "entity_recognition": True,
+        # an integer, or "auto" (see auto_epochs)
+        "epochs": "auto",
+        "batch_size": 32,
+        "learning_rate": 1e-4,
+        # the heads (and CRF) learn this much faster than the encoder
+        "head_learning_rate_factor": 10.0,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.1,
+        "max_grad_norm": 1.0,
+        "dropout": 0.1,
+        "slot_loss_weight": 1.0,
+        # keep the pretrained word-piece embeddings fixed: much faster on CPU
+        "freeze_embeddings": True,
+        # part held out for early stopping, used when it has at least min_held_out examples
+        "validation_split": 0.1,
+        "min_held_out": 100,
+        "patience": 2,
+        "evaluations_per_epoch": 1,
+        # a wall-time budget for fine-tuning (minutes), or null
+        "max_minutes": None,
+        # null: the pipeline's seed
+        "random_seed": None,
+        # null: the GPU when there is one
+        "device": None,
+        "inference_batch_size": 64,
+        # dynamic int8 quantization of the Linear layers when loaded
+        "quantize": False,
+        # LoRA adapters instead of full fine-tuning: {r: 8, alpha: 16, dropout: 0.1}
+        "lora": None,
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._check_config()
+        self.model: JointIntentSlotModel | None = None
+        self.tokenizer: Any = None
+        self.labels: LabelSet | None = None
+        self.regex_names: list[str] = []
+        self.fit_result: Any = None
+        self._device: torch.device | None = None
+
+    # ------------------------------------------------------------ configuration
+
+    def _check_config(self) -> None:
+        c = self.config
+        if c["pooling"] not in ("cls", "mean"):
+            raise self._bad("pooling", "use 'cls' or 'mean'")
+        if not (c["epochs"] == "auto" or (isinstance(c["epochs"], int) and c["epochs"] > 0)):
+            raise self._bad("epochs", "use a positive integer or 'auto'")
+        for key in ("batch_size", "max_length", "inference_batch_size"):
+            if not isinstance(c[key], int) or c[key] <= 0:
+                raise self._bad(key, "use a positive integer")
+        if not 0 <= float(c["validation_split"]) < 1:
+            raise self._bad("validation_split", "use a fraction between 0 and 1")
+        if not (c["intent_classification"] or c["entity_recognition"]):
+            raise self._bad("intent_classification", "enable intents, entities or both")
+        lora = c["lora"]
+        if lora is not None and (
+            not isinstance(lora, dict) or set(lora) - {"r", "alpha", "dropout", "target_modules"}
+        ):
+            raise self._bad("lora", "write it as {r: 8, alpha: 16, dropout: 0.1}")
+
+    def _bad(self, key: str, hint: str) -> ComponentConfigError:
+        return ComponentConfigError(
+            f"component {self.name}: bad value {self.config[key]!r} for '{key}'",
+            hint=hint,
+            position=self.position,
+        )
+
+    # ------------------------------------------------------------ training
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        """Fine-tune on the examples, holding out a part for early stopping when big enough."""
+        self.fit(training_data, context)
+
+    def fit(
+        self, training_data: TrainingData, context: NluContext, held_out: TrainingData | None = None
+    ) -> None:
+        """Fine-tune; ``held_out`` (e.g. a dev split) replaces the automatic held-out part."""
+        from dialogflowlite.models.crf import bio_transition_mask
+        from dialogflowlite.models.joint_intent_slot import (
+            JointIntentSlotConfig,
+            JointIntentSlotModel,
+        )
+        from dialogflowlite.training.loop import LoopConfig, fit, seed_everything
+
+        c = self.config
+        seed = c["random_seed"] if c["random_seed"] is not None else context.seed
+        examples = training_data.intent_examples
+        if not examples:
+            raise TrainingError(
+                f"{self.name}: no training examples with an intent",
+                hint="add examples under `nlu:` in data/nlu.yml",
+            )
+        if held_out is not None:
+            train_examples, dev_examples = examples, held_out.intent_examples
+        else:
+            train_examples, dev_examples = split_held_out(
+                examples, float(c["validation_split"]), int(c["min_held_out"]), seed
+            )
+        self.labels = LabelSet.from_examples(examples, self.name)
+        self.regex_names = regex_feature_names(examples)
+
+        seed_everything(seed)
+        source = resolve_model_source(str(c["model"]))
+        self.tokenizer = _load_tokenizer(source, self.name)
+        encoder = _load_encoder(source, self.name)
+        if c["freeze_embeddings"] and hasattr(encoder, "get_input_embeddings"):
+            encoder.get_input_embeddings().weight.requires_grad_(False)
+        if c["lora"]:
+            encoder = _with_lora(encoder, c["lora"], self.name)
+        model_config = JointIntentSlotConfig(
+            hidden_size=encoder.config.hidden_size,
+            num_intents=len(self.labels.intents),
+            num_tags=len(self.labels.tags),
+            num_token_features=len(self.regex_names),
+            num_sentence_features=len(self.regex_names),
+            dropout=float(c["dropout"]),
+            pooling=c["pooling"],
+            use_crf=bool(c["use_crf"]) and self._tags_wanted,
+            slot_loss_weight=float(c["slot_loss_weight"]),
+        )
+        allowed = bio_transition_mask(self.labels.tags) if model_config.use_crf else None
+        self.model = JointIntentSlotModel(encoder, model_config, allowed)
+
+        items = self._encode(train_examples, with_labels=True)
+        dev_items = self._encode(dev_examples, with_labels=True) if dev_examples else []
+        epochs = auto_epochs(len(items)) if c["epochs"] == "auto" else int(c["epochs"])
+        steps_per_epoch = math.ceil(len(items) / int(c["batch_size"]))
+        loop_config = LoopConfig(
+            epochs=epochs,
+            batch_size=int(c["batch_size"]),
+            learning_rate=float(c["learning_rate"]),
+            weight_decay=float(c["weight_decay"]),
+            warmup_ratio=float(c["warmup_ratio"]),
+            max_grad_norm=float(c["max_grad_norm"]),
+            patience=int(c["patience"]),
+            eval_every=max(1, steps_per_epoch // max(1, int(c["evaluations_per_epoch"]))),
+            max_minutes=c["max_minutes"],
+            seed=seed,
+            device=c["device"] or context.device,
+            progress=context.progress,
+            description=self.name,
+            lr_multipliers={
+                "intent_head": float(c["head_learning_rate_factor"]),
+                "slot_head": float(c["head_learning_rate_factor"]),
+                "crf": float(c["head_learning_rate_factor"]),
+            },
+        )
+        evaluate = (
+            (lambda model: self._score_items(dev_items).selection_score(self._tags_wanted))
+            if dev_items
+            else None
+        )
+        self.fit_result = fit(
+            self.model,
+            items,
+            self._collate,
+            self._step,
+            loop_config,
+            evaluate=evaluate,
+            lengths=[len(i.input_ids) for i in items],
+        )
+        if c["lora"]:
+            self.model.encoder = self.model.encoder.merge_and_unload()
+        self._device = next(self.model.parameters()).device
+        logger.info(
+            "%s: trained %.1f epochs in %.1f s (held-out score %s)",
+            self.name,
+            self.fit_result.epochs,
+            self.fit_result.seconds,
+            self.fit_result.best_score,
+        )
+        if context.quantize or c["quantize"]:
+            self._quantize()
+
+    @property
+    def _tags_wanted(self) -> bool:
+        return bool(self.config["entity_recognition"]) and bool(
+            self.labels and self.labels.has_entities
+        )
+
+    def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
+        """Sub-word pieces, first-piece index per word, labels and features per message."""
+        assert self.labels is not None
+        encoded = self.tokenizer(
+            [m.text for m in messages],
+            return_offsets_mapping=True,
+            truncation=True,
+            max_length=int(self.config["max_length"]),
+        )
+        items = []
+        for i, message in enumerate(messages):
+            tokens = example_tokens(message)
+            index = _complete(first_subtoken_indices(encoded["offset_mapping"][i], tokens))
+            tokens = tokens[: len(index)]
+            intent, tags = -1, []
+            if with_labels:
+                intent = self.labels.intent_index(message)
+                tags = self.labels.tag_indices(message, tokens)
+            token_features, sentence_features = regex_features(
+                message, self.regex_names, len(tokens)
+            )
+            items.append(
+                _Encoded(
+                    list(encoded["input_ids"][i]),
+                    index,
+                    intent,
+                    tags,
+                    token_features,
+                    sentence_features,
+                )
+            )
+        return items
+
+    def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
+        import torch
+
+        from dialogflowlite.models.joint_intent_slot import IGNORE_INDEX
+
+        batch = len(items)
+        pieces = max(len(i.input_ids) for i in items)
+        words = max(1, max(len(i.word_index) for i in items))
+        pad = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((batch, pieces), pad, dtype=torch.long)
+        attention = torch.zeros((batch, pieces), dtype=torch.long)
+        word_index = torch.zeros((batch, words), dtype=torch.long)
+        word_mask = torch.zeros((batch, words), dtype=torch.bool)
+        tags = torch.full((batch, words), IGNORE_INDEX, dtype=torch.long)
+        features = len(self.regex_names)
+        token_features = torch.zeros((batch, words, features)) if features else None
+        sentence_features = torch.zeros((batch, features)) if features else None
+        for b, item in enumerate(items):
+            n, w = len(item.input_ids), len(item.word_index)
+            input_ids[b, :n] = torch.tensor(item.input_ids)
+            attention[b, :n] = 1
+            if w:
+                word_index[b, :w] = torch.tensor(item.word_index)
+                word_mask[b, :w] = True
+            if item.tags:
+                tags[b, : len(item.tags)] = torch.tensor(item.tags)
+            if features:
+                if w:
+                    token_features[b, :w] = torch.tensor(item.token_features)
+                sentence_features[b] = torch.tensor(item.sentence_features)
+        intents = torch.tensor([max(i.intent, 0) for i in items], dtype=torch.long)
+        # a single unpadded message needs no mask (a faster path in the encoder)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention if batch > 1 else None,
+            "word_index": word_index,
+            "word_mask": word_mask,
+            "token_features": token_features,
+            "sentence_features": sentence_features,
+            "intents": intents,
+            "tags": tags,
+        }
+
+    def _forward(self, model: JointIntentSlotModel, batch: dict[str, Any]) -> Any:
+        return model(
+            batch["input_ids"],
+            batch["attention_mask"],
+            batch["word_index"],
+            batch["token_features"],
+            batch["sentence_features"],
+        )
+
+    def _step(self, model: JointIntentSlotModel, batch: dict[str, Any]) -> Any:
+        from dialogflowlite.training.loop import StepOutput
+
+        output = self._forward(model, batch)
+        intents = batch["intents"] if self.config["intent_classification"] else None
+        tags = batch["tags"] if self._tags_wanted else None
+        loss = model.loss(output, intents, tags, batch["word_mask"])
+        correct = int((output.intent_logits.argmax(-1) == batch["intents"]).sum())
+        return StepOutput(loss, correct, len(batch["intents"]))
+
+    def _score_items(self, items: list[_Encoded]) -> Scores:
+        """Scores of the current model on encoded, labelled items."""
+        assert self.labels is not None
+        gold, predicted = [], []
+        for chunk in _length_chunks(items, int(self.config["inference_batch_size"])):
+            intents, paths, _ = self._predict(chunk)
+            for item, intent, path in zip(chunk, intents, paths, strict=True):
+                gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
+                gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
+                best = self.labels.intents[int(intent.argmax())] if intent is not None else None
+                predicted.append(
+                    (
+                        best if self.config["intent_classification"] else gold_intent,
+                        [self.labels.tags[t] for t in path],
+                    )
+                )
+        return score(gold, predicted)
+
+    def _predict(
+        self, items: list[_Encoded]
+    ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
+        """Intent probabilities, tag paths and tag confidences for a chunk of items."""
+        import torch
+
+        from dialogflowlite.training.loop import move_to
+
+        assert self.model is not None
+        batch = move_to(self._collate(items), self._device or torch.device("cpu"))
+        with torch.inference_mode():
+            output = self._forward(self.model, batch)
+            probs = output.intent_logits.float().softmax(-1).cpu()
+            if self._tags_wanted:
+                paths, confidences = self.model.decode_tags(output, batch["word_mask"])
+            else:
+                paths = [[] for _ in items]
+                confidences = [[] for _ in items]
+        intents = list(probs) if self.config["intent_classification"] else [None] * len(items)
+        return intents, paths, confidences
+
+    # ------------------------------------------------------------ inference
+
+    def process(self, messages: list[Message]) -> None:
+        """Predict intent ranking (top 10) and entities for a batch of messages."""
+        if self.model is None or self.labels is None or not messages:
+            return
+        size = int(self.config["inference_batch_size"])
+        order = sorted(range(len(messages)), key=lambda i: len(messages[i].text))
+        for start in range(0, len(order), size):
+            chunk = [messages[i] for i in order[start : start + size]]
+            items = self._encode(chunk, with_labels=False)
+            intents, paths, confidences = self._predict(items)
+            for message, item, intent, path, conf in zip(
+                chunk, items, intents, paths, confidences, strict=True
+            ):
+                tokens = example_tokens(message)[: len(item.word_index)]
+                write_prediction(
+                    message,
+                    self.labels,
+                    intent.tolist() if intent is not None else None,
+                    tokens,
+                    path,
+                    conf,
+                    self.name,
+                )
+
+    # ------------------------------------------------------------ persistence
+
+    def persist(self, storage: ComponentStorage) -> None:
+        """Encoder config, tokenizer files, all weights (safetensors) and labels (JSON)."""
+        if self.model is None or self.labels is None:
+            raise TrainingError(f"{self.name}: nothing to save, the component was not trained")
+        encoder = self.model.encoder
+        encoder.config.save_pretrained(storage.path(ENCODER_DIR))
+        self.tokenizer.save_pretrained(storage.path(TOKENIZER_DIR))
+        storage.write_tensors(
+            WEIGHTS, {k: v.cpu() for k, v in self.model.state_dict().items() if not _is_packed(v)}
+        )
+        storage.write_json(
+            META,
+            {
+                "labels": self.labels.to_json(),
+                "regex_names": self.regex_names,
+                "model_config": asdict(self.model.config),
+                "source_model": self.config["model"],
+            },
+        )
+
+    @classmethod
+    def load(
+        cls, config: dict[str, Any], storage: ComponentStorage, quantize: bool = False
+    ) -> JointTransformerClassifier:
+        """Rebuild the trained classifier from its own files (no network, no source weights)."""
+        import torch
+
+        from dialogflowlite.models.crf import bio_transition_mask
+        from dialogflowlite.models.joint_intent_slot import (
+            JointIntentSlotConfig,
+            JointIntentSlotModel,
+        )
+
+        component = cls(config)
+        meta = storage.read_json(META)
+        component.labels = LabelSet.from_json(meta["labels"])
+        component.regex_names = list(meta.get("regex_names") or [])
+        component.tokenizer = _load_tokenizer(str(storage.path(TOKENIZER_DIR)), cls.name)
+        encoder = _encoder_from_config(str(storage.path(ENCODER_DIR)), cls.name)
+        model_config = JointIntentSlotConfig(**meta["model_config"])
+        allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
+        model = JointIntentSlotModel(encoder, model_config, allowed)
+        missing, unexpected = model.load_state_dict(storage.read_tensors(WEIGHTS), strict=False)
+        if unexpected or [k for k in missing if not k.endswith("position_ids")]:
+            from dialogflowlite.errors import ModelLoadError
+
+            raise ModelLoadError(
+                f"{cls.name}: stored weights do not fit the model "
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]})",
+                hint="retrain with `dialogflowlite train --force`",
+            )
+        model.eval()
+        component.model = model
+        component._device = torch.device("cpu")
+        if quantize or component.config["quantize"]:
+            component._quantize()
+        return component
+
+    def _quantize(self) -> None:
+        """Dynamic int8 quantization of every Linear layer (CPU inference)."""
+        import torch
+
+        assert self.model is not None
+        self.model.to("cpu").eval()
+        self._device = torch.device("cpu")
+        self.model = quantize_linear_layers(self.model)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def quantize_linear_layers(model: Any) -> Any:
+    """``model`` with dynamically int8-quantized ``nn.Linear`` layers."""
+    import torch
+
+    try:
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError as e:  # pragma: no cover - depends on the torch build
+        raise ComponentConfigError(
+            "this torch build has no dynamic quantization", hint="set quantize: false"
+        ) from e
+    with warnings.catch_warnings():
+        # the eager quantization API is marked for migration; it still works
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _is_packed(value: Any) -> bool:
+    import torch
+
+    return not isinstance(value, torch.Tensor) or value.is_quantized
+
+
+def _complete(index: list[int]) -> list[int]:
+    """Drop trailing words without a piece (cut off); others borrow a neighbour's piece."""
+    n = len(index)
+    while n and index[n - 1] < 0:
+        n -= 1
+    index = index[:n]
+    valid = [i for i in index if i >= 0]
+    last = valid[0] if valid else 0
+    for w, value in enumerate(index):
+        if value < 0:
+            index[w] = last
+        else:
+            last = value
+    return index
+
+
+def _length_chunks(items: list[_Encoded], size: int) -> list[list[_Encoded]]:
+    ordered = sorted(items, key=lambda i: len(i.input_ids))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def _load_tokenizer(source: str, component: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as e:
+        raise ModelSourceError(
+            f"{component}: cannot load a tokenizer from {source!r}: {e}",
+            hint="give `model:` a local folder, an installed alias such as "
+            "all-MiniLM-L6-v2, or a hub name when online",
+        ) from e
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelSourceError(
+            f"{component}: the tokenizer of {source!r} is not a fast "
+            "tokenizer, so sub-words cannot be aligned to words",
+            hint="use a model folder with a tokenizer.json",
+        )
+    return tokenizer
+
+
+def _load_encoder(source: str, component: str) -> Any:
+    from transformers import AutoModel
+
+    try:
+        encoder = AutoModel.from_pretrained(source)
+    except (OSError, ValueError) as e:
+        raise ModelSourceError(
+            f"{component}: cannot load pretrained weights from {source!r}: {e}",
+            hint="give `model:` a local folder, an installed alias "
+            "such as all-MiniLM-L6-v2, or a hub name when "
+            "online",
+        ) from e
+    return _without_pooler(encoder)
+
+
+def _encoder_from_config(folder: str, component: str) -> Any:
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as e:
+        from dialogflowlite.errors import ModelLoadError
+
+        raise ModelLoadError(
+            f"{component}: the stored encoder config is unreadable: {e}",
+            hint="retrain with `dialogflowlite train --force`",
+        ) from e
+    return _without_pooler(AutoModel.from_config(config))
+
+
+def _without_pooler(encoder: Any) -> Any:
+    # the heads read the hidden states; a pooler would only cost time and weights
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    return encoder
+
+
+def _with_lora(encoder: Any, options: dict[str, Any], component: str) -> Any:
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as e:
+        raise ComponentConfigError(
+            f"{component}: `lora` needs the peft package, which is not installed",
+            hint="pip install 'dialogflowlite[lora]', or remove `lora` from the config",
+        ) from e
+    config = LoraConfig(
+        r=int(options.get("r", 8)),
+        lora_alpha=int(options.get("alpha", 16)),
+        lora_dropout=float(options.get("dropout", 0.1)),
+        target_modules=options.get("target_modules"),
+    )
+    try:
+        return get_peft_model(encoder, config)
+    except ValueError as e:
+        raise ComponentConfigError(
+            f"{component}: LoRA cannot wrap this encoder: {e}",
+            hint="set lora.target_modules to the names of its attention layers",
+        ) from e

@@ -1,0 +1,215 @@
+"""Labels, extra features and scores shared by the intent + slot classifiers.
+
+Both :mod:`joint_transformer` (pretrained encoder) and
+:mod:`scratch_transformer` (from scratch) train on the same targets: the base
+intent of each example (``faq`` for ``faq/ask_price``; the response selector
+picks the sub-intent) and one BIO tag per word token. They read regex and
+lookup features the same way, hold out data the same way, score held-out data
+the same way and write predictions to messages the same way; this module is
+that common part.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dialogflowlite.components.tokenizers.alignment import (
+    OUTSIDE,
+    bio_spans,
+    bio_tags,
+    entities_from_bio,
+    simple_tokens,
+)
+from dialogflowlite.errors import TrainingError
+from dialogflowlite.shared.message import IntentPrediction, Message, Token
+
+REGEX_FEATURES = "regex"
+
+
+def example_tokens(message: Message) -> list[Token]:
+    """The message's word tokens; a simple split when no tokenizer ran before."""
+    return message.tokens or simple_tokens(message.text)
+
+
+@dataclass
+class LabelSet:
+    """The intents and BIO tags a classifier predicts, in index order."""
+
+    intents: list[str]
+    tags: list[str]
+
+    @classmethod
+    def from_examples(cls, examples: Sequence[Message], component: str) -> LabelSet:
+        intents = sorted({m.base_intent for m in examples if m.base_intent})
+        if not intents:
+            raise TrainingError(
+                f"{component}: the training data has no intent examples",
+                hint="add examples under `nlu:` in data/nlu.yml",
+            )
+        labels = sorted({e.label for m in examples for e in m.entities})
+        tags = [OUTSIDE] + [f"{p}-{label}" for label in labels for p in ("B", "I")]
+        return cls(intents, tags)
+
+    @property
+    def has_entities(self) -> bool:
+        return len(self.tags) > 1
+
+    def intent_index(self, message: Message) -> int:
+        return (
+            self.intents.index(message.base_intent) if message.base_intent in self.intents else -1
+        )
+
+    def tag_indices(self, message: Message, tokens: Sequence[Token]) -> list[int]:
+        lookup = {tag: i for i, tag in enumerate(self.tags)}
+        return [lookup.get(tag, 0) for tag in bio_tags(tokens, message.entities)]
+
+    def to_json(self) -> dict:
+        return {"intents": self.intents, "tags": self.tags}
+
+    @classmethod
+    def from_json(cls, data: dict) -> LabelSet:
+        return cls(list(data["intents"]), list(data["tags"]))
+
+
+# ---------------------------------------------------------------- regex / lookup features
+
+
+def regex_feature_names(examples: Sequence[Message]) -> list[str]:
+    """The regex/lookup feature names RegexFeaturizer put on the training examples."""
+    names: list[str] = []
+    for message in examples:
+        for name in (message.features.get(REGEX_FEATURES) or {}).get("names", []):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def regex_features(
+    message: Message, names: Sequence[str], num_tokens: int
+) -> tuple[list[list[float]], list[float]]:
+    """Per-token and sentence features in the order of ``names`` (zeros when absent).
+
+    Matched by name, so a featurizer that lists its patterns in another order
+    (or lacks one) at run time still lines up with what the model learnt.
+    """
+    token = [[0.0] * len(names) for _ in range(num_tokens)]
+    sentence = [0.0] * len(names)
+    found = message.features.get(REGEX_FEATURES) or {}
+    given = list(found.get("names") or [])
+    columns = [(j, given.index(name)) for j, name in enumerate(names) if name in given]
+    rows = found.get("token") or []
+    for j, k in columns:
+        if len(rows) == num_tokens:
+            for i, row in enumerate(rows):
+                token[i][j] = float(row[k])
+        if found.get("sentence"):
+            sentence[j] = float(found["sentence"][k])
+    return token, sentence
+
+
+# ---------------------------------------------------------------- held-out data
+
+
+def split_held_out(
+    examples: Sequence[Message], fraction: float, minimum: int, seed: int
+) -> tuple[list[Message], list[Message]]:
+    """Hold out ``fraction`` of the examples when that is at least ``minimum`` examples.
+
+    Small data sets are not split: a handful of held-out examples says little
+    and costs the model examples it needs. The split is seeded.
+    """
+    size = round(len(examples) * fraction)
+    if fraction <= 0 or size < max(1, minimum):
+        return list(examples), []
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    held = set(order[:size])
+    return (
+        [m for i, m in enumerate(examples) if i not in held],
+        [m for i, m in enumerate(examples) if i in held],
+    )
+
+
+# ---------------------------------------------------------------- scores
+
+
+@dataclass
+class Scores:
+    """Intent accuracy, CoNLL span-level micro F1 and sentence accuracy (all 0..1)."""
+
+    intent_accuracy: float
+    slot_f1: float
+    sentence_accuracy: float
+    count: int
+
+    def selection_score(self, with_slots: bool) -> float:
+        """What model selection maximises: the mean of the three (intent only without slots)."""
+        if not with_slots:
+            return self.intent_accuracy
+        return (self.intent_accuracy + self.slot_f1 + self.sentence_accuracy) / 3
+
+
+def span_counts(gold: Sequence[str], predicted: Sequence[str]) -> tuple[int, int, int]:
+    """(correct, predicted, gold) chunk counts of one tag sequence pair."""
+    gold_spans = set(bio_spans(gold))
+    pred_spans = set(bio_spans(predicted))
+    return len(gold_spans & pred_spans), len(pred_spans), len(gold_spans)
+
+
+def f1_from_counts(correct: int, predicted: int, gold: int) -> float:
+    if correct == 0:
+        return 1.0 if predicted == gold == 0 else 0.0
+    precision, recall = correct / predicted, correct / gold
+    return 2 * precision * recall / (precision + recall)
+
+
+def score(
+    gold: Sequence[tuple[str | None, Sequence[str]]],
+    predicted: Sequence[tuple[str | None, Sequence[str]]],
+) -> Scores:
+    """Score (intent, tags) predictions against gold pairs."""
+    if len(gold) != len(predicted):
+        raise ValueError("gold and predicted differ in length")
+    intents_right = sentences_right = 0
+    correct = n_pred = n_gold = 0
+    for (g_intent, g_tags), (p_intent, p_tags) in zip(gold, predicted, strict=True):
+        c, p, g = span_counts(g_tags, p_tags)
+        correct, n_pred, n_gold = correct + c, n_pred + p, n_gold + g
+        intent_ok = g_intent == p_intent
+        intents_right += intent_ok
+        sentences_right += intent_ok and list(g_tags) == list(p_tags)
+    n = max(1, len(gold))
+    return Scores(
+        intents_right / n, f1_from_counts(correct, n_pred, n_gold), sentences_right / n, len(gold)
+    )
+
+
+# ---------------------------------------------------------------- predictions
+
+
+def write_prediction(
+    message: Message,
+    labels: LabelSet,
+    intent_probs: Sequence[float] | None,
+    tokens: Sequence[Token],
+    tags: Sequence[int] | None,
+    tag_confidences: Sequence[float] | None,
+    extractor: str,
+) -> None:
+    """Set the intent ranking and append the entities a classifier predicted."""
+    if intent_probs is not None:
+        message.set_intent(
+            [
+                IntentPrediction(name, float(p))
+                for name, p in zip(labels.intents, intent_probs, strict=True)
+            ]
+        )
+    if tags:
+        names = [labels.tags[t] for t in tags]
+        message.entities.extend(
+            entities_from_bio(
+                message.text, tokens[: len(names)], names, tag_confidences, extractor=extractor
+            )
+        )

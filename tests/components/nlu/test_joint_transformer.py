@@ -1,0 +1,300 @@
+"""JointTransformerClassifier with a tiny BERT in a temporary folder as ``model:``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.base import NluContext
+from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
+from dialogflowlite.components.tokenizers.alignment import simple_tokens
+from dialogflowlite.errors import ComponentConfigError, ModelSourceError
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import TrainingData, parse_annotated_text
+
+TINY = {
+    "epochs": 40,
+    "learning_rate": 3e-3,
+    "batch_size": 8,
+    "freeze_embeddings": False,
+    "head_learning_rate_factor": 1.0,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_encoder import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    from tiny_encoder import toy_training_data
+
+    return toy_training_data()
+
+
+def train(model_dir: Path, data: TrainingData, **config) -> JointTransformerClassifier:
+    component = JointTransformerClassifier({"model": str(model_dir), **TINY, **config})
+    component.train(data, NluContext(progress=False, seed=3))
+    return component
+
+
+def parse(component: JointTransformerClassifier, texts: list[str]) -> list[Message]:
+    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
+    component.process(messages)
+    return messages
+
+
+def signature(messages: list[Message]) -> list:
+    return [
+        (
+            m.intent,
+            [(p.name, round(p.confidence, 5)) for p in m.intent_ranking],
+            [(e.entity, e.start, e.end, e.value, round(e.confidence, 5)) for e in m.entities],
+        )
+        for m in messages
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model: Path, toy) -> JointTransformerClassifier:
+    return train(tiny_model, toy)
+
+
+def test_learns_the_toy_data_completely(trained: JointTransformerClassifier, toy) -> None:
+    messages = parse(trained, [m.text for m in toy.examples])
+    for gold, predicted in zip(toy.examples, messages, strict=True):
+        assert predicted.intent == gold.intent
+        assert [(e.entity, e.start, e.end, e.value) for e in predicted.entities] == [
+            (e.entity, e.start, e.end, e.value) for e in gold.entities
+        ]
+        assert all(e.extractor == "JointTransformerClassifier" for e in predicted.entities)
+        assert all(0 < e.confidence <= 1 for e in predicted.entities)
+    ranking = messages[0].intent_ranking
+    assert len(ranking) == 4 and sum(p.confidence for p in ranking) == pytest.approx(1.0)
+    assert messages[0].confidence == ranking[0].confidence
+
+
+def test_parse_result_has_rasas_shape(trained: JointTransformerClassifier) -> None:
+    [message] = parse(trained, ["book a flight to paris"])
+    result = message.parse_result()
+    assert result["intent"]["name"] == "book_flight"
+    [entity] = result["entities"]
+    assert entity["confidence_entity"] > 0.5
+    assert entity["extractor"] == "JointTransformerClassifier"
+    assert {"entity", "start", "end", "value", "processors", "role", "group"} <= set(entity)
+
+
+def test_batched_and_single_predictions_agree(trained: JointTransformerClassifier) -> None:
+    texts = [
+        "hello",
+        "weather in new york today",
+        "book a flight from london to rome",
+        "see you later",
+    ]
+    batched = parse(trained, texts)
+    single = [parse(trained, [t])[0] for t in texts]
+    assert [m.intent for m in batched] == [m.intent for m in single]
+    for a, b in zip(batched, single, strict=True):
+        assert [p.confidence for p in a.intent_ranking] == pytest.approx(
+            [p.confidence for p in b.intent_ranking], abs=1e-5
+        )
+        assert [(e.start, e.end) for e in a.entities] == [(e.start, e.end) for e in b.entities]
+
+
+def test_same_seed_gives_identical_weights(tiny_model: Path, toy) -> None:
+    first = train(tiny_model, toy, epochs=3).model.state_dict()
+    second = train(tiny_model, toy, epochs=3).model.state_dict()
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    other = JointTransformerClassifier(
+        {"model": str(tiny_model), **TINY, "epochs": 3, "random_seed": 99}
+    )
+    other.train(toy, NluContext(progress=False, seed=3))
+    assert not all(torch.equal(first[k], v) for k, v in other.model.state_dict().items())
+
+
+def test_round_trip_without_the_original_folder(tmp_path: Path, tiny_model: Path, toy) -> None:
+    source = tmp_path / "copy-of-model"
+    shutil.copytree(tiny_model, source)
+    component = train(source, toy, epochs=15)
+    storage = ComponentStorage(tmp_path / "stored")
+    component.persist(storage)
+    shutil.rmtree(source)
+    files = {p.name for p in storage.root.rglob("*") if p.is_file()}
+    assert "model.safetensors" in files and "labels.json" in files
+    assert all(
+        p.suffix in {".json", ".safetensors", ".txt"}
+        for p in storage.root.rglob("*")
+        if p.is_file()
+    )
+
+    texts = ["hi", "fly me to rome tomorrow", "what is the weather in paris", "bye"]
+    loaded = JointTransformerClassifier.load(component.config, storage)
+    assert signature(parse(loaded, texts)) == signature(parse(component, texts))
+
+
+def test_quantized_load_predicts(tmp_path: Path, trained: JointTransformerClassifier) -> None:
+    storage = ComponentStorage(tmp_path / "stored")
+    trained.persist(storage)
+    loaded = JointTransformerClassifier.load(trained.config, storage, quantize=True)
+    linear_types = {type(m).__name__ for m in loaded.model.modules()}
+    assert not any(
+        isinstance(m, torch.nn.Linear) and type(m) is torch.nn.Linear
+        for m in loaded.model.modules()
+    ), linear_types
+    texts = ["hello", "book a flight to paris", "will it rain in london tomorrow"]
+    assert [m.intent for m in parse(loaded, texts)] == ["greet", "book_flight", "weather"]
+    # the config switch does the same
+    again = JointTransformerClassifier.load({**trained.config, "quantize": True}, storage)
+    assert [m.intent for m in parse(again, texts)] == ["greet", "book_flight", "weather"]
+
+
+def test_crf_variant_learns_entities(tiny_model: Path, toy) -> None:
+    component = train(tiny_model, toy, use_crf=True)
+    assert component.model.crf is not None
+    [message] = parse(component, ["i want to fly to new york tomorrow"])
+    assert [(e.entity, e.value) for e in message.entities] == [
+        ("city", "new york"),
+        ("date", "tomorrow"),
+    ]
+
+
+def test_roles_groups_and_retrieval_intents(tiny_model: Path) -> None:
+    rows = [
+        (
+            "travel",
+            'from [paris]{"entity": "city", "role": "from"} to '
+            '[rome]{"entity": "city", "role": "to"}',
+        ),
+        (
+            "travel",
+            'from [london]{"entity": "city", "role": "from"} to '
+            '[tokyo]{"entity": "city", "role": "to"}',
+        ),
+        (
+            "travel",
+            'to [paris]{"entity": "city", "role": "to"} from '
+            '[rome]{"entity": "city", "role": "from"}',
+        ),
+        ("faq/ask_weather", "what is the weather like"),
+        ("faq/ask_rain", "will it rain"),
+        ("faq/ask_weather", "weather today"),
+    ]
+    examples = []
+    for intent, annotated in rows:
+        text, entities = parse_annotated_text(annotated)
+        examples.append(
+            Message(text=text, intent=intent, entities=entities, tokens=simple_tokens(text))
+        )
+    component = train(tiny_model, TrainingData(examples=examples), epochs=60)
+    assert component.labels.intents == ["faq", "travel"]
+    first, second = parse(component, ["from london to rome", "will it rain"])
+    assert [(e.value, e.role) for e in first.entities] == [("london", "from"), ("rome", "to")]
+    assert second.intent == "faq"
+
+
+def test_regex_features_are_used_and_matched_by_name(tiny_model: Path, toy) -> None:
+    data = TrainingData(
+        examples=[
+            Message(
+                text=m.text,
+                intent=m.intent,
+                entities=m.entities,
+                tokens=m.tokens,
+                features={
+                    "regex": {
+                        "names": ["city_lookup", "digits"],
+                        "token": [
+                            [float(any(e.start <= t.start < e.end for e in m.entities)), 0.0]
+                            for t in m.tokens
+                        ],
+                        "sentence": [float(bool(m.entities)), 0.0],
+                    }
+                },
+            )
+            for m in toy.examples
+        ]
+    )
+    component = train(tiny_model, data, epochs=20)
+    assert component.regex_names == ["city_lookup", "digits"]
+    assert component.model.config.num_token_features == 2
+    text = "book a flight to paris"
+    tokens = simple_tokens(text)
+    reordered = Message(
+        text=text,
+        tokens=tokens,
+        features={
+            "regex": {
+                "names": ["digits", "city_lookup"],
+                "token": [[0.0, float(t.text == "paris")] for t in tokens],
+                "sentence": [0.0, 1.0],
+            }
+        },
+    )
+    component.process([reordered])
+    assert reordered.intent == "book_flight"
+    plain = parse(component, [text])[0]  # no features at all still works
+    assert plain.intent == "book_flight"
+
+
+def test_intent_only_when_entity_recognition_is_off(tiny_model: Path, toy) -> None:
+    component = train(tiny_model, toy, epochs=20, entity_recognition=False)
+    [message] = parse(component, ["book a flight to paris"])
+    assert message.intent == "book_flight" and message.entities == []
+
+
+def test_lora_trains_adapters_and_saves_plain_weights(
+    tmp_path: Path, tiny_model: Path, toy
+) -> None:
+    pytest.importorskip("peft")
+    component = train(
+        tiny_model,
+        toy,
+        epochs=30,
+        learning_rate=1e-2,
+        lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["query", "value"]},
+    )
+    assert not any("lora" in k for k in component.model.state_dict())
+    storage = ComponentStorage(tmp_path / "stored")
+    component.persist(storage)
+    loaded = JointTransformerClassifier.load(component.config, storage)
+    texts = ["hello", "book a flight to paris"]
+    assert signature(parse(loaded, texts)) == signature(parse(component, texts))
+
+
+def test_early_stopping_on_held_out_data(tiny_model: Path, toy) -> None:
+    component = JointTransformerClassifier(
+        {"model": str(tiny_model), **TINY, "epochs": 30, "patience": 2}
+    )
+    component.fit(toy, NluContext(progress=False), held_out=toy)
+    result = component.fit_result
+    assert result.best_score is not None and len(result.history) >= 1
+    assert result.stopped_early or result.epochs == 30
+
+
+def test_messages_without_tokens_and_empty_batches(trained: JointTransformerClassifier) -> None:
+    trained.process([])
+    message = Message(text="book a flight to rome")
+    trained.process([message])
+    assert message.intent == "book_flight"
+    assert [e.value for e in message.entities] == ["rome"]
+
+
+def test_bad_config_and_missing_model(tmp_path: Path, toy) -> None:
+    with pytest.raises(ComponentConfigError, match="pooling"):
+        JointTransformerClassifier({"pooling": "max"})
+    with pytest.raises(ComponentConfigError, match="epoch"):
+        JointTransformerClassifier({"epoch": 3})
+    with pytest.raises(ComponentConfigError, match="lora"):
+        JointTransformerClassifier({"lora": {"rank": 4}})
+    component = JointTransformerClassifier({"model": str(tmp_path / "nowhere")})
+    with pytest.raises(ModelSourceError):
+        component.train(toy, NluContext(progress=False))
