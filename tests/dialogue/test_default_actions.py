@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import FakeResponder, FunctionPolicy, action_names, say, simple_rules, texts
+from dialogue_doubles import FakeResponder, FunctionPolicy, action_names, say, simple_rules, texts
 
 from dialogflowlite.dialogue.actions import ActionContext, action_for_name
 from dialogflowlite.dialogue.default_actions import DEFAULT_ACTION_CLASSES
@@ -190,7 +190,7 @@ def test_a_custom_action_overrides_a_default_one(domain, register_plugin) -> Non
 
 
 def _two_stage_policy(tracker, domain) -> str:
-    from conftest import _actions_since_user
+    from dialogue_doubles import _actions_since_user
 
     done = _actions_since_user(tracker)
     if tracker.active_loop_name:

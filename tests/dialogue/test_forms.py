@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FunctionPolicy, action_names, say, simple_rules, texts
+from dialogue_doubles import FunctionPolicy, action_names, say, simple_rules, texts
 
 from dialogflowlite import hookimpl
 from dialogflowlite.shared.domain import ACTION_LISTEN
@@ -117,7 +117,7 @@ def test_rejected_form_without_a_rule_just_listens(bot) -> None:
 
 def _stop_policy(tracker, domain) -> str:
     """Stories: stop -> ask to continue; deny -> deactivate; affirm -> back to the form."""
-    from conftest import _actions_since_user, was_rejected
+    from dialogue_doubles import _actions_since_user, was_rejected
 
     done = _actions_since_user(tracker)
     intent = tracker.latest_intent

@@ -1,0 +1,249 @@
+"""Remote custom actions against a real action server on loopback (rasa-sdk's webhook JSON)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from typing import Any
+
+import pytest
+from aiohttp import web
+from dialogue_doubles import FunctionPolicy, simple_rules
+
+from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+from dialogflowlite.dialogue.messages import IncomingMessage
+from dialogflowlite.dialogue.remote_actions import PROTOCOL_VERSION, ActionEndpoint
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.shared.domain import ACTION_LISTEN
+from dialogflowlite.shared.events import ActionExecuted, ActionExecutionRejected
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, hello, slow, garbage, reject, missing, book, inform]
+entities: [city]
+slots:
+  city:
+    type: text
+    mappings: [{type: from_entity, entity: city}]
+  visits:
+    type: float
+    mappings: [{type: custom}]
+forms:
+  trip_form:
+    required_slots: [city]
+responses:
+  utter_greet:
+  - text: "Hello {city}!"
+  utter_ask_city:
+  - text: Where to?
+  utter_done:
+  - text: "Going to {city}"
+actions: [action_hello, action_slow, action_garbage, action_reject, action_missing,
+          validate_trip_form]
+"""
+
+
+class ActionServer:
+    """A tiny rasa-sdk-compatible action server."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        name = body["next_action"]
+        if name == "action_hello":
+            visits = int(body["tracker"]["slots"].get("visits") or 0) + 1
+            return web.json_response({
+                "events": [{"event": "slot", "timestamp": None, "name": "visits",
+                            "value": visits}],
+                "responses": [
+                    {"text": f"Hi {body['sender_id']}, visit {visits}", "buttons": [],
+                     "elements": [], "custom": {}, "template": None, "response": None,
+                     "image": None, "attachment": None},
+                    {"text": None, "buttons": [], "elements": [], "custom": {},
+                     "template": "utter_greet", "response": "utter_greet", "image": None,
+                     "attachment": None},
+                ]})
+        if name == "action_slow":
+            await asyncio.sleep(2)
+            return web.json_response({"events": [], "responses": []})
+        if name == "action_garbage":
+            return web.Response(text="<html>oops</html>", content_type="text/html")
+        if name == "action_reject":
+            return web.json_response({"error": "no thanks", "action_name": name}, status=400)
+        if name == "validate_trip_form":
+            city = body["tracker"]["slots"].get("city")
+            value = city.upper() if isinstance(city, str) else city
+            return web.json_response({"events": [{"event": "slot", "name": "city",
+                                                  "value": value}], "responses": []})
+        return web.json_response({"error": f"No registered action found for name '{name}'.",
+                                  "action_name": name}, status=404)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/webhook", self.webhook)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/webhook"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+RULES = simple_rules({"greet": ["utter_greet"], "hello": ["action_hello"], "slow": ["action_slow"],
+                      "garbage": ["action_garbage"], "reject": ["action_reject"],
+                      "missing": ["action_missing"], "book": ["trip_form"]},
+                     after_loop_done={"trip_form": ["utter_done"]})
+
+
+def _converse(bot, url: str | None, messages: list[str], timeout: float = 5.0,
+              server: ActionServer | None = None):
+    async def main():
+        if server is not None:
+            await server.start()
+        endpoint = ActionEndpoint(url=server.url if server else url, timeout=timeout)
+        processor = bot(DOMAIN, RULES, executor=CustomActionExecutor(endpoint))
+        try:
+            return [await processor.handle_message(IncomingMessage(text, "ann"))
+                    for text in messages]
+        finally:
+            if server is not None:
+                await server.stop()
+
+    return asyncio.run(main())
+
+
+def test_a_remote_action_runs_with_rasa_sdk_json(bot) -> None:
+    server = ActionServer()
+    results = _converse(bot, None, ['/greet{"city": "Oslo"}', "/hello", "/hello"], server=server)
+    assert [r["text"] for r in results[1].replies] == ["Hi ann, visit 1", "Hello Oslo!"]
+    assert results[2].replies[0]["text"] == "Hi ann, visit 2"
+    assert results[2].tracker.slots["visits"] == 2
+    request = server.requests[0]
+    assert set(request) == {"next_action", "sender_id", "tracker", "domain", "version"}
+    assert request["next_action"] == "action_hello"
+    assert request["sender_id"] == "ann"
+    assert request["version"] == PROTOCOL_VERSION
+    assert request["tracker"]["slots"]["city"] == "Oslo"
+    assert request["tracker"]["latest_message"]["intent"]["name"] == "hello"
+    assert any(e["event"] == "user" for e in request["tracker"]["events"])
+    assert request["domain"]["forms"] == {"trip_form": {"required_slots": ["city"]}}
+    assert "utter_greet" in request["domain"]["responses"]
+
+
+def test_remote_form_validation(bot) -> None:
+    server = ActionServer()
+    results = _converse(bot, None, ["/book", '/inform{"city": "lima"}'], server=server)
+    assert results[1].tracker.slots["city"] == "LIMA"
+    assert [r["text"] for r in results[1].replies] == ["Going to LIMA"]
+    validation = [r for r in server.requests if r["next_action"] == "validate_trip_form"][-1]
+    trailing = validation["tracker"]["events"][-1]
+    assert trailing == {**trailing, "event": "slot", "name": "city", "value": "lima"}
+
+
+def _failed_turn(results, action: str) -> None:
+    turn = results[-1]
+    names = [e.name for e in turn.events if isinstance(e, ActionExecuted)]
+    assert names[-2:] == [action, ACTION_LISTEN]  # logged, then the conversation goes on
+    assert turn.replies == []
+
+
+def test_a_dead_action_server_is_logged_and_the_conversation_goes_on(bot, caplog) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/webhook"
+    with caplog.at_level(logging.ERROR):
+        results = _converse(bot, url, ["/hello", "/greet"])
+    _failed_turn(results[:1], "action_hello")
+    assert "action_hello" in caplog.text and url in caplog.text
+    assert "cannot be reached" in caplog.text
+    assert results[1].replies[0]["text"].startswith("Hello")
+
+
+def test_a_slow_action_server_times_out(bot, caplog) -> None:
+    with caplog.at_level(logging.ERROR):
+        results = _converse(bot, None, ["/slow"], timeout=0.3, server=ActionServer())
+    _failed_turn(results, "action_slow")
+    assert "did not answer within 0.3s" in caplog.text
+    assert "action_slow" in caplog.text
+
+
+def test_an_answer_that_is_not_json_is_an_error(bot, caplog) -> None:
+    with caplog.at_level(logging.ERROR):
+        results = _converse(bot, None, ["/garbage"], server=ActionServer())
+    _failed_turn(results, "action_garbage")
+    assert "did not answer a JSON object" in caplog.text
+
+
+def test_an_unknown_remote_action_is_an_error(bot, caplog) -> None:
+    with caplog.at_level(logging.ERROR):
+        results = _converse(bot, None, ["/missing"], server=ActionServer())
+    _failed_turn(results, "action_missing")
+    assert "has no such action" in caplog.text
+
+
+def test_a_400_answer_rejects_the_action(bot) -> None:
+    results = _converse(bot, None, ["/reject"], server=ActionServer())
+    events = results[0].events
+    rejected = [e for e in events if isinstance(e, ActionExecutionRejected)]
+    assert [e.name for e in rejected] == ["action_reject"]
+    assert "action_reject" not in [e.name for e in events if isinstance(e, ActionExecuted)]
+
+
+def test_in_process_actions_win_over_the_server(bot, register_plugin) -> None:
+    from dialogflowlite import hookimpl
+
+    class LocalHello:
+        def name(self):
+            return "action_hello"
+
+        async def run(self, dispatcher, tracker, domain):
+            dispatcher.utter_message(text="local hello")
+            return []
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_actions(self):
+            return [LocalHello]
+
+    register_plugin(Plugin(), "local-hello")
+    server = ActionServer()
+    results = _converse(bot, None, ["/hello"], server=server)
+    assert [r["text"] for r in results[0].replies] == ["local hello"]
+    assert server.requests == []
+
+
+def test_no_action_server_configured_is_a_clear_error(bot, caplog) -> None:
+    processor = bot(DOMAIN, FunctionPolicy(
+        lambda t, d: "action_hello" if t.latest_intent == "hello" and
+        not isinstance(t.events[-1], ActionExecuted) else ACTION_LISTEN))
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(processor.handle_message(IncomingMessage("/hello", "x")))
+    assert "neither registered in-process nor is an action server configured" in caplog.text
+
+
+def test_endpoint_config() -> None:
+    endpoint = ActionEndpoint.from_config({"url": "http://a:5055/webhook", "timeout": 3,
+                                           "token": "s3cret"})
+    assert endpoint.timeout == 3.0 and endpoint.token == "s3cret"
+    assert ActionEndpoint.from_config("http://b/webhook").url == "http://b/webhook"
+    assert ActionEndpoint.from_config(None) is None
+    with pytest.raises(ConfigError, match="needs a `url`"):
+        ActionEndpoint.from_config({"timeout": 3})
+    with pytest.raises(ConfigError, match="timeout"):
+        ActionEndpoint.from_config({"url": "http://a", "timeout": "soon"})
+    assert json.dumps(endpoint.__dict__)

@@ -1,0 +1,110 @@
+"""Sessions: the first message starts one, an expired one is replaced, slots carry over."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from dialogue_doubles import say, simple_rules, texts
+
+from dialogflowlite.dialogue.sessions import needs_new_session, session_expired
+from dialogflowlite.shared.domain import SessionConfig
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, inform]
+entities: [city]
+slots:
+  city:
+    type: text
+    mappings: [{{type: from_entity, entity: city}}]
+responses:
+  utter_greet:
+  - text: "Hello {{city}}"
+session_config:
+  session_expiration_time: {expiry}
+  carry_over_slots_to_new_session: {carry}
+"""
+
+HOURS_AGO = time.time() - 2 * 3600
+
+
+def _old_conversation(sender: str) -> DialogueStateTracker:
+    events = [ActionExecuted(name="action_session_start", timestamp=HOURS_AGO),
+              SessionStarted(timestamp=HOURS_AGO),
+              ActionExecuted(name="action_listen", timestamp=HOURS_AGO),
+              UserUttered(text="/inform", timestamp=HOURS_AGO,
+                          parse_data={"intent": {"name": "inform"}, "entities": []}),
+              SlotSet(name="city", value="Rome", timestamp=HOURS_AGO),
+              ActionExecuted(name="action_listen", timestamp=HOURS_AGO)]
+    return DialogueStateTracker(sender, events=events)
+
+
+def _processor(bot, expiry: float, carry: bool):
+    domain = DOMAIN.format(expiry=expiry, carry=str(carry).lower())
+    return bot(domain, simple_rules({"greet": ["utter_greet"]}))
+
+
+def _store(processor, tracker) -> None:
+    asyncio.run(processor.tracker_store.save(tracker))
+
+
+def test_the_first_message_starts_a_session(bot) -> None:
+    processor = _processor(bot, 60, True)
+    result = say(processor, "/greet", metadata={"locale": "de"})
+    names = [type(e).__name__ for e in result.events[:3]]
+    assert names == ["ActionExecuted", "SessionStarted", "SlotSet"]
+    assert result.events[0].name == "action_session_start"
+    assert result.tracker.slots["session_started_metadata"] == {"locale": "de"}
+    second = say(processor, "/greet")
+    assert not any(isinstance(e, SessionStarted) for e in second.events)
+
+
+def test_an_expired_session_is_replaced_and_slots_carry_over(bot) -> None:
+    processor = _processor(bot, 60, True)
+    _store(processor, _old_conversation("old"))
+    result = say(processor, "/greet", sender="old")
+    assert any(isinstance(e, SessionStarted) for e in result.events)
+    assert result.tracker.slots["city"] == "Rome"
+    assert texts(result) == ["Hello Rome"]
+
+
+def test_slots_are_dropped_without_carry_over(bot) -> None:
+    processor = _processor(bot, 60, False)
+    _store(processor, _old_conversation("old"))
+    result = say(processor, "/greet", sender="old")
+    assert any(isinstance(e, SessionStarted) for e in result.events)
+    assert result.tracker.slots["city"] is None
+
+
+def test_a_session_that_has_not_expired_goes_on(bot) -> None:
+    processor = _processor(bot, 300, True)
+    _store(processor, _old_conversation("old"))
+    result = say(processor, "/greet", sender="old")
+    assert not any(isinstance(e, SessionStarted) for e in result.events)
+
+
+def test_expiry_zero_means_sessions_never_expire(bot) -> None:
+    processor = _processor(bot, 0, True)
+    _store(processor, _old_conversation("old"))
+    result = say(processor, "/greet", sender="old")
+    assert not any(isinstance(e, SessionStarted) for e in result.events)
+
+
+def test_after_a_restart_the_next_message_starts_a_session() -> None:
+    config = SessionConfig(60, True)
+    tracker = DialogueStateTracker("t", events=[ActionExecuted(name="action_listen"),
+                                                Restarted()])
+    assert needs_new_session(tracker, config)
+    assert needs_new_session(DialogueStateTracker("new"), config)
+    fresh = _old_conversation("x")
+    assert session_expired(fresh, config)
+    assert not session_expired(fresh, config, now=HOURS_AGO + 60)
