@@ -182,12 +182,13 @@ class NluPipeline:
     @classmethod
     def from_config(cls, config: ProjectConfig | Sequence[ComponentConfig] | None = None, *,
                     language: str | None = None,
-                    training_data: TrainingData | None = None) -> NluPipeline:
+                    training_data: TrainingData | None = None,
+                    quiet: bool = False) -> NluPipeline:
         """Build the untrained pipeline from config.yml's ``pipeline:`` (or a list of entries).
 
         An empty pipeline becomes the default one (a response selector is added
         when ``training_data`` has retrieval intents); Rasa names are
-        translated with a notice each.
+        translated with a notice each (unless ``quiet``).
         """
         from dialogflowlite.plugins.registry import get_registry
 
@@ -197,7 +198,8 @@ class NluPipeline:
         else:
             items = list(config or [])
         language = language or "en"
-        specs = prepare_pipeline(items, language=language, training_data=training_data)
+        specs = prepare_pipeline(items, language=language, training_data=training_data,
+                                 quiet=quiet)
         if not specs:
             raise ConfigError("the NLU pipeline is empty after translating config.yml",
                               hint="add a tokenizer and a classifier to `pipeline:`, or remove "

@@ -1,0 +1,492 @@
+"""``test nlu``: score a trained NLU pipeline on labelled messages.
+
+:func:`evaluate_nlu` parses the test messages (in batches) and compares:
+
+* intents: base intents (``faq`` for ``faq/ask_name``), a classification report
+  with accuracy, micro / macro / weighted averages, the confusion matrix and
+  the confidence of right and wrong predictions;
+* entities: CoNLL span level (label and both boundaries must match), per label
+  (the entity type, with ``#role=`` / ``#group=`` when annotated) and averaged.
+  Entities of pretrained extractors (Duckling, spaCy) are left out: their
+  labels are not learnt from the data;
+* retrieval intents: the response selector's pick (``faq/ask_name``) against
+  the full intent, when the test data has retrieval intents;
+* sentence accuracy: intent right and every entity span right.
+
+:func:`run_nlu_test` is the ``dialogflowlite test nlu`` command's library
+function: it finds the model and the test data, evaluates (or cross-validates
+by training the project's pipeline on K stratified folds), writes the reports
+and plots under ``results/`` and prints a summary table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import (
+    ModelLoadError,
+    ProjectNotFoundError,
+    ProjectValidationError,
+    TrainingError,
+)
+from dialogflowlite.evaluation.nlu_metrics import (
+    Span,
+    classification_report,
+    confusion_matrix,
+    span_report,
+)
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
+from dialogflowlite.shared.training_data import TrainingData
+
+if TYPE_CHECKING:
+    from dialogflowlite.components.nlu.pipeline import NluPipeline
+    from dialogflowlite.io.loader import Project
+
+logger = logging.getLogger(__name__)
+
+#: extractors whose entity types come from a pretrained model, not from the training data
+PRETRAINED_EXTRACTORS = frozenset({"DucklingEntityExtractor", "SpacyEntityExtractor"})
+#: the label of "no prediction"
+NO_PREDICTION = "(none)"
+
+INTENT_REPORT = "intent_report.json"
+INTENT_ERRORS = "intent_errors.json"
+ENTITY_REPORT = "entity_report.json"
+ENTITY_ERRORS = "entity_errors.json"
+RESPONSE_REPORT = "response_selection_report.json"
+RESPONSE_ERRORS = "response_selection_errors.json"
+CONFUSION_MATRIX = "intent_confusion_matrix.png"
+HISTOGRAM = "intent_histogram.png"
+CROSS_VALIDATION = "cross_validation.json"
+
+
+def _spans(entities: Sequence[Entity]) -> list[Span]:
+    return sorted({(e.label, e.start, e.end) for e in entities})
+
+
+def _entity_json(entity: Entity, text: str) -> dict[str, Any]:
+    data = {"entity": entity.entity, "start": entity.start, "end": entity.end,
+            "value": entity.value, "text": text[entity.start:entity.end]}
+    for key in ("role", "group", "extractor"):
+        if getattr(entity, key):
+            data[key] = getattr(entity, key)
+    return data
+
+
+def predicted_response_key(message: Message, base_intent: str | None) -> str | None:
+    """The retrieval intent (``faq/ask_name``) the response selector picked for a message."""
+    selector = message.response_selector or {}
+    choice = selector.get(base_intent or "") or selector.get("default") or {}
+    response = choice.get("response") or {}
+    return response.get("intent_response_key")
+
+
+@dataclass
+class PredictionRecord:
+    """One test message: what was expected and what the pipeline said."""
+
+    text: str
+    intent: str
+    intent_prediction: str
+    confidence: float
+    entities: list[Entity]
+    predicted_entities: list[Entity]
+    #: the full retrieval intent (``faq/ask_name``), when the example has one
+    retrieval_intent: str | None = None
+    retrieval_prediction: str | None = None
+
+    @property
+    def intent_correct(self) -> bool:
+        return self.intent == self.intent_prediction
+
+    @property
+    def entities_correct(self) -> bool:
+        return _spans(self.entities) == _spans(self.predicted_entities)
+
+
+def predict(pipeline: NluPipeline, examples: Sequence[Message],
+            batch_size: int = 64) -> list[PredictionRecord]:
+    """Parse every labelled example with ``pipeline`` and pair it with its labels."""
+    records: list[PredictionRecord] = []
+    labelled = [m for m in examples if m.intent]
+    for offset in range(0, len(labelled), max(1, batch_size)):
+        chunk = labelled[offset:offset + max(1, batch_size)]
+        parsed = pipeline.parse_batch([m.text for m in chunk])
+        for example, message in zip(chunk, parsed, strict=True):
+            retrieval = example.intent if RETRIEVAL_SEPARATOR in (example.intent or "") else None
+            records.append(PredictionRecord(
+                text=example.text,
+                intent=example.base_intent or NO_PREDICTION,
+                intent_prediction=message.intent or NO_PREDICTION,
+                confidence=float(message.confidence or 0.0),
+                entities=list(example.entities),
+                predicted_entities=[e for e in message.entities
+                                    if e.extractor not in PRETRAINED_EXTRACTORS],
+                retrieval_intent=retrieval,
+                retrieval_prediction=(predicted_response_key(message, example.base_intent)
+                                      or NO_PREDICTION) if retrieval else None,
+            ))
+    return records
+
+
+@dataclass
+class NluEvaluation:
+    """The scores of one evaluation (or of all folds of a cross-validation together)."""
+
+    records: list[PredictionRecord]
+    intent_report: dict[str, Any] = field(init=False)
+    entity_report: dict[str, Any] = field(init=False)
+    response_selection_report: dict[str, Any] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        records = self.records
+        self.intent_report = classification_report([r.intent for r in records],
+                                                   [r.intent_prediction for r in records])
+        self.entity_report = span_report([_spans(r.entities) for r in records],
+                                         [_spans(r.predicted_entities) for r in records])
+        retrieval = [r for r in records if r.retrieval_intent]
+        self.response_selection_report = classification_report(
+            [r.retrieval_intent for r in retrieval],
+            [r.retrieval_prediction for r in retrieval]) if retrieval else None
+
+    # ------------------------------------------------------------ numbers
+
+    @property
+    def sentence_accuracy(self) -> float:
+        """Share of messages with the right intent and exactly the right entity spans."""
+        if not self.records:
+            return 0.0
+        right = sum(r.intent_correct and r.entities_correct for r in self.records)
+        return right / len(self.records)
+
+    @property
+    def has_entities(self) -> bool:
+        return self.entity_report["micro avg"]["support"] > 0 or any(
+            r.predicted_entities for r in self.records)
+
+    def summary(self) -> dict[str, float]:
+        """The headline numbers (what cross-validation averages)."""
+        intents, entities = self.intent_report, self.entity_report
+        numbers = {
+            "intent_accuracy": intents["accuracy"],
+            "intent_f1_macro": intents["macro avg"]["f1-score"],
+            "intent_f1_weighted": intents["weighted avg"]["f1-score"],
+            "entity_precision": entities["micro avg"]["precision"],
+            "entity_recall": entities["micro avg"]["recall"],
+            "entity_f1": entities["micro avg"]["f1-score"],
+            "entity_f1_macro": entities["macro avg"]["f1-score"],
+            "sentence_accuracy": self.sentence_accuracy,
+        }
+        if self.response_selection_report is not None:
+            numbers["response_selection_accuracy"] = self.response_selection_report["accuracy"]
+        return numbers
+
+    # ------------------------------------------------------------ error lists
+
+    def intent_errors(self) -> list[dict[str, Any]]:
+        """Wrongly classified messages, in Rasa's ``intent_errors.json`` shape."""
+        return [{"text": r.text, "intent": r.intent,
+                 "intent_prediction": {"name": r.intent_prediction, "confidence": r.confidence}}
+                for r in self.records if not r.intent_correct]
+
+    def entity_errors(self) -> list[dict[str, Any]]:
+        """Messages whose predicted entity spans differ from the annotated ones."""
+        return [{"text": r.text,
+                 "entities": [_entity_json(e, r.text) for e in r.entities],
+                 "predicted_entities": [_entity_json(e, r.text) for e in r.predicted_entities]}
+                for r in self.records if not r.entities_correct]
+
+    def response_selection_errors(self) -> list[dict[str, Any]]:
+        return [{"text": r.text, "intent_response_key": r.retrieval_intent,
+                 "prediction": r.retrieval_prediction}
+                for r in self.records
+                if r.retrieval_intent and r.retrieval_intent != r.retrieval_prediction]
+
+    # ------------------------------------------------------------ output
+
+    def write(self, output_dir: str | Path) -> list[Path]:
+        """Write the reports, error lists and plots into ``output_dir``; returns the files."""
+        from dialogflowlite.evaluation.plots import (
+            plot_confidence_histogram,
+            plot_confusion_matrix,
+        )
+
+        folder = Path(output_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [
+            _write_json(folder / INTENT_REPORT, self.intent_report),
+            _write_json(folder / INTENT_ERRORS, self.intent_errors()),
+            _write_json(folder / ENTITY_REPORT, self.entity_report),
+            _write_json(folder / ENTITY_ERRORS, self.entity_errors()),
+        ]
+        if self.response_selection_report is not None:
+            written.append(_write_json(folder / RESPONSE_REPORT, self.response_selection_report))
+            written.append(_write_json(folder / RESPONSE_ERRORS,
+                                       self.response_selection_errors()))
+        labels, matrix = confusion_matrix([r.intent for r in self.records],
+                                          [r.intent_prediction for r in self.records])
+        written.append(plot_confusion_matrix(labels, matrix, folder / CONFUSION_MATRIX))
+        written.append(plot_confidence_histogram(
+            [r.confidence for r in self.records if r.intent_correct],
+            [r.confidence for r in self.records if not r.intent_correct],
+            folder / HISTOGRAM))
+        return written
+
+    def summary_table(self) -> str:
+        """A plain-text table of the headline numbers."""
+        return _table(f"NLU evaluation on {len(self.records)} messages",
+                      {key: _fmt(value) for key, value in self.summary().items()},
+                      self.has_entities)
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+_ROWS = (
+    ("intent_accuracy", "intent accuracy"),
+    ("intent_f1_macro", "intent F1 (macro)"),
+    ("intent_f1_weighted", "intent F1 (weighted)"),
+    ("entity_precision", "entity precision (micro)"),
+    ("entity_recall", "entity recall (micro)"),
+    ("entity_f1", "entity F1 (micro, CoNLL spans)"),
+    ("entity_f1_macro", "entity F1 (macro)"),
+    ("sentence_accuracy", "sentence accuracy"),
+    ("response_selection_accuracy", "response selection accuracy"),
+)
+
+
+def _table(title: str, values: dict[str, str], entities: bool) -> str:
+    rows = [(label, values[key]) for key, label in _ROWS
+            if key in values and (entities or not key.startswith("entity_"))]
+    width = max(len(label) for label, _ in rows)
+    lines = [title, f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 13}"]
+    lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
+    return "\n".join(lines)
+
+
+def evaluate_nlu(pipeline: NluPipeline, test_data: TrainingData | Sequence[Message],
+                 *, batch_size: int = 64) -> NluEvaluation:
+    """Parse the labelled test messages with ``pipeline`` and score the predictions."""
+    examples = test_data.examples if isinstance(test_data, TrainingData) else list(test_data)
+    if not any(m.intent for m in examples):
+        raise TrainingError("the test data has no labelled messages",
+                            hint="add `- intent:` items with examples to the test data")
+    return NluEvaluation(predict(pipeline, examples, batch_size=batch_size))
+
+
+# ---------------------------------------------------------------- cross-validation
+
+
+def stratified_folds(examples: Sequence[Message], folds: int, seed: int = 42) -> list[list[int]]:
+    """Indices of ``examples`` split into ``folds`` parts with each intent spread evenly.
+
+    Each intent's examples are shuffled (seeded) and dealt out in turn, the
+    turn carrying over from one intent to the next, so folds also end up the
+    same size give or take one.
+    """
+    if folds < 2:
+        raise TrainingError(f"cross-validation needs at least 2 folds, not {folds}",
+                            hint="pass --folds 5, for example")
+    if folds > len(examples):
+        raise TrainingError(f"cannot make {folds} folds of {len(examples)} examples",
+                            hint="use fewer folds")
+    by_intent: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        by_intent.setdefault(example.intent or "", []).append(index)
+    rng = random.Random(seed)
+    parts: list[list[int]] = [[] for _ in range(folds)]
+    turn = 0
+    for intent in sorted(by_intent):
+        indices = by_intent[intent]
+        if len(indices) < folds:
+            logger.warning("intent '%s' has %d examples, fewer than the %d folds: some folds "
+                           "are tested without it", intent, len(indices), folds)
+        rng.shuffle(indices)
+        for index in indices:
+            parts[turn % folds].append(index)
+            turn += 1
+    return [sorted(part) for part in parts]
+
+
+@dataclass
+class CrossValidationResult:
+    """Per-fold headline numbers, their mean and standard deviation, and all folds pooled."""
+
+    folds: list[dict[str, float]]
+    evaluation: NluEvaluation
+
+    @property
+    def mean(self) -> dict[str, float]:
+        return {key: sum(f[key] for f in self.folds) / len(self.folds) for key in self.folds[0]}
+
+    @property
+    def std(self) -> dict[str, float]:
+        mean = self.mean
+        return {key: math.sqrt(sum((f[key] - mean[key]) ** 2 for f in self.folds)
+                               / len(self.folds)) for key in self.folds[0]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"folds": len(self.folds), "per_fold": self.folds, "mean": self.mean,
+                "std": self.std}
+
+    def write(self, output_dir: str | Path) -> list[Path]:
+        """The pooled reports and plots, plus cross_validation.json with the fold numbers."""
+        written = self.evaluation.write(output_dir)
+        written.append(_write_json(Path(output_dir) / CROSS_VALIDATION, self.to_dict()))
+        return written
+
+    def summary_table(self) -> str:
+        mean, std = self.mean, self.std
+        values = {key: f"{mean[key]:.3f} ± {std[key]:.3f}" for key in mean}
+        return _table(f"NLU cross-validation, {len(self.folds)} folds "
+                      f"({len(self.evaluation.records)} messages), mean ± std over folds",
+                      values, self.evaluation.has_entities)
+
+
+def cross_validate(project: Project, folds: int = 5, *, seed: int = 42,
+                   batch_size: int = 64) -> CrossValidationResult:
+    """Train the project's pipeline on K-1 folds and test on the one left out, K times."""
+    from dialogflowlite.components.base import NluContext
+    from dialogflowlite.components.nlu.pipeline import NluPipeline
+
+    data = project.nlu
+    examples = [m for m in data.examples if m.intent]
+    parts = stratified_folds(examples, folds, seed)
+    per_fold: list[dict[str, float]] = []
+    records: list[PredictionRecord] = []
+    for number, test_indices in enumerate(parts, start=1):
+        held_out = set(test_indices)
+        train_data = TrainingData([m for i, m in enumerate(examples) if i not in held_out],
+                                  data.synonyms, data.regexes, data.lookups)
+        logger.info("fold %d of %d: training on %d, testing on %d messages", number, folds,
+                    len(train_data.examples), len(test_indices))
+        pipeline = NluPipeline.from_config(project.config, training_data=train_data,
+                                           quiet=number > 1)
+        pipeline.train(train_data, NluContext(language=project.config.language,
+                                              domain=project.domain, seed=seed, progress=False))
+        fold_records = predict(pipeline, [examples[i] for i in test_indices], batch_size)
+        per_fold.append(NluEvaluation(fold_records).summary())
+        records.extend(fold_records)
+    return CrossValidationResult(per_fold, NluEvaluation(records))
+
+
+# ---------------------------------------------------------------- the command
+
+
+def load_nlu_data(path: str | Path) -> TrainingData:
+    """The NLU examples of one YAML file, or of every YAML file under a folder."""
+    from dialogflowlite.io.nlu_reader import NluReader
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.io.yaml import read_yaml_file
+
+    source = Path(path)
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix in (".yml", ".yaml"))
+    elif source.is_file():
+        files = [source]
+    else:
+        raise ProjectNotFoundError(f"test data {source} does not exist",
+                                   hint="pass an NLU YAML file or a folder of them with --nlu")
+    log = ProblemLog()
+    reader = NluReader(log)
+    for file in files:
+        data = read_yaml_file(file)
+        if isinstance(data, dict) and "nlu" in data:
+            reader.read(file, data, data["nlu"])
+    if log.errors:
+        raise ProjectValidationError(log.problems)
+    return reader.data
+
+
+def _resolve(path: str | Path, root: Path) -> Path:
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return root / candidate
+
+
+def run_nlu_test(
+    project_dir: str | Path = ".",
+    model_path: str | Path | None = None,
+    nlu_file: str | Path | None = None,
+    output_dir: str | Path = "results",
+    cross_validation: bool = False,
+    folds: int = 5,
+    *,
+    seed: int = 42,
+    batch_size: int = 64,
+    echo: Callable[[str], None] = print,
+) -> NluEvaluation | CrossValidationResult:
+    """Evaluate the project's NLU and write the results; what ``dialogflowlite test nlu`` runs.
+
+    Without ``cross_validation``: loads ``model_path`` (a model file, or a
+    folder whose newest model is used; default: the project's ``models/``) and
+    scores it on ``nlu_file`` (a YAML file or folder), or else on the NLU
+    examples under the project's ``tests/``.
+
+    With ``cross_validation``: trains the project's pipeline (config.yml) on
+    ``folds`` - 1 stratified folds of the training data and tests on the
+    remaining one, for every fold; writes the pooled reports and
+    ``cross_validation.json`` (per fold, mean and standard deviation).
+
+    Relative ``output_dir``, ``model_path`` and ``nlu_file`` paths that do not
+    exist from the working directory are taken from ``project_dir``.
+    Writes intent_report.json, intent_errors.json, entity_report.json,
+    entity_errors.json, (response_selection_report.json,) the confusion matrix
+    and the confidence histogram PNGs, and echoes a summary table.
+    """
+    from dialogflowlite.io.loader import load_project
+
+    root = Path(project_dir)
+    output = Path(output_dir) if Path(output_dir).is_absolute() else root / output_dir
+    if cross_validation:
+        project = load_project(root, strict=False)
+        if not project.nlu.intent_examples:
+            raise TrainingError("the project has no NLU examples to cross-validate",
+                                hint="add examples under data/")
+        result: NluEvaluation | CrossValidationResult = cross_validate(
+            project, folds, seed=seed, batch_size=batch_size)
+    else:
+        result = _evaluate_model(root, model_path, nlu_file, batch_size)
+    written = result.write(output)
+    echo(result.summary_table())
+    echo(f"results written to {output}: " + ", ".join(p.name for p in written))
+    return result
+
+
+def _evaluate_model(root: Path, model_path: str | Path | None, nlu_file: str | Path | None,
+                    batch_size: int) -> NluEvaluation:
+    from dialogflowlite.artifact import latest_model, open_model
+    from dialogflowlite.components.nlu.pipeline import NluPipeline
+    from dialogflowlite.io.loader import load_project
+
+    if nlu_file is not None:
+        test_data = load_nlu_data(_resolve(nlu_file, root))
+    else:
+        test_data = load_project(root, strict=False).test_nlu
+        if not test_data.intent_examples:
+            raise ProjectNotFoundError(
+                f"no NLU test data: {root / 'tests'} has no `nlu:` examples",
+                hint="pass --nlu FILE, add NLU examples under tests/, or use --cross-validation")
+    location = _resolve(model_path, root) if model_path is not None else root / "models"
+    model_file = latest_model(location)
+    if model_file is None:
+        raise ModelLoadError(f"no trained model at {location}",
+                             hint="train one with `dialogflowlite train`, or pass --model PATH")
+    with open_model(model_file) as archive:
+        pipeline = NluPipeline.load(archive)
+    logger.info("evaluating %s on %d messages", model_file, len(test_data.examples))
+    return evaluate_nlu(pipeline, test_data, batch_size=batch_size)

@@ -1,0 +1,73 @@
+"""PNG plots of NLU evaluation: the intent confusion matrix and the confidence histogram.
+
+Drawn with matplotlib's Agg canvas directly, so no display and no global
+backend switch is needed (servers and tests stay headless).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: above this many labels the cells are too small to print their counts
+MAX_ANNOTATED_LABELS = 30
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]],
+                          path: str | Path, title: str = "Intent confusion matrix") -> Path:
+    """Write the confusion matrix (rows: expected, columns: predicted) as a PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = min(40.0, max(6.0, 0.45 * len(labels) + 3.0))
+    figure = _figure(size, size)
+    axes = figure.add_subplot(1, 1, 1)
+    image = axes.imshow(matrix if labels else [[0]], cmap="Blues", interpolation="nearest")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_title(title)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("expected")
+    axes.set_xticks(range(len(labels)))
+    axes.set_yticks(range(len(labels)))
+    axes.set_xticklabels(labels, rotation=90)
+    axes.set_yticklabels(labels)
+    if 0 < len(labels) <= MAX_ANNOTATED_LABELS:
+        peak = max((max(row) for row in matrix), default=0)
+        for i, row in enumerate(matrix):
+            for j, count in enumerate(row):
+                if count:
+                    axes.text(j, i, str(count), ha="center", va="center",
+                              color="white" if count > peak / 2 else "black")
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path
+
+
+def plot_confidence_histogram(correct: Sequence[float], wrong: Sequence[float],
+                              path: str | Path, title: str = "Intent prediction confidence",
+                              bins: int = 20) -> Path:
+    """Write a histogram of the confidences of right and of wrong predictions as a PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure = _figure(8.0, 5.0)
+    axes = figure.add_subplot(1, 1, 1)
+    edges = [i / bins for i in range(bins + 1)]
+    axes.hist([list(correct), list(wrong)], bins=edges, color=["#3c8d2f", "#c0392b"],
+              label=[f"right ({len(correct)})", f"wrong ({len(wrong)})"])
+    axes.set_xlim(0.0, 1.0)
+    axes.set_xlabel("confidence")
+    axes.set_ylabel("messages")
+    axes.set_title(title)
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path
