@@ -73,6 +73,7 @@ DEFAULT_INTENT_ACTIONS = {
 FOLLOWUP_POLICY = "followup_action"
 DEFAULT_INTENT_POLICY = "default_intent"
 LIMIT_POLICY = "prediction_limit"
+PAUSED_POLICY = "conversation_paused"
 
 EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
 
@@ -313,7 +314,12 @@ class MessageProcessor:
     async def _prediction_loop(self, tracker: DialogueStateTracker,
                                context: ActionContext) -> None:
         predictions = 0
-        while not tracker.paused or tracker.latest_intent == "restart":
+        while True:
+            if tracker.paused and tracker.latest_intent != "restart":
+                if predictions:
+                    # Paused by an action of this turn: end the turn as a listening bot.
+                    tracker.update(ActionExecuted(name=ACTION_LISTEN, policy=PAUSED_POLICY))
+                break
             if predictions >= self.max_predictions:
                 logger.error("conversation %r: %d actions after one message without listening; "
                              "the bot stops and listens (check the stories and rules for a "

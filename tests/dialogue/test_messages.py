@@ -1,0 +1,98 @@
+"""Bot messages and events, the custom-action dispatcher and tracker view, and domain JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from dialogflowlite.dialogue.dispatcher import ActionTracker, CollectingDispatcher
+from dialogflowlite.dialogue.domain_json import domain_from_dict, domain_to_dict
+from dialogflowlite.dialogue.messages import (
+    IncomingMessage,
+    bot_message,
+    bot_uttered,
+    rest_replies,
+)
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.events import SlotSet, UserUttered
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+
+def test_incoming_message_defaults() -> None:
+    message = IncomingMessage("hi", "")
+    assert message.sender_id == "default" and message.message_id
+    assert message.stored_text == "hi"
+    message.text_for_storage = "[masked]"
+    assert message.stored_text == "[masked]"
+
+
+def test_bot_messages_round_trip_through_events() -> None:
+    message = {"text": "Pick one", "buttons": [{"title": "A", "payload": "/a"}],
+               "image": "https://x/y.png", "custom": {"k": 1},
+               "metadata": {"utter_action": "utter_pick"}, "extra": "kept"}
+    event = bot_uttered(message)
+    assert event.text == "Pick one"
+    assert event.data["buttons"] == message["buttons"]
+    assert event.data["attachment"] == "https://x/y.png"  # Rasa's image-as-attachment quirk
+    assert event.metadata == {"utter_action": "utter_pick", "extra": "kept"}
+    back = bot_message(event)
+    assert "attachment" not in back
+    assert back["metadata"]["utter_action"] == "utter_pick"
+    replies = rest_replies("u1", back)
+    assert replies == [{"recipient_id": "u1", "text": "Pick one",
+                        "buttons": [{"title": "A", "payload": "/a"}],
+                        "image": "https://x/y.png", "custom": {"k": 1}}]
+
+
+def test_dispatcher_collects_rasa_sdk_messages() -> None:
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_message(text="hi", buttons=[{"title": "x", "payload": "/x"}], mood="good")
+    dispatcher.utter_message(response="utter_greet")
+    dispatcher.utter_custom_json({"card": 1})
+    first, second, third = dispatcher.messages
+    assert first["text"] == "hi" and first["mood"] == "good" and first["custom"] == {}
+    assert second["response"] == second["template"] == "utter_greet"
+    assert third["custom"] == {"card": 1}
+
+
+def test_action_tracker_answers_like_rasa_sdk() -> None:
+    parse = {"intent": {"name": "nlu_fallback", "confidence": 0.2},
+             "intent_ranking": [{"name": "nlu_fallback"}, {"name": "inform"}],
+             "entities": [{"entity": "city", "value": "Rome", "role": "to"},
+                          {"entity": "city", "value": "Oslo"}]}
+    tracker = DialogueStateTracker("s", events=[
+        UserUttered(text="x", parse_data=parse, input_channel="rest"),
+        SlotSet(name="a", value=1), SlotSet(name="b", value=2), SlotSet(name="a", value=3)])
+    view = ActionTracker.from_tracker(tracker)
+    assert view.sender_id == "s" and view.get_slot("a") == 3
+    assert list(view.get_latest_entity_values("city")) == ["Oslo"]
+    assert list(view.get_latest_entity_values("city", entity_role="to")) == ["Rome"]
+    assert view.get_intent_of_latest_message() == "inform"
+    assert view.get_intent_of_latest_message(skip_fallback_intent=False) == "nlu_fallback"
+    assert view.slots_to_validate() == {"a": 3, "b": 2}
+    assert view.get_latest_input_channel() == "rest"
+    assert view.get_last_event_for("user")["text"] == "x"
+    view.add_slots([{"event": "slot", "name": "c", "value": 5}])
+    assert view.get_slot("c") == 5 and tracker.get_slot("c") is None
+
+
+@pytest.mark.parametrize("project", ["formbot", "initial_project_3x", "financial_demo",
+                                     "rules", "reminderbot", "responseselectorbot"])
+def test_domain_json_round_trips(rasa_projects, project) -> None:
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                    if f.name not in ("position", "version")}
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    domain = load_project(rasa_projects / project, strict=False).domain
+    data = json.loads(json.dumps(domain_to_dict(domain)))
+    assert plain(domain_from_dict(data)) == plain(domain)
+    assert set(data) >= {"intents", "entities", "slots", "responses", "actions", "forms",
+                         "session_config", "config"}
