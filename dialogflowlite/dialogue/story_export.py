@@ -1,0 +1,151 @@
+"""Conversations written back as YAML stories.
+
+Used for ``GET /conversations/{id}/story`` and for the failed test stories of
+``dialogflowlite test``, where a step may carry a ``# predicted: ...`` comment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    ActiveLoop,
+    Event,
+    SlotSet,
+    UserUttered,
+)
+from dialogflowlite.shared.tracker import applied_events
+
+STORY_FORMAT_VERSION = "3.1"
+
+
+@dataclass
+class StoryStepText:
+    """One written step: its YAML lines (the first holds the ``- `` marker) and a comment."""
+
+    lines: list[str]
+    comment: str | None = None
+
+
+@dataclass
+class WrittenStory:
+    """A story to write: a name and its steps."""
+
+    name: str
+    steps: list[StoryStepText] = field(default_factory=list)
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar for ``value`` (JSON is valid YAML flow style)."""
+    if isinstance(value, str) and value and value.replace("_", "").replace("-", "").isalnum() \
+            and value.lower() not in ("true", "false", "null", "yes", "no", "on", "off", "~") \
+            and not value[0].isdigit():
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def annotated_text(text: str, entities: Sequence[dict[str, Any]]) -> str:
+    """``text`` with Rasa's inline entity annotation (``[Berlin](city)``)."""
+    spans = sorted((e for e in entities
+                    if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+                    and e["end"] > e["start"]), key=lambda e: e["start"])
+    out, position = [], 0
+    for entity in spans:
+        start, end = entity["start"], entity["end"]
+        if start < position or end > len(text):
+            continue
+        surface = text[start:end]
+        out.append(text[position:start])
+        extra = {key: entity[key] for key in ("role", "group") if entity.get(key)}
+        if str(entity.get("value")) != surface or extra:
+            detail = {"entity": entity["entity"], **extra}
+            if str(entity.get("value")) != surface:
+                detail["value"] = entity.get("value")
+            out.append(f"[{surface}]{json.dumps(detail, ensure_ascii=False)}")
+        else:
+            out.append(f"[{surface}]({entity['entity']})")
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def user_step(event: UserUttered, comment: str | None = None) -> StoryStepText:
+    lines = []
+    if event.intent_name:
+        lines.append(f"- intent: {_scalar(event.intent_name)}")
+    entities = event.entities
+    if event.text and not event.text.startswith("/"):
+        text = annotated_text(event.text, entities)
+        head = "- " if not lines else "  "
+        lines.append(f"{head}user: |-")
+        lines += [f"    {line}" for line in text.splitlines() or [""]]
+    elif entities:
+        lines.append("  entities:")
+        for entity in entities:
+            lines.append(f"  - {_scalar(entity.get('entity'))}: {_scalar(entity.get('value'))}")
+    if not lines:
+        lines.append("- intent: null")
+    return StoryStepText(lines, comment)
+
+
+def events_to_steps(events: Iterable[Event],
+                    comments: dict[int, str] | None = None) -> list[StoryStepText]:
+    """Story steps for ``events`` (``comments`` by event index go on the steps)."""
+    comments = comments or {}
+    steps: list[StoryStepText] = []
+    pending_slots: list[tuple[str, Any]] = []
+
+    def flush() -> None:
+        if pending_slots:
+            lines = ["- slot_was_set:"] + [f"  - {_scalar(name)}: {_scalar(value)}"
+                                           for name, value in pending_slots]
+            steps.append(StoryStepText(lines))
+            pending_slots.clear()
+
+    for index, event in enumerate(events):
+        if isinstance(event, SlotSet):
+            pending_slots.append((event.name, event.value))
+            continue
+        if isinstance(event, UserUttered):
+            flush()
+            steps.append(user_step(event, comments.get(index)))
+        elif isinstance(event, ActionExecuted):
+            if event.name in (ACTION_LISTEN, ACTION_SESSION_START) and index not in comments:
+                continue
+            flush()
+            if event.action_text and not event.name:
+                steps.append(StoryStepText([f"- bot: {_scalar(event.action_text)}"],
+                                           comments.get(index)))
+            else:
+                steps.append(StoryStepText([f"- action: {_scalar(event.name)}"],
+                                           comments.get(index)))
+        elif isinstance(event, ActiveLoop):
+            flush()
+            steps.append(StoryStepText([f"- active_loop: {_scalar(event.name)}"]))
+    flush()
+    return steps
+
+
+def stories_yaml(stories: Sequence[WrittenStory]) -> str:
+    """The YAML text of ``stories`` (``version`` and ``stories:``)."""
+    lines = [f'version: "{STORY_FORMAT_VERSION}"', "stories:"]
+    for story in stories:
+        lines.append(f"- story: {json.dumps(story.name, ensure_ascii=False)}")
+        lines.append("  steps:")
+        for step in story.steps:
+            for number, line in enumerate(step.lines):
+                text = f"  {line}"
+                if number == 0 and step.comment:
+                    text += f"  # {' '.join(step.comment.split())}"
+                lines.append(text)
+    return "\n".join(lines) + "\n"
+
+
+def conversation_story(sender_id: str, events: Iterable[Event]) -> str:
+    """A conversation's applied events as one YAML story (``GET /story``)."""
+    return stories_yaml([WrittenStory(sender_id, events_to_steps(applied_events(events)))])

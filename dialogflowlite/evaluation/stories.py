@@ -1,0 +1,399 @@
+"""Testing a trained agent on test stories (``dialogflowlite test core``).
+
+Each test story is replayed as Rasa replays it: every action step is
+predicted by the agent and compared with the story; then the conversation goes
+on with what the story says happened, so one wrong prediction does not spoil
+the rest. User steps with text go through the agent's NLU, and a wrong intent
+or wrong entities fail the story too; intent-level steps are taken as written.
+Actions are predicted, not run (no custom code is called): where the story
+expects something else than an active form, the form is assumed to have
+rejected, as a live form would. After every user step the slot mappings fill
+slots as ``action_extract_slots`` would (``extract_slots=False`` turns that off).
+
+Results: story accuracy, an action-level precision / recall / F1 report,
+``failed_test_stories.yml`` (the failed stories with ``# predicted: ...``
+comments) and ``story_report.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.dialogue.slot_filling import predefined_slot_events
+from dialogflowlite.dialogue.story_export import (
+    WrittenStory,
+    annotated_text,
+    events_to_steps,
+    stories_yaml,
+)
+from dialogflowlite.errors import ProjectError
+from dialogflowlite.evaluation.nlu_metrics import classification_report
+from dialogflowlite.shared.domain import ACTION_LISTEN
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    Event,
+    UserUttered,
+)
+from dialogflowlite.shared.stories import OrStep, Story
+from dialogflowlite.shared.story_paths import expand_story_paths, story_to_events
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+if TYPE_CHECKING:
+    from dialogflowlite.agent import Agent
+
+logger = logging.getLogger(__name__)
+
+FAILED_STORIES_FILE = "failed_test_stories.yml"
+SUCCESSFUL_STORIES_FILE = "successful_test_stories.yml"
+REPORT_FILE = "story_report.json"
+
+
+@dataclass
+class ActionCheck:
+    """One predicted action against the one the story expects."""
+
+    expected: str
+    predicted: str
+    policy: str | None
+    confidence: float | None
+
+    @property
+    def correct(self) -> bool:
+        return self.expected == self.predicted
+
+
+@dataclass
+class UserCheck:
+    """NLU's reading of a user step against the story's labels."""
+
+    text: str
+    expected_intent: str | None
+    predicted_intent: str | None
+    expected_entities: list[tuple] = field(default_factory=list)
+    predicted_entities: list[tuple] = field(default_factory=list)
+    predicted_parse: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def intent_correct(self) -> bool:
+        return self.expected_intent is None or self.expected_intent == self.predicted_intent
+
+    @property
+    def entities_correct(self) -> bool:
+        return sorted(self.expected_entities, key=repr) == sorted(self.predicted_entities, key=repr)
+
+    @property
+    def correct(self) -> bool:
+        return self.intent_correct and self.entities_correct
+
+
+@dataclass
+class StoryOutcome:
+    """How one test story went."""
+
+    name: str
+    location: str
+    events: list[Event] = field(default_factory=list)
+    comments: dict[int, str] = field(default_factory=dict)
+    actions: list[ActionCheck] = field(default_factory=list)
+    users: list[UserCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(a.correct for a in self.actions) and all(u.correct for u in self.users)
+
+    @property
+    def first_error(self) -> str | None:
+        for index in sorted(self.comments):
+            return self.comments[index]
+        return None
+
+
+@dataclass
+class StoryEvaluation:
+    """The results of a test run over many stories."""
+
+    outcomes: list[StoryOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[StoryOutcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+    @property
+    def correct(self) -> int:
+        return sum(o.passed for o in self.outcomes)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / len(self.outcomes) if self.outcomes else 0.0
+
+    @property
+    def action_checks(self) -> list[ActionCheck]:
+        return [check for outcome in self.outcomes for check in outcome.actions]
+
+    def action_report(self) -> dict[str, Any]:
+        checks = self.action_checks
+        return classification_report([c.expected for c in checks], [c.predicted for c in checks])
+
+    def user_checks(self) -> list[UserCheck]:
+        return [check for outcome in self.outcomes for check in outcome.users]
+
+    def report(self) -> dict[str, Any]:
+        """``story_report.json``: the action report plus story-level accuracy."""
+        report = self.action_report()
+        users = self.user_checks()
+        report["conversation_accuracy"] = {
+            "accuracy": self.accuracy, "correct": self.correct, "total": len(self.outcomes)}
+        report["user_turns"] = {
+            "total": len(users),
+            "intent_errors": sum(not u.intent_correct for u in users),
+            "entity_errors": sum(not u.entities_correct for u in users),
+        }
+        report["failed_stories"] = [{"story": o.name, "location": o.location,
+                                     "first_error": o.first_error} for o in self.failed]
+        return report
+
+    def table(self) -> str:
+        """The printed summary: story accuracy and the per-action table."""
+        report = self.action_report()
+        checks = self.action_checks
+        lines = [
+            f"Stories: {self.correct} / {len(self.outcomes)} correct "
+            f"(accuracy {self.accuracy:.3f})",
+            f"Actions: {sum(c.correct for c in checks)} / {len(checks)} correct "
+            f"(accuracy {report.get('accuracy', 0.0):.3f})",
+        ]
+        users = self.user_checks()
+        if users:
+            lines.append(f"User turns through NLU: {len(users)}, "
+                         f"{sum(not u.intent_correct for u in users)} wrong intent(s), "
+                         f"{sum(not u.entities_correct for u in users)} with wrong entities")
+        names = sorted(k for k in report if isinstance(report[k], dict)
+                       and k not in ("micro avg", "macro avg", "weighted avg"))
+        width = max([len("action"), *(len(n) for n in names), len("weighted avg")])
+        lines.append("")
+        lines.append(f"{'action':<{width}}  precision  recall     f1  support")
+        for name in [*names, "macro avg", "weighted avg"]:
+            row = report.get(name)
+            if not isinstance(row, dict):
+                continue
+            lines.append(f"{name:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
+                         f"{row['f1-score']:5.3f}  {int(row['support']):7d}")
+        for outcome in self.failed:
+            lines.append(f"FAILED {outcome.location} {outcome.name}: {outcome.first_error}")
+        return "\n".join(lines)
+
+
+def _entity_key(entity: dict[str, Any], with_offsets: bool) -> tuple:
+    key = (entity.get("entity"), str(entity.get("value")))
+    if with_offsets:
+        key += (entity.get("start"), entity.get("end"))
+    return key
+
+
+def _has_offsets(entities: Sequence[dict[str, Any]]) -> bool:
+    return any(isinstance(e.get("end"), int) and e.get("end", 0) > e.get("start", 0)
+               for e in entities)
+
+
+def _predicted_intent(parse: dict[str, Any], expected: str | None) -> str | None:
+    name = (parse.get("intent") or {}).get("name")
+    if expected and name != expected and "/" in expected:
+        selector = parse.get("response_selector") or {}
+        base = expected.split("/", 1)[0]
+        chosen = selector.get(base) or selector.get("default") or {}
+        key = (chosen.get("response") or {}).get("intent_response_key")
+        return key or name
+    return name
+
+
+def story_conversations(story: Story, domain: Any) -> list[tuple[str, list[Event]]]:
+    """The linear conversations of a test story (one per ``or`` alternative)."""
+    if any(isinstance(step, OrStep) for step in story.steps):
+        paths = expand_story_paths([story], domain=domain)
+        return [(f"{story.name} ({number + 1})", list(path.events))
+                for number, path in enumerate(paths)]
+    return [(story.name, story_to_events(story, domain))]
+
+
+class StoryTester:
+    """Replays test stories against an agent."""
+
+    def __init__(self, agent: Agent, *, extract_slots: bool = True) -> None:
+        self.agent = agent
+        self.extract_slots = extract_slots
+        self.processor = agent.processor
+        self.domain = agent.domain
+
+    async def _parse_all(self, conversations: list[list[Event]]) -> dict[str, dict[str, Any]]:
+        texts = sorted({e.text for events in conversations for e in events
+                        if isinstance(e, UserUttered) and e.text})
+        parsed = await self.agent.parse_messages(texts) if texts else []
+        return dict(zip(texts, parsed, strict=True))
+
+    async def evaluate(self, stories: Sequence[Story]) -> StoryEvaluation:
+        conversations: list[tuple[Story, str, list[Event]]] = []
+        for story in stories:
+            for name, events in story_conversations(story, self.domain):
+                conversations.append((story, name, events))
+        parses = await self._parse_all([events for _, _, events in conversations])
+        evaluation = StoryEvaluation()
+        for story, name, events in conversations:
+            location = str(story.position) if story.position else ""
+            evaluation.outcomes.append(self._replay(name, location, events, parses))
+        return evaluation
+
+    def _replay(self, name: str, location: str, events: list[Event],
+                parses: dict[str, dict[str, Any]]) -> StoryOutcome:
+        outcome = StoryOutcome(name, location)
+        tracker = DialogueStateTracker.for_domain(f"test: {name}", self.domain)
+        for event in events:
+            if isinstance(event, ActionExecuted) and not tracker.events and \
+                    event.name == ACTION_LISTEN:
+                # The conversation starts by listening; nothing to predict yet.
+                tracker.update(event)
+                outcome.events.append(event)
+            elif isinstance(event, ActionExecuted):
+                self._check_action(tracker, event, outcome)
+            elif isinstance(event, UserUttered):
+                self._check_user(tracker, event, outcome, parses)
+            else:
+                tracker.update(event)
+                outcome.events.append(event)
+        return outcome
+
+    def _predict(self, tracker: DialogueStateTracker) -> tuple[str, str | None, float | None]:
+        prediction = self.processor.predict_next_action(tracker)
+        return prediction.action_name, prediction.policy_name, prediction.confidence
+
+    def _check_action(self, tracker: DialogueStateTracker, event: ActionExecuted,
+                      outcome: StoryOutcome) -> None:
+        expected = event.name or event.action_text or ""
+        predicted, policy, confidence = self._predict(tracker)
+        loop = tracker.active_loop_name
+        if predicted != expected and predicted == loop and loop in self.domain.forms:
+            # A live form would have rejected here: let the policies choose again.
+            rejection = ActionExecutionRejected(name=loop, policy=policy, confidence=confidence)
+            tracker.update(rejection)
+            outcome.events.append(rejection)
+            predicted, policy, confidence = self._predict(tracker)
+        check = ActionCheck(expected, predicted, policy, confidence)
+        outcome.actions.append(check)
+        executed = ActionExecuted(name=event.name, action_text=event.action_text,
+                                  policy=policy, confidence=confidence)
+        if not check.correct:
+            outcome.comments[len(outcome.events)] = f"predicted: {predicted}"
+        tracker.update(executed)
+        outcome.events.append(executed)
+
+    def _check_user(self, tracker: DialogueStateTracker, event: UserUttered,
+                    outcome: StoryOutcome, parses: dict[str, dict[str, Any]]) -> None:
+        gold = event
+        if event.text and event.text in parses:
+            parse = parses[event.text]
+            expected_intent = event.intent_name
+            with_offsets = _has_offsets(event.entities)
+            check = UserCheck(
+                text=event.text,
+                expected_intent=expected_intent,
+                predicted_intent=_predicted_intent(parse, expected_intent),
+                expected_entities=[_entity_key(e, with_offsets) for e in event.entities],
+                predicted_entities=[_entity_key(e, with_offsets)
+                                    for e in parse.get("entities") or []],
+                predicted_parse=parse,
+            )
+            outcome.users.append(check)
+            if not check.correct:
+                predicted_text = annotated_text(event.text, parse.get("entities") or [])
+                outcome.comments[len(outcome.events)] = (
+                    f"predicted: {check.predicted_intent}: {predicted_text}")
+            if expected_intent is None:
+                # A pure end-to-end step: the conversation goes on with what NLU understood.
+                gold = UserUttered(text=event.text, parse_data={**parse, "text": event.text})
+        tracker.update(gold)
+        outcome.events.append(gold)
+        if self.extract_slots:
+            for slot_event in predefined_slot_events(tracker, self.domain):
+                tracker.update(slot_event)
+
+
+async def evaluate_stories(agent: Agent, stories: Sequence[Story], *,
+                           extract_slots: bool = True) -> StoryEvaluation:
+    """Replay ``stories`` against ``agent`` and collect the results."""
+    return await StoryTester(agent, extract_slots=extract_slots).evaluate(stories)
+
+
+def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
+                        successes: bool = False) -> dict[str, Path]:
+    """Write ``failed_test_stories.yml`` and ``story_report.json`` (and the successes)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    failed_path = out / FAILED_STORIES_FILE
+    if evaluation.failed:
+        failed_path.write_text(stories_yaml([
+            WrittenStory(_story_title(o), events_to_steps(o.events, o.comments))
+            for o in evaluation.failed]), encoding="utf-8")
+    else:
+        failed_path.write_text("# None of the test stories failed - all good!\n",
+                               encoding="utf-8")
+    written["failed"] = failed_path
+    if successes:
+        success_path = out / SUCCESSFUL_STORIES_FILE
+        success_path.write_text(stories_yaml([
+            WrittenStory(_story_title(o), events_to_steps(o.events))
+            for o in evaluation.outcomes if o.passed]), encoding="utf-8")
+        written["successes"] = success_path
+    report_path = out / REPORT_FILE
+    report_path.write_text(json.dumps(evaluation.report(), indent=2, ensure_ascii=False),
+                           encoding="utf-8")
+    written["report"] = report_path
+    return written
+
+
+def _story_title(outcome: StoryOutcome) -> str:
+    return f"{outcome.name} ({outcome.location})" if outcome.location else outcome.name
+
+
+def load_test_stories(path: str | Path) -> list[Story]:
+    """Test stories from a YAML file, or from every YAML file in a folder."""
+    from dialogflowlite.io.loader import YAML_SUFFIXES
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.io.story_reader import StoryReader
+    from dialogflowlite.io.yaml import read_yaml_file
+
+    source = Path(path)
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix in YAML_SUFFIXES)
+    elif source.is_file():
+        files = [source]
+    else:
+        raise ProjectError(f"test stories {source} do not exist",
+                           hint="pass a YAML file or a folder of them with --stories")
+    log = ProblemLog()
+    reader = StoryReader(log)
+    stories: list[Story] = []
+    for file in files:
+        data = read_yaml_file(file)
+        if not isinstance(data, dict) or "stories" not in data:
+            continue
+        stories += reader.read(file, data, "stories", data["stories"], "test")
+    if log.errors:
+        raise ProjectError("the test stories have errors:\n" +
+                           "\n".join(str(p) for p in log.errors[:10]))
+    return stories
+
+
+def run_story_test(agent: Agent, stories: Sequence[Story], *, out_dir: str | Path | None,
+                   extract_slots: bool = True, successes: bool = False) -> StoryEvaluation:
+    """Evaluate and (with ``out_dir``) write the results; the ``test core`` command uses this."""
+    evaluation = asyncio.run(evaluate_stories(agent, stories, extract_slots=extract_slots))
+    if out_dir is not None:
+        write_story_results(evaluation, out_dir, successes=successes)
+    return evaluation

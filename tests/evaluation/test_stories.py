@@ -1,0 +1,203 @@
+"""Test-story evaluation: predictions compared step by step, reports and failed stories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.agent import Agent
+from dialogflowlite.evaluation.stories import (
+    evaluate_stories,
+    load_test_stories,
+    write_story_results,
+)
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.io.yaml import read_yaml
+from dialogflowlite.shared.domain import ACTION_LISTEN
+from dialogflowlite.shared.events import ActionExecuted, ActionExecutionRejected, UserUttered
+from dialogflowlite.shared.message import Entity, IntentPrediction, Message
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, bye, book, inform, chitchat]
+entities: [city]
+slots:
+  city:
+    type: text
+    influence_conversation: false
+    mappings: [{type: from_entity, entity: city}]
+forms:
+  trip_form:
+    required_slots: [city]
+responses:
+  utter_greet: [{text: hi}]
+  utter_bye: [{text: bye}]
+  utter_chitchat: [{text: chat}]
+  utter_done: [{text: done}]
+  utter_ask_city: [{text: where?}]
+"""
+
+TESTS = """
+version: "3.1"
+stories:
+- story: greet and leave
+  steps:
+  - user: |
+      hello there
+    intent: greet
+  - action: utter_greet
+  - user: |
+      see you
+    intent: bye
+  - action: utter_bye
+- story: book with a chitchat in between
+  steps:
+  - intent: book
+  - action: trip_form
+  - active_loop: trip_form
+  - user: |
+      what a nice day
+    intent: chitchat
+  - action: utter_chitchat
+  - action: trip_form
+  - active_loop: trip_form
+  - user: |
+      to [Rome](city)
+    intent: inform
+  - action: trip_form
+  - active_loop: null
+  - action: utter_done
+- story: the bot does not know this one
+  steps:
+  - intent: greet
+  - action: utter_bye
+- story: nlu gets the intent wrong
+  steps:
+  - user: |
+      bonjour
+    intent: greet
+  - action: utter_greet
+"""
+
+# what the NLU double understands
+NLU = {"hello there": ("greet", []), "see you": ("bye", []),
+       "what a nice day": ("chitchat", []), "to Rome": ("inform", [("city", 3, 7, "Rome")]),
+       "bonjour": ("bye", [])}
+
+
+class TableParser:
+    async def parse(self, texts):
+        messages = []
+        for text in texts:
+            intent, entities = NLU.get(text, (None, []))
+            message = Message(text=text, entities=[Entity(e, s, t, v) for e, s, t, v in entities])
+            if intent:
+                message.set_intent([IntentPrediction(intent, 0.9)])
+            messages.append(message)
+        return messages
+
+
+class StoryPolicy:
+    """Answers like rules: greet -> utter_greet, bye -> utter_bye, book -> form, ..."""
+
+    def predict_next_action(self, tracker, domain):
+        from types import SimpleNamespace
+
+        last = next(e for e in reversed(tracker.events)
+                    if isinstance(e, (ActionExecuted, ActionExecutionRejected)))
+        intent = tracker.latest_intent
+        loop = tracker.active_loop_name
+        answers = {"greet": "utter_greet", "bye": "utter_bye", "book": "trip_form",
+                   "chitchat": "utter_chitchat"}
+        if isinstance(last, ActionExecutionRejected):
+            name = answers.get(intent, ACTION_LISTEN)
+        elif last.name == ACTION_LISTEN:
+            name = loop or answers.get(intent, ACTION_LISTEN)
+        elif last.name == "trip_form" and loop is None:
+            name = "utter_done"
+        elif last.name == "utter_chitchat" and loop:
+            name = loop
+        else:
+            name = ACTION_LISTEN
+        return SimpleNamespace(action_name=name, confidence=0.8, policy_name="StoryPolicy")
+
+
+@pytest.fixture
+def agent_and_stories(write_project):
+    root = write_project(domain=DOMAIN, tests=TESTS)
+    project = load_project(root)
+    agent = Agent(project.domain, policies=StoryPolicy(), parser=TableParser())
+    return agent, project.test_stories
+
+
+def test_stories_pass_and_fail_for_the_right_reasons(agent_and_stories) -> None:
+    agent, stories = agent_and_stories
+    evaluation = asyncio.run(evaluate_stories(agent, stories))
+
+    results = {o.name: o.passed for o in evaluation.outcomes}
+    assert results == {"greet and leave": True, "book with a chitchat in between": True,
+                       "the bot does not know this one": False,
+                       "nlu gets the intent wrong": False}
+    assert evaluation.correct == 2 and evaluation.accuracy == 0.5
+    wrong_nlu = evaluation.outcomes[3]
+    assert [(u.expected_intent, u.predicted_intent) for u in wrong_nlu.users] == [("greet", "bye")]
+    # the form's rejection was emulated where the story goes elsewhere
+    booked = evaluation.outcomes[1]
+    assert any(isinstance(e, ActionExecutionRejected) for e in booked.events)
+    assert any(isinstance(e, UserUttered) and e.text == "to Rome" for e in booked.events)
+
+
+def test_reports_and_failed_stories_are_written(agent_and_stories, tmp_path: Path) -> None:
+    agent, stories = agent_and_stories
+    evaluation = asyncio.run(evaluate_stories(agent, stories))
+    written = write_story_results(evaluation, tmp_path / "results")
+
+    report = json.loads(written["report"].read_text())
+    assert report["conversation_accuracy"] == {"accuracy": 0.5, "correct": 2, "total": 4}
+    assert report["utter_bye"]["support"] == 2
+    assert report["utter_greet"]["precision"] == pytest.approx(2 / 3)
+    assert report["utter_greet"]["recall"] == 1.0
+    assert report["utter_bye"]["recall"] == 0.5
+    assert report["user_turns"]["intent_errors"] == 1
+    failed_text = written["failed"].read_text()
+    failed = read_yaml(failed_text)
+    names = [s["story"] for s in failed["stories"]]
+    assert len(names) == 2 and names[0].startswith("the bot does not know this one (")
+    assert "- action: utter_bye  # predicted: utter_greet" in failed_text
+    assert "- intent: greet  # predicted: bye: bonjour" in failed_text
+    table = evaluation.table()
+    assert "Stories: 2 / 4 correct (accuracy 0.500)" in table
+    assert "utter_greet" in table and "weighted avg" in table
+
+
+def test_entity_mistakes_fail_a_story(agent_and_stories) -> None:
+    agent, stories = agent_and_stories
+    NLU["to Rome"] = ("inform", [("city", 0, 2, "to")])
+    try:
+        evaluation = asyncio.run(evaluate_stories(agent, stories[1:2]))
+    finally:
+        NLU["to Rome"] = ("inform", [("city", 3, 7, "Rome")])
+    outcome = evaluation.outcomes[0]
+    assert not outcome.passed
+    assert all(a.correct for a in outcome.actions)
+    assert outcome.users[-1].intent_correct and not outcome.users[-1].entities_correct
+
+
+def test_all_good_writes_a_note(agent_and_stories, tmp_path: Path) -> None:
+    agent, stories = agent_and_stories
+    evaluation = asyncio.run(evaluate_stories(agent, stories[:2]))
+    written = write_story_results(evaluation, tmp_path)
+    assert written["failed"].read_text().startswith("# None of the test stories failed")
+
+
+def test_load_test_stories_from_a_file(tmp_path: Path) -> None:
+    file = tmp_path / "more.yml"
+    file.write_text(textwrap.dedent(TESTS), encoding="utf-8")
+    stories = load_test_stories(file)
+    assert [s.name for s in stories][:1] == ["greet and leave"]
+    assert all(s.kind == "test" for s in stories)
+    assert len(load_test_stories(tmp_path)) == 4
