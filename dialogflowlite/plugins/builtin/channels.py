@@ -1,1 +1,14 @@
 """Built-in plugin: input channels."""
+
+from __future__ import annotations
+
+from dialogflowlite import hookimpl
+
+
+@hookimpl
+def dfl_register_channels() -> list[type]:
+    from dialogflowlite.server.channels.console import ConsoleChannel
+    from dialogflowlite.server.channels.rest import RestChannel
+    from dialogflowlite.server.channels.websocket import WebSocketChannel
+
+    return [RestChannel, WebSocketChannel, ConsoleChannel]

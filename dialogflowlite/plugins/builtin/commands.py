@@ -8,5 +8,9 @@ from dialogflowlite import hookimpl
 @hookimpl
 def dfl_register_commands() -> list:
     from dialogflowlite.cli import data, init, plugins
+    from dialogflowlite.cli import run as run_command
+    from dialogflowlite.cli import shell as shell_command
 
-    return [plugins.COMMAND, init.COMMAND, data.COMMAND]
+    return [plugins.COMMAND, init.COMMAND, data.COMMAND,
+            run_command.COMMAND,
+            shell_command.COMMAND]

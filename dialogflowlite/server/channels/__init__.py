@@ -1,0 +1,1 @@
+"""Input channels: REST, WebSocket and the console, each registered as a plugin."""

@@ -1,0 +1,60 @@
+"""``dialogflowlite shell``: chat with the trained bot in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+from pathlib import Path
+
+from dialogflowlite.cli.command import Command
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=".", help="project folder (default: .)")
+    parser.add_argument("--model", default=None,
+                        help="model file or folder of models (default: newest under models/)")
+    parser.add_argument("--sender", default=None,
+                        help="conversation id (default: a new one each time)")
+    parser.add_argument("--history", default=None,
+                        help="file for the line history (default: ~/.dialogflowlite_history)")
+
+
+async def run_shell(project: str | Path = ".", model: str | None = None,
+                    sender_id: str | None = None, history_file: str | Path | None = None,
+                    stdin=None, stdout=None) -> int:
+    """Load the model and chat on stdin/stdout until ``/stop``; returns messages sent.
+
+    Conversations stay in memory unless endpoints.yml configures a tracker store.
+    """
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.channels.console import DEFAULT_HISTORY, ConsoleChannel
+    from dialogflowlite.server.models import close_stores, resolve_model_path
+    from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
+
+    config = ServerConfig(project=str(project), model_path=model)
+    model_file = resolve_model_path(config)
+    endpoints = config.read_endpoints()
+    tracker_store = create_tracker_store(endpoints.get("tracker_store"),
+                                         project=config.project_dir)
+    lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir)
+    agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
+                       endpoints=endpoints)
+    channel = ConsoleChannel(sender_id=sender_id or f"shell-{uuid.uuid4().hex[:12]}",
+                             stdin=stdin, stdout=stdout,
+                             history_file=history_file or DEFAULT_HISTORY)
+    try:
+        return await channel.run(agent.handle_message)
+    finally:
+        await close_stores(agent)
+
+
+def _run(args: argparse.Namespace) -> int:
+    asyncio.run(run_shell(args.project, args.model, args.sender, args.history))
+    return 0
+
+
+COMMAND = Command("shell", "chat with the trained bot in the terminal", _add_arguments, _run,
+                  description="Chat with the newest model (or --model). Buttons show as "
+                              "numbered choices; /restart starts over, /stop quits.")

@@ -1,0 +1,138 @@
+"""The Sanic app factory: ``create_app(config, agent=None) -> Sanic``.
+
+The factory only wires things up: settings, the error handler, auth, CORS,
+metrics, channels (from the ``dfl_register_channels`` hook), the HTTP API
+blueprints and plugins' ``dfl_server_setup``. The model is loaded by a
+``before_server_start`` listener into ``app.ctx.agent`` (unless an agent is
+passed in, as tests and embedding applications do), so every worker process
+loads its own copy after it has started.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sanic import Sanic
+
+    from dialogflowlite.agent import Agent
+
+logger = logging.getLogger(__name__)
+
+_app_numbers = itertools.count(1)
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``dialogflowlite run`` can set; picklable, so workers rebuild the app.
+
+    ``endpoints`` / ``credentials`` default to the project's ``endpoints.yml``
+    and ``credentials.yml``. ``tracker_db`` is the SQLite file used when
+    endpoints.yml configures no tracker store (relative to the project).
+    """
+
+    project: str = "."
+    model_path: str | None = None
+    enable_api: bool = False
+    auth_token: str | None = None
+    jwt_secret: str | None = None
+    jwt_method: str = "HS256"
+    cors_origins: tuple[str, ...] = ()
+    endpoints: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = None
+    tracker_db: str = "trackers.db"
+    #: worker processes serving this config (several share the stores and need shared locks)
+    workers: int = 1
+    #: largest request body accepted (bytes); larger ones get 413
+    max_request_bytes: int = 1_000_000
+    #: longest user message accepted (characters); longer ones get 413
+    max_message_chars: int = 5_000
+    #: most messages parsed in one NLU batch
+    max_batch: int = 64
+    #: seconds a request may take before it is answered with 503
+    response_timeout: float = 60.0
+    #: seconds a stopping worker waits for requests in flight
+    graceful_shutdown_timeout: float = 15.0
+    #: whether ``/chat`` serves the web chat page (needs the REST channel)
+    webchat: bool = True
+    #: conversations with a message within this many seconds count as active
+    active_window: float = 300.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def project_dir(self) -> Path:
+        return Path(self.project).resolve()
+
+    def read_endpoints(self) -> dict[str, Any]:
+        if self.endpoints is None:
+            self.endpoints = _read_optional_yaml(self.project_dir, "endpoints")
+        return self.endpoints
+
+    def read_credentials(self) -> dict[str, Any]:
+        if self.credentials is None:
+            self.credentials = _read_optional_yaml(self.project_dir, "credentials")
+        return self.credentials
+
+
+def _read_optional_yaml(folder: Path, stem: str) -> dict[str, Any]:
+    from dialogflowlite.errors import ConfigError, Position
+    from dialogflowlite.io.yaml import read_yaml_file, to_plain
+
+    for suffix in (".yml", ".yaml"):
+        path = folder / f"{stem}{suffix}"
+        if path.is_file():
+            data = to_plain(read_yaml_file(path))
+            if data is None:
+                return {}
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path.name} must be a mapping", position=Position(str(path)))
+            return data
+    return {}
+
+
+def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -> Sanic:
+    """Build the server: routes, channels, auth, CORS, metrics; the model loads on start."""
+    from sanic import Sanic
+
+    from dialogflowlite.plugins.manager import get_plugin_manager
+    from dialogflowlite.server import cors, lifecycle
+    from dialogflowlite.server.auth import Authenticator, install_auth
+    from dialogflowlite.server.channels.loader import mount_channels
+    from dialogflowlite.server.errors import install_error_handler
+    from dialogflowlite.server.metrics import ServerMetrics
+    from dialogflowlite.server.routes import register_routes
+
+    config = config or ServerConfig()
+    app = Sanic(f"dialogflowlite_{os.getpid()}_{next(_app_numbers)}")
+    app.config.REQUEST_MAX_SIZE = config.max_request_bytes
+    app.config.WEBSOCKET_MAX_SIZE = config.max_request_bytes
+    app.config.RESPONSE_TIMEOUT = config.response_timeout
+    app.config.REQUEST_TIMEOUT = max(config.response_timeout, 60.0)
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = config.graceful_shutdown_timeout
+    app.config.KEEP_ALIVE_TIMEOUT = 75
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.ACCESS_LOG = False
+    app.config.MOTD = False
+
+    app.ctx.config = config
+    app.ctx.agent = agent
+    app.ctx.metrics = ServerMetrics(config.active_window)
+    app.ctx.model_file = getattr(agent, "model_path", None)
+
+    install_error_handler(app)
+    authenticator = Authenticator(config.auth_token, config.jwt_secret, config.jwt_method)
+    install_auth(app, authenticator)
+    cors.install_cors(app, config.cors_origins)
+    lifecycle.install(app)
+    channels = mount_channels(app, config.read_credentials())
+    register_routes(app, config, channels)
+    if config.enable_api and not authenticator.enabled:
+        logger.warning("the HTTP API is enabled without --auth-token or --jwt-secret: "
+                       "anyone who can reach the server can read and change conversations")
+    get_plugin_manager().hook.dfl_server_setup(app=app)
+    return app

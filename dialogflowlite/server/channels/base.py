@@ -1,0 +1,46 @@
+"""What every input channel is: a name, its settings, and a Sanic blueprint.
+
+A channel turns its own wire format into
+:class:`~dialogflowlite.dialogue.messages.IncomingMessage` objects, hands them
+to ``on_message`` (which runs the bot and returns its replies in Rasa's REST
+shape) and sends the replies back its own way. The server mounts the
+blueprint under ``/webhooks/<name>/``; ``credentials.yml`` enables a channel by
+its name and passes the keys below that name as ``config``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sanic import Blueprint
+
+    from dialogflowlite.dialogue.messages import IncomingMessage
+
+#: runs one user message through the bot and returns the replies
+OnMessage = Callable[["IncomingMessage"], Awaitable[list[dict[str, Any]]]]
+
+
+class InputChannel:
+    """Base class of input channels; subclasses set :attr:`channel_name`."""
+
+    channel_name = ""
+    #: False for channels that do not speak HTTP (the console)
+    serves_http = True
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = dict(config or {})
+
+    @classmethod
+    def name(cls) -> str:
+        """The channel's name in credentials.yml and in its URL prefix."""
+        return cls.channel_name
+
+    @classmethod
+    def url_prefix(cls) -> str:
+        return f"/webhooks/{cls.name()}"
+
+    def blueprint(self, on_message: OnMessage) -> Blueprint | None:
+        """A blueprint with the channel's routes (``None`` for non-HTTP channels)."""
+        raise NotImplementedError

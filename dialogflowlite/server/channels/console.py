@@ -1,0 +1,139 @@
+"""The console channel behind ``dialogflowlite shell``: chat with the bot in a terminal.
+
+In a terminal it offers line editing and a history file (prompt_toolkit);
+with piped input it reads plain lines, so scripts and tests can drive it.
+Buttons are shown as numbered choices: typing the number sends the button's
+payload. ``/restart`` starts the conversation over; ``/stop`` (or end of
+input) quits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from dialogflowlite.server.channels.base import InputChannel, OnMessage
+
+if TYPE_CHECKING:
+    from sanic import Blueprint
+
+STOP_COMMAND = "/stop"
+RESTART_COMMAND = "/restart"
+PROMPT = "Your input -> "
+DEFAULT_HISTORY = Path.home() / ".dialogflowlite_history"
+
+
+def format_reply(reply: dict[str, Any]) -> list[str]:
+    """A bot message as console lines; buttons become ``1: title``, ``2: ...``."""
+    lines: list[str] = []
+    if reply.get("text"):
+        lines.append(str(reply["text"]))
+    if reply.get("image"):
+        lines.append(f"Image: {reply['image']}")
+    if reply.get("attachment"):
+        lines.append(f"Attachment: {reply['attachment']}")
+    for number, button in enumerate(reply.get("buttons") or reply.get("quick_replies") or [], 1):
+        title = button.get("title") or button.get("payload")
+        lines.append(f"  {number}: {title}")
+    if reply.get("custom") is not None:
+        lines.append(json.dumps(reply["custom"], ensure_ascii=False, indent=2))
+    return lines
+
+
+class ConsoleChannel(InputChannel):
+    """A conversation on standard input and output."""
+
+    channel_name = "console"
+    serves_http = False
+
+    def __init__(self, config: dict[str, Any] | None = None, *, sender_id: str = "console",
+                 stdin: TextIO | None = None, stdout: TextIO | None = None,
+                 history_file: str | Path | None = DEFAULT_HISTORY) -> None:
+        super().__init__(config)
+        self.sender_id = sender_id
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.history_file = history_file
+        self._buttons: list[dict[str, Any]] = []
+
+    def blueprint(self, on_message: OnMessage) -> Blueprint | None:
+        return None
+
+    @property
+    def interactive(self) -> bool:
+        isatty = getattr(self.stdin, "isatty", None)
+        out_isatty = getattr(self.stdout, "isatty", None)
+        return bool(isatty and isatty() and out_isatty and out_isatty())
+
+    def _print(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def _session(self) -> Any:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+        history = InMemoryHistory()
+        if self.history_file:
+            try:
+                Path(self.history_file).parent.mkdir(parents=True, exist_ok=True)
+                history = FileHistory(str(self.history_file))
+            except OSError:
+                pass  # an unwritable home folder only costs the history
+        return PromptSession(history=history)
+
+    async def _read_lines(self):
+        if self.interactive:
+            session = self._session()
+            while True:
+                try:
+                    yield await session.prompt_async(PROMPT)
+                except (EOFError, KeyboardInterrupt):
+                    return
+        else:
+            loop = asyncio.get_running_loop()
+            while True:
+                line = await loop.run_in_executor(None, self.stdin.readline)
+                if not line:
+                    return
+                yield line.rstrip("\r\n")
+
+    def resolve_choice(self, text: str) -> str:
+        """A number picks the matching button of the last bot message (its payload)."""
+        if text.isdigit() and self._buttons:
+            index = int(text) - 1
+            if 0 <= index < len(self._buttons):
+                button = self._buttons[index]
+                return str(button.get("payload") or button.get("title") or text)
+        return text
+
+    async def run(self, on_message: OnMessage) -> int:
+        """Chat until ``/stop`` or end of input; returns how many messages were sent."""
+        from dialogflowlite.dialogue.messages import IncomingMessage
+
+        self._print(f"Chatting as {self.sender_id!r}. Type {STOP_COMMAND} to quit, "
+                    f"{RESTART_COMMAND} to start over.")
+        sent = 0
+        async for raw in self._read_lines():
+            text = raw.strip()
+            if not text:
+                continue
+            if text == STOP_COMMAND:
+                break
+            payload = self.resolve_choice(text)
+            replies = await on_message(IncomingMessage(payload, sender_id=self.sender_id,
+                                                       channel=self.name()))
+            sent += 1
+            self._buttons = []
+            if text == RESTART_COMMAND:
+                self._print("(conversation restarted)")
+            for reply in replies:
+                for line in format_reply(reply):
+                    self._print(line)
+                buttons = reply.get("buttons") or reply.get("quick_replies")
+                if buttons:
+                    self._buttons = list(buttons)
+        return sent

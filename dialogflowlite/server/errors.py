@@ -1,0 +1,135 @@
+"""The one JSON error shape of the HTTP API, and the handler that produces it.
+
+Every failed request answers ``{"version", "status": "failure", "message",
+"reason", "details", "help", "code"}`` (Rasa's error body) with the matching
+HTTP status. Handlers raise :class:`~dialogflowlite.errors.ApiError`; Sanic's
+own exceptions (not found, payload too large, ...) and errors of the framework
+are translated here, in one place. Responses never carry a traceback or a path
+on the server's disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite import __version__
+from dialogflowlite.errors import (
+    ActionNotFoundError,
+    ApiError,
+    DialogflowLiteError,
+    DialogueError,
+    ModelLoadError,
+    TrackerStoreError,
+)
+
+if TYPE_CHECKING:
+    from sanic import Request, Sanic
+    from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+#: Rasa's reason codes by HTTP status, for errors raised without one
+REASONS = {
+    400: "BadRequest",
+    401: "NotAuthenticated",
+    403: "NotAuthorized",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "InvalidHeader",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    500: "ServerError",
+    503: "ServiceUnavailable",
+}
+
+# Absolute paths (/a/b/c.tar, C:\a\b) are cut to their last part before a
+# message leaves the server: the client named the file, not the folder it is in.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/])(?:/[^\s/:'\"()]+)+/([^\s/:'\"()]+)")
+_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\s\\:'\"()]+\\)*([^\s\\:'\"()]+)")
+
+
+def public_message(text: str) -> str:
+    """``text`` with absolute file paths shortened to their file names."""
+    text = _ABSOLUTE_PATH.sub(r"\1", text)
+    return _WINDOWS_PATH.sub(r"\1", text)
+
+
+def error_body(status: int, reason: str | None, message: str,
+               details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Rasa's error JSON."""
+    return {
+        "version": __version__,
+        "status": "failure",
+        "message": message,
+        "reason": reason or REASONS.get(status, "Error"),
+        "details": details or {},
+        "help": None,
+        "code": status,
+    }
+
+
+def bad_request(message: str, *, parameter: str | None = None,
+                location: str = "body") -> ApiError:
+    """A 400 naming the offending field (``details: {"parameter", "in"}``)."""
+    error = ApiError(400, "BadRequest", message)
+    error.details = {"parameter": parameter, "in": location} if parameter else {}
+    return error
+
+
+def _status_of(error: DialogflowLiteError) -> tuple[int, str]:
+    if isinstance(error, ApiError):
+        return error.status, error.reason
+    if isinstance(error, ModelLoadError):
+        return 400, "LoadingError"
+    if isinstance(error, ActionNotFoundError):
+        return 400, "BadRequest"
+    if isinstance(error, TrackerStoreError):
+        return 503, "ServiceUnavailable"
+    if isinstance(error, DialogueError):
+        return 500, "ConversationError"
+    return 400, "BadRequest"
+
+
+def response_for(error: BaseException) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and JSON body for any exception a handler let through."""
+    from sanic.exceptions import SanicException
+
+    if isinstance(error, DialogflowLiteError):
+        status, reason = _status_of(error)
+        details = getattr(error, "details", None)
+        return status, error_body(status, reason, public_message(error.render()), details)
+    if isinstance(error, SanicException):
+        status = int(getattr(error, "status_code", 500) or 500)
+        if status >= 500:
+            return status, error_body(status, None, "An unexpected error occurred.")
+        message = public_message(str(error.message if hasattr(error, "message") else error))
+        return status, error_body(status, None, message or REASONS.get(status, "Error"))
+    return 500, error_body(500, "ServerError", "An unexpected error occurred.")
+
+
+def install_error_handler(app: Sanic) -> None:
+    """Route every exception of ``app`` through :func:`response_for`."""
+    from sanic.handlers import ErrorHandler
+    from sanic.response import json
+
+    class JsonErrorHandler(ErrorHandler):
+        """Answers every error with the API's JSON body; logs unexpected ones in full."""
+
+        def default(self, request: Request, exception: Exception) -> HTTPResponse:
+            status, body = response_for(exception)
+            if status >= 500 and not isinstance(exception, DialogflowLiteError):
+                logger.error("unexpected error on %s %s", getattr(request, "method", "?"),
+                             getattr(request, "path", "?"), exc_info=exception)
+            elif status >= 500:
+                logger.error("%s on %s: %s", type(exception).__name__,
+                             getattr(request, "path", "?"), exception)
+            headers = {}
+            allowed = getattr(exception, "headers", None)
+            if status == 405 and allowed:
+                headers = dict(allowed)
+            return json(body, status=status, headers=headers)
+
+    app.error_handler = JsonErrorHandler()

@@ -1,0 +1,84 @@
+"""One place where the server runs user messages through the bot.
+
+Every channel hands its messages to :meth:`MessageHandler.handle`, which looks
+up the *current* agent (so a model swap takes effect for the next message),
+parses the text through the shared :class:`~dialogflowlite.server.batching.MicroBatcher`
+(messages arriving together share one NLU pass), runs the dialogue with that
+parse result, and keeps the active-conversation count and the timing metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ApiError
+from dialogflowlite.server.batching import MicroBatcher
+
+if TYPE_CHECKING:
+    from sanic import Sanic
+
+    from dialogflowlite.dialogue.messages import IncomingMessage
+
+logger = logging.getLogger(__name__)
+
+
+def no_agent() -> ApiError:
+    return ApiError(409, "Conflict", "no model is loaded; load one with PUT /model")
+
+
+class MessageHandler:
+    """Runs messages through ``app.ctx.agent`` and records what happened."""
+
+    def __init__(self, app: Sanic) -> None:
+        self.app = app
+        self.batcher: MicroBatcher | None = None
+
+    def start(self) -> None:
+        """Called once the server (and its event loop) runs."""
+        if self.batcher is not None:
+            return
+        metrics = self.app.ctx.metrics
+
+        def observe(size: int, seconds: float) -> None:
+            metrics.nlu_batch_size.observe(size)
+            metrics.nlu_seconds.observe(seconds)
+
+        self.batcher = MicroBatcher(self._parse_batch, max_batch=self.app.ctx.config.max_batch,
+                                    on_batch=observe)
+
+    async def close(self) -> None:
+        """Called after the server stopped accepting requests."""
+        if self.batcher is not None:
+            await self.batcher.close()
+            self.batcher = None
+
+    @property
+    def agent(self) -> Any:
+        agent = self.app.ctx.agent
+        if agent is None:
+            raise no_agent()
+        return agent
+
+    async def _parse_batch(self, texts: list[str]) -> list[dict[str, Any]]:
+        return list(await self.agent.parse_messages(texts))
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """The NLU result for ``text``, batched with concurrent requests."""
+        if self.batcher is None:
+            return await self.agent.parse_message(text)
+        return await self.batcher.submit(text)
+
+    async def handle(self, message: IncomingMessage) -> list[dict[str, Any]]:
+        """Run one user message through the bot; returns its replies (Rasa's REST shape)."""
+        agent = self.agent
+        metrics = self.app.ctx.metrics
+        metrics.active.touch(message.sender_id)
+        started = time.perf_counter()
+        if message.parse_data is None and message.text is not None:
+            message.parse_data = await self.parse(message.text)
+        replies = await agent.handle_message(message)
+        metrics.message_seconds.observe(time.perf_counter() - started,
+                                        channel=message.channel or "unknown")
+        return replies

@@ -1,0 +1,119 @@
+"""Which model the server runs, and loading it with the configured stores."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.server.app import ServerConfig
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Path:
+    """``requested`` (or ``--model``), relative to the project; else the newest under models/."""
+    from dialogflowlite.artifact import latest_model
+
+    project = config.project_dir
+    wanted = requested or config.model_path
+    if wanted:
+        path = Path(wanted).expanduser()
+        if not path.is_absolute():
+            path = project / path if (project / path).exists() else path.resolve()
+        if path.is_dir() and not (path / "manifest.json").exists():
+            newest = latest_model(path)
+            if newest is None:
+                raise ModelLoadError(f"no model file in {path.name}/",
+                                     hint="train one with `dialogflowlite train`")
+            return newest
+        if not path.exists():
+            raise ModelLoadError(f"no model at {wanted}",
+                                 hint="pass the path of a model file made by `train`")
+        return path
+    newest = latest_model(project / "models")
+    if newest is None:
+        raise ModelLoadError(f"no model under {project.name}/models/",
+                             hint="train one with `dialogflowlite train`, or pass --model PATH")
+    return newest
+
+
+def load_server_agent(config: ServerConfig, model_file: Path | None = None,
+                      stores: tuple[Any, Any] | None = None) -> tuple[Agent, Path]:
+    """Load the model with the stores endpoints.yml configures (or the ones given)."""
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
+
+    model_file = model_file or resolve_model_path(config)
+    endpoints = config.read_endpoints()
+    if stores is None:
+        tracker_store = create_tracker_store(endpoints.get("tracker_store"),
+                                             project=config.project_dir,
+                                             default_sqlite=config.tracker_db)
+        lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir,
+                                       tracker_store=tracker_store, workers=config.workers)
+    else:
+        tracker_store, lock_store = stores
+    agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
+                       endpoints=endpoints)
+    return agent, model_file
+
+
+async def close_stores(agent: Any) -> None:
+    """Close the agent's tracker and lock stores, if they hold connections."""
+    for store in (getattr(agent, "tracker_store", None), getattr(agent, "lock_store", None)):
+        close = getattr(store, "close", None)
+        if close is None:
+            continue
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as e:  # closing must not keep the server from stopping
+            logger.warning("closing %s failed: %s", type(store).__name__, e)
+
+
+def model_fingerprints(model_file: Path) -> dict[str, str]:
+    """Component key -> fingerprint, from the model's manifest (``GET /status``)."""
+    from dialogflowlite.artifact import open_model
+
+    try:
+        archive = open_model(model_file)
+    except ModelLoadError:
+        return {}
+    return {c.key: c.fingerprint for c in archive.manifest.components}
+
+
+async def swap_model(app: Any, requested: str) -> Path:
+    """Load ``requested`` next to the running model, then switch to it (``PUT /model``).
+
+    Loading happens in a worker thread while the old model keeps answering;
+    the switch is one assignment, so every message runs on exactly one of the
+    two. The new agent reuses the stores of the old one (same conversations,
+    same connections), and nothing keeps the old agent alive afterwards.
+    """
+    import asyncio
+    import time
+
+    config = app.ctx.config
+    async with app.ctx.model_swap_lock:
+        model_file = resolve_model_path(config, requested)
+        old = app.ctx.agent
+        stores = (old.tracker_store, old.lock_store) if old is not None else None
+        started = time.perf_counter()
+        agent, model_file = await asyncio.get_running_loop().run_in_executor(
+            None, load_server_agent, config, model_file, stores)
+        app.ctx.agent = agent
+        app.ctx.model_file = model_file
+        app.ctx.model_fingerprints = model_fingerprints(model_file)
+        seconds = time.perf_counter() - started
+        app.ctx.metrics.model_load_seconds.set(seconds)
+        app.ctx.metrics.model_loads.inc()
+        logger.info("switched to model %s (loaded in %.2f s)", model_file.name, seconds)
+        del old
+        return model_file

@@ -1,0 +1,235 @@
+"""The conversation part of the HTTP API (Rasa's shapes), every route behind auth:
+
+* ``GET  /conversations/{id}/tracker``        the tracker (``include_events``, ``until``)
+* ``POST /conversations/{id}/tracker/events`` append events
+* ``PUT  /conversations/{id}/tracker/events`` replace all events
+* ``GET  /conversations/{id}/story``          the conversation as a YAML story
+* ``POST /conversations/{id}/messages``       add a user message without running actions
+* ``POST /conversations/{id}/trigger_intent`` inject an intent and run the bot
+* ``POST /conversations/{id}/predict``        scores of the next action (nothing changes)
+
+Writes hold the conversation's lock, so they never interleave with messages
+being processed for the same sender.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ApiError
+
+if TYPE_CHECKING:
+    from sanic import Blueprint, Request
+    from sanic.response import HTTPResponse
+
+    from dialogflowlite.shared.events import Event
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+#: ``include_events`` values and what :meth:`DialogueStateTracker.current_state` calls them
+EVENT_VERBOSITY = {"ALL": "all", "AFTER_RESTART": "after_restart", "APPLIED": "applied",
+                   "NONE": None}
+
+
+def include_events(request: Request, default: str = "AFTER_RESTART") -> str | None:
+    from dialogflowlite.server.validation import bad_request
+
+    value = (request.args.get("include_events") or default).upper()
+    if value not in EVENT_VERBOSITY:
+        raise bad_request("include_events must be one of " + ", ".join(EVENT_VERBOSITY),
+                          parameter="include_events", location="query")
+    return EVENT_VERBOSITY[value]
+
+
+def until(request: Request) -> float | None:
+    from dialogflowlite.server.validation import bad_request
+
+    raw = request.args.get("until")
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError as e:
+        raise bad_request("until must be a timestamp (seconds since 1970)",
+                          parameter="until", location="query") from e
+
+
+def conversation_id(value: str) -> str:
+    from dialogflowlite.server.validation import sender_id
+
+    return sender_id(value, parameter="conversation_id", location="path")
+
+
+async def load_tracker(agent: Any, sender_id: str) -> DialogueStateTracker:
+    """The stored conversation, or an empty one with the domain's slots."""
+    return await agent.get_tracker(sender_id)
+
+
+async def log_user_message(agent: Any, message: Any) -> DialogueStateTracker:
+    """Add a user message to its conversation without running any action (``/messages``).
+
+    A conversation without a session gets ``action_session_start`` first, as
+    for a message the bot answers, so a later ``/predict`` sees a normal turn.
+    """
+    from dialogflowlite.dialogue.actions import action_for_name
+    from dialogflowlite.dialogue.sessions import needs_new_session
+    from dialogflowlite.plugins.manager import get_plugin_manager
+    from dialogflowlite.shared.domain import ACTION_SESSION_START
+    from dialogflowlite.shared.events import UserUttered
+
+    processor = agent.processor
+    get_plugin_manager().hook.dfl_message_received(message=message)
+    async with agent.lock_store.lock(message.sender_id):
+        tracker = await agent.get_tracker(message.sender_id)
+        start = len(tracker.events)
+        if needs_new_session(tracker, agent.domain.session_config):
+            action = action_for_name(ACTION_SESSION_START, processor.context(message.channel))
+            events = await action.run(tracker, processor.context(message.channel))
+            tracker.update(action.executed_event(None, 1.0))
+            tracker.update_with_events(events)
+        parse = dict(message.parse_data or {})
+        parse["text"] = message.stored_text
+        tracker.update(UserUttered(text=message.stored_text, parse_data=parse,
+                                   input_channel=message.channel, message_id=message.message_id,
+                                   metadata=dict(message.metadata)))
+        await processor.save_tracker(tracker, start)
+    return tracker
+
+
+def parse_events(data: Any) -> list[Event]:
+    """Event JSON (one object or a list) as events; 400 naming the bad entry."""
+    from dialogflowlite.server.validation import bad_request
+    from dialogflowlite.shared.events import event_from_dict
+
+    items = data if isinstance(data, list) else [data]
+    events = []
+    for index, item in enumerate(items):
+        where = f"event {index}" if isinstance(data, list) else "the event"
+        if not isinstance(item, dict):
+            raise bad_request(f"{where} must be a JSON object", parameter="body")
+        try:
+            events.append(event_from_dict(item))
+        except Exception as e:
+            message = getattr(e, "message", None) or str(e)
+            raise bad_request(f"{where} cannot be read: {message}", parameter="body") from e
+    if isinstance(data, list) and not events and data:
+        raise bad_request("no event could be read from the body", parameter="body")
+    return events
+
+
+def blueprint() -> Blueprint:
+    from sanic import Blueprint
+    from sanic.response import json, text
+
+    from dialogflowlite.dialogue.messages import IncomingMessage
+    from dialogflowlite.dialogue.story_export import conversation_story
+    from dialogflowlite.server import validation
+
+    bp = Blueprint("conversations", url_prefix="/conversations/<conversation_id:str>")
+
+    def agent_of(request: Request) -> Any:
+        return request.app.ctx.handler.agent
+
+    @bp.get("/tracker", name="tracker", ctx_auth=True)
+    async def tracker(request: Request, conversation_id: str) -> HTTPResponse:
+        sender = _conversation(conversation_id)
+        verbosity = include_events(request)
+        limit = until(request)
+        found = await load_tracker(agent_of(request), sender)
+        if limit is not None:
+            found = _until(found, limit)
+        return json(found.current_state(verbosity))
+
+    @bp.post("/tracker/events", name="append_events", ctx_auth=True)
+    async def append_events(request: Request, conversation_id: str) -> HTTPResponse:
+        sender = _conversation(conversation_id)
+        events = parse_events(validation.json_body(request, expect=(dict, list)))
+        verbosity = include_events(request)
+        found = await agent_of(request).processor.append_events(sender, events)
+        return json(found.current_state(verbosity))
+
+    @bp.put("/tracker/events", name="replace_events", ctx_auth=True)
+    async def replace_events(request: Request, conversation_id: str) -> HTTPResponse:
+        sender = _conversation(conversation_id)
+        events = parse_events(validation.json_body(request, expect=list))
+        verbosity = include_events(request)
+        found = await agent_of(request).processor.replace_events(sender, events)
+        return json(found.current_state(verbosity))
+
+    @bp.get("/story", name="story", ctx_auth=True)
+    async def story(request: Request, conversation_id: str) -> HTTPResponse:
+        sender = _conversation(conversation_id)
+        limit = until(request)
+        found = await load_tracker(agent_of(request), sender)
+        if limit is not None:
+            found = _until(found, limit)
+        return text(conversation_story(sender, found.events),
+                    content_type="application/x-yml; charset=utf-8")
+
+    @bp.post("/messages", name="add_message", ctx_auth=True)
+    async def add_message(request: Request, conversation_id: str) -> HTTPResponse:
+        sender = _conversation(conversation_id)
+        body = validation.json_body(request)
+        text_ = validation.message_text(body, "text", request.app.ctx.config.max_message_chars)
+        who = validation.field(body, "sender", str)
+        if who != "user":
+            raise validation.bad_request(
+                f"only user messages can be added; 'sender' is {who!r}, not 'user'",
+                parameter="sender")
+        parse_data = validation.field(body, "parse_data", dict, required=False)
+        metadata = validation.metadata(body)
+        verbosity = include_events(request)
+        agent = agent_of(request)
+        if parse_data is None:
+            parse_data = await request.app.ctx.handler.parse(text_)
+        message = IncomingMessage(text_, sender_id=sender, channel=None, metadata=metadata,
+                                  message_id=_optional_str(body.get("message_id")),
+                                  parse_data=dict(parse_data))
+        found = await log_user_message(agent, message)
+        return json(found.current_state(verbosity))
+
+    @bp.post("/trigger_intent", name="trigger_intent", ctx_auth=True)
+    async def trigger_intent(request: Request, conversation_id: str) -> HTTPResponse:
+        sender = _conversation(conversation_id)
+        body = validation.json_body(request)
+        intent = validation.field(body, "name", str)
+        entities = validation.field(body, "entities", (dict, list), required=False, default={})
+        verbosity = include_events(request)
+        agent = agent_of(request)
+        if intent not in agent.domain.intent_names:
+            raise ApiError(404, "NotFound", f"the intent {intent!r} is not in the domain")
+        request.app.ctx.metrics.active.touch(sender)
+        messages = await agent.trigger_intent(sender, intent, entities)
+        found = await load_tracker(agent, sender)
+        return json({"tracker": found.current_state(verbosity), "messages": messages})
+
+    @bp.post("/predict", name="predict", ctx_auth=True)
+    async def predict(request: Request, conversation_id: str) -> HTTPResponse:
+        sender = _conversation(conversation_id)
+        verbosity = include_events(request)
+        agent = agent_of(request)
+        prediction = await agent.predict_next(sender)
+        if prediction is None:
+            raise ApiError(409, "Conflict", "the loaded model has no dialogue policies to "
+                                            "predict with")
+        result = dict(prediction)
+        found = await load_tracker(agent, sender)
+        result["tracker"] = found.current_state(verbosity)
+        return json(result)
+
+    return bp
+
+
+def _conversation(value: str) -> str:
+    return conversation_id(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _until(tracker: DialogueStateTracker, timestamp: float) -> DialogueStateTracker:
+    """The tracker as it was at ``timestamp`` (events up to and including it)."""
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    kept = [event for event in tracker.events if event.timestamp <= timestamp]
+    return DialogueStateTracker(tracker.sender_id, tracker.slot_defs.values(), kept)

@@ -1,0 +1,41 @@
+"""Server information anyone may read: ``GET /``, ``/version`` and ``/health``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dialogflowlite import __version__
+
+if TYPE_CHECKING:
+    from sanic import Blueprint, Request
+    from sanic.response import HTTPResponse
+
+#: the oldest dialogflowlite version whose models this one loads
+MINIMUM_COMPATIBLE_VERSION = "0.1.0"
+
+
+def blueprint() -> Blueprint:
+    from sanic import Blueprint
+    from sanic.response import json, text
+
+    from dialogflowlite.server.errors import error_body
+
+    bp = Blueprint("info")
+
+    @bp.get("/", name="root")
+    async def root(request: Request) -> HTTPResponse:
+        return text(f"Hello from dialogflowlite: {__version__}")
+
+    @bp.get("/version", name="version")
+    async def version(request: Request) -> HTTPResponse:
+        return json({"version": __version__,
+                     "minimum_compatible_version": MINIMUM_COMPATIBLE_VERSION})
+
+    @bp.get("/health", name="health")
+    async def health(request: Request) -> HTTPResponse:
+        if request.app.ctx.agent is None:
+            return json(error_body(503, "ServiceUnavailable", "no model is loaded yet"),
+                        status=503)
+        return json({"status": "ok"})
+
+    return bp

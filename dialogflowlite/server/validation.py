@@ -1,0 +1,103 @@
+"""Checks on what clients send: JSON bodies, field types, sender ids, message length.
+
+Every failure is a 400 :class:`~dialogflowlite.errors.ApiError` (413 for text
+that is too long) whose message names the field, so a client knows what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ApiError
+from dialogflowlite.server.errors import bad_request
+
+if TYPE_CHECKING:
+    from sanic import Request
+
+#: sender (conversation) ids: letters, digits and ``_ - . : @ + = ~ # !``, 1 to 255 long
+SENDER_ID_PATTERN = re.compile(r"[\w.:@+=~#!-]{1,255}")
+DEFAULT_SENDER_ID = "default"
+
+
+def json_body(request: Request, *, expect: type | tuple[type, ...] = dict) -> Any:
+    """The request's JSON body; 400 when it is missing, malformed or of the wrong type."""
+    if not request.body:
+        raise bad_request("the request needs a JSON body", parameter="body")
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise bad_request(f"the body is not valid JSON ({type(e).__name__})",
+                          parameter="body") from e
+    if not isinstance(data, expect):
+        wanted = " or ".join(_type_name(t) for t in (expect if isinstance(expect, tuple)
+                                                      else (expect,)))
+        raise bad_request(f"the body must be a JSON {wanted}, not {_json_type(data)}",
+                          parameter="body")
+    return data
+
+
+def _type_name(kind: type) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean",
+            int: "number", float: "number"}.get(kind, kind.__name__)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return _type_name(type(value))
+
+
+def field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], *,
+          required: bool = True, default: Any = None) -> Any:
+    """``data[key]`` checked against ``kind`` (a missing optional field gives ``default``)."""
+    if key not in data or data[key] is None:
+        if required:
+            raise bad_request(f"the field {key!r} is missing", parameter=key)
+        return default
+    value = data[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # JSON booleans are not numbers here, though Python thinks they are ints.
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        wanted = " or ".join(_type_name(k) for k in kinds)
+        raise bad_request(f"the field {key!r} must be a {wanted}, not {_json_type(value)}",
+                          parameter=key)
+    return value
+
+
+def message_text(data: dict[str, Any], key: str, max_chars: int) -> str:
+    """A required text field, at most ``max_chars`` characters long (413 otherwise)."""
+    text = field(data, key, str)
+    if len(text) > max_chars:
+        raise ApiError(413, "PayloadTooLarge",
+                       f"the field {key!r} has {len(text)} characters; at most {max_chars} "
+                       "are accepted")
+    return text
+
+
+def sender_id(value: Any, *, parameter: str = "sender", location: str = "body") -> str:
+    """A valid conversation id (400 otherwise)."""
+    if value is None:
+        return DEFAULT_SENDER_ID
+    if not isinstance(value, str):
+        # Numbers are common sender ids in chat platforms; accept them as text.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        else:
+            raise bad_request(f"the {parameter} must be a string, not {_json_type(value)}",
+                              parameter=parameter, location=location)
+    if not SENDER_ID_PATTERN.fullmatch(value):
+        raise bad_request(
+            f"the {parameter} must be 1 to 255 letters, digits or `_-.:@+=~#!` characters",
+            parameter=parameter, location=location)
+    return value
+
+
+def metadata(data: dict[str, Any], key: str = "metadata") -> dict[str, Any]:
+    """An optional JSON object field (``{}`` when absent)."""
+    return dict(field(data, key, dict, required=False, default={}))

@@ -1,0 +1,118 @@
+"""The tiny bot the server tests train, and small helpers to talk to an app.
+
+The bot understands ``/intent{"entity": "value"}`` messages (no NLU model, so
+it trains in a second) and answers through rules: greet, goodbye, a choice
+with buttons, a slot filled from the chosen button, a slow custom action on
+an action server, and a form-free dialogue that the policies can predict.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+DOMAIN = """
+version: "3.1"
+intents:
+  - greet
+  - goodbye
+  - ask_choice
+  - choose
+  - inform_email
+  - slow
+entities:
+  - colour
+  - email
+slots:
+  colour:
+    type: text
+    mappings:
+      - type: from_entity
+        entity: colour
+  email:
+    type: text
+    influence_conversation: false
+    mappings:
+      - type: from_entity
+        entity: email
+responses:
+  utter_greet:
+    - text: "Hello! How can I help?"
+  utter_goodbye:
+    - text: "Bye!"
+  utter_choice:
+    - text: "Pick a colour"
+      buttons:
+        - title: "Red"
+          payload: '/choose{"colour": "red"}'
+        - title: "Blue"
+          payload: '/choose{"colour": "blue"}'
+  utter_chosen:
+    - text: "You chose {colour}."
+  utter_noted:
+    - text: "Noted, I will write to {email}."
+actions:
+  - action_slow
+session_config:
+  session_expiration_time: 60
+  carry_over_slots_to_new_session: true
+"""
+
+RULES = """
+version: "3.1"
+rules:
+  - rule: greet
+    steps:
+      - intent: greet
+      - action: utter_greet
+  - rule: bye
+    steps:
+      - intent: goodbye
+      - action: utter_goodbye
+  - rule: choice
+    steps:
+      - intent: ask_choice
+      - action: utter_choice
+  - rule: chosen
+    steps:
+      - intent: choose
+      - action: utter_chosen
+  - rule: email
+    steps:
+      - intent: inform_email
+      - action: utter_noted
+  - rule: slow
+    steps:
+      - intent: slow
+      - action: action_slow
+"""
+
+CONFIG = """
+language: en
+pipeline: []
+policies:
+  - name: MemoizationPolicy
+  - name: RulePolicy
+"""
+
+
+def write_tiny_project(root: Path, endpoints: str | None = None,
+                       credentials: str | None = None) -> Path:
+    """Write the tiny bot's files into ``root``."""
+    files = {"domain.yml": DOMAIN, "data/rules.yml": RULES, "config.yml": CONFIG,
+             "endpoints.yml": endpoints, "credentials.yml": credentials}
+    for relative, text in files.items():
+        if text is None:
+            continue
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+
+async def request(app: Any, method: str, path: str, **kwargs: Any) -> Any:
+    """One request through the app's ASGI client; the response."""
+    _, response = await getattr(app.asgi_client, method)(path, **kwargs)
+    return response

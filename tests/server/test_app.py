@@ -1,0 +1,180 @@
+"""Server basics: information routes, the REST channel, and the one error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from serving_helpers import request
+
+from dialogflowlite import __version__
+
+ERROR_KEYS = {"version", "status", "message", "reason", "code"}
+
+
+def assert_error(response, status: int, reason: str) -> dict:
+    assert response.status == status, response.text
+    body = response.json
+    assert set(body) >= ERROR_KEYS
+    assert body["status"] == "failure" and body["code"] == status and body["reason"] == reason
+    assert body["version"] == __version__
+    return body
+
+
+def test_information_routes(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        root = await request(app, "get", "/")
+        assert root.status == 200 and root.text == f"Hello from dialogflowlite: {__version__}"
+        version = await request(app, "get", "/version")
+        assert version.json == {"version": __version__, "minimum_compatible_version": "0.1.0"}
+        assert (await request(app, "get", "/health")).json == {"status": "ok"}
+        status = (await request(app, "get", "/status")).json
+        assert status["model_file"].endswith(".tar") and status["num_active_training_jobs"] == 0
+        assert (await request(app, "get", "/webhooks/rest/")).json == {"status": "ok"}
+
+    asyncio.run(main())
+
+
+def test_rest_channel_holds_a_conversation_with_buttons(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        hello = await request(app, "post", "/webhooks/rest/webhook",
+                              json={"sender": "alice", "message": "/greet"})
+        assert hello.json == [{"recipient_id": "alice", "text": "Hello! How can I help?"}]
+        choice = (await request(app, "post", "/webhooks/rest/webhook",
+                                json={"sender": "alice", "message": "/ask_choice"})).json
+        assert choice[0]["text"] == "Pick a colour"
+        assert [b["title"] for b in choice[0]["buttons"]] == ["Red", "Blue"]
+        chosen = (await request(app, "post", "/webhooks/rest/webhook",
+                                json={"sender": "alice",
+                                      "message": choice[0]["buttons"][1]["payload"]})).json
+        assert chosen == [{"recipient_id": "alice", "text": "You chose blue."}]
+        tracker = await agent.tracker_store.retrieve("alice")
+        texts = [e.text for e in tracker.events if e.type_name == "user"]
+        assert texts == ["/greet", "/ask_choice", '/choose{"colour": "blue"}']
+        assert tracker.slots["colour"] == "blue"
+        assert all(e.input_channel == "rest" for e in tracker.events if e.type_name == "user")
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"sender": "alice"}, "message"),
+    ({"sender": "alice", "message": 42}, "message"),
+    ({"sender": "alice", "message": "hi", "metadata": "x"}, "metadata"),
+    ({"sender": ["alice"], "message": "hi"}, "sender"),
+    ({"sender": "alice/../bob", "message": "hi"}, "sender"),
+    ({"sender": "", "message": "hi"}, "sender"),
+    ({"sender": "a" * 256, "message": "hi"}, "sender"),
+])
+def test_wrong_fields_are_400_naming_the_field(make_app, body, field) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/webhooks/rest/webhook", json=body))
+    error = assert_error(response, 400, "BadRequest")
+    assert field in error["message"] and error["details"]["parameter"] == field
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"", b"\xff\xfe"])
+def test_malformed_bodies_are_400(make_app, raw) -> None:
+    app = make_app()
+    for path in ("/webhooks/rest/webhook", "/model/parse",
+                 "/conversations/alice/trigger_intent"):
+        response = asyncio.run(request(app, "post", path, content=raw,
+                                       headers={"content-type": "application/json"}))
+        assert_error(response, 400, "BadRequest")
+
+
+def test_size_limits(make_app) -> None:
+    app = make_app(max_message_chars=100, max_request_bytes=10_000)
+
+    async def main() -> None:
+        long_text = await request(app, "post", "/webhooks/rest/webhook",
+                                  json={"sender": "a", "message": "x" * 101})
+        assert "at most 100" in assert_error(long_text, 413, "PayloadTooLarge")["message"]
+        huge = await request(app, "post", "/webhooks/rest/webhook",
+                             content=json.dumps({"sender": "a", "message": "x" * 20_000}))
+        assert_error(huge, 413, "PayloadTooLarge")
+        fine = await request(app, "post", "/webhooks/rest/webhook",
+                             json={"sender": "a", "message": "/greet"})
+        assert fine.status == 200
+
+    asyncio.run(main())
+
+
+def test_unknown_routes_and_methods(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        assert_error(await request(app, "get", "/nothing/here"), 404, "NotFound")
+        assert_error(await request(app, "delete", "/version"), 405, "MethodNotAllowed")
+        assert_error(await request(app, "get", "/domain", headers={"accept": "text/html"}),
+                     406, "InvalidHeader")
+
+    asyncio.run(main())
+
+
+def test_unexpected_errors_reveal_no_traceback_or_path(make_app, agent, monkeypatch) -> None:
+    async def broken(message):
+        raise RuntimeError("boom in /srv/secret/dialogflowlite/agent.py line 12")
+
+    monkeypatch.setattr(agent, "handle_message", broken)
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/webhooks/rest/webhook",
+                                   json={"sender": "a", "message": "/greet"}))
+    body = assert_error(response, 500, "ServerError")
+    assert body["message"] == "An unexpected error occurred."
+    for leak in ("Traceback", "/srv", "agent.py", "boom", "RuntimeError"):
+        assert leak not in response.text
+
+
+def test_framework_errors_keep_their_message_but_not_folders(make_app) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "put", "/model",
+                                   json={"model_file": "/srv/secret/models/missing.tar"}))
+    body = assert_error(response, 400, "LoadingError")
+    assert "missing.tar" in body["message"] and "/srv/secret" not in response.text
+
+
+def test_without_the_api_only_public_routes_and_channels_are_served(make_app) -> None:
+    app = make_app(enable_api=False)
+
+    async def main() -> None:
+        for path in ("/status", "/domain", "/conversations/a/tracker"):
+            assert_error(await request(app, "get", path), 404, "NotFound")
+        assert_error(await request(app, "post", "/model/parse", json={"text": "hi"}),
+                     404, "NotFound")
+        assert (await request(app, "get", "/health")).status == 200
+        reply = await request(app, "post", "/webhooks/rest/webhook",
+                              json={"sender": "a", "message": "/greet"})
+        assert reply.status == 200
+
+    asyncio.run(main())
+
+
+def test_parse_route_returns_rasas_parse_result(make_app) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/model/parse",
+                                   json={"text": '/choose{"colour": "red"}', "message_id": "m1"}))
+    assert response.status == 200
+    body = response.json
+    assert body["text"] == '/choose{"colour": "red"}' and body["message_id"] == "m1"
+    assert body["intent"]["name"] == "choose"
+    assert [(e["entity"], e["value"]) for e in body["entities"]] == [("colour", "red")]
+
+
+def test_domain_route_as_json_and_yaml(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        as_json = (await request(app, "get", "/domain")).json
+        assert "choose" in [i if isinstance(i, str) else next(iter(i))
+                            for i in as_json["intents"]]
+        assert as_json["responses"]["utter_greet"][0]["text"] == "Hello! How can I help?"
+        as_yaml = await request(app, "get", "/domain", headers={"accept": "application/yaml"})
+        assert as_yaml.status == 200 and "utter_greet:" in as_yaml.text
+
+    asyncio.run(main())

@@ -1,0 +1,188 @@
+"""The conversation routes of the HTTP API, in Rasa's shapes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from serving_helpers import request
+
+TRACKER_KEYS = {"sender_id", "slots", "latest_message", "latest_event_time", "followup_action",
+                "paused", "events", "latest_input_channel", "active_loop", "latest_action",
+                "latest_action_name"}
+
+
+async def _chat(app, sender: str, *texts: str) -> None:
+    for text in texts:
+        response = await request(app, "post", "/webhooks/rest/webhook",
+                                 json={"sender": sender, "message": text})
+        assert response.status == 200, response.text
+
+
+def test_tracker_with_each_event_verbosity(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        await _chat(app, "alice", "/greet", '/choose{"colour": "red"}', "/restart", "/greet")
+        state = (await request(app, "get", "/conversations/alice/tracker")).json
+        assert set(state) == TRACKER_KEYS and state["sender_id"] == "alice"
+        after_restart = [e["event"] for e in state["events"]]
+        assert "restart" not in after_restart and after_restart.count("user") == 1
+        everything = (await request(app, "get", "/conversations/alice/tracker",
+                                    params={"include_events": "ALL"})).json["events"]
+        assert [e["event"] for e in everything].count("user") == 4
+        assert "restart" in [e["event"] for e in everything]
+        applied = (await request(app, "get", "/conversations/alice/tracker",
+                                 params={"include_events": "applied"})).json["events"]
+        assert "restart" not in [e["event"] for e in applied]
+        none = (await request(app, "get", "/conversations/alice/tracker",
+                              params={"include_events": "NONE"})).json
+        assert none["events"] is None and none["latest_message"]["text"] == "/greet"
+        bad = await request(app, "get", "/conversations/alice/tracker",
+                            params={"include_events": "SOME"})
+        assert bad.status == 400 and bad.json["details"]["parameter"] == "include_events"
+
+    asyncio.run(main())
+
+
+def test_tracker_until_a_timestamp(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        await _chat(app, "bob", "/greet")
+        events = (await request(app, "get", "/conversations/bob/tracker",
+                                params={"include_events": "ALL"})).json["events"]
+        first_user = next(e for e in events if e["event"] == "user")
+        state = (await request(app, "get", "/conversations/bob/tracker",
+                               params={"include_events": "ALL",
+                                       "until": first_user["timestamp"]})).json
+        assert state["events"][-1]["event"] == "user"
+        bad = await request(app, "get", "/conversations/bob/tracker", params={"until": "noon"})
+        assert bad.status == 400
+
+    asyncio.run(main())
+
+
+def test_unknown_conversation_is_an_empty_tracker_and_is_not_created(make_app, agent) -> None:
+    app = make_app()
+    state = asyncio.run(request(app, "get", "/conversations/nobody/tracker")).json
+    assert state["events"] == [] and state["slots"]["colour"] is None
+    assert "nobody" not in asyncio.run(agent.tracker_store.keys())
+
+
+def test_append_and_replace_events(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        one = await request(app, "post", "/conversations/carol/tracker/events",
+                            json={"event": "slot", "name": "colour", "value": "green"})
+        assert one.status == 200 and one.json["slots"]["colour"] == "green"
+        many = await request(app, "post", "/conversations/carol/tracker/events",
+                             params={"include_events": "ALL"},
+                             json=[{"event": "action", "name": "action_listen"},
+                                   {"event": "user", "text": "hi",
+                                    "parse_data": {"intent": {"name": "greet",
+                                                              "confidence": 1.0}}}])
+        assert [e["event"] for e in many.json["events"]] == ["slot", "action", "user"]
+        stored = await agent.tracker_store.retrieve("carol")
+        assert len(stored.events) == 3 and stored.latest_intent == "greet"
+        replaced = await request(app, "put", "/conversations/carol/tracker/events",
+                                 json=[{"event": "slot", "name": "colour", "value": "blue"}])
+        assert replaced.json["slots"]["colour"] == "blue"
+        stored = await agent.tracker_store.retrieve("carol")
+        assert [e.type_name for e in stored.events] == ["slot"]
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("body", [
+    {"event": "no_such_event"},
+    [{"event": "slot", "name": "a"}, "not an event"],
+    {"name": "colour"},
+])
+def test_events_that_cannot_be_read_are_400(make_app, body) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/conversations/dave/tracker/events", json=body))
+    assert response.status == 400 and response.json["reason"] == "BadRequest"
+    put = asyncio.run(request(app, "put", "/conversations/dave/tracker/events",
+                              json={"event": "slot"}))
+    assert put.status == 400 and "array" in put.json["message"]
+
+
+def test_messages_then_predict_then_the_bot_answers(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        logged = await request(app, "post", "/conversations/erin/messages",
+                               json={"text": "/ask_choice", "sender": "user"})
+        assert logged.status == 200
+        events = [e["event"] for e in logged.json["events"]]
+        # A new conversation starts its session before the message, as for chat messages.
+        assert events[:3] == ["action", "session_started", "action"] and events[-1] == "user"
+        assert logged.json["latest_message"]["intent"]["name"] == "ask_choice"
+        predicted = (await request(app, "post", "/conversations/erin/predict")).json
+        assert predicted["scores"][0]["action"] == "utter_choice"
+        assert predicted["scores"] == sorted(predicted["scores"], key=lambda s: -s["score"])
+        assert predicted["policy"] and predicted["tracker"]["sender_id"] == "erin"
+        # Predicting changes nothing.
+        stored = await agent.tracker_store.retrieve("erin")
+        assert [e.type_name for e in stored.events] == events
+        wrong = await request(app, "post", "/conversations/erin/messages",
+                              json={"text": "hi", "sender": "bot"})
+        assert wrong.status == 400 and wrong.json["details"]["parameter"] == "sender"
+
+    asyncio.run(main())
+
+
+def test_messages_with_a_parse_result_skip_nlu(make_app) -> None:
+    app = make_app()
+    parse = {"intent": {"name": "goodbye", "confidence": 0.8}, "entities": []}
+    response = asyncio.run(request(app, "post", "/conversations/fay/messages",
+                                   json={"text": "see ya", "sender": "user",
+                                         "parse_data": parse}))
+    assert response.json["latest_message"]["intent"]["name"] == "goodbye"
+    assert response.json["latest_message"]["text"] == "see ya"
+
+
+def test_trigger_intent(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        response = await request(app, "post", "/conversations/gil/trigger_intent",
+                                 json={"name": "choose", "entities": {"colour": "red"}})
+        assert response.status == 200
+        assert response.json["messages"] == [{"recipient_id": "gil", "text": "You chose red."}]
+        assert response.json["tracker"]["slots"]["colour"] == "red"
+        unknown = await request(app, "post", "/conversations/gil/trigger_intent",
+                                json={"name": "dance"})
+        assert unknown.status == 404 and "dance" in unknown.json["message"]
+        wrong = await request(app, "post", "/conversations/gil/trigger_intent",
+                              json={"name": "choose", "entities": "red"})
+        assert wrong.status == 400 and wrong.json["details"]["parameter"] == "entities"
+
+    asyncio.run(main())
+
+
+def test_story_of_a_conversation(make_app) -> None:
+    from dialogflowlite.io.yaml import read_yaml, to_plain
+
+    app = make_app()
+
+    async def main() -> None:
+        await _chat(app, "hal", "/greet", "/ask_choice", '/choose{"colour": "blue"}')
+        response = await request(app, "get", "/conversations/hal/story")
+        assert response.status == 200
+        story = to_plain(read_yaml(response.text))
+        steps = story["stories"][0]["steps"]
+        assert {"intent": "greet"} in steps and {"action": "utter_greet"} in steps
+        assert {"slot_was_set": [{"colour": "blue"}]} in steps
+        assert steps.index({"action": "utter_choice"}) < steps.index({"action": "utter_chosen"})
+
+    asyncio.run(main())
+
+
+def test_invalid_conversation_ids_are_400(make_app) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "get", "/conversations/has%20space/tracker"))
+    assert response.status == 400 and response.json["details"] == {
+        "parameter": "conversation_id", "in": "path"}
