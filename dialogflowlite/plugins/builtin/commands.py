@@ -10,7 +10,10 @@ def dfl_register_commands() -> list:
     from dialogflowlite.cli import data, init, plugins
     from dialogflowlite.cli import run as run_command
     from dialogflowlite.cli import shell as shell_command
+    from dialogflowlite.cli import test as test_command
+    from dialogflowlite.cli import train as train_command
 
     return [plugins.COMMAND, init.COMMAND, data.COMMAND,
             run_command.COMMAND,
-            shell_command.COMMAND]
+            shell_command.COMMAND,
+            train_command.COMMAND, test_command.COMMAND]

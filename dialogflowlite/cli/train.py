@@ -1,0 +1,81 @@
+"""``dialogflowlite train [nlu|core|generation]``: train a project into one model file.
+
+Components whose inputs did not change since the previous model are copied
+from it instead of retrained (``--force`` retrains everything). ``train nlu``
+and ``train core`` train only that part, as in Rasa: the model then holds only
+that part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from dialogflowlite.cli.command import Command
+
+PARTS = ("nlu", "core", "generation")
+
+
+def train_project(
+    project_dir: str | Path = ".",
+    *,
+    part: str | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    quantize: bool = False,
+    fixed_model_name: str | None = None,
+    seed: int | None = None,
+    echo: TextIO | None = None,
+):
+    """Train the project (or one ``part`` of it); print what happened and return the result."""
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    stream = echo or sys.stdout
+    sections = (part,) if part else PARTS
+    output = None
+    if out is not None:
+        output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
+    result = train(project_dir, output=output, sections=sections,
+                   options=TrainOptions(force=force, quantize=quantize, seed=seed),
+                   fixed_model_name=fixed_model_name)
+    print(f"model: {result.model_path}", file=stream)
+    print(f"trained ({len(result.trained)}): {', '.join(result.trained) or '-'}", file=stream)
+    print(f"reused ({len(result.reused)}): {', '.join(result.reused) or '-'}", file=stream)
+    print(f"time: {result.seconds:.1f}s", file=stream)
+    return result
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("part", nargs="?", choices=PARTS,
+                        help="train only this part (default: everything configured)")
+    parser.add_argument("--project", default=".", metavar="DIR",
+                        help="the project folder (default: the current folder)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="where to write the model (default: <project>/models)")
+    parser.add_argument("--force", action="store_true",
+                        help="retrain every component, even unchanged ones")
+    parser.add_argument("--quantize", action="store_true",
+                        help="quantize the transformer models for faster CPU inference")
+    parser.add_argument("--fixed-model-name", default=None, metavar="NAME",
+                        help="file name of the model (default: a timestamp)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for training")
+
+
+def _run(args: argparse.Namespace) -> int:
+    train_project(args.project, part=args.part, out=args.out, force=args.force,
+                  quantize=args.quantize, fixed_model_name=args.fixed_model_name,
+                  seed=args.seed)
+    return 0
+
+
+COMMAND = Command(
+    "train",
+    "train the project (NLU, dialogue policies, response generators) into one model file",
+    _add_arguments,
+    _run,
+    description="Train the project into models/<timestamp>.tar, retraining only the "
+    "components whose inputs changed. `train nlu` / `train core` / `train generation` "
+    "train one part only.",
+)
