@@ -342,6 +342,8 @@ class MessageProcessor:
             logger.error("conversation %r: %s; the bot listens instead", tracker.sender_id, e)
             action = ActionListen()
             name = ACTION_LISTEN
+        # Made before the action runs, so its timestamp precedes the action's events.
+        executed = action.executed_event(prediction.policy_name, prediction.confidence)
         target = tracker
         if prediction.events:
             target = tracker.copy()
@@ -363,7 +365,7 @@ class MessageProcessor:
             events = []
         if not any(isinstance(e, ActionExecutionRejected) for e in events):
             tracker.update_with_events(prediction.events)
-            tracker.update(action.executed_event(prediction.policy_name, prediction.confidence))
+            tracker.update(executed)
         tracker.update_with_events(events)
         if any(isinstance(e, UserUttered) for e in events):
             await self._extract_slots(tracker, context)

@@ -173,6 +173,10 @@ def train(
         if not trained_any:
             raise TrainingError("nothing to train: the project has no NLU data, stories or rules",
                                 hint="add examples under data/")
+        # Every model carries its domain: the agent needs it to hold conversations.
+        from dialogflowlite.dialogue.domain_json import domain_to_dict
+
+        writer.storage("domain").write_json("domain.json", domain_to_dict(project.domain))
         target = models_dir / (fixed_model_name or model_file_name())
         if target.suffix != ".tar":
             target = target.with_name(target.name + ".tar")
