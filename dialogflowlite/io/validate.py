@@ -469,10 +469,8 @@ def _button_intents(domain: Domain) -> set[str]:
     found = set()
     for response in domain.responses.values():
         for variation in response.variations:
-            for button in [
-                *(variation.get("buttons") or []),
-                *(variation.get("quick_replies") or []),
-            ]:
+            buttons = [variation.get("buttons"), variation.get("quick_replies")]
+            for button in (b for group in buttons if isinstance(group, list) for b in group):
                 payload = button.get("payload") if isinstance(button, dict) else None
                 if isinstance(payload, str) and payload.startswith("/"):
                     found.add(re.split(r"[{@\s]", payload[1:], maxsplit=1)[0])
