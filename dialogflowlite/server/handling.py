@@ -9,12 +9,16 @@ parse result, and keeps the active-conversation count and the timing metrics.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError
 from dialogflowlite.server.batching import MicroBatcher
+from dialogflowlite.server.instrumentation import instrument_agent
 
 if TYPE_CHECKING:
     from sanic import Sanic
@@ -34,6 +38,8 @@ class MessageHandler:
     def __init__(self, app: Sanic) -> None:
         self.app = app
         self.batcher: MicroBatcher | None = None
+        self._nlu_thread: ThreadPoolExecutor | None = None
+        self._thread_state = threading.local()
 
     def start(self) -> None:
         """Called once the server (and its event loop) runs."""
@@ -47,22 +53,46 @@ class MessageHandler:
 
         self.batcher = MicroBatcher(self._parse_batch, max_batch=self.app.ctx.config.max_batch,
                                     on_batch=observe)
+        # One thread runs the NLU model, so the event loop keeps reading requests (and
+        # running policies) meanwhile: that is what lets the next batch fill up.
+        self._nlu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dfl-nlu")
 
     async def close(self) -> None:
         """Called after the server stopped accepting requests."""
         if self.batcher is not None:
             await self.batcher.close()
             self.batcher = None
+        if self._nlu_thread is not None:
+            self._nlu_thread.submit(self._close_thread_loop).result()
+            self._nlu_thread.shutdown(wait=True)
+            self._nlu_thread = None
 
     @property
     def agent(self) -> Any:
         agent = self.app.ctx.agent
         if agent is None:
             raise no_agent()
+        instrument_agent(agent, self.app.ctx.metrics)
         return agent
 
     async def _parse_batch(self, texts: list[str]) -> list[dict[str, Any]]:
-        return list(await self.agent.parse_messages(texts))
+        agent = self.agent
+        if self._nlu_thread is None:
+            return list(await agent.parse_messages(texts))
+        return await asyncio.get_running_loop().run_in_executor(
+            self._nlu_thread, self._parse_in_thread, agent, texts)
+
+    def _close_thread_loop(self) -> None:
+        loop = getattr(self._thread_state, "loop", None)
+        if loop is not None:
+            loop.close()
+            self._thread_state.loop = None
+
+    def _parse_in_thread(self, agent: Any, texts: list[str]) -> list[dict[str, Any]]:
+        loop = getattr(self._thread_state, "loop", None)
+        if loop is None:
+            loop = self._thread_state.loop = asyncio.new_event_loop()
+        return list(loop.run_until_complete(agent.parse_messages(texts)))
 
     async def parse(self, text: str) -> dict[str, Any]:
         """The NLU result for ``text``, batched with concurrent requests."""

@@ -85,6 +85,8 @@ class Counter(_Metric):
     def samples(self) -> Iterable[str]:
         with self._lock:
             items = sorted(self._values.items())
+        if not items and not self.labelnames:
+            items = [((), 0.0)]  # a metric without labels always has its one sample
         for key, value in items:
             yield f"{self.name}{_labels(self.labelnames, key)} {_number(value)}"
 
@@ -127,6 +129,8 @@ class Gauge(_Metric):
             return
         with self._lock:
             items = sorted(self._values.items())
+        if not items and not self.labelnames:
+            items = [((), 0.0)]
         for key, value in items:
             yield f"{self.name}{_labels(self.labelnames, key)} {_number(value)}"
 

@@ -116,3 +116,39 @@ async def request(app: Any, method: str, path: str, **kwargs: Any) -> Any:
     """One request through the app's ASGI client; the response."""
     _, response = await getattr(app.asgi_client, method)(path, **kwargs)
     return response
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class serving:
+    """``async with serving(app) as url:`` runs ``app`` on a loopback port in this event loop.
+
+    Unlike the ASGI test client (which starts and stops the app around every
+    request), this is one real server for the whole block, so concurrent
+    requests meet each other as in production.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.server: Any = None
+
+    async def __aenter__(self) -> str:
+        port = free_port()
+        self.server = await self.app.create_server(host="127.0.0.1", port=port,
+                                                   return_asyncio_server=True,
+                                                   access_log=False)
+        await self.server.startup()
+        await self.server.before_start()
+        await self.server.after_start()
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.before_stop()
+        await self.server.close()
+        await self.server.after_stop()

@@ -1,0 +1,126 @@
+"""Channels as plugins: which ones a server mounts, the WebSocket channel, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from serving_helpers import request, serving
+
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.server.channels.loader import channel_classes, enabled_channels
+
+
+def test_builtin_channels_come_from_the_plugin_hook(plugin_manager) -> None:
+    assert {"rest", "websocket", "console"} <= set(channel_classes())
+
+
+def test_credentials_choose_the_channels(plugin_manager, caplog) -> None:
+    assert [c.name() for c in enabled_channels({})] == ["rest", "websocket"]
+    assert [c.name() for c in enabled_channels({"rest": None})] == ["rest"]
+    with caplog.at_level("WARNING"):
+        channels = enabled_channels({"rest": {}, "slack": {"token": "x"}})
+    assert [c.name() for c in channels] == ["rest"]
+    assert "'slack'" in caplog.text
+    with pytest.raises(ConfigError, match="settings of channel 'rest'"):
+        enabled_channels({"rest": "yes"})
+
+
+def test_a_plugin_channel_is_mounted_under_webhooks(register_plugin, make_app) -> None:
+    from sanic import Blueprint
+    from sanic.response import json as json_response
+
+    from dialogflowlite import hookimpl
+    from dialogflowlite.dialogue.messages import IncomingMessage
+    from dialogflowlite.server.channels.base import InputChannel
+
+    class ShoutChannel(InputChannel):
+        channel_name = "shout"
+
+        def blueprint(self, on_message):
+            bp = Blueprint("shout", url_prefix=self.url_prefix())
+
+            @bp.post("/in")
+            async def receive(request):
+                replies = await on_message(IncomingMessage(request.json["say"],
+                                                           sender_id="s", channel="shout"))
+                return json_response([r["text"].upper() for r in replies])
+
+            return bp
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_channels(self):
+            return [ShoutChannel]
+
+    register_plugin(Plugin(), "shout-channel")
+    app = make_app(credentials={"shout": {}})
+    response = asyncio.run(request(app, "post", "/webhooks/shout/in", json={"say": "/greet"}))
+    assert response.json == ["HELLO! HOW CAN I HELP?"]
+    assert asyncio.run(request(app, "get", "/webhooks/rest/")).status == 404
+
+
+def test_websocket_channel_holds_a_conversation(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> list[dict]:
+        async with serving(app) as url, aiohttp.ClientSession() as session, \
+                session.ws_connect(f"{url}/webhooks/websocket/ws?sender=wendy") as ws:
+            frames = [json.loads((await ws.receive()).data)]
+            for text in ("/greet", "not json", '/choose{"colour": "red"}'):
+                await ws.send_str(json.dumps({"message": text}) if text != "not json"
+                                  else text)
+                while True:
+                    frame = json.loads((await ws.receive()).data)
+                    frames.append(frame)
+                    if frame["event"] in ("turn_done", "error"):
+                        break
+            return frames
+
+    frames = asyncio.run(main())
+    assert frames[0] == {"event": "session_confirm", "sender": "wendy"}
+    assert frames[1] == {"event": "bot_uttered",
+                         "data": {"recipient_id": "wendy", "text": "Hello! How can I help?"}}
+    assert frames[2] == {"event": "turn_done"}
+    assert frames[3]["event"] == "error" and frames[3]["data"]["reason"] == "BadRequest"
+    assert frames[4]["data"]["text"] == "You chose red."
+    tracker = asyncio.run(agent.tracker_store.retrieve("wendy"))
+    assert {e.input_channel for e in tracker.events if e.type_name == "user"} == {"websocket"}
+
+
+def test_cors_only_for_configured_origins(make_app) -> None:
+    app = make_app(cors_origins=("https://shop.example",))
+    allowed = {"Origin": "https://shop.example"}
+    other = {"Origin": "https://evil.example"}
+
+    async def main() -> None:
+        ok = await request(app, "get", "/version", headers=allowed)
+        assert ok.headers["access-control-allow-origin"] == "https://shop.example"
+        refused = await request(app, "get", "/version", headers=other)
+        assert "access-control-allow-origin" not in refused.headers
+        preflight = await request(app, "options", "/webhooks/rest/webhook", headers={
+            **allowed, "Access-Control-Request-Method": "POST"})
+        assert preflight.status == 204
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "Authorization" in preflight.headers["access-control-allow-headers"]
+        refused_preflight = await request(app, "options", "/webhooks/rest/webhook", headers={
+            **other, "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in refused_preflight.headers
+
+    asyncio.run(main())
+
+
+def test_no_cors_headers_without_configured_origins(make_app) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "get", "/version",
+                                   headers={"Origin": "https://shop.example"}))
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_any_origin_with_a_star(make_app) -> None:
+    app = make_app(cors_origins=("*",))
+    response = asyncio.run(request(app, "get", "/version",
+                                   headers={"Origin": "https://anywhere.example"}))
+    assert response.headers["access-control-allow-origin"] == "*"
