@@ -58,8 +58,10 @@ class ProjectConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProjectConfig:
         def components(items: list | None) -> list[ComponentConfig]:
-            return [ComponentConfig(i["name"], {k: v for k, v in i.items() if k != "name"})
-                    for i in items or []]
+            return [
+                ComponentConfig(i["name"], {k: v for k, v in i.items() if k != "name"})
+                for i in items or []
+            ]
 
         return cls(
             language=data.get("language") or "en",
@@ -100,8 +102,11 @@ def read_config(file: Path, data: Any, log: ProblemLog) -> ProjectConfig:
                 config.section(section).append(ComponentConfig(item, {}, where))
                 continue
             if not isinstance(item, dict) or not item.get("name"):
-                log.error(where, f"an entry of '{section}' has no `name`",
-                          "write `- name: ComponentName` followed by its settings")
+                log.error(
+                    where,
+                    f"an entry of '{section}' has no `name`",
+                    "write `- name: ComponentName` followed by its settings",
+                )
                 continue
             params = {str(k): to_plain(v) for k, v in item.items() if k != "name"}
             config.section(section).append(ComponentConfig(str(item["name"]), params, where))

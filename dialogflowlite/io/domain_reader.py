@@ -88,8 +88,11 @@ class DomainReader:
         domain = self.domain
         for form, slot, _key, mappings, where in self._form_mappings:
             if slot not in domain.slots:
-                self.log.error(where, f"form '{form}' requires slot '{slot}' that the domain lacks",
-                               "declare it under slots:")
+                self.log.error(
+                    where,
+                    f"form '{form}' requires slot '{slot}' that the domain lacks",
+                    "declare it under slots:",
+                )
                 continue
             for mapping in mappings:
                 if mapping.type == FROM_ENTITY:
@@ -99,10 +102,14 @@ class DomainReader:
                     mapping.conditions = [MappingCondition(form, slot)]
                 domain.slots[slot].mappings.append(mapping)
         for name, slot in domain.slots.items():
-            auto_fill = (self._auto_fill.get(name) and name in domain.entities
-                         and domain.store_entities_as_slots)
-            if auto_fill and not any(m.type == FROM_ENTITY and m.entity == name
-                                     for m in slot.mappings):
+            auto_fill = (
+                self._auto_fill.get(name)
+                and name in domain.entities
+                and domain.store_entities_as_slots
+            )
+            if auto_fill and not any(
+                m.type == FROM_ENTITY and m.entity == name for m in slot.mappings
+            ):
                 slot.mappings.append(SlotMapping(FROM_ENTITY, entity=name))
         if domain.forms and REQUESTED_SLOT not in domain.slots:
             domain.slots[REQUESTED_SLOT] = SlotDef(
@@ -130,20 +137,29 @@ class DomainReader:
                     use = [str(e) for e in use]
                 elif not isinstance(use, bool):
                     use = True
-                self._add_intent(IntentDef(
-                    str(name), use_entities=use,
-                    ignore_entities=[str(e) for e in _as_list(props.get("ignore_entities"))],
-                    position=where,
-                ))
+                self._add_intent(
+                    IntentDef(
+                        str(name),
+                        use_entities=use,
+                        ignore_entities=[str(e) for e in _as_list(props.get("ignore_entities"))],
+                        position=where,
+                    )
+                )
             else:
-                self.log.error(where, f"intent entry {to_plain(item)!r} is neither a name nor "
-                               "a single `name: {properties}` mapping",
-                               "write `- greet` or `- greet: {use_entities: []}`")
+                self.log.error(
+                    where,
+                    f"intent entry {to_plain(item)!r} is neither a name nor "
+                    "a single `name: {properties}` mapping",
+                    "write `- greet` or `- greet: {use_entities: []}`",
+                )
 
     def _add_intent(self, intent: IntentDef) -> None:
         if intent.name in self.domain.intents:
-            self.log.warning(intent.position or self.domain.position,
-                             f"intent '{intent.name}' is declared twice", "remove one of them")
+            self.log.warning(
+                intent.position or self.domain.position,
+                f"intent '{intent.name}' is declared twice",
+                "remove one of them",
+            )
         self.domain.intents[intent.name] = intent
 
     def _entities(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
@@ -167,8 +183,11 @@ class DomainReader:
                     position=where,
                 )
             else:
-                self.log.error(where, f"entity entry {to_plain(item)!r} is not a name",
-                               "write `- city` or `- city: {roles: [from, to]}`")
+                self.log.error(
+                    where,
+                    f"entity entry {to_plain(item)!r} is not a name",
+                    "write `- city` or `- city: {roles: [from, to]}`",
+                )
 
     def _slots(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, dict, "'slots'"):
@@ -191,16 +210,20 @@ class DomainReader:
                 slot_type = "any"
             influence = props.get("influence_conversation", slot_type != "any")
             if slot_type == "any" and influence:
-                self.log.error(position(file, props, "influence_conversation"),
-                               f"slot '{name}' of type 'any' cannot influence the conversation",
-                               "set influence_conversation: false or choose another type")
+                self.log.error(
+                    position(file, props, "influence_conversation"),
+                    f"slot '{name}' of type 'any' cannot influence the conversation",
+                    "set influence_conversation: false or choose another type",
+                )
                 influence = False
             values = [to_plain(v) for v in _as_list(props.get("values"))]
             if slot_type == "categorical" and not values:
-                self.log.warning(where, f"categorical slot '{name}' lists no values",
-                                 "add `values: [...]`")
+                self.log.warning(
+                    where, f"categorical slot '{name}' lists no values", "add `values: [...]`"
+                )
             slot = SlotDef(
-                str(name), slot_type,
+                str(name),
+                slot_type,
                 initial_value=to_plain(props.get("initial_value")),
                 influence_conversation=bool(influence),
                 values=values,
@@ -212,8 +235,11 @@ class DomainReader:
             if mappings is not None:
                 slot.mappings = self._mappings(file, props, "mappings", mappings, f"slot '{name}'")
             elif major >= 3:
-                self.log.warning(where, f"slot '{name}' has no mappings, so only custom actions "
-                                 "can set it", "add `mappings:` (e.g. `- type: from_entity`)")
+                self.log.warning(
+                    where,
+                    f"slot '{name}' has no mappings, so only custom actions can set it",
+                    "add `mappings:` (e.g. `- type: from_entity`)",
+                )
             if major < 3:
                 self._auto_fill[slot.name] = bool(props.get("auto_fill", True))
             self.domain.slots[slot.name] = slot
@@ -225,12 +251,15 @@ class DomainReader:
         try:
             return float(value)
         except (TypeError, ValueError):
-            self.log.error(value_position(file, props, key),
-                           f"{key} of {what} must be a number, not {to_plain(value)!r}")
+            self.log.error(
+                value_position(file, props, key),
+                f"{key} of {what} must be a number, not {to_plain(value)!r}",
+            )
             return default
 
-    def _mappings(self, file: Path, parent: Any, key: Any, value: Any,
-                  what: str) -> list[SlotMapping]:
+    def _mappings(
+        self, file: Path, parent: Any, key: Any, value: Any, what: str
+    ) -> list[SlotMapping]:
         if not self.log.expect(file, parent, key, value, list, f"mappings of {what}"):
             return []
         found: list[SlotMapping] = []
@@ -241,42 +270,51 @@ class DomainReader:
             self.log.check_keys(file, item, formats.MAPPING_KEYS, f"a mapping of {what}")
             mapping_type = str(item.get("type", FROM_ENTITY if "entity" in item else ""))
             if mapping_type not in MAPPING_TYPES:
-                self.log.error(position(file, item, "type") if "type" in item else where,
-                               f"unknown slot mapping type '{mapping_type}' in {what}",
-                               formats.did_you_mean(mapping_type, MAPPING_TYPES)
-                               or f"use one of {', '.join(MAPPING_TYPES)}")
+                self.log.error(
+                    position(file, item, "type") if "type" in item else where,
+                    f"unknown slot mapping type '{mapping_type}' in {what}",
+                    formats.did_you_mean(mapping_type, MAPPING_TYPES)
+                    or f"use one of {', '.join(MAPPING_TYPES)}",
+                )
                 continue
             if mapping_type == FROM_ENTITY and not item.get("entity"):
-                self.log.error(where, f"from_entity mapping of {what} names no entity",
-                               "add `entity: <name>`")
+                self.log.error(
+                    where, f"from_entity mapping of {what} names no entity", "add `entity: <name>`"
+                )
                 continue
             if mapping_type in (FROM_INTENT, FROM_TRIGGER_INTENT) and "value" not in item:
-                self.log.error(where, f"{mapping_type} mapping of {what} has no value",
-                               "add `value: ...`")
+                self.log.error(
+                    where, f"{mapping_type} mapping of {what} has no value", "add `value: ...`"
+                )
                 continue
             conditions = []
             for condition in _as_list(item.get("conditions")):
                 if isinstance(condition, dict):
-                    self.log.check_keys(file, condition, formats.CONDITION_KEYS,
-                                        f"a mapping condition of {what}")
+                    self.log.check_keys(
+                        file, condition, formats.CONDITION_KEYS, f"a mapping condition of {what}"
+                    )
                     loop = condition.get("active_loop")
                     requested = condition.get("requested_slot")
-                    conditions.append(MappingCondition(
-                        None if loop is None else str(loop),
-                        None if requested is None else str(requested),
-                    ))
-            found.append(SlotMapping(
-                type=mapping_type,
-                entity=None if item.get("entity") is None else str(item["entity"]),
-                role=None if item.get("role") is None else str(item["role"]),
-                group=None if item.get("group") is None else str(item["group"]),
-                intent=[str(i) for i in _as_list(item.get("intent"))],
-                not_intent=[str(i) for i in _as_list(item.get("not_intent"))],
-                value=to_plain(item.get("value")),
-                action=None if item.get("action") is None else str(item["action"]),
-                conditions=conditions,
-                position=where,
-            ))
+                    conditions.append(
+                        MappingCondition(
+                            None if loop is None else str(loop),
+                            None if requested is None else str(requested),
+                        )
+                    )
+            found.append(
+                SlotMapping(
+                    type=mapping_type,
+                    entity=None if item.get("entity") is None else str(item["entity"]),
+                    role=None if item.get("role") is None else str(item["role"]),
+                    group=None if item.get("group") is None else str(item["group"]),
+                    intent=[str(i) for i in _as_list(item.get("intent"))],
+                    not_intent=[str(i) for i in _as_list(item.get("not_intent"))],
+                    value=to_plain(item.get("value")),
+                    action=None if item.get("action") is None else str(item["action"]),
+                    conditions=conditions,
+                    position=where,
+                )
+            )
         return found
 
     def _responses(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
@@ -290,19 +328,25 @@ class DomainReader:
             for index, variation in enumerate(variations):
                 if isinstance(variation, str):
                     variation = {"text": variation}
-                if not self.log.expect(file, variations, index, variation, dict,
-                                       f"a variation of response '{name}'"):
+                if not self.log.expect(
+                    file, variations, index, variation, dict, f"a variation of response '{name}'"
+                ):
                     continue
-                self.log.check_keys(file, variation, formats.RESPONSE_KEYS,
-                                    f"a variation of response '{name}'")
+                self.log.check_keys(
+                    file, variation, formats.RESPONSE_KEYS, f"a variation of response '{name}'"
+                )
                 for buttons_key in ("buttons", "quick_replies"):
                     for button in _as_list(variation.get(buttons_key)):
-                        self.log.check_keys(file, button, formats.BUTTON_KEYS,
-                                            f"a button of response '{name}'")
+                        self.log.check_keys(
+                            file, button, formats.BUTTON_KEYS, f"a button of response '{name}'"
+                        )
                 kept.append(to_plain(variation))
             if not str(name).startswith("utter_"):
-                self.log.warning(where, f"response '{name}' does not start with 'utter_', so no "
-                                 "action can send it", f"rename it to 'utter_{name}'")
+                self.log.warning(
+                    where,
+                    f"response '{name}' does not start with 'utter_', so no action can send it",
+                    f"rename it to 'utter_{name}'",
+                )
             self.domain.responses[str(name)] = ResponseDef(str(name), kept, where)
 
     def _actions(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
@@ -314,8 +358,11 @@ class DomainReader:
             if isinstance(item, dict) and len(item) == 1:
                 self.log.check_keys(file, item[name], formats.ACTION_KEYS, f"action '{name}'")
             if not isinstance(name, str):
-                self.log.error(position(file, value, index), f"action entry {to_plain(item)!r} "
-                               "is not a name", "write `- action_name`")
+                self.log.error(
+                    position(file, value, index),
+                    f"action entry {to_plain(item)!r} is not a name",
+                    "write `- action_name`",
+                )
                 continue
             if name not in self.domain.custom_actions:
                 self.domain.custom_actions.append(name)
@@ -345,20 +392,25 @@ class DomainReader:
                     if isinstance(slot, str):
                         form.required_slots.append(slot)
                     else:
-                        self.log.error(position(file, required, index),
-                                       f"required slot {to_plain(slot)!r} of form '{name}' is not "
-                                       "a slot name", "list slot names under required_slots")
+                        self.log.error(
+                            position(file, required, index),
+                            f"required slot {to_plain(slot)!r} of form '{name}' is not a slot name",
+                            "list slot names under required_slots",
+                        )
             elif isinstance(required, dict):
                 for slot, mappings in required.items():
                     form.required_slots.append(str(slot))
                     slot_where = position(file, holder, slot)
-                    parsed = self._mappings(file, required, slot, mappings or [],
-                                            f"slot '{slot}' of form '{name}'")
+                    parsed = self._mappings(
+                        file, required, slot, mappings or [], f"slot '{slot}' of form '{name}'"
+                    )
                     self._form_mappings.append((form.name, str(slot), key, parsed, slot_where))
             else:
-                self.log.error(value_position(file, props, "required_slots"),
-                               f"required_slots of form '{name}' must be a list of slot names",
-                               "write `required_slots: [slot_a, slot_b]`")
+                self.log.error(
+                    value_position(file, props, "required_slots"),
+                    f"required_slots of form '{name}' must be a list of slot names",
+                    "write `required_slots: [slot_a, slot_b]`",
+                )
             self.domain.forms[form.name] = form
 
     def _session_config(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
@@ -369,8 +421,10 @@ class DomainReader:
         try:
             expiry = float(expiry)
         except (TypeError, ValueError):
-            self.log.error(value_position(file, value, "session_expiration_time"),
-                           f"session_expiration_time must be a number of minutes, not {expiry!r}")
+            self.log.error(
+                value_position(file, value, "session_expiration_time"),
+                f"session_expiration_time must be a number of minutes, not {expiry!r}",
+            )
             expiry = 60.0
         self.domain.session_config = SessionConfig(
             expiry, bool(value.get("carry_over_slots_to_new_session", True))

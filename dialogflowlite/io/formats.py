@@ -21,28 +21,68 @@ SUPPORTED_MAJOR_VERSIONS = (2, 3)
 LATEST_VERSION = "3.1"
 
 DOMAIN_KEYS = (
-    "version", "intents", "entities", "slots", "responses", "actions", "forms",
-    "session_config", "config", "e2e_actions",
+    "version",
+    "intents",
+    "entities",
+    "slots",
+    "responses",
+    "actions",
+    "forms",
+    "session_config",
+    "config",
+    "e2e_actions",
 )
 DATA_KEYS = ("version", "nlu", "stories", "rules", "responses")
 CONFIG_KEYS = (
-    "version", "recipe", "language", "pipeline", "policies", "assistant_id", "generators",
-    "importers", "data", "train",
+    "version",
+    "recipe",
+    "language",
+    "pipeline",
+    "policies",
+    "assistant_id",
+    "generators",
+    "importers",
+    "data",
+    "train",
 )
 INTENT_KEYS = ("use_entities", "ignore_entities", "triggers", "is_retrieval_intent")
 ENTITY_KEYS = ("roles", "groups", "influence_conversation")
 SLOT_KEYS = (
-    "type", "initial_value", "influence_conversation", "values", "min_value", "max_value",
-    "mappings", "auto_fill",
+    "type",
+    "initial_value",
+    "influence_conversation",
+    "values",
+    "min_value",
+    "max_value",
+    "mappings",
+    "auto_fill",
 )
 MAPPING_KEYS = (
-    "type", "entity", "role", "group", "intent", "not_intent", "value", "conditions", "action",
+    "type",
+    "entity",
+    "role",
+    "group",
+    "intent",
+    "not_intent",
+    "value",
+    "conditions",
+    "action",
 )
 CONDITION_KEYS = ("active_loop", "requested_slot")
 FORM_KEYS = ("required_slots", "ignored_intents")
 RESPONSE_KEYS = (
-    "text", "image", "buttons", "quick_replies", "custom", "attachment", "elements", "channel",
-    "condition", "metadata", "id", "button_type",
+    "text",
+    "image",
+    "buttons",
+    "quick_replies",
+    "custom",
+    "attachment",
+    "elements",
+    "channel",
+    "condition",
+    "metadata",
+    "id",
+    "button_type",
 )
 SESSION_CONFIG_KEYS = ("session_expiration_time", "carry_over_slots_to_new_session")
 DOMAIN_CONFIG_KEYS = ("store_entities_as_slots",)
@@ -59,8 +99,16 @@ STORY_ENTITY_KEYS = ("entity", "value", "role", "group")
 STORY_KEYS = ("story", "steps", "metadata")
 RULE_KEYS = ("rule", "steps", "condition", "conversation_start", "wait_for_user_input", "metadata")
 STEP_KEYS = (
-    "intent", "user", "entities", "action", "bot", "slot_was_set", "active_loop", "checkpoint",
-    "or", "metadata",
+    "intent",
+    "user",
+    "entities",
+    "action",
+    "bot",
+    "slot_was_set",
+    "active_loop",
+    "checkpoint",
+    "or",
+    "metadata",
 )
 
 #: 2.0-style slot class paths (and short class names) -> slot type

@@ -85,8 +85,13 @@ class Project:
 def _yaml_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in YAML_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _looks_like_old_training_data(file: Path) -> bool:
@@ -136,17 +141,21 @@ class ProjectLoader:
         if isinstance(data, dict) and "version" in data:
             version = data["version"]
             if not formats.is_supported_version(version):
-                self.log.error(position(file, data, "version"),
-                               f"unsupported format version {to_plain(version)!r}",
-                               'use version "3.1" (or "2.0" for older projects)')
+                self.log.error(
+                    position(file, data, "version"),
+                    f"unsupported format version {to_plain(version)!r}",
+                    'use version "3.1" (or "2.0" for older projects)',
+                )
             elif str(version) not in self.versions:
                 self.versions.append(str(version))
         return data
 
     def load(self) -> Project:
         if not self.root.is_dir():
-            raise ProjectNotFoundError(f"project folder {self.root} does not exist",
-                                       hint="pass --project DIR, or run `dialogflowlite init`")
+            raise ProjectNotFoundError(
+                f"project folder {self.root} does not exist",
+                hint="pass --project DIR, or run `dialogflowlite init`",
+            )
         self._load_domain()
         for file in _yaml_files(self.root / "data"):
             self._load_data_file(file, tests=False)
@@ -177,16 +186,21 @@ class ProjectLoader:
             return
         for file in sorted(folder.rglob("*")):
             if file.is_file() and _looks_like_old_training_data(file):
-                self.log.warning(Position(str(file), 1, 1),
-                                 f"{file.name} is not read: training data must be YAML",
-                                 "convert it to the YAML format (Rasa's `rasa data convert` "
-                                 "does this for Markdown and JSON files)")
+                self.log.warning(
+                    Position(str(file), 1, 1),
+                    f"{file.name} is not read: training data must be YAML",
+                    "convert it to the YAML format (Rasa's `rasa data convert` "
+                    "does this for Markdown and JSON files)",
+                )
 
     def _load_domain(self) -> None:
         domain_path = _first_existing(self.root, "domain.yml", "domain.yaml", "domain")
         if domain_path is None:
-            self.log.error(Position(str(self.root / "domain.yml")), "the project has no domain",
-                           "create domain.yml (or a domain/ folder) listing intents and responses")
+            self.log.error(
+                Position(str(self.root / "domain.yml")),
+                "the project has no domain",
+                "create domain.yml (or a domain/ folder) listing intents and responses",
+            )
             return
         files = _yaml_files(domain_path) if domain_path.is_dir() else [domain_path]
         for file in files:
@@ -202,8 +216,10 @@ class ProjectLoader:
         if data is None:
             return
         if not isinstance(data, dict):
-            self.log.error(Position(str(file), 1, 1), "a data file must be a mapping with "
-                           "`nlu:`, `stories:`, `rules:` or `responses:`")
+            self.log.error(
+                Position(str(file), 1, 1),
+                "a data file must be a mapping with `nlu:`, `stories:`, `rules:` or `responses:`",
+            )
             return
         self.log.check_keys(file, data, formats.DATA_KEYS, "a data file")
         nlu_reader = self.test_nlu_reader if tests else self.nlu_reader
@@ -211,8 +227,9 @@ class ProjectLoader:
             nlu_reader.read(file, data, data["nlu"])
         for key in ("stories", "rules"):
             if key in data:
-                found = self.story_reader.read(file, data, key, data[key],
-                                               "test" if tests else "story")
+                found = self.story_reader.read(
+                    file, data, key, data[key], "test" if tests else "story"
+                )
                 if tests:
                     self.test_stories.extend(found)
                 elif key == "rules":

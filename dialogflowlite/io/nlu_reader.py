@@ -95,16 +95,21 @@ class NluReader:
                 continue
             kind = next((k for k in formats.NLU_ITEM_KEYS if k in item), None)
             if kind is None:
-                self.log.error(where, "nlu item has none of intent, synonym, regex or lookup",
-                               formats.did_you_mean(str(next(iter(item), "")),
-                                                    formats.NLU_ITEM_KEYS)
-                               or "start it with `- intent: <name>`")
+                self.log.error(
+                    where,
+                    "nlu item has none of intent, synonym, regex or lookup",
+                    formats.did_you_mean(str(next(iter(item), "")), formats.NLU_ITEM_KEYS)
+                    or "start it with `- intent: <name>`",
+                )
                 continue
             self.log.check_keys(file, item, formats.NLU_ITEM_KEYS[kind], f"an nlu {kind} item")
             name = item.get(kind)
             if not isinstance(name, (str, int, float)) or str(name).strip() == "":
-                self.log.error(position(file, item, kind), f"nlu {kind} item without a name",
-                               f"write `- {kind}: <name>`")
+                self.log.error(
+                    position(file, item, kind),
+                    f"nlu {kind} item without a name",
+                    f"write `- {kind}: <name>`",
+                )
                 continue
             name = str(name)
             examples = self._examples(file, item, kind, name)
@@ -118,12 +123,16 @@ class NluReader:
             elif kind == "lookup":
                 self.data.lookups.append(LookupTable(name, [t for t, _, _ in examples], where))
 
-    def _examples(self, file: Path, item: Any, kind: str,
-                  name: str) -> list[tuple[str, Position, dict]]:
+    def _examples(
+        self, file: Path, item: Any, kind: str, name: str
+    ) -> list[tuple[str, Position, dict]]:
         raw = item.get("examples")
         if raw is None:
-            self.log.error(position(file, item, kind), f"nlu {kind} '{name}' has no examples",
-                           "add `examples: |` with one `- example` per line")
+            self.log.error(
+                position(file, item, kind),
+                f"nlu {kind} '{name}' has no examples",
+                "add `examples: |` with one `- example` per line",
+            )
             return []
         start = value_position(file, item, "examples")
         if isinstance(raw, str):
@@ -133,22 +142,32 @@ class NluReader:
             for index, entry in enumerate(raw):
                 where = position(file, raw, index)
                 if isinstance(entry, dict) and "text" in entry:
-                    self.log.check_keys(file, entry, formats.EXAMPLE_KEYS,
-                                        f"an example of {kind} '{name}'")
+                    self.log.check_keys(
+                        file, entry, formats.EXAMPLE_KEYS, f"an example of {kind} '{name}'"
+                    )
                     text = str(entry["text"]).strip()
-                    found.append((text, locate_text(value_position(file, entry, "text"), text),
-                                  to_plain(entry.get("metadata")) or {}))
+                    found.append(
+                        (
+                            text,
+                            locate_text(value_position(file, entry, "text"), text),
+                            to_plain(entry.get("metadata")) or {},
+                        )
+                    )
                 elif isinstance(entry, (str, int, float)):
                     found.append((str(entry).strip(), where, {}))
                 else:
-                    self.log.error(where, f"example of {kind} '{name}' is not text",
-                                   "write `- text: ...` or a plain string")
+                    self.log.error(
+                        where,
+                        f"example of {kind} '{name}' is not text",
+                        "write `- text: ...` or a plain string",
+                    )
             return found
         self.log.error(start, f"examples of {kind} '{name}' must be a `|` block or a list")
         return []
 
-    def _intent(self, intent: str, examples: list[tuple[str, Position, dict]],
-                metadata: dict) -> None:
+    def _intent(
+        self, intent: str, examples: list[tuple[str, Position, dict]], metadata: dict
+    ) -> None:
         for text, where, example_metadata in examples:
             try:
                 plain, entities = parse_annotated_text(text, where)
@@ -158,7 +177,12 @@ class NluReader:
             if not plain.strip():
                 self.log.warning(where, f"empty example under intent '{intent}'", "remove it")
                 continue
-            self.data.examples.append(Message(
-                text=plain, intent=intent, entities=entities,
-                metadata={**metadata, **example_metadata}, position=where,
-            ))
+            self.data.examples.append(
+                Message(
+                    text=plain,
+                    intent=intent,
+                    entities=entities,
+                    metadata={**metadata, **example_metadata},
+                    position=where,
+                )
+            )

@@ -11,10 +11,19 @@ from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.yaml import position
 
 #: type names as YAML authors know them
-_READABLE = {"CommentedMap": "mapping", "dict": "mapping", "CommentedSeq": "list",
-             "list": "list", "str": "text", "ScalarFloat": "number", "float": "number",
-             "int": "number", "ScalarBoolean": "boolean", "bool": "boolean",
-             "NoneType": "empty value"}
+_READABLE = {
+    "CommentedMap": "mapping",
+    "dict": "mapping",
+    "CommentedSeq": "list",
+    "list": "list",
+    "str": "text",
+    "ScalarFloat": "number",
+    "float": "number",
+    "int": "number",
+    "ScalarBoolean": "boolean",
+    "bool": "boolean",
+    "NoneType": "empty value",
+}
 
 #: the code of every "unknown key" problem (see docs/validation.md)
 UNKNOWN_KEY = "DFL110"
@@ -26,12 +35,14 @@ class ProblemLog:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def error(self, where: Position, message: str, hint: str | None = None,
-              code: str = "DFL103") -> None:
+    def error(
+        self, where: Position, message: str, hint: str | None = None, code: str = "DFL103"
+    ) -> None:
         self.problems.append(Problem(where, "error", message, hint, code))
 
-    def warning(self, where: Position, message: str, hint: str | None = None,
-                code: str = "DFL103") -> None:
+    def warning(
+        self, where: Position, message: str, hint: str | None = None, code: str = "DFL103"
+    ) -> None:
         self.problems.append(Problem(where, "warning", message, hint, code))
 
     def add(self, error: DialogflowLiteError, file: str | Path = "<unknown>") -> None:
@@ -44,8 +55,14 @@ class ProblemLog:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
 
-    def check_keys(self, file: str | Path, node: Any, known: Iterable[str], where: str,
-                   severity: str = "warning") -> None:
+    def check_keys(
+        self,
+        file: str | Path,
+        node: Any,
+        known: Iterable[str],
+        where: str,
+        severity: str = "warning",
+    ) -> None:
         """Report keys of mapping ``node`` that ``known`` does not contain, with a did-you-mean."""
         if not isinstance(node, Mapping):
             return
@@ -55,18 +72,20 @@ class ProblemLog:
                 continue
             hint = did_you_mean(str(key), known) or f"known keys: {', '.join(known)}"
             report = self.error if severity == "error" else self.warning
-            report(position(file, node, key), f"unknown key '{key}' in {where}", hint,
-                   UNKNOWN_KEY)
+            report(position(file, node, key), f"unknown key '{key}' in {where}", hint, UNKNOWN_KEY)
 
-    def expect(self, file: str | Path, parent: Any, key: Any, value: Any, kind: type | tuple,
-               what: str) -> bool:
+    def expect(
+        self, file: str | Path, parent: Any, key: Any, value: Any, kind: type | tuple, what: str
+    ) -> bool:
         """Report (as an error) when ``value`` is not of ``kind``; return whether it is."""
         if isinstance(value, kind):
             return True
         kinds = (kind,) if isinstance(kind, type) else tuple(kind)
         expected = " or ".join(_READABLE.get(k.__name__, k.__name__) for k in kinds)
         actual = _READABLE.get(type(value).__name__, type(value).__name__)
-        self.error(position(file, parent, key),
-                   f"{what} must be a {expected}, not {actual}",
-                   "see docs/project-format.md for the expected layout")
+        self.error(
+            position(file, parent, key),
+            f"{what} must be a {expected}, not {actual}",
+            "see docs/project-format.md for the expected layout",
+        )
         return False

@@ -32,8 +32,7 @@ class StoryReader:
     def __init__(self, log: ProblemLog) -> None:
         self.log = log
 
-    def read(self, file: Path, parent: Any, key: str, value: Any,
-             kind: StoryKind) -> list[Story]:
+    def read(self, file: Path, parent: Any, key: str, value: Any, kind: StoryKind) -> list[Story]:
         """Read the value of a ``stories:`` or ``rules:`` key."""
         if value is None:
             return []
@@ -49,8 +48,9 @@ class StoryReader:
             self.log.check_keys(file, item, known, f"a {title_key}")
             name = item.get(title_key)
             if name is None:
-                self.log.error(where, f"{title_key} without a name",
-                               f"start it with `- {title_key}: <name>`")
+                self.log.error(
+                    where, f"{title_key} without a name", f"start it with `- {title_key}: <name>`"
+                )
                 name = f"<unnamed {title_key} at line {where.line}>"
             steps_raw = item.get("steps")
             if steps_raw is None:
@@ -64,15 +64,17 @@ class StoryReader:
                 position=where,
             )
             if title_key == "rule":
-                story.condition = self._steps(file, item, "condition", item.get("condition"),
-                                              str(name), in_condition=True)
+                story.condition = self._steps(
+                    file, item, "condition", item.get("condition"), str(name), in_condition=True
+                )
                 story.conversation_start = bool(item.get("conversation_start", False))
                 story.wait_for_user_input = bool(item.get("wait_for_user_input", True))
             found.append(story)
         return found
 
-    def _steps(self, file: Path, parent: Any, key: str, value: Any, story: str,
-               in_condition: bool = False) -> list[Step]:
+    def _steps(
+        self, file: Path, parent: Any, key: str, value: Any, story: str, in_condition: bool = False
+    ) -> list[Step]:
         if value is None:
             return []
         if not self.log.expect(file, parent, key, value, list, f"steps of '{story}'"):
@@ -84,8 +86,9 @@ class StoryReader:
                 steps.append(step)
         return steps
 
-    def _step(self, file: Path, steps: Any, index: int, item: Any, story: str,
-              in_condition: bool) -> Step | None:
+    def _step(
+        self, file: Path, steps: Any, index: int, item: Any, story: str, in_condition: bool
+    ) -> Step | None:
         where = position(file, steps, index)
         if not self.log.expect(file, steps, index, item, dict, f"a step of '{story}'"):
             return None
@@ -105,8 +108,9 @@ class StoryReader:
             loop = item.get("active_loop")
             return ActiveLoopStep(None if loop is None else str(loop), where)
         if "checkpoint" in item:
-            return CheckpointStep(str(item["checkpoint"]),
-                                  to_plain(item.get("slot_was_set")) or {}, where)
+            return CheckpointStep(
+                str(item["checkpoint"]), to_plain(item.get("slot_was_set")) or {}, where
+            )
         if "or" in item:
             alternatives: list[UserStep | SlotStep] = []
             raw = item["or"]
@@ -117,12 +121,17 @@ class StoryReader:
                 if isinstance(parsed, (UserStep, SlotStep)):
                     alternatives.append(parsed)
                 elif parsed is not None:
-                    self.log.error(position(file, raw, alt_index),
-                                   f"an 'or' step of '{story}' may hold only intents or slots")
+                    self.log.error(
+                        position(file, raw, alt_index),
+                        f"an 'or' step of '{story}' may hold only intents or slots",
+                    )
             return OrStep(alternatives, where)
-        self.log.error(where, f"step of '{story}' has none of intent, user, action, bot, "
-                       "slot_was_set, active_loop, checkpoint or or",
-                       formats.did_you_mean(str(next(iter(item), "")), formats.STEP_KEYS))
+        self.log.error(
+            where,
+            f"step of '{story}' has none of intent, user, action, bot, "
+            "slot_was_set, active_loop, checkpoint or or",
+            formats.did_you_mean(str(next(iter(item), "")), formats.STEP_KEYS),
+        )
         return None
 
     def _user_step(self, file: Path, item: Any, story: str) -> UserStep:
@@ -135,7 +144,8 @@ class StoryReader:
             text = str(text).strip()
             try:
                 plain, entities = parse_annotated_text(
-                    text, locate_text(value_position(file, item, "user"), text))
+                    text, locate_text(value_position(file, item, "user"), text)
+                )
                 step.text = plain
                 step.entities = entities
             except AnnotationError as e:
@@ -152,18 +162,26 @@ class StoryReader:
             return Entity(entity, 0, 0, None)
         if isinstance(entity, dict):
             if "entity" in entity:
-                self.log.check_keys(file, entity, formats.STORY_ENTITY_KEYS,
-                                    f"an entity of '{story}'")
+                self.log.check_keys(
+                    file, entity, formats.STORY_ENTITY_KEYS, f"an entity of '{story}'"
+                )
                 role, group = entity.get("role"), entity.get("group")
-                return Entity(str(entity["entity"]), 0, 0, to_plain(entity.get("value")),
-                              role=None if role is None else str(role),
-                              group=None if group is None else str(group))
+                return Entity(
+                    str(entity["entity"]),
+                    0,
+                    0,
+                    to_plain(entity.get("value")),
+                    role=None if role is None else str(role),
+                    group=None if group is None else str(group),
+                )
             if len(entity) == 1:
                 name, value = next(iter(entity.items()))
                 return Entity(str(name), 0, 0, to_plain(value))
-        self.log.error(value_position(file, item, "entities"),
-                       f"entity {to_plain(entity)!r} in '{story}' is not understood",
-                       "write `- city: Berlin` or `- entity: city`")
+        self.log.error(
+            value_position(file, item, "entities"),
+            f"entity {to_plain(entity)!r} in '{story}' is not understood",
+            "write `- city: Berlin` or `- entity: city`",
+        )
         return None
 
     def _slot_step(self, file: Path, item: Any, story: str) -> SlotStep:
@@ -176,7 +194,9 @@ class StoryReader:
             elif isinstance(entry, dict):
                 slots.update({str(k): to_plain(v) for k, v in entry.items()})
             else:
-                self.log.error(value_position(file, item, "slot_was_set"),
-                               f"slot_was_set entry {to_plain(entry)!r} in '{story}' is not "
-                               "understood", "write `- slot_name: value`")
+                self.log.error(
+                    value_position(file, item, "slot_was_set"),
+                    f"slot_was_set entry {to_plain(entry)!r} in '{story}' is not understood",
+                    "write `- slot_name: value`",
+                )
         return SlotStep(slots, position(file, item))

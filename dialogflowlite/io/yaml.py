@@ -101,8 +101,10 @@ def value_position(file: str | Path, node: Any, key: Any) -> Position:
 def to_plain(node: Any) -> Any:
     """Turn ruamel's round-trip containers and scalars into plain Python values."""
     if isinstance(node, Mapping):
-        return {str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v)
-                for k, v in node.items()}
+        return {
+            str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v)
+            for k, v in node.items()
+        }
     if isinstance(node, Sequence) and not isinstance(node, (str, bytes)):
         return [to_plain(v) for v in node]
     if isinstance(node, bool) or node is None:

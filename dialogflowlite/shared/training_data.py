@@ -113,8 +113,11 @@ def parse_annotated_text(
                 ) from e
             specs = parsed if isinstance(parsed, list) else [parsed]
             if not specs or not all(isinstance(s, dict) for s in specs):
-                raise fail("entity annotation must be a JSON object", after,
-                           'write it as [text]{"entity": "name"}')
+                raise fail(
+                    "entity annotation must be a JSON object",
+                    after,
+                    'write it as [text]{"entity": "name"}',
+                )
             i = end
         else:
             # Plain square brackets without an annotation after them are text.
@@ -123,16 +126,18 @@ def parse_annotated_text(
             i += 1
             continue
         if not span_text.strip():
-            raise fail("empty entity text", opened,
-                       "put the words of the entity between [ and ]")
+            raise fail("empty entity text", opened, "put the words of the entity between [ and ]")
         start = length
         plain.append(span_text)
         length += len(span_text)
         for spec in specs:
             unknown = sorted(set(spec) - set(ANNOTATION_KEYS))
             if unknown:
-                raise fail(f"unknown annotation key(s) {', '.join(unknown)}", after,
-                           f"use only {', '.join(ANNOTATION_KEYS)}")
+                raise fail(
+                    f"unknown annotation key(s) {', '.join(unknown)}",
+                    after,
+                    f"use only {', '.join(ANNOTATION_KEYS)}",
+                )
             entity = spec.get("entity")
             if not isinstance(entity, str) or not entity.strip():
                 raise fail('annotation without "entity"', after, 'add "entity": "name"')
@@ -272,5 +277,7 @@ class TrainingData:
         wanted = set(keep)
         return TrainingData(
             [m for m in self.examples if m.intent in wanted],
-            self.synonyms, self.regexes, self.lookups,
+            self.synonyms,
+            self.regexes,
+            self.lookups,
         )
