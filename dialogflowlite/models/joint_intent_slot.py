@@ -4,10 +4,8 @@ The encoder (any module returning hidden states for ``input_ids`` and
 ``attention_mask``, e.g. a pretrained ``transformers`` model) reads sub-word
 pieces. The intent head reads the first piece's state (or the mean of all
 pieces); the slot head reads, for every word, the state of that word's first
-piece. Word-level extra features (regex and lookup matches) are concatenated
-to the word states, sentence-level ones to the pooled state. Slot tags come
-from a softmax per word or, with ``use_crf``, from a CRF over the word
-sequence.
+piece. The heads (with optional extra features and CRF) are
+:class:`~dialogflowlite.models.intent_slot_heads.IntentSlotHeads`.
 """
 
 from __future__ import annotations
@@ -15,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from dialogflowlite.models.crf import ConditionalRandomField
+from dialogflowlite.models.intent_slot_heads import IGNORE_INDEX, IntentSlotHeads, JointOutput
 
-IGNORE_INDEX = -100
+__all__ = ["IGNORE_INDEX", "JointIntentSlotConfig", "JointIntentSlotModel", "JointOutput"]
 
 
 @dataclass
@@ -40,14 +37,6 @@ class JointIntentSlotConfig:
     slot_loss_weight: float = 1.0
 
 
-@dataclass
-class JointOutput:
-    """Intent logits (batch, intents) and slot emissions (batch, words, tags)."""
-
-    intent_logits: torch.Tensor
-    tag_logits: torch.Tensor
-
-
 class JointIntentSlotModel(nn.Module):
     """An encoder with an intent head and a slot head (optionally with a CRF)."""
 
@@ -62,14 +51,21 @@ class JointIntentSlotModel(nn.Module):
             raise ValueError(f"pooling must be 'cls' or 'mean', not {config.pooling!r}")
         self.config = config
         self.encoder = encoder
-        self.dropout = nn.Dropout(config.dropout)
-        self.intent_head = nn.Linear(
-            config.hidden_size + config.num_sentence_features, config.num_intents
+        self.heads = IntentSlotHeads(
+            config.hidden_size,
+            config.num_intents,
+            config.num_tags,
+            num_token_features=config.num_token_features,
+            num_sentence_features=config.num_sentence_features,
+            dropout=config.dropout,
+            use_crf=config.use_crf,
+            slot_loss_weight=config.slot_loss_weight,
+            allowed_transitions=allowed_transitions,
         )
-        self.slot_head = nn.Linear(config.hidden_size + config.num_token_features, config.num_tags)
-        self.crf = (
-            ConditionalRandomField(config.num_tags, allowed_transitions) if config.use_crf else None
-        )
+
+    @property
+    def crf(self) -> nn.Module | None:
+        return self.heads.crf
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Hidden states (batch, pieces, hidden) of the encoder."""
@@ -98,23 +94,9 @@ class JointIntentSlotModel(nn.Module):
             pooled = hidden.mean(1)
         else:
             pooled = hidden[:, 0]
-        if self.config.num_sentence_features:
-            pooled = torch.cat(
-                [
-                    pooled,
-                    _features(sentence_features, pooled, 1, self.config.num_sentence_features),
-                ],
-                -1,
-            )
         index = word_index.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         words = torch.gather(hidden, 1, index)
-        if self.config.num_token_features:
-            words = torch.cat(
-                [words, _features(token_features, words, 2, self.config.num_token_features)], -1
-            )
-        return JointOutput(
-            self.intent_head(self.dropout(pooled)), self.slot_head(self.dropout(words))
-        )
+        return self.heads(pooled, words, token_features, sentence_features)
 
     def loss(
         self,
@@ -123,50 +105,11 @@ class JointIntentSlotModel(nn.Module):
         tags: torch.Tensor | None,
         word_mask: torch.Tensor,
     ) -> torch.Tensor:
-        """Intent cross-entropy plus the weighted slot loss (CRF NLL or cross-entropy).
+        """See :meth:`IntentSlotHeads.loss`."""
+        return self.heads.loss(output, intents, tags, word_mask)
 
-        ``tags`` (batch, words) uses :data:`IGNORE_INDEX` where there is no label.
-        Either part may be None (intent-only or slot-only training).
-        """
-        total = output.intent_logits.new_zeros(())
-        if intents is not None:
-            total = total + F.cross_entropy(output.intent_logits, intents)
-        if tags is not None:
-            if self.crf is not None:
-                slot = self.crf(output.tag_logits, tags, word_mask)
-            else:
-                slot = F.cross_entropy(
-                    output.tag_logits.flatten(0, 1), tags.flatten(), ignore_index=IGNORE_INDEX
-                )
-            total = total + self.config.slot_loss_weight * slot
-        return total
-
-    @torch.no_grad()
     def decode_tags(
         self, output: JointOutput, word_mask: torch.Tensor
     ) -> tuple[list[list[int]], list[list[float]]]:
-        """Best tag per word, and the softmax probability of that tag, for each sequence."""
-        probs = output.tag_logits.float().softmax(-1)
-        lengths = word_mask.sum(1).tolist()
-        if self.crf is not None:
-            paths = self.crf.decode(output.tag_logits.float(), word_mask)
-        else:
-            best = probs.argmax(-1).tolist()
-            paths = [row[: int(n)] for row, n in zip(best, lengths, strict=True)]
-        confidences = []
-        for b, path in enumerate(paths):
-            if not path:
-                confidences.append([])
-                continue
-            chosen = probs[b, torch.arange(len(path)), torch.tensor(path)]
-            confidences.append(chosen.tolist())
-        return paths, confidences
-
-
-def _features(
-    features: torch.Tensor | None, like: torch.Tensor, dims: int, width: int
-) -> torch.Tensor:
-    """``features`` as the dtype of ``like``, or zeros when a message has none."""
-    if features is None:
-        return like.new_zeros((*like.shape[:dims], width))
-    return features.to(like.dtype)
+        """See :meth:`IntentSlotHeads.decode_tags`."""
+        return self.heads.decode_tags(output, word_mask)

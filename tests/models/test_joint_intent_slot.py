@@ -63,7 +63,7 @@ def test_word_states_come_from_the_first_piece() -> None:
     input_ids, attention, word_index, _ = batch()
     hidden = model.encode(input_ids, attention)
     output = model(input_ids, attention, word_index)
-    expected = model.slot_head(hidden[0, 4])
+    expected = model.heads.slot_head(hidden[0, 4])
     assert torch.allclose(output.tag_logits[0, 2], expected, atol=1e-6)
 
 

@@ -248,11 +248,7 @@ class JointTransformerClassifier(NluComponent):
             device=c["device"] or context.device,
             progress=context.progress,
             description=self.name,
-            lr_multipliers={
-                "intent_head": float(c["head_learning_rate_factor"]),
-                "slot_head": float(c["head_learning_rate_factor"]),
-                "crf": float(c["head_learning_rate_factor"]),
-            },
+            lr_multipliers={"heads.": float(c["head_learning_rate_factor"])},
         )
         evaluate = (
             (lambda model: self._score_items(dev_items).selection_score(self._tags_wanted))

@@ -1,0 +1,474 @@
+"""ScratchTransformerClassifier: intents and slots without pretrained weights, any language.
+
+In the spirit of Rasa's DIET: words are featurised by a word vocabulary and
+by character n-grams (``<word>`` cut into pieces of ``ngram_min`` to
+``ngram_max`` characters, learnt from the training data), plus regex and
+lookup features when RegexFeaturizer ran; a small Transformer reads the
+sequence; a CLS state gives the intent and each word's state its BIO tag
+(CRF by default). Word dropout during training teaches the model to lean on
+n-grams for words it has never seen.
+
+On disk: vocabularies and labels as JSON, weights as safetensors.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.nlu.sequence_labels import (
+    LabelSet,
+    Scores,
+    example_tokens,
+    regex_feature_names,
+    regex_features,
+    score,
+    split_held_out,
+    write_prediction,
+)
+from dialogflowlite.components.nlu.word_features import (
+    WordNgramVocabulary,
+    drop_words,
+    pad_word_batch,
+)
+from dialogflowlite.errors import ComponentConfigError, ModelLoadError, TrainingError
+from dialogflowlite.shared.message import Message, Token
+from dialogflowlite.shared.training_data import TrainingData
+
+if TYPE_CHECKING:
+    import torch
+
+    from dialogflowlite.artifact import ComponentStorage
+    from dialogflowlite.models.scratch_transformer import ScratchTransformerModel
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS = "model.safetensors"
+META = "labels.json"
+VOCABULARY = "vocabulary.json"
+
+
+def auto_epochs(num_examples: int) -> int:
+    """Epochs when the config says ``auto``: about 250k example passes, 10 to 100 epochs."""
+    return max(10, min(100, math.ceil(250_000 / max(1, num_examples))))
+
+
+@dataclass
+class _Encoded:
+    """One example as the model reads it."""
+
+    word_ids: list[int]
+    ngram_ids: list[list[int]]
+    intent: int
+    tags: list[int]
+    token_features: list[list[float]]
+    sentence_features: list[float]
+
+
+class ScratchTransformerClassifier(NluComponent):
+    """Intent + BIO slot classifier trained from scratch: word and n-gram features, a
+    small Transformer, CLS intent head, CRF slot head.
+    """
+
+    name = "ScratchTransformerClassifier"
+    kind = "intent_classifier"
+    requires = ("tokens",)
+    provides = ("intent", "intent_ranking", "entities")
+    defaults: dict[str, Any] = {
+        "hidden_size": 128,
+        "num_layers": 2,
+        "num_heads": 4,
+        "ff_size": 512,
+        "dropout": 0.1,
+        # chance of hiding a word's id during training (its n-grams stay)
+        "word_dropout": 0.1,
+        "lowercase": True,
+        "ngram_min": 1,
+        "ngram_max": 4,
+        # the most frequent n-grams kept in the vocabulary
+        "max_ngrams": 50_000,
+        "max_ngrams_per_word": 48,
+        # words per message; longer messages are cut (their last words get no tag)
+        "max_length": 128,
+        "use_crf": True,
+        "intent_classification": True,
+        "entity_recognition": True,
+        "slot_loss_weight": 1.0,
+        # an integer, or "auto" (see auto_epochs)
+        "epochs": "auto",
+        "batch_size": 32,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.05,
+        "max_grad_norm": 1.0,
+        "validation_split": 0.1,
+        "min_held_out": 100,
+        "patience": 5,
+        "evaluations_per_epoch": 1,
+        "max_minutes": None,
+        "random_seed": None,
+        "device": None,
+        "inference_batch_size": 128,
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._check_config()
+        self.model: ScratchTransformerModel | None = None
+        self.labels: LabelSet | None = None
+        self.regex_names: list[str] = []
+        self.vocabulary = self._new_vocabulary()
+        self.fit_result: Any = None
+        self._device: torch.device | None = None
+        self._dropout_rng = random.Random(0)
+
+    def _check_config(self) -> None:
+        c = self.config
+        if not (c["epochs"] == "auto" or (isinstance(c["epochs"], int) and c["epochs"] > 0)):
+            raise self._bad("epochs", "use a positive integer or 'auto'")
+        for key in (
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "ff_size",
+            "batch_size",
+            "max_length",
+            "max_ngrams",
+            "ngram_min",
+            "ngram_max",
+        ):
+            if not isinstance(c[key], int) or c[key] <= 0:
+                raise self._bad(key, "use a positive integer")
+        if c["hidden_size"] % c["num_heads"]:
+            raise self._bad("num_heads", "hidden_size must be a multiple of num_heads")
+        if c["ngram_min"] > c["ngram_max"]:
+            raise self._bad("ngram_min", "ngram_min must not exceed ngram_max")
+        if not (c["intent_classification"] or c["entity_recognition"]):
+            raise self._bad("intent_classification", "enable intents, entities or both")
+
+    def _bad(self, key: str, hint: str) -> ComponentConfigError:
+        return ComponentConfigError(
+            f"component {self.name}: bad value {self.config[key]!r} for '{key}'",
+            hint=hint,
+            position=self.position,
+        )
+
+    def _new_vocabulary(self) -> WordNgramVocabulary:
+        c = self.config
+        return WordNgramVocabulary(
+            lowercase=bool(c["lowercase"]),
+            ngram_min=int(c["ngram_min"]),
+            ngram_max=int(c["ngram_max"]),
+            max_ngrams=int(c["max_ngrams"]),
+            max_ngrams_per_word=int(c["max_ngrams_per_word"]),
+        )
+
+    # ------------------------------------------------------------ training
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        """Train on the examples, holding out a part for early stopping when big enough."""
+        self.fit(training_data, context)
+
+    def fit(
+        self, training_data: TrainingData, context: NluContext, held_out: TrainingData | None = None
+    ) -> None:
+        """Train; ``held_out`` (e.g. a dev split) replaces the automatic held-out part."""
+        from dialogflowlite.models.crf import bio_transition_mask
+        from dialogflowlite.models.scratch_transformer import (
+            ScratchTransformerConfig,
+            ScratchTransformerModel,
+        )
+        from dialogflowlite.training.loop import LoopConfig, fit, seed_everything
+
+        c = self.config
+        seed = c["random_seed"] if c["random_seed"] is not None else context.seed
+        examples = training_data.intent_examples
+        if not examples:
+            raise TrainingError(
+                f"{self.name}: no training examples with an intent",
+                hint="add examples under `nlu:` in data/nlu.yml",
+            )
+        if held_out is not None:
+            train_examples, dev_examples = examples, held_out.intent_examples
+        else:
+            train_examples, dev_examples = split_held_out(
+                examples, float(c["validation_split"]), int(c["min_held_out"]), seed
+            )
+        self.labels = LabelSet.from_examples(examples, self.name)
+        self.regex_names = regex_feature_names(examples)
+        self.vocabulary = self._new_vocabulary().build(
+            [t.text for t in example_tokens(m)] for m in train_examples
+        )
+        self._dropout_rng = random.Random(seed)
+
+        seed_everything(seed)
+        model_config = ScratchTransformerConfig(
+            word_vocab_size=len(self.vocabulary.words),
+            ngram_vocab_size=len(self.vocabulary.ngrams),
+            num_intents=len(self.labels.intents),
+            num_tags=len(self.labels.tags),
+            num_token_features=len(self.regex_names),
+            num_sentence_features=len(self.regex_names),
+            hidden_size=int(c["hidden_size"]),
+            num_layers=int(c["num_layers"]),
+            num_heads=int(c["num_heads"]),
+            ff_size=int(c["ff_size"]),
+            dropout=float(c["dropout"]),
+            max_positions=int(c["max_length"]) + 1,
+            use_crf=bool(c["use_crf"]) and self._tags_wanted,
+            slot_loss_weight=float(c["slot_loss_weight"]),
+        )
+        allowed = bio_transition_mask(self.labels.tags) if model_config.use_crf else None
+        self.model = ScratchTransformerModel(model_config, allowed)
+
+        items = self._encode(train_examples, with_labels=True)
+        dev_items = self._encode(dev_examples, with_labels=True) if dev_examples else []
+        epochs = auto_epochs(len(items)) if c["epochs"] == "auto" else int(c["epochs"])
+        steps_per_epoch = math.ceil(len(items) / int(c["batch_size"]))
+        loop_config = LoopConfig(
+            epochs=epochs,
+            batch_size=int(c["batch_size"]),
+            learning_rate=float(c["learning_rate"]),
+            weight_decay=float(c["weight_decay"]),
+            warmup_ratio=float(c["warmup_ratio"]),
+            max_grad_norm=float(c["max_grad_norm"]),
+            patience=int(c["patience"]),
+            eval_every=max(1, steps_per_epoch // max(1, int(c["evaluations_per_epoch"]))),
+            max_minutes=c["max_minutes"],
+            seed=seed,
+            device=c["device"] or context.device,
+            progress=context.progress,
+            description=self.name,
+        )
+        evaluate = (
+            (lambda model: self._score_items(dev_items).selection_score(self._tags_wanted))
+            if dev_items
+            else None
+        )
+        self.fit_result = fit(
+            self.model,
+            items,
+            self._collate_training,
+            self._step,
+            loop_config,
+            evaluate=evaluate,
+            lengths=[len(i.word_ids) for i in items],
+        )
+        self._device = next(self.model.parameters()).device
+        logger.info(
+            "%s: trained %.1f epochs in %.1f s (held-out score %s)",
+            self.name,
+            self.fit_result.epochs,
+            self.fit_result.seconds,
+            self.fit_result.best_score,
+        )
+
+    @property
+    def _tags_wanted(self) -> bool:
+        return bool(self.config["entity_recognition"]) and bool(
+            self.labels and self.labels.has_entities
+        )
+
+    def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
+        assert self.labels is not None
+        items = []
+        limit = int(self.config["max_length"])
+        for message in messages:
+            tokens = example_tokens(message)[:limit]
+            words = [t.text for t in tokens]
+            intent, tags = -1, []
+            if with_labels:
+                intent = self.labels.intent_index(message)
+                tags = self.labels.tag_indices(message, tokens)
+            token_features, sentence_features = regex_features(
+                message, self.regex_names, len(tokens)
+            )
+            items.append(
+                _Encoded(
+                    [self.vocabulary.word_id(w) for w in words],
+                    [self.vocabulary.ngram_ids(w) for w in words],
+                    intent,
+                    tags,
+                    token_features,
+                    sentence_features,
+                )
+            )
+        return items
+
+    def _collate_training(self, items: list[_Encoded]) -> dict[str, Any]:
+        batch = self._collate(items)
+        batch["word_ids"] = drop_words(
+            batch["word_ids"], float(self.config["word_dropout"]), self._dropout_rng
+        )
+        return batch
+
+    def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
+        import torch
+
+        from dialogflowlite.models.intent_slot_heads import IGNORE_INDEX
+
+        word_ids, ngram_ids, word_mask = pad_word_batch(
+            [i.word_ids for i in items], [i.ngram_ids for i in items]
+        )
+        batch, words = word_ids.shape
+        tags = torch.full((batch, words), IGNORE_INDEX, dtype=torch.long)
+        features = len(self.regex_names)
+        token_features = torch.zeros((batch, words, features)) if features else None
+        sentence_features = torch.zeros((batch, features)) if features else None
+        for b, item in enumerate(items):
+            n = len(item.word_ids)
+            if item.tags:
+                tags[b, : len(item.tags)] = torch.tensor(item.tags)
+            if features and n:
+                token_features[b, :n] = torch.tensor(item.token_features)
+            if features:
+                sentence_features[b] = torch.tensor(item.sentence_features)
+        intents = torch.tensor([max(i.intent, 0) for i in items], dtype=torch.long)
+        return {
+            "word_ids": word_ids,
+            "ngram_ids": ngram_ids,
+            "word_mask": word_mask,
+            "token_features": token_features,
+            "sentence_features": sentence_features,
+            "intents": intents,
+            "tags": tags,
+        }
+
+    def _forward(self, model: ScratchTransformerModel, batch: dict[str, Any]) -> Any:
+        return model(
+            batch["word_ids"],
+            batch["ngram_ids"],
+            batch["word_mask"],
+            batch["token_features"],
+            batch["sentence_features"],
+        )
+
+    def _step(self, model: ScratchTransformerModel, batch: dict[str, Any]) -> Any:
+        from dialogflowlite.training.loop import StepOutput
+
+        output = self._forward(model, batch)
+        intents = batch["intents"] if self.config["intent_classification"] else None
+        tags = batch["tags"] if self._tags_wanted else None
+        loss = model.loss(output, intents, tags, batch["word_mask"])
+        correct = int((output.intent_logits.argmax(-1) == batch["intents"]).sum())
+        return StepOutput(loss, correct, len(batch["intents"]))
+
+    def _score_items(self, items: list[_Encoded]) -> Scores:
+        assert self.labels is not None
+        gold, predicted = [], []
+        size = int(self.config["inference_batch_size"])
+        ordered = sorted(items, key=lambda i: len(i.word_ids))
+        for start in range(0, len(ordered), size):
+            chunk = ordered[start : start + size]
+            intents, paths, _ = self._predict(chunk)
+            for item, intent, path in zip(chunk, intents, paths, strict=True):
+                gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
+                best = self.labels.intents[int(intent.argmax())] if intent is not None else None
+                gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
+                predicted.append(
+                    (
+                        best if self.config["intent_classification"] else gold_intent,
+                        [self.labels.tags[t] for t in path],
+                    )
+                )
+        return score(gold, predicted)
+
+    def _predict(
+        self, items: list[_Encoded]
+    ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
+        import torch
+
+        from dialogflowlite.training.loop import move_to
+
+        assert self.model is not None
+        batch = move_to(self._collate(items), self._device or torch.device("cpu"))
+        with torch.inference_mode():
+            output = self._forward(self.model, batch)
+            probs = output.intent_logits.float().softmax(-1).cpu()
+            if self._tags_wanted:
+                paths, confidences = self.model.decode_tags(output, batch["word_mask"])
+            else:
+                paths = [[] for _ in items]
+                confidences = [[] for _ in items]
+        intents = list(probs) if self.config["intent_classification"] else [None] * len(items)
+        return intents, paths, confidences
+
+    # ------------------------------------------------------------ inference
+
+    def process(self, messages: list[Message]) -> None:
+        """Predict intent ranking (top 10) and entities for a batch of messages."""
+        if self.model is None or self.labels is None or not messages:
+            return
+        size = int(self.config["inference_batch_size"])
+        order = sorted(range(len(messages)), key=lambda i: len(messages[i].text))
+        for start in range(0, len(order), size):
+            chunk = [messages[i] for i in order[start : start + size]]
+            items = self._encode(chunk, with_labels=False)
+            intents, paths, confidences = self._predict(items)
+            for message, item, intent, path, conf in zip(
+                chunk, items, intents, paths, confidences, strict=True
+            ):
+                tokens: list[Token] = example_tokens(message)[: len(item.word_ids)]
+                write_prediction(
+                    message,
+                    self.labels,
+                    intent.tolist() if intent is not None else None,
+                    tokens,
+                    path,
+                    conf,
+                    self.name,
+                )
+
+    # ------------------------------------------------------------ persistence
+
+    def persist(self, storage: ComponentStorage) -> None:
+        """Vocabularies and labels as JSON, weights as safetensors."""
+        if self.model is None or self.labels is None:
+            raise TrainingError(f"{self.name}: nothing to save, the component was not trained")
+        storage.write_tensors(WEIGHTS, {k: v.cpu() for k, v in self.model.state_dict().items()})
+        storage.write_json(VOCABULARY, self.vocabulary.to_json())
+        storage.write_json(
+            META,
+            {
+                "labels": self.labels.to_json(),
+                "regex_names": self.regex_names,
+                "model_config": asdict(self.model.config),
+            },
+        )
+
+    @classmethod
+    def load(
+        cls, config: dict[str, Any], storage: ComponentStorage, **_: Any
+    ) -> ScratchTransformerClassifier:
+        """Rebuild the trained classifier from its files."""
+        import torch
+
+        from dialogflowlite.models.crf import bio_transition_mask
+        from dialogflowlite.models.scratch_transformer import (
+            ScratchTransformerConfig,
+            ScratchTransformerModel,
+        )
+
+        component = cls(config)
+        meta = storage.read_json(META)
+        component.labels = LabelSet.from_json(meta["labels"])
+        component.regex_names = list(meta.get("regex_names") or [])
+        component.vocabulary = WordNgramVocabulary.from_json(storage.read_json(VOCABULARY))
+        model_config = ScratchTransformerConfig(**meta["model_config"])
+        allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
+        model = ScratchTransformerModel(model_config, allowed)
+        try:
+            model.load_state_dict(storage.read_tensors(WEIGHTS))
+        except RuntimeError as e:
+            raise ModelLoadError(
+                f"{cls.name}: stored weights do not fit the model: {e}",
+                hint="retrain with `dialogflowlite train --force`",
+            ) from e
+        component.model = model.eval()
+        component._device = torch.device("cpu")
+        return component

@@ -1,0 +1,151 @@
+"""A small Transformer for intents and slots, trained from scratch (DIET-like).
+
+Each word is represented by the sum of a word embedding, the mean of its
+character n-gram embeddings (so unseen words that look like known ones still
+mean something, in any language) and a projection of its extra features
+(regex and lookup matches). A learned ``CLS`` vector is prepended; a
+Transformer encoder with learned positions mixes the sequence. The ``CLS``
+state feeds the intent head, each word's state the slot head
+(:class:`~dialogflowlite.models.intent_slot_heads.IntentSlotHeads`, optional
+CRF).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dialogflowlite.models.intent_slot_heads import IntentSlotHeads, JointOutput
+
+PAD_ID = 0
+UNK_ID = 1
+
+
+@dataclass
+class ScratchTransformerConfig:
+    """Every hyperparameter of :class:`ScratchTransformerModel`."""
+
+    word_vocab_size: int
+    ngram_vocab_size: int
+    num_intents: int
+    num_tags: int
+    num_token_features: int = 0
+    num_sentence_features: int = 0
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    ff_size: int = 512
+    dropout: float = 0.1
+    #: words per message, including the CLS position
+    max_positions: int = 128
+    use_crf: bool = True
+    slot_loss_weight: float = 1.0
+
+
+class ScratchEncoder(nn.Module):
+    """Word + character n-gram + feature embeddings -> Transformer states (CLS first)."""
+
+    def __init__(self, config: ScratchTransformerConfig) -> None:
+        super().__init__()
+        size = config.hidden_size
+        self.words = nn.Embedding(config.word_vocab_size, size, padding_idx=PAD_ID)
+        self.ngrams = nn.Embedding(config.ngram_vocab_size, size, padding_idx=PAD_ID)
+        self.features = (
+            nn.Linear(config.num_token_features, size, bias=False)
+            if config.num_token_features
+            else None
+        )
+        self.cls = nn.Parameter(torch.zeros(size))
+        self.positions = nn.Embedding(config.max_positions, size)
+        self.norm = nn.LayerNorm(size)
+        self.dropout = nn.Dropout(config.dropout)
+        layer = nn.TransformerEncoderLayer(
+            size,
+            config.num_heads,
+            config.ff_size,
+            config.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.layers = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
+        self.final_norm = nn.LayerNorm(size)
+        nn.init.normal_(self.cls, std=0.02)
+
+    def forward(
+        self,
+        word_ids: torch.Tensor,
+        ngram_ids: torch.Tensor,
+        word_mask: torch.Tensor,
+        token_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """States (batch, 1 + words, hidden); position 0 is CLS.
+
+        ``word_ids`` (batch, words), ``ngram_ids`` (batch, words, n-grams,
+        padded with 0), ``word_mask`` (batch, words), ``token_features``
+        (batch, words, F).
+        """
+        grams = self.ngrams(ngram_ids)
+        counts = (ngram_ids != PAD_ID).sum(-1, keepdim=True).clamp(min=1)
+        x = self.words(word_ids) + grams.sum(2) / counts
+        if self.features is not None and token_features is not None:
+            x = x + self.features(token_features.to(x.dtype))
+        cls = self.cls.expand(x.size(0), 1, -1)
+        x = torch.cat([cls, x], 1)
+        x = x + self.positions(torch.arange(x.size(1), device=x.device))
+        x = self.dropout(self.norm(x))
+        mask = torch.cat([word_mask.new_ones(word_mask.size(0), 1), word_mask.bool()], 1)
+        x = self.layers(x, src_key_padding_mask=~mask)
+        return self.final_norm(x)
+
+
+class ScratchTransformerModel(nn.Module):
+    """:class:`ScratchEncoder` with intent and slot heads."""
+
+    def __init__(
+        self, config: ScratchTransformerConfig, allowed_transitions: torch.Tensor | None = None
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = ScratchEncoder(config)
+        self.heads = IntentSlotHeads(
+            config.hidden_size,
+            config.num_intents,
+            config.num_tags,
+            num_token_features=config.num_token_features,
+            num_sentence_features=config.num_sentence_features,
+            dropout=config.dropout,
+            use_crf=config.use_crf,
+            slot_loss_weight=config.slot_loss_weight,
+            allowed_transitions=allowed_transitions,
+        )
+
+    def forward(
+        self,
+        word_ids: torch.Tensor,
+        ngram_ids: torch.Tensor,
+        word_mask: torch.Tensor,
+        token_features: torch.Tensor | None = None,
+        sentence_features: torch.Tensor | None = None,
+    ) -> JointOutput:
+        """Intent logits from the CLS state, tag emissions from each word's state."""
+        states = self.encoder(word_ids, ngram_ids, word_mask, token_features)
+        return self.heads(states[:, 0], states[:, 1:], token_features, sentence_features)
+
+    def loss(
+        self,
+        output: JointOutput,
+        intents: torch.Tensor | None,
+        tags: torch.Tensor | None,
+        word_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """See :meth:`IntentSlotHeads.loss`."""
+        return self.heads.loss(output, intents, tags, word_mask)
+
+    def decode_tags(
+        self, output: JointOutput, word_mask: torch.Tensor
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """See :meth:`IntentSlotHeads.decode_tags`."""
+        return self.heads.decode_tags(output, word_mask)

@@ -1,0 +1,154 @@
+"""ScratchTransformerClassifier: no pretrained weights, small configs, toy data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.base import NluContext
+from dialogflowlite.components.nlu.scratch_transformer import ScratchTransformerClassifier
+from dialogflowlite.components.nlu.word_features import WordNgramVocabulary, char_ngrams
+from dialogflowlite.components.tokenizers.alignment import simple_tokens
+from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import TrainingData, parse_annotated_text
+
+SMALL = {
+    "epochs": 60,
+    "hidden_size": 32,
+    "num_heads": 2,
+    "ff_size": 64,
+    "learning_rate": 1e-2,
+    "batch_size": 8,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def toy() -> TrainingData:
+    from tiny_encoder import toy_training_data
+
+    return toy_training_data()
+
+
+def train(data: TrainingData, **config) -> ScratchTransformerClassifier:
+    component = ScratchTransformerClassifier({**SMALL, **config})
+    component.train(data, NluContext(progress=False, seed=5))
+    return component
+
+
+def parse(component, texts: list[str]) -> list[Message]:
+    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
+    component.process(messages)
+    return messages
+
+
+@pytest.fixture(scope="module")
+def trained(toy: TrainingData) -> ScratchTransformerClassifier:
+    return train(toy)
+
+
+def test_char_ngrams_mark_word_edges() -> None:
+    assert char_ngrams("ab", 1, 2) == ["<", "a", "b", ">", "<a", "ab", "b>"]
+    vocabulary = WordNgramVocabulary(ngram_min=2, ngram_max=3).build([["Paris", "rome"]])
+    assert vocabulary.word_id("paris") == vocabulary.word_id("PARIS") > 1
+    assert vocabulary.word_id("madrid") == 1
+    # an unseen word still shares n-grams with a known one
+    assert set(vocabulary.ngram_ids("parisian")) & set(vocabulary.ngram_ids("paris"))
+    assert vocabulary.ngram_ids("xyz") == [1]
+    again = WordNgramVocabulary.from_json(vocabulary.to_json())
+    assert again.words == vocabulary.words and again.ngrams == vocabulary.ngrams
+
+
+def test_learns_the_toy_data_completely(trained, toy: TrainingData) -> None:
+    messages = parse(trained, [m.text for m in toy.examples])
+    for gold, predicted in zip(toy.examples, messages, strict=True):
+        assert predicted.intent == gold.intent, gold.text
+        assert [(e.entity, e.start, e.end) for e in predicted.entities] == [
+            (e.entity, e.start, e.end) for e in gold.entities
+        ], gold.text
+    assert all(e.extractor == "ScratchTransformerClassifier" for m in messages for e in m.entities)
+    assert len(messages[0].intent_ranking) == 4
+
+
+def test_any_script_works(toy: TrainingData) -> None:
+    rows = [
+        ("weather", "[北京](city)天气"),
+        ("weather", "[上海](city)天气"),
+        ("travel", "我想去[北京](city)"),
+        ("travel", "我想去[上海](city)"),
+    ]
+    examples = []
+    for intent, annotated in rows:
+        text, entities = parse_annotated_text(annotated)
+        examples.append(Message(text=text, intent=intent, entities=entities))
+    component = train(TrainingData(examples=examples), epochs=80)
+    [message] = parse(component, ["我想去北京"])
+    assert message.intent == "travel"
+    assert [(e.entity, e.value) for e in message.entities] == [("city", "北京")]
+
+
+def test_same_seed_gives_identical_weights(toy: TrainingData) -> None:
+    first = train(toy, epochs=3).model.state_dict()
+    second = train(toy, epochs=3).model.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_round_trip(tmp_path: Path, trained) -> None:
+    storage = ComponentStorage(tmp_path / "stored")
+    trained.persist(storage)
+    assert {p.name for p in storage.root.iterdir()} == {
+        "model.safetensors",
+        "labels.json",
+        "vocabulary.json",
+    }
+    loaded = ScratchTransformerClassifier.load(trained.config, storage)
+    texts = ["hi there", "book a flight to lisbon tomorrow", "will it rain in paris"]
+    a, b = parse(trained, texts), parse(loaded, texts)
+    for x, y in zip(a, b, strict=True):
+        assert x.intent == y.intent
+        assert [p.confidence for p in x.intent_ranking] == pytest.approx(
+            [p.confidence for p in y.intent_ranking], abs=1e-6
+        )
+        assert [(e.start, e.end, e.entity) for e in x.entities] == [
+            (e.start, e.end, e.entity) for e in y.entities
+        ]
+
+
+def test_without_crf_and_with_regex_features(toy: TrainingData) -> None:
+    examples = [
+        Message(
+            text=m.text,
+            intent=m.intent,
+            entities=m.entities,
+            tokens=m.tokens,
+            features={
+                "regex": {
+                    "names": ["city"],
+                    "token": [
+                        [float(any(e.start <= t.start < e.end for e in m.entities))]
+                        for t in m.tokens
+                    ],
+                    "sentence": [float(bool(m.entities))],
+                }
+            },
+        )
+        for m in toy.examples
+    ]
+    component = train(TrainingData(examples=examples), use_crf=False)
+    assert component.model.heads.crf is None
+    assert component.model.config.num_token_features == 1
+    [message] = parse(component, ["book a flight to paris"])
+    assert message.intent == "book_flight"
+
+
+def test_bad_config() -> None:
+    with pytest.raises(ComponentConfigError, match="num_heads"):
+        ScratchTransformerClassifier({"hidden_size": 30, "num_heads": 4})
+    with pytest.raises(ComponentConfigError, match="ngram_min"):
+        ScratchTransformerClassifier({"ngram_min": 5, "ngram_max": 3})
+    with pytest.raises(ComponentConfigError, match="epochs"):
+        ScratchTransformerClassifier({"epochs": 0})
