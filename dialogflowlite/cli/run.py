@@ -34,6 +34,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-message-chars", type=int, default=5000,
                         help="longest user message accepted (default: 5000)")
     parser.add_argument("--no-webchat", action="store_true", help="do not serve /chat")
+    parser.add_argument("--quantize", action="store_true",
+                        help="load transformer NLU models with int8 weights (faster on CPU)")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -45,7 +47,7 @@ def config_from_args(args: argparse.Namespace):
         auth_token=args.auth_token or None, jwt_secret=args.jwt_secret or None,
         jwt_method=args.jwt_method, cors_origins=tuple(args.cors),
         max_message_chars=args.max_message_chars, webchat=not args.no_webchat,
-        workers=args.workers)
+        workers=args.workers, quantize=args.quantize)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -46,6 +46,8 @@ class ServerConfig:
     endpoints: dict[str, Any] | None = None
     credentials: dict[str, Any] | None = None
     tracker_db: str = "trackers.db"
+    #: load transformer NLU models with dynamic int8 quantization (faster on CPU)
+    quantize: bool = False
     #: worker processes serving this config (several share the stores and need shared locks)
     workers: int = 1
     #: largest request body accepted (bytes); larger ones get 413

@@ -60,7 +60,7 @@ def load_server_agent(config: ServerConfig, model_file: Path | None = None,
     else:
         tracker_store, lock_store = stores
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
-                       endpoints=endpoints)
+                       endpoints=endpoints, quantize=config.quantize)
     return agent, model_file
 
 
