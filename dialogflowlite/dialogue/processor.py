@@ -234,7 +234,8 @@ class MessageProcessor:
     def prediction_summary(self, tracker: DialogueStateTracker) -> dict[str, Any]:
         """Scores of the next action for ``tracker`` (its follow-up is left pending)."""
         prediction = self.predict_next_action(tracker.copy())
-        scores = prediction.probabilities or {prediction.action_name: prediction.confidence or 0.0}
+        scores = prediction.probabilities or self._winner_scores(tracker, prediction) or {
+            prediction.action_name: prediction.confidence or 0.0}
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         return {
             "scores": [{"action": name, "score": float(score)} for name, score in ranked],
@@ -242,6 +243,18 @@ class MessageProcessor:
             "confidence": prediction.confidence,
             "tracker": tracker.current_state("after_restart"),
         }
+
+    def _winner_scores(self, tracker: DialogueStateTracker,
+                       prediction: Prediction) -> dict[str, float] | None:
+        """Every action's score from the policy that won, when the ensemble shares them."""
+        every = getattr(self.policies, "predictions", None)
+        if prediction.policy_name is None or not callable(every):
+            return None
+        for candidate in every(tracker.copy(), self.domain):
+            if getattr(candidate, "policy_name", None) == prediction.policy_name:
+                probabilities = getattr(candidate, "probabilities", None)
+                return dict(probabilities) if isinstance(probabilities, dict) else None
+        return None
 
     async def handle_reminder(self, reminder: ReminderScheduled, sender_id: str) -> None:
         """Trigger a due reminder's intent, unless it became outdated."""
