@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.nlu.pretrained import (
+    encoder_from_config,
+    load_encoder,
+    load_tokenizer,
+    load_weights,
+    plain_state_dict,
+    quantize_linear_layers,
+    resolve_model_source,
+    with_lora,
+)
 from dialogflowlite.components.nlu.sequence_labels import (
     LabelSet,
     Scores,
@@ -35,7 +44,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
     write_prediction,
 )
 from dialogflowlite.components.tokenizers.alignment import first_subtoken_indices
-from dialogflowlite.errors import ComponentConfigError, ModelSourceError, TrainingError
+from dialogflowlite.errors import ComponentConfigError, TrainingError
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 
@@ -52,14 +61,6 @@ WEIGHTS = "model.safetensors"
 META = "labels.json"
 ENCODER_DIR = "encoder"
 TOKENIZER_DIR = "tokenizer"
-
-
-def resolve_model_source(name: str) -> str:
-    """A ``model:`` value as a loadable folder or hub name, through the model source hook."""
-    from dialogflowlite.plugins.manager import get_plugin_manager
-
-    found = get_plugin_manager().hook.dfl_resolve_model_source(name=name)
-    return str(found) if found else name
 
 
 def auto_epochs(num_examples: int) -> int:
@@ -209,13 +210,13 @@ class JointTransformerClassifier(NluComponent):
         self.regex_names = regex_feature_names(examples)
 
         seed_everything(seed)
-        source = resolve_model_source(str(c["model"]))
-        self.tokenizer = _load_tokenizer(source, self.name)
-        encoder = _load_encoder(source, self.name)
+        source = resolve_model_source(str(c["model"]), self.name, self.position)
+        self.tokenizer = load_tokenizer(source, self.name)
+        encoder = load_encoder(source, self.name)
         if c["freeze_embeddings"] and hasattr(encoder, "get_input_embeddings"):
             encoder.get_input_embeddings().weight.requires_grad_(False)
         if c["lora"]:
-            encoder = _with_lora(encoder, c["lora"], self.name)
+            encoder = with_lora(encoder, c["lora"], self.name)
         model_config = JointIntentSlotConfig(
             hidden_size=encoder.config.hidden_size,
             num_intents=len(self.labels.intents),
@@ -452,9 +453,7 @@ class JointTransformerClassifier(NluComponent):
         encoder = self.model.encoder
         encoder.config.save_pretrained(storage.path(ENCODER_DIR))
         self.tokenizer.save_pretrained(storage.path(TOKENIZER_DIR))
-        storage.write_tensors(
-            WEIGHTS, {k: v.cpu() for k, v in self.model.state_dict().items() if not _is_packed(v)}
-        )
+        storage.write_tensors(WEIGHTS, plain_state_dict(self.model))
         storage.write_json(
             META,
             {
@@ -482,20 +481,12 @@ class JointTransformerClassifier(NluComponent):
         meta = storage.read_json(META)
         component.labels = LabelSet.from_json(meta["labels"])
         component.regex_names = list(meta.get("regex_names") or [])
-        component.tokenizer = _load_tokenizer(str(storage.path(TOKENIZER_DIR)), cls.name)
-        encoder = _encoder_from_config(str(storage.path(ENCODER_DIR)), cls.name)
+        component.tokenizer = load_tokenizer(str(storage.path(TOKENIZER_DIR)), cls.name)
+        encoder = encoder_from_config(str(storage.path(ENCODER_DIR)), cls.name)
         model_config = JointIntentSlotConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
         model = JointIntentSlotModel(encoder, model_config, allowed)
-        missing, unexpected = model.load_state_dict(storage.read_tensors(WEIGHTS), strict=False)
-        if unexpected or [k for k in missing if not k.endswith("position_ids")]:
-            from dialogflowlite.errors import ModelLoadError
-
-            raise ModelLoadError(
-                f"{cls.name}: stored weights do not fit the model "
-                f"(missing {missing[:3]}, unexpected {unexpected[:3]})",
-                hint="retrain with `dialogflowlite train --force`",
-            )
+        load_weights(model, storage.read_tensors(WEIGHTS), cls.name)
         model.eval()
         component.model = model
         component._device = torch.device("cpu")
@@ -514,28 +505,6 @@ class JointTransformerClassifier(NluComponent):
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def quantize_linear_layers(model: Any) -> Any:
-    """``model`` with dynamically int8-quantized ``nn.Linear`` layers."""
-    import torch
-
-    try:
-        from torch.ao.quantization import quantize_dynamic
-    except ImportError as e:  # pragma: no cover - depends on the torch build
-        raise ComponentConfigError(
-            "this torch build has no dynamic quantization", hint="set quantize: false"
-        ) from e
-    with warnings.catch_warnings():
-        # the eager quantization API is marked for migration; it still works
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def _is_packed(value: Any) -> bool:
-    import torch
-
-    return not isinstance(value, torch.Tensor) or value.is_quantized
 
 
 def _complete(index: list[int]) -> list[int]:
@@ -557,83 +526,3 @@ def _complete(index: list[int]) -> list[int]:
 def _length_chunks(items: list[_Encoded], size: int) -> list[list[_Encoded]]:
     ordered = sorted(items, key=lambda i: len(i.input_ids))
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
-
-
-def _load_tokenizer(source: str, component: str) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as e:
-        raise ModelSourceError(
-            f"{component}: cannot load a tokenizer from {source!r}: {e}",
-            hint="give `model:` a local folder, an installed alias such as "
-            "all-MiniLM-L6-v2, or a hub name when online",
-        ) from e
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelSourceError(
-            f"{component}: the tokenizer of {source!r} is not a fast "
-            "tokenizer, so sub-words cannot be aligned to words",
-            hint="use a model folder with a tokenizer.json",
-        )
-    return tokenizer
-
-
-def _load_encoder(source: str, component: str) -> Any:
-    from transformers import AutoModel
-
-    try:
-        encoder = AutoModel.from_pretrained(source)
-    except (OSError, ValueError) as e:
-        raise ModelSourceError(
-            f"{component}: cannot load pretrained weights from {source!r}: {e}",
-            hint="give `model:` a local folder, an installed alias "
-            "such as all-MiniLM-L6-v2, or a hub name when "
-            "online",
-        ) from e
-    return _without_pooler(encoder)
-
-
-def _encoder_from_config(folder: str, component: str) -> Any:
-    from transformers import AutoConfig, AutoModel
-
-    try:
-        config = AutoConfig.from_pretrained(folder)
-    except (OSError, ValueError) as e:
-        from dialogflowlite.errors import ModelLoadError
-
-        raise ModelLoadError(
-            f"{component}: the stored encoder config is unreadable: {e}",
-            hint="retrain with `dialogflowlite train --force`",
-        ) from e
-    return _without_pooler(AutoModel.from_config(config))
-
-
-def _without_pooler(encoder: Any) -> Any:
-    # the heads read the hidden states; a pooler would only cost time and weights
-    if getattr(encoder, "pooler", None) is not None:
-        encoder.pooler = None
-    return encoder
-
-
-def _with_lora(encoder: Any, options: dict[str, Any], component: str) -> Any:
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError as e:
-        raise ComponentConfigError(
-            f"{component}: `lora` needs the peft package, which is not installed",
-            hint="pip install 'dialogflowlite[lora]', or remove `lora` from the config",
-        ) from e
-    config = LoraConfig(
-        r=int(options.get("r", 8)),
-        lora_alpha=int(options.get("alpha", 16)),
-        lora_dropout=float(options.get("dropout", 0.1)),
-        target_modules=options.get("target_modules"),
-    )
-    try:
-        return get_peft_model(encoder, config)
-    except ValueError as e:
-        raise ComponentConfigError(
-            f"{component}: LoRA cannot wrap this encoder: {e}",
-            hint="set lora.target_modules to the names of its attention layers",
-        ) from e

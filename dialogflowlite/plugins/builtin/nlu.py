@@ -9,8 +9,11 @@ from dialogflowlite import hookimpl
 def dfl_register_components() -> list[type]:
     from dialogflowlite.components.nlu.duckling import DucklingEntityExtractor
     from dialogflowlite.components.nlu.fallback import FallbackClassifier
+    from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
     from dialogflowlite.components.nlu.regex_entity_extractor import RegexEntityExtractor
     from dialogflowlite.components.nlu.regex_featurizer import RegexFeaturizer
+    from dialogflowlite.components.nlu.response_selector import ResponseSelector
+    from dialogflowlite.components.nlu.scratch_transformer import ScratchTransformerClassifier
     from dialogflowlite.components.nlu.spacy_entities import SpacyEntityExtractor
     from dialogflowlite.components.nlu.synonyms import EntitySynonymMapper
 
@@ -21,6 +24,9 @@ def dfl_register_components() -> list[type]:
         FallbackClassifier,
         DucklingEntityExtractor,
         SpacyEntityExtractor,
+        JointTransformerClassifier,
+        ScratchTransformerClassifier,
+        ResponseSelector,
     ]
 
 

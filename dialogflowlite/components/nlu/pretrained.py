@@ -1,0 +1,156 @@
+"""Loading pretrained encoders and tokenizers for the NLU components.
+
+``model:`` values go through the model sources (plugins, then the built-in
+offline copy of all-MiniLM-L6-v2, then local folders and hub names). A
+trained component saves the encoder's config and tokenizer files next to its
+weights and rebuilds the encoder from them, so loading needs neither the
+original folder nor network. Every failure is a
+:class:`~dialogflowlite.errors.DialogflowLiteError` that says what to do.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from dialogflowlite.errors import (
+    ComponentConfigError,
+    ModelLoadError,
+    ModelSourceError,
+    Position,
+)
+
+_SOURCE_HINT = (
+    "give `model:` a local folder, the installed alias all-MiniLM-L6-v2, or a hub name when online"
+)
+
+
+def resolve_model_source(name: str, owner: str, position: Position | None = None) -> str:
+    """A ``model:`` value as a folder (or hub name) that ``transformers`` can load."""
+    try:
+        from dialogflowlite.plugins.builtin.model_sources import resolve_model_path
+    except ImportError:  # pragma: no cover - the built-in source is part of the package
+        resolve_model_path = None
+    if resolve_model_path is not None:
+        return resolve_model_path(name, owner=owner, position=position)
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    found = get_plugin_manager().hook.dfl_resolve_model_source(name=name)
+    return str(found) if found else name
+
+
+def load_tokenizer(source: str, owner: str) -> Any:
+    """The fast tokenizer of ``source`` (a slow one cannot give character offsets)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as e:
+        raise ModelSourceError(
+            f"{owner}: cannot load a tokenizer from {source!r}: {e}", hint=_SOURCE_HINT
+        ) from e
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelSourceError(
+            f"{owner}: the tokenizer of {source!r} is not a fast tokenizer, so sub-words "
+            "cannot be aligned to words",
+            hint="use a model folder with a tokenizer.json",
+        )
+    return tokenizer
+
+
+def load_encoder(source: str, owner: str) -> Any:
+    """The pretrained encoder of ``source``, without its pooler."""
+    from transformers import AutoModel
+
+    try:
+        encoder = AutoModel.from_pretrained(source)
+    except (OSError, ValueError) as e:
+        raise ModelSourceError(
+            f"{owner}: cannot load pretrained weights from {source!r}: {e}", hint=_SOURCE_HINT
+        ) from e
+    return without_pooler(encoder)
+
+
+def encoder_from_config(folder: str, owner: str) -> Any:
+    """An encoder built from a saved config (weights are loaded by the caller)."""
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(
+            f"{owner}: the stored encoder config is unreadable: {e}",
+            hint="retrain with `dialogflowlite train --force`",
+        ) from e
+    return without_pooler(AutoModel.from_config(config))
+
+
+def without_pooler(encoder: Any) -> Any:
+    """The encoder with its pooler removed: heads read hidden states, a pooler only costs."""
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    return encoder
+
+
+def with_lora(encoder: Any, options: dict[str, Any], owner: str) -> Any:
+    """``encoder`` wrapped with LoRA adapters (peft is imported only here)."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as e:
+        raise ComponentConfigError(
+            f"{owner}: `lora` needs the peft package, which is not installed",
+            hint="pip install 'dialogflowlite[lora]', or remove `lora` from the config",
+        ) from e
+    config = LoraConfig(
+        r=int(options.get("r", 8)),
+        lora_alpha=int(options.get("alpha", 16)),
+        lora_dropout=float(options.get("dropout", 0.1)),
+        target_modules=options.get("target_modules"),
+    )
+    try:
+        return get_peft_model(encoder, config)
+    except ValueError as e:
+        raise ComponentConfigError(
+            f"{owner}: LoRA cannot wrap this encoder: {e}",
+            hint="set lora.target_modules to the names of its attention layers",
+        ) from e
+
+
+def quantize_linear_layers(model: Any) -> Any:
+    """``model`` with dynamically int8-quantized ``nn.Linear`` layers (CPU inference)."""
+    import torch
+
+    try:
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError as e:  # pragma: no cover - depends on the torch build
+        raise ComponentConfigError(
+            "this torch build has no dynamic quantization", hint="set quantize: false"
+        ) from e
+    with warnings.catch_warnings():
+        # the eager quantization API is marked for migration; it still works
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model.to("cpu").eval(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def plain_state_dict(model: Any) -> dict[str, Any]:
+    """The model's tensors on the CPU, ready for safetensors."""
+    import torch
+
+    return {
+        k: v.detach().cpu()
+        for k, v in model.state_dict().items()
+        if isinstance(v, torch.Tensor) and not v.is_quantized
+    }
+
+
+def load_weights(model: Any, tensors: dict[str, Any], owner: str) -> None:
+    """Load stored tensors, failing clearly when they do not fit the model."""
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    # buffers such as position_ids are rebuilt by the model itself
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"{owner}: stored weights do not fit the model "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})",
+            hint="retrain with `dialogflowlite train --force`",
+        )
