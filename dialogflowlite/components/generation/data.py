@@ -1,0 +1,424 @@
+"""Training pairs for response generation, from the project and from pair files.
+
+Two kinds of pairs, one per conditioning mode:
+
+* ``act2text``: a dialogue act (an action or act name with slot values,
+  ``OFFER restaurant_name=Sakoon city=Fremont``) -> the sentence that says it;
+* ``context2response``: the last turns of a conversation plus the intent and
+  the slots -> the bot's reply.
+
+From the project come: every ``utter_*`` response with text (act2text: the
+response name with the slots its text uses), the stories and rules rendered
+as conversations with their responses (user turns from end-to-end text or
+from NLU examples of the intent; bot turns from ``bot:`` text or the
+response's variations), and retrieval intents (each NLU example of
+``faq/ask_price`` -> each text of ``utter_faq/ask_price``).
+
+Extra pairs live in JSON Lines files anywhere under ``data/`` (``*.jsonl``;
+the project loader reads only YAML, so they do not disturb it). One JSON
+object per line::
+
+    {"act": "OFFER", "slots": {"restaurant_name": "Sakoon"}, "response": "How about Sakoon?"}
+    {"acts": [{"act": "OFFER", "slot": "city", "value": "Fremont"}, {"act": "REQ_MORE"}],
+     "response": "..."}
+    {"context": ["hi", "Hello! How can I help?", "what does it cost?"], "intent": "ask_price",
+     "slots": {"product": "tea"}, "response": "The tea costs 3 euros."}
+    {"question": "Do you deliver?", "answer": "Yes, every day."}
+
+``response`` may also be written ``text`` or ``answer``. ``context`` is a
+list of turns, oldest first, alternating user and bot and ending with the
+user, or a single string. See docs/responses.md.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.generation.templates import format_value, placeholders
+from dialogflowlite.errors import Position, ProjectError
+from dialogflowlite.shared.domain import REQUESTED_SLOT, SESSION_START_METADATA_SLOT, Domain
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
+
+if TYPE_CHECKING:
+    from dialogflowlite.io.loader import Project
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+ACT2TEXT = "act2text"
+CONTEXT2RESPONSE = "context2response"
+MODES = (ACT2TEXT, CONTEXT2RESPONSE)
+
+USER = "user"
+BOT = "bot"
+
+#: file suffix of extra pair files under data/
+PAIRS_SUFFIX = ".jsonl"
+
+#: slots that are bookkeeping, not content, and never condition a reply
+_INTERNAL_SLOTS = (REQUESTED_SLOT, SESSION_START_METADATA_SLOT)
+
+
+@dataclass
+class ActItem:
+    """One part of a dialogue act: an act name, optionally with a slot and its value."""
+
+    act: str
+    slot: str | None = None
+    value: Any = None
+
+
+@dataclass
+class Turn:
+    """One turn of a conversation."""
+
+    speaker: str
+    text: str
+
+
+@dataclass
+class GenerationExample:
+    """One input (act, or context) with its reply; ``target`` is None when generating."""
+
+    mode: str
+    target: str | None = None
+    acts: list[ActItem] = field(default_factory=list)
+    context: list[Turn] = field(default_factory=list)
+    intent: str | None = None
+    #: conversation slots (context2response) as (name, value) pairs
+    slots: list[tuple[str, Any]] = field(default_factory=list)
+    #: where the pair came from (file:line or a description)
+    origin: str = ""
+
+    @property
+    def act_name(self) -> str | None:
+        return self.acts[0].act if self.acts else None
+
+    def slot_values(self) -> list[tuple[str, Any]]:
+        """Every (slot, value) the input carries: act slots, then conversation slots."""
+        found = [(a.slot, a.value) for a in self.acts if a.slot and a.value is not None]
+        found += [(name, value) for name, value in self.slots if value is not None]
+        return found
+
+
+# ------------------------------------------------------------ pair files
+
+
+def _slots_from(value: Any, where: Position) -> list[tuple[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise ProjectError("'slots' must be an object of slot names to values", position=where,
+                           hint='write "slots": {"city": "Berlin"}')
+    return [(str(k), v) for k, v in value.items()]
+
+
+def _acts_from(record: dict[str, Any], where: Position) -> list[ActItem]:
+    if "acts" in record:
+        items = record["acts"]
+        if not isinstance(items, list):
+            raise ProjectError("'acts' must be a list of {act, slot, value} objects",
+                               position=where)
+        acts = []
+        for item in items:
+            if isinstance(item, str):
+                acts.append(ActItem(item))
+            elif isinstance(item, dict) and item.get("act"):
+                acts.append(ActItem(str(item["act"]), item.get("slot"), item.get("value")))
+            else:
+                raise ProjectError(f"act entry {item!r} has no 'act'", position=where,
+                                   hint='write {"act": "OFFER", "slot": "city", "value": "Rome"}')
+        return acts
+    name = record.get("act")
+    if not isinstance(name, str) or not name:
+        raise ProjectError("'act' must be a non-empty string", position=where)
+    slots = _slots_from(record.get("slots"), where)
+    return [ActItem(name, slot, value) for slot, value in slots] or [ActItem(name)]
+
+
+def _context_from(value: Any, where: Position) -> list[Turn]:
+    if isinstance(value, str):
+        return [Turn(USER, value)]
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        raise ProjectError("'context' must be a string or a non-empty list of strings",
+                           position=where, hint="list the turns oldest first, ending with the "
+                           "user's")
+    # alternate speakers backwards from the last turn, which is the user's
+    count = len(value)
+    return [Turn(USER if (count - 1 - i) % 2 == 0 else BOT, text) for i, text in enumerate(value)]
+
+
+def example_from_record(record: Any, where: Position) -> GenerationExample:
+    """One pair-file record as a :class:`GenerationExample` (errors name ``where``)."""
+    if not isinstance(record, dict):
+        raise ProjectError("each line must be a JSON object", position=where)
+    target = next((record[k] for k in ("response", "text", "answer") if k in record), None)
+    if not isinstance(target, str) or not target.strip():
+        raise ProjectError("the pair has no 'response' text", position=where,
+                           hint='add "response": "what the bot says"')
+    origin = str(where)
+    if "act" in record or "acts" in record:
+        return GenerationExample(ACT2TEXT, target, acts=_acts_from(record, where), origin=origin)
+    context_value = record.get("context", record.get("question"))
+    if context_value is None:
+        raise ProjectError("the pair has neither 'act'/'acts' nor 'context'/'question'",
+                           position=where, hint="see docs/responses.md for the pair format")
+    intent = record.get("intent")
+    return GenerationExample(
+        CONTEXT2RESPONSE, target, context=_context_from(context_value, where),
+        intent=None if intent is None else str(intent),
+        slots=_slots_from(record.get("slots"), where), origin=origin)
+
+
+def read_pairs_file(path: str | Path) -> list[GenerationExample]:
+    """Read one ``.jsonl`` pair file; a bad line raises :class:`ProjectError` naming it."""
+    path = Path(path)
+    examples = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = Position(str(path), number)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ProjectError(f"not valid JSON: {e.msg}", position=Position(
+                    str(path), number, e.colno), hint="write one JSON object per line") from e
+            examples.append(example_from_record(record, where))
+    return examples
+
+
+def pair_files(root: str | Path) -> list[Path]:
+    """The pair files of a project: every ``*.jsonl`` under ``data/`` (hidden ones skipped)."""
+    folder = Path(root) / "data"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob(f"*{PAIRS_SUFFIX}") if p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+# ------------------------------------------------------------ the project
+
+
+def template_texts(domain: Domain, name: str) -> list[str]:
+    """The texts of a response's variations (without channel-specific ones)."""
+    definition = domain.responses.get(name)
+    if definition is None:
+        return []
+    return [str(v["text"]) for v in definition.variations
+            if v.get("text") and not v.get("channel")]
+
+
+def response_examples(domain: Domain) -> list[GenerationExample]:
+    """act2text pairs from the domain: each text variation, with the slots it names.
+
+    A placeholder's value is the placeholder itself (``{city}``), which the
+    delexicaliser turns into the slot's token, exactly like a real value found
+    in a reply. Slot conditions of a variation join the act with their values.
+    """
+    examples = []
+    for name, definition in domain.responses.items():
+        if RETRIEVAL_SEPARATOR in name:
+            continue
+        for variation in definition.variations:
+            text = variation.get("text")
+            if not text or variation.get("channel"):
+                continue
+            acts = [ActItem(name, slot, "{" + slot + "}") for slot in placeholders(str(text))]
+            for condition in variation.get("condition") or []:
+                if isinstance(condition, dict) and condition.get("name"):
+                    acts.append(ActItem(name, str(condition["name"]), condition.get("value")))
+            examples.append(GenerationExample(
+                ACT2TEXT, str(text), acts=acts or [ActItem(name)],
+                origin=str(definition.position or name)))
+    return examples
+
+
+def _examples_by_intent(project: Project) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for message in project.nlu.examples:
+        if message.intent:
+            found.setdefault(message.intent, []).append(message)
+    return found
+
+
+def _user_text(event: Any, by_intent: dict[str, list[Any]], rng: random.Random) -> str | None:
+    if event.text:
+        return str(event.text)
+    intent = event.intent_name
+    candidates = by_intent.get(intent or "")
+    if not candidates:
+        return None
+    message = rng.choice(candidates)
+    text = message.text
+    # give the example the values the story uses, so they can be copied into replies
+    wanted = {e.get("entity"): e.get("value") for e in event.entities if e.get("value")}
+    for entity in sorted(message.entities, key=lambda e: e.start, reverse=True):
+        value = wanted.get(entity.entity)
+        if value is not None and entity.end > entity.start:
+            text = text[:entity.start] + str(value) + text[entity.end:]
+    return text
+
+
+def story_examples(project: Project, *, history: int = 3, samples: int = 2,
+                   seed: int = 42) -> list[GenerationExample]:
+    """context2response pairs from stories and rules rendered as conversations.
+
+    Each story path is rendered ``samples`` times with different NLU examples
+    for its user turns; every bot turn with text (a ``bot:`` step or a
+    response with text variations) becomes a pair whose context is the
+    ``history`` turns before it.
+    """
+    from dialogflowlite.shared.events import ActionExecuted, SlotSet, UserUttered
+    from dialogflowlite.shared.stories import ANY_SLOT_VALUE
+    from dialogflowlite.shared.story_paths import expand_story_paths
+
+    rng = random.Random(seed)
+    by_intent = _examples_by_intent(project)
+    domain = project.domain
+    examples: list[GenerationExample] = []
+    seen: set[tuple] = set()
+    paths = expand_story_paths([*project.stories, *project.rules], domain=domain)
+    for path in paths:
+        for _ in range(max(1, samples)):
+            turns: list[Turn] = []
+            slots: dict[str, Any] = {}
+            intent: str | None = None
+            for event in path.events:
+                if isinstance(event, UserUttered):
+                    text = _user_text(event, by_intent, rng)
+                    intent = event.intent_name
+                    if text is not None:
+                        turns.append(Turn(USER, text))
+                elif isinstance(event, SlotSet):
+                    if event.value != ANY_SLOT_VALUE and event.name not in _INTERNAL_SLOTS:
+                        slots[event.name] = event.value
+                elif isinstance(event, ActionExecuted):
+                    if event.action_text:
+                        replies = [event.action_text]
+                    else:
+                        replies = template_texts(domain, event.name)
+                    if not replies or not turns:
+                        continue
+                    reply = rng.choice(replies)
+                    context = turns[-history:] if history > 0 else []
+                    key = (tuple((t.speaker, t.text) for t in context), intent, reply)
+                    if key not in seen:
+                        seen.add(key)
+                        examples.append(GenerationExample(
+                            CONTEXT2RESPONSE, reply, context=list(context), intent=intent,
+                            slots=_with_template_slots(slots, reply),
+                            origin=f"{path.position or path.name}"))
+                    # later turns see the reply as it was said, with the values filled in
+                    turns.append(Turn(BOT, _filled(reply, slots)))
+    return examples
+
+
+def _filled(text: str, slots: dict[str, Any]) -> str:
+    for name in placeholders(text):
+        if slots.get(name) is not None:
+            text = text.replace("{" + name + "}", format_value(slots[name]))
+    return text
+
+
+def _with_template_slots(slots: dict[str, Any], reply: str) -> list[tuple[str, Any]]:
+    """The conversation slots, plus ``{slot}`` of the reply's placeholders not set by then."""
+    found = [(k, v) for k, v in slots.items() if v is not None]
+    for name in placeholders(reply):
+        if name not in slots or slots[name] is None:
+            found.append((name, "{" + name + "}"))
+    return found
+
+
+def retrieval_examples(project: Project) -> list[GenerationExample]:
+    """Question -> answer pairs from retrieval intents (``faq/ask_price`` examples)."""
+    examples = []
+    for message in project.nlu.examples:
+        if not message.intent or RETRIEVAL_SEPARATOR not in message.intent:
+            continue
+        for answer in template_texts(project.domain, f"utter_{message.intent}"):
+            examples.append(GenerationExample(
+                CONTEXT2RESPONSE, answer, context=[Turn(USER, message.text)],
+                intent=message.intent, slots=_with_template_slots({}, answer),
+                origin=str(message.position or message.intent)))
+    return examples
+
+
+def project_examples(project: Project, *, modes: Iterable[str] = MODES, history: int = 3,
+                     samples: int = 2, seed: int = 42,
+                     pair_files_too: bool = True) -> list[GenerationExample]:
+    """Every training pair the project offers for ``modes``."""
+    modes = tuple(modes)
+    examples: list[GenerationExample] = []
+    if ACT2TEXT in modes:
+        examples += response_examples(project.domain)
+    if CONTEXT2RESPONSE in modes:
+        examples += story_examples(project, history=history, samples=samples, seed=seed)
+        examples += retrieval_examples(project)
+    if pair_files_too:
+        for path in pair_files(project.root):
+            examples += [e for e in read_pairs_file(path) if e.mode in modes]
+    return examples
+
+
+# ------------------------------------------------------------ a live conversation
+
+
+def conversation_slots(tracker: DialogueStateTracker) -> list[tuple[str, Any]]:
+    """The tracker's set slots that may condition a reply."""
+    return [(name, value) for name, value in tracker.slots.items()
+            if value is not None and name not in _INTERNAL_SLOTS
+            and (name not in tracker.slot_defs or tracker.slot_defs[name].declared)]
+
+
+def conversation_turns(tracker: DialogueStateTracker, history: int) -> list[Turn]:
+    """The last ``history`` user and bot turns with text, oldest first."""
+    from dialogflowlite.shared.events import BotUttered, UserUttered
+
+    turns: list[Turn] = []
+    for event in tracker.applied_events():
+        if isinstance(event, UserUttered) and event.text:
+            turns.append(Turn(USER, event.text))
+        elif isinstance(event, BotUttered) and event.text:
+            turns.append(Turn(BOT, event.text))
+    return turns[-history:] if history > 0 else []
+
+
+def conversation_intent(tracker: DialogueStateTracker) -> str | None:
+    """The latest intent, with its retrieval key when the response selector chose one."""
+    message = tracker.latest_message
+    if message is None:
+        return None
+    intent = message.intent_name
+    selector = message.parse_data.get("response_selector") or {}
+    chosen = selector.get(intent or "") or selector.get("default") or {}
+    key = (chosen.get("response") or {}).get("intent_response_key")
+    return key or intent
+
+
+def context_example(tracker: DialogueStateTracker, history: int) -> GenerationExample:
+    """The context2response input for the conversation so far."""
+    return GenerationExample(CONTEXT2RESPONSE, None, context=conversation_turns(tracker, history),
+                             intent=conversation_intent(tracker),
+                             slots=conversation_slots(tracker))
+
+
+def act_example(action_name: str, tracker: DialogueStateTracker,
+                act_slots: list[str]) -> GenerationExample:
+    """The act2text input for ``action_name`` with the tracker's values of ``act_slots``."""
+    acts = [ActItem(action_name, slot, tracker.slots.get(slot)) for slot in act_slots
+            if tracker.slots.get(slot) is not None]
+    return GenerationExample(ACT2TEXT, None, acts=acts or [ActItem(action_name)])
+
+
+def iter_text(examples: Iterable[GenerationExample]) -> Iterator[str]:
+    """Every text of the examples (for building a vocabulary)."""
+    for example in examples:
+        if example.target:
+            yield example.target
+        for turn in example.context:
+            yield turn.text
+

@@ -1,0 +1,218 @@
+"""Delexicalisation: slot values become placeholder tokens, and come back after decoding.
+
+The model never has to spell ``Sakoon`` or ``7:30 pm``: in the input and in
+the reply it learns from, a slot's value is replaced by ``[restaurant_name]``;
+after decoding, each placeholder is replaced by the exact value again. This is
+what makes copied values exact, and what lets the guardrails tell a dropped
+value (its placeholder is missing) from a kept one.
+
+Which slots keep their values as text is learnt from the training pairs: a
+slot whose values appear verbatim in fewer than ``min_ratio`` of the replies
+that carry it (``has_live_music=True`` -> "they have live music") stays
+lexical; every other slot, including ones training never saw, is
+delexicalised (names, times, places, amounts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogflowlite.components.generation.data import (
+    ACT2TEXT,
+    BOT,
+    GenerationExample,
+)
+from dialogflowlite.components.generation.templates import format_value
+
+#: structural tokens of the model input
+INTENT_TOKEN = "<intent>"
+SLOTS_TOKEN = "<slots>"
+USER_TOKEN = "<user>"
+BOT_TOKEN = "<bot>"
+ACT_SEPARATOR = " | "
+
+PLACEHOLDER_PATTERN = re.compile(r"\[[A-Za-z_][A-Za-z0-9_\-.]*(?:#\d+)?\]")
+
+
+def placeholder_for(slot: str, index: int = 1) -> str:
+    """The token standing for the ``index``-th distinct value of ``slot``."""
+    return f"[{slot}]" if index == 1 else f"[{slot}#{index}]"
+
+
+def value_text(value: Any) -> str:
+    return format_value(value).strip()
+
+
+def _pattern(value: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)", re.IGNORECASE if ignore_case
+                      else 0)
+
+
+def find_value(text: str, value: str) -> re.Pattern[str] | None:
+    """A pattern matching ``value`` in ``text`` as a whole word sequence, or None."""
+    if not value:
+        return None
+    for ignore_case in (False, True):
+        pattern = _pattern(value, ignore_case)
+        if pattern.search(text):
+            return pattern
+    return None
+
+
+@dataclass
+class Prepared:
+    """A model-ready example: input text, delexicalised reply and the placeholder values."""
+
+    source: str
+    target: str | None
+    #: placeholder -> the exact value it stands for
+    values: dict[str, str] = field(default_factory=dict)
+    #: placeholders the reply must contain (every act value that was delexicalised)
+    required: list[str] = field(default_factory=list)
+
+
+class Delexicaliser:
+    """Builds model inputs and targets with placeholders, and puts values back.
+
+    ``style`` names the placeholders: ``index`` numbers the values of an
+    input in order (``[v1]``, ``[v2]``, ...), so a slot the training data
+    never had is still copied; ``slot`` names them after their slot
+    (``[city]``). Slots in ``lexical_slots`` keep their values as text.
+    """
+
+    STYLES = ("index", "slot")
+
+    def __init__(self, lexical_slots: Iterable[str] = (), *, style: str = "index",
+                 min_ratio: float = 0.5, max_values: int = 12,
+                 known_slots: Iterable[str] = ()) -> None:
+        if style not in self.STYLES:
+            raise ValueError(f"placeholder style {style!r} is not one of {self.STYLES}")
+        self.lexical_slots = set(lexical_slots)
+        self.known_slots = set(known_slots)
+        self.style = style
+        self.min_ratio = min_ratio
+        self.max_values = max_values
+
+    def fit(self, examples: Iterable[GenerationExample]) -> Delexicaliser:
+        """Learn which slots keep their values as text, from how values appear in replies."""
+        carried: Counter[str] = Counter()
+        found: Counter[str] = Counter()
+        most = 1
+        for example in examples:
+            if not example.target:
+                continue
+            count = 0
+            for slot, value in example.slot_values():
+                text = value_text(value)
+                if not text or isinstance(value, bool):
+                    continue
+                carried[slot] += 1
+                count += 1
+                if find_value(example.target, text) is not None:
+                    found[slot] += 1
+            most = max(most, count)
+        self.known_slots = set(carried)
+        self.lexical_slots = {s for s, n in carried.items() if found[s] / n < self.min_ratio}
+        self.max_values = max(self.max_values, most)
+        return self
+
+    def delexicalises(self, slot: str) -> bool:
+        """Whether values of ``slot`` become placeholders (unknown slots do)."""
+        return slot not in self.lexical_slots
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"style": self.style, "min_ratio": self.min_ratio, "max_values": self.max_values,
+                "lexical_slots": sorted(self.lexical_slots),
+                "known_slots": sorted(self.known_slots)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Delexicaliser:
+        return cls(data.get("lexical_slots", ()), style=data.get("style", "index"),
+                   min_ratio=float(data.get("min_ratio", 0.5)),
+                   max_values=int(data.get("max_values", 12)),
+                   known_slots=data.get("known_slots", ()))
+
+    # ------------------------------------------------------------ preparing
+
+    def _assign(self, example: GenerationExample) -> dict[tuple[str, str], str]:
+        """(slot, value) -> placeholder for every delexicalised value of the example."""
+        assigned: dict[tuple[str, str], str] = {}
+        per_slot: Counter[str] = Counter()
+        for slot, value in example.slot_values():
+            if not self.delexicalises(slot) or isinstance(value, bool):
+                continue
+            text = value_text(value)
+            if not text or (slot, text) in assigned:
+                continue
+            if self.style == "index":
+                if len(assigned) >= self.max_values:
+                    continue  # beyond what the vocabulary has tokens for: stays text
+                assigned[(slot, text)] = f"[v{len(assigned) + 1}]"
+            else:
+                per_slot[slot] += 1
+                assigned[(slot, text)] = placeholder_for(slot, per_slot[slot])
+        return assigned
+
+    @staticmethod
+    def _replace(text: str, assigned: dict[tuple[str, str], str]) -> str:
+        # longest values first, so "New York City" is not cut by "New York"
+        for (_, value), token in sorted(assigned.items(), key=lambda kv: -len(kv[0][1])):
+            pattern = find_value(text, value)
+            if pattern is not None:
+                text = pattern.sub(lambda _m, t=token: t, text)
+        return text
+
+    def _slot_text(self, slot: str, value: Any, assigned: dict[tuple[str, str], str]) -> str:
+        text = value_text(value)
+        return f"{slot}={assigned.get((slot, text), text)}"
+
+    def source_text(self, example: GenerationExample,
+                    assigned: dict[tuple[str, str], str]) -> str:
+        """The model input: the act, or intent + slots + turns."""
+        if example.mode == ACT2TEXT:
+            groups: list[tuple[str, list[str]]] = []
+            for item in example.acts:
+                if not groups or groups[-1][0] != item.act:
+                    groups.append((item.act, []))
+                if item.slot:
+                    if item.value is None:
+                        groups[-1][1].append(item.slot)
+                    else:
+                        groups[-1][1].append(self._slot_text(item.slot, item.value, assigned))
+            return ACT_SEPARATOR.join(" ".join([act, *parts]) for act, parts in groups)
+        parts = [INTENT_TOKEN, example.intent or "none", SLOTS_TOKEN]
+        parts += [self._slot_text(s, v, assigned) for s, v in example.slots if v is not None]
+        for turn in example.context:
+            parts.append(BOT_TOKEN if turn.speaker == BOT else USER_TOKEN)
+            parts.append(self._replace(turn.text, assigned))
+        return " ".join(parts)
+
+    def prepare(self, example: GenerationExample) -> Prepared:
+        """The example with placeholders in input and (when given) target."""
+        assigned = self._assign(example)
+        source = self.source_text(example, assigned)
+        target = None if example.target is None else self._replace(example.target, assigned)
+        values = {token: value for (_, value), token in assigned.items()}
+        required = list(values) if example.mode == ACT2TEXT else []
+        return Prepared(source, target, values, required)
+
+    def placeholders(self, max_per_slot: int = 3) -> list[str]:
+        """Every placeholder token the model may see, for the vocabulary."""
+        if self.style == "index":
+            return [f"[v{i}]" for i in range(1, self.max_values + 1)]
+        slots = sorted(self.known_slots - self.lexical_slots)
+        return [placeholder_for(slot, i) for slot in slots for i in range(1, max_per_slot + 1)]
+
+
+def relexicalise(text: str, values: dict[str, str]) -> str:
+    """Put the values back in place of their placeholders (unknown ones stay)."""
+    return PLACEHOLDER_PATTERN.sub(lambda m: values.get(m.group(0), m.group(0)), text)
+
+
+def placeholders_in(text: str) -> list[str]:
+    return PLACEHOLDER_PATTERN.findall(text)
+

@@ -1,0 +1,322 @@
+"""``NeuralResponseGenerator``: a trainable encoder-decoder that writes the bot's replies.
+
+Two conditioning modes (``mode: act2text | context2response | both``):
+
+* act2text realises an action with its slot values as a sentence, so an
+  ``utter_*`` action needs no template for every combination;
+* context2response answers from the last ``history`` turns, the intent and
+  the slots: chitchat, FAQ answers, and the generative fallback
+  ``action_generate``.
+
+The model is a small Transformer trained from scratch (the default), or a
+pretrained sequence-to-sequence or causal language model fine-tuned from
+``model:`` (a hub name or a local folder). Slot values are delexicalised
+(see :mod:`.delex`), so copied values are exact; replies pass the guardrails
+(:mod:`.guardrails`) before the responder sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.base import Component
+from dialogflowlite.components.generation.data import (
+    ACT2TEXT,
+    CONTEXT2RESPONSE,
+    MODES,
+    GenerationExample,
+    act_example,
+    context_example,
+)
+from dialogflowlite.components.generation.decoding import DecodingConfig, decode
+from dialogflowlite.components.generation.delex import Delexicaliser, Prepared, relexicalise
+from dialogflowlite.components.generation.guardrails import Blocklist, judge, slot_check
+from dialogflowlite.errors import ComponentConfigError, TrainingError
+
+if TYPE_CHECKING:
+    from dialogflowlite.artifact import ComponentStorage
+    from dialogflowlite.components.generation.fit import FitResult
+    from dialogflowlite.shared.domain import Domain
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+USE_FOR = ("missing", "always", "never")
+MODE_CHOICES = (*MODES, "both")
+
+#: learning rates used when ``learning_rate`` is not set
+SCRATCH_LEARNING_RATE = 1e-3
+PRETRAINED_LEARNING_RATE = 1e-4
+
+
+@dataclass
+class GeneratedReply:
+    """A generated reply, its score, and whether the guardrails let it through."""
+
+    text: str
+    score: float
+    accepted: bool
+    reason: str = ""
+    delexicalised: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class GenerationContext:
+    """What a generator may need while training, besides its pairs."""
+
+    domain: Domain | None = None
+    seed: int = 42
+    progress: bool = False
+
+
+class NeuralResponseGenerator(Component):
+    """Writes replies with an encoder-decoder Transformer: act -> text and context -> reply.
+
+    Trained from scratch by default, or fine-tuned from a pretrained model
+    (``model:``). Generated replies are checked by guardrails (score
+    threshold, blocklist, exact slot values) before they are sent.
+    """
+
+    name = "NeuralResponseGenerator"
+    kind = "generator"
+    provides = ("bot_text",)
+    defaults = {
+        # what it learns and when the responder asks it
+        "mode": "both",
+        "use_for": "missing",
+        "history": 3,
+        "story_samples": 2,
+        "pair_files": True,
+        # pretrained model to fine-tune (hub name or local folder); none: from scratch
+        "model": None,
+        # delexicalisation
+        "placeholder_style": "index",
+        "lexical_ratio": 0.5,
+        # the from-scratch Transformer
+        "vocab_size": 4000,
+        "hidden_size": 256,
+        "encoder_layers": 2,
+        "decoder_layers": 2,
+        "heads": 4,
+        "ff_size": 1024,
+        "dropout": 0.1,
+        "max_source_length": 192,
+        "max_target_length": 128,
+        # training
+        "epochs": 40,
+        "batch_size": 32,
+        "learning_rate": None,
+        "warmup_steps": 200,
+        "weight_decay": 0.01,
+        "label_smoothing": 0.1,
+        "max_minutes": None,
+        "seed": 42,
+        # decoding and guardrails
+        "decoding": {},
+        "threshold": -1.5,
+        "blocklist": [],
+        "blocklist_file": None,
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._check_config()
+        self.decoding = DecodingConfig.from_dict(self.config["decoding"])
+        blocklist_file = self.config["blocklist_file"]
+        self.blocklist = (Blocklist.from_file(blocklist_file, self.config["blocklist"])
+                          if blocklist_file else Blocklist(self.config["blocklist"]))
+        self.backend: Any = None
+        self.delexicaliser = Delexicaliser(style=self.config["placeholder_style"],
+                                           min_ratio=float(self.config["lexical_ratio"]))
+        self.modes: list[str] = []
+        #: action or act name -> the slots its input carries, in order
+        self.act_slots: dict[str, list[str]] = {}
+        self.fit_result: dict[str, Any] = {}
+
+    def _check_config(self) -> None:
+        config = self.config
+        if config["mode"] not in MODE_CHOICES:
+            raise ComponentConfigError(f"{self.name}: mode '{config['mode']}' is not known",
+                                       hint=f"use one of {', '.join(MODE_CHOICES)}",
+                                       position=self.position)
+        if config["use_for"] not in USE_FOR:
+            raise ComponentConfigError(f"{self.name}: use_for '{config['use_for']}' is not "
+                                       "known", hint=f"use one of {', '.join(USE_FOR)}",
+                                       position=self.position)
+        if config["placeholder_style"] not in Delexicaliser.STYLES:
+            raise ComponentConfigError(
+                f"{self.name}: placeholder_style '{config['placeholder_style']}' is not known",
+                hint="use index or slot", position=self.position)
+        if not isinstance(config["blocklist"], list):
+            raise ComponentConfigError(f"{self.name}: blocklist must be a list of phrases",
+                                       position=self.position)
+        try:
+            DecodingConfig.from_dict(config["decoding"])
+        except ComponentConfigError as e:
+            raise ComponentConfigError(f"{self.name}: {e.message}", hint=e.hint,
+                                       position=self.position) from e
+
+    @property
+    def configured_modes(self) -> tuple[str, ...]:
+        mode = self.config["mode"]
+        return MODES if mode == "both" else (mode,)
+
+    # ------------------------------------------------------------ training
+
+    def _new_backend(self, prepared: list[Prepared]) -> Any:
+        if self.config["model"]:
+            from dialogflowlite.components.generation.pretrained import PretrainedBackend
+
+            return PretrainedBackend.build(str(self.config["model"]),
+                                           self.delexicaliser.placeholders(), self.config)
+        from dialogflowlite.components.generation.scratch import ScratchBackend
+
+        return ScratchBackend.build(prepared, self.delexicaliser.placeholders(), self.config)
+
+    def _learning_rate(self) -> float:
+        if self.config["learning_rate"] is not None:
+            return float(self.config["learning_rate"])
+        return PRETRAINED_LEARNING_RATE if self.config["model"] else SCRATCH_LEARNING_RATE
+
+    def train(self, examples: list[GenerationExample],
+              context: GenerationContext | None = None,
+              progress: Any = None) -> FitResult:
+        """Learn from ``examples`` (those of the configured modes are used)."""
+        from dialogflowlite.components.generation.fit import FitConfig, fit
+
+        context = context or GenerationContext(seed=int(self.config["seed"]))
+        examples = [e for e in examples if e.mode in self.configured_modes and e.target]
+        if not examples:
+            raise TrainingError(
+                f"{self.name} has no training pairs for mode {self.config['mode']}",
+                hint="add responses and stories, or pairs in data/*.jsonl "
+                     "(see docs/responses.md)", position=self.position)
+        self.modes = sorted({e.mode for e in examples})
+        self.act_slots = {}
+        for example in examples:
+            if example.mode == ACT2TEXT and example.act_name:
+                slots = self.act_slots.setdefault(example.act_name, [])
+                for item in example.acts:
+                    if item.slot and item.slot not in slots:
+                        slots.append(item.slot)
+        self.delexicaliser.fit(examples)
+        prepared = [self.delexicaliser.prepare(e) for e in examples]
+        self.backend = self._new_backend(prepared)
+        encoded = [self.backend.encode(p) for p in prepared]
+        fit_config = FitConfig(
+            epochs=int(self.config["epochs"]), batch_size=int(self.config["batch_size"]),
+            learning_rate=self._learning_rate(), warmup_steps=int(self.config["warmup_steps"]),
+            weight_decay=float(self.config["weight_decay"]),
+            label_smoothing=float(self.config["label_smoothing"]),
+            max_minutes=self.config["max_minutes"], seed=int(context.seed))
+        smoothing = fit_config.label_smoothing
+        result = fit(self.backend.module, encoded, [self.backend.length(e) for e in encoded],
+                     lambda batch: self.backend.loss(batch, smoothing), fit_config,
+                     progress=progress)
+        self.fit_result = result.to_dict()
+        logger.info("%s trained on %d pairs: %s", self.name, len(examples), self.fit_result)
+        return result
+
+    # ------------------------------------------------------------ generating
+
+    def _require_backend(self) -> Any:
+        if self.backend is None:
+            raise TrainingError(f"{self.name} is not trained",
+                                hint="run `dialogflowlite train`")
+        return self.backend
+
+    def generate(self, example: GenerationExample,
+                 decoding: DecodingConfig | None = None) -> GeneratedReply:
+        """Generate the reply for ``example`` and judge it with the guardrails.
+
+        Among the n best beam hypotheses the first that copies every slot
+        value is taken, so a value is dropped only when no hypothesis keeps it.
+        """
+        backend = self._require_backend()
+        decoding = decoding or self.decoding
+        prepared = self.delexicaliser.prepare(GenerationExample(
+            example.mode, None, acts=example.acts, context=example.context,
+            intent=example.intent, slots=example.slots))
+        hypotheses = decode(backend.stepper(), backend.encode_source(prepared.source), decoding,
+                            n_best=decoding.beam_size)
+        chosen, delexicalised = hypotheses[0], backend.decode_ids(hypotheses[0].tokens)
+        for hypothesis in hypotheses:
+            text = backend.decode_ids(hypothesis.tokens)
+            if slot_check(text, prepared).accepted:
+                chosen, delexicalised = hypothesis, text
+                break
+        final = relexicalise(delexicalised, prepared.values).strip()
+        verdict = judge(delexicalised, final, chosen.score, prepared,
+                        threshold=float(self.config["threshold"]), blocklist=self.blocklist)
+        return GeneratedReply(final, chosen.score, verdict.accepted, verdict.reason,
+                              delexicalised, dict(prepared.values))
+
+    def token_nll(self, examples: list[GenerationExample],
+                  batch_size: int = 64) -> tuple[float, int]:
+        """Summed negative log-likelihood of the examples' (delexicalised) replies, and tokens."""
+        backend = self._require_backend()
+        encoded = [backend.encode(self.delexicaliser.prepare(e)) for e in examples if e.target]
+        total, count = 0.0, 0
+        for start in range(0, len(encoded), batch_size):
+            nll, tokens = backend.token_nll(encoded[start:start + batch_size])
+            total += nll
+            count += tokens
+        return total, count
+
+    # ------------------------------------------------------------ for the responder
+
+    def realises(self, action_name: str, has_template: bool) -> bool:
+        """Whether to write the text of ``action_name`` (an act this generator learnt)."""
+        use_for = self.config["use_for"]
+        if ACT2TEXT not in self.modes or use_for == "never" or action_name not in self.act_slots:
+            return False
+        return use_for == "always" or not has_template
+
+    def writes_free_replies(self) -> bool:
+        return CONTEXT2RESPONSE in self.modes
+
+    def generate_for_action(self, action_name: str,
+                            tracker: DialogueStateTracker) -> GeneratedReply | None:
+        if self.backend is None:
+            return None
+        example = act_example(action_name, tracker, self.act_slots.get(action_name, []))
+        return self.generate(example)
+
+    def generate_reply(self, tracker: DialogueStateTracker) -> GeneratedReply | None:
+        if self.backend is None or CONTEXT2RESPONSE not in self.modes:
+            return None
+        return self.generate(context_example(tracker, int(self.config["history"])))
+
+    # ------------------------------------------------------------ persistence
+
+    def persist(self, storage: ComponentStorage) -> None:
+        backend = self._require_backend()
+        storage.write_json("generator.json", {
+            "backend": backend.kind,
+            "modes": self.modes,
+            "act_slots": self.act_slots,
+            "delexicaliser": self.delexicaliser.to_dict(),
+            "fit": self.fit_result,
+        })
+        backend.persist(storage)
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage: ComponentStorage) -> NeuralResponseGenerator:
+        generator = cls(config)
+        state = storage.read_json("generator.json")
+        generator.modes = list(state["modes"])
+        generator.act_slots = {k: list(v) for k, v in state["act_slots"].items()}
+        generator.delexicaliser = Delexicaliser.from_dict(state["delexicaliser"])
+        generator.fit_result = dict(state.get("fit") or {})
+        if state["backend"] == "transformer":
+            from dialogflowlite.components.generation.scratch import ScratchBackend
+
+            generator.backend = ScratchBackend.load(storage)
+        else:
+            from dialogflowlite.components.generation.pretrained import PretrainedBackend
+
+            generator.backend = PretrainedBackend.load(storage)
+        return generator

@@ -1,0 +1,158 @@
+"""The from-scratch backend: a small Transformer encoder-decoder and its BPE vocabulary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from dialogflowlite.components.generation.delex import Prepared
+from dialogflowlite.components.generation.vocabulary import SubwordVocabulary
+from dialogflowlite.models.seq2seq import LayerCache, Seq2SeqConfig, Seq2SeqTransformer
+
+if TYPE_CHECKING:
+    from dialogflowlite.artifact import ComponentStorage
+
+#: an encoded pair: source ids, target ids (without BOS/EOS)
+Encoded = tuple[list[int], list[int]]
+
+
+class ScratchStepper:
+    """Adapts :class:`Seq2SeqTransformer` to the decoding interface, with a key/value cache."""
+
+    def __init__(self, model: Seq2SeqTransformer, bos_id: int, eos_id: int) -> None:
+        self.model = model
+        self.bos_id = bos_id
+        self.eos_id = eos_id
+
+    def start(self, source: list[int], batch: int) -> dict[str, Any]:
+        ids = torch.tensor([source], dtype=torch.long)
+        memory, mask = self.model.encode(ids)
+        if batch > 1:
+            memory, mask = memory.expand(batch, -1, -1), mask.expand(batch, -1, -1, -1)
+        return {"memory": memory, "mask": mask, "cache": self.model.new_cache(), "position": 0}
+
+    def step(self, state: dict[str, Any], tokens: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        cache: list[LayerCache] = state["cache"]
+        logits = self.model.decode(tokens.view(-1, 1), state["memory"], state["mask"], cache,
+                                   start=state["position"])
+        state["position"] += 1
+        return logits[:, -1], state
+
+    def reorder(self, state: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
+        state["memory"] = state["memory"].index_select(0, index)
+        state["mask"] = state["mask"].index_select(0, index)
+        state["cache"] = self.model.reorder_cache(state["cache"], index)
+        return state
+
+
+class ScratchBackend:
+    """A Transformer trained from scratch on the project's pairs."""
+
+    kind = "transformer"
+
+    def __init__(self, model: Seq2SeqTransformer, vocabulary: SubwordVocabulary,
+                 max_source_length: int, max_target_length: int) -> None:
+        self.model = model
+        self.vocabulary = vocabulary
+        self.max_source_length = max_source_length
+        self.max_target_length = max_target_length
+
+    @classmethod
+    def build(cls, prepared: list[Prepared], placeholders: list[str],
+              config: dict[str, Any]) -> ScratchBackend:
+        """A fresh model with a vocabulary learnt from the prepared pairs."""
+        texts = [p.source for p in prepared] + [p.target for p in prepared if p.target]
+        vocabulary = SubwordVocabulary.train(
+            texts, vocab_size=int(config["vocab_size"]), placeholders=placeholders,
+            min_frequency=2 if len(texts) > 200 else 1)
+        max_source = int(config["max_source_length"])
+        max_target = int(config["max_target_length"])
+        model_config = Seq2SeqConfig(
+            vocab_size=vocabulary.size, hidden_size=int(config["hidden_size"]),
+            encoder_layers=int(config["encoder_layers"]),
+            decoder_layers=int(config["decoder_layers"]), heads=int(config["heads"]),
+            ff_size=int(config["ff_size"]), dropout=float(config["dropout"]),
+            max_positions=max(max_source, max_target + 1) + 1, pad_id=vocabulary.pad_id)
+        return cls(Seq2SeqTransformer(model_config), vocabulary, max_source, max_target)
+
+    # ------------------------------------------------------------ data
+
+    def encode_source(self, text: str) -> list[int]:
+        return self.vocabulary.encode(text, self.max_source_length, keep_end=True)
+
+    def encode(self, prepared: Prepared) -> Encoded:
+        target = self.vocabulary.encode(prepared.target or "", self.max_target_length)
+        return self.encode_source(prepared.source), target
+
+    def _collate(self, batch: list[Encoded]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pad, bos, eos = self.vocabulary.pad_id, self.vocabulary.bos_id, self.vocabulary.eos_id
+        source_length = max(1, max(len(s) for s, _ in batch))
+        target_length = max(len(t) for _, t in batch) + 1
+        sources = torch.full((len(batch), source_length), pad, dtype=torch.long)
+        inputs = torch.full((len(batch), target_length), pad, dtype=torch.long)
+        labels = torch.full((len(batch), target_length), -100, dtype=torch.long)
+        for row, (source, target) in enumerate(batch):
+            if source:
+                sources[row, :len(source)] = torch.tensor(source)
+            inputs[row, :len(target) + 1] = torch.tensor([bos, *target])
+            labels[row, :len(target) + 1] = torch.tensor([*target, eos])
+        return sources, inputs, labels
+
+    def loss(self, batch: list[Encoded], label_smoothing: float = 0.0) -> torch.Tensor:
+        """Mean cross-entropy per target token (EOS included) of a batch."""
+        sources, inputs, labels = self._collate(batch)
+        logits = self.model(sources, inputs)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                               ignore_index=-100, label_smoothing=label_smoothing)
+
+    @torch.no_grad()
+    def token_nll(self, batch: list[Encoded]) -> tuple[float, int]:
+        """Summed negative log-likelihood of the targets and their token count."""
+        sources, inputs, labels = self._collate(batch)
+        logits = self.model(sources, inputs)
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                ignore_index=-100, reduction="sum")
+        return float(total), int((labels != -100).sum())
+
+    def length(self, encoded: Encoded) -> int:
+        return len(encoded[0]) + len(encoded[1])
+
+    # ------------------------------------------------------------ generation
+
+    def stepper(self) -> ScratchStepper:
+        return ScratchStepper(self.model, self.vocabulary.bos_id, self.vocabulary.eos_id)
+
+    def decode_ids(self, ids: list[int]) -> str:
+        return self.vocabulary.decode(ids)
+
+    def parameters(self) -> Any:
+        return self.model.parameters()
+
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.model
+
+    # ------------------------------------------------------------ persistence
+
+    def persist(self, storage: ComponentStorage) -> None:
+        storage.write_json("seq2seq_config.json", self.model.config.to_dict())
+        storage.write_text("vocabulary.json", self.vocabulary.to_json())
+        storage.write_tensors("seq2seq.safetensors", self.model.state_dict())
+        storage.write_json("lengths.json", {"max_source_length": self.max_source_length,
+                                            "max_target_length": self.max_target_length})
+
+    @classmethod
+    def load(cls, storage: ComponentStorage) -> ScratchBackend:
+        config = Seq2SeqConfig.from_dict(storage.read_json("seq2seq_config.json"))
+        vocabulary = SubwordVocabulary.from_json(storage.read_text("vocabulary.json"))
+        model = Seq2SeqTransformer(config)
+        state = storage.read_tensors("seq2seq.safetensors")
+        if config.tie_embeddings and "lm_head.weight" not in state:
+            state["lm_head.weight"] = state["embed.weight"]
+        model.load_state_dict(state)
+        model.eval()
+        lengths = storage.read_json("lengths.json")
+        return cls(model, vocabulary, int(lengths["max_source_length"]),
+                   int(lengths["max_target_length"]))

@@ -1,0 +1,95 @@
+"""``GenerationSection``: the response-generation part of ``dialogflowlite train``.
+
+Trains every generator listed under ``generators:`` in config.yml on the
+pairs the project offers (see :mod:`.data`). A generator's fingerprint covers
+its class, its config, the seed and its training pairs; when the previous
+model holds a generator with the same fingerprint, it is copied instead of
+retrained.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.generation.data import GenerationExample, project_examples
+from dialogflowlite.components.generation.neural import GenerationContext
+from dialogflowlite.errors import TrainingError
+from dialogflowlite.training.fingerprint import fingerprint
+
+if TYPE_CHECKING:
+    from dialogflowlite.io.loader import Project
+    from dialogflowlite.training.trainer import TrainingContext
+
+logger = logging.getLogger(__name__)
+
+SECTION = "generation"
+DEFAULT_SEED = 42
+
+
+def generator_key(index: int, name: str) -> str:
+    """Where generator ``index`` of ``generators:`` lives in a model file."""
+    return f"{SECTION}/{index}_{name}"
+
+
+def pairs_fingerprint(examples: list[GenerationExample]) -> list[Any]:
+    """What of the pairs training reads (not where they came from)."""
+    return [
+        (e.mode, e.target, [(a.act, a.slot, repr(a.value)) for a in e.acts],
+         [(t.speaker, t.text) for t in e.context], e.intent,
+         [(name, repr(value)) for name, value in e.slots])
+        for e in examples
+    ]
+
+
+def training_examples(project: Project, generator: Any, seed: int) -> list[GenerationExample]:
+    """The pairs ``generator`` learns from in ``project``."""
+    config = generator.config
+    return project_examples(project, modes=generator.configured_modes,
+                            history=int(config["history"]), samples=int(config["story_samples"]),
+                            seed=seed, pair_files_too=bool(config["pair_files"]))
+
+
+class GenerationSection:
+    """Trains the response generators of a project (a section of ``dialogflowlite train``)."""
+
+    name = SECTION
+
+    def is_configured(self, project: Project) -> bool:
+        """The project lists generators under ``generators:``."""
+        return bool(project.config.generators)
+
+    def train(self, project: Project, context: TrainingContext) -> dict[str, Any]:
+        from dialogflowlite.plugins.registry import get_registry
+
+        registry = get_registry()
+        seed = context.options.seed
+        if seed is None:
+            seed = project.config.train.get("seed", DEFAULT_SEED)
+        entries = []
+        for index, entry in enumerate(project.config.generators):
+            component_cls = registry.get(entry.name, entry.position)
+            if component_cls.kind != "generator":
+                raise TrainingError(f"'{entry.name}' is a {component_cls.kind}, not a generator",
+                                    hint="list only generators under `generators:`",
+                                    position=entry.position)
+            generator = component_cls(entry.params, position=entry.position)
+            key = generator_key(index, component_cls.name)
+            examples = training_examples(project, generator, int(seed))
+            expected = fingerprint("generation", f"{component_cls.__module__}."
+                                   f"{component_cls.__qualname__}", generator.config, int(seed),
+                                   pairs_fingerprint(examples))
+            entry_info = {"key": key, "name": component_cls.name, "pairs": len(examples)}
+            if context.reuse(key, expected):
+                logger.info("%s is unchanged: reused from the previous model", key)
+                entries.append({**entry_info, "reused": True})
+                continue
+            logger.info("training %s on %d pairs", key, len(examples))
+            generator.train(examples, GenerationContext(project.domain, int(seed),
+                                                         context.options.progress))
+            generator.persist(context.storage(key))
+            context.record(key, component_cls.name, component_cls.kind, SECTION,
+                           generator.config, expected)
+            entries.append({**entry_info, "reused": False,
+                            "fit": getattr(generator, "fit_result", {})})
+        return {"generators": entries}

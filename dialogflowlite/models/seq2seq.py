@@ -1,0 +1,240 @@
+"""A Transformer encoder-decoder with attention, for generating replies from scratch.
+
+Pre-norm layers, learned positions, one shared vocabulary whose embedding is
+tied to the output projection. The decoder keeps a cache of keys and values,
+so generating token by token costs one position per step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class Seq2SeqConfig:
+    """Every hyperparameter of :class:`Seq2SeqTransformer`, with its default."""
+
+    vocab_size: int
+    hidden_size: int = 256
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    heads: int = 4
+    ff_size: int = 1024
+    dropout: float = 0.1
+    max_positions: int = 512
+    pad_id: int = 0
+    tie_embeddings: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+#: per decoder layer: self-attention keys and values so far, cross-attention keys and values
+LayerCache = dict[str, torch.Tensor]
+
+
+class MultiHeadAttention(nn.Module):
+    """Scaled dot-product attention over several heads."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if hidden % heads:
+            raise ValueError(f"hidden size {hidden} is not divisible by {heads} heads")
+        self.heads = heads
+        self.head_size = hidden // heads
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, hidden)
+        self.dropout = dropout
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.heads, self.head_size).transpose(1, 2)
+
+    def project_kv(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._split(self.key(source)), self._split(self.value(source))
+
+    def forward(
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Attend from ``x`` over projected ``keys``/``values``; ``mask`` True = may attend."""
+        query = self._split(self.query(x))
+        attended = F.scaled_dot_product_attention(
+            query, keys, values, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        batch, _, length, _ = attended.shape
+        return self.out(attended.transpose(1, 2).reshape(batch, length, -1))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, hidden: int, ff_size: int, dropout: float) -> None:
+        super().__init__()
+        self.inner = nn.Linear(hidden, ff_size)
+        self.outer = nn.Linear(ff_size, hidden)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.outer(self.dropout(F.gelu(self.inner(x))))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, config: Seq2SeqConfig) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(config.hidden_size)
+        self.attention = MultiHeadAttention(config.hidden_size, config.heads, config.dropout)
+        self.ff_norm = nn.LayerNorm(config.hidden_size)
+        self.ff = FeedForward(config.hidden_size, config.ff_size, config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        normed = self.attention_norm(x)
+        keys, values = self.attention.project_kv(normed)
+        x = x + self.dropout(self.attention(normed, keys, values, mask))
+        return x + self.dropout(self.ff(self.ff_norm(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: Seq2SeqConfig) -> None:
+        super().__init__()
+        self.self_norm = nn.LayerNorm(config.hidden_size)
+        self.self_attention = MultiHeadAttention(config.hidden_size, config.heads, config.dropout)
+        self.cross_norm = nn.LayerNorm(config.hidden_size)
+        self.cross_attention = MultiHeadAttention(config.hidden_size, config.heads, config.dropout)
+        self.ff_norm = nn.LayerNorm(config.hidden_size)
+        self.ff = FeedForward(config.hidden_size, config.ff_size, config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        self_mask: torch.Tensor | None,
+        memory_mask: torch.Tensor,
+        cache: LayerCache | None = None,
+    ) -> torch.Tensor:
+        normed = self.self_norm(x)
+        keys, values = self.self_attention.project_kv(normed)
+        if cache is not None:
+            if "self_keys" in cache:
+                keys = torch.cat([cache["self_keys"], keys], dim=2)
+                values = torch.cat([cache["self_values"], values], dim=2)
+            cache["self_keys"], cache["self_values"] = keys, values
+        x = x + self.dropout(self.self_attention(normed, keys, values, self_mask))
+        if cache is not None and "cross_keys" in cache:
+            cross_keys, cross_values = cache["cross_keys"], cache["cross_values"]
+        else:
+            cross_keys, cross_values = self.cross_attention.project_kv(memory)
+            if cache is not None:
+                cache["cross_keys"], cache["cross_values"] = cross_keys, cross_values
+        x = x + self.dropout(
+            self.cross_attention(self.cross_norm(x), cross_keys, cross_values, memory_mask)
+        )
+        return x + self.dropout(self.ff(self.ff_norm(x)))
+
+
+class Seq2SeqTransformer(nn.Module):
+    """Encoder-decoder Transformer: source token ids -> next-token logits of the target."""
+
+    def __init__(self, config: Seq2SeqConfig) -> None:
+        super().__init__()
+        self.config = config
+        hidden = config.hidden_size
+        self.embed = nn.Embedding(config.vocab_size, hidden, padding_idx=config.pad_id)
+        self.positions = nn.Embedding(config.max_positions, hidden)
+        self.scale = math.sqrt(hidden)
+        self.dropout = nn.Dropout(config.dropout)
+        self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
+        self.encoder_norm = nn.LayerNorm(hidden)
+        self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
+        self.decoder_norm = nn.LayerNorm(hidden)
+        self.lm_head = nn.Linear(hidden, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.embed.weight
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+
+    def _embed(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        length = ids.shape[1]
+        if start + length > self.config.max_positions:
+            raise ValueError(
+                f"sequence of {start + length} tokens is longer than "
+                f"max_positions={self.config.max_positions}"
+            )
+        positions = torch.arange(start, start + length, device=ids.device)
+        return self.dropout(self.embed(ids) * self.scale + self.positions(positions))
+
+    def source_mask(self, source_ids: torch.Tensor) -> torch.Tensor:
+        """Attention mask over the source: (batch, 1, 1, source_length), True = real token."""
+        return (source_ids != self.config.pad_id)[:, None, None, :]
+
+    def encode(self, source_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode (batch, source_length) ids; returns the memory and its mask."""
+        mask = self.source_mask(source_ids)
+        x = self._embed(source_ids)
+        for layer in self.encoder:
+            x = layer(x, mask)
+        return self.encoder_norm(x), mask
+
+    def decode(
+        self,
+        target_ids: torch.Tensor,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor,
+        cache: list[LayerCache] | None = None,
+        start: int = 0,
+    ) -> torch.Tensor:
+        """Logits (batch, target_length, vocab) for every target position.
+
+        With ``cache`` (one dict per layer, filled as it goes) only the new
+        positions are passed, starting at position ``start``.
+        """
+        length = target_ids.shape[1]
+        if cache is None or length > 1:
+            total = start + length
+            causal = torch.ones(length, total, dtype=torch.bool, device=target_ids.device)
+            self_mask: torch.Tensor | None = torch.tril(causal, diagonal=start)
+        else:
+            self_mask = None  # one new position may attend to everything before it
+        x = self._embed(target_ids, start)
+        for index, layer in enumerate(self.decoder):
+            x = layer(x, memory, self_mask, memory_mask, None if cache is None else cache[index])
+        return self.lm_head(self.decoder_norm(x))
+
+    def forward(self, source_ids: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits: ``target_ids`` starts with BOS and is shifted by the caller."""
+        memory, mask = self.encode(source_ids)
+        return self.decode(target_ids, memory, mask)
+
+    def new_cache(self) -> list[LayerCache]:
+        return [{} for _ in self.decoder]
+
+    @staticmethod
+    def reorder_cache(cache: list[LayerCache], index: torch.Tensor) -> list[LayerCache]:
+        """Select rows of every cached tensor (beam search keeps the surviving beams)."""
+        return [{k: v.index_select(0, index) for k, v in layer.items()} for layer in cache]
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

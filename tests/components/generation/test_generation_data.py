@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dialogflowlite.components.generation.data import (
+    ACT2TEXT,
+    BOT,
+    CONTEXT2RESPONSE,
+    USER,
+    ActItem,
+    context_example,
+    pair_files,
+    project_examples,
+    read_pairs_file,
+    response_examples,
+    retrieval_examples,
+    story_examples,
+)
+from dialogflowlite.errors import ProjectError
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.events import BotUttered, SlotSet, UserUttered
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+
+def test_pair_files_do_not_disturb_the_project_loader(generation_project) -> None:
+    project = load_project(generation_project)
+    assert not project.problems
+    assert [p.name for p in pair_files(generation_project)] == ["offers.jsonl"]
+
+
+def test_reading_every_pair_format(tmp_path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    records = [
+        {"act": "OFFER", "slots": {"restaurant_name": "Sakoon", "city": "Fremont"},
+         "response": "How about Sakoon in Fremont?"},
+        {"acts": [{"act": "OFFER", "slot": "city", "value": "Rome"}, "REQ_MORE"],
+         "text": "Rome. Anything else?"},
+        {"context": ["hi", "Hello!", "what does it cost?"], "intent": "ask_price",
+         "slots": {"product": "tea"}, "response": "Tea costs 3 euros."},
+        {"question": "Do you deliver?", "answer": "Yes, every day."},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
+    first, second, third, fourth = read_pairs_file(path)
+    assert first.mode == ACT2TEXT
+    assert first.acts == [ActItem("OFFER", "restaurant_name", "Sakoon"),
+                          ActItem("OFFER", "city", "Fremont")]
+    assert second.acts == [ActItem("OFFER", "city", "Rome"), ActItem("REQ_MORE")]
+    assert second.target == "Rome. Anything else?"
+    assert third.mode == CONTEXT2RESPONSE
+    assert [(t.speaker, t.text) for t in third.context] == [
+        (USER, "hi"), (BOT, "Hello!"), (USER, "what does it cost?")]
+    assert third.intent == "ask_price" and third.slots == [("product", "tea")]
+    assert fourth.context[0].text == "Do you deliver?" and fourth.target == "Yes, every day."
+    assert first.origin == f"{path}:1"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "not valid JSON"),
+    ('["a list"]', "JSON object"),
+    ('{"act": "OFFER"}', "no 'response'"),
+    ('{"response": "x"}', "neither"),
+    ('{"act": "OFFER", "slots": ["city"], "response": "x"}', "'slots'"),
+    ('{"context": [1, 2], "response": "x"}', "'context'"),
+])
+def test_bad_pair_lines_name_file_and_line(tmp_path, line, message) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "ok?", "answer": "ok"}\n' + line + "\n")
+    with pytest.raises(ProjectError, match=message) as caught:
+        read_pairs_file(path)
+    assert caught.value.position.file == str(path)
+    assert caught.value.position.line == 2
+
+
+def test_responses_become_act2text_pairs(generation_project) -> None:
+    domain = load_project(generation_project).domain
+    by_act = {e.act_name: e for e in response_examples(domain)}
+    confirm = by_act["utter_confirm"]
+    assert confirm.target == "Booking a {cuisine} table in {city}."
+    assert confirm.acts == [ActItem("utter_confirm", "cuisine", "{cuisine}"),
+                            ActItem("utter_confirm", "city", "{city}")]
+    assert by_act["utter_greet"].acts == [ActItem("utter_greet")]
+    assert "utter_faq/hours" not in by_act  # retrieval answers are question -> answer pairs
+
+
+def test_stories_are_rendered_with_their_responses(generation_project) -> None:
+    examples = story_examples(load_project(generation_project), history=3, samples=1)
+    by_target = {e.target: e for e in examples}
+    confirm = by_target["Booking a {cuisine} table in {city}."]
+    assert confirm.intent == "book"
+    assert dict(confirm.slots) == {"cuisine": "greek", "city": "Oslo"}
+    # the user turn is an NLU example of `book` carrying the story's entity values
+    speakers = [t.speaker for t in confirm.context]
+    assert speakers == [USER, BOT, USER]
+    assert confirm.context[1].text == "Hello! How can I help?"
+    assert "greek" in confirm.context[2].text and "Oslo" in confirm.context[2].text
+    thanks = by_target["You are welcome."]
+    assert [t.speaker for t in thanks.context] == [USER, BOT, USER]
+    assert thanks.context[1].text == "Booking a greek table in Oslo."  # as it was said
+    e2e = by_target["Yes, I am here."]
+    assert [t.text for t in e2e.context] == ["anyone there?"]
+
+
+def test_retrieval_intents_give_question_answer_pairs(generation_project) -> None:
+    pairs = retrieval_examples(load_project(generation_project))
+    assert {(p.context[0].text, p.target) for p in pairs} == {
+        ("when do you open?", "We open at nine."), ("what are your hours", "We open at nine.")}
+    assert {p.intent for p in pairs} == {"faq/hours"}
+
+
+def test_project_examples_by_mode(generation_project) -> None:
+    project = load_project(generation_project)
+    acts = project_examples(project, modes=[ACT2TEXT])
+    assert {e.mode for e in acts} == {ACT2TEXT}
+    assert sum(1 for e in acts if e.act_name == "utter_offer") == 10
+    contexts = project_examples(project, modes=[CONTEXT2RESPONSE])
+    assert any(e.target == "No, we do not deliver." for e in contexts)
+    assert all(e.origin for e in project_examples(project, modes=[ACT2TEXT],
+                                                  pair_files_too=False))
+
+
+def test_context_example_from_a_tracker(generation_project) -> None:
+    domain = load_project(generation_project).domain
+    tracker = DialogueStateTracker.for_domain("u", domain)
+    tracker.update(UserUttered(text="hi", parse_data={"intent": {"name": "greet"}}))
+    tracker.update(BotUttered(text="Hello! How can I help?"))
+    tracker.update(UserUttered(text="when do you open", parse_data={
+        "intent": {"name": "faq"},
+        "response_selector": {"faq": {"response": {"intent_response_key": "faq/hours"}}}}))
+    tracker.update(SlotSet(name="city", value="Rome"))
+    example = context_example(tracker, history=2)
+    assert [t.text for t in example.context] == ["Hello! How can I help?", "when do you open"]
+    assert example.intent == "faq/hours"
+    assert example.slots == [("city", "Rome")]

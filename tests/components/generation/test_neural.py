@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from generation_project import tiny_config, write_generation_project
+
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.generation.data import (
+    ACT2TEXT,
+    CONTEXT2RESPONSE,
+    USER,
+    ActItem,
+    GenerationExample,
+    Turn,
+    project_examples,
+)
+from dialogflowlite.components.generation.neural import NeuralResponseGenerator
+from dialogflowlite.components.generation.responder import Responder
+from dialogflowlite.errors import ComponentConfigError, TrainingError
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.events import SlotSet, UserUttered
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny generator trained on the generation test project (both modes)."""
+    root = write_generation_project(tmp_path_factory.mktemp("generation") / "project")
+    project = load_project(root)
+    generator = NeuralResponseGenerator(tiny_config())
+    generator.train(project_examples(project))
+    return generator, project
+
+
+def tracker_for(project, **slots) -> DialogueStateTracker:
+    tracker = DialogueStateTracker.for_domain("u1", project.domain)
+    for name, value in slots.items():
+        tracker.update(SlotSet(name=name, value=value))
+    return tracker
+
+
+def test_generated_reply_keeps_the_slot_values(trained) -> None:
+    generator, project = trained
+    tracker = tracker_for(project, city="Tokyo", cuisine="dim sum")
+    reply = generator.generate_for_action("utter_offer", tracker)
+    assert reply.accepted, reply.reason
+    assert "Tokyo" in reply.text and "dim sum" in reply.text
+    # values it never saw in training are copied exactly too
+    unseen = generator.generate_for_action("utter_offer", tracker_for(
+        project, city="Reykjavik", cuisine="smørrebrød"))
+    assert unseen.accepted, unseen.reason
+    assert "Reykjavik" in unseen.text and "smørrebrød" in unseen.text
+
+
+def test_acts_and_their_slots_are_learnt(trained) -> None:
+    generator, _ = trained
+    assert generator.act_slots["utter_confirm"] == ["cuisine", "city"]
+    assert generator.act_slots["utter_offer"] == ["cuisine", "city"]
+    assert generator.act_slots["utter_greet"] == []
+    assert generator.modes == [ACT2TEXT, CONTEXT2RESPONSE]
+
+
+def test_context_mode_answers_a_known_question(trained) -> None:
+    generator, _ = trained
+    reply = generator.generate(GenerationExample(
+        CONTEXT2RESPONSE, context=[Turn(USER, "when do you open?")], intent="faq/hours"))
+    assert reply.text == "We open at nine."
+    assert reply.accepted
+
+
+def test_dropped_slot_value_is_rejected(trained) -> None:
+    generator, _ = trained
+    # utter_greet never mentions a city: asked to say one, the reply drops it
+    reply = generator.generate(GenerationExample(
+        ACT2TEXT, acts=[ActItem("utter_greet"), ActItem("utter_greet", "city", "Paris")]))
+    assert not reply.accepted
+    assert "Paris" in reply.reason
+
+
+def respond(responder: Responder, action: str, tracker):
+    return asyncio.run(responder.respond(action, tracker))
+
+
+def test_responder_realises_an_action_without_template(trained) -> None:
+    generator, project = trained
+    responder = Responder(project.domain, generators=[generator])
+    assert responder.can_respond("utter_offer")
+    [message] = respond(responder, "utter_offer", tracker_for(project, city="Perth",
+                                                              cuisine="ramen"))
+    assert "Perth" in message["text"] and "ramen" in message["text"]
+    assert message["metadata"]["generated"] is True
+    assert message["metadata"]["score"] <= 0.0
+    # with use_for: missing, templated actions keep their templates
+    [greet] = respond(responder, "utter_greet", tracker_for(project))
+    assert "generated" not in greet["metadata"]
+
+
+def test_responder_uses_the_template_when_the_reply_drops_a_value(trained,
+                                                                  monkeypatch) -> None:
+    generator, project = trained
+    monkeypatch.setitem(generator.config, "use_for", "always")
+    monkeypatch.setitem(generator.act_slots, "utter_greet", ["city"])
+    responder = Responder(project.domain, generators=[generator])
+    [message] = respond(responder, "utter_greet", tracker_for(project, city="Paris"))
+    assert message == {"text": "Hello! How can I help?", "metadata": {"utter_action":
+                                                                      "utter_greet"}}
+
+
+def test_responder_falls_back_when_the_score_is_too_low(trained, monkeypatch) -> None:
+    generator, project = trained
+    monkeypatch.setitem(generator.config, "threshold", 0.0)  # nothing is that sure
+    responder = Responder(project.domain, generators=[generator])
+    tracker = tracker_for(project)
+    tracker.update(UserUttered(text="when do you open?", parse_data={"intent": {"name": "faq"}}))
+    [message] = respond(responder, "action_generate", tracker)
+    assert "generated" not in message.get("metadata", {})
+
+
+def test_action_generate_writes_a_marked_reply(trained) -> None:
+    generator, project = trained
+    responder = Responder(project.domain, generators=[generator])
+    tracker = tracker_for(project)
+    tracker.update(UserUttered(text="do you deliver?", parse_data={"intent": {"name": "faq"}}))
+    [message] = respond(responder, "action_generate", tracker)
+    assert message["text"] == "No, we do not deliver."
+    assert message["metadata"]["generated"] is True
+
+
+def test_persist_and_load_give_the_same_replies(trained, tmp_path) -> None:
+    generator, project = trained
+    storage = ComponentStorage(tmp_path / "gen")
+    generator.persist(storage)
+    loaded = NeuralResponseGenerator.load(generator.config, storage)
+    tracker = tracker_for(project, city="Cairo", cuisine="curry")
+    assert (loaded.generate_for_action("utter_offer", tracker).text
+            == generator.generate_for_action("utter_offer", tracker).text)
+    assert loaded.act_slots == generator.act_slots
+    assert loaded.token_nll(project_examples(project)[:5]) == pytest.approx(
+        generator.token_nll(project_examples(project)[:5]))
+
+
+def test_perplexity_inputs(trained) -> None:
+    generator, project = trained
+    total, count = generator.token_nll(project_examples(project))
+    assert count > 0 and 0 < total / count < 1.5  # it learnt its training pairs
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"mode": "chat"}, "mode"),
+    ({"use_for": "sometimes"}, "use_for"),
+    ({"decoding": {"strategy": "nucleus"}}, "strategy"),
+    ({"placeholder_style": "fancy"}, "placeholder_style"),
+    ({"blocklist": "bad"}, "blocklist"),
+    ({"hiden_size": 3}, "hidden_size"),
+])
+def test_bad_settings_are_named(settings, message) -> None:
+    with pytest.raises(ComponentConfigError, match=message):
+        NeuralResponseGenerator(settings)
+
+
+def test_training_without_pairs_is_an_error() -> None:
+    generator = NeuralResponseGenerator({"mode": "act2text"})
+    with pytest.raises(TrainingError, match="no training pairs"):
+        generator.train([GenerationExample(CONTEXT2RESPONSE, "hi", context=[Turn(USER, "x")])])

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dialogflowlite.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
+
+TINY = Seq2SeqConfig(vocab_size=50, hidden_size=32, encoder_layers=2, decoder_layers=2, heads=4,
+                     ff_size=64, dropout=0.0, max_positions=40)
+
+
+@pytest.fixture
+def model() -> Seq2SeqTransformer:
+    torch.manual_seed(0)
+    return Seq2SeqTransformer(TINY).eval()
+
+
+def test_forward_shapes(model) -> None:
+    source = torch.randint(1, 50, (3, 7))
+    target = torch.randint(1, 50, (3, 5))
+    logits = model(source, target)
+    assert logits.shape == (3, 5, 50)
+    memory, mask = model.encode(source)
+    assert memory.shape == (3, 7, 32)
+    assert mask.shape == (3, 1, 1, 7)
+
+
+def test_output_projection_is_tied_to_the_embedding(model) -> None:
+    assert model.lm_head.weight is model.embed.weight
+    untied = Seq2SeqTransformer(Seq2SeqConfig(**{**TINY.to_dict(), "tie_embeddings": False}))
+    assert untied.lm_head.weight is not untied.embed.weight
+
+
+def test_decoder_is_causal(model) -> None:
+    source = torch.randint(1, 50, (1, 6))
+    target = torch.randint(1, 50, (1, 5))
+    changed = target.clone()
+    changed[0, 4] = (changed[0, 4] % 49) + 1
+    a, b = model(source, target), model(source, changed)
+    assert torch.allclose(a[:, :4], b[:, :4], atol=1e-5)
+    assert not torch.allclose(a[:, 4], b[:, 4], atol=1e-5)
+
+
+def test_source_padding_is_ignored(model) -> None:
+    source = torch.randint(1, 50, (1, 6))
+    padded = torch.cat([source, torch.zeros(1, 3, dtype=torch.long)], dim=1)
+    target = torch.randint(1, 50, (1, 4))
+    assert torch.allclose(model(source, target), model(padded, target), atol=1e-5)
+
+
+def test_cached_step_by_step_decoding_matches_the_full_pass(model) -> None:
+    source = torch.randint(1, 50, (2, 6))
+    target = torch.randint(1, 50, (2, 5))
+    full = model(source, target)
+    memory, mask = model.encode(source)
+    cache = model.new_cache()
+    steps = [model.decode(target[:, i:i + 1], memory, mask, cache, start=i)[:, -1]
+             for i in range(5)]
+    assert torch.allclose(torch.stack(steps, dim=1), full, atol=1e-5)
+
+
+def test_reorder_cache_selects_rows(model) -> None:
+    source = torch.randint(1, 50, (2, 6))
+    memory, mask = model.encode(source)
+    cache = model.new_cache()
+    model.decode(torch.tensor([[3], [4]]), memory, mask, cache, start=0)
+    swapped = model.reorder_cache(cache, torch.tensor([1, 1]))
+    for before, after in zip(cache, swapped, strict=True):
+        for key in before:
+            assert torch.equal(after[key][0], before[key][1])
+            assert torch.equal(after[key][1], before[key][1])
+
+
+def test_too_long_input_is_a_clear_error(model) -> None:
+    with pytest.raises(ValueError, match="max_positions"):
+        model.encode(torch.ones(1, 41, dtype=torch.long))
+
+
+def test_config_round_trip() -> None:
+    data = TINY.to_dict()
+    assert Seq2SeqConfig.from_dict({**data, "unknown": 1}) == TINY
+
+
+def test_heads_must_divide_hidden_size() -> None:
+    with pytest.raises(ValueError, match="divisible"):
+        Seq2SeqTransformer(Seq2SeqConfig(vocab_size=10, hidden_size=30, heads=4))
