@@ -1,0 +1,5 @@
+"""dialogflowlite-jieba: Chinese word segmentation with jieba for dialogflowlite."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
