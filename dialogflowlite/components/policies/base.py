@@ -1,0 +1,150 @@
+"""The policy interface: learn from stories and rules, predict the next action.
+
+A policy is a :class:`~dialogflowlite.components.base.Component` of kind
+``policy``. It trains on :class:`~dialogflowlite.shared.story_paths.StoryPath`
+objects (stories and rules; each policy picks what it learns from) and
+predicts a :class:`PolicyPrediction` for a conversation. The
+:class:`~dialogflowlite.components.policies.ensemble.PolicyEnsemble` asks every
+policy and picks one prediction.
+
+Predictions work on the conversation's states (see
+:mod:`~dialogflowlite.components.policies.states`); the ensemble computes them
+once per decision and hands the same :class:`Conversation` to every policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from dialogflowlite.components.base import Component
+from dialogflowlite.components.policies.states import State, StateFeaturizer, featurised_events
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.events import Event
+from dialogflowlite.shared.story_paths import StoryPath
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+
+@dataclass
+class PolicyContext:
+    """What policies may need while training, besides the data itself."""
+
+    seed: int = 42
+    device: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class PolicyPrediction:
+    """What one policy predicts: a probability per action name.
+
+    ``events`` are applied whichever policy wins (for example the rule
+    policy's note to a loop that it returns from an unhappy path).
+    ``is_no_user_prediction`` marks predictions that do not depend on the
+    user's latest input (a loop continuing on its happy path); they overrule
+    every other prediction.
+    """
+
+    probabilities: dict[str, float]
+    policy_name: str
+    priority: int = 1
+    events: list[Event] = field(default_factory=list)
+    is_no_user_prediction: bool = False
+
+    @property
+    def confidence(self) -> float:
+        """The highest probability (0.0 when the policy predicts nothing)."""
+        return max(self.probabilities.values(), default=0.0)
+
+    @property
+    def action_name(self) -> str | None:
+        """The most probable action (the first one listed on ties), or None."""
+        if not self.probabilities or self.confidence <= 0.0:
+            return None
+        best = self.confidence
+        return next(name for name, p in self.probabilities.items() if p == best)
+
+    @classmethod
+    def nothing(cls, policy: Policy) -> PolicyPrediction:
+        """The prediction of a policy that has nothing to say."""
+        return cls({}, policy.name, policy.priority)
+
+
+@dataclass
+class Conversation:
+    """A conversation as policies see it: its featurised events and states.
+
+    ``states[-1]`` is the current state; ``events`` are the events that shape
+    the states (undo, restarts and repeated loop runs applied).
+    """
+
+    events: list[Event]
+    states: list[State]
+
+    @classmethod
+    def from_events(cls, events: Sequence[Event], featurizer: StateFeaturizer) -> Conversation:
+        kept = featurised_events(events)
+        return cls(kept, featurizer.states(kept))
+
+    @classmethod
+    def from_tracker(cls, tracker: DialogueStateTracker,
+                     featurizer: StateFeaturizer) -> Conversation:
+        return cls.from_events(tracker.events, featurizer)
+
+    @property
+    def current(self) -> State:
+        return self.states[-1]
+
+
+class Policy(Component):
+    """Base class of dialogue policies.
+
+    Subclasses set ``name``, ``defaults`` and ``default_priority`` and
+    implement :meth:`train`, :meth:`predict_conversation`, :meth:`persist`
+    and :meth:`load`. A ``priority`` setting breaks ties between policies
+    predicting with the same confidence (higher wins).
+    """
+
+    kind: ClassVar[str] = "policy"
+    default_priority: ClassVar[int] = 1
+    #: which paths the policy learns from ("story", "rule"); its fingerprint covers them
+    trains_on: ClassVar[tuple[str, ...]] = ("story",)
+
+    def __init__(self, config: dict | None = None, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self._featurizer: StateFeaturizer | None = None
+
+    @classmethod
+    def resolve_config(cls, given: dict, **kwargs) -> dict:
+        config = super().resolve_config(given, **kwargs)
+        if config.get("priority") is None:
+            config["priority"] = cls.default_priority
+        return config
+
+    @property
+    def priority(self) -> int:
+        return int(self.config.get("priority") or self.default_priority)
+
+    def featurizer(self, domain: Domain) -> StateFeaturizer:
+        """A state featurizer for ``domain`` (kept while the domain stays the same)."""
+        if self._featurizer is None or self._featurizer.domain is not domain:
+            self._featurizer = StateFeaturizer(domain)
+        return self._featurizer
+
+    def train(self, paths: Sequence[StoryPath], domain: Domain, context: PolicyContext) -> None:
+        """Learn from story and rule paths."""
+        raise NotImplementedError
+
+    def predict(self, tracker: DialogueStateTracker, domain: Domain) -> PolicyPrediction:
+        """Predict the next action of the conversation in ``tracker``."""
+        conversation = Conversation.from_tracker(tracker, self.featurizer(domain))
+        return self.predict_conversation(conversation, domain)
+
+    def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        """Predict the next action from the conversation's states."""
+        raise NotImplementedError
+
+    def prediction(self, probabilities: dict[str, float], **kwargs) -> PolicyPrediction:
+        """A prediction of this policy."""
+        return PolicyPrediction(probabilities, self.name, self.priority, **kwargs)

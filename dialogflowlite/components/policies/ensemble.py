@@ -1,0 +1,154 @@
+"""The policy ensemble: ask every policy, pick one action.
+
+The winner is the prediction with the highest confidence; equal confidences
+go to the policy with the higher priority (rules 4, memoization 3,
+transformer 1 by default, as in Rasa). Predictions that do not depend on the
+user's input (a loop on its happy path) overrule the others. An action that
+was just rejected (a loop refusing to run) is not predicted again. Events
+policies attach to their predictions (a loop's "you were interrupted") are
+passed on whichever policy wins.
+
+When no policy predicts anything, or the best confidence is under the core
+fallback threshold (the rule policy's ``core_fallback_threshold``), the
+answer is the fallback action (``action_default_fallback`` unless
+configured otherwise).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.policies.base import Conversation, Policy, PolicyPrediction
+from dialogflowlite.components.policies.states import StateFeaturizer
+from dialogflowlite.errors import ModelLoadError
+from dialogflowlite.shared.domain import ACTION_DEFAULT_FALLBACK, Domain
+from dialogflowlite.shared.events import ActionExecuted, ActionExecutionRejected, Event
+from dialogflowlite.shared.tracker import DialogueStateTracker
+
+if TYPE_CHECKING:
+    from dialogflowlite.artifact import ModelArchive
+
+logger = logging.getLogger(__name__)
+
+#: the model section the ensemble is stored under
+SECTION = "core"
+
+
+@dataclass
+class ActionPrediction:
+    """The ensemble's decision: the action, its confidence and the policy that chose it.
+
+    ``events`` are to be applied before the action runs.
+    """
+
+    action_name: str
+    confidence: float
+    policy_name: str | None
+    events: list[Event] = field(default_factory=list)
+    is_no_user_prediction: bool = False
+
+
+def rejected_action(events: Sequence[Event]) -> str | None:
+    """The action that rejected its execution after the latest action, if any."""
+    for event in reversed(events):
+        if isinstance(event, ActionExecutionRejected):
+            return event.name
+        if isinstance(event, ActionExecuted):
+            return None
+    return None
+
+
+class PolicyEnsemble:
+    """Policies in config order, deciding together."""
+
+    def __init__(self, policies: Sequence[Policy], *,
+                 fallback_action: str = ACTION_DEFAULT_FALLBACK,
+                 fallback_threshold: float = 0.0) -> None:
+        self.policies = list(policies)
+        self.fallback_action = fallback_action
+        self.fallback_threshold = fallback_threshold
+        self._featurizer: StateFeaturizer | None = None
+
+    @classmethod
+    def from_policies(cls, policies: Sequence[Policy]) -> PolicyEnsemble:
+        """An ensemble whose fallback settings come from its rule policy, if it has one."""
+        from dialogflowlite.components.policies.rule import RulePolicy
+
+        rule = next((p for p in policies if isinstance(p, RulePolicy)), None)
+        if rule is not None and rule.predicts_fallback:
+            return cls(policies, fallback_action=rule.fallback_action,
+                       fallback_threshold=rule.fallback_threshold)
+        return cls(policies)
+
+    @classmethod
+    def load(cls, archive: ModelArchive, domain: Domain) -> PolicyEnsemble:
+        """The trained policies of a model, as the ``core`` section lists them."""
+        from dialogflowlite.plugins.registry import get_registry
+
+        entry: dict[str, Any] | None = archive.manifest.sections.get(SECTION)
+        if not entry or not entry.get("policies"):
+            raise ModelLoadError("the model has no dialogue policies",
+                                 hint="train with stories or rules: `dialogflowlite train`")
+        registry = get_registry()
+        policies = []
+        for item in entry["policies"]:
+            if not archive.has(item["key"]):
+                raise ModelLoadError(f"the model lacks the resources of policy {item['name']}",
+                                     hint="retrain the model with `dialogflowlite train`")
+            policy_class = registry.get(item["name"])
+            policies.append(policy_class.load(dict(item.get("config") or {}),
+                                              archive.storage(item["key"])))
+        return cls.from_policies(policies)
+
+    # ------------------------------------------------------------ deciding
+
+    def featurizer(self, domain: Domain) -> StateFeaturizer:
+        if self._featurizer is None or self._featurizer.domain is not domain:
+            self._featurizer = StateFeaturizer(domain)
+        return self._featurizer
+
+    def predictions(self, tracker: DialogueStateTracker, domain: Domain) -> list[PolicyPrediction]:
+        """Every policy's prediction, the rejected action (if any) removed from each."""
+        conversation = Conversation.from_tracker(tracker, self.featurizer(domain))
+        rejected = rejected_action(tracker.events)
+        found = []
+        for policy in self.policies:
+            prediction = policy.predict_conversation(conversation, domain)
+            if rejected and rejected in prediction.probabilities:
+                prediction.probabilities = {a: p for a, p in prediction.probabilities.items()
+                                            if a != rejected}
+            found.append(prediction)
+        return found
+
+    @staticmethod
+    def best(predictions: Sequence[PolicyPrediction]) -> PolicyPrediction | None:
+        """The winning prediction: no-user predictions first, then confidence, then priority."""
+        no_user = any(p.is_no_user_prediction and p.confidence > 0 for p in predictions)
+        best: PolicyPrediction | None = None
+        for prediction in predictions:
+            if prediction.confidence <= 0 or prediction.is_no_user_prediction != no_user:
+                continue
+            if best is None or ((prediction.confidence, prediction.priority)
+                                > (best.confidence, best.priority)):
+                best = prediction
+        return best
+
+    def predict_next_action(self, tracker: DialogueStateTracker,
+                            domain: Domain) -> ActionPrediction:
+        """The next action for the conversation in ``tracker``."""
+        predictions = self.predictions(tracker, domain)
+        events = [event for p in predictions for event in p.events]
+        best = self.best(predictions)
+        if best is None or best.confidence < self.fallback_threshold:
+            policy = best.policy_name if best is not None else None
+            confidence = best.confidence if best is not None else 0.0
+            logger.debug("no confident prediction (%s %.2f): %s", policy, confidence,
+                         self.fallback_action)
+            return ActionPrediction(self.fallback_action, confidence, policy, events)
+        action = best.action_name or self.fallback_action
+        logger.debug("predicted %s (%s, %.2f)", action, best.policy_name, best.confidence)
+        return ActionPrediction(action, best.confidence, best.policy_name, events,
+                                best.is_no_user_prediction)

@@ -1,0 +1,146 @@
+"""Memoization: repeat what the stories do in exactly the same situation.
+
+:class:`MemoizationPolicy` remembers, for every action in the stories, the
+last ``max_history`` states before it. When a conversation's last states are
+one of those keys, it predicts that action with confidence 1.0. A key that
+the stories follow with different actions is forgotten (it is ambiguous).
+
+:class:`AugmentedMemoizationPolicy` also tries shorter histories when the
+full one is unknown: it forgets the conversation's beginning one action at a
+time (slots set before the cut are forgotten too), so a story can be
+recognised when it starts in the middle of a conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from dialogflowlite.components.policies.base import (
+    Conversation,
+    Policy,
+    PolicyContext,
+    PolicyPrediction,
+)
+from dialogflowlite.components.policies.dialogues import training_dialogues
+from dialogflowlite.components.policies.states import State, states_as_json, states_from_json
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.events import ActionExecuted
+from dialogflowlite.shared.story_paths import StoryPath
+
+MEMOIZATION_PRIORITY = 3
+LOOKUP_FILE = "lookup.json"
+
+Key = tuple[State, ...]
+
+
+def window(states: Sequence[State], max_history: int | None) -> Key:
+    """The last ``max_history`` states (all of them for None), rejection flags kept."""
+    if max_history is None or max_history <= 0:
+        return tuple(states)
+    return tuple(states[-max_history:])
+
+
+class MemoizationPolicy(Policy):
+    """Predicts the action the stories take after the same last ``max_history`` states.
+
+    Confidence 1.0 on a match, nothing otherwise. Learns from stories, not
+    from rules (the rule policy handles those).
+    """
+
+    name: ClassVar[str] = "MemoizationPolicy"
+    default_priority: ClassVar[int] = MEMOIZATION_PRIORITY
+    defaults: ClassVar[dict[str, Any]] = {"max_history": 5, "priority": None}
+    compatible_keys: ClassVar[tuple[str, ...]] = ("featurizer",)
+
+    def __init__(self, config: dict | None = None, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.lookup: dict[Key, str] = {}
+
+    @property
+    def max_history(self) -> int | None:
+        value = self.config.get("max_history")
+        return None if value is None else int(value)
+
+    # ------------------------------------------------------------ training
+
+    def train(self, paths: Sequence[StoryPath], domain: Domain, context: PolicyContext) -> None:
+        """Remember every (last states -> action) of the stories; drop ambiguous keys."""
+        lookup: dict[Key, str] = {}
+        ambiguous: set[Key] = set()
+        for dialogue in training_dialogues(paths, self.featurizer(domain), kind="story"):
+            for index, action in enumerate(dialogue.actions):
+                key = window(dialogue.states[: index + 1], self.max_history)
+                if key in ambiguous:
+                    continue
+                known = lookup.get(key)
+                if known is None:
+                    lookup[key] = action
+                elif known != action:
+                    ambiguous.add(key)
+                    del lookup[key]
+        self.lookup = lookup
+
+    # ------------------------------------------------------------ prediction
+
+    def recall(self, states: Sequence[State]) -> str | None:
+        """The remembered action after ``states`` (their last ``max_history``), or None."""
+        return self.lookup.get(window(states, self.max_history))
+
+    def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        action = self.recall(conversation.states)
+        if action is None:
+            return PolicyPrediction.nothing(self)
+        return self.prediction({action: 1.0})
+
+    # ------------------------------------------------------------ persistence
+
+    def persist(self, storage) -> None:
+        items = [{"states": states_as_json(key), "action": action}
+                 for key, action in self.lookup.items()]
+        storage.write_json(LOOKUP_FILE, {"max_history": self.max_history, "lookup": items})
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage) -> MemoizationPolicy:
+        policy = cls(config)
+        data = storage.read_json(LOOKUP_FILE)
+        policy.lookup = {states_from_json(item["states"]): item["action"]
+                         for item in data.get("lookup", [])}
+        return policy
+
+
+class AugmentedMemoizationPolicy(MemoizationPolicy):
+    """Memoization that also forgets the start of the conversation to find a match.
+
+    Without a match for the full history, it keeps only the last
+    ``max_history`` actions' events, then drops events from the start up to
+    the next action, again and again, and looks each shorter history up.
+    """
+
+    name: ClassVar[str] = "AugmentedMemoizationPolicy"
+
+    def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        action = self.recall(conversation.states)
+        if action is None:
+            action = self._recall_forgetting(conversation, domain)
+        if action is None:
+            return PolicyPrediction.nothing(self)
+        return self.prediction({action: 1.0})
+
+    def _recall_forgetting(self, conversation: Conversation, domain: Domain) -> str | None:
+        events = conversation.events
+        starts = [i for i, e in enumerate(events) if isinstance(e, ActionExecuted)]
+        if self.max_history:
+            # keep the events of the last max_history + 1 actions, as memoized keys do
+            starts = starts[-(self.max_history + 1):]
+        featurizer = self.featurizer(domain)
+        previous: Key | None = None
+        for start in starts[1:] if starts and starts[0] == 0 else starts:
+            key = window(featurizer.states(events[start:]), self.max_history)
+            if key == previous:
+                continue
+            previous = key
+            action = self.lookup.get(key)
+            if action is not None:
+                return action
+        return None

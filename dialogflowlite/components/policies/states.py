@@ -1,0 +1,401 @@
+"""Dialogue states: what the policies see of a conversation at each decision point.
+
+Before the bot chooses an action, the conversation is summed up in a
+:class:`State`: the latest user turn (its intent and the entities that intent
+uses, or the text of an end-to-end turn), the previous action, the slots that
+influence the conversation (featurised by type), the active loop and whether
+the loop rejected its last execution. A conversation with ``n`` actions gives
+``n + 1`` states: one before each action and the current one.
+
+States are frozen and hashable, so a sequence of them is a memoization key;
+:meth:`State.as_dict` is their deterministic JSON form.
+
+Loops are seen the way Rasa sees them: repeated executions of a loop on its
+happy path are collapsed into the first one (stories write a form as one
+``action: form`` followed by ``active_loop: null``), and undone, restarted or
+new-session events are applied before anything is featurised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dialogflowlite.shared.domain import ACTION_LISTEN, Domain, SlotDef
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    AllSlotsReset,
+    EntitiesAdded,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from dialogflowlite.shared.stories import ANY_SLOT_VALUE
+
+#: rule conditions: the slot or loop must not be set (``slot: null``, ``active_loop: null``)
+SHOULD_NOT_BE_SET = "<not set>"
+#: rules: the slot must be set, to any value (``slot_was_set: [name]``)
+SLOT_IS_SET = "<set>"
+#: the action a rule's unknown history stands for (the ``...`` before a rule's steps)
+RULE_SNIPPET_ACTION = "..."
+#: the extra value a categorical slot has for values not listed in the domain
+OTHER_CATEGORY = "__other__"
+#: separates an entity from its role or group in entity features (``city#destination``)
+ENTITY_LABEL_SEPARATOR = "#"
+
+SlotValue = tuple[float, ...] | str
+
+
+@dataclass(frozen=True)
+class State:
+    """The conversation as the policies see it right before one action."""
+
+    intent: str | None = None
+    #: sorted entity labels the intent uses (``city``, ``city#destination``)
+    entities: tuple[str, ...] = ()
+    #: the user's text, only for turns without an intent (end-to-end stories)
+    text: str | None = None
+    prev_action: str | None = None
+    #: the text of an end-to-end bot turn (``bot:`` steps)
+    prev_action_text: str | None = None
+    #: sorted (slot, features) for slots that influence the conversation and are set
+    slots: tuple[tuple[str, SlotValue], ...] = ()
+    active_loop: str | None = None
+    loop_rejected: bool = False
+
+    @property
+    def is_start(self) -> bool:
+        """Whether no action has run yet (the first state of a conversation)."""
+        return self.prev_action is None and self.prev_action_text is None
+
+    @property
+    def after_listen(self) -> bool:
+        """Whether the user just spoke (the previous action is ``action_listen``)."""
+        return self.prev_action == ACTION_LISTEN
+
+    @property
+    def loop_name(self) -> str | None:
+        """The active loop, or None (also when a rule requires that none is active)."""
+        return None if self.active_loop in (None, SHOULD_NOT_BE_SET) else self.active_loop
+
+    @property
+    def has_user(self) -> bool:
+        return bool(self.intent or self.text)
+
+    def slot(self, name: str) -> SlotValue | None:
+        return next((value for slot, value in self.slots if slot == name), None)
+
+    def without_rejection(self) -> State:
+        return replace(self, loop_rejected=False) if self.loop_rejected else self
+
+    def size(self) -> int:
+        """How many features the state holds (more features: a more specific rule)."""
+        return (bool(self.intent) + len(self.entities) + bool(self.text)
+                + bool(self.prev_action) + bool(self.prev_action_text) + len(self.slots)
+                + bool(self.active_loop) + self.loop_rejected)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Deterministic JSON form; empty parts are left out."""
+        data: dict[str, Any] = {}
+        user = {k: v for k, v in (("intent", self.intent), ("entities", list(self.entities)),
+                                  ("text", self.text)) if v}
+        if user:
+            data["user"] = user
+        action = {k: v for k, v in (("action_name", self.prev_action),
+                                    ("action_text", self.prev_action_text)) if v}
+        if action:
+            data["prev_action"] = action
+        if self.slots:
+            data["slots"] = {name: value if isinstance(value, str) else list(value)
+                             for name, value in self.slots}
+        if self.active_loop:
+            data["active_loop"] = self.active_loop
+        if self.loop_rejected:
+            data["loop_rejected"] = True
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        user = data.get("user") or {}
+        action = data.get("prev_action") or {}
+        slots = tuple(sorted(
+            (name, value if isinstance(value, str) else tuple(float(v) for v in value))
+            for name, value in (data.get("slots") or {}).items()))
+        return cls(intent=user.get("intent"), entities=tuple(user.get("entities") or ()),
+                   text=user.get("text"), prev_action=action.get("action_name"),
+                   prev_action_text=action.get("action_text"), slots=slots,
+                   active_loop=data.get("active_loop"),
+                   loop_rejected=bool(data.get("loop_rejected", False)))
+
+
+def states_as_json(states: Sequence[State]) -> list[dict[str, Any]]:
+    return [state.as_dict() for state in states]
+
+
+def states_from_json(items: Iterable[dict[str, Any]]) -> tuple[State, ...]:
+    return tuple(State.from_dict(item) for item in items)
+
+
+# ---------------------------------------------------------------- slot features
+
+
+def _to_bool(value: Any) -> float:
+    if isinstance(value, str):
+        return 0.0 if value.strip().lower() in ("false", "no", "0", "") else 1.0
+    return 1.0 if value else 0.0
+
+
+def slot_features(slot: SlotDef, value: Any) -> tuple[float, ...] | None:
+    """The features of ``slot`` holding ``value``; None when the slot is not featurised.
+
+    text: set or not; bool: set, value; categorical: one-hot over the domain's
+    values plus ``__other__``; float: set, value scaled to [min, max]; list:
+    non-empty or not. Slots of type ``any`` and slots that do not influence
+    the conversation have no features.
+    """
+    if not slot.influence_conversation or slot.type == "any":
+        return None
+    if slot.type == "bool":
+        return (0.0, 0.0) if value is None else (1.0, _to_bool(value))
+    if slot.type == "categorical":
+        values = categorical_values(slot)
+        features = [0.0] * len(values)
+        if value is not None:
+            label = str(value).lower()
+            index = values.index(label) if label in values else values.index(OTHER_CATEGORY)
+            features[index] = 1.0
+        return tuple(features)
+    if slot.type == "float":
+        if value is None:
+            return (0.0, 0.0)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return (0.0, 0.0)
+        low, high = float(slot.min_value), float(slot.max_value)
+        capped = max(low, min(high, number))
+        scaled = (capped - low) / (high - low) if high > low else capped
+        return (1.0, round(scaled, 6))
+    if slot.type == "list":
+        return (1.0,) if value else (0.0,)
+    return (0.0,) if value is None else (1.0,)
+
+
+def categorical_values(slot: SlotDef) -> list[str]:
+    """A categorical slot's values in feature order (lowercased, ``__other__`` last)."""
+    values = [str(v).lower() for v in slot.values]
+    if OTHER_CATEGORY not in values:
+        values.append(OTHER_CATEGORY)
+    return values
+
+
+# ---------------------------------------------------------------- which events count
+
+
+def _loop_runs_again(loop: str, kept: list[Event]) -> bool:
+    """Whether running ``loop`` now only continues its happy path (Rasa collapses those).
+
+    It does not when this is the loop's first run since it was activated, or
+    when the loop was rejected or another action answered the user since its
+    previous run (an unhappy path, which stories spell out).
+    """
+    next_action: str | None = None
+    for event in reversed(kept):
+        if isinstance(event, ActiveLoop) and event.name is None:
+            return False
+        if isinstance(event, ActionExecutionRejected) and event.name == loop:
+            return False
+        if isinstance(event, UserUttered) and next_action is not None and next_action != loop:
+            return False
+        if isinstance(event, ActionExecuted):
+            if event.name == loop:
+                return True
+            next_action = event.name
+    return False
+
+
+def _undo_to_previous_loop_run(loop: str, kept: list[int], events: Sequence[Event]) -> None:
+    """Drop the actions and user turns since ``loop`` last ran; slots and the like stay."""
+    position = len(kept) - 1
+    while position >= 0:
+        event = events[kept[position]]
+        if isinstance(event, ActionExecuted) and event.name == loop:
+            return
+        if isinstance(event, (ActionExecuted, UserUttered)):
+            del kept[position]
+        position -= 1
+
+
+def _undo_until(kind: type[Event], kept: list[int], events: Sequence[Event]) -> None:
+    while kept:
+        if isinstance(events[kept.pop()], kind):
+            return
+
+
+def featurised_indices(events: Sequence[Event]) -> list[int]:
+    """Indices of the events that shape the states, in order.
+
+    Applies restarts and new sessions (everything before is forgotten), undo
+    and rewind, and collapses a loop's repeated happy-path runs.
+    """
+    loops = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+    kept: list[int] = []
+    for index, event in enumerate(events):
+        if isinstance(event, (Restarted, SessionStarted)):
+            kept = []
+        elif isinstance(event, ActionReverted):
+            _undo_until(ActionExecuted, kept, events)
+        elif isinstance(event, UserUtteranceReverted):
+            _undo_until(UserUttered, kept, events)
+            _undo_until(ActionExecuted, kept, events)
+        elif (isinstance(event, ActionExecuted) and event.name in loops
+              and _loop_runs_again(event.name, [events[i] for i in kept])):
+            _undo_to_previous_loop_run(event.name, kept, events)
+        else:
+            kept.append(index)
+    return kept
+
+
+def featurised_events(events: Sequence[Event]) -> list[Event]:
+    """The events that shape the states (see :func:`featurised_indices`)."""
+    return [events[i] for i in featurised_indices(events)]
+
+
+# ---------------------------------------------------------------- events -> states
+
+
+@dataclass
+class _Walk:
+    """The running summary of a conversation while its events are read."""
+
+    slots: dict[str, Any]
+    set_slots: set[str] = field(default_factory=set)
+    intent: str | None = None
+    entities: tuple[str, ...] = ()
+    text: str | None = None
+    prev_action: str | None = None
+    prev_action_text: str | None = None
+    active_loop: str | None = None
+    loop_rejected: bool = False
+
+
+class StateFeaturizer:
+    """Turns event sequences into :class:`State` lists for one domain."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.slot_defs = dict(domain.slots)
+        self.featurised_slots = [name for name, slot in domain.slots.items()
+                                 if slot_features(slot, None) is not None]
+
+    # ------------------------------------------------------------ user turns
+
+    def entity_labels(self, intent: str | None,
+                      entities: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+        """The entity labels of a user turn that its intent passes to the dialogue."""
+        definition = self.domain.intents.get(intent or "")
+        labels: set[str] = set()
+        for entity in entities:
+            name = entity.get("entity")
+            if not name:
+                continue
+            entity_def = self.domain.entities.get(name)
+            if entity_def is not None and not entity_def.influence_conversation:
+                continue
+            if definition is not None and not definition.uses_entity(name):
+                continue
+            labels.add(name)
+            for extra in ("role", "group"):
+                if entity.get(extra):
+                    labels.add(f"{name}{ENTITY_LABEL_SEPARATOR}{entity[extra]}")
+        return tuple(sorted(labels))
+
+    def _user(self, walk: _Walk, event: UserUttered) -> None:
+        intent = event.intent_name
+        walk.intent = intent
+        walk.entities = self.entity_labels(intent, event.entities)
+        text = event.text if event.text is not None else event.parse_data.get("text")
+        walk.text = None if intent else (text or None)
+
+    # ------------------------------------------------------------ slots
+
+    def _initial_slots(self) -> dict[str, Any]:
+        return {name: slot.initial_value for name, slot in self.slot_defs.items()}
+
+    def _slot_value(self, walk: _Walk, name: str, omit_unset: bool) -> SlotValue | None:
+        if omit_unset and name not in walk.set_slots:
+            return None
+        value = walk.slots.get(name)
+        if value == SHOULD_NOT_BE_SET:
+            return SHOULD_NOT_BE_SET
+        if value == ANY_SLOT_VALUE and omit_unset:
+            # a rule that lists a slot without value accepts any value; a story
+            # featurises it like any other value
+            return SLOT_IS_SET
+        features = slot_features(self.slot_defs[name], value)
+        return features if features and any(features) else None
+
+    def _snapshot(self, walk: _Walk, omit_unset: bool) -> State:
+        slots = []
+        for name in self.featurised_slots:
+            value = self._slot_value(walk, name, omit_unset)
+            if value is not None:
+                slots.append((name, value))
+        return State(intent=walk.intent, entities=walk.entities, text=walk.text,
+                     prev_action=walk.prev_action, prev_action_text=walk.prev_action_text,
+                     slots=tuple(sorted(slots)), active_loop=walk.active_loop,
+                     loop_rejected=walk.loop_rejected and bool(walk.active_loop))
+
+    # ------------------------------------------------------------ the walk
+
+    def states(self, events: Sequence[Event], *, omit_unset_slots: bool = False) -> list[State]:
+        """One state before each ``ActionExecuted`` in ``events``, then the final state.
+
+        ``events`` are taken as they are (call :func:`featurised_events` first
+        for a live conversation). ``omit_unset_slots`` leaves out slots that no
+        event set, as rules need (a rule says nothing about other slots).
+        """
+        walk = _Walk(slots=self._initial_slots())
+        states: list[State] = []
+        for event in events:
+            if isinstance(event, ActionExecuted):
+                states.append(self._snapshot(walk, omit_unset_slots))
+                walk.prev_action = event.name
+                walk.prev_action_text = event.action_text
+                if event.name == walk.active_loop:
+                    walk.loop_rejected = False
+            elif isinstance(event, UserUttered):
+                self._user(walk, event)
+            elif isinstance(event, SlotSet):
+                definition = self.slot_defs.get(event.name)
+                value = event.value
+                if definition is not None and value not in (SHOULD_NOT_BE_SET, ANY_SLOT_VALUE):
+                    value = definition.coerce(value)
+                walk.slots[event.name] = value
+                walk.set_slots.add(event.name)
+            elif isinstance(event, ActiveLoop):
+                walk.active_loop = event.name
+                walk.loop_rejected = False
+            elif isinstance(event, ActionExecutionRejected):
+                if event.name == walk.active_loop:
+                    walk.loop_rejected = True
+            elif isinstance(event, (Restarted, SessionStarted)):
+                walk = _Walk(slots=self._initial_slots())
+            elif isinstance(event, AllSlotsReset):
+                walk.slots = self._initial_slots()
+            elif isinstance(event, EntitiesAdded) and (walk.intent or walk.text):
+                added = self.entity_labels(walk.intent, event.entities)
+                walk.entities = tuple(sorted(set(walk.entities) | set(added)))
+        states.append(self._snapshot(walk, omit_unset_slots))
+        return states
+
+    def conversation_states(self, events: Sequence[Event]) -> list[State]:
+        """The states of a live conversation (undo, restarts and loop runs applied)."""
+        return self.states(featurised_events(events))

@@ -1,0 +1,276 @@
+"""The transformer policy: a small Transformer that generalises from the stories.
+
+It reads the last ``max_history`` states (intent and entities, previous
+action, slots, active loop and whether it rejected) and scores every action
+(:class:`~dialogflowlite.models.transformer_policy.DialogueTransformer`).
+Trained on the stories only, plus optional augmented stories (two stories
+glued together) that teach it to ignore what came before a story. Training
+uses the shared loop (:mod:`dialogflowlite.training.loop`) with a fixed seed
+and stops once it reproduces every training action, so small bots train in
+a second or two. Stands in for Rasa's ``TEDPolicy``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from dialogflowlite.components.policies.base import (
+    Conversation,
+    Policy,
+    PolicyContext,
+    PolicyPrediction,
+)
+from dialogflowlite.components.policies.dialogues import glued_paths, training_dialogues
+from dialogflowlite.components.policies.state_vectors import StateVocabulary
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.story_paths import StoryPath
+
+logger = logging.getLogger(__name__)
+
+TRANSFORMER_PRIORITY = 1
+META_FILE = "transformer_policy.json"
+WEIGHTS_FILE = "model.safetensors"
+#: training stops once every training action is predicted and the mean loss is this close
+#: to the lowest the data allows
+TARGET_LOSS = 0.1
+#: Rasa's TEDPolicy settings that have no meaning here (ignored with a notice)
+TED_ONLY_KEYS = (
+    "featurizer", "constrain_similarities", "model_confidence", "evaluate_every_number_of_epochs",
+    "evaluate_on_number_of_examples", "tensorboard_log_directory", "tensorboard_log_level",
+    "checkpoint_model", "split_entities_by_comma", "entity_recognition", "BILOU_flag",
+    "loss_type", "similarity_type", "ranking_length", "renormalize_confidence",
+    "embedding_dimension", "number_of_negative_examples", "negative_margin_scale",
+    "scale_loss", "regularization_constant", "connection_density", "use_sparse_input_dropout",
+    "use_dense_input_dropout", "unidirectional_encoder", "encoding_dimension",
+    "hidden_layers_sizes",
+    "drop_rate_attention", "drop_rate_label", "drop_rate_dialogue", "key_relative_attention",
+    "value_relative_attention", "max_relative_position", "batch_strategy", "use_gpu",
+    "intent_classification", "maximum_positive_similarity", "maximum_negative_similarity",
+    "use_maximum_negative_similarity", "transformer_size", "number_of_transformer_layers",
+    "number_of_attention_heads", "drop_rate", "run_eagerly",
+)
+
+
+class TransformerPolicy(Policy):
+    """Predicts the next action with a Transformer over the recent states (TEDPolicy's role).
+
+    Its confidence is the softmax probability of the action; with the
+    default priority it wins only where memoization and rules have nothing.
+    """
+
+    name: ClassVar[str] = "TransformerPolicy"
+    default_priority: ClassVar[int] = TRANSFORMER_PRIORITY
+    defaults: ClassVar[dict[str, Any]] = {
+        "max_history": 5,
+        "hidden_size": 64,
+        "num_layers": 1,
+        "num_heads": 4,
+        "intermediate_size": 128,
+        "dropout": 0.1,
+        "epochs": 100,
+        "batch_size": 64,
+        "learning_rate": 0.01,
+        "weight_decay": 0.0,
+        #: glued story pairs per story (0: no augmentation)
+        "augmentation": 2,
+        "priority": None,
+    }
+    compatible_keys: ClassVar[tuple[str, ...]] = TED_ONLY_KEYS
+
+    def __init__(self, config: dict | None = None, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.vocabulary: StateVocabulary | None = None
+        self.actions: list[str] = []
+        self.model: Any = None
+        self.training_summary: dict[str, Any] = {}
+
+    @property
+    def max_history(self) -> int:
+        return int(self.config["max_history"])
+
+    # ------------------------------------------------------------ training
+
+    def _samples(self, paths: Sequence[StoryPath], domain: Domain, seed: int):
+        stories = [p for p in paths if p.kind == "story"]
+        count = int(self.config["augmentation"]) * len(stories)
+        dialogues = training_dialogues([*stories, *glued_paths(stories, count, seed)],
+                                       self.featurizer(domain), kind="story")
+        seen: set[tuple] = set()
+        samples = []
+        for dialogue in dialogues:
+            for index, action in enumerate(dialogue.actions):
+                window = tuple(dialogue.states[max(0, index + 1 - self.max_history): index + 1])
+                if (window, action) not in seen:
+                    seen.add((window, action))
+                    samples.append((window, action))
+        return samples
+
+    def _encode(self, windows: Sequence[Sequence[Any]]) -> list[tuple[tuple, tuple]]:
+        """Each window as its sparse entries and row mask (see StateVocabulary.encode)."""
+        assert self.vocabulary is not None
+        return [tuple(map(tuple, self.vocabulary.encode(w, self.max_history))) for w in windows]
+
+    def _tensors(self, encoded: Sequence[tuple[tuple, tuple]]):
+        """Dense ``[n, max_history, features]`` windows and their ``[n, max_history]`` masks."""
+        import torch
+
+        assert self.vocabulary is not None
+        features = torch.zeros(len(encoded), self.max_history, len(self.vocabulary))
+        masks = torch.tensor([mask for _, mask in encoded], dtype=torch.bool)
+        where = [(n, row, column) for n, (entries, _) in enumerate(encoded)
+                 for row, column, _ in entries]
+        if where:
+            index = torch.tensor(where, dtype=torch.long)
+            values = torch.tensor([value for entries, _ in encoded for _, _, value in entries])
+            features[index[:, 0], index[:, 1], index[:, 2]] = values
+        return features, masks
+
+    def train(self, paths: Sequence[StoryPath], domain: Domain, context: PolicyContext) -> None:
+        """Train on the stories (rules are the rule policy's); no stories: nothing to learn."""
+        import torch
+
+        from dialogflowlite.models.transformer_policy import (
+            DialogueTransformer,
+            DialogueTransformerConfig,
+        )
+        from dialogflowlite.training.loop import LoopConfig, StepOutput, fit
+
+        samples = self._samples(paths, domain, context.seed)
+        if not samples:
+            logger.info("%s: no stories to learn from; it will predict nothing", self.name)
+            self.model = None
+            return
+        self.vocabulary = StateVocabulary.build(domain, (s for w, _ in samples for s in w))
+        self.actions = list(domain.action_names)
+        self.actions += sorted({a for _, a in samples} - set(self.actions))
+        action_index = {a: i for i, a in enumerate(self.actions)}
+        encoded = self._encode([window for window, _ in samples])
+        features, masks = self._tensors(encoded)
+        labels = torch.tensor([action_index[a] for _, a in samples], dtype=torch.long)
+        items = list(range(len(samples)))
+
+        torch.manual_seed(context.seed)
+        self.model = DialogueTransformer(DialogueTransformerConfig(
+            num_features=len(self.vocabulary), num_actions=len(self.actions),
+            max_history=self.max_history, hidden_size=int(self.config["hidden_size"]),
+            num_layers=int(self.config["num_layers"]), num_heads=int(self.config["num_heads"]),
+            intermediate_size=int(self.config["intermediate_size"]),
+            dropout=float(self.config["dropout"])))
+
+        def collate(indices: list[int]):
+            chosen = torch.tensor(indices)
+            return features[chosen], masks[chosen], labels[chosen]
+
+        def step(model, batch) -> StepOutput:
+            x, m, y = batch
+            logits = model(x, m)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            return StepOutput(loss, int((logits.argmax(-1) == y).sum()), len(y))
+
+        reachable, loss_floor = _training_target(
+            [(key, action) for key, (_, action) in zip(encoded, samples, strict=True)])
+        evaluations = [0]
+
+        def evaluate(model) -> float:
+            # The loop keeps the best-scoring weights and stops after `patience`
+            # evaluations without a better score. Until the model predicts every
+            # training action it can (with a loss near the floor that windows
+            # followed by different actions impose), the score is the evaluation
+            # count, which always rises; from then on it is a constant, so
+            # training stops one evaluation later with these weights.
+            logits = model(features.to(_device(model)), masks.to(_device(model))).cpu()
+            accuracy = float((logits.argmax(-1) == labels).float().mean())
+            loss = float(torch.nn.functional.cross_entropy(logits, labels))
+            evaluations[0] += 1
+            if accuracy >= reachable and loss <= loss_floor + TARGET_LOSS:
+                return float("inf")
+            return float(evaluations[0])
+
+        result = fit(self.model, items, collate, step, LoopConfig(
+            epochs=int(self.config["epochs"]), batch_size=int(self.config["batch_size"]),
+            learning_rate=float(self.config["learning_rate"]),
+            weight_decay=float(self.config["weight_decay"]), warmup_ratio=0.05,
+            patience=1, seed=context.seed, device=context.device, progress=context.progress,
+            description=self.name), evaluate=evaluate)
+        self.model.to("cpu").eval()
+        self.training_summary = {"samples": len(samples), "epochs": round(result.epochs, 2),
+                                 "seconds": round(result.seconds, 2),
+                                 "score": result.best_score}
+        logger.info("%s: %d examples, %.1f epochs, %.1fs", self.name, len(samples),
+                    result.epochs, result.seconds)
+
+    # ------------------------------------------------------------ prediction
+
+    def probabilities(self, conversation: Conversation) -> dict[str, float]:
+        """The probability of every action after the conversation's latest state."""
+        import torch
+
+        if self.model is None or self.vocabulary is None:
+            return {}
+        features, masks = self._tensors(self._encode([conversation.states]))
+        with torch.no_grad():
+            logits = self.model(features, masks)
+            probabilities = torch.softmax(logits[0], dim=-1).tolist()
+        return dict(zip(self.actions, probabilities, strict=True))
+
+    def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        probabilities = self.probabilities(conversation)
+        if not probabilities:
+            return PolicyPrediction.nothing(self)
+        return self.prediction(probabilities)
+
+    # ------------------------------------------------------------ persistence
+
+    def persist(self, storage) -> None:
+        if self.model is None or self.vocabulary is None:
+            storage.write_json(META_FILE, {"trained": False})
+            return
+        storage.write_json(META_FILE, {
+            "trained": True, "actions": self.actions, "vocabulary": self.vocabulary.to_json(),
+            "model": self.model.config.to_dict(), "training": self.training_summary})
+        storage.write_tensors(WEIGHTS_FILE, self.model.state_dict())
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage) -> TransformerPolicy:
+        policy = cls(config)
+        meta = storage.read_json(META_FILE)
+        if not meta.get("trained"):
+            return policy
+        from dialogflowlite.models.transformer_policy import (
+            DialogueTransformer,
+            DialogueTransformerConfig,
+        )
+
+        policy.actions = list(meta["actions"])
+        policy.vocabulary = StateVocabulary.from_json(meta["vocabulary"])
+        policy.training_summary = dict(meta.get("training") or {})
+        policy.model = DialogueTransformer(DialogueTransformerConfig(**meta["model"]))
+        policy.model.load_state_dict(storage.read_tensors(WEIGHTS_FILE))
+        policy.model.eval()
+        return policy
+
+
+def _training_target(samples: Sequence[tuple[Any, str]]) -> tuple[float, float]:
+    """The best training accuracy and the lowest mean loss the samples allow.
+
+    Windows that look the same to the model but are followed by different
+    actions cannot all be right: the majority action counts, and their label
+    entropy is a floor for the loss.
+    """
+    counts: dict[Any, dict[str, int]] = {}
+    for window, action in samples:
+        by_action = counts.setdefault(window, {})
+        by_action[action] = by_action.get(action, 0) + 1
+    right = floor = 0.0
+    for by_action in counts.values():
+        total = sum(by_action.values())
+        right += max(by_action.values())
+        floor -= sum(n * math.log(n / total) for n in by_action.values())
+    return right / len(samples) - 1e-9, floor / len(samples)
+
+
+def _device(model: Any) -> Any:
+    return next(model.parameters()).device
