@@ -1,0 +1,222 @@
+"""`dialogflowlite train` and `dialogflowlite test` on a small project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.cli.main import main
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, bye, thanks, book, inform]
+entities: [city]
+slots:
+  city:
+    type: text
+    influence_conversation: false
+    mappings:
+    - type: from_entity
+      entity: city
+forms:
+  trip_form:
+    required_slots: [city]
+responses:
+  utter_greet: [{text: "Hello!"}]
+  utter_bye: [{text: "Bye!"}]
+  utter_welcome: [{text: "You are welcome."}]
+  utter_ask_city: [{text: "Where to?"}]
+  utter_booked: [{text: "Booked a trip to {city}."}]
+"""
+
+NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hello
+    - hi
+- intent: bye
+  examples: |
+    - bye
+    - goodbye
+- intent: thanks
+  examples: |
+    - thanks
+- intent: book
+  examples: |
+    - book a trip
+- intent: inform
+  examples: |
+    - to [Rome](city)
+- regex: city
+  examples: |
+    - Rome|Paris|Oslo
+"""
+
+RULES = """
+version: "3.1"
+rules:
+- rule: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- rule: bye
+  steps:
+  - intent: bye
+  - action: utter_bye
+- rule: thanks
+  steps:
+  - intent: thanks
+  - action: utter_welcome
+- rule: start the form
+  steps:
+  - intent: book
+  - action: trip_form
+  - active_loop: trip_form
+- rule: form done
+  condition:
+  - active_loop: trip_form
+  steps:
+  - action: trip_form
+  - active_loop: null
+  - slot_was_set:
+    - requested_slot: null
+  - action: utter_booked
+"""
+
+STORIES = """
+version: "3.1"
+stories:
+- story: greet, book and leave
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: book
+  - action: trip_form
+  - active_loop: trip_form
+  - intent: inform
+    entities:
+    - city: Rome
+  - slot_was_set:
+    - city: Rome
+  - action: trip_form
+  - active_loop: null
+  - slot_was_set:
+    - requested_slot: null
+  - action: utter_booked
+  - intent: thanks
+  - action: utter_welcome
+"""
+
+TESTS = """
+version: "3.1"
+stories:
+- story: greet and leave
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: bye
+  - action: utter_bye
+- story: book a trip
+  steps:
+  - intent: book
+  - action: trip_form
+  - active_loop: trip_form
+  - intent: inform
+    entities:
+    - city: Oslo
+  - action: trip_form
+  - active_loop: null
+  - action: utter_booked
+  - intent: thanks
+  - action: utter_welcome
+"""
+
+CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: RegexEntityExtractor
+policies:
+- name: MemoizationPolicy
+- name: RulePolicy
+"""
+
+WRONG_TEST = """
+version: "3.1"
+stories:
+- story: a story the bot cannot pass
+  steps:
+  - intent: greet
+  - action: utter_bye
+"""
+
+
+@pytest.fixture
+def project(write_project) -> Path:
+    return write_project(domain=DOMAIN, nlu=NLU, rules=RULES, stories=STORIES, tests=TESTS,
+                         config=CONFIG)
+
+
+def test_train_then_retrain_reuses_everything(project: Path, capsys) -> None:
+    assert main(["train", "--project", str(project), "--fixed-model-name", "first"]) == 0
+    first = capsys.readouterr().out
+    assert "model: " in first and "first.tar" in first
+    assert "reused (0)" in first
+    assert (project / "models" / "first.tar").is_file()
+
+    assert main(["train", "--project", str(project)]) == 0
+    second = capsys.readouterr().out
+    assert "trained (0): -" in second
+    assert "time: " in second
+
+
+def test_train_core_trains_only_the_policies(project: Path, capsys) -> None:
+    assert main(["train", "core", "--project", str(project), "--out", "core_models"]) == 0
+    out = capsys.readouterr().out
+    assert "core_models" in out
+    assert "nlu/" not in out.split("reused")[0]
+
+
+def test_test_core_passes_and_writes_reports(project: Path, capsys) -> None:
+    assert main(["train", "--project", str(project)]) == 0
+    capsys.readouterr()
+    assert main(["test", "core", "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "Stories: 2 / 2 correct (accuracy 1.000)" in out
+    assert "utter_booked" in out
+    report = json.loads((project / "results" / "story_report.json").read_text())
+    assert report["conversation_accuracy"]["correct"] == 2
+    assert report["utter_greet"]["f1-score"] == 1.0
+    assert (project / "results" / "failed_test_stories.yml").read_text().startswith("# None")
+
+
+def test_failed_stories_set_the_exit_code_only_when_asked(project: Path, capsys) -> None:
+    assert main(["train", "--project", str(project)]) == 0
+    wrong = project / "wrong.yml"
+    wrong.write_text(WRONG_TEST, encoding="utf-8")
+    args = ["test", "core", "--project", str(project), "--stories", str(wrong),
+            "--out", "wrong_results"]
+    assert main(args) == 0
+    assert main([*args, "--fail-on-prediction-errors"]) == 1
+    out = capsys.readouterr().out
+    assert "Stories: 0 / 1 correct" in out
+    failed = (project / "wrong_results" / "failed_test_stories.yml").read_text()
+    assert "- action: utter_bye  # predicted: utter_greet" in failed
+
+
+def test_plain_test_runs_core_and_says_why_nlu_was_skipped(project: Path, capsys) -> None:
+    assert main(["train", "--project", str(project)]) == 0
+    capsys.readouterr()
+    assert main(["test", "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "Stories: 2 / 2 correct" in out
+    assert "NLU: no test examples under tests/" in out
+
+
+def test_test_without_a_model_is_a_clear_error(project: Path, capsys) -> None:
+    assert main(["test", "core", "--project", str(project)]) == 1
+    assert "no model" in capsys.readouterr().err
