@@ -59,7 +59,8 @@ def _ambiguity_messages(policy: RulePolicy) -> list[tuple[Position | None, str]]
         by_action: dict[str, list[RuleSource]] = {}
         for source in sources:
             by_action.setdefault(source.action, []).append(source)
-        parts = "; ".join(f"{', '.join(_describe(s) for s in group)} run '{action}'"
+        parts = "; ".join(f"{', '.join(_describe(s) for s in group)} "
+                          f"{'runs' if len(group) == 1 else 'run'} '{action}'"
                           for action, group in by_action.items())
         found.append((sources[0].dialogue.where(sources[0].index),
                       f"rules disagree after the same conversation: {parts}"))

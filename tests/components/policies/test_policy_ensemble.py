@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from policy_helpers import act, said, tracker, trained
+
+from dialogflowlite.components.policies.base import Conversation, Policy, PolicyPrediction
+from dialogflowlite.components.policies.ensemble import ActionPrediction, PolicyEnsemble
+from dialogflowlite.components.policies.memoization import MemoizationPolicy
+from dialogflowlite.components.policies.rule import RulePolicy
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.events import (
+    ActionExecutionRejected,
+    ActiveLoop,
+    LoopInterrupted,
+)
+
+
+class FixedPolicy(Policy):
+    """Predicts the same probabilities whatever happens."""
+
+    name: ClassVar[str] = "FixedPolicy"
+    defaults: ClassVar[dict] = {"priority": None}
+
+    def __init__(self, probabilities: dict[str, float], priority: int = 1, *,
+                 no_user: bool = False, events: list | None = None) -> None:
+        super().__init__({"priority": priority})
+        self.probabilities = probabilities
+        self.no_user = no_user
+        self.events = events or []
+
+    def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        return self.prediction(dict(self.probabilities), events=list(self.events),
+                               is_no_user_prediction=self.no_user)
+
+
+def decide(ensemble: PolicyEnsemble, *events) -> ActionPrediction:
+    domain = Domain()
+    return ensemble.predict_next_action(tracker(domain, *events), domain)
+
+
+def test_the_most_confident_prediction_wins() -> None:
+    ensemble = PolicyEnsemble([FixedPolicy({"utter_a": 0.6, "utter_b": 0.4}, priority=3),
+                               FixedPolicy({"utter_c": 0.9}, priority=1)])
+    chosen = decide(ensemble, *said("greet"))
+    assert (chosen.action_name, chosen.confidence, chosen.policy_name) == \
+        ("utter_c", 0.9, "FixedPolicy")
+
+
+def test_equal_confidence_goes_to_the_higher_priority() -> None:
+    low = FixedPolicy({"utter_low": 1.0}, priority=3)
+    high = FixedPolicy({"utter_high": 1.0}, priority=4)
+    assert decide(PolicyEnsemble([low, high]), *said("greet")).action_name == "utter_high"
+    assert decide(PolicyEnsemble([high, low]), *said("greet")).action_name == "utter_high"
+
+
+def test_predictions_without_user_input_overrule_the_others() -> None:
+    loop = FixedPolicy({"some_form": 0.5}, priority=1, no_user=True)
+    other = FixedPolicy({"utter_x": 1.0}, priority=4)
+    chosen = decide(PolicyEnsemble([other, loop]), *said("greet"))
+    assert chosen.action_name == "some_form" and chosen.is_no_user_prediction
+
+
+def test_a_rejected_action_is_not_predicted_again() -> None:
+    ensemble = PolicyEnsemble([FixedPolicy({"some_form": 1.0}, priority=4),
+                               FixedPolicy({"utter_x": 0.7}, priority=1)])
+    events = [*said("ask"), act("some_form"), ActiveLoop(name="some_form"), *said("chitchat")]
+    assert decide(ensemble, *events).action_name == "some_form"
+    rejected = decide(ensemble, *events, ActionExecutionRejected(name="some_form"))
+    assert rejected.action_name == "utter_x"
+    # once another action ran, the rejection is history
+    assert decide(ensemble, *events, ActionExecutionRejected(name="some_form"),
+                  act("utter_x")).action_name == "some_form"
+
+
+def test_fallback_under_the_threshold_or_without_predictions() -> None:
+    unsure = FixedPolicy({"utter_x": 0.2})
+    ensemble = PolicyEnsemble([unsure], fallback_threshold=0.3)
+    chosen = decide(ensemble, *said("greet"))
+    assert chosen.action_name == "action_default_fallback"
+    assert (chosen.policy_name, chosen.confidence) == ("FixedPolicy", 0.2)
+    empty = decide(PolicyEnsemble([FixedPolicy({})]), *said("greet"))
+    assert (empty.action_name, empty.confidence) == ("action_default_fallback", 0.0)
+
+
+def test_events_of_every_policy_are_passed_on() -> None:
+    note = LoopInterrupted(is_interrupted=True)
+    ensemble = PolicyEnsemble([FixedPolicy({"utter_x": 0.3}, events=[note]),
+                               FixedPolicy({"utter_y": 1.0}, priority=2)])
+    chosen = decide(ensemble, *said("greet"))
+    assert chosen.action_name == "utter_y" and chosen.events == [note]
+
+
+def test_rules_and_memoization_together(dialogue_project) -> None:
+    project = dialogue_project(rules="""
+        version: "3.1"
+        rules:
+        - rule: greet
+          steps:
+          - intent: greet
+          - action: utter_greet
+        """, stories="""
+        version: "3.1"
+        stories:
+        - story: thanks
+          steps:
+          - intent: thanks
+          - action: utter_noworries
+        """)
+    policies = [trained(MemoizationPolicy(), project),
+                trained(RulePolicy({"core_fallback_threshold": 0.4}), project)]
+    ensemble = PolicyEnsemble.from_policies(policies)
+    assert ensemble.fallback_threshold == 0.4
+    domain = project.domain
+
+    def next_action(*events) -> ActionPrediction:
+        return ensemble.predict_next_action(tracker(domain, *events), domain)
+
+    ruled = next_action(*said("greet"))
+    assert (ruled.action_name, ruled.policy_name, ruled.confidence) == \
+        ("utter_greet", "RulePolicy", 1.0)
+    memorised = next_action(*said("thanks"))
+    assert (memorised.action_name, memorised.policy_name) == ("utter_noworries",
+                                                              "MemoizationPolicy")
+    unknown = next_action(*said("bye"))
+    assert (unknown.action_name, unknown.policy_name, unknown.confidence) == \
+        ("action_default_fallback", "RulePolicy", 0.4)
+    every = ensemble.predictions(tracker(domain, *said("thanks")), domain)
+    assert [p.policy_name for p in every] == ["MemoizationPolicy", "RulePolicy"]
