@@ -133,6 +133,8 @@ class JointTransformerClassifier(NluComponent):
         "inference_batch_size": 64,
         # dynamic int8 quantization of the Linear layers when loaded
         "quantize": False,
+        # a leaner forward pass for BERT-style encoders when loaded for parsing
+        "fast_inference": True,
         # LoRA adapters instead of full fine-tuning: {r: 8, alpha: 16, dropout: 0.1}
         "lora": None,
     }
@@ -146,6 +148,7 @@ class JointTransformerClassifier(NluComponent):
         self.regex_names: list[str] = []
         self.fit_result: Any = None
         self._device: torch.device | None = None
+        self._inference_only = False
 
     # ------------------------------------------------------------ configuration
 
@@ -450,6 +453,11 @@ class JointTransformerClassifier(NluComponent):
         """Encoder config, tokenizer files, all weights (safetensors) and labels (JSON)."""
         if self.model is None or self.labels is None:
             raise TrainingError(f"{self.name}: nothing to save, the component was not trained")
+        if self._inference_only:
+            raise TrainingError(
+                f"{self.name}: a classifier loaded for parsing cannot be saved again",
+                hint="copy its model file instead, or retrain",
+            )
         encoder = self.model.encoder
         encoder.config.save_pretrained(storage.path(ENCODER_DIR))
         self.tokenizer.save_pretrained(storage.path(TOKENIZER_DIR))
@@ -472,6 +480,7 @@ class JointTransformerClassifier(NluComponent):
         import torch
 
         from dialogflowlite.models.crf import bio_transition_mask
+        from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
         from dialogflowlite.models.joint_intent_slot import (
             JointIntentSlotConfig,
             JointIntentSlotModel,
@@ -488,6 +497,9 @@ class JointTransformerClassifier(NluComponent):
         model = JointIntentSlotModel(encoder, model_config, allowed)
         load_weights(model, storage.read_tensors(WEIGHTS), cls.name)
         model.eval()
+        if component.config["fast_inference"] and supports_fast_path(model.encoder):
+            model.encoder = FastBertEncoder(model.encoder)
+            component._inference_only = True
         component.model = model
         component._device = torch.device("cpu")
         if quantize or component.config["quantize"]:

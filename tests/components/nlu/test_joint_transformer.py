@@ -12,7 +12,7 @@ from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
 from dialogflowlite.components.tokenizers.alignment import simple_tokens
-from dialogflowlite.errors import ComponentConfigError, ModelSourceError
+from dialogflowlite.errors import ComponentConfigError, ModelSourceError, TrainingError
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData, parse_annotated_text
 
@@ -52,15 +52,19 @@ def parse(component: JointTransformerClassifier, texts: list[str]) -> list[Messa
     return messages
 
 
-def signature(messages: list[Message]) -> list:
-    return [
-        (
-            m.intent,
-            [(p.name, round(p.confidence, 5)) for p in m.intent_ranking],
-            [(e.entity, e.start, e.end, e.value, round(e.confidence, 5)) for e in m.entities],
+def assert_same_predictions(first: list[Message], second: list[Message]) -> None:
+    for a, b in zip(first, second, strict=True):
+        assert a.intent == b.intent
+        assert [p.name for p in a.intent_ranking] == [p.name for p in b.intent_ranking]
+        assert [p.confidence for p in a.intent_ranking] == pytest.approx(
+            [p.confidence for p in b.intent_ranking], abs=1e-5
         )
-        for m in messages
-    ]
+        assert [(e.entity, e.start, e.end, e.value) for e in a.entities] == [
+            (e.entity, e.start, e.end, e.value) for e in b.entities
+        ]
+        assert [e.confidence for e in a.entities] == pytest.approx(
+            [e.confidence for e in b.entities], abs=1e-5
+        )
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +142,14 @@ def test_round_trip_without_the_original_folder(tmp_path: Path, tiny_model: Path
 
     texts = ["hi", "fly me to rome tomorrow", "what is the weather in paris", "bye"]
     loaded = JointTransformerClassifier.load(component.config, storage)
-    assert signature(parse(loaded, texts)) == signature(parse(component, texts))
+    assert type(loaded.model.encoder).__name__ == "FastBertEncoder"
+    assert_same_predictions(parse(loaded, texts), parse(component, texts))
+    # the plain transformers forward gives the same too
+    plain = JointTransformerClassifier.load({**component.config, "fast_inference": False}, storage)
+    assert type(plain.model.encoder).__name__ == "BertModel"
+    assert_same_predictions(parse(plain, texts), parse(component, texts))
+    with pytest.raises(TrainingError, match="cannot be saved again"):
+        loaded.persist(ComponentStorage(tmp_path / "again"))
 
 
 def test_quantized_load_predicts(tmp_path: Path, trained: JointTransformerClassifier) -> None:
@@ -267,7 +278,7 @@ def test_lora_trains_adapters_and_saves_plain_weights(
     component.persist(storage)
     loaded = JointTransformerClassifier.load(component.config, storage)
     texts = ["hello", "book a flight to paris"]
-    assert signature(parse(loaded, texts)) == signature(parse(component, texts))
+    assert_same_predictions(parse(loaded, texts), parse(component, texts))
 
 
 def test_early_stopping_on_held_out_data(tiny_model: Path, toy) -> None:

@@ -1,0 +1,107 @@
+"""A lean inference-only forward pass for BERT-style encoders.
+
+``transformers`` models are general: every call builds attention masks,
+checks options and goes through several small modules per layer. For
+single-message parsing on a CPU that overhead is a sizeable part of the time,
+and the three attention projections are three separate matrix products.
+:class:`FastBertEncoder` takes the weights of a BERT-like model (BERT,
+MiniLM and friends: absolute positions, post-layer-norm blocks), fuses the
+query/key/value projections into one ``nn.Linear`` and runs the layers in a
+single plain loop with ``scaled_dot_product_attention``. The results match
+the original model up to float rounding, and its ``nn.Linear`` layers can be
+quantized like any others.
+
+:func:`supports_fast_path` says whether a model has that shape; anything else
+keeps its own forward.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
+
+
+def supports_fast_path(encoder: Any) -> bool:
+    """Whether ``encoder`` is a BERT-style ``transformers`` model this module can mirror."""
+    config = getattr(encoder, "config", None)
+    if config is None or getattr(config, "model_type", None) != "bert":
+        return False
+    if getattr(config, "hidden_act", None) not in _ACTIVATIONS:
+        return False
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return False
+    if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
+        return False
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    return layers is not None and hasattr(encoder, "embeddings")
+
+
+class _Layer(nn.Module):
+    def __init__(self, layer: Any) -> None:
+        super().__init__()
+        attention = layer.attention
+        query, key, value = attention.self.query, attention.self.key, attention.self.value
+        size = query.in_features
+        self.qkv = nn.Linear(size, 3 * size)
+        with torch.no_grad():
+            self.qkv.weight.copy_(torch.cat([query.weight, key.weight, value.weight]))
+            self.qkv.bias.copy_(torch.cat([query.bias, key.bias, value.bias]))
+        self.attention_out = attention.output.dense
+        self.attention_norm = attention.output.LayerNorm
+        self.intermediate = layer.intermediate.dense
+        self.output = layer.output.dense
+        self.output_norm = layer.output.LayerNorm
+
+
+class FastBertEncoder(nn.Module):
+    """Inference-only mirror of a BERT-style encoder (same weights, leaner forward)."""
+
+    def __init__(self, encoder: Any) -> None:
+        super().__init__()
+        if not supports_fast_path(encoder):
+            raise ValueError("the encoder is not a BERT-style model")
+        config = encoder.config
+        self.config = config
+        self.num_heads = int(config.num_attention_heads)
+        self.activation = _ACTIVATIONS[config.hidden_act]
+        embeddings = encoder.embeddings
+        self.word_embeddings = embeddings.word_embeddings
+        self.position_embeddings = embeddings.position_embeddings
+        self.token_type_embeddings = embeddings.token_type_embeddings
+        self.embedding_norm = embeddings.LayerNorm
+        self.layers = nn.ModuleList(_Layer(layer) for layer in encoder.encoder.layer)
+        self.eval()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.word_embeddings
+
+    @torch.inference_mode()
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> SimpleNamespace:
+        """Hidden states as ``.last_hidden_state`` (batch, pieces, hidden)."""
+        batch, length = input_ids.shape
+        x = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings.weight[:length]
+            + self.token_type_embeddings.weight[0]
+        )
+        x = self.embedding_norm(x)
+        mask = None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            mask = attention_mask.bool()[:, None, None, :]
+        heads = self.num_heads
+        size = x.size(-1)
+        for layer in self.layers:
+            qkv = layer.qkv(x).view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
+            context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+            context = context.transpose(1, 2).reshape(batch, length, size)
+            x = layer.attention_norm(layer.attention_out(context) + x)
+            x = layer.output_norm(layer.output(self.activation(layer.intermediate(x))) + x)
+        return SimpleNamespace(last_hidden_state=x)

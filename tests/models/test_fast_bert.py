@@ -1,0 +1,62 @@
+"""FastBertEncoder gives the same hidden states as the transformers model it mirrors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
+
+
+def tiny_bert(**changes):
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=60,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=32,
+        **changes,
+    )
+    return BertModel(config, add_pooling_layer=False).eval()
+
+
+def test_same_states_with_and_without_padding() -> None:
+    model = tiny_bert()
+    fast = FastBertEncoder(model)
+    ids = torch.randint(5, 60, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    mask[2, 2:] = 0
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        single = model(input_ids=ids[:1]).last_hidden_state
+    got = fast(ids, mask).last_hidden_state
+    real = mask.bool()
+    assert torch.allclose(got[real], expected[real], atol=1e-5)
+    assert torch.allclose(fast(ids[:1]).last_hidden_state, single, atol=1e-5)
+
+
+def test_quantized_fast_encoder_stays_close() -> None:
+    from dialogflowlite.components.nlu.pretrained import quantize_linear_layers
+
+    model = tiny_bert()
+    ids = torch.randint(5, 60, (1, 7))
+    reference = FastBertEncoder(model)(ids).last_hidden_state
+    quantized = quantize_linear_layers(FastBertEncoder(model))
+    assert not any(type(m) is torch.nn.Linear for m in quantized.modules())
+    got = quantized(ids).last_hidden_state
+    cosine = torch.nn.functional.cosine_similarity(got, reference, dim=-1)
+    assert float(cosine.min()) > 0.98
+
+
+def test_only_bert_style_models_qualify() -> None:
+    assert supports_fast_path(tiny_bert())
+    assert not supports_fast_path(tiny_bert(hidden_act="silu"))
+    assert not supports_fast_path(tiny_bert(position_embedding_type="relative_key"))
+    assert not supports_fast_path(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError):
+        FastBertEncoder(torch.nn.Linear(2, 2))
