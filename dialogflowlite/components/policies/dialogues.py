@@ -14,6 +14,7 @@ as, so problems can name file:line.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -135,24 +136,25 @@ def training_dialogue(path: StoryPath, featurizer: StateFeaturizer) -> TrainingD
     return TrainingDialogue(path, events, states, actions, action_positions)
 
 
-def _signature(path: StoryPath) -> tuple:
-    def plain(events: Iterable[Event]) -> tuple:
-        return tuple(repr(sorted((k, repr(v)) for k, v in e.as_dict().items()
-                                 if k not in ("timestamp", "metadata"))) for e in events)
+def path_signature(path: StoryPath) -> list:
+    """A path's content as JSON-able data, without file positions or timestamps."""
+    def plain(events: Iterable[Event]) -> list[dict]:
+        return [{k: v for k, v in e.as_dict().items() if k not in ("timestamp", "metadata")}
+                for e in events]
 
-    return (path.kind, path.conversation_start, path.wait_for_user_input,
-            plain(path.condition), plain(path.events))
+    return [path.kind, path.conversation_start, path.wait_for_user_input,
+            plain(path.condition), plain(path.events)]
 
 
 def training_dialogues(paths: Iterable[StoryPath], featurizer: StateFeaturizer, *,
                        kind: str | None = None) -> list[TrainingDialogue]:
     """Featurise paths (only those of ``kind`` when given), dropping exact duplicates."""
-    seen: set[tuple] = set()
+    seen: set[str] = set()
     dialogues = []
     for path in paths:
         if kind is not None and path.kind != kind:
             continue
-        signature = _signature(path)
+        signature = json.dumps(path_signature(path), sort_keys=True, default=repr)
         if signature in seen:
             continue
         seen.add(signature)

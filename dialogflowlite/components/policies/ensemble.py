@@ -41,7 +41,8 @@ SECTION = "core"
 class ActionPrediction:
     """The ensemble's decision: the action, its confidence and the policy that chose it.
 
-    ``events`` are to be applied before the action runs.
+    ``events`` are to be applied before the action runs; ``probabilities`` are
+    the winning policy's scores of every action it scored.
     """
 
     action_name: str
@@ -49,6 +50,7 @@ class ActionPrediction:
     policy_name: str | None
     events: list[Event] = field(default_factory=list)
     is_no_user_prediction: bool = False
+    probabilities: dict[str, float] = field(default_factory=dict)
 
 
 def rejected_action(events: Sequence[Event]) -> str | None:
@@ -147,8 +149,9 @@ class PolicyEnsemble:
             confidence = best.confidence if best is not None else 0.0
             logger.debug("no confident prediction (%s %.2f): %s", policy, confidence,
                          self.fallback_action)
-            return ActionPrediction(self.fallback_action, confidence, policy, events)
+            return ActionPrediction(self.fallback_action, confidence, policy, events,
+                                    probabilities={self.fallback_action: confidence})
         action = best.action_name or self.fallback_action
         logger.debug("predicted %s (%s, %.2f)", action, best.policy_name, best.confidence)
         return ActionPrediction(action, best.confidence, best.policy_name, events,
-                                best.is_no_user_prediction)
+                                best.is_no_user_prediction, dict(best.probabilities))

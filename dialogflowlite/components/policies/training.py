@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.policies.base import Policy, PolicyContext
+from dialogflowlite.components.policies.dialogues import path_signature
 from dialogflowlite.components.policies.rasa_compat import translate_policies
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.shared.domain import Domain
@@ -82,16 +83,6 @@ def domain_signature(domain: Domain) -> dict[str, Any]:
         "actions": domain.action_names,
         "forms": sorted(domain.forms),
     }
-
-
-def path_signature(path: StoryPath) -> list[Any]:
-    """A path's content without file positions or timestamps."""
-    def plain(events: list) -> list[dict[str, Any]]:
-        return [{k: v for k, v in e.as_dict().items() if k not in ("timestamp", "metadata")}
-                for e in events]
-
-    return [path.kind, path.conversation_start, path.wait_for_user_input,
-            plain(path.condition), plain(path.events)]
 
 
 def policy_fingerprint(policy: Policy, domain_part: dict[str, Any],

@@ -45,6 +45,7 @@ def test_the_most_confident_prediction_wins() -> None:
     chosen = decide(ensemble, *said("greet"))
     assert (chosen.action_name, chosen.confidence, chosen.policy_name) == \
         ("utter_c", 0.9, "FixedPolicy")
+    assert chosen.probabilities == {"utter_c": 0.9}
 
 
 def test_equal_confidence_goes_to_the_higher_priority() -> None:
