@@ -1,0 +1,195 @@
+"""The Chinese template end to end: init, validate, train, test stories, and a conversation.
+
+The template's tokenizer comes from the first-party plugin
+``plugins/dialogflowlite-jieba``. Where it is installed (the README's set-up),
+dialogflowlite finds it through its entry point; where it is not, the fixture
+makes the same entry point visible the way an editable install does (a
+``.dist-info`` written from the plugin's ``pyproject.toml`` next to its source
+folder on ``sys.path``), so the code path is the same either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.cli.init import available_templates
+from dialogflowlite.cli.main import main
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.plugins.manager import get_plugin_manager, reset_plugin_manager
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+pytest.importorskip("jieba")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+JIEBA_PLUGIN = REPO_ROOT / "plugins" / "dialogflowlite-jieba"
+
+pytestmark = pytest.mark.slow
+
+
+def _jieba_entry_point_installed() -> bool:
+    return any(e.name == "jieba" for e in metadata.entry_points(group="dialogflowlite"))
+
+
+@pytest.fixture(scope="module")
+def jieba_plugin(tmp_path_factory) -> Iterator[None]:
+    """The jieba plugin, found through its ``dialogflowlite`` entry point."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not _jieba_entry_point_installed():
+            project = tomllib.loads((JIEBA_PLUGIN / "pyproject.toml").read_text("utf-8"))
+            name, version = project["project"]["name"], project["project"]["version"]
+            site = tmp_path_factory.mktemp("site")
+            dist_info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+            dist_info.mkdir()
+            (dist_info / "METADATA").write_text(
+                f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
+            )
+            points = project["project"]["entry-points"]["dialogflowlite"]
+            lines = "".join(f"{key} = {value}\n" for key, value in points.items())
+            (dist_info / "entry_points.txt").write_text(
+                f"[dialogflowlite]\n{lines}", encoding="utf-8"
+            )
+            patch.syspath_prepend(str(JIEBA_PLUGIN))
+            patch.syspath_prepend(str(site))
+        patch.delenv("DFL_DISABLE_PLUGINS", raising=False)
+        reset_plugin_manager()
+        try:
+            assert "jieba" in get_plugin_manager().infos
+            yield
+        finally:
+            reset_plugin_manager()
+
+
+@pytest.fixture(scope="module")
+def zhbot(jieba_plugin, tmp_path_factory) -> Path:
+    """The zh template, created and trained once for the module."""
+    import torch
+
+    root = tmp_path_factory.mktemp("zh") / "zhbot"
+    assert main(["init", "--template", "zh", str(root)]) == 0
+    # One thread: small models train no faster on more, and slow down a lot on a busy CPU.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--project", str(root)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return root
+
+
+def test_both_templates_are_listed_and_en_stays_the_default(capsys) -> None:
+    assert sorted(available_templates()) >= ["en", "zh"]
+    assert main(["init", "--list-templates"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    assert lines["en"].endswith("(default)")
+    assert "(default)" not in lines["zh"]
+    assert "中文" in lines["zh"]
+
+
+def test_the_project_loads_strictly_with_the_expected_counts(zhbot) -> None:
+    project = load_project(zhbot, strict=True)
+    assert project.config.language == "zh"
+    assert project.config.pipeline[0].name == "JiebaTokenizer"
+    counts = project.counts()
+    assert {k: counts[k] for k in ("intents", "entities", "slots", "forms", "test_stories")} == {
+        "intents": 11,
+        "entities": 2,
+        "slots": 2,
+        "forms": 1,
+        "test_stories": 12,
+    }
+    assert project.nlu.retrieval_intents == ["faq"]
+    assert not (zhbot / "template.yml").exists()
+
+
+def test_data_validate_reports_no_problems(zhbot, capsys) -> None:
+    assert main(["data", "validate", "--project", str(zhbot)]) == 0
+    assert "0 error(s), 0 warning(s)" in capsys.readouterr().out
+
+
+def test_every_test_story_passes(zhbot) -> None:
+    code = main(["test", "--project", str(zhbot), "--fail-on-prediction-errors"])
+    report = json.loads((zhbot / "results" / "story_report.json").read_text(encoding="utf-8"))
+    assert report["failed_stories"] == [], report["failed_stories"]
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 12, "total": 12}
+    assert report["user_turns"] == {"total": 34, "intent_errors": 0, "entity_errors": 0}
+    assert code == 0
+
+
+@pytest.fixture(scope="module")
+def agent(zhbot):
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.artifact import latest_model
+
+    loaded = Agent.load(latest_model(zhbot / "models"))
+    yield loaded
+    asyncio.run(loaded.close_async())
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("下单以后多久能发货", "faq/ask_shipping"),
+        ("怎么申请退货", "faq/ask_return"),
+        ("可以用支付宝付款吗", "faq/ask_payment"),
+        ("能开发票吗", "faq/ask_invoice"),
+        ("周末人工客服上班吗", "faq/ask_hours"),
+    ],
+)
+def test_faq_questions_get_the_right_answer(agent, text: str, answer: str) -> None:
+    parsed = asyncio.run(agent.parse_message(text))
+    assert parsed["intent"]["name"] == "faq"
+    assert parsed["response_selector"]["default"]["response"]["intent_response_key"] == answer
+
+
+def test_words_and_entities_keep_exact_character_offsets(agent) -> None:
+    text = "查一下订单DD85120943到哪了，尾号2468"
+    parsed = asyncio.run(agent.parse_message(text))
+    assert parsed["intent"]["name"] == "check_order"
+    found = {(e["entity"], e["value"], e["start"], e["end"]) for e in parsed["entities"]}
+    assert found == {("order_number", "DD85120943", 5, 15), ("phone_tail", "2468", 21, 25)}
+    for entity in parsed["entities"]:
+        assert text[entity["start"] : entity["end"]] == entity["value"]
+
+
+def test_a_conversation_checks_an_order_and_hands_over(agent) -> None:
+    from dialogflowlite.dialogue.messages import IncomingMessage
+
+    def say(text: str) -> list[dict]:
+        return asyncio.run(agent.handle_message(IncomingMessage(text, sender_id="zh-user")))
+
+    assert "订单号" in say("我想查订单")[0]["text"]
+    assert "后四位" in say("订单号是DD63018274")[0]["text"]
+    (status,) = say("5190")
+    assert "DD63018274" in status["text"] and "5190" in status["text"]
+    (handoff,) = say("帮我转人工")
+    assert "人工客服" in handoff["text"]
+    assert handoff["custom"] == {"handoff": True, "queue": "customer_service"}
+
+
+def test_the_jieba_plugin_tests_pass() -> None:
+    """The plugin package's own tests, as its README runs them."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(JIEBA_PLUGIN)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=JIEBA_PLUGIN,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout
