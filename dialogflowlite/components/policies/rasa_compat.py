@@ -55,7 +55,7 @@ def translate_policy(config: ComponentConfig, *, quiet: bool = False) -> Compone
     params = {k: v for k, v in config.params.items() if k in TED_KEPT_KEYS}
     dropped = sorted(k for k in config.params if k not in TED_KEPT_KEYS)
     if not quiet:
-        note = f"; its settings {', '.join(dropped)} are not used" if dropped else ""
+        note = f"; settings not used: {', '.join(dropped)}" if dropped else ""
         logger.warning("notice: %s%s is provided here by %s, which sizes and stops its own "
                        "training%s", _where(config), config.name, target, note)
     return ComponentConfig(target, params, config.position)

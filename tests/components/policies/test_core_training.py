@@ -128,7 +128,7 @@ def test_rasa_policy_names_are_translated_with_a_notice(caplog) -> None:
         ("RulePolicy", {})]
     notices = [r.getMessage() for r in caplog.records]
     assert any("TEDPolicy is provided here by TransformerPolicy" in n
-               and "constrain_similarities, epochs" in n for n in notices)
+               and "settings not used: constrain_similarities, epochs" in n for n in notices)
     assert any("UnexpecTEDIntentPolicy is not used" in n for n in notices)
     assert [c.name for c in translate_policies([])] == ["MemoizationPolicy", "RulePolicy",
                                                         "TransformerPolicy"]
