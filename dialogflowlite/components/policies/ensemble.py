@@ -11,7 +11,9 @@ passed on whichever policy wins.
 When no policy predicts anything, or the best confidence is under the core
 fallback threshold (the rule policy's ``core_fallback_threshold``), the
 answer is the fallback action (``action_default_fallback`` unless
-configured otherwise).
+configured otherwise). Right after the user's turn was undone (the fallback
+action and ``action_back`` rewind it) there is nothing to answer: the bot
+listens.
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.components.policies.base import Conversation, Policy, PolicyPrediction
 from dialogflowlite.components.policies.states import StateFeaturizer
 from dialogflowlite.errors import ModelLoadError
-from dialogflowlite.shared.domain import ACTION_DEFAULT_FALLBACK, Domain
-from dialogflowlite.shared.events import ActionExecuted, ActionExecutionRejected, Event
+from dialogflowlite.shared.domain import ACTION_DEFAULT_FALLBACK, ACTION_LISTEN, Domain
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    Event,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
 if TYPE_CHECKING:
@@ -35,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: the model section the ensemble is stored under
 SECTION = "core"
+#: ``policy`` of the ``action_listen`` that follows an undone user turn
+UNDONE_TURN_POLICY = "user_turn_undone"
 
 
 @dataclass
@@ -61,6 +71,16 @@ def rejected_action(events: Sequence[Event]) -> str | None:
         if isinstance(event, ActionExecuted):
             return None
     return None
+
+
+def user_turn_undone(events: Sequence[Event]) -> bool:
+    """Whether the latest user turn was undone and no action ran since."""
+    for event in reversed(events):
+        if isinstance(event, UserUtteranceReverted):
+            return True
+        if isinstance(event, (ActionExecuted, UserUttered)):
+            return False
+    return False
 
 
 class PolicyEnsemble:
@@ -141,6 +161,9 @@ class PolicyEnsemble:
     def predict_next_action(self, tracker: DialogueStateTracker,
                             domain: Domain) -> ActionPrediction:
         """The next action for the conversation in ``tracker``."""
+        if user_turn_undone(tracker.events):
+            return ActionPrediction(ACTION_LISTEN, 1.0, UNDONE_TURN_POLICY,
+                                    probabilities={ACTION_LISTEN: 1.0})
         predictions = self.predictions(tracker, domain)
         events = [event for p in predictions for event in p.events]
         best = self.best(predictions)

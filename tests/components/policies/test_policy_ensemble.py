@@ -12,7 +12,9 @@ from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.events import (
     ActionExecutionRejected,
     ActiveLoop,
+    BotUttered,
     LoopInterrupted,
+    UserUtteranceReverted,
 )
 
 
@@ -128,3 +130,13 @@ def test_rules_and_memoization_together(dialogue_project) -> None:
         ("action_default_fallback", "RulePolicy", 0.4)
     every = ensemble.predictions(tracker(domain, *said("thanks")), domain)
     assert [p.policy_name for p in every] == ["MemoizationPolicy", "RulePolicy"]
+
+
+def test_after_an_undone_user_turn_the_bot_listens() -> None:
+    ensemble = PolicyEnsemble([FixedPolicy({"action_default_fallback": 1.0})])
+    fallback = [*said("greet"), act("action_default_fallback"), BotUttered(text="sorry?"),
+                UserUtteranceReverted()]
+    chosen = decide(ensemble, *fallback)
+    assert (chosen.action_name, chosen.policy_name) == ("action_listen", "user_turn_undone")
+    assert decide(ensemble, *fallback, act("action_listen"), *said("greet")).action_name == \
+        "action_default_fallback"
