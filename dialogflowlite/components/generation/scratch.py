@@ -21,10 +21,12 @@ Encoded = tuple[list[int], list[int]]
 class ScratchStepper:
     """Adapts :class:`Seq2SeqTransformer` to the decoding interface, with a key/value cache."""
 
-    def __init__(self, model: Seq2SeqTransformer, bos_id: int, eos_id: int) -> None:
+    def __init__(self, model: Seq2SeqTransformer, bos_id: int, eos_id: int,
+                 banned_ids: list[int] | None = None) -> None:
         self.model = model
         self.bos_id = bos_id
         self.eos_id = eos_id
+        self.banned = torch.tensor(sorted(banned_ids or []), dtype=torch.long)
 
     def start(self, source: list[int], batch: int) -> dict[str, Any]:
         ids = torch.tensor([source], dtype=torch.long)
@@ -38,7 +40,10 @@ class ScratchStepper:
         logits = self.model.decode(tokens.view(-1, 1), state["memory"], state["mask"], cache,
                                    start=state["position"])
         state["position"] += 1
-        return logits[:, -1], state
+        logits = logits[:, -1]
+        if len(self.banned):
+            logits[:, self.banned] = float("-inf")
+        return logits, state
 
     def reorder(self, state: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
         state["memory"] = state["memory"].index_select(0, index)
@@ -122,7 +127,8 @@ class ScratchBackend:
     # ------------------------------------------------------------ generation
 
     def stepper(self) -> ScratchStepper:
-        return ScratchStepper(self.model, self.vocabulary.bos_id, self.vocabulary.eos_id)
+        return ScratchStepper(self.model, self.vocabulary.bos_id, self.vocabulary.eos_id,
+                              self.vocabulary.banned_ids)
 
     def decode_ids(self, ids: list[int]) -> str:
         return self.vocabulary.decode(ids)

@@ -51,6 +51,12 @@ class SubwordVocabulary:
         return cls(tokenizer)
 
     @property
+    def banned_ids(self) -> list[int]:
+        """Tokens a reply never contains: the special tokens except end-of-reply."""
+        ids = [self.tokenizer.token_to_id(t) for t in SPECIAL_TOKENS if t != EOS]
+        return [i for i in ids if i is not None]
+
+    @property
     def size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
