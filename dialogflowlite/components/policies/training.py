@@ -102,6 +102,23 @@ class CoreSection:
     def is_configured(self, project: Project) -> bool:
         return bool(project.stories or project.rules)
 
+    def check(self, project: Project) -> None:
+        """Raise the errors training would raise about the data, without training.
+
+        Settings of every policy, and for rule policies the fallback action,
+        over-long rules and contradictions between rules and stories (about as
+        fast as reading the data), so a caller can report them before any
+        section trains.
+        """
+        from dialogflowlite.components.policies.rule import RulePolicy
+
+        entries = build_policies(project)
+        paths = training_paths(project)
+        for entry in entries:
+            if isinstance(entry.policy, RulePolicy):
+                checker = RulePolicy(entry.policy.config, position=entry.policy.position)
+                checker.train(paths, project.domain, PolicyContext(progress=False))
+
     def train(self, project: Project, context: TrainingContext) -> dict[str, Any]:
         """Train the policies whose fingerprint changed; returns the ``core`` manifest entry."""
         from dialogflowlite.components.policies.rule import RulePolicy

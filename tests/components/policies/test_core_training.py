@@ -175,3 +175,6 @@ def test_contradictions_stop_training_before_the_slow_policies(dialogue_project,
         """)
     with pytest.raises(TrainingError, match="contradicting rules or stories"):
         run_core(project, tmp_path)
+    with pytest.raises(TrainingError, match="contradicting rules or stories"):
+        CoreSection().check(project)
+    CoreSection().check(dialogue_project(rules=RULES, stories=STORIES, config=CONFIG))
