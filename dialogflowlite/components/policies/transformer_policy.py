@@ -198,7 +198,7 @@ class TransformerPolicy(Policy):
         self.model.to("cpu").eval()
         self.training_summary = {"samples": len(samples), "epochs": round(result.epochs, 2),
                                  "seconds": round(result.seconds, 2),
-                                 "score": result.best_score}
+                                 "reached_target": result.best_score == float("inf")}
         logger.info("%s: %d examples, %.1f epochs, %.1fs", self.name, len(samples),
                     result.epochs, result.seconds)
 

@@ -49,6 +49,7 @@ def test_learns_the_stories(dialogue_project) -> None:
     policy = trained(TransformerPolicy(TINY), project)
     domain = project.domain
     assert policy.training_summary["samples"] > 0
+    assert policy.training_summary["reached_target"]
     cases = [
         (said("greet"), "utter_greet"),
         (greeted(True), "action_listen"),
