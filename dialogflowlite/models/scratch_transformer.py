@@ -4,7 +4,8 @@ Each word is represented by the sum of a word embedding, the mean of its
 character n-gram embeddings (so unseen words that look like known ones still
 mean something, in any language) and a projection of its extra features
 (regex and lookup matches). A learned ``CLS`` vector is prepended; a
-Transformer encoder with learned positions mixes the sequence. The ``CLS``
+convolution over neighbouring words adds local context, and a Transformer
+encoder with learned positions mixes the sequence. The ``CLS``
 state feeds the intent head, each word's state the slot head
 (:class:`~dialogflowlite.models.intent_slot_heads.IntentSlotHeads`, optional
 CRF).
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dialogflowlite.models.intent_slot_heads import IntentSlotHeads, JointOutput
@@ -40,6 +42,8 @@ class ScratchTransformerConfig:
     dropout: float = 0.1
     #: words per message, including the CLS position
     max_positions: int = 128
+    #: width of a convolution over neighbouring words before the Transformer (0: none)
+    conv_kernel: int = 3
     use_crf: bool = True
     slot_loss_weight: float = 1.0
 
@@ -61,6 +65,12 @@ class ScratchEncoder(nn.Module):
         self.positions = nn.Embedding(config.max_positions, size)
         self.norm = nn.LayerNorm(size)
         self.dropout = nn.Dropout(config.dropout)
+        # local word-order features (n-gram-like) that attention alone learns slowly
+        self.conv = (
+            nn.Conv1d(size, size, config.conv_kernel, padding=config.conv_kernel // 2)
+            if config.conv_kernel
+            else None
+        )
         layer = nn.TransformerEncoderLayer(
             size,
             config.num_heads,
@@ -97,6 +107,9 @@ class ScratchEncoder(nn.Module):
         x = x + self.positions(torch.arange(x.size(1), device=x.device))
         x = self.dropout(self.norm(x))
         mask = torch.cat([word_mask.new_ones(word_mask.size(0), 1), word_mask.bool()], 1)
+        if self.conv is not None:
+            local = self.conv((x * mask.unsqueeze(-1)).transpose(1, 2)).transpose(1, 2)
+            x = x + self.dropout(F.gelu(local))
         x = self.layers(x, src_key_padding_mask=~mask)
         return self.final_norm(x)
 

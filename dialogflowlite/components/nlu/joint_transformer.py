@@ -130,6 +130,8 @@ class JointTransformerClassifier(NluComponent):
         "random_seed": None,
         # null: the GPU when there is one
         "device": None,
+        # intents listed in the parse result's intent_ranking
+        "ranking_length": 10,
         "inference_batch_size": 64,
         # dynamic int8 quantization of the Linear layers when loaded
         "quantize": False,
@@ -278,8 +280,9 @@ class JointTransformerClassifier(NluComponent):
             self.fit_result.seconds,
             self.fit_result.best_score,
         )
-        if context.quantize or c["quantize"]:
-            self._quantize()
+        if context.quantize:
+            # weights are saved in full precision; the saved config asks for int8 at load
+            self.config["quantize"] = True
 
     @property
     def _tags_wanted(self) -> bool:
@@ -445,6 +448,7 @@ class JointTransformerClassifier(NluComponent):
                     path,
                     conf,
                     self.name,
+                    int(self.config["ranking_length"]),
                 )
 
     # ------------------------------------------------------------ persistence

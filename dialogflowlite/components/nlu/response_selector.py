@@ -258,8 +258,9 @@ class ResponseSelector(NluComponent):
         )
         self.model.to(next(trained.parameters()).device).eval()
         self._device = next(self.model.parameters()).device
-        if context.quantize or c["quantize"]:
-            self._quantize()
+        if context.quantize:
+            # weights are saved in full precision; the saved config asks for int8 at load
+            self.config["quantize"] = True
 
     def _responses_from(self, context: NluContext) -> dict[str, list[dict[str, Any]]]:
         if context.domain is None:

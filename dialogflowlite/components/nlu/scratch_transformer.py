@@ -85,6 +85,8 @@ class ScratchTransformerClassifier(NluComponent):
         "num_heads": 4,
         "ff_size": 512,
         "dropout": 0.1,
+        # a convolution over this many neighbouring words before the Transformer (0: none)
+        "conv_kernel": 3,
         # chance of hiding a word's id during training (its n-grams stay)
         "word_dropout": 0.1,
         "lowercase": True,
@@ -113,6 +115,8 @@ class ScratchTransformerClassifier(NluComponent):
         "max_minutes": None,
         "random_seed": None,
         "device": None,
+        # intents listed in the parse result's intent_ranking
+        "ranking_length": 10,
         "inference_batch_size": 128,
     }
 
@@ -146,6 +150,12 @@ class ScratchTransformerClassifier(NluComponent):
                 raise self._bad(key, "use a positive integer")
         if c["hidden_size"] % c["num_heads"]:
             raise self._bad("num_heads", "hidden_size must be a multiple of num_heads")
+        if (
+            not isinstance(c["conv_kernel"], int)
+            or c["conv_kernel"] < 0
+            or (c["conv_kernel"] and c["conv_kernel"] % 2 == 0)
+        ):
+            raise self._bad("conv_kernel", "use 0 (no convolution) or an odd width such as 3")
         if c["ngram_min"] > c["ngram_max"]:
             raise self._bad("ngram_min", "ngram_min must not exceed ngram_max")
         if not (c["intent_classification"] or c["entity_recognition"]):
@@ -220,6 +230,7 @@ class ScratchTransformerClassifier(NluComponent):
             ff_size=int(c["ff_size"]),
             dropout=float(c["dropout"]),
             max_positions=int(c["max_length"]) + 1,
+            conv_kernel=int(c["conv_kernel"]),
             use_crf=bool(c["use_crf"]) and self._tags_wanted,
             slot_loss_weight=float(c["slot_loss_weight"]),
         )
@@ -422,6 +433,7 @@ class ScratchTransformerClassifier(NluComponent):
                     path,
                     conf,
                     self.name,
+                    int(self.config["ranking_length"]),
                 )
 
     # ------------------------------------------------------------ persistence

@@ -197,14 +197,16 @@ def write_prediction(
     tags: Sequence[int] | None,
     tag_confidences: Sequence[float] | None,
     extractor: str,
+    ranking_length: int = 10,
 ) -> None:
-    """Set the intent ranking and append the entities a classifier predicted."""
+    """Set the intent ranking (its top ``ranking_length``) and append the predicted entities."""
     if intent_probs is not None:
         message.set_intent(
             [
                 IntentPrediction(name, float(p))
                 for name, p in zip(labels.intents, intent_probs, strict=True)
-            ]
+            ],
+            top_k=ranking_length,
         )
     if tags:
         names = [labels.tags[t] for t in tags]

@@ -309,3 +309,111 @@ def test_bad_config_and_missing_model(tmp_path: Path, toy) -> None:
     component = JointTransformerClassifier({"model": str(tmp_path / "nowhere")})
     with pytest.raises(ModelSourceError):
         component.train(toy, NluContext(progress=False))
+
+
+def test_quantize_at_training_time_means_int8_at_load(tmp_path: Path, tiny_model: Path, toy):
+    component = JointTransformerClassifier({"model": str(tiny_model), **TINY, "epochs": 2})
+    component.train(toy, NluContext(progress=False, quantize=True))
+    assert component.config["quantize"] is True
+    storage = ComponentStorage(tmp_path / "stored")
+    component.persist(storage)  # full-precision weights
+    loaded = JointTransformerClassifier.load(component.config, storage)
+    assert not any(type(m) is torch.nn.Linear for m in loaded.model.modules())
+    assert parse(loaded, ["hello"])[0].intent in {"greet", "goodbye", "book_flight", "weather"}
+
+
+SMALL_PROJECT_NLU = """
+version: "3.1"
+nlu:
+  - intent: greet
+    examples: |
+      - hello
+      - hi there
+      - good morning
+      - hey
+      - good evening
+      - hello, how are you
+  - intent: goodbye
+    examples: |
+      - bye
+      - see you later
+      - goodbye for now
+      - have a nice day, bye
+      - talk to you soon
+      - catch you later
+  - intent: book_table
+    examples: |
+      - book a table in [Berlin](city) for [4](people) people
+      - i need a table for [two](people) in [Paris](city)
+      - reserve a table for [6](people) in [London](city)
+      - can i get a table in [Rome](city)
+      - table for [3](people) please
+      - book me a table in [Madrid](city) for [five](people)
+      - i want to reserve a table in [Vienna](city)
+      - a table for [8](people) in [Lisbon](city) please
+  - intent: ask_weather
+    examples: |
+      - what is the weather in [Berlin](city)
+      - will it rain in [London](city)
+      - how warm is it in [Paris](city) today
+      - weather forecast for [Oslo](city)
+      - is it sunny in [Rome](city)
+      - do i need an umbrella in [Dublin](city)
+"""
+
+SMALL_PROJECT_DOMAIN = """
+version: "3.1"
+intents: [greet, goodbye, book_table, ask_weather]
+entities: [city, people]
+responses:
+  utter_greet:
+    - text: Hello!
+"""
+
+SMALL_PROJECT_CONFIG = """
+language: en
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: JointTransformerClassifier
+    model: all-MiniLM-L6-v2
+policies: []
+"""
+
+
+@pytest.mark.slow
+def test_default_model_trains_end_to_end_on_a_small_project(write_project) -> None:
+    from dialogflowlite.components.nlu.pipeline import NluPipeline
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    project = write_project(
+        nlu=SMALL_PROJECT_NLU, domain=SMALL_PROJECT_DOMAIN, config=SMALL_PROJECT_CONFIG
+    )
+    result = train(project, sections=("nlu",), options=TrainOptions(progress=False))
+    pipeline = NluPipeline.load(result.model_path)
+    cases = {
+        "hi, good morning": ("greet", []),
+        "bye, see you soon": ("goodbye", []),
+        "book a table for 2 people in Hamburg": (
+            "book_table",
+            [("people", "2"), ("city", "Hamburg")],
+        ),
+        "what's the weather like in Stockholm": ("ask_weather", [("city", "Stockholm")]),
+    }
+    for text, (intent, entities) in cases.items():
+        parsed = pipeline.parse(text).parse_result()
+        assert parsed["intent"]["name"] == intent, parsed
+        assert sorted((e["entity"], e["value"]) for e in parsed["entities"]) == sorted(entities), (
+            parsed
+        )
+        assert len(parsed["intent_ranking"]) == 4
+    quantized = NluPipeline.load(result.model_path, quantize=True)
+    assert quantized.parse("book a table in Rome").intent == "book_table"
+
+
+def test_ranking_length_limits_the_ranking(trained: JointTransformerClassifier) -> None:
+    trained.config["ranking_length"] = 2
+    try:
+        [message] = parse(trained, ["hello"])
+    finally:
+        trained.config["ranking_length"] = 10
+    assert len(message.intent_ranking) == 2 and message.intent == "greet"

@@ -150,5 +150,7 @@ def test_bad_config() -> None:
         ScratchTransformerClassifier({"hidden_size": 30, "num_heads": 4})
     with pytest.raises(ComponentConfigError, match="ngram_min"):
         ScratchTransformerClassifier({"ngram_min": 5, "ngram_max": 3})
+    with pytest.raises(ComponentConfigError, match="conv_kernel"):
+        ScratchTransformerClassifier({"conv_kernel": 2})
     with pytest.raises(ComponentConfigError, match="epochs"):
         ScratchTransformerClassifier({"epochs": 0})
