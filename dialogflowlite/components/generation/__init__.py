@@ -1,0 +1,1 @@
+"""Response generation: templates, retrieval responses and the neural generator."""

@@ -86,21 +86,28 @@ class Responder:
         self.generators: list[Generator] = list(generators or [])
 
     @classmethod
-    def load(cls, archive: ModelArchive, domain: Domain, *, response_selection: str = "random",
-             seed: int | None = None) -> Responder:
-        """A responder with the generators trained into ``archive`` (if any)."""
+    def load(cls, archive: ModelArchive, domain: Domain, *,
+             response_selection: str | None = None, seed: int | None = None,
+             endpoints: dict[str, Any] | None = None) -> Responder:
+        """A responder with the generators trained into ``archive`` (if any).
+
+        ``response_selection`` and ``seed`` default to the ``nlg:`` section of
+        ``endpoints`` (endpoints.yml), then to ``random`` without a seed.
+        """
         from dialogflowlite.plugins.registry import get_registry
 
+        nlg = (endpoints or {}).get("nlg") or {}
+        if response_selection is None:
+            response_selection = str(nlg.get("response_selection", "random"))
+        if seed is None and nlg.get("seed") is not None:
+            seed = int(nlg["seed"])
         generators: list[Generator] = []
         registry = get_registry()
         for record in archive.manifest.components:
             if record.section != GENERATION_SECTION or record.kind != "generator":
                 continue
             component_cls = registry.get(record.name)
-            generator = component_cls.load(record.config, archive.storage(record.key))
-            if hasattr(generator, "attach_domain"):
-                generator.attach_domain(domain)
-            generators.append(generator)  # type: ignore[arg-type]
+            generators.append(component_cls.load(record.config, archive.storage(record.key)))
         return cls(domain, generators=generators, response_selection=response_selection,
                    seed=seed)
 

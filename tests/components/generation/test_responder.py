@@ -155,3 +155,19 @@ def test_rejected_generation_falls_back(domain) -> None:
     [message] = respond(responder, "action_generate", tracker_after(domain))
     assert message["text"] == FALLBACK_TEXT
     assert "generated" not in message.get("metadata", {})
+
+
+def test_load_takes_selection_from_endpoints(domain, tmp_path) -> None:
+    from dialogflowlite.artifact import ModelWriter, open_model
+
+    writer = ModelWriter()
+    try:
+        target = writer.save(tmp_path / "model.tar")
+    finally:
+        writer.close()
+    with open_model(target) as archive:
+        responder = Responder.load(archive, domain, endpoints={
+            "nlg": {"response_selection": "sequential", "seed": 3}})
+        assert responder.templates.selection == "sequential"
+        assert responder.generators == []
+        assert Responder.load(archive, domain).templates.selection == "random"
