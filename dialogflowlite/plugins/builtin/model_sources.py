@@ -107,8 +107,9 @@ def resolve_model_path(name: str, *, owner: str = "model",
     if _in_hub_cache(name) or hub_reachable():
         return name
     raise ModelSourceError(
-        f"{owner}: the pretrained model '{name}' is not available offline: it is no local "
-        "folder, not in the Hugging Face cache, and the model hub cannot be reached",
+        f"{owner}: the pretrained model '{name}' is not available offline: there is no folder "
+        f"{Path(name).expanduser().resolve()}, it is not in the Hugging Face cache, and the "
+        "model hub cannot be reached",
         position=position,
         hint=f"use `model: {DEFAULT_MODEL}` (installed with dialogflowlite), or a local folder "
              "holding the model's files (config.json, weights and tokenizer)")
