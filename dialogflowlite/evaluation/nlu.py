@@ -451,7 +451,7 @@ def run_nlu_test(
     from dialogflowlite.io.loader import load_project
 
     root = Path(project_dir)
-    output = Path(output_dir) if Path(output_dir).is_absolute() else root / output_dir
+    output = _resolve(output_dir, root)
     if cross_validation:
         project = load_project(root, strict=False)
         if not project.nlu.intent_examples:
