@@ -103,8 +103,15 @@ SAME_MEANING: dict[str, frozenset[str]] = {
                       "entity_recognition"}),
 }
 
-#: Rasa's setting name -> the name used here, where they differ
-RENAMED_KEYS = {"random_seed": "seed"}
+#: Rasa's setting name -> the name used here, where they differ (applied when the
+#: component here knows the new name and not Rasa's)
+RENAMED_KEYS = {
+    "random_seed": "seed",
+    "number_of_transformer_layers": "num_layers",
+    "number_of_attention_heads": "num_heads",
+    "transformer_size": "hidden_size",
+    "drop_rate": "dropout",
+}
 
 # ---------------------------------------------------------------- Rasa's components
 
@@ -152,8 +159,9 @@ def default_pipeline(training_data: TrainingData | None = None) -> list[Componen
     """The pipeline used when config.yml lists none.
 
     A pretrained encoder (all-MiniLM-L6-v2, installed with the package) for
-    intents and entities, synonyms, a response selector when the data has
-    retrieval intents, and a fallback below 0.3 confidence or 0.1 ambiguity.
+    intents and entities, synonyms, a response selector on the same encoder
+    when the data has retrieval intents, and a fallback below 0.3 confidence
+    or 0.1 ambiguity.
     """
     specs = [
         ComponentConfig("WhitespaceTokenizer"),
@@ -162,7 +170,7 @@ def default_pipeline(training_data: TrainingData | None = None) -> list[Componen
         ComponentConfig("EntitySynonymMapper"),
     ]
     if training_data is not None and training_data.retrieval_intents:
-        specs.append(ComponentConfig("ResponseSelector"))
+        specs.append(ComponentConfig("ResponseSelector", {"model": DEFAULT_MODEL}))
     specs.append(ComponentConfig("FallbackClassifier",
                                  {"threshold": 0.3, "ambiguity_threshold": 0.1}))
     return specs
@@ -336,6 +344,13 @@ class RasaTranslator:
         # A name that exists here is read with this framework's meaning of its settings;
         # only Rasa settings it does not know are dropped.
         params = self._settings(item.name, item.name, item.params, item.position, None)
+        known = self.defaults_of(item.name) or {}
+        if (item.name == "ResponseSelector" and self.pretrained and "model" in known
+                and "model" not in params):
+            # Rasa's selector read the language model's features: here it uses the encoder.
+            params["model"] = self.pretrained
+            self.notice(f"ResponseSelector uses the pretrained encoder {self.pretrained} of the "
+                        "LanguageModelFeaturizer before it", item.position)
         self.result.append(ComponentConfig(item.name, params, item.position))
 
     # ------------------------------------------------------------ the walk

@@ -26,9 +26,10 @@ TARGETS = {
     "RegexFeaturizer": {"case_sensitive": True},
     "EntitySynonymMapper": {},
     "FallbackClassifier": {"threshold": 0.3, "ambiguity_threshold": 0.1},
-    "ResponseSelector": {"retrieval_intent": None, "epochs": 10},
+    "ResponseSelector": {"retrieval_intent": None, "epochs": 10, "model": None},
     "ScratchTransformerClassifier": {"epochs": 50, "intent_classification": True,
-                                     "entity_recognition": True, "seed": 1},
+                                     "entity_recognition": True, "seed": 1, "num_layers": 2,
+                                     "hidden_size": 128, "dropout": 0.1},
     "JointTransformerClassifier": {"model": None, "epochs": "auto", "random_seed": None,
                                    "intent_classification": True, "entity_recognition": True},
 }
@@ -45,11 +46,13 @@ def test_featurizers_disappear_and_diet_trains_from_scratch(caplog) -> None:
             ("WhitespaceTokenizer", {}), ("LexicalSyntacticFeaturizer", {}),
             ("CountVectorsFeaturizer", {"analyzer": "char_wb", "min_ngram": 1}),
             ("DIETClassifier", {"epochs": 100, "random_seed": 3, "batch_size": [64, 256],
-                                "constrain_similarities": True}),
+                                "constrain_similarities": True, "transformer_size": 64,
+                                "number_of_transformer_layers": 1, "drop_rate": 0.2}),
             ("FallbackClassifier", {"threshold": 0.4}))
     assert result == [
         ("WhitespaceTokenizer", {}),
-        ("ScratchTransformerClassifier", {"epochs": 100, "seed": 3}),
+        ("ScratchTransformerClassifier", {"epochs": 100, "seed": 3, "hidden_size": 64,
+                                          "num_layers": 1, "dropout": 0.2}),
         ("FallbackClassifier", {"threshold": 0.4}),
     ]
     text = caplog.text
@@ -73,8 +76,9 @@ def test_language_model_featurizer_makes_diet_a_fine_tuned_encoder(caplog) -> No
     assert "Rasa's `epochs: 100` does not mean the same for JointTransformerClassifier" in (
         caplog.text)
     unnamed = translate(("WhitespaceTokenizer", {}), ("LanguageModelFeaturizer", {}),
-                        ("DIETClassifier", {}))
-    assert unnamed[1] == ("JointTransformerClassifier", {"model": DEFAULT_MODEL})
+                        ("DIETClassifier", {}), ("ResponseSelector", {}))
+    assert unnamed[1:] == [("JointTransformerClassifier", {"model": DEFAULT_MODEL}),
+                           ("ResponseSelector", {"model": DEFAULT_MODEL})]
 
 
 def test_rasa_classifiers_merge_into_one() -> None:
@@ -157,7 +161,7 @@ def test_default_pipeline_adds_a_response_selector_for_retrieval_intents() -> No
                      "EntitySynonymMapper", "FallbackClassifier"]
     faq = default_pipeline(TrainingData([Message("name?", intent="faq/ask_name")]))
     assert [c.name for c in faq][-2:] == ["ResponseSelector", "FallbackClassifier"]
-    assert faq[2].params == {"model": "all-MiniLM-L6-v2"}
+    assert faq[2].params == faq[-2].params == {"model": "all-MiniLM-L6-v2"}
     assert faq[-1].params == {"threshold": 0.3, "ambiguity_threshold": 0.1}
 
 
