@@ -12,9 +12,10 @@ a second or two. Stands in for Rasa's ``TEDPolicy``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from dialogflowlite.components.policies.base import (
@@ -52,6 +53,20 @@ TED_ONLY_KEYS = (
     "use_maximum_negative_similarity", "transformer_size", "number_of_transformer_layers",
     "number_of_attention_heads", "drop_rate", "run_eagerly",
 )
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread: the model is tiny, and on a busy CPU extra threads
+    only wait for each other (a forward pass gets many times slower, not faster)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class TransformerPolicy(Policy):
@@ -136,7 +151,7 @@ class TransformerPolicy(Policy):
             DialogueTransformer,
             DialogueTransformerConfig,
         )
-        from dialogflowlite.training.loop import LoopConfig, StepOutput, fit
+        from dialogflowlite.training.loop import StepOutput
 
         samples = self._samples(paths, domain, context.seed)
         if not samples:
@@ -189,18 +204,24 @@ class TransformerPolicy(Policy):
                 return float("inf")
             return float(evaluations[0])
 
-        result = fit(self.model, items, collate, step, LoopConfig(
-            epochs=int(self.config["epochs"]), batch_size=int(self.config["batch_size"]),
-            learning_rate=float(self.config["learning_rate"]),
-            weight_decay=float(self.config["weight_decay"]), warmup_ratio=0.05,
-            patience=1, seed=context.seed, device=context.device, progress=context.progress,
-            description=self.name), evaluate=evaluate)
+        with _one_thread():
+            result = self._fit(items, collate, step, evaluate, context)
         self.model.to("cpu").eval()
         self.training_summary = {"samples": len(samples), "epochs": round(result.epochs, 2),
                                  "seconds": round(result.seconds, 2),
                                  "reached_target": result.best_score == float("inf")}
         logger.info("%s: %d examples, %.1f epochs, %.1fs", self.name, len(samples),
                     result.epochs, result.seconds)
+
+    def _fit(self, items, collate, step, evaluate, context: PolicyContext):
+        from dialogflowlite.training.loop import LoopConfig, fit
+
+        return fit(self.model, items, collate, step, LoopConfig(
+            epochs=int(self.config["epochs"]), batch_size=int(self.config["batch_size"]),
+            learning_rate=float(self.config["learning_rate"]),
+            weight_decay=float(self.config["weight_decay"]), warmup_ratio=0.05,
+            patience=1, seed=context.seed, device=context.device, progress=context.progress,
+            description=self.name), evaluate=evaluate)
 
     # ------------------------------------------------------------ prediction
 
@@ -211,7 +232,7 @@ class TransformerPolicy(Policy):
         if self.model is None or self.vocabulary is None:
             return {}
         features, masks = self._tensors(self._encode([conversation.states]))
-        with torch.no_grad():
+        with torch.no_grad(), _one_thread():
             logits = self.model(features, masks)
             probabilities = torch.softmax(logits[0], dim=-1).tolist()
         return dict(zip(self.actions, probabilities, strict=True))
