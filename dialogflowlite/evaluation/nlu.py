@@ -72,8 +72,13 @@ def _spans(entities: Sequence[Entity]) -> list[Span]:
 
 
 def _entity_json(entity: Entity, text: str) -> dict[str, Any]:
-    data = {"entity": entity.entity, "start": entity.start, "end": entity.end,
-            "value": entity.value, "text": text[entity.start:entity.end]}
+    data = {
+        "entity": entity.entity,
+        "start": entity.start,
+        "end": entity.end,
+        "value": entity.value,
+        "text": text[entity.start : entity.end],
+    }
     for key in ("role", "group", "extractor"):
         if getattr(entity, key):
             data[key] = getattr(entity, key)
@@ -111,28 +116,35 @@ class PredictionRecord:
         return _spans(self.entities) == _spans(self.predicted_entities)
 
 
-def predict(pipeline: NluPipeline, examples: Sequence[Message],
-            batch_size: int = 64) -> list[PredictionRecord]:
+def predict(
+    pipeline: NluPipeline, examples: Sequence[Message], batch_size: int = 64
+) -> list[PredictionRecord]:
     """Parse every labelled example with ``pipeline`` and pair it with its labels."""
     records: list[PredictionRecord] = []
     labelled = [m for m in examples if m.intent]
     for offset in range(0, len(labelled), max(1, batch_size)):
-        chunk = labelled[offset:offset + max(1, batch_size)]
+        chunk = labelled[offset : offset + max(1, batch_size)]
         parsed = pipeline.parse_batch([m.text for m in chunk])
         for example, message in zip(chunk, parsed, strict=True):
             retrieval = example.intent if RETRIEVAL_SEPARATOR in (example.intent or "") else None
-            records.append(PredictionRecord(
-                text=example.text,
-                intent=example.base_intent or NO_PREDICTION,
-                intent_prediction=message.intent or NO_PREDICTION,
-                confidence=float(message.confidence or 0.0),
-                entities=list(example.entities),
-                predicted_entities=[e for e in message.entities
-                                    if e.extractor not in PRETRAINED_EXTRACTORS],
-                retrieval_intent=retrieval,
-                retrieval_prediction=(predicted_response_key(message, example.base_intent)
-                                      or NO_PREDICTION) if retrieval else None,
-            ))
+            records.append(
+                PredictionRecord(
+                    text=example.text,
+                    intent=example.base_intent or NO_PREDICTION,
+                    intent_prediction=message.intent or NO_PREDICTION,
+                    confidence=float(message.confidence or 0.0),
+                    entities=list(example.entities),
+                    predicted_entities=[
+                        e for e in message.entities if e.extractor not in PRETRAINED_EXTRACTORS
+                    ],
+                    retrieval_intent=retrieval,
+                    retrieval_prediction=(
+                        predicted_response_key(message, example.base_intent) or NO_PREDICTION
+                    )
+                    if retrieval
+                    else None,
+                )
+            )
     return records
 
 
@@ -147,14 +159,20 @@ class NluEvaluation:
 
     def __post_init__(self) -> None:
         records = self.records
-        self.intent_report = classification_report([r.intent for r in records],
-                                                   [r.intent_prediction for r in records])
-        self.entity_report = span_report([_spans(r.entities) for r in records],
-                                         [_spans(r.predicted_entities) for r in records])
+        self.intent_report = classification_report(
+            [r.intent for r in records], [r.intent_prediction for r in records]
+        )
+        self.entity_report = span_report(
+            [_spans(r.entities) for r in records], [_spans(r.predicted_entities) for r in records]
+        )
         retrieval = [r for r in records if r.retrieval_intent]
-        self.response_selection_report = classification_report(
-            [r.retrieval_intent for r in retrieval],
-            [r.retrieval_prediction for r in retrieval]) if retrieval else None
+        self.response_selection_report = (
+            classification_report(
+                [r.retrieval_intent for r in retrieval], [r.retrieval_prediction for r in retrieval]
+            )
+            if retrieval
+            else None
+        )
 
     # ------------------------------------------------------------ numbers
 
@@ -169,7 +187,8 @@ class NluEvaluation:
     @property
     def has_entities(self) -> bool:
         return self.entity_report["micro avg"]["support"] > 0 or any(
-            r.predicted_entities for r in self.records)
+            r.predicted_entities for r in self.records
+        )
 
     def summary(self) -> dict[str, float]:
         """The headline numbers (what cross-validation averages)."""
@@ -192,22 +211,38 @@ class NluEvaluation:
 
     def intent_errors(self) -> list[dict[str, Any]]:
         """Wrongly classified messages, in Rasa's ``intent_errors.json`` shape."""
-        return [{"text": r.text, "intent": r.intent,
-                 "intent_prediction": {"name": r.intent_prediction, "confidence": r.confidence}}
-                for r in self.records if not r.intent_correct]
+        return [
+            {
+                "text": r.text,
+                "intent": r.intent,
+                "intent_prediction": {"name": r.intent_prediction, "confidence": r.confidence},
+            }
+            for r in self.records
+            if not r.intent_correct
+        ]
 
     def entity_errors(self) -> list[dict[str, Any]]:
         """Messages whose predicted entity spans differ from the annotated ones."""
-        return [{"text": r.text,
-                 "entities": [_entity_json(e, r.text) for e in r.entities],
-                 "predicted_entities": [_entity_json(e, r.text) for e in r.predicted_entities]}
-                for r in self.records if not r.entities_correct]
+        return [
+            {
+                "text": r.text,
+                "entities": [_entity_json(e, r.text) for e in r.entities],
+                "predicted_entities": [_entity_json(e, r.text) for e in r.predicted_entities],
+            }
+            for r in self.records
+            if not r.entities_correct
+        ]
 
     def response_selection_errors(self) -> list[dict[str, Any]]:
-        return [{"text": r.text, "intent_response_key": r.retrieval_intent,
-                 "prediction": r.retrieval_prediction}
-                for r in self.records
-                if r.retrieval_intent and r.retrieval_intent != r.retrieval_prediction]
+        return [
+            {
+                "text": r.text,
+                "intent_response_key": r.retrieval_intent,
+                "prediction": r.retrieval_prediction,
+            }
+            for r in self.records
+            if r.retrieval_intent and r.retrieval_intent != r.retrieval_prediction
+        ]
 
     # ------------------------------------------------------------ output
 
@@ -228,22 +263,27 @@ class NluEvaluation:
         ]
         if self.response_selection_report is not None:
             written.append(_write_json(folder / RESPONSE_REPORT, self.response_selection_report))
-            written.append(_write_json(folder / RESPONSE_ERRORS,
-                                       self.response_selection_errors()))
-        labels, matrix = confusion_matrix([r.intent for r in self.records],
-                                          [r.intent_prediction for r in self.records])
+            written.append(_write_json(folder / RESPONSE_ERRORS, self.response_selection_errors()))
+        labels, matrix = confusion_matrix(
+            [r.intent for r in self.records], [r.intent_prediction for r in self.records]
+        )
         written.append(plot_confusion_matrix(labels, matrix, folder / CONFUSION_MATRIX))
-        written.append(plot_confidence_histogram(
-            [r.confidence for r in self.records if r.intent_correct],
-            [r.confidence for r in self.records if not r.intent_correct],
-            folder / HISTOGRAM))
+        written.append(
+            plot_confidence_histogram(
+                [r.confidence for r in self.records if r.intent_correct],
+                [r.confidence for r in self.records if not r.intent_correct],
+                folder / HISTOGRAM,
+            )
+        )
         return written
 
     def summary_table(self) -> str:
         """A plain-text table of the headline numbers."""
-        return _table(f"NLU evaluation on {len(self.records)} messages",
-                      {key: _fmt(value) for key, value in self.summary().items()},
-                      self.has_entities)
+        return _table(
+            f"NLU evaluation on {len(self.records)} messages",
+            {key: _fmt(value) for key, value in self.summary().items()},
+            self.has_entities,
+        )
 
 
 def _write_json(path: Path, data: Any) -> Path:
@@ -269,21 +309,27 @@ _ROWS = (
 
 
 def _table(title: str, values: dict[str, str], entities: bool) -> str:
-    rows = [(label, values[key]) for key, label in _ROWS
-            if key in values and (entities or not key.startswith("entity_"))]
+    rows = [
+        (label, values[key])
+        for key, label in _ROWS
+        if key in values and (entities or not key.startswith("entity_"))
+    ]
     width = max(len(label) for label, _ in rows)
     lines = [title, f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 13}"]
     lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
     return "\n".join(lines)
 
 
-def evaluate_nlu(pipeline: NluPipeline, test_data: TrainingData | Sequence[Message],
-                 *, batch_size: int = 64) -> NluEvaluation:
+def evaluate_nlu(
+    pipeline: NluPipeline, test_data: TrainingData | Sequence[Message], *, batch_size: int = 64
+) -> NluEvaluation:
     """Parse the labelled test messages with ``pipeline`` and score the predictions."""
     examples = test_data.examples if isinstance(test_data, TrainingData) else list(test_data)
     if not any(m.intent for m in examples):
-        raise TrainingError("the test data has no labelled messages",
-                            hint="add `- intent:` items with examples to the test data")
+        raise TrainingError(
+            "the test data has no labelled messages",
+            hint="add `- intent:` items with examples to the test data",
+        )
     return NluEvaluation(predict(pipeline, examples, batch_size=batch_size))
 
 
@@ -298,11 +344,14 @@ def stratified_folds(examples: Sequence[Message], folds: int, seed: int = 42) ->
     same size give or take one.
     """
     if folds < 2:
-        raise TrainingError(f"cross-validation needs at least 2 folds, not {folds}",
-                            hint="pass --folds 5, for example")
+        raise TrainingError(
+            f"cross-validation needs at least 2 folds, not {folds}",
+            hint="pass --folds 5, for example",
+        )
     if folds > len(examples):
-        raise TrainingError(f"cannot make {folds} folds of {len(examples)} examples",
-                            hint="use fewer folds")
+        raise TrainingError(
+            f"cannot make {folds} folds of {len(examples)} examples", hint="use fewer folds"
+        )
     by_intent: dict[str, list[int]] = {}
     for index, example in enumerate(examples):
         by_intent.setdefault(example.intent or "", []).append(index)
@@ -312,8 +361,13 @@ def stratified_folds(examples: Sequence[Message], folds: int, seed: int = 42) ->
     for intent in sorted(by_intent):
         indices = by_intent[intent]
         if len(indices) < folds:
-            logger.warning("intent '%s' has %d examples, fewer than the %d folds: some folds "
-                           "are tested without it", intent, len(indices), folds)
+            logger.warning(
+                "intent '%s' has %d examples, fewer than the %d folds: some folds "
+                "are tested without it",
+                intent,
+                len(indices),
+                folds,
+            )
         rng.shuffle(indices)
         for index in indices:
             parts[turn % folds].append(index)
@@ -335,12 +389,18 @@ class CrossValidationResult:
     @property
     def std(self) -> dict[str, float]:
         mean = self.mean
-        return {key: math.sqrt(sum((f[key] - mean[key]) ** 2 for f in self.folds)
-                               / len(self.folds)) for key in self.folds[0]}
+        return {
+            key: math.sqrt(sum((f[key] - mean[key]) ** 2 for f in self.folds) / len(self.folds))
+            for key in self.folds[0]
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"folds": len(self.folds), "per_fold": self.folds, "mean": self.mean,
-                "std": self.std}
+        return {
+            "folds": len(self.folds),
+            "per_fold": self.folds,
+            "mean": self.mean,
+            "std": self.std,
+        }
 
     def write(self, output_dir: str | Path) -> list[Path]:
         """The pooled reports and plots, plus cross_validation.json with the fold numbers."""
@@ -351,13 +411,17 @@ class CrossValidationResult:
     def summary_table(self) -> str:
         mean, std = self.mean, self.std
         values = {key: f"{mean[key]:.3f} ± {std[key]:.3f}" for key in mean}
-        return _table(f"NLU cross-validation, {len(self.folds)} folds "
-                      f"({len(self.evaluation.records)} messages), mean ± std over folds",
-                      values, self.evaluation.has_entities)
+        return _table(
+            f"NLU cross-validation, {len(self.folds)} folds "
+            f"({len(self.evaluation.records)} messages), mean ± std over folds",
+            values,
+            self.evaluation.has_entities,
+        )
 
 
-def cross_validate(project: Project, folds: int = 5, *, seed: int = 42,
-                   batch_size: int = 64) -> CrossValidationResult:
+def cross_validate(
+    project: Project, folds: int = 5, *, seed: int = 42, batch_size: int = 64
+) -> CrossValidationResult:
     """Train the project's pipeline on K-1 folds and test on the one left out, K times."""
     from dialogflowlite.components.base import NluContext
     from dialogflowlite.components.nlu.pipeline import NluPipeline
@@ -369,14 +433,28 @@ def cross_validate(project: Project, folds: int = 5, *, seed: int = 42,
     records: list[PredictionRecord] = []
     for number, test_indices in enumerate(parts, start=1):
         held_out = set(test_indices)
-        train_data = TrainingData([m for i, m in enumerate(examples) if i not in held_out],
-                                  data.synonyms, data.regexes, data.lookups)
-        logger.info("fold %d of %d: training on %d, testing on %d messages", number, folds,
-                    len(train_data.examples), len(test_indices))
-        pipeline = NluPipeline.from_config(project.config, training_data=train_data,
-                                           quiet=number > 1)
-        pipeline.train(train_data, NluContext(language=project.config.language,
-                                              domain=project.domain, seed=seed, progress=False))
+        train_data = TrainingData(
+            [m for i, m in enumerate(examples) if i not in held_out],
+            data.synonyms,
+            data.regexes,
+            data.lookups,
+        )
+        logger.info(
+            "fold %d of %d: training on %d, testing on %d messages",
+            number,
+            folds,
+            len(train_data.examples),
+            len(test_indices),
+        )
+        pipeline = NluPipeline.from_config(
+            project.config, training_data=train_data, quiet=number > 1
+        )
+        pipeline.train(
+            train_data,
+            NluContext(
+                language=project.config.language, domain=project.domain, seed=seed, progress=False
+            ),
+        )
         fold_records = predict(pipeline, [examples[i] for i in test_indices], batch_size)
         per_fold.append(NluEvaluation(fold_records).summary())
         records.extend(fold_records)
@@ -398,8 +476,10 @@ def load_nlu_data(path: str | Path) -> TrainingData:
     elif source.is_file():
         files = [source]
     else:
-        raise ProjectNotFoundError(f"test data {source} does not exist",
-                                   hint="pass an NLU YAML file or a folder of them with --nlu")
+        raise ProjectNotFoundError(
+            f"test data {source} does not exist",
+            hint="pass an NLU YAML file or a folder of them with --nlu",
+        )
     log = ProblemLog()
     reader = NluReader(log)
     for file in files:
@@ -455,10 +535,12 @@ def run_nlu_test(
     if cross_validation:
         project = load_project(root, strict=False)
         if not project.nlu.intent_examples:
-            raise TrainingError("the project has no NLU examples to cross-validate",
-                                hint="add examples under data/")
+            raise TrainingError(
+                "the project has no NLU examples to cross-validate", hint="add examples under data/"
+            )
         result: NluEvaluation | CrossValidationResult = cross_validate(
-            project, folds, seed=seed, batch_size=batch_size)
+            project, folds, seed=seed, batch_size=batch_size
+        )
     else:
         result = _evaluate_model(root, model_path, nlu_file, batch_size)
     written = result.write(output)
@@ -467,8 +549,9 @@ def run_nlu_test(
     return result
 
 
-def _evaluate_model(root: Path, model_path: str | Path | None, nlu_file: str | Path | None,
-                    batch_size: int) -> NluEvaluation:
+def _evaluate_model(
+    root: Path, model_path: str | Path | None, nlu_file: str | Path | None, batch_size: int
+) -> NluEvaluation:
     from dialogflowlite.artifact import latest_model, open_model
     from dialogflowlite.components.nlu.pipeline import NluPipeline
     from dialogflowlite.io.loader import load_project
@@ -480,12 +563,15 @@ def _evaluate_model(root: Path, model_path: str | Path | None, nlu_file: str | P
         if not test_data.intent_examples:
             raise ProjectNotFoundError(
                 f"no NLU test data: {root / 'tests'} has no `nlu:` examples",
-                hint="pass --nlu FILE, add NLU examples under tests/, or use --cross-validation")
+                hint="pass --nlu FILE, add NLU examples under tests/, or use --cross-validation",
+            )
     location = _resolve(model_path, root) if model_path is not None else root / "models"
     model_file = latest_model(location)
     if model_file is None:
-        raise ModelLoadError(f"no trained model at {location}",
-                             hint="train one with `dialogflowlite train`, or pass --model PATH")
+        raise ModelLoadError(
+            f"no trained model at {location}",
+            hint="train one with `dialogflowlite train`, or pass --model PATH",
+        )
     with open_model(model_file) as archive:
         pipeline = NluPipeline.load(archive)
     logger.info("evaluating %s on %d messages", model_file, len(test_data.examples))

@@ -35,8 +35,12 @@ def _row(precision: float, recall: float, f1: float, support: int) -> dict[str, 
     return {"precision": precision, "recall": recall, "f1-score": f1, "support": support}
 
 
-def report_from_counts(true_positives: Counter, predicted: Counter, expected: Counter,
-                       labels: Sequence[str] | None = None) -> dict[str, Any]:
+def report_from_counts(
+    true_positives: Counter,
+    predicted: Counter,
+    expected: Counter,
+    labels: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Per-label rows and the three averages from per-label counts."""
     if labels is None:
         labels = sorted(set(predicted) | set(expected))
@@ -55,16 +59,21 @@ def report_from_counts(true_positives: Counter, predicted: Counter, expected: Co
     count = len(rows)
     report["macro avg"] = _row(
         *(_ratio(sum(r[key] for r in rows), count) for key in ("precision", "recall", "f1-score")),
-        total_expected)
+        total_expected,
+    )
     report["weighted avg"] = _row(
-        *(_ratio(sum(r[key] * r["support"] for r in rows), total_expected)
-          for key in ("precision", "recall", "f1-score")),
-        total_expected)
+        *(
+            _ratio(sum(r[key] * r["support"] for r in rows), total_expected)
+            for key in ("precision", "recall", "f1-score")
+        ),
+        total_expected,
+    )
     return report
 
 
-def classification_report(expected: Sequence[str], predicted: Sequence[str],
-                          labels: Sequence[str] | None = None) -> dict[str, Any]:
+def classification_report(
+    expected: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The report of a single-label classification (one prediction per example).
 
     Adds ``"accuracy"`` (the share of examples predicted right) and, per label,
@@ -72,8 +81,7 @@ def classification_report(expected: Sequence[str], predicted: Sequence[str],
     """
     if len(expected) != len(predicted):
         raise ValueError(f"{len(expected)} expected labels but {len(predicted)} predictions")
-    true_positives: Counter = Counter(e for e, p in zip(expected, predicted, strict=True)
-                                      if e == p)
+    true_positives: Counter = Counter(e for e, p in zip(expected, predicted, strict=True) if e == p)
     report = report_from_counts(true_positives, Counter(predicted), Counter(expected), labels)
     confusions: dict[str, Counter] = {}
     for e, p in zip(expected, predicted, strict=True):
@@ -86,8 +94,9 @@ def classification_report(expected: Sequence[str], predicted: Sequence[str],
     return report
 
 
-def span_report(expected: Sequence[Iterable[Span]],
-                predicted: Sequence[Iterable[Span]]) -> dict[str, Any]:
+def span_report(
+    expected: Sequence[Iterable[Span]], predicted: Sequence[Iterable[Span]]
+) -> dict[str, Any]:
     """CoNLL span-level report: per label and averaged, over messages paired by position."""
     if len(expected) != len(predicted):
         raise ValueError(f"{len(expected)} expected messages but {len(predicted)} predicted")
@@ -102,8 +111,9 @@ def span_report(expected: Sequence[Iterable[Span]],
     return report_from_counts(true_positives, predicted_counts, expected_counts)
 
 
-def confusion_matrix(expected: Sequence[str], predicted: Sequence[str],
-                     labels: Sequence[str] | None = None) -> tuple[list[str], list[list[int]]]:
+def confusion_matrix(
+    expected: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None
+) -> tuple[list[str], list[list[int]]]:
     """Labels and counts: row = expected label, column = predicted label."""
     if labels is None:
         labels = sorted(set(expected) | set(predicted))

@@ -23,8 +23,12 @@ def _figure(width: float, height: float) -> Any:
     return figure
 
 
-def plot_confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]],
-                          path: str | Path, title: str = "Intent confusion matrix") -> Path:
+def plot_confusion_matrix(
+    labels: Sequence[str],
+    matrix: Sequence[Sequence[int]],
+    path: str | Path,
+    title: str = "Intent confusion matrix",
+) -> Path:
     """Write the confusion matrix (rows: expected, columns: predicted) as a PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,24 +49,38 @@ def plot_confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]]
         for i, row in enumerate(matrix):
             for j, count in enumerate(row):
                 if count:
-                    axes.text(j, i, str(count), ha="center", va="center",
-                              color="white" if count > peak / 2 else "black")
+                    axes.text(
+                        j,
+                        i,
+                        str(count),
+                        ha="center",
+                        va="center",
+                        color="white" if count > peak / 2 else "black",
+                    )
     figure.tight_layout()
     figure.savefig(path, format="png")
     return path
 
 
-def plot_confidence_histogram(correct: Sequence[float], wrong: Sequence[float],
-                              path: str | Path, title: str = "Intent prediction confidence",
-                              bins: int = 20) -> Path:
+def plot_confidence_histogram(
+    correct: Sequence[float],
+    wrong: Sequence[float],
+    path: str | Path,
+    title: str = "Intent prediction confidence",
+    bins: int = 20,
+) -> Path:
     """Write a histogram of the confidences of right and of wrong predictions as a PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure = _figure(8.0, 5.0)
     axes = figure.add_subplot(1, 1, 1)
     edges = [i / bins for i in range(bins + 1)]
-    axes.hist([list(correct), list(wrong)], bins=edges, color=["#3c8d2f", "#c0392b"],
-              label=[f"right ({len(correct)})", f"wrong ({len(wrong)})"])
+    axes.hist(
+        [list(correct), list(wrong)],
+        bins=edges,
+        color=["#3c8d2f", "#c0392b"],
+        label=[f"right ({len(correct)})", f"wrong ({len(wrong)})"],
+    )
     axes.set_xlim(0.0, 1.0)
     axes.set_xlabel("confidence")
     axes.set_ylabel("messages")

@@ -39,12 +39,19 @@ class ScriptedClassifier(NluComponent):
             answer = self.config["script"][message.text]
             message.set_intent([IntentPrediction(answer["intent"], answer["confidence"])])
             for entity, start, end, *extractor in answer.get("entities", []):
-                message.entities.append(Entity(
-                    entity, start, end, message.text[start:end],
-                    extractor=extractor[0] if extractor else self.name))
+                message.entities.append(
+                    Entity(
+                        entity,
+                        start,
+                        end,
+                        message.text[start:end],
+                        extractor=extractor[0] if extractor else self.name,
+                    )
+                )
             if "response" in answer:
-                message.response_selector = {"faq": {"response": {
-                    "intent_response_key": answer["response"]}}}
+                message.response_selector = {
+                    "faq": {"response": {"intent_response_key": answer["response"]}}
+                }
 
 
 SCRIPT = {
@@ -52,19 +59,29 @@ SCRIPT = {
     "hello": {"intent": "greet", "confidence": 0.8},
     "bye": {"intent": "greet", "confidence": 0.6},
     "see you": {"intent": "goodbye", "confidence": 0.7},
-    "book a table in Paris": {"intent": "book", "confidence": 0.95, "entities": [
-        ["city", 16, 21], ["time", 0, 4, "DucklingEntityExtractor"]]},
-    "table for two in New York": {"intent": "book", "confidence": 0.5, "entities": [
-        ["number", 10, 13], ["city", 17, 20]]},
+    "book a table in Paris": {
+        "intent": "book",
+        "confidence": 0.95,
+        "entities": [["city", 16, 21], ["time", 0, 4, "DucklingEntityExtractor"]],
+    },
+    "table for two in New York": {
+        "intent": "book",
+        "confidence": 0.5,
+        "entities": [["number", 10, 13], ["city", 17, 20]],
+    },
     "what is your name": {"intent": "faq", "confidence": 0.9, "response": "faq/ask_name"},
     "how old are you": {"intent": "faq", "confidence": 0.85, "response": "faq/ask_name"},
 }
 
 TEST_DATA = [
-    ("hi", "greet"), ("hello", "greet"), ("bye", "goodbye"), ("see you", "goodbye"),
+    ("hi", "greet"),
+    ("hello", "greet"),
+    ("bye", "goodbye"),
+    ("see you", "goodbye"),
     ("book a table in [Paris](city)", "book"),
     ("table for [two](number) in [New York](city)", "book"),
-    ("what is your name", "faq/ask_name"), ("how old are you", "faq/ask_age"),
+    ("what is your name", "faq/ask_name"),
+    ("how old are you", "faq/ask_age"),
 ]
 
 
@@ -87,8 +104,12 @@ def labelled_data() -> TrainingData:
 @pytest.fixture
 def scripted(register_plugin) -> NluPipeline:
     register_plugin(ScriptedPlugin(), "scripted")
-    return NluPipeline.from_config([ComponentConfig("WhitespaceTokenizer"),
-                                    ComponentConfig("ScriptedClassifier", {"script": SCRIPT})])
+    return NluPipeline.from_config(
+        [
+            ComponentConfig("WhitespaceTokenizer"),
+            ComponentConfig("ScriptedClassifier", {"script": SCRIPT}),
+        ]
+    )
 
 
 def approx(value: float) -> Any:
@@ -97,16 +118,34 @@ def approx(value: float) -> Any:
 
 def test_intent_report_by_hand(scripted) -> None:
     report = evaluate_nlu(scripted, labelled_data()).intent_report
-    assert report["greet"] == {"precision": approx(2 / 3), "recall": 1.0,
-                               "f1-score": approx(0.8), "support": 2, "confused_with": {}}
-    assert report["goodbye"] == {"precision": 1.0, "recall": 0.5, "f1-score": approx(2 / 3),
-                                 "support": 2, "confused_with": {"greet": 1}}
+    assert report["greet"] == {
+        "precision": approx(2 / 3),
+        "recall": 1.0,
+        "f1-score": approx(0.8),
+        "support": 2,
+        "confused_with": {},
+    }
+    assert report["goodbye"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1-score": approx(2 / 3),
+        "support": 2,
+        "confused_with": {"greet": 1},
+    }
     assert report["book"]["f1-score"] == report["faq"]["f1-score"] == 1.0
     assert report["accuracy"] == 0.875
-    assert report["micro avg"] == {"precision": 0.875, "recall": 0.875, "f1-score": 0.875,
-                                   "support": 8}
-    assert report["macro avg"] == {"precision": approx(11 / 12), "recall": 0.875,
-                                   "f1-score": approx((0.8 + 2 / 3 + 2) / 4), "support": 8}
+    assert report["micro avg"] == {
+        "precision": 0.875,
+        "recall": 0.875,
+        "f1-score": 0.875,
+        "support": 8,
+    }
+    assert report["macro avg"] == {
+        "precision": approx(11 / 12),
+        "recall": 0.875,
+        "f1-score": approx((0.8 + 2 / 3 + 2) / 4),
+        "support": 8,
+    }
     # every intent has support 2, so weighting changes nothing
     assert report["weighted avg"]["f1-score"] == approx(report["macro avg"]["f1-score"])
 
@@ -118,8 +157,12 @@ def test_entity_report_counts_a_boundary_mismatch_as_wrong(scripted) -> None:
     assert report["city"] == {"precision": 0.5, "recall": 0.5, "f1-score": 0.5, "support": 2}
     assert report["number"] == {"precision": 1.0, "recall": 1.0, "f1-score": 1.0, "support": 1}
     assert "time" not in report  # Duckling's entities are not scored
-    assert report["micro avg"] == {"precision": approx(2 / 3), "recall": approx(2 / 3),
-                                   "f1-score": approx(2 / 3), "support": 3}
+    assert report["micro avg"] == {
+        "precision": approx(2 / 3),
+        "recall": approx(2 / 3),
+        "f1-score": approx(2 / 3),
+        "support": 3,
+    }
     assert report["macro avg"]["f1-score"] == 0.75
     assert report["weighted avg"]["precision"] == approx((0.5 * 2 + 1.0) / 3)
     assert evaluation.sentence_accuracy == 0.75
@@ -136,10 +179,14 @@ def test_span_labels_include_roles() -> None:
 
 def test_classification_report_layout_with_unseen_labels() -> None:
     report = classification_report(["a", "a", "b"], ["a", "c", "b"])
-    assert list(report) == ["a", "b", "c", "micro avg", "macro avg", "weighted avg",
-                            "accuracy"]
-    assert report["c"] == {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0,
-                           "confused_with": {}}
+    assert list(report) == ["a", "b", "c", "micro avg", "macro avg", "weighted avg", "accuracy"]
+    assert report["c"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1-score": 0.0,
+        "support": 0,
+        "confused_with": {},
+    }
     assert report["a"]["confused_with"] == {"c": 1}
     assert report["macro avg"]["recall"] == approx(0.5)  # (0.5 + 1 + 0) / 3
     assert report["weighted avg"]["recall"] == approx(2 / 3)
@@ -148,16 +195,26 @@ def test_classification_report_layout_with_unseen_labels() -> None:
 def test_written_results(scripted, tmp_path: Path) -> None:
     evaluation = evaluate_nlu(scripted, labelled_data())
     written = {p.name for p in evaluation.write(tmp_path / "results")}
-    assert written == {"intent_report.json", "intent_errors.json", "entity_report.json",
-                       "entity_errors.json", "response_selection_report.json",
-                       "response_selection_errors.json", "intent_confusion_matrix.png",
-                       "intent_histogram.png"}
+    assert written == {
+        "intent_report.json",
+        "intent_errors.json",
+        "entity_report.json",
+        "entity_errors.json",
+        "response_selection_report.json",
+        "response_selection_errors.json",
+        "intent_confusion_matrix.png",
+        "intent_histogram.png",
+    }
     folder = tmp_path / "results"
     for png in ("intent_confusion_matrix.png", "intent_histogram.png"):
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((folder / "intent_errors.json").read_text()) == [
-        {"text": "bye", "intent": "goodbye",
-         "intent_prediction": {"name": "greet", "confidence": 0.6}}]
+        {
+            "text": "bye",
+            "intent": "goodbye",
+            "intent_prediction": {"name": "greet", "confidence": 0.6},
+        }
+    ]
     errors = json.loads((folder / "entity_errors.json").read_text())
     assert [e["text"] for e in errors] == ["table for two in New York"]
     assert errors[0]["predicted_entities"][1]["text"] == "New"
@@ -170,7 +227,8 @@ def test_written_results(scripted, tmp_path: Path) -> None:
 
 def test_stratified_folds_spread_every_intent() -> None:
     examples = [Message(f"a{i}", intent="a") for i in range(6)] + [
-        Message(f"b{i}", intent="b") for i in range(3)]
+        Message(f"b{i}", intent="b") for i in range(3)
+    ]
     folds = stratified_folds(examples, 3, seed=1)
     assert sorted(i for fold in folds for i in fold) == list(range(9))
     for fold in folds:
@@ -232,8 +290,7 @@ nlu:
 @pytest.fixture
 def nlu_project(register_plugin, write_project) -> Path:
     register_plugin(_tiny_nlu().TinyPlugin(), "tiny-nlu")
-    return write_project(domain=DOMAIN, nlu=NLU, config=CONFIG,
-                         files={"tests/test_nlu.yml": TESTS})
+    return write_project(domain=DOMAIN, nlu=NLU, config=CONFIG, files={"tests/test_nlu.yml": TESTS})
 
 
 def test_run_nlu_test_on_the_projects_test_data(nlu_project: Path) -> None:
@@ -252,8 +309,9 @@ def test_run_nlu_test_on_the_projects_test_data(nlu_project: Path) -> None:
 
     other = nlu_project / "more.yml"
     other.write_text(TESTS.replace("- hello\n", "- hello\n      - hi there\n"))
-    with_file = run_nlu_test(nlu_project, nlu_file=other, output_dir=nlu_project / "out",
-                             echo=lines.append)
+    with_file = run_nlu_test(
+        nlu_project, nlu_file=other, output_dir=nlu_project / "out", echo=lines.append
+    )
     assert len(with_file.records) == 3
     assert (nlu_project / "out" / "entity_report.json").is_file()
 
@@ -278,7 +336,8 @@ def test_cross_validation(nlu_project: Path) -> None:
     assert result.mean["intent_accuracy"] == approx(sum(accuracies) / 3)
     mean = sum(accuracies) / 3
     assert result.std["intent_accuracy"] == approx(
-        (sum((a - mean) ** 2 for a in accuracies) / 3) ** 0.5)
+        (sum((a - mean) ** 2 for a in accuracies) / 3) ** 0.5
+    )
     saved = json.loads((nlu_project / "results" / "cross_validation.json").read_text())
     assert saved["folds"] == 3 and len(saved["per_fold"]) == 3
     assert saved["mean"]["intent_accuracy"] == approx(result.mean["intent_accuracy"])

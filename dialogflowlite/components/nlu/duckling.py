@@ -33,8 +33,10 @@ def duckling_value(match: dict[str, Any]) -> Any:
     """The value of one Duckling match (an interval becomes ``{"from": .., "to": ..}``)."""
     value = match.get("value") or {}
     if value.get("type") == "interval":
-        return {"to": (value.get("to") or {}).get("value"),
-                "from": (value.get("from") or {}).get("value")}
+        return {
+            "to": (value.get("to") or {}).get("value"),
+            "from": (value.get("from") or {}).get("value"),
+        }
     return value.get("value")
 
 
@@ -65,9 +67,11 @@ class DucklingEntityExtractor(NluComponent):
         super().__init__(config, **kwargs)
         url = self.config["url"]
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ComponentConfigError(f"{self.name}: url must be an http(s) URL, not {url!r}",
-                                       position=self.position,
-                                       hint="for example `url: http://localhost:8000`")
+            raise ComponentConfigError(
+                f"{self.name}: url must be an http(s) URL, not {url!r}",
+                position=self.position,
+                hint="for example `url: http://localhost:8000`",
+            )
         self.language = "en"
         self._down_until = 0.0
 
@@ -77,12 +81,18 @@ class DucklingEntityExtractor(NluComponent):
     def _locale(self) -> str:
         if self.config["locale"]:
             return str(self.config["locale"])
-        return f"{self.language}_{self.language.upper()}" if "_" not in self.language else (
-            self.language)
+        return (
+            f"{self.language}_{self.language.upper()}"
+            if "_" not in self.language
+            else (self.language)
+        )
 
     def _request(self, text: str, reference_time: int | None) -> list[dict[str, Any]]:
-        fields = {"text": text, "locale": self._locale(),
-                  "reftime": str(reference_time or int(time.time() * 1000))}
+        fields = {
+            "text": text,
+            "locale": self._locale(),
+            "reftime": str(reference_time or int(time.time() * 1000)),
+        }
         if self.config["timezone"]:
             fields["tz"] = str(self.config["timezone"])
         request = urllib.request.Request(
@@ -104,8 +114,12 @@ class DucklingEntityExtractor(NluComponent):
             self._down_until = time.monotonic() + float(self.config["retry_after"])
             logger.warning(
                 "%s: the Duckling server at %s did not answer (%s); messages get no Duckling "
-                "entities for the next %ss", self.name, self.config["url"],
-                getattr(e, "reason", e), self.config["retry_after"])
+                "entities for the next %ss",
+                self.name,
+                self.config["url"],
+                getattr(e, "reason", e),
+                self.config["retry_after"],
+            )
             return []
         wanted = set(self.config["dimensions"] or [])
         entities = []
@@ -113,15 +127,26 @@ class DucklingEntityExtractor(NluComponent):
             if not isinstance(match, dict) or (wanted and match.get("dim") not in wanted):
                 continue
             start, end = int(match.get("start", 0)), int(match.get("end", 0))
-            entities.append(Entity(str(match.get("dim")), start, end, duckling_value(match),
-                                   confidence=1.0, extractor=self.name))
+            entities.append(
+                Entity(
+                    str(match.get("dim")),
+                    start,
+                    end,
+                    duckling_value(match),
+                    confidence=1.0,
+                    extractor=self.name,
+                )
+            )
         return entities
 
     def process(self, messages: list[Message]) -> None:
         for message in messages:
             reference = message.metadata.get("reference_time")
-            message.entities.extend(self.extract(
-                message.text, int(reference) if isinstance(reference, (int, float)) else None))
+            message.entities.extend(
+                self.extract(
+                    message.text, int(reference) if isinstance(reference, (int, float)) else None
+                )
+            )
 
     def persist(self, storage: ComponentStorage) -> None:
         storage.write_json(SETTINGS_FILE, {"language": self.language})

@@ -39,11 +39,16 @@ class FallbackClassifier(NluComponent):
         super().__init__(config, **kwargs)
         for key in ("threshold", "ambiguity_threshold"):
             value = self.config[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    0.0 <= value <= 1.0):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0.0 <= value <= 1.0)
+            ):
                 raise ComponentConfigError(
                     f"{self.name}: {key} must be a number between 0 and 1, not {value!r}",
-                    position=self.position, hint=f"for example `{key}: {self.defaults[key]}`")
+                    position=self.position,
+                    hint=f"for example `{key}: {self.defaults[key]}`",
+                )
 
     def should_fall_back(self, message: Message) -> bool:
         """Whether the message's intent prediction is too unsure to act on."""
@@ -67,5 +72,7 @@ class FallbackClassifier(NluComponent):
                 continue
             message.intent = NLU_FALLBACK_INTENT
             message.confidence = threshold
-            message.intent_ranking = [IntentPrediction(NLU_FALLBACK_INTENT, threshold),
-                                      *message.intent_ranking]
+            message.intent_ranking = [
+                IntentPrediction(NLU_FALLBACK_INTENT, threshold),
+                *message.intent_ranking,
+            ]

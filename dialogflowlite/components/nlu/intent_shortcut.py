@@ -38,8 +38,9 @@ def _entities(raw: str, start: int, text: str) -> list[Entity]:
     try:
         parsed: Any = json.loads(raw)
     except json.JSONDecodeError as e:
-        logger.warning("the entities of %r are not valid JSON (%s); continuing without them",
-                       text, e.msg)
+        logger.warning(
+            "the entities of %r are not valid JSON (%s); continuing without them", text, e.msg
+        )
         return []
     end = start + len(raw)
     entities: list[Entity] = []
@@ -50,12 +51,22 @@ def _entities(raw: str, start: int, text: str) -> list[Entity]:
     elif isinstance(parsed, list) and all(isinstance(e, dict) and "entity" in e for e in parsed):
         for item in parsed:
             group = item.get("group")
-            entities.append(Entity(str(item["entity"]), start, end, item.get("value"),
-                                   role=item.get("role"),
-                                   group=None if group is None else str(group)))
+            entities.append(
+                Entity(
+                    str(item["entity"]),
+                    start,
+                    end,
+                    item.get("value"),
+                    role=item.get("role"),
+                    group=None if group is None else str(group),
+                )
+            )
     else:
-        logger.warning("the entities of %r must be a JSON object like {\"city\": \"Berlin\"}; "
-                       "continuing without them", text)
+        logger.warning(
+            'the entities of %r must be a JSON object like {"city": "Berlin"}; '
+            "continuing without them",
+            text,
+        )
     return entities
 
 
@@ -70,5 +81,10 @@ def parse_intent_shortcut(text: str) -> Message | None:
     offset = text.index(stripped)
     raw = match.group("entities")
     entities = _entities(raw, offset + match.start("entities"), text) if raw else []
-    return Message(text=text, intent=intent, confidence=confidence,
-                   intent_ranking=[IntentPrediction(intent, confidence)], entities=entities)
+    return Message(
+        text=text,
+        intent=intent,
+        confidence=confidence,
+        intent_ranking=[IntentPrediction(intent, confidence)],
+        entities=entities,
+    )

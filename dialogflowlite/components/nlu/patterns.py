@@ -41,9 +41,13 @@ def lookup_pattern(elements: list[str], use_word_boundaries: bool) -> str:
     return "(?:" + "|".join(parts) + ")" if parts else r"(?!x)x"
 
 
-def collect_patterns(training_data: TrainingData, *, use_regexes: bool = True,
-                     use_lookup_tables: bool = True,
-                     use_word_boundaries: bool = True) -> list[NamedPattern]:
+def collect_patterns(
+    training_data: TrainingData,
+    *,
+    use_regexes: bool = True,
+    use_lookup_tables: bool = True,
+    use_word_boundaries: bool = True,
+) -> list[NamedPattern]:
     """The patterns of the training data; a regex that does not compile is an error at its line."""
     patterns: list[NamedPattern] = []
     if use_regexes:
@@ -51,14 +55,20 @@ def collect_patterns(training_data: TrainingData, *, use_regexes: bool = True,
             try:
                 re.compile(regex.pattern)
             except re.error as e:
-                raise ProjectError(f"regex '{regex.name}' is not a valid regular expression "
-                                   f"({e}): {regex.pattern}", position=regex.position,
-                                   hint="fix the pattern (Python `re` syntax)") from e
+                raise ProjectError(
+                    f"regex '{regex.name}' is not a valid regular expression "
+                    f"({e}): {regex.pattern}",
+                    position=regex.position,
+                    hint="fix the pattern (Python `re` syntax)",
+                ) from e
             patterns.append(NamedPattern(regex.name, regex.pattern, "regex"))
     if use_lookup_tables:
         for table in training_data.lookups:
-            patterns.append(NamedPattern(
-                table.name, lookup_pattern(table.elements, use_word_boundaries), "lookup"))
+            patterns.append(
+                NamedPattern(
+                    table.name, lookup_pattern(table.elements, use_word_boundaries), "lookup"
+                )
+            )
     return patterns
 
 
@@ -82,8 +92,11 @@ class PatternMatcher:
         found: list[tuple[str, int, int]] = []
         for name, compiled in self._compiled:
             for pattern in compiled:
-                found.extend((name, m.start(), m.end()) for m in pattern.finditer(text)
-                             if m.end() > m.start())
+                found.extend(
+                    (name, m.start(), m.end())
+                    for m in pattern.finditer(text)
+                    if m.end() > m.start()
+                )
         return found
 
     def to_json(self) -> list[dict[str, str]]:

@@ -70,23 +70,34 @@ def working_copy(training_data: TrainingData) -> TrainingData:
     """A copy of the examples that components may annotate without touching the project's."""
     examples = [
         dataclasses.replace(
-            m, tokens=[], features={}, intent_ranking=[], response_selector={},
+            m,
+            tokens=[],
+            features={},
+            intent_ranking=[],
+            response_selector={},
             metadata=dict(m.metadata),
             entities=[dataclasses.replace(e, processors=list(e.processors)) for e in m.entities],
         )
         for m in training_data.examples
     ]
-    return TrainingData(examples, list(training_data.synonyms), list(training_data.regexes),
-                        list(training_data.lookups))
+    return TrainingData(
+        examples,
+        list(training_data.synonyms),
+        list(training_data.regexes),
+        list(training_data.lookups),
+    )
 
 
 def _providers(requirement: str) -> list[str]:
     from dialogflowlite.plugins.registry import get_registry
 
     registry = get_registry()
-    return [name for name in registry.names()
-            if requirement in registry.entries[name].cls.provides
-            and issubclass(registry.entries[name].cls, NluComponent)][:4]
+    return [
+        name
+        for name in registry.names()
+        if requirement in registry.entries[name].cls.provides
+        and issubclass(registry.entries[name].cls, NluComponent)
+    ][:4]
 
 
 def check_pipeline(specs: Sequence[ComponentConfig], classes: Sequence[type]) -> None:
@@ -104,34 +115,48 @@ def check_pipeline(specs: Sequence[ComponentConfig], classes: Sequence[type]) ->
             section = {"policy": "policies", "generator": "generators"}.get(cls.kind, "")
             raise ConfigError(
                 f"{spec.name} is a {cls.kind or 'non-NLU'} component and cannot be part of the "
-                "NLU pipeline", position=spec.position,
-                hint=f"list it under `{section}:`" if section else "remove it from `pipeline:`")
+                "NLU pipeline",
+                position=spec.position,
+                hint=f"list it under `{section}:`" if section else "remove it from `pipeline:`",
+            )
         missing = [r for r in cls.requires if r not in provided]
         if missing:
             providers = sorted({p for r in missing for p in _providers(r)})
-            hint = (f"add {' or '.join(providers)} before it" if providers
-                    else "add a component that provides it before this one")
+            hint = (
+                f"add {' or '.join(providers)} before it"
+                if providers
+                else "add a component that provides it before this one"
+            )
             raise ConfigError(
                 f"{spec.name} needs {', '.join(missing)}, which no component before it in the "
-                "pipeline provides", position=spec.position, hint=hint)
+                "pipeline provides",
+                position=spec.position,
+                hint=hint,
+            )
         if cls.kind == "tokenizer":
             if tokenizer is not None:
-                raise ConfigError(f"the pipeline has two tokenizers, {tokenizer} and {spec.name}",
-                                  position=spec.position, hint="keep one of them")
+                raise ConfigError(
+                    f"the pipeline has two tokenizers, {tokenizer} and {spec.name}",
+                    position=spec.position,
+                    hint="keep one of them",
+                )
             tokenizer = spec.name
         if cls.kind == "intent_classifier":
             if fallback is not None and spec.name != fallback:
                 raise ConfigError(
                     f"{spec.name} comes after {fallback}, which must follow every intent "
-                    "classifier", position=spec.position,
-                    hint=f"move {fallback} to the end of the pipeline")
+                    "classifier",
+                    position=spec.position,
+                    hint=f"move {fallback} to the end of the pipeline",
+                )
             if spec.name == "FallbackClassifier":
                 fallback = spec.name
         provided.update(cls.provides)
 
 
-def pipeline_problems(config: ProjectConfig,
-                      training_data: TrainingData | None = None) -> list[Problem]:
+def pipeline_problems(
+    config: ProjectConfig, training_data: TrainingData | None = None
+) -> list[Problem]:
     """Everything wrong with config.yml's ``pipeline:``, as problems rather than one error.
 
     Rasa names are translated first (quietly: training prints the notices),
@@ -142,8 +167,9 @@ def pipeline_problems(config: ProjectConfig,
     file = str(config.file or "config.yml")
     problems: list[Problem] = []
     try:
-        specs = prepare_pipeline(list(config.pipeline), language=config.language,
-                                 training_data=training_data, quiet=True)
+        specs = prepare_pipeline(
+            list(config.pipeline), language=config.language, training_data=training_data, quiet=True
+        )
         registry = get_registry()
     except DialogflowLiteError as e:
         return [Problem.from_error(e, file)]
@@ -170,20 +196,32 @@ def pipeline_problems(config: ProjectConfig,
 class NluPipeline:
     """The trained (or to be trained) NLU components, in config order."""
 
-    def __init__(self, components: list[NluComponent], *,
-                 specs: list[ComponentConfig] | None = None, language: str = "en") -> None:
+    def __init__(
+        self,
+        components: list[NluComponent],
+        *,
+        specs: list[ComponentConfig] | None = None,
+        language: str = "en",
+    ) -> None:
         self.components = list(components)
-        self.specs = list(specs) if specs is not None else [
-            ComponentConfig(c.name, dict(c.config)) for c in self.components]
+        self.specs = (
+            list(specs)
+            if specs is not None
+            else [ComponentConfig(c.name, dict(c.config)) for c in self.components]
+        )
         self.language = language
 
     # ------------------------------------------------------------ building
 
     @classmethod
-    def from_config(cls, config: ProjectConfig | Sequence[ComponentConfig] | None = None, *,
-                    language: str | None = None,
-                    training_data: TrainingData | None = None,
-                    quiet: bool = False) -> NluPipeline:
+    def from_config(
+        cls,
+        config: ProjectConfig | Sequence[ComponentConfig] | None = None,
+        *,
+        language: str | None = None,
+        training_data: TrainingData | None = None,
+        quiet: bool = False,
+    ) -> NluPipeline:
         """Build the untrained pipeline from config.yml's ``pipeline:`` (or a list of entries).
 
         An empty pipeline becomes the default one (a response selector is added
@@ -198,17 +236,20 @@ class NluPipeline:
         else:
             items = list(config or [])
         language = language or "en"
-        specs = prepare_pipeline(items, language=language, training_data=training_data,
-                                 quiet=quiet)
+        specs = prepare_pipeline(items, language=language, training_data=training_data, quiet=quiet)
         if not specs:
-            raise ConfigError("the NLU pipeline is empty after translating config.yml",
-                              hint="add a tokenizer and a classifier to `pipeline:`, or remove "
-                                   "`pipeline:` to use the default one")
+            raise ConfigError(
+                "the NLU pipeline is empty after translating config.yml",
+                hint="add a tokenizer and a classifier to `pipeline:`, or remove "
+                "`pipeline:` to use the default one",
+            )
         registry = get_registry()
         classes = [registry.get(spec.name, spec.position) for spec in specs]
         check_pipeline(specs, classes)
-        components = [klass(spec.params, position=spec.position)
-                      for spec, klass in zip(specs, classes, strict=True)]
+        components = [
+            klass(spec.params, position=spec.position)
+            for spec, klass in zip(specs, classes, strict=True)
+        ]
         return cls(components, specs=specs, language=language)
 
     @property
@@ -221,8 +262,7 @@ class NluPipeline:
     def context(self, context: NluContext | None = None) -> NluContext:
         return context or NluContext(language=self.language)
 
-    def train(self, training_data: TrainingData, context: NluContext | None = None
-              ) -> TrainingData:
+    def train(self, training_data: TrainingData, context: NluContext | None = None) -> TrainingData:
         """Train every component in order; returns the annotated copy of the training data."""
         context = self.context(context)
         working = working_copy(training_data)
@@ -265,8 +305,10 @@ class NluPipeline:
             archive = open_model(archive)
         entry = archive.manifest.sections.get(SECTION)
         if not entry or not entry.get("components"):
-            raise ModelLoadError(f"the model {archive.source or archive.root} has no NLU part",
-                                 hint="train one with `dialogflowlite train nlu`")
+            raise ModelLoadError(
+                f"the model {archive.source or archive.root} has no NLU part",
+                hint="train one with `dialogflowlite train nlu`",
+            )
         registry = get_registry()
         components: list[NluComponent] = []
         for item in entry["components"]:
@@ -275,7 +317,8 @@ class NluPipeline:
             except DialogflowLiteError as e:
                 raise ModelLoadError(
                     f"the model needs the component {item['name']}, which is not installed",
-                    hint="install the plugin that provides it, or retrain the model") from e
+                    hint="install the plugin that provides it, or retrain the model",
+                ) from e
             config, storage = item.get("config") or {}, archive.storage(item["key"])
             if quantize and "quantize" in inspect.signature(klass.load).parameters:
                 component = klass.load(config, storage, quantize=True)
@@ -295,8 +338,9 @@ class NluPipeline:
         for component in self.components:
             component.process(messages)
 
-    def parse_batch(self, texts: Sequence[str | Message],
-                    metadata: dict[str, Any] | None = None) -> list[Message]:
+    def parse_batch(
+        self, texts: Sequence[str | Message], metadata: dict[str, Any] | None = None
+    ) -> list[Message]:
         """Parse many messages with one pass through each component.
 
         ``texts`` may hold strings or :class:`Message` objects (kept, with
@@ -306,8 +350,11 @@ class NluPipeline:
         messages: list[Message] = []
         to_process: list[Message] = []
         for item in texts:
-            message = item if isinstance(item, Message) else Message(
-                text=item, metadata=dict(metadata or {}))
+            message = (
+                item
+                if isinstance(item, Message)
+                else Message(text=item, metadata=dict(metadata or {}))
+            )
             shortcut = parse_intent_shortcut(message.text)
             if shortcut is not None:
                 message.intent = shortcut.intent

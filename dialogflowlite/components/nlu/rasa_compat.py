@@ -41,48 +41,121 @@ SCRATCH = "ScratchTransformerClassifier"
 
 # ---------------------------------------------------------------- Rasa's settings
 
-_TRANSFORMER_KEYS = frozenset({
-    "hidden_layers_sizes", "share_hidden_layers", "transformer_size",
-    "number_of_transformer_layers", "number_of_attention_heads", "use_key_relative_attention",
-    "use_value_relative_attention", "max_relative_position", "unidirectional_encoder",
-    "batch_size", "batch_strategy", "epochs", "random_seed", "learning_rate",
-    "embedding_dimension", "dense_dimension", "concat_dimension", "number_of_negative_examples",
-    "similarity_type", "loss_type", "ranking_length", "maximum_positive_similarity",
-    "maximum_negative_similarity", "use_maximum_negative_similarity", "scale_loss",
-    "regularization_constant", "negative_margin_scale", "connection_density", "drop_rate",
-    "drop_rate_attention", "use_sparse_input_dropout", "use_dense_input_dropout",
-    "evaluate_every_number_of_epochs", "evaluate_on_number_of_examples",
-    "tensorboard_log_directory", "tensorboard_log_level", "checkpoint_model", "featurizers",
-    "constrain_similarities", "model_confidence", "renormalize_confidence", "run_eagerly",
-    "weight_sparsity", "use_masked_language_model", "BILOU_flag", "split_entities_by_comma",
-})
+_TRANSFORMER_KEYS = frozenset(
+    {
+        "hidden_layers_sizes",
+        "share_hidden_layers",
+        "transformer_size",
+        "number_of_transformer_layers",
+        "number_of_attention_heads",
+        "use_key_relative_attention",
+        "use_value_relative_attention",
+        "max_relative_position",
+        "unidirectional_encoder",
+        "batch_size",
+        "batch_strategy",
+        "epochs",
+        "random_seed",
+        "learning_rate",
+        "embedding_dimension",
+        "dense_dimension",
+        "concat_dimension",
+        "number_of_negative_examples",
+        "similarity_type",
+        "loss_type",
+        "ranking_length",
+        "maximum_positive_similarity",
+        "maximum_negative_similarity",
+        "use_maximum_negative_similarity",
+        "scale_loss",
+        "regularization_constant",
+        "negative_margin_scale",
+        "connection_density",
+        "drop_rate",
+        "drop_rate_attention",
+        "use_sparse_input_dropout",
+        "use_dense_input_dropout",
+        "evaluate_every_number_of_epochs",
+        "evaluate_on_number_of_examples",
+        "tensorboard_log_directory",
+        "tensorboard_log_level",
+        "checkpoint_model",
+        "featurizers",
+        "constrain_similarities",
+        "model_confidence",
+        "renormalize_confidence",
+        "run_eagerly",
+        "weight_sparsity",
+        "use_masked_language_model",
+        "BILOU_flag",
+        "split_entities_by_comma",
+    }
+)
 
 #: the settings each Rasa component knows (used to drop them with a notice, not fail)
 RASA_KEYS: dict[str, frozenset[str]] = {
     "DIETClassifier": _TRANSFORMER_KEYS | {"intent_classification", "entity_recognition"},
     "ResponseSelector": _TRANSFORMER_KEYS | {"retrieval_intent", "use_text_as_label"},
     "EmbeddingIntentClassifier": _TRANSFORMER_KEYS,
-    "CRFEntityExtractor": frozenset({"BILOU_flag", "features", "max_iterations", "L1_c", "L2_c",
-                                     "featurizers", "split_entities_by_comma"}),
-    "SklearnIntentClassifier": frozenset({"C", "kernels", "gamma", "max_cross_validation_folds",
-                                          "scoring_function", "num_threads"}),
-    "LogisticRegressionClassifier": frozenset({"max_iter", "solver", "tol", "random_state",
-                                               "ranking_length"}),
+    "CRFEntityExtractor": frozenset(
+        {
+            "BILOU_flag",
+            "features",
+            "max_iterations",
+            "L1_c",
+            "L2_c",
+            "featurizers",
+            "split_entities_by_comma",
+        }
+    ),
+    "SklearnIntentClassifier": frozenset(
+        {"C", "kernels", "gamma", "max_cross_validation_folds", "scoring_function", "num_threads"}
+    ),
+    "LogisticRegressionClassifier": frozenset(
+        {"max_iter", "solver", "tol", "random_state", "ranking_length"}
+    ),
     "KeywordIntentClassifier": frozenset({"case_sensitive"}),
     "MitieIntentClassifier": frozenset(),
     "MitieEntityExtractor": frozenset(),
-    "WhitespaceTokenizer": frozenset({"intent_tokenization_flag", "intent_split_symbol",
-                                      "token_pattern", "prefix_separator_symbol",
-                                      "case_sensitive"}),
-    "SpacyTokenizer": frozenset({"intent_tokenization_flag", "intent_split_symbol",
-                                 "token_pattern", "prefix_separator_symbol"}),
-    "JiebaTokenizer": frozenset({"dictionary_path", "intent_tokenization_flag",
-                                 "intent_split_symbol", "token_pattern",
-                                 "prefix_separator_symbol"}),
-    "RegexFeaturizer": frozenset({"case_sensitive", "use_lookup_tables", "use_regexes",
-                                  "number_additional_patterns", "use_word_boundaries", "alias"}),
-    "RegexEntityExtractor": frozenset({"case_sensitive", "use_lookup_tables", "use_regexes",
-                                       "use_word_boundaries"}),
+    "WhitespaceTokenizer": frozenset(
+        {
+            "intent_tokenization_flag",
+            "intent_split_symbol",
+            "token_pattern",
+            "prefix_separator_symbol",
+            "case_sensitive",
+        }
+    ),
+    "SpacyTokenizer": frozenset(
+        {
+            "intent_tokenization_flag",
+            "intent_split_symbol",
+            "token_pattern",
+            "prefix_separator_symbol",
+        }
+    ),
+    "JiebaTokenizer": frozenset(
+        {
+            "dictionary_path",
+            "intent_tokenization_flag",
+            "intent_split_symbol",
+            "token_pattern",
+            "prefix_separator_symbol",
+        }
+    ),
+    "RegexFeaturizer": frozenset(
+        {
+            "case_sensitive",
+            "use_lookup_tables",
+            "use_regexes",
+            "number_additional_patterns",
+            "use_word_boundaries",
+            "alias",
+        }
+    ),
+    "RegexEntityExtractor": frozenset(
+        {"case_sensitive", "use_lookup_tables", "use_regexes", "use_word_boundaries"}
+    ),
     "FallbackClassifier": frozenset({"threshold", "ambiguity_threshold"}),
     "EntitySynonymMapper": frozenset(),
     "DucklingEntityExtractor": frozenset({"url", "dimensions", "locale", "timezone", "timeout"}),
@@ -92,15 +165,26 @@ RASA_KEYS: dict[str, frozenset[str]] = {
 #: Rasa settings that mean the same for the component that stands in for a classifier
 SAME_MEANING: dict[str, frozenset[str]] = {
     # a from-scratch model trains like DIET: its epochs and sizes carry over
-    SCRATCH: frozenset({
-        "epochs", "learning_rate", "number_of_transformer_layers", "transformer_size",
-        "number_of_attention_heads", "embedding_dimension", "drop_rate", "ranking_length",
-        "random_seed", "intent_classification", "entity_recognition",
-    }),
+    SCRATCH: frozenset(
+        {
+            "epochs",
+            "learning_rate",
+            "number_of_transformer_layers",
+            "transformer_size",
+            "number_of_attention_heads",
+            "embedding_dimension",
+            "drop_rate",
+            "ranking_length",
+            "random_seed",
+            "intent_classification",
+            "entity_recognition",
+        }
+    ),
     # fine-tuning a pretrained encoder needs its own schedule: Rasa's 100+ epochs
     # and DIET's sizes do not apply
-    JOINT: frozenset({"ranking_length", "random_seed", "intent_classification",
-                      "entity_recognition"}),
+    JOINT: frozenset(
+        {"ranking_length", "random_seed", "intent_classification", "entity_recognition"}
+    ),
 }
 
 #: Rasa's setting name -> the name used here, where they differ (applied when the
@@ -116,16 +200,24 @@ RENAMED_KEYS = {
 # ---------------------------------------------------------------- Rasa's components
 
 #: featurizers whose job the classifiers here do themselves
-ABSORBED = frozenset({
-    "CountVectorsFeaturizer", "LexicalSyntacticFeaturizer", "SpacyFeaturizer",
-    "ConveRTFeaturizer", "MitieFeaturizer", "MitieNLP", "LanguageModelFeaturizer",
-    "HFTransformersNLP",
-})
+ABSORBED = frozenset(
+    {
+        "CountVectorsFeaturizer",
+        "LexicalSyntacticFeaturizer",
+        "SpacyFeaturizer",
+        "ConveRTFeaturizer",
+        "MitieFeaturizer",
+        "MitieNLP",
+        "LanguageModelFeaturizer",
+        "HFTransformersNLP",
+    }
+)
 #: featurizers that name pretrained weights for the classifier after them
 PRETRAINED_FEATURIZERS = frozenset({"LanguageModelFeaturizer", "HFTransformersNLP"})
 #: tokenizers without an equivalent here: the whitespace tokenizer stands in
-TOKENIZERS = frozenset({"MitieTokenizer", "ConveRTTokenizer", "LanguageModelTokenizer",
-                        "JiebaTokenizer"})
+TOKENIZERS = frozenset(
+    {"MitieTokenizer", "ConveRTTokenizer", "LanguageModelTokenizer", "JiebaTokenizer"}
+)
 #: Rasa classifiers and trainable extractors -> (classifies intents, extracts entities)
 CLASSIFIERS: dict[str, tuple[bool, bool]] = {
     "DIETClassifier": (True, True),
@@ -171,8 +263,9 @@ def default_pipeline(training_data: TrainingData | None = None) -> list[Componen
     ]
     if training_data is not None and training_data.retrieval_intents:
         specs.append(ComponentConfig("ResponseSelector", {"model": DEFAULT_MODEL}))
-    specs.append(ComponentConfig("FallbackClassifier",
-                                 {"threshold": 0.3, "ambiguity_threshold": 0.1}))
+    specs.append(
+        ComponentConfig("FallbackClassifier", {"threshold": 0.3, "ambiguity_threshold": 0.1})
+    )
     return specs
 
 
@@ -189,8 +282,12 @@ class _Classifier:
 class RasaTranslator:
     """Translates one pipeline; see the module docstring for the rules."""
 
-    def __init__(self, language: str, defaults_of: Callable[[str], dict[str, Any] | None],
-                 quiet: bool = False) -> None:
+    def __init__(
+        self,
+        language: str,
+        defaults_of: Callable[[str], dict[str, Any] | None],
+        quiet: bool = False,
+    ) -> None:
         self.language = language
         self.quiet = quiet
         self.defaults_of = defaults_of
@@ -205,8 +302,14 @@ class RasaTranslator:
 
     # ------------------------------------------------------------ settings
 
-    def _settings(self, rasa_name: str, target: str, params: dict[str, Any],
-                  position: Position | None, same_meaning: frozenset[str] | None) -> dict[str, Any]:
+    def _settings(
+        self,
+        rasa_name: str,
+        target: str,
+        params: dict[str, Any],
+        position: Position | None,
+        same_meaning: frozenset[str] | None,
+    ) -> dict[str, Any]:
         """``params`` for ``target``: Rasa-only settings dropped (with a notice), others kept.
 
         ``same_meaning`` None keeps every setting the target knows by name.
@@ -227,11 +330,15 @@ class RasaTranslator:
             if means_the_same and (known_here is None or key_here in known_here):
                 kept[key_here] = value
             elif known_here is not None and key_here in known_here and not means_the_same:
-                self.notice(f"{rasa_name}: Rasa's `{key}: {value}` does not mean the same for "
-                       f"{target} and is ignored (its own default is used)", position)
+                self.notice(
+                    f"{rasa_name}: Rasa's `{key}: {value}` does not mean the same for "
+                    f"{target} and is ignored (its own default is used)",
+                    position,
+                )
             else:
-                self.notice(f"{rasa_name}: `{key}` has no equivalent in {target} and is ignored",
-                       position)
+                self.notice(
+                    f"{rasa_name}: `{key}` has no equivalent in {target} and is ignored", position
+                )
         return kept
 
     # ------------------------------------------------------------ components
@@ -241,15 +348,21 @@ class RasaTranslator:
         if item.name == "DIETClassifier":
             intents = bool(item.params.get("intent_classification", True))
             entities = bool(item.params.get("entity_recognition", True))
-        params = {k: v for k, v in item.params.items()
-                  if k not in ("intent_classification", "entity_recognition")}
+        params = {
+            k: v
+            for k, v in item.params.items()
+            if k not in ("intent_classification", "entity_recognition")
+        }
         if self.classifier is not None:
             merged = self.classifier
             merged.intents |= intents
             merged.entities |= entities
             merged.sources.append(item.name)
-            self.notice(f"{item.name}: its job is done by the {merged.spec.name} above, which "
-                   f"stands in for {', '.join(merged.sources[:-1])}", item.position)
+            self.notice(
+                f"{item.name}: its job is done by the {merged.spec.name} above, which "
+                f"stands in for {', '.join(merged.sources[:-1])}",
+                item.position,
+            )
             return
         if self.pretrained:
             target = JOINT
@@ -257,8 +370,9 @@ class RasaTranslator:
         else:
             target = SCRATCH
             why = "a Transformer trained from scratch (no LanguageModelFeaturizer before it)"
-        settings = self._settings(item.name, target, params, item.position,
-                                  SAME_MEANING.get(target))
+        settings = self._settings(
+            item.name, target, params, item.position, SAME_MEANING.get(target)
+        )
         if target == JOINT:
             settings["model"] = self.pretrained
         self.notice(f"{item.name} is provided here by {target}, {why}", item.position)
@@ -271,15 +385,20 @@ class RasaTranslator:
         if merged is None:
             return
         known = self.defaults_of(merged.spec.name)
-        for key, wanted in (("intent_classification", merged.intents),
-                            ("entity_recognition", merged.entities)):
+        for key, wanted in (
+            ("intent_classification", merged.intents),
+            ("entity_recognition", merged.entities),
+        ):
             if wanted:
                 continue
             if known is None or key in known:
                 merged.spec.params[key] = False
             else:
-                self.notice(f"{merged.spec.name} always does {key.replace('_', ' ')}; Rasa's "
-                       f"`{key}: false` is ignored", merged.spec.position)
+                self.notice(
+                    f"{merged.spec.name} always does {key.replace('_', ' ')}; Rasa's "
+                    f"`{key}: false` is ignored",
+                    merged.spec.position,
+                )
 
     def _featurizer(self, item: ComponentConfig) -> None:
         if item.name in PRETRAINED_FEATURIZERS:
@@ -288,11 +407,15 @@ class RasaTranslator:
                 self.pretrained = str(weights)
             else:
                 self.pretrained = DEFAULT_MODEL
-                self.notice(f"{item.name} without model_weights: the classifier after it uses "
-                       f"{DEFAULT_MODEL}, the pretrained encoder available offline",
-                       item.position)
-        self.notice(f"{item.name} is not needed here: its features are built into the classifiers",
-               item.position)
+                self.notice(
+                    f"{item.name} without model_weights: the classifier after it uses "
+                    f"{DEFAULT_MODEL}, the pretrained encoder available offline",
+                    item.position,
+                )
+        self.notice(
+            f"{item.name} is not needed here: its features are built into the classifiers",
+            item.position,
+        )
 
     def _spacy_nlp(self, item: ComponentConfig) -> None:
         from dialogflowlite.components.tokenizers.spacy_loader import spacy_pipeline_installed
@@ -300,14 +423,18 @@ class RasaTranslator:
         model = item.params.get("model")
         if model and spacy_pipeline_installed(str(model)):
             self.spacy_model = str(model)
-            self.notice(f"SpacyNLP: the spaCy pipeline {model} is loaded by the spaCy components "
-                   "after it", item.position)
+            self.notice(
+                f"SpacyNLP: the spaCy pipeline {model} is loaded by the spaCy components after it",
+                item.position,
+            )
         else:
             self.spacy_model = None
-            self.notice(f"SpacyNLP: the spaCy pipeline {model or '(none)'} is not installed, so "
-                   f"spaCy components after it use spacy.blank('{self.language}') or are "
-                   f"skipped (install it with `python -m spacy download {model}`)",
-                   item.position)
+            self.notice(
+                f"SpacyNLP: the spaCy pipeline {model or '(none)'} is not installed, so "
+                f"spaCy components after it use spacy.blank('{self.language}') or are "
+                f"skipped (install it with `python -m spacy download {model}`)",
+                item.position,
+            )
 
     def _spacy_tokenizer(self, item: ComponentConfig) -> None:
         params = self._settings(item.name, item.name, item.params, item.position, None)
@@ -324,20 +451,25 @@ class RasaTranslator:
         model = self.spacy_model
         if model and has_entity_recognizer(model):
             params = self._settings(item.name, item.name, item.params, item.position, None)
-            self.result.append(ComponentConfig(item.name, {**params, "model": model},
-                                               item.position))
+            self.result.append(
+                ComponentConfig(item.name, {**params, "model": model}, item.position)
+            )
             return
-        self.notice("SpacyEntityExtractor is skipped: no installed spaCy pipeline with an entity "
-               "recognizer comes before it, so its entity types are not extracted (install "
-               "one, e.g. `python -m spacy download en_core_web_md`, and name it in SpacyNLP)",
-               item.position)
+        self.notice(
+            "SpacyEntityExtractor is skipped: no installed spaCy pipeline with an entity "
+            "recognizer comes before it, so its entity types are not extracted (install "
+            "one, e.g. `python -m spacy download en_core_web_md`, and name it in SpacyNLP)",
+            item.position,
+        )
 
     def _tokenizer(self, item: ComponentConfig) -> None:
-        why = ("splitting Chinese text into characters, as no word segmenter plugin is installed"
-               if item.name == "JiebaTokenizer" else "the closest tokenizer here")
+        why = (
+            "splitting Chinese text into characters, as no word segmenter plugin is installed"
+            if item.name == "JiebaTokenizer"
+            else "the closest tokenizer here"
+        )
         self.notice(f"{item.name} is provided here by WhitespaceTokenizer, {why}", item.position)
-        params = self._settings(item.name, "WhitespaceTokenizer", item.params, item.position,
-                                None)
+        params = self._settings(item.name, "WhitespaceTokenizer", item.params, item.position, None)
         self.result.append(ComponentConfig("WhitespaceTokenizer", params, item.position))
 
     def _kept(self, item: ComponentConfig) -> None:
@@ -345,12 +477,19 @@ class RasaTranslator:
         # only Rasa settings it does not know are dropped.
         params = self._settings(item.name, item.name, item.params, item.position, None)
         known = self.defaults_of(item.name) or {}
-        if (item.name == "ResponseSelector" and self.pretrained and "model" in known
-                and "model" not in params):
+        if (
+            item.name == "ResponseSelector"
+            and self.pretrained
+            and "model" in known
+            and "model" not in params
+        ):
             # Rasa's selector read the language model's features: here it uses the encoder.
             params["model"] = self.pretrained
-            self.notice(f"ResponseSelector uses the pretrained encoder {self.pretrained} of the "
-                        "LanguageModelFeaturizer before it", item.position)
+            self.notice(
+                f"ResponseSelector uses the pretrained encoder {self.pretrained} of the "
+                "LanguageModelFeaturizer before it",
+                item.position,
+            )
         self.result.append(ComponentConfig(item.name, params, item.position))
 
     # ------------------------------------------------------------ the walk
@@ -388,9 +527,13 @@ def _registry_defaults(name: str) -> dict[str, Any] | None:
     return {**entry.cls.defaults, **dict.fromkeys(entry.cls.compatible_keys)}
 
 
-def translate_pipeline(items: list[ComponentConfig], *, language: str = "en",
-                       defaults_of: Callable[[str], dict[str, Any] | None] | None = None,
-                       quiet: bool = False) -> list[ComponentConfig]:
+def translate_pipeline(
+    items: list[ComponentConfig],
+    *,
+    language: str = "en",
+    defaults_of: Callable[[str], dict[str, Any] | None] | None = None,
+    quiet: bool = False,
+) -> list[ComponentConfig]:
     """Rasa component names and settings -> the components here (see the module docstring).
 
     ``defaults_of(name)`` gives a registered component's settings (None when
@@ -401,10 +544,14 @@ def translate_pipeline(items: list[ComponentConfig], *, language: str = "en",
     return translator.translate(list(items))
 
 
-def prepare_pipeline(items: list[ComponentConfig], *, language: str = "en",
-                     training_data: TrainingData | None = None,
-                     defaults_of: Callable[[str], dict[str, Any] | None] | None = None,
-                     quiet: bool = False) -> list[ComponentConfig]:
+def prepare_pipeline(
+    items: list[ComponentConfig],
+    *,
+    language: str = "en",
+    training_data: TrainingData | None = None,
+    defaults_of: Callable[[str], dict[str, Any] | None] | None = None,
+    quiet: bool = False,
+) -> list[ComponentConfig]:
     """The pipeline to build: the default one when ``items`` is empty, else the translation."""
     if not items:
         return default_pipeline(training_data)

@@ -46,7 +46,8 @@ class RegexEntityExtractor(NluComponent):
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         entity_types = set(training_data.entity_types)
         patterns = [
-            p for p in collect_patterns(
+            p
+            for p in collect_patterns(
                 training_data,
                 use_regexes=self.config["use_regexes"],
                 use_lookup_tables=self.config["use_lookup_tables"],
@@ -57,15 +58,18 @@ class RegexEntityExtractor(NluComponent):
         if not patterns:
             logger.warning(
                 "%s: no regex or lookup table is named like an annotated entity, so it will "
-                "extract nothing (name a regex or lookup table after the entity type)", self.name)
+                "extract nothing (name a regex or lookup table after the entity type)",
+                self.name,
+            )
         self.matcher = PatternMatcher(patterns, self.config["case_sensitive"])
 
     def extract(self, text: str) -> list[Entity]:
         """The entities found in ``text``, ordered by position."""
         kept: list[tuple[str, int, int]] = []
         # Longest first, so a shorter overlapping match of the same type loses.
-        for name, start, end in sorted(self.matcher.matches(text),
-                                       key=lambda m: (-(m[2] - m[1]), m[1])):
+        for name, start, end in sorted(
+            self.matcher.matches(text), key=lambda m: (-(m[2] - m[1]), m[1])
+        ):
             if any(n == name and s < end and e > start for n, s, e in kept):
                 continue
             kept.append((name, start, end))
@@ -87,5 +91,6 @@ class RegexEntityExtractor(NluComponent):
         data = storage.read_json(PATTERNS_FILE)
         component.matcher = PatternMatcher(
             PatternMatcher.patterns_from_json(data.get("patterns") or []),
-            component.config["case_sensitive"])
+            component.config["case_sensitive"],
+        )
         return component

@@ -89,5 +89,6 @@ class RegexFeaturizer(NluComponent):
         data = storage.read_json(PATTERNS_FILE)
         component.matcher = PatternMatcher(
             PatternMatcher.patterns_from_json(data.get("patterns") or []),
-            component.config["case_sensitive"])
+            component.config["case_sensitive"],
+        )
         return component

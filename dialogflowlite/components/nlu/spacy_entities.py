@@ -45,13 +45,18 @@ class SpacyEntityExtractor(NluComponent):
         if not model:
             raise ComponentConfigError(
                 f"{self.name} needs `model:`, an installed spaCy pipeline with an entity "
-                "recognizer", position=self.position, hint="for example `model: en_core_web_md`")
+                "recognizer",
+                position=self.position,
+                hint="for example `model: en_core_web_md`",
+            )
         if not spacy_pipeline_installed(str(model)):
             raise missing_pipeline_error(str(model), self.name, self.position)
         if not has_entity_recognizer(str(model)):
             raise ComponentConfigError(
                 f"{self.name}: the spaCy pipeline '{model}' has no entity recognizer",
-                position=self.position, hint="use a pipeline with `ner`, such as en_core_web_md")
+                position=self.position,
+                hint="use a pipeline with `ner`, such as en_core_web_md",
+            )
 
     def process(self, messages: list[Message]) -> None:
         nlp = load_spacy(str(self.config["model"]), "xx")
@@ -60,5 +65,6 @@ class SpacyEntityExtractor(NluComponent):
             for ent in doc.ents:
                 if wanted and ent.label_ not in wanted:
                     continue
-                message.entities.append(Entity(ent.label_, ent.start_char, ent.end_char,
-                                               ent.text, extractor=self.name))
+                message.entities.append(
+                    Entity(ent.label_, ent.start_char, ent.end_char, ent.text, extractor=self.name)
+                )

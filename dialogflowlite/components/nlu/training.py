@@ -39,25 +39,30 @@ def data_fingerprint(training_data: TrainingData, language: str) -> str:
     return fingerprint(
         "nlu-data",
         language,
-        [(m.text, m.intent,
-          [(e.entity, e.start, e.end, e.value, e.role, e.group) for e in m.entities])
-         for m in training_data.examples],
+        [
+            (
+                m.text,
+                m.intent,
+                [(e.entity, e.start, e.end, e.value, e.role, e.group) for e in m.entities],
+            )
+            for m in training_data.examples
+        ],
         [(s.value, list(s.variants)) for s in training_data.synonyms],
         [(r.name, r.pattern) for r in training_data.regexes],
         [(t.name, list(t.elements)) for t in training_data.lookups],
     )
 
 
-def component_fingerprints(pipeline: NluPipeline, data_hash: str,
-                           context: NluContext) -> list[str]:
+def component_fingerprints(pipeline: NluPipeline, data_hash: str, context: NluContext) -> list[str]:
     """One fingerprint per component: the data, the run's settings, and the configs up to it."""
     chain: list[Any] = []
     result = []
     for key, component in zip(pipeline.keys, pipeline.components, strict=True):
         klass = type(component)
         chain.append((key, f"{klass.__module__}.{klass.__qualname__}", component.config))
-        result.append(fingerprint("nlu-component", data_hash, context.seed, context.quantize,
-                                  chain))
+        result.append(
+            fingerprint("nlu-component", data_hash, context.seed, context.quantize, chain)
+        )
     return result
 
 
@@ -73,27 +78,45 @@ def nlu_context(project: Project, context: TrainingContext) -> NluContext:
     seed = context.options.seed
     if seed is None:
         seed = project.config.train.get("seed", DEFAULT_SEED)
-    return NluContext(language=project.config.language, domain=project.domain, seed=int(seed),
-                      device=context.options.device, progress=context.options.progress,
-                      quantize=context.options.quantize)
+    return NluContext(
+        language=project.config.language,
+        domain=project.domain,
+        seed=int(seed),
+        device=context.options.device,
+        progress=context.options.progress,
+        quantize=context.options.quantize,
+    )
 
 
-def train_pipeline(pipeline: NluPipeline, training_data: TrainingData, settings: NluContext,
-                   context: TrainingContext) -> dict[str, Any]:
+def train_pipeline(
+    pipeline: NluPipeline,
+    training_data: TrainingData,
+    settings: NluContext,
+    context: TrainingContext,
+) -> dict[str, Any]:
     """Train ``pipeline`` into the model being written, reusing unchanged components."""
-    prints = component_fingerprints(pipeline, data_fingerprint(training_data, settings.language),
-                                    settings)
+    prints = component_fingerprints(
+        pipeline, data_fingerprint(training_data, settings.language), settings
+    )
     keys = pipeline.keys
-    first_stale = next((i for i, (key, expected) in enumerate(zip(keys, prints, strict=True))
-                        if not _reusable(context, key, expected)), len(keys))
+    first_stale = next(
+        (
+            i
+            for i, (key, expected) in enumerate(zip(keys, prints, strict=True))
+            if not _reusable(context, key, expected)
+        ),
+        len(keys),
+    )
     later_ones_train = first_stale < len(keys)
     working = working_copy(training_data) if later_ones_train else training_data
     for index, (key, expected) in enumerate(zip(keys, prints, strict=True)):
         component = pipeline.components[index]
         if index < first_stale:
             if not context.reuse(key, expected):
-                raise TrainingError(f"could not copy {key} from the previous model",
-                                    hint="retrain everything with --force")
+                raise TrainingError(
+                    f"could not copy {key} from the previous model",
+                    hint="retrain everything with --force",
+                )
             logger.info("%s is unchanged: reused from the previous model", key)
             if later_ones_train:
                 # Later components learn from this one's output: load it to produce that.

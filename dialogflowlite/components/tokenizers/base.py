@@ -48,14 +48,16 @@ class Tokenizer(NluComponent):
         return [part for part in intent.split(symbol) if part] or [intent]
 
     def process(self, messages: list[Message]) -> None:
-        for message, tokens in zip(messages, self.tokenize_batch([m.text for m in messages]),
-                                   strict=True):
+        for message, tokens in zip(
+            messages, self.tokenize_batch([m.text for m in messages]), strict=True
+        ):
             message.tokens = tokens
 
     def process_training_data(self, training_data: TrainingData) -> None:
         examples = training_data.examples
-        for message, tokens in zip(examples, self.tokenize_batch([m.text for m in examples]),
-                                   strict=True):
+        for message, tokens in zip(
+            examples, self.tokenize_batch([m.text for m in examples]), strict=True
+        ):
             cuts = {offset for e in message.entities for offset in (e.start, e.end)}
             message.tokens = split_tokens_at(message.text, tokens, cuts)
             if message.intent:

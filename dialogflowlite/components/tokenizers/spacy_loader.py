@@ -51,14 +51,15 @@ def spacy_pipeline_components(name: str) -> list[str]:
     return list(meta.get("pipeline") or [])
 
 
-def missing_pipeline_error(name: str, owner: str,
-                           position: Position | None = None) -> ComponentConfigError:
+def missing_pipeline_error(
+    name: str, owner: str, position: Position | None = None
+) -> ComponentConfigError:
     """The error for a named spaCy pipeline that is not installed."""
     return ComponentConfigError(
         f"{owner}: the spaCy pipeline '{name}' is not installed",
         position=position,
         hint=f"install it (`python -m spacy download {name}`), or remove `model:` to use "
-             "spaCy's rule-based tokenizer for the project's language",
+        "spaCy's rule-based tokenizer for the project's language",
     )
 
 
@@ -77,5 +78,5 @@ def load_spacy(model: str | None, language: str) -> Any:
         raise ComponentConfigError(
             f"spaCy cannot build a tokenizer for language '{language}': {e}",
             hint="install what spaCy asks for, set `model:` to an installed pipeline, or use "
-                 "WhitespaceTokenizer",
+            "WhitespaceTokenizer",
         ) from e

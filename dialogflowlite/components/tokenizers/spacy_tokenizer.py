@@ -16,8 +16,16 @@ from dialogflowlite.shared.message import Token
 from dialogflowlite.shared.training_data import TrainingData
 
 #: pipeline components a tokenizer never needs (lemmas come from tagger/lemmatizer)
-_NOT_NEEDED = ("parser", "ner", "entity_ruler", "textcat", "textcat_multilabel", "senter",
-               "entity_linker", "spancat")
+_NOT_NEEDED = (
+    "parser",
+    "ner",
+    "entity_ruler",
+    "textcat",
+    "textcat_multilabel",
+    "senter",
+    "entity_linker",
+    "spancat",
+)
 
 
 class SpacyTokenizer(Tokenizer):
@@ -72,8 +80,11 @@ class SpacyTokenizer(Tokenizer):
         disable = [name for name in nlp.pipe_names if name in _NOT_NEEDED]
         result: list[list[Token]] = []
         for doc in nlp.pipe(texts, disable=disable):
-            result.append([
-                Token(t.text, t.idx, t.idx + len(t.text), lemma=t.lemma_ or None)
-                for t in doc if not t.is_space and t.text.strip()
-            ])
+            result.append(
+                [
+                    Token(t.text, t.idx, t.idx + len(t.text), lemma=t.lemma_ or None)
+                    for t in doc
+                    if not t.is_space and t.text.strip()
+                ]
+            )
         return result

@@ -46,8 +46,11 @@ _ZWJ = "\u200d"
 
 def _is_possessive(text: str, i: int) -> bool:
     """Whether ``text[i]`` (an apostrophe) starts a possessive ``'s`` ending a word."""
-    return (i + 1 < len(text) and text[i + 1] in "sS"
-            and (i + 2 >= len(text) or not is_word_char(text[i + 2])))
+    return (
+        i + 1 < len(text)
+        and text[i + 1] in "sS"
+        and (i + 2 >= len(text) or not is_word_char(text[i + 2]))
+    )
 
 
 def _word_end(text: str, i: int, limit: int) -> int:
@@ -142,7 +145,8 @@ class WhitespaceTokenizer(Tokenizer):
             except re.error as e:
                 raise ComponentConfigError(
                     f"{self.name}: token_pattern is not a valid regular expression ({e})",
-                    position=self.position, hint="fix the pattern, or remove token_pattern",
+                    position=self.position,
+                    hint="fix the pattern, or remove token_pattern",
                 ) from e
 
     def tokenize(self, text: str) -> list[Token]:

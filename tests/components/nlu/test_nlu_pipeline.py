@@ -83,8 +83,12 @@ def test_builds_components_in_config_order(tiny_classifier, write_project) -> No
     loaded = project(write_project)
     pipeline = NluPipeline.from_config(loaded.config, training_data=loaded.nlu)
     assert [c.name for c in pipeline.components] == [
-        "WhitespaceTokenizer", "RegexFeaturizer", "TinyClassifier", "EntitySynonymMapper",
-        "FallbackClassifier"]
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "TinyClassifier",
+        "EntitySynonymMapper",
+        "FallbackClassifier",
+    ]
     assert pipeline.keys[0] == "nlu/0_WhitespaceTokenizer"
     assert pipeline.keys[4] == "nlu/4_FallbackClassifier"
     assert pipeline.components[4].config == {"threshold": 0.4, "ambiguity_threshold": 0.05}
@@ -136,21 +140,25 @@ def test_unknown_component_suggests_names(write_project) -> None:
     assert "WhitespaceTokenizer" in pipeline_problems(loaded.config)[0].hint
 
 
-def test_parse_result_has_roles_groups_synonyms_and_fallback(tiny_classifier,
-                                                             write_project) -> None:
+def test_parse_result_has_roles_groups_synonyms_and_fallback(
+    tiny_classifier, write_project
+) -> None:
     pipeline = trained(write_project)
     message = pipeline.parse("Fly from Berlin to NYC")
     result = message.parse_result()
     assert result["intent"]["name"] == "book"
     assert result["text_tokens"] == [[0, 3], [4, 8], [9, 15], [16, 18], [19, 22]]
-    assert [(e["entity"], e["value"], e["role"], e["start"], e["end"], e["processors"],
-             e["extractor"]) for e in result["entities"]] == [
+    assert [
+        (e["entity"], e["value"], e["role"], e["start"], e["end"], e["processors"], e["extractor"])
+        for e in result["entities"]
+    ] == [
         ("city", "Berlin", "from", 9, 15, [], "TinyClassifier"),
         ("city", "New York", "to", 19, 22, ["EntitySynonymMapper"], "TinyClassifier"),
     ]
     chinese = pipeline.parse("chinees food please")
     assert [(e.value, e.processors) for e in chinese.entities] == [
-        ("chinese", ["EntitySynonymMapper"])]
+        ("chinese", ["EntitySynonymMapper"])
+    ]
     unsure = pipeline.parse("completely unrelated words")
     assert unsure.intent == "nlu_fallback"
     assert unsure.intent_ranking[0].name == "nlu_fallback"
@@ -162,20 +170,28 @@ def test_groups_survive_the_pipeline(tiny_classifier, write_project) -> None:
     def part(entity: str, group: str) -> str:
         return json.dumps({"entity": entity, "group": group})
 
-    example = (f"a [large]{part('size', '1')} [pizza]{part('food', '1')} and "
-               f"a [small]{part('size', '2')} [salad]{part('food', '2')}")
-    nlu = NLU + f"""
+    example = (
+        f"a [large]{part('size', '1')} [pizza]{part('food', '1')} and "
+        f"a [small]{part('size', '2')} [salad]{part('food', '2')}"
+    )
+    nlu = (
+        NLU
+        + f"""
   - intent: book
     examples: |
       - {example}
 """
+    )
     loaded = project(write_project, nlu=nlu)
     pipeline = NluPipeline.from_config(loaded.config)
     pipeline.train(loaded.nlu)
     entities = pipeline.parse("a large pizza and a small salad").parse_result()["entities"]
     assert [(e["entity"], e["value"], e["group"]) for e in entities] == [
-        ("size", "large", "1"), ("food", "pizza", "1"), ("size", "small", "2"),
-        ("food", "salad", "2")]
+        ("size", "large", "1"),
+        ("food", "pizza", "1"),
+        ("size", "small", "2"),
+        ("food", "salad", "2"),
+    ]
 
 
 def test_parse_batch_matches_single_parses(tiny_classifier, write_project) -> None:
@@ -197,10 +213,14 @@ def test_intent_shortcuts_skip_the_models(tiny_classifier, write_project) -> Non
     assert result["intent"] == {"name": "book", "confidence": 1.0}
     assert result["intent_ranking"] == [{"name": "book", "confidence": 1.0}]
     assert [(e["entity"], e["value"], e["start"], e["end"]) for e in result["entities"]] == [
-        ("city", "Berlin", 5, len(text)), ("cuisine", "thai", 5, len(text)),
-        ("cuisine", "lao", 5, len(text))]
+        ("city", "Berlin", 5, len(text)),
+        ("cuisine", "thai", 5, len(text)),
+        ("cuisine", "lao", 5, len(text)),
+    ]
     assert pipeline.parse("/goodbye@0.7").parse_result()["intent"] == {
-        "name": "goodbye", "confidence": 0.7}
+        "name": "goodbye",
+        "confidence": 0.7,
+    }
     roles = pipeline.parse('/book[{"entity": "city", "value": "Rome", "role": "to"}]')
     assert [(e.entity, e.value, e.role) for e in roles.entities] == [("city", "Rome", "to")]
     retrieval = pipeline.parse("/faq/ask_name")
@@ -220,8 +240,9 @@ def test_broken_shortcut_json_keeps_the_intent(tiny_classifier, write_project, c
     assert is_intent_shortcut("  /greet  ")
 
 
-def test_persist_and_load_give_the_same_parses(tiny_classifier, write_project,
-                                               tmp_path: Path) -> None:
+def test_persist_and_load_give_the_same_parses(
+    tiny_classifier, write_project, tmp_path: Path
+) -> None:
     pipeline = trained(write_project)
     writer = ModelWriter()
     try:
@@ -235,12 +256,14 @@ def test_persist_and_load_give_the_same_parses(tiny_classifier, write_project,
     assert [c.name for c in loaded.components] == [c.name for c in pipeline.components]
     texts = ["hello there", "fly from Rome to NYC", "chinees food", "random", "/greet"]
     assert [m.parse_result() for m in loaded.parse_batch(texts)] == [
-        m.parse_result() for m in pipeline.parse_batch(texts)]
+        m.parse_result() for m in pipeline.parse_batch(texts)
+    ]
     assert NluPipeline.load(model_file).parse("bye bye").intent == "goodbye"
 
 
-def test_load_calls_quantize_on_components_that_support_it(register_plugin, write_project,
-                                                           tmp_path: Path) -> None:
+def test_load_calls_quantize_on_components_that_support_it(
+    register_plugin, write_project, tmp_path: Path
+) -> None:
     quantized: list[str] = []
     plain = standin("PlainClassifier")
     with_method = standin("MethodQuantized")
@@ -253,8 +276,17 @@ def test_load_calls_quantize_on_components_that_support_it(register_plugin, writ
 
     with_argument.load = classmethod(load)
     register_plugin(TinyPlugin(plain, with_method, with_argument), "quantize-test")
-    pipeline = NluPipeline.from_config([ComponentConfig(n) for n in (
-        "WhitespaceTokenizer", "PlainClassifier", "MethodQuantized", "ArgumentQuantized")])
+    pipeline = NluPipeline.from_config(
+        [
+            ComponentConfig(n)
+            for n in (
+                "WhitespaceTokenizer",
+                "PlainClassifier",
+                "MethodQuantized",
+                "ArgumentQuantized",
+            )
+        ]
+    )
     writer = ModelWriter()
     try:
         writer.manifest.sections["nlu"] = pipeline.persist(writer)

@@ -20,8 +20,10 @@ from dialogflowlite.components.nlu.pipeline import NluPipeline
 from dialogflowlite.evaluation.nlu import run_nlu_test
 from dialogflowlite.training.trainer import TrainOptions, train
 
-TINY = ("    epochs: 40\n    learning_rate: 0.003\n    batch_size: 8\n"
-        "    freeze_embeddings: false\n    head_learning_rate_factor: 1.0\n    device: cpu\n")
+TINY = (
+    "    epochs: 40\n    learning_rate: 0.003\n    batch_size: 8\n"
+    "    freeze_embeddings: false\n    head_learning_rate_factor: 1.0\n    device: cpu\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +52,19 @@ def project(tiny_model: Path, register_plugin, write_project) -> Path:
         f"  - name: JointTransformerClassifier\n    model: {tiny_model}\n{TINY}"
         "  - name: EntitySynonymMapper\n  - name: FallbackClassifier\n    threshold: 0.2\n"
     )
-    domain = "version: \"3.1\"\nintents: [greet, goodbye, book_flight, weather]\n" \
-             "entities: [city, date]\n"
-    tests = nlu_yaml([("greet", "hello"), ("goodbye", "bye"),
-                      ("weather", "will it rain in [paris](city) [today](date)")])
-    return write_project(domain=domain, nlu=nlu_yaml(TOY_NLU), config=config,
-                         files={"tests/nlu.yml": tests})
+    domain = (
+        'version: "3.1"\nintents: [greet, goodbye, book_flight, weather]\nentities: [city, date]\n'
+    )
+    tests = nlu_yaml(
+        [
+            ("greet", "hello"),
+            ("goodbye", "bye"),
+            ("weather", "will it rain in [paris](city) [today](date)"),
+        ]
+    )
+    return write_project(
+        domain=domain, nlu=nlu_yaml(TOY_NLU), config=config, files={"tests/nlu.yml": tests}
+    )
 
 
 def test_train_load_parse_and_evaluate(project: Path) -> None:

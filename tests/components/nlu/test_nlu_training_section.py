@@ -49,16 +49,24 @@ pipeline:
     threshold: {threshold}
 """
 
-KEYS = ["nlu/0_WhitespaceTokenizer", "nlu/1_RegexFeaturizer", "nlu/2_TinyClassifier",
-        "nlu/3_EntitySynonymMapper", "nlu/4_FallbackClassifier"]
+KEYS = [
+    "nlu/0_WhitespaceTokenizer",
+    "nlu/1_RegexFeaturizer",
+    "nlu/2_TinyClassifier",
+    "nlu/3_EntitySynonymMapper",
+    "nlu/4_FallbackClassifier",
+]
 
 
-def write(write_project, threshold: float = 0.3, nlu: str = NLU, temperature: float | None = None
-          ) -> Path:
+def write(
+    write_project, threshold: float = 0.3, nlu: str = NLU, temperature: float | None = None
+) -> Path:
     config = CONFIG.format(threshold=threshold)
     if temperature is not None:
-        config = config.replace("  - name: TinyClassifier\n",
-                                f"  - name: TinyClassifier\n    temperature: {temperature}\n")
+        config = config.replace(
+            "  - name: TinyClassifier\n",
+            f"  - name: TinyClassifier\n    temperature: {temperature}\n",
+        )
     return write_project(domain=DOMAIN, nlu=nlu, config=config)
 
 
@@ -89,7 +97,8 @@ def test_trains_into_the_model_file_and_loads_back(tiny_classifier, write_projec
     message = pipeline.parse("two pizzas please")
     assert message.intent == "order"
     assert [(e.value, e.processors) for e in message.entities] == [
-        ("pizza", ["EntitySynonymMapper"])]
+        ("pizza", ["EntitySynonymMapper"])
+    ]
 
 
 def test_unchanged_project_reuses_everything(tiny_classifier, write_project) -> None:
@@ -104,8 +113,7 @@ def test_unchanged_project_reuses_everything(tiny_classifier, write_project) -> 
     assert forced.trained == KEYS
 
 
-def test_changing_a_later_component_keeps_the_earlier_ones(tiny_classifier,
-                                                          write_project) -> None:
+def test_changing_a_later_component_keeps_the_earlier_ones(tiny_classifier, write_project) -> None:
     root = write(write_project)
     nlu_train(root)
     changed = nlu_train(write(write_project, threshold=0.5))
@@ -117,8 +125,7 @@ def test_changing_a_later_component_keeps_the_earlier_ones(tiny_classifier,
     assert pipeline.components[4].config["threshold"] == 0.5
 
 
-def test_a_retrained_component_retrains_everything_after_it(tiny_classifier,
-                                                            write_project) -> None:
+def test_a_retrained_component_retrains_everything_after_it(tiny_classifier, write_project) -> None:
     root = write(write_project)
     nlu_train(root)
     changed = nlu_train(write(write_project, temperature=0.2))
@@ -173,13 +180,17 @@ pipeline:
     with caplog.at_level("WARNING"):
         result = nlu_train(root)
     assert "notice: CountVectorsFeaturizer is not needed here" in caplog.text
-    assert result.trained == ["nlu/0_WhitespaceTokenizer", "nlu/1_TinyClassifier",
-                              "nlu/2_EntitySynonymMapper"]
+    assert result.trained == [
+        "nlu/0_WhitespaceTokenizer",
+        "nlu/1_TinyClassifier",
+        "nlu/2_EntitySynonymMapper",
+    ]
 
 
 @pytest.mark.parametrize("threshold", [2])
-def test_a_bad_setting_stops_training_at_its_line(tiny_classifier, write_project,
-                                                   threshold) -> None:
+def test_a_bad_setting_stops_training_at_its_line(
+    tiny_classifier, write_project, threshold
+) -> None:
     from dialogflowlite.errors import DialogflowLiteError
 
     with pytest.raises(DialogflowLiteError) as info:

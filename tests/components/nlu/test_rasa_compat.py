@@ -20,18 +20,33 @@ from dialogflowlite.shared.training_data import TrainingData
 
 #: settings of the components that stand in for Rasa's, as these tests assume them
 TARGETS = {
-    "WhitespaceTokenizer": {"intent_tokenization_flag": False, "intent_split_symbol": "_",
-                            "token_pattern": None, "prefix_separator_symbol": None},
+    "WhitespaceTokenizer": {
+        "intent_tokenization_flag": False,
+        "intent_split_symbol": "_",
+        "token_pattern": None,
+        "prefix_separator_symbol": None,
+    },
     "SpacyTokenizer": {"model": None, "language": None},
     "RegexFeaturizer": {"case_sensitive": True},
     "EntitySynonymMapper": {},
     "FallbackClassifier": {"threshold": 0.3, "ambiguity_threshold": 0.1},
     "ResponseSelector": {"retrieval_intent": None, "epochs": 10, "model": None},
-    "ScratchTransformerClassifier": {"epochs": 50, "intent_classification": True,
-                                     "entity_recognition": True, "seed": 1, "num_layers": 2,
-                                     "hidden_size": 128, "dropout": 0.1},
-    "JointTransformerClassifier": {"model": None, "epochs": "auto", "random_seed": None,
-                                   "intent_classification": True, "entity_recognition": True},
+    "ScratchTransformerClassifier": {
+        "epochs": 50,
+        "intent_classification": True,
+        "entity_recognition": True,
+        "seed": 1,
+        "num_layers": 2,
+        "hidden_size": 128,
+        "dropout": 0.1,
+    },
+    "JointTransformerClassifier": {
+        "model": None,
+        "epochs": "auto",
+        "random_seed": None,
+        "intent_classification": True,
+        "entity_recognition": True,
+    },
 }
 
 
@@ -43,16 +58,29 @@ def translate(*items: tuple[str, dict]) -> list[tuple[str, dict]]:
 def test_featurizers_disappear_and_diet_trains_from_scratch(caplog) -> None:
     with caplog.at_level(logging.WARNING):
         result = translate(
-            ("WhitespaceTokenizer", {}), ("LexicalSyntacticFeaturizer", {}),
+            ("WhitespaceTokenizer", {}),
+            ("LexicalSyntacticFeaturizer", {}),
             ("CountVectorsFeaturizer", {"analyzer": "char_wb", "min_ngram": 1}),
-            ("DIETClassifier", {"epochs": 100, "random_seed": 3, "batch_size": [64, 256],
-                                "constrain_similarities": True, "transformer_size": 64,
-                                "number_of_transformer_layers": 1, "drop_rate": 0.2}),
-            ("FallbackClassifier", {"threshold": 0.4}))
+            (
+                "DIETClassifier",
+                {
+                    "epochs": 100,
+                    "random_seed": 3,
+                    "batch_size": [64, 256],
+                    "constrain_similarities": True,
+                    "transformer_size": 64,
+                    "number_of_transformer_layers": 1,
+                    "drop_rate": 0.2,
+                },
+            ),
+            ("FallbackClassifier", {"threshold": 0.4}),
+        )
     assert result == [
         ("WhitespaceTokenizer", {}),
-        ("ScratchTransformerClassifier", {"epochs": 100, "seed": 3, "hidden_size": 64,
-                                          "num_layers": 1, "dropout": 0.2}),
+        (
+            "ScratchTransformerClassifier",
+            {"epochs": 100, "seed": 3, "hidden_size": 64, "num_layers": 1, "dropout": 0.2},
+        ),
         ("FallbackClassifier", {"threshold": 0.4}),
     ]
     text = caplog.text
@@ -68,22 +96,33 @@ def test_language_model_featurizer_makes_diet_a_fine_tuned_encoder(caplog) -> No
         result = translate(
             ("WhitespaceTokenizer", {}),
             ("LanguageModelFeaturizer", {"model_name": "bert", "model_weights": "./my-bert"}),
-            ("DIETClassifier", {"epochs": 100, "entity_recognition": False}))
+            ("DIETClassifier", {"epochs": 100, "entity_recognition": False}),
+        )
     assert result == [
         ("WhitespaceTokenizer", {}),
         ("JointTransformerClassifier", {"model": "./my-bert", "entity_recognition": False}),
     ]
     assert "Rasa's `epochs: 100` does not mean the same for JointTransformerClassifier" in (
-        caplog.text)
-    unnamed = translate(("WhitespaceTokenizer", {}), ("LanguageModelFeaturizer", {}),
-                        ("DIETClassifier", {}), ("ResponseSelector", {}))
-    assert unnamed[1:] == [("JointTransformerClassifier", {"model": DEFAULT_MODEL}),
-                           ("ResponseSelector", {"model": DEFAULT_MODEL})]
+        caplog.text
+    )
+    unnamed = translate(
+        ("WhitespaceTokenizer", {}),
+        ("LanguageModelFeaturizer", {}),
+        ("DIETClassifier", {}),
+        ("ResponseSelector", {}),
+    )
+    assert unnamed[1:] == [
+        ("JointTransformerClassifier", {"model": DEFAULT_MODEL}),
+        ("ResponseSelector", {"model": DEFAULT_MODEL}),
+    ]
 
 
 def test_rasa_classifiers_merge_into_one() -> None:
-    result = translate(("WhitespaceTokenizer", {}), ("SklearnIntentClassifier", {"C": [1, 2]}),
-                       ("CRFEntityExtractor", {"max_iterations": 50}))
+    result = translate(
+        ("WhitespaceTokenizer", {}),
+        ("SklearnIntentClassifier", {"C": [1, 2]}),
+        ("CRFEntityExtractor", {"max_iterations": 50}),
+    )
     assert result == [("WhitespaceTokenizer", {}), ("ScratchTransformerClassifier", {})]
     intent_only = translate(("WhitespaceTokenizer", {}), ("LogisticRegressionClassifier", {}))
     assert intent_only[1] == ("ScratchTransformerClassifier", {"entity_recognition": False})
@@ -93,8 +132,7 @@ def test_rasa_classifiers_merge_into_one() -> None:
 
 def test_tokenizers_without_an_equivalent(caplog) -> None:
     with caplog.at_level(logging.WARNING):
-        result = translate(("JiebaTokenizer", {"dictionary_path": "dict/"}),
-                           ("DIETClassifier", {}))
+        result = translate(("JiebaTokenizer", {"dictionary_path": "dict/"}), ("DIETClassifier", {}))
     assert result[0] == ("WhitespaceTokenizer", {})
     assert "splitting Chinese text into characters" in caplog.text
     assert translate(("MitieTokenizer", {}))[0] == ("WhitespaceTokenizer", {})
@@ -102,10 +140,14 @@ def test_tokenizers_without_an_equivalent(caplog) -> None:
 
 def test_kept_names_keep_their_meaning_and_drop_rasa_only_settings(caplog) -> None:
     with caplog.at_level(logging.WARNING):
-        result = translate(("WhitespaceTokenizer", {"intent_tokenization_flag": True}),
-                           ("ResponseSelector", {"epochs": 50, "retrieval_intent": "faq",
-                                                 "use_text_as_label": True}),
-                           ("RegexFeaturizer", {"case_sensitive": False, "casesensitive": 1}))
+        result = translate(
+            ("WhitespaceTokenizer", {"intent_tokenization_flag": True}),
+            (
+                "ResponseSelector",
+                {"epochs": 50, "retrieval_intent": "faq", "use_text_as_label": True},
+            ),
+            ("RegexFeaturizer", {"case_sensitive": False, "casesensitive": 1}),
+        )
     assert result == [
         ("WhitespaceTokenizer", {"intent_tokenization_flag": True}),
         ("ResponseSelector", {"epochs": 50, "retrieval_intent": "faq"}),
@@ -121,9 +163,13 @@ def test_unknown_names_pass_through_for_the_registry() -> None:
 
 def test_missing_spacy_pipeline_falls_back_to_blank_and_skips_the_extractor(caplog) -> None:
     with caplog.at_level(logging.WARNING):
-        result = translate(("SpacyNLP", {"model": "xx_missing_pipeline"}),
-                           ("SpacyTokenizer", {}), ("SpacyFeaturizer", {}),
-                           ("DIETClassifier", {}), ("SpacyEntityExtractor", {"dimensions": ["X"]}))
+        result = translate(
+            ("SpacyNLP", {"model": "xx_missing_pipeline"}),
+            ("SpacyTokenizer", {}),
+            ("SpacyFeaturizer", {}),
+            ("DIETClassifier", {}),
+            ("SpacyEntityExtractor", {"dimensions": ["X"]}),
+        )
     assert [name for name, _ in result] == ["SpacyTokenizer", "ScratchTransformerClassifier"]
     assert result[0] == ("SpacyTokenizer", {})
     assert "xx_missing_pipeline is not installed" in caplog.text
@@ -135,14 +181,18 @@ def test_installed_spacy_pipeline_reaches_tokenizer_and_extractor(tmp_path: Path
 
     nlp = spacy.blank("en")
     ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns([{"label": "PERSON", "pattern": "Ada Lovelace"},
-                        {"label": "ORG", "pattern": "Acme"}])
+    ruler.add_patterns(
+        [{"label": "PERSON", "pattern": "Ada Lovelace"}, {"label": "ORG", "pattern": "Acme"}]
+    )
     folder = str(tmp_path / "ner_pipeline")
     nlp.to_disk(folder)
-    specs = translate_pipeline([
-        ComponentConfig("SpacyNLP", {"model": folder}), ComponentConfig("SpacyTokenizer"),
-        ComponentConfig("SpacyEntityExtractor", {"dimensions": ["PERSON"]}),
-    ])
+    specs = translate_pipeline(
+        [
+            ComponentConfig("SpacyNLP", {"model": folder}),
+            ComponentConfig("SpacyTokenizer"),
+            ComponentConfig("SpacyEntityExtractor", {"dimensions": ["PERSON"]}),
+        ]
+    )
     assert [(s.name, s.params) for s in specs] == [
         ("SpacyTokenizer", {"model": folder}),
         ("SpacyEntityExtractor", {"dimensions": ["PERSON"], "model": folder}),
@@ -151,14 +201,20 @@ def test_installed_spacy_pipeline_reaches_tokenizer_and_extractor(tmp_path: Path
     pipeline.train(TrainingData([Message("hi", intent="greet")]))
     message = pipeline.parse("Ada Lovelace works at Acme")
     assert [(e.entity, e.start, e.end, e.value, e.extractor) for e in message.entities] == [
-        ("PERSON", 0, 12, "Ada Lovelace", "SpacyEntityExtractor")]
+        ("PERSON", 0, 12, "Ada Lovelace", "SpacyEntityExtractor")
+    ]
     assert [t.text for t in message.tokens] == ["Ada", "Lovelace", "works", "at", "Acme"]
 
 
 def test_default_pipeline_adds_a_response_selector_for_retrieval_intents() -> None:
     names = [c.name for c in default_pipeline(TrainingData([Message("hi", intent="greet")]))]
-    assert names == ["WhitespaceTokenizer", "RegexFeaturizer", "JointTransformerClassifier",
-                     "EntitySynonymMapper", "FallbackClassifier"]
+    assert names == [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "JointTransformerClassifier",
+        "EntitySynonymMapper",
+        "FallbackClassifier",
+    ]
     faq = default_pipeline(TrainingData([Message("name?", intent="faq/ask_name")]))
     assert [c.name for c in faq][-2:] == ["ResponseSelector", "FallbackClassifier"]
     assert faq[2].params == faq[-2].params == {"model": "all-MiniLM-L6-v2"}
@@ -174,40 +230,85 @@ def test_registry_aliases_name_the_stand_in(plugin_manager, caplog) -> None:
 # ---------------------------------------------------------------- the Rasa example projects
 
 EXPECTED = {
-    "concertbot": ["WhitespaceTokenizer", "RegexFeaturizer", "ScratchTransformerClassifier",
-                   "FallbackClassifier", "EntitySynonymMapper"],
-    "financial_demo": ["WhitespaceTokenizer", "RegexFeaturizer", "ScratchTransformerClassifier",
-                       "FallbackClassifier", "DucklingEntityExtractor", "EntitySynonymMapper"],
-    "formbot": ["WhitespaceTokenizer", "DucklingEntityExtractor", "ScratchTransformerClassifier",
-                "EntitySynonymMapper"],
-    "initial_project_3x": ["WhitespaceTokenizer", "RegexFeaturizer", "JointTransformerClassifier",
-                           "EntitySynonymMapper", "FallbackClassifier"],
-    "knowledgebasebot": ["WhitespaceTokenizer", "RegexFeaturizer", "ScratchTransformerClassifier",
-                         "EntitySynonymMapper"],
+    "concertbot": [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "ScratchTransformerClassifier",
+        "FallbackClassifier",
+        "EntitySynonymMapper",
+    ],
+    "financial_demo": [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "ScratchTransformerClassifier",
+        "FallbackClassifier",
+        "DucklingEntityExtractor",
+        "EntitySynonymMapper",
+    ],
+    "formbot": [
+        "WhitespaceTokenizer",
+        "DucklingEntityExtractor",
+        "ScratchTransformerClassifier",
+        "EntitySynonymMapper",
+    ],
+    "initial_project_3x": [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "JointTransformerClassifier",
+        "EntitySynonymMapper",
+        "FallbackClassifier",
+    ],
+    "knowledgebasebot": [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "ScratchTransformerClassifier",
+        "EntitySynonymMapper",
+    ],
     "moodbot": ["SpacyTokenizer", "ScratchTransformerClassifier"],
-    "reminderbot": ["WhitespaceTokenizer", "RegexFeaturizer", "ScratchTransformerClassifier",
-                    "EntitySynonymMapper"],
-    "responseselectorbot": ["WhitespaceTokenizer", "ScratchTransformerClassifier",
-                            "ResponseSelector"],
-    "rules": ["WhitespaceTokenizer", "DucklingEntityExtractor", "ScratchTransformerClassifier",
-              "EntitySynonymMapper", "FallbackClassifier"],
+    "reminderbot": [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "ScratchTransformerClassifier",
+        "EntitySynonymMapper",
+    ],
+    "responseselectorbot": [
+        "WhitespaceTokenizer",
+        "ScratchTransformerClassifier",
+        "ResponseSelector",
+    ],
+    "rules": [
+        "WhitespaceTokenizer",
+        "DucklingEntityExtractor",
+        "ScratchTransformerClassifier",
+        "EntitySynonymMapper",
+        "FallbackClassifier",
+    ],
 }
 
 
 @pytest.fixture
 def classifiers(register_plugin) -> None:
     """The neural classifiers, or tiny stand-ins where they are not installed here."""
-    missing = [name for name in ("ScratchTransformerClassifier", "JointTransformerClassifier",
-                                 "ResponseSelector") if name not in get_registry().entries]
+    missing = [
+        name
+        for name in (
+            "ScratchTransformerClassifier",
+            "JointTransformerClassifier",
+            "ResponseSelector",
+        )
+        if name not in get_registry().entries
+    ]
     if missing:
-        register_plugin(TinyPlugin(*(standin(name, TARGETS[name]) for name in missing)),
-                        "classifier-stand-ins")
+        register_plugin(
+            TinyPlugin(*(standin(name, TARGETS[name]) for name in missing)), "classifier-stand-ins"
+        )
 
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_every_rasa_example_project_builds_its_pipeline(name: str, rasa_projects: Path,
-                                                        classifiers, caplog) -> None:
+def test_every_rasa_example_project_builds_its_pipeline(
+    name: str, rasa_projects: Path, classifiers, caplog
+) -> None:
     from dialogflowlite.components.nlu.pipeline import pipeline_problems
 
     project = load_project(rasa_projects / name, strict=False)
@@ -217,7 +318,8 @@ def test_every_rasa_example_project_builds_its_pipeline(name: str, rasa_projects
     assert pipeline_problems(project.config, project.nlu) == []
     if project.config.pipeline:
         assert "notice: DIETClassifier is provided here by ScratchTransformerClassifier" in (
-            caplog.text)
+            caplog.text
+        )
     if name == "moodbot":
         assert pipeline.components[0].config["model"] is None  # en_core_web_md is not here
         assert pipeline.components[1].config["entity_recognition"] is False

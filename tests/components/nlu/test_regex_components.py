@@ -47,10 +47,19 @@ def test_token_and_sentence_features() -> None:
     assert features["sentence"] == [1, 1, 1]
     # tokens: hello , zip 12345 in New York
     assert features["token"] == [
-        [0, 1, 0], [0, 0, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1], [0, 0, 1]]
+        [0, 1, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+        [1, 0, 0],
+        [0, 0, 0],
+        [0, 0, 1],
+        [0, 0, 1],
+    ]
     assert featurize(featurizer, "nothing here") == {
-        "names": ["zipcode", "greet", "city"], "token": [[0, 0, 0], [0, 0, 0]],
-        "sentence": [0, 0, 0]}
+        "names": ["zipcode", "greet", "city"],
+        "token": [[0, 0, 0], [0, 0, 0]],
+        "sentence": [0, 0, 0],
+    }
 
 
 def test_case_sensitivity_and_word_boundaries() -> None:
@@ -106,8 +115,9 @@ def test_regex_entity_extractor(tmp_path: Path) -> None:
     extractor.train(data(), NluContext())
     message = Message("zip 12345 and 54321, from new york or Berlinale")
     extractor.process([message])
-    found = [(e.entity, e.start, e.end, e.value, e.extractor, e.confidence)
-             for e in message.entities]
+    found = [
+        (e.entity, e.start, e.end, e.value, e.extractor, e.confidence) for e in message.entities
+    ]
     # "greet" names no entity, so it extracts nothing; case is ignored by default
     assert found == [
         ("zipcode", 4, 9, "12345", "RegexEntityExtractor", 1.0),
@@ -123,9 +133,15 @@ def test_regex_entity_extractor(tmp_path: Path) -> None:
 
 def test_regex_entity_extractor_keeps_the_longest_overlapping_match() -> None:
     training = TrainingData(
-        [Message("in New York City", intent="x",
-                 entities=parse_annotated_text("in [New York City](city)")[1])],
-        lookups=[LookupTable("city", ["New York", "York City", "New York City"])])
+        [
+            Message(
+                "in New York City",
+                intent="x",
+                entities=parse_annotated_text("in [New York City](city)")[1],
+            )
+        ],
+        lookups=[LookupTable("city", ["New York", "York City", "New York City"])],
+    )
     extractor = RegexEntityExtractor()
     extractor.train(training, NluContext())
     message = Message("from New York City to York City")

@@ -15,17 +15,22 @@ from dialogflowlite.shared.training_data import Synonym, TrainingData, parse_ann
 
 def test_synonyms_map_values_and_record_the_processor(tmp_path: Path) -> None:
     plain, entities = parse_annotated_text("fly to [NYC](city:New York)")
-    data = TrainingData([Message(plain, intent="fly", entities=entities)],
-                        synonyms=[Synonym("credit", ["credit card", "Visa"])])
+    data = TrainingData(
+        [Message(plain, intent="fly", entities=entities)],
+        synonyms=[Synonym("credit", ["credit card", "Visa"])],
+    )
     mapper = EntitySynonymMapper()
     mapper.train(data, NluContext())
-    message = Message("x", entities=[
-        Entity("city", 0, 3, "nyc", role="to", group="1", extractor="X", confidence=0.8),
-        Entity("card", 4, 8, "VISA"),
-        Entity("card", 9, 12, "debit"),
-        Entity("city", 13, 21, "New York"),
-        Entity("amount", 22, 24, 12),
-    ])
+    message = Message(
+        "x",
+        entities=[
+            Entity("city", 0, 3, "nyc", role="to", group="1", extractor="X", confidence=0.8),
+            Entity("card", 4, 8, "VISA"),
+            Entity("card", 9, 12, "debit"),
+            Entity("city", 13, 21, "New York"),
+            Entity("amount", 22, 24, 12),
+        ],
+    )
     mapper.process([message])
     assert [(e.value, e.processors) for e in message.entities] == [
         ("New York", ["EntitySynonymMapper"]),
@@ -36,7 +41,12 @@ def test_synonyms_map_values_and_record_the_processor(tmp_path: Path) -> None:
     ]
     first = message.entities[0]
     assert (first.role, first.group, first.extractor, first.confidence, first.start) == (
-        "to", "1", "X", 0.8, 0)
+        "to",
+        "1",
+        "X",
+        0.8,
+        0,
+    )
     storage = ComponentStorage(tmp_path / "syn")
     mapper.persist(storage)
     loaded = EntitySynonymMapper.load(mapper.config, storage)
@@ -55,27 +65,37 @@ def run(config: dict, message: Message) -> Message:
 
 
 def test_fallback_below_threshold_keeps_the_ranking() -> None:
-    message = run({"threshold": 0.5, "ambiguity_threshold": 0.0},
-                  predicted(("greet", 0.45), ("bye", 0.3), ("ask", 0.25)))
+    message = run(
+        {"threshold": 0.5, "ambiguity_threshold": 0.0},
+        predicted(("greet", 0.45), ("bye", 0.3), ("ask", 0.25)),
+    )
     assert (message.intent, message.confidence) == ("nlu_fallback", 0.5)
     assert [(p.name, p.confidence) for p in message.intent_ranking] == [
-        ("nlu_fallback", 0.5), ("greet", 0.45), ("bye", 0.3), ("ask", 0.25)]
+        ("nlu_fallback", 0.5),
+        ("greet", 0.45),
+        ("bye", 0.3),
+        ("ask", 0.25),
+    ]
     assert message.parse_result()["intent"] == {"name": "nlu_fallback", "confidence": 0.5}
 
 
 def test_confident_and_clear_predictions_pass() -> None:
-    message = run({"threshold": 0.5, "ambiguity_threshold": 0.1},
-                  predicted(("greet", 0.6), ("bye", 0.4)))
+    message = run(
+        {"threshold": 0.5, "ambiguity_threshold": 0.1}, predicted(("greet", 0.6), ("bye", 0.4))
+    )
     assert (message.intent, message.confidence) == ("greet", 0.6)
     # exactly at the threshold, and a gap of exactly the ambiguity threshold, are accepted
-    message = run({"threshold": 0.6, "ambiguity_threshold": 0.2},
-                  predicted(("greet", 0.6), ("bye", 0.4)))
+    message = run(
+        {"threshold": 0.6, "ambiguity_threshold": 0.2}, predicted(("greet", 0.6), ("bye", 0.4))
+    )
     assert message.intent == "greet"
 
 
 def test_ambiguous_prediction_falls_back() -> None:
-    message = run({"threshold": 0.3, "ambiguity_threshold": 0.1},
-                  predicted(("greet", 0.52), ("bye", 0.45), ("x", 0.03)))
+    message = run(
+        {"threshold": 0.3, "ambiguity_threshold": 0.1},
+        predicted(("greet", 0.52), ("bye", 0.45), ("x", 0.03)),
+    )
     assert (message.intent, message.confidence) == ("nlu_fallback", 0.3)
     assert [p.name for p in message.intent_ranking] == ["nlu_fallback", "greet", "bye", "x"]
     # a single-intent ranking is never ambiguous
@@ -89,8 +109,9 @@ def test_no_intent_at_all_falls_back() -> None:
     assert [(p.name, p.confidence) for p in message.intent_ranking] == [("nlu_fallback", 0.3)]
 
 
-@pytest.mark.parametrize("config", [{"threshold": 1.5}, {"ambiguity_threshold": "high"},
-                                    {"threshold": True}])
+@pytest.mark.parametrize(
+    "config", [{"threshold": 1.5}, {"ambiguity_threshold": "high"}, {"threshold": True}]
+)
 def test_bad_thresholds_are_config_errors(config: dict) -> None:
     with pytest.raises(ComponentConfigError, match="between 0 and 1"):
         FallbackClassifier(config)

@@ -70,16 +70,27 @@ class TinyClassifier(NluComponent):
         for words, entity, role, group in self.values:
             for i in range(len(tokens) - len(words) + 1):
                 span = range(i, i + len(words))
-                if lowered[i:i + len(words)] == words and not taken & set(span):
+                if lowered[i : i + len(words)] == words and not taken & set(span):
                     taken |= set(span)
                     start, end = tokens[i].start, tokens[i + len(words) - 1].end
-                    message.entities.append(Entity(
-                        entity, start, end, message.text[start:end], role=role, group=group,
-                        confidence=0.9, extractor=self.name))
+                    message.entities.append(
+                        Entity(
+                            entity,
+                            start,
+                            end,
+                            message.text[start:end],
+                            role=role,
+                            group=group,
+                            confidence=0.9,
+                            extractor=self.name,
+                        )
+                    )
 
     def persist(self, storage: ComponentStorage) -> None:
-        storage.write_json("tiny.json", {"examples": self.examples, "values": self.values,
-                                         "trained_on": self.trained_on})
+        storage.write_json(
+            "tiny.json",
+            {"examples": self.examples, "values": self.values, "trained_on": self.trained_on},
+        )
 
     @classmethod
     def load(cls, config: dict[str, Any], storage: ComponentStorage) -> TinyClassifier:
@@ -93,11 +104,15 @@ class TinyClassifier(NluComponent):
 
 def standin(name: str, defaults: dict[str, Any] | None = None) -> type[TinyClassifier]:
     """A TinyClassifier registered under another name (for components not installed here)."""
-    return type(name, (TinyClassifier,), {
-        "name": name,
-        "defaults": {**TinyClassifier.defaults, **(defaults or {})},
-        "__doc__": f"Test stand-in for {name}.",
-    })
+    return type(
+        name,
+        (TinyClassifier,),
+        {
+            "name": name,
+            "defaults": {**TinyClassifier.defaults, **(defaults or {})},
+            "__doc__": f"Test stand-in for {name}.",
+        },
+    )
 
 
 class TinyPlugin:

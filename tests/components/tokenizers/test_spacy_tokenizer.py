@@ -15,15 +15,23 @@ from dialogflowlite.shared.training_data import TrainingData, parse_annotated_te
 def spans(tokenizer: SpacyTokenizer, text: str) -> list[tuple[str, int, int]]:
     tokens = tokenizer.tokenize(text)
     for token in tokens:
-        assert text[token.start:token.end] == token.text
+        assert text[token.start : token.end] == token.text
     return [(t.text, t.start, t.end) for t in tokens]
 
 
 def test_blank_tokenizer_keeps_exact_offsets_and_drops_spaces() -> None:
     tokenizer = SpacyTokenizer()
     assert spans(tokenizer, "I don't  like New-York 🍕!") == [
-        ("I", 0, 1), ("do", 2, 4), ("n't", 4, 7), ("like", 9, 13), ("New", 14, 17),
-        ("-", 17, 18), ("York", 18, 22), ("🍕", 23, 24), ("!", 24, 25)]
+        ("I", 0, 1),
+        ("do", 2, 4),
+        ("n't", 4, 7),
+        ("like", 9, 13),
+        ("New", 14, 17),
+        ("-", 17, 18),
+        ("York", 18, 22),
+        ("🍕", 23, 24),
+        ("!", 24, 25),
+    ]
 
 
 def test_language_comes_from_the_project_and_is_stored(tmp_path: Path) -> None:
@@ -66,7 +74,9 @@ def test_named_pipeline_gives_lemmas(tmp_path: Path) -> None:
     tokenizer = SpacyTokenizer({"model": str(tmp_path / "pipeline")})
     tokens = tokenizer.tokenize("Running  late")
     assert [(t.text, t.start, t.end, t.lemma) for t in tokens] == [
-        ("Running", 0, 7, "run"), ("late", 9, 13, None)]
+        ("Running", 0, 7, "run"),
+        ("late", 9, 13, None),
+    ]
 
 
 def test_training_data_is_cut_at_entity_boundaries() -> None:

@@ -13,23 +13,46 @@ from dialogflowlite.shared.training_data import TrainingData, parse_annotated_te
 def words(text: str, **config) -> list[str]:
     tokens = WhitespaceTokenizer(config).tokenize(text)
     for token in tokens:  # offsets index the text exactly
-        assert text[token.start:token.end] == token.text
+        assert text[token.start : token.end] == token.text
     return [t.text for t in tokens]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("I don't  want an e-mail, ok?!", ["I", "don't", "want", "an", "e-mail", ",", "ok", "?", "!"]),
-    ("Berlin's weather", ["Berlin", "'s", "weather"]),
-    ("students' books", ["students", "'", "books"]),
-    ("O'Brien paid $5.99 (50%) at 10:30 for 10,000 24/7",
-     ["O'Brien", "paid", "$", "5.99", "(", "50", "%", ")", "at", "10:30", "for", "10,000",
-      "24/7"]),
-    ("St. Louis, U.S.", ["St", ".", "Louis", ",", "U", ".", "S", "."]),
-    ("COVID-19 -5 --", ["COVID-19", "-", "5", "-", "-"]),
-    ("user_name rock'n'roll", ["user_name", "rock'n'roll"]),
-    ("mail john.doe+x@example.co.uk or https://x.org/a?b=1.",
-     ["mail", "john.doe+x@example.co.uk", "or", "https://x.org/a?b=1", "."]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "I don't  want an e-mail, ok?!",
+            ["I", "don't", "want", "an", "e-mail", ",", "ok", "?", "!"],
+        ),
+        ("Berlin's weather", ["Berlin", "'s", "weather"]),
+        ("students' books", ["students", "'", "books"]),
+        (
+            "O'Brien paid $5.99 (50%) at 10:30 for 10,000 24/7",
+            [
+                "O'Brien",
+                "paid",
+                "$",
+                "5.99",
+                "(",
+                "50",
+                "%",
+                ")",
+                "at",
+                "10:30",
+                "for",
+                "10,000",
+                "24/7",
+            ],
+        ),
+        ("St. Louis, U.S.", ["St", ".", "Louis", ",", "U", ".", "S", "."]),
+        ("COVID-19 -5 --", ["COVID-19", "-", "5", "-", "-"]),
+        ("user_name rock'n'roll", ["user_name", "rock'n'roll"]),
+        (
+            "mail john.doe+x@example.co.uk or https://x.org/a?b=1.",
+            ["mail", "john.doe+x@example.co.uk", "or", "https://x.org/a?b=1", "."],
+        ),
+    ],
+)
 def test_words_and_punctuation(text: str, expected: list[str]) -> None:
     assert words(text) == expected
 
@@ -38,7 +61,13 @@ def test_spaces_of_every_kind_separate_and_never_belong_to_a_token() -> None:
     text = "  a\tb\u00a0c\u3000d\u200be \n f  "
     tokens = WhitespaceTokenizer().tokenize(text)
     assert [(t.text, t.start, t.end) for t in tokens] == [
-        ("a", 2, 3), ("b", 4, 5), ("c", 6, 7), ("d", 8, 9), ("e", 10, 11), ("f", 14, 15)]
+        ("a", 2, 3),
+        ("b", 4, 5),
+        ("c", 6, 7),
+        ("d", 8, 9),
+        ("e", 10, 11),
+        ("f", 14, 15),
+    ]
 
 
 def test_accents_composed_and_decomposed_stay_in_the_word() -> None:
@@ -51,8 +80,13 @@ def test_emoji_sequences_are_single_tokens() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
     flag = "\U0001f1e9\U0001f1ea"
     keycap = "1\ufe0f\u20e3"
-    assert words(f"{thumbs}great {family} {flag}{keycap}") == [thumbs, "great", family, flag,
-                                                              keycap]
+    assert words(f"{thumbs}great {family} {flag}{keycap}") == [
+        thumbs,
+        "great",
+        family,
+        flag,
+        keycap,
+    ]
 
 
 def test_text_without_spaces_falls_back_to_characters() -> None:
@@ -80,7 +114,8 @@ def test_unknown_setting_names_the_closest_one() -> None:
 
 def test_rasa_only_settings_are_accepted() -> None:
     assert WhitespaceTokenizer({"prefix_separator_symbol": "_"}).config == (
-        WhitespaceTokenizer().config)
+        WhitespaceTokenizer().config
+    )
 
 
 def test_training_examples_are_cut_at_entity_boundaries() -> None:
@@ -102,19 +137,23 @@ def test_training_examples_are_cut_at_entity_boundaries() -> None:
         ends = {t.end for t in example.tokens}
         for entity in example.entities:
             assert entity.start in starts and entity.end in ends, (example.text, entity)
-            covered = "".join(example.text[t.start:t.end] for t in example.tokens
-                              if entity.start <= t.start and t.end <= entity.end)
+            covered = "".join(
+                example.text[t.start : t.end]
+                for t in example.tokens
+                if entity.start <= t.start and t.end <= entity.end
+            )
             assert covered.replace(" ", "") == str(entity.value).replace(" ", "")
         for token in example.tokens:
-            assert example.text[token.start:token.end] == token.text
+            assert example.text[token.start : token.end] == token.text
     second = data.examples[1]
     assert [t.text for t in second.tokens][:4] == ["I", "want", "two", "tickets"]
 
 
 def test_intent_tokens_follow_the_flag() -> None:
     data = TrainingData([Message("hi and yes", intent="greet+affirm")])
-    WhitespaceTokenizer({"intent_tokenization_flag": True, "intent_split_symbol": "+"}
-                        ).process_training_data(data)
+    WhitespaceTokenizer(
+        {"intent_tokenization_flag": True, "intent_split_symbol": "+"}
+    ).process_training_data(data)
     assert data.examples[0].features["intent_tokens"] == ["greet", "affirm"]
     WhitespaceTokenizer().process_training_data(data)
     assert data.examples[0].features["intent_tokens"] == ["greet+affirm"]
@@ -133,5 +172,7 @@ def test_split_tokens_at_keeps_exact_offsets() -> None:
     tokens = [Token(text, 0, 8, lemma="berlin")]
     pieces = split_tokens_at(text, tokens, [0, 6, 8])
     assert [(t.text, t.start, t.end, t.lemma) for t in pieces] == [
-        ("Berlin", 0, 6, None), ("'s", 6, 8, None)]
+        ("Berlin", 0, 6, None),
+        ("'s", 6, 8, None),
+    ]
     assert split_tokens_at(text, tokens, []) == tokens
