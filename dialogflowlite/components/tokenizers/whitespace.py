@@ -8,8 +8,8 @@ The rules, in order:
 * a word is a run of letters, digits, ``_`` and combining marks; it continues
   over an apostrophe or hyphen with letters or digits on both sides
   (``don't``, ``O'Brien``, ``e-mail``, ``COVID-19``) and over ``. , : /``
-  between digits (``3.5``, ``10,000``, ``10:30``, ``24/7``); a possessive
-  ``'s`` is split off (``Berlin's`` -> ``Berlin`` ``'s``);
+  between digits (``3.5``, ``10,000``, ``10:30``, ``24/7``); a final
+  ``'s`` is split off (``Berlin's`` -> ``Berlin`` ``'s``, ``it's`` -> ``it`` ``'s``);
 * every other character (punctuation, symbols, emoji) is a token of its own,
   together with the marks and modifiers that belong to it (skin tones,
   variation selectors, zero-width-joined emoji sequences, flag pairs);
