@@ -200,4 +200,5 @@ class JiebaTokenizer(Tokenizer):
                 [DictionaryEntry.from_json(e) for e in data.get("user_dictionary") or []],
                 list(data.get("fixed_words") or []),
             )
+        tokenizer.jieba  # noqa: B018 - load jieba's dictionary with the model, not on a message
         return tokenizer
