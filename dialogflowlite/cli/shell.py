@@ -36,6 +36,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     config = ServerConfig(project=str(project), model_path=model)
     model_file = resolve_model_path(config)
     endpoints = config.read_endpoints()
+    _configure_masking(endpoints)
     tracker_store = create_tracker_store(endpoints.get("tracker_store"),
                                          project=config.project_dir)
     lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir)
@@ -48,6 +49,15 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
         return await channel.run(agent.handle_message)
     finally:
         await close_stores(agent)
+
+
+def _configure_masking(endpoints: dict) -> None:
+    """Masking works in the shell as in the server (when the built-in plugin is loaded)."""
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    module = get_plugin_manager().get_plugin("dialogflowlite.plugins.builtin.masking")
+    if module is not None:
+        module.configure(endpoints.get("masking"))
 
 
 def _run(args: argparse.Namespace) -> int:

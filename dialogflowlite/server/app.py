@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,7 +109,9 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     from dialogflowlite.server.routes import register_routes
 
     config = config or ServerConfig()
-    app = Sanic(f"dialogflowlite_{os.getpid()}_{next(_app_numbers)}")
+    # Worker processes rebuild the app and find it by name, so the name must not depend
+    # on the process: the n-th app of every process gets the same one.
+    app = Sanic(f"dialogflowlite_{next(_app_numbers)}")
     app.config.REQUEST_MAX_SIZE = config.max_request_bytes
     app.config.WEBSOCKET_MAX_SIZE = config.max_request_bytes
     app.config.RESPONSE_TIMEOUT = config.response_timeout

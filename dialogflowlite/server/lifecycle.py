@@ -23,36 +23,80 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _load_into(app: Sanic) -> None:
+    from dialogflowlite.server.models import load_server_agent, model_fingerprints
+
+    started = time.perf_counter()
+    agent, model_file = load_server_agent(app.ctx.config)
+    app.ctx.agent = agent
+    app.ctx.model_file = model_file
+    app.ctx.model_fingerprints = model_fingerprints(model_file)
+    app.ctx.model_loaded = True
+    seconds = time.perf_counter() - started
+    app.ctx.metrics.model_load_seconds.set(seconds)
+    app.ctx.metrics.model_loads.inc()
+    logger.info("model %s loaded in %.2f s", model_file.name, seconds)
+
+
+def preload_agent(app: Sanic) -> None:
+    """Load the model now, before the server starts (one process: errors surface here)."""
+    if not app.ctx.model_loaded:
+        _load_into(app)
+
+
 def install(app: Sanic) -> None:
-    """Attach the message handler and the start/stop listeners to ``app``."""
+    """Attach the message handler, the model loading and the start/stop listeners."""
     app.ctx.handler = MessageHandler(app)
     app.ctx.owns_agent = app.ctx.agent is None
     app.ctx.model_loaded = not app.ctx.owns_agent
+    app.ctx.loading = None
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
         if getattr(app.ctx, "model_swap_lock", None) is None:
             app.ctx.model_swap_lock = asyncio.Lock()
-        if not app.ctx.model_loaded:
-            from dialogflowlite.server.models import load_server_agent, model_fingerprints
-
-            started = time.perf_counter()
-            agent, model_file = await asyncio.get_running_loop().run_in_executor(
-                None, load_server_agent, app.ctx.config)
-            app.ctx.agent = agent
-            app.ctx.model_file = model_file
-            app.ctx.model_fingerprints = model_fingerprints(model_file)
-            app.ctx.model_loaded = True
-            seconds = time.perf_counter() - started
-            app.ctx.metrics.model_load_seconds.set(seconds)
-            app.ctx.metrics.model_loads.inc()
-            logger.info("model %s loaded in %.2f s", model_file.name, seconds)
         app.ctx.handler.start()
+
+    @app.after_server_start
+    async def _load_in_background(app: Sanic) -> None:
+        # A worker reports ready at once and loads its model meanwhile (requests wait
+        # for it, /health says 503): a worker that is still loading can then be
+        # stopped like any other, and Sanic's start-up timeout never hits a slow load.
+        if not app.ctx.model_loaded and app.ctx.loading is None:
+            app.ctx.loading = asyncio.get_running_loop().create_task(_load_or_stop(app))
+
+    @app.on_request(priority=50)
+    async def _wait_for_model(request) -> None:
+        loading = request.app.ctx.loading
+        route = request.route
+        if loading is None or loading.done() or route is None \
+                or getattr(route.ctx, "no_model", False):
+            return
+        await asyncio.shield(loading)
 
     @app.after_server_stop
     async def _stop(app: Sanic) -> None:
+        loading = app.ctx.loading
+        if loading is not None and not loading.done():
+            loading.cancel()
         await app.ctx.handler.close()
         if app.ctx.owns_agent and app.ctx.agent is not None:
             from dialogflowlite.server.models import close_stores
 
             await close_stores(app.ctx.agent)
+
+
+async def _load_or_stop(app: Sanic) -> None:
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, _load_into, app)
+    except Exception as e:
+        from dialogflowlite.errors import DialogflowLiteError
+
+        text = e.render() if isinstance(e, DialogflowLiteError) else repr(e)
+        logger.error("the model could not be loaded, the server stops: %s", text,
+                     exc_info=not isinstance(e, DialogflowLiteError))
+        multiplexer = getattr(app, "m", None)
+        if multiplexer is not None and getattr(multiplexer, "name", ""):
+            multiplexer.terminate()
+        else:
+            app.stop()

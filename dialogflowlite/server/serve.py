@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.app import ServerConfig, create_app
+from dialogflowlite.server.lifecycle import preload_agent
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 5005
+#: seconds a worker may take to load the model and report ready
+WORKER_START_SECONDS = 180
 
 
 def check_config(config: ServerConfig, workers: int) -> None:
@@ -30,7 +34,10 @@ def check_config(config: ServerConfig, workers: int) -> None:
         raise ConfigError("--workers must be at least 1")
     if config.auth_token and config.jwt_secret:
         raise ConfigError("use either --auth-token or --jwt-secret, not both")
-    resolve_model_path(config)  # a missing model is reported now, not by every worker
+    from dialogflowlite.artifact import open_model
+
+    # A missing or damaged model is reported now, once, not by every worker.
+    open_model(resolve_model_path(config))
     config.read_endpoints()
     config.read_credentials()
 
@@ -43,11 +50,21 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
     config.workers = workers
     check_config(config, workers)
     if workers == 1:
-        app = create_app(config)
+        # Loading before the server starts turns a bad model into one clear error.
+        app = create_app(config, agent=None)
+        preload_agent(app)
         app.run(host=host, port=port, single_process=True, access_log=False, motd=False)
         return
     from sanic.worker.loader import AppLoader
+    from sanic.worker.manager import WorkerManager
 
+    # Workers import PyTorch and load the model before they report ready; on a busy
+    # machine that can take longer than Sanic's default 30 s allowance.
+    WorkerManager.THRESHOLD = max(WorkerManager.THRESHOLD, WORKER_START_SECONDS * 10)
+    # When a worker fails to start, Sanic kills its whole process group; leading our own
+    # group keeps that from reaching whatever started us (a script, a test runner).
+    if os.getpgrp() != os.getpid():
+        os.setpgid(0, 0)
     loader = AppLoader(factory=functools.partial(create_app, config))
     app = loader.load()
     app.prepare(host=host, port=port, workers=workers, access_log=False, motd=False)

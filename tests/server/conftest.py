@@ -31,40 +31,13 @@ def tiny_project(tmp_path: Path, tiny_model: Path) -> Path:
 
 
 @pytest.fixture
-def agent(tmp_path_factory) -> Any:
-    """TEMPORARY stand-in until dialogue training lands: real Agent, rule-like policy."""
-    from dataclasses import dataclass
-
+def agent(tiny_model: Path) -> Any:
+    """The tiny bot loaded with in-memory stores."""
     from dialogflowlite.agent import Agent
-    from dialogflowlite.io.loader import load_project
     from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
 
-    @dataclass
-    class Pred:
-        action_name: str
-        confidence: float = 1.0
-        policy_name: str = "RulePolicy"
-        probabilities: dict | None = None
-
-    table = {"greet": "utter_greet", "goodbye": "utter_goodbye", "ask_choice": "utter_choice",
-             "choose": "utter_chosen", "inform_email": "utter_noted", "slow": "action_slow"}
-
-    class Rules:
-        def predict_next_action(self, tracker, domain):
-            from dialogflowlite.shared.events import ActionExecuted
-            last = next((e.name for e in reversed(tracker.events)
-                         if isinstance(e, ActionExecuted)), None)
-            if last == "action_listen" and tracker.latest_intent in table:
-                name = table[tracker.latest_intent]
-            else:
-                name = "action_listen"
-            return Pred(name, probabilities={name: 0.9, "action_listen": 0.1}
-                        if name != "action_listen" else {name: 1.0})
-
-    root = write_tiny_project(tmp_path_factory.mktemp("standin"))
-    domain = load_project(root).domain
-    return Agent(domain, policies=Rules(), tracker_store=MemoryTrackerStore(),
-                 lock_store=MemoryLockStore())
+    return Agent.load(tiny_model, tracker_store=MemoryTrackerStore(),
+                      lock_store=MemoryLockStore())
 
 
 AppFactory = Callable[..., Any]

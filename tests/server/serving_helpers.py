@@ -126,6 +126,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+async def wait_until_healthy(url: str, timeout: float = 120.0) -> None:
+    """Poll ``/health`` until the server has its model (a server loads it after starting)."""
+    import asyncio
+    import time
+
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"{url}/health") as response:
+                if response.status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not load its model in {timeout:.0f} s")
+            await asyncio.sleep(0.05)
+
+
 class serving:
     """``async with serving(app) as url:`` runs ``app`` on a loopback port in this event loop.
 
@@ -140,13 +158,18 @@ class serving:
 
     async def __aenter__(self) -> str:
         port = free_port()
+        # Sanic rewrites ("touches up") its request code once per process; a second
+        # server started in the same test process must skip that.
+        self.app.config.TOUCHUP = False
         self.server = await self.app.create_server(host="127.0.0.1", port=port,
                                                    return_asyncio_server=True,
                                                    access_log=False)
         await self.server.startup()
         await self.server.before_start()
         await self.server.after_start()
-        return f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        await wait_until_healthy(url)
+        return url
 
     async def __aexit__(self, *exc: object) -> None:
         await self.server.before_stop()

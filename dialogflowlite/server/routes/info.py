@@ -22,16 +22,16 @@ def blueprint() -> Blueprint:
 
     bp = Blueprint("info")
 
-    @bp.get("/", name="root")
+    @bp.get("/", name="root", ctx_no_model=True)
     async def root(request: Request) -> HTTPResponse:
         return text(f"Hello from dialogflowlite: {__version__}")
 
-    @bp.get("/version", name="version")
+    @bp.get("/version", name="version", ctx_no_model=True)
     async def version(request: Request) -> HTTPResponse:
         return json({"version": __version__,
                      "minimum_compatible_version": MINIMUM_COMPATIBLE_VERSION})
 
-    @bp.get("/health", name="health")
+    @bp.get("/health", name="health", ctx_no_model=True)
     async def health(request: Request) -> HTTPResponse:
         if request.app.ctx.agent is None:
             return json(error_body(503, "ServiceUnavailable", "no model is loaded yet"),

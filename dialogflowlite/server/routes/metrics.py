@@ -51,7 +51,7 @@ def blueprint() -> Blueprint:
 
     bp = Blueprint("metrics")
 
-    @bp.get("/metrics", name="metrics", ctx_auth=True)
+    @bp.get("/metrics", name="metrics", ctx_auth=True, ctx_no_model=True)
     async def metrics(request: Request) -> HTTPResponse:
         return text(request.app.ctx.metrics.render(), content_type=CONTENT_TYPE)
 

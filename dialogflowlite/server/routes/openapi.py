@@ -24,7 +24,7 @@ def blueprint() -> Blueprint:
 
     bp = Blueprint("openapi")
 
-    @bp.get("/openapi.yml", name="spec")
+    @bp.get("/openapi.yml", name="spec", ctx_no_model=True)
     async def spec(request: Request) -> HTTPResponse:
         return raw(_spec(), content_type="application/yaml; charset=utf-8")
 

@@ -39,16 +39,16 @@ def blueprint() -> Blueprint:
 
     bp = Blueprint("webchat")
 
-    @bp.get("/chat", name="page", strict_slashes=True)
+    @bp.get("/chat", name="page", strict_slashes=True, ctx_no_model=True)
     async def page(request: Request) -> HTTPResponse:
         return raw(_read("index.html"), content_type="text/html; charset=utf-8",
                    headers=SECURITY_HEADERS)
 
-    @bp.get("/chat/", name="page_slash", strict_slashes=True)
+    @bp.get("/chat/", name="page_slash", strict_slashes=True, ctx_no_model=True)
     async def page_slash(request: Request) -> HTTPResponse:
         return redirect("/chat")
 
-    @bp.get("/chat/static/<name:str>", name="asset")
+    @bp.get("/chat/static/<name:str>", name="asset", ctx_no_model=True)
     async def asset(request: Request, name: str) -> HTTPResponse:
         if name not in ASSETS:
             raise NotFound(f"no file {name!r} in the web chat")

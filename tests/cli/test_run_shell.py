@@ -1,0 +1,284 @@
+"""``dialogflowlite run`` and ``dialogflowlite shell`` with a tiny trained bot.
+
+The server tests run ``run`` as a real subprocess: conversations survive a
+restart (SQLite in the project by default), a stopping server finishes the
+message it is answering, and two workers share one SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from dialogflowlite.cli.main import main
+
+
+def _helpers() -> ModuleType:
+    """The tiny bot of the server tests (tests/server/serving_helpers.py)."""
+    if "serving_helpers" in sys.modules:
+        return sys.modules["serving_helpers"]
+    path = Path(__file__).resolve().parents[1] / "server" / "serving_helpers.py"
+    spec = importlib.util.spec_from_file_location("serving_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["serving_helpers"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """The tiny bot's model, trained once for this module."""
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    root = _helpers().write_tiny_project(tmp_path_factory.mktemp("cli-tinybot"))
+    return train(root, options=TrainOptions(progress=False)).model_path
+
+
+@pytest.fixture
+def project(tmp_path: Path, trained: Path) -> Path:
+    root = _helpers().write_tiny_project(tmp_path / "bot")
+    (root / "models").mkdir()
+    shutil.copy(trained, root / "models" / trained.name)
+    return root
+
+
+# ---------------------------------------------------------------- shell
+
+
+def test_shell_chats_on_piped_input_with_numbered_buttons(project: Path) -> None:
+    from dialogflowlite.cli.shell import run_shell
+
+    stdin = io.StringIO("/greet\n/ask_choice\n2\n/restart\n\n/stop\n/goodbye\n")
+    stdout = io.StringIO()
+    sent = asyncio.run(run_shell(project, sender_id="tester", stdin=stdin, stdout=stdout,
+                                 history_file=project / "history"))
+    output = stdout.getvalue().splitlines()
+    assert sent == 4  # nothing after /stop
+    assert "Hello! How can I help?" in output
+    assert output[output.index("Pick a colour") + 1:][:2] == ["  1: Red", "  2: Blue"]
+    assert "You chose blue." in output  # "2" sent the second button's payload
+    assert "(conversation restarted)" in output
+    assert "Bye!" not in output
+
+
+def test_shell_command_in_a_subprocess(project: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogflowlite.cli.main", "shell", "--project", str(project)],
+        input="/greet\n/ask_choice\n1\n", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Hello! How can I help?" in result.stdout
+    assert "  1: Red" in result.stdout and "You chose red." in result.stdout
+
+
+def test_shell_without_a_model_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["shell", "--project", str(tmp_path)]) == 1
+    assert "error: no model under" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- run: arguments
+
+
+def test_run_without_a_model_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--project", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error: no model under" in err and "dialogflowlite train" in err
+
+
+def test_run_refuses_a_token_and_a_jwt_secret_together(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--project", str(tmp_path), "--auth-token", "a", "--jwt-secret", "b"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_run_arguments_become_the_server_config() -> None:
+    from dialogflowlite.cli.main import build_parser
+    from dialogflowlite.cli.run import config_from_args
+
+    args = build_parser().parse_args([
+        "run", "--project", "bot", "--model", "m.tar", "--enable-api", "--jwt-secret", "s",
+        "--cors", "https://a.example", "--cors", "https://b.example", "--workers", "2",
+        "--max-message-chars", "300"])
+    config = config_from_args(args)
+    assert (config.project, config.model_path, config.enable_api, config.jwt_secret) == (
+        "bot", "m.tar", True, "s")
+    assert config.cors_origins == ("https://a.example", "https://b.example")
+    assert config.workers == 2 and config.max_message_chars == 300 and config.webchat
+
+
+# ---------------------------------------------------------------- run: a real server
+
+
+class SlowActionServer:
+    """A rasa-sdk-style action server whose one action takes ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        delay_ = delay
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length))
+                time.sleep(delay_)
+                answer = json.dumps({"events": [], "responses": [
+                    {"text": f"done slowly for {body['sender_id']}"}]}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _http(method: str, url: str, body: object = None, timeout: float = 60) -> tuple[int, object]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+class RunningServer:
+    """``dialogflowlite run`` in a subprocess, stopped with SIGTERM."""
+
+    def __init__(self, project: Path, *extra: str) -> None:
+        self.port = _helpers().free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = [sys.executable, "-m", "dialogflowlite.cli.main", "run", "--project",
+                        str(project), "--host", "127.0.0.1", "--port", str(self.port),
+                        "--enable-api", "--auth-token", "t", *extra]
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> RunningServer:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True,
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                        start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stdout.read()
+            try:
+                if _http("GET", f"{self.url}/health", timeout=2)[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("the server did not become healthy")
+
+    def stop(self) -> tuple[int, str]:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=60)
+        return self.process.returncode, output
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def _say(server: RunningServer, sender: str, text: str) -> list[dict]:
+    status, body = _http("POST", f"{server.url}/webhooks/rest/webhook",
+                         {"sender": sender, "message": text})
+    assert status == 200, body
+    return body
+
+
+def _user_texts(server: RunningServer, sender: str) -> list[str]:
+    status, state = _http("GET", f"{server.url}/conversations/{sender}/tracker"
+                                 "?include_events=ALL&token=t")
+    assert status == 200, state
+    return [e["text"] for e in state["events"] if e["event"] == "user"]
+
+
+def test_conversations_survive_a_restart(project: Path) -> None:
+    with RunningServer(project) as server:
+        assert _say(server, "pat", "/greet")[0]["text"] == "Hello! How can I help?"
+        _say(server, "pat", '/choose{"colour": "red"}')
+        code, output = server.stop()
+        assert code == 0, output
+    assert (project / "trackers.db").is_file()
+    with RunningServer(project) as server:
+        assert _user_texts(server, "pat") == ["/greet", '/choose{"colour": "red"}']
+        _, state = _http("GET", f"{server.url}/conversations/pat/tracker?token=t")
+        assert state["slots"]["colour"] == "red"
+        code, _ = server.stop()
+        assert code == 0
+
+
+def test_stopping_finishes_the_message_in_flight(project: Path) -> None:
+    with SlowActionServer(delay=2.0) as action_url:
+        (project / "endpoints.yml").write_text(
+            f"action_endpoint:\n  url: {action_url}\n", encoding="utf-8")
+        with RunningServer(project) as server:
+            answer: dict = {}
+
+            def send() -> None:
+                answer["reply"] = _http("POST", f"{server.url}/webhooks/rest/webhook",
+                                        {"sender": "quinn", "message": "/slow"})
+
+            client = threading.Thread(target=send)
+            client.start()
+            time.sleep(0.8)  # the action server is now working on it
+            code, output = server.stop()
+            client.join(30)
+            assert code == 0, output
+        assert answer["reply"] == (200, [{"recipient_id": "quinn",
+                                          "text": "done slowly for quinn"}])
+        with RunningServer(project) as server:
+            assert _user_texts(server, "quinn") == ["/slow"]
+            server.stop()
+
+
+def test_two_workers_share_sqlite_and_keep_each_conversation_in_order(project: Path) -> None:
+    senders = [f"w{n}" for n in range(6)]
+    script = ["/greet", "/ask_choice", '/choose{"colour": "red"}', "/goodbye"]
+    with RunningServer(project, "--workers", "2") as server:
+
+        def chat(sender: str) -> None:
+            for text in script:
+                _say(server, sender, text)
+
+        threads = [threading.Thread(target=chat, args=(s,)) for s in senders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        for sender in senders:
+            assert _user_texts(server, sender) == script
+        code, output = server.stop()
+        assert code == 0, output
