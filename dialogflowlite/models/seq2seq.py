@@ -45,17 +45,25 @@ LayerCache = dict[str, torch.Tensor]
 
 
 class MultiHeadAttention(nn.Module):
-    """Scaled dot-product attention over several heads."""
+    """Scaled dot-product attention over several heads.
 
-    def __init__(self, hidden: int, heads: int, dropout: float) -> None:
+    Self-attention projects queries, keys and values in one matrix product;
+    cross-attention projects the (fixed) memory's keys and values once, so a
+    decoder step only projects its query.
+    """
+
+    def __init__(self, hidden: int, heads: int, dropout: float, *, cross: bool = False) -> None:
         super().__init__()
         if hidden % heads:
             raise ValueError(f"hidden size {hidden} is not divisible by {heads} heads")
         self.heads = heads
         self.head_size = hidden // heads
-        self.query = nn.Linear(hidden, hidden)
-        self.key = nn.Linear(hidden, hidden)
-        self.value = nn.Linear(hidden, hidden)
+        self.cross = cross
+        if cross:
+            self.query = nn.Linear(hidden, hidden)
+            self.key_value = nn.Linear(hidden, 2 * hidden)
+        else:
+            self.query_key_value = nn.Linear(hidden, 3 * hidden)
         self.out = nn.Linear(hidden, hidden)
         self.dropout = dropout
 
@@ -63,18 +71,35 @@ class MultiHeadAttention(nn.Module):
         batch, length, _ = x.shape
         return x.view(batch, length, self.heads, self.head_size).transpose(1, 2)
 
-    def project_kv(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._split(self.key(source)), self._split(self.value(source))
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of ``x`` attending to itself, split into heads."""
+        query, key, value = self.query_key_value(x).chunk(3, dim=-1)
+        return self._split(query), self._split(key), self._split(value)
 
-    def forward(
-        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Attend from ``x`` over projected ``keys``/``values``; ``mask`` True = may attend."""
-        query = self._split(self.query(x))
+    def project_query(self, x: torch.Tensor) -> torch.Tensor:
+        return self._split(self.query(x))
+
+    def project_memory(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        key, value = self.key_value(memory).chunk(2, dim=-1)
+        return self._split(key), self._split(value)
+
+    def attend(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+               mask: torch.Tensor | None) -> torch.Tensor:
+        """Attend from ``query`` over ``keys``/``values``; ``mask`` True = may attend.
+
+        Keys, values and mask with batch size 1 are shared by every query row
+        (all beams of one source).
+        """
+        batch = query.shape[0]
+        if keys.shape[0] != batch:
+            keys = keys.expand(batch, -1, -1, -1)
+            values = values.expand(batch, -1, -1, -1)
+        if mask is not None and mask.dim() == 4 and mask.shape[0] != batch:
+            mask = mask.expand(batch, -1, -1, -1)
         attended = F.scaled_dot_product_attention(
-            query, keys, values, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
-        )
-        batch, _, length, _ = attended.shape
+            query, keys, values, attn_mask=mask,
+            dropout_p=self.dropout if self.training else 0.0)
+        _, _, length, _ = attended.shape
         return self.out(attended.transpose(1, 2).reshape(batch, length, -1))
 
 
@@ -99,9 +124,8 @@ class EncoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        normed = self.attention_norm(x)
-        keys, values = self.attention.project_kv(normed)
-        x = x + self.dropout(self.attention(normed, keys, values, mask))
+        query, keys, values = self.attention.project(self.attention_norm(x))
+        x = x + self.dropout(self.attention.attend(query, keys, values, mask))
         return x + self.dropout(self.ff(self.ff_norm(x)))
 
 
@@ -111,7 +135,9 @@ class DecoderLayer(nn.Module):
         self.self_norm = nn.LayerNorm(config.hidden_size)
         self.self_attention = MultiHeadAttention(config.hidden_size, config.heads, config.dropout)
         self.cross_norm = nn.LayerNorm(config.hidden_size)
-        self.cross_attention = MultiHeadAttention(config.hidden_size, config.heads, config.dropout)
+        self.cross_attention = MultiHeadAttention(
+            config.hidden_size, config.heads, config.dropout, cross=True
+        )
         self.ff_norm = nn.LayerNorm(config.hidden_size)
         self.ff = FeedForward(config.hidden_size, config.ff_size, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
@@ -124,22 +150,22 @@ class DecoderLayer(nn.Module):
         memory_mask: torch.Tensor,
         cache: LayerCache | None = None,
     ) -> torch.Tensor:
-        normed = self.self_norm(x)
-        keys, values = self.self_attention.project_kv(normed)
+        query, keys, values = self.self_attention.project(self.self_norm(x))
         if cache is not None:
             if "self_keys" in cache:
                 keys = torch.cat([cache["self_keys"], keys], dim=2)
                 values = torch.cat([cache["self_values"], values], dim=2)
             cache["self_keys"], cache["self_values"] = keys, values
-        x = x + self.dropout(self.self_attention(normed, keys, values, self_mask))
+        x = x + self.dropout(self.self_attention.attend(query, keys, values, self_mask))
         if cache is not None and "cross_keys" in cache:
             cross_keys, cross_values = cache["cross_keys"], cache["cross_values"]
         else:
-            cross_keys, cross_values = self.cross_attention.project_kv(memory)
+            cross_keys, cross_values = self.cross_attention.project_memory(memory)
             if cache is not None:
                 cache["cross_keys"], cache["cross_values"] = cross_keys, cross_values
+        query = self.cross_attention.project_query(self.cross_norm(x))
         x = x + self.dropout(
-            self.cross_attention(self.cross_norm(x), cross_keys, cross_values, memory_mask)
+            self.cross_attention.attend(query, cross_keys, cross_values, memory_mask)
         )
         return x + self.dropout(self.ff(self.ff_norm(x)))
 
@@ -233,8 +259,13 @@ class Seq2SeqTransformer(nn.Module):
 
     @staticmethod
     def reorder_cache(cache: list[LayerCache], index: torch.Tensor) -> list[LayerCache]:
-        """Select rows of every cached tensor (beam search keeps the surviving beams)."""
-        return [{k: v.index_select(0, index) for k, v in layer.items()} for layer in cache]
+        """Select rows of the cached tensors (beam search keeps the surviving beams).
+
+        Cross-attention keys and values of a single source (batch size 1) are
+        shared by all rows and stay as they are.
+        """
+        return [{k: v if v.shape[0] == 1 and k.startswith("cross") else v.index_select(0, index)
+                 for k, v in layer.items()} for layer in cache]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -84,3 +84,17 @@ def test_config_round_trip() -> None:
 def test_heads_must_divide_hidden_size() -> None:
     with pytest.raises(ValueError, match="divisible"):
         Seq2SeqTransformer(Seq2SeqConfig(vocab_size=10, hidden_size=30, heads=4))
+
+
+def test_one_source_is_shared_by_many_hypotheses(model) -> None:
+    source = torch.randint(1, 50, (1, 6))
+    memory, mask = model.encode(source)
+    tokens = torch.tensor([[3], [4], [5]])
+    shared = model.decode(tokens, memory, mask, model.new_cache())
+    expanded = model.decode(tokens, memory.expand(3, -1, -1), mask.expand(3, -1, -1, -1))
+    assert torch.allclose(shared, expanded, atol=1e-5)
+    cache = model.new_cache()
+    model.decode(tokens, memory, mask, cache)
+    kept = model.reorder_cache(cache, torch.tensor([2, 0]))
+    assert kept[0]["cross_keys"].shape[0] == 1  # shared, not copied
+    assert kept[0]["self_keys"].shape[0] == 2

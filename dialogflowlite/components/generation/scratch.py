@@ -29,10 +29,8 @@ class ScratchStepper:
         self.banned = torch.tensor(sorted(banned_ids or []), dtype=torch.long)
 
     def start(self, source: list[int], batch: int) -> dict[str, Any]:
-        ids = torch.tensor([source], dtype=torch.long)
-        memory, mask = self.model.encode(ids)
-        if batch > 1:
-            memory, mask = memory.expand(batch, -1, -1), mask.expand(batch, -1, -1, -1)
+        # one encoding (batch size 1) is shared by every hypothesis; attention broadcasts it
+        memory, mask = self.model.encode(torch.tensor([source], dtype=torch.long))
         return {"memory": memory, "mask": mask, "cache": self.model.new_cache(), "position": 0}
 
     def step(self, state: dict[str, Any], tokens: torch.Tensor) -> tuple[torch.Tensor, Any]:
@@ -46,8 +44,6 @@ class ScratchStepper:
         return logits, state
 
     def reorder(self, state: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
-        state["memory"] = state["memory"].index_select(0, index)
-        state["mask"] = state["mask"].index_select(0, index)
         state["cache"] = self.model.reorder_cache(state["cache"], index)
         return state
 
