@@ -151,6 +151,16 @@ def parameter_groups(model: nn.Module, config: LoopConfig) -> list[dict[str, Any
     return [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()]
 
 
+def _adamw(groups: list[dict[str, Any]], lr: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel where torch has it (several times faster on a CPU)."""
+    if device.type in ("cpu", "cuda"):
+        try:
+            return torch.optim.AdamW(groups, lr=lr, fused=True)
+        except (RuntimeError, ValueError):  # dtypes or builds without the fused kernel
+            pass
+    return torch.optim.AdamW(groups, lr=lr)
+
+
 def warmup_linear_decay(
     optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -229,7 +239,7 @@ def fit(
     total_steps = max(1, steps_per_epoch * config.epochs)
     eval_every = config.eval_every or steps_per_epoch
 
-    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
+    optimizer = _adamw(parameter_groups(model, config), config.learning_rate, device)
     scheduler = warmup_linear_decay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     trainable = [p for p in model.parameters() if p.requires_grad]
 

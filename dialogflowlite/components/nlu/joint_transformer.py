@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.pretrained import (
     encoder_from_config,
+    freeze_bottom_layers,
     load_encoder,
     load_tokenizer,
     load_weights,
@@ -119,6 +120,8 @@ class JointTransformerClassifier(NluComponent):
         "slot_loss_weight": 1.0,
         # keep the pretrained word-piece embeddings fixed: much faster on CPU
         "freeze_embeddings": True,
+        # also keep all embeddings and the lowest N encoder layers fixed (faster still)
+        "freeze_layers": 0,
         # part held out for early stopping, used when it has at least min_held_out examples
         "validation_split": 0.1,
         "min_held_out": 100,
@@ -220,6 +223,7 @@ class JointTransformerClassifier(NluComponent):
         encoder = load_encoder(source, self.name)
         if c["freeze_embeddings"] and hasattr(encoder, "get_input_embeddings"):
             encoder.get_input_embeddings().weight.requires_grad_(False)
+        freeze_bottom_layers(encoder, int(c["freeze_layers"]), self.name)
         if c["lora"]:
             encoder = with_lora(encoder, c["lora"], self.name)
         model_config = JointIntentSlotConfig(

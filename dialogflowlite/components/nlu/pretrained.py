@@ -92,6 +92,39 @@ def without_pooler(encoder: Any) -> Any:
     return encoder
 
 
+def encoder_layers(encoder: Any) -> list[Any]:
+    """The encoder's Transformer blocks, bottom first (empty when they cannot be found)."""
+    from torch import nn
+
+    count = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
+    for module in encoder.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == count:
+            return list(module)
+    return []
+
+
+def freeze_bottom_layers(encoder: Any, count: int, owner: str) -> None:
+    """Keep the embeddings and the lowest ``count`` blocks fixed while fine-tuning.
+
+    Their backward pass is skipped altogether, which is where the time goes.
+    """
+    if count <= 0:
+        return
+    layers = encoder_layers(encoder)
+    if not layers:
+        raise ComponentConfigError(
+            f"{owner}: cannot find the layers of this encoder to freeze",
+            hint="set freeze_layers: 0",
+        )
+    if hasattr(encoder, "get_input_embeddings"):
+        encoder.get_input_embeddings().requires_grad_(False)
+    embeddings = getattr(encoder, "embeddings", None)
+    if embeddings is not None:
+        embeddings.requires_grad_(False)
+    for layer in layers[:count]:
+        layer.requires_grad_(False)
+
+
 def with_lora(encoder: Any, options: dict[str, Any], owner: str) -> Any:
     """``encoder`` wrapped with LoRA adapters (peft is imported only here)."""
     try:

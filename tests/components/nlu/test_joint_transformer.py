@@ -417,3 +417,17 @@ def test_ranking_length_limits_the_ranking(trained: JointTransformerClassifier) 
     finally:
         trained.config["ranking_length"] = 10
     assert len(message.intent_ranking) == 2 and message.intent == "greet"
+
+
+def test_frozen_bottom_layers_do_not_change(tiny_model: Path, toy) -> None:
+    from transformers import AutoModel
+
+    original = AutoModel.from_pretrained(str(tiny_model)).state_dict()
+    component = train(tiny_model, toy, epochs=2, freeze_layers=1)
+    state = component.model.encoder.state_dict()
+    for key in ("embeddings.position_embeddings.weight", "encoder.layer.0.output.dense.weight"):
+        assert torch.equal(state[key], original[key]), key
+    assert not torch.equal(
+        state["encoder.layer.1.output.dense.weight"],
+        original["encoder.layer.1.output.dense.weight"],
+    )
