@@ -338,8 +338,8 @@ def main() -> None:
         project = Path(folder) / "bot"
         shutil.copytree(TEMPLATE, project, ignore=shutil.ignore_patterns(
             "models", "trackers.db*", "results", ".dfl_cache"))
+        model = args.model.resolve() if args.model else train_template(project)
         with benchmark_lock():
-            model = args.model.resolve() if args.model else train_template(project)
             rows = [run_config(config, project, model, args) for config in args.configs]
     print_table(rows)
 

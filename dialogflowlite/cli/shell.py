@@ -30,6 +30,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     from dialogflowlite.agent import Agent
     from dialogflowlite.server.app import ServerConfig
     from dialogflowlite.server.channels.console import DEFAULT_HISTORY, ConsoleChannel
+    from dialogflowlite.server.channels.loader import channel_classes
     from dialogflowlite.server.models import close_stores, resolve_model_path
     from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
 
@@ -42,7 +43,9 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir)
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
                        endpoints=endpoints)
-    channel = ConsoleChannel(sender_id=sender_id or f"shell-{uuid.uuid4().hex[:12]}",
+    # The console is a channel plugin like the others; a plugin may replace it.
+    console = channel_classes().get(ConsoleChannel.channel_name, ConsoleChannel)
+    channel = console(sender_id=sender_id or f"shell-{uuid.uuid4().hex[:12]}",
                              stdin=stdin, stdout=stdout,
                              history_file=history_file or DEFAULT_HISTORY)
     try:
