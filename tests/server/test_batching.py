@@ -90,6 +90,8 @@ def test_concurrent_server_requests_are_parsed_in_shared_batches(make_app, agent
 
     async def recording(texts: list[str]) -> list[dict]:
         batches.append(list(texts))
+        # A slow model: whatever arrives meanwhile must wait for the next pass.
+        await asyncio.sleep(0.2)
         return await original(texts)
 
     agent.parse_messages = recording

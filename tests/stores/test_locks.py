@@ -45,7 +45,7 @@ def test_one_sender_is_served_in_arrival_order_others_do_not_wait(make_locks) ->
         for number in range(6):
             # Alternate between the two stores, as requests alternate between workers.
             locks = first if number % 2 == 0 else second
-            tasks.append(asyncio.create_task(handle(locks, f"a{number}", "a", 0.02)))
+            tasks.append(asyncio.create_task(handle(locks, f"a{number}", "a", 0.05)))
             await asyncio.sleep(0.005)  # a definite arrival order
         tasks.append(asyncio.create_task(handle(second, "b0", "b", 0.0)))
         await asyncio.gather(*tasks)
