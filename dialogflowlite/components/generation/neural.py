@@ -84,41 +84,35 @@ class NeuralResponseGenerator(Component):
     kind = "generator"
     provides = ("bot_text",)
     defaults = {
-        # what it learns and when the responder asks it
-        "mode": "both",
-        "use_for": "missing",
-        "history": 3,
-        "story_samples": 2,
-        "pair_files": True,
-        # pretrained model to fine-tune (hub name or local folder); none: from scratch
-        "model": None,
-        # delexicalisation
-        "placeholder_style": "index",
-        "lexical_ratio": 0.5,
-        # the from-scratch Transformer
-        "vocab_size": 4000,
-        "hidden_size": 256,
-        "encoder_layers": 2,
-        "decoder_layers": 2,
-        "heads": 4,
-        "ff_size": 1024,
-        "dropout": 0.1,
-        "max_source_length": 192,
-        "max_target_length": 128,
-        # training
-        "epochs": 40,
-        "batch_size": 32,
-        "learning_rate": None,
-        "warmup_steps": 200,
-        "weight_decay": 0.01,
-        "label_smoothing": 0.1,
-        "max_minutes": None,
-        "seed": 42,
-        # decoding and guardrails
-        "decoding": {},
-        "threshold": -1.5,
-        "blocklist": [],
-        "blocklist_file": None,
+        "mode": "both",  # act2text, context2response or both
+        "use_for": "missing",  # act2text for utter actions: missing (no template), always, never
+        "history": 3,  # turns of context for context2response
+        "story_samples": 2,  # renderings of each story with different NLU examples
+        "pair_files": True,  # also learn from data/**/*.jsonl pair files
+        "model": None,  # pretrained model to fine-tune (hub name or folder); none: from scratch
+        "placeholder_style": "index",  # slot value placeholders: index ([v1]) or slot ([city])
+        "lexical_ratio": 0.5,  # slots whose values replies repeat less often stay as text
+        "vocab_size": 4000,  # byte-level BPE vocabulary of the from-scratch model
+        "hidden_size": 256,  # from-scratch Transformer width
+        "encoder_layers": 2,  # from-scratch encoder layers
+        "decoder_layers": 2,  # from-scratch decoder layers
+        "heads": 4,  # attention heads
+        "ff_size": 1024,  # feed-forward width
+        "dropout": 0.1,  # dropout of the from-scratch model
+        "max_source_length": 192,  # input tokens kept (the latest ones)
+        "max_target_length": 128,  # reply tokens learnt
+        "epochs": 40,  # passes over the pairs (at most)
+        "batch_size": 32,  # pairs per step
+        "learning_rate": None,  # AdamW peak rate; none: 1e-3 from scratch, 1e-4 pretrained
+        "warmup_steps": 200,  # linear warm-up before the cosine decay
+        "weight_decay": 0.01,  # AdamW weight decay
+        "label_smoothing": 0.1,  # cross-entropy label smoothing
+        "max_minutes": None,  # training time budget; the schedule decays over it
+        "seed": 42,  # seed of batching and initialisation
+        "decoding": {},  # strategy, beam_size, temperature, top_k, top_p, max_length, ...
+        "threshold": -1.5,  # least length-normalised log-probability of a reply sent
+        "blocklist": [],  # words or phrases a reply must not contain
+        "blocklist_file": None,  # text file of blocked phrases, one per line
     }
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
