@@ -40,6 +40,7 @@ from typing import Any
 from dialogflowlite.errors import Position
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, FROM_ENTITY, Domain
 from dialogflowlite.shared.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
 from dialogflowlite.shared.stories import (
     ANY_SLOT_VALUE,
     ActionStep,
@@ -123,8 +124,16 @@ def _entity_dict(entity: Any, with_offsets: bool) -> dict[str, Any]:
 def user_event(step: UserStep) -> UserUttered:
     """The ``UserUttered`` event of a user step (intent confidence 1.0)."""
     with_offsets = step.text is not None
+    intent: dict[str, Any] = {}
+    if step.intent:
+        # A retrieval intent (`faq/ask_hours`) is the intent `faq` to the dialogue, as
+        # in Rasa; the full name stays next to it for the response selection.
+        base, _, key = step.intent.partition(RETRIEVAL_SEPARATOR)
+        intent = {"name": base, "confidence": 1.0}
+        if key:
+            intent["full_retrieval_intent_name"] = step.intent
     parse: dict[str, Any] = {
-        "intent": {"name": step.intent, "confidence": 1.0} if step.intent else {},
+        "intent": intent,
         "entities": [_entity_dict(e, with_offsets) for e in step.entities],
     }
     if step.text is not None:

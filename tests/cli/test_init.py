@@ -146,7 +146,7 @@ def test_templates_are_subfolders_described_by_template_yml(tmp_path, monkeypatc
     monkeypatch.setattr(init, "template_roots", lambda: roots)
 
     templates = available_templates()
-    assert sorted(templates) == ["en", "xx"]
+    assert sorted(templates) == ["en", "xx", "zh"]
     assert templates["xx"].description == "A test bot"
     assert main(["init", "--list-templates"]) == 0
     assert "xx  A test bot" in capsys.readouterr().out

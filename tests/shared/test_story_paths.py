@@ -24,6 +24,7 @@ from dialogflowlite.shared.story_paths import (
     expand_story_paths,
     story_to_events,
     unjoined_checkpoints,
+    user_event,
 )
 
 
@@ -295,3 +296,10 @@ def test_paths_remember_where_each_event_was_written(write_project) -> None:
     # listen and user event come from the intent step, the action from its step,
     # and the final listen points at the last step.
     assert lines == [5, 5, 6, 6]
+
+
+def test_retrieval_intent_in_a_story_is_its_base_intent_with_the_full_name_kept() -> None:
+    event = user_event(UserStep(intent="faq/ask_hours"))
+    assert event.parse_data["intent"] == {
+        "name": "faq", "confidence": 1.0, "full_retrieval_intent_name": "faq/ask_hours"}
+    assert event.intent_name == "faq"
