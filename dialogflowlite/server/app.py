@@ -47,6 +47,8 @@ class ServerConfig:
     tracker_db: str = "trackers.db"
     #: load transformer NLU models with dynamic int8 quantization (faster on CPU)
     quantize: bool = False
+    #: PyTorch threads per worker (None: PyTorch's default, one per core)
+    torch_threads: int | None = None
     #: worker processes serving this config (several share the stores and need shared locks)
     workers: int = 1
     #: largest request body accepted (bytes); larger ones get 413

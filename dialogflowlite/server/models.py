@@ -50,6 +50,10 @@ def load_server_agent(config: ServerConfig, model_file: Path | None = None,
     from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
 
     model_file = model_file or resolve_model_path(config)
+    if config.torch_threads:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
     endpoints = config.read_endpoints()
     if stores is None:
         tracker_store = create_tracker_store(endpoints.get("tracker_store"),

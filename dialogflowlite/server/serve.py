@@ -26,6 +26,16 @@ DEFAULT_PORT = 5005
 WORKER_START_SECONDS = 180
 
 
+def default_torch_threads(workers: int) -> int:
+    """PyTorch threads per worker: half its share of the cores, at least one.
+
+    In a worker, two threads run models at the same time (the NLU batch and the
+    policies of other conversations), each with this many PyTorch threads; more
+    threads than cores only make them wait for each other.
+    """
+    return max(1, (os.cpu_count() or 1) // (2 * workers))
+
+
 def check_config(config: ServerConfig, workers: int) -> None:
     """Fail early on settings that cannot work, before any process starts."""
     from dialogflowlite.server.models import resolve_model_path
@@ -48,6 +58,8 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
     from sanic import Sanic
 
     config.workers = workers
+    if config.torch_threads is None and "OMP_NUM_THREADS" not in os.environ:
+        config.torch_threads = default_torch_threads(workers)
     check_config(config, workers)
     if workers == 1:
         # Loading before the server starts turns a bad model into one clear error.
