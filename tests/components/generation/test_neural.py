@@ -163,3 +163,25 @@ def test_training_without_pairs_is_an_error() -> None:
     generator = NeuralResponseGenerator({"mode": "act2text"})
     with pytest.raises(TrainingError, match="no training pairs"):
         generator.train([GenerationExample(CONTEXT2RESPONSE, "hi", context=[Turn(USER, "x")])])
+
+
+def test_sampling_with_a_seed_repeats(trained) -> None:
+    from dialogflowlite.components.generation.decoding import DecodingConfig
+
+    generator, _ = trained
+    example = GenerationExample(CONTEXT2RESPONSE, context=[Turn(USER, "do you deliver?")],
+                                intent="faq")
+    config = DecodingConfig(strategy="sample", seed=11, temperature=1.5, top_p=0.95,
+                            max_length=24)
+    assert generator.generate(example, config).text == generator.generate(example, config).text
+
+
+def test_blocklisted_reply_is_rejected(trained, monkeypatch) -> None:
+    from dialogflowlite.components.generation.guardrails import Blocklist
+
+    generator, _ = trained
+    monkeypatch.setattr(generator, "blocklist", Blocklist(["deliver"]))
+    reply = generator.generate(GenerationExample(
+        CONTEXT2RESPONSE, context=[Turn(USER, "do you deliver?")], intent="faq"))
+    assert reply.text == "No, we do not deliver."
+    assert not reply.accepted and "blocked" in reply.reason
