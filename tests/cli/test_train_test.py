@@ -215,6 +215,7 @@ def test_plain_test_runs_core_and_says_why_nlu_was_skipped(project: Path, capsys
     out = capsys.readouterr().out
     assert "Stories: 2 / 2 correct" in out
     assert "NLU: no test examples under tests/" in out
+    assert "Generation: the model has no response generator" in out
 
 
 def test_test_without_a_model_is_a_clear_error(project: Path, capsys) -> None:
