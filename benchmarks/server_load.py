@@ -52,7 +52,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "projects_template" / "en"
-LOCK_FILE = "/tmp/dfl-bench.lock"
+LOCK_FILE = os.environ.get("DFL_BENCH_LOCK", "/tmp/dfl-bench.lock")
 TOKEN = "benchmark-token"
 CONFIGS = ("sqlite-1", "sqlite-2", "postgres-redis-2")
 
@@ -124,15 +124,15 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.process = psutil.Process(pid)
         self.peak = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.peak = max(self.peak, tree_rss(self.process))
-            self._stop.wait(0.05)
+            self._done.wait(0.05)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._done.set()
         self.join(5)
         return self.peak
 
@@ -265,29 +265,31 @@ def run_config(config: str, project: Path, model: Path, args: argparse.Namespace
     command = [sys.executable, "-m", "dialogflowlite.cli.main", "-q", "run", "--project",
                str(project), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--enable-api", "--auth-token", TOKEN]
-    env = dict(os.environ)
-    started = time.monotonic()
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-    sampler = RssSampler(server.pid)
-    sampler.start()
-    try:
-        answered = asyncio.run(wait_until_answered(base, started + 120))
-        cold_start = answered - started
-        load = asyncio.run(simulate(base, args.users, args.seconds, args.seed))
-        peak = sampler.stop()
-        lost = asyncio.run(verify(base, load.sent))
-    finally:
-        sampler.stop()
-        server.send_signal(signal.SIGTERM)
+    # The server's log goes to a file: a pipe nobody reads while the load runs could fill up.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        started = time.monotonic()
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True)
+        sampler = RssSampler(server.pid)
+        sampler.start()
         try:
-            _, stderr = server.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            _, stderr = server.communicate()
-        if server.returncode not in (0, -signal.SIGTERM):
-            print(f"{config}: the server exited with {server.returncode}:\n{stderr[-3000:]}",
-                  file=sys.stderr)
+            answered = asyncio.run(wait_until_answered(base, started + 120))
+            cold_start = answered - started
+            load = asyncio.run(simulate(base, args.users, args.seconds, args.seed))
+            peak = sampler.stop()
+            lost = asyncio.run(verify(base, load.sent))
+        finally:
+            sampler.stop()
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            if server.returncode not in (0, -signal.SIGTERM):
+                log.seek(0)
+                print(f"{config}: the server exited with {server.returncode}:\n"
+                      f"{log.read()[-3000:]}", file=sys.stderr)
     latencies_ms = [s * 1000 for s in load.latencies]
     return Row(config, workers, args.users, len(load.latencies),
                len(load.latencies) / load.seconds, statistics.median(latencies_ms),
@@ -333,6 +335,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    # Stopped from outside: still stop the server (the `finally` blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with tempfile.TemporaryDirectory(prefix="dfl-serve-bench-") as folder:
         project = Path(folder) / "bot"
