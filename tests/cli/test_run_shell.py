@@ -282,3 +282,42 @@ def test_two_workers_share_sqlite_and_keep_each_conversation_in_order(project: P
             assert _user_texts(server, sender) == script
         code, output = server.stop()
         assert code == 0, output
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_two_workers_share_postgres_with_redis_locks(project: Path) -> None:
+    import uuid
+
+    postgres = os.environ.get("DFL_TEST_POSTGRES_URL")
+    redis = os.environ.get("DFL_TEST_REDIS_URL")
+    if not postgres or not redis:
+        pytest.skip("DFL_TEST_POSTGRES_URL / DFL_TEST_REDIS_URL are not set: no PostgreSQL or "
+                    "Redis server to test against (.ci/run starts them)")
+    import psycopg
+
+    name = f"dfl_run_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = postgres.partition("?")[0].rsplit("/", 1)[0] + f"/{name}"
+    (project / "endpoints.yml").write_text(
+        f"tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: {json.dumps(url)}\n"
+        f"lock_store:\n  type: redis\n  url: {json.dumps(redis)}\n"
+        f'  key_prefix: "dfltest-{name}:"\n', encoding="utf-8")
+    script = ["/greet", "/ask_choice", '/choose{"colour": "blue"}', "/goodbye"]
+    try:
+        with RunningServer(project, "--workers", "2") as server:
+            threads = [threading.Thread(target=lambda s=s: [_say(server, s, t) for t in script])
+                       for s in ("p1", "p2", "p3", "p4")]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            for sender in ("p1", "p2", "p3", "p4"):
+                assert _user_texts(server, sender) == script
+            code, output = server.stop()
+            assert code == 0, output
+        assert not (project / "trackers.db").exists()  # nothing went to the default store
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
