@@ -100,6 +100,11 @@ def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool)
     work = Path(tempfile.mkdtemp(prefix=f"dfl-bench-{name}-"))
     project = work / name
     shutil.copytree(source, project, ignore=shutil.ignore_patterns("models", "results"))
+    # The reference data may be read-only; training writes models/ into the copy.
+    for folder, _, files in os.walk(project):
+        os.chmod(folder, 0o755)
+        for file in files:
+            os.chmod(os.path.join(folder, file), 0o644)
     config = project / "config.yml"
     for dropped in CONFIG_EDITS.get(name, []):
         config.write_text(config.read_text(encoding="utf-8").replace(dropped, ""),

@@ -34,6 +34,11 @@ def _copy(name: str, tmp_path_factory) -> Path:
         pytest.skip(f"{source} not found (set DFL_SHARED_DATA)")
     target = tmp_path_factory.mktemp(name) / name
     shutil.copytree(source, target)
+    # The reference data may be read-only; training writes models/ into the copy.
+    for folder, _, files in os.walk(target):
+        os.chmod(folder, 0o755)
+        for file in files:
+            os.chmod(os.path.join(folder, file), 0o644)
     return target
 
 
