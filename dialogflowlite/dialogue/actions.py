@@ -26,10 +26,8 @@ from dialogflowlite.errors import ActionNotFoundError
 from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
 from dialogflowlite.shared.events import (
     ActionExecuted,
-    ActionExecutionRejected,
     ActiveLoop,
     Event,
-    UserUttered,
 )
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
@@ -226,17 +224,6 @@ def last_executed_action(tracker: DialogueStateTracker, skip: int = 0,
     return None
 
 
-def last_user_events(tracker: DialogueStateTracker, count: int) -> list[UserUttered]:
-    """The latest ``count`` user events after the latest restart, newest first."""
-    found: list[UserUttered] = []
-    for event in reversed(tracker.events_after_latest_restart()):
-        if isinstance(event, UserUttered):
-            found.append(event)
-            if len(found) == count:
-                break
-    return found
-
-
 def user_defined(name: str, context: ActionContext) -> bool:
     """Whether the project itself provides ``name`` (declared under ``actions:`` or in-process)."""
     return name in context.domain.custom_actions or context.executor.is_local(name)
@@ -270,6 +257,3 @@ def action_for_name(name: str, context: ActionContext) -> Action:
                               hint="declare it in the domain (actions:, responses: or forms:) "
                                    "or register it with the dfl_register_actions hook")
 
-
-def rejected_event(name: str, policy: str | None, confidence: float | None) -> Event:
-    return ActionExecutionRejected(name=name, policy=policy, confidence=confidence)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
@@ -153,12 +151,6 @@ class LockStore(abc.ABC):
         except TypeError as e:
             raise ConfigError(f"lock store {cls.__name__} does not accept {sorted(config)}",
                               hint="check the lock_store section of endpoints.yml") from e
-
-
-@asynccontextmanager
-async def no_lock() -> AsyncIterator[None]:
-    """A context that locks nothing (for callers that already hold the lock)."""
-    yield
 
 
 def dump_event(event: dict[str, Any]) -> str:
