@@ -154,6 +154,7 @@ class JointTransformerClassifier(NluComponent):
         self.fit_result: Any = None
         self._device: torch.device | None = None
         self._inference_only = False
+        self._truncation: int | None = None
 
     # ------------------------------------------------------------ configuration
 
@@ -297,16 +298,12 @@ class JointTransformerClassifier(NluComponent):
     def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
         """Sub-word pieces, first-piece index per word, labels and features per message."""
         assert self.labels is not None
-        encoded = self.tokenizer(
-            [m.text for m in messages],
-            return_offsets_mapping=True,
-            truncation=True,
-            max_length=int(self.config["max_length"]),
-        )
+        encoded = self._pieces([m.text for m in messages])
         items = []
         for i, message in enumerate(messages):
             tokens = example_tokens(message)
-            index = _complete(first_subtoken_indices(encoded["offset_mapping"][i], tokens))
+            ids, offsets = encoded[i]
+            index = _complete(first_subtoken_indices(offsets, tokens))
             tokens = tokens[: len(index)]
             intent, tags = -1, []
             if with_labels:
@@ -317,7 +314,7 @@ class JointTransformerClassifier(NluComponent):
             )
             items.append(
                 _Encoded(
-                    list(encoded["input_ids"][i]),
+                    ids,
                     index,
                     intent,
                     tags,
@@ -327,48 +324,60 @@ class JointTransformerClassifier(NluComponent):
             )
         return items
 
+    def _pieces(self, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        """Piece ids and character offsets of each text, cut at ``max_length`` pieces."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        limit = int(self.config["max_length"])
+        if backend is None:
+            encoded = self.tokenizer(
+                texts, return_offsets_mapping=True, truncation=True, max_length=limit
+            )
+            return list(zip(encoded["input_ids"], encoded["offset_mapping"], strict=True))
+        # the Rust tokenizer directly: same pieces, without the per-call Python overhead
+        if self._truncation != limit:
+            backend.enable_truncation(limit)
+            backend.no_padding()
+            self._truncation = limit
+        return [(e.ids, e.offsets) for e in backend.encode_batch(texts)]
+
     def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
         import torch
 
         from dialogflowlite.models.joint_intent_slot import IGNORE_INDEX
 
-        batch = len(items)
         pieces = max(len(i.input_ids) for i in items)
         words = max(1, max(len(i.word_index) for i in items))
         pad = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((batch, pieces), pad, dtype=torch.long)
-        attention = torch.zeros((batch, pieces), dtype=torch.long)
-        word_index = torch.zeros((batch, words), dtype=torch.long)
-        word_mask = torch.zeros((batch, words), dtype=torch.bool)
-        tags = torch.full((batch, words), IGNORE_INDEX, dtype=torch.long)
         features = len(self.regex_names)
-        token_features = torch.zeros((batch, words, features)) if features else None
-        sentence_features = torch.zeros((batch, features)) if features else None
-        for b, item in enumerate(items):
-            n, w = len(item.input_ids), len(item.word_index)
-            input_ids[b, :n] = torch.tensor(item.input_ids)
-            attention[b, :n] = 1
-            if w:
-                word_index[b, :w] = torch.tensor(item.word_index)
-                word_mask[b, :w] = True
-            if item.tags:
-                tags[b, : len(item.tags)] = torch.tensor(item.tags)
-            if features:
-                if w:
-                    token_features[b, :w] = torch.tensor(item.token_features)
-                sentence_features[b] = torch.tensor(item.sentence_features)
-        intents = torch.tensor([max(i.intent, 0) for i in items], dtype=torch.long)
-        # a single unpadded message needs no mask (a faster path in the encoder)
-        return {
-            "input_ids": input_ids,
-            "attention_mask": attention if batch > 1 else None,
-            "word_index": word_index,
-            "word_mask": word_mask,
-            "token_features": token_features,
-            "sentence_features": sentence_features,
-            "intents": intents,
-            "tags": tags,
+        # padded Python lists, then one tensor per field: far fewer small torch calls
+        batch: dict[str, Any] = {
+            "input_ids": torch.tensor(
+                [i.input_ids + [pad] * (pieces - len(i.input_ids)) for i in items]
+            ),
+            # a single unpadded message needs no mask (a faster path in the encoder)
+            "attention_mask": None
+            if len(items) == 1
+            else torch.tensor(
+                [[1] * len(i.input_ids) + [0] * (pieces - len(i.input_ids)) for i in items]
+            ),
+            "word_index": torch.tensor(
+                [i.word_index + [0] * (words - len(i.word_index)) for i in items]
+            ),
+            "word_mask": torch.tensor(
+                [[True] * len(i.word_index) + [False] * (words - len(i.word_index)) for i in items]
+            ),
+            "tags": torch.tensor([i.tags + [IGNORE_INDEX] * (words - len(i.tags)) for i in items]),
+            "intents": torch.tensor([max(i.intent, 0) for i in items]),
+            "token_features": None,
+            "sentence_features": None,
         }
+        if features:
+            blank = [0.0] * features
+            batch["token_features"] = torch.tensor(
+                [i.token_features + [blank] * (words - len(i.token_features)) for i in items]
+            )
+            batch["sentence_features"] = torch.tensor([i.sentence_features for i in items])
+        return batch
 
     def _forward(self, model: JointIntentSlotModel, batch: dict[str, Any]) -> Any:
         return model(
@@ -468,6 +477,10 @@ class JointTransformerClassifier(NluComponent):
             )
         encoder = self.model.encoder
         encoder.config.save_pretrained(storage.path(ENCODER_DIR))
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None and self._truncation is not None:
+            backend.no_truncation()  # the saved tokenizer should not carry run-time settings
+            self._truncation = None
         self.tokenizer.save_pretrained(storage.path(TOKENIZER_DIR))
         storage.write_tensors(WEIGHTS, plain_state_dict(self.model))
         storage.write_json(

@@ -431,3 +431,16 @@ def test_frozen_bottom_layers_do_not_change(tiny_model: Path, toy) -> None:
         state["encoder.layer.1.output.dense.weight"],
         original["encoder.layer.1.output.dense.weight"],
     )
+
+
+def test_pieces_are_the_tokenizers_own(trained: JointTransformerClassifier) -> None:
+    texts = ["Book a flight to Hamburg!", "我想去北京", "word " * 80]
+    ours = trained._pieces(texts)
+    reference = trained.tokenizer(
+        texts, return_offsets_mapping=True, truncation=True, max_length=64
+    )
+    assert [ids for ids, _ in ours] == [list(i) for i in reference["input_ids"]]
+    assert [list(map(tuple, o)) for _, o in ours] == [
+        list(map(tuple, o)) for o in reference["offset_mapping"]
+    ]
+    assert len(ours[2][0]) == 64
