@@ -98,6 +98,7 @@ class Row:
     rss_mb: float
     conversations: int
     lost: int
+    cpu_ms: float
 
 
 def free_port() -> int:
@@ -106,6 +107,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU time (user + system) used so far by a process and its children."""
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        for proc in [process, *process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    return total
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -275,7 +287,9 @@ def run_config(config: str, project: Path, model: Path, args: argparse.Namespace
         try:
             answered = asyncio.run(wait_until_answered(base, started + 120))
             cold_start = answered - started
+            cpu_before = tree_cpu_seconds(sampler.process)
             load = asyncio.run(simulate(base, args.users, args.seconds, args.seed))
+            cpu_used = tree_cpu_seconds(sampler.process) - cpu_before
             peak = sampler.stop()
             lost = asyncio.run(verify(base, load.sent))
         finally:
@@ -294,24 +308,26 @@ def run_config(config: str, project: Path, model: Path, args: argparse.Namespace
     return Row(config, workers, args.users, len(load.latencies),
                len(load.latencies) / load.seconds, statistics.median(latencies_ms),
                percentile(latencies_ms, 0.95), percentile(latencies_ms, 0.99), load.errors,
-               cold_start, peak / 2**20, len(load.sent), lost)
+               cold_start, peak / 2**20, len(load.sent), lost,
+               1000 * cpu_used / max(1, len(load.latencies)))
 
 
 def print_table(rows: list[Row]) -> None:
     header = (f"{'config':<18} {'workers':>7} {'users':>5} {'requests':>8} {'req/s':>7} "
               f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'cold s':>6} "
-              f"{'RSS MB':>7} {'convs':>6} {'lost/reordered':>14}")
+              f"{'RSS MB':>7} {'convs':>6} {'lost/reordered':>14} {'CPU ms/req':>10}")
     print(header)
     print("-" * len(header))
     for r in rows:
         print(f"{r.config:<18} {r.workers:>7} {r.users:>5} {r.requests:>8} {r.rps:>7.1f} "
               f"{r.p50:>7.1f} {r.p95:>7.1f} {r.p99:>7.1f} {r.errors:>6} {r.cold_start:>6.2f} "
-              f"{r.rss_mb:>7.0f} {r.conversations:>6} {r.lost:>14}")
+              f"{r.rss_mb:>7.0f} {r.conversations:>6} {r.lost:>14} {r.cpu_ms:>10.1f}")
     print(f"targets: >= {TARGET_RPS:.0f} req/s and p99 <= {TARGET_P99_MS:.0f} ms at 16 users, "
           f"cold start <= {TARGET_COLD_START_S:.0f} s, RSS <= {TARGET_RSS_MB:.0f} MB, "
           "0 lost/reordered")
     print(f"cpu: {os.cpu_count()} cores ({psutil.cpu_count(logical=False)} physical); "
-          "other work on the machine may have shared them")
+          "other work on the machine may have shared them. CPU ms/req is the server's own "
+          "CPU time per answered request (all its processes), which sharing changes little.")
 
 
 @contextlib.contextmanager
