@@ -61,6 +61,8 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
     if config.torch_threads is None and "OMP_NUM_THREADS" not in os.environ:
         config.torch_threads = default_torch_threads(workers)
     check_config(config, workers)
+    logger.info("serving %s on http://%s:%d with %d worker(s)%s", config.project_dir.name,
+                host, port, workers, "; HTTP API enabled" if config.enable_api else "")
     if workers == 1:
         # Loading before the server starts turns a bad model into one clear error.
         app = create_app(config, agent=None)
@@ -70,8 +72,8 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
     from sanic.worker.loader import AppLoader
     from sanic.worker.manager import WorkerManager
 
-    # Workers import PyTorch and load the model before they report ready; on a busy
-    # machine that can take longer than Sanic's default 30 s allowance.
+    # Workers report ready before they load the model, but even starting a process can
+    # take longer than Sanic's default 30 s allowance on a busy machine.
     WorkerManager.THRESHOLD = max(WorkerManager.THRESHOLD, WORKER_START_SECONDS * 10)
     # When a worker fails to start, Sanic kills its whole process group; leading our own
     # group keeps that from reaching whatever started us (a script, a test runner).
