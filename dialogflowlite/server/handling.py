@@ -63,7 +63,8 @@ class MessageHandler:
             await self.batcher.close()
             self.batcher = None
         if self._nlu_thread is not None:
-            self._nlu_thread.submit(self._close_thread_loop).result()
+            await asyncio.get_running_loop().run_in_executor(self._nlu_thread,
+                                                             self._close_thread_loop)
             self._nlu_thread.shutdown(wait=True)
             self._nlu_thread = None
 
