@@ -56,12 +56,20 @@ def _dialogue_files(folder: Path) -> list[Path]:
     return files
 
 
+def service_domain(service: str) -> str:
+    """``Restaurants`` for ``Restaurants_2``: the domain, without the API's number."""
+    head, _, tail = service.rpartition("_")
+    return head if head and tail.isdigit() else service
+
+
 def read_sgd(folder: str | Path, mode: str, *, history: int = 3,
              with_service: bool = True) -> list[CorpusExample]:
     """Pairs of ``mode`` from every system turn of an SGD split folder.
 
-    act2text inputs name the service first (``Restaurants_1 | OFFER
-    restaurant_name=... | REQ_MORE``) unless ``with_service`` is False.
+    act2text inputs name the service's domain first (``Restaurants | OFFER
+    restaurant_name=... | REQ_MORE``; without the API number, so a new API
+    of a known domain reads like the known one) unless ``with_service`` is
+    False.
     """
     folder = Path(folder)
     categorical = _categorical_slots(folder)
@@ -91,7 +99,7 @@ def read_sgd(folder: str | Path, mode: str, *, history: int = 3,
                     for frame in frames:
                         service = frame.get("service", "")
                         if with_service and service:
-                            acts.append(ActItem(service))
+                            acts.append(ActItem(service_domain(service)))
                         for action in frame.get("actions") or []:
                             slot = action.get("slot") or None
                             values = action.get("values") or []

@@ -38,7 +38,7 @@ def test_sgd_act2text_pairs(sgd_split) -> None:
     [pair] = read_sgd(sgd_split, ACT2TEXT)
     assert pair.example.target == "How about Sakoon in Fremont? It has live music."
     assert pair.example.acts == [
-        ActItem("Restaurants_1"), ActItem("OFFER", "restaurant_name", "Sakoon"),
+        ActItem("Restaurants"), ActItem("OFFER", "restaurant_name", "Sakoon"),
         ActItem("OFFER", "city", "Fremont"), ActItem("INFORM", "has_live_music", "True"),
         ActItem("REQ_MORE")]
     # categorical values may be said in other words, so only these must be copied
