@@ -6,7 +6,8 @@ into the original):
 1. ``dialogflowlite train --force`` in a subprocess: wall time and the peak
    resident memory of the process tree (psutil, sampled every 50 ms);
 2. ``dialogflowlite train`` again with nothing changed: wall time;
-3. ``dialogflowlite test core``: test stories passed.
+3. ``dialogflowlite train nlu --force``: wall time of the NLU part alone;
+4. ``dialogflowlite test core``: test stories passed.
 
 Prints one table. Timing runs hold ``/tmp/dfl-bench.lock`` (the same lock
 ``flock /tmp/dfl-bench.lock ...`` takes), so two benchmarks never overlap;
@@ -48,6 +49,8 @@ CONFIG_EDITS = {
 }
 #: the issue's targets: full training wall seconds on 2 cores
 TRAIN_TARGETS = {"template": 45.0, "initial_project_3x": 20.0}
+#: NLU training wall seconds on 2 cores
+NLU_TARGETS = {"template": 30.0}
 RETRAIN_TARGET = 5.0
 RSS_TARGET_MB = 1024.0
 LOCK_FILE = "/tmp/dfl-bench.lock"
@@ -124,6 +127,8 @@ def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool)
         trained = re.search(r"trained \((\d+)\)", again.output)
         row["retrained_components"] = int(trained.group(1)) if trained else None
         row["reused_components"] = int(reused.group(1)) if reused else None
+        nlu_only = run_measured(_cli("train", "nlu", "--project", str(project), "--force"), env)
+        row["nlu_train_s"] = nlu_only.seconds if nlu_only.returncode == 0 else None
         if run_tests and (project / "tests").is_dir():
             test = run_measured(_cli("test", "core", "--project", str(project)), env)
             found = re.search(r"Stories: (\d+) / (\d+) correct", test.output)
@@ -139,15 +144,18 @@ def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool)
 
 def _fmt(row: dict) -> str:
     if "error" in row:
-        return f"| {row['project']} | failed: {row['error']} | | | | |"
+        return f"| {row['project']} | failed: {row['error']} | | | | | |"
     target = TRAIN_TARGETS.get(row["project"])
     train = f"{row['train_s']:.1f}" + (f" (<= {target:.0f})" if target else "")
+    nlu_target = NLU_TARGETS.get(row["project"])
+    nlu = "-" if row.get("nlu_train_s") is None else f"{row['nlu_train_s']:.1f}" + (
+        f" (<= {nlu_target:.0f})" if nlu_target else "")
     stories = row.get("stories")
     passed = (f"{stories[0]}/{stories[1]} ({100 * stories[0] / stories[1]:.0f}%)"
               if stories else row.get("test_error", "-"))
     return (f"| {row['project']} | {train} | {row['peak_rss_mb']:.0f} | "
             f"{row['retrain_s']:.1f} ({row['retrained_components']} retrained, "
-            f"{row['reused_components']} reused) | {passed} |")
+            f"{row['reused_components']} reused) | {nlu} | {passed} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dialogue training benchmark ({args.threads} threads, {os.cpu_count()} CPUs on the "
           f"machine; other work may have shared the CPU)")
     print("| project | full train s (target) | peak RSS MB (target <= 1024) | "
-          "retrain, nothing changed, s (target <= 5) | test stories passed |")
-    print("|---|---|---|---|---|")
+          "retrain, nothing changed, s (target <= 5) | NLU alone s (target) | "
+          "test stories passed |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
         print(_fmt(row))
     return 0

@@ -47,6 +47,8 @@ _SCHEMA = (
         PRIMARY KEY (sender_id, seq)
     )""",
 )
+#: the advisory lock key that serialises schema creation across workers and hosts
+_SCHEMA_LOCK_KEY = 0x0DF1_5C4E
 
 
 def conninfo(url: str = "localhost", port: int | None = 5432, db: str | None = None,
@@ -112,11 +114,13 @@ class PostgresTrackerStore(TrackerStore):
                                     hint="check the tracker_store section of endpoints.yml "
                                          "and that the server runs") from e
         if not self._schema_ready:
-            for statement in _SCHEMA:
-                try:
+            # CREATE TABLE IF NOT EXISTS is not safe against itself: two workers
+            # creating the same table at once collide on its row type. A
+            # transaction-scoped advisory lock makes them take turns.
+            async with connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+                for statement in _SCHEMA:
                     await connection.execute(statement)
-                except psycopg.errors.UniqueViolation:
-                    pass  # another worker created the table at the same moment
             self._schema_ready = True
         self._all.append(connection)
         return connection
