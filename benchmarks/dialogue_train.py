@@ -43,10 +43,6 @@ PROJECTS = {
     "financial_demo": SHARED / "rasa_projects" / "financial_demo",
     "moodbot": SHARED / "rasa_projects" / "moodbot",
 }
-#: config.yml lines dropped before training: components with no counterpart here
-CONFIG_EDITS = {
-    "formbot": ["  - name: UnexpecTEDIntentPolicy\n    epochs: 100\n    tolerance: 0.70\n"],
-}
 #: the issue's targets: full training wall seconds on 2 cores
 TRAIN_TARGETS = {"template": 45.0, "initial_project_3x": 20.0}
 #: NLU training wall seconds on 2 cores
@@ -108,10 +104,6 @@ def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool)
         os.chmod(folder, 0o755)
         for file in files:
             os.chmod(os.path.join(folder, file), 0o644)
-    config = project / "config.yml"
-    for dropped in CONFIG_EDITS.get(name, []):
-        config.write_text(config.read_text(encoding="utf-8").replace(dropped, ""),
-                          encoding="utf-8")
     row: dict = {"project": name}
     try:
         first = run_measured(_cli("train", "--project", str(project), "--force"), env)

@@ -700,12 +700,16 @@ def check_components(project: Project) -> list[Problem]:
     except DialogflowLiteError as e:
         return [Problem.from_error(e, file)]
     from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
+    from dialogflowlite.components.policies.rasa_compat import translate_policies
 
     for section in COMPONENT_SECTIONS:
         components = config.section(section)
+        # Rasa names become this framework's components first, as training reads
+        # them (notices come at training).
         if section == "pipeline" and components:
-            # Rasa names become this framework's components first (notices come at training).
             components = translate_pipeline(components, language=config.language, quiet=True)
+        elif section == "policies" and components:
+            components = translate_policies(components, quiet=True)
         for component in components:
             where = _where(component.position, fallback=file)
             try:

@@ -675,6 +675,36 @@ def test_component_in_the_wrong_section(project, register_plugin) -> None:
     assert where(problem, root) == ("config.yml", 2)
 
 
+def test_rasa_policies_validate_as_training_reads_them(project) -> None:
+    # TEDPolicy's own settings and Rasa-only policies are notices at training, not errors.
+    root = project(
+        config="""
+        policies:
+          - name: TEDPolicy
+            max_history: 5
+            max_training_samples: 300
+          - name: UnexpecTEDIntentPolicy
+            epochs: 100
+          - name: RulePolicy
+        """
+    )
+    assert problems(root, "DFL201") == []
+    assert problems(root, "DFL202") == []
+
+
+def test_unknown_policy_setting_is_still_an_error(project) -> None:
+    root = project(
+        config="""
+        policies:
+          - name: RulePolicy
+            core_fallback_treshold: 0.3
+        """
+    )
+    [problem] = problems(root, "DFL202")
+    assert "core_fallback_treshold" in problem.message
+    assert where(problem, root) == ("config.yml", 2)
+
+
 # ---------------------------------------------------------------- running the checks
 
 
