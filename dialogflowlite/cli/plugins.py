@@ -33,6 +33,11 @@ def _names(items: Any) -> list[str]:
     return sorted(names)
 
 
+def _plural(kind: str) -> str:
+    """``policy`` -> ``policies``, ``tokenizer`` -> ``tokenizers``."""
+    return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+
 def describe_plugins() -> list[dict[str, Any]]:
     """One entry per loaded plugin: name, origin, and its contributions by kind."""
     from dialogflowlite.plugins.manager import get_plugin_manager, short_name
@@ -45,7 +50,7 @@ def describe_plugins() -> list[dict[str, Any]]:
     for name, info in pm.infos.items():
         contributions: dict[str, list[str]] = {}
         for entry in sorted(by_plugin.get(name, []), key=lambda e: (e.kind, e.name)):
-            contributions.setdefault(f"{entry.kind}s", []).append(entry.name)
+            contributions.setdefault(_plural(entry.kind), []).append(entry.name)
         plugin = pm.get_plugin(name)
         for hook_name, label in CONTRIBUTION_HOOKS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():

@@ -78,3 +78,10 @@ def test_a_disabled_builtin_plugin_is_not_listed(monkeypatch, capsys) -> None:
         assert "commands  (built-in)" in blocks
     finally:
         reset_plugin_manager()
+
+
+def test_component_kinds_are_listed_in_plain_english(plugin_manager, capsys) -> None:
+    assert main(["plugins", "--json"]) == 0
+    plugins = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    assert "TransformerPolicy" in plugins["policies"]["contributes"]["policies"]
+    assert "WhitespaceTokenizer" in plugins["tokenizers"]["contributes"]["tokenizers"]
