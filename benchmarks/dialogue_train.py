@@ -119,7 +119,9 @@ def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool)
         trained = re.search(r"trained \((\d+)\)", again.output)
         row["retrained_components"] = int(trained.group(1)) if trained else None
         row["reused_components"] = int(reused.group(1)) if reused else None
-        nlu_only = run_measured(_cli("train", "nlu", "--project", str(project), "--force"), env)
+        # into its own folder: the full model in models/ stays the newest for the test step
+        nlu_only = run_measured(_cli("train", "nlu", "--project", str(project), "--force",
+                                     "--out", str(work / "nlu-models")), env)
         row["nlu_train_s"] = nlu_only.seconds if nlu_only.returncode == 0 else None
         if run_tests and (project / "tests").is_dir():
             test = run_measured(_cli("test", "core", "--project", str(project)), env)
