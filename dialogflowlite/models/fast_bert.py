@@ -12,7 +12,10 @@ the original model up to float rounding, and its ``nn.Linear`` layers can be
 quantized like any others.
 
 :func:`supports_fast_path` says whether a model has that shape; anything else
-keeps its own forward.
+keeps its own forward. :func:`bert_skeleton` builds empty modules with a BERT
+model's names and shapes from its ``config.json``, so stored weights load
+without importing ``transformers`` at all: a parsing process (the server)
+starts faster and holds less memory.
 """
 
 from __future__ import annotations
@@ -40,6 +43,62 @@ def supports_fast_path(encoder: Any) -> bool:
         return False
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
     return layers is not None and hasattr(encoder, "embeddings")
+
+
+def _container(**children: Any) -> nn.Module:
+    """A module that only holds named children (the attribute layout of a BERT model)."""
+    module = nn.Module()
+    for name, child in children.items():
+        setattr(module, name, child)
+    return module
+
+
+def bert_skeleton(config: dict[str, Any]) -> nn.Module | None:
+    """Modules named and shaped like a ``transformers`` BertModel without pooler.
+
+    ``config`` is the model's ``config.json``. The weights are whatever
+    ``nn.Linear`` and friends start with: load the stored ones next. None when
+    the config is not a plain BERT-style encoder that :class:`FastBertEncoder`
+    can run (the caller then builds the model with ``transformers``).
+    """
+    settings = SimpleNamespace(**config)
+    hidden = int(config.get("hidden_size", 0))
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    required = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                "intermediate_size", "max_position_embeddings", "type_vocab_size")
+    if any(key not in config for key in required):
+        return None
+
+    def linear(n_in: int, n_out: int) -> nn.Linear:
+        return nn.Linear(n_in, n_out)
+
+    def layer() -> nn.Module:
+        inner = int(config["intermediate_size"])
+        return _container(
+            attention=_container(
+                self=_container(query=linear(hidden, hidden), key=linear(hidden, hidden),
+                                value=linear(hidden, hidden)),
+                output=_container(dense=linear(hidden, hidden),
+                                  LayerNorm=nn.LayerNorm(hidden, eps=eps)),
+            ),
+            intermediate=_container(dense=linear(hidden, inner)),
+            output=_container(dense=linear(inner, hidden), LayerNorm=nn.LayerNorm(hidden, eps=eps)),
+        )
+
+    pad = config.get("pad_token_id")
+    model = _container(
+        embeddings=_container(
+            word_embeddings=nn.Embedding(int(config["vocab_size"]), hidden, padding_idx=pad),
+            position_embeddings=nn.Embedding(int(config["max_position_embeddings"]), hidden),
+            token_type_embeddings=nn.Embedding(int(config["type_vocab_size"]), hidden),
+            LayerNorm=nn.LayerNorm(hidden, eps=eps),
+        ),
+        encoder=_container(
+            layer=nn.ModuleList(layer() for _ in range(int(config["num_hidden_layers"])))
+        ),
+    )
+    model.config = settings
+    return model if supports_fast_path(model) else None
 
 
 class _Layer(nn.Module):

@@ -16,6 +16,7 @@ the labels in JSON. Loading needs neither the original weights nor network.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from dialogflowlite.components.nlu.pretrained import (
     encoder_from_config,
     freeze_bottom_layers,
     load_encoder,
+    load_piece_tokenizer,
     load_tokenizer,
     load_weights,
     plain_state_dict,
@@ -501,7 +503,11 @@ class JointTransformerClassifier(NluComponent):
         import torch
 
         from dialogflowlite.models.crf import bio_transition_mask
-        from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
+        from dialogflowlite.models.fast_bert import (
+            FastBertEncoder,
+            bert_skeleton,
+            supports_fast_path,
+        )
         from dialogflowlite.models.joint_intent_slot import (
             JointIntentSlotConfig,
             JointIntentSlotModel,
@@ -511,14 +517,27 @@ class JointTransformerClassifier(NluComponent):
         meta = storage.read_json(META)
         component.labels = LabelSet.from_json(meta["labels"])
         component.regex_names = list(meta.get("regex_names") or [])
-        component.tokenizer = load_tokenizer(str(storage.path(TOKENIZER_DIR)), cls.name)
-        encoder = encoder_from_config(str(storage.path(ENCODER_DIR)), cls.name)
+        fast = bool(component.config["fast_inference"])
+        encoder = tokenizer = None
+        if fast:
+            # A BERT-style encoder and its tokenizer load without `transformers`:
+            # parsing processes start sooner and hold less memory.
+            encoder_config = storage.path(ENCODER_DIR) / "config.json"
+            if encoder_config.is_file():
+                encoder = bert_skeleton(json.loads(encoder_config.read_text(encoding="utf-8")))
+            if encoder is not None:
+                tokenizer = load_piece_tokenizer(storage.path(TOKENIZER_DIR))
+        component.tokenizer = tokenizer or load_tokenizer(
+            str(storage.path(TOKENIZER_DIR)), cls.name
+        )
+        if encoder is None:
+            encoder = encoder_from_config(str(storage.path(ENCODER_DIR)), cls.name)
         model_config = JointIntentSlotConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
         model = JointIntentSlotModel(encoder, model_config, allowed)
         load_weights(model, storage.read_tensors(WEIGHTS), cls.name)
         model.eval()
-        if component.config["fast_inference"] and supports_fast_path(model.encoder):
+        if fast and supports_fast_path(model.encoder):
             model.encoder = FastBertEncoder(model.encoder)
             component._inference_only = True
         component.model = model

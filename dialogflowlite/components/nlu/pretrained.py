@@ -10,7 +10,9 @@ original folder nor network. Every failure is a
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 from typing import Any
 
 from dialogflowlite.errors import (
@@ -56,6 +58,37 @@ def load_tokenizer(source: str, owner: str) -> Any:
             hint="use a model folder with a tokenizer.json",
         )
     return tokenizer
+
+
+class PieceTokenizer:
+    """A saved fast tokenizer's Rust core, for parsing without importing ``transformers``.
+
+    It offers what inference reads: ``backend_tokenizer`` (pieces with
+    character offsets) and ``pad_token_id``.
+    """
+
+    def __init__(self, backend: Any, pad_token_id: int | None) -> None:
+        self.backend_tokenizer = backend
+        self.pad_token_id = pad_token_id
+
+
+def load_piece_tokenizer(folder: str | Path) -> PieceTokenizer | None:
+    """The tokenizer saved in ``folder`` as a :class:`PieceTokenizer`, or None when the
+    folder has no ``tokenizer.json`` (then :func:`load_tokenizer` reads it)."""
+    folder = Path(folder)
+    if not (folder / "tokenizer.json").is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    settings_file = folder / "tokenizer_config.json"
+    settings = {}
+    if settings_file.is_file():
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+    pad = settings.get("pad_token")
+    if isinstance(pad, dict):  # an AddedToken written out in full
+        pad = pad.get("content")
+    return PieceTokenizer(backend, backend.token_to_id(pad) if isinstance(pad, str) else None)
 
 
 def load_encoder(source: str, owner: str) -> Any:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -150,6 +154,38 @@ def test_round_trip_without_the_original_folder(tmp_path: Path, tiny_model: Path
     assert_same_predictions(parse(plain, texts), parse(component, texts))
     with pytest.raises(TrainingError, match="cannot be saved again"):
         loaded.persist(ComponentStorage(tmp_path / "again"))
+
+
+def test_loading_for_parsing_does_not_import_transformers(
+    tmp_path: Path, trained: JointTransformerClassifier
+) -> None:
+    # A server loads the model without `transformers`: it starts sooner and holds less.
+    storage = ComponentStorage(tmp_path / "stored")
+    trained.persist(storage)
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from dialogflowlite.artifact import ComponentStorage
+        from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
+        from dialogflowlite.components.tokenizers.alignment import simple_tokens
+        from dialogflowlite.shared.message import Message
+
+        config, folder = json.loads(sys.argv[1]), sys.argv[2]
+        loaded = JointTransformerClassifier.load(config, ComponentStorage(folder))
+        text = "book a flight to paris"
+        message = Message(text=text, tokens=simple_tokens(text))
+        loaded.process([message])
+        print(message.intent)
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "transformers"))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(trained.config), str(storage.root)],
+        capture_output=True, text=True, check=True,
+    )
+    intent, modules = result.stdout.strip().splitlines()[-2:]
+    assert intent == "book_flight"
+    assert modules == "[]"
 
 
 def test_quantized_load_predicts(tmp_path: Path, trained: JointTransformerClassifier) -> None:
