@@ -25,6 +25,7 @@ the machine may still share the CPU.
 
     python benchmarks/server_load.py                          # all configurations
     python benchmarks/server_load.py --configs sqlite-1 --users 16 --seconds 30
+    python benchmarks/server_load.py --quantize               # int8 NLU weights
 """
 
 from __future__ import annotations
@@ -277,6 +278,8 @@ def run_config(config: str, project: Path, model: Path, args: argparse.Namespace
     command = [sys.executable, "-m", "dialogflowlite.cli.main", "-q", "run", "--project",
                str(project), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--enable-api", "--auth-token", TOKEN]
+    if args.quantize:
+        command.append("--quantize")
     # The server's log goes to a file: a pipe nobody reads while the load runs could fill up.
     with tempfile.TemporaryFile(mode="w+") as log:
         started = time.monotonic()
@@ -350,6 +353,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None)
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quantize", action="store_true",
+                        help="serve with `run --quantize` (int8 NLU weights)")
     args = parser.parse_args()
     # Stopped from outside: still stop the server (the `finally` blocks run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -361,6 +366,8 @@ def main() -> None:
         model = args.model.resolve() if args.model else train_template(project)
         with benchmark_lock():
             rows = [run_config(config, project, model, args) for config in args.configs]
+    if args.quantize:
+        print("served with `run --quantize` (int8 NLU weights)")
     print_table(rows)
 
 
