@@ -192,10 +192,20 @@ def quantize_linear_layers(model: Any) -> Any:
         raise ComponentConfigError(
             "this torch build has no dynamic quantization", hint="set quantize: false"
         ) from e
+    # torch's own Transformer layers stay in float: their forward reads
+    # `linear1.weight` as a tensor, which a quantized Linear offers only as a method.
+    float_layers = (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
+    kept = [name for name, module in model.named_modules() if isinstance(module, float_layers)]
+    names = {
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+        and not any(name.startswith(f"{prefix}.") for prefix in kept)
+    }
     with warnings.catch_warnings():
         # the eager quantization API is marked for migration; it still works
         warnings.simplefilter("ignore")
-        return quantize_dynamic(model.to("cpu").eval(), {torch.nn.Linear}, dtype=torch.qint8)
+        return quantize_dynamic(model.to("cpu").eval(), names, dtype=torch.qint8)
 
 
 def plain_state_dict(model: Any) -> dict[str, Any]:

@@ -135,6 +135,24 @@ def test_scratch_round_trip(tmp_path: Path, scratch: ResponseSelector) -> None:
     ]
 
 
+def test_scratch_quantized_load_selects_the_same_answers(
+    tmp_path: Path, scratch: ResponseSelector
+) -> None:
+    # `run --quantize` loads every NLU model with int8 weights, the scratch encoder included.
+    storage = ComponentStorage(tmp_path / "stored")
+    scratch.persist(storage)
+    quantized = ResponseSelector.load(scratch.config, storage, quantize=True)
+    texts = ["how much is it", "open on sunday?", "your name?"]
+    keys = [
+        m.response_selector["default"]["response"]["intent_response_key"]
+        for m in parse(quantized, texts)
+    ]
+    assert keys == [
+        m.response_selector["default"]["response"]["intent_response_key"]
+        for m in parse(scratch, texts)
+    ]
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_encoder import build_tiny_encoder
