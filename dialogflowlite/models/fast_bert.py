@@ -61,28 +61,24 @@ def bert_skeleton(config: dict[str, Any]) -> nn.Module | None:
     the config is not a plain BERT-style encoder that :class:`FastBertEncoder`
     can run (the caller then builds the model with ``transformers``).
     """
-    settings = SimpleNamespace(**config)
-    hidden = int(config.get("hidden_size", 0))
-    eps = float(config.get("layer_norm_eps", 1e-12))
     required = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                 "intermediate_size", "max_position_embeddings", "type_vocab_size")
     if any(key not in config for key in required):
         return None
-
-    def linear(n_in: int, n_out: int) -> nn.Linear:
-        return nn.Linear(n_in, n_out)
+    hidden, inner = int(config["hidden_size"]), int(config["intermediate_size"])
+    eps = float(config.get("layer_norm_eps", 1e-12))
 
     def layer() -> nn.Module:
-        inner = int(config["intermediate_size"])
         return _container(
             attention=_container(
-                self=_container(query=linear(hidden, hidden), key=linear(hidden, hidden),
-                                value=linear(hidden, hidden)),
-                output=_container(dense=linear(hidden, hidden),
+                self=_container(query=nn.Linear(hidden, hidden), key=nn.Linear(hidden, hidden),
+                                value=nn.Linear(hidden, hidden)),
+                output=_container(dense=nn.Linear(hidden, hidden),
                                   LayerNorm=nn.LayerNorm(hidden, eps=eps)),
             ),
-            intermediate=_container(dense=linear(hidden, inner)),
-            output=_container(dense=linear(inner, hidden), LayerNorm=nn.LayerNorm(hidden, eps=eps)),
+            intermediate=_container(dense=nn.Linear(hidden, inner)),
+            output=_container(dense=nn.Linear(inner, hidden),
+                              LayerNorm=nn.LayerNorm(hidden, eps=eps)),
         )
 
     pad = config.get("pad_token_id")
@@ -97,7 +93,7 @@ def bert_skeleton(config: dict[str, Any]) -> nn.Module | None:
             layer=nn.ModuleList(layer() for _ in range(int(config["num_hidden_layers"])))
         ),
     )
-    model.config = settings
+    model.config = SimpleNamespace(**config)
     return model if supports_fast_path(model) else None
 
 
