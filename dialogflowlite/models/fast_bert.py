@@ -140,23 +140,51 @@ class FastBertEncoder(nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> SimpleNamespace:
-        """Hidden states as ``.last_hidden_state`` (batch, pieces, hidden)."""
-        batch, length = input_ids.shape
+        """Hidden states as ``.last_hidden_state`` (batch, pieces, hidden).
+
+        In a batch of texts of different lengths, the matrix products (most of
+        the work) run on the real pieces only, packed together; only attention
+        sees the padded layout. Hidden states at padding positions are zeros.
+        """
+        length = input_ids.shape[1]
         x = (
             self.word_embeddings(input_ids)
             + self.position_embeddings.weight[:length]
             + self.token_type_embeddings.weight[0]
         )
         x = self.embedding_norm(x)
-        mask = None
-        if attention_mask is not None and not bool(attention_mask.all()):
-            mask = attention_mask.bool()[:, None, None, :]
+        if attention_mask is None or bool(attention_mask.all()):
+            return SimpleNamespace(last_hidden_state=self._padded_layers(x))
+        keep = attention_mask.bool()
+        return SimpleNamespace(last_hidden_state=self._packed_layers(x, keep))
+
+    def _padded_layers(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, size = x.shape
         heads = self.num_heads
-        size = x.size(-1)
         for layer in self.layers:
             qkv = layer.qkv(x).view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
-            context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+            context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
             context = context.transpose(1, 2).reshape(batch, length, size)
             x = layer.attention_norm(layer.attention_out(context) + x)
             x = layer.output_norm(layer.output(self.activation(layer.intermediate(x))) + x)
-        return SimpleNamespace(last_hidden_state=x)
+        return x
+
+    def _packed_layers(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        batch, length, size = x.shape
+        heads = self.num_heads
+        # rows of the flattened (batch * length) layout that hold real pieces
+        rows = keep.reshape(-1).nonzero().squeeze(1)
+        mask = keep[:, None, None, :]
+        packed = x.reshape(batch * length, size).index_select(0, rows)
+        for layer in self.layers:
+            qkv = packed.new_zeros(batch * length, 3 * size)
+            qkv.index_copy_(0, rows, layer.qkv(packed))
+            qkv = qkv.view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
+            context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+            context = context.transpose(1, 2).reshape(batch * length, size).index_select(0, rows)
+            packed = layer.attention_norm(layer.attention_out(context) + packed)
+            packed = layer.output_norm(
+                layer.output(self.activation(layer.intermediate(packed))) + packed)
+        out = packed.new_zeros(batch * length, size)
+        out.index_copy_(0, rows, packed)
+        return out.view(batch, length, size)

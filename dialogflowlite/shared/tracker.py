@@ -207,8 +207,13 @@ class DialogueStateTracker:
         return any(isinstance(e, SessionStarted) for e in self.events)
 
     def copy(self) -> DialogueStateTracker:
-        return DialogueStateTracker(self.sender_id, self.slot_defs.values(),
-                                    [copy.deepcopy(e) for e in self.events])
+        """An independent tracker with the same events.
+
+        Events are values: nothing changes one once it is in a tracker (code that
+        needs a changed event makes a new one), so the copy shares them; adding or
+        undoing events in either tracker leaves the other as it was.
+        """
+        return DialogueStateTracker(self.sender_id, self.slot_defs.values(), list(self.events))
 
     # ------------------------------------------------------------ JSON
 

@@ -8,6 +8,14 @@ back is identical to the one that was saved. A backend implements four small
 coroutines (:meth:`~TrackerStore.load_events`, :meth:`~TrackerStore.append_events`,
 :meth:`~TrackerStore.delete`, :meth:`~TrackerStore.keys`).
 
+Between messages a store keeps the decoded events of recent conversations in
+memory. A backend that can say cheaply whether a conversation changed (a
+*version*, from :meth:`~TrackerStore.stored_version`, that changes with every
+write) lets :meth:`~TrackerStore.retrieve` skip reading and decoding the whole
+conversation when nothing else wrote to it since: each message then costs the
+same however long the conversation is. Another process writing to the
+conversation changes its version, so the next retrieve reads it from the store.
+
 A :class:`LockStore` hands out one lock per conversation, so messages of one
 sender are processed one after the other, in the order they arrived.
 
@@ -20,9 +28,15 @@ from __future__ import annotations
 
 import abc
 import json
-from typing import TYPE_CHECKING, Any
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.shared.events import Event, event_from_dict
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
 if TYPE_CHECKING:
@@ -32,6 +46,20 @@ if TYPE_CHECKING:
 MEMORY_TYPES = ("memory", "in_memory", "InMemoryTrackerStore", "InMemoryLockStore")
 
 
+@dataclass(frozen=True)
+class StoredVersion:
+    """What a write left behind: the conversation's version before and after it."""
+
+    before: Hashable | None
+    after: Hashable
+
+
+@dataclass(frozen=True)
+class _Recent:
+    version: Hashable
+    events: tuple[Event, ...]
+
+
 class TrackerStore(abc.ABC):
     """Saves and loads conversations as their events.
 
@@ -39,8 +67,12 @@ class TrackerStore(abc.ABC):
     start from; the agent sets it when it loads a model.
     """
 
+    #: how many conversations' decoded events are kept between messages (0: none)
+    recent_conversations: ClassVar[int] = 2000
+
     def __init__(self, domain: Domain | None = None) -> None:
         self.domain = domain
+        self._recent: OrderedDict[str, _Recent] = OrderedDict()
 
     # ------------------------------------------------------------ backend interface
 
@@ -49,8 +81,13 @@ class TrackerStore(abc.ABC):
         """Every stored event of ``sender_id`` in order, or None for an unknown sender."""
 
     @abc.abstractmethod
-    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        """Add ``events`` after the stored ones (creating the conversation if needed)."""
+    async def append_events(self, sender_id: str,
+                            events: list[dict[str, Any]]) -> StoredVersion | None:
+        """Add ``events`` after the stored ones (creating the conversation if needed).
+
+        Backends with versions return the versions before (None for a new
+        conversation) and after the write, read in the same transaction.
+        """
 
     @abc.abstractmethod
     async def delete(self, sender_id: str) -> None:
@@ -59,6 +96,20 @@ class TrackerStore(abc.ABC):
     @abc.abstractmethod
     async def keys(self) -> list[str]:
         """The ids of every stored conversation."""
+
+    async def stored_version(self, sender_id: str) -> Hashable | None:
+        """A value that changes with every write to the conversation; None when the
+        sender is unknown or the backend cannot tell (then nothing is kept in memory).
+
+        Backends that answer also return a :class:`StoredVersion` from
+        :meth:`append_events` and implement :meth:`load_versioned_events`.
+        """
+        return None
+
+    async def load_versioned_events(
+            self, sender_id: str) -> tuple[list[dict[str, Any]] | None, Hashable | None]:
+        """The stored events and the version they are at, read together."""
+        return await self.load_events(sender_id), None
 
     async def count_events(self, sender_id: str) -> int:
         """How many events are stored for ``sender_id`` (backends may answer faster)."""
@@ -87,9 +138,8 @@ class TrackerStore(abc.ABC):
     def tracker_from_events(self, sender_id: str,
                             events: list[dict[str, Any]]) -> DialogueStateTracker:
         """Replay stored event JSON into a tracker with this store's domain slots."""
-        slots = self.domain.slots.values() if self.domain is not None else None
         try:
-            return DialogueStateTracker.from_dict(sender_id, events, slots)
+            return DialogueStateTracker.from_dict(sender_id, events, self._slots())
         except Exception as e:
             raise TrackerStoreError(
                 f"conversation {sender_id!r} in {type(self).__name__} holds an event that "
@@ -97,10 +147,46 @@ class TrackerStore(abc.ABC):
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The stored conversation rebuilt as a tracker, or None for an unknown sender."""
-        events = await self.load_events(sender_id)
+        recent = self._recent.get(sender_id)
+        if recent is not None:
+            if await self.stored_version(sender_id) == recent.version:
+                self._recent.move_to_end(sender_id)
+                return DialogueStateTracker(sender_id, self._slots(), recent.events)
+            del self._recent[sender_id]
+        events, version = await self.load_versioned_events(sender_id)
         if events is None:
             return None
-        return self.tracker_from_events(sender_id, events)
+        tracker = self.tracker_from_events(sender_id, events)
+        if version is not None:
+            self._remember(sender_id, version, tuple(tracker.events))
+        return tracker
+
+    def _slots(self) -> Any:
+        return self.domain.slots.values() if self.domain is not None else None
+
+    def _remember(self, sender_id: str, version: Hashable, events: tuple[Event, ...]) -> None:
+        if self.recent_conversations <= 0:
+            return
+        self._recent[sender_id] = _Recent(version, events)
+        self._recent.move_to_end(sender_id)
+        while len(self._recent) > self.recent_conversations:
+            self._recent.popitem(last=False)
+
+    def _remember_append(self, sender_id: str, written: Any,
+                         new_events: list[dict[str, Any]]) -> None:
+        """Extend the kept events by what an append wrote, if they were current."""
+        recent = self._recent.pop(sender_id, None)
+        if not isinstance(written, StoredVersion):
+            return
+        if recent is not None and recent.version == written.before:
+            earlier = recent.events
+        elif written.before is None:  # the conversation started with this write
+            earlier = ()
+        else:
+            return
+        # what a reload would give: the events as their stored JSON reads back
+        added = tuple(event_from_dict(json.loads(dump_event(e))) for e in new_events)
+        self._remember(sender_id, written.after, earlier + added)
 
     async def exists(self, sender_id: str) -> bool:
         return await self.load_events(sender_id) is not None
@@ -122,10 +208,12 @@ class TrackerStore(abc.ABC):
             new_events = [event.as_dict() for event in tracker.events[stored:]]
         if not new_events and await self.exists(tracker.sender_id):
             return
-        await self.append_events(tracker.sender_id, list(new_events))
+        written = await self.append_events(tracker.sender_id, list(new_events))
+        self._remember_append(tracker.sender_id, written, list(new_events))
 
     async def replace(self, tracker: DialogueStateTracker) -> None:
         """Store the tracker's events in place of everything stored for its sender."""
+        self._recent.pop(tracker.sender_id, None)
         await self.replace_events(tracker.sender_id, [e.as_dict() for e in tracker.events])
 
 
@@ -151,6 +239,16 @@ class LockStore(abc.ABC):
         except TypeError as e:
             raise ConfigError(f"lock store {cls.__name__} does not accept {sorted(config)}",
                               hint="check the lock_store section of endpoints.yml") from e
+
+
+def next_write_time(previous: float | None) -> float:
+    """The time to record for a write that versions a conversation: now, but always
+    later than the previous write's, so a version never repeats even when the
+    clock stands still or steps back."""
+    now = time.time()
+    if previous is not None and now <= previous:
+        return math.nextafter(previous, math.inf)
+    return now
 
 
 def dump_event(event: dict[str, Any]) -> str:

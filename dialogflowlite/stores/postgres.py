@@ -25,11 +25,16 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.stores.base import TrackerStore, dump_event
+from dialogflowlite.stores.base import (
+    StoredVersion,
+    TrackerStore,
+    dump_event,
+    next_write_time,
+)
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -159,36 +164,59 @@ class PostgresTrackerStore(TrackerStore):
             else:
                 self._idle.put_nowait(connection)
 
+    # A conversation's version is (number of events, time of the last write), as in
+    # the SQLite store: every write moves the time forward.
+
     async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
+        events, _ = await self.load_versioned_events(sender_id)
+        return events
+
+    async def load_versioned_events(
+            self, sender_id: str) -> tuple[list[dict[str, Any]] | None, Hashable | None]:
+        async with self._connection() as connection:
+            # one statement: the version and the events come from the same snapshot
+            cursor = await connection.execute(
+                "SELECT c.n_events, c.updated, e.data FROM dfl_conversations c "
+                "LEFT JOIN dfl_events e ON e.sender_id = c.sender_id "
+                "WHERE c.sender_id = %s ORDER BY e.seq", (sender_id,))
+            rows = await cursor.fetchall()
+        if not rows:
+            return None, None
+        events = [json.loads(row[2]) for row in rows if row[2] is not None]
+        return events, (rows[0][0], rows[0][1])
+
+    async def stored_version(self, sender_id: str) -> Hashable | None:
         async with self._connection() as connection:
             cursor = await connection.execute(
-                "SELECT 1 FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
-            if await cursor.fetchone() is None:
-                return None
-            cursor = await connection.execute(
-                "SELECT data FROM dfl_events WHERE sender_id = %s ORDER BY seq", (sender_id,))
-            rows = await cursor.fetchall()
-        return [json.loads(row[0]) for row in rows]
+                "SELECT n_events, updated FROM dfl_conversations WHERE sender_id = %s",
+                (sender_id,))
+            row = await cursor.fetchone()
+        return None if row is None else (row[0], row[1])
 
-    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+    async def append_events(self, sender_id: str,
+                            events: list[dict[str, Any]]) -> StoredVersion:
         texts = _dump_all(sender_id, events)
         async with self._connection() as connection, connection.transaction():
-            await connection.execute(
-                "INSERT INTO dfl_conversations (sender_id, n_events, updated) "
-                "VALUES (%s, 0, %s) ON CONFLICT (sender_id) DO NOTHING",
-                (sender_id, time.time()))
             cursor = await connection.execute(
-                "SELECT n_events FROM dfl_conversations WHERE sender_id = %s FOR UPDATE",
-                (sender_id,))
-            (count,) = await cursor.fetchone()
+                "INSERT INTO dfl_conversations (sender_id, n_events, updated) "
+                "VALUES (%s, 0, %s) ON CONFLICT (sender_id) DO NOTHING RETURNING 1",
+                (sender_id, time.time()))
+            created = await cursor.fetchone() is not None
+            cursor = await connection.execute(
+                "SELECT n_events, updated FROM dfl_conversations WHERE sender_id = %s "
+                "FOR UPDATE", (sender_id,))
+            count, previous = await cursor.fetchone()
             if texts:
                 async with connection.cursor() as many:
                     await many.executemany(
                         "INSERT INTO dfl_events (sender_id, seq, data) VALUES (%s, %s, %s)",
                         [(sender_id, count + offset, text) for offset, text in enumerate(texts)])
+            updated = next_write_time(previous)
             await connection.execute(
                 "UPDATE dfl_conversations SET n_events = %s, updated = %s WHERE sender_id = %s",
-                (count + len(texts), time.time(), sender_id))
+                (count + len(texts), updated, sender_id))
+        return StoredVersion(None if created else (count, previous),
+                             (count + len(texts), updated))
 
     async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         texts = _dump_all(sender_id, events)
@@ -197,8 +225,10 @@ class PostgresTrackerStore(TrackerStore):
                 "INSERT INTO dfl_conversations (sender_id, n_events, updated) "
                 "VALUES (%s, 0, %s) ON CONFLICT (sender_id) DO NOTHING",
                 (sender_id, time.time()))
-            await connection.execute(
-                "SELECT 1 FROM dfl_conversations WHERE sender_id = %s FOR UPDATE", (sender_id,))
+            cursor = await connection.execute(
+                "SELECT updated FROM dfl_conversations WHERE sender_id = %s FOR UPDATE",
+                (sender_id,))
+            (previous,) = await cursor.fetchone()
             await connection.execute("DELETE FROM dfl_events WHERE sender_id = %s", (sender_id,))
             if texts:
                 async with connection.cursor() as many:
@@ -207,7 +237,7 @@ class PostgresTrackerStore(TrackerStore):
                         [(sender_id, seq, text) for seq, text in enumerate(texts)])
             await connection.execute(
                 "UPDATE dfl_conversations SET n_events = %s, updated = %s WHERE sender_id = %s",
-                (len(texts), time.time(), sender_id))
+                (len(texts), next_write_time(previous), sender_id))
 
     async def count_events(self, sender_id: str) -> int:
         async with self._connection() as connection:

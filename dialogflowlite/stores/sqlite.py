@@ -25,13 +25,19 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dialogflowlite.errors import TrackerStoreError
-from dialogflowlite.stores.base import LockStore, TrackerStore, dump_event
+from dialogflowlite.stores.base import (
+    LockStore,
+    StoredVersion,
+    TrackerStore,
+    dump_event,
+    next_write_time,
+)
 from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
@@ -152,49 +158,74 @@ class SQLiteTrackerStore(TrackerStore):
         self.db_path = Path(db)
         self.database = database(self.db_path, timeout)
 
+    # A conversation's version is (number of events, time of the last write): every
+    # write changes the time, and writes to one conversation are apart in time.
+
     async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
-        def load(connection: sqlite3.Connection) -> list[str] | None:
-            known = connection.execute("SELECT 1 FROM dfl_conversations WHERE sender_id = ?",
-                                       (sender_id,)).fetchone()
-            if known is None:
-                return None
+        events, _ = await self.load_versioned_events(sender_id)
+        return events
+
+    async def load_versioned_events(
+            self, sender_id: str) -> tuple[list[dict[str, Any]] | None, Hashable | None]:
+        def load(connection: sqlite3.Connection) -> tuple[list[str] | None, Hashable | None]:
+            # one statement: the version and the events come from the same snapshot
             rows = connection.execute(
-                "SELECT data FROM dfl_events WHERE sender_id = ? ORDER BY seq", (sender_id,))
-            return [row[0] for row in rows]
+                "SELECT c.n_events, c.updated, e.data FROM dfl_conversations c "
+                "LEFT JOIN dfl_events e ON e.sender_id = c.sender_id "
+                "WHERE c.sender_id = ? ORDER BY e.seq", (sender_id,)).fetchall()
+            if not rows:
+                return None, None
+            return [row[2] for row in rows if row[2] is not None], (rows[0][0], rows[0][1])
 
-        texts = await self.database.run(load)
-        return None if texts is None else [json.loads(text) for text in texts]
+        texts, version = await self.database.run(load)
+        if texts is None:
+            return None, None
+        return [json.loads(text) for text in texts], version
 
-    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+    async def stored_version(self, sender_id: str) -> Hashable | None:
+        def version(connection: sqlite3.Connection) -> Hashable | None:
+            row = connection.execute(
+                "SELECT n_events, updated FROM dfl_conversations WHERE sender_id = ?",
+                (sender_id,)).fetchone()
+            return None if row is None else (row[0], row[1])
+
+        return await self.database.run(version)
+
+    async def append_events(self, sender_id: str,
+                            events: list[dict[str, Any]]) -> StoredVersion:
         texts = _dump_all(sender_id, events)
 
-        def append(connection: sqlite3.Connection) -> None:
+        def append(connection: sqlite3.Connection) -> StoredVersion:
             connection.execute("BEGIN IMMEDIATE")
-            connection.execute(
-                "INSERT OR IGNORE INTO dfl_conversations (sender_id, n_events, updated) "
-                "VALUES (?, 0, ?)", (sender_id, time.time()))
-            (count,) = connection.execute(
-                "SELECT n_events FROM dfl_conversations WHERE sender_id = ?",
+            row = connection.execute(
+                "SELECT n_events, updated FROM dfl_conversations WHERE sender_id = ?",
                 (sender_id,)).fetchone()
+            count = 0 if row is None else row[0]
             connection.executemany(
                 "INSERT INTO dfl_events (sender_id, seq, data) VALUES (?, ?, ?)",
                 [(sender_id, count + offset, text) for offset, text in enumerate(texts)])
+            updated = next_write_time(None if row is None else row[1])
             connection.execute(
-                "UPDATE dfl_conversations SET n_events = ?, updated = ? WHERE sender_id = ?",
-                (count + len(texts), time.time(), sender_id))
+                "INSERT INTO dfl_conversations (sender_id, n_events, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (sender_id) DO UPDATE SET n_events = excluded.n_events, "
+                "updated = excluded.updated", (sender_id, count + len(texts), updated))
             connection.execute("COMMIT")
+            before = None if row is None else (row[0], row[1])
+            return StoredVersion(before, (count + len(texts), updated))
 
-        await self.database.run(append)
+        return await self.database.run(append)
 
     async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         texts = _dump_all(sender_id, events)
 
         def replace(connection: sqlite3.Connection) -> None:
             connection.execute("BEGIN IMMEDIATE")
+            row = connection.execute("SELECT updated FROM dfl_conversations WHERE sender_id = ?",
+                                     (sender_id,)).fetchone()
             connection.execute("DELETE FROM dfl_events WHERE sender_id = ?", (sender_id,))
             connection.execute(
                 "INSERT OR REPLACE INTO dfl_conversations (sender_id, n_events, updated) "
-                "VALUES (?, ?, ?)", (sender_id, len(texts), time.time()))
+                "VALUES (?, ?, ?)", (sender_id, len(texts), next_write_time(row and row[0])))
             connection.executemany(
                 "INSERT INTO dfl_events (sender_id, seq, data) VALUES (?, ?, ?)",
                 [(sender_id, seq, text) for seq, text in enumerate(texts)])

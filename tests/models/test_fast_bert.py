@@ -38,6 +38,21 @@ def test_same_states_with_and_without_padding() -> None:
     real = mask.bool()
     assert torch.allclose(got[real], expected[real], atol=1e-5)
     assert torch.allclose(fast(ids[:1]).last_hidden_state, single, atol=1e-5)
+    # the matrix products ran on the 9 + 5 + 2 real pieces only; padding stays zero
+    assert torch.equal(got[~real], torch.zeros_like(got[~real]))
+
+
+def test_a_padded_batch_computes_only_the_real_pieces() -> None:
+    model = tiny_bert()
+    fast = FastBertEncoder(model)
+    rows_seen = []
+    fast.layers[0].qkv.register_forward_hook(lambda _m, args, _o: rows_seen.append(args[0].shape))
+    ids = torch.randint(5, 60, (2, 8))
+    mask = torch.ones_like(ids)
+    mask[1, 3:] = 0
+    fast(ids, mask)
+    fast(ids)
+    assert rows_seen == [torch.Size([11, 32]), torch.Size([2, 8, 32])]
 
 
 def test_quantized_fast_encoder_stays_close() -> None:

@@ -213,3 +213,74 @@ def test_an_unreachable_redis_server_is_a_clear_error() -> None:
     store = RedisTrackerStore(url="127.0.0.1", port=1, socket_timeout=2)
     with pytest.raises(TrackerStoreError, match="Redis read failed"):
         asyncio.run(store.retrieve("x"))
+
+
+def _counting_loads(store: TrackerStore) -> list[str]:
+    """Record every full read of a conversation the store makes."""
+    loads: list[str] = []
+    original = store.load_versioned_events
+
+    async def counted(sender_id: str):
+        loads.append(sender_id)
+        return await original(sender_id)
+
+    store.load_versioned_events = counted  # type: ignore[method-assign]
+    return loads
+
+
+def test_recent_conversations_are_not_read_again_until_someone_else_writes(make_store) -> None:
+    async def main() -> None:
+        store, other = make_store(), make_store()
+        loads = _counting_loads(store)
+        tracker = _conversation()
+        await store.save(tracker)
+        versioned = await store.stored_version("alice") is not None
+        first = await store.retrieve("alice")
+        assert [e.as_dict() for e in first.events] == [e.as_dict() for e in tracker.events]
+        assert first.slots == tracker.slots and first.active_loop_name == "form"
+        assert loads == ([] if versioned else ["alice"])
+        # what a caller does to its tracker without saving stays out of the store
+        first.update(SlotSet(name="city", value="Paris"))
+        assert (await store.retrieve("alice")).slots["city"] == "Köln"
+        # another worker's write is seen at once
+        theirs = await other.retrieve("alice")
+        theirs.update(SlotSet(name="city", value="Bonn"))
+        await other.save(theirs)
+        assert (await store.retrieve("alice")).slots["city"] == "Bonn"
+        await other.replace(DialogueStateTracker("alice", events=[UserUttered(text="hi")]))
+        replaced = await store.retrieve("alice")
+        assert [e.as_dict() for e in replaced.events] == [UserUttered(
+            text="hi", timestamp=replaced.events[0].timestamp).as_dict()]
+        await other.delete("alice")
+        assert await store.retrieve("alice") is None
+        await store.close()
+        await other.close()
+
+    asyncio.run(main())
+
+
+def test_kept_events_are_what_the_store_holds_not_the_callers_objects(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        tracker = DialogueStateTracker("erin")
+        tracker.update(UserUttered(text="call me at 555 0100"))
+        await store.save(tracker, [dict(tracker.events[0].as_dict(), text="call me at [PHONE]")])
+        tracker.update(ActionExecuted(name="utter_ok"))
+        await store.save(tracker, [tracker.events[1].as_dict()])
+        kept = await store.retrieve("erin")
+        assert [e.as_dict() for e in kept.events] == [e.as_dict() for e in (
+            await make_store().retrieve("erin")).events]
+        assert kept.events[0].text == "call me at [PHONE]" and len(kept.events) == 2
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_write_in_the_same_instant_still_changes_the_version(monkeypatch) -> None:
+    from dialogflowlite.stores import base
+
+    monkeypatch.setattr(base.time, "time", lambda: 1000.0)
+    first = base.next_write_time(None)
+    second = base.next_write_time(first)
+    assert first == 1000.0 and second > first
+    assert base.next_write_time(2000.0) > 2000.0  # the clock stepped back

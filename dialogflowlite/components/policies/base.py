@@ -110,6 +110,11 @@ class Policy(Component):
     default_priority: ClassVar[int] = 1
     #: which paths the policy learns from ("story", "rule"); its fingerprint covers them
     trains_on: ClassVar[tuple[str, ...]] = ("story",)
+    #: True for a policy whose prediction only counts when it wins: it attaches no
+    #: events and makes no no-user predictions. The ensemble then skips it when a
+    #: policy of higher priority already predicts with confidence 1.0, which it could
+    #: not beat. Left False, the policy is always asked.
+    skippable_when_outranked: ClassVar[bool] = False
 
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)

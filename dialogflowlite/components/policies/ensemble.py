@@ -93,6 +93,9 @@ class PolicyEnsemble:
         self.fallback_action = fallback_action
         self.fallback_threshold = fallback_threshold
         self._featurizer: StateFeaturizer | None = None
+        #: policy indices, highest priority first (config order among equals)
+        self._asking_order = sorted(range(len(self.policies)),
+                                    key=lambda i: -self.policies[i].priority)
 
     @classmethod
     def from_policies(cls, policies: Sequence[Policy]) -> PolicyEnsemble:
@@ -133,17 +136,32 @@ class PolicyEnsemble:
         return self._featurizer
 
     def predictions(self, tracker: DialogueStateTracker, domain: Domain) -> list[PolicyPrediction]:
-        """Every policy's prediction, the rejected action (if any) removed from each."""
+        """The policies' predictions in config order, the rejected action (if any)
+        removed from each.
+
+        Policies are asked from the highest priority down. A policy marked
+        ``skippable_when_outranked`` is left out once a policy of higher priority
+        predicted with confidence 1.0: it could not win, so asking it (a neural
+        network's forward pass, for the transformer policy) would change nothing.
+        """
         conversation = Conversation.from_tracker(tracker, self.featurizer(domain))
         rejected = rejected_action(tracker.events)
-        found = []
-        for policy in self.policies:
+        found: dict[int, PolicyPrediction] = {}
+        certain_priority: int | None = None
+        for index in self._asking_order:
+            policy = self.policies[index]
+            if (policy.skippable_when_outranked and certain_priority is not None
+                    and certain_priority > policy.priority):
+                continue
             prediction = policy.predict_conversation(conversation, domain)
             if rejected and rejected in prediction.probabilities:
                 prediction.probabilities = {a: p for a, p in prediction.probabilities.items()
                                             if a != rejected}
-            found.append(prediction)
-        return found
+            if prediction.confidence >= 1.0:
+                certain_priority = (prediction.priority if certain_priority is None
+                                    else max(certain_priority, prediction.priority))
+            found[index] = prediction
+        return [found[index] for index in sorted(found)]
 
     @staticmethod
     def best(predictions: Sequence[PolicyPrediction]) -> PolicyPrediction | None:

@@ -50,6 +50,7 @@ class MemoizationPolicy(Policy):
 
     name: ClassVar[str] = "MemoizationPolicy"
     default_priority: ClassVar[int] = MEMOIZATION_PRIORITY
+    skippable_when_outranked: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"max_history": 5, "priority": None}
     compatible_keys: ClassVar[tuple[str, ...]] = ("featurizer",)
 

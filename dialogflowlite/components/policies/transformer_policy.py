@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 TRANSFORMER_PRIORITY = 1
 META_FILE = "transformer_policy.json"
 WEIGHTS_FILE = "model.safetensors"
+#: how many windows' probabilities a loaded policy remembers
+RECENT_WINDOWS = 4096
 #: training stops once every training action is predicted and the mean loss is this close
 #: to the lowest the data allows
 TARGET_LOSS = 0.1
@@ -78,6 +81,7 @@ class TransformerPolicy(Policy):
 
     name: ClassVar[str] = "TransformerPolicy"
     default_priority: ClassVar[int] = TRANSFORMER_PRIORITY
+    skippable_when_outranked: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {
         "max_history": 5,
         "hidden_size": 64,
@@ -101,6 +105,10 @@ class TransformerPolicy(Policy):
         self.actions: list[str] = []
         self.model: Any = None
         self.training_summary: dict[str, Any] = {}
+        #: probabilities of recently seen windows: conversations keep reaching the same
+        #: abstract states (intent, slots, previous action), and the model is a pure
+        #: function of them, so a served bot answers most predictions from here
+        self._recent: OrderedDict[tuple, dict[str, float]] = OrderedDict()
 
     @property
     def max_history(self) -> int:
@@ -153,6 +161,7 @@ class TransformerPolicy(Policy):
         )
         from dialogflowlite.training.loop import StepOutput
 
+        self._recent.clear()
         samples = self._samples(paths, domain, context.seed)
         if not samples:
             logger.info("%s: no stories to learn from; it will predict nothing", self.name)
@@ -231,11 +240,20 @@ class TransformerPolicy(Policy):
 
         if self.model is None or self.vocabulary is None:
             return {}
-        features, masks = self._tensors(self._encode([conversation.states]))
+        encoded = self._encode([conversation.states])
+        known = self._recent.get(encoded[0])
+        if known is not None:
+            self._recent.move_to_end(encoded[0])
+            return dict(known)
+        features, masks = self._tensors(encoded)
         with torch.no_grad(), _one_thread():
             logits = self.model(features, masks)
             probabilities = torch.softmax(logits[0], dim=-1).tolist()
-        return dict(zip(self.actions, probabilities, strict=True))
+        found = dict(zip(self.actions, probabilities, strict=True))
+        self._recent[encoded[0]] = found
+        if len(self._recent) > RECENT_WINDOWS:
+            self._recent.popitem(last=False)
+        return dict(found)
 
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
         probabilities = self.probabilities(conversation)

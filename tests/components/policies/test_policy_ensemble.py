@@ -140,3 +140,54 @@ def test_after_an_undone_user_turn_the_bot_listens() -> None:
     assert (chosen.action_name, chosen.policy_name) == ("action_listen", "user_turn_undone")
     assert decide(ensemble, *fallback, act("action_listen"), *said("greet")).action_name == \
         "action_default_fallback"
+
+
+class CountingPolicy(FixedPolicy):
+    """A fixed policy that counts how often it was asked; skippable when outranked."""
+
+    skippable_when_outranked: ClassVar[bool] = True
+
+    def __init__(self, probabilities: dict[str, float], priority: int = 1) -> None:
+        super().__init__(probabilities, priority)
+        self.asked = 0
+
+    def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        self.asked += 1
+        return super().predict_conversation(conversation, domain)
+
+
+def test_a_skippable_policy_is_not_asked_when_a_higher_priority_one_is_certain() -> None:
+    # listed first, asked last: the certain higher-priority policy is asked before it
+    neural = CountingPolicy({"utter_neural": 1.0}, priority=1)
+    rules = FixedPolicy({"utter_rule": 1.0}, priority=4)
+    chosen = decide(PolicyEnsemble([neural, rules]), *said("greet"))
+    assert chosen.action_name == "utter_rule" and neural.asked == 0
+
+
+def test_a_skippable_policy_is_asked_when_it_could_still_win() -> None:
+    unsure = FixedPolicy({"utter_rule": 0.8}, priority=4)
+    neural = CountingPolicy({"utter_neural": 0.9}, priority=1)
+    assert decide(PolicyEnsemble([unsure, neural]), *said("greet")).action_name == "utter_neural"
+    # equal priority: the tie goes by config order, so it is asked as well
+    certain = FixedPolicy({"utter_rule": 1.0}, priority=1)
+    peer = CountingPolicy({"utter_peer": 1.0}, priority=1)
+    assert decide(PolicyEnsemble([peer, certain]), *said("greet")).action_name == "utter_peer"
+    assert (neural.asked, peer.asked) == (1, 1)
+
+
+def test_a_rejected_certain_prediction_does_not_skip_the_others() -> None:
+    rules = FixedPolicy({"some_form": 1.0}, priority=4)
+    neural = CountingPolicy({"utter_x": 0.7}, priority=1)
+    events = [*said("ask"), act("some_form"), ActiveLoop(name="some_form"), *said("chitchat"),
+              ActionExecutionRejected(name="some_form")]
+    assert decide(PolicyEnsemble([rules, neural]), *events).action_name == "utter_x"
+    assert neural.asked == 1
+
+
+def test_policies_that_are_not_skippable_are_always_asked() -> None:
+    rules = FixedPolicy({"utter_rule": 1.0}, priority=4)
+    note = LoopInterrupted(is_interrupted=True)
+    custom = FixedPolicy({"utter_custom": 0.5}, priority=1, events=[note])
+    chosen = decide(PolicyEnsemble([rules, custom]), *said("greet"))
+    assert chosen.action_name == "utter_rule"
+    assert chosen.events == [note]

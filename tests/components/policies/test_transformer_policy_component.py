@@ -114,3 +114,24 @@ def test_without_stories_it_predicts_nothing(dialogue_project, tmp_path) -> None
     policy.persist(storage)
     loaded = TransformerPolicy.load(policy.config, storage)
     assert loaded.model is None
+
+
+def test_a_window_seen_before_is_answered_without_the_model(dialogue_project) -> None:
+    project = dialogue_project(stories=STORIES)
+    policy = trained(TransformerPolicy(TINY), project)
+    featurizer = policy.featurizer(project.domain)
+    premium = Conversation.from_events([*greeted(True), *said("ask_weather")], featurizer)
+    basic = Conversation.from_events([*greeted(False), *said("ask_weather")], featurizer)
+    forward_passes = []
+    policy.model.register_forward_hook(lambda *_: forward_passes.append(1))
+    first = policy.probabilities(premium)
+    first["utter_premium"] = -1.0  # the caller's copy: changing it changes nothing stored
+    again = policy.probabilities(premium)
+    assert len(forward_passes) == 1 and again["utter_premium"] > 0.3
+    assert max(policy.probabilities(basic), key=policy.probabilities(basic).get) == "utter_basic"
+    assert len(forward_passes) == 2
+    # training again forgets what the old weights said
+    trained(policy, project, seed=8)
+    policy.model.register_forward_hook(lambda *_: forward_passes.append(1))
+    policy.probabilities(premium)
+    assert len(forward_passes) == 3
