@@ -184,8 +184,9 @@ class TrackerStore(abc.ABC):
             earlier = ()
         else:
             return
-        # what a reload would give: the events as their stored JSON reads back
-        added = tuple(event_from_dict(json.loads(dump_event(e))) for e in new_events)
+        # what a reload would give: the events as stored (a data-masking plugin may have
+        # changed the JSON), not the caller's objects; the JSON was checked by the write
+        added = tuple(event_from_dict(e) for e in new_events)
         self._remember(sender_id, written.after, earlier + added)
 
     async def exists(self, sender_id: str) -> bool:
