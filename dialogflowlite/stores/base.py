@@ -149,10 +149,13 @@ class TrackerStore(abc.ABC):
         """The stored conversation rebuilt as a tracker, or None for an unknown sender."""
         recent = self._recent.get(sender_id)
         if recent is not None:
+            # (other coroutines may change the kept entries while this one waits)
             if await self.stored_version(sender_id) == recent.version:
-                self._recent.move_to_end(sender_id)
+                if self._recent.get(sender_id) is recent:
+                    self._recent.move_to_end(sender_id)
                 return DialogueStateTracker(sender_id, self._slots(), recent.events)
-            del self._recent[sender_id]
+            if self._recent.get(sender_id) is recent:
+                del self._recent[sender_id]
         events, version = await self.load_versioned_events(sender_id)
         if events is None:
             return None
