@@ -34,6 +34,7 @@ from dialogflowlite.components.generation.decoding import DecodingConfig, decode
 from dialogflowlite.components.generation.delex import Delexicaliser, Prepared, relexicalise
 from dialogflowlite.components.generation.guardrails import Blocklist, judge, slot_check
 from dialogflowlite.errors import ComponentConfigError, TrainingError
+from dialogflowlite.models.threads import one_torch_thread
 
 if TYPE_CHECKING:
     from dialogflowlite.artifact import ComponentStorage
@@ -234,8 +235,9 @@ class NeuralResponseGenerator(Component):
         prepared = self.delexicaliser.prepare(GenerationExample(
             example.mode, None, acts=example.acts, context=example.context,
             intent=example.intent, slots=example.slots))
-        hypotheses = decode(backend.stepper(), backend.encode_source(prepared.source), decoding,
-                            n_best=decoding.beam_size)
+        with one_torch_thread():
+            hypotheses = decode(backend.stepper(), backend.encode_source(prepared.source),
+                                decoding, n_best=decoding.beam_size)
         chosen, delexicalised = hypotheses[0], backend.decode_ids(hypotheses[0].tokens)
         for hypothesis in hypotheses:
             text = backend.decode_ids(hypothesis.tokens)

@@ -12,11 +12,10 @@ a second or two. Stands in for Rasa's ``TEDPolicy``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from dialogflowlite.components.policies.base import (
@@ -27,6 +26,7 @@ from dialogflowlite.components.policies.base import (
 )
 from dialogflowlite.components.policies.dialogues import glued_paths, training_dialogues
 from dialogflowlite.components.policies.state_vectors import StateVocabulary
+from dialogflowlite.models.threads import one_torch_thread
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.story_paths import StoryPath
 
@@ -56,20 +56,6 @@ TED_ONLY_KEYS = (
     "use_maximum_negative_similarity", "transformer_size", "number_of_transformer_layers",
     "number_of_attention_heads", "drop_rate", "run_eagerly",
 )
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch on one thread: the model is tiny, and on a busy CPU extra threads
-    only wait for each other (a forward pass gets many times slower, not faster)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class TransformerPolicy(Policy):
@@ -213,7 +199,7 @@ class TransformerPolicy(Policy):
                 return float("inf")
             return float(evaluations[0])
 
-        with _one_thread():
+        with one_torch_thread():
             result = self._fit(items, collate, step, evaluate, context)
         self.model.to("cpu").eval()
         self.training_summary = {"samples": len(samples), "epochs": round(result.epochs, 2),
@@ -246,7 +232,7 @@ class TransformerPolicy(Policy):
             self._recent.move_to_end(encoded[0])
             return dict(known)
         features, masks = self._tensors(encoded)
-        with torch.no_grad(), _one_thread():
+        with torch.no_grad(), one_torch_thread():
             logits = self.model(features, masks)
             probabilities = torch.softmax(logits[0], dim=-1).tolist()
         found = dict(zip(self.actions, probabilities, strict=True))

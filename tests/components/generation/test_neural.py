@@ -185,3 +185,28 @@ def test_blocklisted_reply_is_rejected(trained, monkeypatch) -> None:
         CONTEXT2RESPONSE, context=[Turn(USER, "do you deliver?")], intent="faq"))
     assert reply.text == "No, we do not deliver."
     assert not reply.accepted and "blocked" in reply.reason
+
+
+def test_a_reply_is_decoded_on_one_thread_and_the_setting_comes_back(trained,
+                                                                      monkeypatch) -> None:
+    import torch
+
+    from dialogflowlite.components.generation import neural
+
+    generator, project = trained
+    seen = []
+    original = neural.decode
+
+    def watched(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(neural, "decode", watched)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        generator.generate_for_action("utter_offer", tracker_for(project, city="Oslo",
+                                                                 cuisine="tapas"))
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
