@@ -114,3 +114,22 @@ def test_concurrent_server_requests_are_parsed_in_shared_batches(make_app, agent
     assert sum(len(batch) for batch in batches) == 16
     assert len(batches) < 16  # at least some requests shared a pass
     assert max(len(batch) for batch in batches) > 1
+
+
+def test_a_serving_process_hands_the_interpreter_lock_over_quickly(make_app) -> None:
+    import sys
+
+    from dialogflowlite.server.handling import NLU_SWITCH_INTERVAL
+
+    app = make_app()
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+
+        async def main() -> float:
+            async with serving(app):
+                return sys.getswitchinterval()
+
+        assert asyncio.run(main()) == pytest.approx(NLU_SWITCH_INTERVAL)
+    finally:
+        sys.setswitchinterval(before)
