@@ -30,13 +30,13 @@ import abc
 import json
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
 from dialogflowlite.shared.events import Event, event_from_dict
+from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class TrackerStore(abc.ABC):
 
     def __init__(self, domain: Domain | None = None) -> None:
         self.domain = domain
-        self._recent: OrderedDict[str, _Recent] = OrderedDict()
+        self._recent: RecentItems[str, _Recent] = RecentItems(self.recent_conversations)
 
     # ------------------------------------------------------------ backend interface
 
@@ -151,11 +151,9 @@ class TrackerStore(abc.ABC):
         if recent is not None:
             # (other coroutines may change the kept entries while this one waits)
             if await self.stored_version(sender_id) == recent.version:
-                if self._recent.get(sender_id) is recent:
-                    self._recent.move_to_end(sender_id)
                 return DialogueStateTracker(sender_id, self._slots(), recent.events)
             if self._recent.get(sender_id) is recent:
-                del self._recent[sender_id]
+                self._recent.pop(sender_id)
         events, version = await self.load_versioned_events(sender_id)
         if events is None:
             return None
@@ -168,12 +166,7 @@ class TrackerStore(abc.ABC):
         return self.domain.slots.values() if self.domain is not None else None
 
     def _remember(self, sender_id: str, version: Hashable, events: tuple[Event, ...]) -> None:
-        if self.recent_conversations <= 0:
-            return
-        self._recent[sender_id] = _Recent(version, events)
-        self._recent.move_to_end(sender_id)
-        while len(self._recent) > self.recent_conversations:
-            self._recent.popitem(last=False)
+        self._recent.put(sender_id, _Recent(version, events))
 
     def _remember_append(self, sender_id: str, written: Any,
                          new_events: list[dict[str, Any]]) -> None:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import compact_message
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.shared.domain import Domain, ResponseDef
 from dialogflowlite.shared.events import BotUttered
+from dialogflowlite.shared.recent import RecentItems
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -113,7 +113,7 @@ class TemplateRenderer:
         self.domain = domain
         self.selection = selection
         self.random = random.Random(seed)
-        self._counters: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._counters: RecentItems[tuple[str, str], int] = RecentItems(_COUNTER_CAPACITY)
 
     # ------------------------------------------------------------ questions
 
@@ -186,10 +186,7 @@ class TemplateRenderer:
         # The in-process count covers processors that do not keep message metadata on
         # bot events; the tracker's count covers restarts. The larger one is right.
         index = max(self._counters.get(key, 0), self._sent_before(name, tracker))
-        self._counters[key] = index + 1
-        self._counters.move_to_end(key)
-        while len(self._counters) > _COUNTER_CAPACITY:
-            self._counters.popitem(last=False)
+        self._counters.put(key, index + 1)
         return index
 
     def choose(self, name: str, tracker: DialogueStateTracker | None,

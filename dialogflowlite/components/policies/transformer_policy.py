@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -28,6 +27,7 @@ from dialogflowlite.components.policies.dialogues import glued_paths, training_d
 from dialogflowlite.components.policies.state_vectors import StateVocabulary
 from dialogflowlite.models.threads import one_torch_thread
 from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.story_paths import StoryPath
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class TransformerPolicy(Policy):
         #: probabilities of recently seen windows: conversations keep reaching the same
         #: abstract states (intent, slots, previous action), and the model is a pure
         #: function of them, so a served bot answers most predictions from here
-        self._recent: OrderedDict[tuple, dict[str, float]] = OrderedDict()
+        self._recent: RecentItems[tuple, dict[str, float]] = RecentItems(RECENT_WINDOWS)
 
     @property
     def max_history(self) -> int:
@@ -229,16 +229,13 @@ class TransformerPolicy(Policy):
         encoded = self._encode([conversation.states])
         known = self._recent.get(encoded[0])
         if known is not None:
-            self._recent.move_to_end(encoded[0])
             return dict(known)
         features, masks = self._tensors(encoded)
         with torch.no_grad(), one_torch_thread():
             logits = self.model(features, masks)
             probabilities = torch.softmax(logits[0], dim=-1).tolist()
         found = dict(zip(self.actions, probabilities, strict=True))
-        self._recent[encoded[0]] = found
-        if len(self._recent) > RECENT_WINDOWS:
-            self._recent.popitem(last=False)
+        self._recent.put(encoded[0], found)
         return dict(found)
 
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
