@@ -153,38 +153,39 @@ class FastBertEncoder(nn.Module):
             + self.token_type_embeddings.weight[0]
         )
         x = self.embedding_norm(x)
-        if attention_mask is None or bool(attention_mask.all()):
-            return SimpleNamespace(last_hidden_state=self._padded_layers(x))
-        keep = attention_mask.bool()
-        return SimpleNamespace(last_hidden_state=self._packed_layers(x, keep))
+        keep = None if attention_mask is None or bool(attention_mask.all()) \
+            else attention_mask.bool()
+        return SimpleNamespace(last_hidden_state=self._layers(x, keep))
 
-    def _padded_layers(self, x: torch.Tensor) -> torch.Tensor:
-        batch, length, size = x.shape
-        heads = self.num_heads
-        for layer in self.layers:
-            qkv = layer.qkv(x).view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
-            context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
-            context = context.transpose(1, 2).reshape(batch, length, size)
-            x = layer.attention_norm(layer.attention_out(context) + x)
-            x = layer.output_norm(layer.output(self.activation(layer.intermediate(x))) + x)
-        return x
-
-    def _packed_layers(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def _layers(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        """The layers over ``x`` (batch, pieces, hidden); ``keep`` marks real pieces
+        (None: all of them)."""
         batch, length, size = x.shape
         heads = self.num_heads
         # rows of the flattened (batch * length) layout that hold real pieces
-        rows = keep.reshape(-1).nonzero().squeeze(1)
-        mask = keep[:, None, None, :]
-        packed = x.reshape(batch * length, size).index_select(0, rows)
+        rows = None if keep is None else keep.reshape(-1).nonzero().squeeze(1)
+        mask = None if keep is None else keep[:, None, None, :]
+        hidden = _pack(x.reshape(batch * length, size), rows)
         for layer in self.layers:
-            qkv = packed.new_zeros(batch * length, 3 * size)
-            qkv.index_copy_(0, rows, layer.qkv(packed))
+            qkv = _unpack(layer.qkv(hidden), rows, batch * length)
             qkv = qkv.view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
             context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
-            context = context.transpose(1, 2).reshape(batch * length, size).index_select(0, rows)
-            packed = layer.attention_norm(layer.attention_out(context) + packed)
-            packed = layer.output_norm(
-                layer.output(self.activation(layer.intermediate(packed))) + packed)
-        out = packed.new_zeros(batch * length, size)
-        out.index_copy_(0, rows, packed)
-        return out.view(batch, length, size)
+            context = _pack(context.transpose(1, 2).reshape(batch * length, size), rows)
+            hidden = layer.attention_norm(layer.attention_out(context) + hidden)
+            hidden = layer.output_norm(
+                layer.output(self.activation(layer.intermediate(hidden))) + hidden)
+        return _unpack(hidden, rows, batch * length).view(batch, length, size)
+
+
+def _pack(flat: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """The given rows of ``flat`` (all of them when ``rows`` is None)."""
+    return flat if rows is None else flat.index_select(0, rows)
+
+
+def _unpack(packed: torch.Tensor, rows: torch.Tensor | None, total: int) -> torch.Tensor:
+    """``packed`` back at its ``rows`` of ``total``, zeros elsewhere."""
+    if rows is None:
+        return packed
+    out = packed.new_zeros(total, packed.size(-1))
+    out.index_copy_(0, rows, packed)
+    return out

@@ -52,7 +52,8 @@ def test_a_padded_batch_computes_only_the_real_pieces() -> None:
     mask[1, 3:] = 0
     fast(ids, mask)
     fast(ids)
-    assert rows_seen == [torch.Size([11, 32]), torch.Size([2, 8, 32])]
+    # padded: 8 + 3 real rows; unpadded: all 2 * 8 rows
+    assert rows_seen == [torch.Size([11, 32]), torch.Size([16, 32])]
 
 
 def test_quantized_fast_encoder_stays_close() -> None:
