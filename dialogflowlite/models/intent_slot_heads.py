@@ -108,13 +108,13 @@ class IntentSlotHeads(nn.Module):
         else:
             best = probs.argmax(-1).tolist()
             paths = [row[: int(n)] for row, n in zip(best, lengths, strict=True)]
-        confidences = []
-        for b, path in enumerate(paths):
-            if not path:
-                confidences.append([])
-                continue
-            chosen = probs[b, torch.arange(len(path)), torch.tensor(path)]
-            confidences.append(chosen.tolist())
+        # the chosen tags' probabilities in one gather (a few tensor calls per
+        # batch, not per sequence: each call waits for the interpreter lock in a server)
+        width = probs.shape[1]
+        chosen = torch.tensor([path + [0] * (width - len(path)) for path in paths],
+                              dtype=torch.long).reshape(len(paths), width)
+        picked = probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1).tolist()
+        confidences = [row[: len(path)] for row, path in zip(picked, paths, strict=True)]
         return paths, confidences
 
 

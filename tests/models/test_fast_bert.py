@@ -44,7 +44,8 @@ def test_same_states_with_and_without_padding() -> None:
 
 def test_a_padded_batch_computes_only_the_real_pieces() -> None:
     model = tiny_bert()
-    fast = FastBertEncoder(model)
+    # hooks see the plain loop's calls (a traced call runs no Python per layer)
+    fast = FastBertEncoder(model, trace=False)
     rows_seen = []
     fast.layers[0].qkv.register_forward_hook(lambda _m, args, _o: rows_seen.append(args[0].shape))
     ids = torch.randint(5, 60, (2, 8))
@@ -67,6 +68,49 @@ def test_quantized_fast_encoder_stays_close() -> None:
     got = quantized(ids).last_hidden_state
     cosine = torch.nn.functional.cosine_similarity(got, reference, dim=-1)
     assert float(cosine.min()) > 0.98
+
+
+def test_traced_layers_match_the_plain_loop_on_other_shapes() -> None:
+    model = tiny_bert()
+    traced, plain = FastBertEncoder(model), FastBertEncoder(model, trace=False)
+    generator = torch.Generator().manual_seed(1)
+    for batch, length in ((2, 5), (4, 11), (1, 3), (3, 7)):
+        ids = torch.randint(5, 60, (batch, length), generator=generator)
+        mask = torch.ones_like(ids)
+        mask[0, length // 2:] = 0
+        for attention in (mask, None):
+            got = traced(ids, attention).last_hidden_state
+            assert torch.allclose(got, plain(ids, attention).last_hidden_state, atol=1e-6)
+    # one trace per input kind (padded, unpadded), made once and reused
+    assert set(traced._traces) == {True, False}
+    assert all(isinstance(t, torch.jit.ScriptModule) for t in traced._traces.values())
+    assert plain._traces == {}
+
+
+def test_a_copy_made_after_tracing_runs_its_own_weights() -> None:
+    from dialogflowlite.components.nlu.pretrained import quantize_linear_layers
+
+    fast = FastBertEncoder(tiny_bert())
+    ids = torch.randint(5, 60, (2, 6))
+    fast(ids)  # traced with the float weights
+    quantized = quantize_linear_layers(fast)
+    assert quantized._traces == {}
+    reference = quantize_linear_layers(FastBertEncoder(tiny_bert(), trace=False))
+    assert torch.equal(quantized(ids).last_hidden_state, reference(ids).last_hidden_state)
+
+
+def test_a_failed_trace_keeps_the_plain_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args, **_kwargs):
+        raise RuntimeError("no TorchScript here")
+
+    monkeypatch.setattr(torch.jit, "trace", refuse)
+    model = tiny_bert()
+    fast = FastBertEncoder(model)
+    ids = torch.randint(5, 60, (1, 6))
+    with torch.no_grad():
+        expected = model(input_ids=ids).last_hidden_state
+    assert torch.allclose(fast(ids).last_hidden_state, expected, atol=1e-5)
+    assert fast._traces == {False: False}
 
 
 def test_only_bert_style_models_qualify() -> None:

@@ -409,7 +409,11 @@ class JointTransformerClassifier(NluComponent):
             for item, intent, path in zip(chunk, intents, paths, strict=True):
                 gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
                 gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
-                best = self.labels.intents[int(intent.argmax())] if intent is not None else None
+                best = (
+                    self.labels.intents[max(range(len(intent)), key=intent.__getitem__)]
+                    if intent is not None
+                    else None
+                )
                 predicted.append(
                     (
                         best if self.config["intent_classification"] else gold_intent,
@@ -436,7 +440,9 @@ class JointTransformerClassifier(NluComponent):
             else:
                 paths = [[] for _ in items]
                 confidences = [[] for _ in items]
-        intents = list(probs) if self.config["intent_classification"] else [None] * len(items)
+        # plain lists in one call: per-message tensor calls would each wait for the
+        # interpreter lock in a busy server
+        intents = probs.tolist() if self.config["intent_classification"] else [None] * len(items)
         return intents, paths, confidences
 
     # ------------------------------------------------------------ inference
@@ -458,7 +464,7 @@ class JointTransformerClassifier(NluComponent):
                 write_prediction(
                     message,
                     self.labels,
-                    intent.tolist() if intent is not None else None,
+                    intent,
                     tokens,
                     path,
                     conf,

@@ -379,7 +379,11 @@ class ScratchTransformerClassifier(NluComponent):
             intents, paths, _ = self._predict(chunk)
             for item, intent, path in zip(chunk, intents, paths, strict=True):
                 gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
-                best = self.labels.intents[int(intent.argmax())] if intent is not None else None
+                best = (
+                    self.labels.intents[max(range(len(intent)), key=intent.__getitem__)]
+                    if intent is not None
+                    else None
+                )
                 gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
                 predicted.append(
                     (
@@ -406,7 +410,9 @@ class ScratchTransformerClassifier(NluComponent):
             else:
                 paths = [[] for _ in items]
                 confidences = [[] for _ in items]
-        intents = list(probs) if self.config["intent_classification"] else [None] * len(items)
+        # plain lists in one call: per-message tensor calls would each wait for the
+        # interpreter lock in a busy server
+        intents = probs.tolist() if self.config["intent_classification"] else [None] * len(items)
         return intents, paths, confidences
 
     # ------------------------------------------------------------ inference
@@ -428,7 +434,7 @@ class ScratchTransformerClassifier(NluComponent):
                 write_prediction(
                     message,
                     self.labels,
-                    intent.tolist() if intent is not None else None,
+                    intent,
                     tokens,
                     path,
                     conf,

@@ -116,16 +116,19 @@ def pad_word_batch(
     batch = len(word_ids)
     words = max(1, max((len(w) for w in word_ids), default=1))
     grams = max(1, max((len(g) for sent in ngram_ids for g in sent), default=1))
-    word_tensor = torch.zeros((batch, words), dtype=torch.long)
-    gram_tensor = torch.zeros((batch, words, grams), dtype=torch.long)
-    mask = torch.zeros((batch, words), dtype=torch.bool)
-    for b, (ids, sentence) in enumerate(zip(word_ids, ngram_ids, strict=True)):
-        if not ids:
-            continue
-        word_tensor[b, : len(ids)] = torch.tensor(ids)
-        mask[b, : len(ids)] = True
-        for w, gram_ids in enumerate(sentence):
-            gram_tensor[b, w, : len(gram_ids)] = torch.tensor(gram_ids)
+    # padded Python lists, then one tensor each: per-word tensor calls would each
+    # wait for the interpreter lock in a busy server
+    no_grams = [0] * grams
+    word_rows, gram_rows, mask_rows = [], [], []
+    for ids, sentence in zip(word_ids, ngram_ids, strict=True):
+        real = len(ids) if ids else 0
+        word_rows.append(list(ids[:real]) + [0] * (words - real))
+        mask_rows.append([True] * real + [False] * (words - real))
+        padded = [list(g) + [0] * (grams - len(g)) for g in sentence[:real]]
+        gram_rows.append(padded + [no_grams] * (words - len(padded)))
+    word_tensor = torch.tensor(word_rows, dtype=torch.long).reshape(batch, words)
+    gram_tensor = torch.tensor(gram_rows, dtype=torch.long).reshape(batch, words, grams)
+    mask = torch.tensor(mask_rows, dtype=torch.bool).reshape(batch, words)
     return word_tensor, gram_tensor, mask
 
 
