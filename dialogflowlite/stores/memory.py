@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import TrackerStoreError
-from dialogflowlite.stores.base import LockStore, TrackerStore, dump_event
+from dialogflowlite.stores.base import LockStore, TrackerStore, dump_events
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -34,11 +34,7 @@ class MemoryTrackerStore(TrackerStore):
         return [json.loads(text) for text in stored]
 
     async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        try:
-            texts = [dump_event(event) for event in events]
-        except (TypeError, ValueError) as e:
-            raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}",
-                                    hint="events may hold only JSON values") from e
+        texts = dump_events(sender_id, events)
         self._conversations.setdefault(sender_id, []).extend(texts)
 
     async def count_events(self, sender_id: str) -> int:

@@ -32,7 +32,7 @@ from dialogflowlite.errors import ConfigError, TrackerStoreError
 from dialogflowlite.stores.base import (
     StoredVersion,
     TrackerStore,
-    dump_event,
+    dump_events,
     next_write_time,
 )
 
@@ -195,7 +195,7 @@ class PostgresTrackerStore(TrackerStore):
 
     async def append_events(self, sender_id: str,
                             events: list[dict[str, Any]]) -> StoredVersion:
-        texts = _dump_all(sender_id, events)
+        texts = dump_events(sender_id, events)
         async with self._connection() as connection, connection.transaction():
             cursor = await connection.execute(
                 "INSERT INTO dfl_conversations (sender_id, n_events, updated) "
@@ -219,7 +219,7 @@ class PostgresTrackerStore(TrackerStore):
                              (count + len(texts), updated))
 
     async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        texts = _dump_all(sender_id, events)
+        texts = dump_events(sender_id, events)
         async with self._connection() as connection, connection.transaction():
             await connection.execute(
                 "INSERT INTO dfl_conversations (sender_id, n_events, updated) "
@@ -272,14 +272,6 @@ class PostgresTrackerStore(TrackerStore):
                 await connection.close()
         self._idle = None
         self._opened = 0
-
-
-def _dump_all(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
-    try:
-        return [dump_event(event) for event in events]
-    except (TypeError, ValueError) as e:
-        raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}",
-                                hint="events may hold only JSON values") from e
 
 
 def _first_line(error: Exception) -> str:

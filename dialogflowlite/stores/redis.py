@@ -31,7 +31,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.stores.base import LockStore, TrackerStore, dump_event
+from dialogflowlite.stores.base import LockStore, TrackerStore, dump_events
 from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
@@ -96,10 +96,7 @@ class RedisTrackerStore(TrackerStore):
         return [json.loads(text) for text in texts]
 
     async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        try:
-            texts = [dump_event(event) for event in events]
-        except (TypeError, ValueError) as e:
-            raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}") from e
+        texts = dump_events(sender_id, events)
         key = self._key(sender_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -113,7 +110,7 @@ class RedisTrackerStore(TrackerStore):
             raise _failed("write", e) from e
 
     async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        texts = [dump_event(event) for event in events]
+        texts = dump_events(sender_id, events)
         key = self._key(sender_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:

@@ -35,7 +35,7 @@ from dialogflowlite.stores.base import (
     LockStore,
     StoredVersion,
     TrackerStore,
-    dump_event,
+    dump_events,
     next_write_time,
 )
 from dialogflowlite.stores.tickets import TicketLockStore
@@ -193,7 +193,7 @@ class SQLiteTrackerStore(TrackerStore):
 
     async def append_events(self, sender_id: str,
                             events: list[dict[str, Any]]) -> StoredVersion:
-        texts = _dump_all(sender_id, events)
+        texts = dump_events(sender_id, events)
 
         def append(connection: sqlite3.Connection) -> StoredVersion:
             connection.execute("BEGIN IMMEDIATE")
@@ -216,7 +216,7 @@ class SQLiteTrackerStore(TrackerStore):
         return await self.database.run(append)
 
     async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        texts = _dump_all(sender_id, events)
+        texts = dump_events(sender_id, events)
 
         def replace(connection: sqlite3.Connection) -> None:
             connection.execute("BEGIN IMMEDIATE")
@@ -266,14 +266,6 @@ class SQLiteTrackerStore(TrackerStore):
 
     async def close(self) -> None:
         self.database.close()
-
-
-def _dump_all(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
-    try:
-        return [dump_event(event) for event in events]
-    except (TypeError, ValueError) as e:
-        raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}",
-                                hint="events may hold only JSON values") from e
 
 
 class SQLiteLockStore(TicketLockStore):

@@ -134,6 +134,28 @@ def test_events_that_are_not_json_are_refused() -> None:
         asyncio.run(store.save(tracker))
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["ujson", "json"])
+def test_stored_event_text_reads_back_as_the_same_event(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from dialogflowlite.stores import base
+
+    if not fast:
+        monkeypatch.setattr(base, "_ujson", None)
+    event = {"event": "user", "timestamp": 1795993778.6041815, "text": "où/é <b>",
+             "parse_data": {"intent": {"name": "greet", "confidence": 0.998661994934082},
+                            "ranking": [8.553305815439671e-05, 1e-300, 0.1 + 0.2],
+                            "text_tokens": [(0, 2), (3, 8)], "ok": True, "none": None}}
+    text = base.dump_event(event)
+    assert "\n" not in text and ": " not in text and "où/é" in text  # compact, readable
+    expected = dict(event, parse_data=dict(event["parse_data"], text_tokens=[[0, 2], [3, 8]]))
+    assert json.loads(text) == expected
+    with pytest.raises(TrackerStoreError, match="'bob'.*not JSON"):
+        base.dump_events("bob", [event, {"value": {1, 2}}])
+
+
 def test_lock_serialises_one_sender_in_arrival_order() -> None:
     locks = MemoryLockStore()
     order: list[str] = []
