@@ -90,7 +90,10 @@ class Conversation:
     @classmethod
     def from_tracker(cls, tracker: DialogueStateTracker,
                      featurizer: StateFeaturizer) -> Conversation:
-        return cls.from_events(tracker.events, featurizer)
+        """The tracker's conversation; the featurizer keeps it and, when the tracker
+        is asked about again with events appended, only reads the new events."""
+        live = featurizer.live_states_of(tracker.sender_id, tracker.events)
+        return cls(live.events, live.states)
 
     @property
     def current(self) -> State:

@@ -37,6 +37,7 @@ from dialogflowlite.shared.events import (
     UserUtteranceReverted,
     UserUttered,
 )
+from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.stories import ANY_SLOT_VALUE
 
 #: rule conditions: the slot or loop must not be set (``slot: null``, ``active_loop: null``)
@@ -285,12 +286,41 @@ class _Walk:
     active_loop: str | None = None
     loop_rejected: bool = False
 
+    def copy(self) -> _Walk:
+        return replace(self, slots=dict(self.slots), set_slots=set(self.set_slots))
+
+
+#: events that can change how earlier events are featurised (forgotten, undone,
+#: or a loop's runs collapsed): after one of them, a conversation is read anew
+_RESHAPING = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
+
+
+@dataclass
+class LiveStates:
+    """A live conversation featurised up to a point, ready to be extended.
+
+    ``events`` are the featurised events, ``states`` their states (the last is
+    the current one); the rest records what they were made from, so that
+    :meth:`StateFeaturizer.extend` can tell whether appending is enough.
+    """
+
+    events: list[Event]
+    states: list[State]
+    source: Sequence[Event]
+    count: int
+    loops: frozenset[str]
+    walk: _Walk
+
 
 class StateFeaturizer:
     """Turns event sequences into :class:`State` lists for one domain."""
 
+    #: live conversations kept for :meth:`live_states_of`
+    KEPT_CONVERSATIONS = 256
+
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
+        self._live: RecentItems[str, LiveStates] = RecentItems(self.KEPT_CONVERSATIONS)
         self.slot_defs = dict(domain.slots)
         self.featurised_slots = [name for name, slot in domain.slots.items()
                                  if slot_features(slot, None) is not None]
@@ -363,6 +393,12 @@ class StateFeaturizer:
         event set, as rules need (a rule says nothing about other slots).
         """
         walk = _Walk(slots=self._initial_slots())
+        states = self._walk(walk, events, omit_unset_slots)
+        states.append(self._snapshot(walk, omit_unset_slots))
+        return states
+
+    def _walk(self, walk: _Walk, events: Iterable[Event], omit_unset_slots: bool) -> list[State]:
+        """Read ``events`` into ``walk``: the states before each ``ActionExecuted``."""
         states: list[State] = []
         for event in events:
             if isinstance(event, ActionExecuted):
@@ -387,15 +423,59 @@ class StateFeaturizer:
                 if event.name == walk.active_loop:
                     walk.loop_rejected = True
             elif isinstance(event, (Restarted, SessionStarted)):
-                walk = _Walk(slots=self._initial_slots())
+                # in place: the caller reads the walk afterwards
+                vars(walk).update(vars(_Walk(slots=self._initial_slots())))
             elif isinstance(event, AllSlotsReset):
                 walk.slots = self._initial_slots()
             elif isinstance(event, EntitiesAdded) and (walk.intent or walk.text):
                 added = self.entity_labels(walk.intent, event.entities)
                 walk.entities = tuple(sorted(set(walk.entities) | set(added)))
-        states.append(self._snapshot(walk, omit_unset_slots))
         return states
 
     def conversation_states(self, events: Sequence[Event]) -> list[State]:
         """The states of a live conversation (undo, restarts and loop runs applied)."""
-        return self.states(featurised_events(events))
+        return self.live_states(events).states
+
+    def live_states(self, events: Sequence[Event]) -> LiveStates:
+        """A live conversation's featurised events and states, extendable later."""
+        kept = featurised_events(events)
+        walk = _Walk(slots=self._initial_slots())
+        states = self._walk(walk, kept, False)
+        states.append(self._snapshot(walk, False))
+        loops = frozenset(e.name for e in events if isinstance(e, ActiveLoop) and e.name)
+        return LiveStates(kept, states, events, len(events), loops, walk)
+
+    def live_states_of(self, key: str, events: Sequence[Event]) -> LiveStates:
+        """:meth:`live_states` of ``events``, extending the ones last made under ``key``
+        (a sender id) when appending is enough."""
+        previous = self._live.get(key)
+        live = self.extend(previous, events) if previous is not None else None
+        if live is None:
+            live = self.live_states(events)
+        self._live.put(key, live)
+        return live
+
+    def extend(self, previous: LiveStates, events: Sequence[Event]) -> LiveStates | None:
+        """``previous`` brought up to ``events``, or None when that needs a full pass.
+
+        Appending is enough when ``events`` is the same list ``previous`` was made
+        from, with only events added since (trackers only ever append), and none
+        of them changes how earlier events count (restart, undo, a loop event).
+        A prediction loop featurises the same conversation two or three times
+        per message; extending reads each event once.
+        """
+        count = previous.count
+        if events is not previous.source or len(events) < count:
+            return None
+        added = events[count:]
+        for event in added:
+            if isinstance(event, _RESHAPING) or (
+                    isinstance(event, ActionExecuted) and event.name in previous.loops):
+                return None
+        if not added:
+            return previous
+        walk = previous.walk.copy()
+        states = previous.states[:-1] + self._walk(walk, added, False)
+        states.append(self._snapshot(walk, False))
+        return LiveStates(previous.events + list(added), states, events, len(events),
+                          previous.loops, walk)

@@ -221,3 +221,54 @@ def test_any_value_in_stories_is_featurised_like_a_value() -> None:
                                    omit_unset_slots=True)[-1]
     assert story_state.slot("city") == (1.0,)
     assert rule_state.slot("city") == SLOT_IS_SET
+
+
+def test_a_growing_conversation_is_extended_to_the_same_states_as_a_full_pass() -> None:
+    from dialogflowlite.components.policies.base import Conversation
+    from dialogflowlite.shared.events import AllSlotsReset, EntitiesAdded
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    domain = small_domain()
+    featurizer = StateFeaturizer(domain)
+    steps = [
+        listen(), user("greet"), act("utter_greet"), listen(),
+        user("inform", {"entity": "city", "value": "Rome", "role": "to"}),
+        SlotSet(name="city", value="Rome"), SlotSet(name="count", value=3), act("utter_ok"),
+        EntitiesAdded(entities=[{"entity": "city", "value": "Oslo"}]), listen(),
+        user("request"), ActiveLoop(name="form"), act("form"), SlotSet(name="size", value="large"), listen(),
+        user("inform"), act("form"), listen(),  # a happy-path loop run: collapsed
+        user("inform"), ActionExecutionRejected(name="form"), act("utter_ask"), listen(),
+        user("greet"), UserUtteranceReverted(), user("inform"), act("form"),
+        ActiveLoop(name=None), AllSlotsReset(), act("utter_done"), listen(),
+        user("greet"), act("utter_greet"), ActionReverted(), act("utter_other"), listen(),
+        Restarted(), listen(), user("greet", text="hi"), act("utter_greet"), listen(),
+    ]
+    tracker = DialogueStateTracker.for_domain("alice", domain)
+    extended = 0
+    for event in steps:
+        tracker.update(event)
+        before = featurizer._live.get("alice")
+        got = Conversation.from_tracker(tracker, featurizer)
+        fresh = Conversation.from_events(tracker.events, StateFeaturizer(domain))
+        assert got.states == fresh.states and got.events == fresh.events
+        extended += before is not None and featurizer._live.get("alice") is not before \
+            and len(got.events) > len(before.events)
+        assert Conversation.from_tracker(tracker, featurizer).states == fresh.states
+    # most steps only appended plain events and were extended, not recomputed
+    assert extended >= len(steps) // 2
+
+
+def test_another_tracker_of_the_same_sender_is_read_anew() -> None:
+    from dialogflowlite.components.policies.base import Conversation
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    domain = small_domain()
+    featurizer = StateFeaturizer(domain)
+    first = DialogueStateTracker.for_domain("bob", domain, [listen(), user("greet")])
+    Conversation.from_tracker(first, featurizer)
+    # the same sender's conversation, replaced (for instance through the HTTP API)
+    second = DialogueStateTracker.for_domain(
+        "bob", domain, [listen(), user("inform"), act("utter_ok"), listen(), user("greet")])
+    got = Conversation.from_tracker(second, featurizer)
+    assert got.states == featurizer.conversation_states(second.events)
+    assert got.states[1].intent == "inform"
