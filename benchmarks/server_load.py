@@ -100,6 +100,7 @@ class Row:
     conversations: int
     lost: int
     cpu_ms: float
+    client_cpu_ms: float
 
 
 def free_port() -> int:
@@ -291,7 +292,9 @@ def run_config(config: str, project: Path, model: Path, args: argparse.Namespace
             answered = asyncio.run(wait_until_answered(base, started + 120))
             cold_start = answered - started
             cpu_before = tree_cpu_seconds(sampler.process)
+            client_before = time.process_time()
             load = asyncio.run(simulate(base, args.users, args.seconds, args.seed))
+            client_used = time.process_time() - client_before
             cpu_used = tree_cpu_seconds(sampler.process) - cpu_before
             peak = sampler.stop()
             lost = asyncio.run(verify(base, load.sent))
@@ -312,25 +315,29 @@ def run_config(config: str, project: Path, model: Path, args: argparse.Namespace
                len(load.latencies) / load.seconds, statistics.median(latencies_ms),
                percentile(latencies_ms, 0.95), percentile(latencies_ms, 0.99), load.errors,
                cold_start, peak / 2**20, len(load.sent), lost,
-               1000 * cpu_used / max(1, len(load.latencies)))
+               1000 * cpu_used / max(1, len(load.latencies)),
+               1000 * client_used / max(1, len(load.latencies)))
 
 
 def print_table(rows: list[Row]) -> None:
     header = (f"{'config':<18} {'workers':>7} {'users':>5} {'requests':>8} {'req/s':>7} "
               f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'cold s':>6} "
-              f"{'RSS MB':>7} {'convs':>6} {'lost/reordered':>14} {'CPU ms/req':>10}")
+              f"{'RSS MB':>7} {'convs':>6} {'lost/reordered':>14} {'CPU ms/req':>10} "
+              f"{'client ms/req':>13}")
     print(header)
     print("-" * len(header))
     for r in rows:
         print(f"{r.config:<18} {r.workers:>7} {r.users:>5} {r.requests:>8} {r.rps:>7.1f} "
               f"{r.p50:>7.1f} {r.p95:>7.1f} {r.p99:>7.1f} {r.errors:>6} {r.cold_start:>6.2f} "
-              f"{r.rss_mb:>7.0f} {r.conversations:>6} {r.lost:>14} {r.cpu_ms:>10.1f}")
+              f"{r.rss_mb:>7.0f} {r.conversations:>6} {r.lost:>14} {r.cpu_ms:>10.1f} "
+              f"{r.client_cpu_ms:>13.1f}")
     print(f"targets: >= {TARGET_RPS:.0f} req/s and p99 <= {TARGET_P99_MS:.0f} ms at 16 users, "
           f"cold start <= {TARGET_COLD_START_S:.0f} s, RSS <= {TARGET_RSS_MB:.0f} MB, "
           "0 lost/reordered")
     print(f"cpu: {os.cpu_count()} cores ({psutil.cpu_count(logical=False)} physical); "
           "other work on the machine may have shared them. CPU ms/req is the server's own "
-          "CPU time per answered request (all its processes), which sharing changes little.")
+          "CPU time per answered request (all its processes), which sharing changes little; "
+          "client ms/req is the load generator's, which runs on the same cores.")
 
 
 @contextlib.contextmanager
