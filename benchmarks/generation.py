@@ -16,8 +16,10 @@ the fraction of replies missing at least one value they must copy: for SGD
 acts the values of non-categorical slots (schema.json); otherwise the input
 values the reference reply contains. Perplexity is per sub-word token of the
 delexicalised reference replies. Latency is the wall time of one reply
-(delexicalise, encode, beam search, relexicalise, guardrails) on
-``--threads`` threads. Prints one table.
+(delexicalise, encode, beam search, relexicalise, guardrails; replies are
+decoded on one thread). ``--quantize`` scores the same trained model a second
+time with dynamic int8 weights (what ``run --quantize`` loads). Prints one
+table.
 
 Timing runs hold ``/tmp/dfl-bench.lock`` (the lock ``flock /tmp/dfl-bench.lock``
 takes) so two benchmarks never overlap; other work on the machine may still
@@ -109,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--save", type=Path, default=None,
                         help="keep the trained generator in this folder")
+    parser.add_argument("--quantize", action="store_true",
+                        help="also score the trained model with dynamic int8 weights")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK_FILE}")
     args = parser.parse_args(argv)
 
@@ -155,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             expected = [p.expected_values for p in eval_pairs]
         else:
             expected = [expected_values(e) for e in examples]
-        report = evaluate_generator(generator, examples, expected=expected)
+        reports = [("float32", evaluate_generator(generator, examples, expected=expected))]
+        if args.quantize:
+            generator.quantize()
+            reports.append(("int8", evaluate_generator(generator, examples, expected=expected)))
         load_after = os.getloadavg()[0]
 
     parameters = sum(p.numel() for p in generator.backend.module.parameters())
@@ -167,15 +174,18 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(eval_pairs)} pairs); model {parameters / 1e6:.1f}M parameters, "
           f"{result.epochs:.1f} epochs ({result.stopped_by}); decoding "
           f"{json.dumps(generator.decoding.to_dict())}")
-    header = ("| task | BLEU | slot error rate | perplexity | train wall time "
+    header = ("| task | weights | BLEU | slot error rate | perplexity | train wall time "
               "| latency p50 | latency p95 |")
     print(header)
     print("|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|")
-    print(f"| {args.task} | {report.bleu:.2f} | {100 * report.slot_error_rate:.2f}% "
-          f"| {report.perplexity:.2f} | {train_seconds / 60:.1f} min "
-          f"| {report.latency_ms_p50:.1f} ms | {report.latency_ms_p95:.1f} ms |")
-    print(report.bleu_detail)
-    for sample in report.samples[:5]:
+    for weights, report in reports:
+        print(f"| {args.task} | {weights} | {report.bleu:.2f} "
+              f"| {100 * report.slot_error_rate:.2f}% "
+              f"| {report.perplexity:.2f} | {train_seconds / 60:.1f} min "
+              f"| {report.latency_ms_p50:.1f} ms | {report.latency_ms_p95:.1f} ms |")
+    for weights, report in reports:
+        print(f"{weights}: {report.bleu_detail}")
+    for sample in reports[0][1].samples[:5]:
         print(f"  ref: {sample['reference']}\n  gen: {sample['generated']}")
     return 0
 

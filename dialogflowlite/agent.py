@@ -149,7 +149,7 @@ class Agent:
             policies = PolicyEnsemble.load(archive, domain)
         from dialogflowlite.components.generation.responder import Responder
 
-        responder = Responder.load(archive, domain)
+        responder = Responder.load(archive, domain, quantize=quantize)
         config = read_endpoints(endpoints)
         if tracker_store is None or lock_store is None:
             from dialogflowlite.stores.base import create_lock_store, create_tracker_store

@@ -104,6 +104,24 @@ class Component:
         """Rebuild a trained component from ``storage``."""
         return cls(config)
 
+
+def load_component(klass: type[Component], config: dict[str, Any], storage: ComponentStorage,
+                   *, quantize: bool = False) -> Component:
+    """``klass.load(config, storage)``, quantized when asked and the component supports it.
+
+    A component supports quantization when its ``load`` takes a ``quantize``
+    argument (it then gets ``quantize=True``) or when it has a ``quantize()``
+    method (called after loading); others load as they are.
+    """
+    import inspect
+
+    if quantize and "quantize" in inspect.signature(klass.load).parameters:
+        return klass.load(config, storage, quantize=True)
+    component = klass.load(config, storage)
+    if quantize and callable(getattr(component, "quantize", None)):
+        component.quantize()
+    return component
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
 

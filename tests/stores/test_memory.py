@@ -152,7 +152,7 @@ def test_stored_event_text_reads_back_as_the_same_event(
     assert "\n" not in text and ": " not in text and "où/é" in text  # compact, readable
     expected = dict(event, parse_data=dict(event["parse_data"], text_tokens=[[0, 2], [3, 8]]))
     assert json.loads(text) == expected
-    with pytest.raises(TrackerStoreError, match="'bob'.*not JSON"):
+    with pytest.raises(TrackerStoreError, match=r"'bob'.*not JSON"):
         base.dump_events("bob", [event, {"value": {1, 2}}])
 
 

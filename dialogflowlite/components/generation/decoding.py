@@ -222,13 +222,15 @@ def beam_search(model: StepModel, source: Any, config: DecodingConfig) -> list[H
         totals = processed + torch.tensor([b.rank for b in beams])[:, None]
         vocab = totals.shape[-1]
         candidates = torch.topk(totals.view(-1), min(2 * width, totals.numel()))
+        # the candidates' own log-probabilities in one call, not one per candidate
+        candidate_lps = model_log_probs.view(-1)[candidates.indices].tolist()
         survivors: list[_Beam] = []
         rows: list[int] = []
-        for total, flat in zip(candidates.values.tolist(), candidates.indices.tolist(),
-                               strict=True):
+        for total, flat, token_lp in zip(candidates.values.tolist(),
+                                         candidates.indices.tolist(), candidate_lps,
+                                         strict=True):
             row, token = divmod(flat, vocab)
             beam = beams[row]
-            token_lp = float(model_log_probs[row, token])
             if token == model.eos_id:
                 length = len(beam.tokens) + 1
                 finished.append(Hypothesis(

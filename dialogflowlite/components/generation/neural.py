@@ -71,6 +71,8 @@ class GenerationContext:
     domain: Domain | None = None
     seed: int = 42
     progress: bool = False
+    #: save the model asking for int8 weights at load (``train --quantize``)
+    quantize: bool = False
 
 
 class NeuralResponseGenerator(Component):
@@ -114,12 +116,14 @@ class NeuralResponseGenerator(Component):
         "threshold": -1.5,  # least length-normalised log-probability of a reply sent
         "blocklist": [],  # words or phrases a reply must not contain
         "blocklist_file": None,  # text file of blocked phrases, one per line
+        "quantize": False,  # dynamic int8 weights when loaded (faster CPU decoding)
     }
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self._check_config()
         self.decoding = DecodingConfig.from_dict(self.config["decoding"])
+        self._quantized = False
         blocklist_file = self.config["blocklist_file"]
         self.blocklist = (Blocklist.from_file(blocklist_file, self.config["blocklist"])
                           if blocklist_file else Blocklist(self.config["blocklist"]))
@@ -199,6 +203,11 @@ class NeuralResponseGenerator(Component):
                         slots.append(item.slot)
         self.delexicaliser.fit(examples)
         prepared = [self.delexicaliser.prepare(e) for e in examples]
+        import torch
+
+        # the fresh model's initial weights come from the seed too: same pairs and
+        # seed, same model, whatever drew random numbers before
+        torch.manual_seed(int(context.seed))
         self.backend = self._new_backend(prepared)
         encoded = [self.backend.encode(p) for p in prepared]
         fit_config = FitConfig(
@@ -213,7 +222,24 @@ class NeuralResponseGenerator(Component):
                      progress=progress)
         self.fit_result = result.to_dict()
         logger.info("%s trained on %d pairs: %s", self.name, len(examples), self.fit_result)
+        if context.quantize:
+            # weights are saved in full precision; the saved config asks for int8 at load
+            self.config["quantize"] = True
         return result
+
+    def quantize(self) -> None:
+        """Dynamic int8 weights for the model's linear layers (CPU decoding).
+
+        Each decoding step multiplies a few rows by every weight matrix, the
+        output layer's above all; int8 weights are a quarter of the memory to
+        read. A quantized generator generates and scores but cannot be saved.
+        """
+        from dialogflowlite.components.nlu.pretrained import quantize_linear_layers
+
+        backend = self._require_backend()
+        if not self._quantized:
+            backend.model = quantize_linear_layers(backend.model)
+            self._quantized = True
 
     # ------------------------------------------------------------ generating
 
@@ -290,6 +316,9 @@ class NeuralResponseGenerator(Component):
 
     def persist(self, storage: ComponentStorage) -> None:
         backend = self._require_backend()
+        if self._quantized:
+            raise TrainingError(f"{self.name}: a quantized generator cannot be saved",
+                                hint="save it before quantizing, or retrain")
         storage.write_json("generator.json", {
             "backend": backend.kind,
             "modes": self.modes,
@@ -300,7 +329,10 @@ class NeuralResponseGenerator(Component):
         backend.persist(storage)
 
     @classmethod
-    def load(cls, config: dict[str, Any], storage: ComponentStorage) -> NeuralResponseGenerator:
+    def load(cls, config: dict[str, Any], storage: ComponentStorage,
+             quantize: bool = False) -> NeuralResponseGenerator:
+        """Rebuild the trained generator; int8 weights with ``quantize`` or when its
+        config asks for them."""
         generator = cls(config)
         state = storage.read_json("generator.json")
         generator.modes = list(state["modes"])
@@ -315,4 +347,6 @@ class NeuralResponseGenerator(Component):
             from dialogflowlite.components.generation.pretrained import PretrainedBackend
 
             generator.backend = PretrainedBackend.load(storage)
+        if quantize or generator.config["quantize"]:
+            generator.quantize()
         return generator

@@ -17,6 +17,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dialogflowlite.components.base import load_component
 from dialogflowlite.components.generation.messages import compact_message
 from dialogflowlite.components.generation.templates import (
     UTTER_ACTION_KEY,
@@ -88,8 +89,10 @@ class Responder:
     @classmethod
     def load(cls, archive: ModelArchive, domain: Domain, *,
              response_selection: str | None = None, seed: int | None = None,
-             endpoints: dict[str, Any] | None = None) -> Responder:
+             endpoints: dict[str, Any] | None = None, quantize: bool = False) -> Responder:
         """A responder with the generators trained into ``archive`` (if any).
+
+        ``quantize`` loads generators that support it with int8 weights.
 
         ``response_selection`` and ``seed`` default to the ``nlg:`` section of
         ``endpoints`` (endpoints.yml), then to ``random`` without a seed.
@@ -107,7 +110,8 @@ class Responder:
             if record.section != GENERATION_SECTION or record.kind != "generator":
                 continue
             component_cls = registry.get(record.name)
-            generators.append(component_cls.load(record.config, archive.storage(record.key)))
+            generators.append(load_component(component_cls, record.config,
+                                             archive.storage(record.key), quantize=quantize))
         return cls(domain, generators=generators, response_selection=response_selection,
                    seed=seed)
 

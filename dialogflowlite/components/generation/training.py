@@ -86,7 +86,8 @@ class GenerationSection:
                 continue
             logger.info("training %s on %d pairs", key, len(examples))
             generator.train(examples, GenerationContext(project.domain, int(seed),
-                                                         context.options.progress))
+                                                         context.options.progress,
+                                                         context.options.quantize))
             generator.persist(context.storage(key))
             context.record(key, component_cls.name, component_cls.kind, SECTION,
                            generator.config, expected)

@@ -18,14 +18,13 @@ Run: :meth:`NluPipeline.parse_batch` sends a batch through every component's
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from dialogflowlite.artifact import ComponentStorage, ModelArchive, open_model
-from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.base import NluComponent, NluContext, load_component
 from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
 from dialogflowlite.components.nlu.rasa_compat import prepare_pipeline
 from dialogflowlite.errors import (
@@ -295,9 +294,8 @@ class NluPipeline:
         """Rebuild the trained pipeline from a model file (or an opened one).
 
         With ``quantize``, components that support it (the transformer
-        classifiers: dynamic int8) are quantized: those whose ``load`` takes a
-        ``quantize`` argument get ``quantize=True``, others that have a
-        ``quantize()`` method are quantized after loading.
+        classifiers: dynamic int8) are quantized (see
+        :func:`~dialogflowlite.components.base.load_component`).
         """
         from dialogflowlite.plugins.registry import get_registry
 
@@ -320,13 +318,7 @@ class NluPipeline:
                     hint="install the plugin that provides it, or retrain the model",
                 ) from e
             config, storage = item.get("config") or {}, archive.storage(item["key"])
-            if quantize and "quantize" in inspect.signature(klass.load).parameters:
-                component = klass.load(config, storage, quantize=True)
-            else:
-                component = klass.load(config, storage)
-                if quantize and callable(getattr(component, "quantize", None)):
-                    component.quantize()
-            components.append(component)
+            components.append(load_component(klass, config, storage, quantize=quantize))
         return cls(components, language=entry.get("language") or "en")
 
     # ------------------------------------------------------------ parsing

@@ -140,6 +140,45 @@ def test_persist_and_load_give_the_same_replies(trained, tmp_path) -> None:
         generator.token_nll(project_examples(project)[:5]))
 
 
+def test_a_quantized_generator_writes_replies_with_int8_weights(trained, tmp_path) -> None:
+    import torch
+
+    generator, project = trained
+    storage = ComponentStorage(tmp_path / "gen")
+    generator.persist(storage)
+    # asked at load (``run --quantize``), or by the saved config (``train --quantize``)
+    for loaded in (NeuralResponseGenerator.load(generator.config, storage, quantize=True),
+                   NeuralResponseGenerator.load({**generator.config, "quantize": True},
+                                                storage)):
+        modules = list(loaded.backend.model.modules())
+        assert not any(type(m) is torch.nn.Linear for m in modules)
+        assert any("quantized" in type(m).__module__ for m in modules)
+        reply = loaded.generate_for_action(
+            "utter_offer", tracker_for(project, city="Tokyo", cuisine="dim sum"))
+        assert reply.accepted, reply.reason
+        assert "Tokyo" in reply.text and "dim sum" in reply.text
+        total, count = loaded.token_nll(project_examples(project)[:5])
+        assert count > 0 and total > 0
+        with pytest.raises(TrainingError, match="quantized"):
+            loaded.persist(ComponentStorage(tmp_path / "again"))
+    plain = NeuralResponseGenerator.load(generator.config, storage)
+    assert any(type(m) is torch.nn.Linear for m in plain.backend.model.modules())
+
+
+def test_same_pairs_and_seed_give_the_same_model(trained) -> None:
+    import torch
+
+    _, project = trained
+    examples = project_examples(project)[:12]
+    weights = []
+    for before in (1, 2):
+        torch.manual_seed(before)  # whatever drew random numbers before must not matter
+        generator = NeuralResponseGenerator(tiny_config(epochs=2))
+        generator.train(examples)
+        weights.append([p.detach().clone() for p in generator.backend.model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
+
+
 def test_perplexity_inputs(trained) -> None:
     generator, project = trained
     total, count = generator.token_nll(project_examples(project))

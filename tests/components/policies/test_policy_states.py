@@ -235,7 +235,8 @@ def test_a_growing_conversation_is_extended_to_the_same_states_as_a_full_pass() 
         user("inform", {"entity": "city", "value": "Rome", "role": "to"}),
         SlotSet(name="city", value="Rome"), SlotSet(name="count", value=3), act("utter_ok"),
         EntitiesAdded(entities=[{"entity": "city", "value": "Oslo"}]), listen(),
-        user("request"), ActiveLoop(name="form"), act("form"), SlotSet(name="size", value="large"), listen(),
+        user("request"), ActiveLoop(name="form"), act("form"),
+        SlotSet(name="size", value="large"), listen(),
         user("inform"), act("form"), listen(),  # a happy-path loop run: collapsed
         user("inform"), ActionExecutionRejected(name="form"), act("utter_ask"), listen(),
         user("greet"), UserUtteranceReverted(), user("inform"), act("form"),
