@@ -27,7 +27,9 @@ share the CPU, and the table says what the load was.
 
     python benchmarks/generation.py --task act2text \\
         --train ../shared/data/dialogue/sgd/train --eval ../shared/data/dialogue/sgd/dev \\
-        --minutes 30
+        --minutes 30 --save /tmp/act2text
+    python benchmarks/generation.py --task act2text --model /tmp/act2text \\
+        --eval ../shared/data/dialogue/sgd/dev --quantize     # score the kept model again
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ TASK_CONFIG = {
                          "decoding": {"beam_size": 4, "max_length": 80}},
     "qa": {"mode": "context2response", "history": 1, "max_source_length": 64,
            "max_target_length": 320, "vocab_size": 6000, "batch_size": 16,
-           "decoding": {"beam_size": 2, "max_length": 320, "repetition_penalty": 1.0}},
+           # greedy: answers run to 320 sub-words, and beam search over that many
+           # steps took more than 2 s per answer on 2 cores
+           "decoding": {"strategy": "greedy", "max_length": 320}},
 }
 COMMON = {"hidden_size": 256, "encoder_layers": 2, "decoder_layers": 2, "heads": 4,
           "ff_size": 1024, "dropout": 0.1, "epochs": 400, "batch_size": 32,
@@ -99,7 +103,7 @@ def load_pairs(task: str, path: Path, history: int):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", choices=TASKS, required=True)
-    parser.add_argument("--train", type=Path, required=True, help="SGD split folder or CSV")
+    parser.add_argument("--train", type=Path, help="SGD split folder or CSV (to train on)")
     parser.add_argument("--eval", type=Path, required=True, help="SGD split folder or CSV")
     parser.add_argument("--minutes", type=float, default=30.0, help="training time budget")
     parser.add_argument("--epochs", type=int, default=None, help="at most this many epochs")
@@ -111,10 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--save", type=Path, default=None,
                         help="keep the trained generator in this folder")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="score a generator kept with --save instead of training one "
+                             "(the same --task and --set settings)")
     parser.add_argument("--quantize", action="store_true",
                         help="also score the trained model with dynamic int8 weights")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK_FILE}")
     args = parser.parse_args(argv)
+    if (args.train is None) == (args.model is None):
+        parser.error("give --train (to train a generator) or --model (to score a kept one)")
 
     import torch
 
@@ -135,12 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         config[key] = parse_value(value)
 
     history = int(config.get("history", 3))
-    train_pairs = load_pairs(args.task, args.train, history)
+    train_pairs = load_pairs(args.task, args.train, history) if args.train else []
     eval_pairs = load_pairs(args.task, args.eval, history)
     if args.limit_eval and args.limit_eval < len(eval_pairs):
         eval_pairs = random.Random(args.seed).sample(eval_pairs, args.limit_eval)
 
-    generator = NeuralResponseGenerator(config)
     with bench_lock(not args.no_lock):
         load_before = os.getloadavg()[0]
 
@@ -148,12 +156,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  epoch {epoch}: loss {loss:.3f} ({seconds:.0f}s)", file=sys.stderr,
                   flush=True)
 
-        started = time.perf_counter()
-        result = generator.train([p.example for p in train_pairs],
-                                 GenerationContext(seed=args.seed), progress=progress)
-        train_seconds = time.perf_counter() - started
-        if args.save is not None:
-            generator.persist(ComponentStorage(args.save))
+        if args.model is not None:
+            generator = NeuralResponseGenerator.load(config, ComponentStorage(args.model))
+            fitted = generator.fit_result
+            epochs, stopped_by = fitted.get("epochs", 0.0), fitted.get("stopped_by", "?")
+            train_seconds = float(fitted.get("seconds", 0.0))
+            origin = f"kept model {args.model}"
+        else:
+            generator = NeuralResponseGenerator(config)
+            started = time.perf_counter()
+            result = generator.train([p.example for p in train_pairs],
+                                     GenerationContext(seed=args.seed), progress=progress)
+            train_seconds = time.perf_counter() - started
+            epochs, stopped_by = result.epochs, result.stopped_by
+            origin = f"train {args.train} ({len(train_pairs)} pairs)"
+            if args.save is not None:
+                generator.persist(ComponentStorage(args.save))
+        parameters = sum(p.numel() for p in generator.backend.module.parameters())
         examples = [p.example for p in eval_pairs]
         if args.task == "act2text":
             expected = [p.expected_values for p in eval_pairs]
@@ -165,14 +184,13 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(("int8", evaluate_generator(generator, examples, expected=expected)))
         load_after = os.getloadavg()[0]
 
-    parameters = sum(p.numel() for p in generator.backend.module.parameters())
     print(f"Response generation, task {args.task}: trained from scratch on CPU "
           f"({args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
           f"load average {load_before:.1f} before, {load_after:.1f} "
           "after: other work may have shared the CPU)")
-    print(f"train {args.train} ({len(train_pairs)} pairs), eval {args.eval} "
+    print(f"{origin}, eval {args.eval} "
           f"({len(eval_pairs)} pairs); model {parameters / 1e6:.1f}M parameters, "
-          f"{result.epochs:.1f} epochs ({result.stopped_by}); decoding "
+          f"{epochs:.1f} epochs ({stopped_by}); decoding "
           f"{json.dumps(generator.decoding.to_dict())}")
     header = ("| task | weights | BLEU | slot error rate | perplexity | train wall time "
               "| latency p50 | latency p95 |")

@@ -65,7 +65,29 @@ def load_server_agent(config: ServerConfig, model_file: Path | None = None,
         tracker_store, lock_store = stores
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
                        endpoints=endpoints, quantize=config.quantize)
+    warm_up(agent)
     return agent, model_file
+
+
+#: parsed once after loading: one message alone and a padded batch of two
+WARM_UP_TEXTS = ("hello", "hello there, how are you?")
+
+
+def warm_up(agent: Any) -> None:
+    """Parse a few throwaway messages so the first real ones do not pay one-time costs.
+
+    The NLU encoder is traced on first use (once alone, once in a padded batch)
+    and PyTorch sizes its buffers; done while loading, that happens before
+    the server answers (or, for ``PUT /model``, while the old model still
+    does). Nothing is stored: parsing touches no conversation.
+    """
+    if agent.nlu is None:
+        return
+    try:
+        agent.nlu.parse_batch([WARM_UP_TEXTS[0]])
+        agent.nlu.parse_batch(list(WARM_UP_TEXTS))
+    except Exception as e:  # a real message would fail the same way, with its own error
+        logger.warning("warming up the NLU model failed: %s", e)
 
 
 async def close_stores(agent: Any) -> None:
