@@ -91,35 +91,41 @@ class ConditionalRandomField(nn.Module):
 
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        """The highest-scoring tag path of each sequence (only its real positions)."""
+        """The highest-scoring tag path of each sequence (only its real positions).
+
+        Viterbi over the whole batch at once, one step per position: numpy on
+        the CPU (a step is a few tiny operations, microseconds each in numpy,
+        several times more as torch calls), and one loop for the batch rather
+        than one per sequence (each step holds the interpreter lock, which a
+        server's other thread is waiting for).
+        """
         import numpy as np
 
-        lengths = mask.bool().sum(1).tolist()
+        lengths = np.asarray(mask.bool().sum(1).tolist(), dtype=np.int64)
         transitions, start = self._scores()
-        # Viterbi is a short loop of tiny max operations: numpy on the CPU does each
-        # in microseconds, where a torch call costs several times more
         trans = transitions.detach().float().cpu().numpy()
-        first = start.detach().float().cpu().numpy()
         last = self.end_transitions.detach().float().cpu().numpy()
         scores = emissions.detach().float().cpu().numpy()
-        paths = []
-        for b, n in enumerate(lengths):
-            n = int(n)
-            if n == 0:
-                paths.append([])
-                continue
-            score = first + scores[b, 0]
-            history = []
-            for t in range(1, n):
-                total = score[:, None] + trans
-                best = total.argmax(0)
-                history.append(best)
-                score = total[best, np.arange(total.shape[1])] + scores[b, t]
-            tag = int((score + last).argmax())
-            path = [tag]
-            for best in reversed(history):
-                tag = int(best[tag])
-                path.append(tag)
-            path.reverse()
-            paths.append(path)
-        return paths
+        batch, steps, _ = scores.shape
+        steps = min(steps, int(lengths.max(initial=0)))
+        if steps == 0:
+            return [[] for _ in range(batch)]
+        score = start.detach().float().cpu().numpy()[None, :] + scores[:, 0]
+        # back[t][b, j]: the best tag at position t before tag j at position t + 1
+        back = []
+        for t in range(1, steps):
+            total = score[:, :, None] + trans[None, :, :]
+            best = total.argmax(1)
+            stepped = np.take_along_axis(total, best[:, None, :], 1)[:, 0] + scores[:, t]
+            score = np.where((t < lengths)[:, None], stepped, score)
+            back.append(best)
+        final = (score + last[None, :]).argmax(1)
+        rows = np.arange(batch)
+        paths = np.zeros((batch, steps), dtype=np.int64)
+        current = final
+        for t in range(steps - 1, -1, -1):
+            if t < steps - 1:
+                current = np.where(t < lengths - 1, back[t][rows, current], current)
+            current = np.where(t == lengths - 1, final, current)
+            paths[:, t] = current
+        return [row[:n] for row, n in zip(paths.tolist(), lengths.tolist(), strict=True)]

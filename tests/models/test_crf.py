@@ -95,3 +95,22 @@ def test_sequences_without_positions() -> None:
     assert crf.decode(emissions, mask)[1] == []
     loss = crf(emissions, torch.zeros(2, 3, dtype=torch.long), mask)
     assert torch.isfinite(loss)
+
+
+def test_batched_viterbi_matches_brute_force_for_every_length_mix() -> None:
+    torch.manual_seed(3)
+    for _ in range(10):
+        crf = random_crf(3)
+        lengths = torch.randint(0, 6, (7,)).tolist()
+        emissions = torch.randn(7, 6, 3)
+        mask = torch.tensor([[1] * n + [0] * (6 - n) for n in lengths], dtype=torch.bool)
+        paths = crf.decode(emissions, mask)
+        for b, n in enumerate(lengths):
+            if n == 0:
+                assert paths[b] == []
+                continue
+            best = max(
+                itertools.product(range(3), repeat=n),
+                key=lambda p, b=b: path_score(crf, emissions[b], list(p)),
+            )
+            assert paths[b] == list(best)
