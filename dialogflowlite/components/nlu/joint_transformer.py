@@ -39,7 +39,9 @@ from dialogflowlite.components.nlu.pretrained import (
 from dialogflowlite.components.nlu.sequence_labels import (
     LabelSet,
     Scores,
+    best_index,
     example_tokens,
+    predict_batch,
     regex_feature_names,
     regex_features,
     score,
@@ -409,11 +411,7 @@ class JointTransformerClassifier(NluComponent):
             for item, intent, path in zip(chunk, intents, paths, strict=True):
                 gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
                 gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
-                best = (
-                    self.labels.intents[max(range(len(intent)), key=intent.__getitem__)]
-                    if intent is not None
-                    else None
-                )
+                best = self.labels.intents[best_index(intent)] if intent is not None else None
                 predicted.append(
                     (
                         best if self.config["intent_classification"] else gold_intent,
@@ -432,18 +430,9 @@ class JointTransformerClassifier(NluComponent):
 
         assert self.model is not None
         batch = move_to(self._collate(items), self._device or torch.device("cpu"))
-        with torch.inference_mode():
-            output = self._forward(self.model, batch)
-            probs = output.intent_logits.float().softmax(-1).cpu()
-            if self._tags_wanted:
-                paths, confidences = self.model.decode_tags(output, batch["word_mask"])
-            else:
-                paths = [[] for _ in items]
-                confidences = [[] for _ in items]
-        # plain lists in one call: per-message tensor calls would each wait for the
-        # interpreter lock in a busy server
-        intents = probs.tolist() if self.config["intent_classification"] else [None] * len(items)
-        return intents, paths, confidences
+        return predict_batch(self.model, batch, self._forward, len(items),
+                             intents_wanted=bool(self.config["intent_classification"]),
+                             tags_wanted=self._tags_wanted)
 
     # ------------------------------------------------------------ inference
 

@@ -24,7 +24,9 @@ from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.sequence_labels import (
     LabelSet,
     Scores,
+    best_index,
     example_tokens,
+    predict_batch,
     regex_feature_names,
     regex_features,
     score,
@@ -379,11 +381,7 @@ class ScratchTransformerClassifier(NluComponent):
             intents, paths, _ = self._predict(chunk)
             for item, intent, path in zip(chunk, intents, paths, strict=True):
                 gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
-                best = (
-                    self.labels.intents[max(range(len(intent)), key=intent.__getitem__)]
-                    if intent is not None
-                    else None
-                )
+                best = self.labels.intents[best_index(intent)] if intent is not None else None
                 gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
                 predicted.append(
                     (
@@ -396,24 +394,16 @@ class ScratchTransformerClassifier(NluComponent):
     def _predict(
         self, items: list[_Encoded]
     ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
+        """Intent probabilities, tag paths and tag confidences for a chunk of items."""
         import torch
 
         from dialogflowlite.training.loop import move_to
 
         assert self.model is not None
         batch = move_to(self._collate(items), self._device or torch.device("cpu"))
-        with torch.inference_mode():
-            output = self._forward(self.model, batch)
-            probs = output.intent_logits.float().softmax(-1).cpu()
-            if self._tags_wanted:
-                paths, confidences = self.model.decode_tags(output, batch["word_mask"])
-            else:
-                paths = [[] for _ in items]
-                confidences = [[] for _ in items]
-        # plain lists in one call: per-message tensor calls would each wait for the
-        # interpreter lock in a busy server
-        intents = probs.tolist() if self.config["intent_classification"] else [None] * len(items)
-        return intents, paths, confidences
+        return predict_batch(self.model, batch, self._forward, len(items),
+                             intents_wanted=bool(self.config["intent_classification"]),
+                             tags_wanted=self._tags_wanted)
 
     # ------------------------------------------------------------ inference
 

@@ -121,7 +121,7 @@ def pad_word_batch(
     no_grams = [0] * grams
     word_rows, gram_rows, mask_rows = [], [], []
     for ids, sentence in zip(word_ids, ngram_ids, strict=True):
-        real = len(ids) if ids else 0
+        real = len(ids)
         word_rows.append(list(ids[:real]) + [0] * (words - real))
         mask_rows.append([True] * real + [False] * (words - real))
         padded = [list(g) + [0] * (grams - len(g)) for g in sentence[:real]]
