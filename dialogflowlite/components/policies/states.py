@@ -240,6 +240,13 @@ def _undo_until(kind: type[Event], kept: list[int], events: Sequence[Event]) -> 
             return
 
 
+#: events that can change how earlier events are featurised (forgotten, undone,
+#: or a loop's runs collapsed), besides a loop's own ``ActionExecuted``: after
+#: one of them, :meth:`StateFeaturizer.extend` reads a conversation anew. Keep
+#: this in step with what :func:`featurised_indices` treats specially.
+_RESHAPING = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
+
+
 def featurised_indices(events: Sequence[Event]) -> list[int]:
     """Indices of the events that shape the states, in order.
 
@@ -288,11 +295,6 @@ class _Walk:
 
     def copy(self) -> _Walk:
         return replace(self, slots=dict(self.slots), set_slots=set(self.set_slots))
-
-
-#: events that can change how earlier events are featurised (forgotten, undone,
-#: or a loop's runs collapsed): after one of them, a conversation is read anew
-_RESHAPING = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
 
 
 @dataclass
