@@ -11,10 +11,11 @@ single plain loop with ``scaled_dot_product_attention``. The results match
 the original model up to float rounding, and its ``nn.Linear`` layers can be
 quantized like any others.
 
-The layer loop is traced with TorchScript on first use (once for batches with
-padding, once without). A traced call runs every operation of every layer in
-one call that releases the interpreter lock, where the plain loop takes the
-lock back after each of its ~90 small operations. In a server the event loop
+The whole pass (embeddings and layers) is traced with TorchScript on first
+use (once for batches with padding, once without; see
+:mod:`dialogflowlite.models.tracing`). A traced call runs every operation of
+every layer in one call that releases the interpreter lock, where the plain
+loop takes the lock back after each of its ~90 small operations. In a server the event loop
 runs Python code at the same time, and the plain loop spent most of its time
 waiting for the lock (a 16-message batch next to a busy Python thread: 206 ms
 plain, 71 ms traced; 60 ms alone either way). Tracing is skipped, with the
@@ -29,8 +30,6 @@ starts faster and holds less memory.
 
 from __future__ import annotations
 
-import logging
-import warnings
 from types import SimpleNamespace
 from typing import Any
 
@@ -38,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-logger = logging.getLogger(__name__)
+from dialogflowlite.models.tracing import TraceCache
 
 _ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 
@@ -127,18 +126,6 @@ class _Layer(nn.Module):
         self.output_norm = layer.output.LayerNorm
 
 
-class _LayerStack(nn.Module):
-    """The encoder's layer loop as a module TorchScript can trace (one per input kind)."""
-
-    def __init__(self, encoder: FastBertEncoder, padded: bool) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.padded = padded
-
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        return self.encoder._layers(x, keep if self.padded else None)
-
-
 class FastBertEncoder(nn.Module):
     """Inference-only mirror of a BERT-style encoder (same weights, leaner forward).
 
@@ -160,16 +147,14 @@ class FastBertEncoder(nn.Module):
         self.token_type_embeddings = embeddings.token_type_embeddings
         self.embedding_norm = embeddings.LayerNorm
         self.layers = nn.ModuleList(_Layer(layer) for layer in encoder.encoder.layer)
-        self.trace = trace
-        # traces by input kind (padded or not); made on first use, after any
-        # quantization, and dropped by copies (a copy may have other weights)
-        self._traces: dict[bool, Any] = {}
+        # traces by input kind (padded or not), made on first use, after any
+        # quantization; copies (a copy may have other weights) make their own
+        self._traces = TraceCache(enabled=trace)
         self.eval()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_traces"] = {}
-        return state
+    @property
+    def trace(self) -> bool:
+        return self._traces.enabled
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.word_embeddings
@@ -184,40 +169,21 @@ class FastBertEncoder(nn.Module):
         the work) run on the real pieces only, packed together; only attention
         sees the padded layout. Hidden states at padding positions are zeros.
         """
+        if attention_mask is None or bool(attention_mask.all()):
+            states = self._traces.run(False, self, self._encode, input_ids)
+        else:
+            states = self._traces.run(True, self, self._encode, input_ids, attention_mask.bool())
+        return SimpleNamespace(last_hidden_state=states)
+
+    def _encode(self, input_ids: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings and layers; ``keep`` marks the real pieces (None: all of them)."""
         length = input_ids.shape[1]
         x = (
             self.word_embeddings(input_ids)
             + self.position_embeddings.weight[:length]
             + self.token_type_embeddings.weight[0]
         )
-        x = self.embedding_norm(x)
-        keep = None if attention_mask is None or bool(attention_mask.all()) \
-            else attention_mask.bool()
-        return SimpleNamespace(last_hidden_state=self._run_layers(x, keep))
-
-    def _run_layers(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-        """The layers, traced when tracing is on and works, else the plain loop."""
-        padded = keep is not None
-        traced = self._traces.get(padded) if self.trace else False
-        if traced is None:
-            traced = self._traces[padded] = self._make_trace(x, keep)
-        if traced is False:
-            return self._layers(x, keep)
-        return traced(x, keep) if padded else traced(x)
-
-    def _make_trace(self, x: torch.Tensor, keep: torch.Tensor | None) -> Any:
-        """A TorchScript trace of the layers for inputs like these (False when tracing fails)."""
-        stack = _LayerStack(self, padded=keep is not None)
-        example = (x, keep) if keep is not None else (x,)
-        try:
-            with warnings.catch_warnings():
-                # TorchScript is deprecated in favour of torch.compile, which
-                # compiles for tens of seconds per shape: too slow for a server start
-                warnings.simplefilter("ignore")
-                return torch.jit.trace(stack, example, check_trace=False)
-        except Exception as e:
-            logger.debug("tracing the encoder layers failed (%s); using the plain loop", e)
-            return False
+        return self._layers(self.embedding_norm(x), keep)
 
     def _layers(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
         """The layers over ``x`` (batch, pieces, hidden); ``keep`` marks real pieces

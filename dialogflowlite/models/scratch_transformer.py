@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dialogflowlite.models.intent_slot_heads import IntentSlotHeads, JointOutput
+from dialogflowlite.models.tracing import TraceCache
 
 PAD_ID = 0
 UNK_ID = 1
@@ -49,7 +50,12 @@ class ScratchTransformerConfig:
 
 
 class ScratchEncoder(nn.Module):
-    """Word + character n-gram + feature embeddings -> Transformer states (CLS first)."""
+    """Word + character n-gram + feature embeddings -> Transformer states (CLS first).
+
+    A loaded model that only predicts calls :meth:`trace_inference`: its
+    passes without gradients then run as TorchScript traces (see
+    :mod:`dialogflowlite.models.tracing`); training always runs eagerly.
+    """
 
     def __init__(self, config: ScratchTransformerConfig) -> None:
         super().__init__()
@@ -83,6 +89,12 @@ class ScratchEncoder(nn.Module):
         self.layers = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
         self.final_norm = nn.LayerNorm(size)
         nn.init.normal_(self.cls, std=0.02)
+        self._traces = TraceCache(enabled=False)
+
+    def trace_inference(self, enabled: bool = True) -> None:
+        """Run passes without gradients as traces made on first use (or stop doing so)."""
+        self._traces.enabled = enabled
+        self._traces.clear()
 
     def forward(
         self,
@@ -97,6 +109,20 @@ class ScratchEncoder(nn.Module):
         padded with 0), ``word_mask`` (batch, words), ``token_features``
         (batch, words, F).
         """
+        if self.training or torch.is_grad_enabled() or not self._traces.enabled:
+            return self._encode(word_ids, ngram_ids, word_mask, token_features)
+        if self.features is None or token_features is None:
+            return self._traces.run("words", self, self._encode, word_ids, ngram_ids, word_mask)
+        return self._traces.run("features", self, self._encode, word_ids, ngram_ids, word_mask,
+                                token_features)
+
+    def _encode(
+        self,
+        word_ids: torch.Tensor,
+        ngram_ids: torch.Tensor,
+        word_mask: torch.Tensor,
+        token_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         grams = self.ngrams(ngram_ids)
         counts = (ngram_ids != PAD_ID).sum(-1, keepdim=True).clamp(min=1)
         x = self.words(word_ids) + grams.sum(2) / counts

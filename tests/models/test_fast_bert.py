@@ -82,9 +82,8 @@ def test_traced_layers_match_the_plain_loop_on_other_shapes() -> None:
             got = traced(ids, attention).last_hidden_state
             assert torch.allclose(got, plain(ids, attention).last_hidden_state, atol=1e-6)
     # one trace per input kind (padded, unpadded), made once and reused
-    assert set(traced._traces) == {True, False}
-    assert all(isinstance(t, torch.jit.ScriptModule) for t in traced._traces.values())
-    assert plain._traces == {}
+    assert traced._traces.traced_kinds() == {True, False}
+    assert plain._traces.traced_kinds() == set()
 
 
 def test_a_copy_made_after_tracing_runs_its_own_weights() -> None:
@@ -94,7 +93,7 @@ def test_a_copy_made_after_tracing_runs_its_own_weights() -> None:
     ids = torch.randint(5, 60, (2, 6))
     fast(ids)  # traced with the float weights
     quantized = quantize_linear_layers(fast)
-    assert quantized._traces == {}
+    assert quantized._traces.traced_kinds() == set()
     reference = quantize_linear_layers(FastBertEncoder(tiny_bert(), trace=False))
     assert torch.equal(quantized(ids).last_hidden_state, reference(ids).last_hidden_state)
 
@@ -110,7 +109,7 @@ def test_a_failed_trace_keeps_the_plain_loop(monkeypatch: pytest.MonkeyPatch) ->
     with torch.no_grad():
         expected = model(input_ids=ids).last_hidden_state
     assert torch.allclose(fast(ids).last_hidden_state, expected, atol=1e-5)
-    assert fast._traces == {False: False}
+    assert fast._traces.failed_kinds() == {False}
 
 
 def test_only_bert_style_models_qualify() -> None:

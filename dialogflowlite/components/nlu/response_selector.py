@@ -523,6 +523,8 @@ class ResponseSelector(NluComponent):
 
             component.vocabulary = WordNgramVocabulary.from_json(storage.read_json(VOCABULARY))
             encoder = ScratchEncoder(ScratchTransformerConfig(**meta["encoder_config"]))
+            # a loaded selector only predicts: one traced call per batch (see models/tracing)
+            encoder.trace_inference()
         model = ResponseSelectorModel(encoder, ResponseSelectorConfig(**meta["model_config"]))
         load_weights(model, storage.read_tensors(WEIGHTS), cls.name)
         component.model = model.eval()

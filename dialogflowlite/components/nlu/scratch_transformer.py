@@ -477,6 +477,8 @@ class ScratchTransformerClassifier(NluComponent):
                 f"{cls.name}: stored weights do not fit the model: {e}",
                 hint="retrain with `dialogflowlite train --force`",
             ) from e
+        # a loaded classifier only predicts: one traced call per batch (see models/tracing)
+        model.encoder.trace_inference()
         component.model = model.eval()
         component._device = torch.device("cpu")
         return component
