@@ -136,6 +136,34 @@ def encoder_layers(encoder: Any) -> list[Any]:
     return []
 
 
+def keep_bottom_layers(encoder: Any, count: int | None, owner: str) -> None:
+    """Cut ``encoder`` down to its embeddings and lowest ``count`` blocks (None: keep all).
+
+    The upper blocks of a pretrained encoder add the least to a task it is
+    fine-tuned for, and every block costs the same time per message. The
+    encoder's config records the new depth, so a stored model reloads with it.
+    """
+    from torch import nn
+
+    if count is None:
+        return
+    total = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
+    holder = next((m for m in encoder.modules()
+                   if isinstance(m, nn.ModuleList) and len(m) == total), None)
+    if holder is None or total is None:
+        raise ComponentConfigError(
+            f"{owner}: cannot find the layers of this encoder to keep {count} of",
+            hint="remove encoder_layers",
+        )
+    if not 1 <= count <= total:
+        raise ComponentConfigError(
+            f"{owner}: encoder_layers is {count}, but the encoder has {total} layers",
+            hint=f"use a number from 1 to {total}, or null for all of them",
+        )
+    del holder[count:]
+    encoder.config.num_hidden_layers = count
+
+
 def freeze_bottom_layers(encoder: Any, count: int, owner: str) -> None:
     """Keep the embeddings and the lowest ``count`` blocks fixed while fine-tuning.
 

@@ -469,6 +469,29 @@ def test_frozen_bottom_layers_do_not_change(tiny_model: Path, toy) -> None:
     )
 
 
+def test_encoder_layers_keeps_the_lowest_layers_and_reloads_with_them(
+    tmp_path: Path, tiny_model: Path, toy
+) -> None:
+    component = train(tiny_model, toy, epochs=15, encoder_layers=1)
+    encoder = component.model.encoder
+    assert encoder.config.num_hidden_layers == 1 and len(encoder.encoder.layer) == 1
+    assert not any(key.startswith("encoder.layer.1.") for key in encoder.state_dict())
+    storage = ComponentStorage(tmp_path / "stored")
+    component.persist(storage)
+    loaded = JointTransformerClassifier.load(component.config, storage)
+    assert len(loaded.model.encoder.layers) == 1
+    texts = ["hi", "fly me to rome tomorrow", "what is the weather in paris"]
+    assert_same_predictions(parse(loaded, texts), parse(component, texts))
+
+
+def test_encoder_layers_must_fit_the_encoder(tiny_model: Path, toy) -> None:
+    for bad in (0, -1, "two", True):
+        with pytest.raises(ComponentConfigError, match="encoder_layers"):
+            JointTransformerClassifier({"encoder_layers": bad})
+    with pytest.raises(ComponentConfigError, match="encoder_layers is 5, but the encoder has 2"):
+        train(tiny_model, toy, epochs=1, encoder_layers=5)
+
+
 def test_pieces_are_the_tokenizers_own(trained: JointTransformerClassifier) -> None:
     texts = ["Book a flight to Hamburg!", "我想去北京", "word " * 80]
     ours = trained._pieces(texts)
