@@ -273,3 +273,41 @@ def test_another_tracker_of_the_same_sender_is_read_anew() -> None:
     got = Conversation.from_tracker(second, featurizer)
     assert got.states == featurizer.conversation_states(second.events)
     assert got.states[1].intent == "inform"
+
+
+def test_every_event_that_rewrites_the_past_is_one_live_states_recompute_for() -> None:
+    """Extending live states is only right for events that append: the others are listed."""
+    from dialogflowlite.components.policies.states import _RESHAPING, featurised_indices
+    from dialogflowlite.shared import events as event_module
+
+    def samples() -> list:
+        made = []
+        for klass in vars(event_module).values():
+            if not (isinstance(klass, type) and issubclass(klass, event_module.Event)
+                    and klass is not event_module.Event):
+                continue
+            for fields in ({}, {"name": "form"}, {"name": "utter_ok"}, {"name": None}):
+                try:
+                    made.append(klass(**fields))
+                except TypeError:
+                    continue
+        return made
+
+    bases = [
+        [listen(), user("greet"), act("utter_greet"), listen()],
+        [*said("request"), ActiveLoop(name="form"), act("form"), listen(), user("inform"),
+         act("form"), listen()],
+        [*said("greet"), act("utter_greet"), act("utter_ok"), listen(), user("inform")],
+    ]
+    checked = set()
+    for base in bases:
+        before = featurised_indices(base)
+        loops = {e.name for e in base if isinstance(e, ActiveLoop) and e.name}
+        for event in samples():
+            after = featurised_indices([*base, event])
+            appends = after[: len(before)] == before and len(after) - len(before) <= 1
+            recomputed = isinstance(event, _RESHAPING) or (
+                type(event).__name__ == "ActionExecuted" and event.name in loops)
+            assert appends or recomputed, (type(event).__name__, base)
+            checked.add(type(event).__name__)
+    assert {"UserUttered", "ActionExecuted", "SlotSet", "Restarted", "ActionReverted"} <= checked
