@@ -58,7 +58,7 @@ def test_a_padded_batch_computes_only_the_real_pieces() -> None:
 
 
 def test_quantized_fast_encoder_stays_close() -> None:
-    from dialogflowlite.components.nlu.pretrained import quantize_linear_layers
+    from dialogflowlite.models.quantization import quantize_linear_layers
 
     model = tiny_bert()
     ids = torch.randint(5, 60, (1, 7))
@@ -87,7 +87,7 @@ def test_traced_layers_match_the_plain_loop_on_other_shapes() -> None:
 
 
 def test_a_copy_made_after_tracing_runs_its_own_weights() -> None:
-    from dialogflowlite.components.nlu.pretrained import quantize_linear_layers
+    from dialogflowlite.models.quantization import quantize_linear_layers
 
     fast = FastBertEncoder(tiny_bert())
     ids = torch.randint(5, 60, (2, 6))

@@ -234,7 +234,7 @@ class NeuralResponseGenerator(Component):
         output layer's above all; int8 weights are a quarter of the memory to
         read. A quantized generator generates and scores but cannot be saved.
         """
-        from dialogflowlite.components.nlu.pretrained import quantize_linear_layers
+        from dialogflowlite.models.quantization import quantize_linear_layers
 
         backend = self._require_backend()
         if not self._quantized:

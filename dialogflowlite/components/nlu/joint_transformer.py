@@ -33,7 +33,6 @@ from dialogflowlite.components.nlu.pretrained import (
     load_tokenizer,
     load_weights,
     plain_state_dict,
-    quantize_linear_layers,
     resolve_model_source,
     with_lora,
 )
@@ -51,6 +50,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
 )
 from dialogflowlite.components.tokenizers.alignment import first_subtoken_indices
 from dialogflowlite.errors import ComponentConfigError, TrainingError
+from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 

@@ -11,7 +11,6 @@ original folder nor network. Every failure is a
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -208,32 +207,6 @@ def with_lora(encoder: Any, options: dict[str, Any], owner: str) -> Any:
             f"{owner}: LoRA cannot wrap this encoder: {e}",
             hint="set lora.target_modules to the names of its attention layers",
         ) from e
-
-
-def quantize_linear_layers(model: Any) -> Any:
-    """``model`` with dynamically int8-quantized ``nn.Linear`` layers (CPU inference)."""
-    import torch
-
-    try:
-        from torch.ao.quantization import quantize_dynamic
-    except ImportError as e:  # pragma: no cover - depends on the torch build
-        raise ComponentConfigError(
-            "this torch build has no dynamic quantization", hint="set quantize: false"
-        ) from e
-    # torch's own Transformer layers stay in float: their forward reads
-    # `linear1.weight` as a tensor, which a quantized Linear offers only as a method.
-    float_layers = (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
-    kept = [name for name, module in model.named_modules() if isinstance(module, float_layers)]
-    names = {
-        name
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
-        and not any(name.startswith(f"{prefix}.") for prefix in kept)
-    }
-    with warnings.catch_warnings():
-        # the eager quantization API is marked for migration; it still works
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(model.to("cpu").eval(), names, dtype=torch.qint8)
 
 
 def plain_state_dict(model: Any) -> dict[str, Any]:

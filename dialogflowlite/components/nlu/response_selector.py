@@ -35,7 +35,6 @@ from dialogflowlite.components.nlu.pretrained import (
     load_tokenizer,
     load_weights,
     plain_state_dict,
-    quantize_linear_layers,
     resolve_model_source,
 )
 from dialogflowlite.components.nlu.sequence_labels import example_tokens, split_held_out
@@ -45,6 +44,7 @@ from dialogflowlite.components.nlu.word_features import (
     pad_word_batch,
 )
 from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Message
 from dialogflowlite.shared.training_data import TrainingData
 
