@@ -6,7 +6,10 @@
   pair (the turns before it, the user's active intent and the dialogue
   state's slot values -> the utterance).
 * Bitext customer support: a CSV file with ``instruction`` and ``response``
-  columns (plus ``intent``): question -> answer pairs.
+  columns (plus ``intent``): question -> answer pairs. A question's tagged
+  entity (``entity_type`` with ``start_offset``/``end_offset`` into the
+  question) becomes a slot whose value, as written in the question, is what
+  an answer that repeats it must copy (order numbers, account names).
 """
 
 from __future__ import annotations
@@ -135,7 +138,21 @@ def read_bitext(path: str | Path) -> list[CorpusExample]:
             raise ProjectError(f"{path} lacks the column(s) {', '.join(sorted(missing))}",
                                hint="pass a Bitext CSV with instruction and response columns")
         for number, row in enumerate(reader, start=2):
+            question = row["instruction"]
+            entity = _tagged_entity(row, question)
             examples.append(CorpusExample(GenerationExample(
-                CONTEXT2RESPONSE, row["response"], context=[Turn(USER, row["instruction"])],
-                intent=row.get("intent") or None, origin=f"{path.name}:{number}")))
+                CONTEXT2RESPONSE, row["response"], context=[Turn(USER, question)],
+                intent=row.get("intent") or None, slots=[entity] if entity else [],
+                origin=f"{path.name}:{number}")))
     return examples
+
+
+def _tagged_entity(row: dict[str, str], question: str) -> tuple[str, str] | None:
+    """(entity type, the value as the question writes it), when the row tags one."""
+    kind = (row.get("entity_type") or "").strip()
+    try:
+        start, end = int(row.get("start_offset") or ""), int(row.get("end_offset") or "")
+    except ValueError:
+        return None
+    value = question[start:end].strip() if 0 <= start < end <= len(question) else ""
+    return (kind, value) if kind and value else None

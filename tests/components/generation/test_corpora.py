@@ -70,10 +70,31 @@ def test_bitext_pairs(tmp_path) -> None:
     assert pair.example.context[0].text == "how do I cancel?"
     assert pair.example.target == "Sure.\nGo to {{Orders}}."
     assert pair.example.intent == "cancel_order"
+    assert pair.example.slots == []
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer\nx,y\n")
     with pytest.raises(ProjectError, match="instruction"):
         read_bitext(bad)
+
+
+def test_a_tagged_bitext_entity_is_a_value_the_answer_must_copy(tmp_path) -> None:
+    from dialogflowlite.evaluation.generation import expected_values
+
+    path = tmp_path / "qa.csv"
+    path.write_text(
+        "instruction,intent,entity_type,entity_value,start_offset,end_offset,response\n"
+        "cancel order 00123 now,cancel_order,order_id,123,13,18,Order 00123 is cancelled.\n"
+        "cancel order 00777,cancel_order,order_id,777,13,18,Your order is cancelled.\n"
+        "cancel it,cancel_order,order_id,,,,Done.\n"
+        "cancel it,cancel_order,order_id,1,40,45,Done.\n")
+    copied, not_repeated, untagged, bad_offsets = read_bitext(path)
+    # the value as the question writes it, not the normalised entity_value
+    assert copied.example.slots == [("order_id", "00123")]
+    assert expected_values(copied.example) == ["00123"]
+    # an answer that does not repeat the value does not have to
+    assert not_repeated.example.slots == [("order_id", "00777")]
+    assert expected_values(not_repeated.example) == []
+    assert untagged.example.slots == [] and bad_offsets.example.slots == []
 
 
 @pytest.mark.shared_data
