@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.base import NluContext
+from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClassifier
 from dialogflowlite.components.nlu.pretrained import (
     encoder_from_config,
     freeze_bottom_layers,
@@ -38,18 +39,13 @@ from dialogflowlite.components.nlu.pretrained import (
 )
 from dialogflowlite.components.nlu.sequence_labels import (
     LabelSet,
-    Scores,
-    best_index,
     example_tokens,
-    predict_batch,
     regex_feature_names,
     regex_features,
-    score,
     split_held_out,
-    write_prediction,
 )
 from dialogflowlite.components.tokenizers.alignment import first_subtoken_indices
-from dialogflowlite.errors import ComponentConfigError, TrainingError
+from dialogflowlite.errors import TrainingError
 from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -90,7 +86,7 @@ class _Encoded:
     sentence_features: list[float]
 
 
-class JointTransformerClassifier(NluComponent):
+class JointTransformerClassifier(IntentSlotClassifier):
     """Fine-tunes a pretrained Transformer encoder for intents and BIO slots at once.
 
     Intent head on the first (or mean) piece state, slot head on each word's
@@ -99,9 +95,6 @@ class JointTransformerClassifier(NluComponent):
     """
 
     name = "JointTransformerClassifier"
-    kind = "intent_classifier"
-    requires = ("tokens",)
-    provides = ("intent", "intent_ranking", "entities")
     defaults: dict[str, Any] = {
         # encoder: hub name, local folder, or an alias of a model source
         "model": DEFAULT_MODEL,
@@ -189,13 +182,6 @@ class JointTransformerClassifier(NluComponent):
             not isinstance(lora, dict) or set(lora) - {"r", "alpha", "dropout", "target_modules"}
         ):
             raise self._bad("lora", "write it as {r: 8, alpha: 16, dropout: 0.1}")
-
-    def _bad(self, key: str, hint: str) -> ComponentConfigError:
-        return ComponentConfigError(
-            f"component {self.name}: bad value {self.config[key]!r} for '{key}'",
-            hint=hint,
-            position=self.position,
-        )
 
     # ------------------------------------------------------------ training
 
@@ -303,12 +289,6 @@ class JointTransformerClassifier(NluComponent):
             # weights are saved in full precision; the saved config asks for int8 at load
             self.config["quantize"] = True
 
-    @property
-    def _tags_wanted(self) -> bool:
-        return bool(self.config["entity_recognition"]) and bool(
-            self.labels and self.labels.has_entities
-        )
-
     def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
         """Sub-word pieces, first-piece index per word, labels and features per message."""
         assert self.labels is not None
@@ -353,6 +333,12 @@ class JointTransformerClassifier(NluComponent):
             backend.no_padding()
             self._truncation = limit
         return [(e.ids, e.offsets) for e in backend.encode_batch(texts)]
+
+    def _word_count(self, item: _Encoded) -> int:
+        return len(item.word_index)
+
+    def _item_length(self, item: _Encoded) -> int:
+        return len(item.input_ids)
 
     def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
         import torch
@@ -401,75 +387,6 @@ class JointTransformerClassifier(NluComponent):
             batch["token_features"],
             batch["sentence_features"],
         )
-
-    def _step(self, model: JointIntentSlotModel, batch: dict[str, Any]) -> Any:
-        from dialogflowlite.training.loop import StepOutput
-
-        output = self._forward(model, batch)
-        intents = batch["intents"] if self.config["intent_classification"] else None
-        tags = batch["tags"] if self._tags_wanted else None
-        loss = model.loss(output, intents, tags, batch["word_mask"])
-        correct = int((output.intent_logits.argmax(-1) == batch["intents"]).sum())
-        return StepOutput(loss, correct, len(batch["intents"]))
-
-    def _score_items(self, items: list[_Encoded]) -> Scores:
-        """Scores of the current model on encoded, labelled items."""
-        assert self.labels is not None
-        gold, predicted = [], []
-        for chunk in _length_chunks(items, int(self.config["inference_batch_size"])):
-            intents, paths, _ = self._predict(chunk)
-            for item, intent, path in zip(chunk, intents, paths, strict=True):
-                gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
-                gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
-                best = self.labels.intents[best_index(intent)] if intent is not None else None
-                predicted.append(
-                    (
-                        best if self.config["intent_classification"] else gold_intent,
-                        [self.labels.tags[t] for t in path],
-                    )
-                )
-        return score(gold, predicted)
-
-    def _predict(
-        self, items: list[_Encoded]
-    ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
-        """Intent probabilities, tag paths and tag confidences for a chunk of items."""
-        import torch
-
-        from dialogflowlite.training.loop import move_to
-
-        assert self.model is not None
-        batch = move_to(self._collate(items), self._device or torch.device("cpu"))
-        return predict_batch(self.model, batch, self._forward, len(items),
-                             intents_wanted=bool(self.config["intent_classification"]),
-                             tags_wanted=self._tags_wanted)
-
-    # ------------------------------------------------------------ inference
-
-    def process(self, messages: list[Message]) -> None:
-        """Predict intent ranking (top 10) and entities for a batch of messages."""
-        if self.model is None or self.labels is None or not messages:
-            return
-        size = int(self.config["inference_batch_size"])
-        order = sorted(range(len(messages)), key=lambda i: len(messages[i].text))
-        for start in range(0, len(order), size):
-            chunk = [messages[i] for i in order[start : start + size]]
-            items = self._encode(chunk, with_labels=False)
-            intents, paths, confidences = self._predict(items)
-            for message, item, intent, path, conf in zip(
-                chunk, items, intents, paths, confidences, strict=True
-            ):
-                tokens = example_tokens(message)[: len(item.word_index)]
-                write_prediction(
-                    message,
-                    self.labels,
-                    intent,
-                    tokens,
-                    path,
-                    conf,
-                    self.name,
-                    int(self.config["ranking_length"]),
-                )
 
     # ------------------------------------------------------------ persistence
 
@@ -578,8 +495,3 @@ def _complete(index: list[int]) -> list[int]:
         else:
             last = value
     return index
-
-
-def _length_chunks(items: list[_Encoded], size: int) -> list[list[_Encoded]]:
-    ordered = sorted(items, key=lambda i: len(i.input_ids))
-    return [ordered[i : i + size] for i in range(0, len(ordered), size)]

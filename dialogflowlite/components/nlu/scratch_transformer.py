@@ -20,26 +20,22 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.base import NluContext
+from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClassifier
 from dialogflowlite.components.nlu.sequence_labels import (
     LabelSet,
-    Scores,
-    best_index,
     example_tokens,
-    predict_batch,
     regex_feature_names,
     regex_features,
-    score,
     split_held_out,
-    write_prediction,
 )
 from dialogflowlite.components.nlu.word_features import (
     WordNgramVocabulary,
     drop_words,
     pad_word_batch,
 )
-from dialogflowlite.errors import ComponentConfigError, ModelLoadError, TrainingError
-from dialogflowlite.shared.message import Message, Token
+from dialogflowlite.errors import ModelLoadError, TrainingError
+from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 
 if TYPE_CHECKING:
@@ -72,15 +68,12 @@ class _Encoded:
     sentence_features: list[float]
 
 
-class ScratchTransformerClassifier(NluComponent):
+class ScratchTransformerClassifier(IntentSlotClassifier):
     """Intent + BIO slot classifier trained from scratch: word and n-gram features, a
     small Transformer, CLS intent head, CRF slot head.
     """
 
     name = "ScratchTransformerClassifier"
-    kind = "intent_classifier"
-    requires = ("tokens",)
-    provides = ("intent", "intent_ranking", "entities")
     defaults: dict[str, Any] = {
         "hidden_size": 128,
         "num_layers": 2,
@@ -162,13 +155,6 @@ class ScratchTransformerClassifier(NluComponent):
             raise self._bad("ngram_min", "ngram_min must not exceed ngram_max")
         if not (c["intent_classification"] or c["entity_recognition"]):
             raise self._bad("intent_classification", "enable intents, entities or both")
-
-    def _bad(self, key: str, hint: str) -> ComponentConfigError:
-        return ComponentConfigError(
-            f"component {self.name}: bad value {self.config[key]!r} for '{key}'",
-            hint=hint,
-            position=self.position,
-        )
 
     def _new_vocabulary(self) -> WordNgramVocabulary:
         c = self.config
@@ -281,12 +267,6 @@ class ScratchTransformerClassifier(NluComponent):
             self.fit_result.best_score,
         )
 
-    @property
-    def _tags_wanted(self) -> bool:
-        return bool(self.config["entity_recognition"]) and bool(
-            self.labels and self.labels.has_entities
-        )
-
     def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
         assert self.labels is not None
         items = []
@@ -319,6 +299,12 @@ class ScratchTransformerClassifier(NluComponent):
             batch["word_ids"], float(self.config["word_dropout"]), self._dropout_rng
         )
         return batch
+
+    def _word_count(self, item: _Encoded) -> int:
+        return len(item.word_ids)
+
+    def _item_length(self, item: _Encoded) -> int:
+        return len(item.word_ids)
 
     def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
         import torch
@@ -360,77 +346,6 @@ class ScratchTransformerClassifier(NluComponent):
             batch["token_features"],
             batch["sentence_features"],
         )
-
-    def _step(self, model: ScratchTransformerModel, batch: dict[str, Any]) -> Any:
-        from dialogflowlite.training.loop import StepOutput
-
-        output = self._forward(model, batch)
-        intents = batch["intents"] if self.config["intent_classification"] else None
-        tags = batch["tags"] if self._tags_wanted else None
-        loss = model.loss(output, intents, tags, batch["word_mask"])
-        correct = int((output.intent_logits.argmax(-1) == batch["intents"]).sum())
-        return StepOutput(loss, correct, len(batch["intents"]))
-
-    def _score_items(self, items: list[_Encoded]) -> Scores:
-        assert self.labels is not None
-        gold, predicted = [], []
-        size = int(self.config["inference_batch_size"])
-        ordered = sorted(items, key=lambda i: len(i.word_ids))
-        for start in range(0, len(ordered), size):
-            chunk = ordered[start : start + size]
-            intents, paths, _ = self._predict(chunk)
-            for item, intent, path in zip(chunk, intents, paths, strict=True):
-                gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
-                best = self.labels.intents[best_index(intent)] if intent is not None else None
-                gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
-                predicted.append(
-                    (
-                        best if self.config["intent_classification"] else gold_intent,
-                        [self.labels.tags[t] for t in path],
-                    )
-                )
-        return score(gold, predicted)
-
-    def _predict(
-        self, items: list[_Encoded]
-    ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
-        """Intent probabilities, tag paths and tag confidences for a chunk of items."""
-        import torch
-
-        from dialogflowlite.training.loop import move_to
-
-        assert self.model is not None
-        batch = move_to(self._collate(items), self._device or torch.device("cpu"))
-        return predict_batch(self.model, batch, self._forward, len(items),
-                             intents_wanted=bool(self.config["intent_classification"]),
-                             tags_wanted=self._tags_wanted)
-
-    # ------------------------------------------------------------ inference
-
-    def process(self, messages: list[Message]) -> None:
-        """Predict intent ranking (top 10) and entities for a batch of messages."""
-        if self.model is None or self.labels is None or not messages:
-            return
-        size = int(self.config["inference_batch_size"])
-        order = sorted(range(len(messages)), key=lambda i: len(messages[i].text))
-        for start in range(0, len(order), size):
-            chunk = [messages[i] for i in order[start : start + size]]
-            items = self._encode(chunk, with_labels=False)
-            intents, paths, confidences = self._predict(items)
-            for message, item, intent, path, conf in zip(
-                chunk, items, intents, paths, confidences, strict=True
-            ):
-                tokens: list[Token] = example_tokens(message)[: len(item.word_ids)]
-                write_prediction(
-                    message,
-                    self.labels,
-                    intent,
-                    tokens,
-                    path,
-                    conf,
-                    self.name,
-                    int(self.config["ranking_length"]),
-                )
 
     # ------------------------------------------------------------ persistence
 

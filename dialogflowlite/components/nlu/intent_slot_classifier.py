@@ -1,0 +1,151 @@
+"""What the joint intent + slot classifiers share, whatever their encoder.
+
+:class:`~dialogflowlite.components.nlu.joint_transformer.JointTransformerClassifier`
+(a fine-tuned pretrained encoder) and
+:class:`~dialogflowlite.components.nlu.scratch_transformer.ScratchTransformerClassifier`
+(a small Transformer trained from nothing) read messages differently but
+predict, score and write their results the same way. A subclass says how to
+turn messages into items (``_encode``), items into a padded batch
+(``_collate``), a batch into model outputs (``_forward``), and how many words
+an item tags and how long it is (``_word_count``, ``_item_length``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.components.base import NluComponent
+from dialogflowlite.components.nlu.sequence_labels import (
+    LabelSet,
+    Scores,
+    best_index,
+    example_tokens,
+    predict_batch,
+    score,
+    write_prediction,
+)
+from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.shared.message import Message
+
+if TYPE_CHECKING:
+    import torch
+
+
+class IntentSlotClassifier(NluComponent):
+    """Base of the classifiers that predict an intent and BIO slot tags in one model."""
+
+    kind = "intent_classifier"
+    requires = ("tokens",)
+    provides = ("intent", "intent_ranking", "entities")
+
+    model: Any
+    labels: LabelSet | None
+    _device: torch.device | None
+
+    # ------------------------------------------------------------ what subclasses give
+
+    def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[Any]:
+        raise NotImplementedError
+
+    def _collate(self, items: list[Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _forward(self, model: Any, batch: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _word_count(self, item: Any) -> int:
+        """Words of the message that ``item`` tags (a cut message tags fewer)."""
+        raise NotImplementedError
+
+    def _item_length(self, item: Any) -> int:
+        """What batches are sorted by, so that a batch holds items of similar length."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ shared
+
+    def _bad(self, key: str, hint: str) -> ComponentConfigError:
+        return ComponentConfigError(
+            f"component {self.name}: bad value {self.config[key]!r} for '{key}'",
+            hint=hint,
+            position=self.position,
+        )
+
+    @property
+    def _tags_wanted(self) -> bool:
+        return bool(self.config["entity_recognition"]) and bool(
+            self.labels and self.labels.has_entities
+        )
+
+    def _step(self, model: Any, batch: dict[str, Any]) -> Any:
+        """Loss and intent hits of one training batch."""
+        from dialogflowlite.training.loop import StepOutput
+
+        output = self._forward(model, batch)
+        intents = batch["intents"] if self.config["intent_classification"] else None
+        tags = batch["tags"] if self._tags_wanted else None
+        loss = model.loss(output, intents, tags, batch["word_mask"])
+        correct = int((output.intent_logits.argmax(-1) == batch["intents"]).sum())
+        return StepOutput(loss, correct, len(batch["intents"]))
+
+    def _chunks(self, items: list[Any]) -> list[list[Any]]:
+        ordered = sorted(items, key=self._item_length)
+        size = int(self.config["inference_batch_size"])
+        return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+    def _score_items(self, items: list[Any]) -> Scores:
+        """Scores of the current model on encoded, labelled items."""
+        assert self.labels is not None
+        gold, predicted = [], []
+        for chunk in self._chunks(items):
+            intents, paths, _ = self._predict(chunk)
+            for item, intent, path in zip(chunk, intents, paths, strict=True):
+                gold_intent = self.labels.intents[item.intent] if item.intent >= 0 else None
+                gold.append((gold_intent, [self.labels.tags[t] for t in item.tags]))
+                best = self.labels.intents[best_index(intent)] if intent is not None else None
+                predicted.append(
+                    (
+                        best if self.config["intent_classification"] else gold_intent,
+                        [self.labels.tags[t] for t in path],
+                    )
+                )
+        return score(gold, predicted)
+
+    def _predict(
+        self, items: list[Any]
+    ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
+        """Intent probabilities, tag paths and tag confidences for a chunk of items."""
+        import torch
+
+        from dialogflowlite.training.loop import move_to
+
+        assert self.model is not None
+        batch = move_to(self._collate(items), self._device or torch.device("cpu"))
+        return predict_batch(self.model, batch, self._forward, len(items),
+                             intents_wanted=bool(self.config["intent_classification"]),
+                             tags_wanted=self._tags_wanted)
+
+    def process(self, messages: list[Message]) -> None:
+        """Predict the intent ranking and the entities of a batch of messages."""
+        if self.model is None or self.labels is None or not messages:
+            return
+        size = int(self.config["inference_batch_size"])
+        order = sorted(range(len(messages)), key=lambda i: len(messages[i].text))
+        for start in range(0, len(order), size):
+            chunk = [messages[i] for i in order[start : start + size]]
+            items = self._encode(chunk, with_labels=False)
+            intents, paths, confidences = self._predict(items)
+            for message, item, intent, path, conf in zip(
+                chunk, items, intents, paths, confidences, strict=True
+            ):
+                tokens = example_tokens(message)[: self._word_count(item)]
+                write_prediction(
+                    message,
+                    self.labels,
+                    intent,
+                    tokens,
+                    path,
+                    conf,
+                    self.name,
+                    int(self.config["ranking_length"]),
+                )
