@@ -470,9 +470,10 @@ def test_frozen_bottom_layers_do_not_change(tiny_model: Path, toy) -> None:
 
 
 def test_encoder_layers_keeps_the_lowest_layers_and_reloads_with_them(
-    tmp_path: Path, tiny_model: Path, toy
+    tmp_path: Path, tiny_model: Path, toy, caplog: pytest.LogCaptureFixture
 ) -> None:
     component = train(tiny_model, toy, epochs=15, encoder_layers=1)
+    assert "set pooling: mean" in caplog.text  # the default pooling is "cls"
     encoder = component.model.encoder
     assert encoder.config.num_hidden_layers == 1 and len(encoder.encoder.layer) == 1
     assert not any(key.startswith("encoder.layer.1.") for key in encoder.state_dict())
@@ -482,6 +483,13 @@ def test_encoder_layers_keeps_the_lowest_layers_and_reloads_with_them(
     assert len(loaded.model.encoder.layers) == 1
     texts = ["hi", "fly me to rome tomorrow", "what is the weather in paris"]
     assert_same_predictions(parse(loaded, texts), parse(component, texts))
+
+
+def test_mean_pooling_with_encoder_layers_needs_no_notice(
+    tiny_model: Path, toy, caplog: pytest.LogCaptureFixture
+) -> None:
+    train(tiny_model, toy, epochs=1, encoder_layers=1, pooling="mean")
+    assert "set pooling: mean" not in caplog.text
 
 
 def test_encoder_layers_must_fit_the_encoder(tiny_model: Path, toy) -> None:
