@@ -7,7 +7,8 @@
 predict, score and write their results the same way. A subclass says how to
 turn messages into items (``_encode``), items into a padded batch
 (``_collate``), a batch into model outputs (``_forward``), and how many words
-an item tags and how long it is (``_word_count``, ``_item_length``).
+an item tags (``_word_count``) and, when it is not that, how long it is for
+batching (``_item_length``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class IntentSlotClassifier(NluComponent):
 
     def _item_length(self, item: Any) -> int:
         """What batches are sorted by, so that a batch holds items of similar length."""
-        raise NotImplementedError
+        return self._word_count(item)
 
     # ------------------------------------------------------------ shared
 

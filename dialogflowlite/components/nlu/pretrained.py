@@ -124,15 +124,21 @@ def without_pooler(encoder: Any) -> Any:
     return encoder
 
 
-def encoder_layers(encoder: Any) -> list[Any]:
-    """The encoder's Transformer blocks, bottom first (empty when they cannot be found)."""
+def _layer_list(encoder: Any) -> Any:
+    """The ``nn.ModuleList`` holding the encoder's blocks (None when it cannot be found)."""
     from torch import nn
 
     count = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
-    for module in encoder.modules():
-        if isinstance(module, nn.ModuleList) and len(module) == count:
-            return list(module)
-    return []
+    if count is None:
+        return None
+    return next((m for m in encoder.modules()
+                 if isinstance(m, nn.ModuleList) and len(m) == count), None)
+
+
+def encoder_layers(encoder: Any) -> list[Any]:
+    """The encoder's Transformer blocks, bottom first (empty when they cannot be found)."""
+    holder = _layer_list(encoder)
+    return list(holder) if holder is not None else []
 
 
 def keep_bottom_layers(encoder: Any, count: int | None, owner: str) -> None:
@@ -142,18 +148,15 @@ def keep_bottom_layers(encoder: Any, count: int | None, owner: str) -> None:
     fine-tuned for, and every block costs the same time per message. The
     encoder's config records the new depth, so a stored model reloads with it.
     """
-    from torch import nn
-
     if count is None:
         return
-    total = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
-    holder = next((m for m in encoder.modules()
-                   if isinstance(m, nn.ModuleList) and len(m) == total), None)
-    if holder is None or total is None:
+    holder = _layer_list(encoder)
+    if holder is None:
         raise ComponentConfigError(
             f"{owner}: cannot find the layers of this encoder to keep {count} of",
             hint="remove encoder_layers",
         )
+    total = len(holder)
     if not 1 <= count <= total:
         raise ComponentConfigError(
             f"{owner}: encoder_layers is {count}, but the encoder has {total} layers",

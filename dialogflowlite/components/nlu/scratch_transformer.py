@@ -303,9 +303,6 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
     def _word_count(self, item: _Encoded) -> int:
         return len(item.word_ids)
 
-    def _item_length(self, item: _Encoded) -> int:
-        return len(item.word_ids)
-
     def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
         import torch
 
