@@ -43,6 +43,12 @@ def placeholder_for(slot: str, index: int = 1) -> str:
     return f"[{slot}]" if index == 1 else f"[{slot}#{index}]"
 
 
+def is_flag(value: Any) -> bool:
+    """A yes/no value (``True``, or the text ``"False"``): said in words, never copied."""
+    return isinstance(value, bool) or (isinstance(value, str)
+                                       and value.strip().lower() in ("true", "false"))
+
+
 def value_text(value: Any) -> str:
     return format_value(value).strip()
 
@@ -82,13 +88,17 @@ class Delexicaliser:
     input in order (``[v1]``, ``[v2]``, ...), so a slot the training data
     never had is still copied; ``slot`` names them after their slot
     (``[city]``). Slots in ``lexical_slots`` keep their values as text.
+    With ``slot_words``, slot names enter the input as words
+    (``account_balance`` -> ``account balance``): a slot the training data
+    never had then shares its words with the slots it did have
+    (``balance``), where a name written as one piece does not.
     """
 
     STYLES = ("index", "slot")
 
     def __init__(self, lexical_slots: Iterable[str] = (), *, style: str = "index",
                  min_ratio: float = 0.5, max_values: int = 12,
-                 known_slots: Iterable[str] = ()) -> None:
+                 known_slots: Iterable[str] = (), slot_words: bool = False) -> None:
         if style not in self.STYLES:
             raise ValueError(f"placeholder style {style!r} is not one of {self.STYLES}")
         self.lexical_slots = set(lexical_slots)
@@ -96,6 +106,7 @@ class Delexicaliser:
         self.style = style
         self.min_ratio = min_ratio
         self.max_values = max_values
+        self.slot_words = slot_words
 
     def fit(self, examples: Iterable[GenerationExample]) -> Delexicaliser:
         """Learn which slots keep their values as text, from how values appear in replies."""
@@ -108,7 +119,7 @@ class Delexicaliser:
             count = 0
             for slot, value in example.slot_values():
                 text = value_text(value)
-                if not text or isinstance(value, bool):
+                if not text or is_flag(value):
                     continue
                 carried[slot] += 1
                 count += 1
@@ -126,6 +137,7 @@ class Delexicaliser:
 
     def to_dict(self) -> dict[str, Any]:
         return {"style": self.style, "min_ratio": self.min_ratio, "max_values": self.max_values,
+                "slot_words": self.slot_words,
                 "lexical_slots": sorted(self.lexical_slots),
                 "known_slots": sorted(self.known_slots)}
 
@@ -134,7 +146,9 @@ class Delexicaliser:
         return cls(data.get("lexical_slots", ()), style=data.get("style", "index"),
                    min_ratio=float(data.get("min_ratio", 0.5)),
                    max_values=int(data.get("max_values", 12)),
-                   known_slots=data.get("known_slots", ()))
+                   known_slots=data.get("known_slots", ()),
+                   # models saved before the option wrote slot names as one piece
+                   slot_words=bool(data.get("slot_words", False)))
 
     # ------------------------------------------------------------ preparing
 
@@ -143,7 +157,7 @@ class Delexicaliser:
         assigned: dict[tuple[str, str], str] = {}
         per_slot: Counter[str] = Counter()
         for slot, value in example.slot_values():
-            if not self.delexicalises(slot) or isinstance(value, bool):
+            if not self.delexicalises(slot) or is_flag(value):
                 continue
             text = value_text(value)
             if not text or (slot, text) in assigned:
@@ -166,9 +180,13 @@ class Delexicaliser:
                 text = pattern.sub(lambda _m, t=token: t, text)
         return text
 
+    def slot_name(self, slot: str) -> str:
+        """How ``slot`` is written in the model input."""
+        return " ".join(slot.replace("_", " ").split()) if self.slot_words else slot
+
     def _slot_text(self, slot: str, value: Any, assigned: dict[tuple[str, str], str]) -> str:
         text = value_text(value)
-        return f"{slot}={assigned.get((slot, text), text)}"
+        return f"{self.slot_name(slot)}={assigned.get((slot, text), text)}"
 
     def source_text(self, example: GenerationExample,
                     assigned: dict[tuple[str, str], str]) -> str:
@@ -180,7 +198,7 @@ class Delexicaliser:
                     groups.append((item.act, []))
                 if item.slot:
                     if item.value is None:
-                        groups[-1][1].append(item.slot)
+                        groups[-1][1].append(self.slot_name(item.slot))
                     else:
                         groups[-1][1].append(self._slot_text(item.slot, item.value, assigned))
             return ACT_SEPARATOR.join(" ".join([act, *parts]) for act, parts in groups)

@@ -94,6 +94,7 @@ class NeuralResponseGenerator(Component):
         "pair_files": True,  # also learn from data/**/*.jsonl pair files
         "model": None,  # pretrained model to fine-tune (hub name or folder); none: from scratch
         "placeholder_style": "index",  # slot value placeholders: index ([v1]) or slot ([city])
+        "slot_names_as_words": True,  # account_balance enters the input as "account balance"
         "lexical_ratio": 0.5,  # slots whose values replies repeat less often stay as text
         "vocab_size": 4000,  # byte-level BPE vocabulary of the from-scratch model
         "hidden_size": 256,  # from-scratch Transformer width
@@ -129,7 +130,8 @@ class NeuralResponseGenerator(Component):
                           if blocklist_file else Blocklist(self.config["blocklist"]))
         self.backend: Any = None
         self.delexicaliser = Delexicaliser(style=self.config["placeholder_style"],
-                                           min_ratio=float(self.config["lexical_ratio"]))
+                                           min_ratio=float(self.config["lexical_ratio"]),
+                                           slot_words=bool(self.config["slot_names_as_words"]))
         self.modes: list[str] = []
         #: action or act name -> the slots its input carries, in order
         self.act_slots: dict[str, list[str]] = {}

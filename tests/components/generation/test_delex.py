@@ -1,0 +1,50 @@
+"""Delexicalisation: what becomes a placeholder, how the input is written, and the way back."""
+
+from __future__ import annotations
+
+from dialogflowlite.components.generation.data import ACT2TEXT, ActItem, GenerationExample
+from dialogflowlite.components.generation.delex import Delexicaliser, is_flag, relexicalise
+
+
+def act(reply: str | None, *items: tuple[str, str | None, object]) -> GenerationExample:
+    return GenerationExample(mode=ACT2TEXT, target=reply,
+                             acts=[ActItem(a, s, v) for a, s, v in items])
+
+
+def test_values_become_numbered_placeholders_and_come_back() -> None:
+    example = act("Sakoon is a nice place in Fremont.",
+                  ("OFFER", "restaurant_name", "Sakoon"), ("OFFER", "city", "Fremont"))
+    prepared = Delexicaliser().fit([example]).prepare(example)
+    assert prepared.source == "OFFER restaurant_name=[v1] city=[v2]"
+    assert prepared.target == "[v1] is a nice place in [v2]."
+    assert prepared.required == ["[v1]", "[v2]"]
+    assert relexicalise(prepared.target, prepared.values) == example.target
+
+
+def test_slot_names_can_enter_the_input_as_words() -> None:
+    example = act("You have $1,200 in savings.", ("INFORM", "account_balance", "$1,200"),
+                  ("REQUEST", "account_type", None))
+    delexicaliser = Delexicaliser(slot_words=True).fit([example])
+    # a new slot (account_balance) then shares the word "balance" with a known one
+    assert delexicaliser.prepare(example).source == (
+        "INFORM account balance=[v1] | REQUEST account type")
+    restored = Delexicaliser.from_dict(delexicaliser.to_dict())
+    assert restored.slot_words
+    # generators saved before the option existed keep reading their inputs as before
+    old = delexicaliser.to_dict()
+    del old["slot_words"]
+    assert Delexicaliser.from_dict(old).prepare(example).source == (
+        "INFORM account_balance=[v1] | REQUEST account_type")
+
+
+def test_yes_no_values_are_never_placeholders() -> None:
+    # a slot training never saw is delexicalised, but not when its value is a
+    # yes/no flag: "True" is said in words ("they have vegetarian options"),
+    # and copying it would write "located at True"
+    seen = act("It is at 1 Main St.", ("INFORM", "address", "1 Main St"))
+    delexicaliser = Delexicaliser().fit([seen])
+    new = act(None, ("INFORM", "has_vegetarian_options", "True"), ("INFORM", "address", "2 Elm"))
+    prepared = delexicaliser.prepare(new)
+    assert prepared.source == "INFORM has_vegetarian_options=True address=[v1]"
+    assert prepared.values == {"[v1]": "2 Elm"}
+    assert is_flag(True) and is_flag(" false ") and not is_flag("Truett's Grill")
