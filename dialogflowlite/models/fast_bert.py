@@ -1,4 +1,4 @@
-"""A lean inference-only forward pass for BERT-style encoders.
+"""Lean forward passes for BERT-style encoders, for parsing and for fine-tuning.
 
 ``transformers`` models are general: every call builds attention masks,
 checks options and goes through several small modules per layer. For
@@ -22,10 +22,13 @@ plain, 71 ms traced; 60 ms alone either way). Tracing is skipped, with the
 plain loop kept, wherever TorchScript is unavailable.
 
 :func:`supports_fast_path` says whether a model has that shape; anything else
-keeps its own forward. :func:`bert_skeleton` builds empty modules with a BERT
-model's names and shapes from its ``config.json``, so stored weights load
-without importing ``transformers`` at all: a parsing process (the server)
-starts faster and holds less memory.
+keeps its own forward. :func:`bert_skeleton` builds a :class:`LeanBert`, empty
+modules with a BERT model's names and shapes from its ``config.json``, so
+weights load without importing ``transformers`` at all: a parsing process
+(the server) starts faster and holds less memory, and fine-tuning starts
+seconds sooner. :class:`LeanBert`'s own forward pass is the one fine-tuning
+uses: the same leaner layer loop, with BERT's dropout and gradients for every
+weight, untraced.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def _container(**children: Any) -> nn.Module:
     return module
 
 
-def bert_skeleton(config: dict[str, Any]) -> nn.Module | None:
+def bert_skeleton(config: dict[str, Any]) -> LeanBert | None:
     """Modules named and shaped like a ``transformers`` BertModel without pooler.
 
     ``config`` is the model's ``config.json``. The weights are whatever
@@ -94,19 +97,102 @@ def bert_skeleton(config: dict[str, Any]) -> nn.Module | None:
         )
 
     pad = config.get("pad_token_id")
-    model = _container(
-        embeddings=_container(
-            word_embeddings=nn.Embedding(int(config["vocab_size"]), hidden, padding_idx=pad),
-            position_embeddings=nn.Embedding(int(config["max_position_embeddings"]), hidden),
-            token_type_embeddings=nn.Embedding(int(config["type_vocab_size"]), hidden),
-            LayerNorm=nn.LayerNorm(hidden, eps=eps),
-        ),
-        encoder=_container(
-            layer=nn.ModuleList(layer() for _ in range(int(config["num_hidden_layers"])))
-        ),
+    model = LeanBert()
+    model.embeddings = _container(
+        word_embeddings=nn.Embedding(int(config["vocab_size"]), hidden, padding_idx=pad),
+        position_embeddings=nn.Embedding(int(config["max_position_embeddings"]), hidden),
+        token_type_embeddings=nn.Embedding(int(config["type_vocab_size"]), hidden),
+        LayerNorm=nn.LayerNorm(hidden, eps=eps),
+    )
+    model.encoder = _container(
+        layer=nn.ModuleList(layer() for _ in range(int(config["num_hidden_layers"])))
     )
     model.config = SimpleNamespace(**config)
     return model if supports_fast_path(model) else None
+
+
+class LeanBert(nn.Module):
+    """A BERT-style encoder built by :func:`bert_skeleton`, with a lean forward pass.
+
+    Its modules have a ``transformers`` BertModel's names and shapes (so its
+    weights load from, and save to, that layout). Its forward pass is made
+    for fine-tuning on a CPU: the three attention projections run as one
+    matrix product (their weights are concatenated on each call, so each
+    keeps its own gradient), every block is a few large operations instead
+    of many small modules, and the matrix products of a batch run on its
+    real pieces only, not on padding. Dropout is BERT's (after the
+    embeddings, on the attention weights, after each block's output
+    projection), in training mode only. In evaluation mode the hidden states
+    match the ``transformers`` model's up to float rounding. For parsing,
+    :class:`FastBertEncoder` goes further (fused copies, traces).
+    """
+
+    config: SimpleNamespace
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> SimpleNamespace:
+        """Hidden states as ``.last_hidden_state`` (batch, pieces, hidden); zeros at padding."""
+        batch, length = input_ids.shape
+        embeddings = self.embeddings
+        dropout = float(getattr(self.config, "hidden_dropout_prob", 0.1)) if self.training else 0.0
+        x = (
+            embeddings.word_embeddings(input_ids)
+            + embeddings.position_embeddings.weight[:length]
+            + embeddings.token_type_embeddings.weight[0]
+        )
+        x = F.dropout(embeddings.LayerNorm(x), dropout, self.training)
+        keep = None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            keep = attention_mask.bool()
+        size = x.size(-1)
+        rows = None if keep is None else keep.reshape(-1).nonzero().squeeze(1)
+        mask = None if keep is None else keep[:, None, None, :]
+        hidden = _pack(x.reshape(batch * length, size), rows)
+        for layer in self.encoder.layer:
+            hidden = self._layer(layer, hidden, rows, mask, (batch, length), dropout)
+        states = _unpack(hidden, rows, batch * length).view(batch, length, size)
+        return SimpleNamespace(last_hidden_state=states)
+
+    def _layer(self, layer: nn.Module, hidden: torch.Tensor, rows: torch.Tensor | None,
+               mask: torch.Tensor | None, shape: tuple[int, int], dropout: float) -> torch.Tensor:
+        batch, length = shape
+        size = hidden.size(-1)
+        heads = int(self.config.num_attention_heads)
+        projections = layer.attention.self
+        weight = torch.cat([projections.query.weight, projections.key.weight,
+                            projections.value.weight])
+        bias = torch.cat([projections.query.bias, projections.key.bias, projections.value.bias])
+        qkv = _unpack(F.linear(hidden, weight, bias), rows, batch * length)
+        qkv = qkv.view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
+        attention_dropout = float(getattr(self.config, "attention_probs_dropout_prob", 0.1))
+        context = F.scaled_dot_product_attention(
+            qkv[0], qkv[1], qkv[2], attn_mask=mask,
+            dropout_p=attention_dropout if self.training else 0.0)
+        context = _pack(context.transpose(1, 2).reshape(batch * length, size), rows)
+        output = layer.attention.output
+        hidden = output.LayerNorm(F.dropout(output.dense(context), dropout, self.training) + hidden)
+        inner = _ACTIVATIONS[self.config.hidden_act](layer.intermediate.dense(hidden))
+        return layer.output.LayerNorm(
+            F.dropout(layer.output.dense(inner), dropout, self.training) + hidden)
+
+
+def lean_copy(encoder: Any) -> LeanBert | None:
+    """A :class:`LeanBert` holding a copy of a BERT-style ``transformers`` model's
+    weights, or None when ``encoder`` does not have that shape."""
+    if not supports_fast_path(encoder):
+        return None
+    config = encoder.config.to_dict() if hasattr(encoder.config, "to_dict") else vars(
+        encoder.config)
+    lean = bert_skeleton(dict(config))
+    if lean is None:
+        return None
+    state = {k: v for k, v in encoder.state_dict().items() if not k.endswith("_ids")}
+    missing, unexpected = lean.load_state_dict(state, strict=False)
+    return None if missing or unexpected else lean.train(encoder.training)
 
 
 class _Layer(nn.Module):
@@ -217,3 +303,4 @@ def _unpack(packed: torch.Tensor, rows: torch.Tensor | None, total: int) -> torc
     out = packed.new_zeros(total, packed.size(-1))
     out.index_copy_(0, rows, packed)
     return out
+

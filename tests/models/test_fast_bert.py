@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
+from dialogflowlite.models.fast_bert import FastBertEncoder, lean_copy, supports_fast_path
 
 
 def tiny_bert(**changes):
@@ -119,3 +119,45 @@ def test_only_bert_style_models_qualify() -> None:
     assert not supports_fast_path(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError):
         FastBertEncoder(torch.nn.Linear(2, 2))
+
+
+
+def test_lean_bert_matches_the_model_and_its_gradients() -> None:
+    model = tiny_bert()
+    lean = lean_copy(model)
+    assert lean is not None
+    lean.eval()
+    ids = torch.randint(5, 60, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    mask[2, 3:] = 0
+    real = mask.bool()
+    got = lean(ids, mask).last_hidden_state
+    expected = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert torch.allclose(got[real], expected[real], atol=1e-5)
+    assert torch.equal(got[~real], torch.zeros_like(got[~real]))
+    got[real].pow(2).sum().backward()
+    expected[real].pow(2).sum().backward()
+    # one matrix product for the three projections, each with its own gradient
+    theirs = dict(model.named_parameters())
+    for name, parameter in lean.named_parameters():
+        assert parameter.grad is not None
+        assert torch.allclose(parameter.grad, theirs[name].grad, atol=1e-4), name
+    # the same names and shapes as the transformers model: it saves in that layout
+    assert {k for k in lean.state_dict()} == {
+        k for k in model.state_dict() if not k.endswith("_ids")}
+
+
+def test_lean_bert_applies_dropout_in_training_mode_only() -> None:
+    lean = lean_copy(tiny_bert(hidden_dropout_prob=0.3))
+    ids = torch.randint(5, 60, (2, 7))
+    lean.train()
+    assert not torch.allclose(lean(ids).last_hidden_state, lean(ids).last_hidden_state)
+    lean.eval()
+    with torch.no_grad():
+        assert torch.equal(lean(ids).last_hidden_state, lean(ids).last_hidden_state)
+
+
+def test_lean_copy_declines_other_shapes() -> None:
+    assert lean_copy(tiny_bert(position_embedding_type="relative_key")) is None
+    assert lean_copy(torch.nn.Linear(2, 2)) is None

@@ -30,11 +30,13 @@ from dialogflowlite.components.nlu.pretrained import (
     freeze_bottom_layers,
     keep_bottom_layers,
     load_encoder,
+    load_local_bert,
     load_piece_tokenizer,
     load_tokenizer,
     load_weights,
     plain_state_dict,
     resolve_model_source,
+    save_encoder_config,
     with_lora,
 )
 from dialogflowlite.components.nlu.sequence_labels import (
@@ -142,6 +144,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "quantize": False,
         # a leaner forward pass for BERT-style encoders when loaded for parsing
         "fast_inference": True,
+        # a leaner forward pass for BERT-style encoders while fine-tuning
+        "fast_training": True,
         # LoRA adapters instead of full fine-tuning: {r: 8, alpha: 16, dropout: 0.1}
         "lora": None,
     }
@@ -194,6 +198,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
     ) -> None:
         """Fine-tune; ``held_out`` (e.g. a dev split) replaces the automatic held-out part."""
         from dialogflowlite.models.crf import bio_transition_mask
+        from dialogflowlite.models.fast_bert import lean_copy
         from dialogflowlite.models.joint_intent_slot import (
             JointIntentSlotConfig,
             JointIntentSlotModel,
@@ -219,8 +224,18 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
         seed_everything(seed)
         source = resolve_model_source(str(c["model"]), self.name, self.position)
-        self.tokenizer = load_tokenizer(source, self.name)
-        encoder = load_encoder(source, self.name)
+        # BERT-style encoders train through LeanBert's forward pass (not under
+        # LoRA, which wraps transformers modules); from a local folder they load
+        # without importing transformers at all
+        lean = c["fast_training"] and not c["lora"]
+        local = load_local_bert(source) if lean else None
+        if local is not None:
+            encoder, self.tokenizer = local
+        else:
+            self.tokenizer = load_tokenizer(source, self.name)
+            encoder = load_encoder(source, self.name)
+            if lean:
+                encoder = lean_copy(encoder) or encoder
         keep_bottom_layers(encoder, c["encoder_layers"], self.name)
         if c["encoder_layers"] is not None and c["pooling"] == "cls":
             # measured: a 4-layer all-MiniLM-L6-v2 with the first piece's state
@@ -406,7 +421,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
                 hint="copy its model file instead, or retrain",
             )
         encoder = self.model.encoder
-        encoder.config.save_pretrained(storage.path(ENCODER_DIR))
+        save_encoder_config(encoder, storage.path(ENCODER_DIR))
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is not None and self._truncation is not None:
             backend.no_truncation()  # the saved tokenizer should not carry run-time settings

@@ -66,9 +66,25 @@ class PieceTokenizer:
     character offsets) and ``pad_token_id``.
     """
 
-    def __init__(self, backend: Any, pad_token_id: int | None) -> None:
+    #: the files besides tokenizer.json that make the folder loadable by ``transformers``
+    SETTINGS_FILES = ("tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+    def __init__(self, backend: Any, pad_token_id: int | None,
+                 folder: Path | None = None) -> None:
         self.backend_tokenizer = backend
         self.pad_token_id = pad_token_id
+        self.folder = folder
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write ``tokenizer.json`` and copy the settings files of the folder it came from."""
+        import shutil
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.backend_tokenizer.save(str(folder / "tokenizer.json"))
+        for name in self.SETTINGS_FILES if self.folder is not None else ():
+            if (self.folder / name).is_file():
+                shutil.copyfile(self.folder / name, folder / name)
 
 
 def load_piece_tokenizer(folder: str | Path) -> PieceTokenizer | None:
@@ -80,6 +96,10 @@ def load_piece_tokenizer(folder: str | Path) -> PieceTokenizer | None:
     from tokenizers import Tokenizer
 
     backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    # a model's tokenizer.json may carry padding and truncation for its own use
+    # (all-MiniLM-L6-v2: pad everything to 128): the components set their own
+    backend.no_padding()
+    backend.no_truncation()
     settings_file = folder / "tokenizer_config.json"
     settings = {}
     if settings_file.is_file():
@@ -87,7 +107,58 @@ def load_piece_tokenizer(folder: str | Path) -> PieceTokenizer | None:
     pad = settings.get("pad_token")
     if isinstance(pad, dict):  # an AddedToken written out in full
         pad = pad.get("content")
-    return PieceTokenizer(backend, backend.token_to_id(pad) if isinstance(pad, str) else None)
+    return PieceTokenizer(backend, backend.token_to_id(pad) if isinstance(pad, str) else None,
+                          folder)
+
+
+#: checkpoint keys that are not part of the encoder (pooler, pre-training heads)
+_NOT_ENCODER = ("pooler.", "cls.")
+
+
+def load_local_bert(source: str) -> tuple[Any, PieceTokenizer] | None:
+    """A BERT-style model in a local folder, read without importing ``transformers``.
+
+    Reads ``config.json``, ``model.safetensors`` and ``tokenizer.json`` into
+    the modules of :func:`~dialogflowlite.models.fast_bert.bert_skeleton` and a
+    :class:`PieceTokenizer`: the same weights and pieces as ``AutoModel`` and
+    ``AutoTokenizer`` give, several seconds sooner (importing ``transformers``
+    and building its model is most of what loading costs). None for anything
+    else (a hub name, another architecture, weights in another format, a
+    checkpoint that does not fit): the caller loads it with ``transformers``.
+    """
+    folder = Path(source)
+    files = [folder / name for name in ("config.json", "model.safetensors", "tokenizer.json")]
+    if not all(f.is_file() for f in files):
+        return None
+    try:
+        config = json.loads(files[0].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict) or config.get("model_type") != "bert":
+        return None
+    from safetensors.torch import load_file
+
+    from dialogflowlite.models.fast_bert import bert_skeleton
+
+    encoder = bert_skeleton(config)
+    if encoder is None:
+        return None
+    try:
+        tensors = load_file(str(files[1]))
+    except Exception:  # unreadable: transformers will say what is wrong with it
+        return None
+    if any(key.startswith("bert.") for key in tensors):  # a checkpoint with heads
+        tensors = {key[len("bert."):]: value for key, value in tensors.items()
+                   if key.startswith("bert.")}
+    tensors = {key: value for key, value in tensors.items()
+               if not key.startswith(_NOT_ENCODER) and not key.endswith("_ids")}
+    missing, unexpected = encoder.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        return None
+    tokenizer = load_piece_tokenizer(folder)
+    if tokenizer is None:
+        return None
+    return encoder, tokenizer
 
 
 def load_encoder(source: str, owner: str) -> Any:
@@ -115,6 +186,17 @@ def encoder_from_config(folder: str, owner: str) -> Any:
             hint="retrain with `dialogflowlite train --force`",
         ) from e
     return without_pooler(AutoModel.from_config(config))
+
+
+def save_encoder_config(encoder: Any, folder: Path) -> None:
+    """The encoder's ``config.json`` (a ``transformers`` config, or a skeleton's)."""
+    config = encoder.config
+    if hasattr(config, "save_pretrained"):
+        config.save_pretrained(folder)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(vars(config), indent=2, sort_keys=True),
+                                        encoding="utf-8")
 
 
 def without_pooler(encoder: Any) -> Any:
