@@ -3,7 +3,10 @@
 Strategies: ``greedy``, ``beam`` (beam search with a length penalty) and
 ``sample`` (temperature, top-k, top-p). All of them apply the repetition
 penalty (CTRL's: logits of tokens already generated are divided by it when
-positive, multiplied when negative) and stop at ``max_length``.
+positive, multiplied when negative), can forbid repeating any n-gram of
+``no_repeat_ngram_size`` tokens (a beam that starts looping, "a restaurant
+you have a restaurant you have", cannot go round again), and stop at
+``max_length``.
 
 Every hypothesis also carries the *model's* log-probability of its tokens
 (temperature 1, no penalties), whose length-normalised value is the score the
@@ -37,6 +40,8 @@ class DecodingConfig:
     max_length: int = 64
     repetition_penalty: float = 1.0
     length_penalty: float = 1.0
+    #: no n-gram of this many tokens twice in a reply (0: no limit)
+    no_repeat_ngram_size: int = 0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -51,6 +56,9 @@ class DecodingConfig:
         if self.beam_size < 1 or self.max_length < 1 or self.top_k < 0:
             raise ComponentConfigError("decoding beam_size and max_length must be at least 1, "
                                        "top_k at least 0")
+        if self.no_repeat_ngram_size < 0 or self.no_repeat_ngram_size == 1:
+            raise ComponentConfigError("decoding no_repeat_ngram_size must be 0 (off) or at "
+                                       "least 2", hint="3 forbids repeating any three tokens")
         if self.repetition_penalty <= 0:
             raise ComponentConfigError("decoding repetition_penalty must be above 0",
                                        hint="1.0 means no penalty")
@@ -126,6 +134,27 @@ def apply_repetition_penalty(logits: torch.Tensor, history: list[list[int]],
     return logits
 
 
+def block_repeated_ngrams(logits: torch.Tensor, history: list[list[int]],
+                          size: int) -> torch.Tensor:
+    """Forbid each row the tokens that would repeat an n-gram of ``size`` it already has."""
+    if size < 2:
+        return logits
+    blocked = []
+    for row, seen in enumerate(history):
+        if len(seen) < size:
+            continue
+        prefix = tuple(seen[len(seen) - size + 1:])
+        tokens = {seen[i + size - 1] for i in range(len(seen) - size + 1)
+                  if tuple(seen[i:i + size - 1]) == prefix}
+        blocked += [(row, token) for token in tokens]
+    if not blocked:
+        return logits
+    logits = logits.clone()
+    rows, tokens = zip(*blocked, strict=True)
+    logits[list(rows), list(tokens)] = float("-inf")
+    return logits
+
+
 def filter_top_k_top_p(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     """Keep the ``top_k`` best tokens and the smallest set whose probability reaches ``top_p``."""
     logits = logits.clone()
@@ -170,6 +199,7 @@ def greedy_or_sample(model: StepModel, source: Any, config: DecodingConfig) -> H
         logits = logits.float()
         model_log_probs = torch.log_softmax(logits, dim=-1)[0]
         processed = apply_repetition_penalty(logits, [tokens], config.repetition_penalty)
+        processed = block_repeated_ngrams(processed, [tokens], config.no_repeat_ngram_size)
         if sampling:
             processed = filter_top_k_top_p(processed / config.temperature, config.top_k,
                                            config.top_p)
@@ -218,6 +248,8 @@ def beam_search(model: StepModel, source: Any, config: DecodingConfig) -> list[H
         model_log_probs = torch.log_softmax(logits, dim=-1)
         processed = apply_repetition_penalty(logits, [b.tokens for b in beams],
                                              config.repetition_penalty)
+        processed = block_repeated_ngrams(processed, [b.tokens for b in beams],
+                                          config.no_repeat_ngram_size)
         processed = torch.log_softmax(processed, dim=-1)
         totals = processed + torch.tensor([b.rank for b in beams])[:, None]
         vocab = totals.shape[-1]

@@ -9,6 +9,7 @@ from dialogflowlite.components.generation.decoding import (
     DecodingConfig,
     apply_repetition_penalty,
     beam_search,
+    block_repeated_ngrams,
     decode,
     filter_top_k_top_p,
     greedy_or_sample,
@@ -144,6 +145,29 @@ def test_repetition_penalty_discourages_repeats() -> None:
     assert penalised.score == pytest.approx(math.log(0.4) / 3, abs=1e-4)
 
 
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_no_repeat_ngram_breaks_a_loop(strategy: str) -> None:
+    # after A B the model always wants A B again: a loop until max_length
+    looping = ToyModel({}, default={A: 0.5, B: 0.3, EOS: 0.2})
+    looping.table = {(): {A: 1.0}, (A,): {B: 1.0}}
+    for prefix in ((A, B), (A, B, A)):
+        looping.table[prefix] = {(A if len(prefix) % 2 == 0 else B): 0.9, EOS: 0.1}
+    settings = {"strategy": strategy, "max_length": 8}
+    plain = decode(looping, None, DecodingConfig(**settings))[0]
+    assert plain.tokens[:4] == [A, B, A, B]
+    blocked = decode(looping, None, DecodingConfig(**settings, no_repeat_ngram_size=2))[0]
+    # A B may not come twice: the reply ends instead
+    assert blocked.tokens == [A, B, A] and blocked.finished
+
+
+def test_block_repeated_ngrams_values() -> None:
+    logits = torch.zeros(2, 5)
+    out = block_repeated_ngrams(logits, [[1, 2, 3, 1, 2], [1, 2]], 3)
+    # row 0 ends with (1, 2), which was followed by 3: 3 is forbidden; row 1 is too short
+    assert torch.isinf(out[0, 3]) and int(torch.isinf(out).sum()) == 1
+    assert block_repeated_ngrams(logits, [[1, 1, 1]], 0) is logits
+
+
 def test_apply_repetition_penalty_values() -> None:
     logits = torch.tensor([[2.0, -2.0, 1.0]])
     out = apply_repetition_penalty(logits, [[0, 1]], 2.0)
@@ -167,6 +191,7 @@ def test_top_k_and_top_p_filters() -> None:
     ({"top_p": 1.5}, "top_p"),
     ({"beam_size": 0}, "beam_size"),
     ({"repetition_penalty": 0}, "repetition_penalty"),
+    ({"no_repeat_ngram_size": 1}, "no_repeat_ngram_size"),
     ({"beams": 3}, "beams"),
 ])
 def test_bad_decoding_settings_are_named(settings, message) -> None:
