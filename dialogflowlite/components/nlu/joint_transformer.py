@@ -144,7 +144,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "quantize": False,
         # a leaner forward pass for BERT-style encoders when loaded for parsing
         "fast_inference": True,
-        # a leaner forward pass for BERT-style encoders while fine-tuning
+        # a leaner forward pass for BERT-style encoders while fine-tuning; a local
+        # BERT folder then loads without transformers
         "fast_training": True,
         # LoRA adapters instead of full fine-tuning: {r: 8, alpha: 16, dropout: 0.1}
         "lora": None,
