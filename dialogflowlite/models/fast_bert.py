@@ -138,13 +138,16 @@ class LeanBert(nn.Module):
         """Hidden states as ``.last_hidden_state`` (batch, pieces, hidden); zeros at padding."""
         batch, length = input_ids.shape
         embeddings = self.embeddings
-        dropout = float(getattr(self.config, "hidden_dropout_prob", 0.1)) if self.training else 0.0
+        dropout = (float(getattr(self.config, "hidden_dropout_prob", 0.1)),
+                   float(getattr(self.config, "attention_probs_dropout_prob", 0.1)))
+        if not self.training:
+            dropout = (0.0, 0.0)
         x = (
             embeddings.word_embeddings(input_ids)
             + embeddings.position_embeddings.weight[:length]
             + embeddings.token_type_embeddings.weight[0]
         )
-        x = F.dropout(embeddings.LayerNorm(x), dropout, self.training)
+        x = F.dropout(embeddings.LayerNorm(x), dropout[0], self.training)
         keep = None
         if attention_mask is not None and not bool(attention_mask.all()):
             keep = attention_mask.bool()
@@ -158,8 +161,11 @@ class LeanBert(nn.Module):
         return SimpleNamespace(last_hidden_state=states)
 
     def _layer(self, layer: nn.Module, hidden: torch.Tensor, rows: torch.Tensor | None,
-               mask: torch.Tensor | None, shape: tuple[int, int], dropout: float) -> torch.Tensor:
+               mask: torch.Tensor | None, shape: tuple[int, int],
+               dropout: tuple[float, float]) -> torch.Tensor:
+        """One block; ``dropout`` is (hidden, attention), zeros when not training."""
         batch, length = shape
+        hidden_dropout, attention_dropout = dropout
         size = hidden.size(-1)
         heads = int(self.config.num_attention_heads)
         projections = layer.attention.self
@@ -168,16 +174,27 @@ class LeanBert(nn.Module):
         bias = torch.cat([projections.query.bias, projections.key.bias, projections.value.bias])
         qkv = _unpack(F.linear(hidden, weight, bias), rows, batch * length)
         qkv = qkv.view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
-        attention_dropout = float(getattr(self.config, "attention_probs_dropout_prob", 0.1))
-        context = F.scaled_dot_product_attention(
-            qkv[0], qkv[1], qkv[2], attn_mask=mask,
-            dropout_p=attention_dropout if self.training else 0.0)
+        context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask,
+                                                 dropout_p=attention_dropout)
         context = _pack(context.transpose(1, 2).reshape(batch * length, size), rows)
         output = layer.attention.output
-        hidden = output.LayerNorm(F.dropout(output.dense(context), dropout, self.training) + hidden)
+        hidden = output.LayerNorm(F.dropout(output.dense(context), hidden_dropout,
+                                            self.training) + hidden)
         inner = _ACTIVATIONS[self.config.hidden_act](layer.intermediate.dense(hidden))
         return layer.output.LayerNorm(
-            F.dropout(layer.output.dense(inner), dropout, self.training) + hidden)
+            F.dropout(layer.output.dense(inner), hidden_dropout, self.training) + hidden)
+
+
+def lean_bert(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LeanBert | None:
+    """A :class:`LeanBert` from a ``config.json`` and weights in a BertModel's layout
+    (buffers such as ``position_ids`` may be there or not), or None when they do not
+    fit one."""
+    lean = bert_skeleton(config)
+    if lean is None:
+        return None
+    weights = {key: value for key, value in tensors.items() if not key.endswith("_ids")}
+    missing, unexpected = lean.load_state_dict(weights, strict=False)
+    return None if missing or unexpected else lean
 
 
 def lean_copy(encoder: Any) -> LeanBert | None:
@@ -187,12 +204,8 @@ def lean_copy(encoder: Any) -> LeanBert | None:
         return None
     config = encoder.config.to_dict() if hasattr(encoder.config, "to_dict") else vars(
         encoder.config)
-    lean = bert_skeleton(dict(config))
-    if lean is None:
-        return None
-    state = {k: v for k, v in encoder.state_dict().items() if not k.endswith("_ids")}
-    missing, unexpected = lean.load_state_dict(state, strict=False)
-    return None if missing or unexpected else lean.train(encoder.training)
+    lean = lean_bert(dict(config), encoder.state_dict())
+    return None if lean is None else lean.train(encoder.training)
 
 
 class _Layer(nn.Module):

@@ -138,11 +138,8 @@ def load_local_bert(source: str) -> tuple[Any, PieceTokenizer] | None:
         return None
     from safetensors.torch import load_file
 
-    from dialogflowlite.models.fast_bert import bert_skeleton
+    from dialogflowlite.models.fast_bert import lean_bert
 
-    encoder = bert_skeleton(config)
-    if encoder is None:
-        return None
     try:
         tensors = load_file(str(files[1]))
     except Exception:  # unreadable: transformers will say what is wrong with it
@@ -150,15 +147,10 @@ def load_local_bert(source: str) -> tuple[Any, PieceTokenizer] | None:
     if any(key.startswith("bert.") for key in tensors):  # a checkpoint with heads
         tensors = {key[len("bert."):]: value for key, value in tensors.items()
                    if key.startswith("bert.")}
-    tensors = {key: value for key, value in tensors.items()
-               if not key.startswith(_NOT_ENCODER) and not key.endswith("_ids")}
-    missing, unexpected = encoder.load_state_dict(tensors, strict=False)
-    if missing or unexpected:
-        return None
-    tokenizer = load_piece_tokenizer(folder)
-    if tokenizer is None:
-        return None
-    return encoder, tokenizer
+    encoder = lean_bert(config, {key: value for key, value in tensors.items()
+                                 if not key.startswith(_NOT_ENCODER)})
+    tokenizer = load_piece_tokenizer(folder) if encoder is not None else None
+    return None if tokenizer is None else (encoder, tokenizer)
 
 
 def load_encoder(source: str, owner: str) -> Any:
