@@ -33,6 +33,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,17 +107,27 @@ def train_worker(args: argparse.Namespace) -> dict[str, Any]:
         settings["epochs"] = args.epochs
     if args.minutes:
         settings["max_minutes"] = args.minutes
+    featurizers = (
+        [ComponentConfig("RegexFeaturizer", {"use_entity_values": True})]
+        if args.entity_values else []
+    )
     pipeline = NluPipeline.from_config(
         [
             ComponentConfig("WhitespaceTokenizer"),
+            *featurizers,
             ComponentConfig(CLASSIFIER[args.model], settings),
         ],
         quiet=True,
     )
-    tokenizer, classifier = pipeline.components
+    tokenizer, *middle, classifier = pipeline.components
     context = NluContext(progress=False, seed=args.seed)
     train = _tokenized(tokenizer, splits["train"])
     dev = _tokenized(tokenizer, splits["dev"]) if "dev" in splits else None
+    for featurizer in middle:
+        featurizer.train(train, context)
+        featurizer.process_training_data(train)
+        if dev is not None:
+            featurizer.process(dev.examples)
     classifier.fit(train, context, held_out=dev)
     writer = ModelWriter()
     try:
@@ -153,6 +164,8 @@ def evaluate_worker(args: argparse.Namespace) -> dict[str, Any]:
         [(m.intent, word_tags(m.tokens, m.entities)) for m in test],
         [(p.intent, word_tags(m.tokens, p.entities)) for m, p in zip(test, parsed, strict=True)],
     )
+    if args.errors:
+        _write_errors(Path(args.errors), test, parsed)
     samples = [m.text for m in test][: (QUICK["latency"] if args.quick else args.latency)]
     for text in samples[:20]:  # warm-up: first calls allocate and pick kernels
         pipeline.parse(text)
@@ -171,6 +184,23 @@ def evaluate_worker(args: argparse.Namespace) -> dict[str, Any]:
         "p95_ms": timings[min(len(timings) - 1, int(len(timings) * 0.95))],
         "threads": torch.get_num_threads(),
     }
+
+
+def _write_errors(path: Path, test: list[Any], parsed: list[Any]) -> None:
+    """One JSON line per test message whose intent or slots were predicted wrong."""
+    from dialogflowlite.io.bio_corpus import word_tags
+
+    with path.open("w", encoding="utf-8") as out:
+        for gold, got in zip(test, parsed, strict=True):
+            gold_tags = word_tags(gold.tokens, gold.entities)
+            got_tags = word_tags(gold.tokens, got.entities)
+            if gold.intent == got.intent and gold_tags == got_tags:
+                continue
+            words = [t.text for t in gold.tokens]
+            record = {"text": gold.text, "intent": gold.intent, "predicted_intent": got.intent,
+                      "tags": " ".join(gold_tags), "predicted_tags": " ".join(got_tags),
+                      "words": " ".join(words)}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 # ---------------------------------------------------------------- driver
@@ -199,6 +229,10 @@ def _run_worker(
     ]
     if args.quick:
         command.append("--quick")
+    if kind == "evaluate" and args.keep:
+        command += ["--errors", str(output.with_name(f"{data.name}-{model}-errors.jsonl"))]
+    if kind == "train" and args.entity_values:
+        command.append("--entity-values")
     if kind == "train":
         epochs = args.scratch_epochs if model == "scratch" else args.epochs
         if args.quick and not epochs:
@@ -316,14 +350,25 @@ def main(argv: list[str] | None = None) -> int:
         default=300,
         help="test messages parsed one at a time for the latency",
     )
+    parser.add_argument(
+        "--entity-values",
+        action="store_true",
+        help="put a RegexFeaturizer with use_entity_values before the classifier",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each trained model file and the test messages it got wrong in this folder",
+    )
     parser.add_argument("--no-lock", action="store_true", help="do not wait for the bench lock")
     # worker mode (internal)
     parser.add_argument("--worker", choices=("train", "evaluate"), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--errors", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -361,6 +406,11 @@ def main(argv: list[str] | None = None) -> int:
                 info, seconds, output = trained[base]
                 scored, _ = _run_worker("evaluate", args, model, corpus, output)
                 rows.append(_row(corpus, model, info, seconds, scored, output.stat().st_size))
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for kept in Path(tmp).glob(f"{corpus.name}-*"):
+                    if kept.suffix in (".tar", ".jsonl"):
+                        shutil.copy2(kept, args.keep / kept.name)
     print(
         f"# {'quick run, ' if args.quick else ''}torch threads: {args.threads}; "
         "the quantized row reuses the default model (int8 at load time); train = wall "

@@ -18,6 +18,8 @@ from torch import nn
 from dialogflowlite.models.crf import ConditionalRandomField
 
 IGNORE_INDEX = -100
+#: the emission score of a tag that must not be chosen (finite: a CRF adds scores up)
+_RULED_OUT = -1e4
 
 
 @dataclass
@@ -116,6 +118,18 @@ class IntentSlotHeads(nn.Module):
         picked = probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1).tolist()
         confidences = [row[: len(path)] for row, path in zip(picked, paths, strict=True)]
         return paths, confidences
+
+
+def restrict_tags(output: JointOutput, tags_by_intent: torch.Tensor) -> JointOutput:
+    """``output`` with the tags its predicted intents do not allow ruled out.
+
+    ``tags_by_intent`` (intents, tags) is True where the intent's training
+    examples carry the tag's entity (and for ``O``). Ruled-out tags get a
+    score no path takes, so a softmax or CRF picks among the allowed ones.
+    """
+    allowed = tags_by_intent.to(output.tag_logits.device)[output.intent_logits.argmax(-1)]
+    logits = output.tag_logits.masked_fill(~allowed.unsqueeze(1), _RULED_OUT)
+    return JointOutput(output.intent_logits, logits)
 
 
 def _features(

@@ -13,6 +13,7 @@ batching (``_item_length``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ from dialogflowlite.shared.message import Message
 
 if TYPE_CHECKING:
     import torch
+
+logger = logging.getLogger(__name__)
 
 
 class IntentSlotClassifier(NluComponent):
@@ -124,7 +127,25 @@ class IntentSlotClassifier(NluComponent):
         batch = move_to(self._collate(items), self._device or torch.device("cpu"))
         return predict_batch(self.model, batch, self._forward, len(items),
                              intents_wanted=bool(self.config["intent_classification"]),
-                             tags_wanted=self._tags_wanted)
+                             tags_wanted=self._tags_wanted,
+                             tags_by_intent=self._tags_by_intent())
+
+    def _tags_by_intent(self) -> torch.Tensor | None:
+        """The intents x tags mask of ``restrict_entities_to_intent`` (None when off)."""
+        import torch
+
+        if not self.config.get("restrict_entities_to_intent") or self.labels is None:
+            return None
+        cached = getattr(self, "_tag_mask", None)
+        if cached is not None and cached[0] is self.labels:
+            return cached[1]
+        rows = self.labels.tags_by_intent()
+        if rows is None:
+            logger.warning("%s: restrict_entities_to_intent is ignored: this model was "
+                           "saved without the entities of each intent (retrain it)", self.name)
+        mask = torch.tensor(rows, dtype=torch.bool) if rows is not None else None
+        self._tag_mask = (self.labels, mask)
+        return mask
 
     def process(self, messages: list[Message]) -> None:
         """Predict the intent ranking and the entities of a batch of messages."""

@@ -105,6 +105,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         # pieces per message, longer messages are cut (their last words get no tag)
         "max_length": 64,
         "use_crf": False,
+        # tag only entities that the predicted intent's training examples carry
+        "restrict_entities_to_intent": False,
         "intent_classification": True,
         "entity_recognition": True,
         # an integer, or "auto" (see auto_epochs)

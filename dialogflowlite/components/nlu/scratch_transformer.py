@@ -93,6 +93,8 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         # words per message; longer messages are cut (their last words get no tag)
         "max_length": 128,
         "use_crf": True,
+        # tag only entities that the predicted intent's training examples carry
+        "restrict_entities_to_intent": False,
         "intent_classification": True,
         "entity_recognition": True,
         "slot_loss_weight": 1.0,

@@ -36,10 +36,15 @@ def example_tokens(message: Message) -> list[Token]:
 
 @dataclass
 class LabelSet:
-    """The intents and BIO tags a classifier predicts, in index order."""
+    """The intents and BIO tags a classifier predicts, in index order.
+
+    ``entities_by_intent`` lists, for each intent, the entity labels its
+    training examples carry (None in models saved before it was recorded).
+    """
 
     intents: list[str]
     tags: list[str]
+    entities_by_intent: dict[str, list[str]] | None = None
 
     @classmethod
     def from_examples(cls, examples: Sequence[Message], component: str) -> LabelSet:
@@ -51,7 +56,11 @@ class LabelSet:
             )
         labels = sorted({e.label for m in examples for e in m.entities})
         tags = [OUTSIDE] + [f"{p}-{label}" for label in labels for p in ("B", "I")]
-        return cls(intents, tags)
+        by_intent: dict[str, set[str]] = {intent: set() for intent in intents}
+        for message in examples:
+            if message.base_intent:
+                by_intent[message.base_intent].update(e.label for e in message.entities)
+        return cls(intents, tags, {k: sorted(v) for k, v in by_intent.items()})
 
     @property
     def has_entities(self) -> bool:
@@ -66,12 +75,33 @@ class LabelSet:
         lookup = {tag: i for i, tag in enumerate(self.tags)}
         return [lookup.get(tag, 0) for tag in bio_tags(tokens, message.entities)]
 
+    def tags_by_intent(self) -> list[list[bool]] | None:
+        """For each intent (rows) and tag (columns): may the intent's messages carry the tag?
+
+        ``O`` is always allowed; None when the entities of each intent were not recorded.
+        """
+        if self.entities_by_intent is None:
+            return None
+        rows = []
+        for intent in self.intents:
+            allowed = set(self.entities_by_intent.get(intent, []))
+            rows.append([tag == OUTSIDE or tag[2:] in allowed for tag in self.tags])
+        return rows
+
     def to_json(self) -> dict:
-        return {"intents": self.intents, "tags": self.tags}
+        data: dict[str, Any] = {"intents": self.intents, "tags": self.tags}
+        if self.entities_by_intent is not None:
+            data["entities_by_intent"] = self.entities_by_intent
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> LabelSet:
-        return cls(list(data["intents"]), list(data["tags"]))
+        by_intent = data.get("entities_by_intent")
+        return cls(
+            list(data["intents"]),
+            list(data["tags"]),
+            {k: list(v) for k, v in by_intent.items()} if by_intent is not None else None,
+        )
 
 
 # ---------------------------------------------------------------- regex / lookup features
@@ -192,19 +222,25 @@ def score(
 
 def predict_batch(
     model: Any, batch: dict[str, Any], forward: Any, count: int, *,
-    intents_wanted: bool, tags_wanted: bool,
+    intents_wanted: bool, tags_wanted: bool, tags_by_intent: Any = None,
 ) -> tuple[list[list[float] | None], list[list[int]], list[list[int | float]]]:
     """Intent probabilities, tag paths and tag confidences of ``count`` collated messages.
 
-    ``forward(model, batch)`` runs a joint intent + slot model. Probabilities
-    come back as plain lists, converted in one call: per-message tensor calls
-    would each wait for the interpreter lock in a busy server.
+    ``forward(model, batch)`` runs a joint intent + slot model. With
+    ``tags_by_intent`` (a bool tensor, intents x tags) each message's tags are
+    chosen among those its predicted intent allows. Probabilities come back as
+    plain lists, converted in one call: per-message tensor calls would each
+    wait for the interpreter lock in a busy server.
     """
     import torch
+
+    from dialogflowlite.models.intent_slot_heads import restrict_tags
 
     with torch.inference_mode():
         output = forward(model, batch)
         probs = output.intent_logits.float().softmax(-1).cpu()
+        if tags_wanted and intents_wanted and tags_by_intent is not None:
+            output = restrict_tags(output, tags_by_intent)
         if tags_wanted:
             paths, confidences = model.decode_tags(output, batch["word_mask"])
         else:
