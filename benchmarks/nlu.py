@@ -107,27 +107,17 @@ def train_worker(args: argparse.Namespace) -> dict[str, Any]:
         settings["epochs"] = args.epochs
     if args.minutes:
         settings["max_minutes"] = args.minutes
-    featurizers = (
-        [ComponentConfig("RegexFeaturizer", {"use_entity_values": True})]
-        if args.entity_values else []
-    )
     pipeline = NluPipeline.from_config(
         [
             ComponentConfig("WhitespaceTokenizer"),
-            *featurizers,
             ComponentConfig(CLASSIFIER[args.model], settings),
         ],
         quiet=True,
     )
-    tokenizer, *middle, classifier = pipeline.components
+    tokenizer, classifier = pipeline.components
     context = NluContext(progress=False, seed=args.seed)
     train = _tokenized(tokenizer, splits["train"])
     dev = _tokenized(tokenizer, splits["dev"]) if "dev" in splits else None
-    for featurizer in middle:
-        featurizer.train(train, context)
-        featurizer.process_training_data(train)
-        if dev is not None:
-            featurizer.process(dev.examples)
     classifier.fit(train, context, held_out=dev)
     writer = ModelWriter()
     try:
@@ -231,8 +221,6 @@ def _run_worker(
         command.append("--quick")
     if kind == "evaluate" and args.keep:
         command += ["--errors", str(output.with_name(f"{data.name}-{model}-errors.jsonl"))]
-    if kind == "train" and args.entity_values:
-        command.append("--entity-values")
     if kind == "train":
         epochs = args.scratch_epochs if model == "scratch" else args.epochs
         if args.quick and not epochs:
@@ -349,11 +337,6 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=300,
         help="test messages parsed one at a time for the latency",
-    )
-    parser.add_argument(
-        "--entity-values",
-        action="store_true",
-        help="put a RegexFeaturizer with use_entity_values before the classifier",
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, help="also write the rows here")
