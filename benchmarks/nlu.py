@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import fcntl
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -149,6 +150,9 @@ def evaluate_worker(args: argparse.Namespace) -> dict[str, Any]:
     limits = QUICK if args.quick else None
     test = _load_splits(Path(args.data), limits)["test"].examples
     pipeline = NluPipeline.load(Path(args.output), quantize=args.model == "quantized")
+    # settings that act when parsing (restrict_entities_to_intent, ...) can change
+    # on a trained model without retraining it
+    pipeline.components[-1].config.update(json.loads(args.parse_config or "{}"))
     parsed = pipeline.parse_batch([m.text for m in test])
     scores = score(
         [(m.intent, word_tags(m.tokens, m.entities)) for m in test],
@@ -219,6 +223,8 @@ def _run_worker(
     ]
     if args.quick:
         command.append("--quick")
+    if kind == "evaluate" and args.parse_config:
+        command += ["--parse-config", args.parse_config]
     if kind == "evaluate" and args.keep:
         command += ["--errors", str(output.with_name(f"{data.name}-{model}-errors.jsonl"))]
     if kind == "train":
@@ -281,11 +287,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print(header)
     print("-" * len(header))
     for r in rows:
+        # a model scored with --trained has no training figures
+        untrained = math.isnan(r["train_s"])
+        train = f"{'-':>8}" if untrained else f"{r['train_s']:>7.0f}s"
+        epochs = f"{'-':>6}" if untrained else f"{r['epochs']:>6.2f}"
+        rss = f"{'-':>9}" if untrained else f"{r['peak_rss_mb']:>6.0f} MB"
         print(
             f"{r['data']:<8} {r['model']:<10} {r['intent']:>7.2f} {r['slot_f1']:>8.2f} "
-            f"{r['sentence']:>9.2f} {r['train_s']:>7.0f}s {r['epochs']:>6.2f} "
-            f"{r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f} {r['size_mb']:>8.1f} "
-            f"{r['peak_rss_mb']:>6.0f} MB"
+            f"{r['sentence']:>9.2f} {train} {epochs} "
+            f"{r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f} {r['size_mb']:>8.1f} {rss}"
         )
 
 
@@ -338,6 +348,17 @@ def main(argv: list[str] | None = None) -> int:
         default=300,
         help="test messages parsed one at a time for the latency",
     )
+    parser.add_argument(
+        "--parse-config",
+        help="JSON changing settings of the trained classifier when it is loaded for "
+        "scoring (those that act when parsing, such as restrict_entities_to_intent)",
+    )
+    parser.add_argument(
+        "--trained",
+        type=Path,
+        help="score this model file (kept with --keep) instead of training one; "
+        "with a single --data and one of default/quantized",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(
@@ -366,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     corpora = args.data or DEFAULT_DATA
+    if args.trained and (len(corpora) != 1 or "scratch" in models):
+        parser.error("--trained scores one model file: give one --data and default/quantized")
     for corpus in corpora:
         if not (corpus / "train" / "label").exists():
             parser.error(f"{corpus} has no train/label (expected train/dev/test splits)")
@@ -376,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
             trained: dict[str, tuple[dict[str, Any], float, Path]] = {}
             for model in models:
                 base = "scratch" if model == "scratch" else "default"
+                if base not in trained and args.trained:
+                    trained[base] = ({"epochs": float("nan"), "peak_rss_mb": float("nan")},
+                                     float("nan"), args.trained)
                 if base not in trained:
                     output = Path(tmp) / f"{corpus.name}-{base}.tar"
                     info, seconds = _run_worker("train", args, base, corpus, output)
