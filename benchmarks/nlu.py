@@ -24,6 +24,9 @@ still share the CPU.
     python benchmarks/nlu.py                                # SNIPS and ATIS, all models
     python benchmarks/nlu.py --data path/to/corpus --models default,scratch
     python benchmarks/nlu.py --quick                        # a small smoke run
+    python benchmarks/nlu.py --data DIR --keep KEPT         # keep models and wrong messages
+    python benchmarks/nlu.py --data DIR --trained KEPT/NAME-default.tar \
+        --parse-config '{"restrict_entities_to_intent": true}'   # score a kept model again
 """
 
 from __future__ import annotations
