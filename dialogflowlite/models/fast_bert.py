@@ -27,8 +27,8 @@ modules with a BERT model's names and shapes from its ``config.json``, so
 weights load without importing ``transformers`` at all: a parsing process
 (the server) starts faster and holds less memory, and fine-tuning starts
 seconds sooner. :class:`LeanBert`'s own forward pass is the one fine-tuning
-uses: the same leaner layer loop, with BERT's dropout and gradients for every
-weight, untraced.
+uses: the same layer loop (one function serves both), with BERT's dropout and
+gradients for every weight, untraced.
 """
 
 from __future__ import annotations
@@ -136,53 +136,22 @@ class LeanBert(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> SimpleNamespace:
         """Hidden states as ``.last_hidden_state`` (batch, pieces, hidden); zeros at padding."""
-        batch, length = input_ids.shape
+        hidden_dropout = attention_dropout = 0.0
+        if self.training:
+            hidden_dropout = float(getattr(self.config, "hidden_dropout_prob", 0.1))
+            attention_dropout = float(getattr(self.config, "attention_probs_dropout_prob", 0.1))
         embeddings = self.embeddings
-        dropout = (float(getattr(self.config, "hidden_dropout_prob", 0.1)),
-                   float(getattr(self.config, "attention_probs_dropout_prob", 0.1)))
-        if not self.training:
-            dropout = (0.0, 0.0)
-        x = (
-            embeddings.word_embeddings(input_ids)
-            + embeddings.position_embeddings.weight[:length]
-            + embeddings.token_type_embeddings.weight[0]
-        )
-        x = F.dropout(embeddings.LayerNorm(x), dropout[0], self.training)
+        x = _embed(input_ids, embeddings.word_embeddings, embeddings.position_embeddings,
+                   embeddings.token_type_embeddings, embeddings.LayerNorm)
         keep = None
         if attention_mask is not None and not bool(attention_mask.all()):
             keep = attention_mask.bool()
-        size = x.size(-1)
-        rows = None if keep is None else keep.reshape(-1).nonzero().squeeze(1)
-        mask = None if keep is None else keep[:, None, None, :]
-        hidden = _pack(x.reshape(batch * length, size), rows)
-        for layer in self.encoder.layer:
-            hidden = self._layer(layer, hidden, rows, mask, (batch, length), dropout)
-        states = _unpack(hidden, rows, batch * length).view(batch, length, size)
+        blocks = [_lean_block(layer) for layer in self.encoder.layer]
+        states = _run_blocks(_dropped(x, hidden_dropout), keep, blocks,
+                             int(self.config.num_attention_heads),
+                             _ACTIVATIONS[self.config.hidden_act],
+                             hidden_dropout, attention_dropout)
         return SimpleNamespace(last_hidden_state=states)
-
-    def _layer(self, layer: nn.Module, hidden: torch.Tensor, rows: torch.Tensor | None,
-               mask: torch.Tensor | None, shape: tuple[int, int],
-               dropout: tuple[float, float]) -> torch.Tensor:
-        """One block; ``dropout`` is (hidden, attention), zeros when not training."""
-        batch, length = shape
-        hidden_dropout, attention_dropout = dropout
-        size = hidden.size(-1)
-        heads = int(self.config.num_attention_heads)
-        projections = layer.attention.self
-        weight = torch.cat([projections.query.weight, projections.key.weight,
-                            projections.value.weight])
-        bias = torch.cat([projections.query.bias, projections.key.bias, projections.value.bias])
-        qkv = _unpack(F.linear(hidden, weight, bias), rows, batch * length)
-        qkv = qkv.view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
-        context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask,
-                                                 dropout_p=attention_dropout)
-        context = _pack(context.transpose(1, 2).reshape(batch * length, size), rows)
-        output = layer.attention.output
-        hidden = output.LayerNorm(F.dropout(output.dense(context), hidden_dropout,
-                                            self.training) + hidden)
-        inner = _ACTIVATIONS[self.config.hidden_act](layer.intermediate.dense(hidden))
-        return layer.output.LayerNorm(
-            F.dropout(layer.output.dense(inner), hidden_dropout, self.training) + hidden)
 
 
 def lean_bert(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LeanBert | None:
@@ -209,6 +178,9 @@ def lean_copy(encoder: Any) -> LeanBert | None:
 
 
 class _Layer(nn.Module):
+    """One BERT layer's parts for parsing, its attention projections fused into one
+    ``nn.Linear`` (a copy of their weights, quantizable like any other)."""
+
     def __init__(self, layer: Any) -> None:
         super().__init__()
         attention = layer.attention
@@ -276,32 +248,70 @@ class FastBertEncoder(nn.Module):
 
     def _encode(self, input_ids: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """Embeddings and layers; ``keep`` marks the real pieces (None: all of them)."""
-        length = input_ids.shape[1]
-        x = (
-            self.word_embeddings(input_ids)
-            + self.position_embeddings.weight[:length]
-            + self.token_type_embeddings.weight[0]
-        )
-        return self._layers(self.embedding_norm(x), keep)
+        x = _embed(input_ids, self.word_embeddings, self.position_embeddings,
+                   self.token_type_embeddings, self.embedding_norm)
+        return _run_blocks(x, keep, list(self.layers), self.num_heads, self.activation)
 
-    def _layers(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-        """The layers over ``x`` (batch, pieces, hidden); ``keep`` marks real pieces
-        (None: all of them)."""
-        batch, length, size = x.shape
-        heads = self.num_heads
-        # rows of the flattened (batch * length) layout that hold real pieces
-        rows = None if keep is None else keep.reshape(-1).nonzero().squeeze(1)
-        mask = None if keep is None else keep[:, None, None, :]
-        hidden = _pack(x.reshape(batch * length, size), rows)
-        for layer in self.layers:
-            qkv = _unpack(layer.qkv(hidden), rows, batch * length)
-            qkv = qkv.view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
-            context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
-            context = _pack(context.transpose(1, 2).reshape(batch * length, size), rows)
-            hidden = layer.attention_norm(layer.attention_out(context) + hidden)
-            hidden = layer.output_norm(
-                layer.output(self.activation(layer.intermediate(hidden))) + hidden)
-        return _unpack(hidden, rows, batch * length).view(batch, length, size)
+
+def _embed(input_ids: torch.Tensor, words: nn.Embedding, positions: nn.Embedding,
+           token_types: nn.Embedding, norm: nn.Module) -> torch.Tensor:
+    """BERT's embeddings of one-segment input: word + position + segment 0, normalised."""
+    length = input_ids.shape[1]
+    return norm(words(input_ids) + positions.weight[:length] + token_types.weight[0])
+
+
+def _lean_block(layer: nn.Module) -> SimpleNamespace:
+    """A ``transformers`` BERT layer's parts under :class:`_Layer`'s names; its three
+    attention projections become one product over their concatenated weights, so
+    each projection keeps its own gradient."""
+    projections = layer.attention.self
+    weight = torch.cat([projections.query.weight, projections.key.weight,
+                        projections.value.weight])
+    bias = torch.cat([projections.query.bias, projections.key.bias, projections.value.bias])
+    return SimpleNamespace(
+        qkv=lambda hidden: F.linear(hidden, weight, bias),
+        attention_out=layer.attention.output.dense,
+        attention_norm=layer.attention.output.LayerNorm,
+        intermediate=layer.intermediate.dense,
+        output=layer.output.dense,
+        output_norm=layer.output.LayerNorm,
+    )
+
+
+def _run_blocks(x: torch.Tensor, keep: torch.Tensor | None, blocks: list[Any], heads: int,
+                activation: Any, hidden_dropout: float = 0.0,
+                attention_dropout: float = 0.0) -> torch.Tensor:
+    """Post-layer-norm BERT blocks over ``x`` (batch, pieces, hidden).
+
+    ``keep`` marks the real pieces (None: all of them): the matrix products run
+    on those only, packed together, and only attention sees the padded layout;
+    hidden states at padding come back as zeros. Each block has :class:`_Layer`'s
+    parts. Dropout (rates of zero: none) sits where BERT has it: on the
+    attention weights and after each block's two output projections.
+    """
+    batch, length, size = x.shape
+    total = batch * length
+    # rows of the flattened (batch * length) layout that hold real pieces
+    rows = None if keep is None else keep.reshape(-1).nonzero().squeeze(1)
+    mask = None if keep is None else keep[:, None, None, :]
+    hidden = _pack(x.reshape(total, size), rows)
+    for block in blocks:
+        qkv = _unpack(block.qkv(hidden), rows, total)
+        qkv = qkv.view(batch, length, 3, heads, size // heads).permute(2, 0, 3, 1, 4)
+        context = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask,
+                                                 dropout_p=attention_dropout)
+        context = _pack(context.transpose(1, 2).reshape(total, size), rows)
+        hidden = block.attention_norm(_dropped(block.attention_out(context), hidden_dropout)
+                                      + hidden)
+        inner = activation(block.intermediate(hidden))
+        hidden = block.output_norm(_dropped(block.output(inner), hidden_dropout) + hidden)
+    return _unpack(hidden, rows, total).view(batch, length, size)
+
+
+def _dropped(x: torch.Tensor, rate: float) -> torch.Tensor:
+    """``x`` through dropout at ``rate``; no operation at all at rate zero (nothing
+    to record in a trace)."""
+    return F.dropout(x, rate, training=True) if rate else x
 
 
 def _pack(flat: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
