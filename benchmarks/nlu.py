@@ -157,12 +157,13 @@ def evaluate_worker(args: argparse.Namespace) -> dict[str, Any]:
     # on a trained model without retraining it
     pipeline.components[-1].config.update(json.loads(args.parse_config or "{}"))
     parsed = pipeline.parse_batch([m.text for m in test])
-    scores = score(
-        [(m.intent, word_tags(m.tokens, m.entities)) for m in test],
-        [(p.intent, word_tags(m.tokens, p.entities)) for m, p in zip(test, parsed, strict=True)],
-    )
+    gold = [(m.intent, word_tags(m.tokens, m.entities)) for m in test]
+    predicted = [
+        (p.intent, word_tags(m.tokens, p.entities)) for m, p in zip(test, parsed, strict=True)
+    ]
+    scores = score(gold, predicted)
     if args.errors:
-        _write_errors(Path(args.errors), test, parsed)
+        _write_errors(Path(args.errors), test, gold, predicted)
     samples = [m.text for m in test][: (QUICK["latency"] if args.quick else args.latency)]
     for text in samples[:20]:  # warm-up: first calls allocate and pick kernels
         pipeline.parse(text)
@@ -183,20 +184,19 @@ def evaluate_worker(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _write_errors(path: Path, test: list[Any], parsed: list[Any]) -> None:
+def _write_errors(
+    path: Path, test: list[Any], gold: list[Any], predicted: list[Any]
+) -> None:
     """One JSON line per test message whose intent or slots were predicted wrong."""
-    from dialogflowlite.io.bio_corpus import word_tags
-
     with path.open("w", encoding="utf-8") as out:
-        for gold, got in zip(test, parsed, strict=True):
-            gold_tags = word_tags(gold.tokens, gold.entities)
-            got_tags = word_tags(gold.tokens, got.entities)
-            if gold.intent == got.intent and gold_tags == got_tags:
+        for message, (intent, tags), (got_intent, got_tags) in zip(
+            test, gold, predicted, strict=True
+        ):
+            if intent == got_intent and tags == got_tags:
                 continue
-            words = [t.text for t in gold.tokens]
-            record = {"text": gold.text, "intent": gold.intent, "predicted_intent": got.intent,
-                      "tags": " ".join(gold_tags), "predicted_tags": " ".join(got_tags),
-                      "words": " ".join(words)}
+            record = {"text": message.text, "intent": intent, "predicted_intent": got_intent,
+                      "tags": " ".join(tags), "predicted_tags": " ".join(got_tags),
+                      "words": " ".join(t.text for t in message.tokens)}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
