@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-_FORBIDDEN = -1e4
+#: the score of a forbidden transition (finite: Viterbi and the partition function add scores up)
+FORBIDDEN_SCORE = -1e4
 
 
 def bio_transition_mask(tags: Sequence[str]) -> torch.Tensor:
@@ -51,7 +52,7 @@ class ConditionalRandomField(nn.Module):
         self.register_buffer("allowed", allowed.clone(), persistent=True)
 
     def _scores(self) -> tuple[torch.Tensor, torch.Tensor]:
-        penalty = (~self.allowed).to(self.transitions.dtype) * _FORBIDDEN
+        penalty = (~self.allowed).to(self.transitions.dtype) * FORBIDDEN_SCORE
         return self.transitions + penalty[:-1], self.start_transitions + penalty[-1]
 
     def forward(

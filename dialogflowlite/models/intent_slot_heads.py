@@ -15,11 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dialogflowlite.models.crf import ConditionalRandomField
+from dialogflowlite.models.crf import FORBIDDEN_SCORE, ConditionalRandomField
 
 IGNORE_INDEX = -100
-#: the emission score of a tag that must not be chosen (finite: a CRF adds scores up)
-_RULED_OUT = -1e4
 
 
 @dataclass
@@ -124,11 +122,12 @@ def restrict_tags(output: JointOutput, tags_by_intent: torch.Tensor) -> JointOut
     """``output`` with the tags its predicted intents do not allow ruled out.
 
     ``tags_by_intent`` (intents, tags) is True where the intent's training
-    examples carry the tag's entity (and for ``O``). Ruled-out tags get a
-    score no path takes, so a softmax or CRF picks among the allowed ones.
+    examples carry the tag's entity (and for ``O``). Ruled-out tags get the
+    score the CRF gives forbidden transitions (finite, as a CRF adds scores
+    up), so a softmax or CRF picks among the allowed ones.
     """
     allowed = tags_by_intent.to(output.tag_logits.device)[output.intent_logits.argmax(-1)]
-    logits = output.tag_logits.masked_fill(~allowed.unsqueeze(1), _RULED_OUT)
+    logits = output.tag_logits.masked_fill(~allowed.unsqueeze(1), FORBIDDEN_SCORE)
     return JointOutput(output.intent_logits, logits)
 
 
