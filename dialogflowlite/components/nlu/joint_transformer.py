@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClassifier
 from dialogflowlite.components.nlu.pretrained import (
+    clear_run_time_settings,
+    encode_pieces,
     encoder_from_config,
     freeze_bottom_layers,
     keep_bottom_layers,
@@ -163,7 +165,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
         self.fit_result: Any = None
         self._device: torch.device | None = None
         self._inference_only = False
-        self._truncation: int | None = None
 
     # ------------------------------------------------------------ configuration
 
@@ -344,19 +345,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
     def _pieces(self, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
         """Piece ids and character offsets of each text, cut at ``max_length`` pieces."""
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        limit = int(self.config["max_length"])
-        if backend is None:
-            encoded = self.tokenizer(
-                texts, return_offsets_mapping=True, truncation=True, max_length=limit
-            )
-            return list(zip(encoded["input_ids"], encoded["offset_mapping"], strict=True))
-        # the Rust tokenizer directly: same pieces, without the per-call Python overhead
-        if self._truncation != limit:
-            backend.enable_truncation(limit)
-            backend.no_padding()
-            self._truncation = limit
-        return [(e.ids, e.offsets) for e in backend.encode_batch(texts)]
+        return encode_pieces(self.tokenizer, texts, int(self.config["max_length"]))
 
     def _word_count(self, item: _Encoded) -> int:
         return len(item.word_index)
@@ -425,10 +414,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
             )
         encoder = self.model.encoder
         save_encoder_config(encoder, storage.path(ENCODER_DIR))
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None and self._truncation is not None:
-            backend.no_truncation()  # the saved tokenizer should not carry run-time settings
-            self._truncation = None
+        clear_run_time_settings(self.tokenizer)
         self.tokenizer.save_pretrained(storage.path(TOKENIZER_DIR))
         storage.write_tensors(WEIGHTS, plain_state_dict(self.model))
         storage.write_json(

@@ -111,6 +111,36 @@ def load_piece_tokenizer(folder: str | Path) -> PieceTokenizer | None:
                           folder)
 
 
+def encode_pieces(tokenizer: Any, texts: list[str],
+                  max_length: int) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    """Piece ids (special pieces included) and character offsets of each text, cut at
+    ``max_length`` pieces.
+
+    With a fast tokenizer (or a :class:`PieceTokenizer`) the Rust tokenizer is
+    called directly: the same pieces as calling the tokenizer, without its
+    per-call Python overhead. The cut it sets stays on the tokenizer;
+    :func:`clear_run_time_settings` removes it before the tokenizer is saved.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        encoded = tokenizer(texts, return_offsets_mapping=True, truncation=True,
+                            max_length=max_length)
+        return list(zip(encoded["input_ids"], encoded["offset_mapping"], strict=True))
+    truncation = backend.truncation
+    if truncation is None or truncation.get("max_length") != max_length:
+        backend.enable_truncation(max_length)
+    if backend.padding is not None:
+        backend.no_padding()
+    return [(e.ids, e.offsets) for e in backend.encode_batch(texts)]
+
+
+def clear_run_time_settings(tokenizer: Any) -> None:
+    """Remove the cut :func:`encode_pieces` set: a saved tokenizer should not carry it."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        backend.no_truncation()
+
+
 #: checkpoint keys that are not part of the encoder (pooler, pre-training heads)
 _NOT_ENCODER = ("pooler.", "cls.")
 

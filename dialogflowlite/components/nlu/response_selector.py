@@ -30,12 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.pretrained import (
+    clear_run_time_settings,
+    encode_pieces,
     encoder_from_config,
     load_encoder,
+    load_local_bert,
+    load_piece_tokenizer,
     load_tokenizer,
     load_weights,
     plain_state_dict,
     resolve_model_source,
+    save_encoder_config,
 )
 from dialogflowlite.components.nlu.sequence_labels import example_tokens, split_held_out
 from dialogflowlite.components.nlu.word_features import (
@@ -43,7 +48,7 @@ from dialogflowlite.components.nlu.word_features import (
     drop_words,
     pad_word_batch,
 )
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import ComponentConfigError, TrainingError
 from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -141,6 +146,9 @@ class ResponseSelector(NluComponent):
         "ranking_length": 10,
         "inference_batch_size": 64,
         "quantize": False,
+        # with `model`: a leaner forward pass for BERT-style encoders when loaded
+        # for parsing (the same vectors), and no import of transformers
+        "fast_inference": True,
     }
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -160,6 +168,7 @@ class ResponseSelector(NluComponent):
         self.vocabulary: WordNgramVocabulary | None = None
         self.fit_result: Any = None
         self._device: torch.device | None = None
+        self._inference_only = False
         self._rng = random.Random(0)
 
     @property
@@ -275,9 +284,18 @@ class ResponseSelector(NluComponent):
     def _build_encoder(self, examples: list[Message]) -> tuple[Any, int]:
         c = self.config
         if self.pretrained:
+            from dialogflowlite.models.fast_bert import lean_copy
+
             source = resolve_model_source(str(c["model"]), self.name, self.position)
-            self.tokenizer = load_tokenizer(source, self.name)
-            encoder = load_encoder(source, self.name)
+            # a BERT-style model in a local folder loads without importing
+            # transformers; any BERT-style encoder then runs LeanBert's forward pass
+            local = load_local_bert(source)
+            if local is not None:
+                encoder, self.tokenizer = local
+            else:
+                self.tokenizer = load_tokenizer(source, self.name)
+                encoder = load_encoder(source, self.name)
+                encoder = lean_copy(encoder) or encoder
             if not c["fine_tune"]:
                 encoder.requires_grad_(False)
             return encoder, int(encoder.config.hidden_size)
@@ -312,21 +330,25 @@ class ResponseSelector(NluComponent):
 
     # ------------------------------------------------------------ batches
 
-    def _items(self, messages: list[Message], with_vectors: bool = False) -> list[_Item]:
+    def _items(self, messages: list[Message], with_labels: bool = True,
+               with_vectors: bool = False) -> list[_Item]:
         labels = {k: i for i, k in enumerate(self.keys)}
-        items = [self._item(m, labels.get(m.intent or "", -1)) for m in messages]
+        targets = [labels.get(m.intent or "", -1) if with_labels else -1 for m in messages]
+        if self.pretrained:
+            pieces = encode_pieces(self.tokenizer, [m.text for m in messages],
+                                   int(self.config["max_length"]))
+            items = [_Item(label, input_ids=list(ids))
+                     for label, (ids, _) in zip(targets, pieces, strict=True)]
+        else:
+            items = [self._scratch_item(m, label)
+                     for m, label in zip(messages, targets, strict=True)]
         if with_vectors:
             vectors = self._vectors(items)
             for item, vector in zip(items, vectors, strict=True):
                 item.vector = vector
         return items
 
-    def _item(self, message: Message, label: int) -> _Item:
-        if self.pretrained:
-            ids = self.tokenizer(
-                message.text, truncation=True, max_length=int(self.config["max_length"])
-            )["input_ids"]
-            return _Item(label, input_ids=list(ids))
+    def _scratch_item(self, message: Message, label: int) -> _Item:
         assert self.vocabulary is not None
         words = [t.text for t in example_tokens(message)][: int(self.config["max_length"])]
         return _Item(
@@ -438,7 +460,7 @@ class ResponseSelector(NluComponent):
         device = self._device or torch.device("cpu")
         for start in range(0, len(messages), size):
             chunk = messages[start : start + size]
-            items = [self._item(m, -1) for m in chunk]
+            items = self._items(chunk, with_labels=False)
             with torch.inference_mode():
                 logits = self.model(**move_to(self._inputs(items), device))
                 probs = logits.float().softmax(-1).cpu().tolist()
@@ -483,12 +505,18 @@ class ResponseSelector(NluComponent):
             "trained": self.model is not None,
         }
         if self.model is not None:
+            if self._inference_only:
+                raise TrainingError(
+                    f"{self.name}: a selector loaded for parsing cannot be saved again",
+                    hint="copy its model file instead, or retrain",
+                )
             meta["model_config"] = asdict(self.model.config)
             storage.write_tensors(WEIGHTS, plain_state_dict(self.model))
             if not self.pretrained:
                 meta["encoder_config"] = asdict(self._scratch_config())
             if self.pretrained:
-                self.model.encoder.config.save_pretrained(storage.path(ENCODER_DIR))
+                save_encoder_config(self.model.encoder, storage.path(ENCODER_DIR))
+                clear_run_time_settings(self.tokenizer)
                 self.tokenizer.save_pretrained(storage.path(TOKENIZER_DIR))
             else:
                 assert self.vocabulary is not None
@@ -502,6 +530,7 @@ class ResponseSelector(NluComponent):
         """Rebuild the trained selector from its files."""
         import torch
 
+        from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
         from dialogflowlite.models.response_selector import (
             ResponseSelectorConfig,
             ResponseSelectorModel,
@@ -515,9 +544,9 @@ class ResponseSelector(NluComponent):
         component.responses = dict(meta.get("responses") or {})
         if not meta.get("trained"):
             return component
+        fast = component.pretrained and bool(component.config["fast_inference"])
         if component.pretrained:
-            component.tokenizer = load_tokenizer(str(storage.path(TOKENIZER_DIR)), cls.name)
-            encoder = encoder_from_config(str(storage.path(ENCODER_DIR)), cls.name)
+            encoder, component.tokenizer = _stored_encoder(storage, fast, cls.name)
         else:
             from dialogflowlite.models.scratch_transformer import ScratchTransformerConfig
 
@@ -527,7 +556,11 @@ class ResponseSelector(NluComponent):
             encoder.trace_inference()
         model = ResponseSelectorModel(encoder, ResponseSelectorConfig(**meta["model_config"]))
         load_weights(model, storage.read_tensors(WEIGHTS), cls.name)
-        component.model = model.eval()
+        model.eval()
+        if fast and supports_fast_path(model.encoder):
+            model.encoder = FastBertEncoder(model.encoder)
+            component._inference_only = True
+        component.model = model
         component._device = torch.device("cpu")
         if quantize or component.config["quantize"]:
             component._quantize()
@@ -539,3 +572,26 @@ class ResponseSelector(NluComponent):
         assert self.model is not None
         self.model = quantize_linear_layers(self.model)
         self._device = torch.device("cpu")
+
+
+def _stored_encoder(storage: ComponentStorage, fast: bool, owner: str) -> tuple[Any, Any]:
+    """The saved encoder (weights not loaded yet) and tokenizer of a trained selector.
+
+    With ``fast``, a BERT-style encoder and its tokenizer are rebuilt without
+    importing ``transformers``; anything else goes through ``transformers``.
+    """
+    import json
+
+    from dialogflowlite.models.fast_bert import bert_skeleton
+
+    encoder = tokenizer = None
+    config_file = storage.path(ENCODER_DIR) / "config.json"
+    if fast and config_file.is_file():
+        encoder = bert_skeleton(json.loads(config_file.read_text(encoding="utf-8")))
+        if encoder is not None:
+            tokenizer = load_piece_tokenizer(storage.path(TOKENIZER_DIR))
+    if tokenizer is None:
+        tokenizer = load_tokenizer(str(storage.path(TOKENIZER_DIR)), owner)
+    if encoder is None:
+        encoder = encoder_from_config(str(storage.path(ENCODER_DIR)), owner)
+    return encoder, tokenizer

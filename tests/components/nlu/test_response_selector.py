@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -183,3 +187,105 @@ def test_pretrained_encoder(tmp_path: Path, tiny_model: Path, data, fine_tune: b
     assert again == [m.response_selector for m in messages]
     quantized = ResponseSelector.load(component.config, storage, quantize=True)
     assert parse(quantized, ["what is the price"])[0].response_selector["default"]["ranking"]
+
+
+@pytest.fixture(scope="module")
+def stored_pretrained(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path,
+                      data: TrainingData) -> tuple[ResponseSelector, ComponentStorage]:
+    component = ResponseSelector({"model": str(tiny_model), "epochs": 40, "head_size": 32,
+                                  "learning_rate": 1e-2, "device": "cpu"})
+    component.train(data, NluContext(progress=False, domain=DOMAIN))
+    storage = ComponentStorage(tmp_path_factory.mktemp("selector"))
+    component.persist(storage)
+    return component, storage
+
+
+def test_a_local_bert_folder_trains_through_the_lean_encoder(stored_pretrained) -> None:
+    from dialogflowlite.models.fast_bert import LeanBert
+
+    component, _ = stored_pretrained
+    assert isinstance(component.model.encoder, LeanBert)
+
+
+def test_pieces_are_the_tokenizers_own_and_cut_at_max_length(tiny_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    component = ResponseSelector({"model": str(tiny_model), "max_length": 6})
+    component.tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
+    texts = ["what is the price", "how much does it cost to open on monday"]
+    items = component._items([Message(text=t) for t in texts], with_labels=False)
+    expected = component.tokenizer(texts, truncation=True, max_length=6)["input_ids"]
+    assert [item.input_ids for item in items] == expected
+    assert len(items[1].input_ids) == 6
+    assert items[1].input_ids[-1] == component.tokenizer.sep_token_id
+
+
+def test_loaded_for_parsing_it_runs_the_fast_encoder_and_selects_the_same(
+    stored_pretrained, data: TrainingData
+) -> None:
+    from dialogflowlite.models.fast_bert import FastBertEncoder
+
+    component, storage = stored_pretrained
+    texts = [m.text for m in data.examples]
+    fast = ResponseSelector.load(component.config, storage)
+    plain = ResponseSelector.load({**component.config, "fast_inference": False}, storage)
+    assert isinstance(fast.model.encoder, FastBertEncoder)
+    assert not isinstance(plain.model.encoder, FastBertEncoder)
+    for trained, a, b in zip(parse(component, texts), parse(fast, texts), parse(plain, texts),
+                             strict=True):
+        expected = trained.response_selector["default"]["response"]
+        for other in (a, b):
+            got = other.response_selector["default"]["response"]
+            assert got["intent_response_key"] == expected["intent_response_key"]
+            assert got["confidence"] == pytest.approx(expected["confidence"], abs=1e-5)
+
+
+def test_a_selector_loaded_for_parsing_cannot_be_saved_again(stored_pretrained,
+                                                             tmp_path: Path) -> None:
+    from dialogflowlite.errors import TrainingError
+
+    component, storage = stored_pretrained
+    loaded = ResponseSelector.load(component.config, storage)
+    with pytest.raises(TrainingError, match="cannot be saved again"):
+        loaded.persist(ComponentStorage(tmp_path / "again"))
+
+
+def test_training_from_a_folder_and_parsing_do_not_import_transformers(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    # A project whose selector reads a local BERT folder trains and serves
+    # without `transformers`: both start seconds sooner and hold less.
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from dialogflowlite.artifact import ComponentStorage
+        from dialogflowlite.components.base import NluContext
+        from dialogflowlite.components.nlu.response_selector import ResponseSelector
+        from dialogflowlite.components.tokenizers.alignment import simple_tokens
+        from dialogflowlite.shared.message import Message
+        from dialogflowlite.shared.training_data import TrainingData
+
+        config, folder = json.loads(sys.argv[1]), sys.argv[2]
+        rows = [("faq/ask_price", "what is the price"), ("faq/ask_price", "how much is it"),
+                ("faq/ask_hours", "when are you open"), ("faq/ask_hours", "opening hours")]
+        data = TrainingData(examples=[Message(text=t, intent=i, tokens=simple_tokens(t))
+                                      for i, t in rows])
+        component = ResponseSelector(config)
+        component.train(data, NluContext(progress=False))
+        component.persist(ComponentStorage(folder))
+        loaded = ResponseSelector.load(config, ComponentStorage(folder))
+        message = Message(text="what is the price", tokens=simple_tokens("what is the price"))
+        loaded.process([message])
+        print(message.response_selector["default"]["response"]["intent_response_key"])
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "transformers"))
+        """
+    )
+    config = {"model": str(tiny_model), "epochs": 60, "head_size": 32, "learning_rate": 1e-2,
+              "device": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(config), str(tmp_path / "stored")],
+        capture_output=True, text=True, check=True,
+    )
+    key, modules = result.stdout.strip().splitlines()[-2:]
+    assert key == "faq/ask_price"
+    assert modules == "[]"
