@@ -177,3 +177,42 @@ def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_items_is_an_error() -> None:
     with pytest.raises(ValueError, match="no training examples"):
         fit(make_model(), [], collate, step, config())
+
+
+def test_with_a_weight_average_evaluations_score_and_keep_the_average() -> None:
+    items = toy_items()
+    scores = iter([0.5, 0.9, 0.8, 0.7])
+    scored: list[dict[str, torch.Tensor]] = []
+    after: list[dict[str, torch.Tensor]] = []
+
+    def evaluate(model: nn.Module) -> float:
+        scored.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores)
+
+    def recording_step(model: nn.Module, batch: dict[str, torch.Tensor]) -> StepOutput:
+        if len(after) < len(scored):  # the first step after an evaluation
+            after.append({k: v.clone() for k, v in model.state_dict().items()})
+        return step(model, batch)
+
+    torch.manual_seed(0)
+    model = make_model()
+    fit(model, items, collate, recording_step, config(epochs=4, weight_average=0.9),
+        evaluate=evaluate)
+    # training went on from its own weights, not from the average it scored
+    assert not all(torch.equal(scored[0][k], after[0][k]) for k in scored[0])
+    # the kept model is the average scored best (the second evaluation)
+    assert all(torch.equal(model.state_dict()[k], scored[1][k]) for k in scored[1])
+
+
+def test_without_evaluations_training_ends_with_the_average() -> None:
+    items = toy_items()
+
+    def run(weight_average: float | None) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        model = make_model()
+        fit(model, items, collate, step, config(epochs=6, weight_average=weight_average))
+        assert accuracy(model, items) >= 0.9
+        return model.state_dict()
+
+    last, averaged = run(None), run(0.9)
+    assert not all(torch.equal(last[k], averaged[k]) for k in last)
