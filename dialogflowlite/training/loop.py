@@ -3,10 +3,8 @@
 AdamW with linear warm-up and linear decay, gradient clipping, batches of
 similar length (less padding), early stopping on a held-out part with the
 best weights restored, a fixed seed (same data and seed give the same
-weights), an optional time budget, an optional moving average of the weights
-(``weight_average``: evaluated, kept and ended with instead of the last
-step's weights), and a progress bar with loss, accuracy and ETA. It runs on
-the GPU when one is available unless told otherwise.
+weights), an optional time budget, and a progress bar with loss, accuracy and
+ETA. It runs on the GPU when one is available unless told otherwise.
 
 The loop knows nothing about the model: the caller gives the examples, a
 ``collate`` function that turns a list of them into a batch (dicts, lists or
@@ -29,8 +27,6 @@ from typing import Any, TypeVar
 
 import torch
 from torch import nn
-
-from dialogflowlite.training.averaging import WeightAverage
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +59,6 @@ class LoopConfig:
     description: str = "training"
     #: learning rate factor per parameter-name prefix (e.g. a faster head)
     lr_multipliers: dict[str, float] = field(default_factory=dict)
-    #: decay of an exponential moving average of the weights: held-out
-    #: evaluations score the average, and training ends with it (None: none)
-    weight_average: float | None = None
 
 
 @dataclass
@@ -249,7 +242,6 @@ def fit(
     optimizer = _adamw(parameter_groups(model, config), config.learning_rate, device)
     scheduler = warmup_linear_decay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    average = WeightAverage(model, config.weight_average) if config.weight_average else None
 
     result = FitResult(epochs=0.0, steps=0, seconds=0.0)
     best_state: dict[str, torch.Tensor] | None = None
@@ -271,8 +263,6 @@ def fit(
                     torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
-                if average is not None:
-                    average.update()
                 result.steps += 1
                 loss = float(out.loss.detach())
                 smoothed = loss if smoothed is None else 0.9 * smoothed + 0.1 * loss
@@ -285,13 +275,7 @@ def fit(
                 if evaluate is not None and (
                     result.steps % eval_every == 0 or last_of_epoch or out_of_time
                 ):
-                    if average is not None:
-                        average.swap()  # score (and keep) the averaged weights
                     score = _evaluate(model, evaluate)
-                    if result.best_score is None or score > result.best_score:
-                        best_state = _copy_state(model)
-                    if average is not None:
-                        average.swap()
                     model.train()
                     result.history.append(
                         {
@@ -304,6 +288,7 @@ def fit(
                     progress.note(held_out=score)
                     if result.best_score is None or score > result.best_score:
                         result.best_score, result.best_step = score, result.steps
+                        best_state = _copy_state(model)
                         bad_evals = 0
                     else:
                         bad_evals += 1
@@ -327,8 +312,6 @@ def fit(
         progress.close()
         if best_state is not None:
             model.load_state_dict(best_state)
-        elif average is not None:
-            average.copy_to_model()
         model.eval()
         result.seconds = time.perf_counter() - started
 

@@ -19,8 +19,6 @@ from typing import Any
 
 import torch
 
-from dialogflowlite.training.averaging import WeightAverage
-
 logger = logging.getLogger(__name__)
 
 
@@ -39,9 +37,6 @@ class FitConfig:
     seed: int = 42
     #: the learning rate never falls below this fraction of its peak
     min_lr_ratio: float = 0.02
-    #: keep an exponential moving average of the weights with this decay per step
-    #: and end with it (None: end with the last step's weights)
-    weight_average: float | None = None
 
 
 @dataclass
@@ -98,7 +93,6 @@ def fit(model: torch.nn.Module, items: Sequence[Any], lengths: Sequence[int],
     budget = None if not config.max_minutes else config.max_minutes * 60.0
     result = FitResult()
     started = time.perf_counter()
-    average = WeightAverage(model, config.weight_average) if config.weight_average else None
     model.train()
     step = 0
     done = False
@@ -121,8 +115,6 @@ def fit(model: torch.nn.Module, items: Sequence[Any], lengths: Sequence[int],
             if config.clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
-            if average is not None:
-                average.update()
             running += float(loss.detach())
             count += 1
             step += 1
@@ -133,8 +125,6 @@ def fit(model: torch.nn.Module, items: Sequence[Any], lengths: Sequence[int],
             progress(epoch + 1, result.losses[-1], time.perf_counter() - started)
         if done:
             break
-    if average is not None:
-        average.copy_to_model()
     model.eval()
     result.steps = step
     result.seconds = time.perf_counter() - started

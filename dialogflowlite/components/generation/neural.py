@@ -111,7 +111,6 @@ class NeuralResponseGenerator(Component):
         "warmup_steps": 200,  # linear warm-up before the cosine decay
         "weight_decay": 0.01,  # AdamW weight decay
         "label_smoothing": 0.1,  # cross-entropy label smoothing
-        "weight_average": None,  # decay of a moving average of the weights to end with
         "max_minutes": None,  # training time budget; the schedule decays over it
         "seed": 42,  # seed of batching and initialisation
         "decoding": {},  # strategy, beam_size, temperature, top_k, top_p, max_length, ...
@@ -152,14 +151,6 @@ class NeuralResponseGenerator(Component):
             raise ComponentConfigError(
                 f"{self.name}: placeholder_style '{config['placeholder_style']}' is not known",
                 hint="use index or slot", position=self.position)
-        average = config["weight_average"]
-        if average is not None and (isinstance(average, bool)
-                                    or not isinstance(average, int | float)
-                                    or not 0 < average < 1):
-            raise ComponentConfigError(
-                f"{self.name}: weight_average must be a decay between 0 and 1, "
-                f"not {average!r}", hint="use for example 0.999, or null for none",
-                position=self.position)
         if not isinstance(config["blocklist"], list):
             raise ComponentConfigError(f"{self.name}: blocklist must be a list of phrases",
                                        position=self.position)
@@ -226,8 +217,7 @@ class NeuralResponseGenerator(Component):
             learning_rate=self._learning_rate(), warmup_steps=int(self.config["warmup_steps"]),
             weight_decay=float(self.config["weight_decay"]),
             label_smoothing=float(self.config["label_smoothing"]),
-            max_minutes=self.config["max_minutes"], seed=int(context.seed),
-            weight_average=self.config["weight_average"])
+            max_minutes=self.config["max_minutes"], seed=int(context.seed))
         smoothing = fit_config.label_smoothing
         result = fit(self.backend.module, encoded, [self.backend.length(e) for e in encoded],
                      lambda batch: self.backend.loss(batch, smoothing), fit_config,

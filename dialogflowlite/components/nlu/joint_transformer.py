@@ -137,9 +137,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "evaluations_per_epoch": 1,
         # a wall-time budget for fine-tuning (minutes), or null
         "max_minutes": None,
-        # decay of a moving average of the weights that held-out scoring and the
-        # saved model use (e.g. 0.999); null: the weights of the last step
-        "weight_average": None,
         # null: the pipeline's seed
         "random_seed": None,
         # null: the GPU when there is one
@@ -188,12 +185,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
         if layers is not None and (not isinstance(layers, int) or isinstance(layers, bool)
                                    or layers < 1):
             raise self._bad("encoder_layers", "use a positive integer, or null for all layers")
-        average = c["weight_average"]
-        if average is not None and (isinstance(average, bool)
-                                    or not isinstance(average, int | float)
-                                    or not 0 < average < 1):
-            raise self._bad("weight_average", "use a decay between 0 and 1 (e.g. 0.999), "
-                            "or null")
         lora = c["lora"]
         if lora is not None and (
             not isinstance(lora, dict) or set(lora) - {"r", "alpha", "dropout", "target_modules"}
@@ -294,7 +285,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
             progress=context.progress,
             description=self.name,
             lr_multipliers={"heads.": float(c["head_learning_rate_factor"])},
-            weight_average=c["weight_average"],
         )
         evaluate = (
             (lambda model: self._score_items(dev_items).selection_score(self._tags_wanted))

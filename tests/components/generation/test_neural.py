@@ -192,8 +192,6 @@ def test_perplexity_inputs(trained) -> None:
     ({"placeholder_style": "fancy"}, "placeholder_style"),
     ({"blocklist": "bad"}, "blocklist"),
     ({"hiden_size": 3}, "hidden_size"),
-    ({"weight_average": 1.0}, "weight_average"),
-    ({"weight_average": "yes"}, "weight_average"),
 ])
 def test_bad_settings_are_named(settings, message) -> None:
     with pytest.raises(ComponentConfigError, match=message):
