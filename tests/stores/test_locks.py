@@ -38,15 +38,27 @@ def test_one_sender_is_served_in_arrival_order_others_do_not_wait(make_locks) ->
 
     async def main() -> None:
         first, second = make_locks(), make_locks()
-        for locks in (first, second):  # connect first: arrival is when the store is asked
-            async with locks.lock("warm-up"):
+        ticket_taken = asyncio.Event()
+        for locks in (first, second):
+            async with locks.lock("warm-up"):  # connect first
                 pass
+            take_ticket = locks.take_ticket
+
+            async def announced(sender_id: str, take_ticket=take_ticket) -> tuple[int, int]:
+                ticket = await take_ticket(sender_id)
+                ticket_taken.set()
+                return ticket
+
+            locks.take_ticket = announced
         tasks = []
         for number in range(6):
             # Alternate between the two stores, as requests alternate between workers.
             locks = first if number % 2 == 0 else second
+            ticket_taken.clear()
             tasks.append(asyncio.create_task(handle(locks, f"a{number}", "a", 0.05)))
-            await asyncio.sleep(0.005)  # a definite arrival order
+            # arrival is when the store hands out the ticket: the next message
+            # arrives after it (a fixed pause was not enough on a busy machine)
+            await ticket_taken.wait()
         tasks.append(asyncio.create_task(handle(second, "b0", "b", 0.0)))
         await asyncio.gather(*tasks)
         await first.close()
