@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from bench_lock import bench_lock
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DFL_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -49,7 +49,6 @@ TRAIN_TARGETS = {"template": 45.0, "initial_project_3x": 20.0}
 NLU_TARGETS = {"template": 30.0}
 RETRAIN_TARGET = 5.0
 RSS_TARGET_MB = 1024.0
-LOCK_FILE = "/tmp/dfl-bench.lock"
 
 
 @dataclass
@@ -166,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_OFFLINE", "1")
     rows = []
-    with open(LOCK_FILE, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with bench_lock():
         for name in args.projects:
             source = PROJECTS[name]
             if not source.is_dir():

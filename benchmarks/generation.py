@@ -35,8 +35,6 @@ share the CPU, and the table says what the load was.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import random
@@ -44,13 +42,14 @@ import sys
 import time
 from pathlib import Path
 
+from bench_lock import LOCK_FILE, bench_lock
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 # Idle OpenMP threads sleep instead of spinning: on a CPU shared with other work,
 # spinning threads make two threads several times slower than one.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-LOCK_FILE = "/tmp/dfl-bench.lock"
 TASKS = ("act2text", "context2response", "qa")
 
 #: generator settings per task (overridable with --set key=value)
@@ -70,19 +69,6 @@ TASK_CONFIG = {
 COMMON = {"hidden_size": 256, "encoder_layers": 2, "decoder_layers": 2, "heads": 4,
           "ff_size": 1024, "dropout": 0.1, "epochs": 400, "batch_size": 32,
           "learning_rate": 1e-3, "warmup_steps": 400, "label_smoothing": 0.1}
-
-
-@contextlib.contextmanager
-def bench_lock(enabled: bool):
-    if not enabled:
-        yield
-        return
-    with open(LOCK_FILE, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def parse_value(text: str):

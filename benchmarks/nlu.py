@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -45,10 +44,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_lock import bench_lock
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DFL_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_DATA = [SHARED / "nlu" / "snips", SHARED / "nlu" / "atis"]
-LOCK_FILE = "/tmp/dfl-bench.lock"
 MODELS = ("default", "quantized", "scratch")
 CLASSIFIER = {
     "default": "JointTransformerClassifier",
@@ -300,16 +300,6 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{r['sentence']:>9.2f} {train} {epochs} "
             f"{r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f} {r['size_mb']:>8.1f} {rss}"
         )
-
-
-@contextlib.contextmanager
-def bench_lock():
-    with open(LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def main(argv: list[str] | None = None) -> int:

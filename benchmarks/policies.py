@@ -22,12 +22,12 @@ share the CPU.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import os
 import sys
 import time
 from pathlib import Path
+
+from bench_lock import bench_lock
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DFL_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -37,17 +37,6 @@ PROJECTS = {
     "formbot": SHARED / "rasa_projects" / "formbot",
     "financial_demo": SHARED / "rasa_projects" / "financial_demo",
 }
-LOCK_FILE = "/tmp/dfl-bench.lock"
-
-
-@contextlib.contextmanager
-def bench_lock():
-    with open(LOCK_FILE, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def story_accuracy(policies, paths, domain) -> tuple[int, int]:

@@ -22,8 +22,6 @@ benchmarks do); other work on the machine may still share the CPU.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import subprocess
@@ -33,11 +31,12 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench_lock import bench_lock
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-LOCK_FILE = "/tmp/dfl-bench.lock"
 
 #: what each measuring process runs: load, select one message at a time, report
 MEASURE = textwrap.dedent(
@@ -75,16 +74,6 @@ MEASURE = textwrap.dedent(
     }))
     """
 )
-
-
-@contextlib.contextmanager
-def bench_lock(enabled: bool):
-    if not enabled:
-        yield
-        return
-    with open(LOCK_FILE, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def train(project: Path, model: str, threads: int, folder: Path) -> tuple[float, list[str]]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import random
@@ -50,10 +49,10 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+from bench_lock import bench_lock
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "projects_template" / "en"
-LOCK_FILE = os.environ.get("DFL_BENCH_LOCK", "/tmp/dfl-bench.lock")
 TOKEN = "benchmark-token"
 CONFIGS = ("sqlite-1", "sqlite-2", "postgres-redis-2")
 
@@ -340,16 +339,6 @@ def print_table(rows: list[Row]) -> None:
           "client ms/req is the load generator's, which runs on the same cores.")
 
 
-@contextlib.contextmanager
-def benchmark_lock():
-    with open(LOCK_FILE, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
@@ -371,7 +360,7 @@ def main() -> None:
         shutil.copytree(TEMPLATE, project, ignore=shutil.ignore_patterns(
             "models", "trackers.db*", "results", ".dfl_cache"))
         model = args.model.resolve() if args.model else train_template(project)
-        with benchmark_lock():
+        with bench_lock():
             rows = [run_config(config, project, model, args) for config in args.configs]
     if args.quantize:
         print("served with `run --quantize` (int8 NLU weights)")
