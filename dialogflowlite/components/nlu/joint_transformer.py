@@ -16,7 +16,6 @@ the labels in JSON. Loading needs neither the original weights nor network.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -28,12 +27,11 @@ from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClass
 from dialogflowlite.components.nlu.pretrained import (
     clear_run_time_settings,
     encode_pieces,
-    encoder_from_config,
     freeze_bottom_layers,
     keep_bottom_layers,
     load_encoder,
     load_local_bert,
-    load_piece_tokenizer,
+    load_stored_encoder,
     load_tokenizer,
     load_weights,
     plain_state_dict,
@@ -435,11 +433,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
         import torch
 
         from dialogflowlite.models.crf import bio_transition_mask
-        from dialogflowlite.models.fast_bert import (
-            FastBertEncoder,
-            bert_skeleton,
-            supports_fast_path,
-        )
+        from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
         from dialogflowlite.models.joint_intent_slot import (
             JointIntentSlotConfig,
             JointIntentSlotModel,
@@ -450,20 +444,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
         component.labels = LabelSet.from_json(meta["labels"])
         component.regex_names = list(meta.get("regex_names") or [])
         fast = bool(component.config["fast_inference"])
-        encoder = tokenizer = None
-        if fast:
-            # A BERT-style encoder and its tokenizer load without `transformers`:
-            # parsing processes start sooner and hold less memory.
-            encoder_config = storage.path(ENCODER_DIR) / "config.json"
-            if encoder_config.is_file():
-                encoder = bert_skeleton(json.loads(encoder_config.read_text(encoding="utf-8")))
-            if encoder is not None:
-                tokenizer = load_piece_tokenizer(storage.path(TOKENIZER_DIR))
-        component.tokenizer = tokenizer or load_tokenizer(
-            str(storage.path(TOKENIZER_DIR)), cls.name
+        encoder, component.tokenizer = load_stored_encoder(
+            storage.path(ENCODER_DIR), storage.path(TOKENIZER_DIR), fast, cls.name
         )
-        if encoder is None:
-            encoder = encoder_from_config(str(storage.path(ENCODER_DIR)), cls.name)
         model_config = JointIntentSlotConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
         model = JointIntentSlotModel(encoder, model_config, allowed)

@@ -210,6 +210,30 @@ def encoder_from_config(folder: str, owner: str) -> Any:
     return without_pooler(AutoModel.from_config(config))
 
 
+def load_stored_encoder(encoder_dir: Path, tokenizer_dir: Path, fast: bool,
+                        owner: str) -> tuple[Any, Any]:
+    """A trained component's saved encoder (weights not loaded yet) and tokenizer.
+
+    With ``fast``, a BERT-style encoder and its tokenizer are rebuilt without
+    importing ``transformers`` (:func:`~dialogflowlite.models.fast_bert.bert_skeleton`
+    and :class:`PieceTokenizer`): parsing processes start sooner and hold less
+    memory. Anything else is built by ``transformers``.
+    """
+    from dialogflowlite.models.fast_bert import bert_skeleton
+
+    encoder = tokenizer = None
+    config_file = Path(encoder_dir) / "config.json"
+    if fast and config_file.is_file():
+        encoder = bert_skeleton(json.loads(config_file.read_text(encoding="utf-8")))
+        if encoder is not None:
+            tokenizer = load_piece_tokenizer(tokenizer_dir)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(str(tokenizer_dir), owner)
+    if encoder is None:
+        encoder = encoder_from_config(str(encoder_dir), owner)
+    return encoder, tokenizer
+
+
 def save_encoder_config(encoder: Any, folder: Path) -> None:
     """The encoder's ``config.json`` (a ``transformers`` config, or a skeleton's)."""
     config = encoder.config

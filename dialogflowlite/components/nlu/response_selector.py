@@ -32,10 +32,9 @@ from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.pretrained import (
     clear_run_time_settings,
     encode_pieces,
-    encoder_from_config,
     load_encoder,
     load_local_bert,
-    load_piece_tokenizer,
+    load_stored_encoder,
     load_tokenizer,
     load_weights,
     plain_state_dict,
@@ -546,7 +545,9 @@ class ResponseSelector(NluComponent):
             return component
         fast = component.pretrained and bool(component.config["fast_inference"])
         if component.pretrained:
-            encoder, component.tokenizer = _stored_encoder(storage, fast, cls.name)
+            encoder, component.tokenizer = load_stored_encoder(
+                storage.path(ENCODER_DIR), storage.path(TOKENIZER_DIR), fast, cls.name
+            )
         else:
             from dialogflowlite.models.scratch_transformer import ScratchTransformerConfig
 
@@ -572,26 +573,3 @@ class ResponseSelector(NluComponent):
         assert self.model is not None
         self.model = quantize_linear_layers(self.model)
         self._device = torch.device("cpu")
-
-
-def _stored_encoder(storage: ComponentStorage, fast: bool, owner: str) -> tuple[Any, Any]:
-    """The saved encoder (weights not loaded yet) and tokenizer of a trained selector.
-
-    With ``fast``, a BERT-style encoder and its tokenizer are rebuilt without
-    importing ``transformers``; anything else goes through ``transformers``.
-    """
-    import json
-
-    from dialogflowlite.models.fast_bert import bert_skeleton
-
-    encoder = tokenizer = None
-    config_file = storage.path(ENCODER_DIR) / "config.json"
-    if fast and config_file.is_file():
-        encoder = bert_skeleton(json.loads(config_file.read_text(encoding="utf-8")))
-        if encoder is not None:
-            tokenizer = load_piece_tokenizer(storage.path(TOKENIZER_DIR))
-    if tokenizer is None:
-        tokenizer = load_tokenizer(str(storage.path(TOKENIZER_DIR)), owner)
-    if encoder is None:
-        encoder = encoder_from_config(str(storage.path(ENCODER_DIR)), owner)
-    return encoder, tokenizer
