@@ -30,6 +30,9 @@ class Seq2SeqConfig:
     max_positions: int = 512
     pad_id: int = 0
     tie_embeddings: bool = True
+    #: width of precomputed source states (a pretrained encoder's) read instead of
+    #: source token ids; 0: the source is token ids of the shared vocabulary
+    source_state_size: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,6 +184,8 @@ class Seq2SeqTransformer(nn.Module):
         self.positions = nn.Embedding(config.max_positions, hidden)
         self.scale = math.sqrt(hidden)
         self.dropout = nn.Dropout(config.dropout)
+        if config.source_state_size:
+            self.source_projection = nn.Linear(config.source_state_size, hidden)
         self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
         self.encoder_norm = nn.LayerNorm(hidden)
         self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
@@ -219,10 +224,21 @@ class Seq2SeqTransformer(nn.Module):
     def encode(self, source_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode (batch, source_length) ids; returns the memory and its mask."""
         mask = self.source_mask(source_ids)
-        x = self._embed(source_ids)
+        return self._encode_layers(self._embed(source_ids), mask), mask
+
+    def encode_states(self, states: torch.Tensor,
+                      keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode precomputed source states (batch, source_length, source_state_size);
+        ``keep`` (batch, source_length) marks the real positions. Returns the memory
+        and its mask."""
+        mask = keep[:, None, None, :]
+        x = self.dropout(self.source_projection(states))
+        return self._encode_layers(x, mask), mask
+
+    def _encode_layers(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         for layer in self.encoder:
             x = layer(x, mask)
-        return self.encoder_norm(x), mask
+        return self.encoder_norm(x)
 
     def decode(
         self,
@@ -249,9 +265,16 @@ class Seq2SeqTransformer(nn.Module):
             x = layer(x, memory, self_mask, memory_mask, None if cache is None else cache[index])
         return self.lm_head(self.decoder_norm(x))
 
-    def forward(self, source_ids: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits: ``target_ids`` starts with BOS and is shifted by the caller."""
-        memory, mask = self.encode(source_ids)
+    def forward(self, source: torch.Tensor, target_ids: torch.Tensor,
+                source_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced logits: ``target_ids`` starts with BOS and is shifted by the caller.
+
+        ``source`` is token ids, or precomputed states with their ``source_keep`` mask.
+        """
+        if source_keep is not None:
+            memory, mask = self.encode_states(source, source_keep)
+        else:
+            memory, mask = self.encode(source)
         return self.decode(target_ids, memory, mask)
 
     def new_cache(self) -> list[LayerCache]:

@@ -93,6 +93,9 @@ class NeuralResponseGenerator(Component):
         "story_samples": 2,  # renderings of each story with different NLU examples
         "pair_files": True,  # also learn from data/**/*.jsonl pair files
         "model": None,  # pretrained model to fine-tune (hub name or folder); none: from scratch
+        # from scratch: a pretrained BERT-style encoder (hub name, folder or alias) whose
+        # fixed states the model reads its input through; none: it learns the input too
+        "source_encoder": None,
         "placeholder_style": "index",  # slot value placeholders: index ([v1]) or slot ([city])
         "slot_names_as_words": True,  # account_balance enters the input as "account balance"
         "lexical_ratio": 0.5,  # slots whose values replies repeat less often stay as text
@@ -151,6 +154,11 @@ class NeuralResponseGenerator(Component):
             raise ComponentConfigError(
                 f"{self.name}: placeholder_style '{config['placeholder_style']}' is not known",
                 hint="use index or slot", position=self.position)
+        if config["model"] and config["source_encoder"]:
+            raise ComponentConfigError(
+                f"{self.name}: source_encoder is for the from-scratch model, and model: "
+                f"{config['model']!r} fine-tunes a pretrained one",
+                hint="set one of model and source_encoder", position=self.position)
         if not isinstance(config["blocklist"], list):
             raise ComponentConfigError(f"{self.name}: blocklist must be a list of phrases",
                                        position=self.position)
@@ -222,6 +230,7 @@ class NeuralResponseGenerator(Component):
         result = fit(self.backend.module, encoded, [self.backend.length(e) for e in encoded],
                      lambda batch: self.backend.loss(batch, smoothing), fit_config,
                      progress=progress)
+        self.backend.finish_training()
         self.fit_result = result.to_dict()
         logger.info("%s trained on %d pairs: %s", self.name, len(examples), self.fit_result)
         if context.quantize:
@@ -236,11 +245,9 @@ class NeuralResponseGenerator(Component):
         output layer's above all; int8 weights are a quarter of the memory to
         read. A quantized generator generates and scores but cannot be saved.
         """
-        from dialogflowlite.models.quantization import quantize_linear_layers
-
         backend = self._require_backend()
         if not self._quantized:
-            backend.model = quantize_linear_layers(backend.model)
+            backend.quantize()
             self._quantized = True
 
     # ------------------------------------------------------------ generating

@@ -275,6 +275,15 @@ class PretrainedBackend:
 
     # ------------------------------------------------------------ persistence
 
+    def finish_training(self) -> None:
+        """Nothing is kept only for training."""
+
+    def quantize(self) -> None:
+        """Dynamic int8 weights for the model's linear layers."""
+        from dialogflowlite.models.quantization import quantize_linear_layers
+
+        self.model = quantize_linear_layers(self.model)
+
     def persist(self, storage: ComponentStorage) -> None:
         folder = storage.path(FOLDER)
         folder.mkdir(parents=True, exist_ok=True)

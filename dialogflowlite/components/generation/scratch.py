@@ -1,4 +1,8 @@
-"""The from-scratch backend: a small Transformer encoder-decoder and its BPE vocabulary."""
+"""The from-scratch backend: a small Transformer encoder-decoder and its BPE vocabulary.
+
+Optionally the input is read through a frozen pretrained encoder
+(:mod:`.source_encoder`) instead of the BPE vocabulary's embeddings.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from dialogflowlite.components.generation.delex import Prepared
+from dialogflowlite.components.generation.source_encoder import SourceEncoder
 from dialogflowlite.components.generation.vocabulary import SubwordVocabulary
 from dialogflowlite.models.seq2seq import LayerCache, Seq2SeqConfig, Seq2SeqTransformer
 
@@ -22,15 +27,21 @@ class ScratchStepper:
     """Adapts :class:`Seq2SeqTransformer` to the decoding interface, with a key/value cache."""
 
     def __init__(self, model: Seq2SeqTransformer, bos_id: int, eos_id: int,
-                 banned_ids: list[int] | None = None) -> None:
+                 banned_ids: list[int] | None = None,
+                 source_encoder: SourceEncoder | None = None) -> None:
         self.model = model
         self.bos_id = bos_id
         self.eos_id = eos_id
         self.banned = torch.tensor(sorted(banned_ids or []), dtype=torch.long)
+        self.source_encoder = source_encoder
 
     def start(self, source: list[int], batch: int) -> dict[str, Any]:
         # one encoding (batch size 1) is shared by every hypothesis; attention broadcasts it
-        memory, mask = self.model.encode(torch.tensor([source], dtype=torch.long))
+        if self.source_encoder is not None:
+            states, keep = self.source_encoder.states([source])
+            memory, mask = self.model.encode_states(states, keep)
+        else:
+            memory, mask = self.model.encode(torch.tensor([source], dtype=torch.long))
         return {"memory": memory, "mask": mask, "cache": self.model.new_cache(), "position": 0}
 
     def step(self, state: dict[str, Any], tokens: torch.Tensor) -> tuple[torch.Tensor, Any]:
@@ -54,17 +65,26 @@ class ScratchBackend:
     kind = "transformer"
 
     def __init__(self, model: Seq2SeqTransformer, vocabulary: SubwordVocabulary,
-                 max_source_length: int, max_target_length: int) -> None:
+                 max_source_length: int, max_target_length: int,
+                 source_encoder: SourceEncoder | None = None) -> None:
         self.model = model
         self.vocabulary = vocabulary
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
+        self.source_encoder = source_encoder
 
     @classmethod
     def build(cls, prepared: list[Prepared], placeholders: list[str],
               config: dict[str, Any]) -> ScratchBackend:
-        """A fresh model with a vocabulary learnt from the prepared pairs."""
-        texts = [p.source for p in prepared] + [p.target for p in prepared if p.target]
+        """A fresh model with a vocabulary learnt from the prepared pairs (and their
+        inputs, unless ``source_encoder`` reads those)."""
+        source_encoder = None
+        if config.get("source_encoder"):
+            source_encoder = SourceEncoder.build(str(config["source_encoder"]),
+                                                 int(config["max_source_length"]))
+        texts = [p.target for p in prepared if p.target]
+        if source_encoder is None:
+            texts += [p.source for p in prepared]
         vocabulary = SubwordVocabulary.train(
             texts, vocab_size=int(config["vocab_size"]), placeholders=placeholders,
             min_frequency=2 if len(texts) > 200 else 1)
@@ -75,36 +95,46 @@ class ScratchBackend:
             encoder_layers=int(config["encoder_layers"]),
             decoder_layers=int(config["decoder_layers"]), heads=int(config["heads"]),
             ff_size=int(config["ff_size"]), dropout=float(config["dropout"]),
-            max_positions=max(max_source, max_target + 1) + 1, pad_id=vocabulary.pad_id)
-        return cls(Seq2SeqTransformer(model_config), vocabulary, max_source, max_target)
+            max_positions=max(max_source, max_target + 1) + 1, pad_id=vocabulary.pad_id,
+            source_state_size=source_encoder.size if source_encoder else 0)
+        return cls(Seq2SeqTransformer(model_config), vocabulary, max_source, max_target,
+                   source_encoder)
 
     # ------------------------------------------------------------ data
 
     def encode_source(self, text: str) -> list[int]:
+        if self.source_encoder is not None:
+            return self.source_encoder.ids(text)
         return self.vocabulary.encode(text, self.max_source_length, keep_end=True)
 
     def encode(self, prepared: Prepared) -> Encoded:
         target = self.vocabulary.encode(prepared.target or "", self.max_target_length)
         return self.encode_source(prepared.source), target
 
-    def _collate(self, batch: list[Encoded]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _collate(self, batch: list[Encoded]) -> tuple[dict[str, torch.Tensor], torch.Tensor,
+                                                      torch.Tensor]:
+        """Model source arguments, decoder inputs and labels of a batch."""
         pad, bos, eos = self.vocabulary.pad_id, self.vocabulary.bos_id, self.vocabulary.eos_id
-        source_length = max(1, max(len(s) for s, _ in batch))
         target_length = max(len(t) for _, t in batch) + 1
-        sources = torch.full((len(batch), source_length), pad, dtype=torch.long)
         inputs = torch.full((len(batch), target_length), pad, dtype=torch.long)
         labels = torch.full((len(batch), target_length), -100, dtype=torch.long)
-        for row, (source, target) in enumerate(batch):
-            if source:
-                sources[row, :len(source)] = torch.tensor(source)
+        for row, (_, target) in enumerate(batch):
             inputs[row, :len(target) + 1] = torch.tensor([bos, *target])
             labels[row, :len(target) + 1] = torch.tensor([*target, eos])
-        return sources, inputs, labels
+        if self.source_encoder is not None:
+            states, keep = self.source_encoder.states([s for s, _ in batch])
+            return {"source": states, "source_keep": keep}, inputs, labels
+        source_length = max(1, max(len(s) for s, _ in batch))
+        sources = torch.full((len(batch), source_length), pad, dtype=torch.long)
+        for row, (source, _) in enumerate(batch):
+            if source:
+                sources[row, :len(source)] = torch.tensor(source)
+        return {"source": sources}, inputs, labels
 
     def loss(self, batch: list[Encoded], label_smoothing: float = 0.0) -> torch.Tensor:
         """Mean cross-entropy per target token (EOS included) of a batch."""
         sources, inputs, labels = self._collate(batch)
-        logits = self.model(sources, inputs)
+        logits = self.model(target_ids=inputs, **sources)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                ignore_index=-100, label_smoothing=label_smoothing)
 
@@ -112,7 +142,7 @@ class ScratchBackend:
     def token_nll(self, batch: list[Encoded]) -> tuple[float, int]:
         """Summed negative log-likelihood of the targets and their token count."""
         sources, inputs, labels = self._collate(batch)
-        logits = self.model(sources, inputs)
+        logits = self.model(target_ids=inputs, **sources)
         total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                 ignore_index=-100, reduction="sum")
         return float(total), int((labels != -100).sum())
@@ -124,7 +154,7 @@ class ScratchBackend:
 
     def stepper(self) -> ScratchStepper:
         return ScratchStepper(self.model, self.vocabulary.bos_id, self.vocabulary.eos_id,
-                              self.vocabulary.banned_ids)
+                              self.vocabulary.banned_ids, self.source_encoder)
 
     def decode_ids(self, ids: list[int]) -> str:
         return self.vocabulary.decode(ids)
@@ -144,6 +174,21 @@ class ScratchBackend:
         storage.write_tensors("seq2seq.safetensors", self.model.state_dict())
         storage.write_json("lengths.json", {"max_source_length": self.max_source_length,
                                             "max_target_length": self.max_target_length})
+        if self.source_encoder is not None:
+            self.source_encoder.persist(storage)
+
+    def finish_training(self) -> None:
+        """Free what only training needed (the source encoder's kept states)."""
+        if self.source_encoder is not None:
+            self.source_encoder.forget()
+
+    def quantize(self) -> None:
+        """Dynamic int8 weights for the linear layers (the source encoder's too)."""
+        from dialogflowlite.models.quantization import quantize_linear_layers
+
+        self.model = quantize_linear_layers(self.model)
+        if self.source_encoder is not None:
+            self.source_encoder.speed_up(quantize=True)
 
     @classmethod
     def load(cls, storage: ComponentStorage) -> ScratchBackend:
@@ -156,5 +201,10 @@ class ScratchBackend:
         model.load_state_dict(state)
         model.eval()
         lengths = storage.read_json("lengths.json")
-        return cls(model, vocabulary, int(lengths["max_source_length"]),
-                   int(lengths["max_target_length"]))
+        max_source = int(lengths["max_source_length"])
+        source_encoder = None
+        if config.source_state_size:
+            source_encoder = SourceEncoder.load(storage, max_source)
+            source_encoder.speed_up(quantize=False)
+        return cls(model, vocabulary, max_source, int(lengths["max_target_length"]),
+                   source_encoder)
