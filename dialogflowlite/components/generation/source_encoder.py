@@ -25,10 +25,8 @@ import torch
 from dialogflowlite.components.nlu.pretrained import (
     clear_run_time_settings,
     encode_pieces,
-    load_encoder,
-    load_local_bert,
+    load_pretrained,
     load_stored_encoder,
-    load_tokenizer,
     load_weights,
     plain_state_dict,
     resolve_model_source,
@@ -62,16 +60,7 @@ class SourceEncoder:
     @classmethod
     def build(cls, name: str, max_length: int) -> SourceEncoder:
         """The pretrained encoder and tokenizer of ``name`` (resolved through the model sources)."""
-        from dialogflowlite.models.fast_bert import lean_copy
-
-        source = resolve_model_source(name, OWNER)
-        local = load_local_bert(source)
-        if local is not None:
-            encoder, tokenizer = local
-        else:
-            tokenizer = load_tokenizer(source, OWNER)
-            encoder = load_encoder(source, OWNER)
-            encoder = lean_copy(encoder) or encoder
+        encoder, tokenizer = load_pretrained(resolve_model_source(name, OWNER), OWNER)
         return cls(encoder, tokenizer, max_length)
 
     @property

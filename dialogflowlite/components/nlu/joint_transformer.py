@@ -29,10 +29,8 @@ from dialogflowlite.components.nlu.pretrained import (
     encode_pieces,
     freeze_bottom_layers,
     keep_bottom_layers,
-    load_encoder,
-    load_local_bert,
+    load_pretrained,
     load_stored_encoder,
-    load_tokenizer,
     load_weights,
     plain_state_dict,
     resolve_model_source,
@@ -131,6 +129,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         # part held out for early stopping, used when it has at least min_held_out examples
         "validation_split": 0.1,
         "min_held_out": 100,
+        # held-out evaluations in a row without a better score before training
+        # stops (counted in evaluations: raise it with evaluations_per_epoch)
         "patience": 2,
         "evaluations_per_epoch": 1,
         # a wall-time budget for fine-tuning (minutes), or null
@@ -200,7 +200,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
     ) -> None:
         """Fine-tune; ``held_out`` (e.g. a dev split) replaces the automatic held-out part."""
         from dialogflowlite.models.crf import bio_transition_mask
-        from dialogflowlite.models.fast_bert import lean_copy
         from dialogflowlite.models.joint_intent_slot import (
             JointIntentSlotConfig,
             JointIntentSlotModel,
@@ -229,15 +228,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         # BERT-style encoders train through LeanBert's forward pass (not under
         # LoRA, which wraps transformers modules); from a local folder they load
         # without importing transformers at all
-        lean = c["fast_training"] and not c["lora"]
-        local = load_local_bert(source) if lean else None
-        if local is not None:
-            encoder, self.tokenizer = local
-        else:
-            self.tokenizer = load_tokenizer(source, self.name)
-            encoder = load_encoder(source, self.name)
-            if lean:
-                encoder = lean_copy(encoder) or encoder
+        encoder, self.tokenizer = load_pretrained(
+            source, self.name, lean=c["fast_training"] and not c["lora"])
         keep_bottom_layers(encoder, c["encoder_layers"], self.name)
         if c["encoder_layers"] is not None and c["pooling"] == "cls":
             # measured: a 4-layer all-MiniLM-L6-v2 with the first piece's state

@@ -196,6 +196,27 @@ def load_encoder(source: str, owner: str) -> Any:
     return without_pooler(encoder)
 
 
+def load_pretrained(source: str, owner: str, lean: bool = True) -> tuple[Any, Any]:
+    """The encoder and tokenizer of a resolved model ``source``, for training.
+
+    With ``lean``, a BERT-style model in a local folder loads without importing
+    ``transformers`` (:func:`load_local_bert`), and a BERT-style encoder that
+    ``transformers`` loads is copied into ``LeanBert``, whose forward pass is
+    made for CPU training. Without it, the ``transformers`` model is kept (LoRA
+    wraps its modules).
+    """
+    from dialogflowlite.models.fast_bert import lean_copy
+
+    local = load_local_bert(source) if lean else None
+    if local is not None:
+        return local
+    tokenizer = load_tokenizer(source, owner)
+    encoder = load_encoder(source, owner)
+    if lean:
+        encoder = lean_copy(encoder) or encoder
+    return encoder, tokenizer
+
+
 def encoder_from_config(folder: str, owner: str) -> Any:
     """An encoder built from a saved config (weights are loaded by the caller)."""
     from transformers import AutoConfig, AutoModel

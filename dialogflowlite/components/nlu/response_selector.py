@@ -32,10 +32,8 @@ from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.pretrained import (
     clear_run_time_settings,
     encode_pieces,
-    load_encoder,
-    load_local_bert,
+    load_pretrained,
     load_stored_encoder,
-    load_tokenizer,
     load_weights,
     plain_state_dict,
     resolve_model_source,
@@ -138,6 +136,7 @@ class ResponseSelector(NluComponent):
         "warmup_ratio": 0.05,
         "validation_split": 0.1,
         "min_held_out": 100,
+        # epochs in a row without a better held-out score before training stops
         "patience": 5,
         "max_minutes": None,
         "random_seed": None,
@@ -283,18 +282,8 @@ class ResponseSelector(NluComponent):
     def _build_encoder(self, examples: list[Message]) -> tuple[Any, int]:
         c = self.config
         if self.pretrained:
-            from dialogflowlite.models.fast_bert import lean_copy
-
             source = resolve_model_source(str(c["model"]), self.name, self.position)
-            # a BERT-style model in a local folder loads without importing
-            # transformers; any BERT-style encoder then runs LeanBert's forward pass
-            local = load_local_bert(source)
-            if local is not None:
-                encoder, self.tokenizer = local
-            else:
-                self.tokenizer = load_tokenizer(source, self.name)
-                encoder = load_encoder(source, self.name)
-                encoder = lean_copy(encoder) or encoder
+            encoder, self.tokenizer = load_pretrained(source, self.name)
             if not c["fine_tune"]:
                 encoder.requires_grad_(False)
             return encoder, int(encoder.config.hidden_size)

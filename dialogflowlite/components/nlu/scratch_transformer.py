@@ -107,6 +107,8 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         "max_grad_norm": 1.0,
         "validation_split": 0.1,
         "min_held_out": 100,
+        # held-out evaluations in a row without a better score before training
+        # stops (counted in evaluations: raise it with evaluations_per_epoch)
         "patience": 5,
         "evaluations_per_epoch": 1,
         "max_minutes": None,
