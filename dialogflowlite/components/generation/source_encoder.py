@@ -28,6 +28,7 @@ from dialogflowlite.components.nlu.pretrained import (
     load_pretrained,
     load_stored_encoder,
     load_weights,
+    pad_pieces,
     plain_state_dict,
     resolve_model_source,
     save_encoder_config,
@@ -87,7 +88,7 @@ class SourceEncoder:
                    if not cache or ids not in self._states]
         found: dict[tuple[int, ...], torch.Tensor] = {}
         if missing:
-            ids, mask = _padded([list(m) for m in missing], self.pad_id)
+            ids, mask = pad_pieces([list(m) for m in missing], self.pad_id)
             with torch.inference_mode():
                 hidden = self.encoder(ids, mask).last_hidden_state
             for row, key in enumerate(missing):
@@ -145,12 +146,3 @@ class SourceEncoder:
         loaded.forget()
         return loaded
 
-
-def _padded(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    length = max(len(ids) for ids in batch)
-    ids = torch.full((len(batch), length), pad_id, dtype=torch.long)
-    mask = torch.zeros(len(batch), length, dtype=torch.long)
-    for row, values in enumerate(batch):
-        ids[row, :len(values)] = torch.tensor(values)
-        mask[row, :len(values)] = 1
-    return ids, mask

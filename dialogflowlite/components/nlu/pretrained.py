@@ -134,6 +134,19 @@ def encode_pieces(tokenizer: Any, texts: list[str],
     return [(e.ids, e.offsets) for e in backend.encode_batch(texts)]
 
 
+def pad_pieces(batch: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    """Piece-id lists as a padded (batch, longest) id tensor and its 0/1 attention mask."""
+    import torch
+
+    length = max(len(ids) for ids in batch)
+    input_ids = torch.full((len(batch), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), length), dtype=torch.long)
+    for row, ids in enumerate(batch):
+        input_ids[row, :len(ids)] = torch.tensor(ids)
+        mask[row, :len(ids)] = 1
+    return input_ids, mask
+
+
 def clear_run_time_settings(tokenizer: Any) -> None:
     """Remove the cut :func:`encode_pieces` set: a saved tokenizer should not carry it."""
     backend = getattr(tokenizer, "backend_tokenizer", None)

@@ -35,6 +35,7 @@ from dialogflowlite.components.nlu.pretrained import (
     load_pretrained,
     load_stored_encoder,
     load_weights,
+    pad_pieces,
     plain_state_dict,
     resolve_model_source,
     save_encoder_config,
@@ -350,17 +351,10 @@ class ResponseSelector(NluComponent):
         return len(item.input_ids or item.word_ids or [])
 
     def _inputs(self, items: list[_Item]) -> dict[str, Any]:
-        import torch
 
         if self.pretrained:
-            pieces = max(len(i.input_ids or []) for i in items)
-            pad = self.tokenizer.pad_token_id or 0
-            input_ids = torch.full((len(items), pieces), pad, dtype=torch.long)
-            mask = torch.zeros((len(items), pieces), dtype=torch.long)
-            for b, item in enumerate(items):
-                ids = item.input_ids or []
-                input_ids[b, : len(ids)] = torch.tensor(ids)
-                mask[b, : len(ids)] = 1
+            input_ids, mask = pad_pieces([i.input_ids or [] for i in items],
+                                         self.tokenizer.pad_token_id or 0)
             return {"input_ids": input_ids, "attention_mask": mask if len(items) > 1 else None}
         word_ids, ngram_ids, word_mask = pad_word_batch(
             [i.word_ids or [] for i in items], [i.ngram_ids or [] for i in items]
