@@ -1,4 +1,5 @@
-"""A small restaurant project for the generation tests, and a tiny generator config."""
+"""A small restaurant project for the generation tests, a tiny generator config, and a
+tracker with slots set."""
 
 from __future__ import annotations
 
@@ -114,3 +115,14 @@ def write_generation_project(root: Path, **config_extra) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.lstrip("\n"), encoding="utf-8")
     return root
+
+
+def tracker_for(project, **slots):
+    """A tracker of ``project``'s domain with ``slots`` set."""
+    from dialogflowlite.shared.events import SlotSet
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    tracker = DialogueStateTracker.for_domain("u1", project.domain)
+    for name, value in slots.items():
+        tracker.update(SlotSet(name=name, value=value))
+    return tracker

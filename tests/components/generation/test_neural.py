@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from generation_project import tiny_config, write_generation_project
+from generation_project import tiny_config, tracker_for, write_generation_project
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.generation.data import (
@@ -19,8 +19,7 @@ from dialogflowlite.components.generation.neural import NeuralResponseGenerator
 from dialogflowlite.components.generation.responder import Responder
 from dialogflowlite.errors import ComponentConfigError, TrainingError
 from dialogflowlite.io.loader import load_project
-from dialogflowlite.shared.events import SlotSet, UserUttered
-from dialogflowlite.shared.tracker import DialogueStateTracker
+from dialogflowlite.shared.events import UserUttered
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +30,6 @@ def trained(tmp_path_factory):
     generator = NeuralResponseGenerator(tiny_config())
     generator.train(project_examples(project))
     return generator, project
-
-
-def tracker_for(project, **slots) -> DialogueStateTracker:
-    tracker = DialogueStateTracker.for_domain("u1", project.domain)
-    for name, value in slots.items():
-        tracker.update(SlotSet(name=name, value=value))
-    return tracker
 
 
 def test_generated_reply_keeps_the_slot_values(trained) -> None:

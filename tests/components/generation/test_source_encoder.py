@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from generation_project import tiny_config, write_generation_project
+from generation_project import tiny_config, tracker_for, write_generation_project
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.generation.data import project_examples
@@ -13,8 +13,6 @@ from dialogflowlite.components.generation.neural import NeuralResponseGenerator
 from dialogflowlite.components.generation.source_encoder import SourceEncoder
 from dialogflowlite.errors import ComponentConfigError, TrainingError
 from dialogflowlite.io.loader import load_project
-from dialogflowlite.shared.events import SlotSet
-from dialogflowlite.shared.tracker import DialogueStateTracker
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +40,6 @@ def trained(tmp_path_factory, tiny_encoder):
     finally:
         SourceEncoder.states = original
     return generator, project, encoded_inputs
-
-
-def tracker_for(project, **slots) -> DialogueStateTracker:
-    tracker = DialogueStateTracker.for_domain("u1", project.domain)
-    for name, value in slots.items():
-        tracker.update(SlotSet(name=name, value=value))
-    return tracker
 
 
 def test_the_model_reads_the_encoders_states_and_keeps_slot_values(trained) -> None:
