@@ -19,7 +19,9 @@ delexicalised reference replies. Latency is the wall time of one reply
 (delexicalise, encode, beam search, relexicalise, guardrails; replies are
 decoded on one thread). ``--quantize`` scores the same trained model a second
 time with dynamic int8 weights (what ``run --quantize`` loads). Prints one
-table.
+table; ``--by-service`` adds BLEU and slot error rate per SGD service, and
+for the services the training split has and lacks (SGD's dev and test splits
+hold services that its training split does not).
 
 Timing runs hold ``/tmp/dfl-bench.lock`` (the lock ``flock /tmp/dfl-bench.lock``
 takes) so two benchmarks never overlap; other work on the machine may still
@@ -86,6 +88,32 @@ def load_pairs(task: str, path: Path, history: int):
     return read_sgd(path, task, history=history)
 
 
+def service_table(pairs, replies: list[str], expected: list[list[str]],
+                  trained: set[str]) -> str:
+    """BLEU and slot error rate per service, and for the services training has and lacks."""
+    from dialogflowlite.components.generation.metrics import corpus_bleu, slot_errors
+
+    groups: dict[str, list[int]] = {}
+    for index, pair in enumerate(pairs):
+        groups.setdefault(pair.service or "?", []).append(index)
+    seen = [i for i, p in enumerate(pairs) if p.service in trained]
+    unseen = [i for i, p in enumerate(pairs) if p.service not in trained]
+    rows = [(name, indices, "yes" if name in trained else "no")
+            for name, indices in sorted(groups.items())]
+    rows += [("services training has", seen, ""), ("services training lacks", unseen, "")]
+    lines = ["| service | in training | pairs | BLEU | slot error rate |", "|---|---|---|---|---|"]
+    for name, indices, known in rows:
+        if not indices:
+            continue
+        bleu = corpus_bleu([replies[i] for i in indices], [pairs[i].example.target or ""
+                                                          for i in indices])
+        errors = slot_errors([replies[i] for i in indices],
+                             [expected[i] for i in indices])
+        lines.append(f"| {name} | {known} | {len(indices)} | {bleu.score:.2f} "
+                     f"| {100 * errors.rate:.2f}% |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", choices=TASKS, required=True)
@@ -107,9 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quantize", action="store_true",
                         help="also score the trained model with dynamic int8 weights")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK_FILE}")
+    parser.add_argument("--by-service", action="store_true",
+                        help="also print BLEU and slot error rate per SGD service, and for the "
+                             "services --train has and lacks (with --model, --train only "
+                             "says which services training had)")
     args = parser.parse_args(argv)
-    if (args.train is None) == (args.model is None):
+    if args.train is None and args.model is None:
         parser.error("give --train (to train a generator) or --model (to score a kept one)")
+    if args.by_service and args.task == "qa":
+        parser.error("--by-service is for the SGD tasks")
 
     import torch
 
@@ -131,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
     history = int(config.get("history", 3))
     train_pairs = load_pairs(args.task, args.train, history) if args.train else []
+    trained_services = {p.service for p in train_pairs}
     eval_pairs = load_pairs(args.task, args.eval, history)
     if args.limit_eval and args.limit_eval < len(eval_pairs):
         eval_pairs = random.Random(args.seed).sample(eval_pairs, args.limit_eval)
@@ -189,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
               f"| {report.latency_ms_p50:.1f} ms | {report.latency_ms_p95:.1f} ms |")
     for weights, report in reports:
         print(f"{weights}: {report.bleu_detail}")
+    if args.by_service:
+        print(service_table(eval_pairs, reports[0][1].replies, expected, trained_services))
     for sample in reports[0][1].samples[:5]:
         print(f"  ref: {sample['reference']}\n  gen: {sample['generated']}")
     return 0

@@ -59,9 +59,12 @@ class GenerationReport:
     latency_ms_p50: float
     latency_ms_p95: float
     samples: list[dict[str, Any]] = field(default_factory=list)
+    #: every generated reply, in the order of the pairs (for scoring parts of them)
+    replies: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The scores and samples (not every reply), for a JSON report."""
+        return {k: v for k, v in self.__dict__.items() if k != "replies"}
 
     def table(self) -> str:
         """The report as a small text table."""
@@ -141,7 +144,7 @@ def evaluate_generator(generator: Any, examples: Sequence[GenerationExample], *,
         slot_value_error_rate=errors.value_rate,
         accepted_rate=accepted / len(examples) if examples else 0.0,
         latency_ms_p50=statistics.median(latencies) if latencies else float("nan"),
-        latency_ms_p95=_percentile(latencies, 0.95), samples=kept)
+        latency_ms_p95=_percentile(latencies, 0.95), samples=kept, replies=replies)
 
 
 def held_out_pairs(project_dir: str | Path) -> list[GenerationExample]:

@@ -38,6 +38,8 @@ class CorpusExample:
     example: GenerationExample
     #: values of non-categorical slots in the act (SGD), which a reply must copy
     expected_values: list[str] = field(default_factory=list)
+    #: the SGD services of the turn's frames (``Restaurants_2``), joined by ``+``
+    service: str = ""
 
 
 def _categorical_slots(folder: Path) -> dict[str, set[str]]:
@@ -63,6 +65,10 @@ def service_domain(service: str) -> str:
     """``Restaurants`` for ``Restaurants_2``: the domain, without the API's number."""
     head, _, tail = service.rpartition("_")
     return head if head and tail.isdigit() else service
+
+
+def _services(frames: list[dict]) -> str:
+    return "+".join(dict.fromkeys(f["service"] for f in frames if f.get("service")))
 
 
 def read_sgd(folder: str | Path, mode: str, *, history: int = 3,
@@ -114,13 +120,15 @@ def read_sgd(folder: str | Path, mode: str, *, history: int = 3,
                                         service, set()):
                                     expected.append(str(value))
                     examples.append(CorpusExample(GenerationExample(
-                        ACT2TEXT, text, acts=acts, origin=origin), expected))
+                        ACT2TEXT, text, acts=acts, origin=origin), expected,
+                        service=_services(frames)))
                 elif mode == CONTEXT2RESPONSE:
                     if turns:
                         context = turns[-history:] if history > 0 else []
                         examples.append(CorpusExample(GenerationExample(
                             CONTEXT2RESPONSE, text, context=list(context), intent=state_intent,
-                            slots=sorted(state_slots.items()), origin=origin)))
+                            slots=sorted(state_slots.items()), origin=origin),
+                            service=_services(frames)))
                 else:
                     raise ValueError(f"unknown mode {mode!r}")
                 turns.append(Turn(BOT, text))

@@ -43,6 +43,7 @@ def test_sgd_act2text_pairs(sgd_split) -> None:
         ActItem("REQ_MORE")]
     # categorical values may be said in other words, so only these must be copied
     assert pair.expected_values == ["Sakoon", "Fremont"]
+    assert pair.service == "Restaurants_1"  # the API, for scoring per service
     [bare] = read_sgd(sgd_split, ACT2TEXT, with_service=False)
     assert bare.example.acts[0] == ActItem("OFFER", "restaurant_name", "Sakoon")
 
@@ -55,6 +56,7 @@ def test_sgd_context2response_pairs(sgd_split) -> None:
     assert example.intent == "FindRestaurants"
     assert example.slots == [("city", "Fremont")]
     assert BOT not in {t.speaker for t in example.context}
+    assert pair.service == "Restaurants_1"
 
 
 def test_sgd_folder_without_dialogues_is_an_error(tmp_path) -> None:

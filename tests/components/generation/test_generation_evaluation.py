@@ -72,6 +72,9 @@ def test_evaluate_generator_scores_bleu_perplexity_and_slot_errors() -> None:
                                  PAIRS)
     assert perfect.bleu == pytest.approx(100.0) and perfect.slot_error_rate == 0.0
     assert "BLEU" in report.table() and "slot error rate" in report.table()
+    # every reply is kept, in order, but only the samples go into a JSON report
+    assert report.replies == ["How about Sakoon?", "We open at nine."]
+    assert "replies" not in report.to_dict()
 
 
 def test_expected_values_are_those_the_reference_copies() -> None:
