@@ -36,6 +36,8 @@ BOT_TOKEN = "<bot>"
 ACT_SEPARATOR = " | "
 
 PLACEHOLDER_PATTERN = re.compile(r"\[[A-Za-z_][A-Za-z0-9_\-.]*(?:#\d+)?\]")
+#: splits a text into its placeholders (odd parts) and the text around them
+PLACEHOLDER_SPLIT = re.compile(f"({PLACEHOLDER_PATTERN.pattern})")
 
 
 def placeholder_for(slot: str, index: int = 1) -> str:
@@ -87,14 +89,23 @@ class Delexicaliser:
     ``style`` names the placeholders: ``index`` numbers the values of an
     input in order (``[v1]``, ``[v2]``, ...), so a slot the training data
     never had is still copied; ``slot`` names them after their slot
-    (``[city]``). Slots in ``lexical_slots`` keep their values as text.
+    (``[city]``); ``type`` names them after the last word of their slot
+    (``therapist_name`` -> ``[name]``, ``appointment_time`` -> ``[time]``),
+    numbering values of one type in order (``[name]``, ``[name#2]``), so
+    the token itself says what a value is, also for a slot training never
+    had; a slot whose last word no known slot ends with gets ``[value]``.
+    Slots in ``lexical_slots`` keep their values as text.
     With ``slot_words``, slot names enter the input as words
     (``account_balance`` -> ``account balance``): a slot the training data
     never had then shares its words with the slots it did have
     (``balance``), where a name written as one piece does not.
     """
 
-    STYLES = ("index", "slot")
+    STYLES = ("index", "slot", "type")
+    #: the type of a slot whose last word no known slot ends with (style ``type``)
+    GENERIC_TYPE = "value"
+    #: values of one slot (style ``slot``) or type (``type``) that get a placeholder
+    MAX_PER_NAME = 3
 
     def __init__(self, lexical_slots: Iterable[str] = (), *, style: str = "index",
                  min_ratio: float = 0.5, max_values: int = 12,
@@ -131,6 +142,21 @@ class Delexicaliser:
         self.max_values = max(self.max_values, most)
         return self
 
+    @staticmethod
+    def _last_word(slot: str) -> str:
+        words = slot.replace("-", "_").split("_")
+        return next((w for w in reversed(words) if w), slot)
+
+    def known_types(self) -> set[str]:
+        """Last words of the delexicalised slots training had (style ``type``)."""
+        return {self._last_word(s) for s in self.known_slots - self.lexical_slots}
+
+    def slot_type(self, slot: str, known: set[str] | None = None) -> str:
+        """The type a value of ``slot`` is named after: its last word, when it is known."""
+        word = self._last_word(slot)
+        return word if word in (self.known_types() if known is None else known) \
+            else self.GENERIC_TYPE
+
     def delexicalises(self, slot: str) -> bool:
         """Whether values of ``slot`` become placeholders (unknown slots do)."""
         return slot not in self.lexical_slots
@@ -155,7 +181,8 @@ class Delexicaliser:
     def _assign(self, example: GenerationExample) -> dict[tuple[str, str], str]:
         """(slot, value) -> placeholder for every delexicalised value of the example."""
         assigned: dict[tuple[str, str], str] = {}
-        per_slot: Counter[str] = Counter()
+        per_name: Counter[str] = Counter()
+        known = self.known_types() if self.style == "type" else set()
         for slot, value in example.slot_values():
             if not self.delexicalises(slot) or is_flag(value):
                 continue
@@ -167,17 +194,23 @@ class Delexicaliser:
                     continue  # beyond what the vocabulary has tokens for: stays text
                 assigned[(slot, text)] = f"[v{len(assigned) + 1}]"
             else:
-                per_slot[slot] += 1
-                assigned[(slot, text)] = placeholder_for(slot, per_slot[slot])
+                name = self.slot_type(slot, known) if self.style == "type" else slot
+                if per_name[name] >= self.MAX_PER_NAME:
+                    continue  # beyond what the vocabulary has tokens for: stays text
+                per_name[name] += 1
+                assigned[(slot, text)] = placeholder_for(name, per_name[name])
         return assigned
 
     @staticmethod
     def _replace(text: str, assigned: dict[tuple[str, str], str]) -> str:
-        # longest values first, so "New York City" is not cut by "New York"
+        # longest values first, so "New York City" is not cut by "New York"; a
+        # placeholder already written is never searched again ("2" in "[time#2]")
         for (_, value), token in sorted(assigned.items(), key=lambda kv: -len(kv[0][1])):
             pattern = find_value(text, value)
             if pattern is not None:
-                text = pattern.sub(lambda _m, t=token: t, text)
+                parts = PLACEHOLDER_SPLIT.split(text)
+                text = "".join(part if i % 2 else pattern.sub(lambda _m, t=token: t, part)
+                               for i, part in enumerate(parts))
         return text
 
     def slot_name(self, slot: str) -> str:
@@ -218,12 +251,14 @@ class Delexicaliser:
         required = list(values) if example.mode == ACT2TEXT else []
         return Prepared(source, target, values, required)
 
-    def placeholders(self, max_per_slot: int = 3) -> list[str]:
+    def placeholders(self) -> list[str]:
         """Every placeholder token the model may see, for the vocabulary."""
         if self.style == "index":
             return [f"[v{i}]" for i in range(1, self.max_values + 1)]
-        slots = sorted(self.known_slots - self.lexical_slots)
-        return [placeholder_for(slot, i) for slot in slots for i in range(1, max_per_slot + 1)]
+        names = (self.known_types() | {self.GENERIC_TYPE} if self.style == "type"
+                 else self.known_slots - self.lexical_slots)
+        return [placeholder_for(name, i) for name in sorted(names)
+                for i in range(1, self.MAX_PER_NAME + 1)]
 
 
 def relexicalise(text: str, values: dict[str, str]) -> str:

@@ -48,3 +48,42 @@ def test_yes_no_values_are_never_placeholders() -> None:
     assert prepared.source == "INFORM has_vegetarian_options=True address=[v1]"
     assert prepared.values == {"[v1]": "2 Elm"}
     assert is_flag(True) and is_flag(" false ") and not is_flag("Truett's Grill")
+
+
+def test_slot_placeholders_are_named_after_the_slot() -> None:
+    example = act("Sakoon is in Fremont.", ("OFFER", "restaurant_name", "Sakoon"),
+                  ("OFFER", "city", "Fremont"))
+    delexicaliser = Delexicaliser(style="slot").fit([example])
+    prepared = delexicaliser.prepare(example)
+    assert prepared.target == "[restaurant_name] is in [city]."
+    assert set(delexicaliser.placeholders()) >= {"[city]", "[city#2]", "[restaurant_name#3]"}
+
+
+def test_type_placeholders_name_a_new_slot_after_a_known_one() -> None:
+    seen = act("Dr. Lee sees you at 10 am.", ("OFFER", "doctor_name", "Dr. Lee"),
+               ("OFFER", "time", "10 am"))
+    delexicaliser = Delexicaliser(style="type", slot_words=True).fit([seen])
+    assert delexicaliser.prepare(seen).target == "[name] sees you at [time]."
+    # therapist_name and appointment_time were never seen: their last words were
+    new = act("Dr. Kim can see you at 4 pm, or at 5 pm.",
+              ("OFFER", "therapist_name", "Dr. Kim"), ("OFFER", "appointment_time", "4 pm"),
+              ("OFFER", "appointment_time", "5 pm"), ("INFORM", "passengers", "2"))
+    prepared = delexicaliser.prepare(new)
+    assert prepared.source == ("OFFER therapist name=[name] appointment time=[time] "
+                               "appointment time=[time#2] | INFORM passengers=[value]")
+    assert prepared.target == "[name] can see you at [time], or at [time#2]."
+    assert prepared.required == ["[name]", "[time]", "[time#2]", "[value]"]
+    assert relexicalise(prepared.target, prepared.values) == new.target
+    # every placeholder it can write is one vocabulary token, the generic ones included
+    tokens = set(delexicaliser.placeholders())
+    assert set(prepared.values) <= tokens and "[value#3]" in tokens
+    restored = Delexicaliser.from_dict(delexicaliser.to_dict())
+    assert restored.prepare(new) == prepared
+
+
+def test_values_beyond_the_placeholder_tokens_stay_text() -> None:
+    titles = ["Up", "Heat", "Jaws", "Big"]
+    example = act("Up, Heat, Jaws or Big?", *[("OFFER", "title", t) for t in titles])
+    prepared = Delexicaliser(style="type").fit([example]).prepare(example)
+    assert prepared.source == "OFFER title=[title] title=[title#2] title=[title#3] title=Big"
+    assert "Big" not in prepared.values.values()
