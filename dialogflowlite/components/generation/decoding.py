@@ -18,6 +18,7 @@ from-scratch Transformer and pretrained Hugging Face models share this code.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
@@ -42,6 +43,8 @@ class DecodingConfig:
     length_penalty: float = 1.0
     #: no n-gram of this many tokens twice in a reply (0: no limit)
     no_repeat_ngram_size: int = 0
+    #: a reply may not end before it holds every slot value it must copy
+    require_values: bool = False
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -155,6 +158,19 @@ def block_repeated_ngrams(logits: torch.Tensor, history: list[list[int]],
     return logits
 
 
+def hold_end(logits: torch.Tensor, history: list[list[int]], required: frozenset[int],
+             eos_id: int) -> torch.Tensor:
+    """Forbid ending each row that lacks one of the ``required`` tokens."""
+    if not required:
+        return logits
+    rows = [row for row, seen in enumerate(history) if not required.issubset(seen)]
+    if not rows:
+        return logits
+    logits = logits.clone()
+    logits[rows, eos_id] = float("-inf")
+    return logits
+
+
 def filter_top_k_top_p(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     """Keep the ``top_k`` best tokens and the smallest set whose probability reaches ``top_p``."""
     logits = logits.clone()
@@ -173,15 +189,22 @@ def filter_top_k_top_p(logits: torch.Tensor, top_k: int, top_p: float) -> torch.
 
 @torch.no_grad()
 def decode(model: StepModel, source: Any, config: DecodingConfig,
-           n_best: int = 1) -> list[Hypothesis]:
-    """Decode ``source`` with ``config``; up to ``n_best`` hypotheses, best first."""
+           n_best: int = 1, required: Iterable[int] = ()) -> list[Hypothesis]:
+    """Decode ``source`` with ``config``; up to ``n_best`` hypotheses, best first.
+
+    ``required`` tokens (the placeholders of the values a reply must copy)
+    must all be written before a hypothesis may end when the config's
+    ``require_values`` is set.
+    """
+    needed = frozenset(required) if config.require_values else frozenset()
     if config.strategy == "beam" and config.beam_size > 1:
-        return beam_search(model, source, config)[:max(1, n_best)]
-    return [greedy_or_sample(model, source, config)]
+        return beam_search(model, source, config, needed)[:max(1, n_best)]
+    return [greedy_or_sample(model, source, config, needed)]
 
 
 @torch.no_grad()
-def greedy_or_sample(model: StepModel, source: Any, config: DecodingConfig) -> Hypothesis:
+def greedy_or_sample(model: StepModel, source: Any, config: DecodingConfig,
+                     required: frozenset[int] = frozenset()) -> Hypothesis:
     """One hypothesis, token by token: the best token (greedy) or a sampled one."""
     sampling = config.strategy == "sample"
     generator = None
@@ -200,6 +223,7 @@ def greedy_or_sample(model: StepModel, source: Any, config: DecodingConfig) -> H
         model_log_probs = torch.log_softmax(logits, dim=-1)[0]
         processed = apply_repetition_penalty(logits, [tokens], config.repetition_penalty)
         processed = block_repeated_ngrams(processed, [tokens], config.no_repeat_ngram_size)
+        processed = hold_end(processed, [tokens], required, model.eos_id)
         if sampling:
             processed = filter_top_k_top_p(processed / config.temperature, config.top_k,
                                            config.top_p)
@@ -230,7 +254,8 @@ def _normalised(rank: float, length: int, penalty: float) -> float:
 
 
 @torch.no_grad()
-def beam_search(model: StepModel, source: Any, config: DecodingConfig) -> list[Hypothesis]:
+def beam_search(model: StepModel, source: Any, config: DecodingConfig,
+                required: frozenset[int] = frozenset()) -> list[Hypothesis]:
     """Beam search; finished hypotheses ranked by log-probability / length ** length_penalty.
 
     Stops when ``beam_size`` hypotheses have finished and no open beam, as it
@@ -250,6 +275,7 @@ def beam_search(model: StepModel, source: Any, config: DecodingConfig) -> list[H
                                              config.repetition_penalty)
         processed = block_repeated_ngrams(processed, [b.tokens for b in beams],
                                           config.no_repeat_ngram_size)
+        processed = hold_end(processed, [b.tokens for b in beams], required, model.eos_id)
         processed = torch.log_softmax(processed, dim=-1)
         totals = processed + torch.tensor([b.rank for b in beams])[:, None]
         vocab = totals.shape[-1]

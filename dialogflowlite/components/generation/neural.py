@@ -96,7 +96,8 @@ class NeuralResponseGenerator(Component):
         # from scratch: a pretrained BERT-style encoder (hub name, folder or alias) whose
         # fixed states the model reads its input through; none: it learns the input too
         "source_encoder": None,
-        "placeholder_style": "index",  # slot value placeholders: index ([v1]) or slot ([city])
+        # slot value placeholders: index ([v1]), slot ([city]) or type ([name], [time])
+        "placeholder_style": "index",
         "slot_names_as_words": True,  # account_balance enters the input as "account balance"
         "lexical_ratio": 0.5,  # slots whose values replies repeat less often stay as text
         "vocab_size": 4000,  # byte-level BPE vocabulary of the from-scratch model
@@ -153,7 +154,7 @@ class NeuralResponseGenerator(Component):
         if config["placeholder_style"] not in Delexicaliser.STYLES:
             raise ComponentConfigError(
                 f"{self.name}: placeholder_style '{config['placeholder_style']}' is not known",
-                hint="use index or slot", position=self.position)
+                hint="use index, slot or type", position=self.position)
         if config["model"] and config["source_encoder"]:
             raise ComponentConfigError(
                 f"{self.name}: source_encoder is for the from-scratch model, and model: "
@@ -262,17 +263,23 @@ class NeuralResponseGenerator(Component):
                  decoding: DecodingConfig | None = None) -> GeneratedReply:
         """Generate the reply for ``example`` and judge it with the guardrails.
 
-        Among the n best beam hypotheses the first that copies every slot
-        value is taken, so a value is dropped only when no hypothesis keeps it.
+        Placeholders with no value in this input are never written, so the
+        model cannot invent a value. Among the n best beam hypotheses the
+        first that copies every slot value is taken, so a value is dropped
+        only when no hypothesis keeps it.
         """
         backend = self._require_backend()
         decoding = decoding or self.decoding
         prepared = self.delexicaliser.prepare(GenerationExample(
             example.mode, None, acts=example.acts, context=example.context,
             intent=example.intent, slots=example.slots))
+        valueless = backend.token_ids([p for p in self.delexicaliser.placeholders()
+                                       if p not in prepared.values])
         with one_torch_thread():
-            hypotheses = decode(backend.stepper(), backend.encode_source(prepared.source),
-                                decoding, n_best=decoding.beam_size)
+            hypotheses = decode(backend.stepper(valueless),
+                                backend.encode_source(prepared.source),
+                                decoding, n_best=decoding.beam_size,
+                                required=backend.token_ids(prepared.required))
         chosen, delexicalised = hypotheses[0], backend.decode_ids(hypotheses[0].tokens)
         for hypothesis in hypotheses:
             text = backend.decode_ids(hypothesis.tokens)

@@ -55,13 +55,14 @@ def _cache_of(output: Any) -> Any:
 class PretrainedStepper:
     """Adapts a Hugging Face model to the decoding interface, using its key/value cache."""
 
-    def __init__(self, backend: PretrainedBackend) -> None:
+    def __init__(self, backend: PretrainedBackend, banned: list[int] | None = None) -> None:
         self.backend = backend
         self.model = backend.model
         self.cache_argument = _cache_argument(backend.model)
         self.eos_id = backend.eos_id
         self.bos_id = backend.start_id
-        self.banned = torch.tensor(backend.banned_ids, dtype=torch.long)
+        self.banned = torch.tensor(sorted({*backend.banned_ids, *(banned or [])}),
+                                   dtype=torch.long)
 
     def start(self, source: list[int], batch: int) -> dict[str, Any]:
         ids = torch.tensor([source], dtype=torch.long)
@@ -261,8 +262,14 @@ class PretrainedBackend:
 
     # ------------------------------------------------------------ generation
 
-    def stepper(self) -> PretrainedStepper:
-        return PretrainedStepper(self)
+    def stepper(self, banned: list[int] | None = None) -> PretrainedStepper:
+        """The decoding interface; ``banned`` tokens are never written (nor specials)."""
+        return PretrainedStepper(self, banned)
+
+    def token_ids(self, tokens: list[str]) -> list[int]:
+        """Ids of the tokens that are single tokens of the vocabulary (placeholders)."""
+        vocabulary = self.tokenizer.get_vocab()
+        return [vocabulary[t] for t in tokens if t in vocabulary]
 
     def decode_ids(self, ids: list[int]) -> str:
         kept = [i for i in ids if i not in (self.eos_id, self.pad_id)]

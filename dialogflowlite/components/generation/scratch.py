@@ -152,9 +152,16 @@ class ScratchBackend:
 
     # ------------------------------------------------------------ generation
 
-    def stepper(self) -> ScratchStepper:
+    def stepper(self, banned: list[int] | None = None) -> ScratchStepper:
+        """The decoding interface; ``banned`` tokens are never written (nor specials)."""
         return ScratchStepper(self.model, self.vocabulary.bos_id, self.vocabulary.eos_id,
-                              self.vocabulary.banned_ids, self.source_encoder)
+                              [*self.vocabulary.banned_ids, *(banned or [])],
+                              self.source_encoder)
+
+    def token_ids(self, tokens: list[str]) -> list[int]:
+        """Ids of the tokens that are single tokens of the vocabulary (placeholders)."""
+        ids = (self.vocabulary.tokenizer.token_to_id(t) for t in tokens)
+        return [i for i in ids if i is not None]
 
     def decode_ids(self, ids: list[int]) -> str:
         return self.vocabulary.decode(ids)

@@ -13,6 +13,7 @@ from dialogflowlite.components.generation.decoding import (
     decode,
     filter_top_k_top_p,
     greedy_or_sample,
+    hold_end,
 )
 from dialogflowlite.errors import ComponentConfigError
 
@@ -158,6 +159,27 @@ def test_no_repeat_ngram_breaks_a_loop(strategy: str) -> None:
     blocked = decode(looping, None, DecodingConfig(**settings, no_repeat_ngram_size=2))[0]
     # A B may not come twice: the reply ends instead
     assert blocked.tokens == [A, B, A] and blocked.finished
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_a_reply_that_must_copy_a_value_goes_on_until_it_has(strategy: str) -> None:
+    # the model would end after A; E (a value's placeholder) is less likely but required
+    model_table = {(): {A: 0.9, E: 0.1}, (A,): {EOS: 0.8, E: 0.2}, (A, E): {EOS: 1.0},
+                   (E,): {EOS: 1.0}}
+    settings = {"strategy": strategy, "max_length": 5}
+    free = decode(ToyModel(model_table), None, DecodingConfig(**settings), required=[E])[0]
+    assert free.tokens == [A]  # require_values is off: the setting decides, not the caller
+    held = decode(ToyModel(model_table), None, DecodingConfig(**settings, require_values=True),
+                  required=[E])[0]
+    assert E in held.tokens and held.finished
+    assert held.tokens == [A, E]
+
+
+def test_hold_end_values() -> None:
+    logits = torch.zeros(3, VOCAB)
+    out = hold_end(logits, [[A, E], [A], []], frozenset({E}), EOS)
+    assert out[0, EOS] == 0 and out[1, EOS] == float("-inf") and out[2, EOS] == float("-inf")
+    assert hold_end(logits, [[A]], frozenset(), EOS) is logits
 
 
 def test_block_repeated_ngrams_values() -> None:

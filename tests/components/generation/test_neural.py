@@ -241,3 +241,22 @@ def test_a_reply_is_decoded_on_one_thread_and_the_setting_comes_back(trained,
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_placeholder_with_no_value_is_never_written(trained) -> None:
+    from dialogflowlite.components.generation.decoding import decode
+
+    generator, _ = trained
+    # utter_offer was learnt with two values; given one, the model on its own
+    # still writes the second value's placeholder
+    example = GenerationExample(ACT2TEXT, acts=[ActItem("utter_offer", "cuisine", "ramen")])
+    prepared = generator.delexicaliser.prepare(example)
+    assert list(prepared.values) == ["[v1]"]
+    backend = generator.backend
+    unbanned = decode(backend.stepper(), backend.encode_source(prepared.source),
+                      generator.decoding)[0]
+    assert "[v2]" in backend.decode_ids(unbanned.tokens)
+    # generating bans every placeholder the input has no value for
+    reply = generator.generate(example)
+    assert "ramen" in reply.text
+    assert not [p for p in ("[v2]", "[v3]") if p in reply.delexicalised]
