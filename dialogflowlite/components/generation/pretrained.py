@@ -268,8 +268,10 @@ class PretrainedBackend:
 
     def token_ids(self, tokens: list[str]) -> list[int]:
         """Ids of the tokens that are single tokens of the vocabulary (placeholders)."""
-        vocabulary = self.tokenizer.get_vocab()
-        return [vocabulary[t] for t in tokens if t in vocabulary]
+        # not get_vocab(): it copies the whole vocabulary, and this runs for every reply
+        unknown = self.tokenizer.unk_token_id
+        ids = self.tokenizer.convert_tokens_to_ids(list(tokens))
+        return [i for i in ids if i is not None and i != unknown]
 
     def decode_ids(self, ids: list[int]) -> str:
         kept = [i for i in ids if i not in (self.eos_id, self.pad_id)]

@@ -81,6 +81,11 @@ def test_fine_tuned_model_learns_and_round_trips(which, learning_rate, request, 
                                                                          "Berlin")]))
     assert reply.accepted, reply.reason
     assert reply.text == "The weather in Berlin is fine."
+    # the placeholders decoding may ban are the added tokens; an unknown one is no token
+    backend, placeholders = generator.backend, generator.delexicaliser.placeholders()
+    ids = backend.token_ids([*placeholders, "[no_such_placeholder]"])
+    assert backend.tokenizer.convert_ids_to_tokens(ids) == placeholders
+    assert backend.eos_id not in ids
     storage = ComponentStorage(tmp_path / "stored")
     generator.persist(storage)
     stored = {p.suffix for p in storage.root.rglob("*") if p.is_file()}
