@@ -126,3 +126,25 @@ def tracker_for(project, **slots):
     for name, value in slots.items():
         tracker.update(SlotSet(name=name, value=value))
     return tracker
+
+
+def reload_and_compare(generator, project, folder: Path, *, nll_tolerance: float = 1e-6):
+    """Save ``generator`` in ``folder``, load it again and check that the copy writes the
+    same reply for ``utter_offer`` and gives the same NLL (within ``nll_tolerance``,
+    relative); returns the copy."""
+    import pytest
+
+    from dialogflowlite.artifact import ComponentStorage
+    from dialogflowlite.components.generation.data import project_examples
+    from dialogflowlite.components.generation.neural import NeuralResponseGenerator
+
+    storage = ComponentStorage(folder)
+    generator.persist(storage)
+    loaded = NeuralResponseGenerator.load(generator.config, storage)
+    tracker = tracker_for(project, city="Cairo", cuisine="curry")
+    assert (loaded.generate_for_action("utter_offer", tracker).text
+            == generator.generate_for_action("utter_offer", tracker).text)
+    examples = project_examples(project)[:5]
+    assert loaded.token_nll(examples) == pytest.approx(generator.token_nll(examples),
+                                                      rel=nll_tolerance)
+    return loaded
