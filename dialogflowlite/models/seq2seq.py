@@ -3,6 +3,11 @@
 Pre-norm layers, learned positions, one shared vocabulary whose embedding is
 tied to the output projection. The decoder keeps a cache of keys and values,
 so generating token by token costs one position per step.
+
+With ``copy_attention`` the model is a pointer-generator: each reply token is
+drawn from a mix of the vocabulary's distribution and an attention over the
+source tokens, so a word of the input (a slot name of a service never seen in
+training, a placeholder) can be written by pointing at it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class Seq2SeqConfig:
     #: width of precomputed source states (a pretrained encoder's) read instead of
     #: source token ids; 0: the source is token ids of the shared vocabulary
     source_state_size: int = 0
+    #: mix a pointer over the source tokens into every output distribution
+    #: (needs source token ids, so not with ``source_state_size``)
+    copy_attention: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,6 +194,12 @@ class Seq2SeqTransformer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         if config.source_state_size:
             self.source_projection = nn.Linear(config.source_state_size, hidden)
+        if config.copy_attention:
+            if config.source_state_size:
+                raise ValueError("copy_attention points at source token ids, "
+                                 "so it cannot read precomputed source states")
+            self.copy_query = nn.Linear(hidden, hidden)
+            self.copy_gate = nn.Linear(2 * hidden, 1)
         self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
         self.encoder_norm = nn.LayerNorm(hidden)
         self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
@@ -247,11 +261,15 @@ class Seq2SeqTransformer(nn.Module):
         memory_mask: torch.Tensor,
         cache: list[LayerCache] | None = None,
         start: int = 0,
+        source_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (batch, target_length, vocab) for every target position.
 
         With ``cache`` (one dict per layer, filled as it goes) only the new
-        positions are passed, starting at position ``start``.
+        positions are passed, starting at position ``start``. With
+        ``copy_attention`` the result is log-probabilities (logits that are
+        already normalised), and ``source_ids`` (the memory's token ids) is
+        required.
         """
         length = target_ids.shape[1]
         if cache is None or length > 1:
@@ -263,7 +281,31 @@ class Seq2SeqTransformer(nn.Module):
         x = self._embed(target_ids, start)
         for index, layer in enumerate(self.decoder):
             x = layer(x, memory, self_mask, memory_mask, None if cache is None else cache[index])
-        return self.lm_head(self.decoder_norm(x))
+        states = self.decoder_norm(x)
+        logits = self.lm_head(states)
+        if not self.config.copy_attention:
+            return logits
+        if source_ids is None:
+            raise ValueError("a model with copy_attention needs the source ids to decode")
+        return self._mix_copy(states, logits, memory, memory_mask, source_ids)
+
+    def _mix_copy(self, states: torch.Tensor, logits: torch.Tensor, memory: torch.Tensor,
+                  memory_mask: torch.Tensor, source_ids: torch.Tensor) -> torch.Tensor:
+        """Log of ``gate * softmax(logits) + (1 - gate) * attention over the source ids``.
+
+        ``memory``, ``memory_mask`` and ``source_ids`` may have batch size 1
+        for a batch of several rows (the beams of one source).
+        """
+        scores = torch.matmul(self.copy_query(states), memory.transpose(1, 2)) / self.scale
+        scores = scores.masked_fill(~memory_mask[:, 0], float("-inf"))
+        attention = scores.float().softmax(-1)  # (batch, target, source)
+        context = torch.matmul(attention.to(memory.dtype), memory)
+        gate = torch.sigmoid(self.copy_gate(torch.cat([states, context], -1))).float()
+        batch, length, _ = attention.shape
+        index = source_ids.unsqueeze(1).expand(batch, length, -1)
+        probs = (logits.float().softmax(-1) * gate).scatter_add(-1, index, attention * (1 - gate))
+        # the floor keeps a token that neither part gives any weight finite
+        return probs.clamp_min(1e-20).log()
 
     def forward(self, source: torch.Tensor, target_ids: torch.Tensor,
                 source_keep: torch.Tensor | None = None) -> torch.Tensor:
@@ -273,9 +315,9 @@ class Seq2SeqTransformer(nn.Module):
         """
         if source_keep is not None:
             memory, mask = self.encode_states(source, source_keep)
-        else:
-            memory, mask = self.encode(source)
-        return self.decode(target_ids, memory, mask)
+            return self.decode(target_ids, memory, mask)
+        memory, mask = self.encode(source)
+        return self.decode(target_ids, memory, mask, source_ids=source)
 
     def new_cache(self) -> list[LayerCache]:
         return [{} for _ in self.decoder]

@@ -96,6 +96,9 @@ class NeuralResponseGenerator(Component):
         # from scratch: a pretrained BERT-style encoder (hub name, folder or alias) whose
         # fixed states the model reads its input through; none: it learns the input too
         "source_encoder": None,
+        # from scratch: each reply token may also be pointed at in the input (a
+        # pointer-generator), so words of slots never seen in training can be written
+        "copy_attention": False,
         # slot value placeholders: index ([v1]), slot ([city]) or type ([name], [time])
         "placeholder_style": "index",
         "slot_names_as_words": True,  # account_balance enters the input as "account balance"
@@ -155,6 +158,12 @@ class NeuralResponseGenerator(Component):
             raise ComponentConfigError(
                 f"{self.name}: placeholder_style '{config['placeholder_style']}' is not known",
                 hint="use index, slot or type", position=self.position)
+        if config["copy_attention"] and (config["model"] or config["source_encoder"]):
+            raise ComponentConfigError(
+                f"{self.name}: copy_attention points at the input's own tokens, which only "
+                "the from-scratch model without a source_encoder reads",
+                hint="drop copy_attention, or model: and source_encoder:",
+                position=self.position)
         if config["model"] and config["source_encoder"]:
             raise ComponentConfigError(
                 f"{self.name}: source_encoder is for the from-scratch model, and model: "

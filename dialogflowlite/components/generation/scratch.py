@@ -41,13 +41,17 @@ class ScratchStepper:
             states, keep = self.source_encoder.states([source])
             memory, mask = self.model.encode_states(states, keep)
         else:
-            memory, mask = self.model.encode(torch.tensor([source], dtype=torch.long))
+            source_ids = torch.tensor([source], dtype=torch.long)
+            memory, mask = self.model.encode(source_ids)
+            if self.model.config.copy_attention:
+                return {"memory": memory, "mask": mask, "cache": self.model.new_cache(),
+                        "position": 0, "source_ids": source_ids}
         return {"memory": memory, "mask": mask, "cache": self.model.new_cache(), "position": 0}
 
     def step(self, state: dict[str, Any], tokens: torch.Tensor) -> tuple[torch.Tensor, Any]:
         cache: list[LayerCache] = state["cache"]
         logits = self.model.decode(tokens.view(-1, 1), state["memory"], state["mask"], cache,
-                                   start=state["position"])
+                                   start=state["position"], source_ids=state.get("source_ids"))
         state["position"] += 1
         logits = logits[:, -1]
         if len(self.banned):
@@ -96,7 +100,8 @@ class ScratchBackend:
             decoder_layers=int(config["decoder_layers"]), heads=int(config["heads"]),
             ff_size=int(config["ff_size"]), dropout=float(config["dropout"]),
             max_positions=max(max_source, max_target + 1) + 1, pad_id=vocabulary.pad_id,
-            source_state_size=source_encoder.size if source_encoder else 0)
+            source_state_size=source_encoder.size if source_encoder else 0,
+            copy_attention=bool(config.get("copy_attention", False)))
         return cls(Seq2SeqTransformer(model_config), vocabulary, max_source, max_target,
                    source_encoder)
 
