@@ -29,6 +29,7 @@ from dialogflowlite.components.nlu.pretrained import (
     encode_pieces,
     freeze_bottom_layers,
     keep_bottom_layers,
+    layer_decay_multipliers,
     load_pretrained,
     load_stored_encoder,
     load_weights,
@@ -113,6 +114,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "learning_rate": 1e-4,
         # the heads (and CRF) learn this much faster than the encoder
         "head_learning_rate_factor": 10.0,
+        # each encoder layer learns at this factor times the rate of the layer above
+        # it (1.0: all at the same rate)
+        "layer_learning_rate_decay": 1.0,
         "weight_decay": 0.01,
         "warmup_ratio": 0.1,
         "max_grad_norm": 1.0,
@@ -179,6 +183,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
             raise self._bad("validation_split", "use a fraction between 0 and 1")
         if not (c["intent_classification"] or c["entity_recognition"]):
             raise self._bad("intent_classification", "enable intents, entities or both")
+        decay = c["layer_learning_rate_decay"]
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
+            raise self._bad("layer_learning_rate_decay", "use a number above 0, at most 1")
         layers = c["encoder_layers"]
         if layers is not None and (not isinstance(layers, int) or isinstance(layers, bool)
                                    or layers < 1):
@@ -190,6 +197,15 @@ class JointTransformerClassifier(IntentSlotClassifier):
             raise self._bad("lora", "write it as {r: 8, alpha: 16, dropout: 0.1}")
 
     # ------------------------------------------------------------ training
+
+    def _learning_rate_factors(self) -> dict[str, float]:
+        """Learning-rate factors per parameter prefix: the heads', then each layer's."""
+        factors = {"heads.": float(self.config["head_learning_rate_factor"])}
+        decay = float(self.config["layer_learning_rate_decay"])
+        if decay != 1.0:
+            factors.update(layer_decay_multipliers(self.model, self.model.encoder, decay,
+                                                   self.name))
+        return factors
 
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         """Fine-tune on the examples, holding out a part for early stopping when big enough."""
@@ -274,7 +290,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
             device=c["device"] or context.device,
             progress=context.progress,
             description=self.name,
-            lr_multipliers={"heads.": float(c["head_learning_rate_factor"])},
+            lr_multipliers=self._learning_rate_factors(),
         )
         evaluate = (
             (lambda model: self._score_items(dev_items).selection_score(self._tags_wanted))

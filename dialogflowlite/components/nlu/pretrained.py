@@ -303,6 +303,30 @@ def encoder_layers(encoder: Any) -> list[Any]:
     return list(holder) if holder is not None else []
 
 
+def layer_decay_multipliers(model: Any, encoder: Any, decay: float,
+                            owner: str) -> dict[str, float]:
+    """Learning-rate factors per parameter-name prefix of ``model`` for layer-wise decay.
+
+    The top block of ``encoder`` (a submodule of ``model``) learns at the full
+    rate, each block below at ``decay`` times the one above it, and the
+    embeddings at the rate of a block below the lowest: the lower a block, the
+    more general what it learnt in pre-training, and the less it should move.
+    """
+    layers = encoder_layers(encoder)
+    if not layers:
+        raise ComponentConfigError(
+            f"{owner}: cannot find the layers of this encoder to set their learning rates",
+            hint="set layer_learning_rate_decay: 1.0",
+        )
+    names = {id(module): name for name, module in model.named_modules()}
+    multipliers = {f"{names[id(layer)]}.": decay ** (len(layers) - 1 - depth)
+                   for depth, layer in enumerate(layers)}
+    embeddings = getattr(encoder, "embeddings", None)
+    if embeddings is not None:
+        multipliers[f"{names[id(embeddings)]}."] = decay ** len(layers)
+    return multipliers
+
+
 def keep_bottom_layers(encoder: Any, count: int | None, owner: str) -> None:
     """Cut ``encoder`` down to its embeddings and lowest ``count`` blocks (None: keep all).
 

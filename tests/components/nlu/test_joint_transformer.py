@@ -523,3 +523,29 @@ def test_pieces_are_the_tokenizers_own(trained: JointTransformerClassifier, tiny
         list(map(tuple, o)) for o in reference["offset_mapping"]
     ]
     assert len(ours[2][0]) == 64
+
+
+def test_layer_learning_rate_decay_moves_lower_layers_less(tiny_model: Path, toy) -> None:
+    from transformers import AutoModel
+
+    original = AutoModel.from_pretrained(str(tiny_model)).state_dict()
+    key = "encoder.layer.{}.output.dense.weight"
+
+    def moved(component: JointTransformerClassifier, layer: int) -> float:
+        state = component.model.encoder.state_dict()
+        return float((state[key.format(layer)] - original[key.format(layer)]).abs().mean())
+
+    decayed = train(tiny_model, toy, epochs=2, layer_learning_rate_decay=0.01)
+    factors = decayed._learning_rate_factors()
+    assert factors["heads."] == 1.0  # TINY's head factor, unchanged
+    assert sorted(factors.values())[:3] == pytest.approx([1e-4, 0.01, 1.0])
+    assert moved(decayed, 0) < moved(decayed, 1) / 20
+    plain = train(tiny_model, toy, epochs=2)
+    assert plain._learning_rate_factors() == {"heads.": 1.0}
+    assert moved(plain, 0) > moved(plain, 1) / 20  # without the decay both layers learn
+
+
+def test_layer_learning_rate_decay_must_be_a_fraction() -> None:
+    for bad in (0, 1.5, -0.5, "fast", True):
+        with pytest.raises(ComponentConfigError, match="layer_learning_rate_decay"):
+            JointTransformerClassifier({"layer_learning_rate_decay": bad})
