@@ -108,3 +108,32 @@ def test_intent_only_and_slot_only_losses() -> None:
 def test_unknown_pooling_is_rejected() -> None:
     with pytest.raises(ValueError, match="pooling"):
         JointIntentSlotModel(tiny_bert(), JointIntentSlotConfig(32, 2, 3, pooling="max"))
+
+
+def test_mean_of_spans_averages_each_words_pieces() -> None:
+    from dialogflowlite.models.joint_intent_slot import mean_of_spans
+
+    hidden = torch.arange(12.0).view(1, 6, 2)  # piece p holds (2p, 2p + 1)
+    start = torch.tensor([[1, 2, 4, 4]])
+    end = torch.tensor([[2, 4, 5, 4]])  # the last span is empty: it reads piece 4
+    words = mean_of_spans(hidden, start, end)
+    assert words.tolist() == [[[2.0, 3.0], [5.0, 6.0], [8.0, 9.0], [8.0, 9.0]]]
+
+
+def test_word_pooling_mean_reads_every_piece_of_a_word() -> None:
+    torch.manual_seed(0)
+    config = JointIntentSlotConfig(hidden_size=32, num_intents=3, num_tags=5,
+                                   word_pooling="mean")
+    model = JointIntentSlotModel(tiny_bert(), config).eval()
+    ids = torch.randint(5, 50, (1, 6))
+    first, end = torch.tensor([[1, 2]]), torch.tensor([[2, 5]])  # pieces 1 and 2-4
+    tags = model(ids, None, first, word_end=end).tag_logits
+    hidden = model.encode(ids, None)
+    words = torch.stack([hidden[:, 1], hidden[:, 2:5].mean(1)], 1)
+    expected = model.heads(hidden[:, 0], words).tag_logits
+    assert torch.allclose(tags, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="word_end"):
+        model(ids, None, first)
+    with pytest.raises(ValueError, match="word_pooling"):
+        JointIntentSlotModel(tiny_bert(), JointIntentSlotConfig(
+            hidden_size=32, num_intents=3, num_tags=5, word_pooling="last"))

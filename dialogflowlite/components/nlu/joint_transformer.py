@@ -81,6 +81,8 @@ class _Encoded:
 
     input_ids: list[int]
     word_index: list[int]
+    #: the position after each word's last piece
+    word_end: list[int]
     intent: int
     tags: list[int]
     token_features: list[list[float]]
@@ -101,6 +103,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "model": DEFAULT_MODEL,
         # "cls" (first piece) or "mean" (mean of the pieces) for the intent head
         "pooling": "cls",
+        # "first" (a word's first piece) or "mean" (the mean of its pieces) for the slot head
+        "word_pooling": "first",
         # pieces per message, longer messages are cut (their last words get no tag)
         "max_length": 64,
         "use_crf": False,
@@ -174,6 +178,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         c = self.config
         if c["pooling"] not in ("cls", "mean"):
             raise self._bad("pooling", "use 'cls' or 'mean'")
+        if c["word_pooling"] not in ("first", "mean"):
+            raise self._bad("word_pooling", "use 'first' or 'mean'")
         if not (c["epochs"] == "auto" or (isinstance(c["epochs"], int) and c["epochs"] > 0)):
             raise self._bad("epochs", "use a positive integer or 'auto'")
         for key in ("batch_size", "max_length", "inference_batch_size"):
@@ -266,6 +272,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
             num_sentence_features=len(self.regex_names),
             dropout=float(c["dropout"]),
             pooling=c["pooling"],
+            word_pooling=c["word_pooling"],
             use_crf=bool(c["use_crf"]) and self._tags_wanted,
             slot_loss_weight=float(c["slot_loss_weight"]),
         )
@@ -341,6 +348,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
                 _Encoded(
                     ids,
                     index,
+                    word_ends(index, offsets),
                     intent,
                     tags,
                     token_features,
@@ -382,6 +390,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
             "word_index": torch.tensor(
                 [i.word_index + [0] * (words - len(i.word_index)) for i in items]
             ),
+            "word_end": torch.tensor(
+                [i.word_end + [1] * (words - len(i.word_end)) for i in items]
+            ),
             "word_mask": torch.tensor(
                 [[True] * len(i.word_index) + [False] * (words - len(i.word_index)) for i in items]
             ),
@@ -405,6 +416,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
             batch["word_index"],
             batch["token_features"],
             batch["sentence_features"],
+            batch["word_end"],
         )
 
     # ------------------------------------------------------------ persistence
@@ -480,6 +492,23 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def word_ends(index: list[int], offsets: Sequence[tuple[int, int]]) -> list[int]:
+    """For each word (first pieces ``index``, in order), the position after its last piece.
+
+    A word ends where the next word with a later first piece starts; the last
+    word ends after the last piece with text (special pieces have no span).
+    Words that share a piece end right after it.
+    """
+    with_text = [i for i, (start, end) in enumerate(offsets) if end > start]
+    following = with_text[-1] + 1 if with_text else 1
+    ends = [0] * len(index)
+    for w in range(len(index) - 1, -1, -1):
+        first = index[w]
+        ends[w] = following if following > first else first + 1
+        following = min(following, first) if first >= 0 else following
+    return ends
 
 
 def _complete(index: list[int]) -> list[int]:

@@ -549,3 +549,31 @@ def test_layer_learning_rate_decay_must_be_a_fraction() -> None:
     for bad in (0, 1.5, -0.5, "fast", True):
         with pytest.raises(ComponentConfigError, match="layer_learning_rate_decay"):
             JointTransformerClassifier({"layer_learning_rate_decay": bad})
+
+
+def test_word_ends_follow_the_pieces() -> None:
+    from dialogflowlite.components.nlu.joint_transformer import word_ends
+
+    # [CLS] fly | ro ##me | to [SEP]: special pieces have empty spans
+    offsets = [(0, 0), (0, 3), (4, 6), (6, 8), (9, 11), (0, 0)]
+    assert word_ends([1, 2, 4], offsets) == [2, 4, 5]
+    # two words sharing one piece end right after it
+    assert word_ends([1, 1, 2], [(0, 0), (0, 4), (5, 7), (0, 0)]) == [2, 2, 3]
+
+
+def test_word_pooling_mean_learns_the_toy_data_and_reloads(tmp_path: Path, tiny_model: Path,
+                                                           toy) -> None:
+    component = train(tiny_model, toy, word_pooling="mean")
+    assert component.model.config.word_pooling == "mean"
+    messages = parse(component, [m.text for m in toy.examples])
+    for message, gold in zip(messages, toy.examples, strict=True):
+        assert message.intent == gold.intent
+        assert [(e.entity, e.value) for e in message.entities] == [
+            (e.entity, e.value) for e in gold.entities]
+    storage = ComponentStorage(tmp_path / "stored")
+    component.persist(storage)
+    loaded = JointTransformerClassifier.load(component.config, storage)
+    texts = ["fly me to new york tomorrow", "what is the weather in paris"]
+    assert_same_predictions(parse(loaded, texts), parse(component, texts))
+    with pytest.raises(ComponentConfigError, match="word_pooling"):
+        JointTransformerClassifier({"word_pooling": "last"})
