@@ -144,4 +144,3 @@ def mean_of_spans(hidden: torch.Tensor, start: torch.Tensor, end: torch.Tensor) 
     total = (torch.gather(running, 1, end.unsqueeze(-1).expand(-1, -1, size))
              - torch.gather(running, 1, start.unsqueeze(-1).expand(-1, -1, size)))
     return total / (end - start).unsqueeze(-1).to(hidden.dtype)
-

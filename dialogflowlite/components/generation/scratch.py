@@ -43,10 +43,10 @@ class ScratchStepper:
         else:
             source_ids = torch.tensor([source], dtype=torch.long)
             memory, mask = self.model.encode(source_ids)
-            if self.model.config.copy_attention:
-                return {"memory": memory, "mask": mask, "cache": self.model.new_cache(),
-                        "position": 0, "source_ids": source_ids}
-        return {"memory": memory, "mask": mask, "cache": self.model.new_cache(), "position": 0}
+        state = {"memory": memory, "mask": mask, "cache": self.model.new_cache(), "position": 0}
+        if self.model.config.copy_attention:
+            state["source_ids"] = source_ids
+        return state
 
     def step(self, state: dict[str, Any], tokens: torch.Tensor) -> tuple[torch.Tensor, Any]:
         cache: list[LayerCache] = state["cache"]

@@ -348,7 +348,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
                 _Encoded(
                     ids,
                     index,
-                    word_ends(index, offsets),
+                    word_ends(index, offsets) if self._reads_word_ends else [],
                     intent,
                     tags,
                     token_features,
@@ -360,6 +360,12 @@ class JointTransformerClassifier(IntentSlotClassifier):
     def _pieces(self, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
         """Piece ids and character offsets of each text, cut at ``max_length`` pieces."""
         return encode_pieces(self.tokenizer, texts, int(self.config["max_length"]))
+
+    @property
+    def _reads_word_ends(self) -> bool:
+        """Whether the model reads where words end (``word_pooling: mean``); parsing
+        skips that work otherwise."""
+        return self.model is not None and self.model.config.word_pooling == "mean"
 
     def _word_count(self, item: _Encoded) -> int:
         return len(item.word_index)
@@ -392,7 +398,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
             ),
             "word_end": torch.tensor(
                 [i.word_end + [1] * (words - len(i.word_end)) for i in items]
-            ),
+            )
+            if self._reads_word_ends
+            else None,
             "word_mask": torch.tensor(
                 [[True] * len(i.word_index) + [False] * (words - len(i.word_index)) for i in items]
             ),
