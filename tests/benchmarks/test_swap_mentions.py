@@ -1,0 +1,37 @@
+"""benchmarks/swap_mentions.py: spans found from BIO tags, and values swapped within a slot."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "swap_mentions.py"
+spec = importlib.util.spec_from_file_location("swap_mentions", SCRIPT)
+assert spec is not None and spec.loader is not None
+swap_mentions = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(swap_mentions)
+
+
+def test_mentions_split_where_the_slot_changes_or_a_tag_is_o() -> None:
+    tags = ["O", "B-artist", "I-artist", "I-album", "O", "I-album", "B-album", "I-album"]
+    assert swap_mentions.mentions(tags) == [
+        ("artist", 1, 3), ("album", 3, 4), ("album", 5, 6), ("album", 6, 8)]
+
+
+def test_swapped_values_keep_their_slot_and_the_words_around_them(tmp_path: Path) -> None:
+    sentence = (["play", "westbam", "on", "google", "music"],
+                ["O", "B-artist", "O", "B-service", "I-service"], "PlayMusic")
+    values = {"artist": [("neil", "finn"), ("westbam",)], "service": [("google", "music")]}
+    seen = set()
+    for seed in range(20):
+        words, tags, intent = swap_mentions.swapped(sentence, values, random.Random(seed))
+        assert intent == "PlayMusic"
+        assert words[0] == "play" and words[-3:] == ["on", "google", "music"]
+        assert len(words) == len(tags)
+        artist = [w for w, t in zip(words, tags, strict=True) if t.endswith("-artist")]
+        assert tuple(artist) in values["artist"]
+        assert tags[1] == "B-artist"
+        seen.add(tuple(artist))
+    assert seen == set(values["artist"])
+    assert swap_mentions.swapped((["hi"], ["O"], "greet"), values, random.Random(0)) is None
