@@ -18,6 +18,8 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+from dialogflowlite.components.tokenizers.alignment import bio_spans
+
 Sentence = tuple[list[str], list[str], str]
 
 
@@ -29,24 +31,11 @@ def read_split(folder: Path) -> list[Sentence]:
     return [(w.split(), t.split(), label) for w, t, label in zip(words, tags, labels, strict=True)]
 
 
-def mentions(tags: list[str]) -> list[tuple[str, int, int]]:
-    """(slot, first word, end word) of every span; an ``I-`` after another slot starts one."""
-    spans: list[tuple[str, int, int]] = []
-    for i, tag in enumerate(tags):
-        slot = tag[2:]
-        continues = tag.startswith("I-") and spans and spans[-1][0] == slot and spans[-1][2] == i
-        if continues:
-            spans[-1] = (slot, spans[-1][1], i + 1)
-        elif tag.startswith(("B-", "I-")):
-            spans.append((slot, i, i + 1))
-    return spans
-
-
 def swapped(sentence: Sentence, values: dict[str, list[tuple[str, ...]]],
             rng: random.Random) -> Sentence | None:
     """The sentence with each mention replaced by a random value of its slot (None: no mention)."""
     words, tags, intent = sentence
-    spans = mentions(tags)
+    spans = bio_spans(tags)
     if not spans:
         return None
     new_words: list[str] = []
@@ -74,7 +63,7 @@ def main() -> None:
     train = read_split(source / "train")
     values: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     for words, tags, _ in train:
-        for slot, start, end in mentions(tags):
+        for slot, start, end in bio_spans(tags):
             values[slot].add(tuple(words[start:end]))
     ordered = {slot: sorted(found) for slot, found in values.items()}
     rng = random.Random(args.seed)
