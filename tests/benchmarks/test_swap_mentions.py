@@ -13,7 +13,7 @@ swap_mentions = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(swap_mentions)
 
 
-def test_swapped_values_keep_their_slot_and_the_words_around_them(tmp_path: Path) -> None:
+def test_swapped_values_keep_their_slot_and_the_words_around_them() -> None:
     sentence = (["play", "westbam", "on", "google", "music"],
                 ["O", "B-artist", "O", "B-service", "I-service"], "PlayMusic")
     values = {"artist": [("neil", "finn"), ("westbam",)], "service": [("google", "music")]}
