@@ -252,8 +252,9 @@ def default_pipeline(training_data: TrainingData | None = None) -> list[Componen
 
     A pretrained encoder (all-MiniLM-L6-v2, installed with the package) for
     intents and entities, synonyms, a response selector on the same encoder
-    when the data has retrieval intents, and a fallback below 0.3 confidence
-    or 0.1 ambiguity.
+    when the data has retrieval intents (selecting only for messages
+    classified as one of them), and a fallback below 0.3 confidence or 0.1
+    ambiguity.
     """
     specs = [
         ComponentConfig("WhitespaceTokenizer"),
@@ -262,7 +263,8 @@ def default_pipeline(training_data: TrainingData | None = None) -> list[Componen
         ComponentConfig("EntitySynonymMapper"),
     ]
     if training_data is not None and training_data.retrieval_intents:
-        specs.append(ComponentConfig("ResponseSelector", {"model": DEFAULT_MODEL}))
+        selector = {"model": DEFAULT_MODEL, "skip_other_intents": True}
+        specs.append(ComponentConfig("ResponseSelector", selector))
     specs.append(
         ComponentConfig("FallbackClassifier", {"threshold": 0.3, "ambiguity_threshold": 0.1})
     )

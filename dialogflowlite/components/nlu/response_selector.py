@@ -143,6 +143,10 @@ class ResponseSelector(NluComponent):
         "random_seed": None,
         "device": None,
         "ranking_length": 10,
+        # select only for messages whose predicted intent is one of the retrieval
+        # intents learnt (others get an empty selection and cost no encoder pass);
+        # false selects for every message, as Rasa does
+        "skip_other_intents": False,
         "inference_batch_size": 64,
         "quantize": False,
         # with `model`: a leaner forward pass for BERT-style encoders when loaded
@@ -438,6 +442,11 @@ class ResponseSelector(NluComponent):
             for message in messages:
                 message.response_selector = self._merged(message, empty_selection())
             return
+        if self.config["skip_other_intents"]:
+            for message in messages:
+                if not self._wanted(message):
+                    message.response_selector = self._merged(message, self._no_selection())
+            messages = [m for m in messages if self._wanted(m)]
         size = int(self.config["inference_batch_size"])
         device = self._device or torch.device("cpu")
         for start in range(0, len(messages), size):
@@ -448,6 +457,17 @@ class ResponseSelector(NluComponent):
                 probs = logits.float().softmax(-1).cpu().tolist()
             for message, row in zip(chunk, probs, strict=True):
                 message.response_selector = self._merged(message, self._selection(row))
+
+    def _wanted(self, message: Message) -> bool:
+        """Whether to select for ``message``: no intent predicted yet, or a retrieval one."""
+        return message.intent is None or message.base_intent in self.retrieval_intents
+
+    def _no_selection(self) -> dict[str, Any]:
+        """The empty selection of a message whose intent is not a retrieval intent."""
+        selection = empty_selection()
+        selection["all_retrieval_intents"] = list(self.retrieval_intents)
+        selection[self.output_key] = selection.pop(DEFAULT_KEY)
+        return selection
 
     def _selection(self, probs: list[float]) -> dict[str, Any]:
         ranked = sorted(zip(self.keys, probs, strict=True), key=lambda kp: -kp[1])

@@ -217,7 +217,8 @@ def test_default_pipeline_adds_a_response_selector_for_retrieval_intents() -> No
     ]
     faq = default_pipeline(TrainingData([Message("name?", intent="faq/ask_name")]))
     assert [c.name for c in faq][-2:] == ["ResponseSelector", "FallbackClassifier"]
-    assert faq[2].params == faq[-2].params == {"model": "all-MiniLM-L6-v2"}
+    assert faq[2].params == {"model": "all-MiniLM-L6-v2"}
+    assert faq[-2].params == {"model": "all-MiniLM-L6-v2", "skip_other_intents": True}
     assert faq[-1].params == {"threshold": 0.3, "ambiguity_threshold": 0.1}
 
 

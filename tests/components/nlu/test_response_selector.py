@@ -117,6 +117,34 @@ def test_one_retrieval_intent_under_its_own_key(data: TrainingData) -> None:
     assert len(selector["faq"]["ranking"]) == 1
 
 
+def test_skip_other_intents_selects_only_for_retrieval_intents(data: TrainingData) -> None:
+    component = ResponseSelector({**SMALL, "skip_other_intents": True})
+    component.train(data, NluContext(progress=False, domain=DOMAIN))
+    seen: list[int] = []
+    forward = component.model.forward
+
+    def counting(**inputs):
+        scores = forward(**inputs)
+        seen.append(scores.shape[0])
+        return scores
+
+    component.model.forward = counting
+    texts = ["how much does it cost", "hello", "what is your name", "when are you open"]
+    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
+    for message, intent in zip(messages, ["faq", "greet", "chitchat", None], strict=True):
+        message.intent = intent
+    component.process(messages)
+    assert seen == [3]  # one batch: the greeting never reached the model
+    price, greeting, name, hours = (m.response_selector for m in messages)
+    assert price["default"]["response"]["intent_response_key"] == "faq/ask_price"
+    assert name["default"]["response"]["intent_response_key"] == "chitchat/ask_name"
+    # no intent predicted yet (no classifier before the selector): it selects
+    assert hours["default"]["response"]["intent_response_key"] == "faq/ask_hours"
+    assert greeting["all_retrieval_intents"] == ["chitchat", "faq"]
+    assert greeting["default"]["response"]["intent_response_key"] is None
+    assert greeting["default"]["ranking"] == []
+
+
 def test_without_retrieval_intents_it_reports_nothing_selected(tmp_path: Path) -> None:
     plain = TrainingData(examples=[Message(text="hi", intent="greet")])
     component = ResponseSelector(SMALL)
