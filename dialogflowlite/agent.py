@@ -162,6 +162,11 @@ class Agent:
             action_endpoint = config.get("action_endpoint")
         logger.info("loaded model %s (%s)", path, ", ".join(sorted(k for k, v in sections.items()
                                                                     if v)) or "empty")
+        if policies is None:
+            logger.warning(
+                "model %s has no dialogue policies (trained with `train nlu`?): conversations "
+                "get no replies, parsing works; `dialogflowlite train` trains the whole bot",
+                path.name)
         return cls(domain, nlu=nlu, policies=policies, responder=responder,
                    tracker_store=tracker_store, lock_store=lock_store,
                    action_endpoint=action_endpoint, model_path=path, archive=archive)

@@ -275,5 +275,6 @@ def latest_model(models_dir: str | Path) -> Path | None:
 
 
 def model_file_name(prefix: str = "") -> str:
+    """A new model's file name: the time, after ``prefix-`` (``nlu-20261201-101500.tar``)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}{'-' + prefix if prefix else ''}{MODEL_SUFFIX}"
+    return f"{prefix + '-' if prefix else ''}{stamp}{MODEL_SUFFIX}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import uuid
 from pathlib import Path
 
@@ -48,10 +49,28 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     channel = console(sender_id=sender_id or f"shell-{uuid.uuid4().hex[:12]}",
                              stdin=stdin, stdout=stdout,
                              history_file=history_file or DEFAULT_HISTORY)
+    handler = agent.handle_message
+    if not agent.is_ready():
+        # An NLU-only model: show what it understands instead of a silent bot.
+        print("This model has no dialogue policies: showing how each message is parsed.",
+              file=stdout or sys.stdout, flush=True)
+        handler = _parse_results(agent)
     try:
-        return await channel.run(agent.handle_message)
+        return await channel.run(handler)
     finally:
         await close_stores(agent)
+
+
+def _parse_results(agent):
+    """A message handler that answers with the message's parse result as JSON."""
+    import json
+
+    async def show(message):
+        result = await agent.parse_message(message.text)
+        return [{"recipient_id": message.sender_id,
+                 "text": json.dumps(result, indent=2, ensure_ascii=False)}]
+
+    return show
 
 
 def _configure_masking(endpoints: dict) -> None:

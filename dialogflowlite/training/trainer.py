@@ -144,6 +144,7 @@ def train(
     from dialogflowlite.io.validate import validate_project
 
     started = time.perf_counter()
+    sections = tuple(sections)
     options = options or TrainOptions()
     if not isinstance(project, Project):
         project = load_project(project, strict=False)
@@ -177,7 +178,11 @@ def train(
         from dialogflowlite.dialogue.domain_json import domain_to_dict
 
         writer.storage("domain").write_json("domain.json", domain_to_dict(project.domain))
-        target = models_dir / (fixed_model_name or model_file_name())
+        # A model of some parts only is named after them, as Rasa does (nlu-<time>.tar),
+        # so that it is told apart from a whole bot in models/.
+        partial = [name for name in SECTIONS if name in sections]
+        prefix = "-".join(partial) if len(partial) < len(SECTIONS) else ""
+        target = models_dir / (fixed_model_name or model_file_name(prefix))
         if target.suffix != ".tar":
             target = target.with_name(target.name + ".tar")
         writer.save(target)

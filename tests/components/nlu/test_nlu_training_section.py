@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -203,3 +207,30 @@ def test_manifest_is_json(tiny_classifier, write_project) -> None:
     with open_model(result.model_path) as archive:
         text = (archive.root / "manifest.json").read_text(encoding="utf-8")
     assert json.loads(text)["sections"]["nlu"]["language"] == "en"
+
+
+def test_a_model_of_one_part_is_named_after_it(tiny_classifier, write_project) -> None:
+    root = write(write_project)
+    assert re.fullmatch(r"nlu-\d{8}-\d{6}\.tar", nlu_train(root).model_path.name)
+    whole = train(root, options=TrainOptions(progress=False))
+    assert re.fullmatch(r"\d{8}-\d{6}\.tar", whole.model_path.name)
+
+
+def test_shell_on_an_nlu_only_model_shows_parse_results(tiny_classifier, write_project,
+                                                        caplog) -> None:
+    from dialogflowlite.cli.shell import run_shell
+
+    root = write(write_project)
+    nlu_train(root)
+    stdout = io.StringIO()
+    with caplog.at_level(logging.WARNING):
+        sent = asyncio.run(run_shell(root, sender_id="tester", stdin=io.StringIO(
+            "two pizzas please\n/stop\n"), stdout=stdout, history_file=root / "history"))
+    assert sent == 1
+    assert "has no dialogue policies (trained with `train nlu`?)" in caplog.text
+    output = stdout.getvalue()
+    assert "showing how each message is parsed" in output
+    parsed = json.loads(output[output.index("{"):output.rindex("}") + 1])
+    assert parsed["text"] == "two pizzas please"
+    assert parsed["intent"]["name"] == "order"
+    assert [e["value"] for e in parsed["entities"]] == ["pizza"]
