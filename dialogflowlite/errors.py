@@ -59,7 +59,10 @@ class DialogflowLiteError(Exception):
 
     def render(self) -> str:
         text = f"{self.position}: {self.message}" if self.position else self.message
-        if self.hint:
+        if self.hint and "\n" in text:
+            # after a list of problems, on a line of its own: it is about all of them
+            text += f"\nhint: {self.hint}"
+        elif self.hint:
             text += f" (hint: {self.hint})"
         return text
 

@@ -119,3 +119,19 @@ def test_the_loader_reports_a_syntax_error_and_reads_the_other_files(write_proje
     with pytest.raises(ProjectValidationError) as info:
         load_project(root)
     assert str(root / "data/broken.yml") + ":4:" in str(info.value)
+
+
+def test_a_list_of_problems_ends_with_its_hint_on_a_line_of_its_own(tmp_path) -> None:
+    root = tmp_path / "bot"
+    (root / "data").mkdir(parents=True)
+    (root / "domain.yml").write_text('version: "3.1"\nintents: [greet]\n')
+    (root / "data" / "one.yml").write_text("nlu:\n  - intent: greet\n    examples: [\n")
+    (root / "data" / "two.yml").write_text("rules:\n  - rule: x\n    steps: [\n")
+    with pytest.raises(ProjectValidationError) as info:
+        load_project(root)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "the project has 2 error(s):"
+    assert [line.split(":")[0] for line in lines[1:3]] == [
+        str(root / "data" / "one.yml"), str(root / "data" / "two.yml")]
+    assert "(hint: fix them" not in lines[2]
+    assert lines[3] == "hint: fix them, then run `dialogflowlite data validate`"
