@@ -110,6 +110,22 @@ def response_for(error: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, error_body(500, "ServerError", "An unexpected error occurred.")
 
 
+#: the paths that only exist with ``--enable-api``
+API_PREFIXES = ("/model/", "/conversations/", "/domain", "/status")
+
+
+def not_found_message(request: Request) -> str:
+    """What a 404 says: the path asked for (a URL, not a file: kept whole), and
+    how to turn the HTTP API on when it is an API path and the API is off."""
+    path = getattr(request, "path", "") or ""
+    message = f"Requested URL {path} not found"
+    config = getattr(getattr(getattr(request, "app", None), "ctx", None), "config", None)
+    api_off = config is not None and not getattr(config, "enable_api", True)
+    if api_off and path.startswith(API_PREFIXES):
+        message += " (the HTTP API is off: start the server with --enable-api)"
+    return message
+
+
 def install_error_handler(app: Sanic) -> None:
     """Route every exception of ``app`` through :func:`response_for`."""
     from sanic.handlers import ErrorHandler
@@ -120,6 +136,8 @@ def install_error_handler(app: Sanic) -> None:
 
         def default(self, request: Request, exception: Exception) -> HTTPResponse:
             status, body = response_for(exception)
+            if status == 404 and not isinstance(exception, DialogflowLiteError):
+                body["message"] = not_found_message(request)
             if status >= 500 and not isinstance(exception, DialogflowLiteError):
                 logger.error("unexpected error on %s %s", getattr(request, "method", "?"),
                              getattr(request, "path", "?"), exc_info=exception)

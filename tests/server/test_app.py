@@ -109,7 +109,8 @@ def test_unknown_routes_and_methods(make_app) -> None:
     app = make_app()
 
     async def main() -> None:
-        assert_error(await request(app, "get", "/nothing/here"), 404, "NotFound")
+        missing = assert_error(await request(app, "get", "/nothing/here"), 404, "NotFound")
+        assert missing["message"] == "Requested URL /nothing/here not found"
         assert_error(await request(app, "delete", "/version"), 405, "MethodNotAllowed")
         assert_error(await request(app, "get", "/domain", headers={"accept": "text/html"}),
                      406, "InvalidHeader")
@@ -145,8 +146,12 @@ def test_without_the_api_only_public_routes_and_channels_are_served(make_app) ->
     async def main() -> None:
         for path in ("/status", "/domain", "/conversations/a/tracker"):
             assert_error(await request(app, "get", path), 404, "NotFound")
-        assert_error(await request(app, "post", "/model/parse", json={"text": "hi"}),
-                     404, "NotFound")
+        parse = assert_error(await request(app, "post", "/model/parse", json={"text": "hi"}),
+                             404, "NotFound")
+        assert parse["message"] == ("Requested URL /model/parse not found (the HTTP API is "
+                                    "off: start the server with --enable-api)")
+        other = assert_error(await request(app, "get", "/nothing"), 404, "NotFound")
+        assert other["message"] == "Requested URL /nothing not found"
         assert (await request(app, "get", "/health")).status == 200
         reply = await request(app, "post", "/webhooks/rest/webhook",
                               json={"sender": "a", "message": "/greet"})
