@@ -110,8 +110,9 @@ def response_for(error: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, error_body(500, "ServerError", "An unexpected error occurred.")
 
 
-#: the paths that only exist with ``--enable-api``
-API_PREFIXES = ("/model/", "/conversations/", "/domain", "/status")
+#: the paths that only exist with ``--enable-api``: these, and everything under the prefixes
+API_PATHS = frozenset({"/model", "/domain", "/status"})
+API_PREFIXES = ("/model/", "/conversations/")
 
 
 def not_found_message(request: Request) -> str:
@@ -121,7 +122,7 @@ def not_found_message(request: Request) -> str:
     message = f"Requested URL {path} not found"
     config = getattr(getattr(getattr(request, "app", None), "ctx", None), "config", None)
     api_off = config is not None and not getattr(config, "enable_api", True)
-    if api_off and path.startswith(API_PREFIXES):
+    if api_off and (path.rstrip("/") in API_PATHS or path.startswith(API_PREFIXES)):
         message += " (the HTTP API is off: start the server with --enable-api)"
     return message
 

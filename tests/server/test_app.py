@@ -150,8 +150,11 @@ def test_without_the_api_only_public_routes_and_channels_are_served(make_app) ->
                              404, "NotFound")
         assert parse["message"] == ("Requested URL /model/parse not found (the HTTP API is "
                                     "off: start the server with --enable-api)")
-        other = assert_error(await request(app, "get", "/nothing"), 404, "NotFound")
-        assert other["message"] == "Requested URL /nothing not found"
+        for path in ("/nothing", "/domains", "/models/x"):
+            other = assert_error(await request(app, "get", path), 404, "NotFound")
+            assert other["message"] == f"Requested URL {path} not found"
+        status = assert_error(await request(app, "get", "/status"), 404, "NotFound")
+        assert status["message"].endswith("start the server with --enable-api)")
         assert (await request(app, "get", "/health")).status == 200
         reply = await request(app, "post", "/webhooks/rest/webhook",
                               json={"sender": "a", "message": "/greet"})
