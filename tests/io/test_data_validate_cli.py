@@ -106,3 +106,23 @@ def test_the_console_command_runs_in_the_current_folder(write_project) -> None:
     assert result.returncode == 1, result.stderr
     assert "data/stories.yml:7:9: error: story 'greet' uses intent 'bye'" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_validating_the_template_imports_no_model_library() -> None:
+    """Checking a project (every built-in component's settings included) needs no torch:
+    `data validate` and a training that reuses every component stay quick."""
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parents[2] / "projects_template" / "en"
+    script = (
+        "import sys\n"
+        "from dialogflowlite.io.loader import load_project\n"
+        "from dialogflowlite.io.validate import validate_project\n"
+        f"problems = validate_project(load_project({str(template)!r}))\n"
+        "assert not [p for p in problems if p.is_error], problems\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'spacy') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

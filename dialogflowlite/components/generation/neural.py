@@ -30,7 +30,7 @@ from dialogflowlite.components.generation.data import (
     act_example,
     context_example,
 )
-from dialogflowlite.components.generation.decoding import DecodingConfig, decode
+from dialogflowlite.components.generation.decoding_config import DecodingConfig
 from dialogflowlite.components.generation.delex import Delexicaliser, Prepared, relexicalise
 from dialogflowlite.components.generation.guardrails import Blocklist, judge, slot_check
 from dialogflowlite.errors import ComponentConfigError, TrainingError
@@ -277,6 +277,8 @@ class NeuralResponseGenerator(Component):
         first that copies every slot value is taken, so a value is dropped
         only when no hypothesis keeps it.
         """
+        from dialogflowlite.components.generation.decoding import decode
+
         backend = self._require_backend()
         decoding = decoding or self.decoding
         prepared = self.delexicaliser.prepare(GenerationExample(

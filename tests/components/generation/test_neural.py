@@ -220,17 +220,17 @@ def test_a_reply_is_decoded_on_one_thread_and_the_setting_comes_back(trained,
                                                                       monkeypatch) -> None:
     import torch
 
-    from dialogflowlite.components.generation import neural
+    from dialogflowlite.components.generation import decoding
 
     generator, project = trained
     seen = []
-    original = neural.decode
+    original = decoding.decode
 
     def watched(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(neural, "decode", watched)
+    monkeypatch.setattr(decoding, "decode", watched)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
