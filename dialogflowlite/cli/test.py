@@ -45,10 +45,15 @@ def core_test(
     extract_slots: bool = True,
     successes: bool = False,
     echo: TextIO | None = None,
+    skip_without_policies: bool = False,
 ) -> int:
-    """Replay the test stories against the model; print and write the results; the exit code."""
+    """Replay the test stories against the model; print and write the results; the exit code.
+
+    A model without dialogue policies (``train nlu``) is an error, or with
+    ``skip_without_policies`` a printed notice and no test.
+    """
     from dialogflowlite.agent import Agent
-    from dialogflowlite.errors import ProjectNotFoundError
+    from dialogflowlite.errors import ModelLoadError, ProjectNotFoundError
     from dialogflowlite.evaluation.stories import (
         load_test_stories,
         run_story_test,
@@ -65,6 +70,16 @@ def core_test(
         raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
                                    hint="write test stories under tests/, or pass --stories")
     agent = Agent.load(_resolve(model, root) if model is not None else root / "models")
+    if not agent.is_ready():
+        agent.close()
+        name = agent.model_path.name if agent.model_path else "the model"
+        if skip_without_policies:
+            print(f"Stories: skipped, {name} has no dialogue policies (test them with a model "
+                  "from `dialogflowlite train`)", file=stream)
+            return 0
+        raise ModelLoadError(f"{name} has no dialogue policies: test stories need them",
+                             hint="train the whole bot with `dialogflowlite train`, or pass "
+                                  "--model with a model that has them")
     try:
         output = _resolve(out, root) if not Path(out).is_absolute() else Path(out)
         evaluation = run_story_test(agent, test_stories, out_dir=output,
@@ -127,7 +142,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
         code = max(code, core_test(root, model=model, stories=stories, out=out,
                                    fail_on_prediction_errors=fail_on_prediction_errors,
                                    extract_slots=extract_slots, successes=successes,
-                                   echo=stream))
+                                   echo=stream, skip_without_policies=part is None))
     if part == "nlu" or (part is None and (nlu or cross_validation or _has_nlu_tests(root))):
         code = max(code, nlu_test(root, model=model, nlu=nlu, out=out,
                                   cross_validation=cross_validation, folds=folds, echo=stream))

@@ -221,3 +221,20 @@ def test_plain_test_runs_core_and_says_why_nlu_was_skipped(project: Path, capsys
 def test_test_without_a_model_is_a_clear_error(project: Path, capsys) -> None:
     assert main(["test", "core", "--project", str(project)]) == 1
     assert "no model" in capsys.readouterr().err
+
+
+def test_test_stories_on_an_nlu_only_model(project: Path, capsys) -> None:
+    assert main(["train", "nlu", "--project", str(project)]) == 0
+    [model] = (project / "models").glob("*.tar")
+    assert model.name.startswith("nlu-")
+    capsys.readouterr()
+    assert main(["test", "core", "--project", str(project)]) == 1
+    err = capsys.readouterr().err
+    assert f"{model.name} has no dialogue policies: test stories need them" in err
+    assert "dialogflowlite train" in err
+    # a plain `test` says why it skipped the stories and goes on
+    assert main(["test", "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert f"Stories: skipped, {model.name} has no dialogue policies" in out
+    assert "NLU: no test examples under tests/" in out
+    assert not (project / "results" / "story_report.json").exists()
