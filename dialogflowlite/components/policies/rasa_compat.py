@@ -35,8 +35,11 @@ TED_KEPT_KEYS = ("max_history", "priority")
 DEFAULT_POLICIES: tuple[str, ...] = ("MemoizationPolicy", "RulePolicy", "TransformerPolicy")
 
 
-def _where(config: ComponentConfig) -> str:
-    return f"{config.position}: " if config.position is not None else ""
+def _notice(message: str, config: ComponentConfig) -> None:
+    """One line on how a Rasa policy is handled, its config.yml position last (as the
+    pipeline's notices)."""
+    where = f" ({config.position})" if config.position is not None else ""
+    logger.warning("notice: %s%s", message, where)
 
 
 def translate_policy(config: ComponentConfig, *, quiet: bool = False) -> ComponentConfig | None:
@@ -47,7 +50,7 @@ def translate_policy(config: ComponentConfig, *, quiet: bool = False) -> Compone
     reason = DROPPED_POLICIES.get(config.name)
     if reason is not None:
         if not quiet:
-            logger.warning("notice: %s%s is not used: %s", _where(config), config.name, reason)
+            _notice(f"{config.name} is not used: {reason}", config)
         return None
     target = POLICY_ALIASES.get(config.name)
     if target is None:
@@ -56,8 +59,8 @@ def translate_policy(config: ComponentConfig, *, quiet: bool = False) -> Compone
     dropped = sorted(k for k in config.params if k not in TED_KEPT_KEYS)
     if not quiet:
         note = f"; settings not used: {', '.join(dropped)}" if dropped else ""
-        logger.warning("notice: %s%s is provided here by %s, which sizes and stops its own "
-                       "training%s", _where(config), config.name, target, note)
+        _notice(f"{config.name} is provided here by {target}, which sizes and stops its own "
+                f"training{note}", config)
     return ComponentConfig(target, params, config.position)
 
 

@@ -12,7 +12,7 @@ from dialogflowlite.components.policies.ensemble import PolicyEnsemble
 from dialogflowlite.components.policies.rasa_compat import translate_policies
 from dialogflowlite.components.policies.training import CoreSection
 from dialogflowlite.components.policies.transformer_policy import TransformerPolicy
-from dialogflowlite.errors import ConfigError, TrainingError
+from dialogflowlite.errors import ConfigError, Position, TrainingError
 from dialogflowlite.io.config_reader import ComponentConfig
 from dialogflowlite.training.trainer import TrainingContext, TrainOptions
 
@@ -130,6 +130,14 @@ def test_rasa_policy_names_are_translated_with_a_notice(caplog) -> None:
     assert any("TEDPolicy is provided here by TransformerPolicy" in n
                and "settings not used: constrain_similarities, epochs" in n for n in notices)
     assert any("UnexpecTEDIntentPolicy is not used" in n for n in notices)
+    # the position comes last, as in the pipeline's notices
+    placed = ComponentConfig("TEDPolicy", {"epochs": 5}, Position("config.yml", 13, 5))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        translate_policies([placed])
+    assert caplog.records[0].getMessage() == (
+        "notice: TEDPolicy is provided here by TransformerPolicy, which sizes and stops its "
+        "own training; settings not used: epochs (config.yml:13:5)")
     assert [c.name for c in translate_policies([])] == ["MemoizationPolicy", "RulePolicy",
                                                         "TransformerPolicy"]
     caplog.clear()
