@@ -443,10 +443,13 @@ class ResponseSelector(NluComponent):
                 message.response_selector = self._merged(message, empty_selection())
             return
         if self.config["skip_other_intents"]:
+            wanted = []
             for message in messages:
-                if not self._wanted(message):
+                if self._wanted(message):
+                    wanted.append(message)
+                else:
                     message.response_selector = self._merged(message, self._no_selection())
-            messages = [m for m in messages if self._wanted(m)]
+            messages = wanted
         size = int(self.config["inference_batch_size"])
         device = self._device or torch.device("cpu")
         for start in range(0, len(messages), size):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from dialogflowlite.components.nlu.rasa_compat import notice
 from dialogflowlite.io.config_reader import ComponentConfig
 
 logger = logging.getLogger(__name__)
@@ -35,13 +36,6 @@ TED_KEPT_KEYS = ("max_history", "priority")
 DEFAULT_POLICIES: tuple[str, ...] = ("MemoizationPolicy", "RulePolicy", "TransformerPolicy")
 
 
-def _notice(message: str, config: ComponentConfig) -> None:
-    """One line on how a Rasa policy is handled, its config.yml position last (as the
-    pipeline's notices)."""
-    where = f" ({config.position})" if config.position is not None else ""
-    logger.warning("notice: %s%s", message, where)
-
-
 def translate_policy(config: ComponentConfig, *, quiet: bool = False) -> ComponentConfig | None:
     """The policy config to use for one config.yml entry, or None when it is left out.
 
@@ -50,7 +44,7 @@ def translate_policy(config: ComponentConfig, *, quiet: bool = False) -> Compone
     reason = DROPPED_POLICIES.get(config.name)
     if reason is not None:
         if not quiet:
-            _notice(f"{config.name} is not used: {reason}", config)
+            notice(f"{config.name} is not used: {reason}", config.position)
         return None
     target = POLICY_ALIASES.get(config.name)
     if target is None:
@@ -59,8 +53,8 @@ def translate_policy(config: ComponentConfig, *, quiet: bool = False) -> Compone
     dropped = sorted(k for k in config.params if k not in TED_KEPT_KEYS)
     if not quiet:
         note = f"; settings not used: {', '.join(dropped)}" if dropped else ""
-        _notice(f"{config.name} is provided here by {target}, which sizes and stops its own "
-                f"training{note}", config)
+        notice(f"{config.name} is provided here by {target}, which sizes and stops its own "
+               f"training{note}", config.position)
     return ComponentConfig(target, params, config.position)
 
 
