@@ -38,7 +38,7 @@ from dialogflowlite.components.generation.metrics import (
 from dialogflowlite.components.generation.templates import format_value
 
 if TYPE_CHECKING:
-    from dialogflowlite.components.generation.decoding import DecodingConfig
+    from dialogflowlite.components.generation.decoding_config import DecodingConfig
 
 REPORT_FILE = "generation_report.json"
 PAIRS_SUFFIX = ".jsonl"

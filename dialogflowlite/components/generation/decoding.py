@@ -24,10 +24,7 @@ from typing import Any, Protocol
 
 import torch
 
-from dialogflowlite.components.generation.decoding_config import (  # noqa: F401 (re-exported)
-    STRATEGIES,
-    DecodingConfig,
-)
+from dialogflowlite.components.generation.decoding_config import DecodingConfig
 
 
 @dataclass
