@@ -83,6 +83,19 @@ class FitResult:
     out_of_time: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """One line for the training log: epochs, time and how training ended."""
+        parts = [f"trained {self.epochs:.1f} epochs in {self.seconds:.1f} s"]
+        if self.best_score is not None:
+            parts.append(f"best held-out score {self.best_score:.4f}")
+        else:
+            parts.append("no held-out part")
+        if self.stopped_early:
+            parts.append("stopped early")
+        if self.out_of_time:
+            parts.append("time budget used up")
+        return ", ".join(parts)
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch so that a run can be repeated exactly."""

@@ -138,6 +138,7 @@ def test_early_stopping_restores_the_best_weights() -> None:
     assert result.best_score == 0.9 and result.best_step == 2 * 8
     best = snapshots[1]
     assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)
+    assert result.summary().endswith("best held-out score 0.9000, stopped early")
 
 
 def test_evaluations_within_an_epoch() -> None:
@@ -159,6 +160,7 @@ def test_time_budget_stops_training() -> None:
     torch.manual_seed(0)
     result = fit(make_model(), toy_items(), collate, step, config(max_minutes=0.0))
     assert result.out_of_time and result.steps == 1
+    assert result.summary().endswith("no held-out part, time budget used up")
 
 
 def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -316,13 +316,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
         if c["lora"]:
             self.model.encoder = self.model.encoder.merge_and_unload()
         self._device = next(self.model.parameters()).device
-        logger.info(
-            "%s: trained %.1f epochs in %.1f s (held-out score %s)",
-            self.name,
-            self.fit_result.epochs,
-            self.fit_result.seconds,
-            self.fit_result.best_score,
-        )
+        logger.info("%s: %s", self.name, self.fit_result.summary())
         if context.quantize:
             # weights are saved in full precision; the saved config asks for int8 at load
             self.config["quantize"] = True

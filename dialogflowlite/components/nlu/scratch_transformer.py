@@ -263,13 +263,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
             lengths=[len(i.word_ids) for i in items],
         )
         self._device = next(self.model.parameters()).device
-        logger.info(
-            "%s: trained %.1f epochs in %.1f s (held-out score %s)",
-            self.name,
-            self.fit_result.epochs,
-            self.fit_result.seconds,
-            self.fit_result.best_score,
-        )
+        logger.info("%s: %s", self.name, self.fit_result.summary())
 
     def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
         assert self.labels is not None
