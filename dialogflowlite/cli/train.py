@@ -27,17 +27,33 @@ def train_project(
     quantize: bool = False,
     fixed_model_name: str | None = None,
     seed: int | None = None,
+    nlu: str | Path | None = None,
     echo: TextIO | None = None,
 ):
-    """Train the project (or one ``part`` of it); print what happened and return the result."""
+    """Train the project (or one ``part`` of it); print what happened and return the result.
+
+    ``nlu`` (a YAML file or a folder of them) replaces the NLU data of the
+    project's ``data/``, as after ``data split nlu``.
+    """
     from dialogflowlite.training.trainer import TrainOptions, train
 
     stream = echo or sys.stdout
+    project: str | Path = project_dir
+    if nlu is not None:
+        from dialogflowlite.evaluation.nlu import load_nlu_data
+        from dialogflowlite.io.loader import load_project
+
+        source = Path(nlu)
+        if not source.is_absolute() and not source.exists():
+            source = Path(project_dir) / source  # relative to the project, as `test nlu` allows
+        loaded = load_project(project_dir, strict=False)
+        loaded.nlu = load_nlu_data(source)
+        project = loaded
     sections = (part,) if part else PARTS
     output = None
     if out is not None:
         output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
-    result = train(project_dir, output=output, sections=sections,
+    result = train(project, output=output, sections=sections,
                    options=TrainOptions(force=force, quantize=quantize, seed=seed),
                    fixed_model_name=fixed_model_name)
     print(f"model: {result.model_path}", file=stream)
@@ -61,12 +77,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixed-model-name", default=None, metavar="NAME",
                         help="file name of the model (default: a timestamp)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for training")
+    parser.add_argument("-u", "--nlu", default=None, metavar="PATH",
+                        help="NLU file or folder to train on instead of the project's "
+                        "(for instance train_test_split/training_data.yml)")
 
 
 def _run(args: argparse.Namespace) -> int:
     train_project(args.project, part=args.part, out=args.out, force=args.force,
                   quantize=args.quantize, fixed_model_name=args.fixed_model_name,
-                  seed=args.seed)
+                  seed=args.seed, nlu=args.nlu)
     return 0
 
 

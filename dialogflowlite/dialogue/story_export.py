@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogflowlite.io.yaml import yaml_scalar
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -38,15 +39,6 @@ class WrittenStory:
 
     name: str
     steps: list[StoryStepText] = field(default_factory=list)
-
-
-def _scalar(value: Any) -> str:
-    """A YAML scalar for ``value`` (JSON is valid YAML flow style)."""
-    if isinstance(value, str) and value and value.replace("_", "").replace("-", "").isalnum() \
-            and value.lower() not in ("true", "false", "null", "yes", "no", "on", "off", "~") \
-            and not value[0].isdigit():
-        return value
-    return json.dumps(value, ensure_ascii=False)
 
 
 def annotated_text(text: str, entities: Sequence[dict[str, Any]]) -> str:
@@ -77,7 +69,7 @@ def annotated_text(text: str, entities: Sequence[dict[str, Any]]) -> str:
 def user_step(event: UserUttered, comment: str | None = None) -> StoryStepText:
     lines = []
     if event.intent_name:
-        lines.append(f"- intent: {_scalar(event.intent_name)}")
+        lines.append(f"- intent: {yaml_scalar(event.intent_name)}")
     entities = event.entities
     if event.text and not event.text.startswith("/"):
         text = annotated_text(event.text, entities)
@@ -87,7 +79,8 @@ def user_step(event: UserUttered, comment: str | None = None) -> StoryStepText:
     elif entities:
         lines.append("  entities:")
         for entity in entities:
-            lines.append(f"  - {_scalar(entity.get('entity'))}: {_scalar(entity.get('value'))}")
+            name, value = yaml_scalar(entity.get("entity")), yaml_scalar(entity.get("value"))
+            lines.append(f"  - {name}: {value}")
     if not lines:
         lines.append("- intent: null")
     return StoryStepText(lines, comment)
@@ -102,7 +95,7 @@ def events_to_steps(events: Iterable[Event],
 
     def flush() -> None:
         if pending_slots:
-            lines = ["- slot_was_set:"] + [f"  - {_scalar(name)}: {_scalar(value)}"
+            lines = ["- slot_was_set:"] + [f"  - {yaml_scalar(name)}: {yaml_scalar(value)}"
                                            for name, value in pending_slots]
             steps.append(StoryStepText(lines))
             pending_slots.clear()
@@ -119,14 +112,14 @@ def events_to_steps(events: Iterable[Event],
                 continue
             flush()
             if event.action_text and not event.name:
-                steps.append(StoryStepText([f"- bot: {_scalar(event.action_text)}"],
+                steps.append(StoryStepText([f"- bot: {yaml_scalar(event.action_text)}"],
                                            comments.get(index)))
             else:
-                steps.append(StoryStepText([f"- action: {_scalar(event.name)}"],
+                steps.append(StoryStepText([f"- action: {yaml_scalar(event.name)}"],
                                            comments.get(index)))
         elif isinstance(event, ActiveLoop):
             flush()
-            steps.append(StoryStepText([f"- active_loop: {_scalar(event.name)}"]))
+            steps.append(StoryStepText([f"- active_loop: {yaml_scalar(event.name)}"]))
     flush()
     return steps
 

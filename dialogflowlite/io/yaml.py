@@ -8,6 +8,7 @@ that into a :class:`~dialogflowlite.errors.Position` for error messages.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,15 @@ def to_plain(node: Any) -> Any:
     if isinstance(node, str):
         return str(node)
     return node
+
+
+def yaml_scalar(value: Any) -> str:
+    """``value`` as one YAML scalar: bare when it is a safe name, else JSON (valid YAML)."""
+    if isinstance(value, str) and value and value.replace("_", "").replace("-", "").isalnum() \
+            and value.lower() not in ("true", "false", "null", "yes", "no", "on", "off", "~") \
+            and not value[0].isdigit():
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def dump_yaml(data: Any) -> str:

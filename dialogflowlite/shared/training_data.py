@@ -11,6 +11,7 @@ The inline annotation syntax is Rasa's:
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -280,4 +281,38 @@ class TrainingData:
             self.synonyms,
             self.regexes,
             self.lookups,
+        )
+
+    def train_test_split(
+        self, training_fraction: float = 0.8, seed: int = 42
+    ) -> tuple[TrainingData, TrainingData]:
+        """Examples split into a training and a test part, each (full) intent in proportion.
+
+        Each intent's examples are shuffled with ``seed`` and
+        ``round(n * training_fraction)`` of them go to training, but at least
+        one to each part when the intent has two or more (an intent with one
+        example goes to training only). Synonyms, regexes and lookup tables
+        are training data: they go to the training part. The order of the
+        examples within each part is the order they had.
+        """
+        if not 0.0 < training_fraction < 1.0:
+            raise ValueError(f"training_fraction must be between 0 and 1, not {training_fraction}")
+        by_intent: dict[str, list[int]] = defaultdict(list)
+        for index, message in enumerate(self.examples):
+            if message.intent:
+                by_intent[message.intent].append(index)
+        rng = random.Random(seed)
+        training: set[int] = set()
+        for intent in sorted(by_intent):
+            indices = by_intent[intent]
+            rng.shuffle(indices)
+            count = round(len(indices) * training_fraction)
+            if len(indices) >= 2:
+                count = min(max(count, 1), len(indices) - 1)
+            training.update(indices[: max(count, 1)])
+        train = [m for i, m in enumerate(self.examples) if i in training]
+        test = [m for i, m in enumerate(self.examples) if i not in training and m.intent]
+        return (
+            TrainingData(train, list(self.synonyms), list(self.regexes), list(self.lookups)),
+            TrainingData(test),
         )

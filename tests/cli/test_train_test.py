@@ -238,3 +238,51 @@ def test_test_stories_on_an_nlu_only_model(project: Path, capsys) -> None:
     assert f"Stories: skipped, {model.name} has no dialogue policies" in out
     assert "NLU: no test examples under tests/" in out
     assert not (project / "results" / "story_report.json").exists()
+
+
+def test_split_then_train_and_test_on_the_parts(project: Path, capsys) -> None:
+    assert main(["data", "split", "nlu", "--project", str(project),
+                 "--training-fraction", "0.5"]) == 0
+    out = capsys.readouterr().out
+    folder = project / "train_test_split"
+    assert f"training: {folder / 'training_data.yml'} (5 examples, 5 intents)" in out
+    assert f"test:     {folder / 'test_data.yml'} (2 examples, 2 intents)" in out
+    assert "3 intent(s) with one example, kept for training only: book, inform, thanks" in out
+    assert "- regex: city" in (folder / "training_data.yml").read_text()
+
+    # training on another NLU file: its regex, not the project's, finds the city
+    only_oslo = project / "only_oslo.yml"
+    only_oslo.write_text((folder / "training_data.yml").read_text().replace(
+        "Rome|Paris|Oslo", "Oslo"), encoding="utf-8")
+    assert main(["train", "nlu", "--project", str(project), "--nlu", "only_oslo.yml",
+                 "--fixed-model-name", "split"]) == 0
+    capsys.readouterr()
+    from dialogflowlite.agent import Agent
+
+    agent = Agent.load(project / "models" / "split.tar")
+    try:
+        import asyncio
+
+        rome, oslo = (asyncio.run(agent.parse_message(t)) for t in ("to Rome", "to Oslo"))
+    finally:
+        agent.close()
+    assert rome["entities"] == []
+    assert [e["value"] for e in oslo["entities"]] == ["Oslo"]
+
+    assert main(["test", "nlu", "--project", str(project), "--model", "models/split.tar",
+                 "--nlu", str(folder / "test_data.yml")]) == 0
+    assert "NLU evaluation on 2 messages" in capsys.readouterr().out
+
+
+def test_split_and_train_name_a_broken_nlu_file(project: Path, capsys) -> None:
+    broken = project / "broken.yml"
+    broken.write_text('nlu:\n- intent: greet\n  examples: |\n    - hi [there\n', encoding="utf-8")
+    assert main(["data", "split", "nlu", "--project", str(project), "--nlu", str(broken)]) == 1
+    assert "broken.yml:4" in capsys.readouterr().err
+    assert main(["train", "nlu", "--project", str(project), "--nlu", str(broken)]) == 1
+    assert "broken.yml:4" in capsys.readouterr().err
+    assert not (project / "train_test_split").exists()
+    with pytest.raises(SystemExit) as exited:
+        main(["data", "split", "nlu", "--project", str(project), "--training-fraction", "1"])
+    assert exited.value.code == 2
+    assert "must be between 0 and 1 (exclusive), not 1" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""NLU training data written back as YAML, in the format the loader reads (and Rasa 3).
+
+Used by ``dialogflowlite data split nlu``. Reading what this writes gives the
+same examples, entities (with values, roles and groups), metadata, synonyms,
+regexes and lookup tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dialogflowlite.io.yaml import yaml_scalar
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import TrainingData, annotate
+
+NLU_FORMAT_VERSION = "3.1"
+
+
+def _block(lines: list[str], indent: str = "    ") -> list[str]:
+    """An ``examples: |`` literal block of ``- line`` entries."""
+    return ["  examples: |", *(f"{indent}- {line}" for line in lines)]
+
+
+def _fits_block(text: str) -> bool:
+    # a literal block holds one example per line, kept as written
+    return "\n" not in text and "\r" not in text and text == text.strip()
+
+
+def _intent_lines(intent: str, examples: list[Message]) -> list[str]:
+    lines = [f"- intent: {yaml_scalar(intent)}"]
+    shared = examples[0].metadata
+    same_metadata = all(m.metadata == shared for m in examples)
+    if same_metadata and shared:
+        lines.append(f"  metadata: {json.dumps(shared, ensure_ascii=False)}")
+    texts = [annotate(m.text, m.entities) for m in examples]
+    if same_metadata and all(_fits_block(t) for t in texts):
+        return lines + _block(texts)
+    lines.append("  examples:")
+    for message, text in zip(examples, texts, strict=True):
+        lines.append(f"  - text: {json.dumps(text, ensure_ascii=False)}")
+        if message.metadata and not same_metadata:
+            lines.append(f"    metadata: {json.dumps(message.metadata, ensure_ascii=False)}")
+    return lines
+
+
+def _listed(kind: str, name: str, entries: list[str]) -> list[str]:
+    lines = [f"- {kind}: {yaml_scalar(name)}"]
+    if all(_fits_block(e) for e in entries):
+        return lines + _block(entries)
+    return [*lines, "  examples:", *(f"  - {json.dumps(e, ensure_ascii=False)}" for e in entries)]
+
+
+def nlu_yaml(data: TrainingData) -> str:
+    """``data`` as the text of one NLU YAML file (intents in the order they first appear)."""
+    by_intent: dict[str, list[Message]] = {}
+    for message in data.examples:
+        if message.intent:
+            by_intent.setdefault(message.intent, []).append(message)
+    lines = [f'version: "{NLU_FORMAT_VERSION}"', "", "nlu:"]
+    for intent, examples in by_intent.items():
+        lines += _intent_lines(intent, examples)
+    for synonym in data.synonyms:
+        lines += _listed("synonym", synonym.value, synonym.variants)
+    regexes: dict[str, list[str]] = {}
+    for regex in data.regexes:
+        regexes.setdefault(regex.name, []).append(regex.pattern)
+    for name, patterns in regexes.items():
+        lines += _listed("regex", name, patterns)
+    for lookup in data.lookups:
+        lines += _listed("lookup", lookup.name, lookup.elements)
+    if lines[-1] == "nlu:":
+        lines[-1] = "nlu: []"
+    return "\n".join(lines) + "\n"
+
+
+def write_nlu(data: TrainingData, path: str | Path) -> Path:
+    """Write ``data`` to ``path`` (UTF-8), creating its folder; returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(nlu_yaml(data), encoding="utf-8")
+    return target

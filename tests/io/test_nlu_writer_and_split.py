@@ -1,0 +1,114 @@
+"""NLU data written back as YAML, and the per-intent training/test split."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.evaluation.nlu import load_nlu_data
+from dialogflowlite.io.nlu_writer import nlu_yaml, write_nlu
+from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.training_data import TrainingData
+
+RICH_NLU = """
+version: "3.1"
+nlu:
+- intent: book_flight
+  metadata: {sentiment: neutral}
+  examples: |
+    - from [Berlin]{"entity": "city", "role": "from"} to [NYC]{"entity": "city", "value": "NY"}
+    - two tickets for [2]{"entity": "count", "group": "1"} adults, #1 priority
+    - a "quoted" [bag][{"entity": "item"}, {"entity": "luggage"}] please
+    - the [cheap](price:low) one, [not] annotated brackets
+- intent: faq/ask_price
+  examples:
+  - text: how much is it?
+    metadata: {source: web}
+  - text: what does it cost
+- intent: "yes"
+  examples: |
+    - yes
+- synonym: New York
+  examples: |
+    - NYC
+    - the big apple
+- regex: zipcode
+  examples: |
+    - \\d{5}
+- lookup: city
+  examples: |
+    - Berlin
+    - Oslo
+"""
+
+
+def _key(message: Message) -> tuple:
+    return (message.text, message.intent, message.metadata,
+            tuple((e.entity, e.start, e.end, e.value, e.role, e.group)
+                  for e in message.entities))
+
+
+def _load(tmp_path: Path, text: str, name: str = "nlu.yml") -> TrainingData:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return load_nlu_data(path)
+
+
+def test_written_yaml_reads_back_to_the_same_data(tmp_path: Path) -> None:
+    original = _load(tmp_path, RICH_NLU)
+    assert len(original.examples) == 7  # the reader took every example
+    again = load_nlu_data(write_nlu(original, tmp_path / "out" / "again.yml"))
+    assert [_key(m) for m in again.examples] == [_key(m) for m in original.examples]
+    assert [(s.value, s.variants) for s in again.synonyms] == [("New York", ["NYC",
+                                                                            "the big apple"])]
+    assert [(r.name, r.pattern) for r in again.regexes] == [("zipcode", r"\d{5}")]
+    assert [(lk.name, lk.elements) for lk in again.lookups] == [("city", ["Berlin", "Oslo"])]
+    text = nlu_yaml(original)
+    assert text.startswith('version: "3.1"')
+    # a retrieval intent and an intent YAML would read as a boolean are quoted
+    assert '- intent: "faq/ask_price"' in text and '- intent: "yes"' in text
+
+
+def test_written_yaml_keeps_the_short_form_when_it_can(tmp_path: Path) -> None:
+    text = nlu_yaml(_load(tmp_path, RICH_NLU))
+    assert "    - from [Berlin]{" in text
+    assert "- the [cheap]{\"entity\": \"price\", \"value\": \"low\"} one" in text
+    # per-example metadata needs the long form
+    assert '  - text: "how much is it?"\n    metadata: {"source": "web"}' in text
+
+
+def _many(tmp_path: Path) -> TrainingData:
+    blocks = []
+    for intent, count in (("greet", 10), ("bye", 5), ("thanks", 2), ("lonely", 1)):
+        lines = "\n".join(f"    - {intent} example {i}" for i in range(count))
+        blocks.append(f"- intent: {intent}\n  examples: |\n{lines}")
+    blocks.append("- synonym: hi\n  examples: |\n    - hey")
+    return _load(tmp_path, "version: \"3.1\"\nnlu:\n" + "\n".join(blocks) + "\n")
+
+
+def test_split_is_per_intent_and_loses_nothing(tmp_path: Path) -> None:
+    data = _many(tmp_path)
+    train, test = data.train_test_split(0.8, seed=1)
+    assert Counter(m.intent for m in train.examples) == {"greet": 8, "bye": 4, "thanks": 1,
+                                                         "lonely": 1}
+    assert Counter(m.intent for m in test.examples) == {"greet": 2, "bye": 1, "thanks": 1}
+    assert sorted(m.text for m in train.examples + test.examples) == sorted(
+        m.text for m in data.examples)
+    assert [s.value for s in train.synonyms] == ["hi"] and not test.synonyms
+
+
+def test_split_follows_the_seed(tmp_path: Path) -> None:
+    data = _many(tmp_path)
+    first = [m.text for m in data.train_test_split(0.5, seed=3)[1].examples]
+    assert first == [m.text for m in data.train_test_split(0.5, seed=3)[1].examples]
+    others = {tuple(m.text for m in data.train_test_split(0.5, seed=s)[1].examples)
+              for s in range(4, 10)}
+    assert others - {tuple(first)}
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5])
+def test_split_refuses_a_fraction_outside_zero_and_one(tmp_path: Path, fraction: float) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        _many(tmp_path).train_test_split(fraction)
