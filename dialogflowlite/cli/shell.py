@@ -12,6 +12,8 @@ from dialogflowlite.cli.command import Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("part", nargs="?", choices=("nlu",),
+                        help="`nlu`: print each message's parse result instead of chatting")
     parser.add_argument("--project", default=".", help="project folder (default: .)")
     parser.add_argument("--model", default=None,
                         help="model file or folder of models (default: newest under models/)")
@@ -23,10 +25,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run_shell(project: str | Path = ".", model: str | None = None,
                     sender_id: str | None = None, history_file: str | Path | None = None,
-                    stdin=None, stdout=None) -> int:
+                    stdin=None, stdout=None, nlu_only: bool = False) -> int:
     """Load the model and chat on stdin/stdout until ``/stop``; returns messages sent.
 
     Conversations stay in memory unless endpoints.yml configures a tracker store.
+    With ``nlu_only`` (``shell nlu``), and for a model without dialogue
+    policies, each message is answered with its parse result as JSON.
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.server.app import ServerConfig
@@ -50,7 +54,9 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
                              stdin=stdin, stdout=stdout,
                              history_file=history_file or DEFAULT_HISTORY)
     handler = agent.handle_message
-    if not agent.is_ready():
+    if nlu_only:
+        handler = _parse_results(agent)
+    elif not agent.is_ready():
         # An NLU-only model: show what it understands instead of a silent bot.
         print("This model has no dialogue policies: showing how each message is parsed.",
               file=stdout or sys.stdout, flush=True)
@@ -83,10 +89,13 @@ def _configure_masking(endpoints: dict) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    asyncio.run(run_shell(args.project, args.model, args.sender, args.history))
+    asyncio.run(run_shell(args.project, args.model, args.sender, args.history,
+                          nlu_only=args.part == "nlu"))
     return 0
 
 
 COMMAND = Command("shell", "chat with the trained bot in the terminal", _add_arguments, _run,
                   description="Chat with the newest model (or --model). Buttons show as "
-                              "numbered choices; /restart starts over, /stop quits.")
+                              "numbered choices; /restart starts over, /stop quits. "
+                              "`shell nlu` prints each message's parse result (intent, "
+                              "entities, ranking) as JSON instead.")

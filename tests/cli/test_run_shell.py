@@ -86,6 +86,19 @@ def test_shell_command_in_a_subprocess(project: Path) -> None:
     assert "  1: Red" in result.stdout and "You chose red." in result.stdout
 
 
+def test_shell_nlu_prints_parse_results_of_a_whole_bot(project: Path) -> None:
+    from dialogflowlite.cli.shell import run_shell
+
+    stdout = io.StringIO()
+    sent = asyncio.run(run_shell(project, stdin=io.StringIO("/greet\n/stop\n"), stdout=stdout,
+                                 history_file=project / "history", nlu_only=True))
+    assert sent == 1
+    text = stdout.getvalue()
+    parsed = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    assert parsed["intent"]["name"] == "greet" and parsed["text"] == "/greet"
+    assert "Hello! How can I help?" not in text  # the bot does not answer
+
+
 def test_shell_without_a_model_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["shell", "--project", str(tmp_path)]) == 1
     assert "error: no model under" in capsys.readouterr().err
