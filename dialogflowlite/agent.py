@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogflowlite.artifact import MANIFEST, ModelArchive, latest_model, open_model
+from dialogflowlite.brokers.base import EventBroker
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.domain_json import domain_from_dict
 from dialogflowlite.dialogue.messages import IncomingMessage
@@ -96,6 +97,7 @@ class Agent:
         model_path: Path | None = None,
         archive: ModelArchive | None = None,
         parser: MessageParser | None = None,
+        event_broker: EventBroker | None = None,
     ) -> None:
         self.domain = domain
         self.nlu = nlu
@@ -113,7 +115,7 @@ class Agent:
         self.processor = MessageProcessor(
             domain, policies=policies, parser=parser, responder=responder,
             tracker_store=tracker_store, lock_store=lock_store,
-            executor=CustomActionExecutor(endpoint),
+            executor=CustomActionExecutor(endpoint), event_broker=event_broker,
         )
 
     @classmethod
@@ -126,12 +128,15 @@ class Agent:
         action_endpoint: ActionEndpoint | str | dict[str, Any] | None = None,
         endpoints: str | Path | dict[str, Any] | None = None,
         quantize: bool = False,
+        event_broker: EventBroker | None = None,
     ) -> Agent:
         """Load a model file (or the newest model in a folder).
 
         ``endpoints`` (endpoints.yml, as a path or a dict) configures the
         tracker store, lock store and action server unless they are given
-        explicitly.
+        explicitly. Event brokers are given explicitly: the server and the
+        shell build one from endpoints.yml's ``event_broker``
+        (:func:`dialogflowlite.brokers.base.create_event_broker`).
         """
         path = resolve_model_path(model_path)
         archive = open_model(path)
@@ -169,7 +174,8 @@ class Agent:
                 path.name)
         return cls(domain, nlu=nlu, policies=policies, responder=responder,
                    tracker_store=tracker_store, lock_store=lock_store,
-                   action_endpoint=action_endpoint, model_path=path, archive=archive)
+                   action_endpoint=action_endpoint, model_path=path, archive=archive,
+                   event_broker=event_broker)
 
     # ------------------------------------------------------------ stores
 
@@ -180,6 +186,10 @@ class Agent:
     @property
     def lock_store(self) -> LockStore:
         return self.processor.lock_store
+
+    @property
+    def event_broker(self) -> EventBroker | None:
+        return self.processor.event_broker
 
     @property
     def action_endpoint(self) -> ActionEndpoint | None:
@@ -243,10 +253,12 @@ class Agent:
     # ------------------------------------------------------------ lifecycle
 
     async def close_async(self) -> None:
-        """Stop reminders and close the stores."""
+        """Stop reminders and close the stores and the event broker."""
         await self.processor.close()
         await self.tracker_store.close()
         await self.lock_store.close()
+        if self.event_broker is not None:
+            await self.event_broker.close()
 
     def close(self) -> None:
         """Release the unpacked model (stores are closed by :meth:`close_async`)."""

@@ -14,6 +14,7 @@ CONTRIBUTION_HOOKS = {
     "dfl_register_channels": "channels",
     "dfl_register_tracker_stores": "tracker stores",
     "dfl_register_lock_stores": "lock stores",
+    "dfl_register_event_brokers": "event brokers",
     "dfl_register_commands": "commands",
 }
 

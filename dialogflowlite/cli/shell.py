@@ -33,6 +33,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     policies, each message is answered with its parse result as JSON.
     """
     from dialogflowlite.agent import Agent
+    from dialogflowlite.brokers.base import create_event_broker
     from dialogflowlite.server.app import ServerConfig
     from dialogflowlite.server.channels.console import DEFAULT_HISTORY, ConsoleChannel
     from dialogflowlite.server.channels.loader import channel_classes
@@ -46,8 +47,9 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     tracker_store = create_tracker_store(endpoints.get("tracker_store"),
                                          project=config.project_dir)
     lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir)
+    event_broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
-                       endpoints=endpoints)
+                       endpoints=endpoints, event_broker=event_broker)
     # The console is a channel plugin like the others; a plugin may replace it.
     console = channel_classes().get(ConsoleChannel.channel_name, ConsoleChannel)
     channel = console(sender_id=sender_id or f"shell-{uuid.uuid4().hex[:12]}",

@@ -11,7 +11,8 @@ For every message (under the conversation's lock):
    run the action, log ``action`` (with the policy and confidence that chose it)
    and the action's events; at most ``max_predictions`` actions per message;
 6. the new events go through ``dfl_before_events_stored`` into the tracker
-   store, the replies through ``dfl_replies_outgoing`` back to the caller.
+   store (and then, when one is configured, to the event broker), the replies
+   through ``dfl_replies_outgoing`` back to the caller.
 
 The shell, the server and the tests all use this one class.
 """
@@ -22,6 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogflowlite.brokers.base import EventBroker, publish_safely
 from dialogflowlite.dialogue.actions import (
     Action,
     ActionContext,
@@ -142,6 +144,7 @@ class MessageProcessor:
         lock_store: LockStore | None = None,
         executor: CustomActionExecutor | None = None,
         max_predictions: int = MAX_PREDICTIONS,
+        event_broker: EventBroker | None = None,
     ) -> None:
         self.domain = domain
         self.policies = policies
@@ -153,6 +156,7 @@ class MessageProcessor:
         self.lock_store = lock_store or MemoryLockStore()
         self.executor = executor or CustomActionExecutor()
         self.max_predictions = max_predictions
+        self.event_broker = event_broker
         self.reminders = ReminderScheduler(self.handle_reminder)
 
     # ------------------------------------------------------------ entry points
@@ -423,6 +427,7 @@ class MessageProcessor:
         payload = [event.as_dict() for event in tracker.events[start:]]
         _plugin_hooks().dfl_before_events_stored(sender_id=tracker.sender_id, events=payload)
         await self.tracker_store.save(tracker, payload)
+        await publish_safely(self.event_broker, tracker.sender_id, payload)
 
     async def _finish(self, tracker: DialogueStateTracker, start: int) -> TurnResult:
         new_events = tracker.events[start:]

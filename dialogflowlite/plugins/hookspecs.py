@@ -111,6 +111,17 @@ def dfl_register_lock_stores() -> dict[str, type]:
     """Return conversation lock store classes by their endpoints.yml ``type``."""
 
 
+@hookspec
+def dfl_register_event_brokers() -> dict[str, type]:
+    """Return event broker classes by the ``type`` that endpoints.yml ``event_broker`` names.
+
+    A broker subclasses :class:`dialogflowlite.brokers.base.EventBroker`: its
+    async ``publish_many(events)`` gets every stored event once, as Rasa's
+    event JSON with ``sender_id`` added; ``from_endpoint_config(config,
+    project)`` builds it from the section's other keys.
+    """
+
+
 # ============================================================================
 # Command line and server
 # ============================================================================

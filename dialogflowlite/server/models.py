@@ -44,8 +44,11 @@ def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Pa
 
 
 def load_server_agent(config: ServerConfig, model_file: Path | None = None,
-                      stores: tuple[Any, Any] | None = None) -> tuple[Agent, Path]:
-    """Load the model with the stores endpoints.yml configures (or the ones given)."""
+                      stores: tuple[Any, Any, Any] | None = None) -> tuple[Agent, Path]:
+    """Load the model with the stores endpoints.yml configures (or the ones given).
+
+    ``stores`` is (tracker store, lock store, event broker or None).
+    """
     from dialogflowlite.agent import Agent
     from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
 
@@ -56,15 +59,19 @@ def load_server_agent(config: ServerConfig, model_file: Path | None = None,
         torch.set_num_threads(config.torch_threads)
     endpoints = config.read_endpoints()
     if stores is None:
+        from dialogflowlite.brokers.base import create_event_broker
+
         tracker_store = create_tracker_store(endpoints.get("tracker_store"),
                                              project=config.project_dir,
                                              default_sqlite=config.tracker_db)
         lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir,
                                        tracker_store=tracker_store, workers=config.workers)
+        event_broker = create_event_broker(endpoints.get("event_broker"),
+                                           project=config.project_dir)
     else:
-        tracker_store, lock_store = stores
+        tracker_store, lock_store, event_broker = stores
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
-                       endpoints=endpoints, quantize=config.quantize)
+                       endpoints=endpoints, quantize=config.quantize, event_broker=event_broker)
     warm_up(agent)
     return agent, model_file
 
@@ -91,8 +98,9 @@ def warm_up(agent: Any) -> None:
 
 
 async def close_stores(agent: Any) -> None:
-    """Close the agent's tracker and lock stores, if they hold connections."""
-    for store in (getattr(agent, "tracker_store", None), getattr(agent, "lock_store", None)):
+    """Close the agent's tracker and lock stores and event broker, if they hold connections."""
+    for store in (getattr(agent, "tracker_store", None), getattr(agent, "lock_store", None),
+                  getattr(agent, "event_broker", None)):
         close = getattr(store, "close", None)
         if close is None:
             continue
@@ -130,7 +138,8 @@ async def swap_model(app: Any, requested: str) -> Path:
     async with app.ctx.model_swap_lock:
         model_file = resolve_model_path(config, requested)
         old = app.ctx.agent
-        stores = (old.tracker_store, old.lock_store) if old is not None else None
+        stores = ((old.tracker_store, old.lock_store, old.event_broker) if old is not None
+                  else None)
         started = time.perf_counter()
         agent, model_file = await asyncio.get_running_loop().run_in_executor(
             None, load_server_agent, config, model_file, stores)

@@ -48,8 +48,12 @@ def check_config(config: ServerConfig, workers: int) -> None:
 
     # A missing or damaged model is reported now, once, not by every worker.
     open_model(resolve_model_path(config))
-    config.read_endpoints()
+    endpoints = config.read_endpoints()
     config.read_credentials()
+    from dialogflowlite.brokers.base import create_event_broker
+
+    # an unknown broker type or setting is one clear error now (brokers connect lazily)
+    create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
 
 
 def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,

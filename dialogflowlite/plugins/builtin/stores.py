@@ -1,4 +1,4 @@
-"""Built-in plugin: tracker stores and lock stores."""
+"""Built-in plugin: tracker stores, lock stores and event brokers."""
 
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ def dfl_register_lock_stores() -> dict[str, type]:
     from dialogflowlite.stores.sqlite import SQLiteLockStore
 
     return {"sqlite": SQLiteLockStore, "redis": RedisLockStore}
+
+
+@hookimpl
+def dfl_register_event_brokers() -> dict[str, type]:
+    from dialogflowlite.brokers.file import FileEventBroker
+    from dialogflowlite.brokers.sql import SQLEventBroker
+
+    return {"file": FileEventBroker, "SQL": SQLEventBroker}

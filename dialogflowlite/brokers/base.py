@@ -1,0 +1,117 @@
+"""The event broker interface and building one from endpoints.yml.
+
+An event broker gets every event of every conversation once, right after the
+tracker store has stored it, as Rasa's JSON with the conversation's
+``sender_id`` added (``{"sender_id": "...", "event": "user", ...}``): for
+analytics, audits and other services that follow the conversations. Events go
+through ``dfl_before_events_stored`` (data masking) first, so a broker sees
+what the store holds.
+
+endpoints.yml::
+
+    event_broker:
+      type: file            # or SQL; plugins add others (dfl_register_event_brokers)
+      path: rasa_event.log
+
+A broker that fails is logged and never fails the message: the events are in
+the tracker store whatever happens to their copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+SECTION = "event_broker"
+
+
+class EventBroker(ABC):
+    """Publishes conversation events somewhere outside the tracker store."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any],
+                             project: str | Path | None = None) -> EventBroker:
+        """Build the broker from its endpoints.yml section (``type`` already removed).
+
+        ``project`` is the project folder, which relative paths are taken from.
+        """
+        from dialogflowlite.stores.factory import check_keys
+
+        check_keys(cls, config, SECTION)
+        return cls(**config)
+
+    @abstractmethod
+    async def publish_many(self, events: list[dict[str, Any]]) -> None:
+        """Publish events (each with its ``sender_id``) in order."""
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        """Publish one event."""
+        await self.publish_many([event])
+
+    async def close(self) -> None:  # noqa: B027 - optional for brokers
+        """Flush and release what the broker holds."""
+
+
+def with_sender(sender_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events as a broker publishes them: ``sender_id`` first, then the event's keys."""
+    return [{"sender_id": sender_id, **event} for event in events]
+
+
+def in_project(path: str | Path, project: str | Path | None) -> Path:
+    """``path`` (``~`` expanded), taken from ``project`` when relative."""
+    resolved = Path(path).expanduser()
+    if resolved.is_absolute() or project is None:
+        return resolved
+    return Path(project) / resolved
+
+
+def registered_brokers() -> dict[str, type]:
+    """Broker classes by endpoints.yml ``type``, from the ``dfl_register_event_brokers`` hook."""
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    found: dict[str, type] = {}
+    for result in get_plugin_manager().hook.dfl_register_event_brokers():
+        found.update(result or {})
+    return found
+
+
+def create_event_broker(config: dict[str, Any] | None, *,
+                        project: str | Path | None = None) -> EventBroker | None:
+    """The broker of an endpoints.yml ``event_broker`` section, or None without one."""
+    from dialogflowlite.stores.factory import substitute_env
+
+    if not config:
+        return None
+    if not isinstance(config, dict):
+        raise ConfigError(f"endpoints.yml {SECTION} must be a mapping with a `type:`")
+    params = substitute_env(dict(config), f"endpoints.yml {SECTION}")
+    kind = str(params.pop("type", "") or "")
+    brokers = registered_brokers()
+    cls = brokers.get(kind) or next(
+        (c for name, c in brokers.items() if name.lower() == kind.lower()), None)
+    if cls is None:
+        known = ", ".join(sorted(brokers))
+        hint = f"endpoints.yml {SECTION} type must be one of: {known}"
+        if kind.lower() in ("pika", "kafka"):
+            hint += f"; {kind} is not built in, a plugin can add it (docs/plugins.md)"
+        raise ConfigError(f"unknown event broker type {kind!r}" if kind
+                          else f"endpoints.yml {SECTION} has no `type:`", hint=hint)
+    return cls.from_endpoint_config(params, project=project)
+
+
+async def publish_safely(broker: EventBroker | None, sender_id: str,
+                         events: list[dict[str, Any]]) -> None:
+    """Publish a conversation's new events; a failure is logged, never raised."""
+    if broker is None or not events:
+        return
+    try:
+        await broker.publish_many(with_sender(sender_id, events))
+    except Exception as e:  # the events are stored; only their copy is missing
+        logger.error("event broker %s could not publish %d event(s) of conversation %r: %s",
+                     type(broker).__name__, len(events), sender_id, e)

@@ -1,0 +1,159 @@
+"""Events as rows of a SQL table (Rasa's ``type: SQL`` broker): SQLite or PostgreSQL.
+
+The table is Rasa's: ``events (id, sender_id, data)``, ``id`` counting up in
+the order events were published and ``data`` the event's JSON, so queries
+written against Rasa's event table keep working.
+
+endpoints.yml::
+
+    event_broker:
+      type: SQL
+      dialect: sqlite         # or postgresql (pip install 'dialogflowlite[postgres]')
+      db: events.db           # SQLite: a file, relative to the project folder
+
+    event_broker:
+      type: SQL
+      dialect: postgresql
+      url: localhost          # host name, or a full postgresql:// URL
+      port: 5432
+      db: events
+      username: bot
+      password: ${POSTGRES_PASSWORD}
+
+A turn's events are inserted in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from dialogflowlite.brokers.base import EventBroker, in_project
+from dialogflowlite.errors import ConfigError
+
+TABLE = "events"
+DIALECTS = ("sqlite", "postgresql")
+
+_SQLITE_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender_id VARCHAR(255) NOT NULL,
+    data TEXT
+)"""
+_POSTGRES_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    id SERIAL PRIMARY KEY,
+    sender_id VARCHAR(255) NOT NULL,
+    data TEXT
+)"""
+#: serialises schema creation across workers (CREATE TABLE IF NOT EXISTS races itself)
+_SCHEMA_LOCK_KEY = 0x0DF1_E7E5
+
+
+def _dialect(name: str) -> str:
+    dialect = str(name or "sqlite").lower().split("+", 1)[0]
+    if dialect == "postgres":
+        dialect = "postgresql"
+    if dialect not in DIALECTS:
+        raise ConfigError(f"endpoints.yml event_broker: SQL dialect {name!r} is not supported",
+                          hint="use dialect: sqlite or dialect: postgresql")
+    return dialect
+
+
+def _rows(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(str(e.get("sender_id", "")), json.dumps(e, ensure_ascii=False)) for e in events]
+
+
+class SQLEventBroker(EventBroker):
+    """Inserts every event as a row of the ``events`` table."""
+
+    @classmethod
+    def from_endpoint_config(cls, config: dict[str, Any],
+                             project: str | Path | None = None) -> EventBroker:
+        params = dict(config)
+        if _dialect(params.get("dialect", "sqlite")) == "sqlite":
+            params["db"] = str(in_project(params.get("db") or "events.db", project))
+        return super().from_endpoint_config(params, project)
+
+    def __init__(self, dialect: str = "sqlite", *, db: str = "events.db",
+                 url: str = "localhost", host: str | None = None, port: int | None = None,
+                 username: str | None = None, password: str | None = None,
+                 query: dict[str, Any] | None = None, timeout: float = 30.0) -> None:
+        self.dialect = _dialect(dialect)
+        self.db = db
+        self.timeout = float(timeout)
+        self._sqlite: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._postgres: Any = None
+        self._lock = asyncio.Lock()
+        if self.dialect == "postgresql":
+            try:
+                from dialogflowlite.stores.postgres import conninfo
+            except ImportError as e:  # pragma: no cover - depends on the installation
+                raise ConfigError("the PostgreSQL event broker needs psycopg 3",
+                                  hint="pip install 'dialogflowlite[postgres]'") from e
+            self.conninfo = conninfo(host or url, port or 5432, db, username, password, query)
+
+    # ------------------------------------------------------------ SQLite
+
+    def _sqlite_insert(self, rows: list[tuple[str, str]]) -> None:
+        if self._sqlite is None:
+            Path(self.db).parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.db, timeout=self.timeout, isolation_level=None,
+                                         check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(_SQLITE_SCHEMA)
+            self._sqlite = connection
+        with self._sqlite:  # one transaction
+            self._sqlite.execute("BEGIN IMMEDIATE")
+            self._sqlite.executemany(
+                f"INSERT INTO {TABLE} (sender_id, data) VALUES (?, ?)", rows)
+
+    # ------------------------------------------------------------ PostgreSQL
+
+    async def _postgres_connection(self) -> Any:
+        import psycopg
+
+        if self._postgres is None or self._postgres.closed:
+            connection = await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True, connect_timeout=int(self.timeout))
+            async with connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+                await connection.execute(_POSTGRES_SCHEMA)
+            self._postgres = connection
+        return self._postgres
+
+    async def _postgres_insert(self, rows: list[tuple[str, str]]) -> None:
+        connection = await self._postgres_connection()
+        async with connection.transaction(), connection.cursor() as cursor:
+            await cursor.executemany(
+                f"INSERT INTO {TABLE} (sender_id, data) VALUES (%s, %s)", rows)
+
+    # ------------------------------------------------------------ EventBroker
+
+    async def publish_many(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        rows = _rows(events)
+        async with self._lock:
+            if self.dialect == "sqlite":
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="dfl-events")
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._sqlite_insert, rows)
+            else:
+                await self._postgres_insert(rows)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None
+            if self._postgres is not None:
+                await self._postgres.close()
+                self._postgres = None

@@ -1,0 +1,214 @@
+"""Event brokers: every stored event, once, in order, as the tracker store holds it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serving_helpers import request
+
+from dialogflowlite import hookimpl
+from dialogflowlite.brokers.base import EventBroker, create_event_broker
+from dialogflowlite.brokers.file import FileEventBroker
+from dialogflowlite.brokers.sql import SQLEventBroker
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.plugins.builtin import masking
+
+
+def load_agent(model: Path, broker: EventBroker | None) -> Any:
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+
+    return Agent.load(model, tracker_store=MemoryTrackerStore(), lock_store=MemoryLockStore(),
+                      event_broker=broker)
+
+
+def converse(agent: Any, turns: list[tuple[str, str]]) -> dict[str, list[dict]]:
+    """Send the turns, close the agent; the tracker store's events per sender."""
+
+    async def run() -> dict[str, list[dict]]:
+        for sender, text in turns:
+            await agent.handle_text(text, sender)
+        stored = {sender: await agent.tracker_store.load_events(sender)
+                  for sender in dict.fromkeys(s for s, _ in turns)}
+        await agent.close_async()
+        return stored
+
+    return asyncio.run(run())
+
+
+def by_sender(published: list[dict]) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for event in published:
+        event = dict(event)
+        found.setdefault(event.pop("sender_id"), []).append(event)
+    return found
+
+
+TURNS = [("ann", "/greet"), ("bob", "/ask_choice"), ("ann", '/choose{"colour": "red"}'),
+         ("bob", "/goodbye")]
+
+
+def test_file_broker_writes_every_stored_event_once_in_order(tiny_model: Path,
+                                                              tmp_path: Path) -> None:
+    broker = create_event_broker({"type": "file", "path": "logs/events.log"}, project=tmp_path)
+    assert isinstance(broker, FileEventBroker)
+    stored = converse(load_agent(tiny_model, broker), TURNS)
+    lines = (tmp_path / "logs" / "events.log").read_text(encoding="utf-8").splitlines()
+    published = [json.loads(line) for line in lines]
+    assert all(next(iter(event)) == "sender_id" for event in published)
+    assert by_sender(published) == stored
+    ann = [e["event"] for e in by_sender(published)["ann"]]
+    assert ann.count("user") == 2 and "bot" in ann
+    bot = next(e for e in published if e["event"] == "bot" and e["sender_id"] == "ann")
+    assert bot["text"] == "Hello! How can I help?"
+    # a second agent on the same file appends (a restart loses nothing written before)
+    again = create_event_broker({"type": "file", "path": "logs/events.log"}, project=tmp_path)
+    converse(load_agent(tiny_model, again), [("cy", "/greet")])
+    after = (tmp_path / "logs" / "events.log").read_text(encoding="utf-8").splitlines()
+    assert after[: len(lines)] == lines and len(after) > len(lines)
+
+
+def test_sql_broker_on_sqlite_fills_rasas_events_table(tiny_model: Path, tmp_path: Path) -> None:
+    broker = create_event_broker({"type": "SQL", "dialect": "sqlite", "db": "events.db"},
+                                 project=tmp_path)
+    assert isinstance(broker, SQLEventBroker)
+    stored = converse(load_agent(tiny_model, broker), TURNS)
+    with sqlite3.connect(tmp_path / "events.db") as connection:
+        rows = connection.execute("SELECT id, sender_id, data FROM events ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    published = [json.loads(data) for _, _, data in rows]
+    assert [r[1] for r in rows] == [e["sender_id"] for e in published]
+    assert by_sender(published) == stored
+
+
+def test_sql_broker_on_postgres(tiny_model: Path) -> None:
+    url = os.environ.get("DFL_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("DFL_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against "
+                    "(.ci/run starts one)")
+    import psycopg
+
+    sender = f"pg-{uuid.uuid4().hex[:8]}"
+    broker = create_event_broker({"type": "sql", "dialect": "postgresql", "url": url})
+    stored = converse(load_agent(tiny_model, broker), [(sender, "/greet"),
+                                                       (sender, "/goodbye")])
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT data FROM events WHERE sender_id = %s ORDER BY id",
+                                  (sender,)).fetchall()
+        connection.execute("DELETE FROM events WHERE sender_id = %s", (sender,))
+    assert by_sender([json.loads(r[0]) for r in rows]) == stored
+
+
+def test_brokers_see_masked_events_like_the_store(make_app, tiny_model: Path,
+                                                  tmp_path: Path) -> None:
+    broker = FileEventBroker(tmp_path / "events.log")
+    agent = load_agent(tiny_model, broker)
+    app = make_app(agent=agent, endpoints={"masking": {"enabled": True}})
+    try:
+        asyncio.run(request(app, "post", "/webhooks/rest/webhook",
+                            json={"sender": "mia",
+                                  "message": '/inform_email{"email": "jo@example.com"}'}))
+    finally:
+        masking.configure(None)
+    text = (tmp_path / "events.log").read_text(encoding="utf-8")
+    assert "jo@example.com" not in text and "[EMAIL]" in text
+    stored = asyncio.run(agent.tracker_store.load_events("mia"))
+    assert by_sender([json.loads(line) for line in text.splitlines()]) == {"mia": stored}
+
+
+class ListBroker(EventBroker):
+    """A broker a plugin adds: it keeps what it gets, or fails when told to."""
+
+    published: list[dict] = []
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    async def publish_many(self, events: list[dict[str, Any]]) -> None:
+        if self.fail:
+            raise ConnectionError("the queue is down")
+        type(self).published.extend(events)
+
+
+class ListBrokerPlugin:
+    @hookimpl
+    def dfl_register_event_brokers(self) -> dict[str, type]:
+        return {"list": ListBroker}
+
+
+def test_plugins_add_broker_types(register_plugin, tiny_model: Path) -> None:
+    register_plugin(ListBrokerPlugin(), "list-broker")
+    ListBroker.published = []
+    broker = create_event_broker({"type": "list"})
+    stored = converse(load_agent(tiny_model, broker), [("dee", "/greet")])
+    assert by_sender(ListBroker.published) == stored
+
+
+def test_a_failing_broker_is_logged_and_loses_no_stored_event(register_plugin, tiny_model: Path,
+                                                              caplog) -> None:
+    register_plugin(ListBrokerPlugin(), "list-broker")
+    agent = load_agent(tiny_model, create_event_broker({"type": "list", "fail": True}))
+
+    async def run() -> tuple[list[dict], list[dict]]:
+        replies = await agent.handle_text("/greet", "eve")
+        return replies, await agent.tracker_store.load_events("eve")
+
+    with caplog.at_level(logging.ERROR):
+        replies, stored = asyncio.run(run())
+    assert replies == [{"recipient_id": "eve", "text": "Hello! How can I help?"}]
+    assert [e["event"] for e in stored].count("user") == 1
+    assert f"could not publish {len(stored)} event(s) of conversation 'eve'" in caplog.text
+    assert "the queue is down" in caplog.text
+
+
+def test_configuration_errors_name_the_setting(tmp_path: Path) -> None:
+    assert create_event_broker(None) is None
+    with pytest.raises(ConfigError, match="unknown event broker type 'pika'") as error:
+        create_event_broker({"type": "pika", "url": "localhost"})
+    assert "a plugin can add it" in str(error.value.hint)
+    assert "SQL" in str(error.value.hint) and "file" in str(error.value.hint)
+    with pytest.raises(ConfigError, match="FileEventBroker has no setting 'paht'") as error:
+        create_event_broker({"type": "file", "paht": "x.log"})
+    assert "path" in str(error.value.hint)
+    with pytest.raises(ConfigError, match="has no `type:`"):
+        create_event_broker({"path": "x.log"})
+    with pytest.raises(ConfigError, match="SQL dialect 'mysql' is not supported"):
+        create_event_broker({"type": "SQL", "dialect": "mysql"})
+    os.environ.pop("DFL_NO_SUCH_VARIABLE", None)
+    with pytest.raises(ConfigError, match="DFL_NO_SUCH_VARIABLE is not set"):
+        create_event_broker({"type": "file", "path": "${DFL_NO_SUCH_VARIABLE}"})
+
+
+def test_run_checks_the_broker_before_serving(tiny_project: Path) -> None:
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import check_config
+
+    (tiny_project / "endpoints.yml").write_text("event_broker:\n  type: kafka\n",
+                                                encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown event broker type 'kafka'"):
+        check_config(ServerConfig(project=str(tiny_project)), workers=1)
+
+
+def test_the_server_builds_the_broker_and_a_model_swap_keeps_it(tiny_project: Path) -> None:
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.models import load_server_agent
+
+    (tiny_project / "endpoints.yml").write_text(
+        "event_broker:\n  type: file\n  path: events.log\n", encoding="utf-8")
+    config = ServerConfig(project=str(tiny_project))
+    agent, _ = load_server_agent(config)
+    assert isinstance(agent.event_broker, FileEventBroker)
+    assert agent.event_broker.path == tiny_project / "events.log"
+    swapped, _ = load_server_agent(config, stores=(agent.tracker_store, agent.lock_store,
+                                                   agent.event_broker))
+    assert swapped.event_broker is agent.event_broker
+    asyncio.run(swapped.handle_text("/greet", "fay"))
+    assert '"sender_id": "fay"' in (tiny_project / "events.log").read_text(encoding="utf-8")
