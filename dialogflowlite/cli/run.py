@@ -14,6 +14,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", help="project folder (default: .)")
     parser.add_argument("--model", default=None,
                         help="model file or folder of models (default: newest under models/)")
+    parser.add_argument("--endpoints", default=None, metavar="FILE",
+                        help="endpoints file (default: endpoints.yml of the project)")
+    parser.add_argument("--credentials", default=None, metavar="FILE",
+                        help="channel credentials file (default: credentials.yml of the project)")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default: {DEFAULT_HOST})")
     parser.add_argument("--port", "-p", type=int, default=DEFAULT_PORT,
                         help=f"port (default: {DEFAULT_PORT})")
@@ -47,7 +51,8 @@ def config_from_args(args: argparse.Namespace):
         auth_token=args.auth_token or None, jwt_secret=args.jwt_secret or None,
         jwt_method=args.jwt_method, cors_origins=tuple(args.cors),
         max_message_chars=args.max_message_chars, webchat=not args.no_webchat,
-        workers=args.workers, quantize=args.quantize)
+        workers=args.workers, quantize=args.quantize, endpoints_file=args.endpoints,
+        credentials_file=args.credentials)
 
 
 def _run(args: argparse.Namespace) -> int:

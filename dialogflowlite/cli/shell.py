@@ -17,6 +17,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", help="project folder (default: .)")
     parser.add_argument("--model", default=None,
                         help="model file or folder of models (default: newest under models/)")
+    parser.add_argument("--endpoints", default=None, metavar="FILE",
+                        help="endpoints file (default: endpoints.yml of the project)")
     parser.add_argument("--sender", default=None,
                         help="conversation id (default: a new one each time)")
     parser.add_argument("--history", default=None,
@@ -25,7 +27,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run_shell(project: str | Path = ".", model: str | None = None,
                     sender_id: str | None = None, history_file: str | Path | None = None,
-                    stdin=None, stdout=None, nlu_only: bool = False) -> int:
+                    stdin=None, stdout=None, nlu_only: bool = False,
+                    endpoints_file: str | None = None) -> int:
     """Load the model and chat on stdin/stdout until ``/stop``; returns messages sent.
 
     Conversations stay in memory unless endpoints.yml configures a tracker store.
@@ -40,7 +43,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     from dialogflowlite.server.models import close_stores, resolve_model_path
     from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
 
-    config = ServerConfig(project=str(project), model_path=model)
+    config = ServerConfig(project=str(project), model_path=model, endpoints_file=endpoints_file)
     model_file = resolve_model_path(config)
     endpoints = config.read_endpoints()
     _configure_masking(endpoints)
@@ -92,7 +95,7 @@ def _configure_masking(endpoints: dict) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     asyncio.run(run_shell(args.project, args.model, args.sender, args.history,
-                          nlu_only=args.part == "nlu"))
+                          nlu_only=args.part == "nlu", endpoints_file=args.endpoints))
     return 0
 
 

@@ -30,8 +30,10 @@ _app_numbers = itertools.count(1)
 class ServerConfig:
     """Everything ``dialogflowlite run`` can set; picklable, so workers rebuild the app.
 
-    ``endpoints`` / ``credentials`` default to the project's ``endpoints.yml``
-    and ``credentials.yml``. ``tracker_db`` is the SQLite file used when
+    ``endpoints`` / ``credentials`` default to the files ``endpoints_file`` /
+    ``credentials_file`` name (``--endpoints`` / ``--credentials``; relative
+    to the working folder, else to the project), else to the project's
+    ``endpoints.yml`` and ``credentials.yml``. ``tracker_db`` is the SQLite file used when
     endpoints.yml configures no tracker store (relative to the project).
     """
 
@@ -44,6 +46,8 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     endpoints: dict[str, Any] | None = None
     credentials: dict[str, Any] | None = None
+    endpoints_file: str | None = None
+    credentials_file: str | None = None
     tracker_db: str = "trackers.db"
     #: load transformer NLU models with dynamic int8 quantization (faster on CPU)
     quantize: bool = False
@@ -73,29 +77,52 @@ class ServerConfig:
 
     def read_endpoints(self) -> dict[str, Any]:
         if self.endpoints is None:
-            self.endpoints = _read_optional_yaml(self.project_dir, "endpoints")
+            self.endpoints = (_read_given_yaml(self.endpoints_file, self.project_dir, "endpoints")
+                              if self.endpoints_file
+                              else _read_optional_yaml(self.project_dir, "endpoints"))
         return self.endpoints
 
     def read_credentials(self) -> dict[str, Any]:
         if self.credentials is None:
-            self.credentials = _read_optional_yaml(self.project_dir, "credentials")
+            self.credentials = (
+                _read_given_yaml(self.credentials_file, self.project_dir, "credentials")
+                if self.credentials_file
+                else _read_optional_yaml(self.project_dir, "credentials"))
         return self.credentials
 
 
-def _read_optional_yaml(folder: Path, stem: str) -> dict[str, Any]:
+def _read_mapping(path: Path) -> dict[str, Any]:
     from dialogflowlite.errors import ConfigError, Position
     from dialogflowlite.io.yaml import read_yaml_file, to_plain
 
+    data = to_plain(read_yaml_file(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name} must be a mapping", position=Position(str(path)))
+    return data
+
+
+def _read_optional_yaml(folder: Path, stem: str) -> dict[str, Any]:
     for suffix in (".yml", ".yaml"):
         path = folder / f"{stem}{suffix}"
         if path.is_file():
-            data = to_plain(read_yaml_file(path))
-            if data is None:
-                return {}
-            if not isinstance(data, dict):
-                raise ConfigError(f"{path.name} must be a mapping", position=Position(str(path)))
-            return data
+            return _read_mapping(path)
     return {}
+
+
+def _read_given_yaml(name: str, folder: Path, kind: str) -> dict[str, Any]:
+    """The file ``--endpoints`` / ``--credentials`` names; a missing one is an error."""
+    from dialogflowlite.errors import ConfigError
+
+    path = Path(name).expanduser()
+    if not path.is_absolute() and not path.is_file() and (folder / path).is_file():
+        path = folder / path
+    if not path.is_file():
+        raise ConfigError(f"the {kind} file {name} does not exist",
+                          hint=f"pass an existing file with --{kind}, or leave it out to use "
+                               f"{kind}.yml of the project")
+    return _read_mapping(path)
 
 
 def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -> Sanic:

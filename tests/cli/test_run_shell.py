@@ -334,3 +334,40 @@ def test_two_workers_share_postgres_with_redis_locks(project: Path) -> None:
     finally:
         with psycopg.connect(postgres, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_shell_and_run_take_other_endpoints_and_credentials_files(project: Path,
+                                                                 tmp_path: Path) -> None:
+    from dialogflowlite.cli.run import config_from_args
+    from dialogflowlite.cli.shell import run_shell
+    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.server.app import ServerConfig
+
+    other = project / "prod"
+    other.mkdir()
+    (other / "endpoints.yml").write_text(
+        f"event_broker:\n  type: file\n  path: {tmp_path / 'prod-events.log'}\n",
+        encoding="utf-8")
+    stdout = io.StringIO()
+    asyncio.run(run_shell(project, sender_id="pat", stdin=io.StringIO("/greet\n"),
+                          stdout=stdout, history_file=project / "history",
+                          endpoints_file="prod/endpoints.yml"))  # found in the project
+    assert "Hello! How can I help?" in stdout.getvalue()
+    logged = (tmp_path / "prod-events.log").read_text(encoding="utf-8")
+    assert '"sender_id": "pat"' in logged
+
+    (other / "credentials.yml").write_text("rest: {}\n", encoding="utf-8")
+    import argparse
+
+    from dialogflowlite.cli.run import _add_arguments
+
+    parser = argparse.ArgumentParser()
+    _add_arguments(parser)
+    args = parser.parse_args(["--project", str(project),
+                              "--endpoints", str(other / "endpoints.yml"),
+                              "--credentials", str(other / "credentials.yml")])
+    config = config_from_args(args)
+    assert config.read_credentials() == {"rest": {}}
+    assert config.read_endpoints()["event_broker"]["type"] == "file"
+    with pytest.raises(ConfigError, match=r"the endpoints file nowhere\.yml does not exist"):
+        ServerConfig(project=str(project), endpoints_file="nowhere.yml").read_endpoints()
