@@ -7,8 +7,9 @@ from dialogflowlite import hookimpl
 
 @hookimpl
 def dfl_register_channels() -> list[type]:
+    from dialogflowlite.server.channels.callback import CallbackChannel
     from dialogflowlite.server.channels.console import ConsoleChannel
     from dialogflowlite.server.channels.rest import RestChannel
     from dialogflowlite.server.channels.websocket import WebSocketChannel
 
-    return [RestChannel, WebSocketChannel, ConsoleChannel]
+    return [RestChannel, WebSocketChannel, CallbackChannel, ConsoleChannel]
