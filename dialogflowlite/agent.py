@@ -258,7 +258,7 @@ class Agent:
         await self.tracker_store.close()
         await self.lock_store.close()
         if self.event_broker is not None:
-            await self.event_broker.close()
+            await self.event_broker.shutdown()
 
     def close(self) -> None:
         """Release the unpacked model (stores are closed by :meth:`close_async`)."""

@@ -13,12 +13,16 @@ endpoints.yml::
       type: file            # or SQL; plugins add others (dfl_register_event_brokers)
       path: rasa_event.log
 
-A broker that fails is logged and never fails the message: the events are in
-the tracker store whatever happens to their copy.
+Publishing happens in the background, in the order the events were stored:
+the message is answered without waiting for the broker, so a slow or
+unreachable broker never slows the bot down. A broker that fails is logged
+and never fails the message: the events are in the tracker store whatever
+happens to their copy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -55,7 +59,75 @@ class EventBroker(ABC):
         await self.publish_many([event])
 
     async def close(self) -> None:  # noqa: B027 - optional for brokers
-        """Flush and release what the broker holds."""
+        """Release what the broker holds (connections, files)."""
+
+    # ------------------------------------------------------------ background publishing
+    # Subclasses implement publish_many (and close); the queue below is the base
+    # class's own, created on first use, so a subclass needs no __init__ call.
+
+    #: events waiting to be published beyond which new ones are dropped (and logged)
+    max_pending = 10_000
+    #: seconds :meth:`shutdown` waits for waiting events to be published
+    shutdown_timeout = 10.0
+
+    def submit(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Queue a conversation's new events for publishing; returns at once."""
+        if not events:
+            return
+        loop = asyncio.get_running_loop()
+        if getattr(self, "_loop", None) is not loop:
+            self._start(loop)
+        if self._pending and self._pending + len(events) > self.max_pending:
+            logger.error("event broker %s: %d events wait to be published; %d event(s) of "
+                         "conversation %r are dropped", type(self).__name__, self._pending,
+                         len(events), sender_id)
+            return
+        self._pending += len(events)
+        self._queue.put_nowait((sender_id, with_sender(sender_id, events)))
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        left = getattr(self, "_pending", 0)
+        if left:
+            logger.error("event broker %s: %d event(s) queued in a finished event loop were "
+                         "not published", type(self).__name__, left)
+        self._loop = loop
+        self._pending = 0
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._worker = loop.create_task(self._publish_queued())
+
+    async def _publish_queued(self) -> None:
+        while True:
+            sender_id, events = await self._queue.get()
+            try:
+                await self.publish_many(events)
+            except Exception as e:  # the events are stored; only their copy is missing
+                logger.error("event broker %s could not publish %d event(s) of conversation "
+                             "%r: %s", type(self).__name__, len(events), sender_id, e)
+            finally:
+                self._pending -= len(events)
+                self._queue.task_done()
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event is published (or failed); False on timeout."""
+        if getattr(self, "_loop", None) is not asyncio.get_running_loop():
+            return True
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def shutdown(self) -> None:
+        """Publish what is queued (within :attr:`shutdown_timeout`), then :meth:`close`."""
+        if not await self.flush(self.shutdown_timeout):
+            logger.error("event broker %s: %d event(s) were not published within %.0f s of "
+                         "shutting down", type(self).__name__, self._pending,
+                         self.shutdown_timeout)
+        worker = getattr(self, "_worker", None)
+        if worker is not None and getattr(self, "_loop", None) is asyncio.get_running_loop():
+            worker.cancel()
+            self._loop = None
+        await self.close()
 
 
 def with_sender(sender_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,13 +177,8 @@ def create_event_broker(config: dict[str, Any] | None, *,
     return cls.from_endpoint_config(params, project=project)
 
 
-async def publish_safely(broker: EventBroker | None, sender_id: str,
-                         events: list[dict[str, Any]]) -> None:
-    """Publish a conversation's new events; a failure is logged, never raised."""
-    if broker is None or not events:
-        return
-    try:
-        await broker.publish_many(with_sender(sender_id, events))
-    except Exception as e:  # the events are stored; only their copy is missing
-        logger.error("event broker %s could not publish %d event(s) of conversation %r: %s",
-                     type(broker).__name__, len(events), sender_id, e)
+def publish_in_background(broker: EventBroker | None, sender_id: str,
+                          events: list[dict[str, Any]]) -> None:
+    """Queue a conversation's new events on ``broker`` (nothing without one)."""
+    if broker is not None and events:
+        broker.submit(sender_id, events)

@@ -7,9 +7,9 @@ endpoints.yml::
       path: rasa_event.log    # relative to the project folder
 
 Each event is one line of JSON. A conversation turn's events are written in
-one ``write`` to a file opened for appending, so workers sharing the file add
-whole turns, never parts of lines; each write is flushed to the operating
-system before the message is answered.
+one ``write`` to a file opened for appending (no buffer of our own: what was
+written is in the operating system's hands), so workers sharing the file add
+whole turns, never parts of lines.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogflowlite.brokers.base import EventBroker, publish_safely
+from dialogflowlite.brokers.base import EventBroker, publish_in_background
 from dialogflowlite.dialogue.actions import (
     Action,
     ActionContext,
@@ -427,7 +427,7 @@ class MessageProcessor:
         payload = [event.as_dict() for event in tracker.events[start:]]
         _plugin_hooks().dfl_before_events_stored(sender_id=tracker.sender_id, events=payload)
         await self.tracker_store.save(tracker, payload)
-        await publish_safely(self.event_broker, tracker.sender_id, payload)
+        publish_in_background(self.event_broker, tracker.sender_id, payload)
 
     async def _finish(self, tracker: DialogueStateTracker, start: int) -> TurnResult:
         new_events = tracker.events[start:]

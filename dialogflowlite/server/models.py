@@ -101,7 +101,8 @@ async def close_stores(agent: Any) -> None:
     """Close the agent's tracker and lock stores and event broker, if they hold connections."""
     for store in (getattr(agent, "tracker_store", None), getattr(agent, "lock_store", None),
                   getattr(agent, "event_broker", None)):
-        close = getattr(store, "close", None)
+        # a broker first publishes what is still queued
+        close = getattr(store, "shutdown", None) or getattr(store, "close", None)
         if close is None:
             continue
         try:

@@ -112,10 +112,14 @@ def test_brokers_see_masked_events_like_the_store(make_app, tiny_model: Path,
     broker = FileEventBroker(tmp_path / "events.log")
     agent = load_agent(tiny_model, broker)
     app = make_app(agent=agent, endpoints={"masking": {"enabled": True}})
+    async def main() -> None:
+        await request(app, "post", "/webhooks/rest/webhook",
+                      json={"sender": "mia",
+                            "message": '/inform_email{"email": "jo@example.com"}'})
+        assert await broker.flush(10)
+
     try:
-        asyncio.run(request(app, "post", "/webhooks/rest/webhook",
-                            json={"sender": "mia",
-                                  "message": '/inform_email{"email": "jo@example.com"}'}))
+        asyncio.run(main())
     finally:
         masking.configure(None)
     text = (tmp_path / "events.log").read_text(encoding="utf-8")
@@ -159,6 +163,7 @@ def test_a_failing_broker_is_logged_and_loses_no_stored_event(register_plugin, t
 
     async def run() -> tuple[list[dict], list[dict]]:
         replies = await agent.handle_text("/greet", "eve")
+        assert await agent.event_broker.flush(10)
         return replies, await agent.tracker_store.load_events("eve")
 
     with caplog.at_level(logging.ERROR):
@@ -210,5 +215,62 @@ def test_the_server_builds_the_broker_and_a_model_swap_keeps_it(tiny_project: Pa
     swapped, _ = load_server_agent(config, stores=(agent.tracker_store, agent.lock_store,
                                                    agent.event_broker))
     assert swapped.event_broker is agent.event_broker
-    asyncio.run(swapped.handle_text("/greet", "fay"))
+
+    async def greet() -> None:
+        await swapped.handle_text("/greet", "fay")
+        await swapped.close_async()
+
+    asyncio.run(greet())
     assert '"sender_id": "fay"' in (tiny_project / "events.log").read_text(encoding="utf-8")
+
+
+class GatedBroker(EventBroker):
+    """Publishes only once the test opens the gate."""
+
+    max_pending = 8  # the first turn (7 events) fits, the second does not
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.published: list[dict] = []
+
+    async def publish_many(self, events: list[dict[str, Any]]) -> None:
+        await self.gate.wait()
+        self.published.extend(events)
+
+
+def test_answers_do_not_wait_for_the_broker_and_order_is_kept(tiny_model: Path,
+                                                              caplog) -> None:
+    broker = GatedBroker()
+    agent = load_agent(tiny_model, broker)
+
+    async def run() -> tuple[list[dict], list[dict]]:
+        # the broker publishes nothing until the gate opens: an answer that waited
+        # for it would never come
+        first = await asyncio.wait_for(agent.handle_text("/greet", "gus"), 10)
+        await asyncio.wait_for(agent.handle_text("/goodbye", "gus"), 10)
+        assert broker.published == []
+        broker.gate.set()
+        assert await broker.flush(10)
+        return first, await agent.tracker_store.load_events("gus")
+
+    with caplog.at_level(logging.ERROR):
+        first, stored = asyncio.run(run())
+    assert first == [{"recipient_id": "gus", "text": "Hello! How can I help?"}]
+    # more than max_pending events waited: the turn that did not fit was dropped, logged
+    kept = by_sender(broker.published)["gus"]
+    assert kept == stored[:7] and len(stored) > 7
+    assert "7 events wait to be published" in caplog.text and "are dropped" in caplog.text
+
+
+def test_shutdown_waits_a_bounded_time_for_a_stuck_broker(tiny_model: Path, caplog) -> None:
+    broker = GatedBroker()
+    broker.shutdown_timeout = 0.2
+    agent = load_agent(tiny_model, broker)
+
+    async def run() -> None:
+        await agent.handle_text("/greet", "hal")
+        await agent.close_async()  # the gate never opens
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(asyncio.wait_for(run(), 10))
+    assert "7 event(s) were not published within 0 s of shutting down" in caplog.text
