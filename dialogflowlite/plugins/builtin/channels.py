@@ -10,6 +10,7 @@ def dfl_register_channels() -> list[type]:
     from dialogflowlite.server.channels.callback import CallbackChannel
     from dialogflowlite.server.channels.console import ConsoleChannel
     from dialogflowlite.server.channels.rest import RestChannel
+    from dialogflowlite.server.channels.socketio import SocketIOChannel
     from dialogflowlite.server.channels.websocket import WebSocketChannel
 
-    return [RestChannel, WebSocketChannel, CallbackChannel, ConsoleChannel]
+    return [RestChannel, WebSocketChannel, SocketIOChannel, CallbackChannel, ConsoleChannel]

@@ -1,0 +1,163 @@
+"""The socketio channel, driven by a real Socket.IO client (python-socketio) over WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import socketio
+from serving_helpers import serving
+
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.server.channels.loader import enabled_channels
+from dialogflowlite.server.channels.socketio import (
+    encode_packet,
+    parse_packet,
+    socketio_messages,
+)
+
+
+class Widget:
+    """A chat widget: a Socket.IO client that records what the bot emits."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.received: asyncio.Queue = asyncio.Queue()
+        for event in ("session_confirm", "bot_uttered", "error"):
+            self.client.on(event, self._recorder(event))
+
+    def _recorder(self, event: str) -> Any:
+        async def record(data: Any = None) -> None:
+            await self.received.put((event, data))
+
+        return record
+
+    async def next(self) -> tuple[str, Any]:
+        return await asyncio.wait_for(self.received.get(), 10)
+
+    async def connect(self, url: str, path: str = "/socket.io") -> None:
+        await self.client.connect(url, transports=["websocket"], socketio_path=path,
+                                  wait_timeout=10)
+
+
+def run_app(app: Any, scenario) -> Any:
+    async def main() -> Any:
+        async with serving(app) as url:
+            return await scenario(url)
+
+    return asyncio.run(main())
+
+
+def test_a_widget_chats_with_session_persistence(make_app, agent) -> None:
+    app = make_app(credentials={"socketio": {"session_persistence": True}})
+
+    async def scenario(url: str) -> list[tuple[str, Any]]:
+        widget = Widget()
+        await widget.connect(url)
+        seen = []
+        await widget.client.emit("session_request", {"session_id": "sock-1"})
+        seen.append(await widget.next())
+        await widget.client.emit("user_uttered", {"message": "/ask_choice",
+                                                  "session_id": "sock-1",
+                                                  "metadata": {"page": "home"}})
+        seen.append(await widget.next())
+        await widget.client.emit("user_uttered", {"message": '/choose{"colour": "blue"}',
+                                                  "session_id": "sock-1"})
+        seen.append(await widget.next())
+        await widget.client.emit("user_uttered", {"message": "/greet"})  # no session_id
+        seen.append(await widget.next())
+        await widget.client.disconnect()
+        return seen
+
+    seen = run_app(app, scenario)
+    assert seen[0] == ("session_confirm", "sock-1")
+    assert seen[1] == ("bot_uttered", {"text": "Pick a colour", "quick_replies": [
+        {"content_type": "text", "title": "Red", "payload": '/choose{"colour": "red"}'},
+        {"content_type": "text", "title": "Blue", "payload": '/choose{"colour": "blue"}'}]})
+    assert seen[2] == ("bot_uttered", {"text": "You chose blue."})
+    assert seen[3][0] == "error" and "session_id" in seen[3][1]["message"]
+    stored = asyncio.run(agent.tracker_store.load_events("sock-1"))
+    user = next(e for e in stored if e["event"] == "user")
+    assert user["input_channel"] == "socketio" and user["metadata"] == {"page": "home"}
+
+
+def test_without_persistence_each_connection_is_a_conversation(make_app, agent) -> None:
+    app = make_app(credentials={"socketio": {"bot_message_evt": "bot_uttered",
+                                             "socketio_path": "/chat-socket"}})
+
+    async def scenario(url: str) -> list[Any]:
+        replies = []
+        for _ in range(2):
+            widget = Widget()
+            await widget.connect(url, path="/chat-socket")
+            await widget.client.emit("session_request", {})
+            _, session = await widget.next()
+            assert len(session) == 32  # a new id when the client has none
+            await widget.client.emit("user_uttered", {"message": "/greet"})
+            replies.append(await widget.next())
+            await widget.client.disconnect()
+        return replies
+
+    replies = run_app(app, scenario)
+    assert replies == [("bot_uttered", {"text": "Hello! How can I help?"})] * 2
+    conversations = asyncio.run(agent.tracker_store.keys())
+    assert len([k for k in conversations if len(k) == 32]) == 2
+
+
+def test_long_polling_gets_a_clear_answer(make_app) -> None:
+    import aiohttp
+
+    app = make_app(credentials={"socketio": {}})
+
+    async def scenario(url: str) -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as session, session.get(
+                f"{url}/socket.io/?EIO=4&transport=polling") as response:
+            return response.status, await response.json()
+
+    status, body = run_app(app, scenario)
+    assert status == 400 and "transports: ['websocket']" in body["message"]
+
+
+def test_packets_and_messages() -> None:
+    assert parse_packet('2["user_uttered",{"message":"hi"}]') == (
+        "2", "/", None, ["user_uttered", {"message": "hi"}])
+    assert parse_packet('2/bot,12["x"]') == ("2", "/bot", 12, ["x"])
+    assert parse_packet("0") == ("0", "/", None, None)
+    assert encode_packet("3", "/", [], 12) == "312[]"
+    assert encode_packet("0", "/bot", {"sid": "a"}) == '0/bot,{"sid": "a"}'
+    assert socketio_messages({"recipient_id": "a", "text": "Look", "image": "http://x/i.png",
+                              "custom": {"kind": "map"}}) == [
+        {"text": "Look"},
+        {"attachment": {"type": "image", "payload": {"src": "http://x/i.png"}}},
+        {"kind": "map"}]
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="no setting 'bot_message_event'") as error:
+        enabled_channels({"socketio": {"bot_message_event": "x"}})
+    assert "bot_message_evt" in str(error.value.hint)
+    with pytest.raises(ConfigError, match="no setting 'jwt_key'") as error:
+        enabled_channels({"socketio": {"jwt_key": "secret"}})
+    assert "not supported" in str(error.value.hint)
+
+
+def test_pings_keep_a_quiet_connection_open(make_app, monkeypatch) -> None:
+    from dialogflowlite.server.channels import socketio as channel
+
+    monkeypatch.setattr(channel, "PING_INTERVAL", 0.05)
+    monkeypatch.setattr(channel, "PING_TIMEOUT", 0.5)
+    app = make_app(credentials={"socketio": {}})
+
+    async def scenario(url: str) -> tuple[bool, Any]:
+        widget = Widget()
+        await widget.connect(url)
+        await asyncio.sleep(1.0)  # twenty pings, each answered by the client
+        alive = widget.client.connected
+        await widget.client.emit("user_uttered", {"message": "/greet"})
+        reply = await widget.next()
+        await widget.client.disconnect()
+        return alive, reply
+
+    alive, reply = run_app(app, scenario)
+    assert alive and reply == ("bot_uttered", {"text": "Hello! How can I help?"})
