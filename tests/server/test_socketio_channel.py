@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -105,18 +106,65 @@ def test_without_persistence_each_connection_is_a_conversation(make_app, agent) 
     assert len([k for k in conversations if len(k) == 32]) == 2
 
 
-def test_long_polling_gets_a_clear_answer(make_app) -> None:
+def test_a_client_with_default_transports_polls_then_upgrades(make_app) -> None:
+    app = make_app(credentials={"socketio": {"session_persistence": True}})
+
+    async def scenario(url: str) -> list[Any]:
+        widget = Widget()
+        await widget.client.connect(url, wait_timeout=10)  # polling first, as widgets do
+        seen = []
+        await widget.client.emit("session_request", {"session_id": "poll-1"})
+        seen.append(await widget.next())
+        await widget.client.emit("user_uttered", {"message": "/greet", "session_id": "poll-1"})
+        seen.append(await widget.next())
+        for _ in range(100):  # the client upgrades in the background
+            if widget.client.transport() == "websocket":
+                break
+            await asyncio.sleep(0.05)
+        seen.append(widget.client.transport())
+        await widget.client.emit("user_uttered", {"message": "/goodbye", "session_id": "poll-1"})
+        seen.append(await widget.next())
+        await widget.client.disconnect()
+        return seen
+
+    assert run_app(app, scenario) == [("session_confirm", "poll-1"),
+                                      ("bot_uttered", {"text": "Hello! How can I help?"}),
+                                      "websocket",
+                                      ("bot_uttered", {"text": "Bye!"})]
+
+
+def test_a_polling_only_client_chats(make_app) -> None:
+    app = make_app(credentials={"socketio": {}})
+
+    async def scenario(url: str) -> tuple[str, Any]:
+        widget = Widget()
+        await widget.client.connect(url, transports=["polling"], wait_timeout=10)
+        await widget.client.emit("user_uttered", {"message": "/greet"})
+        reply = await widget.next()
+        transport = widget.client.transport()
+        await widget.client.disconnect()
+        return transport, reply
+
+    assert run_app(app, scenario) == ("polling",
+                                      ("bot_uttered", {"text": "Hello! How can I help?"}))
+
+
+def test_unknown_sessions_and_old_protocols_are_refused(make_app) -> None:
     import aiohttp
 
     app = make_app(credentials={"socketio": {}})
 
-    async def scenario(url: str) -> tuple[int, dict]:
-        async with aiohttp.ClientSession() as session, session.get(
-                f"{url}/socket.io/?EIO=4&transport=polling") as response:
-            return response.status, await response.json()
+    async def scenario(url: str) -> list[tuple[int, str]]:
+        answers = []
+        async with aiohttp.ClientSession() as session:
+            for query in ("EIO=4&transport=polling&sid=nobody", "EIO=3&transport=polling"):
+                async with session.get(f"{url}/socket.io/?{query}") as response:
+                    answers.append((response.status, await response.text()))
+        return answers
 
-    status, body = run_app(app, scenario)
-    assert status == 400 and "transports: ['websocket']" in body["message"]
+    (unknown, old) = run_app(app, scenario)
+    assert unknown[0] == 400 and "Session ID unknown" in unknown[1]
+    assert old[0] == 400 and "Engine.IO 4" in old[1]
 
 
 def test_packets_and_messages() -> None:
@@ -140,18 +188,17 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="no setting 'jwt_key'") as error:
         enabled_channels({"socketio": {"jwt_key": "secret"}})
     assert "not supported" in str(error.value.hint)
+    with pytest.raises(ConfigError, match="ping_interval and ping_timeout are numbers"):
+        enabled_channels({"socketio": {"ping_interval": "often"}})
 
 
-def test_pings_keep_a_quiet_connection_open(make_app, monkeypatch) -> None:
-    from dialogflowlite.server.channels import socketio as channel
-
-    monkeypatch.setattr(channel, "PING_INTERVAL", 0.05)
-    monkeypatch.setattr(channel, "PING_TIMEOUT", 0.5)
-    app = make_app(credentials={"socketio": {}})
+@pytest.mark.parametrize("transports", [["websocket"], ["polling"]])
+def test_pings_keep_a_quiet_connection_open(make_app, transports: list[str]) -> None:
+    app = make_app(credentials={"socketio": {"ping_interval": 0.05, "ping_timeout": 0.5}})
 
     async def scenario(url: str) -> tuple[bool, Any]:
         widget = Widget()
-        await widget.connect(url)
+        await widget.client.connect(url, transports=transports, wait_timeout=10)
         await asyncio.sleep(1.0)  # twenty pings, each answered by the client
         alive = widget.client.connected
         await widget.client.emit("user_uttered", {"message": "/greet"})
@@ -161,3 +208,21 @@ def test_pings_keep_a_quiet_connection_open(make_app, monkeypatch) -> None:
 
     alive, reply = run_app(app, scenario)
     assert alive and reply == ("bot_uttered", {"text": "Hello! How can I help?"})
+
+
+def test_a_silent_client_is_dropped(make_app) -> None:
+    import aiohttp
+
+    app = make_app(credentials={"socketio": {"ping_interval": 0.05, "ping_timeout": 0.1}})
+
+    async def scenario(url: str) -> tuple[int, int]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/socket.io/?EIO=4&transport=polling") as response:
+                sid = json.loads((await response.text())[1:])["sid"]
+            await asyncio.sleep(0.6)  # never polls, never answers a ping
+            async with session.get(
+                    f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}") as response:
+                return response.status, len(await response.text())
+
+    status, _ = run_app(app, scenario)
+    assert status == 400  # the session is gone

@@ -1,11 +1,9 @@
 """The Socket.IO channel: Rasa's ``socketio`` channel, for Socket.IO chat widgets.
 
 Chat widgets written for Rasa (and any ``socket.io-client`` 3 or newer) talk
-to it unchanged, over the WebSocket transport: the client connects to
-``ws://host:5005/socket.io/?EIO=4&transport=websocket``, which is what
-``io(url, {transports: ["websocket"]})`` does. HTTP long-polling, the
-transport a Socket.IO client tries first unless told otherwise, is not
-served. credentials.yml (Rasa's keys)::
+to it unchanged, over HTTP long-polling upgraded to a WebSocket (a client's
+default) or over a WebSocket from the start (``transports: ["websocket"]``).
+credentials.yml (Rasa's keys)::
 
     socketio:
       user_message_evt: user_uttered     # the event the client sends messages with
@@ -26,20 +24,18 @@ Events, as Rasa's channel has them:
 
 Without ``session_persistence`` every connection is a new conversation (its
 Socket.IO id), as in Rasa. Messages of one connection are handled in order.
+``ping_interval`` and ``ping_timeout`` (seconds, 25 and 20) are settings of
+this channel only.
 
-This module speaks the wire protocols itself (Engine.IO 4 and Socket.IO 5,
-text packets only): ``0`` open, ``2``/``3`` ping/pong, ``4`` messages
-holding Socket.IO packets ``0`` connect, ``1`` disconnect, ``2`` event,
-``3`` acknowledgement, ``4`` connect error.
+The transports are :mod:`dialogflowlite.server.channels.engineio`; this
+module speaks Socket.IO 5 over them (text packets only): ``0`` connect,
+``1`` disconnect, ``2`` event, ``3`` acknowledgement, ``4`` connect error.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +44,9 @@ from dialogflowlite.server.channels.base import InputChannel, OnMessage
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
+    from sanic.response import HTTPResponse
+
+    from dialogflowlite.server.channels.engineio import EngineSession
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +58,15 @@ SETTINGS: dict[str, Any] = {
     "metadata_key": "metadata",
     "socketio_path": "/socket.io",
     "namespace": None,
+    # not Rasa's: seconds between the server's pings, and how long a client may
+    # then stay silent before its session is dropped
+    "ping_interval": 25.0,
+    "ping_timeout": 20.0,
 }
-PING_INTERVAL = 25.0
-PING_TIMEOUT = 20.0
 MAX_PAYLOAD = 1_000_000
 
-# Engine.IO packet types
-EIO_OPEN, EIO_CLOSE, EIO_PING, EIO_PONG, EIO_MESSAGE = "0", "1", "2", "3", "4"
+#: the Engine.IO packet type that carries Socket.IO packets
+EIO_MESSAGE = "4"
 # Socket.IO packet types
 SIO_CONNECT, SIO_DISCONNECT, SIO_EVENT, SIO_ACK, SIO_CONNECT_ERROR = "0", "1", "2", "3", "4"
 
@@ -122,7 +123,7 @@ def socketio_messages(reply: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class SocketIOChannel(InputChannel):
-    """Rasa's Socket.IO channel over the WebSocket transport."""
+    """Rasa's Socket.IO channel: long-polling and WebSocket transports."""
 
     channel_name = "socketio"
 
@@ -143,84 +144,85 @@ class SocketIOChannel(InputChannel):
         self.session_persistence = bool(settings["session_persistence"])
         self.metadata_key = str(settings["metadata_key"])
         self.namespace = str(settings["namespace"] or "/")
-        path = "/" + str(settings["socketio_path"]).strip("/")
-        self.path = path
+        self.path = "/" + str(settings["socketio_path"]).strip("/")
+        try:
+            self.ping_interval = float(settings["ping_interval"])
+            self.ping_timeout = float(settings["ping_timeout"])
+        except (TypeError, ValueError):
+            raise ConfigError("credentials.yml socketio: ping_interval and ping_timeout are "
+                              "numbers of seconds") from None
+        #: the server's longest accepted message, read from the app on each request
+        self.max_message_chars = 5_000
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
         from sanic import Blueprint
+        from sanic.response import text
+
+        from dialogflowlite.server.channels.engineio import EngineServer
 
         blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.path)
+        engine = EngineServer(lambda session: SocketIOConnection(self, session, on_message),
+                              ping_interval=self.ping_interval,
+                              ping_timeout=self.ping_timeout, max_payload=MAX_PAYLOAD)
+
+        def refused(request: Request) -> HTTPResponse | None:
+            if request.args.get("EIO") != "4":
+                # Engine.IO 3 (socket.io-client 2) frames its packets differently
+                return text('{"code": 5, "message": "Unsupported protocol version: this '
+                            'server speaks Engine.IO 4 (socket.io-client 3 or newer)"}',
+                            status=400, content_type="application/json")
+            return None
 
         @blueprint.on_request
-        async def websocket_only(request: Request) -> None:
-            from dialogflowlite.server.errors import bad_request
+        async def polling(request: Request) -> HTTPResponse | None:
+            # the GET of long-polling shares its URL with the WebSocket route: it is
+            # answered here, before that route's handshake
+            self.max_message_chars = request.app.ctx.config.max_message_chars
+            if request.method != "GET" or request.args.get("transport") != "polling":
+                return None
+            refusal = refused(request)
+            if refusal is not None:
+                return refusal
+            status, body = await engine.polling_get(request.args.get("sid"))
+            return text(body, status=status)
 
-            if request.args.get("transport", "websocket") != "websocket":
-                raise bad_request(
-                    "this server speaks Socket.IO over WebSocket only, not long-polling: "
-                    "connect with the option transports: ['websocket']", parameter="transport")
+        @blueprint.post("/", name="polling")
+        async def polling_post(request: Request) -> HTTPResponse:
+            refusal = refused(request)
+            if refusal is not None:
+                return refusal
+            body = request.body.decode("utf-8", errors="replace")
+            status, answer = engine.polling_post(request.args.get("sid"), body)
+            return text(answer, status=status)
 
         @blueprint.websocket("/", name="socket")
         async def socket(request: Request, ws: Any) -> None:
-            await SocketIOConnection(self, ws, request, on_message).run()
+            if request.args.get("EIO") != "4":
+                await ws.close(1002, "only Engine.IO 4 (socket.io-client 3 or newer) is served")
+                return
+            await engine.websocket(ws, request.args.get("sid"))
 
         return blueprint
 
 
 class SocketIOConnection:
-    """One client's Engine.IO connection and its Socket.IO session."""
+    """The Socket.IO session on one Engine.IO session: Rasa's events."""
 
-    def __init__(self, channel: SocketIOChannel, ws: Any, request: Request,
+    def __init__(self, channel: SocketIOChannel, session: EngineSession,
                  on_message: OnMessage) -> None:
         self.channel = channel
-        self.ws = ws
-        self.request = request
+        self.session = session
         self.on_message = on_message
-        self.engine_id = uuid.uuid4().hex
         self.socket_id: str | None = None
-        self.last_pong = time.monotonic()
 
     async def send(self, packet: str) -> None:
-        await self.ws.send(packet)
+        await self.session.send(EIO_MESSAGE + packet)
 
     async def emit(self, event: str, data: Any) -> None:
-        await self.send(EIO_MESSAGE + encode_packet(SIO_EVENT, self.channel.namespace,
-                                                    [event, data]))
+        await self.send(encode_packet(SIO_EVENT, self.channel.namespace, [event, data]))
 
-    async def run(self) -> None:
-        if self.request.args.get("EIO") != "4":
-            # Engine.IO 3 (socket.io-client 2) frames its packets differently
-            await self.ws.close(1002, "only Engine.IO 4 (socket.io-client 3 or newer) is served")
-            return
-        await self.send(EIO_OPEN + json.dumps({
-            "sid": self.engine_id, "upgrades": [], "pingInterval": int(PING_INTERVAL * 1000),
-            "pingTimeout": int(PING_TIMEOUT * 1000), "maxPayload": MAX_PAYLOAD}))
-        pinger = asyncio.get_running_loop().create_task(self._ping())
-        try:
-            async for frame in self.ws:
-                if not isinstance(frame, str) or not frame:
-                    continue  # binary attachments are not part of this channel
-                kind = frame[0]
-                if kind == EIO_PONG:
-                    self.last_pong = time.monotonic()
-                elif kind == EIO_CLOSE:
-                    break
-                elif kind == EIO_MESSAGE:
-                    await self._socketio_packet(frame[1:])
-        finally:
-            pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pinger
-
-    async def _ping(self) -> None:
-        while True:
-            await asyncio.sleep(PING_INTERVAL)
-            if time.monotonic() - self.last_pong > PING_INTERVAL + PING_TIMEOUT:
-                await self.ws.close(1000, "ping timeout")
-                return
-            await self.send(EIO_PING)
-
-    async def _socketio_packet(self, text: str) -> None:
+    async def handle(self, text: str) -> None:
+        """One Socket.IO packet from the client."""
         try:
             kind, namespace, ack, data = parse_packet(text)
         except ValueError as e:
@@ -228,20 +230,18 @@ class SocketIOConnection:
             return
         if namespace != self.channel.namespace:
             if kind == SIO_CONNECT:
-                await self.send(EIO_MESSAGE + encode_packet(
-                    SIO_CONNECT_ERROR, namespace, {"message": "Invalid namespace"}))
+                await self.send(encode_packet(SIO_CONNECT_ERROR, namespace,
+                                              {"message": "Invalid namespace"}))
             return
         if kind == SIO_CONNECT:
             self.socket_id = uuid.uuid4().hex
-            await self.send(EIO_MESSAGE + encode_packet(SIO_CONNECT, namespace,
-                                                        {"sid": self.socket_id}))
+            await self.send(encode_packet(SIO_CONNECT, namespace, {"sid": self.socket_id}))
         elif kind == SIO_DISCONNECT:
             self.socket_id = None
         elif kind == SIO_EVENT and self.socket_id and isinstance(data, list) and data:
             answer = await self._event(str(data[0]), data[1:])
             if ack is not None:
-                await self.send(EIO_MESSAGE + encode_packet(SIO_ACK, namespace, answer, ack))
-
+                await self.send(encode_packet(SIO_ACK, namespace, answer, ack))
     async def _event(self, event: str, args: list[Any]) -> list[Any]:
         data = args[0] if args else None
         if event == "session_request":
@@ -270,9 +270,8 @@ class SocketIOConnection:
                         "(send session_request first)", parameter="session_id")
                 sender = validation.sender_id(data["session_id"], parameter="session_id")
             else:
-                sender = self.socket_id or self.engine_id
-            text = validation.message_text(data, "message",
-                                           self.request.app.ctx.config.max_message_chars)
+                sender = self.socket_id or self.session.sid
+            text = validation.message_text(data, "message", self.channel.max_message_chars)
             message = IncomingMessage(text, sender_id=sender, channel=self.channel.name(),
                                       metadata=validation.metadata(data,
                                                                    self.channel.metadata_key))
