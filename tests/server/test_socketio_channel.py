@@ -226,3 +226,27 @@ def test_a_silent_client_is_dropped(make_app) -> None:
 
     status, _ = run_app(app, scenario)
     assert status == 400  # the session is gone
+
+
+def test_stopping_the_server_ends_waiting_polls(make_app) -> None:
+    import aiohttp
+
+    app = make_app(credentials={"socketio": {}})  # pings every 25 s: a poll waits that long
+
+    async def main() -> str:
+        async with aiohttp.ClientSession() as session:
+            async with serving(app) as url:
+                async with session.get(f"{url}/socket.io/?EIO=4&transport=polling") as r:
+                    sid = json.loads((await r.text())[1:])["sid"]
+
+                async def poll() -> str:
+                    async with session.get(
+                            f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}") as r:
+                        return await r.text()
+
+                waiting = asyncio.ensure_future(poll())
+                await asyncio.sleep(0.2)
+            # the server has stopped: the poll was answered, not left to time out
+            return await asyncio.wait_for(waiting, 5)
+
+    assert asyncio.run(main()) == "6"

@@ -134,6 +134,11 @@ class EngineServer:
         self.max_payload = max_payload
         self.sessions: dict[str, EngineSession] = {}
 
+    async def close_all(self) -> None:
+        """Close every session (when the server stops)."""
+        for session in list(self.sessions.values()):
+            await session.close()
+
     def _new_session(self) -> EngineSession:
         session = EngineSession(self, uuid.uuid4().hex)
         self.sessions[session.sid] = session

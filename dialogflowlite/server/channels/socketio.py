@@ -195,6 +195,11 @@ class SocketIOChannel(InputChannel):
             status, answer = engine.polling_post(request.args.get("sid"), body)
             return text(answer, status=status)
 
+        @blueprint.before_server_stop
+        async def end_sessions(app: Any) -> None:
+            # ends waiting polls at once, so a stopping server does not wait for them
+            await engine.close_all()
+
         @blueprint.websocket("/", name="socket")
         async def socket(request: Request, ws: Any) -> None:
             if request.args.get("EIO") != "4":
