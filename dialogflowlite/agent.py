@@ -154,8 +154,9 @@ class Agent:
             policies = PolicyEnsemble.load(archive, domain)
         from dialogflowlite.components.generation.responder import Responder
 
-        responder = Responder.load(archive, domain, quantize=quantize)
         config = read_endpoints(endpoints)
+        # the nlg section: an NLG server, and how template variations are chosen
+        responder = Responder.load(archive, domain, quantize=quantize, endpoints=config)
         if tracker_store is None or lock_store is None:
             from dialogflowlite.stores.base import create_lock_store, create_tracker_store
 

@@ -8,7 +8,9 @@ actions that have no template (dialogue act -> text) and writes free replies
 for ``action_generate`` (context -> response). A generated reply is sent only
 when it passes the generator's guardrails; otherwise the template (or the
 fallback response) is sent instead. Generated messages carry
-``metadata: {"generated": true, "score": ...}``.
+``metadata: {"generated": true, "score": ...}``. With an NLG server in
+endpoints.yml (``nlg: url:``), the server writes ``utter_*`` responses, and
+the templates answer when it does not.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogflowlite.components.base import load_component
 from dialogflowlite.components.generation.messages import compact_message
+from dialogflowlite.components.generation.nlg_server import NlgServer
 from dialogflowlite.components.generation.templates import (
     UTTER_ACTION_KEY,
     TemplateRenderer,
@@ -77,14 +80,17 @@ class Responder:
 
     ``Responder(domain)`` renders templates only; :meth:`load` adds the
     generators of a trained model. ``response_selection`` and ``seed`` go to
-    the :class:`TemplateRenderer`.
+    the :class:`TemplateRenderer`; ``nlg_server`` writes ``utter_*`` responses
+    before the templates are asked.
     """
 
     def __init__(self, domain: Domain, *, generators: list[Generator] | None = None,
-                 response_selection: str = "random", seed: int | None = None) -> None:
+                 response_selection: str = "random", seed: int | None = None,
+                 nlg_server: NlgServer | None = None) -> None:
         self.domain = domain
         self.templates = TemplateRenderer(domain, selection=response_selection, seed=seed)
         self.generators: list[Generator] = list(generators or [])
+        self.nlg_server = nlg_server
 
     @classmethod
     def load(cls, archive: ModelArchive, domain: Domain, *,
@@ -95,7 +101,8 @@ class Responder:
         ``quantize`` loads generators that support it with int8 weights.
 
         ``response_selection`` and ``seed`` default to the ``nlg:`` section of
-        ``endpoints`` (endpoints.yml), then to ``random`` without a seed.
+        ``endpoints`` (endpoints.yml), then to ``random`` without a seed; a
+        ``url`` in that section is an NLG server (:class:`NlgServer`).
         """
         from dialogflowlite.plugins.registry import get_registry
 
@@ -113,7 +120,7 @@ class Responder:
             generators.append(load_component(component_cls, record.config,
                                              archive.storage(record.key), quantize=quantize))
         return cls(domain, generators=generators, response_selection=response_selection,
-                   seed=seed)
+                   seed=seed, nlg_server=NlgServer.from_config(nlg))
 
     # ------------------------------------------------------------ questions
 
@@ -155,6 +162,11 @@ class Responder:
             return None
         if action_name == ACTION_GENERATE:
             return await self._generate_reply(tracker, channel)
+        if self.nlg_server is not None and not self.is_retrieval_action(action_name):
+            message = await self.nlg_server.generate(action_name, tracker, channel)
+            if message is not None:
+                metadata = {**(message.get("metadata") or {}), UTTER_ACTION_KEY: action_name}
+                return [{**message, "metadata": metadata}]
         generator = self._realiser(action_name)
         if generator is not None:
             generated = await asyncio.to_thread(generator.generate_for_action, action_name,

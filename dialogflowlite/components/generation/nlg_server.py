@@ -1,0 +1,102 @@
+"""An external NLG server (Rasa's ``nlg: url:``): responses written by another service.
+
+endpoints.yml::
+
+    nlg:
+      url: "http://localhost:5056/nlg"
+      timeout: 5              # seconds (default 5)
+      headers: {X-Api-Key: ${NLG_KEY}}
+
+For every ``utter_*`` response the bot sends, the server gets Rasa's request,
+``{"response": "utter_greet", "arguments": {}, "tracker": {...},
+"channel": {"name": "rest"}}`` (``tracker`` as ``GET
+/conversations/{id}/tracker`` shows it), and answers one bot message in
+Rasa's shape: ``{"text": ..., "buttons": [...], "image": ..., "custom": ...}``.
+
+A server that is down, slow or answers something else is logged, and the
+domain's template is sent instead: a conversation never stops on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 5.0
+#: keys of a bot message an NLG server may answer
+MESSAGE_KEYS = ("text", "buttons", "quick_replies", "image", "elements", "attachment", "custom")
+
+
+@dataclass
+class NlgServer:
+    """Where the NLG server is, and how to ask it for one response."""
+
+    url: str
+    timeout: float = DEFAULT_TIMEOUT
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> NlgServer | None:
+        """The server of an endpoints.yml ``nlg`` section, or None when it names no ``url``."""
+        if not section or not section.get("url"):
+            return None
+        url = str(section["url"])
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"endpoints.yml nlg url {url!r} is not an http(s) address",
+                              hint='write `nlg: {url: "http://localhost:5056/nlg"}`')
+        try:
+            timeout = float(section.get("timeout", DEFAULT_TIMEOUT))
+        except (TypeError, ValueError):
+            raise ConfigError("endpoints.yml nlg timeout must be a number of seconds") from None
+        headers = section.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise ConfigError("endpoints.yml nlg headers must be a mapping")
+        return cls(url, timeout, {str(k): str(v) for k, v in headers.items()})
+
+    @staticmethod
+    def request_body(response: str, tracker: DialogueStateTracker, channel: str | None,
+                     arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Rasa's NLG request for ``response``."""
+        return {"response": response, "arguments": dict(arguments or {}),
+                "tracker": tracker.current_state(), "channel": {"name": channel}}
+
+    async def generate(self, response: str, tracker: DialogueStateTracker,
+                       channel: str | None,
+                       arguments: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The server's bot message for ``response``; None (logged) when it gives none."""
+        import aiohttp
+
+        body = self.request_body(response, tracker, channel, arguments)
+        try:
+            async with aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
+                    session.post(self.url, json=body, headers=self.headers or None) as answer:
+                status, text = answer.status, await answer.text()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            logger.error("NLG server %s gave no answer for %s (%s); sending the template",
+                         self.url, response, type(e).__name__)
+            return None
+        if status >= 300:
+            logger.error("NLG server %s answered HTTP %d for %s; sending the template",
+                         self.url, status, response)
+            return None
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            message = None
+        if not isinstance(message, dict) or not any(message.get(k) for k in MESSAGE_KEYS):
+            logger.error("NLG server %s answered no bot message for %s (%r); sending the "
+                         "template", self.url, response, text[:200])
+            return None
+        return {key: value for key, value in message.items()
+                if key in (*MESSAGE_KEYS, "metadata") and value not in (None, "", [])}

@@ -1,0 +1,124 @@
+"""endpoints.yml ``nlg``: how variations are chosen, and an external NLG server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialogflowlite.components.generation.nlg_server import NlgServer
+from dialogflowlite.errors import ConfigError
+
+
+class FakeNlg:
+    """A local NLG server: ``answer(request_body) -> (status, body text)``."""
+
+    def __init__(self, answer: Callable[[dict], tuple[int, str]]) -> None:
+        requests: list[dict] = []
+        self.requests = requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                requests.append(body)
+                status, text = answer(body)
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/nlg"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def nlg() -> Iterator[Callable[..., FakeNlg]]:
+    servers: list[FakeNlg] = []
+
+    def start(answer: Callable[[dict], tuple[int, str]]) -> FakeNlg:
+        servers.append(FakeNlg(answer))
+        return servers[-1]
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.close()
+
+
+def load(model: Path, endpoints: dict[str, Any]) -> Any:
+    from dialogflowlite.agent import Agent
+
+    return Agent.load(model, endpoints=endpoints)
+
+
+def say(agent: Any, text: str, sender: str = "nia", channel: str | None = "rest") -> list[dict]:
+    return asyncio.run(agent.handle_text(text, sender, channel=channel))
+
+
+def test_the_nlg_section_reaches_the_running_bot(tiny_model: Path) -> None:
+    agent = load(tiny_model, {"nlg": {"response_selection": "sequential", "seed": 4}})
+    assert agent.responder.templates.selection == "sequential"
+    assert agent.responder.nlg_server is None
+
+
+def test_an_nlg_server_writes_the_responses(tiny_model: Path, nlg) -> None:
+    server = nlg(lambda body: (200, json.dumps({
+        "text": f"NLG says {body['response']} on {body['channel']['name']}",
+        "buttons": [{"title": "ok", "payload": "/goodbye"}]})))
+    agent = load(tiny_model, {"nlg": {"url": server.url}})
+    replies = say(agent, "/greet")
+    assert replies == [{"recipient_id": "nia", "text": "NLG says utter_greet on rest",
+                        "buttons": [{"title": "ok", "payload": "/goodbye"}]}]
+    [request] = server.requests
+    assert request["response"] == "utter_greet" and request["arguments"] == {}
+    assert request["tracker"]["sender_id"] == "nia"
+    assert request["tracker"]["latest_message"]["intent"]["name"] == "greet"
+    stored = asyncio.run(agent.tracker_store.load_events("nia"))
+    bot = next(e for e in stored if e["event"] == "bot")
+    assert bot["metadata"]["utter_action"] == "utter_greet"
+
+
+@pytest.mark.parametrize(("status", "body"), [(500, "{}"), (200, "not json"),
+                                               (200, '{"text": ""}')])
+def test_the_template_answers_when_the_server_does_not(tiny_model: Path, nlg, caplog,
+                                                       status: int, body: str) -> None:
+    server = nlg(lambda _: (status, body))
+    agent = load(tiny_model, {"nlg": {"url": server.url}})
+    with caplog.at_level("ERROR"):
+        replies = say(agent, "/greet")
+    assert replies == [{"recipient_id": "nia", "text": "Hello! How can I help?"}]
+    assert f"NLG server {server.url}" in caplog.text and "sending the template" in caplog.text
+
+
+def test_an_unreachable_server_falls_back_too(tiny_model: Path, caplog) -> None:
+    agent = load(tiny_model, {"nlg": {"url": "http://127.0.0.1:9/nlg", "timeout": 2}})
+    with caplog.at_level("ERROR"):
+        assert say(agent, "/greet")[0]["text"] == "Hello! How can I help?"
+    assert "gave no answer for utter_greet" in caplog.text
+
+
+def test_settings_are_checked() -> None:
+    assert NlgServer.from_config({"response_selection": "sequential"}) is None
+    with pytest.raises(ConfigError, match="is not an http"):
+        NlgServer.from_config({"url": "localhost:5056"})
+    with pytest.raises(ConfigError, match="timeout must be a number"):
+        NlgServer.from_config({"url": "http://x", "timeout": "soon"})
+    server = NlgServer.from_config({"url": "https://nlg.example/x", "headers": {"K": 1}})
+    assert server is not None and server.headers == {"K": "1"}
