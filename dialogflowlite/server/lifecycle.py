@@ -65,6 +65,31 @@ def install(app: Sanic) -> None:
         if not app.ctx.model_loaded and app.ctx.loading is None:
             app.ctx.loading = asyncio.get_running_loop().create_task(_load_or_stop(app))
 
+    @app.after_server_start
+    async def _pull_models(app: Sanic) -> None:
+        # endpoints.yml `models:`: a model server's new models replace the running one
+        from dialogflowlite.server.model_server import ModelServer, keep_pulling
+
+        if not app.ctx.owns_agent:
+            return
+        server = ModelServer.from_config(app.ctx.config.read_endpoints().get("models"),
+                                         app.ctx.config.project_dir)
+        if server is None:
+            return
+
+        async def pull_when_loaded() -> None:
+            if app.ctx.loading is not None:
+                await asyncio.shield(app.ctx.loading)
+            await keep_pulling(app, server)
+
+        app.ctx.model_pulling = asyncio.get_running_loop().create_task(pull_when_loaded())
+
+    @app.before_server_stop
+    async def _stop_pulling(app: Sanic) -> None:
+        pulling = getattr(app.ctx, "model_pulling", None)
+        if pulling is not None and not pulling.done():
+            pulling.cancel()
+
     @app.on_request(priority=50)
     async def _wait_for_model(request) -> None:
         loading = request.app.ctx.loading

@@ -46,14 +46,30 @@ def check_config(config: ServerConfig, workers: int) -> None:
         raise ConfigError("use either --auth-token or --jwt-secret, not both")
     from dialogflowlite.artifact import open_model
 
+    endpoints = config.read_endpoints()
+    _first_model_from_server(config, endpoints)
     # A missing or damaged model is reported now, once, not by every worker.
     open_model(resolve_model_path(config))
-    endpoints = config.read_endpoints()
     config.read_credentials()
     from dialogflowlite.brokers.base import create_event_broker
 
     # an unknown broker type or setting is one clear error now (brokers connect lazily)
     create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
+
+
+def _first_model_from_server(config: ServerConfig, endpoints: dict) -> None:
+    """Without a local model, pull one from the model server of endpoints.yml (if any)."""
+    import asyncio
+
+    from dialogflowlite.artifact import latest_model
+    from dialogflowlite.server.model_server import ModelServer
+
+    server = ModelServer.from_config(endpoints.get("models"), config.project_dir)
+    if server is None or config.model_path or latest_model(server.folder) is not None:
+        return
+    if asyncio.run(server.pull()) is None:
+        raise ConfigError(f"no local model, and none could be pulled from {server.url}",
+                          hint="see the error above, or train one with `dialogflowlite train`")
 
 
 def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,

@@ -1,0 +1,150 @@
+"""Pulling models from a model server (Rasa's endpoints.yml ``models:``).
+
+endpoints.yml::
+
+    models:
+      url: "https://models.example.com/bot/latest.tar"
+      wait_time_between_pulls: 100     # seconds; 0 or null: pull once, at start
+      timeout: 60                      # seconds per download (default 60)
+      headers: {Authorization: "Bearer ${MODEL_TOKEN}"}
+
+The server asks ``url`` for the model with ``If-None-Match: <ETag of the
+model it has>``. ``304 Not Modified`` changes nothing; ``200`` with a model
+file (what ``dialogflowlite train`` writes) stores it under the project's
+``models/`` and switches to it as ``PUT /model`` does: the running model
+answers until the new one is loaded. A download that is not a model file, a
+server that is down, or an answer other than 200 and 304 is logged and the
+running model stays. A server started without a local model pulls one first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ConfigError, ModelLoadError
+
+if TYPE_CHECKING:
+    from sanic import Sanic
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WAIT = 100.0
+DEFAULT_TIMEOUT = 60.0
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class ModelServer:
+    """Where models come from, how often to ask, and what was pulled last."""
+
+    url: str
+    folder: Path
+    wait_time_between_pulls: float | None = DEFAULT_WAIT
+    timeout: float = DEFAULT_TIMEOUT
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+
+    @classmethod
+    def from_config(cls, section: Any, project_dir: Path) -> ModelServer | None:
+        """The model server of endpoints.yml ``models:``, or None without a ``url``."""
+        if not section:
+            return None
+        if not isinstance(section, dict) or not section.get("url"):
+            raise ConfigError("endpoints.yml models needs a `url`",
+                              hint='write `models: {url: "https://...", '
+                                   "wait_time_between_pulls: 100}`")
+        url = str(section["url"])
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"endpoints.yml models url {url!r} is not an http(s) address")
+        try:
+            wait = section.get("wait_time_between_pulls", DEFAULT_WAIT)
+            wait = float(wait) if wait else None
+            timeout = float(section.get("timeout", DEFAULT_TIMEOUT))
+        except (TypeError, ValueError):
+            raise ConfigError("endpoints.yml models: wait_time_between_pulls and timeout "
+                              "are numbers of seconds") from None
+        headers = section.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise ConfigError("endpoints.yml models headers must be a mapping")
+        return cls(url, project_dir / "models", wait, timeout,
+                   {str(k): str(v) for k, v in headers.items()})
+
+    async def pull(self, current: Path | None = None) -> Path | None:
+        """Download the model if it changed; its new file, or None (nothing new, or failed).
+
+        ``current`` is the running model's file: a download with the same
+        bytes is not a new model.
+        """
+        import aiohttp
+
+        from dialogflowlite.artifact import model_file_name, open_model
+
+        headers = dict(self.headers)
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.folder / f".pulling-{model_file_name()}"
+        try:
+            async with aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
+                    session.get(self.url, headers=headers) as response:
+                if response.status == 304:
+                    return None
+                if response.status != 200:
+                    logger.error("model server %s answered HTTP %d; the running model stays",
+                                 self.url, response.status)
+                    return None
+                with partial.open("wb") as out:
+                    async for chunk in response.content.iter_chunked(1 << 20):
+                        out.write(chunk)
+                etag = response.headers.get("ETag")
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            partial.unlink(missing_ok=True)
+            logger.error("model server %s cannot be reached (%s); the running model stays",
+                         self.url, type(e).__name__)
+            return None
+        if current is not None and current.is_file() and \
+                file_digest(partial) == file_digest(current):
+            partial.unlink()
+            self.etag = etag
+            return None
+        try:
+            open_model(partial).close()
+        except ModelLoadError as e:
+            partial.unlink(missing_ok=True)
+            logger.error("model server %s sent no usable model (%s); the running model stays",
+                         self.url, e)
+            return None
+        target = self.folder / model_file_name("pulled")
+        partial.rename(target)
+        self.etag = etag
+        logger.info("pulled model %s from %s", target.name, self.url)
+        return target
+
+
+async def keep_pulling(app: Sanic, server: ModelServer) -> None:
+    """Pull every ``wait_time_between_pulls`` seconds, switching to each new model."""
+    from dialogflowlite.server.models import swap_model
+
+    while True:
+        try:
+            pulled = await server.pull(getattr(app.ctx, "model_file", None))
+            if pulled is not None:
+                await swap_model(app, str(pulled))
+        except Exception as e:  # a bad pull never stops the server or the next pull
+            logger.error("pulling a model from %s failed: %s", server.url, e)
+        if not server.wait_time_between_pulls:
+            return
+        await asyncio.sleep(server.wait_time_between_pulls)

@@ -1,0 +1,158 @@
+"""endpoints.yml ``models:``: the server pulls new models from a model server and switches."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serving_helpers import serving, write_tiny_project
+
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.server.model_server import ModelServer
+
+
+class ModelHost:
+    """Serves one model file with an ETag, answering 304 to a matching If-None-Match."""
+
+    def __init__(self, body: bytes, etag: str = '"v1"') -> None:
+        self.body, self.etag = body, etag
+        seen: list[str | None] = []
+        self.if_none_match = seen
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(self.headers.get("If-None-Match"))
+                if self.headers.get("If-None-Match") == host.etag:
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("ETag", host.etag)
+                self.send_header("Content-Length", str(len(host.body)))
+                self.end_headers()
+                self.wfile.write(host.body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/bot.tar"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory) -> Path:
+    """The tiny bot with another greeting: what the model server offers."""
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    root = write_tiny_project(tmp_path_factory.mktemp("other-bot"))
+    domain = root / "domain.yml"
+    domain.write_text(domain.read_text().replace("Hello! How can I help?", "Hello from the "
+                                                 "model server!"), encoding="utf-8")
+    return train(root, options=TrainOptions(progress=False)).model_path
+
+
+@pytest.fixture
+def host(other_model: Path) -> Iterator[ModelHost]:
+    found = ModelHost(other_model.read_bytes())
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+def app_for(project: Path, models: dict[str, Any]) -> Any:
+    from dialogflowlite.server.app import ServerConfig, create_app
+
+    return create_app(ServerConfig(project=str(project), endpoints={"models": models},
+                                   credentials={}))
+
+
+async def greet(url: str) -> str:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{url}/webhooks/rest/webhook", json={"sender": "mo", "message": "/greet"}) as r:
+        return (await r.json())[0]["text"]
+
+
+def test_the_server_switches_to_the_pulled_model(tiny_project: Path, host: ModelHost) -> None:
+    app = app_for(tiny_project, {"url": host.url, "wait_time_between_pulls": 0.1})
+
+    async def scenario() -> list[str]:
+        async with serving(app) as url:
+            answers = [await greet(url)]
+            for _ in range(100):
+                if len(host.if_none_match) >= 3:  # pulled, then asked twice more
+                    break
+                await asyncio.sleep(0.1)
+            answers.append(await greet(url))
+            return answers
+
+    before, after = asyncio.run(scenario())
+    assert after == "Hello from the model server!"
+    assert before in ("Hello! How can I help?", after)
+    # the first request has no ETag; later ones send it, and 304 changes nothing
+    assert host.if_none_match[0] is None and set(host.if_none_match[1:]) == {'"v1"'}
+    pulled = sorted((tiny_project / "models").glob("pulled-*.tar"))
+    assert len(pulled) == 1 and app.ctx.model_file == pulled[0]
+
+
+def test_a_bad_download_keeps_the_running_model(tiny_project: Path, caplog) -> None:
+    garbage = ModelHost(b"this is not a model")
+    app = app_for(tiny_project, {"url": garbage.url, "wait_time_between_pulls": 0})
+    try:
+        async def scenario() -> str:
+            async with serving(app) as url:
+                await asyncio.wait_for(asyncio.shield(app.ctx.model_pulling), 30)
+                return await greet(url)
+
+        with caplog.at_level("ERROR"):
+            answer = asyncio.run(scenario())
+    finally:
+        garbage.close()
+    assert answer == "Hello! How can I help?"
+    assert "sent no usable model" in caplog.text
+    assert not list((tiny_project / "models").glob("pulled-*")) and \
+        not list((tiny_project / "models").glob(".pulling-*"))
+
+
+def test_without_a_local_model_run_pulls_one_first(tiny_project: Path, host: ModelHost) -> None:
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import check_config
+
+    shutil.rmtree(tiny_project / "models")
+    config = ServerConfig(project=str(tiny_project), endpoints={"models": {"url": host.url}})
+    check_config(config, workers=1)
+    assert len(list((tiny_project / "models").glob("pulled-*.tar"))) == 1
+
+    shutil.rmtree(tiny_project / "models")
+    down = ServerConfig(project=str(tiny_project),
+                        endpoints={"models": {"url": "http://127.0.0.1:9/x.tar", "timeout": 2}})
+    with pytest.raises(ConfigError, match="no local model, and none could be pulled"):
+        check_config(down, workers=1)
+
+
+def test_settings_are_checked(tmp_path: Path) -> None:
+    assert ModelServer.from_config(None, tmp_path) is None
+    with pytest.raises(ConfigError, match="models needs a `url`"):
+        ModelServer.from_config({"wait_time_between_pulls": 10}, tmp_path)
+    with pytest.raises(ConfigError, match="not an http"):
+        ModelServer.from_config({"url": "models.example.com/x"}, tmp_path)
+    with pytest.raises(ConfigError, match="numbers of seconds"):
+        ModelServer.from_config({"url": "http://x", "wait_time_between_pulls": "often"},
+                                tmp_path)
+    once = ModelServer.from_config({"url": "http://x", "wait_time_between_pulls": None},
+                                   tmp_path)
+    assert once is not None and once.wait_time_between_pulls is None
