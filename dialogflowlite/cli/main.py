@@ -45,6 +45,13 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
     parser.add_argument("--version", action="version", version=f"dialogflowlite {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
+    # each command also takes --debug and --quiet after its name (`dialogflowlite run
+    # --debug`, as Rasa users type it); SUPPRESS keeps a value given before the name
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and debug logs")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only print warnings and errors")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     for command in sorted(commands if commands is not None else _commands(),
@@ -59,7 +66,7 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
                                                    metavar="COMMAND")
                 group.set_defaults(_group=group)
             subparsers = groups[key]
-        sub = subparsers.add_parser(words[-1], help=command.help,
+        sub = subparsers.add_parser(words[-1], help=command.help, parents=[common],
                                     description=command.description or command.help)
         command.add_arguments(sub)
         sub.set_defaults(_run=command.run)

@@ -15,7 +15,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("part", nargs="?", choices=("nlu",),
                         help="`nlu`: print each message's parse result instead of chatting")
     parser.add_argument("--project", default=".", help="project folder (default: .)")
-    parser.add_argument("--model", default=None,
+    parser.add_argument("-m", "--model", default=None,
                         help="model file or folder of models (default: newest under models/)")
     parser.add_argument("--endpoints", default=None, metavar="FILE",
                         help="endpoints file (default: endpoints.yml of the project)")

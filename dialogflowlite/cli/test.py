@@ -161,7 +161,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test only the dialogue (core) or only the NLU (default: both)")
     parser.add_argument("--project", default=".", metavar="DIR",
                         help="the project folder (default: the current folder)")
-    parser.add_argument("--model", default=None, metavar="PATH",
+    parser.add_argument("-m", "--model", default=None, metavar="PATH",
                         help="model file, or folder whose newest model is used "
                              "(default: <project>/models)")
     parser.add_argument("--stories", default=None, metavar="FILE",
