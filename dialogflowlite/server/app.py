@@ -80,6 +80,7 @@ class ServerConfig:
             self.endpoints = (_read_given_yaml(self.endpoints_file, self.project_dir, "endpoints")
                               if self.endpoints_file
                               else _read_optional_yaml(self.project_dir, "endpoints"))
+            warn_unknown_sections(self.endpoints)
         return self.endpoints
 
     def read_credentials(self) -> dict[str, Any]:
@@ -89,6 +90,23 @@ class ServerConfig:
                 if self.credentials_file
                 else _read_optional_yaml(self.project_dir, "credentials"))
         return self.credentials
+
+
+#: the endpoints.yml sections something here reads
+ENDPOINT_SECTIONS = ("action_endpoint", "tracker_store", "lock_store", "event_broker", "nlg",
+                     "models", "masking")
+
+
+def warn_unknown_sections(endpoints: dict[str, Any]) -> list[str]:
+    """Log (and return) the endpoints.yml sections nothing here reads."""
+    from dialogflowlite.io.formats import did_you_mean
+
+    unknown = [key for key in endpoints if key not in ENDPOINT_SECTIONS]
+    for key in unknown:
+        hint = did_you_mean(str(key), list(ENDPOINT_SECTIONS))
+        logger.warning("endpoints.yml section %r is not used here%s (the sections read are: "
+                       "%s)", key, f"; {hint}" if hint else "", ", ".join(ENDPOINT_SECTIONS))
+    return unknown
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:

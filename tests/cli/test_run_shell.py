@@ -371,3 +371,17 @@ def test_shell_and_run_take_other_endpoints_and_credentials_files(project: Path,
     assert config.read_endpoints()["event_broker"]["type"] == "file"
     with pytest.raises(ConfigError, match=r"the endpoints file nowhere\.yml does not exist"):
         ServerConfig(project=str(project), endpoints_file="nowhere.yml").read_endpoints()
+
+
+def test_unknown_endpoints_sections_are_named(project: Path, caplog) -> None:
+    from dialogflowlite.server.app import ServerConfig
+
+    (project / "endpoints.yml").write_text(
+        "event_brokers:\n  type: file\ntelemetry: {enabled: false}\nnlg: {seed: 1}\n",
+        encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        endpoints = ServerConfig(project=str(project)).read_endpoints()
+    assert set(endpoints) == {"event_brokers", "telemetry", "nlg"}
+    assert "section 'event_brokers' is not used here; did you mean 'event_broker'?" in caplog.text
+    assert "section 'telemetry' is not used here" in caplog.text
+    assert "'nlg'" not in caplog.text

@@ -12,7 +12,8 @@ from dialogflowlite.cli.main import build_parser, main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS = REPO_ROOT / "docs"
-GUIDES = ["index.md", "getting-started.md", "plugins.md", "writing-a-plugin.md", "components.md"]
+GUIDES = ["index.md", "getting-started.md", "plugins.md", "writing-a-plugin.md", "components.md",
+          "from-rasa.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -67,7 +68,7 @@ def _commands(name: str) -> list[list[str]]:
     return found
 
 
-@pytest.mark.parametrize("name", ["getting-started.md", "writing-a-plugin.md"])
+@pytest.mark.parametrize("name", ["getting-started.md", "writing-a-plugin.md", "from-rasa.md"])
 def test_every_command_shown_exists_with_its_options(name: str) -> None:
     commands = _commands(name)
     assert commands
