@@ -274,6 +274,37 @@ def latest_model(models_dir: str | Path) -> Path | None:
     return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)) if candidates else None
 
 
+def read_manifest(path: str | Path) -> Manifest | None:
+    """The manifest of a model file or folder without unpacking it; None when unreadable."""
+    source = Path(path)
+    try:
+        if source.is_dir():
+            text = (source / MANIFEST).read_text(encoding="utf-8")
+        else:
+            with tarfile.open(source, "r:*") as tar:
+                stream = tar.extractfile(MANIFEST)
+                if stream is None:
+                    return None
+                text = stream.read().decode("utf-8")
+        return Manifest.from_dict(json.loads(text))
+    except (OSError, KeyError, tarfile.TarError, EOFError, ValueError):
+        return None
+
+
+def latest_model_with(models_dir: str | Path, section: str) -> Path | None:
+    """The newest model file in ``models_dir`` whose manifest has ``section`` (``core``)."""
+    folder = Path(models_dir)
+    if not folder.is_dir():
+        return None
+    candidates = sorted((p for p in folder.glob(f"*{MODEL_SUFFIX}") if p.is_file()),
+                        key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    for candidate in candidates:
+        manifest = read_manifest(candidate)
+        if manifest is not None and manifest.sections.get(section):
+            return candidate
+    return None
+
+
 def model_file_name(prefix: str = "") -> str:
     """A new model's file name: the time, after ``prefix-`` (``nlu-20261201-101500.tar``)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -13,7 +13,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--project", default=".", help="project folder (default: .)")
     parser.add_argument("-m", "--model", default=None,
-                        help="model file or folder of models (default: newest under models/)")
+                        help="model file or folder of models (default: the newest under "
+                             "models/ that has dialogue policies)")
     parser.add_argument("--endpoints", default=None, metavar="FILE",
                         help="endpoints file (default: endpoints.yml of the project)")
     parser.add_argument("--credentials", default=None, metavar="FILE",

@@ -31,7 +31,7 @@ def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Pa
             if newest is None:
                 raise ModelLoadError(f"no model file in {path.name}/",
                                      hint="train one with `dialogflowlite train`")
-            return newest
+            return _prefer_whole_model(path, newest)
         if not path.exists():
             raise ModelLoadError(f"no model at {wanted}",
                                  hint="pass the path of a model file made by `train`")
@@ -40,7 +40,29 @@ def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Pa
     if newest is None:
         raise ModelLoadError(f"no model under {project.name}/models/",
                              hint="train one with `dialogflowlite train`, or pass --model PATH")
-    return newest
+    return _prefer_whole_model(project / "models", newest)
+
+
+def _prefer_whole_model(folder: Path, newest: Path) -> Path:
+    """``newest``, unless it cannot hold conversations and an older model in ``folder`` can.
+
+    `train nlu` (or `data split nlu` and `train nlu --nlu ...`) writes a model
+    without dialogue policies; serving it would answer nothing, so the newest
+    whole model is served, and the log says so. `--model` serves any model.
+    """
+    from dialogflowlite.artifact import latest_model_with, read_manifest
+
+    manifest = read_manifest(newest)
+    if manifest is None or manifest.sections.get("core"):
+        return newest
+    whole = latest_model_with(folder, "core")
+    if whole is None:
+        return newest
+    parts = ", ".join(sorted(k for k, v in manifest.sections.items() if v)) or "nothing"
+    logger.warning("serving %s, the newest model that holds conversations: %s is newer but "
+                   "has only %s (pass --model %s to serve it)", whole.name, newest.name, parts,
+                   newest.name)
+    return whole
 
 
 def load_server_agent(config: ServerConfig, model_file: Path | None = None,

@@ -286,3 +286,27 @@ def test_split_and_train_name_a_broken_nlu_file(project: Path, capsys) -> None:
         main(["data", "split", "nlu", "--project", str(project), "--training-fraction", "1"])
     assert exited.value.code == 2
     assert "must be between 0 and 1 (exclusive), not 1" in capsys.readouterr().err
+
+
+def test_run_and_shell_serve_the_newest_whole_model(project: Path, capsys) -> None:
+    import os
+
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.models import resolve_model_path
+
+    assert main(["train", "--project", str(project), "--fixed-model-name", "whole"]) == 0
+    assert main(["train", "nlu", "--project", str(project)]) == 0
+    [nlu_only] = (project / "models").glob("nlu-*.tar")
+    whole = project / "models" / "whole.tar"
+    os.utime(whole, (1, 1))  # older, whatever the clock's resolution
+    capsys.readouterr()
+    chosen = resolve_model_path(ServerConfig(project=str(project)))
+    assert chosen == whole
+    # main() set up logging to stderr
+    assert (f"serving whole.tar, the newest model that holds conversations: {nlu_only.name} "
+            "is newer but has only nlu") in capsys.readouterr().err
+    # asked for by name, or with no whole model left, the NLU-only model is served
+    assert resolve_model_path(ServerConfig(project=str(project),
+                                           model_path=f"models/{nlu_only.name}")) == nlu_only
+    whole.unlink()
+    assert resolve_model_path(ServerConfig(project=str(project))) == nlu_only
