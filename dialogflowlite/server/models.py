@@ -43,6 +43,10 @@ def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Pa
     return _prefer_whole_model(project / "models", newest)
 
 
+#: (served, skipped) model pairs already explained in the log
+_told: set[tuple[Path, Path]] = set()
+
+
 def _prefer_whole_model(folder: Path, newest: Path) -> Path:
     """``newest``, unless it cannot hold conversations and an older model in ``folder`` can.
 
@@ -58,6 +62,9 @@ def _prefer_whole_model(folder: Path, newest: Path) -> Path:
     whole = latest_model_with(folder, "core")
     if whole is None:
         return newest
+    if (whole, newest) in _told:  # `run` resolves the model twice: say it once
+        return whole
+    _told.add((whole, newest))
     parts = ", ".join(sorted(k for k, v in manifest.sections.items() if v)) or "nothing"
     logger.warning("serving %s, the newest model that holds conversations: %s is newer but "
                    "has only %s (pass --model %s to serve it)", whole.name, newest.name, parts,
