@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ConfigError, ModelLoadError
+from dialogflowlite.errors import ConfigError
 
 if TYPE_CHECKING:
     from sanic import Sanic
@@ -89,13 +89,14 @@ class ModelServer:
         """
         import aiohttp
 
-        from dialogflowlite.artifact import model_file_name, open_model
+        from dialogflowlite.artifact import FORMAT_VERSION, model_file_name, read_manifest
 
         headers = dict(self.headers)
         if self.etag:
             headers["If-None-Match"] = self.etag
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / f".pulling-{model_file_name()}"
+        # not a *.tar name while it downloads: nothing looking for models takes it
+        partial = self.folder / f"{model_file_name('pulled')}.partial"
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
@@ -120,12 +121,15 @@ class ModelServer:
             partial.unlink()
             self.etag = etag
             return None
-        try:
-            open_model(partial).close()
-        except ModelLoadError as e:
+        # the manifest says whether it is a model of this version (reading it unpacks
+        # nothing; loading checks the rest)
+        manifest = read_manifest(partial)
+        if manifest is None or manifest.format != FORMAT_VERSION:
             partial.unlink(missing_ok=True)
+            found = ("no model file" if manifest is None
+                     else f"a model of format {manifest.format}, not {FORMAT_VERSION}")
             logger.error("model server %s sent no usable model (%s); the running model stays",
-                         self.url, e)
+                         self.url, found)
             return None
         target = self.folder / model_file_name("pulled")
         partial.rename(target)
@@ -139,12 +143,17 @@ async def keep_pulling(app: Sanic, server: ModelServer) -> None:
     from dialogflowlite.server.models import swap_model
 
     while True:
+        pulled = None
         try:
             pulled = await server.pull(getattr(app.ctx, "model_file", None))
             if pulled is not None:
                 await swap_model(app, str(pulled))
         except Exception as e:  # a bad pull never stops the server or the next pull
             logger.error("pulling a model from %s failed: %s", server.url, e)
+            if pulled is not None:
+                # a model that does not load must not be the newest file at the next start
+                pulled.unlink(missing_ok=True)
+                server.etag = None
         if not server.wait_time_between_pulls:
             return
         await asyncio.sleep(server.wait_time_between_pulls)

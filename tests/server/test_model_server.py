@@ -125,7 +125,7 @@ def test_a_bad_download_keeps_the_running_model(tiny_project: Path, caplog) -> N
     assert answer == "Hello! How can I help?"
     assert "sent no usable model" in caplog.text
     assert not list((tiny_project / "models").glob("pulled-*")) and \
-        not list((tiny_project / "models").glob(".pulling-*"))
+        not list((tiny_project / "models").glob("*.partial"))
 
 
 def test_without_a_local_model_run_pulls_one_first(tiny_project: Path, host: ModelHost) -> None:
