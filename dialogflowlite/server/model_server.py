@@ -152,8 +152,8 @@ async def keep_pulling(app: Sanic, server: ModelServer) -> None:
             logger.error("pulling a model from %s failed: %s", server.url, e)
             if pulled is not None:
                 # a model that does not load must not be the newest file at the next start
+                # (its ETag is kept: the same model is not downloaded again)
                 pulled.unlink(missing_ok=True)
-                server.etag = None
         if not server.wait_time_between_pulls:
             return
         await asyncio.sleep(server.wait_time_between_pulls)
