@@ -86,19 +86,39 @@ class SQLiteDatabase:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(str(self.path), timeout=self.timeout,
-                                             isolation_level=None, check_same_thread=False)
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")
-                connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-                connection.executescript(_SCHEMA)
-            except sqlite3.Error as e:
-                raise TrackerStoreError(f"cannot open the SQLite tracker store {self.path.name}: "
-                                        f"{e}", hint="check that the folder is writable") from e
-            self._connection = connection
+            deadline = time.monotonic() + self.timeout
+            while True:
+                try:
+                    self._connection = self._open()
+                    break
+                except sqlite3.OperationalError as e:
+                    # Workers starting together race to switch a new file to WAL and
+                    # create the tables; SQLite may refuse one of them at once ("database
+                    # is locked") rather than wait, so it waits here and tries again.
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise self._open_error(e) from e
+                    time.sleep(0.05)
+                except sqlite3.Error as e:
+                    raise self._open_error(e) from e
         return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(self.path), timeout=self.timeout,
+                                     isolation_level=None, check_same_thread=False)
+        try:
+            connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+        except sqlite3.Error:
+            connection.close()
+            raise
+        return connection
+
+    def _open_error(self, error: sqlite3.Error) -> TrackerStoreError:
+        return TrackerStoreError(f"cannot open the SQLite tracker store {self.path.name}: "
+                                 f"{error}", hint="check that the folder is writable")
 
     def run_sync(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``function(connection)`` on the calling thread (used inside the store's thread)."""

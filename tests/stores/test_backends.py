@@ -284,3 +284,34 @@ def test_a_write_in_the_same_instant_still_changes_the_version(monkeypatch) -> N
     second = base.next_write_time(first)
     assert first == 1000.0 and second > first
     assert base.next_write_time(2000.0) > 2000.0  # the clock stepped back
+
+
+def test_sqlite_open_waits_out_a_locked_new_file(tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    from dialogflowlite.stores.sqlite import SQLiteDatabase
+
+    real_open = SQLiteDatabase._open
+    attempts: list[int] = []
+
+    def racing_open(self: SQLiteDatabase) -> sqlite3.Connection:
+        attempts.append(1)
+        if len(attempts) < 3:  # another worker is switching the new file to WAL
+            raise sqlite3.OperationalError("database is locked")
+        return real_open(self)
+
+    monkeypatch.setattr(SQLiteDatabase, "_open", racing_open)
+    database = SQLiteDatabase(tmp_path / "trackers.db", timeout=5)
+    try:
+        assert database.run_sync(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0]) \
+            == "wal"
+    finally:
+        database.close()
+    assert len(attempts) == 3
+
+    def broken_open(self: SQLiteDatabase) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(SQLiteDatabase, "_open", broken_open)
+    with pytest.raises(TrackerStoreError, match="cannot open the SQLite tracker store"):
+        SQLiteDatabase(tmp_path / "other.db", timeout=5).run_sync(lambda c: None)
