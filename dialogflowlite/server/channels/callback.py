@@ -22,10 +22,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.rest import RestChannel
 
 if TYPE_CHECKING:
-    from sanic import Blueprint, Request
     from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
@@ -33,8 +32,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 10.0
 
 
-class CallbackChannel(InputChannel):
-    """Takes messages over HTTP and delivers the replies to a callback URL."""
+class CallbackChannel(RestChannel):
+    """The REST channel's requests, with the replies delivered to a callback URL."""
 
     channel_name = "callback"
 
@@ -73,29 +72,9 @@ class CallbackChannel(InputChannel):
                              recipient, self.url, problem)
         return delivered
 
-    def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic import Blueprint
-        from sanic.response import json, text
+    async def answer(self, replies: list[dict[str, Any]]) -> HTTPResponse:
+        """Deliver the replies to the callback URL; the request itself gets ``success``."""
+        from sanic.response import text
 
-        from dialogflowlite.dialogue.messages import IncomingMessage
-        from dialogflowlite.server import validation
-
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
-        name = self.name()
-
-        @blueprint.get("/", name="health")
-        async def health(request: Request) -> HTTPResponse:
-            return json({"status": "ok"})
-
-        @blueprint.post("/webhook", name="webhook")
-        async def webhook(request: Request) -> HTTPResponse:
-            body = validation.json_body(request)
-            limit = request.app.ctx.config.max_message_chars
-            message = IncomingMessage(
-                validation.message_text(body, "message", limit),
-                sender_id=validation.sender_id(body.get("sender")), channel=name,
-                metadata=validation.metadata(body))
-            await self.deliver(await on_message(message))
-            return text("success")
-
-        return blueprint
+        await self.deliver(replies)
+        return text("success")

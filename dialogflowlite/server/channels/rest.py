@@ -47,9 +47,15 @@ class RestChannel(InputChannel):
                 text, sender_id=sender, channel=name, metadata=validation.metadata(body),
                 message_id=_optional_id(body))
             replies: list[dict[str, Any]] = await on_message(message)
-            return json(replies)
+            return await self.answer(replies)
 
         return blueprint
+
+    async def answer(self, replies: list[dict[str, Any]]) -> HTTPResponse:
+        """The HTTP response to a message: here, the bot's replies as a JSON list."""
+        from sanic.response import json
+
+        return json(replies)
 
 
 def _optional_id(body: dict[str, Any]) -> str | None:
