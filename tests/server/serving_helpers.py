@@ -175,3 +175,53 @@ class serving:
         await self.server.before_stop()
         await self.server.close()
         await self.server.after_stop()
+
+
+class StubHttpServer:
+    """A local HTTP server for the services a bot calls (callback URLs, NLG and model servers).
+
+    ``answer(request)`` gets each request (``method``, ``path``, ``headers``,
+    ``body`` bytes) and returns ``(status, headers, body bytes)``; every
+    request is kept in :attr:`requests`. Use it as a context manager.
+    """
+
+    def __init__(self, answer: Any, path: str = "/") -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from types import SimpleNamespace
+
+        requests: list[Any] = []
+        self.requests = requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = SimpleNamespace(method=self.command, path=self.path,
+                                          headers=dict(self.headers),
+                                          body=self.rfile.read(length))
+                requests.append(request)
+                status, headers, body = answer(request)
+                self.send_response(status)
+                for key, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> StubHttpServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -4,42 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from serving_helpers import request
+from serving_helpers import StubHttpServer, request
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.callback import CallbackChannel
 from dialogflowlite.server.channels.loader import enabled_channels
 
 
-class Receiver:
-    """A local HTTP server that records what is POSTed to it (or refuses with a status)."""
+class Receiver(StubHttpServer):
+    """A callback URL that records the JSON posted to it (or refuses with a status)."""
 
     def __init__(self, status: int = 200) -> None:
-        received: list[dict] = []
-        self.received = received
+        super().__init__(lambda request: (status, {}, b""), path="/replies")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/replies"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def received(self) -> list[dict]:
+        return [json.loads(r.body) for r in self.requests]
 
 
 @pytest.fixture

@@ -4,51 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from serving_helpers import serving, write_tiny_project
+from serving_helpers import StubHttpServer, serving, write_tiny_project
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.model_server import ModelServer
 
 
-class ModelHost:
+class ModelHost(StubHttpServer):
     """Serves one model file with an ETag, answering 304 to a matching If-None-Match."""
 
     def __init__(self, body: bytes, etag: str = '"v1"') -> None:
-        self.body, self.etag = body, etag
-        seen: list[str | None] = []
-        self.if_none_match = seen
-        host = self
+        def reply(request: Any) -> tuple[int, dict, bytes]:
+            if request.headers.get("If-None-Match") == etag:
+                return 304, {}, b""
+            return 200, {"ETag": etag}, body
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen.append(self.headers.get("If-None-Match"))
-                if self.headers.get("If-None-Match") == host.etag:
-                    self.send_response(304)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("ETag", host.etag)
-                self.send_header("Content-Length", str(len(host.body)))
-                self.end_headers()
-                self.wfile.write(host.body)
+        super().__init__(reply, path="/bot.tar")
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/bot.tar"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def if_none_match(self) -> list[str | None]:
+        return [r.headers.get("If-None-Match") for r in self.requests]
 
 
 @pytest.fixture(scope="module")

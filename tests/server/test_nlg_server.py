@@ -4,47 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from serving_helpers import StubHttpServer
 
 from dialogflowlite.components.generation.nlg_server import NlgServer
 from dialogflowlite.errors import ConfigError
 
 
-class FakeNlg:
+class FakeNlg(StubHttpServer):
     """A local NLG server: ``answer(request_body) -> (status, body text)``."""
 
     def __init__(self, answer: Callable[[dict], tuple[int, str]]) -> None:
-        requests: list[dict] = []
-        self.requests = requests
+        def reply(request: Any) -> tuple[int, dict, bytes]:
+            status, text = answer(json.loads(request.body))
+            return status, {"Content-Type": "application/json"}, text.encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                requests.append(body)
-                status, text = answer(body)
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        super().__init__(reply, path="/nlg")
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/nlg"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def bodies(self) -> list[dict]:
+        return [json.loads(r.body) for r in self.requests]
 
 
 @pytest.fixture
@@ -86,7 +69,7 @@ def test_an_nlg_server_writes_the_responses(tiny_model: Path, nlg) -> None:
     replies = say(agent, "/greet")
     assert replies == [{"recipient_id": "nia", "text": "NLG says utter_greet on rest",
                         "buttons": [{"title": "ok", "payload": "/goodbye"}]}]
-    [request] = server.requests
+    [request] = server.bodies
     assert request["response"] == "utter_greet" and request["arguments"] == {}
     assert request["tracker"]["sender_id"] == "nia"
     assert request["tracker"]["latest_message"]["intent"]["name"] == "greet"
