@@ -143,19 +143,10 @@ def in_project(path: str | Path, project: str | Path | None) -> Path:
     return Path(project) / resolved
 
 
-def registered_brokers() -> dict[str, type]:
-    """Broker classes by endpoints.yml ``type``, from the ``dfl_register_event_brokers`` hook."""
-    from dialogflowlite.plugins.manager import get_plugin_manager
-
-    found: dict[str, type] = {}
-    for result in get_plugin_manager().hook.dfl_register_event_brokers():
-        found.update(result or {})
-    return found
-
-
 def create_event_broker(config: dict[str, Any] | None, *,
                         project: str | Path | None = None) -> EventBroker | None:
     """The broker of an endpoints.yml ``event_broker`` section, or None without one."""
+    from dialogflowlite.stores.base import class_for_type, registered_types
     from dialogflowlite.stores.factory import substitute_env
 
     if not config:
@@ -164,9 +155,8 @@ def create_event_broker(config: dict[str, Any] | None, *,
         raise ConfigError(f"endpoints.yml {SECTION} must be a mapping with a `type:`")
     params = substitute_env(dict(config), f"endpoints.yml {SECTION}")
     kind = str(params.pop("type", "") or "")
-    brokers = registered_brokers()
-    cls = brokers.get(kind) or next(
-        (c for name, c in brokers.items() if name.lower() == kind.lower()), None)
+    brokers = registered_types("dfl_register_event_brokers")
+    cls = class_for_type(brokers, kind)
     if cls is None:
         known = ", ".join(sorted(brokers))
         hint = f"endpoints.yml {SECTION} type must be one of: {known}"

@@ -274,13 +274,20 @@ def dump_events(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
                                 hint="events may hold only JSON values") from e
 
 
-def _registered(hook: str) -> dict[str, type]:
+def registered_types(hook: str) -> dict[str, type]:
+    """Classes by endpoints.yml ``type`` from a ``dfl_register_*`` hook (stores, brokers)."""
     from dialogflowlite.plugins.manager import get_plugin_manager
 
     found: dict[str, type] = {}
     for result in getattr(get_plugin_manager().hook, hook)():
         found.update(result or {})
     return found
+
+
+def class_for_type(classes: dict[str, type], kind: str) -> type | None:
+    """The class registered as ``kind``, by exact name or else ignoring case."""
+    return classes.get(kind) or next(
+        (cls for name, cls in classes.items() if name.lower() == kind.lower()), None)
 
 
 def _store_type(config: dict[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
@@ -303,9 +310,8 @@ def create_tracker_store(config: dict[str, Any] | None,
     kind, params = _store_type(config)
     if kind is None or kind in MEMORY_TYPES:
         return MemoryTrackerStore(domain=domain)
-    stores = _registered("dfl_register_tracker_stores")
-    cls = stores.get(kind) or next((c for name, c in stores.items()
-                                    if name.lower() == kind.lower()), None)
+    stores = registered_types("dfl_register_tracker_stores")
+    cls = class_for_type(stores, kind)
     if cls is None:
         known = ", ".join(sorted({"memory", *stores}))
         raise ConfigError(f"unknown tracker store type {kind!r}",
@@ -320,9 +326,8 @@ def create_lock_store(config: dict[str, Any] | None) -> LockStore:
     kind, params = _store_type(config)
     if kind is None or kind in MEMORY_TYPES:
         return MemoryLockStore()
-    stores = _registered("dfl_register_lock_stores")
-    cls = stores.get(kind) or next((c for name, c in stores.items()
-                                    if name.lower() == kind.lower()), None)
+    stores = registered_types("dfl_register_lock_stores")
+    cls = class_for_type(stores, kind)
     if cls is None:
         known = ", ".join(sorted({"memory", *stores}))
         raise ConfigError(f"unknown lock store type {kind!r}",
