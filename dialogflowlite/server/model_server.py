@@ -6,6 +6,7 @@ endpoints.yml::
       url: "https://models.example.com/bot/latest.tar"
       wait_time_between_pulls: 100     # seconds; 0 or null: pull once, at start
       timeout: 60                      # seconds per download (default 60)
+      keep: 3                          # pulled model files kept in models/ (default 3)
       headers: {Authorization: "Bearer ${MODEL_TOKEN}"}
 
 The server asks ``url`` for the model with ``If-None-Match: <ETag of the
@@ -15,6 +16,9 @@ file (what ``dialogflowlite train`` writes) stores it under the project's
 answers until the new one is loaded. A download that is not a model file, a
 server that is down, or an answer other than 200 and 304 is logged and the
 running model stays. A server started without a local model pulls one first.
+After each switch only the newest ``keep`` pulled files stay in ``models/``
+(models you trained are never deleted; a loaded model no longer needs its
+file).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT = 100.0
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_KEEP = 3
+#: the file names pulled models get (``model_file_name`` with this prefix)
+PULLED_PREFIX = "pulled"
 
 
 def file_digest(path: Path) -> str:
@@ -54,6 +61,7 @@ class ModelServer:
     wait_time_between_pulls: float | None = DEFAULT_WAIT
     timeout: float = DEFAULT_TIMEOUT
     headers: dict[str, str] = field(default_factory=dict)
+    keep: int = DEFAULT_KEEP
     etag: str | None = None
 
     @classmethod
@@ -75,11 +83,15 @@ class ModelServer:
         except (TypeError, ValueError):
             raise ConfigError("endpoints.yml models: wait_time_between_pulls and timeout "
                               "are numbers of seconds") from None
+        keep = section.get("keep", DEFAULT_KEEP)
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+            raise ConfigError(f"endpoints.yml models: keep must be a whole number of at least "
+                              f"1, not {keep!r}")
         headers = section.get("headers") or {}
         if not isinstance(headers, dict):
             raise ConfigError("endpoints.yml models headers must be a mapping")
         return cls(url, project_dir / "models", wait, timeout,
-                   {str(k): str(v) for k, v in headers.items()})
+                   {str(k): str(v) for k, v in headers.items()}, keep)
 
     async def pull(self, current: Path | None = None) -> Path | None:
         """Download the model if it changed; its new file, or None (nothing new, or failed).
@@ -96,7 +108,7 @@ class ModelServer:
             headers["If-None-Match"] = self.etag
         self.folder.mkdir(parents=True, exist_ok=True)
         # not a *.tar name while it downloads: nothing looking for models takes it
-        partial = self.folder / f"{model_file_name('pulled')}.partial"
+        partial = self.folder / f"{model_file_name(PULLED_PREFIX)}.partial"
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
@@ -131,11 +143,23 @@ class ModelServer:
             logger.error("model server %s sent no usable model (%s); the running model stays",
                          self.url, found)
             return None
-        target = self.folder / model_file_name("pulled")
+        target = self.folder / model_file_name(PULLED_PREFIX)
         partial.rename(target)
         self.etag = etag
         logger.info("pulled model %s from %s", target.name, self.url)
         return target
+
+
+    def prune(self, current: Path | None) -> list[Path]:
+        """Delete pulled model files beyond the newest :attr:`keep` (never ``current``)."""
+        from dialogflowlite.artifact import MODEL_SUFFIX
+
+        pulled = sorted(self.folder.glob(f"{PULLED_PREFIX}-*{MODEL_SUFFIX}"),
+                        key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+        removed = [p for p in pulled[self.keep:] if current is None or p != current]
+        for path in removed:
+            path.unlink(missing_ok=True)
+        return removed
 
 
 async def keep_pulling(app: Sanic, server: ModelServer) -> None:
@@ -148,6 +172,7 @@ async def keep_pulling(app: Sanic, server: ModelServer) -> None:
             pulled = await server.pull(getattr(app.ctx, "model_file", None))
             if pulled is not None:
                 await swap_model(app, str(pulled))
+                server.prune(getattr(app.ctx, "model_file", None))
         except Exception as e:  # a bad pull never stops the server or the next pull
             logger.error("pulling a model from %s failed: %s", server.url, e)
             if pulled is not None:

@@ -124,6 +124,25 @@ def test_without_a_local_model_run_pulls_one_first(tiny_project: Path, host: Mod
         check_config(down, workers=1)
 
 
+def test_only_the_newest_pulled_files_are_kept(tmp_path: Path) -> None:
+    import os
+
+    server = ModelServer.from_config({"url": "http://x", "keep": 2}, tmp_path)
+    assert server is not None
+    folder = tmp_path / "models"
+    folder.mkdir()
+    files = [folder / f"pulled-2026120{n}-000000.tar" for n in range(1, 6)]
+    for age, path in enumerate(reversed(files)):
+        path.write_bytes(b"model")
+        os.utime(path, (1000 - age, 1000 - age))  # files[-1] is the newest
+    trained = folder / "20260101-000000.tar"
+    trained.write_bytes(b"model")
+    os.utime(trained, (1, 1))
+    removed = server.prune(current=files[0])  # the oldest is still being served
+    assert sorted(removed) == files[1:3]
+    assert sorted(folder.iterdir()) == sorted([trained, files[0], files[3], files[4]])
+
+
 def test_settings_are_checked(tmp_path: Path) -> None:
     assert ModelServer.from_config(None, tmp_path) is None
     with pytest.raises(ConfigError, match="models needs a `url`"):
@@ -133,6 +152,8 @@ def test_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="numbers of seconds"):
         ModelServer.from_config({"url": "http://x", "wait_time_between_pulls": "often"},
                                 tmp_path)
+    with pytest.raises(ConfigError, match="keep must be a whole number"):
+        ModelServer.from_config({"url": "http://x", "keep": 0}, tmp_path)
     once = ModelServer.from_config({"url": "http://x", "wait_time_between_pulls": None},
                                    tmp_path)
     assert once is not None and once.wait_time_between_pulls is None
