@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor, CustomActionRejected
-from dialogflowlite.dialogue.messages import bot_uttered
+from dialogflowlite.dialogue.messages import MESSAGE_KEYS, bot_uttered
 from dialogflowlite.errors import ActionNotFoundError
 from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
 from dialogflowlite.shared.events import (
@@ -65,11 +65,17 @@ class ActionContext:
     #: extra input of one action run (``action_send_text`` reads its ``message``)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    async def render(self, response_name: str, tracker: DialogueStateTracker) -> list[dict]:
-        """The messages of response ``response_name`` (empty when there is none)."""
+    async def render(self, response_name: str, tracker: DialogueStateTracker,
+                     arguments: dict[str, Any] | None = None) -> list[dict]:
+        """The messages of response ``response_name`` (empty when there is none).
+
+        ``arguments`` (a custom action's extra keyword arguments) fill the
+        response's ``{placeholders}`` before slots do, and go to an NLG server.
+        """
         if self.responder is None:
             return []
-        messages = await self.responder.respond(response_name, tracker, self.channel)
+        extra = {"arguments": arguments} if arguments else {}
+        messages = await self.responder.respond(response_name, tracker, self.channel, **extra)
         return [dict(m) for m in messages or []]
 
     def action(self, name: str) -> Action:
@@ -131,7 +137,11 @@ async def response_messages(responses: Iterable[dict[str, Any]], tracker: Dialog
         template = response.pop("template", None)
         name = name or template
         if name:
-            rendered = await context.render(name, tracker)
+            # keys that are not part of a message are the action's arguments for the
+            # named response (rasa-sdk's utter_message(response=..., **kwargs))
+            arguments = {key: response.pop(key) for key in list(response)
+                         if key not in MESSAGE_KEYS}
+            rendered = await context.render(name, tracker, arguments)
             if not rendered:
                 logger.warning("a custom action asked for response %r, which does not exist", name)
                 continue

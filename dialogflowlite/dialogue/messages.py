@@ -18,6 +18,8 @@ from dialogflowlite.shared.events import BotUttered
 
 #: keys of a bot message that go into the ``data`` of its ``bot`` event
 BOT_DATA_KEYS = ("elements", "quick_replies", "buttons", "attachment", "image", "custom")
+#: every key a bot message may have (anything else a custom action sends is an argument)
+MESSAGE_KEYS = ("text", "metadata", "button_type", *BOT_DATA_KEYS)
 
 DEFAULT_SENDER_ID = "default"
 

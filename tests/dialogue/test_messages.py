@@ -96,3 +96,27 @@ def test_domain_json_round_trips(rasa_projects, project) -> None:
     assert plain(domain_from_dict(data)) == plain(domain)
     assert set(data) >= {"intents", "entities", "slots", "responses", "actions", "forms",
                          "session_config", "config"}
+
+
+def test_a_custom_actions_keyword_arguments_fill_the_named_response(tmp_path) -> None:
+    import asyncio
+
+    from dialogflowlite.components.generation.responder import Responder
+    from dialogflowlite.dialogue.actions import ActionContext, response_messages
+
+    (tmp_path / "domain.yml").write_text(
+        'version: "3.1"\nslots:\n  city: {type: text, mappings: [{type: custom}]}\n'
+        'responses:\n  utter_hello:\n  - text: "Hello {name} from {city}!"\n',
+        encoding="utf-8")
+    domain = load_project(tmp_path, strict=True).domain
+    tracker = DialogueStateTracker("s", events=[SlotSet(name="city", value="Oslo")])
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_message(response="utter_hello", name="Ann")
+    dispatcher.utter_message(text="plain", mood="good")
+    context = ActionContext(domain, responder=Responder(domain))
+    named, plain = asyncio.run(response_messages(dispatcher.messages, tracker, context))
+    # the argument fills {name}, the slot fills {city}; neither is a key of the message
+    assert named["text"] == "Hello Ann from Oslo!" and "name" not in named
+    assert named["metadata"]["utter_action"] == "utter_hello"
+    # without a named response, extra keys travel with the message as before
+    assert plain["text"] == "plain" and plain["mood"] == "good"

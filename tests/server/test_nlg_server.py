@@ -105,3 +105,14 @@ def test_settings_are_checked() -> None:
         NlgServer.from_config({"url": "http://x", "timeout": "soon"})
     server = NlgServer.from_config({"url": "https://nlg.example/x", "headers": {"K": 1}})
     assert server is not None and server.headers == {"K": "1"}
+
+
+def test_a_custom_actions_arguments_reach_the_server(tiny_model: Path, nlg) -> None:
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    server = nlg(lambda body: (200, json.dumps({"text": f"Hi {body['arguments']['name']}"})))
+    agent = load(tiny_model, {"nlg": {"url": server.url}})
+    messages = asyncio.run(agent.responder.respond(
+        "utter_greet", DialogueStateTracker("ida"), "rest", arguments={"name": "Ann"}))
+    assert [m["text"] for m in messages] == ["Hi Ann"]
+    assert server.bodies[0]["arguments"] == {"name": "Ann"}

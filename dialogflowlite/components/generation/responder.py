@@ -151,19 +151,22 @@ class Responder:
     # ------------------------------------------------------------ answering
 
     async def respond(self, action_name: str, tracker: DialogueStateTracker,
-                      channel: str | None = None) -> list[dict[str, Any]] | None:
+                      channel: str | None = None,
+                      arguments: dict[str, Any] | None = None) -> list[dict[str, Any]] | None:
         """Bot messages for ``action_name``, or None when it is not an action this answers.
 
         An empty list means the action is known but nothing applies (no
         variation for this channel and these slots, or no selected retrieval
-        response); the reason is logged.
+        response); the reason is logged. ``arguments`` (a custom action's
+        keyword arguments for a named response) fill template placeholders
+        before slots do and go to an NLG server.
         """
         if not self.can_respond(action_name):
             return None
         if action_name == ACTION_GENERATE:
             return await self._generate_reply(tracker, channel)
         if self.nlg_server is not None and not self.is_retrieval_action(action_name):
-            message = await self.nlg_server.generate(action_name, tracker, channel)
+            message = await self.nlg_server.generate(action_name, tracker, channel, arguments)
             if message is not None:
                 metadata = {**(message.get("metadata") or {}), UTTER_ACTION_KEY: action_name}
                 return [{**message, "metadata": metadata}]
@@ -177,7 +180,7 @@ class Responder:
                 logger.info("generated text for %s rejected (%s); using the template",
                             action_name, generated.reason)
         if self.templates.has_response(action_name):
-            return self.templates.render(action_name, tracker, channel)
+            return self.templates.render(action_name, tracker, channel, arguments)
         if self.is_retrieval_action(action_name):
             return self._retrieval(action_name, tracker, channel)
         return self._fallback(tracker, channel)
