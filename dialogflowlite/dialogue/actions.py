@@ -138,8 +138,9 @@ async def response_messages(responses: Iterable[dict[str, Any]], tracker: Dialog
         name = name or template
         if name:
             # keys that are not part of a message are the action's arguments for the
-            # named response (rasa-sdk's utter_message(response=..., **kwargs))
-            arguments = {key: response.pop(key) for key in list(response)
+            # named response (rasa-sdk's utter_message(response=..., **kwargs)); as in
+            # Rasa they also stay with the message (its bot event's metadata)
+            arguments = {key: value for key, value in response.items()
                          if key not in MESSAGE_KEYS}
             rendered = await context.render(name, tracker, arguments)
             if not rendered:

@@ -115,8 +115,9 @@ def test_a_custom_actions_keyword_arguments_fill_the_named_response(tmp_path) ->
     dispatcher.utter_message(text="plain", mood="good")
     context = ActionContext(domain, responder=Responder(domain))
     named, plain = asyncio.run(response_messages(dispatcher.messages, tracker, context))
-    # the argument fills {name}, the slot fills {city}; neither is a key of the message
-    assert named["text"] == "Hello Ann from Oslo!" and "name" not in named
-    assert named["metadata"]["utter_action"] == "utter_hello"
+    # the argument fills {name}, the slot fills {city}; as in Rasa the argument also
+    # travels with the message, into its bot event's metadata
+    assert named["text"] == "Hello Ann from Oslo!"
+    assert bot_uttered(named).metadata == {"utter_action": "utter_hello", "name": "Ann"}
     # without a named response, extra keys travel with the message as before
     assert plain["text"] == "plain" and plain["mood"] == "good"
