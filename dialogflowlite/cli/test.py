@@ -21,18 +21,12 @@ from pathlib import Path
 from typing import TextIO
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.io.loader import resolve_in_project
 
 PARTS = ("core", "nlu")
 
 #: the generation report: ``module:function(project_dir, model_path, output_dir, echo)``
 GENERATION_TEST = "dialogflowlite.evaluation.generation:run_generation_test"
-
-
-def _resolve(path: str | Path, root: Path) -> Path:
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return root / candidate
 
 
 def core_test(
@@ -63,13 +57,13 @@ def core_test(
     stream = echo or sys.stdout
     root = Path(project_dir)
     if stories is not None:
-        test_stories = load_test_stories(_resolve(stories, root))
+        test_stories = load_test_stories(resolve_in_project(stories, root))
     else:
         test_stories = load_project(root, strict=False).test_stories
     if not test_stories:
         raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
                                    hint="write test stories under tests/, or pass --stories")
-    agent = Agent.load(_resolve(model, root) if model is not None else root / "models")
+    agent = Agent.load(resolve_in_project(model, root) if model is not None else root / "models")
     if not agent.is_ready():
         agent.close()
         name = agent.model_path.name if agent.model_path else "the model"
@@ -81,7 +75,7 @@ def core_test(
                              hint="train the whole bot with `dialogflowlite train`, or pass "
                                   "--model with a model that has them")
     try:
-        output = _resolve(out, root) if not Path(out).is_absolute() else Path(out)
+        output = resolve_in_project(out, root) if not Path(out).is_absolute() else Path(out)
         evaluation = run_story_test(agent, test_stories, out_dir=output,
                                     extract_slots=extract_slots, successes=successes)
     finally:

@@ -41,13 +41,10 @@ def train_project(
     project: str | Path = project_dir
     if nlu is not None:
         from dialogflowlite.evaluation.nlu import load_nlu_data
-        from dialogflowlite.io.loader import load_project
+        from dialogflowlite.io.loader import load_project, resolve_in_project
 
-        source = Path(nlu)
-        if not source.is_absolute() and not source.exists():
-            source = Path(project_dir) / source  # relative to the project, as `test nlu` allows
         loaded = load_project(project_dir, strict=False)
-        loaded.nlu = load_nlu_data(source)
+        loaded.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
         project = loaded
     sections = (part,) if part else PARTS
     output = None

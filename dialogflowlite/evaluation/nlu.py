@@ -42,6 +42,7 @@ from dialogflowlite.evaluation.nlu_metrics import (
     confusion_matrix,
     span_report,
 )
+from dialogflowlite.io.loader import resolve_in_project
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
 from dialogflowlite.shared.training_data import TrainingData
 
@@ -491,13 +492,6 @@ def load_nlu_data(path: str | Path) -> TrainingData:
     return reader.data
 
 
-def _resolve(path: str | Path, root: Path) -> Path:
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return root / candidate
-
-
 def run_nlu_test(
     project_dir: str | Path = ".",
     model_path: str | Path | None = None,
@@ -531,7 +525,7 @@ def run_nlu_test(
     from dialogflowlite.io.loader import load_project
 
     root = Path(project_dir)
-    output = _resolve(output_dir, root)
+    output = resolve_in_project(output_dir, root)
     if cross_validation:
         project = load_project(root, strict=False)
         if not project.nlu.intent_examples:
@@ -557,7 +551,7 @@ def _evaluate_model(
     from dialogflowlite.io.loader import load_project
 
     if nlu_file is not None:
-        test_data = load_nlu_data(_resolve(nlu_file, root))
+        test_data = load_nlu_data(resolve_in_project(nlu_file, root))
     else:
         test_data = load_project(root, strict=False).test_nlu
         if not test_data.intent_examples:
@@ -565,7 +559,7 @@ def _evaluate_model(
                 f"no NLU test data: {root / 'tests'} has no `nlu:` examples",
                 hint="pass --nlu FILE, add NLU examples under tests/, or use --cross-validation",
             )
-    location = _resolve(model_path, root) if model_path is not None else root / "models"
+    location = resolve_in_project(model_path, root) if model_path is not None else root / "models"
     model_file = latest_model(location)
     if model_file is None:
         raise ModelLoadError(

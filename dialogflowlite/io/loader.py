@@ -259,6 +259,18 @@ class ProjectLoader:
         return to_plain(data)
 
 
+def resolve_in_project(path: str | Path, root: str | Path) -> Path:
+    """``path`` as given when it is absolute or exists from here, else under ``root``.
+
+    How command-line paths (``--nlu``, ``--stories``, ``--model``, ``--out``)
+    are read: relative to the working folder first, then to the project.
+    """
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return Path(root) / candidate
+
+
 def load_project(root: str | Path = ".", *, strict: bool = True) -> Project:
     """Load the project in ``root``.
 
