@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from dialogflowlite.training.optim import AdamW, WarmupLinearDecay
+
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -164,29 +166,6 @@ def parameter_groups(model: nn.Module, config: LoopConfig) -> list[dict[str, Any
     return [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()]
 
 
-def _adamw(groups: list[dict[str, Any]], lr: float, device: torch.device) -> torch.optim.AdamW:
-    """AdamW, fused into one kernel where torch has it (several times faster on a CPU)."""
-    if device.type in ("cpu", "cuda"):
-        try:
-            return torch.optim.AdamW(groups, lr=lr, fused=True)
-        except (RuntimeError, ValueError):  # dtypes or builds without the fused kernel
-            pass
-    return torch.optim.AdamW(groups, lr=lr)
-
-
-def warmup_linear_decay(
-    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Learning rate rising linearly from 0 over ``warmup_steps``, then falling to 0."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def show_progress(wanted: bool) -> bool:
     """Progress bars only for people: asked for, and stderr is a terminal."""
     if not wanted or os.environ.get("DFL_NO_PROGRESS"):
@@ -252,8 +231,8 @@ def fit(
     total_steps = max(1, steps_per_epoch * config.epochs)
     eval_every = config.eval_every or steps_per_epoch
 
-    optimizer = _adamw(parameter_groups(model, config), config.learning_rate, device)
-    scheduler = warmup_linear_decay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    optimizer = AdamW(parameter_groups(model, config), config.learning_rate)
+    scheduler = WarmupLinearDecay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     result = FitResult(epochs=0.0, steps=0, seconds=0.0)

@@ -15,7 +15,6 @@ from dialogflowlite.training.loop import (
     length_batches,
     parameter_groups,
     show_progress,
-    warmup_linear_decay,
 )
 
 
@@ -69,19 +68,6 @@ def test_length_batches_cover_every_item_once_with_little_padding() -> None:
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
     assert spread / len(batches) < 5  # random batches would spread ~45
     assert batches != length_batches(lengths, 16, random.Random(1))
-
-
-def test_warmup_then_linear_decay() -> None:
-    parameter = nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([parameter], lr=1.0)
-    scheduler = warmup_linear_decay(optimizer, warmup_steps=4, total_steps=12)
-    rates = []
-    for _ in range(12):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
-    assert rates[4:] == pytest.approx([1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125])
 
 
 def test_parameter_groups_skip_decay_on_biases_and_norms_and_scale_rates() -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from dialogflowlite.training.optim import AdamW
+
 logger = logging.getLogger(__name__)
 
 
@@ -85,7 +87,7 @@ def fit(model: torch.nn.Module, items: Sequence[Any], lengths: Sequence[int],
         if not parameter.requires_grad:
             continue
         (no_decay if parameter.ndim < 2 or "norm" in name else decay).append(parameter)
-    optimizer = torch.optim.AdamW(
+    optimizer = AdamW(
         [{"params": decay, "weight_decay": config.weight_decay},
          {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
     steps_per_epoch = max(1, math.ceil(len(items) / config.batch_size))
