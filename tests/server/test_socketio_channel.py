@@ -37,9 +37,10 @@ class Widget:
     async def next(self) -> tuple[str, Any]:
         return await asyncio.wait_for(self.received.get(), 10)
 
-    async def connect(self, url: str, path: str = "/socket.io") -> None:
-        await self.client.connect(url, transports=["websocket"], socketio_path=path,
-                                  wait_timeout=10)
+    async def connect(self, url: str, path: str = "/socket.io", auth: Any = None,
+                      transports: tuple[str, ...] = ("websocket",)) -> None:
+        await self.client.connect(url, transports=list(transports), socketio_path=path,
+                                  wait_timeout=10, auth=auth)
 
 
 def run_app(app: Any, scenario) -> Any:
@@ -185,9 +186,9 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="no setting 'bot_message_event'") as error:
         enabled_channels({"socketio": {"bot_message_event": "x"}})
     assert "bot_message_evt" in str(error.value.hint)
-    with pytest.raises(ConfigError, match="no setting 'jwt_key'") as error:
-        enabled_channels({"socketio": {"jwt_key": "secret"}})
-    assert "not supported" in str(error.value.hint)
+    with pytest.raises(ConfigError, match="jwt_method 'HS999' is not") as error:
+        enabled_channels({"socketio": {"jwt_key": "secret", "jwt_method": "HS999"}})
+    assert "HS256" in str(error.value.hint)
     with pytest.raises(ConfigError, match="ping_interval and ping_timeout are numbers"):
         enabled_channels({"socketio": {"ping_interval": "often"}})
 
@@ -250,3 +251,67 @@ def test_stopping_the_server_ends_waiting_polls(make_app) -> None:
             return await asyncio.wait_for(waiting, 5)
 
     assert asyncio.run(main()) == "6"
+
+
+@pytest.mark.parametrize("transports", [("websocket",), ("polling",)])
+def test_jwt_key_admits_only_clients_with_a_valid_token(make_app, transports) -> None:
+    import jwt
+
+    key = "a-secret-key-long-enough-for-hs256!"
+    app = make_app(credentials={"socketio": {"jwt_key": key, "jwt_method": "HS256"}})
+    good = jwt.encode({"user": {"username": "ann"}}, key, algorithm="HS256")
+    forged = jwt.encode({"user": {"username": "ann"}}, key[::-1], algorithm="HS256")
+    expired = jwt.encode({"exp": 1}, key, algorithm="HS256")
+
+    async def scenario(url: str) -> tuple[list[str], tuple[str, Any]]:
+        refused = []
+        for auth in (None, {"token": forged}, {"token": expired}, {"token": 42}):
+            widget = Widget()
+            reasons: list[Any] = []
+
+            async def connect_error(data: Any, reasons: list[Any] = reasons) -> None:
+                reasons.append(data)
+
+            widget.client.on("connect_error", connect_error)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await widget.connect(url, auth=auth, transports=transports)
+            refused.append(reasons[0]["message"])
+        widget = Widget()
+        await widget.connect(url, auth={"token": good}, transports=transports)
+        await widget.client.emit("user_uttered", {"message": "/greet"})
+        reply = await widget.next()
+        await widget.client.disconnect()
+        return refused, reply
+
+    refused, reply = run_app(app, scenario)
+    assert len(refused) == 4 and all("Not authorized" in r for r in refused)
+    assert "needs a token" in refused[0] and "invalid or expired" in refused[1]
+    assert reply == ("bot_uttered", {"text": "Hello! How can I help?"})
+
+
+def test_events_before_an_accepted_connect_are_ignored() -> None:
+    from dialogflowlite.server.channels.socketio import SocketIOChannel, SocketIOConnection
+
+    sent: list[str] = []
+    handled: list[Any] = []
+
+    class Session:
+        sid = "engine-1"
+
+        async def send(self, packet: str) -> None:
+            sent.append(packet)
+
+    async def on_message(message: Any) -> list[Any]:
+        handled.append(message)
+        return []
+
+    channel = SocketIOChannel({"jwt_key": "k"})
+    connection = SocketIOConnection(channel, Session(), on_message)
+
+    async def scenario() -> None:
+        await connection.handle('0{"token": "not-a-jwt"}')
+        await connection.handle('2["user_uttered",{"message":"hi"}]')
+
+    asyncio.run(scenario())
+    assert sent[0].startswith("44") and "Not authorized" in sent[0]
+    assert handled == [] and len(sent) == 1

@@ -11,6 +11,8 @@ credentials.yml (Rasa's keys)::
       session_persistence: true          # the conversation id is the client's session_id
       metadata_key: metadata             # where user_uttered data carries metadata
       socketio_path: /socket.io          # the URL path
+      jwt_key: ...                       # only clients with a token this key verifies
+      jwt_method: HS256                  # the token's signing algorithm
 
 Events, as Rasa's channel has them:
 
@@ -21,6 +23,11 @@ Events, as Rasa's channel has them:
   ``quick_replies`` for buttons), ``{"attachment": {"type": "image",
   "payload": {"src": ...}}}`` for an image, ``{"attachment": ...}``, and
   custom payloads as they are.
+
+With ``jwt_key``, a client must send a JWT in its connect packet's auth
+data (``io(url, {auth: {token}})``), signed with that key (or, for RS/ES
+methods, verified by that public key); other clients get a connect error and
+every event they send is ignored, as in Rasa.
 
 Without ``session_persistence`` every connection is a new conversation (its
 Socket.IO id), as in Rasa. Messages of one connection are handled in order.
@@ -58,6 +65,8 @@ SETTINGS: dict[str, Any] = {
     "metadata_key": "metadata",
     "socketio_path": "/socket.io",
     "namespace": None,
+    "jwt_key": None,
+    "jwt_method": "HS256",
     # not Rasa's: seconds between the server's pings, and how long a client may
     # then stay silent before its session is dropped
     "ping_interval": 25.0,
@@ -134,9 +143,7 @@ class SocketIOChannel(InputChannel):
         unknown = [k for k in self.config if k not in SETTINGS]
         if unknown:
             key = unknown[0]
-            hint = ("JWT checks are not supported on this channel; remove the key"
-                    if key in ("jwt_key", "jwt_method") else
-                    did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}")
+            hint = did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}"
             raise ConfigError(f"credentials.yml socketio: no setting {key!r}", hint=hint)
         settings = {**SETTINGS, **{k: v for k, v in self.config.items() if v is not None}}
         self.user_event = str(settings["user_message_evt"])
@@ -145,6 +152,16 @@ class SocketIOChannel(InputChannel):
         self.metadata_key = str(settings["metadata_key"])
         self.namespace = str(settings["namespace"] or "/")
         self.path = "/" + str(settings["socketio_path"]).strip("/")
+        self.jwt_key = str(settings["jwt_key"]) if settings["jwt_key"] else None
+        self.jwt_method = str(settings["jwt_method"])
+        if self.jwt_key:
+            from jwt.algorithms import get_default_algorithms
+
+            if self.jwt_method not in get_default_algorithms():
+                raise ConfigError(
+                    f"credentials.yml socketio: jwt_method {self.jwt_method!r} is not a JWT "
+                    "signing algorithm",
+                    hint=f"one of: {', '.join(sorted(get_default_algorithms()))}")
         try:
             self.ping_interval = float(settings["ping_interval"])
             self.ping_timeout = float(settings["ping_timeout"])
@@ -153,6 +170,22 @@ class SocketIOChannel(InputChannel):
                               "numbers of seconds") from None
         #: the server's longest accepted message, read from the app on each request
         self.max_message_chars = 5_000
+
+    def refuse_connect(self, auth: Any) -> str | None:
+        """Why a client with this connect-packet auth data may not connect, or None."""
+        if not self.jwt_key:
+            return None
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not token or not isinstance(token, str):
+            return "Not authorized: the connection needs a token in its auth data"
+        import jwt
+
+        try:
+            jwt.decode(token, self.jwt_key, algorithms=[self.jwt_method])
+        except jwt.PyJWTError as e:
+            logger.info("socketio: a connection with an invalid JWT was refused (%s)", e)
+            return "Not authorized: the token is invalid or expired"
+        return None
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
         from sanic import Blueprint
@@ -239,6 +272,10 @@ class SocketIOConnection:
                                               {"message": "Invalid namespace"}))
             return
         if kind == SIO_CONNECT:
+            refusal = self.channel.refuse_connect(data)
+            if refusal:
+                await self.send(encode_packet(SIO_CONNECT_ERROR, namespace, {"message": refusal}))
+                return
             self.socket_id = uuid.uuid4().hex
             await self.send(encode_packet(SIO_CONNECT, namespace, {"sid": self.socket_id}))
         elif kind == SIO_DISCONNECT:
