@@ -147,13 +147,12 @@ def create_event_broker(config: dict[str, Any] | None, *,
                         project: str | Path | None = None) -> EventBroker | None:
     """The broker of an endpoints.yml ``event_broker`` section, or None without one."""
     from dialogflowlite.stores.base import class_for_type, registered_types
-    from dialogflowlite.stores.factory import substitute_env
 
     if not config:
         return None
     if not isinstance(config, dict):
         raise ConfigError(f"endpoints.yml {SECTION} must be a mapping with a `type:`")
-    params = substitute_env(dict(config), f"endpoints.yml {SECTION}")
+    params = dict(config)
     kind = str(params.pop("type", "") or "")
     brokers = registered_types("dfl_register_event_brokers")
     cls = class_for_type(brokers, kind)

@@ -111,9 +111,10 @@ def warn_unknown_sections(endpoints: dict[str, Any]) -> list[str]:
 
 def _read_mapping(path: Path) -> dict[str, Any]:
     from dialogflowlite.errors import ConfigError, Position
+    from dialogflowlite.io.env import substitute_env
     from dialogflowlite.io.yaml import read_yaml_file, to_plain
 
-    data = to_plain(read_yaml_file(path))
+    data = to_plain(substitute_env(read_yaml_file(path), path))
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -2,8 +2,8 @@
 
 On top of :func:`dialogflowlite.stores.base.create_tracker_store` this adds:
 
-* ``${NAME}`` in any value is replaced by the environment variable ``NAME``
-  (an unset variable is an error naming it), so passwords stay out of the file;
+* (``${NAME}`` in any value was replaced by the environment variable when
+  the file was read: :mod:`dialogflowlite.io.env`);
 * Rasa's ``type: SQL`` with ``dialect: sqlite | postgresql`` is understood;
 * a SQLite ``db`` path is relative to the project folder;
 * with no ``tracker_store`` section the server keeps conversations in a
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,28 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
 #: ``dialect`` values of Rasa's ``type: SQL`` and the store type each means
 SQL_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres"}
-
-
-def substitute_env(value: Any, section: str = "endpoints.yml") -> Any:
-    """``value`` with every ``${NAME}`` replaced by ``os.environ["NAME"]`` (recursively)."""
-    if isinstance(value, str):
-        def replace(match: re.Match) -> str:
-            name = match.group(1)
-            if name not in os.environ:
-                raise ConfigError(f"{section} uses ${{{name}}}, but the environment variable "
-                                  f"{name} is not set", hint=f"export {name}=... before starting")
-            return os.environ[name]
-
-        return _ENV.sub(replace, value)
-    if isinstance(value, dict):
-        return {key: substitute_env(item, section) for key, item in value.items()}
-    if isinstance(value, list):
-        return [substitute_env(item, section) for item in value]
-    return value
 
 
 def check_keys(cls: type, params: dict[str, Any], section: str) -> None:
@@ -82,12 +60,12 @@ def _sql_type(params: dict[str, Any], section: str) -> str:
 
 def normalise_section(config: dict[str, Any] | None, section: str,
                       project: str | Path | None = None) -> dict[str, Any] | None:
-    """The section with env variables substituted, Rasa's SQL type resolved, paths absolute."""
+    """The section with Rasa's SQL type resolved and a SQLite path made absolute."""
     if not config:
         return None
     if not isinstance(config, dict):
         raise ConfigError(f"endpoints.yml {section} must be a mapping with a `type:`")
-    params = substitute_env(dict(config), f"endpoints.yml {section}")
+    params = dict(config)
     kind = str(params.get("type") or "")
     if kind.lower() == "sql":
         params["type"] = kind = _sql_type(params, section)

@@ -1,4 +1,4 @@
-"""Building stores from endpoints.yml: types, Rasa's SQL section, ${ENV}, paths, defaults."""
+"""Building stores from endpoints.yml: types, Rasa's SQL section, paths, defaults."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from dialogflowlite.errors import ConfigError
-from dialogflowlite.stores.factory import create_lock_store, create_tracker_store, substitute_env
+from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
 from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
 from dialogflowlite.stores.postgres import PostgresTrackerStore
-from dialogflowlite.stores.redis import RedisLockStore, RedisTrackerStore
+from dialogflowlite.stores.redis import RedisLockStore
 from dialogflowlite.stores.sqlite import SQLiteLockStore, SQLiteTrackerStore
 
 
@@ -33,20 +33,6 @@ def test_rasa_sql_sections_pick_the_store_by_dialect(tmp_path: Path, plugin_mana
         assert part in postgres.conninfo
     with pytest.raises(ConfigError, match="dialect 'mysql' is not supported"):
         create_tracker_store({"type": "SQL", "dialect": "mysql"})
-
-
-def test_environment_variables_are_substituted(monkeypatch, plugin_manager) -> None:
-    monkeypatch.setenv("DFL_TEST_REDIS_PASSWORD", "s3cret")
-    monkeypatch.setenv("DFL_TEST_REDIS_HOST", "cache.local")
-    store = create_tracker_store({"type": "redis", "url": "${DFL_TEST_REDIS_HOST}",
-                                  "password": "${DFL_TEST_REDIS_PASSWORD}"})
-    assert isinstance(store, RedisTrackerStore)
-    kwargs = store.redis.connection_pool.connection_kwargs
-    assert kwargs["host"] == "cache.local" and kwargs["password"] == "s3cret"
-    assert substitute_env({"a": ["x-${DFL_TEST_REDIS_HOST}-y"]}) == {"a": ["x-cache.local-y"]}
-    monkeypatch.delenv("DFL_TEST_REDIS_PASSWORD")
-    with pytest.raises(ConfigError, match="DFL_TEST_REDIS_PASSWORD is not set"):
-        create_tracker_store({"type": "redis", "password": "${DFL_TEST_REDIS_PASSWORD}"})
 
 
 def test_unknown_settings_name_the_key_and_the_closest_one(plugin_manager) -> None:
