@@ -207,6 +207,12 @@ class TrackerStoreError(DialogflowLiteError):
     code = "DFL600"
 
 
+class ExportError(DialogflowLiteError):
+    """Exporting stored events to an event broker found nothing, or stopped part way."""
+
+    code = "DFL601"
+
+
 class ApiError(DialogflowLiteError):
     """An HTTP API error; ``status`` is the HTTP status and ``reason`` Rasa's reason code."""
 

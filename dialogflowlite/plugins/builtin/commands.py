@@ -8,6 +8,7 @@ from dialogflowlite import hookimpl
 @hookimpl
 def dfl_register_commands() -> list:
     from dialogflowlite.cli import data, init, plugin_new, plugins
+    from dialogflowlite.cli import export as export_command
     from dialogflowlite.cli import run as run_command
     from dialogflowlite.cli import shell as shell_command
     from dialogflowlite.cli import test as test_command
@@ -16,4 +17,5 @@ def dfl_register_commands() -> list:
     return [plugins.COMMAND, init.COMMAND, data.COMMAND, data.SPLIT_NLU_COMMAND,
             run_command.COMMAND,
             shell_command.COMMAND,
-            train_command.COMMAND, test_command.COMMAND, plugin_new.COMMAND]
+            train_command.COMMAND, test_command.COMMAND, plugin_new.COMMAND,
+            export_command.COMMAND]

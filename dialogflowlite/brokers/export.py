@@ -1,0 +1,108 @@
+"""Publishing stored conversations to an event broker (``dialogflowlite export``).
+
+For a broker added after the bot went live, or a consumer that lost events:
+the events the tracker store holds are published as the server would have
+published them (``sender_id`` added), oldest first across all conversations,
+optionally only those with ``minimum <= timestamp < maximum`` and only some
+conversations. Publishing is in order and synchronous, so when the broker
+fails the export stops and says from which timestamp to run it again; nothing
+is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogflowlite.brokers.base import EventBroker, with_sender
+from dialogflowlite.errors import ExportError
+
+logger = logging.getLogger(__name__)
+
+#: events handed to the broker per call
+BATCH_SIZE = 100
+
+
+@dataclass
+class ExportResult:
+    """What an export published."""
+
+    conversations: int = 0
+    events: int = 0
+    #: requested conversation ids the tracker store does not have
+    missing: list[str] = field(default_factory=list)
+
+
+async def export_events(
+    tracker_store: Any,
+    broker: EventBroker,
+    *,
+    conversation_ids: Sequence[str] | None = None,
+    minimum_timestamp: float | None = None,
+    maximum_timestamp: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Publish the stored events of the chosen conversations, oldest first.
+
+    ``progress(published, total)`` is called after each batch. Raises
+    :class:`ExportError` when there is nothing to publish, and when the broker
+    fails (naming the timestamp to resume from with ``minimum_timestamp``).
+    """
+    if (minimum_timestamp is not None and maximum_timestamp is not None
+            and minimum_timestamp >= maximum_timestamp):
+        raise ExportError(f"the minimum timestamp ({minimum_timestamp}) must be below the "
+                          f"maximum timestamp ({maximum_timestamp})")
+    stored = set(await tracker_store.keys())
+    if not stored:
+        raise ExportError("the tracker store holds no conversations",
+                          hint="check the tracker_store section of endpoints.yml")
+    wanted = list(dict.fromkeys(conversation_ids)) if conversation_ids else sorted(stored)
+    result = ExportResult(missing=[c for c in wanted if c not in stored])
+    if result.missing:
+        logger.warning("the tracker store has no conversation %s",
+                       ", ".join(repr(c) for c in result.missing))
+
+    selected: list[tuple[float, int, dict[str, Any]]] = []
+    for sender_id in wanted:
+        if sender_id not in stored:
+            continue
+        events = await tracker_store.load_events(sender_id) or []
+        chosen = [e for e in events if _in_window(e, minimum_timestamp, maximum_timestamp)]
+        if chosen:
+            result.conversations += 1
+        for event in with_sender(sender_id, chosen):
+            # the position keeps each conversation's stored order where timestamps tie
+            selected.append((_timestamp(event), len(selected), event))
+    if not selected:
+        raise ExportError("no stored events match the conversations and time window asked for",
+                          hint="widen --minimum-timestamp / --maximum-timestamp or check "
+                               "--conversation-ids")
+    selected.sort(key=lambda item: (item[0], item[1]))
+
+    for start in range(0, len(selected), BATCH_SIZE):
+        batch = [event for _, _, event in selected[start : start + BATCH_SIZE]]
+        try:
+            await broker.publish_many(batch)
+        except Exception as e:
+            resume = selected[start][0]
+            raise ExportError(
+                f"the event broker failed after {result.events} of {len(selected)} events: "
+                f"{type(e).__name__}: {e}",
+                hint=f"fix the broker, then run the export again with --minimum-timestamp "
+                     f"{resume!r} (events at that timestamp may be published twice)") from e
+        result.events += len(batch)
+        if progress is not None:
+            progress(result.events, len(selected))
+    return result
+
+
+def _timestamp(event: dict[str, Any]) -> float:
+    value = event.get("timestamp")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _in_window(event: dict[str, Any], minimum: float | None, maximum: float | None) -> bool:
+    timestamp = _timestamp(event)
+    return (minimum is None or timestamp >= minimum) and (maximum is None or timestamp < maximum)

@@ -1,0 +1,87 @@
+"""``dialogflowlite export``: publish stored conversations to the event broker (Rasa's export)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from dialogflowlite.cli.command import Command
+
+logger = logging.getLogger(__name__)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=".", help="project folder (default: .)")
+    parser.add_argument("--endpoints", default=None, metavar="FILE",
+                        help="endpoints file with the tracker_store and event_broker sections "
+                             "(default: endpoints.yml of the project)")
+    parser.add_argument("--minimum-timestamp", type=float, default=None, metavar="T",
+                        help="only events at or after this Unix timestamp")
+    parser.add_argument("--maximum-timestamp", type=float, default=None, metavar="T",
+                        help="only events before this Unix timestamp")
+    parser.add_argument("--conversation-ids", default=None, metavar="IDS",
+                        help="comma-separated conversation ids (default: every conversation)")
+
+
+async def run_export(project: str | Path = ".", endpoints_file: str | None = None, *,
+                     conversation_ids: Sequence[str] | None = None,
+                     minimum_timestamp: float | None = None,
+                     maximum_timestamp: float | None = None) -> int:
+    """Publish the stored events to the configured broker; returns how many were published.
+
+    The tracker store is the one ``run`` uses (endpoints.yml's, else the
+    project's ``trackers.db``); endpoints.yml must configure ``event_broker``.
+    """
+    from dialogflowlite.brokers.base import create_event_broker
+    from dialogflowlite.brokers.export import export_events
+    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.stores.factory import create_tracker_store
+
+    config = ServerConfig(project=str(project), endpoints_file=endpoints_file)
+    endpoints = config.read_endpoints()
+    broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
+    if broker is None:
+        raise ConfigError("endpoints.yml has no event_broker section to export to",
+                          hint="add `event_broker:` with a `type:` (file, SQL, or a plugin's)")
+    tracker_store = create_tracker_store(endpoints.get("tracker_store"),
+                                         project=config.project_dir,
+                                         default_sqlite=config.tracker_db)
+
+    def progress(done: int, total: int) -> None:
+        logger.info("published %d of %d events", done, total)
+
+    try:
+        result = await export_events(tracker_store, broker, conversation_ids=conversation_ids,
+                                     minimum_timestamp=minimum_timestamp,
+                                     maximum_timestamp=maximum_timestamp, progress=progress)
+    finally:
+        await broker.close()
+        await tracker_store.close()
+    print(f"Published {result.events} events of {result.conversations} conversations to the "
+          f"event broker ({type(broker).__name__}).")
+    return result.events
+
+
+def _run(args: argparse.Namespace) -> int:
+    ids = [i.strip() for i in args.conversation_ids.split(",") if i.strip()] \
+        if args.conversation_ids else None
+    asyncio.run(run_export(args.project, args.endpoints, conversation_ids=ids,
+                           minimum_timestamp=args.minimum_timestamp,
+                           maximum_timestamp=args.maximum_timestamp))
+    return 0
+
+
+COMMAND = Command(
+    name="export",
+    help="publish the conversations in the tracker store to the event broker",
+    description="Publish the events the tracker store holds to the event broker of "
+    "endpoints.yml, oldest first, as the server publishes them (Rasa's `rasa export`). "
+    "If the broker fails, the export stops and names the --minimum-timestamp to run it "
+    "again from.",
+    add_arguments=_add_arguments,
+    run=_run,
+)
