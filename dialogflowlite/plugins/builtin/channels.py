@@ -10,7 +10,10 @@ def dfl_register_channels() -> list[type]:
     from dialogflowlite.server.channels.callback import CallbackChannel
     from dialogflowlite.server.channels.console import ConsoleChannel
     from dialogflowlite.server.channels.rest import RestChannel
+    from dialogflowlite.server.channels.slack import SlackChannel
     from dialogflowlite.server.channels.socketio import SocketIOChannel
+    from dialogflowlite.server.channels.telegram import TelegramChannel
     from dialogflowlite.server.channels.websocket import WebSocketChannel
 
-    return [RestChannel, WebSocketChannel, SocketIOChannel, CallbackChannel, ConsoleChannel]
+    return [RestChannel, WebSocketChannel, SocketIOChannel, CallbackChannel, SlackChannel,
+            TelegramChannel, ConsoleChannel]

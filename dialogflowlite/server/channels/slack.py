@@ -1,0 +1,494 @@
+"""The Slack channel: Rasa's ``slack`` channel, for a Slack app's Events API and buttons.
+
+Slack posts events (JSON) and interactive-component payloads (form-encoded
+``payload=``) to one URL, ``POST /webhooks/slack/webhook``; the bot answers
+through Slack's Web API (``chat.postMessage``). ``GET /webhooks/slack/``
+answers ``{"status": "ok"}``. credentials.yml (Rasa's keys)::
+
+    slack:
+      slack_token: "xoxb-..."              # the app's bot token (required)
+      slack_signing_secret: "..."          # verifies every request (required)
+      slack_channel: "C0123ABCD"           # a channel id to listen to besides DMs and mentions
+      use_threads: false                   # answer in the thread of the user's message
+      conversation_granularity: sender     # sender | channel | thread
+      slack_retry_reason_header: x-slack-retry-reason
+      slack_retry_number_header: x-slack-retry-num
+      errors_ignore_retry: [http_timeout]  # retry reasons answered without handling them again
+      proxy: "http://proxy:3128"           # for the calls to Slack's Web API
+      api_url: https://slack.com/api       # not Rasa's: Slack's Web API (a stub in tests)
+      timeout: 10                          # not Rasa's: seconds per Web API call
+
+What is handled, as in Rasa:
+
+* Every request must carry a valid ``X-Slack-Signature`` (HMAC-SHA256 of
+  ``v0:<X-Slack-Request-Timestamp>:<body>`` with the signing secret) and a
+  timestamp at most five minutes off; anything else gets 401 and is logged.
+* ``url_verification`` gets its ``challenge`` back.
+* ``message`` events from people in direct messages (``channel_type: im``)
+  and in ``slack_channel``, and ``app_mention`` events anywhere. Messages of
+  bots, the bot's own, and edits, deletions, joins and other subtypes are
+  skipped (a file upload or a thread reply also sent to the channel is still a
+  user message). Mentions of the bot are cut out of the text; Slack's
+  escapes (``&amp;``, ``&lt;``, ``&gt;``) and links (``<https://x.org|x.org>``,
+  ``<mailto:a@b.org|a@b.org>``) become plain text.
+* Interactive payloads (``block_actions``, legacy ``interactive_message``):
+  the value of the clicked button (or the chosen option, user, channel or
+  date of a select, overflow or date picker) becomes the user's text.
+* The conversation id: the user id (``sender``), ``<user>_<channel>``
+  (``channel``) or ``<user>_<channel>_<thread ts>`` (``thread``), falling back
+  to the user id where the event lacks the channel or thread. The message's
+  metadata is Rasa's: ``out_channel``, ``thread_id`` and ``users``.
+* Retries: Slack resends an event it thinks failed, with the retry headers. A
+  retry whose reason is in ``errors_ignore_retry`` (by default
+  ``http_timeout``: the first delivery is still being handled) is answered
+  201 with ``X-Slack-No-Retry: 1`` and not handled again; retries for other
+  reasons (the first delivery failed) are handled.
+
+Replies go to the channel the message came from (``slack_channel`` when the
+event names none), in the user's thread with ``use_threads``; each part of
+each reply is its own ``chat.postMessage``, in order: text (split at blank
+lines, as Rasa does) or text with buttons (a ``section`` block and
+``actions`` blocks of buttons whose ``value`` is the payload), custom JSON
+(the message body itself, ``channel`` added unless it names one), an image
+(an ``image`` block) and an attachment (``attachments``). Slack refusing a
+message (``"ok": false``, an error status, no answer in time) is logged with
+the channel and Slack's error; the turn stays stored and the later replies
+are still tried. The webhook answers once the turn is handled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from dialogflowlite.errors import ApiError, ConfigError, DialogflowLiteError
+from dialogflowlite.server.channels.base import InputChannel, OnMessage
+
+if TYPE_CHECKING:
+    from sanic import Blueprint, Request
+    from sanic.response import HTTPResponse
+
+    from dialogflowlite.dialogue.messages import IncomingMessage
+
+logger = logging.getLogger(__name__)
+
+#: credentials.yml keys and their defaults (Rasa's, then ours)
+SETTINGS: dict[str, Any] = {
+    "slack_token": None,
+    "slack_signing_secret": None,
+    "slack_channel": None,
+    "use_threads": False,
+    "conversation_granularity": "sender",
+    "slack_retry_reason_header": "x-slack-retry-reason",
+    "slack_retry_number_header": "x-slack-retry-num",
+    "errors_ignore_retry": ["http_timeout"],
+    "proxy": None,
+    # not Rasa's: where Slack's Web API is, and how long one call may take
+    "api_url": "https://slack.com/api",
+    "timeout": 10.0,
+}
+GRANULARITIES = ("sender", "channel", "thread")
+#: how far a request's timestamp may be from our clock (Slack's advice against replays)
+MAX_CLOCK_SKEW = 5 * 60
+#: the most elements Block Kit allows in one ``actions`` block
+BUTTONS_PER_BLOCK = 25
+#: message subtypes that are still a person writing to the bot
+USER_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+_LINK = re.compile(r"<((?:https?://|mailto:)[^|>]*)(?:\|([^>]*))?>")
+_LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>\s*")
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's request signature: ``v0=`` and the hex HMAC-SHA256 of ``v0:<ts>:<body>``."""
+    base = b"v0:" + timestamp.encode("utf-8") + b":" + body
+    return "v0=" + hmac.new(secret.encode("utf-8"), base, hashlib.sha256).hexdigest()
+
+
+def plain_text(text: str, bot_ids: list[str] | tuple[str, ...] = ()) -> str:
+    """A Slack message's text as the user typed it: bot mentions cut, links and escapes undone."""
+    for bot_id in bot_ids:
+        mention = rf"<@{re.escape(bot_id)}(?:\|[^>]*)?>"
+        # Rasa's heuristic: a mention and the space beside it go; a mention glued
+        # between two words becomes a space so the words stay apart
+        for pattern, replacement in ((mention + r"\s", ""), (r"\s" + mention, ""),
+                                     (mention, " ")):
+            text = re.sub(pattern, replacement, text)
+    text = _LINK.sub(lambda m: m.group(2) if m.group(2) is not None
+                     else m.group(1).removeprefix("mailto:"), text)
+    # &amp; last: "&amp;lt;" is a typed "&lt;", not a "<"
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.strip()
+
+
+def conversation_id(granularity: str, user: str, channel: str | None,
+                    thread: str | None) -> str:
+    """The sender id of a Slack user's message under ``conversation_granularity`` (Rasa's)."""
+    if granularity == "channel" and channel:
+        return f"{user}_{channel}"
+    if granularity == "thread" and channel and thread:
+        return f"{user}_{channel}_{thread}"
+    return user
+
+
+def interactive_value(action: dict[str, Any]) -> str | None:
+    """What the user chose in an interactive component, or None (a link button, say)."""
+    kind = action.get("type")
+    if kind == "button":
+        return action.get("value")
+    if kind == "select":
+        options = action.get("selected_options") or [{}]
+        return options[0].get("value")
+    if kind in ("static_select", "external_select", "overflow"):
+        return (action.get("selected_option") or {}).get("value")
+    chosen = {"conversations_select": "selected_conversation", "users_select": "selected_user",
+              "channels_select": "selected_channel", "datepicker": "selected_date"}.get(str(kind))
+    return action.get(chosen) if chosen else None
+
+
+def slack_messages(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """One REST-shaped bot reply as ``chat.postMessage`` bodies (without ``channel``), in order."""
+    messages: list[dict[str, Any]] = []
+    text = reply.get("text")
+    buttons = [b for b in reply.get("buttons") or [] if isinstance(b, dict)]
+    if buttons:
+        blocks: list[dict[str, Any]] = []
+        if text:
+            blocks.append({"type": "section", "text": {"type": "plain_text", "text": text}})
+        elements = [_button(b) for b in buttons]
+        for start in range(0, len(elements), BUTTONS_PER_BLOCK):
+            blocks.append({"type": "actions",
+                           "elements": elements[start:start + BUTTONS_PER_BLOCK]})
+        # the text is what notifications and screen readers show instead of the blocks
+        fallback = text or " | ".join(e["text"]["text"] for e in elements)
+        messages.append({"text": fallback, "blocks": blocks})
+    elif text:
+        # Rasa sends each paragraph as a message of its own
+        messages.extend({"text": part} for part in str(text).strip().split("\n\n")
+                        if part.strip())
+    custom = reply.get("custom")
+    if isinstance(custom, dict):
+        messages.append(dict(custom))
+    elif custom is not None:
+        logger.warning("slack channel: a custom payload that is not a JSON object was not "
+                       "sent (%s)", type(custom).__name__)
+    image = reply.get("image")
+    if image:
+        messages.append({"text": str(image), "blocks": [
+            {"type": "image", "image_url": str(image), "alt_text": str(image)}]})
+    attachment = reply.get("attachment")
+    if isinstance(attachment, (dict, list)) and attachment:
+        messages.append({"attachments": attachment if isinstance(attachment, list)
+                         else [attachment]})
+    elif attachment:
+        logger.warning("slack channel: an attachment that is not a JSON object was not sent")
+    return messages
+
+
+def _button(button: dict[str, Any]) -> dict[str, Any]:
+    payload = button.get("payload")
+    title = button.get("title") or payload or ""
+    element: dict[str, Any] = {"type": "button", "text": {"type": "plain_text",
+                                                          "text": str(title)}}
+    if payload is not None:
+        element["value"] = str(payload)
+    if button.get("url"):
+        element["url"] = str(button["url"])
+    return element
+
+
+class SlackChannel(InputChannel):
+    """Rasa's Slack channel: signed Events API and interactivity requests, Web API replies."""
+
+    channel_name = "slack"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        from dialogflowlite.io.formats import did_you_mean
+
+        unknown = [k for k in self.config if k not in SETTINGS]
+        if unknown:
+            key = unknown[0]
+            hint = did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}"
+            raise ConfigError(f"credentials.yml slack: no setting {key!r}", hint=hint)
+        settings = {**SETTINGS, **{k: v for k, v in self.config.items() if v is not None}}
+        self.token = _required(settings, "slack_token",
+                               "the app's Bot User OAuth Token (xoxb-...), from its OAuth & "
+                               "Permissions page")
+        self.signing_secret = _required(settings, "slack_signing_secret",
+                                        "the app's Signing Secret, from its Basic Information "
+                                        "page; Slack signs every request with it")
+        self.slack_channel = str(settings["slack_channel"]) if settings["slack_channel"] else None
+        self.use_threads = bool(settings["use_threads"])
+        self.granularity = str(settings["conversation_granularity"])
+        if self.granularity not in GRANULARITIES:
+            raise ConfigError(
+                f"credentials.yml slack: conversation_granularity {self.granularity!r} is not "
+                "one of sender, channel, thread",
+                hint="sender: one conversation per user; channel: per user and channel; "
+                     "thread: per user and thread")
+        self.retry_reason_header = str(settings["slack_retry_reason_header"])
+        self.retry_number_header = str(settings["slack_retry_number_header"])
+        ignored = settings["errors_ignore_retry"]
+        # Rasa: an empty list means its default, so timeouts are never handled twice
+        ignored = [ignored] if isinstance(ignored, str) else list(ignored or ["http_timeout"])
+        self.errors_ignore_retry = [str(reason) for reason in ignored]
+        self.proxy = str(settings["proxy"]) if settings["proxy"] else None
+        self.api_url = str(settings["api_url"]).rstrip("/")
+        if not self.api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"credentials.yml slack: api_url {self.api_url!r} is not an "
+                              "http(s) address", hint="leave it out to use https://slack.com/api")
+        try:
+            self.timeout = float(settings["timeout"])
+        except (TypeError, ValueError):
+            raise ConfigError("credentials.yml slack: timeout must be a number of "
+                              "seconds") from None
+
+    # ------------------------------------------------------------ incoming
+
+    def signature_problem(self, headers: Mapping[str, str], body: bytes,
+                          now: float | None = None) -> str | None:
+        """Why a request is not one Slack signed (a short reason), or None when it is."""
+        given = headers.get("x-slack-signature")
+        timestamp = headers.get("x-slack-request-timestamp")
+        if not given or not timestamp:
+            return "no X-Slack-Signature or X-Slack-Request-Timestamp header"
+        try:
+            age = abs((time.time() if now is None else now) - int(timestamp))
+        except ValueError:
+            return f"the timestamp {timestamp[:20]!r} is not a number"
+        if age > MAX_CLOCK_SKEW:
+            # an old signed request replayed by someone who recorded it
+            return f"the timestamp is {age:.0f} s off this server's clock"
+        if not hmac.compare_digest(signature(self.signing_secret, timestamp, body),
+                                   given.strip()):
+            return "the signature does not match the signing secret"
+        return None
+
+    def retry_to_skip(self, headers: Mapping[str, str]) -> str | None:
+        """The retry reason when Slack resent a request that must not be handled again."""
+        number = headers.get(self.retry_number_header)
+        reason = headers.get(self.retry_reason_header)
+        if number and reason in self.errors_ignore_retry:
+            return f"#{number} ({reason})"
+        return None
+
+    def event_message(self, body: dict[str, Any]) -> IncomingMessage | None:
+        """The user message of an ``event_callback``, or None when the bot should not answer it."""
+        from dialogflowlite.dialogue.messages import IncomingMessage
+
+        event = body.get("event")
+        if not isinstance(event, dict):
+            return None
+        kind = event.get("type")
+        text = event.get("text")
+        user = event.get("user")
+        bot_ids = _bot_users(body)
+        if kind not in ("message", "app_mention") or not isinstance(text, str) or not text:
+            return None
+        if event.get("bot_id") or event.get("subtype") not in USER_SUBTYPES:
+            return None
+        if not isinstance(user, str) or not user or user in _own_ids(body):
+            return None
+        channel = event.get("channel")
+        if kind == "message" and event.get("channel_type") != "im":
+            if channel != self.slack_channel:
+                logger.info("slack channel: a message in channel %s was ignored: only direct "
+                            "messages, mentions and slack_channel are answered", channel)
+                return None
+            if any(f"<@{bot_id}" in text for bot_id in bot_ids):
+                # Slack also sends this message as an app_mention; that one is answered
+                return None
+        if kind == "app_mention" and not bot_ids:
+            text = _LEADING_MENTION.sub("", text)
+        thread = event.get("thread_ts") or event.get("ts")
+        metadata = {"out_channel": channel, "thread_id": thread, "users": bot_ids}
+        return IncomingMessage(plain_text(text, bot_ids),
+                               sender_id=conversation_id(self.granularity, user, channel, thread),
+                               channel=self.name(), metadata=metadata,
+                               message_id=event.get("client_msg_id"))
+
+    def interactive_message(self, payload: dict[str, Any]) -> IncomingMessage | None:
+        """The user message of a button click or a choice, or None when there is none."""
+        from dialogflowlite.dialogue.messages import IncomingMessage
+
+        actions = payload.get("actions")
+        user = (payload.get("user") or {}).get("id")
+        if not actions or not isinstance(actions[0], dict) or not user:
+            return None
+        value = interactive_value(actions[0])
+        if value is None:
+            if actions[0].get("type") not in ("button", None):
+                logger.warning("slack channel: input from a %r component is not understood",
+                               actions[0].get("type"))
+            # a link button's click opens its URL; there is nothing to answer
+            return None
+        message = payload.get("message") or {}
+        channel = (payload.get("channel") or {}).get("id")
+        thread = message.get("thread_ts") or message.get("ts")
+        metadata = {"out_channel": channel, "thread_id": thread, "users": [user]}
+        return IncomingMessage(str(value),
+                               sender_id=conversation_id(self.granularity, user, channel, thread),
+                               channel=self.name(), metadata=metadata)
+
+    def blueprint(self, on_message: OnMessage) -> Blueprint:
+        from sanic import Blueprint
+        from sanic.response import empty, json, text
+
+        from dialogflowlite.server import validation
+        from dialogflowlite.server.errors import bad_request
+
+        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
+
+        @blueprint.get("/", name="health")
+        async def health(request: Request) -> HTTPResponse:
+            return json({"status": "ok"})
+
+        @blueprint.post("/webhook", name="webhook")
+        async def webhook(request: Request) -> HTTPResponse:
+            problem = self.signature_problem(request.headers, request.body)
+            if problem:
+                logger.warning("slack channel: a request from %s was refused: %s",
+                               request.remote_addr or request.ip, problem)
+                raise ApiError(401, "NotAuthenticated",
+                               "the request is not signed by Slack with this app's signing "
+                               "secret")
+            content_type = request.headers.get("content-type", "").split(";")[0].strip()
+            if content_type == "application/x-www-form-urlencoded":
+                form = parse_qs(request.body.decode("utf-8", errors="replace"))
+                try:
+                    payload = _json_object(form["payload"][0])
+                except (KeyError, ValueError):
+                    raise bad_request("the form has no JSON `payload`",
+                                      parameter="payload") from None
+                message = self.interactive_message(payload)
+            else:
+                body = validation.json_body(request)
+                if body.get("type") == "url_verification":
+                    return json({"challenge": body.get("challenge")})
+                message = self.event_message(body)
+            if message is None:
+                return text("")
+            skipped = self.retry_to_skip(request.headers)
+            if skipped:
+                logger.info("slack channel: retry %s of an event already being handled was "
+                            "not handled again", skipped)
+                return empty(status=201, headers={"X-Slack-No-Retry": "1"})
+            limit = request.app.ctx.config.max_message_chars
+            if message.text is not None and len(message.text) > limit:
+                logger.warning("slack channel: a message of %d characters from %r was not "
+                               "handled (at most %d are accepted)", len(message.text),
+                               message.sender_id, limit)
+                return text("")
+            await self.handle(message, on_message)
+            return text("")
+
+        return blueprint
+
+    async def handle(self, message: IncomingMessage, on_message: OnMessage) -> int:
+        """Run the message through the bot and post its replies; how many parts Slack took."""
+        try:
+            replies = await on_message(message)
+        except DialogflowLiteError as e:
+            # Slack would only retry the event and show nothing to the user
+            logger.warning("slack channel: the message from %r was not handled: %s",
+                           message.sender_id, e)
+            return 0
+        except Exception as e:
+            logger.error("slack channel: the message from %r was not handled: %s",
+                         message.sender_id, e, exc_info=True)
+            return 0
+        metadata = message.metadata
+        # without a channel in the event the sender id is the user's id, and a
+        # message to a user id lands in the app's direct messages with them
+        channel = metadata.get("out_channel") or self.slack_channel or message.sender_id
+        thread = metadata.get("thread_id") if self.use_threads else None
+        return await self.post_replies(replies, channel, thread)
+
+    # ------------------------------------------------------------ outgoing
+
+    async def post_replies(self, replies: list[dict[str, Any]], channel: str,
+                           thread_ts: str | None = None) -> int:
+        """Post every part of every reply to ``channel`` in order; how many Slack accepted."""
+        import aiohttp
+
+        posted = 0
+        headers = {"Authorization": f"Bearer {self.token}",
+                   "Content-Type": "application/json; charset=utf-8"}
+        url = f"{self.api_url}/chat.postMessage"
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for reply in replies:
+                for part in slack_messages(reply):
+                    body = {"channel": channel, **part}
+                    if thread_ts:
+                        body.setdefault("thread_ts", thread_ts)
+                    problem = await self._post(session, url, headers, body)
+                    if problem is None:
+                        posted += 1
+                        continue
+                    logger.error("slack channel: a reply to %r was not posted in Slack channel "
+                                 "%s (%s)", reply.get("recipient_id"), body["channel"], problem)
+        return posted
+
+    async def _post(self, session: Any, url: str, headers: dict[str, str],
+                    body: dict[str, Any]) -> str | None:
+        """Why Slack did not take the message, or None when it did."""
+        import aiohttp
+
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            async with session.post(url, data=data, headers=headers,
+                                    proxy=self.proxy) as response:
+                try:
+                    answer = await response.json(content_type=None)
+                except ValueError:
+                    answer = None
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if isinstance(answer, dict) and answer.get("ok") is True and status < 300:
+            return None
+        # Slack answers 200 with {"ok": false, "error": "channel_not_found"} when it refuses
+        error = answer.get("error") if isinstance(answer, dict) else None
+        return f"status {status}, error {error}" if error else f"status {status}"
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A JSON object from text (ValueError for anything else)."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def _required(settings: dict[str, Any], key: str, what: str) -> str:
+    value = settings.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"credentials.yml slack: `{key}` is missing; it is {what}",
+                          hint=f'write `slack:` then `  {key}: "..."` (or `${{ENV_VAR}}`)')
+    return value.strip()
+
+
+def _bot_users(body: dict[str, Any]) -> list[str]:
+    """Rasa's ``users`` of an event: ``authed_users``, else the first authorization's user."""
+    if isinstance(body.get("authed_users"), list):
+        return [str(user) for user in body["authed_users"]]
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations:
+        user = (authorizations[0] or {}).get("user_id")
+        return [str(user)] if user else []
+    return []
+
+
+def _own_ids(body: dict[str, Any]) -> set[str]:
+    """The bot users this event was delivered for: their own messages are not answered."""
+    return {str(a["user_id"]) for a in body.get("authorizations") or []
+            if isinstance(a, dict) and a.get("is_bot") and a.get("user_id")}
