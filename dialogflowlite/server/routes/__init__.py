@@ -2,9 +2,9 @@
 
 Always mounted: ``/``, ``/version``, ``/health``, ``/metrics``,
 ``/openapi.yml``, the channels' webhooks and (with the REST channel) the web
-chat page at ``/chat``. With ``--enable-api`` also ``/status``, ``/model/*``,
-``/domain`` and ``/conversations/*``. Routes declared with ``ctx_auth=True``
-need the token or a JWT when one is configured.
+chat page at ``/chat``. With ``--enable-api`` also ``/status``, ``/model/*``
+(``/model/train`` included), ``/domain`` and ``/conversations/*``. Routes
+declared with ``ctx_auth=True`` need the token or a JWT when one is configured.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def register_routes(app: Sanic, config: ServerConfig, channels: Sequence[InputCh
     if config.webchat and any(channel.name() == "rest" for channel in channels):
         app.blueprint(webchat.blueprint())
     if config.enable_api:
-        from dialogflowlite.server.routes import conversations, model
+        from dialogflowlite.server.routes import conversations, model, training
 
         app.blueprint(model.blueprint())
+        app.blueprint(training.blueprint())
         app.blueprint(conversations.blueprint())

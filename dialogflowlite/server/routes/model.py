@@ -48,7 +48,7 @@ def blueprint() -> Blueprint:
         return json({
             "model_file": model_file.name if model_file is not None else None,
             "model_id": model_file.stem if model_file is not None else None,
-            "num_active_training_jobs": 0,
+            "num_active_training_jobs": getattr(app.ctx, "training_jobs", 0),
             "fingerprint": dict(getattr(app.ctx, "model_fingerprints", None) or {}),
         })
 

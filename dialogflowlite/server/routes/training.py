@@ -1,0 +1,162 @@
+"""``POST /model/train``: train a model from a project sent as one YAML body (Rasa's route).
+
+Query parameters, as Rasa's: ``save_to_default_model_directory`` (default
+true: the model is kept in the project's ``models/``; false: it is only
+returned), ``force_training``, ``fixed_model_name``, ``num_threads`` and
+``callback_url`` (answer 204 at once; the model, or the error, is POSTed
+there when training ends). The answer is the model file. Training runs in a
+child process (:mod:`dialogflowlite.server.training_jobs`); the running
+model is not replaced (``PUT /model`` loads the new one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ApiError
+from dialogflowlite.server.training_jobs import TrainingRequest, split_training_payload, train_model
+
+if TYPE_CHECKING:
+    from sanic import Blueprint, Request, Sanic
+    from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "application/x-yml", "text/yaml",
+              "text/x-yaml", "text/plain")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    from dialogflowlite.server.validation import bad_request
+
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise bad_request(f"{name} must be true or false", parameter=name, location="query")
+
+
+def _threads(request: Request) -> int | None:
+    from dialogflowlite.server.validation import bad_request
+
+    raw = request.args.get("num_threads")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise bad_request("num_threads must be a positive whole number",
+                          parameter="num_threads", location="query")
+    return int(raw)
+
+
+def training_request(request: Request) -> TrainingRequest:
+    """The training a ``POST /model/train`` request asks for (a 400 when it cannot be)."""
+    from dialogflowlite.server.validation import bad_request
+
+    kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if kind not in YAML_TYPES:
+        raise ApiError(400, "BadRequest",
+                       f"the training data must be sent as YAML, not {kind or 'no type'}",
+                       hint="send the project's config, domain and data joined into one YAML "
+                            "document with Content-Type: application/yaml")
+    try:
+        text = (request.body or b"").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise bad_request("the request body is not UTF-8 text") from e
+    return TrainingRequest(split_training_payload(text),
+                           force=_flag(request, "force_training", False),
+                           fixed_model_name=request.args.get("fixed_model_name") or None,
+                           num_threads=_threads(request))
+
+
+async def _train(app: Sanic, job: TrainingRequest, save: bool) -> tuple[Path, Path | None]:
+    """The model file, and a temporary folder holding it when it is not saved."""
+    app.ctx.training_jobs = getattr(app.ctx, "training_jobs", 0) + 1
+    scratch = None if save else Path(tempfile.mkdtemp(prefix="dfl-model-"))
+    try:
+        models_dir = app.ctx.config.project_dir / "models" if save else scratch
+        return await train_model(job, models_dir), scratch
+    except BaseException:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    finally:
+        app.ctx.training_jobs -= 1
+
+
+async def _train_then_call_back(app: Sanic, job: TrainingRequest, save: bool, url: str) -> None:
+    """Train, then POST the model file (or the error as JSON) to ``url``."""
+    import aiohttp
+
+    scratch = None
+    try:
+        try:
+            model, scratch = await _train(app, job, save)
+        except ApiError as e:
+            payload: dict[str, Any] = {"json": {"version": _version(), "status": "failure",
+                                                "message": e.message, "reason": e.reason,
+                                                "code": e.status}}
+        else:
+            payload = {"data": model.read_bytes(),
+                       "headers": {"filename": model.name,
+                                   "Content-Type": "application/octet-stream"}}
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with aiohttp.ClientSession(timeout=timeout) as session, \
+                session.post(url, **payload) as response:
+            if response.status >= 300:
+                logger.error("the training result was not accepted by %s (status %d)",
+                             url, response.status)
+    except (aiohttp.ClientError, TimeoutError) as e:
+        logger.error("the training result could not be sent to %s: %s", url, e)
+    except Exception:
+        logger.exception("training for %s failed", url)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _version() -> str:
+    from dialogflowlite import __version__
+
+    return __version__
+
+
+def blueprint() -> Blueprint:
+    from sanic import Blueprint
+    from sanic.response import empty, raw
+
+    bp = Blueprint("training_api")
+
+    @bp.post("/model/train", name="train", ctx_auth=True, ctx_no_model=True)
+    async def train(request: Request) -> HTTPResponse:
+        job = training_request(request)
+        save = _flag(request, "save_to_default_model_directory", True)
+        callback_url = request.args.get("callback_url")
+        if callback_url:
+            if not callback_url.startswith(("http://", "https://")):
+                raise ApiError(400, "BadRequest", "callback_url must be an http(s) address")
+            task = asyncio.create_task(
+                _train_then_call_back(request.app, job, save, callback_url))
+            request.app.ctx.training_tasks = getattr(request.app.ctx, "training_tasks", set())
+            request.app.ctx.training_tasks.add(task)
+            task.add_done_callback(request.app.ctx.training_tasks.discard)
+            return empty(status=204, headers={"location": callback_url})
+        model, scratch = await _train(request.app, job, save)
+        try:
+            body = model.read_bytes()
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        return raw(body, content_type="application/octet-stream",
+                   headers={"filename": model.name,
+                            "Content-Disposition": f'attachment; filename="{model.name}"'})
+
+    return bp

@@ -1,0 +1,138 @@
+"""``POST /model/train``: a project sent as one YAML body, trained into a model file."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tarfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from serving_helpers import CONFIG, DOMAIN, RULES, StubHttpServer, request
+
+from dialogflowlite.server.training_jobs import split_training_payload
+
+
+def _body(*parts: str) -> bytes:
+    """The parts as one YAML document (each part's own ``version`` line dropped)."""
+    lines = ['version: "3.1"']
+    for part in parts:
+        lines += [line for line in textwrap.dedent(part).splitlines()
+                  if not line.startswith("version:")]
+    return "\n".join(lines).encode()
+
+
+YAML = {"Content-Type": "application/yaml"}
+
+
+def _is_model(data: bytes) -> bool:
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        return any(name.endswith("manifest.json") for name in archive.getnames())
+
+
+def test_a_trained_model_is_returned_saved_and_loadable(make_app, tmp_path: Path) -> None:
+    app = make_app()
+
+    async def main():
+        trained = await request(app, "post", "/model/train?fixed_model_name=from-api",
+                                content=_body(CONFIG, DOMAIN, RULES), headers=YAML)
+        loaded = await request(app, "put", "/model",
+                               json={"model_file": str(tmp_path / "models" / "from-api.tar")})
+        replies = await request(app, "post", "/webhooks/rest/webhook",
+                                json={"sender": "t", "message": "/goodbye"})
+        status = await request(app, "get", "/status")
+        return trained, loaded, replies, status
+
+    trained, loaded, replies, status = asyncio.run(main())
+    assert trained.status == 200, trained.text
+    assert trained.headers["filename"] == "from-api.tar"
+    assert _is_model(trained.body)
+    assert (tmp_path / "models" / "from-api.tar").read_bytes() == trained.body
+    assert loaded.status == 204
+    assert replies.json == [{"recipient_id": "t", "text": "Bye!"}]
+    assert status.json["model_file"] == "from-api.tar"
+    assert status.json["num_active_training_jobs"] == 0
+
+
+def test_without_saving_the_model_is_only_returned(make_app, tmp_path: Path) -> None:
+    app = make_app()
+    response = asyncio.run(request(
+        app, "post", "/model/train?save_to_default_model_directory=false&force_training=true",
+        content=_body(CONFIG, DOMAIN, RULES), headers={"Content-Type": "application/x-yaml"}))
+    assert response.status == 200, response.text
+    assert _is_model(response.body)
+    assert not (tmp_path / "models").exists()
+
+
+def test_a_project_the_trainer_rejects_is_a_400_naming_the_part(make_app) -> None:
+    broken = RULES.replace("action: utter_goodbye", "action: utter_farewell")
+    response = asyncio.run(request(make_app(), "post", "/model/train",
+                                   content=_body(CONFIG, DOMAIN, broken), headers=YAML))
+    assert response.status == 400
+    assert response.json["reason"] == "BadRequest"
+    assert "utter_farewell" in response.json["message"]
+    assert "dfl-train-" not in response.json["message"]  # the temporary folder is not shown
+
+
+@pytest.mark.parametrize(("content", "headers", "expected"), [
+    (b"pipeline: [", YAML, "not valid YAML"),
+    (b"- a list", YAML, "must be a YAML mapping"),
+    (b'{"nlu": []}', {"Content-Type": "application/json"}, "must be sent as YAML"),
+    (b"intents: [greet]\npolicy: []\nnlu: []", YAML, "'policy'"),
+    (b"intents: [greet]", YAML, "no training data"),
+])
+def test_bodies_that_are_not_a_project(make_app, content, headers, expected) -> None:
+    response = asyncio.run(request(make_app(), "post", "/model/train", content=content,
+                                   headers=headers))
+    assert response.status == 400
+    assert expected in response.json["message"]
+
+
+def test_bad_query_parameters(make_app) -> None:
+    app = make_app()
+    for query, parameter in (("force_training=maybe", "force_training"),
+                             ("num_threads=0", "num_threads")):
+        response = asyncio.run(request(app, "post", f"/model/train?{query}",
+                                       content=_body(CONFIG, DOMAIN, RULES), headers=YAML))
+        assert response.status == 400
+        assert response.json["details"] == {"parameter": parameter, "in": "query"}
+
+
+def test_the_route_needs_the_token(make_app) -> None:
+    app = make_app(auth_token="secret")
+    response = asyncio.run(request(app, "post", "/model/train",
+                                   content=_body(CONFIG, DOMAIN, RULES), headers=YAML))
+    assert response.status == 403
+
+
+def test_with_a_callback_url_the_model_is_posted_there(make_app, tmp_path: Path) -> None:
+    with StubHttpServer(lambda r: (200, {}, b""), path="/trained") as receiver:
+        app = make_app()
+
+        async def main():
+            answer = await request(app, "post", f"/model/train?callback_url={receiver.url}",
+                                   content=_body(CONFIG, DOMAIN, RULES), headers=YAML)
+            # the ASGI client stops the app after each request; keep the loop alive while
+            # the background training finishes
+            deadline = time.monotonic() + 120
+            while not receiver.requests and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            return answer
+
+        answer = asyncio.run(main())
+        assert answer.status == 204
+        assert len(receiver.requests) == 1
+        delivered = receiver.requests[0]
+        assert delivered.method == "POST" and _is_model(delivered.body)
+        assert delivered.headers["filename"].endswith(".tar")
+        assert (tmp_path / "models" / delivered.headers["filename"]).is_file()
+
+
+def test_the_body_is_split_into_the_project_s_files() -> None:
+    parts = split_training_payload(_body(CONFIG, DOMAIN, RULES).decode())
+    assert set(parts) == {"config.yml", "domain.yml", "data/training_data.yml"}
+    assert parts["config.yml"]["policies"][0] == {"name": "MemoizationPolicy"}
+    assert "responses" in parts["domain.yml"] and "rules" in parts["data/training_data.yml"]
+    assert all(part["version"] == "3.1" for part in parts.values())
