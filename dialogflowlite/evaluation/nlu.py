@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import (
     ModelLoadError,
+    ProjectError,
     ProjectNotFoundError,
     ProjectValidationError,
     TrainingError,
@@ -125,27 +126,34 @@ def predict(
     labelled = [m for m in examples if m.intent]
     for offset in range(0, len(labelled), max(1, batch_size)):
         chunk = labelled[offset : offset + max(1, batch_size)]
-        parsed = pipeline.parse_batch([m.text for m in chunk])
-        for example, message in zip(chunk, parsed, strict=True):
-            retrieval = example.intent if RETRIEVAL_SEPARATOR in (example.intent or "") else None
-            records.append(
-                PredictionRecord(
-                    text=example.text,
-                    intent=example.base_intent or NO_PREDICTION,
-                    intent_prediction=message.intent or NO_PREDICTION,
-                    confidence=float(message.confidence or 0.0),
-                    entities=list(example.entities),
-                    predicted_entities=[
-                        e for e in message.entities if e.extractor not in PRETRAINED_EXTRACTORS
-                    ],
-                    retrieval_intent=retrieval,
-                    retrieval_prediction=(
-                        predicted_response_key(message, example.base_intent) or NO_PREDICTION
-                    )
-                    if retrieval
-                    else None,
+        records += pair_predictions(chunk, pipeline.parse_batch([m.text for m in chunk]))
+    return records
+
+
+def pair_predictions(examples: Sequence[Message],
+                     parsed: Sequence[Message]) -> list[PredictionRecord]:
+    """Each labelled example with what the pipeline made of its text."""
+    records: list[PredictionRecord] = []
+    for example, message in zip(examples, parsed, strict=True):
+        retrieval = example.intent if RETRIEVAL_SEPARATOR in (example.intent or "") else None
+        records.append(
+            PredictionRecord(
+                text=example.text,
+                intent=example.base_intent or NO_PREDICTION,
+                intent_prediction=message.intent or NO_PREDICTION,
+                confidence=float(message.confidence or 0.0),
+                entities=list(example.entities),
+                predicted_entities=[
+                    e for e in message.entities if e.extractor not in PRETRAINED_EXTRACTORS
+                ],
+                retrieval_intent=retrieval,
+                retrieval_prediction=(
+                    predicted_response_key(message, example.base_intent) or NO_PREDICTION
                 )
+                if retrieval
+                else None,
             )
+        )
     return records
 
 
@@ -244,6 +252,65 @@ class NluEvaluation:
             for r in self.records
             if r.retrieval_intent and r.retrieval_intent != r.retrieval_prediction
         ]
+
+    # ------------------------------------------------------------ Rasa's API shape
+
+    def to_rasa_json(self) -> dict[str, Any]:
+        """The result in the shape of Rasa's ``POST /model/test/intents`` answer.
+
+        Entities are scored per extractor, as Rasa does; an extractor's
+        ``accuracy`` here is the share of messages whose spans from that
+        extractor are exactly the annotated ones.
+        """
+        intents = self.intent_report
+        result: dict[str, Any] = {
+            "intent_evaluation": {
+                "report": intents,
+                "accuracy": intents["accuracy"],
+                "f1_score": intents["weighted avg"]["f1-score"],
+                "precision": intents["weighted avg"]["precision"],
+                "predictions": [
+                    {"text": r.text, "intent": r.intent, "predicted": r.intent_prediction,
+                     "confidence": r.confidence}
+                    for r in self.records
+                ],
+                "errors": self.intent_errors(),
+            },
+            "entity_evaluation": {},
+            "response_selection_evaluation": None,
+        }
+        extractors = sorted({e.extractor or "unknown" for r in self.records
+                             for e in r.predicted_entities})
+        for extractor in extractors:
+            predicted = [[e for e in r.predicted_entities if (e.extractor or "unknown")
+                          == extractor] for r in self.records]
+            gold = [_spans(r.entities) for r in self.records]
+            guesses = [_spans(p) for p in predicted]
+            report = span_report(gold, guesses)
+            result["entity_evaluation"][extractor] = {
+                "report": report,
+                "accuracy": sum(g == p for g, p in zip(gold, guesses, strict=True))
+                / max(1, len(gold)),
+                "f1_score": report["micro avg"]["f1-score"],
+                "precision": report["micro avg"]["precision"],
+                "errors": [
+                    {"text": r.text,
+                     "entities": [_entity_json(e, r.text) for e in r.entities],
+                     "predicted_entities": [_entity_json(e, r.text) for e in mine]}
+                    for r, mine, g, p in zip(self.records, predicted, gold, guesses, strict=True)
+                    if g != p
+                ],
+            }
+        if self.response_selection_report is not None:
+            selection = self.response_selection_report
+            result["response_selection_evaluation"] = {
+                "report": selection,
+                "accuracy": selection["accuracy"],
+                "f1_score": selection["weighted avg"]["f1-score"],
+                "precision": selection["weighted avg"]["precision"],
+                "errors": self.response_selection_errors(),
+            }
+        return result
 
     # ------------------------------------------------------------ output
 
@@ -487,6 +554,25 @@ def load_nlu_data(path: str | Path) -> TrainingData:
         data = read_yaml_file(file)
         if isinstance(data, dict) and "nlu" in data:
             reader.read(file, data, data["nlu"])
+    if log.errors:
+        raise ProjectValidationError(log.problems)
+    return reader.data
+
+
+def nlu_data_from_yaml(text: str, name: str = "request body") -> TrainingData:
+    """The NLU examples of one YAML document (``nlu:`` items), as a test file holds them."""
+    from dialogflowlite.io.nlu_reader import NluReader
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.io.yaml import read_yaml
+
+    data = read_yaml(text, name)
+    if not isinstance(data, dict) or "nlu" not in data:
+        raise ProjectError("the test data must be a mapping with `nlu:`",
+                           hint="send the test examples as in a data file: `nlu:` then "
+                                "`- intent: ...` items with `examples: |`")
+    log = ProblemLog()
+    reader = NluReader(log)
+    reader.read(Path(name), data, data["nlu"])
     if log.errors:
         raise ProjectValidationError(log.problems)
     return reader.data

@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,13 @@ class MessageHandler:
             return list(await agent.parse_messages(texts))
         return await asyncio.get_running_loop().run_in_executor(
             self._nlu_thread, self._parse_in_thread, agent, texts)
+
+    async def run_nlu(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` on the thread that runs the NLU model, between live batches."""
+        if self._nlu_thread is None:
+            return function(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._nlu_thread, function,
+                                                                *args)
 
     def _close_thread_loop(self) -> None:
         loop = getattr(self._thread_state, "loop", None)

@@ -30,8 +30,9 @@ def register_routes(app: Sanic, config: ServerConfig, channels: Sequence[InputCh
     if config.webchat and any(channel.name() == "rest" for channel in channels):
         app.blueprint(webchat.blueprint())
     if config.enable_api:
-        from dialogflowlite.server.routes import conversations, model, training
+        from dialogflowlite.server.routes import conversations, model, testing, training
 
         app.blueprint(model.blueprint())
         app.blueprint(training.blueprint())
+        app.blueprint(testing.blueprint())
         app.blueprint(conversations.blueprint())

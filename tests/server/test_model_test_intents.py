@@ -1,0 +1,139 @@
+"""``POST /model/test/intents``: the loaded model's NLU scored on test examples, in Rasa's shape."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+from serving_helpers import request
+
+NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - hey there
+    - good morning
+- intent: travel
+  examples: |
+    - fly to [Rome](city)
+    - a ticket to [Paris](city)
+    - I want to go to [Oslo](city)
+    - take me to [Rome](city)
+- regex: city
+  examples: |
+    - Rome|Paris|Oslo|Lima
+"""
+
+CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: RegexEntityExtractor
+- name: ScratchTransformerClassifier
+  epochs: 60
+  hidden_size: 32
+  num_heads: 2
+  ff_size: 64
+  learning_rate: 0.01
+  batch_size: 8
+  entity_recognition: false
+policies:
+- name: RulePolicy
+"""
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, travel]
+entities: [city]
+responses:
+  utter_greet: [{text: "Hi!"}]
+"""
+
+TEST_DATA = b"""
+nlu:
+- intent: greet
+  examples: |
+    - hello there
+    - hi
+- intent: travel
+  examples: |
+    - fly to [Lima](city)
+    - a ticket to [Oslo](city) please
+"""
+
+
+@pytest.fixture(scope="module")
+def nlu_model(tmp_path_factory) -> Path:
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    root = tmp_path_factory.mktemp("nlubot")
+    for relative, text in {"config.yml": CONFIG, "domain.yml": DOMAIN,
+                           "data/nlu.yml": NLU}.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return train(root, options=TrainOptions(progress=False, seed=3)).model_path
+
+
+@pytest.fixture
+def app(make_app, nlu_model: Path):
+    from dialogflowlite.agent import Agent
+
+    return make_app(agent=Agent.load(nlu_model))
+
+
+YAML = {"Content-Type": "application/yaml"}
+
+
+def test_intents_and_entities_are_scored_as_rasa_reports_them(app) -> None:
+    response = asyncio.run(request(app, "post", "/model/test/intents", content=TEST_DATA,
+                                   headers=YAML))
+    assert response.status == 200, response.text
+    result = response.json
+    intents = result["intent_evaluation"]
+    assert [p["text"] for p in intents["predictions"]] == [
+        "hello there", "hi", "fly to Lima", "a ticket to Oslo please"]
+    right = sum(p["intent"] == p["predicted"] for p in intents["predictions"])
+    assert intents["accuracy"] == pytest.approx(right / 4)
+    assert intents["report"]["greet"]["support"] == 2
+    assert len(intents["errors"]) == 4 - right
+    assert {"f1_score", "precision"} <= set(intents)
+    regex = result["entity_evaluation"]["RegexEntityExtractor"]
+    assert regex["report"]["city"]["support"] == 2
+    assert regex["f1_score"] == 1.0 and regex["accuracy"] == 1.0 and regex["errors"] == []
+    assert result["response_selection_evaluation"] is None
+
+
+def test_entity_errors_name_the_message(app) -> None:
+    data = b"nlu:\n- intent: travel\n  examples: |\n    - fly to [Lima](city) or [Quito](city)\n"
+    result = asyncio.run(request(app, "post", "/model/test/intents", content=data,
+                                 headers=YAML)).json
+    regex = result["entity_evaluation"]["RegexEntityExtractor"]
+    assert regex["report"]["city"]["recall"] == 0.5
+    assert regex["errors"][0]["text"] == "fly to Lima or Quito"
+    assert [e["value"] for e in regex["errors"][0]["entities"]] == ["Lima", "Quito"]
+
+
+@pytest.mark.parametrize(("query", "content", "headers", "expected"), [
+    ("", b"nlu: [", YAML, "the test data is invalid"),
+    ("", b"rules: []", YAML, "mapping with `nlu:`"),
+    ("", b"nlu:\n- regex: x\n  examples: |\n    - a\n", YAML, "no labelled examples"),
+    ("", b'{"nlu": []}', {"Content-Type": "application/json"}, "must be sent as YAML"),
+    ("?model=models/other.tar", TEST_DATA, YAML, "'model' is not supported"),
+])
+def test_bad_requests(app, query, content, headers, expected) -> None:
+    response = asyncio.run(request(app, "post", f"/model/test/intents{query}", content=content,
+                                   headers=headers))
+    assert response.status == 400
+    assert expected in response.json["message"]
+
+
+def test_a_model_without_nlu_is_a_conflict(make_app) -> None:
+    response = asyncio.run(request(make_app(), "post", "/model/test/intents",
+                                   content=TEST_DATA, headers=YAML))
+    assert response.status == 409
