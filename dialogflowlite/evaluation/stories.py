@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,6 +190,41 @@ class StoryEvaluation:
         return "\n".join(lines)
 
 
+def rasa_story_result(evaluation: StoryEvaluation, *, end_to_end: bool) -> dict[str, Any]:
+    """The evaluation in the shape of Rasa's ``POST /model/test/stories`` answer."""
+    report = evaluation.report()
+    checks = evaluation.action_checks
+    weighted = report.get("weighted avg") or {}
+    return {
+        "report": report,
+        "precision": weighted.get("precision", 0.0),
+        "f1": weighted.get("f1-score", 0.0),
+        "accuracy": report.get("accuracy", 0.0),
+        "actions": [{"action": c.expected, "predicted": c.predicted, "policy": c.policy,
+                     "confidence": c.confidence} for c in checks],
+        "is_end_to_end_evaluation": end_to_end,
+    }
+
+
+def stories_from_yaml(text: str, name: str = "request body") -> list[Story]:
+    """Test stories from one YAML document (``stories:``)."""
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.io.story_reader import StoryReader
+    from dialogflowlite.io.yaml import read_yaml
+
+    data = read_yaml(text, name)
+    if not isinstance(data, dict) or "stories" not in data:
+        raise ProjectError("the test stories must be a mapping with `stories:`",
+                           hint="send them as a tests/ file holds them: `stories:` then "
+                                "`- story: ...` items with `steps:`")
+    log = ProblemLog()
+    stories = StoryReader(log).read(Path(name), data, "stories", data["stories"], "test")
+    if log.errors:
+        raise ProjectError("the test stories have errors:\n" +
+                           "\n".join(str(p) for p in log.errors[:10]))
+    return stories
+
+
 def _entity_key(entity: dict[str, Any], with_offsets: bool) -> tuple:
     key = (entity.get("entity"), str(entity.get("value")))
     if with_offsets:
@@ -225,16 +260,22 @@ def story_conversations(story: Story, domain: Any) -> list[tuple[str, list[Event
 class StoryTester:
     """Replays test stories against an agent."""
 
-    def __init__(self, agent: Agent, *, extract_slots: bool = True) -> None:
+    def __init__(self, agent: Agent, *, extract_slots: bool = True,
+                 parse: Callable[[list[str]], Awaitable[list[dict[str, Any]]]] | None = None,
+                 yield_between_stories: bool = False) -> None:
+        """``parse`` replaces the agent's own parsing (a server parses on its NLU thread);
+        ``yield_between_stories`` lets other tasks of the event loop run between stories."""
         self.agent = agent
         self.extract_slots = extract_slots
         self.processor = agent.processor
         self.domain = agent.domain
+        self.parse = parse or agent.parse_messages
+        self.yield_between_stories = yield_between_stories
 
     async def _parse_all(self, conversations: list[list[Event]]) -> dict[str, dict[str, Any]]:
         texts = sorted({e.text for events in conversations for e in events
                         if isinstance(e, UserUttered) and e.text})
-        parsed = await self.agent.parse_messages(texts) if texts else []
+        parsed = await self.parse(texts) if texts else []
         return dict(zip(texts, parsed, strict=True))
 
     async def evaluate(self, stories: Sequence[Story]) -> StoryEvaluation:
@@ -247,6 +288,8 @@ class StoryTester:
         for story, name, events in conversations:
             location = str(story.position) if story.position else ""
             evaluation.outcomes.append(self._replay(name, location, events, parses))
+            if self.yield_between_stories:
+                await asyncio.sleep(0)
         return evaluation
 
     def _replay(self, name: str, location: str, events: list[Event],

@@ -93,6 +93,14 @@ class MessageHandler:
         return await asyncio.get_running_loop().run_in_executor(
             self._nlu_thread, self._parse_in_thread, agent, texts)
 
+    async def parse_many(self, texts: list[str], chunk: int = 64) -> list[dict[str, Any]]:
+        """Parse results of many texts, ``chunk`` at a time on the NLU thread (live
+        messages are parsed between the chunks)."""
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(texts), chunk):
+            results += await self._parse_batch(texts[start : start + chunk])
+        return results
+
     async def run_nlu(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` on the thread that runs the NLU model, between live batches."""
         if self._nlu_thread is None:

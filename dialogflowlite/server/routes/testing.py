@@ -1,4 +1,4 @@
-"""``POST /model/test/intents``: score the loaded model's NLU on test examples (Rasa's route).
+"""``POST /model/test/intents`` and ``/model/test/stories``: test the loaded model (Rasa's routes).
 
 The body is NLU test data as YAML (``nlu:`` with ``- intent:`` items, entity
 annotation as in data files). The examples are parsed by the loaded model, a
@@ -6,6 +6,11 @@ batch at a time on the thread that parses live messages, so live traffic is
 served between batches. The answer has Rasa's shape: ``intent_evaluation``,
 ``entity_evaluation`` per extractor and ``response_selection_evaluation``
 (:meth:`~dialogflowlite.evaluation.nlu.NluEvaluation.to_rasa_json`).
+
+``/model/test/stories`` takes test stories as YAML and replays them against
+the loaded model as ``dialogflowlite test core`` does (in memory: no
+conversation is stored); user texts are parsed on the NLU thread and the
+event loop serves other requests between stories.
 """
 
 from __future__ import annotations
@@ -28,12 +33,16 @@ def blueprint() -> Blueprint:
 
     from dialogflowlite.errors import DialogflowLiteError
     from dialogflowlite.evaluation.nlu import NluEvaluation, nlu_data_from_yaml, pair_predictions
+    from dialogflowlite.evaluation.stories import (
+        StoryTester,
+        rasa_story_result,
+        stories_from_yaml,
+    )
     from dialogflowlite.server.routes.training import YAML_TYPES
 
     bp = Blueprint("testing_api")
 
-    @bp.post("/model/test/intents", name="test_intents", ctx_auth=True)
-    async def test_intents(request: Request) -> HTTPResponse:
+    def yaml_body(request: Request, what: str) -> str:
         for unsupported in ("model", "callback_url"):
             if request.args.get(unsupported):
                 raise ApiError(400, "BadRequest", f"the query parameter {unsupported!r} is not "
@@ -42,11 +51,17 @@ def blueprint() -> Blueprint:
         if kind not in YAML_TYPES:
             raise ApiError(400, "BadRequest", f"the test data must be sent as YAML, not "
                            f"{kind or 'no type'}",
-                           hint="send `nlu:` test examples with Content-Type: application/yaml")
+                           hint=f"send {what} with Content-Type: application/yaml")
         try:
-            data = nlu_data_from_yaml((request.body or b"").decode("utf-8"))
+            return (request.body or b"").decode("utf-8")
         except UnicodeDecodeError as e:
             raise ApiError(400, "BadRequest", "the request body is not UTF-8 text") from e
+
+    @bp.post("/model/test/intents", name="test_intents", ctx_auth=True)
+    async def test_intents(request: Request) -> HTTPResponse:
+        text = yaml_body(request, "`nlu:` test examples")
+        try:
+            data = nlu_data_from_yaml(text)
         except DialogflowLiteError as e:
             raise ApiError(400, "BadRequest", f"the test data is invalid: {e}") from e
         examples = [m for m in data.examples if m.intent]
@@ -63,5 +78,25 @@ def blueprint() -> Blueprint:
             parsed = await handler.run_nlu(pipeline.parse_batch, [m.text for m in chunk])
             records += pair_predictions(chunk, parsed)
         return json(NluEvaluation(records).to_rasa_json())
+
+    @bp.post("/model/test/stories", name="test_stories", ctx_auth=True)
+    async def test_stories(request: Request) -> HTTPResponse:
+        text = yaml_body(request, "`stories:` test stories")
+        try:
+            stories = stories_from_yaml(text)
+        except DialogflowLiteError as e:
+            raise ApiError(400, "BadRequest", f"the test stories are invalid: {e}") from e
+        if not stories:
+            raise ApiError(400, "BadRequest", "the body has no test stories",
+                           hint="add `- story: ...` items with `steps:`")
+        handler = request.app.ctx.handler
+        tester = StoryTester(handler.agent, parse=handler.parse_many,
+                             yield_between_stories=True)
+        try:
+            evaluation = await tester.evaluate(stories)
+        except DialogflowLiteError as e:
+            raise ApiError(400, "BadRequest", f"the test stories cannot be replayed: {e}") from e
+        end_to_end = any(check.text for check in evaluation.user_checks())
+        return json(rasa_story_result(evaluation, end_to_end=end_to_end))
 
     return bp

@@ -1,0 +1,56 @@
+"""``POST /model/test/stories``: test stories replayed against the loaded model, Rasa's shape."""
+
+from __future__ import annotations
+
+import asyncio
+
+from serving_helpers import request
+
+YAML = {"Content-Type": "application/yaml"}
+
+STORIES = b"""
+stories:
+- story: greet and leave
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: goodbye
+  - action: utter_goodbye
+- story: a wrong expectation
+  steps:
+  - user: /goodbye
+  - action: utter_greet
+"""
+
+
+def test_stories_are_replayed_and_scored_without_storing_anything(make_app, agent) -> None:
+    response = asyncio.run(request(make_app(), "post", "/model/test/stories", content=STORIES,
+                                   headers=YAML))
+    assert response.status == 200, response.text
+    result = response.json
+    # after a wrong prediction the story goes on as written (as `test core` replays it)
+    assert [(a["action"], a["predicted"]) for a in result["actions"]] == [
+        ("utter_greet", "utter_greet"), ("action_listen", "action_listen"),
+        ("utter_goodbye", "utter_goodbye"), ("action_listen", "action_listen"),
+        ("utter_greet", "utter_goodbye"), ("action_listen", "action_default_fallback")]
+    assert result["actions"][0]["policy"] == "RulePolicy"
+    assert result["accuracy"] == 4 / 6
+    assert result["report"]["conversation_accuracy"] == {"accuracy": 0.5, "correct": 1,
+                                                         "total": 2}
+    assert result["report"]["failed_stories"][0]["story"] == "a wrong expectation"
+    assert result["is_end_to_end_evaluation"] is True  # a step with the user's text
+    assert {"precision", "f1"} <= set(result)
+    assert asyncio.run(agent.tracker_store.keys()) == []
+
+
+def test_bad_bodies(make_app) -> None:
+    app = make_app()
+    for content, expected in ((b"stories: [", "the test stories are invalid"),
+                              (b"nlu: []", "mapping with `stories:`"),
+                              (b"stories: []", "no test stories"),
+                              (b"stories:\n- story: x\n  steps:\n  - bogus: 1\n",
+                               "the test stories are invalid")):
+        response = asyncio.run(request(app, "post", "/model/test/stories", content=content,
+                                       headers=YAML))
+        assert response.status == 400, content
+        assert expected in response.json["message"], response.json["message"]
