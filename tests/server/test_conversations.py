@@ -186,3 +186,28 @@ def test_invalid_conversation_ids_are_400(make_app) -> None:
     response = asyncio.run(request(app, "get", "/conversations/has%20space/tracker"))
     assert response.status == 400 and response.json["details"] == {
         "parameter": "conversation_id", "in": "path"}
+
+
+def test_model_predict_reads_the_events_it_is_given_and_stores_nothing(make_app, agent) -> None:
+    app = make_app()
+    events = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "/ask_choice",
+         "parse_data": {"intent": {"name": "ask_choice", "confidence": 1.0}, "entities": []}},
+    ]
+
+    async def main():
+        predicted = await request(app, "post", "/model/predict", json=events)
+        after_reply = await request(app, "post", "/model/predict", json=[
+            *events, {"event": "action", "name": "utter_choice"}])
+        bad = await request(app, "post", "/model/predict", json=[{"event": "nonsense"}])
+        return predicted, after_reply, bad, await agent.tracker_store.keys()
+
+    predicted, after_reply, bad, stored = asyncio.run(main())
+    assert predicted.status == 200
+    assert predicted.json["scores"][0]["action"] == "utter_choice"
+    assert predicted.json["policy"]
+    assert [e["event"] for e in predicted.json["tracker"]["events"]] == ["action", "user"]
+    assert after_reply.json["scores"][0]["action"] == "action_listen"
+    assert bad.status == 400 and "event 0" in bad.json["message"]
+    assert stored == []

@@ -1,5 +1,6 @@
-"""The model part of the HTTP API: ``/status``, ``/model/parse``, ``PUT|DELETE /model``,
-``/domain``. Every route here needs the token or a JWT when one is configured."""
+"""The model part of the HTTP API: ``/status``, ``/model/parse``, ``/model/predict``,
+``PUT|DELETE /model``, ``/domain``. Every route here needs the token or a JWT when one is
+configured."""
 
 from __future__ import annotations
 
@@ -64,6 +65,25 @@ def blueprint() -> Blueprint:
         result["text"] = text_
         if message_id is not None:
             result["message_id"] = str(message_id)
+        return json(result)
+
+    @bp.post("/model/predict", name="predict_from_events", ctx_auth=True)
+    async def predict_from_events(request: Request) -> HTTPResponse:
+        from dialogflowlite.server.routes.conversations import include_events, parse_events
+        from dialogflowlite.shared.tracker import DialogueStateTracker
+
+        events = parse_events(validation.json_body(request, expect=list))
+        verbosity = include_events(request)
+        agent = request.app.ctx.agent
+        if agent is None:
+            raise no_agent()
+        if agent.processor.policies is None:
+            raise ApiError(409, "Conflict", "the loaded model has no dialogue policies to "
+                                            "predict with")
+        # a conversation that exists only for this request: nothing is stored
+        tracker = DialogueStateTracker.for_domain("default", agent.domain, events)
+        result = dict(agent.processor.prediction_summary(tracker))
+        result["tracker"] = tracker.current_state(verbosity)
         return json(result)
 
     @bp.put("/model", name="replace_model", ctx_auth=True)
