@@ -19,13 +19,22 @@ running model stays. A server started without a local model pulls one first.
 After each switch only the newest ``keep`` pulled files stay in ``models/``
 (models you trained are never deleted; a loaded model no longer needs its
 file).
+
+Workers of one server (``--workers``) share the pulls: a pull holds a lock
+file in ``models/``, and a worker that finds a model another worker pulled
+since its own last pull (recorded with its ETag in ``models/.pulled.json``)
+switches to that file instead of downloading it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
 import logging
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +51,9 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_KEEP = 3
 #: the file names pulled models get (``model_file_name`` with this prefix)
 PULLED_PREFIX = "pulled"
+#: in ``models/``: the newest pull of any worker, and the lock pulls hold
+PULL_RECORD = ".pulled.json"
+PULL_LOCK = ".pull.lock"
 
 
 def file_digest(path: Path) -> str:
@@ -94,11 +106,42 @@ class ModelServer:
                    {str(k): str(v) for k, v in headers.items()}, keep)
 
     async def pull(self, current: Path | None = None) -> Path | None:
-        """Download the model if it changed; its new file, or None (nothing new, or failed).
+        """The model file to switch to, or None (nothing new, or the pull failed).
 
-        ``current`` is the running model's file: a download with the same
-        bytes is not a new model.
+        Another worker's recent pull is taken from ``models/`` when there is
+        one; otherwise the model is downloaded if it changed. ``current`` is
+        the running model's file: a download with the same bytes is not a new
+        model.
         """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        async with _pull_lock(self.folder / PULL_LOCK):
+            shared = self._pulled_by_another_worker(current)
+            if shared is not None:
+                return shared
+            pulled = await self._download(current)
+            if pulled is not None and self.etag:
+                record = {"etag": self.etag, "file": pulled.name, "time": time.time()}
+                (self.folder / PULL_RECORD).write_text(json.dumps(record), encoding="utf-8")
+            return pulled
+
+    def _pulled_by_another_worker(self, current: Path | None) -> Path | None:
+        """The model another worker pulled since this one last asked, if its file is here."""
+        try:
+            record = json.loads((self.folder / PULL_RECORD).read_text(encoding="utf-8"))
+            etag, name, when = str(record["etag"]), str(record["file"]), float(record["time"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        path = self.folder / name
+        # only a pull within the last interval: an older one may no longer be the newest
+        recent = time.time() - when < max(self.wait_time_between_pulls or 0.0, self.timeout)
+        if etag == self.etag or not recent or not path.is_file() or \
+                (current is not None and path == current):
+            return None
+        self.etag = etag
+        logger.info("model %s was pulled by another worker; switching to it", name)
+        return path
+
+    async def _download(self, current: Path | None) -> Path | None:
         import aiohttp
 
         from dialogflowlite.artifact import FORMAT_VERSION, model_file_name, read_manifest
@@ -106,7 +149,6 @@ class ModelServer:
         headers = dict(self.headers)
         if self.etag:
             headers["If-None-Match"] = self.etag
-        self.folder.mkdir(parents=True, exist_ok=True)
         # not a *.tar name while it downloads: nothing looking for models takes it
         partial = self.folder / f"{model_file_name(PULLED_PREFIX)}.partial"
         try:
@@ -149,7 +191,6 @@ class ModelServer:
         logger.info("pulled model %s from %s", target.name, self.url)
         return target
 
-
     def prune(self, current: Path | None) -> list[Path]:
         """Delete pulled model files beyond the newest :attr:`keep` (never ``current``)."""
         from dialogflowlite.artifact import MODEL_SUFFIX
@@ -160,6 +201,27 @@ class ModelServer:
         for path in removed:
             path.unlink(missing_ok=True)
         return removed
+
+
+@contextlib.asynccontextmanager
+async def _pull_lock(path: Path) -> AsyncIterator[None]:
+    """An exclusive lock on ``path`` between processes, waited for without blocking the loop."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks: each worker pulls on its own
+        yield
+        return
+    with path.open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def keep_pulling(app: Sanic, server: ModelServer) -> None:

@@ -157,3 +157,41 @@ def test_settings_are_checked(tmp_path: Path) -> None:
     once = ModelServer.from_config({"url": "http://x", "wait_time_between_pulls": None},
                                    tmp_path)
     assert once is not None and once.wait_time_between_pulls is None
+
+
+def test_workers_share_a_pull_instead_of_downloading_it_again(tmp_path: Path,
+                                                              host: ModelHost) -> None:
+    section = {"url": host.url, "wait_time_between_pulls": 60}
+    first, second = (ModelServer.from_config(section, tmp_path) for _ in range(2))
+
+    async def main():
+        # two workers pulling at the same moment: one downloads, the other takes its file
+        together = await asyncio.gather(first.pull(), second.pull())
+        again = await asyncio.gather(first.pull(together[0]), second.pull(together[1]))
+        return together, again
+
+    together, again = asyncio.run(main())
+    assert together[0] == together[1] and together[0].is_file()
+    statuses = [r.headers.get("If-None-Match") for r in host.requests]
+    assert statuses[0] is None  # one download ...
+    assert len(host.requests) == 3 and statuses[1:] == ['"v1"', '"v1"']  # ... then 304s
+    assert again == [None, None]
+    assert first.etag == second.etag == '"v1"'
+    pulled = sorted(p.name for p in (tmp_path / "models").glob("*.tar"))
+    assert pulled == [together[0].name]
+
+
+def test_an_old_or_missing_record_is_not_taken(tmp_path: Path, host: ModelHost) -> None:
+    import json
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "pulled-20260101-000000.tar").write_bytes(b"old model")
+    (folder / ".pulled.json").write_text(json.dumps(
+        {"etag": '"v0"', "file": "pulled-20260101-000000.tar", "time": 1.0}))
+    server = ModelServer.from_config({"url": host.url}, tmp_path)
+    pulled = asyncio.run(server.pull())
+    assert pulled is not None and pulled.name != "pulled-20260101-000000.tar"
+    assert host.if_none_match == [None] and server.etag == '"v1"'
+    record = json.loads((folder / ".pulled.json").read_text())
+    assert record["etag"] == '"v1"' and record["file"] == pulled.name
