@@ -17,6 +17,10 @@ OTHER_SECRET = "another-secret-of-at-least-32-bytes!!"
 PROTECTED = {
     ("GET", "/status"),
     ("POST", "/model/parse"),
+    ("POST", "/model/predict"),
+    ("POST", "/model/train"),
+    ("POST", "/model/test/intents"),
+    ("POST", "/model/test/stories"),
     ("PUT", "/model"),
     ("DELETE", "/model"),
     ("GET", "/domain"),
