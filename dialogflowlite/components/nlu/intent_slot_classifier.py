@@ -83,21 +83,12 @@ class IntentSlotClassifier(NluComponent):
 
     def _step(self, model: Any, batch: dict[str, Any]) -> Any:
         """Loss and intent hits of one training batch."""
-        import torch
-
         from dialogflowlite.training.loop import StepOutput
 
-        weight = float(self.config.get("consistency_weight") or 0.0)
-        if weight > 0:
-            # two dropout draws of the same messages, in one doubled batch
-            batch = {key: torch.cat([value, value]) if isinstance(value, torch.Tensor)
-                     else value for key, value in batch.items()}
         output = self._forward(model, batch)
         intents = batch["intents"] if self.config["intent_classification"] else None
         tags = batch["tags"] if self._tags_wanted else None
         loss = model.loss(output, intents, tags, batch["word_mask"])
-        if weight > 0:
-            loss = loss + weight * _consistency(output, batch["word_mask"])
         correct = int((output.intent_logits.argmax(-1) == batch["intents"]).sum())
         return StepOutput(loss, correct, len(batch["intents"]))
 
@@ -180,16 +171,3 @@ class IntentSlotClassifier(NluComponent):
                     self.name,
                     int(self.config["ranking_length"]),
                 )
-
-
-def _consistency(output: Any, word_mask: torch.Tensor) -> torch.Tensor:
-    """Symmetric KL between the two halves' intent and tag distributions."""
-    def symmetric_kl(logits: torch.Tensor) -> torch.Tensor:
-        first, second = logits.float().log_softmax(-1).chunk(2)
-        return 0.5 * ((first.exp() * (first - second)).sum(-1)
-                      + (second.exp() * (second - first)).sum(-1))
-
-    intent = symmetric_kl(output.intent_logits).mean()
-    mask = word_mask.chunk(2)[0].to(output.tag_logits.dtype).float()
-    tags = (symmetric_kl(output.tag_logits) * mask).sum() / mask.sum().clamp(min=1.0)
-    return intent + tags

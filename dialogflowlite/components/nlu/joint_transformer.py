@@ -126,9 +126,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "max_grad_norm": 1.0,
         "dropout": 0.1,
         "slot_loss_weight": 1.0,
-        # R-Drop: weight of the symmetric KL between two dropout draws of each
-        # batch (0: off; each step then costs two forward passes)
-        "consistency_weight": 0.0,
         # keep the pretrained word-piece embeddings fixed: much faster on CPU
         "freeze_embeddings": True,
         # use only the lowest N layers of the pretrained encoder (null: all of them):
