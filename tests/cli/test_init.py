@@ -413,3 +413,10 @@ def test_the_package_link_and_the_checkout_folder_agree() -> None:
         available_templates()["en"].path.resolve()
         == (REPO_ROOT / "projects_template" / "en").resolve()
     )
+
+
+def test_every_template_ignores_what_running_the_bot_writes(tmp_path) -> None:
+    for name, template in available_templates().items():
+        ignored = (template.path / ".gitignore").read_text(encoding="utf-8").split()
+        assert {"models/", "results/", "trackers.db", ".dfl_cache/"} <= set(ignored), name
+        assert (create_project(tmp_path / name, template=name) / ".gitignore").is_file()
