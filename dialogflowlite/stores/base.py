@@ -32,6 +32,7 @@ import math
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
@@ -76,6 +77,10 @@ class TrackerStore(abc.ABC):
     recent_conversations: ClassVar[int] = 2000
 
     def __init__(self, domain: Domain | None = None) -> None:
+        if isinstance(domain, (str, PurePath)):
+            # SQLiteTrackerStore("bot.db") would otherwise open the default file
+            raise TypeError(f"{type(self).__name__}: the first argument is the domain, not "
+                            f"{str(domain)!r}; pass a file or URL by keyword (db=..., url=...)")
         self.domain = domain
         self._recent: RecentItems[str, _Recent] = RecentItems(self.recent_conversations)
 

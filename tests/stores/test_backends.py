@@ -20,6 +20,7 @@ from dialogflowlite.shared.events import (
 )
 from dialogflowlite.shared.tracker import DialogueStateTracker
 from dialogflowlite.stores.base import TrackerStore
+from dialogflowlite.stores.sqlite import SQLiteTrackerStore
 
 
 def _domain() -> Domain:
@@ -315,3 +316,11 @@ def test_sqlite_open_waits_out_a_locked_new_file(tmp_path: Path, monkeypatch) ->
     monkeypatch.setattr(SQLiteDatabase, "_open", broken_open)
     with pytest.raises(TrackerStoreError, match="cannot open the SQLite tracker store"):
         SQLiteDatabase(tmp_path / "other.db", timeout=5).run_sync(lambda c: None)
+
+
+def test_a_path_given_as_the_domain_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="pass a file or URL by keyword"):
+        SQLiteTrackerStore(tmp_path / "bot.db")
+    with pytest.raises(TypeError, match="the first argument is the domain"):
+        SQLiteTrackerStore("bot.db")
+    assert not (tmp_path / "bot.db").exists()
