@@ -21,9 +21,9 @@ def test_credentials_choose_the_channels(plugin_manager, caplog) -> None:
     assert [c.name() for c in enabled_channels({})] == ["rest", "websocket"]
     assert [c.name() for c in enabled_channels({"rest": None})] == ["rest"]
     with caplog.at_level("WARNING"):
-        channels = enabled_channels({"rest": {}, "facebook": {"verify": "x"}})
+        channels = enabled_channels({"rest": {}, "botframework": {"app_id": "x"}})
     assert [c.name() for c in channels] == ["rest"]
-    assert "'facebook'" in caplog.text
+    assert "'botframework'" in caplog.text
     with pytest.raises(ConfigError, match="settings of channel 'rest'"):
         enabled_channels({"rest": "yes"})
 

@@ -408,12 +408,12 @@ def test_custom_payloads_become_bot_api_calls(caplog) -> None:
 
 
 def test_split_text_keeps_every_word_and_counts_as_telegram_does() -> None:
-    assert split_text("short") == ["short"]
+    assert split_text("short", 4096) == ["short"]
     lines = "\n".join(f"line {i}" for i in range(1000))
     pieces = split_text(lines, 100)
     assert all(len(p) <= 100 for p in pieces) and "\n".join(pieces) == lines
     emoji = "😀" * 3000  # 6000 UTF-16 units, no spaces: a hard cut
-    cut = split_text(emoji)
+    cut = split_text(emoji, 4096)
     assert [utf16_length(p) for p in cut] == [4096, 1904] and "".join(cut) == emoji
 
 

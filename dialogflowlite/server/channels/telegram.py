@@ -88,6 +88,7 @@ from urllib.parse import urlsplit
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 
 if TYPE_CHECKING:
     import aiohttp
@@ -262,41 +263,6 @@ def _metadata(update: dict[str, Any], kind: str, message: dict[str, Any],
 # ------------------------------------------------------------------ replies out
 
 
-def utf16_length(text: str) -> int:
-    """The length Telegram counts: UTF-16 code units (an emoji may count two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """``text`` in pieces of at most ``limit`` UTF-16 units, cut at line breaks or spaces.
-
-    A piece ends at the last line break that fits, else the last space, else
-    exactly at the limit; the break itself is dropped. Nothing else is lost.
-    """
-    pieces: list[str] = []
-    rest = text
-    while utf16_length(rest) > limit:
-        fits, units = 0, 0
-        for char in rest:
-            units += 2 if ord(char) > 0xFFFF else 1
-            if units > limit:
-                break
-            fits += 1
-        head = rest[:fits]
-        cut = head.rfind("\n")
-        if cut < fits // 2:
-            cut = head.rfind(" ")
-        if cut < fits // 2:
-            # no break in the second half: a hard cut beats a run of tiny pieces
-            pieces.append(head)
-            rest = rest[fits:]
-        else:
-            pieces.append(head[:cut])
-            rest = rest[cut + 1:]
-    pieces.append(rest)
-    return [piece for piece in pieces if piece.strip()]
-
-
 def keyboard(buttons: list[Any], button_type: str = "inline",
              chat_id: str | None = None) -> dict[str, Any] | None:
     """The ``reply_markup`` for Rasa buttons (None when there is no usable button)."""
@@ -376,7 +342,7 @@ def reply_calls(reply: dict[str, Any], chat_id: int | str,
     if text:
         # Rasa sends each paragraph as a message of its own, but a text with buttons whole
         parts = [text] if markup else [p.strip() for p in text.split("\n\n")]
-        pieces = [piece for part in parts for piece in split_text(part)]
+        pieces = [piece for part in parts for piece in split_text(part, MAX_TEXT)]
         for number, piece in enumerate(pieces, 1):
             params = {"chat_id": chat_id, "text": piece}
             if markup and number == len(pieces):
