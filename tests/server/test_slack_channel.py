@@ -405,7 +405,7 @@ def test_bad_settings_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="no setting 'slack_tokn'") as e:
         enabled_channels({"slack": {**good, "slack_tokn": "x"}})
     assert "slack_token" in (e.value.hint or "")
-    with pytest.raises(ConfigError, match="timeout must be a number"):
+    with pytest.raises(ConfigError, match="`timeout` must be a positive number of seconds"):
         enabled_channels({"slack": {**good, "timeout": "soon"}})
     with pytest.raises(ConfigError, match="api_url"):
         enabled_channels({"slack": {**good, "api_url": "slack.com/api"}})

@@ -428,7 +428,7 @@ def test_the_channel_is_enabled_by_credentials(api: BotApi) -> None:
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    ({}, "`access_token:` is missing"),
+    ({}, "`access_token` is missing; it is the bot token"),
     ({"access_token": "not-a-token"}, "does not look like a bot token"),
     ({"access_token": TOKEN, "webhok_url": WEBHOOK_URL}, "no setting 'webhok_url'"),
     ({"access_token": TOKEN, "webhook_url": "example.com/hook"}, "must be the http(s) address"),

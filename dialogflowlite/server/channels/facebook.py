@@ -84,8 +84,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 
 if TYPE_CHECKING:
@@ -354,32 +354,16 @@ class FacebookChannel(InputChannel):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        from dialogflowlite.io.formats import did_you_mean
-
-        unknown = [key for key in self.config if key not in SETTINGS]
-        if unknown:
-            key = unknown[0]
-            hint = did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}"
-            raise ConfigError(f"credentials.yml facebook: no setting {key!r}", hint=hint)
-        settings = {**SETTINGS, **{k: v for k, v in self.config.items() if v is not None}}
-        self.verify = _required(settings, "verify", "the verify token you typed when "
-                                "subscribing the webhook in the app's Messenger settings")
-        self.secret = _required(settings, "secret", "the App Secret from the app's Basic "
-                                "settings; Facebook signs every event with it")
-        self.page_access_token = _required(settings, "page-access-token", "the page's access "
-                                           "token from the app's Messenger settings")
-        api_url = settings["api_url"]
-        if not isinstance(api_url, str) or not api_url.startswith(("http://", "https://")):
-            raise ConfigError("credentials.yml facebook: `api_url` must be an http(s) address",
-                              hint=f"leave it out to use {DEFAULT_API_URL}")
-        self.api_url = api_url.rstrip("/")
-        try:
-            self.timeout = float(settings["timeout"])
-        except (TypeError, ValueError):
-            self.timeout = 0.0
-        if self.timeout <= 0:
-            raise ConfigError("credentials.yml facebook: `timeout` must be a positive number "
-                              "of seconds", hint=f"leave it out for {SETTINGS['timeout']:g}")
+        settings = ChannelSettings(self.channel_name, self.config, SETTINGS)
+        self.verify = settings.required_text("verify", "the verify token you typed when "
+                                             "subscribing the webhook in the app's Messenger "
+                                             "settings")
+        self.secret = settings.required_text("secret", "the App Secret from the app's Basic "
+                                             "settings; Facebook signs every event with it")
+        self.page_access_token = settings.required_text(
+            "page-access-token", "the page's access token from the app's Messenger settings")
+        self.api_url = settings.http_url("api_url")
+        self.timeout = settings.positive_seconds("timeout")
 
     # -------------------------------------------------------------- Send API
 
@@ -527,13 +511,3 @@ class FacebookChannel(InputChannel):
         if not sent:
             # a message sent ends the indicator; without one it would spin for 20 seconds
             await self.sender_action(sender, "typing_off")
-
-
-def _required(settings: dict[str, Any], key: str, what: str) -> str:
-    value = settings.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"credentials.yml facebook: `{key}` is missing; it is {what}",
-                          hint=f'write `facebook:` then `  {key}: "..."` (or `${{ENV_VAR}}`)')
-    return value.strip()

@@ -68,8 +68,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from dialogflowlite.errors import ApiError, ConfigError, DialogflowLiteError
+from dialogflowlite.errors import ApiError, DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.settings import ChannelSettings
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -211,27 +212,20 @@ class SlackChannel(InputChannel):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        from dialogflowlite.io.formats import did_you_mean
-
-        unknown = [k for k in self.config if k not in SETTINGS]
-        if unknown:
-            key = unknown[0]
-            hint = did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}"
-            raise ConfigError(f"credentials.yml slack: no setting {key!r}", hint=hint)
-        settings = {**SETTINGS, **{k: v for k, v in self.config.items() if v is not None}}
-        self.token = _required(settings, "slack_token",
-                               "the app's Bot User OAuth Token (xoxb-...), from its OAuth & "
-                               "Permissions page")
-        self.signing_secret = _required(settings, "slack_signing_secret",
-                                        "the app's Signing Secret, from its Basic Information "
-                                        "page; Slack signs every request with it")
+        settings = ChannelSettings(self.channel_name, self.config, SETTINGS)
+        self.token = settings.required_text(
+            "slack_token", "the app's Bot User OAuth Token (xoxb-...), from its OAuth & "
+            "Permissions page")
+        self.signing_secret = settings.required_text(
+            "slack_signing_secret", "the app's Signing Secret, from its Basic Information page; "
+            "Slack signs every request with it")
         self.slack_channel = str(settings["slack_channel"]) if settings["slack_channel"] else None
         self.use_threads = bool(settings["use_threads"])
         self.granularity = str(settings["conversation_granularity"])
         if self.granularity not in GRANULARITIES:
-            raise ConfigError(
-                f"credentials.yml slack: conversation_granularity {self.granularity!r} is not "
-                "one of sender, channel, thread",
+            raise settings.error(
+                f"conversation_granularity {self.granularity!r} is not one of sender, channel, "
+                "thread",
                 hint="sender: one conversation per user; channel: per user and channel; "
                      "thread: per user and thread")
         self.retry_reason_header = str(settings["slack_retry_reason_header"])
@@ -241,15 +235,8 @@ class SlackChannel(InputChannel):
         ignored = [ignored] if isinstance(ignored, str) else list(ignored or ["http_timeout"])
         self.errors_ignore_retry = [str(reason) for reason in ignored]
         self.proxy = str(settings["proxy"]) if settings["proxy"] else None
-        self.api_url = str(settings["api_url"]).rstrip("/")
-        if not self.api_url.startswith(("http://", "https://")):
-            raise ConfigError(f"credentials.yml slack: api_url {self.api_url!r} is not an "
-                              "http(s) address", hint="leave it out to use https://slack.com/api")
-        try:
-            self.timeout = float(settings["timeout"])
-        except (TypeError, ValueError):
-            raise ConfigError("credentials.yml slack: timeout must be a number of "
-                              "seconds") from None
+        self.api_url = settings.http_url("api_url")
+        self.timeout = settings.positive_seconds("timeout")
 
     # ------------------------------------------------------------ incoming
 
@@ -467,14 +454,6 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     return data
-
-
-def _required(settings: dict[str, Any], key: str, what: str) -> str:
-    value = settings.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"credentials.yml slack: `{key}` is missing; it is {what}",
-                          hint=f'write `slack:` then `  {key}: "..."` (or `${{ENV_VAR}}`)')
-    return value.strip()
 
 
 def _bot_users(body: dict[str, Any]) -> list[str]:

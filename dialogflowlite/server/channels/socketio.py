@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.settings import ChannelSettings
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -138,14 +139,7 @@ class SocketIOChannel(InputChannel):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        from dialogflowlite.io.formats import did_you_mean
-
-        unknown = [k for k in self.config if k not in SETTINGS]
-        if unknown:
-            key = unknown[0]
-            hint = did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}"
-            raise ConfigError(f"credentials.yml socketio: no setting {key!r}", hint=hint)
-        settings = {**SETTINGS, **{k: v for k, v in self.config.items() if v is not None}}
+        settings = ChannelSettings(self.channel_name, self.config, SETTINGS)
         self.user_event = str(settings["user_message_evt"])
         self.bot_event = str(settings["bot_message_evt"])
         self.session_persistence = bool(settings["session_persistence"])

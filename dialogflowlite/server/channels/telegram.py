@@ -88,6 +88,7 @@ from urllib.parse import urlsplit
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 
 if TYPE_CHECKING:
@@ -408,19 +409,9 @@ class TelegramChannel(InputChannel):
         super().__init__(config)
         from dialogflowlite.io.formats import did_you_mean
 
-        unknown = [key for key in self.config if key not in SETTINGS]
-        if unknown:
-            key = unknown[0]
-            hint = did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}"
-            raise ConfigError(f"credentials.yml telegram: no setting {key!r}", hint=hint)
-        settings = {**SETTINGS, **{k: v for k, v in self.config.items() if v is not None}}
-
-        token = settings["access_token"]
-        if not isinstance(token, str) or not token.strip():
-            raise ConfigError("credentials.yml telegram: `access_token:` is missing, the bot "
-                              "token BotFather gave",
-                              hint='write `telegram:` then `  access_token: "123456789:AA..."`')
-        self.access_token = token.strip()
+        settings = ChannelSettings(self.channel_name, self.config, SETTINGS)
+        self.access_token = settings.required_text("access_token",
+                                                   "the bot token BotFather gave")
         if not TOKEN_PATTERN.fullmatch(self.access_token):
             # the token is a secret: the message says what is wrong, never what it is
             raise ConfigError("credentials.yml telegram: `access_token` does not look like a "
@@ -431,11 +422,7 @@ class TelegramChannel(InputChannel):
         # Rasa compares `verify` with getMe on every update; here it is checked once at start
         self.username = str(settings["verify"] or "").strip().lstrip("@") or None
 
-        api_url = settings["api_url"]
-        if not isinstance(api_url, str) or not api_url.startswith(("http://", "https://")):
-            raise ConfigError("credentials.yml telegram: `api_url` must be an http(s) address",
-                              hint=f"leave it out to use {DEFAULT_API_URL}")
-        self.api_url = api_url.rstrip("/")
+        self.api_url = settings.http_url("api_url")
 
         self.webhook_url = self._checked_webhook_url(settings["webhook_url"])
 
@@ -447,13 +434,7 @@ class TelegramChannel(InputChannel):
                                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
         self.secret_token = str(secret) if secret is not None else None
 
-        try:
-            self.timeout = float(settings["timeout"])
-        except (TypeError, ValueError):
-            self.timeout = 0.0
-        if self.timeout <= 0:
-            raise ConfigError("credentials.yml telegram: `timeout` must be a positive number "
-                              "of seconds", hint=f"leave it out for {SETTINGS['timeout']:g}")
+        self.timeout = settings.positive_seconds("timeout")
 
         self.button_type = str(settings["button_type"])
         if self.button_type not in BUTTON_TYPES:

@@ -83,8 +83,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from dialogflowlite.errors import ApiError, ConfigError, DialogflowLiteError
+from dialogflowlite.errors import ApiError, DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
 
 if TYPE_CHECKING:
@@ -270,46 +271,32 @@ class TwilioChannel(InputChannel):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        from dialogflowlite.io.formats import did_you_mean
+        settings = ChannelSettings(self.channel_name, self.config, SETTINGS)
 
-        unknown = [key for key in self.config if key not in SETTINGS]
-        if unknown:
-            key = unknown[0]
-            hint = did_you_mean(key, list(SETTINGS)) or f"its settings are: {', '.join(SETTINGS)}"
-            raise ConfigError(f"credentials.yml twilio: no setting {key!r}", hint=hint)
-        settings = {**SETTINGS, **{k: v for k, v in self.config.items() if v is not None}}
-
-        self.account_sid = _required(settings, "account_sid",
-                                     "the Account SID (AC...) on the Twilio console's dashboard")
+        self.account_sid = settings.required_text(
+            "account_sid", "the Account SID (AC...) on the Twilio console's dashboard")
         if not self.account_sid.startswith("AC"):
-            raise ConfigError("credentials.yml twilio: `account_sid` must be the Account SID, "
+            raise settings.error("`account_sid` must be the Account SID, "
                               "which starts with AC",
                               hint="API keys (SK...) are not supported: use the Account SID "
                                    "and its auth token")
-        self.auth_token = _required(settings, "auth_token",
-                                    "the Auth Token beside the Account SID on the console")
+        self.auth_token = settings.required_text(
+            "auth_token", "the Auth Token beside the Account SID on the console")
         number = settings["twilio_number"]
         if isinstance(number, int) and not isinstance(number, bool):
             # YAML reads an unquoted +15551234567 as a number and drops the +
-            raise ConfigError("credentials.yml twilio: `twilio_number` was read as a number",
+            raise settings.error("`twilio_number` was read as a number",
                               hint='quote it: twilio_number: "+15551234567"')
-        self.twilio_number = _required(settings, "twilio_number",
-                                       "the Twilio number replies come from, such as "
-                                       '"+15551234567" or "whatsapp:+15551234567"')
+        self.twilio_number = settings.required_text(
+            "twilio_number", 'the Twilio number replies come from, such as "+15551234567" or '
+            '"whatsapp:+15551234567"')
 
-        self.api_url = _http_url(settings["api_url"], "api_url",
-                                 f"leave it out to use {DEFAULT_API_URL}").rstrip("/")
-        webhook_url = settings["webhook_url"]
-        self.webhook_url = None if webhook_url is None else _http_url(
-            webhook_url, "webhook_url",
-            'the URL set in the Twilio console, e.g. "https://example.com/webhooks/twilio/webhook"')
-        try:
-            self.timeout = float(settings["timeout"])
-        except (TypeError, ValueError):
-            self.timeout = 0.0
-        if self.timeout <= 0:
-            raise ConfigError("credentials.yml twilio: `timeout` must be a positive number of "
-                              "seconds", hint=f"leave it out for {SETTINGS['timeout']:g}")
+        self.api_url = settings.http_url("api_url")
+        # the signature covers the URL exactly as entered in the console
+        self.webhook_url = settings.http_url(
+            "webhook_url", 'the URL set in the Twilio console, e.g. '
+            '"https://example.com/webhooks/twilio/webhook"', exact=True)
+        self.timeout = settings.positive_seconds("timeout")
 
     # -------------------------------------------------------------- incoming
 
@@ -443,18 +430,3 @@ class TwilioChannel(InputChannel):
             code = f"Twilio error {answer['code']}: " if answer.get("code") else ""
             return f"status {status}, {code}{answer['message']}"
         return f"status {status}"
-
-
-def _required(settings: dict[str, Any], key: str, what: str) -> str:
-    value = settings.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"credentials.yml twilio: `{key}` is missing; it is {what}",
-                          hint=f'write `twilio:` then `  {key}: "..."` (or `${{ENV_VAR}}`)')
-    return value.strip()
-
-
-def _http_url(value: Any, key: str, hint: str) -> str:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ConfigError(f"credentials.yml twilio: `{key}` must be an http(s) address",
-                          hint=hint)
-    return value
