@@ -41,6 +41,20 @@ class InputChannel:
     def url_prefix(cls) -> str:
         return f"/webhooks/{cls.name()}"
 
+    def health_blueprint(self) -> Blueprint:
+        """A blueprint under :meth:`url_prefix` with Rasa's health route (``GET /`` answers
+        ``{"status": "ok"}``), for a channel's own routes to be added to."""
+        from sanic import Blueprint
+        from sanic.response import json
+
+        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
+
+        @blueprint.get("/", name="health")
+        async def health(request: Any) -> Any:
+            return json({"status": "ok"})
+
+        return blueprint
+
     def blueprint(self, on_message: OnMessage) -> Blueprint | None:
         """A blueprint with the channel's routes (``None`` for non-HTTP channels)."""
         raise NotImplementedError

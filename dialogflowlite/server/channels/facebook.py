@@ -432,17 +432,11 @@ class FacebookChannel(InputChannel):
         return event.metadata
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic import Blueprint
-        from sanic.response import json as json_response
         from sanic.response import text
 
         from dialogflowlite.errors import ApiError
 
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
-
-        @blueprint.get("/", name="health")
-        async def health(request: Request) -> HTTPResponse:
-            return json_response({"status": "ok"})
+        blueprint = self.health_blueprint()
 
         @blueprint.get("/webhook", name="verify")
         async def verify(request: Request) -> HTTPResponse:

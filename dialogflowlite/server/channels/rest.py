@@ -23,19 +23,13 @@ class RestChannel(InputChannel):
     channel_name = "rest"
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic import Blueprint
-        from sanic.response import json
 
         from dialogflowlite.dialogue.messages import IncomingMessage
         from dialogflowlite.server import validation
 
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
+        blueprint = self.health_blueprint()
         name = self.name()
         max_chars = int(self.config.get("max_message_chars") or 0)
-
-        @blueprint.get("/", name="health")
-        async def health(request: Request) -> HTTPResponse:
-            return json({"status": "ok"})
 
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:

@@ -326,17 +326,12 @@ class SlackChannel(InputChannel):
                                channel=self.name(), metadata=metadata)
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic import Blueprint
         from sanic.response import empty, json, text
 
         from dialogflowlite.server import validation
         from dialogflowlite.server.errors import bad_request
 
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
-
-        @blueprint.get("/", name="health")
-        async def health(request: Request) -> HTTPResponse:
-            return json({"status": "ok"})
+        blueprint = self.health_blueprint()
 
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:

@@ -558,13 +558,11 @@ class TelegramChannel(InputChannel):
         return update.metadata
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic import Blueprint
-        from sanic.response import json as json_response
         from sanic.response import text
 
         from dialogflowlite.errors import ApiError
 
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
+        blueprint = self.health_blueprint()
 
         @blueprint.after_server_start
         async def register_webhook(app: Any) -> None:
@@ -575,10 +573,6 @@ class TelegramChannel(InputChannel):
             else:
                 logger.info("telegram: no webhook_url in credentials.yml, so no webhook was "
                             "set; Telegram must already post to /webhooks/telegram/webhook")
-
-        @blueprint.get("/", name="health")
-        async def health(request: Request) -> HTTPResponse:
-            return json_response({"status": "ok"})
 
         @blueprint.route("/set_webhook", methods=["GET", "POST"], name="set_webhook")
         async def set_webhook(request: Request) -> HTTPResponse:

@@ -317,11 +317,9 @@ class TwilioChannel(InputChannel):
         return message_metadata(form)
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic import Blueprint
-        from sanic.response import json as json_response
         from sanic.response import text
 
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
+        blueprint = self.health_blueprint()
         if self.webhook_url is None:
             logger.warning("twilio: no webhook_url in credentials.yml, so requests to "
                            "/webhooks/twilio/webhook are not verified; anyone who finds it "
@@ -329,10 +327,6 @@ class TwilioChannel(InputChannel):
 
         def answer() -> HTTPResponse:
             return text(EMPTY_TWIML, content_type="text/xml; charset=utf-8")
-
-        @blueprint.get("/", name="health")
-        async def health(request: Request) -> HTTPResponse:
-            return json_response({"status": "ok"})
 
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:

@@ -31,20 +31,14 @@ class WebSocketChannel(InputChannel):
     channel_name = "websocket"
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic import Blueprint
-        from sanic.response import json as json_response
 
         from dialogflowlite.dialogue.messages import IncomingMessage
         from dialogflowlite.errors import ApiError
         from dialogflowlite.server import validation
         from dialogflowlite.server.errors import response_for
 
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.url_prefix())
+        blueprint = self.health_blueprint()
         name = self.name()
-
-        @blueprint.get("/", name="health")
-        async def health(request: Request):
-            return json_response({"status": "ok"})
 
         @blueprint.websocket("/ws", name="socket")
         async def socket(request: Request, ws: Any) -> None:
