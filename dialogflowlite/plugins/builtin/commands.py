@@ -13,9 +13,10 @@ def dfl_register_commands() -> list:
     from dialogflowlite.cli import shell as shell_command
     from dialogflowlite.cli import test as test_command
     from dialogflowlite.cli import train as train_command
+    from dialogflowlite.cli import visualize as visualize_command
 
     return [plugins.COMMAND, init.COMMAND, data.COMMAND, data.SPLIT_NLU_COMMAND,
             run_command.COMMAND,
             shell_command.COMMAND,
             train_command.COMMAND, test_command.COMMAND, plugin_new.COMMAND,
-            export_command.COMMAND]
+            export_command.COMMAND, visualize_command.COMMAND]
