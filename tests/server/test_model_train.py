@@ -136,3 +136,33 @@ def test_the_body_is_split_into_the_project_s_files() -> None:
     assert parts["config.yml"]["policies"][0] == {"name": "MemoizationPolicy"}
     assert "responses" in parts["domain.yml"] and "rules" in parts["data/training_data.yml"]
     assert all(part["version"] == "3.1" for part in parts.values())
+
+
+def test_a_worker_trains_one_model_at_a_time(make_app, monkeypatch, tmp_path: Path) -> None:
+    from dialogflowlite.server.routes import training
+
+    running, most = 0, 0
+
+    async def fake_train(job, models_dir: Path) -> Path:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.2)
+        running -= 1
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / f"{job.fixed_model_name}.tar"
+        path.write_bytes(b"model")
+        return path
+
+    monkeypatch.setattr(training, "train_model", fake_train)
+    app = make_app()
+
+    async def main():
+        return await asyncio.gather(*(
+            request(app, "post", f"/model/train?fixed_model_name=m{i}",
+                    content=_body(CONFIG, DOMAIN, RULES), headers=YAML) for i in range(3)))
+
+    answers = asyncio.run(main())
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert sorted(a.headers["filename"] for a in answers) == ["m0.tar", "m1.tar", "m2.tar"]
+    assert most == 1

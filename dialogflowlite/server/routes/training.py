@@ -5,8 +5,9 @@ true: the model is kept in the project's ``models/``; false: it is only
 returned), ``force_training``, ``fixed_model_name``, ``num_threads`` and
 ``callback_url`` (answer 204 at once; the model, or the error, is POSTed
 there when training ends). The answer is the model file. Training runs in a
-child process (:mod:`dialogflowlite.server.training_jobs`); the running
-model is not replaced (``PUT /model`` loads the new one).
+child process (:mod:`dialogflowlite.server.training_jobs`), one at a time
+per worker (later requests wait their turn); the running model is not
+replaced (``PUT /model`` loads the new one).
 """
 
 from __future__ import annotations
@@ -78,18 +79,26 @@ def training_request(request: Request) -> TrainingRequest:
 
 
 async def _train(app: Sanic, job: TrainingRequest, save: bool) -> tuple[Path, Path | None]:
-    """The model file, and a temporary folder holding it when it is not saved."""
-    app.ctx.training_jobs = getattr(app.ctx, "training_jobs", 0) + 1
-    scratch = None if save else Path(tempfile.mkdtemp(prefix="dfl-model-"))
-    try:
-        models_dir = app.ctx.config.project_dir / "models" if save else scratch
-        return await train_model(job, models_dir), scratch
-    except BaseException:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    finally:
-        app.ctx.training_jobs -= 1
+    """The model file, and a temporary folder holding it when it is not saved.
+
+    A worker trains one model at a time (a training takes what memory and
+    cores there are); later requests wait for their turn.
+    """
+    lock = getattr(app.ctx, "training_lock", None)
+    if lock is None:
+        lock = app.ctx.training_lock = asyncio.Lock()
+    async with lock:
+        app.ctx.training_jobs = getattr(app.ctx, "training_jobs", 0) + 1
+        scratch = None if save else Path(tempfile.mkdtemp(prefix="dfl-model-"))
+        try:
+            models_dir = app.ctx.config.project_dir / "models" if save else scratch
+            return await train_model(job, models_dir), scratch
+        except BaseException:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        finally:
+            app.ctx.training_jobs -= 1
 
 
 async def _train_then_call_back(app: Sanic, job: TrainingRequest, save: bool, url: str) -> None:
