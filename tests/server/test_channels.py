@@ -21,9 +21,9 @@ def test_credentials_choose_the_channels(plugin_manager, caplog) -> None:
     assert [c.name() for c in enabled_channels({})] == ["rest", "websocket"]
     assert [c.name() for c in enabled_channels({"rest": None})] == ["rest"]
     with caplog.at_level("WARNING"):
-        channels = enabled_channels({"rest": {}, "botframework": {"app_id": "x"}})
+        channels = enabled_channels({"rest": {}, "rocketchat": {"user": "x"}})
     assert [c.name() for c in channels] == ["rest"]
-    assert "'botframework'" in caplog.text
+    assert "'rocketchat'" in caplog.text
     with pytest.raises(ConfigError, match="settings of channel 'rest'"):
         enabled_channels({"rest": "yes"})
 

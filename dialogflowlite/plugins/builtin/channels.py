@@ -7,9 +7,11 @@ from dialogflowlite import hookimpl
 
 @hookimpl
 def dfl_register_channels() -> list[type]:
+    from dialogflowlite.server.channels.botframework import BotFrameworkChannel
     from dialogflowlite.server.channels.callback import CallbackChannel
     from dialogflowlite.server.channels.console import ConsoleChannel
     from dialogflowlite.server.channels.facebook import FacebookChannel
+    from dialogflowlite.server.channels.mattermost import MattermostChannel
     from dialogflowlite.server.channels.rest import RestChannel
     from dialogflowlite.server.channels.slack import SlackChannel
     from dialogflowlite.server.channels.socketio import SocketIOChannel
@@ -18,4 +20,5 @@ def dfl_register_channels() -> list[type]:
     from dialogflowlite.server.channels.websocket import WebSocketChannel
 
     return [RestChannel, WebSocketChannel, SocketIOChannel, CallbackChannel, SlackChannel,
-            TelegramChannel, FacebookChannel, TwilioChannel, ConsoleChannel]
+            TelegramChannel, FacebookChannel, TwilioChannel, BotFrameworkChannel,
+            MattermostChannel, ConsoleChannel]

@@ -1,0 +1,438 @@
+"""The botframework channel: activities in at the webhook, replies out through a stub
+Bot Connector API and a stub login service (one local server, routed by path)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from serving_helpers import StubHttpServer, request
+
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.server.channels.botframework import (
+    HERO_CARD,
+    SCOPE,
+    BotFrameworkChannel,
+    activities_url,
+    read_activity,
+    reply_activities,
+)
+from dialogflowlite.server.channels.loader import enabled_channels
+
+APP_ID = "00000000-app-id"
+APP_PASSWORD = "s3cret-app-password"
+USER = "29:1user-aad"
+CONVERSATION = "a:1conv;messageid=17"
+BOT = {"id": "28:bot-id", "name": "tinybot"}
+
+
+class Microsoft(StubHttpServer):
+    """The login service at ``/token`` and the Bot Connector API under ``/connector``.
+
+    Tokens are ``token-1``, ``token-2``, ... in the order they are fetched;
+    ``login_failures`` and ``connector_failures`` are answered first, one per call.
+    """
+
+    def __init__(self, expires_in: Any = 3600) -> None:
+        self.login_failures: list[tuple[int, dict]] = []
+        self.connector_failures: list[tuple[int, dict]] = []
+        self.tokens = 0
+
+        def answer(request: Any) -> tuple[int, dict, bytes]:
+            if request.path == "/token":
+                if self.login_failures:
+                    status, body = self.login_failures.pop(0)
+                else:
+                    self.tokens += 1
+                    status, body = 200, {"token_type": "Bearer", "expires_in": expires_in,
+                                         "access_token": f"token-{self.tokens}"}
+            elif self.connector_failures:
+                status, body = self.connector_failures.pop(0)
+            else:
+                status, body = 200, {"id": "reply-1"}
+            return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+        super().__init__(answer)
+        self.base = self.url.rstrip("/")
+        self.service_url = self.base + "/connector/"
+
+    def logins(self) -> list[dict[str, list[str]]]:
+        return [parse_qs(r.body.decode()) for r in self.requests if r.path == "/token"]
+
+    def replies(self) -> list[Any]:
+        return [r for r in self.requests if r.path.startswith("/connector/")]
+
+    def sent(self) -> list[dict[str, Any]]:
+        return [json.loads(r.body) for r in self.replies()]
+
+
+@pytest.fixture
+def microsoft() -> Iterator[Microsoft]:
+    found = Microsoft()
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+def settings(stub: Microsoft, **extra: Any) -> dict[str, Any]:
+    return {"app_id": APP_ID, "app_password": APP_PASSWORD, "login_url": stub.base + "/token",
+            "service_url_hosts": ["127.0.0.1"], **extra}
+
+
+def credentials(stub: Microsoft, **extra: Any) -> dict[str, Any]:
+    return {"botframework": settings(stub, **extra)}
+
+
+def activity(stub: Microsoft, text: str | None = "/greet", **extra: Any) -> dict[str, Any]:
+    """A message activity from Teams, as Bot Framework posts it."""
+    found = {"type": "message", "id": "1700000000001", "channelId": "msteams",
+             "serviceUrl": stub.service_url, "from": {"id": USER, "name": "Ada"},
+             "conversation": {"id": CONVERSATION, "conversationType": "personal"},
+             "recipient": BOT, "text": text, **extra}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def post_activities(app: Any, agent: Any, *bodies: Any,
+                    sender: str = USER) -> tuple[list[Any], list[dict] | None]:
+    """Post activities to the webhook in turn; the responses and what the store then holds."""
+    async def main() -> tuple[list[Any], list[dict] | None]:
+        responses = []
+        for body in bodies:
+            content = body if isinstance(body, str) else json.dumps(body)
+            responses.append(await request(app, "post", "/webhooks/botframework/webhook",
+                                           content=content,
+                                           headers={"Content-Type": "application/json"}))
+        return responses, await agent.tracker_store.load_events(sender)
+
+    return asyncio.run(main())
+
+
+def bot_texts(stored: list[dict] | None) -> list[str]:
+    return [e["text"] for e in stored or [] if e["event"] == "bot"]
+
+
+# ------------------------------------------------------------------ through the server
+
+
+def test_a_message_is_answered_through_the_connector(make_app, agent, microsoft) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    [response], stored = post_activities(app, agent, activity(microsoft))
+    assert (response.status, response.text) == (200, "success")
+    assert microsoft.logins() == [{"grant_type": ["client_credentials"], "client_id": [APP_ID],
+                                   "client_secret": [APP_PASSWORD], "scope": [SCOPE]}]
+    [call] = microsoft.replies()
+    assert (call.method, call.path) == (
+        "POST", "/connector/v3/conversations/a%3A1conv%3Bmessageid%3D17/activities")
+    assert call.headers["Authorization"] == "Bearer token-1"
+    assert call.headers["Content-Type"].startswith("application/json")
+    [sent] = microsoft.sent()
+    assert sent == {"type": "message", "from": BOT, "recipient": {"id": USER, "name": "Ada"},
+                    "conversation": {"id": CONVERSATION, "conversationType": "personal"},
+                    "replyToId": "1700000000001", "text": "Hello! How can I help?",
+                    "channelData": {"notification": {"alert": "true"}}}
+    user = next(e for e in stored if e["event"] == "user")
+    assert (user["text"], user["input_channel"]) == ("/greet", "botframework")
+    assert user["metadata"] == {"botframework": {
+        "conversation_id": CONVERSATION, "channel_id": "msteams",
+        "service_url": microsoft.service_url, "activity_id": "1700000000001"}}
+    assert bot_texts(stored) == ["Hello! How can I help?"]
+
+
+def test_a_second_message_reuses_the_token(make_app, agent, microsoft) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    responses, stored = post_activities(app, agent, activity(microsoft),
+                                        activity(microsoft, "/goodbye", id="2"))
+    assert [r.status for r in responses] == [200, 200]
+    assert len(microsoft.logins()) == 1
+    assert [r.headers["Authorization"] for r in microsoft.replies()] == ["Bearer token-1"] * 2
+    assert [s["text"] for s in microsoft.sent()] == ["Hello! How can I help?", "Bye!"]
+    assert [s["replyToId"] for s in microsoft.sent()] == ["1700000000001", "2"]
+    assert bot_texts(stored) == ["Hello! How can I help?", "Bye!"]
+
+
+def test_buttons_become_a_hero_card_with_imback_actions(make_app, agent, microsoft) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    post_activities(app, agent, activity(microsoft, "/ask_choice"))
+    [sent] = microsoft.sent()
+    assert "text" not in sent
+    assert sent["attachments"] == [{"contentType": HERO_CARD, "content": {
+        "text": "Pick a colour", "buttons": [
+            {"type": "imBack", "title": "Red", "value": '/choose{"colour": "red"}'},
+            {"type": "imBack", "title": "Blue", "value": '/choose{"colour": "blue"}'}]}}]
+    # the imBack comes back as the user's text: the payload sets the slot
+    _, stored = post_activities(app, agent, activity(microsoft, '/choose{"colour": "red"}'))
+    assert bot_texts(stored)[-1] == "You chose red."
+
+
+@pytest.mark.parametrize("body", [
+    {"type": "conversationUpdate", "membersAdded": [{"id": USER}], "recipient": BOT},
+    {"type": "typing", "from": {"id": USER}, "conversation": {"id": CONVERSATION}},
+    {"type": "message", "text": "/greet", "conversation": {"id": CONVERSATION}},
+    {"type": "message", "text": "/greet", "from": {"id": USER}},
+    {"type": "message", "text": "  ", "from": {"id": USER},
+     "conversation": {"id": CONVERSATION}},
+    ["not", "an", "activity"],
+    "{not json",
+], ids=["conversation-update", "typing", "no-sender", "no-conversation", "blank-text",
+        "json-list", "not-json"])
+def test_other_activities_are_acknowledged_and_ignored(make_app, agent, microsoft,
+                                                       body: Any) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    [response], stored = post_activities(app, agent, body)
+    assert (response.status, response.text) == (200, "success")
+    assert stored is None and microsoft.requests == []
+
+
+def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, microsoft,
+                                                    caplog) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    bad_sender = "not a valid id"
+    with caplog.at_level("ERROR"):
+        [response], stored = post_activities(
+            app, agent, activity(microsoft, **{"from": {"id": bad_sender}}), sender=bad_sender)
+    assert (response.status, response.text) == (200, "success")
+    assert stored is None and microsoft.requests == []
+    assert f"the message from {bad_sender} could not be handled" in caplog.text
+
+
+def test_a_failed_token_fetch_is_logged_and_the_turn_kept(make_app, agent, microsoft,
+                                                          caplog) -> None:
+    microsoft.login_failures.append((401, {
+        "error": "invalid_client",
+        "error_description": "AADSTS7000215: Invalid client secret provided."}))
+    app = make_app(credentials=credentials(microsoft))
+    with caplog.at_level("ERROR"):
+        [response], stored = post_activities(app, agent, activity(microsoft))
+    assert (response.status, response.text) == (200, "success")
+    assert microsoft.replies() == []
+    assert (f"1 replies to conversation {CONVERSATION} were not sent: no access token from "
+            f"{microsoft.base}/token (status 401, invalid_client: AADSTS7000215: Invalid "
+            "client secret provided.)") in caplog.text
+    assert APP_PASSWORD not in caplog.text
+    assert bot_texts(stored) == ["Hello! How can I help?"]
+    # the next turn tries again and gets through
+    post_activities(app, agent, activity(microsoft, "/goodbye"))
+    assert [s["text"] for s in microsoft.sent()] == ["Bye!"]
+
+
+def test_an_unreachable_login_service_is_logged_without_the_password(microsoft,
+                                                                     caplog) -> None:
+    channel = BotFrameworkChannel(settings(microsoft, login_url="http://127.0.0.1:9/token",
+                                           timeout=2))
+    with caplog.at_level("ERROR"):
+        sent = asyncio.run(channel.send(read_activity(activity(microsoft)), [{"text": "hi"}]))
+    assert sent == 0 and microsoft.requests == []
+    assert "no access token from http://127.0.0.1:9/token (ClientConnectorError" in caplog.text
+    assert APP_PASSWORD not in caplog.text
+
+
+def test_a_connector_error_is_logged_and_later_replies_are_sent(make_app, agent, microsoft,
+                                                                caplog) -> None:
+    microsoft.connector_failures.append(
+        (400, {"error": {"code": "BadArgument", "message": "Unknown activity type"}}))
+    app = make_app(credentials=credentials(microsoft))
+    with caplog.at_level("ERROR"):
+        [response], stored = post_activities(app, agent, activity(microsoft))
+    assert response.status == 200
+    assert (f"a reply to conversation {CONVERSATION} was not sent (status 400, BadArgument: "
+            "Unknown activity type)") in caplog.text
+    assert bot_texts(stored) == ["Hello! How can I help?"]
+    channel = BotFrameworkChannel(settings(microsoft))
+    microsoft.connector_failures.append((503, {}))
+    sent = asyncio.run(channel.send(read_activity(activity(microsoft)),
+                                    [{"text": "First.\n\nSecond."}]))
+    assert sent == 1
+    assert [s["text"] for s in microsoft.sent()[-2:]] == ["First.", "Second."]
+
+
+def test_a_refused_token_is_fetched_anew(microsoft) -> None:
+    channel = BotFrameworkChannel(settings(microsoft))
+    incoming = read_activity(activity(microsoft))
+    microsoft.connector_failures.append((401, {"message": "Authorization has been denied"}))
+    assert asyncio.run(channel.send(incoming, [{"text": "one"}])) == 0
+    assert asyncio.run(channel.send(incoming, [{"text": "two"}])) == 1
+    assert [r.headers["Authorization"] for r in microsoft.replies()] == ["Bearer token-1",
+                                                                        "Bearer token-2"]
+
+
+def test_an_expired_token_is_fetched_again(microsoft) -> None:
+    channel = BotFrameworkChannel(settings(microsoft))
+    now = [1000.0]
+    channel.clock = lambda: now[0]
+    incoming = read_activity(activity(microsoft))
+
+    def send(text: str) -> str:
+        assert asyncio.run(channel.send(incoming, [{"text": text}])) == 1
+        return microsoft.replies()[-1].headers["Authorization"]
+
+    assert send("a") == "Bearer token-1"
+    now[0] += 3600 - 61  # a minute and a second before it expires: still good
+    assert send("b") == "Bearer token-1"
+    now[0] += 2  # inside the last minute: renewed before it can run out in flight
+    assert send("c") == "Bearer token-2"
+    assert len(microsoft.logins()) == 2
+
+
+@pytest.mark.parametrize("service_url", ["ftp://evil.example.com/", "file:///etc/passwd",
+                                         "javascript:alert(1)", "", "https://"])
+def test_a_service_url_that_is_not_http_is_refused(make_app, agent, microsoft, caplog,
+                                                   service_url: str) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    with caplog.at_level("ERROR"):
+        [response], stored = post_activities(app, agent,
+                                             activity(microsoft, serviceUrl=service_url))
+    assert response.status == 200
+    # not even a token is fetched: it would only be sent nowhere useful
+    assert microsoft.requests == []
+    assert (f"1 replies to conversation {CONVERSATION} were not sent: the serviceUrl "
+            "") in caplog.text and "is not an http(s) URL" in caplog.text
+    assert bot_texts(stored) == ["Hello! How can I help?"]
+
+
+def test_the_health_route_and_the_warning_at_mount(make_app, microsoft, caplog) -> None:
+    with caplog.at_level("WARNING"):
+        app = make_app(credentials=credentials(microsoft))
+    assert "tokens Bot Framework sends are not verified" in caplog.text
+    response = asyncio.run(request(app, "get", "/webhooks/botframework/"))
+    assert (response.status, response.json) == (200, {"status": "ok"})
+
+
+# ------------------------------------------------------------------ activities and replies
+
+
+def test_a_card_submit_and_an_attachment_are_read() -> None:
+    base = {"type": "message", "id": "9", "channelId": "webchat", "serviceUrl": "https://x.org",
+            "from": {"id": "u1"}, "conversation": {"id": "c1"}, "recipient": {"id": "b"}}
+    submitted = read_activity({**base, "value": {"colour": "red"}})
+    assert submitted.text == '{"colour": "red"}'
+    assert submitted.metadata["botframework"]["value"] == {"colour": "red"}
+    assert read_activity({**base, "text": "", "value": "/affirm"}).text == "/affirm"
+    photo = {"contentType": "image/png", "contentUrl": "https://x.org/cat.png"}
+    found = read_activity({**base, "attachments": [photo]})
+    assert found.text == "https://x.org/cat.png"
+    assert found.metadata["attachments"] == [photo]  # where Rasa puts them
+    assert read_activity({**base, "text": "hi", "value": {}}).text == "hi"
+    assert read_activity({**base, "attachments": [{"contentType": "x"}]}).text is None
+
+
+def test_an_image_goes_as_a_hero_card(microsoft) -> None:
+    channel = BotFrameworkChannel(settings(microsoft))
+    image = "https://x.org/cat.png"
+    sent = asyncio.run(channel.send(read_activity(activity(microsoft)),
+                                    [{"text": "A cat", "image": image}]))
+    assert sent == 2
+    first, second = microsoft.sent()
+    assert first["text"] == "A cat" and second["recipient"]["id"] == USER
+    assert second["attachments"] == [{"contentType": HERO_CARD,
+                                      "content": {"images": [{"url": image}]}}]
+
+
+def test_custom_json_is_the_activity_itself(microsoft) -> None:
+    channel = BotFrameworkChannel(settings(microsoft))
+    card = {"contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {"type": "AdaptiveCard", "version": "1.4", "body": []}}
+    custom = {"attachments": [card], "channelData": {"notification": {"alert": False}},
+              "summary": "a card"}
+    asyncio.run(channel.send(read_activity(activity(microsoft)), [{"custom": custom}]))
+    [sent] = microsoft.sent()
+    assert sent == {"type": "message", "from": BOT, "recipient": {"id": USER, "name": "Ada"},
+                    "conversation": {"id": CONVERSATION, "conversationType": "personal"},
+                    "replyToId": "1700000000001", **custom}
+
+
+def test_reply_shapes() -> None:
+    buttons = [{"title": "Docs", "url": "https://x.org/docs"}, {"payload": "/greet"},
+               {"type": "messageBack", "title": "Quiet", "text": "q", "value": {"a": 1}},
+               {"type": "postback", "title": "From Messenger", "payload": "/fb"}]
+    [card] = reply_activities({"buttons": buttons})
+    assert card["attachments"][0]["content"] == {"buttons": [
+        {"type": "openUrl", "title": "Docs", "value": "https://x.org/docs"},
+        {"type": "imBack", "title": "/greet", "value": "/greet"},
+        {"type": "messageBack", "title": "Quiet", "text": "q", "value": {"a": 1}},
+        {"type": "imBack", "title": "From Messenger", "value": "/fb"}]}
+    given = {"contentType": "application/pdf", "contentUrl": "https://x.org/a.pdf",
+             "name": "a.pdf"}
+    assert reply_activities({"attachment": given}) == [{"attachments": [given]}]
+    assert reply_activities({"attachment": "https://x.org/a.pdf"}) == [
+        {"text": "Attachment: https://x.org/a.pdf"}]
+    [carousel] = reply_activities({"elements": [{"title": "T", "subtitle": "S",
+                                                 "image_url": "https://x.org/i.png",
+                                                 "buttons": [{"title": "Go", "payload": "/go"}]}]})
+    assert carousel == {"attachmentLayout": "carousel", "attachments": [{
+        "contentType": HERO_CARD, "content": {
+            "text": "S", "title": "T", "images": [{"url": "https://x.org/i.png"}],
+            "buttons": [{"type": "imBack", "title": "Go", "value": "/go"}]}}]}
+    assert reply_activities({"text": "  "}) == []
+    assert reply_activities({"custom": ["not", "objects"]}) == []
+
+
+def test_activities_urls() -> None:
+    assert activities_url("https://smba.trafficmanager.net/emea/", "19:a@thread.v2") == (
+        "https://smba.trafficmanager.net/emea/v3/conversations/19%3Aa%40thread.v2/activities")
+    assert activities_url("http://localhost:3978", "c") == (
+        "http://localhost:3978/v3/conversations/c/activities")
+    assert activities_url("smba.trafficmanager.net/emea", "c") is None
+    microsoft = ["botframework.com", "trafficmanager.net"]
+    assert activities_url("https://smba.trafficmanager.net/emea/", "c", microsoft)
+    assert activities_url("https://webchat.botframework.com/", "c", microsoft)
+    assert activities_url("https://botframework.com.evil.example/", "c", microsoft) is None
+    assert activities_url("https://evilbotframework.com/", "c", microsoft) is None
+    assert activities_url("http://127.0.0.1:9/", "c", microsoft) is None
+
+
+def test_the_token_is_never_sent_to_a_service_url_off_the_allowed_hosts(microsoft,
+                                                                         caplog) -> None:
+    channel = BotFrameworkChannel(settings(microsoft, service_url_hosts=["botframework.com"]))
+    forged = read_activity(activity(microsoft))  # serviceUrl: the local stub
+    with caplog.at_level("ERROR"):
+        sent = asyncio.run(channel.send(forged, [{"text": "hi"}]))
+    assert sent == 0
+    assert microsoft.requests == []  # not even a token was asked for
+    assert "not an http(s) URL on one of service_url_hosts (botframework.com)" in caplog.text
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_the_channel_is_enabled_by_credentials(microsoft) -> None:
+    [channel] = enabled_channels(credentials(microsoft, timeout=3))
+    assert isinstance(channel, BotFrameworkChannel)
+    assert (channel.app_id, channel.login_url, channel.timeout) == (
+        APP_ID, microsoft.base + "/token", 3.0)
+    assert BotFrameworkChannel({"app_id": APP_ID, "app_password": APP_PASSWORD}).login_url == (
+        "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token")
+
+
+GOOD = {"app_id": APP_ID, "app_password": APP_PASSWORD}
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"app_password": APP_PASSWORD}, "`app_id` is missing"),
+    ({"app_id": APP_ID}, "`app_password` is missing"),
+    ({**GOOD, "app_password": " "}, "`app_password` is missing"),
+    ({**GOOD, "app_pasword": "x"}, "no setting 'app_pasword'"),
+    ({**GOOD, "login_url": "login.microsoftonline.com"}, "`login_url` must be an http(s)"),
+    ({**GOOD, "service_url_hosts": []}, "`service_url_hosts` must be a list of host names"),
+    ({**GOOD, "service_url_hosts": [3]}, "`service_url_hosts` must be a list of host names"),
+    ({**GOOD, "timeout": "soon"}, "timeout"),
+    ({**GOOD, "timeout": -1}, "timeout"),
+])
+def test_bad_settings(microsoft, given: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"credentials\.yml botframework") as raised:
+        enabled_channels({"botframework": given})
+    assert message in str(raised.value)
+    assert raised.value.hint
+
+
+def test_bad_settings_hints() -> None:
+    with pytest.raises(ConfigError) as unknown:
+        BotFrameworkChannel({**GOOD, "login_ur": "https://x.org"})
+    assert "did you mean 'login_url'" in str(unknown.value)
+    with pytest.raises(ConfigError) as missing:
+        BotFrameworkChannel({"app_id": APP_ID})
+    assert "write `botframework:` then" in str(missing.value)
