@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 
 if TYPE_CHECKING:
@@ -123,11 +124,11 @@ def read_activity(body: Any) -> IncomingActivity:
     kind = str(body.get("type") or "unknown")
     if kind != "message":
         return IncomingActivity(kind, ignored="activities of this type are not handled")
-    user, bot, conversation = (_dict(body.get(key)) for key in ("from", "recipient",
+    user, bot, conversation = (as_dict(body.get(key)) for key in ("from", "recipient",
                                                                 "conversation"))
-    found = IncomingActivity(kind, _text_id(user.get("id")), message_text(body),
+    found = IncomingActivity(kind, text_id(user.get("id")), message_text(body),
                              str(body.get("serviceUrl") or ""),
-                             _text_id(conversation.get("id")) or "")
+                             text_id(conversation.get("id")) or "")
     details = {"conversation_id": found.conversation_id or None,
                "channel_id": body.get("channelId"), "service_url": found.service_url or None,
                "activity_id": body.get("id"), "value": body.get("value")}
@@ -154,7 +155,7 @@ def message_text(body: dict[str, Any]) -> str | None:
     if value and not isinstance(value, str):
         # an Adaptive Card's Action.Submit sends its inputs as an object
         return json.dumps(value, ensure_ascii=False)
-    for attachment in map(_dict, _list(body.get("attachments"))):
+    for attachment in map(as_dict, as_list(body.get("attachments"))):
         if isinstance(attachment.get("contentUrl"), str) and attachment["contentUrl"]:
             return attachment["contentUrl"]
     return None
@@ -176,20 +177,6 @@ def activities_url(service_url: str, conversation_id: str,
            "/activities"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text_id(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
-        return None
-    return str(value)
-
-
 # ------------------------------------------------------------------ replies out
 
 
@@ -197,7 +184,7 @@ def reply_activities(reply: dict[str, Any]) -> list[dict[str, Any]]:
     """One REST-shaped bot reply as activity fields (without the addressing), in order."""
     found: list[dict[str, Any]] = []
     text = str(reply.get("text") or "").strip()
-    buttons = [b for b in _list(reply.get("buttons")) if isinstance(b, dict)]
+    buttons = [b for b in as_list(reply.get("buttons")) if isinstance(b, dict)]
     if buttons:
         found.append({"attachments": [hero_card(text, buttons)]})
     elif text:
@@ -219,10 +206,10 @@ def reply_activities(reply: dict[str, Any]) -> list[dict[str, Any]]:
     elif attachment:
         shown = attachment if isinstance(attachment, str) else json.dumps(attachment)
         found.append({"text": f"Attachment: {shown}"})
-    elements = [e for e in _list(reply.get("elements")) if isinstance(e, dict)]
+    elements = [e for e in as_list(reply.get("elements")) if isinstance(e, dict)]
     if elements:
         found.append({"attachmentLayout": "carousel", "attachments": [
-            hero_card(str(e.get("subtitle") or ""), _list(e.get("buttons")),
+            hero_card(str(e.get("subtitle") or ""), as_list(e.get("buttons")),
                       title=e.get("title"), image=e.get("image_url")) for e in elements]})
     return found
 
@@ -297,7 +284,7 @@ class BotFrameworkChannel(InputChannel):
         try:
             async with session.post(self.login_url, data=form) as response:
                 try:
-                    answer = _dict(await response.json(content_type=None))
+                    answer = as_dict(await response.json(content_type=None))
                 except ValueError:
                     answer = {}
                 status = response.status
@@ -337,7 +324,7 @@ class BotFrameworkChannel(InputChannel):
         if status == 401:
             # a token revoked or expired early: the next turn fetches a fresh one
             self._token = None
-        error = _dict(_dict(answer).get("error"))
+        error = as_dict(as_dict(answer).get("error"))
         message = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k))
         return f"status {status}" + (f", {message}" if message else "")
 
@@ -420,7 +407,7 @@ class BotFrameworkChannel(InputChannel):
             message = IncomingMessage(
                 user_text, sender_id=validation.sender_id(activity.sender_id),
                 channel=self.name(), metadata=dict(self.metadata(activity)),
-                message_id=_text_id(activity.reply.get("replyToId")))
+                message_id=text_id(activity.reply.get("replyToId")))
             replies = await on_message(message)
             await self.send(activity, replies)
         except DialogflowLiteError as e:

@@ -85,6 +85,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 
@@ -154,21 +155,21 @@ class MessengerEvent:
 
 def read_events(body: Any) -> list[MessengerEvent]:
     """The ``messaging`` items of every entry of a webhook body, read in order."""
-    entries = _list(_dict(body).get("entry"))
+    entries = as_list(as_dict(body).get("entry"))
     return [read_event(item) for entry in entries
-            for item in _list(_dict(entry).get("messaging"))]
+            for item in as_list(as_dict(entry).get("messaging"))]
 
 
 def read_event(item: Any) -> MessengerEvent:
     """The user message in one ``messaging`` item, read as Rasa's connector reads it."""
     if not isinstance(item, dict):
         return MessengerEvent("unknown", ignored="the item is not a JSON object")
-    sender = _text_id(_dict(item.get("sender")).get("id"))
+    sender = text_id(as_dict(item.get("sender")).get("id"))
     message, postback = item.get("message"), item.get("postback")
     if isinstance(message, dict):
         if message.get("is_echo"):
             return MessengerEvent("echo", sender, ignored="an echo of the page's own message")
-        payload = _dict(message.get("quick_reply")).get("payload")
+        payload = as_dict(message.get("quick_reply")).get("payload")
         # a quick reply carries its title as text too: the payload is what it means
         if isinstance(payload, str) and payload:
             kind, text = "quick_reply", payload
@@ -185,7 +186,7 @@ def read_event(item: Any) -> MessengerEvent:
         kinds = [key for key in item if key not in ("sender", "recipient", "timestamp")]
         return MessengerEvent(kinds[0] if kinds else "unknown", sender,
                               ignored="events of this kind are not handled")
-    details = {"kind": kind, "page_id": _text_id(_dict(item.get("recipient")).get("id")),
+    details = {"kind": kind, "page_id": text_id(as_dict(item.get("recipient")).get("id")),
                "message_id": mid}
     found = MessengerEvent(kind, sender, text or None,
                            {"facebook": {k: v for k, v in details.items() if v is not None}})
@@ -197,25 +198,11 @@ def read_event(item: Any) -> MessengerEvent:
 
 
 def _attachment_url(attachments: Any) -> str | None:
-    for attachment in map(_dict, _list(attachments)):
-        url = _dict(attachment.get("payload")).get("url")
+    for attachment in map(as_dict, as_list(attachments)):
+        url = as_dict(attachment.get("payload")).get("url")
         if attachment.get("type") in ATTACHMENT_TYPES and isinstance(url, str) and url:
             return url
     return None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text_id(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
-        return None
-    return str(value)
 
 
 # ------------------------------------------------------------------ replies out
@@ -254,7 +241,7 @@ def reply_bodies(reply: dict[str, Any], recipient_id: str) -> list[dict[str, Any
             continue
         item = dict(item)
         # Rasa's way to send a custom message to someone else
-        target = _text_id(_dict(item.pop("sender", None)).get("id")) or recipient_id
+        target = text_id(as_dict(item.pop("sender", None)).get("id")) or recipient_id
         add(item, target)
     if reply.get("image"):
         add({"attachment": {"type": "image", "payload": {"url": str(reply["image"])}}})

@@ -88,6 +88,7 @@ from urllib.parse import urlsplit
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.json_fields import text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 
@@ -180,7 +181,7 @@ def read_update(update: Any, username: str | None = None) -> TelegramUpdate:
         return TelegramUpdate("unknown", ignored="the update is not a JSON object")
     if isinstance(update.get("callback_query"), dict):
         query = update["callback_query"]
-        found = TelegramUpdate("callback_query", callback_query_id=_text_id(query.get("id")))
+        found = TelegramUpdate("callback_query", callback_query_id=text_id(query.get("id")))
         message = query.get("message")
         data = query.get("data")
         if not isinstance(message, dict) or not isinstance(data, str) or not data:
@@ -239,13 +240,7 @@ def _chat_id(message: dict[str, Any]) -> str | None:
     chat = message.get("chat")
     if not isinstance(chat, dict):
         return None
-    return _text_id(chat.get("id"))
-
-
-def _text_id(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
-        return None
-    return str(value)
+    return text_id(chat.get("id"))
 
 
 def _metadata(update: dict[str, Any], kind: str, message: dict[str, Any],
