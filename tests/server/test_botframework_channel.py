@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from serving_helpers import StubHttpServer, request
 
 from dialogflowlite.errors import ConfigError
@@ -29,6 +32,24 @@ USER = "29:1user-aad"
 CONVERSATION = "a:1conv;messageid=17"
 BOT = {"id": "28:bot-id", "name": "tinybot"}
 
+#: the key the stub "Microsoft" signs Bot Connector tokens with, and one it does not publish
+SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+STRANGER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    found = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return {**found, "kid": kid, "use": "sig"}
+
+
+def connector_token(service_url: str, *, key: rsa.RSAPrivateKey = SIGNING_KEY,
+                    kid: str = "key-1", **claims: Any) -> str:
+    """A token as the Bot Connector signs it for a request to the bot."""
+    payload = {"iss": "https://api.botframework.com", "aud": APP_ID,
+               "exp": int(time.time()) + 600, "nbf": int(time.time()) - 10,
+               "serviceUrl": service_url, **claims}
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
+
 
 class Microsoft(StubHttpServer):
     """The login service at ``/token`` and the Bot Connector API under ``/connector``.
@@ -43,7 +64,12 @@ class Microsoft(StubHttpServer):
         self.tokens = 0
 
         def answer(request: Any) -> tuple[int, dict, bytes]:
-            if request.path == "/token":
+            if request.path == "/openid":
+                status, body = 200, {"issuer": "https://api.botframework.com",
+                                     "jwks_uri": self.base + "/keys"}
+            elif request.path == "/keys":
+                status, body = 200, {"keys": [_jwk(SIGNING_KEY, "key-1")]}
+            elif request.path == "/token":
                 if self.login_failures:
                     status, body = self.login_failures.pop(0)
                 else:
@@ -59,6 +85,9 @@ class Microsoft(StubHttpServer):
         super().__init__(answer)
         self.base = self.url.rstrip("/")
         self.service_url = self.base + "/connector/"
+
+    def key_fetches(self) -> int:
+        return sum(r.path == "/keys" for r in self.requests)
 
     def logins(self) -> list[dict[str, list[str]]]:
         return [parse_qs(r.body.decode()) for r in self.requests if r.path == "/token"]
@@ -81,7 +110,7 @@ def microsoft() -> Iterator[Microsoft]:
 
 def settings(stub: Microsoft, **extra: Any) -> dict[str, Any]:
     return {"app_id": APP_ID, "app_password": APP_PASSWORD, "login_url": stub.base + "/token",
-            "service_url_hosts": ["127.0.0.1"], **extra}
+            "openid_url": stub.base + "/openid", "service_url_hosts": ["127.0.0.1"], **extra}
 
 
 def credentials(stub: Microsoft, **extra: Any) -> dict[str, Any]:
@@ -97,16 +126,25 @@ def activity(stub: Microsoft, text: str | None = "/greet", **extra: Any) -> dict
     return {key: value for key, value in found.items() if value is not None}
 
 
-def post_activities(app: Any, agent: Any, *bodies: Any,
-                    sender: str = USER) -> tuple[list[Any], list[dict] | None]:
-    """Post activities to the webhook in turn; the responses and what the store then holds."""
+def post_activities(app: Any, agent: Any, *bodies: Any, sender: str = USER,
+                    token: str | None = "signed") -> tuple[list[Any], list[dict] | None]:
+    """Post activities to the webhook in turn; the responses and what the store then holds.
+
+    Each carries a valid Bot Connector token for its serviceUrl unless ``token``
+    is given (None: no Authorization header).
+    """
     async def main() -> tuple[list[Any], list[dict] | None]:
         responses = []
         for body in bodies:
             content = body if isinstance(body, str) else json.dumps(body)
+            headers = {"Content-Type": "application/json"}
+            if token == "signed":
+                service_url = body.get("serviceUrl", "") if isinstance(body, dict) else ""
+                headers["Authorization"] = f"Bearer {connector_token(service_url)}"
+            elif token is not None:
+                headers["Authorization"] = f"Bearer {token}"
             responses.append(await request(app, "post", "/webhooks/botframework/webhook",
-                                           content=content,
-                                           headers={"Content-Type": "application/json"}))
+                                           content=content, headers=headers))
         return responses, await agent.tracker_store.load_events(sender)
 
     return asyncio.run(main())
@@ -185,7 +223,7 @@ def test_other_activities_are_acknowledged_and_ignored(make_app, agent, microsof
     app = make_app(credentials=credentials(microsoft))
     [response], stored = post_activities(app, agent, body)
     assert (response.status, response.text) == (200, "success")
-    assert stored is None and microsoft.requests == []
+    assert stored is None and microsoft.replies() == [] and microsoft.logins() == []
 
 
 def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, microsoft,
@@ -196,7 +234,7 @@ def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, microsoft,
         [response], stored = post_activities(
             app, agent, activity(microsoft, **{"from": {"id": bad_sender}}), sender=bad_sender)
     assert (response.status, response.text) == (200, "success")
-    assert stored is None and microsoft.requests == []
+    assert stored is None and microsoft.replies() == [] and microsoft.logins() == []
     assert f"the message from {bad_sender} could not be handled" in caplog.text
 
 
@@ -226,7 +264,7 @@ def test_an_unreachable_login_service_is_logged_without_the_password(microsoft,
                                            timeout=2))
     with caplog.at_level("ERROR"):
         sent = asyncio.run(channel.send(read_activity(activity(microsoft)), [{"text": "hi"}]))
-    assert sent == 0 and microsoft.requests == []
+    assert sent == 0 and microsoft.replies() == [] and microsoft.logins() == []
     assert "no access token from http://127.0.0.1:9/token (ClientConnectorError" in caplog.text
     assert APP_PASSWORD not in caplog.text
 
@@ -288,16 +326,17 @@ def test_a_service_url_that_is_not_http_is_refused(make_app, agent, microsoft, c
                                              activity(microsoft, serviceUrl=service_url))
     assert response.status == 200
     # not even a token is fetched: it would only be sent nowhere useful
-    assert microsoft.requests == []
+    assert microsoft.replies() == [] and microsoft.logins() == []
     assert (f"1 replies to conversation {CONVERSATION} were not sent: the serviceUrl "
             "") in caplog.text and "is not an http(s) URL" in caplog.text
     assert bot_texts(stored) == ["Hello! How can I help?"]
 
 
-def test_the_health_route_and_the_warning_at_mount(make_app, microsoft, caplog) -> None:
+def test_the_health_route_and_no_warning_while_tokens_are_verified(make_app, microsoft,
+                                                                    caplog) -> None:
     with caplog.at_level("WARNING"):
         app = make_app(credentials=credentials(microsoft))
-    assert "tokens Bot Framework sends are not verified" in caplog.text
+    assert "botframework" not in caplog.text
     response = asyncio.run(request(app, "get", "/webhooks/botframework/"))
     assert (response.status, response.json) == (200, {"status": "ok"})
 
@@ -392,7 +431,7 @@ def test_the_token_is_never_sent_to_a_service_url_off_the_allowed_hosts(microsof
     with caplog.at_level("ERROR"):
         sent = asyncio.run(channel.send(forged, [{"text": "hi"}]))
     assert sent == 0
-    assert microsoft.requests == []  # not even a token was asked for
+    assert microsoft.replies() == [] and microsoft.logins() == []  # not even a token was asked for
     assert "not an http(s) URL on one of service_url_hosts (botframework.com)" in caplog.text
 
 
@@ -436,3 +475,59 @@ def test_bad_settings_hints() -> None:
     with pytest.raises(ConfigError) as missing:
         BotFrameworkChannel({"app_id": APP_ID})
     assert "write `botframework:` then" in str(missing.value)
+
+
+# ------------------------------------------------------------------ the connector's token
+
+
+@pytest.mark.parametrize(("token", "reason"), [
+    (None, "no Authorization: Bearer token"),
+    ("not-a-jwt", "cannot be read"),
+    ("stranger", "is not one Bot Framework publishes"),
+    ("wrong audience", "not valid"),
+    ("wrong issuer", "not valid"),
+    ("expired", "not valid"),
+    ("other serviceUrl", "serviceUrl is not the activity's"),
+])
+def test_activities_without_a_valid_token_are_refused(make_app, agent, microsoft, caplog,
+                                                      token, reason) -> None:
+    body = activity(microsoft)
+    forged = {
+        None: None, "not-a-jwt": "not-a-jwt",
+        "stranger": connector_token(microsoft.service_url, key=STRANGER_KEY, kid="key-9"),
+        "wrong audience": connector_token(microsoft.service_url, aud="someone-else"),
+        "wrong issuer": connector_token(microsoft.service_url, iss="https://evil.example"),
+        "expired": connector_token(microsoft.service_url, exp=int(time.time()) - 3600),
+        "other serviceUrl": connector_token("https://smba.trafficmanager.net/emea/"),
+    }[token]
+    app = make_app(credentials=credentials(microsoft))
+    with caplog.at_level("WARNING"):
+        [response], stored = post_activities(app, agent, body, token=forged)
+    assert response.status == 401 and response.json["reason"] == "NotAuthenticated"
+    assert stored is None and microsoft.replies() == [] and microsoft.logins() == []
+    assert reason in caplog.text
+
+
+def test_the_keys_are_fetched_once_and_kept(make_app, agent, microsoft) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    responses, stored = post_activities(app, agent, activity(microsoft), activity(microsoft))
+    assert [r.status for r in responses] == [200, 200]
+    assert microsoft.key_fetches() == 1
+    assert bot_texts(stored) == ["Hello! How can I help?"] * 2
+
+
+def test_unreachable_keys_refuse_everything(make_app, agent, microsoft, caplog) -> None:
+    app = make_app(credentials=credentials(microsoft, openid_url="http://127.0.0.1:9/openid"))
+    with caplog.at_level("ERROR"):
+        [response], stored = post_activities(app, agent, activity(microsoft))
+    assert response.status == 401 and stored is None
+    assert "signing keys could not be fetched" in caplog.text
+
+
+def test_verification_can_be_turned_off_with_a_warning(make_app, agent, microsoft,
+                                                       caplog) -> None:
+    with caplog.at_level("WARNING"):
+        app = make_app(credentials=credentials(microsoft, verify_tokens=False))
+        [response], stored = post_activities(app, agent, activity(microsoft), token=None)
+    assert response.status == 200 and bot_texts(stored) == ["Hello! How can I help?"]
+    assert "verify_tokens is off" in caplog.text

@@ -17,14 +17,15 @@ Routes under ``/webhooks/botframework``: ``GET /`` answers ``{"status": "ok"}``;
 answers ``success`` once the turn is handled and its replies sent, also when
 the turn fails (that is logged).
 
-Security: the JWT Bot Framework sends in ``Authorization`` is NOT verified
-(that needs Microsoft's OpenID keys from the internet and an RSA library;
-Rasa verifies it since 3.1.3). Whoever reaches the route can write as any
-user; let only Azure reach it (a reverse proxy, network rules); the channel
-logs this warning when mounted. The bot's access token goes only to a
-``serviceUrl`` whose host is one of ``service_url_hosts`` (Microsoft's
-connector domains by default, a host or any of its subdomains), so a forged
-activity cannot send the token elsewhere.
+Security: the JWT Bot Framework sends in ``Authorization`` is verified, as
+Rasa does since 3.1.3 (:mod:`~dialogflowlite.server.channels.botframework_auth`:
+Microsoft's published keys, the app id as audience, the issuer, expiry and
+the ``serviceUrl`` claim); a request without a valid one gets 401 and is not
+handled. ``verify_tokens: false`` turns that off (for the Bot Framework
+Emulator, say), with a warning when mounted. The bot's access token goes
+only to a ``serviceUrl`` whose host is one of ``service_url_hosts``
+(Microsoft's connector domains by default, a host or any of its
+subdomains), so an activity cannot send the token elsewhere.
 
 Incoming, as in Rasa: ``message`` activities are user messages from
 ``from.id``; other types (conversationUpdate, typing, invoke) are answered and
@@ -67,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.botframework_auth import DEFAULT_OPENID_URL, TokenVerifier
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 
@@ -88,6 +90,8 @@ SETTINGS: dict[str, Any] = {
     "app_id": None,
     "app_password": None,
     "login_url": DEFAULT_LOGIN_URL,
+    "openid_url": DEFAULT_OPENID_URL,
+    "verify_tokens": True,
     "timeout": 10.0,
     # hosts (and their subdomains) the bot's access token may be sent to
     "service_url_hosts": ["botframework.com", "trafficmanager.net", "botframework.azure.us",
@@ -262,6 +266,9 @@ class BotFrameworkChannel(InputChannel):
             raise settings.error("`service_url_hosts` must be a list of host names",
                                  "leave it out for Microsoft's connector domains")
         self.service_url_hosts = [h.strip().lower().lstrip(".") for h in hosts]
+        self.verify_tokens = bool(settings["verify_tokens"])
+        self.verifier = TokenVerifier(self.app_id, str(settings.http_url("openid_url")),
+                                      timeout=self.timeout)
         #: seconds on a steady clock; tests move it to expire the token
         self.clock: Callable[[], float] = time.monotonic
         self._token: str | None = None
@@ -370,10 +377,12 @@ class BotFrameworkChannel(InputChannel):
     def blueprint(self, on_message: OnMessage) -> Blueprint:
         from sanic.response import text
 
+        from dialogflowlite.errors import ApiError
+
         blueprint = self.health_blueprint()
-        logger.warning("botframework: the tokens Bot Framework sends are not verified, so "
-                       "/webhooks/botframework/webhook must be reachable by Azure only "
-                       "(a reverse proxy or network rules)")
+        if not self.verify_tokens:
+            logger.warning("botframework: verify_tokens is off, so anyone who reaches "
+                           "/webhooks/botframework/webhook can write as any user")
 
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:
@@ -381,6 +390,13 @@ class BotFrameworkChannel(InputChannel):
                 activity = read_activity(json.loads(request.body or b""))
             except (ValueError, UnicodeDecodeError):
                 activity = IncomingActivity("unknown", ignored="the body is not valid JSON")
+            if self.verify_tokens:
+                problem = await self.verifier.problem(request.headers.get("authorization"),
+                                                      activity.service_url)
+                if problem:
+                    logger.warning("botframework: an activity was refused: %s", problem)
+                    raise ApiError(401, "NotAuthenticated",
+                                   "the request carries no valid Bot Framework token")
             if activity.text is None or activity.sender_id is None:
                 logger.debug("botframework: an activity (%s) was ignored: %s", activity.kind,
                              activity.ignored)
