@@ -105,6 +105,21 @@ class Component:
         return cls(config)
 
 
+def saved_config(klass: type[Component], config: dict[str, Any]) -> dict[str, Any]:
+    """A component's saved settings without those this version no longer has (logged).
+
+    Training refuses an unknown setting; a model trained before a setting was
+    removed still loads, as the component is now.
+    """
+    known = {"name", *getattr(klass, "defaults", {}), *getattr(klass, "compatible_keys", ())}
+    dropped = [key for key in config if key not in known]
+    if dropped:
+        logger.warning("%s: the model was saved with setting(s) %s, which this version no "
+                       "longer has; they are ignored (retrain to drop this notice)",
+                       getattr(klass, "name", klass.__name__), ", ".join(sorted(dropped)))
+    return {key: value for key, value in config.items() if key in known}
+
+
 def load_component(klass: type[Component], config: dict[str, Any], storage: ComponentStorage,
                    *, quantize: bool = False) -> Component:
     """``klass.load(config, storage)``, quantized when asked and the component supports it.
@@ -115,6 +130,7 @@ def load_component(klass: type[Component], config: dict[str, Any], storage: Comp
     """
     import inspect
 
+    config = saved_config(klass, config)
     if quantize and "quantize" in inspect.signature(klass.load).parameters:
         return klass.load(config, storage, quantize=True)
     component = klass.load(config, storage)

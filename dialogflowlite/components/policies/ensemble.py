@@ -111,6 +111,7 @@ class PolicyEnsemble:
     @classmethod
     def load(cls, archive: ModelArchive, domain: Domain) -> PolicyEnsemble:
         """The trained policies of a model, as the ``core`` section lists them."""
+        from dialogflowlite.components.base import load_component
         from dialogflowlite.plugins.registry import get_registry
 
         entry: dict[str, Any] | None = archive.manifest.sections.get(SECTION)
@@ -124,8 +125,8 @@ class PolicyEnsemble:
                 raise ModelLoadError(f"the model lacks the resources of policy {item['name']}",
                                      hint="retrain the model with `dialogflowlite train`")
             policy_class = registry.get(item["name"])
-            policies.append(policy_class.load(dict(item.get("config") or {}),
-                                              archive.storage(item["key"])))
+            policies.append(load_component(policy_class, dict(item.get("config") or {}),
+                                           archive.storage(item["key"])))
         return cls.from_policies(policies)
 
     # ------------------------------------------------------------ deciding
