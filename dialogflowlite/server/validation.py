@@ -21,6 +21,23 @@ SENDER_ID_PATTERN = re.compile(r"[\w.:@+=~#!-]{1,255}")
 DEFAULT_SENDER_ID = "default"
 
 
+#: Content-Type values a YAML body may come with
+YAML_TYPES = ("application/yaml", "application/x-yaml", "application/x-yml", "text/yaml",
+              "text/x-yaml", "text/plain")
+
+
+def yaml_body(request: Request, what: str, hint: str) -> str:
+    """The request's body as text, when it is sent as YAML; else a 400 naming ``what``."""
+    kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if kind not in YAML_TYPES:
+        raise ApiError(400, "BadRequest", f"{what} must be sent as YAML, not {kind or 'no type'}",
+                       hint=hint)
+    try:
+        return (request.body or b"").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise bad_request("the request body is not UTF-8 text") from e
+
+
 def json_body(request: Request, *, expect: type | tuple[type, ...] = dict) -> Any:
     """The request's JSON body; 400 when it is missing, malformed or of the wrong type."""
     if not request.body:

@@ -38,7 +38,7 @@ def blueprint() -> Blueprint:
         rasa_story_result,
         stories_from_yaml,
     )
-    from dialogflowlite.server.routes.training import YAML_TYPES
+    from dialogflowlite.server import validation
 
     bp = Blueprint("testing_api")
 
@@ -47,15 +47,8 @@ def blueprint() -> Blueprint:
             if request.args.get(unsupported):
                 raise ApiError(400, "BadRequest", f"the query parameter {unsupported!r} is not "
                                "supported: the loaded model is tested, and the answer waits")
-        kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-        if kind not in YAML_TYPES:
-            raise ApiError(400, "BadRequest", f"the test data must be sent as YAML, not "
-                           f"{kind or 'no type'}",
-                           hint=f"send {what} with Content-Type: application/yaml")
-        try:
-            return (request.body or b"").decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise ApiError(400, "BadRequest", "the request body is not UTF-8 text") from e
+        return validation.yaml_body(request, "the test data",
+                                    f"send {what} with Content-Type: application/yaml")
 
     @bp.post("/model/test/intents", name="test_intents", ctx_auth=True)
     async def test_intents(request: Request) -> HTTPResponse:

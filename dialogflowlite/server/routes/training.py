@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "application/x-yml", "text/yaml",
-              "text/x-yaml", "text/plain")
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
@@ -60,18 +58,11 @@ def _threads(request: Request) -> int | None:
 
 def training_request(request: Request) -> TrainingRequest:
     """The training a ``POST /model/train`` request asks for (a 400 when it cannot be)."""
-    from dialogflowlite.server.validation import bad_request
+    from dialogflowlite.server.validation import yaml_body
 
-    kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if kind not in YAML_TYPES:
-        raise ApiError(400, "BadRequest",
-                       f"the training data must be sent as YAML, not {kind or 'no type'}",
-                       hint="send the project's config, domain and data joined into one YAML "
-                            "document with Content-Type: application/yaml")
-    try:
-        text = (request.body or b"").decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise bad_request("the request body is not UTF-8 text") from e
+    text = yaml_body(request, "the training data",
+                     "send the project's config, domain and data joined into one YAML "
+                     "document with Content-Type: application/yaml")
     return TrainingRequest(split_training_payload(text),
                            force=_flag(request, "force_training", False),
                            fixed_model_name=request.args.get("fixed_model_name") or None,
