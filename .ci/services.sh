@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Sourced by .ci/run: installs PostgreSQL, Redis and Chromium from Debian packages,
-# starts the two servers on loopback in a private folder, and exports
-#   DFL_TEST_POSTGRES_URL  DFL_TEST_REDIS_URL  DFL_TEST_CHROMIUM  DFL_TEST_CHROMEDRIVER
-# for the tests marked postgres / redis / browser. Without root or apt-get it
+# Sourced by .ci/run: installs PostgreSQL, Redis, RabbitMQ and Chromium from Debian
+# packages, starts the three servers on loopback in a private folder, and exports
+#   DFL_TEST_POSTGRES_URL  DFL_TEST_REDIS_URL  DFL_TEST_RABBITMQ_URL
+#   DFL_TEST_CHROMIUM  DFL_TEST_CHROMEDRIVER
+# for the tests marked postgres / redis / rabbitmq / browser. Without root or apt-get it
 # starts whatever is already installed; tests of a missing server skip with a reason.
 # The servers stop when the calling shell exits.
 
@@ -19,6 +20,10 @@ dfl_stop_services() {
   if [ -n "${dfl_redis_port:-}" ]; then
     redis-cli -p "$dfl_redis_port" shutdown nosave >/dev/null 2>&1 || true
   fi
+  if [ -n "${dfl_rabbitmq_port:-}" ]; then
+    dfl_rabbitmq rabbitmqctl stop >/dev/null 2>&1 || true
+  fi
+  if [ -n "${dfl_rabbitmq_dir:-}" ]; then rm -rf "$dfl_rabbitmq_dir"; fi
   rm -rf "$dfl_services_dir"
 }
 trap dfl_stop_services EXIT
@@ -26,7 +31,7 @@ trap dfl_stop_services EXIT
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || echo "apt-get update failed; using the package lists at hand" >&2
-  apt-get install -y -qq postgresql redis-server chromium chromium-driver >/dev/null \
+  apt-get install -y -qq postgresql redis-server rabbitmq-server chromium chromium-driver >/dev/null \
     || echo "could not install every test service; their tests will skip" >&2
 fi
 
@@ -65,6 +70,48 @@ if command -v redis-server >/dev/null 2>&1; then
   else
     dfl_redis_port=""
     echo "Redis did not start; the redis tests will skip" >&2
+  fi
+fi
+
+# RabbitMQ: its own node name, ports, data and cookie in a folder of its own (the one
+# above belongs to PostgreSQL's user), so it neither needs nor disturbs a system-wide one. It runs as the `rabbitmq` user when we
+# are root (as the Debian wrapper would).
+dfl_rabbitmq() {
+  local tool="$1"; shift
+  local env=(env HOME="$dfl_rabbitmq_dir" RABBITMQ_NODENAME="dfl-ci-$dfl_rabbitmq_port@localhost"
+             RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$dfl_rabbitmq_port"
+             RABBITMQ_DIST_PORT="$dfl_rabbitmq_dist_port"
+             RABBITMQ_MNESIA_BASE="$dfl_rabbitmq_dir/mnesia"
+             RABBITMQ_LOG_BASE="$dfl_rabbitmq_dir/log"
+             RABBITMQ_ENABLED_PLUGINS_FILE="$dfl_rabbitmq_dir/enabled_plugins"
+             RABBITMQ_CONFIG_FILE="$dfl_rabbitmq_dir/rabbitmq"
+             "/usr/lib/rabbitmq/bin/$tool" "$@")
+  if [ "$(id -u)" = "0" ] && id rabbitmq >/dev/null 2>&1; then
+    runuser -u rabbitmq -- "${env[@]}"
+  else
+    "${env[@]}"
+  fi
+}
+
+if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  dfl_rabbitmq_dir="$(mktemp -d /tmp/dfl-ci-rabbitmq.XXXXXX)"
+  if [ "$(id -u)" = "0" ] && id rabbitmq >/dev/null 2>&1; then
+    chown rabbitmq "$dfl_rabbitmq_dir"
+  fi
+  dfl_rabbitmq_port="$(dfl_free_port)"
+  dfl_rabbitmq_dist_port="$(dfl_free_port)"
+  if dfl_rabbitmq rabbitmq-server -detached >/dev/null 2>&1; then
+    # await_startup fails at once while the new node is not yet registered: ask again
+    for _ in $(seq 30); do
+      if dfl_rabbitmq rabbitmqctl await_startup --timeout 60 >/dev/null 2>&1; then
+        export DFL_TEST_RABBITMQ_URL="amqp://guest:guest@127.0.0.1:$dfl_rabbitmq_port/"
+        break
+      fi
+      sleep 1
+    done
+  fi
+  if [ -z "${DFL_TEST_RABBITMQ_URL:-}" ]; then
+    echo "RabbitMQ did not start; the rabbitmq tests will skip" >&2
   fi
 fi
 

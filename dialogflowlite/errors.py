@@ -213,6 +213,12 @@ class ExportError(DialogflowLiteError):
     code = "DFL601"
 
 
+class EventBrokerError(DialogflowLiteError):
+    """An event broker cannot be reached, refuses the connection, or refuses events."""
+
+    code = "DFL602"
+
+
 class ApiError(DialogflowLiteError):
     """An HTTP API error; ``status`` is the HTTP status and ``reason`` Rasa's reason code."""
 

@@ -10,7 +10,8 @@ what the store holds.
 endpoints.yml::
 
     event_broker:
-      type: file            # or SQL; plugins add others (dfl_register_event_brokers)
+      type: file            # or SQL, or pika (RabbitMQ); plugins add others
+                            # (dfl_register_event_brokers)
       path: rasa_event.log
 
 Publishing happens in the background, in the order the events were stored:
@@ -60,6 +61,13 @@ class EventBroker(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional for brokers
         """Release what the broker holds (connections, files)."""
+
+    async def check_connection(self) -> None:  # noqa: B027 - optional for brokers
+        """Called once before the server starts; raise to refuse to start without the broker.
+
+        Brokers connect lazily, so by default nothing is checked: a broker that
+        is away when the server starts gets the events once it is back.
+        """
 
     # ------------------------------------------------------------ background publishing
     # Subclasses implement publish_many (and close); the queue below is the base
@@ -159,7 +167,7 @@ def create_event_broker(config: dict[str, Any] | None, *,
     if cls is None:
         known = ", ".join(sorted(brokers))
         hint = f"endpoints.yml {SECTION} type must be one of: {known}"
-        if kind.lower() in ("pika", "kafka"):
+        if kind.lower() == "kafka":
             hint += f"; {kind} is not built in, a plugin can add it (docs/plugins.md)"
         raise ConfigError(f"unknown event broker type {kind!r}" if kind
                           else f"endpoints.yml {SECTION} has no `type:`", hint=hint)

@@ -53,8 +53,13 @@ def check_config(config: ServerConfig, workers: int) -> None:
     config.read_credentials()
     from dialogflowlite.brokers.base import create_event_broker
 
-    # an unknown broker type or setting is one clear error now (brokers connect lazily)
-    create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
+    # an unknown broker type or setting is one clear error now (brokers connect lazily,
+    # unless the broker's own settings ask for a check, like Rasa's raise_on_failure)
+    broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
+    if broker is not None:
+        import asyncio
+
+        asyncio.run(broker.check_connection())
 
 
 def _first_model_from_server(config: ServerConfig, endpoints: dict) -> None:

@@ -176,8 +176,8 @@ def test_a_failing_broker_is_logged_and_loses_no_stored_event(register_plugin, t
 
 def test_configuration_errors_name_the_setting(tmp_path: Path) -> None:
     assert create_event_broker(None) is None
-    with pytest.raises(ConfigError, match="unknown event broker type 'pika'") as error:
-        create_event_broker({"type": "pika", "url": "localhost"})
+    with pytest.raises(ConfigError, match="unknown event broker type 'kafka'") as error:
+        create_event_broker({"type": "kafka", "url": "localhost"})
     assert "a plugin can add it" in str(error.value.hint)
     assert "SQL" in str(error.value.hint) and "file" in str(error.value.hint)
     with pytest.raises(ConfigError, match="FileEventBroker has no setting 'paht'") as error:

@@ -33,6 +33,7 @@ def dfl_register_lock_stores() -> dict[str, type]:
 @hookimpl
 def dfl_register_event_brokers() -> dict[str, type]:
     from dialogflowlite.brokers.file import FileEventBroker
+    from dialogflowlite.brokers.rabbitmq import PikaEventBroker
     from dialogflowlite.brokers.sql import SQLEventBroker
 
-    return {"file": FileEventBroker, "SQL": SQLEventBroker}
+    return {"file": FileEventBroker, "SQL": SQLEventBroker, "pika": PikaEventBroker}
