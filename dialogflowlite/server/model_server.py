@@ -29,17 +29,16 @@ switches to that file instead of downloading it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError
+from dialogflowlite.server.process_lock import process_lock
 
 if TYPE_CHECKING:
     from sanic import Sanic
@@ -114,7 +113,7 @@ class ModelServer:
         model.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        async with _pull_lock(self.folder / PULL_LOCK):
+        async with process_lock(self.folder / PULL_LOCK):
             shared = self._pulled_by_another_worker(current)
             if shared is not None:
                 return shared
@@ -201,27 +200,6 @@ class ModelServer:
         for path in removed:
             path.unlink(missing_ok=True)
         return removed
-
-
-@contextlib.asynccontextmanager
-async def _pull_lock(path: Path) -> AsyncIterator[None]:
-    """An exclusive lock on ``path`` between processes, waited for without blocking the loop."""
-    try:
-        import fcntl
-    except ImportError:  # no POSIX locks: each worker pulls on its own
-        yield
-        return
-    with path.open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                await asyncio.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def keep_pulling(app: Sanic, server: ModelServer) -> None:

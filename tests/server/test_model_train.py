@@ -166,3 +166,41 @@ def test_a_worker_trains_one_model_at_a_time(make_app, monkeypatch, tmp_path: Pa
     assert [a.status for a in answers] == [200, 200, 200]
     assert sorted(a.headers["filename"] for a in answers) == ["m0.tar", "m1.tar", "m2.tar"]
     assert most == 1
+
+
+def test_workers_take_turns_through_the_project_s_lock_file(make_app, monkeypatch) -> None:
+    """Another process (another worker) holding the lock delays this worker's training."""
+    import subprocess
+    import sys
+
+    from dialogflowlite.server.routes import training
+
+    started: list[float] = []
+
+    async def fake_train(job, models_dir: Path) -> Path:
+        started.append(time.monotonic())
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / "m.tar"
+        path.write_bytes(b"model")
+        return path
+
+    monkeypatch.setattr(training, "train_model", fake_train)
+    app = make_app()
+    lock_file = training.train_lock_path(app.ctx.config.project_dir)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, sys, time\n"
+         f"f = open({str(lock_file)!r}, 'a')\n"
+         "fcntl.flock(f, fcntl.LOCK_EX)\n"
+         "print('held', flush=True)\n"
+         "time.sleep(1.0)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        asked = time.monotonic()
+        answer = asyncio.run(request(app, "post", "/model/train", content=_body(
+            CONFIG, DOMAIN, RULES), headers=YAML))
+    finally:
+        holder.wait(10)
+    assert answer.status == 200
+    assert started and started[0] - asked >= 0.5  # it waited for the other process

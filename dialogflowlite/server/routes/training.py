@@ -6,7 +6,7 @@ returned), ``force_training``, ``fixed_model_name``, ``num_threads`` and
 ``callback_url`` (answer 204 at once; the model, or the error, is POSTed
 there when training ends). The answer is the model file. Training runs in a
 child process (:mod:`dialogflowlite.server.training_jobs`), one at a time
-per worker (later requests wait their turn); the running model is not
+across the server's workers (later requests wait their turn); the running model is not
 replaced (``PUT /model`` loads the new one).
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError
+from dialogflowlite.server.process_lock import process_lock
 from dialogflowlite.server.training_jobs import TrainingRequest, split_training_payload, train_model
 
 if TYPE_CHECKING:
@@ -27,6 +28,18 @@ if TYPE_CHECKING:
     from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
+
+def train_lock_path(project_dir: Path) -> Path:
+    """The file the workers serving ``project_dir`` take turns on to train.
+
+    It lives in the temporary folder, named for the project, so that a
+    training that keeps nothing writes nothing into the project.
+    """
+    import hashlib
+
+    key = hashlib.sha256(str(Path(project_dir).resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"dialogflowlite-train-{key}.lock"
+
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -72,13 +85,15 @@ def training_request(request: Request) -> TrainingRequest:
 async def _train(app: Sanic, job: TrainingRequest, save: bool) -> tuple[Path, Path | None]:
     """The model file, and a temporary folder holding it when it is not saved.
 
-    A worker trains one model at a time (a training takes what memory and
-    cores there are); later requests wait for their turn.
+    One model is trained at a time, across all workers (a training takes
+    what memory and cores there are); later requests wait for their turn.
     """
     lock = getattr(app.ctx, "training_lock", None)
     if lock is None:
         lock = app.ctx.training_lock = asyncio.Lock()
-    async with lock:
+    # The asyncio lock queues this worker's requests; the file lock makes the
+    # workers (each a process) take turns too.
+    async with lock, process_lock(train_lock_path(app.ctx.config.project_dir)):
         app.ctx.training_jobs = getattr(app.ctx, "training_jobs", 0) + 1
         scratch = None if save else Path(tempfile.mkdtemp(prefix="dfl-model-"))
         try:
