@@ -9,6 +9,7 @@ that part.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -28,16 +29,24 @@ def train_project(
     fixed_model_name: str | None = None,
     seed: int | None = None,
     nlu: str | Path | None = None,
+    finetune: str | Path | None = None,
+    epoch_fraction: float = 1.0,
     echo: TextIO | None = None,
 ):
     """Train the project (or one ``part`` of it); print what happened and return the result.
 
     ``nlu`` (a YAML file or a folder of them) replaces the NLU data of the
-    project's ``data/``, as after ``data split nlu``.
+    project's ``data/``, as after ``data split nlu``. ``finetune`` names the
+    model (a file, or a folder whose newest model is taken; ``""``: the newest
+    in the output folder) whose trained weights the components that can be
+    fine-tuned start from, for ``epoch_fraction`` of their epochs.
     """
     from dialogflowlite.training.trainer import TrainOptions, train
 
     stream = echo or sys.stdout
+    if finetune is None and epoch_fraction != 1.0:
+        logging.getLogger(__name__).warning("--epoch-fraction applies only with --finetune; "
+                                            "training with the configured epochs")
     project: str | Path = project_dir
     if nlu is not None:
         from dialogflowlite.evaluation.nlu import load_nlu_data
@@ -51,7 +60,8 @@ def train_project(
     if out is not None:
         output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
     result = train(project, output=output, sections=sections,
-                   options=TrainOptions(force=force, quantize=quantize, seed=seed),
+                   options=TrainOptions(force=force, quantize=quantize, seed=seed,
+                                        finetune=finetune, epoch_fraction=epoch_fraction),
                    fixed_model_name=fixed_model_name)
     print(f"model: {result.model_path}", file=stream)
     print(f"trained ({len(result.trained)}): {', '.join(result.trained) or '-'}", file=stream)
@@ -77,12 +87,20 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--nlu", default=None, metavar="PATH",
                         help="NLU file or folder to train on instead of the project's "
                         "(for instance train_test_split/training_data.yml)")
+    parser.add_argument("--finetune", nargs="?", const="", default=None, metavar="MODEL",
+                        help="start the NLU models from the weights of a trained model (the "
+                        "newest in the output folder when MODEL is not given) instead of "
+                        "from scratch; the labels must be the same")
+    parser.add_argument("--epoch-fraction", type=float, default=1.0, metavar="F",
+                        help="with --finetune: train for this share of the configured epochs "
+                        "(default: 1.0)")
 
 
 def _run(args: argparse.Namespace) -> int:
     train_project(args.project, part=args.part, out=args.out, force=args.force,
                   quantize=args.quantize, fixed_model_name=args.fixed_model_name,
-                  seed=args.seed, nlu=args.nlu)
+                  seed=args.seed, nlu=args.nlu, finetune=args.finetune,
+                  epoch_fraction=args.epoch_fraction)
     return 0
 
 

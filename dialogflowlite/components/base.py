@@ -26,6 +26,7 @@ from dialogflowlite.shared.training_data import TrainingData
 
 if TYPE_CHECKING:
     from dialogflowlite.artifact import ComponentStorage
+    from dialogflowlite.training.finetune import FinetuneSource
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Component:
     provides: ClassVar[tuple[str, ...]] = ()
     #: keys other frameworks write that are accepted and ignored with a notice
     compatible_keys: ClassVar[tuple[str, ...]] = ()
+    #: whether ``train --finetune`` can start it from its trained weights
+    finetunable: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any] | None = None, *,
                  position: Position | None = None) -> None:
@@ -152,6 +155,11 @@ class NluContext:
     device: str | None = None
     progress: bool = True
     quantize: bool = False
+    #: the same component of the model being fine-tuned (``train --finetune``),
+    #: given to components whose ``finetunable`` is true
+    finetune_from: FinetuneSource | None = None
+    #: the share of the configured epochs to train for when fine-tuning
+    epoch_fraction: float = 1.0
 
 
 class NluComponent(Component):

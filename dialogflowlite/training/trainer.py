@@ -28,6 +28,7 @@ from dialogflowlite.artifact import (
 )
 from dialogflowlite.errors import ModelLoadError, ProjectValidationError, TrainingError
 from dialogflowlite.io.loader import Project, load_project
+from dialogflowlite.training.finetune import FinetuneSource
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +50,23 @@ class TrainOptions:
     device: str | None = None
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: a model file (or a folder of models: its newest) whose trained weights the
+    #: components that can be fine-tuned start from (Rasa's ``--finetune``)
+    finetune: str | Path | None = None
+    #: the share of the configured epochs a fine-tuned component trains for
+    epoch_fraction: float = 1.0
 
 
 class TrainingContext:
     """What a section gets while training: storage to write to, the previous model, options."""
 
     def __init__(self, writer: ModelWriter, previous: ModelArchive | None,
-                 options: TrainOptions) -> None:
+                 options: TrainOptions, finetune: ModelArchive | None = None) -> None:
         self.writer = writer
         self.previous = previous
         self.options = options
+        #: the model fine-tuning starts from (``--finetune``), or None
+        self.finetune = finetune
         self.reused: list[str] = []
         self.trained: list[str] = []
 
@@ -80,6 +88,16 @@ class TrainingContext:
         self.writer.record(record)
         self.reused.append(key)
         return True
+
+    def finetune_source(self, key: str, component_name: str) -> FinetuneSource | None:
+        """The ``--finetune`` model's stored component ``key``, if it is the same component."""
+        if self.finetune is None:
+            return None
+        record = self.finetune.manifest.component(key)
+        if record is None or record.name != component_name or not self.finetune.has(key):
+            return None
+        return FinetuneSource(Path(self.finetune.source or self.finetune.root),
+                              self.finetune.storage(key))
 
     def record(self, key: str, name: str, kind: str, section: str, config: dict[str, Any],
                fingerprint: str) -> None:
@@ -129,6 +147,25 @@ def _previous_model(models_dir: Path, options: TrainOptions) -> ModelArchive | N
         return None
 
 
+def _finetune_model(models_dir: Path, options: TrainOptions) -> ModelArchive | None:
+    """The model ``--finetune`` names (a file, a folder's newest, or ``models_dir``'s newest)."""
+    if options.finetune is None:
+        return None
+    fraction = options.epoch_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or fraction <= 0:
+        raise TrainingError(f"--epoch-fraction must be a number above 0, not {fraction!r}",
+                            hint="for instance --epoch-fraction 0.2")
+    given = Path(options.finetune) if str(options.finetune) else models_dir
+    path = latest_model(given)
+    if path is None:
+        raise TrainingError(f"--finetune: no model to fine-tune at {given}",
+                            hint="train one first with `dialogflowlite train`, or name a "
+                                 "model file")
+    archive = open_model(path)
+    logger.info("fine-tuning from %s (%.2g of the configured epochs)", path, fraction)
+    return archive
+
+
 def train(
     project: str | Path | Project = ".",
     *,
@@ -156,8 +193,14 @@ def train(
         raise ProjectValidationError(problems)
     models_dir = Path(output) if output is not None else project.root / "models"
     previous = _previous_model(models_dir, options)
+    try:
+        base = _finetune_model(models_dir, options)
+    except BaseException:
+        if previous is not None:
+            previous.close()
+        raise
     writer = ModelWriter()
-    context = TrainingContext(writer, previous, options)
+    context = TrainingContext(writer, previous, options, finetune=base)
     writer.manifest.config = project.config.to_dict()
     writer.manifest.project = project.root.resolve().name
     try:
@@ -188,8 +231,9 @@ def train(
         writer.save(target)
     finally:
         writer.close()
-        if previous is not None:
-            previous.close()
+        for archive in (previous, base):
+            if archive is not None:
+                archive.close()
     seconds = time.perf_counter() - started
     logger.info("model written to %s in %.1fs (trained %d, reused %d components)", target,
                 seconds, len(context.trained), len(context.reused))

@@ -50,6 +50,12 @@ from dialogflowlite.errors import TrainingError
 from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
+from dialogflowlite.training.finetune import (
+    FinetuneSource,
+    check_same_labels,
+    check_same_shape,
+    finetune_epochs,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -98,6 +104,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
     """
 
     name = "JointTransformerClassifier"
+    finetunable = True
     defaults: dict[str, Any] = {
         # encoder: hub name, local folder, or an alias of a model source
         "model": DEFAULT_MODEL,
@@ -278,10 +285,14 @@ class JointTransformerClassifier(IntentSlotClassifier):
         )
         allowed = bio_transition_mask(self.labels.tags) if model_config.use_crf else None
         self.model = JointIntentSlotModel(encoder, model_config, allowed)
+        if context.finetune_from is not None:
+            self._start_from(context.finetune_from)
 
         items = self._encode(train_examples, with_labels=True)
         dev_items = self._encode(dev_examples, with_labels=True) if dev_examples else []
         epochs = auto_epochs(len(items)) if c["epochs"] == "auto" else int(c["epochs"])
+        if context.finetune_from is not None:
+            epochs = finetune_epochs(epochs, context.epoch_fraction)
         steps_per_epoch = math.ceil(len(items) / int(c["batch_size"]))
         loop_config = LoopConfig(
             epochs=epochs,
@@ -320,6 +331,24 @@ class JointTransformerClassifier(IntentSlotClassifier):
         if context.quantize:
             # weights are saved in full precision; the saved config asks for int8 at load
             self.config["quantize"] = True
+
+    def _start_from(self, source: FinetuneSource) -> None:
+        """Load a trained model's weights into the new model (``train --finetune``)."""
+        assert self.model is not None and self.labels is not None
+        if self.config["lora"]:
+            raise TrainingError(f"{self.name}: fine-tuning a model trained with lora is not "
+                                "supported", hint="train without --finetune")
+        meta = source.storage.read_json(META)
+        stored = LabelSet.from_json(meta["labels"])
+        check_same_labels(self.name, source, "intents", stored.intents, self.labels.intents)
+        check_same_labels(self.name, source, "entity tags", stored.tags, self.labels.tags)
+        check_same_labels(self.name, source, "regex and lookup features",
+                          meta.get("regex_names") or [], self.regex_names)
+        check_same_shape(self.name, source, {"model": meta.get("source_model"),
+                                             **meta["model_config"]},
+                         {"model": self.config["model"], **asdict(self.model.config)},
+                         ignore=("dropout", "slot_loss_weight"))
+        load_weights(self.model, source.storage.read_tensors(WEIGHTS), self.name)
 
     def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
         """Sub-word pieces, first-piece index per word, labels and features per message."""

@@ -37,6 +37,12 @@ from dialogflowlite.components.nlu.word_features import (
 from dialogflowlite.errors import ModelLoadError, TrainingError
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
+from dialogflowlite.training.finetune import (
+    FinetuneSource,
+    check_same_labels,
+    check_same_shape,
+    finetune_epochs,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -74,6 +80,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
     """
 
     name = "ScratchTransformerClassifier"
+    finetunable = True
     defaults: dict[str, Any] = {
         "hidden_size": 128,
         "num_layers": 2,
@@ -203,9 +210,15 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
             )
         self.labels = LabelSet.from_examples(examples, self.name)
         self.regex_names = regex_feature_names(examples)
-        self.vocabulary = self._new_vocabulary().build(
-            [t.text for t in example_tokens(m)] for m in train_examples
-        )
+        if context.finetune_from is not None:
+            # the stored weights embed the stored vocabulary: new words are read
+            # through their character n-grams, as at run time
+            self.vocabulary = WordNgramVocabulary.from_json(
+                context.finetune_from.storage.read_json(VOCABULARY))
+        else:
+            self.vocabulary = self._new_vocabulary().build(
+                [t.text for t in example_tokens(m)] for m in train_examples
+            )
         self._dropout_rng = random.Random(seed)
 
         seed_everything(seed)
@@ -228,10 +241,14 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         )
         allowed = bio_transition_mask(self.labels.tags) if model_config.use_crf else None
         self.model = ScratchTransformerModel(model_config, allowed)
+        if context.finetune_from is not None:
+            self._start_from(context.finetune_from)
 
         items = self._encode(train_examples, with_labels=True)
         dev_items = self._encode(dev_examples, with_labels=True) if dev_examples else []
         epochs = auto_epochs(len(items)) if c["epochs"] == "auto" else int(c["epochs"])
+        if context.finetune_from is not None:
+            epochs = finetune_epochs(epochs, context.epoch_fraction)
         steps_per_epoch = math.ceil(len(items) / int(c["batch_size"]))
         loop_config = LoopConfig(
             epochs=epochs,
@@ -341,6 +358,23 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
             batch["token_features"],
             batch["sentence_features"],
         )
+
+    def _start_from(self, source: FinetuneSource) -> None:
+        """Load a trained model's weights into the new model (``train --finetune``)."""
+        assert self.model is not None and self.labels is not None
+        meta = source.storage.read_json(META)
+        stored = LabelSet.from_json(meta["labels"])
+        check_same_labels(self.name, source, "intents", stored.intents, self.labels.intents)
+        check_same_labels(self.name, source, "entity tags", stored.tags, self.labels.tags)
+        check_same_labels(self.name, source, "regex and lookup features",
+                          meta.get("regex_names") or [], self.regex_names)
+        check_same_shape(self.name, source, meta["model_config"], asdict(self.model.config),
+                         ignore=("dropout", "slot_loss_weight"))
+        try:
+            self.model.load_state_dict(source.storage.read_tensors(WEIGHTS))
+        except RuntimeError as e:
+            raise TrainingError(f"{self.name}: the weights in {source.model.name} do not fit "
+                                f"the model: {e}", hint="train without --finetune") from e
 
     # ------------------------------------------------------------ persistence
 

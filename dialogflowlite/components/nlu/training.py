@@ -12,6 +12,7 @@ too, since its input may have changed.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluContext
@@ -124,8 +125,9 @@ def train_pipeline(
                 pipeline.components[index] = component
                 component.process_training_data(working)
             continue
-        logger.info("training %s", key)
-        component.train(working, settings)
+        component_settings, expected = finetune_settings(component, key, expected, settings,
+                                                         context)
+        component.train(working, component_settings)
         persist_component(component, context.storage(key))
         context.record(key, component.name, component.kind, SECTION, component.config, expected)
         if index + 1 < len(keys):
@@ -137,6 +139,28 @@ def train_pipeline(
         "retrieval_intents": training_data.retrieval_intents,
         "entities": training_data.entity_types,
     }
+
+
+def finetune_settings(component: Any, key: str, expected: str, settings: NluContext,
+                      context: TrainingContext) -> tuple[NluContext, str]:
+    """The settings to train ``component`` with, and the fingerprint to record for it.
+
+    Under ``--finetune``, a component that can be fine-tuned gets the same
+    component of that model to start from. Its fingerprint then says so:
+    such a component is not what a training from scratch would give, so a
+    later plain ``train`` of the same data does not reuse it.
+    """
+    source = None
+    if component.finetunable:
+        source = context.finetune_source(key, component.name)
+    if source is None:
+        logger.info("training %s", key)
+        return settings, expected
+    fraction = context.options.epoch_fraction
+    logger.info("fine-tuning %s from %s (%.2g of its epochs)", key, source.model.name, fraction)
+    record = context.finetune.manifest.component(key)
+    finetuned = fingerprint("nlu-finetuned", expected, record.fingerprint, fraction)
+    return replace(settings, finetune_from=source, epoch_fraction=fraction), finetuned
 
 
 class NluSection:
