@@ -161,8 +161,14 @@ class MessageProcessor:
 
     # ------------------------------------------------------------ entry points
 
-    async def handle_message(self, message: IncomingMessage) -> TurnResult:
-        """Process one user message and return what the bot did and said."""
+    async def handle_message(self, message: IncomingMessage, *,
+                             predict: bool = True) -> TurnResult:
+        """Process one user message and return what the bot did and said.
+
+        With ``predict=False`` the message is only logged (session start, the
+        ``user`` event, slots filled from it) and the bot does not act, as
+        interactive learning needs before it asks for each action.
+        """
         _plugin_hooks().dfl_message_received(message=message)
         async with self.lock_store.lock(message.sender_id):
             tracker = await self.get_tracker(message.sender_id)
@@ -176,7 +182,8 @@ class MessageProcessor:
             tracker.followup_action = None
             if self.policies is not None:
                 await self._extract_slots(tracker, context)
-                await self._prediction_loop(tracker, context)
+                if predict:
+                    await self._prediction_loop(tracker, context)
             return await self._finish(tracker, start)
 
     async def trigger_intent(self, sender_id: str, intent: str,

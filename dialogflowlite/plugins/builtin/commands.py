@@ -9,6 +9,7 @@ from dialogflowlite import hookimpl
 def dfl_register_commands() -> list:
     from dialogflowlite.cli import data, init, plugin_new, plugins
     from dialogflowlite.cli import export as export_command
+    from dialogflowlite.cli import interactive as interactive_command
     from dialogflowlite.cli import run as run_command
     from dialogflowlite.cli import shell as shell_command
     from dialogflowlite.cli import test as test_command
@@ -19,4 +20,4 @@ def dfl_register_commands() -> list:
             run_command.COMMAND,
             shell_command.COMMAND,
             train_command.COMMAND, test_command.COMMAND, plugin_new.COMMAND,
-            export_command.COMMAND, visualize_command.COMMAND]
+            export_command.COMMAND, visualize_command.COMMAND, interactive_command.COMMAND]

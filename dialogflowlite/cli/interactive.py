@@ -1,0 +1,96 @@
+"""``dialogflowlite interactive``: chat with the bot, correct it, keep the corrections.
+
+Rasa's ``rasa interactive`` in the terminal: the session itself is
+:class:`dialogflowlite.dialogue.interactive.InteractiveSession`; this module
+loads the model and hands the session stdin and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from dialogflowlite.cli.command import Command
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=".", metavar="DIR",
+                        help="project folder (default: .)")
+    parser.add_argument("-m", "--model", default=None,
+                        help="model file or folder of models (default: the newest under "
+                             "models/ that has dialogue policies)")
+    parser.add_argument("--endpoints", default=None, metavar="FILE",
+                        help="endpoints file for the action server and NLG (default: "
+                             "endpoints.yml of the project); its tracker store is not used")
+    parser.add_argument("--out-stories", default=None, metavar="FILE",
+                        help="where the stories go (default: data/interactive_stories.yml)")
+    parser.add_argument("--out-nlu", default=None, metavar="FILE",
+                        help="where the NLU examples go (default: data/interactive_nlu.yml)")
+
+
+def run_interactive(project: str | Path = ".", model: str | None = None, *,
+                    endpoints_file: str | None = None, out_stories: str | Path | None = None,
+                    out_nlu: str | Path | None = None, stdin: TextIO | None = None,
+                    stdout: TextIO | None = None):
+    """Run an interactive-learning session on stdin/stdout (or the given streams).
+
+    Returns the :class:`~dialogflowlite.dialogue.interactive_export.ExportReport`
+    of what was written, or None when nothing was. Conversations are kept in
+    memory only; endpoints.yml is read for the action server and NLG.
+    """
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.dialogue.interactive import InteractiveSession, StreamPrompt
+    from dialogflowlite.errors import ModelLoadError
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.models import resolve_model_path
+    from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+
+    config = ServerConfig(project=str(project), model_path=model, endpoints_file=endpoints_file)
+    model_file = resolve_model_path(config)
+    endpoints = config.read_endpoints()
+    agent = Agent.load(model_file, tracker_store=MemoryTrackerStore(),
+                       lock_store=MemoryLockStore(), endpoints=endpoints)
+    try:
+        if not agent.is_ready():
+            raise ModelLoadError(
+                f"model {model_file.name} has no dialogue policies, so there is no next "
+                "action to correct",
+                hint="train the whole bot with `dialogflowlite train`, or pass --model PATH")
+        _line_editing()
+        session = InteractiveSession(agent, StreamPrompt(stdin, stdout), config.project_dir,
+                                     stories_file=out_stories, nlu_file=out_nlu)
+        try:
+            return session.run()
+        finally:
+            session.close()
+    finally:
+        agent.close()
+
+
+def _line_editing() -> None:
+    """Arrow keys and history at the prompts, where the platform has readline."""
+    try:
+        import readline  # noqa: F401 - importing it is what enables line editing in input()
+    except ImportError:  # pragma: no cover - Windows
+        pass
+
+
+def _run(args: argparse.Namespace) -> int:
+    run_interactive(args.project, args.model, endpoints_file=args.endpoints,
+                    out_stories=args.out_stories, out_nlu=args.out_nlu)
+    return 0
+
+
+COMMAND = Command(
+    name="interactive",
+    help="chat with the bot, correct it step by step, and save the corrections as training data",
+    description="Chat with the newest model (or --model) and confirm or correct each parse "
+    "(intent, entities) and each next action. /undo takes back a message, /restart starts a "
+    "new conversation, /export writes the conversations as stories "
+    "(data/interactive_stories.yml), the messages as NLU examples (data/interactive_nlu.yml) "
+    "and new intents, entities, actions and responses into the domain; /stop or the end of "
+    "the input asks whether to write them first. Conversations stay in memory.",
+    add_arguments=_add_arguments,
+    run=_run,
+)

@@ -1,0 +1,527 @@
+"""Conversations of interactive learning written back into the project as training data.
+
+Three kinds of files take what a session taught:
+
+* the conversations as Rasa 3 stories (``data/interactive_stories.yml``),
+  one story per conversation (a restart inside one starts another story);
+* every user message with its corrected intent and entities as an NLU example
+  (``data/interactive_nlu.yml``), unless the training data holds it already;
+* the intents, entities, actions and responses the conversations use that
+  the project's domain lacks, added to ``domain.yml`` (or, for a ``domain/``
+  folder, to ``domain/interactive_domain.yml``).
+
+A file that exists is read, added to and written again through ruamel.yaml's
+round trip, so nothing it held is lost and its comments stay. A file that
+cannot be read (broken YAML, a list where a mapping belongs) is left alone:
+the new content goes to a sibling file named with the time, and the report
+says so.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from dialogflowlite.dialogue.story_export import WrittenStory, events_to_steps, stories_yaml
+from dialogflowlite.errors import DialogflowLiteError, Position, ProjectError
+from dialogflowlite.io.loader import Project, load_project, resolve_in_project
+from dialogflowlite.io.nlu_writer import nlu_yaml
+from dialogflowlite.io.yaml import read_yaml, read_yaml_file
+from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUttered,
+)
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
+from dialogflowlite.shared.tracker import applied_events
+from dialogflowlite.shared.training_data import TrainingData, annotate
+
+#: where the stories and NLU examples go unless the user says otherwise (Rasa's names)
+DEFAULT_STORIES_FILE = "data/interactive_stories.yml"
+DEFAULT_NLU_FILE = "data/interactive_nlu.yml"
+#: the file of a ``domain/`` folder that takes the new domain entries
+DOMAIN_FOLDER_FILE = "interactive_domain.yml"
+STORY_NAME_PREFIX = "interactive_story_"
+#: texts that stand for an intent (``/greet``) are not NLU examples
+INTENT_MESSAGE_PREFIX = "/"
+
+
+@dataclass
+class DomainAdditions:
+    """What the conversations use that the project's domain did not declare."""
+
+    intents: list[str] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
+    #: custom actions (and ``utter_`` actions whose text is unknown)
+    actions: list[str] = field(default_factory=list)
+    #: new responses: name -> their variations (``[{"text": ...}]``)
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.intents or self.entities or self.actions or self.responses)
+
+    def describe(self) -> str:
+        """``intents greet, bye; response utter_x`` for the report."""
+        parts = []
+        for label, names in (("intent", self.intents), ("entity", self.entities),
+                             ("action", self.actions), ("response", list(self.responses))):
+            if names:
+                plural = {"entity": "entities"}.get(label, f"{label}s")
+                parts.append(f"{label if len(names) == 1 else plural} {', '.join(names)}")
+        return "; ".join(parts)
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote where (``None`` for a file that had nothing to take)."""
+
+    stories_file: Path | None = None
+    stories: int = 0
+    nlu_file: Path | None = None
+    examples: int = 0
+    #: examples left out because the training data holds them already
+    known_examples: int = 0
+    domain_file: Path | None = None
+    additions: DomainAdditions = field(default_factory=DomainAdditions)
+    #: warnings for the user (a file that could not be merged, a duplicate example, ...)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self, root: Path | None = None) -> list[str]:
+        """The report as lines for the terminal (paths relative to ``root`` when inside it)."""
+        def shown(path: Path) -> str:
+            return _display(path, root)
+
+        lines = []
+        if self.stories_file is not None:
+            lines.append(f"{_count(self.stories, 'story', 'stories')} written to "
+                         f"{shown(self.stories_file)}")
+        if self.nlu_file is not None:
+            known = (f" ({_count(self.known_examples, 'example')} already in the training "
+                     "data left out)" if self.known_examples else "")
+            lines.append(f"{_count(self.examples, 'NLU example')} written to "
+                         f"{shown(self.nlu_file)}{known}")
+        elif self.known_examples:
+            lines.append(f"no new NLU examples ({_count(self.known_examples, 'message')} "
+                         "already in the training data)")
+        if self.domain_file is not None:
+            lines.append(f"added to {shown(self.domain_file)}: {self.additions.describe()}")
+        return lines + [f"note: {note}" for note in self.notes]
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def story_segments(events: Iterable[Event]) -> list[list[Event]]:
+    """The parts of a conversation that each make a story: split at restarts and new
+    sessions, undone turns left out, parts without a user message dropped."""
+    segments: list[list[Event]] = [[]]
+    for event in events:
+        if isinstance(event, (Restarted, SessionStarted)):
+            segments.append([])
+        else:
+            segments[-1].append(event)
+    kept = [applied_events(segment) for segment in segments]
+    return [segment for segment in kept if any(isinstance(e, UserUttered) for e in segment)]
+
+
+def _story_events(segment: Sequence[Event]) -> list[Event]:
+    """The segment with user texts dropped: a training story holds intents and entities
+    (Rasa's own interactive stories do the same); the texts become NLU examples."""
+    events: list[Event] = []
+    for event in segment:
+        if isinstance(event, UserUttered):
+            event = UserUttered(text=None, parse_data=dict(event.parse_data),
+                                timestamp=event.timestamp)
+        events.append(event)
+    return events
+
+
+def user_examples(segments: Iterable[Sequence[Event]]) -> list[Message]:
+    """Every user message of ``segments`` as an NLU example (intent messages excluded)."""
+    examples = []
+    for segment in segments:
+        for event in segment:
+            if not isinstance(event, UserUttered) or not event.text or not event.intent_name:
+                continue
+            if event.text.startswith(INTENT_MESSAGE_PREFIX):
+                continue
+            entities = [Entity(e["entity"], e["start"], e["end"], e.get("value"),
+                               role=e.get("role"), group=e.get("group"))
+                        for e in event.entities
+                        if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+                        and 0 <= e["start"] < e["end"] <= len(event.text) and e.get("entity")]
+            examples.append(Message(text=event.text, intent=event.intent_name,
+                                    entities=entities))
+    return examples
+
+
+# ---------------------------------------------------------------- round trip
+
+
+def _round_trip_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.allow_duplicate_keys = False
+    # never re-wrap the long lines of a user's file
+    yaml.width = 4096
+    return yaml
+
+
+def _read_for_update(path: Path) -> tuple[Any, YAML]:
+    """``path`` loaded for a round trip, with a dumper that keeps its indentation."""
+    read_yaml_file(path)  # a syntax error is reported at file:line:col
+    yaml = _round_trip_yaml()
+    data, indent, block_sequence_indent = load_yaml_guess_indent(
+        path.read_text(encoding="utf-8"), yaml=yaml)
+    offset = block_sequence_indent or 0
+    sequence = indent if indent and indent > offset else offset + 2
+    yaml.indent(mapping=max(sequence - offset, 2), sequence=sequence, offset=offset)
+    return data, yaml
+
+
+def _dump(data: Any, yaml: YAML) -> str:
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def _expect_mapping(data: Any, path: Path, key: str) -> CommentedMap:
+    if data is None:
+        return CommentedMap()
+    if not isinstance(data, CommentedMap):
+        raise ProjectError(f"{path.name} is not a mapping, so `{key}:` cannot be added to it",
+                           position=Position(str(path), 1, 1),
+                           hint="fix the file, or pass another output file")
+    return data
+
+
+def _expect_list(data: CommentedMap, path: Path, key: str) -> CommentedSeq:
+    value = data.get(key)
+    if value is None:
+        data[key] = value = CommentedSeq()
+    if not isinstance(value, CommentedSeq):
+        line = data.lc.key(key)[0] + 1 if key in data else None
+        raise ProjectError(f"`{key}:` in {path.name} is not a list",
+                           position=Position(str(path), line),
+                           hint=f"make `{key}:` a list, or pass another output file")
+    return value
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rescue_file(path: Path) -> Path:
+    """A new file next to ``path`` for content that could not be merged into it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    number = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}.{stamp}-{number}{path.suffix}")
+        number += 1
+    return candidate
+
+
+def _merge_or_rescue(path: Path, fresh_text: str, merge, notes: list[str]) -> Path:
+    """Write ``fresh_text`` to a new ``path``, or ``merge(data, fresh)`` into an existing one.
+
+    When the existing file cannot take it, the fresh content goes to a sibling
+    file (so nothing of the session is lost) and a note says why.
+    """
+    if not path.exists():
+        return _write(path, fresh_text)
+    try:
+        data, yaml = _read_for_update(path)
+        merged = merge(data, read_yaml(fresh_text))
+        return _write(path, _dump(merged, yaml))
+    except DialogflowLiteError as e:
+        rescue = _write(_rescue_file(path), fresh_text)
+        notes.append(f"{e.render()}; the new content went to {rescue} instead "
+                     "(merge it by hand)")
+        return rescue
+
+
+# ---------------------------------------------------------------- stories
+
+
+def _story_names(project: Project, path: Path) -> set[str]:
+    names = {story.name for story in project.stories}
+    if path.exists():
+        try:
+            data = read_yaml_file(path)
+        except DialogflowLiteError:
+            data = None
+        if isinstance(data, Mapping) and isinstance(data.get("stories"), list):
+            names.update(str(item.get("story")) for item in data["stories"]
+                         if isinstance(item, Mapping))
+    return names
+
+
+def _next_story_number(names: Iterable[str]) -> int:
+    pattern = re.compile(rf"^{re.escape(STORY_NAME_PREFIX)}(\d+)$")
+    numbers = [int(m.group(1)) for m in map(pattern.match, names) if m]
+    return max(numbers, default=0) + 1
+
+
+def write_stories(segments: Sequence[Sequence[Event]], path: Path, project: Project,
+                  notes: list[str]) -> Path:
+    """Add one story per segment to the stories file ``path``; returns the file written."""
+    first = _next_story_number(_story_names(project, path))
+    stories = [WrittenStory(f"{STORY_NAME_PREFIX}{first + index}",
+                            events_to_steps(_story_events(segment)))
+               for index, segment in enumerate(segments)]
+
+    def merge(data: Any, fresh: Any) -> Any:
+        data = _expect_mapping(data, path, "stories")
+        _expect_list(data, path, "stories").extend(fresh["stories"])
+        return data
+
+    return _merge_or_rescue(path, stories_yaml(stories), merge, notes)
+
+
+# ---------------------------------------------------------------- NLU examples
+
+
+def _example_key(message: Message) -> tuple[str, str, str]:
+    return (" ".join(message.text.lower().split()), message.intent or "",
+            annotate(message.text, message.entities))
+
+
+def new_examples(examples: Sequence[Message], known: TrainingData,
+                 notes: list[str]) -> tuple[list[Message], int]:
+    """``examples`` without the ones ``known`` (or an earlier one) holds; and how many those were.
+
+    An example whose text the training data has under another intent is kept
+    (the user just said which intent it is) with a note: `data validate` will
+    warn about the pair until one of them goes.
+    """
+    seen = {_example_key(m) for m in known.examples}
+    intents_of: dict[str, Message] = {}
+    for message in known.examples:
+        intents_of.setdefault(" ".join(message.text.lower().split()), message)
+    fresh, skipped = [], 0
+    for message in examples:
+        key = _example_key(message)
+        if key in seen:
+            skipped += 1
+            continue
+        seen.add(key)
+        earlier = intents_of.get(key[0])
+        if earlier is not None and earlier.intent != message.intent:
+            where = f" at {earlier.position}" if earlier.position else ""
+            notes.append(f"{message.text!r} is also an example of intent '{earlier.intent}'"
+                         f"{where}; keep it under one intent only")
+        fresh.append(message)
+    return fresh, skipped
+
+
+def _block_lines(block: str) -> list[str]:
+    return [line[2:] if line.startswith("- ") else line.lstrip("-").strip()
+            for line in (raw.strip() for raw in block.splitlines()) if line]
+
+
+def _merge_nlu_item(existing: CommentedMap, item: CommentedMap) -> bool:
+    """Add ``item``'s examples to ``existing`` (same intent); False when the shapes differ."""
+    if existing.get("metadata") != item.get("metadata"):
+        return False
+    old, new = existing.get("examples"), item.get("examples")
+    if isinstance(old, str) and isinstance(new, str):
+        existing["examples"] = LiteralScalarString(old.rstrip("\n") + "\n" + new.rstrip("\n")
+                                                   + "\n")
+        return True
+    if isinstance(old, CommentedSeq):
+        texts = (_block_lines(new) if isinstance(new, str)
+                 else [e["text"] if isinstance(e, Mapping) else str(e) for e in new or []])
+        as_mappings = any(isinstance(entry, Mapping) for entry in old)
+        old.extend(CommentedMap(text=t) if as_mappings else t for t in texts)
+        return True
+    return False
+
+
+def write_nlu(examples: Sequence[Message], path: Path, notes: list[str]) -> Path:
+    """Add ``examples`` to the NLU file ``path`` (into its intents' entries when it can)."""
+
+    def merge(data: Any, fresh: Any) -> Any:
+        data = _expect_mapping(data, path, "nlu")
+        entries = _expect_list(data, path, "nlu")
+        for item in fresh["nlu"]:
+            same = [e for e in entries
+                    if isinstance(e, CommentedMap) and e.get("intent") == item["intent"]]
+            if not (same and _merge_nlu_item(same[0], item)):
+                entries.append(item)
+        return data
+
+    return _merge_or_rescue(path, nlu_yaml(TrainingData(list(examples))), merge, notes)
+
+
+# ---------------------------------------------------------------- domain
+
+
+def domain_additions(segments: Iterable[Sequence[Event]], domain: Domain, *,
+                     responses: Mapping[str, str] | None = None,
+                     model_domain: Domain | None = None) -> DomainAdditions:
+    """What ``segments`` use that ``domain`` lacks.
+
+    A new ``utter_`` action gets its response from ``responses`` (typed during
+    the session), else from ``model_domain``; without either it is listed as an
+    action so the domain at least declares it.
+    """
+    responses = responses or {}
+    additions = DomainAdditions()
+    intents, entities = set(domain.intent_names), set(domain.entities)
+    for segment in segments:
+        for event in segment:
+            if isinstance(event, UserUttered):
+                intent = (event.intent_name or "").split(RETRIEVAL_SEPARATOR, 1)[0]
+                if intent and intent not in intents:
+                    intents.add(intent)
+                    additions.intents.append(intent)
+                for entity in event.entities:
+                    name = entity.get("entity")
+                    if name and name not in entities:
+                        entities.add(name)
+                        additions.entities.append(name)
+            elif isinstance(event, ActionExecuted) and event.name:
+                name = event.name
+                if domain.is_known_action(name) or name in additions.actions \
+                        or name in additions.responses:
+                    continue
+                if name in responses:
+                    additions.responses[name] = [{"text": responses[name]}]
+                elif model_domain is not None and name in model_domain.responses:
+                    additions.responses[name] = [
+                        dict(v) for v in model_domain.responses[name].variations]
+                else:
+                    additions.actions.append(name)
+    return additions
+
+
+def _domain_target(project_root: Path) -> Path:
+    for name in ("domain.yml", "domain.yaml"):
+        if (project_root / name).is_file():
+            return project_root / name
+    if (project_root / "domain").is_dir():
+        return project_root / "domain" / DOMAIN_FOLDER_FILE
+    return project_root / "domain.yml"
+
+
+def _fresh_domain(additions: DomainAdditions) -> str:
+    sections: dict[str, Any] = {}
+    for key, names in (("intents", additions.intents), ("entities", additions.entities),
+                       ("actions", additions.actions)):
+        if names:
+            sections[key] = list(names)
+    if additions.responses:
+        sections["responses"] = additions.responses
+    yaml = _round_trip_yaml()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    body = _dump(sections, yaml)
+    return f'version: "3.1"\n\n{body}'
+
+
+def write_domain(additions: DomainAdditions, path: Path, notes: list[str]) -> Path:
+    """Add ``additions`` to the domain file ``path`` (keeping its comments)."""
+
+    def merge(data: Any, fresh: Any) -> Any:
+        data = _expect_mapping(data, path, "intents")
+        for key in ("intents", "entities", "actions"):
+            if key in fresh:
+                _expect_list(data, path, key).extend(fresh[key])
+        if "responses" in fresh:
+            responses = data.get("responses")
+            if responses is None:
+                data["responses"] = responses = CommentedMap()
+            if not isinstance(responses, CommentedMap):
+                raise ProjectError(f"`responses:` in {path.name} is not a mapping",
+                                   position=Position(str(path), data.lc.key("responses")[0] + 1),
+                                   hint="make `responses:` a mapping of names to variations")
+            responses.update(fresh["responses"])
+        return data
+
+    return _merge_or_rescue(path, _fresh_domain(additions), merge, notes)
+
+
+# ---------------------------------------------------------------- all of it
+
+
+def export_texts(conversations: Iterable[Sequence[Event]]) -> str:
+    """The stories and NLU examples of ``conversations`` as YAML text, written nowhere:
+    what the session prints when the files cannot be written, so nothing is lost."""
+    segments = [segment for events in conversations for segment in story_segments(events)]
+    stories = [WrittenStory(f"{STORY_NAME_PREFIX}{number}",
+                            events_to_steps(_story_events(segment)))
+               for number, segment in enumerate(segments, 1)]
+    return (f"# stories\n{stories_yaml(stories)}\n"
+            f"# NLU examples\n{nlu_yaml(TrainingData(user_examples(segments)))}")
+
+
+def export_conversations(
+    project_dir: str | Path,
+    conversations: Iterable[Sequence[Event]],
+    *,
+    responses: Mapping[str, str] | None = None,
+    model_domain: Domain | None = None,
+    stories_file: str | Path | None = None,
+    nlu_file: str | Path | None = None,
+) -> ExportReport:
+    """Write ``conversations`` (each a list of tracker events) into the project.
+
+    ``responses`` are the texts of ``utter_`` actions created during the
+    session. ``stories_file`` and ``nlu_file`` default to
+    ``data/interactive_stories.yml`` and ``data/interactive_nlu.yml``; relative
+    paths are read from the working folder when they exist there, else from the
+    project (as every ``--out`` option is).
+    """
+    root = Path(project_dir)
+    project = load_project(root, strict=False)
+    segments = [segment for events in conversations for segment in story_segments(events)]
+    report = ExportReport()
+    if not segments:
+        return report
+    stories_path = resolve_in_project(stories_file or DEFAULT_STORIES_FILE, root)
+    nlu_path = resolve_in_project(nlu_file or DEFAULT_NLU_FILE, root)
+    report.stories_file = write_stories(segments, stories_path, project, report.notes)
+    report.stories = len(segments)
+    examples, report.known_examples = new_examples(user_examples(segments), project.nlu,
+                                                   report.notes)
+    if examples:
+        report.nlu_file = write_nlu(examples, nlu_path, report.notes)
+        report.examples = len(examples)
+    report.additions = domain_additions(segments, project.domain, responses=responses,
+                                        model_domain=model_domain)
+    if report.additions:
+        report.domain_file = write_domain(report.additions, _domain_target(root), report.notes)
+    data = (root / "data").resolve()
+    for written in (report.stories_file, report.nlu_file):
+        if written is not None and data not in written.resolve().parents:
+            report.notes.append(f"{written} is outside data/, so training does not read it; "
+                                "move it there to train on it")
+    return report

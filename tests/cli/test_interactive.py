@@ -1,0 +1,389 @@
+"""``dialogflowlite interactive``: whole sessions with scripted answers against a tiny bot.
+
+The bot's NLU is a whitespace tokenizer and a regex entity extractor (no
+intent classifier): free text arrives without an intent, so the intent list
+is exactly the domain's intents in order, and ``/intent`` messages arrive
+with theirs. Rules answer greet, inform and goodbye. It trains in a second.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.cli.interactive import run_interactive
+from dialogflowlite.cli.main import main
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.stories import ActionStep, SlotStep, Story, UserStep
+
+PROJECT = {
+    "domain.yml": """
+        version: "3.1"
+        # the bot's domain: this comment stays when the session adds to it
+        intents:
+          - greet
+          - inform
+          - goodbye
+        entities:
+          - city
+        slots:
+          city:
+            type: text
+            mappings:
+              - type: from_entity
+                entity: city
+        responses:
+          utter_greet:
+            - text: "Hello!"
+          utter_noted:
+            - text: "Noted: {city}."
+          utter_goodbye:
+            - text: "Bye!"
+        """,
+    "data/nlu.yml": """
+        version: "3.1"
+        nlu:
+        - intent: greet
+          examples: |
+            - hi
+            - hello
+        - intent: inform
+          examples: |
+            - I live in [Oslo](city)
+            - to [Rome](city)
+        - intent: goodbye
+          examples: |
+            - bye
+        - regex: city
+          examples: |
+            - Rome|Paris|Oslo|Berlin
+        """,
+    "data/rules.yml": """
+        version: "3.1"
+        rules:
+        - rule: greet
+          steps:
+          - intent: greet
+          - action: utter_greet
+        - rule: inform
+          steps:
+          - intent: inform
+          - action: utter_noted
+        - rule: bye
+          steps:
+          - intent: goodbye
+          - action: utter_goodbye
+        """,
+    "config.yml": """
+        language: en
+        pipeline:
+        - name: WhitespaceTokenizer
+        - name: RegexEntityExtractor
+        policies:
+        - name: MemoizationPolicy
+        - name: RulePolicy
+        """,
+}
+
+#: answers that confirm a greeting turn: the intent, utter_greet, action_listen
+GREET = ["/greet", "", "", ""]
+
+
+def write_project(root: Path) -> Path:
+    for relative, text in PROJECT.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """The tiny bot's model, trained once for this module."""
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    root = write_project(tmp_path_factory.mktemp("interactive-bot"))
+    return train(root, options=TrainOptions(progress=False)).model_path
+
+
+@pytest.fixture
+def project(tmp_path: Path, trained: Path) -> Path:
+    root = write_project(tmp_path / "bot")
+    (root / "models").mkdir()
+    shutil.copy(trained, root / "models" / trained.name)
+    return root
+
+
+def chat(project: Path, answers: list[str], **options):
+    """Run a session on ``answers`` (one line each; the input ends after them)."""
+    stdout = io.StringIO()
+    report = run_interactive(project, stdin=io.StringIO("".join(f"{a}\n" for a in answers)),
+                             stdout=stdout, **options)
+    return report, stdout.getvalue()
+
+
+def steps(story: Story) -> list[str]:
+    """A story's steps as short strings: ``inform city=Berlin``, ``utter_x``, ``slot c=v``."""
+    shown = []
+    for step in story.steps:
+        if isinstance(step, UserStep):
+            entities = " ".join(f"{e.entity}={e.value}" for e in step.entities)
+            shown.append(f"{step.intent} {entities}".strip())
+        elif isinstance(step, ActionStep):
+            shown.append(step.name)
+        elif isinstance(step, SlotStep):
+            shown.append("slot " + " ".join(f"{k}={v}" for k, v in step.slots.items()))
+    return shown
+
+
+def interactive_stories(project: Path) -> dict[str, list[str]]:
+    loaded = load_project(project)
+    return {s.name: steps(s) for s in loaded.stories if s.name.startswith("interactive_story_")}
+
+
+def examples(project: Path) -> dict[str, str]:
+    """The NLU examples of data/interactive_nlu.yml as annotated text -> intent."""
+    from dialogflowlite.shared.training_data import annotate
+
+    loaded = load_project(project)
+    return {annotate(m.text, m.entities): m.intent for m in loaded.nlu.examples
+            if m.position and m.position.file.endswith("interactive_nlu.yml")}
+
+
+# ---------------------------------------------------------------- turns
+
+
+def test_a_confirmed_turn_runs_the_bot_and_becomes_a_story(project: Path) -> None:
+    report, out = chat(project, GREET)
+    assert "  intent:  greet (1.00)" in out
+    assert "Next action: utter_greet (1.00, RulePolicy)" in out
+    assert "  bot: Hello!" in out
+    assert "Next action: action_listen" in out
+    # piped input that ends is exported without a question
+    assert "1 story written to data/interactive_stories.yml" in out
+    assert report.stories == 1 and report.nlu_file is None  # /greet is no NLU example
+    assert interactive_stories(project) == {"interactive_story_1": ["greet", "utter_greet"]}
+
+
+def test_a_corrected_intent_from_the_numbered_list(project: Path) -> None:
+    answers = ["/greet", "n",  # the parse is wrong:
+               "2",  # the list is greet (the ranking), then inform, goodbye
+               "", ""]  # utter_noted, action_listen
+    _, out = chat(project, answers)
+    assert "  1. greet (1.00)\n  2. inform\n  3. goodbye" in out
+    assert "  intent:  inform (1.00)" in out
+    assert "Next action: utter_noted (1.00, RulePolicy)" in out
+    assert interactive_stories(project) == {"interactive_story_1": ["inform", "utter_noted"]}
+
+
+def test_free_text_gets_its_intent_picked_and_becomes_an_nlu_example(project: Path) -> None:
+    answers = ["I live in Berlin",  # no intent found: the list comes at once
+               "inform", "",  # keep the entities the regex found
+               "", ""]
+    report, out = chat(project, answers)
+    assert "  message: I live in [Berlin](city)" in out
+    assert "The model found no intent for this message." in out
+    assert "  slot city = 'Berlin'" in out and "  bot: Noted: Berlin." in out
+    assert report.examples == 1
+    assert examples(project) == {"I live in [Berlin](city)": "inform"}
+    assert interactive_stories(project) == {
+        "interactive_story_1": ["inform city=Berlin", "slot city=Berlin", "utter_noted"]}
+
+
+def test_corrected_entities_are_retyped_in_markup(project: Path) -> None:
+    answers = ["fly to Paris tomorrow", "inform",
+               "fly to [Paris(city) [tomorrow](date)",  # broken markup: asked again
+               "go to [Paris](city) [tomorrow](date)",  # other words: asked again
+               "fly to [Paris](city) [tomorrow](date)",
+               "", ""]
+    _, out = chat(project, answers)
+    assert "Entities: fly to [Paris](city) tomorrow" in out
+    assert "That annotation does not read: unclosed '['" in out
+    assert "The words must stay 'fly to Paris tomorrow'" in out
+    assert "(new entity: date)" in out
+    assert "  message: fly to [Paris](city) [tomorrow](date)" in out
+    assert examples(project) == {"fly to [Paris](city) [tomorrow](date)": "inform"}
+    loaded = load_project(project)
+    assert "date" in loaded.domain.entities  # the new entity joins the domain
+    first_step = interactive_stories(project)["interactive_story_1"][0]
+    assert first_step == "inform city=Paris date=tomorrow"
+
+
+def test_a_corrected_action_and_a_new_response(project: Path) -> None:
+    answers = [*GREET[:2], "n", "utter_goodbye",  # the bot should say goodbye, not hello
+               "n", "action_listen",  # nothing learned for what comes next: listen
+               "how is the weather in Paris", "ask_weather", "y", "",  # a new intent
+               "n", "utter_weather", "It is sunny in {city}.",  # a new response, typed
+               "n", "action_listen"]
+    _, out = chat(project, answers)
+    assert "Action (number or name, Enter to keep 'utter_greet'): utter_goodbye" in out
+    assert "  bot: Bye!" in out
+    assert "'ask_weather' is not an intent of the domain: add it as a new intent?" in out
+    assert "  bot: It is sunny in {city}." in out
+    assert interactive_stories(project) == {"interactive_story_1": [
+        "greet", "utter_goodbye",
+        "ask_weather city=Paris", "slot city=Paris", "utter_weather"]}
+    assert "added to domain.yml: intent ask_weather; response utter_weather" in out
+    loaded = load_project(project)
+    assert "ask_weather" in loaded.domain.intents
+    assert loaded.domain.responses["utter_weather"].variations == [
+        {"text": "It is sunny in {city}."}]
+    text = (project / "domain.yml").read_text(encoding="utf-8")
+    assert "# the bot's domain: this comment stays" in text
+    assert "  - goodbye\n  - ask_weather\n" in text  # the file's own indentation
+    # the written project is consistent: data validate finds no errors
+    assert main(["data", "validate", "--project", str(project)]) == 0
+
+
+def test_a_new_action_can_be_chosen_again_from_the_list(project: Path) -> None:
+    answers = [*GREET[:2], "n", "utter_hi", "Hi there!", "n", "action_listen",
+               *GREET[:2], "n", "18", "n", "action_listen"]  # utter_hi is last in the list
+    _, out = chat(project, answers)
+    assert "  18. utter_hi" in out
+    assert out.count("  bot: Hi there!") == 2
+    assert interactive_stories(project)["interactive_story_1"] == [
+        "greet", "utter_hi", "greet", "utter_hi"]
+
+
+# ---------------------------------------------------------------- commands
+
+
+def test_undo_takes_back_the_last_message_and_what_followed(project: Path) -> None:
+    answers = [*GREET, "/goodbye", "", "", "", "/undo",
+               "/inform", "/undo",  # at a question: the message being corrected is dropped
+               "/inform", "", "/undo"]  # after it was logged: it is taken back
+    _, out = chat(project, answers)
+    assert "Undone: '/goodbye' and what followed it." in out
+    assert "Dropped '/inform'." in out
+    assert "Undone: '/inform' and what followed it." in out
+    assert interactive_stories(project) == {"interactive_story_1": ["greet", "utter_greet"]}
+
+
+def test_restart_gives_one_story_per_conversation(project: Path) -> None:
+    answers = [*GREET, "/restart", "/goodbye", "", "", ""]
+    _, out = chat(project, answers)
+    assert "Conversation 1 is finished; conversation 2 starts." in out
+    assert "2 stories written" in out
+    assert interactive_stories(project) == {"interactive_story_1": ["greet", "utter_greet"],
+                                            "interactive_story_2": ["goodbye", "utter_goodbye"]}
+
+
+def test_stop_asks_before_writing(project: Path) -> None:
+    report, out = chat(project, [*GREET, "/stop", "n"])
+    assert "Export the conversations before quitting? [Y/n] n" in out
+    assert report is None and "Nothing was written." in out
+    assert not (project / "data" / "interactive_stories.yml").exists()
+    report, out = chat(project, [*GREET, "/stop", "y"])
+    assert report.stories == 1
+
+
+def test_export_writes_and_quits(project: Path) -> None:
+    report, out = chat(project, [*GREET, "/export", "/goodbye"])
+    assert report.stories == 1
+    assert "Your message: /goodbye" not in out  # nothing is read after /export
+
+
+def test_nothing_to_export_writes_nothing(project: Path) -> None:
+    report, out = chat(project, ["/stop"])
+    assert report is None and "Nothing to export" in out
+    assert not (project / "data" / "interactive_stories.yml").exists()
+
+
+def test_bad_answers_are_asked_again(project: Path) -> None:
+    answers = ["/fly", "/greet", "maybe", "n",
+               "9", "two words", "greet",  # out of range, not a name, then a name
+               "", "", ""]
+    report, out = chat(project, answers)
+    assert "Unknown command /fly. Commands: /undo, /restart, /export, /stop" in out
+    assert "Please answer y or n." in out
+    assert "There is no 9 in the list: type a number from 1 to 3, or a name." in out
+    assert "'two words' is not a name" in out
+    assert report.stories == 1
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_existing_output_files_keep_their_content(project: Path) -> None:
+    stories = project / "data" / "interactive_stories.yml"
+    stories.write_text(textwrap.dedent("""\
+        version: "3.1"
+        # stories from an earlier session
+        stories:
+          - story: interactive_story_1
+            steps:
+              - intent: goodbye
+              - action: utter_goodbye
+        """), encoding="utf-8")
+    nlu = project / "data" / "interactive_nlu.yml"
+    nlu.write_text(textwrap.dedent("""\
+        version: "3.1"
+        nlu:
+        # earlier corrections
+        - intent: inform
+          examples: |
+            - I am from [Paris](city)
+        """), encoding="utf-8")
+    chat(project, ["I live in Berlin", "inform", "", "", ""])
+    assert interactive_stories(project) == {
+        "interactive_story_1": ["goodbye", "utter_goodbye"],
+        "interactive_story_2": ["inform city=Berlin", "slot city=Berlin", "utter_noted"]}
+    assert examples(project) == {"I am from [Paris](city)": "inform",
+                                 "I live in [Berlin](city)": "inform"}
+    assert "# stories from an earlier session" in stories.read_text(encoding="utf-8")
+    assert "# earlier corrections" in nlu.read_text(encoding="utf-8")
+    # the second example joined the intent's block instead of a second entry
+    assert nlu.read_text(encoding="utf-8").count("- intent: inform") == 1
+    assert main(["data", "validate", "--project", str(project)]) == 0
+
+
+def test_messages_already_in_the_training_data_are_not_repeated(project: Path) -> None:
+    report, out = chat(project, ["hello", "greet", "", "", ""])
+    assert report.examples == 0 and report.known_examples == 1
+    assert "no new NLU examples (1 message already in the training data)" in out
+    assert not (project / "data" / "interactive_nlu.yml").exists()
+
+
+def test_other_output_files(project: Path, tmp_path: Path) -> None:
+    report, out = chat(project, ["I live in Berlin", "inform", "", "", ""],
+                       out_stories="data/learned/stories.yml",
+                       out_nlu=tmp_path / "elsewhere" / "nlu.yml")
+    assert report.stories_file == project / "data" / "learned" / "stories.yml"
+    assert (tmp_path / "elsewhere" / "nlu.yml").exists()
+    assert "outside data/, so training does not read it" in out
+    assert list(interactive_stories(project)) == ["interactive_story_1"]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_without_a_model_the_error_says_to_train(tmp_path: Path, capsys) -> None:
+    write_project(tmp_path / "bot")
+    assert main(["interactive", "--project", str(tmp_path / "bot")]) == 1
+    err = capsys.readouterr().err
+    assert "error: no model under bot/models/" in err and "dialogflowlite train" in err
+
+
+def test_an_nlu_only_model_is_refused(project: Path, capsys) -> None:
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    nlu_model = train(project, sections=("nlu",), options=TrainOptions(progress=False)).model_path
+    assert main(["interactive", "--project", str(project), "--model", str(nlu_model)]) == 1
+    assert "has no dialogue policies" in capsys.readouterr().err
+
+
+def test_the_command_in_a_subprocess(project: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogflowlite.cli.main", "interactive", "--project",
+         str(project)],
+        input="\n".join(GREET) + "\n", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "  bot: Hello!" in result.stdout
+    assert "1 story written to data/interactive_stories.yml" in result.stdout
+    assert interactive_stories(project) == {"interactive_story_1": ["greet", "utter_greet"]}

@@ -1,0 +1,268 @@
+"""The interactive-learning session and its export, with the dialogue doubles (no training).
+
+The whole-session tests against a trained model are in tests/cli/test_interactive.py;
+here a scripted prompt answers, a rule double predicts, and the export is
+checked on the files it merges into.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from dialogue_doubles import FakeResponder, simple_rules
+
+from dialogflowlite.agent import Agent
+from dialogflowlite.dialogue.interactive import InteractiveSession, markup, shown_entities
+from dialogflowlite.dialogue.interactive_export import export_conversations, story_segments
+from dialogflowlite.dialogue.processor import Prediction
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, book, inform]
+entities: [city]
+slots:
+  city:
+    type: text
+    mappings:
+      - type: from_entity
+        entity: city
+forms:
+  trip_form:
+    required_slots: [city]
+responses:
+  utter_greet:
+    - text: "Hello!"
+  utter_ask_city:
+    - text: "Which city?"
+  utter_done:
+    - text: "Booked for {city}."
+"""
+
+
+class ScriptedPrompt:
+    """A prompt whose answers are given up front; an exception in them is raised instead."""
+
+    def __init__(self, answers: list, interactive: bool = True) -> None:
+        self.answers = list(answers)
+        self.interactive = interactive
+        self.lines: list[str] = []
+
+    def show(self, text: str) -> None:
+        self.lines.append(text)
+
+    def ask(self, question: str) -> str:
+        self.lines.append(question)
+        if not self.answers:
+            raise EOFError
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def project(write_project) -> Path:
+    return write_project(domain=DOMAIN)
+
+
+@pytest.fixture
+def session_for(project: Path, domain_from):
+    """``session_for(answers)``: a session on the trip bot, closed after the test."""
+    sessions = []
+
+    def build(answers: list, interactive: bool = True) -> InteractiveSession:
+        domain = domain_from(DOMAIN)
+        rules = simple_rules({"greet": ["utter_greet"], "book": ["trip_form"]},
+                             after_loop_done={"trip_form": ["utter_done"]})
+        agent = Agent(domain, policies=rules, responder=FakeResponder(domain))
+        session = InteractiveSession(agent, ScriptedPrompt(answers, interactive), project)
+        sessions.append(session)
+        return session
+
+    yield build
+    for session in sessions:
+        session.close()
+
+
+def test_a_form_runs_step_by_step_and_its_story_loads(session_for, project: Path) -> None:
+    session = session_for(["/book", "", "", "",  # trip_form asks, then the bot listens
+                           '/inform{"city": "Rome"}', "", "", "", "",  # form, utter_done, listen
+                           "/export"])
+    report = session.run()
+    text = session.prompt.text
+    assert "  form trip_form is active" in text and "  bot: Which city?" in text
+    assert "  entities: city='Rome'" in text
+    assert "  slot city = 'Rome'" in text and "  the form ended" in text
+    assert "  bot: Booked for Rome." in text
+    assert report.stories == 1
+    (story,) = load_project(project).stories
+    assert [type(step).__name__ for step in story.steps] == [
+        "UserStep", "ActionStep", "ActiveLoopStep", "SlotStep",  # requested_slot: city
+        "UserStep", "SlotStep", "ActionStep", "SlotStep", "ActiveLoopStep", "ActionStep"]
+
+
+def test_end_of_a_terminals_input_asks_before_writing(session_for, project: Path) -> None:
+    session = session_for(["/greet", "", "", "", EOFError(), "n"])
+    assert session.run() is None
+    assert "Export the conversations before quitting? [Y/n] " in session.prompt.lines
+    assert "Nothing was written." in session.prompt.lines
+    # leaving at that question too still writes: nothing corrected is lost
+    session = session_for(["/greet", "", "", ""])
+    assert session.run().stories == 1
+
+
+def test_ctrl_c_in_the_middle_of_a_turn_keeps_what_was_logged(session_for) -> None:
+    session = session_for(["/greet", "", KeyboardInterrupt(), "y"])
+    report = session.run()
+    assert report.stories == 1  # the message was logged before the action question
+
+
+def test_the_intent_list_puts_the_ranking_first(session_for) -> None:
+    session = session_for(["1"])
+    parse = {"intent": {"name": "inform", "confidence": 0.6},
+             "intent_ranking": [{"name": "inform", "confidence": 0.6},
+                                {"name": "book", "confidence": 0.3}]}
+    assert session.pick_intent("to Rome", parse, "inform") == "inform"
+    assert session.prompt.lines[1:4] == ["  1. inform (0.60)", "  2. book (0.30)", "  3. greet"]
+
+
+def test_the_action_list_puts_scores_first_then_every_action(session_for) -> None:
+    session = session_for(["n", "2"])
+    prediction = Prediction("utter_greet", 0.7, "TEDPolicy",
+                            probabilities={"utter_greet": 0.7, "utter_done": 0.2})
+    choice = session.confirm_action(prediction)
+    assert (choice.name, choice.policy, choice.confidence) == ("utter_done", None, None)
+    lines = session.prompt.lines
+    start = lines.index("Which action should the bot run?") + 1
+    assert lines[start:start + 3] == ["   1. utter_greet (0.70)", "   2. utter_done (0.20)",
+                                      "   3. action_listen"]
+    assert lines[-2] == "  18. trip_form"  # the domain's actions follow, every one of them
+
+
+def test_a_confirmed_prediction_keeps_its_policy_and_events(session_for) -> None:
+    from dialogflowlite.shared.events import LoopInterrupted
+
+    session = session_for([""])
+    interrupted = LoopInterrupted(is_interrupted=True)
+    choice = session.confirm_action(Prediction("utter_greet", 1.0, "RulePolicy",
+                                               [interrupted]))
+    assert (choice.name, choice.policy, choice.confidence, choice.events) == (
+        "utter_greet", "RulePolicy", 1.0, [interrupted])
+
+
+# ---------------------------------------------------------------- entities
+
+
+def test_shown_entities_drop_duplicates_and_crossing_spans() -> None:
+    text = "fly to New York"
+    found = [{"entity": "city", "start": 7, "end": 15, "value": "New York", "extractor": "a"},
+             {"entity": "city", "start": 7, "end": 15, "value": "New York", "extractor": "b"},
+             {"entity": "state", "start": 11, "end": 15, "value": "York"},  # crosses
+             {"entity": "place", "start": 7, "end": 15, "value": "New York"},  # same span
+             {"entity": "count", "value": 2}]  # no span: from /intent{...}
+    kept = shown_entities(text, found)
+    assert [e["entity"] for e in kept] == ["city", "place", "count"]
+    assert markup(text, kept) == 'fly to [New York][{"entity": "city"}, {"entity": "place"}]'
+
+
+# ---------------------------------------------------------------- export
+
+
+def _conversation(text: str, intent: str, *actions: str, entities=()) -> list:
+    parse = {"intent": {"name": intent, "confidence": 1.0}, "entities": list(entities)}
+    return [ActionExecuted(name="action_listen"), UserUttered(text=text, parse_data=parse),
+            *(ActionExecuted(name=a) for a in actions)]
+
+
+def test_story_segments_split_at_restarts_and_sessions() -> None:
+    events = [*_conversation("hi", "greet", "utter_greet"), Restarted(),
+              SessionStarted(), *_conversation("book", "book")]
+    assert [[type(e).__name__ for e in s] for s in story_segments(events)] == [
+        ["ActionExecuted", "UserUttered", "ActionExecuted"],
+        ["ActionExecuted", "UserUttered"]]
+
+
+def test_a_domain_folder_gets_a_file_of_its_own(write_project) -> None:
+    root = write_project(files={"domain/base.yml": DOMAIN})
+    events = [*_conversation("what time is it", "ask_time", "utter_time", "action_clock"),
+              SlotSet(name="city", value="Rome")]
+    report = export_conversations(root, [events], responses={"utter_time": "It is noon."})
+    assert report.domain_file == root / "domain" / "interactive_domain.yml"
+    assert report.additions.intents == ["ask_time"]
+    assert report.additions.actions == ["action_clock"]
+    domain = load_project(root).domain
+    assert "ask_time" in domain.intents and "action_clock" in domain.custom_actions
+    assert domain.responses["utter_time"].variations == [{"text": "It is noon."}]
+    assert (root / "domain" / "base.yml").read_text(encoding="utf-8") == \
+        textwrap.dedent(DOMAIN).lstrip("\n")
+
+
+def test_flow_lists_and_list_examples_are_added_to(write_project) -> None:
+    root = write_project(domain=DOMAIN, files={"data/interactive_nlu.yml": """
+        version: "3.1"
+        nlu:
+        - intent: inform
+          examples:
+          - text: "to [Paris](city)"
+        """})
+    city = {"entity": "city", "start": 3, "end": 7, "value": "Rome"}
+    events = [*_conversation("to Rome", "inform", entities=[city]),
+              *_conversation("see you", "bye")]
+    report = export_conversations(root, [events])
+    assert report.examples == 2
+    loaded = load_project(root)
+    assert {m.text: m.intent for m in loaded.nlu.examples} == {
+        "to Paris": "inform", "to Rome": "inform", "see you": "bye"}
+    domain_text = (root / "domain.yml").read_text(encoding="utf-8")
+    assert "intents: [greet, book, inform, bye]" in domain_text
+
+
+def test_a_file_that_cannot_be_merged_is_left_alone(write_project) -> None:
+    root = write_project(domain=DOMAIN, files={"data/interactive_stories.yml": "stories: [x\n"})
+    broken = root / "data" / "interactive_stories.yml"
+    report = export_conversations(root, [_conversation("hi", "greet", "utter_greet")])
+    assert broken.read_text(encoding="utf-8") == "stories: [x\n"
+    assert report.stories_file.name.startswith("interactive_stories.")
+    assert report.stories_file != broken
+    assert any("invalid YAML" in note and "merge it by hand" in note for note in report.notes)
+
+
+def test_when_nothing_can_be_written_the_session_prints_it(session_for, project: Path) -> None:
+    from dialogflowlite.errors import ProjectError
+
+    (project / "data" / "interactive_stories.yml").mkdir(parents=True)  # not a file
+    session = session_for(["hello there", "greet", "", "", ""], interactive=False)
+    with pytest.raises(ProjectError, match="could not be written"):
+        session.run()
+    text = session.prompt.text
+    assert "Here it is, to add to the project by hand:" in text
+    assert "- story: \"interactive_story_1\"" in text and "  - action: utter_greet" in text
+    assert "- intent: greet\n  examples: |\n    - hello there" in text
+
+
+def test_a_message_typed_with_annotations_is_logged_with_those_entities(
+        session_for, project: Path) -> None:
+    # no NLU model here: the intent is picked (3: inform), the typed entities kept (Enter)
+    session = session_for(["I want to go to [Rome](city)", "3", "", "", "/export"])
+    session.run()
+    text = session.prompt.text
+    assert "Which intent is 'I want to go to Rome'?" in text
+    assert "  message: I want to go to [Rome](city)" in text
+    assert "  slot city = 'Rome'" in text
+    examples = [m for m in load_project(project).nlu.examples if m.text.startswith("I want")]
+    assert [(m.text, m.intent, [(e.entity, e.value) for e in m.entities])
+            for m in examples] == [("I want to go to Rome", "inform", [("city", "Rome")])]
