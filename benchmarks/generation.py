@@ -80,12 +80,12 @@ def parse_value(text: str):
         return text
 
 
-def load_pairs(task: str, path: Path, history: int):
+def load_pairs(task: str, path: Path, history: int, describe_slots: bool = False):
     from dialogflowlite.components.generation.corpora import read_bitext, read_sgd
 
     if task == "qa":
         return read_bitext(path)
-    return read_sgd(path, task, history=history)
+    return read_sgd(path, task, history=history, describe_slots=describe_slots)
 
 
 def service_table(pairs, replies: list[str], expected: list[list[str]],
@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quantize", action="store_true",
                         help="also score the trained model with dynamic int8 weights")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK_FILE}")
+    parser.add_argument("--slot-descriptions", action="store_true",
+                        help="SGD act2text: name each slot in the input by its description in "
+                        "the split's schema.json instead of its name")
     parser.add_argument("--by-service", action="store_true",
                         help="also print BLEU and slot error rate per SGD service, and for the "
                              "services --train has and lacks (with --model, --train only "
@@ -164,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         config[key] = parse_value(value)
 
     history = int(config.get("history", 3))
-    train_pairs = load_pairs(args.task, args.train, history) if args.train else []
+    train_pairs = (load_pairs(args.task, args.train, history, args.slot_descriptions)
+                   if args.train else [])
     trained_services = {p.service for p in train_pairs}
-    eval_pairs = load_pairs(args.task, args.eval, history)
+    eval_pairs = load_pairs(args.task, args.eval, history, args.slot_descriptions)
     if args.limit_eval and args.limit_eval < len(eval_pairs):
         eval_pairs = random.Random(args.seed).sample(eval_pairs, args.limit_eval)
 

@@ -53,6 +53,23 @@ def _categorical_slots(folder: Path) -> dict[str, set[str]]:
     return found
 
 
+def slot_descriptions(folder: str | Path) -> dict[str, dict[str, str]]:
+    """Each service's slot descriptions in ``schema.json``, lowercased, without a full stop.
+
+    ``{"Banks_2": {"account_balance": "the balance in the specified account"}}``;
+    empty without a schema.
+    """
+    schema_file = Path(folder) / "schema.json"
+    if not schema_file.exists():
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for service in json.loads(schema_file.read_text(encoding="utf-8")):
+        found[service["service_name"]] = {
+            s["name"]: s["description"].strip().rstrip(".").lower()
+            for s in service.get("slots", []) if s.get("description")}
+    return found
+
+
 def _dialogue_files(folder: Path) -> list[Path]:
     files = sorted(folder.glob("dialogues_*.json"))
     if not files:
@@ -72,16 +89,20 @@ def _services(frames: list[dict]) -> str:
 
 
 def read_sgd(folder: str | Path, mode: str, *, history: int = 3,
-             with_service: bool = True) -> list[CorpusExample]:
+             with_service: bool = True, describe_slots: bool = False) -> list[CorpusExample]:
     """Pairs of ``mode`` from every system turn of an SGD split folder.
 
     act2text inputs name the service's domain first (``Restaurants | OFFER
     restaurant_name=... | REQ_MORE``; without the API number, so a new API
     of a known domain reads like the known one) unless ``with_service`` is
-    False.
+    False. With ``describe_slots``, a slot is named in the input by its
+    description in the split's schema (``the balance in the specified
+    account=...`` for ``account_balance``), which is how a schema tells what
+    a new service's slots mean.
     """
     folder = Path(folder)
     categorical = _categorical_slots(folder)
+    descriptions = slot_descriptions(folder) if describe_slots else {}
     examples: list[CorpusExample] = []
     for path in _dialogue_files(folder):
         for dialogue in json.loads(path.read_text(encoding="utf-8")):
@@ -112,10 +133,11 @@ def read_sgd(folder: str | Path, mode: str, *, history: int = 3,
                         for action in frame.get("actions") or []:
                             slot = action.get("slot") or None
                             values = action.get("values") or []
+                            named = descriptions.get(service, {}).get(slot or "", slot)
                             if not values:
-                                acts.append(ActItem(action["act"], slot))
+                                acts.append(ActItem(action["act"], named))
                             for value in values:
-                                acts.append(ActItem(action["act"], slot, value))
+                                acts.append(ActItem(action["act"], named, value))
                                 if slot and slot != "intent" and slot not in categorical.get(
                                         service, set()):
                                     expected.append(str(value))

@@ -9,7 +9,8 @@ from dialogflowlite.components.generation.data import ACT2TEXT, BOT, CONTEXT2RES
 from dialogflowlite.errors import ProjectError
 
 SCHEMA = [{"service_name": "Restaurants_1", "slots": [
-    {"name": "restaurant_name", "is_categorical": False},
+    {"name": "restaurant_name", "is_categorical": False,
+     "description": "Name of the restaurant."},
     {"name": "city", "is_categorical": False},
     {"name": "has_live_music", "is_categorical": True}]}]
 
@@ -46,6 +47,14 @@ def test_sgd_act2text_pairs(sgd_split) -> None:
     assert pair.service == "Restaurants_1"  # the API, for scoring per service
     [bare] = read_sgd(sgd_split, ACT2TEXT, with_service=False)
     assert bare.example.acts[0] == ActItem("OFFER", "restaurant_name", "Sakoon")
+
+
+def test_sgd_slots_may_be_named_by_their_schema_descriptions(sgd_split) -> None:
+    [pair] = read_sgd(sgd_split, ACT2TEXT, describe_slots=True)
+    assert pair.example.acts[1:3] == [ActItem("OFFER", "name of the restaurant", "Sakoon"),
+                                      ActItem("OFFER", "city", "Fremont")]  # no description
+    # what a reply must copy does not depend on how the slot is named
+    assert pair.expected_values == ["Sakoon", "Fremont"]
 
 
 def test_sgd_context2response_pairs(sgd_split) -> None:
