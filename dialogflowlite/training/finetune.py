@@ -31,6 +31,10 @@ class FinetuneSource:
     model: Path
     #: its stored files
     storage: ComponentStorage
+    #: its settings when it was trained (the manifest's record)
+    config: dict[str, Any]
+    #: its fingerprint in that model
+    fingerprint: str
 
 
 def finetune_epochs(epochs: int, fraction: float) -> int:

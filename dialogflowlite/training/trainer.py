@@ -97,7 +97,8 @@ class TrainingContext:
         if record is None or record.name != component_name or not self.finetune.has(key):
             return None
         return FinetuneSource(Path(self.finetune.source or self.finetune.root),
-                              self.finetune.storage(key))
+                              self.finetune.storage(key), dict(record.config),
+                              record.fingerprint)
 
     def record(self, key: str, name: str, kind: str, section: str, config: dict[str, Any],
                fingerprint: str) -> None:

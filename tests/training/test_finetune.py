@@ -215,3 +215,58 @@ def test_the_command_line_takes_rasas_options(tmp_path: Path, tiny_encoder: Path
     write_project(root, joint(tiny_encoder, epochs=2), NEW_INTENT)
     assert main(["train", "nlu", "--project", str(root), "-q", "--finetune",
                  str(root / "models" / "a.tar")]) == 1
+
+
+# ---------------------------------------------------------------- the response generator
+
+
+def _generation_project(root: Path, **settings) -> Path:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "components" / "generation"))
+    from generation_project import write_generation_project
+
+    return write_generation_project(root, **{"epochs": 2, **settings})
+
+
+def generation_train(root: Path, name: str, **options) -> Path:
+    return train(root, sections=("generation",), fixed_model_name=name,
+                 options=TrainOptions(progress=False, **options)).model_path
+
+
+def test_the_generator_is_fine_tuned_from_its_weights(tmp_path: Path, caplog) -> None:
+    root = _generation_project(tmp_path / "bot")
+    base = generation_train(root, "base")
+    key, _, base_weights = _generator_weights(base)
+    # a new pair, and a learning rate of 0: starting from the weights ends with them
+    (root / "data" / "more.jsonl").write_text(
+        '{"question": "is there parking?", "answer": "Yes, behind the house."}\n')
+    _generation_project(root, learning_rate=0.0)
+    with caplog.at_level(logging.INFO, "dialogflowlite"):
+        tuned = generation_train(root, "tuned", finetune="", epoch_fraction=0.5)
+    assert f"fine-tuning {key} from base.tar on 21 pairs" in caplog.text
+    _, tuned_print, tuned_weights = _generator_weights(tuned)
+    for name, tensor in base_weights.items():
+        assert torch.equal(tensor, tuned_weights[name]), name
+    fresh = generation_train(root, "fresh", force=True)
+    _, fresh_print, fresh_weights = _generator_weights(fresh)
+    assert any(not torch.equal(base_weights[k], fresh_weights[k]) for k in base_weights)
+    assert tuned_print != fresh_print
+
+
+def test_a_generator_of_another_shape_is_not_fine_tuned(tmp_path: Path) -> None:
+    root = _generation_project(tmp_path / "bot")
+    generation_train(root, "base")
+    _generation_project(root, hidden_size=32)
+    with pytest.raises(TrainingError, match="its setting 'hidden_size' changed"):
+        generation_train(root, "tuned", finetune="")
+
+
+def _generator_weights(model: Path) -> tuple[str, str, dict[str, torch.Tensor]]:
+    archive = open_model(model)
+    try:
+        record = next(c for c in archive.manifest.components if c.kind == "generator")
+        tensors = archive.storage(record.key).read_tensors("seq2seq.safetensors")
+        return record.key, record.fingerprint, {k: v.clone() for k, v in tensors.items()}
+    finally:
+        archive.close()

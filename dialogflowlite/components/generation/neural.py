@@ -35,6 +35,7 @@ from dialogflowlite.components.generation.delex import Delexicaliser, Prepared, 
 from dialogflowlite.components.generation.guardrails import Blocklist, judge, slot_check
 from dialogflowlite.errors import ComponentConfigError, TrainingError
 from dialogflowlite.models.threads import one_torch_thread
+from dialogflowlite.training.finetune import FinetuneSource, check_same_shape, finetune_epochs
 
 if TYPE_CHECKING:
     from dialogflowlite.artifact import ComponentStorage
@@ -73,6 +74,10 @@ class GenerationContext:
     progress: bool = False
     #: save the model asking for int8 weights at load (``train --quantize``)
     quantize: bool = False
+    #: the same generator of the model being fine-tuned (``train --finetune``)
+    finetune_from: FinetuneSource | None = None
+    #: the share of the configured epochs (and time budget) when fine-tuning
+    epoch_fraction: float = 1.0
 
 
 class NeuralResponseGenerator(Component):
@@ -85,6 +90,7 @@ class NeuralResponseGenerator(Component):
 
     name = "NeuralResponseGenerator"
     kind = "generator"
+    finetunable = True
     provides = ("bot_text",)
     defaults = {
         "mode": "both",  # act2text, context2response or both
@@ -221,21 +227,32 @@ class NeuralResponseGenerator(Component):
                 for item in example.acts:
                     if item.slot and item.slot not in slots:
                         slots.append(item.slot)
+        source = context.finetune_from
+        previous = self._finetune_start(source) if source is not None else None
         self.delexicaliser.fit(examples)
+        if previous is not None:
+            self._check_placeholders(previous, source)
         prepared = [self.delexicaliser.prepare(e) for e in examples]
         import torch
 
         # the fresh model's initial weights come from the seed too: same pairs and
         # seed, same model, whatever drew random numbers before
         torch.manual_seed(int(context.seed))
-        self.backend = self._new_backend(prepared)
+        if previous is not None:
+            self.backend = previous.backend
+        else:
+            self.backend = self._new_backend(prepared)
         encoded = [self.backend.encode(p) for p in prepared]
+        epochs, minutes = int(self.config["epochs"]), self.config["max_minutes"]
+        if previous is not None:
+            epochs = finetune_epochs(epochs, context.epoch_fraction)
+            minutes = minutes * context.epoch_fraction if minutes else minutes
         fit_config = FitConfig(
-            epochs=int(self.config["epochs"]), batch_size=int(self.config["batch_size"]),
+            epochs=epochs, batch_size=int(self.config["batch_size"]),
             learning_rate=self._learning_rate(), warmup_steps=int(self.config["warmup_steps"]),
             weight_decay=float(self.config["weight_decay"]),
             label_smoothing=float(self.config["label_smoothing"]),
-            max_minutes=self.config["max_minutes"], seed=int(context.seed))
+            max_minutes=minutes, seed=int(context.seed))
         smoothing = fit_config.label_smoothing
         result = fit(self.backend.module, encoded, [self.backend.length(e) for e in encoded],
                      lambda batch: self.backend.loss(batch, smoothing), fit_config,
@@ -247,6 +264,40 @@ class NeuralResponseGenerator(Component):
             # weights are saved in full precision; the saved config asks for int8 at load
             self.config["quantize"] = True
         return result
+
+    #: settings that shape the network or what it reads and writes: a model is
+    #: fine-tuned only with the values it was trained with
+    SHAPE_SETTINGS = ("model", "vocab_size", "hidden_size", "encoder_layers",
+                      "decoder_layers", "heads", "ff_size", "source_encoder", "copy_attention",
+                      "placeholder_style", "slot_names_as_words", "max_source_length",
+                      "max_target_length")
+
+    def _finetune_start(self, source: FinetuneSource) -> NeuralResponseGenerator:
+        """The trained generator of the model being fine-tuned, checked to fit these settings."""
+        check_same_shape(self.name, source,
+                         {key: source.config.get(key) for key in self.SHAPE_SETTINGS},
+                         {key: self.config.get(key) for key in self.SHAPE_SETTINGS})
+        if self.config.get("source_encoder"):
+            # its inputs are states kept from the frozen encoder during training only
+            raise TrainingError(f"{self.name}: a generator with source_encoder is not "
+                                "fine-tuned", hint="train without --finetune")
+        previous = type(self).load({**source.config, "quantize": False}, source.storage)
+        # the trained modes and acts stay known; the new pairs add theirs
+        self.modes = sorted(set(self.modes) | set(previous.modes))
+        for act, slots in previous.act_slots.items():
+            known = self.act_slots.setdefault(act, [])
+            known += [slot for slot in slots if slot not in known]
+        return previous
+
+    def _check_placeholders(self, previous: NeuralResponseGenerator,
+                            source: FinetuneSource) -> None:
+        """The vocabulary holds the placeholders the model was trained with: no more."""
+        have = previous.delexicaliser.max_values
+        if self.delexicaliser.max_values > have:
+            raise TrainingError(
+                f"{self.name} cannot be fine-tuned from {source.model.name}: a training pair "
+                f"now carries {self.delexicaliser.max_values} values, and the model has "
+                f"placeholders for {have}", hint="train without --finetune")
 
     def quantize(self) -> None:
         """Dynamic int8 weights for the model's linear layers (CPU decoding).

@@ -10,6 +10,7 @@ retrained.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.data import GenerationExample, project_examples
@@ -84,10 +85,21 @@ class GenerationSection:
                 logger.info("%s is unchanged: reused from the previous model", key)
                 entries.append({**entry_info, "reused": True})
                 continue
-            logger.info("training %s on %d pairs", key, len(examples))
-            generator.train(examples, GenerationContext(project.domain, int(seed),
-                                                         context.options.progress,
-                                                         context.options.quantize))
+            source = (context.finetune_source(key, component_cls.name)
+                      if component_cls.finetunable else None)
+            settings = GenerationContext(project.domain, int(seed), context.options.progress,
+                                         context.options.quantize)
+            if source is None:
+                logger.info("training %s on %d pairs", key, len(examples))
+            else:
+                fraction = context.options.epoch_fraction
+                logger.info("fine-tuning %s from %s on %d pairs (%.2g of its epochs)", key,
+                            source.model.name, len(examples), fraction)
+                settings = replace(settings, finetune_from=source, epoch_fraction=fraction)
+                # not what a training from scratch gives: a later plain train retrains it
+                expected = fingerprint("generation-finetuned", expected, source.fingerprint,
+                                       fraction)
+            generator.train(examples, settings)
             generator.persist(context.storage(key))
             context.record(key, component_cls.name, component_cls.kind, SECTION,
                            generator.config, expected)

@@ -158,8 +158,7 @@ def finetune_settings(component: Any, key: str, expected: str, settings: NluCont
         return settings, expected
     fraction = context.options.epoch_fraction
     logger.info("fine-tuning %s from %s (%.2g of its epochs)", key, source.model.name, fraction)
-    record = context.finetune.manifest.component(key)
-    finetuned = fingerprint("nlu-finetuned", expected, record.fingerprint, fraction)
+    finetuned = fingerprint("nlu-finetuned", expected, source.fingerprint, fraction)
     return replace(settings, finetune_from=source, epoch_fraction=fraction), finetuned
 
 
