@@ -270,3 +270,97 @@ def _generator_weights(model: Path) -> tuple[str, str, dict[str, torch.Tensor]]:
         return record.key, record.fingerprint, {k: v.clone() for k, v in tensors.items()}
     finally:
         archive.close()
+
+
+# ---------------------------------------------------------------- the transformer policy
+
+CORE_DOMAIN = """\
+version: "3.1"
+intents: [greet, thanks, goodbye]
+responses:
+  utter_greet:
+  - text: "Hi!"
+  utter_noworries:
+  - text: "No worries."
+  utter_goodbye:
+  - text: "Bye."
+"""
+
+CORE_STORIES = """\
+version: "3.1"
+stories:
+- story: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- story: thanks
+  steps:
+  - intent: thanks
+  - action: utter_noworries
+"""
+
+MORE_STORIES = """\
+version: "3.1"
+stories:
+- story: goodbye
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: goodbye
+  - action: utter_goodbye
+"""
+
+
+def core_project(root: Path, domain: str = CORE_DOMAIN, more: str | None = None,
+                 **settings) -> Path:
+    from dialogflowlite.io.yaml import write_yaml
+
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "domain.yml").write_text(domain, encoding="utf-8")
+    (root / "data" / "stories.yml").write_text(CORE_STORIES, encoding="utf-8")
+    if more:
+        (root / "data" / "more.yml").write_text(more, encoding="utf-8")
+    policy = {"name": "TransformerPolicy", "hidden_size": 16, "num_heads": 2, "epochs": 20,
+              **settings}
+    write_yaml({"version": "3.1", "language": "en", "policies": [policy]},
+               root / "config.yml")
+    return root
+
+
+def policy_weights(model: Path) -> tuple[str, dict[str, torch.Tensor]]:
+    archive = open_model(model)
+    try:
+        record = next(c for c in archive.manifest.components if c.name == "TransformerPolicy")
+        tensors = archive.storage(record.key).read_tensors("model.safetensors")
+        return record.fingerprint, {k: v.clone() for k, v in tensors.items()}
+    finally:
+        archive.close()
+
+
+def core_train(root: Path, name: str, **options) -> Path:
+    return train(root, sections=("core",), fixed_model_name=name,
+                 options=TrainOptions(progress=False, **options)).model_path
+
+
+def test_the_transformer_policy_is_fine_tuned_from_its_weights(tmp_path: Path,
+                                                              caplog) -> None:
+    root = core_project(tmp_path / "bot")
+    _, base_weights = policy_weights(core_train(root, "base"))
+    core_project(root, more=MORE_STORIES, learning_rate=0.0)
+    with caplog.at_level(logging.INFO, "dialogflowlite"):
+        tuned_print, tuned_weights = policy_weights(
+            core_train(root, "tuned", finetune="", epoch_fraction=0.5))
+    assert "fine-tuning TransformerPolicy from base.tar" in caplog.text
+    for name, tensor in base_weights.items():
+        assert torch.equal(tensor, tuned_weights[name]), name
+    fresh_print, fresh_weights = policy_weights(core_train(root, "fresh", force=True))
+    assert any(not torch.equal(base_weights[k], fresh_weights[k]) for k in base_weights)
+    assert tuned_print != fresh_print
+
+
+def test_a_policy_with_other_actions_is_not_fine_tuned(tmp_path: Path) -> None:
+    root = core_project(tmp_path / "bot")
+    core_train(root, "base")
+    core_project(root, domain=CORE_DOMAIN + '  utter_new:\n  - text: "New."\n')
+    with pytest.raises(TrainingError, match=r"its actions changed \(new: utter_new; gone: -\)"):
+        core_train(root, "tuned", finetune="")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from dialogflowlite.components.base import Component
 from dialogflowlite.components.policies.states import State, StateFeaturizer, featurised_events
@@ -24,6 +24,9 @@ from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.events import Event
 from dialogflowlite.shared.story_paths import StoryPath
 from dialogflowlite.shared.tracker import DialogueStateTracker
+
+if TYPE_CHECKING:
+    from dialogflowlite.training.finetune import FinetuneSource
 
 
 @dataclass
@@ -33,6 +36,10 @@ class PolicyContext:
     seed: int = 42
     device: str | None = None
     progress: bool = True
+    #: the same policy of the model being fine-tuned (``train --finetune``)
+    finetune_from: FinetuneSource | None = None
+    #: the share of the configured epochs when fine-tuning
+    epoch_fraction: float = 1.0
 
 
 @dataclass

@@ -13,7 +13,7 @@ reported before anything slow runs.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.policies.base import Policy, PolicyContext
@@ -22,6 +22,7 @@ from dialogflowlite.components.policies.rasa_compat import translate_policies
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.story_paths import StoryPath, expand_story_paths
+from dialogflowlite.training.fingerprint import fingerprint as compute_fingerprint
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import Project
@@ -138,7 +139,18 @@ class CoreSection:
             if context.reuse(entry.key, fingerprint):
                 logger.info("%s: unchanged, reused from the previous model", entry.name)
                 continue
-            entry.policy.train(paths, project.domain, policy_context)
+            settings = policy_context
+            source = (context.finetune_source(entry.key, entry.name)
+                      if entry.policy.finetunable else None)
+            if source is not None:
+                fraction = options.epoch_fraction
+                logger.info("fine-tuning %s from %s (%.2g of its epochs)", entry.name,
+                            source.model.name, fraction)
+                settings = replace(policy_context, finetune_from=source, epoch_fraction=fraction)
+                # not what a training from scratch gives: a later plain train retrains it
+                fingerprint = compute_fingerprint("core-finetuned", fingerprint,
+                                                  source.fingerprint, fraction)
+            entry.policy.train(paths, project.domain, settings)
             entry.policy.persist(context.storage(entry.key))
             context.record(entry.key, entry.name, "policy", self.name, entry.policy.config,
                            fingerprint)

@@ -25,10 +25,17 @@ from dialogflowlite.components.policies.base import (
 )
 from dialogflowlite.components.policies.dialogues import glued_paths, training_dialogues
 from dialogflowlite.components.policies.state_vectors import StateVocabulary
+from dialogflowlite.errors import TrainingError
 from dialogflowlite.models.threads import one_torch_thread
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.story_paths import StoryPath
+from dialogflowlite.training.finetune import (
+    FinetuneSource,
+    check_same_labels,
+    check_same_shape,
+    finetune_epochs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +73,7 @@ class TransformerPolicy(Policy):
     """
 
     name: ClassVar[str] = "TransformerPolicy"
+    finetunable: ClassVar[bool] = True
     default_priority: ClassVar[int] = TRANSFORMER_PRIORITY
     skippable_when_outranked: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {
@@ -156,6 +164,7 @@ class TransformerPolicy(Policy):
         self.vocabulary = StateVocabulary.build(domain, (s for w, _ in samples for s in w))
         self.actions = list(domain.action_names)
         self.actions += sorted({a for _, a in samples} - set(self.actions))
+        stored = self._finetune_meta(context.finetune_from) if context.finetune_from else None
         action_index = {a: i for i, a in enumerate(self.actions)}
         encoded = self._encode([window for window, _ in samples])
         features, masks = self._tensors(encoded)
@@ -169,6 +178,10 @@ class TransformerPolicy(Policy):
             num_layers=int(self.config["num_layers"]), num_heads=int(self.config["num_heads"]),
             intermediate_size=int(self.config["intermediate_size"]),
             dropout=float(self.config["dropout"])))
+        if stored is not None:
+            check_same_shape(self.name, context.finetune_from, stored["model"],
+                             self.model.config.to_dict(), ignore=("dropout",))
+            self.model.load_state_dict(context.finetune_from.storage.read_tensors(WEIGHTS_FILE))
 
         def collate(indices: list[int]):
             chosen = torch.tensor(indices)
@@ -208,11 +221,33 @@ class TransformerPolicy(Policy):
         logger.info("%s: %d examples, %.1f epochs, %.1fs", self.name, len(samples),
                     result.epochs, result.seconds)
 
+    def _finetune_meta(self, source: FinetuneSource) -> dict[str, Any]:
+        """The stored policy's description, checked to predict the same actions from the
+        same state features (``train --finetune``)."""
+        meta = source.storage.read_json(META_FILE)
+        if not meta.get("trained"):
+            raise TrainingError(f"{self.name} cannot be fine-tuned from {source.model.name}: "
+                                "it learnt nothing there (no stories)",
+                                hint="train without --finetune")
+        check_same_labels(self.name, source, "actions", meta["actions"], self.actions)
+        stored = StateVocabulary.from_json(meta["vocabulary"])
+        new = [name for name in self.vocabulary.names if name not in stored.index]
+        if new:
+            check_same_labels(self.name, source, "state features (intents, entities, slots "
+                              "and actions of the stories)", stored.names,
+                              stored.names + new)
+        # the stored weights read the stored features, in their order
+        self.vocabulary = stored
+        return meta
+
     def _fit(self, items, collate, step, evaluate, context: PolicyContext):
         from dialogflowlite.training.loop import LoopConfig, fit
 
+        epochs = int(self.config["epochs"])
+        if context.finetune_from is not None:
+            epochs = finetune_epochs(epochs, context.epoch_fraction)
         return fit(self.model, items, collate, step, LoopConfig(
-            epochs=int(self.config["epochs"]), batch_size=int(self.config["batch_size"]),
+            epochs=epochs, batch_size=int(self.config["batch_size"]),
             learning_rate=float(self.config["learning_rate"]),
             weight_decay=float(self.config["weight_decay"]), warmup_ratio=0.05,
             patience=1, seed=context.seed, device=context.device, progress=context.progress,
