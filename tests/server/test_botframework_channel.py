@@ -43,11 +43,12 @@ def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
 
 
 def connector_token(service_url: str, *, key: rsa.RSAPrivateKey = SIGNING_KEY,
-                    kid: str = "key-1", **claims: Any) -> str:
-    """A token as the Bot Connector signs it for a request to the bot."""
+                    kid: str = "key-1", drop: tuple[str, ...] = (), **claims: Any) -> str:
+    """A token as the Bot Connector signs it for a request to the bot (without ``drop``)."""
     payload = {"iss": "https://api.botframework.com", "aud": APP_ID,
                "exp": int(time.time()) + 600, "nbf": int(time.time()) - 10,
                "serviceUrl": service_url, **claims}
+    payload = {name: value for name, value in payload.items() if name not in drop}
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -487,6 +488,8 @@ def test_bad_settings_hints() -> None:
     ("wrong audience", "not valid"),
     ("wrong issuer", "not valid"),
     ("expired", "not valid"),
+    ("never expires", "not valid"),
+    ("no audience", "not valid"),
     ("other serviceUrl", "serviceUrl is not the activity's"),
 ])
 def test_activities_without_a_valid_token_are_refused(make_app, agent, microsoft, caplog,
@@ -498,6 +501,8 @@ def test_activities_without_a_valid_token_are_refused(make_app, agent, microsoft
         "wrong audience": connector_token(microsoft.service_url, aud="someone-else"),
         "wrong issuer": connector_token(microsoft.service_url, iss="https://evil.example"),
         "expired": connector_token(microsoft.service_url, exp=int(time.time()) - 3600),
+        "never expires": connector_token(microsoft.service_url, drop=("exp",)),
+        "no audience": connector_token(microsoft.service_url, drop=("aud",)),
         "other serviceUrl": connector_token("https://smba.trafficmanager.net/emea/"),
     }[token]
     app = make_app(credentials=credentials(microsoft))

@@ -14,16 +14,17 @@ from dialogflowlite.server.channels.loader import channel_classes, enabled_chann
 
 
 def test_builtin_channels_come_from_the_plugin_hook(plugin_manager) -> None:
-    assert {"rest", "websocket", "console"} <= set(channel_classes())
+    assert {"rest", "websocket", "console", "rocketchat", "webexteams", "hangouts",
+            "twilio_voice"} <= set(channel_classes())
 
 
 def test_credentials_choose_the_channels(plugin_manager, caplog) -> None:
     assert [c.name() for c in enabled_channels({})] == ["rest", "websocket"]
     assert [c.name() for c in enabled_channels({"rest": None})] == ["rest"]
     with caplog.at_level("WARNING"):
-        channels = enabled_channels({"rest": {}, "rocketchat": {"user": "x"}})
+        channels = enabled_channels({"rest": {}, "carrier_pigeon": {"user": "x"}})
     assert [c.name() for c in channels] == ["rest"]
-    assert "'rocketchat'" in caplog.text
+    assert "'carrier_pigeon'" in caplog.text
     with pytest.raises(ConfigError, match="settings of channel 'rest'"):
         enabled_channels({"rest": "yes"})
 

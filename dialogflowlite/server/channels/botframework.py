@@ -53,8 +53,9 @@ is kept until a minute before it expires; a 401 from the connector drops it.
 A ``serviceUrl`` that is not http(s) gets nothing (logged). A failed token
 fetch or send (status 300 or more, no answer within ``timeout``) is logged
 with the conversation and the error, never the password; the turn stays
-stored and later replies are still tried. Not supported: verifying incoming
-tokens, stripping Teams @mentions, proactive messages, sovereign clouds.
+stored and later replies are still tried. Incoming tokens are verified
+(:mod:`.botframework_auth`). Not supported: stripping Teams @mentions,
+proactive messages, sovereign clouds.
 """
 
 from __future__ import annotations

@@ -55,8 +55,10 @@ class TokenVerifier:
         if key is None:
             return f"the token's key {kid!r} is not one Bot Framework publishes"
         try:
+            # a signed token without an expiry would be good forever: require one
             claims = jwt.decode(token.strip(), key, algorithms=["RS256"], audience=self.app_id,
-                                issuer=ISSUER, leeway=LEEWAY)
+                                issuer=ISSUER, leeway=LEEWAY,
+                                options={"require": ["exp", "iss", "aud"]})
         except jwt.PyJWTError as e:
             return f"the token is not valid ({e})"
         claimed = claims.get("serviceUrl") or claims.get("serviceurl")

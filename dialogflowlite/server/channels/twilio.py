@@ -68,9 +68,9 @@ an SMS sender from the bare number):
 A call Twilio refuses (a status of 300 or more, with its error ``code`` and
 ``message``) or that gets no answer is logged with the recipient and Twilio's
 reason, never the token; the turn stays stored and later messages are still
-tried. Nothing is retried, not even a rate limit (429). Not
-supported: voice (Rasa's ``twilio_voice``), API keys instead of the auth
-token, the Conversations API, delivery status callbacks.
+tried. Nothing is retried, not even a rate limit (429). Voice calls are
+the ``twilio_voice`` channel's (:mod:`.twilio_voice`). Not supported: API keys
+instead of the auth token, the Conversations API, delivery status callbacks.
 """
 
 from __future__ import annotations
