@@ -83,6 +83,7 @@ from dialogflowlite.errors import ApiError, DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.json_fields import as_dict, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
+from dialogflowlite.server.channels.text_pieces import split_text, utf8_bytes
 
 if TYPE_CHECKING:
     import aiohttp
@@ -216,34 +217,8 @@ def item_metadata(kind: str, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def byte_pieces(text: str, limit: int = MAX_MESSAGE_BYTES) -> list[str]:
-    """``text`` in pieces of at most ``limit`` UTF-8 bytes, cut at line breaks or spaces.
-
-    As :func:`~dialogflowlite.server.channels.text_pieces.split_text` cuts, but
-    Webex counts bytes: a piece ends at the last line break that fits, else the
-    last space, else exactly at the limit; the break itself is dropped.
-    """
-    pieces: list[str] = []
-    rest = text
-    while len(rest.encode("utf-8")) > limit:
-        fits, size = 0, 0
-        for char in rest:
-            size += len(char.encode("utf-8"))
-            if size > limit:
-                break
-            fits += 1
-        head = rest[:fits]
-        cut = head.rfind("\n")
-        if cut < fits // 2:
-            cut = head.rfind(" ")
-        if cut < fits // 2:
-            # no break in the second half: a hard cut beats a run of tiny pieces
-            pieces.append(head)
-            rest = rest[fits:]
-        else:
-            pieces.append(head[:cut])
-            rest = rest[cut + 1:]
-    pieces.append(rest)
-    return [piece for piece in pieces if piece.strip()]
+    """``text`` in pieces of at most ``limit`` UTF-8 bytes (Webex counts bytes)."""
+    return split_text(text, limit, utf8_bytes)
 
 
 def button_lines(buttons: list[dict[str, Any]]) -> list[str]:
