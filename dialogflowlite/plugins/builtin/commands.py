@@ -8,6 +8,7 @@ from dialogflowlite import hookimpl
 @hookimpl
 def dfl_register_commands() -> list:
     from dialogflowlite.cli import data, init, plugin_new, plugins
+    from dialogflowlite.cli import evaluate as evaluate_command
     from dialogflowlite.cli import export as export_command
     from dialogflowlite.cli import interactive as interactive_command
     from dialogflowlite.cli import run as run_command
@@ -20,4 +21,5 @@ def dfl_register_commands() -> list:
             run_command.COMMAND,
             shell_command.COMMAND,
             train_command.COMMAND, test_command.COMMAND, plugin_new.COMMAND,
-            export_command.COMMAND, visualize_command.COMMAND, interactive_command.COMMAND]
+            export_command.COMMAND, visualize_command.COMMAND, interactive_command.COMMAND,
+            evaluate_command.COMMAND]
