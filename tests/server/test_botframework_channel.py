@@ -536,3 +536,26 @@ def test_verification_can_be_turned_off_with_a_warning(make_app, agent, microsof
         [response], stored = post_activities(app, agent, activity(microsoft), token=None)
     assert response.status == 200 and bot_texts(stored) == ["Hello! How can I help?"]
     assert "verify_tokens is off" in caplog.text
+
+
+def test_a_failed_key_fetch_is_not_repeated_for_every_request(microsoft) -> None:
+    from dialogflowlite.server.channels.botframework_auth import (
+        RETRY_AFTER_FAILURE,
+        TokenVerifier,
+    )
+
+    now = [1000.0]
+    verifier = TokenVerifier(APP_ID, microsoft.base + "/no-such-configuration",
+                             clock=lambda: now[0])
+    token = "Bearer " + connector_token(microsoft.service_url)
+
+    def attempts() -> int:
+        return sum(r.path == "/no-such-configuration" for r in microsoft.requests)
+
+    assert asyncio.run(verifier.problem(token, microsoft.service_url)) is not None
+    now[0] += RETRY_AFTER_FAILURE - 1
+    assert asyncio.run(verifier.problem(token, microsoft.service_url)) is not None
+    assert attempts() == 1  # refused at once, without another fetch
+    now[0] += 2
+    asyncio.run(verifier.problem(token, microsoft.service_url))
+    assert attempts() == 2

@@ -8,7 +8,7 @@ minutes of clock skew allowed), and its ``serviceUrl`` claim, when present,
 is the activity's. The key set is fetched once and kept for a day; a token
 signed with a key not in it makes one early refetch (Microsoft rolls keys),
 at most every five minutes. When the keys cannot be fetched, requests are
-refused: nothing unverified gets through.
+refused: nothing unverified gets through; the next try comes 30 s later.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ ISSUER = "https://api.botframework.com"
 #: seconds the key set is kept, and the least time between two fetches
 KEYS_TTL = 24 * 3600.0
 REFETCH_AFTER = 300.0
+#: seconds after a failed fetch before the next try: during an outage, requests
+#: are refused at once instead of each waiting for a fetch of its own
+RETRY_AFTER_FAILURE = 30.0
 LEEWAY = 300.0
 
 
@@ -39,6 +42,7 @@ class TokenVerifier:
         self.clock = clock
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
 
     async def problem(self, authorization: str | None, service_url: str) -> str | None:
         """Why the request's token is not valid (a short reason), or None when it is."""
@@ -71,7 +75,9 @@ class TokenVerifier:
         stale = self._fetched_at is None or now - self._fetched_at > KEYS_TTL
         unknown_may_refetch = kid not in self._keys and (
             self._fetched_at is None or now - self._fetched_at > REFETCH_AFTER)
-        if stale or unknown_may_refetch:
+        failed_lately = (self._failed_at is not None
+                         and now - self._failed_at < RETRY_AFTER_FAILURE)
+        if (stale or unknown_may_refetch) and not failed_lately:
             await self._fetch(now)
         return self._keys.get(kid)
 
@@ -92,6 +98,7 @@ class TokenVerifier:
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
             logger.error("botframework: the signing keys could not be fetched from %s (%s); "
                          "activities are refused until they can", self.openid_url, e)
+            self._failed_at = now
             return
         keys: dict[str, Any] = {}
         for item in found.get("keys", []) if isinstance(found, dict) else []:
