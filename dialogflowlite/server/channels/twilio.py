@@ -128,6 +128,19 @@ def signature(auth_token: str, url: str, params: dict[str, list[str]]) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+def signature_problem(auth_token: str, webhook_url: str, signed: str | None,
+                      params: dict[str, list[str]]) -> str | None:
+    """Why a request to ``webhook_url`` is not one Twilio signed with ``auth_token``
+    (a short reason), or None when it is."""
+    if not signed:
+        return f"no {SIGNATURE_HEADER} header"
+    for url in url_variants(webhook_url):
+        if hmac.compare_digest(signature(auth_token, url, params).encode(),
+                               signed.strip().encode()):
+            return None
+    return f"the signature does not match webhook_url {webhook_url} and the auth token"
+
+
 def url_variants(url: str) -> list[str]:
     """``url`` as written and with its default port toggled (Twilio may sign either)."""
     parts = urlsplit(url)
@@ -304,13 +317,7 @@ class TwilioChannel(InputChannel):
         """Why a request is not one Twilio signed (a short reason), or None when it is."""
         if self.webhook_url is None:
             return None
-        if not signed:
-            return f"no {SIGNATURE_HEADER} header"
-        for url in url_variants(self.webhook_url):
-            if hmac.compare_digest(signature(self.auth_token, url, params).encode(),
-                                   signed.strip().encode()):
-                return None
-        return f"the signature does not match webhook_url {self.webhook_url} and the auth token"
+        return signature_problem(self.auth_token, self.webhook_url, signed, params)
 
     def metadata(self, form: dict[str, list[str]]) -> dict[str, Any]:
         """The user message's metadata (Rasa's ``get_metadata``); override to change it."""

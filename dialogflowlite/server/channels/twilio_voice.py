@@ -64,7 +64,6 @@ without anything to say still listens: an empty ``<Gather>``.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -74,7 +73,7 @@ from xml.etree import ElementTree
 from dialogflowlite.errors import ApiError, DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.settings import ChannelSettings
-from dialogflowlite.server.channels.twilio import SIGNATURE_HEADER, signature, url_variants
+from dialogflowlite.server.channels.twilio import SIGNATURE_HEADER, signature_problem
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -287,13 +286,7 @@ class TwilioVoiceChannel(InputChannel):
         (or when nothing is verified)."""
         if self.auth_token is None or self.webhook_url is None:
             return None
-        if not signed:
-            return f"no {SIGNATURE_HEADER} header"
-        for url in url_variants(self.webhook_url):
-            if hmac.compare_digest(signature(self.auth_token, url, params).encode(),
-                                   signed.strip().encode()):
-                return None
-        return f"the signature does not match webhook_url {self.webhook_url} and the auth token"
+        return signature_problem(self.auth_token, self.webhook_url, signed, params)
 
     def metadata(self, form: dict[str, list[str]]) -> dict[str, Any]:
         """The user message's metadata; override to change it (``call_sid`` must stay:
