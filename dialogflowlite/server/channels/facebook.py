@@ -88,6 +88,7 @@ from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
+from dialogflowlite.server.channels.vendor_http import client_session, hide, vendor_request
 
 if TYPE_CHECKING:
     import aiohttp
@@ -355,36 +356,26 @@ class FacebookChannel(InputChannel):
     # -------------------------------------------------------------- Send API
 
     def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        return client_session(self.timeout)
 
     async def post(self, session: aiohttp.ClientSession, body: dict[str, Any]) -> str | None:
         """One Send API call; why it failed, or None when Facebook took it."""
-        import aiohttp
-
-        try:
-            async with session.post(f"{self.api_url}/me/messages", json=body,
-                                    params={"access_token": self.page_access_token}) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
-            problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        else:
-            # the Graph API may answer 200 with an error object, so both are checked
-            error = answer.get("error") if isinstance(answer, dict) else None
-            if status < 300 and error is None:
-                return None
-            problem = f"status {status}"
-            if isinstance(error, dict) and error.get("message"):
-                problem += f": {error['message']}"
-                if error.get("code") is not None:
-                    problem += f" (code {error['code']})"
         # the token is part of the URL an error may quote
-        return problem.replace(self.page_access_token, "<page-access-token>")
+        answer = await vendor_request(session, "POST", f"{self.api_url}/me/messages", json=body,
+                                      params={"access_token": self.page_access_token},
+                                      secrets=[self.page_access_token])
+        if answer.failure is not None:
+            return answer.failure
+        # the Graph API may answer 200 with an error object, so both are checked
+        error = answer.field("error")
+        if answer.ok and error is None:
+            return None
+        problem = f"status {answer.status}"
+        if isinstance(error, dict) and error.get("message"):
+            problem += f": {error['message']}"
+            if error.get("code") is not None:
+                problem += f" (code {error['code']})"
+        return hide(problem, [self.page_access_token])
 
     async def send(self, recipient_id: str, replies: list[dict[str, Any]]) -> int:
         """Send the bot's replies to a user in order; how many messages Facebook took."""

@@ -74,6 +74,7 @@ from dialogflowlite.errors import ApiError, DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
+from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
 
 if TYPE_CHECKING:
     import aiohttp
@@ -214,31 +215,21 @@ class MattermostChannel(InputChannel):
     # -------------------------------------------------------------- API calls
 
     def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        return client_session(self.timeout)
 
     async def call(self, session: aiohttp.ClientSession, method: str, path: str,
                    body: Post | None = None) -> tuple[Any, str | None]:
         """One API call: Mattermost's JSON answer, and why it failed (None when it did not)."""
-        import aiohttp
-
-        headers = {"Authorization": f"Bearer {self.token}"}
-        try:
-            async with session.request(method, self.url + path, json=body,
-                                       headers=headers) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
-            problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return None, problem.replace(self.token, "<token>")
-        if status < 300:
-            return answer, None
-        message = answer.get("message") if isinstance(answer, dict) else None
-        return answer, f"status {status}: {message}" if message else f"status {status}"
+        answer = await vendor_request(session, method, self.url + path, json=body,
+                                      headers={"Authorization": f"Bearer {self.token}"},
+                                      secrets=[self.token])
+        if answer.failure is not None:
+            return None, answer.failure
+        if answer.ok:
+            return answer.body, None
+        message = answer.field("message")
+        return answer.body, (f"status {answer.status}: {message}" if message
+                             else f"status {answer.status}")
 
     async def own_user_id(self) -> str | None:
         """The bot account's user id (``GET /users/me``), asked until known; None till then."""

@@ -88,6 +88,7 @@ from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
+from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
 
 if TYPE_CHECKING:
     import aiohttp
@@ -322,9 +323,7 @@ class RocketChatChannel(InputChannel):
     # -------------------------------------------------------------- REST API
 
     def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        return client_session(self.timeout)
 
     def _hidden(self, text: str) -> str:
         """``text`` without the password or the auth token, for the log."""
@@ -336,24 +335,15 @@ class RocketChatChannel(InputChannel):
     async def _request(self, session: aiohttp.ClientSession, path: str, body: Post,
                        headers: dict[str, str] | None = None) -> tuple[int, Any, str | None]:
         """One POST: the status (0 without an answer), the JSON answer, and why it failed."""
-        import aiohttp
-
-        try:
-            async with session.post(f"{self.server_url}/api/v1/{path}", json=body,
-                                    headers=headers) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
-            problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return 0, None, self._hidden(problem)
-        if status < 300 and (not isinstance(answer, dict) or answer.get("success") is not False):
-            return status, answer, None
-        said = (answer.get("error") or answer.get("message")) if isinstance(answer, dict) \
-            else None
-        return status, answer, f"status {status}: {said}" if said else f"status {status}"
+        answer = await vendor_request(session, "POST", f"{self.server_url}/api/v1/{path}",
+                                      json=body, headers=headers)
+        if answer.failure is not None:
+            return 0, None, self._hidden(answer.failure)
+        if answer.ok and answer.field("success") is not False:
+            return answer.status, answer.body, None
+        said = answer.field("error") or answer.field("message")
+        return (answer.status, answer.body,
+                f"status {answer.status}: {said}" if said else f"status {answer.status}")
 
     async def login(self, session: aiohttp.ClientSession) -> str | None:
         """Log in as ``user`` (``POST /api/v1/login``); why it failed, or None when it did not."""

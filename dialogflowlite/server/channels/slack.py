@@ -71,6 +71,7 @@ from urllib.parse import parse_qs
 from dialogflowlite.errors import ApiError, DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.settings import ChannelSettings
+from dialogflowlite.server.channels.vendor_http import vendor_request
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -423,24 +424,16 @@ class SlackChannel(InputChannel):
     async def _post(self, session: Any, url: str, headers: dict[str, str],
                     body: dict[str, Any]) -> str | None:
         """Why Slack did not take the message, or None when it did."""
-        import aiohttp
-
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        try:
-            async with session.post(url, data=data, headers=headers,
-                                    proxy=self.proxy) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
-            return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        if isinstance(answer, dict) and answer.get("ok") is True and status < 300:
+        answer = await vendor_request(session, "POST", url, data=data, headers=headers,
+                                      proxy=self.proxy, secrets=[self.token])
+        if answer.failure is not None:
+            return answer.failure
+        if answer.ok and answer.field("ok") is True:
             return None
         # Slack answers 200 with {"ok": false, "error": "channel_not_found"} when it refuses
-        error = answer.get("error") if isinstance(answer, dict) else None
-        return f"status {status}, error {error}" if error else f"status {status}"
+        error = answer.field("error")
+        return f"status {answer.status}, error {error}" if error else f"status {answer.status}"
 
 
 def _json_object(text: str) -> dict[str, Any]:

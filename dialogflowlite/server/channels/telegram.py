@@ -91,6 +91,7 @@ from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.json_fields import text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
+from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
 
 if TYPE_CHECKING:
     import aiohttp
@@ -467,31 +468,21 @@ class TelegramChannel(InputChannel):
     # -------------------------------------------------------------- Bot API
 
     def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        return client_session(self.timeout)
 
     async def attempt(self, session: aiohttp.ClientSession, method: str,
                       params: dict[str, Any]) -> tuple[bool, Any]:
         """One Bot API call: ``(True, result)``, or ``(False, why it failed)``."""
-        import aiohttp
-
-        url = f"{self.api_url}/bot{self.access_token}/{method}"
-        try:
-            async with session.post(url, json=params) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
-                if response.status < 300 and isinstance(answer, dict) and answer.get("ok"):
-                    return True, answer.get("result", True)
-                described = answer.get("description") if isinstance(answer, dict) else None
-                return False, f"status {response.status}" + (f": {described}" if described
-                                                             else "")
-        except (aiohttp.ClientError, TimeoutError) as e:
-            problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            # the token is part of the URL an error may quote
-            return False, problem.replace(self.access_token, "<access_token>")
+        # the token is part of the URL an error may quote
+        answer = await vendor_request(session, "POST",
+                                      f"{self.api_url}/bot{self.access_token}/{method}",
+                                      json=params, secrets=[self.access_token])
+        if answer.failure is not None:
+            return False, answer.failure
+        if answer.ok and answer.field("ok"):
+            return True, answer.body.get("result", True)
+        described = answer.field("description")
+        return False, f"status {answer.status}" + (f": {described}" if described else "")
 
     async def call(self, session: aiohttp.ClientSession, method: str, params: dict[str, Any],
                    chat_id: Any = None) -> Any:

@@ -87,6 +87,7 @@ from dialogflowlite.errors import ApiError, DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
+from dialogflowlite.server.channels.vendor_http import vendor_request
 
 if TYPE_CHECKING:
     import aiohttp
@@ -410,24 +411,15 @@ class TwilioChannel(InputChannel):
 
     async def _post(self, session: aiohttp.ClientSession, params: TwilioMessage) -> str | None:
         """Why Twilio did not take the message, or None when it did."""
-        import aiohttp
-
         form = [(name, value) for name, values in params.items()
                 for value in (values if isinstance(values, list) else [values])]
         url = f"{self.api_url}/Accounts/{self.account_sid}/Messages.json"
-        try:
-            async with session.post(url, data=form) as response:
-                if response.status < 300:
-                    return None
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
-            problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return problem.replace(self.auth_token, "<auth_token>")
-        if isinstance(answer, dict) and answer.get("message"):
-            code = f"Twilio error {answer['code']}: " if answer.get("code") else ""
-            return f"status {status}, {code}{answer['message']}"
-        return f"status {status}"
+        answer = await vendor_request(session, "POST", url, data=form, secrets=[self.auth_token])
+        if answer.failure is not None:
+            return answer.failure
+        if answer.ok:
+            return None
+        if answer.field("message"):
+            code = f"Twilio error {answer.field('code')}: " if answer.field("code") else ""
+            return f"status {answer.status}, {code}{answer.field('message')}"
+        return f"status {answer.status}"

@@ -84,6 +84,7 @@ from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.json_fields import as_dict, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf8_bytes
+from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
 
 if TYPE_CHECKING:
     import aiohttp
@@ -354,33 +355,21 @@ class WebexTeamsChannel(InputChannel):
     # -------------------------------------------------------------- REST API
 
     def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        return aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
-            headers={"Authorization": f"Bearer {self.access_token}"})
+        return client_session(self.timeout,
+                              headers={"Authorization": f"Bearer {self.access_token}"})
 
     async def call(self, session: aiohttp.ClientSession, method: str, path: str,
                    body: WebexMessage | None = None) -> tuple[Any, str | None]:
         """One API call: Webex's JSON answer, and why it failed (None when it did not)."""
-        import aiohttp
-
-        try:
-            async with session.request(method, self.api_url + path, json=body) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
-            problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return None, problem.replace(self.access_token, "<access_token>")
-        if status < 300:
-            return answer, None
-        said = answer.get("message") if isinstance(answer, dict) else None
-        tracking = answer.get("trackingId") if isinstance(answer, dict) else None
-        problem = f"status {status}" + (f": {said}" if said else "")
-        return answer, problem + (f", tracking id {tracking}" if tracking else "")
+        answer = await vendor_request(session, method, self.api_url + path, json=body,
+                                      secrets=[self.access_token])
+        if answer.failure is not None:
+            return None, answer.failure
+        if answer.ok:
+            return answer.body, None
+        said, tracking = answer.field("message"), answer.field("trackingId")
+        problem = f"status {answer.status}" + (f": {said}" if said else "")
+        return answer.body, problem + (f", tracking id {tracking}" if tracking else "")
 
     async def own_person_id(self, session: aiohttp.ClientSession) -> str | None:
         """The bot's person id (``GET /people/me``), asked until known; None till then."""
