@@ -1,13 +1,18 @@
-"""``dialogflowlite data validate``: check a project's files and report every problem."""
+"""The ``dialogflowlite data`` commands: ``validate``, ``split nlu`` and ``convert nlu|core``."""
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dialogflowlite.cli.command import Command
+
+if TYPE_CHECKING:
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.shared.training_data import TrainingData
 
 
 def validate(
@@ -150,4 +155,209 @@ SPLIT_NLU_COMMAND = Command(
     "and test_data.yml (synonyms, regexes and lookup tables go with the training part). "
     "Train on one with `dialogflowlite train nlu --nlu ...`, test with "
     "`dialogflowlite test nlu --nlu ...`.",
+)
+
+
+# ---------------------------------------------------------------- data convert nlu|core
+
+#: what ``data convert`` adds to a file's name when it writes into a folder (Rasa's suffix)
+CONVERTED_SUFFIX = "_converted.yml"
+CONVERT_FORMATS = ("yaml",)
+
+
+def _conversion_targets(files: list[Path], source: Path, out: Path) -> list[Path]:
+    """Where each converted file goes: ``out`` itself when it names one YAML file,
+    else ``<out>/<sub-folder>/<name>_converted.yml`` (sub-folders as under ``source``)."""
+    from dialogflowlite.errors import ProjectError
+
+    if out.suffix in (".yml", ".yaml"):
+        if len(files) > 1:
+            raise ProjectError(f"--out {out} names one file, but {source} holds {len(files)} "
+                               "files to convert", hint="pass a folder as --out")
+        return [out]
+    targets = []
+    for file in files:
+        relative = file.relative_to(source).parent if source.is_dir() else Path()
+        targets.append(out / relative / f"{file.stem}{CONVERTED_SUFFIX}")
+    return targets
+
+
+def _files_to_convert(kind: str, source: Path) -> list[Path]:
+    """The files of ``kind`` at ``source`` (a file, or a folder searched for them)."""
+    from dialogflowlite.errors import ProjectError, ProjectNotFoundError
+    from dialogflowlite.io.loader import (
+        JSON_NLU,
+        MARKDOWN_NLU,
+        MARKDOWN_STORIES,
+        old_training_data_format,
+    )
+
+    wanted = (MARKDOWN_STORIES,) if kind == "core" else (MARKDOWN_NLU, JSON_NLU)
+    what = "Markdown stories" if kind == "core" else "Markdown or JSON NLU data"
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*")
+                       if p.is_file() and old_training_data_format(p) in wanted)
+        if not files:
+            raise ProjectError(f"{source} holds no {what} to convert",
+                               hint="YAML files need no conversion; for the other kind use "
+                               f"`data convert {'nlu' if kind == 'core' else 'core'}`")
+        return files
+    if source.is_file():
+        found = old_training_data_format(source)
+        if found not in wanted:
+            other = "nlu" if found in (MARKDOWN_NLU, JSON_NLU) else "core"
+            raise ProjectError(
+                f"{source} is not {what}" + (f" but {found}" if found else ""),
+                hint=f"use `data convert {other}`" if found else
+                "`data convert` reads Rasa's Markdown (.md) and JSON (.json) training data")
+        return [source]
+    raise ProjectNotFoundError(f"{source} does not exist",
+                               hint="pass a file or folder with --data")
+
+
+def _refuse_existing(targets: list[Path]) -> None:
+    """Raise, before anything is written, when a target exists or two inputs share one."""
+    from dialogflowlite.errors import ProjectError
+
+    existing = [t for t in targets if t.exists()]
+    clashing = sorted({t for t in targets if targets.count(t) > 1})
+    if existing or clashing:
+        raise ProjectError(
+            "; ".join([*(f"{t} exists already" for t in existing),
+                       *(f"two files would be written to {t}" for t in clashing)])
+            + ": nothing was converted",
+            hint="remove or rename those files, or choose another --out; "
+            "an existing file is never overwritten")
+
+
+def convert_training_data(
+    kind: str,
+    data: str | Path,
+    out: str | Path,
+    *,
+    output_format: str = "yaml",
+    echo: TextIO | None = None,
+) -> list[Path]:
+    """Convert Markdown or JSON training data into YAML files; returns the written paths.
+
+    ``kind`` is ``"nlu"`` (Markdown and JSON NLU data) or ``"core"`` (Markdown
+    stories and rules). ``data`` is one file or a folder searched for files of
+    that kind. ``out`` is the YAML file to write (for one file) or a folder,
+    which gets ``<name>_converted.yml`` per file. Nothing is written when a
+    target exists already, or when a file has errors: those raise, and
+    every problem found is listed.
+    """
+    from dialogflowlite.errors import ProjectError, ProjectValidationError
+    from dialogflowlite.io.json_nlu_reader import read_json_nlu
+    from dialogflowlite.io.markdown_reader import read_markdown_nlu, read_markdown_stories
+    from dialogflowlite.io.nlu_writer import nlu_yaml
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.io.story_writer import stories_and_rules_yaml
+
+    if kind not in ("nlu", "core"):
+        raise ValueError(f"kind must be 'nlu' or 'core', not {kind!r}")
+    if output_format not in CONVERT_FORMATS:
+        raise ProjectError(f"cannot convert to {output_format!r}", hint="use --format yaml")
+    stream = echo or sys.stdout
+    source = Path(data)
+    files = _files_to_convert(kind, source)
+    targets = _conversion_targets(files, source, Path(out))
+    _refuse_existing(targets)
+
+    log = ProblemLog()
+    texts, summaries = [], []
+    for file in files:
+        if kind == "core":
+            stories = read_markdown_stories(file, log)
+            texts.append(stories_and_rules_yaml(stories))
+            rules = sum(1 for s in stories if s.kind == "rule")
+            summaries.append(f"{len(stories) - rules} stories, {rules} rules")
+        else:
+            read = read_json_nlu if file.suffix == ".json" else read_markdown_nlu
+            nlu = read(file, log)
+            _note_lossy_examples(nlu, log)
+            texts.append(nlu_yaml(nlu))
+            summaries.append(f"{len(nlu.examples)} examples, {len(nlu.synonyms)} synonyms, "
+                             f"{len(nlu.regexes)} regexes, {len(nlu.lookups)} lookup tables")
+    if log.errors:
+        raise ProjectValidationError(
+            log.problems, hint="fix them and convert again: nothing was written")
+    for problem in log.problems:
+        print(problem, file=stream)
+    for file, target, text, summary in zip(files, targets, texts, summaries, strict=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"{file} -> {target} ({summary})", file=stream)
+    print("check the new files, then delete the old ones: a project reads both while both "
+          "sit under data/", file=stream)
+    return targets
+
+
+def _note_lossy_examples(data: TrainingData, log: ProblemLog) -> None:
+    """Warn about examples that YAML's inline annotation cannot hold as they are.
+
+    JSON examples carry entities as offsets; written inline, overlapping spans
+    lose all but the first, and brackets in the text itself read as annotation.
+    """
+    from dialogflowlite.errors import AnnotationError
+    from dialogflowlite.shared.training_data import annotate, parse_annotated_text
+
+    def labels(entities: list) -> list:
+        return sorted((e.entity, e.start, e.end, repr(e.value), e.role, e.group)
+                      for e in entities)
+
+    for message in data.examples:
+        try:
+            text, entities = parse_annotated_text(annotate(message.text, message.entities))
+        except AnnotationError:
+            text, entities = None, []
+        if text == message.text and labels(entities) == labels(message.entities):
+            continue
+        spans = sorted({(e.start, e.end) for e in message.entities})
+        if any(start < end for (_, end), (start, _) in itertools.pairwise(spans)):
+            log.warning(message.position, f"example {message.text!r} has overlapping "
+                        "entities; the YAML keeps only the first of them",
+                        "annotate one entity per span of text")
+        else:
+            log.warning(message.position, f"example {message.text!r} has brackets that YAML "
+                        "reads as entity annotation; the YAML does not hold it unchanged",
+                        "reword the example in the written file")
+
+
+def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="data", metavar="PATH",
+                        help="a Markdown or JSON file, or a folder of them (default: data)")
+    parser.add_argument("--out", required=True, metavar="PATH",
+                        help=f"the YAML file to write, or a folder that gets one "
+                        f"<name>{CONVERTED_SUFFIX} per file")
+    parser.add_argument("-f", "--format", default="yaml", choices=CONVERT_FORMATS,
+                        help="the output format (default: yaml)")
+
+
+def _run_convert(kind: str):
+    def run(args: argparse.Namespace) -> int:
+        convert_training_data(kind, args.data, args.out, output_format=args.format)
+        return 0
+
+    return run
+
+
+CONVERT_NLU_COMMAND = Command(
+    "data convert nlu",
+    "convert Markdown or JSON NLU data into YAML",
+    _add_convert_arguments,
+    _run_convert("nlu"),
+    description="Write Rasa's Markdown NLU data (## intent:..., ## synonym:..., ## regex:..., "
+    "## lookup:...) and JSON NLU data (rasa_nlu_data) as YAML NLU files. An existing output "
+    "file is never overwritten.",
+)
+
+CONVERT_CORE_COMMAND = Command(
+    "data convert core",
+    "convert Markdown stories (and rules) into YAML",
+    _add_convert_arguments,
+    _run_convert("core"),
+    description="Write Rasa's Markdown stories (## story, * intent{...}, - action, "
+    "- slot{...}, - form{...}, > checkpoint, >> rule) as YAML stories and rules. "
+    "An existing output file is never overwritten.",
 )

@@ -3,8 +3,10 @@
 The layout is Rasa's: ``domain.yml`` or a ``domain/`` folder, every YAML file
 under ``data/`` (NLU, stories, rules, retrieval responses; any names, merged),
 ``config.yml``, test stories under ``tests/``, ``credentials.yml`` and
-``endpoints.yml``. Problems found while reading are collected on the project;
-with ``strict=True`` any error among them raises :class:`ProjectValidationError`.
+``endpoints.yml``. Training data under ``data/`` in Rasa's older Markdown and
+JSON formats is read too, with a warning that suggests converting it. Problems
+found while reading are collected on the project; with ``strict=True`` any
+error among them raises :class:`ProjectValidationError`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from dialogflowlite.errors import (
 from dialogflowlite.io import formats
 from dialogflowlite.io.config_reader import ProjectConfig, read_config
 from dialogflowlite.io.domain_reader import DomainReader
+from dialogflowlite.io.json_nlu_reader import read_json_nlu
+from dialogflowlite.io.markdown_reader import (
+    is_markdown_nlu,
+    read_markdown_nlu,
+    read_markdown_stories,
+)
 from dialogflowlite.io.nlu_reader import NluReader
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.story_reader import StoryReader
@@ -33,7 +41,7 @@ from dialogflowlite.shared.stories import Story
 from dialogflowlite.shared.training_data import TrainingData
 
 YAML_SUFFIXES = (".yml", ".yaml")
-#: lines that mark Markdown training data (Rasa 1.x), which this loader does not read
+#: lines that mark Markdown training data (Rasa 1.x, deprecated in 2.x)
 _MARKDOWN_DATA = re.compile(
     r"^\s*(##\s*(intent|synonym|regex|lookup)\s*:|-\s*(utter|action)_\w+\s*$)", re.M
 )
@@ -94,17 +102,23 @@ def _yaml_files(folder: Path) -> list[Path]:
     )
 
 
-def _looks_like_old_training_data(file: Path) -> bool:
-    """Markdown NLU data or stories, or a JSON NLU file (older formats)."""
+#: the older training-data formats, as :func:`old_training_data_format` names them
+MARKDOWN_NLU, MARKDOWN_STORIES, JSON_NLU = "Markdown NLU data", "Markdown stories", "JSON NLU data"
+
+
+def old_training_data_format(file: Path) -> str | None:
+    """``MARKDOWN_NLU``, ``MARKDOWN_STORIES`` or ``JSON_NLU`` for a file in an older format."""
     if file.suffix not in (".md", ".json"):
-        return False
+        return None
     try:
         text = file.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False
+        return None
     if file.suffix == ".json":
-        return "rasa_nlu_data" in text
-    return bool(_MARKDOWN_DATA.search(text))
+        return JSON_NLU if "rasa_nlu_data" in text else None
+    if not _MARKDOWN_DATA.search(text):
+        return None
+    return MARKDOWN_NLU if is_markdown_nlu(text) else MARKDOWN_STORIES
 
 
 def _first_existing(root: Path, *names: str) -> Path | None:
@@ -159,7 +173,7 @@ class ProjectLoader:
         self._load_domain()
         for file in _yaml_files(self.root / "data"):
             self._load_data_file(file, tests=False)
-        self._note_unread_files(self.root / "data")
+        self._load_old_format_files(self.root / "data")
         for file in _yaml_files(self.root / "tests"):
             self._load_data_file(file, tests=True)
         config = self._load_config()
@@ -180,18 +194,29 @@ class ProjectLoader:
         )
         return project
 
-    def _note_unread_files(self, folder: Path) -> None:
-        """Training data in the older Markdown or JSON formats would be silently ignored."""
+    def _load_old_format_files(self, folder: Path) -> None:
+        """Markdown and JSON training data (Rasa 1.x, deprecated in 2.x) is read as well."""
         if not folder.is_dir():
             return
         for file in sorted(folder.rglob("*")):
-            if file.is_file() and _looks_like_old_training_data(file):
-                self.log.warning(
-                    Position(str(file), 1, 1),
-                    f"{file.name} is not read: training data must be YAML",
-                    "convert it to the YAML format (Rasa's `rasa data convert` "
-                    "does this for Markdown and JSON files)",
-                )
+            kind = old_training_data_format(file) if file.is_file() else None
+            if kind is None:
+                continue
+            self.files.append(file)
+            command = "core" if kind == MARKDOWN_STORIES else "nlu"
+            relative = file.relative_to(self.root).as_posix()
+            self.log.warning(
+                Position(str(file), 1, 1),
+                f"{file.name} holds {kind}, a deprecated format: it is read, but convert it",
+                f"`dialogflowlite data convert {command} --data {relative} --out "
+                f"{relative.rsplit('.', 1)[0]}.yml`, then delete {relative}",
+            )
+            if kind == MARKDOWN_STORIES:
+                for story in read_markdown_stories(file, self.log):
+                    (self.rules if story.kind == "rule" else self.stories).append(story)
+            else:
+                read = read_json_nlu if kind == JSON_NLU else read_markdown_nlu
+                self.nlu_reader.data = self.nlu_reader.data.merge(read(file, self.log, self.root))
 
     def _load_domain(self) -> None:
         domain_path = _first_existing(self.root, "domain.yml", "domain.yaml", "domain")

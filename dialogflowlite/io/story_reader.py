@@ -102,15 +102,18 @@ class StoryReader:
                 bot_text=None if item.get("bot") is None else str(item["bot"]).strip(),
                 position=where,
             )
+        # before slot_was_set: a checkpoint's slot conditions are written under that key,
+        # as in a slot_was_set step (Rasa's list of `- slot: value`)
+        if "checkpoint" in item:
+            conditions = {}
+            if item.get("slot_was_set") is not None:
+                conditions = self._slot_step(file, item, story).slots
+            return CheckpointStep(str(item["checkpoint"]), conditions, where)
         if "slot_was_set" in item:
             return self._slot_step(file, item, story)
         if "active_loop" in item:
             loop = item.get("active_loop")
             return ActiveLoopStep(None if loop is None else str(loop), where)
-        if "checkpoint" in item:
-            return CheckpointStep(
-                str(item["checkpoint"]), to_plain(item.get("slot_was_set")) or {}, where
-            )
         if "or" in item:
             alternatives: list[UserStep | SlotStep] = []
             raw = item["or"]

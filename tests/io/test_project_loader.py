@@ -231,15 +231,24 @@ def test_data_files_with_any_names_in_nested_folders(write_project) -> None:
     assert [r.name for r in project.rules] == ["bye"]
 
 
-def test_markdown_training_data_is_noted_not_silently_ignored(write_project) -> None:
+def test_markdown_training_data_is_read_with_a_deprecation_warning(write_project) -> None:
     root = write_project(
         domain='version: "3.1"\nintents: [greet]\n',
         files={"data/nlu.md": "## intent:greet\n- hi\n", "data/README.md": "# About\n* one\n"},
     )
-    [problem] = load_project(root, strict=False).problems
+    project = load_project(root, strict=False)
+    [problem] = project.problems
     assert problem.severity == "warning"
-    assert problem.message == "nlu.md is not read: training data must be YAML"
+    assert problem.message == (
+        "nlu.md holds Markdown NLU data, a deprecated format: it is read, but convert it"
+    )
+    assert problem.hint == (
+        "`dialogflowlite data convert nlu --data data/nlu.md --out data/nlu.yml`, "
+        "then delete data/nlu.md"
+    )
     assert problem.position.file == str(root / "data/nlu.md")
+    assert [(m.text, m.intent) for m in project.nlu.examples] == [("hi", "greet")]
+    assert root / "data/README.md" not in project.files
 
 
 def test_retrieval_intents_and_responses_in_data_files(write_project) -> None:

@@ -1,0 +1,340 @@
+"""``dialogflowlite data convert nlu|core``: Markdown and JSON training data written as YAML."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialogflowlite.cli.main import main
+from dialogflowlite.io.json_nlu_reader import read_json_nlu
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.io.markdown_reader import read_markdown_nlu, read_markdown_stories
+from dialogflowlite.io.problems import ProblemLog
+
+NLU_MD = """
+## intent:greet
+- hey <!-- a comment -->
+- hello [Berlin](city) there
+- how much is on my [savings account](source_account:savings)
+- fly [NYC]{"entity": "city", "value": "New York", "role": "to", "group": "2"}
+- a [bag][{"entity": "item"}, {"entity": "luggage"}]
+- yes
+## intent:faq/ask_name
+- what is your name?
+## synonym:savings
+- pink pig
+## regex:zipcode
+- [0-9]{5}
+- \\d{3}-\\d{4}
+## lookup:cities
+data/cities.txt
+## lookup:true
+- yes
+"""
+
+NLU_JSON = {
+    "rasa_nlu_data": {
+        "common_examples": [
+            {
+                "text": "fly from Berlin",
+                "intent": "book",
+                "entities": [
+                    {"start": 9, "end": 15, "value": "BER", "entity": "city", "role": "from"}
+                ],
+                "metadata": {"source": "web"},
+            },
+            {"text": "book it", "intent": "book"},
+            {"text": "thanks: a lot", "intent": "thanks"},
+        ],
+        "entity_synonyms": [{"value": "BER", "synonyms": ["Berlin"]}],
+        "regex_features": [{"name": "iata", "pattern": "[A-Z]{3}"}],
+        "lookup_tables": [{"name": "country", "elements": ["Norway", "null"]}],
+    }
+}
+
+STORIES_MD = """
+## happy path
+* greet
+  - utter_greet
+* inform{"city": "Berlin", "seats": 2, "extras": ["bag", null]} OR affirm
+  - action_search
+  - slot{"city": "Berlin", "found": true, "results": {"n": 1}, "note": "yes"}
+  - form{"name": "book_form"}
+  - active_loop{"name": null}
+> searched
+
+## after the search
+> searched{"found": true}
+* thanks: thank you, [Ana](name)!
+  - utter_welcome
+* entity{"entity": "x"}
+  - utter_ok
+
+>> greet anywhere
+  - active_loop{"name": "book_form"}
+  - ...
+* greet
+  - utter_greet
+  - ...
+
+>> welcome at the start
+* greet
+  - utter_welcome
+"""
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses as dicts without positions, to compare what two readers produce."""
+    if dataclasses.is_dataclass(value):
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "position"
+        }
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(write_project) -> Path:
+    """A Rasa 2 project whose training data is all Markdown and JSON."""
+    return write_project(
+        domain="""
+        version: "2.0"
+        intents: [greet, inform, affirm, thanks, entity, book, faq, "yes"]
+        entities: [city, seats, extras, name, x, entity, source_account, item, luggage]
+        slots:
+          city: {type: text}
+          found: {type: bool}
+          results: {type: any}
+          note: {type: text}
+        responses:
+          utter_greet: [{text: Hi}]
+          utter_welcome: [{text: Welcome}]
+          utter_ok: [{text: OK}]
+          utter_faq/ask_name: [{text: Dee}]
+        actions: [action_search]
+        forms:
+          book_form: {}
+        """,
+        files={
+            "data/nlu.md": NLU_MD,
+            "data/cities.txt": "Berlin\nOslo\n",
+            "data/more/nlu.json": json.dumps(NLU_JSON, indent=2),
+            "data/stories.md": STORIES_MD,
+        },
+    )
+
+
+def convert(monkeypatch, folder: Path, *args: str) -> int:
+    monkeypatch.chdir(folder)
+    return main(["data", "convert", *args])
+
+
+def loaded(root: Path) -> dict:
+    project = load_project(root)
+    return {
+        "nlu": plain(project.nlu),
+        "stories": plain(project.stories),
+        "rules": plain(project.rules),
+    }
+
+
+def write_project_copy(project: Path, data_file: Path) -> Path:
+    """A project with the same domain and only ``data_file`` as its data."""
+    copy = project.parent / "copy"
+    (copy / "data").mkdir(parents=True)
+    (copy / "domain.yml").write_text((project / "domain.yml").read_text(), encoding="utf-8")
+    (copy / "data" / "data.yml").write_text(data_file.read_text(), encoding="utf-8")
+    return copy
+
+
+def test_converting_a_whole_project_keeps_its_data(project: Path, monkeypatch, capsys) -> None:
+    before = loaded(project)
+    assert convert(monkeypatch, project, "nlu", "--data", "data", "--out", "data") == 0
+    assert convert(monkeypatch, project, "core", "--data", "data", "--out", "data") == 0
+    out = capsys.readouterr().out
+    assert (
+        "data/nlu.md -> data/nlu_converted.yml (7 examples, 1 synonyms, 2 regexes, "
+        "2 lookup tables)" in out
+    )
+    assert (
+        "data/more/nlu.json -> data/more/nlu_converted.yml (3 examples, 1 synonyms, 1 regexes, "
+        "1 lookup tables)" in out
+    )
+    assert "data/stories.md -> data/stories_converted.yml (2 stories, 2 rules)" in out
+    for old in ("data/nlu.md", "data/more/nlu.json", "data/stories.md", "data/cities.txt"):
+        (project / old).unlink()
+    after = load_project(project)
+    assert after.problems == []
+    assert {
+        "nlu": plain(after.nlu),
+        "stories": plain(after.stories),
+        "rules": plain(after.rules),
+    } == before
+
+
+def test_converted_nlu_reads_back_to_the_same_data(project: Path, monkeypatch) -> None:
+    out = project / "converted"
+    assert (
+        convert(monkeypatch, project, "nlu", "--data", "data/nlu.md", "--out", "converted/nlu.yml")
+        == 0
+    )
+    markdown = read_markdown_nlu(project / "data/nlu.md", ProblemLog(), project)
+    (project / "data/nlu.md").unlink()
+    (project / "data/more/nlu.json").unlink()
+    (project / "data/stories.md").unlink()
+    (project / "data/nlu.yml").write_text((out / "nlu.yml").read_text(), encoding="utf-8")
+    assert plain(load_project(project).nlu) == plain(markdown)
+    text = (out / "nlu.yml").read_text()
+    assert text.startswith('version: "3.1"\n')
+    assert '- lookup: "true"\n  examples: |\n    - yes\n' in text
+
+
+def test_converted_json_reads_back_to_the_same_data(project: Path, monkeypatch) -> None:
+    assert convert(monkeypatch, project, "nlu", "--data", "data/more", "--out", "out") == 0
+    original = read_json_nlu(project / "data/more/nlu.json", ProblemLog())
+    again = load_project(write_project_copy(project, project / "out/nlu_converted.yml")).nlu
+    assert plain(again) == plain(original)
+
+
+def test_converted_stories_read_back_to_the_same_steps(project: Path, monkeypatch) -> None:
+    assert (
+        convert(monkeypatch, project, "core", "--data", "data/stories.md", "--out", "stories.yml")
+        == 0
+    )
+    original = read_markdown_stories(project / "data/stories.md", ProblemLog())
+    copy = load_project(write_project_copy(project, project / "stories.yml"))
+    assert plain(copy.stories + copy.rules) == plain(original)
+    rule = copy.rules[0]
+    assert (rule.conversation_start, rule.wait_for_user_input, len(rule.condition)) == (
+        False,
+        False,
+        1,
+    )
+    assert copy.stories[1].steps[0].slot_conditions == {"found": True}
+
+
+def test_an_existing_file_is_never_overwritten(project: Path, monkeypatch, capsys) -> None:
+    target = project / "data/nlu_converted.yml"
+    target.write_text("mine\n", encoding="utf-8")
+    assert convert(monkeypatch, project, "nlu", "--data", "data", "--out", "data") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: data/nlu_converted.yml exists already: nothing was converted")
+    assert "an existing file is never overwritten" in err
+    assert target.read_text() == "mine\n"
+    # the other file of the run was not written either
+    assert not (project / "data/more/nlu_converted.yml").exists()
+
+
+def test_two_sources_for_one_target_are_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    write(tmp_path, "data/nlu.md", "## intent:greet\n- hi\n")
+    write(tmp_path, "data/nlu.json", json.dumps(NLU_JSON))
+    assert convert(monkeypatch, tmp_path, "nlu", "--out", "out") == 1
+    assert "two files would be written to out/nlu_converted.yml" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_files_with_errors_are_not_converted(tmp_path: Path, monkeypatch, capsys) -> None:
+    write(tmp_path, "data/nlu.md", "## intent:greet\n- hi\n- [there\n")
+    write(
+        tmp_path,
+        "data/stories.md",
+        '## s\n* greet\n  - utter_greet\n  - restart\n* inform{"a": }\n',
+    )
+    assert convert(monkeypatch, tmp_path, "nlu", "--out", "out") == 1
+    err = capsys.readouterr().err
+    assert "data/nlu.md:3:3: error: unclosed '['" in err
+    assert "nothing was written" in err
+    assert convert(monkeypatch, tmp_path, "core", "--out", "out") == 1
+    err = capsys.readouterr().err
+    assert "error: the project has 1 error(s):\ndata/stories.md:5:15: error: bad JSON" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_warnings_are_printed_and_the_file_is_written(tmp_path: Path, monkeypatch, capsys) -> None:
+    write(
+        tmp_path,
+        "nlu.json",
+        json.dumps(
+            {
+                "rasa_nlu_data": {
+                    "common_examples": [
+                        {
+                            "text": "New York City",
+                            "intent": "go",
+                            "entities": [
+                                {"start": 0, "end": 8, "entity": "state"},
+                                {"start": 4, "end": 13, "entity": "city"},
+                            ],
+                        },
+                        {"text": "see [the docs](link)", "intent": "go"},
+                        {"text": "hello [there] you", "intent": "go"},
+                    ]
+                }
+            }
+        ),
+    )
+    assert convert(monkeypatch, tmp_path, "nlu", "--data", "nlu.json", "--out", "nlu.yml") == 0
+    out = capsys.readouterr().out
+    assert (
+        "nlu.json:1:40: warning: example 'New York City' has overlapping entities; the "
+        "YAML keeps only the first of them"
+    ) in out
+    column = (tmp_path / "nlu.json").read_text().index('{"text": "see') + 1
+    assert (
+        f"nlu.json:1:{column}: warning: example 'see [the docs](link)' has brackets that YAML "
+        "reads as entity annotation; the YAML does not hold it unchanged"
+    ) in out
+    assert "hello [there] you'" not in out  # brackets without an annotation stay text
+    written = (tmp_path / "nlu.yml").read_text()
+    assert "- [New York](state) City\n" in written and "- hello [there] you\n" in written
+
+
+def test_the_wrong_kind_of_file_is_named(tmp_path: Path, monkeypatch, capsys) -> None:
+    write(tmp_path, "data/nlu.md", "## intent:greet\n- hi\n")
+    write(tmp_path, "data/stories.yml", "stories: []\n")
+    assert convert(monkeypatch, tmp_path, "core", "--data", "data/nlu.md", "--out", "x") == 1
+    assert capsys.readouterr().err.startswith(
+        "error: data/nlu.md is not Markdown stories but Markdown NLU data "
+        "(hint: use `data convert nlu`)"
+    )
+    assert convert(monkeypatch, tmp_path, "core", "--out", "x") == 1
+    assert capsys.readouterr().err.startswith("error: data holds no Markdown stories to convert")
+    assert convert(monkeypatch, tmp_path, "nlu", "--data", "data/stories.yml", "--out", "x") == 1
+    assert (
+        "is not Markdown or JSON NLU data (hint: `data convert` reads Rasa's Markdown"
+        in capsys.readouterr().err
+    )
+    assert convert(monkeypatch, tmp_path, "nlu", "--data", "nowhere", "--out", "x") == 1
+    assert capsys.readouterr().err.startswith("error: nowhere does not exist")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_file_as_out_takes_exactly_one_source(project: Path, monkeypatch, capsys) -> None:
+    assert convert(monkeypatch, project, "nlu", "--data", "data", "--out", "nlu.yml") == 1
+    assert capsys.readouterr().err.startswith(
+        "error: --out nlu.yml names one file, but data holds 2 files to convert"
+    )
+
+
+def test_only_yaml_is_written(project: Path, monkeypatch, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        convert(monkeypatch, project, "nlu", "--out", "out", "--format", "md")
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'md'" in capsys.readouterr().err
