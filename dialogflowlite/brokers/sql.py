@@ -1,4 +1,4 @@
-"""Events as rows of a SQL table (Rasa's ``type: SQL`` broker): SQLite or PostgreSQL.
+"""Events as rows of a SQL table (Rasa's ``type: SQL`` broker): SQLite, PostgreSQL or MySQL.
 
 The table is Rasa's: ``events (id, sender_id, data)``, ``id`` counting up in
 the order events were published and ``data`` the event's JSON, so queries
@@ -20,12 +20,25 @@ endpoints.yml::
       username: bot
       password: ${POSTGRES_PASSWORD}
 
-A turn's events are inserted in one transaction.
+    event_broker:
+      type: SQL
+      dialect: mysql          # or mariadb (pip install 'dialogflowlite[mysql]')
+      url: localhost          # host name, or a full mysql:// URL
+      port: 3306
+      db: events
+      username: bot
+      password: ${MYSQL_PASSWORD}
+      query: {charset: utf8mb4}
+
+A turn's events are inserted in one transaction. On MySQL the table is
+utf8mb4; in an existing table whose ``data`` column has an older character
+set, the JSON is written with ASCII escapes, as Rasa writes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -33,10 +46,10 @@ from pathlib import Path
 from typing import Any
 
 from dialogflowlite.brokers.base import EventBroker, in_project
-from dialogflowlite.errors import ConfigError
+from dialogflowlite.errors import ConfigError, EventBrokerError
 
 TABLE = "events"
-DIALECTS = ("sqlite", "postgresql")
+DIALECTS = ("sqlite", "postgresql", "mysql")
 
 _SQLITE_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,17 +61,21 @@ _POSTGRES_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     sender_id VARCHAR(255) NOT NULL,
     data TEXT
 )"""
+_MYSQL_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    sender_id VARCHAR(255) NOT NULL,
+    data LONGTEXT
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"""
 #: serialises schema creation across workers (CREATE TABLE IF NOT EXISTS races itself)
 _SCHEMA_LOCK_KEY = 0x0DF1_E7E5
 
 
 def _dialect(name: str) -> str:
     dialect = str(name or "sqlite").lower().split("+", 1)[0]
-    if dialect == "postgres":
-        dialect = "postgresql"
+    dialect = {"postgres": "postgresql", "mariadb": "mysql"}.get(dialect, dialect)
     if dialect not in DIALECTS:
         raise ConfigError(f"endpoints.yml event_broker: SQL dialect {name!r} is not supported",
-                          hint="use dialect: sqlite or dialect: postgresql")
+                          hint="use dialect: sqlite, postgresql or mysql")
     return dialect
 
 
@@ -87,6 +104,9 @@ class SQLEventBroker(EventBroker):
         self._sqlite: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._postgres: Any = None
+        self._mysql: Any = None
+        self._mysql_ascii = False
+        self._mysql_used = 0.0
         self._lock = asyncio.Lock()
         if self.dialect == "postgresql":
             try:
@@ -95,6 +115,17 @@ class SQLEventBroker(EventBroker):
                 raise ConfigError("the PostgreSQL event broker needs psycopg 3",
                                   hint="pip install 'dialogflowlite[postgres]'") from e
             self.conninfo = conninfo(host or url, port or 5432, db, username, password, query)
+        elif self.dialect == "mysql":
+            try:
+                import aiomysql  # noqa: F401
+            except ImportError as e:
+                raise ConfigError("the MySQL event broker needs aiomysql",
+                                  hint="pip install 'dialogflowlite[mysql]'") from e
+            from dialogflowlite.stores.mysql import DEFAULT_PORT, connect_settings
+
+            self.mysql_settings = connect_settings(host or url, port or DEFAULT_PORT, db,
+                                                   username, password, query,
+                                                   section="event_broker")
 
     # ------------------------------------------------------------ SQLite
 
@@ -131,6 +162,58 @@ class SQLEventBroker(EventBroker):
             await cursor.executemany(
                 f"INSERT INTO {TABLE} (sender_id, data) VALUES (%s, %s)", rows)
 
+    # ------------------------------------------------------------ MySQL
+
+    async def _mysql_connection(self) -> Any:
+        from dialogflowlite.stores import mysql
+
+        now = asyncio.get_running_loop().time()
+        if self._mysql is not None and not self._mysql.closed \
+                and now - self._mysql_used > mysql.PING_AFTER_IDLE:
+            # the server drops idle connections (wait_timeout): find out before a turn's
+            # events are lost on it
+            try:
+                await self._mysql.ping(reconnect=False)
+            except Exception:
+                self._mysql.close()
+        self._mysql_used = now
+        if self._mysql is None or self._mysql.closed:
+            connection = await mysql.connect(self.mysql_settings, timeout=self.timeout,
+                                             section="event_broker", error=EventBrokerError)
+            try:
+                await mysql.create_tables(connection, {TABLE: _MYSQL_SCHEMA},
+                                          error=EventBrokerError)
+                charsets = await mysql.column_charsets(connection, TABLE)
+            except BaseException:
+                connection.close()
+                raise
+            self._mysql_ascii = charsets.get("data") != "utf8mb4"
+            self._mysql = connection
+        return self._mysql
+
+    async def _mysql_insert(self, rows: list[tuple[str, str]]) -> None:
+        import pymysql
+
+        from dialogflowlite.stores import mysql
+
+        try:
+            connection = await self._mysql_connection()
+            if self._mysql_ascii:
+                rows = [(sender_id, mysql.ascii_json(data)) for sender_id, data in rows]
+            await connection.begin()
+            async with connection.cursor() as cursor:
+                await cursor.executemany(
+                    f"INSERT INTO {TABLE} (sender_id, data) VALUES (%s, %s)", rows)
+            await connection.commit()
+        except BaseException as e:
+            # a connection in an unknown state is not used again: the next turn opens another
+            if self._mysql is not None:
+                self._mysql.close()
+                self._mysql = None
+            if isinstance(e, pymysql.err.MySQLError):
+                raise EventBrokerError(f"MySQL event broker: {mysql.reason(e)}") from e
+            raise
+
     # ------------------------------------------------------------ EventBroker
 
     async def publish_many(self, events: list[dict[str, Any]]) -> None:
@@ -143,6 +226,8 @@ class SQLEventBroker(EventBroker):
                     self._executor = ThreadPoolExecutor(1, thread_name_prefix="dfl-events")
                 await asyncio.get_running_loop().run_in_executor(
                     self._executor, self._sqlite_insert, rows)
+            elif self.dialect == "mysql":
+                await self._mysql_insert(rows)
             else:
                 await self._postgres_insert(rows)
 
@@ -157,3 +242,7 @@ class SQLEventBroker(EventBroker):
             if self._postgres is not None:
                 await self._postgres.close()
                 self._postgres = None
+            if self._mysql is not None:
+                with contextlib.suppress(Exception):
+                    await self._mysql.ensure_closed()
+                self._mysql = None

@@ -4,7 +4,7 @@ On top of :func:`dialogflowlite.stores.base.create_tracker_store` this adds:
 
 * (``${NAME}`` in any value was replaced by the environment variable when
   the file was read: :mod:`dialogflowlite.io.env`);
-* Rasa's ``type: SQL`` with ``dialect: sqlite | postgresql`` is understood;
+* Rasa's ``type: SQL`` with ``dialect: sqlite | postgresql | mysql`` is understood;
 * a SQLite ``db`` path is relative to the project folder;
 * with no ``tracker_store`` section the server keeps conversations in a
   SQLite file in the project (``trackers.db``), so they survive a restart;
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: ``dialect`` values of Rasa's ``type: SQL`` and the store type each means
-SQL_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres"}
+SQL_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres",
+                "mysql": "mysql", "mariadb": "mysql"}
 
 
 def check_keys(cls: type, params: dict[str, Any], section: str) -> None:
@@ -50,11 +51,12 @@ def check_keys(cls: type, params: dict[str, Any], section: str) -> None:
 
 def _sql_type(params: dict[str, Any], section: str) -> str:
     dialect = str(params.pop("dialect", "sqlite") or "sqlite").lower()
-    # SQLAlchemy-style dialects name a driver after a plus sign: postgresql+psycopg.
+    # SQLAlchemy-style dialects name a driver after a plus sign: postgresql+psycopg,
+    # mysql+pymysql. The store brings its own driver, so the name is only a label.
     kind = SQL_DIALECTS.get(dialect.split("+", 1)[0])
     if kind is None:
         raise ConfigError(f"endpoints.yml {section}: SQL dialect {dialect!r} is not supported",
-                          hint="use dialect: sqlite or dialect: postgresql")
+                          hint="use dialect: sqlite, postgresql or mysql")
     return kind
 
 
@@ -76,7 +78,7 @@ def normalise_section(config: dict[str, Any] | None, section: str,
 
 
 class SQLTrackerStore:
-    """Rasa's ``type: SQL``: a SQLite or PostgreSQL tracker store, chosen by ``dialect``."""
+    """Rasa's ``type: SQL``: a SQLite, PostgreSQL or MySQL tracker store, chosen by ``dialect``."""
 
     @classmethod
     def from_endpoint_config(cls, config: dict[str, Any],
@@ -88,12 +90,13 @@ class SQLTrackerStore:
 
 
 def _tracker_store_classes() -> dict[str, type]:
+    from dialogflowlite.stores.mysql import MySQLTrackerStore
     from dialogflowlite.stores.postgres import PostgresTrackerStore
     from dialogflowlite.stores.redis import RedisTrackerStore
     from dialogflowlite.stores.sqlite import SQLiteTrackerStore
 
     return {"sqlite": SQLiteTrackerStore, "postgres": PostgresTrackerStore,
-            "redis": RedisTrackerStore}
+            "mysql": MySQLTrackerStore, "redis": RedisTrackerStore}
 
 
 def create_tracker_store(config: dict[str, Any] | None, *, project: str | Path | None = None,

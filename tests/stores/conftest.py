@@ -1,4 +1,5 @@
-"""Store backends to test against: SQLite always, PostgreSQL and Redis when .ci/run started them."""
+"""Store backends to test against: SQLite always; PostgreSQL, MySQL and Redis when .ci/run
+started them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,27 @@ def _postgres_url() -> str:
         pytest.skip("DFL_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against "
                     "(.ci/run starts one)")
     return url
+
+
+def _mysql_url() -> str:
+    """The test MySQL/MariaDB server's URL (a user that may create databases), or a skip."""
+    url = os.environ.get("DFL_TEST_MYSQL_URL")
+    if not url:
+        pytest.skip("DFL_TEST_MYSQL_URL is not set: no MySQL/MariaDB server to test against "
+                    "(.ci/run starts one)")
+    pytest.importorskip("aiomysql")
+    return url
+
+
+def _mysql_admin(url: str):
+    """A blocking pymysql connection to the server of ``url`` (no database chosen)."""
+    import pymysql
+
+    from dialogflowlite.stores.mysql import connect_settings
+
+    settings = connect_settings(url)
+    settings.pop("db", None)
+    return pymysql.connect(**settings, autocommit=True)
 
 
 def _redis_url() -> str:
@@ -41,6 +63,21 @@ def postgres_db() -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mysql_db() -> Iterator[str]:
+    """A fresh, empty MySQL/MariaDB database for one test; its URL."""
+    url = _mysql_url()
+    name = f"dfl_test_{uuid.uuid4().hex[:12]}"
+    with _mysql_admin(url) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    base, _, query = url.partition("?")
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    finally:
+        with _mysql_admin(url) as admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @pytest.fixture

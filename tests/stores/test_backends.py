@@ -1,4 +1,5 @@
-"""The persistent tracker stores (SQLite, PostgreSQL, Redis) keep the TrackerStore contract."""
+"""The persistent tracker stores (SQLite, PostgreSQL, MySQL, Redis) keep the TrackerStore
+contract."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def _sqlite(tmp_path: Path) -> TrackerStore:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mysql", marks=pytest.mark.mysql),
                         pytest.param("redis", marks=pytest.mark.redis)])
 def make_store(request, tmp_path):
     """A factory of stores of one backend that all see the same data (like two workers)."""
@@ -62,6 +64,11 @@ def make_store(request, tmp_path):
 
         url = request.getfixturevalue("postgres_db")
         return lambda: PostgresTrackerStore(_domain(), url=url, pool_size=4)
+    if kind == "mysql":
+        from dialogflowlite.stores.mysql import MySQLTrackerStore
+
+        url = request.getfixturevalue("mysql_db")
+        return lambda: MySQLTrackerStore(_domain(), url=url, pool_size=4)
     from dialogflowlite.stores.redis import RedisTrackerStore
 
     url = request.getfixturevalue("redis_url")

@@ -31,8 +31,9 @@ def test_rasa_sql_sections_pick_the_store_by_dialect(tmp_path: Path, plugin_mana
     assert isinstance(postgres, PostgresTrackerStore)
     for part in ("host=db.local", "port=5433", "dbname=bots", "user=bot", "password=pw"):
         assert part in postgres.conninfo
-    with pytest.raises(ConfigError, match="dialect 'mysql' is not supported"):
-        create_tracker_store({"type": "SQL", "dialect": "mysql"})
+    with pytest.raises(ConfigError, match="dialect 'oracle' is not supported") as error:
+        create_tracker_store({"type": "SQL", "dialect": "oracle"})
+    assert "mysql" in str(error.value.hint)
 
 
 def test_unknown_settings_name_the_key_and_the_closest_one(plugin_manager) -> None:

@@ -8,6 +8,7 @@ from dialogflowlite import hookimpl
 @hookimpl
 def dfl_register_tracker_stores() -> dict[str, type]:
     from dialogflowlite.stores.factory import SQLTrackerStore
+    from dialogflowlite.stores.mysql import MySQLTrackerStore
     from dialogflowlite.stores.postgres import PostgresTrackerStore
     from dialogflowlite.stores.redis import RedisTrackerStore
     from dialogflowlite.stores.sqlite import SQLiteTrackerStore
@@ -16,8 +17,10 @@ def dfl_register_tracker_stores() -> dict[str, type]:
         "sqlite": SQLiteTrackerStore,
         "postgres": PostgresTrackerStore,
         "postgresql": PostgresTrackerStore,
+        "mysql": MySQLTrackerStore,
+        "mariadb": MySQLTrackerStore,
         "redis": RedisTrackerStore,
-        # Rasa's name: SQLite or PostgreSQL by `dialect`
+        # Rasa's name: SQLite, PostgreSQL or MySQL by `dialect`
         "SQL": SQLTrackerStore,
     }
 
