@@ -533,30 +533,46 @@ def cross_validate(
 
 
 def load_nlu_data(path: str | Path) -> TrainingData:
-    """The NLU examples of one YAML file, or of every YAML file under a folder."""
+    """The NLU examples of one file, or of every file under a folder.
+
+    YAML files are read, and so are Rasa's older Markdown NLU and JSON NLU
+    files (as the project loader reads them under ``data/``).
+    """
+    from dialogflowlite.io.json_nlu_reader import read_json_nlu
+    from dialogflowlite.io.loader import JSON_NLU, MARKDOWN_NLU, old_training_data_format
+    from dialogflowlite.io.markdown_reader import read_markdown_nlu
     from dialogflowlite.io.nlu_reader import NluReader
     from dialogflowlite.io.problems import ProblemLog
     from dialogflowlite.io.yaml import read_yaml_file
 
     source = Path(path)
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix in (".yml", ".yaml"))
+        files = sorted(p for p in source.rglob("*")
+                       if p.suffix in (".yml", ".yaml", ".md", ".json") and p.is_file())
     elif source.is_file():
         files = [source]
     else:
         raise ProjectNotFoundError(
             f"test data {source} does not exist",
-            hint="pass an NLU YAML file or a folder of them with --nlu",
+            hint="pass an NLU file (YAML, or Rasa's Markdown or JSON) or a folder of them "
+                 "with --nlu",
         )
     log = ProblemLog()
     reader = NluReader(log)
+    older = TrainingData()
     for file in files:
-        data = read_yaml_file(file)
-        if isinstance(data, dict) and "nlu" in data:
-            reader.read(file, data, data["nlu"])
+        kind = old_training_data_format(file)
+        if kind == MARKDOWN_NLU:
+            older = older.merge(read_markdown_nlu(file, log, file.parent))
+        elif kind == JSON_NLU:
+            older = older.merge(read_json_nlu(file, log, file.parent))
+        elif file.suffix in (".yml", ".yaml"):
+            data = read_yaml_file(file)
+            if isinstance(data, dict) and "nlu" in data:
+                reader.read(file, data, data["nlu"])
     if log.errors:
         raise ProjectValidationError(log.problems)
-    return reader.data
+    return reader.data.merge(older)
 
 
 def nlu_data_from_yaml(text: str, name: str = "request body") -> TrainingData:

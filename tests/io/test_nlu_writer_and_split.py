@@ -112,3 +112,25 @@ def test_split_follows_the_seed(tmp_path: Path) -> None:
 def test_split_refuses_a_fraction_outside_zero_and_one(tmp_path: Path, fraction: float) -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         _many(tmp_path).train_test_split(fraction)
+
+
+def test_test_data_may_be_in_rasas_older_formats(tmp_path) -> None:
+    """`test nlu --nlu`, `train --nlu` and `data split nlu` read Markdown and JSON NLU too."""
+    import json
+
+    folder = tmp_path / "test_data"
+    folder.mkdir()
+    (folder / "nlu.md").write_text("## intent:greet\n- hello\n- hi there\n", encoding="utf-8")
+    (folder / "more.json").write_text(json.dumps({"rasa_nlu_data": {"common_examples": [
+        {"text": "fly to Rome", "intent": "book",
+         "entities": [{"start": 7, "end": 11, "value": "Rome", "entity": "city"}]}]}}),
+        encoding="utf-8")
+    (folder / "rest.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: bye\n  examples: |\n    - goodbye\n', encoding="utf-8")
+    (folder / "notes.md").write_text("# not training data\n", encoding="utf-8")
+    data = load_nlu_data(folder)
+    assert sorted((m.intent, m.text) for m in data.examples) == [
+        ("book", "fly to Rome"), ("bye", "goodbye"), ("greet", "hello"), ("greet", "hi there")]
+    [booking] = [m for m in data.examples if m.intent == "book"]
+    assert [(e.entity, e.value) for e in booking.entities] == [("city", "Rome")]
+    assert [m.text for m in load_nlu_data(folder / "nlu.md").examples] == ["hello", "hi there"]
