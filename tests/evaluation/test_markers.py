@@ -140,14 +140,16 @@ def test_at_least_once_is_reported_at_its_first_event_only(tmp_path: Path) -> No
     assert definition.marked([user("a")]) == []
 
 
-def test_never_is_reported_at_the_first_event_where_it_has_not_happened_yet(
+def test_never_is_reported_at_the_end_of_a_session_where_it_never_happened(
         tmp_path: Path) -> None:
     (definition,) = markers(tmp_path, "m:\n  never:\n    - intent: bot_challenge\n").values()
-    assert definition.marked([action("action_listen"), user("greet")]) == [0]
+    assert definition.marked([action("action_listen"), user("greet"), user("bye")]) == [2]
+    # it happening later in the session means it did happen: not reported
     later = [action("action_listen"), user("bot_challenge"), user("greet")]
-    assert definition.marker.applies(later) == [True, False, False]
-    assert definition.marked(later) == [0]
+    assert definition.marker.applies(later) == [True, False, False]  # nested: "not yet"
+    assert definition.marked(later) == []
     assert definition.marked([user("bot_challenge"), user("greet")]) == []
+    assert definition.marked([]) == []
 
 
 def test_nested_operators_as_in_rasa_s_example(tmp_path: Path) -> None:

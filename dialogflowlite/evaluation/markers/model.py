@@ -15,7 +15,9 @@ The meanings are Rasa's:
   order, any events in between; after a completion it starts again from the
   first sub-marker, and it advances at most one step per event.
 - ``at_least_once`` applies from the first event where its sub-marker applies
-  onwards, and only that first event is reported.
+  onwards, and only that first event is reported. ``never`` is reported once,
+  at the session's last event, when its sub-marker applied nowhere in the
+  session (Rasa's reports the first event where it has not applied yet).
 
 Each negated tag is its positive marker with every answer flipped:
 ``not_action``, ``not_intent``, ``slot_was_not_set``, ``at_least_one_not``
@@ -208,6 +210,12 @@ class AtLeastOnceOperator(Operator):
 
     def marked(self, events: Sequence[Event]) -> list[int]:
         answers = self.applies(events)
+        if self.negated:
+            # ``never`` holds for a session only if its sub-marker applied nowhere in
+            # it, which is known at its last event. (Rasa reports the first event where
+            # the sub-marker has not applied *yet*: nearly every session, even those
+            # where it applied later, which says nothing.)
+            return [len(answers) - 1] if answers and all(answers) else []
         return [answers.index(True)] if True in answers else []
 
 
