@@ -158,6 +158,102 @@ SPLIT_NLU_COMMAND = Command(
 )
 
 
+# ---------------------------------------------------------------- data split stories
+
+TRAINING_STORIES_FILE = "training_stories.yml"
+TEST_STORIES_FILE = "test_stories.yml"
+
+
+def split_stories(
+    project_dir: str | Path = ".",
+    *,
+    stories: str | Path | None = None,
+    training_fraction: float = 0.8,
+    seed: int = 42,
+    out: str | Path | None = None,
+    echo: TextIO | None = None,
+) -> tuple[Path, Path]:
+    """Split the project's stories into a training and a test file.
+
+    Reads the stories under ``stories`` (default: the project's ``data/``;
+    rules are not split: they are rules, not examples), shuffles them with
+    ``seed`` and writes ``training_stories.yml`` and ``test_stories.yml`` into
+    ``out`` (default: ``<project>/train_test_split``). Stories joined by
+    checkpoints only make sense together, so they all stay in training.
+    Returns the two paths.
+    """
+    import random
+
+    from dialogflowlite.errors import ProjectError
+    from dialogflowlite.io.loader import load_project, resolve_in_project
+    from dialogflowlite.io.story_writer import write_stories_and_rules
+    from dialogflowlite.shared.stories import CheckpointStep
+
+    stream = echo or sys.stdout
+    root = Path(project_dir)
+    if stories is not None:
+        from dialogflowlite.evaluation.stories import load_test_stories
+
+        source = resolve_in_project(stories, root)
+        found = load_test_stories(source, kind="story")
+    else:
+        source = root / "data"
+        found = load_project(root, strict=False).stories
+    joined = [s for s in found if any(isinstance(step, CheckpointStep) for step in s.steps)]
+    free = [s for s in found if s not in joined]
+    if len(free) < 2:
+        raise ProjectError(f"{source} has {len(free)} stor{'y' if len(free) == 1 else 'ies'} "
+                           "without checkpoints: too few to split",
+                           hint="write more stories, or pass the stories with --stories")
+    random.Random(seed).shuffle(free)
+    test_count = min(len(free) - 1, max(1, round(len(free) * (1.0 - training_fraction))))
+    test, train = free[:test_count], free[test_count:] + joined
+    folder = Path(out) if out is not None else root / SPLIT_FOLDER
+    training_path = write_stories_and_rules(train, folder / TRAINING_STORIES_FILE)
+    test_path = write_stories_and_rules(test, folder / TEST_STORIES_FILE)
+    if joined:
+        print(f"note: {len(joined)} stor{'y' if len(joined) == 1 else 'ies'} joined by "
+              "checkpoints kept for training only", file=stream)
+    def count(stories: list) -> str:
+        return f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}"
+
+    print(f"training: {training_path} ({count(train)})", file=stream)
+    print(f"test:     {test_path} ({count(test)})", file=stream)
+    return training_path, test_path
+
+
+def _add_split_stories_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=".", metavar="DIR",
+                        help="the project folder (default: the current folder)")
+    parser.add_argument("--stories", default=None, metavar="PATH",
+                        help="stories file or folder to split (default: <project>/data)")
+    parser.add_argument("--training-fraction", type=_fraction, default=0.8, metavar="F",
+                        help="share of the stories for training (default: 0.8)")
+    parser.add_argument("--random-seed", type=int, default=42, metavar="N",
+                        help="seed of the shuffle (default: 42)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"folder for {TRAINING_STORIES_FILE} and {TEST_STORIES_FILE} "
+                        f"(default: <project>/{SPLIT_FOLDER})")
+
+
+def _run_split_stories(args: argparse.Namespace) -> int:
+    split_stories(args.project, stories=args.stories, training_fraction=args.training_fraction,
+                  seed=args.random_seed, out=args.out)
+    return 0
+
+
+SPLIT_STORIES_COMMAND = Command(
+    "data split stories",
+    "split the stories into a training and a test file",
+    _add_split_stories_arguments,
+    _run_split_stories,
+    description="Split the stories into train_test_split/training_stories.yml and "
+    "test_stories.yml (rules are not split; stories joined by checkpoints stay in training). "
+    "Train on one with `dialogflowlite train --stories ...`, test the model with "
+    "`dialogflowlite test core --stories ...`.",
+)
+
+
 # ---------------------------------------------------------------- data convert nlu|core
 
 #: what ``data convert`` adds to a file's name when it writes into a folder (Rasa's suffix)

@@ -29,6 +29,7 @@ def train_project(
     fixed_model_name: str | None = None,
     seed: int | None = None,
     nlu: str | Path | None = None,
+    stories: str | Path | None = None,
     finetune: str | Path | None = None,
     epoch_fraction: float = 1.0,
     echo: TextIO | None = None,
@@ -36,7 +37,9 @@ def train_project(
     """Train the project (or one ``part`` of it); print what happened and return the result.
 
     ``nlu`` (a YAML file or a folder of them) replaces the NLU data of the
-    project's ``data/``, as after ``data split nlu``. ``finetune`` names the
+    project's ``data/``, as after ``data split nlu``; ``stories`` (a YAML file
+    or folder) replaces its stories the same way, as after ``data split
+    stories`` (its rules stay). ``finetune`` names the
     model (a file, or a folder whose newest model is taken; ``""``: the newest
     in the output folder) whose trained weights the components that can be
     fine-tuned start from, for ``epoch_fraction`` of their epochs.
@@ -48,12 +51,17 @@ def train_project(
         logging.getLogger(__name__).warning("--epoch-fraction applies only with --finetune; "
                                             "training with the configured epochs")
     project: str | Path = project_dir
-    if nlu is not None:
+    if nlu is not None or stories is not None:
         from dialogflowlite.evaluation.nlu import load_nlu_data
+        from dialogflowlite.evaluation.stories import load_test_stories
         from dialogflowlite.io.loader import load_project, resolve_in_project
 
         loaded = load_project(project_dir, strict=False)
-        loaded.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
+        if nlu is not None:
+            loaded.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
+        if stories is not None:
+            loaded.stories = load_test_stories(resolve_in_project(stories, project_dir),
+                                               kind="story")
         project = loaded
     sections = (part,) if part else PARTS
     output = None
@@ -87,6 +95,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--nlu", default=None, metavar="PATH",
                         help="NLU file or folder to train on instead of the project's "
                         "(for instance train_test_split/training_data.yml)")
+    parser.add_argument("--stories", default=None, metavar="PATH",
+                        help="stories file or folder to train on instead of the project's "
+                        "(for instance train_test_split/training_stories.yml); rules stay")
     parser.add_argument("--finetune", nargs="?", const="", default=None, metavar="MODEL",
                         help="start the NLU models from the weights of a trained model (the "
                         "newest in the output folder when MODEL is not given) instead of "
@@ -99,7 +110,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     train_project(args.project, part=args.part, out=args.out, force=args.force,
                   quantize=args.quantize, fixed_model_name=args.fixed_model_name,
-                  seed=args.seed, nlu=args.nlu, finetune=args.finetune,
+                  seed=args.seed, nlu=args.nlu, stories=args.stories, finetune=args.finetune,
                   epoch_fraction=args.epoch_fraction)
     return 0
 

@@ -404,8 +404,11 @@ def _story_title(outcome: StoryOutcome) -> str:
     return f"{outcome.name} ({outcome.location})" if outcome.location else outcome.name
 
 
-def load_test_stories(path: str | Path) -> list[Story]:
-    """Test stories from a YAML file, or from every YAML file in a folder."""
+def load_test_stories(path: str | Path, kind: str = "test") -> list[Story]:
+    """Test stories from a YAML file, or from every YAML file in a folder.
+
+    ``kind="story"`` reads them as training stories (``train --stories``).
+    """
     from dialogflowlite.io.loader import YAML_SUFFIXES
     from dialogflowlite.io.problems import ProblemLog
     from dialogflowlite.io.story_reader import StoryReader
@@ -426,9 +429,9 @@ def load_test_stories(path: str | Path) -> list[Story]:
         data = read_yaml_file(file)
         if not isinstance(data, dict) or "stories" not in data:
             continue
-        stories += reader.read(file, data, "stories", data["stories"], "test")
+        stories += reader.read(file, data, "stories", data["stories"], kind)
     if log.errors:
-        raise ProjectError("the test stories have errors:\n" +
+        raise ProjectError(f"the {'test ' if kind == 'test' else ''}stories have errors:\n" +
                            "\n".join(str(p) for p in log.errors[:10]))
     return stories
 

@@ -1,0 +1,94 @@
+"""``data split stories`` and ``train --stories``: held-out stories for ``test core``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.cli.data import split_stories
+from dialogflowlite.errors import ProjectError
+from dialogflowlite.evaluation.stories import load_test_stories
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, ask, thanks, bye]
+responses:
+  utter_greet: [{text: "Hi"}]
+  utter_answer: [{text: "Here"}]
+  utter_welcome: [{text: "Welcome"}]
+  utter_bye: [{text: "Bye"}]
+"""
+
+
+def stories_yaml(count: int, joined: bool = False) -> str:
+    lines = ['version: "3.1"', "stories:"]
+    for number in range(count):
+        lines += [f"- story: story {number}", "  steps:", "  - intent: greet",
+                  "  - action: utter_greet", f"  - intent: {'ask' if number % 2 else 'bye'}",
+                  f"  - action: {'utter_answer' if number % 2 else 'utter_bye'}"]
+    if joined:
+        lines += ["- story: first half", "  steps:", "  - intent: ask",
+                  "  - action: utter_answer", "  - checkpoint: asked",
+                  "- story: second half", "  steps:", "  - checkpoint: asked",
+                  "  - intent: thanks", "  - action: utter_welcome"]
+    return "\n".join(lines) + "\n"
+
+
+RULES = """
+version: "3.1"
+rules:
+- rule: say bye
+  steps:
+  - intent: bye
+  - action: utter_bye
+"""
+
+
+def names(path: Path) -> list[str]:
+    return [story.name for story in load_test_stories(path, kind="story")]
+
+
+def test_the_stories_are_split_by_the_seed_and_nothing_is_lost(write_project) -> None:
+    root = write_project(domain=DOMAIN, stories=stories_yaml(10, joined=True), rules=RULES)
+    out = io.StringIO()
+    training, test = split_stories(root, echo=out)
+    assert (training.parent, test.parent) == (root / "train_test_split",) * 2
+    trained, tested = names(training), names(test)
+    assert len(tested) == 2  # a fifth of the 10 stories without checkpoints
+    # stories joined by checkpoints only make sense together: both halves train
+    assert {"first half", "second half"} <= set(trained)
+    assert sorted(trained + tested) == sorted([f"story {n}" for n in range(10)]
+                                              + ["first half", "second half"])
+    assert "say bye" not in trained + tested  # rules are not examples to hold out
+    assert "2 stories joined by checkpoints kept for training only" in out.getvalue()
+    again = split_stories(root, out=root / "again", echo=io.StringIO())
+    assert names(again[1]) == tested
+    other = split_stories(root, seed=7, out=root / "other", echo=io.StringIO())
+    assert names(other[1]) != tested or names(other[0]) != trained
+
+
+def test_too_few_stories_are_an_error(write_project) -> None:
+    root = write_project(domain=DOMAIN, stories=stories_yaml(1, joined=True))
+    with pytest.raises(ProjectError, match="1 story without checkpoints: too few to split"):
+        split_stories(root, echo=io.StringIO())
+
+
+def test_training_on_the_split_uses_only_its_stories(write_project) -> None:
+    from dialogflowlite.artifact import open_model
+    from dialogflowlite.cli.main import main
+
+    root = write_project(domain=DOMAIN, stories=stories_yaml(10), rules=RULES)
+    (root / "config.yml").write_text(
+        'version: "3.1"\nlanguage: en\npolicies:\n- name: MemoizationPolicy\n'
+        "- name: RulePolicy\n", encoding="utf-8")
+    assert main(["data", "split", "stories", "--project", str(root), "-q",
+                 "--training-fraction", "0.7"]) == 0
+    assert main(["train", "core", "--project", str(root), "-q", "--fixed-model-name", "held",
+                 "--stories", "train_test_split/training_stories.yml"]) == 0
+    with open_model(root / "models" / "held.tar") as archive:
+        core = archive.manifest.sections["core"]
+    assert (core["stories"], core["rules"]) == (7, 1)
+    assert main(["test", "core", "--project", str(root), "-q", "-m", "models/held.tar",
+                 "--stories", "train_test_split/test_stories.yml"]) == 0
