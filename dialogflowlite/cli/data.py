@@ -1,4 +1,4 @@
-"""The ``dialogflowlite data`` commands: ``validate``, ``split nlu`` and ``convert nlu|core``."""
+"""The ``dialogflowlite data`` commands: ``validate``, ``split``, ``convert`` and ``migrate``."""
 
 from __future__ import annotations
 
@@ -456,4 +456,79 @@ CONVERT_CORE_COMMAND = Command(
     description="Write Rasa's Markdown stories (## story, * intent{...}, - action, "
     "- slot{...}, - form{...}, > checkpoint, >> rule) as YAML stories and rules. "
     "An existing output file is never overwritten.",
+)
+
+
+# ---------------------------------------------------------------- data migrate
+
+
+def migrate_domain_format(
+    project_dir: str | Path = ".",
+    *,
+    domain: str | Path | None = None,
+    out: str | Path | None = None,
+    echo: TextIO | None = None,
+) -> Path:
+    """Rewrite a format 2.0 domain in the 3.x format; returns the migrated file or folder.
+
+    ``domain`` is a domain file or folder (default: the project's
+    ``domain.yml`` or ``domain/``). Without ``out`` the domain is rewritten in
+    place and the original kept as ``original_domain.yml`` (or
+    ``original_domain/``) next to it, as Rasa's ``rasa data migrate`` does;
+    with ``out`` the migrated domain goes there and the original stays as it
+    is. See :mod:`dialogflowlite.io.domain_migrate` for what changes.
+    """
+    from dialogflowlite.io.domain_migrate import (
+        MIGRATED_VERSION,
+        migrate_domain,
+        project_domain_path,
+        write_migration,
+    )
+    from dialogflowlite.io.loader import resolve_in_project
+
+    stream = echo or sys.stdout
+    root = Path(project_dir)
+    source = resolve_in_project(domain, root) if domain is not None else project_domain_path(root)
+    migration = migrate_domain(source)
+    result = write_migration(migration, resolve_in_project(out, root) if out is not None else None)
+    for note in migration.notes:
+        print(f"note: {note}", file=stream)
+    changed = len(migration.changed_files)
+    print(f"{source} -> {result.target} ({changed} of {len(migration.files)} file(s) rewritten "
+          f"in the {MIGRATED_VERSION} format)", file=stream)
+    if result.backup is not None:
+        print(f"the original is kept at {result.backup}", file=stream)
+    print("check the result with `dialogflowlite data validate`", file=stream)
+    return result.target
+
+
+def _add_migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=".", metavar="DIR",
+                        help="the project folder (default: the current folder)")
+    parser.add_argument("-d", "--domain", default=None, metavar="PATH",
+                        help="the domain file or folder (default: <project>/domain.yml "
+                        "or <project>/domain)")
+    parser.add_argument("--out", default=None, metavar="PATH",
+                        help="write the migrated domain here (a file, or a folder for a "
+                        "domain folder) and leave the original as it is (default: rewrite "
+                        "it in place, keeping the original as original_domain.yml or "
+                        "original_domain/)")
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    migrate_domain_format(args.project, domain=args.domain, out=args.out)
+    return 0
+
+
+MIGRATE_COMMAND = Command(
+    "data migrate",
+    "rewrite a 2.0 domain in the 3.x format (slot mappings instead of auto_fill and form mappings)",
+    _add_migrate_arguments,
+    _run_migrate,
+    description="Rewrite a format 2.0 domain in the 3.x format: auto_fill becomes a from_entity "
+    "mapping, mappings written inside forms move to their slots with a condition naming the "
+    "form, forms list their slot names, and version becomes \"3.1\". Only the slots:, forms: "
+    "and version: parts change; comments stay. The migrated domain loads exactly as the "
+    "original did. A domain already in the 3.x format, an existing backup or --out, and a "
+    "mapping that cannot be converted are refused, and then nothing is written.",
 )

@@ -90,7 +90,8 @@ class Project:
         }
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def yaml_files(folder: Path) -> list[Path]:
+    """The YAML files under ``folder``, in the order the loader reads them."""
     if not folder.is_dir():
         return []
     return sorted(
@@ -171,10 +172,10 @@ class ProjectLoader:
                 hint="pass --project DIR, or run `dialogflowlite init`",
             )
         self._load_domain()
-        for file in _yaml_files(self.root / "data"):
+        for file in yaml_files(self.root / "data"):
             self._load_data_file(file, tests=False)
         self._load_old_format_files(self.root / "data")
-        for file in _yaml_files(self.root / "tests"):
+        for file in yaml_files(self.root / "tests"):
             self._load_data_file(file, tests=True)
         config = self._load_config()
         project = Project(
@@ -227,7 +228,7 @@ class ProjectLoader:
                 "create domain.yml (or a domain/ folder) listing intents and responses",
             )
             return
-        files = _yaml_files(domain_path) if domain_path.is_dir() else [domain_path]
+        files = yaml_files(domain_path) if domain_path.is_dir() else [domain_path]
         for file in files:
             data = self._parse(file)
             if data is None:
