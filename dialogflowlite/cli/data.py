@@ -126,18 +126,23 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _add_split_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_split_options(parser: argparse.ArgumentParser, *, share: str, files: str) -> None:
+    """The options both ``data split`` commands take (their source option comes first)."""
     parser.add_argument("--project", default=".", metavar="DIR",
                         help="the project folder (default: the current folder)")
-    parser.add_argument("-u", "--nlu", default=None, metavar="PATH",
-                        help="NLU file or folder to split (default: <project>/data)")
     parser.add_argument("--training-fraction", type=_fraction, default=0.8, metavar="F",
-                        help="share of each intent's examples for training (default: 0.8)")
+                        help=f"share of {share} for training (default: 0.8)")
     parser.add_argument("--random-seed", type=int, default=42, metavar="N",
                         help="seed of the shuffle (default: 42)")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help=f"folder for {TRAINING_FILE} and {TEST_FILE} "
-                        f"(default: <project>/{SPLIT_FOLDER})")
+                        help=f"folder for {files} (default: <project>/{SPLIT_FOLDER})")
+
+
+def _add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-u", "--nlu", default=None, metavar="PATH",
+                        help="NLU file or folder to split (default: <project>/data)")
+    _add_split_options(parser, share="each intent's examples",
+                       files=f"{TRAINING_FILE} and {TEST_FILE}")
 
 
 def _run_split(args: argparse.Namespace) -> int:
@@ -223,17 +228,10 @@ def split_stories(
 
 
 def _add_split_stories_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", default=".", metavar="DIR",
-                        help="the project folder (default: the current folder)")
     parser.add_argument("--stories", default=None, metavar="PATH",
                         help="stories file or folder to split (default: <project>/data)")
-    parser.add_argument("--training-fraction", type=_fraction, default=0.8, metavar="F",
-                        help="share of the stories for training (default: 0.8)")
-    parser.add_argument("--random-seed", type=int, default=42, metavar="N",
-                        help="seed of the shuffle (default: 42)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help=f"folder for {TRAINING_STORIES_FILE} and {TEST_STORIES_FILE} "
-                        f"(default: <project>/{SPLIT_FOLDER})")
+    _add_split_options(parser, share="the stories",
+                       files=f"{TRAINING_STORIES_FILE} and {TEST_STORIES_FILE}")
 
 
 def _run_split_stories(args: argparse.Namespace) -> int:

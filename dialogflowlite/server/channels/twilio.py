@@ -80,6 +80,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -140,6 +141,26 @@ def signature_problem(auth_token: str, webhook_url: str, signed: str | None,
                                signed.strip().encode()):
             return None
     return f"the signature does not match webhook_url {webhook_url} and the auth token"
+
+
+def signed_form(request: Request, problem_of: Callable[[str | None, dict[str, list[str]]],
+                                                       str | None], channel: str
+                ) -> dict[str, list[str]]:
+    """The request's form parameters, after checking Twilio's signature over them.
+
+    ``problem_of(signature, form)`` says why a request is not signed (None when
+    it is, or when the channel verifies nothing); such a request is logged and
+    refused with 403.
+    """
+    # parsed here, blank values kept: an empty parameter is part of what Twilio signs
+    form = parse_qs((request.body or b"").decode("utf-8", errors="replace"),
+                    keep_blank_values=True)
+    problem = problem_of(request.headers.get(SIGNATURE_HEADER), form)
+    if problem:
+        logger.warning("%s: a request from %s was refused: %s", channel,
+                       request.remote_addr or request.ip, problem)
+        raise ApiError(403, "NotAuthorized", f"the {SIGNATURE_HEADER} header is missing or wrong")
+    return form
 
 
 def url_variants(url: str) -> list[str]:
@@ -338,15 +359,7 @@ class TwilioChannel(InputChannel):
 
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:
-            # parsed here, blank values kept: an empty Body is part of what Twilio signs
-            form = parse_qs((request.body or b"").decode("utf-8", errors="replace"),
-                            keep_blank_values=True)
-            problem = self.signature_problem(request.headers.get(SIGNATURE_HEADER), form)
-            if problem:
-                logger.warning("twilio: a request from %s was refused: %s",
-                               request.remote_addr or request.ip, problem)
-                raise ApiError(403, "NotAuthorized",
-                               f"the {SIGNATURE_HEADER} header is missing or wrong")
+            form = signed_form(request, self.signature_problem, "twilio")
             sender = (form.get("From") or [""])[0]
             user_text = message_text(form)
             if not sender or user_text is None:

@@ -67,13 +67,15 @@ from __future__ import annotations
 import logging
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
-from dialogflowlite.errors import ApiError, DialogflowLiteError
+from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.settings import ChannelSettings
-from dialogflowlite.server.channels.twilio import SIGNATURE_HEADER, signature_problem
+from dialogflowlite.server.channels.twilio import (
+    signature_problem,
+    signed_form,
+)
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -313,15 +315,7 @@ class TwilioVoiceChannel(InputChannel):
 
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:
-            # parsed here, blank values kept: an empty parameter is part of what Twilio signs
-            form = parse_qs((request.body or b"").decode("utf-8", errors="replace"),
-                            keep_blank_values=True)
-            problem = self.signature_problem(request.headers.get(SIGNATURE_HEADER), form)
-            if problem:
-                logger.warning("twilio_voice: a request from %s was refused: %s",
-                               request.remote_addr or request.ip, problem)
-                raise ApiError(403, "NotAuthorized",
-                               f"the {SIGNATURE_HEADER} header is missing or wrong")
+            form = signed_form(request, self.signature_problem, "twilio_voice")
             return answer(await self.respond(request, on_message, form))
 
         return blueprint
