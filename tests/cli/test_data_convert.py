@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
+from plain_data import plain, write
 
 from dialogflowlite.cli.main import main
 from dialogflowlite.io.json_nlu_reader import read_json_nlu
@@ -86,28 +84,6 @@ STORIES_MD = """
 * greet
   - utter_welcome
 """
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses as dicts without positions, to compare what two readers produce."""
-    if dataclasses.is_dataclass(value):
-        return {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "position"
-        }
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

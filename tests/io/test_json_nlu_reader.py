@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
+
+from plain_data import plain, write
 
 from dialogflowlite.io.json_nlu_reader import read_json_nlu
 from dialogflowlite.io.loader import load_project
@@ -15,32 +15,10 @@ from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import read_yaml
 
 
-def plain(value: Any) -> Any:
-    """Dataclasses as dicts without positions, to compare what two readers produce."""
-    if dataclasses.is_dataclass(value):
-        return {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "position"
-        }
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
 def read(path: Path, root: Path | None = None) -> tuple[Any, list[str]]:
     log = ProblemLog()
     data = read_json_nlu(path, log, root)
     return data, [str(p) for p in log.problems]
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
 
 
 RASA_JSON = {

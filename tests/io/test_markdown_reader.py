@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from plain_data import plain, write
 
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.io.markdown_reader import (
@@ -28,28 +27,6 @@ from dialogflowlite.shared.stories import (
     SlotStep,
     UserStep,
 )
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses as dicts without positions, to compare what two readers produce."""
-    if dataclasses.is_dataclass(value):
-        return {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "position"
-        }
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
 
 
 def nlu(path: Path, root: Path | None = None) -> tuple[Any, list[str]]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Any
+
+from plain_data import plain
 
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.story_reader import StoryReader
@@ -62,21 +62,6 @@ rules:
 - rule: empty
   steps: []
 """
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses as dicts without positions, to compare what two readers produce."""
-    if dataclasses.is_dataclass(value):
-        return {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "position"
-        }
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
 
 
 def read(path: Path) -> list:

@@ -1,0 +1,31 @@
+"""Helpers for tests that compare what two readers (or a reader and a writer) produce."""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from pathlib import Path
+from typing import Any
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses as dicts without positions, to compare what two readers produce."""
+    if dataclasses.is_dataclass(value):
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "position"
+        }
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    """Write dedented ``text`` to ``folder/name`` (folders made); the file's path."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
