@@ -125,3 +125,28 @@ def test_any_origin_with_a_star(make_app) -> None:
     response = asyncio.run(request(app, "get", "/version",
                                    headers={"Origin": "https://anywhere.example"}))
     assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_rest_and_callback_json_keep_rasas_shape_when_a_reply_has_a_button_type() -> None:
+    import asyncio
+    import json as jsonlib
+
+    from dialogflowlite.server.channels.callback import CallbackChannel
+    from dialogflowlite.server.channels.rest import RestChannel
+
+    reply = {"recipient_id": "u1", "text": "Which one?", "button_type": "vertical",
+             "buttons": [{"title": "A", "payload": "/a"}]}
+    response = asyncio.run(RestChannel().answer([reply]))
+    assert jsonlib.loads(response.body) == [{"recipient_id": "u1", "text": "Which one?",
+                                             "buttons": [{"title": "A", "payload": "/a"}]}]
+
+    posted: list[bytes] = []
+    from serving_helpers import StubHttpServer
+
+    stub = StubHttpServer(lambda request: (posted.append(request.body) or 200, {}, b""))
+    try:
+        channel = CallbackChannel({"url": stub.url})
+        assert asyncio.run(channel.deliver([reply])) == 1
+    finally:
+        stub.close()
+    assert "button_type" not in jsonlib.loads(posted[0])

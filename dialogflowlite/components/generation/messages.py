@@ -24,6 +24,10 @@ MESSAGE_KEYS: tuple[str, ...] = (
 
 #: keys of a message on Rasa's REST channel (besides ``recipient_id``)
 REST_KEYS: tuple[str, ...] = ("text", "buttons", "image", "custom", "attachment")
+#: keys a reply carries for the messaging channels only (a response's ``button_type``,
+#: as Rasa hands it to Telegram and the like); :func:`rasa_shape` drops them wherever
+#: replies leave the server in Rasa's REST shape
+CHANNEL_KEYS: tuple[str, ...] = ("button_type",)
 
 
 def compact_message(message: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +57,10 @@ def to_rest(message: dict[str, Any], recipient_id: str | None = None) -> list[di
             main[key] = value
     if message.get("quick_replies") and "buttons" not in main:
         main["buttons"] = list(message["quick_replies"])
+    button_type = message.get("button_type") or (message.get("metadata") or {}).get(
+        "button_type")
+    if button_type and main.get("buttons"):
+        main["button_type"] = button_type
     if len(main) > len(head):
         out.append(main)
     for element in message.get("elements") or []:
@@ -64,3 +72,10 @@ def to_rest(message: dict[str, Any], recipient_id: str | None = None) -> list[di
             item["buttons"] = list(element["buttons"])
         out.append(item)
     return out
+
+
+def rasa_shape(reply: dict[str, Any]) -> dict[str, Any]:
+    """``reply`` exactly as Rasa's REST channel sends it: without :data:`CHANNEL_KEYS`."""
+    if not any(key in reply for key in CHANNEL_KEYS):
+        return reply
+    return {key: value for key, value in reply.items() if key not in CHANNEL_KEYS}

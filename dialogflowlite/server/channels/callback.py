@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from dialogflowlite.components.generation.messages import rasa_shape
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.rest import RestChannel
 
@@ -61,7 +62,7 @@ class CallbackChannel(RestChannel):
             for reply in replies:
                 recipient = reply.get("recipient_id")
                 try:
-                    async with session.post(self.url, json=reply) as response:
+                    async with session.post(self.url, json=rasa_shape(reply)) as response:
                         if response.status < 300:
                             delivered += 1
                             continue

@@ -49,7 +49,9 @@ class RestChannel(InputChannel):
         """The HTTP response to a message: here, the bot's replies as a JSON list."""
         from sanic.response import json
 
-        return json(replies)
+        from dialogflowlite.components.generation.messages import rasa_shape
+
+        return json([rasa_shape(reply) for reply in replies])
 
 
 def _optional_id(body: dict[str, Any]) -> str | None:

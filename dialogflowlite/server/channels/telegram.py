@@ -65,9 +65,8 @@ of lists of buttons gives the rows. Inline buttons carry the payload as
 ``callback_data``, which Telegram limits to 64 bytes: when a payload is
 longer, an error is logged and that message's buttons go out as a reply
 keyboard instead. A button with a ``url`` (and no payload) opens the link.
-The REST replies that reach a channel carry no ``button_type``; a reply's
-own ``button_type`` (or ``metadata.button_type``) is honoured when a plugin
-adds it, else the channel's ``button_type`` setting applies.
+A response's own ``button_type`` (the reply's ``button_type``, or
+``metadata.button_type`` from a plugin) wins over the channel's setting.
 
 A Bot API call that fails (an error status, ``"ok": false``, no answer in
 time) is logged with the chat, the method and Telegram's description; the

@@ -278,7 +278,12 @@ def text_with_buttons(text: str, buttons: list[dict[str, Any]],
 
 
 def reply_messages(reply: dict[str, Any], button_type: str = "text") -> list[WebexMessage]:
-    """One REST-shaped bot reply as ``POST /messages`` bodies (without a target), in order."""
+    """One REST-shaped bot reply as ``POST /messages`` bodies (without a target), in order.
+
+    A response's own ``button_type`` (``text`` or ``card``) wins over the channel's.
+    """
+    if reply.get("button_type") in ("text", "card"):
+        button_type = reply["button_type"]
     messages: list[WebexMessage] = []
     text = str(reply.get("text") or "").strip()
     buttons = [b for b in reply.get("buttons") or reply.get("quick_replies") or []

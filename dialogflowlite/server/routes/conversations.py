@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dialogflowlite.components.generation.messages import rasa_shape
 from dialogflowlite.errors import ApiError
 
 if TYPE_CHECKING:
@@ -200,7 +201,8 @@ def blueprint() -> Blueprint:
         request.app.ctx.metrics.active.touch(sender)
         messages = await agent.trigger_intent(sender, intent, entities)
         found = await load_tracker(agent, sender)
-        return json({"tracker": found.current_state(verbosity), "messages": messages})
+        return json({"tracker": found.current_state(verbosity),
+                     "messages": [rasa_shape(message) for message in messages]})
 
     @bp.post("/predict", name="predict", ctx_auth=True)
     async def predict(request: Request, conversation_id: str) -> HTTPResponse:

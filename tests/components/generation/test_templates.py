@@ -61,6 +61,12 @@ responses:
     quick_replies:
     - title: "A"
       payload: /a
+  utter_vertical:
+  - text: "Which one?"
+    button_type: vertical
+    buttons:
+    - title: "A"
+      payload: /a
   utter_elements:
   - text: "Cards"
     elements:
@@ -195,3 +201,16 @@ def test_rest_shape(domain) -> None:
         {"recipient_id": "u1", "text": "Card 1 : first",
          "buttons": [{"title": "go", "payload": "/go"}]},
     ]
+
+
+def test_a_responses_button_type_reaches_channels_but_not_rest_json(domain) -> None:
+    from dialogflowlite.components.generation.messages import rasa_shape
+
+    tracker = tracker_with(domain)
+    [message] = TemplateRenderer(domain).render("utter_vertical", tracker)
+    [reply] = to_rest(message, "u1")
+    assert reply["button_type"] == "vertical"  # what Telegram and Webex read
+    assert rasa_shape(reply) == {"recipient_id": "u1", "text": "Which one?",
+                                 "buttons": [{"title": "A", "payload": "/a"}]}
+    # without buttons there is nothing to style
+    assert "button_type" not in to_rest({"text": "hi", "button_type": "vertical"})[0]
