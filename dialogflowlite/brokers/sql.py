@@ -157,10 +157,24 @@ class SQLEventBroker(EventBroker):
         return self._postgres
 
     async def _postgres_insert(self, rows: list[tuple[str, str]]) -> None:
-        connection = await self._postgres_connection()
-        async with connection.transaction(), connection.cursor() as cursor:
-            await cursor.executemany(
-                f"INSERT INTO {TABLE} (sender_id, data) VALUES (%s, %s)", rows)
+        import psycopg
+
+        try:
+            connection = await self._postgres_connection()
+            async with connection.transaction(), connection.cursor() as cursor:
+                await cursor.executemany(
+                    f"INSERT INTO {TABLE} (sender_id, data) VALUES (%s, %s)", rows)
+        except BaseException as e:
+            # a connection in an unknown state (an error, a cancelled insert) is not used
+            # again: the next turn opens another
+            if self._postgres is not None:
+                await self._postgres.close()
+                self._postgres = None
+            if isinstance(e, psycopg.Error):
+                raise EventBrokerError(f"PostgreSQL event broker: {e}".strip(),
+                                       hint="check the event_broker section of endpoints.yml "
+                                            "and that the database is up") from e
+            raise
 
     # ------------------------------------------------------------ MySQL
 

@@ -169,6 +169,17 @@ def test_sql_broker_on_an_unreachable_mysql_server_is_a_clear_error() -> None:
     asyncio.run(broker.close())
 
 
+def test_sql_broker_on_an_unreachable_postgres_server_is_a_clear_error() -> None:
+    pytest.importorskip("psycopg")
+    broker = create_event_broker({"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1",
+                                  "port": 1, "db": "events", "timeout": 2})
+    with pytest.raises(EventBrokerError, match="PostgreSQL event broker: ") as error:
+        asyncio.run(broker.publish_many([{"sender_id": "x", "event": "restart"}]))
+    assert "endpoints.yml" in str(error.value.hint)
+    assert broker._postgres is None  # nothing half-open is kept for the next turn
+    asyncio.run(broker.close())
+
+
 def test_brokers_see_masked_events_like_the_store(make_app, tiny_model: Path,
                                                   tmp_path: Path) -> None:
     broker = FileEventBroker(tmp_path / "events.log")
