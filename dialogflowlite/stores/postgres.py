@@ -156,6 +156,13 @@ class PostgresTrackerStore(TrackerStore):
             if isinstance(e, psycopg.Error):
                 raise TrackerStoreError(f"PostgreSQL tracker store: {_first_line(e)}") from e
             raise
+        except BaseException:
+            # cancelled mid-query: the connection may still be inside a statement or a
+            # transaction, so it is closed rather than handed to the next caller
+            broken = True
+            with contextlib.suppress(Exception):
+                await asyncio.shield(connection.close())
+            raise
         finally:
             if broken or connection.closed:
                 self._opened -= 1

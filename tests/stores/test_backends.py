@@ -4,6 +4,7 @@ contract."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -212,6 +213,35 @@ def test_an_unreachable_postgres_server_is_a_clear_error() -> None:
     store = PostgresTrackerStore(url="127.0.0.1", port=1, db="none", connect_timeout=2)
     with pytest.raises(TrackerStoreError, match="cannot connect to PostgreSQL"):
         asyncio.run(store.retrieve("x"))
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_cancelled_mid_query_is_not_reused(postgres_db: str) -> None:
+    from dialogflowlite.stores.postgres import PostgresTrackerStore
+
+    store = PostgresTrackerStore(_domain(), url=postgres_db, pool_size=2)
+
+    async def scenario() -> None:
+        await store.save(_conversation())
+        async with store._connection() as connection:
+            first = connection
+
+        async def slow() -> None:
+            async with store._connection() as connection:
+                assert connection is first  # the idle one is taken again
+                await connection.execute("SELECT pg_sleep(10)")
+
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert first.closed and store._idle.empty()
+        tracker = await store.retrieve("alice")  # a fresh connection serves the next call
+        assert len(tracker.events) == 7
+        await store.close()
+
+    asyncio.run(scenario())
 
 
 def test_an_unreachable_redis_server_is_a_clear_error() -> None:
