@@ -167,7 +167,9 @@ class MessageProcessor:
 
         With ``predict=False`` the message is only logged (session start, the
         ``user`` event, slots filled from it) and the bot does not act, as
-        interactive learning needs before it asks for each action.
+        interactive learning needs before it asks for each action; its parse is
+        then taken as confirmed by a person, so an intent or entity the domain
+        does not list yet (one the person just created) is not warned about.
         """
         _plugin_hooks().dfl_message_received(message=message)
         async with self.lock_store.lock(message.sender_id):
@@ -176,7 +178,8 @@ class MessageProcessor:
             context = self.context(message.channel)
             await self._update_session(tracker, context, message.metadata)
             parse_data = message.parse_data or await self.parse(message.text or "")
-            self._warn_unknown(parse_data)
+            if predict:
+                self._warn_unknown(parse_data)
             tracker.update(self._user_event(message, parse_data))
             # A user message ends any pending follow-up, as in Rasa.
             tracker.followup_action = None
