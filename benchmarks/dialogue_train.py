@@ -94,8 +94,10 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "dialogflowlite.cli.main", *args]
 
 
-def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool) -> dict:
-    work = Path(tempfile.mkdtemp(prefix=f"dfl-bench-{name}-"))
+def copy_project(source: Path, name: str, prefix: str = "dfl-bench") -> tuple[Path, Path]:
+    """A writable copy of ``source`` (without models and results) in a new temporary
+    folder: (the folder, the project in it)."""
+    work = Path(tempfile.mkdtemp(prefix=f"{prefix}-{name}-"))
     project = work / name
     shutil.copytree(source, project, ignore=shutil.ignore_patterns("models", "results"))
     # The reference data may be read-only; training writes models/ into the copy.
@@ -103,6 +105,11 @@ def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool)
         os.chmod(folder, 0o755)
         for file in files:
             os.chmod(os.path.join(folder, file), 0o644)
+    return work, project
+
+
+def bench_project(name: str, source: Path, env: dict[str, str], run_tests: bool) -> dict:
+    work, project = copy_project(source, name)
     row: dict = {"project": name}
     try:
         first = run_measured(_cli("train", "--project", str(project), "--force"), env)

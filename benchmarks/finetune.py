@@ -27,11 +27,10 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from bench_lock import bench_lock
-from dialogue_train import PROJECTS, _cli, run_measured
+from dialogue_train import PROJECTS, _cli, copy_project, run_measured
 
 
 def _score(project: Path, model: Path, test_file: Path, env: dict[str, str]) -> dict:
@@ -59,13 +58,7 @@ def _train(project: Path, env: dict[str, str], *args: str) -> float:
 
 def bench_project(name: str, source: Path, env: dict[str, str], added: float,
                   fraction: float) -> dict:
-    work = Path(tempfile.mkdtemp(prefix=f"dfl-finetune-{name}-"))
-    project = work / name
-    shutil.copytree(source, project, ignore=shutil.ignore_patterns("models", "results"))
-    for folder, _, files in os.walk(project):
-        os.chmod(folder, 0o755)
-        for file in files:
-            os.chmod(os.path.join(folder, file), 0o644)
+    work, project = copy_project(source, name, "dfl-finetune")
     try:
         split = project / "train_test_split"
         for args in (("--training-fraction", "0.8", "--out", str(split)),

@@ -29,6 +29,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
 )
 from dialogflowlite.errors import ComponentConfigError
 from dialogflowlite.shared.message import Message
+from dialogflowlite.training.finetune import FinetuneSource, check_same_labels
 
 if TYPE_CHECKING:
     import torch
@@ -45,6 +46,7 @@ class IntentSlotClassifier(NluComponent):
 
     model: Any
     labels: LabelSet | None
+    regex_names: list[str]
     _device: torch.device | None
 
     # ------------------------------------------------------------ what subclasses give
@@ -74,6 +76,16 @@ class IntentSlotClassifier(NluComponent):
             hint=hint,
             position=self.position,
         )
+
+    def _check_finetune_labels(self, source: FinetuneSource, meta: dict[str, Any]) -> None:
+        """The stored model predicts the labels, from the features, this training has
+        (``train --finetune``; ``meta`` is the stored model's description)."""
+        assert self.labels is not None
+        stored = LabelSet.from_json(meta["labels"])
+        check_same_labels(self.name, source, "intents", stored.intents, self.labels.intents)
+        check_same_labels(self.name, source, "entity tags", stored.tags, self.labels.tags)
+        check_same_labels(self.name, source, "regex and lookup features",
+                          meta.get("regex_names") or [], self.regex_names)
 
     @property
     def _tags_wanted(self) -> bool:

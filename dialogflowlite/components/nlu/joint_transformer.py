@@ -52,7 +52,6 @@ from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 from dialogflowlite.training.finetune import (
     FinetuneSource,
-    check_same_labels,
     check_same_shape,
     finetune_epochs,
 )
@@ -339,11 +338,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
             raise TrainingError(f"{self.name}: fine-tuning a model trained with lora is not "
                                 "supported", hint="train without --finetune")
         meta = source.storage.read_json(META)
-        stored = LabelSet.from_json(meta["labels"])
-        check_same_labels(self.name, source, "intents", stored.intents, self.labels.intents)
-        check_same_labels(self.name, source, "entity tags", stored.tags, self.labels.tags)
-        check_same_labels(self.name, source, "regex and lookup features",
-                          meta.get("regex_names") or [], self.regex_names)
+        self._check_finetune_labels(source, meta)
         check_same_shape(self.name, source, {"model": meta.get("source_model"),
                                              **meta["model_config"]},
                          {"model": self.config["model"], **asdict(self.model.config)},

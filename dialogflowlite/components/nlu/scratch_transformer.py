@@ -39,7 +39,6 @@ from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 from dialogflowlite.training.finetune import (
     FinetuneSource,
-    check_same_labels,
     check_same_shape,
     finetune_epochs,
 )
@@ -363,11 +362,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         """Load a trained model's weights into the new model (``train --finetune``)."""
         assert self.model is not None and self.labels is not None
         meta = source.storage.read_json(META)
-        stored = LabelSet.from_json(meta["labels"])
-        check_same_labels(self.name, source, "intents", stored.intents, self.labels.intents)
-        check_same_labels(self.name, source, "entity tags", stored.tags, self.labels.tags)
-        check_same_labels(self.name, source, "regex and lookup features",
-                          meta.get("regex_names") or [], self.regex_names)
+        self._check_finetune_labels(source, meta)
         check_same_shape(self.name, source, meta["model_config"], asdict(self.model.config),
                          ignore=("dropout", "slot_loss_weight"))
         try:
