@@ -5,6 +5,11 @@ Templates are the subfolders of ``projects_template/`` in the source tree
 ``template.yml`` with its ``description`` (shown by ``--list-templates``);
 that file describes the template and is not copied.
 
+As ``rasa init``: ``--no-prompt`` also trains an initial model, and in a
+terminal ``init`` offers to train one and then to chat with it. A script
+(stdin not a terminal) that gives neither only gets the files, so nothing
+slow happens unasked. ``--init-dir`` is Rasa's spelling of the folder.
+
 Installed packages carry the templates as package data under
 ``dialogflowlite/templates`` (in the source tree a link to
 ``projects_template/``), so ``init`` works the same from a checkout, an
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +196,60 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--list-templates", action="store_true", help="list the available templates and exit"
     )
+    parser.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="ask nothing: create the project and train an initial model (as rasa init)",
+    )
+    parser.add_argument(
+        "--init-dir", default=None, metavar="DIR", help="the project folder (Rasa's spelling)"
+    )
+
+
+def _folder(args: argparse.Namespace) -> str:
+    """The project folder from the positional argument or ``--init-dir`` (not both)."""
+    if args.init_dir is None:
+        return args.directory
+    if args.directory not in (".", args.init_dir):
+        raise TemplateError(
+            f"two project folders given: {args.directory} and --init-dir {args.init_dir}",
+            hint="give the folder once",
+        )
+    return args.init_dir
+
+
+def ask_yes_no(question: str, default: bool = True) -> bool:
+    """Ask ``question`` on the terminal; Enter takes ``default``, end of input says no."""
+    suffix = "[Y/n]" if default else "[y/N]"
+    while True:
+        print(f"{question} {suffix} ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            print()
+            return False
+        answer = line.strip().lower()
+        if not answer:
+            return default
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        print("Please answer y or n.")
+
+
+def _train_and_chat(folder: Path, prompt: bool) -> None:
+    """Train the initial model (asking first when ``prompt``), then offer the shell."""
+    import asyncio
+
+    from dialogflowlite.cli.shell import run_shell
+    from dialogflowlite.cli.train import train_project
+
+    if prompt and not ask_yes_no("Train an initial model now?"):
+        return
+    print("Training an initial model...", flush=True)
+    train_project(folder)
+    if prompt and ask_yes_no("Chat with it in the terminal now?"):
+        asyncio.run(run_shell(folder))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -200,7 +260,7 @@ def _run(args: argparse.Namespace) -> int:
             default = " (default)" if name == DEFAULT_TEMPLATE else ""
             print(f"{name:<{width}}  {template.description}{default}".rstrip())
         return 0
-    folder = create_project(args.directory, template=args.template, force=args.force)
+    folder = create_project(_folder(args), template=args.template, force=args.force)
     print(f"Created a new project in {folder} from the '{args.template}' template.")
     steps = next_steps(folder)
     if steps:
@@ -209,6 +269,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {line}")
     if (folder / "README.md").is_file():
         print(f"{folder / 'README.md'} explains what the bot does and how to change it.")
+    prompt = not args.no_prompt and sys.stdin.isatty()
+    if args.no_prompt or prompt:
+        _train_and_chat(folder, prompt)
     return 0
 
 
@@ -218,5 +281,7 @@ COMMAND = Command(
     _add_arguments,
     _run,
     description="Create a new project from a built-in template: a working bot to change "
-    "into your own. Refuses a folder that is not empty unless --force is given.",
+    "into your own. Refuses a folder that is not empty unless --force is given. "
+    "--no-prompt also trains an initial model; in a terminal, init offers to train one "
+    "and to chat with it.",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -82,6 +83,72 @@ def test_cli_writes_into_the_current_folder_by_default(tmp_path, monkeypatch, ca
     assert main(["init"]) == 0
     assert _files(tmp_path) == EXPECTED_FILES
     assert "cd " not in capsys.readouterr().out
+
+
+class _Terminal(io.StringIO):
+    """Typed answers on a standard input that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture()
+def recorded(monkeypatch) -> list:
+    """Record training and shell sessions that init starts, instead of running them."""
+    from dialogflowlite.cli import shell, train
+
+    calls: list = []
+    monkeypatch.setattr(train, "train_project", lambda folder: calls.append(("train", folder)))
+
+    async def fake_shell(folder):
+        calls.append(("shell", folder))
+
+    monkeypatch.setattr(shell, "run_shell", fake_shell)
+    return calls
+
+
+@pytest.mark.parametrize("answers, expected", [
+    ("\n\n", ["train", "shell"]),        # Enter takes the default: yes
+    ("y\nno\n", ["train"]),
+    ("n\n", []),
+    ("maybe\nyes\n", ["train"]),       # asked again; then end of input says no
+    ("", []),
+])
+def test_in_a_terminal_init_offers_to_train_and_chat(answers, expected, tmp_path, monkeypatch,
+                                                     capsys, recorded) -> None:
+    monkeypatch.setattr(sys, "stdin", _Terminal(answers))
+    assert main(["init", str(tmp_path / "bot")]) == 0
+    assert recorded == [(what, tmp_path / "bot") for what in expected]
+    out = capsys.readouterr().out
+    assert "Train an initial model now? [Y/n]" in out
+    assert ("Please answer y or n." in out) == answers.startswith("maybe")
+
+
+def test_a_script_without_no_prompt_only_gets_the_files(tmp_path, recorded) -> None:
+    assert main(["init", str(tmp_path / "bot")]) == 0  # stdin under pytest is no terminal
+    assert recorded == []
+
+
+def test_init_dir_is_rasas_spelling_of_the_folder(tmp_path, capsys) -> None:
+    assert main(["init", "--init-dir", str(tmp_path / "bot")]) == 0
+    assert _files(tmp_path / "bot") == EXPECTED_FILES
+    assert main(["init", str(tmp_path / "a"), "--init-dir", str(tmp_path / "b")]) == 1
+    assert "two project folders given" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, capsys) -> None:
+    from dialogflowlite.artifact import open_model
+
+    assert main(["init", "--no-prompt", str(tmp_path / "bot")]) == 0
+    models = list((tmp_path / "bot" / "models").glob("*.tar"))
+    assert len(models) == 1
+    out = capsys.readouterr().out
+    assert "Train an initial model now?" not in out
+    assert f"model: {models[0]}" in out
+    with open_model(models[0]) as archive:
+        sections = {name for name, present in archive.manifest.sections.items() if present}
+    assert {"nlu", "core"} <= sections
 
 
 def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
