@@ -7,6 +7,9 @@ under ``data/`` (NLU, stories, rules, retrieval responses; any names, merged),
 JSON formats is read too, with a warning that suggests converting it. Problems
 found while reading are collected on the project; with ``strict=True`` any
 error among them raises :class:`ProjectValidationError`.
+
+:class:`ProjectSources` points the loader at other files instead, as Rasa's
+``--domain``, ``--data`` and ``--config`` options do.
 """
 
 from __future__ import annotations
@@ -130,11 +133,31 @@ def _first_existing(root: Path, *names: str) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class ProjectSources:
+    """Files read instead of the project's own (``--domain``, ``--data``, ``--config``).
+
+    ``None`` keeps the project's: ``domain.yml`` (or ``domain/``), ``data/``,
+    ``config.yml``. ``data`` lists files and folders; only they are read.
+    Relative paths are taken from the working folder when they exist there,
+    else from the project folder.
+    """
+
+    domain: str | Path | None = None
+    data: tuple[str | Path, ...] | None = None
+    config: str | Path | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.domain is not None or self.data is not None or self.config is not None
+
+
 class ProjectLoader:
     """Reads one project folder; use :func:`load_project`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, sources: ProjectSources | None = None) -> None:
         self.root = root
+        self.sources = sources or ProjectSources()
         self.log = ProblemLog()
         self.domain_reader = DomainReader(self.log)
         self.nlu_reader = NluReader(self.log)
@@ -172,9 +195,7 @@ class ProjectLoader:
                 hint="pass --project DIR, or run `dialogflowlite init`",
             )
         self._load_domain()
-        for file in yaml_files(self.root / "data"):
-            self._load_data_file(file, tests=False)
-        self._load_old_format_files(self.root / "data")
+        self._load_data()
         for file in yaml_files(self.root / "tests"):
             self._load_data_file(file, tests=True)
         config = self._load_config()
@@ -195,17 +216,52 @@ class ProjectLoader:
         )
         return project
 
-    def _load_old_format_files(self, folder: Path) -> None:
-        """Markdown and JSON training data (Rasa 1.x, deprecated in 2.x) is read as well."""
-        if not folder.is_dir():
+    def _given(self, path: str | Path, what: str, option: str) -> Path | None:
+        """A path given on the command line, or None (and an error) when it does not exist."""
+        found = resolve_in_project(path, self.root)
+        if not found.exists():
+            self.log.error(Position(str(found)), f"the {what} {path} does not exist",
+                           f"check the path given to {option}")
+            return None
+        return found
+
+    def _load_data(self) -> None:
+        if self.sources.data is None:
+            for file in yaml_files(self.root / "data"):
+                self._load_data_file(file, tests=False)
+            self._load_old_format_files(self.root / "data")
             return
-        for file in sorted(folder.rglob("*")):
+        for given in self.sources.data:
+            path = self._given(given, "training data", "--data")
+            if path is None:
+                continue
+            if path.is_dir():
+                for file in yaml_files(path):
+                    self._load_data_file(file, tests=False)
+                self._load_old_format_files(path)
+            elif old_training_data_format(path) is not None:
+                self._load_old_format_files(path)
+            else:
+                self._load_data_file(path, tests=False)
+
+    def _load_old_format_files(self, folder: Path) -> None:
+        """Markdown and JSON training data (Rasa 1.x, deprecated in 2.x) is read as well.
+
+        ``folder`` may also be one such file.
+        """
+        if not folder.exists():
+            return
+        candidates = sorted(folder.rglob("*")) if folder.is_dir() else [folder]
+        for file in candidates:
             kind = old_training_data_format(file) if file.is_file() else None
             if kind is None:
                 continue
             self.files.append(file)
             command = "core" if kind == MARKDOWN_STORIES else "nlu"
-            relative = file.relative_to(self.root).as_posix()
+            try:
+                relative = file.resolve().relative_to(self.root.resolve()).as_posix()
+            except ValueError:  # given with --data from outside the project
+                relative = str(file)
             self.log.warning(
                 Position(str(file), 1, 1),
                 f"{file.name} holds {kind}, a deprecated format: it is read, but convert it",
@@ -220,7 +276,12 @@ class ProjectLoader:
                 self.nlu_reader.data = self.nlu_reader.data.merge(read(file, self.log, self.root))
 
     def _load_domain(self) -> None:
-        domain_path = _first_existing(self.root, "domain.yml", "domain.yaml", "domain")
+        if self.sources.domain is not None:
+            domain_path = self._given(self.sources.domain, "domain", "--domain")
+            if domain_path is None:
+                return
+        else:
+            domain_path = _first_existing(self.root, "domain.yml", "domain.yaml", "domain")
         if domain_path is None:
             self.log.error(
                 Position(str(self.root / "domain.yml")),
@@ -267,7 +328,10 @@ class ProjectLoader:
             self.domain_reader.read(file, data, ("responses",))
 
     def _load_config(self) -> ProjectConfig:
-        file = _first_existing(self.root, "config.yml", "config.yaml")
+        if self.sources.config is not None:
+            file = self._given(self.sources.config, "config file", "--config")
+        else:
+            file = _first_existing(self.root, "config.yml", "config.yaml")
         if file is None:
             return ProjectConfig()
         return read_config(file, self._parse(file), self.log)
@@ -297,14 +361,15 @@ def resolve_in_project(path: str | Path, root: str | Path) -> Path:
     return Path(root) / candidate
 
 
-def load_project(root: str | Path = ".", *, strict: bool = True) -> Project:
-    """Load the project in ``root``.
+def load_project(root: str | Path = ".", *, strict: bool = True,
+                 sources: ProjectSources | None = None) -> Project:
+    """Load the project in ``root`` (with ``sources`` instead of its own files, if given).
 
     With ``strict`` (the default) any error found while reading raises
     :class:`ProjectValidationError` listing all of them; otherwise the errors
     stay in ``project.problems`` for the caller to report.
     """
-    project = ProjectLoader(Path(root)).load()
+    project = ProjectLoader(Path(root), sources).load()
     if strict and project.errors:
         raise ProjectValidationError(project.problems)
     return project
