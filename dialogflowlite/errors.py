@@ -96,10 +96,12 @@ class ProjectValidationError(ProjectError):
     def __init__(self, problems: list, *, hint: str | None = None) -> None:
         self.problems = list(problems)
         errors = [p for p in self.problems if getattr(p, "severity", "error") == "error"]
-        lines = "\n".join(str(p) for p in errors[:20])
-        more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        # warnings are what is reported when they alone stop something (warnings as errors)
+        shown, what = (errors, "error(s)") if errors else (self.problems, "warning(s)")
+        lines = "\n".join(str(p) for p in shown[:20])
+        more = f"\n... and {len(shown) - 20} more" if len(shown) > 20 else ""
         super().__init__(
-            f"the project has {len(errors)} error(s):\n{lines}{more}",
+            f"the project has {len(shown)} {what}:\n{lines}{more}",
             hint=hint or "fix them, then run `dialogflowlite data validate`",
         )
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from dialogflowlite import __version__
 from dialogflowlite.cli.command import Command
+from dialogflowlite.cli.logs import LogSettings, configure_logging
 from dialogflowlite.errors import DialogflowLiteError, PluginError
 
 EXIT_USER_ERROR = 1
@@ -43,15 +44,11 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
         description="Build, train, test and serve task-oriented chatbots.",
     )
     parser.add_argument("--version", action="version", version=f"dialogflowlite {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
-    # each command also takes --debug and --quiet after its name (`dialogflowlite run
-    # --debug`, as Rasa users type it); SUPPRESS keeps a value given before the name
+    _add_logging_arguments(parser, suppress=False)
+    # each command also takes these after its name (`dialogflowlite run --debug`, as
+    # Rasa users type it); SUPPRESS keeps a value given before the name
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks and debug logs")
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="only print warnings and errors")
+    _add_logging_arguments(common, suppress=True)
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     for command in sorted(commands if commands is not None else _commands(),
@@ -73,23 +70,38 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
     return parser
 
 
-def _configure_logging(debug: bool, quiet: bool) -> None:
-    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr,
-                        force=True)
-    for noisy in ("urllib3", "matplotlib", "PIL", "filelock", "httpx", "asyncio",
-                  "transformers", "huggingface_hub", "sanic.root", "sanic.access"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+def _add_logging_arguments(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The logging options every command takes (Rasa's spellings included)."""
+    flag = argparse.SUPPRESS if suppress else False
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--debug", "-vv", action="store_true", default=flag,
+                        help="show tracebacks and debug logs")
+    parser.add_argument("-v", "--verbose", action="store_true", default=flag,
+                        help="log what happens (the default level, INFO)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=flag,
+                        help="only print warnings and errors")
+    parser.add_argument("--log-file", default=default, metavar="FILE",
+                        help="also write the log to FILE")
+    parser.add_argument("--logging-config-file", default=default, metavar="FILE",
+                        help="YAML logging config (Python's dictConfig schema), used instead")
+
+
+def log_settings(args: argparse.Namespace, debug: bool = False) -> LogSettings:
+    """The :class:`LogSettings` the parsed options ask for."""
+    level = (logging.DEBUG if debug or getattr(args, "debug", False)
+             else logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+    return LogSettings(level, getattr(args, "log_file", None),
+                       getattr(args, "logging_config_file", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns (and, as a script, exits with) the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or bool(os.environ.get("DFL_DEBUG"))
+    debug = "--debug" in argv or "-vv" in argv or bool(os.environ.get("DFL_DEBUG"))
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        _configure_logging(args.debug or debug, args.quiet)
+        configure_logging(log_settings(args, debug))
         run = getattr(args, "_run", None)
         if run is None:
             (getattr(args, "_group", None) or parser).print_help()

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.errors import ConfigError
+from dialogflowlite.io.loader import Project, ProjectSources, load_project
 
 PARTS = ("nlu", "core", "generation")
 
@@ -32,6 +34,9 @@ def train_project(
     stories: str | Path | None = None,
     finetune: str | Path | None = None,
     epoch_fraction: float = 1.0,
+    sources: ProjectSources | None = None,
+    augmentation: int | None = None,
+    validation: str = "errors",
     echo: TextIO | None = None,
 ):
     """Train the project (or one ``part`` of it); print what happened and return the result.
@@ -43,6 +48,10 @@ def train_project(
     model (a file, or a folder whose newest model is taken; ``""``: the newest
     in the output folder) whose trained weights the components that can be
     fine-tuned start from, for ``epoch_fraction`` of their epochs.
+    ``sources`` names other domain, data and config files (``--domain``,
+    ``--data``, ``--config``); ``augmentation`` overrides the policies' story
+    augmentation; ``validation`` is ``errors`` (the default: errors stop
+    training), ``warnings`` (warnings stop it too) or ``skip``.
     """
     from dialogflowlite.training.trainer import TrainOptions, train
 
@@ -50,32 +59,53 @@ def train_project(
     if finetune is None and epoch_fraction != 1.0:
         logging.getLogger(__name__).warning("--epoch-fraction applies only with --finetune; "
                                             "training with the configured epochs")
-    project: str | Path = project_dir
+    project = load_project(project_dir, strict=False, sources=sources)
     if nlu is not None or stories is not None:
         from dialogflowlite.evaluation.nlu import load_nlu_data
         from dialogflowlite.evaluation.stories import load_test_stories
-        from dialogflowlite.io.loader import load_project, resolve_in_project
+        from dialogflowlite.io.loader import resolve_in_project
 
-        loaded = load_project(project_dir, strict=False)
+        loaded = project
         if nlu is not None:
             loaded.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
         if stories is not None:
             loaded.stories = load_test_stories(resolve_in_project(stories, project_dir),
                                                kind="story")
-        project = loaded
+    if augmentation is not None:
+        set_augmentation(project, augmentation)
     sections = (part,) if part else PARTS
     output = None
     if out is not None:
         output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
     result = train(project, output=output, sections=sections,
                    options=TrainOptions(force=force, quantize=quantize, seed=seed,
-                                        finetune=finetune, epoch_fraction=epoch_fraction),
+                                        finetune=finetune, epoch_fraction=epoch_fraction,
+                                        validation=validation),
                    fixed_model_name=fixed_model_name)
     print(f"model: {result.model_path}", file=stream)
     print(f"trained ({len(result.trained)}): {', '.join(result.trained) or '-'}", file=stream)
     print(f"reused ({len(result.reused)}): {', '.join(result.reused) or '-'}", file=stream)
     print(f"time: {result.seconds:.1f}s", file=stream)
     return result
+
+
+def set_augmentation(project: Project, factor: int) -> None:
+    """Set ``augmentation`` of every configured policy that has the setting (``--augmentation``)."""
+    from dialogflowlite.plugins.registry import get_registry
+
+    if factor < 0:
+        raise ConfigError(f"--augmentation must be 0 or more, not {factor}",
+                            hint="0 turns story augmentation off")
+    registry = get_registry()
+    changed = []
+    for entry in project.config.policies:
+        component = registry.get(entry.name, entry.position)
+        if "augmentation" in getattr(component, "defaults", {}):
+            entry.params["augmentation"] = factor
+            changed.append(entry.name)
+    if not changed:
+        logging.getLogger(__name__).warning(
+            "--augmentation %d changes nothing: no configured policy augments stories", factor)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,13 +135,75 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epoch-fraction", type=float, default=1.0, metavar="F",
                         help="with --finetune: train for this share of the configured epochs "
                         "(default: 1.0)")
+    rasa = parser.add_argument_group("Rasa's options")
+    rasa.add_argument("--domain", default=None, metavar="PATH",
+                      help="domain file or folder to use instead of the project's")
+    rasa.add_argument("--data", nargs="+", default=None, metavar="PATH",
+                      help="training data files or folders to use instead of the project's "
+                      "data/")
+    rasa.add_argument("-c", "--config", default=None, metavar="FILE",
+                      help="config file to use instead of the project's config.yml")
+    rasa.add_argument("--dry-run", action="store_true",
+                      help="train nothing; say whether training would change the newest "
+                      "model (exit code 0: up to date, 1: training needed, 8: --force)")
+    rasa.add_argument("--num-threads", type=int, default=None, metavar="N",
+                      help="most CPU threads PyTorch may use")
+    rasa.add_argument("--augmentation", type=int, default=None, metavar="N",
+                      help="story augmentation of the policies that have it (0: off); it "
+                      "counts glued story pairs per story, where Rasa counts stories in all")
+    rasa.add_argument("--skip-validation", action="store_true",
+                      help="train without checking the project first (reading errors still "
+                      "stop it)")
+    rasa.add_argument("--fail-on-validation-warnings", action="store_true",
+                      help="stop before training when the check finds warnings too")
+
+
+def _sources(args: argparse.Namespace) -> ProjectSources | None:
+    sources = ProjectSources(domain=args.domain, config=args.config,
+                             data=tuple(args.data) if args.data else None)
+    return sources if sources.given else None
+
+
+def _validation(args: argparse.Namespace) -> str:
+    if args.skip_validation and args.fail_on_validation_warnings:
+        raise ConfigError("--skip-validation and --fail-on-validation-warnings contradict "
+                            "each other", hint="give one of them")
+    if args.skip_validation:
+        return "skip"
+    return "warnings" if args.fail_on_validation_warnings else "errors"
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from dialogflowlite.training.trainer import TrainOptions, dry_run
+
+    project = load_project(args.project, strict=False, sources=_sources(args))
+    if args.augmentation is not None:
+        set_augmentation(project, args.augmentation)
+    output = None
+    if args.out is not None:
+        output = Path(args.out) if Path(args.out).is_absolute() else Path(args.project) / args.out
+    result = dry_run(project, output=output, sections=(args.part,) if args.part else PARTS,
+                     options=TrainOptions(force=args.force, seed=args.seed,
+                                          validation=_validation(args)))
+    for line in result.report():
+        print(line)
+    return result.code
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.num_threads is not None:
+        if args.num_threads < 1:
+            raise ConfigError(f"--num-threads must be 1 or more, not {args.num_threads}")
+        import torch
+
+        torch.set_num_threads(args.num_threads)
+    if args.dry_run:
+        return _dry_run(args)
     train_project(args.project, part=args.part, out=args.out, force=args.force,
                   quantize=args.quantize, fixed_model_name=args.fixed_model_name,
                   seed=args.seed, nlu=args.nlu, stories=args.stories, finetune=args.finetune,
-                  epoch_fraction=args.epoch_fraction)
+                  epoch_fraction=args.epoch_fraction, sources=_sources(args),
+                  augmentation=args.augmentation, validation=_validation(args))
     return 0
 
 

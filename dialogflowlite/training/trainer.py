@@ -13,7 +13,7 @@ import importlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,18 +55,36 @@ class TrainOptions:
     finetune: str | Path | None = None
     #: the share of the configured epochs a fine-tuned component trains for
     epoch_fraction: float = 1.0
+    #: the check before training: ``errors`` stop it, ``warnings`` too, or ``skip``
+    #: (only errors reading the files stop it)
+    validation: str = "errors"
+
+
+class StaleComponent(Exception):  # a signal that ends a dry run early, never shown
+    """Raised in a dry run where a component would be trained: its section is out of date."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 class TrainingContext:
-    """What a section gets while training: storage to write to, the previous model, options."""
+    """What a section gets while training: storage to write to, the previous model, options.
+
+    In a ``dry_run`` nothing is trained or copied: :meth:`reuse` only answers,
+    and :meth:`will_train` raises :class:`StaleComponent` for the first
+    component that would be trained.
+    """
 
     def __init__(self, writer: ModelWriter, previous: ModelArchive | None,
-                 options: TrainOptions, finetune: ModelArchive | None = None) -> None:
+                 options: TrainOptions, finetune: ModelArchive | None = None,
+                 dry_run: bool = False) -> None:
         self.writer = writer
         self.previous = previous
         self.options = options
         #: the model fine-tuning starts from (``--finetune``), or None
         self.finetune = finetune
+        self.dry_run = dry_run
         self.reused: list[str] = []
         self.trained: list[str] = []
 
@@ -84,10 +102,18 @@ class TrainingContext:
         record = self.previous.manifest.component(key)
         if record is None or record.fingerprint != fingerprint or not self.previous.has(key):
             return False
+        if self.dry_run:
+            self.reused.append(key)
+            return True
         self.writer.storage(key).copy_from(self.previous.storage(key))
         self.writer.record(record)
         self.reused.append(key)
         return True
+
+    def will_train(self, key: str) -> None:
+        """Called by a section just before it trains ``key``; stops a dry run there."""
+        if self.dry_run:
+            raise StaleComponent(key)
 
     def finetune_source(self, key: str, component_name: str) -> FinetuneSource | None:
         """The ``--finetune`` model's stored component ``key``, if it is the same component."""
@@ -167,6 +193,33 @@ def _finetune_model(models_dir: Path, options: TrainOptions) -> ModelArchive | N
     return archive
 
 
+VALIDATION_MODES = ("errors", "warnings", "skip")
+
+
+def _validated(project: str | Path | Project, mode: str = "errors") -> Project:
+    """The project, loaded if need be, after validation (warnings logged, errors raised).
+
+    ``mode`` (:attr:`TrainOptions.validation`): ``warnings`` makes warnings
+    stop training too; ``skip`` checks only that the files could be read.
+    """
+    from dialogflowlite.io.validate import validate_project
+
+    if mode not in VALIDATION_MODES:
+        raise TrainingError(f"unknown validation mode {mode!r}",
+                            hint=f"use one of {', '.join(VALIDATION_MODES)}")
+    if not isinstance(project, Project):
+        project = load_project(project, strict=False)
+    problems = list(project.problems)
+    if mode != "skip":
+        problems += validate_project(project, include_loader_problems=False)
+    for problem in problems:
+        if not problem.is_error:
+            logger.warning("%s", problem)
+    if any(p.is_error for p in problems) or (mode == "warnings" and problems):
+        raise ProjectValidationError(problems)
+    return project
+
+
 def train(
     project: str | Path | Project = ".",
     *,
@@ -179,19 +232,10 @@ def train(
 
     ``sections`` limits training to some parts (``train nlu`` passes ``("nlu",)``).
     """
-    from dialogflowlite.io.validate import validate_project
-
     started = time.perf_counter()
     sections = tuple(sections)
     options = options or TrainOptions()
-    if not isinstance(project, Project):
-        project = load_project(project, strict=False)
-    problems = project.problems + validate_project(project, include_loader_problems=False)
-    for problem in problems:
-        if not problem.is_error:
-            logger.warning("%s", problem)
-    if any(p.is_error for p in problems):
-        raise ProjectValidationError(problems)
+    project = _validated(project, options.validation)
     models_dir = Path(output) if output is not None else project.root / "models"
     previous = _previous_model(models_dir, options)
     try:
@@ -239,3 +283,89 @@ def train(
     logger.info("model written to %s in %.1fs (trained %d, reused %d components)", target,
                 seconds, len(context.trained), len(context.reused))
     return TrainResult(target, context.trained, context.reused, seconds)
+
+
+#: exit codes of ``train --dry-run``, Rasa's bit mask: nothing to train, ...
+DRY_RUN_UP_TO_DATE = 0
+#: ... some component would be trained, ...
+DRY_RUN_NEEDS_TRAINING = 0b0001
+#: ... ``--force`` would train everything
+DRY_RUN_FORCED = 0b1000
+
+
+@dataclass
+class DryRunResult:
+    """What :func:`dry_run` found: per section, whether training would change anything."""
+
+    previous: Path | None
+    #: section -> the first component that would be trained
+    stale: dict[str, str]
+    up_to_date: list[str]
+    forced: bool = False
+
+    @property
+    def code(self) -> int:
+        """Rasa's exit code: 0 up to date, 1 training needed, 8 training forced."""
+        if self.forced:
+            return DRY_RUN_FORCED
+        return DRY_RUN_NEEDS_TRAINING if self.stale or self.previous is None else \
+            DRY_RUN_UP_TO_DATE
+
+    def report(self) -> list[str]:
+        """One line per finding, for the terminal."""
+        if self.forced:
+            return ["--force: every component would be trained again."]
+        if self.previous is None:
+            return ["There is no previous model: training would train everything."]
+        lines = [f"Compared with {self.previous}:"]
+        lines += [f"  {name}: up to date" for name in self.up_to_date]
+        lines += [f"  {name}: would be trained ({key} changed)" for name, key in
+                  self.stale.items()]
+        lines.append("No training needed." if not self.stale else
+                     "Training needed: run the same command without --dry-run.")
+        return lines
+
+
+def dry_run(
+    project: str | Path | Project = ".",
+    *,
+    output: str | Path | None = None,
+    sections: Iterable[str] = ("nlu", "core", "generation"),
+    options: TrainOptions | None = None,
+) -> DryRunResult:
+    """Find out, without training, which sections a :func:`train` would train (``--dry-run``).
+
+    A component is up to date when the newest model under ``output`` holds it
+    with the same fingerprint, the test :func:`train` applies to reuse it.
+    """
+    options = options or TrainOptions()
+    project = _validated(project, options.validation)
+    models_dir = Path(output) if output is not None else project.root / "models"
+    if options.force:
+        return DryRunResult(latest_model(models_dir), {}, [], forced=True)
+    previous = _previous_model(models_dir, options)
+    if previous is None:
+        return DryRunResult(None, {}, [])
+    writer = ModelWriter()
+    context = TrainingContext(writer, previous, replace(options, progress=False),
+                              dry_run=True)
+    stale: dict[str, str] = {}
+    current: list[str] = []
+    try:
+        for name in sections:
+            section = load_section(name)
+            if not section.is_configured(project):
+                continue
+            if name not in previous.manifest.sections:
+                stale[name] = f"the {name} section (not in the model)"
+                continue
+            try:
+                section.train(project, context)
+            except StaleComponent as e:
+                stale[name] = e.key
+            else:
+                current.append(name)
+    finally:
+        writer.close()
+        previous.close()
+    return DryRunResult(Path(previous.source or previous.root), stale, current)

@@ -85,6 +85,7 @@ class GenerationSection:
                 logger.info("%s is unchanged: reused from the previous model", key)
                 entries.append({**entry_info, "reused": True})
                 continue
+            context.will_train(key)
             source = (context.finetune_source(key, component_cls.name)
                       if component_cls.finetunable else None)
             settings = GenerationContext(project.domain, int(seed), context.options.progress,

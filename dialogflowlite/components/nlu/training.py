@@ -109,6 +109,8 @@ def train_pipeline(
         len(keys),
     )
     later_ones_train = first_stale < len(keys)
+    if later_ones_train:
+        context.will_train(keys[first_stale])
     working = working_copy(training_data) if later_ones_train else training_data
     for index, (key, expected) in enumerate(zip(keys, prints, strict=True)):
         component = pipeline.components[index]

@@ -139,6 +139,7 @@ class CoreSection:
             if context.reuse(entry.key, fingerprint):
                 logger.info("%s: unchanged, reused from the previous model", entry.name)
                 continue
+            context.will_train(entry.key)
             settings = policy_context
             source = (context.finetune_source(entry.key, entry.name)
                       if entry.policy.finetunable else None)

@@ -1,0 +1,162 @@
+"""Rasa's ``rasa train`` options on ``dialogflowlite train``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.artifact import open_model
+from dialogflowlite.cli.main import main
+from dialogflowlite.cli.train import set_augmentation
+from dialogflowlite.io.loader import load_project
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, bye]
+responses:
+  utter_greet: [{text: "Hello!"}]
+  utter_bye: [{text: "Bye!"}]
+"""
+
+NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hello
+    - hi
+- intent: bye
+  examples: |
+    - bye
+    - goodbye
+"""
+
+MORE_NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - good morning
+"""
+
+RULES = """
+version: "3.1"
+rules:
+- rule: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- rule: bye
+  steps:
+  - intent: bye
+  - action: utter_bye
+"""
+
+CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: KeywordIntentClassifier
+policies:
+- name: RulePolicy
+"""
+
+WARNING_DOMAIN = DOMAIN.replace("[greet, bye]", "[greet, bye, lonely]")
+
+
+@pytest.fixture
+def project(write_project) -> Path:
+    return write_project(domain=DOMAIN, nlu=NLU, rules=RULES, config=CONFIG)
+
+
+def _train(project: Path, *extra: str) -> int:
+    return main(["train", "--project", str(project), *extra])
+
+
+def test_dry_run_says_what_training_would_do_with_rasas_exit_codes(project, capsys) -> None:
+    assert _train(project, "--dry-run") == 1  # no model yet
+    assert "no previous model" in capsys.readouterr().out
+    assert not (project / "models").exists()
+
+    assert _train(project) == 0
+    capsys.readouterr()
+    assert _train(project, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "nlu: up to date" in out and "core: up to date" in out
+    assert "No training needed." in out
+    assert _train(project, "--dry-run", "--force") == 8
+    models = sorted((project / "models").glob("*.tar"))
+
+    # new examples: only the NLU is out of date, and nothing is written
+    (project / "data" / "more.yml").write_text(MORE_NLU, encoding="utf-8")
+    capsys.readouterr()
+    assert _train(project, "--dry-run") == 1
+    out = capsys.readouterr().out
+    assert "nlu: would be trained" in out and "core: up to date" in out
+    assert sorted((project / "models").glob("*.tar")) == models
+    assert _train(project, "nlu", "--dry-run") == 1
+    assert _train(project, "core", "--dry-run") == 0
+
+
+def test_domain_data_and_config_from_elsewhere(project, tmp_path, capsys) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "extra_nlu.yml").write_text(MORE_NLU, encoding="utf-8")
+    (elsewhere / "nlu_only.yml").write_text(CONFIG.split("policies:")[0], encoding="utf-8")
+    assert _train(project, "--data", "data/nlu.yml", str(elsewhere / "extra_nlu.yml"),
+                  "--config", str(elsewhere / "nlu_only.yml"),
+                  "--fixed-model-name", "m") == 0
+    with open_model(project / "models" / "m.tar") as model:
+        sections = {name for name, entry in model.manifest.sections.items() if entry}
+        assert sections == {"nlu"}  # that config has no policies, and no rules were given
+        assert model.manifest.sections["nlu"]["examples"] == 5
+    other_domain = tmp_path / "domain_copy.yml"
+    other_domain.write_text(DOMAIN.replace("[greet, bye]", "[greet, bye, extra]"),
+                            encoding="utf-8")
+    assert _train(project, "--domain", str(other_domain), "--fixed-model-name", "d") == 0
+    with open_model(project / "models" / "d.tar") as model:
+        assert "extra" in model.storage("domain").read_json("domain.json")["intents"]
+
+
+def test_a_missing_path_is_one_clear_error(project, capsys) -> None:
+    assert _train(project, "--data", "nowhere") == 1
+    err = capsys.readouterr().err
+    assert "the training data nowhere does not exist" in err and "--data" in err
+
+
+def test_validation_warnings_can_stop_training_or_the_check_be_skipped(write_project,
+                                                                       capsys) -> None:
+    project = write_project(domain=WARNING_DOMAIN, nlu=NLU, rules=RULES, config=CONFIG)
+    assert _train(project, "--fail-on-validation-warnings") == 1
+    err = capsys.readouterr().err
+    assert "warning(s)" in err and "intent 'lonely' has no NLU examples" in err
+    assert not (project / "models").exists()
+    assert _train(project) == 0  # a warning alone does not stop a plain training
+    assert _train(project, "--skip-validation", "--force") == 0
+    assert _train(project, "--skip-validation", "--fail-on-validation-warnings") == 1
+    assert "contradict" in capsys.readouterr().err
+
+
+def test_num_threads_caps_torch(project, monkeypatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert _train(project, "--num-threads", "1") == 0
+        assert torch.get_num_threads() == 1
+        assert _train(project, "--num-threads", "0") == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_augmentation_reaches_the_policies_that_have_it(write_project) -> None:
+    config = CONFIG + "- name: TransformerPolicy\n  epochs: 1\n- name: MemoizationPolicy\n"
+    project = load_project(write_project(domain=DOMAIN, nlu=NLU, rules=RULES, config=config))
+    set_augmentation(project, 0)
+    by_name = {entry.name: entry.params for entry in project.config.policies}
+    assert by_name["TransformerPolicy"]["augmentation"] == 0
+    assert "augmentation" not in by_name["RulePolicy"]
+    assert "augmentation" not in by_name["MemoizationPolicy"]
+    with pytest.raises(Exception, match="0 or more"):
+        set_augmentation(project, -1)
