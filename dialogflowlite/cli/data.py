@@ -11,24 +11,47 @@ from typing import TYPE_CHECKING, TextIO
 from dialogflowlite.cli.command import Command
 
 if TYPE_CHECKING:
+    from dialogflowlite.io.loader import ProjectSources
     from dialogflowlite.io.problems import ProblemLog
     from dialogflowlite.shared.training_data import TrainingData
 
 
+#: ``data validate stories``: only the checks of the stories against each other (Rasa's form)
+VALIDATE_PARTS = ("stories",)
+
+
 def validate(
-    project_dir: str | Path = ".", *, fail_on_warnings: bool = False, out: TextIO | None = None
+    project_dir: str | Path = ".",
+    *,
+    fail_on_warnings: bool = False,
+    out: TextIO | None = None,
+    max_history: int | None = None,
+    stories_only: bool = False,
+    sources: ProjectSources | None = None,
 ) -> int:
     """Load and validate the project in ``project_dir``, print the problems and a summary.
+
+    ``sources`` reads another domain, data or config instead of the
+    project's (``--domain``, ``--data``, ``--config``). ``max_history``
+    replaces config.yml's in the contradiction check. With ``stories_only``
+    only the story-structure checks run (contradictions and checkpoints),
+    plus the errors met while reading the files, since a file that cannot be
+    read leaves its stories unchecked.
 
     Returns the exit code: 1 when there are errors (or, with
     ``fail_on_warnings``, any problem at all), else 0.
     """
     from dialogflowlite.io.loader import load_project
-    from dialogflowlite.io.validate import summary, validate_project
+    from dialogflowlite.io.validate import STORY_STRUCTURE_CHECKS, summary, validate_project
 
     out = out or sys.stdout
-    project = load_project(project_dir, strict=False)
-    problems = validate_project(project)
+    project = load_project(project_dir, strict=False, sources=sources)
+    if stories_only:
+        problems = [p for p in project.problems if p.is_error] + validate_project(
+            project, include_loader_problems=False, checks=STORY_STRUCTURE_CHECKS,
+            max_history=max_history)
+    else:
+        problems = validate_project(project, max_history=max_history)
     for problem in problems:
         print(problem, file=out)
     print(summary(project, problems), file=out)
@@ -37,7 +60,21 @@ def validate(
     return 1 if fail_on_warnings and problems else 0
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("part", nargs="?", choices=VALIDATE_PARTS,
+                        help="`stories`: only check the stories against each other "
+                        "(contradictions, checkpoints), as `rasa data validate stories`")
     parser.add_argument(
         "--project",
         default=".",
@@ -49,10 +86,27 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit with 1 on warnings too, not only on errors",
     )
+    parser.add_argument("--max-history", type=_positive, default=None, metavar="N",
+                        help="compare the last N turns when looking for contradicting stories "
+                        "(default: the largest max_history of the policies in config.yml, "
+                        "else 5)")
+    parser.add_argument("-d", "--domain", default=None, metavar="PATH",
+                        help="a domain file or folder to check instead of the project's")
+    parser.add_argument("--data", nargs="+", default=None, metavar="PATH",
+                        help="training data files or folders to check instead of the "
+                        "project's data/ (only these are read)")
+    parser.add_argument("-c", "--config", default=None, metavar="FILE",
+                        help="a config file to check instead of the project's config.yml")
 
 
 def _run(args: argparse.Namespace) -> int:
-    return validate(args.project, fail_on_warnings=args.fail_on_warnings)
+    from dialogflowlite.io.loader import ProjectSources
+
+    sources = ProjectSources(domain=args.domain, config=args.config,
+                             data=tuple(args.data) if args.data else None)
+    return validate(args.project, fail_on_warnings=args.fail_on_warnings,
+                    max_history=args.max_history, stories_only=args.part == "stories",
+                    sources=sources)
 
 
 COMMAND = Command(
@@ -61,7 +115,8 @@ COMMAND = Command(
     _add_arguments,
     _run,
     description="Check every file of a project and print each problem as "
-    "file:line:col: error|warning: message, then a summary. Exits with 1 when there are errors.",
+    "file:line:col: error|warning: message, then a summary. Exits with 1 when there are errors. "
+    "`data validate stories` checks only the stories against each other.",
 )
 
 

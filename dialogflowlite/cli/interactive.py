@@ -27,17 +27,26 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the stories go (default: data/interactive_stories.yml)")
     parser.add_argument("--out-nlu", default=None, metavar="FILE",
                         help="where the NLU examples go (default: data/interactive_nlu.yml)")
+    parser.add_argument("--conversation-id", default=None, metavar="ID",
+                        help="the conversation's id (its sender_id, as the action server and "
+                             "NLG server see it); after /restart the next conversations are "
+                             "ID-2, ID-3, ... (default: interactive-1, interactive-2, ...)")
+    parser.add_argument("--skip-visualization", action="store_true",
+                        help="accepted for Rasa's scripts; changes nothing: there is no story "
+                             "graph server to turn off (draw the stories with `visualize`)")
 
 
 def run_interactive(project: str | Path = ".", model: str | None = None, *,
                     endpoints_file: str | None = None, out_stories: str | Path | None = None,
                     out_nlu: str | Path | None = None, stdin: TextIO | None = None,
-                    stdout: TextIO | None = None):
+                    stdout: TextIO | None = None, conversation_id: str | None = None):
     """Run an interactive-learning session on stdin/stdout (or the given streams).
 
     Returns the :class:`~dialogflowlite.dialogue.interactive_export.ExportReport`
     of what was written, or None when nothing was. Conversations are kept in
     memory only; endpoints.yml is read for the action server and NLG.
+    ``conversation_id`` names the first conversation (the later ones get
+    ``-2``, ``-3``, ... after it).
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.dialogue.interactive import InteractiveSession, StreamPrompt
@@ -59,7 +68,8 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
                 hint="train the whole bot with `dialogflowlite train`, or pass --model PATH")
         _line_editing()
         session = InteractiveSession(agent, StreamPrompt(stdin, stdout), config.project_dir,
-                                     stories_file=out_stories, nlu_file=out_nlu)
+                                     stories_file=out_stories, nlu_file=out_nlu,
+                                     conversation_id=conversation_id)
         try:
             return session.run()
         finally:
@@ -78,7 +88,8 @@ def _line_editing() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     run_interactive(args.project, args.model, endpoints_file=args.endpoints,
-                    out_stories=args.out_stories, out_nlu=args.out_nlu)
+                    out_stories=args.out_stories, out_nlu=args.out_nlu,
+                    conversation_id=args.conversation_id)
     return 0
 
 

@@ -20,8 +20,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "models/ that has dialogue policies)")
     parser.add_argument("--endpoints", default=None, metavar="FILE",
                         help="endpoints file (default: endpoints.yml of the project)")
-    parser.add_argument("--sender", default=None,
-                        help="conversation id (default: a new one each time)")
+    # Rasa names it --conversation-id; --sender stays for existing scripts
+    parser.add_argument("--conversation-id", "--sender", dest="sender", default=None,
+                        metavar="ID",
+                        help="conversation id, the tracker's sender_id (default: a new one "
+                             "each time)")
     parser.add_argument("--history", default=None,
                         help="file for the line history (default: ~/.dialogflowlite_history)")
 

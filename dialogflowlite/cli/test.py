@@ -9,21 +9,34 @@
   model has a generator and its evaluation is installed.
 
 Like Rasa, a failed story does not change the exit code unless
-``--fail-on-prediction-errors`` is given; then it is 1.
+``--fail-on-prediction-errors`` is given; then it is 1. ``--no-errors``
+leaves out the files that list the wrong predictions, ``--successes`` adds
+those that list the right ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import shutil
 import sys
+import tempfile
+from collections.abc import Collection
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.io.loader import resolve_in_project
 
+if TYPE_CHECKING:
+    from dialogflowlite.evaluation.nlu import CrossValidationResult, NluEvaluation
+
+logger = logging.getLogger(__name__)
+
 PARTS = ("core", "nlu")
+#: what ``test nlu --successes`` adds: the messages whose intent was predicted right
+INTENT_SUCCESSES = "intent_successes.json"
 
 #: the generation report: ``module:function(project_dir, model_path, output_dir, echo)``
 GENERATION_TEST = "dialogflowlite.evaluation.generation:run_generation_test"
@@ -38,19 +51,25 @@ def core_test(
     fail_on_prediction_errors: bool = False,
     extract_slots: bool = True,
     successes: bool = False,
+    errors: bool = True,
     echo: TextIO | None = None,
     skip_without_policies: bool = False,
 ) -> int:
     """Replay the test stories against the model; print and write the results; the exit code.
 
     A model without dialogue policies (``train nlu``) is an error, or with
-    ``skip_without_policies`` a printed notice and no test.
+    ``skip_without_policies`` a printed notice and no test. User steps with
+    text are always parsed by the model's NLU and their intent and entities
+    checked (what Rasa does with ``--e2e``). Without ``errors`` the failed
+    stories are not written (``failed_test_stories.yml``).
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.errors import ModelLoadError, ProjectNotFoundError
     from dialogflowlite.evaluation.stories import (
+        FAILED_STORIES_FILE,
         load_test_stories,
         run_story_test,
+        write_story_results,
     )
     from dialogflowlite.io.loader import load_project
 
@@ -76,10 +95,13 @@ def core_test(
                                   "--model with a model that has them")
     try:
         output = resolve_in_project(out, root) if not Path(out).is_absolute() else Path(out)
-        evaluation = run_story_test(agent, test_stories, out_dir=output,
-                                    extract_slots=extract_slots, successes=successes)
+        evaluation = run_story_test(agent, test_stories, out_dir=None,
+                                    extract_slots=extract_slots)
     finally:
         agent.close()
+    with tempfile.TemporaryDirectory(prefix="dfl-test-core-") as staging:
+        write_story_results(evaluation, staging, successes=successes)
+        _publish(Path(staging), output, leave_out=() if errors else (FAILED_STORIES_FILE,))
     print(evaluation.table(), file=stream)
     print(f"results written to {output}", file=stream)
     if fail_on_prediction_errors and evaluation.failed:
@@ -90,14 +112,105 @@ def core_test(
 def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
              nlu: str | Path | None = None, out: str | Path = "results",
              cross_validation: bool = False, folds: int = 5,
+             config: str | Path | None = None, errors: bool = True, successes: bool = False,
              echo: TextIO | None = None) -> int:
-    """Score the NLU (``run_nlu_test``); the exit code."""
-    from dialogflowlite.evaluation.nlu import run_nlu_test
+    """Score the NLU (``run_nlu_test``), write the reports into ``out``; the exit code.
 
+    With ``cross_validation`` the pipeline of ``config`` (default: the
+    project's config.yml) is cross-validated on ``nlu`` (default: the
+    project's data/). Without ``errors`` the lists of wrong predictions
+    (intent, entity and response selection errors) are not written; with
+    ``successes`` the rightly predicted intents are (``intent_successes.json``).
+    """
     stream = echo or sys.stdout
-    run_nlu_test(project_dir, model, nlu, out, cross_validation, folds,
-                 echo=lambda text: print(text, file=stream))
+    root = Path(project_dir)
+    output = resolve_in_project(out, root)
+    if config is not None and not cross_validation:
+        logger.warning("--config applies only with --cross-validation; the model is tested "
+                       "with the pipeline it was trained with")
+    with tempfile.TemporaryDirectory(prefix="dfl-test-nlu-") as staging:
+        result = _nlu_result(root, model=model, nlu=nlu, staging=Path(staging),
+                             cross_validation=cross_validation, folds=folds, config=config)
+        written = _publish(Path(staging), output,
+                           leave_out=() if errors else _nlu_error_files())
+    if successes:
+        written.append(_write_intent_successes(result, output))
+    print(result.summary_table(), file=stream)
+    print(f"results written to {output}: {', '.join(p.name for p in written)}", file=stream)
     return 0
+
+
+def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
+                staging: Path, cross_validation: bool, folds: int,
+                config: str | Path | None) -> NluEvaluation | CrossValidationResult:
+    """Evaluate (or cross-validate) and write every report into ``staging``."""
+    from dialogflowlite.errors import TrainingError
+    from dialogflowlite.evaluation.nlu import cross_validate, run_nlu_test
+    from dialogflowlite.io.loader import ProjectSources, load_project
+
+    if not cross_validation:
+        return run_nlu_test(root, model, nlu, staging, echo=lambda _text: None)
+    sources = ProjectSources(config=_given(config, root, "--config"),
+                             data=(_given(nlu, root, "--nlu"),) if nlu is not None else None)
+    project = load_project(root, strict=False, sources=sources)
+    if not project.nlu.intent_examples:
+        raise TrainingError(f"no NLU examples to cross-validate in {nlu or root / 'data'}",
+                            hint="add examples under data/, or pass them with --nlu")
+    result = cross_validate(project, folds)
+    result.write(staging)
+    return result
+
+
+def _given(path: str | Path | None, root: Path, option: str) -> Path | None:
+    """A path given on the command line (from the working folder, else the project)."""
+    from dialogflowlite.errors import ProjectNotFoundError
+
+    if path is None:
+        return None
+    found = resolve_in_project(path, root)
+    if not found.exists():
+        raise ProjectNotFoundError(f"{path} does not exist",
+                                   hint=f"check the path given to {option}")
+    return found
+
+
+def _nlu_error_files() -> tuple[str, ...]:
+    from dialogflowlite.evaluation.nlu import ENTITY_ERRORS, INTENT_ERRORS, RESPONSE_ERRORS
+
+    return (INTENT_ERRORS, ENTITY_ERRORS, RESPONSE_ERRORS)
+
+
+def _write_intent_successes(result: NluEvaluation | CrossValidationResult,
+                            output: Path) -> Path:
+    """The rightly classified messages, in the shape of ``intent_errors.json``'s entries."""
+    import json
+
+    from dialogflowlite.evaluation.nlu import CrossValidationResult
+
+    # cross-validation pools the messages of its folds into one evaluation
+    evaluation = result.evaluation if isinstance(result, CrossValidationResult) else result
+    successes = [{"text": r.text, "intent": r.intent,
+                  "intent_prediction": {"name": r.intent_prediction, "confidence": r.confidence}}
+                 for r in evaluation.records if r.intent_correct]
+    target = output / INTENT_SUCCESSES
+    target.write_text(json.dumps(successes, ensure_ascii=False, indent=2), encoding="utf-8")
+    return target
+
+
+def _publish(staging: Path, output: Path, *, leave_out: Collection[str] = ()) -> list[Path]:
+    """Copy the files written into ``staging`` to ``output``, except those named in ``leave_out``.
+
+    The evaluation writes every report; writing them to a staging folder first
+    is what lets ``--no-errors`` leave some out without touching a file of an
+    earlier run.
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    published = []
+    for file in sorted(staging.iterdir()):
+        if file.name in leave_out or not file.is_file():
+            continue
+        published.append(Path(shutil.copyfile(file, output / file.name)))
+    return published
 
 
 def _has_nlu_tests(project_dir: Path) -> bool:
@@ -127,7 +240,8 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
               nlu: str | Path | None = None, out: str | Path = "results",
               cross_validation: bool = False, folds: int = 5,
               fail_on_prediction_errors: bool = False, extract_slots: bool = True,
-              successes: bool = False, echo: TextIO | None = None) -> int:
+              successes: bool = False, errors: bool = True,
+              config: str | Path | None = None, echo: TextIO | None = None) -> int:
     """What ``dialogflowlite test`` runs; returns the exit code."""
     stream = echo or sys.stdout
     root = Path(project_dir)
@@ -136,10 +250,13 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
         code = max(code, core_test(root, model=model, stories=stories, out=out,
                                    fail_on_prediction_errors=fail_on_prediction_errors,
                                    extract_slots=extract_slots, successes=successes,
-                                   echo=stream, skip_without_policies=part is None))
+                                   errors=errors, echo=stream,
+                                   skip_without_policies=part is None))
     if part == "nlu" or (part is None and (nlu or cross_validation or _has_nlu_tests(root))):
         code = max(code, nlu_test(root, model=model, nlu=nlu, out=out,
-                                  cross_validation=cross_validation, folds=folds, echo=stream))
+                                  cross_validation=cross_validation, folds=folds,
+                                  config=config, errors=errors, successes=successes,
+                                  echo=stream))
     elif part is None:
         print("NLU: no test examples under tests/ (pass --nlu FILE or --cross-validation)",
               file=stream)
@@ -158,30 +275,64 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--model", default=None, metavar="PATH",
                         help="model file, or folder whose newest model is used "
                              "(default: <project>/models)")
-    parser.add_argument("--stories", default=None, metavar="FILE",
+    parser.add_argument("-s", "--stories", default=None, metavar="FILE",
                         help="test stories (file or folder; default: <project>/tests)")
-    parser.add_argument("--nlu", default=None, metavar="FILE",
-                        help="NLU test examples (default: the NLU examples under tests/)")
+    parser.add_argument("-u", "--nlu", default=None, metavar="FILE",
+                        help="NLU test examples (default: the NLU examples under tests/); "
+                             "with --cross-validation, the data to cross-validate on "
+                             "(default: <project>/data)")
+    parser.add_argument("-c", "--config", nargs="+", default=None, metavar="FILE",
+                        help="with --cross-validation: the config whose pipeline is "
+                             "cross-validated (default: <project>/config.yml); one file only, "
+                             "comparing several configs is not supported. Without "
+                             "--cross-validation the model's own pipeline is tested")
     parser.add_argument("--cross-validation", action="store_true",
                         help="test the NLU by cross-validation on the training data")
-    parser.add_argument("--folds", type=int, default=5, metavar="K",
+    parser.add_argument("-f", "--folds", type=int, default=5, metavar="K",
                         help="number of cross-validation folds (default: 5)")
     parser.add_argument("--out", default="results", metavar="DIR",
                         help="where to write the reports (default: <project>/results)")
     parser.add_argument("--fail-on-prediction-errors", action="store_true",
                         help="exit with 1 when a test story fails")
+    parser.add_argument("--e2e", "--end-to-end", action="store_true",
+                        help="accepted for Rasa's scripts; test stories are always tested end "
+                             "to end: a user step with text is parsed by the model's NLU and "
+                             "its intent and entities checked, a step with only an intent is "
+                             "taken as written")
     parser.add_argument("--no-slot-extraction", action="store_true",
                         help="do not fill slots from user steps by the slot mappings; use only "
                              "the slot_was_set steps of the stories")
     parser.add_argument("--successes", action="store_true",
-                        help="also write the stories that passed")
+                        help="also write what was predicted right: the stories that passed "
+                             "(successful_test_stories.yml) and the messages whose intent "
+                             f"was right ({INTENT_SUCCESSES})")
+    parser.add_argument("--no-errors", action="store_true",
+                        help="do not write what was predicted wrong: failed_test_stories.yml, "
+                             "intent_errors.json, entity_errors.json, "
+                             "response_selection_errors.json")
+
+
+def _single_config(configs: list[str] | None) -> str | None:
+    from dialogflowlite.errors import ConfigError
+
+    if not configs:
+        return None
+    if len(configs) > 1:
+        # --config takes several words (as Rasa's does), so it also swallows a part after it
+        misplaced = [c for c in configs if c in PARTS]
+        hint = (f"write `test {misplaced[0]}` before the options" if misplaced
+                else "cross-validate one config at a time")
+        raise ConfigError(f"--config names {len(configs)} files ({' '.join(configs)}); "
+                          "comparing configs is not supported", hint=hint)
+    return configs[0]
 
 
 def _run(args: argparse.Namespace) -> int:
     return run_tests(args.project, part=args.part, model=args.model, stories=args.stories,
                      nlu=args.nlu, out=args.out, cross_validation=args.cross_validation,
                      folds=args.folds, fail_on_prediction_errors=args.fail_on_prediction_errors,
-                     extract_slots=not args.no_slot_extraction, successes=args.successes)
+                     extract_slots=not args.no_slot_extraction, successes=args.successes,
+                     errors=not args.no_errors, config=_single_config(args.config))
 
 
 COMMAND = Command(

@@ -182,8 +182,11 @@ class InteractiveSession:
 
     def __init__(self, agent: Any, prompt: Prompt, project_dir: str | Path = ".", *,
                  stories_file: str | Path | None = None,
-                 nlu_file: str | Path | None = None) -> None:
+                 nlu_file: str | Path | None = None,
+                 conversation_id: str | None = None) -> None:
         self.agent = agent
+        #: the first conversation's id; after /restart: ``<id>-2``, ``<id>-3``, ...
+        self.conversation_id = conversation_id
         self.processor: MessageProcessor = agent.processor
         self.domain = agent.domain
         self.prompt = prompt
@@ -527,7 +530,11 @@ class InteractiveSession:
     # ------------------------------------------------------------ helpers
 
     def _new_conversation(self) -> str:
-        sender_id = f"interactive-{len(self.conversations) + 1}"
+        number = len(self.conversations) + 1
+        if self.conversation_id is None:
+            sender_id = f"interactive-{number}"
+        else:
+            sender_id = self.conversation_id if number == 1 else f"{self.conversation_id}-{number}"
         self.conversations.append(sender_id)
         return sender_id
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -736,8 +736,15 @@ def check_components(project: Project) -> list[Problem]:
     return problems
 
 
-def max_history(project: Project) -> int:
-    """How many turns the dialogue policies look back: the largest ``max_history`` given, else 5."""
+def max_history(project: Project, override: int | None = None) -> int:
+    """How many turns the dialogue policies look back: the largest ``max_history`` given, else 5.
+
+    ``override`` (``data validate --max-history``), when given, wins over config.yml.
+    """
+    if override is not None:
+        if isinstance(override, bool) or not isinstance(override, int) or override < 1:
+            raise ValueError(f"max_history must be a positive integer, not {override!r}")
+        return override
     values = [
         policy.params["max_history"]
         for policy in project.config.policies
@@ -850,15 +857,16 @@ def _does(action: ActionExecuted) -> str:
     return f"runs '{action.action_text or action.name}'"
 
 
-def check_contradicting_stories(project: Project) -> list[Problem]:
+def check_contradicting_stories(project: Project, *, history: int | None = None) -> list[Problem]:
     """Two stories with the same last ``max_history`` states must continue with the same action.
 
     Stories are expanded into linear paths (checkpoints joined, ``or`` steps
-    split) first; ``max_history`` comes from the policies in config.yml.
+    split) first; ``max_history`` comes from the policies in config.yml, or
+    from ``history`` when given.
     """
     if not project.stories:
         return []
-    history = max_history(project)
+    history = max_history(project, history)
     expansion = expand_stories(project.stories, domain=project.domain, max_paths=MAX_CHECKED_PATHS)
     problems: list[Problem] = []
     if expansion.truncated:
@@ -965,24 +973,39 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+#: the checks of ``data validate stories``: the stories against each other
+STORY_STRUCTURE_CHECKS: tuple[Check, ...] = (check_checkpoints, check_contradicting_stories)
+
+
 def _sort_key(problem: Problem) -> tuple:
     where = problem.position
     return (where.file, where.line or 0, where.col or 0)
 
 
-def validate_project(project: Project, *, include_loader_problems: bool = True) -> list[Problem]:
-    """Run every check on ``project``; the problems come sorted by file and line.
+def validate_project(
+    project: Project,
+    *,
+    include_loader_problems: bool = True,
+    checks: Sequence[Check] = CHECKS,
+    max_history: int | None = None,
+) -> list[Problem]:
+    """Run ``checks`` (default: every check) on ``project``; the problems sorted by file and line.
 
     With ``include_loader_problems`` the loader's findings (YAML syntax,
     unknown keys, malformed annotation, ...) are part of the result; the
     trainer passes False because it reports ``project.problems`` itself.
-    A finding the loader already made is not repeated.
+    A finding the loader already made is not repeated. ``max_history``
+    replaces config.yml's in the contradiction check (``--max-history``).
     """
     loader = list(project.problems)
     already = {(p.severity, p.message) for p in loader}
     found: list[Problem] = []
-    for check in CHECKS:
-        for problem in check(project):
+    for check in checks:
+        if check is check_contradicting_stories:
+            results = check_contradicting_stories(project, history=max_history)
+        else:
+            results = check(project)
+        for problem in results:
             if (problem.severity, problem.message) not in already and problem not in found:
                 found.append(problem)
     problems = (loader if include_loader_problems else []) + found

@@ -1,0 +1,565 @@
+"""Rasa's command-line options on ``shell``, ``interactive``, ``data validate``, ``test``,
+``visualize`` and ``export``: each one parsed and doing what it says.
+
+The bot is tiny (a whitespace tokenizer and a regex entity extractor, no
+intent classifier; rules answer), so it trains in well under a second: free
+text gets no intent, and ``/intent`` messages get theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.cli.main import build_parser, main
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, bye, inform]
+entities: [city]
+slots:
+  city:
+    type: text
+    influence_conversation: false
+    mappings:
+    - type: from_entity
+      entity: city
+responses:
+  utter_greet: [{text: "Hello!"}]
+  utter_bye: [{text: "Bye!"}]
+  utter_noted: [{text: "Noted."}]
+"""
+
+NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hello there
+    - hi
+- intent: bye
+  examples: |
+    - goodbye
+    - bye
+- intent: inform
+  examples: |
+    - to [Oslo](city)
+    - to [Rome](city)
+- regex: city
+  examples: |
+    - Rome|Oslo
+"""
+
+RULES = """
+version: "3.1"
+rules:
+- rule: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- rule: bye
+  steps:
+  - intent: bye
+  - action: utter_bye
+- rule: inform
+  steps:
+  - intent: inform
+  - action: utter_noted
+"""
+
+CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: RegexEntityExtractor
+policies:
+- name: MemoizationPolicy
+- name: RulePolicy
+"""
+
+TESTS = """
+version: "3.1"
+stories:
+- story: greet and leave
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: bye
+  - action: utter_bye
+"""
+
+#: a test story whose text says bye while its label says greet
+MISLABELLED = """
+version: "3.1"
+stories:
+- story: text against label
+  steps:
+  - user: /bye
+    intent: greet
+  - action: utter_greet
+"""
+
+#: NLU test examples: the shortcut is classified right, free text is not (no classifier)
+NLU_TESTS = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - /greet
+    - hello
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def bot_files() -> dict[str, str]:
+    return {"domain.yml": DOMAIN, "data/nlu.yml": NLU, "data/rules.yml": RULES,
+            "config.yml": CONFIG, "tests/test_stories.yml": TESTS}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """The tiny bot's model, trained once for this module."""
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    root = write(tmp_path_factory.mktemp("rasa-flags-bot"), bot_files())
+    return train(root, options=TrainOptions(progress=False)).model_path
+
+
+@pytest.fixture
+def bot(tmp_path: Path, trained: Path) -> Path:
+    root = write(tmp_path / "bot", bot_files())
+    (root / "models").mkdir()
+    shutil.copy(trained, root / "models" / trained.name)
+    return root
+
+
+def parse(*argv: str):
+    return build_parser().parse_args(list(argv))
+
+
+# ---------------------------------------------------------------- shell
+
+
+@pytest.mark.parametrize("option", ["--conversation-id", "--sender"])
+def test_shell_conversation_id_names_the_conversation(option: str, bot: Path, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    log = tmp_path / "events.log"
+    (bot / "endpoints.yml").write_text(f"event_broker:\n  type: file\n  path: {log}\n",
+                                       encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("/greet\n"))
+    assert main(["shell", "--project", str(bot), option, "pat-42",
+                 "--history", str(tmp_path / "history")]) == 0
+    senders = {json.loads(line)["sender_id"] for line in log.read_text().splitlines()}
+    assert senders == {"pat-42"}
+
+
+def test_shell_takes_both_spellings_as_one_option() -> None:
+    assert parse("shell", "--conversation-id", "a").sender == "a"
+    assert parse("shell", "--sender", "b").sender == "b"
+    args = parse("shell", "-m", "models/x.tar", "--endpoints", "prod.yml")
+    assert (args.model, args.endpoints) == ("models/x.tar", "prod.yml")
+
+
+# ---------------------------------------------------------------- interactive
+
+
+class _Stores:
+    """Keeps the in-memory tracker stores ``interactive`` makes, to look inside afterwards."""
+
+    def __init__(self, monkeypatch) -> None:
+        from dialogflowlite.stores import memory
+
+        self.made: list = []
+        stores = self
+
+        class Recorded(memory.MemoryTrackerStore):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                stores.made.append(self)
+
+        monkeypatch.setattr(memory, "MemoryTrackerStore", Recorded)
+
+    def conversations(self) -> list[str]:
+        [store] = self.made
+        return sorted(asyncio.run(store.keys()))
+
+
+#: greet and confirm (intent, utter_greet, listen), restart, greet again, then export
+SESSION = "/greet\n\n\n\n/restart\n/greet\n\n\n\n/export\n"
+
+
+def test_interactive_conversation_id_names_the_conversations(bot: Path, monkeypatch) -> None:
+    stores = _Stores(monkeypatch)
+    monkeypatch.setattr("sys.stdin", io.StringIO(SESSION))
+    assert main(["interactive", "--project", str(bot), "--conversation-id", "pat",
+                 "--skip-visualization"]) == 0
+    assert stores.conversations() == ["pat", "pat-2"]
+    assert "utter_greet" in (bot / "data" / "interactive_stories.yml").read_text()
+
+
+def test_interactive_without_an_id_numbers_the_conversations(bot: Path, monkeypatch) -> None:
+    from dialogflowlite.cli.interactive import run_interactive
+
+    stores = _Stores(monkeypatch)
+    run_interactive(bot, stdin=io.StringIO(SESSION), stdout=io.StringIO())
+    assert stores.conversations() == ["interactive-1", "interactive-2"]
+
+
+def test_interactive_options(capsys) -> None:
+    args = parse("interactive", "--skip-visualization", "-m", "models", "--endpoints", "e.yml")
+    assert args.skip_visualization and (args.model, args.endpoints) == ("models", "e.yml")
+    with pytest.raises(SystemExit):
+        main(["interactive", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--skip-visualization accepted for Rasa's scripts; changes nothing" in help_text
+
+
+# ---------------------------------------------------------------- data validate
+
+VALIDATE_DOMAIN = """
+version: "3.1"
+intents: [greet, inform, goodbye, unused]
+responses:
+  utter_greet: [{text: Hello!}]
+  utter_goodbye: [{text: Bye!}]
+"""
+
+VALIDATE_NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+- intent: inform
+  examples: |
+    - to Rome
+- intent: goodbye
+  examples: |
+    - bye
+"""
+
+#: the stories differ only two turns back: a contradiction with max_history 1, not with 2
+VALIDATE_STORIES = """
+version: "3.1"
+stories:
+- story: long
+  steps:
+  - intent: inform
+  - action: utter_greet
+  - intent: goodbye
+  - action: utter_goodbye
+- story: short
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: goodbye
+  - action: utter_greet
+"""
+
+VALIDATE_CONFIG = """
+language: en
+pipeline: []
+policies:
+- name: MemoizationPolicy
+  max_history: {}
+"""
+
+
+def validation_project(tmp_path: Path, config_history: int) -> Path:
+    return write(tmp_path / f"validate-{config_history}", {
+        "domain.yml": VALIDATE_DOMAIN, "data/nlu.yml": VALIDATE_NLU,
+        "data/stories.yml": VALIDATE_STORIES,
+        "config.yml": VALIDATE_CONFIG.replace("{}", str(config_history))})
+
+
+def validate(capsys, *argv: str) -> tuple[int, str]:
+    code = main(["data", "validate", *argv])
+    return code, capsys.readouterr().out
+
+
+def test_max_history_overrides_the_config(tmp_path: Path, capsys) -> None:
+    long_config = validation_project(tmp_path, 3)
+    code, out = validate(capsys, "--project", str(long_config))
+    assert code == 0 and "DFL119" not in out and "contradicts" not in out
+    code, out = validate(capsys, "--project", str(long_config), "--max-history", "1")
+    assert code == 1
+    assert "story 'short' contradicts story 'long'" in out
+    assert "after the same last 1 turn(s)" in out
+
+    short_config = validation_project(tmp_path, 1)
+    assert validate(capsys, "--project", str(short_config))[0] == 1
+    code, out = validate(capsys, "--project", str(short_config), "--max-history", "2")
+    assert code == 0 and "contradicts" not in out
+
+
+def test_max_history_must_be_positive(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["data", "validate", "--project", str(tmp_path), "--max-history", "0"])
+    assert exited.value.code == 2
+    assert "must be 1 or more, not 0" in capsys.readouterr().err
+
+
+def test_validate_stories_runs_only_the_story_structure_checks(tmp_path: Path, capsys) -> None:
+    root = validation_project(tmp_path, 3)
+    # everything: the intent `unused` has no examples, a warning
+    code, out = validate(capsys, "--project", str(root), "--fail-on-warnings")
+    assert code == 1 and "intent 'unused'" in out
+    # the stories only: that warning is not theirs
+    code, out = validate(capsys, "stories", "--project", str(root), "--fail-on-warnings")
+    assert code == 0 and "unused" not in out
+    assert out.startswith("0 error(s), 0 warning(s)")
+    code, out = validate(capsys, "stories", "--project", str(root), "--max-history", "1")
+    assert code == 1
+    problems = out.splitlines()[:-1]
+    assert problems and all("contradicts" in line for line in problems)
+
+
+def test_validate_stories_still_reports_unreadable_files(tmp_path: Path, capsys) -> None:
+    root = validation_project(tmp_path, 3)
+    (root / "data" / "more.yml").write_text("stories:\n  - story: x\n   steps: []\n")
+    code, out = validate(capsys, "stories", "--project", str(root))
+    assert code == 1 and "invalid YAML" in out
+
+
+def test_validate_reads_other_domain_data_and_config(tmp_path: Path, capsys) -> None:
+    root = validation_project(tmp_path, 3)
+    other = write(tmp_path / "other", {
+        "domain.yml": VALIDATE_DOMAIN.replace(", unused]", "]"),
+        "nlu.yml": VALIDATE_NLU,
+        "stories.yml": VALIDATE_STORIES.split("- story: short")[0],
+        "config.yml": VALIDATE_CONFIG.replace("{}", "1"),
+    })
+    # the project's own domain has the `unused` intent: a warning
+    assert validate(capsys, "--project", str(root), "--fail-on-warnings")[0] == 1
+    code, out = validate(capsys, "--project", str(root), "--fail-on-warnings",
+                         "-d", str(other / "domain.yml"),
+                         "--data", str(other / "nlu.yml"), str(other / "stories.yml"),
+                         "-c", str(other / "config.yml"))
+    assert code == 0, out
+    assert "3 intents, 3 examples" in out and "1 stories" in out
+    # with the project's stories and the other config's max_history 1, they contradict
+    code, out = validate(capsys, "--project", str(root), "--config", str(other / "config.yml"))
+    assert code == 1 and "after the same last 1 turn(s)" in out
+    code, out = validate(capsys, "--project", str(root), "--config", "nowhere.yml")
+    assert code == 1 and "the config file nowhere.yml does not exist" in out
+    assert "--config" in out
+
+
+# ---------------------------------------------------------------- test
+
+
+def test_e2e_is_accepted_and_stories_are_always_tested_end_to_end(bot: Path, capsys) -> None:
+    (bot / "mislabelled.yml").write_text(MISLABELLED, encoding="utf-8")
+    for extra in ([], ["--e2e"], ["--end-to-end"]):
+        out_dir = f"results{len(extra)}{extra[0] if extra else ''}"
+        assert main(["test", "core", "--project", str(bot), "--stories", "mislabelled.yml",
+                     "--out", out_dir, *extra]) == 0
+        assert "Stories: 0 / 1 correct" in capsys.readouterr().out
+        failed = (bot / out_dir / "failed_test_stories.yml").read_text(encoding="utf-8")
+        # the text was parsed: the NLU read /bye, not the label greet
+        assert "predicted: bye: /bye" in failed
+    assert parse("test", "--e2e").e2e and parse("test", "core", "--end-to-end").e2e
+
+
+def test_no_errors_leaves_out_the_failed_stories(bot: Path, capsys) -> None:
+    (bot / "mislabelled.yml").write_text(MISLABELLED, encoding="utf-8")
+    args = ["test", "core", "--project", str(bot), "-s", "mislabelled.yml"]
+    assert main([*args, "--out", "with"]) == 0
+    assert (bot / "with" / "failed_test_stories.yml").is_file()
+    assert main([*args, "--out", "without", "--no-errors"]) == 0
+    assert "Stories: 0 / 1 correct" in capsys.readouterr().out
+    assert not (bot / "without" / "failed_test_stories.yml").exists()
+    report = json.loads((bot / "without" / "story_report.json").read_text())
+    assert report["conversation_accuracy"]["correct"] == 0
+
+
+def test_nlu_no_errors_and_successes(bot: Path, capsys) -> None:
+    (bot / "nlu_tests.yml").write_text(NLU_TESTS, encoding="utf-8")
+    args = ["test", "nlu", "--project", str(bot), "-u", "nlu_tests.yml"]
+    assert main([*args, "--out", "plain"]) == 0
+    errors = json.loads((bot / "plain" / "intent_errors.json").read_text())
+    assert [e["text"] for e in errors] == ["hello"]
+    assert not (bot / "plain" / "intent_successes.json").exists()
+
+    stale = bot / "quiet" / "intent_errors.json"
+    stale.parent.mkdir()
+    stale.write_text("from an earlier run", encoding="utf-8")
+    capsys.readouterr()
+    assert main([*args, "--out", "quiet", "--no-errors", "--successes"]) == 0
+    out = capsys.readouterr().out
+    assert "NLU evaluation on 2 messages" in out
+    written = out.split("results written to ")[1]
+    assert "intent_report.json" in written and "intent_errors.json" not in written
+    assert stale.read_text(encoding="utf-8") == "from an earlier run"  # not written
+    assert not (bot / "quiet" / "entity_errors.json").exists()
+    assert (bot / "quiet" / "intent_report.json").is_file()
+    successes = json.loads((bot / "quiet" / "intent_successes.json").read_text())
+    assert successes == [{"text": "/greet", "intent": "greet",
+                          "intent_prediction": {"name": "greet", "confidence": 1.0}}]
+
+
+def test_cross_validation_takes_the_config_and_data_given(bot: Path, capsys) -> None:
+    no_entities = bot / "no_entities.yml"
+    no_entities.write_text(CONFIG.replace("- name: RegexEntityExtractor\n", ""),
+                           encoding="utf-8")
+    only_inform = bot / "inform.yml"
+    only_inform.write_text(textwrap.dedent(NLU).split("- intent: greet")[0]
+                           + "- intent: inform\n  examples: |\n    - to [Oslo](city)\n"
+                           "    - to [Rome](city)\n    - off to [Rome](city)\n"
+                           "    - back to [Oslo](city)\n- regex: city\n  examples: |\n"
+                           "    - Rome|Oslo\n", encoding="utf-8")
+    args = ["test", "nlu", "--project", str(bot), "--cross-validation", "-f", "2",
+            "--nlu", "inform.yml"]
+    assert main([*args, "--out", "own"]) == 0
+    assert "2 folds (4 messages)" in capsys.readouterr().out
+    own = json.loads((bot / "own" / "cross_validation.json").read_text())
+    assert own["mean"]["entity_f1"] == 1.0
+    assert main([*args, "--out", "other", "-c", "no_entities.yml"]) == 0
+    other = json.loads((bot / "other" / "cross_validation.json").read_text())
+    assert other["mean"]["entity_f1"] == 0.0
+
+    assert main([*args, "-c", "no_entities.yml", "config.yml"]) == 1
+    assert "comparing configs is not supported" in capsys.readouterr().err
+    assert main(["test", "--project", str(bot), "-c", "config.yml", "nlu"]) == 1
+    assert "write `test nlu` before the options" in capsys.readouterr().err
+    assert main([*args, "-c", "nowhere.yml"]) == 1
+    assert "check the path given to --config" in capsys.readouterr().err
+
+
+def test_test_out_folder(bot: Path) -> None:
+    assert main(["test", "core", "--project", str(bot), "--out", "elsewhere"]) == 0
+    assert (bot / "elsewhere" / "story_report.json").is_file()
+
+
+# ---------------------------------------------------------------- visualize
+
+GRAPH_DOMAIN = """
+version: "3.1"
+intents: [greet, bye, inform, deny]
+entities: [city]
+responses:
+  utter_greet: [{text: "Hello!"}]
+  utter_bye: [{text: "Bye!"}]
+  utter_noted: [{text: "Noted."}]
+"""
+
+#: utter_greet is followed by different steps in the two stories
+GRAPH_STORIES = """
+version: "3.1"
+stories:
+- story: greet then inform
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: inform
+    entities:
+    - city: Rome
+  - action: utter_noted
+- story: bye then deny
+  steps:
+  - intent: bye
+  - action: utter_greet
+  - intent: deny
+  - action: utter_bye
+"""
+
+
+@pytest.fixture
+def graph_project(tmp_path: Path) -> Path:
+    return write(tmp_path / "graph", {"domain.yml": GRAPH_DOMAIN,
+                                      "data/stories.yml": GRAPH_STORIES,
+                                      "config.yml": "language: en\npipeline: []\npolicies: []\n"})
+
+
+def dot(root: Path, *argv: str) -> str:
+    out = root / "g.dot"
+    assert main(["visualize", "--project", str(root), "--out", str(out), *argv]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def node_count(graph: str, label: str) -> int:
+    return len(re.findall(rf'\[label="{re.escape(label)}"', graph))
+
+
+def test_max_history_merges_alike_steps(graph_project: Path) -> None:
+    assert node_count(dot(graph_project), "utter_greet") == 2
+    assert node_count(dot(graph_project, "--max-history", "2"), "utter_greet") == 2
+    merged = dot(graph_project, "--max-history", "1")
+    assert node_count(merged, "utter_greet") == 1
+    # the one utter_greet comes after both intents and goes on to both
+    node = re.search(r'(n\d+) \[label="utter_greet"', merged).group(1)
+    assert len(re.findall(rf"-> {node};", merged)) == 2
+    assert len(re.findall(rf"{node} -> ", merged)) == 2
+
+
+def test_merging_never_makes_a_loop() -> None:
+    from dialogflowlite.cli.visualize import merge_alike_steps
+    from dialogflowlite.dialogue.story_graph import Node, StoryGraph
+
+    # START -> a -> b -> a -> END: the two a's are on one path and stay two nodes
+    graph = StoryGraph([Node(0, "START", "start"), Node(1, "END", "end"),
+                        Node(2, "a", "action"), Node(3, "b", "action"),
+                        Node(4, "a", "action")], {(0, 2), (2, 3), (3, 4), (4, 1)})
+    merged = merge_alike_steps(graph, 1)
+    assert [n.label for n in merged.nodes].count("a") == 2
+
+
+def test_nlu_draws_example_messages(graph_project: Path) -> None:
+    nlu = graph_project / "examples.yml"
+    nlu.write_text(textwrap.dedent("""\
+        version: "3.1"
+        nlu:
+        - intent: greet
+          examples: |
+            - hello there
+        - intent: inform
+          examples: |
+            - to [Oslo](city)
+            - to [Rome](city)
+        """), encoding="utf-8")
+    graph = dot(graph_project, "-u", str(nlu))
+    assert 'label="\\"hello there\\""' in graph
+    assert '"\\"to Rome\\" (city)"' in graph and "to Oslo" not in graph  # same entity value
+    assert 'label="bye"' in graph  # no example: the intent stays
+    assert 'label="greet"' not in graph
+
+
+def test_visualize_reads_other_stories_domain_and_config(graph_project: Path,
+                                                         capsys) -> None:
+    other = write(graph_project / "other", {
+        "domain.yml": GRAPH_DOMAIN,
+        "config.yml": "language: en\npipeline: []\npolicies: []\n",
+        "stories.yml": GRAPH_STORIES.split("- story: bye then deny")[0]})
+    (graph_project / "domain.yml").write_text("intents: [greet\n", encoding="utf-8")
+    (graph_project / "config.yml").write_text("pipeline: [\n", encoding="utf-8")
+    assert main(["visualize", "--project", str(graph_project)]) == 1
+    graph = dot(graph_project, "-d", str(other / "domain.yml"), "-c", str(other / "config.yml"),
+                "-s", str(other / "stories.yml"))
+    assert 'label="greet"' in graph and 'label="deny"' not in graph
+    assert main(["visualize", "--project", str(graph_project), "-d", str(other / "domain.yml"),
+                 "-c", str(other / "config.yml"), "-s", "nowhere.yml"]) == 1
+    assert "check the path given to --stories" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- export
+
+
+def test_export_takes_rasas_options() -> None:
+    args = parse("export", "--endpoints", "e.yml", "--minimum-timestamp", "1.5",
+                 "--maximum-timestamp", "9", "--conversation-ids", "a,b")
+    assert (args.endpoints, args.minimum_timestamp, args.maximum_timestamp,
+            args.conversation_ids) == ("e.yml", 1.5, 9.0, "a,b")
