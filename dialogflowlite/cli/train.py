@@ -37,6 +37,7 @@ def train_project(
     sources: ProjectSources | None = None,
     augmentation: int | None = None,
     validation: str = "errors",
+    validation_max_history: int | None = None,
     echo: TextIO | None = None,
 ):
     """Train the project (or one ``part`` of it); print what happened and return the result.
@@ -51,7 +52,8 @@ def train_project(
     ``sources`` names other domain, data and config files (``--domain``,
     ``--data``, ``--config``); ``augmentation`` overrides the policies' story
     augmentation; ``validation`` is ``errors`` (the default: errors stop
-    training), ``warnings`` (warnings stop it too) or ``skip``.
+    training), ``warnings`` (warnings stop it too) or ``skip``;
+    ``validation_max_history`` is the history the story-contradiction check uses.
     """
     from dialogflowlite.training.trainer import TrainOptions, train
 
@@ -80,7 +82,8 @@ def train_project(
     result = train(project, output=output, sections=sections,
                    options=TrainOptions(force=force, quantize=quantize, seed=seed,
                                         finetune=finetune, epoch_fraction=epoch_fraction,
-                                        validation=validation),
+                                        validation=validation,
+                                        validation_max_history=validation_max_history),
                    fixed_model_name=fixed_model_name)
     print(f"model: {result.model_path}", file=stream)
     print(f"trained ({len(result.trained)}): {', '.join(result.trained) or '-'}", file=stream)
@@ -156,6 +159,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                       "stop it)")
     rasa.add_argument("--fail-on-validation-warnings", action="store_true",
                       help="stop before training when the check finds warnings too")
+    rasa.add_argument("--validation-max-history", type=int, default=None, metavar="N",
+                      help="turns of history the check for contradicting stories considers "
+                      "(default: the policies' max_history in config.yml)")
 
 
 def _sources(args: argparse.Namespace) -> ProjectSources | None:
@@ -168,6 +174,9 @@ def _validation(args: argparse.Namespace) -> str:
     if args.skip_validation and args.fail_on_validation_warnings:
         raise ConfigError("--skip-validation and --fail-on-validation-warnings contradict "
                             "each other", hint="give one of them")
+    if args.validation_max_history is not None and args.validation_max_history < 1:
+        raise ConfigError(f"--validation-max-history must be 1 or more, not "
+                          f"{args.validation_max_history}")
     if args.skip_validation:
         return "skip"
     return "warnings" if args.fail_on_validation_warnings else "errors"
@@ -184,7 +193,8 @@ def _dry_run(args: argparse.Namespace) -> int:
         output = Path(args.out) if Path(args.out).is_absolute() else Path(args.project) / args.out
     result = dry_run(project, output=output, sections=(args.part,) if args.part else PARTS,
                      options=TrainOptions(force=args.force, seed=args.seed,
-                                          validation=_validation(args)))
+                                          validation=_validation(args),
+                                          validation_max_history=args.validation_max_history))
     for line in result.report():
         print(line)
     return result.code
@@ -203,7 +213,8 @@ def _run(args: argparse.Namespace) -> int:
                   quantize=args.quantize, fixed_model_name=args.fixed_model_name,
                   seed=args.seed, nlu=args.nlu, stories=args.stories, finetune=args.finetune,
                   epoch_fraction=args.epoch_fraction, sources=_sources(args),
-                  augmentation=args.augmentation, validation=_validation(args))
+                  augmentation=args.augmentation, validation=_validation(args),
+                  validation_max_history=args.validation_max_history)
     return 0
 
 

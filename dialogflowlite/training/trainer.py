@@ -58,6 +58,8 @@ class TrainOptions:
     #: the check before training: ``errors`` stop it, ``warnings`` too, or ``skip``
     #: (only errors reading the files stop it)
     validation: str = "errors"
+    #: turns of history the story-contradiction check considers (None: config.yml's)
+    validation_max_history: int | None = None
 
 
 class StaleComponent(Exception):  # a signal that ends a dry run early, never shown
@@ -196,7 +198,8 @@ def _finetune_model(models_dir: Path, options: TrainOptions) -> ModelArchive | N
 VALIDATION_MODES = ("errors", "warnings", "skip")
 
 
-def _validated(project: str | Path | Project, mode: str = "errors") -> Project:
+def _validated(project: str | Path | Project, mode: str = "errors",
+               max_history: int | None = None) -> Project:
     """The project, loaded if need be, after validation (warnings logged, errors raised).
 
     ``mode`` (:attr:`TrainOptions.validation`): ``warnings`` makes warnings
@@ -211,7 +214,8 @@ def _validated(project: str | Path | Project, mode: str = "errors") -> Project:
         project = load_project(project, strict=False)
     problems = list(project.problems)
     if mode != "skip":
-        problems += validate_project(project, include_loader_problems=False)
+        problems += validate_project(project, include_loader_problems=False,
+                                     max_history=max_history)
     for problem in problems:
         if not problem.is_error:
             logger.warning("%s", problem)
@@ -235,7 +239,7 @@ def train(
     started = time.perf_counter()
     sections = tuple(sections)
     options = options or TrainOptions()
-    project = _validated(project, options.validation)
+    project = _validated(project, options.validation, options.validation_max_history)
     models_dir = Path(output) if output is not None else project.root / "models"
     previous = _previous_model(models_dir, options)
     try:
@@ -339,7 +343,7 @@ def dry_run(
     with the same fingerprint, the test :func:`train` applies to reuse it.
     """
     options = options or TrainOptions()
-    project = _validated(project, options.validation)
+    project = _validated(project, options.validation, options.validation_max_history)
     models_dir = Path(output) if output is not None else project.root / "models"
     if options.force:
         return DryRunResult(latest_model(models_dir), {}, [], forced=True)

@@ -160,3 +160,41 @@ def test_augmentation_reaches_the_policies_that_have_it(write_project) -> None:
     assert "augmentation" not in by_name["MemoizationPolicy"]
     with pytest.raises(Exception, match="0 or more"):
         set_augmentation(project, -1)
+
+
+CONTRADICTING_STORIES = """
+version: "3.1"
+stories:
+- story: long
+  steps:
+  - intent: bye
+  - action: utter_greet
+  - intent: greet
+  - action: utter_bye
+- story: short
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - intent: greet
+  - action: utter_greet
+"""
+
+MEMO_CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: KeywordIntentClassifier
+policies:
+- name: MemoizationPolicy
+  max_history: 3
+"""
+
+
+def test_validation_max_history_is_the_contradiction_checks(write_project, capsys) -> None:
+    # the two stories differ only two turns back: they contradict with a history of 1
+    project = write_project(domain=DOMAIN, nlu=NLU, stories=CONTRADICTING_STORIES,
+                            config=MEMO_CONFIG)
+    assert _train(project, "core", "--validation-max-history", "1") == 1
+    assert "story 'short' contradicts story 'long'" in capsys.readouterr().err
+    assert _train(project, "core") == 0
+    assert _train(project, "core", "--validation-max-history", "0") == 1
