@@ -507,8 +507,8 @@ def test_max_history_merges_alike_steps(graph_project: Path) -> None:
 
 
 def test_merging_never_makes_a_loop() -> None:
-    from dialogflowlite.cli.visualize import merge_alike_steps
     from dialogflowlite.dialogue.story_graph import Node, StoryGraph
+    from dialogflowlite.dialogue.story_graph_merge import merge_alike_steps
 
     # START -> a -> b -> a -> END: the two a's are on one path and stay two nodes
     graph = StoryGraph([Node(0, "START", "start"), Node(1, "END", "end"),
