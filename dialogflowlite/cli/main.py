@@ -8,7 +8,6 @@ prints one clear message and exits with 1; ``--debug`` adds the traceback.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import traceback
@@ -16,8 +15,9 @@ from collections.abc import Sequence
 
 from dialogflowlite import __version__
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.logs import LogSettings, configure_logging
+from dialogflowlite.cli.logs import log_settings
 from dialogflowlite.errors import DialogflowLiteError, PluginError
+from dialogflowlite.shared.log_setup import configure_logging
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -84,14 +84,6 @@ def _add_logging_arguments(parser: argparse.ArgumentParser, suppress: bool) -> N
                         help="also write the log to FILE")
     parser.add_argument("--logging-config-file", default=default, metavar="FILE",
                         help="YAML logging config (Python's dictConfig schema), used instead")
-
-
-def log_settings(args: argparse.Namespace, debug: bool = False) -> LogSettings:
-    """The :class:`LogSettings` the parsed options ask for."""
-    level = (logging.DEBUG if debug or getattr(args, "debug", False)
-             else logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
-    return LogSettings(level, getattr(args, "log_file", None),
-                       getattr(args, "logging_config_file", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dialogflowlite.shared.log_setup import LogSettings, configure_logging, in_worker_process
+
 if TYPE_CHECKING:
     from sanic import Sanic
 
@@ -63,12 +65,28 @@ class ServerConfig:
     max_batch: int = 64
     #: seconds a request may take before it is answered with 503
     response_timeout: float = 60.0
+    #: seconds a client may take to send a whole request (None: 60, or
+    #: ``response_timeout`` when that is longer); Sanic's REQUEST_TIMEOUT
+    request_timeout: float | None = None
     #: seconds a stopping worker waits for requests in flight
     graceful_shutdown_timeout: float = 15.0
     #: whether ``/chat`` serves the web chat page (needs the REST channel)
     webchat: bool = True
     #: conversations with a message within this many seconds count as active
     active_window: float = 300.0
+    #: serve HTTPS with this PEM certificate (chain) and key (see server/tls.py)
+    ssl_certificate: str | None = None
+    ssl_keyfile: str | None = None
+    #: CA certificates loaded into the TLS context, as Rasa's --ssl-ca-file
+    ssl_ca_file: str | None = None
+    #: password of an encrypted key (kept out of the repr, which may be logged)
+    ssl_password: str | None = field(default=None, repr=False)
+    #: serve only this input channel (``--connector``); None: those of credentials.yml
+    connector: str | None = None
+    #: (address, port, "UDP" or "TCP") of a syslog server the logs also go to
+    syslog: tuple[str, int, str] | None = None
+    #: the command line's logging (level, --log-file, ...), set up again in worker processes
+    log_settings: LogSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -155,15 +173,25 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     from dialogflowlite.server.errors import install_error_handler
     from dialogflowlite.server.metrics import ServerMetrics
     from dialogflowlite.server.routes import register_routes
+    from dialogflowlite.server.tls import install_tls
 
     config = config or ServerConfig()
+    if config.log_settings is not None and in_worker_process():
+        # a worker process starts with Python's default logging: set up the command's
+        configure_logging(config.log_settings)
+    if config.syslog:
+        from dialogflowlite.server.syslog_logging import install_syslog_handler
+
+        # each worker process has its own root logger; once per process is enough
+        install_syslog_handler(*config.syslog)
     # Worker processes rebuild the app and find it by name, so the name must not depend
     # on the process: the n-th app of every process gets the same one.
     app = Sanic(f"dialogflowlite_{next(_app_numbers)}")
     app.config.REQUEST_MAX_SIZE = config.max_request_bytes
     app.config.WEBSOCKET_MAX_SIZE = config.max_request_bytes
     app.config.RESPONSE_TIMEOUT = config.response_timeout
-    app.config.REQUEST_TIMEOUT = max(config.response_timeout, 60.0)
+    app.config.REQUEST_TIMEOUT = (config.request_timeout if config.request_timeout is not None
+                                  else max(config.response_timeout, 60.0))
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = config.graceful_shutdown_timeout
     app.config.KEEP_ALIVE_TIMEOUT = 75
     app.config.FALLBACK_ERROR_FORMAT = "json"
@@ -171,6 +199,7 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     app.config.MOTD = False
 
     app.ctx.config = config
+    install_tls(app, config)
     app.ctx.agent = agent
     app.ctx.metrics = ServerMetrics(config.active_window)
     app.ctx.model_file = getattr(agent, "model_path", None)
@@ -180,10 +209,20 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     install_auth(app, authenticator)
     cors.install_cors(app, config.cors_origins)
     lifecycle.install(app)
-    channels = mount_channels(app, config.read_credentials())
+    channels = mount_channels(app, config.read_credentials(), config.connector)
+    _log_missing_webchat(config, channels)
     register_routes(app, config, channels)
     if config.enable_api and not authenticator.enabled:
         logger.warning("the HTTP API is enabled without --auth-token or --jwt-secret: "
                        "anyone who can reach the server can read and change conversations")
     get_plugin_manager().hook.dfl_server_setup(app=app)
     return app
+
+
+def _log_missing_webchat(config: ServerConfig, channels: list) -> None:
+    """Say why ``/chat`` is not served when it was not turned off but cannot work."""
+    if not config.webchat or any(channel.name() == "rest" for channel in channels):
+        return
+    why = (f"--connector {config.connector} serves only that channel" if config.connector
+           else "credentials.yml does not enable it")
+    logger.info("no web chat at /chat: it talks to the REST channel, and %s", why)

@@ -44,6 +44,7 @@ def check_config(config: ServerConfig, workers: int) -> None:
         raise ConfigError("--workers must be at least 1")
     if config.auth_token and config.jwt_secret:
         raise ConfigError("use either --auth-token or --jwt-secret, not both")
+    _check_options(config)
     from dialogflowlite.artifact import open_model
 
     endpoints = config.read_endpoints()
@@ -60,6 +61,22 @@ def check_config(config: ServerConfig, workers: int) -> None:
         import asyncio
 
         asyncio.run(broker.check_connection())
+
+
+def _check_options(config: ServerConfig) -> None:
+    """The cheap checks of TLS files, timeouts and ``--connector``, before the model loads."""
+    from dialogflowlite.server.channels.loader import connector_name
+    from dialogflowlite.server.tls import ssl_context_of
+
+    for name in ("response_timeout", "request_timeout"):
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+    # built once here so a bad file or password is one clear error; each serving
+    # process builds its own context again when it starts (server/tls.py)
+    ssl_context_of(config)
+    if config.connector:
+        connector_name(config.connector)
 
 
 def _first_model_from_server(config: ServerConfig, endpoints: dict) -> None:
@@ -83,11 +100,16 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
     from sanic import Sanic
 
     config.workers = workers
+    if config.syslog:
+        from dialogflowlite.server.syslog_logging import install_syslog_handler
+
+        install_syslog_handler(*config.syslog)
     if config.torch_threads is None and "OMP_NUM_THREADS" not in os.environ:
         config.torch_threads = default_torch_threads(workers)
     check_config(config, workers)
-    logger.info("serving %s on http://%s:%d with %d worker(s)%s", config.project_dir.name,
-                host, port, workers, "; HTTP API enabled" if config.enable_api else "")
+    scheme = "https" if config.ssl_certificate else "http"
+    logger.info("serving %s on %s://%s:%d with %d worker(s)%s", config.project_dir.name,
+                scheme, host, port, workers, "; HTTP API enabled" if config.enable_api else "")
     if workers == 1:
         # Loading before the server starts turns a bad model into one clear error.
         app = create_app(config, agent=None)

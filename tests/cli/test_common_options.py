@@ -68,7 +68,7 @@ def warning_project(write_project):
 
 
 def _restore_logging():
-    from dialogflowlite.cli.logs import LogSettings, configure_logging
+    from dialogflowlite.shared.log_setup import LogSettings, configure_logging
 
     configure_logging(LogSettings())
 

@@ -34,9 +34,17 @@ def channel_classes() -> dict[str, type]:
     return found
 
 
-def enabled_channels(credentials: dict[str, Any]) -> list[InputChannel]:
-    """Instances of the channels credentials.yml enables, configured from it."""
+def enabled_channels(credentials: dict[str, Any],
+                     connector: str | None = None) -> list[InputChannel]:
+    """Instances of the channels credentials.yml enables, configured from it.
+
+    With ``connector`` (``run --connector NAME``) only that channel, as in
+    Rasa: with its credentials.yml section when there is one, else with no
+    settings (a channel that needs some then says which are missing).
+    """
     classes = channel_classes()
+    if connector:
+        return [classes[connector_name(connector, classes)](_settings(credentials, connector))]
     named = [key for key in credentials if key in classes]
     for key in credentials:
         if key not in classes:
@@ -44,19 +52,41 @@ def enabled_channels(credentials: dict[str, Any]) -> list[InputChannel]:
                            "provides (known: %s)", key, ", ".join(sorted(classes)))
     if not named:
         named = [name for name in DEFAULT_CHANNELS if name in classes]
-    channels = []
-    for name in named:
-        settings = credentials.get(name) or {}
-        if not isinstance(settings, dict):
-            raise ConfigError(f"credentials.yml: the settings of channel {name!r} must be a "
-                              "mapping", hint=f"write `{name}:` followed by indented keys")
-        channels.append(classes[name](settings))
-    return channels
+    return [classes[name](_settings(credentials, name)) for name in named]
 
 
-def mount_channels(app: Sanic, credentials: dict[str, Any]) -> list[InputChannel]:
-    """Mount every enabled HTTP channel's blueprint under ``/webhooks/<name>``."""
-    channels = enabled_channels(credentials)
+def connector_name(name: str, classes: dict[str, type] | None = None) -> str:
+    """``name`` when it is a channel the server can mount; else a ConfigError listing them."""
+    from dialogflowlite.io.formats import did_you_mean
+
+    classes = channel_classes() if classes is None else classes
+    # the terminal channel answers no HTTP requests, so a server cannot offer it
+    served = sorted(key for key, cls in classes.items() if getattr(cls, "serves_http", True))
+    if name in served:
+        return name
+    hint = did_you_mean(name, served) or ("a custom channel is a plugin here "
+                                          "(dfl_register_channels), not a module path")
+    if name in classes:
+        hint = "it does not serve HTTP; chat in the terminal with `dialogflowlite shell`"
+    raise ConfigError(f"--connector {name!r} is not a channel the server has (known: "
+                      f"{', '.join(served)})", hint=hint)
+
+
+def _settings(credentials: dict[str, Any], name: str) -> dict[str, Any]:
+    settings = credentials.get(name) or {}
+    if not isinstance(settings, dict):
+        raise ConfigError(f"credentials.yml: the settings of channel {name!r} must be a "
+                          "mapping", hint=f"write `{name}:` followed by indented keys")
+    return settings
+
+
+def mount_channels(app: Sanic, credentials: dict[str, Any],
+                   connector: str | None = None) -> list[InputChannel]:
+    """Mount every enabled HTTP channel's blueprint under ``/webhooks/<name>``.
+
+    ``connector`` limits them to that one channel (see :func:`enabled_channels`).
+    """
+    channels = enabled_channels(credentials, connector)
     for channel in channels:
         if not getattr(channel, "serves_http", True):
             continue

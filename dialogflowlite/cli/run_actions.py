@@ -1,0 +1,113 @@
+"""``dialogflowlite run actions``: rasa-sdk's action server, started as ``rasa run actions`` does.
+
+The action server is rasa-sdk's own program (``python -m rasa_sdk``); this
+only checks that rasa-sdk is installed, translates the options and then
+becomes that program (the process is replaced, so signals from Docker or
+systemd reach the action server itself and its exit code is the command's).
+Custom actions can also run inside the bot's process, without an action
+server: see "In-process custom actions" in docs/dialogue.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialogflowlite.errors import ConfigError
+
+#: rasa-sdk's port, which endpoints.yml's ``action_endpoint`` usually points at
+DEFAULT_ACTIONS_PORT = 5055
+#: the module rasa-sdk loads actions from when ``--actions`` is not given (as in Rasa)
+DEFAULT_ACTIONS_MODULE = "actions"
+
+
+@dataclass(frozen=True)
+class ActionServerOptions:
+    """What ``run actions`` passes on to rasa-sdk.
+
+    ``host`` goes to rasa-sdk through ``SANIC_HOST`` (it has no option for it);
+    ``log_level`` is ``"debug"``, ``"quiet"`` or None (rasa-sdk's INFO);
+    ``log_file`` is rasa-sdk's ``--log-file``.
+    """
+
+    actions: str = DEFAULT_ACTIONS_MODULE
+    port: int = DEFAULT_ACTIONS_PORT
+    cors: tuple[str, ...] = ()
+    ssl_certificate: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_password: str | None = None
+    auto_reload: bool = False
+    log_level: str | None = None
+    log_file: str | None = None
+    host: str | None = None
+
+
+def action_server_arguments(options: ActionServerOptions) -> list[str]:
+    """The arguments of ``python -m rasa_sdk`` for ``options`` (rasa-sdk's option names)."""
+    argv = ["--actions", options.actions, "--port", str(options.port)]
+    if options.cors:
+        argv += ["--cors", *options.cors]  # rasa-sdk takes the origins after one --cors
+    for option, value in (("--ssl-certificate", options.ssl_certificate),
+                          ("--ssl-keyfile", options.ssl_keyfile),
+                          ("--ssl-password", options.ssl_password)):
+        if value:
+            argv += [option, value]
+    if options.auto_reload:
+        argv.append("--auto-reload")
+    if options.log_level:
+        argv.append(f"--{options.log_level}")
+    if options.log_file:
+        argv += ["--log-file", options.log_file]
+    return argv
+
+
+def check_actions_module(name: str) -> None:
+    """Refuse a file path where rasa-sdk wants a module name (its own error is terse)."""
+    if "/" in name or "\\" in name or name.endswith(".py"):
+        module = name.removesuffix(".py").replace("\\", "/").strip("/").replace("/", ".")
+        raise ConfigError(f"--actions {name}: rasa-sdk loads actions from a Python module, "
+                          "not a file path",
+                          hint=f"write it with dots, as for import: --actions {module}")
+
+
+def check_rasa_sdk() -> None:
+    """Fail with a clear error when the ``rasa_sdk`` package cannot be imported."""
+    try:
+        found = importlib.util.find_spec("rasa_sdk") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(
+            "`run actions` starts rasa-sdk's action server, and rasa-sdk is not installed",
+            hint="pip install rasa-sdk; or run the actions inside the bot's own process "
+                 "through a plugin (docs/dialogue.md, \"In-process custom actions\"), "
+                 "which needs no action server")
+
+
+def start_action_server(options: ActionServerOptions, folder: str | Path = ".") -> int:
+    """Become rasa-sdk's action server, run in ``folder`` (where the actions module is).
+
+    Returns only where a process cannot be replaced (Windows): then the
+    action server runs as a child and its exit code is returned.
+    """
+    check_actions_module(options.actions)
+    check_rasa_sdk()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"the project folder {folder} does not exist",
+                          hint="pass the folder that holds the actions module with --project")
+    env = dict(os.environ)
+    if options.host:
+        env["SANIC_HOST"] = options.host
+    argv = [sys.executable, "-m", "rasa_sdk", *action_server_arguments(options)]
+    if os.name == "nt":  # pragma: no cover - no exec there that keeps the console
+        return subprocess.call(argv, cwd=folder, env=env)
+    # what this process buffered would be lost when exec replaces it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(folder)
+    os.execve(sys.executable, argv, env)

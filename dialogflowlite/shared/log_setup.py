@@ -1,0 +1,82 @@
+"""Setting up logging: level, log file, or a logging config file.
+
+The settings are a small picklable :class:`LogSettings`, so a server worker
+process (``run --workers N``) can set up the same logging as the command that
+started it.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialogflowlite.errors import ConfigError
+
+#: libraries whose INFO logs would drown ours
+NOISY_LOGGERS = ("urllib3", "matplotlib", "PIL", "filelock", "httpx", "asyncio",
+                 "transformers", "huggingface_hub", "sanic.root", "sanic.access")
+FILE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """What the command line asked for: a level, a log file, a logging config file."""
+
+    level: int = logging.INFO
+    log_file: str | None = None
+    config_file: str | None = None
+
+
+def in_worker_process() -> bool:
+    """Whether this is a process started by another one (a server worker)."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+def configure_logging(settings: LogSettings) -> None:
+    """Log to stderr at ``settings.level``, also to ``log_file``; or as ``config_file`` says.
+
+    A logging config file (Rasa's ``--logging-config-file``: YAML in
+    :func:`logging.config.dictConfig`'s schema) replaces the rest.
+    """
+    if settings.config_file:
+        _apply_config_file(Path(settings.config_file))
+        return
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    if settings.log_file:
+        handlers.append(_file_handler(Path(settings.log_file)))
+    logging.basicConfig(level=settings.level, handlers=handlers, force=True)
+    debug = settings.level <= logging.DEBUG
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"--log-file: cannot write {path}: {e.strerror or e}",
+                          hint="give a file in a folder you can write to") from e
+    handler.setFormatter(logging.Formatter(FILE_FORMAT))
+    return handler
+
+
+def _apply_config_file(path: Path) -> None:
+    from dialogflowlite.io.yaml import read_yaml_file, to_plain
+
+    if not path.is_file():
+        raise ConfigError(f"--logging-config-file: {path} does not exist")
+    config = to_plain(read_yaml_file(path))
+    if not isinstance(config, dict) or "version" not in config:
+        raise ConfigError(f"{path}: a logging config must be a mapping with `version: 1`",
+                          hint="see Python's logging.config dictionary schema")
+    try:
+        logging.config.dictConfig(config)
+    except (ValueError, TypeError, AttributeError, ImportError) as e:
+        raise ConfigError(f"{path}: the logging config is not valid: {e}") from e
