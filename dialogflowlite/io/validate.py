@@ -74,6 +74,11 @@ INVALID_REGEX = "DFL128"
 CONFLICTING_SYNONYM = "DFL129"
 COMPONENT_WRONG_SECTION = "DFL130"
 STORY_PATHS_TRUNCATED = "DFL131"
+UNUSED_RESPONSE = "DFL132"
+UNUSED_INTENT = "DFL133"
+
+#: responses the default actions send when the domain has them
+DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
 
 #: policies whose ``max_history`` sets how far back the contradiction check looks
 HISTORY_POLICIES = (
@@ -683,6 +688,79 @@ def check_form_questions(project: Project) -> list[Problem]:
     return problems
 
 
+# ---------------------------------------------------------------- what nothing uses
+
+
+def _training_steps(project: Project) -> Iterator[Step]:
+    """The steps (and rule conditions) of the training stories and rules, not test stories."""
+    for story in (*project.stories, *project.rules):
+        yield from _flat(story.condition)
+        yield from _flat(story.steps)
+
+
+def _form_questions(domain: Domain) -> set[str]:
+    """The questions a form may ask: for any slot, since a custom action may add slots to
+    ``required_slots`` while the form runs."""
+    if not domain.forms:
+        return set()
+    return {name for slot in domain.slots for form in domain.forms
+            for name in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")}
+
+
+def check_unused_responses(project: Project) -> list[Problem]:
+    """A response no story or rule sends, no form asks with and no default action sends.
+
+    As Rasa's ``data validate`` warns. ``utter_faq/ask_x`` counts as used
+    when ``utter_faq`` is. A custom action may send it (it cannot be seen
+    from here): the hint says so.
+    """
+    domain = project.domain
+    used = {step.name for step in _training_steps(project)
+            if isinstance(step, ActionStep) and step.name}
+    used |= _form_questions(domain) | set(DEFAULT_ACTION_RESPONSES)
+    problems = []
+    for name, response in domain.responses.items():
+        if name in used or name.split(RETRIEVAL_SEPARATOR, 1)[0] in used:
+            continue
+        problems.append(
+            _warning(
+                _where(response.position, domain.position, fallback=_domain_file(project)),
+                f"response '{name}' is not used in any story or rule",
+                "add it to a story or rule, remove it, or ignore this if a custom action "
+                "sends it",
+                UNUSED_RESPONSE,
+            )
+        )
+    return problems
+
+
+def check_unused_intents(project: Project) -> list[Problem]:
+    """A declared intent that no story, rule or slot mapping uses, as Rasa's ``data validate``.
+
+    The bot then has nothing learnt to do after it. Not reported for
+    default intents, ``EXTERNAL_*`` intents and intents slot mappings name.
+    """
+    domain = project.domain
+    used = {_base_intent(step.intent) for step in _training_steps(project)
+            if isinstance(step, UserStep) and step.intent}
+    used |= {_base_intent(intent) for slot in domain.slots.values()
+             for mapping in slot.mappings for intent in mapping.intent}
+    problems = []
+    for name, intent in domain.intents.items():
+        if name in used or name in DEFAULT_INTENTS or name.startswith(EXTERNAL_INTENT_PREFIX):
+            continue
+        problems.append(
+            _warning(
+                _where(intent.position, domain.position, fallback=_domain_file(project)),
+                f"intent '{name}' is not used in any story or rule, so the bot has learnt "
+                "nothing to do after it",
+                f"add a story or rule that starts with `- intent: {name}`, or remove it",
+                UNUSED_INTENT,
+            )
+        )
+    return problems
+
+
 # ---------------------------------------------------------------- config
 
 
@@ -967,6 +1045,8 @@ CHECKS: tuple[Check, ...] = (
     check_mapping_intents,
     check_form_slots,
     check_form_questions,
+    check_unused_responses,
+    check_unused_intents,
     check_checkpoints,
     check_contradicting_stories,
     check_components,

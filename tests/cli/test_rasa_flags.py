@@ -341,6 +341,9 @@ def test_validate_reads_other_domain_data_and_config(tmp_path: Path, capsys) -> 
         "domain.yml": VALIDATE_DOMAIN.replace(", unused]", "]"),
         "nlu.yml": VALIDATE_NLU,
         "stories.yml": VALIDATE_STORIES.split("- story: short")[0],
+        # without the short story, a rule uses greet (else it is reported unused)
+        "rules.yml": 'version: "3.1"\nrules:\n- rule: greet\n  steps:\n  - intent: greet\n'
+                     '  - action: utter_greet\n',
         "config.yml": VALIDATE_CONFIG.replace("{}", "1"),
     })
     # the project's own domain has the `unused` intent: a warning
@@ -348,7 +351,7 @@ def test_validate_reads_other_domain_data_and_config(tmp_path: Path, capsys) -> 
     code, out = validate(capsys, "--project", str(root), "--fail-on-warnings",
                          "-d", str(other / "domain.yml"),
                          "--data", str(other / "nlu.yml"), str(other / "stories.yml"),
-                         "-c", str(other / "config.yml"))
+                         str(other / "rules.yml"), "-c", str(other / "config.yml"))
     assert code == 0, out
     assert "3 intents, 3 examples" in out and "1 stories" in out
     # with the project's stories and the other config's max_history 1, they contradict

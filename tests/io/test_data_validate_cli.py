@@ -35,6 +35,16 @@ stories:
       - action: utter_greet
 """
 
+#: the goodbye intent is used too, so that nothing is reported unused
+RULES = """
+version: "3.1"
+rules:
+  - rule: goodbye
+    steps:
+      - intent: goodbye
+      - action: utter_greet
+"""
+
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["data", "validate", *args])
@@ -43,18 +53,19 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_clean_project_prints_the_summary_and_exits_0(write_project, capsys) -> None:
-    root = write_project(domain=DOMAIN, nlu=NLU, stories=STORIES)
+    root = write_project(domain=DOMAIN, nlu=NLU, stories=STORIES, rules=RULES)
     code, out, _ = run(capsys, "--project", str(root))
     assert code == 0
     assert out.splitlines() == [
         f"0 error(s), 0 warning(s) in {root}: 2 intents, 3 examples, 0 entities, 0 slots, "
-        "0 forms, 1 responses, 1 stories, 0 rules, 0 test stories"
+        "0 forms, 1 responses, 1 stories, 1 rules, 0 test stories"
     ]
 
 
 def test_errors_are_printed_as_file_line_col_and_exit_1(write_project, capsys) -> None:
     root = write_project(
-        domain=DOMAIN, nlu=NLU, stories=STORIES + "      - action: utter_goodbye\n"
+        domain=DOMAIN, nlu=NLU, stories=STORIES + "      - action: utter_goodbye\n",
+        rules=RULES
     )
     code, out, _ = run(capsys, "--project", str(root))
     assert code == 1
@@ -76,7 +87,8 @@ def test_yaml_syntax_error_is_a_problem_not_a_traceback(write_project, capsys) -
 
 def test_warnings_fail_only_when_asked(write_project, capsys) -> None:
     root = write_project(
-        domain=DOMAIN, nlu=NLU.replace("      - bye\n", "      - Hi\n"), stories=STORIES
+        domain=DOMAIN, nlu=NLU.replace("      - bye\n", "      - Hi\n"), stories=STORIES,
+        rules=RULES
     )
     code, out, _ = run(capsys, "--project", str(root))
     assert code == 0

@@ -67,13 +67,28 @@ stories:
       - action: utter_greet
 """
 
+#: uses every intent and response of the base domain, so that nothing is unused
+RULES = """
+version: "3.1"
+rules:
+  - rule: travel
+    steps:
+      - intent: inform
+      - action: city_form
+      - active_loop: city_form
+  - rule: goodbye
+    steps:
+      - intent: goodbye
+      - action: utter_goodbye
+"""
+
 
 @pytest.fixture
 def project(write_project):
     """Write the clean base project with some parts replaced; returns its folder."""
 
     def write(**parts: str | dict) -> Path:
-        texts = {"domain": DOMAIN, "nlu": NLU, "stories": STORIES}
+        texts = {"domain": DOMAIN, "nlu": NLU, "stories": STORIES, "rules": RULES}
         texts.update(parts)
         return write_project(**texts)
 
@@ -365,10 +380,19 @@ def test_retrieval_intent_without_response(project) -> None:
     assert where(found[0], root) == ("data/nlu.yml", 15)
 
 
+FAQ_RULE = """\
+  - rule: faq
+    steps:
+      - intent: faq
+      - action: utter_faq
+"""
+
+
 def test_retrieval_response_in_a_data_file_counts(project) -> None:
     root = project(
         nlu=NLU + "  - intent: faq/ask_hours\n    examples: |\n      - when are you open\n",
         domain=DOMAIN.replace("  - goodbye\n", "  - goodbye\n  - faq\n"),
+        rules=RULES + FAQ_RULE,
         files={
             "data/responses/faq.yml": """
             version: "3.1"
@@ -752,3 +776,49 @@ def test_problems_are_sorted_by_file_and_line(project) -> None:
     keys = [(p.position.file, p.position.line) for p in found]
     assert keys == sorted(keys)
     assert len(found) == 3
+
+
+def test_responses_nothing_sends(project) -> None:
+    domain = DOMAIN + """\
+  utter_ask_city_form_country:
+    - text: Which country?
+"""
+    domain = domain.replace("  utter_ask_city:", "  utter_default:\n    - text: Sorry?\n"
+                                                  "  utter_spare:\n    - text: Unused.\n"
+                                                  "  utter_ask_city:")
+    root = project(domain=domain)
+    [problem] = problems(root, "DFL132")
+    assert not problem.is_error
+    assert problem.message == "response 'utter_spare' is not used in any story or rule"
+    assert "custom action" in problem.hint
+    assert where(problem, root) == ("domain.yml", 21)
+    # test stories do not count: the bot never learns them
+    root = project(domain=domain, tests="""
+    version: "3.1"
+    stories:
+      - story: spare
+        steps:
+          - intent: greet
+          - action: utter_spare
+    """)
+    assert [p.message for p in problems(root, "DFL132")] == [problem.message]
+
+
+def test_intents_nothing_uses(project) -> None:
+    domain = DOMAIN.replace("  - goodbye\n", "  - goodbye\n  - chitchat\n  - EXTERNAL_alarm\n"
+                                              "  - affirm\n")
+    domain = domain.replace("        entity: city\n", "        entity: city\n"
+                                                    "      - type: from_intent\n"
+                                                    "        value: true\n"
+                                                    "        intent: affirm\n")
+    nlu = NLU + "  - intent: chitchat\n    examples: |\n      - how are you\n" + \
+        "  - intent: affirm\n    examples: |\n      - yes\n"
+    root = project(domain=domain, nlu=nlu)
+    [problem] = problems(root, "DFL133")
+    assert problem.message.startswith("intent 'chitchat' is not used in any story or rule")
+    assert "- intent: chitchat" in problem.hint
+    assert where(problem, root) == ("domain.yml", 6)
+    # without the rules, the form's and the goodbye's intents are unused too
+    root = project(domain=domain, nlu=nlu, rules='version: "3.1"\nrules: []\n')
+    unused = sorted(p.message.split("'")[1] for p in problems(root, "DFL133"))
+    assert unused == ["chitchat", "goodbye", "inform"]
