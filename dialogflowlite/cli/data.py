@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.cli.options import add_source_options, positive_int, sources_from_args
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import ProjectSources
@@ -60,17 +61,6 @@ def validate(
     return 1 if fail_on_warnings and problems else 0
 
 
-def _positive(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
-    return value
-
-
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("part", nargs="?", choices=VALIDATE_PARTS,
                         help="`stories`: only check the stories against each other "
@@ -86,24 +76,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit with 1 on warnings too, not only on errors",
     )
-    parser.add_argument("--max-history", type=_positive, default=None, metavar="N",
+    parser.add_argument("--max-history", type=positive_int, default=None, metavar="N",
                         help="compare the last N turns when looking for contradicting stories "
                         "(default: the largest max_history of the policies in config.yml, "
                         "else 5)")
-    parser.add_argument("-d", "--domain", default=None, metavar="PATH",
-                        help="a domain file or folder to check instead of the project's")
-    parser.add_argument("--data", nargs="+", default=None, metavar="PATH",
-                        help="training data files or folders to check instead of the "
-                        "project's data/ (only these are read)")
-    parser.add_argument("-c", "--config", default=None, metavar="FILE",
-                        help="a config file to check instead of the project's config.yml")
+    add_source_options(parser, "check")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dialogflowlite.io.loader import ProjectSources
-
-    sources = ProjectSources(domain=args.domain, config=args.config,
-                             data=tuple(args.data) if args.data else None)
+    sources = sources_from_args(args)
     return validate(args.project, fail_on_warnings=args.fail_on_warnings,
                     max_history=args.max_history, stories_only=args.part == "stories",
                     sources=sources)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.cli.options import add_source_options, sources_from_args
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.io.loader import Project, ProjectSources, load_project
 
@@ -139,13 +140,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --finetune: train for this share of the configured epochs "
                         "(default: 1.0)")
     rasa = parser.add_argument_group("Rasa's options")
-    rasa.add_argument("--domain", default=None, metavar="PATH",
-                      help="domain file or folder to use instead of the project's")
-    rasa.add_argument("--data", nargs="+", default=None, metavar="PATH",
-                      help="training data files or folders to use instead of the project's "
-                      "data/")
-    rasa.add_argument("-c", "--config", default=None, metavar="FILE",
-                      help="config file to use instead of the project's config.yml")
+    add_source_options(rasa, "train on")
     rasa.add_argument("--dry-run", action="store_true",
                       help="train nothing; say whether training would change the newest "
                       "model (exit code 0: up to date, 1: training needed, 8: --force)")
@@ -164,12 +159,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                       "(default: the policies' max_history in config.yml)")
 
 
-def _sources(args: argparse.Namespace) -> ProjectSources | None:
-    sources = ProjectSources(domain=args.domain, config=args.config,
-                             data=tuple(args.data) if args.data else None)
-    return sources if sources.given else None
-
-
 def _validation(args: argparse.Namespace) -> str:
     if args.skip_validation and args.fail_on_validation_warnings:
         raise ConfigError("--skip-validation and --fail-on-validation-warnings contradict "
@@ -185,7 +174,7 @@ def _validation(args: argparse.Namespace) -> str:
 def _dry_run(args: argparse.Namespace) -> int:
     from dialogflowlite.training.trainer import TrainOptions, dry_run
 
-    project = load_project(args.project, strict=False, sources=_sources(args))
+    project = load_project(args.project, strict=False, sources=sources_from_args(args))
     if args.augmentation is not None:
         set_augmentation(project, args.augmentation)
     output = None
@@ -212,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
     train_project(args.project, part=args.part, out=args.out, force=args.force,
                   quantize=args.quantize, fixed_model_name=args.fixed_model_name,
                   seed=args.seed, nlu=args.nlu, stories=args.stories, finetune=args.finetune,
-                  epoch_fraction=args.epoch_fraction, sources=_sources(args),
+                  epoch_fraction=args.epoch_fraction, sources=sources_from_args(args),
                   augmentation=args.augmentation, validation=_validation(args),
                   validation_max_history=args.validation_max_history)
     return 0

@@ -13,17 +13,7 @@ import argparse
 from pathlib import Path
 
 from dialogflowlite.cli.command import Command
-
-
-def _positive(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
-    return value
+from dialogflowlite.cli.options import positive_int
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +33,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NLU data (file or folder): user steps are drawn as the first "
                              "example of their intent with the same entities, not as the "
                              "intent name")
-    parser.add_argument("--max-history", type=_positive, default=None, metavar="N",
+    parser.add_argument("--max-history", type=positive_int, default=None, metavar="N",
                         help="draw steps with the same label as one node when the paths of N "
                              "steps starting at them are alike, as Rasa does (its default is "
                              "2): smaller, but it may show paths no story has (default: merge "

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import datetime
 import http.client
-import importlib.util
 import ipaddress
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -21,41 +19,17 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+import serving_helpers
 
 from dialogflowlite.cli.main import build_parser, main
 from dialogflowlite.errors import ConfigError
 
 
-def _helpers() -> ModuleType:
-    """The tiny bot of the server tests (tests/server/serving_helpers.py)."""
-    if "serving_helpers" in sys.modules:
-        return sys.modules["serving_helpers"]
-    path = Path(__file__).resolve().parents[1] / "server" / "serving_helpers.py"
-    spec = importlib.util.spec_from_file_location("serving_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["serving_helpers"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """The tiny bot's model, trained once for this module."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = _helpers().write_tiny_project(tmp_path_factory.mktemp("flags-tinybot"))
-    return train(root, options=TrainOptions(progress=False)).model_path
-
-
 @pytest.fixture
-def project(tmp_path: Path, trained: Path) -> Path:
-    root = _helpers().write_tiny_project(tmp_path / "bot")
-    (root / "models").mkdir()
-    shutil.copy(trained, root / "models" / trained.name)
-    return root
+def project(tiny_bot: Path) -> Path:
+    return tiny_bot
 
 
 def _args(*argv: str):
@@ -213,7 +187,7 @@ def _get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
 
 
 def _start(project: Path, *extra: str) -> tuple[subprocess.Popen, int]:
-    port = _helpers().free_port()
+    port = serving_helpers.free_port()
     command = [sys.executable, "-m", "dialogflowlite.cli.main", "run", "--project", str(project),
                "-i", "127.0.0.1", "-p", str(port), *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -361,7 +335,7 @@ def test_syslog_handler_sends_log_records_over_udp() -> None:
 def test_syslog_over_tcp_without_a_server_is_a_clear_error() -> None:
     from dialogflowlite.server.syslog_logging import install_syslog_handler
 
-    port = _helpers().free_port()  # nothing listens there
+    port = serving_helpers.free_port()  # nothing listens there
     with pytest.raises(ConfigError, match=f"cannot reach the syslog server at 127.0.0.1:{port} "
                                           "over TCP"):
         install_syslog_handler("127.0.0.1", port, "tcp")

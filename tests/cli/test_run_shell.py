@@ -8,11 +8,9 @@ message it is answering, and two workers share one SQLite file.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,40 +20,16 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+import serving_helpers
 
 from dialogflowlite.cli.main import main
 
 
-def _helpers() -> ModuleType:
-    """The tiny bot of the server tests (tests/server/serving_helpers.py)."""
-    if "serving_helpers" in sys.modules:
-        return sys.modules["serving_helpers"]
-    path = Path(__file__).resolve().parents[1] / "server" / "serving_helpers.py"
-    spec = importlib.util.spec_from_file_location("serving_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["serving_helpers"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """The tiny bot's model, trained once for this module."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = _helpers().write_tiny_project(tmp_path_factory.mktemp("cli-tinybot"))
-    return train(root, options=TrainOptions(progress=False)).model_path
-
-
 @pytest.fixture
-def project(tmp_path: Path, trained: Path) -> Path:
-    root = _helpers().write_tiny_project(tmp_path / "bot")
-    (root / "models").mkdir()
-    shutil.copy(trained, root / "models" / trained.name)
-    return root
+def project(tiny_bot: Path) -> Path:
+    return tiny_bot
 
 
 # ---------------------------------------------------------------- shell
@@ -188,7 +162,7 @@ class RunningServer:
     """``dialogflowlite run`` in a subprocess, stopped with SIGTERM."""
 
     def __init__(self, project: Path, *extra: str) -> None:
-        self.port = _helpers().free_port()
+        self.port = serving_helpers.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "dialogflowlite.cli.main", "run", "--project",
                         str(project), "--host", "127.0.0.1", "--port", str(self.port),
