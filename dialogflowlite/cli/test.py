@@ -113,7 +113,7 @@ def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
              nlu: str | Path | None = None, out: str | Path = "results",
              cross_validation: bool = False, folds: int = 5,
              config: str | Path | None = None, errors: bool = True, successes: bool = False,
-             echo: TextIO | None = None) -> int:
+             plots: bool = True, echo: TextIO | None = None) -> int:
     """Score the NLU (``run_nlu_test``), write the reports into ``out``; the exit code.
 
     With ``cross_validation`` the pipeline of ``config`` (default: the
@@ -121,6 +121,7 @@ def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
     project's data/). Without ``errors`` the lists of wrong predictions
     (intent, entity and response selection errors) are not written; with
     ``successes`` the rightly predicted intents are (``intent_successes.json``).
+    Without ``plots`` the confusion matrix and histogram PNGs are not.
     """
     stream = echo or sys.stdout
     root = Path(project_dir)
@@ -131,8 +132,8 @@ def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
     with tempfile.TemporaryDirectory(prefix="dfl-test-nlu-") as staging:
         result = _nlu_result(root, model=model, nlu=nlu, staging=Path(staging),
                              cross_validation=cross_validation, folds=folds, config=config)
-        written = _publish(Path(staging), output,
-                           leave_out=() if errors else _nlu_error_files())
+        leave_out = (() if errors else _nlu_error_files()) + (() if plots else _plot_files())
+        written = _publish(Path(staging), output, leave_out=leave_out)
     if successes:
         written.append(_write_intent_successes(result, output))
     print(result.summary_table(), file=stream)
@@ -235,12 +236,18 @@ def generation_test(project_dir: str | Path, *, model: str | Path | None, out: s
     return result if isinstance(result, int) else 0
 
 
+def _plot_files() -> tuple[str, ...]:
+    from dialogflowlite.evaluation.nlu import CONFUSION_MATRIX, HISTOGRAM
+
+    return (CONFUSION_MATRIX, HISTOGRAM)
+
+
 def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
               model: str | Path | None = None, stories: str | Path | None = None,
               nlu: str | Path | None = None, out: str | Path = "results",
               cross_validation: bool = False, folds: int = 5,
               fail_on_prediction_errors: bool = False, extract_slots: bool = True,
-              successes: bool = False, errors: bool = True,
+              successes: bool = False, errors: bool = True, plots: bool = True,
               config: str | Path | None = None, echo: TextIO | None = None) -> int:
     """What ``dialogflowlite test`` runs; returns the exit code."""
     stream = echo or sys.stdout
@@ -256,7 +263,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
         code = max(code, nlu_test(root, model=model, nlu=nlu, out=out,
                                   cross_validation=cross_validation, folds=folds,
                                   config=config, errors=errors, successes=successes,
-                                  echo=stream))
+                                  plots=plots, echo=stream))
     elif part is None:
         print("NLU: no test examples under tests/ (pass --nlu FILE or --cross-validation)",
               file=stream)
@@ -306,6 +313,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write what was predicted right: the stories that passed "
                              "(successful_test_stories.yml) and the messages whose intent "
                              f"was right ({INTENT_SUCCESSES})")
+    parser.add_argument("--no-plot", action="store_true",
+                        help="do not draw the NLU's confusion matrix and confidence "
+                             "histogram (the PNGs)")
     parser.add_argument("--no-errors", action="store_true",
                         help="do not write what was predicted wrong: failed_test_stories.yml, "
                              "intent_errors.json, entity_errors.json, "
@@ -332,7 +342,8 @@ def _run(args: argparse.Namespace) -> int:
                      nlu=args.nlu, out=args.out, cross_validation=args.cross_validation,
                      folds=args.folds, fail_on_prediction_errors=args.fail_on_prediction_errors,
                      extract_slots=not args.no_slot_extraction, successes=args.successes,
-                     errors=not args.no_errors, config=_single_config(args.config))
+                     errors=not args.no_errors, plots=not args.no_plot,
+                     config=_single_config(args.config))
 
 
 COMMAND = Command(

@@ -397,6 +397,10 @@ def test_nlu_no_errors_and_successes(bot: Path, capsys) -> None:
     errors = json.loads((bot / "plain" / "intent_errors.json").read_text())
     assert [e["text"] for e in errors] == ["hello"]
     assert not (bot / "plain" / "intent_successes.json").exists()
+    assert (bot / "plain" / "intent_confusion_matrix.png").is_file()
+    assert main([*args, "--out", "unplotted", "--no-plot"]) == 0
+    assert not list((bot / "unplotted").glob("*.png"))
+    assert (bot / "unplotted" / "intent_errors.json").is_file()
 
     stale = bot / "quiet" / "intent_errors.json"
     stale.parent.mkdir()
