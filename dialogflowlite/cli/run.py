@@ -66,8 +66,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="secret (or public key) that API JWTs are verified with; "
                            "default: $DFL_JWT_SECRET")
     parser.add_argument("--jwt-method", default="HS256", help="JWT algorithm (default: HS256)")
-    parser.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
-                        help="allow browser pages from ORIGIN (repeatable; '*' for any)")
+    parser.add_argument("--cors", action="extend", nargs="+", default=[], metavar="ORIGIN",
+                        help="allow browser pages from these origins ('*' for any); as in "
+                             "Rasa, several may follow one --cors, and --cors may repeat")
     parser.add_argument("--max-message-chars", type=int, default=5000,
                         help="longest user message accepted (default: 5000)")
     parser.add_argument("--no-webchat", action="store_true", help="do not serve /chat")
@@ -228,9 +229,17 @@ def _action_server(args: argparse.Namespace) -> int:
     return start_action_server(options, args.project)
 
 
+def _part_after_cors(args: argparse.Namespace) -> None:
+    """``run --cors '*' actions``: the origins took the word ``actions``; give it back."""
+    if args.part is None and "actions" in args.cors:
+        args.cors = [origin for origin in args.cors if origin != "actions"]
+        args.part = "actions"
+
+
 def _run(args: argparse.Namespace) -> int:
     from dialogflowlite.server.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 
+    _part_after_cors(args)
     if args.part == "actions":
         return _action_server(args)
     actions_only = given_options(args, list(ACTIONS_ONLY_OPTIONS))

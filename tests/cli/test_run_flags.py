@@ -440,3 +440,17 @@ def test_run_actions_refuses_the_bot_servers_options(tmp_path: Path, capsys, no_
     assert main(["run", "--project", str(tmp_path), "--actions", "x", "--auto-reload"]) == 1
     assert "--actions, --auto-reload only apply to `dialogflowlite run actions`" in (
         capsys.readouterr().err)
+
+
+def test_cors_takes_several_origins_as_rasa_and_gives_back_actions() -> None:
+    from dialogflowlite.cli.run import _part_after_cors
+
+    args = build_parser().parse_args(["run", "--cors", "https://a.example", "https://b.example",
+                                      "--cors", "*"])
+    assert args.cors == ["https://a.example", "https://b.example", "*"]
+    args = build_parser().parse_args(["run", "--cors", "*", "actions"])
+    _part_after_cors(args)
+    assert args.part == "actions" and args.cors == ["*"]
+    args = build_parser().parse_args(["run", "actions", "--cors", "*"])
+    _part_after_cors(args)
+    assert args.part == "actions" and args.cors == ["*"]
