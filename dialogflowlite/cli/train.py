@@ -182,6 +182,7 @@ def _dry_run(args: argparse.Namespace) -> int:
         output = Path(args.out) if Path(args.out).is_absolute() else Path(args.project) / args.out
     result = dry_run(project, output=output, sections=(args.part,) if args.part else PARTS,
                      options=TrainOptions(force=args.force, seed=args.seed,
+                                          finetune=args.finetune,
                                           validation=_validation(args),
                                           validation_max_history=args.validation_max_history))
     for line in result.report():

@@ -306,19 +306,24 @@ class DryRunResult:
     stale: dict[str, str]
     up_to_date: list[str]
     forced: bool = False
+    #: ``--finetune`` was given: the components that can be fine-tuned would be trained
+    finetune: bool = False
 
     @property
     def code(self) -> int:
         """Rasa's exit code: 0 up to date, 1 training needed, 8 training forced."""
         if self.forced:
             return DRY_RUN_FORCED
-        return DRY_RUN_NEEDS_TRAINING if self.stale or self.previous is None else \
-            DRY_RUN_UP_TO_DATE
+        needed = self.stale or self.previous is None or self.finetune
+        return DRY_RUN_NEEDS_TRAINING if needed else DRY_RUN_UP_TO_DATE
 
     def report(self) -> list[str]:
         """One line per finding, for the terminal."""
         if self.forced:
             return ["--force: every component would be trained again."]
+        if self.finetune:
+            return ["--finetune: the components that can be fine-tuned would be trained "
+                    "again, from the given model's weights."]
         if self.previous is None:
             return ["There is no previous model: training would train everything."]
         lines = [f"Compared with {self.previous}:"]
@@ -347,6 +352,8 @@ def dry_run(
     models_dir = Path(output) if output is not None else project.root / "models"
     if options.force:
         return DryRunResult(latest_model(models_dir), {}, [], forced=True)
+    if options.finetune is not None:
+        return DryRunResult(latest_model(models_dir), {}, [], finetune=True)
     previous = _previous_model(models_dir, options)
     if previous is None:
         return DryRunResult(None, {}, [])

@@ -86,6 +86,9 @@ def test_dry_run_says_what_training_would_do_with_rasas_exit_codes(project, caps
     assert "nlu: up to date" in out and "core: up to date" in out
     assert "No training needed." in out
     assert _train(project, "--dry-run", "--force") == 8
+    capsys.readouterr()
+    assert _train(project, "--dry-run", "--finetune") == 1
+    assert "--finetune: the components that can be fine-tuned" in capsys.readouterr().out
     models = sorted((project / "models").glob("*.tar"))
 
     # new examples: only the NLU is out of date, and nothing is written
