@@ -84,7 +84,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    sources = sources_from_args(args)
+    sources = sources_from_args(args, VALIDATE_PARTS, "data validate")
     return validate(args.project, fail_on_warnings=args.fail_on_warnings,
                     max_history=args.max_history, stories_only=args.part == "stories",
                     sources=sources)

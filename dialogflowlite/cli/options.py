@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from dialogflowlite.errors import ConfigError
 from dialogflowlite.io.loader import ProjectSources
 
 
@@ -30,8 +32,18 @@ def add_source_options(parser: Any, verb: str) -> None:
                         help=f"a config file to {verb} instead of the project's config.yml")
 
 
-def sources_from_args(args: argparse.Namespace) -> ProjectSources | None:
-    """The :class:`ProjectSources` of :func:`add_source_options`' options; None when none given."""
-    sources = ProjectSources(domain=args.domain, config=args.config,
-                             data=tuple(args.data) if args.data else None)
+def sources_from_args(args: argparse.Namespace, parts: tuple[str, ...] = (),
+                      command: str = "") -> ProjectSources | None:
+    """The :class:`ProjectSources` of :func:`add_source_options`' options; None when none given.
+
+    ``--data`` takes several words, so it also swallows a sub-command written
+    after it (``train --data data nlu``): one of ``parts`` that is no file
+    there is reported with where to write it instead (after ``command``).
+    """
+    data = tuple(args.data) if args.data else None
+    for word in data or ():
+        if word in parts and not Path(word).exists():
+            raise ConfigError(f"--data took '{word}' as a path, and there is no such file",
+                              hint=f"write `{command} {word}` before the options")
+    sources = ProjectSources(domain=args.domain, config=args.config, data=data)
     return sources if sources.given else None

@@ -174,7 +174,8 @@ def _validation(args: argparse.Namespace) -> str:
 def _dry_run(args: argparse.Namespace) -> int:
     from dialogflowlite.training.trainer import TrainOptions, dry_run
 
-    project = load_project(args.project, strict=False, sources=sources_from_args(args))
+    sources = sources_from_args(args, PARTS, "train")
+    project = load_project(args.project, strict=False, sources=sources)
     if args.augmentation is not None:
         set_augmentation(project, args.augmentation)
     output = None
@@ -202,7 +203,8 @@ def _run(args: argparse.Namespace) -> int:
     train_project(args.project, part=args.part, out=args.out, force=args.force,
                   quantize=args.quantize, fixed_model_name=args.fixed_model_name,
                   seed=args.seed, nlu=args.nlu, stories=args.stories, finetune=args.finetune,
-                  epoch_fraction=args.epoch_fraction, sources=sources_from_args(args),
+                  epoch_fraction=args.epoch_fraction,
+                  sources=sources_from_args(args, PARTS, "train"),
                   augmentation=args.augmentation, validation=_validation(args),
                   validation_max_history=args.validation_max_history)
     return 0

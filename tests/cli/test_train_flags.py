@@ -201,3 +201,9 @@ def test_validation_max_history_is_the_contradiction_checks(write_project, capsy
     assert "story 'short' contradicts story 'long'" in capsys.readouterr().err
     assert _train(project, "core") == 0
     assert _train(project, "core", "--validation-max-history", "0") == 1
+
+
+def test_a_part_swallowed_by_data_says_where_to_write_it(project, capsys) -> None:
+    assert _train(project, "--data", "data", "nlu") == 1
+    err = capsys.readouterr().err
+    assert "--data took 'nlu' as a path" in err and "write `train nlu` before the options" in err
