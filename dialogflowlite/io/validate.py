@@ -76,6 +76,7 @@ COMPONENT_WRONG_SECTION = "DFL130"
 STORY_PATHS_TRUNCATED = "DFL131"
 UNUSED_RESPONSE = "DFL132"
 UNUSED_INTENT = "DFL133"
+DUPLICATE_STORY_NAME = "DFL134"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -761,6 +762,32 @@ def check_unused_intents(project: Project) -> list[Problem]:
     return problems
 
 
+def check_duplicate_story_names(project: Project) -> list[Problem]:
+    """Two stories or rules (or two test stories) with one name, as Rasa's ``data validate`` warns.
+
+    Test reports, failed stories and training logs name stories; with two of
+    a name nobody can tell which one is meant.
+    """
+    problems = []
+    for group in ((*project.stories, *project.rules), project.test_stories):
+        first: dict[str, Story] = {}
+        for story in group:
+            earlier = first.setdefault(story.name, story)
+            if earlier is story:
+                continue
+            where = earlier.position
+            first_at = f" (first at {where.file}:{where.line})" if where and where.line else ""
+            problems.append(
+                _warning(
+                    _where(story.position),
+                    f"{story.kind} name '{story.name}' is used twice{first_at}",
+                    "give each story and rule a name of its own",
+                    DUPLICATE_STORY_NAME,
+                )
+            )
+    return problems
+
+
 # ---------------------------------------------------------------- config
 
 
@@ -1047,6 +1074,7 @@ CHECKS: tuple[Check, ...] = (
     check_form_questions,
     check_unused_responses,
     check_unused_intents,
+    check_duplicate_story_names,
     check_checkpoints,
     check_contradicting_stories,
     check_components,

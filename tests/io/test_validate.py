@@ -822,3 +822,24 @@ def test_intents_nothing_uses(project) -> None:
     root = project(domain=domain, nlu=nlu, rules='version: "3.1"\nrules: []\n')
     unused = sorted(p.message.split("'")[1] for p in problems(root, "DFL133"))
     assert unused == ["chitchat", "goodbye", "inform"]
+
+
+def test_two_stories_of_one_name(project) -> None:
+    stories = STORIES + """\
+  - story: greet
+    steps:
+      - intent: greet
+      - action: utter_greet
+      - intent: goodbye
+      - action: utter_goodbye
+"""
+    root = project(stories=stories)
+    [problem] = problems(root, "DFL134")
+    assert not problem.is_error
+    assert problem.message == ("story name 'greet' is used twice (first at "
+                               f"{root / 'data/stories.yml'}:3)")
+    assert where(problem, root) == ("data/stories.yml", 7)
+    # a rule of a story's name counts too; test stories are apart from both
+    root = project(rules=RULES.replace("rule: goodbye", "rule: greet"), tests=STORIES)
+    [problem] = problems(root, "DFL134")
+    assert problem.message.startswith("rule name 'greet' is used twice")
