@@ -77,6 +77,7 @@ STORY_PATHS_TRUNCATED = "DFL131"
 UNUSED_RESPONSE = "DFL132"
 UNUSED_INTENT = "DFL133"
 DUPLICATE_STORY_NAME = "DFL134"
+RESPONSE_CONDITION = "DFL135"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -788,6 +789,55 @@ def check_duplicate_story_names(project: Project) -> list[Problem]:
     return problems
 
 
+def _variation_conditions(variation: dict[str, Any]) -> list[Any]:
+    conditions = variation.get("condition") or []
+    return [conditions] if isinstance(conditions, dict) else list(conditions)
+
+
+def check_response_conditions(project: Project) -> list[Problem]:
+    """A conditional response variation must test a declared slot, with a value it can have.
+
+    Otherwise the variation silently never applies. Rasa's conditions are
+    ``{type: slot, name: <slot>, value: <value>}``.
+    """
+    domain = project.domain
+    slots = list(domain.slots)
+    problems = []
+    for response in domain.responses.values():
+        where = _where(response.position, domain.position, fallback=_domain_file(project))
+        for variation in response.variations:
+            for condition in _variation_conditions(variation):
+                problem = _condition_problem(response.name, condition, domain, slots, where)
+                if problem is not None:
+                    problems.append(problem)
+    return problems
+
+
+def _condition_problem(response: str, condition: Any, domain: Domain, slots: list[str],
+                       where: Position) -> Problem | None:
+    if not isinstance(condition, dict) or condition.get("type", "slot") != "slot":
+        return _error(where, f"response '{response}' has a condition that is not "
+                      "`{type: slot, name: ..., value: ...}`",
+                      "write each condition as type: slot, name: <slot>, value: <value>",
+                      RESPONSE_CONDITION)
+    name = condition.get("name")
+    if name not in domain.slots:
+        return _error(where, f"response '{response}' has a condition on slot '{name}' that "
+                      "the domain lacks, so that variation is never sent",
+                      _suggest(str(name), slots, "declare the slot under slots:"),
+                      RESPONSE_CONDITION)
+    slot = domain.slots[name]
+    value = condition.get("value")
+    if slot.type == "categorical" and slot.values and value is not None and \
+            str(value).lower() not in {str(v).lower() for v in slot.values}:
+        return _warning(where, f"response '{response}' has a condition on slot '{name}' with "
+                        f"value {value!r}, which the categorical slot cannot take, so that "
+                        "variation is never sent",
+                        f"use one of {', '.join(repr(v) for v in slot.values)}",
+                        RESPONSE_CONDITION)
+    return None
+
+
 # ---------------------------------------------------------------- config
 
 
@@ -1075,6 +1125,7 @@ CHECKS: tuple[Check, ...] = (
     check_unused_responses,
     check_unused_intents,
     check_duplicate_story_names,
+    check_response_conditions,
     check_checkpoints,
     check_contradicting_stories,
     check_components,

@@ -843,3 +843,44 @@ def test_two_stories_of_one_name(project) -> None:
     root = project(rules=RULES.replace("rule: goodbye", "rule: greet"), tests=STORIES)
     [problem] = problems(root, "DFL134")
     assert problem.message.startswith("rule name 'greet' is used twice")
+
+
+def test_response_conditions_name_slots_and_values_they_can_have(project) -> None:
+    domain = DOMAIN.replace("""slots:
+""", """slots:
+  mood:
+    type: categorical
+    values: [happy, sad]
+    mappings:
+      - type: custom
+""").replace("""  utter_goodbye:
+    - text: Bye!
+""", """  utter_goodbye:
+    - text: Bye, happy one!
+      condition:
+        - type: slot
+          name: mood
+          value: Happy
+    - text: Bye, city person!
+      condition:
+        - type: slot
+          name: cty
+          value: Berlin
+    - text: Bye, grumpy!
+      condition:
+        - type: slot
+          name: mood
+          value: grumpy
+    - text: Bye!
+""")
+    root = project(domain=domain)
+    found = problems(root, "DFL135")
+    assert [(p.severity, p.message) for p in found] == [
+        ("error", "response 'utter_goodbye' has a condition on slot 'cty' that the domain "
+                  "lacks, so that variation is never sent"),
+        ("warning", "response 'utter_goodbye' has a condition on slot 'mood' with value "
+                    "'grumpy', which the categorical slot cannot take, so that variation is "
+                    "never sent"),
+    ]
+    assert found[0].hint == "did you mean 'city'?"
+    assert where(found[0], root)[0] == "domain.yml"
