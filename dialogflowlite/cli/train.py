@@ -94,15 +94,22 @@ def train_project(
 
 
 def set_augmentation(project: Project, factor: int) -> None:
-    """Set ``augmentation`` of every configured policy that has the setting (``--augmentation``)."""
+    """Set ``augmentation`` of every configured policy that has the setting (``--augmentation``).
+
+    A policy given by its Rasa name (``TEDPolicy``) is first replaced by the
+    one that provides it here, whose settings these are.
+    """
+    from dialogflowlite.components.policies.rasa_compat import POLICY_ALIASES, translate_policy
     from dialogflowlite.plugins.registry import get_registry
 
     if factor < 0:
         raise ConfigError(f"--augmentation must be 0 or more, not {factor}",
-                            hint="0 turns story augmentation off")
+                          hint="0 turns story augmentation off")
     registry = get_registry()
     changed = []
-    for entry in project.config.policies:
+    for index, entry in enumerate(project.config.policies):
+        if entry.name in POLICY_ALIASES:
+            entry = project.config.policies[index] = translate_policy(entry)
         component = registry.get(entry.name, entry.position)
         if "augmentation" in getattr(component, "defaults", {}):
             entry.params["augmentation"] = factor

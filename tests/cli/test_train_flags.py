@@ -165,6 +165,17 @@ def test_augmentation_reaches_the_policies_that_have_it(write_project) -> None:
         set_augmentation(project, -1)
 
 
+def test_augmentation_reaches_a_policy_given_by_its_rasa_name(write_project) -> None:
+    from dialogflowlite.components.policies.training import build_policies
+
+    config = CONFIG + "- name: TEDPolicy\n  max_history: 3\n  epochs: 100\n"
+    project = load_project(write_project(domain=DOMAIN, nlu=NLU, rules=RULES, config=config))
+    set_augmentation(project, 0)
+    built = {entry.name: entry.policy.config for entry in build_policies(project)}
+    assert built["TransformerPolicy"]["augmentation"] == 0
+    assert built["TransformerPolicy"]["max_history"] == 3
+
+
 CONTRADICTING_STORIES = """
 version: "3.1"
 stories:
