@@ -2,7 +2,9 @@
 
 Rasa's ``rasa interactive`` in the terminal: the session itself is
 :class:`dialogflowlite.dialogue.interactive.InteractiveSession`; this module
-loads the model and hands the session stdin and stdout.
+loads the model and hands the session stdin and stdout. As in Rasa, without
+``--model`` the project is trained first (components whose data did not
+change are reused), so the session starts from what the files say now.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from pathlib import Path
 from typing import TextIO
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.cli.options import add_source_options, sources_from_args
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", metavar="DIR",
                         help="project folder (default: .)")
     parser.add_argument("-m", "--model", default=None,
-                        help="model file or folder of models (default: the newest under "
-                             "models/ that has dialogue policies)")
+                        help="model file, or folder whose newest model is used (`-m models`: "
+                             "the newest without training); default: train the project "
+                             "first, reusing unchanged components, as Rasa does")
+    add_source_options(parser, "train on")
     parser.add_argument("--endpoints", default=None, metavar="FILE",
                         help="endpoints file for the action server and NLG (default: "
                              "endpoints.yml of the project); its tracker store is not used")
@@ -87,7 +92,14 @@ def _line_editing() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    run_interactive(args.project, args.model, endpoints_file=args.endpoints,
+    model = args.model
+    if model is None:
+        from dialogflowlite.cli.train import train_project
+
+        print("Training the project first (unchanged components are reused)...", flush=True)
+        model = str(train_project(args.project,
+                                  sources=sources_from_args(args, (), "interactive")).model_path)
+    run_interactive(args.project, model, endpoints_file=args.endpoints,
                     out_stories=args.out_stories, out_nlu=args.out_nlu,
                     conversation_id=args.conversation_id)
     return 0
@@ -96,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
 COMMAND = Command(
     name="interactive",
     help="chat with the bot, correct it step by step, and save the corrections as training data",
-    description="Chat with the newest model (or --model) and confirm or correct each parse "
+    description="Train the project (or take --model), then chat with the bot and confirm or "
+    "correct each parse "
     "(intent, entities) and each next action. /undo takes back a message, /restart starts a "
     "new conversation, /export writes the conversations as stories "
     "(data/interactive_stories.yml), the messages as NLU examples (data/interactive_nlu.yml) "

@@ -366,11 +366,28 @@ def test_other_output_files(project: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the command
 
 
-def test_without_a_model_the_error_says_to_train(tmp_path: Path, capsys) -> None:
-    write_project(tmp_path / "bot")
-    assert main(["interactive", "--project", str(tmp_path / "bot")]) == 1
-    err = capsys.readouterr().err
-    assert "error: no model under bot/models/" in err and "dialogflowlite train" in err
+def test_without_model_the_project_is_trained_first_as_rasa_does(tmp_path: Path, monkeypatch,
+                                                                  capsys) -> None:
+    root = write_project(tmp_path / "bot")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(GREET) + "\n"))
+    assert main(["interactive", "--project", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "Training the project first" in out
+    [model] = (root / "models").glob("*.tar")
+    assert f"model: {model}" in out
+    assert "  bot: Hello!" in out
+    # data given elsewhere is what gets trained on: here no stories or rules at all
+    assert main(["interactive", "--project", str(root), "--data", "data/nlu.yml"]) == 1
+    assert "has no dialogue policies" in capsys.readouterr().err
+
+
+def test_a_models_folder_takes_its_newest_without_training(project: Path, monkeypatch,
+                                                           capsys) -> None:
+    before = sorted((project / "models").glob("*.tar"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(GREET) + "\n"))
+    assert main(["interactive", "--project", str(project), "-m", str(project / "models")]) == 0
+    assert "Training" not in capsys.readouterr().out
+    assert sorted((project / "models").glob("*.tar")) == before
 
 
 def test_an_nlu_only_model_is_refused(project: Path, capsys) -> None:
