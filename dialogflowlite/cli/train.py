@@ -12,12 +12,15 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import add_source_options, sources_from_args
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.io.loader import Project, ProjectSources, load_project
+
+if TYPE_CHECKING:
+    from dialogflowlite.training.trainer import DryRunResult, TrainOptions
 
 PARTS = ("nlu", "core", "generation")
 
@@ -56,41 +59,68 @@ def train_project(
     training), ``warnings`` (warnings stop it too) or ``skip``;
     ``validation_max_history`` is the history the story-contradiction check uses.
     """
-    from dialogflowlite.training.trainer import TrainOptions, train
+    from dialogflowlite.training.trainer import train
 
     stream = echo or sys.stdout
     if finetune is None and epoch_fraction != 1.0:
         logging.getLogger(__name__).warning("--epoch-fraction applies only with --finetune; "
                                             "training with the configured epochs")
-    project = load_project(project_dir, strict=False, sources=sources)
-    if nlu is not None or stories is not None:
-        from dialogflowlite.evaluation.nlu import load_nlu_data
-        from dialogflowlite.evaluation.stories import load_test_stories
-        from dialogflowlite.io.loader import resolve_in_project
-
-        loaded = project
-        if nlu is not None:
-            loaded.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
-        if stories is not None:
-            loaded.stories = load_test_stories(resolve_in_project(stories, project_dir),
-                                               kind="story")
-    if augmentation is not None:
-        set_augmentation(project, augmentation)
-    sections = (part,) if part else PARTS
-    output = None
-    if out is not None:
-        output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
-    result = train(project, output=output, sections=sections,
-                   options=TrainOptions(force=force, quantize=quantize, seed=seed,
-                                        finetune=finetune, epoch_fraction=epoch_fraction,
-                                        validation=validation,
-                                        validation_max_history=validation_max_history),
+    project, output, sections, options = _prepare(
+        project_dir, part=part, out=out, force=force, quantize=quantize, seed=seed, nlu=nlu,
+        stories=stories, finetune=finetune, epoch_fraction=epoch_fraction, sources=sources,
+        augmentation=augmentation, validation=validation,
+        validation_max_history=validation_max_history)
+    result = train(project, output=output, sections=sections, options=options,
                    fixed_model_name=fixed_model_name)
     print(f"model: {result.model_path}", file=stream)
     print(f"trained ({len(result.trained)}): {', '.join(result.trained) or '-'}", file=stream)
     print(f"reused ({len(result.reused)}): {', '.join(result.reused) or '-'}", file=stream)
     print(f"time: {result.seconds:.1f}s", file=stream)
     return result
+
+
+def dry_run_project(project_dir: str | Path = ".", **settings: Any) -> DryRunResult:
+    """What :func:`train_project` with the same ``settings`` would train, training nothing.
+
+    ``fixed_model_name`` and ``echo`` are accepted and change nothing here.
+    """
+    from dialogflowlite.training.trainer import dry_run
+
+    for unused in ("fixed_model_name", "echo"):
+        settings.pop(unused, None)
+    project, output, sections, options = _prepare(project_dir, **settings)
+    return dry_run(project, output=output, sections=sections, options=options)
+
+
+def _prepare(project_dir: str | Path, *, part: str | None = None,
+             out: str | Path | None = None, nlu: str | Path | None = None,
+             stories: str | Path | None = None, sources: ProjectSources | None = None,
+             augmentation: int | None = None,
+             **options: Any) -> tuple[Project, Path | None, tuple[str, ...], TrainOptions]:
+    """The project as training sees it, the output folder, the sections and the options.
+
+    One place for both :func:`train_project` and :func:`dry_run_project`, so
+    a dry run judges exactly the data and settings a training would use.
+    """
+    from dialogflowlite.training.trainer import TrainOptions
+
+    project = load_project(project_dir, strict=False, sources=sources)
+    if nlu is not None or stories is not None:
+        from dialogflowlite.evaluation.nlu import load_nlu_data
+        from dialogflowlite.evaluation.stories import load_test_stories
+        from dialogflowlite.io.loader import resolve_in_project
+
+        if nlu is not None:
+            project.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
+        if stories is not None:
+            project.stories = load_test_stories(resolve_in_project(stories, project_dir),
+                                                kind="story")
+    if augmentation is not None:
+        set_augmentation(project, augmentation)
+    output = None
+    if out is not None:
+        output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
+    return project, output, (part,) if part else PARTS, TrainOptions(**options)
 
 
 def set_augmentation(project: Project, factor: int) -> None:
@@ -178,24 +208,15 @@ def _validation(args: argparse.Namespace) -> str:
     return "warnings" if args.fail_on_validation_warnings else "errors"
 
 
-def _dry_run(args: argparse.Namespace) -> int:
-    from dialogflowlite.training.trainer import TrainOptions, dry_run
-
-    sources = sources_from_args(args, PARTS, "train")
-    project = load_project(args.project, strict=False, sources=sources)
-    if args.augmentation is not None:
-        set_augmentation(project, args.augmentation)
-    output = None
-    if args.out is not None:
-        output = Path(args.out) if Path(args.out).is_absolute() else Path(args.project) / args.out
-    result = dry_run(project, output=output, sections=(args.part,) if args.part else PARTS,
-                     options=TrainOptions(force=args.force, seed=args.seed,
-                                          finetune=args.finetune,
-                                          validation=_validation(args),
-                                          validation_max_history=args.validation_max_history))
-    for line in result.report():
-        print(line)
-    return result.code
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`train_project` the options ask for."""
+    return dict(part=args.part, out=args.out, force=args.force, quantize=args.quantize,
+                fixed_model_name=args.fixed_model_name, seed=args.seed, nlu=args.nlu,
+                stories=args.stories, finetune=args.finetune,
+                epoch_fraction=args.epoch_fraction,
+                sources=sources_from_args(args, PARTS, "train"),
+                augmentation=args.augmentation, validation=_validation(args),
+                validation_max_history=args.validation_max_history)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -206,14 +227,11 @@ def _run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.num_threads)
     if args.dry_run:
-        return _dry_run(args)
-    train_project(args.project, part=args.part, out=args.out, force=args.force,
-                  quantize=args.quantize, fixed_model_name=args.fixed_model_name,
-                  seed=args.seed, nlu=args.nlu, stories=args.stories, finetune=args.finetune,
-                  epoch_fraction=args.epoch_fraction,
-                  sources=sources_from_args(args, PARTS, "train"),
-                  augmentation=args.augmentation, validation=_validation(args),
-                  validation_max_history=args.validation_max_history)
+        result = dry_run_project(args.project, **_settings(args))
+        for line in result.report():
+            print(line)
+        return result.code
+    train_project(args.project, **_settings(args))
     return 0
 
 

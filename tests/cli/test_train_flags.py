@@ -102,6 +102,17 @@ def test_dry_run_says_what_training_would_do_with_rasas_exit_codes(project, caps
     assert _train(project, "core", "--dry-run") == 0
 
 
+def test_dry_run_judges_the_data_and_settings_training_would_use(project, capsys) -> None:
+    assert _train(project) == 0
+    (project / "more.yml").write_text(MORE_NLU, encoding="utf-8")
+    capsys.readouterr()
+    # other NLU data, or int8 weights, would train the NLU again
+    for extra in (["--nlu", "more.yml"], ["--quantize"]):
+        assert _train(project, "--dry-run", *extra) == 1, extra
+        assert "nlu: would be trained" in capsys.readouterr().out
+    assert _train(project, "--dry-run") == 0
+
+
 def test_domain_data_and_config_from_elsewhere(project, tmp_path, capsys) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
