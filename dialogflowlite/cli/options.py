@@ -1,4 +1,4 @@
-"""Options that several commands share: whole-number types and Rasa's file options."""
+"""Options that several commands share: whole-number types, paths and Rasa's file options."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dialogflowlite.errors import ConfigError
-from dialogflowlite.io.loader import ProjectSources
+from dialogflowlite.errors import ConfigError, ProjectNotFoundError
+from dialogflowlite.io.loader import ProjectSources, resolve_in_project
 
 
 def positive_int(text: str) -> int:
@@ -47,3 +47,16 @@ def sources_from_args(args: argparse.Namespace, parts: tuple[str, ...] = (),
                               hint=f"write `{command} {word}` before the options")
     sources = ProjectSources(domain=args.domain, config=args.config, data=data)
     return sources if sources.given else None
+
+
+def existing_path(path: str | Path, project_dir: str | Path, what: str, option: str) -> Path:
+    """A path given with ``option``: from the working folder, else the project; it must exist.
+
+    Checked here, before the loader sees it, where the loader would name
+    ``--data`` for a path the user gave with another option.
+    """
+    found = resolve_in_project(path, project_dir)
+    if not found.exists():
+        raise ProjectNotFoundError(f"the {what} {path} does not exist",
+                                   hint=f"check the path given to {option}")
+    return found

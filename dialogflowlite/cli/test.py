@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.cli.options import existing_path
 from dialogflowlite.io.loader import resolve_in_project
 
 if TYPE_CHECKING:
@@ -151,8 +152,10 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
 
     if not cross_validation:
         return run_nlu_test(root, model, nlu, staging, echo=lambda _text: None)
-    sources = ProjectSources(config=_given(config, root, "--config"),
-                             data=(_given(nlu, root, "--nlu"),) if nlu is not None else None)
+    if config is not None:
+        config = existing_path(config, root, "config file", "--config")
+    data = (existing_path(nlu, root, "NLU data", "--nlu"),) if nlu is not None else None
+    sources = ProjectSources(config=config, data=data)
     project = load_project(root, strict=False, sources=sources)
     if not project.nlu.intent_examples:
         raise TrainingError(f"no NLU examples to cross-validate in {nlu or root / 'data'}",
@@ -160,19 +163,6 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
     result = cross_validate(project, folds)
     result.write(staging)
     return result
-
-
-def _given(path: str | Path | None, root: Path, option: str) -> Path | None:
-    """A path given on the command line (from the working folder, else the project)."""
-    from dialogflowlite.errors import ProjectNotFoundError
-
-    if path is None:
-        return None
-    found = resolve_in_project(path, root)
-    if not found.exists():
-        raise ProjectNotFoundError(f"{path} does not exist",
-                                   hint=f"check the path given to {option}")
-    return found
 
 
 def _nlu_error_files() -> tuple[str, ...]:

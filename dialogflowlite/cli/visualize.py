@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import positive_int
+from dialogflowlite.cli.options import existing_path, positive_int
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +66,7 @@ def visualize(project_dir: str | Path = ".", *, stories: str | Path | None = Non
     from dialogflowlite.shared.story_paths import expand_story_paths
 
     if stories is not None:
-        _must_exist(stories, project_dir, "stories", "--stories")
+        existing_path(stories, project_dir, "stories file or folder", "--stories")
     sources = ProjectSources(domain=domain, config=config,
                              data=(stories,) if stories is not None else None)
     project = load_project(project_dir, sources=sources)
@@ -92,16 +92,6 @@ def visualize(project_dir: str | Path = ".", *, stories: str | Path | None = Non
                       encoding="utf-8")
     print(f"{len(chosen)} stories drawn as {len(graph.nodes)} steps into {target}")
     return target
-
-
-def _must_exist(path: str | Path, project_dir: str | Path, what: str, option: str) -> None:
-    # the loader would name --data, which the user did not type
-    from dialogflowlite.errors import ProjectNotFoundError
-    from dialogflowlite.io.loader import resolve_in_project
-
-    if not resolve_in_project(path, project_dir).exists():
-        raise ProjectNotFoundError(f"the {what} {path} do not exist",
-                                   hint=f"check the path given to {option}")
 
 
 def _run(args: argparse.Namespace) -> int:
