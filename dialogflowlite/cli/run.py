@@ -11,6 +11,7 @@ import argparse
 import os
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.cli.options import positive_int
 from dialogflowlite.errors import ConfigError
 
 #: the options ``run actions`` passes on to rasa-sdk (every other one is the bot server's)
@@ -18,17 +19,6 @@ ACTION_SERVER_OPTIONS = ("part", "project", "host", "port", "cors", "ssl_certifi
                          "ssl_keyfile", "ssl_password", "actions", "auto_reload")
 #: the options only ``run actions`` has
 ACTIONS_ONLY_OPTIONS = ("actions", "auto_reload")
-
-
-def _seconds(text: str) -> int:
-    """argparse type: a whole number of seconds above 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,11 +77,11 @@ def _add_timeout_arguments(parser: argparse.ArgumentParser) -> None:
     from dialogflowlite.server.app import ServerConfig
 
     default = ServerConfig.response_timeout
-    parser.add_argument("--response-timeout", type=_seconds, default=int(default),
+    parser.add_argument("--response-timeout", type=positive_int, default=int(default),
                         metavar="SECONDS",
                         help=f"longest time to answer a request, then 503 (default: "
                              f"{default:g}; Rasa's is 3600)")
-    parser.add_argument("--request-timeout", type=_seconds, default=None, metavar="SECONDS",
+    parser.add_argument("--request-timeout", type=positive_int, default=None, metavar="SECONDS",
                         help="longest time a client may take to send its request (default: "
                              "60, or --response-timeout when longer; Rasa's is 300)")
 
@@ -145,7 +135,7 @@ def config_from_args(args: argparse.Namespace):
     from dialogflowlite.server.app import ServerConfig
 
     syslog = None
-    if getattr(args, "use_syslog", False):
+    if args.use_syslog:
         syslog = (args.syslog_address, args.syslog_port, args.syslog_protocol)
     return ServerConfig(
         project=args.project, model_path=args.model, enable_api=args.enable_api,
@@ -154,13 +144,10 @@ def config_from_args(args: argparse.Namespace):
         max_message_chars=args.max_message_chars, webchat=not args.no_webchat,
         workers=args.workers, quantize=args.quantize, endpoints_file=args.endpoints,
         credentials_file=args.credentials,
-        response_timeout=float(getattr(args, "response_timeout", ServerConfig.response_timeout)),
-        request_timeout=getattr(args, "request_timeout", None),
-        ssl_certificate=getattr(args, "ssl_certificate", None),
-        ssl_keyfile=getattr(args, "ssl_keyfile", None),
-        ssl_ca_file=getattr(args, "ssl_ca_file", None),
-        ssl_password=getattr(args, "ssl_password", None),
-        connector=getattr(args, "connector", None), syslog=syslog,
+        response_timeout=float(args.response_timeout), request_timeout=args.request_timeout,
+        ssl_certificate=args.ssl_certificate, ssl_keyfile=args.ssl_keyfile,
+        ssl_ca_file=args.ssl_ca_file, ssl_password=args.ssl_password,
+        connector=args.connector, syslog=syslog,
         log_settings=log_settings(args))
 
 
@@ -201,6 +188,7 @@ def _action_server(args: argparse.Namespace) -> int:
         ActionServerOptions,
         start_action_server,
     )
+    from dialogflowlite.server.tls import check_tls_options
 
     names, _ = _option_names()
     server_only = given_options(args, [d for d in names if d not in ACTION_SERVER_OPTIONS])
@@ -214,9 +202,8 @@ def _action_server(args: argparse.Namespace) -> int:
                           "versions differ in how they take a logging config",
                           hint="use --debug, --quiet or --log-file, or start "
                                "`python -m rasa_sdk` yourself with its own logging options")
-    if (args.ssl_keyfile or args.ssl_password) and not args.ssl_certificate:
-        raise ConfigError("--ssl-keyfile and --ssl-password need --ssl-certificate",
-                          hint="pass the action server's certificate too")
+    # rasa-sdk has no CA file option: --ssl-ca-file is among the refused ones above
+    check_tls_options(args.ssl_certificate, args.ssl_keyfile, None, args.ssl_password)
     log_level = ("debug" if getattr(args, "debug", False)
                  else "quiet" if getattr(args, "quiet", False) else None)
     options = ActionServerOptions(
