@@ -35,6 +35,7 @@ from dialogflowlite.shared.domain import (
     FROM_ENTITY,
     Domain,
     SlotDef,
+    variation_conditions,
 )
 from dialogflowlite.shared.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
@@ -695,9 +696,7 @@ def check_form_questions(project: Project) -> list[Problem]:
 
 def _training_steps(project: Project) -> Iterator[Step]:
     """The steps (and rule conditions) of the training stories and rules, not test stories."""
-    for story in (*project.stories, *project.rules):
-        yield from _flat(story.condition)
-        yield from _flat(story.steps)
+    return (ref.step for ref in _story_steps(project) if ref.story.kind != "test")
 
 
 def _form_questions(domain: Domain) -> set[str]:
@@ -789,11 +788,6 @@ def check_duplicate_story_names(project: Project) -> list[Problem]:
     return problems
 
 
-def _variation_conditions(variation: dict[str, Any]) -> list[Any]:
-    conditions = variation.get("condition") or []
-    return [conditions] if isinstance(conditions, dict) else list(conditions)
-
-
 def check_response_conditions(project: Project) -> list[Problem]:
     """A conditional response variation must test a declared slot, with a value it can have.
 
@@ -806,7 +800,7 @@ def check_response_conditions(project: Project) -> list[Problem]:
     for response in domain.responses.values():
         where = _where(response.position, domain.position, fallback=_domain_file(project))
         for variation in response.variations:
-            for condition in _variation_conditions(variation):
+            for condition in variation_conditions(variation):
                 problem = _condition_problem(response.name, condition, domain, slots, where)
                 if problem is not None:
                     problems.append(problem)

@@ -193,6 +193,12 @@ class ResponseDef:
     position: Position | None = None
 
 
+def variation_conditions(variation: dict[str, Any]) -> list[Any]:
+    """The slot conditions of a response variation (``condition:``, one mapping or a list)."""
+    conditions = variation.get("condition") or []
+    return [conditions] if isinstance(conditions, dict) else list(conditions)
+
+
 @dataclass
 class SessionConfig:
     """Session expiry (minutes; 0 means sessions never expire) and slot carry-over."""

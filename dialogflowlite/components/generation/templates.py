@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import compact_message
 from dialogflowlite.errors import ConfigError
-from dialogflowlite.shared.domain import Domain, ResponseDef
+from dialogflowlite.shared.domain import Domain, ResponseDef, variation_conditions
 from dialogflowlite.shared.events import BotUttered
 from dialogflowlite.shared.recent import RecentItems
 
@@ -142,10 +142,7 @@ class TemplateRenderer:
         return actual == expected
 
     def _matches(self, variation: dict[str, Any], slots: dict[str, Any]) -> bool:
-        conditions = variation.get("condition") or []
-        if isinstance(conditions, dict):
-            conditions = [conditions]
-        return all(self._condition_holds(c, slots) for c in conditions)
+        return all(self._condition_holds(c, slots) for c in variation_conditions(variation))
 
     def candidates(self, name: str, slots: dict[str, Any],
                    channel: str | None = None) -> list[dict[str, Any]]:
