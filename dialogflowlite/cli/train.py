@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import add_source_options, sources_from_args
+from dialogflowlite.cli.options import add_source_options, positive_int, sources_from_args
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.io.loader import Project, ProjectSources, load_project
 
@@ -181,7 +181,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     rasa.add_argument("--dry-run", action="store_true",
                       help="train nothing; say whether training would change the newest "
                       "model (exit code 0: up to date, 1: training needed, 8: --force)")
-    rasa.add_argument("--num-threads", type=int, default=None, metavar="N",
+    rasa.add_argument("--num-threads", type=positive_int, default=None, metavar="N",
                       help="most CPU threads PyTorch may use")
     rasa.add_argument("--augmentation", type=int, default=None, metavar="N",
                       help="story augmentation of the policies that have it (0: off); it "
@@ -191,7 +191,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                       "stop it)")
     rasa.add_argument("--fail-on-validation-warnings", action="store_true",
                       help="stop before training when the check finds warnings too")
-    rasa.add_argument("--validation-max-history", type=int, default=None, metavar="N",
+    rasa.add_argument("--validation-max-history", type=positive_int, default=None, metavar="N",
                       help="turns of history the check for contradicting stories considers "
                       "(default: the policies' max_history in config.yml)")
 
@@ -200,9 +200,6 @@ def _validation(args: argparse.Namespace) -> str:
     if args.skip_validation and args.fail_on_validation_warnings:
         raise ConfigError("--skip-validation and --fail-on-validation-warnings contradict "
                             "each other", hint="give one of them")
-    if args.validation_max_history is not None and args.validation_max_history < 1:
-        raise ConfigError(f"--validation-max-history must be 1 or more, not "
-                          f"{args.validation_max_history}")
     if args.skip_validation:
         return "skip"
     return "warnings" if args.fail_on_validation_warnings else "errors"
@@ -221,8 +218,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace) -> int:
     if args.num_threads is not None:
-        if args.num_threads < 1:
-            raise ConfigError(f"--num-threads must be 1 or more, not {args.num_threads}")
         import torch
 
         torch.set_num_threads(args.num_threads)

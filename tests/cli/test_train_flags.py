@@ -159,9 +159,16 @@ def test_num_threads_caps_torch(project, monkeypatch) -> None:
     try:
         assert _train(project, "--num-threads", "1") == 0
         assert torch.get_num_threads() == 1
-        assert _train(project, "--num-threads", "0") == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_num_threads_below_one_is_a_usage_error(project, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _train(project, "--num-threads", "0")
+    assert exited.value.code == 2
+    assert "--num-threads: must be 1 or more, not 0" in capsys.readouterr().err
+    assert not (project / "models").exists()
 
 
 def test_augmentation_reaches_the_policies_that_have_it(write_project) -> None:
@@ -222,7 +229,9 @@ def test_validation_max_history_is_the_contradiction_checks(write_project, capsy
     assert _train(project, "core", "--validation-max-history", "1") == 1
     assert "story 'short' contradicts story 'long'" in capsys.readouterr().err
     assert _train(project, "core") == 0
-    assert _train(project, "core", "--validation-max-history", "0") == 1
+    with pytest.raises(SystemExit) as exited:
+        _train(project, "core", "--validation-max-history", "0")
+    assert exited.value.code == 2
 
 
 def test_a_part_swallowed_by_data_says_where_to_write_it(project, capsys) -> None:
