@@ -454,3 +454,56 @@ def test_cors_takes_several_origins_as_rasa_and_gives_back_actions() -> None:
     args = build_parser().parse_args(["run", "actions", "--cors", "*"])
     _part_after_cors(args)
     assert args.part == "actions" and args.cors == ["*"]
+
+
+# ---------------------------------------------------------------- once-per-server work
+
+
+def test_is_first_worker_reads_sanics_process_name(monkeypatch) -> None:
+    from dialogflowlite.server.workers import is_first_worker
+
+    monkeypatch.delenv("SANIC_WORKER_NAME", raising=False)
+    assert is_first_worker()  # one process
+    monkeypatch.setenv("SANIC_WORKER_NAME", "Sanic-Server-0-0")
+    assert is_first_worker()
+    monkeypatch.setenv("SANIC_WORKER_NAME", "Sanic-Server-0-2")  # the first, restarted
+    assert is_first_worker()
+    monkeypatch.setenv("SANIC_WORKER_NAME", "Sanic-Server-1-0")
+    assert not is_first_worker()
+
+
+def log_lines(log: Path, text: str) -> int:
+    if not log.exists():
+        return 0
+    return sum(text in line for line in log.read_text(encoding="utf-8").splitlines())
+
+
+def test_several_workers_register_the_telegram_webhook_once(project: Path) -> None:
+    def bot_api(request) -> tuple[int, dict, bytes]:
+        result = {"username": "tiny_bot"} if request.path.endswith("/getMe") else True
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"ok": True, "result": result}).encode()
+
+    with serving_helpers.StubHttpServer(bot_api) as api:
+        (project / "credentials.yml").write_text(textwrap.dedent(f"""\
+            rest: {{}}
+            telegram:
+              access_token: "123:ABC"
+              verify: tiny_bot
+              webhook_url: https://bot.example.com/webhooks/telegram/webhook
+              api_url: {api.url.rstrip("/")}
+            """), encoding="utf-8")
+        log = project / "server.log"
+        process, _ = _start(project, "--workers", "3", "--log-file", str(log))
+        try:
+            deadline = time.monotonic() + 180
+            # a worker loads its model after its start-up listeners have run
+            while log_lines(log, "loaded in") < 3:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "the workers did not load their models"
+                time.sleep(0.2)
+        finally:
+            output = _stop(process)
+    calls = [r.path.rsplit("/", 1)[-1] for r in api.requests]
+    assert calls.count("setWebhook") == 1, (calls, output)
+    assert calls.count("getMe") == 1, calls

@@ -21,8 +21,9 @@ processed and its replies are sent; ``GET`` or ``POST /set_webhook`` points
 the bot at ``webhook_url`` again and says whether Telegram accepted it.
 
 At server start the channel calls ``setWebhook`` with ``webhook_url`` (and
-``secret_token``); when Telegram refuses, the error is logged with the URL and
-Telegram's reason and the server starts anyway. Without ``webhook_url``
+``secret_token``), once per server (the first of ``--workers N`` does it);
+when Telegram refuses, the error is logged with the URL and Telegram's
+reason and the server starts anyway. Without ``webhook_url``
 nothing is set. ``verify`` is optional (Rasa compares it with ``getMe`` on
 every update): when given, ``getMe`` is asked once at start and a token of
 another bot is logged as an error.
@@ -91,6 +92,7 @@ from dialogflowlite.server.channels.json_fields import text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
+from dialogflowlite.server.workers import is_first_worker
 
 if TYPE_CHECKING:
     import aiohttp
@@ -551,6 +553,9 @@ class TelegramChannel(InputChannel):
 
         @blueprint.after_server_start
         async def register_webhook(app: Any) -> None:
+            # one registration per server: every worker would call the same setWebhook
+            if not is_first_worker():
+                return
             await self.check_username()
             if self.webhook_url:
                 if (await self.set_webhook())[0]:
