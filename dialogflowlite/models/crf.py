@@ -19,19 +19,24 @@ FORBIDDEN_SCORE = -1e4
 
 
 def bio_transition_mask(tags: Sequence[str]) -> torch.Tensor:
-    """``allowed[i, j]`` is True when tag ``j`` may follow tag ``i`` in BIO.
+    """``allowed[i, j]`` is True when tag ``j`` may follow tag ``i`` in BIO (or BILOU).
 
-    Row ``len(tags)`` is the start of the sequence: ``I-x`` may not begin it.
+    Row ``len(tags)`` is the start of the sequence: ``I-x`` (and ``L-x``) may
+    not begin it. In BILOU (tags with ``L-`` or ``U-``) a span that ``B-x``
+    or ``I-x`` opened must go on with ``I-x`` or close with ``L-x``.
     """
     n = len(tags)
+    bilou = any(tag[:2] in ("L-", "U-") for tag in tags)
     allowed = torch.ones(n + 1, n, dtype=torch.bool)
     for j, tag in enumerate(tags):
-        if not tag.startswith("I-"):
-            continue
-        kind = tag[2:]
-        for i, prev in enumerate(tags):
-            allowed[i, j] = prev in (f"B-{kind}", f"I-{kind}")
-        allowed[n, j] = False
+        if tag[:2] in ("I-", "L-"):
+            kind = tag[2:]
+            for i, prev in enumerate(tags):
+                allowed[i, j] = prev in (f"B-{kind}", f"I-{kind}")
+            allowed[n, j] = False
+        elif bilou:
+            for i, prev in enumerate(tags):
+                allowed[i, j] = prev[:2] not in ("B-", "I-")
     return allowed
 
 

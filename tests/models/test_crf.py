@@ -72,6 +72,24 @@ def test_bio_constraints_are_never_broken() -> None:
         assert allowed[prev, nxt]
 
 
+def test_bilou_constraints_close_every_span() -> None:
+    tags = ["O", "B-city", "I-city", "L-city", "U-city", "U-date"]
+    allowed = bio_transition_mask(tags)
+    start = len(tags)
+    assert not allowed[start, 2] and not allowed[start, 3]  # no span starts inside
+    assert allowed[1, 2] and allowed[1, 3] and allowed[2, 3]  # B -> I -> L
+    assert not allowed[1, 0] and not allowed[2, 5]  # an open span may not stop or switch
+    assert allowed[3, 0] and allowed[4, 5] and allowed[0, 1]  # after L or U anything new
+    assert not allowed[4, 3]  # U-city -> L-city: a closed span does not go on
+    crf = ConditionalRandomField(len(tags), allowed)
+    emissions = torch.zeros(1, 4, len(tags))
+    emissions[0, 1, 1] = 5.0  # B-city wanted at the second word ...
+    emissions[0, 2, 0] = 5.0  # ... then O
+    [path] = crf.decode(emissions, torch.ones(1, 4, dtype=torch.bool))
+    for prev, nxt in itertools.pairwise(path):
+        assert allowed[prev, nxt]
+
+
 def test_training_the_crf_lowers_its_loss() -> None:
     torch.manual_seed(0)
     crf = ConditionalRandomField(3)

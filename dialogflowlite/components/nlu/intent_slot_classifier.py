@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluComponent
 from dialogflowlite.components.nlu.sequence_labels import (
+    TAG_SCHEMES,
     LabelSet,
     Scores,
     best_index,
@@ -76,6 +77,10 @@ class IntentSlotClassifier(NluComponent):
             hint=hint,
             position=self.position,
         )
+
+    def _check_tag_scheme(self) -> None:
+        if self.config.get("tag_scheme") not in TAG_SCHEMES:
+            raise self._bad("tag_scheme", "use " + " or ".join(repr(s) for s in TAG_SCHEMES))
 
     def _check_finetune_labels(self, source: FinetuneSource, meta: dict[str, Any]) -> None:
         """The stored model predicts the labels, from the features, this training has

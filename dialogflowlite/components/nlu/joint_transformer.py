@@ -114,6 +114,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         # pieces per message, longer messages are cut (their last words get no tag)
         "max_length": 64,
         "use_crf": False,
+        # "bio", or "bilou": a span's last word and one-word spans get tags of their own
+        "tag_scheme": "bio",
         # tag only entities that the predicted intent's training examples carry
         "restrict_entities_to_intent": False,
         "intent_classification": True,
@@ -182,6 +184,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
     def _check_config(self) -> None:
         c = self.config
+        self._check_tag_scheme()
         if c["pooling"] not in ("cls", "mean"):
             raise self._bad("pooling", "use 'cls' or 'mean'")
         if c["word_pooling"] not in ("first", "mean"):
@@ -248,7 +251,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
             train_examples, dev_examples = split_held_out(
                 examples, float(c["validation_split"]), int(c["min_held_out"]), seed
             )
-        self.labels = LabelSet.from_examples(examples, self.name)
+        self.labels = LabelSet.from_examples(examples, self.name, self.config["tag_scheme"])
         self.regex_names = regex_feature_names(examples)
 
         seed_everything(seed)

@@ -197,6 +197,11 @@ RENAMED_KEYS = {
     "drop_rate": "dropout",
 }
 
+#: Rasa settings written differently here: Rasa's name -> (the name here, its value here)
+TRANSLATED_VALUES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "BILOU_flag": ("tag_scheme", lambda flag: "bilou" if flag else "bio"),
+}
+
 # ---------------------------------------------------------------- Rasa's components
 
 #: featurizers whose job the classifiers here do themselves
@@ -327,6 +332,10 @@ class RasaTranslator:
                 key_here = key
             if key not in rasa_keys:
                 kept[key_here] = value  # not Rasa's: the component checks it (did-you-mean)
+                continue
+            translated = TRANSLATED_VALUES.get(key)
+            if translated is not None and (known_here is None or translated[0] in known_here):
+                kept[translated[0]] = translated[1](value)
                 continue
             means_the_same = same_meaning is None or key in same_meaning
             if means_the_same and (known_here is None or key_here in known_here):

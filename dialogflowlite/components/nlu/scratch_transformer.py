@@ -99,6 +99,8 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         # words per message; longer messages are cut (their last words get no tag)
         "max_length": 128,
         "use_crf": True,
+        # "bio", or "bilou": a span's last word and one-word spans get tags of their own
+        "tag_scheme": "bio",
         # tag only entities that the predicted intent's training examples carry
         "restrict_entities_to_intent": False,
         "intent_classification": True,
@@ -138,6 +140,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
 
     def _check_config(self) -> None:
         c = self.config
+        self._check_tag_scheme()
         if not (c["epochs"] == "auto" or (isinstance(c["epochs"], int) and c["epochs"] > 0)):
             raise self._bad("epochs", "use a positive integer or 'auto'")
         for key in (
@@ -207,7 +210,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
             train_examples, dev_examples = split_held_out(
                 examples, float(c["validation_split"]), int(c["min_held_out"]), seed
             )
-        self.labels = LabelSet.from_examples(examples, self.name)
+        self.labels = LabelSet.from_examples(examples, self.name, self.config["tag_scheme"])
         self.regex_names = regex_feature_names(examples)
         if context.finetune_from is not None:
             # the stored weights embed the stored vocabulary: new words are read

@@ -18,6 +18,7 @@ from typing import Any
 
 from dialogflowlite.components.tokenizers.alignment import (
     OUTSIDE,
+    bilou_from_bio,
     bio_spans,
     bio_tags,
     entities_from_bio,
@@ -34,20 +35,28 @@ def example_tokens(message: Message) -> list[Token]:
     return message.tokens or simple_tokens(message.text)
 
 
+#: the tag schemes a tagger can learn, and the tag prefixes of each
+TAG_SCHEMES = {"bio": ("B", "I"), "bilou": ("B", "I", "L", "U")}
+
+
 @dataclass
 class LabelSet:
-    """The intents and BIO tags a classifier predicts, in index order.
+    """The intents and tags a classifier predicts, in index order.
 
     ``entities_by_intent`` lists, for each intent, the entity labels its
     training examples carry (None in models saved before it was recorded).
+    ``scheme`` is ``bio`` or ``bilou`` (also a span's last word and one-word
+    spans get tags of their own, as in Rasa's ``BILOU_flag``).
     """
 
     intents: list[str]
     tags: list[str]
     entities_by_intent: dict[str, list[str]] | None = None
+    scheme: str = "bio"
 
     @classmethod
-    def from_examples(cls, examples: Sequence[Message], component: str) -> LabelSet:
+    def from_examples(cls, examples: Sequence[Message], component: str,
+                      scheme: str = "bio") -> LabelSet:
         intents = sorted({m.base_intent for m in examples if m.base_intent})
         if not intents:
             raise TrainingError(
@@ -55,12 +64,12 @@ class LabelSet:
                 hint="add examples under `nlu:` in data/nlu.yml",
             )
         labels = sorted({e.label for m in examples for e in m.entities})
-        tags = [OUTSIDE] + [f"{p}-{label}" for label in labels for p in ("B", "I")]
+        tags = [OUTSIDE] + [f"{p}-{label}" for label in labels for p in TAG_SCHEMES[scheme]]
         by_intent: dict[str, set[str]] = {intent: set() for intent in intents}
         for message in examples:
             if message.base_intent:
                 by_intent[message.base_intent].update(e.label for e in message.entities)
-        return cls(intents, tags, {k: sorted(v) for k, v in by_intent.items()})
+        return cls(intents, tags, {k: sorted(v) for k, v in by_intent.items()}, scheme)
 
     @property
     def has_entities(self) -> bool:
@@ -73,7 +82,10 @@ class LabelSet:
 
     def tag_indices(self, message: Message, tokens: Sequence[Token]) -> list[int]:
         lookup = {tag: i for i, tag in enumerate(self.tags)}
-        return [lookup.get(tag, 0) for tag in bio_tags(tokens, message.entities)]
+        tags = bio_tags(tokens, message.entities)
+        if self.scheme == "bilou":
+            tags = bilou_from_bio(tags)
+        return [lookup.get(tag, 0) for tag in tags]
 
     def tags_by_intent(self) -> list[list[bool]] | None:
         """For each intent (rows) and tag (columns): may the intent's messages carry the tag?
@@ -92,6 +104,8 @@ class LabelSet:
         data: dict[str, Any] = {"intents": self.intents, "tags": self.tags}
         if self.entities_by_intent is not None:
             data["entities_by_intent"] = self.entities_by_intent
+        if self.scheme != "bio":
+            data["scheme"] = self.scheme
         return data
 
     @classmethod
@@ -101,6 +115,7 @@ class LabelSet:
             list(data["intents"]),
             list(data["tags"]),
             {k: list(v) for k, v in by_intent.items()} if by_intent is not None else None,
+            str(data.get("scheme", "bio")),
         )
 
 
@@ -210,7 +225,8 @@ def score(
         correct, n_pred, n_gold = correct + c, n_pred + p, n_gold + g
         intent_ok = g_intent == p_intent
         intents_right += intent_ok
-        sentences_right += intent_ok and list(g_tags) == list(p_tags)
+        # the same chunks, not the same tags: BILOU and BIO tags of one span differ
+        sentences_right += intent_ok and c == p == g
     n = max(1, len(gold))
     return Scores(
         intents_right / n, f1_from_counts(correct, n_pred, n_gold), sentences_right / n, len(gold)

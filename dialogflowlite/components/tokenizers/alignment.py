@@ -6,8 +6,11 @@ pretrained encoders work on sub-word pieces. The helpers here convert between
 the three without dropping or shifting a span:
 
 * :func:`bio_tags` — entity spans -> one BIO tag per word;
-* :func:`bio_spans` — BIO tags -> chunks, with the CoNLL ``conlleval`` rules
-  (shared by decoding and by scoring, so both read tags the same way);
+* :func:`bilou_from_bio` — BIO tags -> BILOU tags (``L-`` marks a span's last
+  word, ``U-`` a one-word span), the other scheme a tagger may learn;
+* :func:`bio_spans` — BIO or BILOU tags -> chunks, with the CoNLL
+  ``conlleval`` rules (shared by decoding and by scoring, so both read tags
+  the same way);
 * :func:`entities_from_bio` — predicted tags -> :class:`Entity` spans;
 * :func:`first_subtoken_indices` — for each word, the first sub-word piece of
   a fast tokenizer's output (from its character offsets).
@@ -72,11 +75,30 @@ def bio_tags(tokens: Sequence[Token], entities: Sequence[Entity]) -> list[str]:
     return tags
 
 
-def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
-    """Chunks ``(label, first, last + 1)`` of a BIO sequence, read as ``conlleval`` does.
+def bilou_from_bio(tags: Sequence[str]) -> list[str]:
+    """The BILOU tags of a BIO sequence: a span's last word ``L-``, a one-word span ``U-``.
 
-    A chunk starts at ``B-X``, or at ``I-X`` after ``O`` or after a chunk of
-    another type; it ends before ``O``, ``B-*`` or a tag of another type.
+    Chunks are read as :func:`bio_spans` reads them, so ``I-X`` after ``O``
+    starts a span here too.
+    """
+    out = [OUTSIDE] * len(tags)
+    for label, first, last in bio_spans(tags):
+        if last - first == 1:
+            out[first] = "U-" + label
+            continue
+        out[first] = "B-" + label
+        for i in range(first + 1, last - 1):
+            out[i] = "I-" + label
+        out[last - 1] = "L-" + label
+    return out
+
+
+def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Chunks ``(label, first, last + 1)`` of a BIO or BILOU sequence, read as ``conlleval`` does.
+
+    A chunk starts at ``B-X`` or ``U-X``, or at ``I-X`` or ``L-X`` after
+    ``O`` or after a chunk of another type; it ends before ``O``, ``B-*``,
+    ``U-*`` or a tag of another type, and right after ``L-X`` or ``U-X``.
     """
     spans: list[tuple[str, int, int]] = []
     label: str | None = None
@@ -85,12 +107,15 @@ def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
         prefix, _, kind = tag.partition("-")
         if tag == OUTSIDE or not kind:
             prefix, kind = OUTSIDE, ""
-        starts = prefix == "B" or (prefix == "I" and kind != label)
+        starts = prefix in ("B", "U") or (prefix in ("I", "L") and kind != label)
         if label is not None and (prefix == OUTSIDE or starts):
             spans.append((label, begin, i))
             label = None
         if starts:
             label, begin = kind, i
+        if label is not None and prefix in ("L", "U"):
+            spans.append((label, begin, i + 1))
+            label = None
     if label is not None:
         spans.append((label, begin, len(tags)))
     return spans

@@ -220,6 +220,23 @@ def test_crf_variant_learns_entities(tiny_model: Path, toy) -> None:
     ]
 
 
+def test_bilou_tags_learn_entities_and_reload(tmp_path: Path, tiny_model: Path, toy) -> None:
+    component = train(tiny_model, toy, use_crf=True, tag_scheme="bilou")
+    assert {t[:2] for t in component.labels.tags} == {"O", "B-", "I-", "L-", "U-"}
+    texts = ["i want to fly to new york tomorrow", "will it rain in paris"]
+    [flight, weather] = parse(component, texts)
+    assert [(e.entity, e.value) for e in flight.entities] == [
+        ("city", "new york"),
+        ("date", "tomorrow"),
+    ]
+    assert [(e.entity, e.value) for e in weather.entities] == [("city", "paris")]
+    storage = ComponentStorage(tmp_path / "stored")
+    component.persist(storage)
+    loaded = JointTransformerClassifier.load(component.config, storage)
+    assert loaded.labels.scheme == "bilou"
+    assert_same_predictions(parse(loaded, texts), parse(component, texts))
+
+
 def test_roles_groups_and_retrieval_intents(tiny_model: Path) -> None:
     rows = [
         (
@@ -352,6 +369,8 @@ def test_bad_config_and_missing_model(tmp_path: Path, toy) -> None:
         JointTransformerClassifier({"epoch": 3})
     with pytest.raises(ComponentConfigError, match="lora"):
         JointTransformerClassifier({"lora": {"rank": 4}})
+    with pytest.raises(ComponentConfigError, match="tag_scheme"):
+        JointTransformerClassifier({"tag_scheme": "bioes"})
     component = JointTransformerClassifier({"model": str(tmp_path / "nowhere")})
     with pytest.raises(ModelSourceError):
         component.train(toy, NluContext(progress=False))

@@ -39,9 +39,11 @@ TARGETS = {
         "num_layers": 2,
         "hidden_size": 128,
         "dropout": 0.1,
+        "tag_scheme": "bio",
     },
     "JointTransformerClassifier": {
         "model": None,
+        "tag_scheme": "bio",
         "epochs": "auto",
         "random_seed": None,
         "intent_classification": True,
@@ -115,6 +117,24 @@ def test_language_model_featurizer_makes_diet_a_fine_tuned_encoder(caplog) -> No
         ("JointTransformerClassifier", {"model": DEFAULT_MODEL}),
         ("ResponseSelector", {"model": DEFAULT_MODEL}),
     ]
+
+
+def test_bilou_flag_becomes_the_tag_scheme(caplog) -> None:
+    scratch = translate(("WhitespaceTokenizer", {}), ("DIETClassifier", {"BILOU_flag": True}))
+    assert scratch[1] == ("ScratchTransformerClassifier", {"tag_scheme": "bilou"})
+    with caplog.at_level(logging.WARNING):
+        joint = translate(
+            ("WhitespaceTokenizer", {}),
+            ("LanguageModelFeaturizer", {}),
+            ("CRFEntityExtractor", {"BILOU_flag": False}),
+            ("ResponseSelector", {"BILOU_flag": True}),
+        )
+    assert joint[1] == ("JointTransformerClassifier", {"model": DEFAULT_MODEL,
+                                                       "intent_classification": False,
+                                                       "tag_scheme": "bio"})
+    # the selector tags nothing: the flag is dropped there, with a notice
+    assert joint[2] == ("ResponseSelector", {"model": DEFAULT_MODEL})
+    assert "`BILOU_flag` has no equivalent in ResponseSelector" in caplog.text
 
 
 def test_rasa_classifiers_merge_into_one() -> None:

@@ -145,7 +145,16 @@ def test_without_crf_and_with_regex_features(toy: TrainingData) -> None:
     assert message.intent == "book_flight"
 
 
+def test_bilou_tags_without_crf(toy: TrainingData) -> None:
+    component = train(toy, use_crf=False, tag_scheme="bilou")
+    [message] = parse(component, ["book a flight to new york"])
+    assert message.intent == "book_flight"
+    assert [(e.entity, e.value) for e in message.entities] == [("city", "new york")]
+
+
 def test_bad_config() -> None:
+    with pytest.raises(ComponentConfigError, match="tag_scheme"):
+        ScratchTransformerClassifier({"tag_scheme": "BIO"})
     with pytest.raises(ComponentConfigError, match="num_heads"):
         ScratchTransformerClassifier({"hidden_size": 30, "num_heads": 4})
     with pytest.raises(ComponentConfigError, match="ngram_min"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dialogflowlite.components.tokenizers.alignment import (
+    bilou_from_bio,
     bio_spans,
     bio_tags,
     entities_from_bio,
@@ -72,6 +73,23 @@ def test_bio_spans_follow_conlleval() -> None:
     assert bio_spans(["B-a", "B-a"]) == [("a", 0, 1), ("a", 1, 2)]
     assert bio_spans(["O", "O"]) == []
     assert bio_spans([]) == []
+
+
+def test_bilou_marks_last_words_and_one_word_spans() -> None:
+    bio = ["B-a", "I-a", "I-a", "O", "B-b", "B-a", "I-b", "O", "I-c", "I-c"]
+    assert bilou_from_bio(bio) == ["B-a", "I-a", "L-a", "O", "U-b", "U-a", "U-b", "O",
+                                   "B-c", "L-c"]
+    # both schemes read as the same chunks
+    assert bio_spans(bilou_from_bio(bio)) == bio_spans(bio)
+
+
+def test_bilou_spans_end_after_last_and_unit_tags() -> None:
+    # L- closes its chunk, so the I- after it opens a new one; U- is a chunk alone
+    assert bio_spans(["B-a", "L-a", "I-a", "L-a"]) == [("a", 0, 2), ("a", 2, 4)]
+    assert bio_spans(["U-a", "I-a", "U-a", "U-a"]) == [("a", 0, 1), ("a", 1, 2), ("a", 2, 3),
+                                                      ("a", 3, 4)]
+    # a lone L- is a one-word chunk; a span left open at the end still counts
+    assert bio_spans(["O", "L-b", "B-a", "I-a"]) == [("b", 1, 2), ("a", 2, 4)]
 
 
 def test_entities_from_bio_uses_character_offsets_and_mean_confidence() -> None:
