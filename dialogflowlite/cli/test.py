@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import existing_path
+from dialogflowlite.cli.options import existing_path, positive_int
 from dialogflowlite.io.loader import resolve_in_project
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def core_test(
     errors: bool = True,
     echo: TextIO | None = None,
     skip_without_policies: bool = False,
+    max_stories: int | None = None,
 ) -> int:
     """Replay the test stories against the model; print and write the results; the exit code.
 
@@ -62,7 +63,8 @@ def core_test(
     ``skip_without_policies`` a printed notice and no test. User steps with
     text are always parsed by the model's NLU and their intent and entities
     checked (what Rasa does with ``--e2e``). Without ``errors`` the failed
-    stories are not written (``failed_test_stories.yml``).
+    stories are not written (``failed_test_stories.yml``). ``max_stories``
+    tests only that many of them, the first in file order.
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.errors import ModelLoadError, ProjectNotFoundError
@@ -83,6 +85,10 @@ def core_test(
     if not test_stories:
         raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
                                    hint="write test stories under tests/, or pass --stories")
+    if max_stories is not None and max_stories < len(test_stories):
+        print(f"Testing the first {max_stories} of {len(test_stories)} test stories "
+              "(--max-stories)", file=stream)
+        test_stories = test_stories[:max_stories]
     agent = Agent.load(resolve_in_project(model, root) if model is not None else root / "models")
     if not agent.is_ready():
         agent.close()
@@ -238,7 +244,8 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
               cross_validation: bool = False, folds: int = 5,
               fail_on_prediction_errors: bool = False, extract_slots: bool = True,
               successes: bool = False, errors: bool = True, plots: bool = True,
-              config: str | Path | None = None, echo: TextIO | None = None) -> int:
+              config: str | Path | None = None, max_stories: int | None = None,
+              echo: TextIO | None = None) -> int:
     """What ``dialogflowlite test`` runs; returns the exit code."""
     stream = echo or sys.stdout
     root = Path(project_dir)
@@ -247,7 +254,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
         code = max(code, core_test(root, model=model, stories=stories, out=out,
                                    fail_on_prediction_errors=fail_on_prediction_errors,
                                    extract_slots=extract_slots, successes=successes,
-                                   errors=errors, echo=stream,
+                                   errors=errors, echo=stream, max_stories=max_stories,
                                    skip_without_policies=part is None))
     if part == "nlu" or (part is None and (nlu or cross_validation or _has_nlu_tests(root))):
         code = max(code, nlu_test(root, model=model, nlu=nlu, out=out,
@@ -283,6 +290,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cross-validated (default: <project>/config.yml); one file only, "
                              "comparing several configs is not supported. Without "
                              "--cross-validation the model's own pipeline is tested")
+    parser.add_argument("--max-stories", type=positive_int, default=None, metavar="N",
+                        help="test only the first N test stories")
     parser.add_argument("--cross-validation", action="store_true",
                         help="test the NLU by cross-validation on the training data")
     parser.add_argument("-f", "--folds", type=int, default=5, metavar="K",
@@ -333,7 +342,7 @@ def _run(args: argparse.Namespace) -> int:
                      folds=args.folds, fail_on_prediction_errors=args.fail_on_prediction_errors,
                      extract_slots=not args.no_slot_extraction, successes=args.successes,
                      errors=not args.no_errors, plots=not args.no_plot,
-                     config=_single_config(args.config))
+                     config=_single_config(args.config), max_stories=args.max_stories)
 
 
 COMMAND = Command(

@@ -390,6 +390,24 @@ def test_no_errors_leaves_out_the_failed_stories(bot: Path, capsys) -> None:
     assert report["conversation_accuracy"]["correct"] == 0
 
 
+def test_max_stories_tests_the_first_stories_only(bot: Path, capsys) -> None:
+    (bot / "mislabelled.yml").write_text(MISLABELLED, encoding="utf-8")
+    (bot / "both.yml").write_text(TESTS + MISLABELLED.split("stories:\n", 1)[1],
+                                  encoding="utf-8")
+    args = ["test", "core", "--project", str(bot), "-s", "both.yml"]
+    assert main([*args, "--out", "all"]) == 0
+    assert "Stories: 1 / 2 correct" in capsys.readouterr().out
+    assert main([*args, "--out", "first", "--max-stories", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Testing the first 1 of 2 test stories" in out
+    assert "Stories: 1 / 1 correct" in out
+    report = json.loads((bot / "first" / "story_report.json").read_text())
+    assert report["conversation_accuracy"]["total"] == 1
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--max-stories", "0"])
+    assert exited.value.code == 2
+
+
 def test_nlu_no_errors_and_successes(bot: Path, capsys) -> None:
     (bot / "nlu_tests.yml").write_text(NLU_TESTS, encoding="utf-8")
     args = ["test", "nlu", "--project", str(bot), "-u", "nlu_tests.yml"]
