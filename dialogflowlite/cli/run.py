@@ -8,11 +8,14 @@ rasa-sdk's action server as ``rasa run actions`` does.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import positive_int
 from dialogflowlite.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 #: the options ``run actions`` passes on to rasa-sdk (every other one is the bot server's)
 ACTION_SERVER_OPTIONS = ("part", "project", "host", "port", "cors", "ssl_certificate",
@@ -56,6 +59,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="secret (or public key) that API JWTs are verified with; "
                            "default: $DFL_JWT_SECRET")
     parser.add_argument("--jwt-method", default="HS256", help="JWT algorithm (default: HS256)")
+    parser.add_argument("--jwt-private-key", default=None, metavar="KEY",
+                        help="accepted for Rasa's scripts and not needed: the server only "
+                             "verifies tokens, with the public key given as --jwt-secret")
     parser.add_argument("--cors", action="extend", nargs="+", default=[], metavar="ORIGIN",
                         help="allow browser pages from these origins ('*' for any); as in "
                              "Rasa, several may follow one --cors, and --cors may repeat")
@@ -151,6 +157,18 @@ def config_from_args(args: argparse.Namespace):
         log_settings=log_settings(args))
 
 
+def check_jwt_private_key(args: argparse.Namespace) -> None:
+    """``--jwt-private-key``: Rasa passes it on with the public key; verifying needs only that."""
+    if not args.jwt_private_key:
+        return
+    if not args.jwt_secret:
+        raise ConfigError("--jwt-private-key was given without --jwt-secret",
+                          hint="give the public key that API tokens are verified with as "
+                               "--jwt-secret (with --jwt-method, for instance RS256)")
+    logger.info("--jwt-private-key is not used: the server only verifies tokens, with the "
+                "public key given as --jwt-secret")
+
+
 def check_remote_storage(name: str | None) -> None:
     """``--remote-storage``: Rasa's cloud model storage is not built in; say what to use."""
     if not name:
@@ -235,6 +253,7 @@ def _run(args: argparse.Namespace) -> int:
                           "actions`", hint="start the action server with `dialogflowlite run "
                                            "actions`, or leave them out")
     check_remote_storage(args.remote_storage)
+    check_jwt_private_key(args)
     serve(config_from_args(args), host=args.host or DEFAULT_HOST,
           port=DEFAULT_PORT if args.port is None else args.port, workers=args.workers)
     return 0

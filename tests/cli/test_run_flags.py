@@ -309,6 +309,34 @@ def test_remote_storage_points_at_the_model_server(tmp_path: Path, storage: str,
     assert "`models:` with a `url:`" in err and "-m FILE" in err
 
 
+# ---------------------------------------------------------------- --jwt-private-key
+
+
+def test_jwt_private_key_needs_the_public_key(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--project", str(tmp_path), "--jwt-private-key", "PRIVATE"]) == 1
+    err = capsys.readouterr().err
+    assert "--jwt-private-key was given without --jwt-secret" in err
+    assert "PRIVATE" not in err
+
+
+def test_jwt_private_key_is_accepted_and_not_used(caplog) -> None:
+    from dialogflowlite.cli.run import check_jwt_private_key, config_from_args
+
+    args = _args("--jwt-secret", "PUBLIC", "--jwt-method", "RS256",
+                 "--jwt-private-key", "PRIVATE")
+    with caplog.at_level(logging.INFO, logger="dialogflowlite.cli.run"):
+        check_jwt_private_key(args)
+    assert "--jwt-private-key is not used" in caplog.text and "PRIVATE" not in caplog.text
+    config = config_from_args(args)
+    assert (config.jwt_secret, config.jwt_method) == ("PUBLIC", "RS256")
+
+
+def test_run_actions_refuses_the_jwt_private_key(tmp_path: Path, capsys) -> None:
+    assert main(["run", "actions", "--project", str(tmp_path),
+                 "--jwt-private-key", "PRIVATE"]) == 1
+    assert "has no --jwt-private-key" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- syslog
 
 
