@@ -14,7 +14,9 @@ batching (``_item_length``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluComponent
@@ -25,17 +27,31 @@ from dialogflowlite.components.nlu.sequence_labels import (
     best_index,
     example_tokens,
     predict_batch,
+    regex_feature_names,
     score,
+    split_held_out,
     write_prediction,
 )
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import ComponentConfigError, TrainingError
 from dialogflowlite.shared.message import Message
-from dialogflowlite.training.finetune import FinetuneSource, check_same_labels
+from dialogflowlite.training.finetune import FinetuneSource, check_same_labels, finetune_epochs
 
 if TYPE_CHECKING:
     import torch
 
+    from dialogflowlite.components.base import NluContext
+    from dialogflowlite.shared.training_data import TrainingData
+
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingSplit:
+    """The examples a training learns from (``train``) and picks its checkpoint on (``dev``)."""
+
+    seed: int
+    train: list[Message]
+    dev: list[Message]
 
 
 class IntentSlotClassifier(NluComponent):
@@ -68,6 +84,79 @@ class IntentSlotClassifier(NluComponent):
     def _item_length(self, item: Any) -> int:
         """What batches are sorted by, so that a batch holds items of similar length."""
         return self._word_count(item)
+
+    def _auto_epochs(self, num_items: int) -> int:
+        """The epochs of ``epochs: auto`` for this many training items."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ training, shared
+
+    def _split_for_training(self, training_data: TrainingData, context: NluContext,
+                            held_out: TrainingData | None) -> TrainingSplit:
+        """Hold out a part for early stopping (or take ``held_out``); set the labels and
+        the regex feature names from all the examples."""
+        c = self.config
+        seed = c["random_seed"] if c["random_seed"] is not None else context.seed
+        examples = training_data.intent_examples
+        if not examples:
+            raise TrainingError(
+                f"{self.name}: no training examples with an intent",
+                hint="add examples under `nlu:` in data/nlu.yml",
+            )
+        if held_out is not None:
+            train_examples, dev_examples = examples, held_out.intent_examples
+        else:
+            train_examples, dev_examples = split_held_out(
+                examples, float(c["validation_split"]), int(c["min_held_out"]), seed
+            )
+        self.labels = LabelSet.from_examples(examples, self.name, c["tag_scheme"])
+        self.regex_names = regex_feature_names(examples)
+        return TrainingSplit(seed, train_examples, dev_examples)
+
+    def _run_training(self, split: TrainingSplit, context: NluContext,
+                      collate: Callable[[list[Any]], dict[str, Any]],
+                      length: Callable[[Any], int],
+                      lr_multipliers: dict[str, float] | None = None) -> None:
+        """Train ``self.model`` with the shared loop; the held-out part picks the checkpoint.
+
+        ``collate`` makes a training batch of encoded items, ``length`` is what
+        batches are sorted by; ``lr_multipliers`` scale the learning rate of
+        parameters by name prefix.
+        """
+        from dialogflowlite.training.loop import LoopConfig, fit
+
+        c = self.config
+        items = self._encode(split.train, with_labels=True)
+        dev_items = self._encode(split.dev, with_labels=True) if split.dev else []
+        epochs = self._auto_epochs(len(items)) if c["epochs"] == "auto" else int(c["epochs"])
+        if context.finetune_from is not None:
+            epochs = finetune_epochs(epochs, context.epoch_fraction)
+        steps_per_epoch = math.ceil(len(items) / int(c["batch_size"]))
+        loop_config = LoopConfig(
+            epochs=epochs,
+            batch_size=int(c["batch_size"]),
+            learning_rate=float(c["learning_rate"]),
+            weight_decay=float(c["weight_decay"]),
+            warmup_ratio=float(c["warmup_ratio"]),
+            max_grad_norm=float(c["max_grad_norm"]),
+            patience=int(c["patience"]),
+            eval_every=max(1, steps_per_epoch // max(1, int(c["evaluations_per_epoch"]))),
+            max_minutes=c["max_minutes"],
+            seed=split.seed,
+            device=c["device"] or context.device,
+            progress=context.progress,
+            description=self.name,
+            lr_multipliers=dict(lr_multipliers or {}),
+        )
+        evaluate = (
+            (lambda model: self._score_items(dev_items).selection_score(self._tags_wanted))
+            if dev_items
+            else None
+        )
+        self.fit_result = fit(self.model, items, collate, self._step, loop_config,
+                              evaluate=evaluate, lengths=[length(i) for i in items])
+        self._device = next(self.model.parameters()).device
+        logger.info("%s: %s", self.name, self.fit_result.summary())
 
     # ------------------------------------------------------------ shared
 

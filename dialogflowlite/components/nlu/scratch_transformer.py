@@ -25,9 +25,7 @@ from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClass
 from dialogflowlite.components.nlu.sequence_labels import (
     LabelSet,
     example_tokens,
-    regex_feature_names,
     regex_features,
-    split_held_out,
 )
 from dialogflowlite.components.nlu.word_features import (
     WordNgramVocabulary,
@@ -40,7 +38,6 @@ from dialogflowlite.shared.training_data import TrainingData
 from dialogflowlite.training.finetune import (
     FinetuneSource,
     check_same_shape,
-    finetune_epochs,
 )
 
 if TYPE_CHECKING:
@@ -181,6 +178,9 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
 
     # ------------------------------------------------------------ training
 
+    def _auto_epochs(self, num_items: int) -> int:
+        return auto_epochs(num_items)
+
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         """Train on the examples, holding out a part for early stopping when big enough."""
         self.fit(training_data, context)
@@ -194,24 +194,10 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
             ScratchTransformerConfig,
             ScratchTransformerModel,
         )
-        from dialogflowlite.training.loop import LoopConfig, fit, seed_everything
+        from dialogflowlite.training.loop import seed_everything
 
         c = self.config
-        seed = c["random_seed"] if c["random_seed"] is not None else context.seed
-        examples = training_data.intent_examples
-        if not examples:
-            raise TrainingError(
-                f"{self.name}: no training examples with an intent",
-                hint="add examples under `nlu:` in data/nlu.yml",
-            )
-        if held_out is not None:
-            train_examples, dev_examples = examples, held_out.intent_examples
-        else:
-            train_examples, dev_examples = split_held_out(
-                examples, float(c["validation_split"]), int(c["min_held_out"]), seed
-            )
-        self.labels = LabelSet.from_examples(examples, self.name, self.config["tag_scheme"])
-        self.regex_names = regex_feature_names(examples)
+        split = self._split_for_training(training_data, context, held_out)
         if context.finetune_from is not None:
             # the stored weights embed the stored vocabulary: new words are read
             # through their character n-grams, as at run time
@@ -219,11 +205,11 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
                 context.finetune_from.storage.read_json(VOCABULARY))
         else:
             self.vocabulary = self._new_vocabulary().build(
-                [t.text for t in example_tokens(m)] for m in train_examples
+                [t.text for t in example_tokens(m)] for m in split.train
             )
-        self._dropout_rng = random.Random(seed)
+        self._dropout_rng = random.Random(split.seed)
 
-        seed_everything(seed)
+        seed_everything(split.seed)
         model_config = ScratchTransformerConfig(
             word_vocab_size=len(self.vocabulary.words),
             ngram_vocab_size=len(self.vocabulary.ngrams),
@@ -246,43 +232,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         if context.finetune_from is not None:
             self._start_from(context.finetune_from)
 
-        items = self._encode(train_examples, with_labels=True)
-        dev_items = self._encode(dev_examples, with_labels=True) if dev_examples else []
-        epochs = auto_epochs(len(items)) if c["epochs"] == "auto" else int(c["epochs"])
-        if context.finetune_from is not None:
-            epochs = finetune_epochs(epochs, context.epoch_fraction)
-        steps_per_epoch = math.ceil(len(items) / int(c["batch_size"]))
-        loop_config = LoopConfig(
-            epochs=epochs,
-            batch_size=int(c["batch_size"]),
-            learning_rate=float(c["learning_rate"]),
-            weight_decay=float(c["weight_decay"]),
-            warmup_ratio=float(c["warmup_ratio"]),
-            max_grad_norm=float(c["max_grad_norm"]),
-            patience=int(c["patience"]),
-            eval_every=max(1, steps_per_epoch // max(1, int(c["evaluations_per_epoch"]))),
-            max_minutes=c["max_minutes"],
-            seed=seed,
-            device=c["device"] or context.device,
-            progress=context.progress,
-            description=self.name,
-        )
-        evaluate = (
-            (lambda model: self._score_items(dev_items).selection_score(self._tags_wanted))
-            if dev_items
-            else None
-        )
-        self.fit_result = fit(
-            self.model,
-            items,
-            self._collate_training,
-            self._step,
-            loop_config,
-            evaluate=evaluate,
-            lengths=[len(i.word_ids) for i in items],
-        )
-        self._device = next(self.model.parameters()).device
-        logger.info("%s: %s", self.name, self.fit_result.summary())
+        self._run_training(split, context, self._collate_training, lambda i: len(i.word_ids))
 
     def _encode(self, messages: Sequence[Message], with_labels: bool) -> list[_Encoded]:
         assert self.labels is not None
