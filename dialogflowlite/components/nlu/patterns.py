@@ -12,10 +12,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dialogflowlite.components.tokenizers.unicode_text import is_unspaced
 from dialogflowlite.errors import ProjectError
 from dialogflowlite.shared.training_data import TrainingData
+
+if TYPE_CHECKING:
+    from dialogflowlite.artifact import ComponentStorage
+
+#: the file of a component's storage that holds its patterns
+PATTERNS_FILE = "patterns.json"
 
 
 @dataclass(frozen=True)
@@ -105,3 +112,13 @@ class PatternMatcher:
     @staticmethod
     def patterns_from_json(data: list[dict[str, str]]) -> list[NamedPattern]:
         return [NamedPattern(d["name"], d["pattern"], d.get("source", "regex")) for d in data]
+
+    def save(self, storage: ComponentStorage) -> None:
+        """Write the patterns into a component's storage (``patterns.json``)."""
+        storage.write_json(PATTERNS_FILE, {"patterns": self.to_json()})
+
+    @classmethod
+    def load(cls, storage: ComponentStorage, case_sensitive: bool) -> PatternMatcher:
+        """The matcher :meth:`save` wrote."""
+        data = storage.read_json(PATTERNS_FILE)
+        return cls(cls.patterns_from_json(data.get("patterns") or []), case_sensitive)

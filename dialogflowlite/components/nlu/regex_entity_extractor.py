@@ -18,7 +18,6 @@ from dialogflowlite.shared.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 
-PATTERNS_FILE = "patterns.json"
 
 
 class RegexEntityExtractor(NluComponent):
@@ -83,14 +82,10 @@ class RegexEntityExtractor(NluComponent):
             message.entities.extend(self.extract(message.text))
 
     def persist(self, storage: ComponentStorage) -> None:
-        storage.write_json(PATTERNS_FILE, {"patterns": self.matcher.to_json()})
+        self.matcher.save(storage)
 
     @classmethod
     def load(cls, config: dict[str, Any], storage: ComponentStorage) -> RegexEntityExtractor:
         component = cls(config)
-        data = storage.read_json(PATTERNS_FILE)
-        component.matcher = PatternMatcher(
-            PatternMatcher.patterns_from_json(data.get("patterns") or []),
-            component.config["case_sensitive"],
-        )
+        component.matcher = PatternMatcher.load(storage, component.config["case_sensitive"])
         return component

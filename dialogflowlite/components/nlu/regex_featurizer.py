@@ -17,7 +17,6 @@ from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 
 FEATURE_KEY = "regex"
-PATTERNS_FILE = "patterns.json"
 
 
 class RegexFeaturizer(NluComponent):
@@ -81,14 +80,10 @@ class RegexFeaturizer(NluComponent):
         self.process(training_data.examples)
 
     def persist(self, storage: ComponentStorage) -> None:
-        storage.write_json(PATTERNS_FILE, {"patterns": self.matcher.to_json()})
+        self.matcher.save(storage)
 
     @classmethod
     def load(cls, config: dict[str, Any], storage: ComponentStorage) -> RegexFeaturizer:
         component = cls(config)
-        data = storage.read_json(PATTERNS_FILE)
-        component.matcher = PatternMatcher(
-            PatternMatcher.patterns_from_json(data.get("patterns") or []),
-            component.config["case_sensitive"],
-        )
+        component.matcher = PatternMatcher.load(storage, component.config["case_sensitive"])
         return component
