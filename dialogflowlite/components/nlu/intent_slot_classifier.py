@@ -55,7 +55,7 @@ class TrainingSplit:
 
 
 class IntentSlotClassifier(NluComponent):
-    """Base of the classifiers that predict an intent and BIO slot tags in one model."""
+    """Base of the classifiers that predict an intent and slot tags (BIO or BILOU) in one model."""
 
     kind = "intent_classifier"
     requires = ("tokens",)
