@@ -10,6 +10,7 @@ concatenated first. Slot tags come from a softmax per word or, with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -138,3 +139,48 @@ def _features(
     if features is None:
         return like.new_zeros((*like.shape[:dims], width))
     return features.to(like.dtype)
+
+
+class IntentSlotModel(nn.Module):
+    """Base of the joint models: the subclass's encoder feeds :class:`IntentSlotHeads`.
+
+    The heads are built from the config's sizes (``hidden_size``,
+    ``num_intents``, ``num_tags``, ``num_token_features``,
+    ``num_sentence_features``, ``dropout``, ``use_crf``,
+    ``slot_loss_weight``); the loss and the tag decoding are theirs.
+    """
+
+    heads: IntentSlotHeads
+
+    def _build_heads(self, config: Any, allowed_transitions: torch.Tensor | None) -> None:
+        self.heads = IntentSlotHeads(
+            config.hidden_size,
+            config.num_intents,
+            config.num_tags,
+            num_token_features=config.num_token_features,
+            num_sentence_features=config.num_sentence_features,
+            dropout=config.dropout,
+            use_crf=config.use_crf,
+            slot_loss_weight=config.slot_loss_weight,
+            allowed_transitions=allowed_transitions,
+        )
+
+    @property
+    def crf(self) -> nn.Module | None:
+        return self.heads.crf
+
+    def loss(
+        self,
+        output: JointOutput,
+        intents: torch.Tensor | None,
+        tags: torch.Tensor | None,
+        word_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """See :meth:`IntentSlotHeads.loss`."""
+        return self.heads.loss(output, intents, tags, word_mask)
+
+    def decode_tags(
+        self, output: JointOutput, word_mask: torch.Tensor
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """See :meth:`IntentSlotHeads.decode_tags`."""
+        return self.heads.decode_tags(output, word_mask)

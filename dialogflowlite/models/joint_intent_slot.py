@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dialogflowlite.models.intent_slot_heads import IGNORE_INDEX, IntentSlotHeads, JointOutput
+from dialogflowlite.models.intent_slot_heads import IGNORE_INDEX, IntentSlotModel, JointOutput
 
 __all__ = ["IGNORE_INDEX", "JointIntentSlotConfig", "JointIntentSlotModel", "JointOutput"]
 
@@ -39,7 +39,7 @@ class JointIntentSlotConfig:
     slot_loss_weight: float = 1.0
 
 
-class JointIntentSlotModel(nn.Module):
+class JointIntentSlotModel(IntentSlotModel):
     """An encoder with an intent head and a slot head (optionally with a CRF)."""
 
     def __init__(
@@ -56,21 +56,7 @@ class JointIntentSlotModel(nn.Module):
                 f"word_pooling must be 'first' or 'mean', not {config.word_pooling!r}")
         self.config = config
         self.encoder = encoder
-        self.heads = IntentSlotHeads(
-            config.hidden_size,
-            config.num_intents,
-            config.num_tags,
-            num_token_features=config.num_token_features,
-            num_sentence_features=config.num_sentence_features,
-            dropout=config.dropout,
-            use_crf=config.use_crf,
-            slot_loss_weight=config.slot_loss_weight,
-            allowed_transitions=allowed_transitions,
-        )
-
-    @property
-    def crf(self) -> nn.Module | None:
-        return self.heads.crf
+        self._build_heads(config, allowed_transitions)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Hidden states (batch, pieces, hidden) of the encoder."""
@@ -111,21 +97,6 @@ class JointIntentSlotModel(nn.Module):
             words = torch.gather(hidden, 1, index)
         return self.heads(pooled, words, token_features, sentence_features)
 
-    def loss(
-        self,
-        output: JointOutput,
-        intents: torch.Tensor | None,
-        tags: torch.Tensor | None,
-        word_mask: torch.Tensor,
-    ) -> torch.Tensor:
-        """See :meth:`IntentSlotHeads.loss`."""
-        return self.heads.loss(output, intents, tags, word_mask)
-
-    def decode_tags(
-        self, output: JointOutput, word_mask: torch.Tensor
-    ) -> tuple[list[list[int]], list[list[float]]]:
-        """See :meth:`IntentSlotHeads.decode_tags`."""
-        return self.heads.decode_tags(output, word_mask)
 
 
 def mean_of_spans(hidden: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dialogflowlite.models.intent_slot_heads import IntentSlotHeads, JointOutput
+from dialogflowlite.models.intent_slot_heads import IntentSlotModel, JointOutput
 from dialogflowlite.models.tracing import TraceCache
 
 PAD_ID = 0
@@ -140,7 +140,7 @@ class ScratchEncoder(nn.Module):
         return self.final_norm(x)
 
 
-class ScratchTransformerModel(nn.Module):
+class ScratchTransformerModel(IntentSlotModel):
     """:class:`ScratchEncoder` with intent and slot heads."""
 
     def __init__(
@@ -149,17 +149,7 @@ class ScratchTransformerModel(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = ScratchEncoder(config)
-        self.heads = IntentSlotHeads(
-            config.hidden_size,
-            config.num_intents,
-            config.num_tags,
-            num_token_features=config.num_token_features,
-            num_sentence_features=config.num_sentence_features,
-            dropout=config.dropout,
-            use_crf=config.use_crf,
-            slot_loss_weight=config.slot_loss_weight,
-            allowed_transitions=allowed_transitions,
-        )
+        self._build_heads(config, allowed_transitions)
 
     def forward(
         self,
@@ -173,18 +163,3 @@ class ScratchTransformerModel(nn.Module):
         states = self.encoder(word_ids, ngram_ids, word_mask, token_features)
         return self.heads(states[:, 0], states[:, 1:], token_features, sentence_features)
 
-    def loss(
-        self,
-        output: JointOutput,
-        intents: torch.Tensor | None,
-        tags: torch.Tensor | None,
-        word_mask: torch.Tensor,
-    ) -> torch.Tensor:
-        """See :meth:`IntentSlotHeads.loss`."""
-        return self.heads.loss(output, intents, tags, word_mask)
-
-    def decode_tags(
-        self, output: JointOutput, word_mask: torch.Tensor
-    ) -> tuple[list[list[int]], list[list[float]]]:
-        """See :meth:`IntentSlotHeads.decode_tags`."""
-        return self.heads.decode_tags(output, word_mask)
