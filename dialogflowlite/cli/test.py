@@ -3,7 +3,10 @@
 * ``test core`` replays the test stories (``tests/*.yml``, or ``--stories``)
   and prints story accuracy and the action-level report; it writes
   ``failed_test_stories.yml`` and ``story_report.json``.
-* ``test nlu`` scores the NLU on test examples (or by cross-validation).
+* ``test nlu`` scores the NLU on test examples (or by cross-validation); with
+  several configs (``--config A.yml B.yml``, or a folder of them) it compares
+  their pipelines instead, trained on less and less of the data
+  (``--runs``, ``--percentages``; :mod:`dialogflowlite.evaluation.nlu_comparison`).
 * ``test`` does both (NLU only when there are NLU test examples or
   ``--cross-validation``), plus the response generator's report when the
   model has a generator and its evaluation is installed.
@@ -22,7 +25,7 @@ import logging
 import shutil
 import sys
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -171,6 +174,44 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
     return result
 
 
+def compare_test(project_dir: str | Path, configs: Sequence[Path], *,
+                 nlu: str | Path | None = None, out: str | Path = "results",
+                 runs: int | None = None, percentages: Sequence[int] | None = None,
+                 plots: bool = True, echo: TextIO | None = None) -> int:
+    """Compare the NLU pipelines of ``configs`` on ``nlu`` (default: the project's
+    data/); write the results, the per-run reports and the graph into ``out``."""
+    from dialogflowlite.errors import TrainingError
+    from dialogflowlite.evaluation.nlu_comparison import (
+        DEFAULT_PERCENTAGES,
+        DEFAULT_RUNS,
+        compare_nlu_configs,
+        config_names,
+    )
+    from dialogflowlite.io.loader import ProjectSources, load_project
+
+    stream = echo or sys.stdout
+    root = Path(project_dir)
+    data = (existing_path(nlu, root, "NLU data", "--nlu"),) if nlu is not None else None
+    projects = {}
+    for name, config in zip(config_names(configs), configs, strict=True):
+        projects[name] = load_project(root, strict=False,
+                                      sources=ProjectSources(config=config, data=data))
+    if not next(iter(projects.values())).nlu.intent_examples:
+        raise TrainingError(f"no NLU examples to compare the configs on in "
+                            f"{nlu or root / 'data'}",
+                            hint="add examples under data/, or pass them with --nlu")
+    output = resolve_in_project(out, root)
+    comparison = compare_nlu_configs(
+        projects, output, runs=runs or DEFAULT_RUNS,
+        percentages=percentages if percentages is not None else DEFAULT_PERCENTAGES,
+        echo=lambda text: print(text, file=stream))
+    written = comparison.write(output, plots=plots)
+    print(comparison.summary_table(), file=stream)
+    print(f"results written to {output}: {', '.join(p.name for p in written)} and the "
+          "reports of each training under run_*/", file=stream)
+    return 0
+
+
 def _nlu_error_files() -> tuple[str, ...]:
     from dialogflowlite.evaluation.nlu import ENTITY_ERRORS, INTENT_ERRORS, RESPONSE_ERRORS
 
@@ -245,10 +286,26 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
               fail_on_prediction_errors: bool = False, extract_slots: bool = True,
               successes: bool = False, errors: bool = True, plots: bool = True,
               config: str | Path | None = None, max_stories: int | None = None,
+              compare: Sequence[Path] | None = None, runs: int | None = None,
+              percentages: Sequence[int] | None = None,
               echo: TextIO | None = None) -> int:
-    """What ``dialogflowlite test`` runs; returns the exit code."""
+    """What ``dialogflowlite test`` runs; returns the exit code.
+
+    With ``compare`` (two or more config files) the NLU part compares their
+    pipelines (:func:`compare_test`) instead of testing the model's.
+    """
+    from dialogflowlite.errors import ConfigError
+
     stream = echo or sys.stdout
     root = Path(project_dir)
+    if compare and cross_validation:
+        raise ConfigError(f"--cross-validation takes one config, and --config names "
+                          f"{len(compare)}",
+                          hint="leave out --cross-validation to compare the configs (each is "
+                               "trained on parts of the data and tested on the rest)")
+    if not compare and (runs is not None or percentages is not None):
+        logger.warning("--runs and --percentages apply only when --config names several "
+                       "configs to compare")
     code = 0
     if part in (None, "core"):
         code = max(code, core_test(root, model=model, stories=stories, out=out,
@@ -256,7 +313,10 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
                                    extract_slots=extract_slots, successes=successes,
                                    errors=errors, echo=stream, max_stories=max_stories,
                                    skip_without_policies=part is None))
-    if part == "nlu" or (part is None and (nlu or cross_validation or _has_nlu_tests(root))):
+    if compare and part in (None, "nlu"):
+        code = max(code, compare_test(root, compare, nlu=nlu, out=out, runs=runs,
+                                      percentages=percentages, plots=plots, echo=stream))
+    elif part == "nlu" or (part is None and (nlu or cross_validation or _has_nlu_tests(root))):
         code = max(code, nlu_test(root, model=model, nlu=nlu, out=out,
                                   cross_validation=cross_validation, folds=folds,
                                   config=config, errors=errors, successes=successes,
@@ -287,15 +347,24 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: <project>/data)")
     parser.add_argument("-c", "--config", nargs="+", default=None, metavar="FILE",
                         help="with --cross-validation: the config whose pipeline is "
-                             "cross-validated (default: <project>/config.yml); one file only, "
-                             "comparing several configs is not supported. Without "
-                             "--cross-validation the model's own pipeline is tested")
+                             "cross-validated (default: <project>/config.yml). Several files, "
+                             "or a folder of them: compare their NLU pipelines, each trained "
+                             "on the same parts of the data (--runs, --percentages). "
+                             "Otherwise the model's own pipeline is tested")
     parser.add_argument("--max-stories", type=positive_int, default=None, metavar="N",
                         help="test only the first N test stories")
     parser.add_argument("--cross-validation", action="store_true",
                         help="test the NLU by cross-validation on the training data")
     parser.add_argument("-f", "--folds", type=int, default=5, metavar="K",
                         help="number of cross-validation folds (default: 5)")
+    parser.add_argument("-r", "--runs", type=positive_int, default=None, metavar="N",
+                        help="comparing configs: how many times to draw a test part and "
+                             "train every config (default: 3)")
+    parser.add_argument("-p", "--percentages", type=int, nargs="+", default=None,
+                        metavar="P",
+                        help="comparing configs: the percentages of each intent's training "
+                             "examples to leave out, one training per percentage "
+                             "(default: 0 25 50 75)")
     parser.add_argument("--out", default="results", metavar="DIR",
                         help="where to write the reports (default: <project>/results)")
     parser.add_argument("--fail-on-prediction-errors", action="store_true",
@@ -321,28 +390,44 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "response_selection_errors.json")
 
 
-def _single_config(configs: list[str] | None) -> str | None:
+def _config_files(configs: list[str] | None, project_dir: str) -> list[Path] | None:
+    """The config files ``--config`` names, a folder standing for the YAML files in it."""
     from dialogflowlite.errors import ConfigError
 
     if not configs:
         return None
-    if len(configs) > 1:
-        # --config takes several words (as Rasa's does), so it also swallows a part after it
-        misplaced = [c for c in configs if c in PARTS]
-        hint = (f"write `test {misplaced[0]}` before the options" if misplaced
-                else "cross-validate one config at a time")
-        raise ConfigError(f"--config names {len(configs)} files ({' '.join(configs)}); "
-                          "comparing configs is not supported", hint=hint)
-    return configs[0]
+    # --config takes several words (as Rasa's does), so it also swallows a part after it
+    misplaced = [c for c in configs
+                 if c in PARTS and not resolve_in_project(c, project_dir).exists()]
+    if misplaced:
+        raise ConfigError(f"--config took '{misplaced[0]}' as a config file",
+                          hint=f"write `test {misplaced[0]}` before the options")
+    files: list[Path] = []
+    for config in configs:
+        path = existing_path(config, project_dir, "config file", "--config")
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir()
+                            if p.is_file() and p.suffix in (".yml", ".yaml"))
+            if not inside:
+                raise ConfigError(f"the config folder {config} holds no .yml files",
+                                  hint="pass config files, or a folder of them")
+            files.extend(inside)
+        else:
+            files.append(path)
+    return files
 
 
 def _run(args: argparse.Namespace) -> int:
+    configs = _config_files(args.config, args.project) or []
     return run_tests(args.project, part=args.part, model=args.model, stories=args.stories,
                      nlu=args.nlu, out=args.out, cross_validation=args.cross_validation,
                      folds=args.folds, fail_on_prediction_errors=args.fail_on_prediction_errors,
                      extract_slots=not args.no_slot_extraction, successes=args.successes,
                      errors=not args.no_errors, plots=not args.no_plot,
-                     config=_single_config(args.config), max_stories=args.max_stories)
+                     config=configs[0] if len(configs) == 1 else None,
+                     compare=configs if len(configs) > 1 else None,
+                     runs=args.runs, percentages=args.percentages,
+                     max_stories=args.max_stories)
 
 
 COMMAND = Command(

@@ -314,8 +314,9 @@ class NluEvaluation:
 
     # ------------------------------------------------------------ output
 
-    def write(self, output_dir: str | Path) -> list[Path]:
-        """Write the reports, error lists and plots into ``output_dir``; returns the files."""
+    def write(self, output_dir: str | Path, *, plots: bool = True) -> list[Path]:
+        """Write the reports, error lists and (unless not ``plots``) plots into
+        ``output_dir``; returns the files."""
         from dialogflowlite.evaluation.plots import (
             plot_confidence_histogram,
             plot_confusion_matrix,
@@ -332,6 +333,8 @@ class NluEvaluation:
         if self.response_selection_report is not None:
             written.append(_write_json(folder / RESPONSE_REPORT, self.response_selection_report))
             written.append(_write_json(folder / RESPONSE_ERRORS, self.response_selection_errors()))
+        if not plots:
+            return written
         labels, matrix = confusion_matrix(
             [r.intent for r in self.records], [r.intent_prediction for r in self.records]
         )
@@ -487,13 +490,28 @@ class CrossValidationResult:
         )
 
 
+def train_pipeline(
+    project: Project, train_data: TrainingData, *, seed: int = 42, quiet: bool = False
+) -> NluPipeline:
+    """A fresh pipeline of ``project``'s config, trained on ``train_data`` without a
+    progress bar (``quiet`` also leaves out the notices about translated component names)."""
+    from dialogflowlite.components.base import NluContext
+    from dialogflowlite.components.nlu.pipeline import NluPipeline
+
+    pipeline = NluPipeline.from_config(project.config, training_data=train_data, quiet=quiet)
+    pipeline.train(
+        train_data,
+        NluContext(
+            language=project.config.language, domain=project.domain, seed=seed, progress=False
+        ),
+    )
+    return pipeline
+
+
 def cross_validate(
     project: Project, folds: int = 5, *, seed: int = 42, batch_size: int = 64
 ) -> CrossValidationResult:
     """Train the project's pipeline on K-1 folds and test on the one left out, K times."""
-    from dialogflowlite.components.base import NluContext
-    from dialogflowlite.components.nlu.pipeline import NluPipeline
-
     data = project.nlu
     examples = [m for m in data.examples if m.intent]
     parts = stratified_folds(examples, folds, seed)
@@ -514,15 +532,7 @@ def cross_validate(
             len(train_data.examples),
             len(test_indices),
         )
-        pipeline = NluPipeline.from_config(
-            project.config, training_data=train_data, quiet=number > 1
-        )
-        pipeline.train(
-            train_data,
-            NluContext(
-                language=project.config.language, domain=project.domain, seed=seed, progress=False
-            ),
-        )
+        pipeline = train_pipeline(project, train_data, seed=seed, quiet=number > 1)
         fold_records = predict(pipeline, [examples[i] for i in test_indices], batch_size)
         per_fold.append(NluEvaluation(fold_records).summary())
         records.extend(fold_records)

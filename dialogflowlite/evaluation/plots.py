@@ -1,4 +1,5 @@
-"""PNG plots of NLU evaluation: the intent confusion matrix and the confidence histogram.
+"""PNG plots of NLU evaluation: the intent confusion matrix, the confidence histogram
+and the learning curves of compared pipelines.
 
 Drawn with matplotlib's Agg canvas directly, so no display and no global
 backend switch is needed (servers and tests stay headless).
@@ -6,7 +7,7 @@ backend switch is needed (servers and tests stay headless).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,43 @@ def plot_confidence_histogram(
     axes.set_ylabel("messages")
     axes.set_title(title)
     axes.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path
+
+
+#: one point of a learning curve: training examples, mean score, its standard deviation
+CurvePoint = tuple[float, float, float]
+
+
+def plot_learning_curves(
+    panels: Mapping[str, Mapping[str, Sequence[CurvePoint]]],
+    path: str | Path,
+    title: str = "NLU pipelines compared",
+) -> Path:
+    """Write one panel per metric (``panels``: metric title -> curve per config) as a PNG.
+
+    Each curve is the mean score against the number of training examples, with
+    a band of one standard deviation either side (the spread over runs).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure = _figure(6.5 * max(1, len(panels)), 5.0)
+    for number, (metric, curves) in enumerate(panels.items(), start=1):
+        axes = figure.add_subplot(1, max(1, len(panels)), number)
+        for config, points in curves.items():
+            ordered = sorted(points)
+            xs = [x for x, _, _ in ordered]
+            means = [mean for _, mean, _ in ordered]
+            axes.plot(xs, means, marker="o", label=config)
+            axes.fill_between(xs, [m - s for _, m, s in ordered],
+                              [m + s for _, m, s in ordered], alpha=0.2)
+        axes.set_ylim(0.0, 1.05)
+        axes.set_xlabel("training examples")
+        axes.set_ylabel(metric)
+        axes.grid(alpha=0.3)
+        axes.legend(loc="lower right")
+    figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, format="png")
     return path

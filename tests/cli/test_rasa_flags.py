@@ -458,7 +458,7 @@ def test_cross_validation_takes_the_config_and_data_given(bot: Path, capsys) -> 
     assert other["mean"]["entity_f1"] == 0.0
 
     assert main([*args, "-c", "no_entities.yml", "config.yml"]) == 1
-    assert "comparing configs is not supported" in capsys.readouterr().err
+    assert "--cross-validation takes one config" in capsys.readouterr().err
     assert main(["test", "--project", str(bot), "-c", "config.yml", "nlu"]) == 1
     assert "write `test nlu` before the options" in capsys.readouterr().err
     assert main([*args, "-c", "nowhere.yml"]) == 1
