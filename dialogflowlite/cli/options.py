@@ -21,15 +21,69 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_source_options(parser: Any, verb: str) -> None:
-    """Rasa's ``-d/--domain``, ``--data`` and ``-c/--config``: files to ``verb`` instead."""
+def add_source_options(parser: Any, verb: str, *, compare_help: str | None = None) -> None:
+    """Rasa's ``-d/--domain``, ``--data`` and ``-c/--config``: files to ``verb`` instead.
+
+    With ``compare_help`` ``--config`` takes several files (or folders of them)
+    too, for a command that compares configs; :func:`config_files` reads them.
+    """
     parser.add_argument("-d", "--domain", default=None, metavar="PATH",
                         help=f"a domain file or folder to {verb} instead of the project's")
     parser.add_argument("--data", nargs="+", default=None, metavar="PATH",
                         help=f"training data files or folders to {verb} instead of the "
                         "project's data/ (only these are read)")
-    parser.add_argument("-c", "--config", default=None, metavar="FILE",
-                        help=f"a config file to {verb} instead of the project's config.yml")
+    if compare_help is None:
+        parser.add_argument("-c", "--config", default=None, metavar="FILE",
+                            help=f"a config file to {verb} instead of the project's "
+                                 "config.yml")
+    else:
+        parser.add_argument("-c", "--config", nargs="+", default=None, metavar="FILE",
+                            help=f"a config file to {verb} instead of the project's "
+                                 f"config.yml; {compare_help}")
+
+
+def config_files(configs: list[str] | str | None, project_dir: str | Path,
+                 parts: tuple[str, ...] = (), command: str = "") -> list[Path] | None:
+    """The config files ``--config`` names, a folder standing for the YAML files in it.
+
+    ``--config`` may take several words, so it also swallows a sub-command
+    written after it: one of ``parts`` that is no file there is reported with
+    where to write it instead (after ``command``).
+    """
+    if not configs:
+        return None
+    if isinstance(configs, str):
+        configs = [configs]
+    misplaced = [c for c in configs
+                 if c in parts and not resolve_in_project(c, project_dir).exists()]
+    if misplaced:
+        raise ConfigError(f"--config took '{misplaced[0]}' as a config file",
+                          hint=f"write `{command} {misplaced[0]}` before the options")
+    files: list[Path] = []
+    for config in configs:
+        path = existing_path(config, project_dir, "config file", "--config")
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir()
+                            if p.is_file() and p.suffix in (".yml", ".yaml"))
+            if not inside:
+                raise ConfigError(f"the config folder {config} holds no .yml files",
+                                  hint="pass config files, or a folder of them")
+            files.extend(inside)
+        else:
+            files.append(path)
+    return files
+
+
+def exclusion_percentage(text: str) -> int:
+    """An argparse type: a whole-number percentage of the data to leave out, 0 to 99."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value < 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage of the data to leave "
+                                         "out (0 to 99)")
+    return value
 
 
 def sources_from_args(args: argparse.Namespace, parts: tuple[str, ...] = (),
@@ -45,7 +99,14 @@ def sources_from_args(args: argparse.Namespace, parts: tuple[str, ...] = (),
         if word in parts and not Path(word).exists():
             raise ConfigError(f"--data took '{word}' as a path, and there is no such file",
                               hint=f"write `{command} {word}` before the options")
-    sources = ProjectSources(domain=args.domain, config=args.config, data=data)
+    config = args.config
+    if isinstance(config, list):  # a command whose --config also takes several to compare
+        if len(config) > 1:
+            raise ConfigError(f"--config names {len(config)} files; only one is trained here",
+                              hint="compare configs with `train core -c A.yml B.yml` "
+                                   "(dialogue policies) or `test nlu -c A.yml B.yml` (NLU)")
+        config = config[0] if config else None
+    sources = ProjectSources(domain=args.domain, config=config, data=data)
     return sources if sources.given else None
 
 

@@ -30,11 +30,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import existing_path, positive_int
+from dialogflowlite.cli.options import (
+    config_files,
+    exclusion_percentage,
+    existing_path,
+    positive_int,
+)
 from dialogflowlite.io.loader import resolve_in_project
 
 if TYPE_CHECKING:
     from dialogflowlite.evaluation.nlu import CrossValidationResult, NluEvaluation
+    from dialogflowlite.shared.stories import Story
 
 logger = logging.getLogger(__name__)
 
@@ -70,28 +76,16 @@ def core_test(
     tests only that many of them, the first in file order.
     """
     from dialogflowlite.agent import Agent
-    from dialogflowlite.errors import ModelLoadError, ProjectNotFoundError
+    from dialogflowlite.errors import ModelLoadError
     from dialogflowlite.evaluation.stories import (
         FAILED_STORIES_FILE,
-        load_test_stories,
         run_story_test,
         write_story_results,
     )
-    from dialogflowlite.io.loader import load_project
 
     stream = echo or sys.stdout
     root = Path(project_dir)
-    if stories is not None:
-        test_stories = load_test_stories(resolve_in_project(stories, root))
-    else:
-        test_stories = load_project(root, strict=False).test_stories
-    if not test_stories:
-        raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
-                                   hint="write test stories under tests/, or pass --stories")
-    if max_stories is not None and max_stories < len(test_stories):
-        print(f"Testing the first {max_stories} of {len(test_stories)} test stories "
-              "(--max-stories)", file=stream)
-        test_stories = test_stories[:max_stories]
+    test_stories = _test_stories(root, stories, max_stories, stream)
     agent = Agent.load(resolve_in_project(model, root) if model is not None else root / "models")
     if not agent.is_ready():
         agent.close()
@@ -116,6 +110,55 @@ def core_test(
     print(f"results written to {output}", file=stream)
     if fail_on_prediction_errors and evaluation.failed:
         return 1
+    return 0
+
+
+def _test_stories(root: Path, stories: str | Path | None, max_stories: int | None,
+                  stream: TextIO) -> list[Story]:
+    """The test stories (``stories``, else the project's tests/), the first ``max_stories``."""
+    from dialogflowlite.errors import ProjectNotFoundError
+    from dialogflowlite.evaluation.stories import load_test_stories
+    from dialogflowlite.io.loader import load_project
+
+    if stories is not None:
+        test_stories = load_test_stories(resolve_in_project(stories, root))
+    else:
+        test_stories = load_project(root, strict=False).test_stories
+    if not test_stories:
+        raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
+                                   hint="write test stories under tests/, or pass --stories")
+    if max_stories is not None and max_stories < len(test_stories):
+        print(f"Testing the first {max_stories} of {len(test_stories)} test stories "
+              "(--max-stories)", file=stream)
+        test_stories = test_stories[:max_stories]
+    return list(test_stories)
+
+
+def core_comparison_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
+                         stories: str | Path | None = None, out: str | Path = "results",
+                         extract_slots: bool = True, plots: bool = True,
+                         max_stories: int | None = None, echo: TextIO | None = None) -> int:
+    """``test core --evaluate-model-directory``: replay the test stories with every model
+    of a ``train core -c A.yml B.yml`` folder (``model``, default
+    ``<project>/comparison_models``); write and print the comparison."""
+    from dialogflowlite.cli.train import COMPARISON_MODELS
+    from dialogflowlite.errors import ProjectNotFoundError
+    from dialogflowlite.training.core_comparison import evaluate_core_comparison
+
+    stream = echo or sys.stdout
+    root = Path(project_dir)
+    folder = resolve_in_project(model if model is not None else root / COMPARISON_MODELS, root)
+    if not folder.is_dir():
+        raise ProjectNotFoundError(f"{folder} is not a folder of compared models",
+                                   hint="train them with `dialogflowlite train core -c A.yml "
+                                        "B.yml`, or pass their folder with --model")
+    test_stories = _test_stories(root, stories, max_stories, stream)
+    comparison = evaluate_core_comparison(folder, test_stories, extract_slots=extract_slots,
+                                          echo=lambda text: print(text, file=stream))
+    output = resolve_in_project(out, root)
+    written = comparison.write(output, plots=plots)
+    print(comparison.summary_table(), file=stream)
+    print(f"results written to {output}: {', '.join(p.name for p in written)}", file=stream)
     return 0
 
 
@@ -181,12 +224,8 @@ def compare_test(project_dir: str | Path, configs: Sequence[Path], *,
     """Compare the NLU pipelines of ``configs`` on ``nlu`` (default: the project's
     data/); write the results, the per-run reports and the graph into ``out``."""
     from dialogflowlite.errors import TrainingError
-    from dialogflowlite.evaluation.nlu_comparison import (
-        DEFAULT_PERCENTAGES,
-        DEFAULT_RUNS,
-        compare_nlu_configs,
-        config_names,
-    )
+    from dialogflowlite.evaluation.comparison import DEFAULT_RUNS, config_names
+    from dialogflowlite.evaluation.nlu_comparison import DEFAULT_PERCENTAGES, compare_nlu_configs
     from dialogflowlite.io.loader import ProjectSources, load_project
 
     stream = echo or sys.stdout
@@ -288,11 +327,14 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
               config: str | Path | None = None, max_stories: int | None = None,
               compare: Sequence[Path] | None = None, runs: int | None = None,
               percentages: Sequence[int] | None = None,
+              evaluate_model_directory: bool = False,
               echo: TextIO | None = None) -> int:
     """What ``dialogflowlite test`` runs; returns the exit code.
 
     With ``compare`` (two or more config files) the NLU part compares their
-    pipelines (:func:`compare_test`) instead of testing the model's.
+    pipelines (:func:`compare_test`) instead of testing the model's. With
+    ``evaluate_model_directory`` the dialogue part compares the models of
+    ``train core -c A.yml B.yml`` (:func:`core_comparison_test`).
     """
     from dialogflowlite.errors import ConfigError
 
@@ -307,7 +349,17 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
         logger.warning("--runs and --percentages apply only when --config names several "
                        "configs to compare")
     code = 0
-    if part in (None, "core"):
+    if evaluate_model_directory and part in (None, "core"):
+        code = max(code, core_comparison_test(root, model=model, stories=stories, out=out,
+                                              extract_slots=extract_slots, plots=plots,
+                                              max_stories=max_stories, echo=stream))
+        if part is None:
+            return code
+    elif evaluate_model_directory:
+        raise ConfigError("--evaluate-model-directory compares dialogue models: it goes "
+                          "with `test core`", hint="write `test core --model DIR "
+                                                   "--evaluate-model-directory`")
+    elif part in (None, "core"):
         code = max(code, core_test(root, model=model, stories=stories, out=out,
                                    fail_on_prediction_errors=fail_on_prediction_errors,
                                    extract_slots=extract_slots, successes=successes,
@@ -351,6 +403,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or a folder of them: compare their NLU pipelines, each trained "
                              "on the same parts of the data (--runs, --percentages). "
                              "Otherwise the model's own pipeline is tested")
+    parser.add_argument("--evaluate-model-directory", action="store_true",
+                        help="test core: --model is a folder of models from `train core -c "
+                             "A.yml B.yml` (default: <project>/comparison_models); replay the "
+                             "test stories with each and compare the configs' policies")
     parser.add_argument("--max-stories", type=positive_int, default=None, metavar="N",
                         help="test only the first N test stories")
     parser.add_argument("--cross-validation", action="store_true",
@@ -360,7 +416,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--runs", type=positive_int, default=None, metavar="N",
                         help="comparing configs: how many times to draw a test part and "
                              "train every config (default: 3)")
-    parser.add_argument("-p", "--percentages", type=int, nargs="+", default=None,
+    parser.add_argument("-p", "--percentages", type=exclusion_percentage, nargs="+",
+                        default=None,
                         metavar="P",
                         help="comparing configs: the percentages of each intent's training "
                              "examples to leave out, one training per percentage "
@@ -390,35 +447,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "response_selection_errors.json")
 
 
-def _config_files(configs: list[str] | None, project_dir: str) -> list[Path] | None:
-    """The config files ``--config`` names, a folder standing for the YAML files in it."""
-    from dialogflowlite.errors import ConfigError
-
-    if not configs:
-        return None
-    # --config takes several words (as Rasa's does), so it also swallows a part after it
-    misplaced = [c for c in configs
-                 if c in PARTS and not resolve_in_project(c, project_dir).exists()]
-    if misplaced:
-        raise ConfigError(f"--config took '{misplaced[0]}' as a config file",
-                          hint=f"write `test {misplaced[0]}` before the options")
-    files: list[Path] = []
-    for config in configs:
-        path = existing_path(config, project_dir, "config file", "--config")
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir()
-                            if p.is_file() and p.suffix in (".yml", ".yaml"))
-            if not inside:
-                raise ConfigError(f"the config folder {config} holds no .yml files",
-                                  hint="pass config files, or a folder of them")
-            files.extend(inside)
-        else:
-            files.append(path)
-    return files
-
-
 def _run(args: argparse.Namespace) -> int:
-    configs = _config_files(args.config, args.project) or []
+    configs = config_files(args.config, args.project, PARTS, "test") or []
     return run_tests(args.project, part=args.part, model=args.model, stories=args.stories,
                      nlu=args.nlu, out=args.out, cross_validation=args.cross_validation,
                      folds=args.folds, fail_on_prediction_errors=args.fail_on_prediction_errors,
@@ -427,6 +457,7 @@ def _run(args: argparse.Namespace) -> int:
                      config=configs[0] if len(configs) == 1 else None,
                      compare=configs if len(configs) > 1 else None,
                      runs=args.runs, percentages=args.percentages,
+                     evaluate_model_directory=args.evaluate_model_directory,
                      max_stories=args.max_stories)
 
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import add_source_options, positive_int, sources_from_args
+from dialogflowlite.cli.options import (
+    add_source_options,
+    config_files,
+    exclusion_percentage,
+    positive_int,
+    sources_from_args,
+)
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.io.loader import Project, ProjectSources, load_project
 
@@ -23,6 +29,11 @@ if TYPE_CHECKING:
     from dialogflowlite.training.trainer import DryRunResult, TrainOptions
 
 PARTS = ("nlu", "core", "generation")
+#: the defaults of a comparison of configs (Rasa's)
+DEFAULT_RUNS = 3
+DEFAULT_CORE_PERCENTAGES = (0, 5, 25, 50, 70, 95)
+#: where a comparison writes its models when no --out is given
+COMPARISON_MODELS = "comparison_models"
 
 
 def train_project(
@@ -177,7 +188,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --finetune: train for this share of the configured epochs "
                         "(default: 1.0)")
     rasa = parser.add_argument_group("Rasa's options")
-    add_source_options(rasa, "train on")
+    add_source_options(rasa, "train on", compare_help=(
+        "with `train core`, several files (or a folder of them) compare their policies: "
+        "each is trained on less and less of the stories (--runs, --percentages) into "
+        "--out (default: <project>/comparison_models), for `test core "
+        "--evaluate-model-directory`"))
+    rasa.add_argument("--runs", type=positive_int, default=None, metavar="N",
+                      help="comparing configs: how many times to draw the stories left out "
+                           f"(default: {DEFAULT_RUNS})")
+    rasa.add_argument("--percentages", type=exclusion_percentage, nargs="+", default=None,
+                      metavar="P",
+                      help="comparing configs: the percentages of the stories to leave out, "
+                           "one training each (default: "
+                           f"{' '.join(map(str, DEFAULT_CORE_PERCENTAGES))})")
     rasa.add_argument("--dry-run", action="store_true",
                       help="train nothing; say whether training would change the newest "
                       "model (exit code 0: up to date, 1: training needed, 8: --force)")
@@ -216,11 +239,82 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
                 validation_max_history=args.validation_max_history)
 
 
+def compare_configs(project_dir: str | Path, configs: list[Path], *,
+                    out: str | Path | None = None, runs: int | None = None,
+                    percentages: list[int] | None = None, seed: int | None = None,
+                    stories: str | Path | None = None, sources: ProjectSources | None = None,
+                    augmentation: int | None = None, validation: str = "errors",
+                    echo: TextIO | None = None) -> dict[str, Any]:
+    """``train core -c A.yml B.yml``: train every config's policies on less and less of
+    the stories (:mod:`dialogflowlite.training.core_comparison`); returns the manifest.
+
+    ``sources`` gives the domain and data to use instead of the project's (its
+    config is ignored: ``configs`` are the ones compared).
+    """
+    from dialogflowlite.evaluation.comparison import config_names
+    from dialogflowlite.training.core_comparison import train_core_comparison
+
+    stream = echo or sys.stdout
+    base = sources or ProjectSources()
+    projects = {}
+    for name, config in zip(config_names(configs), configs, strict=True):
+        projects[name], _, _, _ = _prepare(
+            project_dir, part="core", stories=stories, augmentation=augmentation,
+            sources=ProjectSources(domain=base.domain, data=base.data, config=config))
+    output = Path(out) if out is not None else Path(COMPARISON_MODELS)
+    if not output.is_absolute():
+        output = Path(project_dir) / output
+    manifest = train_core_comparison(
+        projects, output, runs=runs or DEFAULT_RUNS,
+        percentages=percentages if percentages is not None else DEFAULT_CORE_PERCENTAGES,
+        seed=42 if seed is None else seed, validation=validation,
+        echo=lambda text: print(text, file=stream))
+    print(f"{len(manifest['models'])} models written to {output} (listed in comparison.json); "
+          f"compare them with `dialogflowlite test core --model {output} "
+          "--evaluate-model-directory`", file=stream)
+    return manifest
+
+
+def _comparison(args: argparse.Namespace) -> list[Path] | None:
+    """The configs to compare when ``--config`` names several; None for a plain training."""
+    configs = config_files(args.config, args.project, PARTS, "train") or []
+    if len(configs) < 2:
+        if configs:  # a folder holding one config trains that one
+            args.config = [str(configs[0])]
+        if args.runs is not None or args.percentages is not None:
+            logging.getLogger(__name__).warning(
+                "--runs and --percentages apply only when --config names several configs "
+                "to compare")
+        return None
+    if args.part != "core":
+        raise ConfigError(f"--config names {len(configs)} configs: `train core` compares "
+                          "dialogue policies",
+                          hint="write `train core -c A.yml B.yml`; NLU pipelines are compared "
+                               "by `test nlu -c A.yml B.yml`")
+    given = [option for option, value in (("--dry-run", args.dry_run),
+                                          ("--finetune", args.finetune is not None),
+                                          ("--fixed-model-name", args.fixed_model_name))
+             if value]
+    if given:
+        raise ConfigError(f"{given[0]} does not go with comparing configs",
+                          hint="leave it out: a comparison trains and names many models")
+    return configs
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.num_threads is not None:
         import torch
 
         torch.set_num_threads(args.num_threads)
+    compared = _comparison(args)
+    if compared is not None:
+        domain_and_data = ProjectSources(domain=args.domain,
+                                         data=tuple(args.data) if args.data else None)
+        compare_configs(args.project, compared, out=args.out, runs=args.runs,
+                        percentages=args.percentages, seed=args.seed, stories=args.stories,
+                        sources=domain_and_data, augmentation=args.augmentation,
+                        validation=_validation(args))
+        return 0
     if args.dry_run:
         result = dry_run_project(args.project, **_settings(args))
         for line in result.report():

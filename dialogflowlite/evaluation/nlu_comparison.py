@@ -17,30 +17,32 @@ writes ``nlu_model_comparison_results.json``, the per-run reports and
 
 from __future__ import annotations
 
-import json
-import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrainingError
-from dialogflowlite.evaluation.nlu import (
-    NluEvaluation,
-    predict,
-    stratified_folds,
-    train_pipeline,
+from dialogflowlite.evaluation.comparison import (
+    DEFAULT_RUNS,
+    ComparisonPoint,
+    check_percentages,
+    comparison_table,
+    learning_curve,
+    nested_subsets,
+    write_json,
 )
+from dialogflowlite.evaluation.nlu import NluEvaluation, predict, stratified_folds, train_pipeline
 from dialogflowlite.shared.training_data import TrainingData
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import Project
     from dialogflowlite.shared.message import Message
 
+__all__ = ["DEFAULT_RUNS", "NluComparison", "compare_nlu_configs", "kept_for_exclusion"]
+
 COMPARISON_RESULTS = "nlu_model_comparison_results.json"
 COMPARISON_GRAPH = "nlu_model_comparison_graph.png"
-DEFAULT_RUNS = 3
 DEFAULT_PERCENTAGES = (0, 25, 50, 75)
 #: the share of the examples each run tests on (one of this many stratified parts)
 TEST_PARTS = 5
@@ -48,17 +50,6 @@ TEST_PARTS = 5
 METRICS = {"intent_f1_weighted": "intent F1 (weighted)", "entity_f1": "entity F1 (micro)"}
 #: the per-run reports written for every config and percentage
 RUN_REPORTS = ("intent_report.json", "entity_report.json")
-
-
-@dataclass
-class ComparisonPoint:
-    """One config trained once: which run, how much was left out, and its scores."""
-
-    config: str
-    run: int
-    excluded: int
-    train_examples: int
-    scores: dict[str, float]
 
 
 @dataclass
@@ -73,23 +64,14 @@ class NluComparison:
     points: list[ComparisonPoint] = field(default_factory=list)
     has_entities: bool = False
 
-    def metrics(self) -> list[str]:
+    def metrics(self) -> dict[str, str]:
         """The metrics compared: intent F1, and entity F1 when the data has entities."""
-        return [key for key in METRICS if self.has_entities or not key.startswith("entity_")]
+        return {key: title for key, title in METRICS.items()
+                if self.has_entities or not key.startswith("entity_")}
 
     def curve(self, config: str, metric: str) -> list[tuple[float, float, float]]:
         """(mean training examples, mean score, standard deviation) per percentage."""
-        curve = []
-        for excluded in self.percentages:
-            points = [p for p in self.points if p.config == config and p.excluded == excluded]
-            if not points:
-                continue
-            scores = [p.scores[metric] for p in points]
-            mean = sum(scores) / len(scores)
-            spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
-            examples = sum(p.train_examples for p in points) / len(points)
-            curve.append((examples, mean, spread))
-        return curve
+        return learning_curve(self.points, config, metric, self.percentages)
 
     def to_dict(self) -> dict[str, Any]:
         """Every point, and the curves, in the shape of the results file."""
@@ -107,11 +89,7 @@ class NluComparison:
                 }
                 for config in self.configs
             },
-            "points": [
-                {"config": p.config, "run": p.run, "excluded": p.excluded,
-                 "train_examples": p.train_examples, "scores": p.scores}
-                for p in self.points
-            ],
+            "points": [p.to_dict("train_examples") for p in self.points],
         }
 
     def write(self, output_dir: str | Path, *, plots: bool = True) -> list[Path]:
@@ -119,72 +97,22 @@ class NluComparison:
         from dialogflowlite.evaluation.plots import plot_learning_curves
 
         folder = Path(output_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        written = [_write_json(folder / COMPARISON_RESULTS, self.to_dict())]
+        written = [write_json(folder / COMPARISON_RESULTS, self.to_dict())]
         if plots:
-            panels = {METRICS[metric]: {config: self.curve(config, metric)
-                                        for config in self.configs}
-                      for metric in self.metrics()}
-            written.append(plot_learning_curves(panels, folder / COMPARISON_GRAPH))
+            panels = {title: {config: self.curve(config, metric) for config in self.configs}
+                      for metric, title in self.metrics().items()}
+            written.append(plot_learning_curves(panels, folder / COMPARISON_GRAPH,
+                                                x_label="training examples"))
         return written
 
     def summary_table(self) -> str:
         """One row per config and percentage: training examples, mean ± std of each metric."""
-        metrics = self.metrics()
-        header = ["config", "excluded", "train", *(METRICS[m] for m in metrics)]
-        rows = []
-        for config in self.configs:
-            curves = [self.curve(config, metric) for metric in metrics]
-            for index, excluded in enumerate(self.percentages):
-                if index >= len(curves[0]):
-                    break
-                examples = curves[0][index][0]
-                cells = [f"{mean:.3f} ± {spread:.3f}"
-                         for _, mean, spread in (curve[index] for curve in curves)]
-                rows.append([config, f"{excluded}%", f"{examples:g}", *cells])
-        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-        lines = [
-            f"NLU pipelines compared: {len(self.configs)} configs, {self.runs} runs, "
-            f"{self.examples} messages ({_tested(self.test_examples)} tested per run), "
-            "mean ± std over runs",
-            "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
-            "  ".join("-" * w for w in widths),
-        ]
-        for row in rows:
-            cells = [str(row[0]).ljust(widths[0])]
-            cells += [str(c).rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
-            lines.append("  ".join(cells))
-        return "\n".join(lines)
-
-
-def _tested(counts: Sequence[int]) -> str:
-    low, high = min(counts), max(counts)
-    return str(low) if low == high else f"{low}-{high}"
-
-
-def config_names(paths: Sequence[Path]) -> list[str]:
-    """Each config's name in the reports: its file name without the extension.
-
-    Two configs with the same name would write into the same folders, so that
-    is an error naming both files.
-    """
-    names: dict[str, Path] = {}
-    for path in paths:
-        name = path.stem
-        if name in names:
-            raise ConfigError(f"two configs are both named '{name}': {names[name]} and {path}",
-                              hint="rename one: the reports are named after the config files")
-        names[name] = path
-    return list(names)
-
-
-def check_percentages(percentages: Sequence[int]) -> list[int]:
-    """The exclusion percentages, sorted without repeats; each must be 0 to 99."""
-    for value in percentages:
-        if not 0 <= value < 100:
-            raise ConfigError(f"--percentages: {value} is not a percentage of the data to "
-                              "leave out (0 to 99)", hint="for example: -p 0 25 50 75")
-    return sorted(set(percentages))
+        low, high = min(self.test_examples), max(self.test_examples)
+        tested = str(low) if low == high else f"{low}-{high}"
+        title = (f"NLU pipelines compared: {len(self.configs)} configs, {self.runs} runs, "
+                 f"{self.examples} messages ({tested} tested per run), mean ± std over runs")
+        return comparison_table(title, "train", self.configs, self.percentages,
+                                self.metrics(), self.points)
 
 
 def kept_for_exclusion(
@@ -196,20 +124,7 @@ def kept_for_exclusion(
     by_intent: dict[str, list[int]] = {}
     for index in train_indices:
         by_intent.setdefault(examples[index].intent or "", []).append(index)
-    rng = random.Random(seed)
-    shuffled = {}
-    for intent in sorted(by_intent):
-        indices = list(by_intent[intent])
-        rng.shuffle(indices)
-        shuffled[intent] = indices
-    kept = {}
-    for excluded in percentages:
-        chosen = []
-        for indices in shuffled.values():
-            keep = max(1, round(len(indices) * (100 - excluded) / 100))
-            chosen.extend(indices[:keep])
-        kept[excluded] = sorted(chosen)
-    return kept
+    return nested_subsets(by_intent, percentages, seed)
 
 
 def compare_nlu_configs(
@@ -264,20 +179,8 @@ def compare_nlu_configs(
                 evaluation = NluEvaluation(predict(pipeline, test_examples, batch_size))
                 comparison.has_entities = comparison.has_entities or evaluation.has_entities
                 folder = output / f"run_{run}" / f"excluded_{excluded}" / name
-                _write_reports(evaluation, folder)
+                write_json(folder / RUN_REPORTS[0], evaluation.intent_report)
+                write_json(folder / RUN_REPORTS[1], evaluation.entity_report)
                 comparison.points.append(ComparisonPoint(
                     name, run, excluded, len(train_data.examples), evaluation.summary()))
     return comparison
-
-
-def _write_reports(evaluation: NluEvaluation, folder: Path) -> None:
-    """One training's intent and entity reports (the error lists and plots are left out:
-    a comparison trains dozens of times)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / RUN_REPORTS[0], evaluation.intent_report)
-    _write_json(folder / RUN_REPORTS[1], evaluation.entity_report)
-
-
-def _write_json(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    return path

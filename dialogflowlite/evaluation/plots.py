@@ -92,18 +92,18 @@ def plot_confidence_histogram(
     return path
 
 
-#: one point of a learning curve: training examples, mean score, its standard deviation
-CurvePoint = tuple[float, float, float]
-
 
 def plot_learning_curves(
-    panels: Mapping[str, Mapping[str, Sequence[CurvePoint]]],
+    panels: Mapping[str, Mapping[str, Sequence[tuple[float, float, float]]]],
     path: str | Path,
-    title: str = "NLU pipelines compared",
+    *,
+    x_label: str,
+    title: str = "Configs compared",
+    y_limits: tuple[float, float] | None = (0.0, 1.05),
 ) -> Path:
     """Write one panel per metric (``panels``: metric title -> curve per config) as a PNG.
 
-    Each curve is the mean score against the number of training examples, with
+    Each curve is the mean score against the training size (``x_label``), with
     a band of one standard deviation either side (the spread over runs).
     """
     path = Path(path)
@@ -118,8 +118,9 @@ def plot_learning_curves(
             axes.plot(xs, means, marker="o", label=config)
             axes.fill_between(xs, [m - s for _, m, s in ordered],
                               [m + s for _, m, s in ordered], alpha=0.2)
-        axes.set_ylim(0.0, 1.05)
-        axes.set_xlabel("training examples")
+        if y_limits is not None:
+            axes.set_ylim(*y_limits)
+        axes.set_xlabel(x_label)
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)
         axes.legend(loc="lower right")

@@ -262,10 +262,13 @@ class StoryTester:
 
     def __init__(self, agent: Agent, *, extract_slots: bool = True,
                  parse: Callable[[list[str]], Awaitable[list[dict[str, Any]]]] | None = None,
-                 yield_between_stories: bool = False) -> None:
+                 yield_between_stories: bool = False, parse_text: bool = True) -> None:
         """``parse`` replaces the agent's own parsing (a server parses on its NLU thread);
-        ``yield_between_stories`` lets other tasks of the event loop run between stories."""
+        ``yield_between_stories`` lets other tasks of the event loop run between stories.
+        Without ``parse_text`` no text is parsed: every user step is taken as the story
+        labels it, so only the policies are tested (a model without NLU)."""
         self.agent = agent
+        self.parse_text = parse_text
         self.extract_slots = extract_slots
         self.processor = agent.processor
         self.domain = agent.domain
@@ -273,6 +276,8 @@ class StoryTester:
         self.yield_between_stories = yield_between_stories
 
     async def _parse_all(self, conversations: list[list[Event]]) -> dict[str, dict[str, Any]]:
+        if not self.parse_text:
+            return {}
         texts = sorted({e.text for events in conversations for e in events
                         if isinstance(e, UserUttered) and e.text})
         parsed = await self.parse(texts) if texts else []
@@ -367,9 +372,12 @@ class StoryTester:
 
 
 async def evaluate_stories(agent: Agent, stories: Sequence[Story], *,
-                           extract_slots: bool = True) -> StoryEvaluation:
-    """Replay ``stories`` against ``agent`` and collect the results."""
-    return await StoryTester(agent, extract_slots=extract_slots).evaluate(stories)
+                           extract_slots: bool = True, parse_text: bool = True
+                           ) -> StoryEvaluation:
+    """Replay ``stories`` against ``agent`` and collect the results (without
+    ``parse_text``, user steps are taken as labelled: see :class:`StoryTester`)."""
+    return await StoryTester(agent, extract_slots=extract_slots,
+                             parse_text=parse_text).evaluate(stories)
 
 
 def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,

@@ -10,11 +10,10 @@ import pytest
 
 from dialogflowlite.cli.main import main
 from dialogflowlite.errors import ConfigError
+from dialogflowlite.evaluation.comparison import check_percentages, config_names
 from dialogflowlite.evaluation.nlu_comparison import (
     COMPARISON_GRAPH,
     COMPARISON_RESULTS,
-    check_percentages,
-    config_names,
     kept_for_exclusion,
 )
 from dialogflowlite.shared.message import Message
@@ -181,14 +180,15 @@ def test_comparison_errors(bot: Path, capsys) -> None:
     write(bot, {"other/learnt.yml": LEARNT})
     assert main([*args, "-c", "configs/learnt.yml", "other/learnt.yml"]) == 1
     assert "both named 'learnt'" in capsys.readouterr().err
-    assert main([*args, "-c", "configs", "-p", "0", "100"]) == 1
-    assert "100 is not a percentage" in capsys.readouterr().err
     (bot / "empty").mkdir()
     assert main([*args, "-c", "empty"]) == 1
     assert "holds no .yml files" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_info:
-        main([*args, "-c", "configs", "-r", "0"])
-    assert exit_info.value.code == 2
+    for wrong, message in ((["-r", "0"], "must be 1 or more"),
+                           (["-p", "0", "100"], "100 is not a percentage")):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, "-c", "configs", *wrong])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
     assert not (bot / "results").exists()  # nothing was trained or written
 
     capsys.readouterr()

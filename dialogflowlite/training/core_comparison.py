@@ -1,0 +1,228 @@
+"""Comparing dialogue policies on less and less of the stories.
+
+``train core --config A.yml B.yml --out DIR [--runs R] [--percentages P ...]``
+trains, for each of R runs and each percentage P, every config's policies on
+the project's stories with P% of them left out (the same stories for every
+config; what a larger percentage keeps is part of what a smaller one keeps;
+the rules always stay). The models go to ``DIR/run_R/CONFIG_excluded_P.tar``
+and ``DIR/comparison.json`` lists them.
+
+``test core --model DIR --evaluate-model-directory`` replays the test stories
+with each model, user steps taken as the stories label them (only the
+policies are compared), and writes the number of test stories each got right
+against the number of training stories, one curve per config
+(``core_model_comparison_results.json``, ``core_model_comparison_graph.png``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dialogflowlite.errors import ConfigError, ModelLoadError, TrainingError
+from dialogflowlite.evaluation.comparison import (
+    DEFAULT_RUNS,
+    ComparisonPoint,
+    check_percentages,
+    comparison_table,
+    learning_curve,
+    nested_subsets,
+    write_json,
+)
+
+if TYPE_CHECKING:
+    from dialogflowlite.io.loader import Project
+    from dialogflowlite.shared.stories import Story
+
+__all__ = ["DEFAULT_RUNS", "CoreComparison", "evaluate_core_comparison",
+           "train_core_comparison"]
+
+MANIFEST = "comparison.json"
+RESULTS = "core_model_comparison_results.json"
+GRAPH = "core_model_comparison_graph.png"
+#: Rasa's defaults for ``train core`` with several configs
+DEFAULT_PERCENTAGES = (0, 5, 25, 50, 70, 95)
+#: what the manifest says of each model
+MODEL_KEYS = ("config", "run", "excluded", "train_stories", "file")
+METRICS = {"correct_stories": "correct test stories", "story_accuracy": "story accuracy"}
+
+
+def model_name(config: str, excluded: int) -> str:
+    """The file name of one config's model trained with ``excluded`` percent left out."""
+    return f"{config}_excluded_{excluded}.tar"
+
+
+def train_core_comparison(
+    projects: dict[str, Project],
+    output_dir: str | Path,
+    *,
+    runs: int = DEFAULT_RUNS,
+    percentages: Sequence[int] = DEFAULT_PERCENTAGES,
+    seed: int = 42,
+    validation: str = "errors",
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train every config's policies (``projects``: name -> the project loaded with that
+    config; their stories must be the same) on every run's subsets; returns the
+    manifest written to ``output_dir/comparison.json``.
+
+    Each config is validated (``validation``, as in ``train``) on its first
+    training; the later ones train on subsets of the same data.
+    """
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    if runs < 1:
+        raise ConfigError(f"--runs must be 1 or more, not {runs}")
+    percentages = check_percentages(percentages)
+    stories = next(iter(projects.values())).stories
+    if not stories:
+        raise TrainingError("comparing policies needs stories to leave out, and the project "
+                            "has none", hint="add stories under data/, or pass --stories")
+    output = Path(output_dir)
+    manifest: dict[str, Any] = {"configs": list(projects), "runs": runs,
+                                "excluded_percentages": percentages, "stories": len(stories),
+                                "models": []}
+    trainings = runs * len(percentages) * len(projects)
+    done = 0
+    for run in range(1, runs + 1):
+        run_seed = seed + run - 1
+        kept = nested_subsets({"stories": range(len(stories))}, percentages, run_seed)
+        for excluded in percentages:
+            chosen = [stories[i] for i in kept[excluded]]
+            for name, project in projects.items():
+                done += 1
+                echo(f"[{done}/{trainings}] run {run}, {excluded}% left out: training {name} "
+                     f"on {len(chosen)} of {len(stories)} stories")
+                options = TrainOptions(force=True, progress=False, seed=run_seed,
+                                       validation=validation if done <= len(projects)
+                                       else "skip")
+                result = train(dataclasses.replace(project, stories=chosen),
+                               output=output / f"run_{run}", sections=("core",),
+                               options=options, fixed_model_name=model_name(name, excluded))
+                manifest["models"].append({
+                    "config": name, "run": run, "excluded": excluded,
+                    "train_stories": len(chosen),
+                    "file": result.model_path.relative_to(output).as_posix()})
+    write_json(output / MANIFEST, manifest)
+    return manifest
+
+
+@dataclass
+class CoreComparison:
+    """How many test stories each config's models got right, per run and percentage."""
+
+    configs: list[str]
+    percentages: list[int]
+    runs: int
+    test_stories: int
+    points: list[ComparisonPoint] = field(default_factory=list)
+
+    def curve(self, config: str, metric: str = "correct_stories") -> list[
+            tuple[float, float, float]]:
+        """(mean training stories, mean score, standard deviation) per percentage."""
+        return learning_curve(self.points, config, metric, self.percentages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "configs": self.configs,
+            "runs": self.runs,
+            "excluded_percentages": self.percentages,
+            "test_stories": self.test_stories,
+            "curves": {config: {metric: [{"train_stories": x, "mean": mean, "std": spread}
+                                         for x, mean, spread in self.curve(config, metric)]
+                                for metric in METRICS}
+                       for config in self.configs},
+            "points": [p.to_dict("train_stories") for p in self.points],
+        }
+
+    def write(self, output_dir: str | Path, *, plots: bool = True) -> list[Path]:
+        """The results file and, unless not ``plots``, the graph; returns them."""
+        from dialogflowlite.evaluation.plots import plot_learning_curves
+
+        folder = Path(output_dir)
+        written = [write_json(folder / RESULTS, self.to_dict())]
+        if plots:
+            panels = {METRICS["correct_stories"]: {config: self.curve(config)
+                                                   for config in self.configs}}
+            written.append(plot_learning_curves(
+                panels, folder / GRAPH, x_label="training stories",
+                title="Dialogue policies compared", y_limits=(0.0, self.test_stories + 0.5)))
+        return written
+
+    def summary_table(self) -> str:
+        title = (f"Dialogue policies compared: {len(self.configs)} configs, {self.runs} runs, "
+                 f"{self.test_stories} test stories, mean ± std over runs")
+        return comparison_table(title, "stories", self.configs, self.percentages, METRICS,
+                                self.points, number_format=".2f")
+
+
+def read_manifest(model_dir: Path) -> dict[str, Any]:
+    """The ``comparison.json`` of a folder written by :func:`train_core_comparison`."""
+    path = model_dir / MANIFEST
+    if not path.is_file():
+        raise ModelLoadError(f"{model_dir} has no {MANIFEST}: it is not a folder of compared "
+                             "models",
+                             hint="train them with `dialogflowlite train core -c A.yml B.yml "
+                                  f"--out {model_dir}`")
+    problem = None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        problem = f"not JSON ({error})"
+    else:
+        needed = ("configs", "runs", "excluded_percentages", "models")
+        if not isinstance(manifest, dict) or any(key not in manifest for key in needed):
+            problem = f"it needs the keys {', '.join(needed)}"
+        elif not all(isinstance(entry, dict) and all(key in entry for key in MODEL_KEYS)
+                     for entry in manifest["models"]):
+            problem = f"each model needs {', '.join(MODEL_KEYS)}"
+    if problem:
+        raise ModelLoadError(f"{path} is not a comparison manifest: {problem}",
+                             hint="train the models again with `train core -c A.yml B.yml`")
+    return manifest
+
+
+def evaluate_core_comparison(
+    model_dir: str | Path,
+    stories: Sequence[Story],
+    *,
+    extract_slots: bool = True,
+    echo: Callable[[str], None] = print,
+) -> CoreComparison:
+    """Replay ``stories`` with every model that ``model_dir``'s manifest lists."""
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.evaluation.stories import evaluate_stories
+
+    folder = Path(model_dir)
+    manifest = read_manifest(folder)
+    comparison = CoreComparison(list(manifest["configs"]),
+                                list(manifest["excluded_percentages"]), int(manifest["runs"]),
+                                len(stories))
+    models = manifest["models"]
+    for number, entry in enumerate(models, start=1):
+        path = folder / entry["file"]
+        if not path.is_file():
+            raise ModelLoadError(f"{path}, listed in {folder / MANIFEST}, does not exist",
+                                 hint="train the compared models again")
+        echo(f"[{number}/{len(models)}] testing {entry['file']}")
+        agent = Agent.load(path)
+        try:
+            if not agent.is_ready():
+                raise ModelLoadError(f"{path} has no dialogue policies",
+                                     hint="compare models from `train core -c A.yml B.yml`")
+            evaluation = asyncio.run(evaluate_stories(agent, stories,
+                                                      extract_slots=extract_slots,
+                                                      parse_text=False))
+        finally:
+            agent.close()
+        comparison.points.append(ComparisonPoint(
+            entry["config"], int(entry["run"]), int(entry["excluded"]),
+            int(entry["train_stories"]),
+            {"correct_stories": float(evaluation.correct),
+             "story_accuracy": evaluation.accuracy}))
+    return comparison

@@ -1,0 +1,127 @@
+"""``train core -c A B`` and ``test core --evaluate-model-directory``: policies compared
+on less and less of the stories."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.cli.main import main
+from dialogflowlite.training.core_comparison import GRAPH, MANIFEST, RESULTS
+
+#: six questions, each answered by its own response: a policy that memorises
+#: stories answers exactly the questions of the stories it was trained on
+TOPICS = "abcdef"
+
+DOMAIN = (
+    'version: "3.1"\n'
+    f"intents: [{', '.join(f'ask_{t}' for t in TOPICS)}, bye]\n"
+    "responses:\n"
+    + "".join(f'  utter_{t}: [{{text: "About {t}."}}]\n' for t in TOPICS)
+    + '  utter_bye: [{text: "Bye!"}]\n'
+)
+
+STORIES = 'version: "3.1"\nstories:\n' + "".join(
+    f"- story: {t}\n  steps:\n  - intent: ask_{t}\n  - action: utter_{t}\n" for t in TOPICS)
+
+RULES = """
+version: "3.1"
+rules:
+- rule: bye
+  steps:
+  - intent: bye
+  - action: utter_bye
+"""
+
+MEMO = """
+policies:
+- name: MemoizationPolicy
+- name: RulePolicy
+"""
+
+RULES_ONLY = """
+policies:
+- name: RulePolicy
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Path:
+    return write(tmp_path / "bot", {
+        "domain.yml": DOMAIN, "data/stories.yml": STORIES, "data/rules.yml": RULES,
+        "config.yml": MEMO, "configs/memo.yml": MEMO, "configs/rules_only.yml": RULES_ONLY,
+        "tests/test_stories.yml": STORIES})
+
+
+def test_policies_compared_on_fewer_stories(bot: Path, capsys) -> None:
+    code = main(["train", "core", "--project", str(bot), "-c", "configs/memo.yml",
+                 "configs/rules_only.yml", "--runs", "2", "--percentages", "50", "0",
+                 "--out", "compared"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "[8/8] run 2, 50% left out: training rules_only on 3 of 6 stories" in printed
+    folder = bot / "compared"
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["configs"] == ["memo", "rules_only"]
+    assert manifest["excluded_percentages"] == [0, 50] and manifest["stories"] == 6
+    assert len(manifest["models"]) == 8
+    for entry in manifest["models"]:
+        assert (folder / entry["file"]).is_file()
+    assert (folder / "run_2" / "memo_excluded_50.tar").is_file()
+    assert not (bot / "models").exists()  # the bot's own models are left alone
+
+    code = main(["test", "core", "--project", str(bot), "--model", "compared",
+                 "--evaluate-model-directory", "--out", "cmp"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "2 configs, 2 runs, 6 test stories" in printed
+    results = json.loads((bot / "cmp" / RESULTS).read_text())
+    memo = results["curves"]["memo"]["correct_stories"]
+    rules_only = results["curves"]["rules_only"]["correct_stories"]
+    # memorised stories are answered, the others not; rules alone answer none of them
+    assert [(p["train_stories"], p["mean"], p["std"]) for p in memo] == [(6, 6, 0), (3, 3, 0)]
+    assert [p["mean"] for p in rules_only] == [0, 0]
+    assert results["curves"]["memo"]["story_accuracy"][1]["mean"] == 0.5
+    assert (bot / "cmp" / GRAPH).stat().st_size > 0
+    row = next(line for line in printed.splitlines() if line.startswith("memo") and "50%" in line)
+    assert "3.00 ± 0.00" in row and "0.50 ± 0.00" in row
+
+
+def test_comparison_errors(bot: Path, capsys) -> None:
+    args = ["--project", str(bot), "-c", "configs/memo.yml", "configs/rules_only.yml"]
+    assert main(["train", *args]) == 1
+    assert "`train core` compares dialogue policies" in capsys.readouterr().err
+    assert main(["train", "core", *args, "--dry-run"]) == 1
+    assert "--dry-run does not go with comparing configs" in capsys.readouterr().err
+    assert main(["test", "core", "--project", str(bot), "--evaluate-model-directory"]) == 1
+    assert "is not a folder of compared models" in capsys.readouterr().err
+    (bot / "plain").mkdir()
+    assert main(["test", "core", "--project", str(bot), "-m", "plain",
+                 "--evaluate-model-directory"]) == 1
+    assert "has no comparison.json" in capsys.readouterr().err
+    (bot / "plain" / MANIFEST).write_text('{"configs": [], "runs": 1}')
+    assert main(["test", "core", "--project", str(bot), "-m", "plain",
+                 "--evaluate-model-directory"]) == 1
+    assert "is not a comparison manifest: it needs the keys" in capsys.readouterr().err
+    assert main(["test", "nlu", "--project", str(bot), "--evaluate-model-directory"]) == 1
+    assert "it goes with `test core`" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["train", "core", *args, "--percentages", "100"])
+    assert info.value.code == 2
+    # one config trains as usual, and says that --runs changes nothing
+    assert main(["train", "core", "--project", str(bot), "-c", "configs/memo.yml",
+                 "--runs", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "apply only when --config names several configs" in captured.err
+    assert len(list((bot / "models").glob("core-*.tar"))) == 1
