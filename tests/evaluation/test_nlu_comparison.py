@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -88,19 +87,11 @@ pipeline:
 """
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
 @pytest.fixture
-def bot(tmp_path: Path) -> Path:
-    return write(tmp_path / "bot", {"domain.yml": DOMAIN, "data/nlu.yml": NLU,
-                                    "config.yml": LEARNT, "configs/learnt.yml": LEARNT,
-                                    "configs/regex_only.yml": REGEX_ONLY})
+def bot(write_project) -> Path:
+    return write_project(domain=DOMAIN, nlu=NLU, config=LEARNT, name="bot",
+                         files={"configs/learnt.yml": LEARNT,
+                                "configs/regex_only.yml": REGEX_ONLY})
 
 
 def messages(counts: dict[str, int]) -> list[Message]:
@@ -177,7 +168,8 @@ def test_comparison_errors(bot: Path, capsys) -> None:
     args = ["test", "nlu", "--project", str(bot)]
     assert main([*args, "-c", "config.yml", "configs/learnt.yml", "--cross-validation"]) == 1
     assert "--cross-validation takes one config" in capsys.readouterr().err
-    write(bot, {"other/learnt.yml": LEARNT})
+    (bot / "other").mkdir()
+    (bot / "other" / "learnt.yml").write_text(LEARNT, encoding="utf-8")
     assert main([*args, "-c", "configs/learnt.yml", "other/learnt.yml"]) == 1
     assert "both named 'learnt'" in capsys.readouterr().err
     (bot / "empty").mkdir()

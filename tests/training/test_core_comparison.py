@@ -4,7 +4,6 @@ on less and less of the stories."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -48,20 +47,11 @@ policies:
 """
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
 @pytest.fixture
-def bot(tmp_path: Path) -> Path:
-    return write(tmp_path / "bot", {
-        "domain.yml": DOMAIN, "data/stories.yml": STORIES, "data/rules.yml": RULES,
-        "config.yml": MEMO, "configs/memo.yml": MEMO, "configs/rules_only.yml": RULES_ONLY,
-        "tests/test_stories.yml": STORIES})
+def bot(write_project) -> Path:
+    return write_project(domain=DOMAIN, stories=STORIES, rules=RULES, config=MEMO,
+                         tests=STORIES, name="bot",
+                         files={"configs/memo.yml": MEMO, "configs/rules_only.yml": RULES_ONLY})
 
 
 def test_policies_compared_on_fewer_stories(bot: Path, capsys) -> None:
