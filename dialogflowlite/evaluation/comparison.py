@@ -14,9 +14,9 @@ import json
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dialogflowlite.errors import ConfigError
 
@@ -39,6 +39,87 @@ class ComparisonPoint:
     def to_dict(self, size_key: str) -> dict[str, Any]:
         return {"config": self.config, "run": self.run, "excluded": self.excluded,
                 size_key: self.train_size, "scores": self.scores}
+
+
+@dataclass(kw_only=True)
+class ConfigComparison:
+    """The scores of several configs over runs and exclusion percentages, as learning curves.
+
+    A subclass names what the configs train on (``size_key``, ``size_header``,
+    ``size_label``), its metrics, the files it writes and what else its
+    results hold (:meth:`details`).
+    """
+
+    configs: list[str]
+    percentages: list[int]
+    runs: int
+    points: list[ComparisonPoint] = field(default_factory=list)
+
+    size_key: ClassVar[str] = "train_size"
+    size_header: ClassVar[str] = "train"
+    size_label: ClassVar[str] = "training size"
+    results_file: ClassVar[str] = "comparison_results.json"
+    graph_file: ClassVar[str] = "comparison_graph.png"
+    graph_title: ClassVar[str] = "Configs compared"
+    number_format: ClassVar[str] = ".3f"
+
+    def metrics(self) -> dict[str, str]:
+        """The metrics compared: key in each point's scores -> title."""
+        raise NotImplementedError
+
+    def plotted_metrics(self) -> dict[str, str]:
+        """The metrics drawn, one panel each (default: all of them)."""
+        return self.metrics()
+
+    def y_limits(self) -> tuple[float, float] | None:
+        return (0.0, 1.05)
+
+    def details(self) -> dict[str, Any]:
+        """What the results file holds besides the configs, runs, curves and points."""
+        return {}
+
+    def title(self) -> str:
+        return f"{len(self.configs)} configs, {self.runs} runs, mean ± std over runs"
+
+    def curve(self, config: str, metric: str) -> list[CurvePoint]:
+        """(mean training size, mean score, standard deviation) per percentage."""
+        return learning_curve(self.points, config, metric, self.percentages)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every point, and the curves, in the shape of the results file."""
+        return {
+            "configs": self.configs,
+            "runs": self.runs,
+            "excluded_percentages": self.percentages,
+            **self.details(),
+            "curves": {
+                config: {metric: [{self.size_key: x, "mean": mean, "std": spread}
+                                  for x, mean, spread in self.curve(config, metric)]
+                         for metric in self.metrics()}
+                for config in self.configs
+            },
+            "points": [p.to_dict(self.size_key) for p in self.points],
+        }
+
+    def write(self, output_dir: str | Path, *, plots: bool = True) -> list[Path]:
+        """The results file and, unless not ``plots``, the graph; returns them."""
+        from dialogflowlite.evaluation.plots import plot_learning_curves
+
+        folder = Path(output_dir)
+        written = [write_json(folder / self.results_file, self.to_dict())]
+        if plots:
+            panels = {title: {config: self.curve(config, metric) for config in self.configs}
+                      for metric, title in self.plotted_metrics().items()}
+            written.append(plot_learning_curves(
+                panels, folder / self.graph_file, x_label=self.size_label,
+                title=self.graph_title, y_limits=self.y_limits()))
+        return written
+
+    def summary_table(self) -> str:
+        """One row per config and percentage: training size, mean ± std of each metric."""
+        return comparison_table(self.title(), self.size_header, self.configs,
+                                self.percentages, self.metrics(), self.points,
+                                self.number_format)
 
 
 def config_names(paths: Sequence[Path]) -> list[str]:

@@ -20,15 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.errors import ConfigError, TrainingError
 from dialogflowlite.evaluation.comparison import (
     DEFAULT_RUNS,
     ComparisonPoint,
+    ConfigComparison,
     check_percentages,
-    comparison_table,
-    learning_curve,
     nested_subsets,
     write_json,
 )
@@ -52,67 +51,33 @@ METRICS = {"intent_f1_weighted": "intent F1 (weighted)", "entity_f1": "entity F1
 RUN_REPORTS = ("intent_report.json", "entity_report.json")
 
 
-@dataclass
-class NluComparison:
-    """The scores of every config, run and exclusion percentage."""
+@dataclass(kw_only=True)
+class NluComparison(ConfigComparison):
+    """The NLU scores of every config, run and exclusion percentage."""
 
-    configs: list[str]
-    percentages: list[int]
-    runs: int
     examples: int
-    test_examples: list[int]
-    points: list[ComparisonPoint] = field(default_factory=list)
+    test_examples: list[int] = field(default_factory=list)
     has_entities: bool = False
+
+    size_key: ClassVar[str] = "train_examples"
+    size_label: ClassVar[str] = "training examples"
+    results_file: ClassVar[str] = COMPARISON_RESULTS
+    graph_file: ClassVar[str] = COMPARISON_GRAPH
+    graph_title: ClassVar[str] = "NLU pipelines compared"
 
     def metrics(self) -> dict[str, str]:
         """The metrics compared: intent F1, and entity F1 when the data has entities."""
         return {key: title for key, title in METRICS.items()
                 if self.has_entities or not key.startswith("entity_")}
 
-    def curve(self, config: str, metric: str) -> list[tuple[float, float, float]]:
-        """(mean training examples, mean score, standard deviation) per percentage."""
-        return learning_curve(self.points, config, metric, self.percentages)
+    def details(self) -> dict[str, Any]:
+        return {"examples": self.examples, "test_examples_per_run": self.test_examples}
 
-    def to_dict(self) -> dict[str, Any]:
-        """Every point, and the curves, in the shape of the results file."""
-        return {
-            "configs": self.configs,
-            "runs": self.runs,
-            "excluded_percentages": self.percentages,
-            "examples": self.examples,
-            "test_examples_per_run": self.test_examples,
-            "curves": {
-                config: {
-                    metric: [{"train_examples": x, "mean": mean, "std": spread}
-                             for x, mean, spread in self.curve(config, metric)]
-                    for metric in self.metrics()
-                }
-                for config in self.configs
-            },
-            "points": [p.to_dict("train_examples") for p in self.points],
-        }
-
-    def write(self, output_dir: str | Path, *, plots: bool = True) -> list[Path]:
-        """The results file and, unless not ``plots``, the graph; returns them."""
-        from dialogflowlite.evaluation.plots import plot_learning_curves
-
-        folder = Path(output_dir)
-        written = [write_json(folder / COMPARISON_RESULTS, self.to_dict())]
-        if plots:
-            panels = {title: {config: self.curve(config, metric) for config in self.configs}
-                      for metric, title in self.metrics().items()}
-            written.append(plot_learning_curves(panels, folder / COMPARISON_GRAPH,
-                                                x_label="training examples"))
-        return written
-
-    def summary_table(self) -> str:
-        """One row per config and percentage: training examples, mean ± std of each metric."""
+    def title(self) -> str:
         low, high = min(self.test_examples), max(self.test_examples)
         tested = str(low) if low == high else f"{low}-{high}"
-        title = (f"NLU pipelines compared: {len(self.configs)} configs, {self.runs} runs, "
-                 f"{self.examples} messages ({tested} tested per run), mean ± std over runs")
-        return comparison_table(title, "train", self.configs, self.percentages,
-                                self.metrics(), self.points)
+        return (f"NLU pipelines compared: {len(self.configs)} configs, {self.runs} runs, "
+                f"{self.examples} messages ({tested} tested per run), mean ± std over runs")
 
 
 def kept_for_exclusion(
@@ -154,7 +119,8 @@ def compare_nlu_configs(
                             f"examples, and the data has {len(examples)}",
                             hint="add examples under data/, or pass them with --nlu")
     data = first.nlu
-    comparison = NluComparison(list(projects), percentages, runs, len(examples), [])
+    comparison = NluComparison(configs=list(projects), percentages=percentages, runs=runs,
+                               examples=len(examples))
     output = Path(output_dir)
     trainings = runs * len(percentages) * len(projects)
     done = 0

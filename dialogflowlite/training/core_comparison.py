@@ -20,17 +20,16 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.errors import ConfigError, ModelLoadError, TrainingError
 from dialogflowlite.evaluation.comparison import (
     DEFAULT_RUNS,
     ComparisonPoint,
+    ConfigComparison,
     check_percentages,
-    comparison_table,
-    learning_curve,
     nested_subsets,
     write_json,
 )
@@ -112,53 +111,35 @@ def train_core_comparison(
     return manifest
 
 
-@dataclass
-class CoreComparison:
+@dataclass(kw_only=True)
+class CoreComparison(ConfigComparison):
     """How many test stories each config's models got right, per run and percentage."""
 
-    configs: list[str]
-    percentages: list[int]
-    runs: int
     test_stories: int
-    points: list[ComparisonPoint] = field(default_factory=list)
 
-    def curve(self, config: str, metric: str = "correct_stories") -> list[
-            tuple[float, float, float]]:
-        """(mean training stories, mean score, standard deviation) per percentage."""
-        return learning_curve(self.points, config, metric, self.percentages)
+    size_key: ClassVar[str] = "train_stories"
+    size_header: ClassVar[str] = "stories"
+    size_label: ClassVar[str] = "training stories"
+    results_file: ClassVar[str] = RESULTS
+    graph_file: ClassVar[str] = GRAPH
+    graph_title: ClassVar[str] = "Dialogue policies compared"
+    number_format: ClassVar[str] = ".2f"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "configs": self.configs,
-            "runs": self.runs,
-            "excluded_percentages": self.percentages,
-            "test_stories": self.test_stories,
-            "curves": {config: {metric: [{"train_stories": x, "mean": mean, "std": spread}
-                                         for x, mean, spread in self.curve(config, metric)]
-                                for metric in METRICS}
-                       for config in self.configs},
-            "points": [p.to_dict("train_stories") for p in self.points],
-        }
+    def metrics(self) -> dict[str, str]:
+        return dict(METRICS)
 
-    def write(self, output_dir: str | Path, *, plots: bool = True) -> list[Path]:
-        """The results file and, unless not ``plots``, the graph; returns them."""
-        from dialogflowlite.evaluation.plots import plot_learning_curves
+    def plotted_metrics(self) -> dict[str, str]:
+        return {"correct_stories": METRICS["correct_stories"]}
 
-        folder = Path(output_dir)
-        written = [write_json(folder / RESULTS, self.to_dict())]
-        if plots:
-            panels = {METRICS["correct_stories"]: {config: self.curve(config)
-                                                   for config in self.configs}}
-            written.append(plot_learning_curves(
-                panels, folder / GRAPH, x_label="training stories",
-                title="Dialogue policies compared", y_limits=(0.0, self.test_stories + 0.5)))
-        return written
+    def y_limits(self) -> tuple[float, float] | None:
+        return (0.0, self.test_stories + 0.5)
 
-    def summary_table(self) -> str:
-        title = (f"Dialogue policies compared: {len(self.configs)} configs, {self.runs} runs, "
-                 f"{self.test_stories} test stories, mean ± std over runs")
-        return comparison_table(title, "stories", self.configs, self.percentages, METRICS,
-                                self.points, number_format=".2f")
+    def details(self) -> dict[str, Any]:
+        return {"test_stories": self.test_stories}
+
+    def title(self) -> str:
+        return (f"Dialogue policies compared: {len(self.configs)} configs, {self.runs} runs, "
+                f"{self.test_stories} test stories, mean ± std over runs")
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
@@ -200,9 +181,9 @@ def evaluate_core_comparison(
 
     folder = Path(model_dir)
     manifest = read_manifest(folder)
-    comparison = CoreComparison(list(manifest["configs"]),
-                                list(manifest["excluded_percentages"]), int(manifest["runs"]),
-                                len(stories))
+    comparison = CoreComparison(configs=list(manifest["configs"]),
+                                percentages=list(manifest["excluded_percentages"]),
+                                runs=int(manifest["runs"]), test_stories=len(stories))
     models = manifest["models"]
     for number, entry in enumerate(models, start=1):
         path = folder / entry["file"]
