@@ -138,6 +138,13 @@ def config_names(paths: Sequence[Path]) -> list[str]:
     return list(names)
 
 
+def check_plan(runs: int, percentages: Sequence[int]) -> list[int]:
+    """Check the number of runs; the percentages as :func:`check_percentages` gives them."""
+    if runs < 1:
+        raise ConfigError(f"--runs must be 1 or more, not {runs}")
+    return check_percentages(percentages)
+
+
 def check_percentages(percentages: Sequence[int]) -> list[int]:
     """The percentages of the data to leave out, sorted without repeats; each 0 to 99."""
     for value in percentages:

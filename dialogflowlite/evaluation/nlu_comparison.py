@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dialogflowlite.errors import ConfigError, TrainingError
+from dialogflowlite.errors import TrainingError
 from dialogflowlite.evaluation.comparison import (
     DEFAULT_RUNS,
     ComparisonPoint,
     ConfigComparison,
-    check_percentages,
+    check_plan,
     nested_subsets,
     write_json,
 )
@@ -109,9 +109,7 @@ def compare_nlu_configs(
     ``output_dir/run_R/excluded_P/CONFIG/``; the results file and the graph
     are written by :meth:`NluComparison.write`.
     """
-    if runs < 1:
-        raise ConfigError(f"--runs must be 1 or more, not {runs}")
-    percentages = check_percentages(percentages)
+    percentages = check_plan(runs, percentages)
     first = next(iter(projects.values()))
     examples = [m for m in first.nlu.examples if m.intent]
     if len(examples) < TEST_PARTS:

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dialogflowlite.errors import ConfigError, ModelLoadError, TrainingError
+from dialogflowlite.errors import ModelLoadError, TrainingError
 from dialogflowlite.evaluation.comparison import (
     DEFAULT_RUNS,
     ComparisonPoint,
     ConfigComparison,
-    check_percentages,
+    check_plan,
     nested_subsets,
     write_json,
 )
@@ -75,9 +75,7 @@ def train_core_comparison(
     """
     from dialogflowlite.training.trainer import TrainOptions, train
 
-    if runs < 1:
-        raise ConfigError(f"--runs must be 1 or more, not {runs}")
-    percentages = check_percentages(percentages)
+    percentages = check_plan(runs, percentages)
     stories = next(iter(projects.values())).stories
     if not stories:
         raise TrainingError("comparing policies needs stories to leave out, and the project "
