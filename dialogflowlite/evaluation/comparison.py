@@ -79,7 +79,12 @@ class ConfigComparison:
         return {}
 
     def title(self) -> str:
-        return f"{len(self.configs)} configs, {self.runs} runs, mean ± std over runs"
+        return f"{self.counts()}, mean ± std over runs"
+
+    def counts(self) -> str:
+        """How many configs and runs, in words."""
+        return (f"{len(self.configs)} configs, {self.runs} run"
+                f"{'' if self.runs == 1 else 's'}")
 
     def curve(self, config: str, metric: str) -> list[CurvePoint]:
         """(mean training size, mean score, standard deviation) per percentage."""

@@ -76,7 +76,7 @@ class NluComparison(ConfigComparison):
     def title(self) -> str:
         low, high = min(self.test_examples), max(self.test_examples)
         tested = str(low) if low == high else f"{low}-{high}"
-        return (f"NLU pipelines compared: {len(self.configs)} configs, {self.runs} runs, "
+        return (f"NLU pipelines compared: {self.counts()}, "
                 f"{self.examples} messages ({tested} tested per run), mean ± std over runs")
 
 

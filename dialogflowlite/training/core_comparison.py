@@ -136,7 +136,7 @@ class CoreComparison(ConfigComparison):
         return {"test_stories": self.test_stories}
 
     def title(self) -> str:
-        return (f"Dialogue policies compared: {len(self.configs)} configs, {self.runs} runs, "
+        return (f"Dialogue policies compared: {self.counts()}, "
                 f"{self.test_stories} test stories, mean ± std over runs")
 
 

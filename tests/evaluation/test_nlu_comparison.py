@@ -159,6 +159,7 @@ def test_a_folder_of_configs_is_compared(bot: Path, capsys) -> None:
     code = main(["test", "nlu", "--project", str(bot), "-c", "configs", "-r", "1", "-p", "0",
                  "--no-plot", "--out", "compared"])
     assert code == 0
+    assert "2 configs, 1 run, 24 messages" in capsys.readouterr().out
     saved = json.loads((bot / "compared" / COMPARISON_RESULTS).read_text())
     assert saved["configs"] == ["learnt", "regex_only"] and saved["runs"] == 1
     assert not (bot / "compared" / COMPARISON_GRAPH).exists()
