@@ -36,6 +36,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the conversation's id (its sender_id, as the action server and "
                              "NLG server see it); after /restart the next conversations are "
                              "ID-2, ID-3, ... (default: interactive-1, interactive-2, ...)")
+    parser.add_argument("--e2e", action="store_true",
+                        help="write the stories in the end-to-end format: each user step "
+                             "holds the message's text (entities annotated) next to its "
+                             "intent")
     parser.add_argument("--skip-visualization", action="store_true",
                         help="accepted for Rasa's scripts; changes nothing: there is no story "
                              "graph server to turn off (draw the stories with `visualize`)")
@@ -44,14 +48,16 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_interactive(project: str | Path = ".", model: str | None = None, *,
                     endpoints_file: str | None = None, out_stories: str | Path | None = None,
                     out_nlu: str | Path | None = None, stdin: TextIO | None = None,
-                    stdout: TextIO | None = None, conversation_id: str | None = None):
+                    stdout: TextIO | None = None, conversation_id: str | None = None,
+                    e2e: bool = False):
     """Run an interactive-learning session on stdin/stdout (or the given streams).
 
     Returns the :class:`~dialogflowlite.dialogue.interactive_export.ExportReport`
     of what was written, or None when nothing was. Conversations are kept in
     memory only; endpoints.yml is read for the action server and NLG.
     ``conversation_id`` names the first conversation (the later ones get
-    ``-2``, ``-3``, ... after it).
+    ``-2``, ``-3``, ... after it). With ``e2e`` the stories hold the user's
+    texts next to the intents.
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.dialogue.interactive import InteractiveSession, StreamPrompt
@@ -74,7 +80,7 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
         _line_editing()
         session = InteractiveSession(agent, StreamPrompt(stdin, stdout), config.project_dir,
                                      stories_file=out_stories, nlu_file=out_nlu,
-                                     conversation_id=conversation_id)
+                                     conversation_id=conversation_id, e2e=e2e)
         try:
             return session.run()
         finally:
@@ -101,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
                                   sources=sources_from_args(args, (), "interactive")).model_path)
     run_interactive(args.project, model, endpoints_file=args.endpoints,
                     out_stories=args.out_stories, out_nlu=args.out_nlu,
-                    conversation_id=args.conversation_id)
+                    conversation_id=args.conversation_id, e2e=args.e2e)
     return 0
 
 

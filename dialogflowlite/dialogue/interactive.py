@@ -175,7 +175,8 @@ class InteractiveSession:
 
     ``project_dir`` is where the training data is written; ``stories_file``
     and ``nlu_file`` override ``data/interactive_stories.yml`` and
-    ``data/interactive_nlu.yml``. :meth:`run` drives the whole session and
+    ``data/interactive_nlu.yml``; with ``e2e`` the stories hold the user's
+    texts next to the intents. :meth:`run` drives the whole session and
     returns what the export wrote (None when nothing was written);
     :meth:`close` releases the agent's stores and the session's event loop.
     """
@@ -183,8 +184,9 @@ class InteractiveSession:
     def __init__(self, agent: Any, prompt: Prompt, project_dir: str | Path = ".", *,
                  stories_file: str | Path | None = None,
                  nlu_file: str | Path | None = None,
-                 conversation_id: str | None = None) -> None:
+                 conversation_id: str | None = None, e2e: bool = False) -> None:
         self.agent = agent
+        self.e2e = e2e
         #: the first conversation's id; after /restart: ``<id>-2``, ``<id>-3``, ...
         self.conversation_id = conversation_id
         self.processor: MessageProcessor = agent.processor
@@ -511,13 +513,13 @@ class InteractiveSession:
             self.report = export_conversations(
                 self.project_dir, conversations, responses=self.responses,
                 model_domain=self.domain, stories_file=self.stories_file,
-                nlu_file=self.nlu_file)
+                nlu_file=self.nlu_file, e2e=self.e2e)
         except (DialogflowLiteError, OSError) as e:
             # the session's work must survive a file that cannot be written: show it
             message = e.render() if isinstance(e, DialogflowLiteError) else str(e)
             self.prompt.show(f"The training data could not be written ({message}). Here it "
                              "is, to add to the project by hand:\n")
-            self.prompt.show(export_texts(conversations))
+            self.prompt.show(export_texts(conversations, e2e=self.e2e))
             if isinstance(e, DialogflowLiteError):
                 raise
             raise ProjectError(f"the training data could not be written: {e}",

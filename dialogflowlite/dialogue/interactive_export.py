@@ -150,9 +150,13 @@ def story_segments(events: Iterable[Event]) -> list[list[Event]]:
     return [segment for segment in kept if any(isinstance(e, UserUttered) for e in segment)]
 
 
-def _story_events(segment: Sequence[Event]) -> list[Event]:
-    """The segment with user texts dropped: a training story holds intents and entities
-    (Rasa's own interactive stories do the same); the texts become NLU examples."""
+def _story_events(segment: Sequence[Event], keep_text: bool = False) -> list[Event]:
+    """The segment as a story's events: user texts dropped, since a training story
+    holds intents and entities (Rasa's own interactive stories do the same) and
+    the texts become NLU examples; with ``keep_text`` (Rasa's ``--e2e``) each
+    text stays next to its intent."""
+    if keep_text:
+        return list(segment)
     events: list[Event] = []
     for event in segment:
         if isinstance(event, UserUttered):
@@ -292,11 +296,12 @@ def _next_story_number(names: Iterable[str]) -> int:
 
 
 def write_stories(segments: Sequence[Sequence[Event]], path: Path, project: Project,
-                  notes: list[str]) -> Path:
-    """Add one story per segment to the stories file ``path``; returns the file written."""
+                  notes: list[str], *, keep_text: bool = False) -> Path:
+    """Add one story per segment to the stories file ``path``; returns the file written.
+    With ``keep_text`` the user steps hold the messages' texts too."""
     first = _next_story_number(_story_names(project, path))
     stories = [WrittenStory(f"{STORY_NAME_PREFIX}{first + index}",
-                            events_to_steps(_story_events(segment)))
+                            events_to_steps(_story_events(segment, keep_text)))
                for index, segment in enumerate(segments)]
 
     def merge(data: Any, fresh: Any) -> Any:
@@ -472,12 +477,12 @@ def write_domain(additions: DomainAdditions, path: Path, notes: list[str]) -> Pa
 # ---------------------------------------------------------------- all of it
 
 
-def export_texts(conversations: Iterable[Sequence[Event]]) -> str:
+def export_texts(conversations: Iterable[Sequence[Event]], *, e2e: bool = False) -> str:
     """The stories and NLU examples of ``conversations`` as YAML text, written nowhere:
     what the session prints when the files cannot be written, so nothing is lost."""
     segments = [segment for events in conversations for segment in story_segments(events)]
     stories = [WrittenStory(f"{STORY_NAME_PREFIX}{number}",
-                            events_to_steps(_story_events(segment)))
+                            events_to_steps(_story_events(segment, e2e)))
                for number, segment in enumerate(segments, 1)]
     return (f"# stories\n{stories_yaml(stories)}\n"
             f"# NLU examples\n{nlu_yaml(TrainingData(user_examples(segments)))}")
@@ -491,8 +496,12 @@ def export_conversations(
     model_domain: Domain | None = None,
     stories_file: str | Path | None = None,
     nlu_file: str | Path | None = None,
+    e2e: bool = False,
 ) -> ExportReport:
     """Write ``conversations`` (each a list of tracker events) into the project.
+
+    With ``e2e`` (Rasa's ``interactive --e2e``) the stories' user steps hold
+    each message's text (``user:``, entities annotated) next to its intent.
 
     ``responses`` are the texts of ``utter_`` actions created during the
     session. ``stories_file`` and ``nlu_file`` default to
@@ -508,7 +517,8 @@ def export_conversations(
         return report
     stories_path = resolve_in_project(stories_file or DEFAULT_STORIES_FILE, root)
     nlu_path = resolve_in_project(nlu_file or DEFAULT_NLU_FILE, root)
-    report.stories_file = write_stories(segments, stories_path, project, report.notes)
+    report.stories_file = write_stories(segments, stories_path, project, report.notes,
+                                        keep_text=e2e)
     report.stories = len(segments)
     examples, report.known_examples = new_examples(user_examples(segments), project.nlu,
                                                    report.notes)

@@ -220,12 +220,15 @@ def test_interactive_without_an_id_numbers_the_conversations(bot: Path, monkeypa
 
 
 def test_interactive_options(capsys) -> None:
-    args = parse("interactive", "--skip-visualization", "-m", "models", "--endpoints", "e.yml")
+    args = parse("interactive", "--skip-visualization", "-m", "models", "--endpoints", "e.yml",
+                 "--e2e")
     assert args.skip_visualization and (args.model, args.endpoints) == ("models", "e.yml")
+    assert args.e2e
     with pytest.raises(SystemExit):
         main(["interactive", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--skip-visualization accepted for Rasa's scripts; changes nothing" in help_text
+    assert "--e2e write the stories in the end-to-end format" in help_text
 
 
 # ---------------------------------------------------------------- data validate

@@ -15,7 +15,11 @@ from dialogue_doubles import FakeResponder, simple_rules
 
 from dialogflowlite.agent import Agent
 from dialogflowlite.dialogue.interactive import InteractiveSession, markup, shown_entities
-from dialogflowlite.dialogue.interactive_export import export_conversations, story_segments
+from dialogflowlite.dialogue.interactive_export import (
+    export_conversations,
+    export_texts,
+    story_segments,
+)
 from dialogflowlite.dialogue.processor import Prediction
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.events import (
@@ -266,3 +270,20 @@ def test_a_message_typed_with_annotations_is_logged_with_those_entities(
     examples = [m for m in load_project(project).nlu.examples if m.text.startswith("I want")]
     assert [(m.text, m.intent, [(e.entity, e.value) for e in m.entities])
             for m in examples] == [("I want to go to Rome", "inform", [("city", "Rome")])]
+
+
+def test_e2e_stories_hold_the_users_text_next_to_the_intent(write_project) -> None:
+    root = write_project(domain=DOMAIN)
+    city = {"entity": "city", "start": 8, "end": 12, "value": "Oslo"}
+    conversations = [_conversation("trip to Oslo", "book", "utter_greet", entities=[city]),
+                     _conversation("/greet", "greet", "utter_greet")]
+    export_conversations(root, conversations[:1], e2e=True)
+    text = (root / "data" / "interactive_stories.yml").read_text(encoding="utf-8")
+    assert "  - intent: book\n    user: |-\n      trip to [Oslo](city)\n" in text
+    story = load_project(root, strict=False).stories[0]
+    assert story.user_steps[0].text == "trip to Oslo"
+    # an intent typed as /greet has no text to keep; without e2e no text is kept
+    export_conversations(root, conversations, e2e=False)
+    stories = load_project(root, strict=False).stories
+    assert [s.text for story in stories[1:] for s in story.user_steps] == [None, None]
+    assert "user: |-\n      /greet" not in export_texts(conversations[1:], e2e=True)
