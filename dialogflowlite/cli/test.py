@@ -217,7 +217,7 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
     return result
 
 
-def compare_test(project_dir: str | Path, configs: Sequence[Path], *,
+def nlu_comparison_test(project_dir: str | Path, configs: Sequence[Path], *,
                  nlu: str | Path | None = None, out: str | Path = "results",
                  runs: int | None = None, percentages: Sequence[int] | None = None,
                  plots: bool = True, echo: TextIO | None = None) -> int:
@@ -332,7 +332,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
     """What ``dialogflowlite test`` runs; returns the exit code.
 
     With ``compare`` (two or more config files) the NLU part compares their
-    pipelines (:func:`compare_test`) instead of testing the model's. With
+    pipelines (:func:`nlu_comparison_test`) instead of testing the model's. With
     ``evaluate_model_directory`` the dialogue part compares the models of
     ``train core -c A.yml B.yml`` (:func:`core_comparison_test`).
     """
@@ -366,7 +366,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
                                    errors=errors, echo=stream, max_stories=max_stories,
                                    skip_without_policies=part is None))
     if compare and part in (None, "nlu"):
-        code = max(code, compare_test(root, compare, nlu=nlu, out=out, runs=runs,
+        code = max(code, nlu_comparison_test(root, compare, nlu=nlu, out=out, runs=runs,
                                       percentages=percentages, plots=plots, echo=stream))
     elif part == "nlu" or (part is None and (nlu or cross_validation or _has_nlu_tests(root))):
         code = max(code, nlu_test(root, model=model, nlu=nlu, out=out,
