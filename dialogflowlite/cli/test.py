@@ -367,7 +367,8 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
                                    skip_without_policies=part is None))
     if compare and part in (None, "nlu"):
         code = max(code, nlu_comparison_test(root, compare, nlu=nlu, out=out, runs=runs,
-                                      percentages=percentages, plots=plots, echo=stream))
+                                             percentages=percentages, plots=plots,
+                                             echo=stream))
     elif part == "nlu" or (part is None and (nlu or cross_validation or _has_nlu_tests(root))):
         code = max(code, nlu_test(root, model=model, nlu=nlu, out=out,
                                   cross_validation=cross_validation, folds=folds,
