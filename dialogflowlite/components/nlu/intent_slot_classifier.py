@@ -89,6 +89,15 @@ class IntentSlotClassifier(NluComponent):
         """The epochs of ``epochs: auto`` for this many training items."""
         raise NotImplementedError
 
+    def fit(self, training_data: TrainingData, context: NluContext,
+            held_out: TrainingData | None = None) -> None:
+        """Train; ``held_out`` (e.g. a dev split) replaces the automatic held-out part."""
+        raise NotImplementedError
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        """Train on the examples, holding out a part for early stopping when big enough."""
+        self.fit(training_data, context)
+
     # ------------------------------------------------------------ training, shared
 
     def _split_for_training(self, training_data: TrainingData, context: NluContext,

@@ -222,10 +222,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
     def _auto_epochs(self, num_items: int) -> int:
         return auto_epochs(num_items)
 
-    def train(self, training_data: TrainingData, context: NluContext) -> None:
-        """Fine-tune on the examples, holding out a part for early stopping when big enough."""
-        self.fit(training_data, context)
-
     def fit(
         self, training_data: TrainingData, context: NluContext, held_out: TrainingData | None = None
     ) -> None:

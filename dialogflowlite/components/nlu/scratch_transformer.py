@@ -181,10 +181,6 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
     def _auto_epochs(self, num_items: int) -> int:
         return auto_epochs(num_items)
 
-    def train(self, training_data: TrainingData, context: NluContext) -> None:
-        """Train on the examples, holding out a part for early stopping when big enough."""
-        self.fit(training_data, context)
-
     def fit(
         self, training_data: TrainingData, context: NluContext, held_out: TrainingData | None = None
     ) -> None:
