@@ -23,7 +23,7 @@ from dialogflowlite.cli.options import (
     sources_from_args,
 )
 from dialogflowlite.errors import ConfigError
-from dialogflowlite.io.loader import Project, ProjectSources, load_project
+from dialogflowlite.io.loader import Project, ProjectSources, load_project, resolve_in_project
 
 if TYPE_CHECKING:
     from dialogflowlite.training.trainer import DryRunResult, TrainOptions
@@ -277,6 +277,12 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
 
 def _comparison(args: argparse.Namespace) -> list[Path] | None:
     """The configs to compare when ``--config`` names several; None for a plain training."""
+    words = args.config or []
+    if (args.part is None and len(words) > 1 and words[-1] in PARTS
+            and not resolve_in_project(words[-1], args.project).exists()):
+        # `train -c config.yml nlu`: --config took one file before it took several, so
+        # the part written after it is still the part
+        args.part, args.config = words[-1], words[:-1]
     configs = config_files(args.config, args.project, PARTS, "train") or []
     if len(configs) < 2:
         if configs:  # a folder holding one config trains that one

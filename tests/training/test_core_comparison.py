@@ -115,3 +115,10 @@ def test_comparison_errors(bot: Path, capsys) -> None:
     captured = capsys.readouterr()
     assert "apply only when --config names several configs" in captured.err
     assert len(list((bot / "models").glob("core-*.tar"))) == 1
+    # a part written after one config is still the part, as when --config took one file
+    assert main(["train", "--project", str(bot), "-c", "configs/memo.yml", "core",
+                 "--force", "--fixed-model-name", "memo-core"]) == 0
+    assert (bot / "models" / "memo-core.tar").is_file()
+    trained = next(line for line in capsys.readouterr().out.splitlines()
+                   if line.startswith("trained"))
+    assert "(2)" in trained and "MemoizationPolicy" in trained  # memo.yml's policies
