@@ -407,12 +407,16 @@ def evaluate_nlu(
 # ---------------------------------------------------------------- cross-validation
 
 
-def stratified_folds(examples: Sequence[Message], folds: int, seed: int = 42) -> list[list[int]]:
+def stratified_folds(examples: Sequence[Message], folds: int, seed: int = 42, *,
+                     short_intent_note: str | None = "some folds are tested without it",
+                     ) -> list[list[int]]:
     """Indices of ``examples`` split into ``folds`` parts with each intent spread evenly.
 
     Each intent's examples are shuffled (seeded) and dealt out in turn, the
     turn carrying over from one intent to the next, so folds also end up the
-    same size give or take one.
+    same size give or take one. An intent with fewer examples than parts is
+    logged with ``short_intent_note`` (what that means to the caller; None:
+    not logged).
     """
     if folds < 2:
         raise TrainingError(
@@ -431,13 +435,13 @@ def stratified_folds(examples: Sequence[Message], folds: int, seed: int = 42) ->
     turn = 0
     for intent in sorted(by_intent):
         indices = by_intent[intent]
-        if len(indices) < folds:
+        if len(indices) < folds and short_intent_note is not None:
             logger.warning(
-                "intent '%s' has %d examples, fewer than the %d folds: some folds "
-                "are tested without it",
+                "intent '%s' has %d examples, fewer than the %d parts: %s",
                 intent,
                 len(indices),
                 folds,
+                short_intent_note,
             )
         rng.shuffle(indices)
         for index in indices:

@@ -187,3 +187,17 @@ def test_comparison_errors(bot: Path, capsys) -> None:
     capsys.readouterr()
     assert main([*args, "--cross-validation", "-f", "2", "-r", "2", "--no-plot"]) == 0
     assert "apply only when --config names several configs" in capsys.readouterr().err
+
+
+def test_a_short_intent_is_named_once_in_the_callers_words(caplog) -> None:
+    from dialogflowlite.evaluation.nlu import stratified_folds
+
+    examples = messages({"big": 10, "small": 2})
+    with caplog.at_level("WARNING"):
+        stratified_folds(examples, 5, 1, short_intent_note="some runs test without it")
+        stratified_folds(examples, 5, 2, short_intent_note=None)
+        stratified_folds(examples, 5, 3)
+    assert [r.getMessage() for r in caplog.records] == [
+        "intent 'small' has 2 examples, fewer than the 5 parts: some runs test without it",
+        "intent 'small' has 2 examples, fewer than the 5 parts: some folds are tested "
+        "without it"]
