@@ -101,12 +101,26 @@ def train_core_comparison(
                 result = train(dataclasses.replace(project, stories=chosen),
                                output=output / f"run_{run}", sections=("core",),
                                options=options, fixed_model_name=model_name(name, excluded))
+                if done <= len(projects):
+                    # Rasa names were translated with a notice in this first training;
+                    # the later ones take the translation as it is, without the notice
+                    projects[name] = _translated(project)
                 manifest["models"].append({
                     "config": name, "run": run, "excluded": excluded,
                     "train_stories": len(chosen),
                     "file": result.model_path.relative_to(output).as_posix()})
     write_json(output / MANIFEST, manifest)
     return manifest
+
+
+def _translated(project: Project) -> Project:
+    """``project`` with its policies' Rasa names and settings translated, quietly."""
+    from dialogflowlite.components.policies.rasa_compat import translate_policies
+
+    config = dataclasses.replace(project.config,
+                                 policies=translate_policies(project.config.policies,
+                                                             quiet=True))
+    return dataclasses.replace(project, config=config)
 
 
 @dataclass(kw_only=True)
