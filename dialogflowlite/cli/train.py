@@ -244,6 +244,7 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
                     percentages: list[int] | None = None, seed: int | None = None,
                     stories: str | Path | None = None, sources: ProjectSources | None = None,
                     augmentation: int | None = None, validation: str = "errors",
+                    validation_max_history: int | None = None,
                     echo: TextIO | None = None) -> dict[str, Any]:
     """``train core -c A.yml B.yml``: train every config's policies on less and less of
     the stories (:mod:`dialogflowlite.training.core_comparison`); returns the manifest.
@@ -268,6 +269,7 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
         projects, output, runs=runs or DEFAULT_RUNS,
         percentages=percentages if percentages is not None else DEFAULT_CORE_PERCENTAGES,
         seed=42 if seed is None else seed, validation=validation,
+        validation_max_history=validation_max_history,
         echo=lambda text: print(text, file=stream))
     print(f"{len(manifest['models'])} models written to {output} (listed in comparison.json); "
           f"compare them with `dialogflowlite test core --model {output} "
@@ -319,7 +321,8 @@ def _run(args: argparse.Namespace) -> int:
         compare_configs(args.project, compared, out=args.out, runs=args.runs,
                         percentages=args.percentages, seed=args.seed, stories=args.stories,
                         sources=domain_and_data, augmentation=args.augmentation,
-                        validation=_validation(args))
+                        validation=_validation(args),
+                        validation_max_history=args.validation_max_history)
         return 0
     if args.dry_run:
         result = dry_run_project(args.project, **_settings(args))

@@ -64,22 +64,27 @@ def train_core_comparison(
     percentages: Sequence[int] = DEFAULT_PERCENTAGES,
     seed: int = 42,
     validation: str = "errors",
+    validation_max_history: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train every config's policies (``projects``: name -> the project loaded with that
     config; their stories must be the same) on every run's subsets; returns the
     manifest written to ``output_dir/comparison.json``.
 
-    Each config is validated (``validation``, as in ``train``) on its first
-    training; the later ones train on subsets of the same data.
+    Every config is validated first (``validation``, as in ``train``; a warning
+    about the shared data is logged once), so a broken one stops the comparison
+    before anything trains; the trainings take subsets of the same data.
     """
-    from dialogflowlite.training.trainer import TrainOptions, train
+    from dialogflowlite.training.trainer import TrainOptions, train, validated_project
 
     percentages = check_plan(runs, percentages)
     stories = next(iter(projects.values())).stories
     if not stories:
         raise TrainingError("comparing policies needs stories to leave out, and the project "
                             "has none", hint="add stories under data/, or pass --stories")
+    reported: set[str] = set()
+    for project in projects.values():
+        validated_project(project, validation, validation_max_history, reported=reported)
     output = Path(output_dir)
     manifest: dict[str, Any] = {"configs": list(projects), "runs": runs,
                                 "excluded_percentages": percentages, "stories": len(stories),
@@ -96,8 +101,7 @@ def train_core_comparison(
                 echo(f"[{done}/{trainings}] run {run}, {excluded}% left out: training {name} "
                      f"on {len(chosen)} of {len(stories)} stories")
                 options = TrainOptions(force=True, progress=False, seed=run_seed,
-                                       validation=validation if done <= len(projects)
-                                       else "skip")
+                                       validation="skip")
                 result = train(dataclasses.replace(project, stories=chosen),
                                output=output / f"run_{run}", sections=("core",),
                                options=options, fixed_model_name=model_name(name, excluded))

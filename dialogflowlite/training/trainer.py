@@ -198,12 +198,15 @@ def _finetune_model(models_dir: Path, options: TrainOptions) -> ModelArchive | N
 VALIDATION_MODES = ("errors", "warnings", "skip")
 
 
-def _validated(project: str | Path | Project, mode: str = "errors",
-               max_history: int | None = None) -> Project:
+def validated_project(project: str | Path | Project, mode: str = "errors",
+                      max_history: int | None = None, *,
+                      reported: set[str] | None = None) -> Project:
     """The project, loaded if need be, after validation (warnings logged, errors raised).
 
     ``mode`` (:attr:`TrainOptions.validation`): ``warnings`` makes warnings
     stop training too; ``skip`` checks only that the files could be read.
+    ``reported`` holds the warnings logged already (by an earlier call over
+    the same data): those are not logged again, and the new ones are added.
     """
     from dialogflowlite.io.validate import validate_project
 
@@ -217,8 +220,10 @@ def _validated(project: str | Path | Project, mode: str = "errors",
         problems += validate_project(project, include_loader_problems=False,
                                      max_history=max_history)
     for problem in problems:
-        if not problem.is_error:
+        if not problem.is_error and (reported is None or str(problem) not in reported):
             logger.warning("%s", problem)
+            if reported is not None:
+                reported.add(str(problem))
     if any(p.is_error for p in problems) or (mode == "warnings" and problems):
         raise ProjectValidationError(problems)
     return project
@@ -239,7 +244,8 @@ def train(
     started = time.perf_counter()
     sections = tuple(sections)
     options = options or TrainOptions()
-    project = _validated(project, options.validation, options.validation_max_history)
+    project = validated_project(project, options.validation,
+                                options.validation_max_history)
     models_dir = Path(output) if output is not None else project.root / "models"
     previous = _previous_model(models_dir, options)
     try:
@@ -348,7 +354,8 @@ def dry_run(
     with the same fingerprint, the test :func:`train` applies to reuse it.
     """
     options = options or TrainOptions()
-    project = _validated(project, options.validation, options.validation_max_history)
+    project = validated_project(project, options.validation,
+                                options.validation_max_history)
     models_dir = Path(output) if output is not None else project.root / "models"
     if options.force:
         return DryRunResult(latest_model(models_dir), {}, [], forced=True)

@@ -65,6 +65,8 @@ def test_policies_compared_on_fewer_stories(bot: Path, capsys) -> None:
     printed = captured.out
     assert "[8/8] run 2, 50% left out: training rules_only on 3 of 6 stories" in printed
     assert captured.err.count("FormPolicy is not used") == 1  # not once per training
+    # the data is validated for each config, and its warnings are logged once
+    assert captured.err.count("intent 'ask_a' has no NLU examples") == 1
     folder = bot / "compared"
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["configs"] == ["memo", "rules_only"]
@@ -98,6 +100,12 @@ def test_comparison_errors(bot: Path, capsys) -> None:
     assert "`train core` compares dialogue policies" in capsys.readouterr().err
     assert main(["train", "core", *args, "--dry-run"]) == 1
     assert "--dry-run does not go with comparing configs" in capsys.readouterr().err
+    # every config is validated before anything trains
+    (bot / "broken.yml").write_text("policies:\n- name: NoSuchPolicy\n", encoding="utf-8")
+    assert main(["train", "core", "--project", str(bot), "-c", "configs/memo.yml",
+                 "broken.yml", "--out", "compared"]) == 1
+    assert "NoSuchPolicy" in capsys.readouterr().err
+    assert not (bot / "compared").exists()
     assert main(["test", "core", "--project", str(bot), "--evaluate-model-directory"]) == 1
     assert "is not a folder of compared models" in capsys.readouterr().err
     (bot / "plain").mkdir()
