@@ -208,7 +208,9 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
         config = existing_path(config, root, "config file", "--config")
     data = (existing_path(nlu, root, "NLU data", "--nlu"),) if nlu is not None else None
     sources = ProjectSources(config=config, data=data)
-    project = load_project(root, strict=False, sources=sources)
+    # strict: a config or data file that cannot be read is an error here, not a
+    # pipeline or data set silently left out of what is cross-validated
+    project = load_project(root, sources=sources)
     if not project.nlu.intent_examples:
         raise TrainingError(f"no NLU examples to cross-validate in {nlu or root / 'data'}",
                             hint="add examples under data/, or pass them with --nlu")
@@ -233,8 +235,8 @@ def nlu_comparison_test(project_dir: str | Path, configs: Sequence[Path], *,
     data = (existing_path(nlu, root, "NLU data", "--nlu"),) if nlu is not None else None
     projects = {}
     for name, config in zip(config_names(configs), configs, strict=True):
-        projects[name] = load_project(root, strict=False,
-                                      sources=ProjectSources(config=config, data=data))
+        # strict: a config that cannot be read must not become the default pipeline
+        projects[name] = load_project(root, sources=ProjectSources(config=config, data=data))
     if not next(iter(projects.values())).nlu.intent_examples:
         raise TrainingError(f"no NLU examples to compare the configs on in "
                             f"{nlu or root / 'data'}",

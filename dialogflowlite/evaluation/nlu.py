@@ -643,7 +643,7 @@ def run_nlu_test(
     root = Path(project_dir)
     output = resolve_in_project(output_dir, root)
     if cross_validation:
-        project = load_project(root, strict=False)
+        project = load_project(root)  # a file that cannot be read is an error, not left out
         if not project.nlu.intent_examples:
             raise TrainingError(
                 "the project has no NLU examples to cross-validate", hint="add examples under data/"

@@ -109,6 +109,8 @@ def compare_nlu_configs(
     ``output_dir/run_R/excluded_P/CONFIG/``; the results file and the graph
     are written by :meth:`NluComparison.write`.
     """
+    from dialogflowlite.components.nlu.pipeline import NluPipeline
+
     percentages = check_plan(runs, percentages)
     first = next(iter(projects.values()))
     examples = [m for m in first.nlu.examples if m.intent]
@@ -117,6 +119,10 @@ def compare_nlu_configs(
                             f"examples, and the data has {len(examples)}",
                             hint="add examples under data/, or pass them with --nlu")
     data = first.nlu
+    for project in projects.values():
+        # built once before anything trains: an unknown component or a bad setting
+        # stops the comparison at the start, and Rasa names get their notice once
+        NluPipeline.from_config(project.config, training_data=data)
     comparison = NluComparison(configs=list(projects), percentages=percentages, runs=runs,
                                examples=len(examples))
     output = Path(output_dir)
@@ -140,8 +146,7 @@ def compare_nlu_configs(
                 echo(f"[{done}/{trainings}] run {run}, {excluded}% left out: training "
                      f"{name} on {len(train_data.examples)} examples, testing on "
                      f"{len(test_examples)}")
-                pipeline = train_pipeline(project, train_data, seed=run_seed,
-                                          quiet=done > len(projects))
+                pipeline = train_pipeline(project, train_data, seed=run_seed, quiet=True)
                 evaluation = NluEvaluation(predict(pipeline, test_examples, batch_size))
                 comparison.has_entities = comparison.has_entities or evaluation.has_entities
                 folder = output / f"run_{run}" / f"excluded_{excluded}" / name

@@ -173,6 +173,17 @@ def test_comparison_errors(bot: Path, capsys) -> None:
     (bot / "other" / "learnt.yml").write_text(LEARNT, encoding="utf-8")
     assert main([*args, "-c", "configs/learnt.yml", "other/learnt.yml"]) == 1
     assert "both named 'learnt'" in capsys.readouterr().err
+    # a config that cannot be read, or names what is not installed, stops it before
+    # anything trains (never the default pipeline in its place)
+    (bot / "broken.yml").write_text("pipeline:\n  - name: [broken\n", encoding="utf-8")
+    (bot / "unknown.yml").write_text("pipeline:\n  - name: NoSuchThing\n", encoding="utf-8")
+    for config, message in (("broken.yml", "broken.yml:3:1: error: invalid YAML"),
+                            ("unknown.yml", "unknown component 'NoSuchThing'")):
+        assert main([*args, "-c", "configs/regex_only.yml", config]) == 1
+        captured = capsys.readouterr()
+        assert message in captured.err and "training" not in captured.out
+    assert main([*args, "-c", "broken.yml", "--cross-validation"]) == 1
+    assert "invalid YAML" in capsys.readouterr().err
     (bot / "empty").mkdir()
     assert main([*args, "-c", "empty"]) == 1
     assert "holds no .yml files" in capsys.readouterr().err
