@@ -123,7 +123,7 @@ def _test_stories(root: Path, stories: str | Path | None, max_stories: int | Non
     if stories is not None:
         test_stories = load_test_stories(resolve_in_project(stories, root))
     else:
-        test_stories = load_project(root, strict=False).test_stories
+        test_stories = load_project(root, strict=False).check_test_files().test_stories
     if not test_stories:
         raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
                                    hint="write test stories under tests/, or pass --stories")

@@ -669,7 +669,7 @@ def _evaluate_model(
     if nlu_file is not None:
         test_data = load_nlu_data(resolve_in_project(nlu_file, root))
     else:
-        test_data = load_project(root, strict=False).test_nlu
+        test_data = load_project(root, strict=False).check_test_files().test_nlu
         if not test_data.intent_examples:
             raise ProjectNotFoundError(
                 f"no NLU test data: {root / 'tests'} has no `nlu:` examples",

@@ -468,6 +468,16 @@ def test_cross_validation_takes_the_config_and_data_given(bot: Path, capsys) -> 
     assert "check the path given to --config" in capsys.readouterr().err
 
 
+def test_a_test_file_that_cannot_be_read_is_an_error_not_left_out(bot: Path, capsys) -> None:
+    (bot / "tests" / "broken.yml").write_text("stories:\n- story: [x\n", encoding="utf-8")
+    for part in ("core", "nlu"):
+        assert main(["test", part, "--project", str(bot), "--out", part]) == 1
+        err = capsys.readouterr().err
+        assert "broken.yml:3:1: error: invalid YAML" in err
+        assert "one that cannot be read would be left out of the test" in err
+        assert not (bot / part).exists()
+
+
 def test_test_out_folder(bot: Path) -> None:
     assert main(["test", "core", "--project", str(bot), "--out", "elsewhere"]) == 0
     assert (bot / "elsewhere" / "story_report.json").is_file()
