@@ -73,22 +73,23 @@ class Project:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
 
-    def test_errors(self) -> list[Problem]:
-        """The errors found reading files under ``tests/``: what a test run would otherwise
-        go on without (a test file that cannot be read tests nothing)."""
-        folder = (self.root / "tests").resolve()
+    def errors_under(self, folder: str) -> list[Problem]:
+        """The errors found reading files under the project's ``folder`` (``tests``,
+        ``data``): what a command that reads only those files would otherwise go on
+        without."""
+        base = (self.root / folder).resolve()
         found = []
         for problem in self.errors:
             path = Path(problem.position.file)
             path = (path if path.is_absolute() else self.root / path).resolve()
-            if folder == path or folder in path.parents:
+            if base == path or base in path.parents:
                 found.append(problem)
         return found
 
     def check_test_files(self) -> Project:
         """This project, when every file under ``tests/`` could be read; else
         :class:`ProjectValidationError` listing what could not."""
-        errors = self.test_errors()
+        errors = self.errors_under("tests")
         if errors:
             raise ProjectValidationError(errors, hint="fix the test files: one that cannot "
                                                       "be read would be left out of the test")

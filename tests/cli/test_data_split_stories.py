@@ -75,6 +75,17 @@ def test_too_few_stories_are_an_error(write_project) -> None:
         split_stories(root, echo=io.StringIO())
 
 
+def test_a_stories_file_that_cannot_be_read_is_an_error_not_left_out(write_project) -> None:
+    from dialogflowlite.errors import ProjectValidationError
+
+    root = write_project(domain=DOMAIN, stories=stories_yaml(10), rules=RULES,
+                         files={"data/more_stories.yml": "stories:\n- story: [x\n"})
+    with pytest.raises(ProjectValidationError, match=r"more_stories.yml:3:1: error") as info:
+        split_stories(root, echo=io.StringIO())
+    assert "fix the files under data/" in info.value.hint
+    assert not (root / "train_test_split").exists()
+
+
 def test_training_on_the_split_uses_only_its_stories(write_project) -> None:
     from dialogflowlite.artifact import open_model
     from dialogflowlite.cli.main import main
