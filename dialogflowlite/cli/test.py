@@ -262,18 +262,15 @@ def _nlu_error_files() -> tuple[str, ...]:
 def _write_intent_successes(result: NluEvaluation | CrossValidationResult,
                             output: Path) -> Path:
     """The rightly classified messages, in the shape of ``intent_errors.json``'s entries."""
-    import json
-
     from dialogflowlite.evaluation.nlu import CrossValidationResult
+    from dialogflowlite.evaluation.reports import write_json
 
     # cross-validation pools the messages of its folds into one evaluation
     evaluation = result.evaluation if isinstance(result, CrossValidationResult) else result
     successes = [{"text": r.text, "intent": r.intent,
                   "intent_prediction": {"name": r.intent_prediction, "confidence": r.confidence}}
                  for r in evaluation.records if r.intent_correct]
-    target = output / INTENT_SUCCESSES
-    target.write_text(json.dumps(successes, ensure_ascii=False, indent=2), encoding="utf-8")
-    return target
+    return write_json(output / INTENT_SUCCESSES, successes)
 
 
 def _publish(staging: Path, output: Path, *, leave_out: Collection[str] = ()) -> list[Path]:

@@ -10,7 +10,6 @@ size (:mod:`~dialogflowlite.evaluation.nlu_comparison`,
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dialogflowlite.errors import ConfigError
+from dialogflowlite.evaluation.reports import write_json
 
 DEFAULT_RUNS = 3
 
@@ -220,10 +220,3 @@ def comparison_table(title: str, size_header: str, configs: Sequence[str],
         cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         lines.append("  ".join(cells))
     return "\n".join(lines)
-
-
-def write_json(path: Path, data: Any) -> Path:
-    """``data`` as indented UTF-8 JSON at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    return path

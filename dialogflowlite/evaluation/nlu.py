@@ -21,7 +21,6 @@ and plots under ``results/`` and prints a summary table.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -43,6 +42,7 @@ from dialogflowlite.evaluation.nlu_metrics import (
     confusion_matrix,
     span_report,
 )
+from dialogflowlite.evaluation.reports import write_json
 from dialogflowlite.io.loader import resolve_in_project
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -325,14 +325,14 @@ class NluEvaluation:
         folder = Path(output_dir)
         folder.mkdir(parents=True, exist_ok=True)
         written = [
-            _write_json(folder / INTENT_REPORT, self.intent_report),
-            _write_json(folder / INTENT_ERRORS, self.intent_errors()),
-            _write_json(folder / ENTITY_REPORT, self.entity_report),
-            _write_json(folder / ENTITY_ERRORS, self.entity_errors()),
+            write_json(folder / INTENT_REPORT, self.intent_report),
+            write_json(folder / INTENT_ERRORS, self.intent_errors()),
+            write_json(folder / ENTITY_REPORT, self.entity_report),
+            write_json(folder / ENTITY_ERRORS, self.entity_errors()),
         ]
         if self.response_selection_report is not None:
-            written.append(_write_json(folder / RESPONSE_REPORT, self.response_selection_report))
-            written.append(_write_json(folder / RESPONSE_ERRORS, self.response_selection_errors()))
+            written.append(write_json(folder / RESPONSE_REPORT, self.response_selection_report))
+            written.append(write_json(folder / RESPONSE_ERRORS, self.response_selection_errors()))
         if not plots:
             return written
         labels, matrix = confusion_matrix(
@@ -355,11 +355,6 @@ class NluEvaluation:
             {key: _fmt(value) for key, value in self.summary().items()},
             self.has_entities,
         )
-
-
-def _write_json(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    return path
 
 
 def _fmt(value: float) -> str:
@@ -480,7 +475,7 @@ class CrossValidationResult:
     def write(self, output_dir: str | Path) -> list[Path]:
         """The pooled reports and plots, plus cross_validation.json with the fold numbers."""
         written = self.evaluation.write(output_dir)
-        written.append(_write_json(Path(output_dir) / CROSS_VALIDATION, self.to_dict()))
+        written.append(write_json(Path(output_dir) / CROSS_VALIDATION, self.to_dict()))
         return written
 
     def summary_table(self) -> str:

@@ -29,9 +29,9 @@ from dialogflowlite.evaluation.comparison import (
     ConfigComparison,
     check_plan,
     nested_subsets,
-    write_json,
 )
 from dialogflowlite.evaluation.nlu import NluEvaluation, predict, stratified_folds, train_pipeline
+from dialogflowlite.evaluation.reports import write_json
 from dialogflowlite.shared.training_data import TrainingData
 
 if TYPE_CHECKING:

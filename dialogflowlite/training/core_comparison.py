@@ -31,8 +31,8 @@ from dialogflowlite.evaluation.comparison import (
     ConfigComparison,
     check_plan,
     nested_subsets,
-    write_json,
 )
+from dialogflowlite.evaluation.reports import write_json
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import Project
