@@ -85,6 +85,8 @@ def train_core_comparison(
     reported: set[str] = set()
     for project in projects.values():
         validated_project(project, validation, validation_max_history, reported=reported)
+    # Rasa names translated here, each with its notice once, not at every training
+    projects = {name: _translated(project) for name, project in projects.items()}
     output = Path(output_dir)
     manifest: dict[str, Any] = {"configs": list(projects), "runs": runs,
                                 "excluded_percentages": percentages, "stories": len(stories),
@@ -105,10 +107,6 @@ def train_core_comparison(
                 result = train(dataclasses.replace(project, stories=chosen),
                                output=output / f"run_{run}", sections=("core",),
                                options=options, fixed_model_name=model_name(name, excluded))
-                if done <= len(projects):
-                    # Rasa names were translated with a notice in this first training;
-                    # the later ones take the translation as it is, without the notice
-                    projects[name] = _translated(project)
                 manifest["models"].append({
                     "config": name, "run": run, "excluded": excluded,
                     "train_stories": len(chosen),
@@ -118,12 +116,12 @@ def train_core_comparison(
 
 
 def _translated(project: Project) -> Project:
-    """``project`` with its policies' Rasa names and settings translated, quietly."""
+    """``project`` with its policies' Rasa names and settings translated (with a notice
+    each), so that building them again is quiet."""
     from dialogflowlite.components.policies.rasa_compat import translate_policies
 
     config = dataclasses.replace(project.config,
-                                 policies=translate_policies(project.config.policies,
-                                                             quiet=True))
+                                 policies=translate_policies(project.config.policies))
     return dataclasses.replace(project, config=config)
 
 
