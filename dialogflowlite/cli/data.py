@@ -225,7 +225,7 @@ def split_stories(
     """
     import random
 
-    from dialogflowlite.errors import ProjectError, ProjectValidationError
+    from dialogflowlite.errors import ProjectError
     from dialogflowlite.io.loader import load_project, resolve_in_project
     from dialogflowlite.io.story_writer import write_stories_and_rules
     from dialogflowlite.shared.stories import CheckpointStep
@@ -239,12 +239,9 @@ def split_stories(
         found = load_test_stories(source, kind="story")
     else:
         source = root / "data"
-        project = load_project(root, strict=False)
-        unreadable = project.errors_under("data")
-        if unreadable:  # its stories would be missing from both halves without a word
-            raise ProjectValidationError(unreadable, hint="fix the files under data/, then "
-                                                          "split again")
-        found = project.stories
+        # a file that cannot be read would be missing from both halves without a word
+        found = load_project(root, strict=False).check_files_under(
+            "data", "fix the files under data/, then split again").stories
     joined = [s for s in found if any(isinstance(step, CheckpointStep) for step in s.steps)]
     free = [s for s in found if s not in joined]
     if len(free) < 2:

@@ -24,14 +24,12 @@ from dialogflowlite.cli.options import (
 )
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.io.loader import Project, ProjectSources, load_project, resolve_in_project
+from dialogflowlite.training import core_comparison
 
 if TYPE_CHECKING:
     from dialogflowlite.training.trainer import DryRunResult, TrainOptions
 
 PARTS = ("nlu", "core", "generation")
-#: the defaults of a comparison of configs (Rasa's)
-DEFAULT_RUNS = 3
-DEFAULT_CORE_PERCENTAGES = (0, 5, 25, 50, 70, 95)
 #: where a comparison writes its models when no --out is given
 COMPARISON_MODELS = "comparison_models"
 
@@ -195,12 +193,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--evaluate-model-directory`"))
     rasa.add_argument("--runs", type=positive_int, default=None, metavar="N",
                       help="comparing configs: how many times to draw the stories left out "
-                           f"(default: {DEFAULT_RUNS})")
+                           f"(default: {core_comparison.DEFAULT_RUNS})")
     rasa.add_argument("--percentages", type=exclusion_percentage, nargs="+", default=None,
                       metavar="P",
                       help="comparing configs: the percentages of the stories to leave out, "
                            "one training each (default: "
-                           f"{' '.join(map(str, DEFAULT_CORE_PERCENTAGES))})")
+                           f"{' '.join(map(str, core_comparison.DEFAULT_PERCENTAGES))})")
     rasa.add_argument("--dry-run", action="store_true",
                       help="train nothing; say whether training would change the newest "
                       "model (exit code 0: up to date, 1: training needed, 8: --force)")
@@ -253,7 +251,6 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
     config is ignored: ``configs`` are the ones compared).
     """
     from dialogflowlite.evaluation.comparison import config_names
-    from dialogflowlite.training.core_comparison import train_core_comparison
 
     stream = echo or sys.stdout
     base = sources or ProjectSources()
@@ -265,9 +262,9 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
     output = Path(out) if out is not None else Path(COMPARISON_MODELS)
     if not output.is_absolute():
         output = Path(project_dir) / output
-    manifest = train_core_comparison(
-        projects, output, runs=runs or DEFAULT_RUNS,
-        percentages=percentages if percentages is not None else DEFAULT_CORE_PERCENTAGES,
+    manifest = core_comparison.train_core_comparison(
+        projects, output, runs=runs or core_comparison.DEFAULT_RUNS,
+        percentages=percentages if percentages is not None else core_comparison.DEFAULT_PERCENTAGES,
         seed=42 if seed is None else seed, validation=validation,
         validation_max_history=validation_max_history,
         echo=lambda text: print(text, file=stream))

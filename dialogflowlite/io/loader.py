@@ -86,14 +86,19 @@ class Project:
                 found.append(problem)
         return found
 
-    def check_test_files(self) -> Project:
-        """This project, when every file under ``tests/`` could be read; else
-        :class:`ProjectValidationError` listing what could not."""
-        errors = self.errors_under("tests")
+    def check_files_under(self, folder: str, hint: str) -> Project:
+        """This project, when every file under ``folder`` could be read; else
+        :class:`ProjectValidationError` listing what could not, with ``hint``."""
+        errors = self.errors_under(folder)
         if errors:
-            raise ProjectValidationError(errors, hint="fix the test files: one that cannot "
-                                                      "be read would be left out of the test")
+            raise ProjectValidationError(errors, hint=hint)
         return self
+
+    def check_test_files(self) -> Project:
+        """This project, when every file under ``tests/`` could be read (see
+        :meth:`check_files_under`)."""
+        return self.check_files_under("tests", "fix the test files: one that cannot be read "
+                                               "would be left out of the test")
 
     def counts(self) -> dict[str, int]:
         """What the project holds: the numbers `data validate` and the loader tests report."""
