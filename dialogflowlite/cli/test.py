@@ -220,9 +220,9 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
 
 
 def nlu_comparison_test(project_dir: str | Path, configs: Sequence[Path], *,
-                 nlu: str | Path | None = None, out: str | Path = "results",
-                 runs: int | None = None, percentages: Sequence[int] | None = None,
-                 plots: bool = True, echo: TextIO | None = None) -> int:
+                        nlu: str | Path | None = None, out: str | Path = "results",
+                        runs: int | None = None, percentages: Sequence[int] | None = None,
+                        plots: bool = True, echo: TextIO | None = None) -> int:
     """Compare the NLU pipelines of ``configs`` on ``nlu`` (default: the project's
     data/); write the results, the per-run reports and the graph into ``out``."""
     from dialogflowlite.errors import TrainingError

@@ -92,7 +92,6 @@ def plot_confidence_histogram(
     return path
 
 
-
 def plot_learning_curves(
     panels: Mapping[str, Mapping[str, Sequence[tuple[float, float, float]]]],
     path: str | Path,
