@@ -290,9 +290,12 @@ def _publish(staging: Path, output: Path, *, leave_out: Collection[str] = ()) ->
 
 
 def _has_nlu_tests(project_dir: Path) -> bool:
+    """Whether tests/ holds NLU examples; a test file that cannot be read is an error
+    (it may hold the examples), not a reason to skip the NLU test."""
     from dialogflowlite.io.loader import load_project
 
-    return bool(load_project(project_dir, strict=False).test_nlu.intent_examples)
+    project = load_project(project_dir, strict=False).check_test_files()
+    return bool(project.test_nlu.intent_examples)
 
 
 def generation_test(project_dir: str | Path, *, model: str | Path | None, out: str | Path,

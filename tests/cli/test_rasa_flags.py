@@ -476,6 +476,11 @@ def test_a_test_file_that_cannot_be_read_is_an_error_not_left_out(bot: Path, cap
         assert "broken.yml:3:1: error: invalid YAML" in err
         assert "one that cannot be read would be left out of the test" in err
         assert not (bot / part).exists()
+    # the whole test with its stories given: the NLU part is not skipped as if
+    # tests/ held no examples
+    assert main(["test", "--project", str(bot), "--stories", "tests/test_stories.yml",
+                 "--out", "whole"]) == 1
+    assert "broken.yml:3:1: error: invalid YAML" in capsys.readouterr().err
 
 
 def test_test_out_folder(bot: Path) -> None:
