@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 PARTS = ("nlu", "core", "generation")
 #: where a comparison writes its models when no --out is given
 COMPARISON_MODELS = "comparison_models"
+#: the graph ``--debug-plots`` writes into the project folder (Rasa's file name)
+DEBUG_PLOT = "story_blocks_connections"
 
 
 def train_project(
@@ -51,6 +53,7 @@ def train_project(
     augmentation: int | None = None,
     validation: str = "errors",
     validation_max_history: int | None = None,
+    debug_plots: bool = False,
     echo: TextIO | None = None,
 ):
     """Train the project (or one ``part`` of it); print what happened and return the result.
@@ -66,7 +69,9 @@ def train_project(
     ``--data``, ``--config``); ``augmentation`` overrides the policies' story
     augmentation; ``validation`` is ``errors`` (the default: errors stop
     training), ``warnings`` (warnings stop it too) or ``skip``;
-    ``validation_max_history`` is the history the story-contradiction check uses.
+    ``validation_max_history`` is the history the story-contradiction check uses;
+    ``debug_plots`` first draws the stories that training reads, checkpoints
+    joined, into ``story_blocks_connections.html`` in the project folder.
     """
     from dialogflowlite.training.trainer import train
 
@@ -79,6 +84,8 @@ def train_project(
         stories=stories, finetune=finetune, epoch_fraction=epoch_fraction, sources=sources,
         augmentation=augmentation, validation=validation,
         validation_max_history=validation_max_history)
+    if debug_plots:
+        draw_training_stories(project, sections, stream)
     result = train(project, output=output, sections=sections, options=options,
                    fixed_model_name=fixed_model_name)
     print(f"model: {result.model_path}", file=stream)
@@ -88,6 +95,21 @@ def train_project(
     return result
 
 
+def draw_training_stories(project: Project, sections: tuple[str, ...], stream: TextIO) -> None:
+    """``--debug-plots``: the stories as training reads them (checkpoints joined, ``or``
+    steps apart) as one graph, written before training starts."""
+    from dialogflowlite.cli.visualize import write_story_graph
+    from dialogflowlite.shared.story_paths import expand_story_paths
+
+    if "core" not in sections or not project.stories:
+        print("--debug-plots: no stories to draw for this training", file=stream)
+        return
+    paths = expand_story_paths(project.stories, domain=project.domain)
+    target, steps = write_story_graph(paths, None, project.root, name=DEBUG_PLOT)
+    print(f"--debug-plots: {len(project.stories)} stories drawn as {steps} steps into {target}",
+          file=stream)
+
+
 def dry_run_project(project_dir: str | Path = ".", **settings: Any) -> DryRunResult:
     """What :func:`train_project` with the same ``settings`` would train, training nothing.
 
@@ -95,7 +117,7 @@ def dry_run_project(project_dir: str | Path = ".", **settings: Any) -> DryRunRes
     """
     from dialogflowlite.training.trainer import dry_run
 
-    for unused in ("fixed_model_name", "echo"):
+    for unused in ("fixed_model_name", "echo", "debug_plots"):
         settings.pop(unused, None)
     project, output, sections, options = _prepare(project_dir, **settings)
     return dry_run(project, output=output, sections=sections, options=options)
@@ -207,6 +229,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     rasa.add_argument("--augmentation", type=int, default=None, metavar="N",
                       help="story augmentation of the policies that have it (0: off); it "
                       "counts glued story pairs per story, where Rasa counts stories in all")
+    rasa.add_argument("--debug-plots", action="store_true",
+                      help="before training, draw the stories as training reads them "
+                      "(checkpoints joined) into story_blocks_connections.html in the "
+                      "project folder")
     rasa.add_argument("--skip-validation", action="store_true",
                       help="train without checking the project first (reading errors still "
                       "stop it)")
@@ -234,7 +260,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
                 epoch_fraction=args.epoch_fraction,
                 sources=sources_from_args(args, PARTS, "train"),
                 augmentation=args.augmentation, validation=_validation(args),
-                validation_max_history=args.validation_max_history)
+                validation_max_history=args.validation_max_history,
+                debug_plots=args.debug_plots)
 
 
 def compare_configs(project_dir: str | Path, configs: list[Path], *,
@@ -298,7 +325,8 @@ def _comparison(args: argparse.Namespace) -> list[Path] | None:
                                "by `test nlu -c A.yml B.yml`")
     given = [option for option, value in (("--dry-run", args.dry_run),
                                           ("--finetune", args.finetune is not None),
-                                          ("--fixed-model-name", args.fixed_model_name))
+                                          ("--fixed-model-name", args.fixed_model_name),
+                                          ("--debug-plots", args.debug_plots))
              if value]
     if given:
         raise ConfigError(f"{given[0]} does not go with comparing configs",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import existing_path, positive_int
@@ -59,7 +60,6 @@ def visualize(project_dir: str | Path = ".", *, stories: str | Path | None = Non
     labels user steps with example messages (:mod:`dialogflowlite.dialogue.story_examples`);
     ``max_history`` merges alike steps (:mod:`dialogflowlite.dialogue.story_graph_merge`).
     """
-    from dialogflowlite.dialogue.story_graph import build_story_graph, graph_to_dot, graph_to_html
     from dialogflowlite.errors import ProjectError
     from dialogflowlite.evaluation.nlu import load_nlu_data
     from dialogflowlite.io.loader import ProjectSources, load_project, resolve_in_project
@@ -79,19 +79,35 @@ def visualize(project_dir: str | Path = ".", *, stories: str | Path | None = Non
         from dialogflowlite.dialogue.story_examples import with_examples
 
         paths = with_examples(paths, load_nlu_data(resolve_in_project(nlu, project.root)))
+    target, steps = write_story_graph(paths, Path(out) if out is not None else None,
+                                      project.root, fmt=fmt, max_history=max_history)
+    print(f"{len(chosen)} stories drawn as {steps} steps into {target}")
+    return target
+
+
+def write_story_graph(paths: list[Any], out: Path | None, root: Path, *, fmt: str | None = None,
+                      max_history: int | None = None,
+                      name: str = "graph") -> tuple[Path, int]:
+    """Draw story ``paths`` as one graph into ``out`` (default ``root/<name>.html``, or
+    ``.dot`` with ``fmt`` dot); returns the file written and the graph's number of steps.
+
+    ``max_history`` merges alike steps
+    (:mod:`dialogflowlite.dialogue.story_graph_merge`).
+    """
+    from dialogflowlite.dialogue.story_graph import build_story_graph, graph_to_dot, graph_to_html
+
     graph = build_story_graph(paths)
     if max_history is not None:
         from dialogflowlite.dialogue.story_graph_merge import merge_alike_steps
 
         graph = merge_alike_steps(graph, max_history)
     fmt = fmt or ("dot" if out is not None and str(out).endswith(".dot") else "html")
-    target = Path(out) if out is not None else project.root / f"graph.{fmt}"
-    title = f"Stories of {project.root.resolve().name}"
+    target = out if out is not None else root / f"{name}.{fmt}"
+    title = f"Stories of {root.resolve().name}"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(graph_to_dot(graph, title) if fmt == "dot" else graph_to_html(graph, title),
                       encoding="utf-8")
-    print(f"{len(chosen)} stories drawn as {len(graph.nodes)} steps into {target}")
-    return target
+    return target, len(graph.nodes)
 
 
 def _run(args: argparse.Namespace) -> int:

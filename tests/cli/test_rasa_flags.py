@@ -606,3 +606,46 @@ def test_export_takes_rasas_options() -> None:
                  "--maximum-timestamp", "9", "--conversation-ids", "a,b")
     assert (args.endpoints, args.minimum_timestamp, args.maximum_timestamp,
             args.conversation_ids) == ("e.yml", 1.5, 9.0, "a,b")
+
+
+CHECKPOINT_STORIES = """
+version: "3.1"
+stories:
+- story: greeting
+  steps:
+  - intent: greet
+  - action: utter_greet
+  - checkpoint: greeted
+- story: after the greeting
+  steps:
+  - checkpoint: greeted
+  - intent: bye
+  - action: utter_bye
+"""
+
+
+def test_train_debug_plots_draws_the_stories_joined_at_checkpoints(tmp_path: Path,
+                                                                   capsys) -> None:
+    root = write(tmp_path / "plots", {
+        "domain.yml": GRAPH_DOMAIN, "data/stories.yml": CHECKPOINT_STORIES,
+        "config.yml": "language: en\npipeline: []\npolicies:\n- name: MemoizationPolicy\n"})
+    assert main(["train", "core", "--project", str(root), "--debug-plots"]) == 0
+    out = capsys.readouterr().out
+    plot = root / "story_blocks_connections.html"
+    assert f"2 stories drawn as 6 steps into {plot}" in out
+    page = plot.read_text(encoding="utf-8")
+    # one path START -> greet -> utter_greet -> bye -> utter_bye -> END: the checkpoint
+    # joined the two stories and is no step of its own
+    for label in ("greet", "utter_greet", "bye", "utter_bye"):
+        assert f">{label}</text>" in page
+    assert "greeted" not in page
+    assert list((root / "models").glob("*.tar"))
+
+    # a dry run draws nothing; comparing configs does not take it
+    plot.unlink()
+    assert main(["train", "core", "--project", str(root), "--debug-plots", "--dry-run"]) == 0
+    assert not plot.exists()
+    (root / "other.yml").write_text("policies:\n- name: RulePolicy\n", encoding="utf-8")
+    assert main(["train", "core", "--project", str(root), "--debug-plots",
+                 "-c", "config.yml", "other.yml"]) == 1
+    assert "--debug-plots does not go with comparing configs" in capsys.readouterr().err
