@@ -53,6 +53,7 @@ def train_project(
     augmentation: int | None = None,
     validation: str = "errors",
     validation_max_history: int | None = None,
+    persist_nlu_data: bool = False,
     debug_plots: bool = False,
     echo: TextIO | None = None,
 ):
@@ -70,8 +71,10 @@ def train_project(
     augmentation; ``validation`` is ``errors`` (the default: errors stop
     training), ``warnings`` (warnings stop it too) or ``skip``;
     ``validation_max_history`` is the history the story-contradiction check uses;
-    ``debug_plots`` first draws the stories that training reads, checkpoints
-    joined, into ``story_blocks_connections.html`` in the project folder.
+    ``persist_nlu_data`` keeps the NLU data in the model
+    (:mod:`dialogflowlite.training.persisted_data`); ``debug_plots`` first
+    draws the stories that training reads, checkpoints joined, into
+    ``story_blocks_connections.html`` in the project folder.
     """
     from dialogflowlite.training.trainer import train
 
@@ -83,7 +86,7 @@ def train_project(
         project_dir, part=part, out=out, force=force, quantize=quantize, seed=seed, nlu=nlu,
         stories=stories, finetune=finetune, epoch_fraction=epoch_fraction, sources=sources,
         augmentation=augmentation, validation=validation,
-        validation_max_history=validation_max_history)
+        validation_max_history=validation_max_history, persist_nlu_data=persist_nlu_data)
     if debug_plots:
         draw_training_stories(project, sections, stream)
     result = train(project, output=output, sections=sections, options=options,
@@ -229,6 +232,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     rasa.add_argument("--augmentation", type=int, default=None, metavar="N",
                       help="story augmentation of the policies that have it (0: off); it "
                       "counts glued story pairs per story, where Rasa counts stories in all")
+    rasa.add_argument("--persist-nlu-data", action="store_true",
+                      help="keep the NLU training data in the model (training_data/nlu.yml "
+                      "in the model file)")
     rasa.add_argument("--debug-plots", action="store_true",
                       help="before training, draw the stories as training reads them "
                       "(checkpoints joined) into story_blocks_connections.html in the "
@@ -261,7 +267,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
                 sources=sources_from_args(args, PARTS, "train"),
                 augmentation=args.augmentation, validation=_validation(args),
                 validation_max_history=args.validation_max_history,
-                debug_plots=args.debug_plots)
+                persist_nlu_data=args.persist_nlu_data, debug_plots=args.debug_plots)
 
 
 def compare_configs(project_dir: str | Path, configs: list[Path], *,
@@ -326,7 +332,8 @@ def _comparison(args: argparse.Namespace) -> list[Path] | None:
     given = [option for option, value in (("--dry-run", args.dry_run),
                                           ("--finetune", args.finetune is not None),
                                           ("--fixed-model-name", args.fixed_model_name),
-                                          ("--debug-plots", args.debug_plots))
+                                          ("--debug-plots", args.debug_plots),
+                                          ("--persist-nlu-data", args.persist_nlu_data))
              if value]
     if given:
         raise ConfigError(f"{given[0]} does not go with comparing configs",

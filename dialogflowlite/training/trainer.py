@@ -60,6 +60,8 @@ class TrainOptions:
     validation: str = "errors"
     #: turns of history the story-contradiction check considers (None: config.yml's)
     validation_max_history: int | None = None
+    #: keep the NLU training data in the model (Rasa's ``--persist-nlu-data``)
+    persist_nlu_data: bool = False
 
 
 class StaleComponent(Exception):  # a signal that ends a dry run early, never shown
@@ -272,6 +274,8 @@ def train(
         if not trained_any:
             raise TrainingError("nothing to train: the project has no NLU data, stories or rules",
                                 hint="add examples under data/")
+        if options.persist_nlu_data:
+            _persist_nlu_data(writer, project)
         # Every model carries its domain: the agent needs it to hold conversations.
         from dialogflowlite.dialogue.domain_json import domain_to_dict
 
@@ -293,6 +297,17 @@ def train(
     logger.info("model written to %s in %.1fs (trained %d, reused %d components)", target,
                 seconds, len(context.trained), len(context.reused))
     return TrainResult(target, context.trained, context.reused, seconds)
+
+
+def _persist_nlu_data(writer: ModelWriter, project: Project) -> None:
+    """``--persist-nlu-data``: the NLU data goes into a model that holds an NLU part."""
+    from dialogflowlite.training.persisted_data import persist_nlu_data
+
+    if "nlu" not in writer.manifest.sections:
+        logger.warning("--persist-nlu-data: this model has no NLU part, so no NLU data "
+                       "is kept in it")
+        return
+    persist_nlu_data(writer, project.nlu)
 
 
 #: exit codes of ``train --dry-run``, Rasa's bit mask: nothing to train, ...

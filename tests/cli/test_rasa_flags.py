@@ -649,3 +649,25 @@ def test_train_debug_plots_draws_the_stories_joined_at_checkpoints(tmp_path: Pat
     assert main(["train", "core", "--project", str(root), "--debug-plots",
                  "-c", "config.yml", "other.yml"]) == 1
     assert "--debug-plots does not go with comparing configs" in capsys.readouterr().err
+
+
+def test_train_persist_nlu_data_keeps_the_training_data_in_the_model(bot: Path,
+                                                                     capsys) -> None:
+    from dialogflowlite.evaluation.nlu import load_nlu_data
+    from dialogflowlite.training.persisted_data import read_persisted_nlu_data
+
+    assert main(["train", "nlu", "--project", str(bot), "--persist-nlu-data",
+                 "--fixed-model-name", "kept"]) == 0
+    kept = read_persisted_nlu_data(bot / "models" / "kept.tar")
+    trained_on = load_nlu_data(bot / "data" / "nlu.yml")
+    assert [(m.text, m.intent, m.entities) for m in kept.examples] == [
+        (m.text, m.intent, m.entities) for m in trained_on.examples]
+    assert [r.pattern for r in kept.regexes] == [r.pattern for r in trained_on.regexes]
+    # without the option the model holds none; a model without NLU holds none and says so
+    assert main(["train", "nlu", "--project", str(bot), "--force",
+                 "--fixed-model-name", "plain"]) == 0
+    assert read_persisted_nlu_data(bot / "models" / "plain.tar") is None
+    assert main(["train", "core", "--project", str(bot), "--persist-nlu-data",
+                 "--fixed-model-name", "core"]) == 0
+    assert read_persisted_nlu_data(bot / "models" / "core.tar") is None
+    assert "this model has no NLU part" in capsys.readouterr().err
