@@ -10,11 +10,16 @@ change are reused), so the session starts from what the files say now.
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import add_source_options, sources_from_args
+from dialogflowlite.dialogue.interactive_graph import DEFAULT_PORT, PAGE
+
+logger = logging.getLogger(__name__)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,16 +45,18 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the stories in the end-to-end format: each user step "
                              "holds the message's text (entities annotated) next to its "
                              "intent")
+    parser.add_argument("-p", "--port", type=int, default=DEFAULT_PORT, metavar="PORT",
+                        help="where the story graph of the session is served, at "
+                             f"http://localhost:PORT{PAGE} (default: {DEFAULT_PORT}, as Rasa)")
     parser.add_argument("--skip-visualization", action="store_true",
-                        help="accepted for Rasa's scripts; changes nothing: there is no story "
-                             "graph server to turn off (draw the stories with `visualize`)")
+                        help="serve no story graph")
 
 
 def run_interactive(project: str | Path = ".", model: str | None = None, *,
                     endpoints_file: str | None = None, out_stories: str | Path | None = None,
                     out_nlu: str | Path | None = None, stdin: TextIO | None = None,
                     stdout: TextIO | None = None, conversation_id: str | None = None,
-                    e2e: bool = False):
+                    e2e: bool = False, port: int | None = None):
     """Run an interactive-learning session on stdin/stdout (or the given streams).
 
     Returns the :class:`~dialogflowlite.dialogue.interactive_export.ExportReport`
@@ -57,7 +64,9 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
     memory only; endpoints.yml is read for the action server and NLG.
     ``conversation_id`` names the first conversation (the later ones get
     ``-2``, ``-3``, ... after it). With ``e2e`` the stories hold the user's
-    texts next to the intents.
+    texts next to the intents. With ``port`` the story graph of the session
+    is served at ``http://localhost:PORT/visualization.html``
+    (:mod:`dialogflowlite.dialogue.interactive_graph`; 0 takes a free port).
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.dialogue.interactive import InteractiveSession, StreamPrompt
@@ -78,15 +87,46 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
                 "action to correct",
                 hint="train the whole bot with `dialogflowlite train`, or pass --model PATH")
         _line_editing()
-        session = InteractiveSession(agent, StreamPrompt(stdin, stdout), config.project_dir,
-                                     stories_file=out_stories, nlu_file=out_nlu,
-                                     conversation_id=conversation_id, e2e=e2e)
+        prompt = StreamPrompt(stdin, stdout)
+        graph = _story_graph_server(port, config.project_dir, prompt)
+        session = InteractiveSession(
+            agent, prompt, config.project_dir, stories_file=out_stories, nlu_file=out_nlu,
+            conversation_id=conversation_id, e2e=e2e,
+            on_change=graph[1] if graph is not None else None)
         try:
             return session.run()
         finally:
             session.close()
+            if graph is not None:
+                graph[0].close()
     finally:
         agent.close()
+
+
+def _story_graph_server(port: int | None, project_dir: Path,
+                        prompt: Any) -> tuple[Any, Callable[[list[list[Any]]], None]] | None:
+    """The story graph server and the session's hook that feeds it, or None when
+    ``port`` is None or cannot be bound (the session goes on without the page)."""
+    from dialogflowlite.dialogue.interactive_graph import SessionGraphServer, session_graph_page
+    from dialogflowlite.io.loader import load_project
+    from dialogflowlite.shared.story_paths import expand_story_paths
+
+    if port is None:
+        return None
+    try:
+        server = SessionGraphServer(port)
+    except OSError as e:
+        logger.warning("the story graph is not served: port %d cannot be used (%s); pass "
+                       "--port with a free port, or --skip-visualization", port, e)
+        return None
+    project = load_project(project_dir, strict=False)
+    training = expand_story_paths(project.stories, domain=project.domain)
+    prompt.show(f"The story graph of this session is at {server.url}")
+
+    def show(conversations: list[list[Any]]) -> None:
+        server.show(session_graph_page(training, conversations))
+
+    return server, show
 
 
 def _line_editing() -> None:
@@ -107,7 +147,8 @@ def _run(args: argparse.Namespace) -> int:
                                   sources=sources_from_args(args, (), "interactive")).model_path)
     run_interactive(args.project, model, endpoints_file=args.endpoints,
                     out_stories=args.out_stories, out_nlu=args.out_nlu,
-                    conversation_id=args.conversation_id, e2e=args.e2e)
+                    conversation_id=args.conversation_id, e2e=args.e2e,
+                    port=None if args.skip_visualization else args.port)
     return 0
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
@@ -179,14 +179,19 @@ class InteractiveSession:
     texts next to the intents. :meth:`run` drives the whole session and
     returns what the export wrote (None when nothing was written);
     :meth:`close` releases the agent's stores and the session's event loop.
+    ``on_change`` is called with the events of every conversation of the
+    session (the current one last) before each message is asked for and
+    after each action (the story graph page follows the session that way).
     """
 
     def __init__(self, agent: Any, prompt: Prompt, project_dir: str | Path = ".", *,
                  stories_file: str | Path | None = None,
                  nlu_file: str | Path | None = None,
-                 conversation_id: str | None = None, e2e: bool = False) -> None:
+                 conversation_id: str | None = None, e2e: bool = False,
+                 on_change: Callable[[list[list[Event]]], None] | None = None) -> None:
         self.agent = agent
         self.e2e = e2e
+        self.on_change = on_change
         #: the first conversation's id; after /restart: ``<id>-2``, ``<id>-3``, ...
         self.conversation_id = conversation_id
         self.processor: MessageProcessor = agent.processor
@@ -236,6 +241,7 @@ class InteractiveSession:
 
     def _converse(self) -> str:
         while True:
+            self._changed()
             text = self.prompt.ask("\nYour message: ").strip()
             if not text:
                 continue
@@ -345,6 +351,7 @@ class InteractiveSession:
                 self.sender_id, choice.name, policy=choice.policy,
                 confidence=choice.confidence))
             self._show_events(result.events)
+            self._changed()
             if choice.name in (ACTION_LISTEN, ACTION_SESSION_START):
                 return
 
@@ -507,8 +514,7 @@ class InteractiveSession:
 
     def export(self) -> ExportReport:
         """Write the conversations as stories, NLU examples and domain additions."""
-        conversations = [self._loop.run(self.processor.get_tracker(sender)).events
-                         for sender in self.conversations]
+        conversations = self.conversation_events()
         try:
             self.report = export_conversations(
                 self.project_dir, conversations, responses=self.responses,
@@ -530,6 +536,15 @@ class InteractiveSession:
         return self.report
 
     # ------------------------------------------------------------ helpers
+
+    def conversation_events(self) -> list[list[Event]]:
+        """The events of every conversation of the session, the current one last."""
+        return [list(self._loop.run(self.processor.get_tracker(sender)).events)
+                for sender in self.conversations]
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.conversation_events())
 
     def _new_conversation(self) -> str:
         number = len(self.conversations) + 1

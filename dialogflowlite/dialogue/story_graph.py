@@ -135,6 +135,9 @@ def build_story_graph(paths: Sequence[StoryPath]) -> StoryGraph:
 
 # ---------------------------------------------------------------- output
 
+#: the fill of highlighted nodes
+_HIGHLIGHT = "#fff59d"
+
 _COLOURS: dict[NodeKind, str] = {
     "start": "#2e7d32", "end": "#c62828", "user": "#1565c0", "action": "#424242",
     "slot": "#6a1b9a", "loop": "#ef6c00",
@@ -152,6 +155,26 @@ def graph_to_dot(graph: StoryGraph, title: str = "stories") -> str:
     lines += [f"  n{source} -> n{target};" for source, target in sorted(graph.edges)]
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def path_nodes(graph: StoryGraph, events: Sequence[Event]) -> frozenset[int]:
+    """The nodes that ``events`` (a path the graph was built from) passes through.
+
+    The next node of a step is the successor with the step's label: in the
+    minimised graph no node has two successors with the same label.
+    """
+    label_of = {node.id: (node.kind, node.label) for node in graph.nodes}
+    current, seen = 0, {0}
+    for event in events:
+        found = event_node(event)
+        if found is None:
+            continue
+        following = [n for n in graph.successors(current) if label_of[n] == found]
+        if not following:
+            break
+        current = following[0]
+        seen.add(current)
+    return frozenset(seen)
 
 
 def _dot_id(text: str) -> str:
@@ -189,8 +212,15 @@ def layers(graph: StoryGraph) -> list[list[int]]:
     return [row for row in rows if row]
 
 
-def graph_to_html(graph: StoryGraph, title: str = "Stories") -> str:
-    """A self-contained HTML page with the graph as SVG."""
+def graph_to_html(graph: StoryGraph, title: str = "Stories", *,
+                  highlight: frozenset[int] = frozenset(), note: str = "",
+                  refresh_seconds: int | None = None) -> str:
+    """A self-contained HTML page with the graph as SVG.
+
+    ``highlight`` names nodes drawn filled (a conversation's path), ``note`` is
+    a line of text under the legend, and ``refresh_seconds`` makes the browser
+    reload the page that often (a graph that grows while it is watched).
+    """
     box_w, box_h, gap_x, gap_y, margin = 190, 34, 24, 56, 20
     rows = layers(graph)
     width = max(len(row) for row in rows) * (box_w + gap_x) + 2 * margin
@@ -218,15 +248,19 @@ def graph_to_html(graph: StoryGraph, title: str = "Stories") -> str:
         parts.append(
             f'<g class="{node.kind}"><title>{html.escape(node.label)}</title>'
             f'<rect x="{x - box_w / 2:.0f}" y="{y - box_h / 2:.0f}" width="{box_w}" '
-            f'height="{box_h}" rx="{radius:.0f}" fill="white" stroke="{colour}" '
+            f'height="{box_h}" rx="{radius:.0f}" '
+            f'fill="{_HIGHLIGHT if node.id in highlight else "white"}" stroke="{colour}" '
             f'stroke-width="2"/><text x="{x:.0f}" y="{y + 4:.0f}" text-anchor="middle" '
             f'fill="{colour}">{html.escape(label)}</text></g>')
     parts.append("</svg>")
     legend = " ".join(f'<span style="color:{_COLOURS[kind]}">&#9632; {name}</span>'
                       for kind, name in (("user", "user intent"), ("action", "action"),
                                          ("slot", "slot set"), ("loop", "active loop")))
+    refresh = (f'<meta http-equiv="refresh" content="{refresh_seconds}">'
+               if refresh_seconds else "")
+    note_line = f"<p>{html.escape(note)}</p>" if note else ""
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title></head>\n"
+            f"{refresh}<title>{html.escape(title)}</title></head>\n"
             '<body style="font-family: Helvetica, Arial, sans-serif">'
-            f"<h1>{html.escape(title)}</h1><p>{legend}</p>\n"
+            f"<h1>{html.escape(title)}</h1><p>{legend}</p>{note_line}\n"
             + "\n".join(parts) + "\n</body></html>\n")

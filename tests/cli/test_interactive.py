@@ -9,6 +9,7 @@ with theirs. Rules answer greet, inform and goodbye. It trains in a second.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -407,3 +408,56 @@ def test_the_command_in_a_subprocess(project: Path) -> None:
     assert "  bot: Hello!" in result.stdout
     assert "1 story written to data/interactive_stories.yml" in result.stdout
     assert interactive_stories(project) == {"interactive_story_1": ["greet", "utter_greet"]}
+
+
+# ---------------------------------------------------------------- the story graph page
+
+
+def test_the_story_graph_page_follows_the_session(tmp_path: Path, monkeypatch,
+                                                  capsys) -> None:
+    import urllib.request
+
+    from dialogflowlite.dialogue.interactive_graph import SessionGraphServer
+
+    root = write_project(tmp_path / "bot")
+    (root / "data" / "stories.yml").write_text(
+        "stories:\n- story: farewell\n  steps:\n  - intent: goodbye\n"
+        "  - action: utter_goodbye\n", encoding="utf-8")
+    pages: list[str] = []
+    close = SessionGraphServer.close
+
+    def read_then_close(server: SessionGraphServer) -> None:
+        with urllib.request.urlopen(server.url, timeout=10) as response:
+            pages.append(response.read().decode("utf-8"))
+        close(server)
+
+    monkeypatch.setattr(SessionGraphServer, "close", read_then_close)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join([*GREET, "/export"]) + "\n"))
+    assert main(["interactive", "--project", str(root), "--port", "0"]) == 0
+    assert "The story graph of this session is at http://127.0.0.1:" in capsys.readouterr().out
+    [page] = pages
+    # the project's story and the session's conversation, whose steps are filled in
+    assert ">utter_goodbye</text>" in page
+    assert re.search(r'<title>greet</title><rect [^>]*fill="#fff59d"', page)
+    assert re.search(r'<title>utter_greet</title><rect [^>]*fill="#fff59d"', page)
+    assert not re.search(r'<title>goodbye</title><rect [^>]*fill="#fff59d"', page)
+
+
+def test_a_port_in_use_leaves_the_page_out_and_the_session_goes_on(project: Path, monkeypatch,
+                                                                   capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("localhost", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(GREET) + "\n"))
+        assert main(["interactive", "--project", str(project), "-m", str(project / "models"),
+                     "--port", str(port)]) == 0
+    captured = capsys.readouterr()
+    assert f"the story graph is not served: port {port} cannot be used" in captured.err
+    assert "  bot: Hello!" in captured.out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(GREET) + "\n"))
+    assert main(["interactive", "--project", str(project), "-m", str(project / "models"),
+                 "--skip-visualization"]) == 0
+    assert "story graph" not in capsys.readouterr().out

@@ -227,7 +227,9 @@ def test_interactive_options(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["interactive", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--skip-visualization accepted for Rasa's scripts; changes nothing" in help_text
+    assert "--skip-visualization serve no story graph" in help_text
+    assert "http://localhost:PORT/visualization.html (default: 5005, as Rasa)" in help_text
+    assert parse("interactive", "-p", "6001").port == 6001
     assert "--e2e write the stories in the end-to-end format" in help_text
 
 

@@ -287,3 +287,23 @@ def test_e2e_stories_hold_the_users_text_next_to_the_intent(write_project) -> No
     stories = load_project(root, strict=False).stories
     assert [s.text for story in stories[1:] for s in story.user_steps] == [None, None]
     assert "user: |-\n      /greet" not in export_texts(conversations[1:], e2e=True)
+
+
+def test_the_session_hands_over_its_conversations_after_every_step(session_for) -> None:
+    seen: list[list[list]] = []
+    session = session_for(["/greet", "", "", "", "/restart", "/export"])
+    session.on_change = seen.append
+    session.run()
+
+    def steps(events: list) -> list[str]:
+        return [e.intent_name if isinstance(e, UserUttered) else e.name for e in events
+                if isinstance(e, UserUttered)
+                or (isinstance(e, ActionExecuted)
+                    and e.name not in ("action_listen", "action_session_start"))]
+
+    # before the first message; after utter_greet; after action_listen; after /restart
+    assert [len(conversations) for conversations in seen] == [1, 1, 1, 1, 2]
+    assert steps(seen[0][-1]) == []
+    assert steps(seen[1][-1]) == ["greet", "utter_greet"]
+    assert steps(seen[-1][0]) == ["greet", "utter_greet"]
+    assert steps(seen[-1][-1]) == []

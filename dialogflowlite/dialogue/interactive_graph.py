@@ -1,0 +1,106 @@
+"""The story graph of an interactive-learning session, served to a browser (Rasa's
+``http://localhost:5005/visualization.html``).
+
+While ``dialogflowlite interactive`` runs, the page shows the project's stories
+(up to :data:`MAX_TRAINING_STORIES` of them, as Rasa draws them) and the
+session's conversations as one graph (:mod:`dialogflowlite.dialogue.story_graph`),
+with the steps of the conversation going on filled in. The page reloads
+itself every few seconds, so it follows the conversation. It is plain HTML
+and SVG served by the standard library's HTTP server from a background
+thread; the session hands it a new page after every turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from dialogflowlite.dialogue.story_graph import build_story_graph, graph_to_html, path_nodes
+from dialogflowlite.shared.events import Event
+from dialogflowlite.shared.story_paths import StoryPath
+
+logger = logging.getLogger(__name__)
+
+#: the page's path on the server, and the server's default port, as in Rasa
+PAGE = "/visualization.html"
+DEFAULT_PORT = 5005
+#: more story paths than this are left out of the page (Rasa's limit): the graph
+#: would be too large to follow a conversation in
+MAX_TRAINING_STORIES = 200
+#: how often the browser reloads the page
+REFRESH_SECONDS = 2
+
+
+def session_graph_page(training: Sequence[StoryPath], conversations: Sequence[Sequence[Event]],
+                       title: str = "Interactive learning") -> str:
+    """The page: ``training`` story paths and the session's ``conversations`` (the
+    last one is going on, and its steps are filled in)."""
+    drawn = list(training) if len(training) <= MAX_TRAINING_STORIES else []
+    note = "" if drawn or not training else (
+        f"The {len(training)} story paths of the project are left out (more than "
+        f"{MAX_TRAINING_STORIES}); only this session's conversations are drawn.")
+    paths = drawn + [StoryPath(stories=[f"conversation {number}"], events=list(events))
+                     for number, events in enumerate(conversations, start=1)]
+    graph = build_story_graph(paths)
+    highlight = path_nodes(graph, conversations[-1]) if conversations else frozenset()
+    return graph_to_html(graph, title, highlight=highlight, note=note,
+                         refresh_seconds=REFRESH_SECONDS)
+
+
+class SessionGraphServer:
+    """Serves the latest page at ``http://HOST:PORT/visualization.html`` until closed.
+
+    ``port`` 0 takes a free port (see :attr:`url`). Raises ``OSError`` when
+    the port cannot be bound.
+    """
+
+    def __init__(self, port: int, host: str = "localhost") -> None:
+        self._page = graph_to_html(build_story_graph([]), "Interactive learning",
+                                   refresh_seconds=REFRESH_SECONDS)
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] not in (PAGE, "/"):
+                    self.send_error(404, f"the story graph is at {PAGE}")
+                    return
+                body = server.page.encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                logger.debug("story graph: " + format, *args)
+
+        self._http = ThreadingHTTPServer((host, port), Handler)
+        self._http.daemon_threads = True
+        self._thread = threading.Thread(target=self._http.serve_forever,
+                                        name="interactive-story-graph", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}{PAGE}"
+
+    @property
+    def page(self) -> str:
+        with self._lock:
+            return self._page
+
+    def show(self, page: str) -> None:
+        """Serve ``page`` from now on."""
+        with self._lock:
+            self._page = page
+
+    def close(self) -> None:
+        """Stop serving and free the port."""
+        self._http.shutdown()
+        self._http.server_close()
+        self._thread.join(timeout=5)

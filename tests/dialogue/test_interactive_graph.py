@@ -1,0 +1,86 @@
+"""The story graph page of an interactive session, and the server that shows it."""
+
+from __future__ import annotations
+
+import re
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dialogflowlite.dialogue.interactive_graph import (
+    MAX_TRAINING_STORIES,
+    SessionGraphServer,
+    session_graph_page,
+)
+from dialogflowlite.shared.events import ActionExecuted, UserUttered
+from dialogflowlite.shared.story_paths import StoryPath
+
+
+def turn(intent: str, *actions: str) -> list:
+    return [ActionExecuted(name="action_listen"),
+            UserUttered(text=intent, parse_data={"intent": {"name": intent, "confidence": 1.0}}),
+            *(ActionExecuted(name=action) for action in actions)]
+
+
+def drawn(page: str) -> set[str]:
+    return set(re.findall(r"<title>([^<]*)</title><rect", page))
+
+
+def filled(page: str) -> set[str]:
+    return set(re.findall(r'<title>([^<]*)</title><rect [^>]*fill="#fff59d"', page))
+
+
+def test_the_page_draws_the_stories_and_fills_in_the_conversation_going_on() -> None:
+    training = [StoryPath(stories=["greeting"], events=turn("greet", "utter_greet")
+                          + turn("goodbye", "utter_goodbye"))]
+    finished = turn("inform", "utter_noted")
+    going_on = turn("greet", "utter_greet")
+    page = session_graph_page(training, [finished, going_on])
+    assert drawn(page) == {"START", "END", "greet", "utter_greet", "goodbye",
+                           "utter_goodbye", "inform", "utter_noted"}
+    # the conversation going on shares the story's first steps: those are filled in,
+    # and neither the story's later steps nor the finished conversation are
+    assert filled(page) == {"START", "greet", "utter_greet"}
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert filled(session_graph_page(training, [going_on, finished])) == {
+        "START", "inform", "utter_noted"}
+
+
+def test_more_story_paths_than_rasa_draws_are_left_out_with_a_note() -> None:
+    many = [StoryPath(stories=[f"s{i}"], events=turn(f"intent_{i}", "utter_x"))
+            for i in range(MAX_TRAINING_STORIES + 1)]
+    page = session_graph_page(many, [turn("greet", "utter_greet")])
+    assert drawn(page) == {"START", "END", "greet", "utter_greet"}
+    assert f"The {MAX_TRAINING_STORIES + 1} story paths of the project are left out" in page
+    assert "intent_0" in session_graph_page(many[:MAX_TRAINING_STORIES], [])
+
+
+def test_the_server_serves_the_latest_page_and_nothing_else() -> None:
+    server = SessionGraphServer(0)
+    try:
+        assert server.url.endswith("/visualization.html")
+        with urllib.request.urlopen(server.url, timeout=10) as response:
+            assert response.status == 200
+            assert "text/html" in response.headers["Content-Type"]
+            assert "<svg" in response.read().decode("utf-8")
+        server.show("<p>the newest page</p>")
+        with urllib.request.urlopen(server.url, timeout=10) as response:
+            assert response.read().decode("utf-8") == "<p>the newest page</p>"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url.replace("visualization.html", "secrets"),
+                                   timeout=10)
+        assert refused.value.code == 404
+    finally:
+        server.close()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(server.url, timeout=10)
+
+
+def test_a_port_in_use_is_an_oserror() -> None:
+    with socket.socket() as taken:
+        taken.bind(("localhost", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            SessionGraphServer(taken.getsockname()[1])
