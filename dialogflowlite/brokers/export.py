@@ -4,7 +4,8 @@ For a broker added after the bot went live, or a consumer that lost events:
 the events the tracker store holds are published as the server would have
 published them (``sender_id`` added), oldest first across all conversations,
 optionally only those with ``minimum <= timestamp < maximum`` and only some
-conversations. Publishing is in order and synchronous, so when the broker
+conversations, optionally with their timestamps shifted (the stored events
+keep theirs). Publishing is in order and synchronous, so when the broker
 fails the export stops and says from which timestamp to run it again; nothing
 is skipped.
 """
@@ -42,13 +43,18 @@ async def export_events(
     conversation_ids: Sequence[str] | None = None,
     minimum_timestamp: float | None = None,
     maximum_timestamp: float | None = None,
+    offset_seconds: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
     """Publish the stored events of the chosen conversations, oldest first.
 
-    ``progress(published, total)`` is called after each batch. Raises
-    :class:`ExportError` when there is nothing to publish, and when the broker
-    fails (naming the timestamp to resume from with ``minimum_timestamp``).
+    ``offset_seconds`` is added to the timestamp of every event published
+    (Rasa's ``--offset-timestamps-by-seconds``); the time window applies to the
+    stored timestamps. ``progress(published, total)`` is called after each
+    batch. Raises :class:`ExportError` when there is nothing to publish, and
+    when the broker fails (naming the command line that resumes the export:
+    ``--minimum-timestamp`` at the first event not published, the other
+    options as given).
     """
     if (minimum_timestamp is not None and maximum_timestamp is not None
             and minimum_timestamp >= maximum_timestamp):
@@ -82,20 +88,43 @@ async def export_events(
     selected.sort(key=lambda item: (item[0], item[1]))
 
     for start in range(0, len(selected), BATCH_SIZE):
-        batch = [event for _, _, event in selected[start : start + BATCH_SIZE]]
+        batch = [_shifted(event, offset_seconds)
+                 for _, _, event in selected[start : start + BATCH_SIZE]]
         try:
             await broker.publish_many(batch)
         except Exception as e:
-            resume = selected[start][0]
+            options = _resume_options(selected[start][0], maximum_timestamp,
+                                      conversation_ids, offset_seconds)
             raise ExportError(
                 f"the event broker failed after {result.events} of {len(selected)} events: "
                 f"{type(e).__name__}: {e}",
-                hint=f"fix the broker, then run the export again with --minimum-timestamp "
-                     f"{resume!r} (events at that timestamp may be published twice)") from e
+                hint=f"fix the broker, then run the export again with {options} (events at "
+                     "that minimum timestamp may be published twice)") from e
         result.events += len(batch)
         if progress is not None:
             progress(result.events, len(selected))
     return result
+
+
+def _shifted(event: dict[str, Any], offset: float | None) -> dict[str, Any]:
+    """``event`` as published: a copy with its timestamp moved by ``offset`` seconds."""
+    value = event.get("timestamp")
+    if not offset or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return event
+    return {**event, "timestamp": value + offset}
+
+
+def _resume_options(resume: float, maximum: float | None, conversation_ids: Sequence[str] | None,
+                    offset: float | None) -> str:
+    """The options of an export that goes on from ``resume``, with the rest as given."""
+    words = [f"--minimum-timestamp {resume!r}"]
+    if maximum is not None:
+        words.append(f"--maximum-timestamp {maximum!r}")
+    if conversation_ids:
+        words.append(f"--conversation-ids {','.join(dict.fromkeys(conversation_ids))}")
+    if offset:
+        words.append(f"--offset-timestamps-by-seconds {offset:g}")
+    return " ".join(words)
 
 
 def _timestamp(event: dict[str, Any]) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,13 +25,20 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only events before this Unix timestamp")
     parser.add_argument("--conversation-ids", default=None, metavar="IDS",
                         help="comma-separated conversation ids (default: every conversation)")
+    parser.add_argument("--offset-timestamps-by-seconds", type=int, default=None, metavar="N",
+                        help="add N seconds (may be negative) to the timestamp of every event "
+                             "published; the stored events keep theirs, and the minimum and "
+                             "maximum apply to those")
 
 
 async def run_export(project: str | Path = ".", endpoints_file: str | None = None, *,
                      conversation_ids: Sequence[str] | None = None,
                      minimum_timestamp: float | None = None,
-                     maximum_timestamp: float | None = None) -> int:
+                     maximum_timestamp: float | None = None,
+                     offset_seconds: int | None = None) -> int:
     """Publish the stored events to the configured broker; returns how many were published.
+
+    ``offset_seconds`` moves the published timestamps (the stored ones stay).
 
     The tracker store is the one ``run`` uses (endpoints.yml's, else the
     project's ``trackers.db``); endpoints.yml must configure ``event_broker``.
@@ -43,6 +51,11 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
 
     config = ServerConfig(project=str(project), endpoints_file=endpoints_file)
     endpoints = config.read_endpoints()
+    if offset_seconds:
+        sign = "-" if offset_seconds < 0 else "+"
+        print(f"Every published timestamp is moved by {sign}"
+              f"{datetime.timedelta(seconds=abs(offset_seconds))} (the stored events keep "
+              "theirs).")
     broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
     if broker is None:
         raise ConfigError("endpoints.yml has no event_broker section to export to",
@@ -57,7 +70,8 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
     try:
         result = await export_events(tracker_store, broker, conversation_ids=conversation_ids,
                                      minimum_timestamp=minimum_timestamp,
-                                     maximum_timestamp=maximum_timestamp, progress=progress)
+                                     maximum_timestamp=maximum_timestamp,
+                                     offset_seconds=offset_seconds, progress=progress)
     finally:
         await broker.close()
         await tracker_store.close()
@@ -71,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.conversation_ids else None
     asyncio.run(run_export(args.project, args.endpoints, conversation_ids=ids,
                            minimum_timestamp=args.minimum_timestamp,
-                           maximum_timestamp=args.maximum_timestamp))
+                           maximum_timestamp=args.maximum_timestamp,
+                           offset_seconds=args.offset_timestamps_by_seconds))
     return 0
 
 

@@ -128,3 +128,35 @@ def test_the_command_without_a_broker_says_what_to_add(tmp_path: Path, capsys) -
         from dialogflowlite.cli.export import run_export
 
         asyncio.run(run_export(project))
+
+
+def test_offset_timestamps_move_what_is_published_not_what_is_stored(monkeypatch) -> None:
+    from dialogflowlite.brokers import export
+
+    store, broker = MemoryTrackerStore(), ListBroker()
+    asyncio.run(_fill(store))
+    # the window applies to the stored timestamps, the offset to the published ones
+    _export(store, broker, conversation_ids=["ann"], minimum_timestamp=11.0,
+            offset_seconds=-5)
+    assert [(e["text"], e["timestamp"]) for e in broker.published] == [
+        ("ann-1", 7.0), ("ann-2", 25.0)]
+    stored = asyncio.run(store.load_events("ann"))
+    assert [e["timestamp"] for e in stored] == [10.0, 12.0, 30.0]
+    # a failed export's resuming command keeps every option given
+    monkeypatch.setattr(export, "BATCH_SIZE", 1)
+    with pytest.raises(ExportError) as error:
+        _export(store, ListBroker(fail_on=2), conversation_ids=["ann", "bob"],
+                maximum_timestamp=45.0, offset_seconds=3600)
+    assert error.value.hint.startswith(
+        "fix the broker, then run the export again with --minimum-timestamp 11.0 "
+        "--maximum-timestamp 45.0 --conversation-ids ann,bob "
+        "--offset-timestamps-by-seconds 3600 ")
+
+
+def test_the_command_offsets_timestamps(tmp_path: Path, capsys) -> None:
+    project = _project(tmp_path, "event_broker:\n  type: file\n  path: events.jsonl\n")
+    assert main(["export", "--project", str(project), "--conversation-ids", "cy",
+                 "--offset-timestamps-by-seconds", "86400"]) == 0
+    [line] = (project / "events.jsonl").read_text().splitlines()
+    assert json.loads(line)["timestamp"] == 50.0 + 86400
+    assert "Every published timestamp is moved by +1 day, 0:00:00" in capsys.readouterr().out
