@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,14 +53,33 @@ def _sqlite(tmp_path: Path) -> TrackerStore:
     return SQLiteTrackerStore(_domain(), db=tmp_path / "trackers.db")
 
 
+def mongo_store_factory(monkeypatch) -> Any:
+    """MongoTrackerStore(...) against one in-memory mongomock server (there is no MongoDB
+    server to test against): the returned callable takes the store's settings."""
+    pytest.importorskip("pymongo")
+    mongomock_store = pytest.importorskip("mongomock.store")
+    from functools import partial
+
+    from mongo_double import AsyncMongomockClient
+
+    from dialogflowlite.stores import mongo
+
+    server = mongomock_store.ServerStore()
+    monkeypatch.setattr(mongo, "_async_client_class",
+                        lambda: partial(AsyncMongomockClient, server=server))
+    return lambda **settings: mongo.MongoTrackerStore(_domain(), **settings)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
                         pytest.param("mysql", marks=pytest.mark.mysql),
-                        pytest.param("redis", marks=pytest.mark.redis)])
-def make_store(request, tmp_path):
+                        pytest.param("redis", marks=pytest.mark.redis), "mongo"])
+def make_store(request, tmp_path, monkeypatch):
     """A factory of stores of one backend that all see the same data (like two workers)."""
     kind = request.param
     if kind == "sqlite":
         return lambda: _sqlite(tmp_path)
+    if kind == "mongo":
+        return mongo_store_factory(monkeypatch)
     if kind == "postgres":
         from dialogflowlite.stores.postgres import PostgresTrackerStore
 

@@ -8,6 +8,7 @@ from dialogflowlite import hookimpl
 @hookimpl
 def dfl_register_tracker_stores() -> dict[str, type]:
     from dialogflowlite.stores.factory import SQLTrackerStore
+    from dialogflowlite.stores.mongo import MongoTrackerStore
     from dialogflowlite.stores.mysql import MySQLTrackerStore
     from dialogflowlite.stores.postgres import PostgresTrackerStore
     from dialogflowlite.stores.redis import RedisTrackerStore
@@ -20,6 +21,9 @@ def dfl_register_tracker_stores() -> dict[str, type]:
         "mysql": MySQLTrackerStore,
         "mariadb": MySQLTrackerStore,
         "redis": RedisTrackerStore,
+        # Rasa's name, and the plain one
+        "mongod": MongoTrackerStore,
+        "mongo": MongoTrackerStore,
         # Rasa's name: SQLite, PostgreSQL or MySQL by `dialect`
         "SQL": SQLTrackerStore,
     }

@@ -1,0 +1,107 @@
+"""The MongoDB tracker store beyond the shared contract (tests/stores/test_backends.py):
+Rasa's documents and settings, its index, and what a failing server gives.
+
+There is no MongoDB server here: mongomock's in-memory server plays it (see
+mongo_double.py), so these tests check the store's documents and queries, not
+the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from test_backends import _conversation, mongo_store_factory
+
+from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.shared.events import UserUttered
+
+RASA_DOCUMENT = {
+    "sender_id": "from-rasa",
+    "slots": {"city": "Oslo"},
+    "latest_message": {"text": "to Oslo"},
+    "events": [
+        {"event": "action", "name": "action_listen", "timestamp": 1.0},
+        {"event": "user", "text": "to Oslo", "timestamp": 2.0,
+         "parse_data": {"intent": {"name": "inform", "confidence": 0.9}, "entities": []}},
+        {"event": "slot", "name": "city", "value": "Oslo", "timestamp": 2.0},
+    ],
+}
+
+
+@pytest.fixture
+def make_store(monkeypatch):
+    return mongo_store_factory(monkeypatch)
+
+
+def test_a_conversation_rasa_stored_is_read_and_added_to_in_place(make_store) -> None:
+    async def main() -> None:
+        store = make_store(db="bots")
+        await store._collection()
+        store.conversations.blocking.insert_one(dict(RASA_DOCUMENT))
+        tracker = await store.retrieve("from-rasa")
+        assert tracker.slots["city"] == "Oslo" and tracker.latest_message.text == "to Oslo"
+        assert await store.stored_version("from-rasa") == 0
+        tracker.update(UserUttered(text="thanks"))
+        await store.save(tracker)
+        [document] = list(store.conversations.blocking.find({}, {"_id": 0}))
+        # one document per conversation, Rasa's fields kept, the new event pushed
+        assert document["slots"] == {"city": "Oslo"}
+        assert [e["event"] for e in document["events"]] == ["action", "user", "slot", "user"]
+        assert document["dfl_version"] == 1
+        assert await store.keys() == ["from-rasa"]
+        await store.close()
+        assert store.client.closed
+
+    asyncio.run(main())
+
+
+def test_rasa_settings_in_endpoints_build_the_store(make_store, plugin_manager) -> None:
+    from dialogflowlite.stores.factory import create_tracker_store
+    from dialogflowlite.stores.mongo import MongoTrackerStore
+
+    store = create_tracker_store({"type": "mongod", "url": "db.local:27017", "db": "rasa",
+                                  "username": "bot", "password": "pw", "auth_source": "users",
+                                  "collection": "talks"})
+    assert isinstance(store, MongoTrackerStore)
+    assert store.client.url == "mongodb://db.local:27017"
+    assert store.client.options["username"] == "bot"
+    assert store.client.options["authSource"] == "users"
+    assert store.conversations.blocking.name == "talks"
+    assert isinstance(create_tracker_store({"type": "mongo"}), MongoTrackerStore)
+    with pytest.raises(ConfigError, match="no setting 'colection'") as error:
+        create_tracker_store({"type": "mongod", "colection": "talks"})
+    assert "collection" in str(error.value)
+
+
+def test_rasa_s_own_index_is_kept_with_a_warning(make_store, caplog) -> None:
+    async def main() -> None:
+        store = make_store()
+        store.conversations.blocking.create_index("sender_id")  # Rasa's, not unique
+        with caplog.at_level(logging.WARNING):
+            await store.save(_conversation("alice"))
+        assert "no unique index on sender_id" in caplog.text
+        assert await store.count_events("alice") == 7
+        assert await store.count_events("nobody") == 0
+
+    asyncio.run(main())
+
+
+def test_a_failing_server_is_a_tracker_store_error(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        await store._collection()
+
+        def down(*args, **kwargs):
+            raise ConnectionError("connection refused")
+
+        store.conversations.blocking.find_one = down
+        store.conversations.blocking.find_one_and_update = down
+        with pytest.raises(TrackerStoreError, match="MongoDB read failed: ConnectionError") as read:
+            await store.retrieve("alice")
+        assert "reachable" in read.value.hint
+        with pytest.raises(TrackerStoreError, match="MongoDB write failed"):
+            await store.save(_conversation("alice"))
+
+    asyncio.run(main())
