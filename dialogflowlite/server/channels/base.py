@@ -10,6 +10,7 @@ its name and passes the keys below that name as ``config``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,29 @@ if TYPE_CHECKING:
     from sanic import Blueprint
 
     from dialogflowlite.dialogue.messages import IncomingMessage
+    from dialogflowlite.errors import ApiError
+
+logger = logging.getLogger(__name__)
 
 #: runs one user message through the bot and returns the replies
 OnMessage = Callable[["IncomingMessage"], Awaitable[list[dict[str, Any]]]]
+
+
+def refused(channel: str, request: Any, problem: str, message: str, *, status: int = 403,
+            what: str = "a request") -> ApiError:
+    """The error that refuses a request the channel could not verify, once the refusal is
+    logged.
+
+    The log, for the operator, names where the request came from and exactly
+    what was wrong (``problem``); the response says only ``message``, so that a
+    caller probing the webhook learns nothing more. 401 answers a missing or
+    bad credential, 403 one that does not match.
+    """
+    from dialogflowlite.errors import ApiError
+
+    logger.warning("%s: %s from %s was refused: %s", channel, what,
+                   request.remote_addr or request.ip, problem)
+    return ApiError(status, "NotAuthenticated" if status == 401 else "NotAuthorized", message)
 
 
 class InputChannel:

@@ -84,7 +84,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
@@ -430,10 +430,9 @@ class FacebookChannel(InputChannel):
         async def webhook(request: Request) -> HTTPResponse:
             problem = signature_problem(self.secret, request.headers, request.body or b"")
             if problem:
-                logger.warning("facebook: a request from %s was refused: %s; check `secret` in "
-                               "credentials.yml", request.remote_addr or request.ip, problem)
-                raise ApiError(403, "NotAuthorized", "the request is not signed by Facebook "
-                               "with this app's secret")
+                raise refused("facebook", request, f"{problem}; check `secret` in "
+                              "credentials.yml", "the request is not signed by Facebook with "
+                              "this app's secret")
             try:
                 events = read_events(json.loads(request.body or b""))
             except (ValueError, UnicodeDecodeError):

@@ -55,8 +55,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ApiError, DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.errors import DialogflowLiteError
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.hangouts_auth import DEFAULT_CERTS_URL, ChatTokenVerifier
 from dialogflowlite.server.channels.json_fields import as_dict, as_list
 from dialogflowlite.server.channels.settings import ChannelSettings
@@ -355,10 +355,8 @@ class HangoutsChannel(InputChannel):
             if self.verifier is not None:
                 problem = await self.verifier.problem(request.headers.get("authorization"))
                 if problem:
-                    logger.warning("hangouts: a request from %s was refused: %s",
-                                   request.remote_addr or request.ip, problem)
-                    raise ApiError(401, "NotAuthenticated",
-                                   "the request carries no valid Google Chat token")
+                    raise refused("hangouts", request, problem,
+                                  "the request carries no valid Google Chat token", status=401)
             try:
                 body = json.loads(request.body or b"")
             except (ValueError, UnicodeDecodeError):

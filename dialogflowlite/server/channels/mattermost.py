@@ -70,8 +70,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from dialogflowlite.errors import ApiError, DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.errors import DialogflowLiteError
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
 from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
@@ -311,10 +311,8 @@ class MattermostChannel(InputChannel):
                                   "`trigger_word`) nor a button action (it has `context`)")
             problem = self.refusal(body)
             if problem:
-                logger.warning("mattermost: a %s from %s was refused: %s", kind,
-                               request.remote_addr or request.ip, problem)
-                raise ApiError(403, "NotAuthorized", f"the {kind} is not verified by "
-                               "webhook_token")
+                raise refused("mattermost", request, problem,
+                              f"the {kind} is not verified by webhook_token", what=f"a {kind}")
             for key in ("user_id", "channel_id"):
                 if not isinstance(body.get(key), str) or not body[key]:
                     raise bad_request(f"`{key}` is missing", parameter=key)

@@ -83,8 +83,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ApiError, DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.errors import DialogflowLiteError
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
@@ -454,10 +454,8 @@ class RocketChatChannel(InputChannel):
             body = validation.json_body(request)
             problem = self.refusal(request, body)
             if problem:
-                logger.warning("rocketchat: a request from %s was refused: %s",
-                               request.remote_addr or request.ip, problem)
-                raise ApiError(403, "NotAuthorized", "the request is not verified by the "
-                               "channel's token")
+                raise refused("rocketchat", request, problem,
+                              "the request is not verified by the channel's token")
             found = read_webhook(body)
             if found.text is not None and self.is_own(found):
                 found.text, found.ignored = None, "it is the bot's own message"

@@ -68,8 +68,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from dialogflowlite.errors import ApiError, DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.errors import DialogflowLiteError
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.vendor_http import vendor_request
 
@@ -338,11 +338,8 @@ class SlackChannel(InputChannel):
         async def webhook(request: Request) -> HTTPResponse:
             problem = self.signature_problem(request.headers, request.body)
             if problem:
-                logger.warning("slack channel: a request from %s was refused: %s",
-                               request.remote_addr or request.ip, problem)
-                raise ApiError(401, "NotAuthenticated",
-                               "the request is not signed by Slack with this app's signing "
-                               "secret")
+                raise refused("slack channel", request, problem, "the request is not signed "
+                              "by Slack with this app's signing secret", status=401)
             content_type = request.headers.get("content-type", "").split(";")[0].strip()
             if content_type == "application/x-www-form-urlencoded":
                 form = parse_qs(request.body.decode("utf-8", errors="replace"))

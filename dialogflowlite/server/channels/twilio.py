@@ -84,8 +84,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from dialogflowlite.errors import ApiError, DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.errors import DialogflowLiteError
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
 from dialogflowlite.server.channels.vendor_http import vendor_request
@@ -157,9 +157,8 @@ def signed_form(request: Request, problem_of: Callable[[str | None, dict[str, li
                     keep_blank_values=True)
     problem = problem_of(request.headers.get(SIGNATURE_HEADER), form)
     if problem:
-        logger.warning("%s: a request from %s was refused: %s", channel,
-                       request.remote_addr or request.ip, problem)
-        raise ApiError(403, "NotAuthorized", f"the {SIGNATURE_HEADER} header is missing or wrong")
+        raise refused(channel, request, problem,
+                      f"the {SIGNATURE_HEADER} header is missing or wrong")
     return form
 
 

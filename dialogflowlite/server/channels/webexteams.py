@@ -79,8 +79,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ApiError, DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.errors import DialogflowLiteError
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.json_fields import as_dict, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf8_bytes
@@ -485,10 +485,8 @@ class WebexTeamsChannel(InputChannel):
         async def webhook(request: Request) -> HTTPResponse:
             problem = self.refusal(request)
             if problem:
-                logger.warning("webexteams: a request from %s was refused: %s",
-                               request.remote_addr or request.ip, problem)
-                raise ApiError(403, "NotAuthorized",
-                               f"the {SIGNATURE_HEADER} header is missing or wrong")
+                raise refused("webexteams", request, problem,
+                              f"the {SIGNATURE_HEADER} header is missing or wrong")
             notification = read_notification(validation.json_body(request))
             if notification.item_id is None:
                 logger.debug("webexteams: a notification (%s) was ignored: %s",
