@@ -79,6 +79,7 @@ UNUSED_RESPONSE = "DFL132"
 UNUSED_INTENT = "DFL133"
 DUPLICATE_STORY_NAME = "DFL134"
 RESPONSE_CONDITION = "DFL135"
+DOMAIN_CHECKS_SKIPPED = "DFL136"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -1130,6 +1131,34 @@ CHECKS: tuple[Check, ...] = (
 STORY_STRUCTURE_CHECKS: tuple[Check, ...] = (check_checkpoints, check_contradicting_stories)
 
 
+#: the checks that do not read the domain: the only ones run when it could not be read
+DOMAIN_FREE_CHECKS: tuple[Check, ...] = (
+    check_duplicate_examples,
+    check_regexes,
+    check_synonyms,
+    check_duplicate_story_names,
+    check_checkpoints,
+    check_components,
+)
+
+#: the loader's code for a file that could not be parsed at all
+_UNREADABLE = "DFL102"
+
+
+def unreadable_domain_files(project: Project) -> list[Problem]:
+    """The loader's errors for domain files that could not be read at all: with them the
+    domain is missing whatever those files declare."""
+    domain_files = {Path(f).resolve() for f in _domain_files(project)}
+    found = []
+    for problem in project.problems:
+        if problem.is_error and problem.code == _UNREADABLE:
+            path = Path(problem.position.file)
+            path = path if path.is_absolute() else project.root / path
+            if path.resolve() in domain_files:
+                found.append(problem)
+    return found
+
+
 def _sort_key(problem: Problem) -> tuple:
     where = problem.position
     return (where.file, where.line or 0, where.col or 0)
@@ -1149,10 +1178,26 @@ def validate_project(
     trainer passes False because it reports ``project.problems`` itself.
     A finding the loader already made is not repeated. ``max_history``
     replaces config.yml's in the contradiction check (``--max-history``).
+
+    When a domain file could not be read, the checks that compare the data
+    with the domain are not run: against a domain missing that file's
+    declarations they would report every intent, response and slot it
+    declares as missing, burying the one error that matters. One warning
+    says so instead.
     """
     loader = list(project.problems)
     already = {(p.severity, p.message) for p in loader}
     found: list[Problem] = []
+    unreadable = unreadable_domain_files(project)
+    if unreadable:
+        skipped = [c for c in checks if c not in DOMAIN_FREE_CHECKS]
+        checks = [c for c in checks if c in DOMAIN_FREE_CHECKS]
+        if skipped:
+            found.append(_warning(
+                unreadable[0].position,
+                "the data was not checked against the domain: a domain file could not be "
+                f"read ({len(skipped)} checks skipped)",
+                "fix the domain file, then validate again", DOMAIN_CHECKS_SKIPPED))
     for check in checks:
         if check is check_contradicting_stories:
             results = check_contradicting_stories(project, history=max_history)

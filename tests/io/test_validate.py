@@ -884,3 +884,20 @@ def test_response_conditions_name_slots_and_values_they_can_have(project) -> Non
     ]
     assert found[0].hint == "did you mean 'city'?"
     assert where(found[0], root)[0] == "domain.yml"
+
+
+def test_a_domain_that_cannot_be_read_is_one_error_not_a_cascade(project) -> None:
+    clean = problems(project())
+    root = project(domain=DOMAIN.replace("intents:", "intents:\n\t- oops", 1))
+    found = problems(root)
+    # the YAML error, the note that the domain checks were skipped, and what the
+    # checks that do not read the domain find (the same as in the clean project)
+    assert [(p.code, p.severity) for p in found[:2]] == [("DFL102", "error"),
+                                                         ("DFL136", "warning")]
+    assert where(found[0], root) == where(found[1], root) == ("domain.yml", 3)
+    assert "a domain file could not be read" in found[1].message
+    assert found[2:] == []
+    assert not any(p.code in ("DFL111", "DFL116", "DFL123") for p in found)
+    assert clean == []
+    # a project whose domain reads gets every check, and no note
+    assert problems(project(), "DFL136") == []
