@@ -79,7 +79,7 @@ UNUSED_RESPONSE = "DFL132"
 UNUSED_INTENT = "DFL133"
 DUPLICATE_STORY_NAME = "DFL134"
 RESPONSE_CONDITION = "DFL135"
-DOMAIN_CHECKS_SKIPPED = "DFL136"
+CHECKS_SKIPPED = "DFL136"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -1145,18 +1145,63 @@ DOMAIN_FREE_CHECKS: tuple[Check, ...] = (
 _UNREADABLE = "DFL102"
 
 
-def unreadable_domain_files(project: Project) -> list[Problem]:
-    """The loader's errors for domain files that could not be read at all: with them the
-    domain is missing whatever those files declare."""
+#: the checks that report what the training data lacks (an intent without examples,
+#: a response or intent no story uses, a checkpoint no story joins): not run when a
+#: training-data file could not be read, since that file may hold what they miss
+ABSENCE_CHECKS: tuple[Check, ...] = (
+    check_intents_without_examples,
+    check_unused_responses,
+    check_unused_intents,
+    check_checkpoints,
+)
+
+
+def unreadable_files(project: Project) -> tuple[list[Problem], list[Problem]]:
+    """The loader's errors for files that could not be read at all: those of domain
+    files, and those of training-data files (under ``data/`` or given with ``--data``).
+    What such a file declares is missing from the project."""
     domain_files = {Path(f).resolve() for f in _domain_files(project)}
-    found = []
+    special = {(project.root / name).resolve() for name in ("config.yml", "endpoints.yml",
+                                                              "credentials.yml")}
+    tests = (project.root / "tests").resolve()
+    domain, data = [], []
     for problem in project.problems:
-        if problem.is_error and problem.code == _UNREADABLE:
-            path = Path(problem.position.file)
-            path = path if path.is_absolute() else project.root / path
-            if path.resolve() in domain_files:
-                found.append(problem)
-    return found
+        if not problem.is_error or problem.code != _UNREADABLE:
+            continue
+        path = Path(problem.position.file)
+        path = (path if path.is_absolute() else project.root / path).resolve()
+        if path in domain_files:
+            domain.append(problem)
+        elif path not in special and tests not in path.parents:
+            data.append(problem)
+    return domain, data
+
+
+def _checks_to_run(project: Project, checks: Sequence[Check]) -> tuple[list[Check],
+                                                                        list[Problem]]:
+    """``checks`` without those a file that could not be read would make report
+    what is not missing; and a note for each reason checks were left out."""
+    domain, data = unreadable_files(project)
+    chosen, notes = list(checks), []
+    if domain:
+        skipped = [c for c in chosen if c not in DOMAIN_FREE_CHECKS]
+        chosen = [c for c in chosen if c in DOMAIN_FREE_CHECKS]
+        if skipped:
+            notes.append(_warning(
+                domain[0].position,
+                "the data was not checked against the domain: a domain file could not be "
+                f"read ({len(skipped)} checks skipped)",
+                "fix the domain file, then validate again", CHECKS_SKIPPED))
+    if data:
+        skipped = [c for c in chosen if c in ABSENCE_CHECKS]
+        chosen = [c for c in chosen if c not in ABSENCE_CHECKS]
+        if skipped:
+            notes.append(_warning(
+                data[0].position,
+                "unused intents and responses, intents without examples and unjoined "
+                "checkpoints were not looked for: a training-data file could not be read",
+                "fix the file, then validate again", CHECKS_SKIPPED))
+    return chosen, notes
 
 
 def _sort_key(problem: Problem) -> tuple:
@@ -1182,22 +1227,14 @@ def validate_project(
     When a domain file could not be read, the checks that compare the data
     with the domain are not run: against a domain missing that file's
     declarations they would report every intent, response and slot it
-    declares as missing, burying the one error that matters. One warning
-    says so instead.
+    declares as missing, burying the one error that matters. When a
+    training-data file could not be read, the checks for what the data lacks
+    are not run, for the same reason. A warning (DFL136) says which were left
+    out.
     """
     loader = list(project.problems)
     already = {(p.severity, p.message) for p in loader}
-    found: list[Problem] = []
-    unreadable = unreadable_domain_files(project)
-    if unreadable:
-        skipped = [c for c in checks if c not in DOMAIN_FREE_CHECKS]
-        checks = [c for c in checks if c in DOMAIN_FREE_CHECKS]
-        if skipped:
-            found.append(_warning(
-                unreadable[0].position,
-                "the data was not checked against the domain: a domain file could not be "
-                f"read ({len(skipped)} checks skipped)",
-                "fix the domain file, then validate again", DOMAIN_CHECKS_SKIPPED))
+    checks, found = _checks_to_run(project, checks)
     for check in checks:
         if check is check_contradicting_stories:
             results = check_contradicting_stories(project, history=max_history)

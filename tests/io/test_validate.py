@@ -901,3 +901,16 @@ def test_a_domain_that_cannot_be_read_is_one_error_not_a_cascade(project) -> Non
     assert clean == []
     # a project whose domain reads gets every check, and no note
     assert problems(project(), "DFL136") == []
+
+
+def test_a_data_file_that_cannot_be_read_hides_nothing_as_unused(project) -> None:
+    # without the stories file, every intent and response would look unused
+    root = project(stories="stories:\n- story: [x\n")
+    found = problems(root)
+    assert [(p.code, where(p, root)[0]) for p in found] == [
+        ("DFL102", "data/stories.yml"), ("DFL136", "data/stories.yml")]
+    assert "unused intents and responses" in found[1].message
+    # the checks against the domain still run: a rule that names an unknown action
+    root = project(stories="stories:\n- story: [x\n",
+                   rules=RULES.replace("utter_goodbye", "utter_goodby", 1))
+    assert "DFL116" in {p.code for p in problems(root)}
