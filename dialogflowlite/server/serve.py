@@ -63,6 +63,31 @@ def check_config(config: ServerConfig, workers: int) -> None:
         asyncio.run(broker.check_connection())
 
 
+def check_channels_and_stores(config: ServerConfig) -> None:
+    """Build the channels of credentials.yml and the stores of endpoints.yml once, and
+    close them: a setting they do not take is one clear error here, not one per worker
+    after the server said it is serving. Building them connects to nothing."""
+    import asyncio
+
+    from dialogflowlite.server.channels.loader import enabled_channels
+    from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
+
+    enabled_channels(config.read_credentials(), config.connector)
+    endpoints = config.read_endpoints()
+    tracker_store = create_tracker_store(endpoints.get("tracker_store"),
+                                         project=config.project_dir,
+                                         default_sqlite=config.tracker_db)
+    # (as for one worker: the workers warn themselves about a lock store they lack)
+    lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir,
+                                   tracker_store=tracker_store, workers=1)
+
+    async def close() -> None:
+        await tracker_store.close()
+        await lock_store.close()
+
+    asyncio.run(close())
+
+
 def _check_options(config: ServerConfig) -> None:
     """The cheap checks of TLS files, timeouts and ``--connector``, before the model loads."""
     from dialogflowlite.server.channels.loader import connector_name
@@ -108,14 +133,18 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
         config.torch_threads = default_torch_threads(workers)
     check_config(config, workers)
     scheme = "https" if config.ssl_certificate else "http"
-    logger.info("serving %s on %s://%s:%d with %d worker(s)%s", config.project_dir.name,
-                scheme, host, port, workers, "; HTTP API enabled" if config.enable_api else "")
+    serving = ("serving %s on %s://%s:%d with %d worker(s)%s", config.project_dir.name,
+               scheme, host, port, workers, "; HTTP API enabled" if config.enable_api else "")
     if workers == 1:
-        # Loading before the server starts turns a bad model into one clear error.
+        # Loading before the server starts turns a bad model, channel or store setting
+        # into one clear error, before the server says it is serving.
         app = create_app(config, agent=None)
         preload_agent(app)
+        logger.info(*serving)
         app.run(host=host, port=port, single_process=True, access_log=False, motd=False)
         return
+    check_channels_and_stores(config)
+    logger.info(*serving)
     from sanic.worker.loader import AppLoader
     from sanic.worker.manager import WorkerManager
 

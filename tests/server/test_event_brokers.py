@@ -344,3 +344,30 @@ def test_shutdown_waits_a_bounded_time_for_a_stuck_broker(tiny_model: Path, capl
     with caplog.at_level(logging.ERROR):
         asyncio.run(asyncio.wait_for(run(), 10))
     assert "7 event(s) were not published within 0 s of shutting down" in caplog.text
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("file", "text", "error"), [
+    ("credentials.yml", "socketio:\n  bot_mesage_evt: bot_uttered\n",
+     "credentials.yml socketio: no setting 'bot_mesage_evt'"),
+    ("endpoints.yml", "tracker_store:\n  type: redis\n  ulr: localhost\n",
+     "RedisTrackerStore has no setting 'ulr'"),
+    ("endpoints.yml", "lock_store:\n  type: redis\n  lifetim: 3\n", "no setting 'lifetim'"),
+])
+def test_a_wrong_channel_or_store_setting_stops_run_before_it_says_it_serves(
+        tiny_project: Path, monkeypatch, caplog, workers: int, file: str, text: str,
+        error: str) -> None:
+    from sanic import Sanic
+
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import serve
+
+    def no_server(*args, **kwargs):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(Sanic, "run", no_server)
+    monkeypatch.setattr(Sanic, "serve", no_server)
+    (tiny_project / file).write_text(text, encoding="utf-8")
+    with caplog.at_level("INFO"), pytest.raises(ConfigError, match=error):
+        serve(ServerConfig(project=str(tiny_project)), port=0, workers=workers)
+    assert "serving" not in caplog.text
