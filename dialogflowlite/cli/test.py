@@ -63,19 +63,20 @@ def core_test(
     successes: bool = False,
     errors: bool = True,
     echo: TextIO | None = None,
-    skip_without_policies: bool = False,
+    whole_test: bool = False,
     max_stories: int | None = None,
 ) -> int:
     """Replay the test stories against the model; print and write the results; the exit code.
 
-    A model without dialogue policies (``train nlu``) is an error, or with
-    ``skip_without_policies`` a printed notice and no test. User steps with
+    A model without dialogue policies (``train nlu``) is an error; with
+    ``whole_test`` (``test`` without a part) it is a printed notice and no
+    test, and so is a project without test stories. User steps with
     text are always parsed by the model's NLU and their intent and entities
     checked (what Rasa does with ``--e2e``). Without ``errors`` the failed
     stories are not written (``failed_test_stories.yml``). ``max_stories``
     tests only that many of them, the first in file order.
     """
-    from dialogflowlite.agent import Agent
+    from dialogflowlite.agent import Agent, resolve_model_path
     from dialogflowlite.errors import ModelLoadError
     from dialogflowlite.evaluation.stories import (
         FAILED_STORIES_FILE,
@@ -85,12 +86,19 @@ def core_test(
 
     stream = echo or sys.stdout
     root = Path(project_dir)
+    # a model that is not there is the first thing to say, before anything is read
+    model_file = resolve_model_path(resolve_in_project(model, root) if model is not None
+                                    else root / "models")
+    if stories is None and whole_test and not _has_test_stories(root):
+        print("Stories: no test stories under tests/ (pass --stories, or write them there)",
+              file=stream)
+        return 0
     test_stories = _test_stories(root, stories, max_stories, stream)
-    agent = Agent.load(resolve_in_project(model, root) if model is not None else root / "models")
+    agent = Agent.load(model_file)
     if not agent.is_ready():
         agent.close()
         name = agent.model_path.name if agent.model_path else "the model"
-        if skip_without_policies:
+        if whole_test:
             print(f"Stories: skipped, {name} has no dialogue policies (test them with a model "
                   "from `dialogflowlite train`)", file=stream)
             return 0
@@ -289,6 +297,13 @@ def _publish(staging: Path, output: Path, *, leave_out: Collection[str] = ()) ->
     return published
 
 
+def _has_test_stories(project_dir: Path) -> bool:
+    """Whether tests/ holds test stories; a test file that cannot be read is an error."""
+    from dialogflowlite.io.loader import load_project
+
+    return bool(load_project(project_dir, strict=False).check_test_files().test_stories)
+
+
 def _has_nlu_tests(project_dir: Path) -> bool:
     """Whether tests/ holds NLU examples; a test file that cannot be read is an error
     (it may hold the examples), not a reason to skip the NLU test."""
@@ -366,7 +381,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
                                    fail_on_prediction_errors=fail_on_prediction_errors,
                                    extract_slots=extract_slots, successes=successes,
                                    errors=errors, echo=stream, max_stories=max_stories,
-                                   skip_without_policies=part is None))
+                                   whole_test=part is None))
     if compare and part in (None, "nlu"):
         code = max(code, nlu_comparison_test(root, compare, nlu=nlu, out=out, runs=runs,
                                              percentages=percentages, plots=plots,

@@ -490,6 +490,20 @@ def test_test_out_folder(bot: Path) -> None:
     assert (bot / "elsewhere" / "story_report.json").is_file()
 
 
+def test_a_missing_model_is_said_first_and_missing_test_stories_only_stop_test_core(
+        bot: Path, capsys) -> None:
+    shutil.rmtree(bot / "tests")
+    assert main(["test", "core", "--project", str(bot), "-m", "nope.tar"]) == 1
+    assert "no model at" in capsys.readouterr().err
+    assert main(["test", "core", "--project", str(bot)]) == 1
+    assert "no test stories in" in capsys.readouterr().err
+    # the whole test says what it skipped and goes on
+    assert main(["test", "--project", str(bot), "--out", "whole"]) == 0
+    out = capsys.readouterr().out
+    assert "Stories: no test stories under tests/" in out
+    assert "NLU: no test examples under tests/" in out
+
+
 # ---------------------------------------------------------------- visualize
 
 GRAPH_DOMAIN = """
