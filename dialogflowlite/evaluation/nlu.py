@@ -562,7 +562,7 @@ def load_nlu_data(path: str | Path) -> TrainingData:
         files = [source]
     else:
         raise ProjectNotFoundError(
-            f"test data {source} does not exist",
+            f"NLU data {source} does not exist",
             hint="pass an NLU file (YAML, or Rasa's Markdown or JSON) or a folder of them "
                  "with --nlu",
         )
