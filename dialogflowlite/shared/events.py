@@ -350,8 +350,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
 EVENT_ALIASES = {"form": "active_loop", "form_validation": "loop_interrupted"}
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """Read one event from Rasa's JSON; an unknown ``event`` type is a clear error."""
+def event_from_dict(data: dict[str, Any], *, strict: bool = False) -> Event:
+    """Read one event from Rasa's JSON; an unknown ``event`` type is a clear error.
+
+    With ``strict`` (events sent over the HTTP API) an event that would mean
+    nothing is refused too: a slot or followup event without a ``name``, an
+    action event with neither ``name`` nor ``action_text``. Stored events are
+    read without it, so a conversation is never lost over one such event.
+    """
     if not isinstance(data, dict):
         raise DialogueError(f"an event must be a JSON object, not {type(data).__name__}")
     original = data.get("event")
@@ -362,10 +368,30 @@ def event_from_dict(data: dict[str, Any]) -> Event:
                             hint=f"use one of {', '.join(sorted(EVENT_TYPES))}")
     if original == "form_validation":
         data = {**data, "is_interrupted": not data.get("validate", True)}
+    if strict:
+        _check_name(kind, data)
     try:
         return cls.from_payload(data)
     except (TypeError, ValueError) as e:
         raise DialogueError(f"event {kind!r} is malformed: {e}") from e
+
+
+#: event types that mean nothing without a ``name``
+_NAMED_EVENTS = ("slot", "followup", "action")
+
+
+def _check_name(kind: str, data: dict[str, Any]) -> None:
+    if kind not in _NAMED_EVENTS:
+        return
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise DialogueError(f"event {kind!r} is malformed: its 'name' must be a string, not "
+                            f"{type(name).__name__}")
+    if not name and not (kind == "action" and data.get("action_text")):
+        needs = "'name' (or 'action_text')" if kind == "action" else "'name'"
+        raise DialogueError(f"event {kind!r} is malformed: it has no {needs}",
+                            hint=f"say which {'slot' if kind == 'slot' else 'action'} "
+                                 "it is about")
 
 
 def events_from_list(items: list[dict[str, Any]]) -> list[Event]:

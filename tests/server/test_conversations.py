@@ -99,11 +99,17 @@ def test_append_and_replace_events(make_app, agent) -> None:
     {"event": "no_such_event"},
     [{"event": "slot", "name": "a"}, "not an event"],
     {"name": "colour"},
+    # events that would mean nothing: no slot, no action, a name that is no string
+    {"event": "slot", "value": "red"},
+    [{"event": "action_listen"}, {"event": "action"}],
+    {"event": "followup", "name": ""},
+    {"event": "slot", "name": 5, "value": "red"},
 ])
-def test_events_that_cannot_be_read_are_400(make_app, body) -> None:
+def test_events_that_cannot_be_read_are_400(make_app, agent, body) -> None:
     app = make_app()
     response = asyncio.run(request(app, "post", "/conversations/dave/tracker/events", json=body))
     assert response.status == 400 and response.json["reason"] == "BadRequest"
+    assert "dave" not in asyncio.run(agent.tracker_store.keys())  # nothing was stored
     put = asyncio.run(request(app, "put", "/conversations/dave/tracker/events",
                               json={"event": "slot"}))
     assert put.status == 400 and "array" in put.json["message"]

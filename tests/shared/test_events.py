@@ -63,3 +63,15 @@ def test_same_as_ignores_timestamps() -> None:
     assert SlotSet(name="a", value=1, timestamp=1).same_as(SlotSet(name="a", value=1, timestamp=2))
     assert not SlotSet(name="a", value=1).same_as(SlotSet(name="a", value=2))
     assert not BotUttered(text="x").same_as(UserUttered(text="x"))
+
+
+def test_strict_reading_refuses_events_without_what_they_are_about() -> None:
+    for data in ({"event": "slot", "value": 1}, {"event": "followup"},
+                 {"event": "action", "name": ""}, {"event": "slot", "name": ["x"]}):
+        with pytest.raises(DialogueError, match="malformed"):
+            event_from_dict(data, strict=True)
+        # stored events are read as they are: a conversation is not lost over one
+        assert event_from_dict(data).type_name == data["event"]
+    # an end-to-end bot turn is an action event with a text and no name
+    e2e = event_from_dict({"event": "action", "action_text": "Hi!"}, strict=True)
+    assert e2e.action_text == "Hi!"

@@ -108,7 +108,7 @@ def parse_events(data: Any) -> list[Event]:
         if not isinstance(item, dict):
             raise bad_request(f"{where} must be a JSON object", parameter="body")
         try:
-            events.append(event_from_dict(item))
+            events.append(event_from_dict(item, strict=True))
         except Exception as e:
             message = getattr(e, "message", None) or str(e)
             raise bad_request(f"{where} cannot be read: {message}", parameter="body") from e
