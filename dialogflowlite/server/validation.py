@@ -82,8 +82,9 @@ def field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], *,
     # JSON booleans are not numbers here, though Python thinks they are ints.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         wanted = " or ".join(_type_name(k) for k in kinds)
-        raise bad_request(f"the field {key!r} must be a {wanted}, not {_json_type(value)}",
-                          parameter=key)
+        article = "an" if wanted[0] in "aeiou" else "a"
+        raise bad_request(f"the field {key!r} must be {article} {wanted}, not "
+                          f"{_json_type(value)}", parameter=key)
     return value
 
 

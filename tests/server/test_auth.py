@@ -32,6 +32,7 @@ PROTECTED = {
     ("POST", "/conversations/<conversation_id:str>/messages"),
     ("POST", "/conversations/<conversation_id:str>/trigger_intent"),
     ("POST", "/conversations/<conversation_id:str>/predict"),
+    ("POST", "/conversations/<conversation_id:str>/execute"),
 }
 
 #: routes anyone may call (health checks, channels, the chat page, the API description)
@@ -65,6 +66,7 @@ BODIES = {
     "/tracker/events": [{"event": "slot", "name": "colour", "value": "red"}],
     "/messages": {"text": "/greet", "sender": "user"},
     "/trigger_intent": {"name": "greet"},
+    "/execute": {"name": "action_listen"},
 }
 
 

@@ -169,6 +169,30 @@ def test_trigger_intent(make_app) -> None:
     asyncio.run(main())
 
 
+def test_execute_runs_one_action_and_predicts_nothing_after_it(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        response = await request(app, "post", "/conversations/hal/execute",
+                                 params={"include_events": "ALL"},
+                                 json={"name": "utter_choice", "policy": "script",
+                                       "confidence": 1})
+        assert response.status == 200
+        [message] = response.json["messages"]
+        assert message["recipient_id"] == "hal" and message["text"]
+        events = response.json["tracker"]["events"]
+        # the session starts, the action runs, and nothing runs after it
+        assert events[-2]["event"] == "action" and events[-2]["name"] == "utter_choice"
+        assert events[-2]["policy"] == "script" and events[-1]["event"] == "bot"
+        unknown = await request(app, "post", "/conversations/hal/execute",
+                                json={"name": "utter_nothing"})
+        assert unknown.status == 404 and "utter_nothing" in unknown.json["message"]
+        missing = await request(app, "post", "/conversations/hal/execute", json={})
+        assert missing.status == 400 and missing.json["details"]["parameter"] == "name"
+
+    asyncio.run(main())
+
+
 def test_story_of_a_conversation(make_app) -> None:
     from dialogflowlite.io.yaml import read_yaml, to_plain
 

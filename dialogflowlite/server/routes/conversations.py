@@ -7,6 +7,7 @@
 * ``POST /conversations/{id}/messages``       add a user message without running actions
 * ``POST /conversations/{id}/trigger_intent`` inject an intent and run the bot
 * ``POST /conversations/{id}/predict``        scores of the next action (nothing changes)
+* ``POST /conversations/{id}/execute``        run one named action (Rasa's deprecated route)
 
 Writes hold the conversation's lock, so they never interleave with messages
 being processed for the same sender.
@@ -203,6 +204,27 @@ def blueprint() -> Blueprint:
         found = await load_tracker(agent, sender)
         return json({"tracker": found.current_state(verbosity),
                      "messages": [rasa_shape(message) for message in messages]})
+
+    @bp.post("/execute", name="execute", ctx_auth=True)
+    async def execute(request: Request, conversation_id: str) -> HTTPResponse:
+        # Rasa's deprecated route, kept for scripts written against it: one named
+        # action runs, and nothing is predicted after it
+        sender = _conversation(conversation_id)
+        body = validation.json_body(request)
+        name = validation.field(body, "name", str)
+        policy = validation.field(body, "policy", str, required=False)
+        confidence = validation.field(body, "confidence", (int, float), required=False)
+        verbosity = include_events(request)
+        agent = agent_of(request)
+        if not (agent.domain.is_known_action(name) or name in agent.domain.responses):
+            raise ApiError(404, "NotFound", f"the action {name!r} is not in the domain")
+        request.app.ctx.metrics.active.touch(sender)
+        result = await agent.execute_action(sender, name, policy=policy,
+                                            confidence=None if confidence is None
+                                            else float(confidence))
+        found = await load_tracker(agent, sender)
+        return json({"tracker": found.current_state(verbosity),
+                     "messages": [rasa_shape(message) for message in result.replies]})
 
     @bp.post("/predict", name="predict", ctx_auth=True)
     async def predict(request: Request, conversation_id: str) -> HTTPResponse:
