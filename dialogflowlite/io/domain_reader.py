@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dialogflowlite.errors import Position
 from dialogflowlite.io import formats
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import position, to_plain, value_position
@@ -154,13 +155,21 @@ class DomainReader:
                 )
 
     def _add_intent(self, intent: IntentDef) -> None:
-        if intent.name in self.domain.intents:
-            self.log.warning(
-                intent.position or self.domain.position,
-                f"intent '{intent.name}' is declared twice",
-                "remove one of them",
-            )
+        self._twice("intent", intent.name, intent.position, self.domain.intents)
         self.domain.intents[intent.name] = intent
+
+    def _twice(self, kind: str, name: str, where: Position | None,
+               table: dict[str, Any]) -> None:
+        """Warn when ``name`` is already in ``table``: the declaration read last replaces
+        the earlier one, whose content would otherwise be lost without a word."""
+        earlier = table.get(name)
+        if earlier is None:
+            return
+        at = getattr(earlier, "position", None)
+        also = f" (also at {at})" if at is not None and at != where else ""
+        self.log.warning(where or self.domain.position,
+                         f"{kind} '{name}' is declared twice{also}; this declaration "
+                         "replaces the earlier one", "keep one of them")
 
     def _entities(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, list, "'entities'"):
@@ -168,6 +177,7 @@ class DomainReader:
         for index, item in enumerate(value):
             where = position(file, value, index)
             if isinstance(item, str):
+                self._twice("entity", item, where, self.domain.entities)
                 self.domain.entities[item] = EntityDef(item, position=where)
             elif isinstance(item, dict) and len(item) == 1:
                 name, props = next(iter(item.items()))
@@ -175,6 +185,7 @@ class DomainReader:
                 if not self.log.expect(file, item, name, props, dict, f"entity '{name}'"):
                     continue
                 self.log.check_keys(file, props, formats.ENTITY_KEYS, f"entity '{name}'")
+                self._twice("entity", str(name), where, self.domain.entities)
                 self.domain.entities[str(name)] = EntityDef(
                     str(name),
                     roles=[str(r) for r in _as_list(props.get("roles"))],
@@ -242,6 +253,7 @@ class DomainReader:
                 )
             if major < 3:
                 self._auto_fill[slot.name] = bool(props.get("auto_fill", True))
+            self._twice("slot", slot.name, where, self.domain.slots)
             self.domain.slots[slot.name] = slot
 
     def _number(self, file: Path, props: Any, key: str, default: float, what: str) -> float:
@@ -347,6 +359,7 @@ class DomainReader:
                     f"response '{name}' does not start with 'utter_', so no action can send it",
                     f"rename it to 'utter_{name}'",
                 )
+            self._twice("response", str(name), where, self.domain.responses)
             self.domain.responses[str(name)] = ResponseDef(str(name), kept, where)
 
     def _actions(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
@@ -411,6 +424,7 @@ class DomainReader:
                     f"required_slots of form '{name}' must be a list of slot names",
                     "write `required_slots: [slot_a, slot_b]`",
                 )
+            self._twice("form", form.name, form.position, self.domain.forms)
             self.domain.forms[form.name] = form
 
     def _session_config(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:

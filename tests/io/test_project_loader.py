@@ -188,6 +188,45 @@ def test_domain_folder_files_are_merged(write_project) -> None:
     )
 
 
+def test_anything_declared_twice_is_a_warning_naming_both_places(write_project) -> None:
+    root = write_project(
+        files={
+            "domain/a.yml": """
+            version: "3.1"
+            intents: [greet]
+            entities: [city, city]
+            slots:
+              city: {type: text, mappings: [{type: from_entity, entity: city}]}
+            responses:
+              utter_greet: [{text: Hello from a}]
+            forms:
+              trip: {required_slots: [city]}
+            """,
+            "domain/b.yml": """
+            version: "3.1"
+            intents: [greet]
+            slots:
+              city: {type: text, influence_conversation: false, mappings: []}
+            responses:
+              utter_greet: [{text: Hello from b}]
+            forms:
+              trip: {required_slots: []}
+            """,
+        }
+    )
+    project = load_project(root, strict=False)
+    twice = sorted(p.message.split(" is declared")[0] for p in project.problems
+                   if "declared twice" in p.message)
+    assert twice == ["entity 'city'", "form 'trip'", "intent 'greet'", "response 'utter_greet'",
+                     "slot 'city'"]
+    [response] = [p for p in project.problems if p.message.startswith("response")]
+    assert response.position.file == str(root / "domain/b.yml")
+    assert f"(also at {root / 'domain/a.yml'}:" in response.message
+    # the declaration read last is the one used, as the warnings say
+    assert project.domain.responses["utter_greet"].variations == [{"text": "Hello from b"}]
+    assert project.domain.forms["trip"].required_slots == []
+
+
 def test_data_files_with_any_names_in_nested_folders(write_project) -> None:
     root = write_project(
         domain="""
