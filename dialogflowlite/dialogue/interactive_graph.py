@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from dialogflowlite.dialogue.story_graph import build_story_graph, graph_to_html, path_nodes
-from dialogflowlite.shared.events import Event
+from dialogflowlite.shared.domain import ACTION_SESSION_START
+from dialogflowlite.shared.events import ActionExecuted, Event, SessionStarted
 from dialogflowlite.shared.story_paths import StoryPath
 
 logger = logging.getLogger(__name__)
@@ -41,12 +42,20 @@ def session_graph_page(training: Sequence[StoryPath], conversations: Sequence[Se
     note = "" if drawn or not training else (
         f"The {len(training)} story paths of the project are left out (more than "
         f"{MAX_TRAINING_STORIES}); only this session's conversations are drawn.")
-    paths = drawn + [StoryPath(stories=[f"conversation {number}"], events=list(events))
-                     for number, events in enumerate(conversations, start=1)]
+    # the session start opens every conversation and no story: left out, a conversation
+    # shares its first steps with the stories it follows
+    steps = [[e for e in events if not _session_start(e)] for events in conversations]
+    paths = drawn + [StoryPath(stories=[f"conversation {number}"], events=events)
+                     for number, events in enumerate(steps, start=1)]
     graph = build_story_graph(paths)
-    highlight = path_nodes(graph, conversations[-1]) if conversations else frozenset()
+    highlight = path_nodes(graph, steps[-1]) if steps else frozenset()
     return graph_to_html(graph, title, highlight=highlight, note=note,
                          refresh_seconds=REFRESH_SECONDS)
+
+
+def _session_start(event: Event) -> bool:
+    return isinstance(event, SessionStarted) or (
+        isinstance(event, ActionExecuted) and event.name == ACTION_SESSION_START)
 
 
 class SessionGraphServer:

@@ -14,7 +14,7 @@ from dialogflowlite.dialogue.interactive_graph import (
     SessionGraphServer,
     session_graph_page,
 )
-from dialogflowlite.shared.events import ActionExecuted, UserUttered
+from dialogflowlite.shared.events import ActionExecuted, SessionStarted, UserUttered
 from dialogflowlite.shared.story_paths import StoryPath
 
 
@@ -36,7 +36,9 @@ def test_the_page_draws_the_stories_and_fills_in_the_conversation_going_on() -> 
     training = [StoryPath(stories=["greeting"], events=turn("greet", "utter_greet")
                           + turn("goodbye", "utter_goodbye"))]
     finished = turn("inform", "utter_noted")
-    going_on = turn("greet", "utter_greet")
+    # a conversation opens with its session start, which no story has
+    going_on = [ActionExecuted(name="action_session_start"), SessionStarted(),
+                *turn("greet", "utter_greet")]
     page = session_graph_page(training, [finished, going_on])
     assert drawn(page) == {"START", "END", "greet", "utter_greet", "goodbye",
                            "utter_goodbye", "inform", "utter_noted"}
