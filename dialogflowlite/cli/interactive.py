@@ -13,11 +13,14 @@ import argparse
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import add_source_options, sources_from_args
 from dialogflowlite.dialogue.interactive_graph import DEFAULT_PORT, PAGE
+
+if TYPE_CHECKING:
+    from dialogflowlite.io.loader import ProjectSources
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
                     endpoints_file: str | None = None, out_stories: str | Path | None = None,
                     out_nlu: str | Path | None = None, stdin: TextIO | None = None,
                     stdout: TextIO | None = None, conversation_id: str | None = None,
-                    e2e: bool = False, port: int | None = None):
+                    e2e: bool = False, port: int | None = None,
+                    sources: ProjectSources | None = None):
     """Run an interactive-learning session on stdin/stdout (or the given streams).
 
     Returns the :class:`~dialogflowlite.dialogue.interactive_export.ExportReport`
@@ -66,7 +70,8 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
     ``-2``, ``-3``, ... after it). With ``e2e`` the stories hold the user's
     texts next to the intents. With ``port`` the story graph of the session
     is served at ``http://localhost:PORT/visualization.html``
-    (:mod:`dialogflowlite.dialogue.interactive_graph`; 0 takes a free port).
+    (:mod:`dialogflowlite.dialogue.interactive_graph`; 0 takes a free port),
+    drawn with the stories of ``sources`` (``--data``, ``--domain``) when given.
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.dialogue.interactive import InteractiveSession, StreamPrompt
@@ -88,7 +93,7 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
                 hint="train the whole bot with `dialogflowlite train`, or pass --model PATH")
         _line_editing()
         prompt = StreamPrompt(stdin, stdout)
-        graph = _story_graph_server(port, config.project_dir, prompt)
+        graph = _story_graph_server(port, config.project_dir, prompt, sources)
         session = InteractiveSession(
             agent, prompt, config.project_dir, stories_file=out_stories, nlu_file=out_nlu,
             conversation_id=conversation_id, e2e=e2e,
@@ -103,8 +108,9 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
         agent.close()
 
 
-def _story_graph_server(port: int | None, project_dir: Path,
-                        prompt: Any) -> tuple[Any, Callable[[list[list[Any]]], None]] | None:
+def _story_graph_server(port: int | None, project_dir: Path, prompt: Any,
+                        sources: ProjectSources | None
+                        ) -> tuple[Any, Callable[[list[list[Any]]], None]] | None:
     """The story graph server and the session's hook that feeds it, or None when
     ``port`` is None or cannot be bound (the session goes on without the page)."""
     from dialogflowlite.dialogue.interactive_graph import SessionGraphServer, session_graph_page
@@ -119,7 +125,7 @@ def _story_graph_server(port: int | None, project_dir: Path,
         logger.warning("the story graph is not served: port %d cannot be used (%s); pass "
                        "--port with a free port, or --skip-visualization", port, e)
         return None
-    project = load_project(project_dir, strict=False)
+    project = load_project(project_dir, strict=False, sources=sources)
     training = expand_story_paths(project.stories, domain=project.domain)
     prompt.show(f"The story graph of this session is at {server.url}")
 
@@ -139,16 +145,16 @@ def _line_editing() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     model = args.model
+    sources = sources_from_args(args, (), "interactive")
     if model is None:
         from dialogflowlite.cli.train import train_project
 
         print("Training the project first (unchanged components are reused)...", flush=True)
-        model = str(train_project(args.project,
-                                  sources=sources_from_args(args, (), "interactive")).model_path)
+        model = str(train_project(args.project, sources=sources).model_path)
     run_interactive(args.project, model, endpoints_file=args.endpoints,
                     out_stories=args.out_stories, out_nlu=args.out_nlu,
                     conversation_id=args.conversation_id, e2e=args.e2e,
-                    port=None if args.skip_visualization else args.port)
+                    port=None if args.skip_visualization else args.port, sources=sources)
     return 0
 
 

@@ -435,12 +435,18 @@ def test_the_story_graph_page_follows_the_session(tmp_path: Path, monkeypatch,
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join([*GREET, "/export"]) + "\n"))
     assert main(["interactive", "--project", str(root), "--port", "0"]) == 0
     assert "The story graph of this session is at http://127.0.0.1:" in capsys.readouterr().out
-    [page] = pages
+    page = pages[0]
     # the project's story and the session's conversation, whose steps are filled in
     assert ">utter_goodbye</text>" in page
     assert re.search(r'<title>greet</title><rect [^>]*fill="#fff59d"', page)
     assert re.search(r'<title>utter_greet</title><rect [^>]*fill="#fff59d"', page)
     assert not re.search(r'<title>goodbye</title><rect [^>]*fill="#fff59d"', page)
+    # with --data, the page draws the stories of that data: here none
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join([*GREET, "/export"]) + "\n"))
+    assert main(["interactive", "--project", str(root), "--port", "0", "-m",
+                 str(root / "models"), "--data", str(root / "data" / "nlu.yml"),
+                 str(root / "data" / "rules.yml")]) == 0
+    assert ">utter_goodbye</text>" not in pages[-1] and ">utter_greet</text>" in pages[-1]
 
 
 def test_a_port_in_use_leaves_the_page_out_and_the_session_goes_on(project: Path, monkeypatch,
