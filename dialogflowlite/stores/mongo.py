@@ -95,16 +95,25 @@ class MongoTrackerStore(TrackerStore):
         self._indexed = False
 
     async def _collection(self) -> Any:
-        """The collection, with its index on ``sender_id`` made on first use."""
+        """The collection, with its index on ``sender_id`` made on first use.
+
+        The server refusing the index (Rasa's own non-unique index on the field,
+        or documents that already repeat a sender) is a warning, once; a server
+        that cannot be reached is an error, and the index is tried again on the
+        next use.
+        """
         if not self._indexed:
-            self._indexed = True
+            from pymongo.errors import OperationFailure
+
             try:
                 await self.conversations.create_index("sender_id", unique=True)
+            except OperationFailure as e:
+                logger.warning("MongoDB: no unique index on sender_id (%s); reads stay "
+                               "indexed, and one document per conversation then rests on the "
+                               "lock store", e)
             except Exception as e:
-                # e.g. Rasa's own non-unique index on the field: reads stay indexed
-                logger.warning("MongoDB: no unique index on sender_id (%s: %s); one document "
-                               "per conversation then rests on the lock store",
-                               type(e).__name__, e)
+                raise _failed("connection", e) from e
+            self._indexed = True
         return self.conversations
 
     async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:

@@ -91,7 +91,18 @@ def test_rasa_s_own_index_is_kept_with_a_warning(make_store, caplog) -> None:
 def test_a_failing_server_is_a_tracker_store_error(make_store) -> None:
     async def main() -> None:
         store = make_store()
-        await store._collection()
+
+        def unreachable(*args, **kwargs):
+            raise TimeoutError("no server within 10 s")
+
+        index = store.conversations.blocking.create_index
+        store.conversations.blocking.create_index = unreachable
+        with pytest.raises(TrackerStoreError, match="MongoDB connection failed"):
+            await store.retrieve("alice")
+        # the index is tried again once the server answers
+        store.conversations.blocking.create_index = index
+        assert await store.retrieve("alice") is None
+        assert "sender_id_1" in store.conversations.blocking.index_information()
 
         def down(*args, **kwargs):
             raise ConnectionError("connection refused")
