@@ -381,7 +381,8 @@ class _DomainRewriter:
         auto_fill: dict[str, bool] = {}
         for _file, data, slots, name in declarations:
             if self._major(data) < 3:
-                auto_fill[str(name)] = bool((slots[name] or {}).get("auto_fill", True))
+                meaning = formats.flag_meaning((slots[name] or {}).get("auto_fill", True))
+                auto_fill[str(name)] = True if meaning is None else meaning
         for index, (file, data, slots, name) in enumerate(declarations):
             if self._rewrite_slot(file, data, slots, name, winners[str(name)] == index,
                                   auto_fill.get(str(name), False)):

@@ -190,7 +190,8 @@ class DomainReader:
                     str(name),
                     roles=[str(r) for r in _as_list(props.get("roles"))],
                     groups=[str(g) for g in _as_list(props.get("groups"))],
-                    influence_conversation=bool(props.get("influence_conversation", True)),
+                    influence_conversation=self.log.flag(file, props, "influence_conversation",
+                                                      True, f"entity '{name}'"),
                     position=where,
                 )
             else:
@@ -219,7 +220,8 @@ class DomainReader:
                     or f"use one of {', '.join(SLOT_TYPES)}",
                 )
                 slot_type = "any"
-            influence = props.get("influence_conversation", slot_type != "any")
+            influence = self.log.flag(file, props, "influence_conversation", slot_type != "any",
+                                   f"slot '{name}'")
             if slot_type == "any" and influence:
                 self.log.error(
                     position(file, props, "influence_conversation"),
@@ -252,7 +254,8 @@ class DomainReader:
                     "add `mappings:` (e.g. `- type: from_entity`)",
                 )
             if major < 3:
-                self._auto_fill[slot.name] = bool(props.get("auto_fill", True))
+                self._auto_fill[slot.name] = self.log.flag(file, props, "auto_fill", True,
+                                                        f"slot '{name}'")
             self._twice("slot", slot.name, where, self.domain.slots)
             self.domain.slots[slot.name] = slot
 
@@ -441,11 +444,13 @@ class DomainReader:
             )
             expiry = 60.0
         self.domain.session_config = SessionConfig(
-            expiry, bool(value.get("carry_over_slots_to_new_session", True))
+            expiry, self.log.flag(file, value, "carry_over_slots_to_new_session", True,
+                               "session_config")
         )
 
     def _config(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, dict, "'config'"):
             return
         self.log.check_keys(file, value, formats.DOMAIN_CONFIG_KEYS, "the domain's config")
-        self.domain.store_entities_as_slots = bool(value.get("store_entities_as_slots", True))
+        self.domain.store_entities_as_slots = self.log.flag(
+            file, value, "store_entities_as_slots", True, "the domain's config")

@@ -157,3 +157,18 @@ def did_you_mean(word: str, options: Iterable[str]) -> str | None:
     if not matches:
         return None
     return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
+
+
+#: words that YAML 1.2 (which the loader reads, as Rasa does) takes as text but that
+#: people write as true or false
+FLAG_WORDS = {"true": True, "yes": True, "on": True, "y": True,
+              "false": False, "no": False, "off": False, "n": False}
+
+
+def flag_meaning(value: object) -> bool | None:
+    """``value`` of a true/false setting as a bool: a YAML boolean, or one of
+    :data:`FLAG_WORDS` as text; None for anything else (Python's ``bool()`` would
+    call any non-empty text true, ``"no"`` included)."""
+    if isinstance(value, bool):
+        return value
+    return FLAG_WORDS.get(str(value).strip().lower())

@@ -51,6 +51,28 @@ class ProblemLog:
     def extend(self, problems: Iterable[Problem]) -> None:
         self.problems.extend(problems)
 
+    def flag(self, file: str | Path, props: Any, key: str, default: bool, what: str) -> bool:
+        """``props[key]`` (a true/false setting of ``what``) as a bool; ``default`` when it
+        is absent. A word such as ``no`` or ``"false"``, which YAML 1.2 reads as text, is
+        read by its meaning with a warning; anything else is a warning and ``default``."""
+        from dialogflowlite.io.formats import flag_meaning
+        from dialogflowlite.io.yaml import value_position
+
+        value = props.get(key)
+        if value is None or isinstance(value, bool):
+            return default if value is None else value
+        meaning = flag_meaning(value)
+        where = value_position(file, props, key)
+        if meaning is None:
+            self.warning(where, f"{key} of {what} must be true or false, not {str(value)!r}; "
+                                f"{str(default).lower()} is used",
+                         f"write `{key}: true` or `{key}: false`")
+            return default
+        self.warning(where, f"{key} of {what} is the text {str(value)!r}, read as "
+                            f"{str(meaning).lower()}",
+                     f"write `{key}: {str(meaning).lower()}` (no quotes)")
+        return meaning
+
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]

@@ -67,8 +67,10 @@ class StoryReader:
                 story.condition = self._steps(
                     file, item, "condition", item.get("condition"), str(name), in_condition=True
                 )
-                story.conversation_start = bool(item.get("conversation_start", False))
-                story.wait_for_user_input = bool(item.get("wait_for_user_input", True))
+                story.conversation_start = self.log.flag(file, item, "conversation_start",
+                                                         False, f"rule '{name}'")
+                story.wait_for_user_input = self.log.flag(file, item, "wait_for_user_input",
+                                                          True, f"rule '{name}'")
             found.append(story)
         return found
 

@@ -252,6 +252,22 @@ def test_store_entities_as_slots_false_turns_auto_fill_off(tmp_path: Path) -> No
     assert new["config"] == {"store_entities_as_slots": False}
 
 
+@pytest.mark.parametrize(("config", "auto_fill"), [("", "no"), ("", "'false'"),
+                                                   ("config: {store_entities_as_slots: off}",
+                                                    "true")])
+def test_auto_fill_off_written_as_a_word_adds_no_mapping(tmp_path: Path, config: str,
+                                                         auto_fill: str) -> None:
+    # YAML 1.2 reads `no`, `off` and quoted words as text, which Python calls true
+    new, _, _ = migrated(tmp_path, f"""
+        version: "2.0"
+        {config}
+        entities: [city]
+        slots:
+          city: {{type: text, auto_fill: {auto_fill}}}
+        """)
+    assert new["slots"]["city"] == {"type": "text", "mappings": []}
+
+
 def test_slot_types_and_influence_keep_their_2_0_meaning(tmp_path: Path) -> None:
     new, _, migration = migrated(tmp_path, """
         version: "2.0"

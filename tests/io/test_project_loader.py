@@ -514,3 +514,47 @@ def test_wrong_types_are_named_in_yaml_words(write_project) -> None:
         (8, "'entities' must be a list, not mapping"),
         (3, "steps of 's' must be a list, not text"),
     ]
+
+
+def test_true_false_settings_written_as_words_are_read_by_their_meaning(write_project) -> None:
+    # YAML 1.2 reads `no`, `off` and quoted words as text, which Python calls true
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [greet]
+        entities:
+          - city: {influence_conversation: no}
+        slots:
+          kind:
+            type: text
+            influence_conversation: "false"
+            mappings: []
+          mood:
+            type: bool
+            influence_conversation: maybe
+            mappings: []
+        session_config:
+          carry_over_slots_to_new_session: off
+        """,
+        files={"data/rules.yml": """
+        version: "3.1"
+        rules:
+        - rule: hello
+          conversation_start: yes
+          wait_for_user_input: "no"
+          steps:
+          - intent: greet
+          - action: utter_greet
+        """},
+    )
+    project = load_project(root, strict=False)
+    domain = project.domain
+    assert domain.entities["city"].influence_conversation is False
+    assert domain.slots["kind"].influence_conversation is False
+    assert domain.slots["mood"].influence_conversation is True  # not understood: the default
+    assert domain.session_config.carry_over_slots_to_new_session is False
+    (rule,) = project.rules
+    assert (rule.conversation_start, rule.wait_for_user_input) == (True, False)
+    found = [p.message for p in project.problems if "true" in p.message or "read as" in p.message]
+    assert len(found) == 6
+    assert "influence_conversation of slot 'mood' must be true or false, not 'maybe'" in found[2]
