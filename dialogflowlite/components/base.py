@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.errors import ComponentConfigError, Position
-from dialogflowlite.io.formats import did_you_mean
+from dialogflowlite.io.formats import did_you_mean, flag_meaning
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -74,7 +74,7 @@ class Component:
             if key == "name":
                 continue
             if key in cls.defaults:
-                config[key] = value
+                config[key] = cls._checked_flag(key, value, position)
             elif key in cls.compatible_keys:
                 logger.info("%s: setting '%s' has no effect here and is ignored", cls.name, key)
             else:
@@ -83,6 +83,28 @@ class Component:
                 raise ComponentConfigError(f"component {cls.name} has no setting '{key}'",
                                            hint=hint, position=position)
         return config
+
+    @classmethod
+    def _checked_flag(cls, key: str, value: Any, position: Position | None) -> Any:
+        """``value`` of a setting whose default is true or false, as a bool.
+
+        YAML 1.2 reads ``no``, ``off`` and quoted words as text, which Python
+        calls true: such a word is read by its meaning (with a warning), and any
+        other value that is not true or false is an error. Other settings are
+        returned as given.
+        """
+        if not isinstance(cls.defaults.get(key), bool) or isinstance(value, bool):
+            return value
+        meaning = flag_meaning(value)
+        where = f" ({position})" if position is not None else ""
+        if meaning is None or value is None:
+            raise ComponentConfigError(
+                f"component {cls.name}: setting '{key}' must be true or false, not {value!r}",
+                hint=f"write `{key}: true` or `{key}: false`", position=position)
+        logger.warning("%s: setting '%s' is the text %r, read as %s; write `%s: %s` (no "
+                       "quotes)%s", cls.name, key, value, str(meaning).lower(), key,
+                       str(meaning).lower(), where)
+        return meaning
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

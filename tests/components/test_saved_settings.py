@@ -34,3 +34,18 @@ def test_policies_load_through_the_same_path(tmp_path, caplog) -> None:
         policy = load_component(MemoizationPolicy, {"max_history": 3, "old_option": 1},
                                 storage)
     assert policy.config["max_history"] == 3 and "old_option" in caplog.text
+
+
+def test_a_true_false_setting_written_as_a_word_is_read_by_its_meaning(caplog) -> None:
+    # YAML 1.2 reads `no`, `off` and quoted words as text, which Python calls true
+    with caplog.at_level("WARNING"):
+        tokenizer = WhitespaceTokenizer({"intent_tokenization_flag": "no"})
+    assert tokenizer.config["intent_tokenization_flag"] is False
+    assert "setting 'intent_tokenization_flag' is the text 'no', read as false" in caplog.text
+    assert WhitespaceTokenizer({"intent_tokenization_flag": "On"}).config[
+        "intent_tokenization_flag"] is True
+    with pytest.raises(ComponentConfigError, match="must be true or false, not 'maybe'"):
+        WhitespaceTokenizer({"intent_tokenization_flag": "maybe"})
+    # settings whose default is not true or false are taken as given
+    assert WhitespaceTokenizer({"intent_split_symbol": "no"}).config[
+        "intent_split_symbol"] == "no"
