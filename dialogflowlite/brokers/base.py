@@ -46,10 +46,9 @@ class EventBroker(ABC):
 
         ``project`` is the project folder, which relative paths are taken from.
         """
-        from dialogflowlite.stores.factory import check_keys
+        from dialogflowlite.stores.factory import checked_settings
 
-        check_keys(cls, config, SECTION)
-        return cls(**config)
+        return cls(**checked_settings(cls, config, SECTION))
 
     @abstractmethod
     async def publish_many(self, events: list[dict[str, Any]]) -> None:

@@ -134,7 +134,33 @@ def create_lock_store(config: dict[str, Any] | None, *, project: str | Path | No
     return base.create_lock_store(params)
 
 
-def build_store(cls: type, config: dict[str, Any], section: str, **extra: Any) -> Any:
-    """``cls(**extra, **config)`` after checking every key of ``config``."""
+def checked_settings(cls: type, config: dict[str, Any], section: str) -> dict[str, Any]:
+    """``config`` once every key is one ``cls`` takes, with its true/false settings as
+    bools.
+
+    A setting whose default is true or false may come as text: from
+    ``${ENV_VAR}``, or as YAML 1.2's ``no``/``off``. Python calls any such text
+    true, so ``"false"`` would switch the setting on: words are read by their
+    meaning, and anything else is a :class:`ConfigError` naming the key.
+    """
+    from dialogflowlite.io.formats import flag_meaning
+
     check_keys(cls, config, section)
-    return cls(**extra, **config)
+    parameters = inspect.signature(cls.__init__).parameters
+    settings = dict(config)
+    for key, value in config.items():
+        default = parameters[key].default if key in parameters else None
+        if isinstance(default, bool) and value is not None and not isinstance(value, bool):
+            meaning = flag_meaning(value)
+            if meaning is None:
+                raise ConfigError(f"endpoints.yml {section}: {key} must be true or false, "
+                                  f"not {value!r}", hint=f"write `{key}: true` or "
+                                                         f"`{key}: false`")
+            settings[key] = meaning
+    return settings
+
+
+def build_store(cls: type, config: dict[str, Any], section: str, **extra: Any) -> Any:
+    """``cls(**extra, **config)`` after checking every setting of ``config``
+    (:func:`checked_settings`)."""
+    return cls(**extra, **checked_settings(cls, config, section))

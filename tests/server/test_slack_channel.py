@@ -412,3 +412,9 @@ def test_bad_settings_are_config_errors() -> None:
     channel = enabled_channels({"slack": {**good, "errors_ignore_retry": None,
                                           "use_threads": None}})[0]
     assert channel.errors_ignore_retry == ["http_timeout"] and channel.use_threads is False
+    # text from ${ENV_VAR}, or YAML 1.2's `no`, is read by its meaning, not as Python's truth
+    for given, meaning in (("false", False), ("no", False), ("True", True), ("on", True)):
+        channel = enabled_channels({"slack": {**good, "use_threads": given}})[0]
+        assert channel.use_threads is meaning
+    with pytest.raises(ConfigError, match="`use_threads` must be true or false, not 'often'"):
+        enabled_channels({"slack": {**good, "use_threads": "often"}})

@@ -71,3 +71,24 @@ def test_the_builtin_stores_are_plugins(plugin_manager) -> None:
     stores = next(p for p in describe_plugins() if p["name"] == "stores")
     assert {"sqlite", "postgres", "redis", "SQL"} <= set(stores["contributes"]["tracker stores"])
     assert {"sqlite", "redis"} <= set(stores["contributes"]["lock stores"])
+
+
+def test_true_false_settings_given_as_text_are_read_by_their_meaning(plugin_manager) -> None:
+    # `${REDIS_SSL}` gives text, and YAML 1.2 reads `no` as text: Python calls both true
+    store = create_tracker_store({"type": "redis", "url": "localhost", "use_ssl": "false"})
+    assert store.redis.connection_pool.connection_class.__name__ == "Connection"
+    store = create_tracker_store({"type": "redis", "url": "localhost", "use_ssl": "yes"})
+    assert store.redis.connection_pool.connection_class.__name__ == "SSLConnection"
+    with pytest.raises(ConfigError, match="tracker_store: use_ssl must be true or false, "
+                                          "not 'maybe'"):
+        create_tracker_store({"type": "redis", "url": "localhost", "use_ssl": "maybe"})
+
+
+def test_an_event_broker_reads_its_true_false_settings_the_same_way(plugin_manager) -> None:
+    from dialogflowlite.brokers.base import create_event_broker
+
+    broker = create_event_broker({"type": "pika", "url": "localhost", "raise_on_failure": "no",
+                                  "should_keep_unpublished_messages": "off"})
+    assert (broker.raise_on_failure, broker.keep_unpublished) == (False, False)
+    with pytest.raises(ConfigError, match="raise_on_failure must be true or false"):
+        create_event_broker({"type": "pika", "url": "localhost", "raise_on_failure": "2"})

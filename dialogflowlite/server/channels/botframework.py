@@ -267,7 +267,7 @@ class BotFrameworkChannel(InputChannel):
             raise settings.error("`service_url_hosts` must be a list of host names",
                                  "leave it out for Microsoft's connector domains")
         self.service_url_hosts = [h.strip().lower().lstrip(".") for h in hosts]
-        self.verify_tokens = bool(settings["verify_tokens"])
+        self.verify_tokens = settings.flag("verify_tokens")
         self.verifier = TokenVerifier(self.app_id, str(settings.http_url("openid_url")),
                                       timeout=self.timeout)
         #: seconds on a steady clock; tests move it to expire the token

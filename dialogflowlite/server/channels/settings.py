@@ -38,6 +38,19 @@ class ChannelSettings:
         """A ConfigError about this channel's section."""
         return ConfigError(f"credentials.yml {self.channel}: {message}", hint=hint)
 
+    def flag(self, key: str) -> bool:
+        """A true/false setting. Text such as ``"false"`` (what ``${ENV_VAR}`` gives)
+        or YAML 1.2's ``no`` is read by its meaning, where Python would call it true;
+        anything else is an error."""
+        from dialogflowlite.io.formats import flag_meaning
+
+        value = self.values.get(key)
+        meaning = flag_meaning(value)
+        if meaning is None:
+            raise self.error(f"`{key}` must be true or false, not {value!r}",
+                             f"write `{key}: true` or `{key}: false`")
+        return meaning
+
     def required_text(self, key: str, what: str) -> str:
         """A setting that must be set: text (a number is taken as its digits), stripped."""
         value = self.values.get(key)

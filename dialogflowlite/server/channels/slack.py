@@ -221,7 +221,7 @@ class SlackChannel(InputChannel):
             "slack_signing_secret", "the app's Signing Secret, from its Basic Information page; "
             "Slack signs every request with it")
         self.slack_channel = str(settings["slack_channel"]) if settings["slack_channel"] else None
-        self.use_threads = bool(settings["use_threads"])
+        self.use_threads = settings.flag("use_threads")
         self.granularity = str(settings["conversation_granularity"])
         if self.granularity not in GRANULARITIES:
             raise settings.error(

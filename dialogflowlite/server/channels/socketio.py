@@ -142,7 +142,7 @@ class SocketIOChannel(InputChannel):
         settings = ChannelSettings(self.channel_name, self.config, SETTINGS)
         self.user_event = str(settings["user_message_evt"])
         self.bot_event = str(settings["bot_message_evt"])
-        self.session_persistence = bool(settings["session_persistence"])
+        self.session_persistence = settings.flag("session_persistence")
         self.metadata_key = str(settings["metadata_key"])
         self.namespace = str(settings["namespace"] or "/")
         self.path = "/" + str(settings["socketio_path"]).strip("/")
