@@ -41,19 +41,31 @@ def split_example_block(block: str, start: Position) -> list[tuple[str, Position
     since YAML strips the block's indentation.
     """
     source = _source_lines(start.file)
+    # a `|` or `>` block starts on the line after its indicator; a plain string where
+    # a block belongs starts where its value does
+    after = 1
+    if start.line is not None and start.col is not None and 0 < start.line <= len(source):
+        indicator = source[start.line - 1][start.col - 1:start.col]
+        after = 1 if indicator in ("|", ">") else 0
     examples: list[tuple[str, Position]] = []
     for offset, raw in enumerate(block.splitlines()):
         line = raw.strip()
         if not line:
             continue
         text = line[1:].strip() if line.startswith("-") else line
-        line_no = start.line + 1 + offset if start.line is not None else None
+        line_no = start.line + after + offset if start.line is not None else None
         col = None
         if line_no is not None and 0 < line_no <= len(source) and text:
             found = source[line_no - 1].find(text)
             col = found + 1 if found >= 0 else None
         examples.append((text, Position(start.file, line_no, col)))
     return examples
+
+
+def _block_lines(block: str) -> list[str]:
+    """The non-blank lines of an examples block, stripped (as :func:`split_example_block`
+    reads them)."""
+    return [line.strip() for line in block.splitlines() if line.strip()]
 
 
 def locate_text(start: Position, text: str, lines: int = 3) -> Position:
@@ -136,7 +148,12 @@ class NluReader:
             return []
         start = value_position(file, item, "examples")
         if isinstance(raw, str):
-            return [(t, p, {}) for t, p in split_example_block(raw, start)]
+            found = split_example_block(raw, start)
+            unlisted = [(t, p) for (t, p), line in zip(found, _block_lines(raw), strict=True)
+                        if not line.startswith("-")]
+            if unlisted:
+                self._unlisted(kind, name, unlisted)
+            return [(t, p, {}) for t, p in found]
         if isinstance(raw, list):
             found = []
             for index, entry in enumerate(raw):
@@ -164,6 +181,19 @@ class NluReader:
             return found
         self.log.error(start, f"examples of {kind} '{name}' must be a `|` block or a list")
         return []
+
+    def _unlisted(self, kind: str, name: str, lines: list[tuple[str, Position]]) -> None:
+        """Warn about lines of an examples block that do not start with ``-``: they are
+        read as examples, but may be a mistake (a wrapped line, a file name)."""
+        text, where = lines[0]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        hint = "start each example with `- ` on its own line"
+        if kind == "lookup" and len(lines) == 1 and text.endswith((".txt", ".csv")):
+            hint = ("a YAML lookup table lists its elements; a file of elements is read "
+                    "only from Rasa's Markdown and JSON data")
+        self.log.warning(where, f"line {text!r} of {kind} '{name}' does not start with `- `; "
+                                f"it is read as one {'element' if kind == 'lookup' else 'example'}"
+                                f"{more}", hint)
 
     def _intent(
         self, intent: str, examples: list[tuple[str, Position, dict]], metadata: dict

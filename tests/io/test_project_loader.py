@@ -558,3 +558,31 @@ def test_true_false_settings_written_as_words_are_read_by_their_meaning(write_pr
     found = [p.message for p in project.problems if "true" in p.message or "read as" in p.message]
     assert len(found) == 6
     assert "influence_conversation of slot 'mood' must be true or false, not 'maybe'" in found[2]
+
+
+def test_block_lines_without_a_dash_are_read_with_a_warning(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [inform]
+        """,
+        nlu="""
+        version: "3.1"
+        nlu:
+          - intent: inform
+            examples: |
+              - I want to go to Oslo
+                tomorrow morning
+              - to Rome
+          - lookup: city
+            examples: data/cities.txt
+        """,
+    )
+    project = load_project(root, strict=False)
+    assert [m.text for m in project.nlu.examples] == [
+        "I want to go to Oslo", "tomorrow morning", "to Rome"]
+    assert project.nlu.lookups[0].elements == ["data/cities.txt"]
+    found = [p for p in project.problems if "does not start with" in p.message]
+    assert [(p.position.line, p.message.split(" of ")[0]) for p in found] == [
+        (6, "line 'tomorrow morning'"), (9, "line 'data/cities.txt'")]
+    assert "Markdown and JSON" in found[1].hint
