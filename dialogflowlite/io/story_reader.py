@@ -99,6 +99,12 @@ class StoryReader:
             return self._user_step(file, item, story)
         if "action" in item or "bot" in item:
             name = item.get("action")
+            if isinstance(name, (list, dict)):
+                self.log.error(value_position(file, item, "action"),
+                               f"the action of a step of '{story}' must be one name, not a "
+                               f"{'list' if isinstance(name, list) else 'mapping'}",
+                               "write one `- action: name` step per action")
+                return None
             return ActionStep(
                 name=None if name is None else str(name),
                 bot_text=None if item.get("bot") is None else str(item["bot"]).strip(),
@@ -156,7 +162,14 @@ class StoryReader:
             except AnnotationError as e:
                 self.log.add(e, file)
                 step.text = text
-        for entity in item.get("entities") or []:
+        entities = item.get("entities") or []
+        if not isinstance(entities, list):
+            # a single name or mapping is not iterated into letters or keys
+            self.log.warning(value_position(file, item, "entities"),
+                             f"the entities of a user step of '{story}' are not a list; read "
+                             "as one entity", "write them as a list: `entities: [city]`")
+            entities = [entities]
+        for entity in entities:
             parsed = self._entity(file, item, entity, story)
             if parsed is not None:
                 step.entities.append(parsed)

@@ -586,3 +586,31 @@ def test_block_lines_without_a_dash_are_read_with_a_warning(write_project) -> No
     assert [(p.position.line, p.message.split(" of ")[0]) for p in found] == [
         (6, "line 'tomorrow morning'"), (9, "line 'data/cities.txt'")]
     assert "Markdown and JSON" in found[1].hint
+
+
+def test_a_step_s_entities_or_action_of_the_wrong_shape(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [greet]
+        entities: [city]
+        responses:
+          utter_greet: [{text: Hi}]
+        """,
+        stories="""
+        version: "3.1"
+        stories:
+        - story: odd
+          steps:
+          - intent: greet
+            entities: city
+          - action: [utter_greet]
+        """,
+    )
+    project = load_project(root, strict=False)
+    (story,) = project.stories
+    # one entity named city, not four named c, i, t and y
+    assert [e.entity for e in story.steps[0].entities] == ["city"]
+    found = {p.severity: p.message for p in project.problems}
+    assert "are not a list; read as one entity" in found["warning"]
+    assert "must be one name, not a list" in found["error"]
