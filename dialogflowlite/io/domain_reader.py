@@ -259,6 +259,22 @@ class DomainReader:
             self._twice("slot", slot.name, where, self.domain.slots)
             self.domain.slots[slot.name] = slot
 
+    def _check_button(self, file: Path, buttons: Any, index: int, button: Any,
+                      response: str) -> None:
+        """A button needs a title to show and a payload to send back when clicked."""
+        if not isinstance(button, dict):
+            return
+        missing = [key for key in ("title", "payload") if button.get(key) in (None, "")]
+        if missing:
+            where = position(file, buttons, index) if isinstance(buttons, list) else None
+            shown = button.get("title") or button.get("payload")
+            self.log.warning(
+                where or self.domain.position,
+                f"button {str(shown)!r} of response '{response}' has no {missing[0]}"
+                if shown else f"a button of response '{response}' has no title or payload",
+                "give every button a `title` (what is shown) and a `payload` (what a click "
+                "sends, e.g. /intent)")
+
     def _number(self, file: Path, props: Any, key: str, default: float, what: str) -> float:
         value = props.get(key)
         if value is None:
@@ -351,10 +367,13 @@ class DomainReader:
                     file, variation, formats.RESPONSE_KEYS, f"a variation of response '{name}'"
                 )
                 for buttons_key in ("buttons", "quick_replies"):
-                    for button in _as_list(variation.get(buttons_key)):
+                    buttons = _as_list(variation.get(buttons_key))
+                    for button_index, button in enumerate(buttons):
                         self.log.check_keys(
                             file, button, formats.BUTTON_KEYS, f"a button of response '{name}'"
                         )
+                        self._check_button(file, variation.get(buttons_key), button_index,
+                                           button, str(name))
                 kept.append(to_plain(variation))
             if not str(name).startswith("utter_"):
                 self.log.warning(

@@ -614,3 +614,23 @@ def test_a_step_s_entities_or_action_of_the_wrong_shape(write_project) -> None:
     found = {p.severity: p.message for p in project.problems}
     assert "are not a list; read as one entity" in found["warning"]
     assert "must be one name, not a list" in found["error"]
+
+
+def test_a_button_without_a_title_or_payload_is_a_warning(write_project) -> None:
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [greet]
+        responses:
+          utter_pick:
+          - text: Pick one
+            buttons:
+            - title: one
+            - payload: /greet
+            - {title: three, payload: /greet}
+        """)
+    project = load_project(root, strict=False)
+    found = [p.message for p in project.problems if "button" in p.message]
+    assert found == ["button 'one' of response 'utter_pick' has no payload",
+                     "button '/greet' of response 'utter_pick' has no title"]
+    # the response keeps its buttons as written
+    assert len(project.domain.responses["utter_pick"].variations[0]["buttons"]) == 3
