@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -74,7 +75,7 @@ class Component:
             if key == "name":
                 continue
             if key in cls.defaults:
-                config[key] = cls._checked_flag(key, value, position)
+                config[key] = cls._checked_value(key, value, position)
             elif key in cls.compatible_keys:
                 logger.info("%s: setting '%s' has no effect here and is ignored", cls.name, key)
             else:
@@ -85,26 +86,60 @@ class Component:
         return config
 
     @classmethod
-    def _checked_flag(cls, key: str, value: Any, position: Position | None) -> Any:
-        """``value`` of a setting whose default is true or false, as a bool.
+    def _checked_value(cls, key: str, value: Any, position: Position | None) -> Any:
+        """``value`` of ``key``, checked against the kind of its default.
 
-        YAML 1.2 reads ``no``, ``off`` and quoted words as text, which Python
-        calls true: such a word is read by its meaning (with a warning), and any
-        other value that is not true or false is an error. Other settings are
-        returned as given.
+        A setting whose default is true or false must be one of those; YAML 1.2
+        reads ``no``, ``off`` and quoted words as text, which Python calls true,
+        so such a word is read by its meaning (with a warning). A setting whose
+        default is a number must be a number (a quoted one is converted; a
+        whole number where the default is one). Anything else is a
+        :class:`ComponentConfigError` naming the setting, not a failure deep in
+        training. Settings with other defaults, and ``null``, are taken as given.
         """
-        if not isinstance(cls.defaults.get(key), bool) or isinstance(value, bool):
+        default = cls.defaults.get(key)
+        if value is None or default is None:
+            return value
+        if isinstance(default, bool):
+            return cls._checked_flag(key, value, position)
+        if isinstance(default, (int, float)):
+            return cls._checked_number(key, value, whole=isinstance(default, int),
+                                       position=position)
+        return value
+
+    @classmethod
+    def _checked_flag(cls, key: str, value: Any, position: Position | None) -> bool:
+        if isinstance(value, bool):
             return value
         meaning = flag_meaning(value)
-        where = f" ({position})" if position is not None else ""
-        if meaning is None or value is None:
+        if meaning is None:
             raise ComponentConfigError(
                 f"component {cls.name}: setting '{key}' must be true or false, not {value!r}",
                 hint=f"write `{key}: true` or `{key}: false`", position=position)
+        where = f" ({position})" if position is not None else ""
         logger.warning("%s: setting '%s' is the text %r, read as %s; write `%s: %s` (no "
                        "quotes)%s", cls.name, key, value, str(meaning).lower(), key,
                        str(meaning).lower(), where)
         return meaning
+
+    @classmethod
+    def _checked_number(cls, key: str, value: Any, *, whole: bool,
+                        position: Position | None) -> int | float:
+        kind = "a whole number" if whole else "a number"
+        number: int | float | None = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                number = None
+        if number is None or not math.isfinite(number) or (whole and number != int(number)):
+            raise ComponentConfigError(
+                f"component {cls.name}: setting '{key}' must be {kind}, not {value!r}",
+                hint=f"write `{key}: {cls.defaults[key]}` or another {kind[2:]}",
+                position=position)
+        return int(number) if whole else number
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

@@ -49,3 +49,24 @@ def test_a_true_false_setting_written_as_a_word_is_read_by_its_meaning(caplog) -
     # settings whose default is not true or false are taken as given
     assert WhitespaceTokenizer({"intent_split_symbol": "no"}).config[
         "intent_split_symbol"] == "no"
+
+
+@pytest.mark.parametrize(("given", "error"), [
+    ("five", "must be a whole number, not 'five'"),
+    (2.5, "must be a whole number, not 2.5"),
+    ([3], r"must be a whole number, not \[3\]"),
+    (True, "must be a whole number, not True"),
+    ("inf", "must be a whole number, not 'inf'"),
+])
+def test_a_number_setting_that_is_no_number_is_a_config_error(given, error) -> None:
+    # it used to fail in the middle of training with Python's ValueError
+    with pytest.raises(ComponentConfigError, match=error) as raised:
+        MemoizationPolicy({"max_history": given})
+    assert raised.value.hint == "write `max_history: 5` or another whole number"
+
+
+def test_number_settings_written_as_numbers_or_quoted_numbers_are_taken() -> None:
+    assert MemoizationPolicy({"max_history": "3"}).config["max_history"] == 3
+    assert MemoizationPolicy({"max_history": 4.0}).config["max_history"] == 4
+    # null keeps its meaning (here: the whole history)
+    assert MemoizationPolicy({"max_history": None}).config["max_history"] is None

@@ -109,9 +109,11 @@ def test_no_intent_at_all_falls_back() -> None:
     assert [(p.name, p.confidence) for p in message.intent_ranking] == [("nlu_fallback", 0.3)]
 
 
-@pytest.mark.parametrize(
-    "config", [{"threshold": 1.5}, {"ambiguity_threshold": "high"}, {"threshold": True}]
-)
-def test_bad_thresholds_are_config_errors(config: dict) -> None:
-    with pytest.raises(ComponentConfigError, match="between 0 and 1"):
+@pytest.mark.parametrize(("config", "error"), [
+    ({"threshold": 1.5}, "between 0 and 1"),
+    ({"ambiguity_threshold": "high"}, "'ambiguity_threshold' must be a number, not 'high'"),
+    ({"threshold": True}, "'threshold' must be a number, not True"),
+])
+def test_bad_thresholds_are_config_errors(config: dict, error: str) -> None:
+    with pytest.raises(ComponentConfigError, match=error):
         FallbackClassifier(config)
