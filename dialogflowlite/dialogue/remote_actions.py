@@ -58,17 +58,23 @@ class ActionEndpoint:
         if isinstance(config, ActionEndpoint):
             return config
         if isinstance(config, str):
-            return cls(url=config)
+            config = {"url": config}
         if not isinstance(config, dict) or not config.get("url"):
             raise ConfigError("action_endpoint needs a `url`",
                               hint='write `action_endpoint: {url: "http://localhost:5055/webhook"}`')
+        url = str(config["url"]).strip()
+        if not url.lower().startswith(("http://", "https://")):
+            # found now, not when the first custom action runs in a conversation
+            raise ConfigError(f"action_endpoint url {url!r} is not an http(s) address",
+                              hint=f'write `url: "http://{url.split("://")[-1]}"` (the action '
+                                   "server's webhook, e.g. http://localhost:5055/webhook)")
         try:
             timeout = float(config.get("timeout", DEFAULT_TIMEOUT))
         except (TypeError, ValueError) as e:
             raise ConfigError(f"action_endpoint timeout must be seconds, not "
                               f"{config.get('timeout')!r}") from e
         return cls(
-            url=str(config["url"]),
+            url=url,
             timeout=timeout,
             headers={str(k): str(v) for k, v in (config.get("headers") or {}).items()},
             params={str(k): str(v) for k, v in (config.get("params") or {}).items()},

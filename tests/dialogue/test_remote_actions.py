@@ -247,3 +247,10 @@ def test_endpoint_config() -> None:
     with pytest.raises(ConfigError, match="timeout"):
         ActionEndpoint.from_config({"url": "http://a", "timeout": "soon"})
     assert json.dumps(endpoint.__dict__)
+    # an address without its scheme is found when the server starts, not at the first
+    # custom action of a conversation
+    for url in ("localhost:5055/webhook", "ftp://a/webhook"):
+        with pytest.raises(ConfigError, match=r"is not an http\(s\) address") as error:
+            ActionEndpoint.from_config({"url": url})
+        assert "http://" in error.value.hint
+    assert ActionEndpoint.from_config({"url": " HTTPS://a/webhook "}).url == "HTTPS://a/webhook"
