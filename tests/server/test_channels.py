@@ -29,6 +29,17 @@ def test_credentials_choose_the_channels(plugin_manager, caplog) -> None:
         enabled_channels({"rest": "yes"})
 
 
+def test_rest_and_websocket_refuse_settings_they_do_not_take(plugin_manager) -> None:
+    with pytest.raises(ConfigError, match=r"credentials\.yml rest: no setting 'max_chars'") as e:
+        enabled_channels({"rest": {"max_chars": 10}})
+    assert "max_message_chars" in e.value.hint
+    with pytest.raises(ConfigError, match="`max_message_chars` must be a whole number"):
+        enabled_channels({"rest": {"max_message_chars": "lots"}})
+    assert enabled_channels({"rest": {"max_message_chars": 10}})[0].max_chars == 10
+    with pytest.raises(ConfigError, match=r"credentials\.yml websocket: no setting 'path'"):
+        enabled_channels({"websocket": {"path": "/ws"}})
+
+
 def test_a_plugin_channel_is_mounted_under_webhooks(register_plugin, make_app) -> None:
     from sanic import Blueprint
     from sanic.response import json as json_response

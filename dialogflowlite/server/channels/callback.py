@@ -37,6 +37,8 @@ class CallbackChannel(RestChannel):
     """The REST channel's requests, with the replies delivered to a callback URL."""
 
     channel_name = "callback"
+    SETTINGS: dict[str, Any] = {**RestChannel.SETTINGS, "url": None,
+                                "timeout": DEFAULT_TIMEOUT}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

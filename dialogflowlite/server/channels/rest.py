@@ -21,6 +21,20 @@ class RestChannel(InputChannel):
     """Request/response chat over HTTP; each request waits for all of the bot's replies."""
 
     channel_name = "rest"
+    #: its only setting: the longest message taken (0: the server's limit)
+    SETTINGS: dict[str, Any] = {"max_message_chars": 0}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        from dialogflowlite.server.channels.settings import ChannelSettings
+
+        super().__init__(config)
+        # a key it does not take is refused, as every channel refuses one
+        settings = ChannelSettings(self.channel_name, self.config, self.SETTINGS)
+        limit = settings["max_message_chars"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise settings.error(f"`max_message_chars` must be a whole number, not {limit!r}",
+                                 "leave it out to take the server's limit")
+        self.max_chars = limit
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
 
@@ -29,7 +43,7 @@ class RestChannel(InputChannel):
 
         blueprint = self.health_blueprint()
         name = self.name()
-        max_chars = int(self.config.get("max_message_chars") or 0)
+        max_chars = self.max_chars
 
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:

@@ -30,6 +30,12 @@ class WebSocketChannel(InputChannel):
 
     channel_name = "websocket"
 
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        from dialogflowlite.server.channels.settings import ChannelSettings
+
+        super().__init__(config)
+        ChannelSettings(self.channel_name, self.config, {})  # it takes no settings
+
     def blueprint(self, on_message: OnMessage) -> Blueprint:
 
         from dialogflowlite.dialogue.messages import IncomingMessage
