@@ -9,7 +9,10 @@ from typing import Any
 from dialogflowlite.errors import Position
 from dialogflowlite.io import formats
 from dialogflowlite.io.problems import ProblemLog
-from dialogflowlite.io.yaml import position, to_plain
+from dialogflowlite.io.yaml import position, to_plain, value_position
+
+#: the recipe of Rasa 3 configs, the only one read here
+DEFAULT_RECIPE = "default.v1"
 
 #: config.yml sections that list components
 COMPONENT_SECTIONS = ("pipeline", "policies", "generators")
@@ -87,12 +90,25 @@ def read_config(file: Path, data: Any, log: ProblemLog) -> ProjectConfig:
         config.language = str(language)
     config.assistant_id = None if data.get("assistant_id") is None else str(data["assistant_id"])
     config.recipe = None if data.get("recipe") is None else str(data["recipe"])
+    if config.recipe not in (None, DEFAULT_RECIPE):
+        log.warning(value_position(file, data, "recipe"),
+                    f"recipe {config.recipe!r} is not read here: the model is built from "
+                    "`pipeline:` and `policies:`, as with Rasa's default.v1",
+                    "Rasa's graph recipes (train_schema, predict_schema) have no counterpart; "
+                    "list the components under pipeline and policies")
     train = data.get("train")
     if train is not None and log.expect(file, data, "train", train, dict, "'train'"):
         config.train = to_plain(train)
     for section in COMPONENT_SECTIONS:
         items = data.get(section)
         if items is None:
+            continue
+        if section == "pipeline" and isinstance(items, str):
+            log.error(value_position(file, data, section),
+                      f"pipeline {items!r} is a Rasa 1 template name, which Rasa 2 and this "
+                      "framework no longer read",
+                      "list the components: `pipeline:` then `- name: WhitespaceTokenizer`, "
+                      "`- name: DIETClassifier`, ... (or leave pipeline out for the default)")
             continue
         if not log.expect(file, data, section, items, list, f"'{section}'"):
             continue

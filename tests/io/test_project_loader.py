@@ -634,3 +634,22 @@ def test_a_button_without_a_title_or_payload_is_a_warning(write_project) -> None
                      "button '/greet' of response 'utter_pick' has no title"]
     # the response keeps its buttons as written
     assert len(project.domain.responses["utter_pick"].variations[0]["buttons"]) == 3
+
+
+def test_rasa_1_pipeline_templates_and_graph_recipes_are_named(write_project) -> None:
+    root = write_project(files={"config.yml": """
+        recipe: graph.v1
+        language: en
+        pipeline: supervised_embeddings
+        policies:
+        - name: RulePolicy
+        """})
+    project = load_project(root, strict=False)
+    found = {p.severity: p for p in project.problems if p.position.file.endswith("config.yml")}
+    assert "a Rasa 1 template name" in found["error"].message
+    assert "- name: WhitespaceTokenizer" in found["error"].hint
+    assert "recipe 'graph.v1' is not read here" in found["warning"].message
+    assert [c.name for c in project.config.policies] == ["RulePolicy"]
+    # Rasa 3's own recipe is the one this framework reads: no warning
+    root = write_project(files={"config.yml": "recipe: default.v1\nlanguage: en\n"})
+    assert not [p for p in load_project(root, strict=False).problems if "recipe" in p.message]
