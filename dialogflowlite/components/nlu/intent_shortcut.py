@@ -6,7 +6,7 @@ entities from the JSON after it. The JSON is either an object of entity ->
 value (a list value gives one entity per element) or a list of entity
 objects with ``entity``, ``value`` and optional ``role`` / ``group``. Every
 entity spans the JSON text. JSON that does not parse is ignored with a
-warning, like Rasa does.
+warning, like Rasa does, and so is a confidence that is no number from 0 to 1.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 SHORTCUT_PREFIX = "/"
 _SHORTCUT = re.compile(
     r"^/(?P<intent>[^\s{@\[/][^\s{@\[]*)"
-    r"(?:@(?P<confidence>[0-9]*\.?[0-9]+))?"
+    r"(?:@(?P<confidence>[^\s{\[]*))?"
     r"(?P<entities>[{\[].*)?$",
     re.DOTALL,
 )
@@ -70,6 +70,22 @@ def _entities(raw: str, start: int, text: str) -> list[Entity]:
     return entities
 
 
+def _confidence(raw: str | None, text: str) -> float:
+    """The ``@0.8`` after the intent, or 1.0; one that is no number between 0 and 1 is
+    ignored with a warning, as bad entity JSON is."""
+    if raw is None:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        logger.warning("the confidence of %r must be a number from 0 to 1 after the @; "
+                       "1.0 is used", text)
+        return 1.0
+    return value
+
+
 def parse_intent_shortcut(text: str) -> Message | None:
     """The message for ``/intent{...}`` text, or None when ``text`` is ordinary text."""
     stripped = text.strip()
@@ -77,7 +93,7 @@ def parse_intent_shortcut(text: str) -> Message | None:
     if match is None:
         return None
     intent = match.group("intent")
-    confidence = float(match.group("confidence")) if match.group("confidence") else 1.0
+    confidence = _confidence(match.group("confidence"), text)
     offset = text.index(stripped)
     raw = match.group("entities")
     entities = _entities(raw, offset + match.start("entities"), text) if raw else []

@@ -238,6 +238,14 @@ def test_broken_shortcut_json_keeps_the_intent(tiny_classifier, write_project, c
     assert not is_intent_shortcut("/greet me please")
     assert not is_intent_shortcut("/etc/passwd is a file")
     assert is_intent_shortcut("  /greet  ")
+    # a confidence that is no number from 0 to 1 keeps the intent too, at 1.0
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        for text in ("/book@high", "/book@", '/book@1.5{"city": "Rome"}'):
+            message = pipeline.parse(text)
+            assert (message.intent, message.confidence) == ("book", 1.0)
+    assert caplog.text.count("must be a number from 0 to 1") == 3
+    assert [e.value for e in pipeline.parse('/book@1.5{"city": "Rome"}').entities] == ["Rome"]
 
 
 def test_persist_and_load_give_the_same_parses(
