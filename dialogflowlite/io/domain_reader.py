@@ -237,7 +237,7 @@ class DomainReader:
             slot = SlotDef(
                 str(name),
                 slot_type,
-                initial_value=to_plain(props.get("initial_value")),
+                initial_value=self._initial_value(file, props, str(name), slot_type, values),
                 influence_conversation=bool(influence),
                 values=values,
                 min_value=self._number(file, props, "min_value", 0.0, f"slot '{name}'"),
@@ -258,6 +258,40 @@ class DomainReader:
                                                         f"slot '{name}'")
             self._twice("slot", slot.name, where, self.domain.slots)
             self.domain.slots[slot.name] = slot
+
+    def _initial_value(self, file: Path, props: Any, name: str, slot_type: str,
+                       values: list[Any]) -> Any:
+        """A slot's ``initial_value``, checked against its type: a conversation starts
+        from it, and the policies would read a value the type cannot hold (a float
+        slot's ``abc``) as if the slot were empty, without a word."""
+        value = to_plain(props.get("initial_value"))
+        if value is None:
+            return None
+        where = value_position(file, props, "initial_value")
+        what = f"slot '{name}'"
+        if slot_type == "bool":
+            return self.log.flag(file, props, "initial_value", False, what)
+        if slot_type == "float":
+            if isinstance(value, str):
+                try:
+                    return float(value)
+                except ValueError:
+                    pass
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.log.error(where, f"initial_value of float {what} must be a number, not "
+                                      f"{value!r}", "write a number, or leave it out")
+                return None
+        elif slot_type == "list" and not isinstance(value, list):
+            self.log.warning(where, f"initial_value of list {what} is not a list; read as a "
+                                    "list of that one value", f"write `initial_value: [{value}]`")
+            return [value]
+        elif slot_type == "categorical" and values and str(value).lower() not in {
+                str(v).lower() for v in values}:
+            self.log.warning(where, f"initial_value {value!r} of categorical {what} is not one "
+                                    "of its values",
+                             formats.did_you_mean(str(value), [str(v) for v in values])
+                             or f"use one of: {', '.join(str(v) for v in values)}")
+        return value
 
     def _check_button(self, file: Path, buttons: Any, index: int, button: Any,
                       response: str) -> None:

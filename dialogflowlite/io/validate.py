@@ -645,6 +645,36 @@ def check_mapping_intents(project: Project) -> list[Problem]:
     return problems
 
 
+def check_mapping_conditions(project: Project) -> list[Problem]:
+    """The ``conditions`` of a slot mapping should name a form (and a slot) the domain has:
+    a mapping that waits for a loop that never runs never fills its slot."""
+    domain = project.domain
+    loops = [*domain.forms, *LOOP_ACTIONS]
+    problems = []
+    for slot in domain.slots.values():
+        for mapping in slot.mappings:
+            for condition in mapping.conditions:
+                where = _where(mapping.position, slot.position, fallback=_domain_file(project))
+                if condition.active_loop is not None and condition.active_loop not in loops:
+                    problems.append(_warning(
+                        where, f"a mapping of slot '{slot.name}' applies only while form "
+                               f"'{condition.active_loop}' is active, which the domain lacks, "
+                               "so it never applies",
+                        _suggest(condition.active_loop, list(domain.forms),
+                                 "declare the form, or fix the condition's active_loop"),
+                        MAPPING_UNKNOWN_INTENT))
+                if (condition.requested_slot is not None
+                        and condition.requested_slot not in domain.slots):
+                    problems.append(_warning(
+                        where, f"a mapping of slot '{slot.name}' applies only while slot "
+                               f"'{condition.requested_slot}' is requested, which the domain "
+                               "lacks, so it never applies",
+                        _suggest(condition.requested_slot, list(domain.slots),
+                                 "fix the condition's requested_slot"),
+                        MAPPING_UNKNOWN_INTENT))
+    return problems
+
+
 def check_form_slots(project: Project) -> list[Problem]:
     """A form may only require slots the domain declares."""
     domain = project.domain
@@ -1115,6 +1145,7 @@ CHECKS: tuple[Check, ...] = (
     check_synonyms,
     check_mapping_entities,
     check_mapping_intents,
+    check_mapping_conditions,
     check_form_slots,
     check_form_questions,
     check_unused_responses,

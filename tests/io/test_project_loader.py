@@ -653,3 +653,30 @@ def test_rasa_1_pipeline_templates_and_graph_recipes_are_named(write_project) ->
     # Rasa 3's own recipe is the one this framework reads: no warning
     root = write_project(files={"config.yml": "recipe: default.v1\nlanguage: en\n"})
     assert not [p for p in load_project(root, strict=False).problems if "recipe" in p.message]
+
+
+def test_a_slot_s_initial_value_is_checked_against_its_type(write_project) -> None:
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [greet]
+        slots:
+          amount: {type: float, initial_value: abc, mappings: []}
+          quoted: {type: float, initial_value: "2.5", mappings: []}
+          size: {type: categorical, values: [small, large], initial_value: huge, mappings: []}
+          paid: {type: bool, initial_value: "no", mappings: []}
+          items: {type: list, initial_value: pen, mappings: []}
+        """)
+    project = load_project(root, strict=False)
+    slots = project.domain.slots
+    assert slots["amount"].initial_value is None  # a conversation never starts from "abc"
+    assert slots["quoted"].initial_value == 2.5
+    assert slots["paid"].initial_value is False and slots["items"].initial_value == ["pen"]
+    messages = [p.message for p in project.problems if "initial_value" in p.message]
+    assert messages == [
+        "initial_value of float slot 'amount' must be a number, not 'abc'",
+        "initial_value 'huge' of categorical slot 'size' is not one of its values",
+        "initial_value of slot 'paid' is the text 'no', read as false",
+        "initial_value of list slot 'items' is not a list; read as a list of that one value",
+    ]
+    assert [p.severity for p in project.problems if "initial_value" in p.message] == [
+        "error", "warning", "warning", "warning"]

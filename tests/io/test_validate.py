@@ -914,3 +914,20 @@ def test_a_data_file_that_cannot_be_read_hides_nothing_as_unused(project) -> Non
     root = project(stories="stories:\n- story: [x\n",
                    rules=RULES.replace("utter_goodbye", "utter_goodby", 1))
     assert "DFL116" in {p.code for p in problems(root)}
+
+
+def test_a_mapping_condition_on_a_form_or_slot_the_domain_lacks(project) -> None:
+    domain = DOMAIN.replace("responses:", """  note:
+    type: text
+    mappings:
+    - type: from_text
+      conditions:
+      - active_loop: city_frm
+        requested_slot: nots
+responses:""", 1)
+    root = project(domain=domain)
+    found = [p for p in problems(root, "DFL126") if "applies only while" in p.message]
+    assert [p.message.split(", which")[0] for p in found] == [
+        "a mapping of slot 'note' applies only while form 'city_frm' is active",
+        "a mapping of slot 'note' applies only while slot 'nots' is requested"]
+    assert found[0].hint == "did you mean 'city_form'?"
