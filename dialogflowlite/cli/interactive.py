@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import add_source_options, sources_from_args
+from dialogflowlite.cli.options import add_source_options, port_number, sources_from_args
 from dialogflowlite.dialogue.interactive_graph import DEFAULT_PORT, PAGE
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the stories in the end-to-end format: each user step "
                              "holds the message's text (entities annotated) next to its "
                              "intent")
-    parser.add_argument("-p", "--port", type=int, default=DEFAULT_PORT, metavar="PORT",
+    parser.add_argument("-p", "--port", type=port_number, default=DEFAULT_PORT, metavar="PORT",
                         help="where the story graph of the session is served, at "
                              f"http://localhost:PORT{PAGE} (default: {DEFAULT_PORT}, as Rasa)")
     parser.add_argument("--skip-visualization", action="store_true",

@@ -21,6 +21,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {text}")
+    return value
+
+
 def add_source_options(parser: Any, verb: str, *, compare_help: str | None = None) -> None:
     """Rasa's ``-d/--domain``, ``--data`` and ``-c/--config``: files to ``verb`` instead.
 

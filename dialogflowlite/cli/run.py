@@ -12,7 +12,7 @@ import logging
 import os
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import positive_int
+from dialogflowlite.cli.options import port_number, positive_int
 from dialogflowlite.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -44,10 +44,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "there is one (no web chat unless it is `rest`)")
     parser.add_argument("-i", "--interface", "--host", dest="host", default=None,
                         metavar="ADDRESS", help=f"address to listen on (default: {DEFAULT_HOST})")
-    parser.add_argument("--port", "-p", type=int, default=None,
+    parser.add_argument("--port", "-p", type=port_number, default=None,
                         help=f"port (default: {DEFAULT_PORT}; {DEFAULT_ACTIONS_PORT} for "
                              "`run actions`)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=positive_int, default=1,
                         help="worker processes; several need a shared tracker store (default: 1)")
     parser.add_argument("--enable-api", action="store_true",
                         help="serve the HTTP API (/model/*, /conversations/*, /domain, /status)")

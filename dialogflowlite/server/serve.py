@@ -129,9 +129,9 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
         from dialogflowlite.server.syslog_logging import install_syslog_handler
 
         install_syslog_handler(*config.syslog)
+    check_config(config, workers)
     if config.torch_threads is None and "OMP_NUM_THREADS" not in os.environ:
         config.torch_threads = default_torch_threads(workers)
-    check_config(config, workers)
     scheme = "https" if config.ssl_certificate else "http"
     serving = ("serving %s on %s://%s:%d with %d worker(s)%s", config.project_dir.name,
                scheme, host, port, workers, "; HTTP API enabled" if config.enable_api else "")

@@ -687,3 +687,27 @@ def test_train_persist_nlu_data_keeps_the_training_data_in_the_model(bot: Path,
                  "--fixed-model-name", "core"]) == 0
     assert read_persisted_nlu_data(bot / "models" / "core.tar") is None
     assert "this model has no NLU part" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["run", "--port", "99999"], "a port is 0 to 65535, not 99999"),
+    (["run", "--port", "http"], "not a port number: 'http'"),
+    (["run", "--workers", "0"], "must be 1 or more, not 0"),
+    (["interactive", "--port", "-1"], "a port is 0 to 65535, not -1"),
+])
+def test_ports_and_workers_out_of_range_are_usage_errors(argv: list[str], error: str,
+                                                         capsys) -> None:
+    # they were an OverflowError and a ZeroDivisionError with their tracebacks
+    with pytest.raises(SystemExit) as exit_code:
+        parse(*argv)
+    assert exit_code.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+def test_serve_refuses_zero_workers_before_anything_else(tmp_path: Path) -> None:
+    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import serve
+
+    with pytest.raises(ConfigError, match="--workers must be at least 1"):
+        serve(ServerConfig(project=str(tmp_path)), workers=0)
