@@ -62,6 +62,9 @@ class UserUttered(Event):
     input_channel: str | None = None
     message_id: str | None = None
 
+    def __post_init__(self) -> None:
+        self.parse_data = readable_parse_data(self.parse_data)
+
     @property
     def intent_name(self) -> str | None:
         return (self.parse_data.get("intent") or {}).get("name")
@@ -350,6 +353,55 @@ EVENT_TYPES: dict[str, type[Event]] = {
 EVENT_ALIASES = {"form": "active_loop", "form_validation": "loop_interrupted"}
 
 
+def parse_data_problem(parse: Any) -> str | None:
+    """What is wrong with ``parse`` as Rasa's parse result (``intent`` an object with a
+    text ``name``, ``entities`` and ``intent_ranking`` lists of objects, each entity
+    with a text ``entity``), or None when nothing is."""
+    if not isinstance(parse, dict):
+        return "parse_data must be an object"
+    intent = parse.get("intent")
+    if intent is not None:
+        if not isinstance(intent, dict):
+            return "parse_data.intent must be an object like {\"name\": \"greet\"}"
+        if intent.get("name") is not None and not isinstance(intent["name"], str):
+            return "parse_data.intent.name must be text"
+    for key in ("entities", "intent_ranking"):
+        items = parse.get(key)
+        if items is not None and not (isinstance(items, list)
+                                      and all(isinstance(i, dict) for i in items)):
+            return f"parse_data.{key} must be a list of objects"
+    if any(not isinstance(e.get("entity"), str) for e in parse.get("entities") or []):
+        return "every entity of parse_data.entities needs a text 'entity'"
+    return None
+
+
+def readable_parse_data(parse: Any) -> dict[str, Any]:
+    """``parse`` with what Rasa's parse shape cannot hold left out (an intent given as
+    text becomes ``{"name": ..., "confidence": 1.0}``), so that one malformed stored
+    message never stops a conversation from being read. Unchanged when well formed."""
+    if not isinstance(parse, dict):
+        return {}
+    if parse_data_problem(parse) is None:
+        return parse
+    fixed = dict(parse)
+    intent = fixed.get("intent")
+    if isinstance(intent, str):
+        fixed["intent"] = {"name": intent, "confidence": 1.0}
+    elif intent is not None and not isinstance(intent, dict):
+        fixed.pop("intent")
+    elif isinstance(intent, dict) and intent.get("name") is not None \
+            and not isinstance(intent["name"], str):
+        fixed["intent"] = {**intent, "name": str(intent["name"])}
+    for key in ("entities", "intent_ranking"):
+        items = fixed.get(key)
+        if items is not None:
+            fixed[key] = [i for i in items if isinstance(i, dict)] \
+                if isinstance(items, list) else []
+    fixed["entities"] = [e for e in fixed.get("entities") or []
+                         if isinstance(e.get("entity"), str)]
+    return fixed
+
+
 def event_from_dict(data: dict[str, Any], *, strict: bool = False) -> Event:
     """Read one event from Rasa's JSON; an unknown ``event`` type is a clear error.
 
@@ -370,6 +422,10 @@ def event_from_dict(data: dict[str, Any], *, strict: bool = False) -> Event:
         data = {**data, "is_interrupted": not data.get("validate", True)}
     if strict:
         _check_name(kind, data)
+        if kind == "user" and data.get("parse_data") is not None:
+            problem = parse_data_problem(data["parse_data"])
+            if problem:
+                raise DialogueError(f"event 'user' is malformed: {problem}")
     try:
         return cls.from_payload(data)
     except (TypeError, ValueError) as e:

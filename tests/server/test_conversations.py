@@ -169,6 +169,23 @@ def test_trigger_intent(make_app) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.parametrize(("parse_data", "problem"), [
+    ({"intent": "greet"}, "parse_data.intent must be an object"),
+    ({"intent": {"name": 5}}, "parse_data.intent.name must be text"),
+    ({"entities": "city"}, "parse_data.entities must be a list of objects"),
+    ({"entities": [{"value": "Rome"}]}, "needs a text 'entity'"),
+])
+def test_a_message_with_a_malformed_parse_result_is_400_and_not_stored(
+        make_app, agent, parse_data, problem) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/conversations/ivy/messages",
+                                   json={"text": "hi", "sender": "user",
+                                         "parse_data": parse_data}))
+    assert response.status == 400 and problem in response.json["message"]
+    assert response.json["details"]["parameter"] == "parse_data"
+    assert "ivy" not in asyncio.run(agent.tracker_store.keys())
+
+
 def test_execute_runs_one_action_and_predicts_nothing_after_it(make_app) -> None:
     app = make_app()
 

@@ -75,3 +75,20 @@ def test_strict_reading_refuses_events_without_what_they_are_about() -> None:
     # an end-to-end bot turn is an action event with a text and no name
     e2e = event_from_dict({"event": "action", "action_text": "Hi!"}, strict=True)
     assert e2e.action_text == "Hi!"
+
+
+def test_a_malformed_parse_result_is_refused_coming_in_and_read_going_out() -> None:
+    malformed = {"event": "user", "text": "hi",
+                 "parse_data": {"intent": "greet",
+                                "entities": ["x", {"value": 1}, {"entity": "a"}]}}
+    with pytest.raises(DialogueError, match=r"parse_data\.intent must be an object"):
+        event_from_dict(malformed, strict=True)
+    # a conversation that already holds such a message is still read: every later turn
+    # used to fail on it (a text intent has no .get)
+    event = event_from_dict(malformed)
+    assert event.intent_name == "greet"
+    assert event.entities == [{"entity": "a"}]
+    assert event_from_dict({"event": "user", "parse_data": {"intent": 5}}).intent_name is None
+    well_formed = {"intent": {"name": "greet", "confidence": 0.9}, "entities": []}
+    assert event_from_dict({"event": "user", "parse_data": well_formed},
+                           strict=True).parse_data == well_formed

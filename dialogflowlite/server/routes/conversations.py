@@ -178,6 +178,13 @@ def blueprint() -> Blueprint:
                 f"only user messages can be added; 'sender' is {who!r}, not 'user'",
                 parameter="sender")
         parse_data = validation.field(body, "parse_data", dict, required=False)
+        if parse_data is not None:
+            from dialogflowlite.shared.events import parse_data_problem
+
+            problem = parse_data_problem(parse_data)
+            if problem:
+                # stored as it is, it would break every later turn of the conversation
+                raise validation.bad_request(problem, parameter="parse_data")
         metadata = validation.metadata(body)
         verbosity = include_events(request)
         agent = agent_of(request)
