@@ -89,11 +89,12 @@ def core_test(
     # a model that is not there is the first thing to say, before anything is read
     model_file = resolve_model_path(resolve_in_project(model, root) if model is not None
                                     else root / "models")
-    if stories is None and whole_test and not _has_test_stories(root):
+    test_stories = _test_stories(root, stories, max_stories, stream,
+                                 missing_ok=whole_test and stories is None)
+    if not test_stories:
         print("Stories: no test stories under tests/ (pass --stories, or write them there)",
               file=stream)
         return 0
-    test_stories = _test_stories(root, stories, max_stories, stream)
     agent = Agent.load(model_file)
     if not agent.is_ready():
         agent.close()
@@ -122,8 +123,9 @@ def core_test(
 
 
 def _test_stories(root: Path, stories: str | Path | None, max_stories: int | None,
-                  stream: TextIO) -> list[Story]:
-    """The test stories (``stories``, else the project's tests/), the first ``max_stories``."""
+                  stream: TextIO, *, missing_ok: bool = False) -> list[Story]:
+    """The test stories (``stories``, else the project's tests/), the first ``max_stories``;
+    none is an error unless ``missing_ok``."""
     from dialogflowlite.errors import ProjectNotFoundError
     from dialogflowlite.evaluation.stories import load_test_stories
     from dialogflowlite.io.loader import load_project
@@ -132,7 +134,7 @@ def _test_stories(root: Path, stories: str | Path | None, max_stories: int | Non
         test_stories = load_test_stories(resolve_in_project(stories, root))
     else:
         test_stories = load_project(root, strict=False).check_test_files().test_stories
-    if not test_stories:
+    if not test_stories and not missing_ok:
         raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
                                    hint="write test stories under tests/, or pass --stories")
     if max_stories is not None and max_stories < len(test_stories):
@@ -295,13 +297,6 @@ def _publish(staging: Path, output: Path, *, leave_out: Collection[str] = ()) ->
             continue
         published.append(Path(shutil.copyfile(file, output / file.name)))
     return published
-
-
-def _has_test_stories(project_dir: Path) -> bool:
-    """Whether tests/ holds test stories; a test file that cannot be read is an error."""
-    from dialogflowlite.io.loader import load_project
-
-    return bool(load_project(project_dir, strict=False).check_test_files().test_stories)
 
 
 def _has_nlu_tests(project_dir: Path) -> bool:
