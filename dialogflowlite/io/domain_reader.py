@@ -401,13 +401,12 @@ class DomainReader:
                     file, variation, formats.RESPONSE_KEYS, f"a variation of response '{name}'"
                 )
                 for buttons_key in ("buttons", "quick_replies"):
-                    buttons = _as_list(variation.get(buttons_key))
-                    for button_index, button in enumerate(buttons):
+                    given = variation.get(buttons_key)
+                    for button_index, button in enumerate(_as_list(given)):
                         self.log.check_keys(
                             file, button, formats.BUTTON_KEYS, f"a button of response '{name}'"
                         )
-                        self._check_button(file, variation.get(buttons_key), button_index,
-                                           button, str(name))
+                        self._check_button(file, given, button_index, button, str(name))
                 kept.append(to_plain(variation))
             if not str(name).startswith("utter_"):
                 self.log.warning(

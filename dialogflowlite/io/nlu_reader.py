@@ -33,8 +33,9 @@ def _source_lines(file: str) -> tuple[str, ...]:
         return ()
 
 
-def split_example_block(block: str, start: Position) -> list[tuple[str, Position]]:
-    """Split a ``|`` block of ``- example`` lines into (text, position) pairs.
+def split_example_block(block: str, start: Position) -> list[tuple[str, Position, bool]]:
+    """Split a ``|`` block of ``- example`` lines into (text, position, listed) triples;
+    ``listed`` is False for a line that does not start with ``-``.
 
     ``start`` is where the block's value starts (the ``|`` indicator); the
     first example sits on the next line. Columns are read off the source file,
@@ -47,7 +48,7 @@ def split_example_block(block: str, start: Position) -> list[tuple[str, Position
     if start.line is not None and start.col is not None and 0 < start.line <= len(source):
         indicator = source[start.line - 1][start.col - 1:start.col]
         after = 1 if indicator in ("|", ">") else 0
-    examples: list[tuple[str, Position]] = []
+    examples: list[tuple[str, Position, bool]] = []
     for offset, raw in enumerate(block.splitlines()):
         line = raw.strip()
         if not line:
@@ -58,14 +59,8 @@ def split_example_block(block: str, start: Position) -> list[tuple[str, Position
         if line_no is not None and 0 < line_no <= len(source) and text:
             found = source[line_no - 1].find(text)
             col = found + 1 if found >= 0 else None
-        examples.append((text, Position(start.file, line_no, col)))
+        examples.append((text, Position(start.file, line_no, col), line.startswith("-")))
     return examples
-
-
-def _block_lines(block: str) -> list[str]:
-    """The non-blank lines of an examples block, stripped (as :func:`split_example_block`
-    reads them)."""
-    return [line.strip() for line in block.splitlines() if line.strip()]
 
 
 def locate_text(start: Position, text: str, lines: int = 3) -> Position:
@@ -149,11 +144,10 @@ class NluReader:
         start = value_position(file, item, "examples")
         if isinstance(raw, str):
             found = split_example_block(raw, start)
-            unlisted = [(t, p) for (t, p), line in zip(found, _block_lines(raw), strict=True)
-                        if not line.startswith("-")]
+            unlisted = [(t, p) for t, p, listed in found if not listed]
             if unlisted:
                 self._unlisted(kind, name, unlisted)
-            return [(t, p, {}) for t, p in found]
+            return [(t, p, {}) for t, p, _ in found]
         if isinstance(raw, list):
             found = []
             for index, entry in enumerate(raw):
