@@ -80,11 +80,16 @@ class Project:
         base = (self.root / folder).resolve()
         found = []
         for problem in self.errors:
-            path = Path(problem.position.file)
-            path = (path if path.is_absolute() else self.root / path).resolve()
+            path = self.file_of(problem)
             if base == path or base in path.parents:
                 found.append(problem)
         return found
+
+    def file_of(self, problem: Problem) -> Path:
+        """The file ``problem`` is about, as an absolute path (relative ones are taken
+        from the project folder)."""
+        path = Path(problem.position.file)
+        return (path if path.is_absolute() else self.root / path).resolve()
 
     def check_files_under(self, folder: str, hint: str) -> Project:
         """This project, when every file under ``folder`` could be read; else

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dialogflowlite.errors import DialogflowLiteError, Position, Problem
+from dialogflowlite.errors import DialogflowLiteError, Position, Problem, YamlSyntaxError
 from dialogflowlite.io.config_reader import COMPONENT_SECTIONS
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.loader import Project
@@ -1173,7 +1173,7 @@ DOMAIN_FREE_CHECKS: tuple[Check, ...] = (
 )
 
 #: the loader's code for a file that could not be parsed at all
-_UNREADABLE = "DFL102"
+_UNREADABLE = YamlSyntaxError.code
 
 
 #: the checks that report what the training data lacks (an intent without examples,
@@ -1199,8 +1199,7 @@ def unreadable_files(project: Project) -> tuple[list[Problem], list[Problem]]:
     for problem in project.problems:
         if not problem.is_error or problem.code != _UNREADABLE:
             continue
-        path = Path(problem.position.file)
-        path = (path if path.is_absolute() else project.root / path).resolve()
+        path = project.file_of(problem)
         if path in domain_files:
             domain.append(problem)
         elif path not in special and tests not in path.parents:
