@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,10 @@ class ProjectConfig:
         )
 
 
+#: an ISO 639 code, optionally with a region or script (en, de, zh, pt-BR, zh_Hant)
+LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
 def read_config(file: Path, data: Any, log: ProblemLog) -> ProjectConfig:
     """Build a :class:`ProjectConfig` from a parsed ``config.yml``; problems go to ``log``."""
     config = ProjectConfig(file=file)
@@ -87,7 +92,17 @@ def read_config(file: Path, data: Any, log: ProblemLog) -> ProjectConfig:
     log.check_keys(file, data, formats.CONFIG_KEYS, "config.yml")
     language = data.get("language")
     if language is not None:
-        config.language = str(language)
+        where = value_position(file, data, "language")
+        hint = ("write an ISO 639 code such as `language: en`, `language: de` or "
+                "`language: zh` (one code, not a list)")
+        if not isinstance(language, str):
+            log.error(where, f"language must be a language code, not {language!r}", hint)
+        else:
+            config.language = language
+            if not LANGUAGE_CODE.fullmatch(language):
+                # a warning, as Rasa trains such a config; but spaCy and Duckling read
+                # the code, and a name such as "english" fails there much later
+                log.warning(where, f"language {language!r} is not a language code", hint)
     config.assistant_id = None if data.get("assistant_id") is None else str(data["assistant_id"])
     config.recipe = None if data.get("recipe") is None else str(data["recipe"])
     if config.recipe not in (None, DEFAULT_RECIPE):

@@ -680,3 +680,21 @@ def test_a_slot_s_initial_value_is_checked_against_its_type(write_project) -> No
     ]
     assert [p.severity for p in project.problems if "initial_value" in p.message] == [
         "error", "warning", "warning", "warning"]
+
+
+def test_language_must_be_a_language_code(write_project) -> None:
+    def problems(language: str) -> list:
+        root = write_project(files={"config.yml": f"language: {language}\n"})
+        project = load_project(root, strict=False)
+        return project, [(p.severity, p.message, p.position.line) for p in project.problems
+                         if "language" in p.message]
+
+    for good in ("en", "de", "zh", "pt-BR", "zh_Hant", "xx"):
+        project, found = problems(good)
+        assert found == [] and project.config.language == good
+    project, found = problems("english")
+    assert found == [("warning", "language 'english' is not a language code", 1)]
+    assert project.config.language == "english"  # kept: Rasa trains such a config
+    project, found = problems("[en, de]")
+    assert found == [("error", "language must be a language code, not ['en', 'de']", 1)]
+    assert project.config.language == "en"
