@@ -359,3 +359,23 @@ def test_unknown_endpoints_sections_are_named(project: Path, caplog) -> None:
     assert "section 'event_brokers' is not used here; did you mean 'event_broker'?" in caplog.text
     assert "section 'telemetry' is not used here" in caplog.text
     assert "'nlg'" not in caplog.text
+
+
+def test_an_unwritable_history_file_is_named_once(tmp_path: Path) -> None:
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    from dialogflowlite.server.channels.console import ConsoleChannel
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = io.StringIO()
+    channel = ConsoleChannel(sender_id="me", stdin=io.StringIO(), stdout=out,
+                             history_file=blocker / "history")
+    assert isinstance(channel._session().history, InMemoryHistory)
+    assert out.getvalue().startswith(f"(line history is not kept: cannot write {blocker}")
+
+    good = tmp_path / "sub" / "history"
+    out = io.StringIO()
+    channel = ConsoleChannel(sender_id="me", stdin=io.StringIO(), stdout=out, history_file=good)
+    assert isinstance(channel._session().history, FileHistory)
+    assert good.exists() and out.getvalue() == ""

@@ -78,11 +78,17 @@ class ConsoleChannel(InputChannel):
 
         history = InMemoryHistory()
         if self.history_file:
+            path = Path(self.history_file)
             try:
-                Path(self.history_file).parent.mkdir(parents=True, exist_ok=True)
-                history = FileHistory(str(self.history_file))
-            except OSError:
-                pass  # an unwritable home folder only costs the history
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # FileHistory opens the file only when a line is stored; find out now
+                with path.open("a", encoding="utf-8"):
+                    pass
+                history = FileHistory(str(path))
+            except OSError as e:
+                # an unwritable file only costs the history, but say so once
+                self._print(f"(line history is not kept: cannot write {path}: "
+                            f"{e.strerror or e})")
         return PromptSession(history=history)
 
     async def _read_lines(self):
