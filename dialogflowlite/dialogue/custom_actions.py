@@ -154,7 +154,9 @@ class CustomActionExecutor:
                 "server configured", hint="register it with the dfl_register_actions hook, or "
                 "set action_endpoint in endpoints.yml")
         try:
-            answer = await self.client.run(name, tracker, self.domain_json(domain))
+            sent = (self.domain_json(domain) if self.client.endpoint.sends_domain_to(name, domain)
+                    else None)
+            answer = await self.client.run(name, tracker, sent)
         except ActionRejectedByServer as e:
             raise CustomActionRejected(name, e.message) from e
         return CustomActionResult(self._events(name, answer["events"]), answer["responses"])

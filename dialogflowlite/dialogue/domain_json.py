@@ -97,7 +97,8 @@ def domain_to_dict(domain: Domain) -> dict[str, Any]:
         "slots": slots,
         "responses": {name: [dict(v) for v in response.variations]
                       for name, response in domain.responses.items()},
-        "actions": list(domain.custom_actions),
+        "actions": [{name: {"send_domain": True}} if name in domain.send_domain_actions
+                    else name for name in domain.custom_actions],
         "forms": forms,
         "e2e_actions": [],
     }

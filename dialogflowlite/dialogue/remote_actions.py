@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ActionExecutionError, ConfigError
+from dialogflowlite.io.formats import flag_meaning
 
 if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import Domain
     from dialogflowlite.shared.tracker import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ class ActionEndpoint:
     params: dict[str, str] = field(default_factory=dict)
     token: str | None = None
     token_name: str = "token"
+    #: send the domain only to actions declared with ``send_domain: true`` (Rasa's
+    #: ``enable_selective_domain``); the others get the tracker alone
+    selective_domain: bool = False
 
     @classmethod
     def from_config(cls, config: Any) -> ActionEndpoint | None:
@@ -73,6 +78,11 @@ class ActionEndpoint:
         except (TypeError, ValueError) as e:
             raise ConfigError(f"action_endpoint timeout must be seconds, not "
                               f"{config.get('timeout')!r}") from e
+        selective = config.get("enable_selective_domain", False)
+        if flag_meaning(selective) is None:
+            raise ConfigError(f"action_endpoint enable_selective_domain must be true or false, "
+                              f"not {selective!r}",
+                              hint="write `enable_selective_domain: true` or `false`")
         return cls(
             url=url,
             timeout=timeout,
@@ -80,19 +90,28 @@ class ActionEndpoint:
             params={str(k): str(v) for k, v in (config.get("params") or {}).items()},
             token=None if config.get("token") is None else str(config["token"]),
             token_name=str(config.get("token_name", "token")),
+            selective_domain=bool(flag_meaning(selective)),
         )
+
+    def sends_domain_to(self, action_name: str, domain: Domain) -> bool:
+        """Whether the call of ``action_name`` carries the domain."""
+        return not self.selective_domain or action_name in domain.send_domain_actions
 
 
 def webhook_payload(action_name: str, tracker: DialogueStateTracker,
-                    domain_json: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body rasa-sdk expects for running ``action_name``."""
-    return {
+                    domain_json: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON body rasa-sdk expects for running ``action_name``; without ``domain``
+    when ``domain_json`` is None (an action not sent the domain)."""
+    payload = {
         "next_action": action_name,
         "sender_id": tracker.sender_id,
         "tracker": tracker.current_state("all"),
         "domain": domain_json,
         "version": PROTOCOL_VERSION,
     }
+    if domain_json is None:
+        del payload["domain"]
+    return payload
 
 
 class RemoteActionClient:
@@ -102,8 +121,9 @@ class RemoteActionClient:
         self.endpoint = endpoint
 
     async def run(self, action_name: str, tracker: DialogueStateTracker,
-                  domain_json: dict[str, Any]) -> dict[str, Any]:
-        """POST the action call and return the server's ``{"events", "responses"}``."""
+                  domain_json: dict[str, Any] | None) -> dict[str, Any]:
+        """POST the action call and return the server's ``{"events", "responses"}``
+        (the call carries no domain when ``domain_json`` is None)."""
         import aiohttp
 
         url = self.endpoint.url

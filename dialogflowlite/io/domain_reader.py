@@ -423,8 +423,6 @@ class DomainReader:
         for index, item in enumerate(value):
             # 3.x allows `- action_name: {send_domain: true}`
             name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
-            if isinstance(item, dict) and len(item) == 1:
-                self.log.check_keys(file, item[name], formats.ACTION_KEYS, f"action '{name}'")
             if not isinstance(name, str):
                 self.log.error(
                     position(file, value, index),
@@ -434,6 +432,11 @@ class DomainReader:
                 continue
             if name not in self.domain.custom_actions:
                 self.domain.custom_actions.append(name)
+            props = item[name] if isinstance(item, dict) else None
+            if isinstance(props, dict):
+                self.log.check_keys(file, props, formats.ACTION_KEYS, f"action '{name}'")
+                if self.log.flag(file, props, "send_domain", False, f"action '{name}'"):
+                    self.domain.send_domain_actions.add(name)
 
     def _forms(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if value is None:

@@ -222,6 +222,9 @@ class Domain:
     forms: dict[str, FormDef] = field(default_factory=dict)
     #: custom actions declared under ``actions:``
     custom_actions: list[str] = field(default_factory=list)
+    #: custom actions declared with ``send_domain: true``: with the action endpoint's
+    #: ``enable_selective_domain``, only these are sent the domain
+    send_domain_actions: set[str] = field(default_factory=set)
     session_config: SessionConfig = field(default_factory=SessionConfig)
     store_entities_as_slots: bool = True
     version: str = "3.1"

@@ -121,3 +121,24 @@ def test_a_custom_actions_keyword_arguments_fill_the_named_response(tmp_path) ->
     assert bot_uttered(named).metadata == {"utter_action": "utter_hello", "name": "Ann"}
     # without a named response, extra keys travel with the message as before
     assert plain["text"] == "plain" and plain["mood"] == "good"
+
+
+def test_send_domain_is_read_and_kept_in_the_domain_json(write_project) -> None:
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [greet]
+        actions:
+        - action_plain
+        - action_needs_domain: {send_domain: true}
+        - action_quoted: {send_domain: "no"}
+        """)
+    project = load_project(root, strict=False)
+    domain = project.domain
+    assert domain.custom_actions == ["action_plain", "action_needs_domain", "action_quoted"]
+    assert domain.send_domain_actions == {"action_needs_domain"}
+    warned = [p.message for p in project.problems if "send_domain" in p.message]
+    assert warned == ["send_domain of action 'action_quoted' is the text 'no', read as false"]
+    data = domain_to_dict(domain)
+    assert data["actions"] == ["action_plain", {"action_needs_domain": {"send_domain": True}},
+                               "action_quoted"]
+    assert domain_from_dict(data).send_domain_actions == {"action_needs_domain"}

@@ -113,12 +113,14 @@ RULES = simple_rules({"greet": ["utter_greet"], "hello": ["action_hello"], "slow
 
 
 def _converse(bot, url: str | None, messages: list[str], timeout: float = 5.0,
-              server: ActionServer | None = None):
+              server: ActionServer | None = None, domain: str = DOMAIN,
+              selective_domain: bool = False):
     async def main():
         if server is not None:
             await server.start()
-        endpoint = ActionEndpoint(url=server.url if server else url, timeout=timeout)
-        processor = bot(DOMAIN, RULES, executor=CustomActionExecutor(endpoint))
+        endpoint = ActionEndpoint(url=server.url if server else url, timeout=timeout,
+                                  selective_domain=selective_domain)
+        processor = bot(domain, RULES, executor=CustomActionExecutor(endpoint))
         try:
             return [await processor.handle_message(IncomingMessage(text, "ann"))
                     for text in messages]
@@ -254,3 +256,32 @@ def test_endpoint_config() -> None:
             ActionEndpoint.from_config({"url": url})
         assert "http://" in error.value.hint
     assert ActionEndpoint.from_config({"url": " HTTPS://a/webhook "}).url == "HTTPS://a/webhook"
+
+
+def test_selective_domain_sends_the_domain_only_to_actions_that_ask_for_it(bot) -> None:
+    domain = DOMAIN.replace("actions: [action_hello,", "actions: [{action_hello: {send_domain: "
+                            "true}},")
+    messages = ["/hello", "/book", '/inform{"city": "lima"}']
+    server = ActionServer()
+    results = _converse(bot, None, messages, server=server, domain=domain,
+                        selective_domain=True)
+    sent = {r["next_action"]: "domain" in r for r in server.requests}
+    assert sent == {"action_hello": True, "validate_trip_form": False}
+    hello = next(r for r in server.requests if r["next_action"] == "action_hello")
+    assert "utter_greet" in hello["domain"]["responses"]
+    assert results[2].tracker.slots["city"] == "LIMA"  # the call works without the domain
+    # without enable_selective_domain every call carries the domain, as before
+    server = ActionServer()
+    _converse(bot, None, messages, server=server, domain=domain)
+    assert all("domain" in r for r in server.requests) and len(server.requests) >= 2
+
+
+def test_enable_selective_domain_is_read_from_endpoints() -> None:
+    read = ActionEndpoint.from_config
+    assert read({"url": "http://a/webhook"}).selective_domain is False
+    assert read({"url": "http://a/webhook", "enable_selective_domain": True}).selective_domain
+    # from ${ENV_VAR} it is text
+    assert read({"url": "http://a/webhook", "enable_selective_domain": "false"}
+                ).selective_domain is False
+    with pytest.raises(ConfigError, match="enable_selective_domain must be true or false"):
+        read({"url": "http://a/webhook", "enable_selective_domain": "sometimes"})
