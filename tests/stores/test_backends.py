@@ -1,5 +1,5 @@
-"""The persistent tracker stores (SQLite, PostgreSQL, MySQL, Redis) keep the TrackerStore
-contract."""
+"""The persistent tracker stores (SQLite, PostgreSQL, MySQL, Redis, MongoDB, DynamoDB) keep
+the TrackerStore contract."""
 
 from __future__ import annotations
 
@@ -70,9 +70,56 @@ def mongo_store_factory(monkeypatch) -> Any:
     return lambda **settings: mongo.MongoTrackerStore(_domain(), **settings)
 
 
+def _one_request_at_a_time(monkeypatch) -> None:
+    """Let moto apply each item request whole, as DynamoDB does.
+
+    The store calls boto3 from worker threads, and moto changes an item in
+    several steps without a lock, so two threads' updates could interleave
+    there and lose events. DynamoDB applies every request atomically; a lock
+    around each of moto's item operations plays that. A store that read and
+    then wrote back in two requests would still lose events under it.
+    """
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+
+    def atomic(operation: Any) -> Any:
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return operation(*args, **kwargs)
+
+        return locked
+
+    for name in ("get_item", "put_item", "update_item", "delete_item", "scan"):
+        monkeypatch.setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
+
+
+def dynamo_store_factory(request, monkeypatch) -> Any:
+    """DynamoTrackerStore(...) against moto's in-process DynamoDB, for the rest of the test
+    (there is no AWS to test against): the returned callable takes the store's settings."""
+    pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    # dummy credentials, and no endpoint from the environment that would lead past moto
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    _one_request_at_a_time(monkeypatch)
+    mock = moto.mock_aws()
+    mock.start()
+    request.addfinalizer(mock.stop)
+
+    from dialogflowlite.stores.dynamo import DynamoTrackerStore
+
+    return lambda **settings: DynamoTrackerStore(_domain(), **settings)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
                         pytest.param("mysql", marks=pytest.mark.mysql),
-                        pytest.param("redis", marks=pytest.mark.redis), "mongo"])
+                        pytest.param("redis", marks=pytest.mark.redis), "mongo", "dynamo"])
 def make_store(request, tmp_path, monkeypatch):
     """A factory of stores of one backend that all see the same data (like two workers)."""
     kind = request.param
@@ -80,6 +127,8 @@ def make_store(request, tmp_path, monkeypatch):
         return lambda: _sqlite(tmp_path)
     if kind == "mongo":
         return mongo_store_factory(monkeypatch)
+    if kind == "dynamo":
+        return dynamo_store_factory(request, monkeypatch)
     if kind == "postgres":
         from dialogflowlite.stores.postgres import PostgresTrackerStore
 

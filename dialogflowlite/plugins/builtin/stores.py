@@ -7,6 +7,7 @@ from dialogflowlite import hookimpl
 
 @hookimpl
 def dfl_register_tracker_stores() -> dict[str, type]:
+    from dialogflowlite.stores.dynamo import DynamoTrackerStore
     from dialogflowlite.stores.factory import SQLTrackerStore
     from dialogflowlite.stores.mongo import MongoTrackerStore
     from dialogflowlite.stores.mysql import MySQLTrackerStore
@@ -24,6 +25,9 @@ def dfl_register_tracker_stores() -> dict[str, type]:
         # Rasa's name, and the plain one
         "mongod": MongoTrackerStore,
         "mongo": MongoTrackerStore,
+        # Rasa's name, and the service's
+        "dynamo": DynamoTrackerStore,
+        "dynamodb": DynamoTrackerStore,
         # Rasa's name: SQLite, PostgreSQL or MySQL by `dialect`
         "SQL": SQLTrackerStore,
     }
