@@ -78,8 +78,12 @@ def test_an_nlg_server_writes_the_responses(tiny_model: Path, nlg) -> None:
     assert bot["metadata"]["utter_action"] == "utter_greet"
 
 
-@pytest.mark.parametrize(("status", "body"), [(500, "{}"), (200, "not json"),
-                                               (200, '{"text": ""}')])
+@pytest.mark.parametrize(("status", "body"), [
+    (500, "{}"), (200, "not json"), (200, '{"text": ""}'), (200, '["Hello"]'),
+    # answers of the wrong shape would reach every channel as they are
+    (200, '{"text": 42}'), (200, '{"text": "Hi", "buttons": "yes/no"}'),
+    (200, '{"text": "Hi", "buttons": ["yes"]}'), (200, '{"image": {"url": "x"}}'),
+    (200, '{"text": "Hi", "metadata": "m"}')])
 def test_the_template_answers_when_the_server_does_not(tiny_model: Path, nlg, caplog,
                                                        status: int, body: str) -> None:
     server = nlg(lambda _: (status, body))
@@ -116,3 +120,13 @@ def test_a_custom_actions_arguments_reach_the_server(tiny_model: Path, nlg) -> N
         "utter_greet", DialogueStateTracker("ida"), "rest", arguments={"name": "Ann"}))
     assert [m["text"] for m in messages] == ["Hi Ann"]
     assert server.bodies[0]["arguments"] == {"name": "Ann"}
+
+
+def test_the_shape_problem_is_named() -> None:
+    from dialogflowlite.components.generation.nlg_server import message_problem
+
+    assert message_problem({"text": "Hi", "buttons": [{"title": "ok"}], "custom": 7}) is None
+    assert message_problem({"text": "Hi", "buttons": "yes/no"}) == (
+        "'buttons' must be a list of objects, not 'yes/no'")
+    assert message_problem({"text": 42}) == "'text' must be text, not 42"
+    assert message_problem({"text": "Hi", "image": ""}) is None  # empty values are dropped

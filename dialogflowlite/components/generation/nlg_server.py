@@ -37,6 +37,32 @@ DEFAULT_TIMEOUT = 5.0
 MESSAGE_KEYS = ("text", "buttons", "quick_replies", "image", "elements", "attachment", "custom")
 
 
+def _objects(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
+#: what each key of a bot message must hold, and how to say it
+_SHAPES: dict[str, tuple[Any, str]] = {
+    "text": (lambda v: isinstance(v, str), "text"),
+    "image": (lambda v: isinstance(v, str), "a URL as text"),
+    "attachment": (lambda v: isinstance(v, (str, dict)), "text or an object"),
+    "buttons": (_objects, "a list of objects"),
+    "quick_replies": (_objects, "a list of objects"),
+    "elements": (_objects, "a list of objects"),
+    "metadata": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def message_problem(message: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a bot message (``"'buttons' must be a list of
+    objects, not 'yes'"``), or None; empty values are left out anyway, ``custom`` is free."""
+    for key, (fits, shape) in _SHAPES.items():
+        value = message.get(key)
+        if value not in (None, "", []) and not fits(value):
+            return f"'{key}' must be {shape}, not {value!r}"[:200]
+    return None
+
+
 @dataclass
 class NlgServer:
     """Where the NLG server is, and how to ask it for one response."""
@@ -97,6 +123,12 @@ class NlgServer:
         if not isinstance(message, dict) or not any(message.get(k) for k in MESSAGE_KEYS):
             logger.error("NLG server %s answered no bot message for %s (%r); sending the "
                          "template", self.url, response, text[:200])
+            return None
+        problem = message_problem(message)
+        if problem is not None:
+            # passed on, such a value would reach every channel and the stored bot event
+            logger.error("NLG server %s answered a bot message for %s whose %s; sending the "
+                         "template", self.url, response, problem)
             return None
         return {key: value for key, value in message.items()
                 if key in (*MESSAGE_KEYS, "metadata") and value not in (None, "", [])}
