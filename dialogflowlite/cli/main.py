@@ -105,6 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {e.render()}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as e:
+        # a path that cannot be read or written (an --out in a missing or read-only
+        # folder, a data file without read permission): one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where} (hint: check that the path exists and may be "
+              "read or written; --debug shows where it happened)", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -111,3 +111,18 @@ def test_logging_config_file_replaces_the_default_setup(warning_project, tmp_pat
     finally:
         _restore_logging()
     assert "the logging config is not valid" in capsys.readouterr().err
+
+
+def test_a_path_that_cannot_be_written_is_one_line(warning_project, tmp_path, capsys) -> None:
+    from dialogflowlite.cli.main import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    command = ["data", "split", "nlu", "--project", str(warning_project), "--out",
+               str(blocker / "split")]
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert f"error: Not a directory: {blocker}" in err and "Traceback" not in err
+    assert "--debug shows where it happened" in err
+    assert main([*command, "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
