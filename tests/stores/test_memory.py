@@ -194,8 +194,8 @@ def test_factories_build_memory_stores_and_reject_unknown_types(plugin_manager) 
     assert isinstance(create_tracker_store(None), MemoryTrackerStore)
     assert isinstance(create_tracker_store({"type": "in_memory"}), MemoryTrackerStore)
     assert isinstance(create_lock_store({"type": "memory"}), MemoryLockStore)
-    with pytest.raises(ConfigError, match="unknown tracker store type 'dynamo'"):
-        create_tracker_store({"type": "dynamo"})
+    with pytest.raises(ConfigError, match="unknown tracker store type 'cassandra'"):
+        create_tracker_store({"type": "cassandra"})
     with pytest.raises(ConfigError, match="unknown lock store type"):
         create_lock_store({"type": "zookeeper"})
 
