@@ -14,8 +14,13 @@ from typing import Any
 from dialogflowlite.errors import ComponentConfigError
 
 
-def quantize_linear_layers(model: Any) -> Any:
-    """``model`` with dynamically int8-quantized ``nn.Linear`` layers (CPU inference)."""
+def quantize_linear_layers(model: Any, *, inplace: bool = False) -> Any:
+    """``model`` with dynamically int8-quantized ``nn.Linear`` layers (CPU inference).
+
+    By default the model is copied first and left as it was; ``inplace``
+    changes and returns the model itself, for a model loaded only to be
+    quantized (no float copy of its other weights is made).
+    """
     import torch
 
     try:
@@ -37,4 +42,5 @@ def quantize_linear_layers(model: Any) -> Any:
     with warnings.catch_warnings():
         # the eager quantization API is marked for migration; it still works
         warnings.simplefilter("ignore")
-        return quantize_dynamic(model.to("cpu").eval(), names, dtype=torch.qint8)
+        return quantize_dynamic(model.to("cpu").eval(), names, dtype=torch.qint8,
+                                inplace=inplace)

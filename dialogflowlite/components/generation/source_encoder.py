@@ -118,10 +118,13 @@ class SourceEncoder:
         """Run the encoder through the lean inference pass, int8 weights with ``quantize``."""
         from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
         from dialogflowlite.models.quantization import quantize_linear_layers
+        from dialogflowlite.models.weight_sharing import share_identical_weights
 
         if supports_fast_path(self.encoder) and not isinstance(self.encoder, FastBertEncoder):
             self.encoder = FastBertEncoder(self.encoder)
             self._inference_only = True
+            # kept frozen in training: its weights may be an NLU component's too
+            share_identical_weights(self.encoder)
         if quantize:
             self.encoder = quantize_linear_layers(self.encoder)
             self._inference_only = True

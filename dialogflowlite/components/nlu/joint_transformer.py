@@ -432,6 +432,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
             JointIntentSlotConfig,
             JointIntentSlotModel,
         )
+        from dialogflowlite.models.weight_sharing import share_identical_weights
 
         component = cls(config)
         meta = storage.read_json(META)
@@ -449,6 +450,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         if fast and supports_fast_path(model.encoder):
             model.encoder = FastBertEncoder(model.encoder)
             component._inference_only = True
+            # frozen weights equal to another loaded component's are held once
+            share_identical_weights(model)
         component.model = model
         component._device = torch.device("cpu")
         if quantize or component.config["quantize"]:
@@ -462,7 +465,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
         assert self.model is not None
         self.model.to("cpu").eval()
         self._device = torch.device("cpu")
-        self.model = quantize_linear_layers(self.model)
+        self.model = quantize_linear_layers(self.model, inplace=True)
 
 
 # ---------------------------------------------------------------- helpers

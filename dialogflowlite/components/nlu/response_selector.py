@@ -541,6 +541,7 @@ class ResponseSelector(NluComponent):
             ResponseSelectorModel,
         )
         from dialogflowlite.models.scratch_transformer import ScratchEncoder
+        from dialogflowlite.models.weight_sharing import share_identical_weights
 
         component = cls(config)
         meta = storage.read_json(META)
@@ -567,6 +568,8 @@ class ResponseSelector(NluComponent):
         if fast and supports_fast_path(model.encoder):
             model.encoder = FastBertEncoder(model.encoder)
             component._inference_only = True
+            # frozen weights equal to another loaded component's are held once
+            share_identical_weights(model)
         component.model = model
         component._device = torch.device("cpu")
         if quantize or component.config["quantize"]:
@@ -577,5 +580,5 @@ class ResponseSelector(NluComponent):
         import torch
 
         assert self.model is not None
-        self.model = quantize_linear_layers(self.model)
+        self.model = quantize_linear_layers(self.model, inplace=True)
         self._device = torch.device("cpu")

@@ -317,3 +317,32 @@ def test_training_from_a_folder_and_parsing_do_not_import_transformers(
     key, modules = result.stdout.strip().splitlines()[-2:]
     assert key == "faq/ask_price"
     assert modules == "[]"
+
+
+def test_loaded_beside_a_classifier_on_the_same_encoder_it_holds_the_frozen_weights_once(
+    stored_pretrained, tiny_model: Path, data: TrainingData, tmp_path: Path, monkeypatch
+) -> None:
+    from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
+    from dialogflowlite.models import weight_sharing
+
+    monkeypatch.setattr(weight_sharing, "MIN_SHARED_BYTES", 0)  # the tiny encoder is small
+    selector, selector_storage = stored_pretrained
+    classifier = JointTransformerClassifier({"model": str(tiny_model), "epochs": 3,
+                                             "freeze_embeddings": True, "device": "cpu"})
+    classifier.train(data, NluContext(progress=False, seed=3))
+    classifier_storage = ComponentStorage(tmp_path / "classifier")
+    classifier.persist(classifier_storage)
+
+    loaded_classifier = JointTransformerClassifier.load(classifier.config, classifier_storage)
+    loaded_selector = ResponseSelector.load(selector.config, selector_storage)
+    table = loaded_selector.model.encoder.word_embeddings.weight
+    assert table is loaded_classifier.model.encoder.word_embeddings.weight
+    # the classifier fine-tuned its layers: those stay its own
+    assert (loaded_selector.model.encoder.layers[1].qkv.weight
+            is not loaded_classifier.model.encoder.layers[1].qkv.weight)
+    texts = [m.text for m in data.examples]
+    alone = ResponseSelector.load({**selector.config, "fast_inference": False}, selector_storage)
+    for shared, own in zip(parse(loaded_selector, texts), parse(alone, texts), strict=True):
+        got, expected = (m.response_selector["default"]["response"] for m in (shared, own))
+        assert got["intent_response_key"] == expected["intent_response_key"]
+        assert got["confidence"] == pytest.approx(expected["confidence"], abs=1e-5)
