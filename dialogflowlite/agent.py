@@ -25,6 +25,7 @@ from dialogflowlite.dialogue.processor import MessageProcessor, TurnResult
 from dialogflowlite.dialogue.remote_actions import ActionEndpoint
 from dialogflowlite.errors import ConfigError, ModelLoadError
 from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.memory import release_free_memory
 from dialogflowlite.shared.tracker import DialogueStateTracker
 from dialogflowlite.stores.base import LockStore, TrackerStore
 
@@ -173,6 +174,8 @@ class Agent:
                 "model %s has no dialogue policies (trained with `train nlu`?): conversations "
                 "get no replies, parsing works; `dialogflowlite train` trains the whole bot",
                 path.name)
+        # loading freed large temporaries: give their pages back (a server keeps running)
+        release_free_memory()
         return cls(domain, nlu=nlu, policies=policies, responder=responder,
                    tracker_store=tracker_store, lock_store=lock_store,
                    action_endpoint=action_endpoint, model_path=path, archive=archive,
