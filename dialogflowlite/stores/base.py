@@ -75,6 +75,10 @@ class TrackerStore(abc.ABC):
 
     #: how many conversations' decoded events are kept between messages (0: none)
     recent_conversations: ClassVar[int] = 2000
+    #: and how many events they hold together at most: a decoded event takes about
+    #: 1 KB, so a bound on the number of conversations alone bounds no memory
+    #: while conversations grow long (the oldest conversation goes first)
+    recent_events: ClassVar[int] = 20_000
 
     def __init__(self, domain: Domain | None = None) -> None:
         if isinstance(domain, (str, PurePath)):
@@ -82,7 +86,9 @@ class TrackerStore(abc.ABC):
             raise TypeError(f"{type(self).__name__}: the first argument is the domain, not "
                             f"{str(domain)!r}; pass a file or URL by keyword (db=..., url=...)")
         self.domain = domain
-        self._recent: RecentItems[str, _Recent] = RecentItems(self.recent_conversations)
+        self._recent: RecentItems[str, _Recent] = RecentItems(
+            self.recent_conversations, max_weight=self.recent_events,
+            weigh=lambda recent: len(recent.events))
 
     # ------------------------------------------------------------ backend interface
 

@@ -366,6 +366,34 @@ def test_recent_conversations_are_not_read_again_until_someone_else_writes(make_
     asyncio.run(main())
 
 
+def test_kept_conversations_hold_at_most_the_event_budget(make_store, monkeypatch) -> None:
+    # room for one conversation of seven events, not two
+    monkeypatch.setattr(TrackerStore, "recent_events", 10)
+
+    async def main() -> None:
+        store = make_store()
+        if not await _versioned(store):
+            await store.close()
+            pytest.skip("this backend keeps no conversations between messages")
+        loads = _counting_loads(store)
+        await store.save(_conversation("alice"))
+        await store.save(_conversation("bob"))  # alice, the older, makes room
+        assert len(await store.retrieve("bob")) == 7 and loads == []
+        assert len(await store.retrieve("alice")) == 7 and loads == ["alice"]
+        assert len(await store.retrieve("alice")) == 7 and loads == ["alice"]  # kept again
+        assert store._recent.weight <= 10
+        await store.close()
+
+    asyncio.run(main())
+
+
+async def _versioned(store: TrackerStore) -> bool:
+    await store.save(_conversation("probe"))
+    versioned = await store.stored_version("probe") is not None
+    await store.delete("probe")
+    return versioned
+
+
 def test_kept_events_are_what_the_store_holds_not_the_callers_objects(make_store) -> None:
     async def main() -> None:
         store = make_store()
