@@ -31,13 +31,6 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tiny_encoder import build_tiny_encoder
-
-    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert")
-
-
-@pytest.fixture(scope="module")
 def toy():
     from tiny_encoder import toy_training_data
 

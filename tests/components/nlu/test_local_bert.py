@@ -9,9 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 import torch
-from tiny_encoder import build_tiny_encoder
 
 from dialogflowlite.components.nlu.pretrained import (
     load_encoder,
@@ -21,11 +19,6 @@ from dialogflowlite.components.nlu.pretrained import (
 
 REPO = Path(__file__).resolve().parents[3]
 TEXTS = ["book a flight to paris tomorrow", "Hello, New York!", "weather in 2024?"]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert")
 
 
 def test_same_pieces_and_states_as_transformers(tiny_model: Path) -> None:

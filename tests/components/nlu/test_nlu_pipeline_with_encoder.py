@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_encoder import TOY_NLU, build_tiny_encoder
+from tiny_encoder import TOY_NLU
 from tiny_nlu import TinyPlugin
 
 from dialogflowlite.artifact import open_model
@@ -24,11 +24,6 @@ TINY = (
     "    epochs: 40\n    learning_rate: 0.003\n    batch_size: 8\n"
     "    freeze_embeddings: false\n    head_learning_rate_factor: 1.0\n    device: cpu\n"
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert")
 
 
 def nlu_yaml(rows: list[tuple[str, str]]) -> str:

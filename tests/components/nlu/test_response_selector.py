@@ -185,13 +185,6 @@ def test_scratch_quantized_load_selects_the_same_answers(
     ]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tiny_encoder import build_tiny_encoder
-
-    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert")
-
-
 @pytest.mark.parametrize("fine_tune", [False, True])
 def test_pretrained_encoder(tmp_path: Path, tiny_model: Path, data, fine_tune: bool) -> None:
     config = {
