@@ -28,6 +28,26 @@ MODEL_SUFFIX = ".tar"
 ALLOWED_SUFFIXES = {".json", ".safetensors", ".txt", ".model", ".jsonl", ".yml", ".yaml", ""}
 
 
+def _torch_types() -> dict[str, Any]:
+    import torch
+
+    return {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
+            "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32,
+            "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
+
+
+class _LazyTypes(dict):
+    """safetensors dtype names -> torch dtypes, filled on first use (torch loads late)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if not self:
+            self.update(_torch_types())
+        return super().get(key, default)
+
+
+_SAFETENSORS_TYPES = _LazyTypes()
+
+
 class ComponentStorage:
     """The resource folder of one component: JSON, text and safetensors, nothing executable."""
 
@@ -84,6 +104,55 @@ class ComponentStorage:
         except FileNotFoundError as e:
             raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
                                  hint="retrain the model with `dialogflowlite train`") from e
+
+    def read_tensors_into(self, name: str, module: Any) -> tuple[list[str], list[str]]:
+        """Read a safetensors file straight into ``module``'s parameters and buffers.
+
+        Each stored tensor is read from the file into the memory of the tensor
+        of the same name, so loading holds no second copy of the weights (a
+        mapped or read file would be resident beside the model until the
+        last tensor is copied). Returns the names the module has that the file
+        lacks, and the names the file has that the module lacks; a stored
+        tensor whose shape or type differs from the module's is an error.
+        """
+        import torch
+
+        targets = dict(module.state_dict(keep_vars=True))
+        try:
+            with self.path(name).open("rb") as file:
+                header_size = int.from_bytes(file.read(8), "little")
+                header = json.loads(file.read(header_size))
+                start = 8 + header_size
+                header.pop("__metadata__", None)
+                unexpected = sorted(key for key in header if key not in targets)
+                for key, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
+                    target = targets.get(key)
+                    if target is None:
+                        continue
+                    first, last = entry["data_offsets"]
+                    if (list(target.shape) != entry["shape"]
+                            or _SAFETENSORS_TYPES.get(entry["dtype"]) != target.dtype
+                            or not target.is_contiguous() or target.device.type != "cpu"):
+                        raise ModelLoadError(
+                            f"model resource {self.root.name}/{name}: {key} is "
+                            f"{entry['dtype']} {entry['shape']}, the model's is "
+                            f"{target.dtype} {list(target.shape)}",
+                            hint="retrain the model with `dialogflowlite train`")
+                    file.seek(start + first)
+                    with torch.no_grad():
+                        view = target.detach().view(-1).view(torch.uint8)
+                        if file.readinto(memoryview(view.numpy())) != last - first:
+                            raise ModelLoadError(
+                                f"model resource {self.root.name}/{name} is cut short",
+                                hint="retrain the model with `dialogflowlite train`")
+        except FileNotFoundError as e:
+            raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
+                                 hint="retrain the model with `dialogflowlite train`") from e
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelLoadError(f"model resource {self.root.name}/{name} cannot be read: {e}",
+                                 hint="retrain the model with `dialogflowlite train`") from e
+        missing = sorted(key for key in targets if key not in header)
+        return missing, unexpected
 
     def copy_from(self, other: ComponentStorage) -> None:
         """Replace this folder's content with another storage's (reusing unchanged components)."""

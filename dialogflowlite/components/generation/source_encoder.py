@@ -27,7 +27,7 @@ from dialogflowlite.components.nlu.pretrained import (
     encode_pieces,
     load_pretrained,
     load_stored_encoder,
-    load_weights,
+    load_stored_weights,
     pad_pieces,
     plain_state_dict,
     resolve_model_source,
@@ -144,7 +144,7 @@ class SourceEncoder:
     def load(cls, storage: ComponentStorage, max_length: int) -> SourceEncoder:
         encoder, tokenizer = load_stored_encoder(Path(storage.path(ENCODER_DIR)),
                                                  Path(storage.path(TOKENIZER_DIR)), True, OWNER)
-        load_weights(encoder, storage.read_tensors(WEIGHTS), OWNER)
+        load_stored_weights(encoder, storage, WEIGHTS, OWNER)
         loaded = cls(encoder, tokenizer, max_length)
         loaded.forget()
         return loaded

@@ -32,6 +32,7 @@ from dialogflowlite.components.nlu.pretrained import (
     layer_decay_multipliers,
     load_pretrained,
     load_stored_encoder,
+    load_stored_weights,
     load_weights,
     plain_state_dict,
     resolve_model_source,
@@ -445,7 +446,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
         model_config = JointIntentSlotConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
         model = JointIntentSlotModel(encoder, model_config, allowed)
-        load_weights(model, storage.read_tensors(WEIGHTS), cls.name)
+        load_stored_weights(model, storage, WEIGHTS, cls.name)
         model.eval()
         if fast and supports_fast_path(model.encoder):
             model.encoder = FastBertEncoder(model.encoder)

@@ -409,9 +409,20 @@ def plain_state_dict(model: Any) -> dict[str, Any]:
     }
 
 
+def load_stored_weights(model: Any, storage: Any, name: str, owner: str) -> None:
+    """Read a component's stored weights file straight into ``model`` (no second copy
+    of the weights while loading), failing clearly when they do not fit it."""
+    missing, unexpected = storage.read_tensors_into(name, model)
+    _check_fit(missing, unexpected, owner)
+
+
 def load_weights(model: Any, tensors: dict[str, Any], owner: str) -> None:
     """Load stored tensors, failing clearly when they do not fit the model."""
     missing, unexpected = model.load_state_dict(tensors, strict=False)
+    _check_fit(missing, unexpected, owner)
+
+
+def _check_fit(missing: list[str], unexpected: list[str], owner: str) -> None:
     # buffers such as position_ids are rebuilt by the model itself
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:

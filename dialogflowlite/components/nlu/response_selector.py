@@ -34,7 +34,7 @@ from dialogflowlite.components.nlu.pretrained import (
     encode_pieces,
     load_pretrained,
     load_stored_encoder,
-    load_weights,
+    load_stored_weights,
     pad_pieces,
     plain_state_dict,
     resolve_model_source,
@@ -563,7 +563,7 @@ class ResponseSelector(NluComponent):
             # a loaded selector only predicts: one traced call per batch (see models/tracing)
             encoder.trace_inference()
         model = ResponseSelectorModel(encoder, ResponseSelectorConfig(**meta["model_config"]))
-        load_weights(model, storage.read_tensors(WEIGHTS), cls.name)
+        load_stored_weights(model, storage, WEIGHTS, cls.name)
         model.eval()
         if fast and supports_fast_path(model.encoder):
             model.encoder = FastBertEncoder(model.encoder)
