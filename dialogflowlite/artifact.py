@@ -28,24 +28,14 @@ MODEL_SUFFIX = ".tar"
 ALLOWED_SUFFIXES = {".json", ".safetensors", ".txt", ".model", ".jsonl", ".yml", ".yaml", ""}
 
 
-def _torch_types() -> dict[str, Any]:
+def _torch_dtype(name: str) -> Any:
+    """The torch dtype of a safetensors dtype name (None for a name not listed here)."""
     import torch
 
     return {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
             "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32,
-            "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
-
-
-class _LazyTypes(dict):
-    """safetensors dtype names -> torch dtypes, filled on first use (torch loads late)."""
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        if not self:
-            self.update(_torch_types())
-        return super().get(key, default)
-
-
-_SAFETENSORS_TYPES = _LazyTypes()
+            "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+            "BOOL": torch.bool}.get(name)
 
 
 class ComponentStorage:
@@ -131,7 +121,7 @@ class ComponentStorage:
                         continue
                     first, last = entry["data_offsets"]
                     if (list(target.shape) != entry["shape"]
-                            or _SAFETENSORS_TYPES.get(entry["dtype"]) != target.dtype
+                            or _torch_dtype(entry["dtype"]) != target.dtype
                             or not target.is_contiguous() or target.device.type != "cpu"):
                         raise ModelLoadError(
                             f"model resource {self.root.name}/{name}: {key} is "

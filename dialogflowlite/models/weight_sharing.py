@@ -35,8 +35,9 @@ def share_identical_weights(model: nn.Module, min_bytes: int | None = None) -> i
 
     ``model`` must be used for inference only from now on, on the device it
     was loaded to: its parameters may be another model's, and ``Module.to``
-    moves a parameter in place, for every model holding it. Parameters under ``min_bytes`` (default
-    :data:`MIN_SHARED_BYTES`) are left alone. Returns the number of bytes freed.
+    moves a parameter in place, for every model holding it. Parameters under
+    ``min_bytes`` (default :data:`MIN_SHARED_BYTES`) are left alone. Returns
+    the number of bytes freed.
     """
     if min_bytes is None:
         min_bytes = MIN_SHARED_BYTES

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import logging
-
-logger = logging.getLogger(__name__)
 
 
 def release_free_memory() -> bool:
     """Collect garbage, then ask the C allocator to return its free pages.
 
-    Loading a model allocates and frees large temporaries (the stored tensors
-    before they are copied into the model, tokenizer files, archive members).
+    Loading a model allocates and frees large temporaries (randomly started
+    weights that the stored ones replace, tokenizer files, archive members).
     glibc keeps freed heap pages for later use, so a server would hold that
     high-water mark for its whole life. Returns whether pages were returned
     (False where the C library has no ``malloc_trim``, as on macOS or musl).
