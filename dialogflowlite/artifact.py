@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tarfile
 import tempfile
@@ -21,6 +22,17 @@ from typing import Any
 
 from dialogflowlite import __version__
 from dialogflowlite.errors import ModelLoadError
+from dialogflowlite.tensor_files import (
+    SHARED_SUFFIX,
+    WRITER_MARK,
+    Entry,
+    materialise,
+    read_header,
+    read_shared,
+    share_duplicate_tensors,
+)
+
+logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -39,10 +51,17 @@ def _torch_dtype(name: str) -> Any:
 
 
 class ComponentStorage:
-    """The resource folder of one component: JSON, text and safetensors, nothing executable."""
+    """The resource folder of one component: JSON, text and safetensors, nothing executable.
 
-    def __init__(self, root: Path) -> None:
+    ``archive_root`` is the root of the model the folder belongs to: a
+    tensor file there may leave a tensor that another component stores alike
+    to that component's file (see :mod:`dialogflowlite.tensor_files`), and
+    reading it follows the reference.
+    """
+
+    def __init__(self, root: Path, archive_root: Path | None = None) -> None:
         self.root = Path(root)
+        self.archive_root = Path(archive_root) if archive_root is not None else None
 
     def path(self, name: str) -> Path:
         """A path inside this component's folder (for libraries that write their own files)."""
@@ -79,21 +98,43 @@ class ComponentStorage:
                                  hint="retrain the model with `dialogflowlite train`") from e
 
     def write_tensors(self, name: str, tensors: dict[str, Any]) -> None:
-        """Save a dict of torch tensors as safetensors (shared storage is copied first)."""
+        """Save a dict of torch tensors as safetensors (shared storage is copied first).
+
+        Read the file back with :meth:`read_tensors` or :meth:`read_tensors_into`:
+        in a saved model its large tensors may be stored once for several
+        components.
+        """
         from safetensors.torch import save_file
 
         target = self.path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(target))
+        save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(target),
+                  metadata=dict([WRITER_MARK]))
+
+    def _display(self, name: str) -> str:
+        return f"{self.root.name}/{name}"
 
     def read_tensors(self, name: str, device: str = "cpu") -> dict[str, Any]:
+        """Every tensor of a file written by :meth:`write_tensors`, by name."""
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
+        path = self.path(name)
         try:
-            return load_file(str(self.path(name)), device=device)
+            tensors = load_file(str(path), device=device)
         except FileNotFoundError as e:
-            raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
+            raise ModelLoadError(f"model resource {self._display(name)} is missing",
                                  hint="retrain the model with `dialogflowlite train`") from e
+        for key, (other, stored) in read_shared(path, self.archive_root,
+                                                self._display(name)).items():
+            try:
+                with safe_open(str(other), framework="pt", device=device) as file:
+                    tensors[key] = file.get_tensor(stored)
+            except Exception as e:  # safetensors raises its own error types
+                raise ModelLoadError(f"model resource {self._display(name)}: its shared tensor "
+                                     f"{key} cannot be read from {other.name}: {e}",
+                                     hint="retrain the model with `dialogflowlite train`") from e
+        return tensors
 
     def read_tensors_into(self, name: str, module: Any) -> tuple[list[str], list[str]]:
         """Read a safetensors file straight into ``module``'s parameters and buffers.
@@ -105,50 +146,79 @@ class ComponentStorage:
         lacks, and the names the file has that the module lacks; a stored
         tensor whose shape or type differs from the module's is an error.
         """
-        import torch
-
         targets = dict(module.state_dict(keep_vars=True))
+        path = self.path(name)
         try:
-            with self.path(name).open("rb") as file:
-                header_size = int.from_bytes(file.read(8), "little")
-                header = json.loads(file.read(header_size))
-                start = 8 + header_size
-                header.pop("__metadata__", None)
-                unexpected = sorted(key for key in header if key not in targets)
-                for key, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
-                    target = targets.get(key)
-                    if target is None:
-                        continue
-                    first, last = entry["data_offsets"]
-                    if (list(target.shape) != entry["shape"]
-                            or _torch_dtype(entry["dtype"]) != target.dtype
-                            or not target.is_contiguous() or target.device.type != "cpu"):
-                        raise ModelLoadError(
-                            f"model resource {self.root.name}/{name}: {key} is "
-                            f"{entry['dtype']} {entry['shape']}, the model's is "
-                            f"{target.dtype} {list(target.shape)}",
-                            hint="retrain the model with `dialogflowlite train`")
-                    file.seek(start + first)
-                    with torch.no_grad():
-                        view = target.detach().view(-1).view(torch.uint8)
-                        if file.readinto(memoryview(view.numpy())) != last - first:
-                            raise ModelLoadError(
-                                f"model resource {self.root.name}/{name} is cut short",
-                                hint="retrain the model with `dialogflowlite train`")
+            entries = dict(read_header(path).entries)
         except FileNotFoundError as e:
-            raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
+            raise ModelLoadError(f"model resource {self._display(name)} is missing",
                                  hint="retrain the model with `dialogflowlite train`") from e
-        except (ValueError, KeyError, TypeError) as e:
-            raise ModelLoadError(f"model resource {self.root.name}/{name} cannot be read: {e}",
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelLoadError(f"model resource {self._display(name)} cannot be read: {e}",
                                  hint="retrain the model with `dialogflowlite train`") from e
-        missing = sorted(key for key in targets if key not in header)
+        # name -> (file, entry there): the file's own tensors, then those it shares
+        where = {key: (path, entry) for key, entry in entries.items()}
+        for key, (other, stored) in read_shared(path, self.archive_root,
+                                                self._display(name)).items():
+            try:
+                where[key] = (other, read_header(other).entries[stored])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise ModelLoadError(
+                    f"model resource {self._display(name)}: its shared tensor {key} is not in "
+                    f"{other.name}", hint="retrain the model with `dialogflowlite train`") from e
+        by_file: dict[Path, list[tuple[str, Entry]]] = {}
+        for key, (file_path, entry) in where.items():
+            if key in targets:
+                by_file.setdefault(file_path, []).append((key, entry))
+        for file_path, wanted in by_file.items():
+            self._read_entries(name, file_path, wanted, targets)
+        missing = sorted(key for key in targets if key not in where)
+        unexpected = sorted(key for key in where if key not in targets)
         return missing, unexpected
 
+    def _read_entries(self, name: str, path: Path, wanted: list[tuple[str, Entry]],
+                      targets: dict[str, Any]) -> None:
+        """Read each (target name, stored entry) of one file into the target's memory."""
+        import torch
+
+        try:
+            with path.open("rb") as file:
+                for key, entry in sorted(wanted, key=lambda item: item[1].start):
+                    target = targets[key]
+                    if (tuple(target.shape) != entry.shape
+                            or _torch_dtype(entry.dtype) != target.dtype
+                            or not target.is_contiguous() or target.device.type != "cpu"):
+                        raise ModelLoadError(
+                            f"model resource {self._display(name)}: {key} is "
+                            f"{entry.dtype} {list(entry.shape)}, the model's is "
+                            f"{target.dtype} {list(target.shape)}",
+                            hint="retrain the model with `dialogflowlite train`")
+                    file.seek(entry.start)
+                    with torch.no_grad():
+                        view = target.detach().view(-1).view(torch.uint8)
+                        if file.readinto(memoryview(view.numpy())) != entry.size:
+                            raise ModelLoadError(
+                                f"model resource {self._display(name)} is cut short",
+                                hint="retrain the model with `dialogflowlite train`")
+        except FileNotFoundError as e:
+            raise ModelLoadError(f"model resource {self._display(name)} is missing "
+                                 f"({path.name})",
+                                 hint="retrain the model with `dialogflowlite train`") from e
+
     def copy_from(self, other: ComponentStorage) -> None:
-        """Replace this folder's content with another storage's (reusing unchanged components)."""
+        """Replace this folder's content with another storage's (reusing unchanged components).
+
+        Tensors the copied files shared with other components of ``other``'s
+        model are copied into them: those components may be retrained.
+        """
         if self.root.exists():
             shutil.rmtree(self.root)
         shutil.copytree(other.root, self.root)
+        for companion in sorted(self.root.rglob("*" + SHARED_SUFFIX)):
+            tensors = companion.with_name(companion.name[: -len(SHARED_SUFFIX)])
+            # the references name files of the model the folder came from
+            materialise(tensors, other.archive_root,
+                        self._display(tensors.relative_to(self.root).as_posix()))
 
 
 @dataclass
@@ -216,7 +286,7 @@ class ModelArchive:
         self._cleanup = cleanup
 
     def storage(self, key: str) -> ComponentStorage:
-        return ComponentStorage(self.root / key)
+        return ComponentStorage(self.root / key, self.root)
 
     def has(self, key: str) -> bool:
         return (self.root / key).is_dir()
@@ -242,7 +312,7 @@ class ModelWriter:
     def storage(self, key: str) -> ComponentStorage:
         root = self.workdir / key
         root.mkdir(parents=True, exist_ok=True)
-        return ComponentStorage(root)
+        return ComponentStorage(root, self.workdir)
 
     def record(self, record: ComponentRecord) -> None:
         self.manifest.components = [c for c in self.manifest.components if c.key != record.key]
@@ -254,6 +324,10 @@ class ModelWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         (self.workdir / MANIFEST).write_text(
             json.dumps(self.manifest.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        saved = share_duplicate_tensors(self.workdir)
+        if saved:
+            logger.debug("tensors stored once for several components: %.1f MB saved",
+                         saved / 1e6)
         partial = target.with_suffix(target.suffix + ".partial")
         with tarfile.open(partial, "w") as tar:
             for item in sorted(self.workdir.rglob("*")):
