@@ -35,7 +35,11 @@ from dialogflowlite.tensor_files import (
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+#: the format this version writes: 2 may leave a tensor to another component's file
+#: (see tensor_files), which a reader of format 1 would not find
+FORMAT_VERSION = 2
+#: the formats this version loads
+READABLE_FORMATS = (1, 2)
 MODEL_SUFFIX = ".tar"
 ALLOWED_SUFFIXES = {".json", ".safetensors", ".txt", ".model", ".jsonl", ".yml", ".yaml", ""}
 
@@ -389,9 +393,10 @@ def open_model(path: str | Path) -> ModelArchive:
         manifest = Manifest.from_dict(json.loads((root / MANIFEST).read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError) as e:
         raise ModelLoadError(f"model {source} has no readable manifest: {e}") from e
-    if manifest.format != FORMAT_VERSION:
+    if manifest.format not in READABLE_FORMATS:
         raise ModelLoadError(
-            f"model {source} has format {manifest.format}, this version reads {FORMAT_VERSION}",
+            f"model {source} has format {manifest.format}, this version reads "
+            f"{' and '.join(map(str, READABLE_FORMATS))}",
             hint="retrain the model with this version of dialogflowlite")
     return ModelArchive(root, manifest, source)
 

@@ -131,7 +131,7 @@ def test_a_reference_that_cannot_be_followed_is_an_error_naming_the_resource(
     with open_model(model) as archive:
         folder = archive.storage("b").root
         # a folder outside its model cannot follow references
-        with pytest.raises(ModelLoadError, match="b/model.safetensors shares tensors"):
+        with pytest.raises(ModelLoadError, match=r"b/model\.safetensors shares tensors"):
             ComponentStorage(folder).read_tensors(WEIGHTS)
         companion = shared_file(archive.storage("b").path(WEIGHTS))
         data = json.loads(companion.read_text())
@@ -141,5 +141,30 @@ def test_a_reference_that_cannot_be_followed_is_an_error_naming_the_resource(
             archive.storage("b").read_tensors_into(WEIGHTS, encoder(9))
         data["tensors"]["0.weight"] = {"file": "a/model.safetensors", "tensor": "gone"}
         companion.write_text(json.dumps(data))
-        with pytest.raises(ModelLoadError, match="shared tensor 0.weight is not in"):
+        with pytest.raises(ModelLoadError, match=r"shared tensor 0\.weight is not in"):
             archive.storage("b").read_tensors_into(WEIGHTS, encoder(9))
+
+
+def _set_format(model: Path, tmp_path: Path, number: int) -> Path:
+    """A copy of an unpacked ``model`` whose manifest says ``format: number``."""
+    import shutil
+
+    with open_model(model) as archive:
+        folder = tmp_path / f"format-{number}"
+        shutil.copytree(archive.root, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format"] = number
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_models_of_the_format_before_still_load_and_later_ones_are_refused(
+        tmp_path: Path) -> None:
+    model = write_model(tmp_path, "model.tar", {"a": encoder(1)})
+    with open_model(model) as archive:
+        assert archive.manifest.format == 2  # files may share tensors since format 2
+    with open_model(_set_format(model, tmp_path, 1)) as archive:
+        assert torch.equal(archive.storage("a").read_tensors(WEIGHTS)["0.weight"],
+                           encoder(1)[0].weight)
+    with pytest.raises(ModelLoadError, match="has format 3, this version reads 1 and 2"):
+        open_model(_set_format(model, tmp_path, 3))

@@ -143,7 +143,7 @@ class ModelServer:
     async def _download(self, current: Path | None) -> Path | None:
         import aiohttp
 
-        from dialogflowlite.artifact import FORMAT_VERSION, model_file_name, read_manifest
+        from dialogflowlite.artifact import READABLE_FORMATS, model_file_name, read_manifest
 
         headers = dict(self.headers)
         if self.etag:
@@ -177,10 +177,11 @@ class ModelServer:
         # the manifest says whether it is a model of this version (reading it unpacks
         # nothing; loading checks the rest)
         manifest = read_manifest(partial)
-        if manifest is None or manifest.format != FORMAT_VERSION:
+        if manifest is None or manifest.format not in READABLE_FORMATS:
             partial.unlink(missing_ok=True)
             found = ("no model file" if manifest is None
-                     else f"a model of format {manifest.format}, not {FORMAT_VERSION}")
+                     else f"a model of format {manifest.format}, not "
+                          f"{' or '.join(map(str, READABLE_FORMATS))}")
             logger.error("model server %s sent no usable model (%s); the running model stays",
                          self.url, found)
             return None
