@@ -234,16 +234,16 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
     project = load_project(template_project, strict=True)
     assert project.format_versions == ["3.1"]
     assert project.counts() == {
-        "intents": 10,
-        "examples": 197,
+        "intents": 11,
+        "examples": 215,
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "responses": 17,
+        "responses": 18,
         "actions": 0,
         "stories": 5,
-        "rules": 12,
-        "test_stories": 12,
+        "rules": 14,
+        "test_stories": 13,
         "synonyms": 9,
         "regexes": 2,
         "lookups": 1,
@@ -303,21 +303,24 @@ def test_rules_cover_fallback_faq_the_form_and_its_interruptions(template_projec
     plain = [_labels(r.steps) for r in rules if not r.condition]
     assert ["intent:nlu_fallback", "action:utter_default"] in plain
     assert ["intent:faq", "action:utter_faq"] in plain
+    assert ["intent:out_of_scope", "action:utter_out_of_scope"] in plain
     assert ["intent:book_table", "action:table_form", "loop:table_form"] in plain
     in_form = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:table_form"]]
     assert ["action:table_form", "loop:None", "SlotStep", "action:utter_booking_confirmed"] in (
         in_form
     )
-    for intent, answer in (("faq", "utter_faq"), ("bot_challenge", "utter_iamabot")):
+    for intent, answer in (("faq", "utter_faq"), ("bot_challenge", "utter_iamabot"),
+                           ("out_of_scope", "utter_out_of_scope")):
         back = [f"intent:{intent}", f"action:{answer}", "action:table_form", "loop:table_form"]
         assert back in in_form
 
 
 def test_test_stories_cover_the_main_conversations(template_project) -> None:
     stories = load_project(template_project, strict=True).test_stories
-    assert 8 <= len(stories) <= 12
+    assert 8 <= len(stories) <= 14
     intents = {s.intent for story in stories for s in story.steps if isinstance(s, UserStep)}
-    assert {"greet", "goodbye", "faq", "book_table", "inform", "bot_challenge"} <= intents
+    assert {"greet", "goodbye", "faq", "book_table", "inform", "bot_challenge",
+            "out_of_scope"} <= intents
     assert all(s.text for story in stories for s in story.steps if isinstance(s, UserStep))
 
     def interrupted(story) -> bool:
