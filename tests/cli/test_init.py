@@ -149,6 +149,13 @@ def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, ca
     with open_model(models[0]) as archive:
         sections = {name for name, present in archive.manifest.sections.items() if present}
     assert {"nlu", "core"} <= sections
+    # questions the restaurant bot does not handle get `out_of_scope`, not a FAQ answer
+    from dialogflowlite.components.nlu.pipeline import NluPipeline
+
+    parsed = NluPipeline.load(models[0]).parse_batch(
+        ["can you help me file my tax return?", "tell me something funny",
+         "do you take credit cards?"])
+    assert [m.intent for m in parsed] == ["out_of_scope", "out_of_scope", "faq"]
 
 
 def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
