@@ -250,7 +250,7 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
         "actions": 0,
         "stories": 5,
         "rules": 14,
-        "test_stories": 13,
+        "test_stories": 14,
         "synonyms": 9,
         "regexes": 2,
         "lookups": 1,
