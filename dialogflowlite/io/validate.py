@@ -33,6 +33,7 @@ from dialogflowlite.shared.domain import (
     ACTION_TWO_STAGE_FALLBACK,
     DEFAULT_INTENTS,
     FROM_ENTITY,
+    FROM_TEXT,
     Domain,
     SlotDef,
     variation_conditions,
@@ -80,6 +81,7 @@ UNUSED_INTENT = "DFL133"
 DUPLICATE_STORY_NAME = "DFL134"
 RESPONSE_CONDITION = "DFL135"
 CHECKS_SKIPPED = "DFL136"
+INTERRUPTION_FILLS_SLOT = "DFL137"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -694,6 +696,57 @@ def check_form_slots(project: Project) -> list[Problem]:
     return problems
 
 
+def _interruptions(project: Project) -> Iterator[tuple[Story, str, str]]:
+    """(rule, form, intent) for each rule that answers an intent while a form is active
+    with something other than the form itself."""
+    for rule in project.rules:
+        forms = [s.name for s in rule.condition if isinstance(s, ActiveLoopStep) and s.name]
+        steps = [s for s in rule.steps if not isinstance(s, CheckpointStep)]
+        if len(forms) != 1 or len(steps) < 2:
+            continue
+        first, answer = steps[0], steps[1]
+        if (isinstance(first, UserStep) and first.intent and isinstance(answer, ActionStep)
+                and answer.name and answer.name != forms[0]):
+            yield rule, forms[0], first.intent
+
+
+def check_interruptions_fill_slots(project: Project) -> list[Problem]:
+    """A message a rule answers during a form should not also become a slot's value.
+
+    Slots are filled from every user message before the next action is chosen:
+    a ``from_text`` mapping that applies while the form asks for its slot takes
+    the whole message, so an interruption the rule answers ("can you tell me a
+    joke?") becomes the answer to the form's question, unless the mapping's
+    ``intent`` / ``not_intent`` leave that intent out.
+    """
+    domain = project.domain
+    problems = []
+    reported: set[tuple[str, int, str]] = set()
+    for rule, form_name, intent in _interruptions(project):
+        form = domain.forms.get(form_name)
+        if form is None:
+            continue
+        for slot_name in form.required_slots:
+            slot = domain.slots.get(slot_name)
+            if slot is None:
+                continue
+            for index, mapping in enumerate(slot.mappings):
+                if (mapping.type != FROM_TEXT or not mapping.intent_allowed(intent)
+                        or not mapping.conditions_met(form_name, slot_name)
+                        or (slot_name, index, intent) in reported):
+                    continue
+                reported.add((slot_name, index, intent))
+                problems.append(_warning(
+                    _where(mapping.position, slot.position, fallback=_domain_file(project)),
+                    f"while form '{form_name}' asks for slot '{slot_name}', its from_text "
+                    f"mapping also takes messages of intent '{intent}', which rule "
+                    f"'{rule.name}' answers during the form: such a message becomes the "
+                    "slot's value",
+                    f"add '{intent}' to the mapping's not_intent",
+                    INTERRUPTION_FILLS_SLOT))
+    return problems
+
+
 def _asks_for(domain: Domain, form: str, slot: str) -> bool:
     names = (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")
     actions = (f"action_ask_{form}_{slot}", f"action_ask_{slot}")
@@ -1148,6 +1201,7 @@ CHECKS: tuple[Check, ...] = (
     check_mapping_conditions,
     check_form_slots,
     check_form_questions,
+    check_interruptions_fill_slots,
     check_unused_responses,
     check_unused_intents,
     check_duplicate_story_names,

@@ -931,3 +931,39 @@ responses:""", 1)
         "a mapping of slot 'note' applies only while form 'city_frm' is active",
         "a mapping of slot 'note' applies only while slot 'nots' is requested"]
     assert found[0].hint == "did you mean 'city_form'?"
+
+
+def test_a_message_a_rule_answers_during_a_form_would_become_a_slot_value(project) -> None:
+    # the form takes the whole answer as the city (from_text), and a rule answers a
+    # greeting during the form: a "hi" while the form asks would become the city
+    domain = DOMAIN.replace("""      - type: from_entity
+        entity: city
+""", """      - type: from_entity
+        entity: city
+      - type: from_text
+        not_intent: [goodbye]
+        conditions:
+          - active_loop: city_form
+            requested_slot: city
+""", 1)
+    interruption = RULES + """  - rule: greet during the form
+    condition:
+      - active_loop: city_form
+    steps:
+      - intent: greet
+      - action: utter_greet
+      - action: city_form
+      - active_loop: city_form
+"""
+    root = project(domain=domain, rules=interruption)
+    [problem] = problems(root, "DFL137")
+    assert problem.severity == "warning"
+    assert where(problem, root) == ("domain.yml", 14)
+    assert "intent 'greet', which rule 'greet during the form'" in problem.message
+    assert problem.hint == "add 'greet' to the mapping's not_intent"
+    # left out by the mapping: nothing to report
+    fixed = domain.replace("not_intent: [goodbye]", "not_intent: [goodbye, greet]")
+    assert problems(project(domain=fixed, rules=interruption), "DFL137") == []
+    # a mapping limited to other intents, or one for another form, does not apply
+    only = domain.replace("not_intent: [goodbye]", "intent: [inform]")
+    assert problems(project(domain=only, rules=interruption), "DFL137") == []
