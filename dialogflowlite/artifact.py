@@ -129,14 +129,18 @@ class ComponentStorage:
         except FileNotFoundError as e:
             raise ModelLoadError(f"model resource {self._display(name)} is missing",
                                  hint="retrain the model with `dialogflowlite train`") from e
+        by_file: dict[Path, list[tuple[str, str]]] = {}
         for key, (other, stored) in read_shared(path, self.archive_root,
                                                 self._display(name)).items():
+            by_file.setdefault(other, []).append((key, stored))
+        for other, wanted in by_file.items():
             try:
                 with safe_open(str(other), framework="pt", device=device) as file:
-                    tensors[key] = file.get_tensor(stored)
+                    for key, stored in wanted:
+                        tensors[key] = file.get_tensor(stored)
             except Exception as e:  # safetensors raises its own error types
-                raise ModelLoadError(f"model resource {self._display(name)}: its shared tensor "
-                                     f"{key} cannot be read from {other.name}: {e}",
+                raise ModelLoadError(f"model resource {self._display(name)}: its shared "
+                                     f"tensors cannot be read from {other.name}: {e}",
                                      hint="retrain the model with `dialogflowlite train`") from e
         return tensors
 
@@ -162,10 +166,13 @@ class ComponentStorage:
                                  hint="retrain the model with `dialogflowlite train`") from e
         # name -> (file, entry there): the file's own tensors, then those it shares
         where = {key: (path, entry) for key, entry in entries.items()}
+        headers: dict[Path, dict[str, Entry]] = {}  # each other file's header, read once
         for key, (other, stored) in read_shared(path, self.archive_root,
                                                 self._display(name)).items():
             try:
-                where[key] = (other, read_header(other).entries[stored])
+                if other not in headers:
+                    headers[other] = read_header(other).entries
+                where[key] = (other, headers[other][stored])
             except (OSError, ValueError, KeyError, TypeError) as e:
                 raise ModelLoadError(
                     f"model resource {self._display(name)}: its shared tensor {key} is not in "

@@ -202,9 +202,12 @@ def materialise(path: Path, archive_root: Path | None, display: str) -> None:
         return
     header = read_header(path)
     pieces = [(e.name, path, e) for e in sorted(header.entries.values(), key=lambda e: e.start)]
+    headers: dict[Path, Header] = {}  # each other file's header, read once
     for name, (other, tensor) in sorted(shared.items()):
         try:
-            pieces.append((name, other, read_header(other).entries[tensor]))
+            if other not in headers:
+                headers[other] = read_header(other)
+            pieces.append((name, other, headers[other].entries[tensor]))
         except (OSError, ValueError, KeyError) as e:
             raise ModelLoadError(f"model resource {display}: its shared tensor {name} is not "
                                  f"in {other.name}",
