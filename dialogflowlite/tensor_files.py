@@ -175,6 +175,11 @@ def share_duplicate_tensors(root: Path, min_bytes: int | None = None) -> int:
                     left_out[entry.name] = earlier
         if left_out:
             _rewrite_without(path, header, left_out.keys())
+            # the tensors this file keeps moved: later files compare against them
+            moved = read_header(path).entries
+            for key, (where, entry) in list(first_seen.items()):
+                if where == path:
+                    first_seen[key] = (path, moved[entry.name])
             shared_file(path).write_text(json.dumps({"format": SHARED_FORMAT, "tensors": {
                 name: {"file": where.relative_to(root).as_posix(), "tensor": entry.name}
                 for name, (where, entry) in sorted(left_out.items())}}, indent=1),

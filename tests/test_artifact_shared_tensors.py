@@ -168,3 +168,22 @@ def test_models_of_the_format_before_still_load_and_later_ones_are_refused(
                            encoder(1)[0].weight)
     with pytest.raises(ModelLoadError, match="has format 3, this version reads 1 and 2"):
         open_model(_set_format(model, tmp_path, 3))
+
+
+def test_a_file_that_left_a_tensor_out_can_still_lend_its_others(tmp_path: Path) -> None:
+    # "b" leaves out the table it shares with "a", and keeps a layer that "c" has too
+    first = encoder(1)
+    second = shares_embeddings(first, 2)
+    second[1] = nn.Linear(16, 1024)  # a layer large enough to share, after the table
+    third = encoder(3)
+    third[1] = nn.Linear(16, 1024)
+    third[1].load_state_dict(second[1].state_dict())
+    model = write_model(tmp_path, "model.tar", {"a": first, "b": second, "c": third})
+    with open_model(model) as archive:
+        shared = json.loads(shared_file(archive.storage("c").path(WEIGHTS)).read_text())
+        assert shared["tensors"]["1.weight"] == {"file": "b/model.safetensors",
+                                                  "tensor": "1.weight"}
+        for key, module in (("a", first), ("b", second), ("c", third)):
+            tensors = archive.storage(key).read_tensors(WEIGHTS)
+            for name, value in module.state_dict().items():
+                assert torch.equal(tensors[name], value), (key, name)
