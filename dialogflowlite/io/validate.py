@@ -742,7 +742,8 @@ def check_interruptions_fill_slots(project: Project) -> list[Problem]:
                     f"mapping also takes messages of intent '{intent}', which rule "
                     f"'{rule.name}' answers during the form: such a message becomes the "
                     "slot's value",
-                    f"add '{intent}' to the mapping's not_intent",
+                    f"remove '{intent}' from the mapping's intent list" if mapping.intent
+                    else f"add '{intent}' to the mapping's not_intent",
                     INTERRUPTION_FILLS_SLOT))
     return problems
 

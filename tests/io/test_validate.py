@@ -964,6 +964,9 @@ def test_a_message_a_rule_answers_during_a_form_would_become_a_slot_value(projec
     # left out by the mapping: nothing to report
     fixed = domain.replace("not_intent: [goodbye]", "not_intent: [goodbye, greet]")
     assert problems(project(domain=fixed, rules=interruption), "DFL137") == []
-    # a mapping limited to other intents, or one for another form, does not apply
+    # a mapping limited to other intents does not apply; one that lists the intent does
     only = domain.replace("not_intent: [goodbye]", "intent: [inform]")
     assert problems(project(domain=only, rules=interruption), "DFL137") == []
+    listed = domain.replace("not_intent: [goodbye]", "intent: [inform, greet]")
+    [problem] = problems(project(domain=listed, rules=interruption), "DFL137")
+    assert problem.hint == "remove 'greet' from the mapping's intent list"
