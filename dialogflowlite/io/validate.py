@@ -147,6 +147,11 @@ def _suggest(word: str, options: list[str], otherwise: str) -> str:
 # ---------------------------------------------------------------- story steps
 
 
+def _kind_name(story: Story) -> str:
+    """How messages name a story of this kind."""
+    return {"rule": "rule", "test": "test story"}.get(story.kind, "story")
+
+
 @dataclass
 class _StepRef:
     """One step of a story, rule or test story, with where it came from."""
@@ -157,7 +162,7 @@ class _StepRef:
 
     @property
     def kind(self) -> str:
-        return {"rule": "rule", "test": "test story"}.get(self.story.kind, "story")
+        return _kind_name(self.story)
 
     @property
     def severity(self) -> str:
@@ -696,22 +701,58 @@ def check_form_slots(project: Project) -> list[Problem]:
     return problems
 
 
-def _interruptions(project: Project) -> Iterator[tuple[Story, str, str]]:
-    """(rule, form, intent) for each rule that answers an intent while a form is active
+def _rule_interruptions(rule: Story) -> Iterator[tuple[str, str]]:
+    """(form, intent) when the rule answers an intent while a form is active
     with something other than the form itself."""
+    forms = [s.name for s in rule.condition if isinstance(s, ActiveLoopStep) and s.name]
+    steps = [s for s in rule.steps if not isinstance(s, CheckpointStep)]
+    if len(forms) != 1 or len(steps) < 2:
+        return
+    first, answer = steps[0], steps[1]
+    if (isinstance(first, UserStep) and first.intent and isinstance(answer, ActionStep)
+            and answer.name and answer.name != forms[0]):
+        yield forms[0], first.intent
+
+
+def _story_interruptions(story: Story) -> Iterator[tuple[str, str]]:
+    """(form, intent) for each user turn of a story that comes while a form is active
+    and is answered by an action other than the form.
+
+    A story says a form is active from its ``active_loop: <form>`` step until
+    ``active_loop: null``; slot events between the user turn and the answer are
+    skipped. A checkpoint forgets the form, since the story joined there may not
+    have one active.
+    """
+    active: str | None = None
+    intents: list[str] = []
+    for step in story.steps:
+        if isinstance(step, ActiveLoopStep):
+            active, intents = step.name, []
+        elif isinstance(step, CheckpointStep):
+            active, intents = None, []
+        elif isinstance(step, UserStep | OrStep):
+            alternatives = step.alternatives if isinstance(step, OrStep) else [step]
+            intents = [a.intent for a in alternatives if isinstance(a, UserStep) and a.intent]
+        elif isinstance(step, ActionStep):
+            if active and step.name and step.name != active:
+                for intent in intents:
+                    yield active, intent
+            intents = []
+
+
+def _interruptions(project: Project) -> Iterator[tuple[Story, str, str]]:
+    """(story or rule, form, intent) for each place where the training data answers
+    an intent during a form with something other than the form."""
     for rule in project.rules:
-        forms = [s.name for s in rule.condition if isinstance(s, ActiveLoopStep) and s.name]
-        steps = [s for s in rule.steps if not isinstance(s, CheckpointStep)]
-        if len(forms) != 1 or len(steps) < 2:
-            continue
-        first, answer = steps[0], steps[1]
-        if (isinstance(first, UserStep) and first.intent and isinstance(answer, ActionStep)
-                and answer.name and answer.name != forms[0]):
-            yield rule, forms[0], first.intent
+        for form, intent in _rule_interruptions(rule):
+            yield rule, form, intent
+    for story in (*project.stories, *project.test_stories):
+        for form, intent in _story_interruptions(story):
+            yield story, form, intent
 
 
 def check_interruptions_fill_slots(project: Project) -> list[Problem]:
-    """A message a rule answers during a form should not also become a slot's value.
+    """A message a rule or story answers during a form should not also become a slot's value.
 
     Slots are filled from every user message before the next action is chosen:
     a ``from_text`` mapping that applies while the form asks for its slot takes
@@ -722,7 +763,7 @@ def check_interruptions_fill_slots(project: Project) -> list[Problem]:
     domain = project.domain
     problems = []
     reported: set[tuple[str, int, str]] = set()
-    for rule, form_name, intent in _interruptions(project):
+    for story, form_name, intent in _interruptions(project):
         form = domain.forms.get(form_name)
         if form is None:
             continue
@@ -739,9 +780,9 @@ def check_interruptions_fill_slots(project: Project) -> list[Problem]:
                 problems.append(_warning(
                     _where(mapping.position, slot.position, fallback=_domain_file(project)),
                     f"while form '{form_name}' asks for slot '{slot_name}', its from_text "
-                    f"mapping also takes messages of intent '{intent}', which rule "
-                    f"'{rule.name}' answers during the form: such a message becomes the "
-                    "slot's value",
+                    f"mapping also takes messages of intent '{intent}', which "
+                    f"{_kind_name(story)} '{story.name}' answers during the form: such a "
+                    "message becomes the slot's value",
                     f"remove '{intent}' from the mapping's intent list" if mapping.intent
                     else f"add '{intent}' to the mapping's not_intent",
                     INTERRUPTION_FILLS_SLOT))

@@ -970,3 +970,40 @@ def test_a_message_a_rule_answers_during_a_form_would_become_a_slot_value(projec
     listed = domain.replace("not_intent: [goodbye]", "intent: [inform, greet]")
     [problem] = problems(project(domain=listed, rules=interruption), "DFL137")
     assert problem.hint == "remove 'greet' from the mapping's intent list"
+
+
+def test_a_message_a_story_answers_during_a_form_would_become_a_slot_value(project) -> None:
+    domain = DOMAIN.replace("""      - type: from_entity
+        entity: city
+""", """      - type: from_entity
+        entity: city
+      - type: from_text
+        conditions:
+          - active_loop: city_form
+""", 1)
+
+    def story(*steps: str) -> str:
+        return STORIES + "  - story: travel with a detour\n    steps:\n" + "".join(
+            f"      - {step}\n" for step in steps)
+
+    form = ("intent: inform", "action: city_form", "active_loop: city_form")
+    # greet during the form, answered by utter_greet, then back to the form
+    detour = story(*form, "intent: greet", "slot_was_set: [city]", "action: utter_greet",
+                   "action: city_form", "active_loop: city_form")
+    root = project(domain=domain, stories=detour)
+    [problem] = problems(root, "DFL137")
+    assert "intent 'greet', which story 'travel with a detour'" in problem.message
+    assert problem.hint == "add 'greet' to the mapping's not_intent"
+    # the same turn as one of several alternatives
+    either = detour.replace("      - intent: greet\n",
+                            "      - or:\n        - intent: greet\n        - intent: goodbye\n")
+    assert [p.message.split("intent '")[1][:4] for p in problems(
+        project(domain=domain, stories=either), "DFL137")] == ["gree", "good"]
+    # answered by the form itself: the message is the form's answer, not an interruption
+    answered = story(*form, "intent: greet", "action: city_form", "active_loop: city_form")
+    assert problems(project(domain=domain, stories=answered), "DFL137") == []
+    # after the form has ended, or after a checkpoint, no form is known to be active
+    ended = story(*form, "active_loop: null", "intent: greet", "action: utter_greet")
+    assert problems(project(domain=domain, stories=ended), "DFL137") == []
+    joined = story(*form, "checkpoint: later", "intent: greet", "action: utter_greet")
+    assert problems(project(domain=domain, stories=joined), "DFL137") == []
