@@ -142,12 +142,14 @@ class TrackerStore(abc.ABC):
     @classmethod
     def from_endpoint_config(cls, config: dict[str, Any],
                              domain: Domain | None = None) -> TrackerStore:
-        """Build the store from its endpoints.yml section (``type`` already removed)."""
-        try:
-            return cls(domain=domain, **config)  # type: ignore[call-arg]
-        except TypeError as e:
-            raise ConfigError(f"tracker store {cls.__name__} does not accept {sorted(config)}",
-                              hint="check the tracker_store section of endpoints.yml") from e
+        """Build the store from its endpoints.yml section (``type`` already removed).
+
+        Each key is a keyword argument of ``__init__``: a key it does not take, or
+        one it needs and the section lacks, is a :class:`ConfigError` naming it.
+        """
+        from dialogflowlite.stores.factory import build_store
+
+        return build_store(cls, config, "tracker_store", domain=domain)
 
     # ------------------------------------------------------------ what callers use
 
@@ -246,12 +248,11 @@ class LockStore(abc.ABC):
 
     @classmethod
     def from_endpoint_config(cls, config: dict[str, Any]) -> LockStore:
-        """Build the store from its endpoints.yml section (``type`` already removed)."""
-        try:
-            return cls(**config)
-        except TypeError as e:
-            raise ConfigError(f"lock store {cls.__name__} does not accept {sorted(config)}",
-                              hint="check the lock_store section of endpoints.yml") from e
+        """Build the store from its endpoints.yml section (``type`` already removed),
+        checked as :meth:`TrackerStore.from_endpoint_config` checks it."""
+        from dialogflowlite.stores.factory import build_store
+
+        return build_store(cls, config, "lock_store")
 
 
 def next_write_time(previous: float | None) -> float:

@@ -148,13 +148,6 @@ def _check_key(description: dict[str, Any]) -> None:
 class DynamoTrackerStore(TrackerStore):
     """Conversations as DynamoDB items of events (Rasa's layout)."""
 
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any],
-                             domain: Domain | None = None) -> TrackerStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "tracker_store", domain=domain)
-
     def __init__(self, domain: Domain | None = None, *, table_name: str = "states",
                  region: str = "us-east-1", endpoint_url: str | None = None,
                  timeout: float = 10.0) -> None:

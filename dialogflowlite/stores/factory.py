@@ -35,18 +35,28 @@ SQL_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postg
 
 
 def check_keys(cls: type, params: dict[str, Any], section: str) -> None:
-    """Raise a :class:`ConfigError` naming the first key ``cls`` does not accept."""
+    """Raise a :class:`ConfigError` naming the first key ``cls`` does not accept, or
+    the first setting it needs that ``params`` lacks.
+
+    A class whose ``__init__`` takes ``**kwargs`` accepts any key.
+    """
     from dialogflowlite.io.formats import did_you_mean
 
-    signature = inspect.signature(cls.__init__)
-    accepted = [name for name, p in signature.parameters.items()
-                if name not in ("self", "domain") and p.kind in (p.KEYWORD_ONLY,
-                                                                 p.POSITIONAL_OR_KEYWORD)]
+    parameters = inspect.signature(cls.__init__).parameters
+    settings = {name: p for name, p in parameters.items()
+                if name not in ("self", "domain")
+                and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
     for key in params:
-        if key not in accepted:
+        if key not in settings and not takes_any:
             raise ConfigError(
                 f"endpoints.yml {section}: {cls.__name__} has no setting {key!r}",
-                hint=did_you_mean(key, accepted) or f"its settings are: {', '.join(accepted)}")
+                hint=did_you_mean(key, settings)
+                or f"its settings are: {', '.join(settings) or 'none'}")
+    for name, parameter in settings.items():
+        if parameter.default is parameter.empty and name not in params:
+            raise ConfigError(f"endpoints.yml {section}: {cls.__name__} needs the setting "
+                              f"{name!r}", hint=f"add `{name}: ...` to the {section} section")
 
 
 def _sql_type(params: dict[str, Any], section: str) -> str:

@@ -70,13 +70,6 @@ def _as_stored(sender_id: str, events: list[dict[str, Any]]) -> list[dict[str, A
 class MongoTrackerStore(TrackerStore):
     """Conversations as MongoDB documents of events (Rasa's layout)."""
 
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any],
-                             domain: Domain | None = None) -> TrackerStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "tracker_store", domain=domain)
-
     def __init__(self, domain: Domain | None = None, *,
                  url: str = "mongodb://localhost:27017", db: str = "rasa",
                  username: str | None = None, password: str | None = None,

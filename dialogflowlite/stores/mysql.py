@@ -295,13 +295,6 @@ def _next_write_time(previous: int | None) -> int:
 class MySQLTrackerStore(TrackerStore):
     """Conversations in MySQL or MariaDB: Rasa's ``events`` table and ``dfl_conversations``."""
 
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any],
-                             domain: Domain | None = None) -> TrackerStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "tracker_store", domain=domain)
-
     def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
                  port: int | None = DEFAULT_PORT, db: str | None = "dialogflowlite",
                  username: str | None = None, password: str | None = None,

@@ -80,13 +80,6 @@ def conninfo(url: str = "localhost", port: int | None = 5432, db: str | None = N
 class PostgresTrackerStore(TrackerStore):
     """Conversations in PostgreSQL tables ``dfl_conversations`` and ``dfl_events``."""
 
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any],
-                             domain: Domain | None = None) -> TrackerStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "tracker_store", domain=domain)
-
     def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
                  port: int | None = 5432, db: str | None = "dialogflowlite",
                  username: str | None = None, password: str | None = None,

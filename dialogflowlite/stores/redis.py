@@ -31,7 +31,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.stores.base import LockStore, TrackerStore, dump_events
+from dialogflowlite.stores.base import TrackerStore, dump_events
 from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
@@ -59,13 +59,6 @@ def _failed(what: str, error: Exception) -> TrackerStoreError:
 
 class RedisTrackerStore(TrackerStore):
     """Conversations as Redis lists of events."""
-
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any],
-                             domain: Domain | None = None) -> TrackerStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "tracker_store", domain=domain)
 
     def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
                  port: int = 6379, db: int = 0, password: str | None = None,
@@ -198,12 +191,6 @@ return 1
 
 class RedisLockStore(TicketLockStore):
     """First-come-first-served conversation locks in Redis, shared by workers and hosts."""
-
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any]) -> LockStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "lock_store")
 
     #: seconds after which an idle conversation's ticket counters vanish
     idle_expiry = 86_400

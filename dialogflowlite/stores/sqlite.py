@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dialogflowlite.errors import TrackerStoreError
 from dialogflowlite.stores.base import (
-    LockStore,
     StoredVersion,
     TrackerStore,
     dump_events,
@@ -165,13 +164,6 @@ def database(path: str | Path, timeout: float = 30.0) -> SQLiteDatabase:
 class SQLiteTrackerStore(TrackerStore):
     """Conversations in a SQLite file; safe for several processes on one machine."""
 
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any],
-                             domain: Domain | None = None) -> TrackerStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "tracker_store", domain=domain)
-
     def __init__(self, domain: Domain | None = None, *, db: str | Path = DEFAULT_DB,
                  timeout: float = 30.0) -> None:
         super().__init__(domain)
@@ -300,12 +292,6 @@ class SQLiteLockStore(TicketLockStore):
           type: sqlite
           db: trackers.db
     """
-
-    @classmethod
-    def from_endpoint_config(cls, config: dict[str, Any]) -> LockStore:
-        from dialogflowlite.stores.factory import build_store
-
-        return build_store(cls, config, "lock_store")
 
     def __init__(self, *, db: str | Path = DEFAULT_DB, timeout: float = 30.0,
                  lifetime: float = 60.0, poll_interval: float = 0.002) -> None:

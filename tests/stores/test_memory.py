@@ -216,6 +216,44 @@ def test_stores_registered_by_plugins_are_built_from_their_config(register_plugi
     register_plugin(Plugin(), "list-store")
     store = create_tracker_store({"type": "list", "prefix": "x"}, domain=_domain())
     assert isinstance(store, ListStore) and store.prefix == "x" and store.domain is not None
-    with pytest.raises(ConfigError, match="does not accept"):
+    with pytest.raises(ConfigError, match="ListStore has no setting 'colour'") as error:
         create_tracker_store({"type": "list", "colour": "red"})
+    assert error.value.hint == "its settings are: prefix"
     assert issubclass(ListStore, TrackerStore)
+
+
+def test_a_plugin_store_s_settings_are_checked_like_the_built_in_ones(register_plugin) -> None:
+    from dialogflowlite import hookimpl
+
+    class NeedsUrl(MemoryTrackerStore):
+        def __init__(self, domain=None, *, url: str, use_ssl: bool = False) -> None:
+            super().__init__(domain)
+            self.url, self.use_ssl = url, use_ssl
+
+    class TakesAnything(MemoryLockStore):
+        def __init__(self, **options) -> None:
+            super().__init__()
+            self.options = options
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_tracker_stores(self):
+            return {"needs_url": NeedsUrl}
+
+        @hookimpl
+        def dfl_register_lock_stores(self):
+            return {"anything": TakesAnything}
+
+    register_plugin(Plugin(), "checked-stores")
+    with pytest.raises(ConfigError, match="NeedsUrl needs the setting 'url'") as error:
+        create_tracker_store({"type": "needs_url"})
+    assert error.value.hint == "add `url: ...` to the tracker_store section"
+    with pytest.raises(ConfigError, match="has no setting 'ulr'") as error:
+        create_tracker_store({"type": "needs_url", "ulr": "x"})
+    assert error.value.hint == "did you mean 'url'?"
+    # a flag given as text (from ${ENV_VAR}) is read by its meaning
+    store = create_tracker_store({"type": "needs_url", "url": "x", "use_ssl": "false"})
+    assert (store.url, store.use_ssl) == ("x", False)
+    # **options takes any key
+    lock = create_lock_store({"type": "anything", "colour": "red"})
+    assert lock.options == {"colour": "red"}
