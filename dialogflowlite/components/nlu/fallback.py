@@ -4,19 +4,31 @@ As in Rasa: when the top intent's confidence is below ``threshold``, or the
 top two confidences are closer than ``ambiguity_threshold``, the message's
 intent becomes ``nlu_fallback`` with confidence ``threshold``, inserted at the
 top of the ranking; the classifier's ranking stays below it. A message that
-no classifier gave an intent to falls back too.
+no classifier gave an intent to falls back too, and so does a message with
+nothing to classify: no letter or digit in it ("?", "...", an emoji alone),
+unless the training data has that very text as an example.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dialogflowlite.components.base import NluComponent
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.errors import ComponentConfigError
 from dialogflowlite.shared.message import NLU_FALLBACK_INTENT, IntentPrediction, Message
+from dialogflowlite.shared.training_data import TrainingData
 
 #: confidences closer than this count as equal (floating point noise)
 _EPSILON = 1e-9
+
+#: the training examples without a letter or digit, which are not fallbacks
+CONTENTLESS_EXAMPLES_FILE = "contentless_examples.json"
+
+
+def has_content(text: str) -> bool:
+    """Whether ``text`` has a letter or digit (of any script) to classify by."""
+    return any(character.isalnum() for character in text)
 
 
 class FallbackClassifier(NluComponent):
@@ -49,12 +61,24 @@ class FallbackClassifier(NluComponent):
                     position=self.position,
                     hint=f"for example `{key}: {self.defaults[key]}`",
                 )
+        #: stripped texts of training examples that have no letter or digit ("👍")
+        self.contentless_examples: set[str] = set()
+
+    def train(self, training_data: TrainingData, context: NluContext) -> None:
+        # A classifier answers "?" or "..." with whatever intent such strings sit
+        # closest to (in practice often `affirm`, with high confidence), so they fall
+        # back unless the project teaches an intent for them.
+        self.contentless_examples = {
+            m.text.strip() for m in training_data.intent_examples if not has_content(m.text)
+        }
 
     def should_fall_back(self, message: Message) -> bool:
         """Whether the message's intent prediction is too unsure to act on."""
         if message.intent == NLU_FALLBACK_INTENT:
             return False  # already decided
         if message.intent is None or message.confidence is None:
+            return True
+        if not has_content(message.text) and message.text.strip() not in self.contentless_examples:
             return True
         if message.confidence < self.config["threshold"] - _EPSILON:
             return True
@@ -76,3 +100,14 @@ class FallbackClassifier(NluComponent):
                 IntentPrediction(NLU_FALLBACK_INTENT, threshold),
                 *message.intent_ranking,
             ]
+
+    def persist(self, storage: ComponentStorage) -> None:
+        storage.write_json(CONTENTLESS_EXAMPLES_FILE, sorted(self.contentless_examples))
+
+    @classmethod
+    def load(cls, config: dict[str, Any], storage: ComponentStorage) -> FallbackClassifier:
+        component = cls(config)
+        # models saved before this file existed have none: no such examples
+        if storage.exists(CONTENTLESS_EXAMPLES_FILE):
+            component.contentless_examples = set(storage.read_json(CONTENTLESS_EXAMPLES_FILE))
+        return component

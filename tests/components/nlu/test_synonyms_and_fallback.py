@@ -109,6 +109,37 @@ def test_no_intent_at_all_falls_back() -> None:
     assert [(p.name, p.confidence) for p in message.intent_ranking] == [("nlu_fallback", 0.3)]
 
 
+def predicted_for(text: str, *ranking: tuple[str, float]) -> Message:
+    message = Message(text)
+    message.set_intent([IntentPrediction(n, c) for n, c in ranking])
+    return message
+
+
+def test_a_message_with_no_letter_or_digit_falls_back(tmp_path: Path) -> None:
+    # classifiers answer "?" confidently with some intent; there is nothing to go by
+    for text in ("?", " ... ", "", "👍"):
+        message = run({}, predicted_for(text, ("affirm", 0.97), ("deny", 0.02)))
+        assert message.intent == "nlu_fallback", text
+        assert [p.name for p in message.intent_ranking] == ["nlu_fallback", "affirm", "deny"]
+    # a letter or digit of any script is something to classify
+    for text in ("ok?", "7", "你好", "ça"):
+        assert run({}, predicted_for(text, ("affirm", 0.97))).intent == "affirm", text
+    # unless the project teaches an intent for that very text
+    fallback = FallbackClassifier({})
+    fallback.train(TrainingData(examples=[Message("👍", intent="affirm"),
+                                          Message("yes", intent="affirm")]), NluContext())
+    assert fallback.contentless_examples == {"👍"}
+    storage = ComponentStorage(tmp_path / "fallback")
+    fallback.persist(storage)
+    loaded = FallbackClassifier.load({}, storage)
+    messages = [predicted_for(" 👍", ("affirm", 0.9)), predicted_for("👎", ("affirm", 0.9))]
+    loaded.process(messages)
+    assert [m.intent for m in messages] == ["affirm", "nlu_fallback"]
+    # a model saved before the examples were kept still loads, with none
+    old = FallbackClassifier.load({}, ComponentStorage(tmp_path / "old"))
+    assert old.contentless_examples == set()
+
+
 @pytest.mark.parametrize(("config", "error"), [
     ({"threshold": 1.5}, "between 0 and 1"),
     ({"ambiguity_threshold": "high"}, "'ambiguity_threshold' must be a number, not 'high'"),
