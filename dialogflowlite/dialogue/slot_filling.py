@@ -38,6 +38,7 @@ from dialogflowlite.shared.domain import (
     SlotMapping,
 )
 from dialogflowlite.shared.events import BotUttered, Event, SlotSet
+from dialogflowlite.shared.message import has_content
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
 if TYPE_CHECKING:
@@ -117,7 +118,9 @@ def mapping_values(mapping: SlotMapping, tracker: DialogueStateTracker) -> list[
     if mapping.type in (FROM_INTENT, FROM_TRIGGER_INTENT):
         return [mapping.value]
     if mapping.type == FROM_TEXT:
-        return [tracker.latest_message.text if tracker.latest_message else None]
+        text = tracker.latest_message.text if tracker.latest_message else None
+        # "?" or "..." in answer to a form's question is not an answer
+        return [text] if text is None or has_content(text) else []
     return []
 
 

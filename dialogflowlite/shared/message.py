@@ -17,6 +17,15 @@ RETRIEVAL_SEPARATOR = "/"
 NLU_FALLBACK_INTENT = "nlu_fallback"
 
 
+def has_content(text: str) -> bool:
+    """Whether ``text`` has a letter or digit, of any script: "?" and "..." have none.
+
+    Such a message gives the classifiers nothing to go by (``FallbackClassifier``
+    sends it to ``nlu_fallback``), and a ``from_text`` slot mapping does not take it.
+    """
+    return any(character.isalnum() for character in text)
+
+
 @dataclass
 class Token:
     """A word with its character offsets in the message text (``end`` is exclusive)."""

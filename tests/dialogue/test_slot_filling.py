@@ -208,6 +208,23 @@ def test_first_applicable_mapping_wins(domain_from) -> None:
     assert extracted(domain, user("inform", text="a quiet table"))["preferences"] == "a quiet table"
 
 
+def test_from_text_does_not_take_a_message_without_a_letter_or_digit(domain_from) -> None:
+    domain = domain_from("""
+        version: "3.1"
+        intents: [inform, nlu_fallback]
+        slots:
+          preferences:
+            type: text
+            mappings:
+            - type: from_text
+        """)
+    # "?" in answer to "any preferences?" asks back; it is not a preference
+    for text in ("?", "...", " "):
+        assert "preferences" not in extracted(domain, user("nlu_fallback", text=text)), text
+    for text in ("7", "à la carte", "靠窗"):
+        assert extracted(domain, user("nlu_fallback", text=text))["preferences"] == text
+
+
 def test_2_0_projects_fill_slots_from_same_named_entities(domain_from) -> None:
     domain = domain_from("""
         version: "2.0"

@@ -16,7 +16,12 @@ from typing import Any, ClassVar
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.errors import ComponentConfigError
-from dialogflowlite.shared.message import NLU_FALLBACK_INTENT, IntentPrediction, Message
+from dialogflowlite.shared.message import (
+    NLU_FALLBACK_INTENT,
+    IntentPrediction,
+    Message,
+    has_content,
+)
 from dialogflowlite.shared.training_data import TrainingData
 
 #: confidences closer than this count as equal (floating point noise)
@@ -24,11 +29,6 @@ _EPSILON = 1e-9
 
 #: the training examples without a letter or digit, which are not fallbacks
 CONTENTLESS_EXAMPLES_FILE = "contentless_examples.json"
-
-
-def has_content(text: str) -> bool:
-    """Whether ``text`` has a letter or digit (of any script) to classify by."""
-    return any(character.isalnum() for character in text)
 
 
 class FallbackClassifier(NluComponent):
