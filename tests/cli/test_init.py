@@ -250,7 +250,7 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
         "actions": 0,
         "stories": 5,
         "rules": 14,
-        "test_stories": 14,
+        "test_stories": 15,
         "synonyms": 9,
         "regexes": 2,
         "lookups": 1,
@@ -324,7 +324,7 @@ def test_rules_cover_fallback_faq_the_form_and_its_interruptions(template_projec
 
 def test_test_stories_cover_the_main_conversations(template_project) -> None:
     stories = load_project(template_project, strict=True).test_stories
-    assert 8 <= len(stories) <= 14
+    assert 8 <= len(stories) <= 16
     intents = {s.intent for story in stories for s in story.steps if isinstance(s, UserStep)}
     assert {"greet", "goodbye", "faq", "book_table", "inform", "bot_challenge",
             "out_of_scope"} <= intents
