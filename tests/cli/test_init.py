@@ -362,7 +362,8 @@ def test_config_names_the_agreed_components_and_settings(template_project) -> No
     assert settings == {
         "JointTransformerClassifier": {"model": "all-MiniLM-L6-v2", "freeze_layers": 2},
         "ResponseSelector": {"model": "all-MiniLM-L6-v2", "skip_other_intents": True},
-        "FallbackClassifier": {"threshold": 0.3, "ambiguity_threshold": 0.1},
+        "FallbackClassifier": {"threshold": 0.3, "ambiguity_threshold": 0.1,
+                               "unknown_words": True},
         "TransformerPolicy": {"max_history": 5},
     }
 

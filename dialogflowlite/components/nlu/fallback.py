@@ -6,7 +6,10 @@ intent becomes ``nlu_fallback`` with confidence ``threshold``, inserted at the
 top of the ranking; the classifier's ranking stays below it. A message that
 no classifier gave an intent to falls back too, and so does a message with
 nothing to classify: no letter or digit in it ("?", "...", an emoji alone),
-unless the training data has that very text as an example.
+unless the training data has that very text as an example. With
+``unknown_words: true``, a message none of whose words the intent classifier
+knows ("asdfgh"; see :mod:`~dialogflowlite.components.nlu.known_words`) falls
+back as well.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.nlu.known_words import knows_no_word
 from dialogflowlite.errors import ComponentConfigError
 from dialogflowlite.shared.message import (
     NLU_FALLBACK_INTENT,
@@ -36,7 +40,8 @@ class FallbackClassifier(NluComponent):
 
     ``threshold``: the lowest top confidence that is accepted.
     ``ambiguity_threshold``: the smallest accepted gap between the top two
-    intents. Place it after the intent classifiers.
+    intents. ``unknown_words``: also fall back when the intent classifier knows
+    none of the message's words. Place it after the intent classifiers.
     """
 
     name = "FallbackClassifier"
@@ -45,6 +50,7 @@ class FallbackClassifier(NluComponent):
     defaults: ClassVar[dict[str, Any]] = {
         "threshold": 0.3,
         "ambiguity_threshold": 0.1,
+        "unknown_words": False,
     }
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -61,6 +67,11 @@ class FallbackClassifier(NluComponent):
                     position=self.position,
                     hint=f"for example `{key}: {self.defaults[key]}`",
                 )
+        if not isinstance(self.config["unknown_words"], bool):
+            raise ComponentConfigError(
+                f"{self.name}: unknown_words must be true or false, not "
+                f"{self.config['unknown_words']!r}", position=self.position,
+                hint="write `unknown_words: true` or `unknown_words: false`")
         #: stripped texts of training examples that have no letter or digit ("👍")
         self.contentless_examples: set[str] = set()
 
@@ -79,6 +90,8 @@ class FallbackClassifier(NluComponent):
         if message.intent is None or message.confidence is None:
             return True
         if not has_content(message.text) and message.text.strip() not in self.contentless_examples:
+            return True
+        if self.config["unknown_words"] and knows_no_word(message):
             return True
         if message.confidence < self.config["threshold"] - _EPSILON:
             return True

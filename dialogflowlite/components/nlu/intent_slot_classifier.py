@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluComponent
+from dialogflowlite.components.nlu.known_words import WordKnowledge, training_words
 from dialogflowlite.components.nlu.sequence_labels import (
     TAG_SCHEMES,
     LabelSet,
@@ -65,6 +66,10 @@ class IntentSlotClassifier(NluComponent):
     labels: LabelSet | None
     regex_names: list[str]
     _device: torch.device | None
+    #: the lower-cased words of the training examples (None in models saved before
+    #: they were kept: messages then get no count of known words)
+    training_words: frozenset[str] | None = None
+    _word_knowledge: WordKnowledge | None = None
 
     # ------------------------------------------------------------ what subclasses give
 
@@ -94,6 +99,10 @@ class IntentSlotClassifier(NluComponent):
         """Train; ``held_out`` (e.g. a dev split) replaces the automatic held-out part."""
         raise NotImplementedError
 
+    def _single_piece(self) -> Callable[[str], bool] | None:
+        """Whether the pretrained tokenizer keeps a word whole; None without one."""
+        return None
+
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         """Train on the examples, holding out a part for early stopping when big enough."""
         self.fit(training_data, context)
@@ -120,6 +129,7 @@ class IntentSlotClassifier(NluComponent):
             )
         self.labels = LabelSet.from_examples(examples, self.name, c["tag_scheme"])
         self.regex_names = regex_feature_names(examples)
+        self.training_words = training_words(examples)
         return TrainingSplit(seed, train_examples, dev_examples)
 
     def _run_training(self, split: TrainingSplit, context: NluContext,
@@ -262,10 +272,26 @@ class IntentSlotClassifier(NluComponent):
         self._tag_mask = (self.labels, mask)
         return mask
 
+    def _knowledge(self) -> WordKnowledge | None:
+        """What tells this classifier's known words from unknown ones (see
+        :mod:`~dialogflowlite.components.nlu.known_words`)."""
+        if self.training_words is None:
+            return None
+        known = self._word_knowledge
+        if known is None or known.words is not self.training_words:
+            known = self._word_knowledge = WordKnowledge(self.training_words,
+                                                         self._single_piece())
+        return known
+
     def process(self, messages: list[Message]) -> None:
-        """Predict the intent ranking and the entities of a batch of messages."""
+        """Predict the intent ranking and the entities of a batch of messages, and
+        count the words of each that the classifier knows."""
         if self.model is None or self.labels is None or not messages:
             return
+        knowledge = self._knowledge()
+        if knowledge is not None:
+            for message in messages:
+                knowledge.record(message)
         size = int(self.config["inference_batch_size"])
         order = sorted(range(len(messages)), key=lambda i: len(messages[i].text))
         for start in range(0, len(order), size):

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClassifier
+from dialogflowlite.components.nlu.known_words import tokenizer_single_piece
 from dialogflowlite.components.nlu.pretrained import (
     clear_run_time_settings,
     encode_pieces,
@@ -223,6 +224,10 @@ class JointTransformerClassifier(IntentSlotClassifier):
     def _auto_epochs(self, num_items: int) -> int:
         return auto_epochs(num_items)
 
+    def _single_piece(self) -> Callable[[str], bool] | None:
+        tokenizer = getattr(self, "tokenizer", None)
+        return tokenizer_single_piece(tokenizer) if tokenizer is not None else None
+
     def fit(
         self, training_data: TrainingData, context: NluContext, held_out: TrainingData | None = None
     ) -> None:
@@ -417,6 +422,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
                 "regex_names": self.regex_names,
                 "model_config": asdict(self.model.config),
                 "source_model": self.config["model"],
+                "training_words": sorted(self.training_words or ()),
             },
         )
 
@@ -439,6 +445,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         meta = storage.read_json(META)
         component.labels = LabelSet.from_json(meta["labels"])
         component.regex_names = list(meta.get("regex_names") or [])
+        if meta.get("training_words") is not None:
+            component.training_words = frozenset(meta["training_words"])
         fast = bool(component.config["fast_inference"])
         encoder, component.tokenizer = load_stored_encoder(
             storage.path(ENCODER_DIR), storage.path(TOKENIZER_DIR), fast, cls.name

@@ -334,6 +334,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
                 "labels": self.labels.to_json(),
                 "regex_names": self.regex_names,
                 "model_config": asdict(self.model.config),
+                "training_words": sorted(self.training_words or ()),
             },
         )
 
@@ -354,6 +355,8 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         meta = storage.read_json(META)
         component.labels = LabelSet.from_json(meta["labels"])
         component.regex_names = list(meta.get("regex_names") or [])
+        if meta.get("training_words") is not None:
+            component.training_words = frozenset(meta["training_words"])
         component.vocabulary = WordNgramVocabulary.from_json(storage.read_json(VOCABULARY))
         model_config = ScratchTransformerConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None

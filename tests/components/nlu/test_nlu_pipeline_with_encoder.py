@@ -86,3 +86,30 @@ def test_train_load_parse_and_evaluate(project: Path) -> None:
 
     again = train(project, sections=("nlu",), options=TrainOptions(progress=False, seed=3))
     assert again.trained == []  # nothing changed: every component reused
+
+
+def test_the_classifier_counts_the_words_it_knows(project: Path) -> None:
+    from dialogflowlite.components.nlu.fallback import FallbackClassifier
+    from dialogflowlite.components.nlu.known_words import KNOWN_WORDS
+
+    result = train(project, sections=("nlu",), options=TrainOptions(progress=False, seed=3))
+    with open_model(result.model_path) as archive:
+        pipeline = NluPipeline.load(archive)
+
+    def counts(text: str) -> tuple[int, int]:
+        found = pipeline.parse(text).features[KNOWN_WORDS]
+        return found["known"], found["words"]
+
+    # in the training examples, though the tiny vocabulary cuts it into letters
+    assert counts("berlin") == (1, 1)
+    # one piece of the tokenizer's vocabulary, though no example has it
+    assert counts("thanks") == (1, 1)
+    # neither: the tokenizer cuts it into letters and no example has it
+    assert counts("zzqx") == (0, 1)
+    assert counts("zzqx 42") == (1, 2)  # numbers are known
+    assert counts("zzqx ?") == (0, 1)  # punctuation is not a word
+    fallback = next(c for c in pipeline.components if isinstance(c, FallbackClassifier))
+    assert fallback.config["unknown_words"] is False  # off unless config.yml asks
+    fallback.config["unknown_words"] = True
+    assert pipeline.parse("zzqx qqvv").intent == "nlu_fallback"
+    assert pipeline.parse("hello there").intent == "greet"

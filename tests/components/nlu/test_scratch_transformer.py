@@ -116,6 +116,11 @@ def test_round_trip(tmp_path: Path, trained) -> None:
         assert [(e.start, e.end, e.entity) for e in x.entities] == [
             (e.start, e.end, e.entity) for e in y.entities
         ]
+        # without a pretrained tokenizer, only the training words (and numbers) are known
+        assert x.features["known_words"] == y.features["known_words"]
+    assert loaded.training_words == trained.training_words and "paris" in loaded.training_words
+    [message] = parse(loaded, ["hi lisbon 7"])
+    assert message.features["known_words"] == {"known": 2, "words": 3}
 
 
 def test_without_crf_and_with_regex_features(toy: TrainingData) -> None:
