@@ -14,11 +14,12 @@ back as well.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
-from dialogflowlite.components.nlu.known_words import knows_no_word
+from dialogflowlite.components.nlu.known_words import KNOWN_WORDS, knows_no_word
 from dialogflowlite.errors import ComponentConfigError
 from dialogflowlite.shared.message import (
     NLU_FALLBACK_INTENT,
@@ -27,6 +28,8 @@ from dialogflowlite.shared.message import (
     has_content,
 )
 from dialogflowlite.shared.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
 
 #: confidences closer than this count as equal (floating point noise)
 _EPSILON = 1e-9
@@ -67,11 +70,6 @@ class FallbackClassifier(NluComponent):
                     position=self.position,
                     hint=f"for example `{key}: {self.defaults[key]}`",
                 )
-        if not isinstance(self.config["unknown_words"], bool):
-            raise ComponentConfigError(
-                f"{self.name}: unknown_words must be true or false, not "
-                f"{self.config['unknown_words']!r}", position=self.position,
-                hint="write `unknown_words: true` or `unknown_words: false`")
         #: stripped texts of training examples that have no letter or digit ("👍")
         self.contentless_examples: set[str] = set()
 
@@ -104,6 +102,8 @@ class FallbackClassifier(NluComponent):
 
     def process(self, messages: list[Message]) -> None:
         threshold = float(self.config["threshold"])
+        if self.config["unknown_words"] and not getattr(self, "_told_no_counts", False):
+            self._warn_without_counts(messages)
         for message in messages:
             if not self.should_fall_back(message):
                 continue
@@ -113,6 +113,16 @@ class FallbackClassifier(NluComponent):
                 IntentPrediction(NLU_FALLBACK_INTENT, threshold),
                 *message.intent_ranking,
             ]
+
+    def _warn_without_counts(self, messages: list[Message]) -> None:
+        """Say once when ``unknown_words`` cannot act: no classifier counted known words."""
+        parsed = [m for m in messages if m.intent is not None and m.intent != NLU_FALLBACK_INTENT]
+        if parsed and not any(KNOWN_WORDS in m.features for m in parsed):
+            self._told_no_counts = True
+            logger.warning("%s: unknown_words is on, but the intent classifier before it does "
+                           "not count the words it knows (a model trained before it did: "
+                           "retrain with `dialogflowlite train --force`; or a classifier "
+                           "that cannot)", self.name)
 
     def persist(self, storage: ComponentStorage) -> None:
         storage.write_json(CONTENTLESS_EXAMPLES_FILE, sorted(self.contentless_examples))

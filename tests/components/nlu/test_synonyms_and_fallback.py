@@ -144,7 +144,21 @@ def test_a_message_with_no_letter_or_digit_falls_back(tmp_path: Path) -> None:
     ({"threshold": 1.5}, "between 0 and 1"),
     ({"ambiguity_threshold": "high"}, "'ambiguity_threshold' must be a number, not 'high'"),
     ({"threshold": True}, "'threshold' must be a number, not True"),
+    ({"unknown_words": "maybe"}, "'unknown_words' must be true or false, not 'maybe'"),
 ])
 def test_bad_thresholds_are_config_errors(config: dict, error: str) -> None:
     with pytest.raises(ComponentConfigError, match=error):
         FallbackClassifier(config)
+
+
+def test_unknown_words_says_once_when_no_classifier_counted_them(caplog) -> None:
+    fallback = FallbackClassifier({"unknown_words": True})
+    with caplog.at_level("WARNING"):
+        fallback.process([predicted_for("qwerty", ("affirm", 0.9))])
+        fallback.process([predicted_for("qwerty", ("affirm", 0.9))])
+    assert [r.message.count("retrain with `dialogflowlite train --force`")
+            for r in caplog.records] == [1]
+    counted = predicted_for("qwerty", ("affirm", 0.9))
+    counted.features["known_words"] = {"known": 0, "words": 1}
+    FallbackClassifier({"unknown_words": True}).process([counted])
+    assert counted.intent == "nlu_fallback"
