@@ -91,7 +91,8 @@ def test_builds_components_in_config_order(tiny_classifier, write_project) -> No
     ]
     assert pipeline.keys[0] == "nlu/0_WhitespaceTokenizer"
     assert pipeline.keys[4] == "nlu/4_FallbackClassifier"
-    assert pipeline.components[4].config == {"threshold": 0.4, "ambiguity_threshold": 0.05}
+    assert pipeline.components[4].config == {"threshold": 0.4, "ambiguity_threshold": 0.05,
+                                            "unknown_words": False}
     assert pipeline_problems(loaded.config, loaded.nlu) == []
 
 

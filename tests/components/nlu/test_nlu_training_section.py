@@ -95,7 +95,8 @@ def test_trains_into_the_model_file_and_loads_back(tiny_classifier, write_projec
         assert section["entities"] == ["food"]
         assert section["examples"] == 7
         record = archive.manifest.component("nlu/4_FallbackClassifier")
-        assert record.config == {"threshold": 0.3, "ambiguity_threshold": 0.1}
+        assert record.config == {"threshold": 0.3, "ambiguity_threshold": 0.1,
+                                 "unknown_words": False}
         assert record.section == "nlu" and record.kind == "intent_classifier"
         pipeline = NluPipeline.load(archive)
     message = pipeline.parse("two pizzas please")
