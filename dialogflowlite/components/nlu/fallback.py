@@ -72,6 +72,8 @@ class FallbackClassifier(NluComponent):
                 )
         #: stripped texts of training examples that have no letter or digit ("👍")
         self.contentless_examples: set[str] = set()
+        #: whether the log already said that unknown_words has no counts to act on
+        self._told_no_counts = False
 
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         # A classifier answers "?" or "..." with whatever intent such strings sit
@@ -102,7 +104,7 @@ class FallbackClassifier(NluComponent):
 
     def process(self, messages: list[Message]) -> None:
         threshold = float(self.config["threshold"])
-        if self.config["unknown_words"] and not getattr(self, "_told_no_counts", False):
+        if self.config["unknown_words"] and not self._told_no_counts:
             self._warn_without_counts(messages)
         for message in messages:
             if not self.should_fall_back(message):
