@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluComponent
@@ -199,6 +199,25 @@ class IntentSlotClassifier(NluComponent):
         check_same_labels(self.name, source, "entity tags", stored.tags, self.labels.tags)
         check_same_labels(self.name, source, "regex and lookup features",
                           meta.get("regex_names") or [], self.regex_names)
+
+    def _shared_meta(self) -> dict[str, Any]:
+        """What both classifiers keep in their meta JSON: the labels, the regex
+        feature names, the model's shape and the training words."""
+        assert self.labels is not None and self.model is not None
+        return {
+            "labels": self.labels.to_json(),
+            "regex_names": self.regex_names,
+            "model_config": asdict(self.model.config),
+            "training_words": sorted(self.training_words or ()),
+        }
+
+    def _restore_shared_meta(self, meta: dict[str, Any]) -> None:
+        """Set the labels, regex feature names and training words from a stored meta
+        JSON (models saved before training words were kept have none)."""
+        self.labels = LabelSet.from_json(meta["labels"])
+        self.regex_names = list(meta.get("regex_names") or [])
+        if meta.get("training_words") is not None:
+            self.training_words = frozenset(meta["training_words"])
 
     @property
     def _tags_wanted(self) -> bool:

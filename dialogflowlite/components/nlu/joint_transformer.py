@@ -415,16 +415,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
         clear_run_time_settings(self.tokenizer)
         self.tokenizer.save_pretrained(storage.path(TOKENIZER_DIR))
         storage.write_tensors(WEIGHTS, plain_state_dict(self.model))
-        storage.write_json(
-            META,
-            {
-                "labels": self.labels.to_json(),
-                "regex_names": self.regex_names,
-                "model_config": asdict(self.model.config),
-                "source_model": self.config["model"],
-                "training_words": sorted(self.training_words or ()),
-            },
-        )
+        storage.write_json(META, {**self._shared_meta(), "source_model": self.config["model"]})
 
     @classmethod
     def load(
@@ -443,10 +434,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
         component = cls(config)
         meta = storage.read_json(META)
-        component.labels = LabelSet.from_json(meta["labels"])
-        component.regex_names = list(meta.get("regex_names") or [])
-        if meta.get("training_words") is not None:
-            component.training_words = frozenset(meta["training_words"])
+        component._restore_shared_meta(meta)
         fast = bool(component.config["fast_inference"])
         encoder, component.tokenizer = load_stored_encoder(
             storage.path(ENCODER_DIR), storage.path(TOKENIZER_DIR), fast, cls.name

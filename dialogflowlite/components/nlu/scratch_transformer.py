@@ -328,15 +328,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
             raise TrainingError(f"{self.name}: nothing to save, the component was not trained")
         storage.write_tensors(WEIGHTS, {k: v.cpu() for k, v in self.model.state_dict().items()})
         storage.write_json(VOCABULARY, self.vocabulary.to_json())
-        storage.write_json(
-            META,
-            {
-                "labels": self.labels.to_json(),
-                "regex_names": self.regex_names,
-                "model_config": asdict(self.model.config),
-                "training_words": sorted(self.training_words or ()),
-            },
-        )
+        storage.write_json(META, self._shared_meta())
 
     @classmethod
     def load(
@@ -353,10 +345,7 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
 
         component = cls(config)
         meta = storage.read_json(META)
-        component.labels = LabelSet.from_json(meta["labels"])
-        component.regex_names = list(meta.get("regex_names") or [])
-        if meta.get("training_words") is not None:
-            component.training_words = frozenset(meta["training_words"])
+        component._restore_shared_meta(meta)
         component.vocabulary = WordNgramVocabulary.from_json(storage.read_json(VOCABULARY))
         model_config = ScratchTransformerConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
