@@ -28,8 +28,8 @@ from dialogflowlite.tensor_files import (
     Entry,
     materialise,
     read_header,
-    read_shared,
     share_duplicate_tensors,
+    shared_entries,
 )
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,9 @@ class ComponentStorage:
             raise ModelLoadError(f"model resource {self._display(name)} is missing",
                                  hint="retrain the model with `dialogflowlite train`") from e
         by_file: dict[Path, list[tuple[str, str]]] = {}
-        for key, (other, stored) in read_shared(path, self.archive_root,
-                                                self._display(name)).items():
-            by_file.setdefault(other, []).append((key, stored))
+        for key, (other, entry) in shared_entries(path, self.archive_root,
+                                                  self._display(name)).items():
+            by_file.setdefault(other, []).append((key, entry.name))
         for other, wanted in by_file.items():
             try:
                 with safe_open(str(other), framework="pt", device=device) as file:
@@ -166,17 +166,7 @@ class ComponentStorage:
                                  hint="retrain the model with `dialogflowlite train`") from e
         # name -> (file, entry there): the file's own tensors, then those it shares
         where = {key: (path, entry) for key, entry in entries.items()}
-        headers: dict[Path, dict[str, Entry]] = {}  # each other file's header, read once
-        for key, (other, stored) in read_shared(path, self.archive_root,
-                                                self._display(name)).items():
-            try:
-                if other not in headers:
-                    headers[other] = read_header(other).entries
-                where[key] = (other, headers[other][stored])
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                raise ModelLoadError(
-                    f"model resource {self._display(name)}: its shared tensor {key} is not in "
-                    f"{other.name}", hint="retrain the model with `dialogflowlite train`") from e
+        where.update(shared_entries(path, self.archive_root, self._display(name)))
         by_file: dict[Path, list[tuple[str, Entry]]] = {}
         for key, (file_path, entry) in where.items():
             if key in targets:

@@ -114,6 +114,28 @@ def read_shared(path: Path, archive_root: Path | None, display: str) -> dict[str
                              hint="retrain the model with `dialogflowlite train`") from e
 
 
+def shared_entries(path: Path, archive_root: Path | None,
+                   display: str) -> dict[str, tuple[Path, Entry]]:
+    """Tensor name -> (file, entry there) for the tensors ``path`` leaves to others.
+
+    Like :func:`read_shared`, with each other file's header read once and the
+    tensor found in it; a tensor that is not where the companion says is a
+    :class:`~dialogflowlite.errors.ModelLoadError`.
+    """
+    headers: dict[Path, Header] = {}
+    found = {}
+    for name, (other, tensor) in sorted(read_shared(path, archive_root, display).items()):
+        try:
+            if other not in headers:
+                headers[other] = read_header(other)
+            found[name] = (other, headers[other].entries[tensor])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelLoadError(f"model resource {display}: its shared tensor {name} is not "
+                                 f"in {other.name}",
+                                 hint="retrain the model with `dialogflowlite train`") from e
+    return found
+
+
 def _tensor_files(root: Path) -> Iterator[tuple[Path, Header]]:
     """The safetensors files under ``root`` written by ``write_tensors``, in path order."""
     for path in sorted(root.rglob("*.safetensors")):
@@ -202,21 +224,12 @@ def materialise(path: Path, archive_root: Path | None, display: str) -> None:
     For a component copied from another model: the file it shared with may
     be retrained in the new one.
     """
-    shared = read_shared(path, archive_root, display)
+    shared = shared_entries(path, archive_root, display)
     if not shared:
         return
     header = read_header(path)
     pieces = [(e.name, path, e) for e in sorted(header.entries.values(), key=lambda e: e.start)]
-    headers: dict[Path, Header] = {}  # each other file's header, read once
-    for name, (other, tensor) in sorted(shared.items()):
-        try:
-            if other not in headers:
-                headers[other] = read_header(other)
-            pieces.append((name, other, headers[other].entries[tensor]))
-        except (OSError, ValueError, KeyError) as e:
-            raise ModelLoadError(f"model resource {display}: its shared tensor {name} is not "
-                                 f"in {other.name}",
-                                 hint="retrain the model with `dialogflowlite train`") from e
+    pieces += [(name, other, entry) for name, (other, entry) in shared.items()]
     _write(path, header.metadata, pieces)
     shared_file(path).unlink()
 

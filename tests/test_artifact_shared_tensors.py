@@ -141,8 +141,14 @@ def test_a_reference_that_cannot_be_followed_is_an_error_naming_the_resource(
             archive.storage("b").read_tensors_into(WEIGHTS, encoder(9))
         data["tensors"]["0.weight"] = {"file": "a/model.safetensors", "tensor": "gone"}
         companion.write_text(json.dumps(data))
+        # the same error from every reader: whole dict, in place, copied into another model
         with pytest.raises(ModelLoadError, match=r"shared tensor 0\.weight is not in"):
             archive.storage("b").read_tensors_into(WEIGHTS, encoder(9))
+        with pytest.raises(ModelLoadError, match=r"shared tensor 0\.weight is not in"):
+            archive.storage("b").read_tensors(WEIGHTS)
+        with pytest.raises(ModelLoadError, match=r"shared tensor 0\.weight is not in"):
+            tensor_files.materialise(archive.storage("b").path(WEIGHTS), archive.root, "b")
+        assert companion.exists()  # nothing was rewritten
 
 
 def _set_format(model: Path, tmp_path: Path, number: int) -> Path:
