@@ -60,6 +60,10 @@ class Component:
     compatible_keys: ClassVar[tuple[str, ...]] = ()
     #: whether ``train --finetune`` can start it from its trained weights
     finetunable: ClassVar[bool] = False
+    #: bump it when a component saved by the code before should not be reused by
+    #: ``train`` (it saves new files, or trains differently): it is part of the
+    #: component's fingerprint, as the version of the package that defines it is
+    revision: ClassVar[int] = 1
 
     def __init__(self, config: dict[str, Any] | None = None, *,
                  position: Position | None = None) -> None:

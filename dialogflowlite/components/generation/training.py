@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.components.generation.data import GenerationExample, project_examples
 from dialogflowlite.components.generation.neural import GenerationContext
 from dialogflowlite.errors import TrainingError
-from dialogflowlite.training.fingerprint import fingerprint
+from dialogflowlite.training.fingerprint import component_identity, fingerprint
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import Project
@@ -77,9 +77,8 @@ class GenerationSection:
             generator = component_cls(entry.params, position=entry.position)
             key = generator_key(index, component_cls.name)
             examples = training_examples(project, generator, int(seed))
-            expected = fingerprint("generation", f"{component_cls.__module__}."
-                                   f"{component_cls.__qualname__}", generator.config, int(seed),
-                                   pairs_fingerprint(examples))
+            expected = fingerprint("generation", component_identity(component_cls),
+                                   generator.config, int(seed), pairs_fingerprint(examples))
             entry_info = {"key": key, "name": component_cls.name, "pairs": len(examples)}
             if context.reuse(key, expected):
                 logger.info("%s is unchanged: reused from the previous model", key)

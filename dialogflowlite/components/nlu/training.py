@@ -24,7 +24,7 @@ from dialogflowlite.components.nlu.pipeline import (
 )
 from dialogflowlite.errors import TrainingError
 from dialogflowlite.shared.training_data import TrainingData
-from dialogflowlite.training.fingerprint import fingerprint
+from dialogflowlite.training.fingerprint import component_identity, fingerprint
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import Project
@@ -59,8 +59,7 @@ def component_fingerprints(pipeline: NluPipeline, data_hash: str, context: NluCo
     chain: list[Any] = []
     result = []
     for key, component in zip(pipeline.keys, pipeline.components, strict=True):
-        klass = type(component)
-        chain.append((key, f"{klass.__module__}.{klass.__qualname__}", component.config))
+        chain.append((key, component_identity(type(component)), component.config))
         result.append(
             fingerprint("nlu-component", data_hash, context.seed, context.quantize, chain)
         )

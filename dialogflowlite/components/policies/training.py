@@ -89,10 +89,11 @@ def domain_signature(domain: Domain) -> dict[str, Any]:
 def policy_fingerprint(policy: Policy, domain_part: dict[str, Any],
                        paths: list[StoryPath], seed: int) -> str:
     """Everything that decides what ``policy`` learns."""
-    from dialogflowlite.training.fingerprint import fingerprint
+    from dialogflowlite.training.fingerprint import component_identity, fingerprint
 
     data = [path_signature(p) for p in paths if p.kind in policy.trains_on]
-    return fingerprint("policy", policy.name, policy.config, domain_part, data, seed)
+    return fingerprint("policy", policy.name, component_identity(type(policy)), policy.config,
+                       domain_part, data, seed)
 
 
 class CoreSection:

@@ -143,6 +143,30 @@ def test_a_retrained_component_retrains_everything_after_it(tiny_classifier, wri
     assert pipeline.parse("hi").intent == "greet"
 
 
+def test_new_code_of_a_component_retrains_it_and_what_follows(
+        tiny_classifier, write_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tiny_nlu import TinyClassifier as Tiny
+
+    from dialogflowlite.training import fingerprint
+
+    root = write(write_project)
+    nlu_train(root)
+    # its author bumped its revision: a saved one is not reused
+    monkeypatch.setattr(Tiny, "revision", 2)
+    bumped = nlu_train(root)
+    assert bumped.reused == KEYS[:2]
+    assert bumped.trained == KEYS[2:]
+    assert nlu_train(root).reused == KEYS
+
+    # the package that defines it was upgraded
+    top_level = Tiny.__module__.partition(".")[0]
+    monkeypatch.setattr(fingerprint, "_package_version",
+                        lambda name: "tiny-plugin==2.0" if name == top_level else None)
+    upgraded = nlu_train(root)
+    assert upgraded.reused == KEYS[:2]
+    assert upgraded.trained == KEYS[2:]
+
+
 def test_changing_the_data_retrains_everything(tiny_classifier, write_project) -> None:
     root = write(write_project)
     nlu_train(root)

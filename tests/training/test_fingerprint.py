@@ -1,0 +1,37 @@
+"""What stands for a component's code in its fingerprint."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pluggy
+
+from dialogflowlite.components.tokenizers.whitespace import WhitespaceTokenizer
+from dialogflowlite.training.fingerprint import component_identity, fingerprint
+
+
+class Unpackaged:
+    """A class no installed distribution defines (this test module's)."""
+
+
+def test_a_class_from_an_installed_package_names_the_package_and_its_version() -> None:
+    identity = component_identity(pluggy.PluginManager)
+    assert identity["class"] == f"{pluggy.PluginManager.__module__}.PluginManager"
+    assert identity["package"] == f"pluggy=={metadata.version('pluggy')}"
+    assert identity["revision"] == 1  # not a component: the default
+
+
+def test_built_in_and_unpackaged_components_name_no_package() -> None:
+    # dialogflowlite's own version is already in every fingerprint
+    assert component_identity(WhitespaceTokenizer)["package"] is None
+    assert component_identity(Unpackaged)["package"] is None
+
+
+def test_the_revision_changes_the_fingerprint() -> None:
+    class Revised(WhitespaceTokenizer):
+        revision = 2
+
+    before = fingerprint(component_identity(WhitespaceTokenizer))
+    assert fingerprint(component_identity(WhitespaceTokenizer)) == before
+    assert component_identity(Revised)["revision"] == 2
+    assert fingerprint({**component_identity(WhitespaceTokenizer), "revision": 2}) != before
