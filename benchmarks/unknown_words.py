@@ -65,20 +65,27 @@ def single_piece(model: str):
                                                  "benchmark"))
 
 
-def score_split(folder: Path, model: str) -> tuple[int, list[str]]:
-    train = (folder / "train" / "seq.in").read_text(encoding="utf-8").splitlines()
-    test = (folder / "test" / "seq.in").read_text(encoding="utf-8").splitlines()
-    knowledge = WordKnowledge(training_words(message(t) for t in train), single_piece(model))
-    return len(test), [t for t in test if knows_none(knowledge, t)]
+def split_texts(folder: Path, split: str) -> list[str]:
+    """The messages of one split (``train``, ``test``) of a data folder."""
+    return (folder / split / "seq.in").read_text(encoding="utf-8").splitlines()
 
 
-def score_project(root: Path, model: str) -> tuple[int, list[str]]:
+def project_texts(root: Path) -> list[str]:
+    """The texts of a project's NLU examples."""
     from dialogflowlite.io.loader import load_project
 
-    texts = [m.text for m in load_project(root).nlu.intent_examples]
-    pieces = single_piece(model)
-    # leave one out: the words of every other example (a word an example shares
-    # with no other one is unknown when that example is left out)
+    return [m.text for m in load_project(root).nlu.intent_examples]
+
+
+def score_split(train: list[str], test: list[str], pieces) -> list[str]:
+    """The test messages without a word of the training messages."""
+    knowledge = WordKnowledge(training_words(message(t) for t in train), pieces)
+    return [t for t in test if knows_none(knowledge, t)]
+
+
+def score_leave_one_out(texts: list[str], pieces) -> list[str]:
+    """The examples without a word of the other examples."""
+    # a word an example shares with no other one is unknown when that example is left out
     counts = Counter(w for t in texts for w in training_words([message(t)]))
     all_words = frozenset(counts)
     caught = []
@@ -87,7 +94,7 @@ def score_project(root: Path, model: str) -> tuple[int, list[str]]:
         alone = frozenset(w for w in own if counts[w] == 1)
         if knows_none(WordKnowledge(all_words - alone, pieces), text):
             caught.append(text)
-    return len(texts), caught
+    return caught
 
 
 def main() -> None:
@@ -101,19 +108,17 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=10, help="in-scope messages caught to list")
     args = parser.parse_args()
 
+    pieces = single_piece(args.model)
     if args.data:
-        name, (total, caught) = args.data.name, score_split(args.data, args.model)
-        vocabulary = frozenset(training_words(
-            message(t) for t in (args.data / "train" / "seq.in").read_text(
-                encoding="utf-8").splitlines()))
+        name, train = args.data.name, split_texts(args.data, "train")
+        test = split_texts(args.data, "test")
+        total, caught = len(test), score_split(train, test, pieces)
     else:
-        from dialogflowlite.io.loader import load_project
-
-        name, (total, caught) = args.project.name, score_project(args.project, args.model)
-        vocabulary = training_words(load_project(args.project).nlu.intent_examples)
+        name, train = args.project.name, project_texts(args.project)
+        total, caught = len(train), score_leave_one_out(train, pieces)
     mash = (args.mash.read_text(encoding="utf-8").splitlines() if args.mash
             else KEYBOARD_MASH)
-    knowledge = WordKnowledge(vocabulary, single_piece(args.model))
+    knowledge = WordKnowledge(training_words(message(t) for t in train), pieces)
     mash_caught = [t for t in mash if knows_none(knowledge, t)]
 
     print(f"{'data':<14} {'model':<18} {'messages':>9} {'no known word':>14} {'share':>7}")

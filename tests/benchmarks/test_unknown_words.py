@@ -19,8 +19,8 @@ def test_test_messages_are_scored_against_the_training_words(tmp_path, monkeypat
                          ("test", ["hello", "a table for 2", "hiya"])):
         (tmp_path / split).mkdir()
         (tmp_path / split / "seq.in").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    total, caught = unknown_words.score_split(tmp_path, "none")
-    assert (total, caught) == (3, ["hiya"])
+    train, test = (unknown_words.split_texts(tmp_path, s) for s in ("train", "test"))
+    assert unknown_words.score_split(train, test, None) == ["hiya"]
     mash = tmp_path / "mash.txt"
     mash.write_text("qwerty\nhello qwerty\n", encoding="utf-8")
     monkeypatch.setattr(sys, "argv", ["unknown_words.py", "--data", str(tmp_path),
@@ -45,4 +45,5 @@ nlu:
     root = write_project(domain='version: "3.1"\nintents: [greet]\n', nlu=nlu)
     # "hiya" is in no other example; "hello" is in "hello there", and "there" is
     # unknown alone but "hello" is known
-    assert unknown_words.score_project(root, "none") == (3, ["hiya"])
+    texts = unknown_words.project_texts(root)
+    assert unknown_words.score_leave_one_out(texts, None) == ["hiya"]
