@@ -122,6 +122,14 @@ class TrackerStore(abc.ABC):
         """
         return None
 
+    def remembered_version(self, sender_id: str) -> Hashable | None:
+        """The version of the conversation whose events this store keeps in memory
+        (None when it keeps none): a backend may write on the condition that the
+        stored version is still this one, and so know the version before its write
+        without reading it back."""
+        recent = self._recent.get(sender_id)
+        return None if recent is None else recent.version
+
     async def load_versioned_events(
             self, sender_id: str) -> tuple[list[dict[str, Any]] | None, Hashable | None]:
         """The stored events and the version they are at, read together."""

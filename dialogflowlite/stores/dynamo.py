@@ -12,6 +12,13 @@ nothing else wrote to since it last read it
 not increment it: while Rasa and this framework write to one table at the
 same time, set ``recent_conversations`` to 0 on the class (no cache).
 
+The version before an append comes back with the write. UpdateItem returns
+every attribute it changed, the whole old list of events included, so when
+the store holds the conversation's events in memory it appends on the
+condition that the counter is still the one it holds, and asks for nothing
+back; only when that condition fails (another process wrote) or it holds
+nothing does the write read the old values back.
+
 DynamoDB has no floating-point type: numbers are stored as decimals and read
 back as the ``int`` or ``float`` that JSON would give, so what this store
 returns equals what the other stores return. An item holds at most 400 KB,
@@ -288,9 +295,18 @@ class DynamoTrackerStore(TrackerStore):
                             events: list[dict[str, Any]]) -> StoredVersion:
         """Append ``events`` and count the write, in one atomic UpdateItem."""
         values = {":new": _as_stored(sender_id, events), ":empty": [], ":one": 1}
+        expected = self.remembered_version(sender_id)
+        if isinstance(expected, int) and expected > 0:
+            # the usual case: this store read or wrote the conversation last. On the
+            # condition that nothing else wrote since, the write returns nothing
+            done = await self._write(sender_id, APPEND, {**values, ":expected": expected},
+                                     returns="NONE", condition=f"{VERSION_FIELD} = :expected")
+            if done is not None:
+                return StoredVersion(expected, expected + 1)
         # the counter's value before the write comes back with it; so does the old list,
         # as UpdateItem cannot leave out an attribute it changed
         before = await self._write(sender_id, APPEND, values, returns="UPDATED_OLD")
+        assert before is not None
         if VERSION_FIELD not in before and "events" not in before:
             return StoredVersion(None, 1)  # the conversation was created by this write
         version = int(before.get(VERSION_FIELD, 0))
@@ -302,17 +318,21 @@ class DynamoTrackerStore(TrackerStore):
                           returns="NONE")
 
     async def _write(self, sender_id: str, update: str, values: dict[str, Any], *,
-                     returns: str) -> dict[str, Any]:
-        """One atomic UpdateItem; the attributes it returns, read as JSON. A refused
-        write changes nothing, so the stored events stay as they were."""
+                     returns: str, condition: str | None = None) -> dict[str, Any] | None:
+        """One atomic UpdateItem; the attributes it returns, read as JSON, or None when
+        ``condition`` did not hold. A refused write changes nothing, so the stored
+        events stay as they were."""
         wire_values = self._values(values, sender_id)
+        when = {"ConditionExpression": condition} if condition else {}
         await self._ready_table()
         try:
             answer = await asyncio.to_thread(
                 self.client.update_item, TableName=self.table_name, Key=self._key(sender_id),
                 UpdateExpression=update, ExpressionAttributeValues=wire_values,
-                ReturnValues=returns)
+                ReturnValues=returns, **when)
         except _aws_errors() as e:
+            if condition and _error_code(e) == "ConditionalCheckFailedException":
+                return None
             if _is_too_large(e):
                 raise _too_large(sender_id, self.table_name) from e
             raise _failed("write", e) from e

@@ -191,6 +191,42 @@ def test_each_write_returns_the_versions_before_and_after_it(make_store) -> None
     asyncio.run(main())
 
 
+def test_an_append_after_a_read_asks_for_nothing_back(make_store, monkeypatch) -> None:
+    async def main() -> None:
+        store, other = make_store(), make_store()
+        await store.save(_conversation())
+        returned: list[str] = []
+        update = store.client.update_item
+
+        def recording(**arguments):
+            returned.append(arguments["ReturnValues"])
+            return update(**arguments)
+
+        monkeypatch.setattr(store.client, "update_item", recording)
+        tracker = await store.retrieve("alice")
+        tracker.update(UserUttered(text="first"))
+        await store.save(tracker)
+        # the store held version 1: the append was conditional on it and returned nothing
+        assert returned == ["NONE"]
+        assert await store.stored_version("alice") == 2
+        assert store.remembered_version("alice") == 2
+
+        # another process appends: the held version is stale, the condition fails,
+        # and the write reads back the version it replaced
+        theirs = await other.retrieve("alice")
+        theirs.update(UserUttered(text="from elsewhere"))
+        await other.save(theirs)
+        returned.clear()
+        assert await store.append_events("alice", [UserUttered(text="mine").as_dict()]) == \
+            StoredVersion(3, 4)
+        assert returned == ["NONE", "UPDATED_OLD"]
+        texts = [e.text for e in (await store.retrieve("alice")).events
+                 if isinstance(e, UserUttered)]
+        assert texts[-3:] == ["first", "from elsewhere", "mine"]
+
+    asyncio.run(main())
+
+
 def test_keys_follow_the_scan_across_pages(make_store, monkeypatch) -> None:
     async def main() -> None:
         store = make_store()
