@@ -39,7 +39,7 @@ from dialogflowlite.shared.domain import (
     variation_conditions,
 )
 from dialogflowlite.shared.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
-from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, has_content
 from dialogflowlite.shared.stories import (
     ANY_SLOT_VALUE,
     ActionStep,
@@ -701,6 +701,13 @@ def check_form_slots(project: Project) -> list[Problem]:
     return problems
 
 
+def _can_fill(step: UserStep) -> bool:
+    """Whether a from_text mapping could take the step's message: one with an intent
+    and, when the step gives its text, a letter or digit in it (a text of
+    punctuation or symbols alone never fills a slot)."""
+    return bool(step.intent) and (step.text is None or has_content(step.text))
+
+
 def _rule_interruptions(rule: Story) -> Iterator[tuple[str, str]]:
     """(form, intent) when the rule answers an intent while a form is active
     with something other than the form itself."""
@@ -709,7 +716,7 @@ def _rule_interruptions(rule: Story) -> Iterator[tuple[str, str]]:
     if len(forms) != 1 or len(steps) < 2:
         return
     first, answer = steps[0], steps[1]
-    if (isinstance(first, UserStep) and first.intent and isinstance(answer, ActionStep)
+    if (isinstance(first, UserStep) and _can_fill(first) and isinstance(answer, ActionStep)
             and answer.name and answer.name != forms[0]):
         yield forms[0], first.intent
 
@@ -721,7 +728,8 @@ def _story_interruptions(story: Story) -> Iterator[tuple[str, str]]:
     A story says a form is active from its ``active_loop: <form>`` step until
     ``active_loop: null``; slot events between the user turn and the answer are
     skipped. A checkpoint forgets the form, since the story joined there may not
-    have one active.
+    have one active. A turn whose text has no letter or digit ("?") is left out:
+    no from_text mapping takes it.
     """
     active: str | None = None
     intents: list[str] = []
@@ -732,7 +740,8 @@ def _story_interruptions(story: Story) -> Iterator[tuple[str, str]]:
             active, intents = None, []
         elif isinstance(step, UserStep | OrStep):
             alternatives = step.alternatives if isinstance(step, OrStep) else [step]
-            intents = [a.intent for a in alternatives if isinstance(a, UserStep) and a.intent]
+            intents = [a.intent for a in alternatives
+                       if isinstance(a, UserStep) and _can_fill(a) and a.intent]
         elif isinstance(step, ActionStep):
             if active and step.name and step.name != active:
                 for intent in intents:

@@ -258,6 +258,11 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
     assert not [p for p in project.problems if p.is_error]
 
 
+def test_data_validate_reports_no_problems(template_project, capsys) -> None:
+    assert main(["data", "validate", "--project", str(template_project)]) == 0
+    assert "0 error(s), 0 warning(s)" in capsys.readouterr().out
+
+
 def test_every_intent_has_enough_examples_and_faq_keys_have_answers(template_project) -> None:
     project = load_project(template_project, strict=True)
     counts = project.nlu.intent_counts()

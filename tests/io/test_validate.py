@@ -1007,3 +1007,10 @@ def test_a_message_a_story_answers_during_a_form_would_become_a_slot_value(proje
     assert problems(project(domain=domain, stories=ended), "DFL137") == []
     joined = story(*form, "checkpoint: later", "intent: greet", "action: utter_greet")
     assert problems(project(domain=domain, stories=joined), "DFL137") == []
+    # a turn whose text has no letter or digit ("?") never fills a slot
+    punctuation = detour.replace("      - intent: greet\n",
+                                 '      - user: "?"\n        intent: greet\n')
+    assert problems(project(domain=domain, stories=punctuation), "DFL137") == []
+    worded = detour.replace("      - intent: greet\n",
+                            '      - user: "hi again"\n        intent: greet\n')
+    assert len(problems(project(domain=domain, stories=worded), "DFL137")) == 1
