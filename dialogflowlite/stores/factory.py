@@ -146,12 +146,14 @@ def create_lock_store(config: dict[str, Any] | None, *, project: str | Path | No
 
 def checked_settings(cls: type, config: dict[str, Any], section: str) -> dict[str, Any]:
     """``config`` once every key is one ``cls`` takes, with its true/false settings as
-    bools.
+    bools and its number settings as numbers.
 
     A setting whose default is true or false may come as text: from
     ``${ENV_VAR}``, or as YAML 1.2's ``no``/``off``. Python calls any such text
     true, so ``"false"`` would switch the setting on: words are read by their
-    meaning, and anything else is a :class:`ConfigError` naming the key.
+    meaning. A setting annotated ``int`` or ``float`` (``port``, ``timeout``)
+    may come as text too (``port: ${DB_PORT}``) and is read as a number.
+    Anything else is a :class:`ConfigError` naming the key.
     """
     from dialogflowlite.io.formats import flag_meaning
 
@@ -159,7 +161,10 @@ def checked_settings(cls: type, config: dict[str, Any], section: str) -> dict[st
     parameters = inspect.signature(cls.__init__).parameters
     settings = dict(config)
     for key, value in config.items():
-        default = parameters[key].default if key in parameters else None
+        parameter = parameters.get(key)
+        if parameter is None:
+            continue
+        default = parameter.default
         if isinstance(default, bool) and value is not None and not isinstance(value, bool):
             meaning = flag_meaning(value)
             if meaning is None:
@@ -167,7 +172,52 @@ def checked_settings(cls: type, config: dict[str, Any], section: str) -> dict[st
                                   f"not {value!r}", hint=f"write `{key}: true` or "
                                                          f"`{key}: false`")
             settings[key] = meaning
+            continue
+        number = _number_type(parameter)
+        if number is not None:
+            settings[key] = _as_number(value, number, key, section,
+                                       optional=_allows_none(parameter), example=default)
     return settings
+
+
+def _annotation_names(parameter: inspect.Parameter) -> set[str]:
+    """The type names of an annotation written as text (``int | None`` -> int, None)."""
+    annotation = parameter.annotation
+    if annotation is parameter.empty:
+        return set()
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return {part.strip() for part in str(text).split("|")}
+
+
+def _number_type(parameter: inspect.Parameter) -> type | None:
+    """int or float when the parameter takes only that number (and maybe None)."""
+    names = _annotation_names(parameter) - {"None"}
+    return {"int": int, "float": float}.get(names.pop()) if len(names) == 1 else None
+
+
+def _allows_none(parameter: inspect.Parameter) -> bool:
+    return "None" in _annotation_names(parameter) or parameter.default is None
+
+
+def _as_number(value: Any, number: type, key: str, section: str, *, optional: bool,
+               example: Any) -> Any:
+    """``value`` as ``number`` (text is parsed); a ConfigError naming the key otherwise."""
+    if value is None and optional:
+        return None
+    kind = "a whole number" if number is int else "a number"
+    if isinstance(value, number if number is int else (int, float)) and not isinstance(
+            value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return number(value.strip())
+        except ValueError:
+            pass
+    hint = f"write {kind} after `{key}:`"
+    if isinstance(example, int | float) and not isinstance(example, bool):
+        hint += f"; the default is {example}"
+    raise ConfigError(f"endpoints.yml {section}: {key} must be {kind}, not {value!r}",
+                      hint=hint)
 
 
 def build_store(cls: type, config: dict[str, Any], section: str, **extra: Any) -> Any:

@@ -84,6 +84,28 @@ def test_true_false_settings_given_as_text_are_read_by_their_meaning(plugin_mana
         create_tracker_store({"type": "redis", "url": "localhost", "use_ssl": "maybe"})
 
 
+def test_number_settings_given_as_text_are_read_as_numbers(plugin_manager) -> None:
+    # `port: ${DB_PORT}` gives text
+    postgres = create_tracker_store({"type": "SQL", "dialect": "postgresql", "port": "5433",
+                                     "connect_timeout": "2.5"})
+    assert "port=5433" in postgres.conninfo and postgres.connect_timeout == 2.5
+    redis = create_tracker_store({"type": "redis", "url": "localhost", "port": " 6380 "})
+    assert redis.redis.connection_pool.connection_kwargs["port"] == 6380
+    # an optional number may be left empty; a float setting takes a whole number
+    assert create_tracker_store({"type": "SQL", "dialect": "postgresql", "port": None})
+    assert create_lock_store({"type": "redis", "lifetime": 30}).lifetime == 30
+
+    with pytest.raises(ConfigError, match="tracker_store: port must be a whole number, not "
+                                          "'notaport'") as error:
+        create_tracker_store({"type": "SQL", "dialect": "postgresql", "port": "notaport"})
+    assert "the default is 5432" in str(error.value.hint)
+    for port in ("63.5", True, None):
+        with pytest.raises(ConfigError, match="port must be a whole number"):
+            create_tracker_store({"type": "redis", "url": "localhost", "port": port})
+    with pytest.raises(ConfigError, match="lock_store: lifetime must be a number, not 'long'"):
+        create_lock_store({"type": "redis", "lifetime": "long"})
+
+
 def test_an_event_broker_reads_its_true_false_settings_the_same_way(plugin_manager) -> None:
     from dialogflowlite.brokers.base import create_event_broker
 
