@@ -61,17 +61,6 @@ def latest_entity_values(tracker: DialogueStateTracker, entity: str | None,
             if e.get("entity") == entity and e.get("role") == role and e.get("group") == group]
 
 
-def form_ignored_intents(mapping: SlotMapping, domain: Domain,
-                         active_loop: str | None) -> list[str]:
-    """The active form's ignored intents, when they concern this mapping."""
-    form = domain.forms.get(active_loop or "")
-    if form is None:
-        return []
-    if mapping.conditions and not any(c.active_loop == active_loop for c in mapping.conditions):
-        return []
-    return list(form.ignored_intents)
-
-
 def intent_is_desired(mapping: SlotMapping, tracker: DialogueStateTracker,
                       domain: Domain) -> bool:
     """Whether the latest intent passes the mapping's ``intent`` / ``not_intent`` filters."""
@@ -79,7 +68,7 @@ def intent_is_desired(mapping: SlotMapping, tracker: DialogueStateTracker,
     if mapping.intent:
         return intent in mapping.intent
     blocked = set(mapping.not_intent) | set(
-        form_ignored_intents(mapping, domain, tracker.active_loop_name))
+        domain.form_ignored_intents(mapping, tracker.active_loop_name))
     return intent not in blocked
 
 

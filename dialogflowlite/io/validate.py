@@ -767,7 +767,8 @@ def check_interruptions_fill_slots(project: Project) -> list[Problem]:
     a ``from_text`` mapping that applies while the form asks for its slot takes
     the whole message, so an interruption the rule answers ("can you tell me a
     joke?") becomes the answer to the form's question, unless the mapping's
-    ``intent`` / ``not_intent`` leave that intent out.
+    ``intent`` / ``not_intent`` (or the form's ``ignored_intents``) leave that
+    intent out.
     """
     domain = project.domain
     problems = []
@@ -782,6 +783,8 @@ def check_interruptions_fill_slots(project: Project) -> list[Problem]:
                 continue
             for index, mapping in enumerate(slot.mappings):
                 if (mapping.type != FROM_TEXT or not mapping.intent_allowed(intent)
+                        or (not mapping.intent
+                            and intent in domain.form_ignored_intents(mapping, form_name))
                         or not mapping.conditions_met(form_name, slot_name)
                         or (slot_name, index, intent) in reported):
                     continue

@@ -285,6 +285,17 @@ class Domain:
         definition = self.forms.get(form)
         return list(definition.required_slots) if definition else []
 
+    def form_ignored_intents(self, mapping: SlotMapping, active_loop: str | None) -> list[str]:
+        """The ``ignored_intents`` of the active form ``active_loop``, when they concern
+        ``mapping`` (it has no conditions, or one on that form)."""
+        form = self.forms.get(active_loop or "")
+        if form is None:
+            return []
+        if mapping.conditions and not any(c.active_loop == active_loop
+                                          for c in mapping.conditions):
+            return []
+        return list(form.ignored_intents)
+
     def counts(self) -> dict[str, int]:
         """Sizes of the domain, as reported by the loader."""
         return {

@@ -1014,3 +1014,6 @@ def test_a_message_a_story_answers_during_a_form_would_become_a_slot_value(proje
     worded = detour.replace("      - intent: greet\n",
                             '      - user: "hi again"\n        intent: greet\n')
     assert len(problems(project(domain=domain, stories=worded), "DFL137")) == 1
+    # an intent the form ignores fills none of its slots
+    ignoring = domain.replace("  city_form:\n", "  city_form:\n    ignored_intents: [greet]\n")
+    assert problems(project(domain=ignoring, stories=detour), "DFL137") == []
