@@ -181,6 +181,21 @@ class Agent:
                    action_endpoint=action_endpoint, model_path=path, archive=archive,
                    event_broker=event_broker)
 
+    def warn_about_unreachable_actions(self) -> None:
+        """Log, once, the custom actions that cannot run: what ``run``, ``shell`` and
+        ``interactive`` say when they load a model, rather than at the first
+        conversation that needs one (``test`` predicts actions without running them)."""
+        missing = self.processor.executor.unreachable(self.domain)
+        if not missing:
+            return
+        shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+        logger.warning(
+            "%d custom action(s) of the domain cannot run: no action server is configured "
+            "(action_endpoint in endpoints.yml) and no plugin registers them in-process: %s. "
+            "A conversation that reaches one goes on without its events; start the action "
+            "server with `dialogflowlite run actions` and set `action_endpoint: {url: "
+            "http://localhost:5055/webhook}` in endpoints.yml", len(missing), shown)
+
     # ------------------------------------------------------------ stores
 
     @property

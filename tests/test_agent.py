@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from pathlib import Path
 
 import pytest
 
+from dialogflowlite import hookimpl
 from dialogflowlite.agent import Agent, load_model_domain, read_endpoints, resolve_model_path
 from dialogflowlite.artifact import open_model
 from dialogflowlite.dialogue.messages import IncomingMessage
@@ -28,6 +30,7 @@ PROJECT = {
         responses:
           utter_greet: [{text: "Hello {city}!"}]
           utter_noted: [{text: "Noted."}]
+        actions: [action_check_city]
         """,
     "nlu": """
         version: "3.1"
@@ -148,3 +151,33 @@ def test_missing_models_and_files_are_clear_errors(tmp_path: Path, model: Path) 
     shutil.rmtree(unpacked / "domain")
     with pytest.raises(ModelLoadError, match="holds no domain"):
         load_model_domain(open_model(unpacked))
+
+
+def test_custom_actions_that_cannot_run_are_named_once_loaded(
+        model: Path, caplog: pytest.LogCaptureFixture, register_plugin) -> None:
+    with caplog.at_level(logging.WARNING, logger="dialogflowlite.agent"):
+        Agent.load(model).warn_about_unreachable_actions()
+    assert "1 custom action(s) of the domain cannot run" in caplog.text
+    assert "action_check_city" in caplog.text and "run actions" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dialogflowlite.agent"):
+        Agent.load(model, action_endpoint="http://127.0.0.1:1/webhook") \
+            .warn_about_unreachable_actions()
+    assert "cannot run" not in caplog.text
+
+    class CheckCity:
+        def name(self) -> str:
+            return "action_check_city"
+
+        def run(self, dispatcher, tracker, domain):
+            return []
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_actions(self):
+            return [CheckCity()]
+
+    register_plugin(Plugin(), "check-city")
+    with caplog.at_level(logging.WARNING, logger="dialogflowlite.agent"):
+        Agent.load(model).warn_about_unreachable_actions()
+    assert "cannot run" not in caplog.text

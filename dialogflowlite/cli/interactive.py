@@ -85,6 +85,7 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
     endpoints = config.read_endpoints()
     agent = Agent.load(model_file, tracker_store=MemoryTrackerStore(),
                        lock_store=MemoryLockStore(), endpoints=endpoints)
+    agent.warn_about_unreachable_actions()
     try:
         if not agent.is_ready():
             raise ModelLoadError(

@@ -57,6 +57,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     event_broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
                        endpoints=endpoints, event_broker=event_broker)
+    agent.warn_about_unreachable_actions()
     # The console is a channel plugin like the others; a plugin may replace it.
     console = channel_classes().get(ConsoleChannel.channel_name, ConsoleChannel)
     channel = console(sender_id=sender_id or f"shell-{uuid.uuid4().hex[:12]}",

@@ -133,6 +133,13 @@ class CustomActionExecutor:
         """Whether ``name`` runs in-process or an action server is configured for it."""
         return self.is_local(name) or self.client is not None
 
+    def unreachable(self, domain: Domain) -> list[str]:
+        """The domain's custom actions that can run nowhere: none runs in-process under
+        that name and no action server is configured (a response of the same name
+        answers instead of an action, so it is not counted)."""
+        return [name for name in domain.custom_actions
+                if name not in domain.responses and not self.can_run(name)]
+
     def domain_json(self, domain: Domain) -> dict[str, Any]:
         if self._domain_json is None or self._domain_json[0] != id(domain):
             self._domain_json = (id(domain), domain_to_dict(domain))

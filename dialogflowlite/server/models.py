@@ -101,6 +101,7 @@ def load_server_agent(config: ServerConfig, model_file: Path | None = None,
         tracker_store, lock_store, event_broker = stores
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
                        endpoints=endpoints, quantize=config.quantize, event_broker=event_broker)
+    agent.warn_about_unreachable_actions()
     warm_up(agent)
     return agent, model_file
 
