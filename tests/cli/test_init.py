@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -156,6 +157,12 @@ def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, ca
         ["can you help me file my tax return?", "tell me something funny",
          "do you take credit cards?"])
     assert [m.intent for m in parsed] == ["out_of_scope", "out_of_scope", "faq"]
+    # and the trained bot passes every test story of the template, end to end
+    assert main(["test", "--project", str(tmp_path / "bot"), "--fail-on-prediction-errors"]) == 0
+    report = json.loads((tmp_path / "bot" / "results" / "story_report.json").read_text(
+        encoding="utf-8"))
+    assert report["failed_stories"] == [], report["failed_stories"]
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 16, "total": 16}
 
 
 def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
@@ -250,7 +257,7 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
         "actions": 0,
         "stories": 5,
         "rules": 14,
-        "test_stories": 15,
+        "test_stories": 16,
         "synonyms": 9,
         "regexes": 2,
         "lookups": 1,
