@@ -61,17 +61,6 @@ def latest_entity_values(tracker: DialogueStateTracker, entity: str | None,
             if e.get("entity") == entity and e.get("role") == role and e.get("group") == group]
 
 
-def intent_is_desired(mapping: SlotMapping, tracker: DialogueStateTracker,
-                      domain: Domain) -> bool:
-    """Whether the latest intent passes the mapping's ``intent`` / ``not_intent`` filters."""
-    intent = tracker.latest_intent
-    if mapping.intent:
-        return intent in mapping.intent
-    blocked = set(mapping.not_intent) | set(
-        domain.form_ignored_intents(mapping, tracker.active_loop_name))
-    return intent not in blocked
-
-
 def entity_mapping_is_unique(mapping: SlotMapping, domain: Domain) -> bool:
     """Whether only one slot maps from this entity (with this role and group)."""
     key = (mapping.entity, mapping.role, mapping.group)
@@ -119,7 +108,8 @@ def extract_slot_value(slot: SlotDef, tracker: DialogueStateTracker,
     for mapping in slot.mappings:
         if mapping.type == CUSTOM:
             continue
-        if not intent_is_desired(mapping, tracker, domain):
+        if not domain.mapping_takes_intent(mapping, tracker.latest_intent,
+                                           tracker.active_loop_name):
             continue
         if not _conditions_hold(mapping, tracker):
             continue

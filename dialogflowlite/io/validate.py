@@ -741,7 +741,7 @@ def _story_interruptions(story: Story) -> Iterator[tuple[str, str]]:
         elif isinstance(step, UserStep | OrStep):
             alternatives = step.alternatives if isinstance(step, OrStep) else [step]
             intents = [a.intent for a in alternatives
-                       if isinstance(a, UserStep) and _can_fill(a) and a.intent]
+                       if isinstance(a, UserStep) and _can_fill(a) and a.intent is not None]
         elif isinstance(step, ActionStep):
             if active and step.name and step.name != active:
                 for intent in intents:
@@ -782,9 +782,8 @@ def check_interruptions_fill_slots(project: Project) -> list[Problem]:
             if slot is None:
                 continue
             for index, mapping in enumerate(slot.mappings):
-                if (mapping.type != FROM_TEXT or not mapping.intent_allowed(intent)
-                        or (not mapping.intent
-                            and intent in domain.form_ignored_intents(mapping, form_name))
+                if (mapping.type != FROM_TEXT
+                        or not domain.mapping_takes_intent(mapping, intent, form_name)
                         or not mapping.conditions_met(form_name, slot_name)
                         or (slot_name, index, intent) in reported):
                     continue

@@ -118,12 +118,6 @@ class SlotMapping:
     conditions: list[MappingCondition] = field(default_factory=list)
     position: Position | None = None
 
-    def intent_allowed(self, intent: str | None) -> bool:
-        """Whether the message's intent passes this mapping's intent filters."""
-        if self.intent and intent not in self.intent:
-            return False
-        return not (self.not_intent and intent in self.not_intent)
-
     def conditions_met(self, active_loop: str | None, requested_slot: str | None) -> bool:
         """Whether one of the mapping's conditions holds (no conditions: always)."""
         if not self.conditions:
@@ -284,6 +278,16 @@ class Domain:
     def required_slots(self, form: str) -> list[str]:
         definition = self.forms.get(form)
         return list(definition.required_slots) if definition else []
+
+    def mapping_takes_intent(self, mapping: SlotMapping, intent: str | None,
+                             active_loop: str | None) -> bool:
+        """Whether ``mapping`` takes a message of ``intent`` while ``active_loop`` runs:
+        one its ``intent`` list names, or, without that list, one that neither its
+        ``not_intent`` nor the active form's ``ignored_intents`` names (as in Rasa)."""
+        if mapping.intent:
+            return intent in mapping.intent
+        return (intent not in mapping.not_intent
+                and intent not in self.form_ignored_intents(mapping, active_loop))
 
     def form_ignored_intents(self, mapping: SlotMapping, active_loop: str | None) -> list[str]:
         """The ``ignored_intents`` of the active form ``active_loop``, when they concern
