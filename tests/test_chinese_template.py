@@ -106,7 +106,7 @@ def test_the_project_loads_strictly_with_the_expected_counts(zhbot) -> None:
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "test_stories": 15,
+        "test_stories": 16,
     }
     assert project.nlu.retrieval_intents == ["faq"]
     assert not (zhbot / "template.yml").exists()
@@ -121,8 +121,8 @@ def test_every_test_story_passes(zhbot) -> None:
     code = main(["test", "--project", str(zhbot), "--fail-on-prediction-errors"])
     report = json.loads((zhbot / "results" / "story_report.json").read_text(encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 15, "total": 15}
-    assert report["user_turns"] == {"total": 43, "intent_errors": 0, "entity_errors": 0}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 16, "total": 16}
+    assert report["user_turns"] == {"total": 46, "intent_errors": 0, "entity_errors": 0}
     assert code == 0
 
 
