@@ -71,6 +71,9 @@ def read_endpoints(endpoints: str | Path | dict[str, Any] | None) -> dict[str, A
     from dialogflowlite.io.yaml import read_yaml_file, to_plain
 
     path = Path(endpoints)
+    if path.is_dir():
+        raise ConfigError(f"endpoints file {path} is a folder",
+                          hint="pass the path of endpoints.yml itself, or leave it out")
     if not path.is_file():
         raise ConfigError(f"endpoints file {path} does not exist",
                           hint="pass the path of endpoints.yml, or leave it out")

@@ -45,10 +45,17 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
     """
     from dialogflowlite.brokers.base import create_event_broker
     from dialogflowlite.brokers.export import export_events
-    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.errors import ConfigError, ProjectNotFoundError
     from dialogflowlite.server.app import ServerConfig
     from dialogflowlite.stores.factory import create_tracker_store
 
+    # Checked first: without it, a mistyped --project reads as an endpoints.yml that
+    # has no event_broker, and the tracker store would be a new, empty trackers.db.
+    if not Path(project).is_dir():
+        raise ProjectNotFoundError(f"the project folder {project} does not exist"
+                                   if not Path(project).exists()
+                                   else f"--project {project} is a file, not a folder",
+                                   hint="pass the project folder with --project DIR")
     config = ServerConfig(project=str(project), endpoints_file=endpoints_file)
     endpoints = config.read_endpoints()
     if offset_seconds:

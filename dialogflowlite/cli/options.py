@@ -32,6 +32,17 @@ def port_number(text: str) -> int:
     return value
 
 
+def server_port(text: str) -> int:
+    """An argparse type: the port of a server to reach, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a server's port is 1 to 65535, not {text}")
+    return value
+
+
 def add_source_options(parser: Any, verb: str, *, compare_help: str | None = None) -> None:
     """Rasa's ``-d/--domain``, ``--data`` and ``-c/--config``: files to ``verb`` instead.
 

@@ -12,7 +12,7 @@ import logging
 import os
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import port_number, positive_int
+from dialogflowlite.cli.options import port_number, positive_int, server_port
 from dialogflowlite.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cors", action="extend", nargs="+", default=[], metavar="ORIGIN",
                         help="allow browser pages from these origins ('*' for any); as in "
                              "Rasa, several may follow one --cors, and --cors may repeat")
-    parser.add_argument("--max-message-chars", type=int, default=5000,
+    parser.add_argument("--max-message-chars", type=positive_int, default=5000,
                         help="longest user message accepted (default: 5000)")
     parser.add_argument("--no-webchat", action="store_true", help="do not serve /chat")
     parser.add_argument("--quantize", action="store_true",
@@ -116,7 +116,7 @@ def _add_syslog_arguments(parser: argparse.ArgumentParser) -> None:
                         help="send the logs to the syslog server below too")
     syslog.add_argument("--syslog-address", default=DEFAULT_SYSLOG_ADDRESS, metavar="HOST",
                         help=f"syslog server (default: {DEFAULT_SYSLOG_ADDRESS})")
-    syslog.add_argument("--syslog-port", type=int, default=DEFAULT_SYSLOG_PORT,
+    syslog.add_argument("--syslog-port", type=server_port, default=DEFAULT_SYSLOG_PORT,
                         help=f"its port (default: {DEFAULT_SYSLOG_PORT})")
     syslog.add_argument("--syslog-protocol", type=str.upper, choices=SYSLOG_PROTOCOLS,
                         default="UDP", help="UDP (default) or TCP")

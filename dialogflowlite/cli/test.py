@@ -131,12 +131,15 @@ def _test_stories(root: Path, stories: str | Path | None, max_stories: int | Non
     from dialogflowlite.io.loader import load_project
 
     if stories is not None:
-        test_stories = load_test_stories(resolve_in_project(stories, root))
+        source = resolve_in_project(stories, root)
+        test_stories = load_test_stories(source)
+        hint = "pass a YAML file (or a folder of them) with a `stories:` section"
     else:
+        source = root / "tests"
         test_stories = load_project(root, strict=False).check_test_files().test_stories
+        hint = "write test stories under tests/, or pass --stories"
     if not test_stories and not missing_ok:
-        raise ProjectNotFoundError(f"no test stories in {root / 'tests'}",
-                                   hint="write test stories under tests/, or pass --stories")
+        raise ProjectNotFoundError(f"no test stories in {source}", hint=hint)
     if max_stories is not None and max_stories < len(test_stories):
         print(f"Testing the first {max_stories} of {len(test_stories)} test stories "
               "(--max-stories)", file=stream)

@@ -69,6 +69,58 @@ class Component:
                  position: Position | None = None) -> None:
         self.position = position
         self.config = self.resolve_config(config or {}, position=position)
+        self.check_config(self.config, position=position)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({getattr(self, 'config', {})!r})"
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """Raise :class:`ComponentConfigError` when a setting of the resolved ``config``
+        is out of range (a negative ``epochs``, a threshold above 1) or settings
+        contradict each other.
+
+        Called by ``__init__`` and by ``data validate`` (and so by ``train`` before it
+        trains anything), which does not build the component: only look at
+        ``config``, without loading models, reading files or touching the network.
+        Subclasses extend it and call ``super().check_config(config,
+        position=position)``; :meth:`check_number` does the usual range checks.
+        """
+
+    @classmethod
+    def check_number(cls, config: dict[str, Any], key: str, *,
+                     at_least: float | None = None, above: float | None = None,
+                     at_most: float | None = None, below: float | None = None,
+                     whole: bool = False, nullable: bool | None = None,
+                     words: tuple[str, ...] = (),
+                     position: Position | None = None) -> None:
+        """Raise :class:`ComponentConfigError` unless ``config[key]`` is a number within
+        the bounds given (``at_least``/``at_most`` inclusive, ``above``/``below`` not),
+        a whole one with ``whole``, or one of ``words`` (such as ``auto``). ``null``
+        passes when ``nullable`` (by default: when the setting's default is null,
+        which then means "chosen for you")."""
+        value = config.get(key)
+        if value is None and (cls.defaults.get(key) is None if nullable is None else nullable):
+            return
+        if isinstance(value, str) and value in words:
+            return
+        inside = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and math.isfinite(value) and (not whole or value == int(value))
+                  and (at_least is None or value >= at_least)
+                  and (above is None or value > above)
+                  and (at_most is None or value <= at_most)
+                  and (below is None or value < below))
+        if inside:
+            return
+        wanted = " or ".join([*(repr(word) for word in words),
+                              _bounds_text(at_least, above, at_most, below, whole)])
+        default = cls.defaults.get(key)
+        raise ComponentConfigError(
+            f"component {cls.name}: setting '{key}' must be {wanted}, not {value!r}",
+            hint=f"for example `{key}: {default}`" if default is not None else
+            f"write a {'whole ' if whole else ''}number, or null",
+            position=position)
 
     @classmethod
     def resolve_config(cls, given: dict[str, Any], *,
@@ -169,6 +221,21 @@ class Component:
         return cls(config)
 
 
+def _bounds_text(at_least: float | None, above: float | None, at_most: float | None,
+                 below: float | None, whole: bool) -> str:
+    """``a number between 0 and 1``, ``a whole number of at least 1``, ..."""
+    kind = "a whole number" if whole else "a number"
+    if at_least is not None and at_most is not None and above is None and below is None:
+        return f"{kind} between {at_least:g} and {at_most:g}"
+    parts = [f"{word} {bound:g}" for word, bound in (("at least", at_least), ("above", above),
+                                                     ("at most", at_most), ("below", below))
+             if bound is not None]
+    if not parts:
+        return kind
+    of = "of " if parts[0].startswith("at ") else ""
+    return f"{kind} {of}{' and '.join(parts)}"
+
+
 def saved_config(klass: type[Component], config: dict[str, Any]) -> dict[str, Any]:
     """A component's saved settings without those this version no longer has (logged).
 
@@ -201,9 +268,6 @@ def load_component(klass: type[Component], config: dict[str, Any], storage: Comp
     if quantize and callable(getattr(component, "quantize", None)):
         component.quantize()
     return component
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config!r})"
 
 
 @dataclass

@@ -428,7 +428,8 @@ def load_test_stories(path: str | Path, kind: str = "test") -> list[Story]:
     elif source.is_file():
         files = [source]
     else:
-        raise ProjectError(f"test stories {source} do not exist",
+        what = "test stories" if kind == "test" else "training stories"
+        raise ProjectError(f"{what} {source} do not exist",
                            hint="pass a YAML file or a folder of them with --stories")
     log = ProblemLog()
     reader = StoryReader(log)

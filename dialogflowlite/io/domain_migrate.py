@@ -411,7 +411,7 @@ class _DomainRewriter:
         existing = [*(own if isinstance(own, list) else []), *added]
         if (winner and auto_fill and str(name) in self.meaning.entities
                 and self.meaning.store_entities_as_slots
-                and not any(_fills_from(m, str(name)) for m in existing)):
+                and not any(_fills_everywhere(m, str(name)) for m in existing)):
             auto = CommentedMap([("type", FROM_ENTITY), ("entity", str(name))])
             added.append(_flow(auto) if flow else auto)
             self.notes.append(f"{where}: slot '{name}' was filled from the entity of the same "
@@ -448,12 +448,15 @@ class _DomainRewriter:
         return True
 
 
-def _fills_from(mapping: Any, entity: str) -> bool:
-    """Whether a raw mapping is a ``from_entity`` mapping of ``entity`` (as the reader reads it)."""
+def _fills_everywhere(mapping: Any, entity: str) -> bool:
+    """Whether a raw mapping is 2.0 auto-fill's own: ``from_entity`` of ``entity`` with no
+    filter or condition (as the reader reads it; a form's mapping has conditions)."""
     if not isinstance(mapping, dict):
         return False
     kind = mapping.get("type", FROM_ENTITY if "entity" in mapping else "")
-    return kind == FROM_ENTITY and str(mapping.get("entity")) == entity
+    limited = any(mapping.get(key) for key in ("role", "group", "intent", "not_intent",
+                                                "conditions"))
+    return kind == FROM_ENTITY and str(mapping.get("entity")) == entity and not limited
 
 
 # ---------------------------------------------------------------- comments

@@ -36,6 +36,18 @@ def _as_list(value: Any) -> list:
     return [value]
 
 
+#: what a response variation may show besides ``text`` and ``custom``
+_OTHER_CONTENT = {"image": "an image", "buttons": "buttons", "quick_replies": "quick replies",
+                  "attachment": "an attachment", "elements": "elements"}
+
+
+def _fills_everywhere(mapping: SlotMapping, entity: str) -> bool:
+    """Whether ``mapping`` is 2.0 auto-fill's own: ``entity`` with no filter or condition."""
+    return (mapping.type == FROM_ENTITY and mapping.entity == entity
+            and not (mapping.role or mapping.group or mapping.intent or mapping.not_intent
+                     or mapping.conditions))
+
+
 class DomainReader:
     """Reads domain sections from one or more files into one :class:`Domain`.
 
@@ -108,9 +120,9 @@ class DomainReader:
                 and name in domain.entities
                 and domain.store_entities_as_slots
             )
-            if auto_fill and not any(
-                m.type == FROM_ENTITY and m.entity == name for m in slot.mappings
-            ):
+            # A form's mapping of the entity (it has conditions) fills the slot only
+            # while the form runs; 2.0 auto-fill fills it everywhere, as in Rasa.
+            if auto_fill and not any(_fills_everywhere(m, name) for m in slot.mappings):
                 slot.mappings.append(SlotMapping(FROM_ENTITY, entity=name))
         if domain.forms and REQUESTED_SLOT not in domain.slots:
             domain.slots[REQUESTED_SLOT] = SlotDef(
@@ -234,14 +246,16 @@ class DomainReader:
                 self.log.warning(
                     where, f"categorical slot '{name}' lists no values", "add `values: [...]`"
                 )
+            initial = self._initial_value(file, props, str(name), slot_type, values)
+            low, high = self._range(file, props, str(name), slot_type, initial)
             slot = SlotDef(
                 str(name),
                 slot_type,
-                initial_value=self._initial_value(file, props, str(name), slot_type, values),
+                initial_value=initial,
                 influence_conversation=bool(influence),
                 values=values,
-                min_value=self._number(file, props, "min_value", 0.0, f"slot '{name}'"),
-                max_value=self._number(file, props, "max_value", 1.0, f"slot '{name}'"),
+                min_value=low,
+                max_value=high,
                 position=where,
             )
             mappings = props.get("mappings")
@@ -308,6 +322,35 @@ class DomainReader:
                 if shown else f"a button of response '{response}' has no title or payload",
                 "give every button a `title` (what is shown) and a `payload` (what a click "
                 "sends, e.g. /intent)")
+
+    def _range(self, file: Path, props: Any, name: str, slot_type: str,
+               initial: Any) -> tuple[float, float]:
+        """A slot's ``min_value`` and ``max_value``. A float slot's value is featurised as
+        its place between them, so with ``min_value >= max_value`` every value would read
+        as the same number: an error, as Rasa's InvalidSlotConfigError (the defaults 0 and
+        1 are used instead). An ``initial_value`` outside them is a warning, as in Rasa."""
+        what = f"slot '{name}'"
+        low = self._number(file, props, "min_value", 0.0, what)
+        high = self._number(file, props, "max_value", 1.0, what)
+        if slot_type != "float":
+            return low, high
+        if not low < high:
+            key = "min_value" if "min_value" in props else "max_value"
+            self.log.error(value_position(file, props, key),
+                           f"float {what} has min_value {low:g} and max_value {high:g}; "
+                           "min_value must be below max_value",
+                           "make min_value smaller than max_value (by default they are 0 "
+                           "and 1)")
+            return 0.0, 1.0
+        if (isinstance(initial, (int, float)) and not isinstance(initial, bool)
+                and not low <= initial <= high):
+            self.log.warning(value_position(file, props, "initial_value"),
+                             f"initial_value {initial:g} of float {what} is outside its range "
+                             f"{low:g} to {high:g}; the policies read it as "
+                             f"{max(low, min(high, initial)):g}",
+                             "use an initial_value between min_value and max_value, or widen "
+                             "the range")
+        return low, high
 
     def _number(self, file: Path, props: Any, key: str, default: float, what: str) -> float:
         value = props.get(key)
@@ -407,7 +450,11 @@ class DomainReader:
                             file, button, formats.BUTTON_KEYS, f"a button of response '{name}'"
                         )
                         self._check_button(file, given, button_index, button, str(name))
-                kept.append(to_plain(variation))
+                if self._has_message(file, variations, index, variation, str(name)):
+                    kept.append(to_plain(variation))
+            if not variations:
+                self.log.warning(where, f"response '{name}' has no variations, so it sends "
+                                        "nothing", "add one: `- text: ...`")
             if not str(name).startswith("utter_"):
                 self.log.warning(
                     where,
@@ -416,6 +463,34 @@ class DomainReader:
                 )
             self._twice("response", str(name), where, self.domain.responses)
             self.domain.responses[str(name)] = ResponseDef(str(name), kept, where)
+
+    def _has_message(self, file: Path, variations: Any, index: int, variation: Any,
+                     response: str) -> bool:
+        """Whether a response variation says something. Rasa refuses one without
+        ``text`` or ``custom`` (its ``require_response_keys``), also one that shows only
+        an image or buttons: an error, and the variation is left out. Without it the bot
+        would answer with silence (``- text:`` is an empty text, ``- channel: rest`` a
+        channel and nothing to send). An empty ``text`` alone is allowed, as in Rasa,
+        and a warning."""
+        where = position(file, variations, index)
+        text, custom = variation.get("text"), variation.get("custom")
+        shown = [what for key, what in _OTHER_CONTENT.items() if variation.get(key)]
+        if text is None and not custom:
+            self.log.error(
+                where,
+                f"variation {index + 1} of response '{response}' has "
+                + (f"{shown[0]} but " if shown else "")
+                + "no text and no custom payload (Rasa: \"Missing 'text' or 'custom' key in "
+                "response\")",
+                "give it a `text:` (it may be `text: \"\"` next to an image or buttons), or "
+                "put a channel's own payload under `custom:`" if shown else
+                "write `text: ...`, or put a channel's own payload under `custom:`")
+            return False
+        if not custom and not shown and not str(text).strip():
+            self.log.warning(where, f"variation {index + 1} of response '{response}' has an "
+                                    "empty text and nothing else, so the bot sends an empty "
+                                    "message", "write what the bot should say")
+        return True
 
     def _actions(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, list, "'actions'"):
@@ -496,6 +571,15 @@ class DomainReader:
             self.log.error(
                 value_position(file, value, "session_expiration_time"),
                 f"session_expiration_time must be a number of minutes, not {expiry!r}",
+            )
+            expiry = 60.0
+        if not expiry >= 0:
+            # Rasa's schema requires >= 0 (0: sessions never expire); a negative number
+            # would otherwise silently mean "never" too
+            self.log.error(
+                value_position(file, value, "session_expiration_time"),
+                f"session_expiration_time must be 0 or more minutes, not {expiry:g}",
+                "write a number of minutes, or 0 for sessions that never expire",
             )
             expiry = 60.0
         self.domain.session_config = SessionConfig(

@@ -30,6 +30,7 @@ from typing import Any
 from dialogflowlite.errors import Position
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.problems import UNKNOWN_KEY, ProblemLog
+from dialogflowlite.io.yaml import not_utf8
 from dialogflowlite.shared.message import Entity, Message
 from dialogflowlite.shared.training_data import (
     ANNOTATION_KEYS,
@@ -107,12 +108,8 @@ class JsonNluReader:
         try:
             text = self.file.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as e:
-            self.log.error(
-                Position(str(self.file)),
-                f"file is not UTF-8 text ({e.reason} at byte {e.start})",
-                "save the file as UTF-8",
-                code="DFL102",
-            )
+            where, message = not_utf8(self.file, e)
+            self.log.error(where, message, "save the file as UTF-8", code="DFL102")
             return self.data
         except OSError as e:
             self.log.error(Position(str(self.file)), f"cannot read the file: {e.strerror or e}")

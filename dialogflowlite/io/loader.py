@@ -36,7 +36,7 @@ from dialogflowlite.io.markdown_reader import (
     read_markdown_stories,
 )
 from dialogflowlite.io.nlu_reader import NluReader
-from dialogflowlite.io.problems import ProblemLog
+from dialogflowlite.io.problems import NO_DOMAIN, ProblemLog
 from dialogflowlite.io.story_reader import StoryReader
 from dialogflowlite.io.yaml import position, read_yaml_file, to_plain
 from dialogflowlite.shared.domain import Domain
@@ -44,6 +44,8 @@ from dialogflowlite.shared.stories import Story
 from dialogflowlite.shared.training_data import TrainingData
 
 YAML_SUFFIXES = (".yml", ".yaml")
+#: the domain sections that declare something: a domain with none of them is no domain
+DOMAIN_CONTENT = ("intents", "entities", "slots", "responses", "actions", "forms")
 #: lines that mark Markdown training data (Rasa 1.x, deprecated in 2.x)
 _MARKDOWN_DATA = re.compile(
     r"^\s*(##\s*(intent|synonym|regex|lookup)\s*:|-\s*(utter|action)_\w+\s*$)", re.M
@@ -200,6 +202,8 @@ class ProjectLoader:
         self.stories: list[Story] = []
         self.rules: list[Story] = []
         self.test_stories: list[Story] = []
+        #: files that could not be parsed at all (their error is logged)
+        self.unreadable: set[Path] = set()
 
     def _parse(self, file: Path) -> Any:
         self.files.append(file)
@@ -207,6 +211,7 @@ class ProjectLoader:
             data = read_yaml_file(file)
         except YamlSyntaxError as e:
             self.log.add(e, file)
+            self.unreadable.add(file)
             return None
         if isinstance(data, dict) and "version" in data:
             version = data["version"]
@@ -248,12 +253,13 @@ class ProjectLoader:
         )
         return project
 
-    def _given(self, path: str | Path, what: str, option: str) -> Path | None:
+    def _given(self, path: str | Path, what: str, option: str,
+               code: str = "DFL103") -> Path | None:
         """A path given on the command line, or None (and an error) when it does not exist."""
         found = resolve_in_project(path, self.root)
         if not found.exists():
             self.log.error(Position(str(found)), f"the {what} {path} does not exist",
-                           f"check the path given to {option}")
+                           f"check the path given to {option}", code=code)
             return None
         return found
 
@@ -308,8 +314,10 @@ class ProjectLoader:
                 self.nlu_reader.data = self.nlu_reader.data.merge(read(file, self.log, self.root))
 
     def _load_domain(self) -> None:
+        # A missing or empty domain is NO_DOMAIN, not DFL103: validation then skips the
+        # checks against the domain, which would report everything the data names.
         if self.sources.domain is not None:
-            domain_path = self._given(self.sources.domain, "domain", "--domain")
+            domain_path = self._given(self.sources.domain, "domain", "--domain", NO_DOMAIN)
             if domain_path is None:
                 return
         else:
@@ -319,16 +327,39 @@ class ProjectLoader:
                 Position(str(self.root / "domain.yml")),
                 "the project has no domain",
                 "create domain.yml (or a domain/ folder) listing intents and responses",
+                code=NO_DOMAIN,
             )
             return
         files = yaml_files(domain_path) if domain_path.is_dir() else [domain_path]
+        declares = empty = False
         for file in files:
             data = self._parse(file)
             if data is None:
+                empty = file not in self.unreadable
                 continue
             if isinstance(data, dict):
                 self.log.check_keys(file, data, formats.DOMAIN_KEYS, "the domain")
+                declares = declares or any(key in data for key in DOMAIN_CONTENT)
             self.domain_reader.read(file, data)
+        if not declares and not self.unreadable.intersection(files):
+            self._no_domain_in(domain_path, files, empty)
+
+    def _no_domain_in(self, domain_path: Path, files: list[Path], empty: bool) -> None:
+        """Report a domain file or folder that declares nothing: empty, or another file
+        (``-d config.yml``)."""
+        given = self.sources.domain is not None
+        name = str(self.sources.domain) if given else domain_path.name
+        sections = ", ".join(DOMAIN_CONTENT)
+        if domain_path.is_dir():
+            what = (f"the domain folder {name} declares none of {sections}" if files
+                    else f"the domain folder {name} holds no YAML files")
+        elif empty:
+            what = f"the domain file {name} is empty"
+        else:
+            what = f"{name} is no domain file: it declares none of {sections}"
+        hint = ("check the path given to --domain" if given
+                else "declare the bot's intents and responses in it")
+        self.log.error(Position(str(domain_path)), what, hint, code=NO_DOMAIN)
 
     def _load_data_file(self, file: Path, tests: bool) -> None:
         data = self._parse(file)

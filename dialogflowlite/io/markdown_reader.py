@@ -31,6 +31,7 @@ from typing import Any
 from dialogflowlite.errors import AnnotationError, Position
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.problems import ProblemLog
+from dialogflowlite.io.yaml import not_utf8
 from dialogflowlite.shared.message import Entity, Message
 from dialogflowlite.shared.stories import (
     ActionStep,
@@ -97,12 +98,8 @@ def _read_text(file: Path, log: ProblemLog) -> str | None:
         # utf-8-sig: editors on Windows often start files with a byte-order mark
         return file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        log.error(
-            Position(str(file)),
-            f"file is not UTF-8 text ({e.reason} at byte {e.start})",
-            "save the file as UTF-8",
-            code="DFL102",
-        )
+        where, message = not_utf8(file, e)
+        log.error(where, message, "save the file as UTF-8", code="DFL102")
     except OSError as e:
         log.error(Position(str(file)), f"cannot read the file: {e.strerror or e}")
     return None

@@ -27,6 +27,8 @@ _READABLE = {
 
 #: the code of every "unknown key" problem (see docs/validation.md)
 UNKNOWN_KEY = "DFL110"
+#: the code of a domain that is missing or declares nothing
+NO_DOMAIN = "DFL105"
 
 
 class ProblemLog:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dialogflowlite.errors import AnnotationError
+from dialogflowlite.errors import AnnotationError, Position
 from dialogflowlite.io import formats
 from dialogflowlite.io.nlu_reader import locate_text
 from dialogflowlite.io.problems import ProblemLog
@@ -24,6 +24,27 @@ from dialogflowlite.shared.stories import (
     UserStep,
 )
 from dialogflowlite.shared.training_data import parse_annotated_text
+
+#: the kind of step each step key makes (Rasa's stories schema): a step is of one kind,
+#: except that a checkpoint may carry ``slot_was_set`` conditions
+STEP_KINDS = {
+    "intent": "user",
+    "user": "user",
+    "entities": "user",
+    "action": "action",
+    "bot": "bot",
+    "slot_was_set": "slot_was_set",
+    "active_loop": "active_loop",
+    "checkpoint": "checkpoint",
+    "or": "or",
+}
+
+#: the only steps a rule's ``condition`` may hold (Rasa's rule schema)
+CONDITION_KEYS = ("active_loop", "slot_was_set")
+
+#: step keys whose value names something, so an empty one leaves the step meaningless
+#: (``active_loop: null`` is meaningful: no loop is active)
+NAMING_KEYS = ("intent", "user", "action", "bot", "checkpoint")
 
 
 class StoryReader:
@@ -59,14 +80,16 @@ class StoryReader:
             story = Story(
                 name=str(name),
                 kind="rule" if title_key == "rule" else kind,
-                steps=self._steps(file, item, "steps", steps_raw, str(name)),
+                steps=self._steps(file, item, "steps", steps_raw, str(name),
+                                  in_rule=title_key == "rule"),
                 metadata=to_plain(item.get("metadata")) or {},
                 position=where,
             )
             if title_key == "rule":
-                story.condition = self._steps(
-                    file, item, "condition", item.get("condition"), str(name), in_condition=True
-                )
+                condition = self._condition(file, item, str(name))
+                if condition is None:
+                    continue
+                story.condition = condition
                 story.conversation_start = self.log.flag(file, item, "conversation_start",
                                                          False, f"rule '{name}'")
                 story.wait_for_user_input = self.log.flag(file, item, "wait_for_user_input",
@@ -74,27 +97,64 @@ class StoryReader:
             found.append(story)
         return found
 
+    def _condition(self, file: Path, item: Any, rule: str) -> list[Step] | None:
+        """A rule's ``condition``; None (reported) when it is not a list of ``active_loop``
+        and ``slot_was_set`` steps, as Rasa's rule schema requires. Such a rule is left
+        out: without its condition it would apply where it must not, and training cannot
+        make an ``or``, a user turn or an action into a condition."""
+        raw = item.get("condition")
+        if raw is None:
+            return []
+        if not self.log.expect(file, item, "condition", raw, list, f"condition of rule '{rule}'"):
+            return None
+        allowed = True
+        for index, step in enumerate(raw):
+            keys = step if isinstance(step, dict) else {}
+            wrong = [k for k in keys if k in STEP_KINDS and k not in CONDITION_KEYS]
+            if wrong:
+                allowed = False
+                self.log.error(
+                    position(file, raw, index),
+                    f"`{wrong[0]}` in the condition of rule '{rule}': a condition holds only "
+                    "`active_loop` and `slot_was_set` steps, so the rule is left out",
+                    "write one rule per alternative" if wrong[0] == "or"
+                    else "move the step into the rule's `steps:`",
+                )
+        if not allowed:
+            return None
+        errors = len(self.log.errors)
+        steps = self._steps(file, item, "condition", raw, rule)
+        # a condition with a step left out would let the rule apply too widely
+        return steps if len(self.log.errors) == errors else None
+
     def _steps(
-        self, file: Path, parent: Any, key: str, value: Any, story: str, in_condition: bool = False
+        self, file: Path, parent: Any, key: str, value: Any, story: str, in_rule: bool = False
     ) -> list[Step]:
         if value is None:
             return []
-        if not self.log.expect(file, parent, key, value, list, f"steps of '{story}'"):
+        if not self.log.expect(file, parent, key, value, list, f"{key} of '{story}'"):
             return []
         steps: list[Step] = []
         for index, item in enumerate(value):
-            step = self._step(file, value, index, item, story, in_condition)
+            step = self._step(file, value, index, item, story, in_rule)
             if step is not None:
                 steps.append(step)
         return steps
 
     def _step(
-        self, file: Path, steps: Any, index: int, item: Any, story: str, in_condition: bool
+        self, file: Path, steps: Any, index: int, item: Any, story: str, in_rule: bool
     ) -> Step | None:
         where = position(file, steps, index)
         if not self.log.expect(file, steps, index, item, dict, f"a step of '{story}'"):
             return None
         self.log.check_keys(file, item, formats.STEP_KEYS, f"a step of '{story}'")
+        if not self._one_kind(where, item, story) or self._empty(file, item, story):
+            return None
+        if in_rule and "checkpoint" in item:
+            self.log.error(where, f"rule '{story}' has a checkpoint, but rules cannot have any",
+                           "checkpoints join stories: write the rule out in full, or make "
+                           "it a story")
+            return None
         if "intent" in item or "user" in item:
             return self._user_step(file, item, story)
         if "action" in item or "bot" in item:
@@ -128,7 +188,7 @@ class StoryReader:
             if not self.log.expect(file, item, "or", raw, list, f"an 'or' step of '{story}'"):
                 return None
             for alt_index, alternative in enumerate(raw):
-                parsed = self._step(file, raw, alt_index, alternative, story, in_condition)
+                parsed = self._step(file, raw, alt_index, alternative, story, in_rule)
                 if isinstance(parsed, (UserStep, SlotStep)):
                     alternatives.append(parsed)
                 elif parsed is not None:
@@ -144,6 +204,40 @@ class StoryReader:
             formats.did_you_mean(str(next(iter(item), "")), formats.STEP_KEYS),
         )
         return None
+
+    def _one_kind(self, where: Position, item: Any, story: str) -> bool:
+        """Whether the step's keys make one kind of step; reported when not. Rasa refuses
+        a step such as ``intent`` with ``action``, and reading it as either one would
+        silently drop the other."""
+        first: dict[str, str] = {}
+        for key in item:
+            kind = STEP_KINDS.get(str(key))
+            if kind is not None:
+                first.setdefault(kind, str(key))
+        if "checkpoint" in first:
+            first.pop("slot_was_set", None)  # the checkpoint's slot conditions
+        if len(first) < 2:
+            return True
+        keys = [f"`{key}`" for key in first.values()]
+        self.log.error(
+            where,
+            f"a step of '{story}' has {', '.join(keys[:-1])} and {keys[-1]}, but one step "
+            "is only one of them",
+            "write one step for each: " + ", then ".join(f"`- {k}: ...`" for k in first.values()),
+        )
+        return False
+
+    def _empty(self, file: Path, item: Any, story: str) -> bool:
+        """Whether the step leaves a name empty (``- action:``); reported when it does.
+        Read as it stands, an empty action would run as the bot saying nothing."""
+        empty = [k for k in NAMING_KEYS
+                 if k in item and (item[k] is None or not str(item[k]).strip())]
+        for key in empty:
+            self.log.error(position(file, item, key),
+                           f"a step of '{story}' has an empty `{key}`",
+                           f"write the {'text' if key in ('user', 'bot') else 'name'} after "
+                           f"`{key}:`, or remove the step")
+        return bool(empty)
 
     def _user_step(self, file: Path, item: Any, story: str) -> UserStep:
         where = position(file, item)

@@ -28,6 +28,7 @@ from dialogflowlite.errors import DialogflowLiteError, Position, Problem, YamlSy
 from dialogflowlite.io.config_reader import COMPONENT_SECTIONS
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.loader import Project
+from dialogflowlite.io.problems import NO_DOMAIN
 from dialogflowlite.shared.domain import (
     ACTION_LISTEN,
     ACTION_TWO_STAGE_FALLBACK,
@@ -82,6 +83,7 @@ DUPLICATE_STORY_NAME = "DFL134"
 RESPONSE_CONDITION = "DFL135"
 CHECKS_SKIPPED = "DFL136"
 INTERRUPTION_FILLS_SLOT = "DFL137"
+STORY_SLOT_VALUE = "DFL138"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -270,6 +272,31 @@ def check_story_slots(project: Project) -> list[Problem]:
                         UNKNOWN_SLOT,
                     )
                 )
+    return problems
+
+
+def check_story_slot_values(project: Project) -> list[Problem]:
+    """``slot_was_set`` (in steps, conditions and checkpoints) should give a value the
+    slot's type can hold; training reads one it cannot as something else (see
+    :func:`slot_value_misfit`), without a word."""
+    slots = project.domain.slots
+    problems = []
+    for ref in _story_steps(project):
+        step = ref.step
+        if isinstance(step, SlotStep):
+            values = step.slots
+        elif isinstance(step, CheckpointStep):
+            values = step.slot_conditions
+        else:
+            continue
+        for name, value in values.items():
+            # a slot the domain lacks is DFL113's to report
+            misfit = slot_value_misfit(slots[name], value) if name in slots else None
+            if misfit is not None:
+                reason, hint = misfit
+                problems.append(_warning(
+                    ref.position, f"{ref.kind} '{ref.story.name}' sets slot '{name}' to "
+                    f"{value!r}, {reason}", hint, STORY_SLOT_VALUE))
     return problems
 
 
@@ -957,15 +984,37 @@ def _condition_problem(response: str, condition: Any, domain: Domain, slots: lis
                       "the domain lacks, so that variation is never sent",
                       _suggest(str(name), slots, "declare the slot under slots:"),
                       RESPONSE_CONDITION)
-    slot = domain.slots[name]
     value = condition.get("value")
-    if slot.type == "categorical" and slot.values and value is not None and \
-            str(value).lower() not in {str(v).lower() for v in slot.values}:
+    misfit = slot_value_misfit(domain.slots[name], value)
+    if misfit is not None:
+        reason, hint = misfit
         return _warning(where, f"response '{response}' has a condition on slot '{name}' with "
-                        f"value {value!r}, which the categorical slot cannot take, so that "
-                        "variation is never sent",
-                        f"use one of {', '.join(repr(v) for v in slot.values)}",
-                        RESPONSE_CONDITION)
+                        f"value {value!r}, {reason}, so that variation is never sent",
+                        hint, RESPONSE_CONDITION)
+    return None
+
+
+def slot_value_misfit(slot: SlotDef, value: Any) -> tuple[str, str] | None:
+    """Why ``slot`` cannot hold ``value`` and what to write instead; None when it can.
+
+    A story setting such a value, or a response variation testing for it, does
+    not mean what it says: a categorical slot takes an unknown value for
+    ``__other__``, a float slot takes a word for no value, a bool slot takes a
+    word for true; a response condition on it never holds.
+    """
+    if value is None or value == ANY_SLOT_VALUE:
+        return None
+    if slot.type == "categorical" and slot.values and \
+            str(value).lower() not in {str(v).lower() for v in slot.values}:
+        return ("which the categorical slot cannot take",
+                f"use one of {', '.join(repr(v) for v in slot.values)}")
+    if slot.type == "float" and (isinstance(value, bool)
+                                 or not isinstance(slot.coerce(value), float)):
+        return "which the float slot cannot hold, as it is no number", "write a number"
+    # 0 and 1 are read as false and true, as Rasa reads them
+    if slot.type == "bool" and not (isinstance(slot.coerce(value), bool) or value in (0, 1)):
+        return ("which the bool slot cannot hold, as it is neither true nor false",
+                "write true or false")
     return None
 
 
@@ -973,7 +1022,8 @@ def _condition_problem(response: str, condition: Any, domain: Domain, slots: lis
 
 
 def check_components(project: Project) -> list[Problem]:
-    """Each config.yml component must be installed, in its right section, with known settings."""
+    """Each config.yml component must be installed, in its right section, with known
+    settings in their ranges (its ``check_config``)."""
     from dialogflowlite.plugins.registry import get_registry
 
     config = project.config
@@ -1016,7 +1066,9 @@ def check_components(project: Project) -> list[Problem]:
                 )
                 continue
             try:
-                cls.resolve_config(component.params, position=where)
+                # the checks the component's __init__ makes, without building it
+                settings = cls.resolve_config(component.params, position=where)
+                cls.check_config(settings, position=where)
             except DialogflowLiteError as e:
                 problems.append(Problem.from_error(e, file))
     return problems
@@ -1239,6 +1291,7 @@ CHECKS: tuple[Check, ...] = (
     check_story_intents,
     check_story_actions,
     check_story_slots,
+    check_story_slot_values,
     check_story_loops,
     check_story_entities,
     check_utter_responses,
@@ -1296,14 +1349,18 @@ ABSENCE_CHECKS: tuple[Check, ...] = (
 
 def unreadable_files(project: Project) -> tuple[list[Problem], list[Problem]]:
     """The loader's errors for files that could not be read at all: those of domain
-    files, and those of training-data files (under ``data/`` or given with ``--data``).
-    What such a file declares is missing from the project."""
+    files (with a domain that is missing or declares nothing), and those of
+    training-data files (under ``data/`` or given with ``--data``). What such a file
+    declares is missing from the project."""
     domain_files = {Path(f).resolve() for f in _domain_files(project)}
     special = {(project.root / name).resolve() for name in ("config.yml", "endpoints.yml",
                                                               "credentials.yml")}
     tests = (project.root / "tests").resolve()
     domain, data = [], []
     for problem in project.problems:
+        if problem.is_error and problem.code == NO_DOMAIN:
+            domain.append(problem)
+            continue
         if not problem.is_error or problem.code != _UNREADABLE:
             continue
         path = project.file_of(problem)
@@ -1324,11 +1381,13 @@ def _checks_to_run(project: Project, checks: Sequence[Check]) -> tuple[list[Chec
         skipped = [c for c in chosen if c not in DOMAIN_FREE_CHECKS]
         chosen = [c for c in chosen if c in DOMAIN_FREE_CHECKS]
         if skipped:
+            reason = ("there is no domain" if domain[0].code == NO_DOMAIN
+                      else "a domain file could not be read")
             notes.append(_warning(
                 domain[0].position,
-                "the data was not checked against the domain: a domain file could not be "
-                f"read ({len(skipped)} checks skipped)",
-                "fix the domain file, then validate again", CHECKS_SKIPPED))
+                f"the data was not checked against the domain: {reason} "
+                f"({len(skipped)} checks skipped)",
+                "fix the domain, then validate again", CHECKS_SKIPPED))
     if data:
         skipped = [c for c in chosen if c in ABSENCE_CHECKS]
         chosen = [c for c in chosen if c not in ABSENCE_CHECKS]

@@ -57,12 +57,24 @@ def read_yaml_file(path: str | Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise YamlSyntaxError(
-            f"file is not UTF-8 text ({e.reason} at byte {e.start})",
-            position=Position(str(path)),
-            hint="save the file as UTF-8",
-        ) from e
+        where, message = not_utf8(path, e)
+        raise YamlSyntaxError(message, position=where, hint="save the file as UTF-8") from e
     return read_yaml(text, path)
+
+
+def not_utf8(file: str | Path, error: UnicodeDecodeError) -> tuple[Position, str]:
+    """Where a file that is not UTF-8 first goes wrong (line and column, as editors
+    count them, rather than a byte offset), and the message that says so."""
+    data = error.object
+    line_start = data.rfind(b"\n", 0, error.start) + 1
+    line = data.count(b"\n", 0, error.start) + 1
+    # what comes before the bad byte on its line is valid UTF-8: count its characters
+    col = len(data[line_start:error.start].decode("utf-8-sig", errors="replace")) + 1
+    guess = ("UTF-16" if data.startswith((b"\xff\xfe", b"\xfe\xff"))
+             else "Latin-1 or Windows-1252")
+    return (Position(str(file), line, col),
+            f"file is not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, column "
+            f"{col} is no UTF-8 ({error.reason}); the file looks like {guess}")
 
 
 def position(file: str | Path, node: Any, key: Any = None) -> Position:

@@ -155,6 +155,12 @@ def _read_given_yaml(name: str, folder: Path, kind: str) -> dict[str, Any]:
     path = Path(name).expanduser()
     if not path.is_absolute() and not path.is_file() and (folder / path).is_file():
         path = folder / path
+    elif not path.is_absolute() and not path.exists() and (folder / path).is_dir():
+        path = folder / path  # to say it is a folder, not that nothing is there
+    if path.is_dir():
+        raise ConfigError(f"the {kind} file {name} is a folder",
+                          hint=f"pass the file itself with --{kind} (such as {kind}.yml), or "
+                               f"leave it out to use {kind}.yml of the project")
     if not path.is_file():
         raise ConfigError(f"the {kind} file {name} does not exist",
                           hint=f"pass an existing file with --{kind}, or leave it out to use "

@@ -49,6 +49,9 @@ def check_tls_options(certificate: str | None, keyfile: str | None, ca_file: str
 
 
 def _readable(path: str, option: str) -> None:
+    if Path(path).is_dir():
+        raise ConfigError(f"the {option} file {path} is a folder",
+                          hint=f"pass the PEM file itself with {option}")
     if not Path(path).is_file():
         raise ConfigError(f"the {option} file {path} does not exist",
                           hint=f"pass an existing PEM file with {option}")

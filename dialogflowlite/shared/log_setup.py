@@ -70,6 +70,9 @@ def _file_handler(path: Path) -> logging.Handler:
 def _apply_config_file(path: Path) -> None:
     from dialogflowlite.io.yaml import read_yaml_file, to_plain
 
+    if path.is_dir():
+        raise ConfigError(f"--logging-config-file: {path} is a folder",
+                          hint="pass the YAML logging config file itself")
     if not path.is_file():
         raise ConfigError(f"--logging-config-file: {path} does not exist")
     config = to_plain(read_yaml_file(path))

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogflowlite.errors import Position
+from dialogflowlite.errors import Position, ProjectError
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, FROM_ENTITY, Domain
 from dialogflowlite.shared.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
@@ -261,11 +261,22 @@ def story_to_events(
 
 
 def condition_to_events(rule: Story, domain: Domain | None = None) -> list[Event]:
-    """The events a rule's ``condition`` requires (slots and active loop), in order."""
+    """The events a rule's ``condition`` requires (slots and active loop), in order.
+
+    An ``or`` step raises :class:`~dialogflowlite.errors.ProjectError`: one
+    rule cannot hold several conditions. The story reader refuses such a rule,
+    so only rules built in code get here.
+    """
     events: list[Event] = []
     for step in rule.condition:
         if isinstance(step, OrStep):
-            raise ValueError(f"the condition of rule {rule.name!r} has an `or` step")
+            raise ProjectError(
+                f"the condition of rule {rule.name!r} has an `or` step",
+                hint="a condition holds only `active_loop` and `slot_was_set` steps: "
+                "write one rule per alternative",
+                position=step.position or rule.position,
+                code="DFL103",
+            )
         events.extend(step_events(step, domain))
     return events
 

@@ -231,6 +231,38 @@ def validated_project(project: str | Path | Project, mode: str = "errors",
     return project
 
 
+#: what each section trains from, for the error when there is none
+_SECTION_NEEDS = {
+    "nlu": ("NLU examples", "add examples under data/, or check the files given with "
+                            "-u/--nlu or --data"),
+    "core": ("stories or rules", "add them under data/, or check the files given with "
+                                 "--stories or --data"),
+    "generation": ("a generator", "list one under `generators:` in config.yml"),
+}
+
+
+def sections_to_train(project: Project, sections: Iterable[str]) -> list[str]:
+    """The ``sections`` that the project has something to train for, in order; a
+    :class:`TrainingError` when none has, so that ``--dry-run`` refuses what
+    training would refuse."""
+    chosen = []
+    for name in sections:
+        if name not in SECTIONS:
+            raise TrainingError(f"unknown training section {name!r}",
+                                hint=f"use one of {', '.join(SECTIONS)}")
+        if load_section(name).is_configured(project):
+            chosen.append(name)
+    if not chosen:
+        wanted = [name for name in SECTIONS if name in sections]
+        if len(wanted) == 1:
+            needs, hint = _SECTION_NEEDS[wanted[0]]
+            raise TrainingError(f"nothing to train: `train {wanted[0]}` needs {needs}, and "
+                                "the project has none", hint=hint)
+        raise TrainingError("nothing to train: the project has no NLU data, stories or rules",
+                            hint="add examples under data/")
+    return chosen
+
+
 def train(
     project: str | Path | Project = ".",
     *,
@@ -261,19 +293,8 @@ def train(
     writer.manifest.config = project.config.to_dict()
     writer.manifest.project = project.root.resolve().name
     try:
-        trained_any = False
-        for name in sections:
-            if name not in SECTIONS:
-                raise TrainingError(f"unknown training section {name!r}",
-                                    hint=f"use one of {', '.join(SECTIONS)}")
-            section = load_section(name)
-            if not section.is_configured(project):
-                continue
-            writer.manifest.sections[name] = section.train(project, context)
-            trained_any = True
-        if not trained_any:
-            raise TrainingError("nothing to train: the project has no NLU data, stories or rules",
-                                hint="add examples under data/")
+        for name in sections_to_train(project, sections):
+            writer.manifest.sections[name] = load_section(name).train(project, context)
         if options.persist_nlu_data:
             _persist_nlu_data(writer, project)
         # Every model carries its domain: the agent needs it to hold conversations.
@@ -371,6 +392,7 @@ def dry_run(
     options = options or TrainOptions()
     project = validated_project(project, options.validation,
                                 options.validation_max_history)
+    sections = sections_to_train(project, sections)
     models_dir = Path(output) if output is not None else project.root / "models"
     if options.force:
         return DryRunResult(latest_model(models_dir), {}, [], forced=True)
@@ -387,8 +409,6 @@ def dry_run(
     try:
         for name in sections:
             section = load_section(name)
-            if not section.is_configured(project):
-                continue
             if name not in previous.manifest.sections:
                 stale[name] = f"the {name} section (not in the model)"
                 continue

@@ -130,6 +130,16 @@ def test_the_command_without_a_broker_says_what_to_add(tmp_path: Path, capsys) -
         asyncio.run(run_export(project))
 
 
+def test_a_project_folder_that_does_not_exist_is_named(tmp_path: Path, capsys) -> None:
+    # before: "endpoints.yml has no event_broker section to export to"
+    assert main(["export", "--project", str(tmp_path / "nosuch")]) == 1
+    assert (f"error: the project folder {tmp_path / 'nosuch'} does not exist"
+            in capsys.readouterr().err)
+    (tmp_path / "domain.yml").write_text("intents: []\n", encoding="utf-8")
+    assert main(["export", "--project", str(tmp_path / "domain.yml")]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 def test_offset_timestamps_move_what_is_published_not_what_is_stored(monkeypatch) -> None:
     from dialogflowlite.brokers import export
 

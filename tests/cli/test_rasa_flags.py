@@ -504,6 +504,14 @@ def test_a_missing_model_is_said_first_and_missing_test_stories_only_stop_test_c
     assert "NLU: no test examples under tests/" in out
 
 
+def test_stories_given_without_any_are_named_not_tests(bot: Path, capsys) -> None:
+    assert main(["test", "core", "--project", str(bot), "-s", "domain.yml"]) == 1
+    err = capsys.readouterr().err
+    assert f"no test stories in {bot / 'domain.yml'}" in err
+    assert "with a `stories:` section" in err
+    assert "tests" not in err.split("(hint")[0]
+
+
 # ---------------------------------------------------------------- visualize
 
 GRAPH_DOMAIN = """

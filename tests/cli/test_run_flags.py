@@ -74,6 +74,42 @@ def test_timeouts_must_be_positive_whole_seconds(value: str, capsys) -> None:
     assert "--response-timeout" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--max-message-chars", "0", "must be 1 or more, not 0"),
+    ("--max-message-chars", "-1", "must be 1 or more, not -1"),
+    ("--syslog-port", "0", "a server's port is 1 to 65535, not 0"),
+    ("--syslog-port", "-3", "a server's port is 1 to 65535, not -3"),
+    ("--syslog-port", "70000", "a server's port is 1 to 65535, not 70000"),
+])
+def test_numbers_out_of_range_are_usage_errors(option: str, value: str, message: str,
+                                                capsys) -> None:
+    # before, --max-message-chars 0 served a bot that answered every message with 413
+    with pytest.raises(SystemExit) as exit_info:
+        _args(option, value)
+    assert exit_info.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_a_folder_given_as_a_file_is_called_a_folder(tmp_path: Path) -> None:
+    # before: "does not exist", which sends the user looking for a typo
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.tls import create_ssl_context
+
+    (tmp_path / "settings_folder").mkdir()
+    for kind in ("endpoints", "credentials"):
+        config = ServerConfig(project=str(tmp_path), **{f"{kind}_file": "settings_folder"})
+        with pytest.raises(ConfigError,
+                           match=f"the {kind} file settings_folder is a folder") as error:
+            getattr(config, f"read_{kind}")()
+        assert f"--{kind}" in error.value.hint
+    with pytest.raises(ConfigError, match=f"the --ssl-certificate file {tmp_path} is a folder"):
+        create_ssl_context(str(tmp_path))
+    from dialogflowlite.agent import read_endpoints
+
+    with pytest.raises(ConfigError, match="is a folder"):
+        read_endpoints(tmp_path)
+
+
 def test_timeouts_reach_sanic(tmp_path: Path) -> None:
     app = _app(tmp_path, response_timeout=120, request_timeout=30)
     assert (app.config.RESPONSE_TIMEOUT, app.config.REQUEST_TIMEOUT) == (120, 30)

@@ -113,6 +113,25 @@ def test_dry_run_judges_the_data_and_settings_training_would_use(project, capsys
     assert _train(project, "--dry-run") == 0
 
 
+def test_dry_run_refuses_what_training_refuses(project, capsys) -> None:
+    # before, `train nlu --dry-run -u domain.yml` said "No training needed." (exit 0)
+    assert _train(project) == 0
+    capsys.readouterr()
+    for extra in ((), ("--dry-run",)):
+        assert _train(project, "nlu", "-u", "domain.yml", *extra) == 1
+        assert ("error: nothing to train: `train nlu` needs NLU examples, and the project "
+                "has none") in capsys.readouterr().err
+    assert _train(project, "core", "--dry-run", "--force", "--stories", "domain.yml") == 8
+
+
+def test_dry_run_without_a_domain_is_one_error(project, capsys) -> None:
+    # before, the missing domain stood among an error for every intent and response
+    assert _train(project, "--dry-run", "-d", "nosuch") == 1
+    err = capsys.readouterr().err
+    assert "error: the project has 1 error(s):" in err
+    assert "the domain nosuch does not exist" in err
+
+
 def test_domain_data_and_config_from_elsewhere(project, tmp_path, capsys) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -137,6 +156,11 @@ def test_a_missing_path_is_one_clear_error(project, capsys) -> None:
     assert _train(project, "--data", "nowhere") == 1
     err = capsys.readouterr().err
     assert "the training data nowhere does not exist" in err and "--data" in err
+    # stories to train on are training stories, not test stories
+    assert _train(project, "--stories", "nosuch") == 1
+    err = capsys.readouterr().err
+    assert "training stories" in err and "nosuch do not exist" in err
+    assert "test stories" not in err
 
 
 def test_validation_warnings_can_stop_training_or_the_check_be_skipped(write_project,

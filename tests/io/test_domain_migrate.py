@@ -105,8 +105,10 @@ def test_form_mappings_move_to_their_slots_with_the_forms_condition(tmp_path: Pa
     assert slots["people"]["mappings"] == [{"type": "from_entity", "entity": "number",
                                             "intent": ["inform"], "not_intent": "chitchat",
                                             "conditions": [in_form]}]
+    # (the slot named after an entity keeps 2.0's auto-fill, from any message)
     assert slots["city"]["mappings"] == [{"type": "from_entity", "entity": "city", "role": "to",
-                                          "group": "1", "conditions": [in_form]}]
+                                          "group": "1", "conditions": [in_form]},
+                                         {"type": "from_entity", "entity": "city"}]
     assert slots["happy"]["mappings"] == [
         {"type": "from_intent", "intent": "affirm", "value": True, "conditions": asked("happy")},
         {"type": "from_intent", "intent": "deny", "value": False, "conditions": asked("happy")},
@@ -222,21 +224,29 @@ def test_auto_fill_becomes_a_from_entity_mapping(tmp_path: Path) -> None:
                for note in migration.notes)
 
 
-def test_auto_fill_adds_nothing_where_a_form_fills_the_slot_from_its_entity(
+def test_auto_fill_keeps_filling_everywhere_where_a_form_fills_the_slot_from_its_entity(
     tmp_path: Path,
 ) -> None:
+    # The form's mapping applies only while the form runs; 2.0's auto-fill fills the
+    # slot from any message, so the migrated slot keeps a mapping without conditions.
     new, _, _ = migrated(tmp_path, """
         version: "2.0"
         entities: [city]
         slots:
           city: {type: text}
+          town: {type: text}
         forms:
           f:
             required_slots:
               city: [{type: from_entity, entity: city}]
+              town: [{type: from_entity, entity: town}]
         """)
     assert new["slots"]["city"]["mappings"] == [
-        {"type": "from_entity", "entity": "city", "conditions": [{"active_loop": "f"}]}]
+        {"type": "from_entity", "entity": "city", "conditions": [{"active_loop": "f"}]},
+        {"type": "from_entity", "entity": "city"}]
+    # no entity `town`: nothing to auto-fill from
+    assert new["slots"]["town"]["mappings"] == [
+        {"type": "from_entity", "entity": "town", "conditions": [{"active_loop": "f"}]}]
 
 
 def test_store_entities_as_slots_false_turns_auto_fill_off(tmp_path: Path) -> None:

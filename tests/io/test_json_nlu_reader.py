@@ -219,3 +219,13 @@ def test_a_project_reads_json_nlu_under_data(write_project) -> None:
         "`dialogflowlite data convert nlu --data data/nlu.json --out data/nlu.yml`, "
         "then delete data/nlu.json"
     )
+
+
+def test_a_file_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path: Path) -> None:
+    file = tmp_path / "nlu.json"
+    file.write_bytes('{"rasa_nlu_data": {\n  "common_examples": [{"text": "caf\xe9"}]}}\n'
+                     .encode("latin-1"))
+    log = ProblemLog()
+    read_json_nlu(file, log)
+    [problem] = log.problems
+    assert (problem.code, problem.position.line, problem.position.col) == ("DFL102", 2, 36)

@@ -649,3 +649,14 @@ def test_a_rasa_2_markdown_project_trains_and_passes_its_tests(rasa2_project: Pa
         agent.close()
     # the regex of nlu.md finds the city
     assert [(e["entity"], e["value"]) for e in parsed["entities"]] == [("city", "Oslo")]
+
+
+def test_a_file_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path: Path) -> None:
+    # before: "at byte 27", which no editor shows
+    file = tmp_path / "nlu.md"
+    file.write_bytes("## intent:greet\n- hello\n- caf\xe9\n".encode("latin-1"))
+    log = ProblemLog()
+    read_markdown_nlu(file, log)
+    [problem] = log.problems
+    assert (problem.code, problem.position.line, problem.position.col) == ("DFL102", 3, 6)
+    assert "byte 0xe9 at line 3, column 6" in problem.message

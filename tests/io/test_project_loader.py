@@ -7,7 +7,14 @@ import pytest
 from dialogflowlite.errors import ProjectNotFoundError
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.domain import MappingCondition
-from dialogflowlite.shared.stories import ActionStep, CheckpointStep, OrStep, SlotStep, UserStep
+from dialogflowlite.shared.stories import (
+    ActionStep,
+    ActiveLoopStep,
+    CheckpointStep,
+    OrStep,
+    SlotStep,
+    UserStep,
+)
 
 DOMAIN_2 = """
 version: "2.0"
@@ -87,6 +94,30 @@ def test_format_2_slot_types_auto_fill_and_form_mappings(write_project) -> None:
     assert "requested_slot" in domain.slots
     assert project.counts()["slots"] == 4
     assert domain.intents["request_table"].use_entities == []
+
+
+def test_format_2_auto_fill_also_fills_a_slot_its_form_maps_from_the_entity(
+    write_project,
+) -> None:
+    # Rasa 2 filled the slot from its entity in any message, form or not.
+    domain = """
+        version: "2.0"
+        intents: [inform]
+        entities: [city]
+        slots:
+          city: {type: text}
+        responses:
+          utter_ask_city: [{text: Where?}]
+        forms:
+          city_form:
+            required_slots:
+              city: [{type: from_entity, entity: city}]
+    """
+    project = load_project(write_project(domain=domain), strict=False)
+    in_form, everywhere = project.domain.slots["city"].mappings
+    assert in_form.conditions == [MappingCondition("city_form", None)]
+    assert (everywhere.type, everywhere.entity, everywhere.conditions) == (
+        "from_entity", "city", [])
 
 
 def test_format_2_auto_fill_needs_store_entities_as_slots(write_project) -> None:
@@ -674,12 +705,15 @@ def test_a_slot_s_initial_value_is_checked_against_its_type(write_project) -> No
     messages = [p.message for p in project.problems if "initial_value" in p.message]
     assert messages == [
         "initial_value of float slot 'amount' must be a number, not 'abc'",
+        # float slots range from 0 to 1 unless they say otherwise, as in Rasa
+        "initial_value 2.5 of float slot 'quoted' is outside its range 0 to 1; the policies "
+        "read it as 1",
         "initial_value 'huge' of categorical slot 'size' is not one of its values",
         "initial_value of slot 'paid' is the text 'no', read as false",
         "initial_value of list slot 'items' is not a list; read as a list of that one value",
     ]
     assert [p.severity for p in project.problems if "initial_value" in p.message] == [
-        "error", "warning", "warning", "warning"]
+        "error", "warning", "warning", "warning", "warning"]
 
 
 def test_language_must_be_a_language_code(write_project) -> None:
@@ -698,3 +732,126 @@ def test_language_must_be_a_language_code(write_project) -> None:
     project, found = problems("[en, de]")
     assert found == [("error", "language must be a language code, not ['en', 'de']", 1)]
     assert project.config.language == "en"
+
+
+STEP_DOMAIN = """
+version: "3.1"
+intents: [greet, thanks]
+entities: [city]
+slots:
+  time: {type: text, mappings: [{type: custom}]}
+responses:
+  utter_greet: [{text: Hi}]
+  utter_noworries: [{text: Any time}]
+forms:
+  table_form: {required_slots: [time]}
+"""
+
+
+def loader_errors(project) -> list[tuple[int | None, str]]:
+    return [(p.position.line, p.message) for p in project.problems if p.is_error]
+
+
+def test_a_rule_condition_holds_only_loops_and_slots_else_the_rule_is_left_out(
+        write_project) -> None:
+    root = write_project(domain=STEP_DOMAIN, rules="""
+        rules:
+        - rule: c4
+          condition:
+          - or:
+            - slot_was_set: [{time: null}]
+            - active_loop: table_form
+          steps: [{intent: greet}, {action: utter_greet}]
+        - rule: c5
+          condition:
+          - intent: greet
+          - action: utter_greet
+          steps: [{intent: thanks}, {action: utter_noworries}]
+        - rule: c2
+          condition: {active_loop: table_form}
+          steps: [{intent: thanks}, {action: utter_noworries}]
+        - rule: c6
+          condition:
+          - active_loop
+          steps: [{intent: thanks}, {action: utter_noworries}]
+        - rule: fine
+          condition:
+          - active_loop: table_form
+          - slot_was_set: [{time: null}]
+          steps: [{intent: thanks}, {action: utter_noworries}]
+        """)
+    project = load_project(root, strict=False)
+    only = ("a condition holds only `active_loop` and `slot_was_set` steps, so the rule "
+            "is left out")
+    assert loader_errors(project) == [
+        (4, f"`or` in the condition of rule 'c4': {only}"),
+        (10, f"`intent` in the condition of rule 'c5': {only}"),
+        (11, f"`action` in the condition of rule 'c5': {only}"),
+        # the field at fault is named: `condition`, not `steps`
+        (14, "condition of rule 'c2' must be a list, not mapping"),
+        (18, "a step of 'c6' must be a mapping, not text"),
+    ]
+    assert [p.position.file for p in project.problems] == [str(root / "data/rules.yml")] * 5
+    # training never sees them, so it cannot crash on them
+    [rule] = project.rules
+    assert rule.name == "fine"
+    assert [type(s) for s in rule.condition] == [ActiveLoopStep, SlotStep]
+
+
+def test_a_step_of_two_kinds_or_with_an_empty_name_is_an_error(write_project) -> None:
+    root = write_project(domain=STEP_DOMAIN, stories="""
+        stories:
+        - story: s
+          steps:
+          - intent: thanks
+            action: utter_noworries
+          - action: utter_greet
+            bot: Hi
+          - slot_was_set: [{time: "8"}]
+            active_loop: table_form
+          - action:
+          - intent: ""
+          - bot:
+          - checkpoint:
+          - user: hi [Oslo](city)
+            intent: greet
+            entities: [city]
+          - checkpoint: joined
+            slot_was_set: [{time: "8"}]
+          - action: utter_greet
+        """)
+    project = load_project(root, strict=False)
+    assert loader_errors(project) == [
+        (4, "a step of 's' has `intent` and `action`, but one step is only one of them"),
+        (6, "a step of 's' has `action` and `bot`, but one step is only one of them"),
+        (8, "a step of 's' has `slot_was_set` and `active_loop`, but one step is only one of "
+            "them"),
+        (10, "a step of 's' has an empty `action`"),
+        (11, "a step of 's' has an empty `intent`"),
+        (12, "a step of 's' has an empty `bot`"),
+        (13, "a step of 's' has an empty `checkpoint`"),
+    ]
+    [first] = [p for p in project.problems if p.position.line == 4]
+    assert first.hint == "write one step for each: `- intent: ...`, then `- action: ...`"
+    # an end-to-end user turn (intent, text and entities) and a checkpoint with its
+    # slot conditions are one step each; nothing else is kept, so no action runs unnamed
+    [story] = project.stories
+    user, checkpoint, action = story.steps
+    assert (user.intent, user.text) == ("greet", "hi Oslo")
+    assert (checkpoint.name, checkpoint.slot_conditions) == ("joined", {"time": "8"})
+    assert action.name == "utter_greet"
+
+
+def test_a_checkpoint_in_a_rule_is_an_error(write_project) -> None:
+    root = write_project(domain=STEP_DOMAIN, rules="""
+        rules:
+        - rule: r7
+          steps:
+          - intent: thanks
+          - action: utter_noworries
+          - checkpoint: later
+        """)
+    project = load_project(root, strict=False)
+    assert loader_errors(project) == [(6, "rule 'r7' has a checkpoint, but rules cannot have any")]
+    [rule] = project.rules
+    assert not any(isinstance(s, CheckpointStep) for s in rule.steps)

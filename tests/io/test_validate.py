@@ -13,7 +13,7 @@ import pytest
 from dialogflowlite import hookimpl
 from dialogflowlite.components.base import Component
 from dialogflowlite.errors import Problem
-from dialogflowlite.io.loader import load_project
+from dialogflowlite.io.loader import ProjectSources, load_project
 from dialogflowlite.io.validate import CHECKS, max_history, validate_project
 
 DOMAIN = """
@@ -683,6 +683,77 @@ def test_unknown_component_setting_at_its_config_line(project, register_plugin) 
     assert where(problem, root) == ("config.yml", 2)
 
 
+def test_settings_out_of_range_are_errors_before_training(project) -> None:
+    # before, validation passed them and training failed (or trained silently wrong)
+    root = project(
+        config="""
+        pipeline:
+          - name: WhitespaceTokenizer
+          - name: JointTransformerClassifier
+            epochs: -5
+          - name: FallbackClassifier
+            threshold: 5
+        policies:
+          - name: MemoizationPolicy
+            max_history: -3
+          - name: TransformerPolicy
+            max_history: -1
+          - name: RulePolicy
+            core_fallback_threshold: 0.4
+        """
+    )
+    found = problems(root, "DFL202")
+    assert [(p.message, where(p, root)[1]) for p in found] == [
+        ("component JointTransformerClassifier: setting 'epochs' must be 'auto' or a whole "
+         "number of at least 1, not -5", 3),
+        ("component FallbackClassifier: setting 'threshold' must be a number between 0 and 1, "
+         "not 5", 5),
+        ("component MemoizationPolicy: setting 'max_history' must be a whole number of at "
+         "least 1, not -3", 8),
+        ("component TransformerPolicy: setting 'max_history' must be a whole number of at "
+         "least 1, not -1", 10),
+    ]
+    assert all(p.is_error for p in found)
+    assert found[1].hint == "for example `threshold: 0.3`"
+
+
+class FussyCounter(KeywordCounter):
+    """Wants at least one keyword; exists for these tests."""
+
+    name = "FussyCounter"
+    defaults = {**KeywordCounter.defaults, "least": 1}
+
+    @classmethod
+    def check_config(cls, config, *, position=None) -> None:
+        super().check_config(config, position=position)
+        cls.check_number(config, "least", at_least=1, whole=True, position=position)
+
+
+class FussyPlugin:
+    @hookimpl
+    def dfl_register_components(self):
+        return [FussyCounter]
+
+
+def test_a_plugin_component_s_check_config_runs_without_building_it(
+    project, register_plugin, monkeypatch
+) -> None:
+    register_plugin(FussyPlugin(), "fussy")
+    built = []
+    monkeypatch.setattr(FussyCounter, "__init__", lambda self, *a, **k: built.append(self))
+    root = project(
+        config="""
+        pipeline:
+          - name: FussyCounter
+            least: 0
+        """
+    )
+    [problem] = problems(root, "DFL202")
+    assert problem.message == ("component FussyCounter: setting 'least' must be a whole "
+                               "number of at least 1, not 0")
+    assert where(problem, root) == ("config.yml", 2) and built == []
+
+
 def test_component_in_the_wrong_section(project, register_plugin) -> None:
     register_plugin(ValidationTestPlugin(), "validation-test")
     root = project(
@@ -886,6 +957,81 @@ def test_response_conditions_name_slots_and_values_they_can_have(project) -> Non
     assert where(found[0], root)[0] == "domain.yml"
 
 
+TYPED_SLOTS = """slots:
+  mood:
+    type: categorical
+    values: [happy, sad]
+    mappings: [{type: custom}]
+  level:
+    type: float
+    mappings: [{type: custom}]
+  flag:
+    type: bool
+    mappings: [{type: custom}]
+"""
+
+
+def test_slot_was_set_values_a_slot_cannot_hold_are_warnings(project) -> None:
+    rules = RULES + """  - rule: moods
+    condition:
+      - slot_was_set:
+          - flag: maybe
+    steps:
+      - intent: greet
+      - slot_was_set:
+          - mood: angry
+          - level: high
+      - action: utter_greet
+  - rule: fine values
+    condition:
+      - slot_was_set:
+          - mood: Happy
+          - level
+    steps:
+      - intent: greet
+      - slot_was_set:
+          - level: 0.5
+          - flag: true
+          - mood: null
+      - action: utter_greet
+"""
+    stories = STORIES + """  - story: joined
+    steps:
+      - checkpoint: later
+        slot_was_set:
+          - level: "7"
+          - flag: 2
+      - action: utter_greet
+"""
+    root = project(domain=DOMAIN.replace("slots:\n", TYPED_SLOTS, 1), rules=rules,
+                   stories=stories)
+    found = problems(root, "DFL138")
+    assert [(where(p, root), p.severity, p.message, p.hint) for p in found] == [
+        (("data/rules.yml", 14), "warning", "rule 'moods' sets slot 'flag' to 'maybe', which "
+         "the bool slot cannot hold, as it is neither true nor false", "write true or false"),
+        (("data/rules.yml", 18), "warning", "rule 'moods' sets slot 'mood' to 'angry', which "
+         "the categorical slot cannot take", "use one of 'happy', 'sad'"),
+        (("data/rules.yml", 18), "warning", "rule 'moods' sets slot 'level' to 'high', which "
+         "the float slot cannot hold, as it is no number", "write a number"),
+        (("data/stories.yml", 9), "warning", "story 'joined' sets slot 'flag' to 2, which the "
+         "bool slot cannot hold, as it is neither true nor false", "write true or false"),
+    ]
+    # the same test decides which response conditions can never hold (DFL135)
+    domain = DOMAIN.replace("slots:\n", TYPED_SLOTS, 1).replace("""  utter_goodbye:
+    - text: Bye!
+""", """  utter_goodbye:
+    - text: Bye, high flyer!
+      condition: [{type: slot, name: level, value: high}]
+    - text: Bye, flagged one!
+      condition: [{type: slot, name: flag, value: "true"}]
+    - text: Bye!
+""")
+    [condition] = problems(project(domain=domain), "DFL135")
+    assert condition.message == ("response 'utter_goodbye' has a condition on slot 'level' "
+                                 "with value 'high', which the float slot cannot hold, as it "
+                                 "is no number, so that variation is never sent")
+
+
 def test_a_domain_that_cannot_be_read_is_one_error_not_a_cascade(project) -> None:
     clean = problems(project())
     root = project(domain=DOMAIN.replace("intents:", "intents:\n\t- oops", 1))
@@ -901,6 +1047,38 @@ def test_a_domain_that_cannot_be_read_is_one_error_not_a_cascade(project) -> Non
     assert clean == []
     # a project whose domain reads gets every check, and no note
     assert problems(project(), "DFL136") == []
+
+
+@pytest.mark.parametrize(("domain", "given", "message"), [
+    (None, None, "the project has no domain"),
+    ("", None, "the domain file domain.yml is empty"),
+    ("# intents: [greet]\n", None, "the domain file domain.yml is empty"),
+    (DOMAIN, "nosuch", "the domain nosuch does not exist"),
+    (DOMAIN, "data/nlu.yml", "data/nlu.yml is no domain file: it declares none of intents, "
+                             "entities, slots, responses, actions, forms"),
+])
+def test_a_missing_domain_is_one_error_not_a_cascade(project, domain, given,
+                                                     message) -> None:
+    # before, the one error stood among an error or warning for every intent, action
+    # and response the data names
+    root = project(domain=domain)
+    sources = ProjectSources(domain=given) if given else None
+    found = validate_project(load_project(root, strict=False, sources=sources))
+    errors = [p for p in found if p.is_error]
+    assert [(p.code, p.message) for p in errors] == [("DFL105", message)]
+    [note] = [p for p in found if p.code == "DFL136"]
+    assert note.message.startswith("the data was not checked against the domain: there is "
+                                   "no domain (")
+    assert {p.code for p in found} <= {"DFL105", "DFL136", "DFL110"}
+
+
+def test_a_domain_folder_that_declares_nothing_is_no_domain(project) -> None:
+    root = project(domain=None, files={"domain/empty.yml": "version: '3.1'\n"})
+    assert [p.message for p in problems(root) if p.is_error] == [
+        "the domain folder domain declares none of intents, entities, slots, responses, "
+        "actions, forms"]
+    (root / "domain" / "more.yml").write_text("intents: [greet]\n", encoding="utf-8")
+    assert problems(root, "DFL105") == []
 
 
 def test_a_data_file_that_cannot_be_read_hides_nothing_as_unused(project) -> None:

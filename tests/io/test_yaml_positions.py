@@ -83,8 +83,16 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     file.write_bytes("intents:\n  - caf\xe9\n".encode("latin-1"))
     with pytest.raises(YamlSyntaxError) as info:
         read_yaml_file(file)
-    assert info.value.position == Position(str(file))
-    assert "not UTF-8" in info.value.message
+    # the line and column of the first bad byte, as an editor counts them, not a byte offset
+    assert info.value.position == Position(str(file), 2, 8)
+    assert info.value.message == ("file is not UTF-8 text: byte 0xe9 at line 2, column 8 is "
+                                  "no UTF-8 (invalid continuation byte); the file looks like "
+                                  "Latin-1 or Windows-1252")
+    # characters before it on its line count once, however many bytes they take
+    file.write_bytes("intents:\n  - näh\n".encode() + "  - caf\xe9\n".encode("latin-1"))
+    with pytest.raises(YamlSyntaxError) as info:
+        read_yaml_file(file)
+    assert info.value.position == Position(str(file), 3, 8)
 
 
 def test_the_loader_reports_a_syntax_error_and_reads_the_other_files(write_project) -> None:

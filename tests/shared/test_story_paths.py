@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialogflowlite.errors import Position
+from dialogflowlite.errors import Position, ProjectError
 from dialogflowlite.shared.domain import Domain, EntityDef, SlotDef, SlotMapping
 from dialogflowlite.shared.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from dialogflowlite.shared.message import Entity
@@ -158,6 +158,18 @@ def test_rule_without_waiting_ends_without_listen_and_keeps_its_condition_apart(
 def test_story_to_events_refuses_or_steps() -> None:
     with pytest.raises(ValueError, match="expand_story_paths"):
         story_to_events(story("s", OrStep([user("a"), user("b")]), act("x")))
+
+
+def test_an_or_in_a_rule_condition_is_a_project_error_at_the_step() -> None:
+    either = OrStep([SlotStep({"time": None}), SlotStep({"size": None})],
+                    Position("data/rules.yml", 4, 5))
+    rule = story("c4", user("greet"), act("utter_greet"), kind="rule", condition=[either])
+    # the project's own error, which the command line prints without a traceback
+    with pytest.raises(ProjectError, match="condition of rule 'c4' has an `or` step") as raised:
+        condition_to_events(rule)
+    assert str(raised.value.position) == "data/rules.yml:4:5"
+    with pytest.raises(ProjectError):
+        expand_story_paths([rule])
 
 
 def test_format_2_entities_fill_slots_of_the_same_name() -> None:

@@ -33,7 +33,7 @@ from dialogflowlite.components.generation.data import (
 from dialogflowlite.components.generation.decoding_config import DecodingConfig
 from dialogflowlite.components.generation.delex import Delexicaliser, Prepared, relexicalise
 from dialogflowlite.components.generation.guardrails import Blocklist, judge, slot_check
-from dialogflowlite.errors import ComponentConfigError, TrainingError
+from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
 from dialogflowlite.models.threads import one_torch_thread
 from dialogflowlite.training.finetune import FinetuneSource, check_same_shape, finetune_epochs
 
@@ -135,7 +135,6 @@ class NeuralResponseGenerator(Component):
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._check_config()
         self.decoding = DecodingConfig.from_dict(self.config["decoding"])
         self._quantized = False
         blocklist_file = self.config["blocklist_file"]
@@ -150,39 +149,65 @@ class NeuralResponseGenerator(Component):
         self.act_slots: dict[str, list[str]] = {}
         self.fit_result: dict[str, Any] = {}
 
-    def _check_config(self) -> None:
-        config = self.config
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """Known choices, settings that go together, and numbers in their ranges."""
+        super().check_config(config, position=position)
         if config["mode"] not in MODE_CHOICES:
-            raise ComponentConfigError(f"{self.name}: mode '{config['mode']}' is not known",
+            raise ComponentConfigError(f"{cls.name}: mode '{config['mode']}' is not known",
                                        hint=f"use one of {', '.join(MODE_CHOICES)}",
-                                       position=self.position)
+                                       position=position)
         if config["use_for"] not in USE_FOR:
-            raise ComponentConfigError(f"{self.name}: use_for '{config['use_for']}' is not "
+            raise ComponentConfigError(f"{cls.name}: use_for '{config['use_for']}' is not "
                                        "known", hint=f"use one of {', '.join(USE_FOR)}",
-                                       position=self.position)
+                                       position=position)
         if config["placeholder_style"] not in Delexicaliser.STYLES:
             raise ComponentConfigError(
-                f"{self.name}: placeholder_style '{config['placeholder_style']}' is not known",
-                hint="use index, slot or type", position=self.position)
+                f"{cls.name}: placeholder_style '{config['placeholder_style']}' is not known",
+                hint="use index, slot or type", position=position)
         if config["copy_attention"] and (config["model"] or config["source_encoder"]):
             raise ComponentConfigError(
-                f"{self.name}: copy_attention points at the input's own tokens, which only "
+                f"{cls.name}: copy_attention points at the input's own tokens, which only "
                 "the from-scratch model without a source_encoder reads",
                 hint="drop copy_attention, or model: and source_encoder:",
-                position=self.position)
+                position=position)
         if config["model"] and config["source_encoder"]:
             raise ComponentConfigError(
-                f"{self.name}: source_encoder is for the from-scratch model, and model: "
+                f"{cls.name}: source_encoder is for the from-scratch model, and model: "
                 f"{config['model']!r} fine-tunes a pretrained one",
-                hint="set one of model and source_encoder", position=self.position)
+                hint="set one of model and source_encoder", position=position)
         if not isinstance(config["blocklist"], list):
-            raise ComponentConfigError(f"{self.name}: blocklist must be a list of phrases",
-                                       position=self.position)
+            raise ComponentConfigError(f"{cls.name}: blocklist must be a list of phrases",
+                                       position=position)
+        cls._check_numbers(config, position)
         try:
             DecodingConfig.from_dict(config["decoding"])
         except ComponentConfigError as e:
-            raise ComponentConfigError(f"{self.name}: {e.message}", hint=e.hint,
-                                       position=self.position) from e
+            raise ComponentConfigError(f"{cls.name}: {e.message}", hint=e.hint,
+                                       position=position) from e
+
+    @classmethod
+    def _check_numbers(cls, config: dict[str, Any], position: Position | None) -> None:
+        for key in ("vocab_size", "hidden_size", "encoder_layers", "decoder_layers", "heads",
+                    "ff_size", "max_source_length", "max_target_length", "epochs",
+                    "batch_size"):
+            cls.check_number(config, key, at_least=1, whole=True, position=position)
+        # 0 turns of history: the reply is written from the latest message alone
+        for key in ("history", "story_samples", "warmup_steps"):
+            cls.check_number(config, key, at_least=0, whole=True, position=position)
+        # a learning rate of 0 leaves the weights as they start (a fine-tuning check)
+        cls.check_number(config, "learning_rate", at_least=0, position=position)
+        cls.check_number(config, "max_minutes", above=0, position=position)
+        cls.check_number(config, "weight_decay", at_least=0, position=position)
+        cls.check_number(config, "lexical_ratio", at_least=0, at_most=1, position=position)
+        for key in ("dropout", "label_smoothing"):
+            cls.check_number(config, key, at_least=0, below=1, position=position)
+        if config["model"] is None and config["hidden_size"] % config["heads"]:
+            raise ComponentConfigError(
+                f"{cls.name}: hidden_size {config['hidden_size']} is not a multiple of heads "
+                f"{config['heads']}", hint="make hidden_size a multiple of heads",
+                position=position)
 
     @property
     def configured_modes(self) -> tuple[str, ...]:

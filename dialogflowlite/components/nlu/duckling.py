@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.message import Entity, Message
 from dialogflowlite.shared.training_data import TrainingData
 
@@ -65,15 +65,23 @@ class DucklingEntityExtractor(NluComponent):
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        url = self.config["url"]
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ComponentConfigError(
-                f"{self.name}: url must be an http(s) URL, not {url!r}",
-                position=self.position,
-                hint="for example `url: http://localhost:8000`",
-            )
         self.language = "en"
         self._down_until = 0.0
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """An http(s) ``url``, a ``timeout`` above 0 and a ``retry_after`` of 0 or more."""
+        super().check_config(config, position=position)
+        url = config["url"]
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ComponentConfigError(
+                f"{cls.name}: url must be an http(s) URL, not {url!r}",
+                position=position,
+                hint="for example `url: http://localhost:8000`",
+            )
+        cls.check_number(config, "timeout", above=0, position=position)
+        cls.check_number(config, "retry_after", at_least=0, position=position)
 
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         self.language = context.language or "en"

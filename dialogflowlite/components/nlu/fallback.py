@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.known_words import KNOWN_WORDS, knows_no_word
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import Position
 from dialogflowlite.shared.message import (
     NLU_FALLBACK_INTENT,
     IntentPrediction,
@@ -58,22 +58,18 @@ class FallbackClassifier(NluComponent):
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        for key in ("threshold", "ambiguity_threshold"):
-            value = self.config[key]
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (0.0 <= value <= 1.0)
-            ):
-                raise ComponentConfigError(
-                    f"{self.name}: {key} must be a number between 0 and 1, not {value!r}",
-                    position=self.position,
-                    hint=f"for example `{key}: {self.defaults[key]}`",
-                )
         #: stripped texts of training examples that have no letter or digit ("👍")
         self.contentless_examples: set[str] = set()
         #: whether the log already said that unknown_words has no counts to act on
         self._told_no_counts = False
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """Both thresholds are confidences, between 0 and 1."""
+        super().check_config(config, position=position)
+        for key in ("threshold", "ambiguity_threshold"):
+            cls.check_number(config, key, at_least=0, at_most=1, position=position)
 
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         # A classifier answers "?" or "..." with whatever intent such strings sit

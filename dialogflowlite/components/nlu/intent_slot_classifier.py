@@ -33,7 +33,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
     split_held_out,
     write_prediction,
 )
-from dialogflowlite.errors import ComponentConfigError, TrainingError
+from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
 from dialogflowlite.shared.message import Message
 from dialogflowlite.training.finetune import FinetuneSource, check_same_labels, finetune_epochs
 
@@ -179,16 +179,43 @@ class IntentSlotClassifier(NluComponent):
 
     # ------------------------------------------------------------ shared
 
-    def _bad(self, key: str, hint: str) -> ComponentConfigError:
+    @classmethod
+    def _bad(cls, config: dict[str, Any], key: str, hint: str,
+             position: Position | None) -> ComponentConfigError:
         return ComponentConfigError(
-            f"component {self.name}: bad value {self.config[key]!r} for '{key}'",
+            f"component {cls.name}: bad value {config[key]!r} for '{key}'",
             hint=hint,
-            position=self.position,
+            position=position,
         )
 
-    def _check_tag_scheme(self) -> None:
-        if self.config.get("tag_scheme") not in TAG_SCHEMES:
-            raise self._bad("tag_scheme", "use " + " or ".join(repr(s) for s in TAG_SCHEMES))
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """The tag scheme, what is learnt, and the training settings both classifiers have."""
+        super().check_config(config, position=position)
+        c = config
+        if c.get("tag_scheme") not in TAG_SCHEMES:
+            raise cls._bad(c, "tag_scheme", "use " + " or ".join(repr(s) for s in TAG_SCHEMES),
+                           position)
+        if not (c["intent_classification"] or c["entity_recognition"]):
+            raise cls._bad(c, "intent_classification", "enable intents, entities or both",
+                           position)
+        cls.check_number(c, "epochs", at_least=1, whole=True, words=("auto",),
+                         position=position)
+        for key in ("batch_size", "max_length", "inference_batch_size",
+                    "evaluations_per_epoch"):
+            cls.check_number(c, key, at_least=1, whole=True, position=position)
+        # 0 keeps every intent in the ranking (Rasa's meaning); 0 patience never stops early
+        for key in ("ranking_length", "patience", "min_held_out"):
+            cls.check_number(c, key, at_least=0, whole=True, position=position)
+        # a learning rate of 0 leaves the weights as they start (a fine-tuning check)
+        cls.check_number(c, "learning_rate", at_least=0, position=position)
+        cls.check_number(c, "max_minutes", above=0, position=position)
+        for key in ("weight_decay", "max_grad_norm", "slot_loss_weight"):
+            cls.check_number(c, key, at_least=0, position=position)
+        cls.check_number(c, "warmup_ratio", at_least=0, at_most=1, position=position)
+        for key in ("validation_split", "dropout"):
+            cls.check_number(c, key, at_least=0, below=1, position=position)
 
     def _check_finetune_labels(self, source: FinetuneSource, meta: dict[str, Any]) -> None:
         """The stored model predicts the labels, from the features, this training has
@@ -329,5 +356,5 @@ class IntentSlotClassifier(NluComponent):
                     path,
                     conf,
                     self.name,
-                    int(self.config["ranking_length"]),
+                    int(self.config["ranking_length"]) or len(self.labels.intents),
                 )

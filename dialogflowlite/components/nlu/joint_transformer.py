@@ -46,7 +46,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
     regex_features,
 )
 from dialogflowlite.components.tokenizers.alignment import first_subtoken_indices
-from dialogflowlite.errors import TrainingError
+from dialogflowlite.errors import Position, TrainingError
 from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -154,7 +154,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "random_seed": None,
         # null: the GPU when there is one
         "device": None,
-        # intents listed in the parse result's intent_ranking
+        # intents listed in the parse result's intent_ranking (0: all of them, as in Rasa)
         "ranking_length": 10,
         "inference_batch_size": 64,
         # dynamic int8 quantization of the Linear layers when loaded
@@ -170,7 +170,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._check_config()
         self.model: JointIntentSlotModel | None = None
         self.tokenizer: Any = None
         self.labels: LabelSet | None = None
@@ -181,34 +180,27 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
     # ------------------------------------------------------------ configuration
 
-    def _check_config(self) -> None:
-        c = self.config
-        self._check_tag_scheme()
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """The shared training settings, the pooling choices and the layer settings
+        (whether ``freeze_layers`` leaves any layer to fine-tune is known only once the
+        encoder loads: training warns then)."""
+        super().check_config(config, position=position)
+        c = config
         if c["pooling"] not in ("cls", "mean"):
-            raise self._bad("pooling", "use 'cls' or 'mean'")
+            raise cls._bad(c, "pooling", "use 'cls' or 'mean'", position)
         if c["word_pooling"] not in ("first", "mean"):
-            raise self._bad("word_pooling", "use 'first' or 'mean'")
-        if not (c["epochs"] == "auto" or (isinstance(c["epochs"], int) and c["epochs"] > 0)):
-            raise self._bad("epochs", "use a positive integer or 'auto'")
-        for key in ("batch_size", "max_length", "inference_batch_size"):
-            if not isinstance(c[key], int) or c[key] <= 0:
-                raise self._bad(key, "use a positive integer")
-        if not 0 <= float(c["validation_split"]) < 1:
-            raise self._bad("validation_split", "use a fraction between 0 and 1")
-        if not (c["intent_classification"] or c["entity_recognition"]):
-            raise self._bad("intent_classification", "enable intents, entities or both")
-        decay = c["layer_learning_rate_decay"]
-        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
-            raise self._bad("layer_learning_rate_decay", "use a number above 0, at most 1")
-        layers = c["encoder_layers"]
-        if layers is not None and (not isinstance(layers, int) or isinstance(layers, bool)
-                                   or layers < 1):
-            raise self._bad("encoder_layers", "use a positive integer, or null for all layers")
+            raise cls._bad(c, "word_pooling", "use 'first' or 'mean'", position)
+        cls.check_number(c, "layer_learning_rate_decay", above=0, at_most=1, position=position)
+        cls.check_number(c, "head_learning_rate_factor", above=0, position=position)
+        cls.check_number(c, "encoder_layers", at_least=1, whole=True, position=position)
+        cls.check_number(c, "freeze_layers", at_least=0, whole=True, position=position)
         lora = c["lora"]
         if lora is not None and (
             not isinstance(lora, dict) or set(lora) - {"r", "alpha", "dropout", "target_modules"}
         ):
-            raise self._bad("lora", "write it as {r: 8, alpha: 16, dropout: 0.1}")
+            raise cls._bad(c, "lora", "write it as {r: 8, alpha: 16, dropout: 0.1}", position)
 
     # ------------------------------------------------------------ training
 

@@ -11,6 +11,7 @@ original folder nor network. Every failure is a
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from dialogflowlite.errors import (
     ModelSourceError,
     Position,
 )
+
+logger = logging.getLogger(__name__)
 
 _SOURCE_HINT = (
     "give `model:` a local folder, the installed alias all-MiniLM-L6-v2, or a hub name when online"
@@ -365,6 +368,11 @@ def freeze_bottom_layers(encoder: Any, count: int, owner: str) -> None:
             f"{owner}: cannot find the layers of this encoder to freeze",
             hint="set freeze_layers: 0",
         )
+    if count >= len(layers):
+        # config checks cannot tell: the layer count is known only now the encoder loaded
+        logger.warning("%s: freeze_layers is %d and the encoder has %d layers, so all of it "
+                       "stays as pretrained and only the heads learn; use at most %d to "
+                       "fine-tune its top layers", owner, count, len(layers), len(layers) - 1)
     if hasattr(encoder, "get_input_embeddings"):
         encoder.get_input_embeddings().requires_grad_(False)
     embeddings = getattr(encoder, "embeddings", None)

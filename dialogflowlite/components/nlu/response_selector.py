@@ -46,7 +46,7 @@ from dialogflowlite.components.nlu.word_features import (
     drop_words,
     pad_word_batch,
 )
-from dialogflowlite.errors import ComponentConfigError, TrainingError
+from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
 from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -142,6 +142,7 @@ class ResponseSelector(NluComponent):
         "max_minutes": None,
         "random_seed": None,
         "device": None,
+        # responses listed in the selector's ranking (0: all of them, as in Rasa)
         "ranking_length": 10,
         # select only for messages whose predicted intent is one of the retrieval
         # intents learnt (others get an empty selection and cost no encoder pass);
@@ -156,13 +157,6 @@ class ResponseSelector(NluComponent):
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        c = self.config
-        if not (c["epochs"] == "auto" or (isinstance(c["epochs"], int) and c["epochs"] > 0)):
-            raise ComponentConfigError(
-                f"component {self.name}: bad value {c['epochs']!r} for 'epochs'",
-                hint="use a positive integer or 'auto'",
-                position=self.position,
-            )
         self.model: ResponseSelectorModel | None = None
         self.keys: list[str] = []
         self.retrieval_intents: list[str] = []
@@ -173,6 +167,39 @@ class ResponseSelector(NluComponent):
         self._device: torch.device | None = None
         self._inference_only = False
         self._rng = random.Random(0)
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """Sizes, rates and fractions in their ranges; ``epochs`` also ``auto``."""
+        super().check_config(config, position=position)
+        c = config
+        cls.check_number(c, "epochs", at_least=1, whole=True, words=("auto",),
+                         position=position)
+        for key in ("max_length", "hidden_size", "num_layers", "num_heads", "ff_size",
+                    "ngram_min", "ngram_max", "max_ngrams", "head_size", "batch_size",
+                    "inference_batch_size"):
+            cls.check_number(c, key, at_least=1, whole=True, position=position)
+        # 0 keeps every response in the ranking, as in Rasa; 0 patience never stops early
+        for key in ("ranking_length", "patience", "min_held_out"):
+            cls.check_number(c, key, at_least=0, whole=True, position=position)
+        # a learning rate of 0 leaves the weights as they start (a fine-tuning check)
+        cls.check_number(c, "learning_rate", at_least=0, position=position)
+        cls.check_number(c, "max_minutes", above=0, position=position)
+        cls.check_number(c, "weight_decay", at_least=0, position=position)
+        cls.check_number(c, "warmup_ratio", at_least=0, at_most=1, position=position)
+        for key in ("validation_split", "dropout", "word_dropout"):
+            cls.check_number(c, key, at_least=0, below=1, position=position)
+        if c["ngram_min"] > c["ngram_max"]:
+            raise ComponentConfigError(f"component {cls.name}: ngram_min {c['ngram_min']} is "
+                                       f"above ngram_max {c['ngram_max']}",
+                                       hint="make ngram_min at most ngram_max",
+                                       position=position)
+        if c["model"] is None and c["hidden_size"] % c["num_heads"]:
+            raise ComponentConfigError(f"component {cls.name}: hidden_size {c['hidden_size']} "
+                                       f"is not a multiple of num_heads {c['num_heads']}",
+                                       hint="make hidden_size a multiple of num_heads",
+                                       position=position)
 
     @property
     def output_key(self) -> str:
@@ -474,7 +501,7 @@ class ResponseSelector(NluComponent):
 
     def _selection(self, probs: list[float]) -> dict[str, Any]:
         ranked = sorted(zip(self.keys, probs, strict=True), key=lambda kp: -kp[1])
-        ranked = ranked[: int(self.config["ranking_length"])]
+        ranked = ranked[: int(self.config["ranking_length"]) or None]
         key, confidence = ranked[0]
         return {
             "all_retrieval_intents": list(self.retrieval_intents),

@@ -32,7 +32,7 @@ from dialogflowlite.components.nlu.word_features import (
     drop_words,
     pad_word_batch,
 )
-from dialogflowlite.errors import ModelLoadError, TrainingError
+from dialogflowlite.errors import ModelLoadError, Position, TrainingError
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 from dialogflowlite.training.finetune import (
@@ -119,14 +119,13 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         "max_minutes": None,
         "random_seed": None,
         "device": None,
-        # intents listed in the parse result's intent_ranking
+        # intents listed in the parse result's intent_ranking (0: all of them, as in Rasa)
         "ranking_length": 10,
         "inference_batch_size": 128,
     }
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._check_config()
         self.model: ScratchTransformerModel | None = None
         self.labels: LabelSet | None = None
         self.regex_names: list[str] = []
@@ -135,36 +134,36 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         self._device: torch.device | None = None
         self._dropout_rng = random.Random(0)
 
-    def _check_config(self) -> None:
-        c = self.config
-        self._check_tag_scheme()
-        if not (c["epochs"] == "auto" or (isinstance(c["epochs"], int) and c["epochs"] > 0)):
-            raise self._bad("epochs", "use a positive integer or 'auto'")
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """The shared training settings, and the sizes of the model and its vocabulary."""
+        super().check_config(config, position=position)
+        c = config
         for key in (
             "hidden_size",
             "num_layers",
             "num_heads",
             "ff_size",
-            "batch_size",
-            "max_length",
             "max_ngrams",
+            "max_ngrams_per_word",
             "ngram_min",
             "ngram_max",
         ):
-            if not isinstance(c[key], int) or c[key] <= 0:
-                raise self._bad(key, "use a positive integer")
+            cls.check_number(c, key, at_least=1, whole=True, position=position)
+        cls.check_number(c, "word_dropout", at_least=0, below=1, position=position)
         if c["hidden_size"] % c["num_heads"]:
-            raise self._bad("num_heads", "hidden_size must be a multiple of num_heads")
+            raise cls._bad(c, "num_heads", "hidden_size must be a multiple of num_heads",
+                           position)
         if (
             not isinstance(c["conv_kernel"], int)
             or c["conv_kernel"] < 0
             or (c["conv_kernel"] and c["conv_kernel"] % 2 == 0)
         ):
-            raise self._bad("conv_kernel", "use 0 (no convolution) or an odd width such as 3")
+            raise cls._bad(c, "conv_kernel", "use 0 (no convolution) or an odd width such as 3",
+                           position)
         if c["ngram_min"] > c["ngram_max"]:
-            raise self._bad("ngram_min", "ngram_min must not exceed ngram_max")
-        if not (c["intent_classification"] or c["entity_recognition"]):
-            raise self._bad("intent_classification", "enable intents, entities or both")
+            raise cls._bad(c, "ngram_min", "ngram_min must not exceed ngram_max", position)
 
     def _new_vocabulary(self) -> WordNgramVocabulary:
         c = self.config

@@ -11,7 +11,7 @@ from dialogflowlite.components.tokenizers.spacy_loader import (
     spacy_pipeline_components,
     spacy_pipeline_installed,
 )
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.message import Entity, Message
 
 #: spaCy components that set ``doc.ents``
@@ -41,14 +41,9 @@ class SpacyEntityExtractor(NluComponent):
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
+        # whether the pipeline is installed is checked here, not in check_config: it
+        # depends on the machine that trains, not on the config
         model = self.config["model"]
-        if not model:
-            raise ComponentConfigError(
-                f"{self.name} needs `model:`, an installed spaCy pipeline with an entity "
-                "recognizer",
-                position=self.position,
-                hint="for example `model: en_core_web_md`",
-            )
         if not spacy_pipeline_installed(str(model)):
             raise missing_pipeline_error(str(model), self.name, self.position)
         if not has_entity_recognizer(str(model)):
@@ -56,6 +51,19 @@ class SpacyEntityExtractor(NluComponent):
                 f"{self.name}: the spaCy pipeline '{model}' has no entity recognizer",
                 position=self.position,
                 hint="use a pipeline with `ner`, such as en_core_web_md",
+            )
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """``model`` must name a spaCy pipeline."""
+        super().check_config(config, position=position)
+        if not config["model"]:
+            raise ComponentConfigError(
+                f"{cls.name} needs `model:`, an installed spaCy pipeline with an entity "
+                "recognizer",
+                position=position,
+                hint="for example `model: en_core_web_md`",
             )
 
     def process(self, messages: list[Message]) -> None:

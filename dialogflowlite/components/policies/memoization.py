@@ -24,6 +24,7 @@ from dialogflowlite.components.policies.base import (
 )
 from dialogflowlite.components.policies.dialogues import training_dialogues
 from dialogflowlite.components.policies.states import State, states_as_json, states_from_json
+from dialogflowlite.errors import Position
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.events import ActionExecuted
 from dialogflowlite.shared.story_paths import StoryPath
@@ -57,6 +58,15 @@ class MemoizationPolicy(Policy):
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)
         self.lookup: dict[Key, str] = {}
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """``max_history`` is 1 or more, or null for the whole conversation (a number
+        below 1 would silently mean the whole conversation too)."""
+        super().check_config(config, position=position)
+        cls.check_number(config, "max_history", at_least=1, whole=True, nullable=True,
+                         position=position)
 
     @property
     def max_history(self) -> int | None:

@@ -44,7 +44,7 @@ from dialogflowlite.components.policies.rule_matching import (
     specificity,
 )
 from dialogflowlite.components.policies.states import State, states_as_json, states_from_json
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.domain import (
     ACTION_BACK,
     ACTION_DEFAULT_FALLBACK,
@@ -108,6 +108,14 @@ class RulePolicy(Policy):
         self._unhappy_index: RuleIndex | None = None
         #: training only: where each rule comes from (for contradiction messages)
         self.lookup = RuleLookup()
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """``core_fallback_threshold`` is a confidence, between 0 and 1."""
+        super().check_config(config, position=position)
+        cls.check_number(config, "core_fallback_threshold", at_least=0, at_most=1,
+                         position=position)
 
     @property
     def fallback_action(self) -> str:

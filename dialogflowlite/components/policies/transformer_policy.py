@@ -25,7 +25,7 @@ from dialogflowlite.components.policies.base import (
 )
 from dialogflowlite.components.policies.dialogues import glued_paths, training_dialogues
 from dialogflowlite.components.policies.state_vectors import StateVocabulary
-from dialogflowlite.errors import TrainingError
+from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
 from dialogflowlite.models.threads import one_torch_thread
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.recent import RecentItems
@@ -103,6 +103,25 @@ class TransformerPolicy(Policy):
         #: abstract states (intent, slots, previous action), and the model is a pure
         #: function of them, so a served bot answers most predictions from here
         self._recent: RecentItems[tuple, dict[str, float]] = RecentItems(RECENT_WINDOWS)
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """Sizes and counts of 1 or more (``max_history`` sizes the model's input, so it
+        cannot be null here), rates and fractions in their ranges."""
+        super().check_config(config, position=position)
+        for key in ("max_history", "hidden_size", "num_layers", "num_heads",
+                    "intermediate_size", "epochs", "batch_size"):
+            cls.check_number(config, key, at_least=1, whole=True, position=position)
+        cls.check_number(config, "augmentation", at_least=0, whole=True, position=position)
+        cls.check_number(config, "learning_rate", at_least=0, position=position)
+        cls.check_number(config, "weight_decay", at_least=0, position=position)
+        cls.check_number(config, "dropout", at_least=0, below=1, position=position)
+        if config["hidden_size"] % config["num_heads"]:
+            raise ComponentConfigError(
+                f"component {cls.name}: hidden_size {config['hidden_size']} is not a multiple "
+                f"of num_heads {config['num_heads']}",
+                hint="make hidden_size a multiple of num_heads", position=position)
 
     @property
     def max_history(self) -> int:

@@ -35,7 +35,7 @@ from dialogflowlite.components.tokenizers.unicode_text import (
     is_regional_indicator,
     is_word_char,
 )
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.message import Token
 
 _URL = r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]}]"
@@ -140,12 +140,20 @@ class WhitespaceTokenizer(Tokenizer):
         super().__init__(config, **kwargs)
         self._pattern: re.Pattern[str] | None = None
         if self.config["token_pattern"]:
+            self._pattern = re.compile(str(self.config["token_pattern"]))
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """``token_pattern``, when given, must be a valid regular expression."""
+        super().check_config(config, position=position)
+        if config["token_pattern"]:
             try:
-                self._pattern = re.compile(str(self.config["token_pattern"]))
+                re.compile(str(config["token_pattern"]))
             except re.error as e:
                 raise ComponentConfigError(
-                    f"{self.name}: token_pattern is not a valid regular expression ({e})",
-                    position=self.position,
+                    f"{cls.name}: token_pattern is not a valid regular expression ({e})",
+                    position=position,
                     hint="fix the pattern, or remove token_pattern",
                 ) from e
 

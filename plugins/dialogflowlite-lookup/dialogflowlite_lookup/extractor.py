@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
-from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.shared.message import Entity, Message, Token
 from dialogflowlite.shared.training_data import TrainingData
@@ -65,26 +65,25 @@ class FuzzyLookupEntityExtractor(NluComponent):
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        threshold = self.config["threshold"]
-        if not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-            raise self._bad("threshold", "use a number above 0 and at most 1, such as 0.8")
-        if not isinstance(self.config["min_length"], int) or self.config["min_length"] < 1:
-            raise self._bad("min_length", "use a positive integer")
-        tables = self.config["lookup_tables"]
-        if tables is not None and not (
-            isinstance(tables, list) and all(isinstance(t, str) for t in tables)
-        ):
-            raise self._bad("lookup_tables", "use a list of lookup table names, or null")
         #: table name -> its elements, in the order the data gives them
         self.tables: dict[str, list[str]] = {}
         self._build()
 
-    def _bad(self, key: str, hint: str) -> ComponentConfigError:
-        return ComponentConfigError(
-            f"component {self.name}: bad value {self.config[key]!r} for '{key}'",
-            hint=hint,
-            position=self.position,
-        )
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        """The settings' ranges; ``data validate`` runs this too, without building the
+        component."""
+        super().check_config(config, position=position)
+        cls.check_number(config, "threshold", above=0, at_most=1, position=position)
+        cls.check_number(config, "min_length", at_least=1, whole=True, position=position)
+        tables = config["lookup_tables"]
+        if tables is not None and not (
+            isinstance(tables, list) and all(isinstance(t, str) for t in tables)
+        ):
+            raise ComponentConfigError(
+                f"component {cls.name}: bad value {tables!r} for 'lookup_tables'",
+                hint="use a list of lookup table names, or null", position=position)
 
     def normalise(self, text: str) -> str:
         """The form in which texts and elements are compared."""

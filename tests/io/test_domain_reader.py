@@ -1,0 +1,183 @@
+"""The domain reader's checks of values that Rasa refuses or warns about: responses
+with nothing to send, float slot ranges, a negative session expiry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.errors import Problem
+from dialogflowlite.io.loader import Project, load_project
+
+
+def loaded(write_project, domain: str) -> tuple[Project, list[Problem]]:
+    root = write_project(domain=domain)
+    project = load_project(root, strict=False)
+    return project, project.problems
+
+
+def found(problems: list[Problem]) -> list[tuple[str, int | None, str]]:
+    return [(p.severity, p.position.line, p.message) for p in problems]
+
+
+# ---------------------------------------------------------------- responses
+
+
+def test_a_variation_with_nothing_to_send_is_an_error_at_its_line(write_project) -> None:
+    # Rasa: "Missing 'text' or 'custom' key in response"; here the bot went silent
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        responses:
+          utter_noworries:
+          - text:
+          - {}
+          - channel: rest
+          - text: "You're welcome!"
+        """)
+    assert found(problems) == [
+        ("error", line, f"variation {n} of response 'utter_noworries' has no text and no "
+         "custom payload (Rasa: \"Missing 'text' or 'custom' key in response\")")
+        for n, line in ((1, 4), (2, 5), (3, 6))
+    ]
+    assert {p.code for p in problems} == {"DFL103"}
+    assert problems[0].hint == "write `text: ...`, or put a channel's own payload under `custom:`"
+    # the broken variations are left out; the one that says something stays
+    assert project.domain.responses["utter_noworries"].variations == [
+        {"text": "You're welcome!"}]
+
+
+def test_an_image_or_buttons_alone_need_a_text_as_in_rasa(write_project) -> None:
+    _, problems = loaded(write_project, """
+        version: "3.1"
+        responses:
+          utter_menu:
+          - image: https://example.org/menu.png
+          - buttons: [{title: Yes, payload: /affirm}]
+          - text: ""
+            image: https://example.org/menu.png
+          - custom: {blocks: []}
+            text: Pick one
+        """)
+    assert [(p.severity, p.message.split(" (Rasa")[0]) for p in problems] == [
+        ("error", "variation 1 of response 'utter_menu' has an image but no text and no "
+                  "custom payload"),
+        ("error", "variation 2 of response 'utter_menu' has buttons but no text and no "
+                  "custom payload"),
+    ]
+    assert '`text: ""`' in problems[0].hint
+
+
+def test_custom_alone_is_a_response_and_an_empty_text_alone_a_warning(write_project) -> None:
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        responses:
+          utter_card:
+          - custom: {type: card}
+          utter_blank:
+          - text: ""
+          - "  "
+        """)
+    assert found(problems) == [
+        ("warning", line, f"variation {n} of response 'utter_blank' has an empty text and "
+                          "nothing else, so the bot sends an empty message")
+        for n, line in ((1, 6), (2, 7))
+    ]
+    assert len(project.domain.responses["utter_blank"].variations) == 2
+
+
+def test_a_response_without_variations_is_a_warning(write_project) -> None:
+    _, problems = loaded(write_project, """
+        version: "3.1"
+        responses:
+          utter_c2: []
+        """)
+    assert found(problems) == [
+        ("warning", 3, "response 'utter_c2' has no variations, so it sends nothing")]
+
+
+def test_retrieval_responses_in_data_files_are_checked_too(write_project) -> None:
+    root = write_project(domain='version: "3.1"\nintents: [faq]\n', files={
+        "data/faq.yml": 'version: "3.1"\nresponses:\n  utter_faq/ask_hours:\n  - {}\n'})
+    [problem] = load_project(root, strict=False).problems
+    assert problem.is_error and "no text and no custom payload" in problem.message
+    assert (Path(problem.position.file).name, problem.position.line) == ("faq.yml", 4)
+
+
+# ---------------------------------------------------------------- float slots
+
+
+def test_a_float_slot_needs_min_value_below_max_value(write_project) -> None:
+    # Rasa's InvalidSlotConfigError; here every value featurised as the same number
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        slots:
+          level:
+            type: float
+            min_value: 5
+            max_value: 1
+            mappings: []
+          same:
+            type: float
+            max_value: 0
+            mappings: []
+        """)
+    assert found(problems) == [
+        ("error", 5, "float slot 'level' has min_value 5 and max_value 1; min_value must be "
+                     "below max_value"),
+        ("error", 10, "float slot 'same' has min_value 0 and max_value 0; min_value must be "
+                      "below max_value"),
+    ]
+    level = project.domain.slots["level"]
+    assert (level.min_value, level.max_value) == (0.0, 1.0)
+
+
+def test_an_initial_value_outside_the_range_is_a_warning(write_project) -> None:
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        slots:
+          level:
+            type: float
+            min_value: 1
+            max_value: 5
+            initial_value: 7
+            mappings: []
+          inside:
+            type: float
+            min_value: -3
+            max_value: 3
+            initial_value: -2.5
+            mappings: []
+          text_slot:
+            type: text
+            min_value: 5
+            max_value: 1
+            mappings: []
+        """)
+    assert found(problems) == [
+        ("warning", 7, "initial_value 7 of float slot 'level' is outside its range 1 to 5; "
+                       "the policies read it as 5")]
+    assert project.domain.slots["level"].initial_value == 7
+
+
+# ---------------------------------------------------------------- session_config
+
+
+@pytest.mark.parametrize(("value", "expected"), [(-5, None), (0, 0.0), (2.5, 2.5)])
+def test_a_negative_session_expiration_time_is_an_error(write_project, value,
+                                                        expected) -> None:
+    project, problems = loaded(write_project, f"""
+        version: "3.1"
+        intents: [greet]
+        session_config:
+          session_expiration_time: {value}
+        """)
+    if expected is None:
+        assert found(problems) == [
+            ("error", 4, "session_expiration_time must be 0 or more minutes, not -5")]
+        assert "session_expiration_time" in problems[0].message
+        # the default, not "never expire" as before
+        assert project.domain.session_config.session_expiration_time == 60.0
+    else:
+        assert problems == []
+        assert project.domain.session_config.session_expiration_time == expected
