@@ -214,21 +214,14 @@ def _intent_names(tracker: DialogueStateTracker, count: int) -> list[str | None]
     return names
 
 
-def _episode_user_turns(tracker: DialogueStateTracker, loop: str) -> int:
-    """User messages since the message that started ``loop`` (that one included)."""
-    applied = tracker.applied_events()
-    start = next((i for i in range(len(applied) - 1, -1, -1)
-                  if isinstance(applied[i], ActiveLoop) and applied[i].name == loop), None)
-    if start is None:
-        return 1
-    return 1 + sum(isinstance(e, UserUttered) for e in applied[start:])
-
-
 class ActionTwoStageFallback(LoopAction):
     """Ask to affirm the guessed intent, then to rephrase; give up after a second miss.
 
-    When it ends, every user turn of the fallback is undone: either the
-    clarified message takes their place, or (giving up) ``utter_default`` is sent.
+    When it ends, the message that started it is undone (the fallback's own
+    turns went with the loop's collapsed runs, see
+    :func:`~dialogflowlite.shared.tracker.applied_indices`): either the
+    clarified message takes its place, or, giving up, ``action_default_fallback``
+    runs (``utter_default``, and the message is forgotten), as in Rasa.
     """
 
     def name(self) -> str:
@@ -256,13 +249,10 @@ class ActionTwoStageFallback(LoopAction):
 
     async def deactivate(self, tracker: DialogueStateTracker, context: ActionContext,
                          events_so_far: list[Event]) -> list[Event]:
-        # Undo every turn of the fallback; the loop's activation goes with them.
-        undo: list[Event] = [UserUtteranceReverted()
-                             for _ in range(_episode_user_turns(tracker, self.name()))]
         if self._gives_up(tracker):
-            sorry = await ResponseAction("utter_default", silent=True).run(tracker, context)
-            return [*sorry, *undo]
-        return [*undo, ActionExecuted(name=ACTION_LISTEN), _clarified_message(tracker)]
+            return await ActionDefaultFallback().run(tracker, context)
+        return [UserUtteranceReverted(), ActionExecuted(name=ACTION_LISTEN),
+                _clarified_message(tracker)]
 
 
 class ActionUnlikelyIntent(Action):

@@ -2,8 +2,9 @@
 
 A turn of a form:
 
-1. On activation it records ``active_loop`` and lets ``validate_<form>`` check
-   required slots that are already filled.
+1. On activation it records ``active_loop``, fills the required slots whose
+   mappings hold only while the form runs from the message that started it,
+   and lets ``validate_<form>`` check the required slots that are filled.
 2. Right after a user message (and unless another action interrupted the form
    since it last ran) it validates the slots set since that message. When it
    asked for a slot and nothing was extracted, it rejects itself
@@ -34,6 +35,7 @@ from dialogflowlite.dialogue.actions import (
     temporary_tracker,
     user_defined,
 )
+from dialogflowlite.dialogue.slot_filling import extract_slots
 from dialogflowlite.errors import ActionExecutionError
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START, REQUESTED_SLOT
 from dialogflowlite.shared.events import (
@@ -153,12 +155,32 @@ class FormAction(LoopAction):
 
     async def activate(self, tracker: DialogueStateTracker,
                        context: ActionContext) -> list[Event]:
-        prefilled = {name: tracker.get_slot(name) for name in self.required_slots(context)
-                     if tracker.get_slot(name) is not None}
+        """Fill what the message that starts the form holds, then validate the filled slots.
+
+        ``tracker`` has the form active already, so mappings that hold only while
+        it runs (``conditions: [{active_loop: <form>}]``, and a 2.0 form's own
+        mappings) fill from the message that started it, as in Rasa 3.2 and later.
+        """
+        extracted = await self.slots_from_activating_message(tracker, context)
+        current = temporary_tracker(tracker, extracted)
+        prefilled = {name: current.get_slot(name) for name in self.required_slots(context)
+                     if current.get_slot(name) is not None}
         if not prefilled:
             return []
         logger.debug("form %s starts with filled slots %s", self._name, sorted(prefilled))
-        return await self.validate_slots(prefilled, tracker, context)
+        validated = await self.validate_slots(prefilled, current, context)
+        answered = {e.name for e in validated if isinstance(e, SlotSet)}
+        # A value the validation action did not answer for counts as valid.
+        return [e for e in extracted if e.name not in answered] + validated
+
+    async def slots_from_activating_message(self, tracker: DialogueStateTracker,
+                                            context: ActionContext) -> list[SlotSet]:
+        """``slot`` events for required slots that the latest message fills now that the
+        form is active, and did not fill before (other events of the extraction are dropped)."""
+        required = set(self.required_slots(context))
+        return [e for e in await extract_slots(tracker, context)
+                if isinstance(e, SlotSet) and e.name in required and e.value is not None
+                and e.value != tracker.get_slot(e.name)]
 
     async def do(self, tracker: DialogueStateTracker, context: ActionContext,
                  events_so_far: list[Event]) -> list[Event]:

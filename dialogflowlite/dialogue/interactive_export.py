@@ -146,7 +146,7 @@ def story_segments(events: Iterable[Event]) -> list[list[Event]]:
             segments.append([])
         else:
             segments[-1].append(event)
-    kept = [applied_events(segment) for segment in segments]
+    kept = [applied_events(segment, keep_loop_turns=True) for segment in segments]
     return [segment for segment in kept if any(isinstance(e, UserUttered) for e in segment)]
 
 

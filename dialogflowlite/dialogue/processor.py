@@ -53,6 +53,7 @@ from dialogflowlite.shared.events import (
     Event,
     ReminderCancelled,
     ReminderScheduled,
+    SessionStarted,
     UserUttered,
 )
 from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -246,17 +247,31 @@ class MessageProcessor:
             return result
 
     def prediction_summary(self, tracker: DialogueStateTracker) -> dict[str, Any]:
-        """Scores of the next action for ``tracker`` (its follow-up is left pending)."""
+        """Scores of the next action for ``tracker`` (its follow-up is left pending).
+
+        ``scores`` has one entry per action of the domain, in the domain's order,
+        as Rasa's ``predict_next_with_tracker`` answers: clients look actions up
+        by position. Sort them where they are shown, not here.
+        """
         prediction = self.predict_next_action(tracker.copy())
         scores = prediction.probabilities or self._winner_scores(tracker, prediction) or {
             prediction.action_name: prediction.confidence or 0.0}
-        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         return {
-            "scores": [{"action": name, "score": float(score)} for name, score in ranked],
+            "scores": self._scores_in_domain_order(scores),
             "policy": prediction.policy_name,
             "confidence": prediction.confidence,
             "tracker": tracker.current_state("after_restart"),
         }
+
+    def _scores_in_domain_order(self, scores: dict[str, float]) -> list[dict[str, Any]]:
+        """``scores`` for every domain action in order, 0.0 for those the policy left out.
+
+        A policy may score only the action it picks (the rule policy does); an
+        action it scored that the domain lacks is kept, after the domain's.
+        """
+        names = list(self.domain.action_names)
+        names += [name for name in scores if name not in names]
+        return [{"action": name, "score": float(scores.get(name, 0.0))} for name in names]
 
     def _winner_scores(self, tracker: DialogueStateTracker,
                        prediction: Prediction) -> dict[str, float] | None:
@@ -282,10 +297,19 @@ class MessageProcessor:
             await self._trigger_intent(sender_id, reminder.intent, reminder.entities, None, None)
 
     async def append_events(self, sender_id: str, events: list[Event]) -> DialogueStateTracker:
-        """Add events to a conversation (Rasa's ``POST /conversations/{id}/tracker/events``)."""
+        """Add events to a conversation (Rasa's ``POST /conversations/{id}/tracker/events``).
+
+        A conversation with nothing in it gets its session started first (unless
+        the events start one themselves), as in Rasa: events set before the first
+        message (a user's profile in slots) would otherwise stop the session from
+        ever starting, and the next message would find no ``action_listen`` to
+        follow and get no answer.
+        """
         async with self.lock_store.lock(sender_id):
             tracker = await self.get_tracker(sender_id)
             start = len(tracker.events)
+            if not tracker.applied_events() and not _starts_a_session(events):
+                await self._update_session(tracker, self.context(None), None)
             tracker.update_with_events(events)
             await self.save_tracker(tracker, start)
             return tracker
@@ -493,3 +517,10 @@ def _still_scheduled(tracker: DialogueStateTracker, reminder: ReminderScheduled)
     """Whether the reminder is still part of the conversation (no restart since)."""
     return any(isinstance(e, ReminderScheduled) and e.name == reminder.name
                and e.date_time == reminder.date_time for e in tracker.applied_events())
+
+
+def _starts_a_session(events: list[Event]) -> bool:
+    """Whether ``events`` begin with a session start of their own."""
+    first = events[0] if events else None
+    return (isinstance(first, SessionStarted)
+            or (isinstance(first, ActionExecuted) and first.name == ACTION_SESSION_START))

@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.errors import ActionExecutionError
 from dialogflowlite.shared.domain import (
     CUSTOM,
+    FRAMEWORK_SLOTS,
     FROM_ENTITY,
     FROM_INTENT,
     FROM_TEXT,
     FROM_TRIGGER_INTENT,
-    REQUESTED_SLOT,
-    SESSION_START_METADATA_SLOT,
     Domain,
     SlotDef,
     SlotMapping,
@@ -45,9 +44,6 @@ if TYPE_CHECKING:
     from dialogflowlite.dialogue.actions import ActionContext
 
 logger = logging.getLogger(__name__)
-
-#: slots the framework manages itself; mappings never fill them
-FRAMEWORK_SLOTS = frozenset({REQUESTED_SLOT, SESSION_START_METADATA_SLOT})
 
 ACTION_VALIDATE_SLOT_MAPPINGS = "action_validate_slot_mappings"
 

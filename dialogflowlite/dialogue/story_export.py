@@ -141,4 +141,5 @@ def stories_yaml(stories: Sequence[WrittenStory]) -> str:
 
 def conversation_story(sender_id: str, events: Iterable[Event]) -> str:
     """A conversation's applied events as one YAML story (``GET /story``)."""
-    return stories_yaml([WrittenStory(sender_id, events_to_steps(applied_events(events)))])
+    steps = events_to_steps(applied_events(events, keep_loop_turns=True))
+    return stories_yaml([WrittenStory(sender_id, steps)])

@@ -53,6 +53,9 @@ DEFAULT_INTENTS: tuple[str, ...] = (
 
 REQUESTED_SLOT = "requested_slot"
 SESSION_START_METADATA_SLOT = "session_started_metadata"
+#: slots the framework manages itself: trackers keep them even when the domain does
+#: not declare them, and slot mappings never fill them
+FRAMEWORK_SLOTS = frozenset({REQUESTED_SLOT, SESSION_START_METADATA_SLOT})
 
 SLOT_TYPES = ("text", "bool", "categorical", "float", "list", "any")
 

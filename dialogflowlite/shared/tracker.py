@@ -9,10 +9,17 @@ rebuilt from stored events is identical to the live one. Undo (``undo``,
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dialogflowlite.shared.domain import ACTION_LISTEN, REQUESTED_SLOT, Domain, SlotDef
+from dialogflowlite.shared.domain import (
+    ACTION_LISTEN,
+    FRAMEWORK_SLOTS,
+    REQUESTED_SLOT,
+    Domain,
+    SlotDef,
+)
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -35,39 +42,129 @@ from dialogflowlite.shared.events import (
 )
 from dialogflowlite.shared.message import Message
 
+logger = logging.getLogger(__name__)
 
-def _undo_till_previous(event_type: type[Event], events: list[Event]) -> None:
-    """Remove events from the end up to and including the last ``event_type``."""
-    while events:
-        removed = events.pop()
-        if isinstance(removed, event_type):
-            break
+#: undeclared slot names already reported by this process; bounded, as clients choose
+#: the names (past the bound it starts over, so a name may be reported again)
+_REPORTED_SLOTS: set[str] = set()
+_MAX_REPORTED_SLOTS = 1000
 
 
-def applied_events(events: Iterable[Event]) -> list[Event]:
-    """The events that still count: after the last restart or session start, undo applied."""
-    applied: list[Event] = []
-    for event in events:
+def applied_indices(events: Sequence[Event], keep_loop_turns: bool = False) -> list[int]:
+    """Indices of the events that still count, in order (Rasa's applied events).
+
+    Applies restarts and new sessions (everything before is forgotten), undo
+    (``undo``) and rewind (``rewind``), and collapses a loop's repeated runs on
+    its happy path into its first run: the actions and user turns between two
+    such runs no longer count (slots and other events stay). So one ``rewind``
+    after a loop's runs undoes the message that started the loop, as in Rasa.
+
+    ``keep_loop_turns`` keeps the collapsed runs and turns of every loop run
+    that was not undone (what a written story or an NLU example needs: the
+    user's answers to a form's questions); undo and rewind act as without it.
+    """
+    loops = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+    kept: list[int] = []
+    #: a kept loop run's index -> the indices collapsed into it
+    folded: dict[int, list[int]] = {}
+    for index, event in enumerate(events):
         if isinstance(event, (Restarted, SessionStarted)):
-            applied = []
+            kept = []
         elif isinstance(event, ActionReverted):
-            _undo_till_previous(ActionExecuted, applied)
+            _undo_until(ActionExecuted, kept, events)
         elif isinstance(event, UserUtteranceReverted):
             # A user message always follows an action_listen: undo both.
-            _undo_till_previous(UserUttered, applied)
-            _undo_till_previous(ActionExecuted, applied)
+            _undo_until(UserUttered, kept, events)
+            _undo_until(ActionExecuted, kept, events)
+        elif (isinstance(event, ActionExecuted) and event.name in loops
+              and _loop_runs_again(event.name, [events[i] for i in kept])):
+            first_run, removed = _undo_to_previous_loop_run(event.name, kept, events)
+            folded.setdefault(first_run, []).extend([*removed, index])
         else:
-            applied.append(event)
-    return applied
+            kept.append(index)
+    if not keep_loop_turns:
+        return kept
+    return sorted(_with_folded(kept, folded))
+
+
+def _with_folded(indices: Iterable[int], folded: dict[int, list[int]]) -> list[int]:
+    """``indices`` and, for each, what was collapsed into it (and into those, in turn)."""
+    found: list[int] = []
+    for index in indices:
+        found.append(index)
+        if index in folded:
+            found += _with_folded(folded[index], folded)
+    return found
+
+
+def applied_events(events: Iterable[Event], keep_loop_turns: bool = False) -> list[Event]:
+    """The events that still count (see :func:`applied_indices`)."""
+    listed = list(events)
+    return [listed[i] for i in applied_indices(listed, keep_loop_turns)]
+
+
+def _loop_runs_again(loop: str, kept: list[Event]) -> bool:
+    """Whether running ``loop`` now only continues its happy path (Rasa collapses those).
+
+    It does not when this is the loop's first run since it was activated, or
+    when the loop was rejected or another action answered the user since its
+    previous run (an unhappy path, which stories spell out).
+    """
+    next_action: str | None = None
+    for event in reversed(kept):
+        if isinstance(event, ActiveLoop) and event.name is None:
+            return False
+        if isinstance(event, ActionExecutionRejected) and event.name == loop:
+            return False
+        if isinstance(event, UserUttered) and next_action is not None and next_action != loop:
+            return False
+        if isinstance(event, ActionExecuted):
+            if event.name == loop:
+                return True
+            next_action = event.name
+    return False
+
+
+def _undo_to_previous_loop_run(loop: str, kept: list[int],
+                               events: Sequence[Event]) -> tuple[int, list[int]]:
+    """Drop the actions and user turns since ``loop`` last ran; slots and the like stay.
+
+    Returns the index of that previous run and the dropped indices, in order.
+    """
+    removed: list[int] = []
+    position = len(kept) - 1
+    while position >= 0:
+        event = events[kept[position]]
+        if isinstance(event, ActionExecuted) and event.name == loop:
+            break
+        if isinstance(event, (ActionExecuted, UserUttered)):
+            removed.append(kept.pop(position))
+        position -= 1
+    return kept[position], removed[::-1]
+
+
+def _undo_until(kind: type[Event], kept: list[int], events: Sequence[Event]) -> None:
+    """Remove indices from the end up to and including the last event of ``kind``."""
+    while kept:
+        if isinstance(events[kept.pop()], kind):
+            return
 
 
 class DialogueStateTracker:
-    """One conversation: its events and the current state derived from them."""
+    """One conversation: its events and the current state derived from them.
+
+    ``slots`` are the domain's slots. As in Rasa, a slot event for a slot the domain
+    does not declare stays among the events but sets nothing (it is logged once per
+    name), except for the framework's own slots (``requested_slot``,
+    ``session_started_metadata``). Without ``slots`` (no domain known) every slot
+    event sets its slot.
+    """
 
     def __init__(self, sender_id: str, slots: Iterable[SlotDef] | None = None,
                  events: Iterable[Event] = ()) -> None:
         self.sender_id = sender_id
         self.slot_defs: dict[str, SlotDef] = {s.name: s for s in slots or ()}
+        self.takes_any_slot = slots is None
         self.events: list[Event] = []
         self._reset()
         for event in events:
@@ -124,8 +221,7 @@ class DialogueStateTracker:
                 self.latest_action["action_text"] = event.action_text
             self.followup_action = None
         elif isinstance(event, SlotSet):
-            definition = self.slot_defs.get(event.name)
-            self.slots[event.name] = definition.coerce(event.value) if definition else event.value
+            self._set_slot(event.name, event.value)
         elif isinstance(event, ActiveLoop):
             if event.name:
                 trigger = self.latest_message.parse_data if self.latest_message else {}
@@ -157,6 +253,15 @@ class DialogueStateTracker:
                 input_channel=self.latest_message.input_channel,
                 message_id=self.latest_message.message_id,
                 timestamp=self.latest_message.timestamp, metadata=self.latest_message.metadata)
+
+    def _set_slot(self, name: str, value: Any) -> None:
+        definition = self.slot_defs.get(name)
+        if definition is not None:
+            self.slots[name] = definition.coerce(value)
+        elif self.takes_any_slot or name in FRAMEWORK_SLOTS:
+            self.slots[name] = value
+        else:
+            _report_undeclared_slot(name)
 
     # ------------------------------------------------------------ questions
 
@@ -194,8 +299,9 @@ class DialogueStateTracker:
                 return event.input_channel
         return None
 
-    def applied_events(self) -> list[Event]:
-        return applied_events(self.events)
+    def applied_events(self, keep_loop_turns: bool = False) -> list[Event]:
+        """The events that still count (see :func:`applied_indices`)."""
+        return applied_events(self.events, keep_loop_turns)
 
     def events_after_latest_restart(self) -> list[Event]:
         for index in range(len(self.events) - 1, -1, -1):
@@ -213,7 +319,8 @@ class DialogueStateTracker:
         needs a changed event makes a new one), so the copy shares them; adding or
         undoing events in either tracker leaves the other as it was.
         """
-        return DialogueStateTracker(self.sender_id, self.slot_defs.values(), list(self.events))
+        slots = None if self.takes_any_slot else self.slot_defs.values()
+        return DialogueStateTracker(self.sender_id, slots, list(self.events))
 
     # ------------------------------------------------------------ JSON
 
@@ -268,3 +375,15 @@ class DialogueStateTracker:
 
     def __repr__(self) -> str:
         return f"DialogueStateTracker({self.sender_id!r}, {len(self.events)} events)"
+
+
+def _report_undeclared_slot(name: str) -> None:
+    # once per name: trackers are rebuilt from their events on every request
+    if name in _REPORTED_SLOTS:
+        return
+    if len(_REPORTED_SLOTS) >= _MAX_REPORTED_SLOTS:
+        _REPORTED_SLOTS.clear()
+    _REPORTED_SLOTS.add(name)
+    logger.error("a slot event for %r was ignored: the domain declares no such slot "
+                 "(declare it under `slots:` in domain.yml, or fix what sent the event)",
+                 name)

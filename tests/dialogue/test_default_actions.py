@@ -240,6 +240,41 @@ def test_two_stage_fallback_gives_up_after_two_misses(bot, domain) -> None:
     assert not any(isinstance(e, UserUttered) for e in result.tracker.applied_events())
 
 
+def _user_intents(events) -> list[str | None]:
+    return [e.intent_name for e in events if isinstance(e, UserUttered)]
+
+
+def test_two_stage_fallback_keeps_the_turns_before_it(bot, domain) -> None:
+    from dialogflowlite.components.policies.states import featurised_events
+
+    processor = bot(domain, FunctionPolicy(_two_stage_policy))
+    say(processor, "/greet")
+    _fallback_message(processor)
+    say(processor, "/out_of_scope")
+    result = say(processor, "/greet")
+    assert texts(result) == ["Hello!"]
+    # one rewind undoes the message that started the fallback (its later turns were
+    # collapsed into its first run), for the tracker and the policies alike
+    assert _user_intents(result.tracker.applied_events()) == ["greet", "greet"]
+    assert _user_intents(featurised_events(result.tracker.events)) == ["greet", "greet"]
+    rewinds = [e for e in result.events if isinstance(e, UserUtteranceReverted)]
+    assert len(rewinds) == 1
+
+
+def test_two_stage_fallback_giving_up_keeps_the_turns_before_it(bot, domain) -> None:
+    from dialogflowlite.components.policies.states import featurised_events
+
+    processor = bot(domain, FunctionPolicy(_two_stage_policy))
+    say(processor, "/greet")
+    _fallback_message(processor)
+    result = _fallback_message(processor, "more gibberish")
+    assert texts(result) == ["Sorry, I did not get that."]
+    assert _user_intents(result.tracker.applied_events()) == ["greet"]
+    assert _user_intents(featurised_events(result.tracker.events)) == ["greet"]
+    assert "utter_greet" in [e.name for e in featurised_events(result.tracker.events)
+                             if isinstance(e, ActionExecuted)]
+
+
 def test_revert_fallback_events_after_an_affirmation(domain) -> None:
     events = [
         ActionExecuted(name=ACTION_LISTEN), user("nlu_fallback", "gibberish"),

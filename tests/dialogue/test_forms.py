@@ -265,3 +265,53 @@ def test_form_events_record_requested_slot_before_the_question(trip) -> None:
     assert kinds == [("ActiveLoop", "trip_form"), ("SlotSet", "requested_slot"),
                      ("BotUttered", None)]
     assert next(e for e in result.events if isinstance(e, SlotSet)).value == "city"
+
+
+# Mappings that hold only while the form runs, as Rasa 3 writes a 2.0 form's mappings.
+IN_FORM_DOMAIN = DOMAIN.replace("""    - type: from_entity
+      entity: city
+    - type: from_text""", """    - type: from_entity
+      entity: city
+      conditions:
+      - active_loop: trip_form
+    - type: from_text""")
+
+
+@pytest.fixture
+def in_form_trip(bot):
+    return bot(IN_FORM_DOMAIN, simple_rules(**RULES))
+
+
+def test_the_message_that_starts_the_form_fills_slots_mapped_only_in_the_form(
+    in_form_trip,
+) -> None:
+    # outside the form the mapping does not apply...
+    assert say(in_form_trip, '/greet{"city": "Rome"}').tracker.slots["city"] is None
+    # ...but the message that starts the form fills it, so the form asks for the next slot
+    result = say(in_form_trip, '/book{"city": "Rome"}')
+    assert result.tracker.slots["city"] == "Rome"
+    assert texts(result) == ["How many travellers?"]
+    assert result.tracker.requested_slot == "count"
+
+
+def test_a_slot_filled_at_activation_goes_through_the_validation_action(
+    in_form_trip, register_plugin,
+) -> None:
+    validation = TripValidation()
+    register_plugin(validation, "trip-validation")
+    result = say(in_form_trip, '/book{"city": "Atlantis"}')
+    assert validation.seen[0]["candidates"] == {"city": "Atlantis"}
+    assert texts(result) == ["We do not fly to Atlantis.", "Where to?"]
+    assert result.tracker.slots["city"] is None
+    assert result.tracker.requested_slot == "city"
+
+
+def test_activation_fills_nothing_from_mappings_that_wait_for_their_question(
+    in_form_trip,
+) -> None:
+    # the from_text mapping holds only once the form asked for city
+    result = say(in_form_trip, "/inform")
+    assert result.tracker.slots["city"] is None
+    started = say(in_form_trip, "/book")
+    assert started.tracker.slots["city"] is None
+    assert texts(started) == ["Where to?"]

@@ -226,7 +226,10 @@ def test_predict_next_scores_without_running(processor) -> None:
                                                "entities": []})]))
     before = len(asyncio.run(processor.get_tracker("user")).events)
     prediction = asyncio.run(processor.predict_next("user"))
-    assert prediction["scores"][0] == {"action": "utter_greet", "score": 1.0}
+    # one score per domain action, in the domain's order (Rasa's shape)
+    assert [s["action"] for s in prediction["scores"]] == processor.domain.action_names
+    assert max(prediction["scores"], key=lambda s: s["score"]) == {"action": "utter_greet",
+                                                                   "score": 1.0}
     assert prediction["policy"] == "TestPolicy"
     assert prediction["tracker"]["sender_id"] == "user"
     assert len(asyncio.run(processor.get_tracker("user")).events) == before

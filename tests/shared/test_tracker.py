@@ -117,3 +117,89 @@ def test_tracker_rebuilt_from_json_equals_original() -> None:
         tracker.update(event)
     rebuilt = DialogueStateTracker.from_dict("u1", tracker.current_state()["events"], SLOTS)
     assert rebuilt.current_state() == tracker.current_state()
+
+
+def test_a_slot_the_domain_does_not_declare_is_not_set_and_is_reported_once(caplog) -> None:
+    from dialogflowlite.shared import tracker as tracker_module
+
+    tracker_module._REPORTED_SLOTS.discard("colour")
+    tracker = DialogueStateTracker("u1", SLOTS)
+    with caplog.at_level("ERROR", logger="dialogflowlite.shared.tracker"):
+        tracker.update(SlotSet(name="colour", value="red"))
+        tracker.update(SlotSet(name="colour", value="blue"))
+        DialogueStateTracker("u2", SLOTS, [SlotSet(name="colour", value="red")])
+    # as in Rasa: the event stays in the conversation, the slot is not set
+    assert "colour" not in tracker.slots and len(tracker.events) == 2
+    assert "colour" not in tracker.current_state()["slots"]
+    reports = [r for r in caplog.records if "'colour'" in r.getMessage()]
+    assert len(reports) == 1 and "declares no such slot" in reports[0].getMessage()
+
+
+def test_the_frameworks_own_slots_are_set_even_when_not_declared() -> None:
+    tracker = DialogueStateTracker("u1", SLOTS)
+    tracker.update(SlotSet(name="requested_slot", value="city"))
+    tracker.update(SlotSet(name="session_started_metadata", value={"channel": "web"}))
+    assert tracker.requested_slot == "city"
+    assert tracker.current_state()["slots"]["session_started_metadata"] == {"channel": "web"}
+
+
+def test_without_a_domain_every_slot_is_set_and_copies_keep_that() -> None:
+    tracker = DialogueStateTracker("u1", events=[SlotSet(name="anything", value=1)])
+    assert tracker.slots == {"anything": 1}
+    assert tracker.copy().slots == {"anything": 1}
+    declared = DialogueStateTracker("u1", [], [SlotSet(name="anything", value=1)])
+    assert declared.slots == {} and declared.copy().slots == {}
+
+
+def _form_conversation() -> list:
+    """greet, then a form over two user answers."""
+    return [
+        ActionExecuted(name="action_listen"), user("greet"), ActionExecuted(name="utter_greet"),
+        ActionExecuted(name="action_listen"), user("book"),
+        ActionExecuted(name="form"), ActiveLoop(name="form"), SlotSet(name="requested_slot",
+                                                                     value="city"),
+        ActionExecuted(name="action_listen"), user("inform", "Rome"),
+        SlotSet(name="city", value="Rome"), ActionExecuted(name="form"),
+        SlotSet(name="requested_slot", value="count"),
+        ActionExecuted(name="action_listen"), user("inform", "two"),
+        SlotSet(name="count", value=2), ActionExecuted(name="form"),
+        ActiveLoop(name=None),
+    ]
+
+
+def test_a_loops_happy_path_runs_collapse_into_its_first_run() -> None:
+    tracker = DialogueStateTracker("u1", SLOTS, _form_conversation())
+    applied = tracker.applied_events()
+    assert [e.intent_name for e in applied if isinstance(e, UserUttered)] == ["greet", "book"]
+    assert sum(isinstance(e, ActionExecuted) and e.name == "form" for e in applied) == 1
+    # slots set during the collapsed runs stay, and so does the latest message
+    assert tracker.slots["city"] == "Rome" and tracker.slots["count"] == 2.0
+    assert tracker.latest_message.text == "two"
+    # ... unless asked for: stories and NLU examples need the user's answers
+    kept = tracker.applied_events(keep_loop_turns=True)
+    assert kept == [e for e in tracker.events]
+
+
+def test_a_rewind_after_a_loops_runs_undoes_the_message_that_started_it() -> None:
+    events = _form_conversation()[:-1]  # the form still runs
+    tracker = DialogueStateTracker("u1", SLOTS, [*events, UserUtteranceReverted()])
+    assert tracker.active_loop_name is None
+    assert tracker.latest_message.intent_name == "greet"
+    for keep in (False, True):
+        assert [e.intent_name for e in tracker.applied_events(keep_loop_turns=keep)
+                if isinstance(e, UserUttered)] == ["greet"]
+
+
+def test_a_rejected_loop_run_is_an_unhappy_path_and_is_not_collapsed() -> None:
+    from dialogflowlite.shared.events import ActionExecutionRejected
+
+    events = [
+        ActionExecuted(name="action_listen"), user("book"),
+        ActionExecuted(name="form"), ActiveLoop(name="form"),
+        ActionExecuted(name="action_listen"), user("chitchat"),
+        ActionExecutionRejected(name="form"), ActionExecuted(name="utter_chitchat"),
+        ActionExecuted(name="form"),
+    ]
+    applied = DialogueStateTracker("u1", SLOTS, events).applied_events()
+    assert [e.intent_name for e in applied if isinstance(e, UserUttered)] == ["book",
+                                                                             "chitchat"]

@@ -379,7 +379,8 @@ def conversation_turns(tracker: DialogueStateTracker, history: int) -> list[Turn
     from dialogflowlite.shared.events import BotUttered, UserUttered
 
     turns: list[Turn] = []
-    for event in tracker.applied_events():
+    # a form's answers are turns too, though its collapsed runs hide them from policies
+    for event in tracker.applied_events(keep_loop_turns=True):
         if isinstance(event, UserUttered) and event.text:
             turns.append(Turn(USER, event.text))
         elif isinstance(event, BotUttered) and event.text:

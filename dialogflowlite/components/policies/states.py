@@ -39,6 +39,7 @@ from dialogflowlite.shared.events import (
 )
 from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.stories import ANY_SLOT_VALUE
+from dialogflowlite.shared.tracker import applied_indices
 
 #: rule conditions: the slot or loop must not be set (``slot: null``, ``active_loop: null``)
 SHOULD_NOT_BE_SET = "<not set>"
@@ -200,46 +201,6 @@ def categorical_values(slot: SlotDef) -> list[str]:
 # ---------------------------------------------------------------- which events count
 
 
-def _loop_runs_again(loop: str, kept: list[Event]) -> bool:
-    """Whether running ``loop`` now only continues its happy path (Rasa collapses those).
-
-    It does not when this is the loop's first run since it was activated, or
-    when the loop was rejected or another action answered the user since its
-    previous run (an unhappy path, which stories spell out).
-    """
-    next_action: str | None = None
-    for event in reversed(kept):
-        if isinstance(event, ActiveLoop) and event.name is None:
-            return False
-        if isinstance(event, ActionExecutionRejected) and event.name == loop:
-            return False
-        if isinstance(event, UserUttered) and next_action is not None and next_action != loop:
-            return False
-        if isinstance(event, ActionExecuted):
-            if event.name == loop:
-                return True
-            next_action = event.name
-    return False
-
-
-def _undo_to_previous_loop_run(loop: str, kept: list[int], events: Sequence[Event]) -> None:
-    """Drop the actions and user turns since ``loop`` last ran; slots and the like stay."""
-    position = len(kept) - 1
-    while position >= 0:
-        event = events[kept[position]]
-        if isinstance(event, ActionExecuted) and event.name == loop:
-            return
-        if isinstance(event, (ActionExecuted, UserUttered)):
-            del kept[position]
-        position -= 1
-
-
-def _undo_until(kind: type[Event], kept: list[int], events: Sequence[Event]) -> None:
-    while kept:
-        if isinstance(events[kept.pop()], kind):
-            return
-
-
 #: events that can change how earlier events are featurised (forgotten, undone,
 #: or a loop's runs collapsed), besides a loop's own ``ActionExecuted``: after
 #: one of them, :meth:`StateFeaturizer.extend` reads a conversation anew. Keep
@@ -248,27 +209,10 @@ _RESHAPING = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, 
 
 
 def featurised_indices(events: Sequence[Event]) -> list[int]:
-    """Indices of the events that shape the states, in order.
-
-    Applies restarts and new sessions (everything before is forgotten), undo
-    and rewind, and collapses a loop's repeated happy-path runs.
-    """
-    loops = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
-    kept: list[int] = []
-    for index, event in enumerate(events):
-        if isinstance(event, (Restarted, SessionStarted)):
-            kept = []
-        elif isinstance(event, ActionReverted):
-            _undo_until(ActionExecuted, kept, events)
-        elif isinstance(event, UserUtteranceReverted):
-            _undo_until(UserUttered, kept, events)
-            _undo_until(ActionExecuted, kept, events)
-        elif (isinstance(event, ActionExecuted) and event.name in loops
-              and _loop_runs_again(event.name, [events[i] for i in kept])):
-            _undo_to_previous_loop_run(event.name, kept, events)
-        else:
-            kept.append(index)
-    return kept
+    """Indices of the events that shape the states, in order: the applied events
+    (:func:`~dialogflowlite.shared.tracker.applied_indices`), where a loop's
+    repeated happy-path runs are collapsed as Rasa does."""
+    return applied_indices(events)
 
 
 def featurised_events(events: Sequence[Event]) -> list[Event]:
