@@ -221,6 +221,17 @@ class EventBrokerError(DialogflowLiteError):
     code = "DFL602"
 
 
+class JsonContentError(DialogflowLiteError, ValueError):
+    """Well-formed JSON that is refused: NaN or Infinity, a number too large for a
+    float, or nesting deeper than the limit.
+
+    A ValueError too, as the json module's own errors are, so code that handles
+    unreadable JSON handles this the same way.
+    """
+
+    code = "DFL603"
+
+
 class ApiError(DialogflowLiteError):
     """An HTTP API error; ``status`` is the HTTP status and ``reason`` Rasa's reason code."""
 

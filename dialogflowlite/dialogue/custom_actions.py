@@ -198,7 +198,9 @@ class CustomActionExecutor:
                 events.append(item)
                 continue
             try:
-                events.append(event_from_dict(item))
+                # strictly, as events sent to the HTTP API: stored as they are, a
+                # malformed one would break every later turn of the conversation
+                events.append(event_from_dict(item, strict=True))
             except DialogflowLiteError as e:
                 raise ActionExecutionError(f"custom action {name!r} returned a bad event: "
                                            f"{e.message}", hint=e.hint) from e

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
-from dialogflowlite.shared.events import ReminderCancelled, ReminderScheduled
+from dialogflowlite.shared.events import ReminderCancelled, ReminderScheduled, reminder_time
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def reminder_key(reminder: ReminderScheduled) -> str:
 
 def seconds_until(date_time: str, now: datetime | None = None) -> float:
     """Seconds from now until the ISO 8601 ``date_time`` (0 when it has passed)."""
-    when = datetime.fromisoformat(date_time.replace("Z", "+00:00"))
+    when = reminder_time(date_time)
     if when.tzinfo is None:
         when = when.astimezone()
     now = now or datetime.now(timezone.utc)

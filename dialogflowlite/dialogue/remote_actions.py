@@ -11,13 +11,13 @@ naming the action and the URL, which the processor logs before going on.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ActionExecutionError, ConfigError
 from dialogflowlite.io.formats import flag_meaning
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -154,8 +154,8 @@ class RemoteActionClient:
     @staticmethod
     def _read_answer(action_name: str, url: str, status: int, body: str) -> dict[str, Any]:
         try:
-            data = json.loads(body) if body.strip() else {}
-        except json.JSONDecodeError:
+            data = safe_json.loads(body) if body.strip() else {}
+        except ValueError:
             data = None
         if status == 400 and isinstance(data, dict) and data.get("action_name"):
             raise ActionRejectedByServer(action_name, str(data.get("error") or "rejected"))

@@ -127,6 +127,42 @@ def not_found_message(request: Request) -> str:
     return message
 
 
+def allowed_methods(request: Request, error: BaseException) -> list[str]:
+    """The methods the path of a 405 takes, sorted; [] when they cannot be found.
+
+    Sanic names them only for routes without parameters, so the others are
+    found by asking the router for the path with each method.
+    """
+    found = getattr(error, "allowed_methods", None) or _routable_methods(request)
+    return sorted({str(method).upper() for method in found})
+
+
+def _routable_methods(request: Request) -> list[str]:
+    from sanic.constants import HTTP_METHODS
+
+    router = getattr(getattr(request, "app", None), "router", None)
+    path = getattr(request, "path", None)
+    if router is None or not path:
+        return []
+    found = []
+    for method in HTTP_METHODS:
+        try:
+            router.resolve(path=path, method=method)
+        except Exception:  # NotFound, NoMethod: this method has no route here
+            continue
+        found.append(method)
+    return found
+
+
+def method_not_allowed_message(request: Request, error: BaseException,
+                               allowed: list[str]) -> str:
+    """What a 405 says: the method, the path asked for (kept whole, like a 404's) and
+    the ``allowed`` methods, when known."""
+    method = getattr(request, "method", "") or getattr(error, "method", "")
+    message = f"Method {method} not allowed for URL {getattr(request, 'path', '') or ''}"
+    return f"{message} (allowed: {', '.join(allowed)})" if allowed else message
+
+
 def install_error_handler(app: Sanic) -> None:
     """Route every exception of ``app`` through :func:`response_for`."""
     from sanic.handlers import ErrorHandler
@@ -139,16 +175,19 @@ def install_error_handler(app: Sanic) -> None:
             status, body = response_for(exception)
             if status == 404 and not isinstance(exception, DialogflowLiteError):
                 body["message"] = not_found_message(request)
+            headers = {}
+            if status == 405 and not isinstance(exception, DialogflowLiteError):
+                allowed = allowed_methods(request, exception)
+                # public_message() would take the URL for a file path and cut it
+                body["message"] = method_not_allowed_message(request, exception, allowed)
+                headers = {**(getattr(exception, "headers", None) or {}),
+                           **({"Allow": ", ".join(allowed)} if allowed else {})}
             if status >= 500 and not isinstance(exception, DialogflowLiteError):
                 logger.error("unexpected error on %s %s", getattr(request, "method", "?"),
                              getattr(request, "path", "?"), exc_info=exception)
             elif status >= 500:
                 logger.error("%s on %s: %s", type(exception).__name__,
                              getattr(request, "path", "?"), exception)
-            headers = {}
-            allowed = getattr(exception, "headers", None)
-            if status == 405 and allowed:
-                headers = dict(allowed)
             return json(body, status=status, headers=headers)
 
     app.error_handler = JsonErrorHandler()

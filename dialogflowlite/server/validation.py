@@ -6,12 +6,12 @@ that is too long) whose message names the field, so a client knows what to fix.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ApiError
+from dialogflowlite.errors import ApiError, JsonContentError
 from dialogflowlite.server.errors import bad_request
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     from sanic import Request
@@ -39,11 +39,15 @@ def yaml_body(request: Request, what: str, hint: str) -> str:
 
 
 def json_body(request: Request, *, expect: type | tuple[type, ...] = dict) -> Any:
-    """The request's JSON body; 400 when it is missing, malformed or of the wrong type."""
+    """The request's JSON body; 400 when it is missing, malformed or of the wrong type, and
+    when it holds NaN or Infinity or nests deeper than :data:`safe_json.MAX_DEPTH`."""
     if not request.body:
         raise bad_request("the request needs a JSON body", parameter="body")
     try:
-        data = json.loads(request.body)
+        data = safe_json.loads(request.body)
+    except JsonContentError as e:
+        # checked before UnicodeDecodeError and ValueError: it is one, with a better message
+        raise bad_request(f"the body is refused: {e.render()}", parameter="body") from e
     except (ValueError, UnicodeDecodeError) as e:
         raise bad_request(f"the body is not valid JSON ({type(e).__name__})",
                           parameter="body") from e

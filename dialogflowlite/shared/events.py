@@ -7,8 +7,11 @@ Every event knows its JSON ``type_name`` (``user``, ``bot``, ``action``,
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from dialogflowlite.errors import DialogueError
@@ -405,49 +408,178 @@ def readable_parse_data(parse: Any) -> dict[str, Any]:
 def event_from_dict(data: dict[str, Any], *, strict: bool = False) -> Event:
     """Read one event from Rasa's JSON; an unknown ``event`` type is a clear error.
 
-    With ``strict`` (events sent over the HTTP API) an event that would mean
-    nothing is refused too: a slot or followup event without a ``name``, an
-    action event with neither ``name`` nor ``action_text``. Stored events are
-    read without it, so a conversation is never lost over one such event.
+    With ``strict`` (events sent over the HTTP API or by an action server) an
+    event that would mean nothing is refused too: a slot, followup or
+    action_execution_rejected event without a ``name``, an action event with
+    neither ``name`` nor ``action_text``, and any field the event reads that
+    holds the wrong type (a number for a name, text for a confidence, a list
+    for ``metadata``, a reminder ``date_time`` that is no ISO 8601 date); the
+    DialogueError names the event type and the field. Stored events are read
+    without it, so a conversation is never lost over one such event.
     """
     if not isinstance(data, dict):
         raise DialogueError(f"an event must be a JSON object, not {type(data).__name__}")
     original = data.get("event")
-    kind = EVENT_ALIASES.get(original, original)
-    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    kind = EVENT_ALIASES.get(original, original) if isinstance(original, str) else None
+    cls = EVENT_TYPES.get(kind) if kind else None
     if cls is None:
-        raise DialogueError(f"unknown event type {data.get('event')!r}",
-                            hint=f"use one of {', '.join(sorted(EVENT_TYPES))}")
+        raise _unknown_type(original)
+    if strict:
+        _check_strictly(original, kind, data)
     if original == "form_validation":
         data = {**data, "is_interrupted": not data.get("validate", True)}
-    if strict:
-        _check_name(kind, data)
-        if kind == "user" and data.get("parse_data") is not None:
-            problem = parse_data_problem(data["parse_data"])
-            if problem:
-                raise DialogueError(f"event 'user' is malformed: {problem}")
     try:
         return cls.from_payload(data)
     except (TypeError, ValueError) as e:
         raise DialogueError(f"event {kind!r} is malformed: {e}") from e
 
 
+def _unknown_type(original: Any) -> DialogueError:
+    hint = f"use one of {', '.join(sorted(EVENT_TYPES))}"
+    if original is None:
+        return DialogueError("it has no 'event' field saying which kind of event it is",
+                             hint=hint)
+    if not isinstance(original, str):
+        return DialogueError(f"its 'event' must be a string, not {_json_type(original)}",
+                             hint=hint)
+    return DialogueError(f"unknown event type {original!r}", hint=hint)
+
+
+def _check_strictly(original: str, kind: str, data: dict[str, Any]) -> None:
+    _check_name(kind, data)
+    _check_fields(original, data)
+    if kind == "user" and data.get("parse_data") is not None:
+        problem = parse_data_problem(data["parse_data"])
+        if problem:
+            raise DialogueError(f"event 'user' is malformed: {problem}")
+
+
 #: event types that mean nothing without a ``name``
-_NAMED_EVENTS = ("slot", "followup", "action")
+_NAMED_EVENTS = ("slot", "followup", "action", "action_execution_rejected")
 
 
 def _check_name(kind: str, data: dict[str, Any]) -> None:
     if kind not in _NAMED_EVENTS:
         return
     name = data.get("name")
-    if name is not None and not isinstance(name, str):
-        raise DialogueError(f"event {kind!r} is malformed: its 'name' must be a string, not "
-                            f"{type(name).__name__}")
-    if not name and not (kind == "action" and data.get("action_text")):
+    # (a name of the wrong type is reported by _check_fields)
+    if name in (None, "") and not (kind == "action" and data.get("action_text")):
         needs = "'name' (or 'action_text')" if kind == "action" else "'name'"
         raise DialogueError(f"event {kind!r} is malformed: it has no {needs}",
                             hint=f"say which {'slot' if kind == 'slot' else 'action'} "
                                  "it is about")
+
+
+def reminder_time(date_time: str) -> datetime:
+    """The moment an ISO 8601 ``date_time`` names (a final ``Z`` is UTC); ValueError
+    when it names none."""
+    return datetime.fromisoformat(date_time.replace("Z", "+00:00"))
+
+
+def _is_number(value: Any) -> bool:
+    # JSON booleans are not numbers, though Python thinks they are ints
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_date_time(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        reminder_time(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_entity_list(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(e, dict) and isinstance(e.get("entity"), str) for e in value)
+
+
+#: what a field may hold: a test, and how a message says it
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "number": (_is_number, "a finite number"),
+    "boolean": (lambda v: isinstance(v, bool), "a boolean"),
+    "object": (lambda v: isinstance(v, dict), "an object"),
+    "entities": (_is_entity_list, "a list of objects each with a text 'entity'"),
+    # reminders take entities as Rasa's trigger_intent does: a list, or {name: value}
+    "reminder entities": (lambda v: isinstance(v, dict) or (
+        isinstance(v, list) and all(isinstance(e, dict) for e in v)),
+        "a list of objects or an object"),
+    "date time": (_is_date_time, "an ISO 8601 date and time like '2030-01-31T09:00:00+00:00'"),
+}
+
+#: the fields every event may have
+_COMMON_FIELDS = {"timestamp": "number?", "metadata": "object?"}
+
+#: the fields each event type reads, by kind; ``?`` allows null (or leaving it out).
+#: Names are checked for presence by :func:`_check_name`; this checks their type.
+_EVENT_FIELDS: dict[str, dict[str, str]] = {
+    "user": {"text": "string?", "parse_data": "object?", "input_channel": "string?",
+             "message_id": "string?"},
+    "bot": {"text": "string?", "data": "object?"},
+    "action": {"name": "string?", "policy": "string?", "confidence": "number?",
+               "action_text": "string?", "hide_rule_turn": "boolean?"},
+    "slot": {"name": "string"},
+    "active_loop": {"name": "string?"},
+    "form": {"name": "string?"},
+    "loop_interrupted": {"is_interrupted": "boolean?"},
+    "form_validation": {"validate": "boolean?"},
+    "followup": {"name": "string"},
+    "reminder": {"intent": "string", "date_time": "date time",
+                 "entities": "reminder entities?", "name": "string?",
+                 "kill_on_user_msg": "boolean?"},
+    "cancel_reminder": {"name": "string?", "intent": "string?",
+                        "entities": "reminder entities?"},
+    "action_execution_rejected": {"name": "string", "policy": "string?",
+                                  "confidence": "number?"},
+    "entities": {"entities": "entities?"},
+    "user_featurization": {"use_text_for_featurization": "boolean?"},
+}
+
+
+def _check_fields(original: str, data: dict[str, Any]) -> None:
+    """Every field the event type reads holds what it must (``original``: the type as
+    sent, so that an alias's own fields are checked); DialogueError naming the first
+    that does not."""
+    for key, spec in {**_COMMON_FIELDS, **_EVENT_FIELDS.get(original, {})}.items():
+        kind = spec.rstrip("?")
+        value = data.get(key)
+        if value is None:
+            if kind == spec:
+                raise DialogueError(f"event {original!r} is malformed: it has no {key!r}")
+            continue
+        test, wanted = _KINDS[kind]
+        if not test(value):
+            also = " or null" if kind != spec else ""
+            raise DialogueError(f"event {original!r} is malformed: its {key!r} must be "
+                                f"{wanted}{also}, not {_describe(value)}")
+
+
+def _describe(value: Any) -> str:
+    """``value`` as a message shows it: its JSON type, and the value when it is short."""
+    kind = _json_type(value)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        shown = repr(value)
+        return f"{kind} {shown}" if len(shown) <= 40 else kind
+    return kind
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", dict: "an object", list: "an array"}.get(type(value),
+                                                                     type(value).__name__)
 
 
 def events_from_list(items: list[dict[str, Any]]) -> list[Event]:

@@ -285,3 +285,27 @@ def test_enable_selective_domain_is_read_from_endpoints() -> None:
                 ).selective_domain is False
     with pytest.raises(ConfigError, match="enable_selective_domain must be true or false"):
         read({"url": "http://a/webhook", "enable_selective_domain": "sometimes"})
+
+
+def test_events_an_action_answers_are_read_as_strictly_as_the_http_apis() -> None:
+    from dialogflowlite.errors import ActionExecutionError
+
+    # stored, a loop named 5 failed every later turn of the conversation
+    for bad, field in (({"event": "active_loop", "name": 5}, "'name'"),
+                       ({"event": "action", "name": "x", "confidence": "high"}, "'confidence'"),
+                       ({"event": "slot", "name": "city", "metadata": [["a", "b"]]},
+                        "'metadata'")):
+        with pytest.raises(ActionExecutionError, match=f"action_hello.*bad event.*{field}"):
+            CustomActionExecutor._events("action_hello", [bad])
+    sdk_event = {"event": "slot", "timestamp": None, "name": "visits", "value": 1}
+    assert CustomActionExecutor._events("action_hello", [sdk_event])[0].value == 1
+
+
+def test_an_answer_with_nan_or_deep_nesting_is_not_json() -> None:
+    from dialogflowlite.dialogue.remote_actions import RemoteActionClient
+    from dialogflowlite.errors import ActionExecutionError
+
+    deep = '{"events": [], "responses": [], "x": ' + "[" * 100 + "]" * 100 + "}"
+    for body in ('{"events": [{"event": "slot", "name": "visits", "value": NaN}]}', deep):
+        with pytest.raises(ActionExecutionError, match="did not answer a JSON object"):
+            RemoteActionClient._read_answer("action_hello", "http://x/webhook", 200, body)

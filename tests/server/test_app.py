@@ -118,6 +118,22 @@ def test_unknown_routes_and_methods(make_app) -> None:
     asyncio.run(main())
 
 
+def test_a_wrong_method_names_the_whole_path_and_the_allowed_methods(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        parse = await request(app, "get", "/model/parse")
+        body = assert_error(parse, 405, "MethodNotAllowed")
+        assert body["message"] == "Method GET not allowed for URL /model/parse (allowed: POST)"
+        assert parse.headers["allow"] == "POST"
+        events = assert_error(await request(app, "delete", "/conversations/ann/tracker/events"),
+                              405, "MethodNotAllowed")
+        assert events["message"] == ("Method DELETE not allowed for URL "
+                                     "/conversations/ann/tracker/events (allowed: POST, PUT)")
+
+    asyncio.run(main())
+
+
 def test_unexpected_errors_reveal_no_traceback_or_path(make_app, agent, monkeypatch) -> None:
     async def broken(message):
         raise RuntimeError("boom in /srv/secret/dialogflowlite/agent.py line 12")
@@ -138,6 +154,18 @@ def test_framework_errors_keep_their_message_but_not_folders(make_app) -> None:
                                    json={"model_file": "/srv/secret/models/missing.tar"}))
     body = assert_error(response, 400, "LoadingError")
     assert "missing.tar" in body["message"] and "/srv/secret" not in response.text
+
+
+@pytest.mark.parametrize("model_file", ["", "   ", 5, [], None])
+def test_replacing_the_model_needs_a_model_file(make_app, agent, tiny_project,
+                                               model_file) -> None:
+    # an empty name used to load the project's newest model again and answer 204
+    app = make_app(project=str(tiny_project))
+    body = {} if model_file is None else {"model_file": model_file}
+    response = asyncio.run(request(app, "put", "/model", json=body))
+    error = assert_error(response, 400, "BadRequest")
+    assert error["details"] == {"parameter": "model_file", "in": "body"}
+    assert "model_file" in error["message"] and app.ctx.agent is agent
 
 
 def test_without_the_api_only_public_routes_and_channels_are_served(make_app) -> None:

@@ -145,6 +145,20 @@ def test_protected_route_with_jwt(make_app, method, path) -> None:
     asyncio.run(main())
 
 
+def test_a_user_jwt_reaches_its_conversation_by_the_encoded_id(make_app) -> None:
+    # the JWT names the id itself; the path carries it percent-encoded
+    app = make_app(jwt_secret=SECRET)
+    muller = _jwt({"user": {"username": "müller", "role": "user"}})
+
+    async def main() -> None:
+        own = await request(app, "get", "/conversations/m%C3%BCller/tracker", headers=muller)
+        assert own.status == 200 and own.json["sender_id"] == "müller"
+        other = await request(app, "get", "/conversations/m%C3%BCllers/tracker", headers=muller)
+        assert other.status == 403
+
+    asyncio.run(main())
+
+
 def test_without_a_token_or_secret_the_api_is_open(make_app) -> None:
     app = make_app()
     response = asyncio.run(request(app, "get", "/conversations/alice/tracker"))

@@ -12,6 +12,11 @@ TRACKER_KEYS = {"sender_id", "slots", "latest_message", "latest_event_time", "fo
                 "latest_action_name"}
 
 
+def _best(scores: list[dict]) -> str:
+    """The action with the highest score of a ``/predict`` answer."""
+    return max(scores, key=lambda score: score["score"])["action"]
+
+
 async def _chat(app, sender: str, *texts: str) -> None:
     for text in texts:
         response = await request(app, "post", "/webhooks/rest/webhook",
@@ -83,14 +88,39 @@ def test_append_and_replace_events(make_app, agent) -> None:
                                    {"event": "user", "text": "hi",
                                     "parse_data": {"intent": {"name": "greet",
                                                               "confidence": 1.0}}}])
-        assert [e["event"] for e in many.json["events"]] == ["slot", "action", "user"]
+        # the new conversation's session started before the first event, as in Rasa
+        assert [e["event"] for e in many.json["events"]] == [
+            "action", "session_started", "action", "slot", "action", "user"]
         stored = await agent.tracker_store.retrieve("carol")
-        assert len(stored.events) == 3 and stored.latest_intent == "greet"
+        assert len(stored.events) == 6 and stored.latest_intent == "greet"
         replaced = await request(app, "put", "/conversations/carol/tracker/events",
                                  json=[{"event": "slot", "name": "colour", "value": "blue"}])
         assert replaced.json["slots"]["colour"] == "blue"
         stored = await agent.tracker_store.retrieve("carol")
         assert [e.type_name for e in stored.events] == ["slot"]
+
+    asyncio.run(main())
+
+
+def test_a_conversation_begun_with_events_answers_its_first_message(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        await request(app, "post", "/conversations/fay/tracker/events",
+                      json={"event": "slot", "name": "colour", "value": "green"})
+        replies = await request(app, "post", "/webhooks/rest/webhook",
+                                json={"sender": "fay", "message": "/greet"})
+        assert replies.status == 200 and replies.json != []
+        stored = await agent.tracker_store.retrieve("fay")
+        assert [e.type_name for e in stored.events[:4]] == [
+            "action", "session_started", "action", "slot"]
+        assert stored.get_slot("colour") == "green"
+        # events that start a session themselves get no second one
+        own = [{"event": "action", "name": "action_session_start"},
+               {"event": "session_started"}, {"event": "action", "name": "action_listen"}]
+        await request(app, "post", "/conversations/gus/tracker/events", json=own)
+        stored = await agent.tracker_store.retrieve("gus")
+        assert [e.type_name for e in stored.events] == ["action", "session_started", "action"]
 
     asyncio.run(main())
 
@@ -127,8 +157,9 @@ def test_messages_then_predict_then_the_bot_answers(make_app, agent) -> None:
         assert events[:3] == ["action", "session_started", "action"] and events[-1] == "user"
         assert logged.json["latest_message"]["intent"]["name"] == "ask_choice"
         predicted = (await request(app, "post", "/conversations/erin/predict")).json
-        assert predicted["scores"][0]["action"] == "utter_choice"
-        assert predicted["scores"] == sorted(predicted["scores"], key=lambda s: -s["score"])
+        # as in Rasa: one score per action of the domain, in the domain's order
+        assert [s["action"] for s in predicted["scores"]] == agent.domain.action_names
+        assert _best(predicted["scores"]) == "utter_choice"
         assert predicted["policy"] and predicted["tracker"]["sender_id"] == "erin"
         # Predicting changes nothing.
         stored = await agent.tracker_store.retrieve("erin")
@@ -235,6 +266,55 @@ def test_invalid_conversation_ids_are_400(make_app) -> None:
         "parameter": "conversation_id", "in": "path"}
 
 
+@pytest.mark.parametrize(("sender", "encoded"), [
+    ("müller", "m%C3%BCller"),
+    ("tag#1", "tag%231"),
+    ("user@example.com", "user%40example.com"),
+    ("a+b=c~d!e", "a%2Bb%3Dc~d%21e"),
+])
+def test_percent_encoded_conversation_ids_reach_the_conversation(make_app, agent, sender,
+                                                                 encoded) -> None:
+    # what JavaScript's encodeURIComponent makes of ids the REST channel accepts
+    app = make_app()
+
+    async def main() -> None:
+        await _chat(app, sender, "/greet")
+        found = await request(app, "get", f"/conversations/{encoded}/tracker")
+        assert found.status == 200, found.text
+        assert found.json["sender_id"] == sender and found.json["events"]
+        story = await request(app, "get", f"/conversations/{encoded}/story")
+        assert story.status == 200 and "utter_greet" in story.text
+        logged = await request(app, "post", f"/conversations/{encoded}/messages",
+                               json={"text": "/goodbye", "sender": "user"})
+        assert logged.status == 200 and logged.json["sender_id"] == sender
+        assert await agent.tracker_store.keys() == [sender]
+
+    asyncio.run(main())
+
+
+def test_every_conversation_route_decodes_its_id(make_app) -> None:
+    # Sanic decodes the shared id segment only when all of these routes ask for it
+    routes = [route for route in make_app().router.routes
+              if route.path.startswith("conversations/")]
+    assert len(routes) >= 8 and all(route.unquote for route in routes)
+
+
+def test_ids_that_need_no_encoding_still_work_unencoded(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        await _chat(app, "user@example.com", "/greet")
+        found = await request(app, "get", "/conversations/user@example.com/tracker")
+        assert found.status == 200 and found.json["sender_id"] == "user@example.com"
+
+    asyncio.run(main())
+
+
+def test_an_encoded_slash_stays_part_of_the_id_and_is_refused(make_app) -> None:
+    response = asyncio.run(request(make_app(), "get", "/conversations/a%2Fb/tracker"))
+    assert response.status == 400 and response.json["details"]["parameter"] == "conversation_id"
+
+
 def test_model_predict_reads_the_events_it_is_given_and_stores_nothing(make_app, agent) -> None:
     app = make_app()
     events = [
@@ -252,9 +332,79 @@ def test_model_predict_reads_the_events_it_is_given_and_stores_nothing(make_app,
 
     predicted, after_reply, bad, stored = asyncio.run(main())
     assert predicted.status == 200
-    assert predicted.json["scores"][0]["action"] == "utter_choice"
+    assert _best(predicted.json["scores"]) == "utter_choice"
     assert predicted.json["policy"]
     assert [e["event"] for e in predicted.json["tracker"]["events"]] == ["action", "user"]
-    assert after_reply.json["scores"][0]["action"] == "action_listen"
+    assert _best(after_reply.json["scores"]) == "action_listen"
+    for answer in (predicted, after_reply):
+        assert [s["action"] for s in answer.json["scores"]] == agent.domain.action_names
     assert bad.status == 400 and "event 0" in bad.json["message"]
     assert stored == []
+
+
+@pytest.mark.parametrize(("event", "field"), [
+    ({"event": "active_loop", "name": 5}, "'name'"),
+    ({"event": "user", "text": 123, "parse_data": {"intent": {"name": "greet"}}}, "'text'"),
+    ({"event": "action", "name": "utter_greet", "confidence": "high"}, "'confidence'"),
+    ({"event": "reminder", "intent": "EXTERNAL_x", "date_time": "not a date"}, "'date_time'"),
+    ({"event": "bot", "text": "hi", "metadata": [["a", "b"]]}, "'metadata'"),
+])
+def test_an_event_with_a_field_of_the_wrong_type_is_400_naming_event_and_field(
+        make_app, agent, event, field) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        for method in ("post", "put"):
+            response = await request(app, method, "/conversations/kim/tracker/events",
+                                     json=[{"event": "action", "name": "action_listen"}, event])
+            assert response.status == 400, response.text
+            message = response.json["message"]
+            assert message.startswith("event 1 cannot be read") and field in message
+        assert "kim" not in await agent.tracker_store.keys()
+        # the conversation stays usable: a stored loop named 5 made every message a 500
+        await _chat(app, "kim", "/greet")
+        assert (await request(app, "get", "/conversations/kim/story")).status == 200
+        assert (await request(app, "post", "/conversations/kim/predict")).status == 200
+
+    asyncio.run(main())
+
+
+def test_an_event_without_a_type_says_the_event_field_is_missing_and_lists_types(
+        make_app) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/conversations/lee/tracker/events",
+                                   json={"name": "x"}))
+    assert response.status == 400
+    message = response.json["message"]
+    assert "the event cannot be read: it has no 'event' field" in message
+    assert "use one of " in message and "active_loop" in message
+
+
+@pytest.mark.parametrize("message_id", [{"x": 1}, True, ["m1"], 1.5])
+def test_a_message_id_that_is_no_text_is_400(make_app, agent, message_id) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/conversations/mo/messages",
+                                   json={"text": "/greet", "sender": "user",
+                                         "message_id": message_id}))
+    assert response.status == 400 and response.json["details"]["parameter"] == "message_id"
+    assert "mo" not in asyncio.run(agent.tracker_store.keys())
+
+
+def test_a_numeric_message_id_is_taken_as_text(make_app) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/conversations/mo/messages",
+                                   json={"text": "/greet", "sender": "user", "message_id": 7}))
+    assert response.status == 200 and response.json["latest_message"]["message_id"] == "7"
+
+
+def test_a_slot_event_for_an_undeclared_slot_is_kept_but_sets_nothing(make_app) -> None:
+    app = make_app()
+    response = asyncio.run(request(app, "post", "/conversations/ned/tracker/events",
+                                   params={"include_events": "ALL"},
+                                   json=[{"event": "slot", "name": "shoe_size", "value": 44},
+                                         {"event": "slot", "name": "colour", "value": "red"}]))
+    assert response.status == 200
+    assert "shoe_size" not in response.json["slots"]
+    assert response.json["slots"]["colour"] == "red"
+    assert [e["name"] for e in response.json["events"]
+            if e["event"] == "slot"] == ["shoe_size", "colour"]

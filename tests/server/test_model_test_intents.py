@@ -133,6 +133,15 @@ def test_bad_requests(app, query, content, headers, expected) -> None:
     assert expected in response.json["message"]
 
 
+def test_cross_validation_is_refused_not_ignored(app) -> None:
+    # Rasa cross-validates with this parameter; a plain evaluation would pass for it
+    response = asyncio.run(request(app, "post", "/model/test/intents?cross_validation_folds=3",
+                                   content=TEST_DATA, headers=YAML))
+    assert response.status == 400
+    assert response.json["details"] == {"parameter": "cross_validation_folds", "in": "query"}
+    assert "dialogflowlite test nlu --cross-validation" in response.json["message"]
+
+
 def test_a_model_without_nlu_is_a_conflict(make_app) -> None:
     response = asyncio.run(request(make_app(), "post", "/model/test/intents",
                                    content=TEST_DATA, headers=YAML))

@@ -72,6 +72,7 @@ from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.botframework_auth import DEFAULT_OPENID_URL, TokenVerifier
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     import aiohttp
@@ -388,7 +389,7 @@ class BotFrameworkChannel(InputChannel):
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:
             try:
-                activity = read_activity(json.loads(request.body or b""))
+                activity = read_activity(safe_json.loads(request.body or b""))
             except (ValueError, UnicodeDecodeError):
                 activity = IncomingActivity("unknown", ignored="the body is not valid JSON")
             if self.verify_tokens:

@@ -89,6 +89,7 @@ from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 from dialogflowlite.server.channels.vendor_http import client_session, hide, vendor_request
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     import aiohttp
@@ -434,7 +435,7 @@ class FacebookChannel(InputChannel):
                               "credentials.yml", "the request is not signed by Facebook with "
                               "this app's secret")
             try:
-                events = read_events(json.loads(request.body or b""))
+                events = read_events(safe_json.loads(request.body or b""))
             except (ValueError, UnicodeDecodeError):
                 logger.warning("facebook: a signed request whose body is not JSON was ignored")
                 events = []

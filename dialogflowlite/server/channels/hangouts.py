@@ -60,6 +60,7 @@ from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.hangouts_auth import DEFAULT_CERTS_URL, ChatTokenVerifier
 from dialogflowlite.server.channels.json_fields import as_dict, as_list
 from dialogflowlite.server.channels.settings import ChannelSettings
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -358,7 +359,7 @@ class HangoutsChannel(InputChannel):
                     raise refused("hangouts", request, problem,
                                   "the request carries no valid Google Chat token", status=401)
             try:
-                body = json.loads(request.body or b"")
+                body = safe_json.loads(request.body or b"")
             except (ValueError, UnicodeDecodeError):
                 body = None
             event = read_event(body, self.intents)

@@ -72,6 +72,7 @@ from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.vendor_http import vendor_request
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -435,7 +436,7 @@ class SlackChannel(InputChannel):
 
 def _json_object(text: str) -> dict[str, Any]:
     """A JSON object from text (ValueError for anything else)."""
-    data = json.loads(text)
+    data = safe_json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     return data

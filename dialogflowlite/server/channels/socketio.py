@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.settings import ChannelSettings
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -92,7 +93,7 @@ def parse_packet(text: str) -> tuple[str, str, int | None, Any]:
     digits = len(rest) - len(rest.lstrip("0123456789"))
     ack = int(rest[:digits]) if digits else None
     payload = rest[digits:]
-    return kind, namespace, ack, json.loads(payload) if payload else None
+    return kind, namespace, ack, safe_json.loads(payload) if payload else None
 
 
 def encode_packet(kind: str, namespace: str = "/", data: Any = None,

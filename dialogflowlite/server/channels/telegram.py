@@ -93,6 +93,7 @@ from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
 from dialogflowlite.server.workers import is_first_worker
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     import aiohttp
@@ -581,7 +582,7 @@ class TelegramChannel(InputChannel):
                     raise ApiError(403, "NotAuthorized",
                                    f"the {SECRET_HEADER} header is missing or wrong")
             try:
-                update = read_update(json.loads(request.body or b""), self.username)
+                update = read_update(safe_json.loads(request.body or b""), self.username)
             except (ValueError, UnicodeDecodeError):
                 update = TelegramUpdate("unknown", ignored="the body is not valid JSON")
             if update.callback_query_id:

@@ -19,7 +19,9 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from dialogflowlite.errors import JsonContentError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -61,7 +63,10 @@ class WebSocketChannel(InputChannel):
             async for frame in ws:
                 try:
                     try:
-                        data = json.loads(frame)
+                        data = safe_json.loads(frame)
+                    except JsonContentError as e:
+                        raise validation.bad_request(f"the frame is refused: {e.render()}",
+                                                     parameter="frame") from e
                     except (TypeError, ValueError) as e:
                         raise validation.bad_request("the frame is not valid JSON",
                                                      parameter="frame") from e

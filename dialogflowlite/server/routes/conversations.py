@@ -6,7 +6,7 @@
 * ``GET  /conversations/{id}/story``          the conversation as a YAML story
 * ``POST /conversations/{id}/messages``       add a user message without running actions
 * ``POST /conversations/{id}/trigger_intent`` inject an intent and run the bot
-* ``POST /conversations/{id}/predict``        scores of the next action (nothing changes)
+* ``POST /conversations/{id}/predict``        scores of the next action (nothing runs)
 * ``POST /conversations/{id}/execute``        run one named action (Rasa's deprecated route)
 
 Writes hold the conversation's lock, so they never interleave with messages
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import rasa_shape
-from dialogflowlite.errors import ApiError
+from dialogflowlite.errors import ApiError, DialogflowLiteError
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -111,7 +111,8 @@ def parse_events(data: Any) -> list[Event]:
         try:
             events.append(event_from_dict(item, strict=True))
         except Exception as e:
-            message = getattr(e, "message", None) or str(e)
+            # render() keeps the hint, which lists the event types when the type is wrong
+            message = e.render() if isinstance(e, DialogflowLiteError) else str(e)
             raise bad_request(f"{where} cannot be read: {message}", parameter="body") from e
     if isinstance(data, list) and not events and data:
         raise bad_request("no event could be read from the body", parameter="body")
@@ -126,12 +127,17 @@ def blueprint() -> Blueprint:
     from dialogflowlite.dialogue.story_export import conversation_story
     from dialogflowlite.server import validation
 
+    # Every route says unquote=True: Sanic hands path values over percent-encoded
+    # otherwise, and clients must encode ids such as "müller" or "tag#1"
+    # (encodeURIComponent). Sanic's router decides it once for the id segment all
+    # these routes share, from one of them, so one route without it can switch
+    # decoding off for the others.
     bp = Blueprint("conversations", url_prefix="/conversations/<conversation_id:str>")
 
     def agent_of(request: Request) -> Any:
         return request.app.ctx.handler.agent
 
-    @bp.get("/tracker", name="tracker", ctx_auth=True)
+    @bp.get("/tracker", name="tracker", ctx_auth=True, unquote=True)
     async def tracker(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         verbosity = include_events(request)
@@ -141,7 +147,7 @@ def blueprint() -> Blueprint:
             found = _until(found, limit)
         return json(found.current_state(verbosity))
 
-    @bp.post("/tracker/events", name="append_events", ctx_auth=True)
+    @bp.post("/tracker/events", name="append_events", ctx_auth=True, unquote=True)
     async def append_events(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         events = parse_events(validation.json_body(request, expect=(dict, list)))
@@ -149,7 +155,7 @@ def blueprint() -> Blueprint:
         found = await agent_of(request).processor.append_events(sender, events)
         return json(found.current_state(verbosity))
 
-    @bp.put("/tracker/events", name="replace_events", ctx_auth=True)
+    @bp.put("/tracker/events", name="replace_events", ctx_auth=True, unquote=True)
     async def replace_events(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         events = parse_events(validation.json_body(request, expect=list))
@@ -157,7 +163,7 @@ def blueprint() -> Blueprint:
         found = await agent_of(request).processor.replace_events(sender, events)
         return json(found.current_state(verbosity))
 
-    @bp.get("/story", name="story", ctx_auth=True)
+    @bp.get("/story", name="story", ctx_auth=True, unquote=True)
     async def story(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         limit = until(request)
@@ -167,7 +173,7 @@ def blueprint() -> Blueprint:
         return text(conversation_story(sender, found.events),
                     content_type="application/x-yml; charset=utf-8")
 
-    @bp.post("/messages", name="add_message", ctx_auth=True)
+    @bp.post("/messages", name="add_message", ctx_auth=True, unquote=True)
     async def add_message(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         body = validation.json_body(request)
@@ -186,17 +192,18 @@ def blueprint() -> Blueprint:
                 # stored as it is, it would break every later turn of the conversation
                 raise validation.bad_request(problem, parameter="parse_data")
         metadata = validation.metadata(body)
+        message_id = _message_id(body)
         verbosity = include_events(request)
         agent = agent_of(request)
         if parse_data is None:
             parse_data = await request.app.ctx.handler.parse(text_)
         message = IncomingMessage(text_, sender_id=sender, channel=None, metadata=metadata,
-                                  message_id=_optional_str(body.get("message_id")),
+                                  message_id=message_id,
                                   parse_data=dict(parse_data))
         found = await log_user_message(agent, message)
         return json(found.current_state(verbosity))
 
-    @bp.post("/trigger_intent", name="trigger_intent", ctx_auth=True)
+    @bp.post("/trigger_intent", name="trigger_intent", ctx_auth=True, unquote=True)
     async def trigger_intent(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         body = validation.json_body(request)
@@ -212,7 +219,7 @@ def blueprint() -> Blueprint:
         return json({"tracker": found.current_state(verbosity),
                      "messages": [rasa_shape(message) for message in messages]})
 
-    @bp.post("/execute", name="execute", ctx_auth=True)
+    @bp.post("/execute", name="execute", ctx_auth=True, unquote=True)
     async def execute(request: Request, conversation_id: str) -> HTTPResponse:
         # Rasa's deprecated route, kept for scripts written against it: one named
         # action runs, and nothing is predicted after it
@@ -233,7 +240,7 @@ def blueprint() -> Blueprint:
         return json({"tracker": found.current_state(verbosity),
                      "messages": [rasa_shape(message) for message in result.replies]})
 
-    @bp.post("/predict", name="predict", ctx_auth=True)
+    @bp.post("/predict", name="predict", ctx_auth=True, unquote=True)
     async def predict(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         verbosity = include_events(request)
@@ -254,7 +261,13 @@ def _conversation(value: str) -> str:
     return conversation_id(value)
 
 
-def _optional_str(value: Any) -> str | None:
+def _message_id(body: dict[str, Any]) -> str | None:
+    """The optional ``message_id``: text, or a number taken as text (as ``/model/parse``
+    and the REST channel take it); 400 for anything else, which would be stored as
+    Python's text for it."""
+    from dialogflowlite.server import validation
+
+    value = validation.field(body, "message_id", (str, int), required=False)
     return None if value is None else str(value)
 
 
@@ -263,4 +276,5 @@ def _until(tracker: DialogueStateTracker, timestamp: float) -> DialogueStateTrac
     from dialogflowlite.shared.tracker import DialogueStateTracker
 
     kept = [event for event in tracker.events if event.timestamp <= timestamp]
-    return DialogueStateTracker(tracker.sender_id, tracker.slot_defs.values(), kept)
+    slots = None if tracker.takes_any_slot else tracker.slot_defs.values()
+    return DialogueStateTracker(tracker.sender_id, slots, kept)

@@ -95,6 +95,11 @@ def blueprint() -> Blueprint:
                     f"{unsupported!r} is not supported; pass 'model_file', a model file "
                     "on the server", parameter=unsupported)
         model_file = validation.field(body, "model_file", str)
+        if not model_file.strip():
+            # swap_model() reads an empty name as "the default model" and would
+            # silently reload that one
+            raise validation.bad_request("the field 'model_file' is empty; pass the path of "
+                                         "a model file on the server", parameter="model_file")
         await swap_model(request.app, model_file)
         return empty(status=204)
 

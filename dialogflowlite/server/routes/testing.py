@@ -52,6 +52,14 @@ def blueprint() -> Blueprint:
 
     @bp.post("/model/test/intents", name="test_intents", ctx_auth=True)
     async def test_intents(request: Request) -> HTTPResponse:
+        if request.args.get("cross_validation_folds"):
+            # Rasa trains the body's pipeline once per fold here; training belongs in a
+            # child process (as for /model/train), not in the serving one
+            raise validation.bad_request(
+                "the query parameter 'cross_validation_folds' is not supported: the loaded "
+                "model is tested; run `dialogflowlite test nlu --cross-validation --folds N` "
+                "in the project to cross-validate its pipeline",
+                parameter="cross_validation_folds", location="query")
         text = yaml_body(request, "`nlu:` test examples")
         try:
             data = nlu_data_from_yaml(text)
