@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dialogflowlite.cli.command import Command
+from dialogflowlite.cli.options import finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +20,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoints", default=None, metavar="FILE",
                         help="endpoints file with the tracker_store and event_broker sections "
                              "(default: endpoints.yml of the project)")
-    parser.add_argument("--minimum-timestamp", type=float, default=None, metavar="T",
+    parser.add_argument("--minimum-timestamp", type=finite_number, default=None, metavar="T",
                         help="only events at or after this Unix timestamp")
-    parser.add_argument("--maximum-timestamp", type=float, default=None, metavar="T",
+    parser.add_argument("--maximum-timestamp", type=finite_number, default=None, metavar="T",
                         help="only events before this Unix timestamp")
     parser.add_argument("--conversation-ids", default=None, metavar="IDS",
                         help="comma-separated conversation ids (default: every conversation)")

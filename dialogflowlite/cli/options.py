@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,17 @@ def server_port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a server's port is 1 to 65535, not {text}")
+    return value
+
+
+def finite_number(text: str) -> float:
+    """An argparse type: a number that is neither NaN nor infinite (a timestamp, ...)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
     return value
 
 

@@ -147,8 +147,12 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
         if nlu is not None:
             project.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
         if stories is not None:
-            project.stories = load_test_stories(resolve_in_project(stories, project_dir),
-                                                kind="story")
+            source = resolve_in_project(stories, project_dir)
+            project.stories = load_test_stories(source, kind="story")
+            if not project.stories:
+                # training on the rules alone would replace the stories without a word
+                raise ConfigError(f"--stories {stories}: no stories in {source}",
+                                  hint="pass a YAML file (or folder) with a `stories:` section")
     if augmentation is not None:
         set_augmentation(project, augmentation)
     output = None

@@ -36,6 +36,9 @@ def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Pa
             raise ModelLoadError(f"no model at {wanted}",
                                  hint="pass the path of a model file made by `train`")
         return path
+    if not project.is_dir():
+        raise ModelLoadError(f"the project folder {project} does not exist",
+                             hint="pass the folder of an existing project with --project")
     newest = latest_model(project / "models")
     if newest is None:
         raise ModelLoadError(f"no model under {project.name}/models/",

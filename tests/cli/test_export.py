@@ -140,6 +140,13 @@ def test_a_project_folder_that_does_not_exist_is_named(tmp_path: Path, capsys) -
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "soon"])
+def test_a_time_window_bound_must_be_a_finite_number(tmp_path: Path, capsys, value) -> None:
+    with pytest.raises(SystemExit):
+        main(["export", "--project", str(tmp_path), "--minimum-timestamp", value])
+    assert "--minimum-timestamp" in capsys.readouterr().err
+
+
 def test_offset_timestamps_move_what_is_published_not_what_is_stored(monkeypatch) -> None:
     from dialogflowlite.brokers import export
 

@@ -76,6 +76,11 @@ def test_shell_nlu_prints_parse_results_of_a_whole_bot(project: Path) -> None:
 def test_shell_without_a_model_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["shell", "--project", str(tmp_path)]) == 1
     assert "error: no model under" in capsys.readouterr().err
+    # a project folder that is not there is named as such
+    for command in ("shell", "run"):
+        assert main([command, "--project", str(tmp_path / "nosuch")]) == 1
+        err = capsys.readouterr().err
+        assert "error: the project folder" in err and "nosuch does not exist" in err
 
 
 # ---------------------------------------------------------------- run: arguments

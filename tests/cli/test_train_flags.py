@@ -161,6 +161,10 @@ def test_a_missing_path_is_one_clear_error(project, capsys) -> None:
     err = capsys.readouterr().err
     assert "training stories" in err and "nosuch do not exist" in err
     assert "test stories" not in err
+    # a file without stories would have trained on the rules alone
+    (project / "only_nlu.yml").write_text('version: "3.1"\nnlu: []\n')
+    assert _train(project, "--stories", "only_nlu.yml") == 1
+    assert "--stories only_nlu.yml: no stories in" in capsys.readouterr().err
 
 
 def test_validation_warnings_can_stop_training_or_the_check_be_skipped(write_project,
