@@ -88,8 +88,10 @@ def bot_message(event: BotUttered) -> dict[str, Any]:
 def rest_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
     """One bot message as Rasa REST-channel replies (``recipient_id`` plus the keys that are set).
 
-    Text, buttons (quick replies as buttons), image, custom JSON and attachment
-    go into one reply; each card of ``elements`` becomes a reply of its own.
+    As Rasa's collecting channel sends them: the text with its buttons (quick
+    replies as buttons; plain text one reply per paragraph), then custom JSON,
+    image and attachment each in a reply of its own, then each card of
+    ``elements``.
     """
     from dialogflowlite.components.generation.messages import to_rest
 

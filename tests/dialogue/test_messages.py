@@ -42,8 +42,9 @@ def test_bot_messages_round_trip_through_events() -> None:
     assert back["metadata"]["utter_action"] == "utter_pick"
     replies = rest_replies("u1", back)
     assert replies == [{"recipient_id": "u1", "text": "Pick one",
-                        "buttons": [{"title": "A", "payload": "/a"}],
-                        "image": "https://x/y.png", "custom": {"k": 1}}]
+                        "buttons": [{"title": "A", "payload": "/a"}]},
+                       {"recipient_id": "u1", "custom": {"k": 1}},
+                       {"recipient_id": "u1", "image": "https://x/y.png"}]
 
 
 def test_dispatcher_collects_rasa_sdk_messages() -> None:

@@ -22,8 +22,6 @@ MESSAGE_KEYS: tuple[str, ...] = (
     "metadata",
 )
 
-#: keys of a message on Rasa's REST channel (besides ``recipient_id``)
-REST_KEYS: tuple[str, ...] = ("text", "buttons", "image", "custom", "attachment")
 #: keys a reply carries for the messaging channels only (a response's ``button_type``,
 #: as Rasa hands it to Telegram and the like); :func:`rasa_shape` drops them wherever
 #: replies leave the server in Rasa's REST shape
@@ -44,25 +42,29 @@ def bot_event_data(message: dict[str, Any]) -> dict[str, Any]:
 def to_rest(message: dict[str, Any], recipient_id: str | None = None) -> list[dict[str, Any]]:
     """The message as Rasa's REST channel sends it: one or more JSON objects.
 
-    Quick replies go out as buttons and each element of ``elements`` as its
-    own message (``title : subtitle`` with the element's buttons), which is
-    what Rasa's collecting channel does with them.
+    In Rasa's order, each its own object: the text (with its buttons, or quick
+    replies as buttons; plain text is cut at blank lines into one object per
+    paragraph), then the custom payload, the image, the attachment, and each
+    card of ``elements`` (``title : subtitle`` with the card's buttons).
     """
     head: dict[str, Any] = {} if recipient_id is None else {"recipient_id": recipient_id}
     out: list[dict[str, Any]] = []
-    main = dict(head)
-    for key in REST_KEYS:
-        value = message.get(key)
-        if value not in (None, "", [], {}):
-            main[key] = value
-    if message.get("quick_replies") and "buttons" not in main:
-        main["buttons"] = list(message["quick_replies"])
-    button_type = message.get("button_type") or (message.get("metadata") or {}).get(
-        "button_type")
-    if button_type and main.get("buttons"):
-        main["button_type"] = button_type
-    if len(main) > len(head):
-        out.append(main)
+    text = message.get("text")
+    buttons = message.get("quick_replies") or message.get("buttons")
+    if buttons:
+        reply = {**head, "buttons": list(buttons)}
+        if text is not None:
+            reply = {**head, "text": text, "buttons": list(buttons)}
+        button_type = message.get("button_type") or (message.get("metadata") or {}).get(
+            "button_type")
+        if button_type:
+            reply["button_type"] = button_type
+        out.append(reply)
+    elif text:
+        out += [{**head, "text": part} for part in str(text).strip().split("\n\n")]
+    for key in ("custom", "image", "attachment"):
+        if message.get(key) not in (None, "", [], {}):
+            out.append({**head, key: message[key]})
     for element in message.get("elements") or []:
         if not isinstance(element, dict):
             continue

@@ -57,23 +57,38 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def interpolate(text: str, values: dict[str, Any], *, response: str = "") -> str:
-    """Fill ``{name}`` placeholders of ``text`` from ``values``.
+#: a variation's strings as Python's ``str.format`` reads them (Rasa fills them with it):
+#: ``{{`` and ``}}`` write one brace, ``{name}`` with no brace or line break inside is a
+#: placeholder
+_FORMAT_TOKEN = re.compile(r"\{\{|\}\}|\{([^\n{}]+?)\}")
+#: placeholder names that read as a slot's (``user.name``, ``prénom``): only these warn when
+#: nothing fills them, so JSON in a text (``{"a": 1}``) stays as it is without a word
+_SLOT_LIKE = re.compile(r"[^\W\d][\w.\-]*")
 
-    A name with no value (absent or ``None``) keeps its placeholder, and a
-    warning names the response and the slot.
+
+def interpolate(text: str, values: dict[str, Any], *, response: str = "") -> str:
+    """Fill ``{name}`` placeholders of ``text`` from ``values``, as Rasa does.
+
+    ``{{`` and ``}}`` write a single brace (Rasa's buttons write
+    ``/inform{{"city": "{city}"}}`` for the payload ``/inform{"city": "Oslo"}``).
+    A name with no value (absent or ``None``) keeps its placeholder, and, when
+    it reads as a slot's name, a warning names the response and the slot.
     """
 
     def fill(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
         name = match.group(1)
         value = values.get(name)
-        if value is None:
+        if value is not None:
+            return format_value(value)
+        if name in values or _SLOT_LIKE.fullmatch(name):
             logger.warning("response '%s' uses {%s}, which has no value; the placeholder is "
                            "sent as it is", response or "?", name)
-            return match.group(0)
-        return format_value(value)
+        return token
 
-    return PLACEHOLDER.sub(fill, text)
+    return _FORMAT_TOKEN.sub(fill, text)
 
 
 def interpolate_all(value: Any, values: dict[str, Any], *, response: str = "") -> Any:
@@ -139,6 +154,8 @@ class TemplateRenderer:
         definition = self.domain.slots.get(name) if isinstance(name, str) else None
         if definition is not None and expected is not None:
             expected = definition.coerce(expected)
+        if isinstance(actual, str) and isinstance(expected, str):
+            return actual.casefold() == expected.casefold()  # as Rasa compares text
         return actual == expected
 
     def _matches(self, variation: dict[str, Any], slots: dict[str, Any]) -> bool:

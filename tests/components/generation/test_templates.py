@@ -39,6 +39,13 @@ responses:
       name: vip
       value: true
   - text: "Welcome."
+  utter_city:
+  - text: "Paris it is."
+    condition:
+    - type: slot
+      name: city
+      value: paris
+  - text: "Somewhere."
   utter_channel:
   - text: "plain"
   - text: "slack version"
@@ -138,9 +145,16 @@ def test_missing_slot_keeps_placeholder_and_warns(domain, caplog) -> None:
                for r in caplog.records)
 
 
-def test_interpolate_leaves_json_braces_alone() -> None:
-    assert interpolate('{"a": 1} {x}', {"x": 2}) == '{"a": 1} 2'
-    assert interpolate("{{Order Number}}", {}) == "{{Order Number}}"
+def test_interpolate_leaves_json_braces_alone(caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert interpolate('{"a": 1} {x}', {"x": 2}) == '{"a": 1} 2'
+    assert caplog.records == []  # JSON is no slot: nothing to warn about
+    # doubled braces write one brace, as Python's format (and so Rasa) reads them
+    assert interpolate("{{Order Number}}", {}) == "{Order Number}"
+    assert interpolate("{{name}} is {name}", {"name": "Ada"}) == "{name} is Ada"
+    # any name without braces or line breaks is a placeholder, as in Rasa
+    assert interpolate("{user.name} / {prénom}", {"user.name": "Jo", "prénom": "Zoé"}) == (
+        "Jo / Zoé")
     assert interpolate("{n} items", {"n": 3.0}) == "3 items"
     assert interpolate("{xs}", {"xs": ["a", "b"]}) == "a, b"
 
@@ -151,6 +165,14 @@ def test_conditional_variation_wins_when_its_slot_matches(domain) -> None:
     regular = tracker_with(domain, vip=False)
     assert set(texts(renderer, "utter_status", vip, 10)) == {"Welcome back, valued guest."}
     assert set(texts(renderer, "utter_status", regular, 10)) == {"Welcome."}
+
+
+def test_conditions_compare_text_ignoring_case_as_rasa_does(domain) -> None:
+    renderer = TemplateRenderer(domain, seed=1)
+    assert set(texts(renderer, "utter_city", tracker_with(domain, city="Paris"), 5)) == {
+        "Paris it is."}
+    assert set(texts(renderer, "utter_city", tracker_with(domain, city="Lyon"), 5)) == {
+        "Somewhere."}
 
 
 def test_channel_specific_variation(domain) -> None:
@@ -167,7 +189,8 @@ def test_rich_parts_are_interpolated_and_kept(domain) -> None:
     [message] = TemplateRenderer(domain).render("utter_rich", tracker)
     assert message["text"] == "Pick one, Ada"
     assert message["buttons"] == [
-        {"title": "Yes Ada", "payload": '/affirm{{"name": "Ada"}}'},
+        # Rasa's escaped braces: the payload the NLU reads as an intent with entities
+        {"title": "Yes Ada", "payload": '/affirm{"name": "Ada"}'},
         {"title": "No", "payload": "/deny"},
     ]
     assert message["image"] == "https://example.org/Oslo.png"
@@ -191,8 +214,13 @@ def test_rest_shape(domain) -> None:
     renderer = TemplateRenderer(domain)
     tracker = tracker_with(domain, name="Ada", city="Oslo")
     [rich] = renderer.render("utter_rich", tracker)
-    [out] = to_rest(rich, "u1")
-    assert set(out) == {"recipient_id", "text", "buttons", "image", "attachment", "custom"}
+    # as Rasa's collecting channel: the text with its buttons, then custom, image and
+    # attachment each on its own
+    assert [set(out) - {"recipient_id"} for out in to_rest(rich, "u1")] == [
+        {"text", "buttons"}, {"custom"}, {"image"}, {"attachment"}]
+    assert to_rest({"text": "One.\n\nTwo.\n"}) == [{"text": "One."}, {"text": "Two."}]
+    # text with buttons stays whole
+    assert len(to_rest({"text": "A\n\nB", "buttons": [{"title": "x", "payload": "/x"}]})) == 1
     [quick] = to_rest(renderer.render("utter_quick", tracker)[0])
     assert quick == {"text": "Quick?", "buttons": [{"title": "A", "payload": "/a"}]}
     cards = to_rest(renderer.render("utter_elements", tracker)[0], "u1")
