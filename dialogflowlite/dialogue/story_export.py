@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogflowlite.io.yaml import yaml_scalar
-from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, ACTION_SESSION_START
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActiveLoop,
@@ -68,8 +68,11 @@ def annotated_text(text: str, entities: Sequence[dict[str, Any]]) -> str:
 
 def user_step(event: UserUttered, comment: str | None = None) -> StoryStepText:
     lines = []
-    if event.intent_name:
-        lines.append(f"- intent: {yaml_scalar(event.intent_name)}")
+    # a retrieval intent keeps its full name (faq/ask_hours), which the story needs
+    intent = (event.parse_data.get("intent") or {}).get("full_retrieval_intent_name") \
+        or event.intent_name
+    if intent:
+        lines.append(f"- intent: {yaml_scalar(intent)}")
     entities = event.entities
     if event.text and not event.text.startswith("/"):
         text = annotated_text(event.text, entities)
@@ -111,7 +114,8 @@ def events_to_steps(events: Iterable[Event],
             if event.name in (ACTION_LISTEN, ACTION_SESSION_START) and index not in comments:
                 continue
             flush()
-            if event.action_text and not event.name:
+            # a story's bot step runs as action_send_text with its text: written back as `bot:`
+            if event.action_text and event.name in (None, ACTION_SEND_TEXT):
                 steps.append(StoryStepText([f"- bot: {yaml_scalar(event.action_text)}"],
                                            comments.get(index)))
             else:

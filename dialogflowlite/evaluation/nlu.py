@@ -44,7 +44,13 @@ from dialogflowlite.evaluation.nlu_metrics import (
 )
 from dialogflowlite.evaluation.reports import write_json
 from dialogflowlite.io.loader import resolve_in_project
-from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
+from dialogflowlite.shared.message import (
+    RETRIEVAL_SEPARATOR,
+    Entity,
+    Message,
+    selected_response,
+    selected_retrieval_intent,
+)
 from dialogflowlite.shared.training_data import TrainingData
 
 if TYPE_CHECKING:
@@ -89,10 +95,8 @@ def _entity_json(entity: Entity, text: str) -> dict[str, Any]:
 
 def predicted_response_key(message: Message, base_intent: str | None) -> str | None:
     """The retrieval intent (``faq/ask_name``) the response selector picked for a message."""
-    selector = message.response_selector or {}
-    choice = selector.get(base_intent or "") or selector.get("default") or {}
-    response = choice.get("response") or {}
-    return response.get("intent_response_key")
+    return selected_retrieval_intent({"response_selector": message.response_selector},
+                                     base_intent)
 
 
 @dataclass
@@ -108,6 +112,7 @@ class PredictionRecord:
     #: the full retrieval intent (``faq/ask_name``), when the example has one
     retrieval_intent: str | None = None
     retrieval_prediction: str | None = None
+    retrieval_confidence: float = 0.0
 
     @property
     def intent_correct(self) -> bool:
@@ -152,6 +157,9 @@ def pair_predictions(examples: Sequence[Message],
                 )
                 if retrieval
                 else None,
+                retrieval_confidence=float(selected_response(
+                    {"response_selector": message.response_selector},
+                    example.base_intent).get("confidence") or 0.0) if retrieval else 0.0,
             )
         )
     return records
@@ -244,10 +252,11 @@ class NluEvaluation:
 
     def response_selection_errors(self) -> list[dict[str, Any]]:
         return [
-            {
+            {  # Rasa's shape
                 "text": r.text,
-                "intent_response_key": r.retrieval_intent,
-                "prediction": r.retrieval_prediction,
+                "intent_response_key_target": r.retrieval_intent,
+                "intent_response_key_prediction": {"name": r.retrieval_prediction,
+                                                   "confidence": r.retrieval_confidence},
             }
             for r in self.records
             if r.retrieval_intent and r.retrieval_intent != r.retrieval_prediction

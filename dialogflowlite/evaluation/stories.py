@@ -41,6 +41,7 @@ from dialogflowlite.shared.events import (
     Event,
     UserUttered,
 )
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, selected_retrieval_intent
 from dialogflowlite.shared.stories import OrStep, Story
 from dialogflowlite.shared.story_paths import expand_story_paths, story_to_events
 from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -239,12 +240,8 @@ def _has_offsets(entities: Sequence[dict[str, Any]]) -> bool:
 
 def _predicted_intent(parse: dict[str, Any], expected: str | None) -> str | None:
     name = (parse.get("intent") or {}).get("name")
-    if expected and name != expected and "/" in expected:
-        selector = parse.get("response_selector") or {}
-        base = expected.split("/", 1)[0]
-        chosen = selector.get(base) or selector.get("default") or {}
-        key = (chosen.get("response") or {}).get("intent_response_key")
-        return key or name
+    if expected and name != expected and RETRIEVAL_SEPARATOR in expected:
+        return selected_retrieval_intent(parse, name) or name
     return name
 
 
@@ -345,7 +342,9 @@ class StoryTester:
         gold = event
         if event.text and event.text in parses:
             parse = parses[event.text]
-            expected_intent = event.intent_name
+            # a retrieval intent is checked in full (faq/ask_hours), as in Rasa
+            expected_intent = (event.parse_data.get("intent") or {}).get(
+                "full_retrieval_intent_name") or event.intent_name
             with_offsets = _has_offsets(event.entities)
             check = UserCheck(
                 text=event.text,
@@ -397,9 +396,11 @@ def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
     written["failed"] = failed_path
     if successes:
         success_path = out / SUCCESSFUL_STORIES_FILE
-        success_path.write_text(stories_yaml([
-            WrittenStory(_story_title(o), events_to_steps(o.events))
-            for o in evaluation.outcomes if o.passed]), encoding="utf-8")
+        passed = [WrittenStory(_story_title(o), events_to_steps(o.events))
+                  for o in evaluation.outcomes if o.passed]
+        # an empty `stories:` would read back as a file of no test stories (Rasa's words)
+        success_path.write_text(stories_yaml(passed) if passed else
+                                "# None of the test stories succeeded :(\n", encoding="utf-8")
         written["successes"] = success_path
     report_path = out / REPORT_FILE
     report_path.write_text(json.dumps(evaluation.report(), indent=2, ensure_ascii=False),

@@ -17,6 +17,24 @@ RETRIEVAL_SEPARATOR = "/"
 NLU_FALLBACK_INTENT = "nlu_fallback"
 
 
+def selected_response(parse_data: dict[str, Any], base_intent: str | None) -> dict[str, Any]:
+    """The ``response`` a parse's response selector chose for ``base_intent`` (with its
+    ``intent_response_key`` and ``confidence``; empty when none): its own selector's
+    answer, else the ``default`` selector's (one selector for every retrieval intent,
+    Rasa's and the templates' usual set-up)."""
+    selector = parse_data.get("response_selector") or {}
+    chosen = selector.get(base_intent or "") or selector.get("default") or {}
+    response = chosen.get("response") if isinstance(chosen, dict) else None
+    return response if isinstance(response, dict) else {}
+
+
+def selected_retrieval_intent(parse_data: dict[str, Any], base_intent: str | None) -> str | None:
+    """The retrieval intent (``faq/ask_hours``) the response selector chose for
+    ``base_intent`` (see :func:`selected_response`)."""
+    key = selected_response(parse_data, base_intent).get("intent_response_key")
+    return key if isinstance(key, str) and key else None
+
+
 def has_content(text: str) -> bool:
     """Whether ``text`` has a letter or digit, of any script: "?" and "..." have none.
 

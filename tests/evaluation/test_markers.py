@@ -97,6 +97,12 @@ def test_intent_and_not_intent_with_retrieval_intents(tmp_path: Path) -> None:
     assert applies(tmp_path, "m:\n  intent: faq/ask_hours\n", events) == [0, 0, 0, 1]
     # not_intent applies at every event that is not that intent, actions included
     assert applies(tmp_path, "m:\n  not_intent: greet\n", events) == [0, 1, 1, 1]
+    # one selector for every retrieval intent (Rasa's `default`, the templates' set-up)
+    default = [UserUttered(text="hours?", parse_data={
+        "intent": {"name": "faq"},
+        "response_selector": {"default": {"response": {
+            "intent_response_key": "faq/ask_hours"}}}})]
+    assert applies(tmp_path, "m:\n  intent: faq/ask_hours\n", default) == [1]
 
 
 def test_slot_was_set_holds_from_a_value_until_it_is_cleared(tmp_path: Path) -> None:

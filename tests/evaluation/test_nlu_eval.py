@@ -50,7 +50,8 @@ class ScriptedClassifier(NluComponent):
                 )
             if "response" in answer:
                 message.response_selector = {
-                    "faq": {"response": {"intent_response_key": answer["response"]}}
+                    "faq": {"response": {"intent_response_key": answer["response"],
+                                         "confidence": 0.7}}
                 }
 
 
@@ -168,6 +169,11 @@ def test_entity_report_counts_a_boundary_mismatch_as_wrong(scripted) -> None:
     assert evaluation.sentence_accuracy == 0.75
     assert evaluation.response_selection_report["accuracy"] == 0.5
     assert evaluation.response_selection_report["faq/ask_age"]["recall"] == 0.0
+    [error] = evaluation.response_selection_errors()
+    assert set(error) == {"text", "intent_response_key_target",
+                          "intent_response_key_prediction"}  # Rasa's shape
+    assert error["intent_response_key_target"] == "faq/ask_age"
+    assert error["intent_response_key_prediction"]["confidence"] == 0.7
 
 
 def test_span_labels_include_roles() -> None:

@@ -201,3 +201,84 @@ def test_load_test_stories_from_a_file(tmp_path: Path) -> None:
     assert [s.name for s in stories][:1] == ["greet and leave"]
     assert all(s.kind == "test" for s in stories)
     assert len(load_test_stories(tmp_path)) == 4
+
+
+FAQ_DOMAIN = """
+version: "3.1"
+intents: [faq, greet]
+responses:
+  utter_greet: [{text: hi}]
+  utter_faq/ask_hours: [{text: "9 to 5"}]
+  utter_faq/ask_parking: [{text: "behind the house"}]
+"""
+
+FAQ_TESTS = """
+version: "3.1"
+stories:
+- story: the wrong question answered
+  steps:
+  - user: |
+      when are you open
+    intent: faq/ask_parking
+  - action: utter_faq
+- story: the right one
+  steps:
+  - user: |
+      when are you open
+    intent: faq/ask_hours
+  - action: utter_faq
+  - user: |
+      bye now
+  - bot: see you
+"""
+
+
+class FaqParser:
+    """Every text is `faq`; the default response selector picks ask_hours."""
+
+    async def parse(self, texts):
+        messages = []
+        for text in texts:
+            message = Message(text=text)
+            message.set_intent([IntentPrediction("faq", 0.9)])
+            message.response_selector = {"default": {"response": {
+                "intent_response_key": "faq/ask_hours", "confidence": 0.8}}}
+            messages.append(message)
+        return messages
+
+
+class FaqPolicy:
+    def predict_next_action(self, tracker, domain):
+        from types import SimpleNamespace
+
+        last = next(e for e in reversed(tracker.events) if isinstance(e, ActionExecuted))
+        name = "utter_faq" if last.name == ACTION_LISTEN else ACTION_LISTEN
+        return SimpleNamespace(action_name=name, confidence=0.8, policy_name="FaqPolicy")
+
+
+def test_a_retrieval_intent_is_checked_and_written_back_in_full(write_project,
+                                                                 tmp_path: Path) -> None:
+    project = load_project(write_project(domain=FAQ_DOMAIN, tests=FAQ_TESTS))
+    agent = Agent(project.domain, policies=FaqPolicy(), parser=FaqParser())
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories[:1]))
+    [outcome] = evaluation.outcomes
+    assert not outcome.passed
+    assert [(u.expected_intent, u.predicted_intent) for u in outcome.users] == [
+        ("faq/ask_parking", "faq/ask_hours")]
+    written = write_story_results(evaluation, tmp_path, successes=True)
+    failed_text = written["failed"].read_text()
+    assert '- intent: "faq/ask_parking"  # predicted: faq/ask_hours' in failed_text
+    assert written["successes"].read_text() == "# None of the test stories succeeded :(\n"
+
+
+def test_a_bot_step_is_written_back_as_a_bot_step(write_project, tmp_path: Path) -> None:
+    project = load_project(write_project(domain=FAQ_DOMAIN, tests=FAQ_TESTS))
+    agent = Agent(project.domain, policies=FaqPolicy(), parser=FaqParser())
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories[1:]))
+    [outcome] = evaluation.outcomes
+    assert outcome.users[0].intent_correct
+    written = write_story_results(evaluation, tmp_path)
+    failed_text = written["failed"].read_text()
+    assert '- bot: "see you"  # predicted: utter_faq' in failed_text
+    assert "action_send_text" not in failed_text
+    assert load_test_stories(written["failed"])  # the file reads back as test stories

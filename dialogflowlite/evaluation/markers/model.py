@@ -34,6 +34,7 @@ from typing import ClassVar
 
 from dialogflowlite.errors import Position
 from dialogflowlite.shared.events import ActionExecuted, Event, SlotSet, UserUttered
+from dialogflowlite.shared.message import selected_retrieval_intent
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,9 +127,7 @@ def intent_names(event: UserUttered) -> set[str]:
     intent = event.parse_data.get("intent") or {}
     names = {intent.get("name"), intent.get("full_retrieval_intent_name")}
     # the runtime keeps the full retrieval intent in the response selector's answer
-    selected = (event.parse_data.get("response_selector") or {}).get(intent.get("name"))
-    if isinstance(selected, dict):
-        names.add((selected.get("response") or {}).get("intent_response_key"))
+    names.add(selected_retrieval_intent(event.parse_data, intent.get("name")))
     return {name for name in names if isinstance(name, str) and name}
 
 
