@@ -42,7 +42,7 @@ from dialogflowlite.shared.events import (
     UserUttered,
 )
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, selected_retrieval_intent
-from dialogflowlite.shared.stories import OrStep, Story
+from dialogflowlite.shared.stories import CheckpointStep, OrStep, Story
 from dialogflowlite.shared.story_paths import expand_story_paths, story_to_events
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
@@ -254,6 +254,18 @@ def story_conversations(story: Story, domain: Any) -> list[tuple[str, list[Event
     return [(story.name, story_to_events(story, domain))]
 
 
+def joined_conversations(stories: Sequence[Story],
+                         domain: Any) -> list[tuple[Story, str, list[Event]]]:
+    """The conversations of test stories joined by checkpoints, as training joins them
+    (``part one > part two``), each tested once, as Rasa does."""
+    if not stories:
+        return []
+    by_name = {story.name: story for story in stories}
+    return [(by_name.get(path.stories[0], stories[0]), " > ".join(path.stories),
+             list(path.events))
+            for path in expand_story_paths(list(stories), domain=domain)]
+
+
 class StoryTester:
     """Replays test stories against an agent."""
 
@@ -282,9 +294,12 @@ class StoryTester:
 
     async def evaluate(self, stories: Sequence[Story]) -> StoryEvaluation:
         conversations: list[tuple[Story, str, list[Event]]] = []
+        joined = [s for s in stories if any(isinstance(step, CheckpointStep) for step in s.steps)]
         for story in stories:
-            for name, events in story_conversations(story, self.domain):
-                conversations.append((story, name, events))
+            if story not in joined:
+                for name, events in story_conversations(story, self.domain):
+                    conversations.append((story, name, events))
+        conversations += joined_conversations(joined, self.domain)
         parses = await self._parse_all([events for _, _, events in conversations])
         evaluation = StoryEvaluation()
         for story, name, events in conversations:

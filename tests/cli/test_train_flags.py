@@ -121,7 +121,9 @@ def test_dry_run_refuses_what_training_refuses(project, capsys) -> None:
         assert _train(project, "nlu", "-u", "domain.yml", *extra) == 1
         assert ("error: nothing to train: `train nlu` needs NLU examples, and the project "
                 "has none") in capsys.readouterr().err
-    assert _train(project, "core", "--dry-run", "--force", "--stories", "domain.yml") == 8
+    # a stories file without stories is refused before anything is compared
+    assert _train(project, "core", "--dry-run", "--force", "--stories", "domain.yml") == 1
+    assert "--stories domain.yml: no stories in" in capsys.readouterr().err
 
 
 def test_dry_run_without_a_domain_is_one_error(project, capsys) -> None:

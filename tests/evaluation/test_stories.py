@@ -282,3 +282,28 @@ def test_a_bot_step_is_written_back_as_a_bot_step(write_project, tmp_path: Path)
     assert '- bot: "see you"  # predicted: utter_faq' in failed_text
     assert "action_send_text" not in failed_text
     assert load_test_stories(written["failed"])  # the file reads back as test stories
+
+
+def test_test_stories_joined_by_a_checkpoint_are_one_conversation(agent_and_stories,
+                                                                   tmp_path: Path) -> None:
+    agent, _ = agent_and_stories
+    file = tmp_path / "joined.yml"
+    file.write_text(textwrap.dedent("""
+        version: "3.1"
+        stories:
+        - story: part one
+          steps:
+          - intent: greet
+          - action: utter_greet
+          - checkpoint: greeted
+        - story: part two
+          steps:
+          - checkpoint: greeted
+          - intent: bye
+          - action: utter_bye
+        """), encoding="utf-8")
+    evaluation = asyncio.run(evaluate_stories(agent, load_test_stories(file)))
+    [outcome] = evaluation.outcomes
+    assert outcome.name == "part one > part two" and outcome.passed
+    assert [e.intent_name for e in outcome.events if isinstance(e, UserUttered)] == [
+        "greet", "bye"]
