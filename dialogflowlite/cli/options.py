@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dialogflowlite.errors import ConfigError, ProjectNotFoundError
 from dialogflowlite.io.loader import ProjectSources, resolve_in_project
 
+T = TypeVar("T")
+
+
+def _converted(text: str, convert: Callable[[str], T], what: str) -> T:
+    """``convert(text)``, or the argparse error saying the text is not ``what``."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _converted(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
     return value
@@ -24,10 +32,7 @@ def positive_int(text: str) -> int:
 
 def port_number(text: str) -> int:
     """An argparse type: a TCP port, 0 to 65535 (0: any free port)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    value = _converted(text, int, "a port number")
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {text}")
     return value
@@ -35,10 +40,7 @@ def port_number(text: str) -> int:
 
 def server_port(text: str) -> int:
     """An argparse type: the port of a server to reach, 1 to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    value = _converted(text, int, "a port number")
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a server's port is 1 to 65535, not {text}")
     return value
@@ -46,10 +48,7 @@ def server_port(text: str) -> int:
 
 def finite_number(text: str) -> float:
     """An argparse type: a number that is neither NaN nor infinite (a timestamp, ...)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _converted(text, float, "a number")
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
     return value
