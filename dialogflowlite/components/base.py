@@ -14,8 +14,12 @@ never by pickling themselves.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,6 +45,32 @@ KINDS: tuple[str, ...] = (
     "policy",
     "generator",
 )
+
+#: the ranges of the training settings components share (most of them go to the shared
+#: training loop); :meth:`Component.check_training_settings` checks those a component has.
+#: A learning rate of 0 is allowed, as it leaves the weights as they start (a fine-tuning
+#: check), and so is a patience of 0, which never stops early. (No comments next to the
+#: keys: the components reference would take them for the settings' meanings.)
+TRAINING_SETTING_RANGES: dict[str, dict[str, Any]] = {
+    "epochs": {"at_least": 1, "whole": True},
+    "batch_size": {"at_least": 1, "whole": True},
+    "learning_rate": {"at_least": 0},
+    "weight_decay": {"at_least": 0},
+    "warmup_ratio": {"at_least": 0, "at_most": 1},
+    "warmup_steps": {"at_least": 0, "whole": True},
+    "max_grad_norm": {"at_least": 0},
+    "patience": {"at_least": 0, "whole": True},
+    "evaluations_per_epoch": {"at_least": 1, "whole": True},
+    "max_minutes": {"above": 0},
+    "validation_split": {"at_least": 0, "below": 1},
+    "min_held_out": {"at_least": 0, "whole": True},
+    "dropout": {"at_least": 0, "below": 1},
+}
+
+#: the bad settings found by the ``check_config`` running now (None: none is running);
+#: a context variable, so checks in other threads or tasks keep their own list
+_bad_settings: ContextVar[list[ComponentConfigError] | None] = ContextVar(
+    "dialogflowlite_bad_settings", default=None)
 
 
 class Component:
@@ -71,22 +101,51 @@ class Component:
         self.config = self.resolve_config(config or {}, position=position)
         self.check_config(self.config, position=position)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # every check_config, a plugin's too, reports all its bad settings at once,
+        # without each of them having to collect problems itself
+        own = cls.__dict__.get("check_config")
+        if isinstance(own, classmethod):
+            cls.check_config = classmethod(_reporting_every_bad_setting(own.__func__))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({getattr(self, 'config', {})!r})"
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *,
                      position: Position | None = None) -> None:
-        """Raise :class:`ComponentConfigError` when a setting of the resolved ``config``
-        is out of range (a negative ``epochs``, a threshold above 1) or settings
-        contradict each other.
+        """Raise :class:`ComponentConfigError` when settings of the resolved ``config``
+        are out of range (a negative ``epochs``, a threshold above 1) or contradict
+        each other: one error, with a line for each bad setting.
 
         Called by ``__init__`` and by ``data validate`` (and so by ``train`` before it
         trains anything), which does not build the component: only look at
         ``config``, without loading models, reading files or touching the network.
         Subclasses extend it and call ``super().check_config(config,
-        position=position)``; :meth:`check_number` does the usual range checks.
+        position=position)``; :meth:`check_number` does the usual range checks and
+        :meth:`report_bad_setting` reports any other problem. Both let the check go
+        on, so it finds every bad setting (a check of two settings together should
+        run only when each of them is fine on its own: :meth:`check_numbers` says
+        so). A :class:`ComponentConfigError` raised directly ends the check; it is
+        reported with the problems found before it.
         """
+
+    @classmethod
+    def report_bad_setting(cls, message: str, *, hint: str | None = None,
+                           position: Position | None = None) -> None:
+        """Report a bad setting of this component.
+
+        Inside :meth:`check_config` it is noted and the check goes on, so the error
+        at its end lists every bad setting; anywhere else it raises
+        :class:`ComponentConfigError` at once. ``message`` names the component and
+        the setting; ``hint`` says what to write instead.
+        """
+        error = ComponentConfigError(message, hint=hint, position=position)
+        found = _bad_settings.get()
+        if found is None:
+            raise error
+        found.append(error)
 
     @classmethod
     def check_number(cls, config: dict[str, Any], key: str, *,
@@ -94,17 +153,18 @@ class Component:
                      at_most: float | None = None, below: float | None = None,
                      whole: bool = False, nullable: bool | None = None,
                      words: tuple[str, ...] = (),
-                     position: Position | None = None) -> None:
-        """Raise :class:`ComponentConfigError` unless ``config[key]`` is a number within
-        the bounds given (``at_least``/``at_most`` inclusive, ``above``/``below`` not),
-        a whole one with ``whole``, or one of ``words`` (such as ``auto``). ``null``
-        passes when ``nullable`` (by default: when the setting's default is null,
-        which then means "chosen for you")."""
+                     position: Position | None = None) -> bool:
+        """Whether ``config[key]`` is a number within the bounds given
+        (``at_least``/``at_most`` inclusive, ``above``/``below`` not), a whole one
+        with ``whole``, or one of ``words`` (such as ``auto``); when it is not, it is
+        reported with :meth:`report_bad_setting` (which raises outside
+        :meth:`check_config`). ``null`` passes when ``nullable`` (by default: when the
+        setting's default is null, which then means "chosen for you")."""
         value = config.get(key)
         if value is None and (cls.defaults.get(key) is None if nullable is None else nullable):
-            return
+            return True
         if isinstance(value, str) and value in words:
-            return
+            return True
         inside = (isinstance(value, (int, float)) and not isinstance(value, bool)
                   and math.isfinite(value) and (not whole or value == int(value))
                   and (at_least is None or value >= at_least)
@@ -112,34 +172,68 @@ class Component:
                   and (at_most is None or value <= at_most)
                   and (below is None or value < below))
         if inside:
-            return
+            return True
         wanted = " or ".join([*(repr(word) for word in words),
                               _bounds_text(at_least, above, at_most, below, whole)])
         default = cls.defaults.get(key)
-        raise ComponentConfigError(
+        cls.report_bad_setting(
             f"component {cls.name}: setting '{key}' must be {wanted}, not {value!r}",
             hint=f"for example `{key}: {default}`" if default is not None else
             f"write a {'whole ' if whole else ''}number, or null",
             position=position)
+        return False
+
+    @classmethod
+    def check_training_settings(cls, config: dict[str, Any], *,
+                                position: Position | None = None) -> None:
+        """:meth:`check_number` for each setting of :data:`TRAINING_SETTING_RANGES` the
+        component has (``epochs``, ``learning_rate``, ``patience``, ...). A setting
+        whose default is a word (``epochs: auto``) takes that word too."""
+        for key, bounds in TRAINING_SETTING_RANGES.items():
+            if key not in cls.defaults:
+                continue
+            default = cls.defaults[key]
+            words = (default,) if isinstance(default, str) else ()
+            cls.check_number(config, key, words=words, position=position, **bounds)
+
+    @classmethod
+    def check_numbers(cls, config: dict[str, Any], keys: Iterable[str], **bounds: Any) -> bool:
+        """:meth:`check_number` for each of ``keys``, with the same ``bounds``; whether
+        every one of them is fine (each bad one is reported)."""
+        # a list, not a generator: all() would stop before reporting the later ones
+        return all([cls.check_number(config, key, **bounds) for key in keys])
 
     @classmethod
     def resolve_config(cls, given: dict[str, Any], *,
                        position: Position | None = None) -> dict[str, Any]:
-        """Defaults overlaid with ``given``; unknown keys are an error naming the closest key."""
+        """Defaults overlaid with ``given``. Unknown keys (each named with the closest
+        known one) and values of the wrong kind are one error, a line for each."""
         config = copy.deepcopy(cls.defaults)
-        for key, value in given.items():
-            if key == "name":
-                continue
-            if key in cls.defaults:
-                config[key] = cls._checked_value(key, value, position)
-            elif key in cls.compatible_keys:
-                logger.info("%s: setting '%s' has no effect here and is ignored", cls.name, key)
-            else:
-                hint = did_you_mean(key, cls.defaults) or (
-                    f"known settings: {', '.join(cls.defaults) or 'none'}")
-                raise ComponentConfigError(f"component {cls.name} has no setting '{key}'",
+        with _one_error_for_every_bad_setting(cls.name, position):
+            for key, value in given.items():
+                if key == "name":
+                    continue
+                if key in cls.defaults:
+                    config[key] = cls._value_or_default(key, value, position)
+                elif key in cls.compatible_keys:
+                    logger.info("%s: setting '%s' has no effect here and is ignored",
+                                cls.name, key)
+                else:
+                    hint = did_you_mean(key, cls.defaults) or (
+                        f"known settings: {', '.join(cls.defaults) or 'none'}")
+                    cls.report_bad_setting(f"component {cls.name} has no setting '{key}'",
                                            hint=hint, position=position)
         return config
+
+    @classmethod
+    def _value_or_default(cls, key: str, value: Any, position: Position | None) -> Any:
+        """:meth:`_checked_value`; one of the wrong kind is reported, and the default
+        stands in for it so the other settings are still read."""
+        try:
+            return cls._checked_value(key, value, position)
+        except ComponentConfigError as error:
+            cls.report_bad_setting(error.message, hint=error.hint, position=position)
+            return copy.deepcopy(cls.defaults[key])
 
     @classmethod
     def _checked_value(cls, key: str, value: Any, position: Position | None) -> Any:
@@ -219,6 +313,53 @@ class Component:
     def load(cls, config: dict[str, Any], storage: ComponentStorage) -> Component:
         """Rebuild a trained component from ``storage``."""
         return cls(config)
+
+
+def _reporting_every_bad_setting(check: Callable[..., None]) -> Callable[..., None]:
+    """``check`` (a class's ``check_config``) raising one error for all the bad settings
+    it reports; called from a subclass's ``check_config``, it leaves that to the
+    subclass's."""
+
+    @functools.wraps(check)
+    def check_every_setting(cls: type[Component], config: dict[str, Any], *,
+                            position: Position | None = None) -> None:
+        with _one_error_for_every_bad_setting(cls.name, position):
+            check(cls, config, position=position)
+
+    return check_every_setting
+
+
+@contextmanager
+def _one_error_for_every_bad_setting(name: str,
+                                     position: Position | None) -> Iterator[None]:
+    """Collect the bad settings reported inside the block, and a
+    :class:`ComponentConfigError` raised there, into one error at its end; nested in
+    another such block, leave that to the outer one."""
+    if _bad_settings.get() is not None:
+        yield
+        return
+    found: list[ComponentConfigError] = []
+    token = _bad_settings.set(found)
+    try:
+        yield
+    except ComponentConfigError as error:
+        found.append(error)
+    finally:
+        _bad_settings.reset(token)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise _all_bad_settings(name, found, position)
+
+
+def _all_bad_settings(name: str, found: list[ComponentConfigError],
+                      position: Position | None) -> ComponentConfigError:
+    """One error listing ``found``, a line for each bad setting; the hints stay on their
+    lines (an error's own hint would print after the last one, as if it were about it)."""
+    lines = "\n".join(f"- {error.message}" + (f" (hint: {error.hint})" if error.hint else "")
+                      for error in found)
+    return ComponentConfigError(f"component {name} has {len(found)} bad settings:\n{lines}",
+                                position=position)
 
 
 def _bounds_text(at_least: float | None, above: float | None, at_most: float | None,

@@ -42,7 +42,7 @@ def test_every_built_in_component_accepts_its_defaults() -> None:
      "'epochs' must be 'auto' or a whole number of at least 1, not -5"),
     ("TransformerPolicy", {"max_history": -1},
      "'max_history' must be a whole number of at least 1, not -1"),
-    ("TransformerPolicy", {"max_history": None}, "'max_history' must be a whole number"),
+    ("TransformerPolicy", {"max_history": 0}, "'max_history' must be a whole number"),
     ("TransformerPolicy", {"epochs": -4}, "'epochs' must be a whole number of at least 1"),
     ("MemoizationPolicy", {"max_history": -3}, "'max_history' must be a whole number"),
     ("AugmentedMemoizationPolicy", {"max_history": 0}, "'max_history' must be a whole number"),
@@ -86,6 +86,7 @@ def test_settings_out_of_range_are_refused(name: str, settings: dict[str, Any],
 
 @pytest.mark.parametrize(("name", "settings"), [
     ("MemoizationPolicy", {"max_history": None}),  # the whole conversation
+    ("TransformerPolicy", {"max_history": None}),  # the whole dialogue, as TEDPolicy's default
     ("JointTransformerClassifier", {"epochs": "auto", "ranking_length": 0, "patience": 0}),
     ("ResponseSelector", {"learning_rate": None, "model": "x", "hidden_size": 100}),
     # a learning rate of 0 keeps the weights as they are: the fine-tuning tests use it
@@ -175,3 +176,170 @@ def test_ranking_length_0_lists_every_response_as_in_rasa() -> None:
     ranking = selector._selection([0.2, 0.5, 0.3])["default"]["ranking"]
     assert [r["intent_response_key"] for r in ranking] == [
         "faq/ask_parking", "faq/ask_menu", "faq/ask_hours"]
+
+
+def test_every_bad_setting_of_a_component_is_reported_in_one_error() -> None:
+    error = refused("TransformerPolicy", {"epochs": -4, "dropout": 1, "hidden_size": 30,
+                                          "max_history": 0})
+    assert error.code == "DFL202"
+    assert error.message == (
+        "component TransformerPolicy has 4 bad settings:\n"
+        "- component TransformerPolicy: setting 'max_history' must be a whole number of at "
+        "least 1, not 0 (hint: for example `max_history: 5`)\n"
+        "- component TransformerPolicy: setting 'epochs' must be a whole number of at least 1, "
+        "not -4 (hint: for example `epochs: 100`)\n"
+        "- component TransformerPolicy: setting 'dropout' must be a number of at least 0 and "
+        "below 1, not 1 (hint: for example `dropout: 0.1`)\n"
+        "- component TransformerPolicy: hidden_size 30 is not a multiple of num_heads 4 "
+        "(hint: make hidden_size a multiple of num_heads)")
+    assert error.hint is None  # each line has its own
+
+
+def test_one_bad_setting_keeps_its_own_message_and_hint() -> None:
+    error = refused("FallbackClassifier", {"threshold": 5})
+    assert error.message == ("component FallbackClassifier: setting 'threshold' must be a "
+                             "number between 0 and 1, not 5")
+    assert error.hint == "for example `threshold: 0.3`"
+
+
+@pytest.mark.parametrize(("name", "settings", "lines"), [
+    # the check of two settings together is left out when one of them is bad itself
+    ("TransformerPolicy", {"num_heads": 0, "epochs": 0}, ["'epochs'", "'num_heads'"]),
+    ("ResponseSelector", {"num_heads": 0, "ngram_min": 0, "ngram_max": None},
+     ["'num_heads'", "'ngram_min'", "'ngram_max'"]),
+    ("ScratchTransformerClassifier", {"num_heads": 0, "conv_kernel": 2, "word_dropout": 2},
+     ["'num_heads'", "'word_dropout'", "'conv_kernel'"]),
+    ("NeuralResponseGenerator", {"mode": "chat", "heads": 0, "lexical_ratio": 2},
+     ["mode 'chat'", "'heads'", "'lexical_ratio'"]),
+    ("JointTransformerClassifier", {"pooling": "max", "tag_scheme": "x", "epochs": 0},
+     ["'tag_scheme'", "'epochs'", "'pooling'"]),
+])
+def test_components_report_each_bad_setting_on_its_own_line(name: str, settings: dict,
+                                                            lines: list[str]) -> None:
+    found = refused(name, settings).message.split("\n")
+    assert found[0] == f"component {name} has {len(lines)} bad settings:"
+    assert len(found) == len(lines) + 1
+    for line, wanted in zip(found[1:], lines, strict=True):
+        assert line.startswith(f"- component {name}:") or line.startswith(f"- {name}:")
+        assert wanted in line
+
+
+class Picky(Plain):
+    """A plugin component with checks of its own, one of them raising directly."""
+
+    name = "Picky"
+    defaults = {**Plain.defaults, "level": 1, "pattern": ""}
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        super().check_config(config, position=position)
+        cls.check_number(config, "size", at_least=1, whole=True, position=position)
+        if config["mode"] not in ("auto", "manual"):
+            cls.report_bad_setting(f"component {cls.name}: mode {config['mode']!r} is not known",
+                                   hint="use auto or manual", position=position)
+        if config["pattern"] == "(":
+            raise ComponentConfigError(f"component {cls.name}: pattern is not valid",
+                                       position=position)
+        cls.check_number(config, "level", at_least=1, position=position)
+
+
+class Pickier(Picky):
+    """Extends a plugin component's checks, as subclasses do."""
+
+    name = "Pickier"
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        super().check_config(config, position=position)
+        cls.check_number(config, "level", at_most=3, position=position)
+
+
+def test_a_plugin_s_checks_report_together_and_a_direct_raise_ends_them() -> None:
+    with pytest.raises(ComponentConfigError) as info:
+        Picky.check_config(Picky.resolve_config({"size": 0, "mode": "x", "pattern": "(",
+                                                 "level": 0}), position=WHERE)
+    lines = info.value.message.split("\n")
+    assert lines[0] == "component Picky has 3 bad settings:"
+    assert ["'size'" in lines[1], "mode 'x'" in lines[2], "pattern" in lines[3]] == [True] * 3
+    assert info.value.position == WHERE
+    # a subclass's checks and its parent's end up in the one error, named after it
+    with pytest.raises(ComponentConfigError) as info:
+        Pickier.check_config(Pickier.resolve_config({"size": 0, "level": 5}))
+    lines = info.value.message.split("\n")
+    assert lines[0] == "component Pickier has 2 bad settings:"
+    assert "'size'" in lines[1] and "'level' must be a number of at most 3" in lines[2]
+    # building the component raises the same error
+    with pytest.raises(ComponentConfigError, match="Pickier has 2 bad settings"):
+        Pickier({"size": 0, "level": 5})
+    Pickier({"level": 2})  # fine settings pass
+
+
+def test_report_bad_setting_raises_at_once_outside_check_config() -> None:
+    with pytest.raises(ComponentConfigError, match="component Plain: size is odd"):
+        Plain.report_bad_setting("component Plain: size is odd", position=WHERE)
+    assert Plain.check_number({"size": 2}, "size", at_least=1) is True
+    assert Picky.check_numbers({"size": 2, "level": 1}, ("size", "level"), at_least=1) is True
+
+
+def test_unknown_settings_and_values_of_the_wrong_kind_are_one_error() -> None:
+    cls = builtin_registry().get("TransformerPolicy")
+    with pytest.raises(ComponentConfigError) as info:
+        cls.resolve_config({"epochs": "many", "hiden_size": 32, "dropout": "0.2"},
+                           position=WHERE)
+    assert info.value.position == WHERE and info.value.code == "DFL202"
+    assert info.value.message.split("\n") == [
+        "component TransformerPolicy has 2 bad settings:",
+        "- component TransformerPolicy: setting 'epochs' must be a whole number, not 'many' "
+        "(hint: write `epochs: 100` or another whole number)",
+        "- component TransformerPolicy has no setting 'hiden_size' (hint: did you mean "
+        "'hidden_size' or 'batch_size'?)",
+    ]
+    # one of them alone keeps its own message and hint
+    with pytest.raises(ComponentConfigError) as info:
+        cls.resolve_config({"hiden_size": 32})
+    assert info.value.message == "component TransformerPolicy has no setting 'hiden_size'"
+    assert info.value.hint == "did you mean 'hidden_size' or 'batch_size'?"
+
+
+class Trainable(Component):
+    """A plugin component with some of the shared training settings."""
+
+    name = "Trainable"
+    kind = "intent_classifier"
+    defaults = {"epochs": "auto", "learning_rate": 0.1, "patience": 3, "size": 2}
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *,
+                     position: Position | None = None) -> None:
+        super().check_config(config, position=position)
+        cls.check_training_settings(config, position=position)
+
+
+def test_check_training_settings_checks_the_shared_settings_a_component_has() -> None:
+    Trainable.check_config(Trainable.resolve_config({"epochs": "auto", "patience": 0,
+                                                     "learning_rate": 0, "size": -7}))
+    with pytest.raises(ComponentConfigError) as info:
+        Trainable({"epochs": 0, "patience": -1, "learning_rate": -0.5})
+    assert info.value.message.split("\n") == [
+        "component Trainable has 3 bad settings:",
+        "- component Trainable: setting 'epochs' must be 'auto' or a whole number of at "
+        "least 1, not 0 (hint: for example `epochs: auto`)",
+        "- component Trainable: setting 'learning_rate' must be a number of at least 0, "
+        "not -0.5 (hint: for example `learning_rate: 0.1`)",
+        "- component Trainable: setting 'patience' must be a whole number of at least 0, "
+        "not -1 (hint: for example `patience: 3`)",
+    ]
+
+
+@pytest.mark.parametrize("name", ["JointTransformerClassifier", "ScratchTransformerClassifier",
+                                  "ResponseSelector", "NeuralResponseGenerator",
+                                  "TransformerPolicy"])
+def test_the_shared_training_settings_take_the_same_range_everywhere(name: str) -> None:
+    for key, value, wanted in [("batch_size", 0, "a whole number of at least 1"),
+                               ("learning_rate", -1, "a number of at least 0"),
+                               ("weight_decay", -1, "a number of at least 0"),
+                               ("dropout", 1, "a number of at least 0 and below 1")]:
+        assert f"setting '{key}' must be {wanted}, not {value}" in \
+            refused(name, {key: value}).message

@@ -800,6 +800,44 @@ def test_unknown_policy_setting_is_still_an_error(project) -> None:
     assert where(problem, root) == ("config.yml", 2)
 
 
+def test_every_bad_setting_of_a_component_is_one_problem(project) -> None:
+    root = project(
+        config="""
+        policies:
+          - name: TransformerPolicy
+            epochs: 0
+            dropout: 1.5
+            num_heads: 3
+        """
+    )
+    [problem] = problems(root, "DFL202")
+    assert problem.message.split("\n") == [
+        "component TransformerPolicy has 3 bad settings:",
+        "- component TransformerPolicy: setting 'epochs' must be a whole number of at least 1, "
+        "not 0 (hint: for example `epochs: 100`)",
+        "- component TransformerPolicy: setting 'dropout' must be a number of at least 0 and "
+        "below 1, not 1.5 (hint: for example `dropout: 0.1`)",
+        "- component TransformerPolicy: hidden_size 64 is not a multiple of num_heads 3 "
+        "(hint: make hidden_size a multiple of num_heads)",
+    ]
+    assert where(problem, root) == ("config.yml", 2)
+
+
+def test_ted_policy_reading_the_whole_dialogue_is_valid(project) -> None:
+    # max_history: null is Rasa's TEDPolicy default: the whole dialogue
+    root = project(
+        config="""
+        policies:
+          - name: TEDPolicy
+            max_history: null
+            epochs: 100
+          - name: TransformerPolicy
+            max_history:
+        """
+    )
+    assert problems(root, "DFL202") == []
+
+
 # ---------------------------------------------------------------- running the checks
 
 

@@ -155,56 +155,51 @@ class NeuralResponseGenerator(Component):
         """Known choices, settings that go together, and numbers in their ranges."""
         super().check_config(config, position=position)
         if config["mode"] not in MODE_CHOICES:
-            raise ComponentConfigError(f"{cls.name}: mode '{config['mode']}' is not known",
-                                       hint=f"use one of {', '.join(MODE_CHOICES)}",
-                                       position=position)
+            cls.report_bad_setting(f"{cls.name}: mode '{config['mode']}' is not known",
+                                   hint=f"use one of {', '.join(MODE_CHOICES)}",
+                                   position=position)
         if config["use_for"] not in USE_FOR:
-            raise ComponentConfigError(f"{cls.name}: use_for '{config['use_for']}' is not "
-                                       "known", hint=f"use one of {', '.join(USE_FOR)}",
-                                       position=position)
+            cls.report_bad_setting(f"{cls.name}: use_for '{config['use_for']}' is not known",
+                                   hint=f"use one of {', '.join(USE_FOR)}", position=position)
         if config["placeholder_style"] not in Delexicaliser.STYLES:
-            raise ComponentConfigError(
+            cls.report_bad_setting(
                 f"{cls.name}: placeholder_style '{config['placeholder_style']}' is not known",
                 hint="use index, slot or type", position=position)
         if config["copy_attention"] and (config["model"] or config["source_encoder"]):
-            raise ComponentConfigError(
+            cls.report_bad_setting(
                 f"{cls.name}: copy_attention points at the input's own tokens, which only "
                 "the from-scratch model without a source_encoder reads",
                 hint="drop copy_attention, or model: and source_encoder:",
                 position=position)
         if config["model"] and config["source_encoder"]:
-            raise ComponentConfigError(
+            cls.report_bad_setting(
                 f"{cls.name}: source_encoder is for the from-scratch model, and model: "
                 f"{config['model']!r} fine-tunes a pretrained one",
                 hint="set one of model and source_encoder", position=position)
         if not isinstance(config["blocklist"], list):
-            raise ComponentConfigError(f"{cls.name}: blocklist must be a list of phrases",
-                                       position=position)
+            cls.report_bad_setting(f"{cls.name}: blocklist must be a list of phrases",
+                                   position=position)
         cls._check_numbers(config, position)
         try:
             DecodingConfig.from_dict(config["decoding"])
         except ComponentConfigError as e:
-            raise ComponentConfigError(f"{cls.name}: {e.message}", hint=e.hint,
-                                       position=position) from e
+            cls.report_bad_setting(f"{cls.name}: {e.message}", hint=e.hint, position=position)
 
     @classmethod
     def _check_numbers(cls, config: dict[str, Any], position: Position | None) -> None:
-        for key in ("vocab_size", "hidden_size", "encoder_layers", "decoder_layers", "heads",
-                    "ff_size", "max_source_length", "max_target_length", "epochs",
-                    "batch_size"):
-            cls.check_number(config, key, at_least=1, whole=True, position=position)
+        cls.check_training_settings(config, position=position)
+        cls.check_numbers(config, ("vocab_size", "encoder_layers", "decoder_layers", "ff_size",
+                                   "max_source_length", "max_target_length"),
+                          at_least=1, whole=True, position=position)
+        sizes_fine = cls.check_numbers(config, ("hidden_size", "heads"), at_least=1, whole=True,
+                                       position=position)
         # 0 turns of history: the reply is written from the latest message alone
-        for key in ("history", "story_samples", "warmup_steps"):
-            cls.check_number(config, key, at_least=0, whole=True, position=position)
-        # a learning rate of 0 leaves the weights as they start (a fine-tuning check)
-        cls.check_number(config, "learning_rate", at_least=0, position=position)
-        cls.check_number(config, "max_minutes", above=0, position=position)
-        cls.check_number(config, "weight_decay", at_least=0, position=position)
+        cls.check_numbers(config, ("history", "story_samples"), at_least=0, whole=True,
+                          position=position)
         cls.check_number(config, "lexical_ratio", at_least=0, at_most=1, position=position)
-        for key in ("dropout", "label_smoothing"):
-            cls.check_number(config, key, at_least=0, below=1, position=position)
-        if config["model"] is None and config["hidden_size"] % config["heads"]:
-            raise ComponentConfigError(
+        cls.check_number(config, "label_smoothing", at_least=0, below=1, position=position)
+        if sizes_fine and config["model"] is None and config["hidden_size"] % config["heads"]:
+            cls.report_bad_setting(
                 f"{cls.name}: hidden_size {config['hidden_size']} is not a multiple of heads "
                 f"{config['heads']}", hint="make hidden_size a multiple of heads",
                 position=position)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
-from dialogflowlite.errors import ComponentConfigError, Position
+from dialogflowlite.errors import Position
 from dialogflowlite.shared.message import Entity, Message
 from dialogflowlite.shared.training_data import TrainingData
 
@@ -75,7 +75,7 @@ class DucklingEntityExtractor(NluComponent):
         super().check_config(config, position=position)
         url = config["url"]
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ComponentConfigError(
+            cls.report_bad_setting(
                 f"{cls.name}: url must be an http(s) URL, not {url!r}",
                 position=position,
                 hint="for example `url: http://localhost:8000`",

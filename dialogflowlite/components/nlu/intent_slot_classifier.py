@@ -33,7 +33,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
     split_held_out,
     write_prediction,
 )
-from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
+from dialogflowlite.errors import Position, TrainingError
 from dialogflowlite.shared.message import Message
 from dialogflowlite.training.finetune import FinetuneSource, check_same_labels, finetune_epochs
 
@@ -180,13 +180,10 @@ class IntentSlotClassifier(NluComponent):
     # ------------------------------------------------------------ shared
 
     @classmethod
-    def _bad(cls, config: dict[str, Any], key: str, hint: str,
-             position: Position | None) -> ComponentConfigError:
-        return ComponentConfigError(
-            f"component {cls.name}: bad value {config[key]!r} for '{key}'",
-            hint=hint,
-            position=position,
-        )
+    def _report_bad_value(cls, config: dict[str, Any], key: str, hint: str,
+                          position: Position | None) -> None:
+        cls.report_bad_setting(f"component {cls.name}: bad value {config[key]!r} for '{key}'",
+                               hint=hint, position=position)
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *,
@@ -195,27 +192,17 @@ class IntentSlotClassifier(NluComponent):
         super().check_config(config, position=position)
         c = config
         if c.get("tag_scheme") not in TAG_SCHEMES:
-            raise cls._bad(c, "tag_scheme", "use " + " or ".join(repr(s) for s in TAG_SCHEMES),
-                           position)
+            cls._report_bad_value(c, "tag_scheme",
+                                  "use " + " or ".join(repr(s) for s in TAG_SCHEMES), position)
         if not (c["intent_classification"] or c["entity_recognition"]):
-            raise cls._bad(c, "intent_classification", "enable intents, entities or both",
-                           position)
-        cls.check_number(c, "epochs", at_least=1, whole=True, words=("auto",),
-                         position=position)
-        for key in ("batch_size", "max_length", "inference_batch_size",
-                    "evaluations_per_epoch"):
-            cls.check_number(c, key, at_least=1, whole=True, position=position)
-        # 0 keeps every intent in the ranking (Rasa's meaning); 0 patience never stops early
-        for key in ("ranking_length", "patience", "min_held_out"):
-            cls.check_number(c, key, at_least=0, whole=True, position=position)
-        # a learning rate of 0 leaves the weights as they start (a fine-tuning check)
-        cls.check_number(c, "learning_rate", at_least=0, position=position)
-        cls.check_number(c, "max_minutes", above=0, position=position)
-        for key in ("weight_decay", "max_grad_norm", "slot_loss_weight"):
-            cls.check_number(c, key, at_least=0, position=position)
-        cls.check_number(c, "warmup_ratio", at_least=0, at_most=1, position=position)
-        for key in ("validation_split", "dropout"):
-            cls.check_number(c, key, at_least=0, below=1, position=position)
+            cls._report_bad_value(c, "intent_classification", "enable intents, entities or both",
+                                  position)
+        cls.check_training_settings(c, position=position)
+        cls.check_numbers(c, ("max_length", "inference_batch_size"), at_least=1, whole=True,
+                          position=position)
+        # 0 keeps every intent in the ranking (Rasa's meaning)
+        cls.check_number(c, "ranking_length", at_least=0, whole=True, position=position)
+        cls.check_number(c, "slot_loss_weight", at_least=0, position=position)
 
     def _check_finetune_labels(self, source: FinetuneSource, meta: dict[str, Any]) -> None:
         """The stored model predicts the labels, from the features, this training has

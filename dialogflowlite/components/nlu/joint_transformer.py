@@ -189,9 +189,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
         super().check_config(config, position=position)
         c = config
         if c["pooling"] not in ("cls", "mean"):
-            raise cls._bad(c, "pooling", "use 'cls' or 'mean'", position)
+            cls._report_bad_value(c, "pooling", "use 'cls' or 'mean'", position)
         if c["word_pooling"] not in ("first", "mean"):
-            raise cls._bad(c, "word_pooling", "use 'first' or 'mean'", position)
+            cls._report_bad_value(c, "word_pooling", "use 'first' or 'mean'", position)
         cls.check_number(c, "layer_learning_rate_decay", above=0, at_most=1, position=position)
         cls.check_number(c, "head_learning_rate_factor", above=0, position=position)
         cls.check_number(c, "encoder_layers", at_least=1, whole=True, position=position)
@@ -200,7 +200,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         if lora is not None and (
             not isinstance(lora, dict) or set(lora) - {"r", "alpha", "dropout", "target_modules"}
         ):
-            raise cls._bad(c, "lora", "write it as {r: 8, alpha: 16, dropout: 0.1}", position)
+            cls._report_bad_value(c, "lora", "write it as {r: 8, alpha: 16, dropout: 0.1}",
+                                  position)
 
     # ------------------------------------------------------------ training
 

@@ -46,7 +46,7 @@ from dialogflowlite.components.nlu.word_features import (
     drop_words,
     pad_word_batch,
 )
-from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
+from dialogflowlite.errors import Position, TrainingError
 from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -174,32 +174,26 @@ class ResponseSelector(NluComponent):
         """Sizes, rates and fractions in their ranges; ``epochs`` also ``auto``."""
         super().check_config(config, position=position)
         c = config
-        cls.check_number(c, "epochs", at_least=1, whole=True, words=("auto",),
-                         position=position)
-        for key in ("max_length", "hidden_size", "num_layers", "num_heads", "ff_size",
-                    "ngram_min", "ngram_max", "max_ngrams", "head_size", "batch_size",
-                    "inference_batch_size"):
-            cls.check_number(c, key, at_least=1, whole=True, position=position)
-        # 0 keeps every response in the ranking, as in Rasa; 0 patience never stops early
-        for key in ("ranking_length", "patience", "min_held_out"):
-            cls.check_number(c, key, at_least=0, whole=True, position=position)
-        # a learning rate of 0 leaves the weights as they start (a fine-tuning check)
-        cls.check_number(c, "learning_rate", at_least=0, position=position)
-        cls.check_number(c, "max_minutes", above=0, position=position)
-        cls.check_number(c, "weight_decay", at_least=0, position=position)
-        cls.check_number(c, "warmup_ratio", at_least=0, at_most=1, position=position)
-        for key in ("validation_split", "dropout", "word_dropout"):
-            cls.check_number(c, key, at_least=0, below=1, position=position)
-        if c["ngram_min"] > c["ngram_max"]:
-            raise ComponentConfigError(f"component {cls.name}: ngram_min {c['ngram_min']} is "
-                                       f"above ngram_max {c['ngram_max']}",
-                                       hint="make ngram_min at most ngram_max",
+        cls.check_training_settings(c, position=position)
+        cls.check_numbers(c, ("max_length", "num_layers", "ff_size", "max_ngrams", "head_size",
+                              "inference_batch_size"),
+                          at_least=1, whole=True, position=position)
+        sizes_fine = cls.check_numbers(c, ("hidden_size", "num_heads"), at_least=1, whole=True,
                                        position=position)
-        if c["model"] is None and c["hidden_size"] % c["num_heads"]:
-            raise ComponentConfigError(f"component {cls.name}: hidden_size {c['hidden_size']} "
-                                       f"is not a multiple of num_heads {c['num_heads']}",
-                                       hint="make hidden_size a multiple of num_heads",
-                                       position=position)
+        ngrams_fine = cls.check_numbers(c, ("ngram_min", "ngram_max"), at_least=1, whole=True,
+                                        position=position)
+        # 0 keeps every response in the ranking, as in Rasa
+        cls.check_number(c, "ranking_length", at_least=0, whole=True, position=position)
+        cls.check_number(c, "word_dropout", at_least=0, below=1, position=position)
+        if ngrams_fine and c["ngram_min"] > c["ngram_max"]:
+            cls.report_bad_setting(f"component {cls.name}: ngram_min {c['ngram_min']} is "
+                                   f"above ngram_max {c['ngram_max']}",
+                                   hint="make ngram_min at most ngram_max", position=position)
+        if sizes_fine and c["model"] is None and c["hidden_size"] % c["num_heads"]:
+            cls.report_bad_setting(f"component {cls.name}: hidden_size {c['hidden_size']} "
+                                   f"is not a multiple of num_heads {c['num_heads']}",
+                                   hint="make hidden_size a multiple of num_heads",
+                                   position=position)
 
     @property
     def output_key(self) -> str:

@@ -140,30 +140,25 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         """The shared training settings, and the sizes of the model and its vocabulary."""
         super().check_config(config, position=position)
         c = config
-        for key in (
-            "hidden_size",
-            "num_layers",
-            "num_heads",
-            "ff_size",
-            "max_ngrams",
-            "max_ngrams_per_word",
-            "ngram_min",
-            "ngram_max",
-        ):
-            cls.check_number(c, key, at_least=1, whole=True, position=position)
+        cls.check_numbers(c, ("num_layers", "ff_size", "max_ngrams", "max_ngrams_per_word"),
+                          at_least=1, whole=True, position=position)
+        sizes_fine = cls.check_numbers(c, ("hidden_size", "num_heads"), at_least=1, whole=True,
+                                       position=position)
+        ngrams_fine = cls.check_numbers(c, ("ngram_min", "ngram_max"), at_least=1, whole=True,
+                                        position=position)
         cls.check_number(c, "word_dropout", at_least=0, below=1, position=position)
-        if c["hidden_size"] % c["num_heads"]:
-            raise cls._bad(c, "num_heads", "hidden_size must be a multiple of num_heads",
-                           position)
+        if sizes_fine and c["hidden_size"] % c["num_heads"]:
+            cls._report_bad_value(c, "num_heads", "hidden_size must be a multiple of num_heads",
+                                  position)
         if (
             not isinstance(c["conv_kernel"], int)
             or c["conv_kernel"] < 0
             or (c["conv_kernel"] and c["conv_kernel"] % 2 == 0)
         ):
-            raise cls._bad(c, "conv_kernel", "use 0 (no convolution) or an odd width such as 3",
-                           position)
-        if c["ngram_min"] > c["ngram_max"]:
-            raise cls._bad(c, "ngram_min", "ngram_min must not exceed ngram_max", position)
+            cls._report_bad_value(c, "conv_kernel",
+                                  "use 0 (no convolution) or an odd width such as 3", position)
+        if ngrams_fine and c["ngram_min"] > c["ngram_max"]:
+            cls._report_bad_value(c, "ngram_min", "ngram_min must not exceed ngram_max", position)
 
     def _new_vocabulary(self) -> WordNgramVocabulary:
         c = self.config

@@ -59,7 +59,7 @@ class SpacyEntityExtractor(NluComponent):
         """``model`` must name a spaCy pipeline."""
         super().check_config(config, position=position)
         if not config["model"]:
-            raise ComponentConfigError(
+            cls.report_bad_setting(
                 f"{cls.name} needs `model:`, an installed spaCy pipeline with an entity "
                 "recognizer",
                 position=position,

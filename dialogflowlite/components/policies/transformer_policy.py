@@ -3,6 +3,10 @@
 It reads the last ``max_history`` states (intent and entities, previous
 action, slots, active loop and whether it rejected) and scores every action
 (:class:`~dialogflowlite.models.transformer_policy.DialogueTransformer`).
+With ``max_history: null`` (Rasa's TEDPolicy default) it reads the whole
+dialogue: the model still needs a bound for the age of a state, so training
+sizes it from the longest training dialogue (augmented stories included) and
+saves it with the model; a longer conversation keeps its last states that fit.
 Trained on the stories only, plus optional augmented stories (two stories
 glued together) that teach it to ignore what came before a story. Training
 uses the shared loop (:mod:`dialogflowlite.training.loop`) with a fixed seed
@@ -25,7 +29,7 @@ from dialogflowlite.components.policies.base import (
 )
 from dialogflowlite.components.policies.dialogues import glued_paths, training_dialogues
 from dialogflowlite.components.policies.state_vectors import StateVocabulary
-from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
+from dialogflowlite.errors import Position, TrainingError
 from dialogflowlite.models.threads import one_torch_thread
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.recent import RecentItems
@@ -98,6 +102,9 @@ class TransformerPolicy(Policy):
         self.vocabulary: StateVocabulary | None = None
         self.actions: list[str] = []
         self.model: Any = None
+        #: how many states the model reads: ``max_history``, or for null the length
+        #: training found (None until trained or loaded)
+        self.history_size: int | None = self.configured_history
         self.training_summary: dict[str, Any] = {}
         #: probabilities of recently seen windows: conversations keep reaching the same
         #: abstract states (intent, slots, previous action), and the model is a pure
@@ -107,25 +114,28 @@ class TransformerPolicy(Policy):
     @classmethod
     def check_config(cls, config: dict[str, Any], *,
                      position: Position | None = None) -> None:
-        """Sizes and counts of 1 or more (``max_history`` sizes the model's input, so it
-        cannot be null here), rates and fractions in their ranges."""
+        """Sizes and counts of 1 or more (``max_history`` may also be null: the whole
+        dialogue), rates and fractions in their ranges."""
         super().check_config(config, position=position)
-        for key in ("max_history", "hidden_size", "num_layers", "num_heads",
-                    "intermediate_size", "epochs", "batch_size"):
-            cls.check_number(config, key, at_least=1, whole=True, position=position)
+        cls.check_number(config, "max_history", at_least=1, whole=True, nullable=True,
+                         position=position)
+        cls.check_training_settings(config, position=position)
+        cls.check_numbers(config, ("num_layers", "intermediate_size"), at_least=1, whole=True,
+                          position=position)
+        sizes_fine = cls.check_numbers(config, ("hidden_size", "num_heads"), at_least=1,
+                                       whole=True, position=position)
         cls.check_number(config, "augmentation", at_least=0, whole=True, position=position)
-        cls.check_number(config, "learning_rate", at_least=0, position=position)
-        cls.check_number(config, "weight_decay", at_least=0, position=position)
-        cls.check_number(config, "dropout", at_least=0, below=1, position=position)
-        if config["hidden_size"] % config["num_heads"]:
-            raise ComponentConfigError(
+        if sizes_fine and config["hidden_size"] % config["num_heads"]:
+            cls.report_bad_setting(
                 f"component {cls.name}: hidden_size {config['hidden_size']} is not a multiple "
                 f"of num_heads {config['num_heads']}",
                 hint="make hidden_size a multiple of num_heads", position=position)
 
     @property
-    def max_history(self) -> int:
-        return int(self.config["max_history"])
+    def configured_history(self) -> int | None:
+        """``max_history`` as configured: a number of states, or None for the whole dialogue."""
+        value = self.config.get("max_history")
+        return None if value is None else int(value)
 
     # ------------------------------------------------------------ training
 
@@ -136,25 +146,37 @@ class TransformerPolicy(Policy):
                                        self.featurizer(domain), kind="story")
         seen: set[tuple] = set()
         samples = []
+        history = self.configured_history
         for dialogue in dialogues:
             for index, action in enumerate(dialogue.actions):
-                window = tuple(dialogue.states[max(0, index + 1 - self.max_history): index + 1])
+                start = 0 if history is None else max(0, index + 1 - history)
+                window = tuple(dialogue.states[start: index + 1])
                 if (window, action) not in seen:
                     seen.add((window, action))
                     samples.append((window, action))
         return samples
 
+    def _history_size(self, samples: Sequence[tuple[tuple, str]],
+                      stored: dict[str, Any] | None) -> int:
+        """How many states the model reads: ``max_history`` when set; for null, the
+        model being fine-tuned keeps its size, and a new one fits the longest window."""
+        if self.configured_history is not None:
+            return self.configured_history
+        if stored is not None:
+            return int(stored["model"]["max_history"])
+        return max(len(window) for window, _ in samples)
+
     def _encode(self, windows: Sequence[Sequence[Any]]) -> list[tuple[tuple, tuple]]:
         """Each window as its sparse entries and row mask (see StateVocabulary.encode)."""
-        assert self.vocabulary is not None
-        return [tuple(map(tuple, self.vocabulary.encode(w, self.max_history))) for w in windows]
+        assert self.vocabulary is not None and self.history_size is not None
+        return [tuple(map(tuple, self.vocabulary.encode(w, self.history_size))) for w in windows]
 
     def _tensors(self, encoded: Sequence[tuple[tuple, tuple]]):
-        """Dense ``[n, max_history, features]`` windows and their ``[n, max_history]`` masks."""
+        """Dense ``[n, history, features]`` windows and their ``[n, history]`` masks."""
         import torch
 
-        assert self.vocabulary is not None
-        features = torch.zeros(len(encoded), self.max_history, len(self.vocabulary))
+        assert self.vocabulary is not None and self.history_size is not None
+        features = torch.zeros(len(encoded), self.history_size, len(self.vocabulary))
         masks = torch.tensor([mask for _, mask in encoded], dtype=torch.bool)
         where = [(n, row, column) for n, (entries, _) in enumerate(encoded)
                  for row, column, _ in entries]
@@ -184,6 +206,7 @@ class TransformerPolicy(Policy):
         self.actions = list(domain.action_names)
         self.actions += sorted({a for _, a in samples} - set(self.actions))
         stored = self._finetune_meta(context.finetune_from) if context.finetune_from else None
+        self.history_size = self._history_size(samples, stored)
         action_index = {a: i for i, a in enumerate(self.actions)}
         encoded = self._encode([window for window, _ in samples])
         features, masks = self._tensors(encoded)
@@ -193,7 +216,7 @@ class TransformerPolicy(Policy):
         torch.manual_seed(context.seed)
         self.model = DialogueTransformer(DialogueTransformerConfig(
             num_features=len(self.vocabulary), num_actions=len(self.actions),
-            max_history=self.max_history, hidden_size=int(self.config["hidden_size"]),
+            max_history=self.history_size, hidden_size=int(self.config["hidden_size"]),
             num_layers=int(self.config["num_layers"]), num_heads=int(self.config["num_heads"]),
             intermediate_size=int(self.config["intermediate_size"]),
             dropout=float(self.config["dropout"])))
@@ -324,6 +347,7 @@ class TransformerPolicy(Policy):
         policy.vocabulary = StateVocabulary.from_json(meta["vocabulary"])
         policy.training_summary = dict(meta.get("training") or {})
         policy.model = DialogueTransformer(DialogueTransformerConfig(**meta["model"]))
+        policy.history_size = policy.model.config.max_history
         policy.model.load_state_dict(storage.read_tensors(WEIGHTS_FILE))
         policy.model.eval()
         return policy
