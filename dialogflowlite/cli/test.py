@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PARTS = ("core", "nlu")
-#: what ``test nlu --successes`` adds: the messages whose intent was predicted right
-INTENT_SUCCESSES = "intent_successes.json"
 
 #: the generation report: ``module:function(project_dir, model_path, output_dir, echo)``
 GENERATION_TEST = "dialogflowlite.evaluation.generation:run_generation_test"
@@ -62,6 +60,7 @@ def core_test(
     extract_slots: bool = True,
     successes: bool = False,
     errors: bool = True,
+    plots: bool = True,
     echo: TextIO | None = None,
     whole_test: bool = False,
     max_stories: int | None = None,
@@ -73,8 +72,9 @@ def core_test(
     test, and so is a project without test stories. User steps with
     text are always parsed by the model's NLU and their intent and entities
     checked (what Rasa does with ``--e2e``). Without ``errors`` the failed
-    stories are not written (``failed_test_stories.yml``). ``max_stories``
-    tests only that many of them, the first in file order.
+    stories are not written (``failed_test_stories.yml``), without ``plots``
+    the action confusion matrix is not. ``max_stories`` tests only that many
+    of them, the first in file order.
     """
     from dialogflowlite.agent import Agent, resolve_model_path
     from dialogflowlite.errors import ModelLoadError
@@ -113,7 +113,7 @@ def core_test(
     finally:
         agent.close()
     with tempfile.TemporaryDirectory(prefix="dfl-test-core-") as staging:
-        write_story_results(evaluation, staging, successes=successes)
+        write_story_results(evaluation, staging, successes=successes, plots=plots)
         _publish(Path(staging), output, leave_out=() if errors else (FAILED_STORIES_FILE,))
     print(evaluation.table(), file=stream)
     print(f"results written to {output}", file=stream)
@@ -186,8 +186,9 @@ def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
     project's config.yml) is cross-validated on ``nlu`` (default: the
     project's data/). Without ``errors`` the lists of wrong predictions
     (intent, entity and response selection errors) are not written; with
-    ``successes`` the rightly predicted intents are (``intent_successes.json``).
-    Without ``plots`` the confusion matrix and histogram PNGs are not.
+    ``successes`` the right predictions are (``intent_successes.json``, and
+    ``response_selection_successes.json`` with retrieval intents). Without
+    ``plots`` the confusion matrix and histogram PNGs are not.
     """
     stream = echo or sys.stdout
     root = Path(project_dir)
@@ -201,7 +202,7 @@ def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
         leave_out = (() if errors else _nlu_error_files()) + (() if plots else _plot_files())
         written = _publish(Path(staging), output, leave_out=leave_out)
     if successes:
-        written.append(_write_intent_successes(result, output))
+        written += _write_successes(result, output)
     print(result.summary_table(), file=stream)
     print(f"results written to {output}: {', '.join(p.name for p in written)}", file=stream)
     return 0
@@ -272,18 +273,14 @@ def _nlu_error_files() -> tuple[str, ...]:
     return (INTENT_ERRORS, ENTITY_ERRORS, RESPONSE_ERRORS)
 
 
-def _write_intent_successes(result: NluEvaluation | CrossValidationResult,
-                            output: Path) -> Path:
-    """The rightly classified messages, in the shape of ``intent_errors.json``'s entries."""
+def _write_successes(result: NluEvaluation | CrossValidationResult,
+                     output: Path) -> list[Path]:
+    """The lists of right predictions (intents, and response keys) written to ``output``."""
     from dialogflowlite.evaluation.nlu import CrossValidationResult
-    from dialogflowlite.evaluation.reports import write_json
 
     # cross-validation pools the messages of its folds into one evaluation
     evaluation = result.evaluation if isinstance(result, CrossValidationResult) else result
-    successes = [{"text": r.text, "intent": r.intent,
-                  "intent_prediction": {"name": r.intent_prediction, "confidence": r.confidence}}
-                 for r in evaluation.records if r.intent_correct]
-    return write_json(output / INTENT_SUCCESSES, successes)
+    return evaluation.write_successes(output)
 
 
 def _publish(staging: Path, output: Path, *, leave_out: Collection[str] = ()) -> list[Path]:
@@ -328,9 +325,9 @@ def generation_test(project_dir: str | Path, *, model: str | Path | None, out: s
 
 
 def _plot_files() -> tuple[str, ...]:
-    from dialogflowlite.evaluation.nlu import CONFUSION_MATRIX, HISTOGRAM
+    from dialogflowlite.evaluation.nlu import PLOT_FILES
 
-    return (CONFUSION_MATRIX, HISTOGRAM)
+    return PLOT_FILES
 
 
 def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
@@ -378,8 +375,8 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
         code = max(code, core_test(root, model=model, stories=stories, out=out,
                                    fail_on_prediction_errors=fail_on_prediction_errors,
                                    extract_slots=extract_slots, successes=successes,
-                                   errors=errors, echo=stream, max_stories=max_stories,
-                                   whole_test=part is None))
+                                   errors=errors, plots=plots, echo=stream,
+                                   max_stories=max_stories, whole_test=part is None))
     if compare and part in (None, "nlu"):
         code = max(code, nlu_comparison_test(root, compare, nlu=nlu, out=out, runs=runs,
                                              percentages=percentages, plots=plots,
@@ -453,10 +450,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--successes", action="store_true",
                         help="also write what was predicted right: the stories that passed "
                              "(successful_test_stories.yml) and the messages whose intent "
-                             f"was right ({INTENT_SUCCESSES})")
+                             "was right (intent_successes.json) or whose retrieval intent "
+                             "was (response_selection_successes.json)")
     parser.add_argument("--no-plot", action="store_true",
-                        help="do not draw the NLU's confusion matrix and confidence "
-                             "histogram (the PNGs)")
+                        help="do not draw the confusion matrices and confidence histograms "
+                             "(the PNGs)")
     parser.add_argument("--no-errors", action="store_true",
                         help="do not write what was predicted wrong: failed_test_stories.yml, "
                              "intent_errors.json, entity_errors.json, "

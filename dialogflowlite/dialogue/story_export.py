@@ -20,6 +20,7 @@ from dialogflowlite.shared.events import (
     SlotSet,
     UserUttered,
 )
+from dialogflowlite.shared.message import full_intent_name
 from dialogflowlite.shared.tracker import applied_events
 
 STORY_FORMAT_VERSION = "3.1"
@@ -66,11 +67,23 @@ def annotated_text(text: str, entities: Sequence[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def story_intent(event: UserUttered) -> str | None:
+    """The intent a story step names for ``event``: a retrieval intent in full
+    (``faq/ask_hours``), as Rasa writes it, else the parsed intent.
+
+    A test story's event carries the full name itself; a live message has it
+    only in the response selector's answer, which is used when it belongs to
+    the parsed intent (a ``default`` selector answers for every message, a
+    greeting included).
+    """
+    full_name = (event.parse_data.get("intent") or {}).get("full_retrieval_intent_name")
+    return full_name or full_intent_name(event.parse_data) or event.intent_name
+
+
 def user_step(event: UserUttered, comment: str | None = None) -> StoryStepText:
+    """The story step of a user message: its intent, text (annotated) or entities."""
     lines = []
-    # a retrieval intent keeps its full name (faq/ask_hours), which the story needs
-    intent = (event.parse_data.get("intent") or {}).get("full_retrieval_intent_name") \
-        or event.intent_name
+    intent = story_intent(event)
     if intent:
         lines.append(f"- intent: {yaml_scalar(intent)}")
     entities = event.entities

@@ -72,6 +72,13 @@ RESPONSE_REPORT = "response_selection_report.json"
 RESPONSE_ERRORS = "response_selection_errors.json"
 CONFUSION_MATRIX = "intent_confusion_matrix.png"
 HISTOGRAM = "intent_histogram.png"
+RESPONSE_CONFUSION_MATRIX = "response_selection_confusion_matrix.png"
+RESPONSE_HISTOGRAM = "response_selection_histogram.png"
+#: what ``--successes`` adds: the right predictions, in the shape of the error lists
+INTENT_SUCCESSES = "intent_successes.json"
+RESPONSE_SUCCESSES = "response_selection_successes.json"
+#: every plot ``write`` draws (what ``--no-plot`` leaves out)
+PLOT_FILES = (CONFUSION_MATRIX, HISTOGRAM, RESPONSE_CONFUSION_MATRIX, RESPONSE_HISTOGRAM)
 CROSS_VALIDATION = "cross_validation.json"
 
 
@@ -119,6 +126,11 @@ class PredictionRecord:
         return self.intent == self.intent_prediction
 
     @property
+    def retrieval_correct(self) -> bool:
+        """Whether the response selector picked the example's retrieval intent."""
+        return self.retrieval_intent == self.retrieval_prediction
+
+    @property
     def entities_correct(self) -> bool:
         return _spans(self.entities) == _spans(self.predicted_entities)
 
@@ -137,10 +149,16 @@ def predict(
 
 def pair_predictions(examples: Sequence[Message],
                      parsed: Sequence[Message]) -> list[PredictionRecord]:
-    """Each labelled example with what the pipeline made of its text."""
+    """Each labelled example with what the pipeline made of its text.
+
+    A retrieval intent is scored against the response selector's pick only when
+    the pipeline has a response selector (it answers every message): without
+    one there is nothing to score, and Rasa leaves response selection out.
+    """
     records: list[PredictionRecord] = []
     for example, message in zip(examples, parsed, strict=True):
-        retrieval = example.intent if RETRIEVAL_SEPARATOR in (example.intent or "") else None
+        is_retrieval = RETRIEVAL_SEPARATOR in (example.intent or "")
+        retrieval = example.intent if is_retrieval and message.response_selector else None
         records.append(
             PredictionRecord(
                 text=example.text,
@@ -251,16 +269,30 @@ class NluEvaluation:
         ]
 
     def response_selection_errors(self) -> list[dict[str, Any]]:
+        """Retrieval-intent messages whose response key the selector got wrong (Rasa's
+        ``response_selection_errors.json`` shape)."""
+        return [_response_entry(r) for r in self._retrieval_records() if not r.retrieval_correct]
+
+    # ------------------------------------------------------------ success lists
+
+    def intent_successes(self) -> list[dict[str, Any]]:
+        """Rightly classified messages, in the shape of ``intent_errors.json``'s entries."""
         return [
-            {  # Rasa's shape
+            {
                 "text": r.text,
-                "intent_response_key_target": r.retrieval_intent,
-                "intent_response_key_prediction": {"name": r.retrieval_prediction,
-                                                   "confidence": r.retrieval_confidence},
+                "intent": r.intent,
+                "intent_prediction": {"name": r.intent_prediction, "confidence": r.confidence},
             }
             for r in self.records
-            if r.retrieval_intent and r.retrieval_intent != r.retrieval_prediction
+            if r.intent_correct
         ]
+
+    def response_selection_successes(self) -> list[dict[str, Any]]:
+        """Retrieval-intent messages whose response key the selector got right."""
+        return [_response_entry(r) for r in self._retrieval_records() if r.retrieval_correct]
+
+    def _retrieval_records(self) -> list[PredictionRecord]:
+        return [r for r in self.records if r.retrieval_intent]
 
     # ------------------------------------------------------------ Rasa's API shape
 
@@ -317,6 +349,12 @@ class NluEvaluation:
                 "accuracy": selection["accuracy"],
                 "f1_score": selection["weighted avg"]["f1-score"],
                 "precision": selection["weighted avg"]["precision"],
+                "predictions": [
+                    {"text": r.text, "intent_response_key_target": r.retrieval_intent,
+                     "intent_response_key_prediction": r.retrieval_prediction,
+                     "confidence": r.retrieval_confidence}
+                    for r in self._retrieval_records()
+                ],
                 "errors": self.response_selection_errors(),
             }
         return result
@@ -355,6 +393,43 @@ class NluEvaluation:
                 folder / HISTOGRAM,
             )
         )
+        if self.response_selection_report is not None:
+            written += self._write_response_selection_plots(folder)
+        return written
+
+    def _write_response_selection_plots(self, folder: Path) -> list[Path]:
+        """The response selector's confusion matrix and confidence histogram, as Rasa
+        draws them next to the intent plots."""
+        from dialogflowlite.evaluation.plots import (
+            plot_confidence_histogram,
+            plot_confusion_matrix,
+        )
+
+        retrieval = self._retrieval_records()
+        labels, matrix = confusion_matrix(
+            [r.retrieval_intent or NO_PREDICTION for r in retrieval],
+            [r.retrieval_prediction or NO_PREDICTION for r in retrieval],
+        )
+        return [
+            plot_confusion_matrix(labels, matrix, folder / RESPONSE_CONFUSION_MATRIX,
+                                  title="Response selection confusion matrix"),
+            plot_confidence_histogram(
+                [r.retrieval_confidence for r in retrieval if r.retrieval_correct],
+                [r.retrieval_confidence for r in retrieval if not r.retrieval_correct],
+                folder / RESPONSE_HISTOGRAM,
+                title="Response selection prediction confidence",
+            ),
+        ]
+
+    def write_successes(self, output_dir: str | Path) -> list[Path]:
+        """Write the lists of right predictions into ``output_dir`` (what ``--successes``
+        adds): ``intent_successes.json`` and, with retrieval intents,
+        ``response_selection_successes.json``; returns the files."""
+        folder = Path(output_dir)
+        written = [write_json(folder / INTENT_SUCCESSES, self.intent_successes())]
+        if self.response_selection_report is not None:
+            written.append(write_json(folder / RESPONSE_SUCCESSES,
+                                      self.response_selection_successes()))
         return written
 
     def summary_table(self) -> str:
@@ -364,6 +439,16 @@ class NluEvaluation:
             {key: _fmt(value) for key, value in self.summary().items()},
             self.has_entities,
         )
+
+
+def _response_entry(record: PredictionRecord) -> dict[str, Any]:
+    """One entry of the response selection errors or successes (Rasa's shape)."""
+    return {
+        "text": record.text,
+        "intent_response_key_target": record.retrieval_intent,
+        "intent_response_key_prediction": {"name": record.retrieval_prediction,
+                                           "confidence": record.retrieval_confidence},
+    }
 
 
 def _fmt(value: float) -> str:
@@ -461,16 +546,27 @@ class CrossValidationResult:
     folds: list[dict[str, float]]
     evaluation: NluEvaluation
 
+    def _scores(self) -> dict[str, list[float]]:
+        """Each headline number with its values over the folds that have it: a fold
+        whose test part holds no retrieval intent has no response selection accuracy."""
+        scores: dict[str, list[float]] = {}
+        for fold in self.folds:
+            for key, value in fold.items():
+                scores.setdefault(key, []).append(value)
+        return scores
+
     @property
     def mean(self) -> dict[str, float]:
-        return {key: sum(f[key] for f in self.folds) / len(self.folds) for key in self.folds[0]}
+        """Each headline number averaged over the folds that have it."""
+        return {key: sum(values) / len(values) for key, values in self._scores().items()}
 
     @property
     def std(self) -> dict[str, float]:
+        """The standard deviation of each headline number over the folds that have it."""
         mean = self.mean
         return {
-            key: math.sqrt(sum((f[key] - mean[key]) ** 2 for f in self.folds) / len(self.folds))
-            for key in self.folds[0]
+            key: math.sqrt(sum((v - mean[key]) ** 2 for v in values) / len(values))
+            for key, values in self._scores().items()
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -639,8 +735,10 @@ def run_nlu_test(
     Relative ``output_dir``, ``model_path`` and ``nlu_file`` paths that do not
     exist from the working directory are taken from ``project_dir``.
     Writes intent_report.json, intent_errors.json, entity_report.json,
-    entity_errors.json, (response_selection_report.json,) the confusion matrix
-    and the confidence histogram PNGs, and echoes a summary table.
+    entity_errors.json, the confusion matrix and the confidence histogram PNGs
+    (with retrieval intents in the test data also response_selection_report.json,
+    response_selection_errors.json and the response selector's two PNGs), and
+    echoes a summary table.
     """
     from dialogflowlite.io.loader import load_project
 

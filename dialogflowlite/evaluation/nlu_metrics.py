@@ -3,9 +3,12 @@
 A report maps each label to ``{"precision", "recall", "f1-score", "support"}``
 and adds ``"micro avg"``, ``"macro avg"`` and ``"weighted avg"`` rows (macro:
 the plain mean over labels; weighted: the mean weighted by support). The
-intent report also has ``"accuracy"``. Labels that are predicted but never
-expected count with support 0, as in scikit-learn; a precision or recall
-with nothing to divide by is 0.
+intent report also has ``"accuracy"``. A classification report has a row
+for each expected label only, as Rasa's (scikit-learn's report restricted to
+the test data's labels): a label that is predicted but never expected counts
+against the precision of none and shows only in ``confused_with``. In a span
+report such labels count with support 0. A precision or recall with nothing
+to divide by is 0.
 
 Entity spans are scored as CoNLL does: a predicted span counts only when its
 label and both of its boundaries equal an expected span of the same message.
@@ -76,11 +79,16 @@ def classification_report(
 ) -> dict[str, Any]:
     """The report of a single-label classification (one prediction per example).
 
-    Adds ``"accuracy"`` (the share of examples predicted right) and, per label,
-    ``"confused_with"``: the two labels it was most often mistaken for.
+    The rows are ``labels``, by default the expected ones (as Rasa reports: a
+    prediction of a label the test data never expects is wrong for the label
+    expected, and adds no row to average over). Adds ``"accuracy"`` (the share
+    of examples predicted right) and, per label, ``"confused_with"``: the two
+    labels it was most often mistaken for.
     """
     if len(expected) != len(predicted):
         raise ValueError(f"{len(expected)} expected labels but {len(predicted)} predictions")
+    if labels is None:
+        labels = sorted(set(expected))
     true_positives: Counter = Counter(e for e, p in zip(expected, predicted, strict=True) if e == p)
     report = report_from_counts(true_positives, Counter(predicted), Counter(expected), labels)
     confusions: dict[str, Counter] = {}

@@ -12,7 +12,8 @@ slots as ``action_extract_slots`` would (``extract_slots=False`` turns that off)
 
 Results: story accuracy, an action-level precision / recall / F1 report,
 ``failed_test_stories.yml`` (the failed stories with ``# predicted: ...``
-comments) and ``story_report.json``.
+comments), ``story_report.json`` and the action confusion matrix
+(``story_confusion_matrix.png``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dialogflowlite.dialogue.story_export import (
     stories_yaml,
 )
 from dialogflowlite.errors import ProjectError
-from dialogflowlite.evaluation.nlu_metrics import classification_report
+from dialogflowlite.evaluation.nlu_metrics import classification_report, confusion_matrix
 from dialogflowlite.shared.domain import ACTION_LISTEN
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -41,7 +42,7 @@ from dialogflowlite.shared.events import (
     Event,
     UserUttered,
 )
-from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, selected_retrieval_intent
+from dialogflowlite.shared.message import full_intent_name
 from dialogflowlite.shared.stories import CheckpointStep, OrStep, Story
 from dialogflowlite.shared.story_paths import expand_story_paths, story_to_events
 from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -54,6 +55,7 @@ logger = logging.getLogger(__name__)
 FAILED_STORIES_FILE = "failed_test_stories.yml"
 SUCCESSFUL_STORIES_FILE = "successful_test_stories.yml"
 REPORT_FILE = "story_report.json"
+CONFUSION_MATRIX_FILE = "story_confusion_matrix.png"
 
 
 @dataclass
@@ -239,9 +241,11 @@ def _has_offsets(entities: Sequence[dict[str, Any]]) -> bool:
 
 
 def _predicted_intent(parse: dict[str, Any], expected: str | None) -> str | None:
+    """NLU's intent for a test step: in full (``faq/ask_hours``) unless the base intent
+    alone already matches what the story expects, as Rasa compares them."""
     name = (parse.get("intent") or {}).get("name")
-    if expected and name != expected and RETRIEVAL_SEPARATOR in expected:
-        return selected_retrieval_intent(parse, name) or name
+    if expected and name != expected:
+        return full_intent_name(parse) or name
     return name
 
 
@@ -379,7 +383,9 @@ class StoryTester:
                 # A pure end-to-end step: the conversation goes on with what NLU understood.
                 gold = UserUttered(text=event.text, parse_data={**parse, "text": event.text})
         tracker.update(gold)
-        outcome.events.append(gold)
+        # the written story keeps the step as the test story has it: NLU's reading of
+        # a text-only step is no label of it (Rasa writes such a step back as text)
+        outcome.events.append(event)
         if self.extract_slots:
             for slot_event in predefined_slot_events(tracker, self.domain):
                 tracker.update(slot_event)
@@ -395,8 +401,9 @@ async def evaluate_stories(agent: Agent, stories: Sequence[Story], *,
 
 
 def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
-                        successes: bool = False) -> dict[str, Path]:
-    """Write ``failed_test_stories.yml`` and ``story_report.json`` (and the successes)."""
+                        successes: bool = False, plots: bool = True) -> dict[str, Path]:
+    """Write ``failed_test_stories.yml`` and ``story_report.json`` (and the successes);
+    with ``plots``, also the action confusion matrix ``story_confusion_matrix.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -421,7 +428,20 @@ def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
     report_path.write_text(json.dumps(evaluation.report(), indent=2, ensure_ascii=False),
                            encoding="utf-8")
     written["report"] = report_path
+    if plots and evaluation.action_checks:
+        written["confusion_matrix"] = plot_action_confusion_matrix(
+            evaluation, out / CONFUSION_MATRIX_FILE)
     return written
+
+
+def plot_action_confusion_matrix(evaluation: StoryEvaluation, path: Path) -> Path:
+    """The expected against the predicted actions of every story step, as a PNG."""
+    from dialogflowlite.evaluation.plots import plot_confusion_matrix
+
+    checks = evaluation.action_checks
+    labels, matrix = confusion_matrix([c.expected for c in checks],
+                                      [c.predicted for c in checks])
+    return plot_confusion_matrix(labels, matrix, path, title="Action confusion matrix")
 
 
 def _story_title(outcome: StoryOutcome) -> str:
@@ -462,9 +482,10 @@ def load_test_stories(path: str | Path, kind: str = "test") -> list[Story]:
 
 
 def run_story_test(agent: Agent, stories: Sequence[Story], *, out_dir: str | Path | None,
-                   extract_slots: bool = True, successes: bool = False) -> StoryEvaluation:
+                   extract_slots: bool = True, successes: bool = False,
+                   plots: bool = True) -> StoryEvaluation:
     """Evaluate and (with ``out_dir``) write the results; the ``test core`` command uses this."""
     evaluation = asyncio.run(evaluate_stories(agent, stories, extract_slots=extract_slots))
     if out_dir is not None:
-        write_story_results(evaluation, out_dir, successes=successes)
+        write_story_results(evaluation, out_dir, successes=successes, plots=plots)
     return evaluation

@@ -35,6 +35,20 @@ def selected_retrieval_intent(parse_data: dict[str, Any], base_intent: str | Non
     return key if isinstance(key, str) and key else None
 
 
+def full_intent_name(parse_data: dict[str, Any]) -> str | None:
+    """The parsed intent, in full (``faq/ask_hours``) when the response selector chose a
+    key of it; a ``default`` selector answers every message, so its key counts only
+    when it belongs to the parsed intent (Rasa's check of ``all_retrieval_intents``)."""
+    intent = (parse_data.get("intent") or {}).get("name")
+    if not isinstance(intent, str) or not intent:
+        return None
+    if RETRIEVAL_SEPARATOR not in intent:
+        selected = selected_retrieval_intent(parse_data, intent)
+        if selected and selected.split(RETRIEVAL_SEPARATOR, 1)[0] == intent:
+            return selected
+    return intent
+
+
 def has_content(text: str) -> bool:
     """Whether ``text`` has a letter or digit, of any script: "?" and "..." have none.
 

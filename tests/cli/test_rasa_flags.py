@@ -395,6 +395,17 @@ def test_no_errors_leaves_out_the_failed_stories(bot: Path, capsys) -> None:
     assert report["conversation_accuracy"]["correct"] == 0
 
 
+def test_test_core_draws_the_action_confusion_matrix_unless_no_plot(bot: Path) -> None:
+    (bot / "mislabelled.yml").write_text(MISLABELLED, encoding="utf-8")
+    args = ["test", "core", "--project", str(bot), "-s", "mislabelled.yml"]
+    assert main([*args, "--out", "plotted"]) == 0
+    png = bot / "plotted" / "story_confusion_matrix.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main([*args, "--out", "unplotted", "--no-plot"]) == 0
+    assert not list((bot / "unplotted").glob("*.png"))
+    assert (bot / "unplotted" / "story_report.json").is_file()
+
+
 def test_max_stories_tests_the_first_stories_only(bot: Path, capsys) -> None:
     (bot / "mislabelled.yml").write_text(MISLABELLED, encoding="utf-8")
     (bot / "both.yml").write_text(TESTS + MISLABELLED.split("stories:\n", 1)[1],

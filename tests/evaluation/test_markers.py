@@ -103,6 +103,12 @@ def test_intent_and_not_intent_with_retrieval_intents(tmp_path: Path) -> None:
         "response_selector": {"default": {"response": {
             "intent_response_key": "faq/ask_hours"}}}})]
     assert applies(tmp_path, "m:\n  intent: faq/ask_hours\n", default) == [1]
+    # that selector answers a greeting too, which does not make it a retrieval intent
+    greeting = [UserUttered(text="hi", parse_data={
+        "intent": {"name": "greet"}, "response_selector": default[0].parse_data[
+            "response_selector"]})]
+    assert applies(tmp_path, "m:\n  intent: faq/ask_hours\n", greeting) == [0]
+    assert applies(tmp_path, "m:\n  intent: greet\n", greeting) == [1]
 
 
 def test_slot_was_set_holds_from_a_value_until_it_is_cleared(tmp_path: Path) -> None:

@@ -10,7 +10,13 @@ import pytest
 from dialogflowlite.components.base import NluComponent
 from dialogflowlite.components.nlu.pipeline import NluPipeline
 from dialogflowlite.errors import ModelLoadError, ProjectNotFoundError, TrainingError
-from dialogflowlite.evaluation.nlu import evaluate_nlu, run_nlu_test, stratified_folds
+from dialogflowlite.evaluation.nlu import (
+    CrossValidationResult,
+    NluEvaluation,
+    evaluate_nlu,
+    run_nlu_test,
+    stratified_folds,
+)
 from dialogflowlite.evaluation.nlu_metrics import classification_report, span_report
 from dialogflowlite.io.config_reader import ComponentConfig
 from dialogflowlite.shared.message import Entity, IntentPrediction, Message
@@ -183,19 +189,18 @@ def test_span_labels_include_roles() -> None:
     assert report["micro avg"]["f1-score"] == 0.0
 
 
-def test_classification_report_layout_with_unseen_labels() -> None:
+def test_classification_report_has_rows_for_the_expected_labels_only() -> None:
+    # as Rasa's: "c" is never expected, so it is no row and no part of the averages
     report = classification_report(["a", "a", "b"], ["a", "c", "b"])
-    assert list(report) == ["a", "b", "c", "micro avg", "macro avg", "weighted avg", "accuracy"]
-    assert report["c"] == {
-        "precision": 0.0,
-        "recall": 0.0,
-        "f1-score": 0.0,
-        "support": 0,
-        "confused_with": {},
-    }
-    assert report["a"]["confused_with"] == {"c": 1}
-    assert report["macro avg"]["recall"] == approx(0.5)  # (0.5 + 1 + 0) / 3
+    assert list(report) == ["a", "b", "micro avg", "macro avg", "weighted avg", "accuracy"]
+    assert report["a"] == {"precision": 1.0, "recall": 0.5, "f1-score": approx(2 / 3),
+                           "support": 2, "confused_with": {"c": 1}}
+    assert report["macro avg"]["recall"] == approx(0.75)  # (0.5 + 1) / 2
+    assert report["macro avg"]["f1-score"] == approx((2 / 3 + 1) / 2)
     assert report["weighted avg"]["recall"] == approx(2 / 3)
+    # micro: the predictions of the expected labels only
+    assert report["micro avg"]["precision"] == 1.0
+    assert report["accuracy"] == approx(2 / 3)
 
 
 def test_written_results(scripted, tmp_path: Path) -> None:
@@ -210,9 +215,12 @@ def test_written_results(scripted, tmp_path: Path) -> None:
         "response_selection_errors.json",
         "intent_confusion_matrix.png",
         "intent_histogram.png",
+        "response_selection_confusion_matrix.png",
+        "response_selection_histogram.png",
     }
     folder = tmp_path / "results"
-    for png in ("intent_confusion_matrix.png", "intent_histogram.png"):
+    for png in ("intent_confusion_matrix.png", "intent_histogram.png",
+                "response_selection_confusion_matrix.png", "response_selection_histogram.png"):
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((folder / "intent_errors.json").read_text()) == [
         {
@@ -229,6 +237,44 @@ def test_written_results(scripted, tmp_path: Path) -> None:
     assert "intent accuracy" in table and "0.875" in table
     assert "entity F1 (micro, CoNLL spans)" in table and "0.667" in table
     assert "response selection accuracy" in table and "0.500" in table
+
+
+def test_successes_list_the_right_intents_and_response_keys(scripted, tmp_path: Path) -> None:
+    evaluation = evaluate_nlu(scripted, labelled_data())
+    written = evaluation.write_successes(tmp_path)
+    assert [p.name for p in written] == ["intent_successes.json",
+                                         "response_selection_successes.json"]
+    intents = json.loads((tmp_path / "intent_successes.json").read_text())
+    assert [s["text"] for s in intents] == [
+        "hi", "hello", "see you", "book a table in Paris", "table for two in New York",
+        "what is your name", "how old are you"]
+    responses = json.loads((tmp_path / "response_selection_successes.json").read_text())
+    assert responses == [{  # Rasa's shape, as the errors
+        "text": "what is your name",
+        "intent_response_key_target": "faq/ask_name",
+        "intent_response_key_prediction": {"name": "faq/ask_name", "confidence": 0.7},
+    }]
+    selection = evaluation.to_rasa_json()["response_selection_evaluation"]
+    assert [p["intent_response_key_prediction"] for p in selection["predictions"]] == [
+        "faq/ask_name", "faq/ask_name"]
+
+
+def test_without_retrieval_intents_there_is_nothing_of_response_selection(
+        scripted, tmp_path: Path) -> None:
+    plain = TrainingData([m for m in labelled_data().examples if m.base_intent != "faq"])
+    evaluation = evaluate_nlu(scripted, plain)
+    names = {p.name for p in evaluation.write(tmp_path) + evaluation.write_successes(tmp_path)}
+    assert not any(name.startswith("response_selection") for name in names)
+
+
+def test_without_a_response_selector_retrieval_intents_count_as_their_intent(
+        scripted) -> None:
+    # the script has no selector answer for this text: no selector, nothing to score
+    data = TrainingData([Message("hi", intent="faq/ask_hi")])
+    evaluation = evaluate_nlu(scripted, data)
+    assert evaluation.response_selection_report is None
+    assert "response selection" not in evaluation.summary_table()
+    assert [(r.intent, r.intent_prediction) for r in evaluation.records] == [("faq", "greet")]
 
 
 def test_stratified_folds_spread_every_intent() -> None:
@@ -350,6 +396,20 @@ def test_cross_validation(nlu_project: Path) -> None:
     assert "mean ± std over folds" in lines[0]
     assert "±" in lines[0].splitlines()[3]
     assert (nlu_project / "results" / "intent_confusion_matrix.png").is_file()
+
+
+def test_a_fold_without_retrieval_intents_is_left_out_of_their_mean() -> None:
+    # a fold whose test part has no retrieval intent has no response selection accuracy
+    folds = [{"intent_accuracy": 1.0, "response_selection_accuracy": 1.0},
+             {"intent_accuracy": 0.5},
+             {"intent_accuracy": 0.0, "response_selection_accuracy": 0.5}]
+    result = CrossValidationResult(folds, NluEvaluation([]))
+    assert result.mean == {"intent_accuracy": 0.5, "response_selection_accuracy": 0.75}
+    assert result.std["response_selection_accuracy"] == approx(0.25)
+    assert "0.750 ± 0.250" in result.summary_table()
+    # and when the first fold has none, the others' accuracy is still reported
+    assert CrossValidationResult(folds[1:], NluEvaluation([])).mean[
+        "response_selection_accuracy"] == 0.5
 
 
 def test_confusion_matrix_rows_are_expected_labels() -> None:

@@ -172,6 +172,11 @@ def test_reports_and_failed_stories_are_written(agent_and_stories, tmp_path: Pat
     table = evaluation.table()
     assert "Stories: 2 / 4 correct (accuracy 0.500)" in table
     assert "utter_greet" in table and "weighted avg" in table
+    assert written["confusion_matrix"].name == "story_confusion_matrix.png"
+    assert written["confusion_matrix"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    unplotted = write_story_results(evaluation, tmp_path / "unplotted", plots=False)
+    assert "confusion_matrix" not in unplotted
+    assert not list((tmp_path / "unplotted").glob("*.png"))
 
 
 def test_entity_mistakes_fail_a_story(agent_and_stories) -> None:
@@ -271,6 +276,27 @@ def test_a_retrieval_intent_is_checked_and_written_back_in_full(write_project,
     assert written["successes"].read_text() == "# None of the test stories succeeded :(\n"
 
 
+class GreetParser:
+    """Every text is `greet`, though the default response selector still answers."""
+
+    async def parse(self, texts):
+        messages = await FaqParser().parse(texts)
+        for message in messages:
+            message.set_intent([IntentPrediction("greet", 0.9)])
+        return messages
+
+
+def test_a_selector_answer_for_another_intent_is_no_retrieval_intent(write_project) -> None:
+    # the `default` selector answers every message; NLU said greet, not faq
+    project = load_project(write_project(domain=FAQ_DOMAIN, tests=FAQ_TESTS))
+    agent = Agent(project.domain, policies=FaqPolicy(), parser=GreetParser())
+    story = project.test_stories[1]
+    evaluation = asyncio.run(evaluate_stories(agent, [story]))
+    [outcome] = evaluation.outcomes
+    assert [(u.expected_intent, u.predicted_intent, u.correct) for u in outcome.users] == [
+        ("faq/ask_hours", "greet", False), (None, "greet", True)]
+
+
 def test_a_bot_step_is_written_back_as_a_bot_step(write_project, tmp_path: Path) -> None:
     project = load_project(write_project(domain=FAQ_DOMAIN, tests=FAQ_TESTS))
     agent = Agent(project.domain, policies=FaqPolicy(), parser=FaqParser())
@@ -281,6 +307,8 @@ def test_a_bot_step_is_written_back_as_a_bot_step(write_project, tmp_path: Path)
     failed_text = written["failed"].read_text()
     assert '- bot: "see you"  # predicted: utter_faq' in failed_text
     assert "action_send_text" not in failed_text
+    # a text-only step is written back as text: NLU's reading of it is no label
+    assert "  - action: utter_faq\n  - user: |-\n      bye now\n" in failed_text
     assert load_test_stories(written["failed"])  # the file reads back as test stories
 
 

@@ -34,7 +34,7 @@ from typing import ClassVar
 
 from dialogflowlite.errors import Position
 from dialogflowlite.shared.events import ActionExecuted, Event, SlotSet, UserUttered
-from dialogflowlite.shared.message import selected_retrieval_intent
+from dialogflowlite.shared.message import full_intent_name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,7 +127,8 @@ def intent_names(event: UserUttered) -> set[str]:
     intent = event.parse_data.get("intent") or {}
     names = {intent.get("name"), intent.get("full_retrieval_intent_name")}
     # the runtime keeps the full retrieval intent in the response selector's answer
-    names.add(selected_retrieval_intent(event.parse_data, intent.get("name")))
+    # (a `default` selector's answer to a greeting is no retrieval intent of it)
+    names.add(full_intent_name(event.parse_data))
     return {name for name in names if isinstance(name, str) and name}
 
 
