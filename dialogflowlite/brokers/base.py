@@ -61,6 +61,15 @@ class EventBroker(ABC):
     async def close(self) -> None:  # noqa: B027 - optional for brokers
         """Release what the broker holds (connections, files)."""
 
+    def prepare_for_export(self) -> None:  # noqa: B027 - optional for brokers
+        """Called by ``dialogflowlite export`` before :meth:`check_connection`.
+
+        The server wants a broker that waits for its server to come back; an
+        export wants one that fails at once, since it stops and names where to
+        resume. A broker that retries makes one attempt from here on, and one
+        that checks its connection only when asked to checks it.
+        """
+
     async def check_connection(self) -> None:  # noqa: B027 - optional for brokers
         """Called once before the server starts; raise to refuse to start without the broker.
 
@@ -153,7 +162,7 @@ def in_project(path: str | Path, project: str | Path | None) -> Path:
 def create_event_broker(config: dict[str, Any] | None, *,
                         project: str | Path | None = None) -> EventBroker | None:
     """The broker of an endpoints.yml ``event_broker`` section, or None without one."""
-    from dialogflowlite.stores.base import class_for_type, registered_types
+    from dialogflowlite.stores.base import class_for_type, plugin_note, registered_types
 
     if not config:
         return None
@@ -168,6 +177,7 @@ def create_event_broker(config: dict[str, Any] | None, *,
         hint = f"endpoints.yml {SECTION} type must be one of: {known}"
         if kind.lower() == "kafka":
             hint += f"; {kind} is not built in, a plugin can add it (docs/plugins.md)"
+        hint += plugin_note(kind, "dfl_register_event_brokers")
         raise ConfigError(f"unknown event broker type {kind!r}" if kind
                           else f"endpoints.yml {SECTION} has no `type:`", hint=hint)
     return cls.from_endpoint_config(params, project=project)

@@ -7,7 +7,8 @@ optionally only those with ``minimum <= timestamp < maximum`` and only some
 conversations, optionally with their timestamps shifted (the stored events
 keep theirs). Publishing is in order and synchronous, so when the broker
 fails the export stops and says from which timestamp to run it again; nothing
-is skipped.
+is skipped. A stored event that fails the checks the HTTP API applies is left
+out with a warning, as it is when the conversation is read for a message.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogflowlite.brokers.base import EventBroker, with_sender
-from dialogflowlite.errors import ExportError
+from dialogflowlite.errors import DialogflowLiteError, ExportError
+from dialogflowlite.stores.stored_events import readable_events, warn_unreadable
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ async def export_events(
     for sender_id in wanted:
         if sender_id not in stored:
             continue
-        events = await tracker_store.load_events(sender_id) or []
+        events = _readable(sender_id, await tracker_store.load_events(sender_id) or [])
         chosen = [e for e in events if _in_window(e, minimum_timestamp, maximum_timestamp)]
         if chosen:
             result.conversations += 1
@@ -97,13 +99,32 @@ async def export_events(
                                       conversation_ids, offset_seconds)
             raise ExportError(
                 f"the event broker failed after {result.events} of {len(selected)} events: "
-                f"{type(e).__name__}: {e}",
+                f"{_failure(e)}",
                 hint=f"fix the broker, then run the export again with {options} (events at "
                      "that minimum timestamp may be published twice)") from e
         result.events += len(batch)
         if progress is not None:
             progress(result.events, len(selected))
     return result
+
+
+def _readable(sender_id: str, events: list[Any]) -> list[dict[str, Any]]:
+    """The stored events a tracker would be rebuilt from: one that fails the checks is
+    left out (and named in a warning), as reading the conversation leaves it out."""
+    _, unreadable = readable_events(events)
+    if not unreadable:
+        return events
+    warn_unreadable(sender_id, unreadable)
+    skipped = {event.index for event in unreadable}
+    return [event for index, event in enumerate(events) if index not in skipped]
+
+
+def _failure(error: Exception) -> str:
+    """What went wrong with the broker, without its own next step: the export's hint
+    (where to resume) replaces it."""
+    if isinstance(error, DialogflowLiteError):
+        return error.message
+    return f"{type(error).__name__}: {error}"
 
 
 def _shifted(event: dict[str, Any], offset: float | None) -> dict[str, Any]:

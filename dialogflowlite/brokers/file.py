@@ -51,6 +51,14 @@ class FileEventBroker(EventBroker):
                                   hint="check the event_broker path in endpoints.yml") from e
         return self._fd
 
+    async def check_connection(self) -> None:
+        """Open the file before the server starts: a path that cannot be written (a
+        folder, no permission) would otherwise fail every turn's events, in the log.
+        It is closed again: it is opened on first use, in the process that publishes."""
+        async with self._lock:
+            await asyncio.to_thread(self._open)
+        await self.close()
+
     def _write(self, data: bytes) -> None:
         fd = self._open()
         written = os.write(fd, data)

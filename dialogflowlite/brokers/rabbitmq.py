@@ -254,6 +254,13 @@ class PikaEventBroker(EventBroker):
                                    attempt + 1, attempts, self.retry_delay)
                     await asyncio.sleep(self.retry_delay)
 
+    def prepare_for_export(self) -> None:
+        """One attempt per publish, and a connection checked before the export starts (as
+        Rasa's export sets the broker up): an unreachable RabbitMQ otherwise held the
+        export for ``connection_attempts`` x ``retry_delay_in_seconds`` (100 s by default)."""
+        self.keep_unpublished = False
+        self.raise_on_failure = True
+
     async def check_connection(self) -> None:
         """Connect once when ``raise_on_failure`` is set; raise :class:`EventBrokerError` if not."""
         if not self.raise_on_failure:

@@ -114,7 +114,8 @@ class SQLEventBroker(EventBroker):
             except ImportError as e:  # pragma: no cover - depends on the installation
                 raise ConfigError("the PostgreSQL event broker needs psycopg 3",
                                   hint="pip install 'dialogflowlite[postgres]'") from e
-            self.conninfo = conninfo(host or url, port or 5432, db, username, password, query)
+            self.conninfo = conninfo(host or url, port or 5432, db, username, password, query,
+                                     section="event_broker")
         elif self.dialect == "mysql":
             try:
                 import aiomysql  # noqa: F401
@@ -129,14 +130,27 @@ class SQLEventBroker(EventBroker):
 
     # ------------------------------------------------------------ SQLite
 
-    def _sqlite_insert(self, rows: list[tuple[str, str]]) -> None:
+    def _sqlite_open(self) -> sqlite3.Connection:
         if self._sqlite is None:
-            Path(self.db).parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.db, timeout=self.timeout, isolation_level=None,
-                                         check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(_SQLITE_SCHEMA)
+            try:
+                Path(self.db).parent.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(self.db, timeout=self.timeout,
+                                             isolation_level=None, check_same_thread=False)
+                try:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    connection.execute(_SQLITE_SCHEMA)
+                except sqlite3.Error:
+                    connection.close()
+                    raise
+            except (OSError, sqlite3.Error) as e:
+                raise ConfigError(f"the SQLite event table in {self.db} cannot be opened: {e}",
+                                  hint="check db: of the event_broker section in endpoints.yml "
+                                       "(a file, in a folder that can be written)") from e
             self._sqlite = connection
+        return self._sqlite
+
+    def _sqlite_insert(self, rows: list[tuple[str, str]]) -> None:
+        self._sqlite_open()
         with self._sqlite:  # one transaction
             self._sqlite.execute("BEGIN IMMEDIATE")
             self._sqlite.executemany(
@@ -229,6 +243,21 @@ class SQLEventBroker(EventBroker):
             raise
 
     # ------------------------------------------------------------ EventBroker
+
+    async def check_connection(self) -> None:
+        """Open a SQLite file before the server starts, so that a path that cannot be a
+        database is one error then rather than one per turn. A database server is
+        connected to on first use (it may come up after the bot)."""
+        if self.dialect != "sqlite":
+            return
+        try:
+            async with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="dfl-events")
+                await asyncio.get_running_loop().run_in_executor(self._executor,
+                                                                 self._sqlite_open)
+        finally:
+            await self.close()  # opened again on first use, in the process that publishes
 
     async def publish_many(self, events: list[dict[str, Any]]) -> None:
         if not events:

@@ -8,11 +8,27 @@ import datetime
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import finite_number
 
+if TYPE_CHECKING:
+    from dialogflowlite.brokers.base import EventBroker
+
 logger = logging.getLogger(__name__)
+
+
+def conversation_id_list(text: str) -> list[str] | None:
+    """An argparse type: comma-separated conversation ids (None for empty text, as Rasa
+    reads it: every conversation). Text of nothing but commas and spaces names no
+    conversation: an error, rather than an export of every conversation."""
+    if not text.strip():
+        return None
+    ids = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not ids:
+        raise argparse.ArgumentTypeError(f"names no conversation: {text!r}")
+    return ids
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +40,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only events at or after this Unix timestamp")
     parser.add_argument("--maximum-timestamp", type=finite_number, default=None, metavar="T",
                         help="only events before this Unix timestamp")
-    parser.add_argument("--conversation-ids", default=None, metavar="IDS",
+    parser.add_argument("--conversation-ids", type=conversation_id_list, default=None,
+                        metavar="IDS",
                         help="comma-separated conversation ids (default: every conversation)")
     parser.add_argument("--offset-timestamps-by-seconds", type=int, default=None, metavar="N",
                         help="add N seconds (may be negative) to the timestamp of every event "
@@ -76,6 +93,7 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
         logger.info("published %d of %d events", done, total)
 
     try:
+        await _check_broker(broker)
         result = await export_events(tracker_store, broker, conversation_ids=conversation_ids,
                                      minimum_timestamp=minimum_timestamp,
                                      maximum_timestamp=maximum_timestamp,
@@ -88,10 +106,22 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
     return result.events
 
 
+async def _check_broker(broker: EventBroker) -> None:
+    """Connect to the broker before anything is read or published, so that an
+    unreachable one is one clear error at once rather than retries."""
+    from dialogflowlite.errors import DialogflowLiteError, ExportError
+
+    broker.prepare_for_export()
+    try:
+        await broker.check_connection()
+    except DialogflowLiteError as e:
+        raise ExportError(f"nothing was published: {e.message}",
+                          hint="check the event_broker section of endpoints.yml and that "
+                               "the broker is running, then run the export again") from e
+
+
 def _run(args: argparse.Namespace) -> int:
-    ids = [i.strip() for i in args.conversation_ids.split(",") if i.strip()] \
-        if args.conversation_ids else None
-    asyncio.run(run_export(args.project, args.endpoints, conversation_ids=ids,
+    asyncio.run(run_export(args.project, args.endpoints, conversation_ids=args.conversation_ids,
                            minimum_timestamp=args.minimum_timestamp,
                            maximum_timestamp=args.maximum_timestamp,
                            offset_seconds=args.offset_timestamps_by_seconds))

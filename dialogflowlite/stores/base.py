@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import math
 import time
 from collections.abc import Hashable
@@ -36,9 +37,14 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.shared.events import Event, event_from_dict
+from dialogflowlite.shared.events import Event
 from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.tracker import DialogueStateTracker
+from dialogflowlite.stores.stored_events import (
+    readable_events,
+    reported_events,
+    warn_unreadable,
+)
 
 try:
     import ujson as _ujson
@@ -48,8 +54,13 @@ except ImportError:  # pragma: no cover - ujson comes with Sanic on CPython
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
 
+logger = logging.getLogger(__name__)
+
 #: endpoints.yml ``type`` values that mean the in-memory stores
 MEMORY_TYPES = ("memory", "in_memory", "InMemoryTrackerStore", "InMemoryLockStore")
+
+#: how many conversations with unreadable stored events a store remembers as such
+_MAX_WITH_UNREADABLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,10 @@ class TrackerStore(abc.ABC):
         self._recent: RecentItems[str, _Recent] = RecentItems(
             self.recent_conversations, max_weight=self.recent_events,
             weigh=lambda recent: len(recent.events))
+        #: conversations whose last full read left unreadable events out: for them the
+        #: store holds more events than their trackers (see _events_held_for)
+        self._with_unreadable: RecentItems[str, bool] = RecentItems(_MAX_WITH_UNREADABLE)
+        self._reported_unreadable = reported_events()
 
     # ------------------------------------------------------------ backend interface
 
@@ -163,13 +178,24 @@ class TrackerStore(abc.ABC):
 
     def tracker_from_events(self, sender_id: str,
                             events: list[dict[str, Any]]) -> DialogueStateTracker:
-        """Replay stored event JSON into a tracker with this store's domain slots."""
+        """Replay stored event JSON into a tracker with this store's domain slots.
+
+        An event that fails the checks the HTTP API applies is left out, with a
+        warning naming it (:mod:`dialogflowlite.stores.stored_events`); the store
+        keeps it unchanged.
+        """
+        read, unreadable = readable_events(events)
+        if unreadable:
+            warn_unreadable(sender_id, unreadable, self._reported_unreadable)
+            self._with_unreadable.put(sender_id, True)
+        else:
+            self._with_unreadable.pop(sender_id)
         try:
-            return DialogueStateTracker.from_dict(sender_id, events, self._slots())
+            return DialogueStateTracker(sender_id, self._slots(), read)
         except Exception as e:
             raise TrackerStoreError(
-                f"conversation {sender_id!r} in {type(self).__name__} holds an event that "
-                f"cannot be read: {e}", hint="check what wrote into the tracker store") from e
+                f"conversation {sender_id!r} in {type(self).__name__} holds events that "
+                f"cannot be replayed: {e}", hint="check what wrote into the tracker store") from e
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The stored conversation rebuilt as a tracker, or None for an unknown sender."""
@@ -207,9 +233,11 @@ class TrackerStore(abc.ABC):
         else:
             return
         # what a reload would give: the events as stored (a data-masking plugin may have
-        # changed the JSON), not the caller's objects; the JSON was checked by the write
-        added = tuple(event_from_dict(e) for e in new_events)
-        self._remember(sender_id, written.after, earlier + added)
+        # changed the JSON), not the caller's objects. One that fails the checks is left
+        # to the next read, which skips it with a warning, as it does for other writers.
+        added, unreadable = readable_events(new_events)
+        if not unreadable:
+            self._remember(sender_id, written.after, earlier + tuple(added))
 
     async def exists(self, sender_id: str) -> bool:
         return await self.load_events(sender_id) is not None
@@ -223,7 +251,7 @@ class TrackerStore(abc.ABC):
         after the stored ones are serialised from the tracker.
         """
         if new_events is None:
-            stored = await self.count_events(tracker.sender_id)
+            stored = await self._events_held_for(tracker)
             if stored > len(tracker.events):
                 raise TrackerStoreError(
                     f"the store holds {stored} events for {tracker.sender_id!r} but the "
@@ -234,9 +262,25 @@ class TrackerStore(abc.ABC):
         written = await self.append_events(tracker.sender_id, list(new_events))
         self._remember_append(tracker.sender_id, written, list(new_events))
 
+    async def _events_held_for(self, tracker: DialogueStateTracker) -> int:
+        """How many of the tracker's first events the store holds already.
+
+        That is the number of stored events, less the ones reading left out as
+        unreadable: they stay in the store but are not in the tracker. Counting
+        those means reading the conversation, so it is done only for one known
+        to hold some, or when the count alone cannot be right.
+        """
+        sender_id = tracker.sender_id
+        stored = await self.count_events(sender_id)
+        if stored <= len(tracker.events) and self._with_unreadable.get(sender_id) is None:
+            return stored
+        events = await self.load_events(sender_id) or []
+        return len(events) - len(readable_events(events)[1])
+
     async def replace(self, tracker: DialogueStateTracker) -> None:
         """Store the tracker's events in place of everything stored for its sender."""
         self._recent.pop(tracker.sender_id, None)
+        self._with_unreadable.pop(tracker.sender_id)
         await self.replace_events(tracker.sender_id, [e.as_dict() for e in tracker.events])
 
 
@@ -310,12 +354,43 @@ def class_for_type(classes: dict[str, type], kind: str) -> type | None:
         (cls for name, cls in classes.items() if name.lower() == kind.lower()), None)
 
 
-def _store_type(config: dict[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
+def _typed_section(config: dict[str, Any] | None, section: str,
+                   hook: str) -> tuple[str | None, dict[str, Any]]:
+    """The section's ``type`` and its other settings.
+
+    Settings without a type are a :class:`ConfigError`: they would otherwise be
+    dropped for the in-memory store, and conversations lost at the next restart.
+    """
     if not config:
         return None, {}
     params = dict(config)
     kind = params.pop("type", None)
+    if kind is None and params:
+        raise ConfigError(
+            f"endpoints.yml {section} has settings ({', '.join(map(str, params))}) but no "
+            "`type:` saying which store they are for",
+            hint=f"add `type:` with one of: {_known_types(registered_types(hook))}")
     return (None if kind is None else str(kind)), params
+
+
+def _warn_ignored(params: dict[str, Any], section: str) -> None:
+    # A warning, not an error: `type: ${STORE_TYPE}` switched to memory (for development)
+    # leaves the other store's settings in place, and Rasa takes that too.
+    if params:
+        logger.warning("endpoints.yml %s: the in-memory store takes no settings; %s ignored",
+                       section, ", ".join(map(str, params)))
+
+
+def _known_types(stores: dict[str, type]) -> str:
+    return ", ".join(sorted({"memory", *stores}))
+
+
+def plugin_note(kind: str, hook: str) -> str:
+    """A hint's ending for a ``type`` written as a module path (Rasa's custom classes)."""
+    if "." not in kind.strip("."):
+        return ""
+    return (f"; a custom class is registered by a plugin here ({hook}, see docs/plugins.md), "
+            "not named by its module path")
 
 
 def create_tracker_store(config: dict[str, Any] | None,
@@ -327,15 +402,17 @@ def create_tracker_store(config: dict[str, Any] | None,
     """
     from dialogflowlite.stores.memory import MemoryTrackerStore
 
-    kind, params = _store_type(config)
+    kind, params = _typed_section(config, "tracker_store", "dfl_register_tracker_stores")
     if kind is None or kind in MEMORY_TYPES:
+        _warn_ignored(params, "tracker_store")
         return MemoryTrackerStore(domain=domain)
     stores = registered_types("dfl_register_tracker_stores")
     cls = class_for_type(stores, kind)
     if cls is None:
-        known = ", ".join(sorted({"memory", *stores}))
         raise ConfigError(f"unknown tracker store type {kind!r}",
-                          hint=f"endpoints.yml tracker_store type must be one of: {known}")
+                          hint=f"endpoints.yml tracker_store type must be one of: "
+                               f"{_known_types(stores)}"
+                               f"{plugin_note(kind, 'dfl_register_tracker_stores')}")
     return cls.from_endpoint_config(params, domain=domain)
 
 
@@ -343,13 +420,15 @@ def create_lock_store(config: dict[str, Any] | None) -> LockStore:
     """The lock store an endpoints.yml ``lock_store`` section asks for (in-memory by default)."""
     from dialogflowlite.stores.memory import MemoryLockStore
 
-    kind, params = _store_type(config)
+    kind, params = _typed_section(config, "lock_store", "dfl_register_lock_stores")
     if kind is None or kind in MEMORY_TYPES:
+        _warn_ignored(params, "lock_store")
         return MemoryLockStore()
     stores = registered_types("dfl_register_lock_stores")
     cls = class_for_type(stores, kind)
     if cls is None:
-        known = ", ".join(sorted({"memory", *stores}))
         raise ConfigError(f"unknown lock store type {kind!r}",
-                          hint=f"endpoints.yml lock_store type must be one of: {known}")
+                          hint=f"endpoints.yml lock_store type must be one of: "
+                               f"{_known_types(stores)}"
+                               f"{plugin_note(kind, 'dfl_register_lock_stores')}")
     return cls.from_endpoint_config(params)

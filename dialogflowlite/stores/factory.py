@@ -70,6 +70,21 @@ def _sql_type(params: dict[str, Any], section: str) -> str:
     return kind
 
 
+#: the settings of Rasa's ``type: SQL`` that name a database server: Rasa ignores them
+#: for ``dialect: sqlite``, and its sample section (made for PostgreSQL) has them
+SQL_SERVER_SETTINGS = ("url", "host", "port", "username", "password", "login_db", "query")
+
+
+def _without_server_settings(params: dict[str, Any], section: str) -> dict[str, Any]:
+    """A ``type: SQL`` section for SQLite without the server settings SQLite has no use
+    for; those that are set are named in a warning."""
+    given = [key for key in SQL_SERVER_SETTINGS if params.get(key) not in (None, "", {})]
+    if given:
+        logger.warning("endpoints.yml %s: %s ignored: a SQLite database is a file (db:)",
+                       section, ", ".join(given))
+    return {key: value for key, value in params.items() if key not in SQL_SERVER_SETTINGS}
+
+
 def normalise_section(config: dict[str, Any] | None, section: str,
                       project: str | Path | None = None) -> dict[str, Any] | None:
     """The section with Rasa's SQL type resolved and a SQLite path made absolute."""
@@ -81,6 +96,8 @@ def normalise_section(config: dict[str, Any] | None, section: str,
     kind = str(params.get("type") or "")
     if kind.lower() == "sql":
         params["type"] = kind = _sql_type(params, section)
+        if kind == "sqlite":
+            params = _without_server_settings(params, section)
     if kind.lower() == "sqlite" and project is not None:
         db = Path(str(params.get("db") or "trackers.db")).expanduser()
         params["db"] = str(db if db.is_absolute() else Path(project) / db)
@@ -95,6 +112,8 @@ class SQLTrackerStore:
                              domain: Domain | None = None) -> base.TrackerStore:
         params = dict(config)
         kind = _sql_type(params, "tracker_store")
+        if kind == "sqlite":
+            params = _without_server_settings(params, "tracker_store")
         store_class = _tracker_store_classes()[kind]
         return store_class.from_endpoint_config(params, domain=domain)
 

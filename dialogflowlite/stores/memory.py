@@ -8,13 +8,13 @@ a real database (an event that is not JSON) fails here too.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import TrackerStoreError
 from dialogflowlite.stores.base import LockStore, TrackerStore, dump_events
+from dialogflowlite.stores.stored_events import decode_events
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -31,7 +31,7 @@ class MemoryTrackerStore(TrackerStore):
         stored = self._conversations.get(sender_id)
         if stored is None:
             return None
-        return [json.loads(text) for text in stored]
+        return decode_events(stored)
 
     async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         texts = dump_events(sender_id, events)

@@ -81,9 +81,19 @@ class MongoTrackerStore(TrackerStore):
             credentials = {"username": username, "password": password,
                            "authSource": auth_source}
         milliseconds = int(float(timeout) * 1000)
-        self.client = _async_client_class()(
-            url if "://" in url else f"mongodb://{url}", serverSelectionTimeoutMS=milliseconds,
-            socketTimeoutMS=milliseconds, **credentials)
+        client_class = _async_client_class()
+        from pymongo.errors import ConfigurationError
+
+        try:
+            self.client = client_class(
+                url if "://" in url else f"mongodb://{url}",
+                serverSelectionTimeoutMS=milliseconds, socketTimeoutMS=milliseconds,
+                **credentials)
+        except (ValueError, TypeError, ConfigurationError) as e:  # (InvalidURI is one too)
+            raise ConfigError(f"endpoints.yml tracker_store: MongoDB url {url!r} or its "
+                              f"settings are not usable: {e}",
+                              hint="write url as mongodb://host:27017 (or host:port), with "
+                                   "username and password as their own settings") from e
         self.conversations = self.client[db][collection]
         self._indexed = False
 

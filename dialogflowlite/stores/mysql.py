@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dialogflowlite.errors import ConfigError, DialogflowLiteError, TrackerStoreError
 from dialogflowlite.stores.base import StoredVersion, TrackerStore, dump_events
+from dialogflowlite.stores.stored_events import decode_events
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -473,7 +474,7 @@ class MySQLTrackerStore(TrackerStore):
             "ORDER BY part, id", (sender_id, sender_id))
         if not rows:
             return None, None
-        events = [json.loads(row[4]) for row in rows if row[0] == 1 and row[4] is not None]
+        events = decode_events([row[4] for row in rows if row[0] == 1 and row[4] is not None])
         head = rows[0]
         if head[0] != 0 or head[3] == 0 or head[2] != len(events):
             return events, None  # written by Rasa (or being created): not kept in memory

@@ -16,6 +16,7 @@ endpoints.yml (Rasa's keys work as they are)::
       db: dialogflowlite
       username: bot
       password: ${POSTGRES_PASSWORD}
+      login_db: postgres      # optional: creates `db` through it when missing (as Rasa)
       pool_size: 8            # optional
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
 import time
 from collections.abc import AsyncIterator, Hashable
 from typing import TYPE_CHECKING, Any
@@ -35,9 +36,12 @@ from dialogflowlite.stores.base import (
     dump_events,
     next_write_time,
 )
+from dialogflowlite.stores.stored_events import decode_events
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS dfl_conversations (
@@ -58,23 +62,35 @@ _SCHEMA_LOCK_KEY = 0x0DF1_5C4E
 
 def conninfo(url: str = "localhost", port: int | None = 5432, db: str | None = None,
              username: str | None = None, password: str | None = None,
-             query: dict[str, Any] | None = None) -> str:
-    """A libpq connection string from Rasa-style settings (or ``url`` when it is a URL)."""
-    if "://" in url:
-        return url
-    from psycopg.conninfo import make_conninfo
+             query: dict[str, Any] | None = None, *, section: str = "tracker_store") -> str:
+    """A libpq connection string from Rasa-style settings (or ``url`` when it is a URL).
 
-    params: dict[str, Any] = {"host": url}
-    if port:
-        params["port"] = int(port)
-    if db:
-        params["dbname"] = db
-    if username:
-        params["user"] = username
-    if password:
-        params["password"] = password
-    params.update(query or {})
-    return make_conninfo("", **params)
+    Checked now: a URL libpq cannot read, or a ``query`` option it does not know,
+    is a :class:`ConfigError` at start rather than a failed first message.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        if "://" in url:
+            conninfo_to_dict(url)
+            return url
+        params: dict[str, Any] = {"host": url}
+        if port:
+            params["port"] = int(port)
+        if db:
+            params["dbname"] = db
+        if username:
+            params["user"] = username
+        if password:
+            params["password"] = password
+        params.update(query or {})
+        return make_conninfo("", **params)
+    except psycopg.ProgrammingError as e:
+        raise ConfigError(f"endpoints.yml {section}: the PostgreSQL settings are not usable: "
+                          f"{_first_line(e)}",
+                          hint="check url (a host name, or postgresql://user@host:5432/db) "
+                               "and the options under query") from e
 
 
 class PostgresTrackerStore(TrackerStore):
@@ -91,8 +107,9 @@ class PostgresTrackerStore(TrackerStore):
         except ImportError as e:  # pragma: no cover - depends on the installation
             raise ConfigError("the PostgreSQL tracker store needs psycopg 3",
                               hint="pip install 'dialogflowlite[postgres]'") from e
-        # ``login_db`` is accepted for Rasa compatibility; the database must exist.
         self.conninfo = conninfo(url, port, db, username, password, query)
+        #: as in Rasa: the database to log in to when ``db`` does not exist yet, to create it
+        self.login_db = login_db
         self.pool_size = max(1, int(pool_size))
         self.connect_timeout = float(connect_timeout)
         self._idle: asyncio.LifoQueue | None = None
@@ -101,12 +118,22 @@ class PostgresTrackerStore(TrackerStore):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all: list[Any] = []
 
+    async def _open(self, info: str) -> Any:
+        import psycopg
+
+        return await psycopg.AsyncConnection.connect(
+            info, autocommit=True, connect_timeout=int(self.connect_timeout))
+
     async def _connect(self) -> Any:
         import psycopg
 
         try:
-            connection = await psycopg.AsyncConnection.connect(
-                self.conninfo, autocommit=True, connect_timeout=int(self.connect_timeout))
+            try:
+                connection = await self._open(self.conninfo)
+            except psycopg.OperationalError:
+                if not (self.login_db and await self._ensure_database()):
+                    raise
+                connection = await self._open(self.conninfo)
         except psycopg.Error as e:
             raise TrackerStoreError(f"cannot connect to PostgreSQL: {_first_line(e)}",
                                     hint="check the tracker_store section of endpoints.yml "
@@ -122,6 +149,31 @@ class PostgresTrackerStore(TrackerStore):
             self._schema_ready = True
         self._all.append(connection)
         return connection
+
+    async def _ensure_database(self) -> bool:
+        """Create the database of ``db`` through ``login_db`` unless it exists, as Rasa's
+        SQL store does; whether connecting is worth another try (the database is there
+        now, perhaps made by another worker a moment ago)."""
+        import psycopg
+        from psycopg import sql
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        name = conninfo_to_dict(self.conninfo).get("dbname")
+        if not name or name == self.login_db:
+            return False
+        async with await self._open(make_conninfo(self.conninfo, dbname=self.login_db)) as admin:
+            cursor = await admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                         (name,))
+            if await cursor.fetchone() is not None:
+                return True
+            try:
+                await admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                # another worker created it meanwhile (the second error: at the same time)
+                return True
+        logger.info("PostgreSQL: created the database %r (through login_db %r)", name,
+                    self.login_db)
+        return True
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
@@ -182,7 +234,7 @@ class PostgresTrackerStore(TrackerStore):
             rows = await cursor.fetchall()
         if not rows:
             return None, None
-        events = [json.loads(row[2]) for row in rows if row[2] is not None]
+        events = decode_events([row[2] for row in rows if row[2] is not None])
         return events, (rows[0][0], rows[0][1])
 
     async def stored_version(self, sender_id: str) -> Hashable | None:

@@ -16,9 +16,11 @@ endpoints.yml::
       url: localhost          # host name, or a full redis:// URL
       port: 6379
       db: 0
+      username: bot           # optional: a Redis 6 ACL user
       password: ${REDIS_PASSWORD}
       key_prefix: "dfl:tracker:"
       record_exp: 86400       # optional
+      use_ssl: true           # optional, with ssl_ca_certs, ssl_certfile, ssl_keyfile
     lock_store:
       type: redis
       url: localhost
@@ -27,11 +29,12 @@ endpoints.yml::
 
 from __future__ import annotations
 
-import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
 from dialogflowlite.stores.base import TrackerStore, dump_events
+from dialogflowlite.stores.stored_events import decode_events
 from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
@@ -39,17 +42,53 @@ if TYPE_CHECKING:
 
 
 def _client(url: str, port: int, db: int, password: str | None, use_ssl: bool,
-            socket_timeout: float) -> Any:
+            socket_timeout: float, *, section: str, username: str | None = None,
+            ssl_keyfile: str | None = None, ssl_certfile: str | None = None,
+            ssl_ca_certs: str | None = None) -> Any:
     try:
         import redis.asyncio as aioredis
     except ImportError as e:  # pragma: no cover - depends on the installation
         raise ConfigError("the Redis stores need the `redis` package",
                           hint="pip install 'dialogflowlite[redis]'") from e
+    # Rasa's settings for a Redis 6 ACL user and TLS client certificates; the TLS ones
+    # only go with TLS (use_ssl, or a rediss:// URL), where redis-py takes them
+    tls = {key: value for key, value in (("ssl_keyfile", ssl_keyfile),
+                                         ("ssl_certfile", ssl_certfile),
+                                         ("ssl_ca_certs", ssl_ca_certs)) if value}
+    uses_tls = use_ssl or url.lower().startswith("rediss://")
+    if tls and not uses_tls:
+        raise ConfigError(f"endpoints.yml {section}: {', '.join(tls)} need TLS",
+                          hint="add `use_ssl: true`, or give the url as rediss://...")
+    if username is not None:
+        tls["username"] = str(username)
     if "://" in url:
-        return aioredis.Redis.from_url(url, db=db, password=password,
-                                       socket_timeout=socket_timeout, decode_responses=True)
+        try:
+            return aioredis.Redis.from_url(url, db=db, password=password,
+                                           socket_timeout=socket_timeout,
+                                           decode_responses=True, **tls)
+        except ValueError as e:  # a scheme or port redis-py cannot read
+            raise ConfigError(f"endpoints.yml {section}: the Redis url {url!r} is not usable: "
+                              f"{e}", hint="give a host name, or redis://host:6379 "
+                                           "(rediss:// for TLS)") from e
     return aioredis.Redis(host=url, port=int(port), db=int(db), password=password, ssl=use_ssl,
-                          socket_timeout=socket_timeout, decode_responses=True)
+                          socket_timeout=socket_timeout, decode_responses=True, **tls)
+
+
+#: what follows the key prefix in the key of the set of conversations
+_SENDERS = ":senders"
+
+
+def _expiry(record_exp: float | None) -> int | None:
+    """``record_exp`` as Redis's EXPIRE takes it: whole seconds, at least one (EXPIRE 0, or
+    a negative time, deletes the key at once, which would lose every conversation at its
+    next write). 0 or nothing: conversations never expire."""
+    if not record_exp:
+        return None
+    if not record_exp > 0:
+        raise ConfigError(f"endpoints.yml tracker_store: record_exp must be a number of "
+                          f"seconds above 0, not {record_exp!r}",
+                          hint="leave record_exp out (or 0) to keep conversations for good")
+    return max(1, math.ceil(record_exp))
 
 
 def _failed(what: str, error: Exception) -> TrackerStoreError:
@@ -63,18 +102,31 @@ class RedisTrackerStore(TrackerStore):
     def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
                  port: int = 6379, db: int = 0, password: str | None = None,
                  use_ssl: bool = False, key_prefix: str = "dfl:tracker:",
-                 record_exp: float | None = None, socket_timeout: float = 10.0) -> None:
+                 record_exp: float | None = None, socket_timeout: float = 10.0,
+                 username: str | None = None, ssl_keyfile: str | None = None,
+                 ssl_certfile: str | None = None, ssl_ca_certs: str | None = None) -> None:
         super().__init__(domain)
         self.key_prefix = key_prefix
-        self.record_exp = int(record_exp) if record_exp else None
-        self.redis = _client(url, port, db, password, use_ssl, socket_timeout)
+        self.record_exp = _expiry(record_exp)
+        self.redis = _client(url, port, db, password, use_ssl, socket_timeout,
+                             section="tracker_store", username=username, ssl_keyfile=ssl_keyfile,
+                             ssl_certfile=ssl_certfile, ssl_ca_certs=ssl_ca_certs)
 
     def _key(self, sender_id: str) -> str:
+        """The list of the conversation's events: ``<key_prefix><sender_id>``.
+
+        The set of conversations is ``<key_prefix>:senders``, which the id
+        ``:senders`` would name too (its events could never be stored). That id,
+        and the ids after ``:senders:`` that could then collide, move to
+        ``<key_prefix>:senders:<sender_id>``, a key no other id names.
+        """
+        if sender_id == _SENDERS or sender_id.startswith(f"{_SENDERS}:"):
+            return f"{self.key_prefix}{_SENDERS}:{sender_id}"
         return f"{self.key_prefix}{sender_id}"
 
     @property
     def _senders(self) -> str:
-        return f"{self.key_prefix}:senders"
+        return f"{self.key_prefix}{_SENDERS}"
 
     async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
         try:
@@ -86,7 +138,7 @@ class RedisTrackerStore(TrackerStore):
             raise _failed("read", e) from e
         if not known and not texts:
             return None
-        return [json.loads(text) for text in texts]
+        return decode_events(texts)
 
     async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         texts = dump_events(sender_id, events)
@@ -139,16 +191,40 @@ class RedisTrackerStore(TrackerStore):
             raise _failed("read", e) from e
         if not self.record_exp:
             return sorted(senders)
-        # Expired conversations leave their name in the set; keep only live ones.
-        live = []
-        for sender in sorted(senders):
-            if await self.redis.exists(self._key(sender)):
-                live.append(sender)
-        return live
+        # Expired conversations leave their id in the set: they are dropped from it here,
+        # so that ids are not kept longer than record_exp says (they may be phone numbers)
+        # and the set does not grow without end. A script checks and removes each id in
+        # one step, so a conversation written meanwhile keeps its id.
+        ordered = sorted(senders)
+        expired: set[str] = set()
+        try:
+            for start in range(0, len(ordered), _BATCH):
+                pairs = [part for sender in ordered[start:start + _BATCH]
+                         for part in (sender, self._key(sender))]
+                expired.update(await self.redis.eval(_FORGET_EXPIRED, 1, self._senders,
+                                                     *pairs))
+        except Exception as e:
+            raise _failed("read", e) from e
+        return [sender for sender in ordered if sender not in expired]
 
     async def close(self) -> None:
         await self.redis.aclose()
 
+
+#: conversations checked by one call of _FORGET_EXPIRED
+_BATCH = 500
+
+# KEYS: the set of conversations; ARGV: sender id, its key, sender id, its key, ...
+_FORGET_EXPIRED = """
+local expired = {}
+for i = 1, #ARGV, 2 do
+  if redis.call('EXISTS', ARGV[i + 1]) == 0 then
+    redis.call('SREM', KEYS[1], ARGV[i])
+    expired[#expired + 1] = ARGV[i]
+  end
+end
+return expired
+"""
 
 # KEYS: next, serving; ARGV: prefix of alive keys, lifetime ms, idle expiry s
 _TAKE = """
@@ -198,10 +274,14 @@ class RedisLockStore(TicketLockStore):
     def __init__(self, *, url: str = "localhost", port: int = 6379, db: int = 0,
                  password: str | None = None, use_ssl: bool = False,
                  key_prefix: str = "dfl:lock:", lifetime: float = 60.0,
-                 poll_interval: float = 0.002, socket_timeout: float = 10.0) -> None:
+                 poll_interval: float = 0.002, socket_timeout: float = 10.0,
+                 username: str | None = None, ssl_keyfile: str | None = None,
+                 ssl_certfile: str | None = None, ssl_ca_certs: str | None = None) -> None:
         super().__init__(lifetime=lifetime, poll_interval=poll_interval)
         self.key_prefix = key_prefix
-        self.redis = _client(url, port, db, password, use_ssl, socket_timeout)
+        self.redis = _client(url, port, db, password, use_ssl, socket_timeout,
+                             section="lock_store", username=username, ssl_keyfile=ssl_keyfile,
+                             ssl_certfile=ssl_certfile, ssl_ca_certs=ssl_ca_certs)
         self._take = self.redis.register_script(_TAKE)
         self._poll = self.redis.register_script(_POLL)
         self._give_back = self.redis.register_script(_GIVE_BACK)

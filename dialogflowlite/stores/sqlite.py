@@ -21,7 +21,6 @@ endpoints.yml::
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
@@ -37,6 +36,7 @@ from dialogflowlite.stores.base import (
     dump_events,
     next_write_time,
 )
+from dialogflowlite.stores.stored_events import decode_events
 from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class SQLiteTrackerStore(TrackerStore):
         texts, version = await self.database.run(load)
         if texts is None:
             return None, None
-        return [json.loads(text) for text in texts], version
+        return decode_events(texts), version
 
     async def stored_version(self, sender_id: str) -> Hashable | None:
         def version(connection: sqlite3.Connection) -> Hashable | None:

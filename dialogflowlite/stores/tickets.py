@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dialogflowlite.errors import TrackerStoreError
+from dialogflowlite.errors import ConfigError, TrackerStoreError
 from dialogflowlite.stores.base import LockStore
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,18 @@ class TicketLockStore(LockStore):
     max_poll_interval = 0.05
 
     def __init__(self, *, lifetime: float = 60.0, poll_interval: float = 0.002) -> None:
-        if lifetime <= 0:
-            raise TrackerStoreError("the lock lifetime must be positive")
+        # (not 0: a lifetime of 0 expires every ticket at once, so nothing is locked; a
+        # poll interval of 0 never doubles and asks the backend in a tight loop)
+        for name, value in (("lifetime", lifetime), ("poll_interval", poll_interval)):
+            if not value > 0:
+                raise ConfigError(f"endpoints.yml lock_store: {name} must be more than 0 "
+                                  f"seconds, not {value!r}",
+                                  hint=f"leave {name} out for its default")
         self.lifetime = float(lifetime)
         self.poll_interval = float(poll_interval)
+        #: give-backs of tickets drawn for cancelled messages (a task only the loop
+        #: refers to may be collected before it is done)
+        self._giving_back: set[asyncio.Task] = set()
 
     @abc.abstractmethod
     async def take_ticket(self, sender_id: str) -> tuple[int, int]:
@@ -65,9 +73,35 @@ class TicketLockStore(LockStore):
             except Exception as e:  # the next renewal may work; the lock is still ours
                 logger.warning("could not renew the lock of %r: %s", sender_id, e)
 
+    async def _draw_ticket(self, sender_id: str) -> tuple[int, int]:
+        """:meth:`take_ticket`, safe against the caller being cancelled meanwhile (a
+        request that timed out): the backend may hand the ticket out all the same, and
+        a ticket nobody gives back blocks the conversation for ``lifetime`` seconds."""
+        drawing = asyncio.ensure_future(self.take_ticket(sender_id))
+        try:
+            return await asyncio.shield(drawing)
+        except asyncio.CancelledError:
+            drawing.add_done_callback(lambda done: self._give_back_drawn(sender_id, done))
+            raise
+
+    def _give_back_drawn(self, sender_id: str, drawing: asyncio.Future) -> None:
+        if drawing.cancelled() or drawing.exception() is not None:
+            return
+        ticket, _ = drawing.result()
+        giving_back = asyncio.ensure_future(self.give_back(sender_id, ticket))
+        self._giving_back.add(giving_back)
+        giving_back.add_done_callback(self._given_back)
+
+    def _given_back(self, giving_back: asyncio.Task) -> None:
+        self._giving_back.discard(giving_back)
+        if not giving_back.cancelled() and giving_back.exception() is not None:
+            # the ticket then expires after `lifetime` seconds, as a crashed worker's does
+            logger.warning("could not give back the lock ticket of a cancelled message: %s",
+                           giving_back.exception())
+
     @asynccontextmanager
     async def lock(self, sender_id: str, wait_timeout: float | None = None) -> AsyncIterator[None]:
-        ticket, serving = await self.take_ticket(sender_id)
+        ticket, serving = await self._draw_ticket(sender_id)
         try:
             deadline = None if wait_timeout is None else time.monotonic() + wait_timeout
             delay = self.poll_interval

@@ -371,3 +371,34 @@ def test_a_wrong_channel_or_store_setting_stops_run_before_it_says_it_serves(
     with caplog.at_level("INFO"), pytest.raises(ConfigError, match=error):
         serve(ServerConfig(project=str(tiny_project)), port=0, workers=workers)
     assert "serving" not in caplog.text
+
+
+@pytest.mark.parametrize("section", [{"type": "file", "path": "logs"},
+                                     {"type": "SQL", "dialect": "sqlite", "db": "logs"}])
+def test_a_broker_file_that_cannot_be_written_stops_run_before_serving(tiny_project: Path,
+                                                                       section: dict) -> None:
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import check_config
+
+    # a folder where the file should be: every turn's events failed, in the log only
+    (tiny_project / "logs").mkdir()
+    settings = "".join(f"  {key}: {value}\n" for key, value in section.items())
+    (tiny_project / "endpoints.yml").write_text(f"event_broker:\n{settings}", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot be opened") as error:
+        check_config(ServerConfig(project=str(tiny_project)), workers=1)
+    assert str(tiny_project / "logs") in error.value.message
+    assert "event_broker" in str(error.value.hint)
+
+
+def test_checking_a_broker_file_leaves_nothing_open(tmp_path: Path) -> None:
+    async def check_then_publish(broker: EventBroker) -> None:
+        await broker.check_connection()
+        assert getattr(broker, "_fd", None) is None and getattr(broker, "_sqlite", None) is None
+        await broker.publish_many([{"sender_id": "ann", "event": "restart"}])
+        await broker.close()
+
+    asyncio.run(check_then_publish(FileEventBroker(tmp_path / "events.log")))
+    asyncio.run(check_then_publish(SQLEventBroker(db=str(tmp_path / "events.db"))))
+    assert "ann" in (tmp_path / "events.log").read_text(encoding="utf-8")
+    with sqlite3.connect(tmp_path / "events.db") as connection:
+        assert connection.execute("SELECT sender_id FROM events").fetchall() == [("ann",)]

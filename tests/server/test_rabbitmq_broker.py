@@ -151,6 +151,20 @@ def test_without_keeping_unpublished_messages_there_is_one_attempt(caplog) -> No
     assert not [r for r in caplog.records if "attempt" in r.getMessage()]
 
 
+def test_an_export_makes_one_attempt_and_connects_first(caplog) -> None:
+    # an export stops and names where to resume: waiting connection_attempts x
+    # retry_delay_in_seconds (100 s by default) for RabbitMQ helped no one
+    broker = PikaEventBroker("127.0.0.1", port=closed_port(), connection_attempts=5,
+                             retry_delay_in_seconds=0.01, timeout=2)
+    broker.prepare_for_export()
+    with pytest.raises(EventBrokerError, match="cannot be reached"):
+        asyncio.run(broker.check_connection())
+    with (caplog.at_level(logging.WARNING, "dialogflowlite.brokers.rabbitmq"),
+          pytest.raises(EventBrokerError, match="in 1 attempt")):
+        asyncio.run(broker.publish_many([{"event": "action"}]))
+    assert not [r for r in caplog.records if "attempt" in r.getMessage()]
+
+
 def test_raise_on_failure_stops_the_server_from_starting(tiny_project: Path) -> None:
     from dialogflowlite.server.app import ServerConfig
     from dialogflowlite.server.serve import check_config
@@ -322,3 +336,32 @@ class Proxy:
         self.cut()
         self._server.close()
         await self._server.wait_closed()
+
+
+@pytest.mark.rabbitmq
+def test_an_export_publishes_every_stored_event_oldest_first(tmp_path: Path) -> None:
+    from dialogflowlite.cli.export import run_export
+    from dialogflowlite.stores.sqlite import SQLiteTrackerStore
+
+    url = rabbitmq_url()
+    queue, exchange = unique("q"), unique("exchange")
+    (tmp_path / "endpoints.yml").write_text(
+        f"event_broker:\n  type: pika\n  url: {url}\n  queues: [{queue}]\n"
+        f"  exchange_name: {exchange}\n", encoding="utf-8")
+
+    async def scenario() -> list[Any]:
+        store = SQLiteTrackerStore(db=tmp_path / "trackers.db")
+        await store.append_events("ann", [{"event": "user", "text": "a", "timestamp": 3.0}])
+        await store.append_events("bob", [{"event": "user", "text": "b", "timestamp": 1.0},
+                                          {"event": "bot", "text": "c", "timestamp": 5.0}])
+        await store.close()
+        # the connection the check opens is closed again; publishing opens its own
+        assert await run_export(tmp_path) == 3
+        return await drain(url, queue)
+
+    messages = asyncio.run(scenario())
+    asyncio.run(delete_exchange(url, exchange))
+    assert [json.loads(m.body) for m in messages] == [
+        {"sender_id": "bob", "event": "user", "text": "b", "timestamp": 1.0},
+        {"sender_id": "ann", "event": "user", "text": "a", "timestamp": 3.0},
+        {"sender_id": "bob", "event": "bot", "text": "c", "timestamp": 5.0}]

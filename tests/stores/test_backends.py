@@ -458,3 +458,67 @@ def test_a_path_given_as_the_domain_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="the first argument is the domain"):
         SQLiteTrackerStore("bot.db")
     assert not (tmp_path / "bot.db").exists()
+
+
+#: stored events the HTTP API would refuse, each with the field its warning names
+UNREADABLE = [
+    ({"event": "active_loop", "name": 5, "timestamp": 2.0}, "'name'"),
+    ({"event": "user", "text": 123, "timestamp": 2.0}, "'text'"),
+    ({"event": "teleport", "timestamp": 2.0}, "unknown event type 'teleport'"),
+    ({"event": "slot", "name": ["city"], "value": "Rome", "timestamp": 2.0}, "'name'"),
+]
+
+
+def test_stored_events_that_fail_the_checks_are_skipped_and_kept(make_store, caplog) -> None:
+    async def main() -> None:
+        store, other = make_store(), make_store()
+        tracker = _conversation("frank")
+        await store.save(tracker)
+        # written past the checks, as an older version or a hand edit would have
+        await store.append_events("frank", [event for event, _ in UNREADABLE])
+        stored = await store.load_events("frank")
+        with caplog.at_level("WARNING", logger="dialogflowlite.stores"):
+            loaded = await other.retrieve("frank")
+        assert [e.as_dict() for e in loaded.events] == [e.as_dict() for e in tracker.events]
+        assert loaded.active_loop_name == "form" and loaded.slots["city"] == "Köln"
+        for index, (_, field) in enumerate(UNREADABLE, start=len(tracker.events)):
+            [record] = [r for r in caplog.records if f"stored event {index} " in r.message]
+            assert "'frank'" in record.message and field in record.message
+        # nothing was rewritten or deleted
+        assert await other.load_events("frank") == stored
+        assert await other.count_events("frank") == len(tracker.events) + len(UNREADABLE)
+        # a later turn is stored after them, and read back without them
+        loaded.update(UserUttered(text="again"))
+        await other.save(loaded)
+        again = await make_store().retrieve("frank")
+        assert [e.as_dict() for e in again.events] == [e.as_dict() for e in loaded.events]
+        assert len(await store.load_events("frank")) == len(stored) + 1
+        await store.close()
+        await other.close()
+
+    asyncio.run(main())
+
+
+#: conversation ids the HTTP API lets through, and some the Python API does
+ODD_IDS = [":senders", ":senders:x", "a b/ç?#%&'\"\\;--", "🚆 Köln", "tag:1:next", "x" * 255]
+
+
+def test_conversation_ids_with_odd_characters_are_kept_apart(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        for number, sender in enumerate(ODD_IDS):
+            tracker = DialogueStateTracker(sender)
+            tracker.update(SlotSet(name="city", value=f"city {number}"))
+            # (the Redis store's set of conversations was named like the id ':senders',
+            # so that conversation could not be stored)
+            await store.save(tracker)
+        assert sorted(await store.keys()) == sorted(ODD_IDS)
+        for number, sender in enumerate(ODD_IDS):
+            loaded = await make_store().retrieve(sender)
+            assert loaded.slots["city"] == f"city {number}" and len(loaded.events) == 1
+        await store.delete(":senders")
+        assert sorted(await store.keys()) == sorted(ODD_IDS[1:])
+        assert (await store.retrieve(":senders:x")).slots["city"] == "city 1"
+        await store.close()
+
+    asyncio.run(main())

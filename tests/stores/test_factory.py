@@ -114,3 +114,139 @@ def test_an_event_broker_reads_its_true_false_settings_the_same_way(plugin_manag
     assert (broker.raise_on_failure, broker.keep_unpublished) == (False, False)
     with pytest.raises(ConfigError, match="raise_on_failure must be true or false"):
         create_event_broker({"type": "pika", "url": "localhost", "raise_on_failure": "2"})
+
+
+def test_rasas_redis_user_and_tls_settings_are_taken(plugin_manager, tmp_path: Path) -> None:
+    # Rasa's keys for a Redis 6 ACL user and TLS client certificates: they were refused
+    # ("has no setting 'username'"), so such an endpoints.yml did not start
+    ca = tmp_path / "ca.pem"
+    tls = {"username": "bot", "password": "pw", "use_ssl": True, "ssl_ca_certs": str(ca),
+           "ssl_certfile": "client.pem", "ssl_keyfile": "client.key"}
+    store = create_tracker_store({"type": "redis", "url": "cache.internal", **tls})
+    locks = create_lock_store({"type": "redis", "url": "cache.internal", **tls})
+    for client in (store.redis, locks.redis):
+        settings = client.connection_pool.connection_kwargs
+        assert (settings["username"], settings["password"]) == ("bot", "pw")
+        assert settings["ssl_ca_certs"] == str(ca) and settings["ssl_keyfile"] == "client.key"
+        assert client.connection_pool.connection_class.__name__ == "SSLConnection"
+    by_url = create_tracker_store({"type": "redis", "url": "rediss://cache.internal:6380",
+                                   "username": "bot", "ssl_ca_certs": str(ca)})
+    assert by_url.redis.connection_pool.connection_kwargs["ssl_ca_certs"] == str(ca)
+    with pytest.raises(ConfigError, match="lock_store: ssl_ca_certs need TLS") as error:
+        create_lock_store({"type": "redis", "url": "cache.internal", "ssl_ca_certs": str(ca)})
+    assert "use_ssl: true" in str(error.value.hint)
+
+
+@pytest.mark.redis
+def test_a_redis_acl_user_reads_and_writes(redis_url: str) -> None:
+    import asyncio
+
+    import redis
+
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    admin = redis.Redis.from_url(redis_url)
+    admin.acl_setuser("dfltest-user", enabled=True, passwords=["+secret"],
+                      keys=["dfltest-*"], commands=["+@all"])
+
+    async def main() -> None:
+        store = create_tracker_store({"type": "redis", "url": redis_url, "username":
+                                      "dfltest-user", "password": "secret",
+                                      "key_prefix": "dfltest-acl:"})
+        await store.save(DialogueStateTracker("ann"))
+        assert await store.keys() == ["ann"]
+        await store.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        admin.acl_deluser("dfltest-user")
+        admin.close()
+
+
+def test_settings_without_a_type_are_an_error_not_the_memory_store(plugin_manager, caplog,
+                                                                   tmp_path: Path) -> None:
+    # they were dropped: conversations went to memory and were lost at the next restart
+    with pytest.raises(ConfigError, match=r"tracker_store has settings \(url, port\) but no "
+                                          "`type:`") as error:
+        create_tracker_store({"url": "cache.internal", "port": 6379}, project=tmp_path,
+                             default_sqlite="trackers.db")
+    assert "redis" in str(error.value.hint) and "sqlite" in str(error.value.hint)
+    with pytest.raises(ConfigError, match=r"lock_store has settings \(url\) but no `type:`"):
+        create_lock_store({"url": "cache.internal"})
+    # `type: ${STORE_TYPE}` set to memory leaves the other store's settings: said, not refused
+    with caplog.at_level("WARNING"):
+        assert isinstance(create_lock_store({"type": "in_memory", "url": "cache.internal"}),
+                          MemoryLockStore)
+    assert "lock_store: the in-memory store takes no settings; url ignored" in caplog.text
+    # a section with nothing set, or set to nothing, is no section
+    assert isinstance(create_tracker_store({"type": None}), MemoryTrackerStore)
+    assert isinstance(create_lock_store({"type": "in_memory"}), MemoryLockStore)
+
+
+def test_a_custom_class_path_is_answered_with_where_custom_classes_go(plugin_manager) -> None:
+    from dialogflowlite.brokers.base import create_event_broker
+
+    for create, hook in ((create_tracker_store, "dfl_register_tracker_stores"),
+                         (create_lock_store, "dfl_register_lock_stores"),
+                         (create_event_broker, "dfl_register_event_brokers")):
+        with pytest.raises(ConfigError, match=r"type 'addons\.custom\.MyClass'") as error:
+            create({"type": "addons.custom.MyClass"})
+        assert f"registered by a plugin here ({hook}" in str(error.value.hint)
+    with pytest.raises(ConfigError) as error:
+        create_tracker_store({"type": "mongodb"})
+    assert "plugin" not in str(error.value.hint)
+
+
+def test_lock_and_expiry_times_must_be_above_zero(plugin_manager, tmp_path: Path) -> None:
+    # lifetime 0 was a TrackerStoreError without the section; poll_interval 0 polled the
+    # backend in a tight loop; record_exp -1 (or 0.5) made Redis delete each conversation
+    # at its next write
+    for key, value in (("lifetime", 0), ("lifetime", -5), ("poll_interval", 0)):
+        with pytest.raises(ConfigError, match=f"lock_store: {key} must be more than 0 "
+                                              f"seconds, not {value}"):
+            create_lock_store({"type": "sqlite", "db": "locks.db", key: value},
+                              project=tmp_path)
+    with pytest.raises(ConfigError, match="tracker_store: record_exp must be a number of "
+                                          "seconds above 0, not -1"):
+        create_tracker_store({"type": "redis", "record_exp": -1})
+    assert create_tracker_store({"type": "redis", "record_exp": 0.5}).record_exp == 1
+    assert create_tracker_store({"type": "redis", "record_exp": 0}).record_exp is None
+
+
+def test_rasas_sample_sql_section_works_for_sqlite(plugin_manager, tmp_path: Path,
+                                                   caplog) -> None:
+    # Rasa's documented SQL section, switched to SQLite: Rasa ignores the server settings,
+    # here they were "SQLiteTrackerStore has no setting 'url'"
+    section = {"type": "SQL", "dialect": "sqlite", "url": "", "db": "rasa.db",
+               "username": None, "password": None, "query": None}
+    with caplog.at_level("WARNING"):
+        store = create_tracker_store(section, project=tmp_path)
+    assert isinstance(store, SQLiteTrackerStore) and store.db_path == tmp_path / "rasa.db"
+    assert "ignored" not in caplog.text  # nothing was set
+    with caplog.at_level("WARNING"):
+        create_tracker_store({**section, "url": "localhost", "port": 5432}, project=tmp_path)
+    assert "tracker_store: url, port ignored: a SQLite database is a file" in caplog.text
+    # `type: sqlite` (this project's own spelling) stays strict
+    with pytest.raises(ConfigError, match="no setting 'url'"):
+        create_tracker_store({"type": "sqlite", "url": "localhost"}, project=tmp_path)
+
+
+def test_server_addresses_a_driver_cannot_read_are_config_errors(plugin_manager) -> None:
+    # they were the drivers' own ValueError or ProgrammingError: a traceback at start
+    from dialogflowlite.brokers.base import create_event_broker
+
+    with pytest.raises(ConfigError, match="tracker_store: the Redis url 'http://cache:6379'"):
+        create_tracker_store({"type": "redis", "url": "http://cache:6379"})
+    with pytest.raises(ConfigError, match="lock_store: the Redis url 'redis://cache:x'"):
+        create_lock_store({"type": "redis", "url": "redis://cache:x"})
+    with pytest.raises(ConfigError, match="tracker_store: the PostgreSQL settings are not "
+                                          "usable: invalid connection option \"sslmod\""):
+        create_tracker_store({"type": "SQL", "dialect": "postgresql", "url": "db.internal",
+                              "query": {"sslmod": "require"}})
+    with pytest.raises(ConfigError, match="event_broker: the PostgreSQL settings"):
+        create_event_broker({"type": "SQL", "dialect": "postgresql", "url": "db.internal",
+                             "query": {"sslmod": "require"}})
+    postgres = create_tracker_store({"type": "SQL", "dialect": "postgresql",
+                                     "url": "db.internal", "query": {"sslmode": "require"}})
+    assert "sslmode=require" in postgres.conninfo

@@ -160,3 +160,33 @@ def test_sqlite_locks_exclude_each_other_across_processes(tmp_path: Path) -> Non
         assert (start["name"], end["name"]) == ("start", "end")
         assert start["value"] == end["value"]
     assert {e["value"] for e in events} == {"w1", "w2", "w3"}
+
+
+def test_a_message_cancelled_while_drawing_its_ticket_blocks_no_one(make_locks) -> None:
+    async def main() -> None:
+        locks = make_locks(lifetime=30)
+        async with locks.lock("warm-up"):  # connect first
+            pass
+        drawn = asyncio.Event()
+        take_ticket = locks.take_ticket
+
+        async def slow(sender_id: str) -> tuple[int, int]:
+            # the backend has handed the ticket out; its answer is still on the way
+            ticket = await take_ticket(sender_id)
+            drawn.set()
+            await asyncio.sleep(0.1)
+            return ticket
+
+        locks.take_ticket = slow
+        waiting = asyncio.create_task(locks.lock("bo").__aenter__())
+        await drawn.wait()
+        waiting.cancel()  # e.g. the request timed out
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        locks.take_ticket = take_ticket
+        # the drawn ticket used to stay alive (and served first) for `lifetime` seconds
+        async with locks.lock("bo", wait_timeout=5):
+            pass
+        await locks.close()
+
+    asyncio.run(main())

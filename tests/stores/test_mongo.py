@@ -116,3 +116,13 @@ def test_a_failing_server_is_a_tracker_store_error(make_store) -> None:
             await store.save(_conversation("alice"))
 
     asyncio.run(main())
+
+
+def test_a_url_mongodb_cannot_use_is_a_config_error_naming_it(plugin_manager) -> None:
+    pytest.importorskip("pymongo")
+    from dialogflowlite.stores.factory import create_tracker_store
+
+    # it was pymongo's ValueError or InvalidURI, a traceback at start
+    for url in ("mongodb://localhost:notaport", "postgresql://db.internal/rasa"):
+        with pytest.raises(ConfigError, match=f"tracker_store: MongoDB url '{url}'"):
+            create_tracker_store({"type": "mongod", "url": url})
