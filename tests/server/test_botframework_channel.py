@@ -559,3 +559,26 @@ def test_a_failed_key_fetch_is_not_repeated_for_every_request(microsoft) -> None
     now[0] += 2
     asyncio.run(verifier.problem(token, microsoft.service_url))
     assert attempts() == 2
+
+
+def test_a_teams_mention_of_the_bot_is_cut_from_the_text() -> None:
+    def mention(who: dict[str, str]) -> dict[str, Any]:
+        return {"type": "mention", "mentioned": who, "text": f"<at>{who['name']}</at>"}
+
+    ada = {"id": "29:ada", "name": "Ada"}
+    base = {"type": "message", "id": "9", "channelId": "msteams", "serviceUrl": "https://x.org",
+            "from": {"id": "u1"}, "conversation": {"id": "c1"}, "recipient": BOT}
+    in_channel = read_activity({**base, "text": "<at>tinybot</at> /greet",
+                                "entities": [mention(BOT), {"type": "clientInfo"}]})
+    assert in_channel.text == "/greet"
+    # Teams may put a no-break space after the mention
+    assert read_activity({**base, "text": "<at>tinybot</at>\u00a0/greet",
+                          "entities": [mention(BOT)]}).text == "/greet"
+    asking = read_activity({**base, "text": "ask <at>Ada</at> and\n<at>tinybot</at> me",
+                            "entities": [mention(ada), mention(BOT)]})
+    assert asking.text == "ask <at>Ada</at> and\nme"
+    assert read_activity({**base, "text": "hi <at>tinybot</at>, how are you?",
+                          "entities": [mention(BOT)]}).text == "hi, how are you?"
+    # a message that is only the mention has nothing to handle
+    assert read_activity({**base, "text": "<at>tinybot</at>",
+                          "entities": [mention(BOT)]}).text is None

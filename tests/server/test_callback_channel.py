@@ -83,9 +83,52 @@ def test_bad_requests_and_settings(make_app, receiver: Receiver) -> None:
                                    json={"sender": "x"}))
     assert response.status == 400 and "message" in response.json["message"]
     assert receiver.received == []
-    with pytest.raises(ConfigError, match="callback needs `url:`"):
+    with pytest.raises(ConfigError, match="callback: `url` is missing"):
         enabled_channels({"callback": {}})
-    with pytest.raises(ConfigError, match="callback needs `url:`"):
+    with pytest.raises(ConfigError, match="callback: `url` must be an http"):
         enabled_channels({"callback": {"url": "example.com/replies"}})
-    with pytest.raises(ConfigError, match="timeout must be a number"):
-        enabled_channels({"callback": {"url": receiver.url, "timeout": "soon"}})
+    for timeout in ("soon", 0, -5, True, float("nan"), "inf"):
+        # zero or less would only fail every delivery once the server runs
+        with pytest.raises(ConfigError, match="`timeout` must be a positive number"):
+            enabled_channels({"callback": {"url": receiver.url, "timeout": timeout}})
+    with pytest.raises(ConfigError, match="no setting 'timeuot'"):
+        enabled_channels({"callback": {"url": receiver.url, "timeuot": 5}})
+    # the address is kept exactly as written, a trailing slash included
+    assert enabled_channels({"callback": {"url": "http://x/in/"}})[0].url == "http://x/in/"
+
+
+def test_rasas_endpoint_keys_authenticate_the_deliveries(receiver: Receiver) -> None:
+    import base64
+
+    from dialogflowlite.server.channels.callback import CallbackChannel
+
+    channel = CallbackChannel({"url": receiver.url, "headers": {"X-Api-Key": "k1"},
+                               "params": {"tenant": "shop"}, "token": "t0ken",
+                               "token_name": "auth", "basic_auth": {"username": "bot",
+                                                                    "password": "pw"}})
+    assert asyncio.run(channel.deliver([{"recipient_id": "u", "text": "hi"}])) == 1
+    (delivery,) = receiver.requests
+    assert delivery.headers["X-Api-Key"] == "k1"
+    assert delivery.headers["Authorization"] == "Basic " + base64.b64encode(b"bot:pw").decode()
+    assert sorted(delivery.path.partition("?")[2].split("&")) == ["auth=t0ken", "tenant=shop"]
+    assert json.loads(delivery.body) == {"recipient_id": "u", "text": "hi"}
+
+
+def test_endpoint_keys_are_checked_at_start(receiver: Receiver, tmp_path) -> None:
+    url = receiver.url
+    with pytest.raises(ConfigError, match="`headers` must be a mapping"):
+        enabled_channels({"callback": {"url": url, "headers": "X-Api-Key: k1"}})
+    with pytest.raises(ConfigError, match="`basic_auth` needs a `username` and a `password`"):
+        enabled_channels({"callback": {"url": url, "basic_auth": {"username": "bot"}}})
+    with pytest.raises(ConfigError, match=r"`cafile` .* is not a file"):
+        enabled_channels({"callback": {"url": url, "cafile": str(tmp_path / "none.pem")}})
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match=r"`cafile` .* holds no usable certificate"):
+        enabled_channels({"callback": {"url": url, "cafile": str(tmp_path / "junk.pem")}})
+    certifi = pytest.importorskip("certifi")
+
+    assert enabled_channels({"callback": {"url": url, "cafile": certifi.where()}}
+                            )[0].ssl_context is not None
+    # Rasa's default token name
+    channel = enabled_channels({"callback": {"url": url, "token": 12345}})[0]
+    assert channel.params == {"token": "12345"}

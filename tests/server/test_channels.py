@@ -161,3 +161,55 @@ def test_rest_and_callback_json_keep_rasas_shape_when_a_reply_has_a_button_type(
     finally:
         stub.close()
     assert "button_type" not in jsonlib.loads(posted[0])
+
+
+def test_rest_takes_rasas_input_channel_from_the_body(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> list:
+        answers = []
+        for body in ({"sender": "bridge", "message": "/greet", "input_channel": "whatsapp"},
+                     {"sender": "plain", "message": "/greet", "input_channel": ""},
+                     {"sender": "bad", "message": "/greet", "input_channel": 7},
+                     {"sender": "bad", "message": "/greet", "input_channel": "a b"}):
+            answers.append(await request(app, "post", "/webhooks/rest/webhook", json=body))
+        return answers
+
+    bridged, plain, number, spaced = asyncio.run(main())
+    assert bridged.status == plain.status == 200
+    assert bridged.json == [{"recipient_id": "bridge", "text": "Hello! How can I help?"}]
+
+    def channels(sender: str) -> set:
+        tracker = asyncio.run(agent.tracker_store.retrieve(sender))
+        return {e.input_channel for e in tracker.events if e.type_name == "user"}
+
+    assert channels("bridge") == {"whatsapp"} and channels("plain") == {"rest"}
+    assert number.status == spaced.status == 400
+    assert "'input_channel' must be a string" in number.text
+    assert "'input_channel' must be a channel name" in spaced.text
+
+
+def test_recent_deliveries_remember_a_bounded_number_of_ids() -> None:
+    from dialogflowlite.server.channels.deliveries import RecentDeliveries
+
+    seen = RecentDeliveries(size=2)
+    assert seen.first_time("a") and seen.first_time("b")
+    assert not seen.first_time("a")  # a re-delivery; "a" is now the most recent
+    assert seen.first_time("c")  # "b", the oldest, is forgotten
+    assert seen.first_time("b") and not seen.first_time("c")
+    assert seen.first_time(None) and seen.first_time(None)  # no id: always new
+
+
+def test_rest_takes_a_bounded_number_of_input_channel_names(monkeypatch) -> None:
+    from dialogflowlite.errors import ApiError
+    from dialogflowlite.server.channels import rest
+
+    monkeypatch.setattr(rest, "MAX_INPUT_CHANNELS", 2)
+    channel = rest.RestChannel()
+    assert channel.input_channel({"input_channel": " whatsapp "}) == "whatsapp"
+    assert channel.input_channel({"input_channel": "viber"}) == "viber"
+    assert channel.input_channel({"input_channel": "whatsapp"}) == "whatsapp"  # known
+    assert channel.input_channel({}) is None
+    # each name is a label of the server's metrics: they may not grow without end
+    with pytest.raises(ApiError, match="after 2 others"):
+        channel.input_channel({"input_channel": "line"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -95,14 +96,18 @@ def signed(body: bytes, secret: str = SECRET, *, sha1: bool = True,
     return headers
 
 
+#: every message Facebook sends has an id of its own
+MESSAGE_IDS = itertools.count(1)
+
+
 def text_item(text: str, sender: str = USER, **message: Any) -> dict[str, Any]:
     return {"sender": {"id": sender}, "recipient": {"id": PAGE}, "timestamp": 1700000000000,
-            "message": {"mid": "mid.1", "text": text, **message}}
+            "message": {"mid": f"mid.{next(MESSAGE_IDS)}", "text": text, **message}}
 
 
 def postback_item(payload: str, sender: str = USER) -> dict[str, Any]:
     return {"sender": {"id": sender}, "recipient": {"id": PAGE}, "timestamp": 1700000000000,
-            "postback": {"mid": "mid.2", "title": "Red", "payload": payload}}
+            "postback": {"mid": f"mid.{next(MESSAGE_IDS)}", "title": "Red", "payload": payload}}
 
 
 def page_body(*items: dict[str, Any]) -> bytes:
@@ -130,7 +135,8 @@ def user_texts(events: list[dict[str, Any]]) -> list[str]:
 
 def test_a_text_message_is_answered_through_the_send_api(make_app, agent, graph) -> None:
     app = make_app(credentials={"facebook": settings(graph)})
-    response, events = post_events(app, agent, page_body(text_item("/greet")))
+    item = text_item("/greet")
+    response, events = post_events(app, agent, page_body(item))
     assert (response.status, response.text) == (200, "success")
     assert graph.calls() == [
         {"recipient": {"id": USER}, "sender_action": "mark_seen"},
@@ -143,7 +149,7 @@ def test_a_text_message_is_answered_through_the_send_api(make_app, agent, graph)
     user = next(e for e in events if e["event"] == "user")
     assert (user["text"], user["input_channel"]) == ("/greet", "facebook")
     assert user["metadata"] == {"facebook": {"kind": "text", "page_id": PAGE,
-                                             "message_id": "mid.1"}}
+                                             "message_id": item["message"]["mid"]}}
     assert [e["text"] for e in events if e["event"] == "bot"] == ["Hello! How can I help?"]
 
 
@@ -486,3 +492,17 @@ def test_bad_settings_hints() -> None:
     with pytest.raises(ConfigError) as missing:
         FacebookChannel({"verify": VERIFY, "secret": SECRET})
     assert "facebook:" in missing.value.hint and "page-access-token:" in missing.value.hint
+
+
+def test_a_message_facebook_delivers_again_is_not_handled_twice(make_app, agent, graph,
+                                                                 caplog) -> None:
+    app = make_app(credentials={"facebook": settings(graph)})
+    greet = text_item("/greet")
+    # Facebook resends an event it saw no answer to within 20 seconds
+    with caplog.at_level("INFO"):
+        first, _ = post_events(app, agent, page_body(greet))
+        again, events = post_events(app, agent, page_body(greet, text_item("/goodbye")))
+    assert first.status == again.status == 200
+    assert user_texts(events) == ["/greet", "/goodbye"]
+    assert [m.get("text") for m in graph.messages()] == ["Hello! How can I help?", "Bye!"]
+    assert f"message {greet['message']['mid']} from {USER} came again" in caplog.text

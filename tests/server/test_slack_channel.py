@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -67,11 +68,15 @@ def signed(body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
             "X-Slack-Signature": f"v0={digest.hexdigest()}", **headers}
 
 
+#: every event Slack sends has an id of its own, the same in its retries
+EVENT_IDS = itertools.count(1)
+
+
 def event_body(text: str = "/greet", **event: Any) -> bytes:
     """An ``event_callback`` with a direct message from U1 (fields of ``event`` replaced)."""
     message = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1",
                "text": text, "ts": "1700000000.000100", "client_msg_id": "m-1", **event}
-    payload = {"type": "event_callback", "team_id": "T1", "event_id": "Ev1",
+    payload = {"type": "event_callback", "team_id": "T1", "event_id": f"Ev{next(EVENT_IDS)}",
                "authorizations": [{"user_id": BOT, "is_bot": True}], "event": message}
     return json.dumps(payload).encode()
 
@@ -418,3 +423,48 @@ def test_bad_settings_are_config_errors() -> None:
         assert channel.use_threads is meaning
     with pytest.raises(ConfigError, match="`use_threads` must be true or false, not 'often'"):
         enabled_channels({"slack": {**good, "use_threads": "often"}})
+
+
+def test_retry_reasons_and_proxy_are_checked_at_start() -> None:
+    good = {"slack_token": TOKEN, "slack_signing_secret": SECRET}
+    with pytest.raises(ConfigError, match="`errors_ignore_retry` must be a list"):
+        enabled_channels({"slack": {**good, "errors_ignore_retry": 3}})
+    assert enabled_channels({"slack": {**good, "errors_ignore_retry": "http_error"}}
+                            )[0].errors_ignore_retry == ["http_error"]
+    with pytest.raises(ConfigError, match="`proxy` must be an http"):
+        enabled_channels({"slack": {**good, "proxy": "proxy:3128"}})
+    assert enabled_channels({"slack": {**good, "proxy": "http://proxy:3128"}}
+                            )[0].proxy == "http://proxy:3128"
+
+
+def test_an_interactive_payload_of_odd_shape_is_not_a_server_error(make_app, agent,
+                                                                    slack_api) -> None:
+    app = make_app(credentials={"slack": settings(slack_api)})
+    odd = [{"type": "block_actions", "user": "U1", "actions": [{"type": "button",
+                                                                "value": "/greet"}]},
+           {"type": "block_actions", "user": {"id": "U1"}, "actions": {"type": "button"}},
+           {"type": "block_actions", "user": {"id": "U1"}, "channel": "C1", "message": 1,
+            "actions": [{"type": "button", "value": "/greet"}]}]
+    statuses = []
+    for payload in odd:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        response = asyncio.run(post_event(app, body,
+                                          content_type="application/x-www-form-urlencoded"))
+        statuses.append(response.status)
+    assert statuses == [200, 200, 200]
+    # the last one still names a user and a button: it is answered, in the user's DMs
+    assert slack_api.posted == [{"channel": "U1", "text": "Hello! How can I help?"}]
+
+
+def test_a_resent_event_this_server_took_is_not_handled_twice(make_app, agent,
+                                                              slack_api) -> None:
+    app = make_app(credentials={"slack": settings(slack_api)})
+    body = event_body("/greet")
+    first = asyncio.run(post_event(app, body))
+    # a proxy in front timed out, so Slack resends with a reason it does not ignore
+    again = asyncio.run(post_event(app, body, **{"X-Slack-Retry-Num": "1",
+                                                 "X-Slack-Retry-Reason": "http_error"}))
+    assert first.status == 200
+    assert (again.status, again.headers.get("x-slack-no-retry")) == (201, "1")
+    assert user_texts(stored(agent, "U1")) == ["/greet"]
+    assert slack_api.posted == [{"channel": "D1", "text": "Hello! How can I help?"}]

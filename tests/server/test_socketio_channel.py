@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import socketio
-from serving_helpers import serving
+from serving_helpers import request, serving
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import enabled_channels
@@ -189,8 +189,15 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="jwt_method 'HS999' is not") as error:
         enabled_channels({"socketio": {"jwt_key": "secret", "jwt_method": "HS999"}})
     assert "HS256" in str(error.value.hint)
-    with pytest.raises(ConfigError, match="ping_interval and ping_timeout are numbers"):
-        enabled_channels({"socketio": {"ping_interval": "often"}})
+    for seconds in ("often", 0, -1):
+        with pytest.raises(ConfigError, match="`ping_interval` must be a positive number"):
+            enabled_channels({"socketio": {"ping_interval": seconds}})
+        with pytest.raises(ConfigError, match="`ping_timeout` must be a positive number"):
+            enabled_channels({"socketio": {"ping_timeout": seconds}})
+    # a namespace written without its "/" is the one clients connect to
+    assert [c.namespace for c in enabled_channels({"socketio": {"namespace": "bot"}})] == ["/bot"]
+    assert [c.namespace for c in enabled_channels({"socketio": {"namespace": "/bot"}})] == ["/bot"]
+    assert [c.namespace for c in enabled_channels({"socketio": {}})] == ["/"]
 
 
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"]])
@@ -315,3 +322,108 @@ def test_events_before_an_accepted_connect_are_ignored() -> None:
     asyncio.run(scenario())
     assert sent[0].startswith("44") and "Not authorized" in sent[0]
     assert handled == [] and len(sent) == 1
+
+
+def test_replies_take_rasas_socketio_shapes() -> None:
+    # a text with buttons: a message per paragraph, the buttons on the last one
+    assert socketio_messages({"text": "Welcome!\n\nPick one", "buttons": [
+        {"title": "Red", "payload": "/red"}, {"title": "Help"}, "not a button"]}) == [
+        {"text": "Welcome!"},
+        {"text": "Pick one", "quick_replies": [
+            {"content_type": "text", "title": "Red", "payload": "/red"},
+            {"content_type": "text", "title": "Help", "payload": "Help"}]}]
+    # Rasa emits the `data` of a custom payload alone, as widgets written for it expect
+    carousel = {"attachment": {"type": "template", "payload": {"template_type": "generic"}}}
+    assert socketio_messages({"custom": {"data": carousel}}) == [carousel]
+    assert socketio_messages({"custom": {"data": carousel, "room": "x"}}) == [carousel]
+
+
+class RecordingSession:
+    """An Engine.IO session that keeps what the server sends."""
+
+    sid = "engine-1"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, packet: str) -> None:
+        self.sent.append(packet)
+
+
+def test_metadata_sent_as_json_text_is_read_as_rasa_reads_it() -> None:
+    from dialogflowlite.server.channels.socketio import SocketIOChannel, SocketIOConnection
+
+    handled: list[Any] = []
+
+    async def on_message(message: Any) -> list[Any]:
+        handled.append(message)
+        return []
+
+    session = RecordingSession()
+    channel = SocketIOChannel({"metadata_key": "customData"})
+    connection = SocketIOConnection(channel, session, on_message)
+    given = [{"message": "hi", "customData": json.dumps({"language": "en"})},
+             {"message": "hi", "customData": {"language": "de"}},
+             {"message": "hi", "customData": "not json"}]
+
+    async def scenario() -> None:
+        await connection.handle("0")
+        for data in given:
+            await connection.handle(encode_packet("2", "/", ["user_uttered", data]))
+
+    asyncio.run(scenario())
+    assert [m.metadata for m in handled] == [{"language": "en"}, {"language": "de"}]
+    assert "'customData' is text that is not JSON" in session.sent[-1]
+
+
+def test_every_connection_of_a_persistent_session_gets_its_replies(make_app) -> None:
+    app = make_app(credentials={"socketio": {"session_persistence": True}})
+
+    async def scenario(url: str) -> tuple[Any, Any, list[Any]]:
+        first, second, other = Widget(), Widget(), Widget()
+        for widget, session in ((first, "tab-session"), (second, "tab-session"),
+                                (other, "someone-else")):
+            await widget.connect(url)
+            await widget.client.emit("session_request", {"session_id": session})
+            await widget.next()
+        await first.client.emit("user_uttered", {"message": "/greet",
+                                                 "session_id": "tab-session"})
+        mine, theirs = await first.next(), await second.next()
+        await second.client.disconnect()
+        await first.client.emit("user_uttered", {"message": "/goodbye",
+                                                 "session_id": "tab-session"})
+        after = await first.next()
+        await first.client.disconnect()
+        await other.client.disconnect()
+        leftover = []
+        while not other.received.empty():
+            leftover.append(other.received.get_nowait())
+        return (mine, theirs), after, leftover
+
+    (mine, theirs), after, leftover = run_app(app, scenario)
+    assert mine == theirs == ("bot_uttered", {"text": "Hello! How can I help?"})
+    assert after == ("bot_uttered", {"text": "Bye!"})
+    assert leftover == []
+    channel = app.ctx.channels[0]
+    assert channel.rooms == {}  # every connection left its room when it ended
+
+
+def test_a_jwt_after_bearer_is_taken_as_rasa_takes_it() -> None:
+    import jwt
+
+    from dialogflowlite.server.channels.socketio import SocketIOChannel
+
+    key = "a-secret-key-long-enough-for-hs256!"
+    channel = SocketIOChannel({"jwt_key": key})
+    token = jwt.encode({"user": {"username": "ann"}}, key, algorithm="HS256")
+    assert channel.refuse_connect({"token": token}) is None
+    assert channel.refuse_connect({"token": f"Bearer {token}"}) is None
+    assert channel.refuse_connect({"token": f"bearer  {token} "}) is None
+    assert "invalid" in channel.refuse_connect({"token": "Bearer "})
+    assert "invalid" in channel.refuse_connect({"token": f"Bearer {token[:-3]}xyz"})
+
+
+def test_rasas_health_route_answers_under_webhooks(make_app) -> None:
+    app = make_app(credentials={"socketio": {"socketio_path": "/chat-socket"}})
+    health = asyncio.run(request(app, "get", "/webhooks/socketio/"))
+    assert (health.status, health.json) == (200, {"status": "ok"})

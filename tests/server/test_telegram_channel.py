@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -78,8 +79,12 @@ def credentials(api: BotApi, **settings: Any) -> dict[str, Any]:
                          "webhook_url": WEBHOOK_URL, "api_url": api.base, **settings}}
 
 
+#: every update Telegram sends has an id of its own
+UPDATE_IDS = itertools.count(1000)
+
+
 def text_update(text: str, chat: int = 42, kind: str = "message") -> dict[str, Any]:
-    return {"update_id": 1000, kind: {
+    return {"update_id": next(UPDATE_IDS), kind: {
         "message_id": 7, "date": 1700000000, "text": text,
         "chat": {"id": chat, "type": "private"},
         "from": {"id": chat, "is_bot": False, "first_name": "Ada", "username": "ada",
@@ -94,7 +99,7 @@ def button_press(data: str | None, chat: int = 42) -> dict[str, Any]:
                                          "text": "Pick a colour"}}
     if data is not None:
         query["data"] = data
-    return {"update_id": 1001, "callback_query": query}
+    return {"update_id": next(UPDATE_IDS), "callback_query": query}
 
 
 def post_update(app: Any, agent: Any, update: Any, sender: str = "42",
@@ -461,3 +466,16 @@ def test_bad_settings_hints() -> None:
     local = TelegramChannel({"access_token": TOKEN, "api_url": "http://localhost:8081",
                              "webhook_url": "http://bot:5005/webhooks/telegram/webhook"})
     assert local.webhook_url.startswith("http://bot:5005")
+
+
+def test_an_update_telegram_delivers_again_is_not_handled_twice(make_app, agent,
+                                                                api: BotApi) -> None:
+    app = make_app(credentials=credentials(api))
+    greet = text_update("/greet")
+    first, _ = post_update(app, agent, greet)
+    # Telegram resends an update whose answer came late or was not a 2xx
+    again, stored = post_update(app, agent, greet)
+    later, stored = post_update(app, agent, text_update("/goodbye"))
+    assert [r.text for r in (first, again, later)] == ["success"] * 3
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet", "/goodbye"]
+    assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?", "Bye!"]

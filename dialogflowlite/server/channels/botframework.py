@@ -31,7 +31,9 @@ Incoming, as in Rasa: ``message`` activities are user messages from
 ``from.id``; other types (conversationUpdate, typing, invoke) are answered and
 ignored. The text is ``text``, else ``value`` (an Adaptive Card submit: a
 string as it is, an object as JSON), else the first attachment's
-``contentUrl`` (Rasa takes the empty text). Metadata: Rasa's ``attachments``
+``contentUrl`` (Rasa takes the empty text). An @mention of the bot (Teams
+asks for one in channels and group chats) is cut out of the text; Rasa keeps
+the ``<at>Bot</at>`` markup. Metadata: Rasa's ``attachments``
 when sent, and ``{"botframework": {"conversation_id", "channel_id",
 "service_url", "activity_id", "value"}}``.
 
@@ -54,14 +56,15 @@ A ``serviceUrl`` that is not http(s) gets nothing (logged). A failed token
 fetch or send (status 300 or more, no answer within ``timeout``) is logged
 with the conversation and the error, never the password; the turn stays
 stored and later replies are still tried. Incoming tokens are verified
-(:mod:`.botframework_auth`). Not supported: stripping Teams @mentions,
-proactive messages, sovereign clouds.
+(:mod:`.botframework_auth`). Not supported: proactive messages, sovereign
+clouds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -154,6 +157,8 @@ def read_activity(body: Any) -> IncomingActivity:
 def message_text(body: dict[str, Any]) -> str | None:
     """What a message activity says to the bot (see the module docs), or None."""
     text, value = body.get("text"), body.get("value")
+    if isinstance(text, str):
+        text = without_bot_mentions(text, body)
     if isinstance(text, str) and text.strip():
         return text
     if isinstance(value, str) and value.strip():
@@ -165,6 +170,29 @@ def message_text(body: dict[str, Any]) -> str | None:
         if isinstance(attachment.get("contentUrl"), str) and attachment["contentUrl"]:
             return attachment["contentUrl"]
     return None
+
+
+def without_bot_mentions(text: str, body: dict[str, Any]) -> str:
+    """``text`` without the @mentions of the bot itself (``<at>Bot</at>``).
+
+    In a Teams channel or group chat a user must @mention the bot, and the
+    mention's markup is part of the text: NLU would see it in every such
+    message. Mentions of anyone else stay.
+    """
+    bot = text_id(as_dict(body.get("recipient")).get("id"))
+    for mention in map(as_dict, as_list(body.get("entities"))):
+        mentioned = text_id(as_dict(mention.get("mentioned")).get("id"))
+        shown = mention.get("text")
+        if mention.get("type") == "mention" and bot is not None and mentioned == bot \
+                and isinstance(shown, str) and shown.strip():
+            # the mention goes with one space beside it; glued between two words, it
+            # becomes a space so the words stay apart
+            mark = re.escape(shown)
+            for pattern, replacement in ((mark + r"[^\S\n]", ""), (r"[^\S\n]" + mark, ""),
+                                         (mark, " ")):
+                text = re.sub(pattern, replacement, text)
+            text = text.strip()
+    return text
 
 
 def activities_url(service_url: str, conversation_id: str,

@@ -10,6 +10,13 @@ credentials.yml::
     callback:
       url: "https://example.com/bot-replies"
       timeout: 10              # seconds per delivery (optional)
+      # optional, Rasa's endpoint keys, to authenticate to the URL:
+      headers: {X-Api-Key: "..."}       # sent with every delivery
+      params: {tenant: "shop"}          # added to the URL's query
+      token: "..."                      # sent as the query parameter `token_name`
+      token_name: token
+      basic_auth: {username: "...", password: "..."}
+      cafile: /etc/ssl/our-ca.pem       # the CA that signed the URL's certificate
 
 A reply the URL does not accept (an error status, no answer in time) is
 logged with the conversation and the status; the conversation itself is
@@ -22,11 +29,14 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import rasa_shape
-from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.rest import RestChannel
 
 if TYPE_CHECKING:
+    import ssl
+
     from sanic.response import HTTPResponse
+
+    from dialogflowlite.server.channels.settings import ChannelSettings
 
 logger = logging.getLogger(__name__)
 
@@ -37,22 +47,32 @@ class CallbackChannel(RestChannel):
     """The REST channel's requests, with the replies delivered to a callback URL."""
 
     channel_name = "callback"
+    #: Rasa reads this section as an endpoint: the URL and how to authenticate to it
     SETTINGS: dict[str, Any] = {**RestChannel.SETTINGS, "url": None,
-                                "timeout": DEFAULT_TIMEOUT}
+                                "timeout": DEFAULT_TIMEOUT, "headers": None, "params": None,
+                                "token": None, "token_name": "token", "basic_auth": None,
+                                "cafile": None}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
+        from dialogflowlite.server.channels.settings import ChannelSettings
+
         super().__init__(config)
-        url = self.config.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError("credentials.yml: callback needs `url:`, the http(s) address "
-                              "the bot's replies are posted to",
-                              hint='write `callback:` then `  url: "https://..."`')
+        settings = ChannelSettings(self.channel_name, self.config, self.SETTINGS)
+        url = settings.http_url("url", 'write `callback:` then `  url: "https://..."`',
+                                exact=True)
+        if url is None:
+            raise settings.error("`url` is missing; it is the http(s) address the bot's "
+                                 "replies are posted to",
+                                 'write `callback:` then `  url: "https://..."`')
         self.url = url
-        try:
-            self.timeout = float(self.config.get("timeout", DEFAULT_TIMEOUT))
-        except (TypeError, ValueError):
-            raise ConfigError("credentials.yml: callback timeout must be a number of "
-                              "seconds") from None
+        # a timeout of zero or less would fail every delivery, long after start-up
+        self.timeout = settings.positive_seconds("timeout")
+        self.headers = _text_mapping(settings, "headers")
+        self.params = _text_mapping(settings, "params")
+        if settings["token"] is not None:
+            self.params[str(settings["token_name"])] = str(settings["token"])
+        self.basic_auth = _basic_auth(settings)
+        self.ssl_context = _ssl_context(settings)
 
     async def deliver(self, replies: list[dict[str, Any]]) -> int:
         """POST each reply to the callback URL in order; how many were accepted."""
@@ -60,11 +80,17 @@ class CallbackChannel(RestChannel):
 
         delivered = 0
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        connector = None
+        if self.ssl_context is not None:
+            connector = aiohttp.TCPConnector(ssl=self.ssl_context)
+        auth = aiohttp.BasicAuth(*self.basic_auth) if self.basic_auth else None
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector, auth=auth,
+                                         headers=self.headers) as session:
             for reply in replies:
                 recipient = reply.get("recipient_id")
                 try:
-                    async with session.post(self.url, json=rasa_shape(reply)) as response:
+                    async with session.post(self.url, json=rasa_shape(reply),
+                                            params=self.params or None) as response:
                         if response.status < 300:
                             delivered += 1
                             continue
@@ -81,3 +107,47 @@ class CallbackChannel(RestChannel):
 
         await self.deliver(replies)
         return text("success")
+
+
+def _text_mapping(settings: ChannelSettings, key: str) -> dict[str, str]:
+    """A setting of names and values (``headers``, ``params``), as text; empty when unset."""
+    given = settings[key]
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise settings.error(f"`{key}` must be a mapping of names to values",
+                             f"write `{key}:` then indented `name: value` lines")
+    return {str(name): str(value) for name, value in given.items() if value is not None}
+
+
+def _basic_auth(settings: ChannelSettings) -> tuple[str, str] | None:
+    """``basic_auth``'s user name and password, or None when it is not set."""
+    given = settings["basic_auth"]
+    if given is None:
+        return None
+    if not isinstance(given, dict) or not given.get("username") \
+            or given.get("password") is None:
+        raise settings.error("`basic_auth` needs a `username` and a `password`",
+                             "write `basic_auth:` then `  username: ...` and `  password: ...`")
+    return str(given["username"]), str(given["password"])
+
+
+def _ssl_context(settings: ChannelSettings) -> ssl.SSLContext | None:
+    """A TLS context that trusts ``cafile``, or None when it is not set.
+
+    Built at start, so a missing or unreadable file stops the server instead of
+    failing every delivery.
+    """
+    import ssl
+
+    given = settings["cafile"]
+    if given is None:
+        return None
+    hint = "give the path of the PEM file of the CA that signed the callback URL's certificate"
+    try:
+        return ssl.create_default_context(cafile=str(given))
+    except FileNotFoundError:
+        raise settings.error(f"`cafile` {given!r} is not a file", hint) from None
+    except (ssl.SSLError, OSError) as e:
+        raise settings.error(f"`cafile` {given!r} holds no usable certificate ({e})",
+                             hint) from None

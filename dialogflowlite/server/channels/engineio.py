@@ -90,6 +90,10 @@ class EngineSession:
         self.closed = True
         self.outgoing.put_nowait(NOOP)  # ends a poll that is waiting
         self.server.sessions.pop(self.sid, None)
+        # the handler may hold on to the session elsewhere (a Socket.IO room)
+        on_close = getattr(self.handler, "on_close", None)
+        if on_close is not None:
+            on_close()
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:

@@ -35,7 +35,10 @@ conversation id is ``sender.id``, the user's page-scoped id:
   or file, as in Rasa;
 * a postback (a button of a template pressed, Get Started): its ``payload``.
 
-Echoes of the page's own messages, delivery and read receipts, reactions,
+A message Facebook delivers again (its ``mid`` already handled by this server
+process: Facebook resends what was not answered within 20 seconds) is
+answered and not handled twice. Echoes of the page's own messages, delivery
+and read receipts, reactions,
 referrals and the like are answered 200 and ignored. The message metadata is
 ``{"facebook": {"kind", "page_id", "message_id"}}`` (Rasa's is empty). As in
 Rasa, the user's message is marked seen and a typing indicator shown while
@@ -85,6 +88,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
@@ -153,6 +157,8 @@ class MessengerEvent:
     text: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     ignored: str = ""
+    #: the message's ``mid``, the same in every delivery of it
+    message_id: str | None = None
 
 
 def read_events(body: Any) -> list[MessengerEvent]:
@@ -191,7 +197,8 @@ def read_event(item: Any) -> MessengerEvent:
     details = {"kind": kind, "page_id": text_id(as_dict(item.get("recipient")).get("id")),
                "message_id": mid}
     found = MessengerEvent(kind, sender, text or None,
-                           {"facebook": {k: v for k, v in details.items() if v is not None}})
+                           {"facebook": {k: v for k, v in details.items() if v is not None}},
+                           message_id=text_id(mid))
     if found.sender_id is None:
         found.text, found.ignored = None, "the item names no sender"
     elif found.text is None:
@@ -353,6 +360,7 @@ class FacebookChannel(InputChannel):
             "page-access-token", "the page's access token from the app's Messenger settings")
         self.api_url = settings.http_url("api_url")
         self.timeout = settings.positive_seconds("timeout")
+        self.deliveries = RecentDeliveries()
 
     # -------------------------------------------------------------- Send API
 
@@ -443,6 +451,11 @@ class FacebookChannel(InputChannel):
                 if event.text is None or event.sender_id is None:
                     logger.debug("facebook: an event (%s) was ignored: %s", event.kind,
                                  event.ignored)
+                    continue
+                if not self.deliveries.first_time(event.message_id):
+                    logger.info("facebook: message %s from %s came again and was not handled "
+                                "again (Facebook resends what it thinks went unanswered)",
+                                event.message_id, event.sender_id)
                     continue
                 await self._handle(request, on_message, event)
             return text("success")

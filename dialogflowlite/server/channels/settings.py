@@ -6,6 +6,7 @@ Every error is a :class:`~dialogflowlite.errors.ConfigError` that starts with
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dialogflowlite.errors import ConfigError
@@ -78,11 +79,13 @@ class ChannelSettings:
 
     def positive_seconds(self, key: str) -> float:
         """A number of seconds above zero."""
+        value = self.values[key]
         try:
-            seconds = float(self.values[key])
+            # `timeout: true` is a slip, not one second
+            seconds = 0.0 if isinstance(value, bool) else float(value)
         except (TypeError, ValueError):
             seconds = 0.0
-        if seconds <= 0:
+        if not 0 < seconds < math.inf:  # also refuses NaN, which `timeout: .nan` gives
             default = self.defaults.get(key)
             raise self.error(f"`{key}` must be a positive number of seconds",
                              f"leave it out for {default:g}" if default else None)

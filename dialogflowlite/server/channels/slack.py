@@ -42,7 +42,8 @@ What is handled, as in Rasa:
   retry whose reason is in ``errors_ignore_retry`` (by default
   ``http_timeout``: the first delivery is still being handled) is answered
   201 with ``X-Slack-No-Retry: 1`` and not handled again; retries for other
-  reasons (the first delivery failed) are handled.
+  reasons (the first delivery failed) are handled, unless this server
+  already took that ``event_id`` (a proxy in front timed out, say).
 
 Replies go to the channel the message came from (``slack_channel`` when the
 event names none), in the user's thread with ``use_threads``; each part of
@@ -70,6 +71,8 @@ from urllib.parse import parse_qs
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
+from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.vendor_http import vendor_request
 from dialogflowlite.shared import safe_json
@@ -232,13 +235,12 @@ class SlackChannel(InputChannel):
                      "thread: per user and thread")
         self.retry_reason_header = str(settings["slack_retry_reason_header"])
         self.retry_number_header = str(settings["slack_retry_number_header"])
-        ignored = settings["errors_ignore_retry"]
-        # Rasa: an empty list means its default, so timeouts are never handled twice
-        ignored = [ignored] if isinstance(ignored, str) else list(ignored or ["http_timeout"])
-        self.errors_ignore_retry = [str(reason) for reason in ignored]
-        self.proxy = str(settings["proxy"]) if settings["proxy"] else None
+        self.errors_ignore_retry = _retry_reasons(settings)
+        self.proxy = settings.http_url("proxy", "the proxy's address, such as "
+                                       '"http://proxy:3128"', exact=True)
         self.api_url = settings.http_url("api_url")
         self.timeout = settings.positive_seconds("timeout")
+        self.deliveries = RecentDeliveries()
 
     # ------------------------------------------------------------ incoming
 
@@ -308,8 +310,8 @@ class SlackChannel(InputChannel):
         """The user message of a button click or a choice, or None when there is none."""
         from dialogflowlite.dialogue.messages import IncomingMessage
 
-        actions = payload.get("actions")
-        user = (payload.get("user") or {}).get("id")
+        actions = as_list(payload.get("actions"))
+        user = text_id(as_dict(payload.get("user")).get("id"))
         if not actions or not isinstance(actions[0], dict) or not user:
             return None
         value = interactive_value(actions[0])
@@ -319,8 +321,8 @@ class SlackChannel(InputChannel):
                                actions[0].get("type"))
             # a link button's click opens its URL; there is nothing to answer
             return None
-        message = payload.get("message") or {}
-        channel = (payload.get("channel") or {}).get("id")
+        message = as_dict(payload.get("message"))
+        channel = text_id(as_dict(payload.get("channel")).get("id"))
         thread = message.get("thread_ts") or message.get("ts")
         metadata = {"out_channel": channel, "thread_id": thread, "users": [user]}
         return IncomingMessage(str(value),
@@ -350,17 +352,26 @@ class SlackChannel(InputChannel):
                     raise bad_request("the form has no JSON `payload`",
                                       parameter="payload") from None
                 message = self.interactive_message(payload)
+                # a click is not resent, and has no id to recognise it by
+                event_id = None
             else:
                 body = validation.json_body(request)
                 if body.get("type") == "url_verification":
                     return json({"challenge": body.get("challenge")})
                 message = self.event_message(body)
+                event_id = text_id(body.get("event_id"))
             if message is None:
                 return text("")
             skipped = self.retry_to_skip(request.headers)
             if skipped:
                 logger.info("slack channel: retry %s of an event already being handled was "
                             "not handled again", skipped)
+                return empty(status=201, headers={"X-Slack-No-Retry": "1"})
+            if not self.deliveries.first_time(event_id):
+                # a retry for another reason (a proxy's timeout, say) of an event this
+                # server took: handled again, the user would get every answer twice
+                logger.info("slack channel: event %s came again and was not handled again",
+                            event_id)
                 return empty(status=201, headers={"X-Slack-No-Retry": "1"})
             limit = request.app.ctx.config.max_message_chars
             if message.text is not None and len(message.text) > limit:
@@ -434,6 +445,18 @@ class SlackChannel(InputChannel):
         return f"status {answer.status}, error {error}" if error else f"status {answer.status}"
 
 
+def _retry_reasons(settings: ChannelSettings) -> list[str]:
+    """``errors_ignore_retry``: one reason or a list of them (Rasa's default when empty)."""
+    given = settings["errors_ignore_retry"]
+    if isinstance(given, str):
+        given = [given]
+    if not isinstance(given, list):
+        raise settings.error(f"`errors_ignore_retry` must be a list of retry reasons, not "
+                             f"{given!r}", "for example `errors_ignore_retry: [http_timeout]`")
+    # Rasa: an empty list means its default, so timeouts are never handled twice
+    return [str(reason) for reason in given if reason] or ["http_timeout"]
+
+
 def _json_object(text: str) -> dict[str, Any]:
     """A JSON object from text (ValueError for anything else)."""
     data = safe_json.loads(text)
@@ -446,14 +469,14 @@ def _bot_users(body: dict[str, Any]) -> list[str]:
     """Rasa's ``users`` of an event: ``authed_users``, else the first authorization's user."""
     if isinstance(body.get("authed_users"), list):
         return [str(user) for user in body["authed_users"]]
-    authorizations = body.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        user = (authorizations[0] or {}).get("user_id")
+    authorizations = as_list(body.get("authorizations"))
+    if authorizations:
+        user = as_dict(authorizations[0]).get("user_id")
         return [str(user)] if user else []
     return []
 
 
 def _own_ids(body: dict[str, Any]) -> set[str]:
     """The bot users this event was delivered for: their own messages are not answered."""
-    return {str(a["user_id"]) for a in body.get("authorizations") or []
+    return {str(a["user_id"]) for a in as_list(body.get("authorizations"))
             if isinstance(a, dict) and a.get("is_bot") and a.get("user_id")}

@@ -19,20 +19,28 @@ Events, as Rasa's channel has them:
 * client ``session_request`` ``{"session_id": "..."}`` -> server
   ``session_confirm`` with the session id (a new one when none was given);
 * client ``user_uttered`` ``{"message": "hi", "session_id": "..."}`` ->
-  server ``bot_uttered`` once per reply part: ``{"text": ...}`` (with
-  ``quick_replies`` for buttons), ``{"attachment": {"type": "image",
-  "payload": {"src": ...}}}`` for an image, ``{"attachment": ...}``, and
-  custom payloads as they are.
+  server ``bot_uttered`` once per reply part: ``{"text": ...}`` (a text with
+  buttons one per paragraph, ``quick_replies`` on the last), ``{"attachment":
+  {"type": "image", "payload": {"src": ...}}}`` for an image, ``{"attachment":
+  ...}``, and custom payloads as they are, except that a payload with a
+  ``data`` key sends that key's value alone, as Rasa does. The message's
+  ``metadata`` may be an object or JSON text of one (Rasa decodes it).
 
 With ``jwt_key``, a client must send a JWT in its connect packet's auth
-data (``io(url, {auth: {token}})``), signed with that key (or, for RS/ES
+data (``io(url, {auth: {token}})``, the token alone or after ``Bearer``,
+as Rasa takes it), signed with that key (or, for RS/ES
 methods, verified by that public key); other clients get a connect error and
 every event they send is ignored, as in Rasa.
 
 Without ``session_persistence`` every connection is a new conversation (its
-Socket.IO id), as in Rasa. Messages of one connection are handled in order.
+Socket.IO id), as in Rasa. With it, the conversation is the ``session_id``
+and, as in Rasa's rooms, every connection that sent ``session_request`` with
+that id (the same chat open in two tabs) gets the session's replies.
+Messages of one connection are handled in order.
 ``ping_interval`` and ``ping_timeout`` (seconds, 25 and 20) are settings of
 this channel only.
+
+``GET /webhooks/socketio/`` answers ``{"status": "ok"}``, as in Rasa.
 
 The transports are :mod:`dialogflowlite.server.channels.engineio`; this
 module speaks Socket.IO 5 over them (text packets only): ``0`` connect,
@@ -113,14 +121,15 @@ def socketio_messages(reply: dict[str, Any]) -> list[dict[str, Any]]:
     """One REST-shaped bot reply as the ``bot_uttered`` payloads Rasa's channel sends."""
     messages: list[dict[str, Any]] = []
     text = reply.get("text")
-    buttons = reply.get("buttons") or reply.get("quick_replies")
-    if text or buttons:
-        message: dict[str, Any] = {"text": text or ""}
-        if buttons:
-            message["quick_replies"] = [
-                {"content_type": "text", "title": b.get("title"), "payload": b.get("payload")}
-                for b in buttons]
-        messages.append(message)
+    buttons = [b for b in reply.get("buttons") or reply.get("quick_replies") or []
+               if isinstance(b, dict)]
+    if buttons:
+        # as Rasa: each paragraph a message of its own, the buttons on the last one
+        parts = [part for part in str(text or "").strip().split("\n\n") if part] or [""]
+        messages += [{"text": part} for part in parts]
+        messages[-1]["quick_replies"] = [quick_reply(button) for button in buttons]
+    elif text:
+        messages.append({"text": text})
     if reply.get("image"):
         messages.append({"attachment": {"type": "image", "payload": {"src": reply["image"]}}})
     if reply.get("attachment"):
@@ -128,9 +137,22 @@ def socketio_messages(reply: dict[str, Any]) -> list[dict[str, Any]]:
     if reply.get("elements"):
         messages.append({"attachment": {"type": "template", "payload": {
             "template_type": "generic", "elements": reply["elements"]}}})
-    if reply.get("custom") is not None:
-        messages.append(reply["custom"])
+    custom = reply.get("custom")
+    if isinstance(custom, dict) and "data" in custom:
+        # Rasa emits a custom payload's `data` alone (its other keys are Socket.IO's
+        # emit options, such as `room`), so widgets written for Rasa read it unwrapped
+        messages.append(custom["data"])
+    elif custom is not None:
+        messages.append(custom)
     return messages
+
+
+def quick_reply(button: dict[str, Any]) -> dict[str, Any]:
+    """A Rasa button as a ``quick_replies`` item; a button without a payload sends its title."""
+    title = button.get("title")
+    payload = button.get("payload")
+    return {"content_type": "text", "title": title,
+            "payload": title if payload is None else payload}
 
 
 class SocketIOChannel(InputChannel):
@@ -145,7 +167,8 @@ class SocketIOChannel(InputChannel):
         self.bot_event = str(settings["bot_message_evt"])
         self.session_persistence = settings.flag("session_persistence")
         self.metadata_key = str(settings["metadata_key"])
-        self.namespace = str(settings["namespace"] or "/")
+        # clients name a namespace with its leading "/", which YAML files often leave out
+        self.namespace = "/" + str(settings["namespace"] or "").strip().strip("/")
         self.path = "/" + str(settings["socketio_path"]).strip("/")
         self.jwt_key = str(settings["jwt_key"]) if settings["jwt_key"] else None
         self.jwt_method = str(settings["jwt_method"])
@@ -157,14 +180,35 @@ class SocketIOChannel(InputChannel):
                     f"credentials.yml socketio: jwt_method {self.jwt_method!r} is not a JWT "
                     "signing algorithm",
                     hint=f"one of: {', '.join(sorted(get_default_algorithms()))}")
-        try:
-            self.ping_interval = float(settings["ping_interval"])
-            self.ping_timeout = float(settings["ping_timeout"])
-        except (TypeError, ValueError):
-            raise ConfigError("credentials.yml socketio: ping_interval and ping_timeout are "
-                              "numbers of seconds") from None
+        # zero would ping without pause, or drop every client at once
+        self.ping_interval = settings.positive_seconds("ping_interval")
+        self.ping_timeout = settings.positive_seconds("ping_timeout")
         #: the server's longest accepted message, read from the app on each request
         self.max_message_chars = 5_000
+        #: with session_persistence, the connections that asked for each session id
+        #: (Rasa's rooms): every one of them gets the session's replies
+        self.rooms: dict[str, set[SocketIOConnection]] = {}
+
+    def join(self, connection: SocketIOConnection, session_id: str) -> None:
+        """Put ``connection`` in the room of ``session_id`` (and out of any other)."""
+        self.leave(connection)
+        self.rooms.setdefault(session_id, set()).add(connection)
+        connection.room = session_id
+
+    def leave(self, connection: SocketIOConnection) -> None:
+        """Take ``connection`` out of its room; an empty room goes."""
+        room = connection.room
+        connection.room = None
+        members = self.rooms.get(room) if room is not None else None
+        if members is not None:
+            members.discard(connection)
+            if not members:
+                del self.rooms[room]
+
+    def recipients(self, sender: SocketIOConnection, session_id: str) -> list[SocketIOConnection]:
+        """Who gets the replies to ``sender``'s message: its session's room, and itself."""
+        members = [c for c in self.rooms.get(session_id, ()) if c is not sender]
+        return [sender, *members]
 
     def refuse_connect(self, auth: Any) -> str | None:
         """Why a client with this connect-packet auth data may not connect, or None."""
@@ -175,6 +219,10 @@ class SocketIOChannel(InputChannel):
             return "Not authorized: the connection needs a token in its auth data"
         import jwt
 
+        # Rasa takes the token with or without "Bearer " before it, so clients send both
+        scheme, _, rest = token.strip().partition(" ")
+        if scheme.lower() == "bearer" and rest.strip():
+            token = rest.strip()
         try:
             jwt.decode(token, self.jwt_key, algorithms=[self.jwt_method])
         except jwt.PyJWTError as e:
@@ -184,11 +232,19 @@ class SocketIOChannel(InputChannel):
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
         from sanic import Blueprint
+        from sanic.response import json as json_response
         from sanic.response import text
 
         from dialogflowlite.server.channels.engineio import EngineServer
 
-        blueprint = Blueprint(f"channel_{self.name()}", url_prefix=self.path)
+        blueprint = Blueprint(f"channel_{self.name()}")
+        # the socket at socketio_path; Rasa's health route under /webhooks/socketio
+        socket_path = self.path.rstrip("/") + "/"
+
+        @blueprint.get(self.url_prefix() + "/", name="health")
+        async def health(request: Request) -> HTTPResponse:
+            return json_response({"status": "ok"})
+
         engine = EngineServer(lambda session: SocketIOConnection(self, session, on_message),
                               ping_interval=self.ping_interval,
                               ping_timeout=self.ping_timeout, max_payload=MAX_PAYLOAD)
@@ -214,7 +270,7 @@ class SocketIOChannel(InputChannel):
             status, body = await engine.polling_get(request.args.get("sid"))
             return text(body, status=status)
 
-        @blueprint.post("/", name="polling")
+        @blueprint.post(socket_path, name="polling")
         async def polling_post(request: Request) -> HTTPResponse:
             refusal = refused(request)
             if refusal is not None:
@@ -228,7 +284,7 @@ class SocketIOChannel(InputChannel):
             # ends waiting polls at once, so a stopping server does not wait for them
             await engine.close_all()
 
-        @blueprint.websocket("/", name="socket")
+        @blueprint.websocket(socket_path, name="socket")
         async def socket(request: Request, ws: Any) -> None:
             if request.args.get("EIO") != "4":
                 await ws.close(1002, "only Engine.IO 4 (socket.io-client 3 or newer) is served")
@@ -247,6 +303,12 @@ class SocketIOConnection:
         self.session = session
         self.on_message = on_message
         self.socket_id: str | None = None
+        #: the session id whose room this connection is in (session_persistence)
+        self.room: str | None = None
+
+    def on_close(self) -> None:
+        """The Engine.IO session ended: the connection leaves its room."""
+        self.channel.leave(self)
 
     async def send(self, packet: str) -> None:
         await self.session.send(EIO_MESSAGE + packet)
@@ -275,6 +337,7 @@ class SocketIOConnection:
             await self.send(encode_packet(SIO_CONNECT, namespace, {"sid": self.socket_id}))
         elif kind == SIO_DISCONNECT:
             self.socket_id = None
+            self.channel.leave(self)
         elif kind == SIO_EVENT and self.socket_id and isinstance(data, list) and data:
             answer = await self._event(str(data[0]), data[1:])
             if ack is not None:
@@ -284,6 +347,9 @@ class SocketIOConnection:
         if event == "session_request":
             given = data.get("session_id") if isinstance(data, dict) else None
             session_id = str(given) if given else uuid.uuid4().hex
+            if self.channel.session_persistence:
+                # as in Rasa, every connection of the session sees its replies (two tabs)
+                self.channel.join(self, session_id)
             await self.emit("session_confirm", session_id)
             return [session_id]
         if event == self.channel.user_event:
@@ -310,8 +376,7 @@ class SocketIOConnection:
                 sender = self.socket_id or self.session.sid
             text = validation.message_text(data, "message", self.channel.max_message_chars)
             message = IncomingMessage(text, sender_id=sender, channel=self.channel.name(),
-                                      metadata=validation.metadata(data,
-                                                                   self.channel.metadata_key))
+                                      metadata=self._metadata(data))
             replies = await self.on_message(message)
         except DialogflowLiteError as e:
             logger.warning("socketio: %s", e)
@@ -321,6 +386,25 @@ class SocketIOConnection:
             logger.error("socketio: the message could not be handled: %s", e, exc_info=True)
             await self.emit("error", {"message": "the message could not be handled"})
             return
+        recipients = (self.channel.recipients(self, sender)
+                      if self.channel.session_persistence else [self])
         for reply in replies:
             for payload in socketio_messages(reply):
-                await self.emit(self.channel.bot_event, payload)
+                for connection in recipients:
+                    await connection.emit(self.channel.bot_event, payload)
+
+    def _metadata(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The message's metadata: an object, or (as Rasa takes it) JSON text of one."""
+        from dialogflowlite.server import validation
+        from dialogflowlite.server.errors import bad_request
+
+        key = self.channel.metadata_key
+        given = data.get(key)
+        if isinstance(given, str):
+            try:
+                given = safe_json.loads(given) if given.strip() else None
+            except ValueError:
+                raise bad_request(f"the field {key!r} is text that is not JSON",
+                                  parameter=key) from None
+            data = {key: given}
+        return validation.metadata(data, key)

@@ -48,7 +48,8 @@ The message metadata is ``{"telegram": {...}}`` with the update id, its
 kind, the message id, the chat type and who wrote (id, username, first name,
 language). Any other update (stickers, photos, channel posts, member changes,
 malformed JSON) is answered 200 and ignored, so Telegram does not send it
-again and again.
+again and again. An update Telegram delivers again (its ``update_id`` already
+taken by this server process) is answered and not handled twice.
 
 Each reply goes out in this order: its text with ``sendMessage``
 (paragraphs separated by a blank line as messages of their own, as Rasa
@@ -88,6 +89,7 @@ from urllib.parse import urlsplit
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
@@ -172,6 +174,8 @@ class TelegramUpdate:
     callback_query_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     ignored: str = ""
+    #: the update's ``update_id``, the same in every delivery of it
+    update_id: str | None = None
 
 
 def read_update(update: Any, username: str | None = None) -> TelegramUpdate:
@@ -182,6 +186,12 @@ def read_update(update: Any, username: str | None = None) -> TelegramUpdate:
     """
     if not isinstance(update, dict):
         return TelegramUpdate("unknown", ignored="the update is not a JSON object")
+    found = _read_kind(update, username)
+    found.update_id = text_id(update.get("update_id"))
+    return found
+
+
+def _read_kind(update: dict[str, Any], username: str | None) -> TelegramUpdate:
     if isinstance(update.get("callback_query"), dict):
         query = update["callback_query"]
         found = TelegramUpdate("callback_query", callback_query_id=text_id(query.get("id")))
@@ -434,6 +444,7 @@ class TelegramChannel(InputChannel):
 
         self.timeout = settings.positive_seconds("timeout")
 
+        self.deliveries = RecentDeliveries()
         self.button_type = str(settings["button_type"])
         if self.button_type not in BUTTON_TYPES:
             raise ConfigError(f"credentials.yml telegram: `button_type` {self.button_type!r} "
@@ -585,6 +596,11 @@ class TelegramChannel(InputChannel):
                 update = read_update(safe_json.loads(request.body or b""), self.username)
             except (ValueError, UnicodeDecodeError):
                 update = TelegramUpdate("unknown", ignored="the body is not valid JSON")
+            if not self.deliveries.first_time(update.update_id):
+                logger.info("telegram: update %s came again and was not handled again "
+                            "(Telegram resends what it thinks went unanswered)",
+                            update.update_id)
+                return text("success")
             if update.callback_query_id:
                 async with self._session() as session:
                     await self.call(session, "answerCallbackQuery",

@@ -51,6 +51,22 @@
     return item;
   }
 
+  // A button with a url opens that page (as on Rasa's other channels) instead of
+  // sending its title; only web addresses, so a reply cannot run script here.
+  function isWebLink(url) {
+    return typeof url === "string" && /^https?:\/\//i.test(url);
+  }
+
+  function linkButton(button) {
+    var link = document.createElement("a");
+    link.className = "dfl-button dfl-link";
+    link.href = button.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.textContent = button.title || button.url;
+    return link;
+  }
+
   function showReply(reply) {
     var item = bubble("bot", reply.text || "");
     if (reply.image) {
@@ -69,6 +85,10 @@
       var row = document.createElement("div");
       row.className = "dfl-buttons";
       buttons.forEach(function (button) {
+        if (isWebLink(button.url)) {
+          row.appendChild(linkButton(button));
+          return;
+        }
         var element = document.createElement("button");
         element.type = "button";
         element.className = "dfl-button";
