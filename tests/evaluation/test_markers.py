@@ -353,20 +353,22 @@ def test_statistics_of_an_empty_store_count_no_sessions() -> None:
     assert list(stats.per_session_rows()) == []
 
 
-def test_a_damaged_conversation_is_skipped_with_a_warning(tmp_path: Path, caplog) -> None:
+def test_a_damaged_event_is_skipped_with_a_warning_and_the_rest_evaluated(
+        tmp_path: Path, caplog) -> None:
     store = MemoryTrackerStore()
     definitions = list(markers(tmp_path, "m:\n  intent: greet\n").values())
 
     async def run() -> list[ConversationResult]:
-        await store.append_events("bad", [{"event": "no_such_event"}])
+        await store.append_events("bad", [{"event": "no_such_event"}, user("greet").as_dict()])
         await store.append_events("good", [user("greet").as_dict()])
         return await evaluate_tracker_store(store, definitions)
 
     with caplog.at_level(logging.WARNING):
         results = asyncio.run(run())
-    assert [r.sender_id for r in results] == ["good"]
-    assert results[0].sessions == [{"m": [MarkedEvent(0, 0)]}]
-    assert "conversation 'bad' skipped" in caplog.text
+    assert [r.sender_id for r in results] == ["bad", "good"]
+    # the bad event is left out, as the bot leaves it out when it reads the conversation
+    assert [r.sessions for r in results] == [[{"m": [MarkedEvent(0, 0)]}]] * 2
+    assert "conversation 'bad': stored event 0 is skipped" in caplog.text
 
 
 # ---------------------------------------------------------------- markers files

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dialogflowlite.errors import ConfigError, DialogueError
+from dialogflowlite.errors import ConfigError
 from dialogflowlite.evaluation.markers.model import MarkerDefinition
 from dialogflowlite.shared.domain import ACTION_SESSION_START
-from dialogflowlite.shared.events import ActionExecuted, Event, UserUttered, event_from_dict
+from dialogflowlite.shared.events import ActionExecuted, Event, UserUttered
+from dialogflowlite.stores.stored_events import readable_events, warn_unreadable
 
 logger = logging.getLogger(__name__)
 
@@ -116,13 +117,13 @@ def select_conversations(sender_ids: Sequence[str], strategy: str = "all",
     return random.Random(seed).sample(list(sender_ids), k=count)
 
 
-def _events(sender_id: str, stored: list[dict[str, Any]]) -> list[Event] | None:
-    try:
-        return [event_from_dict(item) for item in stored]
-    except DialogueError as e:  # one damaged conversation should not stop the whole run
-        logger.warning("conversation %r skipped: its stored events cannot be read (%s)",
-                       sender_id, e)
-        return None
+def _events(sender_id: str, stored: list[Any]) -> list[Event]:
+    """The conversation's stored events the bot itself would read: one that fails the
+    checks is left out with a warning, as the tracker stores leave it out (so the
+    markers see the conversation the bot saw)."""
+    events, unreadable = readable_events(stored)
+    warn_unreadable(sender_id, unreadable)
+    return events
 
 
 async def evaluate_tracker_store(tracker_store: Any, definitions: Sequence[MarkerDefinition],
@@ -141,9 +142,7 @@ async def evaluate_tracker_store(tracker_store: Any, definitions: Sequence[Marke
         if stored is None:
             continue
         events = _events(sender_id, stored)
-        if events is not None:
-            results.append(ConversationResult(sender_id,
-                                               evaluate_conversation(definitions, events)))
+        results.append(ConversationResult(sender_id, evaluate_conversation(definitions, events)))
     return results
 
 
