@@ -158,8 +158,9 @@ def _registered_commands() -> set[str]:
     return names
 
 
-def next_steps(folder: Path) -> list[str]:
-    """The commands to run next, limited to those that are installed."""
+def next_steps(folder: Path, *, trained: bool = False) -> list[str]:
+    """The commands to run next, limited to those that are installed (without
+    ``train`` when ``trained``: the initial model is there already)."""
     steps = [
         ("data validate", "check the project files"),
         ("train", "train the assistant"),
@@ -167,6 +168,8 @@ def next_steps(folder: Path) -> list[str]:
         ("test", "run the test stories"),
         ("run", "serve it over HTTP"),
     ]
+    if trained:
+        steps = [(name, what) for name, what in steps if name != "train"]
     known = _registered_commands()
     lines = [] if folder.resolve() == Path.cwd().resolve() else [f"cd {folder}"]
     width = max(len(name) for name, _ in steps) + len("dialogflowlite ")
@@ -262,17 +265,25 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     folder = create_project(_folder(args), template=args.template, force=args.force)
     print(f"Created a new project in {folder} from the '{args.template}' template.")
-    steps = next_steps(folder)
+    if args.no_prompt:
+        # the steps come after the training, so they no longer say to train
+        _train_and_chat(folder, prompt=False)
+        _print_next_steps(folder, trained=True)
+        return 0
+    _print_next_steps(folder, trained=False)
+    if sys.stdin.isatty():
+        _train_and_chat(folder, prompt=True)
+    return 0
+
+
+def _print_next_steps(folder: Path, *, trained: bool) -> None:
+    steps = next_steps(folder, trained=trained)
     if steps:
         print("Next steps:")
         for line in steps:
             print(f"  {line}")
     if (folder / "README.md").is_file():
         print(f"{folder / 'README.md'} explains what the bot does and how to change it.")
-    prompt = not args.no_prompt and sys.stdin.isatty()
-    if args.no_prompt or prompt:
-        _train_and_chat(folder, prompt)
-    return 0
 
 
 COMMAND = Command(

@@ -70,7 +70,8 @@ def visualize(project_dir: str | Path = ".", *, stories: str | Path | None = Non
     sources = ProjectSources(domain=domain, config=config,
                              data=(stories,) if stories is not None else None)
     project = load_project(project_dir, sources=sources)
-    chosen = list(project.stories) + (list(project.rules) if rules else [])
+    drawn_rules = list(project.rules) if rules else []
+    chosen = list(project.stories) + drawn_rules
     if not chosen:
         raise ProjectError("there are no stories to draw",
                            hint="add stories under data/, pass --stories, or add --rules")
@@ -81,8 +82,17 @@ def visualize(project_dir: str | Path = ".", *, stories: str | Path | None = Non
         paths = with_examples(paths, load_nlu_data(resolve_in_project(nlu, project.root)))
     target, steps = write_story_graph(paths, Path(out) if out is not None else None,
                                       project.root, fmt=fmt, max_history=max_history)
-    print(f"{len(chosen)} stories drawn as {steps} steps into {target}")
+    what = drawn_counts(len(project.stories), len(drawn_rules) if rules else None)
+    print(f"{what} drawn as {steps} steps into {target}")
     return target
+
+
+def drawn_counts(stories: int, rules: int | None) -> str:
+    """``"5 stories and 15 rules"``; the stories alone when ``rules`` is None (not drawn)."""
+    text = f"{stories} {'story' if stories == 1 else 'stories'}"
+    if rules is None:
+        return text
+    return f"{text} and {rules} {'rule' if rules == 1 else 'rules'}"
 
 
 def write_story_graph(paths: list[Any], out: Path | None, root: Path, *, fmt: str | None = None,

@@ -120,9 +120,16 @@ class StoryOutcome:
 
 @dataclass
 class StoryEvaluation:
-    """The results of a test run over many stories."""
+    """The results of a test run over many stories.
+
+    The unit counted is the conversation tested: a test story with ``or:``
+    steps is one conversation per alternative, and test stories joined by
+    checkpoints are one conversation, as Rasa counts them. ``written_stories``
+    is how many test stories were read, to say so where the counts differ.
+    """
 
     outcomes: list[StoryOutcome] = field(default_factory=list)
+    written_stories: int | None = None
 
     @property
     def failed(self) -> list[StoryOutcome]:
@@ -139,6 +146,10 @@ class StoryEvaluation:
     @property
     def action_checks(self) -> list[ActionCheck]:
         return [check for outcome in self.outcomes for check in outcome.actions]
+
+    def counting_note(self) -> str:
+        """Why the number of stories tested is not the number written (empty when it is)."""
+        return counting_note(len(self.outcomes), self.written_stories)
 
     def action_report(self) -> dict[str, Any]:
         checks = self.action_checks
@@ -166,9 +177,10 @@ class StoryEvaluation:
         """The printed summary: story accuracy and the per-action table."""
         report = self.action_report()
         checks = self.action_checks
+        note = self.counting_note()
         lines = [
             f"Stories: {self.correct} / {len(self.outcomes)} correct "
-            f"(accuracy {self.accuracy:.3f})",
+            f"(accuracy {self.accuracy:.3f}{'; ' + note if note else ''})",
             f"Actions: {sum(c.correct for c in checks)} / {len(checks)} correct "
             f"(accuracy {report.get('accuracy', 0.0):.3f})",
         ]
@@ -191,6 +203,16 @@ class StoryEvaluation:
         for outcome in self.failed:
             lines.append(f"FAILED {outcome.location} {outcome.name}: {outcome.first_error}")
         return "\n".join(lines)
+
+
+def counting_note(tested: int, written: int | None) -> str:
+    """``"1 test story as written: ..."`` where ``tested`` conversations came from
+    another number of ``written`` test stories (``or:`` steps, checkpoints); else ``""``."""
+    if written is None or written == tested:
+        return ""
+    stories = "test story" if written == 1 else "test stories"
+    return (f"{written} {stories} as written: each `or:` alternative and each "
+            "checkpoint-joined path counts as one")
 
 
 def rasa_story_result(evaluation: StoryEvaluation, *, end_to_end: bool) -> dict[str, Any]:
@@ -305,7 +327,7 @@ class StoryTester:
                     conversations.append((story, name, events))
         conversations += joined_conversations(joined, self.domain)
         parses = await self._parse_all([events for _, _, events in conversations])
-        evaluation = StoryEvaluation()
+        evaluation = StoryEvaluation(written_stories=len(stories))
         for story, name, events in conversations:
             location = str(story.position) if story.position else ""
             evaluation.outcomes.append(self._replay(name, location, events, parses))

@@ -10,7 +10,8 @@ and ``DIR/comparison.json`` lists them.
 ``test core --model DIR --evaluate-model-directory`` replays the test stories
 with each model, user steps taken as the stories label them (only the
 policies are compared), and writes the number of test stories each got right
-against the number of training stories, one curve per config
+(counted as ``test core`` counts them: one per ``or:`` alternative and per
+checkpoint-joined path) against the number of training stories, one curve per config
 (``core_model_comparison_results.json``, ``core_model_comparison_graph.png``).
 """
 
@@ -33,6 +34,7 @@ from dialogflowlite.evaluation.comparison import (
     nested_subsets,
 )
 from dialogflowlite.evaluation.reports import write_json
+from dialogflowlite.evaluation.stories import counting_note
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import Project
@@ -127,9 +129,15 @@ def _translated(project: Project) -> Project:
 
 @dataclass(kw_only=True)
 class CoreComparison(ConfigComparison):
-    """How many test stories each config's models got right, per run and percentage."""
+    """How many test stories each config's models got right, per run and percentage.
+
+    ``test_stories`` counts what is tested, as ``test core`` counts it: each
+    ``or:`` alternative and each checkpoint-joined path is one; ``written_stories``
+    is how many test stories were read.
+    """
 
     test_stories: int
+    written_stories: int | None = None
 
     size_key: ClassVar[str] = "train_stories"
     size_header: ClassVar[str] = "stories"
@@ -149,11 +157,14 @@ class CoreComparison(ConfigComparison):
         return (0.0, self.test_stories + 0.5)
 
     def details(self) -> dict[str, Any]:
-        return {"test_stories": self.test_stories}
+        written = self.test_stories if self.written_stories is None else self.written_stories
+        return {"test_stories": self.test_stories, "test_stories_as_written": written}
 
     def title(self) -> str:
+        note = counting_note(self.test_stories, self.written_stories)
         return (f"Dialogue policies compared: {self.counts()}, "
-                f"{self.test_stories} test stories, mean ± std over runs")
+                f"{self.test_stories} test stories{f' ({note})' if note else ''}, "
+                "mean ± std over runs")
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
@@ -197,7 +208,8 @@ def evaluate_core_comparison(
     manifest = read_manifest(folder)
     comparison = CoreComparison(configs=list(manifest["configs"]),
                                 percentages=list(manifest["excluded_percentages"]),
-                                runs=int(manifest["runs"]), test_stories=len(stories))
+                                runs=int(manifest["runs"]), test_stories=len(stories),
+                                written_stories=len(stories))
     models = manifest["models"]
     for number, entry in enumerate(models, start=1):
         path = folder / entry["file"]
@@ -215,6 +227,8 @@ def evaluate_core_comparison(
                                                       parse_text=False))
         finally:
             agent.close()
+        # `or:` steps and checkpoints make the conversations tested, the unit scored
+        comparison.test_stories = len(evaluation.outcomes)
         comparison.points.append(ComparisonPoint(
             entry["config"], int(entry["run"]), int(entry["excluded"]),
             int(entry["train_stories"]),

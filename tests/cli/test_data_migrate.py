@@ -10,6 +10,13 @@ import pytest
 
 from dialogflowlite.cli.data import migrate_domain_format
 from dialogflowlite.cli.main import main
+from dialogflowlite.components.policies.training import (
+    DEFAULT_SEED,
+    build_policies,
+    domain_signature,
+    policy_fingerprint,
+    training_paths,
+)
 from dialogflowlite.io.domain_migrate import domain_meaning
 from dialogflowlite.io.loader import load_project
 
@@ -146,3 +153,21 @@ def test_a_migrated_rasa_project_validates_as_before(rasa_projects: Path, tmp_pa
     after = load_project(root, strict=False)
     assert domain_meaning(after.domain) == domain_meaning(before.domain)
     assert len(after.problems) <= len(before.problems)
+
+
+def test_a_migrated_domain_leaves_the_trained_policies_up_to_date(rasa_projects: Path,
+                                                                   tmp_path: Path) -> None:
+    root = shutil.copytree(rasa_projects / "formbot", tmp_path / "formbot")
+    before = policy_fingerprints(root)
+    migrate_domain_format(root, echo=io.StringIO())
+    assert load_project(root).domain.version != "2.0"
+    # what `train` compares to decide that a policy needs training again
+    assert policy_fingerprints(root) == before
+
+
+def policy_fingerprints(root: Path) -> dict[str, str]:
+    project = load_project(root, strict=False)
+    paths = training_paths(project)
+    domain_part = domain_signature(project.domain)
+    return {entry.key: policy_fingerprint(entry.policy, domain_part, paths, DEFAULT_SEED)
+            for entry in build_policies(project)}

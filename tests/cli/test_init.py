@@ -130,6 +130,16 @@ def test_a_script_without_no_prompt_only_gets_the_files(tmp_path, recorded) -> N
     assert recorded == []
 
 
+def test_after_no_prompt_trained_the_next_steps_do_not_say_train(tmp_path, capsys,
+                                                                  recorded) -> None:
+    assert main(["init", "--no-prompt", str(tmp_path / "bot")]) == 0
+    assert recorded == [("train", tmp_path / "bot")]
+    out = capsys.readouterr().out
+    steps = out[out.index("Next steps:"):]
+    assert out.index("Training an initial model...") < out.index("Next steps:")
+    assert "dialogflowlite shell" in steps and "dialogflowlite train" not in steps
+
+
 def test_init_dir_is_rasas_spelling_of_the_folder(tmp_path, capsys) -> None:
     assert main(["init", "--init-dir", str(tmp_path / "bot")]) == 0
     assert _files(tmp_path / "bot") == EXPECTED_FILES
@@ -301,6 +311,21 @@ def test_the_form_asks_for_each_slot_and_falls_back_to_the_text(template_project
         assert {"faq", "bot_challenge", "stop"} <= set(mappings[1].not_intent)
     confirmation = domain.responses["utter_booking_confirmed"].variations[0]["text"]
     assert "{party_size}" in confirmation and "{time}" in confirmation
+
+
+@pytest.mark.parametrize("name", sorted(available_templates()))
+def test_while_a_form_asks_only_an_answer_becomes_the_slot_text(name) -> None:
+    """A ``from_text`` mapping under a form takes ``inform`` alone: asking for a table
+    again ("book a table") or a question must not become the number of people."""
+    domain = load_project(available_templates()[name].path, strict=False).domain
+    for slot in domain.slots.values():
+        for mapping in slot.mappings:
+            if mapping.type != FROM_TEXT:
+                continue
+            for condition in mapping.conditions:
+                taken = {intent for intent in domain.intents
+                         if domain.mapping_takes_intent(mapping, intent, condition.active_loop)}
+                assert taken == {"inform"}, (name, slot.name)
 
 
 def _labels(steps) -> list[str]:

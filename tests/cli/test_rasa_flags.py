@@ -640,7 +640,7 @@ def test_export_takes_rasas_options() -> None:
     args = parse("export", "--endpoints", "e.yml", "--minimum-timestamp", "1.5",
                  "--maximum-timestamp", "9", "--conversation-ids", "a,b")
     assert (args.endpoints, args.minimum_timestamp, args.maximum_timestamp,
-            args.conversation_ids) == ("e.yml", 1.5, 9.0, "a,b")
+            args.conversation_ids) == ("e.yml", 1.5, 9.0, ["a", "b"])
 
 
 CHECKPOINT_STORIES = """

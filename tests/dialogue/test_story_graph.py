@@ -158,7 +158,7 @@ def test_the_command_writes_the_file(project: Path, capsys) -> None:
     out = project / "out" / "g.dot"
     assert main(["visualize", "--project", str(project), "--rules", "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8").startswith("digraph")
-    assert "3 stories drawn" in capsys.readouterr().out
+    assert "2 stories and 1 rule drawn" in capsys.readouterr().out
 
 
 def test_nothing_to_draw_is_a_clear_error(tmp_path: Path, capsys) -> None:

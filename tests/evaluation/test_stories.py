@@ -335,3 +335,25 @@ def test_test_stories_joined_by_a_checkpoint_are_one_conversation(agent_and_stor
     assert outcome.name == "part one > part two" and outcome.passed
     assert [e.intent_name for e in outcome.events if isinstance(e, UserUttered)] == [
         "greet", "bye"]
+
+
+def test_a_story_with_or_counts_once_per_alternative(agent_and_stories,
+                                                     tmp_path: Path) -> None:
+    agent, _ = agent_and_stories
+    file = tmp_path / "or.yml"
+    file.write_text(textwrap.dedent("""
+        version: "3.1"
+        stories:
+        - story: greet or say bye
+          steps:
+          - or:
+            - intent: greet
+            - intent: bye
+          - action: utter_greet
+        """), encoding="utf-8")
+    evaluation = asyncio.run(evaluate_stories(agent, load_test_stories(file)))
+    assert [o.passed for o in evaluation.outcomes] == [True, False]
+    assert evaluation.written_stories == 1
+    # the conversations are the unit, and the summary says where they came from
+    assert ("Stories: 1 / 2 correct (accuracy 0.500; 1 test story as written: each `or:` "
+            "alternative and each checkpoint-joined path counts as one)") in evaluation.table()

@@ -134,3 +134,22 @@ def test_comparison_errors(bot: Path, capsys) -> None:
     trained = next(line for line in capsys.readouterr().out.splitlines()
                    if line.startswith("trained"))
     assert "(2)" in trained and "MemoizationPolicy" in trained  # memo.yml's policies
+
+
+def test_a_test_story_with_or_is_counted_as_test_core_counts_it(bot: Path, capsys) -> None:
+    (bot / "tests" / "or.yml").write_text(
+        'version: "3.1"\nstories:\n- story: a or b\n  steps:\n  - or:\n'
+        "    - intent: ask_a\n    - intent: ask_b\n  - action: utter_a\n", encoding="utf-8")
+    stories = ["--stories", "tests/or.yml"]
+    assert main(["train", "core", "--project", str(bot), "-c", "configs/memo.yml",
+                 "configs/rules_only.yml", "--runs", "1", "--percentages", "0",
+                 "--out", "compared"]) == 0
+    assert main(["test", "core", "--project", str(bot), "--model", "compared",
+                 "--evaluate-model-directory", "--out", "cmp", *stories]) == 0
+    printed = capsys.readouterr().out
+    assert "1 run, 2 test stories (1 test story as written: each `or:` alternative" in printed
+    results = json.loads((bot / "cmp" / RESULTS).read_text())
+    assert results["test_stories"] == 2 and results["test_stories_as_written"] == 1
+    # memorised: the `ask_a` alternative passes, the `ask_b` one does not
+    [memo] = results["curves"]["memo"]["correct_stories"]
+    assert memo["mean"] == 1 and results["curves"]["memo"]["story_accuracy"][0]["mean"] == 0.5
