@@ -15,9 +15,9 @@ import shutil
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dialogflowlite import __version__
@@ -355,6 +355,49 @@ def _checked_members(tar: tarfile.TarFile, source: Path) -> Iterator[tarfile.Tar
         yield member
 
 
+#: files at the top of a model that Rasa trained: ``metadata.json`` (Rasa 3) or
+#: ``fingerprint.json`` beside ``core/`` and ``nlu/`` (Rasa 2)
+RASA_MODEL_FILES = ("metadata.json", "fingerprint.json")
+
+
+def _top_level(names: Iterable[str]) -> set[str]:
+    """The first path part of each member name (``./metadata.json`` -> ``metadata.json``)."""
+    found = set()
+    for name in names:
+        parts = [part for part in PurePosixPath(name).parts if part not in (".", "")]
+        if parts:
+            found.add(parts[0])
+    return found
+
+
+def rasa_model_error(source: Path, names: Iterable[str]) -> ModelLoadError | None:
+    """The error for a model Rasa trained (it holds ``metadata.json`` or
+    ``fingerprint.json`` and no manifest), or None when ``names`` are not Rasa's."""
+    top = _top_level(names)
+    marker = next((name for name in RASA_MODEL_FILES if name in top), None)
+    if MANIFEST in top or marker is None:
+        return None
+    # Rasa's models hold pickled TensorFlow and scikit-learn objects; they are never
+    # unpickled here, so the project is retrained instead
+    return ModelLoadError(
+        f"model {source} is a Rasa model (it holds {marker}), which dialogflowlite cannot run",
+        hint="train the Rasa project here, unchanged, with `dialogflowlite train`; "
+             "`shell` and `run` then find the new model under models/")
+
+
+def _tar_member_problem(source: Path, tar: tarfile.TarFile) -> ModelLoadError | None:
+    """Why the packed ``source`` is no model of this framework, or None when it has a
+    manifest."""
+    names = tar.getnames()
+    rasa = rasa_model_error(source, names)
+    if rasa is not None:
+        return rasa
+    if MANIFEST not in _top_level(names):
+        return ModelLoadError(f"model file {source} is not a dialogflowlite model: it has no "
+                              f"{MANIFEST}", hint="train one with `dialogflowlite train`")
+    return None
+
+
 def _cache_dir(source: Path) -> Path:
     stat = source.stat()
     key = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
@@ -364,6 +407,10 @@ def _cache_dir(source: Path) -> Path:
 def open_model(path: str | Path) -> ModelArchive:
     """Unpack (once, into a cache folder) and open a model file or an unpacked folder."""
     source = Path(path)
+    if source.is_dir() and not (source / MANIFEST).exists():
+        rasa = rasa_model_error(source, (entry.name for entry in source.iterdir()))
+        if rasa is not None:
+            raise rasa
     if source.is_dir() and (source / MANIFEST).exists():
         root = source
     elif source.is_file():
@@ -371,13 +418,20 @@ def open_model(path: str | Path) -> ModelArchive:
         if not (root / MANIFEST).exists():
             staging = Path(tempfile.mkdtemp(prefix="dfl-unpack-", dir=root.parent
                                             if root.parent.exists() else None))
+            problem = None
             try:
                 with tarfile.open(source, "r:*") as tar:
-                    tar.extractall(staging, members=list(_checked_members(tar, source)))
+                    # before unpacking: a Rasa model holds files that are refused below
+                    problem = _tar_member_problem(source, tar)
+                    if problem is None:
+                        tar.extractall(staging, members=list(_checked_members(tar, source)))
             except (tarfile.TarError, OSError, EOFError) as e:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise ModelLoadError(f"model file {source} is damaged: {e}",
                                      hint="retrain with `dialogflowlite train`") from e
+            if problem is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise problem
             root.parent.mkdir(parents=True, exist_ok=True)
             try:
                 staging.replace(root)
@@ -389,7 +443,10 @@ def open_model(path: str | Path) -> ModelArchive:
     try:
         manifest = Manifest.from_dict(json.loads((root / MANIFEST).read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError) as e:
-        raise ModelLoadError(f"model {source} has no readable manifest: {e}") from e
+        # the reason alone: an OSError's text names the unpacked copy in the cache
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ModelLoadError(f"model {source} has no readable {MANIFEST}: {reason}",
+                             hint="retrain with `dialogflowlite train`") from e
     if manifest.format not in READABLE_FORMATS:
         raise ModelLoadError(
             f"model {source} has format {manifest.format}, this version reads "

@@ -28,11 +28,11 @@ def _commands() -> list[Command]:
 
     pm = get_plugin_manager()
     commands: list[Command] = []
-    for impl in pm.hook.dfl_register_commands.get_hookimpls():
-        for command in impl.function() or []:
+    for plugin, registered in pm.call_each("dfl_register_commands"):
+        for command in registered or []:
             if not isinstance(command, Command):
                 raise PluginError(f"returned {command!r}, which is not a Command",
-                                  plugin=impl.plugin_name, hook="dfl_register_commands")
+                                  plugin=plugin, hook="dfl_register_commands")
             commands.append(command)
     return commands
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.cli.command import Command
+
+if TYPE_CHECKING:
+    from dialogflowlite.plugins.manager import PluginManager
 
 #: hooks whose results are listed per plugin, with the label they get
 CONTRIBUTION_HOOKS = {
@@ -34,6 +37,36 @@ def _names(items: Any) -> list[str]:
     return sorted(names)
 
 
+def _action_names(items: Any, plugin: str) -> list[str]:
+    """The names actions run under, as stories use them (``action_check_balance``):
+    ``name()`` is an instance method, so a registered class is built first, as the
+    bot builds it."""
+    from dialogflowlite.dialogue.custom_actions import registered_action_name
+
+    names = []
+    for item in items or []:
+        try:
+            names.append(registered_action_name(item, plugin))
+        except Exception:
+            # a listing shows what is there even when an action cannot run;
+            # the bot reports the broken action when it loads them
+            names.append(getattr(item, "__name__", None) or repr(item))
+    return sorted(names)
+
+
+def _hook_contributions(pm: PluginManager) -> dict[str, dict[str, list[str]]]:
+    """Hook -> plugin name -> the names of what that plugin's hook returned."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for hook_name in CONTRIBUTION_HOOKS:
+        by_plugin = found.setdefault(hook_name, {})
+        for plugin, returned in pm.call_each(hook_name):
+            if hook_name == "dfl_register_actions":
+                by_plugin[plugin] = _action_names(returned, plugin)
+            else:
+                by_plugin[plugin] = _names(returned)
+    return found
+
+
 def _plural(kind: str) -> str:
     """``policy`` -> ``policies``, ``tokenizer`` -> ``tokenizers``."""
     return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
@@ -47,6 +80,7 @@ def describe_plugins() -> list[dict[str, Any]]:
     pm = get_plugin_manager()
     registry = get_registry()
     by_plugin = registry.by_plugin()
+    hooks_listed = _hook_contributions(pm)
     found = []
     for name, info in pm.infos.items():
         contributions: dict[str, list[str]] = {}
@@ -54,11 +88,9 @@ def describe_plugins() -> list[dict[str, Any]]:
             contributions.setdefault(_plural(entry.kind), []).append(entry.name)
         plugin = pm.get_plugin(name)
         for hook_name, label in CONTRIBUTION_HOOKS.items():
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                if impl.plugin is plugin:
-                    listed = _names(impl.function())
-                    if listed:
-                        contributions[label] = listed
+            listed = hooks_listed[hook_name].get(name)
+            if listed:
+                contributions[label] = listed
         aliases = [a for a, t in registry.aliases.items()
                    if any(e.name == t for e in by_plugin.get(name, []))]
         if aliases:

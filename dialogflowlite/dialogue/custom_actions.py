@@ -81,19 +81,26 @@ def _action_name(action: Any, plugin: str) -> str:
     return value
 
 
+def registered_action(item: Any) -> Any:
+    """The action object for an item of ``dfl_register_actions``: a class is instantiated
+    (as rasa-sdk does), an instance is used as is."""
+    return item() if isinstance(item, type) else item
+
+
+def registered_action_name(item: Any, plugin: str) -> str:
+    """The name an item of ``dfl_register_actions`` runs under (``action_check_balance``),
+    as stories and the domain use it; a :class:`PluginError` names ``plugin`` when the
+    item has no usable ``name()``."""
+    return _action_name(registered_action(item), plugin)
+
+
 def collect_local_actions(pm: PluginManager) -> dict[str, Any]:
     """Action name -> action object from every plugin's ``dfl_register_actions``."""
     found: dict[str, Any] = {}
     owners: dict[str, str] = {}
-    for impl in pm.hook.dfl_register_actions.get_hookimpls():
-        plugin = impl.plugin_name
-        try:
-            items = impl.function() or []
-        except Exception as e:
-            raise PluginError(f"failed: {type(e).__name__}: {e}", plugin=plugin,
-                              hook="dfl_register_actions") from e
-        for item in items:
-            action = item() if isinstance(item, type) else item
+    for plugin, items in pm.call_each("dfl_register_actions"):
+        for item in items or []:
+            action = registered_action(item)
             name = _action_name(action, plugin)
             if name in found:
                 raise PluginError(f"action {name!r} is already registered by plugin "

@@ -84,6 +84,7 @@ RESPONSE_CONDITION = "DFL135"
 CHECKS_SKIPPED = "DFL136"
 INTERRUPTION_FILLS_SLOT = "DFL137"
 STORY_SLOT_VALUE = "DFL138"
+RETRIEVAL_WITHOUT_SELECTOR = "DFL139"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -1074,6 +1075,49 @@ def check_components(project: Project) -> list[Problem]:
     return problems
 
 
+def _pipeline_kinds(project: Project) -> set[str] | None:
+    """The kinds of the components config.yml's ``pipeline:`` trains (Rasa names
+    translated first), or None when a name is unknown (DFL201 reports that)."""
+    from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
+    from dialogflowlite.plugins.registry import get_registry
+
+    config = project.config
+    try:
+        registry = get_registry()
+        components = translate_pipeline(config.pipeline, language=config.language, quiet=True)
+        return {registry.get(component.name).kind for component in components}
+    except DialogflowLiteError:
+        return None
+
+
+def check_retrieval_selector(project: Project) -> list[Problem]:
+    """Retrieval intents (``faq/ask_hours``) need a response selector in ``pipeline:``.
+
+    Without one the sub-intent is never predicted, so ``utter_faq`` has no
+    response to send, as Rasa warns when it trains. An empty pipeline is not
+    reported: the default one adds a response selector when the data needs it.
+    """
+    retrieval = project.nlu.retrieval_intents
+    if not retrieval or not project.config.pipeline:
+        return []
+    kinds = _pipeline_kinds(project)
+    if kinds is None or "response_selector" in kinds:
+        return []
+    file = str(project.config.file or project.root / "config.yml")
+    where = _where(_source_position(project, [file], r"^(pipeline)\s*:"), fallback=file)
+    names = ", ".join(f"'{name}'" for name in retrieval)
+    return [
+        _warning(
+            where,
+            f"the training data has retrieval intents ({names}) but the pipeline has no "
+            "response selector: their responses are never chosen, so the bot does not "
+            "answer them",
+            "add `- name: ResponseSelector` to the pipeline, after the intent classifier",
+            RETRIEVAL_WITHOUT_SELECTOR,
+        )
+    ]
+
+
 def max_history(project: Project, override: int | None = None) -> int:
     """How many turns the dialogue policies look back: the largest ``max_history`` given, else 5.
 
@@ -1315,6 +1359,7 @@ CHECKS: tuple[Check, ...] = (
     check_checkpoints,
     check_contradicting_stories,
     check_components,
+    check_retrieval_selector,
 )
 
 

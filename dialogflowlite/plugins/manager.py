@@ -16,9 +16,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
@@ -114,6 +116,26 @@ class PluginManager(pluggy.PluginManager):
         if plugin is not None:
             self.unregister(plugin, name=name)
         self.infos.pop(name, None)
+
+    def call_each(self, hook: str) -> Iterator[tuple[str, Any]]:
+        """Call ``hook`` on one plugin at a time, yielding (plugin name, what it returned).
+
+        For hooks whose results must stay tied to the plugin that gave them
+        (to name it in an error or a listing). Each call still goes through
+        pluggy, on a hook caller without the other plugins, so
+        ``DFL_TRACE_HOOKS`` logs it like any other hook call. A plugin whose
+        hook raises becomes a :class:`PluginError` naming the plugin and hook.
+        """
+        for impl in getattr(self.hook, hook).get_hookimpls():
+            others = [plugin for _name, plugin in self.list_name_plugin()
+                      if plugin is not impl.plugin]
+            caller = self.subset_hook_caller(hook, remove_plugins=others)
+            try:
+                results = caller()
+            except Exception as e:
+                raise PluginError(f"failed: {type(e).__name__}: {e}", plugin=impl.plugin_name,
+                                  hook=hook) from e
+            yield impl.plugin_name, results[0] if results else None
 
     def info(self, name: str) -> PluginInfo:
         return self.infos.get(name) or PluginInfo(name, builtin=False)

@@ -46,14 +46,8 @@ class ComponentRegistry:
 
     def _collect_components(self) -> None:
         hook = "dfl_register_components"
-        for impl in self.pm.hook.dfl_register_components.get_hookimpls():
-            plugin = impl.plugin_name
-            try:
-                classes = impl.function() or []
-            except Exception as e:
-                raise PluginError(f"failed: {type(e).__name__}: {e}", plugin=plugin,
-                                  hook=hook) from e
-            for cls in classes:
+        for plugin, classes in self.pm.call_each(hook):
+            for cls in classes or []:
                 self._check(cls, plugin, hook)
                 existing = self.entries.get(cls.name)
                 if existing is not None and existing.cls is not cls:
@@ -65,8 +59,8 @@ class ComponentRegistry:
                 self.entries[cls.name] = ComponentEntry(cls.name, cls, plugin)
 
     def _collect_aliases(self) -> None:
-        for impl in self.pm.hook.dfl_component_aliases.get_hookimpls():
-            for alias, target in (impl.function() or {}).items():
+        for _plugin, aliases in self.pm.call_each("dfl_component_aliases"):
+            for alias, target in (aliases or {}).items():
                 if alias not in self.entries:
                     self.aliases[alias] = target
 

@@ -85,3 +85,26 @@ def test_component_kinds_are_listed_in_plain_english(plugin_manager, capsys) -> 
     plugins = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
     assert "TransformerPolicy" in plugins["policies"]["contributes"]["policies"]
     assert "WhitespaceTokenizer" in plugins["tokenizers"]["contributes"]["tokenizers"]
+
+
+class ActionCheckBalance:
+    """A rasa-sdk style action class; exists only for this test."""
+
+    def name(self) -> str:
+        return "action_check_balance"
+
+    def run(self, dispatcher, tracker, domain) -> list:
+        return []
+
+
+class BankPlugin:
+    @hookimpl
+    def dfl_register_actions(self):
+        return [ActionCheckBalance]
+
+
+def test_actions_are_listed_by_the_name_stories_use(register_plugin, capsys) -> None:
+    register_plugin(BankPlugin(), "bank")
+    assert main(["plugins"]) == 0
+    blocks = _blocks(capsys.readouterr().out)
+    assert blocks["bank  (registered in code)"] == ["actions: action_check_balance"]

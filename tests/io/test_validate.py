@@ -6,6 +6,7 @@ problem the user cannot find is no help.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -403,6 +404,55 @@ def test_retrieval_response_in_a_data_file_counts(project) -> None:
         },
     )
     assert problems(root) == []
+
+
+FAQ_PROJECT = {
+    "nlu": NLU + "  - intent: faq/ask_hours\n    examples: |\n      - when are you open\n",
+    "domain": DOMAIN.replace("  - goodbye\n", "  - goodbye\n  - faq\n"),
+    "rules": RULES + FAQ_RULE,
+    "files": {"data/responses/faq.yml": """
+        version: "3.1"
+        responses:
+          utter_faq/ask_hours:
+            - text: From nine to five.
+        """},
+}
+
+PIPELINE_WITHOUT_SELECTOR = """
+language: en
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: DIETClassifier
+    epochs: 5
+"""
+
+
+def test_retrieval_intents_without_a_response_selector(project) -> None:
+    root = project(**FAQ_PROJECT, config=PIPELINE_WITHOUT_SELECTOR)
+    [problem] = problems(root, "DFL139")
+    assert not problem.is_error
+    assert problem.message == (
+        "the training data has retrieval intents ('faq') but the pipeline has no response "
+        "selector: their responses are never chosen, so the bot does not answer them"
+    )
+    assert "ResponseSelector" in problem.hint
+    assert where(problem, root) == ("config.yml", 2)
+
+
+def test_retrieval_intents_with_a_response_selector_or_the_default_pipeline(project) -> None:
+    with_selector = PIPELINE_WITHOUT_SELECTOR + "  - name: ResponseSelector\n    epochs: 5\n"
+    assert problems(project(**FAQ_PROJECT, config=with_selector), "DFL139") == []
+    # no pipeline: the default one adds a response selector for retrieval intents
+    assert problems(project(**FAQ_PROJECT, config="language: en\n"), "DFL139") == []
+
+
+def test_a_missing_response_selector_is_logged_before_training(project, caplog) -> None:
+    from dialogflowlite.training.trainer import validated_project
+
+    root = project(**FAQ_PROJECT, config=PIPELINE_WITHOUT_SELECTOR)
+    with caplog.at_level(logging.WARNING, "dialogflowlite"):
+        validated_project(root)
+    assert "the pipeline has no response selector" in caplog.text
 
 
 def test_invalid_regex(project) -> None:

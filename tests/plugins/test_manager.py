@@ -92,3 +92,54 @@ def test_hook_tracing_logs_calls(monkeypatch, caplog) -> None:
     with caplog.at_level("WARNING"):
         pm.hook.dfl_register_commands()
     assert "dfl_register_commands" in caplog.text
+
+
+class BalanceAction:
+    """An in-process custom action; exists for the test."""
+
+    def name(self) -> str:
+        return "action_check_balance"
+
+    def run(self, dispatcher, tracker, domain) -> list:
+        return []
+
+
+class ActionPlugin:
+    @hookimpl
+    def dfl_register_actions(self):
+        return [BalanceAction]
+
+
+def test_hook_tracing_sees_the_registry_and_action_hooks(monkeypatch, caplog) -> None:
+    from dialogflowlite.dialogue.custom_actions import collect_local_actions
+    from dialogflowlite.plugins.manager import PluginInfo, create_plugin_manager
+    from dialogflowlite.plugins.registry import ComponentRegistry
+
+    monkeypatch.setenv("DFL_TRACE_HOOKS", "1")
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register_plugin(ToyPlugin(), "toy", PluginInfo("toy", builtin=False))
+    pm.register_plugin(ActionPlugin(), "bank", PluginInfo("bank", builtin=False))
+    with caplog.at_level("WARNING"):
+        registry = ComponentRegistry(pm)
+        actions = collect_local_actions(pm)
+    traced = [r.getMessage() for r in caplog.records if r.getMessage().startswith("hook: ")]
+    for hook in ("dfl_register_components", "dfl_component_aliases", "dfl_register_actions"):
+        assert any(hook in line for line in traced), hook
+    # each result is still tied to the plugin that returned it
+    assert registry.entries["EchoTokenizer"].plugin == "toy"
+    assert registry.get("RasaEchoTokenizer") is EchoTokenizer
+    assert list(actions) == ["action_check_balance"]
+
+
+def test_call_each_names_the_plugin_whose_hook_fails(plugin_manager, register_plugin) -> None:
+    class Failing:
+        @hookimpl
+        def dfl_component_aliases(self):
+            raise RuntimeError("no aliases today")
+
+    register_plugin(Failing(), "failing")
+    with pytest.raises(PluginError) as info:
+        list(plugin_manager.call_each("dfl_component_aliases"))
+    assert "plugin 'failing'" in str(info.value)
+    assert "dfl_component_aliases" in str(info.value)
+    assert "no aliases today" in str(info.value)

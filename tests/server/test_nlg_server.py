@@ -111,6 +111,41 @@ def test_settings_are_checked() -> None:
     assert server is not None and server.headers == {"K": "1"}
 
 
+def test_an_unknown_nlg_key_is_an_error_with_the_closest_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        NlgServer.from_config({"url": "http://x", "timeoutt": 5})
+    assert info.value.message == "endpoints.yml nlg: unknown setting 'timeoutt'"
+    assert info.value.hint == "did you mean 'timeout'?"
+    # the settings of how variations are chosen are checked too
+    with pytest.raises(ConfigError, match="'response_selektion'"):
+        NlgServer.from_config({"response_selektion": "sequential"})
+
+
+def test_rasa_s_endpoint_settings_load() -> None:
+    server = NlgServer.from_config({
+        "url": "http://x/nlg", "type": "callback", "params": {"lang": "en"},
+        "token": "s3cret", "token_name": "key",
+        "basic_auth": {"username": "bot", "password": "pw"}})
+    assert server is not None
+    assert server.params == {"lang": "en", "key": "s3cret"}
+    assert server.basic_auth == ("bot", "pw")
+    # Rasa's `type: response` means the domain's templates, with no server
+    assert NlgServer.from_config({"url": "http://x/nlg", "type": "response"}) is None
+    # a generator class of the user's own takes settings of its own
+    assert NlgServer.from_config({"type": "my_nlg.Generator", "model_path": "m"}) is None
+
+
+def test_the_token_params_and_basic_auth_reach_the_server(tiny_model: Path, nlg) -> None:
+    server = nlg(lambda _: (200, json.dumps({"text": "from the server"})))
+    agent = load(tiny_model, {"nlg": {"url": server.url, "params": {"lang": "en"},
+                                      "token": "s3cret",
+                                      "basic_auth": {"username": "bot", "password": "pw"}}})
+    assert say(agent, "/greet")[0]["text"] == "from the server"
+    [request] = server.requests
+    assert sorted(request.path.split("?", 1)[1].split("&")) == ["lang=en", "token=s3cret"]
+    assert request.headers["Authorization"] == "Basic Ym90OnB3"
+
+
 def test_a_custom_actions_arguments_reach_the_server(tiny_model: Path, nlg) -> None:
     from dialogflowlite.shared.tracker import DialogueStateTracker
 

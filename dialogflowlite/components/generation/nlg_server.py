@@ -7,6 +7,13 @@ endpoints.yml::
       timeout: 5              # seconds (default 5)
       headers: {X-Api-Key: ${NLG_KEY}}
 
+Rasa's other endpoint settings work as in Rasa: ``params`` (query
+parameters), ``token`` (sent as the query parameter ``token_name``, default
+``token``), ``basic_auth`` (``{username, password}``), ``cafile`` (a CA
+bundle for https) and ``type`` (``callback``, the default with a ``url``; or
+``response`` / ``template``: the domain's templates, no server). Any other key
+is an error naming the closest known one.
+
 For every ``utter_*`` response the bot sends, the server gets Rasa's request,
 ``{"response": "utter_greet", "arguments": {}, "tracker": {...},
 "channel": {"name": "rest"}}`` (``tracker`` as ``GET
@@ -26,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError
+from dialogflowlite.io.formats import did_you_mean
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -33,6 +41,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
+#: the keys of endpoints.yml's ``nlg`` section: Rasa's endpoint settings, then how
+#: template variations are chosen (read by the responder)
+NLG_KEYS = ("url", "timeout", "headers", "params", "token", "token_name", "basic_auth",
+            "cafile", "type", "store_type", "response_selection", "seed")
+#: ``type`` values of Rasa's that mean an NLG server at ``url``
+SERVER_TYPES = ("callback",)
+#: ``type`` values of Rasa's that mean the domain's templates (no server)
+TEMPLATE_TYPES = ("response", "template")
 #: keys of a bot message an NLG server may answer
 MESSAGE_KEYS = ("text", "buttons", "quick_replies", "image", "elements", "attachment", "custom")
 
@@ -63,6 +79,63 @@ def message_problem(message: dict[str, Any]) -> str | None:
     return None
 
 
+def nlg_type(section: dict[str, Any]) -> str | None:
+    """The section's ``type`` (Rasa also reads it as ``store_type``), lower-cased."""
+    kind = section.get("type", section.get("store_type"))
+    return None if kind is None else str(kind).strip().lower()
+
+
+def check_nlg_keys(section: dict[str, Any]) -> None:
+    """Raise a :class:`ConfigError` naming the first key of the ``nlg`` section that
+    nothing reads, with the closest known key.
+
+    A ``type`` that names a class of the user's own (Rasa's custom generators)
+    takes settings of its own, so its keys are not checked.
+    """
+    kind = nlg_type(section)
+    if kind is not None and kind not in (*SERVER_TYPES, *TEMPLATE_TYPES):
+        return
+    for key in section:
+        if key not in NLG_KEYS:
+            raise ConfigError(
+                f"endpoints.yml nlg: unknown setting {key!r}",
+                hint=did_you_mean(str(key), NLG_KEYS)
+                or f"the settings are: {', '.join(NLG_KEYS)}")
+
+
+def _text_mapping(section: dict[str, Any], key: str) -> dict[str, str]:
+    """The section's ``key`` (``headers``, ``params``) as text keys and values."""
+    value = section.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"endpoints.yml nlg {key} must be a mapping",
+                          hint=f"write `{key}: {{name: value}}`")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _basic_auth(section: dict[str, Any]) -> tuple[str, str] | None:
+    auth = section.get("basic_auth")
+    if not auth:
+        return None
+    if not isinstance(auth, dict) or "username" not in auth or "password" not in auth:
+        raise ConfigError("endpoints.yml nlg basic_auth needs a username and a password",
+                          hint="write `basic_auth: {username: ..., password: ...}`")
+    return str(auth["username"]), str(auth["password"])
+
+
+def _tls(cafile: Any) -> Any:
+    """True (the system's CAs) without ``cafile``, else a context that trusts it; read
+    now, so a wrong path stops the bot at start rather than each response."""
+    if cafile is None:
+        return True
+    import ssl
+
+    try:
+        return ssl.create_default_context(cafile=str(cafile))
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"endpoints.yml nlg cafile {cafile!r} cannot be read: {e}",
+                          hint="name a PEM file of CA certificates") from e
+
+
 @dataclass
 class NlgServer:
     """Where the NLG server is, and how to ask it for one response."""
@@ -70,11 +143,24 @@ class NlgServer:
     url: str
     timeout: float = DEFAULT_TIMEOUT
     headers: dict[str, str] = field(default_factory=dict)
+    #: query parameters of every request (``params``, and ``token`` under ``token_name``)
+    params: dict[str, str] = field(default_factory=dict)
+    basic_auth: tuple[str, str] | None = None
+    #: how https certificates are checked: True (the system's CAs) or a context
+    #: trusting ``cafile``
+    tls: Any = True
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> NlgServer | None:
-        """The server of an endpoints.yml ``nlg`` section, or None when it names no ``url``."""
-        if not section or not section.get("url"):
+        """The server of an endpoints.yml ``nlg`` section, or None when it names no ``url``
+        (or a ``type`` that means the domain's templates)."""
+        if not section:
+            return None
+        if not isinstance(section, dict):
+            raise ConfigError("endpoints.yml nlg must be a mapping",
+                              hint='write `nlg: {url: "http://localhost:5056/nlg"}`')
+        check_nlg_keys(section)
+        if not section.get("url") or nlg_type(section) in TEMPLATE_TYPES:
             return None
         url = str(section["url"])
         if not url.startswith(("http://", "https://")):
@@ -84,10 +170,11 @@ class NlgServer:
             timeout = float(section.get("timeout", DEFAULT_TIMEOUT))
         except (TypeError, ValueError):
             raise ConfigError("endpoints.yml nlg timeout must be a number of seconds") from None
-        headers = section.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise ConfigError("endpoints.yml nlg headers must be a mapping")
-        return cls(url, timeout, {str(k): str(v) for k, v in headers.items()})
+        params = _text_mapping(section, "params")
+        if section.get("token") is not None:
+            params[str(section.get("token_name") or "token")] = str(section["token"])
+        return cls(url, timeout, _text_mapping(section, "headers"), params,
+                   _basic_auth(section), _tls(section.get("cafile")))
 
     @staticmethod
     def request_body(response: str, tracker: DialogueStateTracker, channel: str | None,
@@ -103,10 +190,13 @@ class NlgServer:
         import aiohttp
 
         body = self.request_body(response, tracker, channel, arguments)
+        auth = aiohttp.BasicAuth(*self.basic_auth) if self.basic_auth else None
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
-                    session.post(self.url, json=body, headers=self.headers or None) as answer:
+                    session.post(self.url, json=body, headers=self.headers or None,
+                                 params=self.params or None, auth=auth,
+                                 ssl=self.tls) as answer:
                 status, text = answer.status, await answer.text()
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             logger.error("NLG server %s gave no answer for %s (%s); sending the template",
