@@ -153,8 +153,8 @@ def _registered_commands() -> set[str]:
     from dialogflowlite.plugins.manager import get_plugin_manager
 
     names: set[str] = set()
-    for impl in get_plugin_manager().hook.dfl_register_commands.get_hookimpls():
-        names.update(getattr(c, "name", "") for c in impl.function() or [])
+    for _plugin, commands in get_plugin_manager().call_each("dfl_register_commands"):
+        names.update(getattr(c, "name", "") for c in commands or [])
     return names
 
 

@@ -26,6 +26,7 @@ from dialogflowlite.components.generation.templates import (
     UTTER_ACTION_KEY,
     TemplateRenderer,
 )
+from dialogflowlite.errors import ConfigError
 from dialogflowlite.shared.domain import ACTION_GENERATE, Domain
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
 
@@ -107,10 +108,12 @@ class Responder:
         from dialogflowlite.plugins.registry import get_registry
 
         nlg = (endpoints or {}).get("nlg") or {}
+        # first, as it checks the section (a mapping, of keys something reads)
+        nlg_server = NlgServer.from_config(nlg)
         if response_selection is None:
             response_selection = str(nlg.get("response_selection", "random"))
         if seed is None and nlg.get("seed") is not None:
-            seed = int(nlg["seed"])
+            seed = _nlg_seed(nlg["seed"])
         generators: list[Generator] = []
         registry = get_registry()
         for record in archive.manifest.components:
@@ -120,7 +123,7 @@ class Responder:
             generators.append(load_component(component_cls, record.config,
                                              archive.storage(record.key), quantize=quantize))
         return cls(domain, generators=generators, response_selection=response_selection,
-                   seed=seed, nlg_server=NlgServer.from_config(nlg))
+                   seed=seed, nlg_server=nlg_server)
 
     # ------------------------------------------------------------ questions
 
@@ -245,3 +248,14 @@ def generated_message(generated: Generation, action_name: str) -> dict[str, Any]
         "metadata": {"generated": True, "score": round(float(generated.score), 6),
                      UTTER_ACTION_KEY: action_name},
     })
+
+
+def _nlg_seed(value: Any) -> int:
+    """The ``seed`` of endpoints.yml's ``nlg`` section, a whole number."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"endpoints.yml nlg seed must be a whole number, not {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"endpoints.yml nlg seed must be a whole number, not {value!r}",
+                          hint="for example `seed: 42`") from None

@@ -171,3 +171,21 @@ def test_load_takes_selection_from_endpoints(domain, tmp_path) -> None:
         assert responder.templates.selection == "sequential"
         assert responder.generators == []
         assert Responder.load(archive, domain).templates.selection == "random"
+
+
+@pytest.mark.parametrize(("nlg", "problem"), [
+    ("http://localhost:5056/nlg", "nlg must be a mapping"),
+    ({"seed": "three"}, "seed must be a whole number"),
+    ({"seed": True}, "seed must be a whole number"),
+])
+def test_a_bad_nlg_section_is_a_config_error(domain, tmp_path, nlg, problem) -> None:
+    from dialogflowlite.artifact import ModelWriter, open_model
+    from dialogflowlite.errors import ConfigError
+
+    writer = ModelWriter()
+    try:
+        target = writer.save(tmp_path / "model.tar")
+    finally:
+        writer.close()
+    with open_model(target) as archive, pytest.raises(ConfigError, match=problem):
+        Responder.load(archive, domain, endpoints={"nlg": nlg})
