@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ActionExecutionError, ConfigError
-from dialogflowlite.io.formats import flag_meaning
+from dialogflowlite.io.endpoint_settings import ACCESS_KEYS, EndpointAccess, read_access
+from dialogflowlite.io.formats import did_you_mean, flag_meaning
 from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
@@ -41,16 +42,34 @@ class ActionRejectedByServer(Exception):
         super().__init__(message)
 
 
+#: the keys of endpoints.yml's ``action_endpoint`` section (Rasa's endpoint settings)
+ACTION_ENDPOINT_KEYS = ("url", "timeout", *ACCESS_KEYS, "enable_selective_domain")
+
+
+def _endpoint_error(problem: str, hint: str | None = None) -> ConfigError:
+    """The error about a setting of endpoints.yml's ``action_endpoint`` section."""
+    return ConfigError(f"action_endpoint: {problem}", hint=hint)
+
+
+def _check_keys(config: dict[str, Any]) -> None:
+    """Raise a :class:`ConfigError` naming a key nothing reads (a misspelt ``timeout``
+    would otherwise be ignored), with the closest known key."""
+    for key in config:
+        if key not in ACTION_ENDPOINT_KEYS:
+            raise _endpoint_error(
+                f"unknown setting {key!r}",
+                did_you_mean(str(key), ACTION_ENDPOINT_KEYS)
+                or f"the settings are: {', '.join(ACTION_ENDPOINT_KEYS)}")
+
+
 @dataclass
 class ActionEndpoint:
     """Where the action server is (endpoints.yml ``action_endpoint``)."""
 
     url: str
     timeout: float = DEFAULT_TIMEOUT
-    headers: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    token: str | None = None
-    token_name: str = "token"
+    #: headers, query parameters (``token`` included), basic auth and certificates
+    access: EndpointAccess = field(default_factory=EndpointAccess)
     #: send the domain only to actions declared with ``send_domain: true`` (Rasa's
     #: ``enable_selective_domain``); the others get the tracker alone
     selective_domain: bool = False
@@ -67,6 +86,7 @@ class ActionEndpoint:
         if not isinstance(config, dict) or not config.get("url"):
             raise ConfigError("action_endpoint needs a `url`",
                               hint='write `action_endpoint: {url: "http://localhost:5055/webhook"}`')
+        _check_keys(config)
         url = str(config["url"]).strip()
         if not url.lower().startswith(("http://", "https://")):
             # found now, not when the first custom action runs in a conversation
@@ -86,10 +106,7 @@ class ActionEndpoint:
         return cls(
             url=url,
             timeout=timeout,
-            headers={str(k): str(v) for k, v in (config.get("headers") or {}).items()},
-            params={str(k): str(v) for k, v in (config.get("params") or {}).items()},
-            token=None if config.get("token") is None else str(config["token"]),
-            token_name=str(config.get("token_name", "token")),
+            access=read_access(config, _endpoint_error),
             selective_domain=bool(flag_meaning(selective)),
         )
 
@@ -128,14 +145,10 @@ class RemoteActionClient:
 
         url = self.endpoint.url
         payload = webhook_payload(action_name, tracker, domain_json)
-        params = dict(self.endpoint.params)
-        if self.endpoint.token:
-            params[self.endpoint.token_name] = self.endpoint.token
         timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-                    url, json=payload, params=params or None,
-                    headers=self.endpoint.headers or None) as response:
+                    url, json=payload, **self.endpoint.access.request_options()) as response:
                 status = response.status
                 body = await response.text()
         except asyncio.TimeoutError as e:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 from typing import Any
@@ -14,10 +13,15 @@ from dialogue_doubles import FunctionPolicy, simple_rules
 
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.messages import IncomingMessage
-from dialogflowlite.dialogue.remote_actions import PROTOCOL_VERSION, ActionEndpoint
+from dialogflowlite.dialogue.remote_actions import (
+    PROTOCOL_VERSION,
+    ActionEndpoint,
+    RemoteActionClient,
+)
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.shared.domain import ACTION_LISTEN
 from dialogflowlite.shared.events import ActionExecuted, ActionExecutionRejected
+from dialogflowlite.shared.tracker import DialogueStateTracker
 
 DOMAIN = """
 version: "3.1"
@@ -50,12 +54,15 @@ class ActionServer:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        #: each request's headers and query parameters
+        self.access: list[tuple[dict[str, str], dict[str, str]]] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
 
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        self.access.append((dict(request.headers), dict(request.query)))
         name = body["next_action"]
         if name == "action_hello":
             visits = int(body["tracker"]["slots"].get("visits") or 0) + 1
@@ -241,14 +248,21 @@ def test_no_action_server_configured_is_a_clear_error(bot, caplog) -> None:
 def test_endpoint_config() -> None:
     endpoint = ActionEndpoint.from_config({"url": "http://a:5055/webhook", "timeout": 3,
                                            "token": "s3cret"})
-    assert endpoint.timeout == 3.0 and endpoint.token == "s3cret"
+    assert endpoint.timeout == 3.0 and endpoint.access.params == {"token": "s3cret"}
     assert ActionEndpoint.from_config("http://b/webhook").url == "http://b/webhook"
     assert ActionEndpoint.from_config(None) is None
     with pytest.raises(ConfigError, match="needs a `url`"):
         ActionEndpoint.from_config({"timeout": 3})
     with pytest.raises(ConfigError, match="timeout"):
         ActionEndpoint.from_config({"url": "http://a", "timeout": "soon"})
-    assert json.dumps(endpoint.__dict__)
+    # a misspelt key would otherwise be ignored
+    with pytest.raises(ConfigError, match="unknown setting 'timout'") as error:
+        ActionEndpoint.from_config({"url": "http://a", "timout": 3})
+    assert error.value.hint == "did you mean 'timeout'?"
+    with pytest.raises(ConfigError, match="`basic_auth` needs a `username` and a `password`"):
+        ActionEndpoint.from_config({"url": "http://a", "basic_auth": {"username": "bot"}})
+    with pytest.raises(ConfigError, match=r"`cafile` '/no/such\.pem' is not a file"):
+        ActionEndpoint.from_config({"url": "https://a", "cafile": "/no/such.pem"})
     # an address without its scheme is found when the server starts, not at the first
     # custom action of a conversation
     for url in ("localhost:5055/webhook", "ftp://a/webhook"):
@@ -256,6 +270,29 @@ def test_endpoint_config() -> None:
             ActionEndpoint.from_config({"url": url})
         assert "http://" in error.value.hint
     assert ActionEndpoint.from_config({"url": " HTTPS://a/webhook "}).url == "HTTPS://a/webhook"
+
+
+def test_rasas_endpoint_settings_reach_the_action_server() -> None:
+    server = ActionServer()
+
+    async def call() -> dict[str, Any]:
+        await server.start()
+        try:
+            endpoint = ActionEndpoint.from_config({
+                "url": server.url, "headers": {"X-Api-Key": "k1"}, "params": {"region": "eu"},
+                "token": "s3cret", "token_name": "auth",
+                "basic_auth": {"username": "bot", "password": "pw"}})
+            return await RemoteActionClient(endpoint).run(
+                "action_hello", DialogueStateTracker("ann"), None)
+        finally:
+            await server.stop()
+
+    answer = asyncio.run(call())
+    assert answer["events"][0]["name"] == "visits"
+    [(headers, query)] = server.access
+    assert headers["X-Api-Key"] == "k1"
+    assert headers["Authorization"] == "Basic Ym90OnB3"  # bot:pw
+    assert query == {"region": "eu", "auth": "s3cret"}
 
 
 def test_selective_domain_sends_the_domain_only_to_actions_that_ask_for_it(bot) -> None:

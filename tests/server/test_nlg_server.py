@@ -108,7 +108,7 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="timeout must be a number"):
         NlgServer.from_config({"url": "http://x", "timeout": "soon"})
     server = NlgServer.from_config({"url": "https://nlg.example/x", "headers": {"K": 1}})
-    assert server is not None and server.headers == {"K": "1"}
+    assert server is not None and server.access.headers == {"K": "1"}
 
 
 def test_an_unknown_nlg_key_is_an_error_with_the_closest_key() -> None:
@@ -127,8 +127,8 @@ def test_rasa_s_endpoint_settings_load() -> None:
         "token": "s3cret", "token_name": "key",
         "basic_auth": {"username": "bot", "password": "pw"}})
     assert server is not None
-    assert server.params == {"lang": "en", "key": "s3cret"}
-    assert server.basic_auth == ("bot", "pw")
+    assert server.access.params == {"lang": "en", "key": "s3cret"}
+    assert server.access.basic_auth == ("bot", "pw")
     # Rasa's `type: response` means the domain's templates, with no server
     assert NlgServer.from_config({"url": "http://x/nlg", "type": "response"}) is None
     # a generator class of the user's own takes settings of its own

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError
+from dialogflowlite.io.endpoint_settings import ACCESS_KEYS, EndpointAccess, read_access
 from dialogflowlite.io.formats import did_you_mean
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 5.0
 #: the keys of endpoints.yml's ``nlg`` section: Rasa's endpoint settings, then how
 #: template variations are chosen (read by the responder)
-NLG_KEYS = ("url", "timeout", "headers", "params", "token", "token_name", "basic_auth",
-            "cafile", "type", "store_type", "response_selection", "seed")
+NLG_KEYS = ("url", "timeout", *ACCESS_KEYS, "type", "store_type", "response_selection",
+            "seed")
 #: ``type`` values of Rasa's that mean an NLG server at ``url``
 SERVER_TYPES = ("callback",)
 #: ``type`` values of Rasa's that mean the domain's templates (no server)
@@ -103,37 +104,9 @@ def check_nlg_keys(section: dict[str, Any]) -> None:
                 or f"the settings are: {', '.join(NLG_KEYS)}")
 
 
-def _text_mapping(section: dict[str, Any], key: str) -> dict[str, str]:
-    """The section's ``key`` (``headers``, ``params``) as text keys and values."""
-    value = section.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"endpoints.yml nlg {key} must be a mapping",
-                          hint=f"write `{key}: {{name: value}}`")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _basic_auth(section: dict[str, Any]) -> tuple[str, str] | None:
-    auth = section.get("basic_auth")
-    if not auth:
-        return None
-    if not isinstance(auth, dict) or "username" not in auth or "password" not in auth:
-        raise ConfigError("endpoints.yml nlg basic_auth needs a username and a password",
-                          hint="write `basic_auth: {username: ..., password: ...}`")
-    return str(auth["username"]), str(auth["password"])
-
-
-def _tls(cafile: Any) -> Any:
-    """True (the system's CAs) without ``cafile``, else a context that trusts it; read
-    now, so a wrong path stops the bot at start rather than each response."""
-    if cafile is None:
-        return True
-    import ssl
-
-    try:
-        return ssl.create_default_context(cafile=str(cafile))
-    except (OSError, ssl.SSLError) as e:
-        raise ConfigError(f"endpoints.yml nlg cafile {cafile!r} cannot be read: {e}",
-                          hint="name a PEM file of CA certificates") from e
+def _nlg_error(problem: str, hint: str | None = None) -> ConfigError:
+    """The error about a setting of endpoints.yml's ``nlg`` section."""
+    return ConfigError(f"endpoints.yml nlg: {problem}", hint=hint)
 
 
 @dataclass
@@ -142,13 +115,8 @@ class NlgServer:
 
     url: str
     timeout: float = DEFAULT_TIMEOUT
-    headers: dict[str, str] = field(default_factory=dict)
-    #: query parameters of every request (``params``, and ``token`` under ``token_name``)
-    params: dict[str, str] = field(default_factory=dict)
-    basic_auth: tuple[str, str] | None = None
-    #: how https certificates are checked: True (the system's CAs) or a context
-    #: trusting ``cafile``
-    tls: Any = True
+    #: headers, query parameters, basic auth and certificates (Rasa's endpoint settings)
+    access: EndpointAccess = field(default_factory=EndpointAccess)
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> NlgServer | None:
@@ -170,11 +138,7 @@ class NlgServer:
             timeout = float(section.get("timeout", DEFAULT_TIMEOUT))
         except (TypeError, ValueError):
             raise ConfigError("endpoints.yml nlg timeout must be a number of seconds") from None
-        params = _text_mapping(section, "params")
-        if section.get("token") is not None:
-            params[str(section.get("token_name") or "token")] = str(section["token"])
-        return cls(url, timeout, _text_mapping(section, "headers"), params,
-                   _basic_auth(section), _tls(section.get("cafile")))
+        return cls(url, timeout, read_access(section, _nlg_error))
 
     @staticmethod
     def request_body(response: str, tracker: DialogueStateTracker, channel: str | None,
@@ -190,13 +154,11 @@ class NlgServer:
         import aiohttp
 
         body = self.request_body(response, tracker, channel, arguments)
-        auth = aiohttp.BasicAuth(*self.basic_auth) if self.basic_auth else None
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
-                    session.post(self.url, json=body, headers=self.headers or None,
-                                 params=self.params or None, auth=auth,
-                                 ssl=self.tls) as answer:
+                    session.post(self.url, json=body,
+                                 **self.access.request_options()) as answer:
                 status, text = answer.status, await answer.text()
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             logger.error("NLG server %s gave no answer for %s (%s); sending the template",
