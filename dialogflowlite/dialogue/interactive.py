@@ -44,18 +44,25 @@ from dialogflowlite.dialogue.interactive_export import (
 from dialogflowlite.dialogue.messages import IncomingMessage, bot_message
 from dialogflowlite.dialogue.processor import MessageProcessor, Prediction, TurnResult
 from dialogflowlite.errors import AnnotationError, DialogflowLiteError, ProjectError
-from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START
+from dialogflowlite.shared.domain import (
+    ACTION_BACK,
+    ACTION_DEFAULT_FALLBACK,
+    ACTION_LISTEN,
+    ACTION_SESSION_START,
+)
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
+    ActionReverted,
     ActiveLoop,
     BotUttered,
     Event,
     Restarted,
     SlotSet,
+    UserUtteranceReverted,
     UserUttered,
 )
-from dialogflowlite.shared.message import Entity
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, full_intent_name
 from dialogflowlite.shared.training_data import annotate, parse_annotated_text
 
 T = TypeVar("T")
@@ -71,6 +78,9 @@ COMMANDS = {
 NEW_ACTION_POLICY = None
 #: a name for a new intent or action: no spaces, brackets or quotes
 _NAME = re.compile(r"[^\s/\[\](){}\"'`]+(/[^\s/\[\](){}\"'`]+)?")
+#: actions that take back the user's message when they run, so that the turn
+#: leaves the story and the NLU examples: confirming one is worth a warning
+REVERTING_ACTIONS = (ACTION_DEFAULT_FALLBACK, ACTION_BACK)
 #: how the session ended
 EXPORT, STOP, END_OF_INPUT, INTERRUPTED = "export", "stop", "end of input", "interrupted"
 
@@ -368,8 +378,13 @@ class InteractiveSession:
     # ------------------------------------------------------------ the parse
 
     def confirm_parse(self, text: str, parse: dict[str, Any]) -> dict[str, Any]:
-        """The parse of ``text`` as the user confirms or corrects it (confidence 1.0)."""
-        intent = (parse.get("intent") or {}).get("name")
+        """The parse of ``text`` as the user confirms or corrects it (confidence 1.0).
+
+        A retrieval intent is shown and picked in full (``faq/ask_hours``): the
+        part after the slash is the response selector's choice, which
+        ``utter_faq`` sends and the story holds.
+        """
+        intent = full_intent_name(parse)
         confidence = (parse.get("intent") or {}).get("confidence")
         entities = shown_entities(text, parse.get("entities") or [])
         self.prompt.show(self._parse_summary(text, intent, confidence, entities))
@@ -377,18 +392,56 @@ class InteractiveSession:
             self.prompt.show("The model found no intent for this message.")
         if intent is None or not self._yes_no("Is this right? [Y/n] "):
             intent = self.pick_intent(text, parse, intent)
+            if intent in self.domain.retrieval_intents:
+                intent = self.pick_retrieval_response(intent)
             if not text.startswith(INTENT_MESSAGE_PREFIX):
                 entities = self.correct_entities(text, entities)
             self.prompt.show(self._parse_summary(text, intent, 1.0, entities))
+        return self._corrected_parse(text, parse, intent, entities)
+
+    def _corrected_parse(self, text: str, parse: dict[str, Any], intent: str,
+                         entities: list[dict[str, Any]]) -> dict[str, Any]:
+        """``parse`` with the confirmed intent (a retrieval one's key in the response
+        selector) and entities."""
         corrected = {key: value for key, value in parse.items()
                      if key not in ("intent", "entities", "intent_ranking")}
-        if intent != (parse.get("intent") or {}).get("name"):
+        base = intent
+        if intent == full_intent_name(parse):
+            base = (parse.get("intent") or {}).get("name") or intent
+        else:
             # a response selector's answer belongs to the intent the model thought of
             corrected.pop("response_selector", None)
-        corrected.update({"text": text, "intent": {"name": intent, "confidence": 1.0},
+            if self._is_retrieval_response(intent):
+                base = intent.split(RETRIEVAL_SEPARATOR, 1)[0]
+                corrected["response_selector"] = _selected(base, intent)
+        corrected.update({"text": text, "intent": {"name": base, "confidence": 1.0},
                           "entities": entities,
-                          "intent_ranking": [{"name": intent, "confidence": 1.0}]})
+                          "intent_ranking": [{"name": base, "confidence": 1.0}]})
         return corrected
+
+    def _is_retrieval_response(self, intent: str) -> bool:
+        """Whether ``intent`` is ``faq/ask_hours`` for a retrieval intent ``faq`` of the
+        domain with the response ``utter_faq/ask_hours``."""
+        base, _, key = intent.partition(RETRIEVAL_SEPARATOR)
+        return (bool(key) and base in self.domain.retrieval_intents
+                and f"utter_{intent}" in self.domain.responses)
+
+    def _retrieval_keys(self, base: str) -> list[str]:
+        prefix = f"utter_{base}{RETRIEVAL_SEPARATOR}"
+        return [name[len("utter_"):] for name in self.domain.responses
+                if name.startswith(prefix)]
+
+    def pick_retrieval_response(self, base: str) -> str:
+        """The full retrieval intent (``faq/ask_hours``) whose response answers the message."""
+        keys = self._retrieval_keys(base)
+        while True:
+            name = self._choose(f"'{base}' is a retrieval intent: which of its responses "
+                                "answers the message?", keys, keys,
+                                "Response (number or name): ", None)
+            if name in keys:
+                return name
+            self.prompt.show(f"Pick one of the responses of '{base}' "
+                             f"({', '.join(keys)}).")
 
     def _parse_summary(self, text: str, intent: str | None, confidence: float | None,
                        entities: list[dict[str, Any]]) -> str:
@@ -415,7 +468,7 @@ class InteractiveSession:
         while True:
             name = self._choose(f"Which intent is {text!r}?", options, labels,
                                 f"Intent (number or name{keep}): ", current)
-            if name in self._intent_names():
+            if name in self._intent_names() or self._is_retrieval_response(name):
                 return name
             if self._yes_no(f"'{name}' is not an intent of the domain: add it as a new "
                             "intent? [Y/n] "):
@@ -453,6 +506,10 @@ class InteractiveSession:
                  if isinstance(prediction.confidence, (int, float)) else "?")
         by = f", {prediction.policy_name}" if prediction.policy_name else ""
         self.prompt.show(f"Next action: {prediction.action_name} ({score}{by})")
+        if prediction.action_name in REVERTING_ACTIONS:
+            self.prompt.show(f"  ({prediction.action_name} takes back your message: the turn "
+                             "stays out of the story and the NLU examples; answer n to pick "
+                             "what the bot should do)")
         if self._yes_no("Is this right? [Y/n] "):
             return ActionChoice(prediction.action_name, prediction.policy_name,
                                 prediction.confidence, list(prediction.events))
@@ -611,6 +668,11 @@ class InteractiveSession:
             if isinstance(event, BotUttered):
                 message = bot_message(event)
                 self.prompt.show(f"  bot: {message.get('text') or ''}".rstrip())
+                if event.metadata.get("generated"):
+                    # a trainer should know the text came from the generator, not a template
+                    score = event.metadata.get("score")
+                    self.prompt.show("       (generated" + (
+                        f", score {score:.2f})" if isinstance(score, (int, float)) else ")"))
                 for number, button in enumerate(message.get("buttons") or [], 1):
                     self.prompt.show(f"       {number}: {button.get('title')} "
                                      f"({button.get('payload')})")
@@ -626,6 +688,11 @@ class InteractiveSession:
                 self.prompt.show(f"  {event.name} rejected running: the bot picks again")
             elif isinstance(event, Restarted):
                 self.prompt.show("  (the conversation was restarted)")
+            elif isinstance(event, UserUtteranceReverted):
+                self.prompt.show("  (your last message is taken back: it is not written to "
+                                 "the story or the NLU examples)")
+            elif isinstance(event, ActionReverted):
+                self.prompt.show("  (the bot's last action is taken back)")
 
 
 # ---------------------------------------------------------------- entities
@@ -665,6 +732,16 @@ def _has_span(entity: dict[str, Any], text: str) -> bool:
     start, end = entity.get("start"), entity.get("end")
     return (bool(entity.get("entity")) and isinstance(start, int) and isinstance(end, int)
             and 0 <= start < end <= len(text))
+
+
+def _selected(base: str, intent: str) -> dict[str, Any]:
+    """A response selector's result that chose ``intent`` (``faq/ask_hours``) for ``base``,
+    in Rasa's shape."""
+    response = {"intent_response_key": intent, "utter_action": f"utter_{intent}",
+                "confidence": 1.0}
+    return {"all_retrieval_intents": [base],
+            base: {"response": response,
+                   "ranking": [{"intent_response_key": intent, "confidence": 1.0}]}}
 
 
 def _entity_dict(entity: Entity) -> dict[str, Any]:

@@ -32,7 +32,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from dialogflowlite.dialogue.story_export import WrittenStory, events_to_steps, stories_yaml
+from dialogflowlite.dialogue.story_export import (
+    WrittenStory,
+    events_to_steps,
+    stories_yaml,
+    story_intent,
+)
 from dialogflowlite.errors import DialogflowLiteError, Position, ProjectError
 from dialogflowlite.io.loader import Project, load_project, resolve_in_project
 from dialogflowlite.io.nlu_writer import nlu_yaml
@@ -180,7 +185,9 @@ def user_examples(segments: Iterable[Sequence[Event]]) -> list[Message]:
                         for e in event.entities
                         if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
                         and 0 <= e["start"] < e["end"] <= len(event.text) and e.get("entity")]
-            examples.append(Message(text=event.text, intent=event.intent_name,
+            # a retrieval intent in full (faq/ask_hours): the session showed it so and the
+            # user confirmed or chose it, and only the full name teaches the selector
+            examples.append(Message(text=event.text, intent=story_intent(event),
                                     entities=entities))
     return examples
 

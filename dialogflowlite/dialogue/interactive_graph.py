@@ -17,10 +17,12 @@ import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from dialogflowlite.dialogue.interactive_export import story_segments
 from dialogflowlite.dialogue.story_graph import build_story_graph, graph_to_html, path_nodes
 from dialogflowlite.shared.domain import ACTION_SESSION_START
-from dialogflowlite.shared.events import ActionExecuted, Event, SessionStarted
+from dialogflowlite.shared.events import ActionExecuted, Event, Restarted, SessionStarted
 from dialogflowlite.shared.story_paths import StoryPath
+from dialogflowlite.shared.tracker import applied_events
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +44,34 @@ def session_graph_page(training: Sequence[StoryPath], conversations: Sequence[Se
     note = "" if drawn or not training else (
         f"The {len(training)} story paths of the project are left out (more than "
         f"{MAX_TRAINING_STORIES}); only this session's conversations are drawn.")
-    # the session start opens every conversation and no story: left out, a conversation
-    # shares its first steps with the stories it follows
-    steps = [[e for e in events if not _session_start(e)] for events in conversations]
-    paths = drawn + [StoryPath(stories=[f"conversation {number}"], events=events)
-                     for number, events in enumerate(steps, start=1)]
+    # drawn as the export writes them: a turn taken back (/undo, a fallback) is left out,
+    # and a restart starts another story
+    paths = drawn + [StoryPath(stories=[f"conversation {number}"], events=segment)
+                     for number, events in enumerate(conversations, start=1)
+                     for segment in story_segments(events)]
+    going_on = _going_on(conversations)
+    if conversations:
+        # also before its first message, when no story holds it yet (a path drawn
+        # twice is drawn once)
+        paths.append(StoryPath(stories=["the conversation going on"], events=going_on))
     graph = build_story_graph(paths)
-    highlight = path_nodes(graph, steps[-1]) if steps else frozenset()
+    highlight = path_nodes(graph, going_on) if conversations else frozenset()
     return graph_to_html(graph, title, highlight=highlight, note=note,
                          refresh_seconds=REFRESH_SECONDS)
+
+
+def _going_on(conversations: Sequence[Sequence[Event]]) -> list[Event]:
+    """The steps of the story the session is writing now: the latest conversation since
+    its last restart or session start, as its story will hold them."""
+    if not conversations:
+        return []
+    events = list(conversations[-1])
+    begins = max((index + 1 for index, event in enumerate(events)
+                  if isinstance(event, (Restarted, SessionStarted))), default=0)
+    # the session start opens every conversation and no story: left out, a conversation
+    # shares its first steps with the stories it follows
+    steps = [e for e in events[begins:] if not _session_start(e)]
+    return applied_events(steps, keep_loop_turns=True)
 
 
 def _session_start(event: Event) -> bool:

@@ -255,6 +255,17 @@ def test_a_new_action_can_be_chosen_again_from_the_list(project: Path) -> None:
         "greet", "utter_hi", "greet", "utter_hi"]
 
 
+def test_a_confirmed_fallback_says_that_it_takes_the_message_back(project: Path) -> None:
+    # after a new response the policies know nothing better than the fallback
+    answers = [*GREET[:2], "n", "utter_hi", "Hi there!", "", ""]
+    report, out = chat(project, answers)
+    assert "Next action: action_default_fallback" in out
+    assert ("(action_default_fallback takes back your message: the turn stays out of the "
+            "story and the NLU examples; answer n to pick what the bot should do)") in out
+    assert "(your last message is taken back: it is not written to the story" in out
+    assert report is None or report.stories == 0
+
+
 # ---------------------------------------------------------------- commands
 
 

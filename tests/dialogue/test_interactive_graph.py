@@ -86,3 +86,19 @@ def test_a_port_in_use_is_an_oserror() -> None:
         taken.listen()
         with pytest.raises(OSError):
             SessionGraphServer(taken.getsockname()[1])
+
+
+def test_turns_taken_back_are_not_drawn_and_a_restart_starts_another_path() -> None:
+    from dialogflowlite.shared.events import BotUttered, Restarted, UserUtteranceReverted
+
+    # the fallback took "mumble" back: its story will not hold it, nor will the page
+    reverted = [*turn("greet", "utter_greet"), *turn("mumble", "action_default_fallback"),
+                BotUttered(text="Sorry?"), UserUtteranceReverted()]
+    page = session_graph_page([], [reverted])
+    assert drawn(page) == {"START", "END", "greet", "utter_greet"}
+    # after a restart, the conversation going on is the part after it
+    restarted = [*turn("greet", "utter_greet"), *turn("stop", "action_restart"), Restarted(),
+                 *turn("inform", "utter_noted")]
+    page = session_graph_page([], [restarted])
+    assert {"greet", "stop", "inform"} <= drawn(page)
+    assert filled(page) == {"START", "inform", "utter_noted"}

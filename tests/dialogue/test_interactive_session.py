@@ -307,3 +307,91 @@ def test_the_session_hands_over_its_conversations_after_every_step(session_for) 
     assert steps(seen[1][-1]) == ["greet", "utter_greet"]
     assert steps(seen[-1][0]) == ["greet", "utter_greet"]
     assert steps(seen[-1][-1]) == []
+
+
+# ---------------------------------------------------------------- retrieval intents
+
+FAQ_DOMAIN = DOMAIN.replace("intents: [greet, book, inform]",
+                            "intents: [greet, book, inform, faq]") + """
+  utter_faq/hours:
+    - text: "We open at nine."
+  utter_faq/parking:
+    - text: "Park behind the house."
+"""
+
+
+@pytest.fixture
+def faq_session(write_project, domain_from):
+    """``faq_session(answers)``: a session on a bot whose ``faq`` is a retrieval intent
+    that ``utter_faq`` answers (templates rendered by the real responder)."""
+    from dialogflowlite.components.generation.responder import Responder
+
+    sessions = []
+
+    def build(answers: list) -> InteractiveSession:
+        project = write_project(domain=FAQ_DOMAIN, name=f"faq{len(sessions)}")
+        domain = domain_from(FAQ_DOMAIN)
+        agent = Agent(domain, policies=simple_rules({"faq": ["utter_faq"]}),
+                      responder=Responder(domain))
+        session = InteractiveSession(agent, ScriptedPrompt(answers), project)
+        sessions.append(session)
+        return session
+
+    yield build
+    for session in sessions:
+        session.close()
+
+
+def test_a_retrieval_intent_typed_in_full_is_its_selectors_choice(faq_session) -> None:
+    session = faq_session(["when do you open", "faq/hours", "", "", "", "/export"])
+    report = session.run()
+    text = session.prompt.text
+    assert "is not an intent of the domain" not in text
+    assert "  intent:  faq/hours (1.00)" in text
+    assert "  bot: We open at nine." in text
+    user = next(e for e in session.conversation_events()[0] if isinstance(e, UserUttered))
+    assert user.intent_name == "faq"
+    assert report.additions.intents == []
+    project = load_project(session.project_dir)
+    (story,) = project.stories
+    assert story.steps[0].intent == "faq/hours"
+    # the NLU example too, so that the response selector learns from it
+    assert ("when do you open", "faq/hours") in [(m.text, m.intent) for m in project.nlu.examples]
+
+
+def test_a_retrieval_intent_picked_from_the_list_asks_for_its_response(faq_session) -> None:
+    session = faq_session(["where can I park", "4", "hours?", "2", "", "", "", "/export"])
+    session.run()
+    text = session.prompt.text
+    assert "'faq' is a retrieval intent: which of its responses answers the message?" in text
+    assert "  1. faq/hours" in text and "  2. faq/parking" in text
+    assert "  bot: Park behind the house." in text
+    project = load_project(session.project_dir)
+    (story,) = project.stories
+    assert story.steps[0].intent == "faq/parking"
+    assert ("where can I park", "faq/parking") in [
+        (m.text, m.intent) for m in project.nlu.examples]
+
+
+def test_a_confirmed_selector_choice_is_shown_and_kept(faq_session) -> None:
+    session = faq_session([""])
+    parse = {"intent": {"name": "faq", "confidence": 0.9},
+             "response_selector": {"default": {"response": {
+                 "intent_response_key": "faq/parking", "utter_action": "utter_faq/parking",
+                 "confidence": 0.8}}}}
+    corrected = session.confirm_parse("where can I park", parse)
+    assert "  intent:  faq/parking (0.90)" in session.prompt.text
+    assert corrected["intent"]["name"] == "faq"
+    assert corrected["response_selector"] == parse["response_selector"]
+
+
+def test_a_generated_message_is_marked_with_its_score(session_for) -> None:
+    from dialogflowlite.shared.events import BotUttered
+
+    session = session_for([])
+    session._show_events([
+        BotUttered(text="How about thai?", metadata={"generated": True, "score": -0.213,
+                                                     "utter_action": "utter_offer"}),
+        BotUttered(text="Hello!", metadata={"utter_action": "utter_greet"})])
+    assert session.prompt.lines == ["  bot: How about thai?", "       (generated, score -0.21)",
+                                    "  bot: Hello!"]

@@ -157,7 +157,11 @@ def greedy_or_sample(model: StepModel, source: Any, config: DecodingConfig,
     generator = None
     if sampling:
         generator = torch.Generator()
-        generator.manual_seed(0 if config.seed is None else int(config.seed))
+        if config.seed is None:
+            # no seed asks for variety: a fixed one would sample the same reply every time
+            generator.seed()
+        else:
+            generator.manual_seed(int(config.seed))
     state = model.start(source, 1)
     tokens: list[int] = []
     token_log_probs: list[float] = []

@@ -6,12 +6,18 @@ not import torch.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from dialogflowlite.errors import ComponentConfigError
 
 STRATEGIES = ("greedy", "beam", "sample")
+#: settings that count tokens or beams: whole numbers
+WHOLE_SETTINGS = ("beam_size", "top_k", "max_length", "no_repeat_ngram_size")
+#: settings that scale or cut a distribution: any finite number
+REAL_SETTINGS = ("temperature", "top_p", "repetition_penalty", "length_penalty")
 
 
 @dataclass
@@ -33,6 +39,7 @@ class DecodingConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_kinds()
         if self.strategy not in STRATEGIES:
             raise ComponentConfigError(f"decoding strategy '{self.strategy}' is not known",
                                        hint=f"use one of {', '.join(STRATEGIES)}")
@@ -51,11 +58,37 @@ class DecodingConfig:
             raise ComponentConfigError("decoding repetition_penalty must be above 0",
                                        hint="1.0 means no penalty")
 
+    def _check_kinds(self) -> None:
+        """Each setting is of its kind, before any range check compares it.
+
+        YAML hands over what was written (``beam_size: "4"``, ``seed: abc``);
+        without this a quoted number fails deep in decoding, on the first reply.
+        """
+        for name in WHOLE_SETTINGS:
+            setattr(self, name, _whole_number(name, getattr(self, name)))
+        for name in REAL_SETTINGS:
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value):
+                raise ComponentConfigError(
+                    f"decoding {name} must be a number, not {value!r}",
+                    hint=f"write `{name}: {getattr(DecodingConfig, name)}` or another number")
+        if not isinstance(self.require_values, bool):
+            raise ComponentConfigError(
+                f"decoding require_values must be true or false, not {self.require_values!r}",
+                hint="write `require_values: true` (no quotes)")
+        if self.seed is not None:
+            self.seed = _whole_number("seed", self.seed)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> DecodingConfig:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> DecodingConfig:
+        """The settings of a ``decoding:`` mapping (null or empty: every default)."""
+        if data is not None and not isinstance(data, Mapping):
+            raise ComponentConfigError(
+                f"decoding must be a mapping of settings, not {data!r}",
+                hint="for example `decoding: {strategy: beam, beam_size: 4}`")
         data = dict(data or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -63,3 +96,16 @@ class DecodingConfig:
             raise ComponentConfigError(f"unknown decoding setting '{unknown[0]}'",
                                        hint=f"known settings: {', '.join(sorted(known))}")
         return cls(**data)
+
+
+def _is_number(value: Any) -> bool:
+    # YAML's true/false are Python ints: a flag is no number here
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` as an int when it is a whole number (``4`` or ``4.0``), else an error."""
+    if _is_number(value) and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise ComponentConfigError(f"decoding {name} must be a whole number, not {value!r}",
+                               hint=f"for example `{name}: 4`")

@@ -17,6 +17,7 @@ Otherwise the responder sends the template (or the fallback) instead.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,16 +36,38 @@ class Verdict:
     invented: list[str] = field(default_factory=list)
 
 
+#: scripts written without spaces between words: a phrase of them is found inside
+#: longer text ("笨蛋" in "你是笨蛋吗"), where a word of a spaced script must stand alone
+_UNSPACED_SCRIPTS = ("CJK ", "HIRAGANA", "KATAKANA", "HALFWIDTH KATAKANA", "THAI", "LAO",
+                     "KHMER", "MYANMAR", "TIBETAN")
+
+
+def _written_without_spaces(character: str) -> bool:
+    return unicodedata.name(character, "").startswith(_UNSPACED_SCRIPTS)
+
+
+def _phrase_pattern(phrase: str) -> str:
+    """``phrase`` as a regex that matches it as a whole word where its script has words."""
+    start = "" if _written_without_spaces(phrase[0]) else r"(?<!\w)"
+    end = "" if _written_without_spaces(phrase[-1]) else r"(?!\w)"
+    return f"{start}{re.escape(phrase)}{end}"
+
+
 class Blocklist:
-    """Words and phrases a generated reply must never contain (whole words, any case)."""
+    """Words and phrases a generated reply must never contain (whole words, any case).
+
+    A phrase in a script written without spaces (Chinese, Japanese, Thai, ...)
+    is found anywhere in a reply, as such a script has no word boundaries to
+    look for.
+    """
 
     def __init__(self, phrases: Iterable[str] = ()) -> None:
         self.phrases = [p.strip() for p in phrases if p and p.strip()]
         self._pattern = None
         if self.phrases:
-            alternatives = "|".join(re.escape(p) for p in sorted(self.phrases, key=len,
-                                                                   reverse=True))
-            self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+            alternatives = "|".join(_phrase_pattern(p) for p in sorted(self.phrases, key=len,
+                                                                         reverse=True))
+            self._pattern = re.compile(alternatives, re.IGNORECASE)
 
     @classmethod
     def from_file(cls, path: str | Path, extra: Iterable[str] = ()) -> Blocklist:

@@ -18,7 +18,8 @@ pretrained sequence-to-sequence or causal language model fine-tuned from
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import Component
@@ -91,6 +92,8 @@ class NeuralResponseGenerator(Component):
     name = "NeuralResponseGenerator"
     kind = "generator"
     finetunable = True
+    #: takes ``project_dir`` when built for training (``blocklist_file`` is found there)
+    reads_project_files = True
     provides = ("bot_text",)
     defaults = {
         "mode": "both",  # act2text, context2response or both
@@ -133,13 +136,15 @@ class NeuralResponseGenerator(Component):
         "quantize": False,  # dynamic int8 weights when loaded (faster CPU decoding)
     }
 
-    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, config: dict[str, Any] | None = None, *,
+                 project_dir: str | Path | None = None, **kwargs: Any) -> None:
+        """``project_dir`` is where a relative ``blocklist_file`` is found (default: the
+        current folder)."""
         super().__init__(config, **kwargs)
         self.decoding = DecodingConfig.from_dict(self.config["decoding"])
         self._quantized = False
-        blocklist_file = self.config["blocklist_file"]
-        self.blocklist = (Blocklist.from_file(blocklist_file, self.config["blocklist"])
-                          if blocklist_file else Blocklist(self.config["blocklist"]))
+        self._warned_length = False
+        self.blocklist = self._read_blocklist(project_dir)
         self.backend: Any = None
         self.delexicaliser = Delexicaliser(style=self.config["placeholder_style"],
                                            min_ratio=float(self.config["lexical_ratio"]),
@@ -148,6 +153,16 @@ class NeuralResponseGenerator(Component):
         #: action or act name -> the slots its input carries, in order
         self.act_slots: dict[str, list[str]] = {}
         self.fit_result: dict[str, Any] = {}
+
+    def _read_blocklist(self, project_dir: str | Path | None) -> Blocklist:
+        blocklist_file = self.config["blocklist_file"]
+        if not blocklist_file:
+            return Blocklist(self.config["blocklist"])
+        path = Path(blocklist_file)
+        if project_dir is not None and not path.is_absolute():
+            # config.yml names it from the project, wherever `train --project` runs
+            path = Path(project_dir) / path
+        return Blocklist.from_file(path, self.config["blocklist"])
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *,
@@ -179,6 +194,12 @@ class NeuralResponseGenerator(Component):
         if not isinstance(config["blocklist"], list):
             cls.report_bad_setting(f"{cls.name}: blocklist must be a list of phrases",
                                    position=position)
+        elif not all(isinstance(phrase, str) for phrase in config["blocklist"]):
+            odd = next(p for p in config["blocklist"] if not isinstance(p, str))
+            cls.report_bad_setting(
+                f"{cls.name}: blocklist entries must be text, not {odd!r}",
+                hint="quote numbers and leave no entry empty (`blocklist: [damn, \"666\"]`)",
+                position=position)
         cls._check_numbers(config, position)
         try:
             DecodingConfig.from_dict(config["decoding"])
@@ -197,11 +218,27 @@ class NeuralResponseGenerator(Component):
         cls.check_numbers(config, ("history", "story_samples"), at_least=0, whole=True,
                           position=position)
         cls.check_number(config, "lexical_ratio", at_least=0, at_most=1, position=position)
+        cls._check_threshold(config, position)
         cls.check_number(config, "label_smoothing", at_least=0, below=1, position=position)
         if sizes_fine and config["model"] is None and config["hidden_size"] % config["heads"]:
             cls.report_bad_setting(
                 f"{cls.name}: hidden_size {config['hidden_size']} is not a multiple of heads "
                 f"{config['heads']}", hint="make hidden_size a multiple of heads",
+                position=position)
+
+    @classmethod
+    def _check_threshold(cls, config: dict[str, Any], position: Position | None) -> None:
+        """A score is a log-probability, at most 0: a threshold above 0 (a probability, as
+        Rasa's fallback thresholds are written) would reject every reply."""
+        threshold = config["threshold"]
+        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) \
+                and threshold > 0:
+            cls.report_bad_setting(
+                f"{cls.name}: threshold {threshold} is above 0, and no reply scores above 0 "
+                "(a score is the mean log-probability of its tokens): every reply would be "
+                "rejected",
+                hint="write a log-probability: the default is -1.5; for a least probability "
+                     "p per token write ln(p), such as -0.36 for 0.7",
                 position=position)
 
     @property
@@ -351,7 +388,7 @@ class NeuralResponseGenerator(Component):
         from dialogflowlite.components.generation.decoding import decode
 
         backend = self._require_backend()
-        decoding = decoding or self.decoding
+        decoding = self._within_model_length(decoding or self.decoding, backend)
         prepared = self.delexicaliser.prepare(GenerationExample(
             example.mode, None, acts=example.acts, context=example.context,
             intent=example.intent, slots=example.slots))
@@ -373,6 +410,22 @@ class NeuralResponseGenerator(Component):
                         threshold=float(self.config["threshold"]), blocklist=self.blocklist)
         return GeneratedReply(final, chosen.score, verdict.accepted, verdict.reason,
                               delexicalised, dict(prepared.values))
+
+    def _within_model_length(self, decoding: DecodingConfig, backend: Any) -> DecodingConfig:
+        """``decoding`` with ``max_length`` cut to what the model has positions for.
+
+        A longer ``max_length`` would make a reply that runs on fail at the
+        model's last position instead of stopping there.
+        """
+        longest = getattr(backend, "longest_reply", None)
+        if longest is None or decoding.max_length <= longest:
+            return decoding
+        if not self._warned_length:
+            self._warned_length = True
+            logger.warning("%s: decoding max_length %d is more than the model's %d positions; "
+                           "replies stop at %d tokens (raise max_target_length and retrain "
+                           "for longer ones)", self.name, decoding.max_length, longest, longest)
+        return replace(decoding, max_length=longest)
 
     def token_nll(self, examples: list[GenerationExample],
                   batch_size: int = 64) -> tuple[float, int]:
@@ -423,6 +476,9 @@ class NeuralResponseGenerator(Component):
             "act_slots": self.act_slots,
             "delexicaliser": self.delexicaliser.to_dict(),
             "fit": self.fit_result,
+            # the phrases travel with the model: a served model has no project folder
+            # to read blocklist_file from
+            "blocklist": self.blocklist.phrases,
         })
         backend.persist(storage)
 
@@ -431,8 +487,14 @@ class NeuralResponseGenerator(Component):
              quantize: bool = False) -> NeuralResponseGenerator:
         """Rebuild the trained generator; int8 weights with ``quantize`` or when its
         config asks for them."""
-        generator = cls(config)
         state = storage.read_json("generator.json")
+        if "blocklist" in state:
+            generator = cls({**config, "blocklist_file": None})
+            generator.config["blocklist_file"] = config.get("blocklist_file")
+            generator.blocklist = Blocklist(state["blocklist"])
+        else:
+            # saved before the phrases were kept in the model
+            generator = cls(config)
         generator.modes = list(state["modes"])
         generator.act_slots = {k: list(v) for k, v in state["act_slots"].items()}
         generator.delexicaliser = Delexicaliser.from_dict(state["delexicaliser"])

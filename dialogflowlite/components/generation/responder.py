@@ -122,6 +122,7 @@ class Responder:
             component_cls = registry.get(record.name)
             generators.append(load_component(component_cls, record.config,
                                              archive.storage(record.key), quantize=quantize))
+        _warn_about_untrained_generators(archive, len(generators))
         return cls(domain, generators=generators, response_selection=response_selection,
                    seed=seed, nlg_server=nlg_server)
 
@@ -248,6 +249,26 @@ def generated_message(generated: Generation, action_name: str) -> dict[str, Any]
         "metadata": {"generated": True, "score": round(float(generated.score), 6),
                      UTTER_ACTION_KEY: action_name},
     })
+
+
+def _warn_about_untrained_generators(archive: ModelArchive, trained: int) -> None:
+    """Say so when config.yml lists generators that the model was trained without.
+
+    Otherwise the bot quietly answers every ``action_generate`` with the
+    fallback, and ``utter_*`` actions that only a generator writes say nothing.
+    """
+    listed = archive.manifest.config.get("generators") or []
+    if not isinstance(listed, list) or len(listed) <= trained:
+        return
+    names = ", ".join(str(entry.get("name")) if isinstance(entry, dict) else str(entry)
+                      for entry in listed)
+    model = archive.source
+    logger.warning(
+        "the model%s was trained with %d of the %d generator(s) its config lists (%s): "
+        "action_generate sends %s, and utter_* actions without a template send nothing; "
+        "train them with `dialogflowlite train` (or `dialogflowlite train generation`)",
+        f" {model.name}" if model is not None else "", trained, len(listed), names,
+        FALLBACK_RESPONSE)
 
 
 def _nlg_seed(value: Any) -> int:

@@ -105,6 +105,11 @@ class ScratchBackend:
         return cls(Seq2SeqTransformer(model_config), vocabulary, max_source, max_target,
                    source_encoder)
 
+    @property
+    def longest_reply(self) -> int:
+        """The most tokens a reply can have: the model has no positions beyond them."""
+        return self.model.config.max_positions
+
     # ------------------------------------------------------------ data
 
     def encode_source(self, text: str) -> list[int]:

@@ -74,11 +74,12 @@ class GenerationSection:
                 raise TrainingError(f"'{entry.name}' is a {component_cls.kind}, not a generator",
                                     hint="list only generators under `generators:`",
                                     position=entry.position)
-            generator = component_cls(entry.params, position=entry.position)
+            generator = _new_generator(component_cls, entry, project)
             key = generator_key(index, component_cls.name)
             examples = training_examples(project, generator, int(seed))
             expected = fingerprint("generation", component_identity(component_cls),
-                                   generator.config, int(seed), pairs_fingerprint(examples))
+                                   generator.config, int(seed), pairs_fingerprint(examples),
+                                   *_blocklist_phrases(generator))
             entry_info = {"key": key, "name": component_cls.name, "pairs": len(examples)}
             if context.reuse(key, expected):
                 logger.info("%s is unchanged: reused from the previous model", key)
@@ -106,3 +107,18 @@ class GenerationSection:
             entries.append({**entry_info, "reused": False,
                             "fit": getattr(generator, "fit_result", {})})
         return {"generators": entries}
+
+
+def _new_generator(component_cls: Any, entry: Any, project: Project) -> Any:
+    """The configured generator; ours finds its files (``blocklist_file``) in the project."""
+    if getattr(component_cls, "reads_project_files", False):
+        return component_cls(entry.params, position=entry.position, project_dir=project.root)
+    return component_cls(entry.params, position=entry.position)
+
+
+def _blocklist_phrases(generator: Any) -> list[list[str]]:
+    """The phrases a generator keeps in the model, so that editing its
+    ``blocklist_file`` retrains (copies) it with them; nothing for other generators."""
+    if not generator.config.get("blocklist_file"):
+        return []  # the config, already in the fingerprint, holds every phrase
+    return [list(generator.blocklist.phrases)]

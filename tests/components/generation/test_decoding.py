@@ -215,7 +215,36 @@ def test_top_k_and_top_p_filters() -> None:
     ({"repetition_penalty": 0}, "repetition_penalty"),
     ({"no_repeat_ngram_size": 1}, "no_repeat_ngram_size"),
     ({"beams": 3}, "beams"),
+    ({"beam_size": "4"}, "beam_size must be a whole number"),
+    ({"beam_size": 2.5}, "beam_size must be a whole number"),
+    ({"max_length": True}, "max_length must be a whole number"),
+    ({"top_k": 1.5}, "top_k must be a whole number"),
+    ({"temperature": "hot"}, "temperature must be a number"),
+    ({"temperature": float("nan")}, "temperature must be a number"),
+    ({"length_penalty": "x"}, "length_penalty must be a number"),
+    ({"require_values": "yes"}, "require_values must be true or false"),
+    ({"seed": "abc"}, "seed must be a whole number"),
 ])
 def test_bad_decoding_settings_are_named(settings, message) -> None:
     with pytest.raises(ComponentConfigError, match=message):
         DecodingConfig.from_dict(settings)
+
+
+@pytest.mark.parametrize("settings", ["beam", ["beam"], 4])
+def test_decoding_that_is_not_a_mapping_is_named(settings) -> None:
+    with pytest.raises(ComponentConfigError, match="decoding must be a mapping"):
+        DecodingConfig.from_dict(settings)
+
+
+def test_whole_numbers_written_as_floats_are_taken_as_ints() -> None:
+    config = DecodingConfig.from_dict({"beam_size": 3.0, "max_length": 20.0, "seed": 7.0})
+    assert (config.beam_size, config.max_length, config.seed) == (3, 20, 7)
+    assert isinstance(config.beam_size, int) and isinstance(config.seed, int)
+
+
+def test_sampling_without_a_seed_varies() -> None:
+    table = {(): {A: 0.25, B: 0.25, C: 0.25, D: 0.25}}
+    table.update({(t,): {A: 0.2, B: 0.2, C: 0.2, D: 0.2, EOS: 0.2} for t in (A, B, C, D)})
+    config = DecodingConfig(strategy="sample", max_length=6)
+    drawn = {tuple(greedy_or_sample(ToyModel(table), None, config).tokens) for _ in range(12)}
+    assert len(drawn) > 1

@@ -61,3 +61,30 @@ def test_a_non_generator_under_generators_is_an_error(generation_project) -> Non
     project.config.generators[0].name = "WhitespaceTokenizer"
     with pytest.raises(TrainingError, match="not a generator"):
         GenerationSection().train(project, TrainingContext(ModelWriter(), None, TrainOptions()))
+
+
+def test_a_blocklist_file_is_read_from_the_project_and_kept_in_the_model(
+        tmp_path, monkeypatch) -> None:
+    root = write_generation_project(tmp_path / "quick", epochs=1,
+                                    blocklist_file="blocklist.txt")
+    (root / "blocklist.txt").write_text("# words never sent\ndamn\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # `train --project quick` run from another folder
+    monkeypatch.chdir(elsewhere)
+    options = TrainOptions(progress=False)
+    first = train(root, sections=("generation",), options=options)
+    # the model is served where the project's files are not
+    (root / "blocklist.txt").unlink()
+    with open_model(first.model_path) as archive:
+        responder = Responder.load(archive, load_project(root).domain)
+    [generator] = responder.generators
+    assert generator.blocklist.phrases == ["damn"]
+    assert generator.config["blocklist_file"] == "blocklist.txt"
+
+    (root / "blocklist.txt").write_text("damn\nheck\n", encoding="utf-8")
+    again = train(root, sections=("generation",), options=options)
+    assert again.trained == ["generation/0_NeuralResponseGenerator"]
+    with open_model(again.model_path) as archive:
+        [generator] = Responder.load(archive, load_project(root).domain).generators
+    assert generator.blocklist.phrases == ["damn", "heck"]

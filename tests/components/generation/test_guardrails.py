@@ -48,6 +48,15 @@ def test_blocklist_matches_whole_words_in_any_case() -> None:
     assert blocklist.find("no bad words") is None
 
 
+def test_blocklist_finds_phrases_of_scripts_without_spaces_inside_words() -> None:
+    blocklist = Blocklist(["笨蛋", "バカ", "โง่", "merde"])
+    assert blocklist.find("你是笨蛋吗") == "笨蛋"
+    assert blocklist.find("お前はバカだ") == "バカ"
+    assert blocklist.find("คุณโง่มาก") == "โง่"
+    # a word of a spaced script still counts only on its own
+    assert blocklist.find("emmerdeur") is None and blocklist.find("Merde alors") == "Merde"
+
+
 def test_blocklist_file(tmp_path) -> None:
     path = tmp_path / "blocked.txt"
     path.write_text("# one phrase per line\nfoo bar\n\nbaz  # trailing comment\n")

@@ -182,6 +182,10 @@ def test_perplexity_inputs(trained) -> None:
     ({"placeholder_style": "fancy"}, "placeholder_style"),
     ({"blocklist": "bad"}, "blocklist"),
     ({"hiden_size": 3}, "hidden_size"),
+    ({"decoding": "beam"}, "decoding must be a mapping"),
+    ({"decoding": {"beam_size": "4"}}, "beam_size must be a whole number"),
+    ({"blocklist": ["damn", 7, None]}, "blocklist entries must be text"),
+    ({"threshold": 0.7}, "threshold 0.7 is above 0"),
 ])
 def test_bad_settings_are_named(settings, message) -> None:
     with pytest.raises(ComponentConfigError, match=message):
@@ -258,3 +262,36 @@ def test_a_placeholder_with_no_value_is_never_written(trained) -> None:
     reply = generator.generate(example)
     assert "ramen" in reply.text
     assert not [p for p in ("[v2]", "[v3]") if p in reply.delexicalised]
+
+
+def test_a_reply_longer_than_the_model_allows_stops_at_its_last_position(trained, monkeypatch,
+                                                                         caplog) -> None:
+    from dialogflowlite.components.generation import decoding
+    from dialogflowlite.components.generation.decoding import DecodingConfig
+
+    generator, _ = trained
+    backend = generator.backend
+    stepper = backend.stepper
+
+    def never_ending(banned=None):
+        # a model that never ends its reply runs to max_length
+        return stepper([*(banned or []), backend.vocabulary.eos_id])
+
+    lengths = []
+    original = decoding.decode
+
+    def measured(*args, **kwargs):
+        hypotheses = original(*args, **kwargs)
+        lengths.extend(len(h.tokens) for h in hypotheses)
+        return hypotheses
+
+    monkeypatch.setattr(backend, "stepper", never_ending)
+    monkeypatch.setattr(decoding, "decode", measured)
+    example = GenerationExample(CONTEXT2RESPONSE, context=[Turn(USER, "do you deliver?")],
+                                intent="faq")
+    config = DecodingConfig(strategy="greedy", max_length=backend.longest_reply + 50)
+    with caplog.at_level("WARNING"):
+        reply = generator.generate(example, config)
+    assert reply.text
+    assert lengths == [backend.longest_reply]
+    assert "max_length" in caplog.text

@@ -189,3 +189,36 @@ def test_a_bad_nlg_section_is_a_config_error(domain, tmp_path, nlg, problem) -> 
         writer.close()
     with open_model(target) as archive, pytest.raises(ConfigError, match=problem):
         Responder.load(archive, domain, endpoints={"nlg": nlg})
+
+
+def test_a_model_trained_without_its_configured_generator_is_reported(domain, tmp_path,
+                                                                      caplog) -> None:
+    from dialogflowlite.artifact import ModelWriter, open_model
+
+    writer = ModelWriter()
+    # config.yml lists a generator, but only the NLU was trained (`train nlu`)
+    writer.manifest.config = {"generators": [{"name": "NeuralResponseGenerator"}]}
+    try:
+        target = writer.save(tmp_path / "model.tar")
+    finally:
+        writer.close()
+    with open_model(target) as archive, caplog.at_level("WARNING"):
+        responder = Responder.load(archive, domain)
+    assert responder.generators == []
+    assert "trained with 0 of the 1 generator(s)" in caplog.text
+    assert "NeuralResponseGenerator" in caplog.text and "model.tar" in caplog.text
+    assert "dialogflowlite train generation" in caplog.text
+
+
+def test_a_model_without_generators_in_its_config_is_not_reported(domain, tmp_path,
+                                                                   caplog) -> None:
+    from dialogflowlite.artifact import ModelWriter, open_model
+
+    writer = ModelWriter()
+    try:
+        target = writer.save(tmp_path / "model.tar")
+    finally:
+        writer.close()
+    with open_model(target) as archive, caplog.at_level("WARNING"):
+        Responder.load(archive, domain)
+    assert "generator" not in caplog.text
