@@ -17,6 +17,7 @@ from typing import Any
 
 from dialogflowlite.artifact import MANIFEST, ModelArchive, latest_model, open_model
 from dialogflowlite.brokers.base import EventBroker
+from dialogflowlite.components.generation.messages import flatten_replies
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.domain_json import domain_from_dict
 from dialogflowlite.dialogue.messages import IncomingMessage
@@ -224,11 +225,20 @@ class Agent:
     # ------------------------------------------------------------ conversations
 
     async def handle_message(self, message: IncomingMessage) -> list[dict[str, Any]]:
-        """Process a user message; returns the bot's replies in Rasa's REST shape."""
-        return (await self.processor.handle_message(message)).replies
+        """Process a user message; returns the bot's replies in Rasa's REST shape.
+
+        Quick replies come as buttons and each card of ``elements`` as a text, as
+        Rasa's collecting channel has them; a response's ``button_type`` stays with
+        its buttons.
+        """
+        return flatten_replies((await self.processor.handle_message(message)).replies)
 
     async def handle_turn(self, message: IncomingMessage) -> TurnResult:
-        """Like :meth:`handle_message`, with the turn's events and full messages."""
+        """Like :meth:`handle_message`, with the turn's events and full messages.
+
+        Its ``replies`` are those channels get: quick replies and cards of
+        ``elements`` kept for the channels that show them.
+        """
         return await self.processor.handle_message(message)
 
     async def handle_text(self, text: str, sender_id: str = "default", *,
@@ -245,7 +255,7 @@ class Agent:
         """Act as if the user expressed ``intent``; returns the replies."""
         result = await self.processor.trigger_intent(sender_id, intent, entities, channel,
                                                      metadata)
-        return result.replies
+        return flatten_replies(result.replies)
 
     async def execute_action(self, sender_id: str, action_name: str, *,
                              policy: str | None = None, confidence: float | None = None,

@@ -3,8 +3,8 @@
 :class:`IncomingMessage` is what a channel hands to the processor. Bot messages
 are plain dicts (``text``, ``buttons``, ``image``, ``custom``, ...) as
 responses and actions produce them; :func:`bot_uttered` records one as a
-``bot`` event and :func:`rest_replies` turns them into the replies of Rasa's
-REST channel.
+``bot`` event, :func:`channel_replies` turns them into the replies channels
+get and :func:`rest_replies` into the replies of Rasa's REST channel.
 """
 
 from __future__ import annotations
@@ -83,6 +83,19 @@ def bot_message(event: BotUttered) -> dict[str, Any]:
     if event.metadata:
         message["metadata"] = dict(event.metadata)
     return {key: value for key, value in message.items() if value not in (None, "")}
+
+
+def channel_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+    """One bot message as the replies the channels get (``recipient_id`` plus the keys set).
+
+    As :func:`rest_replies`, except that quick replies stay ``quick_replies``
+    and the cards of ``elements`` stay together in one ``{"elements": [...]}``
+    reply, for the channels that show them; Rasa's REST shape is
+    :func:`~dialogflowlite.components.generation.messages.rasa_replies` of these.
+    """
+    from dialogflowlite.components.generation.messages import channel_replies as replies_of
+
+    return replies_of(message, recipient_id)
 
 
 def rest_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:

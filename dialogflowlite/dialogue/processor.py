@@ -33,7 +33,7 @@ from dialogflowlite.dialogue.actions import (
 )
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.default_actions import SESSION_METADATA_KEY, ActionListen
-from dialogflowlite.dialogue.messages import IncomingMessage, bot_message, rest_replies
+from dialogflowlite.dialogue.messages import IncomingMessage, bot_message, channel_replies
 from dialogflowlite.dialogue.parsing import IntentSyntaxParser, MessageParser
 from dialogflowlite.dialogue.reminders import ReminderScheduler
 from dialogflowlite.dialogue.sessions import needs_new_session
@@ -116,7 +116,9 @@ class TurnResult:
     events: list[Event] = field(default_factory=list)
     #: the bot messages sent (text, buttons, image, custom, ... and their metadata)
     messages: list[dict[str, Any]] = field(default_factory=list)
-    #: the same messages as Rasa's REST channel replies (after ``dfl_replies_outgoing``)
+    #: the same messages as the replies channels get (after ``dfl_replies_outgoing``):
+    #: Rasa's REST replies, except that quick replies stay ``quick_replies`` and the
+    #: cards of ``elements`` stay in one reply; ``rasa_replies`` flattens them
     replies: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -468,7 +470,7 @@ class MessageProcessor:
         await self.save_tracker(tracker, start)
         messages = [bot_message(e) for e in new_events if isinstance(e, BotUttered)]
         replies = [reply for message in messages
-                   for reply in rest_replies(tracker.sender_id, message)]
+                   for reply in channel_replies(tracker.sender_id, message)]
         _plugin_hooks().dfl_replies_outgoing(sender_id=tracker.sender_id, replies=replies)
         self._schedule_reminders(new_events, tracker.sender_id)
         return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)

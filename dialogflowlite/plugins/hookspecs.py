@@ -171,7 +171,14 @@ def dfl_before_events_stored(sender_id: str, events: list[dict[str, Any]]) -> No
 
 @hookspec
 def dfl_replies_outgoing(sender_id: str, replies: list[dict[str, Any]]) -> None:
-    """Called with the bot's replies (Rasa's REST shape) right before they are sent.
+    """Called with the bot's replies right before they are sent.
 
-    Plugins may change, add or remove replies in place.
+    ``replies`` is one JSON object per part of each bot message, in Rasa's REST
+    shape (``recipient_id``, ``text``, ``buttons``, ``image``, ``custom``, ...)
+    with two differences, so that channels which show them can: a text's quick
+    replies stay ``quick_replies`` (not turned into ``buttons``), and the cards
+    of ``elements`` stay together in one ``{"recipient_id": ..., "elements":
+    [...]}`` reply (not one ``title : subtitle`` text each). Where replies
+    leave in Rasa's REST shape they are flattened after this hook. Plugins may
+    change, add or remove replies in place.
     """

@@ -127,14 +127,19 @@ class MessageHandler:
         return await self.batcher.submit(text)
 
     async def handle(self, message: IncomingMessage) -> list[dict[str, Any]]:
-        """Run one user message through the bot; returns its replies (Rasa's REST shape)."""
+        """Run one user message through the bot; returns its replies as channels get them.
+
+        Rasa's REST shape, except that quick replies stay ``quick_replies`` and the
+        cards of ``elements`` stay in one reply (see
+        :func:`~dialogflowlite.server.channels.base.replies_for`).
+        """
         agent = self.agent
         metrics = self.app.ctx.metrics
         metrics.active.touch(message.sender_id)
         started = time.perf_counter()
         if message.parse_data is None and message.text is not None:
             message.parse_data = await self.parse(message.text)
-        replies = await agent.handle_message(message)
+        replies = (await agent.handle_turn(message)).replies
         metrics.message_seconds.observe(time.perf_counter() - started,
                                         channel=message.channel or "unknown")
         return replies

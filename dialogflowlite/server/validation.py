@@ -6,7 +6,6 @@ that is too long) whose message names the field, so a client knows what to fix.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError, JsonContentError
@@ -16,8 +15,13 @@ from dialogflowlite.shared import safe_json
 if TYPE_CHECKING:
     from sanic import Request
 
-#: sender (conversation) ids: letters, digits and ``_ - . : @ + = ~ # !``, 1 to 255 long
-SENDER_ID_PATTERN = re.compile(r"[\w.:@+=~#!-]{1,255}")
+#: the most characters a conversation id may have (Rasa's SQL stores keep 255)
+MAX_SENDER_ID_CHARS = 255
+#: Unicode categories no conversation id may hold: control and format characters (line
+#: breaks, bidirectional overrides, zero-width marks) would forge or hide text in the
+#: log lines that name a conversation, line and paragraph separators likewise, and a
+#: lone surrogate cannot be stored as UTF-8
+REFUSED_ID_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 DEFAULT_SENDER_ID = "default"
 
 
@@ -113,11 +117,29 @@ def sender_id(value: Any, *, parameter: str = "sender", location: str = "body") 
         else:
             raise bad_request(f"the {parameter} must be a string, not {_json_type(value)}",
                               parameter=parameter, location=location)
-    if not SENDER_ID_PATTERN.fullmatch(value):
+    if not is_sender_id(value):
         raise bad_request(
-            f"the {parameter} must be 1 to 255 letters, digits or `_-.:@+=~#!` characters",
-            parameter=parameter, location=location)
+            f"the {parameter} must be 1 to {MAX_SENDER_ID_CHARS} characters without control "
+            "characters and without spaces at either end", parameter=parameter,
+            location=location)
     return value
+
+
+def is_sender_id(value: str) -> bool:
+    """Whether ``value`` may be a conversation id.
+
+    As in Rasa, any text: spaces, ``/`` and every script included (stores keep
+    such ids apart and the conversation routes take them percent-encoded),
+    1 to :data:`MAX_SENDER_ID_CHARS` characters, with two limits. No character
+    of :data:`REFUSED_ID_CATEGORIES`, for the logs' sake. No space at either
+    end: MySQL does not tell ``"ann "`` from ``"ann"``, so such an id would
+    share a conversation there and not in the other stores.
+    """
+    import unicodedata
+
+    if not 0 < len(value) <= MAX_SENDER_ID_CHARS or value != value.strip():
+        return False
+    return not any(unicodedata.category(char) in REFUSED_ID_CATEGORIES for char in value)
 
 
 def metadata(data: dict[str, Any], key: str = "metadata") -> dict[str, Any]:

@@ -111,6 +111,22 @@ def write_tiny_project(root: Path, endpoints: str | None = None,
     return root
 
 
+#: a response whose text offers quick replies, as Rasa domains write one
+QUICK_REPLIES = {"text": "Which size?", "quick_replies": [
+    {"title": "Small", "payload": "/choose"}, {"title": "Large", "payload": "/goodbye"}]}
+#: a response with cards (``elements``), as Rasa domains write one
+CARDS = {"text": "Our cats", "elements": [
+    {"title": "Tom", "subtitle": "grey", "image_url": "https://x.org/tom.png",
+     "buttons": [{"title": "Adopt", "payload": "/choose"}]},
+    {"title": "Kit", "subtitle": "black"}]}
+
+
+def greet_with(agent: Any, response: dict[str, Any]) -> None:
+    """Make the tiny bot answer ``/greet`` with ``response`` instead of its greeting."""
+    from dialogflowlite.shared.domain import ResponseDef
+
+    agent.domain.responses["utter_greet"] = ResponseDef("utter_greet", [response])
+
 
 async def request(app: Any, method: str, path: str, **kwargs: Any) -> Any:
     """One request through the app's ASGI client; the response."""

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from serving_helpers import request
+from serving_helpers import CARDS, QUICK_REPLIES, greet_with, request
 
 from dialogflowlite import __version__
 
@@ -62,12 +62,53 @@ def test_rest_channel_holds_a_conversation_with_buttons(make_app, agent) -> None
     asyncio.run(main())
 
 
+#: the cards and quick replies as Rasa's REST channel answers them, key order included
+REST_CARDS = [
+    {"recipient_id": "ann", "text": "Our cats"},
+    {"recipient_id": "ann", "text": "Tom : grey",
+     "buttons": [{"title": "Adopt", "payload": "/choose"}]},
+    {"recipient_id": "ann", "text": "Kit : black"}]
+REST_QUICK_REPLIES = [{"recipient_id": "ann", "text": "Which size?", "buttons": [
+    {"title": "Small", "payload": "/choose"}, {"title": "Large", "payload": "/goodbye"}]}]
+
+
+def _in_order(replies: list[dict]) -> list[list[tuple]]:
+    return [list(reply.items()) for reply in replies]
+
+
+@pytest.mark.parametrize(("response", "expected"), [
+    (CARDS, REST_CARDS), ({**QUICK_REPLIES, "button_type": "vertical"}, REST_QUICK_REPLIES),
+], ids=["cards", "quick-replies"])
+def test_rest_replies_flatten_cards_and_quick_replies_as_rasa(make_app, agent, response,
+                                                              expected) -> None:
+    # the REST webhook, the conversation routes and the Agent API all answer Rasa's shape
+    greet_with(agent, response)
+    app = make_app()
+
+    async def main() -> list[list[dict]]:
+        # the Agent API keeps a response's button_type for the channels that style buttons
+        handled = await agent.handle_text("/greet", sender_id="ann")
+        webhook = await request(app, "post", "/webhooks/rest/webhook",
+                                json={"sender": "ann", "message": "/greet"})
+        triggered = await request(app, "post", "/conversations/ann/trigger_intent",
+                                  json={"name": "greet"})
+        executed = await request(app, "post", "/conversations/ann/execute",
+                                 json={"name": "utter_greet"})
+        return [webhook.json, triggered.json["messages"], executed.json["messages"],
+                [{k: v for k, v in r.items() if k != "button_type"} for r in handled]]
+
+    for replies in asyncio.run(main()):
+        assert _in_order(replies) == _in_order(expected)
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"sender": "alice"}, "message"),
     ({"sender": "alice", "message": 42}, "message"),
     ({"sender": "alice", "message": "hi", "metadata": "x"}, "metadata"),
     ({"sender": ["alice"], "message": "hi"}, "sender"),
-    ({"sender": "alice/../bob", "message": "hi"}, "sender"),
+    ({"sender": "alice\nINFO forged log line", "message": "hi"}, "sender"),
+    ({"sender": "alice\u202eevil", "message": "hi"}, "sender"),
+    ({"sender": " alice", "message": "hi"}, "sender"),
     ({"sender": "", "message": "hi"}, "sender"),
     ({"sender": "a" * 256, "message": "hi"}, "sender"),
 ])
@@ -76,6 +117,14 @@ def test_wrong_fields_are_400_naming_the_field(make_app, body, field) -> None:
     response = asyncio.run(request(app, "post", "/webhooks/rest/webhook", json=body))
     error = assert_error(response, 400, "BadRequest")
     assert field in error["message"] and error["details"]["parameter"] == field
+
+
+def test_a_sender_with_a_lone_surrogate_is_400(make_app) -> None:
+    # valid JSON, but no UTF-8 text: no store could keep it
+    body = b'{"sender": "alice\\ud800", "message": "hi"}'
+    response = asyncio.run(request(make_app(), "post", "/webhooks/rest/webhook", content=body,
+                                   headers={"Content-Type": "application/json"}))
+    assert response.status == 400 and response.json["details"]["parameter"] == "sender"
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"", b"\xff\xfe"])
@@ -138,7 +187,7 @@ def test_unexpected_errors_reveal_no_traceback_or_path(make_app, agent, monkeypa
     async def broken(message):
         raise RuntimeError("boom in /srv/secret/dialogflowlite/agent.py line 12")
 
-    monkeypatch.setattr(agent, "handle_message", broken)
+    monkeypatch.setattr(agent, "handle_turn", broken)
     app = make_app()
     response = asyncio.run(request(app, "post", "/webhooks/rest/webhook",
                                    json={"sender": "a", "message": "/greet"}))

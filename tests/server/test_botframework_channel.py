@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from serving_helpers import StubHttpServer, request
+from serving_helpers import CARDS, QUICK_REPLIES, StubHttpServer, greet_with, request
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.botframework import (
@@ -208,6 +208,41 @@ def test_buttons_become_a_hero_card_with_imback_actions(make_app, agent, microso
     assert bot_texts(stored)[-1] == "You chose red."
 
 
+def test_a_user_id_with_a_space_is_a_conversation_as_in_rasa(make_app, agent,
+                                                             microsoft) -> None:
+    # Direct Line lets the web page name its user; Rasa takes any id
+    app = make_app(credentials=credentials(microsoft))
+    sent = activity(microsoft, **{"from": {"id": "Jane Doe", "name": "Jane"}})
+    _, stored = post_activities(app, agent, sent, sender="Jane Doe")
+    assert bot_texts(stored) == ["Hello! How can I help?"]
+    assert [s["text"] for s in microsoft.sent()] == ["Hello! How can I help?"]
+
+
+def test_a_responses_cards_become_one_carousel(make_app, agent, microsoft) -> None:
+    greet_with(agent, CARDS)
+    app = make_app(credentials=credentials(microsoft))
+    post_activities(app, agent, activity(microsoft))
+    text, carousel = microsoft.sent()
+    assert text["text"] == "Our cats"
+    assert carousel["attachmentLayout"] == "carousel"
+    assert carousel["attachments"] == [
+        {"contentType": HERO_CARD, "content": {
+            "text": "grey", "title": "Tom", "images": [{"url": "https://x.org/tom.png"}],
+            "buttons": [{"type": "imBack", "title": "Adopt", "value": "/choose"}]}},
+        {"contentType": HERO_CARD, "content": {"text": "black", "title": "Kit", "buttons": []}}]
+
+
+def test_a_responses_quick_replies_become_a_hero_card(make_app, agent, microsoft) -> None:
+    greet_with(agent, QUICK_REPLIES)
+    app = make_app(credentials=credentials(microsoft))
+    post_activities(app, agent, activity(microsoft))
+    [sent] = microsoft.sent()
+    assert sent["attachments"] == [{"contentType": HERO_CARD, "content": {
+        "text": "Which size?", "buttons": [
+            {"type": "imBack", "title": "Small", "value": "/choose"},
+            {"type": "imBack", "title": "Large", "value": "/goodbye"}]}}]
+
+
 @pytest.mark.parametrize("body", [
     {"type": "conversationUpdate", "membersAdded": [{"id": USER}], "recipient": BOT},
     {"type": "typing", "from": {"id": USER}, "conversation": {"id": CONVERSATION}},
@@ -230,7 +265,7 @@ def test_other_activities_are_acknowledged_and_ignored(make_app, agent, microsof
 def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, microsoft,
                                                     caplog) -> None:
     app = make_app(credentials=credentials(microsoft))
-    bad_sender = "not a valid id"
+    bad_sender = " padded id "  # spaces at either end
     with caplog.at_level("ERROR"):
         [response], stored = post_activities(
             app, agent, activity(microsoft, **{"from": {"id": bad_sender}}), sender=bad_sender)

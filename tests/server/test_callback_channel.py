@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from serving_helpers import StubHttpServer, request
+from serving_helpers import CARDS, StubHttpServer, greet_with, request
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.callback import CallbackChannel
@@ -51,6 +51,18 @@ def test_replies_go_to_the_callback_url_in_order(make_app, agent, receiver: Rece
                     {"title": "Blue", "payload": '/choose{"colour": "blue"}'}]}]
     user = next(e for e in stored if e["event"] == "user")
     assert user["input_channel"] == "callback"
+
+
+def test_cards_are_delivered_as_rasas_rest_replies(make_app, agent, receiver: Receiver) -> None:
+    greet_with(agent, CARDS)
+    app = make_app(credentials={"callback": {"url": receiver.url}})
+    asyncio.run(request(app, "post", "/webhooks/callback/webhook",
+                        json={"sender": "cal", "message": "/greet"}))
+    assert receiver.received == [
+        {"recipient_id": "cal", "text": "Our cats"},
+        {"recipient_id": "cal", "text": "Tom : grey",
+         "buttons": [{"title": "Adopt", "payload": "/choose"}]},
+        {"recipient_id": "cal", "text": "Kit : black"}]
 
 
 def test_a_refused_delivery_is_logged_and_the_turn_kept(make_app, agent, caplog) -> None:

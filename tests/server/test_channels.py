@@ -7,7 +7,7 @@ import json
 
 import aiohttp
 import pytest
-from serving_helpers import request, serving
+from serving_helpers import CARDS, greet_with, request, serving
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import channel_classes, enabled_channels
@@ -72,6 +72,55 @@ def test_a_plugin_channel_is_mounted_under_webhooks(register_plugin, make_app) -
     response = asyncio.run(request(app, "post", "/webhooks/shout/in", json={"say": "/greet"}))
     assert response.json == ["HELLO! HOW CAN I HELP?"]
     assert asyncio.run(request(app, "get", "/webhooks/rest/")).status == 404
+
+
+@pytest.mark.parametrize(("rich", "expected"), [
+    (False, [{"recipient_id": "s", "text": "Our cats"},
+             {"recipient_id": "s", "text": "Tom : grey",
+              "buttons": [{"title": "Adopt", "payload": "/choose"}]},
+             {"recipient_id": "s", "text": "Kit : black"}]),
+    (True, [{"recipient_id": "s", "text": "Our cats"},
+            {"recipient_id": "s", "elements": CARDS["elements"]}]),
+], ids=["rest-shape", "rich"])
+def test_a_channel_gets_cards_only_when_it_shows_them(register_plugin, make_app, agent, rich,
+                                                      expected) -> None:
+    from sanic import Blueprint
+    from sanic.response import json as json_response
+
+    from dialogflowlite import hookimpl
+    from dialogflowlite.dialogue.messages import IncomingMessage
+
+    class EchoChannel:
+        """A plugin's channel that returns its replies as they came (no base class)."""
+
+        rich_replies = rich
+
+        def __init__(self, config):
+            self.config = config
+
+        @classmethod
+        def name(cls):
+            return "echo"
+
+        def blueprint(self, on_message):
+            bp = Blueprint("echo", url_prefix="/webhooks/echo")
+
+            @bp.post("/in")
+            async def receive(request):
+                return json_response(await on_message(IncomingMessage("/greet", sender_id="s")))
+
+            return bp
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_channels(self):
+            return [EchoChannel]
+
+    register_plugin(Plugin(), "echo-channel")
+    greet_with(agent, CARDS)
+    app = make_app(credentials={"echo": {}})
+    response = asyncio.run(request(app, "post", "/webhooks/echo/in"))
+    assert response.json == expected
 
 
 def test_websocket_channel_holds_a_conversation(make_app, agent) -> None:

@@ -259,9 +259,10 @@ def test_story_of_a_conversation(make_app) -> None:
     asyncio.run(main())
 
 
-def test_invalid_conversation_ids_are_400(make_app) -> None:
+@pytest.mark.parametrize("encoded", ["line%0Abreak", "%20leading-space", "x" * 256])
+def test_invalid_conversation_ids_are_400(make_app, encoded) -> None:
     app = make_app()
-    response = asyncio.run(request(app, "get", "/conversations/has%20space/tracker"))
+    response = asyncio.run(request(app, "get", f"/conversations/{encoded}/tracker"))
     assert response.status == 400 and response.json["details"] == {
         "parameter": "conversation_id", "in": "path"}
 
@@ -271,6 +272,10 @@ def test_invalid_conversation_ids_are_400(make_app) -> None:
     ("tag#1", "tag%231"),
     ("user@example.com", "user%40example.com"),
     ("a+b=c~d!e", "a%2Bb%3Dc~d%21e"),
+    # as in Rasa, ids with spaces and slashes (a Direct Line user's name, a path-like id)
+    ("Jane Doe", "Jane%20Doe"),
+    ("team/ann", "team%2Fann"),
+    ("x/../y", "x%2F..%2Fy"),
 ])
 def test_percent_encoded_conversation_ids_reach_the_conversation(make_app, agent, sender,
                                                                  encoded) -> None:
@@ -310,9 +315,17 @@ def test_ids_that_need_no_encoding_still_work_unencoded(make_app) -> None:
     asyncio.run(main())
 
 
-def test_an_encoded_slash_stays_part_of_the_id_and_is_refused(make_app) -> None:
-    response = asyncio.run(request(make_app(), "get", "/conversations/a%2Fb/tracker"))
-    assert response.status == 400 and response.json["details"]["parameter"] == "conversation_id"
+def test_an_encoded_slash_stays_part_of_the_id(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        await _chat(app, "a", "/greet")
+        response = await request(app, "get", "/conversations/a%2Fb/tracker")
+        assert response.status == 200 and response.json["sender_id"] == "a/b"
+        assert response.json["events"] == []  # not conversation "a"
+        assert await agent.tracker_store.keys() == ["a"]
+
+    asyncio.run(main())
 
 
 def test_model_predict_reads_the_events_it_is_given_and_stores_nothing(make_app, agent) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from serving_helpers import StubHttpServer, request
+from serving_helpers import CARDS, QUICK_REPLIES, StubHttpServer, greet_with, request
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.facebook import (
@@ -300,6 +300,29 @@ def test_buttons_become_a_button_template(make_app, agent, graph) -> None:
                      "payload": '/choose{"colour": "blue"}'}]}}}]
 
 
+def test_a_responses_quick_replies_reach_messenger_as_quick_replies(make_app, agent,
+                                                                     graph) -> None:
+    greet_with(agent, QUICK_REPLIES)
+    app = make_app(credentials={"facebook": settings(graph)})
+    post_events(app, agent, page_body(text_item("/greet")))
+    assert graph.messages() == [{"text": "Which size?", "quick_replies": [
+        {"content_type": "text", "title": "Small", "payload": "/choose"},
+        {"content_type": "text", "title": "Large", "payload": "/goodbye"}]}]
+
+
+def test_a_responses_cards_reach_messenger_as_one_generic_template(make_app, agent,
+                                                                   graph) -> None:
+    greet_with(agent, CARDS)
+    app = make_app(credentials={"facebook": settings(graph)})
+    post_events(app, agent, page_body(text_item("/greet")))
+    assert graph.messages() == [
+        {"text": "Our cats"},
+        {"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": [
+            {"title": "Tom", "subtitle": "grey", "image_url": "https://x.org/tom.png",
+             "buttons": [{"type": "postback", "title": "Adopt", "payload": "/choose"}]},
+            {"title": "Kit", "subtitle": "black"}]}}}]
+
+
 def test_a_failed_send_is_logged_and_the_turn_kept(make_app, agent, caplog) -> None:
     refusal = (400, {"error": {"message": "(#100) No matching user found", "type":
                                "OAuthException", "code": 100, "fbtrace_id": "Ab1"}})
@@ -344,7 +367,7 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, graph, caplo
     async def broken(message: Any) -> list[dict[str, Any]]:
         raise RuntimeError("the policy fell over")
 
-    monkeypatch.setattr(agent, "handle_message", broken)
+    monkeypatch.setattr(agent, "handle_turn", broken)
     app = make_app(credentials={"facebook": settings(graph)})
     with caplog.at_level("ERROR"):
         response, _ = post_events(app, agent, page_body(text_item("/greet")))

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from serving_helpers import StubHttpServer, request
+from serving_helpers import CARDS, QUICK_REPLIES, StubHttpServer, greet_with, request
 
 from dialogflowlite import hookimpl
 from dialogflowlite.errors import ConfigError
@@ -213,6 +213,32 @@ def test_buttons_become_a_card_and_a_click_sends_the_payload(make_app, agent, go
     assert user_events(stored)[-1]["metadata"]["hangouts"]["event_type"] == "CARD_CLICKED"
 
 
+def test_a_responses_cards_become_a_card_each(make_app, agent, google) -> None:
+    greet_with(agent, CARDS)
+    app = make_app(credentials=credentials(google))
+    [response], _ = post_events(app, agent, message_event("/greet"))
+    assert response.json["text"] == "Our cats"
+    tom, kit = (found["card"] for found in response.json["cardsV2"])
+    assert (tom["header"], kit["header"]) == ({"title": "Tom", "subtitle": "grey"},
+                                              {"title": "Kit", "subtitle": "black"})
+    assert tom["sections"][0]["widgets"] == [
+        {"image": {"imageUrl": "https://x.org/tom.png"}},
+        {"buttonList": {"buttons": [{"text": "Adopt",
+                                     "onClick": {"action": {"function": "/choose"}}}]}}]
+
+
+def test_a_responses_quick_replies_become_buttons(make_app, agent, google) -> None:
+    greet_with(agent, QUICK_REPLIES)
+    app = make_app(credentials=credentials(google))
+    [response], _ = post_events(app, agent, message_event("/greet"))
+    assert response.json == {"cardsV2": [{"cardId": "reply-1", "card": {"sections": [{
+        "widgets": [
+            {"textParagraph": {"text": "Which size?"}},
+            {"buttonList": {"buttons": [
+                {"text": "Small", "onClick": {"action": {"function": "/choose"}}},
+                {"text": "Large", "onClick": {"action": {"function": "/goodbye"}}}]}}]}]}}]}
+
+
 @pytest.mark.parametrize(("event", "space", "expected"), [
     ("ADDED_TO_SPACE", DM, "/user_added"),
     ("ADDED_TO_SPACE", ROOM, "/room_added"),
@@ -241,7 +267,7 @@ def test_the_intent_names_come_from_credentials(make_app, agent, google) -> None
 @pytest.mark.parametrize("body", [
     {"type": "WIDGET_UPDATED", "space": DM, "user": USER},
     {"type": "MESSAGE", "space": DM, "message": {"text": "/greet"}},
-    {"type": "MESSAGE", "space": DM, "user": {"name": "users/a b"},
+    {"type": "MESSAGE", "space": DM, "user": {"name": "users/a\nb"},
      "message": {"text": "/greet"}},
     message_event("   ", argumentText=""),
     {"type": "CARD_CLICKED", "space": DM, "user": USER, "action": {}},

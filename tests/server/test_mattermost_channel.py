@@ -214,7 +214,7 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, api: Matterm
     async def broken(message: Any) -> list[dict[str, Any]]:
         raise RuntimeError("the policy fell over")
 
-    monkeypatch.setattr(agent, "handle_message", broken)
+    monkeypatch.setattr(agent, "handle_turn", broken)
     app = make_app(credentials={"mattermost": settings(api)})
     with caplog.at_level("ERROR"):
         response, _ = post(app, agent, outgoing("@bot /greet"))

@@ -54,3 +54,19 @@ def test_every_reference_resolves() -> None:
         for part in reference.split("/"):
             assert part in node, f"unresolved $ref #/{reference}"
             node = node[part]
+
+
+def test_the_rest_webhook_body_lists_every_field_the_channel_reads(make_app, agent) -> None:
+    operation = _spec()["paths"]["/webhooks/rest/webhook"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["properties"]) == {"sender", "message", "metadata", "message_id",
+                                         "input_channel"}
+    # every listed field is taken as documented
+    body = {"sender": "ole", "message": "/greet", "metadata": {"page": "home"},
+            "message_id": "m-1", "input_channel": "my-bridge"}
+    response = asyncio.run(request(make_app(), "post", "/webhooks/rest/webhook", json=body))
+    assert response.status == 200
+    [user] = [e for e in asyncio.run(agent.tracker_store.load_events("ole"))
+              if e["event"] == "user"]
+    assert (user["input_channel"], user["message_id"], user["metadata"]) == (
+        "my-bridge", "m-1", {"page": "home"})

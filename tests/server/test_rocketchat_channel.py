@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from serving_helpers import StubHttpServer, request
+from serving_helpers import CARDS, StubHttpServer, greet_with, request
 
 from dialogflowlite import hookimpl
 from dialogflowlite.errors import ConfigError
@@ -241,6 +241,20 @@ def test_buttons_are_attachment_actions_whose_press_comes_back(make_app, agent,
     assert api.texts()[-1] == "You chose red."
 
 
+def test_a_responses_cards_are_one_post_of_attachments(make_app, agent,
+                                                      api: RocketChatApi) -> None:
+    greet_with(agent, CARDS)
+    app = make_app(credentials={"rocketchat": settings(api)})
+    post(app, agent, outgoing("/greet"))
+    assert api.posts() == [
+        {"roomId": ROOM, "text": "Our cats"},
+        {"roomId": ROOM, "attachments": [
+            {"title": "Tom", "image_url": "https://x.org/tom.png", "text": "grey",
+             "actions": [{"type": "button", "text": "Adopt", "msg": "/choose",
+                          "msg_in_chat_window": True}]},
+            {"title": "Kit", "text": "black"}]}]
+
+
 def test_without_a_trigger_word_buttons_send_the_bare_payload() -> None:
     [post_body] = reply_posts({"text": "Pick", "buttons": [
         {"title": "Red", "payload": RED}, {"title": "Docs", "url": "https://x.org/docs"}]}, ROOM)
@@ -317,7 +331,7 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, api: RocketC
     async def broken(message: Any) -> list[dict[str, Any]]:
         raise RuntimeError("the policy fell over")
 
-    monkeypatch.setattr(agent, "handle_message", broken)
+    monkeypatch.setattr(agent, "handle_turn", broken)
     app = make_app(credentials={"rocketchat": settings(api)})
     with caplog.at_level("ERROR"):
         response, _ = post(app, agent, outgoing("/greet"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import socketio
-from serving_helpers import request, serving
+from serving_helpers import CARDS, QUICK_REPLIES, greet_with, request, serving
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import enabled_channels
@@ -82,6 +82,32 @@ def test_a_widget_chats_with_session_persistence(make_app, agent) -> None:
     stored = asyncio.run(agent.tracker_store.load_events("sock-1"))
     user = next(e for e in stored if e["event"] == "user")
     assert user["input_channel"] == "socketio" and user["metadata"] == {"page": "home"}
+
+
+def test_quick_replies_and_cards_reach_the_widget_as_rasa_emits_them(make_app, agent) -> None:
+    app = make_app(credentials={"socketio": {}})
+
+    async def scenario(url: str) -> list[tuple[str, Any]]:
+        widget = Widget()
+        await widget.connect(url)
+        seen = []
+        greet_with(agent, QUICK_REPLIES)
+        await widget.client.emit("user_uttered", {"message": "/greet"})
+        seen.append(await widget.next())
+        greet_with(agent, CARDS)
+        await widget.client.emit("user_uttered", {"message": "/greet"})
+        seen += [await widget.next() for _ in range(3)]
+        await widget.client.disconnect()
+        return seen
+
+    quick, text, *cards = run_app(app, scenario)
+    assert quick == ("bot_uttered", {"text": "Which size?", "quick_replies": [
+        {"content_type": "text", "title": "Small", "payload": "/choose"},
+        {"content_type": "text", "title": "Large", "payload": "/goodbye"}]})
+    assert text == ("bot_uttered", {"text": "Our cats"})
+    # as Rasa's socketio: a generic template per card, the card itself as `elements`
+    assert cards == [("bot_uttered", {"attachment": {"type": "template", "payload": {
+        "template_type": "generic", "elements": card}}}) for card in CARDS["elements"]]
 
 
 def test_without_persistence_each_connection_is_a_conversation(make_app, agent) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from serving_helpers import StubHttpServer, request, serving
+from serving_helpers import CARDS, QUICK_REPLIES, StubHttpServer, greet_with, request, serving
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import enabled_channels
@@ -138,6 +138,24 @@ def test_buttons_become_an_inline_keyboard(make_app, agent, api: BotApi) -> None
         "reply_markup": {"inline_keyboard": [[
             {"text": "Red", "callback_data": '/choose{"colour": "red"}'},
             {"text": "Blue", "callback_data": '/choose{"colour": "blue"}'}]]}}]
+
+
+def test_cards_and_quick_replies_arrive_as_texts_with_buttons(make_app, agent,
+                                                             api: BotApi) -> None:
+    # Telegram shows no cards: each goes out as Rasa's default channel sends it
+    greet_with(agent, CARDS)
+    app = make_app(credentials=credentials(api))
+    post_update(app, agent, text_update("/greet"))
+    greet_with(agent, {**QUICK_REPLIES, "button_type": "vertical"})
+    post_update(app, agent, text_update("/greet"))
+    assert api.sent("sendMessage") == [
+        {"chat_id": 42, "text": "Our cats"},
+        {"chat_id": 42, "text": "Tom : grey", "reply_markup": {"inline_keyboard": [[
+            {"text": "Adopt", "callback_data": "/choose"}]]}},
+        {"chat_id": 42, "text": "Kit : black"},
+        {"chat_id": 42, "text": "Which size?", "reply_markup": {"inline_keyboard": [
+            [{"text": "Small", "callback_data": "/choose"}],
+            [{"text": "Large", "callback_data": "/goodbye"}]]}}]
 
 
 def test_a_button_press_is_the_users_message_and_is_answered(make_app, agent,

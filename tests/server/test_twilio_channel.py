@@ -172,7 +172,7 @@ def test_a_message_without_text_or_sender_is_acknowledged_and_ignored(
 def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, api: TwilioApi,
                                                     caplog) -> None:
     app = make_app(credentials=credentials(api))
-    bad_sender = "not a phone number"
+    bad_sender = " not a phone number "  # spaces at either end: no conversation id
     with caplog.at_level("ERROR"):
         response, stored = post_message(app, agent, sms("/greet", bad_sender),
                                         sender=bad_sender)

@@ -177,7 +177,7 @@ def test_a_call_that_is_over_gets_an_empty_response(make_app, agent) -> None:
 
 def test_a_caller_without_a_valid_number_is_known_by_the_call(make_app, agent) -> None:
     app = make_app(credentials={"twilio_voice": {"initial_prompt": "/greet"}})
-    form = {**call("ringing"), "From": "not a number"}
+    form = {**call("ringing"), "From": "not\na number"}  # no conversation id
     [response], stored = post_forms(app, agent, form, sender=CALL)
     assert spoken(parse(response)) == ["Hello! How can I help?"]
     assert user_texts(stored) == ["/greet"]

@@ -333,7 +333,7 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, api: WebexAp
     async def broken(message: Any) -> list[dict[str, Any]]:
         raise RuntimeError("the policy fell over")
 
-    monkeypatch.setattr(agent, "handle_message", broken)
+    monkeypatch.setattr(agent, "handle_turn", broken)
     app = make_app(credentials={"webexteams": settings(api)})
     with caplog.at_level("ERROR"):
         response, _ = post(app, agent, api.add("m1", "/greet"))

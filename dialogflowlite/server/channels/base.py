@@ -6,6 +6,13 @@ to ``on_message`` (which runs the bot and returns its replies in Rasa's REST
 shape) and sends the replies back its own way. The server mounts the
 blueprint under ``/webhooks/<name>/``; ``credentials.yml`` enables a channel by
 its name and passes the keys below that name as ``config``.
+
+A channel that shows quick replies or cards sets :attr:`InputChannel.rich_replies`:
+its ``on_message`` then keeps a text's ``quick_replies`` as they are and the
+cards of ``elements`` together in one ``{"elements": [...]}`` reply (as Rasa
+calls ``send_quick_replies`` and ``send_elements``). Every other channel gets
+them flattened, as Rasa's default output channel sends them: quick replies as
+buttons, each card a ``title : subtitle`` text with its buttons.
 """
 
 from __future__ import annotations
@@ -49,6 +56,9 @@ class InputChannel:
     channel_name = ""
     #: False for channels that do not speak HTTP (the console)
     serves_http = True
+    #: True for channels that send ``quick_replies`` and ``elements`` replies their own
+    #: way; the others get them in Rasa's REST shape (see :func:`replies_for`)
+    rich_replies = False
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})
@@ -79,3 +89,23 @@ class InputChannel:
     def blueprint(self, on_message: OnMessage) -> Blueprint | None:
         """A blueprint with the channel's routes (``None`` for non-HTTP channels)."""
         raise NotImplementedError
+
+
+def replies_for(channel: Any, on_message: OnMessage) -> OnMessage:
+    """``on_message`` as ``channel`` takes it.
+
+    The server's ``on_message`` keeps quick replies and cards for the channels
+    that show them; a channel without :attr:`InputChannel.rich_replies` (a
+    plugin's too) gets every reply in Rasa's REST shape instead, so that a
+    card or a quick reply it has no code for still reaches the user as text
+    and buttons.
+    """
+    if getattr(channel, "rich_replies", False):
+        return on_message
+
+    async def flattened(message: IncomingMessage) -> list[dict[str, Any]]:
+        from dialogflowlite.components.generation.messages import flatten_replies
+
+        return flatten_replies(await on_message(message))
+
+    return flattened

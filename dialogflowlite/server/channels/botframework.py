@@ -48,7 +48,8 @@ as written; Rasa passes Rasa buttons, which Bot Framework does not show);
 ``custom`` JSON as the activity itself, its keys winning (Rasa's
 ``send_custom_json``; a list: one each); an image as a hero card (as Rasa);
 attachments with a ``contentType`` as given, others as ``Attachment: ...``
-text (Rasa's default); ``elements`` as a carousel of hero cards.
+text (Rasa's default); ``elements`` as one carousel of hero cards; quick
+replies as buttons.
 
 The token (``client_credentials``, scope ``https://api.botframework.com/.default``)
 is kept until a minute before it expires; a 401 from the connector drops it.
@@ -215,10 +216,15 @@ def activities_url(service_url: str, conversation_id: str,
 
 
 def reply_activities(reply: dict[str, Any]) -> list[dict[str, Any]]:
-    """One REST-shaped bot reply as activity fields (without the addressing), in order."""
+    """One bot reply as activity fields (without the addressing), in order.
+
+    Quick replies are buttons here (Rasa's default ``send_quick_replies``); the
+    cards of ``elements`` one carousel.
+    """
     found: list[dict[str, Any]] = []
     text = str(reply.get("text") or "").strip()
-    buttons = [b for b in as_list(reply.get("buttons")) if isinstance(b, dict)]
+    buttons = [b for b in as_list(reply.get("buttons") or reply.get("quick_replies"))
+               if isinstance(b, dict)]
     if buttons:
         found.append({"attachments": [hero_card(text, buttons)]})
     elif text:
@@ -278,6 +284,7 @@ class BotFrameworkChannel(InputChannel):
     """Rasa's Bot Framework connector: activities in, Bot Connector API replies out."""
 
     channel_name = "botframework"
+    rich_replies = True
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

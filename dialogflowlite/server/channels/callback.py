@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.components.generation.messages import rasa_shape
+from dialogflowlite.components.generation.messages import rasa_replies
 from dialogflowlite.server.channels.rest import RestChannel
 
 if TYPE_CHECKING:
@@ -75,7 +75,8 @@ class CallbackChannel(RestChannel):
         self.ssl_context = _ssl_context(settings)
 
     async def deliver(self, replies: list[dict[str, Any]]) -> int:
-        """POST each reply to the callback URL in order; how many were accepted."""
+        """POST each reply, in Rasa's REST shape, to the callback URL in order; how many were
+        accepted."""
         import aiohttp
 
         delivered = 0
@@ -86,10 +87,10 @@ class CallbackChannel(RestChannel):
         auth = aiohttp.BasicAuth(*self.basic_auth) if self.basic_auth else None
         async with aiohttp.ClientSession(timeout=timeout, connector=connector, auth=auth,
                                          headers=self.headers) as session:
-            for reply in replies:
+            for reply in rasa_replies(replies):
                 recipient = reply.get("recipient_id")
                 try:
-                    async with session.post(self.url, json=rasa_shape(reply),
+                    async with session.post(self.url, json=reply,
                                             params=self.params or None) as response:
                         if response.status < 300:
                             delivered += 1

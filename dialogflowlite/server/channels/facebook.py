@@ -61,14 +61,13 @@ RESPONSE``, in Rasa's order:
   the) text instead, at most 13 (Messenger's limit, the rest is logged and
   dropped), with link buttons as ``title: url`` lines of the text. Buttons
   without a text are logged and left out: Messenger shows none alone;
-* ``quick_replies`` (when a plugin keeps them; the REST shape turns them into
-  buttons): quick replies with ``content_type: text``, or the option's own
-  ``content_type`` (``user_email``, ``user_phone_number``);
+* text with ``quick_replies``: quick replies with ``content_type: text``, or
+  the option's own ``content_type`` (``user_email``, ``user_phone_number``);
 * ``custom`` JSON: sent as the ``message`` itself (a list: each item), a
   ``sender: {"id": ...}`` in it sending it elsewhere, as in Rasa;
 * an image: an ``image`` attachment by URL;
 * an ``attachment``: the text ``Attachment: ...`` (Rasa's default);
-* ``elements``: a generic template.
+* ``elements``: one generic template holding every card, as in Rasa.
 
 A Send API call that fails (an error status, a Graph API ``error`` in the
 answer, no answer within ``timeout``) is logged with the recipient and
@@ -218,7 +217,7 @@ def _attachment_url(attachments: Any) -> str | None:
 
 
 def reply_bodies(reply: dict[str, Any], recipient_id: str) -> list[dict[str, Any]]:
-    """The Send API bodies of one REST-shaped bot reply to ``recipient_id``, in order."""
+    """The Send API bodies of one bot reply to ``recipient_id``, in order."""
     messages: list[tuple[str, dict[str, Any]]] = []
 
     def add(message: dict[str, Any], to: str = recipient_id) -> None:
@@ -347,6 +346,7 @@ class FacebookChannel(InputChannel):
     """Rasa's Facebook Messenger connector: signed page events in, Send API replies out."""
 
     channel_name = "facebook"
+    rich_replies = True
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

@@ -39,9 +39,9 @@ Rasa's ``room`` (the space's name in a space, else None) and ``{"hangouts":
 Outgoing, one message per turn: texts before any card are joined as the
 message's ``text``, a blank line apart (Rasa: a space); from the first card
 on, everything is a card (``cardsV2``), in order, a later text as a text
-paragraph card, as Rasa keeps order. Text with buttons is one card with the
-text and a button per Rasa button (``onClick.action.function`` the payload;
-``openLink`` for a ``url``); an image an image card; ``elements`` a card each
+paragraph card, as Rasa keeps order. Text with buttons (or quick replies) is
+one card with the text and a button per Rasa button (``onClick.action.function``
+the payload; ``openLink`` for a ``url``); an image an image card; ``elements`` a card each
 (header, image, buttons); ``attachment`` text as in Rasa; ``custom`` JSON is
 merged in: its ``text`` as text, its ``cardsV2`` after the cards so far, its
 deprecated v1 ``cards`` as given, any other field (``actionResponse``,
@@ -104,7 +104,7 @@ class ChatEvent:
 def read_event(body: Any, intents: dict[str, str]) -> ChatEvent:
     """The user message in a Chat event; ``intents`` maps ``user_added``, ``room_added``
     and ``removed`` to the text each of those events sends (empty: not handled)."""
-    from dialogflowlite.server.validation import SENDER_ID_PATTERN
+    from dialogflowlite.server.validation import is_sender_id
 
     if not isinstance(body, dict):
         return ChatEvent("unknown", ignored="the body is not a JSON object")
@@ -133,7 +133,7 @@ def read_event(body: Any, intents: dict[str, str]) -> ChatEvent:
                "action_parameters": as_dict(body.get("common")).get("parameters")}
     found.metadata = {"room": room,
                       "hangouts": {k: v for k, v in details.items() if v is not None}}
-    if found.sender_id is None or not SENDER_ID_PATTERN.fullmatch(found.sender_id):
+    if found.sender_id is None or not is_sender_id(found.sender_id):
         found.text, found.ignored = None, "it names no user id"
     elif found.text is None:
         found.ignored = "it has no text or payload (or its intent is turned off)"
@@ -217,7 +217,9 @@ def reply_parts(reply: dict[str, Any]) -> list[tuple[str, Any]]:
     and ``("fields", other message fields)`` parts, in Rasa's order."""
     parts: list[tuple[str, Any]] = []
     text = str(reply.get("text") or "").strip()
-    buttons = [b for b in as_list(reply.get("buttons")) if isinstance(b, dict)]
+    # quick replies are buttons here, as Rasa's default send_quick_replies has them
+    buttons = [b for b in as_list(reply.get("buttons") or reply.get("quick_replies"))
+               if isinstance(b, dict)]
     if buttons:
         widgets = [text_paragraph(text)] if text else []
         parts.append(("card", {"card": section_card([*widgets, button_list(buttons)])}))
@@ -311,6 +313,7 @@ class HangoutsChannel(InputChannel):
     """Rasa's Hangouts connector: Google Chat events in, the turn's message as the answer."""
 
     channel_name = "hangouts"
+    rich_replies = True
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

@@ -85,12 +85,16 @@ def mount_channels(app: Sanic, credentials: dict[str, Any],
     """Mount every enabled HTTP channel's blueprint under ``/webhooks/<name>``.
 
     ``connector`` limits them to that one channel (see :func:`enabled_channels`).
+    Each gets the replies in the shape it takes (see
+    :func:`~dialogflowlite.server.channels.base.replies_for`).
     """
+    from dialogflowlite.server.channels.base import replies_for
+
     channels = enabled_channels(credentials, connector)
     for channel in channels:
         if not getattr(channel, "serves_http", True):
             continue
-        blueprint = channel.blueprint(app.ctx.handler.handle)
+        blueprint = channel.blueprint(replies_for(channel, app.ctx.handler.handle))
         if blueprint is not None:
             app.blueprint(blueprint)
     app.ctx.channels = channels

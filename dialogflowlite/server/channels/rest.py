@@ -92,12 +92,13 @@ class RestChannel(InputChannel):
         return value
 
     async def answer(self, replies: list[dict[str, Any]]) -> HTTPResponse:
-        """The HTTP response to a message: here, the bot's replies as a JSON list."""
+        """The HTTP response to a message: here, the bot's replies as a JSON list, exactly
+        as Rasa's REST channel answers."""
         from sanic.response import json
 
-        from dialogflowlite.components.generation.messages import rasa_shape
+        from dialogflowlite.components.generation.messages import rasa_replies
 
-        return json([rasa_shape(reply) for reply in replies])
+        return json(rasa_replies(replies))
 
 
 def _optional_id(body: dict[str, Any]) -> str | None:

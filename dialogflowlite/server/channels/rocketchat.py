@@ -301,6 +301,7 @@ class RocketChatChannel(InputChannel):
     """Rasa's Rocket.Chat connector: webhook messages in, ``chat.postMessage`` out."""
 
     channel_name = "rocketchat"
+    rich_replies = True
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

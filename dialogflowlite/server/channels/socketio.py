@@ -20,11 +20,14 @@ Events, as Rasa's channel has them:
   ``session_confirm`` with the session id (a new one when none was given);
 * client ``user_uttered`` ``{"message": "hi", "session_id": "..."}`` ->
   server ``bot_uttered`` once per reply part: ``{"text": ...}`` (a text with
-  buttons one per paragraph, ``quick_replies`` on the last), ``{"attachment":
-  {"type": "image", "payload": {"src": ...}}}`` for an image, ``{"attachment":
-  ...}``, and custom payloads as they are, except that a payload with a
-  ``data`` key sends that key's value alone, as Rasa does. The message's
-  ``metadata`` may be an object or JSON text of one (Rasa decodes it).
+  buttons or quick replies one per paragraph, ``quick_replies`` on the last),
+  ``{"attachment": {"type": "image", "payload": {"src": ...}}}`` for an image,
+  ``{"attachment": ...}``, for each card of ``elements`` ``{"attachment":
+  {"type": "template", "payload": {"template_type": "generic", "elements":
+  <the card>}}}`` (one event per card, the card itself as ``elements``, as
+  Rasa sends them), and custom payloads as they are, except that a payload
+  with a ``data`` key sends that key's value alone, as Rasa does. The
+  message's ``metadata`` may be an object or JSON text of one (Rasa decodes it).
 
 With ``jwt_key``, a client must send a JWT in its connect packet's auth
 data (``io(url, {auth: {token}})``, the token alone or after ``Bearer``,
@@ -118,7 +121,7 @@ def encode_packet(kind: str, namespace: str = "/", data: Any = None,
 
 
 def socketio_messages(reply: dict[str, Any]) -> list[dict[str, Any]]:
-    """One REST-shaped bot reply as the ``bot_uttered`` payloads Rasa's channel sends."""
+    """One bot reply as the ``bot_uttered`` payloads Rasa's channel sends."""
     messages: list[dict[str, Any]] = []
     text = reply.get("text")
     buttons = [b for b in reply.get("buttons") or reply.get("quick_replies") or []
@@ -134,9 +137,10 @@ def socketio_messages(reply: dict[str, Any]) -> list[dict[str, Any]]:
         messages.append({"attachment": {"type": "image", "payload": {"src": reply["image"]}}})
     if reply.get("attachment"):
         messages.append({"attachment": reply["attachment"]})
-    if reply.get("elements"):
-        messages.append({"attachment": {"type": "template", "payload": {
-            "template_type": "generic", "elements": reply["elements"]}}})
+    # Rasa's socketio sends each card alone, the card itself as `elements`
+    messages += [{"attachment": {"type": "template", "payload": {
+        "template_type": "generic", "elements": element}}}
+        for element in reply.get("elements") or [] if isinstance(element, dict)]
     custom = reply.get("custom")
     if isinstance(custom, dict) and "data" in custom:
         # Rasa emits a custom payload's `data` alone (its other keys are Socket.IO's
@@ -159,6 +163,7 @@ class SocketIOChannel(InputChannel):
     """Rasa's Socket.IO channel: long-polling and WebSocket transports."""
 
     channel_name = "socketio"
+    rich_replies = True
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

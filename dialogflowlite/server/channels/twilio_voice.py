@@ -323,16 +323,16 @@ class TwilioVoiceChannel(InputChannel):
     async def respond(self, request: Request, on_message: OnMessage,
                       form: dict[str, list[str]]) -> str:
         """The TwiML answer to one webhook request (see the module docs)."""
-        from dialogflowlite.server.validation import SENDER_ID_PATTERN
+        from dialogflowlite.server.validation import is_sender_id
 
         def first(name: str) -> str:
             return (form.get(name) or [""])[0]
 
         call_sid, status = first("CallSid").strip(), first("CallStatus").strip().lower()
         sender = first("From").strip()
-        if not SENDER_ID_PATTERN.fullmatch(sender):
+        if not is_sender_id(sender):
             sender = call_sid
-        if not SENDER_ID_PATTERN.fullmatch(sender) or status in ENDED:
+        if not is_sender_id(sender) or status in ENDED:
             logger.debug("twilio_voice: a request without a caller, or for a call that is "
                          "over (%s), was answered with nothing", status or "no status")
             return EMPTY_RESPONSE

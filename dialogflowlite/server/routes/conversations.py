@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.components.generation.messages import rasa_shape
+from dialogflowlite.components.generation.messages import rasa_replies
 from dialogflowlite.errors import ApiError, DialogflowLiteError
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ def blueprint() -> Blueprint:
         messages = await agent.trigger_intent(sender, intent, entities)
         found = await load_tracker(agent, sender)
         return json({"tracker": found.current_state(verbosity),
-                     "messages": [rasa_shape(message) for message in messages]})
+                     "messages": rasa_replies(messages)})
 
     @bp.post("/execute", name="execute", ctx_auth=True, unquote=True)
     async def execute(request: Request, conversation_id: str) -> HTTPResponse:
@@ -238,7 +238,7 @@ def blueprint() -> Blueprint:
                                             else float(confidence))
         found = await load_tracker(agent, sender)
         return json({"tracker": found.current_state(verbosity),
-                     "messages": [rasa_shape(message) for message in result.replies]})
+                     "messages": rasa_replies(result.replies)})
 
     @bp.post("/predict", name="predict", ctx_auth=True, unquote=True)
     async def predict(request: Request, conversation_id: str) -> HTTPResponse:

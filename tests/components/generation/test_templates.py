@@ -231,6 +231,34 @@ def test_rest_shape(domain) -> None:
     ]
 
 
+def test_channel_replies_keep_quick_replies_and_cards_for_the_channels(domain) -> None:
+    from dialogflowlite.components.generation.messages import (
+        channel_replies,
+        flatten_replies,
+        rasa_replies,
+    )
+
+    renderer = TemplateRenderer(domain)
+    tracker = tracker_with(domain)
+    quick = channel_replies(renderer.render("utter_quick", tracker)[0], "u1")
+    assert quick == [{"recipient_id": "u1", "text": "Quick?",
+                      "quick_replies": [{"title": "A", "payload": "/a"}]}]
+    cards = channel_replies({"text": "Cards", "elements": [
+        {"title": "Card 1", "subtitle": "first"}, "not a card", {"title": "Card 2"}]}, "u1")
+    assert cards == [{"recipient_id": "u1", "text": "Cards"},
+                     {"recipient_id": "u1", "elements": [{"title": "Card 1", "subtitle": "first"},
+                                                         {"title": "Card 2"}]}]
+    # Rasa's REST shape of them: quick replies as buttons, a text per card
+    assert rasa_replies(quick + cards) == [
+        {"recipient_id": "u1", "text": "Quick?", "buttons": [{"title": "A", "payload": "/a"}]},
+        {"recipient_id": "u1", "text": "Cards"},
+        {"recipient_id": "u1", "text": "Card 1 : first"},
+        {"recipient_id": "u1", "text": "Card 2 : "}]
+    # replies already in the REST shape stay as they are
+    flat = flatten_replies(quick + cards)
+    assert flatten_replies(flat) == flat and rasa_replies(flat) == flat
+
+
 def test_a_responses_button_type_reaches_channels_but_not_rest_json(domain) -> None:
     from dialogflowlite.components.generation.messages import rasa_shape
 
