@@ -140,7 +140,7 @@ def test_endpoint_keys_are_checked_at_start(receiver: Receiver, tmp_path) -> Non
     certifi = pytest.importorskip("certifi")
 
     assert enabled_channels({"callback": {"url": url, "cafile": certifi.where()}}
-                            )[0].ssl_context is not None
+                            )[0].access.ssl_context is not None
     # Rasa's default token name
     channel = enabled_channels({"callback": {"url": url, "token": 12345}})[0]
-    assert channel.params == {"token": "12345"}
+    assert channel.access.params == {"token": "12345"}

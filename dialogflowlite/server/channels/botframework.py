@@ -465,8 +465,8 @@ class BotFrameworkChannel(InputChannel):
             await self.send(activity, replies)
         except DialogflowLiteError as e:
             # answered 200 all the same: an error status only makes the service retry
-            logger.error("botframework: the message from %.60s could not be handled: %s",
+            logger.error("botframework: the message from %.60r could not be handled: %s",
                          activity.sender_id, e)
         except Exception as e:
-            logger.error("botframework: the message from %.60s could not be handled: %s",
+            logger.error("botframework: the message from %.60r could not be handled: %s",
                          activity.sender_id, e, exc_info=True)

@@ -29,14 +29,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import rasa_replies
+from dialogflowlite.io.endpoint_settings import read_access
 from dialogflowlite.server.channels.rest import RestChannel
 
 if TYPE_CHECKING:
-    import ssl
-
     from sanic.response import HTTPResponse
-
-    from dialogflowlite.server.channels.settings import ChannelSettings
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +64,8 @@ class CallbackChannel(RestChannel):
         self.url = url
         # a timeout of zero or less would fail every delivery, long after start-up
         self.timeout = settings.positive_seconds("timeout")
-        self.headers = _text_mapping(settings, "headers")
-        self.params = _text_mapping(settings, "params")
-        if settings["token"] is not None:
-            self.params[str(settings["token_name"])] = str(settings["token"])
-        self.basic_auth = _basic_auth(settings)
-        self.ssl_context = _ssl_context(settings)
+        #: headers, query parameters, basic auth and certificates of every delivery
+        self.access = read_access(settings.values, settings.error)
 
     async def deliver(self, replies: list[dict[str, Any]]) -> int:
         """POST each reply, in Rasa's REST shape, to the callback URL in order; how many were
@@ -81,17 +74,12 @@ class CallbackChannel(RestChannel):
 
         delivered = 0
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        connector = None
-        if self.ssl_context is not None:
-            connector = aiohttp.TCPConnector(ssl=self.ssl_context)
-        auth = aiohttp.BasicAuth(*self.basic_auth) if self.basic_auth else None
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector, auth=auth,
-                                         headers=self.headers) as session:
+        options = self.access.request_options()
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             for reply in rasa_replies(replies):
                 recipient = reply.get("recipient_id")
                 try:
-                    async with session.post(self.url, json=reply,
-                                            params=self.params or None) as response:
+                    async with session.post(self.url, json=reply, **options) as response:
                         if response.status < 300:
                             delivered += 1
                             continue
@@ -109,46 +97,3 @@ class CallbackChannel(RestChannel):
         await self.deliver(replies)
         return text("success")
 
-
-def _text_mapping(settings: ChannelSettings, key: str) -> dict[str, str]:
-    """A setting of names and values (``headers``, ``params``), as text; empty when unset."""
-    given = settings[key]
-    if given is None:
-        return {}
-    if not isinstance(given, dict):
-        raise settings.error(f"`{key}` must be a mapping of names to values",
-                             f"write `{key}:` then indented `name: value` lines")
-    return {str(name): str(value) for name, value in given.items() if value is not None}
-
-
-def _basic_auth(settings: ChannelSettings) -> tuple[str, str] | None:
-    """``basic_auth``'s user name and password, or None when it is not set."""
-    given = settings["basic_auth"]
-    if given is None:
-        return None
-    if not isinstance(given, dict) or not given.get("username") \
-            or given.get("password") is None:
-        raise settings.error("`basic_auth` needs a `username` and a `password`",
-                             "write `basic_auth:` then `  username: ...` and `  password: ...`")
-    return str(given["username"]), str(given["password"])
-
-
-def _ssl_context(settings: ChannelSettings) -> ssl.SSLContext | None:
-    """A TLS context that trusts ``cafile``, or None when it is not set.
-
-    Built at start, so a missing or unreadable file stops the server instead of
-    failing every delivery.
-    """
-    import ssl
-
-    given = settings["cafile"]
-    if given is None:
-        return None
-    hint = "give the path of the PEM file of the CA that signed the callback URL's certificate"
-    try:
-        return ssl.create_default_context(cafile=str(given))
-    except FileNotFoundError:
-        raise settings.error(f"`cafile` {given!r} is not a file", hint) from None
-    except (ssl.SSLError, OSError) as e:
-        raise settings.error(f"`cafile` {given!r} holds no usable certificate ({e})",
-                             hint) from None

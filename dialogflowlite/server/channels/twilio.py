@@ -388,10 +388,10 @@ class TwilioChannel(InputChannel):
             replies = await on_message(message)
         except DialogflowLiteError as e:
             # answered 200 all the same: an error status only makes Twilio log a failure
-            logger.error("twilio: the message from %s could not be handled: %s", sender, e)
+            logger.error("twilio: the message from %r could not be handled: %s", sender, e)
             return 0
         except Exception as e:
-            logger.error("twilio: the message from %s could not be handled: %s", sender, e,
+            logger.error("twilio: the message from %r could not be handled: %s", sender, e,
                          exc_info=True)
             return 0
         return await self.send(message.sender_id, replies)
