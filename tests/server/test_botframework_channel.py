@@ -271,7 +271,7 @@ def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, microsoft,
             app, agent, activity(microsoft, **{"from": {"id": bad_sender}}), sender=bad_sender)
     assert (response.status, response.text) == (200, "success")
     assert stored is None and microsoft.replies() == [] and microsoft.logins() == []
-    assert f"the message from {bad_sender} could not be handled" in caplog.text
+    assert f"the message from {bad_sender!r} could not be handled" in caplog.text
 
 
 def test_a_failed_token_fetch_is_logged_and_the_turn_kept(make_app, agent, microsoft,

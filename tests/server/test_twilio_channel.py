@@ -178,7 +178,7 @@ def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, api: Twilio
                                         sender=bad_sender)
     assert (response.status, response.text) == (200, EMPTY_TWIML)
     assert stored is None and api.requests == []
-    assert f"the message from {bad_sender} could not be handled" in caplog.text
+    assert f"the message from {bad_sender!r} could not be handled" in caplog.text
 
 
 # ------------------------------------------------------------------ signatures
