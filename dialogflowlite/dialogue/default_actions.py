@@ -87,12 +87,15 @@ class ActionSessionStart(Action):
 
     async def run(self, tracker: DialogueStateTracker, context: ActionContext) -> list[Event]:
         events: list[Event] = [SessionStarted()]
+        metadata = context.metadata.get(SESSION_METADATA_KEY)
         if context.domain.session_config.carry_over_slots_to_new_session:
+            # The previous session's metadata carries over like any slot (as in Rasa)
+            # unless this session brings its own.
             events += [SlotSet(name=e.name, value=copy.deepcopy(e.value),
                                metadata=dict(e.metadata))
                        for e in tracker.applied_events()
-                       if isinstance(e, SlotSet) and e.name != SESSION_START_METADATA_SLOT]
-        metadata = context.metadata.get(SESSION_METADATA_KEY)
+                       if isinstance(e, SlotSet)
+                       and not (metadata and e.name == SESSION_START_METADATA_SLOT)]
         if metadata:
             events.append(SlotSet(name=SESSION_START_METADATA_SLOT, value=metadata))
         events.append(ActionExecuted(name=ACTION_LISTEN))

@@ -160,13 +160,13 @@ class FormAction(LoopAction):
         ``tracker`` has the form active already, so mappings that hold only while
         it runs (``conditions: [{active_loop: <form>}]``, and a 2.0 form's own
         mappings) fill from the message that started it, as in Rasa 3.2 and later.
+        The validation action runs even when no slot is filled yet, as in Rasa: a
+        rasa-sdk form with its own ``required_slots`` picks its first slot then.
         """
         extracted = await self.slots_from_activating_message(tracker, context)
         current = temporary_tracker(tracker, extracted)
         prefilled = {name: current.get_slot(name) for name in self.required_slots(context)
                      if current.get_slot(name) is not None}
-        if not prefilled:
-            return []
         logger.debug("form %s starts with filled slots %s", self._name, sorted(prefilled))
         validated = await self.validate_slots(prefilled, current, context)
         answered = {e.name for e in validated if isinstance(e, SlotSet)}
@@ -175,11 +175,11 @@ class FormAction(LoopAction):
 
     async def slots_from_activating_message(self, tracker: DialogueStateTracker,
                                             context: ActionContext) -> list[SlotSet]:
-        """``slot`` events for required slots that the latest message fills now that the
-        form is active, and did not fill before (other events of the extraction are dropped)."""
-        required = set(self.required_slots(context))
+        """``slot`` events for slots that the latest message fills now that the form is
+        active, and did not fill before: the form's own slots, and others whose mappings
+        wait for it (``from_trigger_intent``). Other events of the extraction are dropped."""
         return [e for e in await extract_slots(tracker, context)
-                if isinstance(e, SlotSet) and e.name in required and e.value is not None
+                if isinstance(e, SlotSet) and e.value is not None
                 and e.value != tracker.get_slot(e.name)]
 
     async def do(self, tracker: DialogueStateTracker, context: ActionContext,

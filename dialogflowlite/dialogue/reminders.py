@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from dialogflowlite.shared.events import ReminderCancelled, ReminderScheduled, reminder_time
 
@@ -34,13 +35,24 @@ def seconds_until(date_time: str, now: datetime | None = None) -> float:
     return max(0.0, (when - now).total_seconds())
 
 
+def entity_values(entities: Any) -> list[tuple[Any, ...]]:
+    """Entities as ``(entity, value, role, group)``, from a list of entity objects or
+    the ``{entity: value}`` shorthand (both are allowed in reminder events)."""
+    if isinstance(entities, dict):
+        return [(name, value, None, None) for name, value in entities.items()]
+    return [(e.get("entity"), e.get("value"), e.get("role"), e.get("group"))
+            for e in entities or [] if isinstance(e, dict)]
+
+
 def cancels(cancel: ReminderCancelled, reminder: ReminderScheduled) -> bool:
-    """Whether ``cancel`` matches ``reminder`` (by name, or by intent and entities)."""
-    if cancel.name is not None:
-        return cancel.name == reminder.name
+    """Whether ``cancel`` matches ``reminder``: every criterion it gives (name, intent,
+    entities) must match, as in Rasa; one that gives none cancels every reminder."""
+    if cancel.name is not None and cancel.name != reminder.name:
+        return False
     if cancel.intent is not None and cancel.intent != reminder.intent:
         return False
-    return not cancel.entities or cancel.entities == reminder.entities
+    return not cancel.entities or (entity_values(cancel.entities)
+                                   == entity_values(reminder.entities))
 
 
 class ReminderScheduler:

@@ -6,16 +6,19 @@ that applies gives the slot its value:
 * ``from_entity``: the latest message's entity of that type (and role and group);
 * ``from_text``: the whole message text;
 * ``from_intent``: the mapping's ``value`` when the intent matches;
-* ``from_trigger_intent``: like ``from_intent``, but not while a loop named in
-  the mapping's conditions is active (so it fills when the message starts it);
-* ``custom``: filled by the mapping's ``action`` (run once per message) or by a
-  validation action.
+* ``from_trigger_intent``: like ``from_intent``, but only when the message
+  starts a loop (one its ``conditions`` name, when it has any): a form fills
+  it as it activates, and neither a message that starts no loop nor one sent
+  while the loop runs does;
+* ``custom``: filled by the mapping's ``action`` (run at most once per message,
+  and only when no mapping before it filled the slot) or by a validation action.
 
-A mapping applies only when the intent passes its ``intent`` / ``not_intent``
-filters (an active form's ``ignored_intents`` count as ``not_intent``), when
-one of its ``conditions`` on ``active_loop`` / ``requested_slot`` holds, and,
-while a form is active, when an entity that several slots map to is meant for
-the slot the form asked for. A domain action ``action_validate_slot_mappings``
+A mapping (a ``custom`` one too) applies only when the intent passes its
+``intent`` / ``not_intent`` filters (an active form's ``ignored_intents`` count
+as ``not_intent``), when one of its ``conditions`` on ``active_loop`` /
+``requested_slot`` holds, and, while a form is active, when an entity that
+several of the form's required slots map to (the same way) is meant for the
+slot the form asked for. A domain action ``action_validate_slot_mappings``
 then checks the candidates, as in Rasa 3.
 """
 
@@ -36,7 +39,7 @@ from dialogflowlite.shared.domain import (
     SlotDef,
     SlotMapping,
 )
-from dialogflowlite.shared.events import BotUttered, Event, SlotSet
+from dialogflowlite.shared.events import ActiveLoop, BotUttered, Event, SlotSet, UserUttered
 from dialogflowlite.shared.message import has_content
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
@@ -57,18 +60,28 @@ def latest_entity_values(tracker: DialogueStateTracker, entity: str | None,
             if e.get("entity") == entity and e.get("role") == role and e.get("group") == group]
 
 
-def entity_mapping_is_unique(mapping: SlotMapping, domain: Domain) -> bool:
-    """Whether only one slot maps from this entity (with this role and group)."""
-    key = (mapping.entity, mapping.role, mapping.group)
-    owners = [slot.name for slot in domain.slots.values()
-              if any(m.type == FROM_ENTITY and (m.entity, m.role, m.group) == key
-                     for m in slot.mappings)]
+def _mapping_identity(mapping: SlotMapping) -> tuple[Any, ...]:
+    """What makes two ``from_entity`` mappings the same mapping (not where they are written)."""
+    conditions = tuple((c.active_loop, c.requested_slot) for c in mapping.conditions)
+    return (mapping.entity, mapping.role, mapping.group, tuple(mapping.intent),
+            tuple(mapping.not_intent), conditions)
+
+
+def entity_mapping_is_unique(mapping: SlotMapping, domain: Domain, form: str) -> bool:
+    """Whether no other required slot of ``form`` has this same ``from_entity`` mapping
+    (as in Rasa, slots outside the form do not count)."""
+    identity = _mapping_identity(mapping)
+    owners = [name for name in domain.required_slots(form)
+              if name in domain.slots
+              and any(m.type == FROM_ENTITY and _mapping_identity(m) == identity
+                      for m in domain.slots[name].mappings)]
     return len(owners) <= 1
 
 
 def _shared_entity_not_requested(slot: SlotDef, mapping: SlotMapping,
                                  tracker: DialogueStateTracker, domain: Domain) -> bool:
-    """While a form runs, an entity several slots map to only fills the requested slot."""
+    """While a form runs, an entity that several of its required slots map to the same
+    way only fills the requested slot."""
     if mapping.type != FROM_ENTITY:
         return False
     form = tracker.active_loop_name
@@ -76,12 +89,31 @@ def _shared_entity_not_requested(slot: SlotDef, mapping: SlotMapping,
         return False
     if slot.name not in domain.required_slots(form):
         return False
-    return not entity_mapping_is_unique(mapping, domain)
+    return not entity_mapping_is_unique(mapping, domain, form)
+
+
+def loop_started_by_latest_message(tracker: DialogueStateTracker) -> bool:
+    """Whether the active loop was activated after the latest user message (the
+    message started it)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, ActiveLoop):
+            return event.name is not None and event.name == tracker.active_loop_name
+    return False
+
+
+def _trigger_intent_applies(mapping: SlotMapping, tracker: DialogueStateTracker) -> bool:
+    """A ``from_trigger_intent`` mapping fills only as the message's loop starts."""
+    loops = [condition.active_loop for condition in mapping.conditions]
+    if loops and tracker.active_loop_name not in loops:
+        return False
+    return loop_started_by_latest_message(tracker)
 
 
 def _conditions_hold(mapping: SlotMapping, tracker: DialogueStateTracker) -> bool:
     if mapping.type == FROM_TRIGGER_INTENT:
-        return tracker.active_loop_name not in [c.active_loop for c in mapping.conditions]
+        return _trigger_intent_applies(mapping, tracker)
     return mapping.conditions_met(tracker.active_loop_name, tracker.requested_slot)
 
 
@@ -98,24 +130,35 @@ def mapping_values(mapping: SlotMapping, tracker: DialogueStateTracker) -> list[
     return []
 
 
+def mapping_applies(slot: SlotDef, mapping: SlotMapping, tracker: DialogueStateTracker,
+                    domain: Domain) -> bool:
+    """Whether ``mapping`` of ``slot`` may fill it from the latest message (its intent
+    filters, its conditions, an entity meant for another slot of the active form)."""
+    if not domain.mapping_takes_intent(mapping, tracker.latest_intent, tracker.active_loop_name):
+        return False
+    if not _conditions_hold(mapping, tracker):
+        return False
+    return not _shared_entity_not_requested(slot, mapping, tracker, domain)
+
+
+def _predefined_value(slot: SlotDef, mapping: SlotMapping,
+                      tracker: DialogueStateTracker) -> tuple[bool, Any]:
+    values = mapping_values(mapping, tracker)
+    if not values:
+        return False, None
+    value: Any = values if slot.type == "list" else values[-1]
+    # a mapping that finds nothing (null) only clears a slot that holds something
+    return value is not None or tracker.get_slot(slot.name) is not None, value
+
+
 def extract_slot_value(slot: SlotDef, tracker: DialogueStateTracker,
                        domain: Domain) -> tuple[bool, Any]:
     """``(True, value)`` from the first predefined mapping of ``slot`` that applies."""
     for mapping in slot.mappings:
-        if mapping.type == CUSTOM:
+        if mapping.type == CUSTOM or not mapping_applies(slot, mapping, tracker, domain):
             continue
-        if not domain.mapping_takes_intent(mapping, tracker.latest_intent,
-                                           tracker.active_loop_name):
-            continue
-        if not _conditions_hold(mapping, tracker):
-            continue
-        if _shared_entity_not_requested(slot, mapping, tracker, domain):
-            continue
-        values = mapping_values(mapping, tracker)
-        if not values:
-            continue
-        value: Any = values if slot.type == "list" else values[-1]
-        if value is not None or tracker.get_slot(slot.name) is not None:
+        found, value = _predefined_value(slot, mapping, tracker)
+        if found:
             return True, value
     return False, None
 
@@ -151,19 +194,36 @@ async def _run_slot_action(name: str, tracker: DialogueStateTracker,
     return kept
 
 
+async def _slot_events(slot: SlotDef, tracker: DialogueStateTracker, context: ActionContext,
+                       executed: set[str]) -> list[Event]:
+    """The events of one slot's mappings, tried in order as Rasa does: the first
+    predefined mapping that fills the slot ends its turn, so a ``custom`` mapping after
+    it runs its action only when the ones before it found nothing. A custom action runs
+    at most once per message (``executed``), and only when its mapping applies."""
+    events: list[Event] = []
+    for mapping in slot.mappings:
+        if not mapping_applies(slot, mapping, tracker, context.domain):
+            continue
+        if mapping.type != CUSTOM:
+            found, value = _predefined_value(slot, mapping, tracker)
+            if found:
+                events.append(SlotSet(name=slot.name, value=value))
+                break
+        elif mapping.action and mapping.action not in executed:
+            executed.add(mapping.action)
+            events += await _run_slot_action(mapping.action, tracker, context)
+    return events
+
+
 async def extract_slots(tracker: DialogueStateTracker, context: ActionContext) -> list[Event]:
     """The events of ``action_extract_slots`` for the latest user message."""
     from dialogflowlite.dialogue.actions import temporary_tracker, user_defined
 
-    domain = context.domain
-    events: list[Event] = list(predefined_slot_events(tracker, domain))
+    events: list[Event] = []
     executed: set[str] = set()
-    for slot in domain.slots.values():
-        for mapping in slot.mappings:
-            if mapping.type != CUSTOM or not mapping.action or mapping.action in executed:
-                continue
-            executed.add(mapping.action)
-            events += await _run_slot_action(mapping.action, tracker, context)
+    for slot in context.domain.slots.values():
+        if slot.name not in FRAMEWORK_SLOTS:
+            events += await _slot_events(slot, tracker, context, executed)
     if not user_defined(ACTION_VALIDATE_SLOT_MAPPINGS, context):
         return events
     candidates = [e for e in events if isinstance(e, SlotSet)]

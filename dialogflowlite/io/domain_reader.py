@@ -564,7 +564,10 @@ class DomainReader:
         if not self.log.expect(file, parent, key, value, dict, "'session_config'"):
             return
         self.log.check_keys(file, value, formats.SESSION_CONFIG_KEYS, "session_config")
-        expiry = value.get("session_expiration_time", 60)
+        expiry = value.get("session_expiration_time")
+        if expiry is None:
+            # left out or `null`: Rasa's default of 60 minutes
+            expiry = 60
         try:
             expiry = float(expiry)
         except (TypeError, ValueError):

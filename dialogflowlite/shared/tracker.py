@@ -178,9 +178,8 @@ class DialogueStateTracker:
     # ------------------------------------------------------------ state
 
     def _reset(self) -> None:
-        self.slots: dict[str, Any] = {
-            name: copy.deepcopy(slot.initial_value) for name, slot in self.slot_defs.items()
-        }
+        self.slots: dict[str, Any] = {}
+        self._reset_slots()
         self.active_loop: dict[str, Any] = {}
         self.latest_message: UserUttered | None = None
         self.latest_action: dict[str, Any] = {}
@@ -189,8 +188,10 @@ class DialogueStateTracker:
         self.paused = False
 
     def _reset_slots(self) -> None:
-        for name, slot in self.slot_defs.items():
-            self.slots[name] = copy.deepcopy(slot.initial_value)
+        # Every slot, as a restart resets them: also ``session_started_metadata`` and
+        # the other slots the domain does not declare (Rasa's domain declares them all).
+        self.slots = {name: copy.deepcopy(slot.initial_value)
+                      for name, slot in self.slot_defs.items()}
 
     def _replay(self) -> None:
         self._reset()
@@ -211,8 +212,10 @@ class DialogueStateTracker:
 
     def _apply(self, event: Event) -> None:
         if isinstance(event, UserUttered):
+            # As in Rasa, the latest action stays (``action_listen``, which custom actions
+            # see) and a user message ends any pending follow-up action.
             self.latest_message = event
-            self.latest_action = {}
+            self.followup_action = None
         elif isinstance(event, BotUttered):
             self.latest_bot_utterance = event
         elif isinstance(event, ActionExecuted):
@@ -220,6 +223,7 @@ class DialogueStateTracker:
             if event.action_text:
                 self.latest_action["action_text"] = event.action_text
             self.followup_action = None
+            self._reset_loop_flags(event.name)
         elif isinstance(event, SlotSet):
             self._set_slot(event.name, event.value)
         elif isinstance(event, ActiveLoop):
@@ -253,6 +257,15 @@ class DialogueStateTracker:
                 input_channel=self.latest_message.input_channel,
                 message_id=self.latest_message.message_id,
                 timestamp=self.latest_message.timestamp, metadata=self.latest_message.metadata)
+
+    def _reset_loop_flags(self, action_name: str) -> None:
+        """As in Rasa, an interruption lasts until the next action, and a rejection
+        until the loop runs again."""
+        if not self.active_loop:
+            return
+        self.active_loop["validate"] = True
+        if action_name == self.active_loop.get("name"):
+            self.active_loop["rejected"] = False
 
     def _set_slot(self, name: str, value: Any) -> None:
         definition = self.slot_defs.get(name)

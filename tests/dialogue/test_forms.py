@@ -315,3 +315,76 @@ def test_activation_fills_nothing_from_mappings_that_wait_for_their_question(
     started = say(in_form_trip, "/book")
     assert started.tracker.slots["city"] is None
     assert texts(started) == ["Where to?"]
+
+
+TRIGGER_DOMAIN = DOMAIN.replace("""forms:
+  trip_form:""", """  booked_by:
+    type: text
+    influence_conversation: false
+    mappings:
+    - type: from_trigger_intent
+      intent: book
+      value: user
+      conditions:
+      - active_loop: trip_form
+forms:
+  trip_form:""")
+
+
+def test_the_message_that_starts_a_form_fills_from_trigger_intent_slots(bot) -> None:
+    started = say(bot(TRIGGER_DOMAIN, simple_rules(**RULES)), "/book")
+    # not one of the form's required slots, yet filled as the form starts
+    assert started.tracker.slots["booked_by"] == "user"
+    assert texts(started) == ["Where to?"]
+
+
+def test_a_trigger_intent_that_starts_no_form_fills_nothing(bot) -> None:
+    answered = bot(TRIGGER_DOMAIN, simple_rules({"book": ["utter_chitchat"]}))
+    assert say(answered, "/book").tracker.slots["booked_by"] is None
+
+
+class DynamicSlots:
+    """A validate_<form> whose own required_slots differ from the domain's, written like
+    rasa-sdk's FormValidationAction: it names the next slot itself."""
+
+    def __init__(self, form: str, slots: list[str]) -> None:
+        self.form, self.slots = form, slots
+        self.calls = 0
+
+    @hookimpl
+    def dfl_register_actions(self):
+        outer = self
+
+        class ValidateDynamicForm:
+            def name(self) -> str:
+                return f"validate_{outer.form}"
+
+            def run(self, dispatcher, tracker, domain):
+                outer.calls += 1
+                missing = [s for s in outer.slots if tracker.get_slot(s) is None]
+                return [{"event": "slot", "name": "requested_slot",
+                         "value": missing[0] if missing else None}]
+
+        return [ValidateDynamicForm]
+
+
+DYNAMIC_DOMAIN = DOMAIN.replace("""forms:
+  trip_form:""", """forms:
+  dynamic_form:
+    required_slots: [count]
+  trip_form:""").replace("intents: [", "intents: [plan, ")
+
+
+def test_a_dynamic_form_asks_the_slot_its_validation_action_names_from_the_start(
+        bot, register_plugin) -> None:
+    slots = DynamicSlots("dynamic_form", ["city", "count"])
+    register_plugin(slots, "dynamic-slots")
+    planner = bot(DYNAMIC_DOMAIN, simple_rules({"plan": ["dynamic_form"]}))
+    started = say(planner, "/plan")
+    # the action's own first slot, not the domain's
+    assert started.tracker.requested_slot == "city"
+    assert texts(started) == ["Where to?"]
+    assert slots.calls == 1
+    answered = say(planner, '/inform{"city": "Rome"}')
+    assert answered.tracker.requested_slot == "count"
+    assert texts(answered) == ["How many?"]

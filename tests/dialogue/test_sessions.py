@@ -108,3 +108,31 @@ def test_after_a_restart_the_next_message_starts_a_session() -> None:
     fresh = _old_conversation("x")
     assert session_expired(fresh, config)
     assert not session_expired(fresh, config, now=HOURS_AGO + 60)
+
+
+def _conversation_with_metadata(sender: str) -> DialogueStateTracker:
+    tracker = _old_conversation(sender)
+    tracker.events.insert(2, SlotSet(name="session_started_metadata", value={"locale": "de"},
+                                     timestamp=HOURS_AGO))
+    return DialogueStateTracker(sender, events=tracker.events)
+
+
+def test_session_metadata_carries_over_unless_the_new_session_brings_its_own(bot) -> None:
+    processor = _processor(bot, 60, True)
+    _store(processor, _conversation_with_metadata("quiet"))
+    result = say(processor, "/greet", sender="quiet")
+    assert any(isinstance(e, SessionStarted) for e in result.events)
+    assert result.tracker.slots["session_started_metadata"] == {"locale": "de"}
+
+    _store(processor, _conversation_with_metadata("fr"))
+    result = say(processor, "/greet", sender="fr", metadata={"locale": "fr"})
+    metadata_events = [e for e in result.events
+                       if isinstance(e, SlotSet) and e.name == "session_started_metadata"]
+    assert [e.value for e in metadata_events] == [{"locale": "fr"}]
+
+
+def test_session_metadata_does_not_carry_over_without_carry_over(bot) -> None:
+    processor = _processor(bot, 60, False)
+    _store(processor, _conversation_with_metadata("quiet"))
+    result = say(processor, "/greet", sender="quiet")
+    assert result.tracker.slots.get("session_started_metadata") is None

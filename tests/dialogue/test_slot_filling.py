@@ -155,9 +155,36 @@ def test_condition_on_no_active_loop(domain) -> None:
     assert "greeted" not in extracted(domain, ActiveLoop(name="note_form"), user("greet"))
 
 
-def test_from_trigger_intent_fills_only_before_its_loop_is_active(domain) -> None:
-    assert extracted(domain, user("book"))["channel"] == "booking"
+def test_from_trigger_intent_fills_only_as_its_loop_starts(domain) -> None:
+    # a message that starts no loop fills nothing (Rasa: no active loop, no value)
+    assert "channel" not in extracted(domain, user("book"))
+    # the form activated by the message fills it...
+    assert extracted(domain, user("book"), ActiveLoop(name="note_form"))["channel"] == "booking"
+    # ...but not a message sent while the form already runs
     assert "channel" not in extracted(domain, ActiveLoop(name="note_form"), user("book"))
+
+
+def test_from_trigger_intent_waits_for_the_loop_its_conditions_name(domain_from) -> None:
+    domain = domain_from("""
+        version: "3.1"
+        intents: [book]
+        slots:
+          channel:
+            type: text
+            mappings:
+            - type: from_trigger_intent
+              intent: book
+              value: booking
+              conditions:
+              - active_loop: trip_form
+        forms:
+          trip_form:
+            required_slots: []
+          other_form:
+            required_slots: []
+        """)
+    assert "channel" not in extracted(domain, user("book"), ActiveLoop(name="other_form"))
+    assert extracted(domain, user("book"), ActiveLoop(name="trip_form"))["channel"] == "booking"
 
 
 def test_ignored_intents_of_the_active_form_block_mappings(domain) -> None:
@@ -188,6 +215,57 @@ def test_a_shared_entity_fills_only_the_requested_slot_of_the_form(domain_from) 
     assert extracted(domain, message) == {"adults": 2, "children": 2}  # no form: both
     asked = [ActiveLoop(name="party_form"), SlotSet(name="requested_slot", value="children")]
     assert extracted(domain, *asked, message) == {"children": 2}
+
+
+def test_a_slot_outside_the_form_does_not_make_an_entity_shared(domain_from) -> None:
+    domain = domain_from("""
+        version: "3.1"
+        intents: [inform]
+        entities: [number]
+        slots:
+          adults:
+            type: float
+            mappings: [{type: from_entity, entity: number}]
+          date:
+            type: text
+            mappings: [{type: from_text, conditions: [{active_loop: party_form,
+                                                      requested_slot: date}]}]
+          last_number:
+            type: float
+            influence_conversation: false
+            mappings: [{type: from_entity, entity: number}]
+        forms:
+          party_form:
+            required_slots: [date, adults]
+        """)
+    asked = [ActiveLoop(name="party_form"), SlotSet(name="requested_slot", value="date")]
+    found = extracted(domain, *asked, user("inform", entity("number", 3), text="3 on friday"))
+    assert found == {"adults": 3, "date": "3 on friday", "last_number": 3}
+
+
+def test_required_slots_that_map_an_entity_differently_do_not_share_it(domain_from) -> None:
+    domain = domain_from("""
+        version: "3.1"
+        intents: [inform, inform_children]
+        entities: [number]
+        slots:
+          adults:
+            type: float
+            mappings: [{type: from_entity, entity: number, intent: inform}]
+          children:
+            type: float
+            mappings: [{type: from_entity, entity: number, intent: inform_children}]
+          date:
+            type: text
+            mappings: [{type: from_text, conditions: [{active_loop: party_form,
+                                                      requested_slot: date}]}]
+        forms:
+          party_form:
+            required_slots: [date, adults, children]
+        """)
+    asked = [ActiveLoop(name="party_form"), SlotSet(name="requested_slot", value="date")]
+    found = extracted(domain, *asked, user("inform_children", entity("number", 2), text="2 kids"))
+    assert found == {"children": 2, "date": "2 kids"}
 
 
 def test_first_applicable_mapping_wins(domain_from) -> None:
@@ -327,3 +405,58 @@ def test_a_failing_custom_mapping_action_leaves_other_slots(domain_from, caplog)
         events = asyncio.run(extract_slots(tracker, ActionContext(domain, CustomActionExecutor())))
     assert {e.name: e.value for e in events if isinstance(e, SlotSet)} == {"mood": "hi"}
     assert "action_fill_phone" in caplog.text
+
+
+GUARDED_CUSTOM_DOMAIN = """
+version: "3.1"
+intents: [inform, chitchat]
+entities: [phone]
+slots:
+  phone:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: phone
+    - type: custom
+      action: action_fill_phone
+      not_intent: [chitchat]
+      conditions:
+      - active_loop: contact_form
+forms:
+  contact_form:
+    required_slots: [phone]
+actions: [action_fill_phone]
+"""
+
+
+@pytest.fixture
+def guarded(domain_from, register_plugin):
+    """Extract slots with GUARDED_CUSTOM_DOMAIN; returns the slots and the calls of
+    action_fill_phone."""
+    plugin = SlotActions()
+    register_plugin(plugin, "slot-actions")
+    domain = domain_from(GUARDED_CUSTOM_DOMAIN)
+
+    def run(*events) -> tuple[dict[str, Any], list[str]]:
+        plugin.calls.clear()
+        slots = extracted(domain, *events, context=ActionContext(domain, CustomActionExecutor()))
+        return slots, [call for call in plugin.calls if call == "action_fill_phone"]
+
+    return run
+
+
+IN_CONTACT_FORM = [ActiveLoop(name="contact_form"), SlotSet(name="requested_slot", value="phone")]
+
+
+def test_a_custom_mapping_runs_only_when_its_conditions_hold(guarded) -> None:
+    # no form active: the action is not called
+    assert guarded(user("inform", text="0301234567")) == ({}, [])
+    # its not_intent
+    assert guarded(*IN_CONTACT_FORM, user("chitchat", text="0301234567")) == ({}, [])
+    assert guarded(*IN_CONTACT_FORM, user("inform", text="0301234567")) == (
+        {"phone": "0301234567"}, ["action_fill_phone"])
+
+
+def test_a_custom_mapping_after_a_mapping_that_filled_the_slot_does_not_run(guarded) -> None:
+    message = user("inform", entity("phone", "555-1234"), text="555 1234")
+    assert guarded(*IN_CONTACT_FORM, message) == ({"phone": "555-1234"}, [])

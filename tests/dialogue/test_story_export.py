@@ -65,5 +65,6 @@ def test_interactive_stories_name_the_retrieval_intent_in_full() -> None:
     text = export_texts([events])
     stories = to_plain(read_yaml(text.split("# NLU examples")[0]))["stories"]
     assert stories[0]["steps"] == [{"intent": "faq/ask_hours"}, {"action": "utter_faq"}]
-    # the NLU example keeps the intent the classifier learns, as Rasa's export does
-    assert "- intent: faq\n  examples: |\n    - when are you open" in text
+    # the NLU example in full too: the session showed the selector's choice and the user
+    # confirmed it, and only the full name teaches the response selector
+    assert '- intent: "faq/ask_hours"\n  examples: |\n    - when are you open' in text

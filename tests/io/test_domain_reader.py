@@ -181,3 +181,18 @@ def test_a_negative_session_expiration_time_is_an_error(write_project, value,
     else:
         assert problems == []
         assert project.domain.session_config.session_expiration_time == expected
+
+
+def test_session_settings_left_empty_take_rasas_defaults(write_project) -> None:
+    # Rasa's schema lets both be null and then uses 60 minutes and carry-over
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        intents: [greet]
+        session_config:
+          session_expiration_time:
+          carry_over_slots_to_new_session:
+        """)
+    assert problems == []
+    config = project.domain.session_config
+    assert (config.session_expiration_time, config.carry_over_slots_to_new_session) == (60.0,
+                                                                                        True)

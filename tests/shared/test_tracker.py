@@ -203,3 +203,56 @@ def test_a_rejected_loop_run_is_an_unhappy_path_and_is_not_collapsed() -> None:
     applied = DialogueStateTracker("u1", SLOTS, events).applied_events()
     assert [e.intent_name for e in applied if isinstance(e, UserUttered)] == ["book",
                                                                              "chitchat"]
+
+
+def test_a_loop_rejection_lasts_until_the_loop_runs_again() -> None:
+    from dialogflowlite.shared.events import ActionExecutionRejected
+
+    tracker = DialogueStateTracker("u1", SLOTS, [
+        ActionExecuted(name="form"), ActiveLoop(name="form"),
+        ActionExecuted(name="action_listen"), user("chitchat"),
+        ActionExecutionRejected(name="form"),
+    ])
+    assert tracker.active_loop["rejected"] is True
+    tracker.update(ActionExecuted(name="utter_chitchat"))
+    assert tracker.active_loop["rejected"] is True  # another action leaves it rejected
+    tracker.update(ActionExecuted(name="form"))
+    assert tracker.current_state()["active_loop"]["rejected"] is False
+
+
+def test_a_loop_interruption_lasts_until_the_next_action() -> None:
+    from dialogflowlite.shared.events import LoopInterrupted
+
+    tracker = DialogueStateTracker("u1", SLOTS, [ActiveLoop(name="form"),
+                                                 LoopInterrupted(is_interrupted=True)])
+    assert tracker.active_loop["validate"] is False
+    tracker.update(ActionExecuted(name="utter_chitchat"))
+    assert tracker.current_state()["active_loop"]["validate"] is True
+
+
+def test_resetting_all_slots_also_resets_the_framework_and_undeclared_ones() -> None:
+    tracker = DialogueStateTracker("u1", SLOTS, [
+        SlotSet(name="city", value="Rome"),
+        SlotSet(name="session_started_metadata", value={"locale": "de"}),
+        AllSlotsReset(),
+    ])
+    assert tracker.slots == {"city": None, "count": 1.0}
+    without_domain = DialogueStateTracker("u2", events=[SlotSet(name="city", value="Rome"),
+                                                        AllSlotsReset()])
+    assert without_domain.get_slot("city") is None
+
+
+def test_a_user_message_keeps_the_latest_action_and_ends_a_pending_followup() -> None:
+    tracker = DialogueStateTracker("u1", SLOTS, [
+        FollowupAction(name="action_check"), ActionExecuted(name="action_listen"),
+    ])
+    tracker.update(FollowupAction(name="action_check"))
+    tracker.update(user("greet"))
+    state = tracker.current_state()
+    assert (state["latest_action_name"], state["latest_action"]) == (
+        "action_listen", {"action_name": "action_listen"})
+    assert state["followup_action"] is None
+    # the same when the tracker is rebuilt from its stored events
+    rebuilt = DialogueStateTracker("u1", SLOTS, list(tracker.events))
+    assert rebuilt.followup_action is None
+    assert rebuilt.latest_action_name == "action_listen"
