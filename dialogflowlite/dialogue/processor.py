@@ -44,6 +44,7 @@ from dialogflowlite.shared.domain import (
     ACTION_LISTEN,
     ACTION_RESTART,
     ACTION_SESSION_START,
+    SESSION_START_METADATA_SLOT,
     Domain,
 )
 from dialogflowlite.shared.events import (
@@ -54,6 +55,7 @@ from dialogflowlite.shared.events import (
     ReminderCancelled,
     ReminderScheduled,
     SessionStarted,
+    SlotSet,
     UserUttered,
 )
 from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -432,6 +434,10 @@ class MessageProcessor:
             return
         if metadata:
             context.metadata[SESSION_METADATA_KEY] = metadata
+            # set before the action runs, as Rasa sets it, so that a custom
+            # action_session_start (an action server's too) reads it from the tracker
+            tracker.update_with_events([SlotSet(name=SESSION_START_METADATA_SLOT,
+                                                value=metadata)])
         try:
             await self._run_action(tracker, context, Prediction(ACTION_SESSION_START, 1.0))
         finally:

@@ -60,9 +60,11 @@ def _store(processor, tracker) -> None:
 def test_the_first_message_starts_a_session(bot) -> None:
     processor = _processor(bot, 60, True)
     result = say(processor, "/greet", metadata={"locale": "de"})
-    names = [type(e).__name__ for e in result.events[:3]]
-    assert names == ["ActionExecuted", "SessionStarted", "SlotSet"]
-    assert result.events[0].name == "action_session_start"
+    # Rasa's order: the metadata first (so that a custom action_session_start reads
+    # it), then the session start, which sets it again in the new session
+    names = [type(e).__name__ for e in result.events[:4]]
+    assert names == ["SlotSet", "ActionExecuted", "SessionStarted", "SlotSet"]
+    assert result.events[1].name == "action_session_start"
     assert result.tracker.slots["session_started_metadata"] == {"locale": "de"}
     second = say(processor, "/greet")
     assert not any(isinstance(e, SessionStarted) for e in second.events)
@@ -128,7 +130,33 @@ def test_session_metadata_carries_over_unless_the_new_session_brings_its_own(bot
     result = say(processor, "/greet", sender="fr", metadata={"locale": "fr"})
     metadata_events = [e for e in result.events
                        if isinstance(e, SlotSet) and e.name == "session_started_metadata"]
-    assert [e.value for e in metadata_events] == [{"locale": "fr"}]
+    # set before action_session_start runs (as Rasa does), then by the action itself,
+    # which carries the old value no more
+    assert [e.value for e in metadata_events] == [{"locale": "fr"}, {"locale": "fr"}]
+    assert result.tracker.slots["session_started_metadata"] == {"locale": "fr"}
+
+
+class SessionStartReadingMetadata:
+    """A custom ``action_session_start`` that greets in the session's language."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    def run(self, dispatcher, tracker, domain) -> list:
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        dispatcher.utter_message(text=f"locale {metadata.get('locale')}")
+        return [{"event": "session_started"}, {"event": "action", "name": "action_listen"}]
+
+
+def test_a_custom_session_start_reads_the_new_sessions_metadata(bot) -> None:
+    from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+
+    domain = DOMAIN.format(expiry=60, carry="true") + "actions: [action_session_start]\n"
+    executor = CustomActionExecutor(
+        local_actions={"action_session_start": SessionStartReadingMetadata()})
+    processor = bot(domain, simple_rules({"greet": ["utter_greet"]}), executor=executor)
+    result = say(processor, "/greet", metadata={"locale": "fr"})
+    assert texts(result)[0] == "locale fr"
 
 
 def test_session_metadata_does_not_carry_over_without_carry_over(bot) -> None:
