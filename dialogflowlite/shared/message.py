@@ -8,6 +8,7 @@ the gold labels) and a message being parsed (components fill in the predicted
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +138,16 @@ class IntentPrediction:
     confidence: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "confidence": float(self.confidence)}
+        return {"name": self.name, "confidence": finite_confidence(self.confidence)}
+
+
+def finite_confidence(value: float | None) -> float:
+    """``value`` as a parse result writes it: 0.0 for none, NaN or infinity (a model
+    whose training diverged), which JSON cannot carry and no threshold compares."""
+    if value is None:
+        return 0.0
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
 
 
 @dataclass
@@ -172,7 +182,8 @@ class Message:
 
     def set_intent(self, ranking: list[IntentPrediction], top_k: int = 10) -> None:
         """Record a prediction: the best intent, its confidence and the top-k ranking."""
-        ranking = sorted(ranking, key=lambda p: p.confidence, reverse=True)
+        # a confidence that is no number ranks last (NaN would make the order undefined)
+        ranking = sorted(ranking, key=lambda p: finite_confidence(p.confidence), reverse=True)
         if ranking:
             self.intent = ranking[0].name
             self.confidence = float(ranking[0].confidence)
@@ -184,7 +195,7 @@ class Message:
             "text": self.text,
             "intent": {
                 "name": self.intent,
-                "confidence": float(self.confidence) if self.confidence is not None else 0.0,
+                "confidence": finite_confidence(self.confidence),
             },
             "entities": [entity.to_dict() for entity in self.entities],
             "intent_ranking": [p.to_dict() for p in self.intent_ranking],

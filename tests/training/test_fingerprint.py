@@ -28,10 +28,13 @@ def test_built_in_and_unpackaged_components_name_no_package() -> None:
 
 
 def test_the_revision_changes_the_fingerprint() -> None:
+    next_revision = WhitespaceTokenizer.revision + 1
+
     class Revised(WhitespaceTokenizer):
-        revision = 2
+        revision = next_revision
 
     before = fingerprint(component_identity(WhitespaceTokenizer))
     assert fingerprint(component_identity(WhitespaceTokenizer)) == before
-    assert component_identity(Revised)["revision"] == 2
-    assert fingerprint({**component_identity(WhitespaceTokenizer), "revision": 2}) != before
+    assert component_identity(Revised)["revision"] == next_revision
+    assert fingerprint({**component_identity(WhitespaceTokenizer),
+                        "revision": next_revision}) != before

@@ -4,7 +4,8 @@ As in Rasa: when the top intent's confidence is below ``threshold``, or the
 top two confidences are closer than ``ambiguity_threshold``, the message's
 intent becomes ``nlu_fallback`` with confidence ``threshold``, inserted at the
 top of the ranking; the classifier's ranking stays below it. A message that
-no classifier gave an intent to falls back too, and so does a message with
+no classifier gave an intent to falls back too, as does one whose top
+confidences are NaN or infinite (0.0 in its ranking then), and so does a message with
 nothing to classify: no letter or digit in it ("?", "...", an emoji alone),
 unless the training data has that very text as an example. With
 ``unknown_words: true``, a message none of whose words the intent classifier
@@ -15,6 +16,7 @@ back as well.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
@@ -85,6 +87,10 @@ class FallbackClassifier(NluComponent):
             return False  # already decided
         if message.intent is None or message.confidence is None:
             return True
+        if not _finite_ranking(message):
+            # a broken model (weights gone NaN) compares false against any threshold,
+            # so without this check it would pass every message on as certain
+            return True
         if not has_content(message.text) and message.text.strip() not in self.contentless_examples:
             return True
         if self.config["unknown_words"] and knows_no_word(message):
@@ -109,7 +115,7 @@ class FallbackClassifier(NluComponent):
             message.confidence = threshold
             message.intent_ranking = [
                 IntentPrediction(NLU_FALLBACK_INTENT, threshold),
-                *message.intent_ranking,
+                *(_with_finite_confidence(p) for p in message.intent_ranking),
             ]
 
     def _warn_without_counts(self, messages: list[Message]) -> None:
@@ -132,3 +138,18 @@ class FallbackClassifier(NluComponent):
         if storage.exists(CONTENTLESS_EXAMPLES_FILE):
             component.contentless_examples = set(storage.read_json(CONTENTLESS_EXAMPLES_FILE))
         return component
+
+
+def _finite_ranking(message: Message) -> bool:
+    """Whether the message's confidence and those of its top two intents are numbers
+    (not NaN or infinite)."""
+    confidences = [message.confidence, *(p.confidence for p in message.intent_ranking[:2])]
+    return all(math.isfinite(float(c)) for c in confidences if c is not None)
+
+
+def _with_finite_confidence(prediction: IntentPrediction) -> IntentPrediction:
+    """The prediction, with 0.0 for a confidence that is no number: the parse result
+    is JSON, which has no NaN or infinity."""
+    if math.isfinite(float(prediction.confidence)):
+        return prediction
+    return IntentPrediction(prediction.name, 0.0)

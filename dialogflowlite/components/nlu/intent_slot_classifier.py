@@ -8,7 +8,13 @@ predict, score and write their results the same way. A subclass says how to
 turn messages into items (``_encode``), items into a padded batch
 (``_collate``), a batch into model outputs (``_forward``), and how many words
 an item tags (``_word_count``) and, when it is not that, how long it is for
-batching (``_item_length``).
+batching (``_item_length``), and whether the model's length limit cut an item
+short (``_was_cut``).
+
+A message too long for the model in one pass keeps its intent from the first
+pass, and its remaining words are tagged in further passes over overlapping
+windows of the message (see :meth:`IntentSlotClassifier._tag_rest`), so an
+entity near the end of a long message is found at its own offsets.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.components.base import NluComponent
 from dialogflowlite.components.nlu.known_words import WordKnowledge, training_words
 from dialogflowlite.components.nlu.sequence_labels import (
+    REGEX_FEATURES,
     TAG_SCHEMES,
     LabelSet,
     Scores,
@@ -33,8 +40,9 @@ from dialogflowlite.components.nlu.sequence_labels import (
     split_held_out,
     write_prediction,
 )
+from dialogflowlite.components.tokenizers.alignment import OUTSIDE
 from dialogflowlite.errors import Position, TrainingError
-from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.message import Message, Token
 from dialogflowlite.training.finetune import FinetuneSource, check_same_labels, finetune_epochs
 
 if TYPE_CHECKING:
@@ -44,6 +52,10 @@ if TYPE_CHECKING:
     from dialogflowlite.shared.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
+
+#: words a window for the rest of a long message repeats from the part before it,
+#: so that the words after a cut are tagged with some context on their left
+WINDOW_OVERLAP_WORDS = 8
 
 
 @dataclass
@@ -89,6 +101,16 @@ class IntentSlotClassifier(NluComponent):
     def _item_length(self, item: Any) -> int:
         """What batches are sorted by, so that a batch holds items of similar length."""
         return self._word_count(item)
+
+    def _was_cut(self, item: Any) -> bool:
+        """Whether the model's length limit left words of the item's message untagged."""
+        return False
+
+    def _pieceless(self, item: Any) -> list[bool]:
+        """For each word of the item, whether the model read nothing of its own for it
+        (a character the encoder's tokenizer drops): such a word shares a
+        neighbour's state, and so its tag."""
+        return []
 
     def _auto_epochs(self, num_items: int) -> int:
         """The epochs of ``epochs: auto`` for this many training items."""
@@ -274,19 +296,27 @@ class IntentSlotClassifier(NluComponent):
         return score(gold, predicted)
 
     def _predict(
-        self, items: list[Any]
+        self, items: list[Any], intent: int | None = None
     ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
-        """Intent probabilities, tag paths and tag confidences for a chunk of items."""
+        """Intent probabilities, tag paths and tag confidences for a chunk of items.
+
+        With ``intent`` (an index), ``restrict_entities_to_intent`` allows the
+        tags of that intent whatever intent each item is predicted: the windows
+        of one long message are tagged for the message's intent.
+        """
         import torch
 
         from dialogflowlite.training.loop import move_to
 
         assert self.model is not None
         batch = move_to(self._collate(items), self._device or torch.device("cpu"))
+        tags_by_intent = self._tags_by_intent()
+        if tags_by_intent is not None and intent is not None:
+            tags_by_intent = tags_by_intent[intent].expand_as(tags_by_intent)
         return predict_batch(self.model, batch, self._forward, len(items),
                              intents_wanted=bool(self.config["intent_classification"]),
                              tags_wanted=self._tags_wanted,
-                             tags_by_intent=self._tags_by_intent())
+                             tags_by_intent=tags_by_intent)
 
     def _tags_by_intent(self) -> torch.Tensor | None:
         """The intents x tags mask of ``restrict_entities_to_intent`` (None when off)."""
@@ -318,7 +348,13 @@ class IntentSlotClassifier(NluComponent):
 
     def process(self, messages: list[Message]) -> None:
         """Predict the intent ranking and the entities of a batch of messages, and
-        count the words of each that the classifier knows."""
+        count the words of each that the classifier knows.
+
+        A message without a word the model reads (empty, only white space or
+        invisible characters) gets no prediction, as in Rasa: its intent stays
+        unset and its ranking empty, where the model would answer it with
+        whatever intent sits closest to nothing.
+        """
         if self.model is None or self.labels is None or not messages:
             return
         knowledge = self._knowledge()
@@ -329,12 +365,22 @@ class IntentSlotClassifier(NluComponent):
         order = sorted(range(len(messages)), key=lambda i: len(messages[i].text))
         for start in range(0, len(order), size):
             chunk = [messages[i] for i in order[start : start + size]]
-            items = self._encode(chunk, with_labels=False)
+            chunk, items = self._readable(chunk, self._encode(chunk, with_labels=False))
+            if not items:
+                continue
             intents, paths, confidences = self._predict(items)
             for message, item, intent, path, conf in zip(
                 chunk, items, intents, paths, confidences, strict=True
             ):
-                tokens = example_tokens(message)[: self._word_count(item)]
+                tokens = example_tokens(message)
+                pieceless = list(self._pieceless(item))
+                if path and self._was_cut(item):
+                    path, conf = self._tag_rest(message, tokens, list(path), list(conf),
+                                                None if intent is None else best_index(intent),
+                                                pieceless)
+                if path and any(pieceless):
+                    path = self._untag_pieceless(list(path), pieceless)
+                tokens = tokens[: len(path) if path else self._word_count(item)]
                 write_prediction(
                     message,
                     self.labels,
@@ -345,3 +391,100 @@ class IntentSlotClassifier(NluComponent):
                     self.name,
                     int(self.config["ranking_length"]) or len(self.labels.intents),
                 )
+
+    def _readable(self, messages: list[Message],
+                  items: list[Any]) -> tuple[list[Message], list[Any]]:
+        """The messages (and their items) of which the model reads at least one word."""
+        kept = [(m, item) for m, item in zip(messages, items, strict=True)
+                if self._word_count(item)]
+        return [m for m, _ in kept], [item for _, item in kept]
+
+    def _tag_rest(self, message: Message, tokens: list[Token], path: list[int],
+                  confidences: list[float], intent: int | None,
+                  pieceless: list[bool]) -> tuple[list[int], list[float]]:
+        """Extend the tags of a message cut short by the length limit to its other words.
+
+        Each window reads the message from a few words before the first word
+        not tagged yet (``WINDOW_OVERLAP_WORDS``), so that word is read with
+        context; only the window's tags of words not tagged before are kept. The
+        windows are planned first (encoding is cheap), then tagged in batches for
+        the message's ``intent`` (its index: what ``restrict_entities_to_intent``
+        restricts the tags by). ``pieceless`` is extended with the flags of the
+        newly tagged words (see :meth:`_pieceless`).
+        """
+        tagged = len(path)
+        windows = self._windows(message, tokens, tagged)
+        size = int(self.config["inference_batch_size"])
+        for begin in range(0, len(windows), size):
+            chunk = windows[begin : begin + size]
+            _, window_paths, window_confidences = self._predict(
+                [item for _, _, item in chunk], intent)
+            for (start, first_new, item), window_path, window_conf in zip(
+                chunk, window_paths, window_confidences, strict=True
+            ):
+                path.extend(window_path[first_new - start :])
+                confidences.extend(window_conf[first_new - start :])
+                pieceless.extend(self._pieceless(item)[first_new - start :])
+        return path, confidences
+
+    def _untag_pieceless(self, path: list[int], pieceless: list[bool]) -> list[int]:
+        """``path`` with the words the model read nothing of taken out of entities.
+
+        Such a word (``"\\ufffd"`` after ``two``) repeats its neighbour's tag and
+        came out as an entity of its own. It gets ``O``, unless the words on
+        both sides of it belong to one entity, which it then continues.
+        """
+        assert self.labels is not None
+        tags = self.labels.tags
+        index = {tag: i for i, tag in enumerate(tags)}
+        for w, lacking in enumerate(pieceless[: len(path)]):
+            if not lacking:
+                continue
+            before = tags[path[w - 1]] if w > 0 else OUTSIDE
+            after = tags[path[w + 1]] if w + 1 < len(path) else OUTSIDE
+            inside = (before[:2] in ("B-", "I-") and after[:2] in ("I-", "L-")
+                      and before[2:] == after[2:])
+            path[w] = index.get(f"I-{after[2:]}", 0) if inside else index[OUTSIDE]
+        return path
+
+    def _windows(self, message: Message, tokens: list[Token],
+                 tagged: int) -> list[tuple[int, int, Any]]:
+        """The windows that tag words ``tagged`` and after: (first word, first new word,
+        encoded item) each. A window holds at most twice ``max_length`` words (no pass
+        reads more, as every word takes a piece), so a very long message costs work
+        in proportion to its length; planning stops where a window would tag no new
+        word (the rest has nothing the model reads)."""
+        words = 2 * int(self.config["max_length"])
+        windows: list[tuple[int, int, Any]] = []
+        start = 0
+        while tagged < len(tokens):
+            start = max(start + 1, tagged - min(WINDOW_OVERLAP_WORDS, tagged // 2))
+            [item] = self._encode([message_window(message, tokens, start, words)],
+                                  with_labels=False)
+            end = start + self._word_count(item)
+            if end <= tagged:
+                break
+            windows.append((start, tagged, item))
+            tagged = end
+        return windows
+
+
+def message_window(message: Message, tokens: Sequence[Token], first: int,
+                   count: int | None = None) -> Message:
+    """Words ``first`` to ``first + count`` of the message (all from ``first`` on when
+    ``count`` is None) as a message of its own: their text, their tokens with offsets
+    into it, and their per-token regex features."""
+    last = len(tokens) if count is None else min(len(tokens), first + count)
+    offset = tokens[first].start
+    window = Message(
+        text=message.text[offset : tokens[last - 1].end],
+        tokens=[Token(t.text, t.start - offset, t.end - offset) for t in tokens[first:last]],
+    )
+    regex = message.features.get(REGEX_FEATURES)
+    if regex:
+        rows = regex.get("token") or []
+        window.features[REGEX_FEATURES] = {
+            **regex,
+            "token": rows[first:last] if len(rows) == len(tokens) else [],
+        }
+    return window

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.base import NluContext
@@ -91,6 +91,8 @@ class _Encoded:
     tags: list[int]
     token_features: list[list[float]]
     sentence_features: list[float]
+    #: per word: whether it has no piece of its own (it shares a neighbour's)
+    pieceless: list[bool] = field(default_factory=list)
 
 
 class JointTransformerClassifier(IntentSlotClassifier):
@@ -110,7 +112,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "pooling": "cls",
         # "first" (a word's first piece) or "mean" (the mean of its pieces) for the slot head
         "word_pooling": "first",
-        # pieces per message, longer messages are cut (their last words get no tag)
+        # pieces read at once: the intent comes from a message's first max_length pieces,
+        # and the words after them are tagged in further overlapping windows
         "max_length": 64,
         "use_crf": False,
         # "bio", or "bilou": a span's last word and one-word spans get tags of their own
@@ -300,7 +303,8 @@ class JointTransformerClassifier(IntentSlotClassifier):
         for i, message in enumerate(messages):
             tokens = example_tokens(message)
             ids, offsets = encoded[i]
-            index = _complete(first_subtoken_indices(offsets, tokens))
+            first_pieces = first_subtoken_indices(offsets, tokens)
+            index = _complete(list(first_pieces))
             tokens = tokens[: len(index)]
             intent, tags = -1, []
             if with_labels:
@@ -318,6 +322,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
                     tags,
                     token_features,
                     sentence_features,
+                    [piece < 0 for piece in first_pieces[: len(index)]],
                 )
             )
         return items
@@ -337,6 +342,12 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
     def _item_length(self, item: _Encoded) -> int:
         return len(item.input_ids)
+
+    def _was_cut(self, item: _Encoded) -> bool:
+        return len(item.input_ids) >= int(self.config["max_length"])
+
+    def _pieceless(self, item: _Encoded) -> list[bool]:
+        return item.pieceless
 
     def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
         import torch

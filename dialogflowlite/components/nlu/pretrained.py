@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,7 @@ def encode_pieces(tokenizer: Any, texts: list[str],
     per-call Python overhead. The cut it sets stays on the tokenizer;
     :func:`clear_run_time_settings` removes it before the tokenizer is saved.
     """
+    texts = [encodable_text(text) for text in texts]
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         encoded = tokenizer(texts, return_offsets_mapping=True, truncation=True,
@@ -135,6 +137,20 @@ def encode_pieces(tokenizer: Any, texts: list[str],
     if backend.padding is not None:
         backend.no_padding()
     return [(e.ids, e.offsets) for e in backend.encode_batch(texts)]
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def encodable_text(text: str) -> str:
+    """``text`` with each surrogate code point replaced by U+FFFD, one for one.
+
+    JSON may carry half of a UTF-16 pair (``"\\ud83d"``, from a client that cut
+    a message inside an emoji), and such a string has no UTF-8 form, which the
+    Rust tokenizer needs: it would fail the whole batch. Replacing keeps every
+    other character at its offset.
+    """
+    return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
 
 
 def pad_pieces(batch: list[list[int]], pad_id: int) -> tuple[Any, Any]:

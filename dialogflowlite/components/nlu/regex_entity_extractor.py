@@ -7,6 +7,7 @@ matched text; the confidence is 1.0.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from typing import Any, ClassVar
 
@@ -31,6 +32,8 @@ class RegexEntityExtractor(NluComponent):
     name = "RegexEntityExtractor"
     kind = "entity_extractor"
     provides = ("entities",)
+    # 2: lookup tables are saved as tries whose word boundaries count combining marks
+    revision = 2
     defaults: ClassVar[dict[str, Any]] = {
         "case_sensitive": False,
         "use_word_boundaries": True,
@@ -51,6 +54,7 @@ class RegexEntityExtractor(NluComponent):
                 use_regexes=self.config["use_regexes"],
                 use_lookup_tables=self.config["use_lookup_tables"],
                 use_word_boundaries=self.config["use_word_boundaries"],
+            case_sensitive=self.config["case_sensitive"],
             )
             if p.name in entity_types
         ]
@@ -65,12 +69,16 @@ class RegexEntityExtractor(NluComponent):
     def extract(self, text: str) -> list[Entity]:
         """The entities found in ``text``, ordered by position."""
         kept: list[tuple[str, int, int]] = []
+        #: per entity type, the spans kept so far, sorted (they never overlap)
+        spans: dict[str, list[tuple[int, int]]] = {}
         # Longest first, so a shorter overlapping match of the same type loses.
         for name, start, end in sorted(
             self.matcher.matches(text), key=lambda m: (-(m[2] - m[1]), m[1])
         ):
-            if any(n == name and s < end and e > start for n, s, e in kept):
+            taken = spans.setdefault(name, [])
+            if _overlaps(taken, start, end):
                 continue
+            bisect.insort(taken, (start, end))
             kept.append((name, start, end))
         return [
             Entity(name, start, end, text[start:end], confidence=1.0, extractor=self.name)
@@ -89,3 +97,12 @@ class RegexEntityExtractor(NluComponent):
         component = cls(config)
         component.matcher = PatternMatcher.load(storage, component.config["case_sensitive"])
         return component
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether ``start``-``end`` overlaps one of ``spans`` (sorted, not overlapping each
+    other): only the spans just before and just after where it would go can."""
+    at = bisect.bisect_left(spans, (start, end))
+    before = at > 0 and spans[at - 1][1] > start
+    after = at < len(spans) and spans[at][0] < end
+    return before or after

@@ -8,6 +8,7 @@ for a name when a match of that name's patterns overlaps it; the sentence gets
 
 from __future__ import annotations
 
+import bisect
 from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
@@ -31,6 +32,8 @@ class RegexFeaturizer(NluComponent):
     kind = "featurizer"
     requires = ("tokens",)
     provides = ("regex_features",)
+    # 2: lookup tables are saved as tries whose word boundaries count combining marks
+    revision = 2
     defaults: ClassVar[dict[str, Any]] = {
         "case_sensitive": True,
         "use_word_boundaries": True,
@@ -55,6 +58,7 @@ class RegexFeaturizer(NluComponent):
             use_regexes=self.config["use_regexes"],
             use_lookup_tables=self.config["use_lookup_tables"],
             use_word_boundaries=self.config["use_word_boundaries"],
+            case_sensitive=self.config["case_sensitive"],
         )
         self.matcher = PatternMatcher(patterns, self.config["case_sensitive"])
 
@@ -64,12 +68,17 @@ class RegexFeaturizer(NluComponent):
         index = {name: i for i, name in enumerate(names)}
         token_features = [[0] * len(names) for _ in message.tokens]
         sentence = [0] * len(names)
+        # tokens come in text order, so the tokens a match overlaps are found by
+        # bisection: a long message with many matches stays linear in its length
+        ends = [token.end for token in message.tokens]
         for name, start, end in self.matcher.matches(message.text):
             column = index[name]
             sentence[column] = 1
-            for row, token in enumerate(message.tokens):
-                if token.start < end and token.end > start:
+            row = bisect.bisect_right(ends, start)
+            while row < len(ends) and message.tokens[row].start < end:
+                if message.tokens[row].end > start:
                     token_features[row][column] = 1
+                row += 1
         return {"names": list(names), "token": token_features, "sentence": sentence}
 
     def process(self, messages: list[Message]) -> None:

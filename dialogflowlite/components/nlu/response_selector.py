@@ -463,14 +463,13 @@ class ResponseSelector(NluComponent):
             for message in messages:
                 message.response_selector = self._merged(message, empty_selection())
             return
-        if self.config["skip_other_intents"]:
-            wanted = []
-            for message in messages:
-                if self._wanted(message):
-                    wanted.append(message)
-                else:
-                    message.response_selector = self._merged(message, self._no_selection())
-            messages = wanted
+        wanted = []
+        for message in messages:
+            if self._wanted(message):
+                wanted.append(message)
+            else:
+                message.response_selector = self._merged(message, self._no_selection())
+        messages = wanted
         size = int(self.config["inference_batch_size"])
         device = self._device or torch.device("cpu")
         for start in range(0, len(messages), size):
@@ -483,11 +482,17 @@ class ResponseSelector(NluComponent):
                 message.response_selector = self._merged(message, self._selection(row))
 
     def _wanted(self, message: Message) -> bool:
-        """Whether to select for ``message``: no intent predicted yet, or a retrieval one."""
+        """Whether to select for ``message``: one without a word (empty, or only white
+        space) never, as in Rasa; with ``skip_other_intents``, only one with no intent
+        predicted yet or a retrieval one."""
+        if not example_tokens(message):
+            return False
+        if not self.config["skip_other_intents"]:
+            return True
         return message.intent is None or message.base_intent in self.retrieval_intents
 
     def _no_selection(self) -> dict[str, Any]:
-        """The empty selection of a message whose intent is not a retrieval intent."""
+        """The empty selection of a message that is not selected for."""
         selection = empty_selection()
         selection["all_retrieval_intents"] = list(self.retrieval_intents)
         selection[self.output_key] = selection.pop(DEFAULT_KEY)

@@ -93,7 +93,8 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         # the most frequent n-grams kept in the vocabulary
         "max_ngrams": 50_000,
         "max_ngrams_per_word": 48,
-        # words per message; longer messages are cut (their last words get no tag)
+        # words read at once: the intent comes from a message's first max_length words,
+        # and the words after them are tagged in further overlapping windows
         "max_length": 128,
         "use_crf": True,
         # "bio", or "bilou": a span's last word and one-word spans get tags of their own
@@ -259,6 +260,9 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
 
     def _word_count(self, item: _Encoded) -> int:
         return len(item.word_ids)
+
+    def _was_cut(self, item: _Encoded) -> bool:
+        return len(item.word_ids) >= int(self.config["max_length"])
 
     def _collate(self, items: list[_Encoded]) -> dict[str, Any]:
         import torch

@@ -2,11 +2,15 @@
 
 Synonyms come from ``synonym:`` items and from annotations whose value differs
 from their text (``[NYC](city:New York)``); see
-:meth:`TrainingData.synonym_map`. Matching ignores case.
+:meth:`TrainingData.synonym_map`. Matching ignores case, and how an accented
+letter is encoded: ``Café`` written with a combining accent (as some
+keyboards and pasted text have it) is the same variant as with a composed
+``é``.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
@@ -33,15 +37,26 @@ class EntitySynonymMapper(NluComponent):
         super().__init__(config, **kwargs)
         #: lower-cased variant -> canonical value
         self.synonyms: dict[str, str] = {}
+        #: the same, by the variant's composed (NFC) lower-cased form (built from
+        #: ``_by_form_of``, the synonyms it was built from)
+        self._by_form: dict[str, str] = {}
+        self._by_form_of: dict[str, str] | None = None
 
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         self.synonyms = training_data.synonym_map()
+
+    def _canonical(self, value: str) -> str | None:
+        """The canonical value of a variant, or None."""
+        if self._by_form_of is not self.synonyms:
+            self._by_form = {_form(k): v for k, v in self.synonyms.items()}
+            self._by_form_of = self.synonyms
+        return self._by_form.get(_form(value))
 
     def normalise(self, entity: Entity) -> None:
         """Replace the value of one entity if it is a known variant."""
         if entity.value is None or isinstance(entity.value, (dict, list)):
             return
-        canonical = self.synonyms.get(str(entity.value).lower())
+        canonical = self._canonical(str(entity.value))
         if canonical is None or canonical == entity.value:
             return
         entity.value = canonical
@@ -61,3 +76,8 @@ class EntitySynonymMapper(NluComponent):
         component = cls(config)
         component.synonyms = dict(storage.read_json(SYNONYMS_FILE))
         return component
+
+
+def _form(text: str) -> str:
+    """What variants are matched by: lower case, accents composed (NFC)."""
+    return unicodedata.normalize("NFC", text).lower()

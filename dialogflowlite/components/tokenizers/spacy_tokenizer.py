@@ -12,6 +12,7 @@ from dialogflowlite.components.tokenizers.spacy_loader import (
     missing_pipeline_error,
     spacy_pipeline_installed,
 )
+from dialogflowlite.components.tokenizers.unicode_text import SPACE, char_class
 from dialogflowlite.shared.message import Token
 from dialogflowlite.shared.training_data import TrainingData
 
@@ -33,10 +34,14 @@ class SpacyTokenizer(Tokenizer):
 
     With a named pipeline tokens carry spaCy's lemmas; the blank tokenizer
     only splits. ``language`` defaults to the project's ``language``. White
-    space tokens are dropped; offsets are spaCy's character offsets.
+    space tokens are dropped, and so are tokens of invisible characters only
+    (direction marks, zero-width spaces), which are also trimmed from token
+    edges; offsets are spaCy's character offsets.
     """
 
     name = "SpacyTokenizer"
+    #: 2: tokens of invisible characters only are dropped, and trimmed from token edges
+    revision = 2
     defaults: ClassVar[dict[str, Any]] = {
         **TOKENIZER_DEFAULTS,
         # an installed spaCy pipeline (package name or folder); None: spacy.blank(language)
@@ -80,11 +85,24 @@ class SpacyTokenizer(Tokenizer):
         disable = [name for name in nlp.pipe_names if name in _NOT_NEEDED]
         result: list[list[Token]] = []
         for doc in nlp.pipe(texts, disable=disable):
-            result.append(
-                [
-                    Token(t.text, t.idx, t.idx + len(t.text), lemma=t.lemma_ or None)
-                    for t in doc
-                    if not t.is_space and t.text.strip()
-                ]
-            )
+            tokens = []
+            for t in doc:
+                span = _visible_span(t.text)
+                if t.is_space or span is None:
+                    continue
+                start, end = t.idx + span[0], t.idx + span[1]
+                tokens.append(Token(doc.text[start:end], start, end, lemma=t.lemma_ or None))
+            result.append(tokens)
         return result
+
+
+def _visible_span(text: str) -> tuple[int, int] | None:
+    """Where ``text`` starts and ends without the white space and invisible marks
+    (zero-width spaces, marks of writing direction) at its edges, which spaCy
+    leaves on its tokens; None when nothing else is left."""
+    start, end = 0, len(text)
+    while start < end and char_class(text[start]) == SPACE:
+        start += 1
+    while end > start and char_class(text[end - 1]) == SPACE:
+        end -= 1
+    return (start, end) if start < end else None

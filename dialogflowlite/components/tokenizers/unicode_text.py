@@ -33,10 +33,20 @@ UNSPACED_RANGES: tuple[tuple[int, int], ...] = (
     (0x20000, 0x3134F),  # CJK extensions B-G
 )
 
-#: invisible characters that separate like a space
-INVISIBLE_SPACES = frozenset("\u200b\u2060\ufeff")
+#: invisible characters that separate like a space: zero-width spaces, and the
+#: marks and controls of writing direction, which clients of right-to-left
+#: scripts put around words
+INVISIBLE_SPACES = frozenset(
+    "\u200b\u2060\ufeff"  # zero-width space, word joiner, byte order mark
+    "\u061c\u200e\u200f"  # Arabic letter mark, left-to-right and right-to-left marks
+    "\u202a\u202b\u202c\u202d\u202e"  # direction embeddings and overrides
+    "\u2066\u2067\u2068\u2069"  # direction isolates
+)
 #: zero-width (non-)joiners: part of words in Persian and Indic scripts, and of emoji sequences
 JOINERS = frozenset("\u200c\u200d")
+#: the soft hyphen: an invisible hyphenation point inside a word, common in text pasted
+#: from documents and web pages
+SOFT_HYPHEN = "\u00ad"
 APOSTROPHES = frozenset("'\u2019\u02bc")
 HYPHENS = frozenset("-\u2010\u2011")
 #: joins digits on both sides: 3.5, 10,000, 10:30, 24/7
@@ -64,7 +74,7 @@ def char_class(char: str) -> int:
     """The tokenizer's class of one character (SPACE, WORD, UNSPACED, MARK or OTHER)."""
     if char.isspace() or char in INVISIBLE_SPACES:
         return SPACE
-    if char in JOINERS or _is_emoji_modifier(ord(char)):
+    if char in JOINERS or char == SOFT_HYPHEN or _is_emoji_modifier(ord(char)):
         return MARK
     category = unicodedata.category(char)
     if category[0] == "M":

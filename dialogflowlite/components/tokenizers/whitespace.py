@@ -2,11 +2,11 @@
 
 The rules, in order:
 
-* white space (any Unicode space, and zero-width spaces) separates tokens and
-  is never part of one;
+* white space (any Unicode space, zero-width spaces and the invisible marks of
+  writing direction) separates tokens and is never part of one;
 * URLs (``https://...``, ``www....``) and e-mail addresses are one token each;
-* a word is a run of letters, digits, ``_`` and combining marks; it continues
-  over an apostrophe or hyphen with letters or digits on both sides
+* a word is a run of letters, digits, ``_``, combining marks and soft hyphens;
+  it continues over an apostrophe or hyphen with letters or digits on both sides
   (``don't``, ``O'Brien``, ``e-mail``, ``COVID-19``) and over ``. , : /``
   between digits (``3.5``, ``10,000``, ``10:30``, ``24/7``); a final
   ``'s`` is split off (``Berlin's`` -> ``Berlin`` ``'s``, ``it's`` -> ``it`` ``'s``);
@@ -123,12 +123,15 @@ class WhitespaceTokenizer(Tokenizer):
     """Splits text into words and punctuation with exact character offsets.
 
     Unicode-aware: accents (also decomposed), emoji sequences and scripts
-    without spaces (one token per character) are handled; URLs and e-mail
-    addresses stay whole. ``token_pattern`` replaces the rules by a regular
+    without spaces (one token per character) are handled; marks of writing
+    direction separate words like spaces, and a soft hyphen stays inside its
+    word; URLs and e-mail addresses stay whole. ``token_pattern`` replaces the rules by a regular
     expression whose matches are the tokens.
     """
 
     name = "WhitespaceTokenizer"
+    #: 2: direction marks separate words, soft hyphens stay inside them
+    revision = 2
     defaults: ClassVar[dict[str, Any]] = {
         **TOKENIZER_DEFAULTS,
         # a regular expression whose matches are the tokens (None: the built-in rules)

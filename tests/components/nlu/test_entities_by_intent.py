@@ -129,3 +129,29 @@ def test_a_trained_classifier_keeps_the_restriction_after_loading(tmp_path: Path
     assert booked.intent == "book"
     assert [(e.entity, e.value) for e in booked.entities] == [("city", "paris"),
                                                               ("date", "today")]
+
+
+def test_the_windows_of_a_long_message_are_tagged_for_its_intent() -> None:
+    from tiny_encoder import toy_training_data
+
+    rows = [
+        ("greet", "hello"), ("greet", "hi there"), ("greet", "good morning"), ("greet", "hey"),
+        ("book", "book [paris](city) [today](date)"), ("book", "book [rome](city)"),
+        ("weather", "rain [today](date)"), ("weather", "weather [monday](date)"),
+    ]
+    config = {"epochs": 30, "hidden_size": 32, "num_heads": 2, "ff_size": 64,
+              "learning_rate": 1e-2, "batch_size": 4, "device": "cpu",
+              "restrict_entities_to_intent": True}
+    component = ScratchTransformerClassifier(config)
+    component.train(toy_training_data(rows), NluContext(progress=False, seed=3))
+    items = component._encode([Message("book paris today", tokens=simple_tokens(
+        "book paris today"))], with_labels=False)
+    greet = component.labels.intents.index("greet")
+    # for the intent given, whatever the window itself looks like: greet allows no tag
+    _, paths, _ = component._predict(items, intent=greet)
+    assert paths == [[0, 0, 0]]
+    # a message cut into passes of two words: the rest is tagged for "greet" too
+    component.config["max_length"] = 2
+    [message] = _parse(component, ["hello there book paris today"])
+    assert message.intent == "greet"
+    assert message.entities == []

@@ -589,3 +589,88 @@ def test_word_pooling_mean_learns_the_toy_data_and_reloads(tmp_path: Path, tiny_
     assert_same_predictions(parse(loaded, texts), parse(component, texts))
     with pytest.raises(ComponentConfigError, match="word_pooling"):
         JointTransformerClassifier({"word_pooling": "last"})
+
+
+def test_words_beyond_max_length_are_tagged_in_further_passes(
+    trained: JointTransformerClassifier,
+) -> None:
+    # about 110 pieces: past the 64 of one pass, so the cities at the end were lost
+    text = "book a flight to paris " + "please " * 100 + "from london to rome"
+    [message] = parse(trained, [text])
+    assert message.intent == "book_flight"
+    found = {(e.entity, e.start, e.end) for e in message.entities}
+    for city in ("paris", "london", "rome"):
+        start = text.index(city)
+        assert ("city", start, start + len(city)) in found
+    assert all(e.value == text[e.start : e.end] for e in message.entities)
+
+
+def test_a_cut_message_is_tagged_like_an_uncut_one(trained: JointTransformerClassifier) -> None:
+    texts = ["book a flight from london to rome", "i want to fly to new york tomorrow"]
+    whole = parse(trained, texts)
+    trained.config["max_length"] = 6  # four word pieces a pass
+    try:
+        cut = parse(trained, texts)
+    finally:
+        trained.config["max_length"] = JointTransformerClassifier.defaults["max_length"]
+    for a, b in zip(whole, cut, strict=True):
+        assert [(e.entity, e.start, e.end, e.value) for e in b.entities] == [
+            (e.entity, e.start, e.end, e.value) for e in a.entities
+        ]
+        assert b.intent_ranking  # the first pass still gives the intent
+
+
+def test_a_message_without_words_gets_no_prediction(trained: JointTransformerClassifier) -> None:
+    # as in Rasa: nothing to classify, so no intent (the model would make one up)
+    from dialogflowlite.components.tokenizers.whitespace import WhitespaceTokenizer
+
+    messages = [Message(t) for t in ["", "   ", "\u00a0\u200b", "book a flight to rome"]]
+    WhitespaceTokenizer().process(messages)
+    trained.process(messages)
+    for message in messages[:3]:
+        assert (message.intent, message.intent_ranking, message.entities) == (None, [], [])
+        assert message.parse_result()["intent"] == {"name": None, "confidence": 0.0}
+    assert messages[3].intent == "book_flight"
+
+
+def test_half_of_a_surrogate_pair_does_not_fail_the_batch(
+    trained: JointTransformerClassifier,
+) -> None:
+    # JSON can carry "\ud83d" alone (a client cut a message inside an emoji); the
+    # Rust tokenizer cannot encode it and used to fail every message of the batch
+    text = "\ud83d book a flight to rome"
+    cut, whole = parse(trained, [text, "book a flight to rome"])
+    assert cut.intent == whole.intent == "book_flight"
+    start = text.index("rome")
+    assert [(e.entity, e.start, e.end, e.value) for e in cut.entities] == [
+        ("city", start, start + 4, "rome")
+    ]
+
+
+def test_a_word_the_encoder_drops_is_no_entity_of_its_own(
+    trained: JointTransformerClassifier,
+) -> None:
+    # U+FFFD and U+2061 have no word piece: the word shared the piece of "rome"
+    # before it and came out as a second city
+    for junk in ("\ufffd", "\u2061"):
+        text = f"book a flight to rome {junk} please"
+        [message] = parse(trained, [text])
+        start = text.index("rome")
+        assert [(e.entity, e.start, e.end) for e in message.entities] == [
+            ("city", start, start + 4)
+        ], junk
+
+
+def test_a_word_without_a_piece_continues_an_entity_it_sits_inside(
+    trained: JointTransformerClassifier,
+) -> None:
+    tags = trained.labels.tags
+    b_city, i_city, b_date = (tags.index(t) for t in ("B-city", "I-city", "B-date"))
+    untag = trained._untag_pieceless
+    # after an entity: out of it
+    assert untag([0, b_city, b_city, 0], [False, False, True, False]) == [0, b_city, 0, 0]
+    # between two words of one entity: part of it
+    assert untag([b_city, b_city, i_city], [False, True, False]) == [b_city, i_city, i_city]
+    # between two entities, or at the start: out
+    assert untag([b_city, b_city, b_date], [False, True, False]) == [b_city, 0, b_date]
+    assert untag([b_city, b_city], [True, False]) == [0, b_city]

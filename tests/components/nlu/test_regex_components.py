@@ -154,3 +154,96 @@ def test_regex_entity_extractor_warns_without_matching_names(caplog) -> None:
     with caplog.at_level("WARNING"):
         extractor.train(TrainingData(regexes=[RegexPattern("zip", r"\d+")]), NluContext())
     assert "extract nothing" in caplog.text
+
+
+def test_a_lookup_element_does_not_match_before_a_combining_mark() -> None:
+    plain, entities = parse_annotated_text("I am [Jose](name)")
+    names = TrainingData(
+        [Message(plain, intent="inform", entities=entities)],
+        lookups=[LookupTable("name", ["Jose", "राम", "lan"])],
+    )
+    extractor = RegexEntityExtractor()
+    extractor.train(names, NluContext())
+    # decomposed "José" (e + U+0301), Hindi "रामा" (a vowel sign after राम), "élan"
+    for text in ["Jose\u0301 called", "रामा आया", "e\u0301lan"]:
+        assert extractor.extract(text) == [], text
+    found = extractor.extract("Jose and राम, lan")
+    assert [(e.value, e.start, e.end) for e in found] == [
+        ("Jose", 0, 4), ("राम", 9, 12), ("lan", 14, 17)
+    ]
+    # a zero-width non-joiner is part of a (Persian) word too
+    persian = TrainingData(names.examples, lookups=[LookupTable("name", ["می"])])
+    extractor.train(persian, NluContext())
+    assert extractor.extract("می\u200cخواهم") == []
+    assert [e.value for e in extractor.extract("می خواهم")] == ["می"]
+
+
+def test_lookup_tables_are_matched_as_a_trie_longest_element_first() -> None:
+    import re
+
+    from dialogflowlite.components.nlu.patterns import lookup_pattern
+
+    # elements sharing a beginning share one branch: a large table is matched by
+    # trying only the elements that begin like the text
+    assert lookup_pattern(["new", "new york", "newark"], False) == "(?:new(?:\\ york|ark)?)"
+
+    def spans(elements: list[str], text: str, case_sensitive: bool = True) -> list[str]:
+        pattern = lookup_pattern(elements, True, case_sensitive)
+        flags = 0 if case_sensitive else re.IGNORECASE
+        return [m.group() for m in re.finditer(pattern, text, flags)]
+
+    assert spans(["Paris", "paris hilton"], "PARIS HILTON", case_sensitive=False) == [
+        "PARIS HILTON"
+    ]
+    assert spans(["Paris", "paris hilton"], "PARIS HILTON") == []
+    # a longer element that fails its boundary gives way to a shorter one
+    assert spans(["San", "San Jose"], "San Jose\u0301") == ["San"]
+    assert spans(["Peking", "Peking 北京"], "Peking 北京烤鸭 or Peking") == [
+        "Peking 北京", "Peking"
+    ]
+    cities = [f"city{i} town" for i in range(5000)] + ["Sankt Pölten"]
+    assert spans(cities, "from city4999 town to Sankt Pölten") == ["city4999 town", "Sankt Pölten"]
+
+
+def test_a_long_message_with_many_matches_is_featurized_in_one_pass_over_its_tokens() -> None:
+    from dialogflowlite.shared.message import Token
+
+    class CountedTokens(list):
+        passes = 0
+
+        def __iter__(self):
+            CountedTokens.passes += 1
+            return super().__iter__()
+
+    featurizer = RegexFeaturizer({"case_sensitive": False})
+    featurizer.train(data(), NluContext())
+    text = "Berlin new york " * 1000
+    message = Message(text)
+    WhitespaceTokenizer().process([message])
+    plain = featurizer.features(message)
+    message.tokens = CountedTokens(Token(t.text, t.start, t.end) for t in message.tokens)
+    CountedTokens.passes = 0
+    # 2000 matches over 3000 tokens: looking at every token for every match took
+    # seconds for a message of a few pages
+    assert featurizer.features(message) == plain
+    assert CountedTokens.passes <= 2
+    assert plain["token"][:3] == [[0, 0, 1], [0, 0, 1], [0, 0, 1]]
+
+
+def test_overlap_with_kept_spans_is_found_among_the_neighbours_only() -> None:
+    from dialogflowlite.components.nlu.regex_entity_extractor import _overlaps
+
+    kept = [(0, 4), (10, 14), (20, 24)]
+    assert _overlaps(kept, 3, 5) and _overlaps(kept, 12, 13) and _overlaps(kept, 8, 21)
+    assert not _overlaps(kept, 4, 10) and not _overlaps(kept, 24, 30)
+    assert not _overlaps([], 0, 1)
+    # thousands of matches of one type in one message: every one is kept, once
+    training = TrainingData(
+        [Message("in Rome", intent="x", entities=parse_annotated_text("in [Rome](city)")[1])],
+        lookups=[LookupTable("city", ["Rome", "New York", "York"])],
+    )
+    extractor = RegexEntityExtractor()
+    extractor.train(training, NluContext())
+    found = extractor.extract("Rome New York " * 2000)
+    assert [e.value for e in found[:2]] == ["Rome", "New York"]
+    assert len(found) == 4000

@@ -145,6 +145,20 @@ def test_skip_other_intents_selects_only_for_retrieval_intents(data: TrainingDat
     assert greeting["default"]["ranking"] == []
 
 
+def test_a_message_without_words_gets_no_selection(scratch: ResponseSelector) -> None:
+    # as in Rasa: nothing to select for, so the empty selection (not an answer made up)
+    empty, blank, price = parse(scratch, ["", " \t", "how much does it cost"])
+    for message in (empty, blank):
+        response = message.response_selector["default"]["response"]
+        assert response["intent_response_key"] is None
+        assert response["utter_action"] == "utter_None"
+        assert message.response_selector["default"]["ranking"] == []
+        assert message.response_selector["all_retrieval_intents"] == ["chitchat", "faq"]
+    assert price.response_selector["default"]["response"]["intent_response_key"] == (
+        "faq/ask_price"
+    )
+
+
 def test_without_retrieval_intents_it_reports_nothing_selected(tmp_path: Path) -> None:
     plain = TrainingData(examples=[Message(text="hi", intent="greet")])
     component = ResponseSelector(SMALL)

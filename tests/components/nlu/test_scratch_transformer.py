@@ -168,3 +168,38 @@ def test_bad_config() -> None:
         ScratchTransformerClassifier({"conv_kernel": 2})
     with pytest.raises(ComponentConfigError, match="epochs"):
         ScratchTransformerClassifier({"epochs": 0})
+
+
+def test_words_beyond_max_length_are_tagged_in_further_passes(trained) -> None:
+    # 159 words: past the 128 of one pass, so the cities at the end were lost
+    text = "book a flight to paris " + "please " * 150 + "from london to rome"
+    [message] = parse(trained, [text])
+    assert message.intent == "book_flight"
+    found = {(e.entity, e.start, e.end) for e in message.entities}
+    for city in ("paris", "london", "rome"):
+        start = text.index(city)
+        assert ("city", start, start + len(city)) in found
+    assert all(e.value == text[e.start : e.end] for e in message.entities)
+
+
+def test_a_window_keeps_offsets_and_regex_features() -> None:
+    from dialogflowlite.components.nlu.intent_slot_classifier import message_window
+
+    text = "fly to new york now"
+    message = Message(text=text, tokens=simple_tokens(text))
+    message.features["regex"] = {"names": ["city"], "token": [[0], [0], [1], [1], [0]],
+                                 "sentence": [1]}
+    window = message_window(message, message.tokens, 2)
+    assert window.text == "new york now"
+    assert [(t.text, t.start, t.end) for t in window.tokens] == [
+        ("new", 0, 3), ("york", 4, 8), ("now", 9, 12)
+    ]
+    assert window.features["regex"]["token"] == [[1], [1], [0]]
+    assert window.features["regex"]["sentence"] == [1]
+
+
+def test_a_message_without_words_gets_no_prediction(trained) -> None:
+    messages = parse(trained, ["", " \t\n", "book a flight to rome"])
+    for message in messages[:2]:
+        assert (message.intent, message.intent_ranking, message.entities) == (None, [], [])
+    assert messages[2].intent == "book_flight"

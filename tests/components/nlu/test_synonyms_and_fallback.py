@@ -162,3 +162,53 @@ def test_unknown_words_says_once_when_no_classifier_counted_them(caplog) -> None
     counted.features["known_words"] = {"known": 0, "words": 1}
     FallbackClassifier({"unknown_words": True}).process([counted])
     assert counted.intent == "nlu_fallback"
+
+
+@pytest.mark.parametrize("broken", [float("nan"), float("inf")])
+def test_a_confidence_that_is_no_number_falls_back(broken: float) -> None:
+    import json
+    import math
+
+    message = Message("hello")
+    message.intent, message.confidence = "greet", broken
+    message.intent_ranking = [IntentPrediction("greet", broken), IntentPrediction("bye", 0.2)]
+    run({"threshold": 0.3, "ambiguity_threshold": 0.1}, message)
+    assert (message.intent, message.confidence) == ("nlu_fallback", 0.3)
+    assert [(p.name, p.confidence) for p in message.intent_ranking] == [
+        ("nlu_fallback", 0.3), ("greet", 0.0), ("bye", 0.2)
+    ]
+    # the parse result is valid JSON: no NaN or Infinity in it
+    json.dumps(message.parse_result(), allow_nan=False)
+    # a NaN second intent makes the gap to it no number either
+    message = Message("hello")
+    message.set_intent([IntentPrediction("greet", 0.9), IntentPrediction("bye", math.nan)])
+    message.intent_ranking = [IntentPrediction("greet", 0.9), IntentPrediction("bye", math.nan)]
+    run({"threshold": 0.3, "ambiguity_threshold": 0.1}, message)
+    assert message.intent == "nlu_fallback"
+
+
+def test_a_variant_with_decomposed_accents_is_still_the_variant(tmp_path: Path) -> None:
+    data = TrainingData(
+        [Message("hi", intent="greet")],
+        synonyms=[Synonym("Munich", ["München"]), Synonym("coffee", ["Cafe\u0301 noir"])],
+    )
+    mapper = EntitySynonymMapper()
+    mapper.train(data, NluContext())
+    message = Message(
+        "x",
+        entities=[
+            Entity("city", 0, 8, "Mu\u0308nchen"),  # a combining diaeresis, as pasted
+            Entity("drink", 9, 19, "CAFÉ NOIR"),  # composed, in capitals
+        ],
+    )
+    mapper.process([message])
+    assert [(e.value, e.processors) for e in message.entities] == [
+        ("Munich", ["EntitySynonymMapper"]),
+        ("coffee", ["EntitySynonymMapper"]),
+    ]
+    storage = ComponentStorage(tmp_path / "syn")
+    mapper.persist(storage)
+    loaded = EntitySynonymMapper.load(mapper.config, storage)
+    again = Message("x", entities=[Entity("city", 0, 8, "mu\u0308nchen")])
+    loaded.process([again])
+    assert again.entities[0].value == "Munich"

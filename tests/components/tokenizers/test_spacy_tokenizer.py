@@ -87,3 +87,12 @@ def test_training_data_is_cut_at_entity_boundaries() -> None:
     messages = [Message("a b"), Message("c")]
     SpacyTokenizer().process(messages)
     assert [[t.text for t in m.tokens] for m in messages] == [["a", "b"], ["c"]]
+
+
+def test_invisible_marks_are_trimmed_from_tokens_and_never_tokens() -> None:
+    # clients of right-to-left scripts put direction marks around words; spaCy
+    # kept them on the words (and a lone one as a token), so "two" was "\u200ftwo\u200f"
+    tokenizer = SpacyTokenizer()
+    text = "\u200ftwo\u200f at\u2066 8 \u200b pm"
+    assert spans(tokenizer, text) == [("two", 1, 4), ("at", 6, 8), ("8", 10, 11),
+                                      ("pm", 14, 16)]

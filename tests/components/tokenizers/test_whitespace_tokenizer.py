@@ -70,9 +70,29 @@ def test_spaces_of_every_kind_separate_and_never_belong_to_a_token() -> None:
     ]
 
 
+def test_marks_of_writing_direction_are_never_tokens() -> None:
+    # clients of right-to-left scripts put them around words; a token of its own
+    # had no word piece, borrowed its neighbour's and came out as an entity
+    text = "\u200f\u0645\u0631\u062d\u0628\u0627\u200f \u202etwo\u202c at\u2066 8pm\u2069"
+    tokens = WhitespaceTokenizer().tokenize(text)
+    assert [(t.text, t.start, t.end) for t in tokens] == [
+        ("\u0645\u0631\u062d\u0628\u0627", 1, 6),
+        ("two", 9, 12),
+        ("at", 14, 16),
+        ("8pm", 18, 21),
+    ]
+
+
 def test_accents_composed_and_decomposed_stay_in_the_word() -> None:
     decomposed = "cafe\u0301"
     assert words(f"café {decomposed} naïve Ångström") == ["café", decomposed, "naïve", "Ångström"]
+
+
+def test_a_soft_hyphen_stays_in_its_word() -> None:
+    # invisible hyphenation points come with text pasted from documents
+    assert words("book a ta\u00adble for in\u00adfor\u00adma\u00adtion") == [
+        "book", "a", "ta\u00adble", "for", "in\u00adfor\u00adma\u00adtion"
+    ]
 
 
 def test_emoji_sequences_are_single_tokens() -> None:
