@@ -474,12 +474,31 @@ class MessageProcessor:
     async def _finish(self, tracker: DialogueStateTracker, start: int) -> TurnResult:
         new_events = tracker.events[start:]
         await self.save_tracker(tracker, start)
-        messages = [bot_message(e) for e in new_events if isinstance(e, BotUttered)]
-        replies = [reply for message in messages
-                   for reply in channel_replies(tracker.sender_id, message)]
-        _plugin_hooks().dfl_replies_outgoing(sender_id=tracker.sender_id, replies=replies)
+        messages, replies = self._outgoing(new_events, tracker.sender_id)
         self._schedule_reminders(new_events, tracker.sender_id)
         return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)
+
+    def execute_side_effects(self, sender_id: str, events: list[Event]) -> list[dict[str, Any]]:
+        """Do what appended ``events`` ask beyond being stored (Rasa's ``execute_side_effects``
+        of ``POST /conversations/{id}/tracker/events``).
+
+        Their reminders are scheduled and their reminder cancellations cancel, as
+        for the events of a turn; the messages of their ``bot`` events are
+        returned as the replies channels get (after ``dfl_replies_outgoing``), for
+        the caller to send.
+        """
+        self._schedule_reminders(events, sender_id)
+        return self._outgoing(events, sender_id)[1]
+
+    @staticmethod
+    def _outgoing(events: list[Event],
+                  sender_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The bot messages among ``events`` and their replies, as channels get them."""
+        messages = [bot_message(e) for e in events if isinstance(e, BotUttered)]
+        replies = [reply for message in messages
+                   for reply in channel_replies(sender_id, message)]
+        _plugin_hooks().dfl_replies_outgoing(sender_id=sender_id, replies=replies)
+        return messages, replies
 
     def _schedule_reminders(self, events: list[Event], sender_id: str) -> None:
         for event in events:

@@ -142,6 +142,23 @@ def is_sender_id(value: str) -> bool:
     return not any(unicodedata.category(char) in REFUSED_ID_CATEGORIES for char in value)
 
 
+#: how a query parameter may say yes and no
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def query_flag(request: Request, name: str, default: bool) -> bool:
+    """The yes-or-no query parameter ``name`` (``default`` when absent or empty); 400 for
+    anything but :data:`TRUE_WORDS` and :data:`FALSE_WORDS`."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in TRUE_WORDS:
+        return True
+    if raw.lower() in FALSE_WORDS:
+        return False
+    raise bad_request(f"{name} must be true or false", parameter=name, location="query")
+
+
 def metadata(data: dict[str, Any], key: str = "metadata") -> dict[str, Any]:
     """An optional JSON object field (``{}`` when absent)."""
     return dict(field(data, key, dict, required=False, default={}))

@@ -144,3 +144,14 @@ def test_endpoint_keys_are_checked_at_start(receiver: Receiver, tmp_path) -> Non
     # Rasa's default token name
     channel = enabled_channels({"callback": {"url": url, "token": 12345}})[0]
     assert channel.access.params == {"token": "12345"}
+
+
+def test_trigger_intent_pushes_the_messages_to_the_callback_url(make_app,
+                                                                receiver: Receiver) -> None:
+    app = make_app(credentials={"callback": {"url": receiver.url}})
+    response = asyncio.run(request(app, "post", "/conversations/cal/trigger_intent",
+                                   json={"name": "greet"},
+                                   params={"output_channel": "callback"}))
+    assert response.status == 200
+    assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
+    assert response.json["messages"] == receiver.received

@@ -421,3 +421,77 @@ def test_a_slot_event_for_an_undeclared_slot_is_kept_but_sets_nothing(make_app) 
     assert response.json["slots"]["colour"] == "red"
     assert [e["name"] for e in response.json["events"]
             if e["event"] == "slot"] == ["shoe_size", "colour"]
+
+
+# ------------------------------------------------------------------ output_channel
+
+
+def test_an_output_channel_that_is_not_enabled_is_400_and_runs_nothing(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        for path, body in (("/trigger_intent", {"name": "greet"}),
+                           ("/execute", {"name": "utter_greet"})):
+            response = await request(app, "post", f"/conversations/kim{path}", json=body,
+                                     params={"output_channel": "telegram"})
+            assert response.status == 400, path
+            assert response.json["details"] == {"parameter": "output_channel", "in": "query"}
+            # it names the channels that are there (rest and websocket by default)
+            assert "'telegram'" in response.json["message"]
+            assert "rest, websocket" in response.json["message"]
+        appended = await request(app, "post", "/conversations/kim/tracker/events",
+                                 json=[{"event": "bot", "text": "hi"}],
+                                 params={"execute_side_effects": "true",
+                                         "output_channel": "telegram"})
+        assert appended.status == 400
+        assert "kim" not in await agent.tracker_store.keys()
+
+    asyncio.run(main())
+
+
+def test_a_channel_that_cannot_send_unasked_leaves_the_messages_in_the_answer(make_app) -> None:
+    app = make_app()
+
+    async def main() -> None:
+        # the REST channel only answers requests; `latest` on a new conversation finds no
+        # user message: both fall back to answering the messages, as in Rasa
+        for sender, channel in (("lee", "rest"), ("mo", "latest")):
+            response = await request(app, "post", f"/conversations/{sender}/trigger_intent",
+                                     json={"name": "greet"},
+                                     params={"output_channel": channel})
+            assert response.status == 200
+            assert response.json["messages"] == [{"recipient_id": sender,
+                                                  "text": "Hello! How can I help?"}]
+
+    asyncio.run(main())
+
+
+def test_execute_side_effects_schedules_and_cancels_appended_reminders(make_app, agent) -> None:
+    app = make_app()
+    reminder = {"event": "reminder", "intent": "greet", "name": "nudge",
+                "date_time": "2999-01-01T09:00:00+00:00", "kill_on_user_msg": False}
+    pending = agent.processor.reminders.pending
+
+    async def append(events: list[dict], **params: str) -> None:
+        response = await request(app, "post", "/conversations/ned/tracker/events",
+                                 json=events, params=params)
+        assert response.status == 200, response.text
+
+    async def main() -> None:
+        await append([reminder])
+        assert pending("ned") == []
+        await append([reminder], execute_side_effects="true")
+        assert [r.name for r in pending("ned")] == ["nudge"]
+        await append([{"event": "cancel_reminder", "name": "nudge"}],
+                     execute_side_effects="true")
+        assert pending("ned") == []
+        await agent.processor.reminders.close()
+
+    asyncio.run(main())
+
+
+def test_execute_side_effects_must_be_true_or_false(make_app) -> None:
+    response = asyncio.run(request(make_app(), "post", "/conversations/ola/tracker/events",
+                                   json=[], params={"execute_side_effects": "maybe"}))
+    assert response.status == 400
+    assert response.json["details"]["parameter"] == "execute_side_effects"

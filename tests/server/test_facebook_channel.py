@@ -529,3 +529,22 @@ def test_a_message_facebook_delivers_again_is_not_handled_twice(make_app, agent,
     assert user_texts(events) == ["/greet", "/goodbye"]
     assert [m.get("text") for m in graph.messages()] == ["Hello! How can I help?", "Bye!"]
     assert f"message {greet['message']['mid']} from {USER} came again" in caplog.text
+
+
+def test_trigger_intent_pushes_the_messages_through_messenger_as_updates(make_app, agent,
+                                                                         graph) -> None:
+    greet_with(agent, QUICK_REPLIES)
+    app = make_app(credentials={"facebook": settings(graph)})
+    response = asyncio.run(request(app, "post", f"/conversations/{USER}/trigger_intent",
+                                   json={"name": "greet"},
+                                   params={"output_channel": "facebook"}))
+    assert response.status == 200
+    # sent unasked (UPDATE, no typing indicator), with the quick replies Messenger shows
+    assert graph.calls() == [{"recipient": {"id": USER}, "messaging_type": "UPDATE",
+                              "message": {"text": "Which size?", "quick_replies": [
+                                  {"content_type": "text", "title": "Small",
+                                   "payload": "/choose"},
+                                  {"content_type": "text", "title": "Large",
+                                   "payload": "/goodbye"}]}}]
+    # the answer lists the messages in Rasa's REST shape, as without output_channel
+    assert response.json["messages"][0]["buttons"][0]["title"] == "Small"

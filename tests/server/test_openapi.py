@@ -70,3 +70,16 @@ def test_the_rest_webhook_body_lists_every_field_the_channel_reads(make_app, age
               if e["event"] == "user"]
     assert (user["input_channel"], user["message_id"], user["metadata"]) == (
         "my-bridge", "m-1", {"page": "home"})
+
+
+def test_the_routes_that_push_messages_document_output_channel() -> None:
+    paths = _spec()["paths"]
+    parameters = _spec()["components"]["parameters"]
+
+    def query(path: str) -> set[str]:
+        refs = [p["$ref"].rsplit("/", 1)[-1] for p in paths[path]["post"]["parameters"]]
+        return {parameters[ref]["name"] for ref in refs if parameters[ref]["in"] == "query"}
+
+    for route in ("trigger_intent", "execute", "tracker/events"):
+        assert "output_channel" in query(f"/conversations/{{conversation_id}}/{route}"), route
+    assert "execute_side_effects" in query("/conversations/{conversation_id}/tracker/events")

@@ -497,3 +497,85 @@ def test_an_update_telegram_delivers_again_is_not_handled_twice(make_app, agent,
     assert [r.text for r in (first, again, later)] == ["success"] * 3
     assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet", "/goodbye"]
     assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?", "Bye!"]
+
+
+# ------------------------------------------------------------------ output_channel of the HTTP API
+
+
+def api_call(app: Any, path: str, body: Any, **params: str) -> Any:
+    """One request to the conversation API; the response."""
+    return asyncio.run(request(app, "post", path, params=params, json=body))
+
+
+def test_trigger_intent_pushes_the_messages_through_telegram(make_app, agent,
+                                                            api: BotApi) -> None:
+    from dialogflowlite.shared.domain import ResponseDef
+
+    # a variation for Telegram: the messages are made for the channel they go through
+    agent.domain.responses["utter_greet"] = ResponseDef("utter_greet", [
+        {"text": "Hello from Telegram!", "channel": "telegram"}, {"text": "Hello!"}])
+    app = make_app(credentials=credentials(api))
+    response = api_call(app, "/conversations/42/trigger_intent", {"name": "greet"},
+                        output_channel="telegram")
+    assert response.status == 200
+    assert api.sent("sendMessage") == [{"chat_id": 42, "text": "Hello from Telegram!"}]
+    # the answer still lists them, as without output_channel
+    assert response.json["messages"] == [{"recipient_id": "42", "text": "Hello from Telegram!"}]
+    assert response.json["tracker"]["sender_id"] == "42"
+
+
+def test_quick_replies_pushed_through_telegram_become_a_keyboard(make_app, agent,
+                                                                 api: BotApi) -> None:
+    greet_with(agent, QUICK_REPLIES)
+    app = make_app(credentials=credentials(api))
+    api_call(app, "/conversations/42/trigger_intent", {"name": "greet"},
+             output_channel="telegram")
+    [sent] = api.sent("sendMessage")
+    assert sent["text"] == "Which size?"
+    assert sent["reply_markup"] == {"inline_keyboard": [[
+        {"text": "Small", "callback_data": "/choose"},
+        {"text": "Large", "callback_data": "/goodbye"}]]}
+
+
+def test_output_channel_latest_is_the_channel_of_the_latest_user_message(make_app, agent,
+                                                                        api: BotApi) -> None:
+    app = make_app(credentials={**credentials(api), "rest": None})
+    post_update(app, agent, text_update("/greet"))
+    before = len(api.sent("sendMessage"))
+    response = api_call(app, "/conversations/42/trigger_intent", {"name": "goodbye"},
+                        output_channel="latest")
+    assert response.status == 200
+    assert api.sent("sendMessage")[before:] == [{"chat_id": 42, "text": "Bye!"}]
+    # a conversation held through the REST channel, which cannot send unasked: answered only
+    asyncio.run(request(app, "post", "/webhooks/rest/webhook",
+                        json={"sender": "ana", "message": "/greet"}))
+    response = api_call(app, "/conversations/ana/trigger_intent", {"name": "goodbye"},
+                        output_channel="latest")
+    assert response.json["messages"] == [{"recipient_id": "ana", "text": "Bye!"}]
+    assert len(api.sent("sendMessage")) == before + 1
+
+
+def test_execute_pushes_the_actions_messages_through_telegram(make_app, api: BotApi) -> None:
+    app = make_app(credentials=credentials(api))
+    response = api_call(app, "/conversations/42/execute", {"name": "utter_choice"},
+                        output_channel="telegram")
+    assert response.status == 200
+    assert api.sent("sendMessage") == [{
+        "chat_id": 42, "text": "Pick a colour",
+        "reply_markup": {"inline_keyboard": [[
+            {"text": "Red", "callback_data": '/choose{"colour": "red"}'},
+            {"text": "Blue", "callback_data": '/choose{"colour": "blue"}'}]]}}]
+
+
+def test_appended_bot_events_are_sent_only_with_execute_side_effects(make_app, agent,
+                                                                     api: BotApi) -> None:
+    app = make_app(credentials=credentials(api))
+    bot = [{"event": "bot", "text": "Your table is ready."}]
+    stored = api_call(app, "/conversations/42/tracker/events", bot, output_channel="telegram")
+    assert stored.status == 200 and api.sent("sendMessage") == []
+    pushed = api_call(app, "/conversations/42/tracker/events", bot,
+                      execute_side_effects="true", output_channel="telegram")
+    assert pushed.status == 200
+    assert api.sent("sendMessage") == [{"chat_id": 42, "text": "Your table is ready."}]
+    events = asyncio.run(agent.tracker_store.load_events("42"))
+    assert [e["text"] for e in events if e["event"] == "bot"] == ["Your table is ready."] * 2

@@ -420,3 +420,12 @@ def test_bad_settings_hints() -> None:
     with pytest.raises(ConfigError) as missing:
         TwilioChannel({"account_sid": ACCOUNT_SID, "twilio_number": NUMBER})
     assert "write `twilio:` then" in str(missing.value)
+
+
+def test_trigger_intent_pushes_the_messages_as_an_sms(make_app, api: TwilioApi) -> None:
+    app = make_app(credentials=credentials(api))
+    response = asyncio.run(request(app, "post", f"/conversations/{USER}/trigger_intent",
+                                   json={"name": "greet"},
+                                   params={"output_channel": "twilio"}))
+    assert response.status == 200
+    assert api.sent() == [{"To": [USER], "From": [NUMBER], "Body": ["Hello! How can I help?"]}]

@@ -508,3 +508,15 @@ def test_an_unknown_key_gets_a_did_you_mean() -> None:
     with pytest.raises(ConfigError) as raised:
         WebexTeamsChannel({"access_token": TOKEN, "secrett": SECRET})
     assert "did you mean 'secret'" in str(raised.value)
+
+
+@pytest.mark.parametrize(("room", "target"), [(None, ROOM), ("FIXEDROOM", "FIXEDROOM")])
+def test_trigger_intent_pushes_the_messages_into_the_room(make_app, api: WebexApi,
+                                                          room: str | None, target: str) -> None:
+    extra = {} if room is None else {"room": room}
+    app = make_app(credentials={"webexteams": settings(api, **extra)})
+    response = asyncio.run(request(app, "post", f"/conversations/{ROOM}/trigger_intent",
+                                   json={"name": "greet"},
+                                   params={"output_channel": "webexteams"}))
+    assert response.status == 200
+    assert api.sent() == [{"roomId": target, "text": "Hello! How can I help?"}]

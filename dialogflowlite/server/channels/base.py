@@ -13,6 +13,11 @@ cards of ``elements`` together in one ``{"elements": [...]}`` reply (as Rasa
 calls ``send_quick_replies`` and ``send_elements``). Every other channel gets
 them flattened, as Rasa's default output channel sends them: quick replies as
 buttons, each card a ``title : subtitle`` text with its buttons.
+
+A channel that reaches a user by the conversation id alone (a Telegram chat
+id, a Facebook page-scoped id, a phone number) implements
+:meth:`InputChannel.send_to`: the HTTP API's ``output_channel`` pushes the
+bot's messages through it, unasked by the user.
 """
 
 from __future__ import annotations
@@ -90,6 +95,20 @@ class InputChannel:
         """A blueprint with the channel's routes (``None`` for non-HTTP channels)."""
         raise NotImplementedError
 
+    async def send_to(self, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+        """Send the bot's ``replies`` to the user ``sender_id`` without a message of theirs
+        to answer (Rasa's output channel: ``output_channel`` of the HTTP API).
+
+        ``replies`` come in the shape the channel takes (see :func:`send_unasked`).
+        Returns whether the channel sends this way; the default, False, is for
+        channels that can only answer a request (REST, WebSocket) or need more
+        than the conversation id to address the user: the server then collects
+        the replies and answers them to the API's caller instead. A channel that
+        sends returns True even when the platform refused a reply: that is
+        logged, as for replies to the user's own messages.
+        """
+        return False
+
 
 def replies_for(channel: Any, on_message: OnMessage) -> OnMessage:
     """``on_message`` as ``channel`` takes it.
@@ -109,3 +128,21 @@ def replies_for(channel: Any, on_message: OnMessage) -> OnMessage:
         return flatten_replies(await on_message(message))
 
     return flattened
+
+
+async def send_unasked(channel: Any, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+    """Send ``replies`` to ``sender_id`` through ``channel``'s
+    :meth:`InputChannel.send_to`; whether the channel sent them.
+
+    Flattened for a channel without :attr:`InputChannel.rich_replies`, as
+    :func:`replies_for` gives it the answers to user messages; a plugin's
+    channel without ``send_to`` cannot send this way.
+    """
+    send_to = getattr(channel, "send_to", None)
+    if send_to is None:
+        return False
+    if not getattr(channel, "rich_replies", False):
+        from dialogflowlite.components.generation.messages import flatten_replies
+
+        replies = flatten_replies(replies)
+    return bool(await send_to(sender_id, replies))

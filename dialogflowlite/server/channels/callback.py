@@ -90,6 +90,12 @@ class CallbackChannel(RestChannel):
                              recipient, self.url, problem)
         return delivered
 
+    async def send_to(self, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+        """Deliver ``replies`` to the callback URL, as the answers to ``sender_id``'s messages
+        are (each names its ``recipient_id``)."""
+        await self.deliver([{**reply, "recipient_id": sender_id} for reply in replies])
+        return True
+
     async def answer(self, replies: list[dict[str, Any]]) -> HTTPResponse:
         """Deliver the replies to the callback URL; the request itself gets ``success``."""
         from sanic.response import text

@@ -48,7 +48,8 @@ its replies sent; a turn that fails is logged and still answered 200, as
 Facebook would otherwise resend the event for hours.
 
 Replies go to the sender, each part a Send API call with ``messaging_type:
-RESPONSE``, in Rasa's order:
+RESPONSE`` (``UPDATE`` for messages the HTTP API's ``output_channel`` pushes
+unasked), in Rasa's order:
 
 * text: each paragraph (blank-line separated) a message of its own, as Rasa
   sends them, and anything over Messenger's 2000 characters split at line
@@ -216,8 +217,13 @@ def _attachment_url(attachments: Any) -> str | None:
 # ------------------------------------------------------------------ replies out
 
 
-def reply_bodies(reply: dict[str, Any], recipient_id: str) -> list[dict[str, Any]]:
-    """The Send API bodies of one bot reply to ``recipient_id``, in order."""
+def reply_bodies(reply: dict[str, Any], recipient_id: str,
+                 messaging_type: str = "RESPONSE") -> list[dict[str, Any]]:
+    """The Send API bodies of one bot reply to ``recipient_id``, in order.
+
+    ``messaging_type`` is Facebook's: ``RESPONSE`` answers a user's message,
+    ``UPDATE`` is sent unasked.
+    """
     messages: list[tuple[str, dict[str, Any]]] = []
 
     def add(message: dict[str, Any], to: str = recipient_id) -> None:
@@ -265,7 +271,7 @@ def reply_bodies(reply: dict[str, Any], recipient_id: str) -> list[dict[str, Any
                     if isinstance(e.get("buttons"), list) else e for e in elements]
         add({"attachment": {"type": "template", "payload": {"template_type": "generic",
                                                             "elements": elements}}})
-    return [{"recipient": {"id": to}, "messaging_type": "RESPONSE", "message": message}
+    return [{"recipient": {"id": to}, "messaging_type": messaging_type, "message": message}
             for to, message in messages]
 
 
@@ -386,9 +392,14 @@ class FacebookChannel(InputChannel):
                 problem += f" (code {error['code']})"
         return hide(problem, [self.page_access_token])
 
-    async def send(self, recipient_id: str, replies: list[dict[str, Any]]) -> int:
-        """Send the bot's replies to a user in order; how many messages Facebook took."""
-        bodies = [body for reply in replies for body in reply_bodies(reply, recipient_id)]
+    async def send(self, recipient_id: str, replies: list[dict[str, Any]],
+                   messaging_type: str = "RESPONSE") -> int:
+        """Send the bot's replies to a user in order; how many messages Facebook took.
+
+        ``messaging_type`` as for :func:`reply_bodies`.
+        """
+        bodies = [body for reply in replies
+                  for body in reply_bodies(reply, recipient_id, messaging_type)]
         if not bodies:
             return 0
         sent = 0
@@ -401,6 +412,16 @@ class FacebookChannel(InputChannel):
                     logger.error("facebook: a message to %s was not sent (%s)",
                                  body["recipient"]["id"], problem)
         return sent
+
+    async def send_to(self, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+        """Send ``replies`` to the user ``sender_id`` (the conversation id is the page-scoped id).
+
+        They go as ``UPDATE``, Facebook's type for messages that answer none of
+        the user's. Messenger delivers those only within 24 hours of the user's
+        latest message; when Facebook refuses one, that is logged.
+        """
+        await self.send(sender_id, replies, "UPDATE")
+        return True
 
     async def sender_action(self, recipient_id: str, *actions: str) -> None:
         """Send ``mark_seen``, ``typing_on`` or ``typing_off``; a failure is only a warning."""

@@ -521,6 +521,11 @@ class TelegramChannel(InputChannel):
                     sent += 1
         return sent
 
+    async def send_to(self, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+        """Send ``replies`` to the chat ``sender_id`` (the conversation id is the chat id)."""
+        await self.send(sender_id, replies)
+        return True
+
     async def set_webhook(self) -> tuple[bool, str]:
         """Point the bot at ``webhook_url``; whether Telegram accepted it, and why not."""
         if not self.webhook_url:

@@ -421,6 +421,12 @@ class TwilioChannel(InputChannel):
                                  problem)
         return sent
 
+    async def send_to(self, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+        """Send ``replies`` to the number ``sender_id`` (the conversation id is the user's
+        number, ``whatsapp:`` prefix and all)."""
+        await self.send(sender_id, replies)
+        return True
+
     async def _post(self, session: aiohttp.ClientSession, params: TwilioMessage) -> str | None:
         """Why Twilio did not take the message, or None when it did."""
         form = [(name, value) for name, values in params.items()

@@ -419,6 +419,12 @@ class WebexTeamsChannel(InputChannel):
                     logger.error("webexteams: a message to %s was not sent (%s)", where, problem)
         return sent
 
+    async def send_to(self, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+        """Send ``replies`` to the room ``sender_id`` (the conversation id is the room id), or
+        to ``room`` when credentials.yml names one, as the answers to messages go."""
+        await self.send({"roomId": self.room or sender_id}, replies)
+        return True
+
     # -------------------------------------------------------------- incoming
 
     def refusal(self, request: Request) -> str | None:

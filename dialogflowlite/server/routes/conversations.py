@@ -9,6 +9,11 @@
 * ``POST /conversations/{id}/predict``        scores of the next action (nothing runs)
 * ``POST /conversations/{id}/execute``        run one named action (Rasa's deprecated route)
 
+``trigger_intent``, ``execute`` and ``tracker/events`` (with
+``execute_side_effects=true``) take Rasa's ``output_channel``: the bot's
+messages then also go to the user through that channel (see
+:mod:`dialogflowlite.server.channels.output`).
+
 Writes hold the conversation's lock, so they never interleave with messages
 being processed for the same sender.
 """
@@ -19,6 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import rasa_replies
 from dialogflowlite.errors import ApiError, DialogflowLiteError
+from dialogflowlite.server.channels.output import (
+    checked_channel,
+    requested_channel,
+    send_through,
+)
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -152,7 +162,15 @@ def blueprint() -> Blueprint:
         sender = _conversation(conversation_id)
         events = parse_events(validation.json_body(request, expect=(dict, list)))
         verbosity = include_events(request)
-        found = await agent_of(request).processor.append_events(sender, events)
+        side_effects = validation.query_flag(request, "execute_side_effects", False)
+        if side_effects:
+            checked_channel(request)
+        processor = agent_of(request).processor
+        found = await processor.append_events(sender, events)
+        if side_effects:
+            # resolved after appending, as in Rasa: `latest` may be a user event just added
+            channel = requested_channel(request, found)
+            await send_through(channel, sender, processor.execute_side_effects(sender, events))
         return json(found.current_state(verbosity))
 
     @bp.put("/tracker/events", name="replace_events", ctx_auth=True, unquote=True)
@@ -213,11 +231,16 @@ def blueprint() -> Blueprint:
         agent = agent_of(request)
         if intent not in agent.domain.intent_names:
             raise ApiError(404, "NotFound", f"the intent {intent!r} is not in the domain")
+        channel = requested_channel(request, await load_tracker(agent, sender))
         request.app.ctx.metrics.active.touch(sender)
-        messages = await agent.trigger_intent(sender, intent, entities)
+        # the processor's replies, not the agent's flattened ones: a channel that shows
+        # quick replies and cards gets them as they are
+        result = await agent.processor.trigger_intent(sender, intent, entities,
+                                                      _name_of(channel))
+        await send_through(channel, sender, result.replies)
         found = await load_tracker(agent, sender)
         return json({"tracker": found.current_state(verbosity),
-                     "messages": rasa_replies(messages)})
+                     "messages": rasa_replies(result.replies)})
 
     @bp.post("/execute", name="execute", ctx_auth=True, unquote=True)
     async def execute(request: Request, conversation_id: str) -> HTTPResponse:
@@ -232,10 +255,13 @@ def blueprint() -> Blueprint:
         agent = agent_of(request)
         if not (agent.domain.is_known_action(name) or name in agent.domain.responses):
             raise ApiError(404, "NotFound", f"the action {name!r} is not in the domain")
+        channel = requested_channel(request, await load_tracker(agent, sender))
         request.app.ctx.metrics.active.touch(sender)
         result = await agent.execute_action(sender, name, policy=policy,
                                             confidence=None if confidence is None
-                                            else float(confidence))
+                                            else float(confidence),
+                                            channel=_name_of(channel))
+        await send_through(channel, sender, result.replies)
         found = await load_tracker(agent, sender)
         return json({"tracker": found.current_state(verbosity),
                      "messages": rasa_replies(result.replies)})
@@ -259,6 +285,11 @@ def blueprint() -> Blueprint:
 
 def _conversation(value: str) -> str:
     return conversation_id(value)
+
+
+def _name_of(channel: Any) -> str | None:
+    """The channel's name, which picks the responses' variations for it (None: no channel)."""
+    return None if channel is None else channel.name()
 
 
 def _message_id(body: dict[str, Any]) -> str | None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.errors import ApiError
 from dialogflowlite.server.process_lock import process_lock
 from dialogflowlite.server.training_jobs import TrainingRequest, split_training_payload, train_model
+from dialogflowlite.server.validation import query_flag
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request, Sanic
@@ -39,22 +40,6 @@ def train_lock_path(project_dir: Path) -> Path:
 
     key = hashlib.sha256(str(Path(project_dir).resolve()).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"dialogflowlite-train-{key}.lock"
-
-
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
-
-
-def _flag(request: Request, name: str, default: bool) -> bool:
-    from dialogflowlite.server.validation import bad_request
-
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise bad_request(f"{name} must be true or false", parameter=name, location="query")
 
 
 def _threads(request: Request) -> int | None:
@@ -77,7 +62,7 @@ def training_request(request: Request) -> TrainingRequest:
                      "send the project's config, domain and data joined into one YAML "
                      "document with Content-Type: application/yaml")
     return TrainingRequest(split_training_payload(text),
-                           force=_flag(request, "force_training", False),
+                           force=query_flag(request, "force_training", False),
                            fixed_model_name=request.args.get("fixed_model_name") or None,
                            num_threads=_threads(request))
 
@@ -153,7 +138,7 @@ def blueprint() -> Blueprint:
     @bp.post("/model/train", name="train", ctx_auth=True, ctx_no_model=True)
     async def train(request: Request) -> HTTPResponse:
         job = training_request(request)
-        save = _flag(request, "save_to_default_model_directory", True)
+        save = query_flag(request, "save_to_default_model_directory", True)
         callback_url = request.args.get("callback_url")
         if callback_url:
             if not callback_url.startswith(("http://", "https://")):
