@@ -35,7 +35,7 @@ from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.default_actions import SESSION_METADATA_KEY, ActionListen
 from dialogflowlite.dialogue.messages import IncomingMessage, bot_message, channel_replies
 from dialogflowlite.dialogue.parsing import IntentSyntaxParser, MessageParser
-from dialogflowlite.dialogue.reminders import ReminderScheduler
+from dialogflowlite.dialogue.reminders import ReminderScheduler, UnaskedSender, name_unnamed
 from dialogflowlite.dialogue.sessions import needs_new_session
 from dialogflowlite.dialogue.slot_filling import extract_slots
 from dialogflowlite.errors import ActionNotFoundError, DialogflowLiteError
@@ -163,6 +163,9 @@ class MessageProcessor:
         self.max_predictions = max_predictions
         self.event_broker = event_broker
         self.reminders = ReminderScheduler(self.handle_reminder)
+        #: how a fired reminder's replies reach the user (the server installs one that
+        #: sends through its channels); without one they are only stored
+        self.unasked_sender: UnaskedSender | None = None
 
     # ------------------------------------------------------------ entry points
 
@@ -290,7 +293,9 @@ class MessageProcessor:
         return None
 
     async def handle_reminder(self, reminder: ReminderScheduled, sender_id: str) -> None:
-        """Trigger a due reminder's intent, unless it became outdated."""
+        """Trigger a due reminder's intent, unless it became outdated, and send the
+        replies to the user through :attr:`unasked_sender` (as Rasa sends them
+        through the output channel of the conversation)."""
         async with self.lock_store.lock(sender_id):
             tracker = await self.get_tracker(sender_id)
             if (reminder.kill_on_user_message and _message_after(tracker, reminder)) or \
@@ -298,7 +303,27 @@ class MessageProcessor:
                 logger.debug("reminder %r of %r is outdated and skipped", reminder.name,
                              sender_id)
                 return
-            await self._trigger_intent(sender_id, reminder.intent, reminder.entities, None, None)
+            result = await self._trigger_intent(sender_id, reminder.intent, reminder.entities,
+                                                None, None)
+            # still under the lock: the reminder's replies reach the user before the
+            # answer to a message the user sends meanwhile
+            await self._send_reminder_replies(reminder, result)
+
+    async def _send_reminder_replies(self, reminder: ReminderScheduled, result: TurnResult) -> None:
+        if not result.replies:
+            return
+        channel = result.tracker.latest_input_channel
+        sent = False
+        if self.unasked_sender is not None:
+            try:
+                sent = await self.unasked_sender(result.sender_id, channel, result.replies)
+            except Exception:
+                logger.exception("the replies of reminder %r of %r could not be sent",
+                                 reminder.name, result.sender_id)
+        if not sent:
+            logger.debug("the %d replies of reminder %r of %r were only stored: no channel "
+                         "here sends them unasked (the latest user message came through %r)",
+                         len(result.replies), reminder.name, result.sender_id, channel)
 
     async def append_events(self, sender_id: str, events: list[Event]) -> DialogueStateTracker:
         """Add events to a conversation (Rasa's ``POST /conversations/{id}/tracker/events``).
@@ -314,6 +339,7 @@ class MessageProcessor:
             start = len(tracker.events)
             if not tracker.applied_events() and not _starts_a_session(events):
                 await self._update_session(tracker, self.context(None), None)
+            name_unnamed(events)
             tracker.update_with_events(events)
             await self.save_tracker(tracker, start)
             return tracker
@@ -473,6 +499,7 @@ class MessageProcessor:
 
     async def _finish(self, tracker: DialogueStateTracker, start: int) -> TurnResult:
         new_events = tracker.events[start:]
+        name_unnamed(new_events)  # before storing, so that the stored reminder has its name
         await self.save_tracker(tracker, start)
         messages, replies = self._outgoing(new_events, tracker.sender_id)
         self._schedule_reminders(new_events, tracker.sender_id)

@@ -3,6 +3,11 @@
 Scheduling lives in the running event loop (the server's, or the shell's); a
 reminder does not survive a restart of the process, as in Rasa's in-memory
 scheduler.
+
+As with Rasa's scheduler (APScheduler with its default ``misfire_grace_time``
+of one second), a reminder fires only up to :data:`MISFIRE_GRACE_SECONDS`
+after its time: one whose time had passed by more when it was scheduled, or
+whose timer ran that late, is skipped with a warning instead of firing.
 """
 
 from __future__ import annotations
@@ -10,29 +15,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from dialogflowlite.shared.events import ReminderCancelled, ReminderScheduled, reminder_time
+from dialogflowlite.shared.events import (
+    Event,
+    ReminderCancelled,
+    ReminderScheduled,
+    reminder_time,
+)
 
 logger = logging.getLogger(__name__)
 
 ReminderHandler = Callable[[ReminderScheduled, str], Awaitable[None]]
 
+#: sends replies to a user who did not ask for them (a fired reminder's):
+#: ``(sender_id, channel, replies)``, where ``channel`` names the channel of the
+#: conversation's latest user message (None when there is none); answers whether
+#: they were sent
+UnaskedSender = Callable[[str, str | None, list[dict[str, Any]]], Awaitable[bool]]
 
-def reminder_key(reminder: ReminderScheduled) -> str:
-    """The identity of a reminder: its name, or its intent, entities and time."""
-    return reminder.name or f"{reminder.intent}|{reminder.entities}|{reminder.date_time}"
+#: seconds after its time that a reminder still fires (APScheduler's default
+#: ``misfire_grace_time``, which Rasa's scheduler keeps)
+MISFIRE_GRACE_SECONDS = 1.0
+
+
+def name_unnamed(events: Iterable[Event]) -> None:
+    """Give each reminder among ``events`` that has no name a unique one.
+
+    Rasa names such a reminder when it creates the event, so two unnamed
+    reminders never replace one another and a ``cancel_reminder`` can name
+    either. Called before the events are stored, so that the stored event keeps
+    its name (loading a stored event never invents one). A random uuid: Rasa's
+    time-based one would put the host's hardware address into the tracker.
+    """
+    for event in events:
+        if isinstance(event, ReminderScheduled) and event.name is None:
+            event.name = str(uuid.uuid4())
 
 
 def seconds_until(date_time: str, now: datetime | None = None) -> float:
-    """Seconds from now until the ISO 8601 ``date_time`` (0 when it has passed)."""
+    """Seconds from now until the ISO 8601 ``date_time`` (negative once it has passed)."""
     when = reminder_time(date_time)
     if when.tzinfo is None:
         when = when.astimezone()
     now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return (when - now).total_seconds()
 
 
 def entity_values(entities: Any) -> list[tuple[Any, ...]]:
@@ -62,24 +92,41 @@ class ReminderScheduler:
         self.handler = handler
         self._tasks: dict[tuple[str, str], tuple[ReminderScheduled, asyncio.Task]] = {}
 
-    def schedule(self, reminder: ReminderScheduled, sender_id: str) -> None:
-        """Fire ``reminder`` at its time (a reminder with the same name is replaced)."""
+    def schedule(self, reminder: ReminderScheduled, sender_id: str) -> bool:
+        """Fire ``reminder`` at its time; whether it was scheduled.
+
+        A pending reminder of the conversation with the same name is replaced
+        (an unnamed reminder is named first, see :func:`name_unnamed`). One whose
+        time passed more than :data:`MISFIRE_GRACE_SECONDS` ago is not scheduled,
+        and still replaces the pending one of its name, as in Rasa.
+        """
         try:
             delay = seconds_until(reminder.date_time)
         except ValueError:
             logger.error("reminder %r has an unreadable date_time %r; it is ignored",
                          reminder.name, reminder.date_time)
-            return
-        key = (sender_id, reminder_key(reminder))
+            return False
+        name_unnamed([reminder])
+        key = (sender_id, str(reminder.name))
         self._cancel_key(key)
-        task = asyncio.get_running_loop().create_task(self._fire_later(delay, reminder,
-                                                                       sender_id, key))
-        self._tasks[key] = (reminder, task)
+        if delay < -MISFIRE_GRACE_SECONDS:
+            _warn_missed(reminder, sender_id, -delay)
+            return False
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        self._tasks[key] = (reminder, loop.create_task(self._fire_at(due, reminder, sender_id,
+                                                                     key)))
+        return True
 
-    async def _fire_later(self, delay: float, reminder: ReminderScheduled, sender_id: str,
-                          key: tuple[str, str]) -> None:
-        await asyncio.sleep(delay)
+    async def _fire_at(self, due: float, reminder: ReminderScheduled, sender_id: str,
+                       key: tuple[str, str]) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, due - loop.time()))
         self._tasks.pop(key, None)
+        late = loop.time() - due
+        if late > MISFIRE_GRACE_SECONDS:  # the event loop was busy for that long
+            _warn_missed(reminder, sender_id, late)
+            return
         try:
             await self.handler(reminder, sender_id)
         except Exception:
@@ -99,6 +146,7 @@ class ReminderScheduler:
             entry[1].cancel()
 
     def pending(self, sender_id: str | None = None) -> list[ReminderScheduled]:
+        """The reminders waiting to fire (of ``sender_id``, or of every conversation)."""
         return [reminder for (sender, _), (reminder, _) in self._tasks.items()
                 if sender_id is None or sender == sender_id]
 
@@ -111,3 +159,10 @@ class ReminderScheduler:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await task
+
+
+def _warn_missed(reminder: ReminderScheduled, sender_id: str, late: float) -> None:
+    logger.warning("reminder %r (intent %r) of conversation %r is skipped: its time %s "
+                   "passed %.1f s ago, and a reminder fires at most %g s late",
+                   reminder.name, reminder.intent, sender_id, reminder.date_time, late,
+                   MISFIRE_GRACE_SECONDS)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError
 from dialogflowlite.server.batching import MicroBatcher
+from dialogflowlite.server.channels.output import connect_reminders
 from dialogflowlite.server.instrumentation import instrument_agent
 
 if TYPE_CHECKING:
@@ -84,6 +85,9 @@ class MessageHandler:
         if agent is None:
             raise no_agent()
         instrument_agent(agent, self.app.ctx.metrics)
+        # every agent the server runs (a swapped-in one too) passes here before it
+        # handles anything, so its reminders can reach the users through the channels
+        connect_reminders(self.app, agent)
         return agent
 
     async def _parse_batch(self, texts: list[str]) -> list[dict[str, Any]]:

@@ -11,6 +11,11 @@ As with Rasa's collecting output channel, the messages are only answered when
 the parameter is not given, when ``latest`` finds no user message or a channel
 this server does not run, and when the channel cannot send unasked. A name
 that is no enabled channel is a 400 listing them.
+
+A fired reminder's messages take the same way, to the channel of the
+conversation's latest user message (:func:`connect_reminders`), as Rasa sends
+them through the output channel of the conversation; where that channel cannot
+send unasked they are only stored.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.server.channels.base import send_unasked
 
 if TYPE_CHECKING:
-    from sanic import Request
+    from sanic import Request, Sanic
 
+    from dialogflowlite.dialogue.reminders import UnaskedSender
     from dialogflowlite.server.channels.base import InputChannel
     from dialogflowlite.shared.tracker import DialogueStateTracker
 
@@ -71,7 +77,7 @@ def checked_channel(request: Request) -> InputChannel | None:
 
 
 def _enabled(request: Request) -> list[Any]:
-    return list(getattr(request.app.ctx, "channels", None) or [])
+    return _running(request.app)
 
 
 def channel_named(channels: list[Any], name: str) -> InputChannel | None:
@@ -94,3 +100,31 @@ async def send_through(channel: InputChannel | None, sender_id: str,
         logger.exception("%s: the bot's messages to %r could not be sent through the channel",
                          channel.name(), sender_id)
         return False
+
+
+def connect_reminders(app: Sanic, agent: Any) -> None:
+    """Let ``agent``'s fired reminders send their messages through ``app``'s channels.
+
+    Sets the processor's ``unasked_sender`` once per agent (the server calls it
+    for every agent it runs, a swapped-in one too); one the agent's owner set
+    already is kept.
+    """
+    processor = getattr(agent, "processor", None)
+    if processor is not None and getattr(processor, "unasked_sender", False) is None:
+        processor.unasked_sender = channel_sender(app)
+
+
+def channel_sender(app: Sanic) -> UnaskedSender:
+    """Sends replies unasked through the channel named, among the channels ``app`` runs
+    (read when sending); answers False for a channel it does not run."""
+
+    async def send(sender_id: str, channel_name: str | None,
+                   replies: list[dict[str, Any]]) -> bool:
+        channel = channel_named(_running(app), channel_name) if channel_name else None
+        return await send_through(channel, sender_id, replies)
+
+    return send
+
+
+def _running(app: Sanic) -> list[Any]:
+    return list(getattr(app.ctx, "channels", None) or [])
