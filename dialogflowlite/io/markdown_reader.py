@@ -582,6 +582,8 @@ class MarkdownStoryReader:
                     )
             else:
                 story.conversation_start = True
+            if not self._rule_fits(block.name, story.condition, steps):
+                return None
         story.steps = [s for s in steps if s is not None]
         if not story.steps:
             self.log.warning(
@@ -591,6 +593,44 @@ class MarkdownStoryReader:
             )
             return None
         return story
+
+    def _rule_fits(self, rule: str, condition: list[Step], steps: list[Step | None]) -> bool:
+        """Whether a rule holds only what a rule may, as YAML rules must; each step that
+        does not is reported and the rule is left out. A condition holds only form,
+        active loop and slot events (Rasa's rule schema): a user turn or an action there
+        would let the rule apply where it must not. No rule has a checkpoint."""
+        fits = True
+        for step in [*condition, *steps]:
+            if isinstance(step, CheckpointStep):
+                fits = False
+                self.log.error(
+                    step.position,
+                    f"rule '{rule}' has a checkpoint, but rules cannot have any",
+                    "checkpoints join stories: write the rule out in full, or make it a "
+                    "story (`## name`)",
+                )
+        for step in condition:
+            if isinstance(step, (ActiveLoopStep, SlotStep, CheckpointStep)):
+                continue
+            fits = False
+            self.log.error(
+                step.position,
+                f"{_STEP_NAMES[type(step)]} in the condition of rule '{rule}': a condition "
+                "holds only `- form{...}`, `- active_loop{...}` and `- slot{...}` events, "
+                "so the rule is left out",
+                "write one rule per alternative"
+                if isinstance(step, OrStep)
+                else "move the step below the rule's leading `- ...`",
+            )
+        return fits
+
+
+#: how a rule's condition problem names the step it found
+_STEP_NAMES: dict[type, str] = {
+    UserStep: "a user step (`* intent`)",
+    OrStep: "an `OR` of user steps",
+    ActionStep: "an action",
+}
 
 
 def read_markdown_stories(

@@ -155,6 +155,13 @@ class StoryReader:
                            "checkpoints join stories: write the rule out in full, or make "
                            "it a story")
             return None
+        if in_rule and "bot" in item:
+            # Rasa's rule schema has no `bot` step, so Rasa refuses the file: a rule
+            # predicts actions by name, and a bot text names none
+            self.log.error(where, f"rule '{story}' has a `bot` step, but rules cannot have any",
+                           "write the response's name as `- action: utter_...`, or make it "
+                           "a story")
+            return None
         if "intent" in item or "user" in item:
             return self._user_step(file, item, story)
         if "action" in item or "bot" in item:

@@ -1036,6 +1036,9 @@ def check_components(project: Project) -> list[Problem]:
         registry = get_registry()
     except DialogflowLiteError as e:
         return [Problem.from_error(e, file)]
+    from dialogflowlite.components.base import (
+        _one_error_for_every_bad_setting as one_error_for_every_bad_setting,
+    )
     from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
     from dialogflowlite.components.policies.rasa_compat import translate_policies
 
@@ -1067,9 +1070,11 @@ def check_components(project: Project) -> list[Problem]:
                 )
                 continue
             try:
-                # the checks the component's __init__ makes, without building it
-                settings = cls.resolve_config(component.params, position=where)
-                cls.check_config(settings, position=where)
+                # the checks the component's __init__ makes, without building it, in one
+                # error: unknown keys and out-of-range values are fixed in one go
+                with one_error_for_every_bad_setting(cls.name, where):
+                    settings = cls.resolve_config(component.params, position=where)
+                    cls.check_config(settings, position=where)
             except DialogflowLiteError as e:
                 problems.append(Problem.from_error(e, file))
     return problems
@@ -1118,20 +1123,25 @@ def check_retrieval_selector(project: Project) -> list[Problem]:
     ]
 
 
-def max_history(project: Project, override: int | None = None) -> int:
+def max_history(project: Project, override: int | None = None) -> int | None:
     """How many turns the dialogue policies look back: the largest ``max_history`` given, else 5.
 
+    None when a dialogue policy is given ``max_history: null``: it reads the
+    whole dialogue, so no shorter history bounds what it tells apart.
     ``override`` (``data validate --max-history``), when given, wins over config.yml.
     """
     if override is not None:
         if isinstance(override, bool) or not isinstance(override, int) or override < 1:
             raise ValueError(f"max_history must be a positive integer, not {override!r}")
         return override
+    history_policies = [p for p in project.config.policies if p.name in HISTORY_POLICIES]
+    if any("max_history" in p.params and p.params["max_history"] is None
+           for p in history_policies):
+        return None
     values = [
         policy.params["max_history"]
-        for policy in project.config.policies
-        if policy.name in HISTORY_POLICIES
-        and isinstance(policy.params.get("max_history"), int)
+        for policy in history_policies
+        if isinstance(policy.params.get("max_history"), int)
         and not isinstance(policy.params.get("max_history"), bool)
         and policy.params["max_history"] > 0
     ]
@@ -1243,13 +1253,18 @@ def check_contradicting_stories(project: Project, *, history: int | None = None)
     """Two stories with the same last ``max_history`` states must continue with the same action.
 
     Stories are expanded into linear paths (checkpoints joined, ``or`` steps
-    split) first; ``max_history`` comes from the policies in config.yml, or
-    from ``history`` when given.
+    split) first; ``max_history`` comes from the policies in config.yml (the
+    longest story's length for ``max_history: null``), or from ``history`` when
+    given.
     """
     if not project.stories:
         return []
     history = max_history(project, history)
     expansion = expand_stories(project.stories, domain=project.domain, max_paths=MAX_CHECKED_PATHS)
+    if history is None:
+        # a whole-dialogue policy: the longest story's states are all there is to compare
+        history = max((sum(1 for _ in dialogue_states(path, project.domain))
+                       for path in expansion.paths), default=1) or 1
     problems: list[Problem] = []
     if expansion.truncated:
         first = project.stories[0]

@@ -138,3 +138,20 @@ def test_validating_the_template_imports_no_model_library() -> None:
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_unknown_and_out_of_range_settings_are_reported_together(write_project, capsys) -> None:
+    config = """
+    policies:
+      - name: MemoizationPolicy
+        max_histroy: 3
+        max_history: 0
+    """
+    root = write_project(domain=DOMAIN, nlu=NLU, stories=STORIES, rules=RULES, config=config)
+    code, out, _ = run(capsys, "--project", str(root))
+    assert code == 1
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "MemoizationPolicy has 2 bad" in line)
+    assert lines[start].endswith("error: component MemoizationPolicy has 2 bad settings:")
+    assert "no setting 'max_histroy'" in lines[start + 1]
+    assert "setting 'max_history' must be a whole number of at least 1, not 0" in lines[start + 2]

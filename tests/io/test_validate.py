@@ -620,6 +620,53 @@ def test_contradiction_depends_on_max_history(project) -> None:
     assert problems(long_root, "DFL119") == []
 
 
+def test_a_whole_dialogue_policy_is_not_bounded_by_a_short_history(project) -> None:
+    # The stories differ only three turns back; a policy with `max_history: null`
+    # sees that turn, so a shorter max_history elsewhere must not make them contradict.
+    stories = """
+        version: "3.1"
+        stories:
+          - story: informed first
+            steps:
+              - intent: inform
+              - action: utter_ask_city
+              - intent: greet
+              - action: utter_greet
+              - intent: goodbye
+              - action: utter_goodbye
+          - story: greeted first
+            steps:
+              - intent: greet
+              - action: utter_ask_city
+              - intent: greet
+              - action: utter_greet
+              - intent: goodbye
+              - action: utter_greet
+        """
+    config = """
+        policies:
+          - name: MemoizationPolicy
+            max_history: 1
+          - name: {policy}
+            max_history: {history}
+        """
+    whole = project(stories=stories,
+                    config=config.format(policy="TEDPolicy", history="null"))
+    assert max_history(load_project(whole, strict=False)) is None
+    assert problems(whole, "DFL119") == []
+    # the same stories with a bounded second policy do contradict, after 2 turns
+    bounded = project(stories=stories,
+                      config=config.format(policy="TEDPolicy", history="2"))
+    [problem] = problems(bounded, "DFL119")
+    assert "after the same last 2 turn(s)" in problem.message
+    # a whole-dialogue policy still finds stories that agree on everything but the end
+    same_start = stories.replace("- intent: inform", "- intent: greet")
+    [problem] = problems(project(stories=same_start,
+                                 config=config.format(policy="TEDPolicy", history="null")),
+                         "DFL119")
+    assert "'greeted first' contradicts story 'informed first'" in problem.message
+
+
 def test_or_alternatives_are_checked_as_separate_stories(project) -> None:
     root = project(
         stories="""
@@ -871,6 +918,36 @@ def test_every_bad_setting_of_a_component_is_one_problem(project) -> None:
         "(hint: make hidden_size a multiple of num_heads)",
     ]
     assert where(problem, root) == ("config.yml", 2)
+
+
+def test_unknown_and_out_of_range_settings_are_one_problem(project) -> None:
+    # both kinds at once, so config.yml is fixed in one round
+    root = project(
+        config="""
+        pipeline:
+          - name: WhitespaceTokenizer
+          - name: FallbackClassifier
+            thresold: 0.3
+            threshold: 1.5
+        policies:
+          - name: MemoizationPolicy
+            max_histroy: 3
+            max_history: 0
+        """
+    )
+    found = problems(root, "DFL202")
+    assert [(p.message.split("\n"), where(p, root)[1]) for p in found] == [
+        (["component FallbackClassifier has 2 bad settings:",
+          "- component FallbackClassifier has no setting 'thresold' (hint: did you mean "
+          "'threshold'?)",
+          "- component FallbackClassifier: setting 'threshold' must be a number between 0 "
+          "and 1, not 1.5 (hint: for example `threshold: 0.3`)"], 3),
+        (["component MemoizationPolicy has 2 bad settings:",
+          "- component MemoizationPolicy has no setting 'max_histroy' (hint: did you mean "
+          "'max_history'?)",
+          "- component MemoizationPolicy: setting 'max_history' must be a whole number of at "
+          "least 1, not 0 (hint: for example `max_history: 5`)"], 7),
+    ]
 
 
 def test_ted_policy_reading_the_whole_dialogue_is_valid(project) -> None:
