@@ -200,6 +200,19 @@ class ActionExecutionError(DialogueError):
     code = "DFL502"
 
 
+class ActionRejectedError(DialogueError):
+    """An action refused to run in this state: a form that cannot fill its slot, or a
+    custom action that rejected itself.
+
+    Not a failure: the processor records ``action_execution_rejected`` and the
+    policies choose another action. It is kept apart from
+    :class:`ActionExecutionError`, so that code handling failed actions does not
+    take a rejection for one.
+    """
+
+    code = "DFL503"
+
+
 # ---------------------------------------------------------------- serving and storage
 
 

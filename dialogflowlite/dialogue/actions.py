@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor, CustomActionRejected
 from dialogflowlite.dialogue.messages import MESSAGE_KEYS, bot_uttered
-from dialogflowlite.errors import ActionNotFoundError
+from dialogflowlite.errors import ActionNotFoundError, ActionRejectedError
 from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 UTTER_PREFIX = "utter_"
 
 
-class ActionRejected(Exception):
+class ActionRejected(ActionRejectedError):
     """The action refuses to run in this state (a form that cannot fill its slot).
 
     The processor records ``action_execution_rejected`` and lets the policies
@@ -48,8 +48,7 @@ class ActionRejected(Exception):
 
     def __init__(self, action_name: str, message: str = "") -> None:
         self.action_name = action_name
-        self.message = message or f"action {action_name!r} rejected execution"
-        super().__init__(self.message)
+        super().__init__(message or f"action {action_name!r} rejected execution")
 
 
 @dataclass

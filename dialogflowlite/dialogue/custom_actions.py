@@ -20,7 +20,12 @@ from dialogflowlite.dialogue.remote_actions import (
     ActionRejectedByServer,
     RemoteActionClient,
 )
-from dialogflowlite.errors import ActionExecutionError, DialogflowLiteError, PluginError
+from dialogflowlite.errors import (
+    ActionExecutionError,
+    ActionRejectedError,
+    DialogflowLiteError,
+    PluginError,
+)
 from dialogflowlite.shared.events import Event, event_from_dict
 
 if TYPE_CHECKING:
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class ActionExecutionRejection(Exception):
+class ActionExecutionRejection(ActionRejectedError):
     """Raise it in a custom action to refuse running now; the policies then choose again.
 
     (rasa-sdk's exception of the same name is recognised as well.)
@@ -39,11 +44,10 @@ class ActionExecutionRejection(Exception):
 
     def __init__(self, action_name: str, message: str | None = None) -> None:
         self.action_name = action_name
-        self.message = message or f"custom action {action_name!r} rejected execution"
-        super().__init__(self.message)
+        super().__init__(message or f"custom action {action_name!r} rejected execution")
 
 
-class CustomActionRejected(Exception):
+class CustomActionRejected(ActionRejectedError):
     """A custom action (in-process or remote) rejected itself."""
 
     def __init__(self, action_name: str, message: str) -> None:
@@ -183,11 +187,11 @@ class CustomActionExecutor:
             result = action.run(dispatcher, view, self.domain_json(domain))
             if inspect.isawaitable(result):
                 result = await result
-        except DialogflowLiteError:
-            raise
         except Exception as e:
             if _is_rejection(e):
                 raise CustomActionRejected(name, str(e)) from e
+            if isinstance(e, DialogflowLiteError):
+                raise
             logger.exception("custom action %r raised an error", name)
             raise ActionExecutionError(
                 f"custom action {name!r} failed: {type(e).__name__}: {e}",

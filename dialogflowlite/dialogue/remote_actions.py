@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ActionExecutionError, ConfigError
+from dialogflowlite.errors import ActionExecutionError, ActionRejectedError, ConfigError
 from dialogflowlite.io.endpoint_settings import ACCESS_KEYS, EndpointAccess, read_access
 from dialogflowlite.io.formats import did_you_mean, flag_meaning
 from dialogflowlite.shared import safe_json
@@ -33,12 +33,11 @@ DEFAULT_TIMEOUT = 10.0
 PROTOCOL_VERSION = "3.6.0"
 
 
-class ActionRejectedByServer(Exception):
+class ActionRejectedByServer(ActionRejectedError):
     """The action server answered that the action rejects itself (HTTP 400)."""
 
     def __init__(self, action_name: str, message: str) -> None:
         self.action_name = action_name
-        self.message = message
         super().__init__(message)
 
 
