@@ -455,15 +455,36 @@ def open_model(path: str | Path) -> ModelArchive:
     return ModelArchive(root, manifest, source)
 
 
-def latest_model(models_dir: str | Path) -> Path | None:
-    """The newest model file in ``models_dir``, or None."""
+#: how the file of a model Rasa trained ends (``models/20231201-101500.tar.gz``)
+RASA_MODEL_SUFFIX = ".tar.gz"
+
+
+def _newest_file(folder: Path, suffix: str) -> Path | None:
+    """The newest file in ``folder`` whose name ends with ``suffix`` (the name breaks
+    ties), or None."""
+    candidates = [p for p in folder.glob(f"*{suffix}") if p.is_file()]
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)) if candidates else None
+
+
+def latest_model(models_dir: str | Path, *, include_rasa: bool = True) -> Path | None:
+    """The newest model file in ``models_dir``, or None.
+
+    A folder with no model of this framework but a model Rasa trained (a
+    ``.tar.gz``, as a Rasa project keeps under ``models/``) gives the newest Rasa
+    model: opening it (:func:`open_model`) then says that it is a Rasa model and
+    how to retrain the project, rather than that there is no model at all.
+    ``include_rasa=False`` leaves Rasa's models out, for callers that only look
+    for a model to reuse or to decide whether one must be fetched.
+    """
     folder = Path(models_dir)
     if folder.is_file():
         return folder
     if not folder.is_dir():
         return None
-    candidates = [p for p in folder.glob(f"*{MODEL_SUFFIX}") if p.is_file()]
-    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)) if candidates else None
+    newest = _newest_file(folder, MODEL_SUFFIX)
+    if newest is None and include_rasa:
+        newest = _newest_file(folder, RASA_MODEL_SUFFIX)
+    return newest
 
 
 def read_manifest(path: str | Path) -> Manifest | None:

@@ -112,7 +112,9 @@ def _first_model_from_server(config: ServerConfig, endpoints: dict) -> None:
     from dialogflowlite.server.model_server import ModelServer
 
     server = ModelServer.from_config(endpoints.get("models"), config.project_dir)
-    if server is None or config.model_path or latest_model(server.folder) is not None:
+    # a Rasa model in the folder cannot be served: pull one as if the folder were empty
+    if (server is None or config.model_path
+            or latest_model(server.folder, include_rasa=False) is not None):
         return
     if asyncio.run(server.pull()) is None:
         raise ConfigError(f"no local model, and none could be pulled from {server.url}",

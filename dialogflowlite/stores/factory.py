@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.stores import base
+from dialogflowlite.stores.sqlite import is_in_memory
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -98,7 +99,8 @@ def normalise_section(config: dict[str, Any] | None, section: str,
         params["type"] = kind = _sql_type(params, section)
         if kind == "sqlite":
             params = _without_server_settings(params, section)
-    if kind.lower() == "sqlite" and project is not None:
+    if kind.lower() == "sqlite" and project is not None and not is_in_memory(
+            params.get("db") or ""):
         db = Path(str(params.get("db") or "trackers.db")).expanduser()
         params["db"] = str(db if db.is_absolute() else Path(project) / db)
     return params
@@ -154,6 +156,8 @@ def create_lock_store(config: dict[str, Any] | None, *, project: str | Path | No
     from dialogflowlite.stores.sqlite import SQLiteLockStore, SQLiteTrackerStore
 
     params = normalise_section(config, "lock_store", project)
+    if workers > 1:
+        _refuse_memory_for_workers(tracker_store, params, workers)
     if params is None and workers > 1:
         if isinstance(tracker_store, SQLiteTrackerStore):
             return SQLiteLockStore(db=tracker_store.db_path)
@@ -161,6 +165,25 @@ def create_lock_store(config: dict[str, Any] | None, *, project: str | Path | No
                        "messages of one conversation may be processed at the same time; "
                        "configure `lock_store: {type: redis, ...}` in endpoints.yml", workers)
     return base.create_lock_store(params)
+
+
+def _refuse_memory_for_workers(tracker_store: base.TrackerStore | None,
+                               lock_params: dict[str, Any] | None, workers: int) -> None:
+    """A ConfigError when an in-memory SQLite database would have to be shared by
+    ``workers`` processes: each would hold its own conversations (or locks) unseen
+    by the others."""
+    from dialogflowlite.stores.sqlite import SQLiteTrackerStore
+
+    memory_tracker = (isinstance(tracker_store, SQLiteTrackerStore)
+                      and is_in_memory(tracker_store.db_path))
+    memory_locks = (lock_params is not None
+                    and str(lock_params.get("type") or "").lower() == "sqlite"
+                    and is_in_memory(lock_params.get("db") or ""))
+    if memory_tracker or memory_locks:
+        section = "tracker_store" if memory_tracker else "lock_store"
+        raise ConfigError(f"endpoints.yml {section}: db: \":memory:\" is a database in one "
+                          f"process's memory, which {workers} workers cannot share",
+                          hint="give `db:` a file (trackers.db), or run one worker")
 
 
 def checked_settings(cls: type, config: dict[str, Any], section: str) -> dict[str, Any]:

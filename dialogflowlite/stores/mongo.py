@@ -61,6 +61,33 @@ def _failed(what: str, error: Exception) -> TrackerStoreError:
                                   "and the user may read and write the collection")
 
 
+#: MongoDB's limit on one document (``maxBsonObjectSize``), for the message
+MAX_DOCUMENT_MB = 16
+
+#: the server's codes for an update whose document would pass that limit
+#: (BSONObjectTooLarge, and the "resulting document after update is larger" of updates)
+_TOO_LARGE_CODES = frozenset({10334, 17419})
+
+
+def _too_large(error: Exception) -> bool:
+    """Whether ``error`` says the conversation's document passes MongoDB's size limit:
+    pymongo's own DocumentTooLarge (the request itself is too large to send), or
+    the server's refusal of an update whose result would be."""
+    from pymongo.errors import DocumentTooLarge, OperationFailure
+
+    return isinstance(error, DocumentTooLarge) or (
+        isinstance(error, OperationFailure) and error.code in _TOO_LARGE_CODES)
+
+
+def _too_large_error(sender_id: str, error: Exception) -> TrackerStoreError:
+    return TrackerStoreError(
+        f"conversation {sender_id!r} cannot be written to MongoDB: its document would pass "
+        f"MongoDB's limit of {MAX_DOCUMENT_MB} MB per document, as the conversation keeps all "
+        f"its events in one document ({type(error).__name__}: {error})",
+        hint="delete the conversation's document (or its older events) from the collection, "
+             "or keep conversations in a store with one row per event (type: SQL or redis)")
+
+
 def _as_stored(sender_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events as the other stores keep them: checked to be JSON, and JSON's values
     only (a tuple becomes a list), so that what is read back is what any store gives."""
@@ -174,6 +201,8 @@ class MongoTrackerStore(TrackerStore):
                 projection={"_id": 0, VERSION_FIELD: 1}, upsert=True,
                 return_document=ReturnDocument.BEFORE)
         except Exception as e:
+            if _too_large(e):
+                raise _too_large_error(sender_id, e) from e
             raise _failed("write", e) from e
         if before is None:  # the conversation was created by this write
             return StoredVersion(None, 1)

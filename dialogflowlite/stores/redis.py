@@ -1,9 +1,15 @@
 """Redis tracker store and lock store (``pip install 'dialogflowlite[redis]'``).
 
 Tracker store: each conversation is a Redis list of event JSON under
-``<key_prefix><sender_id>``; appending is one ``RPUSH``, so concurrent writers
-never lose events. The set ``<key_prefix>:senders`` lists conversations.
+``<prefix><sender_id>``; appending is one ``RPUSH``, so concurrent writers
+never lose events. The set ``<prefix>:senders`` lists conversations.
 ``record_exp`` (seconds) lets idle conversations expire.
+
+``key_prefix`` is read as Rasa reads it: letters and digits only (``myapp``)
+make the prefix ``myapp:tracker:``; any other value is the prefix as given;
+none is ``dfl:tracker:`` (:func:`tracker_key_prefix`). A conversation Rasa
+wrote (the whole tracker as one JSON string under the same key) is read as
+it is; the first write of events turns it into a list.
 
 Lock store: the ticket lock of :mod:`dialogflowlite.stores.tickets`, each step
 one Lua script (atomic on the server), so any number of workers and hosts
@@ -18,7 +24,7 @@ endpoints.yml::
       db: 0
       username: bot           # optional: a Redis 6 ACL user
       password: ${REDIS_PASSWORD}
-      key_prefix: "dfl:tracker:"
+      key_prefix: myapp       # keys myapp:tracker:<sender_id> (default dfl:tracker:)
       record_exp: 86400       # optional
       use_ssl: true           # optional, with ssl_ca_certs, ssl_certfile, ssl_keyfile
     lock_store:
@@ -29,16 +35,20 @@ endpoints.yml::
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
 from dialogflowlite.stores.base import TrackerStore, dump_events
-from dialogflowlite.stores.stored_events import decode_events
+from dialogflowlite.stores.stored_events import UndecodableEvent, decode_events
 from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
+
+logger = logging.getLogger(__name__)
 
 
 def _client(url: str, port: int, db: int, password: str | None, use_ssl: bool,
@@ -77,6 +87,61 @@ def _client(url: str, port: int, db: int, password: str | None, use_ssl: bool,
 #: what follows the key prefix in the key of the set of conversations
 _SENDERS = ":senders"
 
+#: the prefix of the keys of conversations when endpoints.yml gives no ``key_prefix``
+DEFAULT_KEY_PREFIX = "dfl:tracker:"
+
+#: what Rasa puts after a ``key_prefix`` of letters and digits (and its default prefix)
+RASA_KEY_PREFIX = "tracker:"
+
+
+def tracker_key_prefix(key_prefix: Any) -> str:
+    """What the keys of conversations start with, for endpoints.yml's ``key_prefix``.
+
+    As in Rasa, a prefix of letters and digits only is a name space: ``myapp``
+    gives the keys ``myapp:tracker:<sender_id>``, where a Rasa deployment with
+    the same setting keeps its conversations. Any other prefix is used as it is
+    (``"dfl:tracker:"``, or ``"tracker:"`` for Rasa's default keys): Rasa
+    ignores such a prefix with a warning and uses its default, which would let
+    two bots that were given different prefixes share each other's conversations.
+    No prefix (or an empty one): :data:`DEFAULT_KEY_PREFIX`.
+    """
+    if key_prefix is None or key_prefix == "":
+        return DEFAULT_KEY_PREFIX
+    if isinstance(key_prefix, bool) or not isinstance(key_prefix, (str, int)):
+        raise ConfigError(f"endpoints.yml tracker_store: key_prefix must be text, not "
+                          f"{key_prefix!r}", hint='for example key_prefix: myapp')
+    prefix = str(key_prefix)
+    return f"{prefix}:{RASA_KEY_PREFIX}" if prefix.isalnum() else prefix
+
+
+def _glob_escaped(text: str) -> str:
+    """``text`` with the characters that Redis's MATCH patterns give a meaning escaped."""
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
+
+
+def _is_wrong_type(error: Any) -> bool:
+    """Whether ``error`` is Redis's answer to a list command on a key that is no list."""
+    # redis-py may put the command before Redis's message (pipelines)
+    return isinstance(error, Exception) and "WRONGTYPE" in str(error)
+
+
+def rasa_tracker_events(text: str) -> list[Any]:
+    """The events of a conversation Rasa stored: the JSON text of its tracker
+    (``{"events": [...], "name": ...}``).
+
+    A text that is not such a tracker becomes one :class:`UndecodableEvent`, so
+    that the conversation is read (empty, with a warning naming it) and the
+    text stays in Redis as it is.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        return [UndecodableEvent(text, str(e))]
+    events = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(events, list):
+        return [UndecodableEvent(text, "it is not a Rasa tracker: no list of events")]
+    return events
+
 
 def _expiry(record_exp: float | None) -> int | None:
     """``record_exp`` as Redis's EXPIRE takes it: whole seconds, at least one (EXPIRE 0, or
@@ -101,12 +166,13 @@ class RedisTrackerStore(TrackerStore):
 
     def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
                  port: int = 6379, db: int = 0, password: str | None = None,
-                 use_ssl: bool = False, key_prefix: str = "dfl:tracker:",
+                 use_ssl: bool = False, key_prefix: str | None = DEFAULT_KEY_PREFIX,
                  record_exp: float | None = None, socket_timeout: float = 10.0,
                  username: str | None = None, ssl_keyfile: str | None = None,
                  ssl_certfile: str | None = None, ssl_ca_certs: str | None = None) -> None:
         super().__init__(domain)
-        self.key_prefix = key_prefix
+        #: the prefix of every key of this store, as built from ``key_prefix``
+        self.key_prefix = tracker_key_prefix(key_prefix)
         self.record_exp = _expiry(record_exp)
         self.redis = _client(url, port, db, password, use_ssl, socket_timeout,
                              section="tracker_store", username=username, ssl_keyfile=ssl_keyfile,
@@ -129,11 +195,21 @@ class RedisTrackerStore(TrackerStore):
         return f"{self.key_prefix}{_SENDERS}"
 
     async def load_events(self, sender_id: str) -> list[dict[str, Any]] | None:
+        key = self._key(sender_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.sismember(self._senders, sender_id)
-                pipe.lrange(self._key(sender_id), 0, -1)
-                known, texts = await pipe.execute()
+                pipe.lrange(key, 0, -1)
+                known, texts = await pipe.execute(raise_on_error=False)
+            if _is_wrong_type(texts):
+                # Rasa's layout: the whole tracker as one string under the same key
+                text = await self.redis.get(key)
+                if text is not None:
+                    return rasa_tracker_events(text)
+                known, texts = False, []  # deleted meanwhile
+            for answer in (known, texts):
+                if isinstance(answer, Exception):
+                    raise answer
         except Exception as e:
             raise _failed("read", e) from e
         if not known and not texts:
@@ -144,15 +220,69 @@ class RedisTrackerStore(TrackerStore):
         texts = dump_events(sender_id, events)
         key = self._key(sender_id)
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            for _ in range(_ATTEMPTS):
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.sadd(self._senders, sender_id)
+                    if texts:
+                        pipe.rpush(key, *texts)
+                    if self.record_exp:
+                        pipe.expire(key, self.record_exp)
+                    answers = await pipe.execute(raise_on_error=False)
+                wrong_type = next((a for a in answers if _is_wrong_type(a)), None)
+                if wrong_type is None:
+                    for answer in answers:
+                        if isinstance(answer, Exception):
+                            raise answer
+                    return
+                if await self._adopt_rasa_tracker(sender_id, texts):
+                    return
+        except TrackerStoreError:
+            raise
+        except Exception as e:
+            raise _failed("write", e) from e
+        raise TrackerStoreError(f"Redis write of conversation {sender_id!r} failed: its key "
+                                f"{key!r} kept changing between a list and a string",
+                                hint="check what else writes to this Redis database")
+
+    async def _adopt_rasa_tracker(self, sender_id: str, texts: list[str]) -> bool:
+        """Turn the string Rasa stored under the conversation's key into this store's
+        list (its events, then ``texts``), in one transaction that fails if the key
+        changes meanwhile. False when the key no longer holds a string or changed
+        (the caller writes again); a string that is not a Rasa tracker is refused,
+        so that nothing is lost."""
+        from redis.exceptions import ResponseError, WatchError
+
+        key = self._key(sender_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                try:
+                    stored = await pipe.get(key)
+                except ResponseError as e:
+                    if _is_wrong_type(e):  # another writer made it a list meanwhile
+                        return False
+                    raise
+                if stored is None:  # deleted meanwhile
+                    return False
+                old = rasa_tracker_events(stored)
+                if any(isinstance(event, UndecodableEvent) for event in old):
+                    raise TrackerStoreError(
+                        f"conversation {sender_id!r}: the Redis key {key!r} holds a string "
+                        f"that is not a Rasa tracker ({old[0].error}), so no events can be "
+                        "added to it", hint="delete the key, or give the store another "
+                                            "key_prefix")
+                pipe.multi()
+                pipe.delete(key)
                 pipe.sadd(self._senders, sender_id)
-                if texts:
-                    pipe.rpush(key, *texts)
+                pipe.rpush(key, *dump_events(sender_id, old), *texts)
                 if self.record_exp:
                     pipe.expire(key, self.record_exp)
                 await pipe.execute()
-        except Exception as e:
-            raise _failed("write", e) from e
+            except WatchError:
+                return False
+        logger.info("conversation %r: Rasa's tracker under the Redis key %r is now a list of "
+                    "%d events", sender_id, key, len(old))
+        return True
 
     async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         texts = dump_events(sender_id, events)
@@ -173,6 +303,8 @@ class RedisTrackerStore(TrackerStore):
         try:
             return int(await self.redis.llen(self._key(sender_id)))
         except Exception as e:
+            if _is_wrong_type(e):  # a tracker Rasa stored
+                return len(await self.load_events(sender_id) or [])
             raise _failed("read", e) from e
 
     async def delete(self, sender_id: str) -> None:
@@ -186,7 +318,7 @@ class RedisTrackerStore(TrackerStore):
 
     async def keys(self) -> list[str]:
         try:
-            senders = await self.redis.smembers(self._senders)
+            senders = await self.redis.smembers(self._senders) | await self._rasa_senders()
         except Exception as e:
             raise _failed("read", e) from e
         if not self.record_exp:
@@ -207,12 +339,32 @@ class RedisTrackerStore(TrackerStore):
             raise _failed("read", e) from e
         return [sender for sender in ordered if sender not in expired]
 
+    async def _rasa_senders(self) -> set[str]:
+        """The conversations Rasa stored under this prefix (string keys), which are in
+        no set: found by scanning the keys under the prefix (a walk through the whole
+        database, as Rasa's listing is; only exports and markers list conversations)."""
+        found: set[str] = set()
+        keys = [key async for key in self.redis.scan_iter(
+            match=f"{_glob_escaped(self.key_prefix)}*", count=1000)]
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start:start + _BATCH]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in batch:
+                    pipe.type(key)
+                kinds = await pipe.execute()
+            found.update(key[len(self.key_prefix):] for key, kind in zip(batch, kinds, strict=True)
+                         if kind == "string")
+        return found
+
     async def close(self) -> None:
         await self.redis.aclose()
 
 
 #: conversations checked by one call of _FORGET_EXPIRED
 _BATCH = 500
+
+#: writes tried while another writer turns Rasa's string into a list at the same time
+_ATTEMPTS = 5
 
 # KEYS: the set of conversations; ARGV: sender id, its key, sender id, its key, ...
 _FORGET_EXPIRED = """

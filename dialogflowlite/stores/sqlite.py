@@ -10,11 +10,15 @@ committed conversation survives the process being killed.
 All calls run on one thread per store (sqlite3 connections belong to the
 thread that opened them), so the event loop never waits on the disk.
 
+``db: ":memory:"`` keeps the database in memory, as SQLAlchemy's SQLite does
+for Rasa: private to the store (one connection), gone when the store closes,
+so it serves one process only.
+
 endpoints.yml::
 
     tracker_store:
       type: sqlite          # or Rasa's: type: SQL, dialect: sqlite
-      db: trackers.db       # relative to the project folder
+      db: trackers.db       # relative to the project folder; or ":memory:"
       timeout: 30           # seconds to wait for another process's write lock
 """
 
@@ -46,6 +50,14 @@ T = TypeVar("T")
 
 DEFAULT_DB = "trackers.db"
 
+#: the ``db`` that names a database in memory (SQLite's name, which Rasa's SQLAlchemy keeps)
+IN_MEMORY = ":memory:"
+
+
+def is_in_memory(db: str | Path) -> bool:
+    """Whether ``db`` names a database in memory rather than a file."""
+    return str(db) == IN_MEMORY
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dfl_conversations (
     sender_id TEXT PRIMARY KEY,
@@ -74,16 +86,27 @@ CREATE TABLE IF NOT EXISTS dfl_lock_alive (
 
 
 class SQLiteDatabase:
-    """One SQLite file used from a private thread; shared by a tracker and a lock store."""
+    """One SQLite file used from a private thread; shared by a tracker and a lock store.
+
+    With ``path`` :data:`IN_MEMORY` the database lives in its one connection: the
+    store's calls all go through it, and closing it ends the database.
+    """
 
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
+        self.in_memory = is_in_memory(path)
         self.path = Path(path)
         self.timeout = float(timeout)
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
+        if self._connection is None and self.in_memory and self._closed:
+            # a new connection would be a new, empty database: the conversations are gone
+            raise TrackerStoreError("the in-memory SQLite tracker store was closed, and its "
+                                    "conversations with it",
+                                    hint='give `db:` a file to keep conversations')
         if self._connection is None:
             deadline = time.monotonic() + self.timeout
             while True:
@@ -102,13 +125,16 @@ class SQLiteDatabase:
         return self._connection
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(self.path), timeout=self.timeout,
-                                     isolation_level=None, check_same_thread=False)
+        if not self.in_memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(IN_MEMORY if self.in_memory else str(self.path),
+                                     timeout=self.timeout, isolation_level=None,
+                                     check_same_thread=False)
         try:
             connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            if not self.in_memory:  # WAL and syncing are about the file on disk
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
         except sqlite3.Error:
             connection.close()
@@ -142,6 +168,7 @@ class SQLiteDatabase:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+            self._closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -153,6 +180,11 @@ _databases_lock = threading.Lock()
 
 
 def database(path: str | Path, timeout: float = 30.0) -> SQLiteDatabase:
+    """The database of the file ``path``, shared by every store on that file in this
+    process; for :data:`IN_MEMORY` a new database of the caller's own, as each of
+    Rasa's SQLAlchemy engines has its own in-memory database."""
+    if is_in_memory(path):
+        return SQLiteDatabase(IN_MEMORY, timeout)
     resolved = Path(path).expanduser().resolve()
     with _databases_lock:
         found = _databases.get(resolved)

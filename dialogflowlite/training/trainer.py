@@ -168,7 +168,8 @@ class TrainResult:
 def _previous_model(models_dir: Path, options: TrainOptions) -> ModelArchive | None:
     if options.force:
         return None
-    path = latest_model(models_dir)
+    # a Rasa model left in models/ has nothing to reuse: no warning about it here
+    path = latest_model(models_dir, include_rasa=False)
     if path is None:
         return None
     try:

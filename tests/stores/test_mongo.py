@@ -126,3 +126,48 @@ def test_a_url_mongodb_cannot_use_is_a_config_error_naming_it(plugin_manager) ->
     for url in ("mongodb://localhost:notaport", "postgresql://db.internal/rasa"):
         with pytest.raises(ConfigError, match=f"tracker_store: MongoDB url '{url}'"):
             create_tracker_store({"type": "mongod", "url": url})
+
+
+@pytest.mark.parametrize("refusal", ["client", "server"])
+def test_a_conversation_too_large_for_one_document_is_named(make_store, refusal: str) -> None:
+    from pymongo.errors import DocumentTooLarge, OperationFailure
+
+    async def main() -> None:
+        store = make_store()
+        await store.save(_conversation("alice"))
+
+        def too_large(*args, **kwargs):
+            if refusal == "client":  # pymongo: the request itself cannot be sent
+                raise DocumentTooLarge("BSON document too large (17825792 bytes)")
+            # the server: the update would make the document too large
+            raise OperationFailure("Resulting document after update is larger than 16777216",
+                                   code=17419)
+
+        store.conversations.blocking.find_one_and_update = too_large
+        tracker = await store.retrieve("alice")
+        tracker.update(UserUttered(text="one more"))
+        with pytest.raises(TrackerStoreError) as error:
+            await store.save(tracker)
+        assert "conversation 'alice'" in error.value.message
+        assert "16 MB" in error.value.message
+        assert "reachable" not in error.value.hint
+        assert "one row per event" in error.value.hint
+
+    asyncio.run(main())
+
+
+def test_other_refused_writes_stay_write_failures(make_store) -> None:
+    from pymongo.errors import OperationFailure
+
+    async def main() -> None:
+        store = make_store()
+
+        def unauthorized(*args, **kwargs):
+            raise OperationFailure("not authorized on rasa to execute command", code=13)
+
+        await store._collection()
+        store.conversations.blocking.find_one_and_update = unauthorized
+        with pytest.raises(TrackerStoreError, match="MongoDB write failed: OperationFailure"):
+            await store.save(_conversation("bob"))
+
+    asyncio.run(main())

@@ -1,0 +1,83 @@
+"""SQLite's ``db: ":memory:"``: a database in memory, as SQLAlchemy's SQLite gives Rasa."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.shared.events import SlotSet
+from dialogflowlite.shared.tracker import DialogueStateTracker
+from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
+from dialogflowlite.stores.memory import MemoryLockStore
+from dialogflowlite.stores.sqlite import SQLiteLockStore, SQLiteTrackerStore
+
+SECTIONS = [{"type": "SQL", "dialect": "sqlite", "db": ":memory:"},
+            {"type": "sqlite", "db": ":memory:"}]
+
+
+@pytest.mark.parametrize("section", SECTIONS, ids=["rasa", "own"])
+def test_memory_is_no_file(section: dict, tmp_path: Path, plugin_manager,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = create_tracker_store(section, project=tmp_path)
+    assert isinstance(store, SQLiteTrackerStore)
+
+    async def main() -> None:
+        await store.save(DialogueStateTracker("alice", events=[SlotSet(name="a", value=1)]))
+        tracker = await store.retrieve("alice")
+        assert [e.type_name for e in tracker.events] == ["slot"]
+        assert await store.keys() == ["alice"]
+        await store.close()
+
+    asyncio.run(main())
+    assert os.listdir(tmp_path) == []
+
+
+def test_each_memory_store_has_its_own_database_and_locks_work(plugin_manager) -> None:
+    first = create_tracker_store({"type": "sqlite", "db": ":memory:"})
+    second = create_tracker_store({"type": "sqlite", "db": ":memory:"})
+    locks = create_lock_store({"type": "sqlite", "db": ":memory:"})
+    assert isinstance(locks, SQLiteLockStore)
+
+    async def main() -> None:
+        # many calls at once all reach the one connection, so all see the same database
+        await asyncio.gather(*(first.append_events(f"user{i}", [{"event": "restart"}])
+                               for i in range(20)))
+        assert len(await first.keys()) == 20
+        assert await second.keys() == []
+        async with locks.lock("user1"):
+            pass
+        for store in (first, second, locks):
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_closed_memory_store_says_its_conversations_are_gone(plugin_manager) -> None:
+    store = create_tracker_store({"type": "sqlite", "db": ":memory:"})
+
+    async def main() -> None:
+        await store.append_events("alice", [{"event": "restart"}])
+        await store.close()
+        with pytest.raises(TrackerStoreError, match="closed"):
+            await store.load_events("alice")
+
+    asyncio.run(main())
+
+
+def test_several_workers_cannot_share_memory(plugin_manager, tmp_path: Path) -> None:
+    store = create_tracker_store({"type": "sqlite", "db": ":memory:"}, project=tmp_path)
+    with pytest.raises(ConfigError, match=r"tracker_store.*:memory:.*2 workers"):
+        create_lock_store(None, project=tmp_path, tracker_store=store, workers=2)
+    files = create_tracker_store({"type": "sqlite", "db": "t.db"}, project=tmp_path)
+    with pytest.raises(ConfigError, match=r"lock_store.*:memory:.*3 workers"):
+        create_lock_store({"type": "sqlite", "db": ":memory:"}, project=tmp_path,
+                          tracker_store=files, workers=3)
+    # one worker: its locks stay in the process, as with any store
+    assert isinstance(create_lock_store(None, tracker_store=store, workers=1), MemoryLockStore)
+    asyncio.run(store.close())
+    asyncio.run(files.close())
