@@ -407,12 +407,42 @@ def context_example(tracker: DialogueStateTracker, history: int) -> GenerationEx
                              slots=conversation_slots(tracker))
 
 
+def has_value(value: Any) -> bool:
+    """Whether a slot value says something: not unset (``None``), nor empty (``""``, ``[]``).
+
+    An empty value would enter an act as ``city=`` and leave a hole in the reply.
+    """
+    return value is not None and bool(format_value(value).strip())
+
+
 def act_example(action_name: str, tracker: DialogueStateTracker,
                 act_slots: list[str]) -> GenerationExample:
-    """The act2text input for ``action_name`` with the tracker's values of ``act_slots``."""
+    """The act2text input for ``action_name`` with the tracker's values of ``act_slots``.
+
+    Slots without a value (see :func:`has_value`) are left out of the act.
+    """
     acts = [ActItem(action_name, slot, tracker.slots.get(slot)) for slot in act_slots
-            if tracker.slots.get(slot) is not None]
+            if has_value(tracker.slots.get(slot))]
     return GenerationExample(ACT2TEXT, None, acts=acts or [ActItem(action_name)])
+
+
+def act_needs(examples: Iterable[GenerationExample]) -> dict[str, list[str]]:
+    """Act name -> the slots that every act2text pair of that act carries a value of.
+
+    A reply to an act without one of them was never learnt: the model writes
+    the sentence it knows and leaves a hole where the value goes ("a table in
+    ?"), so such an act is not realised. A slot that some pairs of the act lack
+    is optional and is simply left out of the act when unset.
+    """
+    needs: dict[str, list[str]] = {}
+    for example in examples:
+        if example.mode != ACT2TEXT or not example.act_name:
+            continue
+        carried = [a.slot for a in example.acts if a.slot and has_value(a.value)]
+        known = needs.get(example.act_name)
+        needs[example.act_name] = (list(dict.fromkeys(carried)) if known is None
+                                   else [slot for slot in known if slot in carried])
+    return needs
 
 
 def iter_text(examples: Iterable[GenerationExample]) -> Iterator[str]:

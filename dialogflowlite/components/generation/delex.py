@@ -81,6 +81,9 @@ class Prepared:
     values: dict[str, str] = field(default_factory=dict)
     #: placeholders the reply must contain (every act value that was delexicalised)
     required: list[str] = field(default_factory=list)
+    #: act values the reply must contain word for word: values to copy that got no
+    #: placeholder, as the model has tokens for only so many
+    verbatim: list[str] = field(default_factory=list)
 
 
 class Delexicaliser:
@@ -249,7 +252,14 @@ class Delexicaliser:
         target = None if example.target is None else self._replace(example.target, assigned)
         values = {token: value for (_, value), token in assigned.items()}
         required = list(values) if example.mode == ACT2TEXT else []
-        return Prepared(source, target, values, required)
+        verbatim: list[str] = []
+        if example.mode == ACT2TEXT:
+            for slot, value in example.slot_values():
+                text = value_text(value)
+                if (text and self.delexicalises(slot) and not is_flag(value)
+                        and (slot, text) not in assigned and text not in verbatim):
+                    verbatim.append(text)
+        return Prepared(source, target, values, required, verbatim)
 
     def placeholders(self) -> list[str]:
         """Every placeholder token the model may see, for the vocabulary."""

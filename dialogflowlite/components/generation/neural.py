@@ -29,11 +29,17 @@ from dialogflowlite.components.generation.data import (
     MODES,
     GenerationExample,
     act_example,
+    act_needs,
     context_example,
 )
 from dialogflowlite.components.generation.decoding_config import DecodingConfig
 from dialogflowlite.components.generation.delex import Delexicaliser, Prepared, relexicalise
-from dialogflowlite.components.generation.guardrails import Blocklist, judge, slot_check
+from dialogflowlite.components.generation.guardrails import (
+    Blocklist,
+    act_check,
+    judge,
+    slot_check,
+)
 from dialogflowlite.errors import ComponentConfigError, Position, TrainingError
 from dialogflowlite.models.threads import one_torch_thread
 from dialogflowlite.training.finetune import FinetuneSource, check_same_shape, finetune_epochs
@@ -152,6 +158,9 @@ class NeuralResponseGenerator(Component):
         self.modes: list[str] = []
         #: action or act name -> the slots its input carries, in order
         self.act_slots: dict[str, list[str]] = {}
+        #: action or act name -> the slots every pair of it carried: it is not realised
+        #: without them
+        self.act_needs: dict[str, list[str]] = {}
         self.fit_result: dict[str, Any] = {}
 
     def _read_blocklist(self, project_dir: str | Path | None) -> Blocklist:
@@ -229,10 +238,13 @@ class NeuralResponseGenerator(Component):
     @classmethod
     def _check_threshold(cls, config: dict[str, Any], position: Position | None) -> None:
         """A score is a log-probability, at most 0: a threshold above 0 (a probability, as
-        Rasa's fallback thresholds are written) would reject every reply."""
+        Rasa's fallback thresholds are written) would reject every reply, and one that is
+        no number (NaN, text) would let every reply through or fail at the first."""
         threshold = config["threshold"]
-        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) \
-                and threshold > 0:
+        if not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+                and threshold > 0):
+            cls.check_number(config, "threshold", at_most=0, position=position)
+        else:
             cls.report_bad_setting(
                 f"{cls.name}: threshold {threshold} is above 0, and no reply scores above 0 "
                 "(a score is the mean log-probability of its tokens): every reply would be "
@@ -284,6 +296,7 @@ class NeuralResponseGenerator(Component):
                 for item in example.acts:
                     if item.slot and item.slot not in slots:
                         slots.append(item.slot)
+        self.act_needs = act_needs(examples)
         source = context.finetune_from
         previous = self._finetune_start(source) if source is not None else None
         self.delexicaliser.fit(examples)
@@ -344,6 +357,11 @@ class NeuralResponseGenerator(Component):
         for act, slots in previous.act_slots.items():
             known = self.act_slots.setdefault(act, [])
             known += [slot for slot in slots if slot not in known]
+        # a slot is needed when every pair of the act had it, the old pairs and the new
+        for act, needed in previous.act_needs.items():
+            now = self.act_needs.get(act)
+            self.act_needs[act] = list(needed) if now is None else [s for s in now
+                                                                   if s in needed]
         return previous
 
     def _check_placeholders(self, previous: NeuralResponseGenerator,
@@ -396,7 +414,8 @@ class NeuralResponseGenerator(Component):
                                        if p not in prepared.values])
         with one_torch_thread():
             hypotheses = decode(backend.stepper(valueless),
-                                backend.encode_source(prepared.source),
+                                backend.encode_source(prepared.source,
+                                                      reply_length=decoding.max_length),
                                 decoding, n_best=decoding.beam_size,
                                 required=backend.token_ids(prepared.required))
         chosen, delexicalised = hypotheses[0], backend.decode_ids(hypotheses[0].tokens)
@@ -407,7 +426,8 @@ class NeuralResponseGenerator(Component):
                 break
         final = relexicalise(delexicalised, prepared.values).strip()
         verdict = judge(delexicalised, final, chosen.score, prepared,
-                        threshold=float(self.config["threshold"]), blocklist=self.blocklist)
+                        threshold=float(self.config["threshold"]), blocklist=self.blocklist,
+                        finished=chosen.finished)
         return GeneratedReply(final, chosen.score, verdict.accepted, verdict.reason,
                               delexicalised, dict(prepared.values))
 
@@ -422,9 +442,12 @@ class NeuralResponseGenerator(Component):
             return decoding
         if not self._warned_length:
             self._warned_length = True
-            logger.warning("%s: decoding max_length %d is more than the model's %d positions; "
-                           "replies stop at %d tokens (raise max_target_length and retrain "
-                           "for longer ones)", self.name, decoding.max_length, longest, longest)
+            hint = ("a pretrained model's positions are fixed; a causal model's reply takes "
+                    "at most half of them" if self.config["model"]
+                    else "raise max_target_length and retrain for longer ones")
+            logger.warning("%s: decoding max_length %d is more than the %d tokens the model has "
+                           "positions for; replies stop at %d tokens (%s)", self.name,
+                           decoding.max_length, longest, longest, hint)
         return replace(decoding, max_length=longest)
 
     def token_nll(self, examples: list[GenerationExample],
@@ -453,9 +476,18 @@ class NeuralResponseGenerator(Component):
 
     def generate_for_action(self, action_name: str,
                             tracker: DialogueStateTracker) -> GeneratedReply | None:
+        """Realise ``action_name`` with the tracker's values of its slots.
+
+        Unset slots are left out of the act; when one of them is a slot that
+        every training pair of the act had, nothing is decoded and the reply
+        is rejected (the model would leave a hole where the value goes).
+        """
         if self.backend is None:
             return None
         example = act_example(action_name, tracker, self.act_slots.get(action_name, []))
+        verdict = act_check(action_name, self.act_needs.get(action_name, []), example)
+        if not verdict.accepted:
+            return GeneratedReply("", float("-inf"), False, verdict.reason)
         return self.generate(example)
 
     def generate_reply(self, tracker: DialogueStateTracker) -> GeneratedReply | None:
@@ -474,6 +506,7 @@ class NeuralResponseGenerator(Component):
             "backend": backend.kind,
             "modes": self.modes,
             "act_slots": self.act_slots,
+            "act_needs": self.act_needs,
             "delexicaliser": self.delexicaliser.to_dict(),
             "fit": self.fit_result,
             # the phrases travel with the model: a served model has no project folder
@@ -497,6 +530,10 @@ class NeuralResponseGenerator(Component):
             generator = cls(config)
         generator.modes = list(state["modes"])
         generator.act_slots = {k: list(v) for k, v in state["act_slots"].items()}
+        # saved before the needed slots were kept: every slot of an act counts as needed,
+        # so an act with an unset slot falls back to its template instead of leaving a hole
+        needs = state.get("act_needs", state["act_slots"])
+        generator.act_needs = {k: list(v) for k, v in needs.items()}
         generator.delexicaliser = Delexicaliser.from_dict(state["delexicaliser"])
         generator.fit_result = dict(state.get("fit") or {})
         if state["backend"] == "transformer":

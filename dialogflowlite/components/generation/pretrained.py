@@ -8,6 +8,11 @@ and writes the reply with its decoder; a causal model (GPT-2, ...) reads
 tokens. Placeholders and the input's structural tokens are added to its
 vocabulary. The fine-tuned model is stored with ``save_pretrained`` (JSON,
 text and safetensors only).
+
+A model with learnt positions (GPT-2, BART, ...) has a most tokens it can
+read: a reply is at most that long (a causal model's at most half of it, as
+the input shares the positions), and an input is cut from the left to fit,
+keeping the latest turns, where it would otherwise fail.
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ FOLDER = "pretrained"
 _UNNEEDED_SUFFIXES = (".jinja", ".py", ".bin", ".pt", ".pkl")
 
 Encoded = tuple[list[int], list[int]]
+
+
+def model_positions(config: Any) -> int | None:
+    """The most positions the model has, or None when it has no such limit (T5's relative
+    positions)."""
+    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 def _cache_argument(model: Any) -> str:
@@ -140,6 +155,8 @@ class PretrainedBackend:
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
         self.is_seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
+        #: the model's positions (None: no limit); inputs and replies are kept within them
+        self.positions = model_positions(model.config)
         self.eos_id = tokenizer.eos_token_id
         if self.eos_id is None:
             raise ModelLoadError("the pretrained tokenizer has no end-of-sequence token",
@@ -153,8 +170,9 @@ class PretrainedBackend:
         banned = {tokenizer.convert_tokens_to_ids(t) for t in (*STRUCTURE_TOKENS, REPLY_TOKEN)}
         banned |= {i for i in (tokenizer.pad_token_id, tokenizer.bos_token_id,
                                tokenizer.unk_token_id) if i is not None}
+        # the unknown token too: it would reach the user as "<unk>"; the end stays writable
+        # where it is also the unknown or start token (GPT-2's <|endoftext|>)
         banned.discard(self.eos_id)
-        banned.discard(tokenizer.unk_token_id if tokenizer.unk_token_id is not None else -1)
         self.banned_ids = sorted(i for i in banned if i is not None and i >= 0)
 
     # ------------------------------------------------------------ building
@@ -197,6 +215,20 @@ class PretrainedBackend:
         return cls(model, tokenizer, int(config["max_source_length"]),
                    int(config["max_target_length"]))
 
+    @property
+    def longest_reply(self) -> int | None:
+        """The most tokens decoding may write (its ``max_length``), or None for no limit.
+
+        A decoder reads its start token and the reply's tokens but the last
+        (the end is never read back), so a reply of ``max_length`` steps takes
+        ``max_length`` positions. A causal model reads the input in the same
+        positions: its reply takes at most half of them, and the input is cut
+        to the rest.
+        """
+        if self.positions is None:
+            return None
+        return self.positions if self.is_seq2seq else max(1, self.positions // 2)
+
     # ------------------------------------------------------------ data
 
     def _ids(self, text: str, limit: int, keep_end: bool = False) -> list[int]:
@@ -205,15 +237,28 @@ class PretrainedBackend:
             ids = ids[-limit:] if keep_end else ids[:limit]
         return ids
 
-    def encode_source(self, text: str) -> list[int]:
-        ids = self._ids(text, self.max_source_length, keep_end=True)
+    def encode_source(self, text: str, reply_length: int = 0) -> list[int]:
+        """The input's ids, the latest ``max_source_length`` of them, within the model's
+        positions: a causal model keeps ``reply_length`` of them for the reply (its start
+        token and the tokens it writes)."""
+        limit = self.max_source_length
+        if self.positions is not None:
+            # the encoder's closing token takes a position too
+            room = self.positions - 1 if self.is_seq2seq else self.positions - reply_length
+            limit = min(limit, max(1, room))
+        ids = self._ids(text, limit, keep_end=True)
         if self.is_seq2seq:
             return [*ids, self.eos_id]  # encoders of T5-like models expect the closing token
         return ids
 
     def encode(self, prepared: Prepared) -> Encoded:
-        return (self.encode_source(prepared.source),
-                self._ids(prepared.target or "", self.max_target_length))
+        limit = self.max_target_length
+        if self.longest_reply is not None:
+            # the reply and its end are learnt in at most longest_reply positions
+            limit = min(limit, max(1, self.longest_reply - 1))
+        target = self._ids(prepared.target or "", limit)
+        # a causal model reads input, start token, reply and end in one sequence
+        return self.encode_source(prepared.source, reply_length=len(target) + 2), target
 
     def length(self, encoded: Encoded) -> int:
         return len(encoded[0]) + len(encoded[1])

@@ -181,13 +181,21 @@ class Responder:
             if generated is not None and generated.accepted:
                 return [generated_message(generated, action_name)]
             if generated is not None:
-                logger.info("generated text for %s rejected (%s); using the template",
-                            action_name, generated.reason)
+                logger.info("generated text for %s rejected (%s); sending %s", action_name,
+                            generated.reason, self._instead_of_generated(action_name))
         if self.templates.has_response(action_name):
             return self.templates.render(action_name, tracker, channel, arguments)
         if self.is_retrieval_action(action_name):
             return self._retrieval(action_name, tracker, channel)
         return self._fallback(tracker, channel)
+
+    def _instead_of_generated(self, action_name: str) -> str:
+        """What :meth:`respond` sends for ``action_name`` when its generated text is rejected."""
+        if self.templates.has_response(action_name):
+            return "the template"
+        if self.is_retrieval_action(action_name):
+            return "the selected retrieval response"
+        return f"the fallback {FALLBACK_RESPONSE}"
 
     def render(self, response_name: str, tracker: DialogueStateTracker | None,
                channel: str | None = None,

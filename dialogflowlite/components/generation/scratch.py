@@ -112,7 +112,9 @@ class ScratchBackend:
 
     # ------------------------------------------------------------ data
 
-    def encode_source(self, text: str) -> list[int]:
+    def encode_source(self, text: str, reply_length: int = 0) -> list[int]:
+        """The input's ids, the latest ``max_source_length`` of them (``reply_length`` is
+        for models whose input and reply share positions; the encoder has its own)."""
         if self.source_encoder is not None:
             return self.source_encoder.ids(text)
         return self.vocabulary.encode(text, self.max_source_length, keep_end=True)

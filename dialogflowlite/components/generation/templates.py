@@ -59,8 +59,8 @@ def format_value(value: Any) -> str:
 
 #: a variation's strings as Python's ``str.format`` reads them (Rasa fills them with it):
 #: ``{{`` and ``}}`` write one brace, ``{name}`` with no brace or line break inside is a
-#: placeholder
-_FORMAT_TOKEN = re.compile(r"\{\{|\}\}|\{([^\n{}]+?)\}")
+#: placeholder, and any other brace is a stray one (JSON, for instance)
+_FORMAT_TOKEN = re.compile(r"\{\{|\}\}|\{([^\n{}]+?)\}|[{}]")
 #: placeholder names that read as a slot's (``user.name``, ``prénom``): only these warn when
 #: nothing fills them, so JSON in a text (``{"a": 1}``) stays as it is without a word
 _SLOT_LIKE = re.compile(r"[^\W\d][\w.\-]*")
@@ -69,26 +69,45 @@ _SLOT_LIKE = re.compile(r"[^\W\d][\w.\-]*")
 def interpolate(text: str, values: dict[str, Any], *, response: str = "") -> str:
     """Fill ``{name}`` placeholders of ``text`` from ``values``, as Rasa does.
 
-    ``{{`` and ``}}`` write a single brace (Rasa's buttons write
-    ``/inform{{"city": "{city}"}}`` for the payload ``/inform{"city": "Oslo"}``).
+    When every brace of ``text`` is part of a placeholder, ``{{`` or ``}}``,
+    the text is a format string as Rasa reads it: ``{{`` and ``}}`` write a
+    single brace (Rasa's buttons write ``/inform{{"city": "{city}"}}`` for the
+    payload ``/inform{"city": "Oslo"}``). A text with any other brace (JSON,
+    nested or not) is no format string: its braces are all kept as written and
+    only placeholders with a value are filled. Rasa sends such a text without
+    filling anything; filling the known names is the one difference.
+
     A name with no value (absent or ``None``) keeps its placeholder, and, when
     it reads as a slot's name, a warning names the response and the slot.
     """
+    tokens = list(_FORMAT_TOKEN.finditer(text))
+    # one stray brace makes the doubled ones literal too: in ``{"a": {"b": {"c": 1}}}``
+    # the closing ``}}`` ends two objects and is no escape
+    as_format = all(len(token.group(0)) > 1 for token in tokens)
+    pieces: list[str] = []
+    last = 0
+    for token in tokens:
+        pieces.append(text[last:token.start()])
+        last = token.end()
+        pieces.append(_fill(token, values, response, as_format=as_format))
+    pieces.append(text[last:])
+    return "".join(pieces)
 
-    def fill(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            return token[0]
-        name = match.group(1)
-        value = values.get(name)
-        if value is not None:
-            return format_value(value)
-        if name in values or _SLOT_LIKE.fullmatch(name):
-            logger.warning("response '%s' uses {%s}, which has no value; the placeholder is "
-                           "sent as it is", response or "?", name)
-        return token
 
-    return _FORMAT_TOKEN.sub(fill, text)
+def _fill(token: re.Match[str], values: dict[str, Any], response: str, *,
+          as_format: bool) -> str:
+    """What one brace token of a response string turns into."""
+    written = token.group(0)
+    name = token.group(1)
+    if name is None:  # ``{{``, ``}}`` or a stray brace
+        return written[0] if as_format else written
+    value = values.get(name)
+    if value is not None:
+        return format_value(value)
+    if name in values or _SLOT_LIKE.fullmatch(name):
+        logger.warning("response '%s' uses {%s}, which has no value; the placeholder is "
+                       "sent as it is", response or "?", name)
+    return written
 
 
 def interpolate_all(value: Any, values: dict[str, Any], *, response: str = "") -> Any:

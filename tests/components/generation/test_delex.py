@@ -87,3 +87,13 @@ def test_values_beyond_the_placeholder_tokens_stay_text() -> None:
     prepared = Delexicaliser(style="type").fit([example]).prepare(example)
     assert prepared.source == "OFFER title=[title] title=[title#2] title=[title#3] title=Big"
     assert "Big" not in prepared.values.values()
+
+
+def test_values_beyond_the_placeholders_must_be_copied_word_for_word() -> None:
+    example = act(None, ("OFFER", "name", "Sakoon"), ("OFFER", "city", "Fremont"),
+                  ("OFFER", "area", "Downtown"), ("OFFER", "live_music", True))
+    prepared = Delexicaliser(max_values=2).prepare(example)
+    assert prepared.required == ["[v1]", "[v2]"]
+    # the third value stays text and has to be in the reply as it is; a flag is said in words
+    assert prepared.verbatim == ["Downtown"]
+    assert "area=Downtown" in prepared.source

@@ -10,6 +10,9 @@ from dialogflowlite.components.generation.data import (
     CONTEXT2RESPONSE,
     USER,
     ActItem,
+    GenerationExample,
+    act_example,
+    act_needs,
     context_example,
     pair_files,
     project_examples,
@@ -133,3 +136,26 @@ def test_context_example_from_a_tracker(generation_project) -> None:
     assert [t.text for t in example.context] == ["Hello! How can I help?", "when do you open"]
     assert example.intent == "faq/hours"
     assert example.slots == [("city", "Rome")]
+
+
+def test_act_example_leaves_out_slots_without_a_value(generation_project) -> None:
+    domain = load_project(generation_project).domain
+    tracker = DialogueStateTracker.for_domain("u", domain)
+    tracker.update(SlotSet(name="cuisine", value="thai"))
+    tracker.update(SlotSet(name="city", value=" "))
+    example = act_example("utter_confirm", tracker, ["cuisine", "city"])
+    assert [(a.slot, a.value) for a in example.acts] == [("cuisine", "thai")]
+
+
+def test_an_act_needs_the_slots_every_pair_of_it_had() -> None:
+    def pair(*slots: str) -> GenerationExample:
+        return GenerationExample(ACT2TEXT, "x", acts=[ActItem("OFFER", s, "v") for s in slots])
+
+    needs = act_needs([pair("cuisine", "city"), pair("cuisine"), pair("city", "cuisine"),
+                       GenerationExample(ACT2TEXT, "y", acts=[ActItem("BYE")])])
+    # city is optional: one pair lacks it
+    assert needs == {"OFFER": ["cuisine"], "BYE": []}
+    # a condition that a slot is unset (value None) gives the slot no value to need
+    conditioned = GenerationExample(ACT2TEXT, "z", acts=[ActItem("HI", "name", "{name}"),
+                                                         ActItem("HI", "vip", None)])
+    assert act_needs([conditioned]) == {"HI": ["name"]}

@@ -128,6 +128,50 @@ def test_persist_and_load_give_the_same_replies(trained, tmp_path) -> None:
     generator, project = trained
     loaded = reload_and_compare(generator, project, tmp_path / "gen")
     assert loaded.act_slots == generator.act_slots
+    assert loaded.act_needs == generator.act_needs
+
+
+def test_an_act_with_an_unset_needed_slot_is_not_realised(trained, monkeypatch,
+                                                          caplog) -> None:
+    from dialogflowlite.components.generation import decoding
+
+    generator, project = trained
+    # every utter_offer pair had both values: without one the model leaves a hole
+    # ("How about a thai place in ?")
+    assert generator.act_needs["utter_offer"] == ["cuisine", "city"]
+    decoded = []
+    original = decoding.decode
+    monkeypatch.setattr(decoding, "decode",
+                        lambda *a, **k: decoded.append(1) or original(*a, **k))
+    for slots in ({"cuisine": "thai"}, {"cuisine": "thai", "city": ""}, {}):
+        reply = generator.generate_for_action("utter_offer", tracker_for(project, **slots))
+        assert not reply.accepted and "city" in reply.reason and not reply.text
+    assert decoded == []
+    responder = Responder(project.domain, generators=[generator])
+    with caplog.at_level("INFO"):
+        [message] = respond(responder, "utter_offer", tracker_for(project, cuisine="thai"))
+    assert "generated" not in message["metadata"] and "score" not in message["metadata"]
+    assert message["metadata"]["utter_action"] == "utter_default"
+    assert "has no value for the slot(s) city" in caplog.text
+    assert "the fallback utter_default" in caplog.text
+    # a slot that some pairs of the act lacked is optional: left out, the act is realised
+    monkeypatch.setitem(generator.act_needs, "utter_offer", ["cuisine"])
+    reply = generator.generate_for_action("utter_offer", tracker_for(project, cuisine="thai"))
+    assert decoded and "has no value" not in reply.reason
+
+
+def test_a_generator_saved_without_needed_slots_needs_every_slot_of_an_act(trained,
+                                                                           tmp_path) -> None:
+    generator, project = trained
+    storage = ComponentStorage(tmp_path / "old")
+    generator.persist(storage)
+    state = storage.read_json("generator.json")
+    del state["act_needs"]
+    storage.write_json("generator.json", state)
+    loaded = NeuralResponseGenerator.load(generator.config, storage)
+    assert loaded.act_needs == loaded.act_slots
+    reply = loaded.generate_for_action("utter_offer", tracker_for(project, city="Rome"))
+    assert not reply.accepted and "cuisine" in reply.reason
 
 
 def test_a_quantized_generator_writes_replies_with_int8_weights(trained, tmp_path) -> None:
@@ -186,6 +230,10 @@ def test_perplexity_inputs(trained) -> None:
     ({"decoding": {"beam_size": "4"}}, "beam_size must be a whole number"),
     ({"blocklist": ["damn", 7, None]}, "blocklist entries must be text"),
     ({"threshold": 0.7}, "threshold 0.7 is above 0"),
+    # NaN is below nothing: it would let every reply through
+    ({"threshold": float("nan")}, "'threshold' must be a number"),
+    ({"threshold": "low"}, "'threshold' must be a number"),
+    ({"threshold": None}, "'threshold' must be a number"),
 ])
 def test_bad_settings_are_named(settings, message) -> None:
     with pytest.raises(ComponentConfigError, match=message):
@@ -295,3 +343,28 @@ def test_a_reply_longer_than_the_model_allows_stops_at_its_last_position(trained
     assert reply.text
     assert lengths == [backend.longest_reply]
     assert "max_length" in caplog.text
+    # a reply cut off before its end is not sent
+    assert not reply.accepted and "did not end" in reply.reason
+
+
+def test_fine_tuning_keeps_a_slot_needed_only_when_every_pair_had_it(trained, tmp_path) -> None:
+    from pathlib import Path
+
+    from dialogflowlite.components.generation.neural import GenerationContext
+    from dialogflowlite.training.finetune import FinetuneSource
+
+    generator, _ = trained
+    storage = ComponentStorage(tmp_path / "before")
+    generator.persist(storage)
+    source = FinetuneSource(Path("model.tar.gz"), storage, dict(generator.config), "x")
+    # the new pairs say utter_offer without a city, and teach a new act
+    new_pairs = [GenerationExample(ACT2TEXT, f"A {cuisine} place?",
+                                   acts=[ActItem("utter_offer", "cuisine", cuisine)])
+                 for cuisine in ("thai", "greek")]
+    new_pairs.append(GenerationExample(ACT2TEXT, "Bye Ann!", acts=[ActItem("utter_bye",
+                                                                            "name", "Ann")]))
+    again = NeuralResponseGenerator(dict(generator.config))
+    again.train(new_pairs, GenerationContext(finetune_from=source, epoch_fraction=0.02))
+    assert again.act_needs["utter_offer"] == ["cuisine"]
+    assert again.act_needs["utter_bye"] == ["name"]
+    assert again.act_needs["utter_confirm"] == generator.act_needs["utter_confirm"]
