@@ -7,8 +7,13 @@ import asyncio
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.cli.command import Command
+
+if TYPE_CHECKING:
+    from dialogflowlite.dialogue.reminders import UnaskedSender
+    from dialogflowlite.server.channels.console import ConsoleChannel
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +42,9 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
 
     Conversations stay in memory unless endpoints.yml configures a tracker store.
     With ``nlu_only`` (``shell nlu``), and for a model without dialogue
-    policies, each message is answered with its parse result as JSON.
+    policies, each message is answered with its parse result as JSON. The
+    messages of a reminder the conversation scheduled are printed when it fires,
+    like the bot's other messages.
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.brokers.base import create_event_broker
@@ -71,10 +78,50 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
         print("This model has no dialogue policies: showing how each message is parsed.",
               file=stdout or sys.stdout, flush=True)
         handler = _parse_results(agent)
+    else:
+        connect_console_reminders(agent, channel)
     try:
         return await channel.run(handler)
     finally:
         await close_stores(agent)
+
+
+def connect_console_reminders(agent: Any, channel: ConsoleChannel) -> None:
+    """Let ``agent``'s fired reminders print their messages on ``channel`` (a sender
+    its owner set already is kept)."""
+    processor = getattr(agent, "processor", None)
+    if processor is not None and processor.unasked_sender is None:
+        processor.unasked_sender = console_sender(channel)
+
+
+def console_sender(channel: ConsoleChannel) -> UnaskedSender:
+    """Prints replies sent unasked (a fired reminder's) as the console prints the bot's
+    answers: only those of the console's conversation scheduled through the console."""
+    from dialogflowlite.components.generation.messages import flatten_replies
+    from dialogflowlite.server.channels.console import format_reply
+
+    async def send(sender_id: str, channel_name: str | None,
+                   replies: list[dict[str, Any]]) -> bool:
+        if sender_id != channel.sender_id or channel_name != channel.name():
+            return False
+        # flattened as the shell's answers are (Agent.handle_message)
+        lines = [line for reply in flatten_replies(replies) for line in format_reply(reply)]
+
+        def write() -> None:
+            for line in lines:
+                channel.stdout.write(line + "\n")
+            channel.stdout.flush()
+
+        if channel.interactive:
+            # above the prompt the user may be typing at, which is then drawn again
+            from prompt_toolkit.application import run_in_terminal
+
+            await run_in_terminal(write)
+        else:
+            write()
+        return True
+
+    return send
 
 
 def _parse_results(agent):

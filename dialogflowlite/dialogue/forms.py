@@ -187,7 +187,11 @@ class FormAction(LoopAction):
         events: list[Event] = []
         activated_now = any(isinstance(e, ActiveLoop) for e in events_so_far)
         if not activated_now:
+            # a ``loop_interrupted`` since the last action (the rule policy coming back
+            # from an unhappy path, or "do not validate" in interactive learning)
+            # turns validation off for this run, as in Rasa
             needs_validation = (_last_action_was_listen(tracker)
+                                and tracker.active_loop.get("validate", True)
                                 and not interrupted_since_last_run(tracker, self._name))
             if needs_validation:
                 events = await self.validate(tracker, context)

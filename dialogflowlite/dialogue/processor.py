@@ -195,13 +195,19 @@ class MessageProcessor:
                 await self._extract_slots(tracker, context)
                 if predict:
                     await self._prediction_loop(tracker, context)
-            return await self._finish(tracker, start)
+            return await self._finish(tracker, start, message.channel)
 
     async def trigger_intent(self, sender_id: str, intent: str,
                              entities: list[dict[str, Any]] | dict[str, Any] | None = None,
                              channel: str | None = None,
                              metadata: dict[str, Any] | None = None) -> TurnResult:
-        """Act as if the user expressed ``intent`` (external events, reminders)."""
+        """Act as if the user expressed ``intent`` (external events, reminders).
+
+        ``channel`` names the channel the bot's messages go out through (the
+        ``output_channel`` of the request); it picks the responses' variations
+        (the latest user message's channel does without it), and the reminders
+        this turn schedules send their messages through it later.
+        """
         async with self.lock_store.lock(sender_id):
             return await self._trigger_intent(sender_id, intent, entities, channel, metadata)
 
@@ -226,7 +232,7 @@ class MessageProcessor:
         if self.policies is not None:
             await self._extract_slots(tracker, context)
             await self._prediction_loop(tracker, context)
-        return await self._finish(tracker, start)
+        return await self._finish(tracker, start, channel)
 
     async def execute_action(self, sender_id: str, action_name: str, *,
                              policy: str | None = None, confidence: float | None = None,
@@ -239,7 +245,7 @@ class MessageProcessor:
             await self._update_session(tracker, context, None)
             prediction = Prediction(action_name, confidence, policy)
             await self._run_action(tracker, context, prediction)
-            return await self._finish(tracker, start)
+            return await self._finish(tracker, start, channel)
 
     async def predict_next(self, sender_id: str) -> dict[str, Any] | None:
         """The next action the policies would take, without running it (Rasa's ``/predict``)."""
@@ -292,10 +298,16 @@ class MessageProcessor:
                 return dict(probabilities) if isinstance(probabilities, dict) else None
         return None
 
-    async def handle_reminder(self, reminder: ReminderScheduled, sender_id: str) -> None:
+    async def handle_reminder(self, reminder: ReminderScheduled, sender_id: str,
+                              channel: str | None = None) -> None:
         """Trigger a due reminder's intent, unless it became outdated, and send the
-        replies to the user through :attr:`unasked_sender` (as Rasa sends them
-        through the output channel of the conversation)."""
+        replies to the user through :attr:`unasked_sender`.
+
+        ``channel`` is the channel of the turn that scheduled the reminder (the user
+        message's, or the ``output_channel`` of an API request; None for a request
+        without one), as Rasa sends a reminder's messages through the output channel
+        of the request that scheduled it. Reminders this turn schedules keep it.
+        """
         async with self.lock_store.lock(sender_id):
             tracker = await self.get_tracker(sender_id)
             if (reminder.kill_on_user_message and _message_after(tracker, reminder)) or \
@@ -304,15 +316,15 @@ class MessageProcessor:
                              sender_id)
                 return
             result = await self._trigger_intent(sender_id, reminder.intent, reminder.entities,
-                                                None, None)
+                                                channel, None)
             # still under the lock: the reminder's replies reach the user before the
             # answer to a message the user sends meanwhile
-            await self._send_reminder_replies(reminder, result)
+            await self._send_reminder_replies(reminder, result, channel)
 
-    async def _send_reminder_replies(self, reminder: ReminderScheduled, result: TurnResult) -> None:
+    async def _send_reminder_replies(self, reminder: ReminderScheduled, result: TurnResult,
+                                     channel: str | None) -> None:
         if not result.replies:
             return
-        channel = result.tracker.latest_input_channel
         sent = False
         if self.unasked_sender is not None:
             try:
@@ -322,7 +334,7 @@ class MessageProcessor:
                                  reminder.name, result.sender_id)
         if not sent:
             logger.debug("the %d replies of reminder %r of %r were only stored: no channel "
-                         "here sends them unasked (the latest user message came through %r)",
+                         "here sends them unasked (it was scheduled through %r)",
                          len(result.replies), reminder.name, result.sender_id, channel)
 
     async def append_events(self, sender_id: str, events: list[Event]) -> DialogueStateTracker:
@@ -345,8 +357,13 @@ class MessageProcessor:
             return tracker
 
     async def replace_events(self, sender_id: str, events: list[Event]) -> DialogueStateTracker:
-        """Replace a conversation's events (Rasa's ``PUT /conversations/{id}/tracker/events``)."""
+        """Replace a conversation's events (Rasa's ``PUT /conversations/{id}/tracker/events``).
+
+        Nothing is scheduled, as in Rasa; an unnamed reminder among ``events`` is
+        still stored with a name, as Rasa names one when it reads the event.
+        """
         async with self.lock_store.lock(sender_id):
+            name_unnamed(events)
             tracker = DialogueStateTracker.for_domain(sender_id, self.domain, events)
             payload = [event.as_dict() for event in tracker.events]
             _plugin_hooks().dfl_before_events_stored(sender_id=sender_id, events=payload)
@@ -497,24 +514,30 @@ class MessageProcessor:
         await self.tracker_store.save(tracker, payload)
         publish_in_background(self.event_broker, tracker.sender_id, payload)
 
-    async def _finish(self, tracker: DialogueStateTracker, start: int) -> TurnResult:
+    async def _finish(self, tracker: DialogueStateTracker, start: int,
+                      channel: str | None = None) -> TurnResult:
+        """Store the turn's events and schedule its reminders, which later send their
+        messages through ``channel`` (the turn's: see :meth:`handle_reminder`)."""
         new_events = tracker.events[start:]
         name_unnamed(new_events)  # before storing, so that the stored reminder has its name
         await self.save_tracker(tracker, start)
         messages, replies = self._outgoing(new_events, tracker.sender_id)
-        self._schedule_reminders(new_events, tracker.sender_id)
+        self._schedule_reminders(new_events, tracker.sender_id, channel)
         return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)
 
-    def execute_side_effects(self, sender_id: str, events: list[Event]) -> list[dict[str, Any]]:
+    def execute_side_effects(self, sender_id: str, events: list[Event],
+                             channel: str | None = None) -> list[dict[str, Any]]:
         """Do what appended ``events`` ask beyond being stored (Rasa's ``execute_side_effects``
         of ``POST /conversations/{id}/tracker/events``).
 
         Their reminders are scheduled and their reminder cancellations cancel, as
-        for the events of a turn; the messages of their ``bot`` events are
-        returned as the replies channels get (after ``dfl_replies_outgoing``), for
-        the caller to send.
+        for the events of a turn; the reminders send their messages through
+        ``channel`` (the request's ``output_channel``; None: they are only
+        stored, as with Rasa's collecting output channel). The messages of their
+        ``bot`` events are returned as the replies channels get (after
+        ``dfl_replies_outgoing``), for the caller to send.
         """
-        self._schedule_reminders(events, sender_id)
+        self._schedule_reminders(events, sender_id, channel)
         return self._outgoing(events, sender_id)[1]
 
     @staticmethod
@@ -527,11 +550,12 @@ class MessageProcessor:
         _plugin_hooks().dfl_replies_outgoing(sender_id=sender_id, replies=replies)
         return messages, replies
 
-    def _schedule_reminders(self, events: list[Event], sender_id: str) -> None:
+    def _schedule_reminders(self, events: list[Event], sender_id: str,
+                            channel: str | None) -> None:
         for event in events:
             try:
                 if isinstance(event, ReminderScheduled):
-                    self.reminders.schedule(event, sender_id)
+                    self.reminders.schedule(event, sender_id, channel)
                 elif isinstance(event, ReminderCancelled):
                     self.reminders.cancel(event, sender_id)
             except RuntimeError:  # no running event loop: nothing can be scheduled

@@ -29,12 +29,15 @@ from dialogflowlite.shared.events import (
 
 logger = logging.getLogger(__name__)
 
-ReminderHandler = Callable[[ReminderScheduled, str], Awaitable[None]]
+#: fires a due reminder: ``(reminder, sender_id, channel)``, where ``channel`` is the
+#: one it was scheduled with
+ReminderHandler = Callable[[ReminderScheduled, str, str | None], Awaitable[None]]
 
 #: sends replies to a user who did not ask for them (a fired reminder's):
 #: ``(sender_id, channel, replies)``, where ``channel`` names the channel of the
-#: conversation's latest user message (None when there is none); answers whether
-#: they were sent
+#: turn that scheduled the reminder (None when that turn had no channel to send
+#: through, as an API request without ``output_channel``); answers whether they
+#: were sent
 UnaskedSender = Callable[[str, str | None, list[dict[str, Any]]], Awaitable[bool]]
 
 #: seconds after its time that a reminder still fires (APScheduler's default
@@ -92,8 +95,12 @@ class ReminderScheduler:
         self.handler = handler
         self._tasks: dict[tuple[str, str], tuple[ReminderScheduled, asyncio.Task]] = {}
 
-    def schedule(self, reminder: ReminderScheduled, sender_id: str) -> bool:
+    def schedule(self, reminder: ReminderScheduled, sender_id: str,
+                 channel: str | None = None) -> bool:
         """Fire ``reminder`` at its time; whether it was scheduled.
+
+        The handler gets ``channel`` with it: the channel of the turn that
+        scheduled it, as Rasa's scheduled job keeps that request's output channel.
 
         A pending reminder of the conversation with the same name is replaced
         (an unnamed reminder is named first, see :func:`name_unnamed`). One whose
@@ -115,11 +122,11 @@ class ReminderScheduler:
         loop = asyncio.get_running_loop()
         due = loop.time() + delay
         self._tasks[key] = (reminder, loop.create_task(self._fire_at(due, reminder, sender_id,
-                                                                     key)))
+                                                                     channel, key)))
         return True
 
     async def _fire_at(self, due: float, reminder: ReminderScheduled, sender_id: str,
-                       key: tuple[str, str]) -> None:
+                       channel: str | None, key: tuple[str, str]) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(max(0.0, due - loop.time()))
         self._tasks.pop(key, None)
@@ -128,7 +135,7 @@ class ReminderScheduler:
             _warn_missed(reminder, sender_id, late)
             return
         try:
-            await self.handler(reminder, sender_id)
+            await self.handler(reminder, sender_id, channel)
         except Exception:
             logger.exception("reminder %r of conversation %r failed", reminder.name, sender_id)
 

@@ -149,8 +149,26 @@ class SlotDef:
     #: False for slots the framework adds itself (``requested_slot`` when forms exist)
     declared: bool = True
 
+    def stored_value(self, value: Any) -> Any:
+        """What the slot holds once set to ``value``: the value as given, as in Rasa.
+
+        Only a list slot changes it, as Rasa's ``ListSlot`` does: a single value
+        that is not empty is wrapped in a list (``0``, ``""`` and ``False`` are
+        kept as they are). Custom actions, the HTTP API and response conditions
+        see what was set; reading a value for its meaning (the features of a
+        float or bool slot, validation) converts it there, see :meth:`coerce`.
+        """
+        if self.type == "list" and value and not isinstance(value, list):
+            return [value]
+        return value
+
     def coerce(self, value: Any) -> Any:
-        """Turn a raw value into this slot type's value (lists stay lists, floats floats)."""
+        """``value`` converted to this slot's type where it reads as one (``"2"`` as
+        ``2.0`` for a float slot, ``"yes"`` as ``True`` for a bool slot); else as given.
+
+        Slots do not hold the converted value (see :meth:`stored_value`); this tells
+        what a value means to the slot, as validation asks.
+        """
         if value is None:
             return None
         if self.type == "float":
@@ -166,9 +184,7 @@ class SlotDef:
                 if lowered in ("false", "no", "0"):
                     return False
             return value
-        if self.type == "list" and not isinstance(value, list):
-            return [value]
-        return value
+        return self.stored_value(value)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dialogflowlite.shared.domain import (
     ACTION_LISTEN,
     FRAMEWORK_SLOTS,
     REQUESTED_SLOT,
+    SESSION_START_METADATA_SLOT,
     Domain,
     SlotDef,
 )
@@ -153,11 +154,12 @@ def _undo_until(kind: type[Event], kept: list[int], events: Sequence[Event]) -> 
 class DialogueStateTracker:
     """One conversation: its events and the current state derived from them.
 
-    ``slots`` are the domain's slots. As in Rasa, a slot event for a slot the domain
-    does not declare stays among the events but sets nothing (it is logged once per
-    name), except for the framework's own slots (``requested_slot``,
-    ``session_started_metadata``). Without ``slots`` (no domain known) every slot
-    event sets its slot.
+    ``slots`` are the domain's slots; a slot holds a value as it was set (see
+    :meth:`~dialogflowlite.shared.domain.SlotDef.stored_value`). As in Rasa, a slot
+    event for a slot the domain does not declare stays among the events but sets
+    nothing (it is logged once per name), except for the framework's own slots
+    (``requested_slot``, ``session_started_metadata``). Without ``slots`` (no domain
+    known) every slot event sets its slot.
     """
 
     def __init__(self, sender_id: str, slots: Iterable[SlotDef] | None = None,
@@ -270,7 +272,8 @@ class DialogueStateTracker:
     def _set_slot(self, name: str, value: Any) -> None:
         definition = self.slot_defs.get(name)
         if definition is not None:
-            self.slots[name] = definition.coerce(value)
+            # kept as given (a list slot wraps a single value), as Rasa's slots keep it
+            self.slots[name] = definition.stored_value(value)
         elif self.takes_any_slot or name in FRAMEWORK_SLOTS:
             self.slots[name] = value
         else:
@@ -337,6 +340,18 @@ class DialogueStateTracker:
 
     # ------------------------------------------------------------ JSON
 
+    def slot_values(self) -> dict[str, Any]:
+        """Every slot's value as Rasa's tracker lists them (a copy).
+
+        Rasa's domain always has ``session_started_metadata``, so its trackers
+        list it, null until a session starts with metadata, even where the domain
+        file does not declare it. Without a domain only the slots set are listed.
+        """
+        values = copy.deepcopy(self.slots)
+        if not self.takes_any_slot:
+            values.setdefault(SESSION_START_METADATA_SLOT, None)
+        return values
+
     def latest_message_data(self) -> dict[str, Any]:
         """Rasa's ``latest_message``: the parse data with text, message id and metadata."""
         if self.latest_message is None:
@@ -365,7 +380,7 @@ class DialogueStateTracker:
             events = None
         return {
             "sender_id": self.sender_id,
-            "slots": copy.deepcopy(self.slots),
+            "slots": self.slot_values(),
             "latest_message": self.latest_message_data(),
             "latest_event_time": self.latest_event_time,
             "followup_action": self.followup_action,

@@ -73,7 +73,7 @@ def test_happy_path_asks_each_slot_and_deactivates(trip) -> None:
     assert second.tracker.requested_slot == "count"
 
     third = say(trip, '/inform{"count": 2}')
-    assert texts(third) == ["Booked 2.0 to Rome"]
+    assert texts(third) == ["Booked 2 to Rome"]  # the value as set, as in Rasa
     assert action_names(third) == ["trip_form", "utter_done", ACTION_LISTEN]
     assert third.tracker.active_loop_name is None
     assert third.tracker.requested_slot is None
@@ -225,7 +225,7 @@ def test_validation_action_can_end_the_form_early(trip, register_plugin) -> None
     say(trip, '/book{"city": "Rome"}')
     result = say(trip, '/inform{"count": 99}')
     assert result.tracker.active_loop_name is None
-    assert texts(result) == ["Booked 99.0 to Rome"]
+    assert texts(result) == ["Booked 99 to Rome"]
 
 
 def test_prefilled_slots_are_validated_on_activation(trip, register_plugin) -> None:
@@ -388,3 +388,33 @@ def test_a_dynamic_form_asks_the_slot_its_validation_action_names_from_the_start
     answered = say(planner, '/inform{"city": "Rome"}')
     assert answered.tracker.requested_slot == "count"
     assert texts(answered) == ["How many?"]
+
+
+def test_a_loop_interrupted_before_the_form_runs_turns_validation_off(domain_from) -> None:
+    import asyncio
+
+    from dialogflowlite.dialogue.actions import ActionContext, ActionRejected
+    from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+    from dialogflowlite.dialogue.forms import FormAction
+    from dialogflowlite.shared.events import ActionExecuted, LoopInterrupted, UserUttered
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    domain = domain_from(DOMAIN)
+    context = ActionContext(domain, CustomActionExecutor())
+    chitchat = UserUttered(text="nice weather",
+                           parse_data={"intent": {"name": "chitchat", "confidence": 1.0},
+                                       "entities": []})
+    before = [ActiveLoop(name="trip_form"), SlotSet(name="requested_slot", value="city"),
+              ActionExecuted(name=ACTION_LISTEN), chitchat]
+    form = FormAction("trip_form")
+
+    validated = DialogueStateTracker.for_domain("t", domain, before)
+    with pytest.raises(ActionRejected) as caught:
+        asyncio.run(form.do(validated, context, []))
+    assert "could not fill slot 'city'" in str(caught.value)
+
+    not_validated = DialogueStateTracker.for_domain(
+        "t", domain, [*before, LoopInterrupted(is_interrupted=True)])
+    events = asyncio.run(form.do(not_validated, context, []))
+    assert not any(isinstance(e, ActionExecutionRejected) for e in events)
+    assert "city" not in {e.name for e in events if isinstance(e, SlotSet) and e.value}

@@ -1,5 +1,6 @@
 """Reminders: which ``cancel_reminder`` events cancel which reminders, when they are due,
-how unnamed ones are told apart, when a late one is skipped, and where the replies go."""
+how unnamed ones are told apart, when a late one is skipped, and where the replies go
+(the channel of the turn that scheduled the reminder, as in Rasa)."""
 
 from __future__ import annotations
 
@@ -183,13 +184,28 @@ def test_an_unnamed_reminder_appended_through_the_api_is_stored_with_a_name(proc
     assert [r.name for r in pending] == names
 
 
+def test_an_unnamed_reminder_among_replaced_events_is_stored_with_a_name(processor) -> None:
+    async def main():
+        await processor.replace_events("dee", [event_from_dict(unnamed_reminder())])
+        stored = await processor.tracker_store.retrieve("dee")
+        pending = processor.reminders.pending("dee")
+        await processor.close()
+        return stored, pending
+
+    stored, pending = asyncio.run(main())
+    [reminder] = [e for e in stored.events if isinstance(e, ReminderScheduled)]
+    assert reminder.name
+    # replacing events schedules nothing, as in Rasa
+    assert pending == []
+
+
 # ------------------------------------------------------------ late reminders
 
 
 def scheduler_recording() -> tuple[ReminderScheduler, list[str]]:
     fired: list[str] = []
 
-    async def handler(reminder: ReminderScheduled, sender_id: str) -> None:
+    async def handler(reminder: ReminderScheduled, sender_id: str, channel) -> None:
         fired.append(reminder.name)
 
     return ReminderScheduler(handler), fired
@@ -248,8 +264,65 @@ def test_a_reminder_whose_timer_runs_too_late_is_skipped(caplog) -> None:
 # ------------------------------------------------------------ where the replies go
 
 
-def test_a_fired_reminders_replies_go_through_the_latest_channel(processor,
-                                                                 register_plugin) -> None:
+def test_the_scheduler_hands_the_channel_it_was_given_to_the_handler() -> None:
+    got: list[tuple] = []
+
+    async def handler(reminder: ReminderScheduled, sender_id: str, channel) -> None:
+        got.append((reminder.name, sender_id, channel))
+
+    scheduler = ReminderScheduler(handler)
+
+    async def main() -> None:
+        scheduler.schedule(ReminderScheduled(intent="x", date_time=soon(0.05), name="a"),
+                           "kim", "pager")
+        scheduler.schedule(ReminderScheduled(intent="x", date_time=soon(0.05), name="b"), "kim")
+        await asyncio.sleep(0.3)
+        await scheduler.close()
+
+    asyncio.run(main())
+    assert sorted(got) == [("a", "kim", "pager"), ("b", "kim", None)]
+
+
+def test_a_reminder_goes_through_the_channel_of_the_message_that_scheduled_it(
+        processor) -> None:
+    sent: list[tuple] = []
+
+    async def sender(sender_id, channel, replies) -> bool:
+        sent.append((sender_id, channel, [r.get("text") for r in replies]))
+        return True
+
+    processor.unasked_sender = sender
+    # the user then writes through another channel before the reminder fires: as in
+    # Rasa, the reminder keeps the channel of the request that scheduled it
+    run_then_wait(processor, IncomingMessage("/remind", "lee", channel="pager"),
+                  IncomingMessage("/greet", "lee", channel="rest"))
+    assert sent == [("lee", "pager", ["Wake up!"])]
+
+
+def test_a_reminder_scheduled_by_a_triggered_intent_without_a_channel_is_only_stored(
+        processor, caplog) -> None:
+    sent: list[tuple] = []
+
+    async def sender(sender_id, channel, replies) -> bool:
+        sent.append((sender_id, channel))
+        return channel is not None
+
+    processor.unasked_sender = sender
+
+    async def main():
+        await processor.handle_message(IncomingMessage("/greet", "max", channel="pager"))
+        # an API request without output_channel: Rasa's collecting output channel
+        await processor.trigger_intent("max", "remind")
+        await asyncio.sleep(0.6)
+        await processor.close()
+
+    with caplog.at_level(logging.DEBUG, logger="dialogflowlite.dialogue.processor"):
+        asyncio.run(main())
+    assert sent == [("max", None)]
+    assert "of 'max' were only stored" in caplog.text
+
+
+def test_a_fired_reminder_sends_the_replies_a_turn_gives(processor, register_plugin) -> None:
     class Signature:
         @hookimpl
         def dfl_replies_outgoing(self, sender_id, replies):

@@ -1,4 +1,5 @@
-"""A fired reminder's messages reach the user through the channel of the latest user message."""
+"""A fired reminder's messages reach the user through the channel of the request that
+scheduled it, as in Rasa: here the ``output_channel`` of ``POST .../tracker/events``."""
 
 from __future__ import annotations
 
@@ -40,14 +41,18 @@ def greet_reminder(seconds: float = 0.3) -> dict:
             "kill_on_user_msg": False}
 
 
-async def remind_after_message(app, agent, channel: str, sender: str) -> list[dict]:
-    """The user writes through ``channel``, a reminder is scheduled and fires; the
-    conversation's stored events."""
+async def remind_after_message(app, agent, channel: str, sender: str,
+                               output_channel: str | None = "latest") -> list[dict]:
+    """The user writes through ``channel``, a reminder is scheduled (with
+    ``output_channel``) and fires; the conversation's stored events."""
     webhook = "/webhooks/callback/webhook" if channel == "callback" else "/webhooks/rest/webhook"
     response = await request(app, "post", webhook, json={"sender": sender, "message": "/greet"})
     assert response.status == 200, response.text
+    params = {"execute_side_effects": "true"}
+    if output_channel is not None:
+        params["output_channel"] = output_channel
     response = await request(app, "post", f"/conversations/{sender}/tracker/events",
-                             json=[greet_reminder()], params={"execute_side_effects": "true"})
+                             json=[greet_reminder()], params=params)
     assert response.status == 200, response.text
     await asyncio.sleep(1.0)
     await agent.processor.reminders.close()
@@ -72,3 +77,29 @@ def test_a_reminder_of_a_rest_conversation_is_only_stored(make_app, agent, recei
     assert [e["text"] for e in stored if e["event"] == "bot"] == [GREETING["text"]] * 2
     assert receiver.received == []
     assert "of 'rex' were only stored" in caplog.text
+
+
+def test_a_reminder_appended_without_an_output_channel_is_only_stored(
+        make_app, agent, receiver: Receiver) -> None:
+    # Rasa's collecting output channel: the messages of the reminder reach no one,
+    # though the user's latest message came through a channel that could push them
+    app = make_app(credentials={"callback": {"url": receiver.url}, "rest": {}})
+    stored = asyncio.run(remind_after_message(app, agent, "callback", "cid", None))
+    assert [e["text"] for e in stored if e["event"] == "bot"] == [GREETING["text"]] * 2
+    assert receiver.received == [{**GREETING, "recipient_id": "cid"}]
+
+
+def test_a_reminder_put_without_a_name_is_stored_with_one(make_app, agent) -> None:
+    app = make_app()
+
+    async def main() -> list[dict]:
+        response = await request(app, "put", "/conversations/pat/tracker/events",
+                                 json=[greet_reminder(60)])
+        assert response.status == 200, response.text
+        [answered] = [e for e in response.json["events"] if e["event"] == "reminder"]
+        stored = await agent.tracker_store.load_events("pat")
+        assert [e["name"] for e in stored if e["event"] == "reminder"] == [answered["name"]]
+        return stored
+
+    stored = asyncio.run(main())
+    assert all(e["name"] for e in stored if e["event"] == "reminder")

@@ -27,13 +27,14 @@ def user(intent: str, text: str = "x") -> UserUttered:
 
 def test_slots_start_at_initial_values_and_follow_events() -> None:
     tracker = DialogueStateTracker("u1", SLOTS)
-    assert tracker.slots == {"city": None, "count": 1.0}
+    initial = {"city": None, "count": 1.0}
+    assert tracker.slots == initial
     tracker.update(SlotSet(name="city", value="Berlin"))
-    tracker.update(SlotSet(name="count", value="3"))
+    tracker.update(SlotSet(name="count", value=3.0))
     assert tracker.get_slot("city") == "Berlin"
-    assert tracker.get_slot("count") == 3.0  # coerced by the float slot
+    assert tracker.get_slot("count") == 3.0
     tracker.update(AllSlotsReset())
-    assert tracker.slots == {"city": None, "count": 1.0}
+    assert tracker.slots == initial
 
 
 def test_latest_message_action_and_loop() -> None:
@@ -256,3 +257,49 @@ def test_a_user_message_keeps_the_latest_action_and_ends_a_pending_followup() ->
     rebuilt = DialogueStateTracker("u1", SLOTS, list(tracker.events))
     assert rebuilt.followup_action is None
     assert rebuilt.latest_action_name == "action_listen"
+
+
+# ------------------------------------------------------------ slot values as set
+
+
+def test_a_slot_keeps_the_value_it_was_set_to_as_rasas_slots_do() -> None:
+    slots = [SlotDef("count", "float"), SlotDef("vip", "bool"), SlotDef("city", "categorical",
+                                                                      values=["Rome"])]
+    tracker = DialogueStateTracker("u1", slots, [
+        SlotSet(name="count", value="2"),
+        SlotSet(name="vip", value="yes"),
+        SlotSet(name="city", value="ROME"),
+    ])
+    assert tracker.get_slot("count") == "2"
+    assert tracker.get_slot("vip") == "yes"
+    assert tracker.get_slot("city") == "ROME"
+    # custom actions and the HTTP API see the same
+    assert tracker.current_state()["slots"]["count"] == "2"
+    assert tracker.current_state()["slots"]["vip"] == "yes"
+
+
+def test_a_list_slot_wraps_a_single_value_that_is_not_empty_as_rasas_list_slot() -> None:
+    tracker = DialogueStateTracker("u1", [SlotDef("tags", "list")])
+    tracker.update(SlotSet(name="tags", value="red"))
+    assert tracker.get_slot("tags") == ["red"]
+    tracker.update(SlotSet(name="tags", value=["red", "blue"]))
+    assert tracker.get_slot("tags") == ["red", "blue"]
+    for empty in ("", 0, False, []):
+        tracker.update(SlotSet(name="tags", value=empty))
+        assert tracker.get_slot("tags") == empty
+
+
+def test_every_tracker_of_a_domain_lists_session_started_metadata_as_rasas_do() -> None:
+    tracker = DialogueStateTracker("u1", SLOTS)
+    assert tracker.current_state()["slots"] == {"city": None, "count": 1.0,
+                                                "session_started_metadata": None}
+    tracker.update(SlotSet(name="session_started_metadata", value={"locale": "de"}))
+    assert tracker.current_state()["slots"]["session_started_metadata"] == {"locale": "de"}
+    tracker.update(Restarted())
+    assert tracker.current_state()["slots"]["session_started_metadata"] is None
+    # a domain that declares it keeps its own definition
+    declared = DialogueStateTracker("u1", [SlotDef("session_started_metadata", "any",
+                                                   initial_value={"locale": "en"})])
+    assert declared.current_state()["slots"] == {"session_started_metadata": {"locale": "en"}}
+    # without a domain, only the slots set are known
+    assert DialogueStateTracker("u1").current_state()["slots"] == {}

@@ -170,9 +170,8 @@ class TemplateRenderer:
         name = condition.get("name")
         expected = condition.get("value")
         actual = slots.get(name)
-        definition = self.domain.slots.get(name) if isinstance(name, str) else None
-        if definition is not None and expected is not None:
-            expected = definition.coerce(expected)
+        # Both as they are, as Rasa compares them: a slot keeps the value it was set
+        # to, so a float slot set to "2" does not meet `value: 2`.
         if isinstance(actual, str) and isinstance(expected, str):
             return actual.casefold() == expected.casefold()  # as Rasa compares text
         return actual == expected

@@ -359,7 +359,9 @@ class StateFeaturizer:
                 definition = self.slot_defs.get(event.name)
                 value = event.value
                 if definition is not None and value not in (SHOULD_NOT_BE_SET, ANY_SLOT_VALUE):
-                    value = definition.coerce(value)
+                    # what the slot holds, as the tracker keeps it; slot_features reads
+                    # a float or bool slot's value for its meaning, as Rasa's slots do
+                    value = definition.stored_value(value)
                 walk.slots[event.name] = value
                 walk.set_slots.add(event.name)
             elif isinstance(event, ActiveLoop):

@@ -170,7 +170,9 @@ def blueprint() -> Blueprint:
         if side_effects:
             # resolved after appending, as in Rasa: `latest` may be a user event just added
             channel = requested_channel(request, found)
-            await send_through(channel, sender, processor.execute_side_effects(sender, events))
+            # the reminders among the events later send through the same channel
+            replies = processor.execute_side_effects(sender, events, _name_of(channel))
+            await send_through(channel, sender, replies)
         return json(found.current_state(verbosity))
 
     @bp.put("/tracker/events", name="replace_events", ctx_auth=True, unquote=True)
