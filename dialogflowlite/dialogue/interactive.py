@@ -13,6 +13,9 @@ under tests that script the answers. Every turn:
 3. the action the policies predict next is shown with its confidence and
    policy, then confirmed or replaced (another action, or a new ``utter_``
    action with the text of its response) and run, until the bot listens.
+   Around an active form it is logged as in Rasa: another action answering
+   the user makes the form rejected first, and a form coming back after that
+   asks whether it should validate the message (see :meth:`InteractiveSession.loop_events`).
 
 At any question ``/undo`` takes back the last message (or the one being
 corrected) and all after it, ``/restart`` finishes the conversation (it
@@ -57,12 +60,14 @@ from dialogflowlite.shared.events import (
     ActiveLoop,
     BotUttered,
     Event,
+    LoopInterrupted,
     Restarted,
     SlotSet,
     UserUtteranceReverted,
     UserUttered,
 )
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, full_intent_name
+from dialogflowlite.shared.tracker import DialogueStateTracker
 from dialogflowlite.shared.training_data import annotate, parse_annotated_text
 
 T = TypeVar("T")
@@ -352,11 +357,12 @@ class InteractiveSession:
             tracker = self._loop.run(self.processor.get_tracker(self.sender_id))
             prediction = self.processor.predict_next_action(tracker.copy())
             choice = self.confirm_action(prediction)
+            before = self.loop_events(tracker, choice)
+            if before:
+                self._loop.run(self.processor.append_events(self.sender_id, before))
             if choice.name in self.new_actions:
                 self._log_new_action(choice.name)
                 continue
-            if choice.events:
-                self._loop.run(self.processor.append_events(self.sender_id, choice.events))
             result = self._loop.run(self.processor.execute_action(
                 self.sender_id, choice.name, policy=choice.policy,
                 confidence=choice.confidence))
@@ -364,6 +370,53 @@ class InteractiveSession:
             self._changed()
             if choice.name in (ACTION_LISTEN, ACTION_SESSION_START):
                 return
+
+    def loop_events(self, tracker: DialogueStateTracker, choice: ActionChoice) -> list[Event]:
+        """The events to log before ``choice`` runs: the policy's, and what an active form
+        needs, as Rasa's interactive learning logs them.
+
+        * Another action than the active form (and than ``action_listen``) answers
+          the user: the form is logged as having rejected first
+          (``action_execution_rejected``), as a live form would have, so the
+          tracker holds the unhappy path the story is about.
+        * The form comes back right after a message, having been rejected: the
+          session asks whether it should validate that message. The answer no
+          logs ``loop_interrupted`` (the tracker's ``active_loop.validate`` turns
+          false for this run); yes, where the policy predicted the form without
+          validation (a rule's unhappy path), is pointed out as contradicting the
+          training data and logged as ``loop_interrupted`` false.
+        """
+        events = list(choice.events)
+        loop = tracker.active_loop_name
+        if not loop or choice.name == ACTION_LISTEN:
+            return events
+        rejected = bool(tracker.active_loop.get("rejected"))
+        if choice.name != loop:
+            # once logged (or rejected by the form itself) the flag holds until the
+            # form runs again: a second rejection would change nothing
+            if rejected:
+                return events
+            self.prompt.show(f"  ({loop} is logged as rejected: {choice.name} answers instead)")
+            return [ActionExecutionRejected(name=loop), *events]
+        if not rejected or tracker.latest_action_name != ACTION_LISTEN:
+            return events
+        kept = [event for event in events if not isinstance(event, LoopInterrupted)]
+        learnt_not_to = (not tracker.active_loop.get("validate", True)
+                         or any(isinstance(event, LoopInterrupted) and event.is_interrupted
+                                for event in events))
+        slot = tracker.requested_slot
+        target = f" as the value of '{slot}'" if slot else ""
+        if not self._yes_no(f"{loop} comes back after it was interrupted: should it validate "
+                            f"your last message{target}? [Y/n] "):
+            self.prompt.show(f"  (logged: {loop} is not to validate your last message)")
+            return [*kept, LoopInterrupted(is_interrupted=True)]
+        if learnt_not_to:
+            self.prompt.show(f"  (the policies predicted {loop} without validating here: a rule "
+                             "or story says it does not validate after this interruption. "
+                             "Remove the one that contradicts this conversation, or the "
+                             "model will not learn it)")
+            return [*kept, LoopInterrupted(is_interrupted=False)]
+        return kept
 
     def _log_new_action(self, name: str) -> None:
         """Log an action the model does not know: its response is sent as typed;
@@ -576,7 +629,7 @@ class InteractiveSession:
             self.report = export_conversations(
                 self.project_dir, conversations, responses=self.responses,
                 model_domain=self.domain, stories_file=self.stories_file,
-                nlu_file=self.nlu_file, e2e=self.e2e)
+                nlu_file=self.nlu_file, e2e=self.e2e, new_actions=self.new_actions)
         except (DialogflowLiteError, OSError) as e:
             # the session's work must survive a file that cannot be written: show it
             message = e.render() if isinstance(e, DialogflowLiteError) else str(e)

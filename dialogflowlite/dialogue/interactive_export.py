@@ -399,16 +399,32 @@ def write_nlu(examples: Sequence[Message], path: Path, notes: list[str]) -> Path
 
 def domain_additions(segments: Iterable[Sequence[Event]], domain: Domain, *,
                      responses: Mapping[str, str] | None = None,
-                     model_domain: Domain | None = None) -> DomainAdditions:
+                     model_domain: Domain | None = None,
+                     actions: Iterable[str] = ()) -> DomainAdditions:
     """What ``segments`` use that ``domain`` lacks.
 
     A new ``utter_`` action gets its response from ``responses`` (typed during
     the session), else from ``model_domain``; without either it is listed as an
-    action so the domain at least declares it.
+    action so the domain at least declares it. ``actions`` are more action
+    names to declare although no segment runs them: those of turns taken back,
+    and those created during the session (see :func:`export_conversations`).
     """
     responses = responses or {}
     additions = DomainAdditions()
     intents, entities = set(domain.intent_names), set(domain.entities)
+
+    def add_action(name: str) -> None:
+        if domain.is_known_action(name) or name in additions.actions \
+                or name in additions.responses:
+            return
+        if name in responses:
+            additions.responses[name] = [{"text": responses[name]}]
+        elif model_domain is not None and name in model_domain.responses:
+            additions.responses[name] = [
+                dict(v) for v in model_domain.responses[name].variations]
+        else:
+            additions.actions.append(name)
+
     for segment in segments:
         for event in segment:
             if isinstance(event, UserUttered):
@@ -422,17 +438,9 @@ def domain_additions(segments: Iterable[Sequence[Event]], domain: Domain, *,
                         entities.add(name)
                         additions.entities.append(name)
             elif isinstance(event, ActionExecuted) and event.name:
-                name = event.name
-                if domain.is_known_action(name) or name in additions.actions \
-                        or name in additions.responses:
-                    continue
-                if name in responses:
-                    additions.responses[name] = [{"text": responses[name]}]
-                elif model_domain is not None and name in model_domain.responses:
-                    additions.responses[name] = [
-                        dict(v) for v in model_domain.responses[name].variations]
-                else:
-                    additions.actions.append(name)
+                add_action(event.name)
+    for name in actions:
+        add_action(name)
     return additions
 
 
@@ -504,36 +512,47 @@ def export_conversations(
     stories_file: str | Path | None = None,
     nlu_file: str | Path | None = None,
     e2e: bool = False,
+    new_actions: Iterable[str] = (),
 ) -> ExportReport:
     """Write ``conversations`` (each a list of tracker events) into the project.
 
     With ``e2e`` (Rasa's ``interactive --e2e``) the stories' user steps hold
     each message's text (``user:``, entities annotated) next to its intent.
 
-    ``responses`` are the texts of ``utter_`` actions created during the
-    session. ``stories_file`` and ``nlu_file`` default to
+    A turn taken back (by ``action_default_fallback``, ``action_back`` or
+    ``/undo``) leaves the stories, and its message the NLU examples and its
+    intents and entities the domain, as in Rasa; the actions it ran, like
+    ``new_actions`` and ``responses`` (the custom actions and the texts of
+    ``utter_`` actions created during the session), are declared in the domain
+    all the same, as Rasa declares every action its session ran and every
+    response typed in it.
+
+    ``stories_file`` and ``nlu_file`` default to
     ``data/interactive_stories.yml`` and ``data/interactive_nlu.yml``; relative
     paths are read from the working folder when they exist there, else from the
     project (as every ``--out`` option is).
     """
     root = Path(project_dir)
     project = load_project(root, strict=False)
+    conversations = [list(events) for events in conversations]
     segments = [segment for events in conversations for segment in story_segments(events)]
     report = ExportReport()
-    if not segments:
-        return report
-    stories_path = resolve_in_project(stories_file or DEFAULT_STORIES_FILE, root)
-    nlu_path = resolve_in_project(nlu_file or DEFAULT_NLU_FILE, root)
-    report.stories_file = write_stories(segments, stories_path, project, report.notes,
-                                        keep_text=e2e)
-    report.stories = len(segments)
-    examples, report.known_examples = new_examples(user_examples(segments), project.nlu,
-                                                   report.notes)
-    if examples:
-        report.nlu_file = write_nlu(examples, nlu_path, report.notes)
-        report.examples = len(examples)
+    if segments:
+        stories_path = resolve_in_project(stories_file or DEFAULT_STORIES_FILE, root)
+        nlu_path = resolve_in_project(nlu_file or DEFAULT_NLU_FILE, root)
+        report.stories_file = write_stories(segments, stories_path, project, report.notes,
+                                            keep_text=e2e)
+        report.stories = len(segments)
+        examples, report.known_examples = new_examples(user_examples(segments), project.nlu,
+                                                       report.notes)
+        if examples:
+            report.nlu_file = write_nlu(examples, nlu_path, report.notes)
+            report.examples = len(examples)
+    ran = [event.name for events in conversations for event in events
+           if isinstance(event, ActionExecuted) and event.name]
     report.additions = domain_additions(segments, project.domain, responses=responses,
-                                        model_domain=model_domain)
+                                        model_domain=model_domain,
+                                        actions=[*ran, *new_actions, *(responses or {})])
     if report.additions:
         report.domain_file = write_domain(report.additions, _domain_target(root), report.notes)
     data = (root / "data").resolve()

@@ -14,7 +14,12 @@ import pytest
 from dialogue_doubles import FakeResponder, simple_rules
 
 from dialogflowlite.agent import Agent
-from dialogflowlite.dialogue.interactive import InteractiveSession, markup, shown_entities
+from dialogflowlite.dialogue.interactive import (
+    ActionChoice,
+    InteractiveSession,
+    markup,
+    shown_entities,
+)
 from dialogflowlite.dialogue.interactive_export import (
     export_conversations,
     export_texts,
@@ -395,3 +400,133 @@ def test_a_generated_message_is_marked_with_its_score(session_for) -> None:
         BotUttered(text="Hello!", metadata={"utter_action": "utter_greet"})])
     assert session.prompt.lines == ["  bot: How about thai?", "       (generated, score -0.21)",
                                     "  bot: Hello!"]
+
+
+# ---------------------------------------------------------------- an active form
+
+
+def _after_user(events: list, text: str) -> list:
+    """The events after the user message ``text`` (to the end of the conversation)."""
+    index = max(i for i, e in enumerate(events) if isinstance(e, UserUttered) and e.text == text)
+    return events[index + 1:]
+
+
+# the form asks; another action answers the chit-chat and the bot listens; the form
+# comes back after the next message
+_INTERRUPTED_FORM = ["/book", "", "", "",
+                     "/greet", "", "n", "utter_greet", "n", "action_listen",
+                     '/inform{"city": "Rome"}', "", ""]
+
+
+def test_another_action_than_the_form_logs_the_form_rejected(session_for) -> None:
+    from dialogflowlite.shared.events import ActionExecutionRejected
+
+    session = session_for(_INTERRUPTED_FORM[:10])
+    session.run()
+    events = _after_user(session.conversation_events()[0], "/greet")
+    assert [type(e).__name__ for e in events[:2]] == ["ActionExecutionRejected",
+                                                      "ActionExecuted"]
+    assert (events[0].name, events[1].name) == ("trip_form", "utter_greet")
+    # the flag holds until the form runs: the picked action_listen logs no second one
+    assert sum(isinstance(e, ActionExecutionRejected) for e in events) == 1
+    assert "  (trip_form is logged as rejected: utter_greet answers instead)" in \
+        session.prompt.lines
+
+
+def test_a_form_back_after_a_rejection_asks_whether_to_validate(session_for) -> None:
+    from dialogflowlite.shared.events import LoopInterrupted
+
+    session = session_for([*_INTERRUPTED_FORM, "n", "", "", "/export"])
+    session.run()
+    question = ("trip_form comes back after it was interrupted: should it validate your "
+                "last message as the value of 'city'? [Y/n] ")
+    assert session.prompt.lines.count(question) == 1
+    events = _after_user(session.conversation_events()[0], '/inform{"city": "Rome"}')
+    assert isinstance(events[1], LoopInterrupted) and events[1].is_interrupted
+    assert isinstance(events[2], ActionExecuted) and events[2].name == "trip_form"
+    # answered yes, nothing is logged: the form validates as it would anyway
+    session = session_for([*_INTERRUPTED_FORM, "y", "", "", "/export"])
+    session.run()
+    assert question in session.prompt.lines
+    events = _after_user(session.conversation_events()[0], '/inform{"city": "Rome"}')
+    assert not any(isinstance(e, LoopInterrupted) for e in events)
+
+
+def test_a_form_not_rejected_runs_without_the_question(session_for) -> None:
+    session = session_for(["/book", "", "", "", '/inform{"city": "Rome"}', "", "", "", "",
+                           "/export"])
+    session.run()
+    assert not any("should it validate" in line for line in session.prompt.lines)
+
+
+def test_validating_against_the_policys_unhappy_path_is_pointed_out(session_for) -> None:
+    from dialogflowlite.shared.events import (
+        ActionExecutionRejected,
+        ActiveLoop,
+        LoopInterrupted,
+    )
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    def tracker_back_at_the_form() -> DialogueStateTracker:
+        return DialogueStateTracker(sender_id="t", events=[
+            ActionExecuted(name="action_listen"), UserUttered(text="/book", parse_data={}),
+            ActionExecuted(name="trip_form"), ActiveLoop(name="trip_form"),
+            SlotSet(name="requested_slot", value="city"), ActionExecuted(name="action_listen"),
+            UserUttered(text="/greet", parse_data={}), ActionExecutionRejected(name="trip_form"),
+            ActionExecuted(name="utter_greet"), ActionExecuted(name="action_listen"),
+            UserUttered(text="/inform", parse_data={})])
+
+    # a rule's unhappy path: the form comes back without validating
+    choice = ActionChoice("trip_form", "RulePolicy", 1.0, [LoopInterrupted(is_interrupted=True)])
+    def interruptions(events: list) -> list:
+        return [(type(e).__name__, e.is_interrupted) for e in events]
+
+    session = session_for(["y"])
+    assert interruptions(session.loop_events(tracker_back_at_the_form(), choice)) == [
+        ("LoopInterrupted", False)]
+    assert "a rule or story says it does not validate" in session.prompt.text
+    session = session_for(["n"])
+    assert interruptions(session.loop_events(tracker_back_at_the_form(), choice)) == [
+        ("LoopInterrupted", True)]
+    assert "a rule or story says" not in session.prompt.text
+
+
+# ---------------------------------------------------------------- turns taken back
+
+
+def test_a_turn_taken_back_leaves_its_example_but_not_its_actions(write_project) -> None:
+    from dialogflowlite.shared.events import BotUttered, UserUtteranceReverted
+
+    root = write_project(domain=DOMAIN)
+    code = {"entity": "code", "start": 8, "end": 11, "value": "ABC"}
+    events = [*_conversation("hi", "greet", "utter_greet"),
+              # taken back by the fallback: a new intent and entity, a new custom action
+              *_conversation("booking ABC", "rebook", "action_lookup", entities=[code]),
+              ActionExecuted(name="action_default_fallback"), BotUttered(text="Sorry?"),
+              UserUtteranceReverted()]
+    report = export_conversations(root, [events], responses={"utter_unused": "Typed."},
+                                  new_actions=["action_never_run"])
+    project = load_project(root)
+    assert [m.text for m in project.nlu.examples] == ["hi"]
+    (story,) = project.stories
+    assert [getattr(s, "intent", None) or s.name for s in story.steps] == ["greet",
+                                                                          "utter_greet"]
+    # the message's intent and entity go with it; what the bot ran and the session
+    # created stays declared
+    assert (report.additions.intents, report.additions.entities) == ([], [])
+    assert report.additions.actions == ["action_lookup", "action_never_run"]
+    assert report.additions.responses == {"utter_unused": [{"text": "Typed."}]}
+    assert "action_lookup" in project.domain.custom_actions
+    assert project.domain.responses["utter_unused"].variations == [{"text": "Typed."}]
+
+
+def test_a_response_typed_in_a_turn_undone_is_still_written(session_for,
+                                                             project: Path) -> None:
+    session = session_for(["/greet", "", "n", "utter_hello", "Hello there!",
+                           "n", "action_listen", "/undo", "/export"])
+    report = session.run()
+    assert "Undone: '/greet' and what followed it." in session.prompt.lines
+    assert report.stories == 0
+    assert "added to domain.yml: response utter_hello" in session.prompt.text
+    assert load_project(project).domain.responses["utter_hello"].variations == [
+        {"text": "Hello there!"}]

@@ -357,3 +357,36 @@ def test_a_story_with_or_counts_once_per_alternative(agent_and_stories,
     # the conversations are the unit, and the summary says where they came from
     assert ("Stories: 1 / 2 correct (accuracy 0.500; 1 test story as written: each `or:` "
             "alternative and each checkpoint-joined path counts as one)") in evaluation.table()
+
+
+class SendTextPolicy:
+    """`utter_faq` after a question, `action_send_text` after `bye now`, then listen."""
+
+    def predict_next_action(self, tracker, domain):
+        from types import SimpleNamespace
+
+        last = next(e for e in reversed(tracker.events) if isinstance(e, ActionExecuted))
+        if last.name != ACTION_LISTEN:
+            name = ACTION_LISTEN
+        elif tracker.latest_message.text.startswith("bye"):
+            name = "action_send_text"
+        else:
+            name = "utter_faq"
+        return SimpleNamespace(action_name=name, confidence=0.8, policy_name="SendTextPolicy")
+
+
+def test_a_bot_step_is_scored_as_the_action_that_sends_text(write_project,
+                                                            tmp_path: Path) -> None:
+    # the policies choose action_send_text, not a text: both sides are scored so
+    project = load_project(write_project(domain=FAQ_DOMAIN, tests=FAQ_TESTS))
+    agent = Agent(project.domain, policies=SendTextPolicy(), parser=FaqParser())
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories[1:]))
+    [outcome] = evaluation.outcomes
+    assert outcome.passed
+    assert ("action_send_text", "action_send_text") in [
+        (c.expected, c.predicted) for c in outcome.actions]
+    written = write_story_results(evaluation, tmp_path, plots=False)
+    report = json.loads(written["report"].read_text(encoding="utf-8"))
+    assert report["action_send_text"]["support"] == 1
+    assert report["action_send_text"]["f1-score"] == 1.0
+    assert "see you" not in report
