@@ -209,7 +209,7 @@ class Component:
         """Defaults overlaid with ``given``. Unknown keys (each named with the closest
         known one) and values of the wrong kind are one error, a line for each."""
         config = copy.deepcopy(cls.defaults)
-        with _one_error_for_every_bad_setting(cls.name, position):
+        with collecting_bad_settings(cls.name, position):
             for key, value in given.items():
                 if key == "name":
                     continue
@@ -323,18 +323,32 @@ def _reporting_every_bad_setting(check: Callable[..., None]) -> Callable[..., No
     @functools.wraps(check)
     def check_every_setting(cls: type[Component], config: dict[str, Any], *,
                             position: Position | None = None) -> None:
-        with _one_error_for_every_bad_setting(cls.name, position):
+        with collecting_bad_settings(cls.name, position):
             check(cls, config, position=position)
 
     return check_every_setting
 
 
 @contextmanager
-def _one_error_for_every_bad_setting(name: str,
-                                     position: Position | None) -> Iterator[None]:
-    """Collect the bad settings reported inside the block, and a
-    :class:`ComponentConfigError` raised there, into one error at its end; nested in
-    another such block, leave that to the outer one."""
+def collecting_bad_settings(name: str, position: Position | None = None) -> Iterator[None]:
+    """Report every bad setting of the component ``name`` found inside the block as
+    one :class:`ComponentConfigError` at its end.
+
+    Inside the block, :meth:`Component.report_bad_setting` (and so
+    :meth:`Component.check_number`) notes a bad setting and lets the checking go on;
+    a :class:`ComponentConfigError` raised there ends the block and joins the
+    settings noted before it. One bad setting is raised as it is; several become
+    one error (at ``position``, the component's place in config.yml) with a line
+    for each. Nested in another such block, the outer block reports them all.
+
+    ``check_config`` and ``resolve_config`` run in such a block on their own; use it
+    to check a component's settings from outside the component, as ``data
+    validate`` does for resolving and checking together::
+
+        with collecting_bad_settings(cls.name, position):
+            config = cls.resolve_config(params, position=position)
+            cls.check_config(config, position=position)
+    """
     if _bad_settings.get() is not None:
         yield
         return

@@ -1036,9 +1036,7 @@ def check_components(project: Project) -> list[Problem]:
         registry = get_registry()
     except DialogflowLiteError as e:
         return [Problem.from_error(e, file)]
-    from dialogflowlite.components.base import (
-        _one_error_for_every_bad_setting as one_error_for_every_bad_setting,
-    )
+    from dialogflowlite.components.base import collecting_bad_settings
     from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
     from dialogflowlite.components.policies.rasa_compat import translate_policies
 
@@ -1072,7 +1070,7 @@ def check_components(project: Project) -> list[Problem]:
             try:
                 # the checks the component's __init__ makes, without building it, in one
                 # error: unknown keys and out-of-range values are fixed in one go
-                with one_error_for_every_bad_setting(cls.name, where):
+                with collecting_bad_settings(cls.name, where):
                     settings = cls.resolve_config(component.params, position=where)
                     cls.check_config(settings, position=where)
             except DialogflowLiteError as e:

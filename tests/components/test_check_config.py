@@ -343,3 +343,24 @@ def test_the_shared_training_settings_take_the_same_range_everywhere(name: str) 
                                ("dropout", 1, "a number of at least 0 and below 1")]:
         assert f"setting '{key}' must be {wanted}, not {value}" in \
             refused(name, {key: value}).message
+
+
+def test_collecting_bad_settings_joins_resolving_and_checking_into_one_error() -> None:
+    from dialogflowlite.components.base import collecting_bad_settings
+
+    # what data validate does: an unknown key and a value out of range, fixed in one go
+    with pytest.raises(ComponentConfigError) as info, collecting_bad_settings(Picky.name,
+                                                                            WHERE):
+        config = Picky.resolve_config({"size": 0, "sise": 1}, position=WHERE)
+        Picky.check_config(config, position=WHERE)
+    lines = info.value.message.split("\n")
+    assert lines[0] == "component Picky has 2 bad settings:"
+    assert "no setting 'sise'" in lines[1] and "'size'" in lines[2]
+    assert info.value.position == WHERE
+    # resolving alone stops at the unknown key
+    with pytest.raises(ComponentConfigError) as alone:
+        Picky.resolve_config({"size": 0, "sise": 1})
+    assert alone.value.message == "component Picky has no setting 'sise'"
+    # fine settings pass the block
+    with collecting_bad_settings(Picky.name):
+        Picky.check_config(Picky.resolve_config({"size": 2}))

@@ -19,6 +19,16 @@ A reply is sent only when
   not sent).
 
 Otherwise the responder sends the template (or the fallback) instead.
+
+A free reply (context -> response, ``action_generate``) has no act: no value
+is required in it, as nothing says which of the values the conversation
+named the reply should repeat ("You're welcome!" repeats none). A value the
+model writes through its placeholder becomes the exact value, and a
+placeholder without a value is rejected. Text that only resembles a value (``Berln``
+for ``Berlin``, ``York`` for ``New York``, another size than the slot's) is
+not looked for: telling such a near-copy from an ordinary word takes a
+threshold of similarity and a slot's list of possible values, and would
+reject replies that merely share a word with a value.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ actions that have no template (dialogue act -> text) and writes free replies
 for ``action_generate`` (context -> response). A generated reply is sent only
 when it passes the generator's guardrails; otherwise the template (or the
 fallback response) is sent instead. Generated messages carry
-``metadata: {"generated": true, "score": ...}``. With an NLG server in
-endpoints.yml (``nlg: url:``), the server writes ``utter_*`` responses, and
-the templates answer when it does not.
+``metadata: {"generated": true, "score": ...}``, which no other reply has.
+With an NLG server in endpoints.yml (``nlg: url:``), the server writes
+``utter_*`` responses, and the templates answer when it does not; its
+message's metadata is passed on, without ``generated`` and ``score``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ FALLBACK_RESPONSE = "utter_default"
 FALLBACK_TEXT = "Sorry, I didn't get that. Can you rephrase?"
 #: the section of a model file that holds trained generators
 GENERATION_SECTION = "generation"
+#: the metadata that marks a reply of the generator (:func:`generated_message`)
+GENERATED_METADATA = ("generated", "score")
 
 
 class Generation(Protocol):
@@ -172,8 +175,7 @@ class Responder:
         if self.nlg_server is not None and not self.is_retrieval_action(action_name):
             message = await self.nlg_server.generate(action_name, tracker, channel, arguments)
             if message is not None:
-                metadata = {**(message.get("metadata") or {}), UTTER_ACTION_KEY: action_name}
-                return [{**message, "metadata": metadata}]
+                return [nlg_server_message(message, action_name)]
         generator = self._realiser(action_name)
         if generator is not None:
             generated = await asyncio.to_thread(generator.generate_for_action, action_name,
@@ -248,6 +250,25 @@ class Responder:
             if rendered:
                 return rendered
         return [{"text": FALLBACK_TEXT, "metadata": {UTTER_ACTION_KEY: FALLBACK_RESPONSE}}]
+
+
+def nlg_server_message(message: dict[str, Any], action_name: str) -> dict[str, Any]:
+    """An NLG server's bot message as sent: its metadata with the action it answers.
+
+    ``generated`` and ``score`` are left out of it: they say that the generator
+    wrote the reply, and the interactive trainer and the stored bot event would
+    take a server's text for the model's.
+    """
+    metadata = message.get("metadata") or {}
+    dropped = [key for key in GENERATED_METADATA if key in metadata or key in message]
+    if dropped:
+        logger.debug("the NLG server's message for %s has %s, which only the generator "
+                     "sets; left out", action_name, " and ".join(dropped))
+    kept = {key: value for key, value in message.items() if key not in GENERATED_METADATA}
+    kept["metadata"] = {**{key: value for key, value in metadata.items()
+                           if key not in GENERATED_METADATA},
+                        UTTER_ACTION_KEY: action_name}
+    return kept
 
 
 def generated_message(generated: Generation, action_name: str) -> dict[str, Any]:

@@ -9,6 +9,13 @@ not match the start of a decomposed ``José``, nor ``राम`` that of ``र�
 except on a side where the element ends in a script written without spaces
 (Chinese, Japanese, Thai, ...), since such text has no word boundaries to
 look for.
+
+Matching does not depend on how accented letters are encoded: the message,
+the lookup elements and the regexes are compared in composed form (NFC), so
+``café`` typed with a combining accent (``e`` + U+0301, as some keyboards
+and pasted text have it) matches the element ``café`` written with ``é``
+(U+00E9), and the other way round. A match's start and end are offsets into
+the message as typed (:class:`ComposedText`).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from dialogflowlite.components.tokenizers.unicode_text import UNSPACED_RANGES
 from dialogflowlite.errors import ProjectError
@@ -80,11 +87,13 @@ def lookup_pattern(elements: list[str], use_word_boundaries: bool,
     are written as a trie (``new(?: york)?``) rather than a list, so matching
     tries only the elements that begin like the text: a table of 50,000 city
     names matched a message in 0.2 s as a list, and well under a millisecond
-    as a trie. With ``case_sensitive`` off (the pattern is then compiled with
-    ``re.IGNORECASE``), elements that differ only in case share their trie
-    branches.
+    as a trie. Elements are written composed (NFC), as messages are matched
+    (:class:`ComposedText`). With ``case_sensitive`` off (the pattern is then
+    compiled with ``re.IGNORECASE``), elements that differ only in case share
+    their trie branches.
     """
-    ordered = sorted({e.strip() for e in elements if e.strip()}, key=lambda e: (-len(e), e))
+    ordered = sorted({composed_form(e.strip()) for e in elements if e.strip()},
+                     key=lambda e: (-len(e), e))
     if not ordered:
         return r"(?!x)x"  # a table without elements must never match
     alternation = f"(?:{_alternation(ordered, case_sensitive)})"
@@ -159,14 +168,20 @@ def collect_patterns(
 ) -> list[NamedPattern]:
     """The patterns of the training data; a regex that does not compile is an error at its line.
 
+    Regexes and lookup elements come out composed (NFC), as
+    :meth:`PatternMatcher.matches` compares them with composed text.
+
     ``case_sensitive`` is how the patterns will be matched (lookup tables are
     written for it).
     """
     patterns: list[NamedPattern] = []
     if use_regexes:
         for regex in training_data.regexes:
+            # composed, as the text it is matched against (a letter written with
+            # escapes, ``e\u0301``, stays decomposed and does not match it)
+            pattern = composed_form(regex.pattern)
             try:
-                re.compile(regex.pattern)
+                re.compile(pattern)
             except re.error as e:
                 raise ProjectError(
                     f"regex '{regex.name}' is not a valid regular expression "
@@ -174,7 +189,7 @@ def collect_patterns(
                     position=regex.position,
                     hint="fix the pattern (Python `re` syntax)",
                 ) from e
-            patterns.append(NamedPattern(regex.name, regex.pattern, "regex"))
+            patterns.append(NamedPattern(regex.name, pattern, "regex"))
     if use_lookup_tables:
         for table in training_data.lookups:
             pattern = lookup_pattern(table.elements, use_word_boundaries, case_sensitive)
@@ -198,13 +213,18 @@ class PatternMatcher:
         ]
 
     def matches(self, text: str) -> list[tuple[str, int, int]]:
-        """Every non-empty match as (name, start, end), in pattern order."""
+        """Every non-empty match as (name, start, end), in pattern order.
+
+        The patterns are matched against the composed form of ``text``; start and
+        end are offsets into ``text`` itself, as the user typed it.
+        """
+        composed = ComposedText.of(text)
         found: list[tuple[str, int, int]] = []
         for name, compiled in self._compiled:
             for pattern in compiled:
                 found.extend(
-                    (name, m.start(), m.end())
-                    for m in pattern.finditer(text)
+                    (name, *composed.span(m.start(), m.end()))
+                    for m in pattern.finditer(composed.text)
                     if m.end() > m.start()
                 )
         return found
@@ -225,3 +245,85 @@ class PatternMatcher:
         """The matcher :meth:`save` wrote."""
         data = storage.read_json(PATTERNS_FILE)
         return cls(cls.patterns_from_json(data.get("patterns") or []), case_sensitive)
+
+
+# ------------------------------------------------------------ composed text
+
+
+def composed_form(text: str) -> str:
+    """``text`` with its accented letters composed (Unicode NFC), as patterns match."""
+    return unicodedata.normalize("NFC", text)
+
+
+class ComposedText(NamedTuple):
+    """A text in composed form (NFC), with the way back to offsets of the text as typed.
+
+    The typed text is cut into pieces that compose on their own (a letter with
+    the marks that follow it); each composed character knows the piece it came
+    from, so a match in the composed text is the span of its pieces in the typed
+    one: ``e`` + U+0301 is one ``é`` in the composed text, and two characters of
+    the typed text.
+    """
+
+    #: the composed text, which patterns are matched against
+    text: str
+    #: per composed character, where its piece starts and ends in the typed text
+    #: (None when the typed text is composed already: the offsets are the same)
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, typed: str) -> ComposedText:
+        """The composed form of ``typed``."""
+        if unicodedata.is_normalized("NFC", typed):
+            return cls(typed)
+        parts: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        begin = 0
+        for at in range(1, len(typed) + 1):
+            if at < len(typed) and not _begins_piece(typed[at]):
+                continue
+            part = composed_form(typed[begin:at])
+            parts.append(part)
+            starts.extend([begin] * len(part))
+            ends.extend([at] * len(part))
+            begin = at
+        return cls("".join(parts), tuple(starts), tuple(ends))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The typed text's span of the composed text's ``start``-``end`` (not empty):
+        whole pieces, so a letter never loses its marks."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
+
+
+def _begins_piece(char: str) -> bool:
+    """Whether composing never joins ``char`` to what comes before it: a starter
+    (no combining mark) that no character composes with as its second part."""
+    if char < "\u0300":  # Latin-1 and the letters before the combining marks
+        return True
+    first = unicodedata.normalize("NFD", char)[0]
+    return unicodedata.combining(first) == 0 and first not in _second_parts()
+
+
+@lru_cache(maxsize=1)
+def _second_parts() -> frozenset[str]:
+    """The starters that compose with the character before them (Unicode's NFC
+    "maybe"): the second part of a composed character's decomposition, such as
+    vowel signs of Indic scripts, and Hangul's vowel and final consonant jamo."""
+    found: set[str] = set()
+    for code in range(0x30000):  # no decomposition lies above
+        char = chr(code)
+        decomposition = unicodedata.decomposition(char)
+        if not decomposition or decomposition.startswith("<"):
+            continue  # none, or a compatibility one, which NFC never composes
+        parts = decomposition.split()
+        # a composition exclusion decomposes too, but never composes back
+        if len(parts) == 2 and composed_form(char) == char:
+            found.add(chr(int(parts[1], 16)))
+    # Hangul syllables compose by rule, not by listed decompositions
+    found.update(chr(code) for code in range(0x1161, 0x1176))  # vowels
+    found.update(chr(code) for code in range(0x11A8, 0x11C3))  # final consonants
+    return frozenset(found)

@@ -2,7 +2,7 @@
 
 Only patterns named like an entity type annotated in the training data are
 used (a regex ``zipcode`` extracts ``zipcode`` entities). The value is the
-matched text; the confidence is 1.0.
+matched text as typed; the confidence is 1.0.
 """
 
 from __future__ import annotations
@@ -20,20 +20,22 @@ from dialogflowlite.shared.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 
-
 class RegexEntityExtractor(NluComponent):
     """Extracts entities wherever a regex or lookup table named like the entity matches.
 
     Where matches of one entity type overlap, the longest one is kept.
     ``case_sensitive`` defaults to off; ``use_word_boundaries`` keeps lookup
-    elements from matching inside longer words.
+    elements from matching inside longer words. An accented letter matches
+    however it is encoded (``é``, or ``e`` and a combining accent); the
+    entity's value, start and end are the message's as the user typed it.
     """
 
     name = "RegexEntityExtractor"
     kind = "entity_extractor"
     provides = ("entities",)
-    # 2: lookup tables are saved as tries whose word boundaries count combining marks
-    revision = 2
+    # 2: lookup tables are saved as tries whose word boundaries count combining marks;
+    # 3: regexes and lookup elements are saved composed (NFC)
+    revision = 3
     defaults: ClassVar[dict[str, Any]] = {
         "case_sensitive": False,
         "use_word_boundaries": True,
@@ -54,7 +56,7 @@ class RegexEntityExtractor(NluComponent):
                 use_regexes=self.config["use_regexes"],
                 use_lookup_tables=self.config["use_lookup_tables"],
                 use_word_boundaries=self.config["use_word_boundaries"],
-            case_sensitive=self.config["case_sensitive"],
+                case_sensitive=self.config["case_sensitive"],
             )
             if p.name in entity_types
         ]

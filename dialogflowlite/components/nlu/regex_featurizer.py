@@ -26,14 +26,17 @@ class RegexFeaturizer(NluComponent):
     ``case_sensitive`` (default on, as in Rasa) decides whether case matters;
     ``use_word_boundaries`` keeps lookup elements from matching inside longer
     words; ``use_regexes`` / ``use_lookup_tables`` switch either source off.
+    An accented letter matches however it is encoded (``é``, or ``e`` and a
+    combining accent).
     """
 
     name = "RegexFeaturizer"
     kind = "featurizer"
     requires = ("tokens",)
     provides = ("regex_features",)
-    # 2: lookup tables are saved as tries whose word boundaries count combining marks
-    revision = 2
+    # 2: lookup tables are saved as tries whose word boundaries count combining marks;
+    # 3: regexes and lookup elements are saved composed (NFC)
+    revision = 3
     defaults: ClassVar[dict[str, Any]] = {
         "case_sensitive": True,
         "use_word_boundaries": True,

@@ -222,3 +222,30 @@ def test_a_model_without_generators_in_its_config_is_not_reported(domain, tmp_pa
     with open_model(target) as archive, caplog.at_level("WARNING"):
         Responder.load(archive, domain)
     assert "generator" not in caplog.text
+
+
+class AnsweringNlgServer:
+    """An NLG server that answers every response with ``answer``."""
+
+    def __init__(self, answer: dict) -> None:
+        self.answer = answer
+
+    async def generate(self, response, tracker, channel, arguments=None):
+        return dict(self.answer)
+
+
+def test_an_nlg_server_cannot_mark_its_reply_as_generated(domain) -> None:
+    server = AnsweringNlgServer({
+        "text": "Hola", "buttons": [{"title": "Sí", "payload": "/affirm"}],
+        "generated": True,
+        "metadata": {"generated": True, "score": 0.99, "lang": "es", "utter_action": "x"},
+    })
+    responder = Responder(domain, nlg_server=server)
+    [message] = respond(responder, "utter_greet", tracker_after(domain))
+    # the rest of the server's message is passed on; the action is the one answered
+    assert message == {"text": "Hola", "buttons": [{"title": "Sí", "payload": "/affirm"}],
+                       "metadata": {"lang": "es", "utter_action": "utter_greet"}}
+    # the generator's own reply keeps its marks
+    responder.generators.append(FakeGenerator(FakeGeneration("Hello!", -0.25, True)))
+    [generated] = respond(responder, "action_generate", tracker_after(domain))
+    assert generated["metadata"]["generated"] is True

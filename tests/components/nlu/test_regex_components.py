@@ -247,3 +247,61 @@ def test_overlap_with_kept_spans_is_found_among_the_neighbours_only() -> None:
     found = extractor.extract("Rome New York " * 2000)
     assert [e.value for e in found[:2]] == ["Rome", "New York"]
     assert len(found) == 4000
+
+
+def test_lookups_and_regexes_match_accents_however_they_are_encoded() -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    for element, typed in [(composed, decomposed), (decomposed, composed)]:
+        plain, entities = parse_annotated_text(f"to the [{element}](place)")
+        training = TrainingData(
+            [Message(plain, intent="inform", entities=entities)],
+            lookups=[LookupTable("place", [element])],
+            regexes=[RegexPattern("drink", "cr\u00e8me br\u00fbl\u00e9e|the\u0301")],
+        )
+        extractor = RegexEntityExtractor()
+        extractor.train(training, NluContext())
+        text = f"a {typed} near me"
+        [found] = extractor.extract(text)
+        # offsets into the message as typed, and the value as typed
+        assert (found.entity, found.start, found.end) == ("place", 2, 2 + len(typed))
+        assert found.value == typed == text[found.start:found.end]
+
+        featurizer = RegexFeaturizer()
+        featurizer.train(training, NluContext())
+        features = featurize(featurizer, f"{text} and a the\u0301")
+        assert features["names"] == ["drink", "place"]
+        # tokens: a café near me and a thé
+        assert [row[1] for row in features["token"]] == [0, 1, 0, 0, 0, 0, 0]
+        assert [row[0] for row in features["token"]] == [0, 0, 0, 0, 0, 0, 1]
+
+    # the regex written composed matches the text typed decomposed, and the span
+    # after it is still the typed text's
+    regex = TrainingData(
+        [Message("x", intent="x", entities=parse_annotated_text("[x](dessert)")[1])],
+        regexes=[RegexPattern("dessert", "cr\u00e8me br\u00fbl\u00e9e")],
+    )
+    extractor = RegexEntityExtractor()
+    extractor.train(regex, NluContext())
+    text = "une cre\u0300me bru\u0302le\u0301e et un cafe\u0301"
+    [found] = extractor.extract(text)
+    assert (found.start, found.end, found.value) == (4, 19, text[4:19])
+
+
+def test_composed_text_maps_matches_back_to_the_typed_offsets() -> None:
+    import unicodedata
+
+    from dialogflowlite.components.nlu.patterns import ComposedText
+
+    typed = "x\u1100\u1161\u11a8 e\u0323\u0301 \u00c5\u212b ok"
+    composed = ComposedText.of(typed)
+    assert composed.text == unicodedata.normalize("NFC", typed)
+    assert composed.text == "x\uac01 \u1eb9\u0301 \u00c5\u00c5 ok"
+    # Hangul jamo composed into one syllable: the span of all three jamo
+    assert composed.span(1, 2) == (1, 4)
+    # a letter with two marks is two characters composed; both belong to the whole piece
+    assert composed.span(3, 4) == (5, 8) and composed.span(3, 5) == (5, 8)
+    # the Angstrom sign composes to Å alone
+    assert composed.span(7, 8) == (10, 11)
+    assert composed.span(9, 11) == (12, 14)
+    # a composed text maps to itself without tables
+    assert ComposedText.of("caf\u00e9") == ("caf\u00e9", None, None)
