@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,9 @@ MESSAGE_KEYS = ("text", "metadata", "button_type", *BOT_DATA_KEYS)
 
 DEFAULT_SENDER_ID = "default"
 
+#: receives a turn's replies as each action ends (see :attr:`IncomingMessage.reply_sink`)
+ReplySink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
 
 @dataclass
 class IncomingMessage:
@@ -31,6 +35,8 @@ class IncomingMessage:
     ``text_for_storage`` (set by a ``dfl_message_received`` plugin) replaces the
     text in the tracker and the store while NLU still reads ``text``.
     ``parse_data`` skips NLU when the caller already has a parse result.
+    ``reply_sink``, when set, gets the replies of each action as soon as the
+    action has run (Rasa's streamed REST answer); the turn still returns them all.
     """
 
     text: str | None
@@ -40,6 +46,7 @@ class IncomingMessage:
     message_id: str | None = None
     text_for_storage: str | None = None
     parse_data: dict[str, Any] | None = None
+    reply_sink: ReplySink | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.message_id is None:

@@ -12,7 +12,10 @@ For every message (under the conversation's lock):
    and the action's events; at most ``max_predictions`` actions per message;
 6. the new events go through ``dfl_before_events_stored`` into the tracker
    store (and then, when one is configured, to the event broker), the replies
-   through ``dfl_replies_outgoing`` back to the caller.
+   through ``dfl_replies_outgoing`` back to the caller. A message with a
+   ``reply_sink`` gets each action's replies as that action ends instead
+   (``dfl_replies_outgoing`` then sees them action by action), as Rasa's
+   streamed REST answer sends them.
 
 The shell, the server and the tests all use this one class.
 """
@@ -33,7 +36,12 @@ from dialogflowlite.dialogue.actions import (
 )
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.default_actions import SESSION_METADATA_KEY, ActionListen
-from dialogflowlite.dialogue.messages import IncomingMessage, bot_message, channel_replies
+from dialogflowlite.dialogue.messages import (
+    IncomingMessage,
+    ReplySink,
+    bot_message,
+    channel_replies,
+)
 from dialogflowlite.dialogue.parsing import IntentSyntaxParser, MessageParser
 from dialogflowlite.dialogue.reminders import ReminderScheduler, UnaskedSender, name_unnamed
 from dialogflowlite.dialogue.sessions import needs_new_session
@@ -124,6 +132,41 @@ class TurnResult:
     replies: list[dict[str, Any]] = field(default_factory=list)
 
 
+class EarlyReplies:
+    """Hands a turn's replies to a :data:`ReplySink` as each action ends.
+
+    What it sent is kept, so the turn's result still lists every message and
+    reply once. A sink that fails (the client went away) gets nothing more; the
+    turn goes on and is stored as usual.
+    """
+
+    def __init__(self, sink: ReplySink, start: int) -> None:
+        self.sink: ReplySink | None = sink
+        #: index of the first tracker event not looked at yet
+        self.seen = start
+        self.messages: list[dict[str, Any]] = []
+        self.replies: list[dict[str, Any]] = []
+
+    async def flush(self, tracker: DialogueStateTracker) -> None:
+        """Send the replies of the events logged since the last flush."""
+        events = tracker.events[self.seen:]
+        self.seen = len(tracker.events)
+        if not any(isinstance(e, BotUttered) for e in events):
+            return
+        messages, replies = MessageProcessor.outgoing(events, tracker.sender_id)
+        self.messages += messages
+        self.replies += replies
+        if self.sink is None:
+            return
+        try:
+            await self.sink(replies)
+        except Exception:
+            logger.warning("conversation %r: the replies could not be sent as they came; "
+                           "the conversation goes on and is stored", tracker.sender_id,
+                           exc_info=True)
+            self.sink = None
+
+
 def _plugin_hooks() -> Any:
     from dialogflowlite.plugins.manager import get_plugin_manager
 
@@ -191,11 +234,13 @@ class MessageProcessor:
             tracker.update(self._user_event(message, parse_data))
             # A user message ends any pending follow-up, as in Rasa.
             tracker.followup_action = None
+            early = (EarlyReplies(message.reply_sink, start)
+                     if message.reply_sink is not None else None)
             if self.policies is not None:
                 await self._extract_slots(tracker, context)
                 if predict:
-                    await self._prediction_loop(tracker, context)
-            return await self._finish(tracker, start, message.channel)
+                    await self._prediction_loop(tracker, context, early)
+            return await self._finish(tracker, start, message.channel, early)
 
     async def trigger_intent(self, sender_id: str, intent: str,
                              entities: list[dict[str, Any]] | dict[str, Any] | None = None,
@@ -409,8 +454,8 @@ class MessageProcessor:
             return Prediction(ACTION_LISTEN, 1.0, None)
         return Prediction.of(self.policies.predict_next_action(tracker, self.domain))
 
-    async def _prediction_loop(self, tracker: DialogueStateTracker,
-                               context: ActionContext) -> None:
+    async def _prediction_loop(self, tracker: DialogueStateTracker, context: ActionContext,
+                               early: EarlyReplies | None = None) -> None:
         predictions = 0
         while True:
             if tracker.paused and tracker.latest_intent != "restart":
@@ -427,7 +472,10 @@ class MessageProcessor:
                 break
             prediction = self.predict_next_action(tracker)
             predictions += 1
-            if not await self._run_action(tracker, context, prediction):
+            goes_on = await self._run_action(tracker, context, prediction)
+            if early is not None:
+                await early.flush(tracker)
+            if not goes_on:
                 break
 
     async def _run_action(self, tracker: DialogueStateTracker, context: ActionContext,
@@ -515,13 +563,21 @@ class MessageProcessor:
         publish_in_background(self.event_broker, tracker.sender_id, payload)
 
     async def _finish(self, tracker: DialogueStateTracker, start: int,
-                      channel: str | None = None) -> TurnResult:
+                      channel: str | None = None,
+                      early: EarlyReplies | None = None) -> TurnResult:
         """Store the turn's events and schedule its reminders, which later send their
-        messages through ``channel`` (the turn's: see :meth:`handle_reminder`)."""
+        messages through ``channel`` (the turn's: see :meth:`handle_reminder`).
+
+        With ``early``, the replies not sent yet go to its sink after storing.
+        """
         new_events = tracker.events[start:]
         name_unnamed(new_events)  # before storing, so that the stored reminder has its name
         await self.save_tracker(tracker, start)
-        messages, replies = self._outgoing(new_events, tracker.sender_id)
+        if early is not None:
+            await early.flush(tracker)
+            messages, replies = early.messages, early.replies
+        else:
+            messages, replies = self.outgoing(new_events, tracker.sender_id)
         self._schedule_reminders(new_events, tracker.sender_id, channel)
         return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)
 
@@ -538,11 +594,11 @@ class MessageProcessor:
         ``dfl_replies_outgoing``), for the caller to send.
         """
         self._schedule_reminders(events, sender_id, channel)
-        return self._outgoing(events, sender_id)[1]
+        return self.outgoing(events, sender_id)[1]
 
     @staticmethod
-    def _outgoing(events: list[Event],
-                  sender_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def outgoing(events: list[Event],
+                 sender_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The bot messages among ``events`` and their replies, as channels get them."""
         messages = [bot_message(e) for e in events if isinstance(e, BotUttered)]
         replies = [reply for message in messages

@@ -287,3 +287,38 @@ def test_parse_gives_rasa_parse_results(processor) -> None:
     assert parsed["entities"][0]["value"] == "Rome"
     plain = asyncio.run(processor.parse("no model here"))
     assert plain["intent"]["name"] is None
+
+
+def test_a_reply_sink_gets_each_actions_replies_as_the_action_ends(bot) -> None:
+    processor = bot(DOMAIN, simple_rules({"greet": ["utter_greet", "utter_again"]}))
+    batches: list[list[str]] = []
+
+    async def sink(replies):
+        batches.append([r["text"] for r in replies])
+
+    message = IncomingMessage('/greet{"city": "Oslo"}', "ann", reply_sink=sink)
+    result = asyncio.run(processor.handle_message(message))
+
+    assert batches == [["Hello Oslo"], ["again"]]
+    assert [r["text"] for r in result.replies] == ["Hello Oslo", "again"]
+    assert texts(result) == ["Hello Oslo", "again"]
+
+
+def test_a_failing_reply_sink_loses_nothing_of_the_turn(bot, caplog) -> None:
+    processor = bot(DOMAIN, simple_rules({"greet": ["utter_greet", "utter_again"]}))
+    calls: list[int] = []
+
+    async def gone(replies):
+        calls.append(len(replies))
+        raise ConnectionResetError("client went away")
+
+    message = IncomingMessage('/greet{"city": "Rome"}', "bo", reply_sink=gone)
+    with caplog.at_level(logging.WARNING):
+        result = asyncio.run(processor.handle_message(message))
+
+    assert calls == [1]  # nothing more is sent to a sink that failed
+    assert texts(result) == ["Hello Rome", "again"]
+    assert "could not be sent as they came" in caplog.text
+    stored = asyncio.run(processor.tracker_store.retrieve("bo"))
+    assert [e.name for e in stored.events if isinstance(e, ActionExecuted)][-3:] == [
+        "utter_greet", "utter_again", ACTION_LISTEN]
