@@ -295,6 +295,18 @@ class LockStore(abc.ABC):
         ``wait_timeout`` (seconds), waiting longer raises :class:`TrackerStoreError`.
         """
 
+    async def first_delivery(self, key: str, ttl_seconds: float) -> bool | None:
+        """Whether ``key`` (a channel's delivery id) is seen for the first time within
+        ``ttl_seconds``, remembering it for that long; False for a re-delivery.
+
+        Stores that several server processes share (SQLite, Redis) answer for all of
+        them, so a platform's re-delivery that reaches another ``--workers`` process
+        is still recognised. None: the store keeps no such memory (the in-memory
+        store, and this default for lock stores of plugins), and each channel
+        remembers on its own, per process. A store that cannot answer raises.
+        """
+        return None
+
     async def close(self) -> None:  # noqa: B027 - optional for backends
         """Release connections (nothing to do for stores that hold none)."""
 

@@ -5,7 +5,8 @@ On top of :func:`dialogflowlite.stores.base.create_tracker_store` this adds:
 * (``${NAME}`` in any value was replaced by the environment variable when
   the file was read: :mod:`dialogflowlite.io.env`);
 * Rasa's ``type: SQL`` with ``dialect: sqlite | postgresql | mysql`` is understood;
-* a SQLite ``db`` path is relative to the project folder;
+* a SQLite ``db`` path is relative to the project folder; an empty one is a
+  database in memory, as in Rasa (as ``":memory:"`` is);
 * with no ``tracker_store`` section the server keeps conversations in a
   SQLite file in the project (``trackers.db``), so they survive a restart;
 * with several workers on a SQLite file and no ``lock_store`` section, the
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.stores import base
-from dialogflowlite.stores.sqlite import is_in_memory
+from dialogflowlite.stores.sqlite import DEFAULT_DB, IN_MEMORY, is_in_memory
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -99,10 +100,18 @@ def normalise_section(config: dict[str, Any] | None, section: str,
         params["type"] = kind = _sql_type(params, section)
         if kind == "sqlite":
             params = _without_server_settings(params, section)
-    if kind.lower() == "sqlite" and project is not None and not is_in_memory(
-            params.get("db") or ""):
-        db = Path(str(params.get("db") or "trackers.db")).expanduser()
-        params["db"] = str(db if db.is_absolute() else Path(project) / db)
+    if kind.lower() == "sqlite":
+        if "db" in params and is_in_memory(params["db"]):
+            if params["db"] != IN_MEMORY:
+                # Rasa's SQLAlchemy URL for an empty db is sqlite://, a database in
+                # memory: as there, but said, as the conversations go with the process
+                logger.warning("endpoints.yml %s: db is empty, so the SQLite database is "
+                               "kept in memory and lost when the server stops (as in "
+                               "Rasa); give db: a file to keep it", section)
+            params["db"] = IN_MEMORY
+        elif project is not None:
+            db = Path(str(params.get("db") or DEFAULT_DB)).expanduser()
+            params["db"] = str(db if db.is_absolute() else Path(project) / db)
     return params
 
 
@@ -178,7 +187,7 @@ def _refuse_memory_for_workers(tracker_store: base.TrackerStore | None,
                       and is_in_memory(tracker_store.db_path))
     memory_locks = (lock_params is not None
                     and str(lock_params.get("type") or "").lower() == "sqlite"
-                    and is_in_memory(lock_params.get("db") or ""))
+                    and "db" in lock_params and is_in_memory(lock_params["db"]))
     if memory_tracker or memory_locks:
         section = "tracker_store" if memory_tracker else "lock_store"
         raise ConfigError(f"endpoints.yml {section}: db: \":memory:\" is a database in one "

@@ -13,7 +13,11 @@ it is; the first write of events turns it into a list.
 
 Lock store: the ticket lock of :mod:`dialogflowlite.stores.tickets`, each step
 one Lua script (atomic on the server), so any number of workers and hosts
-serve one conversation's messages in order.
+serve one conversation's messages in order. Its ``key_prefix`` is read the same
+way: ``myapp`` makes the prefix ``myapp:lock:``, as in Rasa
+(:func:`lock_key_prefix`). The lock store also remembers which platform
+deliveries the channels took (``<prefix>delivery:<channel>:<id>``, each key
+expiring by itself), so a re-delivery reaching another worker is skipped.
 
 endpoints.yml::
 
@@ -30,7 +34,7 @@ endpoints.yml::
     lock_store:
       type: redis
       url: localhost
-      key_prefix: "dfl:lock:"
+      key_prefix: myapp       # keys myapp:lock:<sender_id>... (default dfl:lock:)
 """
 
 from __future__ import annotations
@@ -105,13 +109,19 @@ def tracker_key_prefix(key_prefix: Any) -> str:
     two bots that were given different prefixes share each other's conversations.
     No prefix (or an empty one): :data:`DEFAULT_KEY_PREFIX`.
     """
+    return _key_prefix(key_prefix, "tracker_store", RASA_KEY_PREFIX, DEFAULT_KEY_PREFIX)
+
+
+def _key_prefix(key_prefix: Any, section: str, rasa_prefix: str, default: str) -> str:
+    """``<key_prefix>:<rasa_prefix>`` for a prefix of letters and digits, any other
+    prefix as it is, ``default`` for none; a value that is not text is an error."""
     if key_prefix is None or key_prefix == "":
-        return DEFAULT_KEY_PREFIX
+        return default
     if isinstance(key_prefix, bool) or not isinstance(key_prefix, (str, int)):
-        raise ConfigError(f"endpoints.yml tracker_store: key_prefix must be text, not "
+        raise ConfigError(f"endpoints.yml {section}: key_prefix must be text, not "
                           f"{key_prefix!r}", hint='for example key_prefix: myapp')
     prefix = str(key_prefix)
-    return f"{prefix}:{RASA_KEY_PREFIX}" if prefix.isalnum() else prefix
+    return f"{prefix}:{rasa_prefix}" if prefix.isalnum() else prefix
 
 
 def _glob_escaped(text: str) -> str:
@@ -417,20 +427,45 @@ return 1
 """
 
 
+#: the prefix of the lock keys when endpoints.yml gives no ``key_prefix``
+DEFAULT_LOCK_KEY_PREFIX = "dfl:lock:"
+
+#: what Rasa's lock store puts after a ``key_prefix`` of letters and digits
+RASA_LOCK_KEY_PREFIX = "lock:"
+
+
+def lock_key_prefix(key_prefix: Any) -> str:
+    """What the lock keys start with, for endpoints.yml's ``key_prefix``.
+
+    Read as :func:`tracker_key_prefix` reads the tracker store's, and as Rasa's
+    Redis lock store reads it: letters and digits only (``myapp``) are a name
+    space, ``myapp:lock:``, so one ``key_prefix`` keeps a bot's conversations
+    and locks apart from another bot's on the same Redis. Any other prefix is
+    used as it is (Rasa ignores it with a warning and uses ``lock:``). No
+    prefix (or an empty one): :data:`DEFAULT_LOCK_KEY_PREFIX`.
+    """
+    return _key_prefix(key_prefix, "lock_store", RASA_LOCK_KEY_PREFIX, DEFAULT_LOCK_KEY_PREFIX)
+
+
 class RedisLockStore(TicketLockStore):
-    """First-come-first-served conversation locks in Redis, shared by workers and hosts."""
+    """First-come-first-served conversation locks in Redis, shared by workers and hosts.
+
+    The keys of a conversation start with the prefix :func:`lock_key_prefix`
+    builds from ``key_prefix``, then the sender id.
+    """
 
     #: seconds after which an idle conversation's ticket counters vanish
     idle_expiry = 86_400
 
     def __init__(self, *, url: str = "localhost", port: int = 6379, db: int = 0,
                  password: str | None = None, use_ssl: bool = False,
-                 key_prefix: str = "dfl:lock:", lifetime: float = 60.0,
+                 key_prefix: str | None = DEFAULT_LOCK_KEY_PREFIX, lifetime: float = 60.0,
                  poll_interval: float = 0.002, socket_timeout: float = 10.0,
                  username: str | None = None, ssl_keyfile: str | None = None,
                  ssl_certfile: str | None = None, ssl_ca_certs: str | None = None) -> None:
         super().__init__(lifetime=lifetime, poll_interval=poll_interval)
-        self.key_prefix = key_prefix
+        #: the prefix of every key of this store, as built from ``key_prefix``
+        self.key_prefix = lock_key_prefix(key_prefix)
         self.redis = _client(url, port, db, password, use_ssl, socket_timeout,
                              section="lock_store", username=username, ssl_keyfile=ssl_keyfile,
                              ssl_certfile=ssl_certfile, ssl_ca_certs=ssl_ca_certs)
@@ -470,6 +505,20 @@ class RedisLockStore(TicketLockStore):
             await self._give_back(keys=[serving_key], args=[alive, ticket])
         except Exception as e:
             raise _failed("unlock", e) from e
+
+    def delivery_key(self, key: str) -> str:
+        """The Redis key remembering the delivery ``key`` (see :meth:`first_delivery`)."""
+        return f"{self.key_prefix}delivery:{key}"
+
+    async def first_delivery(self, key: str, ttl_seconds: float) -> bool:
+        """Whether ``key`` is new to every worker: one ``SET ... NX PX``, atomic on the
+        server, and gone by itself after ``ttl_seconds``."""
+        try:
+            created = await self.redis.set(self.delivery_key(key), 1, nx=True,
+                                           px=max(1, math.ceil(ttl_seconds * 1000)))
+        except Exception as e:
+            raise _failed("delivery check", e) from e
+        return bool(created)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -12,7 +12,9 @@ thread that opened them), so the event loop never waits on the disk.
 
 ``db: ":memory:"`` keeps the database in memory, as SQLAlchemy's SQLite does
 for Rasa: private to the store (one connection), gone when the store closes,
-so it serves one process only.
+so it serves one process only. So does an empty ``db`` (``db: ""``, or
+``db:`` with no value), as in Rasa, where it makes the URL ``sqlite://``;
+without a ``db`` setting the file is ``trackers.db``.
 
 endpoints.yml::
 
@@ -54,9 +56,17 @@ DEFAULT_DB = "trackers.db"
 IN_MEMORY = ":memory:"
 
 
-def is_in_memory(db: str | Path) -> bool:
-    """Whether ``db`` names a database in memory rather than a file."""
-    return str(db) == IN_MEMORY
+def is_in_memory(db: str | Path | None) -> bool:
+    """Whether the ``db`` setting names a database in memory rather than a file:
+    ``":memory:"``, or an empty (or null) ``db``, which Rasa's SQLAlchemy reads as
+    SQLite's in-memory database too (the URL ``sqlite://``)."""
+    return db is None or db == "" or str(db) == IN_MEMORY
+
+
+def _database_path(db: str | Path | None) -> Path:
+    """The path of the ``db`` setting: :data:`IN_MEMORY` for a database in memory."""
+    return Path(IN_MEMORY if db is None or is_in_memory(db) else db)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dfl_conversations (
@@ -82,6 +92,11 @@ CREATE TABLE IF NOT EXISTS dfl_lock_alive (
     expires REAL NOT NULL,
     PRIMARY KEY (sender_id, ticket)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dfl_deliveries (
+    delivery_key TEXT PRIMARY KEY,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dfl_deliveries_expires ON dfl_deliveries (expires);
 """
 
 
@@ -196,10 +211,10 @@ def database(path: str | Path, timeout: float = 30.0) -> SQLiteDatabase:
 class SQLiteTrackerStore(TrackerStore):
     """Conversations in a SQLite file; safe for several processes on one machine."""
 
-    def __init__(self, domain: Domain | None = None, *, db: str | Path = DEFAULT_DB,
+    def __init__(self, domain: Domain | None = None, *, db: str | Path | None = DEFAULT_DB,
                  timeout: float = 30.0) -> None:
         super().__init__(domain)
-        self.db_path = Path(db)
+        self.db_path = _database_path(db)
         self.database = database(self.db_path, timeout)
 
     # A conversation's version is (number of events, time of the last write): every
@@ -323,13 +338,21 @@ class SQLiteLockStore(TicketLockStore):
         lock_store:
           type: sqlite
           db: trackers.db
+
+    It also remembers the platform deliveries the channels took (table
+    ``dfl_deliveries``), so that a re-delivery reaching another worker is skipped.
     """
 
-    def __init__(self, *, db: str | Path = DEFAULT_DB, timeout: float = 30.0,
+    #: seconds between purges of expired deliveries (:meth:`first_delivery`)
+    purge_interval = 60.0
+
+    def __init__(self, *, db: str | Path | None = DEFAULT_DB, timeout: float = 30.0,
                  lifetime: float = 60.0, poll_interval: float = 0.002) -> None:
         super().__init__(lifetime=lifetime, poll_interval=poll_interval)
-        self.db_path = Path(db)
+        self.db_path = _database_path(db)
         self.database = database(self.db_path, timeout)
+        #: when expired deliveries are next purged (:func:`time.monotonic` seconds)
+        self._next_purge = 0.0
 
     async def take_ticket(self, sender_id: str) -> tuple[int, int]:
         lifetime = self.lifetime
@@ -401,6 +424,31 @@ class SQLiteLockStore(TicketLockStore):
             connection.execute("COMMIT")
 
         await self.database.run(give_back)
+
+    async def first_delivery(self, key: str, ttl_seconds: float) -> bool:
+        """Whether ``key`` is new to every process on this file: a row in
+        ``dfl_deliveries`` until ``ttl_seconds`` have passed; expired rows are
+        purged at most every :attr:`purge_interval` seconds."""
+        purge = time.monotonic() >= self._next_purge
+        if purge:
+            self._next_purge = time.monotonic() + self.purge_interval
+
+        def remember(connection: sqlite3.Connection) -> bool:
+            now = time.time()
+            connection.execute("BEGIN IMMEDIATE")
+            if purge:
+                connection.execute("DELETE FROM dfl_deliveries WHERE expires <= ?", (now,))
+            else:
+                # an expired row of this key counts as gone, purged or not
+                connection.execute("DELETE FROM dfl_deliveries WHERE delivery_key = ? AND "
+                                   "expires <= ?", (key, now))
+            created = connection.execute(
+                "INSERT OR IGNORE INTO dfl_deliveries (delivery_key, expires) VALUES (?, ?)",
+                (key, now + ttl_seconds)).rowcount == 1
+            connection.execute("COMMIT")
+            return created
+
+        return await self.database.run(remember)
 
     async def close(self) -> None:
         self.database.close()

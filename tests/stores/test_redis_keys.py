@@ -82,3 +82,33 @@ def test_a_string_that_is_no_rasa_tracker_is_one_undecodable_event(text: str,
         tracker = store.tracker_from_events("alice", read)
     assert list(tracker.events) == []
     assert "alice" in caplog.text
+
+
+@pytest.mark.parametrize(("given", "prefix"), [
+    # Rasa's RedisLockStore: letters and digits are a name space before its `lock:`
+    ("myapp", "myapp:lock:"),
+    (7, "7:lock:"),
+    # any other prefix as it is (Rasa would use `lock:`), as the tracker store's
+    ("dfl:lock:", "dfl:lock:"),
+    ("my-app:", "my-app:"),
+    (None, "dfl:lock:"),
+    ("", "dfl:lock:"),
+])
+def test_lock_key_prefix_as_rasa_builds_it(given: object, prefix: str) -> None:
+    from dialogflowlite.stores.redis import lock_key_prefix
+
+    assert lock_key_prefix(given) == prefix
+
+
+def test_the_lock_keys_follow_the_key_prefix_of_endpoints_yml() -> None:
+    from dialogflowlite.stores.factory import create_lock_store
+    from dialogflowlite.stores.redis import RedisLockStore
+
+    locks = create_lock_store({"type": "redis", "url": "localhost", "key_prefix": "myapp"})
+    assert isinstance(locks, RedisLockStore)
+    # one key_prefix keeps a bot's conversations and its locks in one name space
+    assert locks._keys("alice") == ("myapp:lock:alice:next", "myapp:lock:alice:serving",
+                                    "myapp:lock:alice:alive:")
+    assert RedisLockStore(url="localhost")._keys("bob")[0] == "dfl:lock:bob:next"
+    with pytest.raises(ConfigError, match="lock_store: key_prefix must be text"):
+        create_lock_store({"type": "redis", "url": "localhost", "key_prefix": ["myapp"]})

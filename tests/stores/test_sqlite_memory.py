@@ -81,3 +81,46 @@ def test_several_workers_cannot_share_memory(plugin_manager, tmp_path: Path) -> 
     assert isinstance(create_lock_store(None, tracker_store=store, workers=1), MemoryLockStore)
     asyncio.run(store.close())
     asyncio.run(files.close())
+
+
+@pytest.mark.parametrize("db", ["", None])
+@pytest.mark.parametrize("section", [{"type": "SQL", "dialect": "sqlite"}, {"type": "sqlite"}],
+                         ids=["rasa", "own"])
+def test_an_empty_db_is_a_database_in_memory_as_in_rasa(
+        section: dict, db: str | None, tmp_path: Path, plugin_manager, caplog,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rasa builds the SQLAlchemy URL sqlite:// for it: SQLite's in-memory database
+    monkeypatch.chdir(tmp_path)
+    store = create_tracker_store({**section, "db": db}, project=tmp_path)
+    assert isinstance(store, SQLiteTrackerStore) and store.database.in_memory
+    assert "db is empty" in caplog.text
+    locks = create_lock_store({"type": "sqlite", "db": db}, project=tmp_path)
+    assert isinstance(locks, SQLiteLockStore) and locks.database.in_memory
+
+    async def main() -> None:
+        await store.append_events("alice", [{"event": "restart"}])
+        assert await store.keys() == ["alice"]
+        async with locks.lock("alice"):
+            pass
+        await store.close()
+        await locks.close()
+
+    asyncio.run(main())
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(ConfigError, match=r":memory:.*2 workers"):
+        create_lock_store({"type": "sqlite", "db": db}, project=tmp_path, workers=2,
+                          tracker_store=None)
+    # built directly, the stores read an empty db the same way
+    for direct in (SQLiteTrackerStore(db=""), SQLiteLockStore(db="")):
+        assert direct.database.in_memory
+        asyncio.run(direct.close())
+
+
+def test_without_db_the_database_is_the_file_trackers_db(tmp_path: Path,
+                                                         plugin_manager) -> None:
+    store = create_tracker_store({"type": "sqlite"}, project=tmp_path)
+    locks = create_lock_store({"type": "sqlite"}, project=tmp_path, tracker_store=store,
+                              workers=2)
+    assert store.db_path == locks.db_path == tmp_path / "trackers.db"
+    asyncio.run(store.close())
+    asyncio.run(locks.close())
