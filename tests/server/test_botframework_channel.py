@@ -4,6 +4,7 @@ Bot Connector API and a stub login service (one local server, routed by path).""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -118,9 +119,13 @@ def credentials(stub: Microsoft, **extra: Any) -> dict[str, Any]:
     return {"botframework": settings(stub, **extra)}
 
 
+#: every activity Bot Framework posts has an id of its own
+ACTIVITY_IDS = itertools.count(1700000000001)
+
+
 def activity(stub: Microsoft, text: str | None = "/greet", **extra: Any) -> dict[str, Any]:
     """A message activity from Teams, as Bot Framework posts it."""
-    found = {"type": "message", "id": "1700000000001", "channelId": "msteams",
+    found = {"type": "message", "id": str(next(ACTIVITY_IDS)), "channelId": "msteams",
              "serviceUrl": stub.service_url, "from": {"id": USER, "name": "Ada"},
              "conversation": {"id": CONVERSATION, "conversationType": "personal"},
              "recipient": BOT, "text": text, **extra}
@@ -160,7 +165,8 @@ def bot_texts(stored: list[dict] | None) -> list[str]:
 
 def test_a_message_is_answered_through_the_connector(make_app, agent, microsoft) -> None:
     app = make_app(credentials=credentials(microsoft))
-    [response], stored = post_activities(app, agent, activity(microsoft))
+    body = activity(microsoft)
+    [response], stored = post_activities(app, agent, body)
     assert (response.status, response.text) == (200, "success")
     assert microsoft.logins() == [{"grant_type": ["client_credentials"], "client_id": [APP_ID],
                                    "client_secret": [APP_PASSWORD], "scope": [SCOPE]}]
@@ -172,25 +178,26 @@ def test_a_message_is_answered_through_the_connector(make_app, agent, microsoft)
     [sent] = microsoft.sent()
     assert sent == {"type": "message", "from": BOT, "recipient": {"id": USER, "name": "Ada"},
                     "conversation": {"id": CONVERSATION, "conversationType": "personal"},
-                    "replyToId": "1700000000001", "text": "Hello! How can I help?",
+                    "replyToId": body["id"], "text": "Hello! How can I help?",
                     "channelData": {"notification": {"alert": "true"}}}
     user = next(e for e in stored if e["event"] == "user")
     assert (user["text"], user["input_channel"]) == ("/greet", "botframework")
     assert user["metadata"] == {"botframework": {
         "conversation_id": CONVERSATION, "channel_id": "msteams",
-        "service_url": microsoft.service_url, "activity_id": "1700000000001"}}
+        "service_url": microsoft.service_url, "activity_id": body["id"]}}
     assert bot_texts(stored) == ["Hello! How can I help?"]
 
 
 def test_a_second_message_reuses_the_token(make_app, agent, microsoft) -> None:
     app = make_app(credentials=credentials(microsoft))
-    responses, stored = post_activities(app, agent, activity(microsoft),
+    first = activity(microsoft)
+    responses, stored = post_activities(app, agent, first,
                                         activity(microsoft, "/goodbye", id="2"))
     assert [r.status for r in responses] == [200, 200]
     assert len(microsoft.logins()) == 1
     assert [r.headers["Authorization"] for r in microsoft.replies()] == ["Bearer token-1"] * 2
     assert [s["text"] for s in microsoft.sent()] == ["Hello! How can I help?", "Bye!"]
-    assert [s["replyToId"] for s in microsoft.sent()] == ["1700000000001", "2"]
+    assert [s["replyToId"] for s in microsoft.sent()] == [first["id"], "2"]
     assert bot_texts(stored) == ["Hello! How can I help?", "Bye!"]
 
 
@@ -413,11 +420,12 @@ def test_custom_json_is_the_activity_itself(microsoft) -> None:
             "content": {"type": "AdaptiveCard", "version": "1.4", "body": []}}
     custom = {"attachments": [card], "channelData": {"notification": {"alert": False}},
               "summary": "a card"}
-    asyncio.run(channel.send(read_activity(activity(microsoft)), [{"custom": custom}]))
+    body = activity(microsoft)
+    asyncio.run(channel.send(read_activity(body), [{"custom": custom}]))
     [sent] = microsoft.sent()
     assert sent == {"type": "message", "from": BOT, "recipient": {"id": USER, "name": "Ada"},
                     "conversation": {"id": CONVERSATION, "conversationType": "personal"},
-                    "replyToId": "1700000000001", **custom}
+                    "replyToId": body["id"], **custom}
 
 
 def test_reply_shapes() -> None:
@@ -617,3 +625,30 @@ def test_a_teams_mention_of_the_bot_is_cut_from_the_text() -> None:
     # a message that is only the mention has nothing to handle
     assert read_activity({**base, "text": "<at>tinybot</at>",
                           "entities": [mention(BOT)]}).text is None
+
+
+def test_an_activity_delivered_again_is_not_handled_twice(make_app, agent, microsoft,
+                                                          caplog) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    greet = activity(microsoft)
+    # the same id in another conversation is another activity (Teams numbers them
+    # per conversation)
+    elsewhere = activity(microsoft, conversation={"id": "a:2conv"})
+    with caplog.at_level("INFO"):
+        responses, stored = post_activities(app, agent, greet, greet, elsewhere,
+                                            activity(microsoft, "/goodbye"))
+    assert [(r.status, r.text) for r in responses] == [(200, "success")] * 4
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet", "/greet",
+                                                                   "/goodbye"]
+    assert len(microsoft.sent()) == 3
+    assert "came again and was not handled again" in caplog.text
+
+
+def test_an_unverified_activity_is_not_remembered(make_app, agent, microsoft) -> None:
+    app = make_app(credentials=credentials(microsoft))
+    greet = activity(microsoft)
+    # a forged request with a real activity's id must not make the bot skip that activity
+    [refused], _ = post_activities(app, agent, greet, token="forged")
+    [taken], stored = post_activities(app, agent, greet)
+    assert (refused.status, taken.status) == (401, 200)
+    assert bot_texts(stored) == ["Hello! How can I help?"]

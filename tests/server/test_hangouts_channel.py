@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -121,12 +122,17 @@ def credentials(google: Google | None = None, **settings: Any) -> dict[str, Any]
     return {"hangouts": found}
 
 
+#: every message Google Chat sends has a name of its own
+MESSAGE_NUMBERS = itertools.count(1)
+
+
 def message_event(text: str = "/greet", space: dict | None = None,
                   **message: Any) -> dict[str, Any]:
     """A MESSAGE event as Google Chat posts it."""
     space = space or DM
+    name = f"{space['name']}/messages/M{next(MESSAGE_NUMBERS)}.M1"
     return {"type": "MESSAGE", "eventTime": "2024-05-01T10:00:00.000Z", "space": space,
-            "user": USER, "message": {"name": f"{space['name']}/messages/M1.M1", "sender": USER,
+            "user": USER, "message": {"name": name, "sender": USER,
                                       "text": text, "argumentText": text, "space": space,
                                       "thread": {"name": f"{space['name']}/threads/T1"},
                                       **message}}
@@ -174,7 +180,8 @@ def bot_texts(stored: list[dict] | None) -> list[str]:
 
 def test_a_direct_message_is_answered_in_the_response(make_app, agent, google) -> None:
     app = make_app(credentials=credentials(google))
-    [response], stored = post_events(app, agent, message_event())
+    event = message_event(name="spaces/DMDMDM/messages/M1.M1")
+    [response], stored = post_events(app, agent, event)
     assert response.status == 200
     assert response.json == {"text": "Hello! How can I help?"}
     [user] = user_events(stored)
@@ -521,3 +528,16 @@ def test_bad_settings_hints() -> None:
     with pytest.raises(ConfigError) as project:
         HangoutsChannel({"project_id": "my-chat-app"})
     assert "project *number*" in str(project.value)
+
+
+def test_a_message_delivered_again_is_not_handled_twice(make_app, agent, google) -> None:
+    app = make_app(credentials=credentials(google))
+    greet, goodbye = message_event("/greet"), message_event("/goodbye")
+    # an unauthenticated event bearing the name first must not make the bot skip the real one
+    [forged], _ = post_events(app, agent, greet, token=None)
+    assert forged.status == 401
+    responses, stored = post_events(app, agent, greet, greet, goodbye)
+    assert [r.status for r in responses] == [200] * 3
+    assert responses[1].json == {}
+    assert [e["text"] for e in user_events(stored)] == ["/greet", "/goodbye"]
+    assert bot_texts(stored) == ["Hello! How can I help?", "Bye!"]

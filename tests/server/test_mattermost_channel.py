@@ -409,3 +409,23 @@ def test_a_url_without_the_api_path_is_warned_about(caplog) -> None:
     with caplog.at_level("WARNING"):
         MattermostChannel({**GOOD, "url": "https://chat.example.com"})
     assert "does not end in /api/v4" in caplog.text
+
+
+def test_a_post_delivered_again_is_not_handled_twice(make_app, agent,
+                                                     api: MattermostApi) -> None:
+    app = make_app(credentials={"mattermost": settings(api, webhook_token=HOOK_TOKEN)})
+    greet = outgoing("@bot /greet", post_id="p-greet")
+    # a post without the token bearing the id first must not make the bot skip the real one
+    forged, _ = post(app, agent, {**greet, "token": "guessed"})
+    assert forged.status == 403
+    first, _ = post(app, agent, greet)
+    again, _ = post(app, agent, greet)
+    later, events = post(app, agent, outgoing("@bot /goodbye", post_id="p-bye"))
+    assert [r.status for r in (first, again, later)] == [200] * 3 and again.json == {}
+    assert texts(events) == ["/greet", "/goodbye"]
+    assert api.messages() == ["Hello! How can I help?", "Bye!"]
+    # a button press has no id of its own: pressing one twice is two messages
+    press = action("/greet", signature=button_signature(HOOK_TOKEN, CHANNEL, "/greet"))
+    post(app, agent, press)
+    _, events = post(app, agent, press)
+    assert texts(events)[-2:] == ["/greet", "/greet"]

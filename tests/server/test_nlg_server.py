@@ -165,3 +165,21 @@ def test_the_shape_problem_is_named() -> None:
         "'buttons' must be a list of objects, not 'yes/no'")
     assert message_problem({"text": 42}) == "'text' must be text, not 42"
     assert message_problem({"text": "Hi", "image": ""}) is None  # empty values are dropped
+
+
+def test_other_keys_of_the_answer_become_the_bot_event_s_metadata(tiny_model: Path,
+                                                                  nlg) -> None:
+    # Rasa builds the bot event from the answer: what is not part of the message
+    # (text, buttons, image, ...) is the event's metadata
+    server = nlg(lambda _: (200, json.dumps({
+        "text": "Hola", "lang": "es", "response_ids": ["r7"], "button_type": "vertical",
+        "generated": True, "metadata": {"tone": "warm", "lang": "en"}})))
+    agent = load(tiny_model, {"nlg": {"url": server.url}})
+    assert say(agent, "/greet") == [{"recipient_id": "nia", "text": "Hola"}]
+    stored = asyncio.run(agent.tracker_store.load_events("nia"))
+    bot = next(e for e in stored if e["event"] == "bot")
+    assert bot["text"] == "Hola"
+    # a top-level key wins over the metadata object's; generated stays the generator's
+    assert bot["metadata"] == {"lang": "es", "response_ids": ["r7"],
+                               "button_type": "vertical", "tone": "warm",
+                               "utter_action": "utter_greet"}

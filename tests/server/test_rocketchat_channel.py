@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -111,10 +112,15 @@ def settings(api: RocketChatApi, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
+#: every message Rocket.Chat posts has an id of its own
+MESSAGE_IDS = itertools.count(1)
+
+
 def outgoing(text: str, trigger_word: str | None = None, **extra: Any) -> dict[str, Any]:
     """A message as a Rocket.Chat outgoing webhook posts it."""
     body = {"token": HOOK_TOKEN, "bot": False, "channel_id": ROOM, "channel_name": "general",
-            "message_id": "msg1", "timestamp": "2024-03-18T03:37:15.725Z", "user_id": USER_ID,
+            "message_id": f"msg{next(MESSAGE_IDS)}", "timestamp": "2024-03-18T03:37:15.725Z",
+            "user_id": USER_ID,
             "user_name": "ada", "text": text, "siteUrl": "https://chat.example.com/"}
     if trigger_word:
         body["trigger_word"] = trigger_word
@@ -128,7 +134,7 @@ def livechat(text: str, kind: str | None = "Message", **message: Any) -> dict[st
         "visitor": {"_id": "visitor1", "token": "visitor-secret", "name": "James",
                     "username": "guest-3", "email": [{"address": "james@example.com"}]},
         "agent": {"_id": BOT_ID, "username": BOT_USER},
-        "messages": [{"_id": "lm1", "username": "guest-3", "msg": text,
+        "messages": [{"_id": f"lm{next(MESSAGE_IDS)}", "username": "guest-3", "msg": text,
                       "ts": "2024-02-02T10:22:14.087Z", **message}]}
     if kind is not None:
         body["type"] = kind
@@ -156,7 +162,8 @@ def texts(events: list[dict[str, Any]], kind: str = "user") -> list[str]:
 
 def test_a_message_is_answered_in_its_room(make_app, agent, api: RocketChatApi) -> None:
     app = make_app(credentials={"rocketchat": settings(api)})
-    response, events = post(app, agent, outgoing("/greet"))
+    body = outgoing("/greet")
+    response, events = post(app, agent, body)
     assert (response.status, response.body) == (200, b"")
     [call] = [r for r in api.requests if r.path == "/api/v1/chat.postMessage"]
     assert (call.headers["X-User-Id"], call.headers["X-Auth-Token"]) == (BOT_ID, "auth-token-1")
@@ -164,10 +171,11 @@ def test_a_message_is_answered_in_its_room(make_app, agent, api: RocketChatApi) 
     assert [json.loads(r.body) for r in api.logins()] == [{"user": BOT_USER,
                                                            "password": PASSWORD}]
     user = next(e for e in events if e["event"] == "user")
-    assert (user["text"], user["input_channel"], user["message_id"]) == ("/greet", "rocketchat",
-                                                                          "msg1")
+    assert (user["text"], user["input_channel"], user["message_id"]) == (
+        "/greet", "rocketchat", body["message_id"])
     assert user["metadata"] == {"rocketchat": {
-        "kind": "message", "room_id": ROOM, "channel_name": "general", "message_id": "msg1",
+        "kind": "message", "room_id": ROOM, "channel_name": "general",
+        "message_id": body["message_id"],
         "user_id": USER_ID, "user_name": "ada"}}
     assert texts(events, "bot") == ["Hello! How can I help?"]
 
@@ -282,13 +290,15 @@ def test_the_bots_own_messages_are_ignored(make_app, agent, api: RocketChatApi,
 def test_a_livechat_visitor_is_answered_in_the_livechat_room(make_app, agent,
                                                              api: RocketChatApi) -> None:
     app = make_app(credentials={"rocketchat": settings(api)})
-    response, events = post(app, agent, livechat("/greet"), sender="LIVEROOM1")
+    body = livechat("/greet")
+    response, events = post(app, agent, body, sender="LIVEROOM1")
     assert (response.status, response.body) == (200, b"")
     assert api.posts() == [{"roomId": "LIVEROOM1", "text": "Hello! How can I help?"}]
     user = next(e for e in events if e["event"] == "user")
     assert user["text"] == "/greet"
     assert user["metadata"] == {"rocketchat": {
-        "kind": "livechat", "room_id": "LIVEROOM1", "message_id": "lm1", "user_id": "visitor1",
+        "kind": "livechat", "room_id": "LIVEROOM1", "message_id": body["messages"][0]["_id"],
+        "user_id": "visitor1",
         "user_name": "guest-3",
         "visitor": {"_id": "visitor1", "name": "James", "username": "guest-3"}}}
     assert "visitor-secret" not in json.dumps(events)
@@ -494,3 +504,33 @@ def test_an_unknown_key_gets_a_did_you_mean() -> None:
     with pytest.raises(ConfigError) as raised:
         RocketChatChannel({**GOOD, "server_uri": "https://chat.example.com"})
     assert "did you mean 'server_url'" in str(raised.value)
+
+
+def test_a_message_sent_again_is_not_handled_twice(make_app, agent, api: RocketChatApi) -> None:
+    app = make_app(credentials={"rocketchat": settings(api)})
+    greet = outgoing("/greet")
+    post(app, agent, greet)
+    # Rocket.Chat retries a request whose answer came late or was not a 2xx
+    again, _ = post(app, agent, greet)
+    # an edit keeps the message id: it is a message of its own, and its retry is not
+    edited = {**greet, "text": "/goodbye", "isEdited": True}
+    post(app, agent, edited)
+    post(app, agent, edited)
+    # the Omnichannel webhook retries too, by the visitor message's `_id`
+    visitor = livechat("/greet")
+    post(app, agent, visitor, sender="LIVEROOM1")
+    _, live_events = post(app, agent, visitor, sender="LIVEROOM1")
+    _, events = post(app, agent, outgoing("/goodbye"))
+    assert (again.status, again.body) == (200, b"")
+    assert texts(events) == ["/greet", "/goodbye", "/goodbye"]
+    assert texts(live_events) == ["/greet"]
+    assert api.texts() == ["Hello! How can I help?", "Bye!", "Hello! How can I help?", "Bye!"]
+
+
+def test_delivery_ids_of_edits_follow_the_text() -> None:
+    from dialogflowlite.server.channels.rocketchat import delivery_id
+
+    assert delivery_id("m1", False, "hi") == "m1"
+    assert delivery_id("m1", True, "hi") == delivery_id("m1", True, "hi") != "m1"
+    assert delivery_id("m1", True, "hi") != delivery_id("m1", True, "hello")
+    assert delivery_id(None, True, "hi") is None

@@ -16,6 +16,7 @@ from dialogflowlite.server.channels.loader import enabled_channels
 from dialogflowlite.server.channels.telegram import (
     MAX_TEXT,
     TelegramChannel,
+    command_bot,
     command_text,
     custom_calls,
     keyboard,
@@ -342,6 +343,19 @@ def test_commands_are_cleaned_as_rasa_does() -> None:
     assert command_text("/start") == "/start"
     assert command_text("/greet@Tiny_Bot", "tiny_bot") == "/greet"
     assert command_text("/greet@other_bot", "tiny_bot") == "/greet@other_bot"
+    # a command ends at any white space, a line break too
+    assert command_text("/greet@tiny_bot\nhow are you", "tiny_bot") == "/greet\nhow are you"
+    assert command_text("/greet@tiny_bot\tfriend", "tiny_bot") == "/greet\tfriend"
+    assert command_text("/bot@tiny_bot\nhello", "tiny_bot") == "hello"
+
+
+def test_commands_for_other_bots_are_ignored_when_read() -> None:
+    assert command_bot("/greet@other_bot\nhi") == "other_bot"
+    assert command_bot("/greet@0.8") is None and command_bot("hello @other_bot") is None
+    other = read_update(text_update("/greet@other_bot\nhi"), "tiny_bot")
+    assert other.text is None and "another bot (@other_bot)" in other.ignored
+    ours = read_update(text_update("/greet@Tiny_Bot\nhi"), "tiny_bot")
+    assert ours.text == "/greet\nhi"
     assert command_text("tell /bot about it") == "tell /bot about it"
 
 
@@ -499,6 +513,51 @@ def test_an_update_telegram_delivers_again_is_not_handled_twice(make_app, agent,
     assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?", "Bye!"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_redelivery_to_another_worker_is_not_handled_twice(make_app, tiny_model, tmp_path,
+                                                             api: BotApi, backend: str) -> None:
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.stores.memory import MemoryTrackerStore
+
+    if backend == "sqlite":
+        from dialogflowlite.stores.sqlite import SQLiteLockStore
+
+        def lock_store() -> Any:
+            return SQLiteLockStore(db=tmp_path / "locks.db")
+    else:
+        import os
+        import uuid
+
+        from dialogflowlite.stores.redis import RedisLockStore
+
+        url, prefix = os.environ.get("DFL_TEST_REDIS_URL"), f"dfltest-{uuid.uuid4().hex[:8]}:"
+        if not url:
+            pytest.skip("DFL_TEST_REDIS_URL is not set: no Redis server to test against")
+
+        def lock_store() -> Any:
+            return RedisLockStore(url=url, key_prefix=prefix)
+
+    # two workers: each its own process memory and lock store, conversations shared
+    conversations = MemoryTrackerStore()
+    workers = [Agent.load(tiny_model, tracker_store=conversations, lock_store=lock_store())
+               for _ in range(2)]
+    apps = [make_app(credentials=credentials(api), agent=worker) for worker in workers]
+    greet = text_update("/greet")
+    try:
+        first, _ = post_update(apps[0], workers[0], greet)
+        again, stored = post_update(apps[1], workers[1], greet)
+    finally:
+        if backend == "redis":
+            import redis
+
+            with redis.Redis.from_url(url) as admin:
+                for key in admin.scan_iter(f"{prefix}*"):
+                    admin.delete(key)
+    assert [r.text for r in (first, again)] == ["success"] * 2
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet"]
+    assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?"]
+
+
 # ------------------------------------------------------------------ output_channel of the HTTP API
 
 
@@ -579,3 +638,56 @@ def test_appended_bot_events_are_sent_only_with_execute_side_effects(make_app, a
     assert api.sent("sendMessage") == [{"chat_id": 42, "text": "Your table is ready."}]
     events = asyncio.run(agent.tracker_store.load_events("42"))
     assert [e["text"] for e in events if e["event"] == "bot"] == ["Your table is ready."] * 2
+
+
+def test_a_group_command_names_the_bot_learned_from_getme_without_verify(make_app, agent,
+                                                                        api: BotApi) -> None:
+    settings = credentials(api)
+    del settings["telegram"]["verify"]
+    app = make_app(credentials=settings)
+    post_update(app, agent, text_update("/greet@tiny_bot"))
+    post_update(app, agent, text_update("/goodbye@other_bot"))
+    _, stored = post_update(app, agent, text_update("/goodbye@Tiny_Bot"))
+    # Rasa keeps `@tiny_bot` in the text; a command for another bot is not this bot's
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet", "/goodbye"]
+    # the username is asked once, not for every command
+    assert len(api.sent("getMe")) == 1
+
+
+def test_without_a_username_from_getme_a_group_command_is_not_guessed(make_app, agent,
+                                                                     caplog) -> None:
+    api = BotApi(failures={"getMe": [(500, {"ok": False, "description": "down"})]})
+    try:
+        settings = credentials(api)
+        del settings["telegram"]["verify"]
+        app = make_app(credentials=settings)
+        first, _ = post_update(app, agent, text_update("/greet@tiny_bot"))
+        _, stored = post_update(app, agent, text_update("/greet@tiny_bot"))
+    finally:
+        api.close()
+    # the first may be another bot's: handled, the intent shortcut would read it as greet
+    assert first.status == 200 and "a command for @tiny_bot was ignored" in caplog.text
+    # asked again after the failure, and the second command then reads as meant
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet"]
+    assert len(api.sent("getMe")) == 2
+
+
+def test_a_command_for_another_bot_does_not_run_this_bots_intent(make_app, agent,
+                                                                 api: BotApi) -> None:
+    app = make_app(credentials=credentials(api))
+    response, stored = post_update(app, agent, text_update("/greet@other_bot"))
+    assert response.status == 200 and response.text == "success"
+    assert stored is None and api.methods() == []
+    # a confidence after the intent names no bot
+    _, stored = post_update(app, agent, text_update("/greet@0.9"))
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet@0.9"]
+
+
+def test_buttons_without_text_ride_on_the_image_or_are_left_out(caplog) -> None:
+    with caplog.at_level("ERROR"):
+        alone = reply_calls({"buttons": CHOICE_BUTTONS}, 42)
+    # Telegram refuses a sendMessage without a text, which is what Rasa would send
+    assert alone == [] and "buttons but no text or image" in caplog.text
+    with_image = reply_calls({"buttons": CHOICE_BUTTONS, "image": "https://x.org/c.png"}, 42)
+    assert [method for method, _ in with_image] == ["sendPhoto"]
+    assert "inline_keyboard" in with_image[0][1]["reply_markup"]

@@ -429,3 +429,21 @@ def test_trigger_intent_pushes_the_messages_as_an_sms(make_app, api: TwilioApi) 
                                    params={"output_channel": "twilio"}))
     assert response.status == 200
     assert api.sent() == [{"To": [USER], "From": [NUMBER], "Body": ["Hello! How can I help?"]}]
+
+
+def test_a_message_twilio_delivers_again_is_not_handled_twice(make_app, agent,
+                                                              api: TwilioApi) -> None:
+    app = make_app(credentials=credentials(api, webhook_url=WEBHOOK_URL))
+    greet, goodbye = sms("/greet", MessageSid="SM1"), sms("/goodbye", MessageSid="SM2")
+    signed = {"X-Twilio-Signature": twilio_signature(WEBHOOK_URL, greet)}
+    # a forged request bearing the id first must not make the bot skip the real message
+    forged, _ = post_message(app, agent, greet, headers={"X-Twilio-Signature": "forged"})
+    assert forged.status == 403
+    first, _ = post_message(app, agent, greet, headers=signed)
+    again, _ = post_message(app, agent, greet, headers=signed)
+    later, stored = post_message(app, agent, goodbye, headers={
+        "X-Twilio-Signature": twilio_signature(WEBHOOK_URL, goodbye)})
+    assert [r.status for r in (first, again, later)] == [200] * 3
+    assert again.text == EMPTY_TWIML
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet", "/goodbye"]
+    assert api.bodies() == ["Hello! How can I help?", "Bye!"]

@@ -520,3 +520,19 @@ def test_trigger_intent_pushes_the_messages_into_the_room(make_app, api: WebexAp
                                    params={"output_channel": "webexteams"}))
     assert response.status == 200
     assert api.sent() == [{"roomId": target, "text": "Hello! How can I help?"}]
+
+
+def test_a_message_notified_again_is_not_handled_twice(make_app, agent, api: WebexApi) -> None:
+    app = make_app(credentials={"webexteams": settings(api, secret=SECRET)})
+    greet = api.add("m1", "/greet")
+    # a forged notification of the message first must not make the bot skip the real one
+    forged, _ = post(app, agent, greet, signed_with="guessed-secret")
+    assert forged.status == 403
+    first, _ = post(app, agent, greet, signed_with=SECRET)
+    again, _ = post(app, agent, greet, signed_with=SECRET)
+    later, events = post(app, agent, api.add("m2", "/goodbye"), signed_with=SECRET)
+    assert [r.status for r in (first, again, later)] == [200] * 3
+    assert texts(events) == ["/greet", "/goodbye"]
+    assert api.sent() == [{"roomId": ROOM, "text": "Hello! How can I help?"},
+                          {"roomId": ROOM, "text": "Bye!"}]
+

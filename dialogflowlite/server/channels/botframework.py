@@ -33,9 +33,13 @@ ignored. The text is ``text``, else ``value`` (an Adaptive Card submit: a
 string as it is, an object as JSON), else the first attachment's
 ``contentUrl`` (Rasa takes the empty text). An @mention of the bot (Teams
 asks for one in channels and group chats) is cut out of the text; Rasa keeps
-the ``<at>Bot</at>`` markup. Metadata: Rasa's ``attachments``
-when sent, and ``{"botframework": {"conversation_id", "channel_id",
-"service_url", "activity_id", "value"}}``.
+the ``<at>Bot</at>`` markup. An activity delivered again (the service resends
+one whose answer is late or an error; same ``id`` in the same channel and
+conversation, already taken by any worker sharing the lock store:
+:mod:`.deliveries`) is answered and not handled twice, where Rasa handles
+every delivery. Metadata: Rasa's ``attachments`` when sent, and
+``{"botframework": {"conversation_id", "channel_id", "service_url",
+"activity_id", "value"}}``.
 
 Outgoing: each part is an activity POSTed to
 ``{serviceUrl}/v3/conversations/{conversation.id}/activities`` with ``from``
@@ -74,6 +78,7 @@ from urllib.parse import quote, urlsplit
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.botframework_auth import DEFAULT_OPENID_URL, TokenVerifier
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.shared import safe_json
@@ -125,6 +130,9 @@ class IncomingActivity:
     metadata: dict[str, Any] = field(default_factory=dict)
     reply: dict[str, Any] = field(default_factory=dict)
     ignored: str = ""
+    #: the same in every delivery of the activity: its ``id`` within its channel and
+    #: conversation (Teams numbers activities per conversation)
+    delivery_id: str | None = None
 
 
 def read_activity(body: Any) -> IncomingActivity:
@@ -148,6 +156,10 @@ def read_activity(body: Any) -> IncomingActivity:
     found.reply = {"type": "message", "from": bot, "recipient": user,
                    "conversation": conversation, "replyToId": body.get("id"),
                    "channelData": {"notification": {"alert": "true"}}}
+    activity_id = text_id(body.get("id"))
+    if activity_id is not None and found.conversation_id:
+        found.delivery_id = json.dumps([text_id(body.get("channelId")), found.conversation_id,
+                                        activity_id])
     if found.sender_id is None or not found.conversation_id:
         found.text, found.ignored = None, "it names no sender or conversation"
     elif found.text is None:
@@ -310,6 +322,7 @@ class BotFrameworkChannel(InputChannel):
         self.clock: Callable[[], float] = time.monotonic
         self._token: str | None = None
         self._token_expires = 0.0
+        self.deliveries = RecentDeliveries(self.name())
 
     # -------------------------------------------------------------- Bot Connector API
 
@@ -437,6 +450,12 @@ class BotFrameworkChannel(InputChannel):
             if activity.text is None or activity.sender_id is None:
                 logger.debug("botframework: an activity (%s) was ignored: %s", activity.kind,
                              activity.ignored)
+            elif not await self.deliveries.is_new(activity.delivery_id, lock_store_of(request)):
+                # checked after the token, so that nobody else can make the bot skip one
+                logger.info("botframework: activity %s in conversation %s came again and was "
+                            "not handled again (the service resends what it thinks went "
+                            "unanswered)", activity.reply.get("replyToId"),
+                            activity.conversation_id)
             else:
                 await self._handle(request, on_message, activity)
             return text("success")

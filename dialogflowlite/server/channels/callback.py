@@ -44,6 +44,8 @@ class CallbackChannel(RestChannel):
     """The REST channel's requests, with the replies delivered to a callback URL."""
 
     channel_name = "callback"
+    #: the replies go to the URL, so ``?stream=true`` changes nothing (as in Rasa)
+    streams = False
     #: Rasa reads this section as an endpoint: the URL and how to authenticate to it
     SETTINGS: dict[str, Any] = {**RestChannel.SETTINGS, "url": None,
                                 "timeout": DEFAULT_TIMEOUT, "headers": None, "params": None,

@@ -35,8 +35,9 @@ conversation id is ``sender.id``, the user's page-scoped id:
   or file, as in Rasa;
 * a postback (a button of a template pressed, Get Started): its ``payload``.
 
-A message Facebook delivers again (its ``mid`` already handled by this server
-process: Facebook resends what was not answered within 20 seconds) is
+A message Facebook delivers again (its ``mid`` already handled by a worker
+sharing the lock store, :mod:`.deliveries`: Facebook resends what was not
+answered within 20 seconds) is
 answered and not handled twice. Echoes of the page's own messages, delivery
 and read receipts, reactions,
 referrals and the like are answered 200 and ignored. The message metadata is
@@ -61,7 +62,8 @@ unasked), in Rasa's order:
   sends the text; here they go out as quick replies on the (last piece of
   the) text instead, at most 13 (Messenger's limit, the rest is logged and
   dropped), with link buttons as ``title: url`` lines of the text. Buttons
-  without a text are logged and left out: Messenger shows none alone;
+  without a text are logged and left out: Messenger shows none alone (Rasa
+  sends a template without a text, which Messenger refuses);
 * text with ``quick_replies``: quick replies with ``content_type: text``, or
   the option's own ``content_type`` (``user_email``, ``user_phone_number``);
 * ``custom`` JSON: sent as the ``message`` itself (a list: each item), a
@@ -88,7 +90,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
@@ -366,7 +368,7 @@ class FacebookChannel(InputChannel):
             "page-access-token", "the page's access token from the app's Messenger settings")
         self.api_url = settings.http_url("api_url")
         self.timeout = settings.positive_seconds("timeout")
-        self.deliveries = RecentDeliveries()
+        self.deliveries = RecentDeliveries(self.name())
 
     # -------------------------------------------------------------- Send API
 
@@ -473,7 +475,7 @@ class FacebookChannel(InputChannel):
                     logger.debug("facebook: an event (%s) was ignored: %s", event.kind,
                                  event.ignored)
                     continue
-                if not self.deliveries.first_time(event.message_id):
+                if not await self.deliveries.is_new(event.message_id, lock_store_of(request)):
                     logger.info("facebook: message %s from %s came again and was not handled "
                                 "again (Facebook resends what it thinks went unanswered)",
                                 event.message_id, event.sender_id)

@@ -17,6 +17,9 @@ keys first::
 Routes under ``/webhooks/hangouts``: ``GET /`` answers ``{"status": "ok"}``;
 ``POST /webhook`` (the app's HTTP endpoint URL in the Chat API configuration)
 takes an event and answers with the bot's message, ``{}`` when there is none.
+A ``MESSAGE`` event delivered again (its message's ``name`` already taken by
+any worker sharing the lock store: :mod:`.deliveries`) is answered ``{}`` and
+not handled twice.
 
 Security, as Rasa: with ``project_id`` every request must carry the JWT
 Google Chat signs for that project number
@@ -57,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.hangouts_auth import DEFAULT_CERTS_URL, ChatTokenVerifier
 from dialogflowlite.server.channels.json_fields import as_dict, as_list
 from dialogflowlite.server.channels.settings import ChannelSettings
@@ -340,6 +344,7 @@ class HangoutsChannel(InputChannel):
         self.verifier: ChatTokenVerifier | None = None
         if self.project_id is not None:
             self.verifier = ChatTokenVerifier(self.project_id, certs_url, timeout=self.timeout)
+        self.deliveries = RecentDeliveries(self.name())
 
     def metadata(self, event: ChatEvent) -> dict[str, Any]:
         """The metadata of the user message (Rasa's ``room`` and more); override to change it."""
@@ -368,6 +373,11 @@ class HangoutsChannel(InputChannel):
             event = read_event(body, self.intents)
             if event.text is None:
                 logger.debug("hangouts: an event (%s) was ignored: %s", event.kind, event.ignored)
+                return json_response({})
+            # checked after the token, so that nobody else can make the bot skip one
+            if not await self.deliveries.is_new(event.message_id, lock_store_of(request)):
+                logger.info("hangouts: message %s came again and was not handled again",
+                            event.message_id)
                 return json_response({})
             replies = await self.handle(request, on_message, event)
             return json_response(response_message(replies))

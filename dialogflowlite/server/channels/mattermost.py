@@ -35,7 +35,10 @@ The metadata is ``{"mattermost": {"kind": "post" | "action", "channel_id",
 "post_id", "user_name"}}`` (Rasa's is empty). A body that is not a JSON object
 or form, has neither ``trigger_word`` nor ``context``, lacks ``user_id`` or
 ``channel_id``, or has no ``context.action`` gets 400 saying so (Rasa: 200);
-a post without text is answered and ignored.
+a post without text is answered and ignored. A post delivered again (its
+``post_id`` already taken by any worker sharing the lock store:
+:mod:`.deliveries`) is answered ``{}`` and not handled twice; button presses
+carry no id of their own and are each handled.
 
 Security (Rasa checks nothing): with ``webhook_token``, a post whose ``token``
 differs gets 403 and a log line. Actions carry no token, so the bot signs its
@@ -72,6 +75,7 @@ from urllib.parse import parse_qs
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
 from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
@@ -211,6 +215,7 @@ class MattermostChannel(InputChannel):
             "webhook_token", "the Token Mattermost shows for the outgoing webhook"))
         self.timeout = settings.positive_seconds("timeout")
         self._own_user_id: str | None = None
+        self.deliveries = RecentDeliveries(self.name())
 
     # -------------------------------------------------------------- API calls
 
@@ -331,6 +336,13 @@ class MattermostChannel(InputChannel):
                                  body["channel_id"])
                     return json_response({})
                 user_text = post_text(body)
+                # checked after webhook_token, so that nobody else can make the bot skip one
+                post_id = body.get("post_id") if isinstance(body.get("post_id"), str) else None
+                if user_text and not await self.deliveries.is_new(post_id or None,
+                                                                  lock_store_of(request)):
+                    logger.info("mattermost: post %s in %s came again and was not handled "
+                                "again", post_id, body["channel_id"])
+                    return json_response({})
             if user_text:
                 await self.handle(request, on_message, kind, body, sender, user_text)
             return json_response({})

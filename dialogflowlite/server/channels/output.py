@@ -12,10 +12,11 @@ the parameter is not given, when ``latest`` finds no user message or a channel
 this server does not run, and when the channel cannot send unasked. A name
 that is no enabled channel is a 400 listing them.
 
-A fired reminder's messages take the same way, to the channel of the
-conversation's latest user message (:func:`connect_reminders`), as Rasa sends
-them through the output channel of the conversation; where that channel cannot
-send unasked they are only stored.
+A fired reminder's messages take the same way, to the channel of the turn that
+scheduled it (:func:`connect_reminders`): the user message's channel, or the
+``output_channel`` of the request, as Rasa keeps the scheduling call's output
+channel with the job. Where there is none, or it cannot send unasked, they are
+only stored.
 """
 
 from __future__ import annotations

@@ -7,10 +7,20 @@ Rasa, the body may name ``"input_channel"``: the channel the message is
 recorded as coming from (``rest`` otherwise), which also picks a response's
 variation for that channel, so a bridge to another platform can name it.
 ``GET /webhooks/rest/`` answers ``{"status": "ok"}``.
+
+With ``?stream=true`` the answer is Rasa's streamed one: a
+``text/event-stream`` response, one JSON reply per line, each action's replies
+written as that action ends (the message's
+:attr:`~dialogflowlite.dialogue.messages.IncomingMessage.reply_sink`). The
+response starts with the first reply, so a turn that fails before it (no model
+loaded) still gets its error status and JSON error, where Rasa's stream has
+answered 200 already; one that fails later ends the stream (and is logged).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -20,17 +30,26 @@ if TYPE_CHECKING:
     from sanic import Blueprint, Request
     from sanic.response import HTTPResponse
 
+    from dialogflowlite.dialogue.messages import IncomingMessage
+
+logger = logging.getLogger(__name__)
+
 #: what an ``input_channel`` given in a body may be (it is stored and shown as a name)
 CHANNEL_NAME = re.compile(r"[\w.-]{1,64}")
 #: how many different ``input_channel`` names one server process takes: a bridge
 #: names a few, and each is a label of the server's metrics, which must stay bounded
 MAX_INPUT_CHANNELS = 100
+#: the content type of a streamed answer, as Rasa sends it (the lines are JSON, not
+#: server-sent events' ``data:`` frames)
+STREAM_CONTENT_TYPE = "text/event-stream"
 
 
 class RestChannel(InputChannel):
     """Request/response chat over HTTP; each request waits for all of the bot's replies."""
 
     channel_name = "rest"
+    #: whether ``?stream=true`` streams the replies (a channel that answers elsewhere does not)
+    streams = True
     #: its only setting: the longest message taken (0: the server's limit)
     SETTINGS: dict[str, Any] = {"max_message_chars": 0}
 
@@ -58,14 +77,18 @@ class RestChannel(InputChannel):
         max_chars = self.max_chars
 
         @blueprint.post("/webhook", name="webhook")
-        async def webhook(request: Request) -> HTTPResponse:
+        async def webhook(request: Request) -> HTTPResponse | None:
             body = validation.json_body(request)
+            streamed = self.streams and validation.query_flag(request, "stream", False)
             limit = max_chars or request.app.ctx.config.max_message_chars
             text = validation.message_text(body, "message", limit)
             sender = validation.sender_id(body.get("sender"))
             message = IncomingMessage(
                 text, sender_id=sender, channel=self.input_channel(body) or name,
                 metadata=validation.metadata(body), message_id=_optional_id(body))
+            if streamed:
+                await self.stream(request, message, on_message)
+                return None
             replies: list[dict[str, Any]] = await on_message(message)
             return await self.answer(replies)
 
@@ -94,11 +117,66 @@ class RestChannel(InputChannel):
     async def answer(self, replies: list[dict[str, Any]]) -> HTTPResponse:
         """The HTTP response to a message: here, the bot's replies as a JSON list, exactly
         as Rasa's REST channel answers."""
-        from sanic.response import json
+        from sanic.response import json as json_response
 
         from dialogflowlite.components.generation.messages import rasa_replies
 
-        return json(rasa_replies(replies))
+        return json_response(rasa_replies(replies))
+
+    async def stream(self, request: Request, message: IncomingMessage,
+                     on_message: OnMessage) -> None:
+        """Answer ``request`` with the bot's replies to ``message`` streamed as Rasa's
+        ``?stream=true`` sends them: ``text/event-stream``, each reply in Rasa's REST
+        shape as one line of JSON, each action's replies as that action ends."""
+        stream = _ReplyStream(request)
+        message.reply_sink = stream.send
+        try:
+            replies = await on_message(message)
+        except Exception:
+            if not stream.started:
+                raise  # answered as any failed request: its status and JSON error
+            logger.exception("conversation %r: the turn failed after its first replies "
+                             "were streamed; the stream ends here", message.sender_id)
+            await stream.end()
+            return
+        if not stream.called:
+            # a processor that does not stream (a plugin's) still answers them all
+            await stream.send(replies)
+        await stream.end()
+
+
+class _ReplyStream:
+    """The streamed answer of one request, started when the first replies come."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.response: Any = None
+        #: whether the processor handed over replies at all (even ones that failed)
+        self.called = False
+
+    @property
+    def started(self) -> bool:
+        return self.response is not None
+
+    async def send(self, replies: list[dict[str, Any]]) -> None:
+        """Write ``replies`` as lines of JSON, in Rasa's REST shape."""
+        from dialogflowlite.components.generation.messages import rasa_replies
+
+        self.called = True
+        if self.response is None:
+            self.response = await self.request.respond(content_type=STREAM_CONTENT_TYPE)
+        for reply in rasa_replies(replies):
+            await self.response.send(json.dumps(reply) + "\n")
+
+    async def end(self) -> None:
+        """Finish the answer (an empty stream when no reply came)."""
+        try:
+            if self.response is None:
+                self.response = await self.request.respond(content_type=STREAM_CONTENT_TYPE)
+            await self.response.eof()
+        except Exception:
+            # the client went away: the turn is stored, there is nobody to tell
+            logger.debug("the streamed answer could not be finished", exc_info=True)
 
 
 def _optional_id(body: dict[str, Any]) -> str | None:

@@ -48,7 +48,11 @@ The metadata is ``{"rocketchat": {"kind": "message" | "livechat", "room_id",
 "message_id", "user_id", "user_name", ...}}`` (Rasa's is empty); outgoing
 webhooks add ``channel_name``, ``thread_id`` and ``edited``, Livechat the
 ``visitor`` (its ``_id``, ``name``, ``username`` and ``department``; never its
-token). A request without room or text is answered and ignored.
+token). A request without room or text is answered and ignored. A message
+sent again (both webhooks retry a request whose answer is late or not a 2xx)
+is answered and not handled twice: its message id (with the new text, for an
+edit, which keeps the id) was taken already by a worker sharing the lock
+store (:mod:`.deliveries`); Rasa handles every delivery.
 
 Security (Rasa checks nothing): with ``token``, a request is handled only when
 the outgoing webhook's ``token`` field in the body, or the Omnichannel
@@ -77,6 +81,7 @@ access tokens, two-factor authentication, retries of refused posts.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -85,6 +90,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
@@ -139,6 +145,8 @@ class WebhookMessage:
     from_bot: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     ignored: str = ""
+    #: the same in every delivery of this message (an edit is a delivery of its own)
+    delivery_id: str | None = None
 
 
 def read_webhook(body: dict[str, Any]) -> WebhookMessage:
@@ -151,6 +159,17 @@ def read_webhook(body: dict[str, Any]) -> WebhookMessage:
     elif not found.text:
         found.text, found.ignored = None, "it has no text"
     return found
+
+
+def delivery_id(message_id: str | None, edited: bool, text: str) -> str | None:
+    """What tells a re-delivery of a message from a new one: its id, and for an edit (which
+    keeps the id) also the new text."""
+    if message_id is None:
+        return None
+    if not edited:
+        return message_id
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    return f"{message_id}/edited/{digest}"
 
 
 def message_text(text: str, trigger_word: str | None) -> str:
@@ -173,6 +192,7 @@ def _read_outgoing(body: dict[str, Any]) -> WebhookMessage:
         trigger_word=trigger or None,
         # Rocket.Chat sets `bot` on messages of integrations and bots, false or absent else
         from_bot=bool(body.get("bot")))
+    found.delivery_id = delivery_id(found.message_id, bool(body.get("isEdited")), text)
     details = {"kind": "message", "room_id": found.room_id,
                "channel_name": body.get("channel_name"), "message_id": found.message_id,
                "user_id": found.user_id, "user_name": found.user_name,
@@ -196,6 +216,8 @@ def _read_livechat(body: dict[str, Any]) -> WebhookMessage:
         text=message["msg"].strip() if isinstance(message.get("msg"), str) else "",
         user_id=text_id(visitor.get("_id")), user_name=text_id(message.get("username")),
         message_id=text_id(message.get("_id")))
+    found.delivery_id = delivery_id(found.message_id, bool(message.get("editedAt")),
+                                    found.text or "")
     if message.get("agentId"):
         found.ignored = "it is an agent's message"
     shown = {key: visitor[key] for key in ("_id", "name", "username", "department")
@@ -320,6 +342,7 @@ class RocketChatChannel(InputChannel):
         #: (user id, auth token) of the current login; None until logged in
         self._login: tuple[str, str] | None = None
         self._own_user_name: str | None = None
+        self.deliveries = RecentDeliveries(self.name())
 
     # -------------------------------------------------------------- REST API
 
@@ -463,6 +486,11 @@ class RocketChatChannel(InputChannel):
             if found.text is None or found.room_id is None:
                 logger.debug("rocketchat: a %s request was ignored: %s", found.kind,
                              found.ignored)
+                return text("")
+            if not await self.deliveries.is_new(found.delivery_id, lock_store_of(request)):
+                # both webhooks send a request again when the answer is late or not a 2xx
+                logger.info("rocketchat: message %s in room %s came again and was not handled "
+                            "again", found.message_id, found.room_id)
                 return text("")
             await self.handle(request, on_message, found, found.room_id, found.text)
             return text("")

@@ -42,8 +42,9 @@ What is handled, as in Rasa:
   retry whose reason is in ``errors_ignore_retry`` (by default
   ``http_timeout``: the first delivery is still being handled) is answered
   201 with ``X-Slack-No-Retry: 1`` and not handled again; retries for other
-  reasons (the first delivery failed) are handled, unless this server
-  already took that ``event_id`` (a proxy in front timed out, say).
+  reasons (the first delivery failed) are handled, unless a worker sharing
+  the lock store already took that ``event_id`` (a proxy in front timed out,
+  say; :mod:`.deliveries`).
 
 Replies go to the channel the message came from (``slack_channel`` when the
 event names none), in the user's thread with ``use_threads``; each part of
@@ -71,7 +72,7 @@ from urllib.parse import parse_qs
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.vendor_http import vendor_request
@@ -240,7 +241,7 @@ class SlackChannel(InputChannel):
                                        '"http://proxy:3128"', exact=True)
         self.api_url = settings.http_url("api_url")
         self.timeout = settings.positive_seconds("timeout")
-        self.deliveries = RecentDeliveries()
+        self.deliveries = RecentDeliveries(self.name())
 
     # ------------------------------------------------------------ incoming
 
@@ -367,7 +368,7 @@ class SlackChannel(InputChannel):
                 logger.info("slack channel: retry %s of an event already being handled was "
                             "not handled again", skipped)
                 return empty(status=201, headers={"X-Slack-No-Retry": "1"})
-            if not self.deliveries.first_time(event_id):
+            if not await self.deliveries.is_new(event_id, lock_store_of(request)):
                 # a retry for another reason (a proxy's timeout, say) of an event this
                 # server took: handled again, the user would get every answer twice
                 logger.info("slack channel: event %s came again and was not handled again",

@@ -36,8 +36,14 @@ Updates become user messages as in Rasa; the conversation id is the chat id:
 
 * ``message`` with ``text``: the text; a leading ``/bot`` command is removed
   (Rasa's habit), other commands such as ``/start`` pass through, and
-  ``/greet@my_bot`` (as group chats send it) reads ``/greet`` when ``verify``
-  names the bot. ``/restart`` is followed by ``/start``, as in Rasa;
+  ``/greet@my_bot`` (as group chats send it) reads ``/greet``: the bot's
+  username is ``verify``, or without it what ``getMe`` answers, asked once
+  when the first such command arrives (Rasa keeps ``@my_bot`` in the text).
+  A command for another bot (``/greet@other_bot``, which a group member bot
+  without privacy mode sees too) is answered and ignored, and so is any
+  command naming a bot while this bot's username cannot be learned: Rasa
+  hands it on, and its intent shortcut reads it as this bot's ``greet``.
+  ``/restart`` is followed by ``/start``, as in Rasa;
 * ``edited_message`` with text: the new text;
 * ``callback_query`` (an inline button pressed): its ``data``, the button's
   payload; the press is answered with ``answerCallbackQuery`` first, so the
@@ -49,7 +55,8 @@ kind, the message id, the chat type and who wrote (id, username, first name,
 language). Any other update (stickers, photos, channel posts, member changes,
 malformed JSON) is answered 200 and ignored, so Telegram does not send it
 again and again. An update Telegram delivers again (its ``update_id`` already
-taken by this server process) is answered and not handled twice.
+taken by any worker sharing the lock store: :mod:`.deliveries`) is answered
+and not handled twice.
 
 Each reply goes out in this order: its text with ``sendMessage``
 (paragraphs separated by a blank line as messages of their own, as Rasa
@@ -69,6 +76,9 @@ longer, an error is logged and that message's buttons go out as a reply
 keyboard instead. A button with a ``url`` (and no payload) opens the link.
 A response's own ``button_type`` (the reply's ``button_type``, or
 ``metadata.button_type`` from a plugin) wins over the channel's setting.
+Buttons without a text or an image to ride on are logged and left out:
+Telegram shows no keyboard alone (Rasa calls ``sendMessage`` without a text,
+which Telegram refuses).
 
 A Bot API call that fails (an error status, ``"ok": false``, no answer in
 time) is logged with the chat, the method and Telegram's description; the
@@ -89,7 +99,7 @@ from urllib.parse import urlsplit
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
-from dialogflowlite.server.channels.deliveries import RecentDeliveries
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.json_fields import text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
@@ -129,6 +139,9 @@ MAX_BUTTONS_PER_ROW = 8
 
 TOKEN_PATTERN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 SECRET_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+#: a command naming the bot it is for, as group chats send it (``/greet@my_bot``); a
+#: username starts with a letter, so an intent's confidence (``/greet@0.8``) is no bot
+ADDRESSED_COMMAND = re.compile(r"/[^\s@]+@([A-Za-z]\w*)")
 #: the ports Telegram's own servers post webhooks to
 WEBHOOK_PORTS = (443, 80, 88, 8443)
 
@@ -181,8 +194,7 @@ class TelegramUpdate:
 def read_update(update: Any, username: str | None = None) -> TelegramUpdate:
     """The user message in a Telegram update, read as Rasa's connector reads it.
 
-    ``username`` (the bot's, from ``verify``) lets ``/command@username`` read
-    ``/command``.
+    ``username`` (the bot's) lets ``/command@username`` read ``/command``.
     """
     if not isinstance(update, dict):
         return TelegramUpdate("unknown", ignored="the update is not a JSON object")
@@ -213,7 +225,11 @@ def _read_kind(update: dict[str, Any], username: str | None) -> TelegramUpdate:
         message = update["message"]
         found = TelegramUpdate("message", chat_id=_chat_id(message))
         found.metadata = _metadata(update, "message", message, message.get("from"))
-        if isinstance(message.get("text"), str):
+        bot = command_bot(message.get("text"))
+        if bot is not None and username and bot.lower() != username.lower():
+            # in a group the bot sees commands for other bots too (without privacy mode)
+            found.ignored = f"the command is for another bot (@{bot})"
+        elif isinstance(message.get("text"), str):
             found.text = command_text(message["text"], username)
         elif isinstance(message.get("location"), dict):
             found.text = _location_text(message["location"])
@@ -231,13 +247,26 @@ def _read_kind(update: dict[str, Any], username: str | None) -> TelegramUpdate:
 
 
 def command_text(text: str, username: str | None = None) -> str:
-    """A message text with Rasa's ``/bot`` prefix and this bot's ``@username`` removed."""
-    head, space, rest = text.partition(" ")
-    if username and head.startswith("/") and head.lower().endswith("@" + username.lower()):
-        head = head[: -len(username) - 1]
+    """A message text with Rasa's ``/bot`` prefix and this bot's ``@username`` removed.
+
+    The command ends at the first white space, a line break as much as a space
+    (``/greet@my_bot`` then a new line reads ``/greet`` and the new line).
+    """
+    head, space, rest = re.match(r"(\S*)(\s*)(.*)", text, re.DOTALL).groups()
+    bot = command_bot(head)
+    if username and bot is not None and bot.lower() == username.lower():
+        head = head[: -len(bot) - 1]
     if head == "/bot":
         return rest.strip()
     return head + space + rest
+
+
+def command_bot(text: str | None) -> str | None:
+    """The bot a message's leading command names (``/greet@my_bot``: ``my_bot``), or None."""
+    if not isinstance(text, str):
+        return None
+    found = ADDRESSED_COMMAND.fullmatch(re.match(r"\S*", text).group())
+    return found.group(1) if found else None
 
 
 def _location_text(location: dict[str, Any]) -> str | None:
@@ -429,6 +458,8 @@ class TelegramChannel(InputChannel):
 
         # Rasa compares `verify` with getMe on every update; here it is checked once at start
         self.username = str(settings["verify"] or "").strip().lstrip("@") or None
+        #: the username getMe gave, when ``verify`` names none (see :meth:`bot_username`)
+        self.learned_username: str | None = None
 
         self.api_url = settings.http_url("api_url")
 
@@ -444,7 +475,7 @@ class TelegramChannel(InputChannel):
 
         self.timeout = settings.positive_seconds("timeout")
 
-        self.deliveries = RecentDeliveries()
+        self.deliveries = RecentDeliveries(self.name())
         self.button_type = str(settings["button_type"])
         if self.button_type not in BUTTON_TYPES:
             raise ConfigError(f"credentials.yml telegram: `button_type` {self.button_type!r} "
@@ -555,6 +586,42 @@ class TelegramChannel(InputChannel):
             return False
         return True
 
+    async def bot_username(self) -> str | None:
+        """The bot's username, which group commands name (``/greet@my_bot``): ``verify``,
+        else what ``getMe`` answers, asked once (again after a failure); None when unknown."""
+        if self.username or self.learned_username:
+            return self.username or self.learned_username
+        async with self._session() as session:
+            me = await self.call(session, "getMe", {})
+        found = me.get("username") if isinstance(me, dict) else None
+        if isinstance(found, str) and found:
+            self.learned_username = found
+        return self.learned_username
+
+    async def read(self, body: bytes) -> TelegramUpdate:
+        """The update in a webhook request's ``body``; a group command addressed to this bot
+        reads without its ``@username``, even when ``verify`` does not name the bot."""
+        try:
+            payload = safe_json.loads(body or b"")
+        except (ValueError, UnicodeDecodeError):
+            return TelegramUpdate("unknown", ignored="the body is not valid JSON")
+        username = self.username or self.learned_username
+        update = read_update(payload, username)
+        bot = command_bot(update.text) if update.kind == "message" else None
+        if username is None and bot is not None:
+            username = await self.bot_username()
+            if username is not None:
+                update = read_update(payload, username)
+            else:
+                # whether it is for this bot cannot be told; if handled, a command for another
+                # bot would run this bot's intent (the intent shortcut reads /greet@x as greet)
+                logger.warning("telegram: a command for @%s was ignored: this bot's username "
+                               "is unknown (getMe failed); set `verify` to it in "
+                               "credentials.yml", bot)
+                update.text = None
+                update.ignored = "the command names a bot, and this bot's username is unknown"
+        return update
+
     # -------------------------------------------------------------- routes
 
     def metadata(self, update: TelegramUpdate) -> dict[str, Any]:
@@ -597,11 +664,8 @@ class TelegramChannel(InputChannel):
                                    SECRET_HEADER)
                     raise ApiError(403, "NotAuthorized",
                                    f"the {SECRET_HEADER} header is missing or wrong")
-            try:
-                update = read_update(safe_json.loads(request.body or b""), self.username)
-            except (ValueError, UnicodeDecodeError):
-                update = TelegramUpdate("unknown", ignored="the body is not valid JSON")
-            if not self.deliveries.first_time(update.update_id):
+            update = await self.read(request.body)
+            if not await self.deliveries.is_new(update.update_id, lock_store_of(request)):
                 logger.info("telegram: update %s came again and was not handled again "
                             "(Telegram resends what it thinks went unanswered)",
                             update.update_id)

@@ -21,7 +21,9 @@ Routes under ``/webhooks/twilio``: ``GET /`` answers ``{"status": "ok"}``;
 are sent, answers 200 with an empty TwiML document (``<Response></Response>``,
 ``text/xml``): replies go out through the REST API, so there can be several. A
 turn that fails is logged and answered the same way, so Twilio does not count
-the webhook as failing.
+the webhook as failing. A message Twilio delivers again (its ``MessageSid``
+already taken, by any worker sharing the lock store: :mod:`.deliveries`) is
+answered the same way and not handled twice.
 
 Security (Rasa checks nothing): with ``webhook_url``, the exact URL entered in
 the Twilio console (behind a proxy the server cannot know it), a request must
@@ -86,6 +88,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
 from dialogflowlite.server.channels.vendor_http import vendor_request
@@ -331,6 +334,7 @@ class TwilioChannel(InputChannel):
             "webhook_url", 'the URL set in the Twilio console, e.g. '
             '"https://example.com/webhooks/twilio/webhook"', exact=True)
         self.timeout = settings.positive_seconds("timeout")
+        self.deliveries = RecentDeliveries(self.name())
 
     # -------------------------------------------------------------- incoming
 
@@ -363,6 +367,13 @@ class TwilioChannel(InputChannel):
             user_text = message_text(form)
             if not sender or user_text is None:
                 logger.debug("twilio: a message without sender, text or media was ignored")
+                return answer()
+            message_sid = (form.get("MessageSid") or [""])[0] or None
+            # checked after the signature, so that nobody else can make the bot skip one
+            if not await self.deliveries.is_new(message_sid, lock_store_of(request)):
+                logger.info("twilio: message %s from %s came again and was not handled again "
+                            "(Twilio may retry a webhook call that failed or timed out)",
+                            message_sid, sender)
                 return answer()
             await self.handle(request, on_message, sender, user_text, form)
             return answer()

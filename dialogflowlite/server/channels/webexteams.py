@@ -25,6 +25,9 @@ Routes under ``/webhooks/webexteams``: ``GET /`` answers ``{"status": "ok"}``;
 the turn is handled and its replies sent, also when the turn fails or the
 message cannot be read (both logged). Notifications of other resources or
 events are answered and ignored; a body that is not a JSON object gets 400.
+A message (or button press) notified again, its id as read from Webex
+already taken by any worker sharing the lock store (:mod:`.deliveries`), is
+answered and not handled twice.
 
 Security (Rasa checks nothing): with ``secret``, a notification whose
 ``X-Spark-Signature`` header is not the hex HMAC-SHA1 of the raw body keyed
@@ -81,6 +84,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
 from dialogflowlite.server.channels.json_fields import as_dict, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf8_bytes
@@ -356,6 +360,7 @@ class WebexTeamsChannel(InputChannel):
         self.api_url = str(settings.http_url("api_url"))
         self.timeout = settings.positive_seconds("timeout")
         self._own_id: str | None = None
+        self.deliveries = RecentDeliveries(self.name())
 
     # -------------------------------------------------------------- REST API
 
@@ -500,8 +505,17 @@ class WebexTeamsChannel(InputChannel):
                 return text("")
             async with self._session() as session:
                 incoming = await self.read(session, notification)
-            if incoming is not None:
-                await self.handle(request, on_message, incoming)
+            if incoming is None:
+                return text("")
+            # checked once the message is read: a notification whose message could not be
+            # read (or is not one to handle) is not remembered, so its re-delivery is tried
+            item_id = text_id(incoming.item.get("id"))
+            delivery = None if item_id is None else f"{incoming.kind}:{item_id}"
+            if not await self.deliveries.is_new(delivery, lock_store_of(request)):
+                logger.info("webexteams: the %s %s in room %s came again and was not handled "
+                            "again", incoming.kind, item_id, incoming.room_id)
+                return text("")
+            await self.handle(request, on_message, incoming)
             return text("")
 
         return blueprint

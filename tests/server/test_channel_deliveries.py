@@ -1,0 +1,114 @@
+"""A channel's memory of deliveries: the lock store's where it keeps one, else per process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dialogflowlite.errors import TrackerStoreError
+from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+
+
+class FlakyLockStore:
+    """A lock store (of a plugin) whose memory of deliveries fails while ``down``."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.seen: set[str] = set()
+
+    async def first_delivery(self, key: str, ttl_seconds: float) -> bool:
+        if self.down:
+            raise TrackerStoreError("Redis delivery check failed: ConnectionError: refused")
+        new = key not in self.seen
+        self.seen.add(key)
+        return new
+
+
+def is_new(deliveries: RecentDeliveries, delivery_id: Any, store: Any = None) -> bool:
+    return asyncio.run(deliveries.is_new(delivery_id, store))
+
+
+def test_two_workers_share_the_sqlite_lock_stores_memory(tmp_path: Path) -> None:
+    from dialogflowlite.stores.sqlite import SQLiteLockStore
+
+    async def main() -> list[bool]:
+        stores = [SQLiteLockStore(db=tmp_path / "locks.db") for _ in range(2)]
+        workers = [RecentDeliveries("telegram") for _ in range(2)]
+        answers = [await workers[0].is_new(1001, stores[0]),
+                   await workers[1].is_new(1001, stores[1]),
+                   await workers[1].is_new(1002, stores[1]),
+                   # the ids of another channel are its own
+                   await RecentDeliveries("facebook").is_new(1001, stores[0])]
+        for store in stores:
+            await store.close()
+        return answers
+
+    assert asyncio.run(main()) == [True, False, True, True]
+
+
+@pytest.mark.parametrize("store", [None, object()], ids=["no-store", "store-without-memory"])
+def test_without_the_lock_stores_memory_the_process_remembers(store: Any) -> None:
+    deliveries = RecentDeliveries("telegram")
+    assert is_new(deliveries, "7", store) and not is_new(deliveries, "7", store)
+    # another worker, with a memory of its own, does not know it
+    assert is_new(RecentDeliveries("telegram"), "7", store)
+    assert is_new(deliveries, None, store) and is_new(deliveries, None, store)
+
+
+def test_the_in_memory_lock_store_leaves_it_to_the_process() -> None:
+    from dialogflowlite.stores.memory import MemoryLockStore
+
+    store = MemoryLockStore()
+    deliveries = RecentDeliveries("telegram")
+    assert is_new(deliveries, "7", store) and not is_new(deliveries, "7", store)
+    assert is_new(RecentDeliveries("telegram"), "7", store)
+
+
+def test_a_failing_store_is_logged_once_and_the_message_still_handled(caplog) -> None:
+    store = FlakyLockStore()
+    deliveries = RecentDeliveries("telegram")
+    store.down = True
+    with caplog.at_level(logging.INFO, logger="dialogflowlite.server.channels.deliveries"):
+        # handled rather than lost, and this process still tells its own re-deliveries
+        assert is_new(deliveries, "1", store) and not is_new(deliveries, "1", store)
+        assert is_new(deliveries, "2", store)
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        assert "telegram: the lock store could not say whether delivery 1 is new" in \
+            warnings[0].getMessage() and "ConnectionError" in warnings[0].getMessage()
+        store.down = False
+        assert is_new(deliveries, "3", store)
+        assert "remembers deliveries again" in caplog.text
+    # back up: the store answers for all workers again
+    assert not is_new(RecentDeliveries("telegram"), "3", store)
+
+
+def test_a_redis_that_is_down_does_not_drop_the_message(caplog) -> None:
+    pytest.importorskip("redis")
+    from dialogflowlite.stores.redis import RedisLockStore
+
+    async def main() -> list[bool]:
+        # port 9 (discard): nothing listens there on a test machine
+        store = RedisLockStore(url="127.0.0.1", port=9, socket_timeout=2)
+        deliveries = RecentDeliveries("facebook")
+        try:
+            return [await deliveries.is_new("m.1", store), await deliveries.is_new("m.1", store)]
+        finally:
+            await store.close()
+
+    with caplog.at_level(logging.WARNING):
+        assert asyncio.run(main()) == [True, False]
+    assert "Redis delivery check failed" in caplog.text
+
+
+def test_the_lock_store_of_a_request() -> None:
+    ctx = SimpleNamespace()
+    request = SimpleNamespace(app=SimpleNamespace(ctx=ctx))
+    assert lock_store_of(request) is None  # no model loaded yet
+    ctx.agent = SimpleNamespace(lock_store="the store")
+    assert lock_store_of(request) == "the store"
