@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,19 @@ from dialogflowlite.io.config_reader import COMPONENT_SECTIONS
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.loader import Project
 from dialogflowlite.io.problems import NO_DOMAIN
+from dialogflowlite.io.yaml import position as yaml_position
+from dialogflowlite.io.yaml import read_yaml_file, to_plain
 from dialogflowlite.shared.domain import (
     ACTION_LISTEN,
     ACTION_TWO_STAGE_FALLBACK,
     DEFAULT_INTENTS,
     FROM_ENTITY,
+    FROM_INTENT,
     FROM_TEXT,
+    FROM_TRIGGER_INTENT,
+    SESSION_START_METADATA_SLOT,
     Domain,
+    ResponseDef,
     SlotDef,
     variation_conditions,
 )
@@ -85,6 +91,7 @@ CHECKS_SKIPPED = "DFL136"
 INTERRUPTION_FILLS_SLOT = "DFL137"
 STORY_SLOT_VALUE = "DFL138"
 RETRIEVAL_WITHOUT_SELECTOR = "DFL139"
+CONDITION_NEVER_HOLDS = "DFL140"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -957,42 +964,255 @@ def check_response_conditions(project: Project) -> list[Problem]:
     """A conditional response variation must test a declared slot, with a value it can have.
 
     Otherwise the variation silently never applies. Rasa's conditions are
-    ``{type: slot, name: <slot>, value: <value>}``.
+    ``{type: slot, name: <slot>, value: <value>}``, and compare the value with
+    what the slot holds as it was set (see :func:`condition_value_misfit`).
     """
     domain = project.domain
     slots = list(domain.slots)
+    possible = _possible_slot_values(project)
+    conditions = _ConditionPositions()
     problems = []
     for response in domain.responses.values():
-        where = _where(response.position, domain.position, fallback=_domain_file(project))
+        fallback = _where(response.position, domain.position, fallback=_domain_file(project))
         for variation in response.variations:
-            for condition in variation_conditions(variation):
-                problem = _condition_problem(response.name, condition, domain, slots, where)
+            for index, condition in enumerate(variation_conditions(variation)):
+                where = conditions.find(response, variation, index) or fallback
+                problem = _condition_problem(response.name, condition, domain, slots, where,
+                                             possible)
                 if problem is not None:
                     problems.append(problem)
     return problems
 
 
 def _condition_problem(response: str, condition: Any, domain: Domain, slots: list[str],
-                       where: Position) -> Problem | None:
+                       where: Position, possible: dict[str, _SlotValues]) -> Problem | None:
     if not isinstance(condition, dict) or condition.get("type", "slot") != "slot":
         return _error(where, f"response '{response}' has a condition that is not "
                       "`{type: slot, name: ..., value: ...}`",
                       "write each condition as type: slot, name: <slot>, value: <value>",
                       RESPONSE_CONDITION)
     name = condition.get("name")
+    if name == SESSION_START_METADATA_SLOT and name not in domain.slots:
+        return None  # Rasa's domain always has it, and the tracker lists it
     if name not in domain.slots:
         return _error(where, f"response '{response}' has a condition on slot '{name}' that "
                       "the domain lacks, so that variation is never sent",
                       _suggest(str(name), slots, "declare the slot under slots:"),
                       RESPONSE_CONDITION)
     value = condition.get("value")
-    misfit = slot_value_misfit(domain.slots[name], value)
+    slot = domain.slots[name]
+    # a categorical slot's values are its author's list of what it may be
+    misfit = slot_value_misfit(slot, value) if slot.type == "categorical" else None
+    code = RESPONSE_CONDITION
+    if misfit is None:
+        misfit = condition_value_misfit(slot, value, possible.get(name))
+        code = CONDITION_NEVER_HOLDS
     if misfit is not None:
         reason, hint = misfit
         return _warning(where, f"response '{response}' has a condition on slot '{name}' with "
                         f"value {value!r}, {reason}, so that variation is never sent",
-                        hint, RESPONSE_CONDITION)
+                        hint, code)
     return None
+
+
+@dataclass
+class _SlotValues:
+    """What a slot can be set to at run time, as far as the project tells."""
+
+    #: an entity's value or the message's text (from_entity, from_text mappings)
+    text: bool = False
+    #: the values named in the project: from_intent mappings, the initial value,
+    #: entity values that response buttons send (``/inform{"count": 2}``)
+    named: list[Any] = field(default_factory=list)
+    #: anything at all: a custom mapping, a validation action, an extractor whose
+    #: values are numbers or objects (Duckling), no mappings
+    anything: bool = False
+
+
+#: mapping types whose values this check knows
+_KNOWN_MAPPINGS = (FROM_ENTITY, FROM_TEXT, FROM_INTENT, FROM_TRIGGER_INTENT)
+
+
+def _possible_slot_values(project: Project) -> dict[str, _SlotValues]:
+    """For every slot, what its mappings (and the rest of the project) can set it to."""
+    domain = project.domain
+    sent = _button_entity_values(domain)
+    structured = _pipeline_has_structured_entities(project)
+    validated = _validated_slots(domain)
+    found: dict[str, _SlotValues] = {}
+    for name, slot in domain.slots.items():
+        values = _SlotValues()
+        found[name] = values
+        if slot.initial_value is not None:
+            values.named.append(slot.stored_value(slot.initial_value))
+        if not slot.mappings or name in validated or any(
+                m.type not in _KNOWN_MAPPINGS for m in slot.mappings):
+            values.anything = True
+            continue
+        for mapping in slot.mappings:
+            if mapping.type in (FROM_INTENT, FROM_TRIGGER_INTENT):
+                values.named.append(slot.stored_value(mapping.value))
+            elif mapping.type == FROM_TEXT:
+                values.text = True
+            else:
+                values.text = True
+                entity_values = sent.get(mapping.entity or "", [])
+                if structured or entity_values is None:
+                    values.anything = True
+                else:
+                    values.named += [slot.stored_value(v) for v in entity_values]
+    return found
+
+
+def _validated_slots(domain: Domain) -> set[str]:
+    """Slots a validation action the domain declares may set to a value of its own
+    (``validate_<form>`` for the form's slots, ``action_validate_slot_mappings`` for all)."""
+    actions = set(domain.custom_actions)
+    if "action_validate_slot_mappings" in actions:
+        return set(domain.slots)
+    return {slot for form in domain.forms.values() if f"validate_{form.name}" in actions
+            for slot in form.required_slots}
+
+
+def _pipeline_has_structured_entities(project: Project) -> bool:
+    """Whether config.yml's pipeline has an extractor whose entity values may be numbers or
+    objects rather than text (Duckling's)."""
+    return any("duckling" in component.name.lower()
+               for component in project.config.section("pipeline"))
+
+
+def _button_entity_values(domain: Domain) -> dict[str, list[Any] | None]:
+    """Entity values that response buttons send that are not text
+    (``payload: '/inform{{"count": 2}}'``), per entity; None for an entity whose value an
+    unquoted placeholder writes there (``{"count": {count}}``: it may be anything)."""
+    from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
+
+    found: dict[str, list[Any] | None] = {}
+    for response in domain.responses.values():
+        for variation in response.variations:
+            buttons = [variation.get("buttons"), variation.get("quick_replies")]
+            for button in (b for group in buttons if isinstance(group, list) for b in group):
+                payload = button.get("payload") if isinstance(button, dict) else None
+                if not isinstance(payload, str) or not payload.startswith("/"):
+                    continue
+                written = payload.replace("{{", "{").replace("}}", "}")
+                # a quoted placeholder ("{city}") is filled with text either way
+                written = QUOTED_PLACEHOLDER.sub('"text"', written)
+                if PLACEHOLDER_IN_PAYLOAD.search(written):
+                    for entity in re.findall(r'"([^"]+)"\s*:', written):
+                        found[entity] = None
+                    continue
+                message = parse_intent_shortcut(written)
+                for entity in message.entities if message is not None else ():
+                    known = found.setdefault(entity.entity, [])
+                    if known is not None and not isinstance(entity.value, str):
+                        known.append(entity.value)
+    return found
+
+
+#: a ``{slot}`` placeholder left in a button payload once ``{{``/``}}`` are read
+PLACEHOLDER_IN_PAYLOAD = re.compile(r"\{[A-Za-z_][\w.\-]*\}")
+#: a placeholder that is all of a JSON string (``"{city}"``)
+QUOTED_PLACEHOLDER = re.compile(r'"\{[A-Za-z_][\w.\-]*\}"')
+
+
+def condition_value_misfit(slot: SlotDef, value: Any,
+                           possible: _SlotValues | None) -> tuple[str, str] | None:
+    """Why a response condition on ``slot`` with ``value`` can never hold, and how to write
+    it; None when it can (or when what sets the slot is not known).
+
+    A condition compares ``value`` with what the slot holds as it was set, text with
+    text ignoring case, as Rasa compares them: entities and message text are text, so a
+    float slot filled from an entity holds ``"2"``, which ``value: 2`` never meets; a
+    list slot holds a list; a from_intent mapping sets its ``value`` as written.
+    """
+    if value is None or value == ANY_SLOT_VALUE:
+        return None
+    if slot.type == "list" and value and not isinstance(value, list):
+        return ("which the list slot never holds, as it keeps a list of what it is set to",
+                f"write the value as a list: value: [{_yaml_text(value)}]")
+    if possible is None or possible.anything:
+        return None
+    if possible.text and _is_text(value):
+        return None
+    if any(_same_value(value, named) for named in possible.named):
+        return None
+    named = ", ".join(_yaml_text(v) for v in possible.named)
+    if possible.text:
+        hint = f'write the value as text: value: "{_plain_text(value)}"'
+        if named:
+            hint += f", or one of the values its mappings set: {named}"
+        hint += " (a custom action that sets the slot to it is not seen here)"
+        return ("which it never holds: its mappings set it from an entity or the "
+                "message's text, and it keeps the text as set", hint)
+    return (f"which none of its mappings sets (they set {named or 'nothing'})",
+            "use one of the values its mappings set (a custom action that sets the slot "
+            "to it is not seen here)")
+
+
+def _is_text(value: Any) -> bool:
+    """Whether ``value`` is text, or a list of text (what a list slot holds)."""
+    if isinstance(value, list):
+        return all(isinstance(item, str) for item in value)
+    return isinstance(value, str)
+
+
+def _same_value(expected: Any, actual: Any) -> bool:
+    """Whether a condition's ``expected`` meets ``actual``, as the templates compare."""
+    if isinstance(expected, str) and isinstance(actual, str):
+        return expected.casefold() == actual.casefold()
+    return bool(expected == actual)
+
+
+def _plain_text(value: Any) -> str:
+    """How a value reads as the text an entity gives (``2.0`` as ``2``, ``True`` as
+    ``true``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _yaml_text(value: Any) -> str:
+    """``value`` as written in YAML: text quoted, numbers and true/false bare."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_text(v) for v in value) + "]"
+    return _plain_text(value)
+
+
+class _ConditionPositions:
+    """Where each response condition is written: the domain files read again, with
+    positions (the domain keeps a response's position, not its conditions')."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, Any] = {}
+
+    def find(self, response: ResponseDef, variation: dict[str, Any],
+             index: int) -> Position | None:
+        """The position of condition ``index`` of ``variation``, or None when unknown."""
+        file = response.position.file if response.position is not None else None
+        if not file:
+            return None
+        if file not in self._files:
+            try:
+                self._files[file] = read_yaml_file(file)
+            except (DialogflowLiteError, OSError):
+                self._files[file] = None
+        written = self._files[file]
+        responses = written.get("responses") if isinstance(written, dict) else None
+        variations = responses.get(response.name) if isinstance(responses, dict) else None
+        if not isinstance(variations, list):
+            return None
+        for node in variations:
+            if isinstance(node, dict) and to_plain(node) == variation:
+                condition = node.get("condition")
+                if isinstance(condition, list) and index < len(condition):
+                    return yaml_position(file, condition, index)
+                return yaml_position(file, node, "condition")
+        return None
 
 
 def slot_value_misfit(slot: SlotDef, value: Any) -> tuple[str, str] | None:
@@ -1001,7 +1221,8 @@ def slot_value_misfit(slot: SlotDef, value: Any) -> tuple[str, str] | None:
     A story setting such a value, or a response variation testing for it, does
     not mean what it says: a categorical slot takes an unknown value for
     ``__other__``, a float slot takes a word for no value, a bool slot takes a
-    word for true; a response condition on it never holds.
+    word other than true or false for no value and a number other than 1 for
+    false.
     """
     if value is None or value == ANY_SLOT_VALUE:
         return None
@@ -1012,9 +1233,28 @@ def slot_value_misfit(slot: SlotDef, value: Any) -> tuple[str, str] | None:
     if slot.type == "float" and (isinstance(value, bool)
                                  or not isinstance(slot.coerce(value), float)):
         return "which the float slot cannot hold, as it is no number", "write a number"
-    # 0 and 1 are read as false and true, as Rasa reads them
-    if slot.type == "bool" and not (isinstance(slot.coerce(value), bool) or value in (0, 1)):
-        return ("which the bool slot cannot hold, as it is neither true nor false",
+    if slot.type == "bool":
+        return _bool_misfit(value)
+    return None
+
+
+def _bool_misfit(value: Any) -> tuple[str, str] | None:
+    """Why a bool slot's features do not say what ``value`` seems to, read as Rasa's bool
+    slots read it (:func:`~dialogflowlite.components.policies.states.bool_reading`)."""
+    from dialogflowlite.components.policies.states import bool_reading
+
+    reading = bool_reading(value)
+    if reading is None:
+        return ("which the bool slot cannot hold, as it is neither true nor false "
+                "(training reads it as not set)", "write true or false")
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isnumeric():
+        number = float(value)  # bool_reading read it, so float() does
+    if number is not None and number not in (0, 1):
+        # 2 and "2" read as false: only 1 is true
+        return ("which the bool slot reads as false, as only 1 is true",
                 "write true or false")
     return None
 
@@ -1159,7 +1399,10 @@ def _slot_feature(slot: SlotDef, value: Any) -> Any:
     if value == ANY_SLOT_VALUE:
         return "set"
     if slot.type == "bool":
-        return bool(slot.coerce(value)) if isinstance(slot.coerce(value), bool) else "set"
+        from dialogflowlite.components.policies.states import bool_reading
+
+        # a value that is neither true nor false featurises as not set, as in Rasa
+        return bool_reading(value)
     if slot.type == "categorical":
         lowered = {str(v).lower() for v in slot.values}
         return str(value).lower() if str(value).lower() in lowered else "__other__"

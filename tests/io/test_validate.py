@@ -588,6 +588,20 @@ def test_stories_that_differ_earlier_do_not_contradict(project) -> None:
     assert problems(root, "DFL119") == []
 
 
+def test_a_bool_slot_word_reads_as_not_set_when_stories_are_compared(project) -> None:
+    # Rasa's bool slot reads "yes" as neither true nor false: its features are those of
+    # an unset slot, so the policies cannot tell these stories apart
+    domain = DOMAIN.replace("slots:\n", "slots:\n  flag:\n    type: bool\n"
+                            "    mappings: [{type: custom}]\n", 1)
+    flagged = CONTRADICTING.replace(
+        "  - story: curt\n    steps:\n      - intent: greet\n",
+        "  - story: curt\n    steps:\n      - intent: greet\n      - slot_was_set:\n"
+        "          - flag: {}\n")
+    assert len(problems(project(domain=domain, stories=flagged.format('"yes"')),
+                        "DFL119")) == 1
+    assert problems(project(domain=domain, stories=flagged.format("true")), "DFL119") == []
+
+
 def test_contradiction_depends_on_max_history(project) -> None:
     # After the same last turn (greet -> utter_greet, then goodbye) the stories differ
     # only in what came before: an inform turn.
@@ -1107,6 +1121,11 @@ def test_response_conditions_name_slots_and_values_they_can_have(project) -> Non
         - type: slot
           name: mood
           value: grumpy
+    - text: Bye, new one!
+      condition:
+        - type: slot
+          name: session_started_metadata
+          value: null
     - text: Bye!
 """)
     root = project(domain=domain)
@@ -1119,7 +1138,8 @@ def test_response_conditions_name_slots_and_values_they_can_have(project) -> Non
                     "never sent"),
     ]
     assert found[0].hint == "did you mean 'city'?"
-    assert where(found[0], root)[0] == "domain.yml"
+    # the condition's own line; session_started_metadata is a slot of Rasa's domain
+    assert where(found[0], root) == ("domain.yml", 30)
 
 
 TYPED_SLOTS = """slots:
@@ -1146,6 +1166,7 @@ def test_slot_was_set_values_a_slot_cannot_hold_are_warnings(project) -> None:
       - slot_was_set:
           - mood: angry
           - level: high
+          - flag: "yes"
       - action: utter_greet
   - rule: fine values
     condition:
@@ -1173,15 +1194,21 @@ def test_slot_was_set_values_a_slot_cannot_hold_are_warnings(project) -> None:
     found = problems(root, "DFL138")
     assert [(where(p, root), p.severity, p.message, p.hint) for p in found] == [
         (("data/rules.yml", 14), "warning", "rule 'moods' sets slot 'flag' to 'maybe', which "
-         "the bool slot cannot hold, as it is neither true nor false", "write true or false"),
+         "the bool slot cannot hold, as it is neither true nor false (training reads it as "
+         "not set)", "write true or false"),
         (("data/rules.yml", 18), "warning", "rule 'moods' sets slot 'mood' to 'angry', which "
          "the categorical slot cannot take", "use one of 'happy', 'sad'"),
         (("data/rules.yml", 18), "warning", "rule 'moods' sets slot 'level' to 'high', which "
          "the float slot cannot hold, as it is no number", "write a number"),
+        # Rasa's bool slot reads "yes" as no truth value and 2 as false
+        (("data/rules.yml", 18), "warning", "rule 'moods' sets slot 'flag' to 'yes', which "
+         "the bool slot cannot hold, as it is neither true nor false (training reads it as "
+         "not set)", "write true or false"),
         (("data/stories.yml", 9), "warning", "story 'joined' sets slot 'flag' to 2, which the "
-         "bool slot cannot hold, as it is neither true nor false", "write true or false"),
+         "bool slot reads as false, as only 1 is true", "write true or false"),
     ]
-    # the same test decides which response conditions can never hold (DFL135)
+    # A response condition compares values as set: a custom action may set a float slot
+    # to "high", so only the categorical slot's own list of values counts (DFL135)
     domain = DOMAIN.replace("slots:\n", TYPED_SLOTS, 1).replace("""  utter_goodbye:
     - text: Bye!
 """, """  utter_goodbye:
@@ -1189,12 +1216,154 @@ def test_slot_was_set_values_a_slot_cannot_hold_are_warnings(project) -> None:
       condition: [{type: slot, name: level, value: high}]
     - text: Bye, flagged one!
       condition: [{type: slot, name: flag, value: "true"}]
+    - text: Bye, angry one!
+      condition: [{type: slot, name: mood, value: angry}]
     - text: Bye!
 """)
-    [condition] = problems(project(domain=domain), "DFL135")
-    assert condition.message == ("response 'utter_goodbye' has a condition on slot 'level' "
-                                 "with value 'high', which the float slot cannot hold, as it "
-                                 "is no number, so that variation is never sent")
+    root = project(domain=domain)
+    [condition] = problems(root, "DFL135")
+    assert condition.message == ("response 'utter_goodbye' has a condition on slot 'mood' "
+                                 "with value 'angry', which the categorical slot cannot take, "
+                                 "so that variation is never sent")
+    assert where(condition, root) == ("domain.yml", 33)  # the condition's own line
+    assert problems(root, "DFL140") == []
+
+
+CONDITION_SLOTS = """slots:
+  count:
+    type: float
+    initial_value: 0
+    mappings: [{type: from_entity, entity: count}]
+  vip:
+    type: bool
+    mappings:
+      - {type: from_intent, intent: greet, value: true}
+      - {type: from_intent, intent: goodbye, value: false}
+  note:
+    type: text
+    mappings: [{type: from_text}]
+  tags:
+    type: list
+    mappings: [{type: from_entity, entity: city}]
+  level:
+    type: float
+    mappings: [{type: custom}]
+  amount:
+    type: float
+    mappings: [{type: from_entity, entity: amount}]
+"""
+
+CONDITION_RESPONSES = """  utter_goodbye:
+    - text: Bye, two!
+      condition: [{type: slot, name: count, value: 2}]
+    - text: Bye, two as said!
+      condition: [{type: slot, name: count, value: "2"}]
+    - text: Bye, nothing counted!
+      condition: [{type: slot, name: count, value: 0}]
+    - text: Bye, friend!
+      condition:
+        - {type: slot, name: vip, value: true}
+        - {type: slot, name: vip, value: "true"}
+    - text: Bye, three!
+      condition: [{type: slot, name: note, value: 3}]
+    - text: Bye, red!
+      condition: [{type: slot, name: tags, value: red}]
+    - text: Bye, only red!
+      condition: [{type: slot, name: tags, value: [red]}]
+    - text: Bye, custom!
+      condition: [{type: slot, name: level, value: 2}]
+    - text: Bye, five!
+      condition: [{type: slot, name: amount, value: 5}]
+    - text: Bye, six!
+      condition: [{type: slot, name: amount, value: 6}]
+    - text: Bye!
+      buttons:
+        - {title: five, payload: '/inform{{"amount": 5}}'}
+"""
+
+
+def condition_domain() -> str:
+    return (DOMAIN.replace("slots:\n", CONDITION_SLOTS, 1)
+            .replace("entities:\n  - city\n", "entities:\n  - city\n  - count\n  - amount\n")
+            .replace("  utter_goodbye:\n    - text: Bye!\n", CONDITION_RESPONSES))
+
+
+def test_a_condition_value_the_mappings_never_set_is_a_warning(project) -> None:
+    root = project(domain=condition_domain())
+    found = problems(root, "DFL140")
+    lines = {line: number for number, line in enumerate(
+        (root / "domain.yml").read_text(encoding="utf-8").splitlines(), start=1)}
+
+    def line_of(text: str) -> int:
+        return next(number for line, number in lines.items() if text in line)
+
+    assert [(where(p, root), p.severity, p.message, p.hint) for p in found] == [
+        # an entity's value is text: the slot holds "2", which 2 never meets
+        (("domain.yml", line_of("name: count, value: 2}")), "warning",
+         "response 'utter_goodbye' has a condition on slot 'count' with value 2, which it "
+         "never holds: its mappings set it from an entity or the message's text, and it "
+         "keeps the text as set, so that variation is never sent",
+         'write the value as text: value: "2", or one of the values its mappings set: 0 '
+         "(a custom action that sets the slot to it is not seen here)"),
+        # from_intent mappings set true and false as written, never the text "true"
+        (("domain.yml", line_of('name: vip, value: "true"}')), "warning",
+         "response 'utter_goodbye' has a condition on slot 'vip' with value 'true', which "
+         "none of its mappings sets (they set true, false), so that variation is never sent",
+         "use one of the values its mappings set (a custom action that sets the slot to it "
+         "is not seen here)"),
+        (("domain.yml", line_of("name: note, value: 3}")), "warning",
+         "response 'utter_goodbye' has a condition on slot 'note' with value 3, which it "
+         "never holds: its mappings set it from an entity or the message's text, and it "
+         "keeps the text as set, so that variation is never sent",
+         'write the value as text: value: "3" (a custom action that sets the slot to it is '
+         "not seen here)"),
+        # a list slot holds ["red"]
+        (("domain.yml", line_of("name: tags, value: red}")), "warning",
+         "response 'utter_goodbye' has a condition on slot 'tags' with value 'red', which the "
+         "list slot never holds, as it keeps a list of what it is set to, so that variation "
+         "is never sent", 'write the value as a list: value: ["red"]'),
+        # the button sends 5 as a number; nothing sends 6
+        (("domain.yml", line_of("name: amount, value: 6}")), "warning",
+         "response 'utter_goodbye' has a condition on slot 'amount' with value 6, which it "
+         "never holds: its mappings set it from an entity or the message's text, and it "
+         "keeps the text as set, so that variation is never sent",
+         'write the value as text: value: "6", or one of the values its mappings set: 5 '
+         "(a custom action that sets the slot to it is not seen here)"),
+    ]
+
+
+def test_a_condition_is_not_judged_where_something_else_may_set_the_value(project) -> None:
+    domain = condition_domain()
+    # a validation action the domain declares may set the form's slots to anything
+    validated = domain.replace("      - city\n", "      - city\n      - note\n").replace(
+        "forms:", "actions:\n  - validate_city_form\nforms:")
+    root = project(domain=validated)
+    assert "note" not in {p.message.split("'")[3] for p in problems(root, "DFL140")}
+    # a button whose payload writes a slot's value unquoted may send any number; quoted,
+    # it sends text
+    placeholders = domain.replace(
+        """        - {title: five, payload: '/inform{{"amount": 5}}'}\n""",
+        """        - {title: five, payload: '/inform{{"amount": 5}}'}\n"""
+        """        - {title: more, payload: '/inform{{"amount": {level}}}'}\n"""
+        """        - {title: count, payload: '/inform{{"count": "{note}"}}'}\n""")
+    assert placeholders != domain
+    slots = [p.message.split("'")[3] for p in problems(project(domain=placeholders), "DFL140")]
+    assert slots == ["count", "vip", "note", "tags"]
+    # Duckling's values are numbers: an entity's value need not be text
+    root = project(domain=domain, config=CONFIG_WITH_DUCKLING)
+    assert [p.message.split("'")[3] for p in problems(root, "DFL140")] == ["vip", "note", "tags"]
+
+
+CONFIG_WITH_DUCKLING = """
+version: "3.1"
+language: en
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: DucklingEntityExtractor
+    url: http://localhost:8000
+policies:
+  - name: RulePolicy
+"""
 
 
 def test_a_domain_that_cannot_be_read_is_one_error_not_a_cascade(project) -> None:

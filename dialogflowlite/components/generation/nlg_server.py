@@ -19,6 +19,8 @@ For every ``utter_*`` response the bot sends, the server gets Rasa's request,
 "channel": {"name": "rest"}}`` (``tracker`` as ``GET
 /conversations/{id}/tracker`` shows it), and answers one bot message in
 Rasa's shape: ``{"text": ..., "buttons": [...], "image": ..., "custom": ...}``.
+Any other top-level key of the answer (``{"text": "Hi", "lang": "es"}``) goes
+into the bot event's metadata, as Rasa puts it there.
 
 A server that is down, slow or answers something else is logged, and the
 domain's template is sent instead: a conversation never stops on it.
@@ -182,5 +184,21 @@ class NlgServer:
             logger.error("NLG server %s answered a bot message for %s whose %s; sending the "
                          "template", self.url, response, problem)
             return None
-        return {key: value for key, value in message.items()
-                if key in (*MESSAGE_KEYS, "metadata") and value not in (None, "", [])}
+        return server_message(message)
+
+
+def server_message(answer: dict[str, Any]) -> dict[str, Any]:
+    """An NLG server's answer as a bot message: the message keys that are set, and every
+    other top-level key in its ``metadata``, as Rasa makes them the bot event's metadata.
+
+    Keys of the answer's ``metadata`` object come first; a top-level key of the same
+    name wins, as it does when the processor records the bot event.
+    """
+    message = {key: value for key, value in answer.items()
+               if key in MESSAGE_KEYS and value not in (None, "", [])}
+    metadata = dict(answer.get("metadata") or {})
+    metadata.update({key: value for key, value in answer.items()
+                     if key not in (*MESSAGE_KEYS, "metadata")})
+    if metadata:
+        message["metadata"] = metadata
+    return message

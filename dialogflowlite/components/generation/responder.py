@@ -227,7 +227,8 @@ class Responder:
             variation = self.templates.random.choice(variations)
             if isinstance(variation, str):
                 variation = {"text": variation}
-            return [self.templates.render_variation(name, dict(variation), dict(tracker.slots))]
+            return [self.templates.render_variation(name, dict(variation),
+                                                    self.templates.placeholder_values(tracker))]
         logger.warning("%s: the selected response '%s' is not in the domain", action_name, name)
         return []
 

@@ -10,7 +10,10 @@ plain ones for any channel. Among those that apply, one is chosen at random
 ``{slot}`` in any string of the variation (text, buttons, image, custom
 payloads, ...) is replaced by the slot's value. A slot that is unknown or not
 set leaves the placeholder visible, and a warning is logged, so a missing
-value shows up in testing instead of turning into an empty string.
+value shows up in testing instead of turning into an empty string. The slots
+Rasa's domain adds by itself (``session_started_metadata``, and
+``requested_slot`` with forms) are no author's omission when unset: they read
+``None``, as in Rasa.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import compact_message
 from dialogflowlite.errors import ConfigError
-from dialogflowlite.shared.domain import Domain, ResponseDef, variation_conditions
+from dialogflowlite.shared.domain import (
+    REQUESTED_SLOT,
+    SESSION_START_METADATA_SLOT,
+    Domain,
+    ResponseDef,
+    variation_conditions,
+)
 from dialogflowlite.shared.events import BotUttered
 from dialogflowlite.shared.recent import RecentItems
 
@@ -46,6 +55,9 @@ _CONTENT_KEYS = ("text", "buttons", "quick_replies", "image", "attachment", "cus
 
 #: how many conversations the in-process sequential counters remember
 _COUNTER_CAPACITY = 10_000
+
+#: what a placeholder of an unset slot of Rasa's own reads (Rasa formats its None)
+UNSET_DEFAULT_SLOT_TEXT = "None"
 
 
 def format_value(value: Any) -> str:
@@ -158,6 +170,31 @@ class TemplateRenderer:
     def response(self, name: str) -> ResponseDef | None:
         return self.domain.responses.get(name)
 
+    def default_slots(self) -> list[str]:
+        """The slots Rasa's domain has without the author declaring them:
+        ``session_started_metadata`` always, ``requested_slot`` when there are forms."""
+        names = [SESSION_START_METADATA_SLOT]
+        if REQUESTED_SLOT in self.domain.slots:
+            names.append(REQUESTED_SLOT)
+        return names
+
+    def placeholder_values(self, tracker: DialogueStateTracker | None) -> dict[str, Any]:
+        """What ``{slot}`` placeholders are filled with: the tracker's slots, where the
+        unset slots of :meth:`default_slots` read ``None`` as in Rasa.
+
+        Rasa fills placeholders from every slot of its domain, ``None`` when unset.
+        An author's own unset slot keeps its placeholder instead (see
+        :func:`interpolate`); a default slot that is unset is no omission (a session
+        started without metadata, no slot asked for), so it reads as Rasa's does.
+        """
+        if tracker is None:
+            return {}
+        values = dict(tracker.slots)
+        for name in self.default_slots():
+            if values.get(name) is None:
+                values[name] = UNSET_DEFAULT_SLOT_TEXT
+        return values
+
     # ------------------------------------------------------------ choosing
 
     def _condition_holds(self, condition: Any, slots: dict[str, Any]) -> bool:
@@ -263,6 +300,6 @@ class TemplateRenderer:
             logger.warning("no variation of response '%s' applies (channel %s, slot "
                            "conditions)", response_name, channel or "none")
             return []
-        values = dict(tracker.slots) if tracker is not None else {}
+        values = self.placeholder_values(tracker)
         values.update(extra_values or {})
         return [self.render_variation(response_name, variation, values)]

@@ -117,6 +117,9 @@ class Policy(Component):
     """
 
     kind: ClassVar[str] = "policy"
+    #: 2: slots keep the value they were set to and bool slots read values as Rasa
+    #: does (``2``, ``"yes"``: not true), so states learnt before may differ
+    revision: ClassVar[int] = 2
     default_priority: ClassVar[int] = 1
     #: which paths the policy learns from ("story", "rule"); its fingerprint covers them
     trains_on: ClassVar[tuple[str, ...]] = ("story",)

@@ -148,16 +148,36 @@ def states_from_json(items: Iterable[dict[str, Any]]) -> tuple[State, ...]:
 # ---------------------------------------------------------------- slot features
 
 
-def _to_bool(value: Any) -> float:
+def bool_reading(value: Any) -> bool | None:
+    """What a bool slot holding ``value`` means for the policies, as Rasa's bool slots
+    read it; None when it is neither true nor false (featurised as not set).
+
+    ``True`` and ``False`` as they are; a number is true only when it is 1 (``2`` is
+    false); text is ``true`` or ``false`` in any case and around spaces, or digits read
+    as their number (``"1"``, ``"2"``); anything else (``"yes"``, ``"1.0"``, a list) is
+    no truth value.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value == 1.0
     if isinstance(value, str):
-        return 0.0 if value.strip().lower() in ("false", "no", "0", "") else 1.0
-    return 1.0 if value else 0.0
+        if value.isnumeric():
+            try:
+                return float(value) == 1.0
+            except ValueError:  # digits float() does not read, such as "²"
+                return None
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+    return None
 
 
 def slot_features(slot: SlotDef, value: Any) -> tuple[float, ...] | None:
     """The features of ``slot`` holding ``value``; None when the slot is not featurised.
 
-    text: set or not; bool: set, value; categorical: one-hot over the domain's
+    text: set or not; bool: set, value (see :func:`bool_reading`; a value that is
+    neither true nor false counts as not set); categorical: one-hot over the domain's
     values plus ``__other__``; float: set, value scaled to [min, max]; list:
     non-empty or not. Slots of type ``any`` and slots that do not influence
     the conversation have no features.
@@ -165,7 +185,8 @@ def slot_features(slot: SlotDef, value: Any) -> tuple[float, ...] | None:
     if not slot.influence_conversation or slot.type == "any":
         return None
     if slot.type == "bool":
-        return (0.0, 0.0) if value is None else (1.0, _to_bool(value))
+        reading = None if value is None else bool_reading(value)
+        return (0.0, 0.0) if reading is None else (1.0, float(reading))
     if slot.type == "categorical":
         values = categorical_values(slot)
         features = [0.0] * len(values)

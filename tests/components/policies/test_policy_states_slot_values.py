@@ -22,8 +22,12 @@ def slot_state(name: str, value) -> dict:
 
 def test_text_for_a_number_or_a_truth_value_featurises_like_the_value() -> None:
     assert slot_state("count", "2") == slot_state("count", 2.0) == {"count": (1.0, 0.2)}
-    assert slot_state("flag", "yes") == slot_state("flag", True) == {"flag": (1.0, 1.0)}
-    assert slot_state("flag", "no") == slot_state("flag", False) == {"flag": (1.0, 0.0)}
+    assert slot_state("flag", "True") == slot_state("flag", True) == {"flag": (1.0, 1.0)}
+    assert slot_state("flag", "false") == slot_state("flag", False) == {"flag": (1.0, 0.0)}
+    # as Rasa's bool slot: only 1 is true, and a word that is neither true nor false
+    # featurises as not set
+    assert slot_state("flag", "2") == slot_state("flag", 2) == {"flag": (1.0, 0.0)}
+    assert slot_state("flag", "yes") == slot_state("flag", "no") == {}
 
 
 def test_a_list_slot_featurises_what_it_holds_as_rasas_list_slot() -> None:
