@@ -63,38 +63,42 @@ def applied_indices(events: Sequence[Event], keep_loop_turns: bool = False) -> l
     ``keep_loop_turns`` keeps the collapsed runs and turns of every loop run
     that was not undone (what a written story or an NLU example needs: the
     user's answers to a form's questions); undo and rewind act as without it.
+
+    Runs in time linear in the number of events.
     """
     loops = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
-    kept: list[int] = []
+    kept = _KeptEvents(events)
     #: a kept loop run's index -> the indices collapsed into it
     folded: dict[int, list[int]] = {}
     for index, event in enumerate(events):
         if isinstance(event, (Restarted, SessionStarted)):
-            kept = []
+            kept.clear()
         elif isinstance(event, ActionReverted):
-            _undo_until(ActionExecuted, kept, events)
+            kept.undo_until(ActionExecuted)
         elif isinstance(event, UserUtteranceReverted):
             # A user message always follows an action_listen: undo both.
-            _undo_until(UserUttered, kept, events)
-            _undo_until(ActionExecuted, kept, events)
+            kept.undo_until(UserUttered)
+            kept.undo_until(ActionExecuted)
         elif (isinstance(event, ActionExecuted) and event.name in loops
-              and _loop_runs_again(event.name, [events[i] for i in kept])):
-            first_run, removed = _undo_to_previous_loop_run(event.name, kept, events)
+              and kept.loop_runs_again(event.name)):
+            first_run, removed = kept.undo_to_previous_loop_run(event.name)
             folded.setdefault(first_run, []).extend([*removed, index])
         else:
             kept.append(index)
     if not keep_loop_turns:
-        return kept
-    return sorted(_with_folded(kept, folded))
+        return kept.indices()
+    return sorted(_with_folded(kept.indices(), folded))
 
 
 def _with_folded(indices: Iterable[int], folded: dict[int, list[int]]) -> list[int]:
     """``indices`` and, for each, what was collapsed into it (and into those, in turn)."""
+    # A stack rather than recursion: loops collapsing into each other can nest deeply.
     found: list[int] = []
-    for index in indices:
+    pending = list(indices)
+    while pending:
+        index = pending.pop()
         found.append(index)
-        if index in folded:
-            found += _with_folded(folded[index], folded)
+        pending += folded.get(index, ())
     return found
 
 
@@ -104,51 +108,113 @@ def applied_events(events: Iterable[Event], keep_loop_turns: bool = False) -> li
     return [listed[i] for i in applied_indices(listed, keep_loop_turns)]
 
 
-def _loop_runs_again(loop: str, kept: list[Event]) -> bool:
-    """Whether running ``loop`` now only continues its happy path (Rasa collapses those).
+class _KeptEvents:
+    """The events that count so far during a replay, and what the replay asks of them.
 
-    It does not when this is the loop's first run since it was activated, or
-    when the loop was rejected or another action answered the user since its
-    previous run (an unhappy path, which stories spell out).
+    Undo and rewind remove the newest kept events; a loop's repeated run removes
+    the actions and user turns since its previous run and leaves the events
+    between them. Either way the actions and user turns removed are the newest
+    ones, so every "latest event of this kind" below can fall back to the one
+    it replaced, and each question is answered without rescanning what is
+    kept (rescanning made a long conversation quadratic).
     """
-    next_action: str | None = None
-    for event in reversed(kept):
-        if isinstance(event, ActiveLoop) and event.name is None:
-            return False
-        if isinstance(event, ActionExecutionRejected) and event.name == loop:
-            return False
-        if isinstance(event, UserUttered) and next_action is not None and next_action != loop:
-            return False
-        if isinstance(event, ActionExecuted):
-            if event.name == loop:
-                return True
-            next_action = event.name
-    return False
 
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = events
+        #: kept indices in order; those in ``dropped`` were collapsed away and are skipped
+        self._order: list[int] = []
+        self._dropped: set[int] = set()
+        #: the kept actions and user turns, each with the latest user turn up to it and
+        #: the latest user turn that an action followed up to it (-1: none)
+        self._turns: list[tuple[int, int, int]] = []
+        #: ("run", action) / ("rejected", action) / ("loop_ended",) -> latest kept index
+        self._latest: dict[tuple[str, ...], int] = {}
+        #: kept index -> the latest index of its kind before it was kept
+        self._replaced: dict[int, int] = {}
 
-def _undo_to_previous_loop_run(loop: str, kept: list[int],
-                               events: Sequence[Event]) -> tuple[int, list[int]]:
-    """Drop the actions and user turns since ``loop`` last ran; slots and the like stay.
+    def clear(self) -> None:
+        """Forget everything kept (a restart or a new session)."""
+        self._order = []
+        self._turns = []
+        self._latest = {}
+        self._replaced = {}
 
-    Returns the index of that previous run and the dropped indices, in order.
-    """
-    removed: list[int] = []
-    position = len(kept) - 1
-    while position >= 0:
-        event = events[kept[position]]
-        if isinstance(event, ActionExecuted) and event.name == loop:
-            break
+    def append(self, index: int) -> None:
+        """Keep ``events[index]``."""
+        event = self.events[index]
+        self._order.append(index)
         if isinstance(event, (ActionExecuted, UserUttered)):
-            removed.append(kept.pop(position))
-        position -= 1
-    return kept[position], removed[::-1]
+            _, latest_user, answered_user = self._turns[-1] if self._turns else (-1, -1, -1)
+            if isinstance(event, UserUttered):
+                self._turns.append((index, index, answered_user))
+            else:
+                self._turns.append((index, latest_user, latest_user))
+        kind = _kind(event)
+        if kind is not None:
+            self._replaced[index] = self._latest.get(kind, -1)
+            self._latest[kind] = index
+
+    def indices(self) -> list[int]:
+        """The kept indices, in order."""
+        return [i for i in self._order if i not in self._dropped]
+
+    def loop_runs_again(self, loop: str) -> bool:
+        """Whether running ``loop`` now only continues its happy path (Rasa collapses those).
+
+        It does not when this is the loop's first run since it was activated, or
+        when the loop was rejected or another action answered the user since its
+        previous run (an unhappy path, which stories spell out).
+        """
+        previous_run = self._latest.get(("run", loop), -1)
+        # Any action after the previous run is another action (it was the latest run),
+        # so a user turn there that an action followed was answered by another action.
+        answered_user = self._turns[-1][2] if self._turns else -1
+        return previous_run > max(self._latest.get(("loop_ended",), -1),
+                                  self._latest.get(("rejected", loop), -1), answered_user)
+
+    def undo_to_previous_loop_run(self, loop: str) -> tuple[int, list[int]]:
+        """Drop the actions and user turns since ``loop`` last ran; slots and the like stay.
+
+        Returns the index of that previous run and the dropped indices, in order.
+        """
+        previous_run = self._latest[("run", loop)]
+        removed: list[int] = []
+        while self._turns[-1][0] != previous_run:
+            index = self._turns.pop()[0]
+            self._forget(index)
+            self._dropped.add(index)
+            removed.append(index)
+        return previous_run, removed[::-1]
+
+    def undo_until(self, kind: type[Event]) -> None:
+        """Remove kept events from the newest up to and including the latest of ``kind``."""
+        while self._order:
+            index = self._order.pop()
+            if index in self._dropped:
+                continue
+            event = self.events[index]
+            if isinstance(event, (ActionExecuted, UserUttered)):
+                self._turns.pop()
+            self._forget(index)
+            if isinstance(event, kind):
+                return
+
+    def _forget(self, index: int) -> None:
+        """Make the event of ``index``'s kind that it replaced the latest again."""
+        kind = _kind(self.events[index])
+        if kind is not None:
+            self._latest[kind] = self._replaced.pop(index)
 
 
-def _undo_until(kind: type[Event], kept: list[int], events: Sequence[Event]) -> None:
-    """Remove indices from the end up to and including the last event of ``kind``."""
-    while kept:
-        if isinstance(events[kept.pop()], kind):
-            return
+def _kind(event: Event) -> tuple[str, ...] | None:
+    """What :meth:`_KeptEvents.loop_runs_again` needs the latest of, for this event."""
+    if isinstance(event, ActionExecuted):
+        return ("run", event.name)
+    if isinstance(event, ActionExecutionRejected):
+        return ("rejected", event.name)
+    if isinstance(event, ActiveLoop) and event.name is None:
+        return ("loop_ended",)
+    return None
 
 
 class DialogueStateTracker:
