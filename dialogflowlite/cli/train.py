@@ -1,9 +1,10 @@
 """``dialogflowlite train [nlu|core|generation]``: train a project into one model file.
 
 Components whose inputs did not change since the previous model are copied
-from it instead of retrained (``--force`` retrains everything). ``train nlu``
-and ``train core`` train only that part, as in Rasa: the model then holds only
-that part.
+from it instead of retrained (``--force`` retrains everything); when nothing
+changed at all, no model is written and the previous one is named instead.
+``train nlu`` and ``train core`` train only that part, as in Rasa: the model
+then holds only that part.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def train_project(
 ):
     """Train the project (or one ``part`` of it); print what happened and return the result.
 
+    When nothing changed since the newest model, none is written: the result
+    names that model, and Rasa's "Nothing changed" line is printed.
+
     ``nlu`` (a YAML file or a folder of them) replaces the NLU data of the
     project's ``data/``, as after ``data split nlu``; ``stories`` (a YAML file
     or folder) replaces its stories the same way, as after ``data split
@@ -91,6 +95,10 @@ def train_project(
         draw_training_stories(project, sections, stream)
     result = train(project, output=output, sections=sections, options=options,
                    fixed_model_name=fixed_model_name)
+    if not result.written:
+        # Rasa 2's words, so that scripts and people used to them read the same
+        print(f"Nothing changed. You can use the old model stored at "
+              f"'{result.model_path.resolve()}'.", file=stream)
     print(f"model: {result.model_path}", file=stream)
     print(f"trained ({len(result.trained)}): {', '.join(result.trained) or '-'}", file=stream)
     print(f"reused ({len(result.reused)}): {', '.join(result.reused) or '-'}", file=stream)
@@ -195,11 +203,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="where to write the model (default: <project>/models)")
     parser.add_argument("--force", action="store_true",
-                        help="retrain every component, even unchanged ones")
+                        help="retrain every component, even unchanged ones, and write a "
+                        "model even when nothing changed")
     parser.add_argument("--quantize", action="store_true",
                         help="quantize the transformer models for faster CPU inference")
     parser.add_argument("--fixed-model-name", default=None, metavar="NAME",
-                        help="file name of the model (default: a timestamp)")
+                        help="file name of the model (default: a timestamp); written even "
+                        "when nothing changed, unless the newest model already has it")
     parser.add_argument("--seed", type=int, default=None, help="random seed for training")
     parser.add_argument("-u", "--nlu", default=None, metavar="PATH",
                         help="NLU file or folder to train on instead of the project's "
@@ -375,6 +385,7 @@ COMMAND = Command(
     _add_arguments,
     _run,
     description="Train the project into models/<timestamp>.tar, retraining only the "
-    "components whose inputs changed. `train nlu` / `train core` / `train generation` "
+    "components whose inputs changed; when nothing changed since the newest model, none "
+    "is written and that one is named. `train nlu` / `train core` / `train generation` "
     "train one part only.",
 )

@@ -4,22 +4,30 @@ Training runs in sections, each owned by its part of the package: ``nlu``
 (tokenizer, features, intent/slot model, response selector), ``core``
 (policies) and ``generation`` (response generators). Every component records
 a fingerprint of its inputs; when the previous model holds a component with
-the same fingerprint, its resources are copied instead of retrained.
+the same fingerprint, its resources are copied instead of retrained. When
+nothing is trained and the model would hold what the previous one holds
+(the same components, config, domain and kept data), no model is written:
+the previous one is the result, as Rasa 2 did ("Nothing changed").
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from dialogflowlite.artifact import (
+    MANIFEST,
+    MODEL_SUFFIX,
     ComponentRecord,
     ComponentStorage,
+    Manifest,
     ModelArchive,
     ModelWriter,
     latest_model,
@@ -107,6 +115,8 @@ class TrainingContext:
         if record is None or record.fingerprint != fingerprint or not self.previous.has(key):
             return False
         if self.dry_run:
+            # the record alone (no files): enough to compare manifests with the previous one
+            self.writer.record(record)
             self.reused.append(key)
             return True
         self.writer.storage(key).copy_from(self.previous.storage(key))
@@ -163,6 +173,8 @@ class TrainResult:
     trained: list[str]
     reused: list[str]
     seconds: float
+    #: False when nothing changed since the newest model: ``model_path`` is that model
+    written: bool = True
 
 
 def _previous_model(models_dir: Path, options: TrainOptions) -> ModelArchive | None:
@@ -275,6 +287,11 @@ def train(
     """Validate and train a project; write the model file and return where it is.
 
     ``sections`` limits training to some parts (``train nlu`` passes ``("nlu",)``).
+    When nothing changed since the newest model in the output folder (every
+    component reused, and :func:`same_model`), no file is written and the
+    result names that model (``written`` False), as Rasa 2's "Nothing changed.
+    You can use the old model"; ``options.force`` always writes one, and so
+    does a ``fixed_model_name`` that is not the unchanged model's name.
     """
     started = time.perf_counter()
     sections = tuple(sections)
@@ -293,32 +310,130 @@ def train(
     context = TrainingContext(writer, previous, options, finetune=base)
     writer.manifest.config = project.config.to_dict()
     writer.manifest.project = project.root.resolve().name
+    written = True
     try:
         for name in sections_to_train(project, sections):
             writer.manifest.sections[name] = load_section(name).train(project, context)
-        if options.persist_nlu_data:
-            _persist_nlu_data(writer, project)
-        # Every model carries its domain: the agent needs it to hold conversations.
-        from dialogflowlite.dialogue.domain_json import domain_to_dict
-
-        writer.storage("domain").write_json("domain.json", domain_to_dict(project.domain))
-        # A model of some parts only is named after them, as Rasa does (nlu-<time>.tar),
-        # so that it is told apart from a whole bot in models/.
-        partial = [name for name in SECTIONS if name in sections]
-        prefix = "-".join(partial) if len(partial) < len(SECTIONS) else ""
-        target = models_dir / (fixed_model_name or model_file_name(prefix))
-        if target.suffix != ".tar":
-            target = target.with_name(target.name + ".tar")
-        writer.save(target)
+        write_model_extras(writer, project, options)
+        prefix = _parts_prefix(sections)
+        if fixed_model_name:
+            target = models_dir / fixed_model_name
+            if target.suffix != MODEL_SUFFIX:
+                target = target.with_name(target.name + MODEL_SUFFIX)
+        else:
+            target = _new_model_path(models_dir, prefix)
+        old = None
+        if previous is not None and not context.trained and same_model(writer, previous):
+            old = Path(previous.source or previous.root)
+        # --fixed-model-name asks for a file of that name: written unless the
+        # unchanged model already is that file (Rasa 2 answered with the old
+        # model under its old name, leaving the asked-for file missing). A
+        # time-stamped name tells the parts trained: a `train` answered with an
+        # unchanged `train nlu` model would blur that.
+        if old is not None and (old.resolve() == target.resolve() if fixed_model_name
+                                else _parts_in_name(old.name) == prefix):
+            target, written = old, False
+        else:
+            writer.save(target)
     finally:
         writer.close()
         for archive in (previous, base):
             if archive is not None:
                 archive.close()
     seconds = time.perf_counter() - started
-    logger.info("model written to %s in %.1fs (trained %d, reused %d components)", target,
-                seconds, len(context.trained), len(context.reused))
-    return TrainResult(target, context.trained, context.reused, seconds)
+    if written:
+        logger.info("model written to %s in %.1fs (trained %d, reused %d components)", target,
+                    seconds, len(context.trained), len(context.reused))
+    else:
+        logger.info("nothing changed since %s: no model written (reused %d components)",
+                    target, len(context.reused))
+    return TrainResult(target, context.trained, context.reused, seconds, written)
+
+
+def _parts_prefix(sections: Iterable[str]) -> str:
+    """How a model of ``sections`` is named: ``nlu`` (``nlu-<time>.tar``), or ``""``
+    for all of them."""
+    # named after its parts, as Rasa does, so that it is told apart from a whole bot
+    partial = [name for name in SECTIONS if name in sections]
+    return "-".join(partial) if len(partial) < len(SECTIONS) else ""
+
+
+def _parts_in_name(name: str) -> str:
+    """The parts a time-stamped model name says were trained (``nlu`` of
+    ``nlu-20261201-101500.tar``); ``""`` for a whole model or a name given."""
+    found = re.fullmatch(r"([a-z-]+)-\d{8}-\d{6}(?:-\d+)?" + re.escape(MODEL_SUFFIX), name)
+    return found.group(1) if found else ""
+
+
+def _new_model_path(models_dir: Path, prefix: str) -> Path:
+    """A time-stamped model path in ``models_dir`` that no file has yet: a training
+    ending in the same second as the previous one does not overwrite it."""
+    name = model_file_name(prefix)
+    stem, path, count = name[: -len(MODEL_SUFFIX)], models_dir / name, 1
+    while path.exists():
+        count += 1
+        path = models_dir / f"{stem}-{count}{MODEL_SUFFIX}"
+    return path
+
+
+def write_model_extras(writer: ModelWriter, project: Project, options: TrainOptions) -> None:
+    """Write what a model holds besides its components: the domain, and the NLU
+    data with ``--persist-nlu-data``."""
+    if options.persist_nlu_data:
+        _persist_nlu_data(writer, project)
+    # Every model carries its domain: the agent needs it to hold conversations.
+    from dialogflowlite.dialogue.domain_json import domain_to_dict
+
+    writer.storage("domain").write_json("domain.json", domain_to_dict(project.domain))
+
+
+#: keys of a section's manifest entries that say what one training run did (a
+#: generator reused or trained, and how its fit went), not what the model holds
+_RUN_NOTES = frozenset({"reused", "fit"})
+
+
+def _manifest_content(manifest: Manifest) -> dict[str, Any]:
+    """What a manifest says about the model, without when and how it was trained."""
+    # through JSON, as the manifest is stored: tuples become lists, keys strings
+    content = json.loads(json.dumps(manifest.to_dict(), ensure_ascii=False))
+    content.pop("created", None)
+    for entry in content.get("sections", {}).values():
+        if not isinstance(entry, dict):
+            continue
+        for value in entry.values():
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        for note in _RUN_NOTES & item.keys():
+                            del item[note]
+    return content
+
+
+def _files_beside_components(root: Path, manifest: Manifest) -> dict[str, bytes]:
+    """The files of a model folder other than its manifest and its components' folders
+    (the domain, kept training data), by path."""
+    components = [PurePosixPath(record.key) for record in manifest.components]
+    files = {}
+    for path in root.rglob("*"):
+        name = PurePosixPath(path.relative_to(root).as_posix())
+        if (not path.is_file() or str(name) == MANIFEST
+                or any(name.is_relative_to(key) for key in components)):
+            continue
+        files[str(name)] = path.read_bytes()
+    return files
+
+
+def same_model(writer: ModelWriter, previous: ModelArchive) -> bool:
+    """Whether the model ``writer`` holds is the ``previous`` one: every component the
+    same record (so the same files, copied), the manifest the same apart from
+    when and how it was trained, and every other file (domain, kept data) the
+    same bytes. A changed response text, for instance, makes a new model: the
+    domain travels in it.
+    """
+    if _manifest_content(writer.manifest) != _manifest_content(previous.manifest):
+        return False
+    return (_files_beside_components(writer.workdir, writer.manifest)
+            == _files_beside_components(previous.root, previous.manifest))
 
 
 def _persist_nlu_data(writer: ModelWriter, project: Project) -> None:
@@ -351,6 +466,8 @@ class DryRunResult:
     forced: bool = False
     #: ``--finetune`` was given: the components that can be fine-tuned would be trained
     finetune: bool = False
+    #: nothing would be trained and the model would be the previous one: none is written
+    unchanged: bool = False
 
     @property
     def code(self) -> int:
@@ -373,8 +490,15 @@ class DryRunResult:
         lines += [f"  {name}: up to date" for name in self.up_to_date]
         lines += [f"  {name}: would be trained ({key} changed)" for name, key in
                   self.stale.items()]
-        lines.append("No training needed." if not self.stale else
-                     "Training needed: run the same command without --dry-run.")
+        if self.stale:
+            lines.append("Training needed: run the same command without --dry-run.")
+        elif self.unchanged:
+            lines += ["No training needed.", "Nothing changed: training would write no new "
+                      f"model and name {self.previous}."]
+        else:
+            # Rasa 3's dry run warns likewise that responses may still need updating
+            lines += ["No training needed.", "The domain, config or data the model holds "
+                      "changed: training would write a new model from the reused components."]
         return lines
 
 
@@ -393,6 +517,8 @@ def dry_run(
     options = options or TrainOptions()
     project = validated_project(project, options.validation,
                                 options.validation_max_history)
+    sections = tuple(sections)
+    prefix = _parts_prefix(sections)
     sections = sections_to_train(project, sections)
     models_dir = Path(output) if output is not None else project.root / "models"
     if options.force:
@@ -403,10 +529,13 @@ def dry_run(
     if previous is None:
         return DryRunResult(None, {}, [])
     writer = ModelWriter()
+    writer.manifest.config = project.config.to_dict()
+    writer.manifest.project = project.root.resolve().name
     context = TrainingContext(writer, previous, replace(options, progress=False),
                               dry_run=True)
     stale: dict[str, str] = {}
     current: list[str] = []
+    unchanged = False
     try:
         for name in sections:
             section = load_section(name)
@@ -414,12 +543,18 @@ def dry_run(
                 stale[name] = f"the {name} section (not in the model)"
                 continue
             try:
-                section.train(project, context)
+                writer.manifest.sections[name] = section.train(project, context)
             except StaleComponent as e:
                 stale[name] = e.key
             else:
                 current.append(name)
+        if not stale:
+            # the same judgement as train's: the domain and kept data written, then compared
+            write_model_extras(writer, project, options)
+            unchanged = (same_model(writer, previous) and _parts_in_name(
+                Path(previous.source or previous.root).name) == prefix)
     finally:
         writer.close()
         previous.close()
-    return DryRunResult(Path(previous.source or previous.root), stale, current)
+    return DryRunResult(Path(previous.source or previous.root), stale, current,
+                        unchanged=unchanged)
