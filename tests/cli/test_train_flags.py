@@ -5,32 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from keyword_bot import CONFIG, DOMAIN, NLU, RULES
 
 from dialogflowlite.artifact import open_model
 from dialogflowlite.cli.main import main
 from dialogflowlite.cli.train import set_augmentation
 from dialogflowlite.io.loader import load_project
-
-DOMAIN = """
-version: "3.1"
-intents: [greet, bye]
-responses:
-  utter_greet: [{text: "Hello!"}]
-  utter_bye: [{text: "Bye!"}]
-"""
-
-NLU = """
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hello
-    - hi
-- intent: bye
-  examples: |
-    - bye
-    - goodbye
-"""
 
 MORE_NLU = """
 version: "3.1"
@@ -38,28 +18,6 @@ nlu:
 - intent: greet
   examples: |
     - good morning
-"""
-
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-- rule: bye
-  steps:
-  - intent: bye
-  - action: utter_bye
-"""
-
-CONFIG = """
-language: en
-pipeline:
-- name: WhitespaceTokenizer
-- name: KeywordIntentClassifier
-policies:
-- name: RulePolicy
 """
 
 WARNING_DOMAIN = DOMAIN.replace("[greet, bye]", "[greet, bye, lonely]")

@@ -6,42 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from keyword_bot import CONFIG, DOMAIN, NLU, RULES
 
 from dialogflowlite.cli.main import main
-
-DOMAIN = """
-version: "3.1"
-intents: [greet]
-responses:
-  utter_greet: [{text: "Hello!"}]
-"""
-
-NLU = """
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hello
-    - hi
-"""
-
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-"""
-
-CONFIG = """
-language: en
-pipeline:
-- name: WhitespaceTokenizer
-- name: KeywordIntentClassifier
-policies:
-- name: RulePolicy
-"""
 
 
 @pytest.fixture

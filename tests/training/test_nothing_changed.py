@@ -7,52 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from keyword_bot import CONFIG, DOMAIN, NLU, RULES
 
 from dialogflowlite.artifact import open_model
 from dialogflowlite.training.trainer import TrainOptions, dry_run, train
-
-DOMAIN = """
-version: "3.1"
-intents: [greet, bye]
-responses:
-  utter_greet: [{text: "Hello!"}]
-  utter_bye: [{text: "Bye!"}]
-"""
-
-NLU = """
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hello
-    - hi
-- intent: bye
-  examples: |
-    - bye
-    - goodbye
-"""
-
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-- rule: bye
-  steps:
-  - intent: bye
-  - action: utter_bye
-"""
-
-CONFIG = """
-language: en
-pipeline:
-- name: WhitespaceTokenizer
-- name: KeywordIntentClassifier
-policies:
-- name: RulePolicy
-"""
 
 OPTIONS = TrainOptions(progress=False)
 
