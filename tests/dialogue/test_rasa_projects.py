@@ -21,7 +21,10 @@ from dialogflowlite.evaluation.stories import evaluate_stories
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.training.trainer import train
 
-pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+# Each module fixture trains a real project with its own config (minutes on 2 cores);
+# pytest-timeout counts the fixture into the first test, so the usual 900 s bound
+# is too tight when the cores are shared with other work.
+pytestmark = [pytest.mark.slow, pytest.mark.shared_data, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
 RASA_PROJECTS = Path(os.environ.get("DFL_SHARED_DATA", REPO.parent / "shared" / "data")) \
