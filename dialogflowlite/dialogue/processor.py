@@ -132,6 +132,17 @@ class TurnResult:
     replies: list[dict[str, Any]] = field(default_factory=list)
 
 
+def outgoing(events: list[Event],
+             sender_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The bot messages among ``events`` and their replies, as channels get them
+    (after ``dfl_replies_outgoing``)."""
+    messages = [bot_message(e) for e in events if isinstance(e, BotUttered)]
+    replies = [reply for message in messages
+               for reply in channel_replies(sender_id, message)]
+    _plugin_hooks().dfl_replies_outgoing(sender_id=sender_id, replies=replies)
+    return messages, replies
+
+
 class EarlyReplies:
     """Hands a turn's replies to a :data:`ReplySink` as each action ends.
 
@@ -153,7 +164,7 @@ class EarlyReplies:
         self.seen = len(tracker.events)
         if not any(isinstance(e, BotUttered) for e in events):
             return
-        messages, replies = MessageProcessor.outgoing(events, tracker.sender_id)
+        messages, replies = outgoing(events, tracker.sender_id)
         self.messages += messages
         self.replies += replies
         if self.sink is None:
@@ -577,7 +588,7 @@ class MessageProcessor:
             await early.flush(tracker)
             messages, replies = early.messages, early.replies
         else:
-            messages, replies = self.outgoing(new_events, tracker.sender_id)
+            messages, replies = outgoing(new_events, tracker.sender_id)
         self._schedule_reminders(new_events, tracker.sender_id, channel)
         return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)
 
@@ -594,17 +605,7 @@ class MessageProcessor:
         ``dfl_replies_outgoing``), for the caller to send.
         """
         self._schedule_reminders(events, sender_id, channel)
-        return self.outgoing(events, sender_id)[1]
-
-    @staticmethod
-    def outgoing(events: list[Event],
-                 sender_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The bot messages among ``events`` and their replies, as channels get them."""
-        messages = [bot_message(e) for e in events if isinstance(e, BotUttered)]
-        replies = [reply for message in messages
-                   for reply in channel_replies(sender_id, message)]
-        _plugin_hooks().dfl_replies_outgoing(sender_id=sender_id, replies=replies)
-        return messages, replies
+        return outgoing(events, sender_id)[1]
 
     def _schedule_reminders(self, events: list[Event], sender_id: str,
                             channel: str | None) -> None:
