@@ -235,8 +235,7 @@ class DialogueStateTracker:
         self.takes_any_slot = slots is None
         self.events: list[Event] = []
         self._reset()
-        for event in events:
-            self.update(event)
+        self.update_with_events(events)
 
     @classmethod
     def for_domain(cls, sender_id: str, domain: Domain,
@@ -275,7 +274,21 @@ class DialogueStateTracker:
             self._apply(event)
 
     def update_with_events(self, events: Iterable[Event]) -> None:
-        for event in events:
+        """Append ``events`` in order, as :meth:`update` one by one would.
+
+        Every undo or rewind replays the whole conversation, and each replay
+        makes the state of the ones before it irrelevant, so only the last of
+        the batch is replayed: a stored conversation with k undos loads in one
+        replay, not k.
+        """
+        listed = list(events)
+        last_revert = max((i for i, e in enumerate(listed)
+                           if isinstance(e, (ActionReverted, UserUtteranceReverted))),
+                          default=-1)
+        if last_revert >= 0:
+            self.events += listed[:last_revert + 1]
+            self._replay()
+        for event in listed[last_revert + 1:]:
             self.update(event)
 
     def _apply(self, event: Event) -> None:

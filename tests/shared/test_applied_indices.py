@@ -28,7 +28,7 @@ from dialogflowlite.shared.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from dialogflowlite.shared.tracker import applied_indices
+from dialogflowlite.shared.tracker import DialogueStateTracker, applied_indices
 
 # ------------------------------------------------------------ reference replay
 
@@ -273,3 +273,46 @@ def test_the_plain_replay_would_not_pass_the_read_bound(build: Conversation) -> 
     events = CountedEvents(build(2_000))
     reference_applied_indices(events)
     assert events.reads > READS_PER_EVENT * len(events)
+
+
+# ------------------------------------------------------------ trackers built in one go
+
+
+def _one_by_one(events: Sequence[Event]) -> DialogueStateTracker:
+    tracker = DialogueStateTracker("ann")
+    for event in events:
+        tracker.update(event)
+    return tracker
+
+
+def test_a_tracker_built_from_events_has_the_state_of_one_updated_event_by_event() -> None:
+    rng = random.Random(20261203)
+    reverted = 0
+    for case in range(1500):
+        events = random_conversation(rng, rng.randint(0, 60))
+        expected = _one_by_one(events)
+        built = DialogueStateTracker("ann", events=events)
+        assert built.current_state() == expected.current_state(), f"case {case}: {events}"
+        assert built.events == expected.events
+        extended = DialogueStateTracker("ann", events=events[:len(events) // 2])
+        extended.update_with_events(events[len(events) // 2:])
+        assert extended.current_state() == expected.current_state(), f"case {case}: {events}"
+        reverted += any(isinstance(e, (ActionReverted, UserUtteranceReverted)) for e in events)
+    assert reverted > 800  # the cases do undo and rewind
+
+
+def test_a_stored_conversation_with_many_undos_is_replayed_once(monkeypatch) -> None:
+    replays = 0
+    replay = DialogueStateTracker._replay
+
+    def counted(self: DialogueStateTracker) -> None:
+        nonlocal replays
+        replays += 1
+        replay(self)
+
+    monkeypatch.setattr(DialogueStateTracker, "_replay", counted)
+    events: list[Event] = []
+    for _ in range(200):
+        events += [ActionExecuted(name="action_listen"), _user(), UserUtteranceReverted()]
+    DialogueStateTracker("ann", events=events)
+    assert replays == 1
