@@ -10,9 +10,11 @@ from dialogflowlite.io import formats
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import position, to_plain, value_position
 from dialogflowlite.shared.domain import (
+    ACTION_QUERY_KNOWLEDGE_BASE,
     FROM_ENTITY,
     FROM_INTENT,
     FROM_TRIGGER_INTENT,
+    KNOWLEDGE_BASE_SLOTS,
     MAPPING_TYPES,
     REQUESTED_SLOT,
     SLOT_TYPES,
@@ -25,6 +27,7 @@ from dialogflowlite.shared.domain import (
     SessionConfig,
     SlotDef,
     SlotMapping,
+    bool_slot_reading,
 )
 
 
@@ -128,6 +131,13 @@ class DomainReader:
             domain.slots[REQUESTED_SLOT] = SlotDef(
                 REQUESTED_SLOT, "text", influence_conversation=False, declared=False
             )
+        if ACTION_QUERY_KNOWLEDGE_BASE in domain.custom_actions:
+            # Rasa SDK's knowledge-base action sets these, so Rasa's domain has them
+            # (text slots that do not influence the conversation) unless declared
+            for name in KNOWLEDGE_BASE_SLOTS:
+                if name not in domain.slots:
+                    domain.slots[name] = SlotDef(
+                        name, "text", influence_conversation=False, declared=False)
         return domain
 
     # ---------------------------------------------------------------- sections
@@ -284,7 +294,7 @@ class DomainReader:
         where = value_position(file, props, "initial_value")
         what = f"slot '{name}'"
         if slot_type == "bool":
-            return self.log.flag(file, props, "initial_value", False, what)
+            return self._bool_initial_value(where, value, what)
         if slot_type == "float":
             if isinstance(value, str):
                 try:
@@ -306,6 +316,29 @@ class DomainReader:
                              formats.did_you_mean(str(value), [str(v) for v in values])
                              or f"use one of: {', '.join(str(v) for v in values)}")
         return value
+
+    def _bool_initial_value(self, where: Position | None, value: Any, what: str) -> bool | None:
+        """A bool slot's ``initial_value`` read as Rasa's bool slots read it (``true``,
+        ``"TRUE"``, ``1`` and ``"1"`` are true; a number other than 1 is false). A word
+        such as ``no``, which YAML 1.2 reads as text and Rasa as no truth value at all,
+        is read by its meaning with a warning; anything else leaves the slot empty,
+        which is how Rasa's policies see it."""
+        reading = bool_slot_reading(value)
+        if reading is not None:
+            if not isinstance(value, bool) and not reading and float(value) != 0:
+                self.log.warning(where, f"initial_value {value!r} of bool {what} is read as "
+                                        "false, as only 1 is true", "write true or false")
+            return reading
+        meaning = formats.flag_meaning(value) if isinstance(value, str) else None
+        if meaning is not None:
+            self.log.warning(where, f"initial_value of {what} is the text {value!r}, read as "
+                                    f"{str(meaning).lower()}",
+                             f"write `initial_value: {str(meaning).lower()}` (no quotes)")
+            return meaning
+        self.log.warning(where, f"initial_value of bool {what} must be true or false, not "
+                                f"{value!r}; the slot starts empty",
+                         "write `initial_value: true` or `initial_value: false`")
+        return None
 
     def _check_button(self, file: Path, buttons: Any, index: int, button: Any,
                       response: str) -> None:

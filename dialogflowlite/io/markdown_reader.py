@@ -582,7 +582,9 @@ class MarkdownStoryReader:
                     )
             else:
                 story.conversation_start = True
-            if not self._rule_fits(block.name, story.condition, steps):
+            story.condition = self._without_checkpoints(block.name, story.condition)
+            steps = self._without_checkpoints(block.name, steps)
+            if not self._condition_fits(block.name, story.condition):
                 return None
         story.steps = [s for s in steps if s is not None]
         if not story.steps:
@@ -594,23 +596,29 @@ class MarkdownStoryReader:
             return None
         return story
 
-    def _rule_fits(self, rule: str, condition: list[Step], steps: list[Step | None]) -> bool:
-        """Whether a rule holds only what a rule may, as YAML rules must; each step that
-        does not is reported and the rule is left out. A condition holds only form,
-        active loop and slot events (Rasa's rule schema): a user turn or an action there
-        would let the rule apply where it must not. No rule has a checkpoint."""
-        fits = True
-        for step in [*condition, *steps]:
+    def _without_checkpoints(self, rule: str, steps: list[Any]) -> list[Any]:
+        """A rule's steps with its checkpoints skipped, each with a warning: no rule has
+        one. Rasa 2 read such a rule without a word, so the rest of it is kept, as a YAML
+        rule keeps its other steps."""
+        for step in steps:
             if isinstance(step, CheckpointStep):
-                fits = False
-                self.log.error(
+                self.log.warning(
                     step.position,
-                    f"rule '{rule}' has a checkpoint, but rules cannot have any",
+                    f"rule '{rule}' has a checkpoint, but rules cannot have any; the "
+                    "checkpoint is skipped",
                     "checkpoints join stories: write the rule out in full, or make it a "
                     "story (`## name`)",
                 )
+        return [step for step in steps if not isinstance(step, CheckpointStep)]
+
+    def _condition_fits(self, rule: str, condition: list[Step]) -> bool:
+        """Whether a rule's condition holds only what a YAML rule's may; each step that
+        does not is reported and the rule is left out. A condition holds only form,
+        active loop and slot events (Rasa's rule schema): a user turn or an action there
+        would let the rule apply where it must not."""
+        fits = True
         for step in condition:
-            if isinstance(step, (ActiveLoopStep, SlotStep, CheckpointStep)):
+            if isinstance(step, (ActiveLoopStep, SlotStep)):
                 continue
             fits = False
             self.log.error(

@@ -53,6 +53,15 @@ DEFAULT_INTENTS: tuple[str, ...] = (
 
 REQUESTED_SLOT = "requested_slot"
 SESSION_START_METADATA_SLOT = "session_started_metadata"
+#: the action a knowledge-base bot declares (Rasa SDK's ``ActionQueryKnowledgeBase``)
+ACTION_QUERY_KNOWLEDGE_BASE = "action_query_knowledge_base"
+#: the slots Rasa's domain adds when :data:`ACTION_QUERY_KNOWLEDGE_BASE` is among its
+#: actions: the objects last listed, the object last talked about and its type
+KNOWLEDGE_BASE_SLOTS: tuple[str, ...] = (
+    "knowledge_base_listed_objects",
+    "knowledge_base_last_object",
+    "knowledge_base_last_object_type",
+)
 #: slots the framework manages itself: trackers keep them even when the domain does
 #: not declare them, and slot mappings never fill them
 FRAMEWORK_SLOTS = frozenset({REQUESTED_SLOT, SESSION_START_METADATA_SLOT})
@@ -164,7 +173,8 @@ class SlotDef:
 
     def coerce(self, value: Any) -> Any:
         """``value`` converted to this slot's type where it reads as one (``"2"`` as
-        ``2.0`` for a float slot, ``"yes"`` as ``True`` for a bool slot); else as given.
+        ``2.0`` for a float slot, ``"true"`` or ``1`` as ``True`` for a bool slot, see
+        :func:`bool_slot_reading`); else as given, which the policies read as no value.
 
         Slots do not hold the converted value (see :meth:`stored_value`); this tells
         what a value means to the slot, as validation asks.
@@ -177,14 +187,35 @@ class SlotDef:
             except (TypeError, ValueError):
                 return value
         if self.type == "bool":
-            if isinstance(value, str):
-                lowered = value.strip().lower()
-                if lowered in ("true", "yes", "1"):
-                    return True
-                if lowered in ("false", "no", "0"):
-                    return False
-            return value
+            reading = bool_slot_reading(value)
+            return value if reading is None else reading
         return self.stored_value(value)
+
+
+def bool_slot_reading(value: Any) -> bool | None:
+    """What a bool slot holding ``value`` means, as Rasa's bool slots read it; None when
+    the value is neither true nor false (Rasa's ``bool_from_any`` raises there and the
+    slot is featurised as not set).
+
+    ``True`` and ``False`` as they are; a number is true only when it is 1 (``2`` is
+    false); text is ``true`` or ``false`` in any case and around spaces, or digits read
+    as their number (``"1"``, ``"0"``, ``"2"``). Anything else is no truth value:
+    ``"yes"``, ``"no"``, ``"1.0"``, ``" 1"``, a list.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value == 1
+    if isinstance(value, str):
+        if value.isnumeric():
+            try:
+                return float(value) == 1
+            except ValueError:  # numeric characters float() does not read, such as "½"
+                return None
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+    return None
 
 
 @dataclass

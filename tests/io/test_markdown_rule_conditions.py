@@ -9,7 +9,7 @@ from plain_data import write
 
 from dialogflowlite.io.markdown_reader import read_markdown_stories
 from dialogflowlite.io.problems import ProblemLog
-from dialogflowlite.shared.stories import ActiveLoopStep, SlotStep
+from dialogflowlite.shared.stories import ActionStep, ActiveLoopStep, SlotStep, UserStep
 
 
 def read(path: Path) -> tuple[list, list[str]]:
@@ -61,7 +61,9 @@ def test_user_steps_and_actions_in_a_condition_leave_the_rule_out(tmp_path: Path
     assert "write one rule per alternative" in problems[2]
 
 
-def test_a_rule_with_a_checkpoint_is_left_out(tmp_path: Path) -> None:
+def test_a_checkpoint_in_a_rule_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    # Rasa 2 read such a rule without a word; as in a YAML rule, the checkpoint is
+    # skipped with a report at its line and the rule's other steps are kept
     path = write(tmp_path, "rules.md", """
         >> joined
         > started
@@ -75,6 +77,9 @@ def test_a_rule_with_a_checkpoint_is_left_out(tmp_path: Path) -> None:
         > finished
         """)
     found, problems = read(path)
-    assert found == []
-    assert [p.split(": error: ")[0] for p in problems] == [f"{path}:2:1", f"{path}:10:1"]
-    assert all("has a checkpoint, but rules cannot have any" in p for p in problems)
+    assert [(r.name, [type(s) for s in r.steps]) for r in found] == [
+        ("joined", [UserStep, ActionStep]), ("joined later", [UserStep, ActionStep])]
+    assert found[0].condition == [] and not found[0].conversation_start
+    assert [p.split(": warning: ")[0] for p in problems] == [f"{path}:2:1", f"{path}:10:1"]
+    assert all("rule '" in p and "has a checkpoint, but rules cannot have any; the "
+               "checkpoint is skipped" in p for p in problems)

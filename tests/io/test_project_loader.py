@@ -716,6 +716,33 @@ def test_a_slot_s_initial_value_is_checked_against_its_type(write_project) -> No
         "error", "warning", "warning", "warning", "warning"]
 
 
+def test_a_bool_slot_s_initial_value_is_read_as_rasa_reads_it(write_project) -> None:
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [greet]
+        slots:
+          one: {type: bool, initial_value: 1, mappings: []}
+          quoted_one: {type: bool, initial_value: "1", mappings: []}
+          shouted: {type: bool, initial_value: "TRUE", mappings: []}
+          two: {type: bool, initial_value: 2, mappings: []}
+          maybe: {type: bool, initial_value: maybe, mappings: []}
+        """)
+    project = load_project(root, strict=False)
+    slots = project.domain.slots
+    assert [slots[name].initial_value for name in ("one", "quoted_one", "shouted", "two")] \
+        == [True, True, True, False]
+    # no truth value: Rasa's policies see the slot as not set, so it starts empty
+    assert slots["maybe"].initial_value is None
+    found = [(p.severity, p.message, p.position.line) for p in project.problems
+             if "initial_value" in p.message]
+    assert found == [
+        ("warning", "initial_value 2 of bool slot 'two' is read as false, as only 1 is true",
+         7),
+        ("warning", "initial_value of bool slot 'maybe' must be true or false, not 'maybe'; "
+                    "the slot starts empty", 8),
+    ]
+
+
 def test_language_must_be_a_language_code(write_project) -> None:
     def problems(language: str) -> list:
         root = write_project(files={"config.yml": f"language: {language}\n"})

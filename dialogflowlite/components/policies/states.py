@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dialogflowlite.shared.domain import ACTION_LISTEN, Domain, SlotDef
+from dialogflowlite.shared.domain import ACTION_LISTEN, Domain, SlotDef, bool_slot_reading
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -148,29 +148,9 @@ def states_from_json(items: Iterable[dict[str, Any]]) -> tuple[State, ...]:
 # ---------------------------------------------------------------- slot features
 
 
-def bool_reading(value: Any) -> bool | None:
-    """What a bool slot holding ``value`` means for the policies, as Rasa's bool slots
-    read it; None when it is neither true nor false (featurised as not set).
-
-    ``True`` and ``False`` as they are; a number is true only when it is 1 (``2`` is
-    false); text is ``true`` or ``false`` in any case and around spaces, or digits read
-    as their number (``"1"``, ``"2"``); anything else (``"yes"``, ``"1.0"``, a list) is
-    no truth value.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value == 1.0
-    if isinstance(value, str):
-        if value.isnumeric():
-            try:
-                return float(value) == 1.0
-            except ValueError:  # digits float() does not read, such as "²"
-                return None
-        lowered = value.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-    return None
+#: what a bool slot holding a value means for the policies, as Rasa's bool slots read
+#: it; None when it is neither true nor false (featurised as not set)
+bool_reading = bool_slot_reading
 
 
 def slot_features(slot: SlotDef, value: Any) -> tuple[float, ...] | None:
