@@ -172,10 +172,13 @@ class TemplateRenderer:
 
     def default_slots(self) -> list[str]:
         """The slots Rasa's domain has without the author declaring them:
-        ``session_started_metadata`` always, ``requested_slot`` when there are forms."""
+        ``session_started_metadata`` always, ``requested_slot`` when there are forms,
+        the knowledge-base slots when ``action_query_knowledge_base`` is an action."""
         names = [SESSION_START_METADATA_SLOT]
         if REQUESTED_SLOT in self.domain.slots:
             names.append(REQUESTED_SLOT)
+        names += [name for name, slot in self.domain.slots.items()
+                  if not slot.declared and name not in names]
         return names
 
     def placeholder_values(self, tracker: DialogueStateTracker | None) -> dict[str, Any]:

@@ -63,3 +63,18 @@ def test_the_stored_tracker_is_left_as_it_is(write_project) -> None:
     before = dict(tracker.slots)
     TemplateRenderer(loaded, seed=1).render("utter_meta", tracker)
     assert tracker.slots == before
+
+
+KNOWLEDGE_BASE = """
+actions: [action_query_knowledge_base]
+"""
+
+
+def test_knowledge_base_slots_read_none_only_where_the_action_adds_them(write_project) -> None:
+    domain = DOMAIN + """  utter_last:
+  - text: "last {knowledge_base_last_object}"
+"""
+    assert text(write_project, domain + KNOWLEDGE_BASE, "utter_last") == "last None"
+    assert text(write_project, domain + KNOWLEDGE_BASE, "utter_last",
+                [SlotSet(name="knowledge_base_last_object", value="Rome")]) == "last Rome"
+    assert text(write_project, domain, "utter_last") == "last {knowledge_base_last_object}"
