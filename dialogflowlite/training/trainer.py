@@ -83,6 +83,12 @@ class StaleComponent(Exception):  # a signal that ends a dry run early, never sh
 class TrainingContext:
     """What a section gets while training: storage to write to, the previous model, options.
 
+    :meth:`reuse` copies a reused component's files from the previous model at
+    once. With ``defer_copies`` it takes only the component's record; the
+    files follow when :meth:`storage` asks for them or :meth:`copy_reused` is
+    called, so a training that ends with the previous model unchanged copies
+    nothing.
+
     In a ``dry_run`` nothing is trained or copied: :meth:`reuse` only answers,
     and :meth:`will_train` raises :class:`StaleComponent` for the first
     component that would be trained.
@@ -90,39 +96,52 @@ class TrainingContext:
 
     def __init__(self, writer: ModelWriter, previous: ModelArchive | None,
                  options: TrainOptions, finetune: ModelArchive | None = None,
-                 dry_run: bool = False) -> None:
+                 dry_run: bool = False, defer_copies: bool = False) -> None:
         self.writer = writer
         self.previous = previous
         self.options = options
         #: the model fine-tuning starts from (``--finetune``), or None
         self.finetune = finetune
         self.dry_run = dry_run
+        self.defer_copies = defer_copies or dry_run
         self.reused: list[str] = []
         self.trained: list[str] = []
+        #: reused components whose files are not in the new model yet
+        self._uncopied: list[str] = []
 
     def storage(self, key: str) -> ComponentStorage:
-        """A fresh folder for the component stored under ``key``."""
+        """The folder of the component stored under ``key``: a fresh one, or for a
+        reused component its files copied from the previous model."""
+        if key in self._uncopied:
+            self._copy(key)
         return self.writer.storage(key)
 
     def reuse(self, key: str, fingerprint: str) -> bool:
-        """Copy the previous model's component ``key`` if its fingerprint matches.
+        """Take the previous model's component ``key`` if its fingerprint matches.
 
-        Returns True when copied (the caller then skips training it).
+        Returns True when taken (the caller then skips training it).
         """
         if self.options.force or self.previous is None:
             return False
         record = self.previous.manifest.component(key)
         if record is None or record.fingerprint != fingerprint or not self.previous.has(key):
             return False
-        if self.dry_run:
-            # the record alone (no files): enough to compare manifests with the previous one
-            self.writer.record(record)
-            self.reused.append(key)
-            return True
-        self.writer.storage(key).copy_from(self.previous.storage(key))
+        # the record alone is enough to compare manifests with the previous one
         self.writer.record(record)
         self.reused.append(key)
+        self._uncopied.append(key)
+        if not self.defer_copies:
+            self._copy(key)
         return True
+
+    def copy_reused(self) -> None:
+        """Copy the files of every reused component not copied yet into the new model."""
+        for key in list(self._uncopied):
+            self._copy(key)
+
+    def _copy(self, key: str) -> None:
+        self._uncopied.remove(key)
+        self.writer.storage(key).copy_from(self.previous.storage(key))
 
     def will_train(self, key: str) -> None:
         """Called by a section just before it trains ``key``; stops a dry run there."""
@@ -291,7 +310,9 @@ def train(
     component reused, and :func:`same_model`), no file is written and the
     result names that model (``written`` False), as Rasa 2's "Nothing changed.
     You can use the old model"; ``options.force`` always writes one, and so
-    does a ``fixed_model_name`` that is not the unchanged model's name.
+    does a ``fixed_model_name`` that is not the unchanged model's name. The
+    reused components' files are copied only once a model is to be written:
+    an unchanged training copies none of them.
     """
     started = time.perf_counter()
     sections = tuple(sections)
@@ -307,7 +328,8 @@ def train(
             previous.close()
         raise
     writer = ModelWriter()
-    context = TrainingContext(writer, previous, options, finetune=base)
+    # copies wait until the model is known to differ from the previous one
+    context = TrainingContext(writer, previous, options, finetune=base, defer_copies=True)
     writer.manifest.config = project.config.to_dict()
     writer.manifest.project = project.root.resolve().name
     written = True
@@ -334,6 +356,7 @@ def train(
                                 else _parts_in_name(old.name) == prefix):
             target, written = old, False
         else:
+            context.copy_reused()
             writer.save(target)
     finally:
         writer.close()
@@ -397,16 +420,30 @@ def _manifest_content(manifest: Manifest) -> dict[str, Any]:
     # through JSON, as the manifest is stored: tuples become lists, keys strings
     content = json.loads(json.dumps(manifest.to_dict(), ensure_ascii=False))
     content.pop("created", None)
-    for entry in content.get("sections", {}).values():
-        if not isinstance(entry, dict):
-            continue
-        for value in entry.values():
-            if isinstance(value, list):
-                for item in value:
-                    if isinstance(item, dict):
-                        for note in _RUN_NOTES & item.keys():
-                            del item[note]
+    if "sections" in content:
+        content["sections"] = {name: _without_run_notes(entry)
+                               for name, entry in content["sections"].items()}
     return content
+
+
+def _without_run_notes(entry: Any) -> Any:
+    """A section's manifest entry without its run notes.
+
+    They sit in the items of the entry's lists (``{"generators": [{"key": ...,
+    "reused": True, "fit": {...}}]}``); nothing deeper is touched, so a
+    component setting that happens to be called ``fit`` still counts.
+    """
+    if not isinstance(entry, dict):
+        return entry
+    return {key: [_without_notes(item) for item in value] if isinstance(value, list) else value
+            for key, value in entry.items()}
+
+
+def _without_notes(item: Any) -> Any:
+    """One list item of a section entry, its :data:`_RUN_NOTES` keys left out."""
+    if not isinstance(item, dict):
+        return item
+    return {key: value for key, value in item.items() if key not in _RUN_NOTES}
 
 
 def _files_beside_components(root: Path, manifest: Manifest) -> dict[str, bytes]:

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 from keyword_bot import CONFIG, DOMAIN, NLU, RULES
 
-from dialogflowlite.artifact import open_model
-from dialogflowlite.training.trainer import TrainOptions, dry_run, train
+from dialogflowlite.artifact import Manifest, ModelWriter, open_model
+from dialogflowlite.training.trainer import TrainOptions, _manifest_content, dry_run, train
 
 OPTIONS = TrainOptions(progress=False)
 
@@ -147,3 +148,73 @@ def test_two_trainings_in_one_second_do_not_overwrite_each_other(project) -> Non
     forced = train(project, options=TrainOptions(progress=False, force=True))
     assert forced.model_path != first.model_path
     assert first.model_path.is_file() and forced.model_path.is_file()
+
+
+def _files_under(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def work_folders(monkeypatch) -> list[list[str]]:
+    """The files each training's work folder holds when it is removed, one list a training."""
+    seen: list[list[str]] = []
+    close = ModelWriter.close
+
+    def closing(writer: ModelWriter) -> None:
+        seen.append(sorted(_files_under(writer.workdir)))
+        close(writer)
+
+    monkeypatch.setattr(ModelWriter, "close", closing)
+    return seen
+
+
+def test_a_training_with_nothing_changed_copies_and_writes_nothing(project, tmp_path,
+                                                                   monkeypatch,
+                                                                   work_folders) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    first = train(project, options=OPTIONS)
+    assert train(project, options=OPTIONS).model_path == first.model_path  # unpacks it once
+    models, temp_files = _files_under(project / "models"), _files_under(temp)
+    work_folders.clear()
+
+    again = train(project, options=OPTIONS)
+    assert not again.written and again.model_path == first.model_path
+    assert again.reused and again.trained == []
+    # only what is compared with the previous model: no reused component was copied
+    assert work_folders == [["domain/domain.json"]]
+    assert _files_under(project / "models") == models
+    assert _files_under(temp) == temp_files
+
+
+def test_a_model_written_from_reused_components_holds_their_files(project,
+                                                                   work_folders) -> None:
+    first = train(project, options=OPTIONS)
+    (project / "domain.yml").write_text(DOMAIN.replace("Hello!", "Howdy!"), "utf-8")
+    again = train(project, options=OPTIONS)
+    assert again.written and again.trained == [] and again.reused
+    assert all(any(name.startswith(f"{key}/") for name in work_folders[-1])
+               for key in again.reused)
+    with open_model(first.model_path) as old, open_model(again.model_path) as new:
+        for key in again.reused:
+            assert new.has(key)
+            assert _files_under(new.root / key) == _files_under(old.root / key)
+
+
+def _manifest(reused: bool, fit: dict, setting: int) -> Manifest:
+    return Manifest(sections={
+        "generation": {"generators": [{"key": "g", "reused": reused, "fit": fit}]},
+        "nlu": {"language": "en", "components": [{"key": "c", "config": {"fit": setting}}]},
+    })
+
+
+def test_only_the_notes_of_a_run_are_left_out_of_the_comparison() -> None:
+    trained = _manifest(False, {"loss": 0.1}, 1)
+    reused = _manifest(True, {}, 1)
+    reused.created += 60
+    assert _manifest_content(trained) == _manifest_content(reused)
+    # a component setting of the same name is what the model holds
+    assert _manifest_content(reused) != _manifest_content(_manifest(True, {}, 2))
+    assert _manifest_content(reused)["sections"]["generation"] == {"generators": [{"key": "g"}]}
