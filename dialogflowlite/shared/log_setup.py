@@ -12,6 +12,7 @@ import logging.config
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from dialogflowlite.errors import ConfigError
 
@@ -37,6 +38,23 @@ def in_worker_process() -> bool:
     return multiprocessing.parent_process() is not None
 
 
+class StderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is when a record is logged.
+
+    A handler given ``sys.stderr`` itself keeps that stream: once it is
+    replaced and closed (a test's captured output, a redirected stream), every
+    later record fails with "I/O operation on closed file".
+    """
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        # not StreamHandler's __init__: it would store the stream this looks up
+        logging.Handler.__init__(self, level)
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return sys.stderr
+
+
 def configure_logging(settings: LogSettings) -> None:
     """Log to stderr at ``settings.level``, also to ``log_file``; or as ``config_file`` says.
 
@@ -46,7 +64,7 @@ def configure_logging(settings: LogSettings) -> None:
     if settings.config_file:
         _apply_config_file(Path(settings.config_file))
         return
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers: list[logging.Handler] = [StderrHandler()]
     handlers[0].setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     if settings.log_file:
         handlers.append(_file_handler(Path(settings.log_file)))
