@@ -112,3 +112,23 @@ def test_the_lock_store_of_a_request() -> None:
     assert lock_store_of(request) is None  # no model loaded yet
     ctx.agent = SimpleNamespace(lock_store="the store")
     assert lock_store_of(request) == "the store"
+
+
+def test_a_channel_asks_with_the_request_and_the_agents_lock_store_answers() -> None:
+    store = FlakyLockStore()
+    ctx = SimpleNamespace(agent=SimpleNamespace(lock_store=store))
+    request = SimpleNamespace(app=SimpleNamespace(ctx=ctx))
+
+    async def main() -> list[bool]:
+        return [await RecentDeliveries("telegram").is_new_for(request, 7),
+                # another worker: only the lock store found through the request knows it
+                await RecentDeliveries("telegram").is_new_for(request, 7),
+                await RecentDeliveries("telegram").is_new_for(request, 8)]
+
+    assert asyncio.run(main()) == [True, False, True]
+    assert store.seen == {"telegram:7", "telegram:8"}
+    # before a model is loaded there is no lock store: this process's memory answers
+    before = SimpleNamespace(app=SimpleNamespace(ctx=SimpleNamespace()))
+    deliveries = RecentDeliveries("telegram")
+    assert asyncio.run(deliveries.is_new_for(before, 9))
+    assert not asyncio.run(deliveries.is_new_for(before, 9))

@@ -249,6 +249,25 @@ def test_recent_deliveries_remember_a_bounded_number_of_ids() -> None:
     assert seen.first_time(None) and seen.first_time(None)  # no id: always new
 
 
+def test_buttons_alone_join_the_plain_text_just_before_them() -> None:
+    from dialogflowlite.server.channels.lone_buttons import buttons_on_texts
+
+    buttons = [{"title": "Red", "payload": "/red"}]
+    joined = buttons_on_texts([{"recipient_id": "u", "text": "Pick"},
+                               {"recipient_id": "u", "buttons": buttons,
+                                "button_type": "reply"}])
+    assert joined == [{"recipient_id": "u", "text": "Pick", "buttons": buttons,
+                       "button_type": "reply"}]
+    # not onto an image, a text that has buttons of its own, or at the start
+    kept = [{"image": "https://x.org/c.png"}, {"buttons": buttons},
+            {"text": "Pick", "quick_replies": buttons}, {"quick_replies": buttons}]
+    assert buttons_on_texts(kept) == kept
+    assert buttons_on_texts([{"buttons": buttons}]) == [{"buttons": buttons}]
+    # a reply holding more than buttons keeps them, not to lose the rest of it
+    custom = [{"text": "Pick"}, {"buttons": buttons, "custom": {"x": 1}}]
+    assert buttons_on_texts(custom) == custom
+
+
 def test_rest_takes_a_bounded_number_of_input_channel_names(monkeypatch) -> None:
     from dialogflowlite.errors import ApiError
     from dialogflowlite.server.channels import rest

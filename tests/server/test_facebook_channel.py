@@ -24,6 +24,7 @@ from dialogflowlite.server.channels.facebook import (
     signature_problem,
 )
 from dialogflowlite.server.channels.loader import enabled_channels
+from dialogflowlite.server.channels.lone_buttons import LONE_BUTTONS_TEXT
 
 SECRET = "app-secret-0123"
 TOKEN = "EAAB-page-token-xyz"
@@ -437,11 +438,33 @@ def test_a_template_takes_links_and_a_long_text_takes_quick_replies() -> None:
     assert [q["title"] for q in long[1]["quick_replies"]] == ["Red", "Blue"]
 
 
-def test_buttons_without_text_are_left_out(caplog) -> None:
-    with caplog.at_level("ERROR"):
+def test_buttons_without_text_go_out_under_an_ellipsis(caplog) -> None:
+    with caplog.at_level("WARNING"):
         found = messages({"buttons": CHOICE_BUTTONS, "image": "https://x.org/cat.png"})
-    assert found == [{"attachment": {"type": "image", "payload": {"url": "https://x.org/cat.png"}}}]
-    assert "buttons but no text" in caplog.text
+    # Messenger refuses a template without a text, which is what Rasa would send
+    template, image = found
+    assert template["attachment"]["payload"]["text"] == LONE_BUTTONS_TEXT
+    assert [b["title"] for b in template["attachment"]["payload"]["buttons"]] == ["Red", "Blue"]
+    assert image == {"attachment": {"type": "image", "payload": {"url": "https://x.org/cat.png"}}}
+    assert f"a reply to {USER} has buttons but no text" in caplog.text
+    [lone] = messages({"quick_replies": CHOICE_BUTTONS})
+    assert lone["text"] == LONE_BUTTONS_TEXT and len(lone["quick_replies"]) == 2
+
+
+def test_buttons_of_a_message_of_their_own_ride_on_the_text_before(graph, caplog) -> None:
+    # a custom action's text, then its buttons in a message of their own
+    channel = FacebookChannel(settings(graph))
+    with caplog.at_level("WARNING"):
+        sent = asyncio.run(channel.send(USER, [{"text": "Intro."}, {"text": "Pick one"},
+                                               {"buttons": CHOICE_BUTTONS},
+                                               {"quick_replies": CHOICE_BUTTONS}]))
+    first, template, lone = graph.messages()
+    assert sent == 3 and first == {"text": "Intro."}
+    assert template["attachment"]["payload"]["text"] == "Pick one"
+    assert [b["title"] for b in template["attachment"]["payload"]["buttons"]] == ["Red", "Blue"]
+    # nothing but buttons just before: these go out under the ellipsis
+    assert lone["text"] == LONE_BUTTONS_TEXT and len(lone["quick_replies"]) == 2
+    assert caplog.text.count("has buttons but no text") == 1
 
 
 def test_reply_parts_in_rasas_order() -> None:

@@ -13,6 +13,7 @@ from serving_helpers import CARDS, QUICK_REPLIES, StubHttpServer, greet_with, re
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import enabled_channels
+from dialogflowlite.server.channels.lone_buttons import LONE_BUTTONS_TEXT
 from dialogflowlite.server.channels.telegram import (
     MAX_TEXT,
     TelegramChannel,
@@ -359,6 +360,29 @@ def test_commands_for_other_bots_are_ignored_when_read() -> None:
     assert command_text("tell /bot about it") == "tell /bot about it"
 
 
+def test_an_edited_command_is_read_as_a_message_but_keeps_bot_as_in_rasa() -> None:
+    def edited(text: str) -> Any:
+        return read_update(text_update(text, kind="edited_message"), "tiny_bot")
+
+    other = edited("/greet@other_bot")
+    assert other.text is None and "another bot (@other_bot)" in other.ignored
+    assert edited("/greet@Tiny_Bot\nhi").text == "/greet\nhi"
+    assert edited('/inform{"colour": "red"}').text == '/inform{"colour": "red"}'
+    # Rasa takes /bot off a message's text only
+    assert edited("/bot hello").text == "/bot hello"
+    assert read_update(text_update("/bot hello"), "tiny_bot").text == "hello"
+
+
+def test_an_edited_restart_starts_afresh_and_another_bots_command_is_not_run(
+        make_app, agent, api: BotApi) -> None:
+    app = make_app(credentials=credentials(api))
+    response, stored = post_update(app, agent, text_update("/greet@other_bot",
+                                                           kind="edited_message"))
+    assert response.text == "success" and stored is None and api.methods() == []
+    _, stored = post_update(app, agent, text_update("/restart@tiny_bot", kind="edited_message"))
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/restart", "/start"]
+
+
 # ------------------------------------------------------------------ writing replies
 
 
@@ -683,11 +707,33 @@ def test_a_command_for_another_bot_does_not_run_this_bots_intent(make_app, agent
     assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet@0.9"]
 
 
-def test_buttons_without_text_ride_on_the_image_or_are_left_out(caplog) -> None:
-    with caplog.at_level("ERROR"):
-        alone = reply_calls({"buttons": CHOICE_BUTTONS}, 42)
+def test_buttons_without_text_ride_on_the_image_or_go_out_under_an_ellipsis(caplog) -> None:
+    with caplog.at_level("WARNING"):
+        [(method, params)] = reply_calls({"buttons": CHOICE_BUTTONS}, 42)
     # Telegram refuses a sendMessage without a text, which is what Rasa would send
-    assert alone == [] and "buttons but no text or image" in caplog.text
+    assert (method, params["text"]) == ("sendMessage", LONE_BUTTONS_TEXT)
+    assert [b["text"] for b in params["reply_markup"]["inline_keyboard"][0]] == ["Red", "Blue"]
+    assert "a reply to chat 42 has buttons but no text" in caplog.text
     with_image = reply_calls({"buttons": CHOICE_BUTTONS, "image": "https://x.org/c.png"}, 42)
     assert [method for method, _ in with_image] == ["sendPhoto"]
     assert "inline_keyboard" in with_image[0][1]["reply_markup"]
+
+
+def test_buttons_of_a_message_of_their_own_ride_on_the_text_before(api: BotApi,
+                                                                   caplog) -> None:
+    # a custom action's text, then its buttons in a message of their own
+    channel = TelegramChannel({"access_token": TOKEN, "api_url": api.base})
+    with caplog.at_level("WARNING"):
+        sent = asyncio.run(channel.send("42", [
+            {"text": "Intro."}, {"text": "Pick one"},
+            {"buttons": CHOICE_BUTTONS, "button_type": "vertical"},
+            {"image": "https://x.org/c.png"}, {"buttons": CHOICE_BUTTONS}]))
+    assert sent == 4 and api.methods() == ["sendMessage", "sendMessage", "sendPhoto",
+                                           "sendMessage"]
+    intro, pick, lone = api.sent("sendMessage")
+    assert intro == {"chat_id": 42, "text": "Intro."}
+    assert pick["text"] == "Pick one"
+    assert [row[0]["text"] for row in pick["reply_markup"]["inline_keyboard"]] == ["Red", "Blue"]
+    # after an image there is no text to ride on
+    assert lone["text"] == LONE_BUTTONS_TEXT and "reply_markup" in lone
+    assert caplog.text.count("has buttons but no text") == 1

@@ -78,7 +78,7 @@ from urllib.parse import quote, urlsplit
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
 from dialogflowlite.server.channels.botframework_auth import DEFAULT_OPENID_URL, TokenVerifier
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.shared import safe_json
@@ -450,7 +450,7 @@ class BotFrameworkChannel(InputChannel):
             if activity.text is None or activity.sender_id is None:
                 logger.debug("botframework: an activity (%s) was ignored: %s", activity.kind,
                              activity.ignored)
-            elif not await self.deliveries.is_new(activity.delivery_id, lock_store_of(request)):
+            elif not await self.deliveries.is_new_for(request, activity.delivery_id):
                 # checked after the token, so that nobody else can make the bot skip one
                 logger.info("botframework: activity %s in conversation %s came again and was "
                             "not handled again (the service resends what it thinks went "

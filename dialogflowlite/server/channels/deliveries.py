@@ -9,7 +9,8 @@ stays the same across deliveries (Telegram's ``update_id``, Facebook's
 ``mid``, Rocket.Chat's message id, Bot Framework's activity ``id``, Slack's
 ``event_id``, Twilio's ``MessageSid``, Webex's message id, Mattermost's
 ``post_id``, Google Chat's message name), so a channel remembers the ids it
-took lately and skips one it has seen.
+took lately and skips one it has seen (Twilio Voice cannot skip a retried
+call request: :mod:`.twilio_voice` says why).
 
 The memory is the lock store's (:meth:`LockStore.first_delivery
 <dialogflowlite.stores.base.LockStore.first_delivery>`) where it keeps one:
@@ -73,6 +74,12 @@ class RecentDeliveries:
         if len(self._seen) > self.size:
             self._seen.popitem(last=False)
         return True
+
+    async def is_new_for(self, request: Any, delivery_id: Any) -> bool:
+        """Whether ``delivery_id`` is new to the server answering ``request``, and
+        remember it: :meth:`is_new` with the lock store of the agent that serves the
+        request (see :func:`lock_store_of`)."""
+        return await self.is_new(delivery_id, lock_store_of(request))
 
     async def is_new(self, delivery_id: Any, lock_store: Any = None) -> bool:
         """Whether ``delivery_id`` is new to every process sharing ``lock_store``, and

@@ -61,9 +61,11 @@ unasked), in Rasa's order:
   buttons and 640 characters of text: for more, Rasa drops the buttons and
   sends the text; here they go out as quick replies on the (last piece of
   the) text instead, at most 13 (Messenger's limit, the rest is logged and
-  dropped), with link buttons as ``title: url`` lines of the text. Buttons
-  without a text are logged and left out: Messenger shows none alone (Rasa
-  sends a template without a text, which Messenger refuses);
+  dropped), with link buttons as ``title: url`` lines of the text. Messenger
+  shows no buttons alone (Rasa sends a template without a text, which
+  Messenger refuses), so buttons or quick replies without a text ride on the
+  text sent just before them, and with no such text go out under ``…``, with
+  a warning naming the recipient (:mod:`.lone_buttons`);
 * text with ``quick_replies``: quick replies with ``content_type: text``, or
   the option's own ``content_type`` (``user_email``, ``user_phone_number``);
 * ``custom`` JSON: sent as the ``message`` itself (a list: each item), a
@@ -90,8 +92,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
+from dialogflowlite.server.channels.lone_buttons import LONE_BUTTONS_TEXT, buttons_on_texts
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 from dialogflowlite.server.channels.vendor_http import client_session, hide, vendor_request
@@ -235,9 +238,12 @@ def reply_bodies(reply: dict[str, Any], recipient_id: str,
     options = [q for q in reply.get("quick_replies") or [] if isinstance(q, dict)]
     buttons = [b for b in reply.get("buttons") or [] if isinstance(b, dict)]
     if (options or buttons) and not text:
-        logger.error("facebook: a reply to %s has buttons but no text to show them with; "
-                     "Messenger shows none alone, so they were left out", recipient_id)
-    elif options:
+        logger.warning("facebook: a reply to %s has buttons but no text, and no text comes "
+                       "just before them; Messenger shows none alone, so they go out under "
+                       "the text %r (give the response or message a text)", recipient_id,
+                       LONE_BUTTONS_TEXT)
+        text = LONE_BUTTONS_TEXT
+    if options:
         for message in with_quick_replies(text, [quick_reply(o) for o in options], recipient_id):
             add(message)
     elif buttons:
@@ -400,7 +406,7 @@ class FacebookChannel(InputChannel):
 
         ``messaging_type`` as for :func:`reply_bodies`.
         """
-        bodies = [body for reply in replies
+        bodies = [body for reply in buttons_on_texts(replies)
                   for body in reply_bodies(reply, recipient_id, messaging_type)]
         if not bodies:
             return 0
@@ -475,7 +481,7 @@ class FacebookChannel(InputChannel):
                     logger.debug("facebook: an event (%s) was ignored: %s", event.kind,
                                  event.ignored)
                     continue
-                if not await self.deliveries.is_new(event.message_id, lock_store_of(request)):
+                if not await self.deliveries.is_new_for(request, event.message_id):
                     logger.info("facebook: message %s from %s came again and was not handled "
                                 "again (Facebook resends what it thinks went unanswered)",
                                 event.message_id, event.sender_id)

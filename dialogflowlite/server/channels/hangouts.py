@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.hangouts_auth import DEFAULT_CERTS_URL, ChatTokenVerifier
 from dialogflowlite.server.channels.json_fields import as_dict, as_list
 from dialogflowlite.server.channels.settings import ChannelSettings
@@ -375,7 +375,7 @@ class HangoutsChannel(InputChannel):
                 logger.debug("hangouts: an event (%s) was ignored: %s", event.kind, event.ignored)
                 return json_response({})
             # checked after the token, so that nobody else can make the bot skip one
-            if not await self.deliveries.is_new(event.message_id, lock_store_of(request)):
+            if not await self.deliveries.is_new_for(request, event.message_id):
                 logger.info("hangouts: message %s came again and was not handled again",
                             event.message_id)
                 return json_response({})

@@ -75,7 +75,7 @@ from urllib.parse import parse_qs
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
 from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
@@ -338,8 +338,7 @@ class MattermostChannel(InputChannel):
                 user_text = post_text(body)
                 # checked after webhook_token, so that nobody else can make the bot skip one
                 post_id = body.get("post_id") if isinstance(body.get("post_id"), str) else None
-                if user_text and not await self.deliveries.is_new(post_id or None,
-                                                                  lock_store_of(request)):
+                if user_text and not await self.deliveries.is_new_for(request, post_id or None):
                     logger.info("mattermost: post %s in %s came again and was not handled "
                                 "again", post_id, body["channel_id"])
                     return json_response({})

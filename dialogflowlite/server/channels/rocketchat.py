@@ -90,7 +90,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
@@ -487,7 +487,7 @@ class RocketChatChannel(InputChannel):
                 logger.debug("rocketchat: a %s request was ignored: %s", found.kind,
                              found.ignored)
                 return text("")
-            if not await self.deliveries.is_new(found.delivery_id, lock_store_of(request)):
+            if not await self.deliveries.is_new_for(request, found.delivery_id):
                 # both webhooks send a request again when the answer is late or not a 2xx
                 logger.info("rocketchat: message %s in room %s came again and was not handled "
                             "again", found.message_id, found.room_id)

@@ -72,7 +72,7 @@ from urllib.parse import parse_qs
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.vendor_http import vendor_request
@@ -368,7 +368,7 @@ class SlackChannel(InputChannel):
                 logger.info("slack channel: retry %s of an event already being handled was "
                             "not handled again", skipped)
                 return empty(status=201, headers={"X-Slack-No-Retry": "1"})
-            if not await self.deliveries.is_new(event_id, lock_store_of(request)):
+            if not await self.deliveries.is_new_for(request, event_id):
                 # a retry for another reason (a proxy's timeout, say) of an event this
                 # server took: handled again, the user would get every answer twice
                 logger.info("slack channel: event %s came again and was not handled again",

@@ -44,7 +44,10 @@ Updates become user messages as in Rasa; the conversation id is the chat id:
   command naming a bot while this bot's username cannot be learned: Rasa
   hands it on, and its intent shortcut reads it as this bot's ``greet``.
   ``/restart`` is followed by ``/start``, as in Rasa;
-* ``edited_message`` with text: the new text;
+* ``edited_message`` with text: the new text, read as a message's (a command
+  for another bot ignored, this bot's ``@username`` removed, ``/restart``
+  followed by ``/start``) except that a leading ``/bot`` stays, as in Rasa;
+  an edit without text (a live location moving on) is ignored;
 * ``callback_query`` (an inline button pressed): its ``data``, the button's
   payload; the press is answered with ``answerCallbackQuery`` first, so the
   client stops its spinner;
@@ -76,9 +79,12 @@ longer, an error is logged and that message's buttons go out as a reply
 keyboard instead. A button with a ``url`` (and no payload) opens the link.
 A response's own ``button_type`` (the reply's ``button_type``, or
 ``metadata.button_type`` from a plugin) wins over the channel's setting.
-Buttons without a text or an image to ride on are logged and left out:
 Telegram shows no keyboard alone (Rasa calls ``sendMessage`` without a text,
-which Telegram refuses).
+which Telegram refuses), so buttons without a text or an image ride on the
+text sent just before them (a custom action's text, then its buttons in a
+message of their own, arrive as one message with a keyboard); with no such
+text they go out under ``…``, and a warning names the chat
+(:mod:`.lone_buttons`).
 
 A Bot API call that fails (an error status, ``"ok": false``, no answer in
 time) is logged with the chat, the method and Telegram's description; the
@@ -99,8 +105,9 @@ from urllib.parse import urlsplit
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import text_id
+from dialogflowlite.server.channels.lone_buttons import LONE_BUTTONS_TEXT, buttons_on_texts
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf16_length
 from dialogflowlite.server.channels.vendor_http import client_session, vendor_request
@@ -219,18 +226,16 @@ def _read_kind(update: dict[str, Any], username: str | None) -> TelegramUpdate:
     elif isinstance(update.get("edited_message"), dict):
         message = update["edited_message"]
         found = TelegramUpdate("edited_message", chat_id=_chat_id(message))
-        found.text = message.get("text") if isinstance(message.get("text"), str) else None
         found.metadata = _metadata(update, "edited_message", message, message.get("from"))
+        if isinstance(message.get("text"), str):
+            # Rasa hands an edited text on without taking off a leading /bot
+            _read_text(found, message["text"], username, bot_prefix=False)
     elif isinstance(update.get("message"), dict):
         message = update["message"]
         found = TelegramUpdate("message", chat_id=_chat_id(message))
         found.metadata = _metadata(update, "message", message, message.get("from"))
-        bot = command_bot(message.get("text"))
-        if bot is not None and username and bot.lower() != username.lower():
-            # in a group the bot sees commands for other bots too (without privacy mode)
-            found.ignored = f"the command is for another bot (@{bot})"
-        elif isinstance(message.get("text"), str):
-            found.text = command_text(message["text"], username)
+        if isinstance(message.get("text"), str):
+            _read_text(found, message["text"], username)
         elif isinstance(message.get("location"), dict):
             found.text = _location_text(message["location"])
     else:
@@ -246,8 +251,19 @@ def _read_kind(update: dict[str, Any], username: str | None) -> TelegramUpdate:
     return found
 
 
-def command_text(text: str, username: str | None = None) -> str:
-    """A message text with Rasa's ``/bot`` prefix and this bot's ``@username`` removed.
+def _read_text(found: TelegramUpdate, text: str, username: str | None,
+               bot_prefix: bool = True) -> None:
+    bot = command_bot(text)
+    if bot is not None and username and bot.lower() != username.lower():
+        # in a group the bot sees commands for other bots too (without privacy mode)
+        found.ignored = f"the command is for another bot (@{bot})"
+    else:
+        found.text = command_text(text, username, bot_prefix=bot_prefix)
+
+
+def command_text(text: str, username: str | None = None, *, bot_prefix: bool = True) -> str:
+    """A message text with Rasa's ``/bot`` prefix (unless ``bot_prefix`` is False) and this
+    bot's ``@username`` removed.
 
     The command ends at the first white space, a line break as much as a space
     (``/greet@my_bot`` then a new line reads ``/greet`` and the new line).
@@ -256,7 +272,7 @@ def command_text(text: str, username: str | None = None) -> str:
     bot = command_bot(head)
     if username and bot is not None and bot.lower() == username.lower():
         head = head[: -len(bot) - 1]
-    if head == "/bot":
+    if bot_prefix and head == "/bot":
         return rest.strip()
     return head + space + rest
 
@@ -370,6 +386,12 @@ def reply_calls(reply: dict[str, Any], chat_id: int | str,
                        chosen, ", ".join(BUTTON_TYPES), button_type)
         chosen = None
     markup = keyboard(list(reply.get("buttons") or []), chosen or button_type, str(chat_id))
+    if markup and not text and not image:
+        logger.warning("telegram: a reply to chat %s has buttons but no text, and no text "
+                       "comes just before them; Telegram shows no keyboard alone, so it goes "
+                       "out under the text %r (give the response or message a text)",
+                       chat_id, LONE_BUTTONS_TEXT)
+        text = LONE_BUTTONS_TEXT
 
     if image and text and utf16_length(text) <= MAX_CAPTION:
         params: dict[str, Any] = {"chat_id": chat_id, "photo": str(image), "caption": text}
@@ -393,10 +415,6 @@ def reply_calls(reply: dict[str, Any], chat_id: int | str,
             params["reply_markup"] = markup
         calls.append(("sendPhoto", params))
         markup = None
-    if markup:
-        logger.error("telegram: a reply to chat %s has buttons but no text or image to show "
-                     "them with; Telegram sends no keyboard alone, so they were left out",
-                     chat_id)
     custom = reply.get("custom")
     if custom is not None:
         calls.extend(custom_calls(custom, chat_id))
@@ -541,7 +559,7 @@ class TelegramChannel(InputChannel):
     async def send(self, chat_id: str, replies: list[dict[str, Any]]) -> int:
         """Send the bot's replies to a chat in order; how many Bot API calls succeeded."""
         target: int | str = int(chat_id) if re.fullmatch(r"-?\d+", chat_id) else chat_id
-        calls = [call for reply in replies
+        calls = [call for reply in buttons_on_texts(replies)
                  for call in reply_calls(reply, target, self.button_type)]
         if not calls:
             return 0
@@ -607,7 +625,7 @@ class TelegramChannel(InputChannel):
             return TelegramUpdate("unknown", ignored="the body is not valid JSON")
         username = self.username or self.learned_username
         update = read_update(payload, username)
-        bot = command_bot(update.text) if update.kind == "message" else None
+        bot = command_bot(update.text) if update.kind in ("message", "edited_message") else None
         if username is None and bot is not None:
             username = await self.bot_username()
             if username is not None:
@@ -665,7 +683,7 @@ class TelegramChannel(InputChannel):
                     raise ApiError(403, "NotAuthorized",
                                    f"the {SECRET_HEADER} header is missing or wrong")
             update = await self.read(request.body)
-            if not await self.deliveries.is_new(update.update_id, lock_store_of(request)):
+            if not await self.deliveries.is_new_for(request, update.update_id):
                 logger.info("telegram: update %s came again and was not handled again "
                             "(Telegram resends what it thinks went unanswered)",
                             update.update_id)

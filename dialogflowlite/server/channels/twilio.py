@@ -88,7 +88,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
 from dialogflowlite.server.channels.vendor_http import vendor_request
@@ -370,7 +370,7 @@ class TwilioChannel(InputChannel):
                 return answer()
             message_sid = (form.get("MessageSid") or [""])[0] or None
             # checked after the signature, so that nobody else can make the bot skip one
-            if not await self.deliveries.is_new(message_sid, lock_store_of(request)):
+            if not await self.deliveries.is_new_for(request, message_sid):
                 logger.info("twilio: message %s from %s came again and was not handled again "
                             "(Twilio may retry a webhook call that failed or timed out)",
                             message_sid, sender)

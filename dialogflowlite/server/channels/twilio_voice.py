@@ -60,6 +60,17 @@ understand the titles). Images, ``custom`` JSON, attachments and elements
 cannot be spoken and are skipped (a debug log line); Rasa fails on ``custom``.
 Text is escaped for XML, and characters XML cannot carry are dropped. A turn
 without anything to say still listens: an empty ``<Gather>``.
+
+Unlike the messaging channels (:mod:`.deliveries`), this one does not skip a
+request Twilio sends again. Its body names the call (``CallSid``) but no turn
+of it (a caller may say "yes" twice), and only the
+``I-Twilio-Idempotency-Token`` header tells a retry; but a retry cannot be
+answered with nothing, as the others are: Twilio gave up on the first answer
+and says the retry's instead, so an empty one would end the call, and the
+first answer's TwiML is known only to the worker that took the first request.
+Twilio's default retry policy (``rp=ct``) retries only a connection that
+failed, when the first request never arrived; a webhook URL whose ``#rp=``
+also retries read timeouts may see a turn slower than that handled twice.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text, utf8_bytes
@@ -511,7 +511,7 @@ class WebexTeamsChannel(InputChannel):
             # read (or is not one to handle) is not remembered, so its re-delivery is tried
             item_id = text_id(incoming.item.get("id"))
             delivery = None if item_id is None else f"{incoming.kind}:{item_id}"
-            if not await self.deliveries.is_new(delivery, lock_store_of(request)):
+            if not await self.deliveries.is_new_for(request, delivery):
                 logger.info("webexteams: the %s %s in room %s came again and was not handled "
                             "again", incoming.kind, item_id, incoming.room_id)
                 return text("")
