@@ -96,30 +96,14 @@ def connect_console_reminders(agent: Any, channel: ConsoleChannel) -> None:
 
 def console_sender(channel: ConsoleChannel) -> UnaskedSender:
     """Prints replies sent unasked (a fired reminder's) as the console prints the bot's
-    answers: only those of the console's conversation scheduled through the console."""
-    from dialogflowlite.components.generation.messages import flatten_replies
-    from dialogflowlite.server.channels.console import format_reply
+    answers, their buttons then picked by number: only those of the console's
+    conversation scheduled through the console."""
 
     async def send(sender_id: str, channel_name: str | None,
                    replies: list[dict[str, Any]]) -> bool:
-        if sender_id != channel.sender_id or channel_name != channel.name():
+        if channel_name != channel.name():
             return False
-        # flattened as the shell's answers are (Agent.handle_message)
-        lines = [line for reply in flatten_replies(replies) for line in format_reply(reply)]
-
-        def write() -> None:
-            for line in lines:
-                channel.stdout.write(line + "\n")
-            channel.stdout.flush()
-
-        if channel.interactive:
-            # above the prompt the user may be typing at, which is then drawn again
-            from prompt_toolkit.application import run_in_terminal
-
-            await run_in_terminal(write)
-        else:
-            write()
-        return True
+        return await channel.send_to(sender_id, replies)
 
     return send
 

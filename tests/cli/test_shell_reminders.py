@@ -25,6 +25,8 @@ def test_replies_of_the_consoles_conversation_print_like_answers() -> None:
                 "quick_replies": [{"title": "Yes", "payload": "/affirm"}]}]
     assert asyncio.run(send("tester", "console", replies)) is True
     assert channel.stdout.getvalue().splitlines() == ["Time to stretch!", "Now?", "  1: Yes"]
+    # the reminder's buttons are the ones a number picks next, as an answer's are
+    assert channel.resolve_choice("1") == "/affirm"
 
 
 def test_replies_of_another_conversation_or_channel_are_not_printed() -> None:

@@ -3,8 +3,9 @@
 In a terminal it offers line editing and a history file (prompt_toolkit);
 with piped input it reads plain lines, so scripts and tests can drive it.
 Buttons are shown as numbered choices: typing the number sends the button's
-payload. ``/restart`` starts the conversation over; ``/stop`` (or end of
-input) quits.
+payload, of the bot's latest message: an answer's, or one sent unasked
+through :meth:`ConsoleChannel.send_to` (a fired reminder's). ``/restart``
+starts the conversation over; ``/stop`` (or end of input) quits.
 """
 
 from __future__ import annotations
@@ -107,6 +108,45 @@ class ConsoleChannel(InputChannel):
                     return
                 yield line.rstrip("\r\n")
 
+    def show(self, replies: list[dict[str, Any]]) -> list[str]:
+        """The console lines of the bot's ``replies``, whose buttons the numbers typed next
+        pick: those of the last reply with buttons, none when no reply has any. Replies
+        that show nothing leave the buttons shown before pickable."""
+        from dialogflowlite.components.generation.messages import flatten_replies
+
+        lines: list[str] = []
+        choices: list[dict[str, Any]] = []
+        for reply in flatten_replies(replies):
+            lines += format_reply(reply)
+            buttons = reply.get("buttons") or reply.get("quick_replies")
+            if buttons:
+                choices = list(buttons)
+        if lines:
+            self._buttons = choices
+        return lines
+
+    async def send_to(self, sender_id: str, replies: list[dict[str, Any]]) -> bool:
+        """Print ``replies`` sent unasked (a fired reminder's) as the answers are printed,
+        their buttons then picked by number; False for another conversation than the
+        console's, which it cannot reach."""
+        if sender_id != self.sender_id:
+            return False
+        lines = self.show(replies)
+
+        def write() -> None:
+            for line in lines:
+                self.stdout.write(line + "\n")
+            self.stdout.flush()
+
+        if self.interactive:
+            # above the prompt the user may be typing at, which is then drawn again
+            from prompt_toolkit.application import run_in_terminal
+
+            await run_in_terminal(write)
+        else:
+            write()
+        return True
+
     def resolve_choice(self, text: str) -> str:
         """A number picks the matching button of the last bot message (its payload)."""
         if text.isdigit() and self._buttons:
@@ -133,13 +173,10 @@ class ConsoleChannel(InputChannel):
             replies = await on_message(IncomingMessage(payload, sender_id=self.sender_id,
                                                        channel=self.name()))
             sent += 1
-            self._buttons = []
             if text == RESTART_COMMAND:
+                # the buttons shown before belong to the conversation that is over
+                self._buttons = []
                 self._print("(conversation restarted)")
-            for reply in replies:
-                for line in format_reply(reply):
-                    self._print(line)
-                buttons = reply.get("buttons") or reply.get("quick_replies")
-                if buttons:
-                    self._buttons = list(buttons)
+            for line in self.show(replies):
+                self._print(line)
         return sent
