@@ -83,9 +83,11 @@ def check_rasa_sdk() -> None:
     if not found:
         raise ConfigError(
             "`run actions` starts rasa-sdk's action server, and rasa-sdk is not installed",
-            hint="pip install rasa-sdk; or run the actions inside the bot's own process "
-                 "through a plugin (docs/dialogue.md, \"In-process custom actions\"), "
-                 "which needs no action server")
+            hint="pip install rasa-sdk (each rasa-sdk pins its Sanic: one older than 3.20 "
+                 "needs a virtual environment of its own, where `python -m rasa_sdk "
+                 "--actions actions` starts it as this command would); or run the actions "
+                 "inside the bot's own process through a plugin (docs/dialogue.md, "
+                 "\"In-process custom actions\"), which needs no action server")
 
 
 def start_action_server(options: ActionServerOptions, folder: str | Path = ".") -> int:

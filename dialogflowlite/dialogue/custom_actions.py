@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.dialogue.dispatcher import ActionTracker, CollectingDispatcher
-from dialogflowlite.dialogue.domain_json import domain_to_dict
+from dialogflowlite.dialogue.domain_json import domain_digest, domain_to_dict
 from dialogflowlite.dialogue.remote_actions import (
     ActionEndpoint,
     ActionRejectedByServer,
+    DomainRequested,
     RemoteActionClient,
 )
 from dialogflowlite.errors import (
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
     from dialogflowlite.shared.tracker import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
+
+
+#: rasa-sdk events that leave the conversation as it is and are not kept in the tracker
+UNRECORDED_SDK_EVENTS = ("agent", "export")
 
 
 class ActionExecutionRejection(ActionRejectedError):
@@ -124,7 +129,7 @@ class CustomActionExecutor:
         self.client = RemoteActionClient(endpoint) if endpoint else None
         self._fixed_local = local_actions
         self._cache: tuple[Any, int, dict[str, Any]] | None = None
-        self._domain_json: tuple[int, dict[str, Any]] | None = None
+        self._domain_json: tuple[int, dict[str, Any], str] | None = None
 
     def local_actions(self) -> dict[str, Any]:
         """The in-process actions (re-read when plugins are registered or removed)."""
@@ -152,9 +157,18 @@ class CustomActionExecutor:
                 if name not in domain.responses and not self.can_run(name)]
 
     def domain_json(self, domain: Domain) -> dict[str, Any]:
+        """``domain`` as action servers receive it (made once per domain)."""
+        return self._domain_entry(domain)[1]
+
+    def domain_digest(self, domain: Domain) -> str:
+        """The fingerprint of :meth:`domain_json` sent as ``domain_digest``."""
+        return self._domain_entry(domain)[2]
+
+    def _domain_entry(self, domain: Domain) -> tuple[int, dict[str, Any], str]:
         if self._domain_json is None or self._domain_json[0] != id(domain):
-            self._domain_json = (id(domain), domain_to_dict(domain))
-        return self._domain_json[1]
+            data = domain_to_dict(domain)
+            self._domain_json = (id(domain), data, domain_digest(data))
+        return self._domain_json
 
     async def run(self, name: str, tracker: DialogueStateTracker,
                   domain: Domain) -> CustomActionResult:
@@ -171,10 +185,17 @@ class CustomActionExecutor:
                 f"custom action {name!r} is neither registered in-process nor is an action "
                 "server configured", hint="register it with the dfl_register_actions hook, or "
                 "set action_endpoint in endpoints.yml")
+        full, digest = self.domain_json(domain), self.domain_digest(domain)
+        sent = full if self.client.endpoint.sends_domain_to(name, domain) else None
         try:
-            sent = (self.domain_json(domain) if self.client.endpoint.sends_domain_to(name, domain)
-                    else None)
-            answer = await self.client.run(name, tracker, sent)
+            try:
+                answer = await self.client.run(name, tracker, sent, digest)
+            except DomainRequested:
+                if sent is not None:
+                    raise
+                # A newer rasa-sdk has no domain with this digest yet (it keeps the one
+                # of the last call that carried it): the call is made again with it.
+                answer = await self.client.run(name, tracker, full, digest)
         except ActionRejectedByServer as e:
             raise CustomActionRejected(name, e.message) from e
         return CustomActionResult(self._events(name, answer["events"]), answer["responses"])
@@ -207,6 +228,13 @@ class CustomActionExecutor:
         for item in items:
             if isinstance(item, Event):
                 events.append(item)
+                continue
+            if isinstance(item, dict) and item.get("event") in UNRECORDED_SDK_EVENTS:
+                # rasa-sdk's AgentUttered and StoryExported change no state (Rasa
+                # exports stories only for an `export` event with a file path, which
+                # rasa-sdk never sends); refusing them would lose the whole action
+                logger.info("custom action %r returned a %r event, which is not recorded",
+                            name, item["event"])
                 continue
             try:
                 # strictly, as events sent to the HTTP API: stored as they are, a

@@ -9,6 +9,8 @@ models store their domain this way.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,18 @@ def domain_to_dict(domain: Domain) -> dict[str, Any]:
         "forms": forms,
         "e2e_actions": [],
     }
+
+
+def domain_digest(data: dict[str, Any]) -> str:
+    """A fingerprint of a domain written by :func:`domain_to_dict`.
+
+    Sent to action servers as ``domain_digest``: newer rasa-sdk servers keep the
+    domain of the last call that carried one, and use it for a call without a
+    domain when the digests match (otherwise they answer HTTP 449).
+    """
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def domain_from_dict(data: dict[str, Any], source: str = "domain.json") -> Domain:

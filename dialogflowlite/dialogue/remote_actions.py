@@ -1,11 +1,13 @@
 """Remote custom actions: rasa-sdk's webhook protocol over HTTP.
 
-The bot POSTs ``{"next_action", "sender_id", "tracker", "domain", "version"}``
-to the action server and reads ``{"events": [...], "responses": [...]}`` back.
-An answer of 400 with ``action_name`` means the action rejected itself (a form
-validation that refuses); 404 means the server has no such action. A server
-that is down, slow or answers garbage gives an :class:`ActionExecutionError`
-naming the action and the URL, which the processor logs before going on.
+The bot POSTs ``{"next_action", "sender_id", "tracker", "domain",
+"domain_digest", "version"}`` to the action server and reads ``{"events":
+[...], "responses": [...]}`` back. An answer of 400 with ``action_name`` means
+the action rejected itself (a form validation that refuses); 404 means the
+server has no such action; 449 (newer rasa-sdk servers) asks for the call again
+with the domain, which a call without one then gets. A server that is down,
+slow or answers garbage gives an :class:`ActionExecutionError` naming the
+action and the URL, which the processor logs before going on.
 """
 
 from __future__ import annotations
@@ -39,6 +41,21 @@ class ActionRejectedByServer(ActionRejectedError):
     def __init__(self, action_name: str, message: str) -> None:
         self.action_name = action_name
         super().__init__(message)
+
+
+class DomainRequested(ActionExecutionError):
+    """The action server answered that it needs the domain for this call (HTTP 449).
+
+    rasa-sdk keeps the domain of the last call that carried one; a call without
+    the domain whose ``domain_digest`` does not match it is answered so.
+    """
+
+    def __init__(self, action_name: str, url: str) -> None:
+        self.action_name = action_name
+        super().__init__(
+            f"custom action {action_name!r}: the action server at {url} needs the domain "
+            "(HTTP 449) and did not take it when it was sent",
+            hint="see the action server's log")
 
 
 #: the keys of endpoints.yml's ``action_endpoint`` section (Rasa's endpoint settings)
@@ -115,18 +132,21 @@ class ActionEndpoint:
 
 
 def webhook_payload(action_name: str, tracker: DialogueStateTracker,
-                    domain_json: dict[str, Any] | None) -> dict[str, Any]:
+                    domain_json: dict[str, Any] | None,
+                    domain_digest: str | None = None) -> dict[str, Any]:
     """The JSON body rasa-sdk expects for running ``action_name``; without ``domain``
-    when ``domain_json`` is None (an action not sent the domain)."""
-    payload = {
+    when ``domain_json`` is None (an action not sent the domain), and with
+    ``domain_digest`` when one is given."""
+    payload: dict[str, Any] = {
         "next_action": action_name,
         "sender_id": tracker.sender_id,
         "tracker": tracker.current_state("all"),
-        "domain": domain_json,
         "version": PROTOCOL_VERSION,
     }
-    if domain_json is None:
-        del payload["domain"]
+    if domain_json is not None:
+        payload["domain"] = domain_json
+    if domain_digest is not None:
+        payload["domain_digest"] = domain_digest
     return payload
 
 
@@ -137,13 +157,18 @@ class RemoteActionClient:
         self.endpoint = endpoint
 
     async def run(self, action_name: str, tracker: DialogueStateTracker,
-                  domain_json: dict[str, Any] | None) -> dict[str, Any]:
+                  domain_json: dict[str, Any] | None,
+                  domain_digest: str | None = None) -> dict[str, Any]:
         """POST the action call and return the server's ``{"events", "responses"}``
-        (the call carries no domain when ``domain_json`` is None)."""
+        (the call carries no domain when ``domain_json`` is None).
+
+        Raises :class:`DomainRequested` when the server answers that it needs the
+        domain (the caller sends it then).
+        """
         import aiohttp
 
         url = self.endpoint.url
-        payload = webhook_payload(action_name, tracker, domain_json)
+        payload = webhook_payload(action_name, tracker, domain_json, domain_digest)
         timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
@@ -171,16 +196,30 @@ class RemoteActionClient:
             data = None
         if status == 400 and isinstance(data, dict) and data.get("action_name"):
             raise ActionRejectedByServer(action_name, str(data.get("error") or "rejected"))
+        reason = data.get("error") if isinstance(data, dict) else None
+        reason = reason[:500] if isinstance(reason, str) and reason else None
+        # rasa-sdk names the action in its 404; a 404 without it (or rasa-sdk's 500
+        # "Requested URL ... not found") is an address the server has no webhook at
+        if (status == 404 and not (isinstance(data, dict) and data.get("action_name"))) or (
+                status >= 500 and reason and reason.startswith("Requested URL")):
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: {url} is not an action server's webhook "
+                f"(HTTP {status}: {reason or repr(body[:200])})",
+                hint="point action_endpoint's url in endpoints.yml at the webhook, for "
+                     "rasa-sdk http://<host>:5055/webhook")
         if status == 404:
-            reason = data.get("error") if isinstance(data, dict) else None
             raise ActionExecutionError(
                 f"custom action {action_name!r}: the action server at {url} has no such action"
                 + (f" ({reason})" if reason else ""),
                 hint="register the action in the action server, or remove it from the domain")
+        if status == 449:
+            raise DomainRequested(action_name, url)
         if status >= 300:
+            # rasa-sdk answers an action's exception with {"error": ..., "request_body": ...}:
+            # the error is what to show, not the call echoed back
             raise ActionExecutionError(
                 f"custom action {action_name!r}: the action server at {url} answered HTTP "
-                f"{status}: {body[:200]!r}", hint="see the action server's log")
+                f"{status}: {reason or repr(body[:200])}", hint="see the action server's log")
         if not isinstance(data, dict):
             raise ActionExecutionError(
                 f"custom action {action_name!r}: the action server at {url} did not answer a "

@@ -145,7 +145,8 @@ def test_a_remote_action_runs_with_rasa_sdk_json(bot) -> None:
     assert results[2].replies[0]["text"] == "Hi ann, visit 2"
     assert results[2].tracker.slots["visits"] == 2
     request = server.requests[0]
-    assert set(request) == {"next_action", "sender_id", "tracker", "domain", "version"}
+    assert set(request) == {"next_action", "sender_id", "tracker", "domain", "domain_digest",
+                            "version"}
     assert request["next_action"] == "action_hello"
     assert request["sender_id"] == "ann"
     assert request["version"] == PROTOCOL_VERSION
