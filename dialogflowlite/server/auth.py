@@ -11,7 +11,11 @@ open (as in Rasa); the server warns about that when the API is enabled.
   payload's ``user.role`` decides: ``admin`` may call everything, ``user`` only
   the conversation whose id equals ``user.username``.
 
-Anything else gets 403 with the API's error body.
+As in Rasa, a request that is not authenticated (no credentials, a wrong
+token, a JWT that is forged, expired or malformed) gets 401 ``NotAuthenticated``
+(with ``WWW-Authenticate: Bearer``, as HTTP asks of a 401), and a valid JWT
+whose role does not reach the route gets 403 ``NotAuthorized``; both with
+the API's error body.
 """
 
 from __future__ import annotations
@@ -33,7 +37,16 @@ USER_ROLE = "user"
 
 
 def forbidden(message: str) -> ApiError:
+    """403: the caller is known, and may not use this route."""
     return ApiError(403, "NotAuthorized", message)
+
+
+def not_authenticated(message: str) -> ApiError:
+    """401: the request does not say who is calling (or says it with a bad credential)."""
+    error = ApiError(401, "NotAuthenticated", message)
+    # read by the error handler: HTTP asks a 401 to name the scheme to answer with
+    error.headers = {"WWW-Authenticate": "Bearer"}
+    return error
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,8 @@ class Authenticator:
         return payload if isinstance(payload, dict) else None
 
     def check(self, request: Request) -> None:
-        """Raise a 403 :class:`ApiError` unless ``request`` may use its route."""
+        """Raise a 401 (not authenticated) or 403 (not allowed) :class:`ApiError` unless
+        ``request`` may use its route."""
         if not self.enabled:
             return
         bearer = self._bearer(request)
@@ -78,7 +92,7 @@ class Authenticator:
         if self.jwt_secret and bearer:
             payload = self._jwt_payload(bearer)
             if payload is None:
-                raise forbidden("the JWT is invalid or expired")
+                raise not_authenticated("the JWT is invalid or expired")
             user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
             role = user.get("role")
             if role == ADMIN_ROLE:
@@ -88,8 +102,8 @@ class Authenticator:
                     and user.get("username") == conversation:
                 return
             raise forbidden("the JWT does not grant access to this resource")
-        raise forbidden("this route needs the API token (?token=...) or a valid JWT "
-                        "(Authorization: Bearer ...)")
+        raise not_authenticated("this route needs the API token (?token=...) or a valid JWT "
+                                "(Authorization: Bearer ...)")
 
 
 def install_auth(app: Sanic, authenticator: Authenticator) -> None:

@@ -37,7 +37,7 @@ REASONS = {
     403: "NotAuthorized",
     404: "NotFound",
     405: "MethodNotAllowed",
-    406: "InvalidHeader",
+    406: "NotAcceptable",
     409: "Conflict",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
@@ -175,7 +175,9 @@ def install_error_handler(app: Sanic) -> None:
             status, body = response_for(exception)
             if status == 404 and not isinstance(exception, DialogflowLiteError):
                 body["message"] = not_found_message(request)
-            headers = {}
+            # an error may name headers its status needs (WWW-Authenticate for a 401)
+            headers = dict(getattr(exception, "headers", None) or {}) \
+                if isinstance(exception, DialogflowLiteError) else {}
             if status == 405 and not isinstance(exception, DialogflowLiteError):
                 allowed = allowed_methods(request, exception)
                 # public_message() would take the URL for a file path and cut it

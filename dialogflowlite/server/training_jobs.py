@@ -7,6 +7,8 @@ The request body is one YAML document holding what a project's files would
 temporary project, which ``dialogflowlite train`` trains in a child process:
 the server keeps answering while it trains, a crash in training cannot take
 the server down, and the memory training needs is given back when it ends.
+When nothing changed since the newest model of the models folder, the
+command writes none and names that one, which is then the answer.
 """
 
 from __future__ import annotations
@@ -82,27 +84,24 @@ def split_training_payload(text: str) -> dict[str, dict[str, Any]]:
     return parts
 
 
-def unique_model_name(models_dir: Path, wanted: str | None) -> str:
-    """``wanted`` (``.tar`` added) or a new time-stamped name not yet in ``models_dir``."""
-    from dialogflowlite.artifact import MODEL_SUFFIX, model_file_name
+def fixed_model_file(wanted: str) -> str:
+    """The file name ``fixed_model_name`` asks for: its last part only (the model stays
+    in the models folder), ``.tar`` added."""
+    from dialogflowlite.artifact import MODEL_SUFFIX
 
-    if wanted:
-        name = Path(wanted).name
-        return name if name.endswith(MODEL_SUFFIX) else name + MODEL_SUFFIX
-    name = model_file_name()
-    stem, count = name[: -len(MODEL_SUFFIX)], 1
-    while (models_dir / name).exists():
-        count += 1
-        name = f"{stem}-{count}{MODEL_SUFFIX}"
-    return name
+    name = Path(wanted).name
+    return name if name.endswith(MODEL_SUFFIX) else name + MODEL_SUFFIX
 
 
 async def train_model(request: TrainingRequest, models_dir: Path) -> Path:
-    """Train the request's project into ``models_dir``; the new model file.
+    """Train the request's project into ``models_dir``; the model file to answer with.
 
-    A project the trainer rejects is a 400 :class:`ApiError` with its message
-    (file names are those of the parts, ``domain.yml`` ...); a training that
-    fails otherwise is a 500. Cancelling the call stops the training.
+    That is a new file, or, when nothing changed since the newest model in
+    ``models_dir``, that model (no file is written, as ``dialogflowlite
+    train`` and Rasa 2's ``/model/train``). A project the trainer rejects is a
+    400 :class:`ApiError` with its message (file names are those of the parts,
+    ``domain.yml`` ...); a training that fails otherwise is a 500. Cancelling
+    the call stops the training.
     """
     from dialogflowlite.io.yaml import write_yaml
 
@@ -113,9 +112,10 @@ async def train_model(request: TrainingRequest, models_dir: Path) -> Path:
             (project / part).parent.mkdir(parents=True, exist_ok=True)
             write_yaml(content, project / part)
         models_dir.mkdir(parents=True, exist_ok=True)
-        name = unique_model_name(models_dir, request.fixed_model_name)
         command = [sys.executable, "-m", "dialogflowlite", "train", "--project", str(project),
-                   "--out", str(models_dir), "--fixed-model-name", name, "-q"]
+                   "--out", str(models_dir), "-q"]
+        if request.fixed_model_name:
+            command += ["--fixed-model-name", fixed_model_file(request.fixed_model_name)]
         if request.force:
             command.append("--force")
         env = {**os.environ, "DFL_NO_PROGRESS": "1"}
@@ -124,7 +124,7 @@ async def train_model(request: TrainingRequest, models_dir: Path) -> Path:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
         try:
-            _, stderr = await process.communicate()
+            stdout, stderr = await process.communicate()
         except asyncio.CancelledError:
             process.kill()
             await process.wait()
@@ -132,15 +132,29 @@ async def train_model(request: TrainingRequest, models_dir: Path) -> Path:
         message = stderr.decode("utf-8", "replace").replace(f"{project}{os.sep}", "").strip()
         if process.returncode == 1:  # the command line's exit code for a user mistake
             raise ApiError(400, "BadRequest", _last_error(message) or "the project is invalid")
-        if process.returncode != 0 or not (models_dir / name).is_file():
+        model = _model_named(stdout.decode("utf-8", "replace"), models_dir)
+        if process.returncode != 0 or model is None:
             logger.error("training from the HTTP API failed (exit %s): %s",
                          process.returncode, message[-2000:])
             raise ApiError(500, "TrainingError",
                            f"training failed (exit {process.returncode}): "
                            f"{_last_error(message) or 'see the server log'}")
-        return models_dir / name
+        return model
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _model_named(stdout: str, models_dir: Path) -> Path | None:
+    """The model file the command's ``model:`` line names, if it is one in ``models_dir``."""
+    lines = [line for line in stdout.splitlines() if line.startswith("model: ")]
+    if not lines:
+        return None
+    model = Path(lines[-1][len("model: "):].strip())
+    if not model.is_file() or model.resolve().parent != models_dir.resolve():
+        return None
+    if "Nothing changed" in stdout:
+        logger.info("nothing changed since %s: answering with it", model.name)
+    return model
 
 
 def _last_error(stderr: str) -> str:

@@ -28,12 +28,17 @@ DEFAULT_SENDER_ID = "default"
 #: Content-Type values a YAML body may come with
 YAML_TYPES = ("application/yaml", "application/x-yaml", "application/x-yml", "text/yaml",
               "text/x-yaml", "text/plain")
+#: Content-Type values that say nothing of the body, which is then read as YAML, as Rasa
+#: reads every body of these routes: none at all (``requests.post(url, data=text)``),
+#: what ``curl --data-binary @file`` sends, and raw bytes
+UNTYPED = ("", "application/x-www-form-urlencoded", "application/octet-stream")
 
 
 def yaml_body(request: Request, what: str, hint: str) -> str:
-    """The request's body as text, when it is sent as YAML; else a 400 naming ``what``."""
+    """The request's body as text, when it is sent as YAML (or without saying what it is:
+    :data:`UNTYPED`); else a 400 naming ``what``."""
     kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if kind not in YAML_TYPES:
+    if kind not in YAML_TYPES and kind not in UNTYPED:
         raise ApiError(400, "BadRequest", f"{what} must be sent as YAML, not {kind or 'no type'}",
                        hint=hint)
     try:

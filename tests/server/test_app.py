@@ -162,7 +162,7 @@ def test_unknown_routes_and_methods(make_app) -> None:
         assert missing["message"] == "Requested URL /nothing/here not found"
         assert_error(await request(app, "delete", "/version"), 405, "MethodNotAllowed")
         assert_error(await request(app, "get", "/domain", headers={"accept": "text/html"}),
-                     406, "InvalidHeader")
+                     406, "NotAcceptable")
 
     asyncio.run(main())
 

@@ -157,9 +157,12 @@ def test_messages_then_predict_then_the_bot_answers(make_app, agent) -> None:
         assert events[:3] == ["action", "session_started", "action"] and events[-1] == "user"
         assert logged.json["latest_message"]["intent"]["name"] == "ask_choice"
         predicted = (await request(app, "post", "/conversations/erin/predict")).json
-        # as in Rasa: one score per action of the domain, in the domain's order
-        assert [s["action"] for s in predicted["scores"]] == agent.domain.action_names
-        assert _best(predicted["scores"]) == "utter_choice"
+        # as Rasa answers this route: one score per action of the domain, the best first
+        # (ties by name)
+        scores = predicted["scores"]
+        assert sorted(s["action"] for s in scores) == sorted(agent.domain.action_names)
+        assert scores == sorted(scores, key=lambda s: (-s["score"], s["action"]))
+        assert scores[0]["action"] == "utter_choice" and scores[0]["score"] > scores[1]["score"]
         assert predicted["policy"] and predicted["tracker"]["sender_id"] == "erin"
         # Predicting changes nothing.
         stored = await agent.tracker_store.retrieve("erin")

@@ -56,6 +56,24 @@ def test_a_trained_model_is_returned_saved_and_loadable(make_app, tmp_path: Path
     assert status.json["num_active_training_jobs"] == 0
 
 
+def test_with_nothing_changed_the_newest_model_is_the_answer(make_app, tmp_path: Path) -> None:
+    app = make_app()
+    body = _body(CONFIG, DOMAIN, RULES)
+
+    async def main():
+        return [await request(app, "post", f"/model/train{query}", content=body, headers=YAML)
+                for query in ("", "", "?force_training=true")]
+
+    first, again, forced = asyncio.run(main())
+    assert first.status == again.status == forced.status == 200, again.text
+    # Rasa 2's "Nothing changed": the model of the first training, no new file
+    assert again.headers["filename"] == first.headers["filename"]
+    assert again.body == first.body
+    assert forced.headers["filename"] != first.headers["filename"]
+    assert sorted(p.name for p in (tmp_path / "models").glob("*.tar")) == sorted(
+        [first.headers["filename"], forced.headers["filename"]])
+
+
 def test_without_saving_the_model_is_only_returned(make_app, tmp_path: Path) -> None:
     app = make_app()
     response = asyncio.run(request(
@@ -104,7 +122,7 @@ def test_the_route_needs_the_token(make_app) -> None:
     app = make_app(auth_token="secret")
     response = asyncio.run(request(app, "post", "/model/train",
                                    content=_body(CONFIG, DOMAIN, RULES), headers=YAML))
-    assert response.status == 403
+    assert response.status == 401  # as Rasa: no token is not authenticated
 
 
 def test_with_a_callback_url_the_model_is_posted_there(make_app, tmp_path: Path) -> None:

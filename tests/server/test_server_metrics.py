@@ -65,7 +65,7 @@ def test_server_metrics_after_some_traffic(make_app) -> None:
     webhook = 'route="/webhooks/rest/webhook"'
     assert samples[f'dfl_http_requests_total{{{webhook},method="POST",status="200"}}'] == 6
     tracker = 'route="/conversations/<conversation_id:str>/tracker"'
-    assert samples[f'dfl_http_requests_total{{{tracker},method="GET",status="403"}}'] == 1
+    assert samples[f'dfl_http_requests_total{{{tracker},method="GET",status="401"}}'] == 1
     assert samples[f'dfl_http_requests_total{{{tracker},method="GET",status="200"}}'] == 1
     assert samples['dfl_http_requests_total{route="unmatched",method="GET",status="404"}'] == 1
     assert samples[f'dfl_http_request_duration_seconds_count{{{webhook}}}'] == 6

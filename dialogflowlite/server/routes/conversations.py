@@ -77,34 +77,15 @@ async def load_tracker(agent: Any, sender_id: str) -> DialogueStateTracker:
 
 
 async def log_user_message(agent: Any, message: Any) -> DialogueStateTracker:
-    """Add a user message to its conversation without running any action (``/messages``).
+    """Add a user message to its conversation without predicting any action (``/messages``).
 
-    A conversation without a session gets ``action_session_start`` first, as
-    for a message the bot answers, so a later ``/predict`` sees a normal turn.
+    As Rasa does: a conversation without a session gets ``action_session_start``
+    first, as for a message the bot answers, and the slots the message fills (the
+    domain's slot mappings, Rasa's ``action_extract_slots``) are set, so a later
+    ``/predict`` sees the turn as the bot would.
     """
-    from dialogflowlite.dialogue.actions import action_for_name
-    from dialogflowlite.dialogue.sessions import needs_new_session
-    from dialogflowlite.plugins.manager import get_plugin_manager
-    from dialogflowlite.shared.domain import ACTION_SESSION_START
-    from dialogflowlite.shared.events import UserUttered
-
-    processor = agent.processor
-    get_plugin_manager().hook.dfl_message_received(message=message)
-    async with agent.lock_store.lock(message.sender_id):
-        tracker = await agent.get_tracker(message.sender_id)
-        start = len(tracker.events)
-        if needs_new_session(tracker, agent.domain.session_config):
-            action = action_for_name(ACTION_SESSION_START, processor.context(message.channel))
-            events = await action.run(tracker, processor.context(message.channel))
-            tracker.update(action.executed_event(None, 1.0))
-            tracker.update_with_events(events)
-        parse = dict(message.parse_data or {})
-        parse["text"] = message.stored_text
-        tracker.update(UserUttered(text=message.stored_text, parse_data=parse,
-                                   input_channel=message.channel, message_id=message.message_id,
-                                   metadata=dict(message.metadata)))
-        await processor.save_tracker(tracker, start)
-    return tracker
+    await agent.processor.handle_message(message, predict=False)
+    return await agent.get_tracker(message.sender_id)
 
 
 def parse_events(data: Any) -> list[Event]:
@@ -187,11 +168,17 @@ def blueprint() -> Blueprint:
     async def story(request: Request, conversation_id: str) -> HTTPResponse:
         sender = _conversation(conversation_id)
         limit = until(request)
-        found = await load_tracker(agent_of(request), sender)
+        every_session = validation.query_flag(request, "all_sessions", False)
+        agent = agent_of(request)
+        await _require_conversation(agent, sender)
+        found = await load_tracker(agent, sender)
         if limit is not None:
             found = _until(found, limit)
-        return text(conversation_story(sender, found.events),
-                    content_type="application/x-yml; charset=utf-8")
+        if every_session:
+            body = sessions_story(sender, found.events)
+        else:
+            body = conversation_story(sender, found.events)
+        return text(body, content_type="application/x-yml; charset=utf-8")
 
     @bp.post("/messages", name="add_message", ctx_auth=True, unquote=True)
     async def add_message(request: Request, conversation_id: str) -> HTTPResponse:
@@ -273,11 +260,15 @@ def blueprint() -> Blueprint:
         sender = _conversation(conversation_id)
         verbosity = include_events(request)
         agent = agent_of(request)
+        await _require_conversation(agent, sender)
         prediction = await agent.predict_next(sender)
         if prediction is None:
             raise ApiError(409, "Conflict", "the loaded model has no dialogue policies to "
                                             "predict with")
         result = dict(prediction)
+        # as Rasa answers this route (not /model/predict): the best first, ties by name
+        result["scores"] = sorted(result["scores"],
+                                  key=lambda score: (-score["score"], score["action"]))
         found = await load_tracker(agent, sender)
         result["tracker"] = found.current_state(verbosity)
         return json(result)
@@ -287,6 +278,47 @@ def blueprint() -> Blueprint:
 
 def _conversation(value: str) -> str:
     return conversation_id(value)
+
+
+async def _require_conversation(agent: Any, sender_id: str) -> None:
+    """404 unless the tracker store holds ``sender_id``, as Rasa answers ``story`` and
+    ``predict``, which describe a conversation that happened. (Rasa's ``execute`` does too;
+    here it may start a conversation, to send a user a first message unasked.)"""
+    if not await agent.tracker_store.exists(sender_id):
+        raise ApiError(404, "NotFound", f"the conversation {sender_id!r} does not exist",
+                       hint="its id is the `sender` of its messages")
+
+
+def session_chunks(events: list[Event]) -> list[list[Event]]:
+    """``events`` cut before each ``action_session_start``: one list per session (what
+    came before the first session start, when anything did, is one too)."""
+    from dialogflowlite.shared.domain import ACTION_SESSION_START
+    from dialogflowlite.shared.events import ActionExecuted
+
+    chunks: list[list[Event]] = [[]]
+    for event in events:
+        if isinstance(event, ActionExecuted) and event.name == ACTION_SESSION_START \
+                and chunks[-1]:
+            chunks.append([])
+        chunks[-1].append(event)
+    return [chunk for chunk in chunks if chunk]
+
+
+def sessions_story(sender_id: str, events: list[Event]) -> str:
+    """Every session of a conversation as a story of its own (``?all_sessions=true``), in
+    order, named ``"<id>, story <n>"`` when there are several; sessions with no step are
+    left out."""
+    from dialogflowlite.dialogue.story_export import WrittenStory, events_to_steps, stories_yaml
+    from dialogflowlite.shared.tracker import applied_events
+
+    steps = [events_to_steps(applied_events(chunk, keep_loop_turns=True))
+             for chunk in session_chunks(events)]
+    kept = [session for session in steps if session] or steps[-1:]
+    if len(kept) == 1:
+        return stories_yaml([WrittenStory(sender_id, kept[0])])
+    # as Rasa names them, so each story's name is its own
+    return stories_yaml([WrittenStory(f"{sender_id}, story {number}", session)
+                         for number, session in enumerate(kept, 1)])
 
 
 def _name_of(channel: Any) -> str | None:

@@ -4,29 +4,91 @@ configured."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError
 
 if TYPE_CHECKING:
-    from sanic import Blueprint, Request
+    from pathlib import Path
+
+    from sanic import Blueprint, Request, Sanic
     from sanic.response import HTTPResponse
 
-JSON_TYPES = ("application/json", "application/*", "*/*")
-YAML_TYPES = ("application/yaml", "application/x-yaml", "application/x-yml", "text/yaml",
-              "text/x-yaml")
+#: media ranges that take the domain as JSON, besides every type ending in "json"
+JSON_TYPES = ("application/*", "*/*")
+#: the content type of the domain as YAML, as Rasa 3 answers it
+YAML_CONTENT_TYPE = "application/x-yaml"
 
 
 def _accepted(request: Request) -> str:
-    header = request.headers.get("accept") or "*/*"
+    """``"json"`` or ``"yaml"``: the first media type of the Accept header that names one.
+
+    As in Rasa, a type ending in ``json`` asks for JSON and one ending in
+    ``yml`` or ``yaml`` (``application/x-yml``, ``text/yaml``, ...) for YAML.
+    Unlike Rasa, a wildcard (curl's and browsers' ``*/*``) gets JSON, not a 406.
+    """
+    header = request.headers.get("accept") or "application/json"
     for part in header.split(","):
         kind = part.split(";", 1)[0].strip().lower()
-        if kind in JSON_TYPES:
+        if kind.endswith("json") or kind in JSON_TYPES:
             return "json"
-        if kind in YAML_TYPES:
+        if kind.endswith(("yml", "yaml")):
             return "yaml"
-    raise ApiError(406, "InvalidHeader",
-                   "the domain is available as application/json or application/yaml")
+    raise ApiError(406, "NotAcceptable",
+                   "the domain is available as JSON (Accept: application/json) or YAML "
+                   f"(Accept: {YAML_CONTENT_TYPE})")
+
+
+async def load_from_model_server(app: Sanic, section: Any) -> Path:
+    """``PUT /model`` with ``model_server``: download the model and switch to it, as Rasa does.
+
+    ``section`` has the keys of endpoints.yml ``models:`` (``url``, ``headers``,
+    ``timeout``, ``wait_time_between_pulls``, ...). As in Rasa, the server then keeps
+    pulling from there every ``wait_time_between_pulls`` seconds (100 unless given; 0 or
+    null: this once), instead of any model server it pulled from before. A download
+    that is not a model is a 400, and the running model stays.
+    """
+    import asyncio
+
+    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.server import validation
+    from dialogflowlite.server.model_server import ModelServer, keep_pulling
+    from dialogflowlite.server.models import swap_model
+
+    url = section.get("url") if isinstance(section, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise validation.bad_request(
+            "'model_server' must be an object whose 'url' is the http(s) address of a model "
+            'file, such as {"url": "https://models.example.com/bot.tar"}',
+            parameter="model_server")
+    try:
+        server = ModelServer.from_config(section, app.ctx.config.project_dir)
+    except ConfigError as e:
+        message = e.message.replace("endpoints.yml models", "'model_server'")
+        raise validation.bad_request(message, parameter="model_server") from e
+    # no `current`: the same bytes as the running model are still a model to switch to
+    pulled = await server.pull(None)
+    if pulled is None:
+        raise ApiError(400, "LoadingError",
+                       f"the model server {url} sent no model (the server's log says why); "
+                       "the running model stays")
+    try:
+        loaded = await swap_model(app, str(pulled))
+    except Exception:
+        pulled.unlink(missing_ok=True)  # not the newest model at the next start
+        raise
+    server.prune(loaded)
+    previous = getattr(app.ctx, "model_pulling", None)
+    if previous is not None and not previous.done():
+        previous.cancel()
+    app.ctx.model_pulling = None
+    if server.wait_time_between_pulls:
+        async def pull_later() -> None:
+            await asyncio.sleep(server.wait_time_between_pulls)
+            await keep_pulling(app, server)
+
+        app.ctx.model_pulling = asyncio.get_running_loop().create_task(pull_later())
+    return loaded
 
 
 def blueprint() -> Blueprint:
@@ -55,17 +117,20 @@ def blueprint() -> Blueprint:
 
     @bp.post("/model/parse", name="parse", ctx_auth=True)
     async def parse(request: Request) -> HTTPResponse:
+        from dialogflowlite.server.routes.emulation import emulator
+
         body = validation.json_body(request)
+        if isinstance(body.get("text"), list) and body["text"]:
+            # as Rasa reads it: a list of texts (a query's repeated `q`) parses its first
+            body = {**body, "text": body["text"][0]}
         text_ = validation.message_text(body, "text", request.app.ctx.config.max_message_chars)
         message_id = validation.field(body, "message_id", (str, int), required=False)
-        if request.args.get("emulation_mode"):
-            raise validation.bad_request("emulation modes are not supported",
-                                         parameter="emulation_mode", location="query")
+        convert = emulator(request.args.get("emulation_mode"))
         result = dict(await request.app.ctx.handler.parse(text_))
         result["text"] = text_
         if message_id is not None:
             result["message_id"] = str(message_id)
-        return json(result)
+        return json(convert(result) if convert else result)
 
     @bp.post("/model/predict", name="predict_from_events", ctx_auth=True)
     async def predict_from_events(request: Request) -> HTTPResponse:
@@ -89,11 +154,13 @@ def blueprint() -> Blueprint:
     @bp.put("/model", name="replace_model", ctx_auth=True)
     async def replace_model(request: Request) -> HTTPResponse:
         body = validation.json_body(request)
-        for unsupported in ("model_server", "remote_storage"):
-            if body.get(unsupported) is not None:
-                raise validation.bad_request(
-                    f"{unsupported!r} is not supported; pass 'model_file', a model file "
-                    "on the server", parameter=unsupported)
+        if body.get("remote_storage") is not None:
+            raise validation.bad_request(
+                "'remote_storage' is not supported; pass 'model_file', a model file on the "
+                "server, or 'model_server', where to download one", parameter="remote_storage")
+        if body.get("model_server") is not None:
+            await load_from_model_server(request.app, body["model_server"])
+            return empty(status=204)
         model_file = validation.field(body, "model_file", str)
         if not model_file.strip():
             # swap_model() reads an empty name as "the default model" and would
@@ -121,7 +188,7 @@ def blueprint() -> Blueprint:
         if kind == "yaml":
             from dialogflowlite.io.yaml import dump_yaml
 
-            return text(dump_yaml(data), content_type="application/x-yml")
+            return text(dump_yaml(data), content_type=YAML_CONTENT_TYPE)
         return json(data)
 
     return bp

@@ -1,10 +1,12 @@
 """``POST /model/test/intents`` and ``/model/test/stories``: test the loaded model (Rasa's routes).
 
 The body is NLU test data as YAML (``nlu:`` with ``- intent:`` items, entity
-annotation as in data files). The examples are parsed by the loaded model, a
-batch at a time on the thread that parses live messages, so live traffic is
-served between batches. The answer has Rasa's shape: ``intent_evaluation``,
-``entity_evaluation`` per extractor and ``response_selection_evaluation``
+annotation as in data files), or, sent as ``application/json``, Rasa's JSON NLU
+data (``{"rasa_nlu_data": {"common_examples": [...]}}``). The examples are
+parsed by the loaded model, a batch at a time on the thread that parses live
+messages, so live traffic is served between batches. The answer has Rasa's
+shape: ``intent_evaluation``, ``entity_evaluation`` per extractor and
+``response_selection_evaluation``
 (:meth:`~dialogflowlite.evaluation.nlu.NluEvaluation.to_rasa_json`).
 
 ``/model/test/stories`` takes test stories as YAML and replays them against
@@ -22,6 +24,8 @@ from dialogflowlite.errors import ApiError
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
     from sanic.response import HTTPResponse
+
+    from dialogflowlite.shared.training_data import TrainingData
 
 #: test examples parsed per call on the NLU thread
 CHUNK = 64
@@ -42,16 +46,20 @@ def blueprint() -> Blueprint:
 
     bp = Blueprint("testing_api")
 
-    def yaml_body(request: Request, what: str) -> str:
+    def refuse_unsupported(request: Request) -> None:
         for unsupported in ("model", "callback_url"):
             if request.args.get(unsupported):
                 raise ApiError(400, "BadRequest", f"the query parameter {unsupported!r} is not "
                                "supported: the loaded model is tested, and the answer waits")
+
+    def yaml_body(request: Request, what: str) -> str:
+        refuse_unsupported(request)
         return validation.yaml_body(request, "the test data",
                                     f"send {what} with Content-Type: application/yaml")
 
     @bp.post("/model/test/intents", name="test_intents", ctx_auth=True)
     async def test_intents(request: Request) -> HTTPResponse:
+        refuse_unsupported(request)
         if request.args.get("cross_validation_folds"):
             # Rasa trains the body's pipeline once per fold here; training belongs in a
             # child process (as for /model/train), not in the serving one
@@ -60,10 +68,14 @@ def blueprint() -> Blueprint:
                 "model is tested; run `dialogflowlite test nlu --cross-validation --folds N` "
                 "in the project to cross-validate its pipeline",
                 parameter="cross_validation_folds", location="query")
-        text = yaml_body(request, "`nlu:` test examples")
         try:
-            data = nlu_data_from_yaml(text)
+            if _content_type(request) == "application/json":
+                data = _json_nlu_data(request)
+            else:
+                data = nlu_data_from_yaml(yaml_body(request, "`nlu:` test examples"))
         except DialogflowLiteError as e:
+            if isinstance(e, ApiError):
+                raise
             raise ApiError(400, "BadRequest", f"the test data is invalid: {e}") from e
         examples = [m for m in data.examples if m.intent]
         if not examples:
@@ -101,3 +113,44 @@ def blueprint() -> Blueprint:
         return json(rasa_story_result(evaluation, end_to_end=end_to_end))
 
     return bp
+
+
+def _content_type(request: Request) -> str:
+    return (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _json_nlu_data(request: Request) -> TrainingData:
+    """The examples of a body in Rasa's JSON NLU format (as Rasa takes a JSON body here).
+
+    Only ``common_examples`` is read: synonyms, regexes and lookup tables do not
+    change what the loaded model predicts, and a lookup table may name a file,
+    which a request must not make the server read.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from dialogflowlite.io.json_nlu_reader import ROOT_KEY, read_json_nlu
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.server import validation
+
+    body = validation.json_body(request)
+    section = body.get(ROOT_KEY)
+    if not isinstance(section, dict):
+        raise ApiError(400, "BadRequest",
+                       f"JSON test data holds Rasa's NLU data under {ROOT_KEY!r}; other test "
+                       "data must be sent as YAML",
+                       hint=f'send {{"{ROOT_KEY}": {{"common_examples": [...]}}}}, or `nlu:` '
+                            "examples with Content-Type: application/yaml")
+    examples = {ROOT_KEY: {"common_examples": section.get("common_examples", [])}}
+    log = ProblemLog()
+    with tempfile.TemporaryDirectory() as folder:
+        # the reader takes a file (its messages name it, and its line and column)
+        path = Path(folder) / "test_data.json"
+        path.write_text(json.dumps(examples, indent=1, ensure_ascii=False), encoding="utf-8")
+        data = read_json_nlu(path, log, root=folder)
+    if log.errors:
+        from dialogflowlite.errors import ProjectValidationError
+
+        raise ProjectValidationError(log.problems)
+    return data

@@ -4,7 +4,8 @@ Query parameters, as Rasa's: ``save_to_default_model_directory`` (default
 true: the model is kept in the project's ``models/``; false: it is only
 returned), ``force_training``, ``fixed_model_name``, ``num_threads`` and
 ``callback_url`` (answer 204 at once; the model, or the error, is POSTed
-there when training ends). The answer is the model file. Training runs in a
+there when training ends). The answer is the model file: a new one, or the
+newest saved one when nothing changed since it (as Rasa 2). Training runs in a
 child process (:mod:`dialogflowlite.server.training_jobs`), one at a time
 across the server's workers (later requests wait their turn); the running model is not
 replaced (``PUT /model`` loads the new one).
