@@ -128,6 +128,16 @@ def greet_with(agent: Any, response: dict[str, Any]) -> None:
     agent.domain.responses["utter_greet"] = ResponseDef("utter_greet", [response])
 
 
+def training_body(*parts: str) -> bytes:
+    """Project parts as the one YAML document ``POST /model/train`` takes (each part's
+    own ``version`` line dropped)."""
+    lines = ['version: "3.1"']
+    for part in parts:
+        lines += [line for line in textwrap.dedent(part).splitlines()
+                  if not line.startswith("version:")]
+    return "\n".join(lines).encode()
+
+
 async def request(app: Any, method: str, path: str, **kwargs: Any) -> Any:
     """One request through the app's ASGI client; the response."""
     _, response = await getattr(app.asgi_client, method)(path, **kwargs)

@@ -5,24 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import tarfile
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from serving_helpers import CONFIG, DOMAIN, RULES, StubHttpServer, request
+from serving_helpers import CONFIG, DOMAIN, RULES, StubHttpServer, request, training_body
 
 from dialogflowlite.server.training_jobs import split_training_payload
-
-
-def _body(*parts: str) -> bytes:
-    """The parts as one YAML document (each part's own ``version`` line dropped)."""
-    lines = ['version: "3.1"']
-    for part in parts:
-        lines += [line for line in textwrap.dedent(part).splitlines()
-                  if not line.startswith("version:")]
-    return "\n".join(lines).encode()
-
 
 YAML = {"Content-Type": "application/yaml"}
 
@@ -37,7 +26,7 @@ def test_a_trained_model_is_returned_saved_and_loadable(make_app, tmp_path: Path
 
     async def main():
         trained = await request(app, "post", "/model/train?fixed_model_name=from-api",
-                                content=_body(CONFIG, DOMAIN, RULES), headers=YAML)
+                                content=training_body(CONFIG, DOMAIN, RULES), headers=YAML)
         loaded = await request(app, "put", "/model",
                                json={"model_file": str(tmp_path / "models" / "from-api.tar")})
         replies = await request(app, "post", "/webhooks/rest/webhook",
@@ -58,7 +47,7 @@ def test_a_trained_model_is_returned_saved_and_loadable(make_app, tmp_path: Path
 
 def test_with_nothing_changed_the_newest_model_is_the_answer(make_app, tmp_path: Path) -> None:
     app = make_app()
-    body = _body(CONFIG, DOMAIN, RULES)
+    body = training_body(CONFIG, DOMAIN, RULES)
 
     async def main():
         return [await request(app, "post", f"/model/train{query}", content=body, headers=YAML)
@@ -78,7 +67,8 @@ def test_without_saving_the_model_is_only_returned(make_app, tmp_path: Path) -> 
     app = make_app()
     response = asyncio.run(request(
         app, "post", "/model/train?save_to_default_model_directory=false&force_training=true",
-        content=_body(CONFIG, DOMAIN, RULES), headers={"Content-Type": "application/x-yaml"}))
+        content=training_body(CONFIG, DOMAIN, RULES),
+        headers={"Content-Type": "application/x-yaml"}))
     assert response.status == 200, response.text
     assert _is_model(response.body)
     assert not (tmp_path / "models").exists()
@@ -87,7 +77,7 @@ def test_without_saving_the_model_is_only_returned(make_app, tmp_path: Path) -> 
 def test_a_project_the_trainer_rejects_is_a_400_naming_the_part(make_app) -> None:
     broken = RULES.replace("action: utter_goodbye", "action: utter_farewell")
     response = asyncio.run(request(make_app(), "post", "/model/train",
-                                   content=_body(CONFIG, DOMAIN, broken), headers=YAML))
+                                   content=training_body(CONFIG, DOMAIN, broken), headers=YAML))
     assert response.status == 400
     assert response.json["reason"] == "BadRequest"
     assert "utter_farewell" in response.json["message"]
@@ -113,7 +103,7 @@ def test_bad_query_parameters(make_app) -> None:
     for query, parameter in (("force_training=maybe", "force_training"),
                              ("num_threads=0", "num_threads")):
         response = asyncio.run(request(app, "post", f"/model/train?{query}",
-                                       content=_body(CONFIG, DOMAIN, RULES), headers=YAML))
+                                       content=training_body(CONFIG, DOMAIN, RULES), headers=YAML))
         assert response.status == 400
         assert response.json["details"] == {"parameter": parameter, "in": "query"}
 
@@ -121,7 +111,7 @@ def test_bad_query_parameters(make_app) -> None:
 def test_the_route_needs_the_token(make_app) -> None:
     app = make_app(auth_token="secret")
     response = asyncio.run(request(app, "post", "/model/train",
-                                   content=_body(CONFIG, DOMAIN, RULES), headers=YAML))
+                                   content=training_body(CONFIG, DOMAIN, RULES), headers=YAML))
     assert response.status == 401  # as Rasa: no token is not authenticated
 
 
@@ -131,7 +121,7 @@ def test_with_a_callback_url_the_model_is_posted_there(make_app, tmp_path: Path)
 
         async def main():
             answer = await request(app, "post", f"/model/train?callback_url={receiver.url}",
-                                   content=_body(CONFIG, DOMAIN, RULES), headers=YAML)
+                                   content=training_body(CONFIG, DOMAIN, RULES), headers=YAML)
             # the ASGI client stops the app after each request; keep the loop alive while
             # the background training finishes
             deadline = time.monotonic() + 120
@@ -149,7 +139,7 @@ def test_with_a_callback_url_the_model_is_posted_there(make_app, tmp_path: Path)
 
 
 def test_the_body_is_split_into_the_project_s_files() -> None:
-    parts = split_training_payload(_body(CONFIG, DOMAIN, RULES).decode())
+    parts = split_training_payload(training_body(CONFIG, DOMAIN, RULES).decode())
     assert set(parts) == {"config.yml", "domain.yml", "data/training_data.yml"}
     assert parts["config.yml"]["policies"][0] == {"name": "MemoizationPolicy"}
     assert "responses" in parts["domain.yml"] and "rules" in parts["data/training_data.yml"]
@@ -178,7 +168,7 @@ def test_a_worker_trains_one_model_at_a_time(make_app, monkeypatch, tmp_path: Pa
     async def main():
         return await asyncio.gather(*(
             request(app, "post", f"/model/train?fixed_model_name=m{i}",
-                    content=_body(CONFIG, DOMAIN, RULES), headers=YAML) for i in range(3)))
+                    content=training_body(CONFIG, DOMAIN, RULES), headers=YAML) for i in range(3)))
 
     answers = asyncio.run(main())
     assert [a.status for a in answers] == [200, 200, 200]
@@ -216,7 +206,7 @@ def test_workers_take_turns_through_the_project_s_lock_file(make_app, monkeypatc
     try:
         assert holder.stdout.readline().strip() == "held"
         asked = time.monotonic()
-        answer = asyncio.run(request(app, "post", "/model/train", content=_body(
+        answer = asyncio.run(request(app, "post", "/model/train", content=training_body(
             CONFIG, DOMAIN, RULES), headers=YAML))
     finally:
         holder.wait(10)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dialogflowlite.errors import ApiError
+from dialogflowlite.server.long_requests import allow_long_response
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -59,6 +60,7 @@ def blueprint() -> Blueprint:
 
     @bp.post("/model/test/intents", name="test_intents", ctx_auth=True)
     async def test_intents(request: Request) -> HTTPResponse:
+        allow_long_response(request)
         refuse_unsupported(request)
         if request.args.get("cross_validation_folds"):
             # Rasa trains the body's pipeline once per fold here; training belongs in a
@@ -94,6 +96,7 @@ def blueprint() -> Blueprint:
 
     @bp.post("/model/test/stories", name="test_stories", ctx_auth=True)
     async def test_stories(request: Request) -> HTTPResponse:
+        allow_long_response(request)
         text = yaml_body(request, "`stories:` test stories")
         try:
             stories = stories_from_yaml(text)

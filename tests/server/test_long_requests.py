@@ -1,0 +1,61 @@
+"""Training and testing through the API may outlast ``--response-timeout``; messages may not."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+from serving_helpers import CONFIG, DOMAIN, RULES, serving, training_body
+
+SLOW = 2.5  # seconds the slow work below takes, over the 1 s response timeout
+YAML = {"Content-Type": "application/yaml"}
+BODY = training_body(CONFIG, DOMAIN, RULES)
+
+
+async def _post(url: str, **kwargs) -> tuple[int, bytes]:
+    # a session of its own: a connection another request used is not reused
+    async with aiohttp.ClientSession() as session, session.post(url, **kwargs) as response:
+        return response.status, await response.read()
+
+
+def test_a_training_longer_than_the_response_timeout_is_answered(make_app, monkeypatch) -> None:
+    from dialogflowlite.server.routes import training
+
+    async def slow_train(job, models_dir: Path) -> Path:
+        await asyncio.sleep(SLOW)
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / "slow.tar"
+        path.write_bytes(b"model")
+        return path
+
+    monkeypatch.setattr(training, "train_model", slow_train)
+    app = make_app(response_timeout=1)
+
+    async def main() -> tuple[int, bytes]:
+        async with serving(app) as url:
+            return await _post(f"{url}/model/train", data=BODY, headers=YAML)
+
+    assert asyncio.run(main()) == (200, b"model")
+
+
+def test_a_message_longer_than_the_response_timeout_is_still_a_503(make_app,
+                                                                   monkeypatch) -> None:
+    from dialogflowlite.server.handling import MessageHandler
+
+    handle = MessageHandler.handle
+
+    async def slow_handle(self, *args, **kwargs):
+        await asyncio.sleep(SLOW)
+        return await handle(self, *args, **kwargs)
+
+    monkeypatch.setattr(MessageHandler, "handle", slow_handle)
+    app = make_app(response_timeout=1)
+
+    async def main() -> int:
+        async with serving(app) as url:
+            status, _ = await _post(f"{url}/webhooks/rest/webhook",
+                                    json={"sender": "slow", "message": "/greet"})
+            return status
+
+    assert asyncio.run(main()) == 503
