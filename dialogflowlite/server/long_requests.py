@@ -1,4 +1,6 @@
-"""Routes whose work takes minutes by nature: training and testing through the API.
+"""Routes whose work is large by nature: training and testing through the API.
+
+Their bodies are whole projects and test sets, and their work takes minutes.
 
 ``--response-timeout`` (60 s by default) bounds how long a request may take,
 so that a message held up by a stuck action server is answered with a 503
@@ -11,6 +13,12 @@ the connection opens) and measures it from the start of the request; these
 routes raise it on their own connection only. It stays raised for later
 requests on that kept-alive connection, which is harmless: they are the same
 client's.
+
+Bodies are limited to ``max_request_bytes`` (1 MB), which is plenty for a
+message and keeps a flood of large bodies from filling memory; a project's
+training data is often larger. These routes stream their body (Sanic then
+reads it only once the handler asks, after authentication) and allow up to
+:data:`LARGE_BODY_BYTES`, Sanic's own default, which Rasa keeps.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: seconds a training or testing request may take (Rasa's response timeout)
 LONG_RESPONSE_TIMEOUT = 3600.0
+#: largest body a training or testing request may send (Sanic's default limit)
+LARGE_BODY_BYTES = 100_000_000
 
 
 def allow_long_response(request: Request, seconds: float = LONG_RESPONSE_TIMEOUT) -> None:
@@ -39,3 +49,19 @@ def allow_long_response(request: Request, seconds: float = LONG_RESPONSE_TIMEOUT
     current = getattr(protocol, "response_timeout", None)
     if isinstance(current, (int, float)) and current < seconds:
         protocol.response_timeout = seconds  # type: ignore[union-attr]
+
+
+async def receive_large_body(request: Request, limit: int | None = None) -> None:
+    """Read the body of a streamed route (``stream=True``), up to ``limit`` bytes
+    (:data:`LARGE_BODY_BYTES`; never less than the server allows already); a larger
+    body is a 413.
+
+    Under the ASGI client of tests there is no limit to raise.
+    """
+    stream = getattr(request, "stream", None)
+    if stream is None:
+        return
+    if hasattr(stream, "request_max_size"):  # Sanic's own HTTP/1 connection
+        allowed = max(limit or LARGE_BODY_BYTES, request.app.config.REQUEST_MAX_SIZE)
+        stream.request_max_size = allowed
+    await request.receive_body()

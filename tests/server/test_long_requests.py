@@ -59,3 +59,40 @@ def test_a_message_longer_than_the_response_timeout_is_still_a_503(make_app,
             return status
 
     assert asyncio.run(main()) == 503
+
+
+def _padded(size: int) -> bytes:
+    """The training body, grown to ``size`` bytes by a YAML comment."""
+    body = training_body(CONFIG, DOMAIN, RULES) + b"\n# "
+    return body + b"x" * (size - len(body))
+
+
+def test_a_project_larger_than_a_message_body_may_be_is_trained(make_app, monkeypatch) -> None:
+    from dialogflowlite.server import long_requests
+    from dialogflowlite.server.routes import training
+
+    received: list[int] = []
+
+    async def fake_train(job, models_dir: Path) -> Path:
+        received.append(len(job.parts))
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / "big.tar"
+        path.write_bytes(b"model")
+        return path
+
+    monkeypatch.setattr(training, "train_model", fake_train)
+    monkeypatch.setattr(long_requests, "LARGE_BODY_BYTES", 3_000_000)
+    app = make_app(max_request_bytes=1_000_000)
+
+    async def main() -> list[int]:
+        async with serving(app) as url:
+            return [
+                (await _post(f"{url}/model/train", data=_padded(2_000_000), headers=YAML))[0],
+                (await _post(f"{url}/model/train", data=_padded(4_000_000), headers=YAML))[0],
+                (await _post(f"{url}/webhooks/rest/webhook", headers={
+                    "Content-Type": "application/json"},
+                    data=b'{"sender": "s", "message": "' + b"x" * 1_500_000 + b'"}'))[0],
+            ]
+
+    assert asyncio.run(main()) == [200, 413, 413]
+    assert len(received) == 1 and received[0] > 0

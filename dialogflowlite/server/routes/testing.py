@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dialogflowlite.errors import ApiError
-from dialogflowlite.server.long_requests import allow_long_response
+from dialogflowlite.server.long_requests import allow_long_response, receive_large_body
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -58,9 +58,10 @@ def blueprint() -> Blueprint:
         return validation.yaml_body(request, "the test data",
                                     f"send {what} with Content-Type: application/yaml")
 
-    @bp.post("/model/test/intents", name="test_intents", ctx_auth=True)
+    @bp.post("/model/test/intents", name="test_intents", ctx_auth=True, stream=True)
     async def test_intents(request: Request) -> HTTPResponse:
         allow_long_response(request)
+        await receive_large_body(request)
         refuse_unsupported(request)
         if request.args.get("cross_validation_folds"):
             # Rasa trains the body's pipeline once per fold here; training belongs in a
@@ -94,9 +95,10 @@ def blueprint() -> Blueprint:
             records += pair_predictions(chunk, parsed)
         return json(NluEvaluation(records).to_rasa_json())
 
-    @bp.post("/model/test/stories", name="test_stories", ctx_auth=True)
+    @bp.post("/model/test/stories", name="test_stories", ctx_auth=True, stream=True)
     async def test_stories(request: Request) -> HTTPResponse:
         allow_long_response(request)
+        await receive_large_body(request)
         text = yaml_body(request, "`stories:` test stories")
         try:
             stories = stories_from_yaml(text)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError
-from dialogflowlite.server.long_requests import allow_long_response
+from dialogflowlite.server.long_requests import allow_long_response, receive_large_body
 from dialogflowlite.server.process_lock import process_lock
 from dialogflowlite.server.training_jobs import TrainingRequest, split_training_payload, train_model
 from dialogflowlite.server.validation import query_flag
@@ -137,9 +137,10 @@ def blueprint() -> Blueprint:
 
     bp = Blueprint("training_api")
 
-    @bp.post("/model/train", name="train", ctx_auth=True, ctx_no_model=True)
+    @bp.post("/model/train", name="train", ctx_auth=True, ctx_no_model=True, stream=True)
     async def train(request: Request) -> HTTPResponse:
         allow_long_response(request)
+        await receive_large_body(request)
         job = training_request(request)
         save = query_flag(request, "save_to_default_model_directory", True)
         callback_url = request.args.get("callback_url")
