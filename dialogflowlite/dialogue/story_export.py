@@ -146,7 +146,9 @@ def stories_yaml(stories: Sequence[WrittenStory]) -> str:
     lines = [f'version: "{STORY_FORMAT_VERSION}"', "stories:"]
     for story in stories:
         lines.append(f"- story: {json.dumps(story.name, ensure_ascii=False)}")
-        lines.append("  steps:")
+        # a conversation with no step yet (only its session start) is an empty list,
+        # not a null that story readers refuse
+        lines.append("  steps:" if story.steps else "  steps: []")
         for step in story.steps:
             for number, line in enumerate(step.lines):
                 text = f"  {line}"

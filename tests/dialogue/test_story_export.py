@@ -68,3 +68,13 @@ def test_interactive_stories_name_the_retrieval_intent_in_full() -> None:
     # the NLU example in full too: the session showed the selector's choice and the user
     # confirmed it, and only the full name teaches the response selector
     assert '- intent: "faq/ask_hours"\n  examples: |\n    - when are you open' in text
+
+
+def test_a_conversation_without_steps_is_a_story_with_an_empty_list_the_reader_takes() -> None:
+    from dialogflowlite.evaluation.stories import stories_from_yaml
+    from dialogflowlite.shared.events import SessionStarted
+
+    text = conversation_story("ann", [ActionExecuted(name="action_session_start"),
+                                      SessionStarted()])
+    assert to_plain(read_yaml(text))["stories"][0]["steps"] == []
+    assert stories_from_yaml(text)[0].steps == []
