@@ -2,8 +2,12 @@
 
 Sanic stops accepting connections first, waits up to
 ``graceful_shutdown_timeout`` for requests in flight (so a message being
-answered is answered and stored), and only then runs ``after_server_stop``,
-which closes the batcher and the stores. An agent handed to
+answered is answered and stored), and only then runs ``after_server_stop``.
+There the message handler waits, up to its ``finish_timeout`` (15 s), for
+the turns still running (a turn goes on when Sanic cancels its request:
+see :mod:`~dialogflowlite.server.handling`), then closes the batcher; the
+reminders not yet due are stopped, and the stores close last, the event
+broker after publishing what it still holds. An agent handed to
 :func:`~dialogflowlite.server.app.create_app` belongs to the caller: the
 server neither loads another one at start nor closes its stores.
 """
@@ -108,6 +112,11 @@ def install(app: Sanic) -> None:
         if app.ctx.owns_agent and app.ctx.agent is not None:
             from dialogflowlite.server.models import close_stores
 
+            # reminders not yet due would otherwise fire into closed stores (they are
+            # not kept over a restart in any case, as in Rasa: see docs/deployment.md)
+            processor = getattr(app.ctx.agent, "processor", None)
+            if processor is not None:
+                await processor.close()
             await close_stores(app.ctx.agent)
 
 
