@@ -18,7 +18,12 @@ Publishing happens in the background, in the order the events were stored:
 the message is answered without waiting for the broker, so a slow or
 unreachable broker never slows the bot down. A broker that fails is logged
 and never fails the message: the events are in the tracker store whatever
-happens to their copy.
+happens to their copy. Events a broker failed to publish are dropped, with
+an error naming how many and whose, unless the broker keeps them
+(:meth:`EventBroker.keeps_failed_events`, as the RabbitMQ broker does while
+its server is away): then they are tried again, and newer events wait behind
+them, up to :attr:`EventBroker.max_pending`. What is still waiting when the
+server stops is counted in the log.
 """
 
 from __future__ import annotations
@@ -70,6 +75,17 @@ class EventBroker(ABC):
         that checks its connection only when asked to checks it.
         """
 
+    def keeps_failed_events(self, error: Exception) -> bool:
+        """Whether events :meth:`publish_many` failed on (with ``error``) are tried again
+        after :attr:`retry_failed_after` seconds, in the server's background publishing,
+        rather than dropped with an error in the log.
+
+        False by default: a broker whose failures can pass (its server is away)
+        says True for those, and False for ones that no retry mends (a refused
+        password, an event it cannot encode), which would block every newer event.
+        """
+        return False
+
     async def check_connection(self) -> None:  # noqa: B027 - optional for brokers
         """Called once before the server starts; raise to refuse to start without the broker.
 
@@ -85,6 +101,8 @@ class EventBroker(ABC):
     max_pending = 10_000
     #: seconds :meth:`shutdown` waits for waiting events to be published
     shutdown_timeout = 10.0
+    #: seconds before events the broker keeps (:meth:`keeps_failed_events`) are tried again
+    retry_failed_after = 5.0
 
     def submit(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Queue a conversation's new events for publishing; returns at once."""
@@ -115,13 +133,35 @@ class EventBroker(ABC):
         while True:
             sender_id, events = await self._queue.get()
             try:
-                await self.publish_many(events)
-            except Exception as e:  # the events are stored; only their copy is missing
-                logger.error("event broker %s could not publish %d event(s) of conversation "
-                             "%r: %s", type(self).__name__, len(events), sender_id, e)
+                await self._publish_or_keep(sender_id, events)
             finally:
                 self._pending -= len(events)
                 self._queue.task_done()
+
+    async def _publish_or_keep(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Publish ``events``; while the broker keeps what failed, try again until it works
+        (the events behind them wait, so the order holds)."""
+        tries = 0
+        while True:
+            try:
+                await self.publish_many(events)
+            except Exception as e:  # the events are stored; only their copy is missing
+                if not self.keeps_failed_events(e):
+                    logger.error("event broker %s could not publish %d event(s) of "
+                                 "conversation %r: %s", type(self).__name__, len(events),
+                                 sender_id, e)
+                    return
+                tries += 1
+                logger.error("event broker %s could not publish %d event(s) of conversation "
+                             "%r: %s; they are kept (%d event(s) wait in all) and tried again "
+                             "in %g s", type(self).__name__, len(events), sender_id, e,
+                             self._pending, self.retry_failed_after)
+                await asyncio.sleep(self.retry_failed_after)
+                continue
+            if tries:
+                logger.info("event broker %s published the %d kept event(s) of conversation "
+                            "%r", type(self).__name__, len(events), sender_id)
+            return
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued event is published (or failed); False on timeout."""

@@ -15,6 +15,7 @@ whole turns, never parts of lines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -70,7 +71,16 @@ class FileEventBroker(EventBroker):
             return
         data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode()
         async with self._lock:
-            await asyncio.to_thread(self._write, data)
+            writing = asyncio.ensure_future(asyncio.to_thread(self._write, data))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                # the thread writes on all the same: the lock stays taken until it is
+                # done, or close() would close (and the system hand out again) the file
+                # descriptor it writes to
+                with contextlib.suppress(Exception):
+                    await writing
+                raise
 
     async def close(self) -> None:
         async with self._lock:

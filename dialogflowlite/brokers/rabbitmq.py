@@ -21,12 +21,18 @@ reads these the same way. ``$RASA_ENVIRONMENT``, when set, is each message's
 Nothing is lost while RabbitMQ is away: messages are sent with publisher
 confirms, and a message the server did not confirm is sent again on a new
 connection, up to ``connection_attempts`` times, ``retry_delay_in_seconds``
-apart. Meanwhile newer events wait in the broker's queue, in order (the bot
-keeps answering; see :mod:`dialogflowlite.brokers.base`). Each message has a
-``message_id`` of its own, so a consumer can drop the duplicate that a resend
-after a lost confirm may produce. With ``should_keep_unpublished_messages:
-false`` there is one attempt. Events that could not be published stay in the
-tracker store; ``dialogflowlite export`` publishes them again.
+apart; when those are used up, the server keeps the events and starts over
+(at least a second later) for as long as it runs, as Rasa keeps unpublished
+messages until the connection is back. Meanwhile newer events wait in the
+broker's queue, in order (the bot keeps answering; beyond ``max_pending``
+waiting events new ones are dropped, and counted in the log; see
+:mod:`dialogflowlite.brokers.base`). Each message has a ``message_id`` of its
+own, so a consumer can drop the duplicate that a resend after a lost confirm
+may produce. With ``should_keep_unpublished_messages: false`` there is one
+attempt, and events that fail are dropped (and counted in the log). What
+RabbitMQ refuses (the password, an exchange declared otherwise) is never
+retried. Events that could not be published stay in the tracker store;
+``dialogflowlite export`` publishes them again.
 
 ``raise_on_failure: true`` makes ``dialogflowlite run`` connect once at
 start and refuse to start when RabbitMQ cannot be reached.
@@ -116,6 +122,10 @@ def _client_ssl_context() -> Any:
     return context
 
 
+class _RefusedError(EventBrokerError):
+    """What RabbitMQ refused and no retry mends (credentials, conflicting declarations)."""
+
+
 class PikaEventBroker(EventBroker):
     """Publishes every event as a persistent message to a RabbitMQ fanout exchange."""
 
@@ -144,10 +154,15 @@ class PikaEventBroker(EventBroker):
                                                  integer=True))
         self.retry_delay = _positive("retry_delay_in_seconds", retry_delay_in_seconds)
         self.timeout = _positive("timeout", timeout)
+        # (a pause between rounds of attempts, however short retry_delay_in_seconds is)
+        self.retry_failed_after = max(self.retry_delay, 1.0)
         self.app_id = os.environ.get("RASA_ENVIRONMENT") or None
         self._ssl_context = _client_ssl_context()
         self._connection: Any = None
         self._exchange: Any = None
+        #: the events of the last call that failed, their messages, and how many of
+        #: them RabbitMQ confirmed (see publish_many)
+        self._kept: tuple[list[dict[str, Any]], list[Any], int] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -189,24 +204,24 @@ class PikaEventBroker(EventBroker):
             except Exception as e:  # it is being replaced; its failure changes nothing
                 logger.debug("closing the RabbitMQ connection failed: %s", e)
 
-    def _refused(self, error: BaseException) -> EventBrokerError | None:
+    def _refused(self, error: BaseException) -> _RefusedError | None:
         """A clear error for what no retry can fix (credentials, conflicting declarations)."""
         from aiormq import exceptions
 
         if isinstance(error, (exceptions.ProbableAuthenticationError,
                               exceptions.AuthenticationError)):
-            return EventBrokerError(f"RabbitMQ at {self.where} refused the user name or "
+            return _RefusedError(f"RabbitMQ at {self.where} refused the user name or "
                                     f"password: {error}",
                                     hint="check username and password of event_broker in "
                                          "endpoints.yml")
         if isinstance(error, exceptions.ChannelPreconditionFailed):
-            return EventBrokerError(
+            return _RefusedError(
                 f"RabbitMQ at {self.where} refused the exchange {self.exchange_name!r} or a "
                 f"queue of {', '.join(self.queues)}: {error}",
                 hint="an exchange or queue of that name exists with other settings; the "
                      "exchange must be a durable fanout, the queues durable")
         if isinstance(error, exceptions.ChannelAccessRefused):
-            return EventBrokerError(f"RabbitMQ at {self.where} refused access: {error}",
+            return _RefusedError(f"RabbitMQ at {self.where} refused access: {error}",
                                     hint="give the user permissions on the virtual host")
         return None
 
@@ -224,9 +239,15 @@ class PikaEventBroker(EventBroker):
         """Publish in order, each message confirmed; resend on a new connection on failure."""
         if not events:
             return
-        messages = [self._message(event) for event in events]
+        kept = self._kept
+        if kept is not None and kept[0] is events:
+            # the same events again (the server kept them after a failure): the messages
+            # RabbitMQ confirmed are not sent twice, the others keep their message_id
+            _, messages, sent = kept
+        else:
+            messages, sent = [self._message(event) for event in events], 0
+        self._kept = None
         attempts = self.connection_attempts if self.keep_unpublished else 1
-        sent = 0
         async with self._lock:
             for attempt in range(1, attempts + 1):
                 try:
@@ -244,6 +265,7 @@ class PikaEventBroker(EventBroker):
                         raise refused from e
                     await self._drop_connection()
                     if attempt == attempts:
+                        self._kept = (events, messages, sent)
                         raise EventBrokerError(
                             f"RabbitMQ at {self.where} did not take {len(messages) - sent} "
                             f"event(s) in {attempts} attempt(s): {e or type(e).__name__}",
@@ -253,6 +275,13 @@ class PikaEventBroker(EventBroker):
                                    "%d in %.0f s", self.where, e or type(e).__name__,
                                    attempt + 1, attempts, self.retry_delay)
                     await asyncio.sleep(self.retry_delay)
+
+    def keeps_failed_events(self, error: Exception) -> bool:
+        """Events RabbitMQ did not take in ``connection_attempts`` attempts are kept and
+        tried again (``should_keep_unpublished_messages``, on by default); what it
+        refused, and what no message can be made of, are not."""
+        return (self.keep_unpublished and isinstance(error, EventBrokerError)
+                and not isinstance(error, _RefusedError))
 
     def prepare_for_export(self) -> None:
         """One attempt per publish, and a connection checked before the export starts (as

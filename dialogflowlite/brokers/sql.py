@@ -33,13 +33,21 @@ endpoints.yml::
 A turn's events are inserted in one transaction. On MySQL the table is
 utf8mb4; in an existing table whose ``data`` column has an older character
 set, the JSON is written with ASCII escapes, as Rasa writes it.
+
+Events the database did not take because it was away or busy (a server that
+cannot be reached or dropped the connection, a SQLite file another process
+kept locked past ``timeout``) are kept and tried again while the server runs,
+newer ones waiting behind them (see :mod:`dialogflowlite.brokers.base`);
+events it refused (a value too long, say) are dropped and logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
+import socket
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,6 +85,36 @@ def _dialect(name: str) -> str:
         raise ConfigError(f"endpoints.yml event_broker: SQL dialect {name!r} is not supported",
                           hint="use dialect: sqlite, postgresql or mysql")
     return dialect
+
+
+#: MySQL errors that pass: cannot connect, server gone away, connection lost, lock wait
+#: timeout, deadlock, connection lost while reading
+_MYSQL_PASSING = {2003, 2006, 2013, 1205, 1213, 2055}
+
+
+def _database_away(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) says the database was away or busy, which
+    passes, rather than that it refused the events."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, sqlite3.OperationalError):
+            text = str(error).lower()
+            return "locked" in text or "busy" in text
+        if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
+            return True
+        module = type(error).__module__ or ""
+        if module.startswith("psycopg"):
+            import psycopg
+
+            return isinstance(error, psycopg.OperationalError)
+        if module.startswith("pymysql"):
+            args = getattr(error, "args", ())
+            return bool(args) and args[0] in _MYSQL_PASSING
+        if isinstance(error, OSError):
+            return error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
 
 
 def _rows(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -243,6 +281,11 @@ class SQLEventBroker(EventBroker):
             raise
 
     # ------------------------------------------------------------ EventBroker
+
+    def keeps_failed_events(self, error: Exception) -> bool:
+        """Events are kept while the database is away or busy (they are tried again),
+        not when it refused them."""
+        return _database_away(error)
 
     async def check_connection(self) -> None:
         """Open a SQLite file before the server starts, so that a path that cannot be a
