@@ -3,7 +3,8 @@
 Tracker store: each conversation is a Redis list of event JSON under
 ``<prefix><sender_id>``; appending is one ``RPUSH``, so concurrent writers
 never lose events. The set ``<prefix>:senders`` lists conversations.
-``record_exp`` (seconds) lets idle conversations expire.
+``record_exp`` (seconds) lets idle conversations expire; one that expires
+while its turn runs is written again whole (see :meth:`RedisTrackerStore.save`).
 
 ``key_prefix`` is read as Rasa reads it: letters and digits only (``myapp``)
 make the prefix ``myapp:tracker:``; any other value is the prefix as given;
@@ -51,6 +52,7 @@ from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
+    from dialogflowlite.shared.tracker import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +255,45 @@ class RedisTrackerStore(TrackerStore):
         raise TrackerStoreError(f"Redis write of conversation {sender_id!r} failed: its key "
                                 f"{key!r} kept changing between a list and a string",
                                 hint="check what else writes to this Redis database")
+
+    async def save(self, tracker: DialogueStateTracker,
+                   new_events: list[dict[str, Any]] | None = None) -> None:
+        """Append the turn's events; with ``record_exp``, a conversation that expired
+        while its turn ran is stored again whole.
+
+        The turn read the conversation, then Redis let it expire before the turn's
+        write: appending alone would leave only the turn's events, without the
+        session start and slots they follow (Rasa, which writes the whole tracker
+        every time, stores it whole again). So the append is an ``RPUSHX``, which
+        adds nothing to a key that is gone, and then the whole tracker is written.
+        """
+        earlier = len(tracker.events) - len(new_events or ())
+        if not self.record_exp or not new_events or earlier <= 0:
+            await super().save(tracker, new_events)
+            return
+        sender_id = tracker.sender_id
+        texts = dump_events(sender_id, list(new_events))
+        key = self._key(sender_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(self._senders, sender_id)
+                pipe.rpushx(key, *texts)
+                pipe.expire(key, self.record_exp)
+                answers = await pipe.execute(raise_on_error=False)
+        except Exception as e:
+            raise _failed("write", e) from e
+        if _is_wrong_type(answers[1]):  # Rasa's layout: the usual append adopts it
+            await self.append_events(sender_id, list(new_events))
+            return
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise _failed("write", answer)
+        if answers[1] == 0:
+            logger.info("conversation %r expired (record_exp) while a turn ran; it is "
+                        "stored again whole, with the turn's %d event(s)", sender_id,
+                        len(texts))
+            whole = [event.as_dict() for event in tracker.events[:earlier]]
+            await self.replace_events(sender_id, whole + list(new_events))
 
     async def _adopt_rasa_tracker(self, sender_id: str, texts: list[str]) -> bool:
         """Turn the string Rasa stored under the conversation's key into this store's

@@ -169,7 +169,20 @@ class SQLiteDatabase:
             except sqlite3.Error as e:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
-                raise TrackerStoreError(f"SQLite tracker store {self.path.name}: {e}") from e
+                hint = None
+                if "locked" in str(e) or "busy" in str(e):
+                    hint = (f"another process kept the database locked for more than "
+                            f"{self.timeout:g} s (the write was undone): raise `timeout` of "
+                            "the store in endpoints.yml, or use PostgreSQL for many workers")
+                raise TrackerStoreError(f"SQLite tracker store {self.path.name}: {e}",
+                                        hint=hint) from e
+            except BaseException:
+                # left inside its transaction, the shared connection would fail every
+                # later write of this process ("cannot start a transaction within a
+                # transaction") and keep the file locked for the other workers
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
 
     async def run(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``function(connection)`` on the store's thread and wait for its result."""

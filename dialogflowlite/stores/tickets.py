@@ -122,4 +122,18 @@ class TicketLockStore(LockStore):
                     await keeper
         finally:
             # Also runs when the waiting task is cancelled: the ticket must not block others.
+            await self._give_back_held(sender_id, ticket)
+
+    async def _give_back_held(self, sender_id: str, ticket: int) -> None:
+        """Give ``ticket`` back; a failure is logged, not raised. By now the message was
+        processed and stored (or failed on its own): failing it for the lock would
+        answer an error for a stored message, and a client sending it again would
+        store it twice. The ticket expires after ``lifetime`` seconds, as a crashed
+        worker's does."""
+        try:
             await asyncio.shield(self.give_back(sender_id, ticket))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            logger.warning("could not give back the lock of %r (%s); it expires within %g s",
+                           sender_id, e, self.lifetime)
