@@ -192,7 +192,10 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
         install_syslog_handler(*config.syslog)
     # Worker processes rebuild the app and find it by name, so the name must not depend
     # on the process: the n-th app of every process gets the same one.
-    app = Sanic(f"dialogflowlite_{next(_app_numbers)}")
+    # Sanic would add handlers of its own to its loggers, and every line it logs
+    # would then be printed twice: once by them, once by the root handler that
+    # configure_logging set up (with the --log-file and syslog handlers).
+    app = Sanic(f"dialogflowlite_{next(_app_numbers)}", configure_logging=False)
     app.config.REQUEST_MAX_SIZE = config.max_request_bytes
     app.config.WEBSOCKET_MAX_SIZE = config.max_request_bytes
     app.config.RESPONSE_TIMEOUT = config.response_timeout

@@ -263,3 +263,13 @@ def test_domain_route_as_json_and_yaml(make_app) -> None:
         assert as_yaml.status == 200 and "utter_greet:" in as_yaml.text
 
     asyncio.run(main())
+
+
+def test_sanic_logs_through_the_servers_handlers_only(make_app) -> None:
+    import logging
+
+    make_app()
+    # Sanic's own handlers printed each of its lines a second time, beside the root
+    # handler that carries the log format, --log-file and syslog
+    for name in ("sanic.root", "sanic.error", "sanic.access", "sanic.server"):
+        assert logging.getLogger(name).handlers == [], name
