@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 #: the options ``run actions`` passes on to rasa-sdk (every other one is the bot server's)
 ACTION_SERVER_OPTIONS = ("part", "project", "host", "port", "cors", "ssl_certificate",
-                         "ssl_keyfile", "ssl_password", "actions", "auto_reload")
+                         "ssl_keyfile", "ssl_password", "actions", "auto_reload", "endpoints")
 #: the options only ``run actions`` has
 ACTIONS_ONLY_OPTIONS = ("actions", "auto_reload")
 
@@ -36,7 +36,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model file or folder of models (default: the newest under "
                              "models/ that has dialogue policies)")
     parser.add_argument("--endpoints", default=None, metavar="FILE",
-                        help="endpoints file (default: endpoints.yml of the project)")
+                        help="endpoints file (default: endpoints.yml of the project); for "
+                             "`run actions`, the file with rasa-sdk's tracing settings "
+                             "(rasa-sdk 3.8 and later)")
     parser.add_argument("--credentials", default=None, metavar="FILE",
                         help="channel credentials file (default: credentials.yml of the project)")
     parser.add_argument("--connector", default=None, metavar="CHANNEL",
@@ -127,8 +129,8 @@ def _add_action_server_arguments(parser: argparse.ArgumentParser) -> None:
 
     actions = parser.add_argument_group(
         "action server (`run actions`: rasa-sdk, run in --project; it also takes --port, "
-        "--cors, -i, --ssl-certificate, --ssl-keyfile, --ssl-password, and refuses the bot "
-        "server's options)")
+        "--cors, -i, --ssl-certificate, --ssl-keyfile, --ssl-password, --endpoints, and "
+        "refuses the bot server's options)")
     actions.add_argument("--actions", default=None, metavar="MODULE",
                          help=f"module the actions are in (default: {DEFAULT_ACTIONS_MODULE})")
     actions.add_argument("--auto-reload", action="store_true",
@@ -230,7 +232,7 @@ def _action_server(args: argparse.Namespace) -> int:
         cors=tuple(args.cors), ssl_certificate=args.ssl_certificate,
         ssl_keyfile=args.ssl_keyfile, ssl_password=args.ssl_password,
         auto_reload=args.auto_reload, log_level=log_level,
-        log_file=getattr(args, "log_file", None), host=args.host)
+        log_file=getattr(args, "log_file", None), host=args.host, endpoints=args.endpoints)
     return start_action_server(options, args.project)
 
 

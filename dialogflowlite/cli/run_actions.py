@@ -14,15 +14,18 @@ import importlib.util
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dialogflowlite.dialogue.remote_actions import installed_sdk_version
 from dialogflowlite.errors import ConfigError
 
 #: rasa-sdk's port, which endpoints.yml's ``action_endpoint`` usually points at
 DEFAULT_ACTIONS_PORT = 5055
 #: the module rasa-sdk loads actions from when ``--actions`` is not given (as in Rasa)
 DEFAULT_ACTIONS_MODULE = "actions"
+#: the first rasa-sdk that takes ``--endpoints`` (the file with its tracing settings)
+SDK_WITH_ENDPOINTS = (3, 8)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,9 @@ class ActionServerOptions:
 
     ``host`` goes to rasa-sdk through ``SANIC_HOST`` (it has no option for it);
     ``log_level`` is ``"debug"``, ``"quiet"`` or None (rasa-sdk's INFO);
-    ``log_file`` is rasa-sdk's ``--log-file``.
+    ``log_file`` is rasa-sdk's ``--log-file``; ``endpoints`` is rasa-sdk's
+    ``--endpoints`` (its tracing settings; rasa-sdk 3.8 and later), passed only
+    when given, so that an older rasa-sdk starts as before.
     """
 
     actions: str = DEFAULT_ACTIONS_MODULE
@@ -44,6 +49,7 @@ class ActionServerOptions:
     log_level: str | None = None
     log_file: str | None = None
     host: str | None = None
+    endpoints: str | None = None
 
 
 def action_server_arguments(options: ActionServerOptions) -> list[str]:
@@ -62,6 +68,8 @@ def action_server_arguments(options: ActionServerOptions) -> list[str]:
         argv.append(f"--{options.log_level}")
     if options.log_file:
         argv += ["--log-file", options.log_file]
+    if options.endpoints:
+        argv += ["--endpoints", options.endpoints]
     return argv
 
 
@@ -90,6 +98,25 @@ def check_rasa_sdk() -> None:
                  "\"In-process custom actions\"), which needs no action server")
 
 
+def endpoints_file(name: str, folder: Path) -> str:
+    """The absolute path of the ``--endpoints`` file: relative to the working folder,
+    else to the project (as for the bot server), since rasa-sdk runs in the project."""
+    path = Path(name).expanduser()
+    if not path.is_absolute() and not path.is_file() and (folder / path).is_file():
+        path = folder / path
+    if not path.is_file():
+        raise ConfigError(f"--endpoints {name}: the file does not exist"
+                          + (" (it is a folder)" if path.is_dir() else ""),
+                          hint="pass the endpoints file that holds rasa-sdk's `tracing:` "
+                               "settings, or leave --endpoints out")
+    version = installed_sdk_version()
+    if version is not None and version < SDK_WITH_ENDPOINTS:
+        raise ConfigError(f"--endpoints {name}: rasa-sdk {version[0]}.{version[1]} has no "
+                          "--endpoints (rasa-sdk takes it from 3.8 on, for its tracing)",
+                          hint="upgrade rasa-sdk, or leave --endpoints out")
+    return str(path.resolve())
+
+
 def start_action_server(options: ActionServerOptions, folder: str | Path = ".") -> int:
     """Become rasa-sdk's action server, run in ``folder`` (where the actions module is).
 
@@ -102,6 +129,9 @@ def start_action_server(options: ActionServerOptions, folder: str | Path = ".") 
     if not folder.is_dir():
         raise ConfigError(f"the project folder {folder} does not exist",
                           hint="pass the folder that holds the actions module with --project")
+    if options.endpoints:
+        # rasa-sdk runs in the project folder: a relative path would change meaning there
+        options = replace(options, endpoints=endpoints_file(options.endpoints, folder))
     env = dict(os.environ)
     if options.host:
         env["SANIC_HOST"] = options.host

@@ -153,9 +153,9 @@ async def response_messages(responses: Iterable[dict[str, Any]], tracker: Dialog
             draft["buttons"] = list(draft.get("buttons") or []) + list(buttons)
         # Empty values (rasa-sdk sends elements: [], custom: {}) must not hide rendered ones.
         draft.update({key: value for key, value in response.items() if value})
-        if any(draft.get(key) for key in ("text", "buttons", "image", "custom", "attachment",
-                                          "elements", "quick_replies")):
-            messages.append(draft)
+        # A message with nothing to show (only keyword arguments, say) is still recorded as
+        # a bot event, its arguments in the metadata, as Rasa does; channels get no reply.
+        messages.append(draft)
         messages.extend(extra)
     return messages
 

@@ -14,12 +14,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.dialogue.dispatcher import ActionTracker, CollectingDispatcher
-from dialogflowlite.dialogue.domain_json import domain_digest, domain_to_dict
+from dialogflowlite.dialogue.domain_json import (
+    domain_digest,
+    domain_to_dict,
+    domain_to_rasa2_dict,
+    is_rasa2_domain,
+)
 from dialogflowlite.dialogue.remote_actions import (
     ActionEndpoint,
     ActionRejectedByServer,
     DomainRequested,
     RemoteActionClient,
+    protocol_version,
+    sdk_major,
 )
 from dialogflowlite.errors import (
     ActionExecutionError,
@@ -129,7 +136,7 @@ class CustomActionExecutor:
         self.client = RemoteActionClient(endpoint) if endpoint else None
         self._fixed_local = local_actions
         self._cache: tuple[Any, int, dict[str, Any]] | None = None
-        self._domain_json: tuple[int, dict[str, Any], str] | None = None
+        self._domain_json: tuple[int, dict[str, Any], dict[str, Any], str] | None = None
 
     def local_actions(self) -> dict[str, Any]:
         """The in-process actions (re-read when plugins are registered or removed)."""
@@ -157,17 +164,26 @@ class CustomActionExecutor:
                 if name not in domain.responses and not self.can_run(name)]
 
     def domain_json(self, domain: Domain) -> dict[str, Any]:
-        """``domain`` as action servers receive it (made once per domain)."""
+        """``domain`` as in-process actions receive it: Rasa 3's shape, which the
+        rasa-sdk that installs beside this package reads (made once per domain)."""
         return self._domain_entry(domain)[1]
 
-    def domain_digest(self, domain: Domain) -> str:
-        """The fingerprint of :meth:`domain_json` sent as ``domain_digest``."""
+    def server_domain_json(self, domain: Domain) -> dict[str, Any]:
+        """``domain`` as action servers receive it: Rasa 2.8's shape for a rasa-sdk 2.x
+        server (see :func:`~dialogflowlite.dialogue.remote_actions.sdk_major`), else
+        Rasa 3's (made once per domain)."""
         return self._domain_entry(domain)[2]
 
-    def _domain_entry(self, domain: Domain) -> tuple[int, dict[str, Any], str]:
+    def domain_digest(self, domain: Domain) -> str:
+        """The fingerprint of :meth:`server_domain_json` sent as ``domain_digest``."""
+        return self._domain_entry(domain)[3]
+
+    def _domain_entry(self, domain: Domain) -> tuple[int, dict[str, Any], dict[str, Any], str]:
         if self._domain_json is None or self._domain_json[0] != id(domain):
             data = domain_to_dict(domain)
-            self._domain_json = (id(domain), data, domain_digest(data))
+            rasa2 = sdk_major(is_rasa2_domain(domain)) == 2
+            sent = domain_to_rasa2_dict(domain) if rasa2 else data
+            self._domain_json = (id(domain), data, sent, domain_digest(sent))
         return self._domain_json
 
     async def run(self, name: str, tracker: DialogueStateTracker,
@@ -185,17 +201,18 @@ class CustomActionExecutor:
                 f"custom action {name!r} is neither registered in-process nor is an action "
                 "server configured", hint="register it with the dfl_register_actions hook, or "
                 "set action_endpoint in endpoints.yml")
-        full, digest = self.domain_json(domain), self.domain_digest(domain)
+        full, digest = self.server_domain_json(domain), self.domain_digest(domain)
         sent = full if self.client.endpoint.sends_domain_to(name, domain) else None
+        version = protocol_version(sdk_major(is_rasa2_domain(domain)))
         try:
             try:
-                answer = await self.client.run(name, tracker, sent, digest)
+                answer = await self.client.run(name, tracker, sent, digest, version)
             except DomainRequested:
                 if sent is not None:
                     raise
                 # A newer rasa-sdk has no domain with this digest yet (it keeps the one
                 # of the last call that carried it): the call is made again with it.
-                answer = await self.client.run(name, tracker, full, digest)
+                answer = await self.client.run(name, tracker, full, digest, version)
         except ActionRejectedByServer as e:
             raise CustomActionRejected(name, e.message) from e
         return CustomActionResult(self._events(name, answer["events"]), answer["responses"])

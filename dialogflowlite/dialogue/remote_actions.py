@@ -13,6 +13,8 @@ action and the URL, which the processor logs before going on.
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.metadata
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,8 +33,14 @@ logger = logging.getLogger(__name__)
 #: seconds to wait for an action server before giving up on the action
 DEFAULT_TIMEOUT = 10.0
 
-#: the ``version`` sent to action servers: the Rasa protocol version spoken here
+# rasa-sdk warns once that it "might not be compatible" when the major and minor of a
+# call's ``version`` differ from its own, so the version sent is the one of the rasa-sdk
+# most likely at the other end (see protocol_version).
+#: the ``version`` sent to a rasa-sdk 3 server when none is installed here: 3.6 is the
+#: last minor of Rasa Open Source, whose projects' action servers run rasa-sdk 3.6
 PROTOCOL_VERSION = "3.6.0"
+#: the ``version`` sent to a rasa-sdk 2.x server (a Rasa 2.x project's): 2.8 is the last
+RASA2_PROTOCOL_VERSION = "2.8.0"
 
 
 class ActionRejectedByServer(ActionRejectedError):
@@ -131,17 +139,57 @@ class ActionEndpoint:
         return not self.selective_domain or action_name in domain.send_domain_actions
 
 
+@functools.cache
+def installed_sdk_version() -> tuple[int, int] | None:
+    """The major and minor version of the rasa-sdk installed here, or None when there is
+    none (or its version cannot be read)."""
+    try:
+        version = importlib.metadata.version("rasa-sdk")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    parts = version.split(".")
+    if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def sdk_major(rasa2_domain: bool) -> int:
+    """The rasa-sdk major an action server is taken to run, which decides the shape of
+    the domain and the ``version`` it is sent.
+
+    A rasa-sdk installed here is the one ``run actions`` starts, so its major
+    counts; otherwise the major the domain was written for (a Rasa 2.x project
+    keeps its rasa-sdk 2.x server).
+    """
+    installed = installed_sdk_version()
+    if installed is not None and installed[0] in (2, 3):
+        return installed[0]
+    return 2 if rasa2_domain else 3
+
+
+def protocol_version(major: int = 3) -> str:
+    """The ``version`` sent to a rasa-sdk of ``major``: the major and minor of the
+    rasa-sdk installed here when it is of that major, else
+    :data:`RASA2_PROTOCOL_VERSION` or :data:`PROTOCOL_VERSION`."""
+    installed = installed_sdk_version()
+    if installed is not None and installed[0] == major:
+        return f"{installed[0]}.{installed[1]}.0"
+    return RASA2_PROTOCOL_VERSION if major == 2 else PROTOCOL_VERSION
+
+
 def webhook_payload(action_name: str, tracker: DialogueStateTracker,
                     domain_json: dict[str, Any] | None,
-                    domain_digest: str | None = None) -> dict[str, Any]:
+                    domain_digest: str | None = None,
+                    version: str | None = None) -> dict[str, Any]:
     """The JSON body rasa-sdk expects for running ``action_name``; without ``domain``
-    when ``domain_json`` is None (an action not sent the domain), and with
-    ``domain_digest`` when one is given."""
+    when ``domain_json`` is None (an action not sent the domain), with
+    ``domain_digest`` when one is given, and ``version`` (default: the one for a
+    Rasa 3 domain, see :func:`protocol_version`)."""
     payload: dict[str, Any] = {
         "next_action": action_name,
         "sender_id": tracker.sender_id,
         "tracker": tracker.current_state("all"),
-        "version": PROTOCOL_VERSION,
+        "version": version or protocol_version(),
     }
     if domain_json is not None:
         payload["domain"] = domain_json
@@ -158,9 +206,11 @@ class RemoteActionClient:
 
     async def run(self, action_name: str, tracker: DialogueStateTracker,
                   domain_json: dict[str, Any] | None,
-                  domain_digest: str | None = None) -> dict[str, Any]:
+                  domain_digest: str | None = None,
+                  version: str | None = None) -> dict[str, Any]:
         """POST the action call and return the server's ``{"events", "responses"}``
-        (the call carries no domain when ``domain_json`` is None).
+        (the call carries no domain when ``domain_json`` is None; ``version`` as for
+        :func:`webhook_payload`).
 
         Raises :class:`DomainRequested` when the server answers that it needs the
         domain (the caller sends it then).
@@ -168,7 +218,7 @@ class RemoteActionClient:
         import aiohttp
 
         url = self.endpoint.url
-        payload = webhook_payload(action_name, tracker, domain_json, domain_digest)
+        payload = webhook_payload(action_name, tracker, domain_json, domain_digest, version)
         timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session, session.post(

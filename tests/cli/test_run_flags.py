@@ -475,6 +475,39 @@ def test_run_actions_defaults_are_rasas(fake_rasa_sdk, tmp_path: Path) -> None:
     assert Path(seen["cwd"]) == tmp_path.resolve() and seen["host"] is None
 
 
+def test_run_actions_passes_endpoints_on_for_rasa_sdks_tracing(fake_rasa_sdk,
+                                                               tmp_path: Path) -> None:
+    # rasa-sdk 3.8+ reads its tracing settings from --endpoints; it was refused as a bot
+    # server option. The file is found as the bot server finds it (working folder, else
+    # project) and passed as an absolute path, since rasa-sdk runs in the project.
+    env, record = fake_rasa_sdk
+    project = tmp_path / "bot"
+    project.mkdir()
+    (project / "tracing.yml").write_text("tracing: {type: jaeger}\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "dialogflowlite.cli.main", "run", "actions",
+                             "--project", "bot", "--endpoints", "tracing.yml"],
+                            env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    seen = json.loads(record.read_text(encoding="utf-8"))
+    assert seen["argv"] == ["--actions", "actions", "--port", "5055",
+                            "--endpoints", str((project / "tracing.yml").resolve())]
+
+
+def test_run_actions_endpoints_must_exist_and_suit_the_sdk(tmp_path: Path, monkeypatch) -> None:
+    from dialogflowlite.cli import run_actions
+
+    with pytest.raises(ConfigError, match=r"--endpoints nope\.yml: the file does not exist"):
+        run_actions.endpoints_file("nope.yml", tmp_path)
+    (tmp_path / "endpoints.yml").write_text("{}\n", encoding="utf-8")
+    monkeypatch.setattr(run_actions, "installed_sdk_version", lambda: (3, 7))
+    with pytest.raises(ConfigError, match=r"rasa-sdk 3\.7 has no --endpoints") as error:
+        run_actions.endpoints_file("endpoints.yml", tmp_path)
+    assert "leave --endpoints out" in (error.value.hint or "")
+    monkeypatch.setattr(run_actions, "installed_sdk_version", lambda: (3, 8))
+    found = run_actions.endpoints_file("endpoints.yml", tmp_path)
+    assert found == str((tmp_path / "endpoints.yml").resolve())
+
+
 @pytest.fixture
 def no_exec(monkeypatch) -> None:
     """In-process tests must never get as far as replacing the test runner."""

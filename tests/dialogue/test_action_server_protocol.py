@@ -11,17 +11,27 @@ is answered 449. Its handlers read the call the way rasa-sdk's ``Tracker``,
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from aiohttp import web
 from dialogue_doubles import simple_rules
 
+from dialogflowlite.dialogue import remote_actions
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
-from dialogflowlite.dialogue.domain_json import domain_digest, domain_to_dict
+from dialogflowlite.dialogue.domain_json import (
+    domain_digest,
+    domain_from_dict,
+    domain_to_dict,
+    domain_to_rasa2_dict,
+    is_rasa2_domain,
+)
 from dialogflowlite.dialogue.messages import IncomingMessage
 from dialogflowlite.dialogue.remote_actions import ActionEndpoint
+from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.events import ActionExecuted
 
 DOMAIN = """
@@ -282,3 +292,163 @@ def test_a_form_validation_that_rejects_rejects_the_form(bot) -> None:
     rejected = [e.name for e in results[1].events if e.type_name == "action_execution_rejected"]
     assert rejected == ["trip_form"]
     assert server.statuses[-1] == 400
+
+
+# ---------------------------------------------------------------- messages
+
+
+def test_a_message_with_nothing_to_show_is_still_recorded(bot) -> None:
+    # rasa-sdk's utter_message(foo="bar"): Rasa records a bot event for every response
+    # (its keyword arguments in the metadata), though channels get nothing to show
+    def arguments_only(call: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
+        return {"events": [],
+                "responses": [{"text": None, "buttons": [], "elements": [], "custom": {},
+                               "template": None, "response": None, "image": None,
+                               "attachment": None, "foo": "bar"}]}
+
+    results = converse(bot, SdkShapedServer({"action_chatter": arguments_only}), ["/chatter"])
+    bot_events = [e for e in results[0].events if e.type_name == "bot"]
+    assert [(e.text, e.metadata) for e in bot_events] == [(None, {"foo": "bar"})]
+    assert results[0].replies == []
+
+
+# ---------------------------------------------------------------- Rasa 2.x projects
+
+RASA2_DOMAIN = """
+version: "2.0"
+intents: [hello, book, inform, chatter]
+entities: [city]
+slots:
+  city:
+    type: text
+    auto_fill: false
+    influence_conversation: false
+  visits:
+    type: float
+forms:
+  trip_form:
+    ignored_intents: [chatter]
+    required_slots:
+      city:
+      - type: from_entity
+        entity: city
+responses:
+  utter_ask_city:
+  - text: Where to?
+  utter_done:
+  - text: "Going to {city}"
+actions: [action_hello, validate_trip_form]
+"""
+
+
+def rasa2_form_validation(call: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
+    """rasa-sdk 2.x's FormValidationAction: the form's slots are the keys of its mappings
+    (under ``required_slots`` since Rasa 2.6, else the form's own keys); a list there is
+    the AttributeError that rasa-sdk answers with HTTP 500."""
+    form = domain.get("forms", {}).get(call["next_action"].replace("validate_", "", 1), {})
+    required = list(form.get("required_slots", form).keys())
+    events = call["tracker"]["events"]
+    trailing: dict[str, Any] = {}
+    for event in reversed(events):
+        if event["event"] != "slot":
+            break
+        trailing.setdefault(event["name"], event["value"])
+    return {"events": [{"event": "slot", "timestamp": None, "name": name,
+                        "value": value.title()}
+                       for name, value in trailing.items() if name in required],
+            "responses": []}
+
+
+@pytest.fixture
+def no_sdk_here(monkeypatch) -> None:
+    """No rasa-sdk installed beside the bot: the version sent is the default one."""
+    monkeypatch.setattr(remote_actions, "installed_sdk_version", lambda: None)
+
+
+def test_a_rasa2_project_sends_its_action_server_the_domain_of_rasa_2_8(bot,
+                                                                        no_sdk_here) -> None:
+    # a 2.x project keeps its rasa-sdk 2.x server, which failed with HTTP 500 on the
+    # 3.x list of required slots
+    server = SdkShapedServer({"validate_trip_form": rasa2_form_validation},
+                             keeps_domain=False)
+    results = converse(bot, server, ["/book", '/inform{"city": "lima"}'], domain=RASA2_DOMAIN)
+    assert server.statuses == [200, 200]
+    assert results[1].tracker.slots["city"] == "Lima"
+    assert replies(results[1]) == ["Going to Lima"]
+    call = server.calls[-1]
+    assert call["version"] == "2.8.0"
+    domain = call["domain"]
+    assert domain["forms"] == {"trip_form": {
+        "ignored_intents": ["chatter"],
+        "required_slots": {"city": [{"type": "from_entity", "entity": "city"}]}}}
+    assert "version" not in domain  # Rasa 2.8's Domain.as_dict has none
+    assert domain["actions"] == ["action_hello", "validate_trip_form"]
+    assert domain["slots"]["city"] == {"type": "rasa.shared.core.slots.TextSlot",
+                                       "initial_value": None, "auto_fill": False,
+                                       "influence_conversation": False}
+    assert domain["slots"]["visits"]["type"] == "rasa.shared.core.slots.FloatSlot"
+
+
+def test_a_rasa3_project_keeps_the_rasa3_shape(bot, no_sdk_here) -> None:
+    server = SdkShapedServer({"validate_trip_form": form_validation})
+    converse(bot, server, ["/book", '/inform{"city": "lima"}'])
+    assert server.calls[-1]["version"] == remote_actions.PROTOCOL_VERSION
+    assert server.calls[-1]["domain"]["forms"] == {"trip_form": {"required_slots": ["city"]}}
+    assert server.calls[-1]["domain"]["version"] == "3.1"
+
+
+def test_a_trained_rasa2_domain_still_goes_out_in_the_rasa2_shape(domain_from) -> None:
+    # models store the domain in the 3.x layout; what it was written for must survive
+    stored = json.loads(json.dumps(domain_to_dict(domain_from(RASA2_DOMAIN))))
+    assert stored["version"] == "3.1" and stored["source_version"] == "2.0"
+    loaded = domain_from_dict(stored)
+    assert is_rasa2_domain(loaded)
+    assert domain_to_rasa2_dict(loaded) == domain_to_rasa2_dict(domain_from(RASA2_DOMAIN))
+    assert "source_version" not in domain_to_dict(domain_from(DOMAIN))
+    assert not is_rasa2_domain(domain_from_dict(domain_to_dict(domain_from(DOMAIN))))
+
+
+def test_the_rasa2_forms_are_those_rasa_2_wrote(rasa_projects) -> None:
+    # formbot's domain.yml is as Rasa 2 persisted it (Domain.as_dict)
+    import yaml
+
+    root = rasa_projects / "formbot"
+    written = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
+    sent = domain_to_rasa2_dict(load_project(root, strict=False).domain)
+
+    def listed(mapping: dict[str, Any]) -> dict[str, Any]:
+        return {key: [value] if key in ("intent", "not_intent") and isinstance(value, str)
+                else value for key, value in mapping.items()}
+
+    assert {name: {**form, "required_slots": {
+        slot: [listed(m) for m in mappings] for slot, mappings in form["required_slots"].items()}}
+        for name, form in written["forms"].items()} == sent["forms"]
+    assert set(sent) == set(written) - {"version"}
+    assert sent["slots"]["cuisine"] == written["slots"]["cuisine"]
+
+
+def test_a_rasa2_project_with_rasa_sdk_3_installed_here_sends_rasa3s_shape(bot,
+                                                                          monkeypatch) -> None:
+    # the rasa-sdk installed beside the bot is the one `run actions` starts; it reads
+    # Rasa 3's shape (its required_slots(domain_slots, ...) gets a list)
+    monkeypatch.setattr(remote_actions, "installed_sdk_version", lambda: (3, 21))
+    server = SdkShapedServer({"validate_trip_form": form_validation})
+    results = converse(bot, server, ["/book", '/inform{"city": "lima"}'], domain=RASA2_DOMAIN)
+    assert results[1].tracker.slots["city"] == "Lima"
+    assert server.calls[-1]["version"] == "3.21.0"
+    assert server.calls[-1]["domain"]["forms"]["trip_form"]["required_slots"] == ["city"]
+
+
+@pytest.mark.parametrize(("installed", "rasa2", "major", "sent"), [
+    (None, False, 3, "3.6.0"), (None, True, 2, "2.8.0"),
+    ((3, 21), False, 3, "3.21.0"), ((3, 21), True, 3, "3.21.0"),
+    ((2, 6), True, 2, "2.6.0"), ((4, 0), True, 2, "2.8.0")])
+def test_the_version_sent_is_the_one_the_sdk_here_takes_for_its_own(
+        monkeypatch, installed, rasa2, major, sent) -> None:
+    monkeypatch.setattr(remote_actions, "installed_sdk_version", lambda: installed)
+    assert remote_actions.sdk_major(rasa2) == major
+    assert remote_actions.protocol_version(major) == sent
+    if installed is not None and installed[0] == major:
+        # rasa-sdk warns unless the version's parts but the last equal its own
+        sdk = f"{installed[0]}.{installed[1]}.2"
+        assert sent.split(".")[:-1] == sdk.split(".")[:-1]

@@ -14,9 +14,9 @@ from dialogue_doubles import FunctionPolicy, simple_rules
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.messages import IncomingMessage
 from dialogflowlite.dialogue.remote_actions import (
-    PROTOCOL_VERSION,
     ActionEndpoint,
     RemoteActionClient,
+    protocol_version,
 )
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.shared.domain import ACTION_LISTEN
@@ -149,7 +149,7 @@ def test_a_remote_action_runs_with_rasa_sdk_json(bot) -> None:
                             "version"}
     assert request["next_action"] == "action_hello"
     assert request["sender_id"] == "ann"
-    assert request["version"] == PROTOCOL_VERSION
+    assert request["version"] == protocol_version()
     assert request["tracker"]["slots"]["city"] == "Oslo"
     assert request["tracker"]["latest_message"]["intent"]["name"] == "hello"
     assert any(e["event"] == "user" for e in request["tracker"]["events"])
