@@ -102,6 +102,9 @@ class Prediction:
     events: list[Event] = field(default_factory=list)
     #: every action's score, when the policies give them
     probabilities: dict[str, float] | None = None
+    #: log the action with ``hide_rule_turn``: a rule no story follows chose it, so
+    #: the story-based policies do not see the turn (as in Rasa)
+    hide_rule_turn: bool = False
 
     @classmethod
     def of(cls, predicted: Any) -> Prediction:
@@ -113,6 +116,7 @@ class Prediction:
             policy_name=getattr(predicted, "policy_name", None),
             events=list(getattr(predicted, "events", None) or []),
             probabilities=dict(probabilities) if isinstance(probabilities, dict) else None,
+            hide_rule_turn=bool(getattr(predicted, "hide_rule_turn", False)),
         )
 
 
@@ -501,6 +505,7 @@ class MessageProcessor:
             name = ACTION_LISTEN
         # Made before the action runs, so its timestamp precedes the action's events.
         executed = action.executed_event(prediction.policy_name, prediction.confidence)
+        executed.hide_rule_turn = prediction.hide_rule_turn
         target = tracker
         if prediction.events:
             target = tracker.copy()

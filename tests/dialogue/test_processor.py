@@ -322,3 +322,30 @@ def test_a_failing_reply_sink_loses_nothing_of_the_turn(bot, caplog) -> None:
     stored = asyncio.run(processor.tracker_store.retrieve("bo"))
     assert [e.name for e in stored.events if isinstance(e, ActionExecuted)][-3:] == [
         "utter_greet", "utter_again", ACTION_LISTEN]
+
+
+def test_an_action_a_rule_alone_chose_is_logged_as_a_hidden_rule_turn(bot) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class RuleOnly:
+        action_name: str
+        confidence: float = 1.0
+        policy_name: str = "RulePolicy"
+        hide_rule_turn: bool = True
+
+    class Policy:
+        def predict_next_action(self, tracker, domain):
+            greeted = any(isinstance(e, ActionExecuted) and e.name == "utter_greet"
+                          for e in tracker.events)
+            # the rule's action is hidden; the listen after it is not
+            return RuleOnly("utter_greet") if not greeted else RuleOnly(ACTION_LISTEN, 1.0,
+                                                                        "RulePolicy", False)
+
+    processor = bot(DOMAIN, Policy())
+    result = say(processor, "/greet")
+    logged = {e.name: e.hide_rule_turn for e in result.events if isinstance(e, ActionExecuted)}
+    assert logged["utter_greet"] is True and logged[ACTION_LISTEN] is False
+    stored = asyncio.run(processor.tracker_store.retrieve("user"))
+    assert [e.hide_rule_turn for e in stored.events if isinstance(e, ActionExecuted)
+            and e.name == "utter_greet"] == [True]

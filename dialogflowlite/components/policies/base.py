@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from dialogflowlite.components.base import Component
-from dialogflowlite.components.policies.states import State, StateFeaturizer, featurised_events
+from dialogflowlite.components.policies.states import (
+    RuleOnlyData,
+    State,
+    StateFeaturizer,
+    featurised_events,
+    hidden_turns,
+    story_policy_states,
+)
 from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.events import Event
 from dialogflowlite.shared.story_paths import StoryPath
@@ -50,7 +57,9 @@ class PolicyPrediction:
     policy's note to a loop that it returns from an unhappy path).
     ``is_no_user_prediction`` marks predictions that do not depend on the
     user's latest input (a loop continuing on its happy path); they overrule
-    every other prediction.
+    every other prediction. ``is_end_to_end_prediction`` marks predictions made
+    from the text of the user's latest message rather than its intent (a rule
+    written with ``user:`` text); they overrule predictions made from the intent.
     """
 
     probabilities: dict[str, float]
@@ -58,6 +67,11 @@ class PolicyPrediction:
     priority: int = 1
     events: list[Event] = field(default_factory=list)
     is_no_user_prediction: bool = False
+    is_end_to_end_prediction: bool = False
+    #: the predicted turn is to be hidden from policies that learn from stories only
+    #: (a rule that no story follows chose it); recorded as the action's
+    #: ``hide_rule_turn``
+    hide_rule_turn: bool = False
 
     @property
     def confidence(self) -> float:
@@ -88,6 +102,27 @@ class Conversation:
 
     events: list[Event]
     states: list[State]
+    #: set on the view of policies that learn from stories only: what only the
+    #: rules know about, left out of ``states`` (see :meth:`for_story_policies`)
+    rule_only: RuleOnlyData | None = None
+
+    def for_story_policies(self, rule_only: RuleOnlyData | None) -> Conversation:
+        """The conversation as policies that learn from stories only see it: turns
+        predicted by rules no story follows, and rule-only slots and loops, left out
+        (itself when there is nothing to leave out)."""
+        hidden = hidden_turns(self.events)
+        if not any(hidden) and (rule_only is None or not (rule_only.slots or rule_only.loops)):
+            return self
+        rule_only = rule_only or RuleOnlyData()
+        return Conversation(self.events, story_policy_states(self.states, hidden, rule_only),
+                            rule_only)
+
+    def states_of(self, events: Sequence[Event], featurizer: StateFeaturizer) -> list[State]:
+        """The states of ``events`` (a part of this conversation), seen the same way."""
+        states = featurizer.states(events)
+        if self.rule_only is None:
+            return states
+        return story_policy_states(states, hidden_turns(events), self.rule_only)
 
     @classmethod
     def from_events(cls, events: Sequence[Event], featurizer: StateFeaturizer) -> Conversation:
@@ -118,15 +153,19 @@ class Policy(Component):
 
     kind: ClassVar[str] = "policy"
     #: 2: slots keep the value they were set to and bool slots read values as Rasa
-    #: does (``2``, ``"yes"``: not true), so states learnt before may differ
-    revision: ClassVar[int] = 2
+    #: does (``2``, ``"yes"``: not true), so states learnt before may differ.
+    #: 3: entities the domain does not declare for an intent leave the states, and the
+    #: rule policy saves what only rules know about
+    revision: ClassVar[int] = 3
     default_priority: ClassVar[int] = 1
-    #: which paths the policy learns from ("story", "rule"); its fingerprint covers them
+    #: which paths the policy learns from ("story", "rule"); its fingerprint covers them.
+    #: A policy that learns from stories only sees conversations without what only the
+    #: rules know about (see :meth:`Conversation.for_story_policies`), as in Rasa.
     trains_on: ClassVar[tuple[str, ...]] = ("story",)
     #: True for a policy whose prediction only counts when it wins: it attaches no
-    #: events and makes no no-user predictions. The ensemble then skips it when a
-    #: policy of higher priority already predicts with confidence 1.0, which it could
-    #: not beat. Left False, the policy is always asked.
+    #: events and makes no no-user or end-to-end predictions. The ensemble then
+    #: skips it when a policy of higher priority already predicts with confidence
+    #: 1.0, which it could not beat. Left False, the policy is always asked.
     skippable_when_outranked: ClassVar[bool] = False
 
     def __init__(self, config: dict | None = None, **kwargs) -> None:
@@ -143,6 +182,11 @@ class Policy(Component):
     @property
     def priority(self) -> int:
         return int(self.config.get("priority") or self.default_priority)
+
+    @property
+    def learns_from_stories_only(self) -> bool:
+        """Whether the policy learns from stories only (Rasa's "ML data" policies)."""
+        return tuple(self.trains_on) == ("story",)
 
     def featurizer(self, domain: Domain) -> StateFeaturizer:
         """A state featurizer for ``domain`` (kept while the domain stays the same)."""

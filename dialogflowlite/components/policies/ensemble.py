@@ -3,17 +3,20 @@
 The winner is the prediction with the highest confidence; equal confidences
 go to the policy with the higher priority (rules 4, memoization 3,
 transformer 1 by default, as in Rasa). Predictions that do not depend on the
-user's input (a loop on its happy path) overrule the others. An action that
-was just rejected (a loop refusing to run) is not predicted again. Events
-policies attach to their predictions (a loop's "you were interrupted") are
-passed on whichever policy wins.
+user's input (a loop on its happy path) overrule the others; among the rest,
+predictions made from the text of the user's latest message (end-to-end
+rules) overrule those made from its intent. An action that was just rejected
+(a loop refusing to run) is not predicted again. Events policies attach to
+their predictions (a loop's "you were interrupted") are passed on whichever
+policy wins.
 
-When no policy predicts anything, or the best confidence is under the core
-fallback threshold (the rule policy's ``core_fallback_threshold``), the
-answer is the fallback action (``action_default_fallback`` unless
-configured otherwise). Right after the user's turn was undone (the fallback
-action and ``action_back`` rewind it) there is nothing to answer: the bot
-listens.
+The core fallback is not decided here: the rule policy scores its fallback
+action with ``core_fallback_threshold`` in every prediction, so it wins
+whenever no policy is more confident (ties go to the rule policy's higher
+priority), as in Rasa. When no policy predicts anything at all, the bot
+listens (confidence 0.0), as Rasa's ensemble does. Right after the user's turn
+was undone (the fallback action and ``action_back`` rewind it) there is nothing
+to answer: the bot listens too.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.policies.base import Conversation, Policy, PolicyPrediction
-from dialogflowlite.components.policies.states import StateFeaturizer
+from dialogflowlite.components.policies.states import RuleOnlyData, StateFeaturizer
 from dialogflowlite.errors import ModelLoadError
-from dialogflowlite.shared.domain import ACTION_DEFAULT_FALLBACK, ACTION_LISTEN, Domain
+from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
     Event,
+    UserUtteranceFeaturization,
     UserUtteranceReverted,
     UserUttered,
 )
@@ -61,6 +65,8 @@ class ActionPrediction:
     events: list[Event] = field(default_factory=list)
     is_no_user_prediction: bool = False
     probabilities: dict[str, float] = field(default_factory=dict)
+    #: log the action with ``hide_rule_turn`` (a rule no story follows chose it)
+    hide_rule_turn: bool = False
 
 
 def rejected_action(events: Sequence[Event]) -> str | None:
@@ -86,26 +92,24 @@ def user_turn_undone(events: Sequence[Event]) -> bool:
 class PolicyEnsemble:
     """Policies in config order, deciding together."""
 
-    def __init__(self, policies: Sequence[Policy], *,
-                 fallback_action: str = ACTION_DEFAULT_FALLBACK,
-                 fallback_threshold: float = 0.0) -> None:
+    def __init__(self, policies: Sequence[Policy]) -> None:
         self.policies = list(policies)
-        self.fallback_action = fallback_action
-        self.fallback_threshold = fallback_threshold
+        self.rule_only = self._rule_only_data()
         self._featurizer: StateFeaturizer | None = None
         #: policy indices, highest priority first (config order among equals)
         self._asking_order = sorted(range(len(self.policies)),
                                     key=lambda i: -self.policies[i].priority)
 
-    @classmethod
-    def from_policies(cls, policies: Sequence[Policy]) -> PolicyEnsemble:
-        """An ensemble whose fallback settings come from its rule policy, if it has one."""
+    def _rule_only_data(self) -> RuleOnlyData | None:
+        """What only the rule policy knows about, to hide from story-based policies."""
         from dialogflowlite.components.policies.rule import RulePolicy
 
-        rule = next((p for p in policies if isinstance(p, RulePolicy)), None)
-        if rule is not None and rule.predicts_fallback:
-            return cls(policies, fallback_action=rule.fallback_action,
-                       fallback_threshold=rule.fallback_threshold)
+        rule = next((p for p in self.policies if isinstance(p, RulePolicy)), None)
+        return rule.rule_only if rule is not None else None
+
+    @classmethod
+    def from_policies(cls, policies: Sequence[Policy]) -> PolicyEnsemble:
+        """An ensemble of trained policies (kept for callers that build one from a list)."""
         return cls(policies)
 
     @classmethod
@@ -140,12 +144,17 @@ class PolicyEnsemble:
         """The policies' predictions in config order, the rejected action (if any)
         removed from each.
 
+        Policies that learn from stories only are shown the conversation without
+        what only the rules know about (:meth:`Conversation.for_story_policies`),
+        as Rasa shows it to them.
+
         Policies are asked from the highest priority down. A policy marked
         ``skippable_when_outranked`` is left out once a policy of higher priority
         predicted with confidence 1.0: it could not win, so asking it (a neural
         network's forward pass, for the transformer policy) would change nothing.
         """
         conversation = Conversation.from_tracker(tracker, self.featurizer(domain))
+        story_view: Conversation | None = None
         rejected = rejected_action(tracker.events)
         found: dict[int, PolicyPrediction] = {}
         certain_priority: int | None = None
@@ -154,7 +163,12 @@ class PolicyEnsemble:
             if (policy.skippable_when_outranked and certain_priority is not None
                     and certain_priority > policy.priority):
                 continue
-            prediction = policy.predict_conversation(conversation, domain)
+            seen = conversation
+            if policy.learns_from_stories_only:
+                if story_view is None:
+                    story_view = conversation.for_story_policies(self.rule_only)
+                seen = story_view
+            prediction = policy.predict_conversation(seen, domain)
             if rejected and rejected in prediction.probabilities:
                 prediction.probabilities = {a: p for a, p in prediction.probabilities.items()
                                             if a != rejected}
@@ -166,11 +180,16 @@ class PolicyEnsemble:
 
     @staticmethod
     def best(predictions: Sequence[PolicyPrediction]) -> PolicyPrediction | None:
-        """The winning prediction: no-user predictions first, then confidence, then priority."""
-        no_user = any(p.is_no_user_prediction and p.confidence > 0 for p in predictions)
+        """The winning prediction: no-user predictions first, then end-to-end ones,
+        then confidence, then priority (config order among equals)."""
+        live = [p for p in predictions if p.confidence > 0]
+        no_user = any(p.is_no_user_prediction for p in live)
+        end_to_end = not no_user and any(p.is_end_to_end_prediction for p in live)
         best: PolicyPrediction | None = None
-        for prediction in predictions:
-            if prediction.confidence <= 0 or prediction.is_no_user_prediction != no_user:
+        for prediction in live:
+            if prediction.is_no_user_prediction != no_user:
+                continue
+            if not no_user and prediction.is_end_to_end_prediction != end_to_end:
                 continue
             if best is None or ((prediction.confidence, prediction.priority)
                                 > (best.confidence, best.priority)):
@@ -186,14 +205,19 @@ class PolicyEnsemble:
         predictions = self.predictions(tracker, domain)
         events = [event for p in predictions for event in p.events]
         best = self.best(predictions)
-        if best is None or best.confidence < self.fallback_threshold:
-            policy = best.policy_name if best is not None else None
-            confidence = best.confidence if best is not None else 0.0
-            logger.debug("no confident prediction (%s %.2f): %s", policy, confidence,
-                         self.fallback_action)
-            return ActionPrediction(self.fallback_action, confidence, policy, events,
-                                    probabilities={self.fallback_action: confidence})
-        action = best.action_name or self.fallback_action
+        if best is None or best.action_name is None:
+            # every score is 0: Rasa's argmax lands on the first action, action_listen,
+            # chosen by the policy of the highest priority
+            policy = max(predictions, key=lambda p: p.priority, default=None)
+            logger.debug("no policy predicts anything: %s", ACTION_LISTEN)
+            return ActionPrediction(ACTION_LISTEN, 0.0,
+                                    policy.policy_name if policy is not None else None,
+                                    events, probabilities={ACTION_LISTEN: 0.0})
+        if best.is_end_to_end_prediction and tracker.latest_action_name == ACTION_LISTEN:
+            # later states read this user turn by its text, as the prediction did
+            events.append(UserUtteranceFeaturization(use_text_for_featurization=True))
+        action = best.action_name
         logger.debug("predicted %s (%s, %.2f)", action, best.policy_name, best.confidence)
         return ActionPrediction(action, best.confidence, best.policy_name, events,
-                                best.is_no_user_prediction, dict(best.probabilities))
+                                best.is_no_user_prediction, dict(best.probabilities),
+                                best.hide_rule_turn)

@@ -7,7 +7,8 @@ the stories follow with different actions is forgotten (it is ambiguous).
 
 :class:`AugmentedMemoizationPolicy` also tries shorter histories when the
 full one is unknown: it forgets the conversation's beginning one action at a
-time (slots set before the cut are forgotten too), so a story can be
+time, from the latest ``action_listen`` more than ``max_history`` actions
+back (slots set before the cut are forgotten too), so a story can be
 recognised when it starts in the middle of a conversation.
 """
 
@@ -25,8 +26,8 @@ from dialogflowlite.components.policies.base import (
 from dialogflowlite.components.policies.dialogues import training_dialogues
 from dialogflowlite.components.policies.states import State, states_as_json, states_from_json
 from dialogflowlite.errors import Position
-from dialogflowlite.shared.domain import Domain
-from dialogflowlite.shared.events import ActionExecuted
+from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
+from dialogflowlite.shared.events import ActionExecuted, Event
 from dialogflowlite.shared.story_paths import StoryPath
 
 MEMOIZATION_PRIORITY = 3
@@ -123,9 +124,13 @@ class MemoizationPolicy(Policy):
 class AugmentedMemoizationPolicy(MemoizationPolicy):
     """Memoization that also forgets the start of the conversation to find a match.
 
-    Without a match for the full history, it keeps only the last
-    ``max_history`` actions' events, then drops events from the start up to
-    the next action, again and again, and looks each shorter history up.
+    Without a match for the full history, it goes back to the latest
+    ``action_listen`` that lies more than ``max_history`` actions back (so the
+    user turn that starts the window is kept), or to the conversation's first
+    action when there is none, and forgets everything before it, slots and
+    active loop included. It then looks the shorter history up, dropping one
+    more action from the start each time until one matches, as Rasa's
+    ``AugmentedMemoizationPolicy`` does.
     """
 
     name: ClassVar[str] = "AugmentedMemoizationPolicy"
@@ -138,16 +143,28 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
             return PolicyPrediction.nothing(self)
         return self.prediction({action: 1.0})
 
+    def _first_kept(self, events: Sequence[Event]) -> int:
+        """Where the shortened histories may start: the latest ``action_listen``
+        beyond ``max_history`` actions back, else the start."""
+        if not self.max_history:
+            return 0
+        actions = 0
+        for index in range(len(events) - 1, -1, -1):
+            event = events[index]
+            if isinstance(event, ActionExecuted):
+                actions += 1
+                if actions > self.max_history and event.name == ACTION_LISTEN:
+                    return index
+        return 0
+
     def _recall_forgetting(self, conversation: Conversation, domain: Domain) -> str | None:
         events = conversation.events
-        starts = [i for i, e in enumerate(events) if isinstance(e, ActionExecuted)]
-        if self.max_history:
-            # keep the events of the last max_history + 1 actions, as memoized keys do
-            starts = starts[-(self.max_history + 1):]
+        first = self._first_kept(events)
+        starts = [i for i in range(first, len(events)) if isinstance(events[i], ActionExecuted)]
         featurizer = self.featurizer(domain)
-        previous: Key | None = None
-        for start in starts[1:] if starts and starts[0] == 0 else starts:
-            key = window(featurizer.states(events[start:]), self.max_history)
+        previous = window(conversation.states, self.max_history)
+        for start in starts:
+            key = window(conversation.states_of(events[start:], featurizer), self.max_history)
             if key == previous:
                 continue
             previous = key

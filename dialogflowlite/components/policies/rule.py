@@ -1,29 +1,38 @@
 """The rule policy: rules, loops (forms) and the core fallback.
 
-What it predicts, in this order:
+What it predicts, in this order (as Rasa's RulePolicy):
 
 1. ``restart``, ``back`` and ``session_start`` intents run their default
-   actions;
+   actions, unless a rule written with the user's text matches;
 2. an active loop that did not reject its execution runs again after the
    user spoke (and ``action_listen`` follows it): the loop's happy path;
-3. the most specific rule whose states match the end of the conversation.
+3. the most specific rule matching the conversation with the user's latest
+   turn read by its text (rules written with ``user:`` text): an end-to-end
+   prediction;
+4. the most specific rule whose states match the end of the conversation.
    Inside an active loop, a general rule that ends by listening hands back
    to the loop instead, unless the stories or rules say the loop must not
    come back there; when they say the loop comes back after an
    interruption, the prediction carries a ``LoopInterrupted`` event so the
-   loop does not validate that input;
-4. nothing matched: ``core_fallback_action_name`` with confidence
-   ``core_fallback_threshold`` (so other policies win only when they are
-   more confident), if ``enable_fallback_prediction``.
+   loop does not validate that input.
 
-Contradictions between rules, and between rules and stories, are checked
-when training (see :mod:`~dialogflowlite.components.policies.contradictions`).
+Every prediction also scores ``core_fallback_action_name`` with
+``core_fallback_threshold`` (if ``enable_fallback_prediction``), so when
+nothing matched the fallback is predicted, and other policies win only when
+they are more confident.
+
+Incomplete rules, and contradictions between rules and between rules and
+stories, are checked when training (see
+:mod:`~dialogflowlite.components.policies.contradictions`). Along with that
+check, the policy works out what only rules know about (slots, loops, and
+the rules no story follows), which story-based policies do not see.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from dialogflowlite.components.policies.base import (
@@ -42,8 +51,14 @@ from dialogflowlite.components.policies.rule_matching import (
     learn_loop_unhappy_paths,
     learn_rules,
     specificity,
+    state_matches,
 )
-from dialogflowlite.components.policies.states import State, states_as_json, states_from_json
+from dialogflowlite.components.policies.states import (
+    RuleOnlyData,
+    State,
+    states_as_json,
+    states_from_json,
+)
 from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.domain import (
     ACTION_BACK,
@@ -67,6 +82,43 @@ DEFAULT_ACTION_MAPPINGS = {
 }
 
 
+def source_id(source: Key | str | None) -> str | None:
+    """A rule decision's source as a string: the rule's states as JSON, or the
+    description of a default action or loop prediction."""
+    if source is None or isinstance(source, str):
+        return source
+    return json.dumps(states_as_json(source), sort_keys=True)
+
+
+def default_sources() -> set[str]:
+    """The sources of default-action predictions (see :meth:`RulePolicy.decide`)."""
+    return {f"default action for intent {intent}" for intent in DEFAULT_ACTION_MAPPINGS}
+
+
+def loop_sources(domain: Domain) -> set[str]:
+    """The sources of the forms' happy-path predictions."""
+    return {source for form in domain.forms
+            for source in (f"loop {form}", f"loop {form} - {ACTION_LISTEN}")}
+
+
+def rule_only_data(rules: Sequence[TrainingDialogue],
+                   stories: Sequence[TrainingDialogue]) -> RuleOnlyData:
+    """Slots and loops that rules mention and no story does."""
+    def mentioned(dialogues: Sequence[TrainingDialogue]) -> tuple[set[str], set[str]]:
+        slots: set[str] = set()
+        loops: set[str] = set()
+        for dialogue in dialogues:
+            for state in dialogue.states:
+                slots.update(name for name, _ in state.slots)
+                if state.loop_name:
+                    loops.add(state.loop_name)
+        return slots, loops
+
+    rule_slots, rule_loops = mentioned(rules)
+    story_slots, story_loops = mentioned(stories)
+    return RuleOnlyData(frozenset(rule_slots - story_slots), frozenset(rule_loops - story_loops))
+
+
 @dataclass
 class RuleDecision:
     """What the rules decide for one state sequence, and why."""
@@ -76,6 +128,8 @@ class RuleDecision:
     source: Key | str | None = None
     returning_from_unhappy_path: bool = False
     is_no_user_prediction: bool = False
+    #: decided from the text of the user's latest turn (a rule with ``user:`` text)
+    is_end_to_end_prediction: bool = False
 
 
 class RulePolicy(Policy):
@@ -104,6 +158,11 @@ class RulePolicy(Policy):
         super().__init__(config, **kwargs)
         self.rules: dict[Key, str] = {}
         self.loop_unhappy: dict[Key, str] = {}
+        #: slots and loops only the rules know about (hidden from story-based policies)
+        self.rule_only = RuleOnlyData()
+        #: rules (by :func:`source_id`) that no story follows: their turns are hidden
+        #: from story-based policies
+        self.rules_not_in_stories: frozenset[str] = frozenset()
         self._rule_index: RuleIndex | None = None
         self._unhappy_index: RuleIndex | None = None
         #: training only: where each rule comes from (for contradiction messages)
@@ -132,8 +191,9 @@ class RulePolicy(Policy):
     # ------------------------------------------------------------ training
 
     def check_domain(self, domain: Domain) -> None:
-        """The fallback action must be one the bot has."""
-        if self.predicts_fallback and self.fallback_action not in domain.action_names:
+        """The fallback action must be one the bot has (as in Rasa, also when
+        ``enable_fallback_prediction`` is off)."""
+        if self.fallback_action not in domain.action_names:
             raise ComponentConfigError(
                 f"RulePolicy: core_fallback_action_name '{self.fallback_action}' is not an "
                 "action of the domain", position=self.position,
@@ -142,6 +202,7 @@ class RulePolicy(Policy):
     def train(self, paths: Sequence[StoryPath], domain: Domain, context: PolicyContext) -> None:
         """Learn the rules; raise TrainingError on contradictions or over-long rules."""
         from dialogflowlite.components.policies.contradictions import (
+            check_incomplete_rules,
             check_rule_restriction,
             raise_on_contradictions,
         )
@@ -152,9 +213,17 @@ class RulePolicy(Policy):
         story_dialogues = training_dialogues(paths, featurizer, kind="story")
         if self.config["restrict_rules"]:
             check_rule_restriction(rule_dialogues)
-        self.learn(rule_dialogues, story_dialogues)
         if self.config["check_for_contradictions"]:
-            raise_on_contradictions(self, rule_dialogues, story_dialogues)
+            check_incomplete_rules(rule_dialogues, featurizer)
+        self.learn(rule_dialogues, story_dialogues)
+        self.rule_only = RuleOnlyData()
+        self.rules_not_in_stories = frozenset()
+        if self.config["check_for_contradictions"]:
+            # as in Rasa, what only rules know is worked out along with the check
+            sources = raise_on_contradictions(self, rule_dialogues, story_dialogues)
+            self.rule_only = rule_only_data(rule_dialogues, story_dialogues)
+            every = sources.in_rules | default_sources() | loop_sources(domain)
+            self.rules_not_in_stories = frozenset(every - sources.in_stories)
 
     def learn(self, rule_dialogues: Sequence[TrainingDialogue],
               story_dialogues: Sequence[TrainingDialogue]) -> None:
@@ -163,6 +232,22 @@ class RulePolicy(Policy):
         self.rules = dict(self.lookup.rules)
         self.loop_unhappy = learn_loop_unhappy_paths([*rule_dialogues, *story_dialogues])
         self._rule_index = self._unhappy_index = None
+
+    def forget_listening_rule(self, key: Key | str | None) -> bool:
+        """Forget a one-state rule that predicts ``action_listen`` right after an
+        action, when another rule goes on from the same state; True if forgotten.
+
+        Such a rule only says that the rule starting with that action waits for
+        the user; a story that goes on with another action does not contradict
+        it, so Rasa drops the rule instead of reporting a contradiction.
+        """
+        if not isinstance(key, tuple) or len(key) != 1 or self.rules.get(key) != ACTION_LISTEN:
+            return False
+        if not any(other != key and state_matches(key[0], other[0]) for other in self.rules):
+            return False
+        del self.rules[key]
+        self._rule_index = None
+        return True
 
     # ------------------------------------------------------------ deciding
 
@@ -177,11 +262,19 @@ class RulePolicy(Policy):
             self._unhappy_index = RuleIndex(self.loop_unhappy)
         return {self.loop_unhappy[key] for key in self._unhappy_index.matching(states)}
 
-    def decide(self, states: Sequence[State]) -> RuleDecision:
-        """What the rules predict after ``states`` (the last one is the current state)."""
+    def decide(self, states: Sequence[State],
+               text_states: Sequence[State] | None = None) -> RuleDecision:
+        """What the rules predict after ``states`` (the last one is the current state).
+
+        ``text_states`` are the same states with the user's latest turn read by
+        its text instead of its intent: rules written with ``user:`` text match
+        them, and win over default actions and rules for the intent, as in Rasa.
+        """
         current = states[-1]
+        from_text = (self._from_rules(text_states) if text_states is not None
+                     else RuleDecision(None))
         default = DEFAULT_ACTION_MAPPINGS.get(current.intent or "")
-        if default and current.after_listen:
+        if default and current.after_listen and from_text.action is None:
             return RuleDecision(default, f"default action for intent {current.intent}")
         loop = current.loop_name
         if loop and not current.loop_rejected and current.prev_action is not None:
@@ -189,9 +282,21 @@ class RulePolicy(Policy):
                 return RuleDecision(loop, f"loop {loop}", is_no_user_prediction=True)
             return RuleDecision(ACTION_LISTEN, f"loop {loop} - {ACTION_LISTEN}",
                                 is_no_user_prediction=True)
+        if from_text.action is not None:
+            from_text.is_end_to_end_prediction = True
+            return from_text
+        decision = self._from_rules(states)
+        # "returning from an unhappy path" is a negative condition: either reading counts
+        decision.returning_from_unhappy_path |= from_text.returning_from_unhappy_path
+        return decision
+
+    def _from_rules(self, states: Sequence[State]) -> RuleDecision:
+        """The most specific matching rule's action, handing back to an active loop."""
+        current = states[-1]
         key = self._matching_rule(states)
         action = self.rules[key] if key is not None else None
         returning = False
+        loop = current.loop_name
         if loop:
             notes = self._unhappy_notes(states)
             if action == ACTION_LISTEN and key is not None and key[-1].loop_name is None:
@@ -212,17 +317,51 @@ class RulePolicy(Policy):
                 return float((event.parse_data.get("intent") or {}).get("confidence", 1.0))
         return 1.0
 
+    def _probabilities(self, action: str | None, score: float,
+                       domain: Domain) -> dict[str, float]:
+        """The predicted action's score next to the fallback's, as Rasa scores them.
+
+        The fallback keeps its ``core_fallback_threshold`` score even when a rule
+        matched, so a rule scored by a low NLU confidence loses to it. Ties go to
+        the action listed first in the domain (default actions first), as Rasa's
+        argmax over its action list does.
+        """
+        scores: dict[str, float] = {}
+        if self.predicts_fallback:
+            scores[self.fallback_action] = self.fallback_threshold
+        if action is not None:
+            scores[action] = score
+        order = {name: index for index, name in enumerate(domain.action_names)}
+        return dict(sorted(scores.items(), key=lambda item: order.get(item[0], len(order))))
+
+    @staticmethod
+    def _text_states(conversation: Conversation) -> list[State] | None:
+        """The conversation's states with the latest user turn read by its text, right
+        after the user spoke (None when there is no text to read)."""
+        current = conversation.current
+        if not current.after_listen:
+            return None
+        for event in reversed(conversation.events):
+            if isinstance(event, UserUttered):
+                text = event.text if event.text is not None else event.parse_data.get("text")
+                if not text:
+                    return None
+                by_text = replace(current, intent=None, entities=(), text=text)
+                return [*conversation.states[:-1], by_text]
+        return None
+
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
-        decision = self.decide(conversation.states)
+        decision = self.decide(conversation.states, self._text_states(conversation))
         returning = decision.returning_from_unhappy_path
         events = [LoopInterrupted(is_interrupted=True)] if returning else []
-        if decision.action is not None:
-            score = 1.0 if decision.is_no_user_prediction else self._score(conversation)
-            return self.prediction({decision.action: score}, events=events,
-                                   is_no_user_prediction=decision.is_no_user_prediction)
-        if self.predicts_fallback:
-            return self.prediction({self.fallback_action: self.fallback_threshold}, events=events)
-        return self.prediction({}, events=events)
+        score = self._score(conversation) if decision.action is not None else 0.0
+        hide = (decision.action is not None
+                and source_id(decision.source) in self.rules_not_in_stories)
+        return self.prediction(self._probabilities(decision.action, score, domain),
+                               events=events,
+                               is_no_user_prediction=decision.is_no_user_prediction,
+                               is_end_to_end_prediction=decision.is_end_to_end_prediction,
+                               hide_rule_turn=hide)
 
     # ------------------------------------------------------------ persistence
 
@@ -231,6 +370,8 @@ class RulePolicy(Policy):
             "rules": [{"states": states_as_json(k), "action": a} for k, a in self.rules.items()],
             "loop_unhappy_paths": [{"states": states_as_json(k), "note": n}
                                    for k, n in self.loop_unhappy.items()],
+            "rule_only": self.rule_only.as_dict(),
+            "rules_not_in_stories": sorted(self.rules_not_in_stories),
         })
 
     @classmethod
@@ -241,4 +382,6 @@ class RulePolicy(Policy):
                         for item in data.get("rules", [])}
         policy.loop_unhappy = {states_from_json(item["states"]): item["note"]
                                for item in data.get("loop_unhappy_paths", [])}
+        policy.rule_only = RuleOnlyData.from_dict(data.get("rule_only"))
+        policy.rules_not_in_stories = frozenset(data.get("rules_not_in_stories") or ())
         return policy

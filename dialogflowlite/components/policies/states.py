@@ -34,6 +34,7 @@ from dialogflowlite.shared.events import (
     Restarted,
     SessionStarted,
     SlotSet,
+    UserUtteranceFeaturization,
     UserUtteranceReverted,
     UserUttered,
 )
@@ -145,6 +146,75 @@ def states_from_json(items: Iterable[dict[str, Any]]) -> tuple[State, ...]:
     return tuple(State.from_dict(item) for item in items)
 
 
+# ---------------------------------------------------------------- rule-only turns
+
+
+@dataclass(frozen=True)
+class RuleOnlyData:
+    """What only the rules know about, which story-based policies do not see.
+
+    Slots and loops that appear in rules but in no story are left out of the
+    states of policies that learn from stories only, and so are the turns the
+    rule policy predicted with a rule no story follows (their ``action``
+    events carry ``hide_rule_turn``), as Rasa's ``rule_only_data`` does.
+    """
+
+    slots: frozenset[str] = frozenset()
+    loops: frozenset[str] = frozenset()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slots": sorted(self.slots), "loops": sorted(self.loops)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RuleOnlyData:
+        data = data or {}
+        return cls(frozenset(data.get("slots") or ()), frozenset(data.get("loops") or ()))
+
+
+def hidden_turns(events: Sequence[Event]) -> list[bool]:
+    """For each ``ActionExecuted`` in ``events``: whether its turn is hidden from
+    story-based policies (``hide_rule_turn``)."""
+    return [event.hide_rule_turn for event in events if isinstance(event, ActionExecuted)]
+
+
+def story_policy_states(states: Sequence[State], hidden: Sequence[bool],
+                        rule_only: RuleOnlyData | None) -> list[State]:
+    """``states`` (one before each action, then the current one) as policies that
+    learn from stories only see them, as Rasa featurises them for such policies:
+
+    * the states before hidden actions are left out;
+    * rule-only slots and loops are taken out of every state;
+    * a state after a bot action shows the user turn of the state before it
+      (so a hidden turn's user input does not leak into the next one);
+    * the previous action is the last action of a turn that was not hidden.
+    """
+    rule_only = rule_only or RuleOnlyData()
+    kept: list[State] = []
+    last_shown: tuple[str | None, str | None] | None = None
+    was_hidden = False
+    for index, state in enumerate(states):
+        hide = hidden[index] if index < len(hidden) else False
+        if not was_hidden:
+            last_shown = (state.prev_action, state.prev_action_text)
+        was_hidden = hide
+        if hide:
+            continue
+        changes: dict[str, Any] = {}
+        if rule_only.slots and any(name in rule_only.slots for name, _ in state.slots):
+            changes["slots"] = tuple(item for item in state.slots
+                                     if item[0] not in rule_only.slots)
+        if state.active_loop in rule_only.loops:
+            changes["active_loop"], changes["loop_rejected"] = None, False
+        if kept and not state.after_listen:
+            previous = kept[-1]
+            changes.update(intent=previous.intent, entities=previous.entities,
+                           text=previous.text)
+        if last_shown is not None and last_shown != (None, None):
+            changes["prev_action"], changes["prev_action_text"] = last_shown
+        kept.append(replace(state, **changes) if changes else state)
+    return kept
+
+
 # ---------------------------------------------------------------- slot features
 
 
@@ -233,6 +303,8 @@ class _Walk:
     intent: str | None = None
     entities: tuple[str, ...] = ()
     text: str | None = None
+    #: the latest user turn's text, also when its intent is what counts
+    user_text: str | None = None
     prev_action: str | None = None
     prev_action_text: str | None = None
     active_loop: str | None = None
@@ -269,37 +341,82 @@ class StateFeaturizer:
         self.domain = domain
         self._live: RecentItems[str, LiveStates] = RecentItems(self.KEPT_CONVERSATIONS)
         self.slot_defs = dict(domain.slots)
+        self._used_entities: dict[str, set[str] | None] = {}
         self.featurised_slots = [name for name, slot in domain.slots.items()
                                  if slot_features(slot, None) is not None]
 
     # ------------------------------------------------------------ user turns
 
+    def _role_labels(self, names: Iterable[str]) -> set[str]:
+        """``entity#role`` and ``entity#group`` for the roles and groups the domain
+        declares for ``names``."""
+        labels: set[str] = set()
+        for name in names:
+            entity = self.domain.entities.get(name)
+            if entity is not None:
+                labels.update(f"{name}{ENTITY_LABEL_SEPARATOR}{extra}"
+                              for extra in [*entity.roles, *entity.groups])
+        return labels
+
+    def used_entities(self, intent: str) -> set[str] | None:
+        """The entity labels ``intent`` passes to the dialogue, as Rasa's domain
+        computes them; None for an intent the domain does not know (all pass).
+
+        ``use_entities: true`` means the domain's entities that influence the
+        conversation, and the declared role and group labels of every domain
+        entity; a list means those entities with their role and group labels.
+        ``ignore_entities`` (with their labels) are taken out; without it, the
+        entities with ``influence_conversation: false`` are. Entities the domain
+        does not declare never pass for a known intent.
+        """
+        if intent in self._used_entities:
+            return self._used_entities[intent]
+        definition = self.domain.intents.get(intent)
+        used: set[str] | None = None
+        if definition is not None:
+            quiet = {name for name, entity in self.domain.entities.items()
+                     if not entity.influence_conversation}
+            if definition.use_entities is True:
+                used = set(self.domain.entities) - quiet
+                used |= self._role_labels(self.domain.entities)
+            else:
+                listed = set(definition.use_entities or [])
+                used = listed | self._role_labels(listed)
+            ignored = set(definition.ignore_entities) or quiet
+            used -= ignored | self._role_labels(ignored)
+        self._used_entities[intent] = used
+        return used
+
     def entity_labels(self, intent: str | None,
                       entities: Iterable[dict[str, Any]]) -> tuple[str, ...]:
-        """The entity labels of a user turn that its intent passes to the dialogue."""
-        definition = self.domain.intents.get(intent or "")
+        """The entity labels of a user turn that its intent passes to the dialogue
+        (see :meth:`used_entities`): ``city``, ``city#destination``."""
+        used = self.used_entities(intent or "")
         labels: set[str] = set()
         for entity in entities:
             name = entity.get("entity")
             if not name:
                 continue
-            entity_def = self.domain.entities.get(name)
-            if entity_def is not None and not entity_def.influence_conversation:
-                continue
-            if definition is not None and not definition.uses_entity(name):
-                continue
             labels.add(name)
             for extra in ("role", "group"):
                 if entity.get(extra):
                     labels.add(f"{name}{ENTITY_LABEL_SEPARATOR}{entity[extra]}")
-        return tuple(sorted(labels))
+        return tuple(sorted(labels if used is None else labels & used))
 
     def _user(self, walk: _Walk, event: UserUttered) -> None:
         intent = event.intent_name
         walk.intent = intent
         walk.entities = self.entity_labels(intent, event.entities)
         text = event.text if event.text is not None else event.parse_data.get("text")
+        walk.user_text = text or None
         walk.text = None if intent else (text or None)
+
+    @staticmethod
+    def _by_text(walk: _Walk) -> None:
+        """The latest user turn counts by its text from now on (its intent and
+        entities do not), as Rasa featurises a turn answered end-to-end."""
+        if walk.user_text and (walk.intent or walk.text):
+            walk.intent, walk.entities, walk.text = None, (), walk.user_text
 
     # ------------------------------------------------------------ slots
 
@@ -376,6 +493,9 @@ class StateFeaturizer:
                 vars(walk).update(vars(_Walk(slots=self._initial_slots())))
             elif isinstance(event, AllSlotsReset):
                 walk.slots = self._initial_slots()
+            elif isinstance(event, UserUtteranceFeaturization):
+                if event.use_text_for_featurization:
+                    self._by_text(walk)
             elif isinstance(event, EntitiesAdded) and (walk.intent or walk.text):
                 added = self.entity_labels(walk.intent, event.entities)
                 walk.entities = tuple(sorted(set(walk.entities) | set(added)))

@@ -76,7 +76,8 @@ def test_trains_every_policy_and_the_ensemble_loads_them(dialogue_project, tmp_p
     assert entry["policies"][0]["config"]["max_history"] == 3
     assert (entry["stories"], entry["rules"]) == (1, 1)
     ensemble = PolicyEnsemble.load(archive, project.domain)
-    assert ensemble.fallback_threshold == 0.35
+    rule_policy = ensemble.policies[1]
+    assert rule_policy.config["core_fallback_threshold"] == 0.35
     domain = project.domain
     greet = ensemble.predict_next_action(tracker(domain, *said("greet")), domain)
     assert (greet.action_name, greet.policy_name) == ("utter_greet", "RulePolicy")

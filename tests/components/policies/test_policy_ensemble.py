@@ -76,14 +76,23 @@ def test_a_rejected_action_is_not_predicted_again() -> None:
                   act("utter_x")).action_name == "some_form"
 
 
-def test_fallback_under_the_threshold_or_without_predictions() -> None:
-    unsure = FixedPolicy({"utter_x": 0.2})
-    ensemble = PolicyEnsemble([unsure], fallback_threshold=0.3)
-    chosen = decide(ensemble, *said("greet"))
-    assert chosen.action_name == "action_default_fallback"
-    assert (chosen.policy_name, chosen.confidence) == ("FixedPolicy", 0.2)
-    empty = decide(PolicyEnsemble([FixedPolicy({})]), *said("greet"))
-    assert (empty.action_name, empty.confidence) == ("action_default_fallback", 0.0)
+def test_the_fallback_competes_as_the_rule_policy_scores_it() -> None:
+    # the rule policy's fallback score (core_fallback_threshold) beats less confident
+    # predictions, and wins a tie by the rule policy's priority, as in Rasa
+    fallback = FixedPolicy({"action_default_fallback": 0.3}, priority=4)
+    assert decide(PolicyEnsemble([FixedPolicy({"utter_x": 0.2}), fallback]),
+                  *said("greet")).action_name == "action_default_fallback"
+    tied = decide(PolicyEnsemble([FixedPolicy({"utter_x": 0.3}), fallback]), *said("greet"))
+    assert (tied.action_name, tied.confidence) == ("action_default_fallback", 0.3)
+    assert decide(PolicyEnsemble([FixedPolicy({"utter_x": 0.31}), fallback]),
+                  *said("greet")).action_name == "utter_x"
+
+
+def test_without_any_prediction_the_bot_listens() -> None:
+    # Rasa's argmax over all-zero scores is its first action, action_listen
+    empty = decide(PolicyEnsemble([FixedPolicy({}), FixedPolicy({}, priority=3)]),
+                   *said("greet"))
+    assert (empty.action_name, empty.confidence) == ("action_listen", 0.0)
 
 
 def test_events_of_every_policy_are_passed_on() -> None:
@@ -113,7 +122,6 @@ def test_rules_and_memoization_together(dialogue_project) -> None:
     policies = [trained(MemoizationPolicy(), project),
                 trained(RulePolicy({"core_fallback_threshold": 0.4}), project)]
     ensemble = PolicyEnsemble.from_policies(policies)
-    assert ensemble.fallback_threshold == 0.4
     domain = project.domain
 
     def next_action(*events) -> ActionPrediction:

@@ -121,7 +121,9 @@ def rule_policy(dialogue_project, rules: str = RULES, stories: str | None = None
 def test_a_rule_predicts_its_action_and_then_listening(dialogue_project) -> None:
     policy, domain = rule_policy(dialogue_project)
     prediction = predict(policy, domain, *said("greet"))
-    assert prediction.probabilities == {"utter_greet": 1.0}
+    # the fallback keeps its score next to the rule's action, as in Rasa
+    assert prediction.probabilities == {"action_default_fallback": 0.3, "utter_greet": 1.0}
+    assert prediction.action_name == "utter_greet"
     assert prediction.policy_name == "RulePolicy" and prediction.priority == 4
     assert predict(policy, domain, *said("greet"), act("utter_greet")).action_name == \
         "action_listen"
@@ -250,13 +252,34 @@ def test_two_stage_fallback_is_a_loop_started_by_an_nlu_fallback_rule(dialogue_p
 def test_nlu_confidence_can_be_the_score(dialogue_project) -> None:
     policy, domain = rule_policy(dialogue_project, use_nlu_confidence_as_score=True)
     prediction = predict(policy, domain, listen(), user("greet", confidence=0.8))
-    assert prediction.probabilities == {"utter_greet": 0.8}
+    assert prediction.probabilities == {"action_default_fallback": 0.3, "utter_greet": 0.8}
+    # under the fallback's score the rule loses to it, as in Rasa
+    unsure = predict(policy, domain, listen(), user("greet", confidence=0.2))
+    assert unsure.action_name == "action_default_fallback"
+    # a tie goes to the action the domain lists first: the fallback (a default action)
+    tied = predict(policy, domain, listen(), user("greet", confidence=0.3))
+    assert tied.action_name == "action_default_fallback"
+
+
+def test_nlu_confidence_scores_the_loop_happy_path_too(dialogue_project) -> None:
+    # Rasa scores every rule prediction, the loop's included, with the NLU confidence
+    policy, domain = rule_policy(dialogue_project, rules=FORM_RULES,
+                                 use_nlu_confidence_as_score=True)
+    events = [*said("ask_weather"), act("weather_form"), ActiveLoop(name="weather_form"),
+              listen(), user("inform", confidence=0.7)]
+    prediction = predict(policy, domain, *events)
+    assert prediction.action_name == "weather_form" and prediction.is_no_user_prediction
+    assert prediction.confidence == 0.7
 
 
 def test_the_fallback_action_must_be_in_the_domain(dialogue_project) -> None:
     project = dialogue_project(rules=RULES)
     with pytest.raises(ComponentConfigError, match="action_nope"):
         trained(RulePolicy({"core_fallback_action_name": "action_nope"}), project)
+    # Rasa checks the name whether or not the fallback is predicted
+    with pytest.raises(ComponentConfigError, match="action_nope"):
+        trained(RulePolicy({"core_fallback_action_name": "action_nope",
+                            "enable_fallback_prediction": False}), project)
 
 
 def test_rules_round_trip_through_storage(dialogue_project, tmp_path) -> None:
