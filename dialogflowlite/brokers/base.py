@@ -130,13 +130,16 @@ class EventBroker(ABC):
         self._worker = loop.create_task(self._publish_queued())
 
     async def _publish_queued(self) -> None:
+        queue = self._queue
         while True:
-            sender_id, events = await self._queue.get()
+            sender_id, events = await queue.get()
             try:
                 await self._publish_or_keep(sender_id, events)
             finally:
-                self._pending -= len(events)
-                self._queue.task_done()
+                # cancelled by shutdown(), which counted these in the log already
+                if self._queue is queue:
+                    self._pending -= len(events)
+                queue.task_done()
 
     async def _publish_or_keep(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Publish ``events``; while the broker keeps what failed, try again until it works
@@ -176,13 +179,18 @@ class EventBroker(ABC):
     async def shutdown(self) -> None:
         """Publish what is queued (within :attr:`shutdown_timeout`), then :meth:`close`."""
         if not await self.flush(self.shutdown_timeout):
-            logger.error("event broker %s: %d event(s) were not published within %.0f s of "
+            # %g: a timeout under a second reads as it is, not as "0 s"
+            logger.error("event broker %s: %d event(s) were not published within %g s of "
                          "shutting down", type(self).__name__, self._pending,
                          self.shutdown_timeout)
         worker = getattr(self, "_worker", None)
         if worker is not None and getattr(self, "_loop", None) is asyncio.get_running_loop():
             worker.cancel()
             self._loop = None
+            # what was left is counted above; a later submit() (on another event loop)
+            # starts afresh instead of counting it a second time
+            self._pending = 0
+            self._queue = asyncio.Queue()
         await self.close()
 
 

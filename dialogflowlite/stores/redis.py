@@ -17,8 +17,13 @@ one Lua script (atomic on the server), so any number of workers and hosts
 serve one conversation's messages in order. Its ``key_prefix`` is read the same
 way: ``myapp`` makes the prefix ``myapp:lock:``, as in Rasa
 (:func:`lock_key_prefix`). The lock store also remembers which platform
-deliveries the channels took (``<prefix>delivery:<channel>:<id>``, each key
-expiring by itself), so a re-delivery reaching another worker is skipped.
+deliveries the channels took (``<prefix>delivery:<channel>:<id>:seen``, each
+key expiring by itself), so a re-delivery reaching another worker is skipped;
+the ``:seen`` at the end keeps them apart from every lock key, whatever the
+sender ids and delivery ids (:meth:`RedisLockStore.delivery_key` proves it).
+Deliveries remembered under the earlier form (without ``:seen``) are simply
+forgotten after an upgrade: they were an hour's memory, and expire by
+themselves.
 
 endpoints.yml::
 
@@ -548,8 +553,17 @@ class RedisLockStore(TicketLockStore):
             raise _failed("unlock", e) from e
 
     def delivery_key(self, key: str) -> str:
-        """The Redis key remembering the delivery ``key`` (see :meth:`first_delivery`)."""
-        return f"{self.key_prefix}delivery:{key}"
+        """The Redis key remembering the delivery ``key`` (see :meth:`first_delivery`):
+        ``<prefix>delivery:<key>:seen``.
+
+        No lock key can have this form, whatever the sender id: every lock key
+        (:meth:`_keys`) is the prefix and the sender id followed by ``:next``,
+        ``:serving``, or ``:alive:`` and a ticket number (decimal digits), and
+        none of these ends with ``:seen``. So a sender ``delivery:telegram``
+        and a delivery ``telegram:next`` never share a key; different delivery
+        keys give different Redis keys, the prefix and ``:seen`` being fixed.
+        """
+        return f"{self.key_prefix}delivery:{key}:seen"
 
     async def first_delivery(self, key: str, ttl_seconds: float) -> bool:
         """Whether ``key`` is new to every worker: one ``SET ... NX PX``, atomic on the
@@ -560,6 +574,14 @@ class RedisLockStore(TicketLockStore):
         except Exception as e:
             raise _failed("delivery check", e) from e
         return bool(created)
+
+    async def forget_delivery(self, key: str) -> None:
+        """Forget the delivery ``key``, so that its next delivery counts as new (a turn
+        that failed before storing anything asks the platform for it again)."""
+        try:
+            await self.redis.delete(self.delivery_key(key))
+        except Exception as e:
+            raise _failed("delivery forgetting", e) from e
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -463,6 +463,18 @@ class SQLiteLockStore(TicketLockStore):
 
         return await self.database.run(remember)
 
+    async def forget_delivery(self, key: str) -> None:
+        """Forget the delivery ``key`` for every process on this file, so that its next
+        delivery counts as new (a turn that failed before storing anything asks the
+        platform for it again)."""
+
+        def forget(connection: sqlite3.Connection) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("DELETE FROM dfl_deliveries WHERE delivery_key = ?", (key,))
+            connection.execute("COMMIT")
+
+        await self.database.run(forget)
+
     async def close(self) -> None:
         self.database.close()
 

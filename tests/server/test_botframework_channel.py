@@ -278,7 +278,21 @@ def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, microsoft,
             app, agent, activity(microsoft, **{"from": {"id": bad_sender}}), sender=bad_sender)
     assert (response.status, response.text) == (200, "success")
     assert stored is None and microsoft.replies() == [] and microsoft.logins() == []
-    assert f"the message from {bad_sender!r} could not be handled" in caplog.text
+    assert f"conversation {bad_sender!r}" in caplog.text and "is lost" in caplog.text
+
+
+def test_an_activity_the_store_could_not_keep_is_delivered_again(make_app, agent,
+                                                                 microsoft) -> None:
+    from failing_turns import store_down_for, user_texts
+
+    app = make_app(credentials=credentials(microsoft))
+    store_down_for(agent)
+    greet = activity(microsoft)
+    # the service delivers an activity again after an error status
+    [failed, again], stored = post_activities(app, agent, greet, greet)
+    assert (failed.status, again.status) == (503, 200)
+    assert user_texts(stored) == ["/greet"] and bot_texts(stored) == ["Hello! How can I help?"]
+    assert [reply["text"] for reply in microsoft.sent()] == ["Hello! How can I help?"]
 
 
 def test_a_failed_token_fetch_is_logged_and_the_turn_kept(make_app, agent, microsoft,

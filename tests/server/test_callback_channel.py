@@ -155,3 +155,23 @@ def test_trigger_intent_pushes_the_messages_to_the_callback_url(make_app,
     assert response.status == 200
     assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
     assert response.json["messages"] == receiver.received
+
+
+def test_a_turn_the_store_could_not_keep_is_an_error_status_not_success(
+        make_app, agent, receiver: Receiver) -> None:
+    from failing_turns import store_down_for, user_texts
+
+    app = make_app(credentials={"callback": {"url": receiver.url}})
+    store_down_for(agent)
+    body = {"sender": "cal", "message": "/greet"}
+
+    async def main() -> tuple[object, object, list[dict] | None]:
+        failed = await request(app, "post", "/webhooks/callback/webhook", json=body)
+        again = await request(app, "post", "/webhooks/callback/webhook", json=body)
+        return failed, again, await agent.tracker_store.load_events("cal")
+
+    failed, again, stored = asyncio.run(main())
+    # the client is told, so it can send the message again; nothing went to the URL
+    assert failed.status == 503 and (again.status, again.text) == (200, "success")
+    assert user_texts(stored) == ["/greet"]
+    assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]

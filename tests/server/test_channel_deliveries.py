@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
-from dialogflowlite.errors import TrackerStoreError
-from dialogflowlite.server.channels.deliveries import RecentDeliveries, lock_store_of
+from dialogflowlite.errors import ApiError, DialogueError, TrackerStoreError
+from dialogflowlite.server.channels.deliveries import (
+    RecentDeliveries,
+    lock_store_of,
+    redelivery_may_succeed,
+)
 
 
 class FlakyLockStore:
@@ -132,3 +136,142 @@ def test_a_channel_asks_with_the_request_and_the_agents_lock_store_answers() -> 
     deliveries = RecentDeliveries("telegram")
     assert asyncio.run(deliveries.is_new_for(before, 9))
     assert not asyncio.run(deliveries.is_new_for(before, 9))
+
+
+class ForgettingLockStore(FlakyLockStore):
+    """A lock store whose memory of deliveries can forget one (as Redis's does)."""
+
+    async def forget_delivery(self, key: str) -> None:
+        if self.down:
+            raise TrackerStoreError("Redis delivery forgetting failed: ConnectionError")
+        self.seen.discard(key)
+
+
+def request_for(store: Any) -> Any:
+    ctx = SimpleNamespace(agent=SimpleNamespace(lock_store=store))
+    return SimpleNamespace(app=SimpleNamespace(ctx=ctx))
+
+
+@pytest.mark.parametrize(("error", "worth_it"), [
+    (TrackerStoreError("Redis save failed: ConnectionError: refused"), True),
+    (ConnectionResetError("the database went away"), True),
+    (TimeoutError(), True),
+    (ApiError(409, "Conflict", "no model is loaded"), True),
+    (ApiError(503, "ServiceUnavailable", "busy"), True),
+    (ApiError(400, "BadRequest", "the sender id is too long"), False),
+    (DialogueError("the policies predicted nothing"), False),
+    (RuntimeError("a bug"), False),
+])
+def test_which_failures_a_redelivery_may_get_past(error: Exception, worth_it: bool) -> None:
+    assert redelivery_may_succeed(error) is worth_it
+
+
+def test_a_turn_the_store_could_not_keep_is_forgotten_by_every_worker(caplog) -> None:
+    store = ForgettingLockStore()
+    request = request_for(store)
+    first, other = RecentDeliveries("telegram"), RecentDeliveries("telegram")
+
+    async def main() -> list[Any]:
+        taken = await first.is_new_for(request, 7)
+        with caplog.at_level(logging.ERROR):
+            answer = await first.after_failed_turn(
+                request, 7, "42", TrackerStoreError("Redis save failed: refused"))
+        # the re-delivery is new again, to this worker and to another one
+        return [taken, answer, await other.is_new_for(request, 7),
+                await first.is_new(7)]
+
+    taken, answer, elsewhere, here = asyncio.run(main())
+    assert taken and elsewhere and here
+    assert isinstance(answer, ApiError) and answer.status == 503
+    assert "conversation '42' (delivery 7)" in caplog.text and "deliver it again" in caplog.text
+
+
+def test_a_turn_that_fails_for_good_is_remembered_and_logged_as_lost(caplog) -> None:
+    store = ForgettingLockStore()
+    request = request_for(store)
+    deliveries = RecentDeliveries("facebook")
+
+    async def main() -> list[Any]:
+        await deliveries.is_new_for(request, "m.1")
+        with caplog.at_level(logging.ERROR):
+            answer = await deliveries.after_failed_turn(request, "m.1", "u1",
+                                                        RuntimeError("a bug"))
+        return [answer, await deliveries.is_new_for(request, "m.1")]
+
+    assert asyncio.run(main()) == [None, False]
+    assert "conversation 'u1' (delivery m.1) could not be handled and is lost: a bug" \
+        in caplog.text
+
+
+def test_a_platform_that_does_not_deliver_again_is_not_asked_to(caplog) -> None:
+    request = request_for(ForgettingLockStore())
+    with caplog.at_level(logging.ERROR):
+        answer = asyncio.run(RecentDeliveries("webexteams").after_failed_turn(
+            request, "m.1", "room", TrackerStoreError("down"), redelivered=False))
+    assert answer is None and "is lost" in caplog.text
+
+
+def test_a_lock_store_that_fails_to_forget_still_lets_this_process_handle_it(caplog) -> None:
+    store = ForgettingLockStore()
+    deliveries = RecentDeliveries("slack")
+
+    async def main() -> list[bool]:
+        await deliveries.is_new("Ev1", store)
+        store.down = True
+        with caplog.at_level(logging.WARNING):
+            await deliveries.forget("Ev1", store)
+        store.down = False
+        remembered = "slack:Ev1" in store.seen
+        return [remembered, await deliveries.is_new("Ev1", store),
+                await RecentDeliveries("slack").is_new("Ev1", store)]
+
+    # the store still remembers it: another worker skips the re-delivery, this one not
+    assert asyncio.run(main()) == [True, True, False]
+    assert "could not forget delivery Ev1" in caplog.text
+
+
+def test_the_sqlite_lock_store_forgets_a_failed_delivery_for_every_worker(
+        tmp_path: Path) -> None:
+    from dialogflowlite.stores.sqlite import SQLiteLockStore
+
+    async def main() -> list[bool]:
+        stores = [SQLiteLockStore(db=tmp_path / "locks.db") for _ in range(2)]
+        workers = [RecentDeliveries("telegram") for _ in range(2)]
+        try:
+            taken = await workers[0].is_new(1001, stores[0])
+            await workers[0].forget(1001, stores[0])
+            # the re-delivery reaches the other worker, which handles it; then it is taken
+            return [taken, await workers[1].is_new(1001, stores[1]),
+                    await workers[0].is_new(1001, stores[0])]
+        finally:
+            for store in stores:
+                await store.close()
+
+    assert asyncio.run(main()) == [True, True, False]
+
+
+class SharedMemoryOnly:
+    """A plugin's lock store that remembers deliveries for every worker but cannot
+    forget one."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    async def first_delivery(self, key: str, ttl_seconds: float) -> bool:
+        new = key not in self.keys
+        self.keys.add(key)
+        return new
+
+
+def test_with_a_lock_store_that_cannot_forget_this_process_handles_the_redelivery() -> None:
+    store = SharedMemoryOnly()
+
+    async def main() -> list[bool]:
+        workers = [RecentDeliveries("telegram") for _ in range(2)]
+        taken = await workers[0].is_new(1001, store)
+        await workers[0].forget(1001, store)
+        # the store still says "taken": the other worker skips it, this one not
+        return [taken, await workers[1].is_new(1001, store),
+                await workers[0].is_new(1001, store), await workers[0].is_new(1001, store)]
+
+    assert asyncio.run(main()) == [True, False, True, False]

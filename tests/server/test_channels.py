@@ -281,3 +281,18 @@ def test_rest_takes_a_bounded_number_of_input_channel_names(monkeypatch) -> None
     # each name is a label of the server's metrics: they may not grow without end
     with pytest.raises(ApiError, match="after 2 others"):
         channel.input_channel({"input_channel": "line"})
+
+
+def test_a_streamed_turn_that_fails_after_its_first_replies_is_logged_as_lost(
+        make_app, agent, caplog) -> None:
+    from failing_turns import store_down_for
+
+    app = make_app(credentials={"rest": None})
+    store_down_for(agent)
+    with caplog.at_level("ERROR"):
+        response = asyncio.run(request(app, "post", "/webhooks/rest/webhook?stream=true",
+                                       json={"sender": "streamer", "message": "/greet"}))
+    # the replies went out before the store failed: the 200 cannot be taken back
+    assert response.status == 200 and b"Hello! How can I help?" in response.body
+    assert asyncio.run(agent.tracker_store.load_events("streamer")) is None
+    assert "conversation 'streamer'" in caplog.text and "the message is lost" in caplog.text

@@ -292,3 +292,29 @@ def test_closing_the_file_broker_waits_for_a_write_under_way(tmp_path: Path,
     asyncio.run(run())
     lines = (tmp_path / "events.log").read_text().splitlines()
     assert [json.loads(line)["text"] for line in lines] == ["message 1", "reply 1"]
+
+
+def test_a_short_shutdown_timeout_is_logged_as_it_is_and_counted_once(monkeypatch,
+                                                                      caplog) -> None:
+    rabbit = FlakyRabbit(down=10**6)
+    broker = _broker(monkeypatch, rabbit)
+    broker.shutdown_timeout = 0.2
+
+    async def run() -> None:
+        broker.submit("dan", _turn(1))
+        broker.submit("dan", _turn(2))
+        await broker.shutdown()
+
+    async def later() -> None:
+        # the broker serves again on a new event loop (a server started anew)
+        rabbit.down = 0
+        broker.submit("dan", _turn(3))
+        assert await broker.flush(10)
+
+    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
+        asyncio.run(asyncio.wait_for(run(), 10))
+        asyncio.run(asyncio.wait_for(later(), 10))
+    assert "4 event(s) were not published within 0.2 s of shutting down" in caplog.text
+    # the 4 were counted once, at shutdown; not again when the broker started anew
+    assert "queued in a finished event loop" not in caplog.text
+    assert _texts(rabbit) == ["message 3", "reply 3"]

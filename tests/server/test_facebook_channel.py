@@ -373,7 +373,8 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, graph, caplo
     with caplog.at_level("ERROR"):
         response, _ = post_events(app, agent, page_body(text_item("/greet")))
     assert (response.status, response.text) == (200, "success")
-    assert f"the message from {USER} could not be handled: the policy fell over" in caplog.text
+    assert f"conversation {USER!r}" in caplog.text
+    assert "could not be handled and is lost: the policy fell over" in caplog.text
     assert graph.messages() == []
     assert graph.actions() == ["mark_seen", "typing_on", "typing_off"]
 
@@ -571,3 +572,20 @@ def test_trigger_intent_pushes_the_messages_through_messenger_as_updates(make_ap
                                    "payload": "/goodbye"}]}}]
     # the answer lists the messages in Rasa's REST shape, as without output_channel
     assert response.json["messages"][0]["buttons"][0]["title"] == "Small"
+
+
+def test_a_message_the_store_could_not_keep_is_delivered_again(make_app, agent,
+                                                               graph) -> None:
+    from failing_turns import store_down_for
+
+    app = make_app(credentials={"facebook": settings(graph)})
+    greet, goodbye = text_item("/greet"), text_item("/goodbye")
+    store_down_for(agent)
+    # the first of the batch is not stored; the second is handled all the same
+    failed, events = post_events(app, agent, page_body(greet, goodbye))
+    assert failed.status == 503 and user_texts(events) == ["/goodbye"]
+    # Facebook delivers the batch again: only the message that was not stored is handled
+    again, events = post_events(app, agent, page_body(greet, goodbye))
+    assert (again.status, again.text) == (200, "success")
+    assert user_texts(events) == ["/goodbye", "/greet"]
+    assert [m["text"] for m in graph.messages()] == ["Bye!", "Hello! How can I help?"]

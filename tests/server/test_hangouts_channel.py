@@ -297,7 +297,8 @@ def test_a_failed_turn_is_logged_and_answered_empty(make_app, agent, google, cap
         [response], stored = post_events(app, agent, message_event())
     assert (response.status, response.json) == (200, {})
     assert stored is None
-    assert f"the message from {USER_ID} could not be handled" in caplog.text
+    assert f"the message of conversation {USER_ID!r} could not be handled and is lost" \
+        in caplog.text
 
 
 def test_the_health_route_and_no_warning_while_tokens_are_verified(make_app, google,

@@ -219,7 +219,8 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, api: Matterm
     with caplog.at_level("ERROR"):
         response, _ = post(app, agent, outgoing("@bot /greet"))
     assert (response.status, response.json) == (200, {})
-    assert f"the message from {USER} could not be handled: the policy fell over" in caplog.text
+    assert f"the message of conversation {USER!r} could not be handled and is lost" \
+        in caplog.text and "the policy fell over" in caplog.text
     assert api.posts() == []
 
 

@@ -346,8 +346,23 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, api: RocketC
     with caplog.at_level("ERROR"):
         response, _ = post(app, agent, outgoing("/greet"))
     assert response.status == 200
-    assert f"the message in room {ROOM} could not be handled: the policy fell over" in caplog.text
+    assert f"conversation {ROOM!r} (delivery" in caplog.text
+    assert "is lost: the policy fell over" in caplog.text
     assert api.posts() == []
+
+
+def test_a_message_the_store_could_not_keep_is_sent_again(make_app, agent,
+                                                          api: RocketChatApi) -> None:
+    from failing_turns import store_down_for
+
+    app = make_app(credentials={"rocketchat": settings(api)})
+    store_down_for(agent)
+    greet = outgoing("/greet")
+    failed, _ = post(app, agent, greet)
+    # the webhook sends a request again when the answer is not a 2xx: now it is handled
+    again, events = post(app, agent, greet)
+    assert (failed.status, again.status) == (503, 200)
+    assert texts(events) == ["/greet"] and api.texts() == ["Hello! How can I help?"]
 
 
 def test_the_health_route(make_app, api: RocketChatApi) -> None:

@@ -468,3 +468,37 @@ def test_a_resent_event_this_server_took_is_not_handled_twice(make_app, agent,
     assert (again.status, again.headers.get("x-slack-no-retry")) == (201, "1")
     assert user_texts(stored(agent, "U1")) == ["/greet"]
     assert slack_api.posted == [{"channel": "D1", "text": "Hello! How can I help?"}]
+
+
+def test_an_event_the_store_could_not_keep_is_handled_when_slack_retries(
+        make_app, agent, slack_api) -> None:
+    from failing_turns import store_down_for
+
+    app = make_app(credentials={"slack": settings(slack_api)})
+    body = event_body("/greet")
+    store_down_for(agent)
+
+    async def main() -> tuple[Any, Any]:
+        failed = await post_event(app, body)
+        retry = await post_event(app, body, **{"X-Slack-Retry-Num": "1",
+                                               "X-Slack-Retry-Reason": "http_error"})
+        return failed, retry
+
+    failed, retry = asyncio.run(main())
+    # a 5xx without X-Slack-No-Retry: Slack sends the event again, and it is handled
+    assert failed.status == 503 and "x-slack-no-retry" not in failed.headers
+    assert retry.status == 200
+    assert slack_api.posted == [{"channel": "D1", "text": "Hello! How can I help?"}]
+    assert user_texts(stored(agent, "U1")) == ["/greet"]
+
+
+def test_an_event_that_fails_for_good_is_logged_as_lost(make_app, agent, slack_api,
+                                                        caplog) -> None:
+    from failing_turns import bot_broken_for
+
+    app = make_app(credentials={"slack": settings(slack_api)})
+    bot_broken_for(agent)
+    with caplog.at_level("ERROR"):
+        response = asyncio.run(post_event(app, event_body("/greet")))
+    assert response.status == 200 and user_texts(stored(agent, "U1")) == []
+    assert "conversation 'U1'" in caplog.text and "is lost" in caplog.text

@@ -453,3 +453,31 @@ def test_rasas_health_route_answers_under_webhooks(make_app) -> None:
     app = make_app(credentials={"socketio": {"socketio_path": "/chat-socket"}})
     health = asyncio.run(request(app, "get", "/webhooks/socketio/"))
     assert (health.status, health.json) == (200, {"status": "ok"})
+
+
+def test_a_turn_the_store_could_not_keep_is_an_error_event_and_logged_as_lost(
+        make_app, agent, caplog) -> None:
+    from failing_turns import store_down_for, user_texts
+
+    app = make_app(credentials={"socketio": {"session_persistence": True}})
+    store_down_for(agent)
+
+    async def scenario(url: str) -> list[tuple[str, Any]]:
+        widget = Widget()
+        await widget.connect(url)
+        await widget.client.emit("session_request", {"session_id": "sock-9"})
+        seen = [await widget.next()]
+        await widget.client.emit("user_uttered", {"message": "/greet", "session_id": "sock-9"})
+        seen.append(await widget.next())
+        # told, the client sends the message again, and this time it is stored
+        await widget.client.emit("user_uttered", {"message": "/greet", "session_id": "sock-9"})
+        seen.append(await widget.next())
+        await widget.client.disconnect()
+        return seen
+
+    with caplog.at_level("ERROR"):
+        seen = run_app(app, scenario)
+    assert seen[1][0] == "error" and "Redis save failed" in seen[1][1]["message"]
+    assert seen[2] == ("bot_uttered", {"text": "Hello! How can I help?"})
+    assert user_texts(asyncio.run(agent.tracker_store.load_events("sock-9"))) == ["/greet"]
+    assert "conversation 'sock-9' could not be handled and is lost" in caplog.text

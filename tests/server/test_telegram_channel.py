@@ -737,3 +737,94 @@ def test_buttons_of_a_message_of_their_own_ride_on_the_text_before(api: BotApi,
     # after an image there is no text to ride on
     assert lone["text"] == LONE_BUTTONS_TEXT and "reply_markup" in lone
     assert caplog.text.count("has buttons but no text") == 1
+
+
+# ------------------------------------------------------------------ failed turns
+
+
+def test_an_update_the_store_could_not_keep_is_delivered_again(make_app, agent,
+                                                               api: BotApi) -> None:
+    from failing_turns import store_down_for, user_texts
+
+    app = make_app(credentials=credentials(api))
+    store_down_for(agent)
+    greet = text_update("/greet")
+    failed, stored = post_update(app, agent, greet)
+    # a non-2xx makes Telegram deliver the update again: this time it is handled
+    again, stored = post_update(app, agent, greet)
+    assert (failed.status, again.status) == (503, 200)
+    assert user_texts(stored) == ["/greet"]
+    assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?"]
+
+
+def test_an_update_that_fails_for_good_is_logged_as_lost(make_app, agent, api: BotApi,
+                                                         caplog) -> None:
+    from failing_turns import bot_broken_for, user_texts
+
+    app = make_app(credentials=credentials(api))
+    bot_broken_for(agent)
+    with caplog.at_level("ERROR"):
+        failed, stored = post_update(app, agent, text_update("/greet"))
+    # Telegram is not asked for an update that would only fail again
+    assert (failed.status, failed.text) == (200, "success") and user_texts(stored) == []
+    assert "conversation '42'" in caplog.text and "is lost" in caplog.text
+
+
+def test_a_failed_start_after_a_stored_restart_is_not_delivered_again(make_app, agent,
+                                                                      api: BotApi) -> None:
+    from failing_turns import user_texts
+
+    from dialogflowlite.errors import TrackerStoreError
+
+    app = make_app(credentials=credentials(api))
+    original = agent.tracker_store.append_events
+    calls = [0]
+
+    async def second_fails(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 2:  # the `/start` that follows `/restart` cannot be stored
+            raise TrackerStoreError("Redis save failed: ConnectionError: connection refused")
+        return await original(*args, **kwargs)
+
+    agent.tracker_store.append_events = second_fails
+    restart = text_update("/restart")
+    response, stored = post_update(app, agent, restart)
+    # delivered again, the update would store `/restart` a second time
+    again, stored = post_update(app, agent, restart)
+    assert (response.status, again.status, calls[0]) == (200, 200, 2)
+    assert user_texts(stored) == ["/restart"]
+
+
+@pytest.mark.redis
+def test_a_failed_update_delivered_again_to_another_worker_is_handled(make_app, tiny_model,
+                                                                      api: BotApi) -> None:
+    import os
+    import uuid
+
+    import redis
+    from failing_turns import store_down_for, user_texts
+
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.stores.memory import MemoryTrackerStore
+    from dialogflowlite.stores.redis import RedisLockStore
+
+    url, prefix = os.environ.get("DFL_TEST_REDIS_URL"), f"dfltest-{uuid.uuid4().hex[:8]}:"
+    if not url:
+        pytest.skip("DFL_TEST_REDIS_URL is not set: no Redis server to test against")
+    conversations = MemoryTrackerStore()
+    workers = [Agent.load(tiny_model, tracker_store=conversations,
+                          lock_store=RedisLockStore(url=url, key_prefix=prefix))
+               for _ in range(2)]
+    apps = [make_app(credentials=credentials(api), agent=worker) for worker in workers]
+    store_down_for(workers[0])
+    greet = text_update("/greet")
+    try:
+        failed, _ = post_update(apps[0], workers[0], greet)
+        again, stored = post_update(apps[1], workers[1], greet)
+    finally:
+        with redis.Redis.from_url(url) as admin:
+            for key in admin.scan_iter(f"{prefix}*"):
+                admin.delete(key)
+    assert (failed.status, again.status) == (503, 200)
+    assert user_texts(stored) == ["/greet"]
+    assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?"]

@@ -178,7 +178,22 @@ def test_a_failed_turn_is_logged_and_still_answered(make_app, agent, api: Twilio
                                         sender=bad_sender)
     assert (response.status, response.text) == (200, EMPTY_TWIML)
     assert stored is None and api.requests == []
-    assert f"the message from {bad_sender!r} could not be handled" in caplog.text
+    assert f"conversation {bad_sender!r}" in caplog.text and "is lost" in caplog.text
+
+
+def test_a_message_the_store_could_not_keep_is_handled_when_twilio_retries(
+        make_app, agent, api: TwilioApi, caplog) -> None:
+    from failing_turns import store_down_for, user_texts
+
+    app = make_app(credentials=credentials(api))
+    store_down_for(agent)
+    with caplog.at_level("ERROR"):
+        failed, stored = post_message(app, agent, sms("/greet"))
+    # Twilio retries a 5xx when the webhook URL says so (#rp=5xx): the retry is handled
+    again, stored = post_message(app, agent, sms("/greet"))
+    assert (failed.status, again.status, again.text) == (503, 200, EMPTY_TWIML)
+    assert user_texts(stored) == ["/greet"] and api.bodies() == ["Hello! How can I help?"]
+    assert f"conversation {USER!r}" in caplog.text and "lost unless" in caplog.text
 
 
 # ------------------------------------------------------------------ signatures

@@ -215,7 +215,8 @@ def test_a_failed_turn_says_the_fallback_phrase(caplog) -> None:
         twiml = asyncio.run(channel.respond(fake, broken, {k: [v] for k, v in
                                                            said("/greet").items()}))
     assert spoken(ElementTree.fromstring(twiml)) == [FALLBACK]
-    assert f"the message from {CALLER} could not be handled: the dialogue broke" in caplog.text
+    assert f"conversation {CALLER!r} could not be handled and is lost: the dialogue broke" \
+        in caplog.text
 
 
 # ------------------------------------------------------------------ signatures

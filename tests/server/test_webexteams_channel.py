@@ -338,8 +338,23 @@ def test_a_failing_turn_is_answered_200_and_logged(make_app, agent, api: WebexAp
     with caplog.at_level("ERROR"):
         response, _ = post(app, agent, api.add("m1", "/greet"))
     assert response.status == 200
-    assert f"the message in room {ROOM} could not be handled: the policy fell over" in caplog.text
+    assert f"the message of conversation {ROOM!r} could not be handled and is lost" \
+        in caplog.text and "the policy fell over" in caplog.text
     assert api.sent() == []
+
+
+def test_a_message_the_store_could_not_keep_is_logged_as_lost(make_app, agent, api: WebexApi,
+                                                              caplog) -> None:
+    from failing_turns import store_down_for
+
+    app = make_app(credentials={"webexteams": settings(api)})
+    store_down_for(agent)
+    with caplog.at_level("ERROR"):
+        response, events = post(app, agent, api.add("m1", "/greet"))
+    assert not any(e["event"] == "user" for e in events)
+    # Webex does not deliver again: an error status would only count against the webhook
+    assert response.status == 200 and api.sent() == []
+    assert f"conversation {ROOM!r} could not be handled and is lost" in caplog.text
 
 
 def test_the_health_route(make_app, api: WebexApi) -> None:

@@ -87,8 +87,8 @@ def test_redis_keys_live_under_the_lock_prefix() -> None:
     from dialogflowlite.stores.redis import RedisLockStore
 
     assert RedisLockStore(key_prefix="myapp").delivery_key("telegram:7") == \
-        "myapp:lock:delivery:telegram:7"
-    assert RedisLockStore().delivery_key("telegram:7") == "dfl:lock:delivery:telegram:7"
+        "myapp:lock:delivery:telegram:7:seen"
+    assert RedisLockStore().delivery_key("telegram:7") == "dfl:lock:delivery:telegram:7:seen"
 
 
 @pytest.mark.redis
@@ -107,7 +107,7 @@ def test_redis_sets_the_key_with_its_expiry(redis_url: str) -> None:
 
     try:
         asyncio.run(main())
-        assert 0 < admin.pttl(f"{prefix}delivery:telegram:7") <= 90_000
+        assert 0 < admin.pttl(f"{prefix}delivery:telegram:7:seen") <= 90_000
     finally:
         admin.close()
 

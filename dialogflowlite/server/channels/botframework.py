@@ -37,7 +37,11 @@ the ``<at>Bot</at>`` markup. An activity delivered again (the service resends
 one whose answer is late or an error; same ``id`` in the same channel and
 conversation, already taken by any worker sharing the lock store:
 :mod:`.deliveries`) is answered and not handled twice, where Rasa handles
-every delivery. Metadata: Rasa's ``attachments`` when sent, and
+every delivery. An activity whose turn failed before storing anything, for a
+reason that may pass (a store that cannot be reached), is forgotten and
+answered 503, so that the service delivers it again (Rasa answers 200, and
+the message is lost); any other failed turn is logged with its conversation
+id. Metadata: Rasa's ``attachments`` when sent, and
 ``{"botframework": {"conversation_id", "channel_id", "service_url",
 "activity_id", "value"}}``.
 
@@ -457,15 +461,21 @@ class BotFrameworkChannel(InputChannel):
                             "unanswered)", activity.reply.get("replyToId"),
                             activity.conversation_id)
             else:
-                await self._handle(request, on_message, activity)
+                error = await self._handle(request, on_message, activity)
+                if error is not None:
+                    retry = await self.deliveries.after_failed_turn(
+                        request, activity.delivery_id, activity.sender_id, error)
+                    if retry is not None:
+                        raise retry from error
             return text("success")
 
         return blueprint
 
     async def _handle(self, request: Request, on_message: OnMessage,
-                      activity: IncomingActivity) -> None:
+                      activity: IncomingActivity) -> Exception | None:
+        """Run ``activity``'s message through the bot and send the replies; the error of
+        a turn that failed, else None."""
         from dialogflowlite.dialogue.messages import IncomingMessage
-        from dialogflowlite.errors import DialogflowLiteError
         from dialogflowlite.server import validation
 
         user_text = str(activity.text)
@@ -474,18 +484,19 @@ class BotFrameworkChannel(InputChannel):
             logger.info("botframework: a message of %d characters in conversation %s was "
                         "ignored (at most %d are accepted)", len(user_text),
                         activity.conversation_id, limit)
-            return
+            return None
         try:
             message = IncomingMessage(
                 user_text, sender_id=validation.sender_id(activity.sender_id),
                 channel=self.name(), metadata=dict(self.metadata(activity)),
                 message_id=text_id(activity.reply.get("replyToId")))
             replies = await on_message(message)
-            await self.send(activity, replies)
-        except DialogflowLiteError as e:
-            # answered 200 all the same: an error status only makes the service retry
-            logger.error("botframework: the message from %.60r could not be handled: %s",
-                         activity.sender_id, e)
         except Exception as e:
-            logger.error("botframework: the message from %.60r could not be handled: %s",
-                         activity.sender_id, e, exc_info=True)
+            return e
+        # stored by now: replies that cannot be sent are never worth a re-delivery
+        try:
+            await self.send(activity, replies)
+        except Exception as e:
+            logger.error("botframework: the replies in conversation %s could not be sent: %s",
+                         activity.conversation_id, e, exc_info=True)
+        return None

@@ -20,6 +20,21 @@ recognised too. Each process also remembers the ids it took itself, which is
 all there is with the in-memory lock store (or a plugin's that keeps no such
 memory), and what still works while the lock store cannot be reached: such a
 failure is logged and the event handled, rather than a user's message lost.
+
+A turn that fails before it stored anything, for a reason that may pass (the
+tracker or lock store cannot be reached, no model is loaded yet: see
+:func:`redelivery_may_succeed`), would lose the user's message if the
+platform were told all went well. A channel whose platform delivers again
+after an error status (Telegram, Facebook, Slack, Bot Framework, Rocket.Chat,
+Twilio with retries configured) then forgets the delivery
+(:meth:`RecentDeliveries.after_failed_turn`) and answers 503, so that the
+re-delivery is handled rather than skipped as taken: by any worker where the
+lock store can forget it (Redis), else by this process (see
+:meth:`RecentDeliveries.forget`). Rasa answers these
+platforms 200 whatever happened, and the message is lost. A turn that
+failed for good (a bug, a refused message) is not sent again and again: it
+is logged at error level with its conversation id, as is any failed turn on
+a platform that does not deliver again.
 """
 
 from __future__ import annotations
@@ -27,6 +42,8 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from typing import Any
+
+from dialogflowlite.errors import ApiError, DialogflowLiteError, TrackerStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +62,29 @@ def lock_store_of(request: Any) -> Any:
     return getattr(agent, "lock_store", None)
 
 
+#: statuses of the server's own errors that a later delivery may not meet: 409, no model
+#: is loaded yet; 503, the server cannot serve now
+PASSING_STATUSES = frozenset({409, 503})
+
+
+def redelivery_may_succeed(error: BaseException) -> bool:
+    """Whether a turn that failed with ``error`` (raised by the channel's ``on_message``)
+    stored nothing and may succeed when the platform delivers the message again.
+
+    A turn stores its events as its last step (a lock given back late is logged,
+    not raised), so a turn that raised stored nothing. Worth a re-delivery are
+    failures that pass: a store that cannot be reached (:class:`TrackerStoreError`,
+    or a connection error of a plugin's store), no model loaded yet, a server
+    that cannot serve now. Any other failure would only come back with each
+    re-delivery, and a platform answered errors for long disables the webhook.
+    """
+    if isinstance(error, TrackerStoreError):
+        return True
+    if isinstance(error, ApiError):
+        return error.status in PASSING_STATUSES
+    return isinstance(error, (ConnectionError, TimeoutError))
+
+
 class RecentDeliveries:
     """The ids of the events a channel took lately.
 
@@ -59,6 +99,9 @@ class RecentDeliveries:
         self.size = size
         self.ttl_seconds = ttl_seconds
         self._seen: OrderedDict[str, None] = OrderedDict()
+        #: ids this process forgot while the lock store could not forget them (see
+        #: :meth:`forget`): the store's "seen already" does not count for these
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
         #: whether the last question to the lock store failed (logged once per outage)
         self._store_failing = False
 
@@ -111,4 +154,69 @@ class RecentDeliveries:
             logger.info("%s: the lock store remembers deliveries again", self.channel or
                         "a channel")
             self._store_failing = False
+        if shared is False and delivery_id in self._forgotten:
+            # taken by this process, whose turn failed: the store could not forget it
+            del self._forgotten[delivery_id]
+            return True
         return shared is not False
+
+    async def forget(self, delivery_id: Any, lock_store: Any = None) -> None:
+        """Forget ``delivery_id``, so that its next delivery is handled.
+
+        This process forgets it, and so does ``lock_store`` where it can
+        (``forget_delivery(key)``, as the Redis lock store's). Where it cannot
+        (a plugin's lock store without it, a Redis that is down), its memory
+        still says "taken" for every worker; this process then handles the
+        re-delivery all the same when it reaches it, while another worker skips it.
+        """
+        if delivery_id is None:
+            return
+        delivery_id = str(delivery_id)
+        self._seen.pop(delivery_id, None)
+        remembers = getattr(lock_store, "first_delivery", None) is not None
+        forget = getattr(lock_store, "forget_delivery", None)
+        if forget is not None:
+            try:
+                await forget(f"{self.channel}:{delivery_id}")
+                return
+            except Exception as e:
+                logger.warning("%s: the lock store could not forget delivery %s (%s); "
+                               "another worker may skip its re-delivery as taken",
+                               self.channel or "a channel", delivery_id, e)
+        if remembers:
+            self._forgotten[delivery_id] = None
+            if len(self._forgotten) > self.size:
+                self._forgotten.popitem(last=False)
+
+    async def after_failed_turn(self, request: Any, delivery_id: Any, sender_id: Any,
+                                error: BaseException, *, redelivered: bool = True,
+                                unless: str = "") -> ApiError | None:
+        """What to answer for delivery ``delivery_id`` whose turn (the conversation
+        ``sender_id``'s) failed with ``error``.
+
+        When the platform delivers again after an error status (``redelivered``) and
+        the failure left nothing stored and may pass (:func:`redelivery_may_succeed`),
+        the delivery is forgotten and the 503 to answer returned. Otherwise the
+        user's message is lost: that is logged, and None returned, for the channel to
+        answer as usual (so that the platform does not resend a message that would
+        only fail again).
+
+        ``unless`` names, for a platform that delivers again only when told to, what
+        tells it: the log then says the message is lost unless that was done.
+        """
+        channel = self.channel or "a channel"
+        if redelivered and redelivery_may_succeed(error):
+            await self.forget(delivery_id, lock_store_of(request))
+            if unless:
+                asked = f"it is lost unless {unless}: the answer asks for it again"
+            else:
+                asked = "the platform is asked to deliver it again"
+            logger.error("%s: the message of conversation %r (delivery %s) could not be "
+                         "handled and nothing of it was stored: %s; %s", channel, sender_id,
+                         delivery_id, error, asked)
+            return ApiError(503, "ServiceUnavailable",
+                            "the message could not be handled now; deliver it again later")
+        logger.error("%s: the message of conversation %r (delivery %s) could not be "
+                     "handled and is lost: %s", channel, sender_id, delivery_id, error,
+                     exc_info=not isinstance(error, DialogflowLiteError))
+        return None

@@ -45,8 +45,12 @@ referrals and the like are answered 200 and ignored. The message metadata is
 Rasa, the user's message is marked seen and a typing indicator shown while
 the bot thinks (``sender_action``); when the turn sends nothing, the indicator
 is turned off. The webhook answers ``success`` once every item is handled and
-its replies sent; a turn that fails is logged and still answered 200, as
-Facebook would otherwise resend the event for hours.
+its replies sent. A turn that failed before storing anything, for a reason
+that may pass (a store that cannot be reached), has its ``mid`` forgotten and
+the request answered 503 once the other items are handled, so that Facebook
+delivers the message again (Rasa answers 200, and the message is lost); any
+other failed turn is logged with its conversation id and answered 200, as
+Facebook would otherwise resend it for hours, to fail each time.
 
 Replies go to the sender, each part a Send API call with ``messaging_type:
 RESPONSE`` (``UPDATE`` for messages the HTTP API's ``output_channel`` pushes
@@ -476,6 +480,7 @@ class FacebookChannel(InputChannel):
             except (ValueError, UnicodeDecodeError):
                 logger.warning("facebook: a signed request whose body is not JSON was ignored")
                 events = []
+            retry = None
             for event in events:
                 if event.text is None or event.sender_id is None:
                     logger.debug("facebook: an event (%s) was ignored: %s", event.kind,
@@ -486,13 +491,24 @@ class FacebookChannel(InputChannel):
                                 "again (Facebook resends what it thinks went unanswered)",
                                 event.message_id, event.sender_id)
                     continue
-                await self._handle(request, on_message, event)
+                error = await self._handle(request, on_message, event)
+                if error is not None:
+                    # the later events are handled all the same; a re-delivery of the
+                    # batch skips those taken
+                    retry = await self.deliveries.after_failed_turn(
+                        request, event.message_id, event.sender_id, error) or retry
+            if retry is not None:
+                raise retry
             return text("success")
 
         return blueprint
 
     async def _handle(self, request: Request, on_message: OnMessage,
-                      event: MessengerEvent) -> None:
+                      event: MessengerEvent) -> Exception | None:
+        """Run ``event``'s message through the bot and send the replies; the error of a
+        turn that failed (see :meth:`RecentDeliveries.after_failed_turn
+        <dialogflowlite.server.channels.deliveries.RecentDeliveries.after_failed_turn>`),
+        else None."""
         from dialogflowlite.dialogue.messages import IncomingMessage
         from dialogflowlite.errors import DialogflowLiteError
         from dialogflowlite.server import validation
@@ -502,26 +518,30 @@ class FacebookChannel(InputChannel):
             sender = validation.sender_id(event.sender_id)
         except DialogflowLiteError as e:
             logger.warning("facebook: a message from %.40r was ignored: %s", event.sender_id, e)
-            return
+            return None
         limit = request.app.ctx.config.max_message_chars
         if len(user_text) > limit:
             logger.info("facebook: a message of %d characters from %s was ignored (at most %d "
                         "are accepted)", len(user_text), sender, limit)
-            return
+            return None
         sent = 0
+        failed: Exception | None = None
         try:
             message = IncomingMessage(user_text, sender_id=sender, channel=self.name(),
                                       metadata=dict(self.metadata(event)))
             # as Rasa: the user sees the message read and the bot typing while it thinks
             await self.sender_action(sender, "mark_seen", "typing_on")
             replies = await on_message(message)
-            sent = await self.send(sender, replies)
-        except DialogflowLiteError as e:
-            # answered 200 all the same: Facebook would resend the event for hours
-            logger.error("facebook: the message from %s could not be handled: %s", sender, e)
         except Exception as e:
-            logger.error("facebook: the message from %s could not be handled: %s", sender, e,
-                         exc_info=True)
+            failed = e
+        else:
+            # stored by now: a reply that cannot be sent is never worth a re-delivery
+            try:
+                sent = await self.send(sender, replies)
+            except Exception as e:
+                logger.error("facebook: the replies to %s could not be sent: %s", sender, e,
+                             exc_info=True)
         if not sent:
             # a message sent ends the indicator; without one it would spin for 20 seconds
             await self.sender_action(sender, "typing_off")
+        return failed

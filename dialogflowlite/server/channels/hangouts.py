@@ -400,10 +400,10 @@ class HangoutsChannel(InputChannel):
                                       metadata=dict(self.metadata(event)),
                                       message_id=event.message_id)
             return await on_message(message)
-        except DialogflowLiteError as e:
-            # answered {} all the same: Chat shows an error status as "not responding"
-            logger.error("hangouts: the message from %s could not be handled: %s", sender, e)
         except Exception as e:
-            logger.error("hangouts: the message from %s could not be handled: %s", sender, e,
-                         exc_info=True)
+            # answered {} all the same: Chat shows an error status as "not responding", and
+            # does not send the message again
+            logger.error("hangouts: the message of conversation %r could not be handled and "
+                         "is lost (Google Chat does not send it again): %s", sender, e,
+                         exc_info=not isinstance(e, DialogflowLiteError))
         return []

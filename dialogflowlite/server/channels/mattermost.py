@@ -367,7 +367,8 @@ class MattermostChannel(InputChannel):
         except Exception as e:
             # answered 200 all the same: an error would only show the user a failed action;
             # the traceback only where the failure is not one of ours
-            logger.error("mattermost: the message from %s could not be handled: %s", sender, e,
+            logger.error("mattermost: the message of conversation %r could not be handled "
+                         "and is lost (Mattermost does not send it again): %s", sender, e,
                          exc_info=not isinstance(e, DialogflowLiteError))
             return 0
         return await self.send(body["channel_id"], replies)

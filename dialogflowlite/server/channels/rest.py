@@ -135,8 +135,11 @@ class RestChannel(InputChannel):
         except Exception:
             if not stream.started:
                 raise  # answered as any failed request: its status and JSON error
+            # the answer's 200 is sent already: the log is all that tells the loss
             logger.exception("conversation %r: the turn failed after its first replies "
-                             "were streamed; the stream ends here", message.sender_id)
+                             "were streamed, and nothing of it was stored: the message is "
+                             "lost unless the client sends it again; the stream ends here",
+                             message.sender_id)
             await stream.end()
             return
         if not stream.called:

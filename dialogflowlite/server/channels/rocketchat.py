@@ -52,7 +52,12 @@ token). A request without room or text is answered and ignored. A message
 sent again (both webhooks retry a request whose answer is late or not a 2xx)
 is answered and not handled twice: its message id (with the new text, for an
 edit, which keeps the id) was taken already by a worker sharing the lock
-store (:mod:`.deliveries`); Rasa handles every delivery.
+store (:mod:`.deliveries`); Rasa handles every delivery. A request whose
+turn failed before storing anything, for a reason that may pass (a store that
+cannot be reached), has its message id forgotten and is answered 503, so that
+the webhook sends it again (Rasa answers 200, and the message is lost); any
+other failed turn is logged with its conversation id and answered 200, as
+the webhook would otherwise send it ten times more, to fail each time.
 
 Security (Rasa checks nothing): with ``token``, a request is handled only when
 the outgoing webhook's ``token`` field in the body, or the Omnichannel
@@ -492,15 +497,25 @@ class RocketChatChannel(InputChannel):
                 logger.info("rocketchat: message %s in room %s came again and was not handled "
                             "again", found.message_id, found.room_id)
                 return text("")
-            await self.handle(request, on_message, found, found.room_id, found.text)
+            try:
+                await self.handle(request, on_message, found, found.room_id, found.text,
+                                  failing=True)
+            except Exception as e:
+                retry = await self.deliveries.after_failed_turn(
+                    request, found.delivery_id, found.room_id, e)
+                if retry is not None:
+                    raise retry from e
             return text("")
 
         return blueprint
 
     async def handle(self, request: Request, on_message: OnMessage, found: WebhookMessage,
-                     room_id: str, user_text: str) -> int:
+                     room_id: str, user_text: str, *, failing: bool = False) -> int:
         """Run ``user_text`` in ``room_id`` through the bot and post the replies there; how
-        many posts Rocket.Chat took."""
+        many posts Rocket.Chat took.
+
+        A turn that fails is logged; with ``failing``, its error is raised instead.
+        """
         from dialogflowlite.dialogue.messages import IncomingMessage
         from dialogflowlite.server import validation
 
@@ -515,10 +530,17 @@ class RocketChatChannel(InputChannel):
                 channel=self.name(), metadata=dict(self.metadata(found)),
                 message_id=found.message_id))
         except Exception as e:
-            # answered 200 all the same: the Omnichannel webhook would send it ten times more;
+            if failing:
+                raise
             # the traceback only where the failure is not one of ours
-            logger.error("rocketchat: the message in room %s could not be handled: %s",
+            logger.error("rocketchat: the message of conversation %r is lost: %s",
                          room_id, e, exc_info=not isinstance(e, DialogflowLiteError))
             return 0
         trigger = found.trigger_word if found.kind == "message" else None
-        return await self.send(room_id, replies, trigger)
+        # stored by now: posts that fail are never worth a re-delivery
+        try:
+            return await self.send(room_id, replies, trigger)
+        except Exception as e:
+            logger.error("rocketchat: the replies in room %s could not be posted: %s", room_id,
+                         e, exc_info=True)
+            return 0

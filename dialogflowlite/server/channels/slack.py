@@ -44,7 +44,11 @@ What is handled, as in Rasa:
   201 with ``X-Slack-No-Retry: 1`` and not handled again; retries for other
   reasons (the first delivery failed) are handled, unless a worker sharing
   the lock store already took that ``event_id`` (a proxy in front timed out,
-  say; :mod:`.deliveries`).
+  say; :mod:`.deliveries`). An event whose turn failed before storing
+  anything, for a reason that may pass (a store that cannot be reached), is
+  forgotten and answered 503, so that Slack's retry (``http_error``) handles
+  it (Rasa answers 200, and the message is lost); any other failed turn is
+  logged with its conversation id.
 
 Replies go to the channel the message came from (``slack_channel`` when the
 event names none), in the user's thread with ``use_threads``; each part of
@@ -380,24 +384,36 @@ class SlackChannel(InputChannel):
                                "handled (at most %d are accepted)", len(message.text),
                                message.sender_id, limit)
                 return text("")
-            await self.handle(message, on_message)
+            try:
+                replies = await on_message(message)
+            except Exception as e:
+                # an interactive click has no event id and is not sent again
+                retry = await self.deliveries.after_failed_turn(
+                    request, event_id, message.sender_id, e, redelivered=event_id is not None)
+                if retry is not None:
+                    raise retry from e
+                return text("")
+            # stored by now: replies that cannot be posted are never worth a retry
+            await self.send_replies(message, replies)
             return text("")
 
         return blueprint
 
     async def handle(self, message: IncomingMessage, on_message: OnMessage) -> int:
-        """Run the message through the bot and post its replies; how many parts Slack took."""
+        """Run the message through the bot and post its replies; how many parts Slack took
+        (a turn that fails is logged, and nothing posted)."""
         try:
             replies = await on_message(message)
-        except DialogflowLiteError as e:
-            # Slack would only retry the event and show nothing to the user
-            logger.warning("slack channel: the message from %r was not handled: %s",
-                           message.sender_id, e)
-            return 0
         except Exception as e:
-            logger.error("slack channel: the message from %r was not handled: %s",
-                         message.sender_id, e, exc_info=True)
+            logger.error("slack channel: the message of conversation %r is lost: %s",
+                         message.sender_id, e, exc_info=not isinstance(e, DialogflowLiteError))
             return 0
+        return await self.send_replies(message, replies)
+
+    async def send_replies(self, message: IncomingMessage,
+                           replies: list[dict[str, Any]]) -> int:
+        """Post the ``replies`` to ``message`` where it came from (its channel, and its
+        thread with ``use_threads``); how many parts Slack took."""
         metadata = message.metadata
         # without a channel in the event the sender id is the user's id, and a
         # message to a user id lands in the app's direct messages with them

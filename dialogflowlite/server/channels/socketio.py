@@ -382,14 +382,21 @@ class SocketIOConnection:
             text = validation.message_text(data, "message", self.channel.max_message_chars)
             message = IncomingMessage(text, sender_id=sender, channel=self.channel.name(),
                                       metadata=self._metadata(data))
-            replies = await self.on_message(message)
         except DialogflowLiteError as e:
             logger.warning("socketio: %s", e)
             await self.emit("error", {"message": str(e)})
             return
+        try:
+            replies = await self.on_message(message)
         except Exception as e:  # the connection survives a failed turn
-            logger.error("socketio: the message could not be handled: %s", e, exc_info=True)
-            await self.emit("error", {"message": "the message could not be handled"})
+            # nothing of the turn was stored, and Socket.IO sends nothing again: only the
+            # client, told by the `error` event, can send the message once more
+            known = isinstance(e, DialogflowLiteError)
+            logger.error("socketio: the message of conversation %r could not be handled and "
+                         "is lost unless the client sends it again: %s", sender, e,
+                         exc_info=not known)
+            await self.emit("error", {"message": str(e) if known else
+                                      "the message could not be handled"})
             return
         recipients = (self.channel.recipients(self, sender)
                       if self.channel.session_persistence else [self])

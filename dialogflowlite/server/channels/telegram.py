@@ -59,7 +59,10 @@ language). Any other update (stickers, photos, channel posts, member changes,
 malformed JSON) is answered 200 and ignored, so Telegram does not send it
 again and again. An update Telegram delivers again (its ``update_id`` already
 taken by any worker sharing the lock store: :mod:`.deliveries`) is answered
-and not handled twice.
+and not handled twice. An update whose turn failed before storing anything,
+for a reason that may pass (a store that cannot be reached), is forgotten and
+answered 503, so that Telegram delivers it again (Rasa answers 200, and the
+message is lost); any other failed turn is logged with its chat id.
 
 Each reply goes out in this order: its text with ``sendMessage``
 (paragraphs separated by a blank line as messages of their own, as Rasa
@@ -701,35 +704,39 @@ class TelegramChannel(InputChannel):
             if update.text == "/restart":
                 # Rasa's connector starts the conversation afresh after a restart
                 texts.append("/start")
-            for user_text in texts:
-                await self._handle(request, on_message, update, user_text)
+            for index, user_text in enumerate(texts):
+                error = await self._handle(request, on_message, update, user_text)
+                if error is None:
+                    continue
+                # a `/start` after a stored `/restart` is not worth the whole update again
+                retry = await self.deliveries.after_failed_turn(
+                    request, update.update_id, update.chat_id, error, redelivered=index == 0)
+                if retry is not None:
+                    raise retry
+                break
             return text("success")
 
         return blueprint
 
     async def _handle(self, request: Request, on_message: OnMessage, update: TelegramUpdate,
-                      user_text: str) -> None:
+                      user_text: str) -> Exception | None:
+        """Run one text of ``update`` through the bot and send the replies; the error
+        of a turn that failed (its replies are then not sent), else None."""
         from dialogflowlite.dialogue.messages import IncomingMessage
-        from dialogflowlite.errors import DialogflowLiteError
         from dialogflowlite.server import validation
 
         limit = request.app.ctx.config.max_message_chars
         if len(user_text) > limit:
             logger.info("telegram: a message of %d characters from chat %s was ignored "
                         "(at most %d are accepted)", len(user_text), update.chat_id, limit)
-            return
+            return None
         try:
             sender = validation.sender_id(update.chat_id)
             message = IncomingMessage(user_text, sender_id=sender, channel=self.name(),
                                       metadata=dict(self.metadata(update)))
             replies = await on_message(message)
-        except DialogflowLiteError as e:
-            # answered 200 all the same: Telegram would resend the update for hours
-            logger.error("telegram: the message from chat %s could not be handled: %s",
-                         update.chat_id, e)
-            return
         except Exception as e:
-            logger.error("telegram: the message from chat %s could not be handled: %s",
-                         update.chat_id, e, exc_info=True)
-            return
+            return e
+        # stored by now: a failure to send is logged there, never worth a re-delivery
         await self.send(sender, replies)
+        return None

@@ -20,10 +20,18 @@ Routes under ``/webhooks/twilio``: ``GET /`` answers ``{"status": "ok"}``;
 ``POST /webhook`` takes a message and, once the turn is handled and its replies
 are sent, answers 200 with an empty TwiML document (``<Response></Response>``,
 ``text/xml``): replies go out through the REST API, so there can be several. A
-turn that fails is logged and answered the same way, so Twilio does not count
-the webhook as failing. A message Twilio delivers again (its ``MessageSid``
-already taken, by any worker sharing the lock store: :mod:`.deliveries`) is
-answered the same way and not handled twice.
+turn that fails for good (a bug, a refused message) is logged with its
+conversation id and answered the same way, so Twilio does not count the
+webhook as failing. A turn that failed before storing anything, for a reason
+that may pass (a store that cannot be reached), has its ``MessageSid``
+forgotten and is answered 503: Twilio delivers the message again when the
+webhook URL asks for retries on errors (a connection override such as
+``#rp=5xx``; by default Twilio retries only a connection that could not be
+made), and otherwise records the failure in its debugger, while the log says
+that the message is lost (Rasa answers 200 whatever happened). A message
+Twilio delivers again (its ``MessageSid`` already taken, by any worker
+sharing the lock store: :mod:`.deliveries`) is answered the same way and not
+handled twice.
 
 Security (Rasa checks nothing): with ``webhook_url``, the exact URL entered in
 the Twilio console (behind a proxy the server cannot know it), a request must
@@ -375,14 +383,25 @@ class TwilioChannel(InputChannel):
                             "(Twilio may retry a webhook call that failed or timed out)",
                             message_sid, sender)
                 return answer()
-            await self.handle(request, on_message, sender, user_text, form)
+            try:
+                await self.handle(request, on_message, sender, user_text, form, failing=True)
+            except Exception as e:
+                retry = await self.deliveries.after_failed_turn(
+                    request, message_sid, sender, e,
+                    unless="the webhook URL asks Twilio to retry (#rp=5xx)")
+                if retry is not None:
+                    raise retry from e
             return answer()
 
         return blueprint
 
     async def handle(self, request: Request, on_message: OnMessage, sender: str,
-                     user_text: str, form: dict[str, list[str]]) -> int:
-        """Run one message through the bot and send its replies; how many Twilio accepted."""
+                     user_text: str, form: dict[str, list[str]], *,
+                     failing: bool = False) -> int:
+        """Run one message through the bot and send its replies; how many Twilio accepted.
+
+        A turn that fails is logged; with ``failing``, its error is raised instead.
+        """
         from dialogflowlite.dialogue.messages import IncomingMessage
         from dialogflowlite.server import validation
 
@@ -397,15 +416,19 @@ class TwilioChannel(InputChannel):
                 metadata=dict(self.metadata(form)),
                 message_id=(form.get("MessageSid") or [None])[0])
             replies = await on_message(message)
-        except DialogflowLiteError as e:
-            # answered 200 all the same: an error status only makes Twilio log a failure
-            logger.error("twilio: the message from %r could not be handled: %s", sender, e)
-            return 0
         except Exception as e:
-            logger.error("twilio: the message from %r could not be handled: %s", sender, e,
+            if failing:
+                raise
+            logger.error("twilio: the message of conversation %r is lost: %s", sender, e,
+                         exc_info=not isinstance(e, DialogflowLiteError))
+            return 0
+        # stored by now: replies that cannot be sent are never worth a retry
+        try:
+            return await self.send(message.sender_id, replies)
+        except Exception as e:
+            logger.error("twilio: the replies to %r could not be sent: %s", sender, e,
                          exc_info=True)
             return 0
-        return await self.send(message.sender_id, replies)
 
     # -------------------------------------------------------------- outgoing
 

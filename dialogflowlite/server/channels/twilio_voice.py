@@ -375,11 +375,12 @@ class TwilioVoiceChannel(InputChannel):
             message = IncomingMessage(user_text, sender_id=sender, channel=self.name(),
                                       metadata=dict(self.metadata(form)))
             return await on_message(message)
-        except DialogflowLiteError as e:
-            logger.error("twilio_voice: the message from %s could not be handled: %s", sender, e)
         except Exception as e:
-            logger.error("twilio_voice: the message from %s could not be handled: %s", sender, e,
-                         exc_info=True)
+            # nothing of the turn was stored; the caller hears the fallback phrase and may
+            # say it again
+            logger.error("twilio_voice: the speech of conversation %r could not be handled "
+                         "and is lost: %s", sender, e,
+                         exc_info=not isinstance(e, DialogflowLiteError))
         return fallback
 
     async def _stored_events(self, request: Request, sender: str) -> list[dict[str, Any]]:

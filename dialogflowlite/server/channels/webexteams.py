@@ -539,7 +539,8 @@ class WebexTeamsChannel(InputChannel):
         except Exception as e:
             # answered 200 all the same: the turn is lost either way, and Webex disables
             # webhooks that keep failing; the traceback only where the failure is not ours
-            logger.error("webexteams: the message in room %s could not be handled: %s",
-                         incoming.room_id, e, exc_info=not isinstance(e, DialogflowLiteError))
+            logger.error("webexteams: the message of conversation %r could not be handled "
+                         "and is lost (Webex does not deliver it again): %s", incoming.room_id,
+                         e, exc_info=not isinstance(e, DialogflowLiteError))
             return 0
         return await self.send(self.target(incoming.item), replies)

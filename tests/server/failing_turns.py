@@ -1,0 +1,43 @@
+"""Turns that fail: a tracker store that is down for a while, a bot that breaks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogflowlite.errors import DialogueError, TrackerStoreError
+
+
+def store_down_for(agent: Any, saves: int = 1) -> None:
+    """Make the next ``saves`` writes of ``agent``'s tracker store fail as an unreachable
+    store's do (nothing of those turns is stored)."""
+    store = agent.tracker_store
+    append = store.append_events
+    left = [saves]
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            raise TrackerStoreError("Redis save failed: ConnectionError: connection refused")
+        return await append(*args, **kwargs)
+
+    store.append_events = failing
+
+
+def bot_broken_for(agent: Any, turns: int = 1) -> None:
+    """Make the next ``turns`` turns of ``agent`` fail for good (a bug, not an outage)."""
+    processor = agent.processor
+    handle = processor.handle_message
+    left = [turns]
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            raise DialogueError("the policies predicted nothing")
+        return await handle(*args, **kwargs)
+
+    processor.handle_message = failing
+
+
+def user_texts(events: list[dict[str, Any]] | None) -> list[str]:
+    """The texts of the user messages stored in ``events``."""
+    return [e["text"] for e in events or [] if e["event"] == "user"]
