@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,16 @@ class DomainReader:
         self._form_mappings: list[tuple[str, str, str, list, Any]] = []
         self._auto_fill: dict[str, bool] = {}
         self._versions: set[int] = set()
+        #: the project being read: 0 the project itself, then 1, 2, ... for the projects
+        #: it imports, in the order they are read (see :meth:`begin_imported_project`)
+        self.layer = 0
+        self._layer_of: dict[tuple[str, str], int] = {}
+
+    def begin_imported_project(self) -> None:
+        """What is read from now on comes from the next imported project: where it
+        declares a name a project read earlier declares too, the earlier declaration
+        is kept, as Rasa's domain merge keeps the importing project's."""
+        self.layer += 1
 
     # ---------------------------------------------------------------- entry point
 
@@ -79,7 +90,7 @@ class DomainReader:
         self._versions.add(major)
         # Data files lend only their `responses:`; their version says nothing of the domain.
         is_domain_file = "version" in sections
-        if is_domain_file and "version" in data:
+        if is_domain_file and "version" in data and self._claim("version", ""):
             self.domain.version = str(version)
         if is_domain_file and self.domain.position is None:
             self.domain.position = position(file, data)
@@ -177,21 +188,47 @@ class DomainReader:
                 )
 
     def _add_intent(self, intent: IntentDef) -> None:
-        self._twice("intent", intent.name, intent.position, self.domain.intents)
-        self.domain.intents[intent.name] = intent
+        self._declare("intent", intent.name, intent.position, self.domain.intents, intent)
 
-    def _twice(self, kind: str, name: str, where: Position | None,
-               table: dict[str, Any]) -> None:
-        """Warn when ``name`` is already in ``table``: the declaration read last replaces
-        the earlier one, whose content would otherwise be lost without a word."""
+    def _claim(self, kind: str, name: str) -> bool:
+        """Whether the project being read may set ``kind`` ``name``: no project read
+        earlier (an importing one) has set it. Records that this one does."""
+        key = (kind, name)
+        if self._layer_of.get(key, self.layer) < self.layer:
+            return False
+        self._layer_of[key] = self.layer
+        return True
+
+    def _declare(self, kind: str, name: str, where: Position | None,
+                 table: dict[str, Any], value: Any) -> bool:
+        """Put ``value`` in ``table`` under ``name``, and say whether it was.
+
+        Within one project the declaration read last replaces an earlier one, with a
+        warning: the earlier content would otherwise be lost without a word. An
+        imported project's declaration does not replace the one of a project read
+        before it (Rasa's domain merge keeps the first); a warning says so when the
+        two differ.
+        """
         earlier = table.get(name)
-        if earlier is None:
-            return
         at = getattr(earlier, "position", None)
-        also = f" (also at {at})" if at is not None and at != where else ""
-        self.log.warning(where or self.domain.position,
-                         f"{kind} '{name}' is declared twice{also}; this declaration "
-                         "replaces the earlier one", "keep one of them")
+        if earlier is not None and not self._claim(kind, name):
+            if _content(earlier) != _content(value):
+                self.log.warning(
+                    where or self.domain.position,
+                    f"{kind} '{name}' is declared differently"
+                    + (f" at {at}" if at is not None else "")
+                    + " (by the importing project, or one imported before this one), "
+                      "whose declaration is used; this one is left out",
+                    f"rename one of them, or make them the same {kind}")
+            return False
+        self._layer_of[(kind, name)] = self.layer
+        if earlier is not None:
+            also = f" (also at {at})" if at is not None and at != where else ""
+            self.log.warning(where or self.domain.position,
+                             f"{kind} '{name}' is declared twice{also}; this declaration "
+                             "replaces the earlier one", "keep one of them")
+        table[name] = value
+        return True
 
     def _entities(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, list, "'entities'"):
@@ -199,23 +236,22 @@ class DomainReader:
         for index, item in enumerate(value):
             where = position(file, value, index)
             if isinstance(item, str):
-                self._twice("entity", item, where, self.domain.entities)
-                self.domain.entities[item] = EntityDef(item, position=where)
+                self._declare("entity", item, where, self.domain.entities,
+                              EntityDef(item, position=where))
             elif isinstance(item, dict) and len(item) == 1:
                 name, props = next(iter(item.items()))
                 props = props or {}
                 if not self.log.expect(file, item, name, props, dict, f"entity '{name}'"):
                     continue
                 self.log.check_keys(file, props, formats.ENTITY_KEYS, f"entity '{name}'")
-                self._twice("entity", str(name), where, self.domain.entities)
-                self.domain.entities[str(name)] = EntityDef(
+                self._declare("entity", str(name), where, self.domain.entities, EntityDef(
                     str(name),
                     roles=[str(r) for r in _as_list(props.get("roles"))],
                     groups=[str(g) for g in _as_list(props.get("groups"))],
                     influence_conversation=self.log.flag(file, props, "influence_conversation",
                                                       True, f"entity '{name}'"),
                     position=where,
-                )
+                ))
             else:
                 self.log.error(
                     where,
@@ -277,11 +313,10 @@ class DomainReader:
                     f"slot '{name}' has no mappings, so only custom actions can set it",
                     "add `mappings:` (e.g. `- type: from_entity`)",
                 )
-            if major < 3:
-                self._auto_fill[slot.name] = self.log.flag(file, props, "auto_fill", True,
-                                                        f"slot '{name}'")
-            self._twice("slot", slot.name, where, self.domain.slots)
-            self.domain.slots[slot.name] = slot
+            auto_fill = (self.log.flag(file, props, "auto_fill", True, f"slot '{name}'")
+                         if major < 3 else None)
+            if self._declare("slot", slot.name, where, self.domain.slots, slot) and major < 3:
+                self._auto_fill[slot.name] = auto_fill
 
     def _initial_value(self, file: Path, props: Any, name: str, slot_type: str,
                        values: list[Any]) -> Any:
@@ -494,8 +529,8 @@ class DomainReader:
                     f"response '{name}' does not start with 'utter_', so no action can send it",
                     f"rename it to 'utter_{name}'",
                 )
-            self._twice("response", str(name), where, self.domain.responses)
-            self.domain.responses[str(name)] = ResponseDef(str(name), kept, where)
+            self._declare("response", str(name), where, self.domain.responses,
+                          ResponseDef(str(name), kept, where))
 
     def _has_message(self, file: Path, variations: Any, index: int, variation: Any,
                      response: str) -> bool:
@@ -557,6 +592,7 @@ class DomainReader:
             if not self.log.expect(file, value, name, props, dict, f"form '{name}'"):
                 continue
             form = FormDef(str(name), position=where)
+            form_mappings = []
             form.ignored_intents = [str(i) for i in _as_list(props.get("ignored_intents"))]
             required = props.get("required_slots")
             if required is None and "required_slots" not in props:
@@ -583,15 +619,15 @@ class DomainReader:
                     parsed = self._mappings(
                         file, required, slot, mappings or [], f"slot '{slot}' of form '{name}'"
                     )
-                    self._form_mappings.append((form.name, str(slot), key, parsed, slot_where))
+                    form_mappings.append((form.name, str(slot), key, parsed, slot_where))
             else:
                 self.log.error(
                     value_position(file, props, "required_slots"),
                     f"required_slots of form '{name}' must be a list of slot names",
                     "write `required_slots: [slot_a, slot_b]`",
                 )
-            self._twice("form", form.name, form.position, self.domain.forms)
-            self.domain.forms[form.name] = form
+            if self._declare("form", form.name, form.position, self.domain.forms, form):
+                self._form_mappings.extend(form_mappings)
 
     def _session_config(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, dict, "'session_config'"):
@@ -618,14 +654,30 @@ class DomainReader:
                 "write a number of minutes, or 0 for sessions that never expire",
             )
             expiry = 60.0
-        self.domain.session_config = SessionConfig(
+        config = SessionConfig(
             expiry, self.log.flag(file, value, "carry_over_slots_to_new_session", True,
                                "session_config")
         )
+        if self._claim("session_config", ""):
+            self.domain.session_config = config
 
     def _config(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, dict, "'config'"):
             return
         self.log.check_keys(file, value, formats.DOMAIN_CONFIG_KEYS, "the domain's config")
-        self.domain.store_entities_as_slots = self.log.flag(
-            file, value, "store_entities_as_slots", True, "the domain's config")
+        store = self.log.flag(file, value, "store_entities_as_slots", True,
+                              "the domain's config")
+        if "store_entities_as_slots" in value and self._claim("store_entities_as_slots", ""):
+            self.domain.store_entities_as_slots = store
+
+
+def _content(declaration: Any) -> Any:
+    """A declaration without its positions, to compare two of them."""
+    if dataclasses.is_dataclass(declaration) and not isinstance(declaration, type):
+        return {f.name: _content(getattr(declaration, f.name))
+                for f in dataclasses.fields(declaration) if f.name != "position"}
+    if isinstance(declaration, (list, tuple)):
+        return [_content(item) for item in declaration]
+    if isinstance(declaration, dict):
+        return {key: _content(item) for key, item in declaration.items()}
+    return declaration

@@ -42,6 +42,7 @@ CONFIG_KEYS = (
     "assistant_id",
     "generators",
     "importers",
+    "imports",
     "data",
     "train",
 )

@@ -3,7 +3,9 @@
 The layout is Rasa's: ``domain.yml`` or a ``domain/`` folder, every YAML file
 under ``data/`` (NLU, stories, rules, retrieval responses; any names, merged),
 ``config.yml``, test stories under ``tests/``, ``credentials.yml`` and
-``endpoints.yml``. Training data under ``data/`` in Rasa's older Markdown and
+``endpoints.yml``; with ``importers: [{name: MultiProjectImporter}]`` in the
+config, also the projects its ``imports:`` list (see :mod:`dialogflowlite.io.importers`).
+Training data under ``data/`` in Rasa's older Markdown and
 JSON formats is read too, with a warning that suggests converting it. Problems
 found while reading are collected on the project; with ``strict=True`` any
 error among them raises :class:`ProjectValidationError`.
@@ -29,6 +31,13 @@ from dialogflowlite.errors import (
 from dialogflowlite.io import formats
 from dialogflowlite.io.config_reader import ProjectConfig, read_config
 from dialogflowlite.io.domain_reader import DomainReader
+from dialogflowlite.io.importers import (
+    CONFIG_NAMES,
+    ImportedProject,
+    ImporterPlan,
+    ImportResolver,
+    read_importers,
+)
 from dialogflowlite.io.json_nlu_reader import read_json_nlu
 from dialogflowlite.io.markdown_reader import (
     is_markdown_nlu,
@@ -70,6 +79,10 @@ class Project:
     files: list[Path] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     format_versions: list[str] = field(default_factory=list)
+    #: the projects read because the config imports them (MultiProjectImporter)
+    imported: list[ImportedProject] = field(default_factory=list)
+    #: the files the domain was read from, imported projects' included
+    domain_files: list[Path] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -204,15 +217,24 @@ class ProjectLoader:
         self.test_stories: list[Story] = []
         #: files that could not be parsed at all (their error is logged)
         self.unreadable: set[Path] = set()
+        #: every file read, resolved: a file two importers name is read once
+        self.read: set[Path] = set()
+        self.domain_files: list[Path] = []
+        self.plan = ImporterPlan()
+        self.imports = ImportResolver(root, self._parse, self.log)
 
-    def _parse(self, file: Path) -> Any:
+    def _parse(self, file: Path, data: Any = None) -> Any:
+        """``file`` parsed (``data``: parsed already), listed among the project's files;
+        None when it cannot be parsed (and the error logged)."""
         self.files.append(file)
-        try:
-            data = read_yaml_file(file)
-        except YamlSyntaxError as e:
-            self.log.add(e, file)
-            self.unreadable.add(file)
-            return None
+        self.read.add(file.resolve())
+        if data is None:
+            try:
+                data = read_yaml_file(file)
+            except YamlSyntaxError as e:
+                self.log.add(e, file)
+                self.unreadable.add(file)
+                return None
         if isinstance(data, dict) and "version" in data:
             version = data["version"]
             if not formats.is_supported_version(version):
@@ -231,11 +253,16 @@ class ProjectLoader:
                 f"project folder {self.root} does not exist",
                 hint="pass --project DIR, or run `dialogflowlite init`",
             )
+        config_file, config_data = self._parse_config()
         self._load_domain()
         self._load_data()
         for file in yaml_files(self.root / "tests"):
             self._load_data_file(file, tests=True)
-        config = self._load_config()
+        for imported in self.imports.projects:
+            self._load_imported_project(imported)
+        if self.imports.projects and not self.domain_files:
+            self._report_no_domain()
+        config = self._read_config(config_file, config_data)
         project = Project(
             root=self.root,
             domain=self.domain_reader.finish(),
@@ -250,6 +277,8 @@ class ProjectLoader:
             files=self.files,
             problems=self.log.problems,
             format_versions=self.versions,
+            imported=list(self.imports.projects),
+            domain_files=self.domain_files,
         )
         return project
 
@@ -265,40 +294,44 @@ class ProjectLoader:
 
     def _load_data(self) -> None:
         if self.sources.data is None:
-            for file in yaml_files(self.root / "data"):
-                self._load_data_file(file, tests=False)
-            self._load_old_format_files(self.root / "data")
-            return
-        for given in self.sources.data:
-            path = self._given(given, "training data", "--data")
-            if path is None:
-                continue
+            paths: list[Path] = []
+            for importer in self.plan.file_importers:
+                if importer.training_data_paths is None:
+                    paths.append(self.root / "data")
+                else:
+                    paths.extend(importer.training_data_paths)
+        else:
+            paths = [path for given in self.sources.data
+                     if (path := self._given(given, "training data", "--data")) is not None]
+        for path in paths:
             if path.is_dir():
                 for file in yaml_files(path):
                     self._load_data_file(file, tests=False)
                 self._load_old_format_files(path)
             elif old_training_data_format(path) is not None:
                 self._load_old_format_files(path)
-            else:
+            elif path.exists():
                 self._load_data_file(path, tests=False)
 
-    def _load_old_format_files(self, folder: Path) -> None:
+    def _load_old_format_files(self, folder: Path, project: Path | None = None) -> None:
         """Markdown and JSON training data (Rasa 1.x, deprecated in 2.x) is read as well.
 
-        ``folder`` may also be one such file.
+        ``folder`` may also be one such file; ``project`` is the imported project
+        being read (None: the project itself).
         """
         if not folder.exists():
             return
         candidates = sorted(folder.rglob("*")) if folder.is_dir() else [folder]
         for file in candidates:
             kind = old_training_data_format(file) if file.is_file() else None
-            if kind is None:
+            if kind is None or self._skip(file, project):
                 continue
             self.files.append(file)
+            self.read.add(file.resolve())
             command = "core" if kind == MARKDOWN_STORIES else "nlu"
             try:
                 relative = file.resolve().relative_to(self.root.resolve()).as_posix()
-            except ValueError:  # given with --data from outside the project
+            except ValueError:  # given with --data, or imported, from outside the project
                 relative = str(file)
             self.log.warning(
                 Position(str(file), 1, 1),
@@ -314,35 +347,57 @@ class ProjectLoader:
                 self.nlu_reader.data = self.nlu_reader.data.merge(read(file, self.log, self.root))
 
     def _load_domain(self) -> None:
+        if self.sources.domain is not None:
+            self._load_domain_from(self._given(self.sources.domain, "domain", "--domain",
+                                               NO_DOMAIN), given=True)
+            return
+        paths = []
+        for importer in self.plan.file_importers:
+            path = (importer.domain_path if importer.domain_path is not None
+                    else _first_existing(self.root, "domain.yml", "domain.yaml", "domain"))
+            if path not in paths:
+                paths.append(path)
+        for path in paths:
+            self._load_domain_from(path, given=False)
+
+    def _load_domain_from(self, domain_path: Path | None, given: bool) -> None:
         # A missing or empty domain is NO_DOMAIN, not DFL103: validation then skips the
         # checks against the domain, which would report everything the data names.
-        if self.sources.domain is not None:
-            domain_path = self._given(self.sources.domain, "domain", "--domain", NO_DOMAIN)
-            if domain_path is None:
-                return
-        else:
-            domain_path = _first_existing(self.root, "domain.yml", "domain.yaml", "domain")
+        if given and domain_path is None:
+            return
         if domain_path is None:
-            self.log.error(
-                Position(str(self.root / "domain.yml")),
-                "the project has no domain",
-                "create domain.yml (or a domain/ folder) listing intents and responses",
-                code=NO_DOMAIN,
-            )
+            if not self.imports.projects:
+                # else the imported projects' domains may do (checked once they are read)
+                self._report_no_domain()
             return
         files = yaml_files(domain_path) if domain_path.is_dir() else [domain_path]
         declares = empty = False
         for file in files:
+            self.domain_files.append(file)
             data = self._parse(file)
             if data is None:
                 empty = file not in self.unreadable
                 continue
-            if isinstance(data, dict):
-                self.log.check_keys(file, data, formats.DOMAIN_KEYS, "the domain")
-                declares = declares or any(key in data for key in DOMAIN_CONTENT)
-            self.domain_reader.read(file, data)
+            declares = self._read_domain_file(file, data) or declares
         if not declares and not self.unreadable.intersection(files):
             self._no_domain_in(domain_path, files, empty)
+
+    def _read_domain_file(self, file: Path, data: Any) -> bool:
+        """Read one parsed domain file; whether it declares anything."""
+        declares = False
+        if isinstance(data, dict):
+            self.log.check_keys(file, data, formats.DOMAIN_KEYS, "the domain")
+            declares = any(key in data for key in DOMAIN_CONTENT)
+        self.domain_reader.read(file, data)
+        return declares
+
+    def _report_no_domain(self) -> None:
+        self.log.error(
+            Position(str(self.root / "domain.yml")),
+            "the project has no domain",
+            "create domain.yml (or a domain/ folder) listing intents and responses",
+            code=NO_DOMAIN,
+        )
 
     def _no_domain_in(self, domain_path: Path, files: list[Path], empty: bool) -> None:
         """Report a domain file or folder that declares nothing: empty, or another file
@@ -361,8 +416,13 @@ class ProjectLoader:
                 else "declare the bot's intents and responses in it")
         self.log.error(Position(str(domain_path)), what, hint, code=NO_DOMAIN)
 
-    def _load_data_file(self, file: Path, tests: bool) -> None:
-        data = self._parse(file)
+    def _load_data_file(self, file: Path, tests: bool, data: Any = None,
+                        project: Path | None = None) -> None:
+        """Read one training-data file (``data``: parsed already) of the project, or of
+        the imported ``project``; unless it is read already or belongs to another."""
+        if self._skip(file, project):
+            return
+        data = self._parse(file, data)
         if data is None:
             return
         if not isinstance(data, dict):
@@ -390,14 +450,86 @@ class ProjectLoader:
             # Retrieval responses may live next to their NLU examples.
             self.domain_reader.read(file, data, ("responses",))
 
-    def _load_config(self) -> ProjectConfig:
+    def _parse_config(self) -> tuple[Path | None, Any]:
+        """The config file and its content, read first: its ``importers:`` say which
+        files make up the project."""
         if self.sources.config is not None:
             file = self._given(self.sources.config, "config file", "--config")
         else:
-            file = _first_existing(self.root, "config.yml", "config.yaml")
+            file = _first_existing(self.root, *CONFIG_NAMES)
+        if file is None:
+            return None, None
+        data = self._parse(file)
+        self.plan = read_importers(file, data, self.root, self.log)
+        if self.plan.multi_project is not None:
+            folder = self.plan.project_directory or file.parent
+            self.imports.resolve(file, data, folder)
+        settings = [i.config_file for i in self.plan.file_importers if i.config_file]
+        if settings and self.sources.config is None:
+            # RasaFileImporter's config_file: the model's settings come from there
+            file = settings[-1]
+            data = self._parse(file)
+        return file, data
+
+    def _read_config(self, file: Path | None, data: Any) -> ProjectConfig:
         if file is None:
             return ProjectConfig()
-        return read_config(file, self._parse(file), self.log)
+        return read_config(file, data, self.log)
+
+    def _skip(self, file: Path, project: Path | None) -> bool:
+        """Whether ``file`` is read already, or belongs to an imported project other than
+        ``project`` (the one being read; None: the project itself)."""
+        resolved = file.resolve()
+        if resolved in self.read:
+            return True
+        owners = [p.folder for p in self.imports.projects
+                  if p.folder == resolved or p.folder in resolved.parents]
+        # of nested imported folders, the innermost one owns the file
+        owner = max(owners, key=lambda folder: len(folder.parts), default=None)
+        return owner is not None and owner != project
+
+    def _load_imported_project(self, imported: ImportedProject) -> None:
+        """Read the domain, training data and test stories of an imported project.
+
+        As Rasa's MultiProjectImporter walks the whole folder, every YAML file in it
+        is read: those under ``data/`` and ``tests/`` as training data and test
+        stories, ``domain.yml`` and those under ``domain/`` as
+        its domain, and any other file by what it holds (one that holds neither, such
+        as ``endpoints.yml``, is not training data and is left alone).
+        """
+        folder = imported.folder
+        self.domain_reader.begin_imported_project()
+        for file in yaml_files(folder):
+            if file.name in CONFIG_NAMES or self._skip(file, folder):
+                continue
+            parts = file.relative_to(folder).parts
+            if parts[0] == "tests":
+                self._load_data_file(file, tests=True, project=folder)
+            elif parts[0] == "data":
+                self._load_data_file(file, tests=False, project=folder)
+            elif parts[0] == "domain" or file.name in ("domain.yml", "domain.yaml"):
+                self.domain_files.append(file)
+                data = self._parse(file)
+                if data is not None:
+                    self._read_domain_file(file, data)
+            else:
+                self._load_by_content(file, folder)
+        self._load_old_format_files(folder / "data", folder)
+
+    def _load_by_content(self, file: Path, project: Path) -> None:
+        """An imported project's YAML file outside its usual places, read as domain or
+        training data by its keys; a file that is neither (or no YAML) is left alone."""
+        try:
+            data = read_yaml_file(file)
+        except YamlSyntaxError:
+            return
+        if not isinstance(data, dict):
+            return
+        if any(key in data for key in ("nlu", "stories", "rules")):
+            self._load_data_file(file, tests=False, data=data, project=project)
+        elif any(key in data for key in (*DOMAIN_CONTENT, "session_config")):
+            self.domain_files.append(file)
+            self._read_domain_file(file, self._parse(file, data))
 
     def _load_plain(self, *names: str) -> dict[str, Any]:
         file = _first_existing(self.root, *names)

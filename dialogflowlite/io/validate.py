@@ -363,6 +363,9 @@ def _source_position(project: Project, files: list[str], pattern: str) -> Positi
 
 
 def _domain_files(project: Project) -> list[str]:
+    if project.domain_files:
+        # imported projects' domain files too, which no rule of the layout finds
+        return [str(f) for f in project.domain_files]
     root = project.root
     folder = root / "domain"
     return [
