@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import add_source_options, positive_int, sources_from_args
+from dialogflowlite.cli.options import (
+    add_source_options,
+    output_folder,
+    positive_int,
+    sources_from_args,
+)
 
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import ProjectSources
@@ -138,7 +143,7 @@ def split_nlu(
         raise ProjectError(f"{source} has no NLU examples to split",
                            hint="pass the NLU file or folder with --nlu")
     train, test = data.train_test_split(training_fraction, seed)
-    folder = Path(out) if out is not None else root / SPLIT_FOLDER
+    folder = output_folder(out) if out is not None else root / SPLIT_FOLDER
     training_path = write_nlu(train, folder / TRAINING_FILE)
     test_path = write_nlu(test, folder / TEST_FILE)
     single = sorted(i for i, n in data.intent_counts().items() if n < 2)
@@ -251,7 +256,7 @@ def split_stories(
     random.Random(seed).shuffle(free)
     test_count = min(len(free) - 1, max(1, round(len(free) * (1.0 - training_fraction))))
     test, train = free[:test_count], free[test_count:] + joined
-    folder = Path(out) if out is not None else root / SPLIT_FOLDER
+    folder = output_folder(out) if out is not None else root / SPLIT_FOLDER
     training_path = write_stories_and_rules(train, folder / TRAINING_STORIES_FILE)
     test_path = write_stories_and_rules(test, folder / TEST_STORIES_FILE)
     if joined:

@@ -83,8 +83,15 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
               "theirs).")
     broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
     if broker is None:
-        raise ConfigError("endpoints.yml has no event_broker section to export to",
-                          hint="add `event_broker:` with a `type:` (file, SQL, or a plugin's)")
+        add = "add `event_broker:` with a `type:` (file, SQL, or a plugin's)"
+        if not endpoints_file and not any((config.project_dir / f"endpoints{suffix}").is_file()
+                                          for suffix in (".yml", ".yaml")):
+            # "endpoints.yml has no event_broker" would send the user to a file not there
+            raise ConfigError(f"there is no endpoints.yml in {config.project_dir} to name the "
+                              "event broker to export to",
+                              hint=f"create it and {add}, or pass --endpoints FILE")
+        raise ConfigError(f"{endpoints_file or 'endpoints.yml'} has no event_broker section "
+                          "to export to", hint=add)
     tracker_store = create_tracker_store(endpoints.get("tracker_store"),
                                          project=config.project_dir,
                                          default_sqlite=config.tracker_db)

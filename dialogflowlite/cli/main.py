@@ -2,25 +2,59 @@
 
 Commands come from the ``dfl_register_commands`` hook, the built-in ones
 included. A user mistake (any :class:`~dialogflowlite.errors.DialogflowLiteError`)
-prints one clear message and exits with 1; ``--debug`` adds the traceback.
+prints one clear message and exits with 1; ``--debug`` adds the traceback. A
+usage mistake (an unknown option, a mistyped command) exits with 2 and names
+the closest option or command (:mod:`dialogflowlite.cli.parser`). Ctrl-C exits
+with 130 and SIGTERM with 143, both after the command's clean-up ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from dialogflowlite import __version__
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.logs import log_settings
+from dialogflowlite.cli.parser import CommandLineParser
 from dialogflowlite.errors import DialogflowLiteError, PluginError
 from dialogflowlite.shared.log_setup import configure_logging
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process it ended
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill``, ``docker stop``, a CI job cancelled) while a command ran.
+
+    A BaseException, as KeyboardInterrupt is, so that ``finally`` blocks run on the
+    way out: without it the process died at once and left a training run's work
+    folder behind in the temporary directory.
+    """
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM unwinds it (cleaning up) instead of killing it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _commands() -> list[Command]:
@@ -39,7 +73,7 @@ def _commands() -> list[Command]:
 
 def build_parser(commands: Sequence[Command] | None = None) -> argparse.ArgumentParser:
     """The argument parser with every registered command."""
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="dialogflowlite",
         description="Build, train, test and serve task-oriented chatbots.",
     )
@@ -51,14 +85,15 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
     _add_logging_arguments(common, suppress=True)
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
-    for command in sorted(commands if commands is not None else _commands(),
-                          key=lambda c: c.name):
+    commands = sorted(commands if commands is not None else _commands(), key=lambda c: c.name)
+    for command in commands:
         words = command.name.split()
         subparsers = top
         for depth, word in enumerate(words[:-1]):
             key = " ".join(words[: depth + 1])
             if key not in groups:
-                group = subparsers.add_parser(word, help=f"{word} commands")
+                help_text = _group_help(key, commands)
+                group = subparsers.add_parser(word, help=help_text, description=help_text)
                 groups[key] = group.add_subparsers(dest=f"{key.replace(' ', '_')}_command",
                                                    metavar="COMMAND")
                 group.set_defaults(_group=group)
@@ -68,6 +103,26 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
         command.add_arguments(sub)
         sub.set_defaults(_run=command.run)
     return parser
+
+
+#: what the built-in command groups are for; a group of a plugin's commands is named by
+#: its sub-commands alone
+GROUP_HELP = {
+    "data": "check, split, convert and migrate the project's training data",
+    "data convert": "convert Rasa's Markdown or JSON training data into YAML",
+    "data split": "split NLU data or stories into a training and a test part",
+    "evaluate": "evaluate the stored conversations",
+    "plugin": "write the skeleton of a plugin package",
+}
+
+
+def _group_help(key: str, commands: Sequence[Command]) -> str:
+    """The help of a command group: what it is for, then the sub-commands it holds."""
+    depth = len(key.split())
+    words = sorted({c.name.split()[depth] for c in commands
+                    if c.name.startswith(key + " ") and len(c.name.split()) > depth})
+    listed = f"`{key} {' | '.join(words)}`"
+    return f"{GROUP_HELP[key]}: {listed}" if key in GROUP_HELP else f"the commands {listed}"
 
 
 def _add_logging_arguments(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -98,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if run is None:
             (getattr(args, "_group", None) or parser).print_help()
             return EXIT_USER_ERROR
-        code = run(args)
+        with _terminate_as_interrupt():
+            code = run(args)
         return int(code or 0)
     except DialogflowLiteError as e:
         if debug:
@@ -110,13 +166,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # folder, a data file without read permission): one line, not a traceback
         if debug:
             traceback.print_exc()
-        where = f": {e.filename}" if e.filename else ""
-        print(f"error: {e.strerror or e}{where} (hint: check that the path exists and may be "
-              "read or written; --debug shows where it happened)", file=sys.stderr)
+        if e.filename:
+            print(f"error: {e.strerror or e}: {e.filename} (hint: check that the path exists "
+                  "and may be read or written; --debug shows where it happened)",
+                  file=sys.stderr)
+        else:  # no path involved (a socket, a pipe): a path hint would mislead
+            print(f"error: {e.strerror or e} (hint: --debug shows where it happened)",
+                  file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 def entry_point() -> None:  # pragma: no cover - thin wrapper for console scripts

@@ -132,6 +132,13 @@ def sources_from_args(args: argparse.Namespace, parts: tuple[str, ...] = (),
         if word in parts and not Path(word).exists():
             raise ConfigError(f"--data took '{word}' as a path, and there is no such file",
                               hint=f"write `{command} {word}` before the options")
+    # checked here, before the project is read: the loader reports a missing path as one
+    # error after every warning that the missing files cause, which buries it
+    project_dir = getattr(args, "project", None) or "."
+    for word in data or ():
+        existing_path(word, project_dir, "training data", "--data")
+    if args.domain:
+        existing_path(args.domain, project_dir, "domain", "--domain")
     config = args.config
     if isinstance(config, list):  # a command whose --config also takes several to compare
         if len(config) > 1:
@@ -154,3 +161,39 @@ def existing_path(path: str | Path, project_dir: str | Path, what: str, option: 
         raise ProjectNotFoundError(f"the {what} {path} does not exist",
                                    hint=f"check the path given to {option}")
     return found
+
+
+def project_folder(path: str | Path) -> Path:
+    """The project folder ``--project`` names; it must be a folder.
+
+    For the commands that would otherwise first look for something inside it
+    and report that missing instead (``no model at nothere/models``).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ProjectNotFoundError(f"project folder {path} does not exist" if not folder.exists()
+                                   else f"project folder {path} is a file, not a folder",
+                                   hint="pass --project DIR, or run `dialogflowlite init`")
+    return folder
+
+
+def output_folder(out: str | Path, given: str | Path | None = None) -> Path:
+    """The folder ``--out`` names for a command that writes several files into it.
+
+    An existing file there is refused by name (``given``, as typed, when ``out``
+    is it resolved): making the folder failed with a bare "File exists".
+    """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {given or out} is a file, and this command writes its files into "
+                          "a folder", hint="pass a folder (a new one is made) with --out")
+    return folder
+
+
+def output_file(out: str | Path) -> Path:
+    """The file ``--out`` names for a command that writes one file; a folder is refused."""
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(f"--out {out} is a folder, and this command writes one file",
+                          hint="pass the path of the file to write with --out")
+    return target

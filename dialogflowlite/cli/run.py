@@ -8,6 +8,7 @@ rasa-sdk's action server as ``rasa run actions`` does.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 
@@ -256,8 +257,17 @@ def _run(args: argparse.Namespace) -> int:
                                            "actions`, or leave them out")
     check_remote_storage(args.remote_storage)
     check_jwt_private_key(args)
-    serve(config_from_args(args), host=args.host or DEFAULT_HOST,
-          port=DEFAULT_PORT if args.port is None else args.port, workers=args.workers)
+    host = args.host or DEFAULT_HOST
+    port = DEFAULT_PORT if args.port is None else args.port
+    try:
+        serve(config_from_args(args), host=host, port=port, workers=args.workers)
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        # the bare "Address already in use" names neither the port nor the way out
+        raise ConfigError(f"port {port} on {host} is already in use",
+                          hint="stop the program that listens there (another `dialogflowlite "
+                               "run`?), or pass another --port") from e
     return 0
 
 

@@ -34,7 +34,9 @@ from dialogflowlite.cli.options import (
     config_files,
     exclusion_percentage,
     existing_path,
+    output_folder,
     positive_int,
+    project_folder,
 )
 from dialogflowlite.io.loader import resolve_in_project
 
@@ -351,7 +353,10 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
     from dialogflowlite.errors import ConfigError
 
     stream = echo or sys.stdout
-    root = Path(project_dir)
+    root = project_folder(project_dir)
+    # checked first: the reports are written only after the tests (or a whole
+    # cross-validation's trainings) have run
+    output_folder(resolve_in_project(out, root), given=out)
     if compare and cross_validation:
         raise ConfigError(f"--cross-validation takes one config, and --config names "
                           f"{len(compare)}",

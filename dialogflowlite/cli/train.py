@@ -146,6 +146,17 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
     """
     from dialogflowlite.training.trainer import TrainOptions
 
+    output = None
+    if out is not None:
+        output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
+    folder = output if output is not None else Path(project_dir) / "models"
+    if folder.exists() and not folder.is_dir():
+        # said now: the model would be written only after the whole training
+        raise ConfigError(f"--out {out} is a file, and models are written into a folder"
+                          if out is not None else
+                          f"{folder} is a file, where the folder of the models should be",
+                          hint="move the file away, or pass a folder with --out (default: "
+                               "<project>/models); --fixed-model-name names the model file")
     project = load_project(project_dir, strict=False, sources=sources)
     if nlu is not None or stories is not None:
         from dialogflowlite.evaluation.nlu import load_nlu_data
@@ -163,9 +174,6 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
                                   hint="pass a YAML file (or folder) with a `stories:` section")
     if augmentation is not None:
         set_augmentation(project, augmentation)
-    output = None
-    if out is not None:
-        output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
     return project, output, (part,) if part else PARTS, TrainOptions(**options)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogflowlite.cli.command import Command
-from dialogflowlite.cli.options import existing_path, positive_int
+from dialogflowlite.cli.options import existing_path, output_file, positive_int
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +121,8 @@ def write_story_graph(paths: list[Any], out: Path | None, root: Path, *, fmt: st
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        output_file(args.out)
     visualize(args.project, stories=args.stories, rules=args.rules, out=args.out,
               fmt=args.format, domain=args.domain, config=args.config, nlu=args.nlu,
               max_history=args.max_history)

@@ -88,7 +88,7 @@ def test_dry_run_without_a_domain_is_one_error(project, capsys) -> None:
     # before, the missing domain stood among an error for every intent and response
     assert _train(project, "--dry-run", "-d", "nosuch") == 1
     err = capsys.readouterr().err
-    assert "error: the project has 1 error(s):" in err
+    assert err.count("error:") == 1
     assert "the domain nosuch does not exist" in err
 
 

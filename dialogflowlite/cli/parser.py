@@ -1,0 +1,104 @@
+"""The argument parser of the command line: an unknown option is named, with the closest one.
+
+Left to itself, argparse sets an option it does not know aside and then blames
+the option's value on the next positional argument (``train --epochs 3``
+answered "argument part: invalid choice: '3'"), or reports it from the
+top-level parser, whose usage lists none of the command's options. Rasa users
+type Rasa's options from habit, so the message says which option is unknown to
+which command, and the closest one it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose errors name an unknown option first.
+
+    The sub-command parsers made with ``add_subparsers`` are of this class too,
+    so the command that does not know the option is the one that says so.
+    """
+
+    _given: list[str]
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None,
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse ``args``; a word left over is an error of this parser, not of its parent."""
+        self._given = list(sys.argv[1:] if args is None else args)
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the error (an unknown option ahead of what it caused); exit 2."""
+        unknown = self.unknown_options()
+        if unknown:
+            message = self.unknown_option_message(unknown[0])
+        super().error(message)
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        # a mistyped command or part (`tain`, `data valdate`) gets the closest one
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as e:
+            choices = [str(c) for c in action.choices or ()]
+            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+            if not close:
+                raise
+            raise argparse.ArgumentError(action, f"{e.message}; did you mean "
+                                                 f"'{close[0]}'?") from None
+
+    def unknown_options(self) -> list[str]:
+        """The option words given to this parser that none of its options takes.
+
+        A parser with sub-commands sees its sub-command's options too, so only
+        the words before the first positional one (the sub-command) are its own.
+        """
+        words: list[str] = []
+        has_commands = self._subparsers is not None
+        for word in getattr(self, "_given", []):
+            if word == "--":
+                break
+            if not self._looks_like_option(word):
+                if has_commands:
+                    break
+                continue
+            if not self._known(word):
+                words.append(word.split("=", 1)[0])
+        return words
+
+    def unknown_option_message(self, option: str) -> str:
+        """``option`` is unknown to this command; the closest known one, and where to look."""
+        known = {name.lstrip("-"): name for name in self._option_string_actions
+                 if name.startswith("--") or len(name) == 2}
+        # compared without the dashes, which every name shares and would make alike
+        close = difflib.get_close_matches(option.lstrip("-"), list(known), n=1, cutoff=0.6)
+        suggestion = f"; did you mean {known[close[0]]}?" if close else ""
+        return (f"unknown option {option}{suggestion} "
+                f"(`{self.prog} --help` lists the options it takes)")
+
+    def _looks_like_option(self, word: str) -> bool:
+        if not word.startswith("-") or word == "-":
+            return False
+        # "-3" is a value (a negative number) unless the parser has options of that shape
+        return not (self._negative_number_matcher.match(word)
+                    and not self._has_negative_number_optionals)
+
+    def _known(self, word: str) -> bool:
+        name = word.split("=", 1)[0]
+        if name in self._option_string_actions:
+            return True
+        if name.startswith("--"):
+            # argparse takes an unambiguous prefix of a long option (--fixed for
+            # --fixed-model-name); an ambiguous one gets argparse's own message
+            return any(known.startswith(name) for known in self._option_string_actions)
+        # "-m5": a short option with its value attached; "-vq": short flags together
+        return word[:2] in self._option_string_actions
+
