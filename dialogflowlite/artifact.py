@@ -330,10 +330,15 @@ class ModelWriter:
             logger.debug("tensors stored once for several components: %.1f MB saved",
                          saved / 1e6)
         partial = target.with_suffix(target.suffix + ".partial")
-        with tarfile.open(partial, "w") as tar:
-            for item in sorted(self.workdir.rglob("*")):
-                if item.is_file():
-                    tar.add(item, arcname=str(item.relative_to(self.workdir)))
+        try:
+            with tarfile.open(partial, "w") as tar:
+                for item in sorted(self.workdir.rglob("*")):
+                    if item.is_file():
+                        tar.add(item, arcname=str(item.relative_to(self.workdir)))
+        except BaseException:
+            # stopped (Ctrl-C, SIGTERM) or failed while packing: leave no half-written file
+            partial.unlink(missing_ok=True)
+            raise
         partial.replace(target)  # never leave a half-written model where `run` looks
         return target
 
@@ -398,6 +403,18 @@ def _tar_member_problem(source: Path, tar: tarfile.TarFile) -> ModelLoadError | 
     return None
 
 
+def _starts_like_an_archive(source: Path) -> bool:
+    """Whether ``source`` begins as a gzip file or a tar archive does (a damaged model
+    still does; a YAML or JSON file given as the model does not)."""
+    try:
+        with source.open("rb") as file:
+            head = file.read(512)
+    except OSError:
+        return True  # unreadable: let the caller's message stand
+    compressed = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ")  # gzip, bzip2, xz
+    return head.startswith(compressed) or head[257:262] == b"ustar"
+
+
 def _cache_dir(source: Path) -> Path:
     stat = source.stat()
     key = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
@@ -427,6 +444,11 @@ def open_model(path: str | Path) -> ModelArchive:
                         tar.extractall(staging, members=list(_checked_members(tar, source)))
             except (tarfile.TarError, OSError, EOFError) as e:
                 shutil.rmtree(staging, ignore_errors=True)
+                if isinstance(e, tarfile.ReadError) and not _starts_like_an_archive(source):
+                    raise ModelLoadError(
+                        f"{source} is not a model file (a model is a .tar or .tar.gz "
+                        "archive that `dialogflowlite train` writes)",
+                        hint="pass a file from the project's models/ folder") from e
                 raise ModelLoadError(f"model file {source} is damaged: {e}",
                                      hint="retrain with `dialogflowlite train`") from e
             if problem is not None:
