@@ -250,7 +250,8 @@ class ProjectLoader:
     def load(self) -> Project:
         if not self.root.is_dir():
             raise ProjectNotFoundError(
-                f"project folder {self.root} does not exist",
+                f"project folder {self.root} "
+                + ("is a file, not a folder" if self.root.exists() else "does not exist"),
                 hint="pass --project DIR, or run `dialogflowlite init`",
             )
         config_file, config_data = self._parse_config()
@@ -474,6 +475,20 @@ class ProjectLoader:
     def _read_config(self, file: Path | None, data: Any) -> ProjectConfig:
         if file is None:
             return ProjectConfig()
+        if isinstance(data, dict) and not set(data) & (set(formats.CONFIG_KEYS) - {"version"}):
+            # a domain or training-data file given to --config would otherwise train on
+            # the default settings after a warning for each of its keys
+            found = [key for key in data
+                     if key != "version" and key in (*DOMAIN_CONTENT, *formats.DATA_KEYS)]
+            if found:
+                self.log.error(
+                    Position(str(file)),
+                    f"{file.name} is no config file: it holds {', '.join(found)}, and no "
+                    "language, pipeline or policies",
+                    "check the path given to --config (config.yml holds `pipeline:` and "
+                    "`policies:`)" if self.sources.config is not None
+                    else "config.yml holds `language:`, `pipeline:` and `policies:`")
+                return ProjectConfig()
         return read_config(file, data, self.log)
 
     def _skip(self, file: Path, project: Path | None) -> bool:

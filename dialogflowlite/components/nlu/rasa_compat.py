@@ -565,5 +565,9 @@ def prepare_pipeline(
 ) -> list[ComponentConfig]:
     """The pipeline to build: the default one when ``items`` is empty, else the translation."""
     if not items:
-        return default_pipeline(training_data)
+        pipeline = default_pipeline(training_data)
+        if not quiet:
+            logger.info("no pipeline configured; using %s",
+                        ", ".join(spec.name for spec in pipeline))
+        return pipeline
     return translate_pipeline(items, language=language, defaults_of=defaults_of, quiet=quiet)
