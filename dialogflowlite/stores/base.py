@@ -193,9 +193,9 @@ class TrackerStore(abc.ABC):
         try:
             return DialogueStateTracker(sender_id, self._slots(), read)
         except Exception as e:
-            raise TrackerStoreError(
+            raise lasting(TrackerStoreError(
                 f"conversation {sender_id!r} in {type(self).__name__} holds events that "
-                f"cannot be replayed: {e}", hint="check what wrote into the tracker store") from e
+                f"cannot be replayed: {e}", hint="check what wrote into the tracker store")) from e
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The stored conversation rebuilt as a tracker, or None for an unknown sender."""
@@ -319,6 +319,16 @@ class LockStore(abc.ABC):
         return build_store(cls, config, "lock_store")
 
 
+def lasting(error: TrackerStoreError) -> TrackerStoreError:
+    """Mark ``error`` as one that the same read or write meets again, however often it is
+    tried: the conversation or its events are the cause (too large for the store, not
+    JSON, not replayable), not a store that cannot be reached for a while. Channels
+    then do not ask a platform to deliver the message again (see
+    :func:`~dialogflowlite.server.channels.deliveries.redelivery_may_succeed`)."""
+    error.lasting = True  # type: ignore[attr-defined]
+    return error
+
+
 def next_write_time(previous: float | None) -> float:
     """The time to record for a write that versions a conversation: now, but always
     later than the previous write's, so a version never repeats even when the
@@ -346,8 +356,8 @@ def dump_events(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
     try:
         return [dump_event(event) for event in events]
     except (TypeError, ValueError, OverflowError) as e:
-        raise TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}",
-                                hint="events may hold only JSON values") from e
+        raise lasting(TrackerStoreError(f"an event of {sender_id!r} is not JSON: {e}",
+                                        hint="events may hold only JSON values")) from e
 
 
 def registered_types(hook: str) -> dict[str, type]:

@@ -49,7 +49,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.stores.base import StoredVersion, TrackerStore, dump_events
+from dialogflowlite.stores.base import StoredVersion, TrackerStore, dump_events, lasting
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -108,12 +108,12 @@ def _is_too_large(error: Exception) -> bool:
 
 
 def _too_large(sender_id: str, table: str) -> TrackerStoreError:
-    return TrackerStoreError(
+    return lasting(TrackerStoreError(
         f"conversation {sender_id!r} is too large for one DynamoDB item (400 KB at most) in "
         f"table {table!r}: the new events were not stored, the ones stored before are kept",
         hint="DynamoDB keeps a conversation in one item, as Rasa does; for conversations "
              "this long use another tracker store (postgres, mongo, redis), or delete or "
-             "replace old conversations")
+             "replace old conversations"))
 
 
 def _as_stored(sender_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -204,9 +204,9 @@ class DynamoTrackerStore(TrackerStore):
         try:
             return {name: self._serializer.serialize(value) for name, value in values.items()}
         except (TypeError, ValueError, ArithmeticError) as e:
-            raise TrackerStoreError(f"an event of {sender_id!r} holds a value DynamoDB cannot "
-                                    f"store: {e}", hint="events may hold only JSON values, "
-                                                        "and numbers of at most 38 digits") from e
+            raise lasting(TrackerStoreError(
+                f"an event of {sender_id!r} holds a value DynamoDB cannot store: {e}",
+                hint="events may hold only JSON values, and numbers of at most 38 digits")) from e
 
     def _read(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {name: _as_json(self._deserializer.deserialize(value))

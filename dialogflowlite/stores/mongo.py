@@ -35,7 +35,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.stores.base import StoredVersion, TrackerStore, dump_events
+from dialogflowlite.stores.base import StoredVersion, TrackerStore, dump_events, lasting
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -80,12 +80,12 @@ def _too_large(error: Exception) -> bool:
 
 
 def _too_large_error(sender_id: str, error: Exception) -> TrackerStoreError:
-    return TrackerStoreError(
+    return lasting(TrackerStoreError(
         f"conversation {sender_id!r} cannot be written to MongoDB: its document would pass "
         f"MongoDB's limit of {MAX_DOCUMENT_MB} MB per document, as the conversation keeps all "
         f"its events in one document ({type(error).__name__}: {error})",
         hint="delete the conversation's document (or its older events) from the collection, "
-             "or keep conversations in a store with one row per event (type: SQL or redis)")
+             "or keep conversations in a store with one row per event (type: SQL or redis)"))
 
 
 def _as_stored(sender_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:

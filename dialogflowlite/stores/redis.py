@@ -51,7 +51,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.stores.base import TrackerStore, dump_events
+from dialogflowlite.stores.base import TrackerStore, dump_events, lasting
 from dialogflowlite.stores.stored_events import UndecodableEvent, decode_events
 from dialogflowlite.stores.tickets import TicketLockStore
 
@@ -322,11 +322,11 @@ class RedisTrackerStore(TrackerStore):
                     return False
                 old = rasa_tracker_events(stored)
                 if any(isinstance(event, UndecodableEvent) for event in old):
-                    raise TrackerStoreError(
+                    raise lasting(TrackerStoreError(
                         f"conversation {sender_id!r}: the Redis key {key!r} holds a string "
                         f"that is not a Rasa tracker ({old[0].error}), so no events can be "
                         "added to it", hint="delete the key, or give the store another "
-                                            "key_prefix")
+                                            "key_prefix"))
                 pipe.multi()
                 pipe.delete(key)
                 pipe.sadd(self._senders, sender_id)

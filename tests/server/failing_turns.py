@@ -23,6 +23,25 @@ def store_down_for(agent: Any, saves: int = 1) -> None:
     store.append_events = failing
 
 
+def store_refuses_for(agent: Any, saves: int = 1) -> None:
+    """Make the next ``saves`` writes of ``agent``'s tracker store fail as a store's do
+    when the events themselves cannot be kept (not JSON): each try fails the same way."""
+    from dialogflowlite.stores.base import dump_events
+
+    store = agent.tracker_store
+    append = store.append_events
+    left = [saves]
+
+    async def failing(sender_id: str, events: list[dict[str, Any]], *args: Any,
+                      **kwargs: Any) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            dump_events(sender_id, [*events, {"event": "slot", "value": object()}])
+        return await append(sender_id, events, *args, **kwargs)
+
+    store.append_events = failing
+
+
 def bot_broken_for(agent: Any, turns: int = 1) -> None:
     """Make the next ``turns`` turns of ``agent`` fail for good (a bug, not an outage)."""
     processor = agent.processor

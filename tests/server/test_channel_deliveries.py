@@ -166,6 +166,22 @@ def test_which_failures_a_redelivery_may_get_past(error: Exception, worth_it: bo
     assert redelivery_may_succeed(error) is worth_it
 
 
+def _raised_by(call: Any) -> Exception:
+    try:
+        call()
+    except Exception as e:
+        return e
+    raise AssertionError("nothing was raised")
+
+
+def test_a_store_error_the_events_cause_is_not_worth_a_redelivery() -> None:
+    from dialogflowlite.stores.base import dump_events
+
+    not_json = _raised_by(lambda: dump_events("u1", [{"event": "slot", "value": object()}]))
+    assert type(not_json) is TrackerStoreError
+    assert redelivery_may_succeed(not_json) is False
+
+
 def test_a_turn_the_store_could_not_keep_is_forgotten_by_every_worker(caplog) -> None:
     store = ForgettingLockStore()
     request = request_for(store)

@@ -770,6 +770,20 @@ def test_an_update_that_fails_for_good_is_logged_as_lost(make_app, agent, api: B
     assert "conversation '42'" in caplog.text and "is lost" in caplog.text
 
 
+def test_an_update_whose_events_no_store_can_keep_is_not_delivered_again(
+        make_app, agent, api: BotApi, caplog) -> None:
+    from failing_turns import store_refuses_for, user_texts
+
+    app = make_app(credentials=credentials(api))
+    store_refuses_for(agent)
+    with caplog.at_level("ERROR"):
+        failed, stored = post_update(app, agent, text_update("/greet"))
+    # each re-delivery would fail the same way, and Telegram holds back the later
+    # updates of the bot while it retries one
+    assert (failed.status, failed.text) == (200, "success") and user_texts(stored) == []
+    assert "is not JSON" in caplog.text and "is lost" in caplog.text
+
+
 def test_a_failed_start_after_a_stored_restart_is_not_delivered_again(make_app, agent,
                                                                       api: BotApi) -> None:
     from failing_turns import user_texts

@@ -18,6 +18,7 @@ import pytest
 from test_backends import _conversation, _domain, dynamo_store_factory
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.server.channels.deliveries import redelivery_may_succeed
 from dialogflowlite.shared.events import UserUttered
 from dialogflowlite.stores.base import StoredVersion
 from dialogflowlite.stores.sqlite import SQLiteTrackerStore
@@ -258,6 +259,8 @@ def test_a_conversation_too_large_for_one_item_keeps_what_was_stored(make_store)
         with pytest.raises(TrackerStoreError, match="too large for one DynamoDB item") as error:
             await store.save(tracker)
         assert "other tracker store" in error.value.hint
+        # every re-delivery of the message would fail the same way
+        assert redelivery_may_succeed(error.value) is False
         assert await store.load_versioned_events("alice") == before
         with pytest.raises(TrackerStoreError, match="too large for one DynamoDB item"):
             await store.replace(tracker)

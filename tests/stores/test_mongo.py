@@ -15,6 +15,7 @@ import pytest
 from test_backends import _conversation, mongo_store_factory
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.server.channels.deliveries import redelivery_may_succeed
 from dialogflowlite.shared.events import UserUttered
 
 RASA_DOCUMENT = {
@@ -152,6 +153,8 @@ def test_a_conversation_too_large_for_one_document_is_named(make_store, refusal:
         assert "16 MB" in error.value.message
         assert "reachable" not in error.value.hint
         assert "one row per event" in error.value.hint
+        # every re-delivery of the message would fail the same way
+        assert redelivery_may_succeed(error.value) is False
 
     asyncio.run(main())
 
@@ -167,7 +170,10 @@ def test_other_refused_writes_stay_write_failures(make_store) -> None:
 
         await store._collection()
         store.conversations.blocking.find_one_and_update = unauthorized
-        with pytest.raises(TrackerStoreError, match="MongoDB write failed: OperationFailure"):
+        with pytest.raises(TrackerStoreError, match="MongoDB write failed: OperationFailure") \
+                as error:
             await store.save(_conversation("bob"))
+        # a refusal the server's operator can lift: worth a re-delivery
+        assert redelivery_may_succeed(error.value) is True
 
     asyncio.run(main())

@@ -95,6 +95,7 @@ def test_a_string_that_is_no_rasa_tracker_is_kept_and_refused_on_write(redis_url
     import redis
 
     from dialogflowlite.errors import TrackerStoreError
+    from dialogflowlite.server.channels.deliveries import redelivery_may_succeed
     from dialogflowlite.stores.redis import RedisTrackerStore
 
     prefix = f"dfltest-{uuid.uuid4().hex[:8]}:"
@@ -105,9 +106,11 @@ def test_a_string_that_is_no_rasa_tracker_is_kept_and_refused_on_write(redis_url
         store = RedisTrackerStore(url=redis_url, key_prefix=prefix)
         tracker = await store.retrieve("bob")
         assert tracker is not None and list(tracker.events) == []
-        with pytest.raises(TrackerStoreError, match=r"'bob'.*not a Rasa tracker"):
+        with pytest.raises(TrackerStoreError, match=r"'bob'.*not a Rasa tracker") as error:
             await store.append_events("bob", [{"event": "slot", "name": "a", "value": 1}])
         assert admin.get(f"{prefix}bob") == "not json"
+        # every re-delivery of a message to this conversation would fail the same way
+        assert redelivery_may_succeed(error.value) is False
         await store.close()
 
     try:

@@ -73,13 +73,16 @@ def redelivery_may_succeed(error: BaseException) -> bool:
 
     A turn stores its events as its last step (a lock given back late is logged,
     not raised), so a turn that raised stored nothing. Worth a re-delivery are
-    failures that pass: a store that cannot be reached (:class:`TrackerStoreError`,
-    or a connection error of a plugin's store), no model loaded yet, a server
-    that cannot serve now. Any other failure would only come back with each
+    failures that pass: a store that cannot be reached (a :class:`TrackerStoreError`
+    the store did not mark with :func:`~dialogflowlite.stores.base.lasting`, or a
+    connection error of a plugin's store), no model loaded yet, a server that
+    cannot serve now. Any other failure would only come back with each
     re-delivery, and a platform answered errors for long disables the webhook.
     """
     if isinstance(error, TrackerStoreError):
-        return True
+        # a conversation too large for its store, events that are not JSON: every
+        # re-delivery would fail the same way (see dialogflowlite.stores.base.lasting)
+        return not getattr(error, "lasting", False)
     if isinstance(error, ApiError):
         return error.status in PASSING_STATUSES
     return isinstance(error, (ConnectionError, TimeoutError))
