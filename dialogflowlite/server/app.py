@@ -173,7 +173,7 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     from sanic import Sanic
 
     from dialogflowlite.plugins.manager import get_plugin_manager
-    from dialogflowlite.server import cors, lifecycle
+    from dialogflowlite.server import cors, lifecycle, long_requests
     from dialogflowlite.server.auth import Authenticator, install_auth
     from dialogflowlite.server.channels.loader import mount_channels
     from dialogflowlite.server.errors import install_error_handler
@@ -218,6 +218,7 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     install_auth(app, authenticator)
     cors.install_cors(app, config.cors_origins)
     lifecycle.install(app)
+    long_requests.install(app)
     channels = mount_channels(app, config.read_credentials(), config.connector)
     _log_missing_webchat(config, channels)
     register_routes(app, config, channels)

@@ -61,6 +61,44 @@ def test_a_message_longer_than_the_response_timeout_is_still_a_503(make_app,
     assert asyncio.run(main()) == 503
 
 
+def test_a_message_after_a_training_on_the_same_connection_keeps_the_timeout(
+        make_app, monkeypatch) -> None:
+    # a reverse proxy sends any client's requests through the connections it keeps open
+    from dialogflowlite.server.handling import MessageHandler
+    from dialogflowlite.server.routes import training
+
+    async def fast_train(job, models_dir: Path) -> Path:
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / "fast.tar"
+        path.write_bytes(b"model")
+        return path
+
+    handle = MessageHandler.handle
+
+    async def slow_handle(self, *args, **kwargs):
+        await asyncio.sleep(SLOW)
+        return await handle(self, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_model", fast_train)
+    monkeypatch.setattr(MessageHandler, "handle", slow_handle)
+    app = make_app(response_timeout=1)
+
+    async def main() -> list[int]:
+        statuses = []
+        async with serving(app) as url, aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=1)) as session:
+            async with session.post(f"{url}/model/train", data=BODY, headers=YAML) as answer:
+                await answer.read()
+                statuses.append(answer.status)
+            async with session.post(f"{url}/webhooks/rest/webhook",
+                                    json={"sender": "slow", "message": "/greet"}) as answer:
+                await answer.read()
+                statuses.append(answer.status)
+        return statuses
+
+    assert asyncio.run(main()) == [200, 503]
+
+
 def _padded(size: int) -> bytes:
     """The training body, grown to ``size`` bytes by a YAML comment."""
     body = training_body(CONFIG, DOMAIN, RULES) + b"\n# "
