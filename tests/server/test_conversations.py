@@ -174,6 +174,29 @@ def test_messages_then_predict_then_the_bot_answers(make_app, agent) -> None:
     asyncio.run(main())
 
 
+def test_messages_answers_the_conversation_as_its_turn_stored_it(make_app, agent) -> None:
+    from dialogflowlite.shared.events import SlotSet
+
+    app = make_app()
+    processor = agent.processor
+    handle = processor.handle_message
+
+    async def then_another_turn(message, **kwargs):
+        result = await handle(message, **kwargs)
+        # a turn of the same conversation that ran as soon as the lock was free
+        later = await agent.tracker_store.retrieve(message.sender_id)
+        later.update(SlotSet(name="colour", value="blue"))
+        await agent.tracker_store.save(later)
+        return result
+
+    processor.handle_message = then_another_turn
+    response = asyncio.run(request(app, "post", "/conversations/hal/messages",
+                                   json={"text": "/greet", "sender": "user"}))
+    assert response.status == 200
+    assert response.json["events"][-1]["event"] == "user"
+    assert response.json["slots"]["colour"] is None
+
+
 def test_messages_with_a_parse_result_skip_nlu(make_app) -> None:
     app = make_app()
     parse = {"intent": {"name": "goodbye", "confidence": 0.8}, "entities": []}

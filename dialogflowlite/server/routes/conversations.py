@@ -83,9 +83,11 @@ async def log_user_message(agent: Any, message: Any) -> DialogueStateTracker:
     first, as for a message the bot answers, and the slots the message fills (the
     domain's slot mappings, Rasa's ``action_extract_slots``) are set, so a later
     ``/predict`` sees the turn as the bot would.
+
+    The conversation answered is the one stored under the lock, as Rasa answers
+    it: read again afterwards, it could hold a turn that ran meanwhile.
     """
-    await agent.processor.handle_message(message, predict=False)
-    return await agent.get_tracker(message.sender_id)
+    return (await agent.processor.handle_message(message, predict=False)).tracker
 
 
 def parse_events(data: Any) -> list[Event]:
