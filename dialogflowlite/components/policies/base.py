@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from dialogflowlite.components.base import Component
 from dialogflowlite.components.policies.states import (
+    LiveStates,
     RuleOnlyData,
     State,
     StateFeaturizer,
+    StoryView,
     featurised_events,
     hidden_turns,
     story_policy_states,
@@ -105,17 +107,22 @@ class Conversation:
     #: set on the view of policies that learn from stories only: what only the
     #: rules know about, left out of ``states`` (see :meth:`for_story_policies`)
     rule_only: RuleOnlyData | None = None
+    #: the live conversation these states come from, which keeps the story view
+    #: between predictions (see :meth:`for_story_policies`)
+    live: LiveStates | None = field(default=None, repr=False, compare=False)
 
     def for_story_policies(self, rule_only: RuleOnlyData | None) -> Conversation:
         """The conversation as policies that learn from stories only see it: turns
         predicted by rules no story follows, and rule-only slots and loops, left out
-        (itself when there is nothing to leave out)."""
-        hidden = hidden_turns(self.events)
-        if not any(hidden) and (rule_only is None or not (rule_only.slots or rule_only.loops)):
+        (itself when there is nothing to leave out). A live conversation only reads
+        what was added since it was last asked."""
+        if self.live is not None:
+            states = self.live.story_states(rule_only)
+        else:
+            states = StoryView(rule_only).of(self.events, self.states)
+        if states is None:
             return self
-        rule_only = rule_only or RuleOnlyData()
-        return Conversation(self.events, story_policy_states(self.states, hidden, rule_only),
-                            rule_only)
+        return Conversation(self.events, states, rule_only or RuleOnlyData())
 
     def states_of(self, events: Sequence[Event], featurizer: StateFeaturizer) -> list[State]:
         """The states of ``events`` (a part of this conversation), seen the same way."""
@@ -135,7 +142,7 @@ class Conversation:
         """The tracker's conversation; the featurizer keeps it and, when the tracker
         is asked about again with events appended, only reads the new events."""
         live = featurizer.live_states_of(tracker.sender_id, tracker.events)
-        return cls(live.events, live.states)
+        return cls(live.events, live.states, live=live)
 
     @property
     def current(self) -> State:

@@ -89,6 +89,12 @@ def user_turn_undone(events: Sequence[Event]) -> bool:
     return False
 
 
+def _end_to_end(prediction: PolicyPrediction) -> bool:
+    # read with a default: a plugin's prediction object made before the attribute
+    # existed still counts as a prediction from the intent
+    return bool(getattr(prediction, "is_end_to_end_prediction", False))
+
+
 class PolicyEnsemble:
     """Policies in config order, deciding together."""
 
@@ -184,12 +190,12 @@ class PolicyEnsemble:
         then confidence, then priority (config order among equals)."""
         live = [p for p in predictions if p.confidence > 0]
         no_user = any(p.is_no_user_prediction for p in live)
-        end_to_end = not no_user and any(p.is_end_to_end_prediction for p in live)
+        end_to_end = not no_user and any(_end_to_end(p) for p in live)
         best: PolicyPrediction | None = None
         for prediction in live:
             if prediction.is_no_user_prediction != no_user:
                 continue
-            if not no_user and prediction.is_end_to_end_prediction != end_to_end:
+            if not no_user and _end_to_end(prediction) != end_to_end:
                 continue
             if best is None or ((prediction.confidence, prediction.priority)
                                 > (best.confidence, best.priority)):
@@ -213,11 +219,11 @@ class PolicyEnsemble:
             return ActionPrediction(ACTION_LISTEN, 0.0,
                                     policy.policy_name if policy is not None else None,
                                     events, probabilities={ACTION_LISTEN: 0.0})
-        if best.is_end_to_end_prediction and tracker.latest_action_name == ACTION_LISTEN:
+        if _end_to_end(best) and tracker.latest_action_name == ACTION_LISTEN:
             # later states read this user turn by its text, as the prediction did
             events.append(UserUtteranceFeaturization(use_text_for_featurization=True))
         action = best.action_name
         logger.debug("predicted %s (%s, %.2f)", action, best.policy_name, best.confidence)
         return ActionPrediction(action, best.confidence, best.policy_name, events,
                                 best.is_no_user_prediction, dict(best.probabilities),
-                                best.hide_rule_turn)
+                                bool(getattr(best, "hide_rule_turn", False)))

@@ -165,6 +165,8 @@ class RulePolicy(Policy):
         self.rules_not_in_stories: frozenset[str] = frozenset()
         self._rule_index: RuleIndex | None = None
         self._unhappy_index: RuleIndex | None = None
+        #: the domain last predicted for, with each action's place in its action list
+        self._action_order: tuple[Domain, dict[str, int]] | None = None
         #: training only: where each rule comes from (for contradiction messages)
         self.lookup = RuleLookup()
 
@@ -331,7 +333,13 @@ class RulePolicy(Policy):
             scores[self.fallback_action] = self.fallback_threshold
         if action is not None:
             scores[action] = score
-        order = {name: index for index, name in enumerate(domain.action_names)}
+        if len(scores) < 2:
+            return scores
+        if self._action_order is None or self._action_order[0] is not domain:
+            # the domain builds its action list on every call: read it once
+            names = domain.action_names
+            self._action_order = (domain, {name: i for i, name in enumerate(names)})
+        order = self._action_order[1]
         return dict(sorted(scores.items(), key=lambda item: order.get(item[0], len(order))))
 
     @staticmethod
@@ -355,7 +363,7 @@ class RulePolicy(Policy):
         returning = decision.returning_from_unhappy_path
         events = [LoopInterrupted(is_interrupted=True)] if returning else []
         score = self._score(conversation) if decision.action is not None else 0.0
-        hide = (decision.action is not None
+        hide = (decision.action is not None and bool(self.rules_not_in_stories)
                 and source_id(decision.source) in self.rules_not_in_stories)
         return self.prediction(self._probabilities(decision.action, score, domain),
                                events=events,

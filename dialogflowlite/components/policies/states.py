@@ -31,6 +31,7 @@ from dialogflowlite.shared.events import (
     AllSlotsReset,
     EntitiesAdded,
     Event,
+    FollowupAction,
     Restarted,
     SessionStarted,
     SlotSet,
@@ -171,10 +172,114 @@ class RuleOnlyData:
         return cls(frozenset(data.get("slots") or ()), frozenset(data.get("loops") or ()))
 
 
+class HiddenTurns:
+    """Which states story-based policies leave out, read from events as they come.
+
+    A state is left out when the action after it was logged with
+    ``hide_rule_turn``. As Rasa reads a conversation for such policies, the
+    state right after the active loop ran, and the state before a follow-up
+    action, keep the previous state's verdict whatever their action says, so a
+    hidden loop activation hides the listening that follows it too. (The
+    current state is always shown; Rasa may leave it out right after the loop
+    ran, where the loop's own prediction overrules every other anyway.)
+    """
+
+    def __init__(self) -> None:
+        #: for each ``ActionExecuted`` read: whether the state before it is left out
+        self.verdicts: list[bool] = []
+        #: how many events were read
+        self.read = 0
+        self.any_hidden = False
+        self._was_hidden = False
+        self._loop: str | None = None
+        self._latest: str | None = None
+        self._followup = False
+
+    def update(self, events: Sequence[Event]) -> list[bool]:
+        """Read the events of ``events`` after those already read; the verdicts."""
+        for index in range(self.read, len(events)):
+            event = events[index]
+            if isinstance(event, ActionExecuted):
+                if not self._followup and self._latest != self._loop:
+                    self._was_hidden = event.hide_rule_turn
+                self.verdicts.append(self._was_hidden)
+                self.any_hidden = self.any_hidden or self._was_hidden
+                self._latest, self._followup = event.name, False
+            elif isinstance(event, ActiveLoop):
+                self._loop = None if event.name in (None, SHOULD_NOT_BE_SET) else event.name
+            elif isinstance(event, FollowupAction):
+                self._followup = True
+            elif isinstance(event, UserUttered):
+                self._followup = False
+            elif isinstance(event, (Restarted, SessionStarted)):
+                self._loop, self._latest, self._followup = None, None, False
+        self.read = max(self.read, len(events))
+        return self.verdicts
+
+
 def hidden_turns(events: Sequence[Event]) -> list[bool]:
-    """For each ``ActionExecuted`` in ``events``: whether its turn is hidden from
-    story-based policies (``hide_rule_turn``)."""
-    return [event.hide_rule_turn for event in events if isinstance(event, ActionExecuted)]
+    """For each ``ActionExecuted`` in ``events``: whether story-based policies leave
+    out the state before it (see :class:`HiddenTurns`)."""
+    return HiddenTurns().update(events)
+
+
+_Shown = tuple[str | None, str | None]
+
+
+class StoryStates:
+    """States as policies that learn from stories only see them, read as they come
+    (see :func:`story_policy_states`); the states before actions are read once."""
+
+    def __init__(self, rule_only: RuleOnlyData | None) -> None:
+        self.rule_only = rule_only or RuleOnlyData()
+        #: the story view of the states read so far
+        self.kept: list[State] = []
+        #: how many states were read (every state but a conversation's current one)
+        self.read = 0
+        self._last_shown: _Shown | None = None
+        self._was_hidden = False
+
+    def _step(self, state: State, hide: bool) -> tuple[State | None, _Shown | None]:
+        """The story view of ``state`` (None when left out) and the previous action
+        to show from then on."""
+        last_shown = self._last_shown
+        if not self._was_hidden:
+            last_shown = (state.prev_action, state.prev_action_text)
+        if hide:
+            return None, last_shown
+        rule_only = self.rule_only
+        changes: dict[str, Any] = {}
+        if rule_only.slots and any(name in rule_only.slots for name, _ in state.slots):
+            changes["slots"] = tuple(item for item in state.slots
+                                     if item[0] not in rule_only.slots)
+        if state.active_loop in rule_only.loops:
+            changes["active_loop"], changes["loop_rejected"] = None, False
+        if self.kept and not state.after_listen:
+            previous = self.kept[-1]
+            if (previous.intent, previous.entities, previous.text) != \
+                    (state.intent, state.entities, state.text):
+                changes.update(intent=previous.intent, entities=previous.entities,
+                               text=previous.text)
+        if (last_shown is not None and last_shown != (None, None)
+                and last_shown != (state.prev_action, state.prev_action_text)):
+            changes["prev_action"], changes["prev_action_text"] = last_shown
+        return (replace(state, **changes) if changes else state), last_shown
+
+    def view(self, states: Sequence[State], hidden: Sequence[bool]) -> list[State]:
+        """The story view of ``states`` (one before each action, then the current one),
+        given ``hidden`` (:func:`hidden_turns`); ``states`` must go on from those read."""
+        for index in range(self.read, len(states) - 1):
+            hide = hidden[index] if index < len(hidden) else False
+            shown, self._last_shown = self._step(states[index], hide)
+            self._was_hidden = hide
+            if shown is not None:
+                self.kept.append(shown)
+        self.read = max(self.read, len(states) - 1)
+        if not states:
+            return []
+        index = len(states) - 1
+        current, _ = self._step(states[index], hidden[index] if index < len(hidden) else False)
+        return [*self.kept, current] if current is not None else list(self.kept)
 
 
 def story_policy_states(states: Sequence[State], hidden: Sequence[bool],
@@ -182,37 +287,34 @@ def story_policy_states(states: Sequence[State], hidden: Sequence[bool],
     """``states`` (one before each action, then the current one) as policies that
     learn from stories only see them, as Rasa featurises them for such policies:
 
-    * the states before hidden actions are left out;
+    * the states before hidden actions are left out (``hidden``, from
+      :func:`hidden_turns`);
     * rule-only slots and loops are taken out of every state;
     * a state after a bot action shows the user turn of the state before it
       (so a hidden turn's user input does not leak into the next one);
     * the previous action is the last action of a turn that was not hidden.
     """
-    rule_only = rule_only or RuleOnlyData()
-    kept: list[State] = []
-    last_shown: tuple[str | None, str | None] | None = None
-    was_hidden = False
-    for index, state in enumerate(states):
-        hide = hidden[index] if index < len(hidden) else False
-        if not was_hidden:
-            last_shown = (state.prev_action, state.prev_action_text)
-        was_hidden = hide
-        if hide:
-            continue
-        changes: dict[str, Any] = {}
-        if rule_only.slots and any(name in rule_only.slots for name, _ in state.slots):
-            changes["slots"] = tuple(item for item in state.slots
-                                     if item[0] not in rule_only.slots)
-        if state.active_loop in rule_only.loops:
-            changes["active_loop"], changes["loop_rejected"] = None, False
-        if kept and not state.after_listen:
-            previous = kept[-1]
-            changes.update(intent=previous.intent, entities=previous.entities,
-                           text=previous.text)
-        if last_shown is not None and last_shown != (None, None):
-            changes["prev_action"], changes["prev_action_text"] = last_shown
-        kept.append(replace(state, **changes) if changes else state)
-    return kept
+    return StoryStates(rule_only).view(states, hidden)
+
+
+@dataclass
+class StoryView:
+    """A live conversation's story view so far, kept to be extended with it."""
+
+    rule_only: RuleOnlyData | None
+    turns: HiddenTurns = field(default_factory=HiddenTurns)
+    states: StoryStates | None = None
+
+    def of(self, events: Sequence[Event], states: Sequence[State]) -> list[State] | None:
+        """The story view of the conversation (None when it leaves nothing out)."""
+        hidden = self.turns.update(events)
+        rule_only = self.rule_only
+        if not self.turns.any_hidden and (rule_only is None
+                                          or not (rule_only.slots or rule_only.loops)):
+            return None
+        if self.states is None:
+            self.states = StoryStates(rule_only)
+        return self.states.view(states, hidden)
 
 
 # ---------------------------------------------------------------- slot features
@@ -329,6 +431,18 @@ class LiveStates:
     count: int
     loops: frozenset[str]
     walk: _Walk
+    #: the story view (:meth:`story_states`), extended along with the states
+    story: StoryView | None = None
+
+    def story_states(self, rule_only: RuleOnlyData | None) -> list[State] | None:
+        """The states as policies that learn from stories only see them, None when
+        that leaves nothing out; only what was added since the last call is read."""
+        story = self.story
+        if (story is None or story.rule_only != rule_only or story.turns.read > len(self.events)
+                or (story.states is not None and story.states.read > len(self.states) - 1)):
+            # first asked, or asked about an earlier point of the conversation
+            story = self.story = StoryView(rule_only)
+        return story.of(self.events, self.states)
 
 
 class StateFeaturizer:
@@ -547,4 +661,4 @@ class StateFeaturizer:
         states = previous.states[:-1] + self._walk(walk, added, False)
         states.append(self._snapshot(walk, False))
         return LiveStates(previous.events + list(added), states, events, len(events),
-                          previous.loops, walk)
+                          previous.loops, walk, previous.story)

@@ -199,3 +199,37 @@ def test_policies_that_are_not_skippable_are_always_asked() -> None:
     chosen = decide(PolicyEnsemble([rules, custom]), *said("greet"))
     assert chosen.action_name == "utter_rule"
     assert chosen.events == [note]
+
+
+def test_a_plugin_prediction_without_the_newer_attributes_still_counts() -> None:
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class OlderPrediction:
+        """A plugin's own prediction object, with only the attributes it always had."""
+
+        probabilities: dict[str, float]
+        policy_name: str = "OlderPolicy"
+        priority: int = 2
+        events: list = field(default_factory=list)
+        is_no_user_prediction: bool = False
+
+        @property
+        def confidence(self) -> float:
+            return max(self.probabilities.values(), default=0.0)
+
+        @property
+        def action_name(self) -> str | None:
+            return max(self.probabilities, key=self.probabilities.get, default=None)
+
+    class OlderPolicy(FixedPolicy):
+        name: ClassVar[str] = "OlderPolicy"
+
+        def predict_conversation(self, conversation, domain):
+            return OlderPrediction(dict(self.probabilities))
+
+    ensemble = PolicyEnsemble([OlderPolicy({"utter_old": 0.9}),
+                               FixedPolicy({"utter_x": 0.5}, priority=4)])
+    chosen = decide(ensemble, *said("greet"))
+    assert (chosen.action_name, chosen.policy_name) == ("utter_old", "OlderPolicy")
+    assert chosen.hide_rule_turn is False

@@ -364,6 +364,40 @@ def test_hidden_rule_turns_leave_the_states_of_story_policies() -> None:
     assert seen == [State(), State(intent="chitchat", prev_action="action_listen")]
 
 
+def test_the_listening_after_a_hidden_loop_activation_stays_hidden() -> None:
+    from dialogflowlite.components.policies.states import (
+        RuleOnlyData,
+        State,
+        StateFeaturizer,
+        hidden_turns,
+        story_policy_states,
+    )
+    from dialogflowlite.shared.domain import Domain, IntentDef
+    from dialogflowlite.shared.events import ActiveLoop
+
+    domain = Domain(intents={"request": IntentDef("request"), "inform": IntentDef("inform")})
+    # a rule no story follows activated the form; the form's own "listen after it
+    # ran" is in the stories, so its action is not marked
+    events = [listen(), user("request"),
+              ActionExecuted(name="a_form", hide_rule_turn=True), ActiveLoop(name="a_form"),
+              listen(), user("inform")]
+    states = StateFeaturizer(domain).states(events)
+    seen = story_policy_states(states, hidden_turns(events), RuleOnlyData())
+    # Rasa keeps the activation's verdict for the state right after the loop ran
+    assert seen == [State(), State(intent="inform", prev_action="action_listen",
+                                   active_loop="a_form")]
+
+
+def test_a_followup_action_keeps_the_turn_visible_as_before() -> None:
+    from dialogflowlite.components.policies.states import hidden_turns
+    from dialogflowlite.shared.events import FollowupAction
+
+    events = [listen(), user("greet"), ActionExecuted(name="utter_greet"),
+              FollowupAction(name="utter_more"),
+              ActionExecuted(name="utter_more", hide_rule_turn=True), listen()]
+    assert hidden_turns(events) == [False, False, False, False]
+
+
 def test_a_rule_setting_the_slot_to_null_after_the_action_is_complete(
         dialogue_project) -> None:
     project = dialogue_project(domain=CUSTOM_DOMAIN, rules=PREMIUM_RULE + """
