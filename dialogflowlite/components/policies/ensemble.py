@@ -174,7 +174,11 @@ class PolicyEnsemble:
                 if story_view is None:
                     story_view = conversation.for_story_policies(self.rule_only)
                 seen = story_view
-            prediction = policy.predict_conversation(seen, domain)
+            if type(policy).predict_conversation is Policy.predict_conversation:
+                # a plugin policy written to the documented ``predict(tracker, domain)``
+                prediction = policy.predict(tracker, domain)
+            else:
+                prediction = policy.predict_conversation(seen, domain)
             if rejected and rejected in prediction.probabilities:
                 prediction.probabilities = {a: p for a, p in prediction.probabilities.items()
                                             if a != rejected}

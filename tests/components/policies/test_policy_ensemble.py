@@ -233,3 +233,23 @@ def test_a_plugin_prediction_without_the_newer_attributes_still_counts() -> None
     chosen = decide(ensemble, *said("greet"))
     assert (chosen.action_name, chosen.policy_name) == ("utter_old", "OlderPolicy")
     assert chosen.hide_rule_turn is False
+
+
+def test_a_policy_written_to_the_documented_predict_is_asked_with_the_tracker() -> None:
+    seen: list = []
+
+    class TrackerPolicy(Policy):
+        """A plugin policy implementing ``predict(tracker, domain)`` only."""
+
+        name: ClassVar[str] = "TrackerPolicy"
+        defaults: ClassVar[dict] = {"priority": None}
+
+        def predict(self, tracker, domain):
+            seen.append(tracker.latest_intent)
+            return self.prediction({"utter_tracked": 0.8})
+
+    ensemble = PolicyEnsemble([TrackerPolicy({"priority": 2}),
+                               FixedPolicy({"utter_x": 0.5}, priority=4)])
+    chosen = decide(ensemble, *said("greet"))
+    assert (chosen.action_name, chosen.policy_name) == ("utter_tracked", "TrackerPolicy")
+    assert seen == ["greet"]
