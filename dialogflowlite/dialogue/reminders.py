@@ -8,6 +8,10 @@ As with Rasa's scheduler (APScheduler with its default ``misfire_grace_time``
 of one second), a reminder fires only up to :data:`MISFIRE_GRACE_SECONDS`
 after its time: one whose time had passed by more when it was scheduled, or
 whose timer ran that late, is skipped with a warning instead of firing.
+
+Closing the scheduler cancels the reminders not yet due and waits (up to
+:data:`CLOSE_TIMEOUT_SECONDS`) for those already firing, so that their turns
+are stored before the stores close.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ UnaskedSender = Callable[[str, str | None, list[dict[str, Any]]], Awaitable[bool
 #: seconds after its time that a reminder still fires (APScheduler's default
 #: ``misfire_grace_time``, which Rasa's scheduler keeps)
 MISFIRE_GRACE_SECONDS = 1.0
+
+#: seconds :meth:`ReminderScheduler.close` waits for the reminders already firing
+#: before it cancels them
+CLOSE_TIMEOUT_SECONDS = 15.0
 
 
 def name_unnamed(events: Iterable[Event]) -> None:
@@ -94,6 +102,8 @@ class ReminderScheduler:
     def __init__(self, handler: ReminderHandler) -> None:
         self.handler = handler
         self._tasks: dict[tuple[str, str], tuple[ReminderScheduled, asyncio.Task]] = {}
+        #: the reminders whose turn runs now (no longer pending: they left ``_tasks``)
+        self._firing: dict[asyncio.Task, tuple[ReminderScheduled, str]] = {}
 
     def schedule(self, reminder: ReminderScheduled, sender_id: str,
                  channel: str | None = None) -> bool:
@@ -134,10 +144,17 @@ class ReminderScheduler:
         if late > MISFIRE_GRACE_SECONDS:  # the event loop was busy for that long
             _warn_missed(reminder, sender_id, late)
             return
+        # a firing reminder is pending no more (a new one of its name is scheduled
+        # alongside), but close() still has to wait for its turn
+        task = asyncio.current_task()
+        if task is not None:
+            self._firing[task] = (reminder, sender_id)
         try:
             await self.handler(reminder, sender_id, channel)
         except Exception:
             logger.exception("reminder %r of conversation %r failed", reminder.name, sender_id)
+        finally:
+            self._firing.pop(task, None)
 
     def cancel(self, cancel: ReminderCancelled, sender_id: str) -> int:
         """Cancel the matching reminders of ``sender_id``; returns how many."""
@@ -152,17 +169,35 @@ class ReminderScheduler:
         if entry is not None:
             entry[1].cancel()
 
+    def _cancel_pending(self) -> list[asyncio.Task]:
+        tasks = [task for _, task in self._tasks.values()]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        return tasks
+
     def pending(self, sender_id: str | None = None) -> list[ReminderScheduled]:
         """The reminders waiting to fire (of ``sender_id``, or of every conversation)."""
         return [reminder for (sender, _), (reminder, _) in self._tasks.items()
                 if sender_id is None or sender == sender_id]
 
-    async def close(self) -> None:
-        """Cancel every pending reminder."""
-        tasks = [task for _, task in self._tasks.values()]
-        self._tasks.clear()
-        for task in tasks:
-            task.cancel()
+    async def close(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
+        """Cancel every pending reminder and wait up to ``timeout`` seconds for those
+        firing now (then cancel them too), and for the reminders their turns schedule."""
+        tasks = self._cancel_pending()
+        firing = [task for task in self._firing if not task.done()]
+        if firing:
+            logger.info("waiting up to %.0f s for %d reminder(s) firing now", timeout,
+                        len(firing))
+            _, late = await asyncio.wait(firing, timeout=timeout)
+            for task in late:
+                reminder, sender_id = self._firing.get(task, (None, "?"))
+                logger.error("reminder %r of conversation %r was still firing after %.0f s; "
+                             "it is cancelled", getattr(reminder, "name", None), sender_id,
+                             timeout)
+                task.cancel()
+            # what their turns scheduled meanwhile would otherwise outlive the stores
+            tasks += firing + self._cancel_pending()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await task

@@ -14,6 +14,13 @@ nothing (the user's message was lost, and a platform's re-delivery of it was
 then skipped as already taken); so the turn runs in a task of its own that the
 caller only waits for, and :meth:`MessageHandler.close` waits for the turns
 still running before the stores close.
+
+A channel that pushes its replies through its platform's API (rather than
+answering them to the request) must go on after a cancelled request too, or
+the stored turn's replies never reach the user: it runs "handle, then send"
+through :meth:`MessageHandler.see_through` (by way of
+:func:`~dialogflowlite.server.channels.base.handle_and_send`), which keeps
+that work going the same way.
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dialogflowlite.errors import ApiError
 from dialogflowlite.server.batching import MicroBatcher
@@ -38,6 +45,8 @@ if TYPE_CHECKING:
     from dialogflowlite.dialogue.messages import IncomingMessage
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: seconds a thread that wants the interpreter lock waits before asking for it
 NLU_SWITCH_INTERVAL = 0.0002
@@ -61,6 +70,8 @@ class MessageHandler:
         self._thread_state = threading.local()
         #: the turns running now, whether or not their callers still wait for them
         self._turns: set[asyncio.Task] = set()
+        #: the channels' handle-then-send work running now (see :meth:`see_through`)
+        self._deliveries: set[asyncio.Task] = set()
 
     def start(self) -> None:
         """Called once the server (and its event loop) runs."""
@@ -90,13 +101,14 @@ class MessageHandler:
 
     async def finish_turns(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for the turns in flight (including those whose
-        callers were cancelled) to be stored; returns how many are still running."""
-        running = [turn for turn in self._turns if not turn.done()]
+        callers were cancelled) to be stored, and for the replies that channels still
+        send (:meth:`see_through`); returns how many are still running."""
+        running = [task for task in (*self._turns, *self._deliveries) if not task.done()]
         if running:
             logger.info("waiting up to %.0f s for %d message(s) being processed", timeout,
                         len(running))
             await asyncio.wait(running, timeout=timeout)
-        left = self.turns_in_flight
+        left = sum(not task.done() for task in running)
         if left:
             logger.error("%d message(s) were still being processed after %.0f s of waiting "
                          "for them; the stores close now, so they may not be stored", left,
@@ -105,8 +117,8 @@ class MessageHandler:
 
     async def close(self, timeout: float | None = None) -> None:
         """Called after the server stopped accepting requests: lets the turns in flight
-        finish (up to ``timeout`` seconds, by default :attr:`finish_timeout`), then
-        stops the NLU batching."""
+        and the channels' sending of their replies finish (up to ``timeout`` seconds,
+        by default :attr:`finish_timeout`), then stops the NLU batching."""
         await self.finish_turns(self.finish_timeout if timeout is None else timeout)
         if self.batcher is not None:
             await self.batcher.close()
@@ -176,18 +188,25 @@ class MessageHandler:
         :func:`~dialogflowlite.server.channels.base.replies_for`).
         """
         agent = self.agent
-        turn = asyncio.get_running_loop().create_task(self._turn(agent, message))
-        self._turns.add(turn)
-        turn.add_done_callback(self._turns.discard)
-        try:
-            return await asyncio.shield(turn)
-        except asyncio.CancelledError:
-            if not turn.done():
-                logger.info("conversation %r: the caller stopped waiting for the answer (the "
-                            "client went away, or a timeout); the message is processed and "
-                            "stored all the same", message.sender_id)
-                turn.add_done_callback(_report_unwatched)
-            raise
+        return await _outlive_caller(
+            self._turns, self._turn(agent, message),
+            f"conversation {message.sender_id!r}: the caller stopped waiting for the answer "
+            "(the client went away, or a timeout); the message is processed and stored all "
+            "the same")
+
+    async def see_through(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await ``work``, a channel's handing of messages to :meth:`handle` followed by
+        the sending of their replies through its platform's API, so that it finishes
+        even when the caller (the platform's webhook request) is cancelled; the
+        server's stop waits for it as for the turns (see :meth:`close`).
+
+        A channel whose replies are the HTTP response needs none of this: with the
+        request gone, nobody would read them.
+        """
+        return await _outlive_caller(
+            self._deliveries, work,
+            "a channel's request was cancelled (the platform hung up, or a timeout) while "
+            "its message was handled; the replies are sent all the same")
 
     async def _turn(self, agent: Any, message: IncomingMessage) -> list[dict[str, Any]]:
         metrics = self.app.ctx.metrics
@@ -201,11 +220,30 @@ class MessageHandler:
         return replies
 
 
+async def _outlive_caller(tasks: set[asyncio.Task], work: Coroutine[Any, Any, T],
+                          note: str) -> T:
+    """Run ``work`` in a task kept in ``tasks`` while it runs, and wait for it; a cancelled
+    caller stops waiting, but the task goes on (``note`` is logged then)."""
+    task = asyncio.get_running_loop().create_task(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            logger.info("%s", note)
+            task.add_done_callback(_report_unwatched)
+        raise
+
+
 def _report_unwatched(turn: asyncio.Task) -> None:
-    """Log the failure of a turn nobody waits for any more (else it went unseen)."""
+    """Log the failure of a turn nobody waits for any more (else it went unseen): raised,
+    or returned as a channel's handling returns the error of a turn that failed."""
     if turn.cancelled():
         return
     error = turn.exception()
+    if error is None and isinstance(turn.result(), Exception):
+        error = turn.result()
     if error is not None:
         logger.error("a message whose caller had stopped waiting failed: %s", error,
                      exc_info=error)

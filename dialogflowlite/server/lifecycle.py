@@ -6,10 +6,12 @@ answered is answered and stored), and only then runs ``after_server_stop``.
 There the message handler waits, up to its ``finish_timeout`` (15 s), for
 the turns still running (a turn goes on when Sanic cancels its request:
 see :mod:`~dialogflowlite.server.handling`), then closes the batcher; the
-reminders not yet due are stopped, and the stores close last, the event
-broker after publishing what it still holds. An agent handed to
+reminders not yet due are stopped (those of the agents that ``PUT /model``
+swapped out too) and those firing finish, and the stores close last, the
+event broker after publishing what it still holds. An agent handed to
 :func:`~dialogflowlite.server.app.create_app` belongs to the caller: the
-server neither loads another one at start nor closes its stores.
+server neither loads another one at start nor closes its stores or its
+reminders.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 from dialogflowlite.server.handling import MessageHandler
@@ -54,6 +57,10 @@ def install(app: Sanic) -> None:
     app.ctx.owns_agent = app.ctx.agent is None
     app.ctx.model_loaded = not app.ctx.owns_agent
     app.ctx.loading = None
+    #: the processors of the agents the server loaded and then swapped out (weakly:
+    #: only their pending reminders keep them alive)
+    app.ctx.retired_processors = weakref.WeakSet()
+    given = None if app.ctx.owns_agent else app.ctx.agent
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
@@ -109,14 +116,20 @@ def install(app: Sanic) -> None:
         if loading is not None and not loading.done():
             loading.cancel()
         await app.ctx.handler.close()
+        # reminders not yet due would otherwise fire into closed stores (they are not
+        # kept over a restart in any case, as in Rasa: see docs/deployment.md)
+        processors = list(app.ctx.retired_processors)
+        if app.ctx.agent is not None:
+            processors.append(getattr(app.ctx.agent, "processor", None))
+        # the caller's agent keeps its reminders: the caller closes it
+        given_processor = None if app.ctx.owns_agent else getattr(given, "processor", None)
+        for processor in processors:
+            if processor is not None and processor is not given_processor:
+                await processor.close()
+        app.ctx.retired_processors.clear()
         if app.ctx.owns_agent and app.ctx.agent is not None:
             from dialogflowlite.server.models import close_stores
 
-            # reminders not yet due would otherwise fire into closed stores (they are
-            # not kept over a restart in any case, as in Rasa: see docs/deployment.md)
-            processor = getattr(app.ctx.agent, "processor", None)
-            if processor is not None:
-                await processor.close()
             await close_stores(app.ctx.agent)
 
 

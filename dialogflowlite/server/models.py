@@ -146,6 +146,19 @@ async def close_stores(agent: Any) -> None:
             logger.warning("closing %s failed: %s", type(store).__name__, e)
 
 
+def retire_agent(app: Any, agent: Any) -> None:
+    """Remember ``agent``, just swapped out, so that the server's stop also closes its
+    reminders (they would otherwise fire into closed stores).
+
+    Held weakly: an agent without pending reminders is freed as before; one
+    with them is kept alive by their timers until they fire or are closed.
+    """
+    processor = getattr(agent, "processor", None)
+    retired = getattr(app.ctx, "retired_processors", None)
+    if processor is not None and retired is not None:
+        retired.add(processor)
+
+
 def model_fingerprints(model_file: Path) -> dict[str, str]:
     """Component key -> fingerprint, from the model's manifest (``GET /status``)."""
     from dialogflowlite.artifact import open_model
@@ -163,7 +176,10 @@ async def swap_model(app: Any, requested: str) -> Path:
     Loading happens in a worker thread while the old model keeps answering;
     the switch is one assignment, so every message runs on exactly one of the
     two. The new agent reuses the stores of the old one (same conversations,
-    same connections), and nothing keeps the old agent alive afterwards.
+    same connections), and nothing keeps the old agent alive afterwards but
+    its reminders not yet due: they still fire on it, as Rasa's scheduled jobs
+    keep the processor that scheduled them, and the server's stop cancels them
+    (see :func:`retire_agent`).
     """
     import asyncio
     import time
@@ -184,5 +200,6 @@ async def swap_model(app: Any, requested: str) -> Path:
         app.ctx.metrics.model_load_seconds.set(seconds)
         app.ctx.metrics.model_loads.inc()
         logger.info("switched to model %s (loaded in %.2f s)", model_file.name, seconds)
+        retire_agent(app, old)
         del old
         return model_file

@@ -365,3 +365,75 @@ def test_a_failing_sender_is_logged_and_the_turn_stays_stored(processor, caplog)
         _, tracker = run_then_wait(processor, IncomingMessage("/remind", "jo", channel="pager"))
     assert tracker.latest_bot_utterance.text == "Wake up!"
     assert "could not be sent" in caplog.text and "the platform is down" in caplog.text
+
+
+# ------------------------------------------------------------ closing
+
+
+def test_closing_waits_for_a_reminder_that_is_firing() -> None:
+    events: list[str] = []
+
+    async def handler(reminder: ReminderScheduled, sender_id: str, channel) -> None:
+        events.append("fired")
+        await asyncio.sleep(0.3)  # a slow turn: the stores must stay open until it is stored
+        events.append("stored")
+
+    scheduler = ReminderScheduler(handler)
+
+    async def main() -> None:
+        scheduler.schedule(ReminderScheduled(intent="x", date_time=soon(0.05), name="a"), "kim")
+        await asyncio.sleep(0.15)
+        assert events == ["fired"] and scheduler.pending() == []
+        await scheduler.close()
+        events.append("closed")
+
+    asyncio.run(main())
+    assert events == ["fired", "stored", "closed"]
+
+
+def test_closing_cancels_a_firing_reminder_that_outlasts_the_timeout(caplog) -> None:
+    events: list[str] = []
+
+    async def handler(reminder: ReminderScheduled, sender_id: str, channel) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    scheduler = ReminderScheduler(handler)
+
+    async def main() -> None:
+        scheduler.schedule(ReminderScheduled(intent="x", date_time=soon(0.01), name="slow"),
+                           "kim")
+        await asyncio.sleep(0.1)
+        await scheduler.close(timeout=0.1)
+
+    with caplog.at_level(logging.ERROR, logger="dialogflowlite.dialogue.reminders"):
+        asyncio.run(main())
+    assert events == ["cancelled"]
+    assert "'slow'" in caplog.text
+
+
+def test_closing_cancels_what_a_firing_reminder_schedules() -> None:
+    fired: list[str] = []
+    scheduler: ReminderScheduler
+
+    async def handler(reminder: ReminderScheduled, sender_id: str, channel) -> None:
+        fired.append(reminder.name)
+        await asyncio.sleep(0.1)
+        scheduler.schedule(ReminderScheduled(intent="x", date_time=soon(0.2), name="next"),
+                           sender_id)
+
+    scheduler = ReminderScheduler(handler)
+
+    async def main() -> None:
+        scheduler.schedule(ReminderScheduled(intent="x", date_time=soon(0.01), name="first"),
+                           "kim")
+        await asyncio.sleep(0.05)
+        await scheduler.close()
+        assert scheduler.pending() == []
+        await asyncio.sleep(0.3)
+
+    asyncio.run(main())
+    assert fired == ["first"]

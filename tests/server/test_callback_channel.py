@@ -175,3 +175,51 @@ def test_a_turn_the_store_could_not_keep_is_an_error_status_not_success(
     assert failed.status == 503 and (again.status, again.text) == (200, "success")
     assert user_texts(stored) == ["/greet"]
     assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
+
+
+def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(make_app, tiny_model,
+                                                                     receiver: Receiver) -> None:
+    """The client does not wait for the slow turn and Sanic cancels its request: the
+    replies still reach the callback URL, before the server's stop is over."""
+    from typing import Any
+
+    import aiohttp
+    from serving_helpers import serving
+
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+
+    class SlowStore(MemoryTrackerStore):
+        """Stores a turn only once the test opens the gate (a slow custom action)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = asyncio.Event()
+            self.writing = asyncio.Event()
+
+        async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+            self.writing.set()
+            await self.gate.wait()
+            await super().append_events(sender_id, events)
+
+    store = SlowStore()
+    agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
+    app = make_app(agent=agent, credentials={"callback": {"url": receiver.url}})
+
+    async def scenario() -> list[dict]:
+        async with serving(app) as url:
+            async with aiohttp.ClientSession() as session:
+                posting = asyncio.create_task(session.post(
+                    f"{url}/webhooks/callback/webhook",
+                    json={"sender": "cal", "message": "/greet"}))
+                await store.writing.wait()
+                posting.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await posting
+            await asyncio.sleep(0.3)  # Sanic notices the lost connection, cancels the handler
+            received_before = receiver.received
+            asyncio.get_running_loop().call_later(0.3, store.gate.set)
+        return received_before
+
+    assert asyncio.run(scenario()) == []
+    assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]

@@ -284,3 +284,33 @@ def test_reminders_not_yet_due_are_stopped_before_the_stores_close(make_app,
 
     assert asyncio.run(scenario()) == (1, 0)
     assert store.closed
+
+
+def test_a_channels_work_goes_on_and_its_failure_is_logged_after_its_request_left(
+        make_app, agent, caplog) -> None:
+    """A channel's handle-then-send (see ``see_through``) outlives its cancelled request;
+    the error of a failed turn it returns, which nobody reads any more, is logged, and
+    closing the handler waits for it."""
+    app = make_app(agent=agent)
+    gate = asyncio.Event()
+    done: list[str] = []
+
+    async def handle_then_send() -> Exception | None:
+        await gate.wait()
+        done.append("sent")
+        return RuntimeError("the action server went away")
+
+    async def scenario() -> None:
+        caller = asyncio.create_task(app.ctx.handler.see_through(handle_then_send()))
+        await asyncio.sleep(0.05)
+        caller.cancel()  # the platform hung up
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        asyncio.get_running_loop().call_later(0.1, gate.set)
+        await app.ctx.handler.close(timeout=5)
+        done.append("closed")
+
+    with caplog.at_level(logging.INFO, logger="dialogflowlite.server.handling"):
+        asyncio.run(scenario())
+    assert done == ["sent", "closed"]
+    assert "the action server went away" in caplog.text

@@ -96,3 +96,34 @@ def test_a_bad_model_file_keeps_the_running_model(tiny_project: Path) -> None:
                 assert response.status == 200
 
     asyncio.run(main())
+
+
+def test_the_stop_cancels_the_reminders_of_a_swapped_out_model(tiny_project: Path) -> None:
+    """A reminder scheduled on a model that ``PUT /model`` then replaced is still
+    pending there; the server's stop cancels it before the stores close."""
+    from datetime import datetime, timedelta, timezone
+
+    from dialogflowlite.shared.events import ReminderScheduled
+
+    first = next((tiny_project / "models").glob("*.tar"))
+    shutil.copy(first, first.with_name("second.tar"))
+    app = create_app(ServerConfig(project=str(tiny_project), model_path=str(first),
+                                  enable_api=True, credentials={}, endpoints={}))
+    due = (datetime.now(timezone.utc) + timedelta(seconds=30)).isoformat()
+
+    async def main() -> tuple[int, int, int]:
+        async with serving(app) as url, aiohttp.ClientSession() as session:
+            old = app.ctx.agent.processor
+            old.reminders.schedule(ReminderScheduled(intent="greet", date_time=due,
+                                                     name="later"), "rem")
+            async with session.put(f"{url}/model",
+                                   json={"model_file": "models/second.tar"}) as response:
+                assert response.status == 204, await response.text()
+            assert app.ctx.agent.processor is not old
+            new = app.ctx.agent.processor
+            new.reminders.schedule(ReminderScheduled(intent="greet", date_time=due,
+                                                     name="later"), "rem")
+            before = len(old.reminders.pending())
+        return before, len(old.reminders.pending()), len(new.reminders.pending())
+
+    assert asyncio.run(main()) == (1, 0, 0)

@@ -842,3 +842,59 @@ def test_a_failed_update_delivered_again_to_another_worker_is_handled(make_app, 
     assert (failed.status, again.status) == (503, 200)
     assert user_texts(stored) == ["/greet"]
     assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?"]
+
+
+# ------------------------------------------------------------------ a platform that hangs up
+
+
+def test_the_replies_are_sent_when_the_platform_hangs_up_mid_turn(make_app, tiny_model,
+                                                                   api: BotApi,
+                                                                   caplog) -> None:
+    """The platform gives up on a slow turn and Sanic cancels the request: the turn is
+    stored all the same, its replies still go out through the Bot API, and the server's
+    stop waits for them."""
+    import logging
+
+    import aiohttp
+
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+
+    class SlowStore(MemoryTrackerStore):
+        """Stores a turn only once the test opens the gate (a slow custom action)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = asyncio.Event()
+            self.writing = asyncio.Event()
+
+        async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+            self.writing.set()
+            await self.gate.wait()
+            await super().append_events(sender_id, events)
+
+    store = SlowStore()
+    agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
+    app = make_app(agent=agent, credentials=credentials(api))
+
+    async def scenario() -> list[dict]:
+        async with serving(app) as url:
+            async with aiohttp.ClientSession() as session:
+                posting = asyncio.create_task(session.post(
+                    f"{url}/webhooks/telegram/webhook", json=text_update("/greet")))
+                await store.writing.wait()
+                posting.cancel()  # Telegram hangs up
+                with pytest.raises(asyncio.CancelledError):
+                    await posting
+            await asyncio.sleep(0.3)  # Sanic notices the lost connection, cancels the handler
+            sent_before = api.sent("sendMessage")
+            # the turn ends while the server is stopping: the stop waits for its replies
+            asyncio.get_running_loop().call_later(0.3, store.gate.set)
+        return sent_before
+
+    with caplog.at_level(logging.INFO, logger="dialogflowlite.server.handling"):
+        assert asyncio.run(scenario()) == []
+    assert api.sent("sendMessage") == [{"chat_id": 42, "text": "Hello! How can I help?"}]
+    assert "request was cancelled" in caplog.text  # it was: the replies went out all the same
+    stored = asyncio.run(agent.tracker_store.load_events("42"))
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["/greet"]

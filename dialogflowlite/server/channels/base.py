@@ -18,13 +18,19 @@ A channel that reaches a user by the conversation id alone (a Telegram chat
 id, a Facebook page-scoped id, a phone number) implements
 :meth:`InputChannel.send_to`: the HTTP API's ``output_channel`` pushes the
 bot's messages through it, unasked by the user.
+
+A channel that pushes its replies through the platform's API after the
+turn (rather than answering them to the webhook request) runs "handle, then
+send" through :func:`handle_and_send`: a platform that hangs up on a slow turn
+(Facebook after about 20 s, Slack after 3 s) makes Sanic cancel the request,
+and the replies of the turn, stored all the same, must still be sent.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from sanic import Blueprint
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
     from dialogflowlite.errors import ApiError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: runs one user message through the bot and returns the replies
 OnMessage = Callable[["IncomingMessage"], Awaitable[list[dict[str, Any]]]]
@@ -108,6 +116,22 @@ class InputChannel:
         logged, as for replies to the user's own messages.
         """
         return False
+
+
+async def handle_and_send(request: Any, work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``, which hands messages to ``on_message`` and then sends their
+    replies through the platform's API, so that it finishes even when Sanic
+    cancels ``request`` (the platform hung up, or ``response_timeout`` passed);
+    the server's stop waits for it.
+
+    The request answers as before when it is not cancelled. Without the
+    server's message handler (a channel run on its own), ``work`` is awaited.
+    """
+    handler = getattr(getattr(getattr(request, "app", None), "ctx", None), "handler", None)
+    see_through = getattr(handler, "see_through", None)
+    if see_through is None:
+        return await work
+    return await see_through(work)
 
 
 def replies_for(channel: Any, on_message: OnMessage) -> OnMessage:

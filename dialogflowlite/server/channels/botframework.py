@@ -80,7 +80,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, handle_and_send
 from dialogflowlite.server.channels.botframework_auth import DEFAULT_OPENID_URL, TokenVerifier
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
@@ -461,7 +461,8 @@ class BotFrameworkChannel(InputChannel):
                             "unanswered)", activity.reply.get("replyToId"),
                             activity.conversation_id)
             else:
-                error = await self._handle(request, on_message, activity)
+                error = await handle_and_send(request,
+                                              self._handle(request, on_message, activity))
                 if error is not None:
                     retry = await self.deliveries.after_failed_turn(
                         request, activity.delivery_id, activity.sender_id, error)

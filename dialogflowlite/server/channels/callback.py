@@ -46,6 +46,8 @@ class CallbackChannel(RestChannel):
     channel_name = "callback"
     #: the replies go to the URL, so ``?stream=true`` changes nothing (as in Rasa)
     streams = False
+    #: the replies are delivered to the URL: that goes on when the request is cancelled
+    pushes_replies = True
     #: Rasa reads this section as an endpoint: the URL and how to authenticate to it
     SETTINGS: dict[str, Any] = {**RestChannel.SETTINGS, "url": None,
                                 "timeout": DEFAULT_TIMEOUT, "headers": None, "params": None,

@@ -95,7 +95,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.base import (
+    InputChannel,
+    OnMessage,
+    handle_and_send,
+    refused,
+)
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.lone_buttons import LONE_BUTTONS_TEXT, buttons_on_texts
@@ -491,7 +496,7 @@ class FacebookChannel(InputChannel):
                                 "again (Facebook resends what it thinks went unanswered)",
                                 event.message_id, event.sender_id)
                     continue
-                error = await self._handle(request, on_message, event)
+                error = await handle_and_send(request, self._handle(request, on_message, event))
                 if error is not None:
                     # the later events are handled all the same; a re-delivery of the
                     # batch skips those taken

@@ -74,7 +74,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from dialogflowlite.errors import DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.base import (
+    InputChannel,
+    OnMessage,
+    handle_and_send,
+    refused,
+)
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
@@ -343,7 +348,8 @@ class MattermostChannel(InputChannel):
                                 "again", post_id, body["channel_id"])
                     return json_response({})
             if user_text:
-                await self.handle(request, on_message, kind, body, sender, user_text)
+                await handle_and_send(
+                    request, self.handle(request, on_message, kind, body, sender, user_text))
             return json_response({})
 
         return blueprint

@@ -24,7 +24,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, handle_and_send
 
 if TYPE_CHECKING:
     from sanic import Blueprint, Request
@@ -50,6 +50,9 @@ class RestChannel(InputChannel):
     channel_name = "rest"
     #: whether ``?stream=true`` streams the replies (a channel that answers elsewhere does not)
     streams = True
+    #: whether :meth:`answer` pushes the replies elsewhere (then they are sent even when
+    #: the request is cancelled meanwhile) rather than answering them to the request
+    pushes_replies = False
     #: its only setting: the longest message taken (0: the server's limit)
     SETTINGS: dict[str, Any] = {"max_message_chars": 0}
 
@@ -89,6 +92,8 @@ class RestChannel(InputChannel):
             if streamed:
                 await self.stream(request, message, on_message)
                 return None
+            if self.pushes_replies:
+                return await handle_and_send(request, self._handle(message, on_message))
             replies: list[dict[str, Any]] = await on_message(message)
             return await self.answer(replies)
 
@@ -113,6 +118,9 @@ class RestChannel(InputChannel):
                                   parameter="input_channel")
             self.input_channels.add(value)
         return value
+
+    async def _handle(self, message: IncomingMessage, on_message: OnMessage) -> HTTPResponse:
+        return await self.answer(await on_message(message))
 
     async def answer(self, replies: list[dict[str, Any]]) -> HTTPResponse:
         """The HTTP response to a message: here, the bot's replies as a JSON list, exactly

@@ -94,7 +94,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.base import (
+    InputChannel,
+    OnMessage,
+    handle_and_send,
+    refused,
+)
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
@@ -498,8 +503,8 @@ class RocketChatChannel(InputChannel):
                             "again", found.message_id, found.room_id)
                 return text("")
             try:
-                await self.handle(request, on_message, found, found.room_id, found.text,
-                                  failing=True)
+                await handle_and_send(request, self.handle(
+                    request, on_message, found, found.room_id, found.text, failing=True))
             except Exception as e:
                 retry = await self.deliveries.after_failed_turn(
                     request, found.delivery_id, found.room_id, e)

@@ -74,8 +74,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from dialogflowlite.errors import DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.base import (
+    InputChannel,
+    OnMessage,
+    handle_and_send,
+    refused,
+)
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
@@ -384,31 +388,29 @@ class SlackChannel(InputChannel):
                                "handled (at most %d are accepted)", len(message.text),
                                message.sender_id, limit)
                 return text("")
-            try:
-                replies = await on_message(message)
-            except Exception as e:
+            error = await handle_and_send(request, self._handle(message, on_message))
+            if error is not None:
                 # an interactive click has no event id and is not sent again
                 retry = await self.deliveries.after_failed_turn(
-                    request, event_id, message.sender_id, e, redelivered=event_id is not None)
+                    request, event_id, message.sender_id, error,
+                    redelivered=event_id is not None)
                 if retry is not None:
-                    raise retry from e
-                return text("")
-            # stored by now: replies that cannot be posted are never worth a retry
-            await self.send_replies(message, replies)
+                    raise retry from error
             return text("")
 
         return blueprint
 
-    async def handle(self, message: IncomingMessage, on_message: OnMessage) -> int:
-        """Run the message through the bot and post its replies; how many parts Slack took
-        (a turn that fails is logged, and nothing posted)."""
+    async def _handle(self, message: IncomingMessage,
+                      on_message: OnMessage) -> Exception | None:
+        """Run the message through the bot and post its replies; the error of a turn that
+        failed (nothing is posted then), else None."""
         try:
             replies = await on_message(message)
         except Exception as e:
-            logger.error("slack channel: the message of conversation %r is lost: %s",
-                         message.sender_id, e, exc_info=not isinstance(e, DialogflowLiteError))
-            return 0
-        return await self.send_replies(message, replies)
+            return e
+        # stored by now: replies that cannot be posted are never worth a retry
+        await self.send_replies(message, replies)
+        return None
 
     async def send_replies(self, message: IncomingMessage,
                            replies: list[dict[str, Any]]) -> int:

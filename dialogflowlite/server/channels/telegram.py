@@ -107,7 +107,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dialogflowlite.errors import ConfigError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, handle_and_send
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import text_id
 from dialogflowlite.server.channels.lone_buttons import LONE_BUTTONS_TEXT, buttons_on_texts
@@ -705,7 +705,8 @@ class TelegramChannel(InputChannel):
                 # Rasa's connector starts the conversation afresh after a restart
                 texts.append("/start")
             for index, user_text in enumerate(texts):
-                error = await self._handle(request, on_message, update, user_text)
+                error = await handle_and_send(
+                    request, self._handle(request, on_message, update, user_text))
                 if error is None:
                     continue
                 # a `/start` after a stored `/restart` is not worth the whole update again

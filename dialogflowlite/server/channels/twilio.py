@@ -95,7 +95,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from dialogflowlite.errors import DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.base import (
+    InputChannel,
+    OnMessage,
+    handle_and_send,
+    refused,
+)
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.settings import ChannelSettings
 from dialogflowlite.server.channels.text_pieces import split_text
@@ -384,7 +389,8 @@ class TwilioChannel(InputChannel):
                             message_sid, sender)
                 return answer()
             try:
-                await self.handle(request, on_message, sender, user_text, form, failing=True)
+                await handle_and_send(request, self.handle(
+                    request, on_message, sender, user_text, form, failing=True))
             except Exception as e:
                 retry = await self.deliveries.after_failed_turn(
                     request, message_sid, sender, e,

@@ -83,7 +83,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.base import (
+    InputChannel,
+    OnMessage,
+    handle_and_send,
+    refused,
+)
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, text_id
 from dialogflowlite.server.channels.settings import ChannelSettings
@@ -515,7 +520,7 @@ class WebexTeamsChannel(InputChannel):
                 logger.info("webexteams: the %s %s in room %s came again and was not handled "
                             "again", incoming.kind, item_id, incoming.room_id)
                 return text("")
-            await self.handle(request, on_message, incoming)
+            await handle_and_send(request, self.handle(request, on_message, incoming))
             return text("")
 
         return blueprint
