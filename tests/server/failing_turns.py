@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from dialogflowlite.errors import DialogueError, TrackerStoreError
+from dialogflowlite.stores.memory import MemoryTrackerStore
 
 
 def store_down_for(agent: Any, saves: int = 1) -> None:
@@ -60,3 +62,24 @@ def bot_broken_for(agent: Any, turns: int = 1) -> None:
 def user_texts(events: list[dict[str, Any]] | None) -> list[str]:
     """The texts of the user messages stored in ``events``."""
     return [e["text"] for e in events or [] if e["event"] == "user"]
+
+
+class GatedStore(MemoryTrackerStore):
+    """A tracker store whose writes wait until the test opens the gate (a slow custom
+    action, a slow database); written after it was closed is an error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+        self.closed = False
+
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        self.writing.set()
+        await self.gate.wait()
+        if self.closed:
+            raise RuntimeError("written after the store was closed")
+        await super().append_events(sender_id, events)
+
+    async def close(self) -> None:
+        self.closed = True

@@ -181,28 +181,15 @@ def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(make_app, t
                                                                      receiver: Receiver) -> None:
     """The client does not wait for the slow turn and Sanic cancels its request: the
     replies still reach the callback URL, before the server's stop is over."""
-    from typing import Any
 
     import aiohttp
+    from failing_turns import GatedStore
     from serving_helpers import serving
 
     from dialogflowlite.agent import Agent
-    from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+    from dialogflowlite.stores.memory import MemoryLockStore
 
-    class SlowStore(MemoryTrackerStore):
-        """Stores a turn only once the test opens the gate (a slow custom action)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.gate = asyncio.Event()
-            self.writing = asyncio.Event()
-
-        async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-            self.writing.set()
-            await self.gate.wait()
-            await super().append_events(sender_id, events)
-
-    store = SlowStore()
+    store = GatedStore()
     agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
     app = make_app(agent=agent, credentials={"callback": {"url": receiver.url}})
 

@@ -15,29 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from failing_turns import GatedStore
 
 from dialogflowlite.dialogue.messages import IncomingMessage
 from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
-
-
-class GatedStore(MemoryTrackerStore):
-    """A tracker store whose writes wait until the test opens the gate."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.writing = asyncio.Event()
-        self.closed = False
-
-    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        self.writing.set()
-        await self.gate.wait()
-        if self.closed:
-            raise RuntimeError("written after the store was closed")
-        await super().append_events(sender_id, events)
-
-    async def close(self) -> None:
-        self.closed = True
 
 
 @pytest.fixture

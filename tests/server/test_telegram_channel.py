@@ -856,24 +856,12 @@ def test_the_replies_are_sent_when_the_platform_hangs_up_mid_turn(make_app, tiny
     import logging
 
     import aiohttp
+    from failing_turns import GatedStore
 
     from dialogflowlite.agent import Agent
-    from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
+    from dialogflowlite.stores.memory import MemoryLockStore
 
-    class SlowStore(MemoryTrackerStore):
-        """Stores a turn only once the test opens the gate (a slow custom action)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.gate = asyncio.Event()
-            self.writing = asyncio.Event()
-
-        async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-            self.writing.set()
-            await self.gate.wait()
-            await super().append_events(sender_id, events)
-
-    store = SlowStore()
+    store = GatedStore()
     agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
     app = make_app(agent=agent, credentials=credentials(api))
 
