@@ -16,38 +16,16 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import keyword_bot
 import pytest
 
 from dialogflowlite.cli.main import build_parser, main
 
-DOMAIN = """
-version: "3.1"
-intents: [greet, bye, inform]
-entities: [city]
-slots:
-  city:
-    type: text
-    influence_conversation: false
-    mappings:
-    - type: from_entity
-      entity: city
-responses:
-  utter_greet: [{text: "Hello!"}]
-  utter_bye: [{text: "Bye!"}]
-  utter_noted: [{text: "Noted."}]
-"""
+NOTED = '  utter_noted: [{text: "Noted."}]\n'
 
-NLU = """
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hello there
-    - hi
-- intent: bye
-  examples: |
-    - goodbye
-    - bye
+DOMAIN = keyword_bot.domain("inform", city=True, responses=NOTED)
+
+NLU = keyword_bot.nlu("""\
 - intent: inform
   examples: |
     - to [Oslo](city)
@@ -55,45 +33,18 @@ nlu:
 - regex: city
   examples: |
     - Rome|Oslo
-"""
+""")
 
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-- rule: bye
-  steps:
-  - intent: bye
-  - action: utter_bye
+RULES = keyword_bot.rules("""\
 - rule: inform
   steps:
   - intent: inform
   - action: utter_noted
-"""
+""")
 
-CONFIG = """
-language: en
-pipeline:
-- name: WhitespaceTokenizer
-- name: RegexEntityExtractor
-policies:
-- name: MemoizationPolicy
-- name: RulePolicy
-"""
+CONFIG = keyword_bot.REGEX_CONFIG
 
-TESTS = """
-version: "3.1"
-stories:
-- story: greet and leave
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: bye
-  - action: utter_bye
-"""
+TESTS = keyword_bot.stories_to_test()
 
 #: a test story whose text says bye while its label says greet
 MISLABELLED = """
@@ -525,15 +476,8 @@ def test_stories_given_without_any_are_named_not_tests(bot: Path, capsys) -> Non
 
 # ---------------------------------------------------------------- visualize
 
-GRAPH_DOMAIN = """
-version: "3.1"
-intents: [greet, bye, inform, deny]
-entities: [city]
-responses:
-  utter_greet: [{text: "Hello!"}]
-  utter_bye: [{text: "Bye!"}]
-  utter_noted: [{text: "Noted."}]
-"""
+GRAPH_DOMAIN = keyword_bot.domain("inform", "deny", sections="entities: [city]\n",
+                                  responses=NOTED)
 
 #: utter_greet is followed by different steps in the two stories
 GRAPH_STORIES = """

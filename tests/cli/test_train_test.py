@@ -5,43 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keyword_bot
 import pytest
 
 from dialogflowlite.cli.main import main
 
-DOMAIN = """
-version: "3.1"
-intents: [greet, bye, thanks, book, inform]
-entities: [city]
-slots:
-  city:
-    type: text
-    influence_conversation: false
-    mappings:
-    - type: from_entity
-      entity: city
+DOMAIN = keyword_bot.domain(
+    "thanks", "book", "inform", city=True,
+    sections="""\
 forms:
   trip_form:
     required_slots: [city]
-responses:
-  utter_greet: [{text: "Hello!"}]
-  utter_bye: [{text: "Bye!"}]
+""",
+    responses="""\
   utter_welcome: [{text: "You are welcome."}]
   utter_ask_city: [{text: "Where to?"}]
   utter_booked: [{text: "Booked a trip to {city}."}]
-"""
+""")
 
-NLU = """
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hello
-    - hi
-- intent: bye
-  examples: |
-    - bye
-    - goodbye
+NLU = keyword_bot.nlu("""\
 - intent: thanks
   examples: |
     - thanks
@@ -54,19 +36,9 @@ nlu:
 - regex: city
   examples: |
     - Rome|Paris|Oslo
-"""
+""")
 
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-- rule: bye
-  steps:
-  - intent: bye
-  - action: utter_bye
+RULES = keyword_bot.rules("""\
 - rule: thanks
   steps:
   - intent: thanks
@@ -85,7 +57,7 @@ rules:
   - slot_was_set:
     - requested_slot: null
   - action: utter_booked
-"""
+""")
 
 STORIES = """
 version: "3.1"
@@ -111,15 +83,7 @@ stories:
   - action: utter_welcome
 """
 
-TESTS = """
-version: "3.1"
-stories:
-- story: greet and leave
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: bye
-  - action: utter_bye
+TESTS = keyword_bot.stories_to_test("""\
 - story: book a trip
   steps:
   - intent: book
@@ -133,17 +97,7 @@ stories:
   - action: utter_booked
   - intent: thanks
   - action: utter_welcome
-"""
-
-CONFIG = """
-language: en
-pipeline:
-- name: WhitespaceTokenizer
-- name: RegexEntityExtractor
-policies:
-- name: MemoizationPolicy
-- name: RulePolicy
-"""
+""")
 
 WRONG_TEST = """
 version: "3.1"
@@ -158,7 +112,7 @@ stories:
 @pytest.fixture
 def project(write_project) -> Path:
     return write_project(domain=DOMAIN, nlu=NLU, rules=RULES, stories=STORIES, tests=TESTS,
-                         config=CONFIG)
+                         config=keyword_bot.REGEX_CONFIG)
 
 
 def test_train_then_retrain_reuses_everything(project: Path, capsys) -> None:

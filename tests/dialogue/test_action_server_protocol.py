@@ -10,18 +10,18 @@ is answered 449. Its handlers read the call the way rasa-sdk's ``Tracker``,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import action_servers
 import pytest
+from action_servers import TRIP_RESPONSES, LoopbackServer, Route, sdk_message, trip_form_domain
 from aiohttp import web
 from dialogue_doubles import simple_rules
 
 from dialogflowlite.dialogue import remote_actions
-from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
 from dialogflowlite.dialogue.domain_json import (
     domain_digest,
     domain_from_dict,
@@ -29,35 +29,16 @@ from dialogflowlite.dialogue.domain_json import (
     domain_to_rasa2_dict,
     is_rasa2_domain,
 )
-from dialogflowlite.dialogue.messages import IncomingMessage
-from dialogflowlite.dialogue.remote_actions import ActionEndpoint
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.events import ActionExecuted
 
-DOMAIN = """
-version: "3.1"
-intents: [hello, book, inform, chatter]
-entities: [city]
-slots:
-  city:
-    type: text
-    mappings: [{type: from_entity, entity: city}]
+DOMAIN = trip_form_domain(["hello", "book", "inform", "chatter"],
+                          ["action_hello", "action_chatter", "validate_trip_form"],
+                          slots="""\
   nick:
     type: text
     mappings: [{type: custom}]
-  visits:
-    type: float
-    mappings: [{type: custom}]
-forms:
-  trip_form:
-    required_slots: [city]
-responses:
-  utter_ask_city:
-  - text: Where to?
-  utter_done:
-  - text: "Going to {city}"
-actions: [action_hello, action_chatter, validate_trip_form]
-"""
+""")
 
 RULES = simple_rules({"hello": ["action_hello"], "chatter": ["action_chatter"],
                       "book": ["trip_form"]},
@@ -70,7 +51,7 @@ class Rejection(Exception):
     """What rasa-sdk's ActionExecutionRejection turns into: HTTP 400."""
 
 
-class SdkShapedServer:
+class SdkShapedServer(LoopbackServer):
     """An action server on loopback that answers as rasa-sdk's endpoint does.
 
     ``handlers[name](call, domain)`` returns ``{"events", "responses"}``; ``domain``
@@ -80,14 +61,13 @@ class SdkShapedServer:
 
     def __init__(self, handlers: dict[str, Handler], keeps_domain: bool = True,
                  always_449: bool = False) -> None:
+        super().__init__()
         self.handlers = handlers
         self.keeps_domain = keeps_domain
         self.always_449 = always_449
         self.calls: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.kept: tuple[dict[str, Any], str] | None = None
-        self.runner: web.AppRunner | None = None
-        self.url = ""
 
     def _answer(self, call: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         name = call["next_action"]
@@ -124,46 +104,22 @@ class SdkShapedServer:
         return web.json_response({"error": f"Requested URL {request.path} not found",
                                   "request_body": None}, status=500)
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/webhook", self.webhook)
-        app.router.add_post("/", self.elsewhere)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/webhook"
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+    def routes(self) -> dict[str, Route]:
+        return {"/webhook": self.webhook, "/": self.elsewhere}
 
 
 def converse(bot, server: SdkShapedServer, messages: list[str], domain: str = DOMAIN,
              selective_domain: bool = False, path: str = "/webhook") -> list[Any]:
-    async def main() -> list[Any]:
-        await server.start()
-        url = server.url.removesuffix("/webhook") + path
-        endpoint = ActionEndpoint(url=url, timeout=5, selective_domain=selective_domain)
-        processor = bot(domain, RULES, executor=CustomActionExecutor(endpoint))
-        try:
-            return [await processor.handle_message(IncomingMessage(text, "ann"))
-                    for text in messages]
-        finally:
-            await server.stop()
-
-    return asyncio.run(main())
+    return action_servers.converse(bot, domain, RULES, messages, server=server,
+                                   selective_domain=selective_domain, path=path)
 
 
 def hello(call: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
     """Counts visits and says which responses the domain it got has."""
     visits = int(call["tracker"]["slots"].get("visits") or 0) + 1
     return {"events": [{"event": "slot", "timestamp": None, "name": "visits", "value": visits}],
-            "responses": [{"text": f"visit {visits}, responses: "
-                                   f"{sorted(domain.get('responses', {}))}",
-                           "buttons": [], "elements": [], "custom": {}, "template": None,
-                           "response": None, "image": None, "attachment": None}]}
+            "responses": [sdk_message(f"visit {visits}, responses: "
+                                      f"{sorted(domain.get('responses', {}))}")]}
 
 
 def replies(result: Any) -> list[str | None]:
@@ -220,9 +176,7 @@ def test_rasa_sdk_agent_and_export_events_do_not_lose_the_action(bot) -> None:
         return {"events": [{"event": "agent", "text": "x", "data": None, "timestamp": None},
                            {"event": "export", "timestamp": None},
                            {"event": "slot", "timestamp": None, "name": "nick", "value": "Bo"}],
-                "responses": [{"text": "noted", "buttons": [], "elements": [], "custom": {},
-                               "template": None, "response": None, "image": None,
-                               "attachment": None}]}
+                "responses": [sdk_message("noted")]}
 
     results = converse(bot, SdkShapedServer({"action_chatter": chatter}), ["/chatter"])
     assert replies(results[0]) == ["noted"]
@@ -258,25 +212,36 @@ def test_an_address_without_the_webhook_is_named_so(bot, caplog) -> None:
 # ---------------------------------------------------------------- forms
 
 
+def trailing_slots(call: dict[str, Any]) -> dict[str, Any]:
+    """The slots set by the call's trailing ``slot`` events, the latest value of each:
+    what rasa-sdk's validation actions validate."""
+    trailing: dict[str, Any] = {}
+    for event in reversed(call["tracker"]["events"]):
+        if event["event"] != "slot":
+            break
+        trailing.setdefault(event["name"], event["value"])
+    return trailing
+
+
+def titled(trailing: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The answer of a validation that writes each required slot's value in title case."""
+    return {"events": [{"event": "slot", "timestamp": None, "name": name,
+                        "value": value.title()}
+                       for name, value in trailing.items() if name in required],
+            "responses": []}
+
+
 def form_validation(call: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
     """rasa-sdk's FormValidationAction: the form's slots from the domain, the values to
     validate from the trailing ``slot`` events, a rejection for ``nowhere``."""
     form = call["next_action"].replace("validate_", "", 1)
     required = domain.get("forms", {}).get(form, {}).get("required_slots", [])
-    events = call["tracker"]["events"]
-    trailing: dict[str, Any] = {}
-    for event in reversed(events):
-        if event["event"] != "slot":
-            break
-        trailing.setdefault(event["name"], event["value"])
+    trailing = trailing_slots(call)
     assert call["tracker"]["active_loop"]["name"] == form
     assert call["tracker"]["slots"]["requested_slot"] in required
     if trailing.get("city") == "nowhere":
         raise Rejection("there is no such city")
-    return {"events": [{"event": "slot", "timestamp": None, "name": name,
-                        "value": value.title()}
-                       for name, value in trailing.items() if name in required],
-            "responses": []}
+    return titled(trailing, required)
 
 
 def test_a_form_validation_action_gets_what_rasa_sdk_reads(bot) -> None:
@@ -302,9 +267,7 @@ def test_a_message_with_nothing_to_show_is_still_recorded(bot) -> None:
     # (its keyword arguments in the metadata), though channels get nothing to show
     def arguments_only(call: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
         return {"events": [],
-                "responses": [{"text": None, "buttons": [], "elements": [], "custom": {},
-                               "template": None, "response": None, "image": None,
-                               "attachment": None, "foo": "bar"}]}
+                "responses": [sdk_message(foo="bar")]}
 
     results = converse(bot, SdkShapedServer({"action_chatter": arguments_only}), ["/chatter"])
     bot_events = [e for e in results[0].events if e.type_name == "bot"]
@@ -333,12 +296,7 @@ forms:
       - type: from_entity
         entity: city
 responses:
-  utter_ask_city:
-  - text: Where to?
-  utter_done:
-  - text: "Going to {city}"
-actions: [action_hello, validate_trip_form]
-"""
+""" + TRIP_RESPONSES + "actions: [action_hello, validate_trip_form]\n"
 
 
 def rasa2_form_validation(call: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
@@ -347,16 +305,8 @@ def rasa2_form_validation(call: dict[str, Any], domain: dict[str, Any]) -> dict[
     the AttributeError that rasa-sdk answers with HTTP 500."""
     form = domain.get("forms", {}).get(call["next_action"].replace("validate_", "", 1), {})
     required = list(form.get("required_slots", form).keys())
-    events = call["tracker"]["events"]
-    trailing: dict[str, Any] = {}
-    for event in reversed(events):
-        if event["event"] != "slot":
-            break
-        trailing.setdefault(event["name"], event["value"])
-    return {"events": [{"event": "slot", "timestamp": None, "name": name,
-                        "value": value.title()}
-                       for name, value in trailing.items() if name in required],
-            "responses": []}
+    trailing = trailing_slots(call)
+    return titled(trailing, required)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 import pytest
+from action_servers import LoopbackServer, Route, converse, sdk_message, trip_form_domain
 from aiohttp import web
 from dialogue_doubles import FunctionPolicy, simple_rules
 
@@ -23,41 +24,27 @@ from dialogflowlite.shared.domain import ACTION_LISTEN
 from dialogflowlite.shared.events import ActionExecuted, ActionExecutionRejected
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
-DOMAIN = """
-version: "3.1"
-intents: [greet, hello, slow, garbage, reject, missing, book, inform]
-entities: [city]
-slots:
-  city:
-    type: text
-    mappings: [{type: from_entity, entity: city}]
-  visits:
-    type: float
-    mappings: [{type: custom}]
-forms:
-  trip_form:
-    required_slots: [city]
-responses:
+DOMAIN = trip_form_domain(
+    ["greet", "hello", "slow", "garbage", "reject", "missing", "book", "inform"],
+    ["action_hello", "action_slow", "action_garbage", "action_reject", "action_missing",
+     "validate_trip_form"],
+    responses="""\
   utter_greet:
   - text: "Hello {city}!"
-  utter_ask_city:
-  - text: Where to?
-  utter_done:
-  - text: "Going to {city}"
-actions: [action_hello, action_slow, action_garbage, action_reject, action_missing,
-          validate_trip_form]
-"""
+""")
 
 
-class ActionServer:
+class ActionServer(LoopbackServer):
     """A tiny rasa-sdk-compatible action server."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[dict[str, Any]] = []
         #: each request's headers and query parameters
         self.access: list[tuple[dict[str, str], dict[str, str]]] = []
-        self.runner: web.AppRunner | None = None
-        self.url = ""
+
+    def routes(self) -> dict[str, Route]:
+        return {"/webhook": self.webhook}
 
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -70,12 +57,8 @@ class ActionServer:
                 "events": [{"event": "slot", "timestamp": None, "name": "visits",
                             "value": visits}],
                 "responses": [
-                    {"text": f"Hi {body['sender_id']}, visit {visits}", "buttons": [],
-                     "elements": [], "custom": {}, "template": None, "response": None,
-                     "image": None, "attachment": None},
-                    {"text": None, "buttons": [], "elements": [], "custom": {},
-                     "template": "utter_greet", "response": "utter_greet", "image": None,
-                     "attachment": None},
+                    sdk_message(f"Hi {body['sender_id']}, visit {visits}"),
+                    sdk_message(template="utter_greet", response="utter_greet"),
                 ]})
         if name == "action_slow":
             await asyncio.sleep(2)
@@ -91,20 +74,6 @@ class ActionServer:
                                                   "value": value}], "responses": []})
         return web.json_response({"error": f"No registered action found for name '{name}'.",
                                   "action_name": name}, status=404)
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/webhook", self.webhook)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/webhook"
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
 
 
 def _free_port() -> int:
@@ -122,20 +91,8 @@ RULES = simple_rules({"greet": ["utter_greet"], "hello": ["action_hello"], "slow
 def _converse(bot, url: str | None, messages: list[str], timeout: float = 5.0,
               server: ActionServer | None = None, domain: str = DOMAIN,
               selective_domain: bool = False):
-    async def main():
-        if server is not None:
-            await server.start()
-        endpoint = ActionEndpoint(url=server.url if server else url, timeout=timeout,
-                                  selective_domain=selective_domain)
-        processor = bot(domain, RULES, executor=CustomActionExecutor(endpoint))
-        try:
-            return [await processor.handle_message(IncomingMessage(text, "ann"))
-                    for text in messages]
-        finally:
-            if server is not None:
-                await server.stop()
-
-    return asyncio.run(main())
+    return converse(bot, domain, RULES, messages, url=url, server=server, timeout=timeout,
+                    selective_domain=selective_domain)
 
 
 def test_a_remote_action_runs_with_rasa_sdk_json(bot) -> None:

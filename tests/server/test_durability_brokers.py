@@ -60,18 +60,41 @@ def _texts(rabbit: FlakyRabbit) -> list[str]:
     return [json.loads(body)["text"] for body in rabbit.bodies]
 
 
+def _publish(broker: EventBroker, sender: str, *turns: list[dict[str, Any]]) -> bool:
+    """Submits the turns of ``sender``, then waits up to 10 s for the broker to publish
+    (or drop) them; whether it finished."""
+
+    async def run() -> bool:
+        for events in turns:
+            broker.submit(sender, events)
+        return await broker.flush(10)
+
+    return asyncio.run(run())
+
+
+def _shut_down_after(broker: EventBroker, sender: str,
+                     *turns: list[dict[str, Any]]) -> None:
+    """Submits the turns of ``sender``, then shuts the broker down."""
+
+    async def run() -> None:
+        for events in turns:
+            broker.submit(sender, events)
+        await broker.shutdown()
+
+    asyncio.run(asyncio.wait_for(run(), 10))
+
+
+def _broker_log(caplog: pytest.LogCaptureFixture, level: int = logging.ERROR):
+    """Captures what the brokers' common part logs at ``level`` and above."""
+    return caplog.at_level(level, logger="dialogflowlite.brokers.base")
+
+
 def test_rabbitmq_away_longer_than_its_attempts_loses_no_event(monkeypatch, caplog) -> None:
     # two attempts per round: the first two rounds (4 connections) find no server
     rabbit = FlakyRabbit(down=4)
     broker = _broker(monkeypatch, rabbit)
-
-    async def run() -> bool:
-        broker.submit("ann", _turn(1))
-        broker.submit("ann", _turn(2))
-        return await broker.flush(10)
-
-    with caplog.at_level(logging.INFO, logger="dialogflowlite.brokers.base"):
-        assert asyncio.run(run())
+    with _broker_log(caplog, logging.INFO):
+        assert _publish(broker, "ann", _turn(1), _turn(2))
     assert _texts(rabbit) == ["message 1", "reply 1", "message 2", "reply 2"]
     kept = [r for r in caplog.records if "they are kept" in r.getMessage()]
     assert len(kept) == 2 and "4 event(s) wait in all" in kept[0].getMessage()
@@ -82,14 +105,8 @@ def test_without_keeping_unpublished_messages_a_failed_turn_is_dropped_and_count
         monkeypatch, caplog) -> None:
     rabbit = FlakyRabbit(down=1)
     broker = _broker(monkeypatch, rabbit, should_keep_unpublished_messages=False)
-
-    async def run() -> None:
-        broker.submit("bea", _turn(1))
-        broker.submit("bea", _turn(2))
-        assert await broker.flush(10)
-
-    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
-        asyncio.run(run())
+    with _broker_log(caplog):
+        assert _publish(broker, "bea", _turn(1), _turn(2))
     assert _texts(rabbit) == ["message 2", "reply 2"]
     assert "could not publish 2 event(s) of conversation 'bea'" in caplog.text
 
@@ -99,14 +116,8 @@ def test_a_refused_password_is_not_retried_for_ever(monkeypatch, caplog) -> None
 
     rabbit = FlakyRabbit(down=1, error=ProbableAuthenticationError("ACCESS_REFUSED"))
     broker = _broker(monkeypatch, rabbit)
-
-    async def run() -> None:
-        broker.submit("cy", _turn(1))
-        broker.submit("cy", _turn(2))
-        assert await broker.flush(10)
-
-    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
-        asyncio.run(run())
+    with _broker_log(caplog):
+        assert _publish(broker, "cy", _turn(1), _turn(2))
     assert _texts(rabbit) == ["message 2", "reply 2"]
     assert "refused the user name or password" in caplog.text
     assert "they are kept" not in caplog.text
@@ -116,14 +127,8 @@ def test_events_still_kept_at_shutdown_are_counted(monkeypatch, caplog) -> None:
     rabbit = FlakyRabbit(down=10**6)
     broker = _broker(monkeypatch, rabbit)
     broker.shutdown_timeout = 0.2
-
-    async def run() -> None:
-        broker.submit("dan", _turn(1))
-        broker.submit("dan", _turn(2))
-        await broker.shutdown()
-
-    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
-        asyncio.run(asyncio.wait_for(run(), 10))
+    with _broker_log(caplog):
+        _shut_down_after(broker, "dan", _turn(1), _turn(2))
     assert rabbit.bodies == []
     assert "4 event(s) were not published" in caplog.text
 
@@ -141,13 +146,8 @@ class CountingBroker(EventBroker):
 
 def test_brokers_drop_failed_events_unless_they_keep_them(caplog) -> None:
     broker = CountingBroker()
-
-    async def run() -> None:
-        broker.submit("eve", _turn(1))
-        assert await broker.flush(10)
-
-    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
-        asyncio.run(run())
+    with _broker_log(caplog):
+        assert _publish(broker, "eve", _turn(1))
     assert broker.calls == 1
     assert "could not publish 2 event(s) of conversation 'eve'" in caplog.text
 
@@ -178,7 +178,7 @@ def test_a_sql_broker_whose_database_stays_locked_keeps_the_events(tmp_path: Pat
         await broker.close()
         return published
 
-    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
+    with _broker_log(caplog):
         assert asyncio.run(run())
     assert _event_texts(db) == ["message 0", "message 1", "reply 1", "message 2", "reply 2"]
     assert "database is locked; they are kept" in caplog.text
@@ -197,7 +197,7 @@ def test_a_sql_broker_drops_what_the_database_refuses(tmp_path: Path, caplog) ->
         assert await broker.flush(10)
         await broker.close()
 
-    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
+    with _broker_log(caplog):
         asyncio.run(run())
     assert _event_texts(db) == ["message 1", "reply 1"]
     assert "could not publish 1 event(s) of conversation 'gil'" in caplog.text
@@ -250,12 +250,7 @@ def test_a_kept_turn_is_not_published_twice(monkeypatch) -> None:
     # RabbitMQ confirms one event of the turn, then is away for two rounds of attempts
     rabbit = HalfwayRabbit(takes=1, down=4)
     broker = _broker(monkeypatch, rabbit)
-
-    async def run() -> bool:
-        broker.submit("hal", _turn(1) + _turn(2))
-        return await broker.flush(10)
-
-    assert asyncio.run(run())
+    assert _publish(broker, "hal", _turn(1) + _turn(2))  # one turn of four events
     assert _texts(rabbit) == ["message 1", "reply 1", "message 2", "reply 2"]
     assert len(set(rabbit.message_ids)) == 4
 
@@ -299,21 +294,11 @@ def test_a_short_shutdown_timeout_is_logged_as_it_is_and_counted_once(monkeypatc
     rabbit = FlakyRabbit(down=10**6)
     broker = _broker(monkeypatch, rabbit)
     broker.shutdown_timeout = 0.2
-
-    async def run() -> None:
-        broker.submit("dan", _turn(1))
-        broker.submit("dan", _turn(2))
-        await broker.shutdown()
-
-    async def later() -> None:
+    with _broker_log(caplog):
+        _shut_down_after(broker, "dan", _turn(1), _turn(2))
         # the broker serves again on a new event loop (a server started anew)
         rabbit.down = 0
-        broker.submit("dan", _turn(3))
-        assert await broker.flush(10)
-
-    with caplog.at_level(logging.ERROR, logger="dialogflowlite.brokers.base"):
-        asyncio.run(asyncio.wait_for(run(), 10))
-        asyncio.run(asyncio.wait_for(later(), 10))
+        assert _publish(broker, "dan", _turn(3))
     assert "4 event(s) were not published within 0.2 s of shutting down" in caplog.text
     # the 4 were counted once, at shutdown; not again when the broker started anew
     assert "queued in a finished event loop" not in caplog.text

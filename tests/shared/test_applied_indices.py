@@ -8,8 +8,10 @@ every event kind the replay treats specially.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +31,13 @@ from dialogflowlite.shared.events import (
     UserUttered,
 )
 from dialogflowlite.shared.tracker import DialogueStateTracker, applied_indices
+
+# the long conversations are the shapes benchmarks/tracker_replay.py times
+_BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "tracker_replay.py"
+_spec = importlib.util.spec_from_file_location("tracker_replay", _BENCHMARK)
+assert _spec is not None and _spec.loader is not None
+tracker_replay = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tracker_replay)
 
 # ------------------------------------------------------------ reference replay
 
@@ -213,30 +222,6 @@ class CountedEvents(Sequence[Event]):
             yield event
 
 
-def form_runs_between_slots(size: int) -> list[Event]:
-    events: list[Event] = [ActionExecuted(name="form"), ActiveLoop(name="form")]
-    while len(events) < size:
-        events += [SlotSet(name="requested_slot", value="city"), ActionExecuted(name="form")]
-    return events[:size]
-
-
-def undone_form_runs(size: int) -> list[Event]:
-    events: list[Event] = [ActiveLoop(name="form")]
-    events += [SlotSet(name="city", value=str(i)) for i in range(size // 2)]
-    while len(events) < size:
-        events += [ActionExecuted(name="form"), ActionReverted()]
-    return events[:size]
-
-
-def rewound_turns_after_history(size: int) -> list[Event]:
-    events: list[Event] = [ActiveLoop(name="form")]
-    events += [BotUttered(text=str(i)) for i in range(size // 2)]
-    while len(events) < size:
-        events += [ActionExecuted(name="action_listen"), _user(), ActionExecuted(name="form"),
-                   UserUtteranceReverted()]
-    return events[:size]
-
-
 def form_chat_then_rewinds(size: int) -> list[Event]:
     events: list[Event] = []
     while len(events) < size // 2:
@@ -249,8 +234,8 @@ def form_chat_then_rewinds(size: int) -> list[Event]:
 
 #: builds a conversation of the given number of events
 Conversation = Callable[[int], list[Event]]
-WORST_CASES: list[Conversation] = [form_runs_between_slots, undone_form_runs,
-                                   rewound_turns_after_history, form_chat_then_rewinds]
+#: the shapes the benchmark times, and a form chat whose turns are all undone at the end
+WORST_CASES: list[Conversation] = [*tracker_replay.CASES.values(), form_chat_then_rewinds]
 #: event reads allowed per event: a linear replay reads each a few times
 READS_PER_EVENT = 10
 
@@ -266,8 +251,9 @@ def test_a_long_conversation_reads_each_event_a_few_times(build: Conversation) -
     assert events.reads <= READS_PER_EVENT * len(events)
 
 
-@pytest.mark.parametrize("build", [form_runs_between_slots, undone_form_runs,
-                                   rewound_turns_after_history])
+@pytest.mark.parametrize("build", [tracker_replay.form_runs_between_slots,
+                                   tracker_replay.undone_form_runs,
+                                   tracker_replay.rewinds_after_history])
 def test_the_plain_replay_would_not_pass_the_read_bound(build: Conversation) -> None:
     # what makes the bound above meaningful: a rescanning replay exceeds it at a tenth the size
     events = CountedEvents(build(2_000))

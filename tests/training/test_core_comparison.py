@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keyword_bot
 import pytest
 
 from dialogflowlite.cli.main import main
@@ -26,14 +27,7 @@ DOMAIN = (
 STORIES = 'version: "3.1"\nstories:\n' + "".join(
     f"- story: {t}\n  steps:\n  - intent: ask_{t}\n  - action: utter_{t}\n" for t in TOPICS)
 
-RULES = """
-version: "3.1"
-rules:
-- rule: bye
-  steps:
-  - intent: bye
-  - action: utter_bye
-"""
+RULES = keyword_bot.VERSION + "rules:\n" + keyword_bot.BYE_RULE
 
 #: FormPolicy is one of Rasa's, left out here with a notice
 MEMO = """

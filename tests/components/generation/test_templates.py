@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from template_domains import custom_slot_domain
 
 from dialogflowlite.components.generation.messages import to_rest
 from dialogflowlite.components.generation.templates import TemplateRenderer, interpolate
@@ -12,20 +13,7 @@ from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.events import BotUttered, SlotSet
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
-DOMAIN = """
-version: "3.1"
-intents: [greet]
-slots:
-  name:
-    type: text
-    mappings: [{type: custom}]
-  vip:
-    type: bool
-    mappings: [{type: custom}]
-  city:
-    type: text
-    mappings: [{type: custom}]
-responses:
+DOMAIN = custom_slot_domain({"name": "text", "vip": "bool", "city": "text"}, """\
   utter_many:
   - text: "one"
   - text: "two"
@@ -80,7 +68,7 @@ responses:
     - title: "Card 1"
       subtitle: "first"
       buttons: [{title: go, payload: /go}]
-"""
+""")
 
 
 @pytest.fixture

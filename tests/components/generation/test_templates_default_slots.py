@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import logging
 
+from template_domains import custom_slot_domain
+
 from dialogflowlite.components.generation.templates import TemplateRenderer
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.events import SlotSet
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
-DOMAIN = """
-version: "3.1"
-intents: [greet]
-slots:
-  name:
-    type: text
-    mappings: [{type: custom}]
-responses:
+DOMAIN = custom_slot_domain({"name": "text"}, """\
   utter_meta:
   - text: "meta {session_started_metadata}, name {name}"
   utter_asked:
   - text: "asked {requested_slot}"
-"""
+""")
 
 FORMS = """
 forms:

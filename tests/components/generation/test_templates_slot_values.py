@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from template_domains import custom_slot_domain
 
 from dialogflowlite.components.generation.templates import TemplateRenderer
 from dialogflowlite.io.loader import load_project
@@ -10,20 +11,7 @@ from dialogflowlite.shared.domain import Domain
 from dialogflowlite.shared.events import SlotSet
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
-DOMAIN = """
-version: "3.1"
-intents: [greet]
-slots:
-  count:
-    type: float
-    mappings: [{type: custom}]
-  vip:
-    type: bool
-    mappings: [{type: custom}]
-  tags:
-    type: list
-    mappings: [{type: custom}]
-responses:
+DOMAIN = custom_slot_domain({"count": "float", "vip": "bool", "tags": "list"}, """\
   utter_count:
   - text: "two"
     condition: [{type: slot, name: count, value: 2}]
@@ -38,7 +26,7 @@ responses:
   - text: "tagged red"
     condition: [{type: slot, name: tags, value: red}]
   - text: "tags"
-"""
+""")
 
 
 @pytest.fixture

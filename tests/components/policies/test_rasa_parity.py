@@ -11,8 +11,22 @@ from dialogflowlite.components.policies.memoization import (
     MemoizationPolicy,
 )
 from dialogflowlite.components.policies.rule import RulePolicy
+from dialogflowlite.components.policies.states import (
+    RuleOnlyData,
+    State,
+    StateFeaturizer,
+    hidden_turns,
+    story_policy_states,
+)
 from dialogflowlite.errors import TrainingError
-from dialogflowlite.shared.events import ActionExecuted, SlotSet, UserUtteranceFeaturization
+from dialogflowlite.shared.domain import Domain, EntityDef, IntentDef
+from dialogflowlite.shared.events import (
+    ActionExecuted,
+    ActiveLoop,
+    FollowupAction,
+    SlotSet,
+    UserUtteranceFeaturization,
+)
 
 CUSTOM_DOMAIN = """
 version: "3.1"
@@ -42,19 +56,31 @@ rules:
   - action: utter_premium
 """
 
+#: action_check_premium sets premium in PREMIUM_RULE; this rule leaves the slot out
+CHECK_THEN_BYE = """
+- rule: check then bye
+  steps:
+  - intent: bye
+  - action: action_check_premium
+  - action: utter_bye
+"""
+
+GREET_STORY = """
+version: "3.1"
+stories:
+- story: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+"""
+
 
 # ---------------------------------------------------------------- incomplete rules
 
 
 def test_a_rule_leaving_out_a_slot_its_action_sets_elsewhere_is_incomplete(
         dialogue_project) -> None:
-    project = dialogue_project(domain=CUSTOM_DOMAIN, rules=PREMIUM_RULE + """
-- rule: check then bye
-  steps:
-  - intent: bye
-  - action: action_check_premium
-  - action: utter_bye
-""")
+    project = dialogue_project(domain=CUSTOM_DOMAIN, rules=PREMIUM_RULE + CHECK_THEN_BYE)
     with pytest.raises(TrainingError) as caught:
         trained(RulePolicy(), project)
     message = str(caught.value)
@@ -78,13 +104,7 @@ def test_an_incomplete_rule_passes_when_it_hands_over_or_checks_are_off(
   wait_for_user_input: false
 """)
     trained(RulePolicy(), project)
-    incomplete = dialogue_project(domain=CUSTOM_DOMAIN, rules=PREMIUM_RULE + """
-- rule: check then bye
-  steps:
-  - intent: bye
-  - action: action_check_premium
-  - action: utter_bye
-""")
+    incomplete = dialogue_project(domain=CUSTOM_DOMAIN, rules=PREMIUM_RULE + CHECK_THEN_BYE)
     trained(RulePolicy({"check_for_contradictions": False}), incomplete)
 
 
@@ -157,14 +177,7 @@ def test_a_text_rule_overrules_a_default_action(dialogue_project) -> None:
 
 
 def test_the_turn_answered_by_text_is_read_by_text_afterwards(dialogue_project) -> None:
-    project = dialogue_project(rules=E2E_RULES, stories="""
-        version: "3.1"
-        stories:
-        - story: greet
-          steps:
-          - intent: greet
-          - action: utter_greet
-        """)
+    project = dialogue_project(rules=E2E_RULES, stories=GREET_STORY)
     domain = project.domain
     # memoization outranks the rules here, yet the text rule wins: it read the text
     memo = trained(MemoizationPolicy({"priority": 5}), project)
@@ -184,14 +197,7 @@ def test_the_turn_answered_by_text_is_read_by_text_afterwards(dialogue_project) 
 
 
 def test_without_any_prediction_the_ensemble_listens(dialogue_project) -> None:
-    project = dialogue_project(stories="""
-        version: "3.1"
-        stories:
-        - story: greet
-          steps:
-          - intent: greet
-          - action: utter_greet
-        """)
+    project = dialogue_project(stories=GREET_STORY)
     domain = project.domain
     memo_only = PolicyEnsemble([trained(MemoizationPolicy(), project)])
     chosen = memo_only.predict_next_action(tracker(domain, *said("bye")), domain)
@@ -237,8 +243,6 @@ def test_augmented_memoization_goes_back_to_the_user_turn_before_the_window(
 
 
 def test_only_entities_the_domain_declares_reach_the_states() -> None:
-    from dialogflowlite.components.policies.states import StateFeaturizer
-    from dialogflowlite.shared.domain import Domain, EntityDef, IntentDef
 
     domain = Domain(intents={"inform": IntentDef("inform")},
                     entities={"city": EntityDef("city", roles=["to"]),
@@ -344,36 +348,26 @@ def test_rule_only_data_round_trips_through_storage(dialogue_project, tmp_path) 
     assert any("chitchat" in source for source in loaded.rules_not_in_stories)
 
 
+# ---------------------------------------------------------------- hidden rule turns
+
+
+def story_view(domain: Domain, events: list) -> list[State]:
+    """The states a story policy (memoization, TED) sees of ``events``."""
+    states = StateFeaturizer(domain).states(events)
+    return story_policy_states(states, hidden_turns(events), RuleOnlyData())
+
 
 def test_hidden_rule_turns_leave_the_states_of_story_policies() -> None:
-    from dialogflowlite.components.policies.states import (
-        RuleOnlyData,
-        State,
-        StateFeaturizer,
-        hidden_turns,
-        story_policy_states,
-    )
-    from dialogflowlite.shared.domain import Domain, IntentDef
 
     domain = Domain(intents={"greet": IntentDef("greet"), "chitchat": IntentDef("chitchat")})
     events = [listen(), user("greet"), ActionExecuted(name="utter_greet", hide_rule_turn=True),
               ActionExecuted(name="action_listen", hide_rule_turn=True), user("chitchat")]
-    states = StateFeaturizer(domain).states(events)
-    seen = story_policy_states(states, hidden_turns(events), RuleOnlyData())
+    seen = story_view(domain, events)
     # what Rasa's past_states(ignore_rule_only_turns=True) gives for this conversation
     assert seen == [State(), State(intent="chitchat", prev_action="action_listen")]
 
 
 def test_the_listening_after_a_hidden_loop_activation_stays_hidden() -> None:
-    from dialogflowlite.components.policies.states import (
-        RuleOnlyData,
-        State,
-        StateFeaturizer,
-        hidden_turns,
-        story_policy_states,
-    )
-    from dialogflowlite.shared.domain import Domain, IntentDef
-    from dialogflowlite.shared.events import ActiveLoop
 
     domain = Domain(intents={"request": IntentDef("request"), "inform": IntentDef("inform")})
     # a rule no story follows activated the form; the form's own "listen after it
@@ -381,16 +375,13 @@ def test_the_listening_after_a_hidden_loop_activation_stays_hidden() -> None:
     events = [listen(), user("request"),
               ActionExecuted(name="a_form", hide_rule_turn=True), ActiveLoop(name="a_form"),
               listen(), user("inform")]
-    states = StateFeaturizer(domain).states(events)
-    seen = story_policy_states(states, hidden_turns(events), RuleOnlyData())
+    seen = story_view(domain, events)
     # Rasa keeps the activation's verdict for the state right after the loop ran
     assert seen == [State(), State(intent="inform", prev_action="action_listen",
                                    active_loop="a_form")]
 
 
 def test_a_followup_action_keeps_the_turn_visible_as_before() -> None:
-    from dialogflowlite.components.policies.states import hidden_turns
-    from dialogflowlite.shared.events import FollowupAction
 
     events = [listen(), user("greet"), ActionExecuted(name="utter_greet"),
               FollowupAction(name="utter_more"),
@@ -400,15 +391,10 @@ def test_a_followup_action_keeps_the_turn_visible_as_before() -> None:
 
 def test_a_rule_setting_the_slot_to_null_after_the_action_is_complete(
         dialogue_project) -> None:
-    project = dialogue_project(domain=CUSTOM_DOMAIN, rules=PREMIUM_RULE + """
-- rule: check then bye
-  steps:
-  - intent: bye
-  - action: action_check_premium
-  - slot_was_set:
-    - premium: null
-  - action: utter_bye
-""")
+    # the rule says what the action left of the slot: nothing
+    nulled = CHECK_THEN_BYE.replace("  - action: utter_bye",
+                                    "  - slot_was_set:\n    - premium: null\n  - action: utter_bye")
+    project = dialogue_project(domain=CUSTOM_DOMAIN, rules=PREMIUM_RULE + nulled)
     trained(RulePolicy(), project)
 
 
