@@ -118,6 +118,17 @@ class TemplateError(ProjectError):
     code = "DFL105"
 
 
+class ProjectImportError(ProjectError):
+    """config.yml's ``importers:`` or ``imports:`` ask for something that cannot be read:
+    an imported folder or importer setting that does not exist, an importer that is
+    unknown or cannot run here, ``imports:`` that no importer follows.
+
+    The loader reports these as problems with this code, at the line of the entry.
+    """
+
+    code = "DFL106"
+
+
 # ---------------------------------------------------------------- configuration
 
 

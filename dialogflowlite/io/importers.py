@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dialogflowlite.errors import Position
+from dialogflowlite.errors import Position, ProjectImportError
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import position, to_plain, value_position
@@ -40,7 +40,7 @@ IMPORTER_SETTINGS = {
 #: the names a project's config file has (the ones Rasa follows ``imports:`` of)
 CONFIG_NAMES = ("config.yml", "config.yaml")
 #: the code of every problem with ``importers:`` or ``imports:`` (the loader's findings)
-IMPORT_PROBLEM = "DFL103"
+IMPORT_PROBLEM = ProjectImportError.code
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ def read_importers(file: Path, data: Any, root: Path, log: ProblemLog) -> Import
     if entries is None:
         _check_unused_imports(file, data, plan, log)
         return plan
-    if not log.expect(file, data, "importers", entries, list, "'importers'"):
+    if not log.expect(file, data, "importers", entries, list, "'importers'",
+                      code=IMPORT_PROBLEM):
         return plan
     listed: list[FileImporterSettings] = []
     for index, entry in enumerate(entries):
@@ -237,7 +238,8 @@ class ImportResolver:
         entries = data["imports"]
         if isinstance(entries, str):
             entries_list: Any = [entries]
-        elif self.log.expect(config_file, data, "imports", entries, list, "'imports'"):
+        elif self.log.expect(config_file, data, "imports", entries, list, "'imports'",
+                             code=IMPORT_PROBLEM):
             entries_list = entries
         else:
             return

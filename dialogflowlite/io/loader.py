@@ -55,6 +55,8 @@ from dialogflowlite.shared.training_data import TrainingData
 YAML_SUFFIXES = (".yml", ".yaml")
 #: the domain sections that declare something: a domain with none of them is no domain
 DOMAIN_CONTENT = ("intents", "entities", "slots", "responses", "actions", "forms")
+#: how the name of a test-stories file starts (Rasa's ``TEST_STORIES_FILE_PREFIX``)
+TEST_STORIES_PREFIX = "test_"
 #: lines that mark Markdown training data (Rasa 1.x, deprecated in 2.x)
 _MARKDOWN_DATA = re.compile(
     r"^\s*(##\s*(intent|synonym|regex|lookup)\s*:|-\s*(utter|action)_\w+\s*$)", re.M
@@ -83,6 +85,11 @@ class Project:
     imported: list[ImportedProject] = field(default_factory=list)
     #: the files the domain was read from, imported projects' included
     domain_files: list[Path] = field(default_factory=list)
+    #: the files read as training data (NLU, stories, rules), imported projects'
+    #: included; not the domain, config or test files
+    training_files: list[Path] = field(default_factory=list)
+    #: the files read as test stories (and test NLU data), imported projects' included
+    test_files: list[Path] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -115,10 +122,16 @@ class Project:
         return self
 
     def check_test_files(self) -> Project:
-        """This project, when every file under ``tests/`` could be read (see
-        :meth:`check_files_under`)."""
-        return self.check_files_under("tests", "fix the test files: one that cannot be read "
-                                               "would be left out of the test")
+        """This project, when every test file could be read: those under ``tests/`` and
+        those of imported projects (see :meth:`check_files_under`)."""
+        tests = {f.resolve() for f in self.test_files}
+        under_tests = self.errors_under("tests")
+        errors = [p for p in self.errors if p in under_tests or self.file_of(p) in tests]
+        if errors:
+            raise ProjectValidationError(
+                errors, hint="fix the test files: one that cannot be read would be left "
+                             "out of the test")
+        return self
 
     def counts(self) -> dict[str, int]:
         """What the project holds: the numbers `data validate` and the loader tests report."""
@@ -220,6 +233,8 @@ class ProjectLoader:
         #: every file read, resolved: a file two importers name is read once
         self.read: set[Path] = set()
         self.domain_files: list[Path] = []
+        self.training_files: list[Path] = []
+        self.test_files: list[Path] = []
         self.plan = ImporterPlan()
         self.imports = ImportResolver(root, self._parse, self.log)
 
@@ -280,6 +295,8 @@ class ProjectLoader:
             format_versions=self.versions,
             imported=list(self.imports.projects),
             domain_files=self.domain_files,
+            training_files=self.training_files,
+            test_files=self.test_files,
         )
         return project
 
@@ -329,6 +346,7 @@ class ProjectLoader:
                 continue
             self.files.append(file)
             self.read.add(file.resolve())
+            self.training_files.append(file)
             command = "core" if kind == MARKDOWN_STORIES else "nlu"
             try:
                 relative = file.resolve().relative_to(self.root.resolve()).as_posix()
@@ -423,6 +441,8 @@ class ProjectLoader:
         the imported ``project``; unless it is read already or belongs to another."""
         if self._skip(file, project):
             return
+        # listed before parsing: a file that cannot be read is still known for what it is
+        (self.test_files if tests else self.training_files).append(file)
         data = self._parse(file, data)
         if data is None:
             return
@@ -507,8 +527,10 @@ class ProjectLoader:
         """Read the domain, training data and test stories of an imported project.
 
         As Rasa's MultiProjectImporter walks the whole folder, every YAML file in it
-        is read: those under ``data/`` and ``tests/`` as training data and test
-        stories, ``domain.yml`` and those under ``domain/`` as
+        is read: those under ``tests/`` as test stories, and so, wherever it lies, a
+        file whose name starts with ``test_`` that holds stories or rules (Rasa's
+        test-stories file: left out of training); those under ``data/`` as training
+        data, ``domain.yml`` and those under ``domain/`` as
         its domain, and any other file by what it holds (one that holds neither, such
         as ``endpoints.yml``, is not training data and is left alone).
         """
@@ -518,7 +540,7 @@ class ProjectLoader:
             if file.name in CONFIG_NAMES or self._skip(file, folder):
                 continue
             parts = file.relative_to(folder).parts
-            if parts[0] == "tests":
+            if parts[0] == "tests" or _is_test_stories_file(file):
                 self._load_data_file(file, tests=True, project=folder)
             elif parts[0] == "data":
                 self._load_data_file(file, tests=False, project=folder)
@@ -557,6 +579,19 @@ class ProjectLoader:
             self.log.error(Position(str(file), 1, 1), f"{file.name} must be a mapping")
             return {}
         return to_plain(data)
+
+
+def _is_test_stories_file(file: Path) -> bool:
+    """Whether ``file`` is a test-stories file by Rasa's rule: a name that starts with
+    ``test_``, and stories or rules in it. One that cannot be parsed counts by its name
+    (its error is reported when it is read)."""
+    if not file.name.startswith(TEST_STORIES_PREFIX):
+        return False
+    try:
+        data = read_yaml_file(file)
+    except YamlSyntaxError:
+        return True
+    return isinstance(data, dict) and ("stories" in data or "rules" in data)
 
 
 def resolve_in_project(path: str | Path, root: str | Path) -> Path:

@@ -99,9 +99,11 @@ class ProblemLog:
             report(position(file, node, key), f"unknown key '{key}' in {where}", hint, UNKNOWN_KEY)
 
     def expect(
-        self, file: str | Path, parent: Any, key: Any, value: Any, kind: type | tuple, what: str
+        self, file: str | Path, parent: Any, key: Any, value: Any, kind: type | tuple, what: str,
+        code: str = "DFL103",
     ) -> bool:
-        """Report (as an error) when ``value`` is not of ``kind``; return whether it is."""
+        """Report (as an error, with ``code``) when ``value`` is not of ``kind``; return
+        whether it is."""
         if isinstance(value, kind):
             return True
         kinds = (kind,) if isinstance(kind, type) else tuple(kind)
@@ -111,5 +113,6 @@ class ProblemLog:
             position(file, parent, key),
             f"{what} must be a {expected}, not {actual}",
             "see docs/project-format.md for the expected layout",
+            code,
         )
         return False

@@ -1654,12 +1654,12 @@ ABSENCE_CHECKS: tuple[Check, ...] = (
 def unreadable_files(project: Project) -> tuple[list[Problem], list[Problem]]:
     """The loader's errors for files that could not be read at all: those of domain
     files (with a domain that is missing or declares nothing), and those of
-    training-data files (under ``data/`` or given with ``--data``). What such a file
-    declares is missing from the project."""
+    training-data files (under ``data/``, given with ``--data``, or of an imported
+    project). What such a file declares is missing from the project. Config, test,
+    endpoints and credentials files, the imported projects' included, are neither:
+    what they hold is not what the checks look for."""
     domain_files = {Path(f).resolve() for f in _domain_files(project)}
-    special = {(project.root / name).resolve() for name in ("config.yml", "endpoints.yml",
-                                                              "credentials.yml")}
-    tests = (project.root / "tests").resolve()
+    training_files = {Path(f).resolve() for f in project.training_files}
     domain, data = [], []
     for problem in project.problems:
         if problem.is_error and problem.code == NO_DOMAIN:
@@ -1670,7 +1670,7 @@ def unreadable_files(project: Project) -> tuple[list[Problem], list[Problem]]:
         path = project.file_of(problem)
         if path in domain_files:
             domain.append(problem)
-        elif path not in special and tests not in path.parents:
+        elif path in training_files:
             data.append(problem)
     return domain, data
 

@@ -9,6 +9,11 @@ newest saved one when nothing changed since it (as Rasa 2). Training runs in a
 child process (:mod:`dialogflowlite.server.training_jobs`), one at a time
 across the server's workers (later requests wait their turn); the running model is not
 replaced (``PUT /model`` loads the new one).
+
+The body is the whole project: a config that reads other files (``imports:``,
+or an importer setting such as ``training_data_paths``) is refused with one
+400, since those paths would be taken from the temporary project that holds
+the body, where nothing is (Rasa trains without them and says nothing).
 """
 
 from __future__ import annotations
@@ -23,7 +28,12 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.errors import ApiError
 from dialogflowlite.server.long_requests import allow_long_response, receive_large_body
 from dialogflowlite.server.process_lock import process_lock
-from dialogflowlite.server.training_jobs import TrainingRequest, split_training_payload, train_model
+from dialogflowlite.server.training_jobs import (
+    CONFIG_PART,
+    TrainingRequest,
+    split_training_payload,
+    train_model,
+)
 from dialogflowlite.server.validation import query_flag
 
 if TYPE_CHECKING:
@@ -56,6 +66,44 @@ def _threads(request: Request) -> int | None:
     return int(raw)
 
 
+#: importer settings that name files or folders (see dialogflowlite.io.importers)
+_PATH_SETTINGS = ("config_file", "domain_path", "training_data_paths", "project_directory")
+
+
+def refuse_other_files(config: dict[str, Any]) -> None:
+    """A 400 :class:`ApiError` when the body's ``config`` reads files other than the
+    body: ``imports:`` (MultiProjectImporter's projects) or an importer setting
+    that names a path.
+
+    The body is written into a temporary project of its own, so such paths would
+    be taken from there and name nothing; Rasa, which writes the body to a
+    temporary folder too, trains without them and says nothing. The projects a
+    body needs are sent in it instead.
+    """
+    hint = ("send the imported projects' domain and data merged into the body, or "
+            "train the project where its files are (`dialogflowlite train`)")
+    if config.get("imports"):
+        error = ApiError(
+            400, "BadRequest",
+            "`imports:` is not available through the training body: the body is the "
+            "whole project, so the projects it imports cannot be read", hint=hint)
+        error.details = {"parameter": "imports", "in": "body"}
+        raise error
+    importers = config.get("importers")
+    # a malformed `importers:` is left to the loader, which names its line
+    for entry in importers if isinstance(importers, list) else []:
+        named = [key for key in _PATH_SETTINGS
+                 if isinstance(entry, dict) and entry.get(key) is not None]
+        if named:
+            error = ApiError(
+                400, "BadRequest",
+                f"importer setting {named[0]!r} is not available through the training "
+                "body: the body is the whole project, so the files it names cannot be "
+                "read", hint=hint)
+            error.details = {"parameter": "importers", "in": "body"}
+            raise error
+
+
 def training_request(request: Request) -> TrainingRequest:
     """The training a ``POST /model/train`` request asks for (a 400 when it cannot be)."""
     from dialogflowlite.server.validation import yaml_body
@@ -63,7 +111,9 @@ def training_request(request: Request) -> TrainingRequest:
     text = yaml_body(request, "the training data",
                      "send the project's config, domain and data joined into one YAML "
                      "document with Content-Type: application/yaml")
-    return TrainingRequest(split_training_payload(text),
+    parts = split_training_payload(text)
+    refuse_other_files(parts.get(CONFIG_PART, {}))
+    return TrainingRequest(parts,
                            force=query_flag(request, "force_training", False),
                            fixed_model_name=request.args.get("fixed_model_name") or None,
                            num_threads=_threads(request))
