@@ -8,6 +8,12 @@ it once for all waiting messages costs barely more than for one. A
 batch is computed (in a worker thread, so the event loop keeps accepting
 requests), the next requests pile up and become the next batch. Batches grow
 with the load by themselves.
+
+An item may be submitted with a ``key``, the thing it must be processed with
+(the server passes the agent whose turn the message belongs to): a batch
+holds items of one key only, and the function receives that key. While
+``PUT /model`` swaps models, the turns begun on the old model are parsed by
+it and those begun on the new one by the new one, never one batch for both.
 """
 
 from __future__ import annotations
@@ -23,14 +29,20 @@ logger = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-BatchFunction = Callable[[list[Any]], Awaitable[Sequence[Any]]]
+#: ``function(items)``, or ``function(items, key)`` for items submitted with a key
+BatchFunction = Callable[..., Awaitable[Sequence[Any]]]
+
+#: the key of items submitted without one
+_NO_KEY: Any = object()
 
 
 class MicroBatcher(Generic[Item, Result]):
     """Collects items from concurrent callers and processes them in batches.
 
     ``function`` receives a list of items and returns one result per item, in
-    order. ``max_batch`` caps a batch; ``max_wait`` (seconds, default 0) lets
+    order; items submitted with a ``key`` are batched only with items of the
+    same key (the same object), and ``function(items, key)`` receives it.
+    ``max_batch`` caps a batch; ``max_wait`` (seconds, default 0) lets
     a batch of one wait that long for company, which only helps when requests
     arrive faster than one batch takes. ``on_batch(size, seconds)`` is called
     after every batch (for metrics).
@@ -44,15 +56,18 @@ class MicroBatcher(Generic[Item, Result]):
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.on_batch = on_batch
-        self._pending: list[tuple[Item, asyncio.Future]] = []
+        self._pending: list[tuple[Any, Item, asyncio.Future]] = []
         self._wakeup: asyncio.Event | None = None
         self._consumer: asyncio.Task | None = None
         self._closed = False
         self.batches = 0
         self.items = 0
 
-    async def submit(self, item: Item) -> Result:
-        """Queue ``item`` and wait for its result (exceptions of the batch are re-raised)."""
+    async def submit(self, item: Item, key: Any = _NO_KEY) -> Result:
+        """Queue ``item`` and wait for its result (exceptions of the batch are re-raised).
+
+        With a ``key``, ``item`` shares a batch only with items of that key.
+        """
         if self._closed:
             raise RuntimeError("the batcher is closed")
         loop = asyncio.get_running_loop()
@@ -60,7 +75,7 @@ class MicroBatcher(Generic[Item, Result]):
             self._wakeup = asyncio.Event()
             self._consumer = loop.create_task(self._consume())
         future: asyncio.Future = loop.create_future()
-        self._pending.append((item, future))
+        self._pending.append((key, item, future))
         assert self._wakeup is not None
         self._wakeup.set()
         return await future
@@ -73,17 +88,33 @@ class MicroBatcher(Generic[Item, Result]):
             while self._pending:
                 if self.max_wait and len(self._pending) == 1:
                     await asyncio.sleep(self.max_wait)
-                batch = self._pending[: self.max_batch]
-                del self._pending[: len(batch)]
-                await self._run(batch)
+                key, batch = self._take_batch()
+                await self._run(key, batch)
 
-    async def _run(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
+    def _take_batch(self) -> tuple[Any, list[tuple[Item, asyncio.Future]]]:
+        """The oldest item's key, and up to ``max_batch`` waiting items of that key (in
+        the order they came); the others keep waiting, in their order."""
+        key = self._pending[0][0]
+        batch: list[tuple[Item, asyncio.Future]] = []
+        rest: list[tuple[Any, Item, asyncio.Future]] = []
+        for entry in self._pending:
+            # identity, not equality: two agents are two models even when they compare equal
+            if entry[0] is key and len(batch) < self.max_batch:
+                batch.append((entry[1], entry[2]))
+            else:
+                rest.append(entry)
+        self._pending[:] = rest
+        return key, batch
+
+    async def _run(self, key: Any, batch: list[tuple[Item, asyncio.Future]]) -> None:
         live = [(item, future) for item, future in batch if not future.cancelled()]
         if not live:
             return
         started = time.perf_counter()
+        items = [item for item, _ in live]
         try:
-            results = await self.function([item for item, _ in live])
+            results = await (self.function(items) if key is _NO_KEY
+                             else self.function(items, key))
             if len(results) != len(live):
                 raise RuntimeError(f"batch function returned {len(results)} results "
                                    f"for {len(live)} items")

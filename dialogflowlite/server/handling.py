@@ -140,8 +140,8 @@ class MessageHandler:
         connect_reminders(self.app, agent)
         return agent
 
-    async def _parse_batch(self, texts: list[str]) -> list[dict[str, Any]]:
-        agent = self.agent
+    async def _parse_batch(self, texts: list[str], agent: Any = None) -> list[dict[str, Any]]:
+        agent = agent if agent is not None else self.agent
         if self._nlu_thread is None:
             return list(await agent.parse_messages(texts))
         return await asyncio.get_running_loop().run_in_executor(
@@ -174,11 +174,17 @@ class MessageHandler:
             loop = self._thread_state.loop = asyncio.new_event_loop()
         return list(loop.run_until_complete(agent.parse_messages(texts)))
 
-    async def parse(self, text: str) -> dict[str, Any]:
-        """The NLU result for ``text``, batched with concurrent requests."""
+    async def parse(self, text: str, agent: Any = None) -> dict[str, Any]:
+        """The NLU result for ``text`` by ``agent`` (by default the current one), batched
+        with concurrent requests to the same agent.
+
+        A turn passes the agent it runs on: a model swapped in (or unloaded) meanwhile
+        neither parses its message nor fails it.
+        """
+        agent = agent if agent is not None else self.agent
         if self.batcher is None:
-            return await self.agent.parse_message(text)
-        return await self.batcher.submit(text)
+            return await agent.parse_message(text)
+        return await self.batcher.submit(text, key=agent)
 
     async def handle(self, message: IncomingMessage) -> list[dict[str, Any]]:
         """Run one user message through the bot; returns its replies as channels get them.
@@ -213,7 +219,7 @@ class MessageHandler:
         metrics.active.touch(message.sender_id)
         started = time.perf_counter()
         if message.parse_data is None and message.text is not None:
-            message.parse_data = await self.parse(message.text)
+            message.parse_data = await self.parse(message.text, agent)
         replies = (await agent.handle_turn(message)).replies
         metrics.message_seconds.observe(time.perf_counter() - started,
                                         channel=message.channel or "unknown")

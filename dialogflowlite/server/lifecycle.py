@@ -8,7 +8,8 @@ the turns still running (a turn goes on when Sanic cancels its request:
 see :mod:`~dialogflowlite.server.handling`), then closes the batcher; the
 reminders not yet due are stopped (those of the agents that ``PUT /model``
 swapped out too) and those firing finish, and the stores close last, the
-event broker after publishing what it still holds. An agent handed to
+event broker after publishing what it still holds (also after ``DELETE
+/model``, which keeps them open for the next model). An agent handed to
 :func:`~dialogflowlite.server.app.create_app` belongs to the caller: the
 server neither loads another one at start nor closes its stores or its
 reminders.
@@ -61,6 +62,16 @@ def install(app: Sanic) -> None:
     #: only their pending reminders keep them alive)
     app.ctx.retired_processors = weakref.WeakSet()
     given = None if app.ctx.owns_agent else app.ctx.agent
+    #: the stores of the agent ``DELETE /model`` unloaded, until the next model takes them
+    app.ctx.unloaded_stores = None
+    #: with --workers, where the workers tell each other which model they serve
+    app.ctx.shared_model = None
+    if app.ctx.owns_agent and app.ctx.config.workers > 1:
+        from dialogflowlite.server.models import SharedModelChoice
+        from dialogflowlite.server.workers import server_run_id
+
+        app.ctx.shared_model = SharedModelChoice(app.ctx.config.project_dir / "models",
+                                                 server_run_id())
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
@@ -105,10 +116,16 @@ def install(app: Sanic) -> None:
     async def _wait_for_model(request) -> None:
         loading = request.app.ctx.loading
         route = request.route
-        if loading is None or loading.done() or route is None \
-                or getattr(route.ctx, "no_model", False):
+        if route is None or getattr(route.ctx, "no_model", False):
             return
-        await asyncio.shield(loading)
+        if loading is not None and not loading.done():
+            await asyncio.shield(loading)
+        if request.app.ctx.shared_model is not None:
+            # another worker's PUT/DELETE /model (or pull) is this worker's too, before
+            # it answers anything more
+            from dialogflowlite.server.models import follow_shared_choice
+
+            await follow_shared_choice(request.app)
 
     @app.after_server_stop
     async def _stop(app: Sanic) -> None:
@@ -127,10 +144,13 @@ def install(app: Sanic) -> None:
             if processor is not None and processor is not given_processor:
                 await processor.close()
         app.ctx.retired_processors.clear()
-        if app.ctx.owns_agent and app.ctx.agent is not None:
-            from dialogflowlite.server.models import close_stores
+        if app.ctx.owns_agent:
+            from dialogflowlite.server.models import close_store_objects, stores_of
 
-            await close_stores(app.ctx.agent)
+            if app.ctx.agent is not None:
+                await close_store_objects(stores_of(app.ctx.agent))
+            elif app.ctx.unloaded_stores is not None:
+                await close_store_objects(app.ctx.unloaded_stores)
 
 
 async def _load_or_stop(app: Sanic) -> None:

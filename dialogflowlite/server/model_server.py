@@ -23,7 +23,9 @@ file).
 Workers of one server (``--workers``) share the pulls: a pull holds a lock
 file in ``models/``, and a worker that finds a model another worker pulled
 since its own last pull (recorded with its ETag in ``models/.pulled.json``)
-switches to that file instead of downloading it again.
+switches to that file instead of downloading it again. A switch in one worker
+is followed by the others before their next request in any case (see
+:class:`~dialogflowlite.server.models.SharedModelChoice`).
 """
 
 from __future__ import annotations
@@ -201,6 +203,23 @@ class ModelServer:
         for path in removed:
             path.unlink(missing_ok=True)
         return removed
+
+
+def pull_later(app: Sanic, server: ModelServer) -> None:
+    """From now on pull from ``server`` (its first pull after ``wait_time_between_pulls``)
+    instead of any model server pulled from before; with no wait time, pull no more."""
+    previous = getattr(app.ctx, "model_pulling", None)
+    if previous is not None and not previous.done():
+        previous.cancel()
+    app.ctx.model_pulling = None
+    if not server.wait_time_between_pulls:
+        return
+
+    async def wait_then_pull() -> None:
+        await asyncio.sleep(server.wait_time_between_pulls or 0)
+        await keep_pulling(app, server)
+
+    app.ctx.model_pulling = asyncio.get_running_loop().create_task(wait_then_pull())
 
 
 async def keep_pulling(app: Sanic, server: ModelServer) -> None:

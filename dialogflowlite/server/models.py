@@ -1,9 +1,21 @@
-"""Which model the server runs, and loading it with the configured stores."""
+"""Which model the server runs, loading it with the configured stores, and replacing it.
+
+``PUT /model``, ``DELETE /model`` and the pulls of a model server change the
+model of the process that does them. With ``run --workers N`` that is one of
+N processes: it records its choice in ``models/.served.json``, and every
+other worker, before it answers its next request, switches to the same model
+(:class:`SharedModelChoice`), so that an answer never depends on the worker
+that gives it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import json
 import logging
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,8 +144,18 @@ def warm_up(agent: Any) -> None:
 
 async def close_stores(agent: Any) -> None:
     """Close the agent's tracker and lock stores and event broker, if they hold connections."""
-    for store in (getattr(agent, "tracker_store", None), getattr(agent, "lock_store", None),
-                  getattr(agent, "event_broker", None)):
+    await close_store_objects(stores_of(agent))
+
+
+def stores_of(agent: Any) -> tuple[Any, Any, Any]:
+    """(tracker store, lock store, event broker) of ``agent``."""
+    return (getattr(agent, "tracker_store", None), getattr(agent, "lock_store", None),
+            getattr(agent, "event_broker", None))
+
+
+async def close_store_objects(stores: tuple[Any, Any, Any]) -> None:
+    """Close a (tracker store, lock store, event broker) triple, skipping what is None."""
+    for store in stores:
         # a broker first publishes what is still queued
         close = getattr(store, "shutdown", None) or getattr(store, "close", None)
         if close is None:
@@ -170,36 +192,221 @@ def model_fingerprints(model_file: Path) -> dict[str, str]:
     return {c.key: c.fingerprint for c in archive.manifest.components}
 
 
-async def swap_model(app: Any, requested: str) -> Path:
+async def swap_model(app: Any, requested: str, *, model_server: dict[str, Any] | None = None,
+                     announce: bool = True) -> Path:
     """Load ``requested`` next to the running model, then switch to it (``PUT /model``).
 
     Loading happens in a worker thread while the old model keeps answering;
     the switch is one assignment, so every message runs on exactly one of the
     two. The new agent reuses the stores of the old one (same conversations,
-    same connections), and nothing keeps the old agent alive afterwards but
-    its reminders not yet due: they still fire on it, as Rasa's scheduled jobs
-    keep the processor that scheduled them, and the server's stop cancels them
-    (see :func:`retire_agent`).
+    same connections; after ``DELETE /model``, those of the unloaded one),
+    and nothing keeps the old agent alive afterwards but its reminders not
+    yet due: they still fire on it, as Rasa's scheduled jobs keep the
+    processor that scheduled them, and the server's stop cancels them (see
+    :func:`retire_agent`).
+
+    Under ``--workers``, the other workers follow (unless ``announce`` is
+    False: this worker follows another's choice); ``model_server`` is the
+    model server the choice came from, which they then pull from too.
     """
-    import asyncio
+    async with app.ctx.model_swap_lock:
+        return await _swap_holding_lock(app, requested, model_server, announce)
+
+
+async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, Any] | None,
+                             announce: bool) -> Path:
     import time
 
     config = app.ctx.config
-    async with app.ctx.model_swap_lock:
-        model_file = resolve_model_path(config, requested)
-        old = app.ctx.agent
-        stores = ((old.tracker_store, old.lock_store, old.event_broker) if old is not None
-                  else None)
-        started = time.perf_counter()
-        agent, model_file = await asyncio.get_running_loop().run_in_executor(
-            None, load_server_agent, config, model_file, stores)
-        app.ctx.agent = agent
-        app.ctx.model_file = model_file
-        app.ctx.model_fingerprints = model_fingerprints(model_file)
-        seconds = time.perf_counter() - started
-        app.ctx.metrics.model_load_seconds.set(seconds)
-        app.ctx.metrics.model_loads.inc()
-        logger.info("switched to model %s (loaded in %.2f s)", model_file.name, seconds)
+    model_file = resolve_model_path(config, requested)
+    old = app.ctx.agent
+    stores = stores_of(old) if old is not None else getattr(app.ctx, "unloaded_stores", None)
+    started = time.perf_counter()
+    agent, model_file = await asyncio.get_running_loop().run_in_executor(
+        None, load_server_agent, config, model_file, stores)
+    app.ctx.agent = agent
+    app.ctx.model_file = model_file
+    app.ctx.model_fingerprints = model_fingerprints(model_file)
+    app.ctx.unloaded_stores = None
+    seconds = time.perf_counter() - started
+    app.ctx.metrics.model_load_seconds.set(seconds)
+    app.ctx.metrics.model_loads.inc()
+    logger.info("switched to model %s (loaded in %.2f s)", model_file.name, seconds)
+    if old is not None:
         retire_agent(app, old)
-        del old
-        return model_file
+    del old
+    if announce:
+        await _announce(app, model_file, model_server)
+    return model_file
+
+
+async def unload_model(app: Any, *, announce: bool = True) -> None:
+    """Serve no model (``DELETE /model``): later requests get 409, as in Rasa.
+
+    Turns already running finish on the model they began with (they hold
+    its agent). The stores stay open for the next ``PUT /model`` and close
+    at the server's stop; the unloaded agent's pending reminders are
+    cancelled then too (see :func:`retire_agent`).
+    """
+    async with app.ctx.model_swap_lock:
+        _unload_holding_lock(app)
+        if announce:
+            await _announce(app, None, None)
+
+
+def _unload_holding_lock(app: Any) -> None:
+    old = app.ctx.agent
+    if old is not None:
+        app.ctx.unloaded_stores = stores_of(old)
+        retire_agent(app, old)
+        logger.info("unloaded model %s", getattr(app.ctx.model_file, "name", "?"))
+    app.ctx.agent = None
+    app.ctx.model_file = None
+    app.ctx.model_fingerprints = {}
+
+
+async def _announce(app: Any, model_file: Path | None,
+                    model_server: dict[str, Any] | None) -> None:
+    shared = getattr(app.ctx, "shared_model", None)
+    if shared is not None:
+        await shared.publish(model_file, model_server)
+
+
+# ---------------------------------------------------------------------------
+# one model for all the workers of a server
+# ---------------------------------------------------------------------------
+
+#: in ``models/``: the latest model choice of any worker, and the lock its writers hold
+SHARED_CHOICE_FILE = ".served.json"
+SHARED_CHOICE_LOCK = ".served.lock"
+
+
+@dataclass
+class SharedModelChoice:
+    """The model that all the workers of one server serve (``run --workers N``).
+
+    A worker that replaces or unloads its model (``PUT /model``, ``DELETE
+    /model``, a pull from a model server) :meth:`publishes <publish>` the
+    choice, numbered, in ``models/.served.json``; before each request the
+    others look at that file (one ``stat`` while nothing changed) and switch
+    to a choice newer than their own (:func:`follow_shared_choice`). A
+    record of an earlier server (another ``run`` id) is ignored, so a
+    restart serves the model it is started with.
+    """
+
+    folder: Path
+    run_id: str
+    #: the number of the last choice this worker made or followed
+    seen: int = 0
+    #: the file's (inode, mtime, size) when last read: unchanged means nothing new
+    _read_as: tuple[int, int, int] | None = None
+    #: the switch to another worker's choice in progress, which requests wait for
+    following: asyncio.Task | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return self.folder / SHARED_CHOICE_FILE
+
+    async def publish(self, model_file: Path | None,
+                      model_server: dict[str, Any] | None) -> None:
+        """Record this worker's choice (``None``: no model) as the newest one."""
+        from dialogflowlite.server.process_lock import process_lock
+
+        try:
+            async with process_lock(self.folder / SHARED_CHOICE_LOCK):
+                record = self._read()
+                number = max(self.seen, record.get("number", 0) if record else 0) + 1
+                data = {"run": self.run_id, "number": number,
+                        "model_file": str(model_file) if model_file is not None else None,
+                        "model_server": model_server}
+                partial = self.path.with_name(f"{SHARED_CHOICE_FILE}.{os.getpid()}")
+                # owner-only: a model server's headers may hold its access token
+                handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump(data, out)
+                os.replace(partial, self.path)  # readers never see half a file
+                self.seen = number
+                self._read_as = self._signature()
+        except OSError as e:
+            logger.error("the other workers cannot be told of the model change, they keep "
+                         "their model: writing %s failed: %s", self.path, e)
+
+    def newer(self) -> dict[str, Any] | None:
+        """Another worker's choice made since this worker's last one, or None."""
+        signature = self._signature()
+        if signature is None or signature == self._read_as:
+            return None
+        self._read_as = signature
+        record = self._read()
+        if record is None or record.get("number", 0) <= self.seen:
+            return None
+        return record
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+    def _read(self) -> dict[str, Any] | None:
+        """The record of this server's run, or None (missing, unreadable, another run's)."""
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("run") != self.run_id \
+                or not isinstance(record.get("number"), int):
+            return None
+        return record
+
+
+async def follow_shared_choice(app: Any) -> None:
+    """Before a request: switch to the model another worker chose since, if any.
+
+    The request (and all others arriving meanwhile) waits for the switch, so
+    that no answer comes from the model another worker replaced. A model
+    that fails to load is logged and this worker keeps its own.
+    """
+    shared = getattr(app.ctx, "shared_model", None)
+    if shared is None:
+        return
+    if shared.following is None or shared.following.done():
+        record = shared.newer()
+        if record is None:
+            return
+        shared.following = asyncio.get_running_loop().create_task(_follow(app, record))
+    await asyncio.shield(shared.following)
+
+
+async def _follow(app: Any, record: dict[str, Any]) -> None:
+    shared: SharedModelChoice = app.ctx.shared_model
+    wanted = record.get("model_file")
+    async with app.ctx.model_swap_lock:
+        # a choice this worker made while waiting for the lock is newer: it stays
+        if record["number"] <= shared.seen:
+            return
+        shared.seen = record["number"]
+        try:
+            if wanted is None:
+                _unload_holding_lock(app)
+            else:
+                logger.info("another worker switched to model %s; switching too",
+                            Path(wanted).name)
+                await _swap_holding_lock(app, wanted, None, announce=False)
+        except Exception as e:  # the request goes on with the model this worker has
+            logger.error("another worker switched to model %s, which this worker cannot "
+                         "load; it keeps model %s: %s", wanted,
+                         getattr(app.ctx.model_file, "name", None), e)
+            return
+    section = record.get("model_server")
+    if isinstance(section, dict):
+        from dialogflowlite.server.model_server import ModelServer, pull_later
+
+        try:
+            server = ModelServer.from_config(section, app.ctx.config.project_dir)
+        except Exception as e:  # the worker that published it had accepted it
+            logger.error("the model server another worker switched to is not usable: %s", e)
+            return
+        if server is not None:
+            pull_later(app, server)

@@ -48,11 +48,9 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
     null: this once), instead of any model server it pulled from before. A download
     that is not a model is a 400, and the running model stays.
     """
-    import asyncio
-
     from dialogflowlite.errors import ConfigError
     from dialogflowlite.server import validation
-    from dialogflowlite.server.model_server import ModelServer, keep_pulling
+    from dialogflowlite.server.model_server import ModelServer, pull_later
     from dialogflowlite.server.models import swap_model
 
     url = section.get("url") if isinstance(section, dict) else None
@@ -73,21 +71,13 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
                        f"the model server {url} sent no model (the server's log says why); "
                        "the running model stays")
     try:
-        loaded = await swap_model(app, str(pulled))
+        # the other workers switch too, and pull from this server from then on
+        loaded = await swap_model(app, str(pulled), model_server=dict(section))
     except Exception:
         pulled.unlink(missing_ok=True)  # not the newest model at the next start
         raise
     server.prune(loaded)
-    previous = getattr(app.ctx, "model_pulling", None)
-    if previous is not None and not previous.done():
-        previous.cancel()
-    app.ctx.model_pulling = None
-    if server.wait_time_between_pulls:
-        async def pull_later() -> None:
-            await asyncio.sleep(server.wait_time_between_pulls)
-            await keep_pulling(app, server)
-
-        app.ctx.model_pulling = asyncio.get_running_loop().create_task(pull_later())
+    pull_later(app, server)
     return loaded
 
 
@@ -98,7 +88,7 @@ def blueprint() -> Blueprint:
     from dialogflowlite.dialogue.domain_json import domain_to_dict
     from dialogflowlite.server import validation
     from dialogflowlite.server.handling import no_agent
-    from dialogflowlite.server.models import swap_model
+    from dialogflowlite.server.models import swap_model, unload_model
 
     bp = Blueprint("model_api")
 
@@ -171,11 +161,8 @@ def blueprint() -> Blueprint:
         return empty(status=204)
 
     @bp.delete("/model", name="unload_model", ctx_auth=True)
-    async def unload_model(request: Request) -> HTTPResponse:
-        app = request.app
-        async with app.ctx.model_swap_lock:
-            app.ctx.agent = None
-            app.ctx.model_file = None
+    async def delete_model(request: Request) -> HTTPResponse:
+        await unload_model(request.app)
         return empty(status=204)
 
     @bp.get("/domain", name="domain", ctx_auth=True)

@@ -1,0 +1,170 @@
+"""``run --workers N``: a model replaced or unloaded through one worker is replaced or
+unloaded in all of them, so an answer never depends on the worker that gives it.
+
+Two apps on one project stand for two worker processes of one server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from serving_helpers import StubHttpServer, serving, write_tiny_project
+
+from dialogflowlite.server import workers
+from dialogflowlite.server.app import ServerConfig, create_app
+
+OTHER_GREETING = "Hello from the other model!"
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory) -> Path:
+    """The tiny bot with another greeting."""
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    root = write_tiny_project(tmp_path_factory.mktemp("other-bot"))
+    domain = root / "domain.yml"
+    domain.write_text(domain.read_text().replace("Hello! How can I help?", OTHER_GREETING),
+                      encoding="utf-8")
+    return train(root, options=TrainOptions(progress=False)).model_path
+
+
+@pytest.fixture
+def two_workers(tiny_project: Path, other_model: Path, monkeypatch) -> tuple[Any, Any]:
+    """Two apps built as the worker processes of one ``run --workers 2`` build theirs."""
+    monkeypatch.setattr(workers, "in_worker_process", lambda: True, raising=False)
+    monkeypatch.setenv("DFL_SERVER_RUN_ID", "run-under-test")
+    shutil.copy(other_model, tiny_project / "models" / "other.tar")
+    first = next(p for p in (tiny_project / "models").glob("*.tar") if p.name != "other.tar")
+
+    def worker() -> Any:
+        return create_app(ServerConfig(project=str(tiny_project), model_path=str(first),
+                                       enable_api=True, credentials={}, endpoints={},
+                                       workers=2))
+
+    return worker(), worker()
+
+
+async def _greeting(session: aiohttp.ClientSession, url: str) -> str:
+    async with session.post(f"{url}/webhooks/rest/webhook",
+                            json={"sender": "w", "message": "/greet"}) as response:
+        assert response.status == 200, await response.text()
+        return (await response.json())[0]["text"]
+
+
+def test_a_model_put_through_one_worker_serves_in_every_worker(two_workers) -> None:
+    one, two = two_workers
+
+    async def main() -> None:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            assert await _greeting(session, url_two) != OTHER_GREETING
+            async with session.put(f"{url_one}/model",
+                                   json={"model_file": "models/other.tar"}) as response:
+                assert response.status == 204, await response.text()
+            # the very next request to the other worker is answered by the new model
+            assert await _greeting(session, url_two) == OTHER_GREETING
+            async with session.get(f"{url_two}/status") as response:
+                assert (await response.json())["model_file"] == "other.tar"
+            assert await _greeting(session, url_one) == OTHER_GREETING
+
+            # and back, through the other worker
+            async with session.put(f"{url_two}/model", json={"model_file": str(
+                    one.ctx.config.model_path)}) as response:
+                assert response.status == 204, await response.text()
+            assert await _greeting(session, url_one) != OTHER_GREETING
+
+    asyncio.run(main())
+    # the workers followed each other once each; none loaded a model more often
+    assert one.ctx.metrics.model_loads.value() == two.ctx.metrics.model_loads.value() == 3
+
+
+def test_a_model_unloaded_through_one_worker_is_unloaded_in_every_worker(two_workers) -> None:
+    one, two = two_workers
+
+    async def main() -> None:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            async with session.delete(f"{url_one}/model") as response:
+                assert response.status == 204
+            async with session.post(f"{url_two}/model/parse", json={"text": "/greet"}) as r:
+                assert r.status == 409 and (await r.json())["reason"] == "Conflict"
+            async with session.put(f"{url_two}/model",
+                                   json={"model_file": "models/other.tar"}) as response:
+                assert response.status == 204, await response.text()
+            assert await _greeting(session, url_one) == OTHER_GREETING
+
+    asyncio.run(main())
+
+
+def test_the_choice_of_an_earlier_server_is_not_followed(two_workers,
+                                                         tiny_project: Path) -> None:
+    """A restart serves the model it is started with, whatever the last run chose."""
+    one, _ = two_workers
+    (tiny_project / "models" / ".served.json").write_text(json.dumps(
+        {"run": "an-earlier-run", "number": 7, "model_file": "models/other.tar",
+         "model_server": None}), encoding="utf-8")
+
+    async def main() -> None:
+        async with serving(one) as url, aiohttp.ClientSession() as session:
+            assert await _greeting(session, url) != OTHER_GREETING
+
+    asyncio.run(main())
+
+
+def test_a_model_server_put_through_one_worker_is_pulled_by_every_worker(
+        two_workers, other_model: Path, tiny_project: Path) -> None:
+    one, two = two_workers
+    body = other_model.read_bytes()
+
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return 304, {}, b""
+        return 200, {"ETag": '"v1"'}, body
+
+    async def main() -> None:
+        with StubHttpServer(answer, path="/bot.tar") as host:
+            async with serving(one) as url_one, serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                async with session.put(f"{url_one}/model", json={"model_server": {
+                        "url": host.url, "wait_time_between_pulls": 300,
+                        "headers": {"Authorization": "Bearer t0ken"}}}) as response:
+                    assert response.status == 204, await response.text()
+                assert await _greeting(session, url_two) == OTHER_GREETING
+                # the other worker pulls from that server from now on, too
+                for app in (one, two):
+                    assert app.ctx.model_pulling is not None
+                    assert not app.ctx.model_pulling.done()
+                assert two.ctx.model_file == one.ctx.model_file
+                assert two.ctx.model_file.parent == tiny_project / "models"
+                # the record holds the model server's headers: its owner alone reads it
+                record = tiny_project / "models" / ".served.json"
+                assert record.stat().st_mode & 0o077 == 0
+            # one download for both workers
+            assert len(host.requests) == 1
+            assert host.requests[0].headers["Authorization"] == "Bearer t0ken"
+
+    asyncio.run(main())
+
+
+def test_a_model_another_worker_chose_that_does_not_load_here_keeps_this_workers_model(
+        two_workers, tiny_project: Path, caplog) -> None:
+    one, _ = two_workers
+
+    async def main() -> None:
+        async with serving(one) as url, aiohttp.ClientSession() as session:
+            (tiny_project / "models" / ".served.json").write_text(json.dumps(
+                {"run": one.ctx.shared_model.run_id, "number": 1,
+                 "model_file": str(tiny_project / "models" / "gone.tar"),
+                 "model_server": None}), encoding="utf-8")
+            assert await _greeting(session, url) != OTHER_GREETING
+            assert await _greeting(session, url) != OTHER_GREETING
+
+    asyncio.run(main())
+    failures = [r for r in caplog.records if "cannot load" in r.getMessage()]
+    assert len(failures) == 1 and "gone.tar" in failures[0].getMessage()
