@@ -585,15 +585,29 @@ class MessageProcessor:
         messages through ``channel`` (the turn's: see :meth:`handle_reminder`).
 
         With ``early``, the replies not sent yet go to its sink after storing.
+        A ``dfl_replies_outgoing`` plugin that fails after the store is logged
+        (with the conversation id) and the turn's replies not made then are
+        dropped: the turn counts as handled, never as one to deliver again.
         """
         new_events = tracker.events[start:]
         name_unnamed(new_events)  # before storing, so that the stored reminder has its name
         await self.save_tracker(tracker, start)
-        if early is not None:
-            await early.flush(tracker)
-            messages, replies = early.messages, early.replies
-        else:
-            messages, replies = outgoing(new_events, tracker.sender_id)
+        try:
+            if early is not None:
+                await early.flush(tracker)
+                messages, replies = early.messages, early.replies
+            else:
+                messages, replies = outgoing(new_events, tracker.sender_id)
+        except Exception as e:
+            # The turn is stored: raised from here, even a passing failure (a plugin's
+            # ConnectionError) would read as a turn that stored nothing, and a platform
+            # asked to deliver the message again would get it stored twice. The replies
+            # the hook did not see are not sent: it may be what masks personal data.
+            logger.error("conversation %r: the turn was stored, but dfl_replies_outgoing "
+                         "failed (%s: %s), so its replies are not sent", tracker.sender_id,
+                         type(e).__name__, e, exc_info=True)
+            messages = early.messages if early is not None else []
+            replies = early.replies if early is not None else []
         self._schedule_reminders(new_events, tracker.sender_id, channel)
         return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)
 

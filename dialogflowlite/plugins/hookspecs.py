@@ -181,4 +181,8 @@ def dfl_replies_outgoing(sender_id: str, replies: list[dict[str, Any]]) -> None:
     [...]}`` reply (not one ``title : subtitle`` text each). Where replies
     leave in Rasa's REST shape they are flattened after this hook. Plugins may
     change, add or remove replies in place.
+
+    An error raised here after the turn is stored is logged with the
+    conversation id and the message's replies are dropped; the turn stays
+    stored and the channel answers as for any stored turn.
     """

@@ -244,11 +244,14 @@ async def _outlive_caller(tasks: set[asyncio.Task], work: Coroutine[Any, Any, T]
 
 def _report_unwatched(turn: asyncio.Task) -> None:
     """Log the failure of a turn nobody waits for any more (else it went unseen): raised,
-    or returned as a channel's handling returns the error of a turn that failed."""
+    or returned as a channel's handling returns the error of a turn that failed (unless
+    it says it was ``logged`` where it was made, as a channel's settled delivery does:
+    see :meth:`~dialogflowlite.server.channels.deliveries.RecentDeliveries.settled`)."""
     if turn.cancelled():
         return
     error = turn.exception()
-    if error is None and isinstance(turn.result(), Exception):
+    if error is None and isinstance(turn.result(), Exception) \
+            and not getattr(turn.result(), "logged", False):
         error = turn.result()
     if error is not None:
         logger.error("a message whose caller had stopped waiting failed: %s", error,

@@ -46,21 +46,36 @@ T = TypeVar("T")
 OnMessage = Callable[["IncomingMessage"], Awaitable[list[dict[str, Any]]]]
 
 
-def refused(channel: str, request: Any, problem: str, message: str, *, status: int = 403,
-            what: str = "a request") -> ApiError:
+def refused(channel: str, request: Any, problem: str, message: str, *,
+            challenge: str | None = None, what: str = "a request") -> ApiError:
     """The error that refuses a request the channel could not verify, once the refusal is
     logged.
 
     The log, for the operator, names where the request came from and exactly
     what was wrong (``problem``); the response says only ``message``, so that a
-    caller probing the webhook learns nothing more. 401 answers a missing or
-    bad credential, 403 one that does not match.
+    caller probing the webhook learns nothing more. With ``challenge`` (the
+    ``WWW-Authenticate`` value naming the scheme to authenticate with) the
+    answer is 401, which HTTP allows only with such a header (RFC 9110); a
+    request that fails a check of the platform's own (a token or signature
+    compared outside HTTP authentication) gets 403.
     """
     from dialogflowlite.errors import ApiError
 
     logger.warning("%s: %s from %s was refused: %s", channel, what,
                    request.remote_addr or request.ip, problem)
-    return ApiError(status, "NotAuthenticated" if status == 401 else "NotAuthorized", message)
+    if challenge is None:
+        return ApiError(403, "NotAuthorized", message)
+    error = ApiError(401, "NotAuthenticated", message)
+    # read by the server's error handler
+    error.headers = {"WWW-Authenticate": challenge}
+    return error
+
+
+def bearer_challenge(realm: str, authorization: str | None) -> str:
+    """The ``WWW-Authenticate`` value refusing a bearer token (RFC 6750, section 3): the
+    error ``invalid_token`` only when the request carried credentials at all."""
+    challenge = f'Bearer realm="{realm}"'
+    return f'{challenge}, error="invalid_token"' if authorization else challenge
 
 
 class InputChannel:

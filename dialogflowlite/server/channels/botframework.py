@@ -20,9 +20,10 @@ the turn fails (that is logged).
 Security: the JWT Bot Framework sends in ``Authorization`` is verified, as
 Rasa does since 3.1.3 (:mod:`~dialogflowlite.server.channels.botframework_auth`:
 Microsoft's published keys, the app id as audience, the issuer, expiry and
-the ``serviceUrl`` claim); a request without a valid one gets 401 and is not
-handled. ``verify_tokens: false`` turns that off (for the Bot Framework
-Emulator, say), with a warning when mounted. The bot's access token goes
+the ``serviceUrl`` claim); a request without a valid one gets 401 (with a
+``Bearer`` challenge, as HTTP asks of a 401) and is not handled.
+``verify_tokens: false`` turns that off (for the Bot Framework Emulator,
+say), with a warning when mounted. The bot's access token goes
 only to a ``serviceUrl`` whose host is one of ``service_url_hosts``
 (Microsoft's connector domains by default, a host or any of its
 subdomains), so an activity cannot send the token elsewhere.
@@ -80,7 +81,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, handle_and_send
+from dialogflowlite.server.channels.base import (
+    InputChannel,
+    OnMessage,
+    bearer_challenge,
+    handle_and_send,
+    refused,
+)
 from dialogflowlite.server.channels.botframework_auth import DEFAULT_OPENID_URL, TokenVerifier
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import as_dict, as_list, text_id
@@ -431,8 +438,6 @@ class BotFrameworkChannel(InputChannel):
     def blueprint(self, on_message: OnMessage) -> Blueprint:
         from sanic.response import text
 
-        from dialogflowlite.errors import ApiError
-
         blueprint = self.health_blueprint()
         if not self.verify_tokens:
             logger.warning("botframework: verify_tokens is off, so anyone who reaches "
@@ -445,12 +450,13 @@ class BotFrameworkChannel(InputChannel):
             except (ValueError, UnicodeDecodeError):
                 activity = IncomingActivity("unknown", ignored="the body is not valid JSON")
             if self.verify_tokens:
-                problem = await self.verifier.problem(request.headers.get("authorization"),
-                                                      activity.service_url)
+                authorization = request.headers.get("authorization")
+                problem = await self.verifier.problem(authorization, activity.service_url)
                 if problem:
-                    logger.warning("botframework: an activity was refused: %s", problem)
-                    raise ApiError(401, "NotAuthenticated",
-                                   "the request carries no valid Bot Framework token")
+                    raise refused("botframework", request, problem,
+                                  "the request carries no valid Bot Framework token",
+                                  what="an activity",
+                                  challenge=bearer_challenge("botframework", authorization))
             if activity.text is None or activity.sender_id is None:
                 logger.debug("botframework: an activity (%s) was ignored: %s", activity.kind,
                              activity.ignored)
@@ -461,13 +467,12 @@ class BotFrameworkChannel(InputChannel):
                             "unanswered)", activity.reply.get("replyToId"),
                             activity.conversation_id)
             else:
-                error = await handle_and_send(request,
-                                              self._handle(request, on_message, activity))
-                if error is not None:
-                    retry = await self.deliveries.after_failed_turn(
-                        request, activity.delivery_id, activity.sender_id, error)
-                    if retry is not None:
-                        raise retry from error
+                # settled in the work that outlives a cancelled request
+                retry = await handle_and_send(request, self.deliveries.settled(
+                    request, activity.delivery_id, activity.sender_id,
+                    self._handle(request, on_message, activity)))
+                if retry is not None:
+                    raise retry
             return text("success")
 
         return blueprint

@@ -35,12 +35,21 @@ platforms 200 whatever happened, and the message is lost. A turn that
 failed for good (a bug, a refused message) is not sent again and again: it
 is logged at error level with its conversation id, as is any failed turn on
 a platform that does not deliver again.
+
+The channels decide this in the work that outlives a cancelled request
+(:meth:`RecentDeliveries.settled` inside
+:func:`~dialogflowlite.server.channels.base.handle_and_send`): a platform
+that hung up on a slow turn delivers the message again, and if that turn
+then fails, its delivery must be forgotten all the same, or the re-delivery
+is skipped as taken and the message lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable
 from typing import Any
 
 from dialogflowlite.errors import ApiError, DialogflowLiteError, TrackerStoreError
@@ -88,6 +97,15 @@ def redelivery_may_succeed(error: BaseException) -> bool:
     return isinstance(error, (ConnectionError, TimeoutError))
 
 
+class DeliverAgain(ApiError):
+    """The answer that asks a platform to deliver a message again; the failure that
+    made it was logged where it was made (:meth:`RecentDeliveries.after_failed_turn`)."""
+
+    #: read by the server's handler, which does not log such an answer a second time
+    #: when the request it was for had gone already
+    logged = True
+
+
 class RecentDeliveries:
     """The ids of the events a channel took lately.
 
@@ -107,6 +125,11 @@ class RecentDeliveries:
         self._forgotten: OrderedDict[str, None] = OrderedDict()
         #: whether the last question to the lock store failed (logged once per outage)
         self._store_failing = False
+        #: the deliveries whose turns run in this process now (see :meth:`settled`),
+        #: each with a future done when its turn is over
+        self._running: dict[str, asyncio.Future[None]] = {}
+        #: ids this process gave back after their turns failed (see :meth:`given_back`)
+        self._given_back: OrderedDict[str, None] = OrderedDict()
 
     def first_time(self, delivery_id: str | None) -> bool:
         """Whether ``delivery_id`` is new to this process (and remember it); an event
@@ -117,6 +140,7 @@ class RecentDeliveries:
             self._seen.move_to_end(delivery_id)
             return False
         self._seen[delivery_id] = None
+        self._given_back.pop(delivery_id, None)
         if len(self._seen) > self.size:
             self._seen.popitem(last=False)
         return True
@@ -191,6 +215,52 @@ class RecentDeliveries:
             if len(self._forgotten) > self.size:
                 self._forgotten.popitem(last=False)
 
+    async def settled(self, request: Any, delivery_id: Any, sender_id: Any,
+                      work: Awaitable[Any], *, redelivered: bool = True,
+                      unless: str = "") -> ApiError | None:
+        """Await ``work`` (a channel's "handle, then send" of delivery ``delivery_id``,
+        the conversation ``sender_id``'s), then settle a failed turn: the 503 to answer,
+        or None when there is nothing to raise.
+
+        ``work`` fails by raising or by returning its turn's error; either goes to
+        :meth:`after_failed_turn` (with ``redelivered`` and ``unless``), here rather
+        than in the request's handler, so that a turn that fails after the platform
+        hung up (its request cancelled, this running on in
+        :func:`~dialogflowlite.server.channels.base.handle_and_send`) still has its
+        delivery forgotten, and the platform's re-delivery is handled. While it
+        runs, :meth:`running` answers for ``delivery_id``.
+        """
+        key = None if delivery_id is None else str(delivery_id)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if key is not None:
+            self._running[key] = done
+        try:
+            try:
+                result = await work
+            except Exception as e:
+                result = e
+            if not isinstance(result, Exception):
+                return None
+            return await self.after_failed_turn(request, delivery_id, sender_id, result,
+                                                redelivered=redelivered, unless=unless)
+        finally:
+            if key is not None and self._running.get(key) is done:
+                del self._running[key]
+            done.set_result(None)
+
+    def given_back(self, delivery_id: Any) -> bool:
+        """Whether this process took ``delivery_id`` and gave it back, its turn having
+        failed before storing anything (see :meth:`after_failed_turn`), and has not
+        taken it again since."""
+        return delivery_id is not None and str(delivery_id) in self._given_back
+
+    def running(self, delivery_id: Any) -> asyncio.Future[None] | None:
+        """A future done when the turn of ``delivery_id`` that runs in this process now
+        (see :meth:`settled`) is over; None when none runs."""
+        if delivery_id is None:
+            return None
+        return self._running.get(str(delivery_id))
+
     async def after_failed_turn(self, request: Any, delivery_id: Any, sender_id: Any,
                                 error: BaseException, *, redelivered: bool = True,
                                 unless: str = "") -> ApiError | None:
@@ -210,6 +280,10 @@ class RecentDeliveries:
         channel = self.channel or "a channel"
         if redelivered and redelivery_may_succeed(error):
             await self.forget(delivery_id, lock_store_of(request))
+            if delivery_id is not None:
+                self._given_back[str(delivery_id)] = None
+                if len(self._given_back) > self.size:
+                    self._given_back.popitem(last=False)
             if unless:
                 asked = f"it is lost unless {unless}: the answer asks for it again"
             else:
@@ -217,8 +291,8 @@ class RecentDeliveries:
             logger.error("%s: the message of conversation %r (delivery %s) could not be "
                          "handled and nothing of it was stored: %s; %s", channel, sender_id,
                          delivery_id, error, asked)
-            return ApiError(503, "ServiceUnavailable",
-                            "the message could not be handled now; deliver it again later")
+            return DeliverAgain(503, "ServiceUnavailable",
+                                "the message could not be handled now; deliver it again later")
         logger.error("%s: the message of conversation %r (delivery %s) could not be "
                      "handled and is lost: %s", channel, sender_id, delivery_id, error,
                      exc_info=not isinstance(error, DialogflowLiteError))

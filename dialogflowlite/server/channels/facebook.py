@@ -496,12 +496,11 @@ class FacebookChannel(InputChannel):
                                 "again (Facebook resends what it thinks went unanswered)",
                                 event.message_id, event.sender_id)
                     continue
-                error = await handle_and_send(request, self._handle(request, on_message, event))
-                if error is not None:
-                    # the later events are handled all the same; a re-delivery of the
-                    # batch skips those taken
-                    retry = await self.deliveries.after_failed_turn(
-                        request, event.message_id, event.sender_id, error) or retry
+                # settled in the work that outlives a cancelled request; the later events
+                # are handled all the same, and a re-delivery of the batch skips those taken
+                retry = await handle_and_send(request, self.deliveries.settled(
+                    request, event.message_id, event.sender_id,
+                    self._handle(request, on_message, event))) or retry
             if retry is not None:
                 raise retry
             return text("success")

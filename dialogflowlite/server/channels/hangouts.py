@@ -23,8 +23,9 @@ not handled twice.
 
 Security, as Rasa: with ``project_id`` every request must carry the JWT
 Google Chat signs for that project number
-(:mod:`~dialogflowlite.server.channels.hangouts_auth`); others get 401 and are
-not handled. Without it nothing is verified (logged once when mounted).
+(:mod:`~dialogflowlite.server.channels.hangouts_auth`); others get 401 (with a
+``Bearer`` challenge, as HTTP asks of a 401) and are not handled. Without it
+nothing is verified (logged once when mounted).
 
 Incoming: ``MESSAGE`` events are the user's text (``argumentText``, the text
 without the @mention of the app, unless it is a slash command; Rasa takes
@@ -59,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
-from dialogflowlite.server.channels.base import InputChannel, OnMessage, refused
+from dialogflowlite.server.channels.base import InputChannel, OnMessage, bearer_challenge, refused
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.hangouts_auth import DEFAULT_CERTS_URL, ChatTokenVerifier
 from dialogflowlite.server.channels.json_fields import as_dict, as_list
@@ -362,10 +363,13 @@ class HangoutsChannel(InputChannel):
         @blueprint.post("/webhook", name="webhook")
         async def webhook(request: Request) -> HTTPResponse:
             if self.verifier is not None:
-                problem = await self.verifier.problem(request.headers.get("authorization"))
+                authorization = request.headers.get("authorization")
+                problem = await self.verifier.problem(authorization)
                 if problem:
+                    # Google Chat sends its token as a bearer token (Rasa answers 401 too)
                     raise refused("hangouts", request, problem,
-                                  "the request carries no valid Google Chat token", status=401)
+                                  "the request carries no valid Google Chat token",
+                                  challenge=bearer_challenge("hangouts", authorization))
             try:
                 body = safe_json.loads(request.body or b"")
             except (ValueError, UnicodeDecodeError):

@@ -502,14 +502,13 @@ class RocketChatChannel(InputChannel):
                 logger.info("rocketchat: message %s in room %s came again and was not handled "
                             "again", found.message_id, found.room_id)
                 return text("")
-            try:
-                await handle_and_send(request, self.handle(
-                    request, on_message, found, found.room_id, found.text, failing=True))
-            except Exception as e:
-                retry = await self.deliveries.after_failed_turn(
-                    request, found.delivery_id, found.room_id, e)
-                if retry is not None:
-                    raise retry from e
+            # settled in the work that outlives a cancelled request
+            retry = await handle_and_send(request, self.deliveries.settled(
+                request, found.delivery_id, found.room_id,
+                self.handle(request, on_message, found, found.room_id, found.text,
+                            failing=True)))
+            if retry is not None:
+                raise retry
             return text("")
 
         return blueprint

@@ -22,7 +22,9 @@ What is handled, as in Rasa:
 
 * Every request must carry a valid ``X-Slack-Signature`` (HMAC-SHA256 of
   ``v0:<X-Slack-Request-Timestamp>:<body>`` with the signing secret) and a
-  timestamp at most five minutes off; anything else gets 401 and is logged.
+  timestamp at most five minutes off; anything else gets 401 (naming the
+  ``Slack-Signature`` scheme in ``WWW-Authenticate``, as HTTP asks of a 401;
+  Rasa answers 400) and is logged.
 * ``url_verification`` gets its ``challenge`` back.
 * ``message`` events from people in direct messages (``channel_type: im``)
   and in ``slack_channel``, and ``app_mention`` events anywhere. Messages of
@@ -49,6 +51,17 @@ What is handled, as in Rasa:
   forgotten and answered 503, so that Slack's retry (``http_error``) handles
   it (Rasa answers 200, and the message is lost); any other failed turn is
   logged with its conversation id.
+* Slow turns (not Rasa's): Slack waits 3 s for an answer, then retries
+  (``http_timeout``) at most three times (at once, after one minute, after
+  five), and never after ``X-Slack-No-Retry``. Acknowledged while the first
+  delivery's turn still runs, a retry would leave nothing to deliver the
+  message again should that turn fail; so a retry that comes while the turn
+  runs in this process waits up to :data:`RETRY_WAIT` for it, and is
+  answered 503 (without ``X-Slack-No-Retry``) if it still runs. The next retry finds the turn over:
+  acknowledged when it was stored, handled when it failed and gave its
+  event back. Slack's last retry is acknowledged all the same, and a retry
+  reaching another worker is answered as Rasa does; a turn that fails then
+  is lost, logged at error level with its conversation id.
 
 Replies go to the channel the message came from (``slack_channel`` when the
 event names none), in the user's thread with ``use_threads``; each part of
@@ -64,6 +77,7 @@ are still tried. The webhook answers once the turn is handled.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -114,6 +128,17 @@ GRANULARITIES = ("sender", "channel", "thread")
 MAX_CLOCK_SKEW = 5 * 60
 #: the most elements Block Kit allows in one ``actions`` block
 BUTTONS_PER_BLOCK = 25
+#: seconds a retry of an event waits for the turn of its first delivery to end (Slack
+#: waits 3 s for any answer)
+RETRY_WAIT = 2.0
+#: Slack retries an event at most three times (at once, after a minute, after five)
+SLACK_LAST_RETRY = 3
+#: when a failed turn's event is still delivered again (see ``answer_while_running``)
+SLACK_RETRIES_LEFT = "Slack still has one of its three retries to send"
+#: the ``WWW-Authenticate`` of the 401 refusing a request Slack did not sign: HTTP asks a
+#: 401 to name how to authenticate, and Slack's signing is no registered HTTP scheme, so
+#: the challenge names it (Rasa answers 400, and Slack's own SDKs a bare 401)
+SIGNATURE_CHALLENGE = 'Slack-Signature realm="slack"'
 #: message subtypes that are still a person writing to the bot
 USER_SUBTYPES = (None, "file_share", "thread_broadcast")
 
@@ -351,7 +376,8 @@ class SlackChannel(InputChannel):
             problem = self.signature_problem(request.headers, request.body)
             if problem:
                 raise refused("slack channel", request, problem, "the request is not signed "
-                              "by Slack with this app's signing secret", status=401)
+                              "by Slack with this app's signing secret",
+                              challenge=SIGNATURE_CHALLENGE)
             content_type = request.headers.get("content-type", "").split(";")[0].strip()
             if content_type == "application/x-www-form-urlencoded":
                 form = parse_qs(request.body.decode("utf-8", errors="replace"))
@@ -371,11 +397,19 @@ class SlackChannel(InputChannel):
                 event_id = text_id(body.get("event_id"))
             if message is None:
                 return text("")
+            if request.headers.get(self.retry_number_header):
+                still_running = await self.answer_while_running(request.headers, event_id)
+                if still_running is not None:
+                    return still_running
             skipped = self.retry_to_skip(request.headers)
-            if skipped:
+            if skipped and not self.deliveries.given_back(event_id):
                 logger.info("slack channel: retry %s of an event already being handled was "
                             "not handled again", skipped)
                 return empty(status=201, headers={"X-Slack-No-Retry": "1"})
+            if skipped:
+                # the first delivery outlasted Slack's wait, then failed and stored nothing
+                logger.info("slack channel: retry %s of event %s is handled: the turn of its "
+                            "first delivery failed and stored nothing", skipped, event_id)
             if not await self.deliveries.is_new_for(request, event_id):
                 # a retry for another reason (a proxy's timeout, say) of an event this
                 # server took: handled again, the user would get every answer twice
@@ -388,17 +422,47 @@ class SlackChannel(InputChannel):
                                "handled (at most %d are accepted)", len(message.text),
                                message.sender_id, limit)
                 return text("")
-            error = await handle_and_send(request, self._handle(message, on_message))
-            if error is not None:
-                # an interactive click has no event id and is not sent again
-                retry = await self.deliveries.after_failed_turn(
-                    request, event_id, message.sender_id, error,
-                    redelivered=event_id is not None)
-                if retry is not None:
-                    raise retry from error
+            # settled in the work that outlives a cancelled request; an interactive
+            # click has no event id and is not sent again
+            retry = await handle_and_send(request, self.deliveries.settled(
+                request, event_id, message.sender_id, self._handle(message, on_message),
+                redelivered=event_id is not None, unless=SLACK_RETRIES_LEFT))
+            if retry is not None:
+                raise retry
             return text("")
 
         return blueprint
+
+    async def answer_while_running(self, headers: Mapping[str, str],
+                                   event_id: str | None) -> HTTPResponse | None:
+        """The answer to a retry of ``event_id`` while this process still runs the turn
+        of its first delivery, or None once that turn is over (or runs nowhere here).
+
+        The turn gets up to :data:`RETRY_WAIT` seconds to end. Acknowledged while it
+        still runs, the event would get no more retries, and a turn that then fails
+        would lose the message; so the retry is answered 503 (without
+        ``X-Slack-No-Retry``), and Slack's next retry finds the turn over: skipped
+        when it was stored, handled when it failed and stored nothing. Slack's last
+        retry is acknowledged all the same, as nothing would come after it.
+        """
+        from sanic.response import empty, text
+
+        running = self.deliveries.running(event_id)
+        if running is None:
+            return None
+        await asyncio.wait({running}, timeout=RETRY_WAIT)
+        if running.done():
+            return None
+        number = headers.get(self.retry_number_header) or "?"
+        if number.isdigit() and int(number) >= SLACK_LAST_RETRY:
+            logger.warning("slack channel: Slack's last retry (#%s) of event %s came while its "
+                           "first delivery is still being handled; it is acknowledged, so "
+                           "should that turn fail, the message is lost", number, event_id)
+            return empty(status=201, headers={"X-Slack-No-Retry": "1"})
+        logger.info("slack channel: retry #%s of event %s came while its first delivery is "
+                    "still being handled; answered 503, so that Slack tries again later and "
+                    "finds out how it went", number, event_id)
+        return text("the event is still being handled; retry later", status=503)
 
     async def _handle(self, message: IncomingMessage,
                       on_message: OnMessage) -> Exception | None:

@@ -106,7 +106,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from dialogflowlite.errors import ConfigError
+from dialogflowlite.errors import ApiError, ConfigError
 from dialogflowlite.server.channels.base import InputChannel, OnMessage, handle_and_send
 from dialogflowlite.server.channels.deliveries import RecentDeliveries
 from dialogflowlite.server.channels.json_fields import text_id
@@ -652,8 +652,6 @@ class TelegramChannel(InputChannel):
     def blueprint(self, on_message: OnMessage) -> Blueprint:
         from sanic.response import text
 
-        from dialogflowlite.errors import ApiError
-
         blueprint = self.health_blueprint()
 
         @blueprint.after_server_start
@@ -704,20 +702,33 @@ class TelegramChannel(InputChannel):
             if update.text == "/restart":
                 # Rasa's connector starts the conversation afresh after a restart
                 texts.append("/start")
-            for index, user_text in enumerate(texts):
-                error = await handle_and_send(
-                    request, self._handle(request, on_message, update, user_text))
-                if error is None:
-                    continue
-                # a `/start` after a stored `/restart` is not worth the whole update again
-                retry = await self.deliveries.after_failed_turn(
-                    request, update.update_id, update.chat_id, error, redelivered=index == 0)
-                if retry is not None:
-                    raise retry
-                break
+            retry = await handle_and_send(
+                request, self._handle_update(request, on_message, update, texts))
+            if retry is not None:
+                raise retry
             return text("success")
 
         return blueprint
+
+    async def _handle_update(self, request: Request, on_message: OnMessage,
+                             update: TelegramUpdate, texts: list[str]) -> ApiError | None:
+        """Run the ``texts`` of ``update`` through the bot in order, sending the replies of
+        each; the answer to raise for a turn that failed (see
+        :meth:`RecentDeliveries.after_failed_turn
+        <dialogflowlite.server.channels.deliveries.RecentDeliveries.after_failed_turn>`),
+        else None. The texts after a failed one are not handled.
+
+        It runs as the work that outlives a cancelled request, so that the texts
+        are all handled, and a failed turn settled, after Telegram hung up too.
+        """
+        for index, user_text in enumerate(texts):
+            error = await self._handle(request, on_message, update, user_text)
+            if error is not None:
+                # a `/start` after a stored `/restart` is not worth the whole update again
+                return await self.deliveries.after_failed_turn(
+                    request, update.update_id, update.chat_id, error,
+                    redelivered=index == 0)
+        return None
 
     async def _handle(self, request: Request, on_message: OnMessage, update: TelegramUpdate,
                       user_text: str) -> Exception | None:

@@ -388,15 +388,13 @@ class TwilioChannel(InputChannel):
                             "(Twilio may retry a webhook call that failed or timed out)",
                             message_sid, sender)
                 return answer()
-            try:
-                await handle_and_send(request, self.handle(
-                    request, on_message, sender, user_text, form, failing=True))
-            except Exception as e:
-                retry = await self.deliveries.after_failed_turn(
-                    request, message_sid, sender, e,
-                    unless="the webhook URL asks Twilio to retry (#rp=5xx)")
-                if retry is not None:
-                    raise retry from e
+            # settled in the work that outlives a cancelled request
+            retry = await handle_and_send(request, self.deliveries.settled(
+                request, message_sid, sender,
+                self.handle(request, on_message, sender, user_text, form, failing=True),
+                unless="the webhook URL asks Twilio to retry (#rp=5xx)"))
+            if retry is not None:
+                raise retry
             return answer()
 
         return blueprint
