@@ -8,7 +8,7 @@ out of the same pieces through :func:`domain`, :func:`nlu`, :func:`rules` and
 
 from __future__ import annotations
 
-VERSION = 'version: "3.1"\n'
+from story_data import GREET_RULE, VERSION
 
 GREET_BYE_RESPONSES = """\
   utter_greet: [{text: "Hello!"}]
@@ -45,12 +45,7 @@ BYE_RULE = """\
   - action: utter_bye
 """
 
-GREET_BYE_RULES = """\
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-""" + BYE_RULE
+GREET_BYE_RULES = GREET_RULE + BYE_RULE
 
 GREET_AND_LEAVE_STORY = """\
 - story: greet and leave

@@ -29,3 +29,10 @@ def write(folder: Path, name: str, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
+
+
+def write_files(folder: Path, files: dict[str, str]) -> Path:
+    """:func:`write` each of ``files`` (relative path to text) under ``folder``; the folder."""
+    for name, text in files.items():
+        write(folder, name, text)
+    return folder

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "swap_mentions.py"
-spec = importlib.util.spec_from_file_location("swap_mentions", SCRIPT)
-assert spec is not None and spec.loader is not None
-swap_mentions = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(swap_mentions)
+from benchmark_scripts import load_benchmark
+
+swap_mentions = load_benchmark("swap_mentions")
 
 
 def test_swapped_values_keep_their_slot_and_the_words_around_them() -> None:

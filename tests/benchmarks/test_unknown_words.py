@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "unknown_words.py"
-spec = importlib.util.spec_from_file_location("unknown_words", SCRIPT)
-assert spec is not None and spec.loader is not None
-unknown_words = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(unknown_words)
+from benchmark_scripts import load_benchmark
+
+unknown_words = load_benchmark("unknown_words")
 
 
 def test_test_messages_are_scored_against_the_training_words(tmp_path, monkeypatch,

@@ -17,6 +17,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from keyword_bot import REGEX_CONFIG
+from plain_data import write_files
+from story_data import GREET_RULE, rules_yaml
 
 from dialogflowlite.cli.interactive import run_interactive
 from dialogflowlite.cli.main import main
@@ -65,31 +68,17 @@ PROJECT = {
           examples: |
             - Rome|Paris|Oslo|Berlin
         """,
-    "data/rules.yml": """
-        version: "3.1"
-        rules:
-        - rule: greet
-          steps:
-          - intent: greet
-          - action: utter_greet
-        - rule: inform
-          steps:
-          - intent: inform
-          - action: utter_noted
-        - rule: bye
-          steps:
-          - intent: goodbye
-          - action: utter_goodbye
-        """,
-    "config.yml": """
-        language: en
-        pipeline:
-        - name: WhitespaceTokenizer
-        - name: RegexEntityExtractor
-        policies:
-        - name: MemoizationPolicy
-        - name: RulePolicy
-        """,
+    "data/rules.yml": rules_yaml(GREET_RULE, """\
+- rule: inform
+  steps:
+  - intent: inform
+  - action: utter_noted
+- rule: bye
+  steps:
+  - intent: goodbye
+  - action: utter_goodbye
+"""),
+    "config.yml": REGEX_CONFIG,
 }
 
 #: answers that confirm a greeting turn: the intent, utter_greet, action_listen
@@ -97,11 +86,7 @@ GREET = ["/greet", "", "", ""]
 
 
 def write_project(root: Path) -> Path:
-    for relative, text in PROJECT.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
+    return write_files(root, PROJECT)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import keyword_bot
 import pytest
+from plain_data import write_files
+from story_data import GREET_RULE, LONG_STORY, SHORT_STORY, rules_yaml, stories_yaml
 
 from dialogflowlite.cli.main import build_parser, main
 
@@ -68,14 +70,6 @@ nlu:
 """
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
 def bot_files() -> dict[str, str]:
     return {"domain.yml": DOMAIN, "data/nlu.yml": NLU, "data/rules.yml": RULES,
             "config.yml": CONFIG, "tests/test_stories.yml": TESTS}
@@ -86,13 +80,13 @@ def trained(tmp_path_factory) -> Path:
     """The tiny bot's model, trained once for this module."""
     from dialogflowlite.training.trainer import TrainOptions, train
 
-    root = write(tmp_path_factory.mktemp("rasa-flags-bot"), bot_files())
+    root = write_files(tmp_path_factory.mktemp("rasa-flags-bot"), bot_files())
     return train(root, options=TrainOptions(progress=False)).model_path
 
 
 @pytest.fixture
 def bot(tmp_path: Path, trained: Path) -> Path:
-    root = write(tmp_path / "bot", bot_files())
+    root = write_files(tmp_path / "bot", bot_files())
     (root / "models").mkdir()
     shutil.copy(trained, root / "models" / trained.name)
     return root
@@ -209,22 +203,7 @@ nlu:
 """
 
 #: the stories differ only two turns back: a contradiction with max_history 1, not with 2
-VALIDATE_STORIES = """
-version: "3.1"
-stories:
-- story: long
-  steps:
-  - intent: inform
-  - action: utter_greet
-  - intent: goodbye
-  - action: utter_goodbye
-- story: short
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: goodbye
-  - action: utter_greet
-"""
+VALIDATE_STORIES = stories_yaml(LONG_STORY, SHORT_STORY)
 
 VALIDATE_CONFIG = """
 language: en
@@ -236,7 +215,7 @@ policies:
 
 
 def validation_project(tmp_path: Path, config_history: int) -> Path:
-    return write(tmp_path / f"validate-{config_history}", {
+    return write_files(tmp_path / f"validate-{config_history}", {
         "domain.yml": VALIDATE_DOMAIN, "data/nlu.yml": VALIDATE_NLU,
         "data/stories.yml": VALIDATE_STORIES,
         "config.yml": VALIDATE_CONFIG.replace("{}", str(config_history))})
@@ -293,13 +272,12 @@ def test_validate_stories_still_reports_unreadable_files(tmp_path: Path, capsys)
 
 def test_validate_reads_other_domain_data_and_config(tmp_path: Path, capsys) -> None:
     root = validation_project(tmp_path, 3)
-    other = write(tmp_path / "other", {
+    other = write_files(tmp_path / "other", {
         "domain.yml": VALIDATE_DOMAIN.replace(", unused]", "]"),
         "nlu.yml": VALIDATE_NLU,
-        "stories.yml": VALIDATE_STORIES.split("- story: short")[0],
+        "stories.yml": stories_yaml(LONG_STORY),
         # without the short story, a rule uses greet (else it is reported unused)
-        "rules.yml": 'version: "3.1"\nrules:\n- rule: greet\n  steps:\n  - intent: greet\n'
-                     '  - action: utter_greet\n',
+        "rules.yml": rules_yaml(GREET_RULE),
         "config.yml": VALIDATE_CONFIG.replace("{}", "1"),
     })
     # the project's own domain has the `unused` intent: a warning
@@ -502,9 +480,9 @@ stories:
 
 @pytest.fixture
 def graph_project(tmp_path: Path) -> Path:
-    return write(tmp_path / "graph", {"domain.yml": GRAPH_DOMAIN,
-                                      "data/stories.yml": GRAPH_STORIES,
-                                      "config.yml": "language: en\npipeline: []\npolicies: []\n"})
+    return write_files(tmp_path / "graph", {
+        "domain.yml": GRAPH_DOMAIN, "data/stories.yml": GRAPH_STORIES,
+        "config.yml": "language: en\npipeline: []\npolicies: []\n"})
 
 
 def dot(root: Path, *argv: str) -> str:
@@ -562,7 +540,7 @@ def test_nlu_draws_example_messages(graph_project: Path) -> None:
 
 def test_visualize_reads_other_stories_domain_and_config(graph_project: Path,
                                                          capsys) -> None:
-    other = write(graph_project / "other", {
+    other = write_files(graph_project / "other", {
         "domain.yml": GRAPH_DOMAIN,
         "config.yml": "language: en\npipeline: []\npolicies: []\n",
         "stories.yml": GRAPH_STORIES.split("- story: bye then deny")[0]})
@@ -605,7 +583,7 @@ stories:
 
 def test_train_debug_plots_draws_the_stories_joined_at_checkpoints(tmp_path: Path,
                                                                    capsys) -> None:
-    root = write(tmp_path / "plots", {
+    root = write_files(tmp_path / "plots", {
         "domain.yml": GRAPH_DOMAIN, "data/stories.yml": CHECKPOINT_STORIES,
         "config.yml": "language: en\npipeline: []\npolicies:\n- name: MemoizationPolicy\n"})
     assert main(["train", "core", "--project", str(root), "--debug-plots"]) == 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from validation_data import GREET_GOODBYE_NLU as NLU
+from validation_data import GREET_STORIES as STORIES
+
 from dialogflowlite.cli.main import main
 
 DOMAIN = """
@@ -12,27 +15,6 @@ version: "3.1"
 intents: [greet, goodbye]
 responses:
   utter_greet: [{text: Hi}]
-"""
-
-NLU = """
-version: "3.1"
-nlu:
-  - intent: greet
-    examples: |
-      - hi
-      - hello
-  - intent: goodbye
-    examples: |
-      - bye
-"""
-
-STORIES = """
-version: "3.1"
-stories:
-  - story: greet
-    steps:
-      - intent: greet
-      - action: utter_greet
 """
 
 #: the goodbye intent is used too, so that nothing is reported unused

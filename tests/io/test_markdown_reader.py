@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keyword_bot import REGEX_CONFIG
 from plain_data import plain, write
 
 from dialogflowlite.io.loader import load_project
@@ -516,22 +517,11 @@ PROJECT_STORIES_MD = """
   - utter_goodbye
 """
 
-CONFIG = """
-language: en
-pipeline:
-- name: WhitespaceTokenizer
-- name: RegexEntityExtractor
-policies:
-- name: MemoizationPolicy
-- name: RulePolicy
-"""
-
-
 @pytest.fixture
 def rasa2_project(write_project) -> Path:
     return write_project(
         domain=DOMAIN,
-        config=CONFIG,
+        config=REGEX_CONFIG,
         files={"data/nlu.md": PROJECT_NLU_MD, "data/stories.md": PROJECT_STORIES_MD},
     )
 

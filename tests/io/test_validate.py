@@ -10,6 +10,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from story_data import LONG_STORY, SHORT_STORY, stories_yaml
+from validation_data import GREET_GOODBYE_NLU
+from validation_data import GREET_STORIES as STORIES
 
 from dialogflowlite import hookimpl
 from dialogflowlite.components.base import Component
@@ -44,28 +47,10 @@ forms:
       - city
 """
 
-NLU = """
-version: "3.1"
-nlu:
-  - intent: greet
-    examples: |
-      - hi
-      - hello
-  - intent: goodbye
-    examples: |
-      - bye
+NLU = GREET_GOODBYE_NLU + """\
   - intent: inform
     examples: |
       - to [Berlin](city)
-"""
-
-STORIES = """
-version: "3.1"
-stories:
-  - story: greet
-    steps:
-      - intent: greet
-      - action: utter_greet
 """
 
 #: uses every intent and response of the base domain, so that nothing is unused
@@ -605,22 +590,7 @@ def test_a_bool_slot_word_reads_as_not_set_when_stories_are_compared(project) ->
 def test_contradiction_depends_on_max_history(project) -> None:
     # After the same last turn (greet -> utter_greet, then goodbye) the stories differ
     # only in what came before: an inform turn.
-    stories = """
-        version: "3.1"
-        stories:
-          - story: long
-            steps:
-              - intent: inform
-              - action: utter_greet
-              - intent: goodbye
-              - action: utter_goodbye
-          - story: short
-            steps:
-              - intent: greet
-              - action: utter_greet
-              - intent: goodbye
-              - action: utter_greet
-        """
+    stories = stories_yaml(LONG_STORY, SHORT_STORY)
     config = """
         policies:
           - name: MemoizationPolicy

@@ -8,12 +8,11 @@ every event kind the replay treats specially.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -33,11 +32,7 @@ from dialogflowlite.shared.events import (
 from dialogflowlite.shared.tracker import DialogueStateTracker, applied_indices
 
 # the long conversations are the shapes benchmarks/tracker_replay.py times
-_BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "tracker_replay.py"
-_spec = importlib.util.spec_from_file_location("tracker_replay", _BENCHMARK)
-assert _spec is not None and _spec.loader is not None
-tracker_replay = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tracker_replay)
+tracker_replay = load_benchmark("tracker_replay")
 
 # ------------------------------------------------------------ reference replay
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from story_data import GREET_STORY, THANKS_STORY, stories_yaml
 
 from dialogflowlite.artifact import open_model
 from dialogflowlite.errors import TrainingError
@@ -286,18 +287,7 @@ responses:
   - text: "Bye."
 """
 
-CORE_STORIES = """\
-version: "3.1"
-stories:
-- story: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-- story: thanks
-  steps:
-  - intent: thanks
-  - action: utter_noworries
-"""
+CORE_STORIES = stories_yaml(GREET_STORY, THANKS_STORY)
 
 MORE_STORIES = """\
 version: "3.1"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from policy_helpers import said, tracker
+from story_data import GREET_RULE, THANKS_STORY, rules_yaml, stories_yaml
+from weather_stories import GREET_WITH_A_WELCOME_STORY
 
 from dialogflowlite.artifact import ModelWriter, open_model
 from dialogflowlite.components.policies.ensemble import PolicyEnsemble
@@ -29,23 +31,9 @@ policies:
     epochs: 30
 """
 
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-"""
+RULES = rules_yaml(GREET_RULE)
 
-STORIES = """
-version: "3.1"
-stories:
-- story: thanks
-  steps:
-  - intent: thanks
-  - action: utter_noworries
-"""
+STORIES = stories_yaml(THANKS_STORY)
 
 _models = count()
 
@@ -174,14 +162,8 @@ def test_contradictions_stop_training_before_the_slow_policies(dialogue_project,
         raise AssertionError("the transformer policy must not train")
 
     monkeypatch.setattr(TransformerPolicy, "train", never)
-    project = dialogue_project(rules=RULES, config=CONFIG, stories="""
-        version: "3.1"
-        stories:
-        - story: greet with a welcome
-          steps:
-          - intent: greet
-          - action: utter_welcome
-        """)
+    project = dialogue_project(rules=RULES, config=CONFIG,
+                               stories=stories_yaml(GREET_WITH_A_WELCOME_STORY))
     with pytest.raises(TrainingError, match="contradicting rules or stories"):
         run_core(project, tmp_path)
     with pytest.raises(TrainingError, match="contradicting rules or stories"):

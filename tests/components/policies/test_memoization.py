@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from policy_helpers import act, predict, said, trained
+from story_data import GREET_RULE, rules_yaml, stories_yaml
+from weather_stories import WEATHER_STORY
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.policies.memoization import (
@@ -8,22 +10,14 @@ from dialogflowlite.components.policies.memoization import (
     MemoizationPolicy,
 )
 
-STORIES = """
-version: "3.1"
-stories:
-- story: weather
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: ask_weather
-  - action: utter_weather
+STORIES = stories_yaml(WEATHER_STORY, """\
 - story: goodbye after thanks
   steps:
   - intent: thanks
   - action: utter_noworries
   - intent: bye
   - action: utter_bye
-"""
+""")
 
 # Two stories that differ only in their first turn, three turns before the difference.
 LONG_STORIES = """
@@ -104,13 +98,6 @@ def test_lookup_round_trips_through_storage(dialogue_project, tmp_path) -> None:
 
 
 def test_rules_are_not_memorised(dialogue_project) -> None:
-    project = dialogue_project(rules="""
-        version: "3.1"
-        rules:
-        - rule: greet
-          steps:
-          - intent: greet
-          - action: utter_greet
-        """)
+    project = dialogue_project(rules=rules_yaml(GREET_RULE))
     policy = trained(MemoizationPolicy(), project)
     assert policy.lookup == {}

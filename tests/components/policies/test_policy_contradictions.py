@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 from policy_helpers import trained
+from story_data import stories_yaml
+from weather_stories import GREET_WITH_A_WELCOME_STORY, WEATHER_STORY
 
 from dialogflowlite.components.policies.rule import RulePolicy
 from dialogflowlite.errors import TrainingError
@@ -17,14 +19,7 @@ rules:
 
 
 def test_a_story_contradicting_a_rule_names_both_with_file_and_line(dialogue_project) -> None:
-    project = dialogue_project(rules=GREET_RULE, stories="""
-        version: "3.1"
-        stories:
-        - story: greet with a welcome
-          steps:
-          - intent: greet
-          - action: utter_welcome
-        """)
+    project = dialogue_project(rules=GREET_RULE, stories=stories_yaml(GREET_WITH_A_WELCOME_STORY))
     with pytest.raises(TrainingError) as caught:
         trained(RulePolicy(), project)
     message = str(caught.value)
@@ -81,29 +76,13 @@ def test_a_rule_contradicting_a_later_step_of_a_story(dialogue_project) -> None:
 
 
 def test_agreeing_rules_and_stories_train(dialogue_project) -> None:
-    project = dialogue_project(rules=GREET_RULE, stories="""
-        version: "3.1"
-        stories:
-        - story: greet, then weather
-          steps:
-          - intent: greet
-          - action: utter_greet
-          - intent: ask_weather
-          - action: utter_weather
-        """)
+    project = dialogue_project(rules=GREET_RULE, stories=stories_yaml(WEATHER_STORY))
     policy = trained(RulePolicy(), project)
     assert len(policy.rules) == 2  # greet -> utter_greet, then listen
 
 
 def test_the_check_can_be_switched_off(dialogue_project) -> None:
-    project = dialogue_project(rules=GREET_RULE, stories="""
-        version: "3.1"
-        stories:
-        - story: greet with a welcome
-          steps:
-          - intent: greet
-          - action: utter_welcome
-        """)
+    project = dialogue_project(rules=GREET_RULE, stories=stories_yaml(GREET_WITH_A_WELCOME_STORY))
     policy = trained(RulePolicy({"check_for_contradictions": False}), project)
     assert policy.rules
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from policy_helpers import act, listen, said, user
+from story_data import stories_yaml
+from weather_stories import STOP_THE_FORM_THEN_GO_ON_STORY
 
 from dialogflowlite.components.policies.dialogues import training_dialogues
 from dialogflowlite.components.policies.states import (
@@ -193,19 +195,7 @@ def test_rules_keep_only_the_slots_they_set_and_their_conditions(dialogue_projec
 
 
 def test_stories_mark_the_rejection_a_loop_must_have_made(dialogue_project) -> None:
-    project = dialogue_project(stories="""
-        version: "3.1"
-        stories:
-        - story: stop the form
-          steps:
-          - intent: ask_weather
-          - action: weather_form
-          - active_loop: weather_form
-          - intent: stop
-          - action: utter_ask_continue
-          - intent: affirm
-          - action: weather_form
-        """)
+    project = dialogue_project(stories=stories_yaml(STOP_THE_FORM_THEN_GO_ON_STORY))
     dialogue, = training_dialogues(training_paths(project), StateFeaturizer(project.domain))
     index = dialogue.actions.index("utter_ask_continue")
     assert dialogue.states[index].loop_rejected

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from policy_helpers import act, listen, predict, said, tracker, trained, user
+from story_data import GREET_RULE, GREET_STORY, rules_yaml, stories_yaml
+from weather_stories import START_THE_FORM_RULE, WEATHER_STORY
 
 from dialogflowlite.components.policies.ensemble import PolicyEnsemble
 from dialogflowlite.components.policies.memoization import (
@@ -65,14 +67,7 @@ CHECK_THEN_BYE = """
   - action: utter_bye
 """
 
-GREET_STORY = """
-version: "3.1"
-stories:
-- story: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-"""
+GREET_STORIES = stories_yaml(GREET_STORY)
 
 
 # ---------------------------------------------------------------- incomplete rules
@@ -109,20 +104,13 @@ def test_an_incomplete_rule_passes_when_it_hands_over_or_checks_are_off(
 
 
 def test_a_form_rule_leaving_out_the_active_loop_is_incomplete(dialogue_project) -> None:
-    project = dialogue_project(rules="""
-        version: "3.1"
-        rules:
-        - rule: start the form
-          steps:
-          - intent: ask_weather
-          - action: weather_form
-          - active_loop: weather_form
-        - rule: greet runs the form without saying it is active
-          steps:
-          - intent: greet
-          - action: weather_form
-          - action: utter_greet
-        """)
+    project = dialogue_project(rules=rules_yaml(START_THE_FORM_RULE, """\
+- rule: greet runs the form without saying it is active
+  steps:
+  - intent: greet
+  - action: weather_form
+  - action: utter_greet
+"""))
     with pytest.raises(TrainingError) as caught:
         trained(RulePolicy(), project)
     message = str(caught.value)
@@ -177,7 +165,7 @@ def test_a_text_rule_overrules_a_default_action(dialogue_project) -> None:
 
 
 def test_the_turn_answered_by_text_is_read_by_text_afterwards(dialogue_project) -> None:
-    project = dialogue_project(rules=E2E_RULES, stories=GREET_STORY)
+    project = dialogue_project(rules=E2E_RULES, stories=GREET_STORIES)
     domain = project.domain
     # memoization outranks the rules here, yet the text rule wins: it read the text
     memo = trained(MemoizationPolicy({"priority": 5}), project)
@@ -197,7 +185,7 @@ def test_the_turn_answered_by_text_is_read_by_text_afterwards(dialogue_project) 
 
 
 def test_without_any_prediction_the_ensemble_listens(dialogue_project) -> None:
-    project = dialogue_project(stories=GREET_STORY)
+    project = dialogue_project(stories=GREET_STORIES)
     domain = project.domain
     memo_only = PolicyEnsemble([trained(MemoizationPolicy(), project)])
     chosen = memo_only.predict_next_action(tracker(domain, *said("bye")), domain)
@@ -262,13 +250,7 @@ def test_only_entities_the_domain_declares_reach_the_states() -> None:
 # ---------------------------------------------------------------- rule-only data
 
 
-FAQ_RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
+FAQ_RULES = rules_yaml(GREET_RULE, """\
 - rule: chitchat, whenever
   steps:
   - intent: chitchat
@@ -280,22 +262,13 @@ rules:
   steps:
   - intent: thanks
   - action: utter_premium
-"""
+""")
 
-WEATHER_STORY = """
-version: "3.1"
-stories:
-- story: weather
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: ask_weather
-  - action: utter_weather
-"""
+WEATHER_STORIES = stories_yaml(WEATHER_STORY)
 
 
 def faq_ensemble(dialogue_project):
-    project = dialogue_project(rules=FAQ_RULES, stories=WEATHER_STORY)
+    project = dialogue_project(rules=FAQ_RULES, stories=WEATHER_STORIES)
     policies = [trained(MemoizationPolicy(), project), trained(RulePolicy(), project)]
     return PolicyEnsemble(policies), project.domain
 
@@ -338,7 +311,7 @@ def test_slots_only_rules_mention_are_hidden_from_memoization(dialogue_project) 
 def test_rule_only_data_round_trips_through_storage(dialogue_project, tmp_path) -> None:
     from dialogflowlite.artifact import ComponentStorage
 
-    project = dialogue_project(rules=FAQ_RULES, stories=WEATHER_STORY)
+    project = dialogue_project(rules=FAQ_RULES, stories=WEATHER_STORIES)
     policy = trained(RulePolicy(), project)
     storage = ComponentStorage(tmp_path / "rules")
     policy.persist(storage)

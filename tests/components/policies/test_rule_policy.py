@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 from policy_helpers import act, listen, predict, said, trained, user
+from story_data import GREET_RULE, rules_yaml, stories_yaml
+from weather_stories import START_THE_FORM_RULE, STOP_THE_FORM_THEN_GO_ON_STORY
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.policies.rule import RulePolicy
@@ -13,13 +15,7 @@ from dialogflowlite.shared.events import (
     SlotSet,
 )
 
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
+RULES = rules_yaml(GREET_RULE, """\
 - rule: premium users get the premium answer
   condition:
   - slot_was_set:
@@ -52,16 +48,9 @@ rules:
   steps:
   - action: utter_bye
   - action: utter_done
-"""
+""")
 
-FORM_RULES = """
-version: "3.1"
-rules:
-- rule: start the form
-  steps:
-  - intent: ask_weather
-  - action: weather_form
-  - active_loop: weather_form
+FORM_RULES = rules_yaml(START_THE_FORM_RULE, """\
 - rule: submit the form
   condition:
   - active_loop: weather_form
@@ -81,21 +70,9 @@ rules:
   - action: utter_greet
   - action: weather_form
   - active_loop: weather_form
-"""
+""")
 
-FORM_STORIES = """
-version: "3.1"
-stories:
-- story: stop the form, then go on
-  steps:
-  - intent: ask_weather
-  - action: weather_form
-  - active_loop: weather_form
-  - intent: stop
-  - action: utter_ask_continue
-  - intent: affirm
-  - action: weather_form
-  - active_loop: weather_form
+FORM_STORIES = stories_yaml(STOP_THE_FORM_THEN_GO_ON_STORY, """\
 - story: stop the form, then cancel
   steps:
   - intent: ask_weather
@@ -107,7 +84,7 @@ stories:
   - action: action_deactivate_loop
   - active_loop: null
   - action: utter_cancelled
-"""
+""")
 
 IN_FORM = [*said("ask_weather"), act("weather_form"), ActiveLoop(name="weather_form")]
 

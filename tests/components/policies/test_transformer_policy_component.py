@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import torch
 from policy_helpers import act, said, tracker, trained
+from story_data import GREET_RULE, rules_yaml
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.policies.base import Conversation, PolicyContext
@@ -105,14 +106,7 @@ def test_round_trip_through_storage(dialogue_project, tmp_path) -> None:
 
 
 def test_without_stories_it_predicts_nothing(dialogue_project, tmp_path) -> None:
-    project = dialogue_project(rules="""
-        version: "3.1"
-        rules:
-        - rule: greet
-          steps:
-          - intent: greet
-          - action: utter_greet
-        """)
+    project = dialogue_project(rules=rules_yaml(GREET_RULE))
     policy = trained(TransformerPolicy(TINY), project)
     assert policy.predict(tracker(project.domain, *said("greet")), project.domain).confidence == 0
     storage = ComponentStorage(tmp_path / "empty")
