@@ -91,18 +91,24 @@ class Entity:
     processors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The entity as one entry of Rasa's parse result ``entities`` list."""
-        return {
+        """The entity as one entry of Rasa's parse result ``entities`` list.
+
+        ``processors`` is there only when a processor (``EntitySynonymMapper``)
+        changed the entity, as in Rasa's output.
+        """
+        result: dict[str, Any] = {
             "entity": self.entity,
             "start": self.start,
             "end": self.end,
             "value": self.value,
             "confidence_entity": self.confidence,
             "extractor": self.extractor,
-            "processors": list(self.processors),
-            "role": self.role,
-            "group": self.group,
         }
+        if self.processors:
+            result["processors"] = list(self.processors)
+        result["role"] = self.role
+        result["group"] = self.group
+        return result
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entity:

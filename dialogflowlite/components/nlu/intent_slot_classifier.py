@@ -106,6 +106,14 @@ class IntentSlotClassifier(NluComponent):
         """Whether the model's length limit left words of the item's message untagged."""
         return False
 
+    #: what ``max_length`` counts, for messages about it
+    length_unit = "words"
+
+    def _cut_short(self, item: Any, message: Message) -> bool:
+        """Whether ``max_length`` cut the item's message: the model read only its first
+        words (a message whose last words have no piece is not cut)."""
+        return self._was_cut(item) and self._word_count(item) < len(example_tokens(message))
+
     def _pieceless(self, item: Any) -> list[bool]:
         """For each word of the item, whether the model read nothing of its own for it
         (a character the encoder's tokenizer drops): such a word shares a
@@ -169,6 +177,7 @@ class IntentSlotClassifier(NluComponent):
         c = self.config
         items = self._encode(split.train, with_labels=True)
         dev_items = self._encode(split.dev, with_labels=True) if split.dev else []
+        self._warn_cut_examples(split.train, items)
         epochs = self._auto_epochs(len(items)) if c["epochs"] == "auto" else int(c["epochs"])
         if context.finetune_from is not None:
             epochs = finetune_epochs(epochs, context.epoch_fraction)
@@ -198,6 +207,22 @@ class IntentSlotClassifier(NluComponent):
                               evaluate=evaluate, lengths=[length(i) for i in items])
         self._device = next(self.model.parameters()).device
         logger.info("%s: %s", self.name, self.fit_result.summary())
+
+    def _warn_cut_examples(self, examples: Sequence[Message], items: list[Any]) -> None:
+        """Say (once) how many training examples ``max_length`` cut: the model learns
+        their intent and entities from their first words only."""
+        cut = [m for m, item in zip(examples, items, strict=True) if self._cut_short(item, m)]
+        if not cut:
+            return
+        where = f" (the first at {cut[0].position})" if cut[0].position else ""
+        longest = max(len(example_tokens(m)) for m in cut)
+        logger.warning(
+            "%s: %d training example(s)%s are longer than max_length (%d %s; the longest "
+            "has %d words): the model learns from their first part only. Raise max_length "
+            "to train on them whole.",
+            self.name, len(cut), where, int(self.config["max_length"]), self.length_unit,
+            longest,
+        )
 
     # ------------------------------------------------------------ shared
 
@@ -374,6 +399,8 @@ class IntentSlotClassifier(NluComponent):
             ):
                 tokens = example_tokens(message)
                 pieceless = list(self._pieceless(item))
+                if self._cut_short(item, message):
+                    self._warn_cut_message(item, len(tokens))
                 if path and self._was_cut(item):
                     path, conf = self._tag_rest(message, tokens, list(path), list(conf),
                                                 None if intent is None else best_index(intent),
@@ -391,6 +418,21 @@ class IntentSlotClassifier(NluComponent):
                     self.name,
                     int(self.config["ranking_length"]) or len(self.labels.intents),
                 )
+
+    def _warn_cut_message(self, item: Any, words: int) -> None:
+        """Say that a message of ``words`` words was too long to be read in one pass.
+
+        Rasa's ``LanguageModelFeaturizer`` cuts such a message too (and the
+        words past its limit get no features); here only the intent is read from
+        the first pass, and entities are tagged in all of the message.
+        """
+        logger.warning(
+            "%s: a message of %d words is longer than max_length (%d %s): its intent "
+            "is read from its first %d words only (entities from all of it). Raise "
+            "max_length to classify such messages whole.",
+            self.name, words, int(self.config["max_length"]), self.length_unit,
+            self._word_count(item),
+        )
 
     def _readable(self, messages: list[Message],
                   items: list[Any]) -> tuple[list[Message], list[Any]]:

@@ -105,6 +105,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
     name = "JointTransformerClassifier"
     finetunable = True
+    length_unit = "word pieces"
     defaults: dict[str, Any] = {
         # encoder: hub name, local folder, or an alias of a model source
         "model": DEFAULT_MODEL,
@@ -244,6 +245,13 @@ class JointTransformerClassifier(IntentSlotClassifier):
         # without importing transformers at all
         encoder, self.tokenizer = load_pretrained(
             source, self.name, lean=c["fast_training"] and not c["lora"])
+        limit = position_limit(encoder)
+        if limit is not None and int(c["max_length"]) > limit:
+            # a longer pass would index past the position embeddings at parse time
+            self.report_bad_setting(
+                f"component {self.name}: max_length {c['max_length']} is more than the "
+                f"{limit} word pieces the encoder {c['model']} reads at once",
+                hint=f"set max_length to {limit} or less", position=self.position)
         keep_bottom_layers(encoder, c["encoder_layers"], self.name)
         if c["encoder_layers"] is not None and c["pooling"] == "cls":
             # measured: a 4-layer all-MiniLM-L6-v2 with the first piece's state
@@ -443,6 +451,12 @@ class JointTransformerClassifier(IntentSlotClassifier):
         encoder, component.tokenizer = load_stored_encoder(
             storage.path(ENCODER_DIR), storage.path(TOKENIZER_DIR), fast, cls.name
         )
+        limit = position_limit(encoder)
+        if limit is not None and int(component.config["max_length"]) > limit:
+            logger.warning("%s: max_length %s is more than the %d word pieces the encoder "
+                           "reads at once; reading %d at a time", cls.name,
+                           component.config["max_length"], limit, limit)
+            component.config["max_length"] = limit
         model_config = JointIntentSlotConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
         model = JointIntentSlotModel(encoder, model_config, allowed)
@@ -470,6 +484,21 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
 
 # ---------------------------------------------------------------- helpers
+
+#: model types whose position numbers start after the padding index
+_POSITIONS_AFTER_PADDING = ("roberta", "xlm-roberta", "camembert")
+
+
+def position_limit(encoder: Any) -> int | None:
+    """The most pieces (special ones included) ``encoder`` reads in one pass, or None
+    when its configuration does not say."""
+    config = getattr(encoder, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or isinstance(positions, bool):
+        return None
+    if getattr(config, "model_type", None) in _POSITIONS_AFTER_PADDING:
+        positions -= int(getattr(config, "pad_token_id", 1) or 1) + 1
+    return positions
 
 
 def word_ends(index: list[int], offsets: Sequence[tuple[int, int]]) -> list[int]:

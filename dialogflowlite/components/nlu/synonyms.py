@@ -25,7 +25,8 @@ class EntitySynonymMapper(NluComponent):
     """Replaces an extracted entity's value by its synonym's canonical value.
 
     An entity whose value changed lists ``EntitySynonymMapper`` in its
-    ``processors``. Roles, groups, offsets and the extractor stay as they were.
+    ``processors`` (an entity it leaves alone gets no ``processors`` key in the
+    parse result). Roles, groups, offsets and the extractor stay as they were.
     Place it after the components that extract entities.
     """
 

@@ -150,10 +150,11 @@ def test_parse_result_has_roles_groups_synonyms_and_fallback(
     assert result["intent"]["name"] == "book"
     assert result["text_tokens"] == [[0, 3], [4, 8], [9, 15], [16, 18], [19, 22]]
     assert [
-        (e["entity"], e["value"], e["role"], e["start"], e["end"], e["processors"], e["extractor"])
+        (e["entity"], e["value"], e["role"], e["start"], e["end"], e.get("processors"),
+         e["extractor"])
         for e in result["entities"]
     ] == [
-        ("city", "Berlin", "from", 9, 15, [], "TinyClassifier"),
+        ("city", "Berlin", "from", 9, 15, None, "TinyClassifier"),
         ("city", "New York", "to", 19, 22, ["EntitySynonymMapper"], "TinyClassifier"),
     ]
     chinese = pipeline.parse("chinees food please")
