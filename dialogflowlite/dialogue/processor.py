@@ -622,9 +622,23 @@ class MessageProcessor:
         stored, as with Rasa's collecting output channel). The messages of their
         ``bot`` events are returned as the replies channels get (after
         ``dfl_replies_outgoing``), for the caller to send.
+
+        The events are stored by then: a ``dfl_replies_outgoing`` plugin that
+        fails is logged (with the conversation id) and no replies are returned,
+        as for a turn (see :meth:`_finish`), so that the request still answers
+        as one whose events were stored.
         """
         self._schedule_reminders(events, sender_id, channel)
-        return outgoing(events, sender_id)[1]
+        try:
+            return outgoing(events, sender_id)[1]
+        except Exception as e:
+            # Raised from here, the stored events would read as not stored, and a client
+            # that tries again would append them twice. The replies the hook did not see
+            # are not sent: it may be what masks personal data.
+            logger.error("conversation %r: the appended events were stored, but "
+                         "dfl_replies_outgoing failed (%s: %s), so their replies are not "
+                         "sent", sender_id, type(e).__name__, e, exc_info=True)
+            return []
 
     def _schedule_reminders(self, events: list[Event], sender_id: str,
                             channel: str | None) -> None:

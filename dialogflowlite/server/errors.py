@@ -5,11 +5,14 @@ Every failed request answers ``{"version", "status": "failure", "message",
 HTTP status. Handlers raise :class:`~dialogflowlite.errors.ApiError`; Sanic's
 own exceptions (not found, payload too large, ...) and errors of the framework
 are translated here, in one place. Responses never carry a traceback or a path
-on the server's disk.
+on the server's disk. A request cut short without a fault of the server (the
+client hung up, ``response_timeout`` passed) is logged in one line, not as an
+unexpected error (:func:`cut_short`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -110,6 +113,46 @@ def response_for(error: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, error_body(500, "ServerError", "An unexpected error occurred.")
 
 
+#: The status recorded (in ``/metrics``) for a request whose client closed the
+#: connection before the answer (nginx's "client closed request"). It never
+#: reaches the client; it keeps hang-ups apart from the server's own errors.
+CLIENT_CLOSED = 499
+
+
+def cut_short(request: Request, error: BaseException) -> tuple[int, int, str] | None:
+    """``(status, log level, what happened)`` for a request Sanic ended before its handler
+    answered: the client closed the connection, ``response_timeout`` passed, or the
+    request was cancelled (a stopping server); None for any other error.
+
+    None of these is a fault of the server's code, so none is logged as one (no
+    traceback). A message's turn goes on and is stored all the same (see
+    :mod:`dialogflowlite.server.handling`).
+    """
+    from sanic.exceptions import RequestCancelled, ServiceUnavailable
+
+    if isinstance(error, RequestCancelled):
+        return CLIENT_CLOSED, logging.INFO, "the client closed the connection before the answer"
+    if isinstance(error, ServiceUnavailable) and str(error) == "Response Timeout":
+        # Sanic's own 503 when the handler outlasts RESPONSE_TIMEOUT; the client gets it
+        config = getattr(getattr(request, "app", None), "config", None)
+        limit = getattr(config, "RESPONSE_TIMEOUT", None)
+        within = f" ({limit:g} s)" if isinstance(limit, int | float) else ""
+        return 503, logging.WARNING, f"not answered within response_timeout{within}"
+    if isinstance(error, asyncio.CancelledError):
+        # a stopping server cancels the requests still running after its grace period
+        return 503, logging.WARNING, "cancelled before the answer"
+    return None
+
+
+def request_name(request: Request) -> str:
+    """``METHOD /path`` of ``request``, and the conversation it is about where the route
+    names one (``/conversations/{id}/...``), for a log line."""
+    name = f"{getattr(request, 'method', '?')} {getattr(request, 'path', '?')}"
+    match_info = getattr(request, "match_info", None) or {}
+    conversation = match_info.get("conversation_id") if isinstance(match_info, dict) else None
+    return f"{name} (conversation {conversation!r})" if conversation else name
+
+
 #: the paths that only exist with ``--enable-api``: these, and everything under the prefixes
 API_PATHS = frozenset({"/model", "/domain", "/status"})
 API_PREFIXES = ("/model/", "/conversations/")
@@ -172,6 +215,14 @@ def install_error_handler(app: Sanic) -> None:
         """Answers every error with the API's JSON body; logs unexpected ones in full."""
 
         def default(self, request: Request, exception: Exception) -> HTTPResponse:
+            interrupted = cut_short(request, exception)
+            if interrupted is not None:
+                status, level, what = interrupted
+                sent = "" if status == CLIENT_CLOSED else f"; answered {status}"
+                logger.log(level, "%s: %s%s", request_name(request), what, sent)
+                reason = "ClientClosedRequest" if status == CLIENT_CLOSED else None
+                return json(error_body(status, reason, what[:1].upper() + what[1:] + "."),
+                            status=status)
             status, body = response_for(exception)
             if status == 404 and not isinstance(exception, DialogflowLiteError):
                 body["message"] = not_found_message(request)

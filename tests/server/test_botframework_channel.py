@@ -582,7 +582,10 @@ def test_unreachable_keys_refuse_everything(make_app, agent, microsoft, caplog) 
     app = make_app(credentials=credentials(microsoft, openid_url="http://127.0.0.1:9/openid"))
     with caplog.at_level("ERROR"):
         [response], stored = post_activities(app, agent, activity(microsoft))
-    assert response.status == 401 and stored is None
+    # nothing is handled; the failure is the bot's own, so 503 (delivered again), not 401
+    assert stored is None and microsoft.replies() == []
+    assert response.status == 503 and response.json["reason"] == "ServiceUnavailable"
+    assert 1 <= int(response.headers["retry-after"]) <= 30
     assert "signing keys could not be fetched" in caplog.text
 
 
@@ -598,6 +601,7 @@ def test_verification_can_be_turned_off_with_a_warning(make_app, agent, microsof
 def test_a_failed_key_fetch_is_not_repeated_for_every_request(microsoft) -> None:
     from dialogflowlite.server.channels.botframework_auth import (
         RETRY_AFTER_FAILURE,
+        SigningKeysUnavailable,
         TokenVerifier,
     )
 
@@ -609,12 +613,15 @@ def test_a_failed_key_fetch_is_not_repeated_for_every_request(microsoft) -> None
     def attempts() -> int:
         return sum(r.path == "/no-such-configuration" for r in microsoft.requests)
 
-    assert asyncio.run(verifier.problem(token, microsoft.service_url)) is not None
+    with pytest.raises(SigningKeysUnavailable):
+        asyncio.run(verifier.problem(token, microsoft.service_url))
     now[0] += RETRY_AFTER_FAILURE - 1
-    assert asyncio.run(verifier.problem(token, microsoft.service_url)) is not None
+    with pytest.raises(SigningKeysUnavailable):
+        asyncio.run(verifier.problem(token, microsoft.service_url))
     assert attempts() == 1  # refused at once, without another fetch
     now[0] += 2
-    asyncio.run(verifier.problem(token, microsoft.service_url))
+    with pytest.raises(SigningKeysUnavailable):
+        asyncio.run(verifier.problem(token, microsoft.service_url))
     assert attempts() == 2
 
 

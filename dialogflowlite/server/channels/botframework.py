@@ -21,7 +21,13 @@ Security: the JWT Bot Framework sends in ``Authorization`` is verified, as
 Rasa does since 3.1.3 (:mod:`~dialogflowlite.server.channels.botframework_auth`:
 Microsoft's published keys, the app id as audience, the issuer, expiry and
 the ``serviceUrl`` claim); a request without a valid one gets 401 (with a
-``Bearer`` challenge, as HTTP asks of a 401) and is not handled.
+``Bearer`` challenge, as HTTP asks of a 401) and is not handled. A token
+that cannot be checked because Microsoft's signing keys cannot be fetched
+(an outage on the bot's side) gets 503 with ``Retry-After`` instead, and is
+not handled either: Bot Framework delivers it again, where after a 401 it
+would not (Rasa fetches the keys when it starts and does not start without
+them; later it answers 401 for a key it lacks, or 500 when a refresh cannot
+connect).
 ``verify_tokens: false`` turns that off (for the Bot Framework Emulator,
 say), with a warning when mounted. The bot's access token goes
 only to a ``serviceUrl`` whose host is one of ``service_url_hosts``

@@ -7,16 +7,22 @@ bot's app id, its issuer is the Bot Framework's, it has not expired (five
 minutes of clock skew allowed), and its ``serviceUrl`` claim, when present,
 is the activity's. The key set is fetched once and kept for a day; a token
 signed with a key not in it makes one early refetch (Microsoft rolls keys),
-at most every five minutes. When the keys cannot be fetched, requests are
-refused: nothing unverified gets through; the next try comes 30 s later.
+at most every five minutes. When the keys cannot be fetched, nothing
+unverified gets through: a token whose key the bot does not have then raises
+:class:`SigningKeysUnavailable` (a 503, not a 401: the failure is the bot's
+own, and Bot Framework delivers the activity again); the next try comes 30 s
+later. A key set kept from an earlier fetch stays in use meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
+
+from dialogflowlite.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,24 @@ REFETCH_AFTER = 300.0
 #: are refused at once instead of each waiting for a fetch of its own
 RETRY_AFTER_FAILURE = 30.0
 LEEWAY = 300.0
+
+
+class SigningKeysUnavailable(ApiError):
+    """A token cannot be checked now: Microsoft's signing keys could not be fetched (an
+    outage on the bot's side, not a bad token).
+
+    Answered 503 with ``Retry-After``, so that Bot Framework delivers the
+    activity again (a 401 would tell it the bot refuses the activity, which is
+    then lost); the activity is not handled.
+    """
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(503, "ServiceUnavailable",
+                         "the Bot Framework token cannot be checked now: the signing keys "
+                         "could not be fetched; the activity was not handled, send it again "
+                         "later")
+        # read by the server's error handler
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
 class TokenVerifier:
@@ -45,7 +69,12 @@ class TokenVerifier:
         self._failed_at: float | None = None
 
     async def problem(self, authorization: str | None, service_url: str) -> str | None:
-        """Why the request's token is not valid (a short reason), or None when it is."""
+        """Why the request's token is not valid (a short reason), or None when it is.
+
+        Raises :class:`SigningKeysUnavailable` when the token's key is not among those
+        the bot has and the keys could not be fetched (lately): whether the token is
+        valid cannot be told then.
+        """
         import jwt
 
         scheme, _, token = (authorization or "").partition(" ")
@@ -56,6 +85,8 @@ class TokenVerifier:
         except jwt.PyJWTError as e:
             return f"the token cannot be read ({e})"
         key = await self._key(str(kid))
+        if key is None and self._failed_at is not None:
+            raise SigningKeysUnavailable(RETRY_AFTER_FAILURE - (self.clock() - self._failed_at))
         if key is None:
             return f"the token's key {kid!r} is not one Bot Framework publishes"
         try:
@@ -97,7 +128,8 @@ class TokenVerifier:
                     found = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
             logger.error("botframework: the signing keys could not be fetched from %s (%s); "
-                         "activities are refused until they can", self.openid_url, e)
+                         "activities whose key the bot does not have are answered 503 until "
+                         "they can", self.openid_url, e)
             self._failed_at = now
             return
         keys: dict[str, Any] = {}
@@ -108,3 +140,4 @@ class TokenVerifier:
                 logger.warning("botframework: a signing key was skipped (%s)", e)
         self._keys = keys
         self._fetched_at = now
+        self._failed_at = None
