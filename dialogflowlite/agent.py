@@ -45,13 +45,23 @@ def resolve_model_path(model_path: str | Path) -> Path:
     if path.is_dir():
         newest = latest_model(path)
         if newest is None:
-            raise ModelLoadError(f"no model in {path}",
-                                 hint="train one with `dialogflowlite train`")
+            raise ModelLoadError(f"no model in {path.absolute()}: the folder holds no model "
+                                 "file", hint="train one with `dialogflowlite train`, or pass "
+                                              "--model PATH")
         return newest
     if path.is_file():
         return path
-    raise ModelLoadError(f"no model at {path}",
-                         hint="train one with `dialogflowlite train`, or pass --model PATH")
+    # the whole path: `models` alone does not say which folder was searched (the
+    # command may have run outside the project)
+    where = path.absolute()
+    if path.suffix in (".tar", ".gz", ".tgz"):
+        raise ModelLoadError(f"no model at {where}: the file does not exist",
+                             hint="check the path given to --model, or train a model with "
+                                  "`dialogflowlite train`")
+    raise ModelLoadError(f"no model at {where}: the folder does not exist",
+                         hint="run the command in the project folder (or pass --project "
+                              "DIR), train a model with `dialogflowlite train`, or pass "
+                              "--model PATH")
 
 
 def load_model_domain(archive: ModelArchive) -> Domain:

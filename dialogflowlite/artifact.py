@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dialogflowlite import __version__
-from dialogflowlite.errors import ModelLoadError
+from dialogflowlite.errors import ConfigError, ModelLoadError
 from dialogflowlite.tensor_files import (
     SHARED_SUFFIX,
     WRITER_MARK,
@@ -538,6 +538,23 @@ def latest_model_with(models_dir: str | Path, section: str) -> Path | None:
         if manifest is not None and manifest.sections.get(section):
             return candidate
     return None
+
+
+def check_model_name(name: str, option: str = "--fixed-model-name") -> str:
+    """``name`` when it can name a model file inside the models folder (given with ``option``).
+
+    The name is a file name in the output folder (``--out``). Rasa joins it to
+    that folder as a path, so ``../x`` or ``/tmp/x`` wrote the model elsewhere;
+    here a name with a folder in it (``/``, ``\\``), or that is ``.`` or ``..``,
+    is refused with a :class:`ConfigError` naming ``option``.
+    """
+    if "/" in name or "\\" in name or name in (".", ".."):
+        stem = PurePosixPath(name.replace("\\", "/")).name.strip(".") or "my-model"
+        raise ConfigError(f"{option} {name}: the model's name is a file name, without a folder "
+                          "(no `/`, `\\` or `..`)",
+                          hint=f"name the file only (such as {option} {stem}) and give the "
+                               "folder with --out")
+    return name
 
 
 def model_file_name(prefix: str = "") -> str:

@@ -13,6 +13,7 @@ from dialogflowlite.cli.options import (
     add_source_options,
     output_folder,
     positive_int,
+    require_project,
     sources_from_args,
 )
 
@@ -90,6 +91,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     sources = sources_from_args(args, VALIDATE_PARTS, "data validate")
+    require_project(args.project, sources)
     return validate(args.project, fail_on_warnings=args.fail_on_warnings,
                     max_history=args.max_history, stories_only=args.part == "stories",
                     sources=sources)

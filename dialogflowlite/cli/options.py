@@ -177,6 +177,28 @@ def project_folder(path: str | Path) -> Path:
     return folder
 
 
+#: what a project folder holds at least one of (Rasa's default paths)
+PROJECT_FILES = ("domain.yml", "domain.yaml", "domain", "config.yml", "config.yaml", "data")
+
+
+def require_project(project_dir: str | Path, sources: ProjectSources | None = None) -> Path:
+    """The project folder, refused when it holds none of a project's files (and
+    ``sources`` gives neither a domain nor data instead).
+
+    Run in the wrong folder, a command would otherwise list what the empty
+    project lacks (no domain, unchecked data) rather than say where it looked.
+    """
+    folder = project_folder(project_dir)
+    if sources is not None and (sources.domain is not None or sources.data):
+        return folder
+    if not any((folder / name).exists() for name in PROJECT_FILES):
+        raise ProjectNotFoundError(
+            f"{folder.absolute()} is not a project folder: it has no domain.yml, config.yml "
+            "or data/", hint="run the command in the project folder, pass --project DIR, or "
+                             "create a project with `dialogflowlite init`")
+    return folder
+
+
 def output_folder(out: str | Path, given: str | Path | None = None) -> Path:
     """The folder ``--out`` names for a command that writes several files into it.
 

@@ -78,7 +78,7 @@ def core_test(
     the action confusion matrix is not. ``max_stories`` tests only that many
     of them, the first in file order.
     """
-    from dialogflowlite.agent import Agent, resolve_model_path
+    from dialogflowlite.agent import Agent
     from dialogflowlite.errors import ModelLoadError
     from dialogflowlite.evaluation.stories import (
         FAILED_STORIES_FILE,
@@ -89,8 +89,7 @@ def core_test(
     stream = echo or sys.stdout
     root = Path(project_dir)
     # a model that is not there is the first thing to say, before anything is read
-    model_file = resolve_model_path(resolve_in_project(model, root) if model is not None
-                                    else root / "models")
+    model_file = model_to_test(root, model)
     test_stories = _test_stories(root, stories, max_stories, stream,
                                  missing_ok=whole_test and stories is None)
     if not test_stories:
@@ -122,6 +121,23 @@ def core_test(
     if fail_on_prediction_errors and evaluation.failed:
         return 1
     return 0
+
+
+def model_to_test(root: Path, model: str | Path | None) -> Path:
+    """The model file ``--model`` names (default: the newest in ``root``'s models/),
+    checked to be a model before any test data is read.
+
+    Only its manifest is read; a file that has none (a domain given with ``-m``,
+    a Rasa model) is opened, which says what it is instead.
+    """
+    from dialogflowlite.agent import resolve_model_path
+    from dialogflowlite.artifact import open_model, read_manifest
+
+    found = resolve_model_path(resolve_in_project(model, root) if model is not None
+                               else root / "models")
+    if read_manifest(found) is None:
+        open_model(found).close()
+    return found
 
 
 def _test_stories(root: Path, stories: str | Path | None, max_stories: int | None,
@@ -219,7 +235,10 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
     from dialogflowlite.io.loader import ProjectSources, load_project
 
     if not cross_validation:
-        return run_nlu_test(root, model, nlu, staging, echo=lambda _text: None)
+        # the model first, as in Rasa (and `test core`): without one there is nothing to
+        # test, whatever the test data
+        return run_nlu_test(root, model_to_test(root, model), nlu, staging,
+                            echo=lambda _text: None)
     if config is not None:
         config = existing_path(config, root, "config file", "--config")
     data = (existing_path(nlu, root, "NLU data", "--nlu"),) if nlu is not None else None

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from dialogflowlite.artifact import check_model_name
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import (
     add_source_options,
     config_files,
     exclusion_percentage,
     positive_int,
+    require_project,
     sources_from_args,
 )
-from dialogflowlite.errors import ConfigError
+from dialogflowlite.errors import ConfigError, TrainingError
 from dialogflowlite.io.loader import Project, ProjectSources, load_project, resolve_in_project
 from dialogflowlite.training import core_comparison
 
@@ -82,6 +85,8 @@ def train_project(
     """
     from dialogflowlite.training.trainer import train
 
+    if fixed_model_name:
+        check_model_name(fixed_model_name)
     stream = echo or sys.stdout
     if finetune is None and epoch_fraction != 1.0:
         logging.getLogger(__name__).warning("--epoch-fraction applies only with --finetune; "
@@ -124,14 +129,28 @@ def draw_training_stories(project: Project, sections: tuple[str, ...], stream: T
 def dry_run_project(project_dir: str | Path = ".", **settings: Any) -> DryRunResult:
     """What :func:`train_project` with the same ``settings`` would train, training nothing.
 
-    ``fixed_model_name`` and ``echo`` are accepted and change nothing here.
+    The problems a training would stop at before it trains are raised here too,
+    in the same order: a ``fixed_model_name`` that is not a file name, the
+    project's, then a ``finetune`` model that is not there or cannot be opened.
+    ``echo`` and ``debug_plots`` are accepted and change nothing here.
     """
-    from dialogflowlite.training.trainer import dry_run
+    from dialogflowlite.training.trainer import _finetune_model, dry_run
 
-    for unused in ("fixed_model_name", "echo", "debug_plots"):
+    fixed_model_name = settings.pop("fixed_model_name", None)
+    if fixed_model_name:
+        check_model_name(fixed_model_name)
+    for unused in ("echo", "debug_plots"):
         settings.pop(unused, None)
     project, output, sections, options = _prepare(project_dir, **settings)
-    return dry_run(project, output=output, sections=sections, options=options)
+    result = dry_run(project, output=output, sections=sections, options=options)
+    if options.finetune is not None:
+        # the check train makes before it trains (after validating the project, as
+        # dry_run did): the same error, and the model is only opened, then closed
+        base = _finetune_model(output if output is not None else project.root / "models",
+                               options)
+        if base is not None:
+            base.close()
+    return result
 
 
 def _prepare(project_dir: str | Path, *, part: str | None = None,
@@ -146,6 +165,7 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
     """
     from dialogflowlite.training.trainer import TrainOptions
 
+    require_project(project_dir, sources)
     output = None
     if out is not None:
         output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
@@ -157,14 +177,24 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
                           f"{folder} is a file, where the folder of the models should be",
                           hint="move the file away, or pass a folder with --out (default: "
                                "<project>/models); --fixed-model-name names the model file")
+    _check_writable(folder, f"--out {out}" if out is not None else f"the models folder {folder}")
     project = load_project(project_dir, strict=False, sources=sources)
+    sections = (part,) if part else PARTS
+    if sources is not None and sources.data and nlu is None and stories is None:
+        _check_given_data(project, sources.data, sections)
     if nlu is not None or stories is not None:
         from dialogflowlite.evaluation.nlu import load_nlu_data
         from dialogflowlite.evaluation.stories import load_test_stories
-        from dialogflowlite.io.loader import resolve_in_project
 
         if nlu is not None:
-            project.nlu = load_nlu_data(resolve_in_project(nlu, project_dir))
+            source = resolve_in_project(nlu, project_dir)
+            project.nlu = load_nlu_data(source)
+            if not project.nlu.intent_examples and part != "nlu":
+                # the NLU part would be left out of the training without a word (`train
+                # nlu` is refused by the trainer: it has nothing else to train)
+                raise ConfigError(f"--nlu {nlu}: no NLU examples in {source}",
+                                  hint="pass a file (or folder) with an `nlu:` section, or "
+                                       "Rasa's Markdown or JSON NLU data")
         if stories is not None:
             source = resolve_in_project(stories, project_dir)
             project.stories = load_test_stories(source, kind="story")
@@ -174,7 +204,44 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
                                   hint="pass a YAML file (or folder) with a `stories:` section")
     if augmentation is not None:
         set_augmentation(project, augmentation)
-    return project, output, (part,) if part else PARTS, TrainOptions(**options)
+    if options.get("finetune"):  # "" stays: the newest model of the output folder
+        # read like --nlu and --model: from the working folder, else the project
+        options["finetune"] = resolve_in_project(options["finetune"], project_dir)
+    return project, output, sections, TrainOptions(**options)
+
+
+def _check_writable(folder: Path, label: str) -> None:
+    """Refuse a models folder that cannot be made or written, before training: the
+    model is written only once the whole training is done."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{label}: {existing} is a file, so the folder cannot be made",
+                          hint="pass another folder with --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{label}: the folder {existing} may not be written",
+                          hint="pass a folder you may write to with --out")
+
+
+def _check_given_data(project: Project, data: tuple[str | Path, ...],
+                      sections: tuple[str, ...]) -> None:
+    """Refuse ``--data`` files in which training finds nothing to train (a domain or a
+    config given as data, which the loader leaves out), naming the option.
+
+    Training would stop at the same point, but after the project's warnings and
+    with a hint about data/, which ``--data`` replaced.
+    """
+    from dialogflowlite.training.trainer import sections_to_train
+
+    try:
+        sections_to_train(project, sections)
+    except TrainingError as e:
+        names = " ".join(str(path) for path in data)
+        raise ConfigError(f"--data {names}: {e.message}",
+                          hint="give --data the training data: YAML files (or folders) with "
+                               "`nlu:`, `stories:` or `rules:`; the domain goes with --domain, "
+                               "the config with --config") from e
 
 
 def set_augmentation(project: Project, factor: int) -> None:
@@ -216,8 +283,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantize", action="store_true",
                         help="quantize the transformer models for faster CPU inference")
     parser.add_argument("--fixed-model-name", default=None, metavar="NAME",
-                        help="file name of the model (default: a timestamp); written even "
-                        "when nothing changed, unless the newest model already has it")
+                        help="file name of the model in the output folder, without a "
+                        "folder (default: a timestamp); written even when nothing changed, "
+                        "unless the newest model already has it")
     parser.add_argument("--seed", type=int, default=None, help="random seed for training")
     parser.add_argument("-u", "--nlu", default=None, metavar="PATH",
                         help="NLU file or folder to train on instead of the project's "
@@ -310,13 +378,13 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
     stream = echo or sys.stdout
     base = sources or ProjectSources()
     projects = {}
+    given = out if out is not None else COMPARISON_MODELS
+    output = Path(given) if Path(given).is_absolute() else Path(project_dir) / given
     for name, config in zip(config_names(configs), configs, strict=True):
+        # `out`: the folder checked before training is the one the models go to
         projects[name], _, _, _ = _prepare(
-            project_dir, part="core", stories=stories, augmentation=augmentation,
+            project_dir, part="core", out=given, stories=stories, augmentation=augmentation,
             sources=ProjectSources(domain=base.domain, data=base.data, config=config))
-    output = Path(out) if out is not None else Path(COMPARISON_MODELS)
-    if not output.is_absolute():
-        output = Path(project_dir) / output
     manifest = core_comparison.train_core_comparison(
         projects, output, runs=runs or core_comparison.DEFAULT_RUNS,
         percentages=percentages if percentages is not None else core_comparison.DEFAULT_PERCENTAGES,

@@ -95,10 +95,14 @@ class ServerConfig:
 
     def read_endpoints(self) -> dict[str, Any]:
         if self.endpoints is None:
+            found = None if self.endpoints_file else _optional_yaml(self.project_dir, "endpoints")
             self.endpoints = (_read_given_yaml(self.endpoints_file, self.project_dir, "endpoints")
                               if self.endpoints_file
-                              else _read_optional_yaml(self.project_dir, "endpoints"))
-            warn_unknown_sections(self.endpoints)
+                              else _read_mapping(found) if found is not None else {})
+            # the file as the user knows it: the --endpoints value as typed, or the
+            # project's own (endpoints.yml, or endpoints.yaml)
+            warn_unknown_sections(self.endpoints,
+                                  self.endpoints_file or (found.name if found else None))
         return self.endpoints
 
     def read_credentials(self) -> dict[str, Any]:
@@ -115,37 +119,67 @@ ENDPOINT_SECTIONS = ("action_endpoint", "tracker_store", "lock_store", "event_br
                      "models", "masking")
 
 
-def warn_unknown_sections(endpoints: dict[str, Any]) -> list[str]:
-    """Log (and return) the endpoints.yml sections nothing here reads."""
+def warn_unknown_sections(endpoints: dict[str, Any], source: str | Path | None = None,
+                          ) -> list[str]:
+    """Log (and return) the endpoints sections nothing here reads; ``source`` is the file
+    they were read from, named in the warning (default: endpoints.yml)."""
     from dialogflowlite.io.formats import did_you_mean
 
     unknown = [key for key in endpoints if key not in ENDPOINT_SECTIONS]
     for key in unknown:
         hint = did_you_mean(str(key), list(ENDPOINT_SECTIONS))
-        logger.warning("endpoints.yml section %r is not used here%s (the sections read are: "
-                       "%s)", key, f"; {hint}" if hint else "", ", ".join(ENDPOINT_SECTIONS))
+        logger.warning("%s: section %r is not used here%s (the endpoints sections read "
+                       "are: %s)", source or "endpoints.yml", key,
+                       f"; {hint}" if hint else "", ", ".join(ENDPOINT_SECTIONS))
     return unknown
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
+    """An endpoints or credentials file: a mapping of section names to their settings."""
+    from collections.abc import Mapping
+
     from dialogflowlite.errors import ConfigError, Position
     from dialogflowlite.io.env import substitute_env
-    from dialogflowlite.io.yaml import read_yaml_file, to_plain
+    from dialogflowlite.io.yaml import position, read_yaml_file, to_plain
 
-    data = to_plain(substitute_env(read_yaml_file(path), path))
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path.name} must be a mapping", position=Position(str(path)))
-    return data
+    raw = read_yaml_file(path)
+    if raw is not None and not isinstance(raw, Mapping):
+        # said before `${...}` is looked at: in a file of the wrong shape that is no help
+        where = position(path, raw)
+        if where.line is None:  # a bare value: ruamel keeps no line for it
+            where = Position(str(path), _first_content_line(path))
+        found = "a list" if isinstance(raw, list) else f"the value {str(raw)[:40]!r}"
+        raise ConfigError(f"expected a mapping of section names to their settings, found "
+                          f"{found}", position=where,
+                          hint="write each section as `name:` at the start of a line, its "
+                               "settings indented below it")
+    data = to_plain(substitute_env(raw, path))
+    return data or {}
 
 
-def _read_optional_yaml(folder: Path, stem: str) -> dict[str, Any]:
+def _first_content_line(path: Path) -> int | None:
+    """The number of the first line of ``path`` that is neither blank nor a comment."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith(("#", "---")):
+            return number
+    return None
+
+
+def _optional_yaml(folder: Path, stem: str) -> Path | None:
+    """``stem.yml`` (or ``stem.yaml``) in ``folder``, when there is one."""
     for suffix in (".yml", ".yaml"):
         path = folder / f"{stem}{suffix}"
         if path.is_file():
-            return _read_mapping(path)
-    return {}
+            return path
+    return None
+
+
+def _read_optional_yaml(folder: Path, stem: str) -> dict[str, Any]:
+    """``stem.yml`` (or ``.yaml``) of ``folder`` read by :func:`_read_mapping`; empty
+    when there is none."""
+    path = _optional_yaml(folder, stem)
+    return _read_mapping(path) if path is not None else {}
 
 
 def _read_given_yaml(name: str, folder: Path, kind: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dialogflowlite.cli import test as cli_test
 from dialogflowlite.cli.test import nlu_test
 from dialogflowlite.evaluation import nlu as nlu_evaluation
 from dialogflowlite.evaluation.nlu import NluEvaluation, PredictionRecord
@@ -23,6 +24,8 @@ def _record(text: str, key: str, predicted: str) -> PredictionRecord:
 
 @pytest.fixture
 def scripted_evaluation(monkeypatch) -> NluEvaluation:
+    # the model is looked for first, as in Rasa; the scripted evaluation needs none
+    monkeypatch.setattr(cli_test, "model_to_test", lambda root, model: root / "models")
     evaluation = NluEvaluation([_record("when do you open", "faq/ask_hours", "faq/ask_hours"),
                                 _record("how much is it", "faq/ask_price", "faq/ask_hours")])
 
