@@ -76,9 +76,21 @@ class Token:
             )
 
 
+#: the keys of a parse result's entity that :class:`Entity` has a field for
+ENTITY_KEYS = frozenset(
+    ("entity", "start", "end", "value", "role", "group", "confidence_entity", "extractor",
+     "processors")
+)
+
+
 @dataclass
 class Entity:
-    """An entity span by character offsets, with Rasa's optional role and group."""
+    """An entity span by character offsets, with Rasa's optional role and group.
+
+    ``extra`` holds the keys an extractor writes beyond those (Rasa's Duckling
+    extractor: ``text``, ``confidence`` and ``additional_info``); they are
+    written back as they are.
+    """
 
     entity: str
     start: int
@@ -89,30 +101,42 @@ class Entity:
     confidence: float | None = None
     extractor: str | None = None
     processors: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The entity as one entry of Rasa's parse result ``entities`` list.
 
-        ``processors`` is there only when a processor (``EntitySynonymMapper``)
-        changed the entity, as in Rasa's output.
+        As in Rasa's output, the optional keys are there only when they have a value:
+        ``confidence_entity`` when the extractor gives one (the trained taggers do,
+        regexes and lookup tables do not), ``extractor`` unless the entity was written
+        in the message (``/intent{...}``), ``role`` and ``group`` when set, and
+        ``processors`` when a processor (``EntitySynonymMapper``) changed the entity.
+        The keys of ``extra`` follow.
         """
         result: dict[str, Any] = {
             "entity": self.entity,
             "start": self.start,
             "end": self.end,
             "value": self.value,
-            "confidence_entity": self.confidence,
-            "extractor": self.extractor,
         }
+        optional = (
+            ("confidence_entity", self.confidence),
+            ("extractor", self.extractor),
+            ("role", self.role),
+            ("group", self.group),
+        )
+        result.update((key, value) for key, value in optional if value is not None)
         if self.processors:
             result["processors"] = list(self.processors)
-        result["role"] = self.role
-        result["group"] = self.group
+        for key, value in self.extra.items():
+            result.setdefault(key, value)
         return result
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entity:
-        """Read an entity from Rasa's JSON (parse results, tracker events, training data)."""
+        """Read an entity from Rasa's JSON (parse results, tracker events, training data);
+        an absent optional key reads as ``None`` (or no processors), and any other key
+        goes to ``extra``, so :meth:`to_dict` gives back what was read."""
         return cls(
             entity=data["entity"],
             start=int(data.get("start", 0) or 0),
@@ -120,9 +144,10 @@ class Entity:
             value=data.get("value"),
             role=data.get("role"),
             group=data.get("group"),
-            confidence=data.get("confidence_entity", data.get("confidence")),
+            confidence=data.get("confidence_entity"),
             extractor=data.get("extractor"),
             processors=list(data.get("processors") or []),
+            extra={key: value for key, value in data.items() if key not in ENTITY_KEYS},
         )
 
     @property

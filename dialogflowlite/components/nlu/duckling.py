@@ -135,14 +135,21 @@ class DucklingEntityExtractor(NluComponent):
             if not isinstance(match, dict) or (wanted and match.get("dim") not in wanted):
                 continue
             start, end = int(match.get("start", 0)), int(match.get("end", 0))
+            # Rasa's shape: Duckling's own answer under additional_info (its grain, the
+            # ends of an interval) and its confidence as `confidence`, not the taggers'
+            # `confidence_entity`
             entities.append(
                 Entity(
                     str(match.get("dim")),
                     start,
                     end,
                     duckling_value(match),
-                    confidence=1.0,
                     extractor=self.name,
+                    extra={
+                        "text": match.get("body", match.get("text")),
+                        "confidence": 1.0,
+                        "additional_info": match.get("value"),
+                    },
                 )
             )
         return entities

@@ -27,6 +27,7 @@ from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClass
 from dialogflowlite.components.nlu.known_words import tokenizer_single_piece
 from dialogflowlite.components.nlu.pretrained import (
     clear_run_time_settings,
+    cut_max_length,
     encode_pieces,
     freeze_bottom_layers,
     keep_bottom_layers,
@@ -35,6 +36,7 @@ from dialogflowlite.components.nlu.pretrained import (
     load_stored_encoder,
     load_stored_weights,
     load_weights,
+    max_length_problem,
     plain_state_dict,
     resolve_model_source,
     save_encoder_config,
@@ -245,13 +247,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
         # without importing transformers at all
         encoder, self.tokenizer = load_pretrained(
             source, self.name, lean=c["fast_training"] and not c["lora"])
-        limit = position_limit(encoder)
-        if limit is not None and int(c["max_length"]) > limit:
-            # a longer pass would index past the position embeddings at parse time
-            self.report_bad_setting(
-                f"component {self.name}: max_length {c['max_length']} is more than the "
-                f"{limit} word pieces the encoder {c['model']} reads at once",
-                hint=f"set max_length to {limit} or less", position=self.position)
+        problem = max_length_problem(self.name, c, encoder)
+        if problem is not None:
+            self.report_bad_setting(problem[0], hint=problem[1], position=self.position)
         keep_bottom_layers(encoder, c["encoder_layers"], self.name)
         if c["encoder_layers"] is not None and c["pooling"] == "cls":
             # measured: a 4-layer all-MiniLM-L6-v2 with the first piece's state
@@ -451,12 +449,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
         encoder, component.tokenizer = load_stored_encoder(
             storage.path(ENCODER_DIR), storage.path(TOKENIZER_DIR), fast, cls.name
         )
-        limit = position_limit(encoder)
-        if limit is not None and int(component.config["max_length"]) > limit:
-            logger.warning("%s: max_length %s is more than the %d word pieces the encoder "
-                           "reads at once; reading %d at a time", cls.name,
-                           component.config["max_length"], limit, limit)
-            component.config["max_length"] = limit
+        cut_max_length(cls.name, component.config, encoder)
         model_config = JointIntentSlotConfig(**meta["model_config"])
         allowed = bio_transition_mask(component.labels.tags) if model_config.use_crf else None
         model = JointIntentSlotModel(encoder, model_config, allowed)
@@ -484,21 +477,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
 
 
 # ---------------------------------------------------------------- helpers
-
-#: model types whose position numbers start after the padding index
-_POSITIONS_AFTER_PADDING = ("roberta", "xlm-roberta", "camembert")
-
-
-def position_limit(encoder: Any) -> int | None:
-    """The most pieces (special ones included) ``encoder`` reads in one pass, or None
-    when its configuration does not say."""
-    config = getattr(encoder, "config", None)
-    positions = getattr(config, "max_position_embeddings", None)
-    if not isinstance(positions, int) or isinstance(positions, bool):
-        return None
-    if getattr(config, "model_type", None) in _POSITIONS_AFTER_PADDING:
-        positions -= int(getattr(config, "pad_token_id", 1) or 1) + 1
-    return positions
 
 
 def word_ends(index: list[int], offsets: Sequence[tuple[int, int]]) -> list[int]:

@@ -139,6 +139,47 @@ def encode_pieces(tokenizer: Any, texts: list[str],
     return [(e.ids, e.offsets) for e in backend.encode_batch(texts)]
 
 
+#: model types whose position numbers start after the padding index
+_POSITIONS_AFTER_PADDING = ("roberta", "xlm-roberta", "camembert")
+
+
+def position_limit(encoder: Any) -> int | None:
+    """The most pieces (special ones included) ``encoder`` reads in one pass, or None
+    when its configuration does not say."""
+    config = getattr(encoder, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or isinstance(positions, bool):
+        return None
+    if getattr(config, "model_type", None) in _POSITIONS_AFTER_PADDING:
+        positions -= int(getattr(config, "pad_token_id", 1) or 1) + 1
+    return positions
+
+
+def max_length_problem(owner: str, config: dict[str, Any],
+                       encoder: Any) -> tuple[str, str] | None:
+    """The error and hint for a ``max_length`` over the pieces ``encoder`` reads at
+    once (a longer pass indexes past its position embeddings when a long message is
+    parsed), or None when it fits."""
+    limit = position_limit(encoder)
+    if limit is None or int(config["max_length"]) <= limit:
+        return None
+    return (f"component {owner}: max_length {config['max_length']} is more than the "
+            f"{limit} word pieces the encoder {config['model']} reads at once",
+            f"set max_length to {limit} or less")
+
+
+def cut_max_length(owner: str, config: dict[str, Any], encoder: Any) -> None:
+    """Lower a stored ``max_length`` to the pieces ``encoder`` reads at once, with a
+    warning: a model trained before such a setting was refused still parses long
+    messages."""
+    limit = position_limit(encoder)
+    if limit is not None and int(config["max_length"]) > limit:
+        logger.warning("%s: max_length %s is more than the %d word pieces the encoder "
+                       "reads at once; reading %d at a time", owner, config["max_length"],
+                       limit, limit)
+        config["max_length"] = limit
+
+
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 

@@ -2,7 +2,7 @@
 
 Only patterns named like an entity type annotated in the training data are
 used (a regex ``zipcode`` extracts ``zipcode`` entities). The value is the
-matched text as typed; the confidence is 1.0.
+matched text as typed; as in Rasa, a match has no confidence.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class RegexEntityExtractor(NluComponent):
             bisect.insort(taken, (start, end))
             kept.append((name, start, end))
         return [
-            Entity(name, start, end, text[start:end], confidence=1.0, extractor=self.name)
+            Entity(name, start, end, text[start:end], extractor=self.name)
             for name, start, end in sorted(kept, key=lambda m: (m[1], m[2], m[0]))
         ]
 

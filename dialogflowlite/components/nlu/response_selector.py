@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.pretrained import (
     clear_run_time_settings,
+    cut_max_length,
     encode_pieces,
     load_pretrained,
     load_stored_encoder,
     load_stored_weights,
+    max_length_problem,
     pad_pieces,
     plain_state_dict,
     resolve_model_source,
@@ -114,6 +116,8 @@ class ResponseSelector(NluComponent):
         "model": None,
         # with `model`: train the encoder too (slower; frozen vectors suit small data)
         "fine_tune": False,
+        # read at once (word pieces with `model`, at most its positions; words without):
+        # the response is picked from a message's first max_length of them
         "max_length": 64,
         # the from-scratch encoder
         "hidden_size": 128,
@@ -310,6 +314,9 @@ class ResponseSelector(NluComponent):
         if self.pretrained:
             source = resolve_model_source(str(c["model"]), self.name, self.position)
             encoder, self.tokenizer = load_pretrained(source, self.name)
+            problem = max_length_problem(self.name, c, encoder)
+            if problem is not None:
+                self.report_bad_setting(problem[0], hint=problem[1], position=self.position)
             if not c["fine_tune"]:
                 encoder.requires_grad_(False)
             return encoder, int(encoder.config.hidden_size)
@@ -581,6 +588,7 @@ class ResponseSelector(NluComponent):
             encoder, component.tokenizer = load_stored_encoder(
                 storage.path(ENCODER_DIR), storage.path(TOKENIZER_DIR), fast, cls.name
             )
+            cut_max_length(cls.name, component.config, encoder)
         else:
             from dialogflowlite.models.scratch_transformer import ScratchTransformerConfig
 

@@ -73,6 +73,8 @@ class SpacyEntityExtractor(NluComponent):
             for ent in doc.ents:
                 if wanted and ent.label_ not in wanted:
                     continue
+                # as Rasa's: spaCy gives no confidence, written as `confidence: null`
                 message.entities.append(
-                    Entity(ent.label_, ent.start_char, ent.end_char, ent.text, extractor=self.name)
+                    Entity(ent.label_, ent.start_char, ent.end_char, ent.text,
+                           extractor=self.name, extra={"confidence": None})
                 )

@@ -92,6 +92,12 @@ def test_duckling_entities_from_the_server(duckling, tmp_path: Path) -> None:
         ("time", 10, 23, "2024-05-02T08:00:00.000+02:00", "DucklingEntityExtractor"),
         ("time", 24, 35, {"from": "a", "to": "b"}, "DucklingEntityExtractor"),
     ]
+    # Rasa's shape: Duckling's answer as additional_info, its confidence as `confidence`
+    assert message.parse_result()["entities"][0] == {
+        "entity": "time", "start": 10, "end": 23, "value": "2024-05-02T08:00:00.000+02:00",
+        "extractor": "DucklingEntityExtractor", "text": "tomorrow at 8", "confidence": 1.0,
+        "additional_info": ANSWER[0]["value"],
+    }
     assert requests == [
         {
             "path": "/parse",
@@ -133,6 +139,21 @@ def test_unreachable_duckling_warns_and_does_not_block(caplog) -> None:
 def test_duckling_url_must_be_http() -> None:
     with pytest.raises(ComponentConfigError, match="http"):
         DucklingEntityExtractor({"url": "localhost:8000"})
+
+
+def test_spacy_entities_have_rasas_shape(tmp_path: Path) -> None:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": "Berlin"}])
+    nlp.to_disk(tmp_path / "ruler")
+    message = Message("fly to Berlin")
+    SpacyEntityExtractor({"model": str(tmp_path / "ruler")}).process([message])
+    # as Rasa's SpacyEntityExtractor: no confidence, written as `confidence: null`
+    assert message.parse_result()["entities"] == [{
+        "entity": "GPE", "start": 7, "end": 13, "value": "Berlin", "confidence": None,
+        "extractor": "SpacyEntityExtractor",
+    }]
 
 
 def test_spacy_entity_extractor_needs_an_installed_recognizer(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The parse result's entity shape (``processors``) and what a message longer than
+"""The parse result's entity shape (its optional keys) and what a message longer than
 ``max_length`` gives: a warning naming its length, and entities from all of it."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
+from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
 from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
 from dialogflowlite.components.nlu.synonyms import EntitySynonymMapper
 from dialogflowlite.components.tokenizers.alignment import simple_tokens
@@ -62,6 +63,56 @@ def test_an_entity_without_processors_reads_back_with_none() -> None:
     assert read.to_dict() == written
     mapped = Entity("city", 0, 3, "New York", processors=["EntitySynonymMapper"])
     assert Entity.from_dict(mapped.to_dict()).processors == ["EntitySynonymMapper"]
+
+
+def test_role_group_and_confidence_are_written_only_when_set() -> None:
+    # as Rasa's extractors: role and group only when tagged, confidence_entity only
+    # when the extractor gives one
+    plain = Entity("city", 0, 6, "Berlin", extractor="RegexEntityExtractor").to_dict()
+    assert plain == {
+        "entity": "city", "start": 0, "end": 6, "value": "Berlin",
+        "extractor": "RegexEntityExtractor",
+    }
+    tagged = Entity(
+        "city", 0, 6, "Berlin", role="from", group="1", confidence=0.9, extractor="X"
+    ).to_dict()
+    assert (tagged["role"], tagged["group"], tagged["confidence_entity"]) == ("from", "1", 0.9)
+    only_role = Entity("city", 0, 6, "Berlin", role="from", confidence=0.9).to_dict()
+    assert only_role["role"] == "from" and "group" not in only_role
+
+
+def test_an_entity_without_optional_keys_reads_back_with_none() -> None:
+    read = Entity.from_dict({"entity": "city", "start": 0, "end": 6, "value": "Berlin"})
+    assert (read.role, read.group, read.confidence, read.extractor) == (None,) * 4
+    assert read.to_dict() == {"entity": "city", "start": 0, "end": 6, "value": "Berlin"}
+    full = Entity("city", 0, 6, "Berlin", role="to", group="2", confidence=0.5, extractor="X")
+    assert Entity.from_dict(full.to_dict()) == full
+
+
+def test_an_extractors_own_keys_are_read_and_written_back() -> None:
+    # a Duckling entity of Rasa's, as a tracker event holds it
+    written = {
+        "entity": "time", "start": 0, "end": 8, "value": "2024-05-02", "text": "tomorrow",
+        "confidence": 1.0, "additional_info": {"grain": "day"},
+        "extractor": "DucklingEntityExtractor",
+    }
+    read = Entity.from_dict(written)
+    assert read.confidence is None  # `confidence` is not the taggers' confidence_entity
+    assert read.extra == {"text": "tomorrow", "confidence": 1.0,
+                          "additional_info": {"grain": "day"}}
+    assert read.to_dict() == written
+    # an extra key never replaces one of the entity's own
+    clash = Entity("city", 0, 6, "Berlin", extra={"value": "x", "entity": "y"}).to_dict()
+    assert (clash["entity"], clash["value"]) == ("city", "Berlin")
+
+
+def test_an_entity_written_in_the_message_has_no_extractor_key() -> None:
+    # Rasa's RegexMessageHandler gives entity, value, start and end only
+    message = parse_intent_shortcut('/book{"city": "Rome"}')
+    assert message is not None
+    [entity] = message.parse_result()["entities"]
+    assert set(entity) == {"entity", "start", "end", "value"}
+    assert (entity["entity"], entity["value"]) == ("city", "Rome")
 
 
 # ---------------------------------------------------------------- long messages

@@ -115,15 +115,18 @@ def test_regex_entity_extractor(tmp_path: Path) -> None:
     extractor.train(data(), NluContext())
     message = Message("zip 12345 and 54321, from new york or Berlinale")
     extractor.process([message])
-    found = [
-        (e.entity, e.start, e.end, e.value, e.extractor, e.confidence) for e in message.entities
-    ]
+    found = [(e.entity, e.start, e.end, e.value, e.extractor) for e in message.entities]
     # "greet" names no entity, so it extracts nothing; case is ignored by default
     assert found == [
-        ("zipcode", 4, 9, "12345", "RegexEntityExtractor", 1.0),
-        ("zipcode", 14, 19, "54321", "RegexEntityExtractor", 1.0),
-        ("city", 26, 34, "new york", "RegexEntityExtractor", 1.0),
+        ("zipcode", 4, 9, "12345", "RegexEntityExtractor"),
+        ("zipcode", 14, 19, "54321", "RegexEntityExtractor"),
+        ("city", 26, 34, "new york", "RegexEntityExtractor"),
     ]
+    # as Rasa's RegexEntityExtractor: a match has no confidence, so no confidence_entity
+    assert message.parse_result()["entities"][0] == {
+        "entity": "zipcode", "start": 4, "end": 9, "value": "12345",
+        "extractor": "RegexEntityExtractor",
+    }
     storage = ComponentStorage(tmp_path / "rx")
     extractor.persist(storage)
     again = Message(message.text)

@@ -353,3 +353,43 @@ def test_loaded_beside_a_classifier_on_the_same_encoder_it_holds_the_frozen_weig
         got, expected = (m.response_selector["default"]["response"] for m in (shared, own))
         assert got["intent_response_key"] == expected["intent_response_key"]
         assert got["confidence"] == pytest.approx(expected["confidence"], abs=1e-5)
+
+
+# ---------------------------------------------------------------- long messages
+
+LONG = "how much does it cost " + "please " * 700
+
+
+def test_max_length_past_the_encoders_positions_is_refused(tiny_model: Path, data) -> None:
+    from dialogflowlite.errors import ComponentConfigError
+
+    component = ResponseSelector({"model": str(tiny_model), "epochs": 1, "max_length": 200,
+                                  "device": "cpu"})
+    # the tiny encoder has 128 positions: a 200-piece pass would fail parsing a long message
+    with pytest.raises(ComponentConfigError, match="max_length 200 is more than the 128") as info:
+        component.train(data, NluContext(progress=False, domain=DOMAIN))
+    assert "set max_length to 128 or less" in str(info.value.hint)
+
+
+@pytest.mark.parametrize("fast_inference", [True, False])
+def test_a_stored_selector_reads_no_more_than_its_encoders_positions(
+    stored_pretrained, fast_inference: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    component, storage = stored_pretrained
+    config = {**component.config, "max_length": 2000, "fast_inference": fast_inference}
+    with caplog.at_level("WARNING"):
+        loaded = ResponseSelector.load(config, storage)
+    assert "max_length 2000 is more than the 128 word pieces" in caplog.text
+    assert loaded.config["max_length"] == 128
+    [message] = parse(loaded, [LONG])
+    assert message.response_selector["default"]["response"]["intent_response_key"] in (
+        component.keys
+    )
+
+
+def test_the_scratch_encoder_reads_a_message_past_max_length(scratch: ResponseSelector) -> None:
+    # its positions are max_length + 1 (the CLS): the words after max_length are not read
+    [message] = parse(scratch, [LONG])
+    assert message.response_selector["default"]["response"]["intent_response_key"] in (
+        scratch.keys
+    )
