@@ -625,6 +625,21 @@ def test_a_failed_key_fetch_is_not_repeated_for_every_request(microsoft) -> None
     assert attempts() == 2
 
 
+def test_concurrent_first_activities_fetch_the_keys_once(microsoft) -> None:
+    from dialogflowlite.server.channels.botframework_auth import TokenVerifier
+
+    verifier = TokenVerifier(APP_ID, microsoft.base + "/openid")
+    token = "Bearer " + connector_token(microsoft.service_url)
+
+    async def main() -> list[str | None]:
+        # all start before the first fetch ends: the later ones wait for it
+        return await asyncio.gather(*(verifier.problem(token, microsoft.service_url)
+                                      for _ in range(8)))
+
+    assert asyncio.run(main()) == [None] * 8
+    assert microsoft.key_fetches() == 1
+
+
 def test_a_teams_mention_of_the_bot_is_cut_from_the_text() -> None:
     def mention(who: dict[str, str]) -> dict[str, Any]:
         return {"type": "mention", "mentioned": who, "text": f"<at>{who['name']}</at>"}

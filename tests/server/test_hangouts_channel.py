@@ -33,6 +33,11 @@ from dialogflowlite.server.channels.hangouts_auth import (
     cache_seconds,
 )
 from dialogflowlite.server.channels.loader import enabled_channels
+from dialogflowlite.server.channels.signing_keys import (
+    REFETCH_AFTER,
+    RETRY_AFTER_FAILURE,
+    SigningKeysUnavailable,
+)
 
 PROJECT_NUMBER = "123456789012"
 USER_ID = "112233445566"
@@ -389,14 +394,89 @@ def test_an_unknown_key_refetches_at_most_every_five_minutes(google) -> None:
     assert check(chat_token()) is None and google.fetches() == 3
 
 
-def test_unreachable_certificates_refuse_everything(make_app, agent, google, caplog) -> None:
+def test_unreachable_certificates_answer_503_with_retry_after(make_app, agent, google,
+                                                              caplog) -> None:
     google.status = 503
     app = make_app(credentials=credentials(google))
     with caplog.at_level("ERROR"):
         [response], stored = post_events(app, agent, message_event())
-    assert response.status == 401 and stored is None
-    assert "signing certificates could not be fetched" in caplog.text
+    # nothing is handled; the failure is the bot's own, so 503, not 401 (Rasa: 500)
+    assert stored is None
+    assert response.status == 503 and response.json["reason"] == "ServiceUnavailable"
+    assert "Google Chat token cannot be checked now" in response.json["message"]
+    assert 1 <= int(response.headers["retry-after"]) <= RETRY_AFTER_FAILURE
+    assert "signing keys could not be fetched" in caplog.text
     assert "status 503" in caplog.text
+
+
+@pytest.mark.parametrize("token", [None, "not-a-jwt"])
+def test_no_readable_token_while_certificates_are_unreachable_is_still_a_401(
+        make_app, agent, google, token) -> None:
+    google.status = 503
+    app = make_app(credentials=credentials(google))
+    [response], stored = post_events(app, agent, message_event(), token=token)
+    assert response.status == 401 and response.json["reason"] == "NotAuthenticated"
+    assert stored is None and google.fetches() == 0
+
+
+def test_a_document_without_certificates_is_an_outage_not_a_bad_token(google) -> None:
+    google.published = {}
+    verifier = ChatTokenVerifier(PROJECT_NUMBER, google.base + "/x509")
+    with pytest.raises(SigningKeysUnavailable):
+        asyncio.run(verifier.problem(f"Bearer {chat_token()}"))
+
+
+def test_a_key_the_bot_lacks_while_certificates_are_unreachable_is_a_503(google) -> None:
+    now = [1000.0]
+    verifier = ChatTokenVerifier(PROJECT_NUMBER, google.base + "/x509", clock=lambda: now[0])
+    assert asyncio.run(verifier.problem(f"Bearer {chat_token()}")) is None
+    # Google rolled its keys while the bot cannot reach it: the new key cannot be told
+    # from a forged one
+    google.published["key-2"] = STRANGER_KEY
+    google.status = 500
+    rolled = f"Bearer {chat_token(key=STRANGER_KEY, kid='key-2')}"
+    now[0] += REFETCH_AFTER + 1
+    with pytest.raises(SigningKeysUnavailable) as refused:
+        asyncio.run(verifier.problem(rolled))
+    assert refused.value.status == 503
+    assert int(refused.value.headers["Retry-After"]) == RETRY_AFTER_FAILURE
+    now[0] += 10
+    with pytest.raises(SigningKeysUnavailable) as refused:
+        asyncio.run(verifier.problem(rolled))
+    assert int(refused.value.headers["Retry-After"]) == RETRY_AFTER_FAILURE - 10
+    assert google.fetches() == 2
+    # the certificates at hand still check tokens signed with them, good or bad
+    assert asyncio.run(verifier.problem(f"Bearer {chat_token()}")) is None
+    wrong_audience = asyncio.run(verifier.problem(f"Bearer {chat_token(aud='999999999999')}"))
+    assert wrong_audience is not None and "Audience doesn't match" in wrong_audience
+    # once Google answers again, the rolled key is fetched and its token accepted
+    google.status = 200
+    now[0] += RETRY_AFTER_FAILURE
+    assert asyncio.run(verifier.problem(rolled)) is None and google.fetches() == 3
+
+
+def test_once_certificates_come_again_an_unknown_key_is_a_401_again(google) -> None:
+    now = [1000.0]
+    verifier = ChatTokenVerifier(PROJECT_NUMBER, google.base + "/x509", clock=lambda: now[0])
+    stranger = f"Bearer {chat_token(key=STRANGER_KEY, kid='key-9')}"
+    google.status = 500
+    with pytest.raises(SigningKeysUnavailable):
+        asyncio.run(verifier.problem(stranger))
+    google.status = 200
+    now[0] += RETRY_AFTER_FAILURE + 1
+    problem = asyncio.run(verifier.problem(stranger))
+    assert problem is not None and "is not one Google publishes" in problem
+
+
+def test_concurrent_first_requests_fetch_the_certificates_once(google) -> None:
+    verifier = ChatTokenVerifier(PROJECT_NUMBER, google.base + "/x509")
+    token = f"Bearer {chat_token()}"
+
+    async def main() -> list[str | None]:
+        return await asyncio.gather(*(verifier.problem(token) for _ in range(8)))
+
+    assert asyncio.run(main()) == [None] * 8
+    assert google.fetches() == 1
 
 
 def test_a_failed_fetch_is_not_retried_at_once_and_old_keys_stay(google) -> None:

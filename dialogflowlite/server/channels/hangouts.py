@@ -24,8 +24,11 @@ not handled twice.
 Security, as Rasa: with ``project_id`` every request must carry the JWT
 Google Chat signs for that project number
 (:mod:`~dialogflowlite.server.channels.hangouts_auth`); others get 401 (with a
-``Bearer`` challenge, as HTTP asks of a 401) and are not handled. Without it
-nothing is verified (logged once when mounted).
+``Bearer`` challenge, as HTTP asks of a 401) and are not handled. While
+Google's certificates cannot be fetched, a request whose token needs one the
+bot does not have gets 503 with ``Retry-After`` instead (Rasa: 500) and is not
+handled either. Without ``project_id`` nothing is verified (logged once when
+mounted).
 
 Incoming: ``MESSAGE`` events are the user's text (``argumentText``, the text
 without the @mention of the app, unless it is a slash command; Rasa takes

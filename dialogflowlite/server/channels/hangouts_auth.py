@@ -4,35 +4,44 @@ Google Chat signs a JWT (RS256) for every request to an app whose
 authentication audience is its project number. It is valid when its key is
 one of those Google publishes for ``chat@system.gserviceaccount.com``, its
 issuer is that service account, its audience is the project number, and it
-has not expired (a minute of clock skew allowed). The certificates are
-fetched once and kept as long as Google's ``Cache-Control`` says (a day at
+has not expired (a minute of clock skew allowed). The certificates are held
+by :class:`~dialogflowlite.server.channels.signing_keys.SigningKeys`, as Bot
+Framework's keys are: fetched once (one fetch however many requests arrive
+meanwhile) and kept as long as Google's ``Cache-Control`` says (a day at
 most); a token signed with a key not among them makes one early refetch
-(Google rolls keys), at most every five minutes, as in
-:mod:`~dialogflowlite.server.channels.botframework_auth`. Until the
-certificates have been fetched, every request is refused: nothing unverified
-gets through. A failed fetch is tried again after half a minute at the
-earliest; meanwhile the certificates fetched last stay in use.
+(Google rolls keys), at most every five minutes. Nothing unverified gets
+through. When the certificates cannot be fetched, those fetched last stay in
+use, and a token whose key the bot does not have raises
+:class:`~dialogflowlite.server.channels.signing_keys.SigningKeysUnavailable`:
+a 503 with ``Retry-After`` rather than a 401, since the failure is the bot's
+own, not the request's. A failed fetch is tried again after half a minute at
+the earliest.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from dialogflowlite.server.channels.botframework_auth import KEYS_TTL, REFETCH_AFTER
+from dialogflowlite.server.channels.signing_keys import (
+    KEYS_TTL,
+    REFETCH_AFTER,
+    RETRY_AFTER_FAILURE,
+    SigningKeys,
+)
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_CERTS_URL", "ISSUER", "LEEWAY", "RETRY_AFTER_FAILURE", "ChatTokenVerifier",
+           "cache_seconds", "parse_keys"]
 
 ISSUER = "chat@system.gserviceaccount.com"
 DEFAULT_CERTS_URL = f"https://www.googleapis.com/service_accounts/v1/metadata/x509/{ISSUER}"
 #: seconds of clock skew allowed on ``exp``, ``iat`` and ``nbf``
 LEEWAY = 60.0
-#: seconds between two tries while the certificates cannot be fetched
-RETRY_AFTER_FAILURE = 30.0
 
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -83,15 +92,16 @@ class ChatTokenVerifier:
         self.certs_url = certs_url
         self.timeout = timeout
         self.clock = clock
-        self._keys: dict[str, Any] = {}
-        self._fetched_at: float | None = None
-        self._keep_for = KEYS_TTL
-        self._failed_at: float | None = None
-        self._lock: asyncio.Lock | None = None
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self.keys = SigningKeys(self._fetch_keys, platform="Google Chat", channel="hangouts",
+                                source=lambda: self.certs_url, clock=lambda: self.clock())
 
     async def problem(self, authorization: str | None) -> str | None:
-        """Why the request's token is not valid (a short reason), or None when it is."""
+        """Why the request's token is not valid (a short reason), or None when it is.
+
+        Raises :class:`~dialogflowlite.server.channels.signing_keys.SigningKeysUnavailable`
+        when the token's key is not among the certificates the bot has and the last fetch
+        of them failed: whether the token is Google's cannot be told then.
+        """
         import jwt
 
         scheme, _, token = (authorization or "").partition(" ")
@@ -105,7 +115,7 @@ class ChatTokenVerifier:
         if header.get("alg") != "RS256":
             return f"the token is signed with {header.get('alg')!r}, not RS256"
         kid = str(header.get("kid"))
-        key = await self._key(kid)
+        key = await self.keys.get(kid)
         if key is None:
             return f"the token's key {kid!r} is not one Google publishes for {ISSUER}"
         try:
@@ -116,54 +126,15 @@ class ChatTokenVerifier:
             return f"the token is not valid ({e})"
         return None
 
-    async def _key(self, kid: str) -> Any:
-        if self._needs_fetch(kid):
-            async with self._fetch_lock():
-                # another request may have fetched them while this one waited
-                if self._needs_fetch(kid):
-                    await self._fetch()
-        return self._keys.get(kid)
-
-    def _needs_fetch(self, kid: str) -> bool:
-        now = self.clock()
-        if self._failed_at is not None and now - self._failed_at < RETRY_AFTER_FAILURE:
-            return False
-        if self._fetched_at is None or now - self._fetched_at > self._keep_for:
-            return True
-        # an unknown key id: Google may have rolled its keys, but forged tokens must not
-        # make every request fetch again
-        return kid not in self._keys and now - self._fetched_at > REFETCH_AFTER
-
-    def _fetch_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self._lock is None or self._lock_loop is not loop:
-            self._lock, self._lock_loop = asyncio.Lock(), loop
-        return self._lock
-
-    async def _fetch(self) -> None:
+    async def _fetch_keys(self) -> tuple[dict[str, Any], float]:
+        """Google's certificates by key id, and how long ``Cache-Control`` lets them be kept."""
         import aiohttp
 
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.timeout)
-            async with aiohttp.ClientSession(timeout=timeout) as session, \
-                    session.get(self.certs_url) as response:
-                if response.status >= 300:
-                    raise ValueError(f"status {response.status}")
-                document = await response.json(content_type=None)
-                cache_control = response.headers.get("Cache-Control")
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            self._failed_at = self.clock()
-            logger.error("hangouts: Google's signing certificates could not be fetched from %s "
-                         "(%s); events are refused until they can", self.certs_url,
-                         f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
-            return
-        keys = parse_keys(document)
-        if not keys:
-            self._failed_at = self.clock()
-            logger.error("hangouts: %s holds no signing certificates; events are refused",
-                         self.certs_url)
-            return
-        self._keys = keys
-        self._fetched_at = self.clock()
-        self._failed_at = None
-        self._keep_for = cache_seconds(cache_control)
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session, \
+                session.get(self.certs_url) as response:
+            if response.status >= 300:
+                raise ValueError(f"status {response.status}")
+            document = await response.json(content_type=None)
+            cache_control = response.headers.get("Cache-Control")
+        return parse_keys(document), cache_seconds(cache_control)
