@@ -38,30 +38,48 @@ DOMAIN_FILE = "domain.json"
 
 
 def resolve_model_path(model_path: str | Path) -> Path:
-    """The model file for ``model_path``: the file itself, or the newest model in a folder."""
+    """The model file for ``model_path``: the file itself, or the newest model in a folder.
+
+    Without one, the :class:`ModelLoadError` of :func:`missing_model_error`.
+    """
     path = Path(model_path)
     if path.is_dir() and (path / MANIFEST).exists():
         return path
     if path.is_dir():
         newest = latest_model(path)
         if newest is None:
-            raise ModelLoadError(f"no model in {path.absolute()}: the folder holds no model "
-                                 "file", hint="train one with `dialogflowlite train`, or pass "
-                                              "--model PATH")
+            raise missing_model_error(path)
         return newest
     if path.is_file():
         return path
+    raise missing_model_error(path)
+
+
+def missing_model_error(path: Path, *, under: bool = False) -> ModelLoadError:
+    """The error for ``path`` holding no model, naming it in full and saying why: the
+    folder holds no model file, or the file (a ``.tar``, ``.tar.gz`` or ``.tgz``
+    name) or folder does not exist.
+
+    ``under`` words it as a search of the project's models folder ("no model
+    under ..."), where no model path was given.
+    """
     # the whole path: `models` alone does not say which folder was searched (the
     # command may have run outside the project)
     where = path.absolute()
-    if path.suffix in (".tar", ".gz", ".tgz"):
-        raise ModelLoadError(f"no model at {where}: the file does not exist",
-                             hint="check the path given to --model, or train a model with "
-                                  "`dialogflowlite train`")
-    raise ModelLoadError(f"no model at {where}: the folder does not exist",
-                         hint="run the command in the project folder (or pass --project "
-                              "DIR), train a model with `dialogflowlite train`, or pass "
-                              "--model PATH")
+    if path.is_dir():
+        return ModelLoadError(f"no model {'under' if under else 'in'} {where}: the folder "
+                              "holds no model file",
+                              hint="train one with `dialogflowlite train`, or pass "
+                                   "--model PATH")
+    lead = f"no model under {where}" if under else f"no model at {where}"
+    if not under and path.suffix in (".tar", ".gz", ".tgz"):
+        return ModelLoadError(f"{lead}: the file does not exist",
+                              hint="check the path given to --model, or train a model with "
+                                   "`dialogflowlite train`")
+    return ModelLoadError(f"{lead}: the folder does not exist",
+                          hint="run the command in the project folder (or pass --project "
+                               "DIR), train a model with `dialogflowlite train`, or pass "
+                               "--model PATH")
 
 
 def load_model_domain(archive: ModelArchive) -> Domain:
@@ -74,12 +92,17 @@ def load_model_domain(archive: ModelArchive) -> Domain:
 
 
 def read_endpoints(endpoints: str | Path | dict[str, Any] | None) -> dict[str, Any]:
-    """endpoints.yml as a dict (a path is read; a dict is taken as it is)."""
+    """endpoints.yml as a dict (a path is read; a dict is taken as it is).
+
+    A file is read by :func:`~dialogflowlite.io.endpoint_settings.read_settings_file`:
+    ``${VARIABLE}`` references are replaced, as Rasa does, and a file that is
+    no mapping of sections is a :class:`ConfigError` at its file:line.
+    """
     if endpoints is None:
         return {}
     if isinstance(endpoints, dict):
         return dict(endpoints)
-    from dialogflowlite.io.yaml import read_yaml_file, to_plain
+    from dialogflowlite.io.endpoint_settings import read_settings_file
 
     path = Path(endpoints)
     if path.is_dir():
@@ -88,12 +111,8 @@ def read_endpoints(endpoints: str | Path | dict[str, Any] | None) -> dict[str, A
     if not path.is_file():
         raise ConfigError(f"endpoints file {path} does not exist",
                           hint="pass the path of endpoints.yml, or leave it out")
-    data = to_plain(read_yaml_file(path))
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must be a mapping of endpoint names to settings")
-    return data
+    # read as `run` reads it: `${VARIABLE}`s replaced, a wrong shape named at file:line
+    return read_settings_file(path)
 
 
 class Agent:

@@ -557,6 +557,27 @@ def check_model_name(name: str, option: str = "--fixed-model-name") -> str:
     return name
 
 
+def fixed_model_file(name: str, option: str = "--fixed-model-name") -> str:
+    """The file name of a model named ``name`` by ``option``: ``name`` with ``.tar``.
+
+    The name is checked by :func:`check_model_name` first. A name that already
+    ends with ``.tar``, or with Rasa's ``.tar.gz`` (Rasa adds ``.tar.gz`` unless
+    the name has it, so Rasa users often give it), loses that ending before
+    ``.tar`` is added: ``bot``, ``bot.tar`` and ``bot.tar.gz`` all give
+    ``bot.tar``, never ``bot.tar.gz.tar``.
+    """
+    check_model_name(name, option)
+    stem = name
+    for suffix in (RASA_MODEL_SUFFIX, MODEL_SUFFIX):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if not stem:
+        raise ConfigError(f"{option} {name}: the name is only the file's ending",
+                          hint=f"give the model a name, such as {option} my-model")
+    return stem + MODEL_SUFFIX
+
+
 def model_file_name(prefix: str = "") -> str:
     """A new model's file name: the time, after ``prefix-`` (``nlu-20261201-101500.tar``)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")

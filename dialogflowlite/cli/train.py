@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dialogflowlite.artifact import check_model_name
+from dialogflowlite.artifact import fixed_model_file
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import (
     add_source_options,
@@ -86,7 +86,7 @@ def train_project(
     from dialogflowlite.training.trainer import train
 
     if fixed_model_name:
-        check_model_name(fixed_model_name)
+        fixed_model_file(fixed_model_name)
     stream = echo or sys.stdout
     if finetune is None and epoch_fraction != 1.0:
         logging.getLogger(__name__).warning("--epoch-fraction applies only with --finetune; "
@@ -134,23 +134,16 @@ def dry_run_project(project_dir: str | Path = ".", **settings: Any) -> DryRunRes
     project's, then a ``finetune`` model that is not there or cannot be opened.
     ``echo`` and ``debug_plots`` are accepted and change nothing here.
     """
-    from dialogflowlite.training.trainer import _finetune_model, dry_run
+    from dialogflowlite.training.trainer import dry_run
 
     fixed_model_name = settings.pop("fixed_model_name", None)
     if fixed_model_name:
-        check_model_name(fixed_model_name)
+        fixed_model_file(fixed_model_name)
     for unused in ("echo", "debug_plots"):
         settings.pop(unused, None)
     project, output, sections, options = _prepare(project_dir, **settings)
-    result = dry_run(project, output=output, sections=sections, options=options)
-    if options.finetune is not None:
-        # the check train makes before it trains (after validating the project, as
-        # dry_run did): the same error, and the model is only opened, then closed
-        base = _finetune_model(output if output is not None else project.root / "models",
-                               options)
-        if base is not None:
-            base.close()
-    return result
+    # dry_run checks the --finetune model as train does
+    return dry_run(project, output=output, sections=sections, options=options)
 
 
 def _prepare(project_dir: str | Path, *, part: str | None = None,

@@ -15,13 +15,15 @@ Rasa reads them all as the same endpoint settings::
 :func:`read_access` checks them when the bot starts (a wrong ``cafile`` or a
 ``basic_auth`` without a password stops it then, not at every call) and gives
 an :class:`EndpointAccess` whose :meth:`~EndpointAccess.request_options` go
-into each aiohttp request.
+into each aiohttp request. :func:`read_settings_file` reads a whole
+endpoints.yml or credentials.yml.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -109,3 +111,38 @@ def ssl_context(cafile: Any, error: ErrorFactory) -> ssl.SSLContext | None:
         raise error(f"`cafile` {cafile!r} is not a file", hint) from None
     except (ssl.SSLError, OSError) as e:
         raise error(f"`cafile` {cafile!r} holds no usable certificate ({e})", hint) from None
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """An endpoints or credentials file: a mapping of section names to their settings.
+
+    ``${VARIABLE}`` references are replaced from the environment, as Rasa does;
+    an empty file is an empty mapping. A file of another shape (a list, a bare
+    value) is a :class:`~dialogflowlite.errors.ConfigError` at its file:line.
+    """
+    from dialogflowlite.errors import ConfigError, Position
+    from dialogflowlite.io.env import substitute_env
+    from dialogflowlite.io.yaml import position, read_yaml_file, to_plain
+
+    raw = read_yaml_file(path)
+    if raw is not None and not isinstance(raw, Mapping):
+        # said before `${...}` is looked at: in a file of the wrong shape that is no help
+        where = position(path, raw)
+        if where.line is None:  # a bare value: ruamel keeps no line for it
+            where = Position(str(path), _first_content_line(path))
+        found = "a list" if isinstance(raw, list) else f"the value {str(raw)[:40]!r}"
+        raise ConfigError(f"expected a mapping of section names to their settings, found "
+                          f"{found}", position=where,
+                          hint="write each section as `name:` at the start of a line, its "
+                               "settings indented below it")
+    data = to_plain(substitute_env(raw, path))
+    return data or {}
+
+
+def _first_content_line(path: Path) -> int | None:
+    """The number of the first line of ``path`` that is neither blank nor a comment."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith(("#", "---")):
+            return number
+    return None

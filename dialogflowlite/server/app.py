@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dialogflowlite.io.endpoint_settings import read_settings_file
 from dialogflowlite.shared.log_setup import LogSettings, configure_logging, in_worker_process
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class ServerConfig:
             found = None if self.endpoints_file else _optional_yaml(self.project_dir, "endpoints")
             self.endpoints = (_read_given_yaml(self.endpoints_file, self.project_dir, "endpoints")
                               if self.endpoints_file
-                              else _read_mapping(found) if found is not None else {})
+                              else read_settings_file(found) if found is not None else {})
             # the file as the user knows it: the --endpoints value as typed, or the
             # project's own (endpoints.yml, or endpoints.yaml)
             warn_unknown_sections(self.endpoints,
@@ -134,38 +135,6 @@ def warn_unknown_sections(endpoints: dict[str, Any], source: str | Path | None =
     return unknown
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
-    """An endpoints or credentials file: a mapping of section names to their settings."""
-    from collections.abc import Mapping
-
-    from dialogflowlite.errors import ConfigError, Position
-    from dialogflowlite.io.env import substitute_env
-    from dialogflowlite.io.yaml import position, read_yaml_file, to_plain
-
-    raw = read_yaml_file(path)
-    if raw is not None and not isinstance(raw, Mapping):
-        # said before `${...}` is looked at: in a file of the wrong shape that is no help
-        where = position(path, raw)
-        if where.line is None:  # a bare value: ruamel keeps no line for it
-            where = Position(str(path), _first_content_line(path))
-        found = "a list" if isinstance(raw, list) else f"the value {str(raw)[:40]!r}"
-        raise ConfigError(f"expected a mapping of section names to their settings, found "
-                          f"{found}", position=where,
-                          hint="write each section as `name:` at the start of a line, its "
-                               "settings indented below it")
-    data = to_plain(substitute_env(raw, path))
-    return data or {}
-
-
-def _first_content_line(path: Path) -> int | None:
-    """The number of the first line of ``path`` that is neither blank nor a comment."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if line.strip() and not line.lstrip().startswith(("#", "---")):
-            return number
-    return None
-
-
 def _optional_yaml(folder: Path, stem: str) -> Path | None:
     """``stem.yml`` (or ``stem.yaml``) in ``folder``, when there is one."""
     for suffix in (".yml", ".yaml"):
@@ -176,10 +145,10 @@ def _optional_yaml(folder: Path, stem: str) -> Path | None:
 
 
 def _read_optional_yaml(folder: Path, stem: str) -> dict[str, Any]:
-    """``stem.yml`` (or ``.yaml``) of ``folder`` read by :func:`_read_mapping`; empty
+    """``stem.yml`` (or ``.yaml``) of ``folder`` read by :func:`read_settings_file`; empty
     when there is none."""
     path = _optional_yaml(folder, stem)
-    return _read_mapping(path) if path is not None else {}
+    return read_settings_file(path) if path is not None else {}
 
 
 def _read_given_yaml(name: str, folder: Path, kind: str) -> dict[str, Any]:
@@ -199,7 +168,7 @@ def _read_given_yaml(name: str, folder: Path, kind: str) -> dict[str, Any]:
         raise ConfigError(f"the {kind} file {name} does not exist",
                           hint=f"pass an existing file with --{kind}, or leave it out to use "
                                f"{kind}.yml of the project")
-    return _read_mapping(path)
+    return read_settings_file(path)
 
 
 def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -> Sanic:

@@ -29,7 +29,13 @@ logger = logging.getLogger(__name__)
 
 
 def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Path:
-    """``requested`` (or ``--model``), relative to the project; else the newest under models/."""
+    """``requested`` (or ``--model``), relative to the project; else the newest under models/.
+
+    A path without a model is named in full, with what is wrong with it, by
+    :func:`dialogflowlite.agent.resolve_model_path`.
+    """
+    from dialogflowlite.agent import missing_model_error
+    from dialogflowlite.agent import resolve_model_path as resolve_given
     from dialogflowlite.artifact import latest_model
 
     project = config.project_dir
@@ -38,23 +44,14 @@ def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Pa
         path = Path(wanted).expanduser()
         if not path.is_absolute():
             path = project / path if (project / path).exists() else path.resolve()
-        if path.is_dir() and not (path / "manifest.json").exists():
-            newest = latest_model(path)
-            if newest is None:
-                raise ModelLoadError(f"no model file in {path.name}/",
-                                     hint="train one with `dialogflowlite train`")
-            return _prefer_whole_model(path, newest)
-        if not path.exists():
-            raise ModelLoadError(f"no model at {wanted}",
-                                 hint="pass the path of a model file made by `train`")
-        return path
+        resolved = resolve_given(path)
+        return _prefer_whole_model(path, resolved) if resolved != path else resolved
     if not project.is_dir():
         raise ModelLoadError(f"the project folder {project} does not exist",
                              hint="pass the folder of an existing project with --project")
     newest = latest_model(project / "models")
     if newest is None:
-        raise ModelLoadError(f"no model under {project.name}/models/",
-                             hint="train one with `dialogflowlite train`, or pass --model PATH")
+        raise missing_model_error(project / "models", under=True)
     return _prefer_whole_model(project / "models", newest)
 
 

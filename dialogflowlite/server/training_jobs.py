@@ -86,11 +86,11 @@ def split_training_payload(text: str) -> dict[str, dict[str, Any]]:
 
 def fixed_model_file(wanted: str) -> str:
     """The file name ``fixed_model_name`` asks for: its last part only (the model stays
-    in the models folder), ``.tar`` added."""
-    from dialogflowlite.artifact import MODEL_SUFFIX
+    in the models folder), with ``.tar`` in place of a ``.tar`` or Rasa's ``.tar.gz``
+    ending (see :func:`dialogflowlite.artifact.fixed_model_file`)."""
+    from dialogflowlite.artifact import fixed_model_file as model_file_for
 
-    name = Path(wanted).name
-    return name if name.endswith(MODEL_SUFFIX) else name + MODEL_SUFFIX
+    return model_file_for(Path(wanted).name, "fixed_model_name")
 
 
 async def train_model(request: TrainingRequest, models_dir: Path) -> Path:

@@ -30,6 +30,7 @@ from dialogflowlite.artifact import (
     Manifest,
     ModelArchive,
     ModelWriter,
+    fixed_model_file,
     latest_model,
     model_file_name,
     open_model,
@@ -210,22 +211,38 @@ def _previous_model(models_dir: Path, options: TrainOptions) -> ModelArchive | N
         return None
 
 
-def _finetune_model(models_dir: Path, options: TrainOptions) -> ModelArchive | None:
-    """The model ``--finetune`` names (a file, a folder's newest, or ``models_dir``'s newest)."""
+def finetune_model_path(models_dir: str | Path, options: TrainOptions) -> Path | None:
+    """The model file ``options.finetune`` names, checked as :func:`train` checks it.
+
+    That is the file itself, a folder's newest model, or, for ``""``, the
+    newest model of ``models_dir``; None without ``--finetune``. A model that
+    is not there, and an ``epoch_fraction`` that is no number above 0, raise a
+    :class:`TrainingError`; :func:`dry_run` checks the same, and also opens the
+    model, so that a dry run stops where a training would.
+    """
     if options.finetune is None:
         return None
     fraction = options.epoch_fraction
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or fraction <= 0:
         raise TrainingError(f"--epoch-fraction must be a number above 0, not {fraction!r}",
                             hint="for instance --epoch-fraction 0.2")
-    given = Path(options.finetune) if str(options.finetune) else models_dir
+    given = Path(options.finetune) if str(options.finetune) else Path(models_dir)
     path = latest_model(given)
     if path is None:
         raise TrainingError(f"--finetune: no model to fine-tune at {given}",
                             hint="train one first with `dialogflowlite train`, or name a "
                                  "model file")
+    return path
+
+
+def _finetune_model(models_dir: Path, options: TrainOptions) -> ModelArchive | None:
+    """The model ``--finetune`` names, opened (see :func:`finetune_model_path`)."""
+    path = finetune_model_path(models_dir, options)
+    if path is None:
+        return None
     archive = open_model(path)
-    logger.info("fine-tuning from %s (%.2g of the configured epochs)", path, fraction)
+    logger.info("fine-tuning from %s (%.2g of the configured epochs)", path,
+                options.epoch_fraction)
     return archive
 
 
@@ -313,8 +330,16 @@ def train(
     does a ``fixed_model_name`` that is not the unchanged model's name. The
     reused components' files are copied only once a model is to be written:
     an unchanged training copies none of them.
+
+    ``fixed_model_name`` is a file name inside ``output`` (see
+    :func:`~dialogflowlite.artifact.fixed_model_file`): one with a folder in it
+    is refused with a :class:`~dialogflowlite.errors.ConfigError` before any
+    work, and ``bot``, ``bot.tar`` and Rasa's ``bot.tar.gz`` all write
+    ``bot.tar``.
     """
     started = time.perf_counter()
+    # checked first, as the command line does: `../x` would write outside `output`
+    fixed_file = fixed_model_file(fixed_model_name) if fixed_model_name else None
     sections = tuple(sections)
     options = options or TrainOptions()
     project = validated_project(project, options.validation,
@@ -338,12 +363,7 @@ def train(
             writer.manifest.sections[name] = load_section(name).train(project, context)
         write_model_extras(writer, project, options)
         prefix = _parts_prefix(sections)
-        if fixed_model_name:
-            target = models_dir / fixed_model_name
-            if target.suffix != MODEL_SUFFIX:
-                target = target.with_name(target.name + MODEL_SUFFIX)
-        else:
-            target = _new_model_path(models_dir, prefix)
+        target = models_dir / fixed_file if fixed_file else _new_model_path(models_dir, prefix)
         old = None
         if previous is not None and not context.trained and same_model(writer, previous):
             old = Path(previous.source or previous.root)
@@ -352,7 +372,7 @@ def train(
         # model under its old name, leaving the asked-for file missing). A
         # time-stamped name tells the parts trained: a `train` answered with an
         # unchanged `train nlu` model would blur that.
-        if old is not None and (old.resolve() == target.resolve() if fixed_model_name
+        if old is not None and (old.resolve() == target.resolve() if fixed_file
                                 else _parts_in_name(old.name) == prefix):
             target, written = old, False
         else:
@@ -503,6 +523,8 @@ class DryRunResult:
     forced: bool = False
     #: ``--finetune`` was given: the components that can be fine-tuned would be trained
     finetune: bool = False
+    #: the model ``--finetune`` would start from
+    finetune_from: Path | None = None
     #: nothing would be trained and the model would be the previous one: none is written
     unchanged: bool = False
 
@@ -519,8 +541,9 @@ class DryRunResult:
         if self.forced:
             return ["--force: every component would be trained again."]
         if self.finetune:
+            source = f"{self.finetune_from}'s" if self.finetune_from else "the given model's"
             return ["--finetune: the components that can be fine-tuned would be trained "
-                    "again, from the given model's weights."]
+                    f"again, from {source} weights."]
         if self.previous is None:
             return ["There is no previous model: training would train everything."]
         lines = [f"Compared with {self.previous}:"]
@@ -550,6 +573,9 @@ def dry_run(
 
     A component is up to date when the newest model under ``output`` holds it
     with the same fingerprint, the test :func:`train` applies to reuse it.
+    The problems :func:`train` stops at before it trains raise the same
+    errors here: the project's, and a ``finetune`` model that is not there
+    (:func:`finetune_model_path`) or cannot be opened.
     """
     options = options or TrainOptions()
     project = validated_project(project, options.validation,
@@ -558,10 +584,16 @@ def dry_run(
     prefix = _parts_prefix(sections)
     sections = sections_to_train(project, sections)
     models_dir = Path(output) if output is not None else project.root / "models"
+    base = finetune_model_path(models_dir, options)
+    if base is not None:
+        # opened as train opens it (a Rasa model or a broken file stops both), then
+        # closed at once: a dry run loads no weights
+        open_model(base).close()
     if options.force:
         return DryRunResult(latest_model(models_dir), {}, [], forced=True)
-    if options.finetune is not None:
-        return DryRunResult(latest_model(models_dir), {}, [], finetune=True)
+    if base is not None:
+        return DryRunResult(latest_model(models_dir), {}, [], finetune=True,
+                            finetune_from=base)
     previous = _previous_model(models_dir, options)
     if previous is None:
         return DryRunResult(None, {}, [])

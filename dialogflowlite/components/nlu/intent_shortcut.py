@@ -2,11 +2,14 @@
 
 As in Rasa, such a message skips the NLU models: its intent is taken as
 written (confidence 1.0, or the ``@0.8`` given after the name) and its
-entities from the JSON after it. The JSON is either an object of entity ->
-value (a list value gives one entity per element) or a list of entity
-objects with ``entity``, ``value`` and optional ``role`` / ``group``. Every
-entity spans the JSON text. JSON that does not parse is ignored with a
-warning, like Rasa does, and so is a confidence that is no number from 0 to 1.
+entities from the JSON after it. The JSON is an object of entity -> value (a
+list value gives one entity per element), as in Rasa, or, here only, a list
+of entity objects with ``entity``, ``value`` and optional ``role`` /
+``group`` (Rasa takes ``/book[`` for the intent's name and so refuses it with
+a warning). Every entity spans the JSON text, as Rasa's ``start`` and ``end``
+do. Text after the JSON is left out with a warning and the entities are
+kept, as Rasa does; JSON that does not parse is ignored with a warning, like
+Rasa does, and so is a confidence that is no number from 0 to 1.
 """
 
 from __future__ import annotations
@@ -35,14 +38,22 @@ def is_intent_shortcut(text: str) -> bool:
 
 
 def _entities(raw: str, start: int, text: str) -> list[Entity]:
+    """The entities written in ``raw`` (the text from the ``{`` or ``[`` on), which
+    starts at ``start`` of ``text``; each spans the JSON value, as in Rasa."""
     try:
-        parsed: Any = json.loads(raw)
+        parsed: Any
+        parsed, length = json.JSONDecoder().raw_decode(raw)
     except json.JSONDecodeError as e:
         logger.warning(
             "the entities of %r are not valid JSON (%s); continuing without them", text, e.msg
         )
         return []
-    end = start + len(raw)
+    rest = raw[length:].strip()
+    if rest:
+        # Rasa keeps the entities of `/inform{"city": "Rome"} now` and warns about the rest
+        logger.warning("%r: the text after the entities' JSON is not understood; continuing "
+                       "without %r", text, rest)
+    end = start + length
     entities: list[Entity] = []
     if isinstance(parsed, dict):
         for name, values in parsed.items():
