@@ -6,7 +6,7 @@ import argparse
 import itertools
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import (
@@ -131,6 +131,9 @@ def split_nlu(
     splits each intent's examples by ``training_fraction`` (see
     :meth:`TrainingData.train_test_split`) and writes ``training_data.yml``
     and ``test_data.yml`` into ``out`` (default: ``<project>/train_test_split``).
+    The ``responses:`` written in those files go along, as Rasa's split
+    does: a retrieval intent's response into each part that has examples of
+    it; a response no example uses into the training part, so none is lost.
     Returns the two paths.
     """
     from dialogflowlite.errors import ProjectError
@@ -145,18 +148,58 @@ def split_nlu(
         raise ProjectError(f"{source} has no NLU examples to split",
                            hint="pass the NLU file or folder with --nlu")
     train, test = data.train_test_split(training_fraction, seed)
+    responses = _data_responses(source)
+    train_responses, test_responses = (_responses_of(part, responses) for part in (train, test))
+    unused = {k: v for k, v in responses.items()
+              if k not in train_responses and k not in test_responses}
+    train_responses.update(unused)
     folder = output_folder(out) if out is not None else root / SPLIT_FOLDER
-    training_path = write_nlu(train, folder / TRAINING_FILE)
-    test_path = write_nlu(test, folder / TEST_FILE)
+    training_path = write_nlu(train, folder / TRAINING_FILE, train_responses)
+    test_path = write_nlu(test, folder / TEST_FILE, test_responses)
     single = sorted(i for i, n in data.intent_counts().items() if n < 2)
     if single:
         print(f"note: {len(single)} intent(s) with one example, kept for training only: "
               f"{', '.join(single)}", file=stream)
-    print(f"training: {training_path} ({len(train.examples)} examples, "
-          f"{len(train.full_intents)} intents)", file=stream)
-    print(f"test:     {test_path} ({len(test.examples)} examples, "
-          f"{len(test.full_intents)} intents)", file=stream)
+
+    def count(part: TrainingData, part_responses: dict) -> str:
+        text = f"{len(part.examples)} examples, {len(part.full_intents)} intents"
+        return text + (f", {len(part_responses)} responses" if responses else "")
+
+    print(f"training: {training_path} ({count(train, train_responses)})", file=stream)
+    print(f"test:     {test_path} ({count(test, test_responses)})", file=stream)
     return training_path, test_path
+
+
+def _data_responses(source: Path) -> dict[str, Any]:
+    """The ``responses:`` of the YAML training data files at ``source`` (a file or folder).
+
+    Rasa reads responses written in NLU files with the examples (the answers
+    of retrieval intents); a domain file under the folder is not data.
+    """
+    from dialogflowlite.io.formats import DATA_KEYS
+    from dialogflowlite.io.yaml import read_yaml_file, to_plain
+
+    files = ([source] if source.is_file() else
+             sorted(p for p in source.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()))
+    responses: dict[str, Any] = {}
+    for file in files:
+        if file.suffix not in (".yml", ".yaml"):
+            continue
+        written = read_yaml_file(file)
+        if (isinstance(written, dict) and isinstance(written.get("responses"), dict)
+                and set(written) <= set(DATA_KEYS)):
+            responses.update(to_plain(written["responses"]))
+    return responses
+
+
+def _responses_of(part: TrainingData, responses: dict[str, Any]) -> dict[str, Any]:
+    """The responses (``utter_<full intent>``) of the retrieval intents with examples in
+    ``part``."""
+    from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
+
+    used = {f"utter_{m.intent}" for m in part.examples
+            if m.intent and RETRIEVAL_SEPARATOR in m.intent}
+    return {name: value for name, value in responses.items() if name in used}
 
 
 def _fraction(text: str) -> float:
@@ -200,7 +243,8 @@ SPLIT_NLU_COMMAND = Command(
     _add_split_arguments,
     _run_split,
     description="Split every intent's examples into train_test_split/training_data.yml "
-    "and test_data.yml (synonyms, regexes and lookup tables go with the training part). "
+    "and test_data.yml (synonyms, regexes and lookup tables go with the training part, "
+    "a retrieval intent's responses with the part holding its examples). "
     "Train on one with `dialogflowlite train nlu --nlu ...`, test with "
     "`dialogflowlite test nlu --nlu ...`.",
 )
@@ -273,8 +317,12 @@ def split_stories(
 
 
 def _add_split_stories_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stories", default=None, metavar="PATH",
-                        help="stories file or folder to split (default: <project>/data)")
+    # Rasa's `data split stories` names its source -u/--nlu (the option it shares with
+    # `data split nlu`); both spellings are taken so its scripts run unchanged
+    parser.add_argument("--stories", "-u", "--nlu", dest="stories", default=None,
+                        metavar="PATH",
+                        help="stories file or folder to split (default: <project>/data); "
+                        "-u/--nlu is Rasa's name for it")
     _add_split_options(parser, share="the stories",
                        files=f"{TRAINING_STORIES_FILE} and {TEST_STORIES_FILE}")
 
@@ -302,6 +350,8 @@ SPLIT_STORIES_COMMAND = Command(
 #: what ``data convert`` adds to a file's name when it writes into a folder (Rasa's suffix)
 CONVERTED_SUFFIX = "_converted.yml"
 CONVERT_FORMATS = ("yaml",)
+#: where ``data convert`` writes without ``--out`` (Rasa's default output path)
+DEFAULT_CONVERTED_FOLDER = "converted_data"
 
 
 def _conversion_targets(files: list[Path], source: Path, out: Path) -> list[Path]:
@@ -381,8 +431,10 @@ def convert_training_data(
 
     ``kind`` is ``"nlu"`` (Markdown and JSON NLU data) or ``"core"`` (Markdown
     stories and rules). ``data`` is one file or a folder searched for files of
-    that kind. ``out`` is the YAML file to write (for one file) or a folder,
-    which gets ``<name>_converted.yml`` per file. Nothing is written when a
+    that kind. ``out`` is the YAML file to write or a folder, which gets
+    ``<name>_converted.yml`` per file. NLU data of several files written to
+    one YAML file is merged into it, as Rasa 3's ``data convert nlu`` does
+    with a folder; stories need a folder then. Nothing is written when a
     target exists already, or when a file has errors: those raise, and
     every problem found is listed.
     """
@@ -392,6 +444,7 @@ def convert_training_data(
     from dialogflowlite.io.nlu_writer import nlu_yaml
     from dialogflowlite.io.problems import ProblemLog
     from dialogflowlite.io.story_writer import stories_and_rules_yaml
+    from dialogflowlite.shared.training_data import TrainingData
 
     if kind not in ("nlu", "core"):
         raise ValueError(f"kind must be 'nlu' or 'core', not {kind!r}")
@@ -400,11 +453,13 @@ def convert_training_data(
     stream = echo or sys.stdout
     source = Path(data)
     files = _files_to_convert(kind, source)
-    targets = _conversion_targets(files, source, Path(out))
+    merged = kind == "nlu" and len(files) > 1 and Path(out).suffix in (".yml", ".yaml")
+    targets = [Path(out)] if merged else _conversion_targets(files, source, Path(out))
     _refuse_existing(targets)
 
     log = ProblemLog()
     texts, summaries = [], []
+    together = TrainingData()
     for file in files:
         if kind == "core":
             stories = read_markdown_stories(file, log)
@@ -415,9 +470,12 @@ def convert_training_data(
             read = read_json_nlu if file.suffix == ".json" else read_markdown_nlu
             nlu = read(file, log)
             _note_lossy_examples(nlu, log)
+            together = together.merge(nlu)
             texts.append(nlu_yaml(nlu))
-            summaries.append(f"{len(nlu.examples)} examples, {len(nlu.synonyms)} synonyms, "
-                             f"{len(nlu.regexes)} regexes, {len(nlu.lookups)} lookup tables")
+            summaries.append(_nlu_summary(nlu))
+    if merged:
+        summaries = [f"{len(files)} files merged: {_nlu_summary(together)}"]
+        files, texts = [source], [nlu_yaml(together)]
     if log.errors:
         raise ProjectValidationError(
             log.problems, hint="fix them and convert again: nothing was written")
@@ -430,6 +488,11 @@ def convert_training_data(
     print("check the new files, then delete the old ones: a project reads both while both "
           "sit under data/", file=stream)
     return targets
+
+
+def _nlu_summary(nlu: TrainingData) -> str:
+    return (f"{len(nlu.examples)} examples, {len(nlu.synonyms)} synonyms, "
+            f"{len(nlu.regexes)} regexes, {len(nlu.lookups)} lookup tables")
 
 
 def _note_lossy_examples(data: TrainingData, log: ProblemLog) -> None:
@@ -466,11 +529,17 @@ def _note_lossy_examples(data: TrainingData, log: ProblemLog) -> None:
 def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="data", metavar="PATH",
                         help="a Markdown or JSON file, or a folder of them (default: data)")
-    parser.add_argument("--out", required=True, metavar="PATH",
-                        help=f"the YAML file to write, or a folder that gets one "
-                        f"<name>{CONVERTED_SUFFIX} per file")
+    parser.add_argument("--out", default=DEFAULT_CONVERTED_FOLDER, metavar="PATH",
+                        help=f"the YAML file to write (NLU data of several files is "
+                        f"merged into it), or a folder that gets one "
+                        f"<name>{CONVERTED_SUFFIX} per file (default: "
+                        f"{DEFAULT_CONVERTED_FOLDER}, as Rasa's)")
     parser.add_argument("-f", "--format", default="yaml", choices=CONVERT_FORMATS,
                         help="the output format (default: yaml)")
+    # Rasa's convert takes the data's language; YAML holds none, so it changes nothing
+    parser.add_argument("-l", "--language", default="en", metavar="LANG",
+                        help="the language of the data (taken as Rasa's is; the YAML written "
+                        "does not depend on it)")
 
 
 def _run_convert(kind: str):

@@ -1,16 +1,18 @@
 """NLU training data written back as YAML, in the format the loader reads (and Rasa 3).
 
-Used by ``dialogflowlite data split nlu``. Reading what this writes gives the
-same examples, entities (with values, roles and groups), metadata, synonyms,
-regexes and lookup tables.
+Used by ``dialogflowlite data split nlu`` and ``data convert nlu``. Reading
+what this writes gives the same examples, entities (with values, roles and
+groups), metadata, synonyms, regexes, lookup tables and responses.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from dialogflowlite.io.yaml import yaml_scalar
+from dialogflowlite.io.yaml import dump_yaml, yaml_scalar
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData, annotate
 
@@ -51,8 +53,13 @@ def _listed(kind: str, name: str, entries: list[str]) -> list[str]:
     return [*lines, "  examples:", *(f"  - {json.dumps(e, ensure_ascii=False)}" for e in entries)]
 
 
-def nlu_yaml(data: TrainingData) -> str:
-    """``data`` as the text of one NLU YAML file (intents in the order they first appear)."""
+def nlu_yaml(data: TrainingData, responses: Mapping[str, Any] | None = None) -> str:
+    """``data`` as the text of one NLU YAML file (intents in the order they first appear).
+
+    ``responses`` (plain data, response name to its variations) are written
+    after the NLU data as a ``responses:`` section, where Rasa keeps the
+    answers of retrieval intents next to their examples.
+    """
     by_intent: dict[str, list[Message]] = {}
     for message in data.examples:
         if message.intent:
@@ -71,12 +78,18 @@ def nlu_yaml(data: TrainingData) -> str:
         lines += _listed("lookup", lookup.name, lookup.elements)
     if lines[-1] == "nlu:":
         lines[-1] = "nlu: []"
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if responses:
+        text += "\n" + dump_yaml({"responses": dict(responses)})
+    return text
 
 
-def write_nlu(data: TrainingData, path: str | Path) -> Path:
-    """Write ``data`` to ``path`` (UTF-8), creating its folder; returns the path."""
+def write_nlu(
+    data: TrainingData, path: str | Path, responses: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``data`` (and ``responses``) to ``path`` (UTF-8), creating its folder;
+    returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(nlu_yaml(data), encoding="utf-8")
+    target.write_text(nlu_yaml(data, responses), encoding="utf-8")
     return target

@@ -302,11 +302,16 @@ def test_the_wrong_kind_of_file_is_named(tmp_path: Path, monkeypatch, capsys) ->
     assert not (tmp_path / "x").exists()
 
 
-def test_a_file_as_out_takes_exactly_one_source(project: Path, monkeypatch, capsys) -> None:
-    assert convert(monkeypatch, project, "nlu", "--data", "data", "--out", "nlu.yml") == 1
-    assert capsys.readouterr().err.startswith(
-        "error: --out nlu.yml names one file, but data holds 2 files to convert"
-    )
+def test_a_file_as_out_merges_the_nlu_of_several_sources(project: Path, monkeypatch,
+                                                        capsys) -> None:
+    # Rasa 3's `data convert nlu --data FOLDER --out FILE` writes the folder's data as one file
+    assert convert(monkeypatch, project, "nlu", "--data", "data", "--out", "nlu.yml") == 0
+    assert "data -> nlu.yml (2 files merged: " in capsys.readouterr().out
+    before = plain(load_project(project).nlu)
+    assert before["examples"] and before["synonyms"]
+    after = plain(load_project(write_project_copy(project, project / "nlu.yml")).nlu)
+    for part in before:
+        assert sorted(map(repr, before[part])) == sorted(map(repr, after[part])), part
 
 
 def test_only_yaml_is_written(project: Path, monkeypatch, capsys) -> None:

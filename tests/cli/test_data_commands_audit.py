@@ -1,0 +1,160 @@
+"""Data commands checked against Rasa's outputs: nothing a Rasa user wrote is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dialogflowlite.cli.data import split_nlu
+from dialogflowlite.cli.main import main
+from dialogflowlite.io.yaml import read_yaml_file, to_plain
+
+RETRIEVAL_NLU = """\
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - hey there
+    - good morning
+- intent: faq/ask_name
+  examples: |
+    - what's your name
+    - who are you
+    - tell me your name
+- intent: faq/ask_age
+  examples: |
+    - how old are you
+    - what is your age
+responses:
+  utter_faq/ask_name:
+  - text: I am a bot
+    metadata:
+      rephrase: true
+  utter_faq/ask_age:
+  - text: very young
+  utter_unused:
+  - text: kept somewhere
+"""
+
+
+def _written_responses(path: Path) -> dict:
+    return to_plain(read_yaml_file(path)).get("responses", {})
+
+
+def _retrieval_intents(path: Path) -> set[str]:
+    return {
+        item["intent"]
+        for item in to_plain(read_yaml_file(path))["nlu"]
+        if "intent" in item and "/" in item["intent"]
+    }
+
+
+def test_split_nlu_writes_each_retrieval_intent_s_responses_with_its_examples(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "nlu.yml").write_text(RETRIEVAL_NLU, encoding="utf-8")
+    training, test = split_nlu(tmp_path, training_fraction=0.5, seed=3)
+    assert (training.name, test.name) == ("training_data.yml", "test_data.yml")
+    original = to_plain(read_yaml_file(tmp_path / "data" / "nlu.yml"))["responses"]
+    for path in (training, test):
+        written = _written_responses(path)
+        # every retrieval intent with examples in a part has its response beside them
+        for intent in _retrieval_intents(path):
+            assert written[f"utter_{intent}"] == original[f"utter_{intent}"]
+    assert set(_written_responses(test)) == {f"utter_{i}" for i in _retrieval_intents(test)}
+    # a response no example uses goes with the training part rather than vanishing
+    assert _written_responses(training)["utter_unused"] == [{"text": "kept somewhere"}]
+    assert "utter_unused" not in _written_responses(test)
+
+
+def test_split_nlu_through_the_command_line_reads_back_as_data(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "nlu.yml").write_text(RETRIEVAL_NLU, encoding="utf-8")
+    out = tmp_path / "parts"
+    assert (
+        main(
+            [
+                "data",
+                "split",
+                "nlu",
+                "--project",
+                str(tmp_path),
+                "--nlu",
+                str(tmp_path / "data"),
+                "--training-fraction",
+                "0.7",
+                "--random-seed",
+                "5",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    names = set(_written_responses(out / "training_data.yml")) | set(
+        _written_responses(out / "test_data.yml")
+    )
+    assert names == {"utter_faq/ask_name", "utter_faq/ask_age", "utter_unused"}
+
+
+def _stories(count: int) -> str:
+    lines = ['version: "3.1"', "stories:"]
+    for number in range(count):
+        lines += [
+            f"- story: story {number}",
+            "  steps:",
+            "  - intent: greet",
+            "  - action: utter_greet",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_split_stories_takes_rasa_s_nlu_option_for_its_source(tmp_path: Path) -> None:
+    # `rasa data split stories -u PATH` names the stories to split with -u/--nlu
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "stories.yml").write_text(_stories(5), encoding="utf-8")
+    for option in ("-u", "--nlu"):
+        out = tmp_path / option.strip("-")
+        assert (
+            main(
+                [
+                    "data",
+                    "split",
+                    "stories",
+                    "--project",
+                    str(tmp_path),
+                    option,
+                    str(tmp_path / "more"),
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        stories = [
+            story
+            for name in ("training_stories.yml", "test_stories.yml")
+            for story in to_plain(read_yaml_file(out / name))["stories"]
+        ]
+        assert sorted(s["story"] for s in stories) == [f"story {n}" for n in range(5)]
+
+
+MARKDOWN_NLU = """\
+## intent:greet
+- hi
+- hello [Ann](name)
+"""
+
+
+def test_convert_nlu_takes_rasa_s_language_option_and_default_output(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # `rasa data convert nlu -f yaml --data nlu.md -l en` without --out writes to converted_data
+    (tmp_path / "nlu.md").write_text(MARKDOWN_NLU, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "convert", "nlu", "-f", "yaml", "--data", "nlu.md", "-l", "en"]) == 0
+    written = to_plain(read_yaml_file(tmp_path / "converted_data" / "nlu_converted.yml"))
+    assert written["nlu"][0]["intent"] == "greet"
+    assert "[Ann](name)" in written["nlu"][0]["examples"]
