@@ -167,12 +167,17 @@ def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, ca
         ["can you help me file my tax return?", "tell me something funny",
          "do you take credit cards?"])
     assert [m.intent for m in parsed] == ["out_of_scope", "out_of_scope", "faq"]
+    # a filler or "not sure" is no yes: "hmm" to "Do you still want to book a table?"
+    # must not go on with the booking
+    parsed = NluPipeline.load(models[0]).parse_batch(
+        ["hmm", "umm", "well", "maybe", "I'm not really sure", "yes", "sure", "no"])
+    assert [m.intent for m in parsed] == [*["hesitate"] * 5, "affirm", "affirm", "deny"]
     # and the trained bot passes every test story of the template, end to end
     assert main(["test", "--project", str(tmp_path / "bot"), "--fail-on-prediction-errors"]) == 0
     report = json.loads((tmp_path / "bot" / "results" / "story_report.json").read_text(
         encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 17, "total": 17}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 19, "total": 19}
 
 
 def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
@@ -258,16 +263,16 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
     project = load_project(template_project, strict=True)
     assert project.format_versions == ["3.1"]
     assert project.counts() == {
-        "intents": 11,
-        "examples": 215,
+        "intents": 12,
+        "examples": 231,
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "responses": 18,
+        "responses": 20,
         "actions": 0,
-        "stories": 5,
-        "rules": 15,
-        "test_stories": 17,
+        "stories": 7,
+        "rules": 18,
+        "test_stories": 19,
         "synonyms": 9,
         "regexes": 2,
         "lookups": 1,
@@ -308,7 +313,7 @@ def test_the_form_asks_for_each_slot_and_falls_back_to_the_text(template_project
         assert mappings[0].entity == slot
         (condition,) = mappings[1].conditions
         assert (condition.active_loop, condition.requested_slot) == ("table_form", slot)
-        assert {"faq", "bot_challenge", "stop"} <= set(mappings[1].not_intent)
+        assert {"faq", "bot_challenge", "stop", "affirm", "hesitate"} <= set(mappings[1].not_intent)
     confirmation = domain.responses["utter_booking_confirmed"].variations[0]["text"]
     assert "{party_size}" in confirmation and "{time}" in confirmation
 
@@ -357,6 +362,13 @@ def test_rules_cover_fallback_faq_the_form_and_its_interruptions(template_projec
                            ("out_of_scope", "utter_out_of_scope")):
         back = [f"intent:{intent}", f"action:{answer}", "action:table_form", "loop:table_form"]
         assert back in in_form
+    # a "hmm" is no answer: the same question again, from the form or about going on
+    asked = ["action:table_form", "loop:table_form"]
+    assert [*asked, "intent:hesitate", "action:utter_take_your_time", *asked] in in_form
+    assert ["action:utter_ask_continue", "intent:hesitate", "action:utter_take_your_time",
+            "action:utter_ask_continue"] in in_form
+    outside = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:None"]]
+    assert ["intent:hesitate", "action:utter_when_ready"] in outside
 
 
 def test_test_stories_cover_the_main_conversations(template_project) -> None:
@@ -364,7 +376,7 @@ def test_test_stories_cover_the_main_conversations(template_project) -> None:
     assert 8 <= len(stories) <= 20
     intents = {s.intent for story in stories for s in story.steps if isinstance(s, UserStep)}
     assert {"greet", "goodbye", "faq", "book_table", "inform", "bot_challenge",
-            "out_of_scope"} <= intents
+            "out_of_scope", "hesitate"} <= intents
     assert all(s.text for story in stories for s in story.steps if isinstance(s, UserStep))
 
     def interrupted(story) -> bool:
