@@ -9,6 +9,9 @@ Actions are predicted, not run (no custom code is called): where the story
 expects something else than an active form, the form is assumed to have
 rejected, as a live form would. After every user step the slot mappings fill
 slots as ``action_extract_slots`` would (``extract_slots=False`` turns that off).
+As Rasa's ``rasa test core`` does, each predicted action is logged without
+``hide_rule_turn``: a turn that a rule no story follows chose (an FAQ), hidden
+from story-based policies live, stays visible to them while testing.
 
 Results: story accuracy, an action-level precision / recall / F1 report,
 ``failed_test_stories.yml`` (the failed stories with ``# predicted: ...``
@@ -371,6 +374,7 @@ class StoryTester:
             predicted, policy, confidence = self._predict(tracker)
         check = ActionCheck(expected, predicted, policy, confidence)
         outcome.actions.append(check)
+        # without hide_rule_turn, as Rasa's story test logs it (see the module docstring)
         executed = ActionExecuted(name=event.name, action_text=event.action_text,
                                   policy=policy, confidence=confidence)
         if not check.correct:

@@ -297,7 +297,7 @@ def test_the_server_builds_the_broker_and_a_model_swap_keeps_it(tiny_project: Pa
 class GatedBroker(EventBroker):
     """Publishes only once the test opens the gate."""
 
-    max_pending = 8  # the first turn (7 events) fits, the second does not
+    max_pending = 8  # the first turn (8 events) fits, the second does not
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
@@ -328,8 +328,8 @@ def test_answers_do_not_wait_for_the_broker_and_order_is_kept(tiny_model: Path,
     assert first == [{"recipient_id": "gus", "text": "Hello! How can I help?"}]
     # more than max_pending events waited: the turn that did not fit was dropped, logged
     kept = by_sender(broker.published)["gus"]
-    assert kept == stored[:7] and len(stored) > 7
-    assert "7 events wait to be published" in caplog.text and "are dropped" in caplog.text
+    assert kept == stored[:8] and len(stored) > 8
+    assert "8 events wait to be published" in caplog.text and "are dropped" in caplog.text
 
 
 def test_shutdown_waits_a_bounded_time_for_a_stuck_broker(tiny_model: Path, caplog) -> None:
@@ -343,7 +343,7 @@ def test_shutdown_waits_a_bounded_time_for_a_stuck_broker(tiny_model: Path, capl
 
     with caplog.at_level(logging.ERROR):
         asyncio.run(asyncio.wait_for(run(), 10))
-    assert "7 event(s) were not published within 0.2 s of shutting down" in caplog.text
+    assert "8 event(s) were not published within 0.2 s of shutting down" in caplog.text
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -14,7 +14,7 @@ once per decision and hands the same :class:`Conversation` to every policy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -27,6 +27,7 @@ from dialogflowlite.components.policies.states import (
     StoryView,
     featurised_events,
     hidden_turns,
+    iter_story_policy_states,
     story_policy_states,
 )
 from dialogflowlite.shared.domain import Domain
@@ -130,6 +131,14 @@ class Conversation:
         if self.rule_only is None:
             return states
         return story_policy_states(states, hidden_turns(events), self.rule_only)
+
+    def iter_states_of(self, events: Iterable[Event],
+                       featurizer: StateFeaturizer) -> Iterator[State]:
+        """:meth:`states_of` one state at a time, reading ``events`` only as far as the
+        states asked for need (a caller comparing them can stop at the first mismatch)."""
+        if self.rule_only is None:
+            return featurizer.iter_states(events)
+        return iter_story_policy_states(events, featurizer, self.rule_only)
 
     @classmethod
     def from_events(cls, events: Sequence[Event], featurizer: StateFeaturizer) -> Conversation:

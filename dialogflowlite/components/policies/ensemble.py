@@ -8,7 +8,9 @@ predictions made from the text of the user's latest message (end-to-end
 rules) overrule those made from its intent. An action that was just rejected
 (a loop refusing to run) is not predicted again. Events policies attach to
 their predictions (a loop's "you were interrupted") are passed on whichever
-policy wins.
+policy wins. Right after the user spoke, the decision also carries a
+``user_featurization`` event saying whether later states read that user turn
+by its text (an end-to-end prediction won) or by its intent, as Rasa logs it.
 
 The core fallback is not decided here: the rule policy scores its fallback
 action with ``core_fallback_threshold`` in every prediction, so it wins
@@ -87,6 +89,15 @@ def user_turn_undone(events: Sequence[Event]) -> bool:
         if isinstance(event, (ActionExecuted, UserUttered)):
             return False
     return False
+
+
+def _featurization(tracker: DialogueStateTracker, *, by_text: bool) -> list[Event]:
+    """Right after the user spoke, the note of how later states read this user turn:
+    by its text when an end-to-end prediction answered it, else by its intent. Rasa
+    logs it either way (``user_featurization``), so a tracker reads the same in both."""
+    if tracker.latest_action_name != ACTION_LISTEN:
+        return []
+    return [UserUtteranceFeaturization(use_text_for_featurization=by_text)]
 
 
 def _end_to_end(prediction: PolicyPrediction) -> bool:
@@ -211,6 +222,7 @@ class PolicyEnsemble:
         """The next action for the conversation in ``tracker``."""
         if user_turn_undone(tracker.events):
             return ActionPrediction(ACTION_LISTEN, 1.0, UNDONE_TURN_POLICY,
+                                    _featurization(tracker, by_text=False),
                                     probabilities={ACTION_LISTEN: 1.0})
         predictions = self.predictions(tracker, domain)
         events = [event for p in predictions for event in p.events]
@@ -222,10 +234,9 @@ class PolicyEnsemble:
             logger.debug("no policy predicts anything: %s", ACTION_LISTEN)
             return ActionPrediction(ACTION_LISTEN, 0.0,
                                     policy.policy_name if policy is not None else None,
-                                    events, probabilities={ACTION_LISTEN: 0.0})
-        if _end_to_end(best) and tracker.latest_action_name == ACTION_LISTEN:
-            # later states read this user turn by its text, as the prediction did
-            events.append(UserUtteranceFeaturization(use_text_for_featurization=True))
+                                    events + _featurization(tracker, by_text=False),
+                                    probabilities={ACTION_LISTEN: 0.0})
+        events += _featurization(tracker, by_text=_end_to_end(best))
         action = best.action_name
         logger.debug("predicted %s (%s, %.2f)", action, best.policy_name, best.confidence)
         return ActionPrediction(action, best.confidence, best.policy_name, events,

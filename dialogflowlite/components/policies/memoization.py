@@ -9,7 +9,10 @@ the stories follow with different actions is forgotten (it is ambiguous).
 full one is unknown: it forgets the conversation's beginning one action at a
 time, from the latest ``action_listen`` more than ``max_history`` actions
 back (slots set before the cut are forgotten too), so a story can be
-recognised when it starts in the middle of a conversation.
+recognised when it starts in the middle of a conversation. With
+``max_history: null`` the shortened histories are matched against a tree of
+the remembered ones, state by state, so a prediction costs about one pass over
+the conversation rather than one pass per shortened history.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from dialogflowlite.components.policies.base import (
     PolicyPrediction,
 )
 from dialogflowlite.components.policies.dialogues import training_dialogues
-from dialogflowlite.components.policies.states import State, states_as_json, states_from_json
+from dialogflowlite.components.policies.states import (
+    State,
+    StateFeaturizer,
+    states_as_json,
+    states_from_json,
+)
 from dialogflowlite.errors import Position
 from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
 from dialogflowlite.shared.events import ActionExecuted, Event
@@ -59,6 +67,9 @@ class MemoizationPolicy(Policy):
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)
         self.lookup: dict[Key, str] = {}
+        #: False for a loaded lookup until it was read against the domain, at the first
+        #: prediction (see :meth:`use_domain`); a trained one is made from the domain
+        self._lookup_checked = True
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *,
@@ -92,14 +103,46 @@ class MemoizationPolicy(Policy):
                     ambiguous.add(key)
                     del lookup[key]
         self.lookup = lookup
+        self._lookup_checked = True
 
     # ------------------------------------------------------------ prediction
+
+    def use_domain(self, domain: Domain) -> None:
+        """Read a loaded lookup's keys as states are made for ``domain`` (once).
+
+        Models saved at policy revision 2 kept, in their states, entities the domain
+        does not declare for the intent; states made now leave them out, so such keys
+        would never match again. Without them, the lookup is the one training gives
+        now: keys that become equal and remember different actions are forgotten, as
+        training forgets ambiguous keys. A lookup saved since is left as it is.
+        """
+        if self._lookup_checked:
+            return
+        featurizer = self.featurizer(domain)
+        lookup: dict[Key, str] = {}
+        ambiguous: set[Key] = set()
+        changed = False
+        for key, action in self.lookup.items():
+            read = tuple(featurizer.with_used_entities(state) for state in key)
+            changed = changed or read != key
+            if read in ambiguous:
+                continue
+            known = lookup.get(read)
+            if known is None:
+                lookup[read] = action
+            elif known != action:
+                ambiguous.add(read)
+                del lookup[read]
+        if changed:
+            self.lookup = lookup
+        self._lookup_checked = True
 
     def recall(self, states: Sequence[State]) -> str | None:
         """The remembered action after ``states`` (their last ``max_history``), or None."""
         return self.lookup.get(window(states, self.max_history))
 
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        self.use_domain(domain)
         action = self.recall(conversation.states)
         if action is None:
             return PolicyPrediction.nothing(self)
@@ -118,6 +161,7 @@ class MemoizationPolicy(Policy):
         data = storage.read_json(LOOKUP_FILE)
         policy.lookup = {states_from_json(item["states"]): item["action"]
                          for item in data.get("lookup", [])}
+        policy._lookup_checked = False
         return policy
 
 
@@ -135,7 +179,14 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
 
     name: ClassVar[str] = "AugmentedMemoizationPolicy"
 
+    def __init__(self, config: dict | None = None, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        #: the remembered keys as a tree of states (see :meth:`_key_tree`), with the
+        #: lookup it was built from
+        self._tree: tuple[tuple[int, int], dict] | None = None
+
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        self.use_domain(domain)
         action = self.recall(conversation.states)
         if action is None:
             action = self._recall_forgetting(conversation, domain)
@@ -162,6 +213,8 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
         first = self._first_kept(events)
         starts = [i for i in range(first, len(events)) if isinstance(events[i], ActionExecuted)]
         featurizer = self.featurizer(domain)
+        if self.max_history is None:
+            return self._recall_whole_histories(conversation, starts, featurizer)
         previous = window(conversation.states, self.max_history)
         for start in starts:
             key = window(conversation.states_of(events[start:], featurizer), self.max_history)
@@ -171,4 +224,42 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
             action = self.lookup.get(key)
             if action is not None:
                 return action
+        return None
+
+    def _key_tree(self) -> dict:
+        """The remembered keys as a tree: each state leads to the states that follow it
+        in some key, and ``None`` holds the action of a key that ends there."""
+        built_from = (id(self.lookup), len(self.lookup))
+        if self._tree is None or self._tree[0] != built_from:
+            root: dict = {}
+            for key, action in self.lookup.items():
+                node = root
+                for state in key:
+                    node = node.setdefault(state, {})
+                node[None] = action
+            self._tree = (built_from, root)
+        return self._tree[1]
+
+    def _recall_whole_histories(self, conversation: Conversation, starts: Sequence[int],
+                                featurizer: StateFeaturizer) -> str | None:
+        """The first remembered action of the conversation with its beginning forgotten
+        up to each of ``starts`` in turn, for ``max_history: null`` (whole histories).
+
+        A shortened history is featurised only while its states follow a path of the
+        key tree: most give out after a state or two, so a prediction costs about one
+        pass over the conversation rather than one per shortened history.
+        """
+        events = conversation.events
+        root = self._key_tree()
+        for start in starts:
+            node: dict | None = root
+            for state in conversation.iter_states_of(
+                    (events[i] for i in range(start, len(events))), featurizer):
+                node = node.get(state)
+                if node is None:
+                    break
+            else:
+                action = node.get(None)
+                if action is not None:
+                    return action
         return None

@@ -169,6 +169,9 @@ class RulePolicy(Policy):
         self._action_order: tuple[Domain, dict[str, int]] | None = None
         #: training only: where each rule comes from (for contradiction messages)
         self.lookup = RuleLookup()
+        #: False for loaded rules until they were read against the domain, at the
+        #: first prediction (see :meth:`use_domain`)
+        self._states_checked = True
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *,
@@ -250,6 +253,43 @@ class RulePolicy(Policy):
         del self.rules[key]
         self._rule_index = None
         return True
+
+    def use_domain(self, domain: Domain) -> None:
+        """Read loaded rules as states are made for ``domain`` (once).
+
+        Models saved at policy revision 2 kept, in their states, entities the domain
+        does not declare for the intent; states made now leave them out, so such
+        rules would never match again. Rules that become equal and predict
+        different actions (training would report them as contradicting) are left
+        out. Rules saved since are left as they are.
+        """
+        if self._states_checked:
+            return
+        self._states_checked = True
+        featurizer = self.featurizer(domain)
+
+        def read(key: Key) -> Key:
+            return tuple(featurizer.with_used_entities(state) for state in key)
+
+        if not any(read(key) != key for key in [*self.rules, *self.loop_unhappy]):
+            return
+        rules: dict[Key, str] = {}
+        contradicting: set[Key] = set()
+        renamed: dict[str, str] = {}
+        for key, action in self.rules.items():
+            new_key = read(key)
+            renamed[source_id(key)] = source_id(new_key)
+            if new_key in contradicting:
+                continue
+            if rules.setdefault(new_key, action) != action:
+                contradicting.add(new_key)
+                del rules[new_key]
+        self.rules = rules
+        # later notes overwrite earlier ones, as when they are learnt
+        self.loop_unhappy = {read(key): note for key, note in self.loop_unhappy.items()}
+        self.rules_not_in_stories = frozenset(renamed.get(source, source)
+                                              for source in self.rules_not_in_stories)
+        self._rule_index = self._unhappy_index = None
 
     # ------------------------------------------------------------ deciding
 
@@ -359,6 +399,7 @@ class RulePolicy(Policy):
         return None
 
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
+        self.use_domain(domain)
         decision = self.decide(conversation.states, self._text_states(conversation))
         returning = decision.returning_from_unhappy_path
         events = [LoopInterrupted(is_interrupted=True)] if returning else []
@@ -392,4 +433,5 @@ class RulePolicy(Policy):
                                for item in data.get("loop_unhappy_paths", [])}
         policy.rule_only = RuleOnlyData.from_dict(data.get("rule_only"))
         policy.rules_not_in_stories = frozenset(data.get("rules_not_in_stories") or ())
+        policy._states_checked = False
         return policy

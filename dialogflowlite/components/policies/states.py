@@ -18,7 +18,7 @@ new-session events are applied before anything is featurised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -198,23 +198,29 @@ class HiddenTurns:
     def update(self, events: Sequence[Event]) -> list[bool]:
         """Read the events of ``events`` after those already read; the verdicts."""
         for index in range(self.read, len(events)):
-            event = events[index]
-            if isinstance(event, ActionExecuted):
-                if not self._followup and self._latest != self._loop:
-                    self._was_hidden = event.hide_rule_turn
-                self.verdicts.append(self._was_hidden)
-                self.any_hidden = self.any_hidden or self._was_hidden
-                self._latest, self._followup = event.name, False
-            elif isinstance(event, ActiveLoop):
-                self._loop = None if event.name in (None, SHOULD_NOT_BE_SET) else event.name
-            elif isinstance(event, FollowupAction):
-                self._followup = True
-            elif isinstance(event, UserUttered):
-                self._followup = False
-            elif isinstance(event, (Restarted, SessionStarted)):
-                self._loop, self._latest, self._followup = None, None, False
+            self.read_event(events[index])
         self.read = max(self.read, len(events))
         return self.verdicts
+
+    def read_event(self, event: Event) -> bool | None:
+        """Read one more event (``read`` is the caller's to keep); for an
+        ``ActionExecuted``, whether the state before it is left out, else None."""
+        if isinstance(event, ActionExecuted):
+            if not self._followup and self._latest != self._loop:
+                self._was_hidden = event.hide_rule_turn
+            self.verdicts.append(self._was_hidden)
+            self.any_hidden = self.any_hidden or self._was_hidden
+            self._latest, self._followup = event.name, False
+            return self._was_hidden
+        if isinstance(event, ActiveLoop):
+            self._loop = None if event.name in (None, SHOULD_NOT_BE_SET) else event.name
+        elif isinstance(event, FollowupAction):
+            self._followup = True
+        elif isinstance(event, UserUttered):
+            self._followup = False
+        elif isinstance(event, (Restarted, SessionStarted)):
+            self._loop, self._latest, self._followup = None, None, False
+        return None
 
 
 def hidden_turns(events: Sequence[Event]) -> list[bool]:
@@ -269,17 +275,28 @@ class StoryStates:
         """The story view of ``states`` (one before each action, then the current one),
         given ``hidden`` (:func:`hidden_turns`); ``states`` must go on from those read."""
         for index in range(self.read, len(states) - 1):
-            hide = hidden[index] if index < len(hidden) else False
-            shown, self._last_shown = self._step(states[index], hide)
-            self._was_hidden = hide
-            if shown is not None:
-                self.kept.append(shown)
+            self.read_state(states[index], hidden[index] if index < len(hidden) else False)
         self.read = max(self.read, len(states) - 1)
         if not states:
             return []
         index = len(states) - 1
         current, _ = self._step(states[index], hidden[index] if index < len(hidden) else False)
         return [*self.kept, current] if current is not None else list(self.kept)
+
+    def read_state(self, state: State, hide: bool) -> State | None:
+        """Read the state before one more action (``hide``: its verdict, see
+        :class:`HiddenTurns`); its story view, None when it is left out."""
+        shown, self._last_shown = self._step(state, hide)
+        self._was_hidden = hide
+        if shown is not None:
+            self.kept.append(shown)
+        return shown
+
+    def current(self, state: State) -> State:
+        """The story view of the conversation's current state, after those read."""
+        shown, _ = self._step(state, False)
+        assert shown is not None  # only hidden states are left out
+        return shown
 
 
 def story_policy_states(states: Sequence[State], hidden: Sequence[bool],
@@ -295,6 +312,33 @@ def story_policy_states(states: Sequence[State], hidden: Sequence[bool],
     * the previous action is the last action of a turn that was not hidden.
     """
     return StoryStates(rule_only).view(states, hidden)
+
+
+def iter_story_policy_states(events: Iterable[Event], featurizer: StateFeaturizer,
+                             rule_only: RuleOnlyData | None) -> Iterator[State]:
+    """:func:`story_policy_states` of the featurizer's states of ``events``, one at a
+    time: the events are read only as far as the states asked for need."""
+    turns = HiddenTurns()
+
+    def read(event_stream: Iterable[Event]) -> Iterator[Event]:
+        for event in event_stream:
+            turns.read_event(event)
+            yield event
+
+    view = StoryStates(rule_only)
+    pending: State | None = None
+    index = 0
+    # a state is the current one only when no action follows it: hold each one back
+    # until the next arrives
+    for state in featurizer.iter_states(read(events)):
+        if pending is not None:
+            shown = view.read_state(pending, turns.verdicts[index])
+            index += 1
+            if shown is not None:
+                yield shown
+        pending = state
+    if pending is not None:
+        yield view.current(pending)
 
 
 @dataclass
@@ -517,6 +561,18 @@ class StateFeaturizer:
                     labels.add(f"{name}{ENTITY_LABEL_SEPARATOR}{entity[extra]}")
         return tuple(sorted(labels if used is None else labels & used))
 
+    def with_used_entities(self, state: State) -> State:
+        """``state`` with only the entity labels its intent passes to the dialogue (see
+        :meth:`used_entities`), as states are made now: a state saved by a model of
+        policy revision 2 may hold entities the domain does not declare."""
+        if not state.entities or not state.intent:
+            return state
+        used = self.used_entities(state.intent)
+        if used is None:
+            return state
+        kept = tuple(label for label in state.entities if label in used)
+        return state if len(kept) == len(state.entities) else replace(state, entities=kept)
+
     def _user(self, walk: _Walk, event: UserUttered) -> None:
         intent = event.intent_name
         walk.intent = intent
@@ -575,12 +631,23 @@ class StateFeaturizer:
         states.append(self._snapshot(walk, omit_unset_slots))
         return states
 
+    def iter_states(self, events: Iterable[Event]) -> Iterator[State]:
+        """:meth:`states` of ``events`` one at a time, reading the events only as far as
+        the states asked for need: a caller that stops early reads no further."""
+        walk = _Walk(slots=self._initial_slots())
+        yield from self._walk_iter(walk, events, False)
+        yield self._snapshot(walk, False)
+
     def _walk(self, walk: _Walk, events: Iterable[Event], omit_unset_slots: bool) -> list[State]:
         """Read ``events`` into ``walk``: the states before each ``ActionExecuted``."""
-        states: list[State] = []
+        return list(self._walk_iter(walk, events, omit_unset_slots))
+
+    def _walk_iter(self, walk: _Walk, events: Iterable[Event],
+                   omit_unset_slots: bool) -> Iterator[State]:
+        """Read ``events`` into ``walk``, yielding the state before each ``ActionExecuted``."""
         for event in events:
             if isinstance(event, ActionExecuted):
-                states.append(self._snapshot(walk, omit_unset_slots))
+                yield self._snapshot(walk, omit_unset_slots)
                 walk.prev_action = event.name
                 walk.prev_action_text = event.action_text
                 if event.name == walk.active_loop:
@@ -613,7 +680,6 @@ class StateFeaturizer:
             elif isinstance(event, EntitiesAdded) and (walk.intent or walk.text):
                 added = self.entity_labels(walk.intent, event.entities)
                 walk.entities = tuple(sorted(set(walk.entities) | set(added)))
-        return states
 
     def conversation_states(self, events: Sequence[Event]) -> list[State]:
         """The states of a live conversation (undo, restarts and loop runs applied)."""

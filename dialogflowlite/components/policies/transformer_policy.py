@@ -3,7 +3,9 @@
 It reads the last ``max_history`` states (intent and entities, previous
 action, slots, active loop and whether it rejected) and scores every action
 (:class:`~dialogflowlite.models.transformer_policy.DialogueTransformer`).
-With ``max_history: null`` (Rasa's TEDPolicy default) it reads the whole
+``max_history`` defaults to 5 (also for a ``TEDPolicy`` entry without it), where
+Rasa's TEDPolicy reads the whole dialogue: a bounded window keeps training and
+prediction cheap. With ``max_history: null`` (Rasa's default) it reads the whole
 dialogue: the model still needs a bound for the age of a state, so training
 sizes it from the longest training dialogue (augmented stories included) and
 saves it with the model; a longer conversation keeps its last states that fit.
