@@ -170,17 +170,18 @@ class FormAction(LoopAction):
         logger.debug("form %s starts with filled slots %s", self._name, sorted(prefilled))
         validated = await self.validate_slots(prefilled, current, context)
         answered = {e.name for e in validated if isinstance(e, SlotSet)}
-        # A value the validation action did not answer for counts as valid.
-        return [e for e in extracted if e.name not in answered] + validated
+        # A value the validation action did not answer for counts as valid; Rasa puts
+        # the validation's events first.
+        return validated + [e for e in extracted if e.name not in answered]
 
     async def slots_from_activating_message(self, tracker: DialogueStateTracker,
                                             context: ActionContext) -> list[SlotSet]:
-        """``slot`` events for slots that the latest message fills now that the form is
-        active, and did not fill before: the form's own slots, and others whose mappings
-        wait for it (``from_trigger_intent``). Other events of the extraction are dropped."""
-        return [e for e in await extract_slots(tracker, context)
-                if isinstance(e, SlotSet) and e.value is not None
-                and e.value != tracker.get_slot(e.name)]
+        """The ``slot`` events of ``action_extract_slots`` run again now that the form is
+        active: besides what the message filled before, the slots whose mappings wait
+        for the form (``conditions`` on it, ``from_trigger_intent``). As in Rasa, every
+        ``slot`` event of that run is kept, a value the message had already set too;
+        its other events (a custom mapping's messages) are dropped."""
+        return [e for e in await extract_slots(tracker, context) if isinstance(e, SlotSet)]
 
     async def do(self, tracker: DialogueStateTracker, context: ActionContext,
                  events_so_far: list[Event]) -> list[Event]:

@@ -16,7 +16,8 @@ that applies gives the slot its value:
 A mapping (a ``custom`` one too) applies only when the intent passes its
 ``intent`` / ``not_intent`` filters (an active form's ``ignored_intents`` count
 as ``not_intent``), when one of its ``conditions`` on ``active_loop`` /
-``requested_slot`` holds, and, while a form is active, when an entity that
+``requested_slot`` holds (and the active form, when it asked for this slot, is
+not rejected), and, while a form is active, when an entity that
 several of the form's required slots map to (the same way) is meant for the
 slot the form asked for. A domain action ``action_validate_slot_mappings``
 then checks the candidates, as in Rasa 3.
@@ -111,10 +112,24 @@ def _trigger_intent_applies(mapping: SlotMapping, tracker: DialogueStateTracker)
     return loop_started_by_latest_message(tracker)
 
 
-def _conditions_hold(mapping: SlotMapping, tracker: DialogueStateTracker) -> bool:
+def _conditions_hold(slot: SlotDef, mapping: SlotMapping,
+                     tracker: DialogueStateTracker) -> bool:
+    """Whether one of the mapping's ``conditions`` holds, as Rasa 3 reads them.
+
+    A condition on a form holds while that form runs (and asks ``requested_slot``,
+    when the condition names one); ``active_loop: null`` holds whenever no loop
+    runs, whatever its ``requested_slot``. While the active form is rejected, its
+    question stands unanswered: a conditioned mapping of the slot it asked does not
+    fill it from the messages that follow, until the form runs again.
+    """
     if mapping.type == FROM_TRIGGER_INTENT:
         return _trigger_intent_applies(mapping, tracker)
-    return mapping.conditions_met(tracker.active_loop_name, tracker.requested_slot)
+    if not mapping.conditions:
+        return True
+    loop = tracker.active_loop_name
+    if loop and tracker.active_loop.get("rejected") and tracker.requested_slot == slot.name:
+        return False
+    return mapping.conditions_met(loop, tracker.requested_slot)
 
 
 def mapping_values(mapping: SlotMapping, tracker: DialogueStateTracker) -> list[Any]:
@@ -136,7 +151,7 @@ def mapping_applies(slot: SlotDef, mapping: SlotMapping, tracker: DialogueStateT
     filters, its conditions, an entity meant for another slot of the active form)."""
     if not domain.mapping_takes_intent(mapping, tracker.latest_intent, tracker.active_loop_name):
         return False
-    if not _conditions_hold(mapping, tracker):
+    if not _conditions_hold(slot, mapping, tracker):
         return False
     return not _shared_entity_not_requested(slot, mapping, tracker, domain)
 

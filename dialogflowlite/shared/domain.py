@@ -131,13 +131,18 @@ class SlotMapping:
     position: Position | None = None
 
     def conditions_met(self, active_loop: str | None, requested_slot: str | None) -> bool:
-        """Whether one of the mapping's conditions holds (no conditions: always)."""
+        """Whether one of the mapping's conditions holds (no conditions: always), as Rasa
+        3 reads them: a condition on a form holds while that form runs (and asks
+        ``requested_slot``, when the condition names one); ``active_loop: null`` holds
+        whenever no loop runs, whatever its ``requested_slot``."""
         if not self.conditions:
             return True
         for condition in self.conditions:
-            if condition.active_loop != active_loop:
-                continue
-            if condition.requested_slot is None or condition.requested_slot == requested_slot:
+            if condition.active_loop is None:
+                if active_loop is None:
+                    return True
+            elif condition.active_loop == active_loop and condition.requested_slot in (
+                    None, requested_slot):
                 return True
         return False
 
