@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import (
@@ -252,8 +253,22 @@ SPLIT_NLU_COMMAND = Command(
 
 # ---------------------------------------------------------------- data split stories
 
-TRAINING_STORIES_FILE = "training_stories.yml"
-TEST_STORIES_FILE = "test_stories.yml"
+#: what ``data split stories`` puts before a stories file's name (Rasa's names)
+TRAIN_STORIES_PREFIX = "train_"
+TEST_STORIES_PREFIX = "test_"
+
+
+@dataclass(frozen=True)
+class StoriesFileSplit:
+    """What ``data split stories`` wrote for one stories file."""
+
+    source: Path
+    #: the file with its training stories and everything else it held (rules, NLU data, ...)
+    training: Path
+    #: the held-out stories; ``None`` when the file had too few stories to hold one out
+    test: Path | None
+    training_stories: int
+    test_stories: int
 
 
 def split_stories(
@@ -264,22 +279,26 @@ def split_stories(
     seed: int = 42,
     out: str | Path | None = None,
     echo: TextIO | None = None,
-) -> tuple[Path, Path]:
-    """Split the project's stories into a training and a test file.
+) -> list[StoriesFileSplit]:
+    """Split the stories of each stories file into a training and a test file, as Rasa does.
 
-    Reads the stories under ``stories`` (default: the project's ``data/``;
-    rules are not split: they are rules, not examples), shuffles them with
-    ``seed`` and writes ``training_stories.yml`` and ``test_stories.yml`` into
-    ``out`` (default: ``<project>/train_test_split``). Stories joined by
-    checkpoints only make sense together, so they all stay in training.
-    Returns the two paths.
+    Every YAML file with stories under ``stories`` (default: the project's
+    ``data/``) is split on its own: its stories are shuffled with ``seed``,
+    ``1 - training_fraction`` of them (rounded; at least one, never all) go
+    to ``test_<file name>`` and the file itself, with only the other
+    stories, to ``train_<file name>``, both in ``out`` (default:
+    ``<project>/train_test_split``). The training file keeps everything
+    else the file held (rules, NLU data, comments): rules are not examples
+    to hold out. Stories joined by checkpoints only make sense together, so
+    they stay in training, and so does the story of a file with only one;
+    such a file gets no test file. Two files of the same name in different
+    folders, or nothing to hold out at all, raise before anything is written.
     """
     import random
 
     from dialogflowlite.errors import ProjectError
-    from dialogflowlite.io.loader import load_project, resolve_in_project
-    from dialogflowlite.io.story_writer import write_stories_and_rules
-    from dialogflowlite.shared.stories import CheckpointStep
+    from dialogflowlite.io.loader import YAML_SUFFIXES, load_project, resolve_in_project
+    from dialogflowlite.io.yaml import read_yaml_file
 
     stream = echo or sys.stdout
     root = Path(project_dir)
@@ -293,27 +312,117 @@ def split_stories(
         # a file that cannot be read would be missing from both halves without a word
         found = load_project(root, strict=False).check_files_under(
             "data", "fix the files under data/, then split again").stories
-    joined = [s for s in found if any(isinstance(step, CheckpointStep) for step in s.steps)]
-    free = [s for s in found if s not in joined]
-    if len(free) < 2:
-        raise ProjectError(f"{source} has {len(free)} stor{'y' if len(free) == 1 else 'ies'} "
-                           "without checkpoints: too few to split",
-                           hint="write more stories, or pass the stories with --stories")
-    random.Random(seed).shuffle(free)
-    test_count = min(len(free) - 1, max(1, round(len(free) * (1.0 - training_fraction))))
-    test, train = free[:test_count], free[test_count:] + joined
-    folder = output_folder(out) if out is not None else root / SPLIT_FOLDER
-    training_path = write_stories_and_rules(train, folder / TRAINING_STORIES_FILE)
-    test_path = write_stories_and_rules(test, folder / TEST_STORIES_FILE)
-    if joined:
-        print(f"note: {len(joined)} stor{'y' if len(joined) == 1 else 'ies'} joined by "
-              "checkpoints kept for training only", file=stream)
-    def count(stories: list) -> str:
-        return f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}"
+    files = sorted({Path(s.position.file) for s in found if s.position is not None})
+    under = source.resolve()
+    files = [f for f in files if f.resolve() == under or f.resolve().is_relative_to(under)]
+    for file in (f for f in files if f.suffix not in YAML_SUFFIXES):
+        print(f"note: {file} is not YAML: its stories are not split "
+              "(`data convert core` writes them as YAML)", file=stream)
+    files = [f for f in files if f.suffix in YAML_SUFFIXES]
 
-    print(f"training: {training_path} ({count(train)})", file=stream)
-    print(f"test:     {test_path} ({count(test)})", file=stream)
-    return training_path, test_path
+    folder = output_folder(out) if out is not None else root / SPLIT_FOLDER
+    _refuse_same_names(files)
+    plans = []
+    for file in files:
+        data = read_yaml_file(file)
+        entries = list(data.get("stories") or [])
+        free = [e for e in entries if not _has_checkpoint(e)]
+        random.Random(seed).shuffle(free)
+        held = {id(e) for e in free[:_held_out_count(len(free), training_fraction)]}
+        # both parts keep the file's order, so they read (and diff) like the source
+        plans.append(_FilePlan(file, data, [e for e in entries if id(e) not in held],
+                               [e for e in entries if id(e) in held],
+                               joined=len(entries) - len(free)))
+    if not any(plan.test for plan in plans):
+        free_count = sum(len(plan.train) - plan.joined for plan in plans)
+        if free_count < 2:
+            raise ProjectError(f"{source} has {_count_stories(free_count)} without checkpoints: "
+                               "too few to split",
+                               hint="write more stories, or pass the stories with --stories")
+        raise ProjectError(f"no stories file under {source} has two stories without "
+                           "checkpoints: each file is split on its own, so none can be held out",
+                           hint="put more stories into one file, or pass the stories with "
+                           "--stories")
+
+    results = []
+    for file, data, train, test, joined in plans:
+        if joined:
+            print(f"note: {file}: {_count_stories(joined)} joined by checkpoints kept for "
+                  "training only", file=stream)
+        test_path = None
+        if test:
+            test_path = _write_part(data, test, folder / f"{TEST_STORIES_PREFIX}{file.name}",
+                                    keep_rest=False)
+        training_path = _write_part(data, train, folder / f"{TRAIN_STORIES_PREFIX}{file.name}",
+                                    keep_rest=True)
+        if not test:
+            print(f"note: {file} has too few stories without checkpoints to hold one out: "
+                  "all of them train", file=stream)
+        results.append(StoriesFileSplit(file, training_path, test_path, len(train), len(test)))
+        print(f"{file} -> {training_path} ({_count_stories(len(train))})"
+              + (f", {test_path} ({_count_stories(len(test))})" if test_path else ""),
+              file=stream)
+    return results
+
+
+class _FilePlan(NamedTuple):
+    """How one stories file is split, before anything is written."""
+
+    file: Path
+    data: Any
+    train: list
+    test: list
+    #: how many of ``train`` are joined by checkpoints
+    joined: int
+
+
+def _count_stories(count: int) -> str:
+    return f"{count} stor{'y' if count == 1 else 'ies'}"
+
+
+def _has_checkpoint(entry: Any) -> bool:
+    """Whether a story, as written in its file, starts or ends at a checkpoint."""
+    steps = entry.get("steps") if isinstance(entry, dict) else None
+    return any(isinstance(step, dict) and "checkpoint" in step for step in steps or ())
+
+
+def _held_out_count(count: int, training_fraction: float) -> int:
+    """How many of ``count`` stories the test part gets: rounded, at least one, never all."""
+    if count < 2:
+        return 0
+    return min(count - 1, max(1, round(count * (1.0 - training_fraction))))
+
+
+def _refuse_same_names(files: list[Path]) -> None:
+    """Raise when two files to split share a name: their outputs would overwrite each other."""
+    from collections import defaultdict
+
+    from dialogflowlite.errors import ProjectError
+
+    by_name: dict[str, list[Path]] = defaultdict(list)
+    for file in files:
+        by_name[file.name].append(file)
+    clashes = [paths for paths in by_name.values() if len(paths) > 1]
+    if clashes:
+        raise ProjectError(
+            "; ".join(" and ".join(str(p) for p in paths) for paths in clashes)
+            + " have the same name, and the split names its files after the source's name",
+            hint="rename one of them, or split each folder on its own with --stories and --out")
+
+
+def _write_part(data: Any, stories: list, path: Path, *, keep_rest: bool) -> Path:
+    """Write ``stories`` as the ``stories:`` of the file read as ``data``: with everything
+    else it held when ``keep_rest`` (``data`` itself is changed then), else only its
+    ``version:``."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from dialogflowlite.io.story_writer import write_story_file
+
+    part = data if keep_rest else CommentedMap()
+    if not keep_rest and "version" in data:
+        part["version"] = data["version"]
+    part["stories"] = CommentedSeq(stories)
+    return write_story_file(part, path)
 
 
 def _add_split_stories_arguments(parser: argparse.ArgumentParser) -> None:
@@ -323,8 +432,8 @@ def _add_split_stories_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="PATH",
                         help="stories file or folder to split (default: <project>/data); "
                         "-u/--nlu is Rasa's name for it")
-    _add_split_options(parser, share="the stories",
-                       files=f"{TRAINING_STORIES_FILE} and {TEST_STORIES_FILE}")
+    _add_split_options(parser, share="each file's stories",
+                       files=f"{TRAIN_STORIES_PREFIX}<file> and {TEST_STORIES_PREFIX}<file>")
 
 
 def _run_split_stories(args: argparse.Namespace) -> int:
@@ -335,13 +444,14 @@ def _run_split_stories(args: argparse.Namespace) -> int:
 
 SPLIT_STORIES_COMMAND = Command(
     "data split stories",
-    "split the stories into a training and a test file",
+    "split each stories file into a training and a test file",
     _add_split_stories_arguments,
     _run_split_stories,
-    description="Split the stories into train_test_split/training_stories.yml and "
-    "test_stories.yml (rules are not split; stories joined by checkpoints stay in training). "
-    "Train on one with `dialogflowlite train --stories ...`, test the model with "
-    "`dialogflowlite test core --stories ...`.",
+    description="Split the stories of each stories file, as Rasa does: "
+    "train_test_split/train_<file> holds the file with its training stories (and its rules "
+    "and everything else), test_<file> the held-out stories; stories joined by checkpoints "
+    "stay in training. Train on the training files with `dialogflowlite train --stories ...`, "
+    "test the model with `dialogflowlite test core --stories ...`.",
 )
 
 

@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 #: the extracted markers file when none is named (written in the project folder)
 DEFAULT_OUTPUT = "extracted_markers.csv"
-#: the statistics files' prefix when none is named (next to the output file)
+#: the statistics files' prefix when none is named (in the project folder, as Rasa's
+#: ``stats`` is in the working folder, wherever the output file goes)
 DEFAULT_STATS_PREFIX = "stats"
 
 _STRATEGY_HELP = {
@@ -63,7 +64,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="write no statistics files")
     stats.add_argument("--stats-file-prefix", default=suppress, metavar="PREFIX",
                        help="write the statistics to PREFIX-overall.csv and "
-                            "PREFIX-per-session.csv (default: stats, next to the output file)")
+                            "PREFIX-per-session.csv (default: stats, in the project folder)")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +112,10 @@ async def run_evaluate_markers(
 
     Paths given are read relative to the working folder, else to the project
     (``config``, ``domain``); ``output`` and ``stats_file_prefix`` as given.
+    Without ``output`` the markers go to ``extracted_markers.csv`` in the
+    project; without ``stats_file_prefix`` the statistics go to
+    ``stats-overall.csv`` and ``stats-per-session.csv`` in the project (Rasa's
+    working folder), wherever the markers go.
     Existing output files are not overwritten: that is an error, raised
     before the tracker store is read.
     """
@@ -144,7 +149,7 @@ async def run_evaluate_markers(
 
     target = Path(output) if output is not None else project_dir / DEFAULT_OUTPUT
     prefix = Path(stats_file_prefix) if stats_file_prefix is not None \
-        else target.parent / DEFAULT_STATS_PREFIX
+        else project_dir / DEFAULT_STATS_PREFIX
     planned = [target, *(stats_paths(prefix) if stats else ())]
     for path in planned:
         if path.exists():
@@ -201,7 +206,7 @@ COMMAND = Command(
     "conversations in the tracker store that `run` uses (Rasa's `rasa evaluate markers`). "
     "Give a strategy (all, first_n N or sample_n N; default all), then the output file "
     "(default extracted_markers.csv in the project); statistics go to stats-overall.csv and "
-    "stats-per-session.csv next to it.",
+    "stats-per-session.csv in the project folder (--stats-file-prefix names others).",
     add_arguments=_add_arguments,
     run=_run,
 )

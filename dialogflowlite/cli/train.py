@@ -285,7 +285,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(for instance train_test_split/training_data.yml)")
     parser.add_argument("--stories", default=None, metavar="PATH",
                         help="stories file or folder to train on instead of the project's "
-                        "(for instance train_test_split/training_stories.yml); rules stay")
+                        "(for instance train_test_split/train_stories.yml); rules stay")
     parser.add_argument("--finetune", nargs="?", const="", default=None, metavar="MODEL",
                         help="start the NLU models from the weights of a trained model (the "
                         "newest in the output folder when MODEL is not given) instead of "

@@ -144,3 +144,26 @@ def write_stories_and_rules(stories: Sequence[Story], path: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(stories_and_rules_yaml(stories), encoding="utf-8")
     return target
+
+
+def write_story_file(data: Any, path: str | Path) -> Path:
+    """Write a stories file's YAML, as :func:`~dialogflowlite.io.yaml.read_yaml_file` read it.
+
+    ``data`` is the file's top-level mapping (with its lists changed, say): the
+    round trip keeps what the file said as it said it (comments, quoting, the
+    layout of each step), which rewriting it from parsed stories would not.
+    Creates the folder; returns ``path``.
+    """
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    yaml.width = 4096  # long user texts stay on one line
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(stream.getvalue(), encoding="utf-8")
+    return target

@@ -135,7 +135,7 @@ def test_split_stories_takes_rasa_s_nlu_option_for_its_source(tmp_path: Path) ->
         )
         stories = [
             story
-            for name in ("training_stories.yml", "test_stories.yml")
+            for name in ("train_stories.yml", "test_stories.yml")
             for story in to_plain(read_yaml_file(out / name))["stories"]
         ]
         assert sorted(s["story"] for s in stories) == [f"story {n}" for n in range(5)]

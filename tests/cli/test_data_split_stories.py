@@ -53,8 +53,10 @@ def names(path: Path) -> list[str]:
 def test_the_stories_are_split_by_the_seed_and_nothing_is_lost(write_project) -> None:
     root = write_project(domain=DOMAIN, stories=stories_yaml(10, joined=True), rules=RULES)
     out = io.StringIO()
-    training, test = split_stories(root, echo=out)
-    assert (training.parent, test.parent) == (root / "train_test_split",) * 2
+    [split] = split_stories(root, echo=out)  # rules.yml has no stories: nothing to split there
+    training, test = split.training, split.test
+    assert (training, test) == (root / "train_test_split" / "train_stories.yml",
+                                root / "train_test_split" / "test_stories.yml")
     trained, tested = names(training), names(test)
     assert len(tested) == 2  # a fifth of the 10 stories without checkpoints
     # stories joined by checkpoints only make sense together: both halves train
@@ -63,10 +65,10 @@ def test_the_stories_are_split_by_the_seed_and_nothing_is_lost(write_project) ->
                                               + ["first half", "second half"])
     assert "say bye" not in trained + tested  # rules are not examples to hold out
     assert "2 stories joined by checkpoints kept for training only" in out.getvalue()
-    again = split_stories(root, out=root / "again", echo=io.StringIO())
-    assert names(again[1]) == tested
-    other = split_stories(root, seed=7, out=root / "other", echo=io.StringIO())
-    assert names(other[1]) != tested or names(other[0]) != trained
+    [again] = split_stories(root, out=root / "again", echo=io.StringIO())
+    assert names(again.test) == tested
+    [other] = split_stories(root, seed=7, out=root / "other", echo=io.StringIO())
+    assert names(other.test) != tested or names(other.training) != trained
 
 
 def test_too_few_stories_are_an_error(write_project) -> None:
@@ -97,7 +99,7 @@ def test_training_on_the_split_uses_only_its_stories(write_project) -> None:
     assert main(["data", "split", "stories", "--project", str(root), "-q",
                  "--training-fraction", "0.7"]) == 0
     assert main(["train", "core", "--project", str(root), "-q", "--fixed-model-name", "held",
-                 "--stories", "train_test_split/training_stories.yml"]) == 0
+                 "--stories", "train_test_split/train_stories.yml"]) == 0
     with open_model(root / "models" / "held.tar") as archive:
         core = archive.manifest.sections["core"]
     assert (core["stories"], core["rules"]) == (7, 1)

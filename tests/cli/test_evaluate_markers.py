@@ -96,7 +96,9 @@ def test_all_conversations_of_run_s_store_into_the_csv_and_statistics(tmp_path: 
     out = tmp_path / "results" / "markers.csv"
     assert main(["evaluate", "markers", "--project", str(project), "all", str(out)]) == 0
     assert _lines(out) == [HEADER, *ALL_ROWS]
-    overall = _lines(tmp_path / "results" / "stats-overall.csv")
+    # the statistics go into the project (Rasa's working folder), not next to the output
+    assert not (tmp_path / "results" / "stats-overall.csv").exists()
+    overall = _lines(project / "stats-overall.csv")
     assert overall[:6] == [
         "sender_id,session_idx,marker,statistic,value",
         "all,nan,-,total_number_of_sessions,4",
@@ -107,7 +109,7 @@ def test_all_conversations_of_run_s_store_into_the_csv_and_statistics(tmp_path: 
         "all,nan,marker_mood_expressed,"
         "percentage_of_sessions_where_marker_applied_at_least_once,50.0",
     ]
-    per_session = _lines(tmp_path / "results" / "stats-per-session.csv")
+    per_session = _lines(project / "stats-per-session.csv")
     assert len(per_session) == 1 + 2 * 5 * 4  # markers x statistics x sessions
     printed = capsys.readouterr().out
     assert f"2 markers applied 3 times in 4 sessions of 3 conversations: {out}" in printed
