@@ -2,7 +2,8 @@
 
 * ``test core`` replays the test stories (``tests/*.yml``, or ``--stories``)
   and prints story accuracy and the action-level report; it writes
-  ``failed_test_stories.yml`` and ``story_report.json``.
+  ``failed_test_stories.yml``, ``story_report.json`` and
+  ``stories_with_warnings.yml`` (unless ``--no-warnings``).
 * ``test nlu`` scores the NLU on test examples (or by cross-validation); with
   several configs (``--config A.yml B.yml``, or a folder of them) it compares
   their pipelines instead, trained on less and less of the data
@@ -66,6 +67,7 @@ def core_test(
     echo: TextIO | None = None,
     whole_test: bool = False,
     max_stories: int | None = None,
+    warnings: bool = True,
 ) -> int:
     """Replay the test stories against the model; print and write the results; the exit code.
 
@@ -75,7 +77,8 @@ def core_test(
     text are always parsed by the model's NLU and their intent and entities
     checked (what Rasa does with ``--e2e``). Without ``errors`` the failed
     stories are not written (``failed_test_stories.yml``), without ``plots``
-    the action confusion matrix is not. ``max_stories`` tests only that many
+    the action confusion matrix is not, without ``warnings``
+    ``stories_with_warnings.yml`` is not. ``max_stories`` tests only that many
     of them, the first in file order.
     """
     from dialogflowlite.agent import Agent
@@ -114,7 +117,8 @@ def core_test(
     finally:
         agent.close()
     with tempfile.TemporaryDirectory(prefix="dfl-test-core-") as staging:
-        write_story_results(evaluation, staging, successes=successes, plots=plots)
+        write_story_results(evaluation, staging, successes=successes, plots=plots,
+                            warnings=warnings)
         _publish(Path(staging), output, leave_out=() if errors else (FAILED_STORIES_FILE,))
     print(evaluation.table(), file=stream)
     print(f"results written to {output}", file=stream)
@@ -360,7 +364,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
               config: str | Path | None = None, max_stories: int | None = None,
               compare: Sequence[Path] | None = None, runs: int | None = None,
               percentages: Sequence[int] | None = None,
-              evaluate_model_directory: bool = False,
+              evaluate_model_directory: bool = False, warnings: bool = True,
               echo: TextIO | None = None) -> int:
     """What ``dialogflowlite test`` runs; returns the exit code.
 
@@ -400,7 +404,8 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
                                    fail_on_prediction_errors=fail_on_prediction_errors,
                                    extract_slots=extract_slots, successes=successes,
                                    errors=errors, plots=plots, echo=stream,
-                                   max_stories=max_stories, whole_test=part is None))
+                                   max_stories=max_stories, whole_test=part is None,
+                                   warnings=warnings))
     if compare and part in (None, "nlu"):
         code = max(code, nlu_comparison_test(root, compare, nlu=nlu, out=out, runs=runs,
                                              percentages=percentages, plots=plots,
@@ -483,6 +488,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write what was predicted wrong: failed_test_stories.yml, "
                              "intent_errors.json, entity_errors.json, "
                              "response_selection_errors.json")
+    parser.add_argument("--no-warnings", action="store_true",
+                        help="do not write stories_with_warnings.yml (Rasa lists there the "
+                             "passed stories where action_unlikely_intent was predicted; no "
+                             "built-in policy predicts it, so it says there are none)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -496,7 +505,7 @@ def _run(args: argparse.Namespace) -> int:
                      compare=configs if len(configs) > 1 else None,
                      runs=args.runs, percentages=args.percentages,
                      evaluate_model_directory=args.evaluate_model_directory,
-                     max_stories=args.max_stories)
+                     max_stories=args.max_stories, warnings=not args.no_warnings)
 
 
 COMMAND = Command(

@@ -64,6 +64,7 @@ from dialogflowlite.shared.events import (
     ReminderScheduled,
     SessionStarted,
     SlotSet,
+    UserUtteranceFeaturization,
     UserUttered,
 )
 from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -105,6 +106,10 @@ class Prediction:
     #: log the action with ``hide_rule_turn``: a rule no story follows chose it, so
     #: the story-based policies do not see the turn (as in Rasa)
     hide_rule_turn: bool = False
+    #: the text of an end-to-end bot utterance, where the policies chose
+    #: ``action_send_text`` for one text (a story's ``bot:`` step); the story test
+    #: scores the step by this text, as Rasa scores a predicted bot text
+    action_text: str | None = None
 
     @classmethod
     def of(cls, predicted: Any) -> Prediction:
@@ -117,6 +122,7 @@ class Prediction:
             events=list(getattr(predicted, "events", None) or []),
             probabilities=dict(probabilities) if isinstance(probabilities, dict) else None,
             hide_rule_turn=bool(getattr(predicted, "hide_rule_turn", False)),
+            action_text=_text_or_none(getattr(predicted, "action_text", None)),
         )
 
 
@@ -464,7 +470,10 @@ class MessageProcessor:
             logger.error("follow-up action %r is unknown; the policies choose instead", followup)
         intent = tracker.latest_intent
         if intent in DEFAULT_INTENT_ACTIONS and _last_action(tracker) == ACTION_LISTEN:
-            return Prediction(DEFAULT_INTENT_ACTIONS[intent], 1.0, DEFAULT_INTENT_POLICY)
+            # Rasa answers these through its rule policy's default rules, so its ensemble
+            # notes, as after any listen, that the user turn is read by its intent
+            return Prediction(DEFAULT_INTENT_ACTIONS[intent], 1.0, DEFAULT_INTENT_POLICY,
+                              [UserUtteranceFeaturization(use_text_for_featurization=False)])
         if self.policies is None:
             return Prediction(ACTION_LISTEN, 1.0, None)
         return Prediction.of(self.policies.predict_next_action(tracker, self.domain))
@@ -658,6 +667,10 @@ def _last_action(tracker: DialogueStateTracker) -> str | None:
         if isinstance(event, ActionExecuted):
             return event.name
     return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _entity_list(entities: Any) -> list[dict[str, Any]]:

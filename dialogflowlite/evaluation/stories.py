@@ -13,10 +13,13 @@ As Rasa's ``rasa test core`` does, each predicted action is logged without
 ``hide_rule_turn``: a turn that a rule no story follows chose (an FAQ), hidden
 from story-based policies live, stays visible to them while testing.
 
+An end-to-end ``bot:`` step is scored by its text, as Rasa scores it: right
+only where the policies chose ``action_send_text`` for that same text.
+
 Results: story accuracy, an action-level precision / recall / F1 report,
 ``failed_test_stories.yml`` (the failed stories with ``# predicted: ...``
-comments), ``story_report.json`` and the action confusion matrix
-(``story_confusion_matrix.png``).
+comments), ``story_report.json``, ``stories_with_warnings.yml`` and the action
+confusion matrix (``story_confusion_matrix.png``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from dialogflowlite.dialogue.story_export import (
 )
 from dialogflowlite.errors import ProjectError
 from dialogflowlite.evaluation.nlu_metrics import classification_report, confusion_matrix
-from dialogflowlite.shared.domain import ACTION_LISTEN
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -58,6 +61,7 @@ logger = logging.getLogger(__name__)
 FAILED_STORIES_FILE = "failed_test_stories.yml"
 SUCCESSFUL_STORIES_FILE = "successful_test_stories.yml"
 REPORT_FILE = "story_report.json"
+WARNINGS_FILE = "stories_with_warnings.yml"
 CONFUSION_MATRIX_FILE = "story_confusion_matrix.png"
 
 
@@ -295,6 +299,25 @@ def joined_conversations(stories: Sequence[Story],
             for path in expand_story_paths(list(stories), domain=domain)]
 
 
+def expected_label(event: ActionExecuted) -> str:
+    """What a test story's action step is scored as: the action's name, or for an
+    end-to-end ``bot:`` step its text, as Rasa scores it (``action_send_text`` is only
+    how the step runs)."""
+    if event.action_text and event.name in (None, ACTION_SEND_TEXT):
+        return event.action_text
+    return event.name or ""
+
+
+def predicted_label(prediction: Any) -> str:
+    """What a prediction is scored as: the text, where the policies chose
+    ``action_send_text`` for one text, else the action's name. A prediction of
+    ``action_send_text`` that names no text cannot match a ``bot:`` step's text."""
+    text = getattr(prediction, "action_text", None)
+    if prediction.action_name == ACTION_SEND_TEXT and text:
+        return text
+    return prediction.action_name
+
+
 class StoryTester:
     """Replays test stories against an agent."""
 
@@ -359,11 +382,11 @@ class StoryTester:
 
     def _predict(self, tracker: DialogueStateTracker) -> tuple[str, str | None, float | None]:
         prediction = self.processor.predict_next_action(tracker)
-        return prediction.action_name, prediction.policy_name, prediction.confidence
+        return predicted_label(prediction), prediction.policy_name, prediction.confidence
 
     def _check_action(self, tracker: DialogueStateTracker, event: ActionExecuted,
                       outcome: StoryOutcome) -> None:
-        expected = event.name or event.action_text or ""
+        expected = expected_label(event)
         predicted, policy, confidence = self._predict(tracker)
         loop = tracker.active_loop_name
         if predicted != expected and predicted == loop and loop in self.domain.forms:
@@ -427,9 +450,18 @@ async def evaluate_stories(agent: Agent, stories: Sequence[Story], *,
 
 
 def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
-                        successes: bool = False, plots: bool = True) -> dict[str, Path]:
+                        successes: bool = False, plots: bool = True,
+                        warnings: bool = True) -> dict[str, Path]:
     """Write ``failed_test_stories.yml`` and ``story_report.json`` (and the successes);
-    with ``plots``, also the action confusion matrix ``story_confusion_matrix.png``."""
+    with ``plots``, also the action confusion matrix ``story_confusion_matrix.png``;
+    with ``warnings``, ``stories_with_warnings.yml``.
+
+    Rasa lists there the passed stories in which ``action_unlikely_intent`` was
+    predicted (by its UnexpecTEDIntentPolicy); no built-in policy predicts it, and
+    the replay does not look for it, so the file holds Rasa's note that there are
+    none. It is written all the same, where scripts that collect Rasa's results
+    look for it.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -450,6 +482,10 @@ def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
         success_path.write_text(stories_yaml(passed) if passed else
                                 "# None of the test stories succeeded :(\n", encoding="utf-8")
         written["successes"] = success_path
+    if warnings:
+        warnings_path = out / WARNINGS_FILE
+        warnings_path.write_text("# No warnings for test stories\n", encoding="utf-8")
+        written["warnings"] = warnings_path
     report_path = out / REPORT_FILE
     report_path.write_text(json.dumps(evaluation.report(), indent=2, ensure_ascii=False),
                            encoding="utf-8")
@@ -509,9 +545,10 @@ def load_test_stories(path: str | Path, kind: str = "test") -> list[Story]:
 
 def run_story_test(agent: Agent, stories: Sequence[Story], *, out_dir: str | Path | None,
                    extract_slots: bool = True, successes: bool = False,
-                   plots: bool = True) -> StoryEvaluation:
+                   plots: bool = True, warnings: bool = True) -> StoryEvaluation:
     """Evaluate and (with ``out_dir``) write the results; the ``test core`` command uses this."""
     evaluation = asyncio.run(evaluate_stories(agent, stories, extract_slots=extract_slots))
     if out_dir is not None:
-        write_story_results(evaluation, out_dir, successes=successes, plots=plots)
+        write_story_results(evaluation, out_dir, successes=successes, plots=plots,
+                            warnings=warnings)
     return evaluation

@@ -375,18 +375,19 @@ class SendTextPolicy:
         return SimpleNamespace(action_name=name, confidence=0.8, policy_name="SendTextPolicy")
 
 
-def test_a_bot_step_is_scored_as_the_action_that_sends_text(write_project,
-                                                            tmp_path: Path) -> None:
-    # the policies choose action_send_text, not a text: both sides are scored so
+def test_a_bot_step_is_scored_by_its_text(write_project, tmp_path: Path) -> None:
+    # as in Rasa: the step's text is the label, and choosing action_send_text without
+    # naming that text does not match it
     project = load_project(write_project(domain=FAQ_DOMAIN, tests=FAQ_TESTS))
     agent = Agent(project.domain, policies=SendTextPolicy(), parser=FaqParser())
     evaluation = asyncio.run(evaluate_stories(agent, project.test_stories[1:]))
     [outcome] = evaluation.outcomes
-    assert outcome.passed
-    assert ("action_send_text", "action_send_text") in [
+    assert not outcome.passed
+    assert ("see you", "action_send_text") in [
         (c.expected, c.predicted) for c in outcome.actions]
     written = write_story_results(evaluation, tmp_path, plots=False)
     report = json.loads(written["report"].read_text(encoding="utf-8"))
-    assert report["action_send_text"]["support"] == 1
-    assert report["action_send_text"]["f1-score"] == 1.0
-    assert "see you" not in report
+    assert report["see you"]["support"] == 1
+    assert report["see you"]["recall"] == 0.0
+    assert "action_send_text" not in report
+    assert '- bot: "see you"  # predicted: action_send_text' in written["failed"].read_text()
