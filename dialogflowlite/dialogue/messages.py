@@ -79,7 +79,8 @@ def bot_uttered(message: dict[str, Any]) -> BotUttered:
 
 
 def bot_message(event: BotUttered) -> dict[str, Any]:
-    """The message of a ``bot`` event, keys only when set (``metadata`` holds the rest)."""
+    """The message of a ``bot`` event, keys only when set, an empty ``text`` included
+    (``metadata`` holds the rest)."""
     message: dict[str, Any] = {"text": event.text}
     for key in BOT_DATA_KEYS:
         value = event.data.get(key)
@@ -89,7 +90,9 @@ def bot_message(event: BotUttered) -> dict[str, Any]:
         del message["attachment"]
     if event.metadata:
         message["metadata"] = dict(event.metadata)
-    return {key: value for key, value in message.items() if value not in (None, "")}
+    # an empty text stays: Rasa hands it to the channel, which sends it with buttons
+    return {key: value for key, value in message.items()
+            if value is not None and (value != "" or key == "text")}
 
 
 def channel_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:

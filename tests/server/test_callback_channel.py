@@ -62,7 +62,7 @@ def test_cards_are_delivered_as_rasas_rest_replies(make_app, agent, receiver: Re
         {"recipient_id": "cal", "text": "Our cats"},
         {"recipient_id": "cal", "text": "Tom : grey",
          "buttons": [{"title": "Adopt", "payload": "/choose"}]},
-        {"recipient_id": "cal", "text": "Kit : black"}]
+        {"recipient_id": "cal", "text": "Kit : black", "buttons": []}]
 
 
 def test_a_refused_delivery_is_logged_and_the_turn_kept(make_app, agent, caplog) -> None:

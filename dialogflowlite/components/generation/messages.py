@@ -40,8 +40,13 @@ RICH_KEYS: tuple[str, ...] = ("quick_replies", "elements")
 
 
 def compact_message(message: dict[str, Any]) -> dict[str, Any]:
-    """``message`` with only known keys whose values are set, in :data:`MESSAGE_KEYS` order."""
-    return {key: message[key] for key in MESSAGE_KEYS if message.get(key) not in (None, "", [], {})}
+    """``message`` with only known keys whose values are set, in :data:`MESSAGE_KEYS` order.
+
+    An empty ``text`` is kept: Rasa sends it with the buttons it heads (``"text": ""``).
+    """
+    return {key: message[key] for key in MESSAGE_KEYS
+            if message.get(key) not in (None, "", [], {})
+            or (key == "text" and message.get(key) == "")}
 
 
 def bot_event_data(message: dict[str, Any]) -> dict[str, Any]:
@@ -109,8 +114,8 @@ def _card_replies(reply: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         item = dict(head)
         item["text"] = f"{element.get('title', '')} : {element.get('subtitle', '')}"
-        if element.get("buttons"):
-            item["buttons"] = list(element["buttons"])
+        # Rasa's collecting channel sends a card's buttons, an empty list too
+        item["buttons"] = list(element.get("buttons") or [])
         out.append(item)
     return out
 

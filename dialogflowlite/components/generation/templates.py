@@ -3,7 +3,7 @@
 A response has variations. Which ones apply depends on the output channel
 (``channel:``) and on slot values (``condition: [{type: slot, name, value}]``),
 with Rasa's order of preference: conditional variations for this channel,
-then conditional ones for any channel, then plain ones for this channel, then
+then plain ones for this channel, then conditional ones for any channel, then
 plain ones for any channel. Among those that apply, one is chosen at random
 (a seeded generator) or in turn (``sequential``, counted per conversation).
 
@@ -14,17 +14,21 @@ value shows up in testing instead of turning into an empty string. The slots
 Rasa's domain adds by itself (``session_started_metadata``, and
 ``requested_slot`` with forms) are no author's omission when unset: they read
 ``None``, as in Rasa.
+
+A variation with ``metadata: {template: jinja}`` is a Jinja template instead
+(``{{ slot }}``, filters, ``{% if %}``), as Rasa renders it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.messages import compact_message
-from dialogflowlite.errors import ConfigError
+from dialogflowlite.errors import ConfigError, ProjectError
 from dialogflowlite.shared.domain import (
     REQUESTED_SLOT,
     SESSION_START_METADATA_SLOT,
@@ -133,6 +137,87 @@ def interpolate_all(value: Any, values: dict[str, Any], *, response: str = "") -
     return value
 
 
+#: ``metadata: {template: ...}`` of a variation: how its strings are filled (Rasa's names)
+TEMPLATE_ENGINE_KEY = "template"
+FORMAT_ENGINE = "format"
+JINJA_ENGINE = "jinja"
+TEMPLATE_ENGINES = (FORMAT_ENGINE, JINJA_ENGINE)
+
+
+def template_engine(variation: dict[str, Any]) -> str:
+    """The engine that fills ``variation``'s strings: ``format`` unless its
+    ``metadata`` says ``template: jinja``."""
+    metadata = variation.get("metadata")
+    if not isinstance(metadata, dict):
+        return FORMAT_ENGINE
+    return metadata.get(TEMPLATE_ENGINE_KEY) or FORMAT_ENGINE
+
+
+@functools.cache
+def _jinja_environment() -> Any:
+    # the sandbox keeps a template from reaching Python internals
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment()
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def check_template_engines(domain: Domain) -> None:
+    """Refuse a variation whose ``metadata.template`` names no known engine, or whose
+    jinja template does not parse, naming the response (Rasa fails at the first reply)."""
+    for name, definition in domain.responses.items():
+        for variation in definition.variations:
+            engine = template_engine(variation)
+            if engine not in TEMPLATE_ENGINES:
+                raise ProjectError(
+                    f"response '{name}' has metadata.template '{engine}', which is not known",
+                    hint=f"use one of {', '.join(TEMPLATE_ENGINES)}",
+                    position=definition.position)
+            if engine != JINJA_ENGINE:
+                continue
+            from jinja2 import TemplateSyntaxError
+
+            for key in _CONTENT_KEYS:
+                for text in _strings(variation.get(key)):
+                    try:
+                        _jinja_environment().parse(text)
+                    except TemplateSyntaxError as e:
+                        raise ProjectError(
+                            f"response '{name}': the jinja template of '{key}' does not "
+                            f"parse: {e}", hint="fix the template or drop metadata.template",
+                            position=definition.position) from e
+
+
+def interpolate_jinja(value: Any, values: dict[str, Any], *, response: str = "") -> Any:
+    """Render every string inside ``value`` as a jinja template over ``values``, as
+    Rasa does for a variation with ``metadata: {template: jinja}``: ``{{ slot }}``,
+    filters and ``{% if %}``; an unset slot reads ``None``."""
+    if isinstance(value, str):
+        from jinja2 import TemplateError
+
+        try:
+            return _jinja_environment().from_string(value).render(values)
+        except TemplateError as e:
+            # as Rasa: the string is sent as written, and the reason logged
+            logger.warning("response '%s': jinja could not fill %r (%s); it is sent as "
+                           "written", response or "?", value, e)
+            return value
+    if isinstance(value, dict):
+        return {k: interpolate_jinja(v, values, response=response) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate_jinja(v, values, response=response) for v in value]
+    return value
+
+
 def placeholders(text: str) -> list[str]:
     """The slot names ``text`` refers to, in order, without repeats."""
     found: list[str] = []
@@ -156,6 +241,7 @@ class TemplateRenderer:
         if selection not in SELECTION_MODES:
             raise ConfigError(f"response_selection '{selection}' is not known",
                               hint=f"use one of {', '.join(SELECTION_MODES)}")
+        check_template_engines(domain)
         self.domain = domain
         self.selection = selection
         self.random = random.Random(seed)
@@ -239,7 +325,9 @@ class TemplateRenderer:
                 (conditional_here if variation_channel else conditional_any).append(variation)
             else:
                 (plain_here if variation_channel else plain_any).append(variation)
-        for group in (conditional_here, conditional_any, plain_here, plain_any):
+        # Rasa's order: a plain variation for this channel goes before a conditional one
+        # written for every channel, so a channel's own wording is never lost to it
+        for group in (conditional_here, plain_here, conditional_any, plain_any):
             if group:
                 return group
         return []
@@ -280,8 +368,13 @@ class TemplateRenderer:
                          values: dict[str, Any]) -> dict[str, Any]:
         """One variation as a bot message, placeholders filled from ``values``."""
         message: dict[str, Any] = {}
+        jinja = template_engine(variation) == JINJA_ENGINE
         for key in _CONTENT_KEYS:
-            if key in variation:
+            if key not in variation:
+                continue
+            if jinja:
+                message[key] = interpolate_jinja(variation[key], values, response=name)
+            else:
                 message[key] = interpolate_all(variation[key], values, response=name)
         metadata = dict(variation.get("metadata") or {})
         metadata[UTTER_ACTION_KEY] = name

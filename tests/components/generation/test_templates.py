@@ -240,8 +240,8 @@ def test_channel_replies_keep_quick_replies_and_cards_for_the_channels(domain) -
     assert rasa_replies(quick + cards) == [
         {"recipient_id": "u1", "text": "Quick?", "buttons": [{"title": "A", "payload": "/a"}]},
         {"recipient_id": "u1", "text": "Cards"},
-        {"recipient_id": "u1", "text": "Card 1 : first"},
-        {"recipient_id": "u1", "text": "Card 2 : "}]
+        {"recipient_id": "u1", "text": "Card 1 : first", "buttons": []},
+        {"recipient_id": "u1", "text": "Card 2 : ", "buttons": []}]
     # replies already in the REST shape stay as they are
     flat = flatten_replies(quick + cards)
     assert flatten_replies(flat) == flat and rasa_replies(flat) == flat
