@@ -129,7 +129,19 @@ def _configure_masking(endpoints: dict) -> None:
         module.configure(endpoints.get("masking"))
 
 
+def tolerate_undecodable_input() -> None:
+    """Piped input that is not UTF-8 (a Latin-1 file, a stray byte) reads with U+FFFD in
+    place of the bytes it cannot decode. A strict stdin ended the shell with a
+    traceback at the first such line; a surrogate-escaping one (Python's choice
+    under the C locale) let through text no tracker store can encode as UTF-8."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdin, "errors", None) in (
+            "strict", "surrogateescape"):
+        reconfigure(errors="replace")
+
+
 def _run(args: argparse.Namespace) -> int:
+    tolerate_undecodable_input()
     asyncio.run(run_shell(args.project, args.model, args.sender, args.history,
                           nlu_only=args.part == "nlu", endpoints_file=args.endpoints))
     return 0

@@ -31,6 +31,7 @@ makes an in-memory one: nothing reaches the production store.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -126,7 +127,12 @@ class StreamPrompt:
 
     def ask(self, question: str) -> str:
         if self.interactive and self.stdin is sys.stdin and self.stdout is sys.stdout:
-            return input(question)
+            try:
+                return input(question)
+            except EOFError:
+                # Ctrl-D leaves the cursor after the question: what follows needs a line
+                self.stdout.write("\n")
+                raise
         self.stdout.write(question)
         self.stdout.flush()
         line = self.stdin.readline()
@@ -729,9 +735,14 @@ class InteractiveSession:
                 for number, button in enumerate(message.get("buttons") or [], 1):
                     self.prompt.show(f"       {number}: {button.get('title')} "
                                      f"({button.get('payload')})")
-                for key in ("image", "attachment", "custom"):
+                # labelled as the shell (and Rasa's console) shows them; a custom payload
+                # as JSON, so that it can be copied into a response
+                for key in ("image", "attachment"):
                     if message.get(key):
-                        self.prompt.show(f"       {key}: {message[key]}")
+                        self.prompt.show(f"       {key.capitalize()}: {message[key]}")
+                if message.get("custom") is not None:
+                    self.prompt.show("       Custom: " + json.dumps(message["custom"],
+                                                                    ensure_ascii=False))
             elif isinstance(event, SlotSet):
                 self.prompt.show(f"  slot {event.name} = {event.value!r}")
             elif isinstance(event, ActiveLoop):

@@ -10,11 +10,16 @@ Three kinds of files take what a session taught:
   the project's domain lacks, added to ``domain.yml`` (or, for a ``domain/``
   folder, to ``domain/interactive_domain.yml``).
 
-A file that exists is read, added to and written again through ruamel.yaml's
-round trip, so nothing it held is lost and its comments stay. A file that
-cannot be read (broken YAML, a list where a mapping belongs) is left alone:
-the new content goes to a sibling file named with the time, and the report
-says so.
+A domain or stories file that exists keeps every line it had: the new
+entries are inserted after the last line of their section (or a new section
+is added at the end), indented as the section's entries are, so an author's
+comments, blank lines and indentation (often mixed in one Rasa domain) stay
+as they were. Where a section cannot be extended line by line (a flow-style
+``[a, b]`` list, say), and for NLU files, whose examples join their intent's
+entry, the file goes through ruamel.yaml's round trip, which keeps its
+content and comments but lays it out with one indentation. A file that cannot be read
+(broken YAML, a list where a mapping belongs) is left alone: the new content
+goes to a sibling file named with the time, and the report says so.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +59,8 @@ from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
 from dialogflowlite.shared.tracker import applied_events
 from dialogflowlite.shared.training_data import TrainingData, annotate
 
-#: where the stories and NLU examples go unless the user says otherwise (Rasa's names)
+#: where the stories and NLU examples go unless the user says otherwise (Rasa asks, offering
+#: data/stories.yml and data/nlu.yml; files of their own keep the author's data apart)
 DEFAULT_STORIES_FILE = "data/interactive_stories.yml"
 DEFAULT_NLU_FILE = "data/interactive_nlu.yml"
 #: the file of a ``domain/`` folder that takes the new domain entries
@@ -261,23 +267,160 @@ def _rescue_file(path: Path) -> Path:
     return candidate
 
 
-def _merge_or_rescue(path: Path, fresh_text: str, merge, notes: list[str]) -> Path:
+def _merge_or_rescue(path: Path, fresh_text: str, merge, notes: list[str],
+                     blocks: Callable[[Any], dict[str, str]] | None = None) -> Path:
     """Write ``fresh_text`` to a new ``path``, or ``merge(data, fresh)`` into an existing one.
 
-    When the existing file cannot take it, the fresh content goes to a sibling
-    file (so nothing of the session is lost) and a note says why.
+    With ``blocks`` (``fresh`` -> the new entries of each top-level key as YAML
+    text, see :func:`insert_blocks`) the existing file keeps its lines and the
+    entries are inserted among them, when that gives exactly the merged
+    content; otherwise the merged content is dumped. When the existing file
+    cannot take it, the fresh content goes to a sibling file (so nothing of
+    the session is lost) and a note says why.
     """
     if not path.exists():
         return _write(path, fresh_text)
     try:
         data, yaml = _read_for_update(path)
-        merged = merge(data, read_yaml(fresh_text))
+        fresh = read_yaml(fresh_text)
+        merged = merge(data, fresh)
+        if blocks is not None:
+            original = path.read_text(encoding="utf-8")
+            inserted = insert_blocks(original, _round_trip_yaml().load(original), blocks(fresh))
+            if inserted is not None and _same_content(inserted, merged):
+                return _write(path, inserted)
         return _write(path, _dump(merged, yaml))
     except DialogflowLiteError as e:
         rescue = _write(_rescue_file(path), fresh_text)
         notes.append(f"{e.render()}; the new content went to {rescue} instead "
                      "(merge it by hand)")
         return rescue
+
+
+# ---------------------------------------------------------------- line insertion
+
+
+def _plain(data: Any) -> Any:
+    """``data`` as plain dicts, lists and scalars, mapping order kept (for comparing)."""
+    if isinstance(data, Mapping):
+        return [[_plain(key), _plain(value)] for key, value in data.items()]
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    return data if data is None or isinstance(data, (bool, int, float)) else str(data)
+
+
+def _same_content(text: str, expected: Any) -> bool:
+    try:
+        return _plain(_round_trip_yaml().load(text)) == _plain(expected)
+    except Exception:  # any text that does not read back as expected is not used
+        return False
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _is_content(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _section_end(lines: list[str], start: int, stop: int) -> int:
+    """The index after the last line of the section whose lines run from ``start`` to
+    ``stop``: blank lines and column-0 comments at its end belong to what follows."""
+    end = stop
+    while end > start and not (_is_content(lines[end - 1])
+                               or (lines[end - 1].startswith((" ", "\t"))
+                                   and lines[end - 1].strip())):
+        end -= 1
+    return end
+
+
+def _entries_spaced(lines: list[str], entry_lines: list[int]) -> bool:
+    """Whether the section's entries are separated by blank lines (the new one is too)."""
+    return len(entry_lines) > 1 and not lines[entry_lines[1] - 1].strip()
+
+
+def insert_blocks(text: str, data: Any, blocks: Mapping[str, str]) -> str | None:
+    """``text`` with each of ``blocks`` (top-level key -> its new entries as YAML at column
+    0) inserted after the last line of the key's section, indented as its entries;
+    a key the file lacks becomes a new section at the end. ``data`` is ``text`` loaded
+    round trip. None when a section does not allow it (flow style, empty, odd layout)."""
+    if not isinstance(data, CommentedMap):
+        return None
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    key_lines = sorted(data.lc.key(key)[0] for key in data)
+    inserts: dict[int, list[str]] = {}
+    appended: list[str] = []
+    for key, block in blocks.items():
+        block_lines = block.splitlines(keepends=True)
+        if key not in data:
+            appended += ["\n", f"{key}:\n", *("  " + line if line.strip() else line
+                                              for line in block_lines)]
+            continue
+        value = data[key]
+        if not isinstance(value, (CommentedSeq, CommentedMap)) or not value:
+            return None
+        if value.fa.flow_style():
+            return None
+        if isinstance(value, CommentedSeq):
+            entry_lines = [value.lc.item(index)[0] for index in range(len(value))]
+            first = lines[entry_lines[0]]
+            column = _indent_of(first)
+            if not first[column:].startswith("-"):
+                return None
+        else:
+            entry_lines = [value.lc.key(name)[0] for name in value]
+            column = value.lc.key(next(iter(value)))[1]
+        if column == 0 and isinstance(value, CommentedMap):
+            return None
+        key_line = data.lc.key(key)[0]
+        if entry_lines[0] <= key_line:
+            return None
+        later = [line for line in key_lines if line > key_line]
+        end = _section_end(lines, key_line + 1, later[0] if later else len(lines))
+        new = ["\n"] if _entries_spaced(lines, entry_lines) else []
+        new += [" " * column + line if line.strip() else line for line in block_lines]
+        inserts.setdefault(end, []).extend(new)
+    out: list[str] = []
+    for index in range(len(lines) + 1):
+        out += inserts.get(index, [])
+        if index < len(lines):
+            out.append(lines[index])
+    return "".join(out + appended)
+
+
+def _block_text(value: Any, sequence_offset: int = 0) -> str:
+    """``value`` (a list, or a mapping) as YAML at column 0; nested lists have their
+    dashes ``sequence_offset`` columns in from their key."""
+    yaml = _round_trip_yaml()
+    offset = max(sequence_offset, 0)
+    yaml.indent(mapping=2, sequence=offset + 2, offset=offset)
+    return _dump(value, yaml)
+
+
+def _nested_offset(data: Any, key: str, text: str) -> int:
+    """How far the dashes of the lists inside ``data[key]``'s first entry sit in from
+    its key (0 in ``utter_x:\n- text: hi``, 2 in ``utter_x:\n  - text: hi``)."""
+    section = data.get(key) if isinstance(data, CommentedMap) else None
+    if not isinstance(section, CommentedMap) or not section:
+        return 2
+    first = next(iter(section))
+    entry = section[first]
+    if not isinstance(entry, CommentedSeq) or not entry:
+        return 2
+    dash_line = text.splitlines()[entry.lc.item(0)[0]]
+    return _indent_of(dash_line) - section.lc.key(first)[1]
+
+
+def _stories_block(fresh_text: str) -> str:
+    """The entries under ``stories:`` of text written by :func:`stories_yaml`, as they are
+    (their step comments included)."""
+    lines = fresh_text.splitlines(keepends=True)
+    start = next(index for index, line in enumerate(lines) if line.startswith("stories:"))
+    return "".join(lines[start + 1:])
 
 
 # ---------------------------------------------------------------- stories
@@ -316,7 +459,9 @@ def write_stories(segments: Sequence[Sequence[Event]], path: Path, project: Proj
         _expect_list(data, path, "stories").extend(fresh["stories"])
         return data
 
-    return _merge_or_rescue(path, stories_yaml(stories), merge, notes)
+    fresh_text = stories_yaml(stories)
+    return _merge_or_rescue(path, fresh_text, merge, notes,
+                            blocks=lambda fresh: {"stories": _stories_block(fresh_text)})
 
 
 # ---------------------------------------------------------------- NLU examples
@@ -486,7 +631,16 @@ def write_domain(additions: DomainAdditions, path: Path, notes: list[str]) -> Pa
             responses.update(fresh["responses"])
         return data
 
-    return _merge_or_rescue(path, _fresh_domain(additions), merge, notes)
+    def blocks(fresh: Any) -> dict[str, str]:
+        found = {key: _block_text(list(fresh[key]))
+                 for key in ("intents", "entities", "actions") if key in fresh}
+        if "responses" in fresh:
+            text = path.read_text(encoding="utf-8")
+            offset = _nested_offset(_round_trip_yaml().load(text), "responses", text)
+            found["responses"] = _block_text(dict(fresh["responses"]), offset)
+        return found
+
+    return _merge_or_rescue(path, _fresh_domain(additions), merge, notes, blocks=blocks)
 
 
 # ---------------------------------------------------------------- all of it

@@ -1,0 +1,234 @@
+"""``dialogflowlite interactive`` writing into a Rasa author's own files.
+
+Rasa's starter domain mixes two indentations (``intents:`` with indented
+dashes, ``responses:`` with dashes under their key) and separates responses
+with blank lines. A session that adds to such a file must leave every line
+of it as it was and put the new entries where the author would.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from keyword_bot import REGEX_CONFIG
+from plain_data import write_files
+
+from dialogflowlite.cli.interactive import run_interactive
+from dialogflowlite.io.loader import load_project
+
+DOMAIN = """\
+version: "2.0"
+
+intents:
+  - greet
+  - goodbye
+
+responses:
+  utter_greet:
+  - text: "Hey! How are you?"
+    buttons:
+    - title: "great"
+      payload: "/goodbye"
+
+  utter_cheer_up:
+  - text: "Here is something to cheer you up:"
+    image: "https://i.imgur.com/nGF1K8f.jpg"
+    custom:
+      kind: gif
+      loop: true
+
+  # said at the end
+  utter_goodbye:
+  - text: "Bye"
+
+session_config:
+  session_expiration_time: 60  # value in minutes
+  carry_over_slots_to_new_session: true
+"""
+
+STORIES = """\
+version: "2.0"
+stories:
+# the happy path
+- story: happy path
+  steps:
+  - intent: greet
+  - action: utter_greet
+
+- story: leaving
+  steps:
+  - intent: goodbye
+  - action: utter_goodbye
+"""
+
+PROJECT = {
+    "data/nlu.yml": """
+        version: "2.0"
+        nlu:
+        - intent: greet
+          examples: |
+            - hi
+        - intent: goodbye
+          examples: |
+            - bye
+        """,
+    "config.yml": REGEX_CONFIG,
+}
+
+
+def _write(root: Path) -> Path:
+    write_files(root, PROJECT)
+    (root / "domain.yml").write_text(DOMAIN, encoding="utf-8")
+    (root / "data" / "stories.yml").write_text(STORIES, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    root = _write(tmp_path_factory.mktemp("interactive-audit-bot"))
+    return train(root, options=TrainOptions(progress=False)).model_path
+
+
+@pytest.fixture
+def project(tmp_path: Path, trained: Path) -> Path:
+    root = _write(tmp_path / "bot")
+    (root / "models").mkdir()
+    shutil.copy(trained, root / "models" / trained.name)
+    return root
+
+
+def chat(project: Path, answers: list[str], **options) -> str:
+    stdout = io.StringIO()
+    run_interactive(project, stdin=io.StringIO("".join(f"{a}\n" for a in answers)),
+                    stdout=stdout, **options)
+    return stdout.getvalue()
+
+
+#: a message without an intent made a new intent, answered by a new response and a
+#: new custom action, then the bot listens
+NEW_EVERYTHING = ["I feel meh", "mood_meh", "y", "", "n", "utter_meh", "Sorry to hear that.",
+                  "n", "action_log_mood", "y", "action_listen"]
+
+
+def _added_lines(before: str, after: str) -> list[str]:
+    """The lines ``after`` adds to ``before``, failing if any of ``before``'s lines
+    changed or went."""
+    old, new = before.splitlines(), after.splitlines()
+    added = []
+    for tag, _, _, start, end in difflib.SequenceMatcher(None, old, new,
+                                                         autojunk=False).get_opcodes():
+        assert tag in ("equal", "insert"), f"lines of the author's file changed:\n{after}"
+        if tag == "insert":
+            added += new[start:end]
+    return [line for line in added if line.strip()]
+
+
+def test_domain_additions_keep_every_line_of_a_mixed_indentation_domain(
+        project: Path) -> None:
+    out = chat(project, [*NEW_EVERYTHING, "/export"], port=None)
+    assert "added to domain.yml: intent mood_meh; action action_log_mood; response utter_meh" \
+        in out
+    after = (project / "domain.yml").read_text(encoding="utf-8")
+    assert _added_lines(DOMAIN, after) == [
+        "  - mood_meh", "  utter_meh:", "  - text: Sorry to hear that.",
+        "actions:", "  - action_log_mood"]
+    # the new intent ends the intents, the response the responses, as the author writes them
+    assert after.index("  - mood_meh") < after.index("responses:")
+    assert after.index("  utter_meh:") < after.index("session_config:")
+    domain = load_project(project).domain
+    assert "mood_meh" in domain.intents and "action_log_mood" in domain.action_names
+    assert domain.responses["utter_meh"].variations[0]["text"] == "Sorry to hear that."
+
+
+def test_stories_appended_to_the_authors_stories_file_keep_its_lines(project: Path) -> None:
+    chat(project, [*NEW_EVERYTHING, "/export"], port=None,
+         out_stories="data/stories.yml")
+    after = (project / "data" / "stories.yml").read_text(encoding="utf-8")
+    added = _added_lines(STORIES, after)
+    assert added[:2] == ['- story: "interactive_story_1"', "  steps:"]
+    stories = {story.name: story for story in load_project(project).stories}
+    assert set(stories) == {"happy path", "leaving", "interactive_story_1"}
+
+
+def test_a_flow_style_section_still_takes_the_additions(project: Path) -> None:
+    flow = DOMAIN.replace("intents:\n  - greet\n  - goodbye\n", "intents: [greet, goodbye]\n")
+    (project / "domain.yml").write_text(flow, encoding="utf-8")
+    chat(project, [*NEW_EVERYTHING, "/export"], port=None)
+    text = (project / "domain.yml").read_text(encoding="utf-8")
+    assert "# said at the end" in text and "# value in minutes" in text
+    domain = load_project(project).domain
+    assert list(domain.intents)[:3] == ["greet", "goodbye", "mood_meh"]
+    assert "utter_meh" in domain.responses
+
+
+def test_the_default_files_of_a_fresh_project_are_written_whole(project: Path) -> None:
+    # documented: the stories go to a file of their own unless --out-stories says otherwise
+    chat(project, [*NEW_EVERYTHING, "/export"], port=None)
+    assert (project / "data" / "stories.yml").read_text(encoding="utf-8") == STORIES
+    written = load_project(project).stories
+    assert [story.name for story in written if story.position.file.endswith(
+        "interactive_stories.yml")] == ["interactive_story_1"]
+
+
+def test_undecodable_piped_input_is_one_garbled_message(project: Path) -> None:
+    answers = "\n".join(NEW_EVERYTHING[1:]) + "\n/export\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogflowlite.cli.main", "interactive", "--project",
+         str(project), "-m", "models", "--skip-visualization"],
+        input=b"I feel m\xe9h\n" + answers.encode(), capture_output=True, timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    examples = {m.text: m.intent for m in load_project(project).nlu.examples}
+    assert examples["I feel m\ufffdh"] == "mood_meh"
+
+
+def test_ctrl_d_at_a_terminal_question_ends_its_line(monkeypatch, capsys) -> None:
+    from dialogflowlite.dialogue.interactive import StreamPrompt
+
+    def end_of_input(question: str) -> str:
+        print(question, end="")
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", end_of_input)
+    prompt = StreamPrompt()
+    prompt.interactive = True  # as on a terminal
+    with pytest.raises(EOFError):
+        prompt.ask("Your message: ")
+    prompt.show("Export the conversations before quitting? [Y/n] ")
+    assert capsys.readouterr().out.splitlines() == [
+        "Your message: ", "Export the conversations before quitting? [Y/n] "]
+
+
+def test_images_and_custom_payloads_show_as_in_the_shell(project: Path) -> None:
+    out = chat(project, ["/greet", "", "n", "utter_cheer_up", "n", "action_listen", "/stop",
+                         "n"], port=None)
+    assert "  bot: Here is something to cheer you up:" in out
+    assert "       Image: https://i.imgur.com/nGF1K8f.jpg" in out
+    # JSON, not a Python dict, so it can be pasted into a response
+    assert '       Custom: {"kind": "gif", "loop": true}' in out
+
+
+def test_a_domain_ending_in_a_comment_without_a_line_break(tmp_path: Path) -> None:
+    from dialogflowlite.dialogue.interactive_export import DomainAdditions, write_domain
+
+    path = tmp_path / "domain.yml"
+    text = ('version: "3.1"\nintents:\n    - greet   # hello\n    - bye\n\n'
+            "# responses come later\nactions:\n- action_a\n# the end")
+    path.write_text(text, encoding="utf-8")
+    notes: list[str] = []
+    write_domain(DomainAdditions(intents=["ask"], actions=["action_b"]), path, notes)
+    assert notes == []
+    assert path.read_text(encoding="utf-8") == (
+        'version: "3.1"\nintents:\n    - greet   # hello\n    - bye\n    - ask\n\n'
+        "# responses come later\nactions:\n- action_a\n- action_b\n# the end\n")
