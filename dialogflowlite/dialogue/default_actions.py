@@ -279,6 +279,29 @@ class ActionSendText(Action):
         return [bot_uttered(dict(message))]
 
 
+class EndToEndResponse(Action):
+    """Send one bot text the policies learnt from a ``bot:`` step (Rasa's
+    ``ActionEndToEndResponse``).
+
+    It runs as ``action_send_text`` with that text, and is logged as Rasa logs
+    it: an ``action`` event with the text as ``action_text`` and no action name.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def name(self) -> str:
+        return ACTION_SEND_TEXT
+
+    async def run(self, tracker: DialogueStateTracker, context: ActionContext) -> list[Event]:
+        return [bot_uttered({"text": self.text})]
+
+    def executed_event(self, policy: str | None = None,
+                       confidence: float | None = None) -> ActionExecuted:
+        return ActionExecuted(name=None, policy=policy,  # type: ignore[arg-type]
+                              confidence=confidence, action_text=self.text)
+
+
 class ActionExtractSlots(Action):
     """Fill slots from the latest user message through the slot mappings."""
 

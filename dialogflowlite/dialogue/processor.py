@@ -35,7 +35,11 @@ from dialogflowlite.dialogue.actions import (
     is_known_action,
 )
 from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
-from dialogflowlite.dialogue.default_actions import SESSION_METADATA_KEY, ActionListen
+from dialogflowlite.dialogue.default_actions import (
+    SESSION_METADATA_KEY,
+    ActionListen,
+    EndToEndResponse,
+)
 from dialogflowlite.dialogue.messages import (
     IncomingMessage,
     ReplySink,
@@ -51,6 +55,7 @@ from dialogflowlite.shared.domain import (
     ACTION_BACK,
     ACTION_LISTEN,
     ACTION_RESTART,
+    ACTION_SEND_TEXT,
     ACTION_SESSION_START,
     SESSION_START_METADATA_SLOT,
     Domain,
@@ -504,10 +509,17 @@ class MessageProcessor:
 
     async def _run_action(self, tracker: DialogueStateTracker, context: ActionContext,
                           prediction: Prediction) -> bool:
-        """Run the predicted action and log it; returns whether to predict another one."""
+        """Run the predicted action and log it; returns whether to predict another one.
+
+        ``action_send_text`` predicted with ``action_text`` (a bot text learnt from
+        a ``bot:`` step) sends exactly that text, as Rasa's end-to-end response does.
+        """
         name = prediction.action_name
+        action: Action
         try:
-            action: Action = action_for_name(name, context)
+            action = (EndToEndResponse(prediction.action_text)
+                      if prediction.action_text and name == ACTION_SEND_TEXT
+                      else action_for_name(name, context))
         except ActionNotFoundError as e:
             logger.error("conversation %r: %s; the bot listens instead", tracker.sender_id, e)
             action = ActionListen()

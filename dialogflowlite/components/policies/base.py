@@ -63,6 +63,9 @@ class PolicyPrediction:
     every other prediction. ``is_end_to_end_prediction`` marks predictions made
     from the text of the user's latest message rather than its intent (a rule
     written with ``user:`` text); they overrule predictions made from the intent.
+    ``action_texts`` names the keys of ``probabilities`` that are bot texts
+    learnt from ``bot:`` steps rather than action names: predicting one means
+    sending that text (Rasa's end-to-end response).
     """
 
     probabilities: dict[str, float]
@@ -75,6 +78,8 @@ class PolicyPrediction:
     #: (a rule that no story follows chose it); recorded as the action's
     #: ``hide_rule_turn``
     hide_rule_turn: bool = False
+    #: the keys of ``probabilities`` that are bot texts, not action names
+    action_texts: frozenset[str] = frozenset()
 
     @property
     def confidence(self) -> float:
@@ -88,6 +93,12 @@ class PolicyPrediction:
             return None
         best = self.confidence
         return next(name for name, p in self.probabilities.items() if p == best)
+
+    @property
+    def action_text(self) -> str | None:
+        """The bot text to send, when the most probable action is one (else None)."""
+        name = self.action_name
+        return name if name is not None and name in self.action_texts else None
 
     @classmethod
     def nothing(cls, policy: Policy) -> PolicyPrediction:
@@ -171,8 +182,10 @@ class Policy(Component):
     #: 2: slots keep the value they were set to and bool slots read values as Rasa
     #: does (``2``, ``"yes"``: not true), so states learnt before may differ.
     #: 3: entities the domain does not declare for an intent leave the states, and the
-    #: rule policy saves what only rules know about
-    revision: ClassVar[int] = 3
+    #: rule policy saves what only rules know about.
+    #: 4: a story's ``bot:`` text is learnt as that text, not as
+    #: ``action_send_text`` (whose prediction would send an empty message)
+    revision: ClassVar[int] = 4
     default_priority: ClassVar[int] = 1
     #: which paths the policy learns from ("story", "rule"); its fingerprint covers them.
     #: A policy that learns from stories only sees conversations without what only the

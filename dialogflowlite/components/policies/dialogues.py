@@ -9,7 +9,10 @@ for whatever came before (unless the rule is for the conversation start), and
 ``...`` at its end when it does not wait for the user.
 
 Each action in the result keeps the file position of the step it was written
-as, so problems can name file:line.
+as, so problems can name file:line. A step that gives the bot's text instead of
+an action (``bot: "Hi there!"``) is learnt as that text (see
+:func:`action_label`), as Rasa's policies learn end-to-end bot turns: two bot
+texts are two different actions to the policies.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dialogflowlite.components.policies.states import (
     featurised_indices,
 )
 from dialogflowlite.errors import Position
-from dialogflowlite.shared.domain import ACTION_LISTEN
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -50,6 +53,8 @@ class TrainingDialogue:
     states: list[State]
     actions: list[str]
     positions: list[Position | None]
+    #: the labels among ``actions`` that are bot texts (``bot:`` steps), not action names
+    action_texts: frozenset[str] = frozenset()
 
     @property
     def is_rule(self) -> bool:
@@ -62,6 +67,20 @@ class TrainingDialogue:
     def where(self, index: int) -> Position | None:
         """Where the action at ``index`` was written (else where the path starts)."""
         return self.positions[index] or self.path.position
+
+
+def bot_text(event: ActionExecuted) -> str | None:
+    """The text of an end-to-end bot turn (a ``bot:`` step, or a live ``action`` event
+    logged with ``action_text`` and no other action's name), else None."""
+    if event.action_text and event.name in (None, "", ACTION_SEND_TEXT):
+        return event.action_text
+    return None
+
+
+def action_label(event: ActionExecuted) -> str:
+    """What policies learn and predict for an action step: the action's name, or for
+    an end-to-end bot turn its text (Rasa's policies predict such texts as actions)."""
+    return bot_text(event) or event.name
 
 
 def _with_loop_rejections(events: Sequence[Event],
@@ -129,11 +148,19 @@ def training_dialogue(path: StoryPath, featurizer: StateFeaturizer) -> TrainingD
     states = featurizer.states(events, omit_unset_slots=path.kind == "rule")
     actions: list[str] = []
     action_positions: list[Position | None] = []
+    texts: set[str] = set()
     for event, where in zip(events, positions, strict=True):
         if isinstance(event, ActionExecuted):
-            actions.append(event.name)
+            actions.append(action_label(event))
             action_positions.append(where)
-    return TrainingDialogue(path, events, states, actions, action_positions)
+            if bot_text(event):
+                texts.add(actions[-1])
+    return TrainingDialogue(path, events, states, actions, action_positions, frozenset(texts))
+
+
+def dialogue_texts(dialogues: Iterable[TrainingDialogue]) -> frozenset[str]:
+    """The bot texts the dialogues answer with (their labels that are not action names)."""
+    return frozenset(text for dialogue in dialogues for text in dialogue.action_texts)
 
 
 def path_signature(path: StoryPath) -> list:

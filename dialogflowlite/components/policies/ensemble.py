@@ -19,6 +19,11 @@ priority), as in Rasa. When no policy predicts anything at all, the bot
 listens (confidence 0.0), as Rasa's ensemble does. Right after the user's turn
 was undone (the fallback action and ``action_back`` rewind it) there is nothing
 to answer: the bot listens too.
+
+A policy may predict a bot text learnt from a ``bot:`` step (one of its
+prediction's ``action_texts``): the decision is then ``action_send_text``
+with that text as ``action_text``, which the processor sends as it is (Rasa's
+end-to-end response).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.components.policies.base import Conversation, Policy, PolicyPrediction
 from dialogflowlite.components.policies.states import RuleOnlyData, StateFeaturizer
 from dialogflowlite.errors import ModelLoadError
-from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, Domain
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -69,6 +74,9 @@ class ActionPrediction:
     probabilities: dict[str, float] = field(default_factory=dict)
     #: log the action with ``hide_rule_turn`` (a rule no story follows chose it)
     hide_rule_turn: bool = False
+    #: the bot text to send, where ``action_name`` is ``action_send_text`` for a text
+    #: learnt from a ``bot:`` step
+    action_text: str | None = None
 
 
 def rejected_action(events: Sequence[Event]) -> str | None:
@@ -238,7 +246,10 @@ class PolicyEnsemble:
                                     probabilities={ACTION_LISTEN: 0.0})
         events += _featurization(tracker, by_text=_end_to_end(best))
         action = best.action_name
+        # read with a default, like the end-to-end flag: a plugin's prediction may lack it
+        text = action if action in (getattr(best, "action_texts", None) or ()) else None
         logger.debug("predicted %s (%s, %.2f)", action, best.policy_name, best.confidence)
-        return ActionPrediction(action, best.confidence, best.policy_name, events,
-                                best.is_no_user_prediction, dict(best.probabilities),
-                                bool(getattr(best, "hide_rule_turn", False)))
+        return ActionPrediction(ACTION_SEND_TEXT if text else action, best.confidence,
+                                best.policy_name, events, best.is_no_user_prediction,
+                                dict(best.probabilities),
+                                bool(getattr(best, "hide_rule_turn", False)), text)

@@ -13,6 +13,9 @@ recognised when it starts in the middle of a conversation. With
 ``max_history: null`` the shortened histories are matched against a tree of
 the remembered ones, state by state, so a prediction costs about one pass over
 the conversation rather than one pass per shortened history.
+
+A story's ``bot:`` step is remembered as its text, and predicting it means
+sending that text, as Rasa's memoization stores end-to-end bot turns.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dialogflowlite.components.policies.base import (
     PolicyContext,
     PolicyPrediction,
 )
-from dialogflowlite.components.policies.dialogues import training_dialogues
+from dialogflowlite.components.policies.dialogues import dialogue_texts, training_dialogues
 from dialogflowlite.components.policies.states import (
     State,
     StateFeaturizer,
@@ -67,6 +70,8 @@ class MemoizationPolicy(Policy):
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)
         self.lookup: dict[Key, str] = {}
+        #: the remembered actions that are bot texts (``bot:`` steps), not action names
+        self.action_texts: frozenset[str] = frozenset()
         #: False for a loaded lookup until it was read against the domain, at the first
         #: prediction (see :meth:`use_domain`); a trained one is made from the domain
         self._lookup_checked = True
@@ -91,7 +96,8 @@ class MemoizationPolicy(Policy):
         """Remember every (last states -> action) of the stories; drop ambiguous keys."""
         lookup: dict[Key, str] = {}
         ambiguous: set[Key] = set()
-        for dialogue in training_dialogues(paths, self.featurizer(domain), kind="story"):
+        dialogues = training_dialogues(paths, self.featurizer(domain), kind="story")
+        for dialogue in dialogues:
             for index, action in enumerate(dialogue.actions):
                 key = window(dialogue.states[: index + 1], self.max_history)
                 if key in ambiguous:
@@ -103,6 +109,7 @@ class MemoizationPolicy(Policy):
                     ambiguous.add(key)
                     del lookup[key]
         self.lookup = lookup
+        self.action_texts = dialogue_texts(dialogues)
         self._lookup_checked = True
 
     # ------------------------------------------------------------ prediction
@@ -146,12 +153,14 @@ class MemoizationPolicy(Policy):
         action = self.recall(conversation.states)
         if action is None:
             return PolicyPrediction.nothing(self)
-        return self.prediction({action: 1.0})
+        return self.prediction({action: 1.0}, action_texts=self.action_texts)
 
     # ------------------------------------------------------------ persistence
 
     def persist(self, storage) -> None:
-        items = [{"states": states_as_json(key), "action": action}
+        # a bot text is stored as ``action_text``, so it never reads as an action's name
+        items = [{"states": states_as_json(key),
+                  "action_text" if action in self.action_texts else "action": action}
                  for key, action in self.lookup.items()]
         storage.write_json(LOOKUP_FILE, {"max_history": self.max_history, "lookup": items})
 
@@ -159,8 +168,11 @@ class MemoizationPolicy(Policy):
     def load(cls, config: dict[str, Any], storage) -> MemoizationPolicy:
         policy = cls(config)
         data = storage.read_json(LOOKUP_FILE)
-        policy.lookup = {states_from_json(item["states"]): item["action"]
-                         for item in data.get("lookup", [])}
+        items = data.get("lookup", [])
+        policy.lookup = {states_from_json(item["states"]): item.get("action")
+                         or item["action_text"] for item in items}
+        policy.action_texts = frozenset(item["action_text"] for item in items
+                                        if item.get("action_text"))
         policy._lookup_checked = False
         return policy
 
@@ -192,7 +204,7 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
             action = self._recall_forgetting(conversation, domain)
         if action is None:
             return PolicyPrediction.nothing(self)
-        return self.prediction({action: 1.0})
+        return self.prediction({action: 1.0}, action_texts=self.action_texts)
 
     def _first_kept(self, events: Sequence[Event]) -> int:
         """Where the shortened histories may start: the latest ``action_listen``

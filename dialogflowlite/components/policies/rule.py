@@ -16,6 +16,10 @@ What it predicts, in this order (as Rasa's RulePolicy):
    interruption, the prediction carries a ``LoopInterrupted`` event so the
    loop does not validate that input.
 
+A bot text in the rule data is learnt as that text, as memoization learns a
+story's ``bot:`` step (YAML rules have no ``bot:`` step, as in Rasa; rule paths
+made otherwise may carry one): predicting it means sending that text.
+
 Every prediction also scores ``core_fallback_action_name`` with
 ``core_fallback_threshold`` (if ``enable_fallback_prediction``), so when
 nothing matched the fallback is predicted, and other policies win only when
@@ -41,7 +45,11 @@ from dialogflowlite.components.policies.base import (
     PolicyContext,
     PolicyPrediction,
 )
-from dialogflowlite.components.policies.dialogues import TrainingDialogue, training_dialogues
+from dialogflowlite.components.policies.dialogues import (
+    TrainingDialogue,
+    dialogue_texts,
+    training_dialogues,
+)
 from dialogflowlite.components.policies.rule_matching import (
     DO_NOT_PREDICT_LOOP_ACTION,
     LOOP_WAS_INTERRUPTED,
@@ -157,6 +165,8 @@ class RulePolicy(Policy):
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)
         self.rules: dict[Key, str] = {}
+        #: the rules' actions that are bot texts (``bot:`` steps), not action names
+        self.action_texts: frozenset[str] = frozenset()
         self.loop_unhappy: dict[Key, str] = {}
         #: slots and loops only the rules know about (hidden from story-based policies)
         self.rule_only = RuleOnlyData()
@@ -235,6 +245,7 @@ class RulePolicy(Policy):
         """Build the rule lookup and the loops' unhappy-path notes."""
         self.lookup = learn_rules(rule_dialogues)
         self.rules = dict(self.lookup.rules)
+        self.action_texts = dialogue_texts(rule_dialogues)
         self.loop_unhappy = learn_loop_unhappy_paths([*rule_dialogues, *story_dialogues])
         self._rule_index = self._unhappy_index = None
 
@@ -410,13 +421,16 @@ class RulePolicy(Policy):
                                events=events,
                                is_no_user_prediction=decision.is_no_user_prediction,
                                is_end_to_end_prediction=decision.is_end_to_end_prediction,
-                               hide_rule_turn=hide)
+                               hide_rule_turn=hide, action_texts=self.action_texts)
 
     # ------------------------------------------------------------ persistence
 
     def persist(self, storage) -> None:
         storage.write_json(RULES_FILE, {
-            "rules": [{"states": states_as_json(k), "action": a} for k, a in self.rules.items()],
+            # a bot text is stored as ``action_text``, so it never reads as an action's name
+            "rules": [{"states": states_as_json(k),
+                       "action_text" if a in self.action_texts else "action": a}
+                      for k, a in self.rules.items()],
             "loop_unhappy_paths": [{"states": states_as_json(k), "note": n}
                                    for k, n in self.loop_unhappy.items()],
             "rule_only": self.rule_only.as_dict(),
@@ -427,8 +441,11 @@ class RulePolicy(Policy):
     def load(cls, config: dict[str, Any], storage) -> RulePolicy:
         policy = cls(config)
         data = storage.read_json(RULES_FILE)
-        policy.rules = {states_from_json(item["states"]): item["action"]
-                        for item in data.get("rules", [])}
+        items = data.get("rules", [])
+        policy.rules = {states_from_json(item["states"]): item.get("action")
+                        or item["action_text"] for item in items}
+        policy.action_texts = frozenset(item["action_text"] for item in items
+                                        if item.get("action_text"))
         policy.loop_unhappy = {states_from_json(item["states"]): item["note"]
                                for item in data.get("loop_unhappy_paths", [])}
         policy.rule_only = RuleOnlyData.from_dict(data.get("rule_only"))

@@ -22,7 +22,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dialogflowlite.shared.domain import ACTION_LISTEN, Domain, SlotDef, bool_slot_reading
+from dialogflowlite.shared.domain import (
+    ACTION_LISTEN,
+    ACTION_SEND_TEXT,
+    Domain,
+    SlotDef,
+    bool_slot_reading,
+)
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -648,7 +654,10 @@ class StateFeaturizer:
         for event in events:
             if isinstance(event, ActionExecuted):
                 yield self._snapshot(walk, omit_unset_slots)
-                walk.prev_action = event.name
+                # a bot text sent live is logged without an action name, as in Rasa;
+                # its state reads as the story's ``bot:`` step reads (action_send_text)
+                walk.prev_action = event.name or (ACTION_SEND_TEXT if event.action_text
+                                                  else event.name)
                 walk.prev_action_text = event.action_text
                 if event.name == walk.active_loop:
                     walk.loop_rejected = False

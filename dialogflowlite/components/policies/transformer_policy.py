@@ -13,7 +13,9 @@ Trained on the stories only, plus optional augmented stories (two stories
 glued together) that teach it to ignore what came before a story. Training
 uses the shared loop (:mod:`dialogflowlite.training.loop`) with a fixed seed
 and stops once it reproduces every training action, so small bots train in
-a second or two. Stands in for Rasa's ``TEDPolicy``.
+a second or two. Stands in for Rasa's ``TEDPolicy``. The bot texts of the
+stories' ``bot:`` steps are actions of its own, after the domain's (Rasa's
+``action_texts``): predicting one means sending that text.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ from dialogflowlite.components.policies.base import (
     PolicyContext,
     PolicyPrediction,
 )
-from dialogflowlite.components.policies.dialogues import glued_paths, training_dialogues
+from dialogflowlite.components.policies.dialogues import (
+    dialogue_texts,
+    glued_paths,
+    training_dialogues,
+)
 from dialogflowlite.components.policies.state_vectors import StateVocabulary
 from dialogflowlite.errors import Position, TrainingError
 from dialogflowlite.models.threads import one_torch_thread
@@ -103,6 +109,8 @@ class TransformerPolicy(Policy):
         super().__init__(config, **kwargs)
         self.vocabulary: StateVocabulary | None = None
         self.actions: list[str] = []
+        #: the labels among ``actions`` that are bot texts (``bot:`` steps)
+        self.action_texts: frozenset[str] = frozenset()
         self.model: Any = None
         #: how many states the model reads: ``max_history``, or for null the length
         #: training found (None until trained or loaded)
@@ -146,6 +154,7 @@ class TransformerPolicy(Policy):
         count = int(self.config["augmentation"]) * len(stories)
         dialogues = training_dialogues([*stories, *glued_paths(stories, count, seed)],
                                        self.featurizer(domain), kind="story")
+        self.action_texts = dialogue_texts(dialogues)
         seen: set[tuple] = set()
         samples = []
         history = self.configured_history
@@ -321,7 +330,7 @@ class TransformerPolicy(Policy):
         probabilities = self.probabilities(conversation)
         if not probabilities:
             return PolicyPrediction.nothing(self)
-        return self.prediction(probabilities)
+        return self.prediction(probabilities, action_texts=self.action_texts)
 
     # ------------------------------------------------------------ persistence
 
@@ -330,7 +339,8 @@ class TransformerPolicy(Policy):
             storage.write_json(META_FILE, {"trained": False})
             return
         storage.write_json(META_FILE, {
-            "trained": True, "actions": self.actions, "vocabulary": self.vocabulary.to_json(),
+            "trained": True, "actions": self.actions,
+            "action_texts": sorted(self.action_texts), "vocabulary": self.vocabulary.to_json(),
             "model": self.model.config.to_dict(), "training": self.training_summary})
         storage.write_tensors(WEIGHTS_FILE, self.model.state_dict())
 
@@ -346,6 +356,7 @@ class TransformerPolicy(Policy):
         )
 
         policy.actions = list(meta["actions"])
+        policy.action_texts = frozenset(meta.get("action_texts") or ())
         policy.vocabulary = StateVocabulary.from_json(meta["vocabulary"])
         policy.training_summary = dict(meta.get("training") or {})
         policy.model = DialogueTransformer(DialogueTransformerConfig(**meta["model"]))
