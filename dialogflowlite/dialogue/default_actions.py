@@ -298,8 +298,8 @@ class EndToEndResponse(Action):
 
     def executed_event(self, policy: str | None = None,
                        confidence: float | None = None) -> ActionExecuted:
-        return ActionExecuted(name=None, policy=policy,  # type: ignore[arg-type]
-                              confidence=confidence, action_text=self.text)
+        return ActionExecuted(name="", policy=policy, confidence=confidence,
+                              action_text=self.text)
 
 
 class ActionExtractSlots(Action):

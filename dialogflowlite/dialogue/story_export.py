@@ -128,7 +128,7 @@ def events_to_steps(events: Iterable[Event],
                 continue
             flush()
             # a story's bot step runs as action_send_text with its text: written back as `bot:`
-            if event.action_text and event.name in (None, ACTION_SEND_TEXT):
+            if event.action_text and event.name in (None, "", ACTION_SEND_TEXT):
                 steps.append(StoryStepText([f"- bot: {yaml_scalar(event.action_text)}"],
                                            comments.get(index)))
             else:

@@ -303,7 +303,7 @@ def expected_label(event: ActionExecuted) -> str:
     """What a test story's action step is scored as: the action's name, or for an
     end-to-end ``bot:`` step its text, as Rasa scores it (``action_send_text`` is only
     how the step runs)."""
-    if event.action_text and event.name in (None, ACTION_SEND_TEXT):
+    if event.action_text and event.name in (None, "", ACTION_SEND_TEXT):
         return event.action_text
     return event.name or ""
 

@@ -120,7 +120,12 @@ class BotUttered(Event):
 
 @dataclass(kw_only=True)
 class ActionExecuted(Event):
-    """An action ran; ``policy`` and ``confidence`` say what chose it."""
+    """An action ran; ``policy`` and ``confidence`` say what chose it.
+
+    A story's ``bot:`` text sent as itself (Rasa's end-to-end response) has
+    ``action_text`` and an empty ``name``, written as ``"name": null`` as Rasa
+    writes it.
+    """
 
     type_name: ClassVar[str] = "action"
     name: str
@@ -130,11 +135,13 @@ class ActionExecuted(Event):
     hide_rule_turn: bool = False
 
     def payload(self) -> dict[str, Any]:
-        return {"name": self.name, "policy": self.policy, "confidence": self.confidence,
+        name = self.name if self.name or not self.action_text else None
+        return {"name": name, "policy": self.policy, "confidence": self.confidence,
                 "action_text": self.action_text, "hide_rule_turn": self.hide_rule_turn}
 
     def same_as(self, other: Event) -> bool:
-        return isinstance(other, ActionExecuted) and other.name == self.name
+        return (isinstance(other, ActionExecuted) and other.name == self.name
+                and (bool(self.name) or other.action_text == self.action_text))
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> ActionExecuted:

@@ -300,7 +300,8 @@ class DialogueStateTracker:
         elif isinstance(event, BotUttered):
             self.latest_bot_utterance = event
         elif isinstance(event, ActionExecuted):
-            self.latest_action = {"action_name": event.name}
+            # as Rasa's sub-state: a text sent as itself has no action name
+            self.latest_action = {"action_name": event.name} if event.name else {}
             if event.action_text:
                 self.latest_action["action_text"] = event.action_text
             self.followup_action = None

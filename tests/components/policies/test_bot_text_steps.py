@@ -139,7 +139,7 @@ def test_the_sent_text_is_logged_as_rasa_logs_it(agent) -> None:
     sent = [e for e in events if isinstance(e, ActionExecuted) and e.action_text]
     assert len(sent) == 2
     assert (sent[0].name, sent[0].action_text, sent[0].policy) == (
-        None, "Hi there!", "AugmentedMemoizationPolicy")
+        "", "Hi there!", "AugmentedMemoizationPolicy")
     assert sent[0].as_dict()["name"] is None
     after = events[events.index(sent[0]) + 1]
     assert isinstance(after, BotUttered) and after.text == "Hi there!"
