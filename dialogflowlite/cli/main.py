@@ -4,8 +4,9 @@ Commands come from the ``dfl_register_commands`` hook, the built-in ones
 included. A user mistake (any :class:`~dialogflowlite.errors.DialogflowLiteError`)
 prints one clear message and exits with 1; ``--debug`` adds the traceback. A
 usage mistake (an unknown option, a mistyped command) exits with 2 and names
-the closest option or command (:mod:`dialogflowlite.cli.parser`). Ctrl-C exits
-with 130 and SIGTERM with 143, both after the command's clean-up ran.
+the closest option or command (:mod:`dialogflowlite.cli.parser`). Ctrl-C during
+a command's work exits with 130 and SIGTERM with 143, both after the command's
+clean-up ran (Ctrl-C at the shell's prompt ends the chat, with 0).
 """
 
 from __future__ import annotations

@@ -5,14 +5,18 @@ with piped input it reads plain lines, so scripts and tests can drive it.
 Buttons are shown as numbered choices: typing the number sends the button's
 payload, of the bot's latest message: an answer's, or one sent unasked
 through :meth:`ConsoleChannel.send_to` (a fired reminder's). ``/restart``
-starts the conversation over; ``/stop`` (or end of input) quits.
+starts the conversation over; ``/stop`` (or end of input) quits, and so
+does Ctrl-C while the console waits for a line, piped input included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -28,7 +32,14 @@ DEFAULT_HISTORY = Path.home() / ".dialogflowlite_history"
 
 
 def format_reply(reply: dict[str, Any]) -> list[str]:
-    """A bot message as console lines; buttons become ``1: title``, ``2: ...``."""
+    """A bot message as console lines; buttons become ``1: title``, ``2: ...``.
+
+    Cards (``elements``) are listed under ``Elements:`` as Rasa's console
+    prints them, ``1: title - {the card's other fields as JSON}``. The shell
+    itself never meets them: it flattens a message first, as Rasa's REST
+    channel does for ``rasa shell``, so that each card reads ``title : subtitle``
+    with the card's buttons as the numbered choices.
+    """
     lines: list[str] = []
     if reply.get("text"):
         lines.append(str(reply["text"]))
@@ -36,12 +47,44 @@ def format_reply(reply: dict[str, Any]) -> list[str]:
         lines.append(f"Image: {reply['image']}")
     if reply.get("attachment"):
         lines.append(f"Attachment: {reply['attachment']}")
+    cards = [card for card in reply.get("elements") or [] if isinstance(card, dict)]
+    if cards:
+        lines.append("Elements:")
+        for number, card in enumerate(cards, 1):
+            # the card itself is left whole (Rasa's printing takes its title out of it)
+            rest = {key: value for key, value in card.items() if key != "title"}
+            details = json.dumps(rest, ensure_ascii=False, sort_keys=True)
+            lines.append(f"{number}: {card.get('title', '')} - {details}")
     for number, button in enumerate(reply.get("buttons") or reply.get("quick_replies") or [], 1):
         title = button.get("title") or button.get("payload")
         lines.append(f"  {number}: {title}")
     if reply.get("custom") is not None:
         lines.append(json.dumps(reply["custom"], ensure_ascii=False, indent=2))
     return lines
+
+
+def _catch_sigint(loop: asyncio.AbstractEventLoop,
+                  handler: Callable[[], None]) -> Callable[[], None]:
+    """Call ``handler`` on SIGINT until the returned function is called, which puts back
+    the handler there was (``asyncio.run``'s, which cancels the whole command).
+
+    Nothing is caught where SIGINT is ignored (a job started in the background)
+    or the loop cannot handle signals (Windows, a thread other than the main
+    one): SIGINT then stops the command as it stops any other, with code 130.
+    """
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous in (signal.SIG_IGN, None):
+            return lambda: None
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return lambda: None
+
+    def restore() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 class ConsoleChannel(InputChannel):
@@ -101,12 +144,48 @@ class ConsoleChannel(InputChannel):
                 except (EOFError, KeyboardInterrupt):
                     return
         else:
-            loop = asyncio.get_running_loop()
             while True:
-                line = await loop.run_in_executor(None, self.stdin.readline)
+                line = await self._next_piped_line()
                 if not line:
                     return
                 yield line.rstrip("\r\n")
+
+    async def _next_piped_line(self) -> str:
+        """The next line of a stdin that is not a terminal; ``""`` at its end, and when
+        SIGINT arrives meanwhile: Ctrl-C at the prompt ends the chat, as in a terminal.
+
+        The blocking read runs in a daemon thread of its own rather than in the
+        loop's executor: on the way out ``asyncio.run`` waits for the executor's
+        threads, and a read of an open pipe returns only with the next line.
+        """
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str] = loop.create_future()
+
+        def settle(result: str | None, error: BaseException | None) -> None:
+            if line.done():  # ended by SIGINT, or cancelled: the line read comes too late
+                return
+            if error is not None:
+                line.set_exception(error)
+            else:
+                line.set_result(result or "")
+
+        def read() -> None:
+            result, error = None, None
+            try:
+                result = self.stdin.readline()
+            except Exception as e:  # a closed stream: raised where the line is awaited
+                error = e
+            try:
+                loop.call_soon_threadsafe(settle, result, error)
+            except RuntimeError:
+                pass  # the loop is closed: the shell ended while this line was read
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
+        stop_on_sigint = _catch_sigint(loop, lambda: settle("", None))
+        try:
+            return await line
+        finally:
+            stop_on_sigint()
 
     def show(self, replies: list[dict[str, Any]]) -> list[str]:
         """The console lines of the bot's ``replies``, whose buttons the numbers typed next
