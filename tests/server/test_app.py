@@ -67,7 +67,7 @@ REST_CARDS = [
     {"recipient_id": "ann", "text": "Our cats"},
     {"recipient_id": "ann", "text": "Tom : grey",
      "buttons": [{"title": "Adopt", "payload": "/choose"}]},
-    {"recipient_id": "ann", "text": "Kit : black"}]
+    {"recipient_id": "ann", "text": "Kit : black", "buttons": []}]
 REST_QUICK_REPLIES = [{"recipient_id": "ann", "text": "Which size?", "buttons": [
     {"title": "Small", "payload": "/choose"}, {"title": "Large", "payload": "/goodbye"}]}]
 

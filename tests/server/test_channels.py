@@ -78,7 +78,7 @@ def test_a_plugin_channel_is_mounted_under_webhooks(register_plugin, make_app) -
     (False, [{"recipient_id": "s", "text": "Our cats"},
              {"recipient_id": "s", "text": "Tom : grey",
               "buttons": [{"title": "Adopt", "payload": "/choose"}]},
-             {"recipient_id": "s", "text": "Kit : black"}]),
+             {"recipient_id": "s", "text": "Kit : black", "buttons": []}]),
     (True, [{"recipient_id": "s", "text": "Our cats"},
             {"recipient_id": "s", "elements": CARDS["elements"]}]),
 ], ids=["rest-shape", "rich"])

@@ -21,6 +21,7 @@ A variation with ``metadata: {template: jinja}`` is a Jinja template instead
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import random
@@ -376,7 +377,11 @@ class TemplateRenderer:
                 message[key] = interpolate_jinja(variation[key], values, response=name)
             else:
                 message[key] = interpolate_all(variation[key], values, response=name)
-        metadata = dict(variation.get("metadata") or {})
+        # As in Rasa, every other key of the variation (``id``, ``channel``, ``condition``,
+        # its own ``metadata`` object, keys an author added) goes into the bot event's
+        # metadata as it is written, next to the response's name
+        metadata = {key: copy.deepcopy(value) for key, value in variation.items()
+                    if key not in _CONTENT_KEYS}
         metadata[UTTER_ACTION_KEY] = name
         message["metadata"] = metadata
         return compact_message(message)

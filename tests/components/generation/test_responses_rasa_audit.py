@@ -305,7 +305,7 @@ def test_a_channel_without_variations_gets_the_default_ones_only(domain) -> None
 def test_id_metadata_and_button_type_stay_out_of_the_rest_json(domain) -> None:
     message = rendered(domain, "utter_ids")
     # the variation's metadata travels with the message (and onto the bot event)
-    assert message["metadata"]["rephrase"] is True and message["metadata"]["tone"] == "warm"
+    assert message["metadata"]["metadata"] == {"rephrase": True, "tone": "warm"}
     assert message["metadata"]["utter_action"] == "utter_ids"
     # Rasa's collecting channel writes only recipient_id, text, image, buttons,
     # attachment and custom

@@ -184,7 +184,8 @@ def test_rich_parts_are_interpolated_and_kept(domain) -> None:
     assert message["image"] == "https://example.org/Oslo.png"
     assert message["attachment"] == {"type": "file", "url": "https://example.org/doc.pdf"}
     assert message["custom"] == {"kind": "card", "items": [{"label": "Oslo"}]}
-    assert message["metadata"] == {"priority": "high", "utter_action": "utter_rich"}
+    # as in Rasa, the response's own metadata stays one object in the bot event's
+    assert message["metadata"] == {"metadata": {"priority": "high"}, "utter_action": "utter_rich"}
 
 
 def test_messages_carry_only_set_keys(domain) -> None:
