@@ -1,8 +1,10 @@
-"""Helpers for tests that compare what two readers (or a reader and a writer) produce."""
+"""Helpers for tests that compare what two readers (or a reader and a writer) produce,
+write project files, and train a project once to copy its model into fresh copies."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -36,3 +38,17 @@ def write_files(folder: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         write(folder, name, text)
     return folder
+
+
+def train_model(root: Path) -> Path:
+    """Train the project at ``root`` quietly; the model file's path."""
+    from dialogflowlite.training.trainer import TrainOptions, train
+
+    return train(root, options=TrainOptions(progress=False)).model_path
+
+
+def with_model(root: Path, model: Path) -> Path:
+    """Copy ``model`` (trained once for many tests) under ``root/models``; ``root``."""
+    (root / "models").mkdir()
+    shutil.copy(model, root / "models" / model.name)
+    return root

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 VERSION = 'version: "3.1"\n'
 
+#: the smallest domain :data:`GREET_STORY` and :data:`GREET_RULE` can be trained on
+GREET_DOMAIN = VERSION + """\
+intents: [greet]
+responses:
+  utter_greet: [{text: hi}]
+"""
+
 GREET_STORY = """\
 - story: greet
   steps:
@@ -63,3 +70,25 @@ def stories_yaml(*entries: str) -> str:
 def rules_yaml(*entries: str) -> str:
     """A rules file holding ``entries`` in order."""
     return VERSION + "rules:\n" + "".join(entries)
+
+#: the first two turns of :data:`CITY_WEATHER_STORY`: a greeting, then the bot asks
+#: for a city; steps only, to be put into a story of one's own
+ASK_CITY_STEPS = """\
+  - intent: greet
+  - action: utter_greet
+  - intent: ask_weather
+  - action: utter_ask_city
+"""
+
+#: the last turn of :data:`CITY_WEATHER_STORY`: the user names Paris, the bot answers
+INFORM_CITY_STEPS = """\
+  - intent: inform
+    entities: [{city: Paris}]
+  - slot_was_set: [{city: Paris}]
+  - action: utter_weather
+"""
+
+#: asks for the city, fills the ``city`` slot from the entity and answers (needs
+#: ``ask_weather``, ``inform``, the ``city`` entity and slot, ``utter_ask_city``
+#: and ``utter_weather`` besides the greeting)
+CITY_WEATHER_STORY = "- story: weather\n  steps:\n" + ASK_CITY_STEPS + INFORM_CITY_STEPS

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from keyword_bot import REGEX_CONFIG
-from plain_data import write_files
+from plain_data import train_model, with_model, write_files
 from story_data import GREET_RULE, rules_yaml
 
 from dialogflowlite.cli.interactive import run_interactive
@@ -92,18 +91,12 @@ def write_project(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """The tiny bot's model, trained once for this module."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = write_project(tmp_path_factory.mktemp("interactive-bot"))
-    return train(root, options=TrainOptions(progress=False)).model_path
+    return train_model(write_project(tmp_path_factory.mktemp("interactive-bot")))
 
 
 @pytest.fixture
 def project(tmp_path: Path, trained: Path) -> Path:
-    root = write_project(tmp_path / "bot")
-    (root / "models").mkdir()
-    shutil.copy(trained, root / "models" / trained.name)
-    return root
+    return with_model(write_project(tmp_path / "bot"), trained)
 
 
 def chat(project: Path, answers: list[str], **options):

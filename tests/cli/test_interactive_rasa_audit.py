@@ -11,14 +11,13 @@ from __future__ import annotations
 import difflib
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from keyword_bot import REGEX_CONFIG
-from plain_data import write_files
+from plain_data import train_model, with_model, write_files
 
 from dialogflowlite.cli.interactive import run_interactive
 from dialogflowlite.io.loader import load_project
@@ -92,18 +91,12 @@ def _write(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = _write(tmp_path_factory.mktemp("interactive-audit-bot"))
-    return train(root, options=TrainOptions(progress=False)).model_path
+    return train_model(_write(tmp_path_factory.mktemp("interactive-audit-bot")))
 
 
 @pytest.fixture
 def project(tmp_path: Path, trained: Path) -> Path:
-    root = _write(tmp_path / "bot")
-    (root / "models").mkdir()
-    shutil.copy(trained, root / "models" / trained.name)
-    return root
+    return with_model(_write(tmp_path / "bot"), trained)
 
 
 def chat(project: Path, answers: list[str], **options) -> str:

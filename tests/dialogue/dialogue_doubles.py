@@ -155,3 +155,30 @@ def texts(result: TurnResult) -> list[str]:
 
 def action_names(result: TurnResult) -> list[str]:
     return [e.name for e in result.events if isinstance(e, ActionExecuted)]
+
+
+#: what a custom action does when it runs: ``(dispatcher, tracker, domain) -> events``
+ActionRun = Callable[[Any, Any, Any], list[dict[str, Any]]]
+
+
+def actions_plugin(runs: dict[str, ActionRun]) -> object:
+    """A plugin whose ``dfl_register_actions`` registers one custom action per name
+    in ``runs``, each doing what its function does."""
+    from dialogflowlite import hookimpl
+
+    def action_class(action_name: str, run: ActionRun) -> type:
+        class Action:
+            def name(self) -> str:
+                return action_name
+
+            def run(self, dispatcher: Any, tracker: Any, domain: Any) -> list[dict[str, Any]]:
+                return run(dispatcher, tracker, domain)
+
+        return Action
+
+    class Actions:
+        @hookimpl
+        def dfl_register_actions(self) -> list[type]:
+            return [action_class(name, run) for name, run in runs.items()]
+
+    return Actions()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from dialogue_doubles import say, simple_rules
+from story_data import GREET_DOMAIN
 
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -12,12 +13,7 @@ from dialogflowlite.shared.events import (
     UserUttered,
 )
 
-DOMAIN = """
-version: "3.1"
-intents: [greet]
-responses:
-  utter_greet: [{text: hi}]
-"""
+DOMAIN = GREET_DOMAIN
 
 
 def after_user(events) -> list[tuple[str, object]]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dialogue_doubles import action_names, say, simple_rules, texts
+from dialogue_doubles import ActionRun, action_names, actions_plugin, say, simple_rules, texts
 
-from dialogflowlite import hookimpl
 from dialogflowlite.shared.domain import ACTION_LISTEN, REQUESTED_SLOT
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -282,30 +281,26 @@ def test_a_rejected_form_s_question_is_not_answered_by_the_next_message(bot) -> 
     assert ("note", "front row") not in extracted(result)
 
 
-class TripValidation:
+def _ask_count_before_note(dispatcher, tracker, domain) -> list[dict[str, Any]]:
     """validate_trip_form: asks `count` before `note` once the cities are known."""
+    if (tracker.get_slot("destination") and tracker.get_slot("count") is None
+            and tracker.get_slot("note") is None):
+        return [{"event": "slot", "name": "requested_slot", "value": "count"}]
+    return []
 
-    @hookimpl
-    def dfl_register_actions(self):
-        class ValidateTripForm:
-            def name(self) -> str:
-                return "validate_trip_form"
 
-            def run(self, dispatcher, tracker, domain):
-                if (tracker.get_slot("destination") and tracker.get_slot("count") is None
-                        and tracker.get_slot("note") is None):
-                    return [{"event": "slot", "name": "requested_slot", "value": "count"}]
-                return []
-
-        return [ValidateTripForm]
+def _validated_trip(domain_from, bot) -> Any:
+    """The trip bot with ``validate_trip_form`` in its domain's actions."""
+    domain = domain_from(DOMAIN.replace("responses:", "actions: [validate_trip_form]\n"
+                                        "responses:"))
+    return bot(domain, simple_rules(**RULES))
 
 
 def test_validation_action_can_change_the_order_of_questions(domain_from, bot,
                                                              register_plugin) -> None:
-    register_plugin(TripValidation(), "trip-order")
-    domain = domain_from(DOMAIN.replace("responses:", "actions: [validate_trip_form]\n"
-                                        "responses:"))
-    processor = bot(domain, simple_rules(**RULES))
+    register_plugin(actions_plugin({"validate_trip_form": _ask_count_before_note}),
+                    "trip-order")
+    processor = _validated_trip(domain_from, bot)
     send(processor, "book", entity("city", "Oslo", role="from"))
     result = send(processor, "inform", entity("city", "Rome", role="to"))
     assert result.tracker.requested_slot == "count"
@@ -334,20 +329,15 @@ responses:
 """
 
 
-class AskActions:
-    @hookimpl
-    def dfl_register_actions(self):
-        def asker(action_name: str):
-            class Ask:
-                def name(self) -> str:
-                    return action_name
+def _asker(action_name: str) -> ActionRun:
+    """An ``action_ask_*`` action that says its own name."""
+    def run(dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text=f"{action_name} runs")
+        return []
+    return run
 
-                def run(self, dispatcher, tracker, domain):
-                    dispatcher.utter_message(text=f"{action_name} runs")
-                    return []
-            return Ask
 
-        return [asker("action_ask_f_a"), asker("action_ask_a"), asker("action_ask_b")]
+ASK_ACTIONS = {name: _asker(name) for name in ("action_ask_f_a", "action_ask_a", "action_ask_b")}
 
 
 @pytest.mark.parametrize(("slot", "question"), [
@@ -356,7 +346,7 @@ class AskActions:
     ("c", "response for c"),                # utter_ask_<slot> last
 ])
 def test_question_precedence_follows_rasa(bot, register_plugin, slot, question) -> None:
-    register_plugin(AskActions(), f"askers-{slot}")
+    register_plugin(actions_plugin(ASK_ACTIONS), f"askers-{slot}")
     processor = bot(ASK_DOMAIN % slot, simple_rules(after_intent={"start": ["f"]}))
     result = send(processor, "start")
     assert texts(result) == [question]
@@ -401,26 +391,18 @@ actions: [action_score]
 """
 
 
-class ScoreAction:
-    @hookimpl
-    def dfl_register_actions(self):
-        class Score:
-            def name(self) -> str:
-                return "action_score"
-
-            def run(self, dispatcher, tracker, domain):
-                dispatcher.utter_message(text="scored")
-                return [{"event": "slot", "name": "score", "value": 7},
-                        {"event": "followup", "name": "action_listen"}]
-
-        return [Score]
+def _score(dispatcher, tracker, domain) -> list[dict[str, Any]]:
+    """action_score: says so, fills `score` and asks for action_listen next."""
+    dispatcher.utter_message(text="scored")
+    return [{"event": "slot", "name": "score", "value": 7},
+            {"event": "followup", "name": "action_listen"}]
 
 
 def test_a_custom_mapping_runs_its_action_on_every_message(bot, register_plugin) -> None:
     # Rasa ActionExtractSlots._execute_custom_action: the mapping's action runs in
     # action_extract_slots; its slot and bot events are kept, others dropped, and
     # the processor sends its messages; a custom mapping without action fills nothing
-    register_plugin(ScoreAction(), "score")
+    register_plugin(actions_plugin({"action_score": _score}), "score")
     processor = bot(CUSTOM_DOMAIN, simple_rules(after_intent={}))
     result = send(processor, "inform", text="hello")
     assert extracted(result) == [("score", 7)]
@@ -428,32 +410,21 @@ def test_a_custom_mapping_runs_its_action_on_every_message(bot, register_plugin)
     assert result.tracker.slots["tag"] is None
 
 
-class TitleCaseOrigin:
+def _title_case_origin(dispatcher, tracker, domain) -> list[dict[str, Any]]:
     """validate_trip_form: writes `origin` with a capital letter."""
-
-    @hookimpl
-    def dfl_register_actions(self):
-        class ValidateTripForm:
-            def name(self) -> str:
-                return "validate_trip_form"
-
-            def run(self, dispatcher, tracker, domain):
-                origin = tracker.slots_to_validate().get("origin")
-                if origin:
-                    return [{"event": "slot", "name": "origin", "value": origin.title()}]
-                return []
-
-        return [ValidateTripForm]
+    origin = tracker.slots_to_validate().get("origin")
+    if origin:
+        return [{"event": "slot", "name": "origin", "value": origin.title()}]
+    return []
 
 
 def test_activation_puts_the_validation_events_before_the_other_extracted_slots(
         domain_from, bot, register_plugin) -> None:
     # Rasa FormAction.activate returns the validation's events, then the extracted
     # slot events the validation did not answer for
-    register_plugin(TitleCaseOrigin(), "title-origin")
-    domain = domain_from(DOMAIN.replace("responses:", "actions: [validate_trip_form]\n"
-                                        "responses:"))
-    processor = bot(domain, simple_rules(**RULES))
+    register_plugin(actions_plugin({"validate_trip_form": _title_case_origin}),
+                    "title-origin")
+    processor = _validated_trip(domain_from, bot)
     result = send(processor, "book", entity("city", "oslo", role="from"))
     assert slot_events(_form_events(result)) == [
         ("origin", "Oslo"), ("channel", "web"), (REQUESTED_SLOT, "destination")]

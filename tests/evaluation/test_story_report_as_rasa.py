@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import keyword_bot
 import pytest
-from plain_data import write_files
+from plain_data import train_model, with_model, write_files
+from story_data import GREET_DOMAIN
 
 from dialogflowlite.agent import Agent
 from dialogflowlite.cli.main import build_parser, main
@@ -24,12 +24,7 @@ from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT
 from dialogflowlite.shared.events import ActionExecuted
 
-DOMAIN = """
-version: "3.1"
-intents: [greet]
-responses:
-  utter_greet: [{text: hi}]
-"""
+DOMAIN = GREET_DOMAIN
 
 TESTS = """
 version: "3.1"
@@ -117,10 +112,7 @@ def test_the_warnings_file_is_written_with_rasas_note(write_project, tmp_path: P
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """The tiny keyword bot's model, trained once for this module."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = write_files(tmp_path_factory.mktemp("warnings-bot"), keyword_files())
-    return train(root, options=TrainOptions(progress=False)).model_path
+    return train_model(write_files(tmp_path_factory.mktemp("warnings-bot"), keyword_files()))
 
 
 def keyword_files() -> dict[str, str]:
@@ -131,9 +123,7 @@ def keyword_files() -> dict[str, str]:
 
 def test_test_core_writes_the_warnings_file_unless_no_warnings(tmp_path: Path,
                                                                trained: Path) -> None:
-    root = write_files(tmp_path / "bot", keyword_files())
-    (root / "models").mkdir()
-    shutil.copy(trained, root / "models" / trained.name)
+    root = with_model(write_files(tmp_path / "bot", keyword_files()), trained)
     assert main(["test", "core", "--project", str(root), "--out", "with"]) == 0
     note = (root / "with" / "stories_with_warnings.yml").read_text(encoding="utf-8")
     assert note == "# No warnings for test stories\n"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
+from story_data import ASK_CITY_STEPS, CITY_WEATHER_STORY, INFORM_CITY_STEPS, stories_yaml
+
 from dialogflowlite.agent import Agent
 from dialogflowlite.components.policies.base import PolicyContext
 from dialogflowlite.components.policies.ensemble import PolicyEnsemble
@@ -38,20 +40,7 @@ responses:
   utter_noworries: [{text: np}]
 """
 
-STORIES = """
-version: "3.1"
-stories:
-- story: weather
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: ask_weather
-  - action: utter_ask_city
-  - intent: inform
-    entities: [{city: Paris}]
-  - slot_was_set: [{city: Paris}]
-  - action: utter_weather
-"""
+STORIES = stories_yaml(CITY_WEATHER_STORY)
 
 RULES = """
 version: "3.1"
@@ -62,23 +51,9 @@ rules:
   - action: utter_chitchat
 """
 
-TESTS = """
-version: "3.1"
-stories:
-- story: weather with chitchat in between
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: ask_weather
-  - action: utter_ask_city
-  - intent: chitchat
-  - action: utter_chitchat
-  - intent: inform
-    entities: [{city: Paris}]
-  - slot_was_set: [{city: Paris}]
-  - action: utter_weather
-"""
-
+TESTS = stories_yaml(
+    "- story: weather with chitchat in between\n  steps:\n" + ASK_CITY_STEPS
+    + "  - intent: chitchat\n  - action: utter_chitchat\n" + INFORM_CITY_STEPS)
 
 def test_a_rule_turn_in_a_test_story_is_not_hidden(write_project) -> None:
     project = load_project(write_project(domain=DOMAIN, stories=STORIES, rules=RULES,

@@ -7,27 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plain_data import train_model, with_model
 from serving_helpers import write_tiny_project
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The tiny bot trained once per test session; the model file's path."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = write_tiny_project(tmp_path_factory.mktemp("tinybot"))
-    return train(root, options=TrainOptions(progress=False)).model_path
+    return train_model(write_tiny_project(tmp_path_factory.mktemp("tinybot")))
 
 
 @pytest.fixture
 def tiny_project(tmp_path: Path, tiny_model: Path) -> Path:
     """A fresh copy of the tiny project with the trained model under models/."""
-    import shutil
-
-    root = write_tiny_project(tmp_path / "bot")
-    (root / "models").mkdir()
-    shutil.copy(tiny_model, root / "models" / tiny_model.name)
-    return root
+    return with_model(write_tiny_project(tmp_path / "bot"), tiny_model)
 
 
 @pytest.fixture
@@ -59,3 +52,33 @@ def make_app(agent, tmp_path: Path) -> Iterator[AppFactory]:
     yield make
 
 
+
+
+@pytest.fixture
+def telegram_api() -> Iterator[Any]:
+    """A stand-in Telegram Bot API server that records what the bot sends."""
+    from test_telegram_channel import BotApi
+
+    found = BotApi()
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture
+def failing_reply_hook(register_plugin) -> Any:
+    """A ``dfl_replies_outgoing`` plugin whose service cannot be reached."""
+    from dialogflowlite import hookimpl
+
+    class FailingReplyHook:
+        calls = 0
+
+        @hookimpl
+        def dfl_replies_outgoing(self, sender_id: str, replies: list[dict[str, Any]]) -> None:
+            self.calls += 1
+            raise ConnectionError("the masking service cannot be reached")
+
+    plugin = FailingReplyHook()
+    register_plugin(plugin, "failing-replies")
+    return plugin

@@ -111,6 +111,19 @@ def write_tiny_project(root: Path, endpoints: str | None = None,
     return root
 
 
+#: what the tiny bot answers ``/greet`` with
+GREETING = "Hello! How can I help?"
+
+
+def train_tiny_bot_greeting(root: Path, greeting: str) -> Path:
+    """Train the tiny bot, written under ``root``, answering ``/greet`` with ``greeting``
+    instead of :data:`GREETING` (another model to swap in); the model file's path."""
+    from plain_data import train_model
+
+    domain = write_tiny_project(root) / "domain.yml"
+    domain.write_text(domain.read_text().replace(GREETING, greeting), encoding="utf-8")
+    return train_model(root)
+
 #: a response whose text offers quick replies, as Rasa domains write one
 QUICK_REPLIES = {"text": "Which size?", "quick_replies": [
     {"title": "Small", "payload": "/choose"}, {"title": "Large", "payload": "/goodbye"}]}

@@ -36,24 +36,15 @@ class StoreDownMidTurn(GatedStore):
         await MemoryTrackerStore.append_events(self, sender_id, events)
 
 
-@pytest.fixture
-def api() -> Any:
-    found = BotApi()
-    try:
-        yield found
-    finally:
-        found.close()
-
-
 def test_a_turn_failing_after_telegram_hung_up_is_handled_when_it_comes_again(
-        make_app, tiny_model: Path, api: BotApi, caplog) -> None:
+        make_app, tiny_model: Path, telegram_api: BotApi, caplog) -> None:
     import aiohttp
 
     from dialogflowlite.agent import Agent
 
     store = StoreDownMidTurn()
     agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
-    app = make_app(agent=agent, credentials=credentials(api))
+    app = make_app(agent=agent, credentials=credentials(telegram_api))
     update = text_update("/greet")
 
     async def scenario() -> int:
@@ -77,34 +68,16 @@ def test_a_turn_failing_after_telegram_hung_up_is_handled_when_it_comes_again(
         status = asyncio.run(scenario())
     assert status == 200
     assert user_texts(asyncio.run(store.load_events("42"))) == ["/greet"]
-    assert [c["text"] for c in api.sent("sendMessage")] == ["Hello! How can I help?"]
+    assert [c["text"] for c in telegram_api.sent("sendMessage")] == ["Hello! How can I help?"]
     assert "conversation '42'" in caplog.text and "connection refused" in caplog.text
     # the failure was settled where it happened, and not logged a second time as unread
     assert "caller had stopped waiting failed" not in caplog.text
 
 
-@pytest.fixture
-def failing_reply_hook(register_plugin) -> Any:
-    """A ``dfl_replies_outgoing`` plugin whose service cannot be reached."""
-    from dialogflowlite import hookimpl
-
-    class FailingReplyHook:
-        calls = 0
-
-        @hookimpl
-        def dfl_replies_outgoing(self, sender_id: str, replies: list[dict[str, Any]]) -> None:
-            self.calls += 1
-            raise ConnectionError("the masking service cannot be reached")
-
-    plugin = FailingReplyHook()
-    register_plugin(plugin, "failing-replies")
-    return plugin
-
-
 def test_a_reply_hook_failing_after_the_turn_is_stored_is_no_reason_to_deliver_again(
-        make_app, agent, api: BotApi, failing_reply_hook: Any,
+        make_app, agent, telegram_api: BotApi, failing_reply_hook: Any,
         caplog) -> None:
-    app = make_app(credentials=credentials(api))
+    app = make_app(credentials=credentials(telegram_api))
     update = text_update("/greet")
 
     async def scenario() -> tuple[int, int]:
@@ -120,7 +93,7 @@ def test_a_reply_hook_failing_after_the_turn_is_stored_is_no_reason_to_deliver_a
     assert failing_reply_hook.calls == 1
     assert user_texts(asyncio.run(agent.tracker_store.load_events("42"))) == ["/greet"]
     # the replies the hook did not see are not sent
-    assert api.sent("sendMessage") == []
+    assert telegram_api.sent("sendMessage") == []
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("conversation '42'" in e and "dfl_replies_outgoing" in e
                and "masking service" in e for e in errors), errors

@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving_helpers import StubHttpServer, request, serving, write_tiny_project
+from serving_helpers import (
+    StubHttpServer,
+    request,
+    serving,
+    train_tiny_bot_greeting,
+)
 
 OTHER_GREETING = "Hello from the model server!"
 
@@ -15,13 +20,7 @@ OTHER_GREETING = "Hello from the model server!"
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory) -> Path:
     """The tiny bot with another greeting: what the model server offers."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = write_tiny_project(tmp_path_factory.mktemp("served-bot"))
-    domain = root / "domain.yml"
-    domain.write_text(domain.read_text().replace("Hello! How can I help?", OTHER_GREETING),
-                      encoding="utf-8")
-    return train(root, options=TrainOptions(progress=False)).model_path
+    return train_tiny_bot_greeting(tmp_path_factory.mktemp("served-bot"), OTHER_GREETING)
 
 
 def _host(body: bytes) -> StubHttpServer:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving_helpers import StubHttpServer, serving, write_tiny_project
+from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.model_server import ModelServer
@@ -34,13 +34,8 @@ class ModelHost(StubHttpServer):
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory) -> Path:
     """The tiny bot with another greeting: what the model server offers."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = write_tiny_project(tmp_path_factory.mktemp("other-bot"))
-    domain = root / "domain.yml"
-    domain.write_text(domain.read_text().replace("Hello! How can I help?", "Hello from the "
-                                                 "model server!"), encoding="utf-8")
-    return train(root, options=TrainOptions(progress=False)).model_path
+    return train_tiny_bot_greeting(tmp_path_factory.mktemp("other-bot"),
+                                   "Hello from the model server!")
 
 
 @pytest.fixture

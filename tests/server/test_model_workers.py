@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from serving_helpers import StubHttpServer, serving, write_tiny_project
+from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting
 
 from dialogflowlite.server import workers
 from dialogflowlite.server.app import ServerConfig, create_app
@@ -25,13 +25,7 @@ OTHER_GREETING = "Hello from the other model!"
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory) -> Path:
     """The tiny bot with another greeting."""
-    from dialogflowlite.training.trainer import TrainOptions, train
-
-    root = write_tiny_project(tmp_path_factory.mktemp("other-bot"))
-    domain = root / "domain.yml"
-    domain.write_text(domain.read_text().replace("Hello! How can I help?", OTHER_GREETING),
-                      encoding="utf-8")
-    return train(root, options=TrainOptions(progress=False)).model_path
+    return train_tiny_bot_greeting(tmp_path_factory.mktemp("other-bot"), OTHER_GREETING)
 
 
 @pytest.fixture

@@ -95,35 +95,6 @@ def test_a_response_timeout_is_a_503_logged_in_one_line(make_app, monkeypatch,
 # ------------------------------------------------------------------ appended events' side effects
 
 
-@pytest.fixture
-def api() -> Any:
-    from test_telegram_channel import BotApi
-
-    found = BotApi()
-    try:
-        yield found
-    finally:
-        found.close()
-
-
-@pytest.fixture
-def failing_reply_hook(register_plugin) -> Any:
-    """A ``dfl_replies_outgoing`` plugin whose service cannot be reached."""
-    from dialogflowlite import hookimpl
-
-    class FailingReplyHook:
-        calls = 0
-
-        @hookimpl
-        def dfl_replies_outgoing(self, sender_id: str, replies: list[dict[str, Any]]) -> None:
-            self.calls += 1
-            raise ConnectionError("the masking service cannot be reached")
-
-    plugin = FailingReplyHook()
-    register_plugin(plugin, "failing-replies")
-    return plugin
-
-
 BOT_EVENT = [{"event": "bot", "text": "Your table is ready."}]
 
 
@@ -139,10 +110,10 @@ def _bot_texts(agent: Any, sender: str) -> list[str]:
 
 
 def test_a_reply_hook_failing_after_the_events_are_stored_answers_them_as_stored(
-        make_app, agent, api, failing_reply_hook, caplog) -> None:
+        make_app, agent, telegram_api, failing_reply_hook, caplog) -> None:
     from test_telegram_channel import credentials
 
-    app = make_app(credentials=credentials(api))
+    app = make_app(credentials=credentials(telegram_api))
     with caplog.at_level(logging.ERROR):
         response = _append_with_side_effects(app)
     # stored, and answered so: a client that took a 500 would append them again
@@ -151,14 +122,14 @@ def test_a_reply_hook_failing_after_the_events_are_stored_answers_them_as_stored
     assert failing_reply_hook.calls == 1
     assert _bot_texts(agent, "42") == ["Your table is ready."]
     # the replies the hook did not see are not sent
-    assert api.sent("sendMessage") == []
+    assert telegram_api.sent("sendMessage") == []
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("conversation '42'" in e and "dfl_replies_outgoing" in e
                and "masking service" in e for e in errors), errors
 
 
 def test_an_output_channel_failing_to_send_appended_events_answers_them_as_stored(
-        make_app, agent, api, monkeypatch, caplog) -> None:
+        make_app, agent, telegram_api, monkeypatch, caplog) -> None:
     from test_telegram_channel import credentials
 
     from dialogflowlite.server.channels.telegram import TelegramChannel
@@ -167,7 +138,7 @@ def test_an_output_channel_failing_to_send_appended_events_answers_them_as_store
         raise RuntimeError("the channel broke")
 
     monkeypatch.setattr(TelegramChannel, "send_to", broken_send_to)
-    app = make_app(credentials=credentials(api))
+    app = make_app(credentials=credentials(telegram_api))
     with caplog.at_level(logging.ERROR):
         response = _append_with_side_effects(app)
     assert response.status == 200, response.text

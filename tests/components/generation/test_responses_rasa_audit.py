@@ -221,25 +221,19 @@ def test_without_the_jinja_engine_doubled_braces_are_literal(domain) -> None:
     assert rendered(domain, "utter_format_doubled", name="Ann")["text"] == "Hello { name }"
 
 
-def test_an_unknown_template_engine_is_refused_naming_the_response(write_project) -> None:
-    bad = custom_slot_domain({"name": "text"}, """\
+@pytest.mark.parametrize(("text", "engine"), [
+    ("Hi {name}", "mustache"),     # an engine that is not known
+    ("Hi {{ name ", "jinja"),      # a jinja template that does not parse
+], ids=["unknown-engine", "jinja-that-does-not-parse"])
+def test_a_template_that_cannot_be_rendered_is_refused_naming_the_response(
+        write_project, text, engine) -> None:
+    bad = custom_slot_domain({"name": "text"}, f"""\
   utter_hi:
-  - text: "Hi {name}"
-    metadata: {template: mustache}
+  - text: "{text}"
+    metadata: {{template: {engine}}}
 """)
     domain = load_project(write_project(domain=bad)).domain
-    with pytest.raises(ProjectError, match=r"utter_hi.*mustache"):
-        TemplateRenderer(domain)
-
-
-def test_a_jinja_template_that_does_not_parse_is_refused(write_project) -> None:
-    bad = custom_slot_domain({"name": "text"}, """\
-  utter_hi:
-  - text: "Hi {{ name "
-    metadata: {template: jinja}
-""")
-    domain = load_project(write_project(domain=bad)).domain
-    with pytest.raises(ProjectError, match=r"utter_hi.*jinja"):
+    with pytest.raises(ProjectError, match=rf"utter_hi.*{engine}"):
         TemplateRenderer(domain)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from policy_helpers import said, tracker, trained
+from story_data import stories_yaml
 
 from dialogflowlite.agent import Agent
 from dialogflowlite.artifact import ModelWriter, open_model
@@ -32,31 +33,14 @@ responses:
   utter_noworries: [{text: np}]
 """
 
-STORIES = """
-version: "3.1"
-stories:
-- story: greet
-  steps:
-  - intent: greet
-  - bot: "Hi there!"
-  - bot: "How can I help?"
-- story: bye
-  steps:
-  - intent: bye
-  - bot: "See you soon."
-"""
+#: the steps of the greeting and of the goodbye, each text a step of its own
+GREET_STEPS = '  - intent: greet\n  - bot: "Hi there!"\n  - bot: "How can I help?"\n'
+BYE_STEPS = '  - intent: bye\n  - bot: "See you soon."\n'
 
-TESTS = """
-version: "3.1"
-stories:
-- story: greet and leave
-  steps:
-  - intent: greet
-  - bot: "Hi there!"
-  - bot: "How can I help?"
-  - intent: bye
-  - bot: "See you soon."
-"""
+STORIES = stories_yaml("- story: greet\n  steps:\n" + GREET_STEPS,
+                       "- story: bye\n  steps:\n" + BYE_STEPS)
+
+TESTS = stories_yaml("- story: greet and leave\n  steps:\n" + GREET_STEPS + BYE_STEPS)
 
 CONFIG = """
 language: en

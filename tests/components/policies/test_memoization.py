@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from policy_helpers import act, predict, said, trained
 from story_data import GREET_RULE, rules_yaml, stories_yaml
-from weather_stories import WEATHER_STORY
+from weather_stories import GOODBYE_AFTER_THANKS_STORY, WEATHER_STORY
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.policies.memoization import (
@@ -10,14 +10,7 @@ from dialogflowlite.components.policies.memoization import (
     MemoizationPolicy,
 )
 
-STORIES = stories_yaml(WEATHER_STORY, """\
-- story: goodbye after thanks
-  steps:
-  - intent: thanks
-  - action: utter_noworries
-  - intent: bye
-  - action: utter_bye
-""")
+STORIES = stories_yaml(WEATHER_STORY, GOODBYE_AFTER_THANKS_STORY)
 
 # Two stories that differ only in their first turn, three turns before the difference.
 LONG_STORIES = """

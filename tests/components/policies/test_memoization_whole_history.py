@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 
 from policy_helpers import act, listen, said, trained, user
+from story_data import CITY_WEATHER_STORY, stories_yaml
+from weather_stories import GOODBYE_AFTER_THANKS_STORY
 
 from dialogflowlite.components.policies.base import Conversation
 from dialogflowlite.components.policies.memoization import AugmentedMemoizationPolicy
@@ -17,19 +19,7 @@ from dialogflowlite.components.policies.states import RuleOnlyData, StateFeaturi
 from dialogflowlite.shared.domain import ACTION_LISTEN
 from dialogflowlite.shared.events import ActionExecuted, Event, SlotSet
 
-STORIES = """
-version: "3.1"
-stories:
-- story: weather
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: ask_weather
-  - action: utter_ask_city
-  - intent: inform
-    entities: [{city: Paris}]
-  - slot_was_set: [{city: Paris}]
-  - action: utter_weather
+PREMIUM_STORY = """\
 - story: premium
   steps:
   - intent: ask_weather
@@ -37,13 +27,9 @@ stories:
   - action: utter_premium
   - intent: thanks
   - action: utter_noworries
-- story: goodbye after thanks
-  steps:
-  - intent: thanks
-  - action: utter_noworries
-  - intent: bye
-  - action: utter_bye
 """
+
+STORIES = stories_yaml(CITY_WEATHER_STORY, PREMIUM_STORY, GOODBYE_AFTER_THANKS_STORY)
 
 #: turns a conversation is made of: (events of the user turn, the bot's actions)
 TURNS: list[tuple[list[Event], list[str]]] = [

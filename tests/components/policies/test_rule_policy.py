@@ -3,7 +3,11 @@ from __future__ import annotations
 import pytest
 from policy_helpers import act, listen, predict, said, trained, user
 from story_data import GREET_RULE, rules_yaml, stories_yaml
-from weather_stories import START_THE_FORM_RULE, STOP_THE_FORM_THEN_GO_ON_STORY
+from weather_stories import (
+    START_THE_FORM_RULE,
+    STOP_THE_FORM_STEPS,
+    STOP_THE_FORM_THEN_GO_ON_STORY,
+)
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.policies.rule import RulePolicy
@@ -75,11 +79,7 @@ FORM_RULES = rules_yaml(START_THE_FORM_RULE, """\
 FORM_STORIES = stories_yaml(STOP_THE_FORM_THEN_GO_ON_STORY, """\
 - story: stop the form, then cancel
   steps:
-  - intent: ask_weather
-  - action: weather_form
-  - active_loop: weather_form
-  - intent: stop
-  - action: utter_ask_continue
+""" + STOP_THE_FORM_STEPS + """\
   - intent: deny
   - action: action_deactivate_loop
   - active_loop: null

@@ -9,34 +9,22 @@ made from the intent. After a bot action it adds none.
 from __future__ import annotations
 
 from policy_helpers import act, said, tracker, trained, user
+from story_data import GREET_RULE, THANKS_STORY, rules_yaml, stories_yaml
 
 from dialogflowlite.components.policies.ensemble import PolicyEnsemble
 from dialogflowlite.components.policies.memoization import MemoizationPolicy
 from dialogflowlite.components.policies.rule import RulePolicy
 from dialogflowlite.shared.events import UserUtteranceFeaturization
 
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
+RULES = rules_yaml(GREET_RULE, """\
 - rule: hello robot
   steps:
   - user: hello robot
   - action: utter_welcome
-"""
+""")
 
-STORIES = """
-version: "3.1"
-stories:
-- story: thanks
-  steps:
-  - intent: thanks
-  - action: utter_noworries
-  - action: utter_done
-"""
+#: the thanks story with a second action after the answer
+STORIES = stories_yaml(THANKS_STORY + "  - action: utter_done\n")
 
 
 def notes(prediction) -> list[bool]:

@@ -16,6 +16,15 @@ WEATHER_STORY = """\
   - action: utter_weather
 """
 
+GOODBYE_AFTER_THANKS_STORY = """\
+- story: goodbye after thanks
+  steps:
+  - intent: thanks
+  - action: utter_noworries
+  - intent: bye
+  - action: utter_bye
+"""
+
 #: contradicts any rule that answers greet with utter_greet
 GREET_WITH_A_WELCOME_STORY = """\
 - story: greet with a welcome
@@ -32,18 +41,22 @@ START_THE_FORM_RULE = """\
   - active_loop: weather_form
 """
 
-#: the user stops the form (its action must have been rejected), then carries on
-#: with it; a test checks that utter_ask_continue stands on line 9 of a stories
-#: file that starts with this story
-STOP_THE_FORM_THEN_GO_ON_STORY = """\
-- story: stop the form, then go on
-  steps:
+#: steps only: the form starts, the user stops it (its action must have been
+#: rejected) and the bot asks whether to go on
+STOP_THE_FORM_STEPS = """\
   - intent: ask_weather
   - action: weather_form
   - active_loop: weather_form
   - intent: stop
   - action: utter_ask_continue
+"""
+
+#: the user stops the form (its action must have been rejected), then carries on
+#: with it; a test checks that utter_ask_continue stands on line 9 of a stories
+#: file that starts with this story
+STOP_THE_FORM_THEN_GO_ON_STORY = ("- story: stop the form, then go on\n  steps:\n"
+                                  + STOP_THE_FORM_STEPS + """\
   - intent: affirm
   - action: weather_form
   - active_loop: weather_form
-"""
+""")
