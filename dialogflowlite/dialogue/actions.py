@@ -151,6 +151,12 @@ async def response_messages(responses: Iterable[dict[str, Any]], tracker: Dialog
         buttons = response.pop("buttons", None) or []
         if buttons:
             draft["buttons"] = list(draft.get("buttons") or []) + list(buttons)
+        # The action's own `metadata` object (utter_message(metadata={...})) is one key of
+        # the bot event's metadata, as in Rasa's create_bot_utterance: kept whole under
+        # `metadata` (in place of the named response's own), next to `utter_action`
+        sent_metadata = response.pop("metadata", None)
+        if sent_metadata:
+            draft["metadata"] = {**(draft.get("metadata") or {}), "metadata": sent_metadata}
         # Empty values (rasa-sdk sends elements: [], custom: {}) must not hide rendered ones.
         draft.update({key: value for key, value in response.items() if value})
         # A message with nothing to show (only keyword arguments, say) is still recorded as

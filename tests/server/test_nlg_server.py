@@ -179,7 +179,9 @@ def test_other_keys_of_the_answer_become_the_bot_event_s_metadata(tiny_model: Pa
     stored = asyncio.run(agent.tracker_store.load_events("nia"))
     bot = next(e for e in stored if e["event"] == "bot")
     assert bot["text"] == "Hola"
-    # a top-level key wins over the metadata object's; generated stays the generator's
+    # the answer's metadata object stays whole under `metadata`, as in Rasa;
+    # generated stays the generator's
     assert bot["metadata"] == {"lang": "es", "response_ids": ["r7"],
-                               "button_type": "vertical", "tone": "warm",
+                               "button_type": "vertical",
+                               "metadata": {"tone": "warm", "lang": "en"},
                                "utter_action": "utter_greet"}

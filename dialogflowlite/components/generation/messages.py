@@ -95,7 +95,8 @@ def flatten_reply(reply: dict[str, Any]) -> list[dict[str, Any]]:
 
     Quick replies become the text's ``buttons``; each card of ``elements``
     becomes a reply of its own, ``title : subtitle`` with the card's buttons,
-    as Rasa's collecting channel sends them. Any other reply is returned as it is.
+    as Rasa's collecting channel sends them, after a reply with what else the
+    reply holds (its text and buttons, say). Any other reply is returned as it is.
     """
     if not any(key in reply for key in RICH_KEYS):
         return [reply]
@@ -107,8 +108,15 @@ def flatten_reply(reply: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _card_replies(reply: dict[str, Any]) -> list[dict[str, Any]]:
-    head = {key: value for key, value in reply.items() if key != "elements"}
+    rest = {key: value for key, value in reply.items() if key != "elements"}
     out: list[dict[str, Any]] = []
+    # As Rasa's send_response: what else the reply shows (its text, buttons, ...) goes
+    # first, in a reply of its own, then each card; a card's text must not replace it
+    if any(rest.get(key) not in (None, "", [], {}) for key in MESSAGE_KEYS
+           if key not in (*CHANNEL_KEYS, "metadata")):
+        out += flatten_reply(rest)
+    head = {key: value for key, value in rest.items()
+            if key not in MESSAGE_KEYS or key in CHANNEL_KEYS}
     for element in reply.get("elements") or []:
         if not isinstance(element, dict):
             continue

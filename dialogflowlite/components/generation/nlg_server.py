@@ -15,12 +15,14 @@ bundle for https) and ``type`` (``callback``, the default with a ``url``; or
 is an error naming the closest known one.
 
 For every ``utter_*`` response the bot sends, the server gets Rasa's request,
-``{"response": "utter_greet", "arguments": {}, "tracker": {...},
-"channel": {"name": "rest"}}`` (``tracker`` as ``GET
+``{"response": "utter_greet", "id": "greet_1", "arguments": {}, "tracker":
+{...}, "channel": {"name": "rest"}}`` (``id`` that of the domain's variation
+that applies, null when it has none; ``tracker`` as ``GET
 /conversations/{id}/tracker`` shows it), and answers one bot message in
 Rasa's shape: ``{"text": ..., "buttons": [...], "image": ..., "custom": ...}``.
 Any other top-level key of the answer (``{"text": "Hi", "lang": "es"}``) goes
-into the bot event's metadata, as Rasa puts it there.
+into the bot event's metadata, as Rasa puts it there; so does an answer's
+``metadata`` object, kept whole under the key ``metadata``.
 
 A server that is down, slow or answers something else is logged, and the
 domain's template is sent instead: a conversation never stops on it.
@@ -144,18 +146,24 @@ class NlgServer:
 
     @staticmethod
     def request_body(response: str, tracker: DialogueStateTracker, channel: str | None,
-                     arguments: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Rasa's NLG request for ``response``."""
-        return {"response": response, "arguments": dict(arguments or {}),
+                     arguments: dict[str, Any] | None = None,
+                     response_id: str | None = None) -> dict[str, Any]:
+        """Rasa's NLG request for ``response``; ``id`` is the ``id`` of the domain's
+        variation that applies (:func:`variation_id`), null when there is none."""
+        return {"response": response, "id": response_id, "arguments": dict(arguments or {}),
                 "tracker": tracker.current_state(), "channel": {"name": channel}}
 
     async def generate(self, response: str, tracker: DialogueStateTracker,
                        channel: str | None,
-                       arguments: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """The server's bot message for ``response``; None (logged) when it gives none."""
+                       arguments: dict[str, Any] | None = None,
+                       response_id: str | None = None) -> dict[str, Any] | None:
+        """The server's bot message for ``response``; None (logged) when it gives none.
+
+        ``response_id`` is sent as the request's ``id`` (see :meth:`request_body`).
+        """
         import aiohttp
 
-        body = self.request_body(response, tracker, channel, arguments)
+        body = self.request_body(response, tracker, channel, arguments, response_id)
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
@@ -187,18 +195,38 @@ class NlgServer:
         return server_message(message)
 
 
+def variation_id(variations: list[dict[str, Any]]) -> str | None:
+    """The ``id`` an NLG request names for a response: that of the first of
+    ``variations`` (those that apply for the channel and slots, in the order the
+    templates choose among them), as Rasa sends it.
+
+    None when no variation applies, the first has no ``id``, or two of them share
+    one (Rasa then warns and sends no ``id``: it could not tell them apart).
+    """
+    seen: set[Any] = set()
+    for variation in variations:
+        found = variation.get("id")
+        if found and found in seen:
+            logger.warning("response variations share the id %r; the NLG request names none",
+                           found)
+            return None
+        seen.add(found)
+    if not variations or variations[0].get("id") is None:
+        return None
+    return str(variations[0]["id"])
+
+
 def server_message(answer: dict[str, Any]) -> dict[str, Any]:
     """An NLG server's answer as a bot message: the message keys that are set, and every
-    other top-level key in its ``metadata``, as Rasa makes them the bot event's metadata.
+    other top-level key in its ``metadata``, as Rasa's ``create_bot_utterance`` makes
+    them the bot event's metadata.
 
-    Keys of the answer's ``metadata`` object come first; a top-level key of the same
-    name wins, as it does when the processor records the bot event.
+    The answer's own ``metadata`` object is one of those keys: it is kept whole under
+    the key ``metadata``, not spread, as in Rasa.
     """
     message = {key: value for key, value in answer.items()
                if key in MESSAGE_KEYS and value not in (None, "", [])}
-    metadata = dict(answer.get("metadata") or {})
-    metadata.update({key: value for key, value in answer.items()
-                     if key not in (*MESSAGE_KEYS, "metadata")})
+    metadata = {key: value for key, value in answer.items() if key not in MESSAGE_KEYS}
     if metadata:
         message["metadata"] = metadata
     return message

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogflowlite.components.base import load_component
 from dialogflowlite.components.generation.messages import compact_message
-from dialogflowlite.components.generation.nlg_server import NlgServer
+from dialogflowlite.components.generation.nlg_server import NlgServer, variation_id
 from dialogflowlite.components.generation.templates import (
     UTTER_ACTION_KEY,
     TemplateRenderer,
@@ -173,7 +173,10 @@ class Responder:
         if action_name == ACTION_GENERATE:
             return await self._generate_reply(tracker, channel)
         if self.nlg_server is not None and not self.is_retrieval_action(action_name):
-            message = await self.nlg_server.generate(action_name, tracker, channel, arguments)
+            response_id = variation_id(
+                self.templates.candidates(action_name, dict(tracker.slots), channel))
+            message = await self.nlg_server.generate(action_name, tracker, channel, arguments,
+                                                     response_id)
             if message is not None:
                 return [nlg_server_message(message, action_name)]
         generator = self._realiser(action_name)
