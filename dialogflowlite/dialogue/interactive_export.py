@@ -10,14 +10,16 @@ Three kinds of files take what a session taught:
   the project's domain lacks, added to ``domain.yml`` (or, for a ``domain/``
   folder, to ``domain/interactive_domain.yml``).
 
-A domain or stories file that exists keeps every line it had: the new
-entries are inserted after the last line of their section (or a new section
-is added at the end), indented as the section's entries are, so an author's
-comments, blank lines and indentation (often mixed in one Rasa domain) stay
-as they were. Where a section cannot be extended line by line (a flow-style
-``[a, b]`` list, say), and for NLU files, whose examples join their intent's
-entry, the file goes through ruamel.yaml's round trip, which keeps its
-content and comments but lays it out with one indentation. A file that cannot be read
+A file that exists keeps every line it had: the new entries are inserted
+after the last line of their section (or a new section is added at the
+end), indented as the section's entries are, and the new examples of an
+intent the NLU file has go at the end of its ``examples: |`` block, so an
+author's comments, blank lines and indentation (often mixed in one Rasa
+domain) stay as they were. Where that cannot be done line by line (a
+flow-style ``[a, b]`` list, examples as a list of ``- text:`` entries), or
+the lines do not read back as the merged content, the file goes through
+ruamel.yaml's round trip, which keeps its content and comments but lays it
+out with one indentation. A file that cannot be read
 (broken YAML, a list where a mapping belongs) is left alone: the new content
 goes to a sibling file named with the time, and the report says so.
 """
@@ -268,25 +270,31 @@ def _rescue_file(path: Path) -> Path:
 
 
 def _merge_or_rescue(path: Path, fresh_text: str, merge, notes: list[str],
-                     blocks: Callable[[Any], dict[str, str]] | None = None) -> Path:
+                     blocks: Callable[[Any], dict[str, str]] | None = None,
+                     insert: Callable[[str, Any, Any], str | None] | None = None) -> Path:
     """Write ``fresh_text`` to a new ``path``, or ``merge(data, fresh)`` into an existing one.
 
     With ``blocks`` (``fresh`` -> the new entries of each top-level key as YAML
-    text, see :func:`insert_blocks`) the existing file keeps its lines and the
-    entries are inserted among them, when that gives exactly the merged
-    content; otherwise the merged content is dumped. When the existing file
-    cannot take it, the fresh content goes to a sibling file (so nothing of
-    the session is lost) and a note says why.
+    text, see :func:`insert_blocks`), or ``insert`` (the file's text, that text
+    loaded round trip, ``fresh`` -> the text with the new lines in it, or
+    None), the existing file keeps its lines and the new ones are inserted
+    among them, when that gives exactly the merged content; otherwise the
+    merged content is dumped. When the existing file cannot take it, the
+    fresh content goes to a sibling file (so nothing of the session is lost)
+    and a note says why.
     """
     if not path.exists():
         return _write(path, fresh_text)
+    if blocks is not None:
+        def insert(text: str, data: Any, fresh: Any) -> str | None:
+            return insert_blocks(text, data, blocks(fresh))
     try:
         data, yaml = _read_for_update(path)
         fresh = read_yaml(fresh_text)
         merged = merge(data, fresh)
-        if blocks is not None:
+        if insert is not None:
             original = path.read_text(encoding="utf-8")
-            inserted = insert_blocks(original, _round_trip_yaml().load(original), blocks(fresh))
+            inserted = insert(original, _round_trip_yaml().load(original), fresh)
             if inserted is not None and _same_content(inserted, merged):
                 return _write(path, inserted)
         return _write(path, _dump(merged, yaml))
@@ -505,22 +513,138 @@ def _block_lines(block: str) -> list[str]:
             for line in (raw.strip() for raw in block.splitlines()) if line]
 
 
-def _merge_nlu_item(existing: CommentedMap, item: CommentedMap) -> bool:
-    """Add ``item``'s examples to ``existing`` (same intent); False when the shapes differ."""
+def _merge_kind(existing: CommentedMap, item: Mapping[str, Any]) -> str | None:
+    """How ``item``'s examples join ``existing`` (same intent): ``"block"`` (a literal
+    block each), ``"list"`` (into the entry's list of examples), or None (they cannot)."""
     if existing.get("metadata") != item.get("metadata"):
-        return False
+        return None
     old, new = existing.get("examples"), item.get("examples")
     if isinstance(old, str) and isinstance(new, str):
-        existing["examples"] = LiteralScalarString(old.rstrip("\n") + "\n" + new.rstrip("\n")
-                                                   + "\n")
-        return True
-    if isinstance(old, CommentedSeq):
+        return "block"
+    return "list" if isinstance(old, CommentedSeq) else None
+
+
+def _joined_block(old: str, new: str) -> str:
+    # a block without a final line break (``|-``) keeps going without one
+    end = "\n" if old.endswith("\n") else ""
+    return old.rstrip("\n") + "\n" + new.rstrip("\n") + end
+
+
+def _merge_nlu_item(existing: CommentedMap, item: CommentedMap) -> bool:
+    """Add ``item``'s examples to ``existing`` (same intent); False when the shapes differ."""
+    kind = _merge_kind(existing, item)
+    old, new = existing.get("examples"), item.get("examples")
+    if kind == "block":
+        existing["examples"] = LiteralScalarString(_joined_block(old, new))
+    elif kind == "list":
         texts = (_block_lines(new) if isinstance(new, str)
                  else [e["text"] if isinstance(e, Mapping) else str(e) for e in new or []])
         as_mappings = any(isinstance(entry, Mapping) for entry in old)
         old.extend(CommentedMap(text=t) if as_mappings else t for t in texts)
-        return True
-    return False
+    return kind is not None
+
+
+def _same_intent_entry(entries: Any, item: Mapping[str, Any]) -> CommentedMap | None:
+    """The first entry of ``entries`` for ``item``'s intent (None for other kinds of item)."""
+    if "intent" not in item or not isinstance(entries, list):
+        return None
+    return next((e for e in entries
+                 if isinstance(e, CommentedMap) and e.get("intent") == item["intent"]), None)
+
+
+#: the header of a literal block whose lines' indentation is read from its first line
+_LITERAL_HEADER = re.compile(r"\|[+-]?[ \t]*(#.*)?$")
+
+
+def _literal_block_span(lines: list[str], entry: CommentedMap,
+                        key: str = "examples") -> tuple[int, int] | None:
+    """The indentation of the lines of ``entry[key]``'s ``|`` block and the index after its
+    last non-blank line; None when the value is no such block."""
+    line, column = entry.lc.value(key)
+    if not _LITERAL_HEADER.match(lines[line][column:].rstrip("\r\n")):
+        return None
+    key_column = entry.lc.key(key)[1]
+    indent, end = None, None
+    for index in range(line + 1, len(lines)):
+        if not lines[index].strip():
+            continue
+        current = _indent_of(lines[index])
+        if indent is None:
+            if current <= key_column:
+                return None
+            indent = current
+        elif current < indent:
+            break
+        end = index + 1
+    return None if indent is None or end is None else (indent, end)
+
+
+def _nlu_entry_texts(fresh_text: str) -> list[str]:
+    """The entries under ``nlu:`` of text written by :func:`nlu_yaml`, one text each."""
+    lines = fresh_text.splitlines(keepends=True)
+    start = next(index for index, line in enumerate(lines) if line.startswith("nlu:"))
+    entries: list[str] = []
+    for line in lines[start + 1:]:
+        if line.startswith("- "):
+            entries.append(line)
+        elif line.startswith(" ") and entries:
+            entries[-1] += line
+        else:
+            break
+    return entries
+
+
+def insert_nlu_lines(text: str, data: Any, fresh: Any, fresh_text: str) -> str | None:
+    """``text`` (an NLU file, ``data`` loaded round trip) with ``fresh`` (written by
+    :func:`nlu_yaml` as ``fresh_text``) inserted as lines, as ``write_nlu`` merges it.
+
+    The examples of an intent whose entry has an ``examples: |`` block go at the end
+    of that block, indented as its lines; every other entry goes after the last
+    entry of ``nlu:``, indented as those entries (see :func:`insert_blocks`). None
+    when the file's layout does not allow it (examples as a list, a block with an
+    indentation indicator, a flow-style ``nlu:``).
+    """
+    if not isinstance(data, CommentedMap) or not isinstance(fresh, Mapping):
+        return None
+    entries = data.get("nlu")
+    items = list(fresh.get("nlu") or [])
+    texts = _nlu_entry_texts(fresh_text)
+    if len(texts) != len(items):
+        return None
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    inserts: dict[int, list[str]] = {}
+    new_entries: list[str] = []
+    for item, item_text in zip(items, texts, strict=True):
+        existing = _same_intent_entry(entries, item)
+        kind = None if existing is None else _merge_kind(existing, item)
+        if kind == "list":
+            return None
+        if kind is None:
+            new_entries.append(item_text)
+            continue
+        span = _literal_block_span(lines, existing)
+        if span is None:
+            return None
+        indent, end = span
+        inserts.setdefault(end, []).extend(
+            " " * indent + line + "\n" for line in item["examples"].rstrip("\n").split("\n"))
+    out: list[str] = []
+    for index in range(len(lines) + 1):
+        out += inserts.get(index, [])
+        if index < len(lines):
+            out.append(lines[index])
+    result = "".join(out)
+    if not new_entries:
+        return result
+    if isinstance(entries, CommentedSeq) and len(entries) > 1 and _entries_spaced(
+            lines, [entries.lc.item(index)[0] for index in range(len(entries))]):
+        # insert_blocks puts a blank line before the first; the others get one too
+        block = "\n".join(new_entries)
+    else:
+        block = "".join(new_entries)
+    return insert_blocks(result, _round_trip_yaml().load(result), {"nlu": block})
 
 
 def write_nlu(examples: Sequence[Message], path: Path, notes: list[str]) -> Path:
@@ -530,13 +654,15 @@ def write_nlu(examples: Sequence[Message], path: Path, notes: list[str]) -> Path
         data = _expect_mapping(data, path, "nlu")
         entries = _expect_list(data, path, "nlu")
         for item in fresh["nlu"]:
-            same = [e for e in entries
-                    if isinstance(e, CommentedMap) and e.get("intent") == item["intent"]]
-            if not (same and _merge_nlu_item(same[0], item)):
+            existing = _same_intent_entry(entries, item)
+            if not (existing is not None and _merge_nlu_item(existing, item)):
                 entries.append(item)
         return data
 
-    return _merge_or_rescue(path, nlu_yaml(TrainingData(list(examples))), merge, notes)
+    fresh_text = nlu_yaml(TrainingData(list(examples)))
+    return _merge_or_rescue(
+        path, fresh_text, merge, notes,
+        insert=lambda text, data, fresh: insert_nlu_lines(text, data, fresh, fresh_text))
 
 
 # ---------------------------------------------------------------- domain
