@@ -23,6 +23,7 @@ from dialogflowlite.cli.init import available_templates
 from dialogflowlite.cli.main import main
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.plugins.manager import get_plugin_manager, reset_plugin_manager
+from dialogflowlite.shared.stories import ActionStep, ActiveLoopStep, UserStep
 
 try:
     import tomllib
@@ -102,11 +103,11 @@ def test_the_project_loads_strictly_with_the_expected_counts(zhbot) -> None:
     assert project.config.pipeline[0].name == "JiebaTokenizer"
     counts = project.counts()
     assert {k: counts[k] for k in ("intents", "entities", "slots", "forms", "test_stories")} == {
-        "intents": 12,
+        "intents": 13,
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "test_stories": 16,
+        "test_stories": 18,
     }
     assert project.nlu.retrieval_intents == ["faq"]
     assert not (zhbot / "template.yml").exists()
@@ -121,8 +122,8 @@ def test_every_test_story_passes(zhbot) -> None:
     code = main(["test", "--project", str(zhbot), "--fail-on-prediction-errors"])
     report = json.loads((zhbot / "results" / "story_report.json").read_text(encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 16, "total": 16}
-    assert report["user_turns"] == {"total": 46, "intent_errors": 0, "entity_errors": 0}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 18, "total": 18}
+    assert report["user_turns"] == {"total": 55, "intent_errors": 0, "entity_errors": 0}
     assert code == 0
 
 
@@ -150,6 +151,59 @@ def test_faq_questions_get_the_right_answer(agent, text: str, answer: str) -> No
     parsed = asyncio.run(agent.parse_message(text))
     assert parsed["intent"]["name"] == "faq"
     assert parsed["response_selector"]["default"]["response"]["intent_response_key"] == answer
+
+
+def _labels(steps) -> list[str]:
+    labels = []
+    for step in steps:
+        if isinstance(step, UserStep):
+            labels.append(f"intent:{step.intent}")
+        elif isinstance(step, ActionStep):
+            labels.append(f"action:{step.name}")
+        elif isinstance(step, ActiveLoopStep):
+            labels.append(f"loop:{step.name}")
+        else:
+            labels.append(type(step).__name__)
+    return labels
+
+
+def test_the_rules_give_time_to_a_hesitation_and_ask_again(zhbot) -> None:
+    rules = load_project(zhbot, strict=True).rules
+    in_form = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:order_form"]]
+    asked = ["action:order_form", "loop:order_form"]
+    take_time = ["intent:hesitate", "action:utter_take_your_time"]
+    assert [*asked, *take_time, *asked] in in_form
+    assert ["action:utter_ask_continue", *take_time, "action:utter_ask_continue"] in in_form
+    outside = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:None"]]
+    assert ["intent:hesitate", "action:utter_when_ready"] in outside
+
+
+def test_a_hesitation_is_not_a_yes(agent) -> None:
+    """嗯…让我想想 must not go on with the order lookup; 嗯 alone still means yes."""
+    hesitations = [
+        "嗯…我想一下",
+        "我还不确定",
+        "呃，我也说不好",
+        "让我考虑一下",
+        "我想想",
+        "不太确定",
+        "我也不知道",
+        "让我琢磨一下",
+        "等等，我想想",
+    ]
+    answers = {
+        "嗯": "affirm",
+        "嗯嗯": "affirm",
+        "好的": "affirm",
+        "是的": "affirm",
+        "不": "deny",
+        "不用了": "deny",
+        "算了": "stop",
+        "取消吧": "stop",
+    }
+    expected = {**dict.fromkeys(hesitations, "hesitate"), **answers}
+    parsed = {text: asyncio.run(agent.parse_message(text))["intent"]["name"] for text in expected}
+    assert parsed == expected
 
 
 def test_words_and_entities_keep_exact_character_offsets(agent) -> None:
