@@ -10,13 +10,20 @@ policy and picks one prediction.
 Predictions work on the conversation's states (see
 :mod:`~dialogflowlite.components.policies.states`); the ensemble computes them
 once per decision and hands the same :class:`Conversation` to every policy.
+
+A built-in policy records its ``revision`` with what it saves. Loaded from a
+model saved at an older revision (or, for models saved before revisions were
+recorded, one its saved resources show to be older), it knows its
+:class:`SavedRevision` and can say what it does differently from the policy
+retrained now (:meth:`Policy.outdated_notes`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.components.base import Component
 from dialogflowlite.components.policies.states import (
@@ -30,13 +37,55 @@ from dialogflowlite.components.policies.states import (
     iter_story_policy_states,
     story_policy_states,
 )
-from dialogflowlite.shared.domain import Domain
+from dialogflowlite.shared.domain import ACTION_SEND_TEXT, Domain
 from dialogflowlite.shared.events import Event
 from dialogflowlite.shared.story_paths import StoryPath
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
 if TYPE_CHECKING:
     from dialogflowlite.training.finetune import FinetuneSource
+
+logger = logging.getLogger(__name__)
+
+#: the policy revision from which a story's ``bot:`` step is learnt as its text;
+#: policies saved before learnt ``action_send_text``, which names no text to send
+BOT_TEXT_REVISION = 4
+#: the policy revision from which the rule policy saves what only the rules know
+#: about, so that it can be hidden from policies that learn from stories only
+RULE_ONLY_REVISION = 3
+#: the key under which built-in policies record their revision in what they save
+REVISION_KEY = "revision"
+
+
+@dataclass(frozen=True)
+class SavedRevision:
+    """The policy revision a loaded policy was saved at, older than its class's.
+
+    ``exact`` is False for a model saved before policies recorded their
+    revision: ``number`` is then the newest revision its saved resources can
+    come from.
+    """
+
+    number: int
+    exact: bool = True
+
+    def __str__(self) -> str:
+        return f"revision {self.number}" + ("" if self.exact else " or older")
+
+    @classmethod
+    def of(cls, saved: dict[str, Any], policy: type[Policy], *, at_most: int | None = None,
+           at_least: int = 1) -> SavedRevision | None:
+        """The revision recorded in ``saved`` (a policy's saved JSON) when older than
+        ``policy``'s, else None. Without a record (saved before revisions were
+        recorded), the revisions the saved resources can come from, which the caller
+        reads off them: ``at_most`` (None where they look as the current revision
+        saves them) and ``at_least``."""
+        recorded = saved.get(REVISION_KEY)
+        if isinstance(recorded, int) and not isinstance(recorded, bool):
+            return cls(recorded) if recorded < policy.revision else None
+        if at_most is not None and at_most < policy.revision:
+            return cls(at_most, exact=at_least >= at_most)
+        return None
 
 
 @dataclass
@@ -184,7 +233,9 @@ class Policy(Component):
     #: 3: entities the domain does not declare for an intent leave the states, and the
     #: rule policy saves what only rules know about.
     #: 4: a story's ``bot:`` text is learnt as that text, not as
-    #: ``action_send_text`` (whose prediction would send an empty message)
+    #: ``action_send_text`` (whose prediction would send an empty message).
+    #: Built-in policies record it with what they save (under :data:`REVISION_KEY`);
+    #: an older one still loads, and the ensemble warns (:meth:`outdated_notes`).
     revision: ClassVar[int] = 4
     default_priority: ClassVar[int] = 1
     #: which paths the policy learns from ("story", "rule"); its fingerprint covers them.
@@ -196,6 +247,12 @@ class Policy(Component):
     #: skips it when a policy of higher priority already predicts with confidence
     #: 1.0, which it could not beat. Left False, the policy is always asked.
     skippable_when_outranked: ClassVar[bool] = False
+    #: set by :meth:`load` for a policy saved at an older revision (None otherwise);
+    #: a class default, so a plugin's policy that sets up its own instance has it too
+    saved_revision: SavedRevision | None = None
+    #: set by :meth:`load` where the saved policy learnt ``bot:`` steps as
+    #: ``action_send_text`` (saved before :data:`BOT_TEXT_REVISION`)
+    learnt_bot_steps_without_text: bool = False
 
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)
@@ -237,5 +294,42 @@ class Policy(Component):
         raise NotImplementedError
 
     def prediction(self, probabilities: dict[str, float], **kwargs) -> PolicyPrediction:
-        """A prediction of this policy."""
-        return PolicyPrediction(probabilities, self.name, self.priority, **kwargs)
+        """A prediction of this policy.
+
+        A policy saved before :data:`BOT_TEXT_REVISION` predicts ``action_send_text``
+        for a story's ``bot:`` step, without the text, and the bot would send an
+        empty message: such a score is left out, so that the policy's next best
+        action, another policy or the fallback answers instead.
+        """
+        prediction = PolicyPrediction(probabilities, self.name, self.priority, **kwargs)
+        if (self.saved_revision is not None and self.saved_revision.number < BOT_TEXT_REVISION
+                and ACTION_SEND_TEXT in probabilities
+                and ACTION_SEND_TEXT not in prediction.action_texts):
+            return _without_send_text(prediction)
+        return prediction
+
+    def outdated_notes(self, model_policies: Sequence[Policy]) -> list[str]:
+        """What this policy, loaded from a model saved at an older revision
+        (:attr:`saved_revision`), does differently from the policy retrained now, as
+        far as it matters for its model (``model_policies``: all the model's
+        policies, itself included). Empty when nothing known does."""
+        if (self.saved_revision is None or self.saved_revision.number >= BOT_TEXT_REVISION
+                or not self.learnt_bot_steps_without_text):
+            return []
+        return ["it learnt the stories' `bot:` steps as action_send_text without their "
+                "text, so it cannot send those texts; where it would, its next best action, "
+                "another policy or the fallback answers instead"]
+
+
+def _without_send_text(prediction: PolicyPrediction) -> PolicyPrediction:
+    """``prediction`` without its score of ``action_send_text``; the flags that describe
+    the predicted action go with it when it was the one predicted."""
+    chosen = prediction.action_name == ACTION_SEND_TEXT
+    logger.debug("%s: action_send_text predicted without a text is left out",
+                 prediction.policy_name)
+    probabilities = {a: p for a, p in prediction.probabilities.items()
+                     if a != ACTION_SEND_TEXT}
+    if not chosen:
+        return replace(prediction, probabilities=probabilities)
+    return replace(prediction, probabilities=probabilities, is_no_user_prediction=False,
+                   is_end_to_end_prediction=False, hide_rule_turn=False)

@@ -24,6 +24,10 @@ A policy may predict a bot text learnt from a ``bot:`` step (one of its
 prediction's ``action_texts``): the decision is then ``action_send_text``
 with that text as ``action_text``, which the processor sends as it is (Rasa's
 end-to-end response).
+
+A model whose policies were saved at an older policy revision still loads;
+one warning then names each such policy, its revision, what it does
+differently that matters for the model, and says to retrain.
 """
 
 from __future__ import annotations
@@ -114,6 +118,24 @@ def _end_to_end(prediction: PolicyPrediction) -> bool:
     return bool(getattr(prediction, "is_end_to_end_prediction", False))
 
 
+def warn_about_outdated_policies(policies: Sequence[Policy], model: str) -> None:
+    """Log one warning for the policies of ``model`` saved at an older policy
+    revision that behave differently for it than they would retrained (nothing
+    when none does)."""
+    outdated = []
+    for policy in policies:
+        saved = getattr(policy, "saved_revision", None)
+        if saved is None:
+            continue
+        notes = policy.outdated_notes(policies)
+        if notes:
+            outdated.append(f"{policy.name} was saved at policy {saved} (this version "
+                            f"saves revision {policy.revision}): {'; '.join(notes)}")
+    if outdated:
+        logger.warning("model %s: %s. Retrain it with `dialogflowlite train`, which "
+                       "retrains only the policies that changed", model, ". ".join(outdated))
+
+
 class PolicyEnsemble:
     """Policies in config order, deciding together."""
 
@@ -156,6 +178,7 @@ class PolicyEnsemble:
             policy_class = registry.get(item["name"])
             policies.append(load_component(policy_class, dict(item.get("config") or {}),
                                            archive.storage(item["key"])))
+        warn_about_outdated_policies(policies, (archive.source or archive.root).name)
         return cls.from_policies(policies)
 
     # ------------------------------------------------------------ deciding

@@ -24,10 +24,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from dialogflowlite.components.policies.base import (
+    BOT_TEXT_REVISION,
+    REVISION_KEY,
     Conversation,
     Policy,
     PolicyContext,
     PolicyPrediction,
+    SavedRevision,
 )
 from dialogflowlite.components.policies.dialogues import dialogue_texts, training_dialogues
 from dialogflowlite.components.policies.states import (
@@ -37,7 +40,7 @@ from dialogflowlite.components.policies.states import (
     states_from_json,
 )
 from dialogflowlite.errors import Position
-from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, Domain
 from dialogflowlite.shared.events import ActionExecuted, Event
 from dialogflowlite.shared.story_paths import StoryPath
 
@@ -162,10 +165,14 @@ class MemoizationPolicy(Policy):
         items = [{"states": states_as_json(key),
                   "action_text" if action in self.action_texts else "action": action}
                  for key, action in self.lookup.items()]
-        storage.write_json(LOOKUP_FILE, {"max_history": self.max_history, "lookup": items})
+        storage.write_json(LOOKUP_FILE, {REVISION_KEY: self.revision,
+                                         "max_history": self.max_history, "lookup": items})
 
     @classmethod
     def load(cls, config: dict[str, Any], storage) -> MemoizationPolicy:
+        """The saved lookup. One saved before :data:`BOT_TEXT_REVISION` may remember
+        ``action_send_text`` for the stories' ``bot:`` steps (see
+        :meth:`Policy.prediction`)."""
         policy = cls(config)
         data = storage.read_json(LOOKUP_FILE)
         items = data.get("lookup", [])
@@ -173,6 +180,11 @@ class MemoizationPolicy(Policy):
                          or item["action_text"] for item in items}
         policy.action_texts = frozenset(item["action_text"] for item in items
                                         if item.get("action_text"))
+        # bot steps learnt as an action name only happened before texts were learnt
+        without_text = ACTION_SEND_TEXT in set(policy.lookup.values()) - policy.action_texts
+        policy.saved_revision = SavedRevision.of(
+            data, cls, at_most=BOT_TEXT_REVISION - 1 if without_text else None)
+        policy.learnt_bot_steps_without_text = without_text
         policy._lookup_checked = False
         return policy
 

@@ -40,10 +40,14 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from dialogflowlite.components.policies.base import (
+    BOT_TEXT_REVISION,
+    REVISION_KEY,
+    RULE_ONLY_REVISION,
     Conversation,
     Policy,
     PolicyContext,
     PolicyPrediction,
+    SavedRevision,
 )
 from dialogflowlite.components.policies.dialogues import (
     TrainingDialogue,
@@ -73,6 +77,7 @@ from dialogflowlite.shared.domain import (
     ACTION_DEFAULT_FALLBACK,
     ACTION_LISTEN,
     ACTION_RESTART,
+    ACTION_SEND_TEXT,
     ACTION_SESSION_START,
     Domain,
 )
@@ -427,6 +432,7 @@ class RulePolicy(Policy):
 
     def persist(self, storage) -> None:
         storage.write_json(RULES_FILE, {
+            REVISION_KEY: self.revision,
             # a bot text is stored as ``action_text``, so it never reads as an action's name
             "rules": [{"states": states_as_json(k),
                        "action_text" if a in self.action_texts else "action": a}
@@ -451,4 +457,28 @@ class RulePolicy(Policy):
         policy.rule_only = RuleOnlyData.from_dict(data.get("rule_only"))
         policy.rules_not_in_stories = frozenset(data.get("rules_not_in_stories") or ())
         policy._states_checked = False
+        # rules saved before RULE_ONLY_REVISION have no rule-only data; bot texts learnt
+        # as an action name only happened before BOT_TEXT_REVISION
+        without_text = ACTION_SEND_TEXT in set(policy.rules.values()) - policy.action_texts
+        at_most = (RULE_ONLY_REVISION - 1 if "rule_only" not in data
+                   else BOT_TEXT_REVISION - 1 if without_text else None)
+        policy.saved_revision = SavedRevision.of(
+            data, cls, at_most=at_most,
+            at_least=RULE_ONLY_REVISION if "rule_only" in data else 1)
+        policy.learnt_bot_steps_without_text = without_text
         return policy
+
+    def outdated_notes(self, model_policies: Sequence[Policy]) -> list[str]:
+        """Besides bot texts: saved before :data:`RULE_ONLY_REVISION`, the policy does
+        not know what only the rules know about, which then stays in the view of the
+        model's policies that learn from stories only."""
+        notes = super().outdated_notes(model_policies)
+        story_policies = [p.name for p in model_policies if p.learns_from_stories_only]
+        if (self.saved_revision is not None
+                and self.saved_revision.number < RULE_ONLY_REVISION and story_policies):
+            notes.append(
+                "it does not know which rules no story follows, nor the slots and loops "
+                "only rules use, so those turns, slots and loops are not hidden from "
+                f"{', '.join(story_policies)} (which learn from stories only): after "
+                "them, a story may not be recognised")
+        return notes

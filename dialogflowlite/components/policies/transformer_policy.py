@@ -26,10 +26,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from dialogflowlite.components.policies.base import (
+    BOT_TEXT_REVISION,
+    REVISION_KEY,
     Conversation,
     Policy,
     PolicyContext,
     PolicyPrediction,
+    SavedRevision,
 )
 from dialogflowlite.components.policies.dialogues import (
     dialogue_texts,
@@ -339,13 +342,16 @@ class TransformerPolicy(Policy):
             storage.write_json(META_FILE, {"trained": False})
             return
         storage.write_json(META_FILE, {
-            "trained": True, "actions": self.actions,
+            REVISION_KEY: self.revision, "trained": True, "actions": self.actions,
             "action_texts": sorted(self.action_texts), "vocabulary": self.vocabulary.to_json(),
             "model": self.model.config.to_dict(), "training": self.training_summary})
         storage.write_tensors(WEIGHTS_FILE, self.model.state_dict())
 
     @classmethod
     def load(cls, config: dict[str, Any], storage) -> TransformerPolicy:
+        """The saved network. One saved before :data:`BOT_TEXT_REVISION` (its
+        ``action_texts`` not listed) scores ``action_send_text`` for the stories'
+        ``bot:`` steps (see :meth:`Policy.prediction`)."""
         policy = cls(config)
         meta = storage.read_json(META_FILE)
         if not meta.get("trained"):
@@ -358,6 +364,13 @@ class TransformerPolicy(Policy):
         policy.actions = list(meta["actions"])
         policy.action_texts = frozenset(meta.get("action_texts") or ())
         policy.vocabulary = StateVocabulary.from_json(meta["vocabulary"])
+        policy.saved_revision = SavedRevision.of(
+            meta, cls, at_most=None if "action_texts" in meta else BOT_TEXT_REVISION - 1)
+        # the text of a bot step is a feature of the state after it: only the stories'
+        # bot steps put such features in the vocabulary
+        policy.learnt_bot_steps_without_text = (
+            "action_texts" not in meta
+            and any(name.startswith("action_text:") for name in policy.vocabulary.names))
         policy.training_summary = dict(meta.get("training") or {})
         policy.model = DialogueTransformer(DialogueTransformerConfig(**meta["model"]))
         policy.history_size = policy.model.config.max_history

@@ -1,0 +1,228 @@
+"""Models whose policies were saved at an older policy revision.
+
+Such a model still loads for ``run``, ``shell`` and ``test``. One warning names
+each policy whose older revision matters for that model (its revision, the
+current one, what differs) and says to retrain. A policy saved before bot texts
+were learnt (revision 4) predicts ``action_send_text`` without a text for a
+story's ``bot:`` step: that prediction is left out, so the bot never sends an
+empty message. Old models are made here by training with the older behaviour
+patched in, then by removing from the saved files what older versions did not
+write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+from itertools import count
+from pathlib import Path
+
+import pytest
+from policy_helpers import said, tracker, trained
+from story_data import rules_yaml, stories_yaml
+
+from dialogflowlite.agent import Agent
+from dialogflowlite.artifact import MANIFEST, ComponentStorage, ModelWriter
+from dialogflowlite.components.policies import dialogues
+from dialogflowlite.components.policies.base import REVISION_KEY, Conversation, Policy
+from dialogflowlite.components.policies.training import CoreSection
+from dialogflowlite.components.policies.transformer_policy import META_FILE, TransformerPolicy
+from dialogflowlite.dialogue.messages import IncomingMessage
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.domain import ACTION_SEND_TEXT
+from dialogflowlite.shared.events import ActionExecuted, BotUttered, Event
+from dialogflowlite.training.trainer import TrainingContext, TrainOptions, write_model_extras
+
+ENSEMBLE_LOGGER = "dialogflowlite.components.policies.ensemble"
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, bye, thanks]
+responses:
+  utter_noworries: [{text: np}]
+  utter_bye: [{text: bye}]
+  utter_default: [{text: "Sorry, say that again?"}]
+"""
+
+BOT_STORIES = stories_yaml(
+    '- story: greet\n  steps:\n  - intent: greet\n  - bot: "Hi there!"\n'
+    '  - bot: "How can I help?"\n',
+    '- story: bye\n  steps:\n  - intent: bye\n  - bot: "See you soon."\n')
+ACTION_STORIES = stories_yaml(
+    "- story: bye\n  steps:\n  - intent: bye\n  - action: utter_bye\n")
+RULES = rules_yaml("- rule: thanks\n  steps:\n  - intent: thanks\n  - action: utter_noworries\n")
+
+CONFIG = """
+language: en
+policies:
+  - name: AugmentedMemoizationPolicy
+    max_history: 3
+  - name: RulePolicy
+"""
+RULES_ONLY_CONFIG = """
+language: en
+policies:
+  - name: RulePolicy
+"""
+TINY_TRANSFORMER = {"hidden_size": 16, "num_heads": 2, "epochs": 40}
+
+_models = count()
+
+
+@pytest.fixture
+def project(write_project):
+    def build(stories: str = BOT_STORIES, config: str = CONFIG):
+        return load_project(write_project(domain=DOMAIN, stories=stories, rules=RULES,
+                                          config=config, name=f"project{next(_models)}"),
+                            strict=True)
+
+    return build
+
+
+def as_revision(patch: pytest.MonkeyPatch, revision: int) -> None:
+    """Train and save as policy ``revision`` did: before 4, a ``bot:`` step is learnt
+    as ``action_send_text``."""
+    patch.setattr(Policy, "revision", revision)
+    if revision < 4:
+        patch.setattr(dialogues, "bot_text", lambda event: None)
+
+
+def saved_model(project, tmp_path: Path, revision: int | None = None) -> Path:
+    """The trained policies of ``project`` as an unpacked model folder, saved at policy
+    ``revision`` (the current one when None)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if revision is not None:
+            as_revision(patch, revision)
+        writer = ModelWriter()
+        try:
+            options = TrainOptions(progress=False)
+            context = TrainingContext(writer, None, options)
+            writer.manifest.sections["core"] = CoreSection().train(project, context)
+            write_model_extras(writer, project, options)
+            packed = writer.save(tmp_path / f"model{next(_models)}.tar")
+            # the folder the model was packed from is a model too (what `run` unpacks)
+            folder = shutil.copytree(writer.workdir, tmp_path / packed.stem)
+        finally:
+            writer.close()
+    return folder
+
+
+def as_saved_before_revisions_were_recorded(folder: Path, *, without_rule_only: bool = False
+                                            ) -> None:
+    """Remove what versions that did not record revisions never wrote: the revision,
+    and (``without_rule_only``: revision 2) the rule policy's rule-only data."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    for item in manifest["sections"]["core"]["policies"]:
+        for saved in (folder / item["key"]).glob("*.json"):
+            data = json.loads(saved.read_text(encoding="utf-8"))
+            del data[REVISION_KEY]
+            if without_rule_only and item["name"] == "RulePolicy":
+                del data["rule_only"], data["rules_not_in_stories"]
+            saved.write_text(json.dumps(data), encoding="utf-8")
+
+
+def warnings_of_loading(folder: Path, caplog) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=ENSEMBLE_LOGGER):
+        Agent.load(folder)
+    return [r.getMessage() for r in caplog.records if r.name == ENSEMBLE_LOGGER]
+
+
+def test_a_current_model_loads_without_a_warning(project, tmp_path, caplog) -> None:
+    assert warnings_of_loading(saved_model(project(), tmp_path), caplog) == []
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_revision_3_model_with_bot_steps_warns_once(project, tmp_path, caplog,
+                                                      recorded) -> None:
+    folder = saved_model(project(), tmp_path, revision=3)
+    if not recorded:
+        as_saved_before_revisions_were_recorded(folder)
+    [warning] = warnings_of_loading(folder, caplog)
+    saved = "revision 3" if recorded else "revision 3 or older"
+    assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
+    assert "saves revision 4" in warning
+    assert "`bot:` steps as action_send_text" in warning
+    assert "`dialogflowlite train`" in warning
+    # the rule policy learnt no bot step: nothing about it matters
+    assert "RulePolicy" not in warning
+
+
+def test_an_old_model_without_bot_steps_does_not_warn(project, tmp_path, caplog) -> None:
+    folder = saved_model(project(ACTION_STORIES), tmp_path, revision=3)
+    assert warnings_of_loading(folder, caplog) == []
+
+
+def test_an_old_rule_policy_warns_that_rule_turns_are_not_hidden(project, tmp_path,
+                                                                 caplog) -> None:
+    folder = saved_model(project(ACTION_STORIES), tmp_path, revision=2)
+    as_saved_before_revisions_were_recorded(folder, without_rule_only=True)
+    [warning] = warnings_of_loading(folder, caplog)
+    assert "RulePolicy was saved at policy revision 2 or older" in warning
+    assert "not hidden from AugmentedMemoizationPolicy" in warning
+
+
+def test_an_old_rule_policy_alone_does_not_warn(project, tmp_path, caplog) -> None:
+    """Without a policy that learns from stories only, hiding rule turns changes nothing."""
+    folder = saved_model(project(ACTION_STORIES, RULES_ONLY_CONFIG), tmp_path, revision=2)
+    as_saved_before_revisions_were_recorded(folder, without_rule_only=True)
+    assert warnings_of_loading(folder, caplog) == []
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_an_old_model_sends_no_empty_message(project, tmp_path, caplog, recorded) -> None:
+    folder = saved_model(project(), tmp_path, revision=3)
+    if not recorded:
+        as_saved_before_revisions_were_recorded(folder)
+    agent = Agent.load(folder)
+
+    async def chat() -> list[list[Event]]:
+        return [(await agent.handle_turn(IncomingMessage(text, "someone"))).events
+                for text in ("/greet", "/thanks")]
+
+    greet, thanks = asyncio.run(chat())
+    assert not any(isinstance(e, ActionExecuted) and e.name == ACTION_SEND_TEXT
+                   for e in greet)
+    # the step it cannot send is left to the fallback; what it learnt otherwise holds
+    assert [e.text for e in greet if isinstance(e, BotUttered)] == ["Sorry, say that again?"]
+    assert [e.text for e in thanks if isinstance(e, BotUttered)] == ["np"]
+
+
+def test_an_old_transformer_leaves_its_textless_bot_step_out(project, tmp_path) -> None:
+    stories = project(config=RULES_ONLY_CONFIG)
+    domain = stories.domain
+    with pytest.MonkeyPatch.context() as patch:
+        as_revision(patch, 3)
+        old = trained(TransformerPolicy(dict(TINY_TRANSFORMER)), stories)
+        storage = ComponentStorage(tmp_path / "transformer")
+        old.persist(storage)
+    meta = storage.read_json(META_FILE)
+    del meta[REVISION_KEY], meta["action_texts"]  # as revision 3 saved it
+    storage.write_json(META_FILE, meta)
+
+    loaded = TransformerPolicy.load(old.config, storage)
+    greet = tracker(domain, *said("greet"))
+    conversation = Conversation.from_tracker(greet, loaded.featurizer(domain))
+    # what it learnt for the bot step: action_send_text, with no text to send
+    scores = loaded.probabilities(conversation)
+    assert max(scores, key=scores.__getitem__) == ACTION_SEND_TEXT
+    prediction = loaded.predict(greet, domain)
+    assert ACTION_SEND_TEXT not in prediction.probabilities
+    assert prediction.action_name not in (None, ACTION_SEND_TEXT)
+    assert str(loaded.saved_revision) == "revision 3 or older"
+    [note] = loaded.outdated_notes([loaded])
+    assert "`bot:` steps" in note
+
+
+def test_an_old_transformer_without_bot_steps_has_nothing_to_say(project, tmp_path) -> None:
+    stories = project(ACTION_STORIES, RULES_ONLY_CONFIG)
+    with pytest.MonkeyPatch.context() as patch:
+        as_revision(patch, 3)
+        old = trained(TransformerPolicy(dict(TINY_TRANSFORMER)), stories)
+        storage = ComponentStorage(tmp_path / "transformer")
+        old.persist(storage)
+    loaded = TransformerPolicy.load(old.config, storage)
+    assert str(loaded.saved_revision) == "revision 3"
+    assert loaded.outdated_notes([loaded]) == []
