@@ -147,14 +147,31 @@ class TurnResult:
     replies: list[dict[str, Any]] = field(default_factory=list)
 
 
-def outgoing(events: list[Event],
-             sender_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def outgoing(events: list[Event], sender_id: str, *,
+             stored: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The bot messages among ``events`` and their replies, as channels get them
-    (after ``dfl_replies_outgoing``)."""
+    (after ``dfl_replies_outgoing``).
+
+    With ``stored`` (the events are in the tracker store by then), a
+    ``dfl_replies_outgoing`` plugin that fails is logged with the conversation
+    id and neither messages nor replies are returned, instead of raising.
+    """
     messages = [bot_message(e) for e in events if isinstance(e, BotUttered)]
     replies = [reply for message in messages
                for reply in channel_replies(sender_id, message)]
-    _plugin_hooks().dfl_replies_outgoing(sender_id=sender_id, replies=replies)
+    try:
+        _plugin_hooks().dfl_replies_outgoing(sender_id=sender_id, replies=replies)
+    except Exception as e:
+        if not stored:
+            raise
+        # Raised after the store, even a passing failure (a plugin's ConnectionError)
+        # would read as events not stored, and a platform or client that sends them
+        # again would get them stored twice. The replies the hook did not see are not
+        # sent: it may be what masks personal data.
+        logger.error("conversation %r: the events were stored, but dfl_replies_outgoing "
+                     "failed (%s: %s), so their replies are not sent", sender_id,
+                     type(e).__name__, e, exc_info=True)
+        return [], []
     return messages, replies
 
 
@@ -173,16 +190,17 @@ class EarlyReplies:
         self.messages: list[dict[str, Any]] = []
         self.replies: list[dict[str, Any]] = []
 
-    async def flush(self, tracker: DialogueStateTracker) -> None:
-        """Send the replies of the events logged since the last flush."""
+    async def flush(self, tracker: DialogueStateTracker, *, stored: bool = False) -> None:
+        """Send the replies of the events logged since the last flush (``stored``: the
+        turn is in the tracker store, see :func:`outgoing`)."""
         events = tracker.events[self.seen:]
         self.seen = len(tracker.events)
         if not any(isinstance(e, BotUttered) for e in events):
             return
-        messages, replies = outgoing(events, tracker.sender_id)
+        messages, replies = outgoing(events, tracker.sender_id, stored=stored)
         self.messages += messages
         self.replies += replies
-        if self.sink is None:
+        if self.sink is None or not messages:  # no messages: the hook failed, logged
             return
         try:
             await self.sink(replies)
@@ -613,22 +631,11 @@ class MessageProcessor:
         new_events = tracker.events[start:]
         name_unnamed(new_events)  # before storing, so that the stored reminder has its name
         await self.save_tracker(tracker, start)
-        try:
-            if early is not None:
-                await early.flush(tracker)
-                messages, replies = early.messages, early.replies
-            else:
-                messages, replies = outgoing(new_events, tracker.sender_id)
-        except Exception as e:
-            # The turn is stored: raised from here, even a passing failure (a plugin's
-            # ConnectionError) would read as a turn that stored nothing, and a platform
-            # asked to deliver the message again would get it stored twice. The replies
-            # the hook did not see are not sent: it may be what masks personal data.
-            logger.error("conversation %r: the turn was stored, but dfl_replies_outgoing "
-                         "failed (%s: %s), so its replies are not sent", tracker.sender_id,
-                         type(e).__name__, e, exc_info=True)
-            messages = early.messages if early is not None else []
-            replies = early.replies if early is not None else []
+        if early is not None:
+            await early.flush(tracker, stored=True)
+            messages, replies = early.messages, early.replies
+        else:
+            messages, replies = outgoing(new_events, tracker.sender_id, stored=True)
         self._schedule_reminders(new_events, tracker.sender_id, channel)
         return TurnResult(tracker.sender_id, tracker, list(new_events), messages, replies)
 
@@ -650,16 +657,7 @@ class MessageProcessor:
         as one whose events were stored.
         """
         self._schedule_reminders(events, sender_id, channel)
-        try:
-            return outgoing(events, sender_id)[1]
-        except Exception as e:
-            # Raised from here, the stored events would read as not stored, and a client
-            # that tries again would append them twice. The replies the hook did not see
-            # are not sent: it may be what masks personal data.
-            logger.error("conversation %r: the appended events were stored, but "
-                         "dfl_replies_outgoing failed (%s: %s), so their replies are not "
-                         "sent", sender_id, type(e).__name__, e, exc_info=True)
-            return []
+        return outgoing(events, sender_id, stored=True)[1]
 
     def _schedule_reminders(self, events: list[Event], sender_id: str,
                             channel: str | None) -> None:

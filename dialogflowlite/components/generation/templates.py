@@ -162,6 +162,12 @@ def _jinja_environment() -> Any:
     return SandboxedEnvironment()
 
 
+@functools.lru_cache(maxsize=1024)
+def _jinja_template(source: str) -> Any:
+    # compiled once per text: a response is rendered for every message that uses it
+    return _jinja_environment().from_string(source)
+
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -206,7 +212,7 @@ def interpolate_jinja(value: Any, values: dict[str, Any], *, response: str = "")
         from jinja2 import TemplateError
 
         try:
-            return _jinja_environment().from_string(value).render(values)
+            return _jinja_template(value).render(values)
         except TemplateError as e:
             # as Rasa: the string is sent as written, and the reason logged
             logger.warning("response '%s': jinja could not fill %r (%s); it is sent as "
