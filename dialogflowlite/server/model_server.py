@@ -23,8 +23,9 @@ file).
 Workers of one server (``--workers``) share the pulls: a pull holds a lock
 file in ``models/``, and a worker that finds a model another worker pulled
 since its own last pull (recorded with its ETag in ``models/.pulled.json``)
-switches to that file instead of downloading it again. A switch in one worker
-is followed by the others before their next request in any case (see
+switches to that file instead of downloading it again (and, already serving
+it, asks with its ETag). A switch in one worker is followed by the others
+before their next request in any case (see
 :class:`~dialogflowlite.server.models.SharedModelChoice`).
 """
 
@@ -76,6 +77,8 @@ class ModelServer:
     headers: dict[str, str] = field(default_factory=dict)
     keep: int = DEFAULT_KEEP
     etag: str | None = None
+    #: whether the last :meth:`pull` took another worker's pull (which that worker announced)
+    taken_from_another_worker: bool = False
 
     @classmethod
     def from_config(cls, section: Any, project_dir: Path) -> ModelServer | None:
@@ -117,6 +120,7 @@ class ModelServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         async with process_lock(self.folder / PULL_LOCK):
             shared = self._pulled_by_another_worker(current)
+            self.taken_from_another_worker = shared is not None
             if shared is not None:
                 return shared
             pulled = await self._download(current)
@@ -135,10 +139,12 @@ class ModelServer:
         path = self.folder / name
         # only a pull within the last interval: an older one may no longer be the newest
         recent = time.time() - when < max(self.wait_time_between_pulls or 0.0, self.timeout)
-        if etag == self.etag or not recent or not path.is_file() or \
-                (current is not None and path == current):
+        if etag == self.etag or not recent or not path.is_file():
             return None
         self.etag = etag
+        if current is not None and path == current:
+            # already followed: asking with its ETag gets 304, not the whole model again
+            return None
         logger.info("model %s was pulled by another worker; switching to it", name)
         return path
 
@@ -231,7 +237,10 @@ async def keep_pulling(app: Sanic, server: ModelServer) -> None:
         try:
             pulled = await server.pull(getattr(app.ctx, "model_file", None))
             if pulled is not None:
-                await swap_model(app, str(pulled))
+                # the worker that pulled it told the others already: telling them again
+                # would make them reload it, or undo a choice made since
+                await swap_model(app, str(pulled),
+                                 announce=not server.taken_from_another_worker)
                 server.prune(getattr(app.ctx, "model_file", None))
         except Exception as e:  # a bad pull never stops the server or the next pull
             logger.error("pulling a model from %s failed: %s", server.url, e)

@@ -339,6 +339,11 @@ class SharedModelChoice:
             return None
         return record
 
+    def latest(self) -> dict[str, Any] | None:
+        """The newest choice of this server's run as the file holds it now, or None."""
+        self._read_as = self._signature()
+        return self._read()
+
     def _signature(self) -> tuple[int, int, int] | None:
         try:
             stat = self.path.stat()
@@ -376,17 +381,35 @@ async def follow_shared_choice(app: Any) -> None:
     await asyncio.shield(shared.following)
 
 
+def _serves(app: Any, wanted: str) -> bool:
+    """Whether ``wanted`` is the model file this worker already serves."""
+    current = getattr(app.ctx, "model_file", None)
+    if current is None or getattr(app.ctx, "agent", None) is None:
+        return False
+    try:
+        return resolve_model_path(app.ctx.config, wanted).resolve() == Path(current).resolve()
+    except ModelLoadError:  # loading it names what is wrong
+        return False
+
+
 async def _follow(app: Any, record: dict[str, Any]) -> None:
     shared: SharedModelChoice = app.ctx.shared_model
-    wanted = record.get("model_file")
     async with app.ctx.model_swap_lock:
+        # choices made while waiting for the lock: only the newest is loaded
+        newest = shared.latest()
+        if newest is not None and newest["number"] > record["number"]:
+            record = newest
         # a choice this worker made while waiting for the lock is newer: it stays
         if record["number"] <= shared.seen:
             return
         shared.seen = record["number"]
+        wanted = record.get("model_file")
         try:
             if wanted is None:
                 _unload_holding_lock(app)
+            elif _serves(app, wanted):
+                # this worker got there first (e.g. took the same pull): nothing to load
+                pass
             else:
                 logger.info("another worker switched to model %s; switching too",
                             Path(wanted).name)

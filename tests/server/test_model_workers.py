@@ -162,3 +162,128 @@ def test_a_model_another_worker_chose_that_does_not_load_here_keeps_this_workers
     asyncio.run(main())
     failures = [r for r in caplog.records if "cannot load" in r.getMessage()]
     assert len(failures) == 1 and "gone.tar" in failures[0].getMessage()
+
+
+def _pulls_once(app: Any, url: str) -> Any:
+    """A model server for ``app`` that :func:`keep_pulling` asks once."""
+    from dialogflowlite.server.model_server import ModelServer
+
+    return ModelServer(url, app.ctx.config.project_dir / "models",
+                       wait_time_between_pulls=None)
+
+
+def _model_server_of(body: bytes, downloads: list[Any]) -> Any:
+    """Answers as a model server with one model (ETag "v1"), recording each full download."""
+
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return 304, {}, b""
+        downloads.append(request)
+        return 200, {"ETag": '"v1"'}, body
+
+    return answer
+
+
+def _loads(app: Any) -> int:
+    return app.ctx.metrics.model_loads.value()
+
+
+def test_a_model_pulled_by_one_worker_and_followed_by_another_is_downloaded_once(
+        two_workers, other_model: Path) -> None:
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    downloads: list[Any] = []
+
+    async def main() -> None:
+        with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
+                            path="/bot.tar") as host:
+            async with serving(one), serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                await keep_pulling(one, _pulls_once(one, host.url))
+                assert await _greeting(session, url_two) == OTHER_GREETING  # followed
+                # the other worker's own pull asks with the ETag of what it now serves
+                await keep_pulling(two, _pulls_once(two, host.url))
+                assert two.ctx.model_file == one.ctx.model_file
+
+    asyncio.run(main())
+    assert len(downloads) == 1
+    assert _loads(one) == _loads(two) == 2
+
+
+def test_a_worker_taking_another_workers_pull_reloads_nothing_anywhere(
+        two_workers, other_model: Path, tiny_project: Path) -> None:
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    downloads: list[Any] = []
+
+    async def main() -> None:
+        with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
+                            path="/bot.tar") as host:
+            async with serving(one) as url_one, serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                await keep_pulling(one, _pulls_once(one, host.url))
+                # pulls before its next request: takes the file the first worker pulled
+                await keep_pulling(two, _pulls_once(two, host.url))
+                assert two.ctx.model_file == one.ctx.model_file
+                assert await _greeting(session, url_one) == OTHER_GREETING
+                assert await _greeting(session, url_two) == OTHER_GREETING
+
+    asyncio.run(main())
+    assert len(downloads) == 1
+    # one load of the pulled model each: neither loaded it again on the other's word
+    assert _loads(one) == _loads(two) == 2
+    record = json.loads((tiny_project / "models" / ".served.json").read_text("utf-8"))
+    assert record["number"] == 1
+
+
+def test_a_pull_taken_late_does_not_undo_a_model_put_since(
+        two_workers, other_model: Path) -> None:
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    first = Path(one.ctx.config.model_path)
+
+    async def main() -> None:
+        with StubHttpServer(_model_server_of(other_model.read_bytes(), []),
+                            path="/bot.tar") as host:
+            async with serving(one) as url_one, serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                await keep_pulling(one, _pulls_once(one, host.url))
+                async with session.put(f"{url_one}/model",
+                                       json={"model_file": str(first)}) as response:
+                    assert response.status == 204, await response.text()
+                # the second worker takes the earlier pull before it hears of the put
+                await keep_pulling(two, _pulls_once(two, host.url))
+                assert await _greeting(session, url_one) != OTHER_GREETING
+                assert await _greeting(session, url_two) != OTHER_GREETING
+
+    asyncio.run(main())
+    assert one.ctx.model_file == two.ctx.model_file == first
+
+
+def test_a_worker_that_missed_a_choice_loads_only_the_newest(
+        two_workers, tiny_project: Path) -> None:
+    from dialogflowlite.server.models import follow_shared_choice
+
+    one, two = two_workers
+    shutil.copy(one.ctx.config.model_path, tiny_project / "models" / "third.tar")
+
+    async def main() -> None:
+        async with serving(one) as url_one, serving(two), aiohttp.ClientSession() as session:
+            async with session.put(f"{url_one}/model",
+                                   json={"model_file": "models/other.tar"}) as response:
+                assert response.status == 204, await response.text()
+            # the second worker reads that choice, then waits for its own swap to end
+            async with two.ctx.model_swap_lock:
+                following = asyncio.create_task(follow_shared_choice(two))
+                await asyncio.sleep(0.05)
+                async with session.put(f"{url_one}/model",
+                                       json={"model_file": "models/third.tar"}) as response:
+                    assert response.status == 204, await response.text()
+            await following
+            assert two.ctx.model_file.name == "third.tar"
+
+    asyncio.run(main())
+    assert _loads(two) == 2
