@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogflowlite.io.yaml import yaml_scalar
-from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, ACTION_SESSION_START
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActiveLoop,
     Event,
     SlotSet,
     UserUttered,
+    bot_text,
 )
 from dialogflowlite.shared.message import full_intent_name
 from dialogflowlite.shared.tracker import applied_events
@@ -128,7 +129,7 @@ def events_to_steps(events: Iterable[Event],
                 continue
             flush()
             # a story's bot step runs as action_send_text with its text: written back as `bot:`
-            if event.action_text and event.name in (None, "", ACTION_SEND_TEXT):
+            if bot_text(event):
                 steps.append(StoryStepText([f"- bot: {yaml_scalar(event.action_text)}"],
                                            comments.get(index)))
             else:

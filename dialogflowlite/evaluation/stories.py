@@ -47,6 +47,7 @@ from dialogflowlite.shared.events import (
     ActionExecutionRejected,
     Event,
     UserUttered,
+    bot_text,
 )
 from dialogflowlite.shared.message import full_intent_name
 from dialogflowlite.shared.stories import CheckpointStep, OrStep, Story
@@ -303,9 +304,7 @@ def expected_label(event: ActionExecuted) -> str:
     """What a test story's action step is scored as: the action's name, or for an
     end-to-end ``bot:`` step its text, as Rasa scores it (``action_send_text`` is only
     how the step runs)."""
-    if event.action_text and event.name in (None, "", ACTION_SEND_TEXT):
-        return event.action_text
-    return event.name or ""
+    return bot_text(event) or event.name or ""
 
 
 def predicted_label(prediction: Any) -> str:

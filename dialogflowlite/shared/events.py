@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from dialogflowlite.errors import DialogueError
+from dialogflowlite.shared.domain import ACTION_SEND_TEXT
 from dialogflowlite.shared.message import Message
 
 
@@ -148,6 +149,14 @@ class ActionExecuted(Event):
         return cls(name=data.get("name") or "", policy=data.get("policy"),
                    confidence=data.get("confidence"), action_text=data.get("action_text"),
                    hide_rule_turn=bool(data.get("hide_rule_turn", False)), **cls._common(data))
+
+
+def bot_text(event: ActionExecuted) -> str | None:
+    """The text of an end-to-end bot turn (a ``bot:`` step, or a live ``action`` event
+    logged with ``action_text`` and no other action's name), else None."""
+    if event.action_text and event.name in (None, "", ACTION_SEND_TEXT):
+        return event.action_text
+    return None
 
 
 @dataclass(kw_only=True)

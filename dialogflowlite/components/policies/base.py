@@ -80,12 +80,25 @@ class SavedRevision:
         recorded), the revisions the saved resources can come from, which the caller
         reads off them: ``at_most`` (None where they look as the current revision
         saves them) and ``at_least``."""
-        recorded = saved.get(REVISION_KEY)
-        if isinstance(recorded, int) and not isinstance(recorded, bool):
+        recorded = _recorded_revision(saved)
+        if recorded is not None:
             return cls(recorded) if recorded < policy.revision else None
         if at_most is not None and at_most < policy.revision:
             return cls(at_most, exact=at_least >= at_most)
         return None
+
+
+def _recorded_revision(saved: dict[str, Any]) -> int | None:
+    recorded = saved.get(REVISION_KEY)
+    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
+
+
+def saved_before(saved: dict[str, Any], revision: int) -> bool:
+    """Whether ``saved`` (a policy's saved JSON) may come from a policy revision older
+    than ``revision``: it records an older one, or none (it was saved before revisions
+    were recorded)."""
+    recorded = _recorded_revision(saved)
+    return recorded is None or recorded < revision
 
 
 @dataclass

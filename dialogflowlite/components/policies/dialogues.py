@@ -18,8 +18,9 @@ texts are two different actions to the policies.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dialogflowlite.components.policies.states import (
     RULE_SNIPPET_ACTION,
@@ -29,15 +30,18 @@ from dialogflowlite.components.policies.states import (
     featurised_indices,
 )
 from dialogflowlite.errors import Position
-from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT
+from dialogflowlite.shared.domain import ACTION_LISTEN
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
     ActiveLoop,
     Event,
     SlotSet,
+    bot_text,
 )
 from dialogflowlite.shared.story_paths import STORY_TIMESTAMP, StoryPath
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
@@ -67,14 +71,6 @@ class TrainingDialogue:
     def where(self, index: int) -> Position | None:
         """Where the action at ``index`` was written (else where the path starts)."""
         return self.positions[index] or self.path.position
-
-
-def bot_text(event: ActionExecuted) -> str | None:
-    """The text of an end-to-end bot turn (a ``bot:`` step, or a live ``action`` event
-    logged with ``action_text`` and no other action's name), else None."""
-    if event.action_text and event.name in (None, "", ACTION_SEND_TEXT):
-        return event.action_text
-    return None
 
 
 def action_label(event: ActionExecuted) -> str:
@@ -156,6 +152,21 @@ def training_dialogue(path: StoryPath, featurizer: StateFeaturizer) -> TrainingD
             if bot_text(event):
                 texts.add(actions[-1])
     return TrainingDialogue(path, events, states, actions, action_positions, frozenset(texts))
+
+
+def unambiguous(pairs: Iterable[tuple[K, str]]) -> dict[K, str]:
+    """The ``(key, action)`` pairs as a lookup, in their order, without the keys paired
+    with different actions (a key seen again with its action keeps its first place)."""
+    lookup: dict[K, str] = {}
+    ambiguous: set[K] = set()
+    for key, action in pairs:
+        if key in ambiguous:
+            continue
+        known = lookup.setdefault(key, action)
+        if known != action:
+            ambiguous.add(key)
+            del lookup[key]
+    return lookup
 
 
 def dialogue_texts(dialogues: Iterable[TrainingDialogue]) -> frozenset[str]:

@@ -270,7 +270,7 @@ class PolicyEnsemble:
         events += _featurization(tracker, by_text=_end_to_end(best))
         action = best.action_name
         # read with a default, like the end-to-end flag: a plugin's prediction may lack it
-        text = action if action in (getattr(best, "action_texts", None) or ()) else None
+        text = getattr(best, "action_text", None)
         logger.debug("predicted %s (%s, %.2f)", action, best.policy_name, best.confidence)
         return ActionPrediction(ACTION_SEND_TEXT if text else action, best.confidence,
                                 best.policy_name, events, best.is_no_user_prediction,

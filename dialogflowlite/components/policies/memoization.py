@@ -26,13 +26,19 @@ from typing import Any, ClassVar
 from dialogflowlite.components.policies.base import (
     BOT_TEXT_REVISION,
     REVISION_KEY,
+    RULE_ONLY_REVISION,
     Conversation,
     Policy,
     PolicyContext,
     PolicyPrediction,
     SavedRevision,
+    saved_before,
 )
-from dialogflowlite.components.policies.dialogues import dialogue_texts, training_dialogues
+from dialogflowlite.components.policies.dialogues import (
+    dialogue_texts,
+    training_dialogues,
+    unambiguous,
+)
 from dialogflowlite.components.policies.states import (
     State,
     StateFeaturizer,
@@ -72,12 +78,28 @@ class MemoizationPolicy(Policy):
 
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)
+        #: the lookup's keys as a tree of states, built when first needed (see
+        #: :meth:`AugmentedMemoizationPolicy._key_tree`) and dropped with every new lookup
+        self._tree: dict | None = None
         self.lookup: dict[Key, str] = {}
         #: the remembered actions that are bot texts (``bot:`` steps), not action names
         self.action_texts: frozenset[str] = frozenset()
-        #: False for a loaded lookup until it was read against the domain, at the first
-        #: prediction (see :meth:`use_domain`); a trained one is made from the domain
+        #: False for a lookup loaded from a model saved before revision 3, until it was
+        #: read against the domain at the first prediction (see :meth:`use_domain`); a
+        #: trained one is made from the domain
         self._lookup_checked = True
+
+    @property
+    def lookup(self) -> dict[Key, str]:
+        """The remembered keys (last states), each with the action that follows it;
+        assign a new one rather than change it in place, so what is built from it is
+        built again."""
+        return self._lookup
+
+    @lookup.setter
+    def lookup(self, lookup: dict[Key, str]) -> None:
+        self._lookup = lookup
+        self._tree = None
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *,
@@ -97,21 +119,10 @@ class MemoizationPolicy(Policy):
 
     def train(self, paths: Sequence[StoryPath], domain: Domain, context: PolicyContext) -> None:
         """Remember every (last states -> action) of the stories; drop ambiguous keys."""
-        lookup: dict[Key, str] = {}
-        ambiguous: set[Key] = set()
         dialogues = training_dialogues(paths, self.featurizer(domain), kind="story")
-        for dialogue in dialogues:
-            for index, action in enumerate(dialogue.actions):
-                key = window(dialogue.states[: index + 1], self.max_history)
-                if key in ambiguous:
-                    continue
-                known = lookup.get(key)
-                if known is None:
-                    lookup[key] = action
-                elif known != action:
-                    ambiguous.add(key)
-                    del lookup[key]
-        self.lookup = lookup
+        self.lookup = unambiguous(
+            (window(dialogue.states[: index + 1], self.max_history), action)
+            for dialogue in dialogues for index, action in enumerate(dialogue.actions))
         self.action_texts = dialogue_texts(dialogues)
         self._lookup_checked = True
 
@@ -124,28 +135,17 @@ class MemoizationPolicy(Policy):
         does not declare for the intent; states made now leave them out, so such keys
         would never match again. Without them, the lookup is the one training gives
         now: keys that become equal and remember different actions are forgotten, as
-        training forgets ambiguous keys. A lookup saved since is left as it is.
+        training forgets ambiguous keys. A lookup saved since is not read again (see
+        :meth:`load`).
         """
         if self._lookup_checked:
             return
-        featurizer = self.featurizer(domain)
-        lookup: dict[Key, str] = {}
-        ambiguous: set[Key] = set()
-        changed = False
-        for key, action in self.lookup.items():
-            read = tuple(featurizer.with_used_entities(state) for state in key)
-            changed = changed or read != key
-            if read in ambiguous:
-                continue
-            known = lookup.get(read)
-            if known is None:
-                lookup[read] = action
-            elif known != action:
-                ambiguous.add(read)
-                del lookup[read]
-        if changed:
-            self.lookup = lookup
         self._lookup_checked = True
+        featurizer = self.featurizer(domain)
+        read = [(tuple(featurizer.with_used_entities(state) for state in key), action)
+                for key, action in self.lookup.items()]
+        if any(new_key != key for (new_key, _), key in zip(read, self.lookup, strict=True)):
+            self.lookup = unambiguous(read)
 
     def recall(self, states: Sequence[State]) -> str | None:
         """The remembered action after ``states`` (their last ``max_history``), or None."""
@@ -185,7 +185,8 @@ class MemoizationPolicy(Policy):
         policy.saved_revision = SavedRevision.of(
             data, cls, at_most=BOT_TEXT_REVISION - 1 if without_text else None)
         policy.learnt_bot_steps_without_text = without_text
-        policy._lookup_checked = False
+        # states keep only the entities the domain declares since RULE_ONLY_REVISION
+        policy._lookup_checked = not saved_before(data, RULE_ONLY_REVISION)
         return policy
 
 
@@ -202,12 +203,6 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
     """
 
     name: ClassVar[str] = "AugmentedMemoizationPolicy"
-
-    def __init__(self, config: dict | None = None, **kwargs) -> None:
-        super().__init__(config, **kwargs)
-        #: the remembered keys as a tree of states (see :meth:`_key_tree`), with the
-        #: lookup it was built from
-        self._tree: tuple[tuple[int, int], dict] | None = None
 
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:
         self.use_domain(domain)
@@ -253,16 +248,15 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
     def _key_tree(self) -> dict:
         """The remembered keys as a tree: each state leads to the states that follow it
         in some key, and ``None`` holds the action of a key that ends there."""
-        built_from = (id(self.lookup), len(self.lookup))
-        if self._tree is None or self._tree[0] != built_from:
+        if self._tree is None:
             root: dict = {}
             for key, action in self.lookup.items():
                 node = root
                 for state in key:
                     node = node.setdefault(state, {})
                 node[None] = action
-            self._tree = (built_from, root)
-        return self._tree[1]
+            self._tree = root
+        return self._tree
 
     def _recall_whole_histories(self, conversation: Conversation, starts: Sequence[int],
                                 featurizer: StateFeaturizer) -> str | None:

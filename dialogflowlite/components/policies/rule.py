@@ -48,11 +48,13 @@ from dialogflowlite.components.policies.base import (
     PolicyContext,
     PolicyPrediction,
     SavedRevision,
+    saved_before,
 )
 from dialogflowlite.components.policies.dialogues import (
     TrainingDialogue,
     dialogue_texts,
     training_dialogues,
+    unambiguous,
 )
 from dialogflowlite.components.policies.rule_matching import (
     DO_NOT_PREDICT_LOOP_ACTION,
@@ -184,8 +186,8 @@ class RulePolicy(Policy):
         self._action_order: tuple[Domain, dict[str, int]] | None = None
         #: training only: where each rule comes from (for contradiction messages)
         self.lookup = RuleLookup()
-        #: False for loaded rules until they were read against the domain, at the
-        #: first prediction (see :meth:`use_domain`)
+        #: False for rules loaded from a model saved before revision 3, until they were
+        #: read against the domain at the first prediction (see :meth:`use_domain`)
         self._states_checked = True
 
     @classmethod
@@ -289,18 +291,10 @@ class RulePolicy(Policy):
 
         if not any(read(key) != key for key in [*self.rules, *self.loop_unhappy]):
             return
-        rules: dict[Key, str] = {}
-        contradicting: set[Key] = set()
-        renamed: dict[str, str] = {}
-        for key, action in self.rules.items():
-            new_key = read(key)
-            renamed[source_id(key)] = source_id(new_key)
-            if new_key in contradicting:
-                continue
-            if rules.setdefault(new_key, action) != action:
-                contradicting.add(new_key)
-                del rules[new_key]
-        self.rules = rules
+        read_rules = [(read(key), action) for key, action in self.rules.items()]
+        renamed = {source_id(key): source_id(new_key)
+                   for key, (new_key, _) in zip(self.rules, read_rules, strict=True)}
+        self.rules = unambiguous(read_rules)
         # later notes overwrite earlier ones, as when they are learnt
         self.loop_unhappy = {read(key): note for key, note in self.loop_unhappy.items()}
         self.rules_not_in_stories = frozenset(renamed.get(source, source)
@@ -456,7 +450,8 @@ class RulePolicy(Policy):
                                for item in data.get("loop_unhappy_paths", [])}
         policy.rule_only = RuleOnlyData.from_dict(data.get("rule_only"))
         policy.rules_not_in_stories = frozenset(data.get("rules_not_in_stories") or ())
-        policy._states_checked = False
+        # states keep only the entities the domain declares since RULE_ONLY_REVISION
+        policy._states_checked = not saved_before(data, RULE_ONLY_REVISION)
         # rules saved before RULE_ONLY_REVISION have no rule-only data; bot texts learnt
         # as an action name only happened before BOT_TEXT_REVISION
         without_text = ACTION_SEND_TEXT in set(policy.rules.values()) - policy.action_texts

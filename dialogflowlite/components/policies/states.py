@@ -44,6 +44,7 @@ from dialogflowlite.shared.events import (
     UserUtteranceFeaturization,
     UserUtteranceReverted,
     UserUttered,
+    bot_text,
 )
 from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.stories import ANY_SLOT_VALUE
@@ -632,17 +633,15 @@ class StateFeaturizer:
         for a live conversation). ``omit_unset_slots`` leaves out slots that no
         event set, as rules need (a rule says nothing about other slots).
         """
-        walk = _Walk(slots=self._initial_slots())
-        states = self._walk(walk, events, omit_unset_slots)
-        states.append(self._snapshot(walk, omit_unset_slots))
-        return states
+        return list(self.iter_states(events, omit_unset_slots=omit_unset_slots))
 
-    def iter_states(self, events: Iterable[Event]) -> Iterator[State]:
+    def iter_states(self, events: Iterable[Event], *,
+                    omit_unset_slots: bool = False) -> Iterator[State]:
         """:meth:`states` of ``events`` one at a time, reading the events only as far as
         the states asked for need: a caller that stops early reads no further."""
         walk = _Walk(slots=self._initial_slots())
-        yield from self._walk_iter(walk, events, False)
-        yield self._snapshot(walk, False)
+        yield from self._walk_iter(walk, events, omit_unset_slots)
+        yield self._snapshot(walk, omit_unset_slots)
 
     def _walk(self, walk: _Walk, events: Iterable[Event], omit_unset_slots: bool) -> list[State]:
         """Read ``events`` into ``walk``: the states before each ``ActionExecuted``."""
@@ -656,8 +655,7 @@ class StateFeaturizer:
                 yield self._snapshot(walk, omit_unset_slots)
                 # a bot text sent live is logged without an action name, as in Rasa;
                 # its state reads as the story's ``bot:`` step reads (action_send_text)
-                walk.prev_action = event.name or (ACTION_SEND_TEXT if event.action_text
-                                                  else event.name)
+                walk.prev_action = ACTION_SEND_TEXT if bot_text(event) else event.name
                 walk.prev_action_text = event.action_text
                 if event.name == walk.active_loop:
                     walk.loop_rejected = False

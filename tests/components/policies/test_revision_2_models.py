@@ -14,11 +14,13 @@ import pytest
 from policy_helpers import act, listen, said, tracker, trained, user
 
 from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.policies.base import REVISION_KEY
 from dialogflowlite.components.policies.memoization import (
+    LOOKUP_FILE,
     AugmentedMemoizationPolicy,
     MemoizationPolicy,
 )
-from dialogflowlite.components.policies.rule import RulePolicy
+from dialogflowlite.components.policies.rule import RULES_FILE, RulePolicy
 from dialogflowlite.components.policies.states import StateFeaturizer
 
 # `colour` is no entity of the domain (tests/components/policies/conftest.py)
@@ -102,6 +104,7 @@ def test_a_revision_2_model_predicts_as_a_retrained_one(policy_class, dialogue_p
     assert any("colour" in state.entities for key in saved for state in key)
     storage = ComponentStorage(tmp_path / "old")
     old.persist(storage)
+    as_saved_by_revision_2(storage)
 
     loaded = policy_class.load(old.config, storage)
     retrained = trained(policy_class({}), project)
@@ -126,10 +129,20 @@ def test_keys_that_become_equal_with_different_actions_are_forgotten(
     policy.lookup = {tuple(plain): "utter_done", tuple(with_colour): "utter_weather"}
     storage = ComponentStorage(tmp_path / "old")
     policy.persist(storage)
+    as_saved_by_revision_2(storage)
     loaded = MemoizationPolicy.load(policy.config, storage)
     assert loaded.predict(_tracker(domain, [listen(), user("inform", colour())]),
                           domain).action_name is None
     assert loaded.lookup == {}
+
+
+def as_saved_by_revision_2(storage: ComponentStorage) -> None:
+    """Remove the revision a policy records, as revision 2 (which recorded none) saved."""
+    for name in (LOOKUP_FILE, RULES_FILE):
+        if storage.exists(name):
+            data = storage.read_json(name)
+            del data[REVISION_KEY]
+            storage.write_json(name, data)
 
 
 def _tracker(domain, events):
