@@ -176,7 +176,7 @@ class Responder:
             response_id = variation_id(
                 self.templates.candidates(action_name, dict(tracker.slots), channel))
             message = await self.nlg_server.generate(action_name, tracker, channel, arguments,
-                                                     response_id)
+                                                     response_id=response_id)
             if message is not None:
                 return [nlg_server_message(message, action_name)]
         generator = self._realiser(action_name)

@@ -230,7 +230,7 @@ class AnsweringNlgServer:
     def __init__(self, answer: dict) -> None:
         self.answer = answer
 
-    async def generate(self, response, tracker, channel, arguments=None):
+    async def generate(self, response, tracker, channel, arguments=None, response_id=None):
         return dict(self.answer)
 
 
