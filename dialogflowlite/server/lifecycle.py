@@ -32,17 +32,12 @@ logger = logging.getLogger(__name__)
 
 
 def _load_into(app: Sanic) -> None:
-    from dialogflowlite.server.models import load_server_agent, model_fingerprints
+    from dialogflowlite.server.models import load_server_agent, serve_agent
 
     started = time.perf_counter()
     agent, model_file = load_server_agent(app.ctx.config)
-    app.ctx.agent = agent
-    app.ctx.model_file = model_file
-    app.ctx.model_fingerprints = model_fingerprints(model_file)
+    seconds = serve_agent(app, agent, model_file, started)
     app.ctx.model_loaded = True
-    seconds = time.perf_counter() - started
-    app.ctx.metrics.model_load_seconds.set(seconds)
-    app.ctx.metrics.model_loads.inc()
     logger.info("model %s loaded in %.2f s", model_file.name, seconds)
 
 

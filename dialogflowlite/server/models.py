@@ -221,13 +221,8 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     started = time.perf_counter()
     agent, model_file = await asyncio.get_running_loop().run_in_executor(
         None, load_server_agent, config, model_file, stores)
-    app.ctx.agent = agent
-    app.ctx.model_file = model_file
-    app.ctx.model_fingerprints = model_fingerprints(model_file)
+    seconds = serve_agent(app, agent, model_file, started)
     app.ctx.unloaded_stores = None
-    seconds = time.perf_counter() - started
-    app.ctx.metrics.model_load_seconds.set(seconds)
-    app.ctx.metrics.model_loads.inc()
     logger.info("switched to model %s (loaded in %.2f s)", model_file.name, seconds)
     if old is not None:
         retire_agent(app, old)
@@ -235,6 +230,20 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     if announce:
         await _announce(app, model_file, model_server)
     return model_file
+
+
+def serve_agent(app: Any, agent: Any, model_file: Path, started: float) -> float:
+    """Answer with ``agent``, loaded from ``model_file`` since ``started`` (a
+    ``time.perf_counter()``), and count the load in the metrics; the seconds it took."""
+    import time
+
+    app.ctx.agent = agent
+    app.ctx.model_file = model_file
+    app.ctx.model_fingerprints = model_fingerprints(model_file)
+    seconds = time.perf_counter() - started
+    app.ctx.metrics.model_load_seconds.set(seconds)
+    app.ctx.metrics.model_loads.inc()
+    return seconds
 
 
 async def unload_model(app: Any, *, announce: bool = True) -> None:
