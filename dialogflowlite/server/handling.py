@@ -147,12 +147,19 @@ class MessageHandler:
         return await asyncio.get_running_loop().run_in_executor(
             self._nlu_thread, self._parse_in_thread, agent, texts)
 
-    async def parse_many(self, texts: list[str], chunk: int = 64) -> list[dict[str, Any]]:
-        """Parse results of many texts, ``chunk`` at a time on the NLU thread (live
-        messages are parsed between the chunks)."""
+    async def parse_many(self, texts: list[str], agent: Any = None, *,
+                         chunk: int = 64) -> list[dict[str, Any]]:
+        """Parse results of many texts by ``agent`` (by default the one current when
+        called), ``chunk`` at a time on the NLU thread (live messages are parsed between
+        the chunks).
+
+        Every chunk goes to that one agent: a model swapped in (or unloaded) between
+        two chunks parses none of them, as it parses no part of a turn begun before.
+        """
+        agent = agent if agent is not None else self.agent
         results: list[dict[str, Any]] = []
         for start in range(0, len(texts), chunk):
-            results += await self._parse_batch(texts[start : start + chunk])
+            results += await self._parse_batch(texts[start : start + chunk], agent)
         return results
 
     async def run_nlu(self, function: Callable[..., Any], *args: Any) -> Any:

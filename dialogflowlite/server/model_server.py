@@ -21,12 +21,20 @@ After each switch only the newest ``keep`` pulled files stay in ``models/``
 file).
 
 Workers of one server (``--workers``) share the pulls: a pull holds a lock
-file in ``models/``, and a worker that finds a model another worker pulled
-since its own last pull (recorded with its ETag in ``models/.pulled.json``)
-switches to that file instead of downloading it again (and, already serving
-it, asks with its ETag). A switch in one worker is followed by the others
-before their next request in any case (see
-:class:`~dialogflowlite.server.models.SharedModelChoice`).
+file in ``models/``, and the newest pull is recorded with its ETag, its URL
+and the server's run in ``models/.pulled.json``. The model a worker pulls is
+a model choice like ``PUT /model``: that worker records it in
+``models/.served.json`` (see
+:class:`~dialogflowlite.server.models.SharedModelChoice`), and the newest
+recorded choice, whatever its source, is the one every worker serves. So a
+worker that finds a pull of another worker of this run takes only its ETag
+(it does not download that model again) and then follows the recorded
+choices, as it does before each request: the pulled model, unless a newer
+``PUT`` or ``DELETE /model`` was recorded after it. Each pull first follows
+the recorded choices too, so that it asks the model server the newest choice
+names. A pull left by an earlier server (within the last interval) is a model
+this run has not chosen yet: the worker that finds it switches to it and
+records it as its own pull.
 """
 
 from __future__ import annotations
@@ -77,7 +85,11 @@ class ModelServer:
     headers: dict[str, str] = field(default_factory=dict)
     keep: int = DEFAULT_KEEP
     etag: str | None = None
-    #: whether the last :meth:`pull` took another worker's pull (which that worker announced)
+    #: the ``run`` id the workers of this server share (see :func:`share_pulls`); None in
+    #: a one-process server, for which every pull record is an earlier server's
+    run_id: str | None = None
+    #: whether the last :meth:`pull` took the ETag of another worker's pull of this run
+    #: (which that worker records as a model choice, see :func:`keep_pulling`)
     taken_from_another_worker: bool = False
 
     @classmethod
@@ -112,40 +124,63 @@ class ModelServer:
     async def pull(self, current: Path | None = None) -> Path | None:
         """The model file to switch to, or None (nothing new, or the pull failed).
 
-        Another worker's recent pull is taken from ``models/`` when there is
-        one; otherwise the model is downloaded if it changed. ``current`` is
-        the running model's file: a download with the same bytes is not a new
-        model.
+        Another worker's pull of this run is taken from ``models/`` when there
+        is one (:attr:`taken_from_another_worker` says so); so is a recent pull
+        of an earlier server. Otherwise the model is downloaded if it changed.
+        ``current`` is the running model's file: a download with the same bytes
+        is not a new model.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         async with process_lock(self.folder / PULL_LOCK):
-            shared = self._pulled_by_another_worker(current)
-            self.taken_from_another_worker = shared is not None
-            if shared is not None:
-                return shared
+            self.taken_from_another_worker = False
+            record = self._read_record()
+            if record is not None and record["etag"] != self.etag:
+                taken = self._take(record, current)
+                if taken is not None:
+                    return taken
             pulled = await self._download(current)
             if pulled is not None and self.etag:
-                record = {"etag": self.etag, "file": pulled.name, "time": time.time()}
-                (self.folder / PULL_RECORD).write_text(json.dumps(record), encoding="utf-8")
+                self._write_record(pulled)
             return pulled
 
-    def _pulled_by_another_worker(self, current: Path | None) -> Path | None:
-        """The model another worker pulled since this one last asked, if its file is here."""
+    def _read_record(self) -> dict[str, Any] | None:
+        """The newest pull from this server's URL, or None."""
         try:
             record = json.loads((self.folder / PULL_RECORD).read_text(encoding="utf-8"))
-            etag, name, when = str(record["etag"]), str(record["file"]), float(record["time"])
+            record = {"etag": str(record["etag"]), "file": str(record["file"]),
+                      "time": float(record["time"]), "url": record.get("url"),
+                      "run": record.get("run")}
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        path = self.folder / name
-        # only a pull within the last interval: an older one may no longer be the newest
-        recent = time.time() - when < max(self.wait_time_between_pulls or 0.0, self.timeout)
-        if etag == self.etag or not recent or not path.is_file():
+        return record if record["url"] == self.url else None
+
+    def _write_record(self, pulled: Path) -> None:
+        record = {"etag": self.etag, "file": pulled.name, "time": time.time(),
+                  "url": self.url, "run": self.run_id}
+        (self.folder / PULL_RECORD).write_text(json.dumps(record), encoding="utf-8")
+
+    def _take(self, record: dict[str, Any], current: Path | None) -> Path | None:
+        """The file of another worker's pull, when it is here (taking its ETag), or None."""
+        path = self.folder / record["file"]
+        if not path.is_file():
             return None
-        self.etag = etag
+        if self.run_id is not None and record["run"] == self.run_id:
+            # that worker records the model as a choice: following the recorded choices
+            # loads it, unless a newer one was made since
+            self.etag = record["etag"]
+            self.taken_from_another_worker = True
+            return path
+        # an earlier server's pull: only a recent one may still be the newest
+        if time.time() - record["time"] >= max(self.wait_time_between_pulls or 0.0,
+                                               self.timeout):
+            return None
+        self.etag = record["etag"]
         if current is not None and path == current:
-            # already followed: asking with its ETag gets 304, not the whole model again
+            # already served: asked with its ETag, the server answers 304, not the model
             return None
-        logger.info("model %s was pulled by another worker; switching to it", name)
+        # not chosen in this run yet: this worker's pull now, which it records
+        self._write_record(path)
+        logger.info("model %s was pulled before; switching to it", path.name)
         return path
 
     async def _download(self, current: Path | None) -> Path | None:
@@ -211,6 +246,13 @@ class ModelServer:
         return removed
 
 
+def share_pulls(app: Sanic, server: ModelServer) -> ModelServer:
+    """``server``, sharing its pulls with the other workers of ``app``'s server (if any)."""
+    shared = getattr(app.ctx, "shared_model", None)
+    server.run_id = shared.run_id if shared is not None else None
+    return server
+
+
 def pull_later(app: Sanic, server: ModelServer) -> None:
     """From now on pull from ``server`` (its first pull after ``wait_time_between_pulls``)
     instead of any model server pulled from before; with no wait time, pull no more."""
@@ -229,18 +271,27 @@ def pull_later(app: Sanic, server: ModelServer) -> None:
 
 
 async def keep_pulling(app: Sanic, server: ModelServer) -> None:
-    """Pull every ``wait_time_between_pulls`` seconds, switching to each new model."""
-    from dialogflowlite.server.models import swap_model
+    """Pull every ``wait_time_between_pulls`` seconds, switching to each new model.
 
+    Under ``--workers`` each pull first follows the model choices the workers
+    recorded (the newest one may name another model server, which replaces
+    this pulling); a model this worker pulls is recorded as the newest choice,
+    and one another worker pulled is loaded by following the recorded choices.
+    """
+    from dialogflowlite.server.models import follow_shared_choice, swap_model
+
+    share_pulls(app, server)
     while True:
         pulled = None
         try:
+            await follow_shared_choice(app)
             pulled = await server.pull(getattr(app.ctx, "model_file", None))
-            if pulled is not None:
-                # the worker that pulled it told the others already: telling them again
-                # would make them reload it, or undo a choice made since
-                await swap_model(app, str(pulled),
-                                 announce=not server.taken_from_another_worker)
+            if server.taken_from_another_worker:
+                # recorded by the worker that pulled it, in its place among the choices
+                pulled = None
+                await follow_shared_choice(app)
+            elif pulled is not None:
+                await swap_model(app, str(pulled))
                 server.prune(getattr(app.ctx, "model_file", None))
         except Exception as e:  # a bad pull never stops the server or the next pull
             logger.error("pulling a model from %s failed: %s", server.url, e)

@@ -6,6 +6,12 @@ N processes: it records its choice in ``models/.served.json``, and every
 other worker, before it answers its next request, switches to the same model
 (:class:`SharedModelChoice`), so that an answer never depends on the worker
 that gives it.
+
+The choices are numbered in the order they are recorded (a model is recorded
+once it is loaded), and the newest one is what every worker serves, whatever
+its source: a model another worker pulled is loaded by following that
+record too (see :mod:`dialogflowlite.server.model_server`), never past a
+``PUT`` or ``DELETE /model`` recorded after it.
 """
 
 from __future__ import annotations
@@ -295,9 +301,11 @@ class SharedModelChoice:
     /model``, a pull from a model server) :meth:`publishes <publish>` the
     choice, numbered, in ``models/.served.json``; before each request the
     others look at that file (one ``stat`` while nothing changed) and switch
-    to a choice newer than their own (:func:`follow_shared_choice`). A
-    record of an earlier server (another ``run`` id) is ignored, so a
-    restart serves the model it is started with.
+    to a choice newer than their own (:func:`follow_shared_choice`), as do
+    their model pulls and ``GET /health``. The numbers order all the choices
+    of all the workers: the file holds only the newest, which wins. A record
+    of an earlier server (another ``run`` id) is ignored, so a restart serves
+    the model it is started with.
     """
 
     folder: Path
@@ -373,7 +381,8 @@ class SharedModelChoice:
 
 
 async def follow_shared_choice(app: Any) -> None:
-    """Before a request: switch to the model another worker chose since, if any.
+    """Before a request (and a model pull): switch to the model another worker chose
+    since, if any.
 
     The request (and all others arriving meanwhile) waits for the switch, so
     that no answer comes from the model another worker replaced. A model

@@ -190,3 +190,59 @@ def test_an_old_or_missing_record_is_not_taken(tmp_path: Path, host: ModelHost) 
     assert host.if_none_match == [None] and server.etag == '"v1"'
     record = json.loads((folder / ".pulled.json").read_text())
     assert record["etag"] == '"v1"' and record["file"] == pulled.name
+
+
+def _pull_record(folder: Path, **fields: Any) -> None:
+    import json
+
+    (folder / "pulled-20260101-000000.tar").write_bytes(b"a pulled model")
+    (folder / ".pulled.json").write_text(json.dumps(
+        {"etag": '"v0"', "file": "pulled-20260101-000000.tar", "time": 1.0, **fields}))
+
+
+def test_a_pull_of_this_servers_workers_gives_its_etag_however_old(
+        tmp_path: Path, host: ModelHost) -> None:
+    """That worker records its pull as a model choice: this one follows the choices."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _pull_record(folder, url=host.url, run="this-run")
+    server = ModelServer.from_config({"url": host.url}, tmp_path)
+    server.run_id = "this-run"
+    pulled = asyncio.run(server.pull())
+    assert pulled == folder / "pulled-20260101-000000.tar"
+    assert server.taken_from_another_worker and server.etag == '"v0"'
+    assert host.requests == []
+
+
+def test_a_recent_pull_of_an_earlier_server_becomes_this_workers_pull(
+        tmp_path: Path, host: ModelHost) -> None:
+    import json
+    import time
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _pull_record(folder, url=host.url, run="earlier-run", time=time.time())
+    server = ModelServer.from_config({"url": host.url}, tmp_path)
+    server.run_id = "this-run"
+    pulled = asyncio.run(server.pull())
+    # this worker switches to it and records it as a choice of this run
+    assert pulled == folder / "pulled-20260101-000000.tar"
+    assert not server.taken_from_another_worker and host.requests == []
+    record = json.loads((folder / ".pulled.json").read_text())
+    assert record["run"] == "this-run" and record["etag"] == '"v0"'
+
+
+def test_a_pull_from_another_model_server_is_not_taken(tmp_path: Path,
+                                                       host: ModelHost) -> None:
+    import time
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _pull_record(folder, url="https://elsewhere.example.com/bot.tar", run="this-run",
+                 time=time.time())
+    server = ModelServer.from_config({"url": host.url}, tmp_path)
+    server.run_id = "this-run"
+    pulled = asyncio.run(server.pull())
+    assert pulled is not None and pulled.name != "pulled-20260101-000000.tar"
+    assert not server.taken_from_another_worker
+    assert host.if_none_match == [None] and server.etag == '"v1"'

@@ -130,3 +130,27 @@ def test_a_turn_running_when_the_model_is_unloaded_finishes_on_its_model(
             assert [e["text"] for e in events if e["event"] == "bot"] == [GREETING]
 
     asyncio.run(main())
+
+
+def test_parse_many_parses_every_chunk_with_the_model_current_when_called() -> None:
+    """A batch of texts (a story test's) is parsed by one model, even when ``PUT /model``
+    replaces it between two chunks."""
+    from types import SimpleNamespace
+
+    from dialogflowlite.server.handling import MessageHandler
+
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=None, metrics=None))
+
+    class Model:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def parse_messages(self, texts: list[str]) -> list[dict[str, Any]]:
+            app.ctx.agent = replacement  # swapped in while this chunk is parsed
+            return [{"text": text, "model": self.name} for text in texts]
+
+    replacement = Model("new")
+    app.ctx.agent = Model("old")
+    results = asyncio.run(MessageHandler(app).parse_many(["a", "b", "c"], chunk=1))
+    assert [r["model"] for r in results] == ["old", "old", "old"]
+    assert [r["text"] for r in results] == ["a", "b", "c"]

@@ -86,11 +86,18 @@ def test_a_model_unloaded_through_one_worker_is_unloaded_in_every_worker(two_wor
                 aiohttp.ClientSession() as session:
             async with session.delete(f"{url_one}/model") as response:
                 assert response.status == 204
+            # the readiness probe of the other worker says so before any other request
+            async with session.get(f"{url_two}/health") as response:
+                assert response.status == 503, await response.text()
             async with session.post(f"{url_two}/model/parse", json={"text": "/greet"}) as r:
                 assert r.status == 409 and (await r.json())["reason"] == "Conflict"
             async with session.put(f"{url_two}/model",
                                    json={"model_file": "models/other.tar"}) as response:
                 assert response.status == 204, await response.text()
+            async with session.get(f"{url_one}/health") as response:
+                assert response.status == 200, await response.text()
+            async with session.get(f"{url_one}/status") as response:
+                assert (await response.json())["model_file"] == "other.tar"
             assert await _greeting(session, url_one) == OTHER_GREETING
 
     asyncio.run(main())
@@ -260,6 +267,80 @@ def test_a_pull_taken_late_does_not_undo_a_model_put_since(
                 assert await _greeting(session, url_two) != OTHER_GREETING
 
     asyncio.run(main())
+    assert one.ctx.model_file == two.ctx.model_file == first
+
+
+@pytest.mark.parametrize("change", ["put", "delete"])
+def test_a_pull_taken_after_a_newer_choice_was_followed_does_not_undo_it(
+        two_workers, other_model: Path, change: str) -> None:
+    """The newest recorded choice wins: another worker's earlier pull, found by a pull
+    made after this worker followed a newer ``PUT /model`` (or ``DELETE``), loads nothing."""
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    first = Path(one.ctx.config.model_path)
+
+    async def main() -> None:
+        with StubHttpServer(_model_server_of(other_model.read_bytes(), []),
+                            path="/bot.tar") as host:
+            async with serving(one) as url_one, serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                await keep_pulling(one, _pulls_once(one, host.url))
+                assert await _greeting(session, url_two) == OTHER_GREETING  # followed
+                if change == "put":
+                    async with session.put(f"{url_one}/model",
+                                           json={"model_file": str(first)}) as response:
+                        assert response.status == 204, await response.text()
+                    assert await _greeting(session, url_two) != OTHER_GREETING  # followed
+                else:
+                    async with session.delete(f"{url_one}/model") as response:
+                        assert response.status == 204
+                    async with session.post(f"{url_two}/model/parse",
+                                            json={"text": "/greet"}) as response:
+                        assert response.status == 409  # followed
+                # the second worker's own pull finds the first worker's (older) pull
+                await keep_pulling(two, _pulls_once(two, host.url))
+                if change == "put":
+                    assert await _greeting(session, url_two) != OTHER_GREETING
+                else:
+                    async with session.post(f"{url_two}/model/parse",
+                                            json={"text": "/greet"}) as response:
+                        assert response.status == 409
+
+    asyncio.run(main())
+    expected = first if change == "put" else None
+    assert one.ctx.model_file == two.ctx.model_file == expected
+
+
+def test_a_pull_made_long_after_a_newer_choice_does_not_download_the_older_model_again(
+        two_workers, other_model: Path, tiny_project: Path) -> None:
+    """Another worker's pull of this server is taken however old it is: downloaded
+    again, the same model would be recorded as a newer choice than the ``PUT`` since."""
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    first = Path(one.ctx.config.model_path)
+    downloads: list[Any] = []
+    record = tiny_project / "models" / ".pulled.json"
+
+    async def main() -> None:
+        with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
+                            path="/bot.tar") as host:
+            async with serving(one) as url_one, serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                await keep_pulling(one, _pulls_once(one, host.url))
+                async with session.put(f"{url_one}/model",
+                                       json={"model_file": str(first)}) as response:
+                    assert response.status == 204, await response.text()
+                # the second worker's first pull comes long after the first worker's
+                pulled = json.loads(record.read_text("utf-8"))
+                record.write_text(json.dumps({**pulled, "time": 1.0}), "utf-8")
+                await keep_pulling(two, _pulls_once(two, host.url))
+                assert await _greeting(session, url_one) != OTHER_GREETING
+                assert await _greeting(session, url_two) != OTHER_GREETING
+
+    asyncio.run(main())
+    assert len(downloads) == 1
     assert one.ctx.model_file == two.ctx.model_file == first
 
 

@@ -50,7 +50,7 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
     """
     from dialogflowlite.errors import ConfigError
     from dialogflowlite.server import validation
-    from dialogflowlite.server.model_server import ModelServer, pull_later
+    from dialogflowlite.server.model_server import ModelServer, pull_later, share_pulls
     from dialogflowlite.server.models import swap_model
 
     url = section.get("url") if isinstance(section, dict) else None
@@ -65,7 +65,7 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
         message = e.message.replace("endpoints.yml models", "'model_server'")
         raise validation.bad_request(message, parameter="model_server") from e
     # no `current`: the same bytes as the running model are still a model to switch to
-    pulled = await server.pull(None)
+    pulled = await share_pulls(app, server).pull(None)
     if pulled is None:
         raise ApiError(400, "LoadingError",
                        f"the model server {url} sent no model (the server's log says why); "

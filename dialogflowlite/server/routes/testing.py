@@ -108,7 +108,10 @@ def blueprint() -> Blueprint:
             raise ApiError(400, "BadRequest", "the body has no test stories",
                            hint="add `- story: ...` items with `steps:`")
         handler = request.app.ctx.handler
-        tester = StoryTester(handler.agent, parse=handler.parse_many,
+        agent = handler.agent
+        # the texts are parsed by the model whose policies predict the stories, whatever
+        # PUT /model does meanwhile
+        tester = StoryTester(agent, parse=lambda texts: handler.parse_many(texts, agent),
                              yield_between_stories=True)
         try:
             evaluation = await tester.evaluate(stories)
