@@ -291,3 +291,52 @@ def test_with_a_lock_store_that_cannot_forget_this_process_handles_the_redeliver
                 await workers[0].is_new(1001, store), await workers[0].is_new(1001, store)]
 
     assert asyncio.run(main()) == [True, False, True, False]
+
+
+def test_two_redeliveries_waiting_for_a_turn_that_fails_handle_the_message_once() -> None:
+    request = request_for(ForgettingLockStore())
+    deliveries = RecentDeliveries("facebook")
+    handled: list[str] = []
+
+    async def main() -> list[Any]:
+        gate = asyncio.Event()
+
+        async def failing() -> None:
+            await gate.wait()
+            raise TrackerStoreError("Redis save failed: ConnectionError: refused")
+
+        async def storing() -> None:
+            handled.append("m.1")
+
+        first = asyncio.create_task(deliveries.handle_once(request, "m.1", "u1", failing))
+        await asyncio.sleep(0.01)
+        waiting = [asyncio.create_task(deliveries.handle_once(request, "m.1", "u1", storing))
+                   for _ in range(2)]
+        await asyncio.sleep(0.01)
+        gate.set()
+        return [await first, *[await task for task in waiting]]
+
+    first, *again = asyncio.run(main())
+    assert first.answer is not None and first.answer.status == 503
+    # one waiting re-delivery handled it, the other waited for that turn and found it taken
+    assert handled == ["m.1"]
+    assert sorted((a.taken, a.answer) for a in again) == [(False, None), (True, None)]
+
+
+def test_a_redelivery_is_not_kept_waiting_once_the_turn_is_stored() -> None:
+    request = request_for(ForgettingLockStore())
+    deliveries = RecentDeliveries("telegram", redelivery_wait=30)
+
+    async def main() -> tuple[Any, float]:
+        gate = asyncio.Event()
+        first = asyncio.create_task(deliveries.handle_once(request, 7, "42", gate.wait))
+        await asyncio.sleep(0.01)
+        again = asyncio.create_task(deliveries.handle_once(request, 7, "42", gate.wait))
+        await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        gate.set()
+        await first
+        return await again, asyncio.get_running_loop().time() - started
+
+    delivered, waited = asyncio.run(main())
+    assert delivered.taken and delivered.answer is None and waited < 5

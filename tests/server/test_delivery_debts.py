@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from failing_turns import GatedStore, user_texts
@@ -222,6 +226,169 @@ def test_slacks_last_retry_is_acknowledged_even_while_the_turn_runs(
         answer = asyncio.run(scenario())
     assert (answer.status, answer.headers.get("x-slack-no-retry")) == (201, "1")
     assert "last retry (#3)" in caplog.text and "the message is lost" in caplog.text
+
+
+# ------------------------------------------------------------------ re-deliveries while the
+# ------------------------------------------------------------------ first turn runs
+
+
+@dataclass
+class Platform:
+    """A channel as a platform that delivers again talks to it: one delivery's body and
+    headers, the conversation it is for, and the texts the bot sent back."""
+
+    name: str
+    credentials: dict[str, Any]
+    body: bytes
+    headers: dict[str, str]
+    sender: str
+    sent_texts: Callable[[], list[str]]
+
+
+def _telegram(stack: ExitStack, register_plugin: Any) -> Platform:
+    from test_telegram_channel import BotApi, credentials, text_update
+
+    api = stack.enter_context(closing(BotApi()))
+    return Platform("telegram", credentials(api), json.dumps(text_update("/greet")).encode(),
+                    {"Content-Type": "application/json"}, "42",
+                    lambda: [c["text"] for c in api.sent("sendMessage")])
+
+
+def _facebook(stack: ExitStack, register_plugin: Any) -> Platform:
+    from test_facebook_channel import USER, GraphApi, page_body, settings, signed, text_item
+
+    graph = stack.enter_context(closing(GraphApi()))
+    body = page_body(text_item("/greet"))
+    return Platform("facebook", {"facebook": settings(graph)}, body, signed(body), USER,
+                    lambda: [m.get("text") for m in graph.messages()])
+
+
+def _botframework(stack: ExitStack, register_plugin: Any) -> Platform:
+    from test_botframework_channel import USER, Microsoft, activity, connector_token, credentials
+
+    microsoft = stack.enter_context(closing(Microsoft()))
+    found = activity(microsoft)
+    headers = {"Content-Type": "application/json",
+               "Authorization": f"Bearer {connector_token(found['serviceUrl'])}"}
+    return Platform("botframework", credentials(microsoft), json.dumps(found).encode(), headers,
+                    USER, lambda: [a.get("text") for a in microsoft.sent()])
+
+
+def _rocketchat(stack: ExitStack, register_plugin: Any) -> Platform:
+    from test_rocketchat_channel import ROOM, RocketChatApi, outgoing, settings
+
+    from dialogflowlite import hookimpl
+    from dialogflowlite.server.channels.rocketchat import RocketChatChannel
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_channels(self) -> list[type]:
+            return [RocketChatChannel]
+
+    register_plugin(Plugin(), "rocketchat-channel")
+    api = stack.enter_context(closing(RocketChatApi()))
+    return Platform("rocketchat", {"rocketchat": settings(api)},
+                    json.dumps(outgoing("/greet")).encode(),
+                    {"Content-Type": "application/json"}, ROOM, api.texts)
+
+
+def _twilio(stack: ExitStack, register_plugin: Any) -> Platform:
+    from test_twilio_channel import USER, TwilioApi, credentials, sms
+
+    api = stack.enter_context(closing(TwilioApi()))
+    return Platform("twilio", credentials(api), urlencode(sms("/greet")).encode(),
+                    {"Content-Type": "application/x-www-form-urlencoded"}, USER, api.bodies)
+
+
+@pytest.fixture(params=[_telegram, _facebook, _botframework, _rocketchat, _twilio],
+                ids=["telegram", "facebook", "botframework", "rocketchat", "twilio"])
+def platform(request: Any, register_plugin: Any) -> Any:
+    with ExitStack() as stack:
+        yield request.param(stack, register_plugin)
+
+
+def _redelivered_while_running(make_app, tiny_model: Path, platform: Platform,
+                               store: GatedStore, *, wait: float | None = None,
+                               later: int = 0) -> list[int]:
+    """The platform delivers a message whose turn is slow (the store is): it hangs up,
+    and delivers the message again while the turn still runs; then the store answers
+    (fails or stores). ``later`` more deliveries come once the turns are over. The
+    statuses of the re-deliveries."""
+    import aiohttp
+
+    from dialogflowlite.agent import Agent
+
+    agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
+    app = make_app(agent=agent, credentials=platform.credentials)
+    if wait is not None:
+        channel = next(c for c in app.ctx.channels if c.name() == platform.name)
+        channel.deliveries.redelivery_wait = wait
+
+    async def post(session: Any, url: str) -> int:
+        async with session.post(url, data=platform.body, headers=platform.headers) as answer:
+            return answer.status
+
+    async def scenario() -> list[int]:
+        async with serving(app) as url, aiohttp.ClientSession() as session:
+            webhook = f"{url}/webhooks/{platform.name}/webhook"
+            first = asyncio.create_task(post(session, webhook))
+            await store.writing.wait()
+            first.cancel()  # the platform gave up waiting ...
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            again = asyncio.create_task(post(session, webhook))  # ... and delivers again
+            await asyncio.sleep(0.5)  # the re-delivery reaches the server, the turn runs on
+            store.gate.set()
+            statuses = [await again]
+            await app.ctx.handler.finish_turns(5)
+            for _ in range(later):
+                statuses.append(await post(session, webhook))
+        return statuses
+
+    return asyncio.run(scenario())
+
+
+def test_a_redelivery_during_a_turn_that_then_fails_handles_the_message(
+        make_app, tiny_model: Path, platform: Platform, caplog) -> None:
+    store = StoreDownMidTurn()
+    with caplog.at_level(logging.ERROR):
+        statuses = _redelivered_while_running(make_app, tiny_model, platform, store)
+    # the re-delivery waited for the turn, which failed and stored nothing: it handled
+    # the message itself, once (acknowledged at once, the message would be lost)
+    assert statuses == [200]
+    assert user_texts(asyncio.run(store.load_events(platform.sender))) == ["/greet"]
+    assert platform.sent_texts() == ["Hello! How can I help?"]
+    assert "connection refused" in caplog.text
+
+
+def test_a_redelivery_during_a_turn_that_is_stored_is_acknowledged(
+        make_app, tiny_model: Path, platform: Platform) -> None:
+    store = GatedStore()
+    statuses = _redelivered_while_running(make_app, tiny_model, platform, store, later=1)
+    assert statuses == [200, 200]
+    assert user_texts(asyncio.run(store.load_events(platform.sender))) == ["/greet"]
+    assert platform.sent_texts() == ["Hello! How can I help?"]
+
+
+def test_a_redelivery_that_outwaits_the_turn_is_asked_for_again(
+        make_app, tiny_model: Path, caplog) -> None:
+    from test_telegram_channel import BotApi, credentials, text_update
+
+    store = StoreDownMidTurn()
+    with closing(BotApi()) as api, caplog.at_level(logging.INFO):
+        platform = Platform("telegram", credentials(api),
+                            json.dumps(text_update("/greet")).encode(),
+                            {"Content-Type": "application/json"}, "42",
+                            lambda: [c["text"] for c in api.sent("sendMessage")])
+        statuses = _redelivered_while_running(make_app, tiny_model, platform, store,
+                                              wait=0.1, later=2)
+        sent = platform.sent_texts()
+    # the turn still ran when the wait was over: 503, and Telegram's next delivery,
+    # after the turn failed, is handled; the one after that is taken
+    assert statuses == [503, 200, 200]
+    assert user_texts(asyncio.run(store.load_events("42"))) == ["/greet"]
+    assert sent == ["Hello! How can I help?"]
+    assert "still running after" in caplog.text
 
 
 # ------------------------------------------------------------------ refusals

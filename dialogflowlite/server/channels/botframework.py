@@ -84,6 +84,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -466,19 +467,20 @@ class BotFrameworkChannel(InputChannel):
             if activity.text is None or activity.sender_id is None:
                 logger.debug("botframework: an activity (%s) was ignored: %s", activity.kind,
                              activity.ignored)
-            elif not await self.deliveries.is_new_for(request, activity.delivery_id):
-                # checked after the token, so that nobody else can make the bot skip one
+                return text("success")
+            # checked after the token, so that nobody else can make the bot skip one; taken
+            # once (a re-delivery waits while its first delivery's turn runs here), and
+            # settled in the work that outlives a cancelled request
+            delivered = await handle_and_send(request, self.deliveries.handle_once(
+                request, activity.delivery_id, activity.sender_id,
+                partial(self._handle, request, on_message, activity)))
+            if delivered.taken:
                 logger.info("botframework: activity %s in conversation %s came again and was "
                             "not handled again (the service resends what it thinks went "
                             "unanswered)", activity.reply.get("replyToId"),
                             activity.conversation_id)
-            else:
-                # settled in the work that outlives a cancelled request
-                retry = await handle_and_send(request, self.deliveries.settled(
-                    request, activity.delivery_id, activity.sender_id,
-                    self._handle(request, on_message, activity)))
-                if retry is not None:
-                    raise retry
+            if delivered.answer is not None:
+                raise delivered.answer
             return text("success")
 
         return blueprint

@@ -42,6 +42,28 @@ The channels decide this in the work that outlives a cancelled request
 that hung up on a slow turn delivers the message again, and if that turn
 then fails, its delivery must be forgotten all the same, or the re-delivery
 is skipped as taken and the message lost.
+
+A re-delivery may also come while the turn of the first delivery still runs
+(the platform hung up on a slow turn). Acknowledged as taken at once, it
+would leave nothing to deliver the message again should that turn fail
+(the first request's 503 goes to a platform that no longer listens). So a
+channel takes each delivery through :meth:`RecentDeliveries.handle_once`: a
+re-delivery of a turn that runs in this process waits for it, up to
+:attr:`RecentDeliveries.redelivery_wait` (:data:`REDELIVERY_WAIT`, below the
+webhook timeouts of these platforms); it is acknowledged as taken when that
+turn was stored, and handles the message itself when that turn failed and
+gave its delivery back, so that the message is handled once. Still running
+after the wait, it is answered 503, and the platform's next delivery finds
+the turn over (on Telegram that 503 holds back the bot's later updates
+until then, as the first delivery's timeout already did). Slack, whose
+retries are counted, does its own waiting (:mod:`.slack`).
+
+What a process cannot know is a turn that runs in another worker: the lock
+store remembers that a delivery was taken, not whether its turn still runs.
+Such a re-delivery is acknowledged as taken; should that turn then fail, the
+worker running it forgets the delivery (where the lock store can forget) and
+answers 503, which helps only while the platform still waits for that
+answer. Otherwise the message is lost, logged at error level by that worker.
 """
 
 from __future__ import annotations
@@ -49,7 +71,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dialogflowlite.errors import ApiError, DialogflowLiteError, TrackerStoreError
@@ -63,6 +86,11 @@ DEFAULT_MEMORY = 10_000
 #: how long (seconds) the lock store remembers a delivery: platforms re-deliver
 #: within minutes, so an hour is ample and keeps the store small
 DEFAULT_TTL_SECONDS = 3600.0
+
+#: how long (seconds) a re-delivery waits for the turn of its event that still runs in
+#: this process (see :meth:`RecentDeliveries.handle_once`): below the time the platforms
+#: wait for a webhook's answer (Bot Framework's and Twilio's 15 s, Facebook's 20 s)
+REDELIVERY_WAIT = 10.0
 
 
 def lock_store_of(request: Any) -> Any:
@@ -106,19 +134,36 @@ class DeliverAgain(ApiError):
     logged = True
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """How a delivery went (see :meth:`RecentDeliveries.handle_once`).
+
+    ``taken``: the event was taken by an earlier delivery, and nothing was handled;
+    the channel acknowledges it as it does a handled one. ``answer``: the error to
+    raise (a 503 asking the platform to deliver again), or None to answer as usual.
+    """
+
+    taken: bool = False
+    answer: ApiError | None = None
+
+
 class RecentDeliveries:
     """The ids of the events a channel took lately.
 
     ``channel`` (the channel's name) keeps apart the ids of different channels in
     the lock store; ``size`` is how many ids this process keeps, the oldest
-    forgotten first; ``ttl_seconds`` how long the lock store keeps one.
+    forgotten first; ``ttl_seconds`` how long the lock store keeps one;
+    ``redelivery_wait`` how long a re-delivery waits for a turn of its event that
+    runs in this process (see :meth:`handle_once`).
     """
 
     def __init__(self, channel: str = "", size: int = DEFAULT_MEMORY,
-                 ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
+                 ttl_seconds: float = DEFAULT_TTL_SECONDS,
+                 redelivery_wait: float = REDELIVERY_WAIT) -> None:
         self.channel = channel
         self.size = size
         self.ttl_seconds = ttl_seconds
+        self.redelivery_wait = redelivery_wait
         self._seen: OrderedDict[str, None] = OrderedDict()
         #: ids this process forgot while the lock store could not forget them (see
         #: :meth:`forget`): the store's "seen already" does not count for these
@@ -230,23 +275,99 @@ class RecentDeliveries:
         delivery forgotten, and the platform's re-delivery is handled. While it
         runs, :meth:`running` answers for ``delivery_id``.
         """
-        key = None if delivery_id is None else str(delivery_id)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if key is not None:
-            self._running[key] = done
+        done = self._mark_running(delivery_id)
         try:
-            try:
-                result = await work
-            except Exception as e:
-                result = e
-            if not isinstance(result, Exception):
-                return None
-            return await self.after_failed_turn(request, delivery_id, sender_id, result,
-                                                redelivered=redelivered, unless=unless)
+            return await self._settle(request, delivery_id, sender_id, work,
+                                      redelivered=redelivered, unless=unless)
         finally:
-            if key is not None and self._running.get(key) is done:
-                del self._running[key]
-            done.set_result(None)
+            self._mark_over(delivery_id, done)
+
+    async def handle_once(self, request: Any, delivery_id: Any, sender_id: Any,
+                          work: Callable[[], Awaitable[Any]], *, redelivered: bool = True,
+                          unless: str = "") -> Delivered:
+        """Handle delivery ``delivery_id`` (of the conversation ``sender_id``) unless an
+        earlier delivery of its event took it: :meth:`is_new_for`, then
+        :meth:`settled` of ``work()`` (``work`` makes the channel's "handle, then
+        send"; it is not called for a delivery that is skipped).
+
+        A re-delivery that comes while the turn of an earlier one runs in this
+        process waits for that turn, up to :attr:`redelivery_wait` seconds, and
+        then asks again: a turn that was stored leaves the delivery taken, one
+        that failed and gave it back (:meth:`after_failed_turn`) leaves this
+        delivery to handle the message. When the turn still runs after the wait,
+        the answer is a 503 (where the platform delivers again after one,
+        ``redelivered``; else the delivery counts as taken), logged at info level.
+
+        Channels call it inside :func:`~dialogflowlite.server.channels.base.handle_and_send`,
+        so that a waiting re-delivery whose request the platform gave up still
+        handles the message should the earlier turn fail.
+        """
+        key = None if delivery_id is None else str(delivery_id)
+        if key is not None and not await self._wait_for_earlier_turn(key):
+            return self._still_running(key, redelivered, unless)
+        # no await between the wait and this: a second re-delivery waiting for the same
+        # turn finds this one's mark, and waits for its turn in turn
+        done = self._mark_running(key)
+        try:
+            if not await self.is_new_for(request, key):
+                return Delivered(taken=True)
+            return Delivered(answer=await self._settle(
+                request, key, sender_id, work(), redelivered=redelivered, unless=unless))
+        finally:
+            self._mark_over(key, done)
+
+    async def _wait_for_earlier_turn(self, key: str) -> bool:
+        """Wait, up to :attr:`redelivery_wait` seconds in all, until no turn of ``key``
+        runs in this process; whether none does now."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.redelivery_wait
+        while (running := self._running.get(key)) is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.wait({running}, timeout=left)
+        return True
+
+    def _still_running(self, key: str, redelivered: bool, unless: str) -> Delivered:
+        """The answer to a re-delivery of ``key`` whose earlier turn outlasted the wait."""
+        channel = self.channel or "a channel"
+        if not redelivered:
+            return Delivered(taken=True)
+        logger.info("%s: delivery %s came again while the turn of its earlier delivery was "
+                    "still running after %.0f s; answered 503, so that %s, and the turn is "
+                    "over by then", channel, key, self.redelivery_wait,
+                    f"it is delivered again if {unless}" if unless
+                    else "the platform delivers it again")
+        return Delivered(answer=DeliverAgain(
+            503, "ServiceUnavailable",
+            "an earlier delivery of this message is still being handled; deliver it again "
+            "later"))
+
+    def _mark_running(self, delivery_id: Any) -> asyncio.Future[None]:
+        """Note that a turn of ``delivery_id`` runs in this process (see :meth:`running`);
+        the future that :meth:`_mark_over` completes."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if delivery_id is not None:
+            self._running[str(delivery_id)] = done
+        return done
+
+    def _mark_over(self, delivery_id: Any, done: asyncio.Future[None]) -> None:
+        if delivery_id is not None and self._running.get(str(delivery_id)) is done:
+            del self._running[str(delivery_id)]
+        done.set_result(None)
+
+    async def _settle(self, request: Any, delivery_id: Any, sender_id: Any,
+                      work: Awaitable[Any], *, redelivered: bool,
+                      unless: str) -> ApiError | None:
+        """Await ``work``; the answer of :meth:`after_failed_turn` when it failed."""
+        try:
+            result = await work
+        except Exception as e:
+            result = e
+        if not isinstance(result, Exception):
+            return None
+        return await self.after_failed_turn(request, delivery_id, sender_id, result,
+                                            redelivered=redelivered, unless=unless)
 
     def given_back(self, delivery_id: Any) -> bool:
         """Whether this process took ``delivery_id`` and gave it back, its turn having

@@ -93,6 +93,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.server.channels.base import (
@@ -491,16 +492,18 @@ class FacebookChannel(InputChannel):
                     logger.debug("facebook: an event (%s) was ignored: %s", event.kind,
                                  event.ignored)
                     continue
-                if not await self.deliveries.is_new_for(request, event.message_id):
+                # taken once (a re-delivery waits while its first delivery's turn runs
+                # here), and settled in the work that outlives a cancelled request; the
+                # later events are handled all the same, and a re-delivery of the batch
+                # skips those taken
+                delivered = await handle_and_send(request, self.deliveries.handle_once(
+                    request, event.message_id, event.sender_id,
+                    partial(self._handle, request, on_message, event)))
+                if delivered.taken:
                     logger.info("facebook: message %s from %s came again and was not handled "
                                 "again (Facebook resends what it thinks went unanswered)",
                                 event.message_id, event.sender_id)
-                    continue
-                # settled in the work that outlives a cancelled request; the later events
-                # are handled all the same, and a re-delivery of the batch skips those taken
-                retry = await handle_and_send(request, self.deliveries.settled(
-                    request, event.message_id, event.sender_id,
-                    self._handle(request, on_message, event))) or retry
+                retry = delivered.answer or retry
             if retry is not None:
                 raise retry
             return text("success")

@@ -91,6 +91,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError
@@ -497,18 +498,18 @@ class RocketChatChannel(InputChannel):
                 logger.debug("rocketchat: a %s request was ignored: %s", found.kind,
                              found.ignored)
                 return text("")
-            if not await self.deliveries.is_new_for(request, found.delivery_id):
+            # taken once (a re-delivery waits while its first delivery's turn runs here),
+            # and settled in the work that outlives a cancelled request
+            delivered = await handle_and_send(request, self.deliveries.handle_once(
+                request, found.delivery_id, found.room_id,
+                partial(self.handle, request, on_message, found, found.room_id, found.text,
+                        failing=True)))
+            if delivered.taken:
                 # both webhooks send a request again when the answer is late or not a 2xx
                 logger.info("rocketchat: message %s in room %s came again and was not handled "
                             "again", found.message_id, found.room_id)
-                return text("")
-            # settled in the work that outlives a cancelled request
-            retry = await handle_and_send(request, self.deliveries.settled(
-                request, found.delivery_id, found.room_id,
-                self.handle(request, on_message, found, found.room_id, found.text,
-                            failing=True)))
-            if retry is not None:
-                raise retry
+            if delivered.answer is not None:
+                raise delivered.answer
             return text("")
 
         return blueprint

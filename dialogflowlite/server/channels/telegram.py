@@ -103,6 +103,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -684,50 +685,52 @@ class TelegramChannel(InputChannel):
                     raise ApiError(403, "NotAuthorized",
                                    f"the {SECRET_HEADER} header is missing or wrong")
             update = await self.read(request.body)
-            if not await self.deliveries.is_new_for(request, update.update_id):
+            # taken once (a re-delivery waits while its first delivery's turn runs here),
+            # and handled in the work that outlives a cancelled request
+            delivered = await handle_and_send(request, self.deliveries.handle_once(
+                request, update.update_id, update.chat_id,
+                partial(self._handle_update, request, on_message, update)))
+            if delivered.taken:
                 logger.info("telegram: update %s came again and was not handled again "
                             "(Telegram resends what it thinks went unanswered)",
                             update.update_id)
-                return text("success")
-            if update.callback_query_id:
-                async with self._session() as session:
-                    await self.call(session, "answerCallbackQuery",
-                                    {"callback_query_id": update.callback_query_id},
-                                    update.chat_id)
-            if update.text is None or update.chat_id is None:
-                logger.debug("telegram: an update (%s) was ignored: %s", update.kind,
-                             update.ignored)
-                return text("success")
-            texts = [update.text]
-            if update.text == "/restart":
-                # Rasa's connector starts the conversation afresh after a restart
-                texts.append("/start")
-            retry = await handle_and_send(
-                request, self._handle_update(request, on_message, update, texts))
-            if retry is not None:
-                raise retry
+            if delivered.answer is not None:
+                raise delivered.answer
             return text("success")
 
         return blueprint
 
     async def _handle_update(self, request: Request, on_message: OnMessage,
-                             update: TelegramUpdate, texts: list[str]) -> ApiError | None:
-        """Run the ``texts`` of ``update`` through the bot in order, sending the replies of
-        each; the answer to raise for a turn that failed (see
-        :meth:`RecentDeliveries.after_failed_turn
-        <dialogflowlite.server.channels.deliveries.RecentDeliveries.after_failed_turn>`),
-        else None. The texts after a failed one are not handled.
-
-        It runs as the work that outlives a cancelled request, so that the texts
-        are all handled, and a failed turn settled, after Telegram hung up too.
+                             update: TelegramUpdate) -> Exception | None:
+        """Answer ``update``'s button press, then run its texts (its text, and ``/start``
+        after ``/restart``) through the bot in order, sending the replies of each; the
+        error of its first text's turn when that failed (for :meth:`RecentDeliveries.settled
+        <dialogflowlite.server.channels.deliveries.RecentDeliveries.settled>`), else None.
+        The texts after a failed one are not handled.
         """
+        if update.callback_query_id:
+            async with self._session() as session:
+                await self.call(session, "answerCallbackQuery",
+                                {"callback_query_id": update.callback_query_id},
+                                update.chat_id)
+        if update.text is None or update.chat_id is None:
+            logger.debug("telegram: an update (%s) was ignored: %s", update.kind,
+                         update.ignored)
+            return None
+        texts = [update.text]
+        if update.text == "/restart":
+            # Rasa's connector starts the conversation afresh after a restart
+            texts.append("/start")
         for index, user_text in enumerate(texts):
             error = await self._handle(request, on_message, update, user_text)
-            if error is not None:
-                # a `/start` after a stored `/restart` is not worth the whole update again
-                return await self.deliveries.after_failed_turn(
-                    request, update.update_id, update.chat_id, error,
-                    redelivered=index == 0)
+            if error is None:
+                continue
+            if index == 0:
+                return error
+            # a `/start` after a stored `/restart` is not worth the whole update again
+            await self.deliveries.after_failed_turn(request, update.update_id,
+                                                    update.chat_id, error, redelivered=False)
+            return None
         return None
 
     async def _handle(self, request: Request, on_message: OnMessage, update: TelegramUpdate,

@@ -91,6 +91,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -382,19 +383,20 @@ class TwilioChannel(InputChannel):
                 logger.debug("twilio: a message without sender, text or media was ignored")
                 return answer()
             message_sid = (form.get("MessageSid") or [""])[0] or None
-            # checked after the signature, so that nobody else can make the bot skip one
-            if not await self.deliveries.is_new_for(request, message_sid):
+            # checked after the signature, so that nobody else can make the bot skip one;
+            # taken once (a re-delivery waits while its first delivery's turn runs here),
+            # and settled in the work that outlives a cancelled request
+            delivered = await handle_and_send(request, self.deliveries.handle_once(
+                request, message_sid, sender,
+                partial(self.handle, request, on_message, sender, user_text, form,
+                        failing=True),
+                unless="the webhook URL asks Twilio to retry (#rp=5xx)"))
+            if delivered.taken:
                 logger.info("twilio: message %s from %s came again and was not handled again "
                             "(Twilio may retry a webhook call that failed or timed out)",
                             message_sid, sender)
-                return answer()
-            # settled in the work that outlives a cancelled request
-            retry = await handle_and_send(request, self.deliveries.settled(
-                request, message_sid, sender,
-                self.handle(request, on_message, sender, user_text, form, failing=True),
-                unless="the webhook URL asks Twilio to retry (#rp=5xx)"))
-            if retry is not None:
-                raise retry
+            if delivered.answer is not None:
+                raise delivered.answer
             return answer()
 
         return blueprint
