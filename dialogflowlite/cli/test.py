@@ -489,9 +489,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "intent_errors.json, entity_errors.json, "
                              "response_selection_errors.json")
     parser.add_argument("--no-warnings", action="store_true",
-                        help="do not write stories_with_warnings.yml (Rasa lists there the "
-                             "passed stories where action_unlikely_intent was predicted; no "
-                             "built-in policy predicts it, so it says there are none)")
+                        help="do not write stories_with_warnings.yml (the passed stories "
+                             "where a policy predicted action_unlikely_intent; no built-in "
+                             "policy predicts it)")
 
 
 def _run(args: argparse.Namespace) -> int:

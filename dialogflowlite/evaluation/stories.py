@@ -16,6 +16,13 @@ from story-based policies live, stays visible to them while testing.
 An end-to-end ``bot:`` step is scored by its text, as Rasa scores it: right
 only where the policies chose ``action_send_text`` for that same text.
 
+Where a policy predicts ``action_unlikely_intent`` and the story has another
+action there, that is a warning, not a wrong prediction, as in Rasa: the
+action is logged and the policies choose again; that second choice is what is
+scored. A story that passes with such warnings is counted in
+``conversation_accuracy.with_warnings`` and written to
+``stories_with_warnings.yml``.
+
 Results: story accuracy, an action-level precision / recall / F1 report,
 ``failed_test_stories.yml`` (the failed stories with ``# predicted: ...``
 comments), ``story_report.json``, ``stories_with_warnings.yml`` and the action
@@ -41,7 +48,7 @@ from dialogflowlite.dialogue.story_export import (
 )
 from dialogflowlite.errors import ProjectError
 from dialogflowlite.evaluation.nlu_metrics import classification_report, confusion_matrix
-from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, ACTION_UNLIKELY_INTENT
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -65,6 +72,10 @@ REPORT_FILE = "story_report.json"
 WARNINGS_FILE = "stories_with_warnings.yml"
 CONFUSION_MATRIX_FILE = "story_confusion_matrix.png"
 
+NO_FAILED_STORIES_NOTE = "# None of the test stories failed - all good!\n"
+NO_SUCCESSFUL_STORIES_NOTE = "# None of the test stories succeeded :(\n"
+NO_WARNINGS_NOTE = "# No warnings for test stories\n"
+
 
 @dataclass
 class ActionCheck:
@@ -74,10 +85,23 @@ class ActionCheck:
     predicted: str
     policy: str | None
     confidence: float | None
+    #: the policies first predicted ``action_unlikely_intent`` here, which the story
+    #: does not have; ``predicted`` is what they chose after it (a warning, as in Rasa)
+    after_unlikely_intent: bool = False
 
     @property
     def correct(self) -> bool:
         return self.expected == self.predicted
+
+    @property
+    def comment(self) -> str | None:
+        """The ``# ...`` comment of this step in a written story (None: no comment)."""
+        if not self.correct:
+            after = f" after {ACTION_UNLIKELY_INTENT}" if self.after_unlikely_intent else ""
+            return f"predicted: {self.predicted}{after}"
+        if self.after_unlikely_intent:
+            return f"predicted: {ACTION_UNLIKELY_INTENT}"
+        return None
 
 
 @dataclass
@@ -111,13 +135,25 @@ class StoryOutcome:
     name: str
     location: str
     events: list[Event] = field(default_factory=list)
+    #: the wrong predictions' comments, by index in ``events``
     comments: dict[int, str] = field(default_factory=dict)
+    #: the ``action_unlikely_intent`` warnings' comments on right predictions, by index
+    warnings: dict[int, str] = field(default_factory=dict)
     actions: list[ActionCheck] = field(default_factory=list)
     users: list[UserCheck] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return all(a.correct for a in self.actions) and all(u.correct for u in self.users)
+
+    @property
+    def warned(self) -> bool:
+        """Whether ``action_unlikely_intent`` was predicted where the story has none."""
+        return any(a.after_unlikely_intent for a in self.actions)
+
+    def all_comments(self) -> dict[int, str]:
+        """The comments of the written story: errors and warnings."""
+        return {**self.warnings, **self.comments}
 
     @property
     def first_error(self) -> str | None:
@@ -142,6 +178,12 @@ class StoryEvaluation:
     @property
     def failed(self) -> list[StoryOutcome]:
         return [o for o in self.outcomes if not o.passed]
+
+    @property
+    def with_warnings(self) -> list[StoryOutcome]:
+        """The stories that passed although ``action_unlikely_intent`` was predicted in
+        them (Rasa's ``stories_with_warnings.yml``; a failed story is not one of them)."""
+        return [o for o in self.outcomes if o.passed and o.warned]
 
     @property
     def correct(self) -> int:
@@ -171,7 +213,8 @@ class StoryEvaluation:
         report = self.action_report()
         users = self.user_checks()
         report["conversation_accuracy"] = {
-            "accuracy": self.accuracy, "correct": self.correct, "total": len(self.outcomes)}
+            "accuracy": self.accuracy, "correct": self.correct,
+            "with_warnings": len(self.with_warnings), "total": len(self.outcomes)}
         report["user_turns"] = {
             "total": len(users),
             "intent_errors": sum(not u.intent_correct for u in users),
@@ -186,9 +229,11 @@ class StoryEvaluation:
         report = self.action_report()
         checks = self.action_checks
         note = self.counting_note()
+        warned = len(self.with_warnings)
         lines = [
             f"Stories: {self.correct} / {len(self.outcomes)} correct "
-            f"(accuracy {self.accuracy:.3f}{'; ' + note if note else ''})",
+            f"(accuracy {self.accuracy:.3f}{'; ' + note if note else ''})"
+            + (f", {warned} of them with {ACTION_UNLIKELY_INTENT} warnings" if warned else ""),
             f"Actions: {sum(c.correct for c in checks)} / {len(checks)} correct "
             f"(accuracy {report.get('accuracy', 0.0):.3f})",
         ]
@@ -383,9 +428,10 @@ class StoryTester:
         prediction = self.processor.predict_next_action(tracker)
         return predicted_label(prediction), prediction.policy_name, prediction.confidence
 
-    def _check_action(self, tracker: DialogueStateTracker, event: ActionExecuted,
-                      outcome: StoryOutcome) -> None:
-        expected = expected_label(event)
+    def _predict_step(self, tracker: DialogueStateTracker, expected: str,
+                      outcome: StoryOutcome) -> tuple[str, str | None, float | None]:
+        """The policies' choice where the story expects ``expected``; where they choose
+        the active form and the story something else, the form is taken to reject."""
         predicted, policy, confidence = self._predict(tracker)
         loop = tracker.active_loop_name
         if predicted != expected and predicted == loop and loop in self.domain.forms:
@@ -394,13 +440,28 @@ class StoryTester:
             tracker.update(rejection)
             outcome.events.append(rejection)
             predicted, policy, confidence = self._predict(tracker)
-        check = ActionCheck(expected, predicted, policy, confidence)
+        return predicted, policy, confidence
+
+    def _check_action(self, tracker: DialogueStateTracker, event: ActionExecuted,
+                      outcome: StoryOutcome) -> None:
+        expected = expected_label(event)
+        predicted, policy, confidence = self._predict_step(tracker, expected, outcome)
+        after_unlikely_intent = predicted == ACTION_UNLIKELY_INTENT != expected
+        if after_unlikely_intent:
+            # A warning, not a wrong prediction (as in Rasa): the action is logged, as
+            # it runs live, and the policies choose again. The written stories leave
+            # it out, as the story does not have it.
+            tracker.update(ActionExecuted(name=ACTION_UNLIKELY_INTENT, policy=policy,
+                                          confidence=confidence))
+            predicted, policy, confidence = self._predict_step(tracker, expected, outcome)
+        check = ActionCheck(expected, predicted, policy, confidence, after_unlikely_intent)
         outcome.actions.append(check)
         # without hide_rule_turn, as Rasa's story test logs it (see the module docstring)
         executed = ActionExecuted(name=event.name, action_text=event.action_text,
                                   policy=policy, confidence=confidence)
-        if not check.correct:
-            outcome.comments[len(outcome.events)] = f"predicted: {predicted}"
+        if check.comment:
+            comments = outcome.comments if not check.correct else outcome.warnings
+            comments[len(outcome.events)] = check.comment
         tracker.update(executed)
         outcome.events.append(executed)
 
@@ -453,38 +514,23 @@ def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
                         warnings: bool = True) -> dict[str, Path]:
     """Write ``failed_test_stories.yml`` and ``story_report.json`` (and the successes);
     with ``plots``, also the action confusion matrix ``story_confusion_matrix.png``;
-    with ``warnings``, ``stories_with_warnings.yml``.
-
-    Rasa lists there the passed stories in which ``action_unlikely_intent`` was
-    predicted (by its UnexpecTEDIntentPolicy); no built-in policy predicts it, and
-    the replay does not look for it, so the file holds Rasa's note that there are
-    none. It is written all the same, where scripts that collect Rasa's results
-    look for it.
+    with ``warnings``, ``stories_with_warnings.yml``: the stories that passed although
+    ``action_unlikely_intent`` was predicted in them, each such step commented
+    ``# predicted: action_unlikely_intent`` (else Rasa's note that there are none).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    failed_path = out / FAILED_STORIES_FILE
-    if evaluation.failed:
-        failed_path.write_text(stories_yaml([
-            WrittenStory(_story_title(o), events_to_steps(o.events, o.comments))
-            for o in evaluation.failed]), encoding="utf-8")
-    else:
-        failed_path.write_text("# None of the test stories failed - all good!\n",
-                               encoding="utf-8")
-    written["failed"] = failed_path
+    written["failed"] = _write_stories(out / FAILED_STORIES_FILE, evaluation.failed,
+                                       NO_FAILED_STORIES_NOTE)
     if successes:
-        success_path = out / SUCCESSFUL_STORIES_FILE
-        passed = [WrittenStory(_story_title(o), events_to_steps(o.events))
-                  for o in evaluation.outcomes if o.passed]
+        passed = [o for o in evaluation.outcomes if o.passed]
         # an empty `stories:` would read back as a file of no test stories (Rasa's words)
-        success_path.write_text(stories_yaml(passed) if passed else
-                                "# None of the test stories succeeded :(\n", encoding="utf-8")
-        written["successes"] = success_path
+        written["successes"] = _write_stories(out / SUCCESSFUL_STORIES_FILE, passed,
+                                              NO_SUCCESSFUL_STORIES_NOTE)
     if warnings:
-        warnings_path = out / WARNINGS_FILE
-        warnings_path.write_text("# No warnings for test stories\n", encoding="utf-8")
-        written["warnings"] = warnings_path
+        written["warnings"] = _write_stories(out / WARNINGS_FILE, evaluation.with_warnings,
+                                             NO_WARNINGS_NOTE)
     report_path = out / REPORT_FILE
     report_path.write_text(json.dumps(evaluation.report(), indent=2, ensure_ascii=False),
                            encoding="utf-8")
@@ -493,6 +539,19 @@ def write_story_results(evaluation: StoryEvaluation, out_dir: str | Path, *,
         written["confusion_matrix"] = plot_action_confusion_matrix(
             evaluation, out / CONFUSION_MATRIX_FILE)
     return written
+
+
+def _write_stories(path: Path, outcomes: Sequence[StoryOutcome], none_note: str) -> Path:
+    """``outcomes`` as YAML stories with their ``# predicted: ...`` comments, or
+    ``none_note`` where there are none."""
+    if outcomes:
+        text = stories_yaml([WrittenStory(_story_title(o),
+                                          events_to_steps(o.events, o.all_comments()))
+                             for o in outcomes])
+    else:
+        text = none_note
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def plot_action_confusion_matrix(evaluation: StoryEvaluation, path: Path) -> Path:

@@ -177,7 +177,8 @@ def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, ca
     report = json.loads((tmp_path / "bot" / "results" / "story_report.json").read_text(
         encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 19, "total": 19}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 19,
+                                               "with_warnings": 0, "total": 19}
 
 
 def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:

@@ -1,5 +1,6 @@
 """The story test's results as Rasa writes them: a `bot:` step scored by its text,
-and `stories_with_warnings.yml` beside the other results (unless --no-warnings)."""
+`action_unlikely_intent` predicted as a warning, not an error, and
+`stories_with_warnings.yml` beside the other results (unless --no-warnings)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from dialogflowlite.evaluation.stories import (
     write_story_results,
 )
 from dialogflowlite.io.loader import load_project
-from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT
-from dialogflowlite.shared.events import ActionExecuted
+from dialogflowlite.io.yaml import read_yaml
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, ACTION_UNLIKELY_INTENT
+from dialogflowlite.shared.events import ActionExecuted, UserUttered
 
 DOMAIN = GREET_DOMAIN
 
@@ -104,6 +106,129 @@ def test_the_warnings_file_is_written_with_rasas_note(write_project, tmp_path: P
                                   warnings=False)
     assert "warnings" not in without
     assert not (tmp_path / "without" / "stories_with_warnings.yml").exists()
+
+
+# ------------------------------------------------------- action_unlikely_intent
+
+UNLIKELY_DOMAIN = """
+version: "3.1"
+intents: [greet, bye]
+responses:
+  utter_greet: [{text: hi}]
+  utter_bye: [{text: bye}]
+"""
+
+
+class UnlikelyIntentPolicy:
+    """Right after the user says one of ``flagged``, `action_unlikely_intent` (as Rasa's
+    UnexpecTEDIntentPolicy would); else ``answers`` to the intent, then listening."""
+
+    def __init__(self, flagged: set[str], answers: dict[str, str]) -> None:
+        self.flagged = flagged
+        self.answers = answers
+
+    def predict_next_action(self, tracker, domain):
+        latest = tracker.events[-1]
+        if isinstance(latest, UserUttered) and latest.intent_name in self.flagged:
+            name = ACTION_UNLIKELY_INTENT
+        else:
+            last = next(e for e in reversed(tracker.events) if isinstance(e, ActionExecuted))
+            after_user = last.name in (ACTION_LISTEN, ACTION_UNLIKELY_INTENT)
+            name = self.answers[tracker.latest_intent] if after_user else ACTION_LISTEN
+        return SimpleNamespace(action_name=name, confidence=0.7, policy_name="UnlikelyPolicy")
+
+
+ANSWERS = {"greet": "utter_greet", "bye": "utter_bye"}
+
+
+def stories_file(*stories: tuple[str, list[str]]) -> str:
+    """A test-stories file: each story a name and its steps (``intent`` / ``action``)."""
+    lines = ['version: "3.1"', "stories:"]
+    for name, steps in stories:
+        lines += [f"- story: {name}", "  steps:"]
+        lines += [f"  - {'intent' if s in ANSWERS else 'action'}: {s}" for s in steps]
+    return "\n".join(lines) + "\n"
+
+
+def unlikely_results(write_project, tmp_path: Path, tests: str, flagged: set[str],
+                     answers: dict[str, str] = ANSWERS):
+    project = load_project(write_project(domain=UNLIKELY_DOMAIN, tests=tests))
+    agent = Agent(project.domain, policies=UnlikelyIntentPolicy(flagged, answers))
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories))
+    written = write_story_results(evaluation, tmp_path / "results", plots=False,
+                                  successes=True)
+    report = json.loads(written["report"].read_text(encoding="utf-8"))
+    texts = {kind: path.read_text(encoding="utf-8") for kind, path in written.items()}
+    return evaluation, report, texts
+
+
+def test_an_unlikely_intent_is_a_warning_and_the_policies_choose_again(
+        write_project, tmp_path: Path) -> None:
+    tests = stories_file(("flagged", ["greet", "utter_greet", "bye", "utter_bye"]),
+                         ("plain", ["bye", "utter_bye"]))
+    evaluation, report, texts = unlikely_results(write_project, tmp_path, tests, {"greet"})
+    flagged, plain = evaluation.outcomes
+    assert flagged.passed and plain.passed
+    # the second choice is the one scored; action_unlikely_intent is no label of the report
+    assert [(c.expected, c.predicted, c.after_unlikely_intent) for c in flagged.actions] == [
+        ("utter_greet", "utter_greet", True), (ACTION_LISTEN, ACTION_LISTEN, False),
+        ("utter_bye", "utter_bye", False), (ACTION_LISTEN, ACTION_LISTEN, False)]
+    assert ACTION_UNLIKELY_INTENT not in report
+    assert report["accuracy"] == 1.0
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 2,
+                                               "with_warnings": 1, "total": 2}
+    # only the passed story with the warning is listed, its step commented as Rasa does,
+    # and without the action_unlikely_intent the story does not have
+    warned = read_yaml(texts["warnings"], "stories_with_warnings.yml")
+    [story] = warned["stories"]
+    assert story["story"].startswith("flagged (")
+    assert "- action: utter_greet  # predicted: action_unlikely_intent" in texts["warnings"]
+    assert f"action: {ACTION_UNLIKELY_INTENT}" not in texts["warnings"]
+    assert "# predicted: action_unlikely_intent" in texts["successes"]
+    assert texts["failed"] == "# None of the test stories failed - all good!\n"
+    assert "1 of them with action_unlikely_intent warnings" in evaluation.table()
+
+
+def test_a_wrong_action_after_an_unlikely_intent_fails_the_story(write_project,
+                                                                 tmp_path: Path) -> None:
+    tests = stories_file(("wrong", ["greet", "utter_bye"]))
+    evaluation, report, texts = unlikely_results(write_project, tmp_path, tests, {"greet"})
+    [outcome] = evaluation.outcomes
+    assert not outcome.passed
+    assert report["conversation_accuracy"] == {"accuracy": 0.0, "correct": 0,
+                                               "with_warnings": 0, "total": 1}
+    assert report["utter_bye"]["confused_with"] == {"utter_greet": 1}
+    assert ("- action: utter_bye  # predicted: utter_greet after action_unlikely_intent"
+            in texts["failed"])
+    assert report["failed_stories"][0]["first_error"] == (
+        "predicted: utter_greet after action_unlikely_intent")
+    # a failed story is not a story with warnings
+    assert texts["warnings"] == "# No warnings for test stories\n"
+
+
+def test_a_failed_story_shows_its_warnings_beside_its_errors(write_project,
+                                                             tmp_path: Path) -> None:
+    tests = stories_file(("warned then wrong", ["greet", "utter_greet", "bye", "utter_greet"]))
+    evaluation, report, texts = unlikely_results(write_project, tmp_path, tests, {"greet"})
+    [outcome] = evaluation.outcomes
+    assert outcome.warned and not outcome.passed
+    assert report["conversation_accuracy"]["with_warnings"] == 0
+    assert "- action: utter_greet  # predicted: action_unlikely_intent" in texts["failed"]
+    assert "- action: utter_greet  # predicted: utter_bye" in texts["failed"]
+    # the warning is no error: the story's first error is the wrong prediction
+    assert report["failed_stories"][0]["first_error"] == "predicted: utter_bye"
+
+
+def test_an_unlikely_intent_the_story_has_is_a_right_prediction(write_project,
+                                                                tmp_path: Path) -> None:
+    tests = stories_file(("expected", ["greet", ACTION_UNLIKELY_INTENT, "utter_greet"]))
+    evaluation, report, texts = unlikely_results(write_project, tmp_path, tests, {"greet"})
+    [outcome] = evaluation.outcomes
+    assert outcome.passed and not outcome.warned
+    assert report[ACTION_UNLIKELY_INTENT]["support"] == 1
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 1,
+                                               "with_warnings": 0, "total": 1}
+    assert texts["warnings"] == "# No warnings for test stories\n"
 
 
 # ---------------------------------------------------------------- the command

@@ -36,7 +36,7 @@ def test_stories_are_replayed_and_scored_without_storing_anything(make_app, agen
     assert result["actions"][0]["policy"] == "RulePolicy"
     assert result["accuracy"] == 4 / 6
     assert result["report"]["conversation_accuracy"] == {"accuracy": 0.5, "correct": 1,
-                                                         "total": 2}
+                                                         "with_warnings": 0, "total": 2}
     assert result["report"]["failed_stories"][0]["story"] == "a wrong expectation"
     assert result["is_end_to_end_evaluation"] is True  # a step with the user's text
     assert {"precision", "f1"} <= set(result)
