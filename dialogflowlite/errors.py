@@ -115,7 +115,7 @@ class AnnotationError(ProjectError):
 class TemplateError(ProjectError):
     """`init` cannot create a project from a template."""
 
-    code = "DFL105"
+    code = "DFL107"
 
 
 class ProjectImportError(ProjectError):

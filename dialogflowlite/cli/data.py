@@ -21,6 +21,7 @@ from dialogflowlite.cli.options import (
 if TYPE_CHECKING:
     from dialogflowlite.io.loader import ProjectSources
     from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.shared.stories import Story
     from dialogflowlite.shared.training_data import TrainingData
 
 
@@ -297,21 +298,16 @@ def split_stories(
     import random
 
     from dialogflowlite.errors import ProjectError
-    from dialogflowlite.io.loader import YAML_SUFFIXES, load_project, resolve_in_project
-    from dialogflowlite.io.yaml import read_yaml_file
+    from dialogflowlite.io.loader import YAML_SUFFIXES, resolve_in_project
 
     stream = echo or sys.stdout
     root = Path(project_dir)
     if stories is not None:
-        from dialogflowlite.evaluation.stories import load_test_stories
-
         source = resolve_in_project(stories, root)
-        found = load_test_stories(source, kind="story")
+        found, parsed = _given_stories(source)
     else:
         source = root / "data"
-        # a file that cannot be read would be missing from both halves without a word
-        found = load_project(root, strict=False).check_files_under(
-            "data", "fix the files under data/, then split again").stories
+        found, parsed = _project_stories(root)
     files = sorted({Path(s.position.file) for s in found if s.position is not None})
     under = source.resolve()
     files = [f for f in files if f.resolve() == under or f.resolve().is_relative_to(under)]
@@ -324,7 +320,7 @@ def split_stories(
     _refuse_same_names(files)
     plans = []
     for file in files:
-        data = read_yaml_file(file)
+        data = parsed[file.resolve()]
         entries = list(data.get("stories") or [])
         free = [e for e in entries if not _has_checkpoint(e)]
         random.Random(seed).shuffle(free)
@@ -363,6 +359,49 @@ def split_stories(
               + (f", {test_path} ({_count_stories(len(test))})" if test_path else ""),
               file=stream)
     return results
+
+
+def _project_stories(root: Path) -> tuple[list[Story], dict[Path, Any]]:
+    """The project's training stories and its files as written (each read once), when
+    every file under ``data/`` could be read."""
+    from dialogflowlite.io.loader import load_project_as_written
+
+    project, parsed = load_project_as_written(root)
+    # a file that cannot be read would be missing from both halves without a word
+    project.check_files_under("data", "fix the files under data/, then split again")
+    return project.stories, parsed
+
+
+def _given_stories(source: Path) -> tuple[list[Story], dict[Path, Any]]:
+    """The stories of the YAML file or folder ``source`` (``--stories``) and those files
+    as written (each read once); errors as ``train --stories`` raises them."""
+    from dialogflowlite.errors import ProjectError
+    from dialogflowlite.io.loader import YAML_SUFFIXES
+    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.io.story_reader import StoryReader
+    from dialogflowlite.io.yaml import read_yaml_file
+
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix in YAML_SUFFIXES)
+    elif source.is_file():
+        files = [source]
+    else:
+        raise ProjectError(f"training stories {source} do not exist",
+                           hint="pass a YAML file or a folder of them with --stories")
+    log = ProblemLog()
+    reader = StoryReader(log)
+    found: list[Story] = []
+    parsed: dict[Path, Any] = {}
+    for file in files:
+        data = read_yaml_file(file)
+        if not isinstance(data, dict) or "stories" not in data:
+            continue
+        parsed[file.resolve()] = data
+        found += reader.read(file, data, "stories", data["stories"], "story")
+    if log.errors:
+        raise ProjectError("the stories have errors:\n"
+                           + "\n".join(str(p) for p in log.errors[:10]))
+    return found, parsed
 
 
 class _FilePlan(NamedTuple):

@@ -13,10 +13,10 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dialogflowlite.artifact import fixed_model_file
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.options import (
     add_source_options,
@@ -85,21 +85,20 @@ def train_project(
     """
     from dialogflowlite.training.trainer import train
 
-    if fixed_model_name:
-        fixed_model_file(fixed_model_name)
+    options = _train_options(
+        project_dir, force=force, quantize=quantize, fixed_model_name=fixed_model_name,
+        seed=seed, finetune=finetune, epoch_fraction=epoch_fraction, validation=validation,
+        validation_max_history=validation_max_history, persist_nlu_data=persist_nlu_data)
     stream = echo or sys.stdout
     if finetune is None and epoch_fraction != 1.0:
         logging.getLogger(__name__).warning("--epoch-fraction applies only with --finetune; "
                                             "training with the configured epochs")
-    project, output, sections, options = _prepare(
-        project_dir, part=part, out=out, force=force, quantize=quantize, seed=seed, nlu=nlu,
-        stories=stories, finetune=finetune, epoch_fraction=epoch_fraction, sources=sources,
-        augmentation=augmentation, validation=validation,
-        validation_max_history=validation_max_history, persist_nlu_data=persist_nlu_data)
+    project, output, sections = _prepare(
+        project_dir, part=part, out=out, nlu=nlu, stories=stories, sources=sources,
+        augmentation=augmentation)
     if debug_plots:
         draw_training_stories(project, sections, stream)
-    result = train(project, output=output, sections=sections, options=options,
-                   fixed_model_name=fixed_model_name)
+    result = train(project, output=output, sections=sections, options=options)
     if not result.written:
         # Rasa 2's words, so that scripts and people used to them read the same
         print(f"Nothing changed. You can use the old model stored at "
@@ -134,30 +133,41 @@ def dry_run_project(project_dir: str | Path = ".", **settings: Any) -> DryRunRes
     project's, then a ``finetune`` model that is not there or cannot be opened.
     ``echo`` and ``debug_plots`` are accepted and change nothing here.
     """
-    from dialogflowlite.training.trainer import dry_run
+    from dialogflowlite.training.trainer import TrainOptions, dry_run
 
-    fixed_model_name = settings.pop("fixed_model_name", None)
-    if fixed_model_name:
-        fixed_model_file(fixed_model_name)
     for unused in ("echo", "debug_plots"):
         settings.pop(unused, None)
-    project, output, sections, options = _prepare(project_dir, **settings)
+    wanted = {f.name for f in fields(TrainOptions) if f.init}
+    options = _train_options(project_dir, **{key: settings.pop(key) for key in list(settings)
+                                             if key in wanted})
+    project, output, sections = _prepare(project_dir, **settings)
     # dry_run checks the --finetune model as train does
     return dry_run(project, output=output, sections=sections, options=options)
+
+
+def _train_options(project_dir: str | Path, **options: Any) -> TrainOptions:
+    """The options of a training (or a dry run) of the project in ``project_dir``.
+
+    Made before any other work: :class:`TrainOptions` refuses a
+    ``fixed_model_name`` that is not a file name.
+    """
+    from dialogflowlite.training.trainer import TrainOptions
+
+    if options.get("finetune"):  # "" stays: the newest model of the output folder
+        # read like --nlu and --model: from the working folder, else the project
+        options["finetune"] = resolve_in_project(options["finetune"], project_dir)
+    return TrainOptions(**options)
 
 
 def _prepare(project_dir: str | Path, *, part: str | None = None,
              out: str | Path | None = None, nlu: str | Path | None = None,
              stories: str | Path | None = None, sources: ProjectSources | None = None,
-             augmentation: int | None = None,
-             **options: Any) -> tuple[Project, Path | None, tuple[str, ...], TrainOptions]:
-    """The project as training sees it, the output folder, the sections and the options.
+             augmentation: int | None = None) -> tuple[Project, Path | None, tuple[str, ...]]:
+    """The project as training sees it, the output folder and the sections.
 
     One place for both :func:`train_project` and :func:`dry_run_project`, so
-    a dry run judges exactly the data and settings a training would use.
+    a dry run judges exactly the data a training would use.
     """
-    from dialogflowlite.training.trainer import TrainOptions
-
     require_project(project_dir, sources)
     output = None
     if out is not None:
@@ -197,10 +207,7 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
                                   hint="pass a YAML file (or folder) with a `stories:` section")
     if augmentation is not None:
         set_augmentation(project, augmentation)
-    if options.get("finetune"):  # "" stays: the newest model of the output folder
-        # read like --nlu and --model: from the working folder, else the project
-        options["finetune"] = resolve_in_project(options["finetune"], project_dir)
-    return project, output, sections, TrainOptions(**options)
+    return project, output, sections
 
 
 def _check_writable(folder: Path, label: str) -> None:
@@ -375,7 +382,7 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
     output = Path(given) if Path(given).is_absolute() else Path(project_dir) / given
     for name, config in zip(config_names(configs), configs, strict=True):
         # `out`: the folder checked before training is the one the models go to
-        projects[name], _, _, _ = _prepare(
+        projects[name], _, _ = _prepare(
             project_dir, part="core", out=given, stories=stories, augmentation=augmentation,
             sources=ProjectSources(domain=base.domain, data=base.data, config=config))
     manifest = core_comparison.train_core_comparison(

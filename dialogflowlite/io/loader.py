@@ -17,7 +17,7 @@ error among them raises :class:`ProjectValidationError`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -236,18 +236,25 @@ class ProjectLoader:
         self.training_files: list[Path] = []
         self.test_files: list[Path] = []
         self.plan = ImporterPlan()
-        self.imports = ImportResolver(root, self._parse, self.log)
+        self.imports = ImportResolver(root, self._parse_imported_config, self.log)
+        #: when a dict, what each YAML file parsed to, by its resolved path (see
+        #: :func:`load_project_as_written`)
+        self.parsed: dict[Path, Any] | None = None
 
-    def _parse(self, file: Path, data: Any = None) -> Any:
+    def _parse(self, file: Path, data: Any = None, unreadable_note: str | None = None) -> Any:
         """``file`` parsed (``data``: parsed already), listed among the project's files;
-        None when it cannot be parsed (and the error logged)."""
+        None when it cannot be parsed (and the error logged, ending with
+        ``unreadable_note``, what is lost with it, when given)."""
         self.files.append(file)
         self.read.add(file.resolve())
         if data is None:
             try:
                 data = read_yaml_file(file)
             except YamlSyntaxError as e:
-                self.log.add(e, file)
+                problem = Problem.from_error(e, str(file))
+                if unreadable_note:
+                    problem = replace(problem, message=f"{problem.message}; {unreadable_note}")
+                self.log.extend([problem])
                 self.unreadable.add(file)
                 return None
         if isinstance(data, dict) and "version" in data:
@@ -260,7 +267,15 @@ class ProjectLoader:
                 )
             elif str(version) not in self.versions:
                 self.versions.append(str(version))
+        if self.parsed is not None:
+            self.parsed[file.resolve()] = data
         return data
+
+    def _parse_imported_config(self, file: Path) -> Any:
+        """An imported project's config file, parsed for its ``imports:``; one that cannot
+        be parsed says that they are not followed."""
+        return self._parse(file, unreadable_note="its `imports:`, if any, are not followed: "
+                                                 "the projects they list are not read")
 
     def load(self) -> Project:
         if not self.root.is_dir():
@@ -532,7 +547,9 @@ class ProjectLoader:
         test-stories file: left out of training); those under ``data/`` as training
         data, ``domain.yml`` and those under ``domain/`` as
         its domain, and any other file by what it holds (one that holds neither, such
-        as ``endpoints.yml``, is not training data and is left alone).
+        as ``endpoints.yml``, is not training data and is left alone; one that cannot
+        be parsed is reported when it looks like training data or domain, see
+        :meth:`_load_by_content`).
         """
         folder = imported.folder
         self.domain_reader.begin_imported_project()
@@ -555,16 +572,28 @@ class ProjectLoader:
 
     def _load_by_content(self, file: Path, project: Path) -> None:
         """An imported project's YAML file outside its usual places, read as domain or
-        training data by its keys; a file that is neither (or no YAML) is left alone."""
+        training data by its keys; a file that is neither is left alone.
+
+        A file that is not valid YAML is reported (at its line, as a file under
+        ``data/`` is) when its top-level keys or its name say it is training data
+        or domain; else it is left alone too, as ``endpoints.yml``,
+        ``credentials.yml`` and files of other tools are.
+        """
         try:
             data = read_yaml_file(file)
         except YamlSyntaxError:
+            kind = _unreadable_file_kind(file)
+            if kind == _DATA_FILE:
+                self._load_data_file(file, tests=False, project=project)
+            elif kind == _DOMAIN_FILE:
+                self.domain_files.append(file)
+                self._parse(file)  # reports the error
             return
         if not isinstance(data, dict):
             return
-        if any(key in data for key in ("nlu", "stories", "rules")):
+        if any(key in data for key in _DATA_SECTIONS):
             self._load_data_file(file, tests=False, data=data, project=project)
-        elif any(key in data for key in (*DOMAIN_CONTENT, "session_config")):
+        elif any(key in data for key in _DOMAIN_SECTIONS):
             self.domain_files.append(file)
             self._read_domain_file(file, self._parse(file, data))
 
@@ -579,6 +608,46 @@ class ProjectLoader:
             self.log.error(Position(str(file), 1, 1), f"{file.name} must be a mapping")
             return {}
         return to_plain(data)
+
+
+#: what :func:`_unreadable_file_kind` says of a file
+_DATA_FILE, _DOMAIN_FILE = "training data", "domain"
+#: the top-level keys that make a file training data, and those that make it domain
+_DATA_SECTIONS = ("nlu", "stories", "rules")
+_DOMAIN_SECTIONS = (*DOMAIN_CONTENT, "session_config")
+#: words in a file's name that say what it holds (``chitchat_nlu.yml``, ``faq-domain.yml``)
+_DATA_NAME_WORDS = frozenset({"nlu", "stories", "rules"})
+_DOMAIN_NAME_WORDS = frozenset({"domain", "responses"})
+#: a project's files that are never training data or domain, whatever they hold
+_OTHER_PROJECT_FILES = frozenset({"endpoints.yml", "endpoints.yaml", "credentials.yml",
+                                  "credentials.yaml", *CONFIG_NAMES})
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_]+)\s*:", re.M)
+
+
+def _unreadable_file_kind(file: Path) -> str | None:
+    """``_DATA_FILE`` or ``_DOMAIN_FILE`` for a YAML file that cannot be parsed but looks
+    like one: a line at the top level that starts one of their sections (``nlu:``,
+    ``stories:``, ``intents:``, ...), else a word of its name (``nlu``, ``stories``,
+    ``rules``; ``domain``, ``responses``). None for anything else, and always for
+    ``endpoints.yml``, ``credentials.yml`` and ``config.yml``.
+    """
+    if file.name in _OTHER_PROJECT_FILES:
+        return None
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    keys = set(_TOP_LEVEL_KEY.findall(text))
+    if keys.intersection(_DATA_SECTIONS):
+        return _DATA_FILE
+    if keys.intersection(_DOMAIN_SECTIONS):
+        return _DOMAIN_FILE
+    words = set(re.split(r"[^a-z]+", file.stem.lower()))
+    if words & _DATA_NAME_WORDS:
+        return _DATA_FILE
+    if words & _DOMAIN_NAME_WORDS:
+        return _DOMAIN_FILE
+    return None
 
 
 def _is_test_stories_file(file: Path) -> bool:
@@ -618,3 +687,16 @@ def load_project(root: str | Path = ".", *, strict: bool = True,
     if strict and project.errors:
         raise ProjectValidationError(project.problems)
     return project
+
+
+def load_project_as_written(root: str | Path = ".", *, sources: ProjectSources | None = None,
+                            ) -> tuple[Project, dict[Path, Any]]:
+    """The project, as ``load_project(root, strict=False)`` reads it, and what each of
+    its YAML files parsed to (by resolved path), as written: comments and layout kept.
+
+    For a command that goes on to rewrite some of the files (``data split stories``):
+    it reads each file once. A file that could not be parsed is not among them.
+    """
+    loader = ProjectLoader(Path(root), sources)
+    loader.parsed = {}
+    return loader.load(), loader.parsed

@@ -71,6 +71,16 @@ class TrainOptions:
     validation_max_history: int | None = None
     #: keep the NLU training data in the model (Rasa's ``--persist-nlu-data``)
     persist_nlu_data: bool = False
+    #: the model's name in the output folder (``--fixed-model-name``); None: a time stamp
+    fixed_model_name: str | None = None
+    #: the file ``fixed_model_name`` names (``bot``, ``bot.tar.gz``: ``bot.tar``)
+    model_file: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        # the one check of the name, as the options are made, before any work: one with
+        # a folder in it (`../x`) would write outside the output folder
+        if self.fixed_model_name:
+            self.model_file = fixed_model_file(self.fixed_model_name)
 
 
 class StaleComponent(Exception):  # a signal that ends a dry run early, never shown
@@ -331,17 +341,20 @@ def train(
     reused components' files are copied only once a model is to be written:
     an unchanged training copies none of them.
 
-    ``fixed_model_name`` is a file name inside ``output`` (see
+    ``fixed_model_name`` (or ``options.fixed_model_name``; this one wins) is a
+    file name inside ``output`` (see
     :func:`~dialogflowlite.artifact.fixed_model_file`): one with a folder in it
     is refused with a :class:`~dialogflowlite.errors.ConfigError` before any
     work, and ``bot``, ``bot.tar`` and Rasa's ``bot.tar.gz`` all write
     ``bot.tar``.
     """
     started = time.perf_counter()
-    # checked first, as the command line does: `../x` would write outside `output`
-    fixed_file = fixed_model_file(fixed_model_name) if fixed_model_name else None
-    sections = tuple(sections)
     options = options or TrainOptions()
+    if fixed_model_name:
+        # first, as the command line does: the options check the name
+        options = replace(options, fixed_model_name=fixed_model_name)
+    fixed_file = options.model_file
+    sections = tuple(sections)
     project = validated_project(project, options.validation,
                                 options.validation_max_history)
     models_dir = Path(output) if output is not None else project.root / "models"
@@ -600,8 +613,9 @@ def dry_run(
     writer = ModelWriter()
     writer.manifest.config = project.config.to_dict()
     writer.manifest.project = project.root.resolve().name
-    context = TrainingContext(writer, previous, replace(options, progress=False),
-                              dry_run=True)
+    # a dry run names no model file: its options leave the name (checked already) out
+    quiet = replace(options, progress=False, fixed_model_name=None)
+    context = TrainingContext(writer, previous, quiet, dry_run=True)
     stale: dict[str, str] = {}
     current: list[str] = []
     unchanged = False

@@ -46,6 +46,26 @@ def test_a_plain_model_name_names_the_file_in_models(tiny_bot: Path) -> None:
     assert (tiny_bot / "models" / "mine.tar").is_file()
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_model_name_is_checked_once(dry_run: bool, tiny_bot: Path, monkeypatch) -> None:
+    # before, `train` checked it in the command and again in the trainer
+    import dialogflowlite.artifact as artifact
+
+    checked: list[str] = []
+    check = artifact.check_model_name
+
+    def counting(name: str, option: str = "--fixed-model-name") -> str:
+        checked.append(name)
+        return check(name, option)
+
+    monkeypatch.setattr(artifact, "check_model_name", counting)
+    argv = ["train", "--project", str(tiny_bot), "-q", "--fixed-model-name", "once.tar.gz"]
+    code = main([*argv, "--dry-run"] if dry_run else argv)
+    assert checked == ["once.tar.gz"]
+    if not dry_run:  # (a dry run's code says whether training is needed)
+        assert code == 0 and (tiny_bot / "models" / "once.tar").is_file()
+
+
 # ---------------------------------------------------------------- train --finetune --dry-run
 
 

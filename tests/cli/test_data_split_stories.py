@@ -88,6 +88,25 @@ def test_a_stories_file_that_cannot_be_read_is_an_error_not_left_out(write_proje
     assert not (root / "train_test_split").exists()
 
 
+@pytest.mark.parametrize("given", [None, "data/stories.yml", "data"])
+def test_each_stories_file_is_read_once(write_project, monkeypatch, given) -> None:
+    # before, the loader parsed it, then the split parsed it again to write its parts
+    import dialogflowlite.io.yaml as yaml_module
+
+    parsed: list[str] = []
+    parse = yaml_module.read_yaml
+
+    def counting(text: str, file: str | Path = "<string>"):
+        parsed.append(Path(file).name)
+        return parse(text, file)
+
+    monkeypatch.setattr(yaml_module, "read_yaml", counting)
+    root = write_project(domain=DOMAIN, stories=stories_yaml(10), rules=RULES)
+    [split] = split_stories(root, stories=given, echo=io.StringIO())
+    assert parsed.count("stories.yml") == 1
+    assert (split.training_stories, split.test_stories) == (8, 2)
+
+
 def test_training_on_the_split_uses_only_its_stories(write_project) -> None:
     from dialogflowlite.artifact import open_model
     from dialogflowlite.cli.main import main

@@ -134,6 +134,57 @@ def test_an_unreadable_training_data_file_still_skips_those_checks(tmp_path, bro
     assert "DFL121" not in codes and "DFL132" not in codes
 
 
+@pytest.mark.parametrize(("broken", "text", "line", "kind"), [
+    # by its top-level keys
+    ("sub/more/chitchat.yml", "nlu:\n  - intent: [chitchat\n", 3, "data"),
+    ("sub/extra/greetings.yml", "version: '3.1'\nintents: [greet\n", 3, "domain"),
+    # by its name
+    ("sub/faq_nlu.yml", "- [oops\n", 2, "data"),
+    ("sub/skills/faq-domain.yml", "- [oops\n", 2, "domain"),
+])
+def test_an_imported_file_that_looks_like_data_or_domain_and_cannot_be_read_is_reported(
+        tmp_path, broken, text, line, kind) -> None:
+    # before, a file outside data/, tests/ and domain/ that could not be parsed was
+    # skipped without a word, and its examples or declarations were missing
+    root = bot(tmp_path, MULTI + "imports: [sub]\n",
+               {"sub/domain.yml": "intents: [sub_intent]\n", broken: text})
+    project = load_project(root, strict=False)
+    [error] = project.errors
+    assert (error.code, Path(error.position.file), error.position.line) == (
+        "DFL102", root / broken, line)
+    listed = project.training_files if kind == "data" else project.domain_files
+    assert root / broken in listed
+    [note] = [p for p in validate_project(project) if p.code == "DFL136"]
+    assert ("training-data file" if kind == "data" else "domain file") in note.message
+
+
+def test_an_imported_projects_other_files_stay_ignored_when_they_cannot_be_read(
+        tmp_path) -> None:
+    root = bot(tmp_path, MULTI + "imports: [sub]\n", {
+        "sub/domain.yml": "intents: [sub_intent]\n",
+        "sub/endpoints.yml": "action_endpoint: [oops\n",
+        "sub/credentials.yml": "rest: [oops\n",
+        "sub/docker/compose.yml": "services: [oops\n",
+    })
+    project = load_project(root)
+    assert project.errors == []
+
+
+def test_an_unreadable_imported_config_says_its_imports_are_not_followed(tmp_path) -> None:
+    root = bot(tmp_path, MULTI + "imports: [sub]\n", {
+        "sub/domain.yml": "intents: [sub_intent]\n",
+        "sub/config.yml": "imports: [../other\n",
+        "other/domain.yml": "intents: [other_intent]\n",
+    })
+    project = load_project(root, strict=False)
+    [error] = project.errors
+    assert error.code == "DFL102" and Path(error.position.file) == root / "sub/config.yml"
+    assert error.message.startswith("invalid YAML: ")
+    assert error.message.endswith("; its `imports:`, if any, are not followed: the projects "
+                                  "they list are not read")
+    assert "other_intent" not in project.domain.intents
+
+
 # ---------------------------------------------------------------- Rasa's test_ files
 
 

@@ -112,6 +112,26 @@ def test_every_check_is_documented() -> None:
         assert check.__doc__, f"{check.__name__} has no docstring"
 
 
+def _error_classes(base: type) -> list[type]:
+    return [base] + [c for sub in base.__subclasses__() for c in _error_classes(sub)]
+
+
+def test_a_code_means_one_thing() -> None:
+    # DFL105 was both "there is no domain" and the code of `init`'s TemplateError
+    import dialogflowlite.cli.init  # noqa: F401  (its errors are part of the tree)
+    from dialogflowlite.errors import DialogflowLiteError, TemplateError
+    from dialogflowlite.io.problems import NO_DOMAIN, UNKNOWN_KEY
+
+    owners: dict[str, list[str]] = {}
+    for cls in _error_classes(DialogflowLiteError):
+        if "code" in vars(cls):
+            owners.setdefault(cls.code, []).append(cls.__name__)
+    assert {code: names for code, names in owners.items() if len(names) > 1} == {}
+    # the loader's own problem codes belong to no exception class
+    assert NO_DOMAIN not in owners and UNKNOWN_KEY not in owners
+    assert TemplateError.code == "DFL107"
+
+
 # ---------------------------------------------------------------- loader findings
 
 

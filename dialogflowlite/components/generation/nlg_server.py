@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from dialogflowlite.io.endpoint_settings import ACCESS_KEYS, EndpointAccess, rea
 from dialogflowlite.io.formats import did_you_mean
 
 if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import ResponseDef
     from dialogflowlite.shared.tracker import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -201,19 +203,45 @@ def variation_id(variations: list[dict[str, Any]]) -> str | None:
     templates choose among them), as Rasa sends it.
 
     None when no variation applies, the first has no ``id``, or two of them share
-    one (Rasa then warns and sends no ``id``: it could not tell them apart).
+    one (as in Rasa: it could not tell them apart). That is said once, when the
+    responder loads (:func:`warn_about_shared_ids`), not at every request.
     """
-    seen: set[Any] = set()
-    for variation in variations:
-        found = variation.get("id")
-        if found and found in seen:
-            logger.warning("response variations share the id %r; the NLG request names none",
-                           found)
-            return None
-        seen.add(found)
-    if not variations or variations[0].get("id") is None:
+    if not variations or shared_ids(variations) or variations[0].get("id") is None:
         return None
     return str(variations[0]["id"])
+
+
+def shared_ids(variations: list[dict[str, Any]]) -> list[Any]:
+    """The ``id`` values two or more of ``variations`` carry, each once, in the order
+    they repeat."""
+    seen: set[Any] = set()
+    shared: list[Any] = []
+    for variation in variations:
+        found = variation.get("id")
+        if not found:
+            continue
+        key = found if isinstance(found, Hashable) else repr(found)
+        if key in seen and found not in shared:
+            shared.append(found)
+        seen.add(key)
+    return shared
+
+
+def warn_about_shared_ids(responses: Mapping[str, ResponseDef]) -> None:
+    """Log once for each response whose variations share an ``id``: where two of them
+    apply, the NLG request for it names no ``id`` (:func:`variation_id`).
+
+    Rasa warns at every such request; a served bot would repeat it for every
+    message, so it is said here, when the domain's responses are loaded.
+    """
+    for name, response in responses.items():
+        shared = shared_ids(response.variations)
+        if not shared:
+            continue
+        where = f"{response.position}: " if response.position is not None else ""
+        logger.warning("%svariations of %s share the id %s: where two of them apply, the "
+                       "NLG request names no id", where, name,
+                       ", ".join(repr(found) for found in shared))
 
 
 def server_message(answer: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogflowlite.components.base import load_component
 from dialogflowlite.components.generation.messages import compact_message
-from dialogflowlite.components.generation.nlg_server import NlgServer, variation_id
+from dialogflowlite.components.generation.nlg_server import (
+    NlgServer,
+    variation_id,
+    warn_about_shared_ids,
+)
 from dialogflowlite.components.generation.templates import (
     UTTER_ACTION_KEY,
     TemplateRenderer,
@@ -95,6 +99,9 @@ class Responder:
         self.templates = TemplateRenderer(domain, selection=response_selection, seed=seed)
         self.generators: list[Generator] = list(generators or [])
         self.nlg_server = nlg_server
+        if nlg_server is not None:
+            # said once here, not at each request that names no id because of it
+            warn_about_shared_ids(domain.responses)
 
     @classmethod
     def load(cls, archive: ModelArchive, domain: Domain, *,

@@ -249,3 +249,56 @@ def test_an_nlg_server_cannot_mark_its_reply_as_generated(domain) -> None:
     responder.generators.append(FakeGenerator(FakeGeneration("Hello!", -0.25, True)))
     [generated] = respond(responder, "action_generate", tracker_after(domain))
     assert generated["metadata"]["generated"] is True
+
+
+SHARED_ID_DOMAIN = """
+version: "3.1"
+intents: [greet]
+responses:
+  utter_greet:
+  - text: "Hi"
+    id: g1
+  - text: "Hello"
+    id: g1
+  utter_bye:
+  - text: "Bye"
+    id: b1
+  - text: "See you"
+    id: b2
+"""
+
+
+class RecordingNlgServer(AnsweringNlgServer):
+    """An answering NLG server that keeps the ``id`` of every request."""
+
+    def __init__(self, answer: dict) -> None:
+        super().__init__(answer)
+        self.ids: list = []
+
+    async def generate(self, response, tracker, channel, arguments=None, response_id=None):
+        self.ids.append(response_id)
+        return dict(self.answer)
+
+
+def test_variations_sharing_an_id_are_reported_once_at_load_not_per_request(
+        write_project, caplog) -> None:
+    # before, every NLG request for utter_greet logged the warning again
+    root = write_project(domain=SHARED_ID_DOMAIN)
+    domain = load_project(root).domain
+    server = RecordingNlgServer({"text": "Hola"})
+    with caplog.at_level("WARNING"):
+        responder = Responder(domain, nlg_server=server)
+        at_load = [record.getMessage() for record in caplog.records]
+        caplog.clear()
+        for _ in range(3):
+            respond(responder, "utter_greet", DialogueStateTracker.for_domain("u1", domain))
+    assert caplog.records == []
+    assert server.ids == [None, None, None]  # as in Rasa: no id where two share one
+    [warning] = at_load
+    assert warning.startswith(f"{root / 'domain.yml'}:")
+    assert "utter_greet share the id 'g1'" in warning and "utter_bye" not in warning
+    # without an NLG server the ids are sent nowhere: nothing to say
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        Responder(domain)
+    assert caplog.records == []
