@@ -439,3 +439,25 @@ def test_a_bot_framework_request_without_a_valid_token_gets_a_bearer_challenge(
     assert response.status == 401 and stored is None
     assert response.headers.get("www-authenticate") == \
         'Bearer realm="botframework", error="invalid_token"'
+
+
+def test_a_facebook_batch_whose_first_message_is_asked_for_again_keeps_its_order(
+        make_app, tiny_model: Path, caplog) -> None:
+    from test_facebook_channel import USER, GraphApi, page_body, settings, signed, text_item
+
+    store = StoreDownMidTurn()
+    with closing(GraphApi()) as graph, caplog.at_level(logging.INFO):
+        # two messages of one user in one batch: the turn of the first is slow, Facebook
+        # hangs up and delivers the batch again while it runs, past the (short) wait
+        body = page_body(text_item("/greet"), text_item("/goodbye"))
+        platform = Platform("facebook", {"facebook": settings(graph)}, body, signed(body),
+                            USER, lambda: [m.get("text") for m in graph.messages()])
+        statuses = _redelivered_while_running(make_app, tiny_model, platform, store,
+                                              wait=0.1, later=2)
+        sent = platform.sent_texts()
+    # the first turn then failed and stored nothing: the next delivery handles both
+    # messages, in the order the user sent them, and the one after that neither
+    assert statuses == [503, 200, 200]
+    assert user_texts(asyncio.run(store.load_events(USER))) == ["/greet", "/goodbye"]
+    assert sent == ["Hello! How can I help?", "Bye!"]
+    assert "still running after" in caplog.text

@@ -579,13 +579,20 @@ def test_a_message_the_store_could_not_keep_is_delivered_again(make_app, agent,
     from failing_turns import store_down_for
 
     app = make_app(credentials={"facebook": settings(graph)})
-    greet, goodbye = text_item("/greet"), text_item("/goodbye")
+    other = "1111"
+    batch = page_body(text_item("/greet"), text_item("/goodbye", sender=other),
+                      text_item("/goodbye"))
     store_down_for(agent)
-    # the first of the batch is not stored; the second is handled all the same
-    failed, events = post_events(app, agent, page_body(greet, goodbye))
-    assert failed.status == 503 and user_texts(events) == ["/goodbye"]
-    # Facebook delivers the batch again: only the message that was not stored is handled
-    again, events = post_events(app, agent, page_body(greet, goodbye))
+    # the first of the batch is not stored; another user's message is handled all the
+    # same, and the same user's later one is left for the next delivery, to keep its order
+    failed, events = post_events(app, agent, batch)
+    assert failed.status == 503 and user_texts(events) == []
+    assert user_texts(asyncio.run(agent.tracker_store.load_events(other))) == ["/goodbye"]
+    # Facebook delivers the batch again: what was handled is skipped, the rest handled
+    again, events = post_events(app, agent, batch)
     assert (again.status, again.text) == (200, "success")
-    assert user_texts(events) == ["/goodbye", "/greet"]
-    assert [m["text"] for m in graph.messages()] == ["Bye!", "Hello! How can I help?"]
+    assert user_texts(events) == ["/greet", "/goodbye"]
+    assert user_texts(asyncio.run(agent.tracker_store.load_events(other))) == ["/goodbye"]
+    assert [(c["recipient"]["id"], c["message"]["text"]) for c in graph.calls()
+            if "message" in c] == [(other, "Bye!"), (USER, "Hello! How can I help?"),
+                                   (USER, "Bye!")]

@@ -50,7 +50,12 @@ that may pass (a store that cannot be reached), has its ``mid`` forgotten and
 the request answered 503 once the other items are handled, so that Facebook
 delivers the message again (Rasa answers 200, and the message is lost); any
 other failed turn is logged with its conversation id and answered 200, as
-Facebook would otherwise resend it for hours, to fail each time.
+Facebook would otherwise resend it for hours, to fail each time. Facebook
+delivers the whole batch again after a 503, so the items of the same sender
+after one asked for again (its turn failed so, or a re-delivery of it found
+its first turn still running) are left untouched for that delivery, which
+handles them in the order sent; the items handled already are skipped then
+as taken.
 
 Replies go to the sender, each part a Send API call with ``messaging_type:
 RESPONSE`` (``UPDATE`` for messages the HTTP API's ``output_channel`` pushes
@@ -487,15 +492,23 @@ class FacebookChannel(InputChannel):
                 logger.warning("facebook: a signed request whose body is not JSON was ignored")
                 events = []
             retry = None
+            # senders whose message is asked for again: Facebook's next delivery of the
+            # batch brings their later messages too, to be handled after that one
+            held_back: set[str] = set()
             for event in events:
                 if event.text is None or event.sender_id is None:
                     logger.debug("facebook: an event (%s) was ignored: %s", event.kind,
                                  event.ignored)
                     continue
+                if event.sender_id in held_back:
+                    logger.info("facebook: message %s from %s was left for Facebook's next "
+                                "delivery, to be handled after the earlier message asked for "
+                                "again", event.message_id, event.sender_id)
+                    continue
                 # taken once (a re-delivery waits while its first delivery's turn runs
                 # here), and settled in the work that outlives a cancelled request; the
-                # later events are handled all the same, and a re-delivery of the batch
-                # skips those taken
+                # other senders' events are handled all the same, and a re-delivery of
+                # the batch skips those taken
                 delivered = await handle_and_send(request, self.deliveries.handle_once(
                     request, event.message_id, event.sender_id,
                     partial(self._handle, request, on_message, event)))
@@ -503,7 +516,9 @@ class FacebookChannel(InputChannel):
                     logger.info("facebook: message %s from %s came again and was not handled "
                                 "again (Facebook resends what it thinks went unanswered)",
                                 event.message_id, event.sender_id)
-                retry = delivered.answer or retry
+                if delivered.answer is not None:
+                    held_back.add(event.sender_id)
+                    retry = delivered.answer
             if retry is not None:
                 raise retry
             return text("success")
