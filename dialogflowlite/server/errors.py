@@ -239,8 +239,11 @@ def install_error_handler(app: Sanic) -> None:
                 logger.error("unexpected error on %s %s", getattr(request, "method", "?"),
                              getattr(request, "path", "?"), exc_info=exception)
             elif status >= 500:
-                logger.error("%s on %s: %s", type(exception).__name__,
-                             getattr(request, "path", "?"), exception)
+                # an error whose cause is logged where it arose (a channel's 503 asking for
+                # a re-delivery, each refusal of a signing-key outage) says how loud it is
+                logger.log(getattr(exception, "log_level", logging.ERROR), "%s on %s: %s",
+                           type(exception).__name__, getattr(request, "path", "?"),
+                           exception)
             return json(body, status=status, headers=headers)
 
     app.error_handler = JsonErrorHandler()

@@ -228,6 +228,49 @@ def test_slacks_last_retry_is_acknowledged_even_while_the_turn_runs(
     assert "last retry (#3)" in caplog.text and "the message is lost" in caplog.text
 
 
+def test_a_slack_retry_waits_less_than_slacks_three_seconds(slack_api: Any) -> None:
+    from test_slack_channel import settings
+
+    from dialogflowlite.server.channels.slack import SlackChannel
+
+    # Slack retries when it has no answer within 3 s: the wait for a running turn, and
+    # the 503 after it, must come before that
+    assert SlackChannel(settings(slack_api)).deliveries.redelivery_wait < 3
+
+
+def test_a_failed_turn_of_slacks_last_retry_is_logged_as_lost_not_answered_503(
+        make_app, agent, slack_api: Any, caplog) -> None:
+    from failing_turns import store_down_for
+    from test_slack_channel import event_body, post_event, settings
+
+    app = make_app(credentials={"slack": settings(slack_api)})
+    store_down_for(agent)
+    with caplog.at_level(logging.ERROR):
+        answer = asyncio.run(post_event(app, event_body("/greet"),
+                                        **_slack_retry(3, "http_error")))
+    # no retry follows the third: a 503 would ask for one that never comes
+    assert answer.status == 200
+    assert user_texts(asyncio.run(agent.tracker_store.load_events("U1"))) == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("conversation 'U1'" in e and "is lost" in e for e in errors), errors
+    assert not any("retries to send" in e for e in errors), errors
+
+
+def test_a_slack_event_asked_for_again_logs_one_error_line(make_app, agent, slack_api: Any,
+                                                           caplog) -> None:
+    from failing_turns import store_down_for
+    from test_slack_channel import event_body, post_event, settings
+
+    app = make_app(credentials={"slack": settings(slack_api)})
+    store_down_for(agent)
+    with caplog.at_level(logging.ERROR):
+        answer = asyncio.run(post_event(app, event_body("/greet")))
+    assert answer.status == 503 and "x-slack-no-retry" not in answer.headers
+    # the failure, where it happened; the 503 it answers is not a second error
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "connection refused" in errors[0], errors
+
+
 # ------------------------------------------------------------------ re-deliveries while the
 # ------------------------------------------------------------------ first turn runs
 

@@ -266,3 +266,46 @@ def test_which_errors_end_a_request_without_a_fault_of_the_server(error, expecte
     request = SimpleNamespace(app=SimpleNamespace(config=SimpleNamespace(RESPONSE_TIMEOUT=60)))
     found = cut_short(request, raised)
     assert (found and found[:2]) == expected
+
+
+def test_a_signing_key_outage_is_logged_once_not_with_each_refused_request(
+        make_app, agent, microsoft, caplog) -> None:
+    from test_botframework_channel import activity, connector_token, credentials
+
+    from dialogflowlite.server.channels.botframework_auth import RETRY_AFTER_FAILURE
+
+    app = make_app(credentials=credentials(microsoft, openid_url=UNREACHABLE))
+    verifier = next(c for c in app.ctx.channels if c.name() == "botframework").verifier
+    now = [1000.0]
+    verifier.clock = lambda: now[0]
+
+    async def post() -> int:
+        found = activity(microsoft)
+        headers = {"Content-Type": "application/json",
+                   "Authorization": f"Bearer {connector_token(found['serviceUrl'])}"}
+        response = await request(app, "post", "/webhooks/botframework/webhook",
+                                 json=found, headers=headers)
+        return response.status
+
+    async def scenario() -> list[int]:
+        statuses = []
+        # five refused requests, across three tries to fetch the keys
+        for step in (0, 1, RETRY_AFTER_FAILURE, 1, RETRY_AFTER_FAILURE):
+            now[0] += step
+            statuses.append(await post())
+        verifier.openid_url = microsoft.base + "/openid"
+        now[0] += RETRY_AFTER_FAILURE
+        statuses.append(await post())
+        return statuses
+
+    with caplog.at_level(logging.DEBUG):
+        statuses = asyncio.run(scenario())
+    assert statuses == [503] * 5 + [200]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "signing keys could not be fetched" in errors[0], errors
+    [back] = [r for r in caplog.records if "fetched again" in r.getMessage()]
+    assert back.levelno == logging.WARNING
+    assert "after 92 s" in back.getMessage() and "5 request(s)" in back.getMessage()
+    # each refusal is still there for whoever debugs
+    refusals = [r for r in caplog.records if "SigningKeysUnavailable on" in r.getMessage()]
+    assert [r.levelno for r in refusals] == [logging.DEBUG] * 5

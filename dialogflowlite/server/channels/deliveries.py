@@ -55,8 +55,9 @@ turn was stored, and handles the message itself when that turn failed and
 gave its delivery back, so that the message is handled once. Still running
 after the wait, it is answered 503, and the platform's next delivery finds
 the turn over (on Telegram that 503 holds back the bot's later updates
-until then, as the first delivery's timeout already did). Slack, whose
-retries are counted, does its own waiting (:mod:`.slack`).
+until then, as the first delivery's timeout already did). Slack waits less
+(its webhook timeout is 3 s), and acknowledges its last retry rather than
+answer it 503, as no delivery follows it (:mod:`.slack`).
 
 What a process cannot know is a turn that runs in another worker: the lock
 store remembers that a delivery was taken, not whether its turn still runs.
@@ -132,6 +133,9 @@ class DeliverAgain(ApiError):
     #: read by the server's handler, which does not log such an answer a second time
     #: when the request it was for had gone already
     logged = True
+    #: read by the server's error handler: the reason was logged where it was made, so
+    #: the answer itself is logged at debug level only
+    log_level = logging.DEBUG
 
 
 @dataclass(frozen=True)
@@ -141,10 +145,14 @@ class Delivered:
     ``taken``: the event was taken by an earlier delivery, and nothing was handled;
     the channel acknowledges it as it does a handled one. ``answer``: the error to
     raise (a 503 asking the platform to deliver again), or None to answer as usual.
+    ``still_running``: the turn of an earlier delivery still ran after the wait, so
+    how it goes is not known (a ``taken`` delivery then loses the message should
+    that turn fail).
     """
 
     taken: bool = False
     answer: ApiError | None = None
+    still_running: bool = False
 
 
 class RecentDeliveries:
@@ -284,7 +292,7 @@ class RecentDeliveries:
 
     async def handle_once(self, request: Any, delivery_id: Any, sender_id: Any,
                           work: Callable[[], Awaitable[Any]], *, redelivered: bool = True,
-                          unless: str = "") -> Delivered:
+                          unless: str = "", only_if_given_back: bool = False) -> Delivered:
         """Handle delivery ``delivery_id`` (of the conversation ``sender_id``) unless an
         earlier delivery of its event took it: :meth:`is_new_for`, then
         :meth:`settled` of ``work()`` (``work`` makes the channel's "handle, then
@@ -298,6 +306,10 @@ class RecentDeliveries:
         the answer is a 503 (where the platform delivers again after one,
         ``redelivered``; else the delivery counts as taken), logged at info level.
 
+        ``only_if_given_back``: the platform says this is a re-delivery not to be
+        handled again (Slack's ``errors_ignore_retry``): once no earlier turn runs, it
+        counts as taken unless this process gave its event back (:meth:`given_back`).
+
         Channels call it inside :func:`~dialogflowlite.server.channels.base.handle_and_send`,
         so that a waiting re-delivery whose request the platform gave up still
         handles the message should the earlier turn fail.
@@ -305,6 +317,8 @@ class RecentDeliveries:
         key = None if delivery_id is None else str(delivery_id)
         if key is not None and not await self._wait_for_earlier_turn(key):
             return self._still_running(key, redelivered, unless)
+        if only_if_given_back and not self.given_back(key):
+            return Delivered(taken=True)
         # no await between the wait and this: a second re-delivery waiting for the same
         # turn finds this one's mark, and waits for its turn in turn
         done = self._mark_running(key)
@@ -332,7 +346,7 @@ class RecentDeliveries:
         """The answer to a re-delivery of ``key`` whose earlier turn outlasted the wait."""
         channel = self.channel or "a channel"
         if not redelivered:
-            return Delivered(taken=True)
+            return Delivered(taken=True, still_running=True)
         logger.info("%s: delivery %s came again while the turn of its earlier delivery was "
                     "still running after %.0f s; answered 503, so that %s, and the turn is "
                     "over by then", channel, key, self.redelivery_wait,
@@ -341,7 +355,7 @@ class RecentDeliveries:
         return Delivered(answer=DeliverAgain(
             503, "ServiceUnavailable",
             "an earlier delivery of this message is still being handled; deliver it again "
-            "later"))
+            "later"), still_running=True)
 
     def _mark_running(self, delivery_id: Any) -> asyncio.Future[None]:
         """Note that a turn of ``delivery_id`` runs in this process (see :meth:`running`);

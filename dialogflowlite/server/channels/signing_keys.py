@@ -15,6 +15,12 @@ bot does not have then cannot be told from a forged one: it raises
 :class:`SigningKeysUnavailable`, a 503 with ``Retry-After``, since the failure
 is the bot's own and the platform should send the request again; a 401 would
 say that the request was not the platform's.
+
+An outage is logged once at error level when it begins (the first failed
+fetch) and once at warning level when the keys come again, with how long it
+lasted and how many requests were refused meanwhile; the fetches that fail
+in between and each refused request are logged at debug level only, so that
+a platform delivering again and again does not flood the log.
 """
 
 from __future__ import annotations
@@ -57,6 +63,10 @@ class SigningKeysUnavailable(ApiError):
     platform may send the request again; the request is not handled.
     """
 
+    #: read by the server's error handler: the outage is logged once, when it begins
+    #: (see :class:`SigningKeys`), not with each request it refuses
+    log_level = logging.DEBUG
+
     def __init__(self, platform: str, retry_after: float) -> None:
         super().__init__(503, "ServiceUnavailable",
                          f"the {platform} token cannot be checked now: the signing keys "
@@ -87,6 +97,10 @@ class SigningKeys:
         self._fetched_at: float | None = None
         self._keep_for = KEYS_TTL
         self._failed_at: float | None = None
+        #: when the fetch failures going on now began (None while fetches succeed), and
+        #: how many requests they refused: the outage is logged once, not per request
+        self._outage_since: float | None = None
+        self._refused = 0
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
 
@@ -103,6 +117,7 @@ class SigningKeys:
                     await self._fetch()
         key = self._keys.get(kid)
         if key is None and self._failed_at is not None:
+            self._refused += 1
             raise SigningKeysUnavailable(
                 self.platform, RETRY_AFTER_FAILURE - (self.clock() - self._failed_at))
         return key
@@ -130,12 +145,35 @@ class SigningKeys:
                 raise ValueError(f"{source} holds no signing keys")
         except fetch_errors() as e:
             self._failed_at = self.clock()
-            reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            logger.error("%s: the signing keys could not be fetched from %s (%s); requests "
-                         "whose key the bot does not have are answered 503 until they can",
-                         self.channel, source, reason)
+            self._log_failure(source, f"{type(e).__name__}: {e}" if str(e)
+                              else type(e).__name__)
             return
         self._keys = keys
         self._fetched_at = self.clock()
         self._failed_at = None
         self._keep_for = min(keep_for, KEYS_TTL)
+        self._log_recovery(source)
+
+    def _log_failure(self, source: str, reason: str) -> None:
+        """Log a failed fetch: at error level when it begins an outage, else at debug."""
+        if self._outage_since is None:
+            self._outage_since = self.clock()
+            self._refused = 0
+            logger.error("%s: the signing keys could not be fetched from %s (%s); requests "
+                         "whose key the bot does not have are answered 503 until they can "
+                         "(tried again every %.0f s, logged at debug level until then)",
+                         self.channel, source, reason, RETRY_AFTER_FAILURE)
+            return
+        logger.debug("%s: the signing keys still could not be fetched from %s (%s)",
+                     self.channel, source, reason)
+
+    def _log_recovery(self, source: str) -> None:
+        """Log the end of an outage, if one was going on."""
+        if self._outage_since is None:
+            return
+        logger.warning("%s: the signing keys were fetched again from %s, after %.0f s in "
+                       "which they could not be; %d request(s) were answered 503 meanwhile",
+                       self.channel, source, self.clock() - self._outage_since,
+                       self._refused)
+        self._outage_since = None
+        self._refused = 0

@@ -55,13 +55,18 @@ What is handled, as in Rasa:
   (``http_timeout``) at most three times (at once, after one minute, after
   five), and never after ``X-Slack-No-Retry``. Acknowledged while the first
   delivery's turn still runs, a retry would leave nothing to deliver the
-  message again should that turn fail; so a retry that comes while the turn
-  runs in this process waits up to :data:`RETRY_WAIT` for it, and is
-  answered 503 (without ``X-Slack-No-Retry``) if it still runs. The next retry finds the turn over:
-  acknowledged when it was stored, handled when it failed and gave its
-  event back. Slack's last retry is acknowledged all the same, and a retry
-  reaching another worker is answered as Rasa does; a turn that fails then
-  is lost, logged at error level with its conversation id.
+  message again should that turn fail; so each delivery goes through
+  :meth:`RecentDeliveries.handle_once
+  <dialogflowlite.server.channels.deliveries.RecentDeliveries.handle_once>`:
+  a retry that comes while the turn runs in this process waits up to
+  :data:`RETRY_WAIT` for it, and is answered 503 (without
+  ``X-Slack-No-Retry``) if it still runs. The next retry finds the turn
+  over: acknowledged when it was stored, handled when it failed and gave its
+  event back. Slack's last retry is acknowledged all the same (nothing
+  follows it), and a failure of its own turn is logged as lost rather than
+  answered 503; a retry reaching another worker is answered as Rasa does; a
+  turn that fails then is lost, logged at error level with its conversation
+  id.
 
 Replies go to the channel the message came from (``slack_channel`` when the
 event names none), in the user's thread with ``use_threads``; each part of
@@ -77,7 +82,6 @@ are still tried. The webhook answers once the turn is handled.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -85,6 +89,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -129,11 +134,11 @@ MAX_CLOCK_SKEW = 5 * 60
 #: the most elements Block Kit allows in one ``actions`` block
 BUTTONS_PER_BLOCK = 25
 #: seconds a retry of an event waits for the turn of its first delivery to end (Slack
-#: waits 3 s for any answer)
+#: waits 3 s for any answer): the channel's ``redelivery_wait``
 RETRY_WAIT = 2.0
 #: Slack retries an event at most three times (at once, after a minute, after five)
 SLACK_LAST_RETRY = 3
-#: when a failed turn's event is still delivered again (see ``answer_while_running``)
+#: when a failed turn's event is still delivered again: on any delivery but the last retry
 SLACK_RETRIES_LEFT = "Slack still has one of its three retries to send"
 #: the ``WWW-Authenticate`` of the 401 refusing a request Slack did not sign: HTTP asks a
 #: 401 to name how to authenticate, and Slack's signing is no registered HTTP scheme, so
@@ -166,6 +171,13 @@ def plain_text(text: str, bot_ids: list[str] | tuple[str, ...] = ()) -> str:
     # &amp; last: "&amp;lt;" is a typed "&lt;", not a "<"
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return text.strip()
+
+
+def is_last_retry(number: str | None) -> bool:
+    """Whether ``number`` (the ``X-Slack-Retry-Num`` of a request) is Slack's last retry,
+    after which the event is not sent again."""
+    return number is not None and number.strip().isdigit() \
+        and int(number) >= SLACK_LAST_RETRY
 
 
 def conversation_id(granularity: str, user: str, channel: str | None,
@@ -274,7 +286,7 @@ class SlackChannel(InputChannel):
                                        '"http://proxy:3128"', exact=True)
         self.api_url = settings.http_url("api_url")
         self.timeout = settings.positive_seconds("timeout")
-        self.deliveries = RecentDeliveries(self.name())
+        self.deliveries = RecentDeliveries(self.name(), redelivery_wait=RETRY_WAIT)
 
     # ------------------------------------------------------------ incoming
 
@@ -397,72 +409,48 @@ class SlackChannel(InputChannel):
                 event_id = text_id(body.get("event_id"))
             if message is None:
                 return text("")
-            if request.headers.get(self.retry_number_header):
-                still_running = await self.answer_while_running(request.headers, event_id)
-                if still_running is not None:
-                    return still_running
-            skipped = self.retry_to_skip(request.headers)
-            if skipped and not self.deliveries.given_back(event_id):
-                logger.info("slack channel: retry %s of an event already being handled was "
-                            "not handled again", skipped)
-                return empty(status=201, headers={"X-Slack-No-Retry": "1"})
-            if skipped:
-                # the first delivery outlasted Slack's wait, then failed and stored nothing
-                logger.info("slack channel: retry %s of event %s is handled: the turn of its "
-                            "first delivery failed and stored nothing", skipped, event_id)
-            if not await self.deliveries.is_new_for(request, event_id):
-                # a retry for another reason (a proxy's timeout, say) of an event this
-                # server took: handled again, the user would get every answer twice
-                logger.info("slack channel: event %s came again and was not handled again",
-                            event_id)
-                return empty(status=201, headers={"X-Slack-No-Retry": "1"})
             limit = request.app.ctx.config.max_message_chars
             if message.text is not None and len(message.text) > limit:
                 logger.warning("slack channel: a message of %d characters from %r was not "
                                "handled (at most %d are accepted)", len(message.text),
                                message.sender_id, limit)
                 return text("")
-            # settled in the work that outlives a cancelled request; an interactive
-            # click has no event id and is not sent again
-            retry = await handle_and_send(request, self.deliveries.settled(
-                request, event_id, message.sender_id, self._handle(message, on_message),
-                redelivered=event_id is not None, unless=SLACK_RETRIES_LEFT))
-            if retry is not None:
-                raise retry
+            number = request.headers.get(self.retry_number_header)
+            skipped = self.retry_to_skip(request.headers)
+            last = is_last_retry(number)
+            # taken once: a retry waits while its first delivery's turn runs here, and is
+            # handled when that turn failed and gave its event back. Settled in the work
+            # that outlives a cancelled request; an interactive click has no event id and
+            # is not sent again, nor is an event after Slack's last retry
+            delivered = await handle_and_send(request, self.deliveries.handle_once(
+                request, event_id, message.sender_id,
+                partial(self._handle, message, on_message),
+                redelivered=event_id is not None and not last, unless=SLACK_RETRIES_LEFT,
+                only_if_given_back=skipped is not None))
+            if delivered.taken:
+                self._log_taken(event_id, number, skipped, delivered.still_running)
+                return empty(status=201, headers={"X-Slack-No-Retry": "1"})
+            if delivered.answer is not None:
+                raise delivered.answer
             return text("")
 
         return blueprint
 
-    async def answer_while_running(self, headers: Mapping[str, str],
-                                   event_id: str | None) -> HTTPResponse | None:
-        """The answer to a retry of ``event_id`` while this process still runs the turn
-        of its first delivery, or None once that turn is over (or runs nowhere here).
-
-        The turn gets up to :data:`RETRY_WAIT` seconds to end. Acknowledged while it
-        still runs, the event would get no more retries, and a turn that then fails
-        would lose the message; so the retry is answered 503 (without
-        ``X-Slack-No-Retry``), and Slack's next retry finds the turn over: skipped
-        when it was stored, handled when it failed and stored nothing. Slack's last
-        retry is acknowledged all the same, as nothing would come after it.
-        """
-        from sanic.response import empty, text
-
-        running = self.deliveries.running(event_id)
-        if running is None:
-            return None
-        await asyncio.wait({running}, timeout=RETRY_WAIT)
-        if running.done():
-            return None
-        number = headers.get(self.retry_number_header) or "?"
-        if number.isdigit() and int(number) >= SLACK_LAST_RETRY:
+    def _log_taken(self, event_id: str | None, number: str | None, skipped: str | None,
+                   still_running: bool) -> None:
+        """Log why a delivery of ``event_id`` was acknowledged without being handled."""
+        if still_running:
             logger.warning("slack channel: Slack's last retry (#%s) of event %s came while its "
                            "first delivery is still being handled; it is acknowledged, so "
                            "should that turn fail, the message is lost", number, event_id)
-            return empty(status=201, headers={"X-Slack-No-Retry": "1"})
-        logger.info("slack channel: retry #%s of event %s came while its first delivery is "
-                    "still being handled; answered 503, so that Slack tries again later and "
-                    "finds out how it went", number, event_id)
-        return text("the event is still being handled; retry later", status=503)
+        elif skipped:
+            logger.info("slack channel: retry %s of an event already being handled was "
+                        "not handled again", skipped)
+        else:
+            # a retry for another reason (a proxy's timeout, say) of an event this server
+            # took: handled again, the user would get every answer twice
+            logger.info("slack channel: event %s came again and was not handled again",
+                        event_id)
 
     async def _handle(self, message: IncomingMessage,
                       on_message: OnMessage) -> Exception | None:
