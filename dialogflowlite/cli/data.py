@@ -130,9 +130,11 @@ def split_nlu(
     """Split the project's NLU examples into a training and a test file.
 
     Reads every NLU file under ``nlu`` (default: the project's ``data/``),
-    splits each intent's examples by ``training_fraction`` (see
-    :meth:`TrainingData.train_test_split`) and writes ``training_data.yml``
-    and ``test_data.yml`` into ``out`` (default: ``<project>/train_test_split``).
+    splits each intent's examples by ``training_fraction`` as Rasa does (see
+    :meth:`TrainingData.train_test_split`: an intent with one example goes to
+    the test part; synonyms, regexes and lookup tables to both) and writes
+    ``training_data.yml`` and ``test_data.yml`` into ``out`` (default:
+    ``<project>/train_test_split``).
     The ``responses:`` written in those files go along, as Rasa's split
     does: a retrieval intent's response into each part that has examples of
     it; a response no example uses into the training part, so none is lost.
@@ -160,8 +162,9 @@ def split_nlu(
     test_path = write_nlu(test, folder / TEST_FILE, test_responses)
     single = sorted(i for i, n in data.intent_counts().items() if n < 2)
     if single:
-        print(f"note: {len(single)} intent(s) with one example, kept for training only: "
-              f"{', '.join(single)}", file=stream)
+        # Rasa's split sends them to the test part; a model trained on the other lacks them
+        print(f"note: {len(single)} intent(s) with one example, written to the test file "
+              f"only: {', '.join(single)}", file=stream)
 
     def count(part: TrainingData, part_responses: dict) -> str:
         text = f"{len(part.examples)} examples, {len(part.full_intents)} intents"
@@ -245,8 +248,9 @@ SPLIT_NLU_COMMAND = Command(
     _add_split_arguments,
     _run_split,
     description="Split every intent's examples into train_test_split/training_data.yml "
-    "and test_data.yml (synonyms, regexes and lookup tables go with the training part, "
-    "a retrieval intent's responses with the part holding its examples). "
+    "and test_data.yml, as Rasa does (an intent with one example goes to the test part; "
+    "synonyms, regexes and lookup tables go to both, a retrieval intent's responses with "
+    "the part holding its examples). "
     "Train on one with `dialogflowlite train nlu --nlu ...`, test with "
     "`dialogflowlite test nlu --nlu ...`.",
 )
@@ -498,51 +502,91 @@ SPLIT_STORIES_COMMAND = Command(
 
 #: what ``data convert`` adds to a file's name when it writes into a folder (Rasa's suffix)
 CONVERTED_SUFFIX = "_converted.yml"
-CONVERT_FORMATS = ("yaml",)
+#: the output formats of ``data convert nlu`` (Rasa's), with the suffixes of their files
+CONVERT_FORMATS = ("yaml", "json")
+_FORMAT_SUFFIXES = {"yaml": (".yml", ".yaml"), "json": (".json",)}
 #: where ``data convert`` writes without ``--out`` (Rasa's default output path)
 DEFAULT_CONVERTED_FOLDER = "converted_data"
 
 
-def _conversion_targets(files: list[Path], source: Path, out: Path) -> list[Path]:
-    """Where each converted file goes: ``out`` itself when it names one YAML file,
-    else ``<out>/<sub-folder>/<name>_converted.yml`` (sub-folders as under ``source``)."""
+def _names_one_file(out: Path, output_format: str) -> bool:
+    """Whether ``--out`` names the file to write (rather than a folder) for ``output_format``."""
     from dialogflowlite.errors import ProjectError
 
-    if out.suffix in (".yml", ".yaml"):
+    if out.suffix in _FORMAT_SUFFIXES[output_format]:
+        return True
+    other = next((f for f, suffixes in _FORMAT_SUFFIXES.items() if out.suffix in suffixes), None)
+    if other is not None:
+        raise ProjectError(f"--out {out} names a {other.upper()} file, but --format is "
+                           f"{output_format}", hint=f"name a {_FORMAT_SUFFIXES[output_format][0]} "
+                           f"file or a folder as --out, or pass --format {other}")
+    return False
+
+
+def _conversion_targets(files: list[Path], source: Path, out: Path,
+                        output_format: str = "yaml") -> list[Path]:
+    """Where each converted file goes: ``out`` itself when it names one file of the format,
+    else ``<out>/<sub-folder>/<name>_converted.yml`` (``.json`` for JSON; sub-folders as
+    under ``source``)."""
+    from dialogflowlite.errors import ProjectError
+
+    if _names_one_file(out, output_format):
         if len(files) > 1:
             raise ProjectError(f"--out {out} names one file, but {source} holds {len(files)} "
                                "files to convert", hint="pass a folder as --out")
         return [out]
+    suffix = Path(CONVERTED_SUFFIX).with_suffix(_FORMAT_SUFFIXES[output_format][0]).name
     targets = []
     for file in files:
         relative = file.relative_to(source).parent if source.is_dir() else Path()
-        targets.append(out / relative / f"{file.stem}{CONVERTED_SUFFIX}")
+        targets.append(out / relative / f"{file.stem}{suffix}")
     return targets
 
 
-def _files_to_convert(kind: str, source: Path) -> list[Path]:
-    """The files of ``kind`` at ``source`` (a file, or a folder searched for them)."""
-    from dialogflowlite.errors import ProjectError, ProjectNotFoundError
-    from dialogflowlite.io.loader import (
-        JSON_NLU,
-        MARKDOWN_NLU,
-        MARKDOWN_STORIES,
-        old_training_data_format,
-    )
+#: what ``_training_data_format`` calls a YAML file with NLU data (``nlu:``)
+YAML_NLU = "YAML NLU data"
 
-    wanted = (MARKDOWN_STORIES,) if kind == "core" else (MARKDOWN_NLU, JSON_NLU)
+
+def _training_data_format(file: Path) -> str | None:
+    """The older formats of ``old_training_data_format``, or ``YAML_NLU``."""
+    from dialogflowlite.io.loader import YAML_SUFFIXES, old_training_data_format
+    from dialogflowlite.io.yaml import read_yaml_file
+
+    if file.suffix not in YAML_SUFFIXES:
+        return old_training_data_format(file)
+    try:
+        written = read_yaml_file(file)
+    except OSError:
+        return None
+    return YAML_NLU if isinstance(written, dict) and "nlu" in written else None
+
+
+def _files_to_convert(kind: str, source: Path, output_format: str = "yaml") -> list[Path]:
+    """The files of ``kind`` at ``source`` (a file, or a folder searched for them).
+
+    YAML NLU files are converted only into JSON: as YAML they need no conversion.
+    """
+    from dialogflowlite.errors import ProjectError, ProjectNotFoundError
+    from dialogflowlite.io.loader import JSON_NLU, MARKDOWN_NLU, MARKDOWN_STORIES
+
+    wanted: tuple[str, ...] = (MARKDOWN_STORIES,) if kind == "core" else (MARKDOWN_NLU, JSON_NLU)
     what = "Markdown stories" if kind == "core" else "Markdown or JSON NLU data"
+    if kind == "nlu" and output_format == "json":
+        wanted, what = (*wanted, YAML_NLU), "YAML, Markdown or JSON NLU data"
     if source.is_dir():
         files = sorted(p for p in source.rglob("*")
-                       if p.is_file() and old_training_data_format(p) in wanted)
+                       if p.is_file() and _training_data_format(p) in wanted)
         if not files:
             raise ProjectError(f"{source} holds no {what} to convert",
                                hint="YAML files need no conversion; for the other kind use "
                                f"`data convert {'nlu' if kind == 'core' else 'core'}`")
         return files
     if source.is_file():
-        found = old_training_data_format(source)
+        found = _training_data_format(source)
         if found not in wanted:
+            if found == YAML_NLU:
+                raise ProjectError(f"{source} is YAML NLU data already",
+                                   hint="pass --format json to write it in Rasa's JSON format")
             other = "nlu" if found in (MARKDOWN_NLU, JSON_NLU) else "core"
             raise ProjectError(
                 f"{source} is not {what}" + (f" but {found}" if found else ""),
@@ -583,28 +627,35 @@ def convert_training_data(
     that kind. ``out`` is the YAML file to write or a folder, which gets
     ``<name>_converted.yml`` per file. NLU data of several files written to
     one YAML file is merged into it, as Rasa 3's ``data convert nlu`` does
-    with a folder; stories need a folder then. Nothing is written when a
+    with a folder; stories need a folder then. With ``output_format="json"``
+    NLU data (YAML files too) is written in Rasa's JSON format instead
+    (``.json`` files, ``<name>_converted.json``; see
+    :func:`dialogflowlite.io.nlu_writer.nlu_json`). Nothing is written when a
     target exists already, or when a file has errors: those raise, and
     every problem found is listed.
     """
     from dialogflowlite.errors import ProjectError, ProjectValidationError
-    from dialogflowlite.io.json_nlu_reader import read_json_nlu
-    from dialogflowlite.io.markdown_reader import read_markdown_nlu, read_markdown_stories
-    from dialogflowlite.io.nlu_writer import nlu_yaml
+    from dialogflowlite.io.markdown_reader import read_markdown_stories
+    from dialogflowlite.io.nlu_writer import nlu_json, nlu_yaml
     from dialogflowlite.io.problems import ProblemLog
     from dialogflowlite.io.story_writer import stories_and_rules_yaml
     from dialogflowlite.shared.training_data import TrainingData
 
     if kind not in ("nlu", "core"):
         raise ValueError(f"kind must be 'nlu' or 'core', not {kind!r}")
-    if output_format not in CONVERT_FORMATS:
-        raise ProjectError(f"cannot convert to {output_format!r}", hint="use --format yaml")
+    formats = CONVERT_FORMATS if kind == "nlu" else ("yaml",)
+    if output_format not in formats:
+        raise ProjectError(f"cannot convert {'stories' if kind == 'core' else 'NLU data'} to "
+                           f"{output_format!r}", hint="use --format yaml")
     stream = echo or sys.stdout
     source = Path(data)
-    files = _files_to_convert(kind, source)
-    merged = kind == "nlu" and len(files) > 1 and Path(out).suffix in (".yml", ".yaml")
-    targets = [Path(out)] if merged else _conversion_targets(files, source, Path(out))
+    files = _files_to_convert(kind, source, output_format)
+    merged = (kind == "nlu" and len(files) > 1
+              and _names_one_file(Path(out), output_format))
+    targets = ([Path(out)] if merged
+               else _conversion_targets(files, source, Path(out), output_format))
     _refuse_existing(targets)
+    write_text = nlu_json if output_format == "json" else nlu_yaml
 
     log = ProblemLog()
     texts, summaries = [], []
@@ -616,15 +667,15 @@ def convert_training_data(
             rules = sum(1 for s in stories if s.kind == "rule")
             summaries.append(f"{len(stories) - rules} stories, {rules} rules")
         else:
-            read = read_json_nlu if file.suffix == ".json" else read_markdown_nlu
-            nlu = read(file, log)
-            _note_lossy_examples(nlu, log)
+            nlu = _read_nlu_to_convert(file, log)
+            if output_format == "yaml":
+                _note_lossy_examples(nlu, log)
             together = together.merge(nlu)
-            texts.append(nlu_yaml(nlu))
+            texts.append(write_text(nlu))
             summaries.append(_nlu_summary(nlu))
     if merged:
         summaries = [f"{len(files)} files merged: {_nlu_summary(together)}"]
-        files, texts = [source], [nlu_yaml(together)]
+        files, texts = [source], [write_text(together)]
     if log.errors:
         raise ProjectValidationError(
             log.problems, hint="fix them and convert again: nothing was written")
@@ -637,6 +688,23 @@ def convert_training_data(
     print("check the new files, then delete the old ones: a project reads both while both "
           "sit under data/", file=stream)
     return targets
+
+
+def _read_nlu_to_convert(file: Path, log: ProblemLog) -> TrainingData:
+    """The NLU data of one Markdown, JSON or YAML file (problems go to ``log``)."""
+    from dialogflowlite.io.json_nlu_reader import read_json_nlu
+    from dialogflowlite.io.markdown_reader import read_markdown_nlu
+    from dialogflowlite.io.nlu_reader import NluReader
+    from dialogflowlite.io.yaml import read_yaml_file
+
+    if file.suffix == ".json":
+        return read_json_nlu(file, log)
+    if file.suffix == ".md":
+        return read_markdown_nlu(file, log)
+    reader = NluReader(log)
+    written = read_yaml_file(file)
+    reader.read(file, written, written["nlu"])
+    return reader.data
 
 
 def _nlu_summary(nlu: TrainingData) -> str:
@@ -675,20 +743,28 @@ def _note_lossy_examples(data: TrainingData, log: ProblemLog) -> None:
                         "reword the example in the written file")
 
 
-def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_convert_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("yaml",),
+                           data_help: str = "a Markdown file, or a folder of them") -> None:
     parser.add_argument("--data", default="data", metavar="PATH",
-                        help="a Markdown or JSON file, or a folder of them (default: data)")
+                        help=f"{data_help} (default: data)")
     parser.add_argument("--out", default=DEFAULT_CONVERTED_FOLDER, metavar="PATH",
-                        help=f"the YAML file to write (NLU data of several files is "
+                        help=f"the file to write (NLU data of several files is "
                         f"merged into it), or a folder that gets one "
                         f"<name>{CONVERTED_SUFFIX} per file (default: "
                         f"{DEFAULT_CONVERTED_FOLDER}, as Rasa's)")
-    parser.add_argument("-f", "--format", default="yaml", choices=CONVERT_FORMATS,
-                        help="the output format (default: yaml)")
-    # Rasa's convert takes the data's language; YAML holds none, so it changes nothing
+    parser.add_argument("-f", "--format", default="yaml", choices=formats,
+                        help="the output format (default: yaml)" + (
+                            "; json writes Rasa's JSON NLU format (rasa_nlu_data), "
+                            "<name>_converted.json per file" if "json" in formats else ""))
+    # Rasa's convert takes the data's language; neither format holds one
     parser.add_argument("-l", "--language", default="en", metavar="LANG",
-                        help="the language of the data (taken as Rasa's is; the YAML written "
+                        help="the language of the data (taken as Rasa's is; the file written "
                         "does not depend on it)")
+
+
+def _add_convert_nlu_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_convert_arguments(parser, CONVERT_FORMATS, "a Markdown or JSON file (for --format "
+                           "json also YAML), or a folder of them")
 
 
 def _run_convert(kind: str):
@@ -701,11 +777,12 @@ def _run_convert(kind: str):
 
 CONVERT_NLU_COMMAND = Command(
     "data convert nlu",
-    "convert Markdown or JSON NLU data into YAML",
-    _add_convert_arguments,
+    "convert Markdown or JSON NLU data into YAML (or NLU data into Rasa's JSON)",
+    _add_convert_nlu_arguments,
     _run_convert("nlu"),
     description="Write Rasa's Markdown NLU data (## intent:..., ## synonym:..., ## regex:..., "
-    "## lookup:...) and JSON NLU data (rasa_nlu_data) as YAML NLU files. An existing output "
+    "## lookup:...) and JSON NLU data (rasa_nlu_data) as YAML NLU files; with --format json, "
+    "write those and YAML NLU files in Rasa's JSON format. An existing output "
     "file is never overwritten.",
 )
 

@@ -44,6 +44,10 @@ class MarkersRun:
     rows: int
 
 
+#: what a bare ``--stats-file-prefix`` (no value) stores: Rasa reads it as no prefix
+_BARE_STATS_PREFIX = object()
+
+
 def _add_options(parser: argparse.ArgumentParser) -> None:
     # The options go on `evaluate markers` and on each strategy, so they may come before or
     # after the strategy (`evaluate markers all --config m.yml out.csv`, as in Rasa). SUPPRESS
@@ -62,9 +66,12 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     stats = parser.add_mutually_exclusive_group()
     stats.add_argument("--no-stats", action="store_true", default=suppress,
                        help="write no statistics files")
-    stats.add_argument("--stats-file-prefix", default=suppress, metavar="PREFIX",
+    # as in Rasa, the option without a value means no prefix, so no statistics files
+    stats.add_argument("--stats-file-prefix", default=suppress, nargs="?",
+                       const=_BARE_STATS_PREFIX, metavar="PREFIX",
                        help="write the statistics to PREFIX-overall.csv and "
-                            "PREFIX-per-session.csv (default: stats, in the project folder)")
+                            "PREFIX-per-session.csv (default: stats, in the project folder); "
+                            "without PREFIX, write none (as --no-stats)")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -190,6 +197,8 @@ def _run(args: argparse.Namespace) -> int:
     if no_stats and prefix is not None:
         raise ConfigError("--no-stats and --stats-file-prefix exclude each other",
                           hint="keep one of them")
+    if prefix is _BARE_STATS_PREFIX:
+        no_stats, prefix = True, None
     asyncio.run(run_evaluate_markers(
         getattr(args, "project", "."), strategy=args.strategy or "all",
         count=getattr(args, "count", None), seed=getattr(args, "seed", None),

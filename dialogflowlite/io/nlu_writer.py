@@ -1,8 +1,8 @@
-"""NLU training data written back as YAML, in the format the loader reads (and Rasa 3).
+"""NLU training data written back as YAML (or Rasa's JSON), in the formats the loader reads.
 
 Used by ``dialogflowlite data split nlu`` and ``data convert nlu``. Reading
 what this writes gives the same examples, entities (with values, roles and
-groups), metadata, synonyms, regexes, lookup tables and responses.
+groups), metadata, synonyms, regexes, lookup tables and (YAML only) responses.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dialogflowlite.io.json_nlu_reader import ROOT_KEY
 from dialogflowlite.io.yaml import dump_yaml, yaml_scalar
-from dialogflowlite.shared.message import Message
+from dialogflowlite.shared.message import Entity, Message
 from dialogflowlite.shared.training_data import TrainingData, annotate
 
 NLU_FORMAT_VERSION = "3.1"
@@ -93,3 +94,43 @@ def write_nlu(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(nlu_yaml(data, responses), encoding="utf-8")
     return target
+
+
+def _json_entity(entity: Entity) -> dict[str, Any]:
+    written: dict[str, Any] = {"start": entity.start, "end": entity.end,
+                               "value": entity.value, "entity": entity.entity}
+    # Rasa keeps role and group only on the entities that have them
+    if entity.role is not None:
+        written["role"] = entity.role
+    if entity.group is not None:
+        written["group"] = entity.group
+    return written
+
+
+def _json_example(message: Message) -> dict[str, Any]:
+    written: dict[str, Any] = {"text": message.text, "intent": message.intent}
+    if message.entities:
+        written["entities"] = [_json_entity(e) for e in message.entities]
+    if message.metadata:
+        written["metadata"] = message.metadata
+    return written
+
+
+def nlu_json(data: TrainingData) -> str:
+    """``data`` as the text of one file in Rasa's JSON NLU format (``rasa_nlu_data``).
+
+    The shape is the one ``rasa data convert nlu -f json`` writes:
+    ``common_examples`` (``text``, the full ``intent``, ``entities`` as
+    ``start``/``end``/``value``/``entity`` with ``role`` and ``group`` where
+    set, ``metadata``), ``regex_features``, ``lookup_tables`` and
+    ``entity_synonyms``. :func:`dialogflowlite.io.json_nlu_reader.read_json_nlu`
+    reads it back to the same data. JSON NLU data holds no responses.
+    """
+    document = {ROOT_KEY: {
+        "common_examples": [_json_example(m) for m in data.examples],
+        "regex_features": [{"name": r.name, "pattern": r.pattern} for r in data.regexes],
+        "lookup_tables": [{"name": t.name, "elements": list(t.elements)} for t in data.lookups],
+        "entity_synonyms": [{"value": s.value, "synonyms": list(s.variants)}
+                            for s in data.synonyms],
+    }}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

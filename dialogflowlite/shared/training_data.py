@@ -288,31 +288,44 @@ class TrainingData:
     ) -> tuple[TrainingData, TrainingData]:
         """Examples split into a training and a test part, each (full) intent in proportion.
 
-        Each intent's examples are shuffled with ``seed`` and
-        ``round(n * training_fraction)`` of them go to training, but at least
-        one to each part when the intent has two or more (an intent with one
-        example goes to training only). Synonyms, regexes and lookup tables
-        are training data: they go to the training part. The order of the
+        The split is Rasa's stratified one: the classes (retrieval intents per
+        key, ``faq/ask_price``, then the other intents), each from the fewest
+        examples to the most, are walked in turn, and each class gives
+        training as many of its examples (shuffled with ``seed``) as keep the
+        running count of training examples at ``int(examples so far *
+        training_fraction)``, but at least one to each part. An intent with a
+        single example therefore goes to the test part only. Synonyms, regexes
+        and lookup tables go to both parts, as in Rasa. The order of the
         examples within each part is the order they had.
         """
         if not 0.0 < training_fraction < 1.0:
             raise ValueError(f"training_fraction must be between 0 and 1, not {training_fraction}")
-        by_intent: dict[str, list[int]] = defaultdict(list)
-        for index, message in enumerate(self.examples):
-            if message.intent:
-                by_intent[message.intent].append(index)
-        rng = random.Random(seed)
         training: set[int] = set()
-        for intent in sorted(by_intent):
-            indices = by_intent[intent]
-            rng.shuffle(indices)
-            count = round(len(indices) * training_fraction)
-            if len(indices) >= 2:
-                count = min(max(count, 1), len(indices) - 1)
-            training.update(indices[: max(count, 1)])
+        seen = trained = 0
+        for indices in self._split_classes():
+            random.Random(seed).shuffle(indices)
+            wanted = int((seen + len(indices)) * training_fraction) - trained
+            count = min(len(indices) - 1, max(1, wanted))
+            training.update(indices[:count])
+            seen, trained = seen + len(indices), trained + count
         train = [m for i, m in enumerate(self.examples) if i in training]
         test = [m for i, m in enumerate(self.examples) if i not in training and m.intent]
         return (
             TrainingData(train, list(self.synonyms), list(self.regexes), list(self.lookups)),
-            TrainingData(test),
+            TrainingData(test, list(self.synonyms), list(self.regexes), list(self.lookups)),
         )
+
+    def _split_classes(self) -> list[list[int]]:
+        """The example indices of each class, in the order Rasa's split walks them.
+
+        Retrieval intents (per key) come first, then the other intents; within
+        each group the classes with fewer examples come first, ties in the
+        order the classes first appear.
+        """
+        by_intent: dict[str, list[int]] = defaultdict(list)
+        for index, message in enumerate(self.examples):
+            if message.intent:
+                by_intent[message.intent].append(index)
+        retrieval = [v for k, v in by_intent.items() if RETRIEVAL_SEPARATOR in k]
+        plain = [v for k, v in by_intent.items() if RETRIEVAL_SEPARATOR not in k]
+        return sorted(retrieval, key=len) + sorted(plain, key=len)

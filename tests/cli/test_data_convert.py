@@ -1,4 +1,5 @@
-"""``dialogflowlite data convert nlu|core``: Markdown and JSON training data written as YAML."""
+"""``dialogflowlite data convert nlu|core``: Markdown and JSON training data written as YAML,
+and NLU data written in Rasa's JSON format."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from plain_data import plain, write
 
 from dialogflowlite.cli.main import main
+from dialogflowlite.evaluation.nlu import load_nlu_data
 from dialogflowlite.io.json_nlu_reader import read_json_nlu
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.io.markdown_reader import read_markdown_nlu, read_markdown_stories
@@ -314,7 +316,95 @@ def test_a_file_as_out_merges_the_nlu_of_several_sources(project: Path, monkeypa
         assert sorted(map(repr, before[part])) == sorted(map(repr, after[part])), part
 
 
-def test_only_yaml_is_written(project: Path, monkeypatch, capsys) -> None:
+RICH_YAML_NLU = """\
+version: "3.1"
+nlu:
+- intent: book
+  metadata: {sentiment: neutral}
+  examples: |
+    - from [Berlin]{"entity": "city", "role": "from"} to [NYC]{"entity": "city", "value": "NY"}
+    - [2]{"entity": "count", "group": "1"} seats, [cheap](price:low)
+- intent: faq/ask_name
+  examples:
+  - text: what is your name?
+    metadata: {source: web}
+- synonym: NY
+  examples: |
+    - NYC
+- regex: zipcode
+  examples: |
+    - \\d{5}
+- lookup: city
+  examples: |
+    - Berlin
+    - Oslo
+"""
+
+
+def test_nlu_is_written_in_rasa_s_json_shape(tmp_path: Path, monkeypatch) -> None:
+    write(tmp_path, "data/nlu.yml", RICH_YAML_NLU)
+    assert convert(monkeypatch, tmp_path, "nlu", "-f", "json", "--data", "data/nlu.yml",
+                   "--out", "nlu.json") == 0
+    body = json.loads((tmp_path / "nlu.json").read_text(encoding="utf-8"))["rasa_nlu_data"]
+    assert list(body) == ["common_examples", "regex_features", "lookup_tables",
+                          "entity_synonyms"]
+    first, second, faq = body["common_examples"]
+    assert first == {
+        "text": "from Berlin to NYC", "intent": "book",
+        "entities": [{"start": 5, "end": 11, "value": "Berlin", "entity": "city", "role": "from"},
+                     {"start": 15, "end": 18, "value": "NY", "entity": "city"}],
+        "metadata": {"sentiment": "neutral"},
+    }
+    assert second["entities"] == [
+        {"start": 0, "end": 1, "value": "2", "entity": "count", "group": "1"},
+        {"start": 9, "end": 14, "value": "low", "entity": "price"}]
+    # the full retrieval intent; an example without entities has no entities key, as Rasa's
+    assert faq == {"text": "what is your name?", "intent": "faq/ask_name",
+                   "metadata": {"source": "web"}}
+    assert body["regex_features"] == [{"name": "zipcode", "pattern": "\\d{5}"}]
+    assert body["lookup_tables"] == [{"name": "city", "elements": ["Berlin", "Oslo"]}]
+    assert body["entity_synonyms"] == [{"value": "NY", "synonyms": ["NYC"]}]
+
+
+def test_json_written_reads_back_to_the_same_data(project: Path, monkeypatch, capsys) -> None:
+    write(project, "yaml/nlu.yml", RICH_YAML_NLU)
+    assert convert(monkeypatch, project, "nlu", "--format", "json", "--data", "data",
+                   "--out", "json") == 0
+    assert convert(monkeypatch, project, "nlu", "--format", "json", "--data", "yaml",
+                   "--out", "json/from_yaml.json") == 0
+    out = capsys.readouterr().out
+    assert "data/nlu.md -> json/nlu_converted.json (7 examples" in out
+    assert "data/more/nlu.json -> json/more/nlu_converted.json (3 examples" in out
+    pairs = [
+        (read_markdown_nlu(project / "data/nlu.md", ProblemLog(), project),
+         project / "json/nlu_converted.json"),
+        (read_json_nlu(project / "data/more/nlu.json", ProblemLog()),
+         project / "json/more/nlu_converted.json"),
+        (load_nlu_data(project / "yaml/nlu.yml"), project / "json/from_yaml.json"),
+    ]
+    for original, written in pairs:
+        log = ProblemLog()
+        again = read_json_nlu(written, log)
+        assert log.problems == []
+        assert plain(again) == plain(original), written
+
+
+def test_json_output_mistakes_are_named(project: Path, monkeypatch, capsys) -> None:
+    write(project, "yaml/nlu.yml", RICH_YAML_NLU)
+    assert convert(monkeypatch, project, "nlu", "-f", "json", "--data", "data/nlu.md",
+                   "--out", "nlu.yml") == 1
+    assert "--out nlu.yml names a YAML file, but --format is json" in capsys.readouterr().err
+    # YAML needs no conversion into YAML
+    assert convert(monkeypatch, project, "nlu", "--data", "yaml/nlu.yml", "--out", "x") == 1
+    assert "yaml/nlu.yml is YAML NLU data already (hint: pass --format json" in \
+        capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        convert(monkeypatch, project, "core", "-f", "json", "--data", "data/stories.md")
+    assert "invalid choice: 'json'" in capsys.readouterr().err
+    assert not (project / "nlu.yml").exists() and not (project / "x").exists()
+
+
+def test_only_yaml_and_json_are_written(project: Path, monkeypatch, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         convert(monkeypatch, project, "nlu", "--out", "out", "--format", "md")
     assert exit_info.value.code == 2

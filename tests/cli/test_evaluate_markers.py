@@ -149,6 +149,19 @@ def test_sample_n_with_a_seed_draws_the_same_conversations(tmp_path: Path) -> No
     assert runs == {2}
 
 
+@pytest.mark.parametrize("placement", ["after the strategy", "before the strategy"])
+def test_a_stats_prefix_without_a_value_writes_no_statistics(tmp_path: Path,
+                                                             placement: str) -> None:
+    # Rasa's --stats-file-prefix takes an optional value; given none, no statistics are written
+    project = _project(tmp_path)
+    out = tmp_path / "out.csv"
+    command = (["all", str(out), "--stats-file-prefix"] if placement == "after the strategy"
+               else ["--stats-file-prefix", "--project", str(project), "all", str(out)])
+    assert main(["evaluate", "markers", "--project", str(project), *command]) == 0
+    assert _lines(out) == [HEADER, *ALL_ROWS]
+    assert not list(project.glob("stats-*.csv")) and not list(tmp_path.glob("stats-*.csv"))
+
+
 def test_the_tracker_store_of_endpoints_yml_and_a_stats_prefix(tmp_path: Path) -> None:
     project = _project(tmp_path, db="other.db",
                        endpoints="tracker_store:\n  type: sqlite\n  db: other.db\n")

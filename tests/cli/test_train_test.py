@@ -195,14 +195,20 @@ def test_test_stories_on_an_nlu_only_model(project: Path, capsys) -> None:
 
 
 def test_split_then_train_and_test_on_the_parts(project: Path, capsys) -> None:
+    # a second `inform` example, so that the training part has a city to learn the regex for
+    (project / "data" / "more_nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: inform\n  examples: |\n    - to [Paris](city)\n',
+        encoding="utf-8")
     assert main(["data", "split", "nlu", "--project", str(project),
                  "--training-fraction", "0.5"]) == 0
     out = capsys.readouterr().out
     folder = project / "train_test_split"
-    assert f"training: {folder / 'training_data.yml'} (5 examples, 5 intents)" in out
-    assert f"test:     {folder / 'test_data.yml'} (2 examples, 2 intents)" in out
-    assert "3 intent(s) with one example, kept for training only: book, inform, thanks" in out
+    # as in Rasa, an intent with one example is tested, and the regexes go to both files
+    assert f"training: {folder / 'training_data.yml'} (3 examples, 3 intents)" in out
+    assert f"test:     {folder / 'test_data.yml'} (5 examples, 5 intents)" in out
+    assert "2 intent(s) with one example, written to the test file only: book, thanks" in out
     assert "- regex: city" in (folder / "training_data.yml").read_text()
+    assert "- regex: city" in (folder / "test_data.yml").read_text()
 
     # training on another NLU file: its regex, not the project's, finds the city
     only_oslo = project / "only_oslo.yml"
@@ -225,7 +231,7 @@ def test_split_then_train_and_test_on_the_parts(project: Path, capsys) -> None:
 
     assert main(["test", "nlu", "--project", str(project), "--model", "models/split.tar",
                  "--nlu", str(folder / "test_data.yml")]) == 0
-    assert "NLU evaluation on 2 messages" in capsys.readouterr().out
+    assert "NLU evaluation on 5 messages" in capsys.readouterr().out
 
 
 def test_split_and_train_name_a_broken_nlu_file(project: Path, capsys) -> None:
