@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from plain_data import write_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("DFL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -64,13 +64,8 @@ def write_project(tmp_path: Path) -> ProjectWriter:
             "tests/test_stories.yml": tests,
             **(files or {}),
         }
-        for relative, text in parts.items():
-            if text is None:
-                continue
-            path = root / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return root
+        return write_files(root, {relative: text for relative, text in parts.items()
+                                  if text is not None})
 
     return write
 

@@ -1,13 +1,17 @@
-"""Stories and rules that tests in several folders train on or validate, written once.
+"""Stories, rules, NLU examples and markers that tests in several folders train on,
+validate or evaluate, written once.
 
-Each constant is one unindented entry of a ``stories:`` or ``rules:`` list;
-:func:`stories_yaml` and :func:`rules_yaml` put entries together into a file.
+Each story, rule or NLU constant is one unindented entry of a ``stories:``, ``rules:``
+or ``nlu:`` list; :func:`stories_yaml`, :func:`rules_yaml` and :func:`nlu_yaml` put
+entries together into a file.
 The domain must know what an entry names: ``greet`` and ``utter_greet``,
 ``thanks`` and ``utter_noworries``; the long and short stories also
 ``inform``, ``goodbye`` and ``utter_goodbye``.
 """
 
 from __future__ import annotations
+
+from dialogflowlite.shared.stories import ActionStep, ActiveLoopStep, UserStep
 
 VERSION = 'version: "3.1"\n'
 
@@ -62,6 +66,32 @@ SHORT_STORY = """\
 """
 
 
+#: four ways to say hello, the first entry of several tests' NLU files
+GREET_EXAMPLES = """\
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - hey there
+    - good morning
+"""
+
+#: a markers file (indented, to be dedented) for a mood bot: one marker for a mood
+#: expressed, one for a cheer-up that did not help (the user denies it helped)
+MOOD_MARKERS = """\
+    marker_mood_expressed:
+      or:
+        - intent: mood_unhappy
+        - intent: mood_great
+    marker_cheer_up_failed:
+      seq:
+        - intent: mood_unhappy
+        - action: utter_cheer_up
+        - action: utter_did_that_help
+        - intent: deny
+    """
+
+
 def stories_yaml(*entries: str) -> str:
     """A stories file holding ``entries`` in order."""
     return VERSION + "stories:\n" + "".join(entries)
@@ -70,6 +100,12 @@ def stories_yaml(*entries: str) -> str:
 def rules_yaml(*entries: str) -> str:
     """A rules file holding ``entries`` in order."""
     return VERSION + "rules:\n" + "".join(entries)
+
+
+def nlu_yaml(*entries: str) -> str:
+    """An NLU file holding ``entries`` in order."""
+    return VERSION + "nlu:\n" + "".join(entries)
+
 
 #: the first two turns of :data:`CITY_WEATHER_STORY`: a greeting, then the bot asks
 #: for a city; steps only, to be put into a story of one's own
@@ -92,3 +128,20 @@ INFORM_CITY_STEPS = """\
 #: ``ask_weather``, ``inform``, the ``city`` entity and slot, ``utter_ask_city``
 #: and ``utter_weather`` besides the greeting)
 CITY_WEATHER_STORY = "- story: weather\n  steps:\n" + ASK_CITY_STEPS + INFORM_CITY_STEPS
+
+
+def step_labels(steps) -> list[str]:
+    """Loaded story or rule steps as short labels to compare against: ``intent:greet``,
+    ``action:utter_greet``, ``loop:some_form`` (``loop:None`` ends a loop); any other
+    step by its class name (``SlotStep``)."""
+    labels = []
+    for step in steps:
+        if isinstance(step, UserStep):
+            labels.append(f"intent:{step.intent}")
+        elif isinstance(step, ActionStep):
+            labels.append(f"action:{step.name}")
+        elif isinstance(step, ActiveLoopStep):
+            labels.append(f"loop:{step.name}")
+        else:
+            labels.append(type(step).__name__)
+    return labels

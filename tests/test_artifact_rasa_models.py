@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 
 import pytest
+from plain_data import packed
 
 from dialogflowlite.artifact import latest_model
 from dialogflowlite.cli.main import main
-
-
-def _packed(target: Path, files: dict[str, str]) -> Path:
-    """A gzipped tar of ``files`` (name: text) at ``target``, as Rasa packs its models."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = target.parent / f"{target.name}.files"
-    with tarfile.open(target, "w:gz") as tar:
-        for name, text in files.items():
-            path = source / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            tar.add(path, arcname=name)
-    return target
-
 
 RASA_3 = {"metadata.json": "{}", "components/train_DIETClassifier0/model.pkl": "x"}
 
 
 def test_a_folder_with_only_rasa_models_gives_the_newest(tmp_path: Path) -> None:
-    older = _packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
-    newer = _packed(tmp_path / "models" / "20240102-100000.tar.gz", RASA_3)
+    older = packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
+    newer = packed(tmp_path / "models" / "20240102-100000.tar.gz", RASA_3)
     os.utime(older, (1_700_000_000, 1_700_000_000))
     os.utime(newer, (1_700_000_100, 1_700_000_100))
     assert latest_model(tmp_path / "models") == newer
@@ -38,8 +24,8 @@ def test_a_folder_with_only_rasa_models_gives_the_newest(tmp_path: Path) -> None
 
 def test_a_model_of_this_framework_wins_over_a_newer_rasa_model(tmp_path: Path) -> None:
     models = tmp_path / "models"
-    ours = _packed(models / "20240101-100000.tar", {"manifest.json": "{}"})
-    rasa = _packed(models / "20240102-100000.tar.gz", RASA_3)
+    ours = packed(models / "20240101-100000.tar", {"manifest.json": "{}"})
+    rasa = packed(models / "20240102-100000.tar.gz", RASA_3)
     os.utime(ours, (1_700_000_000, 1_700_000_000))
     os.utime(rasa, (1_700_000_100, 1_700_000_100))
     assert latest_model(models) == ours
@@ -54,7 +40,7 @@ def test_an_empty_folder_has_no_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["run", "shell"])
 def test_run_and_shell_name_a_rasa_model_under_models(tmp_path: Path, capsys,
                                                       command: str) -> None:
-    _packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
+    packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
     assert main([command, "--project", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "is a Rasa model (it holds metadata.json)" in err
@@ -63,7 +49,7 @@ def test_run_and_shell_name_a_rasa_model_under_models(tmp_path: Path, capsys,
 
 
 def test_rasa_models_can_be_left_out(tmp_path: Path) -> None:
-    _packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
+    packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
     assert latest_model(tmp_path / "models", include_rasa=False) is None
 
 
@@ -71,7 +57,7 @@ def test_training_next_to_a_rasa_model_reuses_nothing_and_warns_nothing(tmp_path
                                                                          caplog) -> None:
     from dialogflowlite.training.trainer import TrainOptions, _previous_model
 
-    _packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
+    packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
     with caplog.at_level("WARNING"):
         assert _previous_model(tmp_path / "models", TrainOptions()) is None
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
@@ -83,7 +69,7 @@ def test_serving_pulls_a_model_when_models_holds_only_a_rasa_model(tmp_path: Pat
     from dialogflowlite.server import model_server, serve
     from dialogflowlite.server.app import ServerConfig
 
-    _packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
+    packed(tmp_path / "models" / "20240101-100000.tar.gz", RASA_3)
     pulls: list[str] = []
 
     class Unreachable:

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from plugin_packages import assert_package_tests_pass
+from story_data import step_labels
 
 from dialogflowlite.cli.init import available_templates
 from dialogflowlite.cli.main import main
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.plugins.manager import get_plugin_manager, reset_plugin_manager
-from dialogflowlite.shared.stories import ActionStep, ActiveLoopStep, UserStep
 
 try:
     import tomllib
@@ -154,28 +154,15 @@ def test_faq_questions_get_the_right_answer(agent, text: str, answer: str) -> No
     assert parsed["response_selector"]["default"]["response"]["intent_response_key"] == answer
 
 
-def _labels(steps) -> list[str]:
-    labels = []
-    for step in steps:
-        if isinstance(step, UserStep):
-            labels.append(f"intent:{step.intent}")
-        elif isinstance(step, ActionStep):
-            labels.append(f"action:{step.name}")
-        elif isinstance(step, ActiveLoopStep):
-            labels.append(f"loop:{step.name}")
-        else:
-            labels.append(type(step).__name__)
-    return labels
-
-
 def test_the_rules_give_time_to_a_hesitation_and_ask_again(zhbot) -> None:
     rules = load_project(zhbot, strict=True).rules
-    in_form = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:order_form"]]
+    in_form = [step_labels(r.steps) for r in rules
+               if step_labels(r.condition) == ["loop:order_form"]]
     asked = ["action:order_form", "loop:order_form"]
     take_time = ["intent:hesitate", "action:utter_take_your_time"]
     assert [*asked, *take_time, *asked] in in_form
     assert ["action:utter_ask_continue", *take_time, "action:utter_ask_continue"] in in_form
-    outside = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:None"]]
+    outside = [step_labels(r.steps) for r in rules if step_labels(r.condition) == ["loop:None"]]
     assert ["intent:hesitate", "action:utter_when_ready"] in outside
 
 
@@ -235,17 +222,4 @@ def test_a_conversation_checks_an_order_and_hands_over(agent) -> None:
 
 def test_the_jieba_plugin_tests_pass() -> None:
     """The plugin package's own tests, as its README runs them."""
-    import os
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": str(JIEBA_PLUGIN)}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=JIEBA_PLUGIN,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert " passed" in result.stdout
+    assert_package_tests_pass(JIEBA_PLUGIN)

@@ -100,3 +100,31 @@ def toy_training_data(rows: list[tuple[str, str]] | None = None):
             Message(text=text, intent=intent, entities=entities, tokens=simple_tokens(text))
         )
     return TrainingData(examples=examples)
+
+
+def with_entity_regex_features(data, names: list[str]) -> list:
+    """``data``'s examples again, with the regex features a ``RegexFeaturizer`` of the
+    patterns ``names`` would add: the first pattern matches every entity's tokens (and
+    the sentence of an example with entities), the others match nothing."""
+    from dialogflowlite.shared.message import Message
+
+    unmatched = [0.0] * (len(names) - 1)
+    return [
+        Message(
+            text=m.text,
+            intent=m.intent,
+            entities=m.entities,
+            tokens=m.tokens,
+            features={
+                "regex": {
+                    "names": list(names),
+                    "token": [
+                        [float(any(e.start <= t.start < e.end for e in m.entities)), *unmatched]
+                        for t in m.tokens
+                    ],
+                    "sentence": [float(bool(m.entities)), *unmatched],
+                }
+            },
+        )
+        for m in data.examples
+    ]

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from story_data import GREET_EXAMPLES, nlu_yaml
+
 from dialogflowlite.cli.data import split_nlu
 from dialogflowlite.cli.main import main
 from dialogflowlite.io.yaml import read_yaml_file, to_plain
 
-RETRIEVAL_NLU = """\
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hi
-    - hello
-    - hey there
-    - good morning
+RETRIEVAL_NLU = nlu_yaml(GREET_EXAMPLES, """\
 - intent: faq/ask_name
   examples: |
     - what's your name
@@ -35,7 +29,7 @@ responses:
   - text: very young
   utter_unused:
   - text: kept somewhere
-"""
+""")
 
 
 def _written_responses(path: Path) -> dict:

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from story_data import MOOD_MARKERS as MARKERS
 
 from dialogflowlite.cli.evaluate import run_evaluate_markers
 from dialogflowlite.cli.main import main
@@ -22,19 +23,6 @@ DOMAIN = """\
       utter_greet: [{text: Hi}]
       utter_cheer_up: [{text: Here is a kitten}]
       utter_did_that_help: [{text: Did that help?}]
-    """
-
-MARKERS = """\
-    marker_mood_expressed:
-      or:
-        - intent: mood_unhappy
-        - intent: mood_great
-    marker_cheer_up_failed:
-      seq:
-        - intent: mood_unhappy
-        - action: utter_cheer_up
-        - action: utter_did_that_help
-        - intent: deny
     """
 
 

@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from plain_data import files_under
+from story_data import step_labels
 
 from dialogflowlite.cli import init
 from dialogflowlite.cli.init import available_templates, create_project
@@ -22,7 +24,7 @@ from dialogflowlite.cli.main import build_parser, main
 from dialogflowlite.errors import TemplateError
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.domain import FROM_ENTITY, FROM_TEXT
-from dialogflowlite.shared.stories import ActionStep, ActiveLoopStep, UserStep
+from dialogflowlite.shared.stories import ActiveLoopStep, UserStep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,10 +44,6 @@ EXPECTED_FILES = {
 }
 
 
-def _files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-
-
 @pytest.fixture(scope="module")
 def template_project(tmp_path_factory) -> Path:
     return create_project(tmp_path_factory.mktemp("init") / "bot")
@@ -57,7 +55,7 @@ def template_project(tmp_path_factory) -> Path:
 def test_create_project_copies_every_template_file(tmp_path) -> None:
     target = create_project(tmp_path / "mybot")
     assert target == tmp_path / "mybot"
-    assert _files(target) == EXPECTED_FILES
+    assert files_under(target) == EXPECTED_FILES
     source = available_templates()["en"].path
     for name in EXPECTED_FILES:
         assert (target / name).read_bytes() == (source / name).read_bytes(), name
@@ -66,7 +64,7 @@ def test_create_project_copies_every_template_file(tmp_path) -> None:
 def test_cli_creates_the_project_and_prints_next_steps(tmp_path, capsys) -> None:
     assert main(["init", str(tmp_path / "mybot")]) == 0
     out = capsys.readouterr().out
-    assert _files(tmp_path / "mybot") == EXPECTED_FILES
+    assert files_under(tmp_path / "mybot") == EXPECTED_FILES
     assert f"Created a new project in {tmp_path / 'mybot'} from the 'en' template." in out
     assert f"cd {tmp_path / 'mybot'}" in out
     # Only commands that exist are suggested: each one parses.
@@ -82,7 +80,7 @@ def test_cli_creates_the_project_and_prints_next_steps(tmp_path, capsys) -> None
 def test_cli_writes_into_the_current_folder_by_default(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["init"]) == 0
-    assert _files(tmp_path) == EXPECTED_FILES
+    assert files_under(tmp_path) == EXPECTED_FILES
     assert "cd " not in capsys.readouterr().out
 
 
@@ -142,7 +140,7 @@ def test_after_no_prompt_trained_the_next_steps_do_not_say_train(tmp_path, capsy
 
 def test_init_dir_is_rasas_spelling_of_the_folder(tmp_path, capsys) -> None:
     assert main(["init", "--init-dir", str(tmp_path / "bot")]) == 0
-    assert _files(tmp_path / "bot") == EXPECTED_FILES
+    assert files_under(tmp_path / "bot") == EXPECTED_FILES
     assert main(["init", str(tmp_path / "a"), "--init-dir", str(tmp_path / "b")]) == 1
     assert "two project folders given" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -190,7 +188,7 @@ def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
     assert f"error: folder {target} is not empty" in err
     assert "--force" in err
     assert "Traceback" not in err
-    assert _files(target) == {"notes.txt"}
+    assert files_under(target) == {"notes.txt"}
     with pytest.raises(TemplateError, match="is not empty"):
         create_project(target)
 
@@ -201,7 +199,7 @@ def test_force_writes_into_a_folder_that_is_not_empty(tmp_path, capsys) -> None:
     (target / "notes.txt").write_text("mine", encoding="utf-8")
     (target / "domain.yml").write_text("version: '3.1'\n", encoding="utf-8")
     assert main(["init", str(target), "--force"]) == 0
-    assert _files(target) == EXPECTED_FILES | {"notes.txt"}
+    assert files_under(target) == EXPECTED_FILES | {"notes.txt"}
     assert (target / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert "table_form" in (target / "domain.yml").read_text(encoding="utf-8")
 
@@ -248,7 +246,7 @@ def test_templates_are_subfolders_described_by_template_yml(tmp_path, monkeypatc
     assert main(["init", "--list-templates"]) == 0
     assert "xx  A test bot" in capsys.readouterr().out
     target = create_project(tmp_path / "bot", template="xx")
-    assert _files(target) == {"domain.yml", "data/nlu.yml"}
+    assert files_under(target) == {"domain.yml", "data/nlu.yml"}
 
 
 def test_no_templates_at_all_is_a_clear_error(tmp_path, monkeypatch) -> None:
@@ -334,28 +332,15 @@ def test_while_a_form_asks_only_an_answer_becomes_the_slot_text(name) -> None:
                 assert taken == {"inform"}, (name, slot.name)
 
 
-def _labels(steps) -> list[str]:
-    labels = []
-    for step in steps:
-        if isinstance(step, UserStep):
-            labels.append(f"intent:{step.intent}")
-        elif isinstance(step, ActionStep):
-            labels.append(f"action:{step.name}")
-        elif isinstance(step, ActiveLoopStep):
-            labels.append(f"loop:{step.name}")
-        else:
-            labels.append(type(step).__name__)
-    return labels
-
-
 def test_rules_cover_fallback_faq_the_form_and_its_interruptions(template_project) -> None:
     rules = load_project(template_project, strict=True).rules
-    plain = [_labels(r.steps) for r in rules if not r.condition]
+    plain = [step_labels(r.steps) for r in rules if not r.condition]
     assert ["intent:nlu_fallback", "action:utter_default"] in plain
     assert ["intent:faq", "action:utter_faq"] in plain
     assert ["intent:out_of_scope", "action:utter_out_of_scope"] in plain
     assert ["intent:book_table", "action:table_form", "loop:table_form"] in plain
-    in_form = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:table_form"]]
+    in_form = [step_labels(r.steps) for r in rules
+               if step_labels(r.condition) == ["loop:table_form"]]
     assert ["action:table_form", "loop:None", "SlotStep", "action:utter_booking_confirmed"] in (
         in_form
     )
@@ -368,7 +353,7 @@ def test_rules_cover_fallback_faq_the_form_and_its_interruptions(template_projec
     assert [*asked, "intent:hesitate", "action:utter_take_your_time", *asked] in in_form
     assert ["action:utter_ask_continue", "intent:hesitate", "action:utter_take_your_time",
             "action:utter_ask_continue"] in in_form
-    outside = [_labels(r.steps) for r in rules if _labels(r.condition) == ["loop:None"]]
+    outside = [step_labels(r.steps) for r in rules if step_labels(r.condition) == ["loop:None"]]
     assert ["intent:hesitate", "action:utter_when_ready"] in outside
 
 
@@ -523,7 +508,7 @@ def test_templates_ship_in_a_regular_wheel(tmp_path) -> None:
         [str(python), "-m", "dialogflowlite.cli.main", "init", "bot"], cwd=work, env=env, **run
     )
     assert created.returncode == 0, created.stdout + created.stderr
-    assert _files(work / "bot") == EXPECTED_FILES
+    assert files_under(work / "bot") == EXPECTED_FILES
     assert (work / "bot" / "domain.yml").read_bytes() == (
         REPO_ROOT / "projects_template" / "en" / "domain.yml"
     ).read_bytes()

@@ -15,9 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from keyword_bot import REGEX_CONFIG
-from plain_data import train_model, with_model, write_files
+from plain_data import trained_copies, write_files
 from story_data import GREET_RULE, rules_yaml
 
 from dialogflowlite.cli.interactive import run_interactive
@@ -88,15 +87,8 @@ def write_project(root: Path) -> Path:
     return write_files(root, PROJECT)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """The tiny bot's model, trained once for this module."""
-    return train_model(write_project(tmp_path_factory.mktemp("interactive-bot")))
-
-
-@pytest.fixture
-def project(tmp_path: Path, trained: Path) -> Path:
-    return with_model(write_project(tmp_path / "bot"), trained)
+#: the tiny bot trained once for this module, and a fresh copy of it for each test
+trained, project = trained_copies(write_project, "interactive-bot")
 
 
 def chat(project: Path, answers: list[str], **options):

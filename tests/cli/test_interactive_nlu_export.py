@@ -5,11 +5,11 @@ test_interactive_rasa_audit.py)."""
 
 from __future__ import annotations
 
-import difflib
 import shutil
 from pathlib import Path
 
 import pytest
+from plain_data import added_lines
 
 from dialogflowlite.dialogue import interactive_export
 from dialogflowlite.dialogue.interactive_export import (
@@ -23,19 +23,6 @@ from dialogflowlite.io.yaml import read_yaml, read_yaml_file
 from dialogflowlite.shared.events import ActionExecuted, UserUttered
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import RegexPattern, Synonym, TrainingData, annotate
-
-
-def _added_lines(before: str, after: str) -> list[str]:
-    """The lines ``after`` adds to ``before``, failing if any of ``before``'s lines
-    changed, moved or went."""
-    old, new = before.splitlines(), after.splitlines()
-    added = []
-    for tag, _, _, start, end in difflib.SequenceMatcher(None, old, new,
-                                                         autojunk=False).get_opcodes():
-        assert tag in ("equal", "insert"), f"lines of the author's file changed:\n{after}"
-        if tag == "insert":
-            added += new[start:end]
-    return [line for line in added if line.strip()]
 
 
 def _turn(text: str, intent: str, entities=()) -> list:
@@ -72,7 +59,7 @@ def test_examples_join_the_authors_nlu_file_as_new_lines(
     after = path.read_text(encoding="utf-8")
     column = min(len(line) - len(line.lstrip()) for line in before.splitlines()
                  if line.lstrip().startswith("- intent:"))
-    added = _added_lines(before, after)
+    added = added_lines(before, after)
     assert [line.strip() for line in added] == [
         "- one more way to say it", "- and another for the last", "- intent: book_flight_zz",
         "examples: |", '- fly me to [Berlin]{"entity": "city", "role": "destination"}']
@@ -111,7 +98,7 @@ def test_a_mixed_indentation_file_keeps_its_layout(tmp_path: Path) -> None:
 
     after = path.read_text(encoding="utf-8")
     assert notes == []
-    assert _added_lines(before, after) == [
+    assert added_lines(before, after) == [
         "        - hey there", "      - ciao", "  - intent: thank", "    examples: |",
         "      - thanks"]
     data = read_yaml(after)["nlu"]

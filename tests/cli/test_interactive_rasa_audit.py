@@ -8,7 +8,6 @@ of it as it was and put the new entries where the author would.
 
 from __future__ import annotations
 
-import difflib
 import io
 import os
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from keyword_bot import REGEX_CONFIG
-from plain_data import train_model, with_model, write_files
+from plain_data import added_lines, trained_copies, write_files
 
 from dialogflowlite.cli.interactive import run_interactive
 from dialogflowlite.io.loader import load_project
@@ -89,14 +88,7 @@ def _write(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    return train_model(_write(tmp_path_factory.mktemp("interactive-audit-bot")))
-
-
-@pytest.fixture
-def project(tmp_path: Path, trained: Path) -> Path:
-    return with_model(_write(tmp_path / "bot"), trained)
+trained, project = trained_copies(_write, "interactive-audit-bot")
 
 
 def chat(project: Path, answers: list[str], **options) -> str:
@@ -112,26 +104,13 @@ NEW_EVERYTHING = ["I feel meh", "mood_meh", "y", "", "n", "utter_meh", "Sorry to
                   "n", "action_log_mood", "y", "action_listen"]
 
 
-def _added_lines(before: str, after: str) -> list[str]:
-    """The lines ``after`` adds to ``before``, failing if any of ``before``'s lines
-    changed or went."""
-    old, new = before.splitlines(), after.splitlines()
-    added = []
-    for tag, _, _, start, end in difflib.SequenceMatcher(None, old, new,
-                                                         autojunk=False).get_opcodes():
-        assert tag in ("equal", "insert"), f"lines of the author's file changed:\n{after}"
-        if tag == "insert":
-            added += new[start:end]
-    return [line for line in added if line.strip()]
-
-
 def test_domain_additions_keep_every_line_of_a_mixed_indentation_domain(
         project: Path) -> None:
     out = chat(project, [*NEW_EVERYTHING, "/export"], port=None)
     assert "added to domain.yml: intent mood_meh; action action_log_mood; response utter_meh" \
         in out
     after = (project / "domain.yml").read_text(encoding="utf-8")
-    assert _added_lines(DOMAIN, after) == [
+    assert added_lines(DOMAIN, after) == [
         "  - mood_meh", "  utter_meh:", "  - text: Sorry to hear that.",
         "actions:", "  - action_log_mood"]
     # the new intent ends the intents, the response the responses, as the author writes them
@@ -146,7 +125,7 @@ def test_stories_appended_to_the_authors_stories_file_keep_its_lines(project: Pa
     chat(project, [*NEW_EVERYTHING, "/export"], port=None,
          out_stories="data/stories.yml")
     after = (project / "data" / "stories.yml").read_text(encoding="utf-8")
-    added = _added_lines(STORIES, after)
+    added = added_lines(STORIES, after)
     assert added[:2] == ['- story: "interactive_story_1"', "  steps:"]
     stories = {story.name: story for story in load_project(project).stories}
     assert set(stories) == {"happy path", "leaving", "interactive_story_1"}

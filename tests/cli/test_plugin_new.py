@@ -19,6 +19,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from plain_data import files_under
 
 from dialogflowlite.cli import plugin_new
 from dialogflowlite.cli.main import main
@@ -39,10 +40,6 @@ EXPECTED_FILES = {
     "dialogflowlite_order_lookup/component.py",
     "tests/test_dialogflowlite_order_lookup.py",
 }
-
-
-def _files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize(
@@ -101,7 +98,7 @@ def test_a_name_that_cannot_be_a_package_is_refused(bad: str) -> None:
 def test_the_package_is_written_with_every_placeholder_filled(tmp_path) -> None:
     target = create_plugin("order-lookup", tmp_path)
     assert target == tmp_path / "dialogflowlite-order-lookup"
-    assert _files(target) == EXPECTED_FILES
+    assert files_under(target) == EXPECTED_FILES
     for name in EXPECTED_FILES:
         text = (target / name).read_text(encoding="utf-8")
         assert "{{" not in text and "__module__" not in text, name
@@ -125,10 +122,10 @@ def test_a_folder_with_files_is_refused_unless_forced(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert f"folder {target} is not empty" in err and "--force" in err
     assert "Traceback" not in err
-    assert _files(target) == {"notes.txt"}
+    assert files_under(target) == {"notes.txt"}
 
     assert main(["plugin", "new", "order-lookup", "--dir", str(tmp_path), "--force"]) == 0
-    assert _files(target) == EXPECTED_FILES | {"notes.txt"}
+    assert files_under(target) == EXPECTED_FILES | {"notes.txt"}
     assert (target / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import serving_helpers
+from plain_data import packed
 
 from dialogflowlite.cli.main import main
 
@@ -83,20 +84,6 @@ def test_shell_without_a_model_is_a_clear_error(tmp_path: Path, capsys) -> None:
         assert "error: the project folder" in err and "nosuch does not exist" in err
 
 
-def _packed(target: Path, files: dict[str, str]) -> Path:
-    """A .tar.gz holding ``files`` (member name -> text)."""
-    import tarfile
-
-    source = target.parent / f"{target.name}.files"
-    with tarfile.open(target, "w:gz") as tar:
-        for name, text in files.items():
-            path = source / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            tar.add(path, arcname=name)
-    return target
-
-
 @pytest.mark.parametrize(("files", "marker"), [
     # Rasa 3: metadata.json at the top, pickled components beside it
     ({"metadata.json": "{}", "components/train_DIETClassifier0/model.pkl": "x"},
@@ -107,7 +94,7 @@ def _packed(target: Path, files: dict[str, str]) -> Path:
 ])
 def test_a_rasa_model_is_named_as_one(tmp_path: Path, capsys, files: dict[str, str],
                                       marker: str) -> None:
-    model = _packed(tmp_path / "20240101-rasa.tar.gz", files)
+    model = packed(tmp_path / "20240101-rasa.tar.gz", files)
     for command in ("shell", "run"):
         assert main([command, "--project", str(tmp_path), "-m", str(model)]) == 1
         err = capsys.readouterr().err
@@ -117,7 +104,7 @@ def test_a_rasa_model_is_named_as_one(tmp_path: Path, capsys, files: dict[str, s
 
 
 def test_a_tar_without_a_manifest_is_not_a_model(tmp_path: Path, capsys) -> None:
-    model = _packed(tmp_path / "notes.tar", {"notes.txt": "hello"})
+    model = packed(tmp_path / "notes.tar", {"notes.txt": "hello"})
     assert main(["shell", "--project", str(tmp_path), "-m", str(model)]) == 1
     err = capsys.readouterr().err
     assert "is not a dialogflowlite model: it has no manifest.json" in err

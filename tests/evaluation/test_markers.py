@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from story_data import MOOD_MARKERS
 
 from dialogflowlite.errors import ConfigError, ProjectNotFoundError, ProjectValidationError
 from dialogflowlite.evaluation.markers import (
@@ -251,19 +252,6 @@ def test_asking_for_more_conversations_than_stored_takes_them_all(caplog) -> Non
 
 
 # ---------------------------------------------------------------- outputs
-
-MOOD_MARKERS = """\
-    marker_mood_expressed:
-      or:
-        - intent: mood_unhappy
-        - intent: mood_great
-    marker_cheer_up_failed:
-      seq:
-        - intent: mood_unhappy
-        - action: utter_cheer_up
-        - action: utter_did_that_help
-        - intent: deny
-    """
 
 ANN = [*session_start(), user("mood_unhappy"), action("utter_cheer_up"),
        action("utter_did_that_help"), action("action_listen"), user("deny"),

@@ -10,12 +10,10 @@ plugins`` lists it, and the package's own tests pass.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from plugin_packages import assert_package_tests_pass
 
 from dialogflowlite.cli.main import main
 from dialogflowlite.components.nlu.pipeline import NluPipeline, pipeline_problems
@@ -145,15 +143,4 @@ def test_a_misspelt_setting_names_its_line(first_party, write_project) -> None:
 
 
 def test_the_lookup_packages_own_tests_pass() -> None:
-    root = PLUGINS / "dialogflowlite-lookup"
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert " passed" in result.stdout
+    assert_package_tests_pass(PLUGINS / "dialogflowlite-lookup")

@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from plugin_packages import assert_package_tests_pass
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.cli.main import main
@@ -205,22 +206,7 @@ def test_disable_plugins_hides_it(keywords_plugin, monkeypatch, capsys) -> None:
 
 
 def test_the_plugins_own_tests_pass() -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(PLUGIN_ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(
-            os.pathsep
-        ),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=PLUGIN_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert " passed" in result.stdout
+    assert_package_tests_pass(PLUGIN_ROOT, timeout=300)
 
 
 def test_pip_installed_copy_is_found_through_its_entry_point(tmp_path) -> None:

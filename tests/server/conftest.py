@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from plain_data import train_model, with_model
-from serving_helpers import write_tiny_project
+from serving_helpers import CallbackReceiver, write_tiny_project
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +52,11 @@ def make_app(agent, tmp_path: Path) -> Iterator[AppFactory]:
     yield make
 
 
+@pytest.fixture
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    """A callback URL that records the replies posted to it, closed after the test."""
+    with CallbackReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from plain_data import train_model, write_files
+
 DOMAIN = """
 version: "3.1"
 intents:
@@ -102,13 +104,7 @@ def write_tiny_project(root: Path, endpoints: str | None = None,
     """Write the tiny bot's files into ``root``."""
     files = {"domain.yml": DOMAIN, "data/rules.yml": RULES, "config.yml": CONFIG,
              "endpoints.yml": endpoints, "credentials.yml": credentials}
-    for relative, text in files.items():
-        if text is None:
-            continue
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
+    return write_files(root, {name: text for name, text in files.items() if text is not None})
 
 
 #: what the tiny bot answers ``/greet`` with
@@ -118,8 +114,6 @@ GREETING = "Hello! How can I help?"
 def train_tiny_bot_greeting(root: Path, greeting: str) -> Path:
     """Train the tiny bot, written under ``root``, answering ``/greet`` with ``greeting``
     instead of :data:`GREETING` (another model to swap in); the model file's path."""
-    from plain_data import train_model
-
     domain = write_tiny_project(root) / "domain.yml"
     domain.write_text(domain.read_text().replace(GREETING, greeting), encoding="utf-8")
     return train_model(root)
@@ -264,3 +258,18 @@ class StubHttpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CallbackReceiver(StubHttpServer):
+    """A callback channel's URL (``/replies``) that records the JSON posted to it, or
+    refuses every post with ``status``."""
+
+    def __init__(self, status: int = 200) -> None:
+        super().__init__(lambda request: (status, {}, b""), path="/replies")
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        """The JSON bodies posted so far, in order."""
+        import json
+
+        return [json.loads(r.body) for r in self.requests]

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
-from serving_helpers import CARDS, StubHttpServer, greet_with, request
+from serving_helpers import CARDS, CallbackReceiver, greet_with, request
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.callback import CallbackChannel
 from dialogflowlite.server.channels.loader import enabled_channels
 
 
-class Receiver(StubHttpServer):
-    """A callback URL that records the JSON posted to it (or refuses with a status)."""
-
-    def __init__(self, status: int = 200) -> None:
-        super().__init__(lambda request: (status, {}, b""), path="/replies")
-
-    @property
-    def received(self) -> list[dict]:
-        return [json.loads(r.body) for r in self.requests]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    try:
-        yield found
-    finally:
-        found.close()
-
-
-def test_replies_go_to_the_callback_url_in_order(make_app, agent, receiver: Receiver) -> None:
-    app = make_app(credentials={"callback": {"url": receiver.url}})
+def test_replies_go_to_the_callback_url_in_order(
+        make_app, agent, callback_receiver: CallbackReceiver) -> None:
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}})
 
     async def main() -> tuple[int, str, list[dict]]:
         response = await request(app, "post", "/webhooks/callback/webhook",
@@ -45,7 +25,7 @@ def test_replies_go_to_the_callback_url_in_order(make_app, agent, receiver: Rece
 
     status, text, stored = asyncio.run(main())
     assert (status, text) == (200, "success")
-    assert receiver.received == [{
+    assert callback_receiver.received == [{
         "recipient_id": "cal", "text": "Pick a colour",
         "buttons": [{"title": "Red", "payload": '/choose{"colour": "red"}'},
                     {"title": "Blue", "payload": '/choose{"colour": "blue"}'}]}]
@@ -53,12 +33,13 @@ def test_replies_go_to_the_callback_url_in_order(make_app, agent, receiver: Rece
     assert user["input_channel"] == "callback"
 
 
-def test_cards_are_delivered_as_rasas_rest_replies(make_app, agent, receiver: Receiver) -> None:
+def test_cards_are_delivered_as_rasas_rest_replies(
+        make_app, agent, callback_receiver: CallbackReceiver) -> None:
     greet_with(agent, CARDS)
-    app = make_app(credentials={"callback": {"url": receiver.url}})
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}})
     asyncio.run(request(app, "post", "/webhooks/callback/webhook",
                         json={"sender": "cal", "message": "/greet"}))
-    assert receiver.received == [
+    assert callback_receiver.received == [
         {"recipient_id": "cal", "text": "Our cats"},
         {"recipient_id": "cal", "text": "Tom : grey",
          "buttons": [{"title": "Adopt", "payload": "/choose"}]},
@@ -66,7 +47,7 @@ def test_cards_are_delivered_as_rasas_rest_replies(make_app, agent, receiver: Re
 
 
 def test_a_refused_delivery_is_logged_and_the_turn_kept(make_app, agent, caplog) -> None:
-    refusing = Receiver(status=503)
+    refusing = CallbackReceiver(status=503)
     try:
         app = make_app(credentials={"callback": {"url": refusing.url}})
         with caplog.at_level("ERROR"):
@@ -89,12 +70,12 @@ def test_an_unreachable_url_is_logged(caplog) -> None:
     assert "a reply to 'x' was not delivered to http://127.0.0.1:9/nothing" in caplog.text
 
 
-def test_bad_requests_and_settings(make_app, receiver: Receiver) -> None:
-    app = make_app(credentials={"callback": {"url": receiver.url}})
+def test_bad_requests_and_settings(make_app, callback_receiver: CallbackReceiver) -> None:
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}})
     response = asyncio.run(request(app, "post", "/webhooks/callback/webhook",
                                    json={"sender": "x"}))
     assert response.status == 400 and "message" in response.json["message"]
-    assert receiver.received == []
+    assert callback_receiver.received == []
     with pytest.raises(ConfigError, match="callback: `url` is missing"):
         enabled_channels({"callback": {}})
     with pytest.raises(ConfigError, match="callback: `url` must be an http"):
@@ -102,32 +83,33 @@ def test_bad_requests_and_settings(make_app, receiver: Receiver) -> None:
     for timeout in ("soon", 0, -5, True, float("nan"), "inf"):
         # zero or less would only fail every delivery once the server runs
         with pytest.raises(ConfigError, match="`timeout` must be a positive number"):
-            enabled_channels({"callback": {"url": receiver.url, "timeout": timeout}})
+            enabled_channels({"callback": {"url": callback_receiver.url, "timeout": timeout}})
     with pytest.raises(ConfigError, match="no setting 'timeuot'"):
-        enabled_channels({"callback": {"url": receiver.url, "timeuot": 5}})
+        enabled_channels({"callback": {"url": callback_receiver.url, "timeuot": 5}})
     # the address is kept exactly as written, a trailing slash included
     assert enabled_channels({"callback": {"url": "http://x/in/"}})[0].url == "http://x/in/"
 
 
-def test_rasas_endpoint_keys_authenticate_the_deliveries(receiver: Receiver) -> None:
+def test_rasas_endpoint_keys_authenticate_the_deliveries(
+        callback_receiver: CallbackReceiver) -> None:
     import base64
 
     from dialogflowlite.server.channels.callback import CallbackChannel
 
-    channel = CallbackChannel({"url": receiver.url, "headers": {"X-Api-Key": "k1"},
+    channel = CallbackChannel({"url": callback_receiver.url, "headers": {"X-Api-Key": "k1"},
                                "params": {"tenant": "shop"}, "token": "t0ken",
                                "token_name": "auth", "basic_auth": {"username": "bot",
                                                                     "password": "pw"}})
     assert asyncio.run(channel.deliver([{"recipient_id": "u", "text": "hi"}])) == 1
-    (delivery,) = receiver.requests
+    (delivery,) = callback_receiver.requests
     assert delivery.headers["X-Api-Key"] == "k1"
     assert delivery.headers["Authorization"] == "Basic " + base64.b64encode(b"bot:pw").decode()
     assert sorted(delivery.path.partition("?")[2].split("&")) == ["auth=t0ken", "tenant=shop"]
     assert json.loads(delivery.body) == {"recipient_id": "u", "text": "hi"}
 
 
-def test_endpoint_keys_are_checked_at_start(receiver: Receiver, tmp_path) -> None:
-    url = receiver.url
+def test_endpoint_keys_are_checked_at_start(callback_receiver: CallbackReceiver, tmp_path) -> None:
+    url = callback_receiver.url
     with pytest.raises(ConfigError, match="`headers` must be a mapping"):
         enabled_channels({"callback": {"url": url, "headers": "X-Api-Key: k1"}})
     with pytest.raises(ConfigError, match="`basic_auth` needs a `username` and a `password`"):
@@ -146,22 +128,22 @@ def test_endpoint_keys_are_checked_at_start(receiver: Receiver, tmp_path) -> Non
     assert channel.access.params == {"token": "12345"}
 
 
-def test_trigger_intent_pushes_the_messages_to_the_callback_url(make_app,
-                                                                receiver: Receiver) -> None:
-    app = make_app(credentials={"callback": {"url": receiver.url}})
+def test_trigger_intent_pushes_the_messages_to_the_callback_url(
+        make_app, callback_receiver: CallbackReceiver) -> None:
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}})
     response = asyncio.run(request(app, "post", "/conversations/cal/trigger_intent",
                                    json={"name": "greet"},
                                    params={"output_channel": "callback"}))
     assert response.status == 200
-    assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
-    assert response.json["messages"] == receiver.received
+    assert callback_receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
+    assert response.json["messages"] == callback_receiver.received
 
 
 def test_a_turn_the_store_could_not_keep_is_an_error_status_not_success(
-        make_app, agent, receiver: Receiver) -> None:
+        make_app, agent, callback_receiver: CallbackReceiver) -> None:
     from failing_turns import store_down_for, user_texts
 
-    app = make_app(credentials={"callback": {"url": receiver.url}})
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}})
     store_down_for(agent)
     body = {"sender": "cal", "message": "/greet"}
 
@@ -174,11 +156,11 @@ def test_a_turn_the_store_could_not_keep_is_an_error_status_not_success(
     # the client is told, so it can send the message again; nothing went to the URL
     assert failed.status == 503 and (again.status, again.text) == (200, "success")
     assert user_texts(stored) == ["/greet"]
-    assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
+    assert callback_receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
 
 
-def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(make_app, tiny_model,
-                                                                     receiver: Receiver) -> None:
+def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(
+        make_app, tiny_model, callback_receiver: CallbackReceiver) -> None:
     """The client does not wait for the slow turn and Sanic cancels its request: the
     replies still reach the callback URL, before the server's stop is over."""
 
@@ -191,7 +173,7 @@ def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(make_app, t
 
     store = GatedStore()
     agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
-    app = make_app(agent=agent, credentials={"callback": {"url": receiver.url}})
+    app = make_app(agent=agent, credentials={"callback": {"url": callback_receiver.url}})
 
     async def scenario() -> list[dict]:
         async with serving(app) as url:
@@ -204,9 +186,9 @@ def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(make_app, t
                 with pytest.raises(asyncio.CancelledError):
                     await posting
             await asyncio.sleep(0.3)  # Sanic notices the lost connection, cancels the handler
-            received_before = receiver.received
+            received_before = callback_receiver.received
             asyncio.get_running_loop().call_later(0.3, store.gate.set)
         return received_before
 
     assert asyncio.run(scenario()) == []
-    assert receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]
+    assert callback_receiver.received == [{"recipient_id": "cal", "text": "Hello! How can I help?"}]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ci_services import service_url
 from serving_helpers import request
 
 from dialogflowlite import hookimpl
@@ -90,10 +90,7 @@ def test_sql_broker_on_sqlite_fills_rasas_events_table(tiny_model: Path, tmp_pat
 
 
 def test_sql_broker_on_postgres(tiny_model: Path) -> None:
-    url = os.environ.get("DFL_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("DFL_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against "
-                    "(.ci/run starts one)")
+    url = service_url("DFL_TEST_POSTGRES_URL", "PostgreSQL")
     import psycopg
 
     sender = f"pg-{uuid.uuid4().hex[:8]}"
@@ -109,10 +106,7 @@ def test_sql_broker_on_postgres(tiny_model: Path) -> None:
 
 @pytest.mark.mysql
 def test_sql_broker_on_mysql(tiny_model: Path) -> None:
-    url = os.environ.get("DFL_TEST_MYSQL_URL")
-    if not url:
-        pytest.skip("DFL_TEST_MYSQL_URL is not set: no MySQL/MariaDB server to test against "
-                    "(.ci/run starts one)")
+    url = service_url("DFL_TEST_MYSQL_URL", "MySQL/MariaDB")
     pymysql = pytest.importorskip("pymysql")
     from dialogflowlite.stores.mysql import connect_settings
 
@@ -132,10 +126,7 @@ def test_sql_broker_on_mysql(tiny_model: Path) -> None:
 
 @pytest.mark.mysql
 def test_sql_broker_on_mysql_replaces_a_connection_the_server_dropped(monkeypatch) -> None:
-    url = os.environ.get("DFL_TEST_MYSQL_URL")
-    if not url:
-        pytest.skip("DFL_TEST_MYSQL_URL is not set: no MySQL/MariaDB server to test against "
-                    "(.ci/run starts one)")
+    url = service_url("DFL_TEST_MYSQL_URL", "MySQL/MariaDB")
     pymysql = pytest.importorskip("pymysql")
     from dialogflowlite.stores import mysql
 

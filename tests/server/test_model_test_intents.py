@@ -8,16 +8,9 @@ from pathlib import Path
 
 import pytest
 from serving_helpers import request
+from story_data import GREET_EXAMPLES, nlu_yaml
 
-NLU = """
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hi
-    - hello
-    - hey there
-    - good morning
+NLU = nlu_yaml(GREET_EXAMPLES, """\
 - intent: travel
   examples: |
     - fly to [Rome](city)
@@ -27,7 +20,7 @@ nlu:
 - regex: city
   examples: |
     - Rome|Paris|Oslo|Lima
-"""
+""")
 
 CONFIG = """
 language: en

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ci_services import service_url
 from test_event_brokers import TURNS, by_sender, converse, load_agent
 
 from dialogflowlite.brokers.base import create_event_broker
@@ -21,11 +21,7 @@ from dialogflowlite.errors import ConfigError, EventBrokerError
 
 
 def rabbitmq_url() -> str:
-    url = os.environ.get("DFL_TEST_RABBITMQ_URL")
-    if not url:
-        pytest.skip("DFL_TEST_RABBITMQ_URL is not set: no RabbitMQ server to test against "
-                    "(.ci/run starts one)")
-    return url
+    return service_url("DFL_TEST_RABBITMQ_URL", "RabbitMQ")
 
 
 def closed_port() -> int:

@@ -4,35 +4,12 @@ scheduled it, as in Rasa: here the ``output_channel`` of ``POST .../tracker/even
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from serving_helpers import StubHttpServer, request
+from serving_helpers import CallbackReceiver, request
 
 GREETING = {"recipient_id": "cal", "text": "Hello! How can I help?"}
-
-
-class Receiver(StubHttpServer):
-    """A callback URL that records the JSON posted to it."""
-
-    def __init__(self) -> None:
-        super().__init__(lambda request: (200, {}, b""), path="/replies")
-
-    @property
-    def received(self) -> list[dict]:
-        return [json.loads(r.body) for r in self.requests]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    try:
-        yield found
-    finally:
-        found.close()
 
 
 def greet_reminder(seconds: float = 0.3) -> dict:
@@ -60,33 +37,33 @@ async def remind_after_message(app, agent, channel: str, sender: str,
 
 
 def test_a_reminder_is_pushed_through_the_channel_the_user_wrote_through(
-        make_app, agent, receiver: Receiver) -> None:
-    app = make_app(credentials={"callback": {"url": receiver.url}, "rest": {}})
+        make_app, agent, callback_receiver: CallbackReceiver) -> None:
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}, "rest": {}})
     stored = asyncio.run(remind_after_message(app, agent, "callback", "cal"))
     assert stored[-1]["event"] == "action" and stored[-1]["name"] == "action_listen"
     assert [e["text"] for e in stored if e["event"] == "user"][-1] == "EXTERNAL: greet"
     # the answer to the user's message, then the reminder's message, unasked
-    assert receiver.received == [GREETING, GREETING]
+    assert callback_receiver.received == [GREETING, GREETING]
 
 
-def test_a_reminder_of_a_rest_conversation_is_only_stored(make_app, agent, receiver: Receiver,
-                                                          caplog) -> None:
-    app = make_app(credentials={"callback": {"url": receiver.url}, "rest": {}})
+def test_a_reminder_of_a_rest_conversation_is_only_stored(
+        make_app, agent, callback_receiver: CallbackReceiver, caplog) -> None:
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}, "rest": {}})
     with caplog.at_level(logging.DEBUG, logger="dialogflowlite.dialogue.processor"):
         stored = asyncio.run(remind_after_message(app, agent, "rest", "rex"))
     assert [e["text"] for e in stored if e["event"] == "bot"] == [GREETING["text"]] * 2
-    assert receiver.received == []
+    assert callback_receiver.received == []
     assert "of 'rex' were only stored" in caplog.text
 
 
 def test_a_reminder_appended_without_an_output_channel_is_only_stored(
-        make_app, agent, receiver: Receiver) -> None:
+        make_app, agent, callback_receiver: CallbackReceiver) -> None:
     # Rasa's collecting output channel: the messages of the reminder reach no one,
     # though the user's latest message came through a channel that could push them
-    app = make_app(credentials={"callback": {"url": receiver.url}, "rest": {}})
+    app = make_app(credentials={"callback": {"url": callback_receiver.url}, "rest": {}})
     stored = asyncio.run(remind_after_message(app, agent, "callback", "cid", None))
     assert [e["text"] for e in stored if e["event"] == "bot"] == [GREETING["text"]] * 2
-    assert receiver.received == [{**GREETING, "recipient_id": "cid"}]
+    assert callback_receiver.received == [{**GREETING, "recipient_id": "cid"}]
 
 
 def test_a_reminder_put_without_a_name_is_stored_with_one(make_app, agent) -> None:

@@ -4,27 +4,16 @@ started them."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
-
-
-def _postgres_url() -> str:
-    url = os.environ.get("DFL_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("DFL_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against "
-                    "(.ci/run starts one)")
-    return url
+from ci_services import service_url
 
 
 def _mysql_url() -> str:
     """The test MySQL/MariaDB server's URL (a user that may create databases), or a skip."""
-    url = os.environ.get("DFL_TEST_MYSQL_URL")
-    if not url:
-        pytest.skip("DFL_TEST_MYSQL_URL is not set: no MySQL/MariaDB server to test against "
-                    "(.ci/run starts one)")
+    url = service_url("DFL_TEST_MYSQL_URL", "MySQL/MariaDB")
     pytest.importorskip("aiomysql")
     return url
 
@@ -40,20 +29,12 @@ def _mysql_admin(url: str):
     return pymysql.connect(**settings, autocommit=True)
 
 
-def _redis_url() -> str:
-    url = os.environ.get("DFL_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("DFL_TEST_REDIS_URL is not set: no Redis server to test against "
-                    "(.ci/run starts one)")
-    return url
-
-
 @pytest.fixture
 def postgres_db() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test; its URL."""
     import psycopg
 
-    url = _postgres_url()
+    url = service_url("DFL_TEST_POSTGRES_URL", "PostgreSQL")
     name = f"dfl_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -85,7 +66,7 @@ def redis_url() -> Iterator[str]:
     """The test Redis server's URL; keys of the test's prefix are removed afterwards."""
     import redis
 
-    url = _redis_url()
+    url = service_url("DFL_TEST_REDIS_URL", "Redis")
     yield url
     client = redis.Redis.from_url(url)
     try:

@@ -12,7 +12,12 @@ import asyncio
 import json
 
 import pytest
-from template_domains import custom_slot_domain
+from template_domains import (
+    CHANNEL_RESPONSE,
+    VERTICAL_BUTTONS_RESPONSE,
+    VIP_STATUS_RESPONSE,
+    custom_slot_domain,
+)
 
 from dialogflowlite.components.generation.messages import rasa_replies
 from dialogflowlite.components.generation.responder import Responder
@@ -29,26 +34,11 @@ DOMAIN = custom_slot_domain({"vip": "bool"}, """\
   utter_with_id:
   - id: greet_1
     text: "Hi"
-  utter_vertical:
-  - text: "Which one?"
-    button_type: vertical
-    buttons:
-    - title: "A"
-      payload: /a
+""" + VERTICAL_BUTTONS_RESPONSE + """\
   utter_with_metadata:
   - text: "Tagged"
     metadata: {foo: 1}
-  utter_status:
-  - text: "Welcome back, valued guest."
-    condition:
-    - type: slot
-      name: vip
-      value: true
-  - text: "Welcome."
-  utter_channel:
-  - text: "plain"
-  - text: "slack version"
-    channel: slack
+""" + VIP_STATUS_RESPONSE + CHANNEL_RESPONSE + """\
   utter_tagged:
   - text: "Tagged"
     tone: warm

@@ -3,7 +3,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from template_domains import custom_slot_domain
+from template_domains import (
+    CHANNEL_RESPONSE,
+    VERTICAL_BUTTONS_RESPONSE,
+    VIP_STATUS_RESPONSE,
+    custom_slot_domain,
+)
 
 from dialogflowlite.components.generation.messages import to_rest
 from dialogflowlite.components.generation.templates import TemplateRenderer, interpolate
@@ -20,13 +25,7 @@ DOMAIN = custom_slot_domain({"name": "text", "vip": "bool", "city": "text"}, """
   - text: "three"
   utter_hello:
   - text: "Hello {name}, welcome to {city}!"
-  utter_status:
-  - text: "Welcome back, valued guest."
-    condition:
-    - type: slot
-      name: vip
-      value: true
-  - text: "Welcome."
+""" + VIP_STATUS_RESPONSE + """\
   utter_city:
   - text: "Paris it is."
     condition:
@@ -34,10 +33,7 @@ DOMAIN = custom_slot_domain({"name": "text", "vip": "bool", "city": "text"}, """
       name: city
       value: paris
   - text: "Somewhere."
-  utter_channel:
-  - text: "plain"
-  - text: "slack version"
-    channel: slack
+""" + CHANNEL_RESPONSE + """\
   utter_rich:
   - text: "Pick one, {name}"
     buttons:
@@ -56,12 +52,7 @@ DOMAIN = custom_slot_domain({"name": "text", "vip": "bool", "city": "text"}, """
     quick_replies:
     - title: "A"
       payload: /a
-  utter_vertical:
-  - text: "Which one?"
-    button_type: vertical
-    buttons:
-    - title: "A"
-      payload: /a
+""" + VERTICAL_BUTTONS_RESPONSE + """\
   utter_elements:
   - text: "Cards"
     elements:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_encoder import with_entity_regex_features
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
@@ -273,27 +274,7 @@ def test_roles_groups_and_retrieval_intents(tiny_model: Path) -> None:
 
 
 def test_regex_features_are_used_and_matched_by_name(tiny_model: Path, toy) -> None:
-    data = TrainingData(
-        examples=[
-            Message(
-                text=m.text,
-                intent=m.intent,
-                entities=m.entities,
-                tokens=m.tokens,
-                features={
-                    "regex": {
-                        "names": ["city_lookup", "digits"],
-                        "token": [
-                            [float(any(e.start <= t.start < e.end for e in m.entities)), 0.0]
-                            for t in m.tokens
-                        ],
-                        "sentence": [float(bool(m.entities)), 0.0],
-                    }
-                },
-            )
-            for m in toy.examples
-        ]
-    )
+    data = TrainingData(examples=with_entity_regex_features(toy, ["city_lookup", "digits"]))
     component = train(tiny_model, data, epochs=20)
     assert component.regex_names == ["city_lookup", "digits"]
     assert component.model.config.num_token_features == 2

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_encoder import with_entity_regex_features
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
@@ -124,25 +125,7 @@ def test_round_trip(tmp_path: Path, trained) -> None:
 
 
 def test_without_crf_and_with_regex_features(toy: TrainingData) -> None:
-    examples = [
-        Message(
-            text=m.text,
-            intent=m.intent,
-            entities=m.entities,
-            tokens=m.tokens,
-            features={
-                "regex": {
-                    "names": ["city"],
-                    "token": [
-                        [float(any(e.start <= t.start < e.end for e in m.entities))]
-                        for t in m.tokens
-                    ],
-                    "sentence": [float(bool(m.entities))],
-                }
-            },
-        )
-        for m in toy.examples
-    ]
+    examples = with_entity_regex_features(toy, ["city"])
     component = train(TrainingData(examples=examples), use_crf=False)
     assert component.model.heads.crf is None
     assert component.model.config.num_token_features == 1

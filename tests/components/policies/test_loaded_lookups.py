@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from policy_helpers import act, predict, said, trained
+from story_data import GREET_RULE, GREET_STORY, rules_yaml, stories_yaml
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.policies.base import REVISION_KEY
@@ -22,27 +23,14 @@ from dialogflowlite.components.policies.memoization import (
 from dialogflowlite.components.policies.rule import RULES_FILE, RulePolicy
 from dialogflowlite.components.policies.states import StateFeaturizer
 
-STORIES = """
-version: "3.1"
-stories:
-- story: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
+STORIES = stories_yaml(GREET_STORY, """\
 - story: bye
   steps:
   - intent: bye
   - action: utter_bye
-"""
+""")
 
-RULES = """
-version: "3.1"
-rules:
-- rule: greet
-  steps:
-  - intent: greet
-  - action: utter_greet
-"""
+RULES = rules_yaml(GREET_RULE)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from policy_helpers import act, said, tracker, trained
+from story_data import GREET_RULE, THANKS_STORY, rules_yaml, stories_yaml
 
 from dialogflowlite.components.policies.base import Conversation, Policy, PolicyPrediction
 from dialogflowlite.components.policies.ensemble import ActionPrediction, PolicyEnsemble
@@ -111,21 +112,8 @@ def test_events_of_every_policy_are_passed_on() -> None:
 
 
 def test_rules_and_memoization_together(dialogue_project) -> None:
-    project = dialogue_project(rules="""
-        version: "3.1"
-        rules:
-        - rule: greet
-          steps:
-          - intent: greet
-          - action: utter_greet
-        """, stories="""
-        version: "3.1"
-        stories:
-        - story: thanks
-          steps:
-          - intent: thanks
-          - action: utter_noworries
-        """)
+    project = dialogue_project(rules=rules_yaml(GREET_RULE),
+                               stories=stories_yaml(THANKS_STORY))
     policies = [trained(MemoizationPolicy(), project),
                 trained(RulePolicy({"core_fallback_threshold": 0.4}), project)]
     ensemble = PolicyEnsemble.from_policies(policies)
