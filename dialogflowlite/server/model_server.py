@@ -21,8 +21,11 @@ After each switch only the newest ``keep`` pulled files stay in ``models/``
 file).
 
 Workers of one server (``--workers``) share the pulls: a pull holds a lock
-file in ``models/``, and the newest pull is recorded with its ETag, its URL
-and the server's run in ``models/.pulled.json``. The model a worker pulls is
+file in ``models/`` until the model it found is loaded, and is then recorded
+with its ETag, its URL and the server's run in ``models/.pulled.json`` (a
+worker that dies before leaves no record). A download of the served bytes
+under a new ETag rewrites the record, so no worker asks with the old one
+again. ``PUT /model`` with ``model_server`` always asks the server. The model a worker pulls is
 a model choice like ``PUT /model``: that worker records it in
 ``models/.served.json`` (see
 :class:`~dialogflowlite.server.models.SharedModelChoice`), and the newest
@@ -32,7 +35,9 @@ worker that finds a pull of another worker of this run takes only its ETag
 choices, as it does before each request: the pulled model, unless a newer
 ``PUT`` or ``DELETE /model`` was recorded after it. Each pull first follows
 the recorded choices too, so that it asks the model server the newest choice
-names. A pull left by an earlier server (within the last interval) is a model
+names; a ``PUT`` or ``DELETE /model`` recorded while the pulled model
+downloads or loads wins (:func:`~dialogflowlite.server.models.choice_mark`).
+A pull left by an earlier server (within the last interval) is a model
 this run has not chosen yet: the worker that finds it switches to it and
 records it as its own pull.
 """
@@ -44,6 +49,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,27 +127,57 @@ class ModelServer:
         return cls(url, project_dir / "models", wait, timeout,
                    {str(k): str(v) for k, v in headers.items()}, keep)
 
-    async def pull(self, current: Path | None = None) -> Path | None:
+    async def pull(self, current: Path | None = None, *, take: bool = True,
+                   switch: Callable[[Path], Awaitable[Any]] | None = None) -> Path | None:
         """The model file to switch to, or None (nothing new, or the pull failed).
 
         Another worker's pull of this run is taken from ``models/`` when there
         is one (:attr:`taken_from_another_worker` says so); so is a recent pull
         of an earlier server. Otherwise the model is downloaded if it changed.
         ``current`` is the running model's file: a download with the same bytes
-        is not a new model.
+        is not a new model. ``take=False`` always asks the model server (``PUT
+        /model`` with ``model_server``: the model it serves now, not one pulled
+        earlier).
+
+        ``switch`` switches to a model this pull found (still holding the pull
+        lock, so no other worker downloads it meanwhile); only then is the pull
+        recorded in ``models/.pulled.json``, so a worker that dies before its
+        switch leaves no record that would make the others skip the model. A
+        model ``switch`` fails on is deleted (it must not be the newest file at
+        the next start) and the error raised; its ETag is kept, so the same
+        model is not downloaded again.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         async with process_lock(self.folder / PULL_LOCK):
             self.taken_from_another_worker = False
             record = self._read_record()
-            if record is not None and record["etag"] != self.etag:
+            if take and record is not None and record["etag"] != self.etag:
                 taken = self._take(record, current)
-                if taken is not None:
+                if self.taken_from_another_worker:
                     return taken
+                if taken is not None:  # an earlier server's pull, which this worker takes
+                    return await self._switch_and_record(taken, switch)
             pulled = await self._download(current)
-            if pulled is not None and self.etag:
-                self._write_record(pulled)
-            return pulled
+            if pulled is None:
+                if current is not None and record is not None and self.etag and \
+                        self.etag != record["etag"] and self.folder / record["file"] == current:
+                    # the same bytes under a new ETag: recorded, so that no worker asks
+                    # with the old one again (and downloads the whole model for nothing)
+                    self._write_record(current)
+                return None
+            return await self._switch_and_record(pulled, switch)
+
+    async def _switch_and_record(self, pulled: Path,
+                                 switch: Callable[[Path], Awaitable[Any]] | None) -> Path:
+        if switch is not None:
+            try:
+                await switch(pulled)
+            except BaseException:
+                pulled.unlink(missing_ok=True)
+                raise
+        if self.etag:
+            self._write_record(pulled)
+        return pulled
 
     def _read_record(self) -> dict[str, Any] | None:
         """The newest pull from this server's URL, or None."""
@@ -165,9 +201,13 @@ class ModelServer:
         if not path.is_file():
             return None
         if self.run_id is not None and record["run"] == self.run_id:
+            self.etag = record["etag"]
+            if current is not None and path == current:
+                # this worker serves it already: asked with that ETag, the server answers
+                # 304 (a download of the same bytes under a newer ETag rewrites the record)
+                return None
             # that worker records the model as a choice: following the recorded choices
             # loads it, unless a newer one was made since
-            self.etag = record["etag"]
             self.taken_from_another_worker = True
             return path
         # an earlier server's pull: only a recent one may still be the newest
@@ -178,8 +218,7 @@ class ModelServer:
         if current is not None and path == current:
             # already served: asked with its ETag, the server answers 304, not the model
             return None
-        # not chosen in this run yet: this worker's pull now, which it records
-        self._write_record(path)
+        # not chosen in this run yet: this worker's pull now, which it records once switched
         logger.info("model %s was pulled before; switching to it", path.name)
         return path
 
@@ -278,27 +317,28 @@ async def keep_pulling(app: Sanic, server: ModelServer) -> None:
     this pulling); a model this worker pulls is recorded as the newest choice,
     and one another worker pulled is loaded by following the recorded choices.
     """
-    from dialogflowlite.server.models import follow_shared_choice, swap_model
+    from dialogflowlite.server.models import choice_mark, follow_shared_choice, swap_model
 
     share_pulls(app, server)
     while True:
-        pulled = None
         try:
             await follow_shared_choice(app)
-            pulled = await server.pull(getattr(app.ctx, "model_file", None))
+            # a PUT or DELETE /model made while the pulled model downloads or loads wins
+            since = choice_mark(app)
+
+            async def switch(pulled: Path, since: Any = since) -> None:
+                await swap_model(app, str(pulled), since=since)
+
+            await server.pull(getattr(app.ctx, "model_file", None), switch=switch)
             if server.taken_from_another_worker:
                 # recorded by the worker that pulled it, in its place among the choices
-                pulled = None
                 await follow_shared_choice(app)
-            elif pulled is not None:
-                await swap_model(app, str(pulled))
+            else:
                 server.prune(getattr(app.ctx, "model_file", None))
         except Exception as e:  # a bad pull never stops the server or the next pull
+            # (a model that does not load was deleted; its ETag is kept: the same model
+            # is not downloaded again)
             logger.error("pulling a model from %s failed: %s", server.url, e)
-            if pulled is not None:
-                # a model that does not load must not be the newest file at the next start
-                # (its ETag is kept: the same model is not downloaded again)
-                pulled.unlink(missing_ok=True)
         if not server.wait_time_between_pulls:
             return
         await asyncio.sleep(server.wait_time_between_pulls)

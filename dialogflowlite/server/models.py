@@ -11,7 +11,8 @@ The choices are numbered in the order they are recorded (a model is recorded
 once it is loaded), and the newest one is what every worker serves, whatever
 its source: a model another worker pulled is loaded by following that
 record too (see :mod:`dialogflowlite.server.model_server`), never past a
-``PUT`` or ``DELETE /model`` recorded after it.
+``PUT`` or ``DELETE /model`` recorded after it, nor past one recorded while
+the pulled model downloaded or loaded (:func:`choice_mark`).
 """
 
 from __future__ import annotations
@@ -195,8 +196,25 @@ def model_fingerprints(model_file: Path) -> dict[str, str]:
     return {c.key: c.fingerprint for c in archive.manifest.components}
 
 
+#: what the model choices were when a pull began: (changes in this worker, number of the
+#: newest recorded choice it knew), see :func:`choice_mark`
+ChoiceMark = tuple[int, int]
+
+
+def choice_mark(app: Any) -> ChoiceMark:
+    """Where the model choices stand now, for a model pull about to begin.
+
+    :func:`swap_model` given it drops the model it loaded when a choice was
+    made since (a ``PUT`` or ``DELETE /model`` of this worker or another one,
+    recorded while the pull downloaded or loaded its model): the newer choice
+    wins, though the pull publishes later.
+    """
+    shared = getattr(app.ctx, "shared_model", None)
+    return (getattr(app.ctx, "model_changes", 0), shared.seen if shared is not None else 0)
+
+
 async def swap_model(app: Any, requested: str, *, model_server: dict[str, Any] | None = None,
-                     announce: bool = True) -> Path:
+                     announce: bool = True, since: ChoiceMark | None = None) -> Path | None:
     """Load ``requested`` next to the running model, then switch to it (``PUT /model``).
 
     Loading happens in a worker thread while the old model keeps answering;
@@ -211,31 +229,70 @@ async def swap_model(app: Any, requested: str, *, model_server: dict[str, Any] |
     Under ``--workers``, the other workers follow (unless ``announce`` is
     False: this worker follows another's choice); ``model_server`` is the
     model server the choice came from, which they then pull from too.
+
+    ``since`` (a :func:`choice_mark` taken when a model pull began): when a
+    model choice was made since, the loaded model is dropped, nothing
+    changes and None is returned.
     """
     async with app.ctx.model_swap_lock:
-        return await _swap_holding_lock(app, requested, model_server, announce)
+        return await _swap_holding_lock(app, requested, model_server, announce, since)
 
 
 async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, Any] | None,
-                             announce: bool) -> Path:
+                             announce: bool, since: ChoiceMark | None = None) -> Path | None:
     import time
+
+    from dialogflowlite.server.process_lock import process_lock
 
     config = app.ctx.config
     model_file = resolve_model_path(config, requested)
     old = app.ctx.agent
     stores = stores_of(old) if old is not None else getattr(app.ctx, "unloaded_stores", None)
+    del old  # nothing here keeps the replaced model alive
     started = time.perf_counter()
     agent, model_file = await asyncio.get_running_loop().run_in_executor(
         None, load_server_agent, config, model_file, stores)
+    if since is None:
+        _install(app, agent, model_file, started)
+        if announce:
+            await _announce(app, model_file, model_server)
+        return model_file
+    if getattr(app.ctx, "model_changes", 0) != since[0]:
+        return _drop(model_file)
+    shared = getattr(app.ctx, "shared_model", None)
+    if shared is None or not announce:
+        _install(app, agent, model_file, started)
+        return model_file
+    # checked and published under the record's lock: no choice lands in between
+    try:
+        async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
+            if shared.newest_number() > since[1]:
+                return _drop(model_file)
+            _install(app, agent, model_file, started)
+            shared.write(model_file, model_server)
+    except OSError as e:  # no lock to be had: served here, as a publish that fails
+        shared.not_told(e)
+        if app.ctx.agent is not agent:
+            _install(app, agent, model_file, started)
+    return model_file
+
+
+def _drop(model_file: Path) -> None:
+    # the loaded agent shares the running model's stores: they stay open; nothing else
+    # holds it, so it is freed
+    logger.info("model %s was pulled, but a newer model choice was made while it loaded; "
+                "it is not served", model_file.name)
+    return None
+
+
+def _install(app: Any, agent: Any, model_file: Path, started: float) -> None:
+    """Serve ``agent`` in place of the running model (holding the swap lock)."""
+    old = app.ctx.agent
     seconds = serve_agent(app, agent, model_file, started)
     app.ctx.unloaded_stores = None
     logger.info("switched to model %s (loaded in %.2f s)", model_file.name, seconds)
     if old is not None:
         retire_agent(app, old)
-    del old
-    if announce:
-        await _announce(app, model_file, model_server)
-    return model_file
 
 
 def serve_agent(app: Any, agent: Any, model_file: Path, started: float) -> float:
@@ -246,6 +303,7 @@ def serve_agent(app: Any, agent: Any, model_file: Path, started: float) -> float
     app.ctx.agent = agent
     app.ctx.model_file = model_file
     app.ctx.model_fingerprints = model_fingerprints(model_file)
+    app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
     seconds = time.perf_counter() - started
     app.ctx.metrics.model_load_seconds.set(seconds)
     app.ctx.metrics.model_loads.inc()
@@ -275,6 +333,7 @@ def _unload_holding_lock(app: Any) -> None:
     app.ctx.agent = None
     app.ctx.model_file = None
     app.ctx.model_fingerprints = {}
+    app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
 
 
 async def _announce(app: Any, model_file: Path | None,
@@ -302,7 +361,8 @@ class SharedModelChoice:
     choice, numbered, in ``models/.served.json``; before each request the
     others look at that file (one ``stat`` while nothing changed) and switch
     to a choice newer than their own (:func:`follow_shared_choice`), as do
-    their model pulls and ``GET /health``. The numbers order all the choices
+    their model pulls (``GET /health`` only starts the switch,
+    :func:`start_following`). The numbers order all the choices
     of all the workers: the file holds only the newest, which wins. A record
     of an earlier server (another ``run`` id) is ignored, so a restart serves
     the model it is started with.
@@ -316,6 +376,8 @@ class SharedModelChoice:
     _read_as: tuple[int, int, int] | None = None
     #: the switch to another worker's choice in progress, which requests wait for
     following: asyncio.Task | None = field(default=None, repr=False)
+    #: the choice :attr:`following` switches to
+    following_choice: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def path(self) -> Path:
@@ -328,22 +390,39 @@ class SharedModelChoice:
 
         try:
             async with process_lock(self.folder / SHARED_CHOICE_LOCK):
-                record = self._read()
-                number = max(self.seen, record.get("number", 0) if record else 0) + 1
-                data = {"run": self.run_id, "number": number,
-                        "model_file": str(model_file) if model_file is not None else None,
-                        "model_server": model_server}
-                partial = self.path.with_name(f"{SHARED_CHOICE_FILE}.{os.getpid()}")
-                # owner-only: a model server's headers may hold its access token
-                handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump(data, out)
-                os.replace(partial, self.path)  # readers never see half a file
-                self.seen = number
-                self._read_as = self._signature()
+                self.write(model_file, model_server)
         except OSError as e:
-            logger.error("the other workers cannot be told of the model change, they keep "
-                         "their model: writing %s failed: %s", self.path, e)
+            self.not_told(e)
+
+    def write(self, model_file: Path | None, model_server: dict[str, Any] | None) -> None:
+        """:meth:`publish`, for a caller holding the record's lock."""
+        try:
+            record = self._read()
+            number = max(self.seen, record.get("number", 0) if record else 0) + 1
+            data = {"run": self.run_id, "number": number,
+                    "model_file": str(model_file) if model_file is not None else None,
+                    "model_server": model_server}
+            partial = self.path.with_name(f"{SHARED_CHOICE_FILE}.{os.getpid()}")
+            # owner-only: a model server's headers may hold its access token
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(partial, self.path)  # readers never see half a file
+            self.seen = number
+            self._read_as = self._signature()
+        except OSError as e:
+            self.not_told(e)
+
+    def not_told(self, e: OSError) -> None:
+        """Log that the other workers keep their model, as writing the record failed."""
+        logger.error("the other workers cannot be told of the model change, they keep "
+                     "their model: writing %s failed: %s", self.path, e)
+
+    def newest_number(self) -> int:
+        """The number of the newest choice recorded or made by this worker (the file's
+        signature is not taken: :meth:`newer` still sees a choice read here)."""
+        record = self._read()
+        return max(self.seen, record["number"] if record else 0)
 
     def newer(self) -> dict[str, Any] | None:
         """Another worker's choice made since this worker's last one, or None."""
@@ -388,15 +467,28 @@ async def follow_shared_choice(app: Any) -> None:
     that no answer comes from the model another worker replaced. A model
     that fails to load is logged and this worker keeps its own.
     """
+    start_following(app)
+    shared = getattr(app.ctx, "shared_model", None)
+    if shared is not None and shared.following is not None:
+        await asyncio.shield(shared.following)
+
+
+def start_following(app: Any) -> dict[str, Any] | None:
+    """Begin switching to the model another worker chose since, if any, without waiting
+    for it; the choice being followed (``model_file`` None: no model), or None.
+
+    ``GET /health`` answers with this: a probe never waits for a model to load.
+    """
     shared = getattr(app.ctx, "shared_model", None)
     if shared is None:
-        return
+        return None
     if shared.following is None or shared.following.done():
         record = shared.newer()
         if record is None:
-            return
+            return None
         shared.following = asyncio.get_running_loop().create_task(_follow(app, record))
-    await asyncio.shield(shared.following)
+        shared.following_choice = record
+    return shared.following_choice
 
 
 def _serves(app: Any, wanted: str) -> bool:

@@ -246,3 +246,26 @@ def test_a_pull_from_another_model_server_is_not_taken(tmp_path: Path,
     assert pulled is not None and pulled.name != "pulled-20260101-000000.tar"
     assert not server.taken_from_another_worker
     assert host.if_none_match == [None] and server.etag == '"v1"'
+
+
+def test_the_same_model_under_a_new_etag_is_downloaded_once(
+        tmp_path: Path, other_model: Path) -> None:
+    """The server publishes the served bytes again under a new ETag: the pull that gets
+    them records that ETag, so no pull asks with the old one (and downloads it) again."""
+    import json
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    current = folder / "pulled-20260101-000000.tar"
+    shutil.copy(other_model, current)
+    (folder / ".pulled.json").write_text(json.dumps(
+        {"etag": '"v0"', "file": current.name, "time": 1.0, "run": "this-run"}))
+    with ModelHost(other_model.read_bytes(), etag='"v1"') as host:
+        record = json.loads((folder / ".pulled.json").read_text())
+        (folder / ".pulled.json").write_text(json.dumps({**record, "url": host.url}))
+        server = ModelServer.from_config({"url": host.url}, tmp_path)
+        server.run_id, server.etag = "this-run", '"v0"'
+        pulls = [asyncio.run(server.pull(current)) for _ in range(3)]
+        assert pulls == [None, None, None]
+        assert host.if_none_match == ['"v0"', '"v1"', '"v1"']
+    assert json.loads((folder / ".pulled.json").read_text())["etag"] == '"v1"'

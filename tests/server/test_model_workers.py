@@ -94,10 +94,13 @@ def test_a_model_unloaded_through_one_worker_is_unloaded_in_every_worker(two_wor
             async with session.put(f"{url_two}/model",
                                    json={"model_file": "models/other.tar"}) as response:
                 assert response.status == 204, await response.text()
+            # the probe of a worker with no model does not wait for the load it starts
             async with session.get(f"{url_one}/health") as response:
-                assert response.status == 200, await response.text()
+                assert response.status in (200, 503), await response.text()
             async with session.get(f"{url_one}/status") as response:
                 assert (await response.json())["model_file"] == "other.tar"
+            async with session.get(f"{url_one}/health") as response:
+                assert response.status == 200, await response.text()
             assert await _greeting(session, url_one) == OTHER_GREETING
 
     asyncio.run(main())
@@ -368,3 +371,137 @@ def test_a_worker_that_missed_a_choice_loads_only_the_newest(
 
     asyncio.run(main())
     assert _loads(two) == 2
+
+
+def test_a_model_server_put_asks_the_server_though_a_pull_of_it_is_recorded(
+        two_workers, other_model: Path, tiny_project: Path) -> None:
+    """``PUT /model`` with ``model_server`` serves what the server serves now, not a model
+    pulled from it earlier in this run (however old that pull's record is)."""
+    one, two = two_workers
+    downloads: list[Any] = []
+    models = tiny_project / "models"
+    # a worker pulled the first model from that server earlier; it serves another since
+    shutil.copy(one.ctx.config.model_path, models / "pulled-20260101-000000.tar")
+
+    async def main() -> None:
+        with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
+                            path="/bot.tar") as host:
+            (models / ".pulled.json").write_text(json.dumps(
+                {"etag": '"v0"', "file": "pulled-20260101-000000.tar", "time": 1.0,
+                 "url": host.url, "run": one.ctx.shared_model.run_id}), "utf-8")
+            async with serving(one) as url_one, serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                async with session.put(f"{url_one}/model", json={"model_server": {
+                        "url": host.url, "wait_time_between_pulls": 0}}) as response:
+                    assert response.status == 204, await response.text()
+                assert await _greeting(session, url_one) == OTHER_GREETING
+                assert await _greeting(session, url_two) == OTHER_GREETING
+
+    asyncio.run(main())
+    assert len(downloads) == 1
+
+
+def _slow_loads(monkeypatch, seconds: float, *, only_pulled: bool = False) -> None:
+    """Every model load (or only that of a pulled model) takes ``seconds`` longer."""
+    import time
+
+    from dialogflowlite.server import models
+
+    load = models.load_server_agent
+
+    def slow(config: Any, model_file: Path | None = None, stores: Any = None) -> Any:
+        if not only_pulled or (model_file is not None and model_file.name.startswith("pulled")):
+            time.sleep(seconds)
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", slow)
+
+
+def test_health_does_not_wait_for_a_model_another_worker_chose(
+        two_workers, monkeypatch) -> None:
+    """A probe with a one-second timeout passes while the worker loads the new model;
+    the old model answers meanwhile."""
+    one, two = two_workers
+    _slow_loads(monkeypatch, 2.0)
+
+    async def main() -> None:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            async with session.put(f"{url_one}/model",
+                                   json={"model_file": "models/other.tar"}) as response:
+                assert response.status == 204, await response.text()
+            probe = aiohttp.ClientTimeout(total=1.0)
+            async with session.get(f"{url_two}/health", timeout=probe) as response:
+                assert response.status == 200, await response.text()
+            # the load the probe started: the next request waits for it
+            assert await _greeting(session, url_two) == OTHER_GREETING
+
+    asyncio.run(main())
+    assert _loads(two) == 2
+
+
+@pytest.mark.parametrize(("through", "wait"), [
+    ("pulling worker", 0.5), ("other worker", 0.5),  # while the model downloads
+    ("other worker", 1.8),  # while it loads
+])
+def test_a_model_unloaded_while_a_pull_downloads_or_loads_stays_unloaded(
+        two_workers, other_model: Path, monkeypatch, through: str, wait: float) -> None:
+    """A ``DELETE /model`` answered while a pulled model downloads (one second) or
+    loads (1.5 s more) wins: the pull, finished later, does not serve its model."""
+    import time
+
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    _slow_loads(monkeypatch, 1.5, only_pulled=True)
+    answer = _model_server_of(other_model.read_bytes(), [])
+
+    def slow_answer(request: Any) -> tuple[int, dict, bytes]:
+        time.sleep(1.0)
+        return answer(request)
+
+    async def main() -> None:
+        with StubHttpServer(slow_answer, path="/bot.tar") as host:
+            async with serving(one) as url_one, serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                pulling = asyncio.create_task(keep_pulling(one, _pulls_once(one, host.url)))
+                await asyncio.sleep(wait)
+                url = url_one if through == "pulling worker" else url_two
+                async with session.delete(f"{url}/model") as response:
+                    assert response.status == 204
+                await pulling
+                for url in (url_one, url_two):
+                    async with session.post(f"{url}/model/parse",
+                                            json={"text": "/greet"}) as response:
+                        assert response.status == 409, await response.text()
+
+    asyncio.run(main())
+    assert one.ctx.agent is None and two.ctx.agent is None
+
+
+def test_a_pull_that_never_switched_leaves_no_record_the_others_would_skip(
+        two_workers, other_model: Path, tiny_project: Path, monkeypatch) -> None:
+    """A worker that stops while its pulled model loads (it dies, in production) leaves
+    no pull record: the next worker to pull downloads and serves the model itself."""
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    downloads: list[Any] = []
+    _slow_loads(monkeypatch, 1.0, only_pulled=True)
+
+    async def main() -> None:
+        with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
+                            path="/bot.tar") as host:
+            async with serving(one), serving(two) as url_two, \
+                    aiohttp.ClientSession() as session:
+                pulling = asyncio.create_task(keep_pulling(one, _pulls_once(one, host.url)))
+                await asyncio.sleep(0.5)  # downloaded; loading
+                pulling.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await pulling
+                assert not (tiny_project / "models" / ".pulled.json").exists()
+                await keep_pulling(two, _pulls_once(two, host.url))
+                assert await _greeting(session, url_two) == OTHER_GREETING
+
+    asyncio.run(main())
+    assert len(downloads) == 2

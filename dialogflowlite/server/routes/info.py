@@ -33,17 +33,19 @@ def blueprint() -> Blueprint:
 
     @bp.get("/health", name="health", ctx_no_model=True)
     async def health(request: Request) -> HTTPResponse:
-        from dialogflowlite.server.models import follow_shared_choice
+        from dialogflowlite.server.models import start_following
 
         app = request.app
         loading = getattr(app.ctx, "loading", None)
         if loading is not None and not loading.done():
             return json(error_body(503, "ServiceUnavailable", "no model is loaded yet"),
                         status=503)
-        # under --workers, what another worker's PUT or DELETE /model made of this one
-        # (one stat of the shared record while nothing changed)
-        await follow_shared_choice(app)
-        if app.ctx.agent is None:
+        # under --workers, what another worker's PUT or DELETE /model makes of this one
+        # (one stat of the shared record while nothing changed); a probe never waits
+        # for a model to load: the model this worker has answers meanwhile
+        following = start_following(app)
+        if app.ctx.agent is None or (following is not None
+                                     and following.get("model_file") is None):
             return json(error_body(503, "ServiceUnavailable",
                                    "no model is loaded; load one with PUT /model"),
                         status=503)

@@ -64,21 +64,23 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
     except ConfigError as e:
         message = e.message.replace("endpoints.yml models", "'model_server'")
         raise validation.bad_request(message, parameter="model_server") from e
-    # no `current`: the same bytes as the running model are still a model to switch to
-    pulled = await share_pulls(app, server).pull(None)
-    if pulled is None:
+    loaded: list[Path] = []
+
+    async def switch(pulled: Path) -> None:
+        # the other workers switch too, and pull from this server from then on
+        loaded.append(await swap_model(app, str(pulled), model_server=dict(section)))
+
+    # no `current`: the same bytes as the running model are still a model to switch to;
+    # take=False: the model the server serves now, never one pulled from it earlier
+    # (a failed switch deletes the file: not the newest model at the next start)
+    pulled = await share_pulls(app, server).pull(None, take=False, switch=switch)
+    if pulled is None or not loaded:
         raise ApiError(400, "LoadingError",
                        f"the model server {url} sent no model (the server's log says why); "
                        "the running model stays")
-    try:
-        # the other workers switch too, and pull from this server from then on
-        loaded = await swap_model(app, str(pulled), model_server=dict(section))
-    except Exception:
-        pulled.unlink(missing_ok=True)  # not the newest model at the next start
-        raise
-    server.prune(loaded)
+    server.prune(loaded[0])
     pull_later(app, server)
-    return loaded
+    return loaded[0]
 
 
 def blueprint() -> Blueprint:
