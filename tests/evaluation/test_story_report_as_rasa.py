@@ -256,3 +256,42 @@ def test_test_core_writes_the_warnings_file_unless_no_warnings(tmp_path: Path,
     assert not (root / "without" / "stories_with_warnings.yml").exists()
     assert (root / "without" / "story_report.json").is_file()
     assert build_parser().parse_args(["test", "core", "--no-warnings"]).no_warnings
+
+
+def test_memoization_follows_the_story_after_an_unlikely_intent(write_project,
+                                                                tmp_path: Path) -> None:
+    """A plugin policy flags the greeting; memoization, which leaves out the state right
+    after action_unlikely_intent as Rasa's does, still recognises the story."""
+    from dialogflowlite.components.policies.base import Policy, PolicyContext, PolicyPrediction
+    from dialogflowlite.components.policies.ensemble import PolicyEnsemble
+    from dialogflowlite.components.policies.memoization import MemoizationPolicy
+    from dialogflowlite.components.policies.training import training_paths
+
+    class FlaggingPolicy(Policy):
+        """Right after a greeting, action_unlikely_intent; else nothing (a plugin)."""
+
+        name = "FlaggingPolicy"
+        default_priority = 5
+
+        def predict(self, tracker, domain):
+            latest = tracker.events[-1]
+            if isinstance(latest, UserUttered) and latest.intent_name == "greet":
+                return self.prediction({ACTION_UNLIKELY_INTENT: 1.0})
+            return PolicyPrediction.nothing(self)
+
+    story = [("flagged", ["greet", "utter_greet", "bye", "utter_bye"])]
+    project = load_project(write_project(
+        domain=UNLIKELY_DOMAIN, stories=stories_file(*story).replace("flagged", "trained"),
+        tests=stories_file(*story)))
+    memoization = MemoizationPolicy()
+    memoization.train(training_paths(project), project.domain, PolicyContext(progress=False))
+    agent = Agent(project.domain, policies=PolicyEnsemble([FlaggingPolicy(), memoization]))
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories))
+    [outcome] = evaluation.outcomes
+    assert outcome.passed and outcome.warned
+    assert [(c.expected, c.predicted, c.policy, c.after_unlikely_intent)
+            for c in outcome.actions] == [
+        ("utter_greet", "utter_greet", "MemoizationPolicy", True),
+        (ACTION_LISTEN, ACTION_LISTEN, "MemoizationPolicy", False),
+        ("utter_bye", "utter_bye", "MemoizationPolicy", False),
+        (ACTION_LISTEN, ACTION_LISTEN, "MemoizationPolicy", False)]

@@ -187,8 +187,9 @@ class Conversation:
 
     def for_story_policies(self, rule_only: RuleOnlyData | None) -> Conversation:
         """The conversation as policies that learn from stories only see it: turns
-        predicted by rules no story follows, and rule-only slots and loops, left out
-        (itself when there is nothing to leave out). A live conversation only reads
+        predicted by rules no story follows, rule-only slots and loops, and the states
+        right after ``action_unlikely_intent`` left out (itself when there is nothing
+        to leave out). A live conversation only reads
         what was added since it was last asked."""
         if self.live is not None:
             states = self.live.story_states(rule_only)
@@ -253,7 +254,8 @@ class Policy(Component):
     default_priority: ClassVar[int] = 1
     #: which paths the policy learns from ("story", "rule"); its fingerprint covers them.
     #: A policy that learns from stories only sees conversations without what only the
-    #: rules know about (see :meth:`Conversation.for_story_policies`), as in Rasa.
+    #: rules know about and without the states right after ``action_unlikely_intent``
+    #: (see :meth:`Conversation.for_story_policies`), as in Rasa.
     trains_on: ClassVar[tuple[str, ...]] = ("story",)
     #: True for a policy whose prediction only counts when it wins: it attaches no
     #: events and makes no no-user or end-to-end predictions. The ensemble then
@@ -298,8 +300,12 @@ class Policy(Component):
         raise NotImplementedError
 
     def predict(self, tracker: DialogueStateTracker, domain: Domain) -> PolicyPrediction:
-        """Predict the next action of the conversation in ``tracker``."""
+        """Predict the next action of the conversation in ``tracker``, seen as the
+        ensemble shows it to this policy (without what only the rules know about,
+        which the ensemble knows, for a policy that learns from stories only)."""
         conversation = Conversation.from_tracker(tracker, self.featurizer(domain))
+        if self.learns_from_stories_only:
+            conversation = conversation.for_story_policies(None)
         return self.predict_conversation(conversation, domain)
 
     def predict_conversation(self, conversation: Conversation, domain: Domain) -> PolicyPrediction:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from dialogflowlite.components.policies.states import (
@@ -28,9 +28,10 @@ from dialogflowlite.components.policies.states import (
     State,
     StateFeaturizer,
     featurised_indices,
+    is_after_unlikely_intent,
 )
 from dialogflowlite.errors import Position
-from dialogflowlite.shared.domain import ACTION_LISTEN
+from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_UNLIKELY_INTENT
 from dialogflowlite.shared.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -152,6 +153,22 @@ def training_dialogue(path: StoryPath, featurizer: StateFeaturizer) -> TrainingD
             if bot_text(event):
                 texts.add(actions[-1])
     return TrainingDialogue(path, events, states, actions, action_positions, frozenset(texts))
+
+
+def without_unlikely_intents(dialogue: TrainingDialogue) -> TrainingDialogue:
+    """``dialogue`` without its ``action_unlikely_intent`` steps and the states right
+    after them, as Rasa's TEDPolicy learns from stories (``ignore_action_unlikely_intent``):
+    the action that follows such a step is learnt from the states before it."""
+    def unlikely(event: Event) -> bool:
+        return isinstance(event, ActionExecuted) and event.name == ACTION_UNLIKELY_INTENT
+
+    if not any(unlikely(event) for event in dialogue.events):
+        return dialogue
+    kept = [i for i, action in enumerate(dialogue.actions) if action != ACTION_UNLIKELY_INTENT]
+    return replace(dialogue, events=[e for e in dialogue.events if not unlikely(e)],
+                   states=[s for s in dialogue.states if not is_after_unlikely_intent(s)],
+                   actions=[dialogue.actions[i] for i in kept],
+                   positions=[dialogue.positions[i] for i in kept])
 
 
 def unambiguous(pairs: Iterable[tuple[K, str]]) -> dict[K, str]:

@@ -25,6 +25,7 @@ from typing import Any
 from dialogflowlite.shared.domain import (
     ACTION_LISTEN,
     ACTION_SEND_TEXT,
+    ACTION_UNLIKELY_INTENT,
     Domain,
     SlotDef,
     bool_slot_reading,
@@ -187,8 +188,11 @@ class HiddenTurns:
     state right after the active loop ran, and the state before a follow-up
     action, keep the previous state's verdict whatever their action says, so a
     hidden loop activation hides the listening that follows it too. (The
-    current state is always shown; Rasa may leave it out right after the loop
+    current state is not hidden this way; Rasa may hide it right after the loop
     ran, where the loop's own prediction overrules every other anyway.)
+
+    The states right after ``action_unlikely_intent`` are left out too (see
+    :func:`story_policy_states`); :attr:`any_unlikely_intent` says whether one ran.
     """
 
     def __init__(self) -> None:
@@ -197,6 +201,8 @@ class HiddenTurns:
         #: how many events were read
         self.read = 0
         self.any_hidden = False
+        #: whether an ``action_unlikely_intent`` was read
+        self.any_unlikely_intent = False
         self._was_hidden = False
         self._loop: str | None = None
         self._latest: str | None = None
@@ -217,6 +223,8 @@ class HiddenTurns:
                 self._was_hidden = event.hide_rule_turn
             self.verdicts.append(self._was_hidden)
             self.any_hidden = self.any_hidden or self._was_hidden
+            self.any_unlikely_intent = (self.any_unlikely_intent
+                                        or event.name == ACTION_UNLIKELY_INTENT)
             self._latest, self._followup = event.name, False
             return self._was_hidden
         if isinstance(event, ActiveLoop):
@@ -228,6 +236,12 @@ class HiddenTurns:
         elif isinstance(event, (Restarted, SessionStarted)):
             self._loop, self._latest, self._followup = None, None, False
         return None
+
+
+def is_after_unlikely_intent(state: State) -> bool:
+    """Whether the previous action of ``state`` is ``action_unlikely_intent``: policies
+    that learn from stories only leave such states out (see :func:`story_policy_states`)."""
+    return state.prev_action == ACTION_UNLIKELY_INTENT and state.prev_action_text is None
 
 
 def hidden_turns(events: Sequence[Event]) -> list[bool]:
@@ -276,7 +290,10 @@ class StoryStates:
         if (last_shown is not None and last_shown != (None, None)
                 and last_shown != (state.prev_action, state.prev_action_text)):
             changes["prev_action"], changes["prev_action_text"] = last_shown
-        return (replace(state, **changes) if changes else state), last_shown
+        shown = replace(state, **changes) if changes else state
+        if is_after_unlikely_intent(shown):
+            return None, last_shown
+        return shown, last_shown
 
     def view(self, states: Sequence[State], hidden: Sequence[bool]) -> list[State]:
         """The story view of ``states`` (one before each action, then the current one),
@@ -299,10 +316,10 @@ class StoryStates:
             self.kept.append(shown)
         return shown
 
-    def current(self, state: State) -> State:
-        """The story view of the conversation's current state, after those read."""
+    def current(self, state: State) -> State | None:
+        """The story view of the conversation's current state, after those read; None
+        when it is left out (right after ``action_unlikely_intent``)."""
         shown, _ = self._step(state, False)
-        assert shown is not None  # only hidden states are left out
         return shown
 
 
@@ -316,7 +333,11 @@ def story_policy_states(states: Sequence[State], hidden: Sequence[bool],
     * rule-only slots and loops are taken out of every state;
     * a state after a bot action shows the user turn of the state before it
       (so a hidden turn's user input does not leak into the next one);
-    * the previous action is the last action of a turn that was not hidden.
+    * the previous action is the last action of a turn that was not hidden;
+    * the states whose previous action is then ``action_unlikely_intent`` are
+      left out, the current one too (the current state is then the one before
+      that action), as Rasa's ``ignore_action_unlikely_intent`` leaves them out
+      for such policies: after that action they predict what they would without it.
     """
     return StoryStates(rule_only).view(states, hidden)
 
@@ -345,7 +366,9 @@ def iter_story_policy_states(events: Iterable[Event], featurizer: StateFeaturize
                 yield shown
         pending = state
     if pending is not None:
-        yield view.current(pending)
+        current = view.current(pending)
+        if current is not None:
+            yield current
 
 
 @dataclass
@@ -360,8 +383,8 @@ class StoryView:
         """The story view of the conversation (None when it leaves nothing out)."""
         hidden = self.turns.update(events)
         rule_only = self.rule_only
-        if not self.turns.any_hidden and (rule_only is None
-                                          or not (rule_only.slots or rule_only.loops)):
+        if (not self.turns.any_hidden and not self.turns.any_unlikely_intent
+                and (rule_only is None or not (rule_only.slots or rule_only.loops))):
             return None
         if self.states is None:
             self.states = StoryStates(rule_only)

@@ -38,6 +38,7 @@ from dialogflowlite.components.policies.dialogues import (
     dialogue_texts,
     glued_paths,
     training_dialogues,
+    without_unlikely_intents,
 )
 from dialogflowlite.components.policies.state_vectors import StateVocabulary
 from dialogflowlite.errors import Position, TrainingError
@@ -155,8 +156,11 @@ class TransformerPolicy(Policy):
     def _samples(self, paths: Sequence[StoryPath], domain: Domain, seed: int):
         stories = [p for p in paths if p.kind == "story"]
         count = int(self.config["augmentation"]) * len(stories)
-        dialogues = training_dialogues([*stories, *glued_paths(stories, count, seed)],
-                                       self.featurizer(domain), kind="story")
+        # action_unlikely_intent steps are left out, as they are at prediction (the story
+        # view): the policy learns what follows them from the states before them
+        dialogues = [without_unlikely_intents(dialogue) for dialogue in training_dialogues(
+            [*stories, *glued_paths(stories, count, seed)], self.featurizer(domain),
+            kind="story")]
         self.action_texts = dialogue_texts(dialogues)
         seen: set[tuple] = set()
         samples = []
