@@ -116,6 +116,8 @@ COMMAND = Command(
 SPLIT_FOLDER = "train_test_split"
 TRAINING_FILE = "training_data.yml"
 TEST_FILE = "test_data.yml"
+#: what Rasa's split puts before a part's name for the file of that part's responses
+NLG_PREFIX = "nlg_"
 
 
 def split_nlu(
@@ -133,16 +135,18 @@ def split_nlu(
     splits each intent's examples by ``training_fraction`` as Rasa does (see
     :meth:`TrainingData.train_test_split`: an intent with one example goes to
     the test part; synonyms, regexes and lookup tables to both) and writes
-    ``training_data.yml`` and ``test_data.yml`` into ``out`` (default:
-    ``<project>/train_test_split``).
-    The ``responses:`` written in those files go along, as Rasa's split
-    does: a retrieval intent's response into each part that has examples of
-    it; a response no example uses into the training part, so none is lost.
-    Returns the two paths.
+    Rasa's four files into ``out`` (default: ``<project>/train_test_split``),
+    YAML whatever the source's format: ``training_data.yml`` and
+    ``test_data.yml`` with the NLU data, ``nlg_training_data.yml`` and
+    ``nlg_test_data.yml`` with each part's responses (empty when it has none).
+    The responses written in the NLU files go as in Rasa's split: a retrieval
+    intent's response into each part that has examples of it. A response no
+    example uses, which Rasa's split drops, goes with the training part, and
+    the command names it. Returns the paths of the two NLU files.
     """
     from dialogflowlite.errors import ProjectError
     from dialogflowlite.evaluation.nlu import load_nlu_data
-    from dialogflowlite.io.nlu_writer import write_nlu
+    from dialogflowlite.io.nlu_writer import nlg_yaml, write_nlu
 
     stream = echo or sys.stdout
     root = Path(project_dir)
@@ -154,24 +158,33 @@ def split_nlu(
     train, test = data.train_test_split(training_fraction, seed)
     responses = _data_responses(source)
     train_responses, test_responses = (_responses_of(part, responses) for part in (train, test))
-    unused = {k: v for k, v in responses.items()
-              if k not in train_responses and k not in test_responses}
-    train_responses.update(unused)
+    unused = [k for k in responses if k not in train_responses and k not in test_responses]
+    train_responses.update((k, responses[k]) for k in unused)
     folder = output_folder(out) if out is not None else root / SPLIT_FOLDER
-    training_path = write_nlu(train, folder / TRAINING_FILE, train_responses)
-    test_path = write_nlu(test, folder / TEST_FILE, test_responses)
+    training_path = write_nlu(train, folder / TRAINING_FILE)
+    test_path = write_nlu(test, folder / TEST_FILE)
+    nlg_paths = (folder / f"{NLG_PREFIX}{TRAINING_FILE}", folder / f"{NLG_PREFIX}{TEST_FILE}")
+    for nlg_path, part_responses in zip(nlg_paths, (train_responses, test_responses),
+                                        strict=True):
+        nlg_path.write_text(nlg_yaml(part_responses), encoding="utf-8")
     single = sorted(i for i, n in data.intent_counts().items() if n < 2)
     if single:
         # Rasa's split sends them to the test part; a model trained on the other lacks them
         print(f"note: {len(single)} intent(s) with one example, written to the test file "
               f"only: {', '.join(single)}", file=stream)
+    if unused:
+        # Rasa's split would drop them; kept, so the split loses none of the author's data
+        print(f"note: {len(unused)} response(s) that no example uses, kept in "
+              f"{nlg_paths[0].name}: {', '.join(unused)}", file=stream)
 
-    def count(part: TrainingData, part_responses: dict) -> str:
-        text = f"{len(part.examples)} examples, {len(part.full_intents)} intents"
-        return text + (f", {len(part_responses)} responses" if responses else "")
+    def count(part: TrainingData) -> str:
+        return f"{len(part.examples)} examples, {len(part.full_intents)} intents"
 
-    print(f"training: {training_path} ({count(train, train_responses)})", file=stream)
-    print(f"test:     {test_path} ({count(test, test_responses)})", file=stream)
+    print(f"training: {training_path} ({count(train)})", file=stream)
+    print(f"test:     {test_path} ({count(test)})", file=stream)
+    if responses:
+        print(f"responses: {nlg_paths[0]} ({len(train_responses)}), "
+              f"{nlg_paths[1]} ({len(test_responses)})", file=stream)
     return training_path, test_path
 
 
@@ -249,8 +262,10 @@ SPLIT_NLU_COMMAND = Command(
     _run_split,
     description="Split every intent's examples into train_test_split/training_data.yml "
     "and test_data.yml, as Rasa does (an intent with one example goes to the test part; "
-    "synonyms, regexes and lookup tables go to both, a retrieval intent's responses with "
-    "the part holding its examples). "
+    "synonyms, regexes and lookup tables go to both). Each part's responses go to "
+    "nlg_training_data.yml and nlg_test_data.yml, as in Rasa: a retrieval intent's "
+    "response with the part holding its examples; one no example uses with the training "
+    "part. "
     "Train on one with `dialogflowlite train nlu --nlu ...`, test with "
     "`dialogflowlite test nlu --nlu ...`.",
 )

@@ -2,7 +2,8 @@
 
 Used by ``dialogflowlite data split nlu`` and ``data convert nlu``. Reading
 what this writes gives the same examples, entities (with values, roles and
-groups), metadata, synonyms, regexes, lookup tables and (YAML only) responses.
+groups), metadata, synonyms, regexes, lookup tables and (YAML only) responses;
+:func:`nlg_yaml` writes responses alone, as Rasa's split does beside each part.
 """
 
 from __future__ import annotations
@@ -83,6 +84,17 @@ def nlu_yaml(data: TrainingData, responses: Mapping[str, Any] | None = None) -> 
     if responses:
         text += "\n" + dump_yaml({"responses": dict(responses)})
     return text
+
+
+def nlg_yaml(responses: Mapping[str, Any]) -> str:
+    """``responses`` alone as the text of one YAML data file (``version`` and
+    ``responses:``), as Rasa's ``data split nlu`` writes ``nlg_training_data.yml``.
+
+    Empty when there are no responses: Rasa's split writes an empty file then.
+    """
+    if not responses:
+        return ""
+    return f'version: "{NLU_FORMAT_VERSION}"\n\n' + dump_yaml({"responses": dict(responses)})
 
 
 def write_nlu(

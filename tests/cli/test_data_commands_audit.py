@@ -33,7 +33,7 @@ responses:
 
 
 def _written_responses(path: Path) -> dict:
-    return to_plain(read_yaml_file(path)).get("responses", {})
+    return to_plain(read_yaml_file(path) or {}).get("responses", {})
 
 
 def _retrieval_intents(path: Path) -> set[str]:
@@ -44,23 +44,57 @@ def _retrieval_intents(path: Path) -> set[str]:
     }
 
 
-def test_split_nlu_writes_each_retrieval_intent_s_responses_with_its_examples(
-    tmp_path: Path,
+def test_split_nlu_writes_each_part_s_responses_to_an_nlg_file_beside_it(
+    tmp_path: Path, capsys
 ) -> None:
+    # as Rasa's `data split nlu`: training_data.yml and test_data.yml hold the NLU data
+    # only; each part's responses go to nlg_training_data.yml and nlg_test_data.yml
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "nlu.yml").write_text(RETRIEVAL_NLU, encoding="utf-8")
     training, test = split_nlu(tmp_path, training_fraction=0.5, seed=3)
     assert (training.name, test.name) == ("training_data.yml", "test_data.yml")
+    folder = training.parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "nlg_test_data.yml", "nlg_training_data.yml", "test_data.yml", "training_data.yml"]
+    assert "responses" not in to_plain(read_yaml_file(training))
+    assert "responses" not in to_plain(read_yaml_file(test))
     original = to_plain(read_yaml_file(tmp_path / "data" / "nlu.yml"))["responses"]
-    for path in (training, test):
-        written = _written_responses(path)
-        # every retrieval intent with examples in a part has its response beside them
+    nlg = {training: folder / "nlg_training_data.yml", test: folder / "nlg_test_data.yml"}
+    for path, nlg_path in nlg.items():
+        written = _written_responses(nlg_path)
+        # every retrieval intent with examples in a part has its response in its nlg file
         for intent in _retrieval_intents(path):
             assert written[f"utter_{intent}"] == original[f"utter_{intent}"]
-    assert set(_written_responses(test)) == {f"utter_{i}" for i in _retrieval_intents(test)}
-    # a response no example uses goes with the training part rather than vanishing
-    assert _written_responses(training)["utter_unused"] == [{"text": "kept somewhere"}]
-    assert "utter_unused" not in _written_responses(test)
+    assert set(_written_responses(nlg[test])) == {f"utter_{i}" for i in _retrieval_intents(test)}
+    # a response no example uses stays with the training part (Rasa's split drops it), said
+    assert _written_responses(nlg[training])["utter_unused"] == [{"text": "kept somewhere"}]
+    assert "utter_unused" not in _written_responses(nlg[test])
+    out = capsys.readouterr().out
+    assert "1 response(s) that no example uses" in out
+    assert "nlg_training_data.yml: utter_unused" in out
+
+
+def test_split_nlu_of_json_data_writes_rasa_s_yaml_files(tmp_path: Path) -> None:
+    # Rasa names the parts after the source's format only for YAML: JSON NLU data is
+    # written as training_data.yml and test_data.yml too, and the nlg files are empty
+    import json
+
+    examples = [{"text": text, "intent": "greet"} for text in ("hi", "hello", "hey", "yo")]
+    source = tmp_path / "nlu.json"
+    source.write_text(json.dumps({"rasa_nlu_data": {"common_examples": examples}}),
+                      encoding="utf-8")
+    training, test = split_nlu(tmp_path, nlu=source, training_fraction=0.5)
+    folder = training.parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "nlg_test_data.yml", "nlg_training_data.yml", "test_data.yml", "training_data.yml"]
+    texts = [
+        line.strip("- ")
+        for path in (training, test)
+        for line in to_plain(read_yaml_file(path))["nlu"][0]["examples"].splitlines()
+    ]
+    assert sorted(texts) == ["hello", "hey", "hi", "yo"]
+    assert (folder / "nlg_training_data.yml").read_text(encoding="utf-8") == ""
+    assert (folder / "nlg_test_data.yml").read_text(encoding="utf-8") == ""
 
 
 def test_split_nlu_through_the_command_line_reads_back_as_data(tmp_path: Path) -> None:
@@ -87,8 +121,8 @@ def test_split_nlu_through_the_command_line_reads_back_as_data(tmp_path: Path) -
         )
         == 0
     )
-    names = set(_written_responses(out / "training_data.yml")) | set(
-        _written_responses(out / "test_data.yml")
+    names = set(_written_responses(out / "nlg_training_data.yml")) | set(
+        _written_responses(out / "nlg_test_data.yml")
     )
     assert names == {"utter_faq/ask_name", "utter_faq/ask_age", "utter_unused"}
 
