@@ -37,9 +37,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="endpoints file for the action server and NLG (default: "
                              "endpoints.yml of the project); its tracker store is not used")
     parser.add_argument("--out-stories", default=None, metavar="FILE",
-                        help="where the stories go (default: data/interactive_stories.yml)")
+                        help="the answer the export offers for the stories' file (default: "
+                             "data/stories.yml, as Rasa)")
     parser.add_argument("--out-nlu", default=None, metavar="FILE",
-                        help="where the NLU examples go (default: data/interactive_nlu.yml)")
+                        help="the answer the export offers for the NLU examples' file "
+                             "(default: data/nlu.yml, as Rasa)")
     parser.add_argument("--conversation-id", default=None, metavar="ID",
                         help="the conversation's id (its sender_id, as the action server and "
                              "NLG server see it); after /restart the next conversations are "
@@ -72,6 +74,9 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
     is served at ``http://localhost:PORT/visualization.html``
     (:mod:`dialogflowlite.dialogue.interactive_graph`; 0 takes a free port),
     drawn with the stories of ``sources`` (``--data``, ``--domain``) when given.
+    Before writing, the session asks where the files go; the answers it offers
+    are ``out_stories``, ``out_nlu`` and a ``--domain`` file when given (as in
+    Rasa), else ``data/stories.yml``, ``data/nlu.yml`` and the project's domain.
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.dialogue.interactive import InteractiveSession, StreamPrompt
@@ -97,6 +102,7 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
         graph = _story_graph_server(port, config.project_dir, prompt, sources)
         session = InteractiveSession(
             agent, prompt, config.project_dir, stories_file=out_stories, nlu_file=out_nlu,
+            domain_file=_domain_file_given(sources),
             conversation_id=conversation_id, e2e=e2e,
             on_change=graph[1] if graph is not None else None)
         try:
@@ -136,6 +142,17 @@ def _story_graph_server(port: int | None, project_dir: Path, prompt: Any,
     return server, show
 
 
+def _domain_file_given(sources: ProjectSources | None) -> str | Path | None:
+    """The ``--domain`` file, which the export offers for the domain as Rasa does
+    (a ``--domain`` folder offers the project's domain instead)."""
+    from dialogflowlite.dialogue.interactive_export import EXPORT_SUFFIXES
+
+    domain = sources.domain if sources is not None else None
+    if domain is None or Path(domain).suffix.lower() not in EXPORT_SUFFIXES:
+        return None
+    return domain
+
+
 def _line_editing() -> None:
     """Arrow keys and history at the prompts, where the platform has readline."""
     try:
@@ -168,10 +185,11 @@ COMMAND = Command(
     description="Train the project (or take --model), then chat with the bot and confirm or "
     "correct each parse "
     "(intent, entities) and each next action. /undo takes back a message, /restart starts a "
-    "new conversation, /export writes the conversations as stories "
-    "(data/interactive_stories.yml), the messages as NLU examples (data/interactive_nlu.yml) "
-    "and new intents, entities, actions and responses into the domain; /stop or the end of "
-    "the input asks whether to write them first. Conversations stay in memory.",
+    "new conversation, /export asks where the files go (Enter keeps each default, as in "
+    "Rasa) and writes the conversations as stories (data/stories.yml), the messages as NLU "
+    "examples (data/nlu.yml) and new intents, entities, actions and responses into the "
+    "domain, adding to files that exist; /stop or the end of the input asks whether to "
+    "write them first. Conversations stay in memory.",
     add_arguments=_add_arguments,
     run=_run,
 )

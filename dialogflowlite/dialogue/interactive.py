@@ -21,7 +21,9 @@ At any question ``/undo`` takes back the last message (or the one being
 corrected) and all after it, ``/restart`` finishes the conversation (it
 becomes a story of its own), ``/export`` writes everything and quits,
 ``/stop`` (or Ctrl-C, or the end of a terminal's input) asks whether to write
-it first; at the end of piped input it is written. The files are written by
+it first; at the end of piped input it is written. Before writing, the
+session asks where the stories, NLU examples and domain additions go (Enter
+keeps the default offered, as in Rasa). The files are written by
 :func:`dialogflowlite.dialogue.interactive_export.export_conversations`.
 
 Conversations live in the agent's tracker store, which the command line
@@ -40,9 +42,13 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
 
 from dialogflowlite.dialogue.interactive_export import (
+    DEFAULT_NLU_FILE,
+    DEFAULT_STORIES_FILE,
     INTENT_MESSAGE_PREFIX,
     ExportReport,
+    default_domain_file,
     export_conversations,
+    export_path_problem,
     export_texts,
 )
 from dialogflowlite.dialogue.messages import IncomingMessage, bot_message
@@ -194,9 +200,10 @@ class _EventLoop:
 class InteractiveSession:
     """One interactive-learning session with ``agent`` (see the module docstring).
 
-    ``project_dir`` is where the training data is written; ``stories_file``
-    and ``nlu_file`` override ``data/interactive_stories.yml`` and
-    ``data/interactive_nlu.yml``; with ``e2e`` the stories hold the user's
+    ``project_dir`` is where the training data is written; ``stories_file``,
+    ``nlu_file`` and ``domain_file`` replace the defaults that the export's
+    questions offer (``data/stories.yml``, ``data/nlu.yml``, the project's
+    domain file); with ``e2e`` the stories hold the user's
     texts next to the intents. :meth:`run` drives the whole session and
     returns what the export wrote (None when nothing was written);
     :meth:`close` releases the agent's stores and the session's event loop.
@@ -208,6 +215,7 @@ class InteractiveSession:
     def __init__(self, agent: Any, prompt: Prompt, project_dir: str | Path = ".", *,
                  stories_file: str | Path | None = None,
                  nlu_file: str | Path | None = None,
+                 domain_file: str | Path | None = None,
                  conversation_id: str | None = None, e2e: bool = False,
                  on_change: Callable[[list[list[Event]]], None] | None = None) -> None:
         self.agent = agent
@@ -221,6 +229,7 @@ class InteractiveSession:
         self.project_dir = Path(project_dir)
         self.stories_file = stories_file
         self.nlu_file = nlu_file
+        self.domain_file = domain_file
         #: conversations finished with /restart, then the current one
         self.conversations: list[str] = []
         self.sender_id = self._new_conversation()
@@ -629,13 +638,17 @@ class InteractiveSession:
                          f"conversation {len(self.conversations)} starts.")
 
     def export(self) -> ExportReport:
-        """Write the conversations as stories, NLU examples and domain additions."""
+        """Ask where the files go, then write the conversations as stories, NLU
+        examples and domain additions."""
+        if self._has_messages() or self.new_actions or self.responses:
+            self.ask_export_paths()
         conversations = self.conversation_events()
         try:
             self.report = export_conversations(
                 self.project_dir, conversations, responses=self.responses,
                 model_domain=self.domain, stories_file=self.stories_file,
-                nlu_file=self.nlu_file, e2e=self.e2e, new_actions=self.new_actions)
+                nlu_file=self.nlu_file, domain_file=self.domain_file, e2e=self.e2e,
+                new_actions=self.new_actions)
         except (DialogflowLiteError, OSError) as e:
             # the session's work must survive a file that cannot be written: show it
             message = e.render() if isinstance(e, DialogflowLiteError) else str(e)
@@ -645,11 +658,58 @@ class InteractiveSession:
             if isinstance(e, DialogflowLiteError):
                 raise
             raise ProjectError(f"the training data could not be written: {e}",
-                               hint="check the output paths (--out-stories, --out-nlu) and "
-                                    "the project's permissions") from e
+                               hint="check the paths answered at the export's questions "
+                                    "and the project's permissions") from e
         lines = self.report.lines(self.project_dir)
         self.prompt.show("\n".join(lines) if lines else "Nothing to export.")
         return self.report
+
+    def ask_export_paths(self) -> None:
+        """Ask where the stories, the NLU examples and the domain additions go.
+
+        Each question offers a default (Enter keeps it): ``data/stories.yml``,
+        ``data/nlu.yml`` and the project's domain file, as Rasa offers, or the
+        paths the session was given. A path that is not a YAML file, or that
+        cannot be a file, is explained and asked again. Whoever leaves at a
+        question (end of input, Ctrl-C) keeps the defaults of it and of the
+        questions after it, so that nothing learnt is lost.
+        """
+        questions = (
+            ("stories_file", "Export stories to (an existing file is added to)",
+             self.stories_file or DEFAULT_STORIES_FILE, "the stories", "data/stories.yml"),
+            ("nlu_file", "Export NLU data to (an existing file is added to)",
+             self.nlu_file or DEFAULT_NLU_FILE, "the NLU data", "data/nlu.yml"),
+            ("domain_file", "Export the domain to (an existing file is added to)",
+             self.domain_file or self._shown(default_domain_file(self.project_dir)),
+             "the domain", "domain.yml"),
+        )
+        try:
+            for attribute, question, default, what, example in questions:
+                answer = self._export_path(f"{question} [{default}]: ", what, example)
+                if answer is not None:
+                    setattr(self, attribute, answer)
+        except EOFError:
+            pass
+        except KeyboardInterrupt:
+            self.prompt.show("")
+
+    def _export_path(self, question: str, what: str, example: str) -> str | None:
+        """The path answered, or None where Enter keeps the default."""
+        while True:
+            answer = self._ask(question, commands=False)
+            if not answer:
+                return None
+            problem = export_path_problem(answer, self.project_dir, what, example)
+            if problem is None:
+                return answer
+            self.prompt.show(problem)
+
+    def _shown(self, path: Path) -> str:
+        """``path`` relative to the project, as the user types it."""
+        try:
+            return str(path.relative_to(self.project_dir))
+        except ValueError:
+            return str(path)
 
     # ------------------------------------------------------------ helpers
 

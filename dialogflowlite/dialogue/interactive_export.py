@@ -2,13 +2,16 @@
 
 Three kinds of files take what a session taught:
 
-* the conversations as Rasa 3 stories (``data/interactive_stories.yml``),
+* the conversations as Rasa 3 stories (``data/stories.yml``, as in Rasa),
   one story per conversation (a restart inside one starts another story);
 * every user message with its corrected intent and entities as an NLU example
-  (``data/interactive_nlu.yml``), unless the training data holds it already;
+  (``data/nlu.yml``), unless the training data holds it already;
 * the intents, entities, actions and responses the conversations use that
   the project's domain lacks, added to ``domain.yml`` (or, for a ``domain/``
   folder, to ``domain/interactive_domain.yml``).
+
+The session asks for each of the three paths before it writes, offering
+these defaults; :func:`export_path_problem` says why an answer cannot be one.
 
 A file that exists keeps every line it had: the new entries are inserted
 after the last line of their section (or a new section is added at the
@@ -61,10 +64,12 @@ from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
 from dialogflowlite.shared.tracker import applied_events
 from dialogflowlite.shared.training_data import TrainingData, annotate
 
-#: where the stories and NLU examples go unless the user says otherwise (Rasa asks, offering
-#: data/stories.yml and data/nlu.yml; files of their own keep the author's data apart)
-DEFAULT_STORIES_FILE = "data/interactive_stories.yml"
-DEFAULT_NLU_FILE = "data/interactive_nlu.yml"
+#: where the stories and NLU examples go unless the user says otherwise: the defaults that
+#: Rasa's interactive learning offers when it asks (an existing file is added to, line by line)
+DEFAULT_STORIES_FILE = "data/stories.yml"
+DEFAULT_NLU_FILE = "data/nlu.yml"
+#: what an export path may end with: every file the export writes is YAML
+EXPORT_SUFFIXES = (".yml", ".yaml")
 #: the file of a ``domain/`` folder that takes the new domain entries
 DOMAIN_FOLDER_FILE = "interactive_domain.yml"
 STORY_NAME_PREFIX = "interactive_story_"
@@ -715,6 +720,32 @@ def domain_additions(segments: Iterable[Sequence[Event]], domain: Domain, *,
     return additions
 
 
+def default_domain_file(project_root: str | Path) -> Path:
+    """Where the domain additions go unless the user says otherwise: the project's
+    ``domain.yml`` (or ``.yaml``); for a ``domain/`` folder, its ``interactive_domain.yml``."""
+    return _domain_target(Path(project_root))
+
+
+def export_path_problem(answer: str, project_root: str | Path, what: str,
+                        example: str) -> str | None:
+    """Why ``answer`` cannot be where ``what`` (``"the stories"``) is written, or None.
+
+    As in Rasa, the path must name a YAML file (``example`` shows one); beyond
+    Rasa, a folder, or a path under a file, is refused here rather than when
+    writing fails. A missing folder is fine: it is created, as Rasa does.
+    """
+    path = resolve_in_project(answer, project_root)
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
+        return (f"{answer} is not a YAML file: give a path for {what} that ends in .yml or "
+                f".yaml, e.g. {example}.")
+    if path.is_dir():
+        return f"{answer} is a folder: give a file for {what}, e.g. {example}."
+    blocking = next((parent for parent in path.parents if parent.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        return f"{answer} cannot be written: {blocking} is a file, not a folder."
+    return None
+
+
 def _domain_target(project_root: Path) -> Path:
     for name in ("domain.yml", "domain.yaml"):
         if (project_root / name).is_file():
@@ -791,6 +822,7 @@ def export_conversations(
     model_domain: Domain | None = None,
     stories_file: str | Path | None = None,
     nlu_file: str | Path | None = None,
+    domain_file: str | Path | None = None,
     e2e: bool = False,
     new_actions: Iterable[str] = (),
 ) -> ExportReport:
@@ -807,10 +839,10 @@ def export_conversations(
     all the same, as Rasa declares every action its session ran and every
     response typed in it.
 
-    ``stories_file`` and ``nlu_file`` default to
-    ``data/interactive_stories.yml`` and ``data/interactive_nlu.yml``; relative
-    paths are read from the working folder when they exist there, else from the
-    project (as every ``--out`` option is).
+    ``stories_file``, ``nlu_file`` and ``domain_file`` default to
+    ``data/stories.yml``, ``data/nlu.yml`` and :func:`default_domain_file`;
+    relative paths are read from the working folder when they exist there, else
+    from the project (as every ``--out`` option is).
     """
     root = Path(project_dir)
     project = load_project(root, strict=False)
@@ -834,7 +866,9 @@ def export_conversations(
                                         model_domain=model_domain,
                                         actions=[*ran, *new_actions, *(responses or {})])
     if report.additions:
-        report.domain_file = write_domain(report.additions, _domain_target(root), report.notes)
+        domain_path = (resolve_in_project(domain_file, root) if domain_file
+                       else _domain_target(root))
+        report.domain_file = write_domain(report.additions, domain_path, report.notes)
     data = (root / "data").resolve()
     for written in (report.stories_file, report.nlu_file):
         if written is not None and data not in written.resolve().parents:

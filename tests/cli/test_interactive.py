@@ -92,7 +92,14 @@ trained, project = trained_copies(write_project, "interactive-bot")
 
 
 def chat(project: Path, answers: list[str], **options):
-    """Run a session on ``answers`` (one line each; the input ends after them)."""
+    """Run a session on ``answers`` (one line each; the input ends after them).
+
+    The stories and NLU examples go to files of their own (offered as the
+    defaults of the export's questions), so that a test reads only what the
+    session wrote.
+    """
+    options.setdefault("out_stories", "data/interactive_stories.yml")
+    options.setdefault("out_nlu", "data/interactive_nlu.yml")
     stdout = io.StringIO()
     report = run_interactive(project, stdin=io.StringIO("".join(f"{a}\n" for a in answers)),
                              stdout=stdout, **options)
@@ -136,7 +143,7 @@ def test_a_confirmed_turn_runs_the_bot_and_becomes_a_story(project: Path) -> Non
     assert "Next action: utter_greet (1.00, RulePolicy)" in out
     assert "  bot: Hello!" in out
     assert "Next action: action_listen" in out
-    # piped input that ends is exported without a question
+    # piped input that ends is exported to the paths offered
     assert "1 story written to data/interactive_stories.yml" in out
     assert report.stories == 1 and report.nlu_file is None  # /greet is no NLU example
     assert interactive_stories(project) == {"interactive_story_1": ["greet", "utter_greet"]}
@@ -223,6 +230,19 @@ def test_a_new_action_can_be_chosen_again_from_the_list(project: Path) -> None:
     assert out.count("  bot: Hi there!") == 2
     assert interactive_stories(project)["interactive_story_1"] == [
         "greet", "utter_hi", "greet", "utter_hi"]
+
+
+def test_the_export_offers_the_domain_given_with_domain(project: Path) -> None:
+    from dialogflowlite.io.loader import ProjectSources
+
+    other = project / "other_domain.yml"
+    other.write_text((project / "domain.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    answers = [*GREET[:2], "n", "utter_hi", "Hi there!", "n", "action_listen", "/export",
+               "", "", ""]
+    _, out = chat(project, answers, sources=ProjectSources(domain="other_domain.yml"))
+    assert "Export the domain to (an existing file is added to) [other_domain.yml]: " in out
+    assert "utter_hi" in other.read_text(encoding="utf-8")
+    assert "utter_hi" not in (project / "domain.yml").read_text(encoding="utf-8")
 
 
 def test_a_confirmed_fallback_says_that_it_takes_the_message_back(project: Path) -> None:
@@ -387,7 +407,8 @@ def test_the_command_in_a_subprocess(project: Path) -> None:
         input="\n".join(GREET) + "\n", capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "  bot: Hello!" in result.stdout
-    assert "1 story written to data/interactive_stories.yml" in result.stdout
+    # the end of the input answers the export's questions with their defaults
+    assert "1 story written to data/stories.yml" in result.stdout
     assert interactive_stories(project) == {"interactive_story_1": ["greet", "utter_greet"]}
 
 

@@ -142,13 +142,49 @@ def test_a_flow_style_section_still_takes_the_additions(project: Path) -> None:
     assert "utter_meh" in domain.responses
 
 
-def test_the_default_files_of_a_fresh_project_are_written_whole(project: Path) -> None:
-    # documented: the stories go to a file of their own unless --out-stories says otherwise
-    chat(project, [*NEW_EVERYTHING, "/export"], port=None)
+def test_enter_at_the_export_questions_adds_to_rasas_default_files(project: Path) -> None:
+    nlu_before = (project / "data" / "nlu.yml").read_text(encoding="utf-8")
+    out = chat(project, [*NEW_EVERYTHING, "/export", "", "", ""], port=None)
+    assert "Export stories to (an existing file is added to) [data/stories.yml]: " in out
+    assert "Export NLU data to (an existing file is added to) [data/nlu.yml]: " in out
+    assert "Export the domain to (an existing file is added to) [domain.yml]: " in out
+    # as in Rasa, the stories go to data/stories.yml, the examples to data/nlu.yml, the
+    # additions to domain.yml; every line the author wrote stays
+    stories = added_lines(STORIES, (project / "data" / "stories.yml").read_text("utf-8"))
+    assert stories[:2] == ['- story: "interactive_story_1"', "  steps:"]
+    nlu = added_lines(nlu_before, (project / "data" / "nlu.yml").read_text("utf-8"))
+    assert nlu == ["- intent: mood_meh", "  examples: |", "    - I feel meh"]
+    assert "  - mood_meh" in added_lines(DOMAIN, (project / "domain.yml").read_text("utf-8"))
+    assert not list((project / "data").glob("interactive_*"))
+
+
+def test_answered_export_paths_take_the_stories_nlu_and_domain(project: Path) -> None:
+    out = chat(project, [*NEW_EVERYTHING, "/export", "data/learnt/stories.yml",
+                         "data/learnt/nlu.yaml", "learnt_domain.yml"], port=None)
+    assert "1 story written to data/learnt/stories.yml" in out
     assert (project / "data" / "stories.yml").read_text(encoding="utf-8") == STORIES
-    written = load_project(project).stories
-    assert [story.name for story in written if story.position.file.endswith(
-        "interactive_stories.yml")] == ["interactive_story_1"]
+    assert (project / "domain.yml").read_text(encoding="utf-8") == DOMAIN
+    learnt = project / "data" / "learnt"  # made, as Rasa makes a missing folder
+    assert '- story: "interactive_story_1"' in (learnt / "stories.yml").read_text("utf-8")
+    assert "- I feel meh" in (learnt / "nlu.yaml").read_text(encoding="utf-8")
+    assert "utter_meh" in (project / "learnt_domain.yml").read_text(encoding="utf-8")
+
+
+def test_a_bad_export_path_is_explained_and_asked_again(project: Path) -> None:
+    (project / "data" / "old.yml").mkdir()
+    out = chat(project, [*NEW_EVERYTHING, "/export", "stories.md", "data/old.yml", "",
+                         "nlu.json", "", "domain.yml/more.yml", ""], port=None)
+    assert ("stories.md is not a YAML file: give a path for the stories that ends in .yml "
+            "or .yaml, e.g. data/stories.yml.") in out
+    assert "data/old.yml is a folder: give a file for the stories, e.g. data/stories.yml." \
+        in out
+    assert "nlu.json is not a YAML file: give a path for the NLU data" in out
+    assert "domain.yml/more.yml cannot be written: " in out and "is a file, not a folder" in out
+    assert out.count("Export stories to") == 3 and out.count("Export the domain to") == 2
+    # Enter after each refusal kept the defaults
+    assert "1 story written to data/stories.yml" in out
+    assert "added to domain.yml: intent mood_meh" in out
+    assert not (project / "stories.md").exists() and not (project / "nlu.json").exists()
 
 
 def test_undecodable_piped_input_is_one_garbled_message(project: Path) -> None:

@@ -153,7 +153,7 @@ def test_interactive_conversation_id_names_the_conversations(bot: Path, monkeypa
     assert main(["interactive", "--project", str(bot), "--conversation-id", "pat",
                  "--skip-visualization"]) == 0
     assert stores.conversations() == ["pat", "pat-2"]
-    assert "utter_greet" in (bot / "data" / "interactive_stories.yml").read_text()
+    assert "utter_greet" in (bot / "data" / "stories.yml").read_text()
 
 
 def test_interactive_without_an_id_numbers_the_conversations(bot: Path, monkeypatch) -> None:

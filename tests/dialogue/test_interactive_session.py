@@ -231,7 +231,7 @@ def test_flow_lists_and_list_examples_are_added_to(write_project) -> None:
     city = {"entity": "city", "start": 3, "end": 7, "value": "Rome"}
     events = [*_conversation("to Rome", "inform", entities=[city]),
               *_conversation("see you", "bye")]
-    report = export_conversations(root, [events])
+    report = export_conversations(root, [events], nlu_file="data/interactive_nlu.yml")
     assert report.examples == 2
     loaded = load_project(root)
     assert {m.text: m.intent for m in loaded.nlu.examples} == {
@@ -243,7 +243,8 @@ def test_flow_lists_and_list_examples_are_added_to(write_project) -> None:
 def test_a_file_that_cannot_be_merged_is_left_alone(write_project) -> None:
     root = write_project(domain=DOMAIN, files={"data/interactive_stories.yml": "stories: [x\n"})
     broken = root / "data" / "interactive_stories.yml"
-    report = export_conversations(root, [_conversation("hi", "greet", "utter_greet")])
+    report = export_conversations(root, [_conversation("hi", "greet", "utter_greet")],
+                                  stories_file=broken)
     assert broken.read_text(encoding="utf-8") == "stories: [x\n"
     assert report.stories_file.name.startswith("interactive_stories.")
     assert report.stories_file != broken
@@ -253,8 +254,9 @@ def test_a_file_that_cannot_be_merged_is_left_alone(write_project) -> None:
 def test_when_nothing_can_be_written_the_session_prints_it(session_for, project: Path) -> None:
     from dialogflowlite.errors import ProjectError
 
-    (project / "data" / "interactive_stories.yml").mkdir(parents=True)  # not a file
     session = session_for(["hello there", "greet", "", "", ""], interactive=False)
+    session.stories_file = "data/interactive_stories.yml"  # the default the question offers
+    (project / "data" / "interactive_stories.yml").mkdir(parents=True)  # not a file
     with pytest.raises(ProjectError, match="could not be written"):
         session.run()
     text = session.prompt.text
@@ -283,7 +285,7 @@ def test_e2e_stories_hold_the_users_text_next_to_the_intent(write_project) -> No
     conversations = [_conversation("trip to Oslo", "book", "utter_greet", entities=[city]),
                      _conversation("/greet", "greet", "utter_greet")]
     export_conversations(root, conversations[:1], e2e=True)
-    text = (root / "data" / "interactive_stories.yml").read_text(encoding="utf-8")
+    text = (root / "data" / "stories.yml").read_text(encoding="utf-8")
     assert "  - intent: book\n    user: |-\n      trip to [Oslo](city)\n" in text
     story = load_project(root, strict=False).stories[0]
     assert story.user_steps[0].text == "trip to Oslo"
@@ -530,3 +532,14 @@ def test_a_response_typed_in_a_turn_undone_is_still_written(session_for,
     assert "added to domain.yml: response utter_hello" in session.prompt.text
     assert load_project(project).domain.responses["utter_hello"].variations == [
         {"text": "Hello there!"}]
+
+
+def test_leaving_at_an_export_question_keeps_the_answers_and_defaults(
+        session_for, project: Path) -> None:
+    # the stories' path is answered, then Ctrl-C at the NLU question: the rest keep defaults
+    session = session_for(["/greet", "", "", "", "/export", "data/mine.yml",
+                           KeyboardInterrupt()])
+    report = session.run()
+    assert report.stories_file == project / "data" / "mine.yml"
+    assert "Export the domain to" not in session.prompt.text
+    assert [story.name for story in load_project(project).stories] == ["interactive_story_1"]
