@@ -53,6 +53,10 @@ BOT_TEXT_REVISION = 4
 #: the policy revision from which the rule policy saves what only the rules know
 #: about, so that it can be hidden from policies that learn from stories only
 RULE_ONLY_REVISION = 3
+#: the policy revision from which memoization and the transformer policy (whose
+#: ``revision`` it is; the other policies stay at 4) learn stories without their
+#: ``action_unlikely_intent`` steps, which they would predict again right after the action
+UNLIKELY_INTENT_REVISION = 5
 #: the key under which built-in policies record their revision in what they save
 REVISION_KEY = "revision"
 
@@ -248,6 +252,8 @@ class Policy(Component):
     #: rule policy saves what only rules know about.
     #: 4: a story's ``bot:`` text is learnt as that text, not as
     #: ``action_send_text`` (whose prediction would send an empty message).
+    #: 5 (memoization and the transformer policy only): stories are learnt without their
+    #: ``action_unlikely_intent`` steps (:data:`UNLIKELY_INTENT_REVISION`).
     #: Built-in policies record it with what they save (under :data:`REVISION_KEY`);
     #: an older one still loads, and the ensemble warns (:meth:`outdated_notes`).
     revision: ClassVar[int] = 4
@@ -300,9 +306,13 @@ class Policy(Component):
         raise NotImplementedError
 
     def predict(self, tracker: DialogueStateTracker, domain: Domain) -> PolicyPrediction:
-        """Predict the next action of the conversation in ``tracker``, seen as the
-        ensemble shows it to this policy (without what only the rules know about,
-        which the ensemble knows, for a policy that learns from stories only)."""
+        """Predict the next action of the conversation in ``tracker``.
+
+        A policy that learns from stories only sees what its events tell: without the
+        turns of rules no story follows and the states right after
+        ``action_unlikely_intent``. Rule-only slots and loops stay, as a policy on
+        its own does not know the rules; the ensemble, which does, leaves them out too
+        (see :meth:`Conversation.for_story_policies`)."""
         conversation = Conversation.from_tracker(tracker, self.featurizer(domain))
         if self.learns_from_stories_only:
             conversation = conversation.for_story_policies(None)

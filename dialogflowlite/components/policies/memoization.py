@@ -27,6 +27,7 @@ from dialogflowlite.components.policies.base import (
     BOT_TEXT_REVISION,
     REVISION_KEY,
     RULE_ONLY_REVISION,
+    UNLIKELY_INTENT_REVISION,
     Conversation,
     Policy,
     PolicyContext,
@@ -38,6 +39,7 @@ from dialogflowlite.components.policies.dialogues import (
     dialogue_texts,
     training_dialogues,
     unambiguous,
+    without_unlikely_intents,
 )
 from dialogflowlite.components.policies.states import (
     State,
@@ -46,7 +48,12 @@ from dialogflowlite.components.policies.states import (
     states_from_json,
 )
 from dialogflowlite.errors import Position
-from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, Domain
+from dialogflowlite.shared.domain import (
+    ACTION_LISTEN,
+    ACTION_SEND_TEXT,
+    ACTION_UNLIKELY_INTENT,
+    Domain,
+)
 from dialogflowlite.shared.events import ActionExecuted, Event
 from dialogflowlite.shared.story_paths import StoryPath
 
@@ -75,6 +82,10 @@ class MemoizationPolicy(Policy):
     skippable_when_outranked: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"max_history": 5, "priority": None}
     compatible_keys: ClassVar[tuple[str, ...]] = ("featurizer",)
+    revision: ClassVar[int] = UNLIKELY_INTENT_REVISION
+    #: set by :meth:`load` where the saved lookup remembered ``action_unlikely_intent``
+    #: (saved before :data:`UNLIKELY_INTENT_REVISION`); those keys are left out
+    learnt_unlikely_intent_steps: bool = False
 
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)
@@ -118,8 +129,14 @@ class MemoizationPolicy(Policy):
     # ------------------------------------------------------------ training
 
     def train(self, paths: Sequence[StoryPath], domain: Domain, context: PolicyContext) -> None:
-        """Remember every (last states -> action) of the stories; drop ambiguous keys."""
-        dialogues = training_dialogues(paths, self.featurizer(domain), kind="story")
+        """Remember every (last states -> action) of the stories; drop ambiguous keys.
+
+        A story's ``action_unlikely_intent`` steps are left out, and so are the states
+        right after them, as at prediction: remembered, such a step would be predicted
+        again right after it ran, its state being left out then.
+        """
+        dialogues = [without_unlikely_intents(dialogue) for dialogue in
+                     training_dialogues(paths, self.featurizer(domain), kind="story")]
         self.lookup = unambiguous(
             (window(dialogue.states[: index + 1], self.max_history), action)
             for dialogue in dialogues for index, action in enumerate(dialogue.actions))
@@ -172,22 +189,39 @@ class MemoizationPolicy(Policy):
     def load(cls, config: dict[str, Any], storage) -> MemoizationPolicy:
         """The saved lookup. One saved before :data:`BOT_TEXT_REVISION` may remember
         ``action_send_text`` for the stories' ``bot:`` steps (see
-        :meth:`Policy.prediction`)."""
+        :meth:`Policy.prediction`). One saved before :data:`UNLIKELY_INTENT_REVISION`
+        may remember ``action_unlikely_intent``: those keys are left out, as the
+        action would be predicted again right after it ran."""
         policy = cls(config)
         data = storage.read_json(LOOKUP_FILE)
         items = data.get("lookup", [])
-        policy.lookup = {states_from_json(item["states"]): item.get("action")
-                         or item["action_text"] for item in items}
+        lookup = {states_from_json(item["states"]): item.get("action")
+                  or item["action_text"] for item in items}
         policy.action_texts = frozenset(item["action_text"] for item in items
                                         if item.get("action_text"))
-        # bot steps learnt as an action name only happened before texts were learnt
-        without_text = ACTION_SEND_TEXT in set(policy.lookup.values()) - policy.action_texts
-        policy.saved_revision = SavedRevision.of(
-            data, cls, at_most=BOT_TEXT_REVISION - 1 if without_text else None)
+        # bot steps learnt as an action name only happened before texts were learnt,
+        # action_unlikely_intent only before stories were learnt without it
+        without_text = ACTION_SEND_TEXT in set(lookup.values()) - policy.action_texts
+        unlikely = ACTION_UNLIKELY_INTENT in set(lookup.values()) - policy.action_texts
+        policy.lookup = ({key: action for key, action in lookup.items()
+                          if action != ACTION_UNLIKELY_INTENT} if unlikely else lookup)
+        at_most = (BOT_TEXT_REVISION - 1 if without_text
+                   else UNLIKELY_INTENT_REVISION - 1 if unlikely else None)
+        policy.saved_revision = SavedRevision.of(data, cls, at_most=at_most)
         policy.learnt_bot_steps_without_text = without_text
+        policy.learnt_unlikely_intent_steps = unlikely
         # states keep only the entities the domain declares since RULE_ONLY_REVISION
         policy._lookup_checked = not saved_before(data, RULE_ONLY_REVISION)
         return policy
+
+
+    def outdated_notes(self, model_policies: Sequence[Policy]) -> list[str]:
+        notes = super().outdated_notes(model_policies)
+        if self.saved_revision is not None and self.learnt_unlikely_intent_steps:
+            notes.append("it learnt the stories' action_unlikely_intent steps, which it "
+                         "would predict again right after the action ran; it no longer "
+                         "predicts them, nor what follows them in the stories")
+        return notes
 
 
 class AugmentedMemoizationPolicy(MemoizationPolicy):

@@ -270,9 +270,14 @@ class StoryStates:
         """The story view of ``state`` (None when left out) and the previous action
         to show from then on."""
         last_shown = self._last_shown
+        after_unlikely = False
         if not self._was_hidden:
-            last_shown = (state.prev_action, state.prev_action_text)
-        if hide:
+            # a state right after action_unlikely_intent is left out and carries its
+            # action forward to no state: hidden turns after it show the action before it
+            after_unlikely = is_after_unlikely_intent(state)
+            if not after_unlikely:
+                last_shown = (state.prev_action, state.prev_action_text)
+        if hide or after_unlikely:
             return None, last_shown
         rule_only = self.rule_only
         changes: dict[str, Any] = {}
@@ -333,11 +338,12 @@ def story_policy_states(states: Sequence[State], hidden: Sequence[bool],
     * rule-only slots and loops are taken out of every state;
     * a state after a bot action shows the user turn of the state before it
       (so a hidden turn's user input does not leak into the next one);
-    * the previous action is the last action of a turn that was not hidden;
-    * the states whose previous action is then ``action_unlikely_intent`` are
-      left out, the current one too (the current state is then the one before
-      that action), as Rasa's ``ignore_action_unlikely_intent`` leaves them out
-      for such policies: after that action they predict what they would without it.
+    * the previous action is the last action, other than
+      ``action_unlikely_intent``, of a turn that was not hidden;
+    * the states whose previous action is ``action_unlikely_intent`` are left
+      out, the current one too (the current state is then the one before that
+      action), as Rasa's ``ignore_action_unlikely_intent`` leaves them out for
+      such policies: after that action they predict what they would without it.
     """
     return StoryStates(rule_only).view(states, hidden)
 

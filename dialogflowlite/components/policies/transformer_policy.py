@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from dialogflowlite.components.policies.base import (
     BOT_TEXT_REVISION,
     REVISION_KEY,
+    UNLIKELY_INTENT_REVISION,
     Conversation,
     Policy,
     PolicyContext,
@@ -89,6 +90,9 @@ class TransformerPolicy(Policy):
     """
 
     name: ClassVar[str] = "TransformerPolicy"
+    #: one saved before learnt the stories' ``action_unlikely_intent`` steps; the bump
+    #: retrains it (nothing tells from the saved network whether it learnt any)
+    revision: ClassVar[int] = UNLIKELY_INTENT_REVISION
     finetunable: ClassVar[bool] = True
     default_priority: ClassVar[int] = TRANSFORMER_PRIORITY
     skippable_when_outranked: ClassVar[bool] = True

@@ -25,13 +25,19 @@ from story_data import rules_yaml, stories_yaml
 
 from dialogflowlite.agent import Agent
 from dialogflowlite.artifact import MANIFEST, ComponentStorage, ModelWriter
-from dialogflowlite.components.policies import dialogues
-from dialogflowlite.components.policies.base import REVISION_KEY, Conversation, Policy
+from dialogflowlite.components.policies import dialogues, memoization
+from dialogflowlite.components.policies.base import (
+    REVISION_KEY,
+    UNLIKELY_INTENT_REVISION,
+    Conversation,
+    Policy,
+)
+from dialogflowlite.components.policies.memoization import MemoizationPolicy
 from dialogflowlite.components.policies.training import CoreSection
 from dialogflowlite.components.policies.transformer_policy import META_FILE, TransformerPolicy
 from dialogflowlite.dialogue.messages import IncomingMessage
 from dialogflowlite.io.loader import load_project
-from dialogflowlite.shared.domain import ACTION_SEND_TEXT
+from dialogflowlite.shared.domain import ACTION_SEND_TEXT, ACTION_UNLIKELY_INTENT
 from dialogflowlite.shared.events import ActionExecuted, BotUttered, Event
 from dialogflowlite.training.trainer import TrainingContext, TrainOptions, write_model_extras
 
@@ -83,10 +89,14 @@ def project(write_project):
 
 def as_revision(patch: pytest.MonkeyPatch, revision: int) -> None:
     """Train and save as policy ``revision`` did: before 4, a ``bot:`` step is learnt
-    as ``action_send_text``."""
-    patch.setattr(Policy, "revision", revision)
+    as ``action_send_text``; before 5, memoization learns ``action_unlikely_intent``
+    steps."""
+    for policy_class in (Policy, MemoizationPolicy, TransformerPolicy):
+        patch.setattr(policy_class, "revision", min(revision, policy_class.revision))
     if revision < 4:
         patch.setattr(dialogues, "bot_text", lambda event: None)
+    if revision < UNLIKELY_INTENT_REVISION:
+        patch.setattr(memoization, "without_unlikely_intents", lambda dialogue: dialogue)
 
 
 def saved_model(project, tmp_path: Path, revision: int | None = None) -> Path:
@@ -143,11 +153,41 @@ def test_a_revision_3_model_with_bot_steps_warns_once(project, tmp_path, caplog,
     [warning] = warnings_of_loading(folder, caplog)
     saved = "revision 3" if recorded else "revision 3 or older"
     assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
-    assert "saves revision 4" in warning
+    assert "saves revision 5" in warning
     assert "`bot:` steps as action_send_text" in warning
     assert "`dialogflowlite train`" in warning
     # the rule policy learnt no bot step: nothing about it matters
     assert "RulePolicy" not in warning
+
+
+UNLIKELY_STORIES = stories_yaml(
+    "- story: bye\n  steps:\n  - intent: bye\n  - action: action_unlikely_intent\n"
+    "  - action: utter_bye\n")
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_an_old_memoization_forgets_its_unlikely_intent_steps(project, tmp_path, caplog,
+                                                              recorded) -> None:
+    """Saved before revision 5, memoization remembered action_unlikely_intent after
+    `bye`; its state left out after the action, it would predict it again and again."""
+    folder = saved_model(project(UNLIKELY_STORIES), tmp_path, revision=4)
+    if not recorded:
+        as_saved_before_revisions_were_recorded(folder)
+    [warning] = warnings_of_loading(folder, caplog)
+    saved = "revision 4" if recorded else "revision 4 or older"
+    assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
+    assert "saves revision 5" in warning and "action_unlikely_intent steps" in warning
+    assert "RulePolicy" not in warning
+    agent = Agent.load(folder)
+    bye = asyncio.run(agent.handle_turn(IncomingMessage("/bye", "someone"))).events
+    assert not any(isinstance(e, ActionExecuted) and e.name == ACTION_UNLIKELY_INTENT
+                   for e in bye)
+    # retrained, it learns the story without the step
+    retrained = saved_model(project(UNLIKELY_STORIES), tmp_path)
+    assert warnings_of_loading(retrained, caplog) == []
+    bye = asyncio.run(Agent.load(retrained).handle_turn(
+        IncomingMessage("/bye", "someone"))).events
+    assert [e.text for e in bye if isinstance(e, BotUttered)] == ["bye"]
 
 
 def test_an_old_model_without_bot_steps_does_not_warn(project, tmp_path, caplog) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from policy_helpers import act, predict, said, tracker, trained
+from policy_helpers import act, predict, said, tracker, trained, user
 from story_data import GREET_RULE, rules_yaml, stories_yaml
 from weather_stories import GOODBYE_AFTER_THANKS_STORY, WEATHER_STORY
 
@@ -31,7 +31,7 @@ from dialogflowlite.components.policies.states import StateFeaturizer
 from dialogflowlite.components.policies.training import training_paths
 from dialogflowlite.components.policies.transformer_policy import TransformerPolicy
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_UNLIKELY_INTENT
-from dialogflowlite.shared.events import SlotSet
+from dialogflowlite.shared.events import ActionExecuted, SlotSet
 
 STORIES = stories_yaml(WEATHER_STORY, GOODBYE_AFTER_THANKS_STORY)
 TINY = {"hidden_size": 16, "num_heads": 2, "intermediate_size": 32, "epochs": 80,
@@ -111,6 +111,38 @@ UNLIKELY_STEP_STORY = """\
   - action: action_unlikely_intent
   - action: utter_greet
 """
+
+
+@pytest.mark.parametrize("policy_class", [MemoizationPolicy, AugmentedMemoizationPolicy])
+def test_memoization_learns_stories_without_the_action(dialogue_project, policy_class) -> None:
+    project = dialogue_project(stories=stories_yaml(UNLIKELY_STEP_STORY,
+                                                    GOODBYE_AFTER_THANKS_STORY))
+    domain = project.domain
+    policy = trained(policy_class(), project)
+    # it learnt utter_greet after greet; remembered, the action_unlikely_intent step
+    # would be predicted again right after it ran (its state left out), over and over
+    assert predict(policy, domain, *said("greet")).probabilities == {"utter_greet": 1.0}
+    assert predict(policy, domain, *said("greet"), unlikely()).probabilities == {
+        "utter_greet": 1.0}
+    assert ACTION_UNLIKELY_INTENT not in policy.lookup.values()
+
+
+def test_a_hidden_rule_turn_after_the_action_hides_nothing_more(dialogue_project) -> None:
+    domain = dialogue_project(stories=STORIES).domain
+    featurizer = StateFeaturizer(domain)
+    hidden = [ActionExecuted(name="utter_greet", hide_rule_turn=True),
+              ActionExecuted(name=ACTION_LISTEN, hide_rule_turn=True)]
+    events = [*said("greet"), unlikely(), *hidden, user("ask_weather")]
+    fresh = Conversation.from_events(events, featurizer).for_story_policies(None)
+    # the rule turn is left out, and so is the state after action_unlikely_intent; the
+    # user's new message is still seen, after the action before action_unlikely_intent
+    assert [(s.prev_action, s.intent) for s in fresh.states] == [
+        (None, None), (ACTION_LISTEN, "greet"), (ACTION_LISTEN, "ask_weather")]
+    live_tracker = tracker(domain)
+    for event in events:
+        live_tracker.update(event)
+    live = Conversation.from_tracker(live_tracker, featurizer).for_story_policies(None)
+    assert live.states == fresh.states
 
 
 def test_the_transformer_policy_learns_stories_without_the_action(dialogue_project) -> None:
