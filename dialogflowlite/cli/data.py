@@ -167,6 +167,7 @@ def split_nlu(
     for nlg_path, part_responses in zip(nlg_paths, (train_responses, test_responses),
                                         strict=True):
         nlg_path.write_text(nlg_yaml(part_responses), encoding="utf-8")
+    _warn_about_short_split(data, train, training_fraction, training_path, stream)
     single = sorted(i for i, n in data.intent_counts().items() if n < 2)
     if single:
         # Rasa's split sends them to the test part; a model trained on the other lacks them
@@ -186,6 +187,22 @@ def split_nlu(
         print(f"responses: {nlg_paths[0]} ({len(train_responses)}), "
               f"{nlg_paths[1]} ({len(test_responses)})", file=stream)
     return training_path, test_path
+
+
+def _warn_about_short_split(data: TrainingData, train: TrainingData, training_fraction: float,
+                            training_path: Path, stream: TextIO) -> None:
+    """Say when the examples are too few for the split asked for (Rasa warns too), and
+    plainly when the training part is left without examples: a model cannot be trained
+    on it."""
+    if not data.split_keeps_fraction(training_fraction):
+        print(f"warning: there are too few examples to put one of each of the "
+              f"{len(data.full_intents)} intents into both parts and keep "
+              f"{training_fraction:g} of the examples for training: the parts' shares "
+              "differ from it", file=stream)
+    if not train.examples:
+        print(f"warning: {training_path} holds no examples: every intent has a single "
+              "example, and those go to the test file; `train nlu` cannot train on it "
+              "(add examples: an intent needs two to be in both parts)", file=stream)
 
 
 def _data_responses(source: Path) -> dict[str, Any]:
@@ -524,7 +541,7 @@ _FORMAT_SUFFIXES = {"yaml": (".yml", ".yaml"), "json": (".json",)}
 DEFAULT_CONVERTED_FOLDER = "converted_data"
 
 
-def _names_one_file(out: Path, output_format: str) -> bool:
+def _names_one_file(out: Path, output_format: str, kind: str = "nlu") -> bool:
     """Whether ``--out`` names the file to write (rather than a folder) for ``output_format``."""
     from dialogflowlite.errors import ProjectError
 
@@ -532,20 +549,22 @@ def _names_one_file(out: Path, output_format: str) -> bool:
         return True
     other = next((f for f, suffixes in _FORMAT_SUFFIXES.items() if out.suffix in suffixes), None)
     if other is not None:
+        hint = f"name a {_FORMAT_SUFFIXES[output_format][0]} file or a folder as --out"
+        # stories have no other format to offer
+        hint += f", or pass --format {other}" if kind == "nlu" else "; stories are written as YAML"
         raise ProjectError(f"--out {out} names a {other.upper()} file, but --format is "
-                           f"{output_format}", hint=f"name a {_FORMAT_SUFFIXES[output_format][0]} "
-                           f"file or a folder as --out, or pass --format {other}")
+                           f"{output_format}", hint=hint)
     return False
 
 
 def _conversion_targets(files: list[Path], source: Path, out: Path,
-                        output_format: str = "yaml") -> list[Path]:
+                        output_format: str = "yaml", kind: str = "nlu") -> list[Path]:
     """Where each converted file goes: ``out`` itself when it names one file of the format,
     else ``<out>/<sub-folder>/<name>_converted.yml`` (``.json`` for JSON; sub-folders as
     under ``source``)."""
     from dialogflowlite.errors import ProjectError
 
-    if _names_one_file(out, output_format):
+    if _names_one_file(out, output_format, kind):
         if len(files) > 1:
             raise ProjectError(f"--out {out} names one file, but {source} holds {len(files)} "
                                "files to convert", hint="pass a folder as --out")
@@ -562,16 +581,28 @@ def _conversion_targets(files: list[Path], source: Path, out: Path,
 YAML_NLU = "YAML NLU data"
 
 
-def _training_data_format(file: Path) -> str | None:
-    """The older formats of ``old_training_data_format``, or ``YAML_NLU``."""
-    from dialogflowlite.io.loader import YAML_SUFFIXES, old_training_data_format
+def _training_data_format(file: Path, *, read_yaml: bool = True) -> str | None:
+    """The older formats of ``old_training_data_format``, or ``YAML_NLU``.
+
+    A YAML file is parsed only with ``read_yaml`` (else it is none of them): a folder's
+    YAML files matter only to ``convert nlu -f json``. One that is not valid YAML is
+    none of them either, unless a line of it starts ``nlu:``: then its error is raised.
+    """
+    from dialogflowlite.errors import YamlSyntaxError
+    from dialogflowlite.io.loader import YAML_SUFFIXES, has_key_line, old_training_data_format
     from dialogflowlite.io.yaml import read_yaml_file
 
     if file.suffix not in YAML_SUFFIXES:
         return old_training_data_format(file)
+    if not read_yaml:
+        return None
     try:
         written = read_yaml_file(file)
     except OSError:
+        return None
+    except YamlSyntaxError:
+        if has_key_line(file, "nlu"):
+            raise
         return None
     return YAML_NLU if isinstance(written, dict) and "nlu" in written else None
 
@@ -589,8 +620,9 @@ def _files_to_convert(kind: str, source: Path, output_format: str = "yaml") -> l
     if kind == "nlu" and output_format == "json":
         wanted, what = (*wanted, YAML_NLU), "YAML, Markdown or JSON NLU data"
     if source.is_dir():
+        read_yaml = YAML_NLU in wanted
         files = sorted(p for p in source.rglob("*")
-                       if p.is_file() and _training_data_format(p) in wanted)
+                       if p.is_file() and _training_data_format(p, read_yaml=read_yaml) in wanted)
         if not files:
             raise ProjectError(f"{source} holds no {what} to convert",
                                hint="YAML files need no conversion; for the other kind use "
@@ -668,7 +700,7 @@ def convert_training_data(
     merged = (kind == "nlu" and len(files) > 1
               and _names_one_file(Path(out), output_format))
     targets = ([Path(out)] if merged
-               else _conversion_targets(files, source, Path(out), output_format))
+               else _conversion_targets(files, source, Path(out), output_format, kind))
     _refuse_existing(targets)
     write_text = nlu_json if output_format == "json" else nlu_yaml
 
@@ -719,7 +751,23 @@ def _read_nlu_to_convert(file: Path, log: ProblemLog) -> TrainingData:
     reader = NluReader(log)
     written = read_yaml_file(file)
     reader.read(file, written, written["nlu"])
+    _note_responses_left_out(file, written, log)
     return reader.data
+
+
+def _note_responses_left_out(file: Path, written: Any, log: ProblemLog) -> None:
+    """Warn that a YAML NLU file's ``responses:`` are not written: Rasa's JSON NLU format
+    (``rasa_nlu_data``) has no place for them."""
+    from dialogflowlite.io.yaml import position
+
+    responses = written.get("responses")
+    if not isinstance(responses, dict) or not responses:
+        return
+    names = ", ".join(map(str, responses))
+    log.warning(position(file, written, "responses"),
+                f"the responses of {file.name} are left out of the JSON ({names}): Rasa's "
+                "JSON NLU format holds no responses",
+                "keep them in a YAML file (domain or NLU data)")
 
 
 def _nlu_summary(nlu: TrainingData) -> str:

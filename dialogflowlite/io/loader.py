@@ -575,9 +575,10 @@ class ProjectLoader:
         training data by its keys; a file that is neither is left alone.
 
         A file that is not valid YAML is reported (at its line, as a file under
-        ``data/`` is) when its top-level keys or its name say it is training data
-        or domain; else it is left alone too, as ``endpoints.yml``,
-        ``credentials.yml`` and files of other tools are.
+        ``data/`` is) when its lines say it is training data or domain (see
+        :func:`_unreadable_file_kind`); else it is left alone too, as
+        ``endpoints.yml``, ``credentials.yml``, notes and files of other tools are,
+        whatever their names.
         """
         try:
             data = read_yaml_file(file)
@@ -615,39 +616,42 @@ _DATA_FILE, _DOMAIN_FILE = "training data", "domain"
 #: the top-level keys that make a file training data, and those that make it domain
 _DATA_SECTIONS = ("nlu", "stories", "rules")
 _DOMAIN_SECTIONS = (*DOMAIN_CONTENT, "session_config")
-#: words in a file's name that say what it holds (``chitchat_nlu.yml``, ``faq-domain.yml``)
-_DATA_NAME_WORDS = frozenset({"nlu", "stories", "rules"})
-_DOMAIN_NAME_WORDS = frozenset({"domain", "responses"})
 #: a project's files that are never training data or domain, whatever they hold
 _OTHER_PROJECT_FILES = frozenset({"endpoints.yml", "endpoints.yaml", "credentials.yml",
                                   "credentials.yaml", *CONFIG_NAMES})
-_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_]+)\s*:", re.M)
+#: a line that starts a key, indented or not, as Rasa's ``is_key_in_yaml`` reads one
+_KEY_LINE = re.compile(r"^[ \t]*([A-Za-z_]+):", re.M)
+#: a line that starts a key at the top level
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_]+):", re.M)
 
 
 def _unreadable_file_kind(file: Path) -> str | None:
-    """``_DATA_FILE`` or ``_DOMAIN_FILE`` for a YAML file that cannot be parsed but looks
-    like one: a line at the top level that starts one of their sections (``nlu:``,
-    ``stories:``, ``intents:``, ...), else a word of its name (``nlu``, ``stories``,
-    ``rules``; ``domain``, ``responses``). None for anything else, and always for
-    ``endpoints.yml``, ``credentials.yml`` and ``config.yml``.
+    """``_DATA_FILE`` or ``_DOMAIN_FILE`` for a YAML file that cannot be parsed, by what
+    it holds, never by its name: training data when a line, indented or not, starts
+    ``nlu:``, ``stories:`` or ``rules:`` (Rasa's line-wise test); domain when a line at
+    the top level starts one of its sections (``intents:``, ``responses:``, ...). None
+    for anything else, and always for ``endpoints.yml``, ``credentials.yml`` and
+    ``config.yml``.
     """
     if file.name in _OTHER_PROJECT_FILES:
         return None
+    if has_key_line(file, *_DATA_SECTIONS):
+        return _DATA_FILE
+    if has_key_line(file, *_DOMAIN_SECTIONS, top_level=True):
+        return _DOMAIN_FILE
+    return None
+
+
+def has_key_line(file: Path, *keys: str, top_level: bool = False) -> bool:
+    """Whether a line of ``file`` starts one of ``keys`` (``nlu:``), indented or not
+    (only at the top level with ``top_level``). Rasa's line-wise test: it tells what a
+    YAML file that cannot be parsed was meant to hold. False when it cannot be read."""
     try:
         text = file.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        text = ""
-    keys = set(_TOP_LEVEL_KEY.findall(text))
-    if keys.intersection(_DATA_SECTIONS):
-        return _DATA_FILE
-    if keys.intersection(_DOMAIN_SECTIONS):
-        return _DOMAIN_FILE
-    words = set(re.split(r"[^a-z]+", file.stem.lower()))
-    if words & _DATA_NAME_WORDS:
-        return _DATA_FILE
-    if words & _DOMAIN_NAME_WORDS:
-        return _DOMAIN_FILE
-    return None
+        return False
+    found = (_TOP_LEVEL_KEY if top_level else _KEY_LINE).findall(text)
+    return not set(found).isdisjoint(keys)
 
 
 def _is_test_stories_file(file: Path) -> bool:

@@ -206,6 +206,15 @@ def method_not_allowed_message(request: Request, error: BaseException,
     return f"{message} (allowed: {', '.join(allowed)})" if allowed else message
 
 
+def _log_level(error: BaseException) -> int:
+    """How loud ``error`` asks to be logged (its ``log_level``); ERROR when it names none,
+    or something that is no level: a plugin's error must not break the error handler."""
+    level = getattr(error, "log_level", None)
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    return logging.ERROR
+
+
 def install_error_handler(app: Sanic) -> None:
     """Route every exception of ``app`` through :func:`response_for`."""
     from sanic.handlers import ErrorHandler
@@ -241,7 +250,7 @@ def install_error_handler(app: Sanic) -> None:
             elif status >= 500:
                 # an error whose cause is logged where it arose (a channel's 503 asking for
                 # a re-delivery, each refusal of a signing-key outage) says how loud it is
-                logger.log(getattr(exception, "log_level", logging.ERROR), "%s on %s: %s",
+                logger.log(_log_level(exception), "%s on %s: %s",
                            type(exception).__name__, getattr(request, "path", "?"),
                            exception)
             return json(body, status=status, headers=headers)

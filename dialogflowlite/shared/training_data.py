@@ -315,6 +315,14 @@ class TrainingData:
             TrainingData(test, list(self.synonyms), list(self.regexes), list(self.lookups)),
         )
 
+    def split_keeps_fraction(self, training_fraction: float) -> bool:
+        """Whether :meth:`train_test_split` can put an example of every class (full
+        intent) into both parts and still keep ``training_fraction`` of the examples for
+        training. Rasa's check: the smaller part's share of the examples, rounded down,
+        plus one is at least the number of classes."""
+        smaller_share = min(training_fraction, 1.0 - training_fraction)
+        return int(smaller_share * len(self.intent_examples)) + 1 >= len(self.full_intents)
+
     def _split_classes(self) -> list[list[int]]:
         """The example indices of each class, in the order Rasa's split walks them.
 

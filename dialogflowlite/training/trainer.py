@@ -73,14 +73,26 @@ class TrainOptions:
     persist_nlu_data: bool = False
     #: the model's name in the output folder (``--fixed-model-name``); None: a time stamp
     fixed_model_name: str | None = None
-    #: the file ``fixed_model_name`` names (``bot``, ``bot.tar.gz``: ``bot.tar``)
-    model_file: str | None = field(init=False, default=None)
+    #: the name checked last, and the file it names (see :attr:`model_file`)
+    _named_file: tuple[str, str] | None = field(init=False, default=None, repr=False,
+                                                compare=False)
 
     def __post_init__(self) -> None:
-        # the one check of the name, as the options are made, before any work: one with
-        # a folder in it (`../x`) would write outside the output folder
-        if self.fixed_model_name:
-            self.model_file = fixed_model_file(self.fixed_model_name)
+        # the name is checked as the options are made, before any work: one with a
+        # folder in it (`../x`) would write outside the output folder
+        _ = self.model_file
+
+    @property
+    def model_file(self) -> str | None:
+        """The file ``fixed_model_name`` names (``bot``, ``bot.tar.gz``: ``bot.tar``);
+        None without one. A name set after the options were made counts too: it is
+        checked when it is first used, and each name is checked once."""
+        name = self.fixed_model_name
+        if not name:
+            return None
+        if self._named_file is None or self._named_file[0] != name:
+            self._named_file = (name, fixed_model_file(name))
+        return self._named_file[1]
 
 
 class StaleComponent(Exception):  # a signal that ends a dry run early, never shown

@@ -186,3 +186,31 @@ def test_convert_nlu_takes_rasa_s_language_option_and_default_output(
     written = to_plain(read_yaml_file(tmp_path / "converted_data" / "nlu_converted.yml"))
     assert written["nlu"][0]["intent"] == "greet"
     assert "[Ann](name)" in written["nlu"][0]["examples"]
+
+
+def test_split_nlu_warns_when_the_examples_are_too_few_and_the_training_part_is_empty(
+        tmp_path: Path) -> None:
+    # before, only a note named the one-example intents: the command looked fine, and
+    # `train nlu --nlu training_data.yml` then failed on the empty file
+    import io
+
+    nlu = tmp_path / "data/nlu.yml"
+    nlu.parent.mkdir()
+    nlu.write_text(nlu_yaml("""\
+- intent: greet
+  examples: |
+    - hi
+- intent: bye
+  examples: |
+    - bye
+- intent: thanks
+  examples: |
+    - thanks
+"""), encoding="utf-8")
+    out = io.StringIO()
+    training, _ = split_nlu(tmp_path, echo=out)
+    printed = out.getvalue()
+    assert ("warning: there are too few examples to put one of each of the 3 intents into "
+            "both parts and keep 0.8 of the examples for training") in printed
+    assert f"warning: {training} holds no examples: every intent has a single example" \
+        in printed

@@ -409,3 +409,53 @@ def test_only_yaml_and_json_are_written(project: Path, monkeypatch, capsys) -> N
         convert(monkeypatch, project, "nlu", "--out", "out", "--format", "md")
     assert exit_info.value.code == 2
     assert "invalid choice: 'md'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["nlu", "core"])
+def test_a_broken_yaml_file_in_the_folder_does_not_stop_a_markdown_conversion(
+        tmp_path: Path, monkeypatch, capsys, kind) -> None:
+    # before, every YAML file of the folder was parsed: "error: broken.yml:2:1: invalid YAML"
+    write(tmp_path, "data/nlu.md", "## intent:greet\n- hi\n")
+    write(tmp_path, "data/stories.md", "## path\n* greet\n  - utter_greet\n")
+    write(tmp_path, "data/broken.yml", "title: notes\n- [oops\n")
+    assert convert(monkeypatch, tmp_path, kind, "--data", "data", "--out", "out") == 0
+    assert (tmp_path / f"out/{'nlu' if kind == 'nlu' else 'stories'}_converted.yml").is_file()
+    assert "broken" not in capsys.readouterr().out
+
+
+def test_json_output_skips_a_broken_yaml_file_unless_it_holds_nlu(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    write(tmp_path, "data/nlu.md", "## intent:greet\n- hi\n")
+    write(tmp_path, "data/broken.yml", "title: notes\n- [oops\n")
+    assert convert(monkeypatch, tmp_path, "nlu", "-f", "json", "--data", "data",
+                   "--out", "out") == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["nlu_converted.json"]
+    # one whose lines say it is NLU data is reported at its line, as before
+    write(tmp_path, "data/more.yml", "nlu:\n- intent: bye\n  examples: [oops\n")
+    assert convert(monkeypatch, tmp_path, "nlu", "-f", "json", "--data", "data",
+                   "--out", "again") == 1
+    assert "more.yml:4" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
+
+
+def test_json_output_names_the_responses_it_leaves_out(tmp_path: Path, monkeypatch,
+                                                      capsys) -> None:
+    # Rasa's JSON NLU format has no place for responses; before, they went without a word
+    write(tmp_path, "data/nlu.yml", RICH_YAML_NLU + "responses:\n  utter_faq/ask_name:\n"
+          "  - text: I am a bot\n  utter_faq/ask_age:\n  - text: young\n")
+    assert convert(monkeypatch, tmp_path, "nlu", "-f", "json", "--data", "data/nlu.yml",
+                   "--out", "nlu.json") == 0
+    out = capsys.readouterr().out
+    assert "the responses of nlu.yml are left out of the JSON (utter_faq/ask_name, " \
+           "utter_faq/ask_age)" in out
+    assert "responses" not in json.loads((tmp_path / "nlu.json").read_text(encoding="utf-8"))[
+        "rasa_nlu_data"]
+
+
+def test_a_json_out_for_stories_does_not_offer_a_json_format(project: Path, monkeypatch,
+                                                            capsys) -> None:
+    assert convert(monkeypatch, project, "core", "--data", "data/stories.md",
+                   "--out", "stories.json") == 1
+    err = capsys.readouterr().err
+    assert "--out stories.json names a JSON file, but --format is yaml" in err
+    assert "--format json" not in err and "stories are written as YAML" in err

@@ -138,9 +138,9 @@ def test_an_unreadable_training_data_file_still_skips_those_checks(tmp_path, bro
     # by its top-level keys
     ("sub/more/chitchat.yml", "nlu:\n  - intent: [chitchat\n", 3, "data"),
     ("sub/extra/greetings.yml", "version: '3.1'\nintents: [greet\n", 3, "domain"),
-    # by its name
-    ("sub/faq_nlu.yml", "- [oops\n", 2, "data"),
-    ("sub/skills/faq-domain.yml", "- [oops\n", 2, "domain"),
+    # by an indented key, as Rasa's line-wise test finds one
+    ("sub/faq.yml", "version: '3.1'\n  nlu:\n  - [oops\n", 2, "data"),
+    ("sub/skills/faq.yml", "responses:\n  utter_faq: [oops\n", 3, "domain"),
 ])
 def test_an_imported_file_that_looks_like_data_or_domain_and_cannot_be_read_is_reported(
         tmp_path, broken, text, line, kind) -> None:
@@ -168,6 +168,22 @@ def test_an_imported_projects_other_files_stay_ignored_when_they_cannot_be_read(
     })
     project = load_project(root)
     assert project.errors == []
+
+
+@pytest.mark.parametrize("name", [
+    "sub/docs/rules_of_thumb.yml", "sub/domain_knowledge.yml", "sub/mock/responses.yml",
+    "sub/nlu_notes.yml", "sub/stories.yaml",
+])
+def test_an_imported_file_is_not_data_or_domain_by_its_name_alone(tmp_path, name) -> None:
+    # before, a word of the name (rules, domain, responses, nlu, stories) made a broken
+    # file an error, and strict loading (train, validate) failed over a notes file
+    root = bot(tmp_path, MULTI + "imports: [sub]\n", {
+        "sub/domain.yml": "intents: [sub_intent]\n",
+        name: "title: notes\n- [oops\n  intent: greet\n",
+    })
+    project = load_project(root)
+    assert project.errors == []
+    assert root / name not in project.training_files + project.domain_files
 
 
 def test_an_unreadable_imported_config_says_its_imports_are_not_followed(tmp_path) -> None:

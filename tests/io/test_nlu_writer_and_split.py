@@ -137,3 +137,20 @@ def test_test_data_may_be_in_rasas_older_formats(tmp_path) -> None:
     [booking] = [m for m in data.examples if m.intent == "book"]
     assert [(e.entity, e.value) for e in booking.entities] == [("city", "Rome")]
     assert [m.text for m in load_nlu_data(folder / "nlu.md").examples] == ["hello", "hi there"]
+
+
+def _examples(*counts: int) -> TrainingData:
+    return TrainingData([Message(f"text {i} of {n}", intent=f"intent_{n}_{c}")
+                         for c, n in enumerate(counts) for i in range(n)])
+
+
+@pytest.mark.parametrize(("counts", "fraction", "keeps"), [
+    ((5, 5), 0.8, True),            # int(0.2 * 10) + 1 = 3 >= 2 classes
+    ((2, 2, 2), 0.8, False),        # int(0.2 * 6) + 1 = 2 < 3 classes
+    ((2, 2, 2), 0.5, True),         # int(0.5 * 6) + 1 = 4 >= 3
+    ((1, 1, 1, 1), 0.2, False),     # the smaller part is the training part here
+])
+def test_split_says_when_the_examples_are_too_few_for_the_fraction(
+        counts, fraction, keeps) -> None:
+    # Rasa's split warns when the smaller part cannot hold an example of every class
+    assert _examples(*counts).split_keeps_fraction(fraction) is keeps

@@ -309,3 +309,32 @@ def test_a_signing_key_outage_is_logged_once_not_with_each_refused_request(
     # each refusal is still there for whoever debugs
     refusals = [r for r in caplog.records if "SigningKeysUnavailable on" in r.getMessage()]
     assert [r.levelno for r in refusals] == [logging.DEBUG] * 5
+
+
+@pytest.mark.parametrize(("level", "logged_at"), [
+    (logging.DEBUG, logging.DEBUG), ("loud", logging.ERROR), (True, logging.ERROR),
+])
+def test_an_error_s_own_log_level_is_used_only_when_it_is_a_level(level, logged_at,
+                                                                 caplog) -> None:
+    # before, a plugin's error with a log_level that is no number made the error handler
+    # itself raise TypeError
+    from sanic import Sanic
+
+    from dialogflowlite.errors import DialogueError
+    from dialogflowlite.server.errors import install_error_handler
+
+    class PluginError(DialogueError):
+        log_level = level
+
+    app = Sanic(f"log_level_{type(level).__name__}")
+    install_error_handler(app)
+
+    @app.get("/fails")
+    async def fails(_request: Any) -> None:
+        raise PluginError("the plugin failed")
+
+    with caplog.at_level(logging.DEBUG, logger="dialogflowlite"):
+        response = asyncio.run(request(app, "get", "/fails"))
+    assert response.status == 500 and response.json["reason"] == "ConversationError"
+    [logged] = [r for r in caplog.records if "the plugin failed" in r.getMessage()]
+    assert logged.levelno == logged_at

@@ -17,7 +17,12 @@ from serving_helpers import StubHttpServer, request
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import enabled_channels
-from dialogflowlite.server.channels.slack import SlackChannel, plain_text, slack_messages
+from dialogflowlite.server.channels.slack import (
+    SlackChannel,
+    is_last_retry,
+    plain_text,
+    slack_messages,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token"
@@ -502,3 +507,13 @@ def test_an_event_that_fails_for_good_is_logged_as_lost(make_app, agent, slack_a
         response = asyncio.run(post_event(app, event_body("/greet")))
     assert response.status == 200 and user_texts(stored(agent, "U1")) == []
     assert "conversation 'U1'" in caplog.text and "is lost" in caplog.text
+
+
+@pytest.mark.parametrize(("number", "last"), [
+    (None, False), ("1", False), (" 3 ", True), ("12", True),
+    # digits int() cannot read, or reads though Slack never sends them
+    ("³", False), ("٣", False), ("1_0", False), ("+3", False), ("", False),
+])
+def test_only_a_retry_number_of_ascii_digits_can_be_the_last_retry(number, last) -> None:
+    # before, "³" passed isdigit() and int("³") raised: a 500 on a signed request
+    assert is_last_retry(number) is last

@@ -62,6 +62,20 @@ def test_a_name_that_is_only_the_ending_is_refused(name: str) -> None:
         fixed_model_file(name)
 
 
+def test_a_model_name_set_after_the_options_are_made_names_the_file() -> None:
+    # before, the file was worked out once, as the options were made: a name set later
+    # left it None, and the model was written under a time stamp
+    options = TrainOptions(progress=False)
+    assert options.model_file is None
+    options.fixed_model_name = "bot.tar.gz"
+    assert options.model_file == "bot.tar"
+    options.fixed_model_name = "../outside"
+    with pytest.raises(ConfigError):
+        _ = options.model_file
+    with pytest.raises(ConfigError):
+        TrainOptions(fixed_model_name="../outside")
+
+
 def test_dry_run_checks_the_model_to_fine_tune(project: Path) -> None:
     options = TrainOptions(progress=False, finetune=str(project / "nowhere.tar"))
     with pytest.raises(TrainingError, match="no model to fine-tune at"):

@@ -176,8 +176,11 @@ def plain_text(text: str, bot_ids: list[str] | tuple[str, ...] = ()) -> str:
 def is_last_retry(number: str | None) -> bool:
     """Whether ``number`` (the ``X-Slack-Retry-Num`` of a request) is Slack's last retry,
     after which the event is not sent again."""
-    return number is not None and number.strip().isdigit() \
-        and int(number) >= SLACK_LAST_RETRY
+    if number is None:
+        return False
+    digits = number.strip()
+    # ASCII digits only: "³".isdigit() is true, but int("³") raises
+    return digits.isascii() and digits.isdigit() and int(digits) >= SLACK_LAST_RETRY
 
 
 def conversation_id(granularity: str, user: str, channel: str | None,
