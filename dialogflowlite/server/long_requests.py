@@ -1,4 +1,5 @@
-"""Routes whose work is large by nature: training and testing through the API.
+"""Routes whose work is large by nature: training and testing through the API, and
+``PUT /model`` (loading or downloading a model).
 
 Their bodies are whole projects and test sets, and their work takes minutes.
 

@@ -97,6 +97,9 @@ class ModelServer:
     #: whether the last :meth:`pull` took the ETag of another worker's pull of this run
     #: (which that worker records as a model choice, see :func:`keep_pulling`)
     taken_from_another_worker: bool = False
+    #: the model file the server answers with now (see :func:`share_pulls`); a pulled
+    #: file it serves is never deleted, even when its switch raised afterwards
+    serving: Callable[[], Path | None] | None = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, section: Any, project_dir: Path) -> ModelServer | None:
@@ -163,7 +166,7 @@ class ModelServer:
                         self.etag != record["etag"] and self.folder / record["file"] == current:
                     # the same bytes under a new ETag: recorded, so that no worker asks
                     # with the old one again (and downloads the whole model for nothing)
-                    self._write_record(current)
+                    self._record(current)
                 return None
             return await self._switch_and_record(pulled, switch)
 
@@ -172,12 +175,31 @@ class ModelServer:
         if switch is not None:
             try:
                 await switch(pulled)
-            except BaseException:
-                pulled.unlink(missing_ok=True)
+            except BaseException:  # a model that did not load, or a cancel (shutdown,
+                # a PUT whose client hung up) that may come after the switch
+                if self._serves(pulled):
+                    self._record(pulled)
+                else:
+                    pulled.unlink(missing_ok=True)
                 raise
-        if self.etag:
-            self._write_record(pulled)
+        self._record(pulled)
         return pulled
+
+    def _serves(self, pulled: Path) -> bool:
+        served = self.serving() if self.serving is not None else None
+        return served is not None and Path(served) == pulled
+
+    def _record(self, pulled: Path) -> None:
+        """Record the pull of ``pulled`` (its switch is done); a record that cannot be
+        written is a warning: the model is served and its choice published already."""
+        if not self.etag:
+            return
+        try:
+            self._write_record(pulled)
+        except OSError as e:
+            logger.warning("the pull of %s cannot be recorded, so other workers may "
+                           "download it again: writing %s failed: %s", pulled.name,
+                           self.folder / PULL_RECORD, e)
 
     def _read_record(self) -> dict[str, Any] | None:
         """The newest pull from this server's URL, or None."""
@@ -289,6 +311,7 @@ def share_pulls(app: Sanic, server: ModelServer) -> ModelServer:
     """``server``, sharing its pulls with the other workers of ``app``'s server (if any)."""
     shared = getattr(app.ctx, "shared_model", None)
     server.run_id = shared.run_id if shared is not None else None
+    server.serving = lambda: getattr(app.ctx, "model_file", None)
     return server
 
 

@@ -208,6 +208,11 @@ def choice_mark(app: Any) -> ChoiceMark:
     made since (a ``PUT`` or ``DELETE /model`` of this worker or another one,
     recorded while the pull downloaded or loaded its model): the newer choice
     wins, though the pull publishes later.
+
+    Take it right after :func:`follow_shared_choice`: this worker has then
+    followed every choice recorded so far, so its ``seen`` is the newest
+    number, and only a choice recorded after the mark is newer than it (a
+    choice followed meanwhile is one of those, as it counts as a change here).
     """
     shared = getattr(app.ctx, "shared_model", None)
     return (getattr(app.ctx, "model_changes", 0), shared.seen if shared is not None else 0)
@@ -255,7 +260,7 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     if since is None:
         _install(app, agent, model_file, started)
         if announce:
-            await _announce(app, model_file, model_server)
+            await _finish(_announce(app, model_file, model_server))
         return model_file
     if getattr(app.ctx, "model_changes", 0) != since[0]:
         return _drop(model_file)
@@ -275,6 +280,23 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
         if app.ctx.agent is not agent:
             _install(app, agent, model_file, started)
     return model_file
+
+
+async def _finish(work: Any) -> None:
+    """Run ``work`` to its end even when the caller is cancelled meanwhile (a client
+    that hung up, ``--response-timeout``), then pass the cancellation on.
+
+    A model installed is published: a cancel must not leave this worker
+    serving a choice the other workers never hear of.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})  # still holding the swap lock: no choice overtakes it
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("publishing the model choice failed", exc_info=task.exception())
+        raise
 
 
 def _drop(model_file: Path) -> None:
@@ -321,7 +343,7 @@ async def unload_model(app: Any, *, announce: bool = True) -> None:
     async with app.ctx.model_swap_lock:
         _unload_holding_lock(app)
         if announce:
-            await _announce(app, None, None)
+            await _finish(_announce(app, None, None))
 
 
 def _unload_holding_lock(app: Any) -> None:
@@ -466,11 +488,20 @@ async def follow_shared_choice(app: Any) -> None:
     The request (and all others arriving meanwhile) waits for the switch, so
     that no answer comes from the model another worker replaced. A model
     that fails to load is logged and this worker keeps its own.
+
+    A choice recorded while the switch ran (one ``GET /health`` began, say)
+    is followed too: on return this worker has caught up with every choice
+    recorded before the call, which :func:`choice_mark` relies on.
     """
-    start_following(app)
     shared = getattr(app.ctx, "shared_model", None)
-    if shared is not None and shared.following is not None:
-        await asyncio.shield(shared.following)
+    while shared is not None:
+        start_following(app)
+        following = shared.following
+        if following is None or following.done():  # nothing (more) to follow
+            return
+        # not shield(): a switch that failed is logged once (_log_follow_failure), not
+        # raised into every request that waited for it; a cancelled request leaves it be
+        await asyncio.wait({following})
 
 
 def start_following(app: Any) -> dict[str, Any] | None:
@@ -487,8 +518,20 @@ def start_following(app: Any) -> dict[str, Any] | None:
         if record is None:
             return None
         shared.following = asyncio.get_running_loop().create_task(_follow(app, record))
+        shared.following.add_done_callback(_log_follow_failure)
         shared.following_choice = record
     return shared.following_choice
+
+
+def _log_follow_failure(following: asyncio.Task) -> None:
+    """Log a switch to another worker's choice that failed unexpectedly (a model that
+    does not load is logged by :func:`_follow` itself), once, whoever waited for it."""
+    if following.cancelled():
+        return
+    error = following.exception()  # retrieved here: asyncio does not warn of it later
+    if error is not None:
+        logger.error("following the model choice of another worker failed; this worker "
+                     "keeps the model it has", exc_info=error)
 
 
 def _serves(app: Any, wanted: str) -> bool:

@@ -1,4 +1,5 @@
-"""Training and testing through the API may outlast ``--response-timeout``; messages may not."""
+"""Training, testing and loading a model through the API may outlast ``--response-timeout``;
+messages may not."""
 
 from __future__ import annotations
 
@@ -37,6 +38,30 @@ def test_a_training_longer_than_the_response_timeout_is_answered(make_app, monke
             return await _post(f"{url}/model/train", data=BODY, headers=YAML)
 
     assert asyncio.run(main()) == (200, b"model")
+
+
+def test_a_model_load_longer_than_the_response_timeout_is_answered(make_app,
+                                                                   monkeypatch) -> None:
+    # cut off, the model would be loaded and thrown away, and the client told 503
+    from dialogflowlite.server import models
+
+    switched: list[str] = []
+
+    async def slow_swap(app, requested: str, **kwargs) -> Path:
+        await asyncio.sleep(SLOW)
+        switched.append(requested)
+        return Path(requested)
+
+    monkeypatch.setattr(models, "swap_model", slow_swap)
+    app = make_app(response_timeout=1)
+
+    async def main() -> int:
+        async with serving(app) as url, aiohttp.ClientSession() as session, \
+                session.put(f"{url}/model", json={"model_file": "models/big.tar"}) as answer:
+            return answer.status
+
+    assert asyncio.run(main()) == 204
+    assert switched == ["models/big.tar"]
 
 
 def test_a_message_longer_than_the_response_timeout_is_still_a_503(make_app,

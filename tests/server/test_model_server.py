@@ -269,3 +269,72 @@ def test_the_same_model_under_a_new_etag_is_downloaded_once(
         assert pulls == [None, None, None]
         assert host.if_none_match == ['"v0"', '"v1"', '"v1"']
     assert json.loads((folder / ".pulled.json").read_text())["etag"] == '"v1"'
+
+
+def _pulling_app() -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(ctx=SimpleNamespace(shared_model=None, model_file=None))
+
+
+def test_a_pulled_model_served_before_a_cancel_is_kept_and_recorded(
+        tmp_path: Path, host: ModelHost) -> None:
+    """``PUT /model`` with ``model_server`` is cancelled after its switch (the client
+    hung up while the choice was published): the file now served stays."""
+    import json
+
+    from dialogflowlite.server.model_server import share_pulls
+
+    app = _pulling_app()
+    server = share_pulls(app, ModelServer.from_config({"url": host.url}, tmp_path))
+
+    async def switch_then_cancelled(pulled: Path) -> None:
+        app.ctx.model_file = pulled
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(server.pull(None, take=False, switch=switch_then_cancelled))
+    assert app.ctx.model_file.is_file()
+    record = json.loads((tmp_path / "models" / ".pulled.json").read_text())
+    assert record["file"] == app.ctx.model_file.name
+
+
+def test_a_pulled_model_that_does_not_switch_is_deleted(tmp_path: Path,
+                                                         host: ModelHost) -> None:
+    from dialogflowlite.server.model_server import share_pulls
+
+    app = _pulling_app()
+    server = share_pulls(app, ModelServer.from_config({"url": host.url}, tmp_path))
+    tried: list[Path] = []
+
+    async def failing_switch(pulled: Path) -> None:
+        tried.append(pulled)
+        raise RuntimeError("not a model")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(server.pull(None, take=False, switch=failing_switch))
+    assert len(tried) == 1 and not tried[0].exists()
+    assert not (tmp_path / "models" / ".pulled.json").exists()
+
+
+def test_a_pull_record_that_cannot_be_written_does_not_fail_the_switch(
+        tmp_path: Path, host: ModelHost, monkeypatch, caplog) -> None:
+    """The model switched and its choice was published: ``PUT /model`` answers 204 and
+    the pull is no failure; the record is a warning."""
+    from dialogflowlite.server.model_server import share_pulls
+
+    app = _pulling_app()
+    server = share_pulls(app, ModelServer.from_config({"url": host.url}, tmp_path))
+
+    def full_disk(pulled: Path) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(server, "_write_record", full_disk)
+
+    async def switch(pulled: Path) -> None:
+        app.ctx.model_file = pulled
+
+    pulled = asyncio.run(server.pull(None, take=False, switch=switch))
+    assert pulled == app.ctx.model_file and pulled.is_file()
+    assert any(r.levelname == "WARNING" and "no space left" in r.getMessage()
+               for r in caplog.records)

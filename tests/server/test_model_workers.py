@@ -505,3 +505,119 @@ def test_a_pull_that_never_switched_leaves_no_record_the_others_would_skip(
 
     asyncio.run(main())
     assert len(downloads) == 2
+
+
+# --- the model choice machinery alone, with fakes: no timing ------------------------------
+
+def _fake_worker(folder: Path, **ctx: Any) -> Any:
+    """An app as :mod:`dialogflowlite.server.models` sees a worker of ``run --workers``."""
+    from types import SimpleNamespace
+
+    from dialogflowlite.server.models import SharedModelChoice
+
+    metrics = SimpleNamespace(model_load_seconds=SimpleNamespace(set=lambda seconds: None),
+                              model_loads=SimpleNamespace(inc=lambda: None))
+    values = {"shared_model": SharedModelChoice(folder, "run-under-test"), "agent": None,
+              "model_file": None, "config": None, "metrics": metrics}
+    values.update(ctx)
+    return SimpleNamespace(ctx=SimpleNamespace(**values))
+
+
+def test_a_follow_that_failed_is_logged_once_and_never_raised_into_later_requests(
+        tmp_path: Path, monkeypatch, caplog) -> None:
+    """A switch ``GET /health`` started and nobody waited for fails unexpectedly: it is
+    logged once, and the requests after it go on instead of raising its error."""
+    from dialogflowlite.server import models
+
+    app = _fake_worker(tmp_path)
+    other = models.SharedModelChoice(tmp_path, "run-under-test")
+
+    async def broken_follow(app: Any, record: dict[str, Any]) -> None:
+        raise RuntimeError("broken follow")
+
+    monkeypatch.setattr(models, "_follow", broken_follow)
+
+    async def main() -> None:
+        app.ctx.model_swap_lock = asyncio.Lock()
+        await other.publish(tmp_path / "a.tar", None)
+        assert models.start_following(app) is not None  # as GET /health: nobody waits
+        await asyncio.wait({app.ctx.shared_model.following})
+        for _ in range(2):  # the next requests
+            await models.follow_shared_choice(app)
+
+    asyncio.run(main())
+    assert [r.exc_info[1].args for r in caplog.records if r.exc_info] == [("broken follow",)]
+
+
+def test_a_pull_mark_counts_a_choice_recorded_while_a_started_follow_loaded(
+        tmp_path: Path, monkeypatch) -> None:
+    """``GET /health`` started loading choice 1; another worker records choice 2 while it
+    loads. The pull that follows the choices then begins after choice 2: its mark
+    counts it, so the pulled model is not dropped for a choice made before it began."""
+    from dialogflowlite.server import models
+
+    app = _fake_worker(tmp_path)
+    other = models.SharedModelChoice(tmp_path, "run-under-test")
+
+    async def fake_load(app: Any, requested: str, model_server: Any, announce: bool,
+                        since: Any = None) -> Path:
+        if Path(requested).name == "a.tar":  # meanwhile another worker chooses b.tar
+            await other.publish(tmp_path / "b.tar", None)
+        app.ctx.model_file = Path(requested)
+        app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
+        return Path(requested)
+
+    monkeypatch.setattr(models, "_swap_holding_lock", fake_load)
+    monkeypatch.setattr(models, "_serves", lambda app, wanted: False)
+
+    async def main() -> tuple[Any, int]:
+        app.ctx.model_swap_lock = asyncio.Lock()
+        await other.publish(tmp_path / "a.tar", None)
+        models.start_following(app)  # GET /health
+        await models.follow_shared_choice(app)  # what keep_pulling does before a pull
+        return models.choice_mark(app), app.ctx.shared_model.newest_number()
+
+    mark, newest = asyncio.run(main())
+    assert app.ctx.model_file == tmp_path / "b.tar"
+    assert mark == (2, newest) == (2, 2)
+
+
+@pytest.mark.parametrize("change", ["PUT", "DELETE"])
+def test_a_model_change_whose_request_is_cancelled_while_publishing_is_still_published(
+        tmp_path: Path, monkeypatch, change: str) -> None:
+    """The client hangs up (or ``--response-timeout`` passes) once the new model serves
+    (or none does): the other workers are still told, so no worker serves a choice the
+    others miss."""
+    from dialogflowlite.server import models
+
+    class SlowRecord:
+        def __init__(self) -> None:
+            self.started, self.release = asyncio.Event(), asyncio.Event()
+            self.published: list[Path | None] = []
+
+        async def publish(self, model_file: Path | None, model_server: Any) -> None:
+            self.started.set()
+            await self.release.wait()  # the record's lock is busy
+            self.published.append(model_file)
+
+    monkeypatch.setattr(models, "resolve_model_path", lambda config, requested: Path(requested))
+    monkeypatch.setattr(models, "load_server_agent",
+                        lambda config, model_file, stores: ("agent", model_file))
+    monkeypatch.setattr(models, "model_fingerprints", lambda model_file: {})
+
+    async def main() -> Any:
+        app = _fake_worker(tmp_path, shared_model=SlowRecord(),
+                           model_swap_lock=asyncio.Lock())
+        chosen = tmp_path / "new.tar" if change == "PUT" else None
+        request = asyncio.create_task(
+            models.swap_model(app, str(chosen)) if chosen else models.unload_model(app))
+        await app.ctx.shared_model.started.wait()
+        request.cancel()
+        app.ctx.shared_model.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        return app, chosen
+
+    app, chosen = asyncio.run(main())
+    assert app.ctx.model_file == chosen
+    assert app.ctx.shared_model.published == [chosen]

@@ -145,7 +145,12 @@ def blueprint() -> Blueprint:
 
     @bp.put("/model", name="replace_model", ctx_auth=True)
     async def replace_model(request: Request) -> HTTPResponse:
+        from dialogflowlite.server.long_requests import allow_long_response
+
         body = validation.json_body(request)
+        # loading a large model (and downloading it, waiting for another worker's pull
+        # first) may take minutes: cut off, the loaded model would be thrown away
+        allow_long_response(request)
         if body.get("remote_storage") is not None:
             raise validation.bad_request(
                 "'remote_storage' is not supported; pass 'model_file', a model file on the "
