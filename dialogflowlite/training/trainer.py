@@ -582,8 +582,10 @@ class DryRunResult:
                       f"model and name {self.previous}."]
         else:
             # Rasa 3's dry run warns likewise that responses may still need updating
-            lines += ["No training needed.", "The domain, config or data the model holds "
-                      "changed: training would write a new model from the reused components."]
+            # "No training needed." would read as a contradiction of the line after it
+            lines += ["No component needs training.", "The domain, config or data the model "
+                      "holds changed: training would write a new model from the reused "
+                      "components."]
         return lines
 
 

@@ -57,5 +57,5 @@ def test_a_dry_run_says_whether_a_model_would_be_written(project, capsys) -> Non
     (project / "domain.yml").write_text(DOMAIN.replace("Hello!", "Hey!"), encoding="utf-8")
     assert _train(project, "--dry-run") == 0
     out = capsys.readouterr().out
-    assert "No training needed." in out
+    assert "No component needs training." in out
     assert "training would write a new model from the reused components" in out

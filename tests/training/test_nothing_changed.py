@@ -126,7 +126,7 @@ def test_a_dry_run_tells_an_unchanged_model_from_a_changed_domain(project) -> No
     (project / "domain.yml").write_text(DOMAIN.replace("Bye!", "See you!"), "utf-8")
     result = dry_run(project, options=OPTIONS)
     assert result.code == 0 and not result.unchanged
-    assert "No training needed." in result.report()
+    assert "No component needs training." in result.report()
     assert any("training would write a new model from the reused components" in line
                for line in result.report())
 
