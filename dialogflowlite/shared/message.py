@@ -79,13 +79,17 @@ class Token:
 #: the keys of a parse result's entity that :class:`Entity` has a field for
 ENTITY_KEYS = frozenset(
     ("entity", "start", "end", "value", "role", "group", "confidence_entity", "extractor",
-     "processors")
+     "processors", "confidence_role", "confidence_group")
 )
 
 
 @dataclass
 class Entity:
     """An entity span by character offsets, with Rasa's optional role and group.
+
+    ``role_confidence`` and ``group_confidence`` are Rasa's ``confidence_role``
+    and ``confidence_group``: a trained tagger's confidence in the role and the
+    group, given only with them.
 
     ``extra`` holds the keys an extractor writes beyond those (Rasa's Duckling
     extractor: ``text``, ``confidence`` and ``additional_info``); they are
@@ -102,6 +106,8 @@ class Entity:
     extractor: str | None = None
     processors: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    role_confidence: float | None = None
+    group_confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The entity as one entry of Rasa's parse result ``entities`` list.
@@ -109,8 +115,10 @@ class Entity:
         As in Rasa's output, the optional keys are there only when they have a value:
         ``confidence_entity`` when the extractor gives one (the trained taggers do,
         regexes and lookup tables do not), ``extractor`` unless the entity was written
-        in the message (``/intent{...}``), ``role`` and ``group`` when set, and
-        ``processors`` when a processor (``EntitySynonymMapper``) changed the entity.
+        in the message (``/intent{...}``), ``role`` and ``group`` when set (each
+        followed by ``confidence_role`` / ``confidence_group`` when the extractor gives
+        one, as Rasa orders them), and ``processors`` when a processor
+        (``EntitySynonymMapper``) changed the entity.
         The keys of ``extra`` follow.
         """
         result: dict[str, Any] = {
@@ -123,7 +131,9 @@ class Entity:
             ("confidence_entity", self.confidence),
             ("extractor", self.extractor),
             ("role", self.role),
+            ("confidence_role", self.role_confidence if self.role is not None else None),
             ("group", self.group),
+            ("confidence_group", self.group_confidence if self.group is not None else None),
         )
         result.update((key, value) for key, value in optional if value is not None)
         if self.processors:
@@ -148,6 +158,8 @@ class Entity:
             extractor=data.get("extractor"),
             processors=list(data.get("processors") or []),
             extra={key: value for key, value in data.items() if key not in ENTITY_KEYS},
+            role_confidence=data.get("confidence_role"),
+            group_confidence=data.get("confidence_group"),
         )
 
     @property

@@ -32,6 +32,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
     TAG_SCHEMES,
     LabelSet,
     Scores,
+    TagConfidence,
     best_index,
     example_tokens,
     predict_batch,
@@ -322,7 +323,7 @@ class IntentSlotClassifier(NluComponent):
 
     def _predict(
         self, items: list[Any], intent: int | None = None
-    ) -> tuple[list[Any], list[list[int]], list[list[float]]]:
+    ) -> tuple[list[Any], list[list[int]], list[list[TagConfidence]]]:
         """Intent probabilities, tag paths and tag confidences for a chunk of items.
 
         With ``intent`` (an index), ``restrict_entities_to_intent`` allows the
@@ -341,7 +342,24 @@ class IntentSlotClassifier(NluComponent):
         return predict_batch(self.model, batch, self._forward, len(items),
                              intents_wanted=bool(self.config["intent_classification"]),
                              tags_wanted=self._tags_wanted,
-                             tags_by_intent=tags_by_intent)
+                             tags_by_intent=tags_by_intent,
+                             tag_classes=self._tag_classes())
+
+    def _tag_classes(self) -> torch.Tensor | None:
+        """The role and group index of each tag (None without roles and groups), from
+        which the role and group confidences are summed (see
+        :func:`~dialogflowlite.components.nlu.sequence_labels.tag_confidences`)."""
+        import torch
+
+        if self.labels is None:
+            return None
+        cached = getattr(self, "_role_group_classes", None)
+        if cached is not None and cached[0] is self.labels:
+            return cached[1]
+        rows = self.labels.role_and_group_classes()
+        classes = torch.tensor(rows, dtype=torch.long) if rows is not None else None
+        self._role_group_classes = (self.labels, classes)
+        return classes
 
     def _tags_by_intent(self) -> torch.Tensor | None:
         """The intents x tags mask of ``restrict_entities_to_intent`` (None when off)."""
@@ -442,8 +460,8 @@ class IntentSlotClassifier(NluComponent):
         return [m for m, _ in kept], [item for _, item in kept]
 
     def _tag_rest(self, message: Message, tokens: list[Token], path: list[int],
-                  confidences: list[float], intent: int | None,
-                  pieceless: list[bool]) -> tuple[list[int], list[float]]:
+                  confidences: list[TagConfidence], intent: int | None,
+                  pieceless: list[bool]) -> tuple[list[int], list[TagConfidence]]:
         """Extend the tags of a message cut short by the length limit to its other words.
 
         Each window reads the message from a few words before the first word

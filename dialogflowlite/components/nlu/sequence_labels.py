@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dialogflowlite.components.tokenizers.alignment import (
     OUTSIDE,
@@ -23,6 +23,7 @@ from dialogflowlite.components.tokenizers.alignment import (
     bio_tags,
     entities_from_bio,
     simple_tokens,
+    split_label,
 )
 from dialogflowlite.errors import TrainingError
 from dialogflowlite.shared.message import IntentPrediction, Message, Token
@@ -98,6 +99,22 @@ class LabelSet:
         for intent in self.intents:
             allowed = set(self.entities_by_intent.get(intent, []))
             rows.append([tag == OUTSIDE or tag[2:] in allowed for tag in self.tags])
+        return rows
+
+    def role_and_group_classes(self) -> list[list[int]] | None:
+        """For each tag, the index of its role, and (second row) of its group.
+
+        Tags with the same role (whatever their entity and position) share an
+        index, and so do tags without one; None when no tag has a role or group.
+        """
+        parts = [split_label(tag[2:]) if tag != OUTSIDE else (OUTSIDE, None, None)
+                 for tag in self.tags]
+        if not any(role or group for _, role, group in parts):
+            return None
+        rows = []
+        for position in (1, 2):
+            index: dict[str | None, int] = {}
+            rows.append([index.setdefault(part[position], len(index)) for part in parts])
         return rows
 
     def to_json(self) -> dict:
@@ -236,17 +253,30 @@ def score(
 # ---------------------------------------------------------------- predictions
 
 
+class TagConfidence(NamedTuple):
+    """A word's confidences in its predicted tag: the tag's probability, and the
+    probabilities of the tag's role and group summed over all tags that share them
+    (None when the model has no roles or groups)."""
+
+    tag: float
+    role: float | None = None
+    group: float | None = None
+
+
 def predict_batch(
     model: Any, batch: dict[str, Any], forward: Any, count: int, *,
     intents_wanted: bool, tags_wanted: bool, tags_by_intent: Any = None,
-) -> tuple[list[list[float] | None], list[list[int]], list[list[int | float]]]:
+    tag_classes: Any = None,
+) -> tuple[list[list[float] | None], list[list[int]], list[list[TagConfidence]]]:
     """Intent probabilities, tag paths and tag confidences of ``count`` collated messages.
 
     ``forward(model, batch)`` runs a joint intent + slot model. With
     ``tags_by_intent`` (a bool tensor, intents x tags) each message's tags are
-    chosen among those its predicted intent allows. Probabilities come back as
-    plain lists, converted in one call: per-message tensor calls would each
-    wait for the interpreter lock in a busy server.
+    chosen among those its predicted intent allows. With ``tag_classes`` (a
+    long tensor, 2 x tags: :meth:`LabelSet.role_and_group_classes`) the role
+    and group confidences are filled in. Probabilities come back as plain
+    lists, converted in one call: per-message tensor calls would each wait for
+    the interpreter lock in a busy server.
     """
     import torch
 
@@ -258,12 +288,42 @@ def predict_batch(
         if tags_wanted and intents_wanted and tags_by_intent is not None:
             output = restrict_tags(output, tags_by_intent)
         if tags_wanted:
-            paths, confidences = model.decode_tags(output, batch["word_mask"])
+            paths, chosen = model.decode_tags(output, batch["word_mask"])
+            confidences = tag_confidences(output.tag_logits, paths, chosen, tag_classes)
         else:
             paths = [[] for _ in range(count)]
             confidences = [[] for _ in range(count)]
     intents = probs.tolist() if intents_wanted else [None] * count
     return intents, paths, confidences
+
+
+def tag_confidences(tag_logits: Any, paths: list[list[int]], chosen: list[list[float]],
+                    tag_classes: Any = None) -> list[list[TagConfidence]]:
+    """The :class:`TagConfidence` of each word of ``paths``.
+
+    ``chosen`` holds the probabilities of the tags of ``paths``. A role's
+    probability is the sum of the word's probabilities of every tag with that
+    role (any entity, any position), as a model with a role classifier of its
+    own would give it; a group's likewise. Worked out in a few tensor calls per
+    batch, and only when the model has roles or groups (``tag_classes``).
+    """
+    import torch
+
+    if tag_classes is None:
+        return [[TagConfidence(p) for p in row] for row in chosen]
+    probs = tag_logits.float().softmax(-1)
+    batch, width = probs.shape[:2]
+    picked = torch.tensor([path + [0] * (width - len(path)) for path in paths],
+                          dtype=torch.long, device=probs.device).reshape(batch, width)
+    classes = tag_classes.to(probs.device)
+    # (2, batch, width, tags): does the tag share the picked tag's role (group)?
+    same = classes[:, None, None, :] == classes[:, picked].unsqueeze(-1)
+    roles, groups = (probs.unsqueeze(0) * same).sum(-1).tolist()
+    return [
+        [TagConfidence(p, r, g) for p, r, g in zip(
+            row, roles[i][: len(row)], groups[i][: len(row)], strict=True)]
+        for i, row in enumerate(chosen)
+    ]
 
 
 def best_index(probabilities: Sequence[float]) -> int:
@@ -277,7 +337,7 @@ def write_prediction(
     intent_probs: Sequence[float] | None,
     tokens: Sequence[Token],
     tags: Sequence[int] | None,
-    tag_confidences: Sequence[float] | None,
+    confidences: Sequence[TagConfidence] | None,
     extractor: str,
     ranking_length: int = 10,
 ) -> None:
@@ -292,8 +352,23 @@ def write_prediction(
         )
     if tags:
         names = [labels.tags[t] for t in tags]
+        tag, role, group = _confidence_lists(confidences)
         message.entities.extend(
             entities_from_bio(
-                message.text, tokens[: len(names)], names, tag_confidences, extractor=extractor
+                message.text, tokens[: len(names)], names, tag, extractor=extractor,
+                role_confidences=role, group_confidences=group,
             )
         )
+
+
+def _confidence_lists(
+    confidences: Sequence[TagConfidence] | None,
+) -> tuple[list[float] | None, list[float] | None, list[float] | None]:
+    """The tag, role and group confidences as three lists (None where not given)."""
+    if confidences is None:
+        return None, None, None
+    tags = [c.tag for c in confidences]
+    roles = [c.role for c in confidences if c.role is not None]
+    groups = [c.group for c in confidences if c.group is not None]
+    return (tags, roles if len(roles) == len(tags) else None,
+            groups if len(groups) == len(tags) else None)

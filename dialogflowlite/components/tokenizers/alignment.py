@@ -127,20 +127,21 @@ def entities_from_bio(
     tags: Sequence[str],
     confidences: Sequence[float] | None = None,
     extractor: str | None = None,
+    role_confidences: Sequence[float] | None = None,
+    group_confidences: Sequence[float] | None = None,
 ) -> list[Entity]:
     """Entity spans from one predicted tag per token.
 
     The span runs from its first token's start to its last token's end; the
     value is that slice of ``text``; the confidence is the mean of its tokens'
-    tag confidences.
+    tag confidences. ``role_confidences`` and ``group_confidences`` (one per
+    token) give the span's role and group confidences the same way, for a span
+    that has a role or group.
     """
     entities = []
     for label, first, last in bio_spans(tags):
         start, end = tokens[first].start, tokens[last - 1].end
         entity, role, group = split_label(label)
-        confidence = None
-        if confidences is not None:
-            confidence = float(sum(confidences[first:last]) / (last - first))
         entities.append(
             Entity(
                 entity=entity,
@@ -149,11 +150,20 @@ def entities_from_bio(
                 value=text[start:end],
                 role=role,
                 group=group,
-                confidence=confidence,
+                confidence=_span_mean(confidences, first, last),
                 extractor=extractor,
+                role_confidence=_span_mean(role_confidences, first, last) if role else None,
+                group_confidence=_span_mean(group_confidences, first, last) if group else None,
             )
         )
     return entities
+
+
+def _span_mean(values: Sequence[float] | None, first: int, last: int) -> float | None:
+    """The mean of ``values[first:last]`` (None without values)."""
+    if values is None:
+        return None
+    return float(sum(values[first:last]) / (last - first))
 
 
 def first_subtoken_indices(

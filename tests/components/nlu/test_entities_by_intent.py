@@ -87,7 +87,7 @@ def test_predict_batch_decodes_among_the_allowed_tags(use_crf: bool) -> None:
                                          tags_wanted=True, tags_by_intent=mask)
     assert free == [[1, 2]]
     assert kept == [[3, 4]]
-    assert all(0.0 < c <= 1.0 for c in confidences[0])
+    assert all(0.0 < c.tag <= 1.0 and c.role is None for c in confidences[0])
     # without the intent there is nothing to restrict by
     _, unknown, _ = predict_batch(heads, batch, forward, 1, intents_wanted=False,
                                   tags_wanted=True, tags_by_intent=mask)

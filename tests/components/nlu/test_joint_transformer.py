@@ -270,6 +270,13 @@ def test_roles_groups_and_retrieval_intents(tiny_model: Path) -> None:
     # and given back
     first, second = parse(component, ["from london to rome", "will it rain"])
     assert [(e.value, e.role) for e in first.entities] == [("london", "from"), ("rome", "to")]
+    for entity in first.entities:
+        # Rasa's confidence_role next to the role; the role's probability sums the
+        # tags that carry it, so it is at least the tag's; no group, no confidence_group
+        result = entity.to_dict()
+        assert list(result)[-2:] == ["role", "confidence_role"]
+        assert result["confidence_entity"] <= result["confidence_role"] + 1e-6
+        assert result["confidence_role"] <= 1.0 + 1e-6
     assert second.intent == "faq"
 
 
