@@ -44,6 +44,7 @@ from dialogflowlite.components.policies.dialogues import (
 from dialogflowlite.components.policies.states import (
     State,
     StateFeaturizer,
+    is_after_unlikely_intent,
     states_as_json,
     states_from_json,
 )
@@ -70,6 +71,12 @@ def window(states: Sequence[State], max_history: int | None) -> Key:
     return tuple(states[-max_history:])
 
 
+def _has_states_after_unlikely_intent(lookup: dict[Key, str]) -> bool:
+    """Whether a key of ``lookup`` holds a state right after ``action_unlikely_intent``:
+    such a key never matches, as prediction leaves those states out."""
+    return any(is_after_unlikely_intent(state) for key in lookup for state in key)
+
+
 class MemoizationPolicy(Policy):
     """Predicts the action the stories take after the same last ``max_history`` states.
 
@@ -83,8 +90,9 @@ class MemoizationPolicy(Policy):
     defaults: ClassVar[dict[str, Any]] = {"max_history": 5, "priority": None}
     compatible_keys: ClassVar[tuple[str, ...]] = ("featurizer",)
     revision: ClassVar[int] = UNLIKELY_INTENT_REVISION
-    #: set by :meth:`load` where the saved lookup remembered ``action_unlikely_intent``
-    #: (saved before :data:`UNLIKELY_INTENT_REVISION`); those keys are left out
+    #: set by :meth:`load` where the saved lookup learnt stories with their
+    #: ``action_unlikely_intent`` steps (saved before :data:`UNLIKELY_INTENT_REVISION`):
+    #: it remembered the action (those keys are left out) or states after it
     learnt_unlikely_intent_steps: bool = False
 
     def __init__(self, config: dict | None = None, **kwargs) -> None:
@@ -191,7 +199,10 @@ class MemoizationPolicy(Policy):
         ``action_send_text`` for the stories' ``bot:`` steps (see
         :meth:`Policy.prediction`). One saved before :data:`UNLIKELY_INTENT_REVISION`
         may remember ``action_unlikely_intent``: those keys are left out, as the
-        action would be predicted again right after it ran."""
+        action would be predicted again right after it ran. It may also remember
+        states right after that action, which prediction leaves out, so what followed
+        the action in the stories is not predicted: both are flagged
+        (:meth:`outdated_notes`), as only retraining learns those stories anew."""
         policy = cls(config)
         data = storage.read_json(LOOKUP_FILE)
         items = data.get("lookup", [])
@@ -202,9 +213,13 @@ class MemoizationPolicy(Policy):
         # bot steps learnt as an action name only happened before texts were learnt,
         # action_unlikely_intent only before stories were learnt without it
         without_text = ACTION_SEND_TEXT in set(lookup.values()) - policy.action_texts
-        unlikely = ACTION_UNLIKELY_INTENT in set(lookup.values()) - policy.action_texts
+        remembers_unlikely = ACTION_UNLIKELY_INTENT in set(lookup.values()) - policy.action_texts
         policy.lookup = ({key: action for key, action in lookup.items()
-                          if action != ACTION_UNLIKELY_INTENT} if unlikely else lookup)
+                          if action != ACTION_UNLIKELY_INTENT} if remembers_unlikely
+                         else lookup)
+        # the step's own key may have been dropped as ambiguous (another story takes
+        # a different action after the same states); the keys after it remain
+        unlikely = remembers_unlikely or _has_states_after_unlikely_intent(lookup)
         at_most = (BOT_TEXT_REVISION - 1 if without_text
                    else UNLIKELY_INTENT_REVISION - 1 if unlikely else None)
         policy.saved_revision = SavedRevision.of(data, cls, at_most=at_most)
@@ -220,7 +235,8 @@ class MemoizationPolicy(Policy):
         if self.saved_revision is not None and self.learnt_unlikely_intent_steps:
             notes.append("it learnt the stories' action_unlikely_intent steps, which it "
                          "would predict again right after the action ran; it no longer "
-                         "predicts them, nor what follows them in the stories")
+                         "predicts them, nor what follows them in the stories, which "
+                         "a retrained one predicts")
         return notes
 
 

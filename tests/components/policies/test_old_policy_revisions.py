@@ -190,6 +190,36 @@ def test_an_old_memoization_forgets_its_unlikely_intent_steps(project, tmp_path,
     assert [e.text for e in bye if isinstance(e, BotUttered)] == ["bye"]
 
 
+AMBIGUOUS_UNLIKELY_STORIES = stories_yaml(
+    "- story: bye unlikely\n  steps:\n  - intent: bye\n  - action: action_unlikely_intent\n"
+    "  - action: utter_bye\n",
+    "- story: bye\n  steps:\n  - intent: bye\n  - action: utter_bye\n")
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_an_old_memoization_warns_when_only_states_after_the_step_remain(
+        project, tmp_path, caplog, recorded) -> None:
+    """Before revision 5, `bye` was followed by action_unlikely_intent in one story and
+    by utter_bye in the other: that key was forgotten as ambiguous, so no remembered
+    action is action_unlikely_intent, but utter_bye was learnt after the action's
+    state, which prediction leaves out. The old model cannot answer `bye`: it warns."""
+    folder = saved_model(project(AMBIGUOUS_UNLIKELY_STORIES), tmp_path, revision=4)
+    if not recorded:
+        as_saved_before_revisions_were_recorded(folder)
+    [warning] = warnings_of_loading(folder, caplog)
+    saved = "revision 4" if recorded else "revision 4 or older"
+    assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
+    assert "action_unlikely_intent steps" in warning
+    assert "Retrain it with `dialogflowlite train`" in warning
+    bye = asyncio.run(Agent.load(folder).handle_turn(IncomingMessage("/bye", "someone")))
+    assert "bye" not in [e.text for e in bye.events if isinstance(e, BotUttered)]
+    # retrained, both stories agree on utter_bye after bye
+    retrained = saved_model(project(AMBIGUOUS_UNLIKELY_STORIES), tmp_path)
+    assert warnings_of_loading(retrained, caplog) == []
+    bye = asyncio.run(Agent.load(retrained).handle_turn(IncomingMessage("/bye", "someone")))
+    assert [e.text for e in bye.events if isinstance(e, BotUttered)] == ["bye"]
+
+
 def test_an_old_model_without_bot_steps_does_not_warn(project, tmp_path, caplog) -> None:
     folder = saved_model(project(ACTION_STORIES), tmp_path, revision=3)
     assert warnings_of_loading(folder, caplog) == []
