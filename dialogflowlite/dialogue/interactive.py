@@ -23,7 +23,9 @@ becomes a story of its own), ``/export`` writes everything and quits,
 ``/stop`` (or Ctrl-C, or the end of a terminal's input) asks whether to write
 it first; at the end of piped input it is written. Before writing, the
 session asks where the stories, NLU examples and domain additions go (Enter
-keeps the default offered, as in Rasa). The files are written by
+keeps the default offered, as in Rasa); Ctrl-C at one of those questions
+cancels the export, as in Rasa, and the end of the input keeps the defaults
+of the questions left. The files are written by
 :func:`dialogflowlite.dialogue.interactive_export.export_conversations`.
 
 Conversations live in the agent's tracker store, which the command line
@@ -47,7 +49,9 @@ from dialogflowlite.dialogue.interactive_export import (
     INTENT_MESSAGE_PREFIX,
     ExportReport,
     default_domain_file,
+    domain_path_problem,
     export_conversations,
+    export_path_answer,
     export_path_problem,
     export_texts,
 )
@@ -270,13 +274,20 @@ class InteractiveSession:
             self.prompt.show(f"  {command:<9} {meaning}")
 
     def _converse(self) -> str:
+        resume_turn = False
         while True:
             self._changed()
-            text = self.prompt.ask("\nYour message: ").strip()
-            if not text:
-                continue
-            command = text.split()[0].lower()
             try:
+                if resume_turn:
+                    resume_turn = False
+                    if self._awaits_bot():
+                        # /export cut the bot's turn short, then was cancelled
+                        self.bot_turn()
+                        continue
+                text = self.prompt.ask("\nYour message: ").strip()
+                if not text:
+                    continue
+                command = text.split()[0].lower()
                 if command in COMMANDS:
                     raise _CommandGiven(command)
                 if text.startswith(INTENT_MESSAGE_PREFIX) and not self._is_intent_message(text):
@@ -288,8 +299,23 @@ class InteractiveSession:
                 self.user_turn(text)
             except _CommandGiven as given:
                 ending = self._command(given.command)
-                if ending is not None:
+                if ending == EXPORT and not self.ask_export_paths():
+                    self.prompt.show("Export cancelled: nothing was written. The "
+                                     "conversation goes on; /export asks again.")
+                    resume_turn = True
+                elif ending is not None:
                     return ending
+
+    def _awaits_bot(self) -> bool:
+        """Whether the current conversation's last message still waits for the bot's
+        actions (a turn cut short by a command)."""
+        tracker = self._loop.run(self.processor.get_tracker(self.sender_id))
+        for event in reversed(tracker.events):
+            if isinstance(event, UserUttered):
+                return True
+            if isinstance(event, ActionExecuted) and event.name == ACTION_LISTEN:
+                return False
+        return False
 
     def _command(self, command: str) -> str | None:
         """Carry out a command; returns how the session ends, or None to go on."""
@@ -307,7 +333,7 @@ class InteractiveSession:
 
     def _finish(self, ending: str) -> ExportReport | None:
         if ending == EXPORT:
-            return self.export()
+            return self.write_export()  # the paths were answered at /export
         if not self._has_messages():
             self.prompt.show("Nothing to export: no messages were exchanged.")
             return None
@@ -637,11 +663,18 @@ class InteractiveSession:
         self.prompt.show(f"Conversation {len(self.conversations) - 1} is finished; "
                          f"conversation {len(self.conversations)} starts.")
 
-    def export(self) -> ExportReport:
+    def export(self) -> ExportReport | None:
         """Ask where the files go, then write the conversations as stories, NLU
-        examples and domain additions."""
-        if self._has_messages() or self.new_actions or self.responses:
-            self.ask_export_paths()
+        examples and domain additions; None when the export is cancelled at a
+        question (Ctrl-C), which writes nothing."""
+        if not self.ask_export_paths():
+            self.prompt.show("Export cancelled: nothing was exported.")
+            return None
+        return self.write_export()
+
+    def write_export(self) -> ExportReport:
+        """Write the conversations as stories, NLU examples and domain additions to
+        the paths answered (or offered)."""
         conversations = self.conversation_events()
         try:
             self.report = export_conversations(
@@ -664,42 +697,57 @@ class InteractiveSession:
         self.prompt.show("\n".join(lines) if lines else "Nothing to export.")
         return self.report
 
-    def ask_export_paths(self) -> None:
-        """Ask where the stories, the NLU examples and the domain additions go.
+    def ask_export_paths(self) -> bool:
+        """Ask where the stories, the NLU examples and the domain additions go;
+        False when the user cancels the export with Ctrl-C (nothing is changed).
 
         Each question offers a default (Enter keeps it): ``data/stories.yml``,
         ``data/nlu.yml`` and the project's domain file, as Rasa offers, or the
-        paths the session was given. A path that is not a YAML file, or that
-        cannot be a file, is explained and asked again. Whoever leaves at a
-        question (end of input, Ctrl-C) keeps the defaults of it and of the
-        questions after it, so that nothing learnt is lost.
+        paths the session was given. An answer may be quoted and start with
+        ``~``. A path that is not a YAML file, that cannot be a file, or (for the
+        domain) that the project would not read as its domain is explained and
+        asked again. At the end of the input the questions not answered keep
+        their defaults, so that a scripted session still writes what it learnt.
+        Nothing is asked when there is nothing to write.
         """
+        if not (self._has_messages() or self.new_actions or self.responses):
+            return True
+        domain_default = self.domain_file or self._shown(default_domain_file(self.project_dir))
         questions = (
             ("stories_file", "Export stories to (an existing file is added to)",
-             self.stories_file or DEFAULT_STORIES_FILE, "the stories", "data/stories.yml"),
+             self.stories_file or DEFAULT_STORIES_FILE, "the stories"),
             ("nlu_file", "Export NLU data to (an existing file is added to)",
-             self.nlu_file or DEFAULT_NLU_FILE, "the NLU data", "data/nlu.yml"),
+             self.nlu_file or DEFAULT_NLU_FILE, "the NLU data"),
             ("domain_file", "Export the domain to (an existing file is added to)",
-             self.domain_file or self._shown(default_domain_file(self.project_dir)),
-             "the domain", "domain.yml"),
+             domain_default, "the domain"),
         )
+        answers: dict[str, str] = {}
         try:
-            for attribute, question, default, what, example in questions:
-                answer = self._export_path(f"{question} [{default}]: ", what, example)
+            for attribute, question, default, what in questions:
+                answer = self._export_path(f"{question} [{default}]: ", what, default,
+                                           domain=attribute == "domain_file")
                 if answer is not None:
-                    setattr(self, attribute, answer)
+                    answers[attribute] = answer
         except EOFError:
             pass
         except KeyboardInterrupt:
+            # as Rasa's export: Ctrl-C at its questions writes nothing
             self.prompt.show("")
+            return False
+        for attribute, answer in answers.items():
+            setattr(self, attribute, answer)
+        return True
 
-    def _export_path(self, question: str, what: str, example: str) -> str | None:
-        """The path answered, or None where Enter keeps the default."""
+    def _export_path(self, question: str, what: str, default: str | Path,
+                     domain: bool = False) -> str | None:
+        """The path answered, or None where Enter keeps ``default``."""
         while True:
-            answer = self._ask(question, commands=False)
+            answer = export_path_answer(self._ask(question, commands=False))
             if not answer:
                 return None
-            problem = export_path_problem(answer, self.project_dir, what, example)
+            problem = export_path_problem(answer, self.project_dir, what, str(default))
+            if problem is None and domain:
+                problem = domain_path_problem(answer, self.project_dir, default)
             if problem is None:
                 return answer
             self.prompt.show(problem)

@@ -11,7 +11,9 @@ Three kinds of files take what a session taught:
   folder, to ``domain/interactive_domain.yml``).
 
 The session asks for each of the three paths before it writes, offering
-these defaults; :func:`export_path_problem` says why an answer cannot be one.
+these defaults; :func:`export_path_answer` reads an answer as a path,
+:func:`export_path_problem` says why it cannot be one, and
+:func:`domain_path_problem` why the project would not read it as its domain.
 
 A file that exists keeps every line it had: the new entries are inserted
 after the last line of their section (or a new section is added at the
@@ -49,7 +51,7 @@ from dialogflowlite.dialogue.story_export import (
     story_intent,
 )
 from dialogflowlite.errors import DialogflowLiteError, Position, ProjectError
-from dialogflowlite.io.loader import Project, load_project, resolve_in_project
+from dialogflowlite.io.loader import YAML_SUFFIXES, Project, load_project, resolve_in_project
 from dialogflowlite.io.nlu_writer import nlu_yaml
 from dialogflowlite.io.yaml import read_yaml, read_yaml_file
 from dialogflowlite.shared.domain import Domain
@@ -744,6 +746,100 @@ def export_path_problem(answer: str, project_root: str | Path, what: str,
     if blocking is not None and not blocking.is_dir():
         return f"{answer} cannot be written: {blocking} is a file, not a folder."
     return None
+
+
+def export_path_answer(answer: str) -> str:
+    """The path an answer to an export question names: one pair of matching quotes
+    around it taken off (a terminal's drag and drop adds them) and ``~`` expanded,
+    since no shell reads the answer."""
+    answer = answer.strip()
+    if len(answer) >= 2 and answer[0] == answer[-1] and answer[0] in "'\"":
+        answer = answer[1:-1].strip()
+    if not answer.startswith("~"):
+        return answer
+    try:
+        return str(Path(answer).expanduser())
+    except RuntimeError:  # an unknown user (~nobody/x), or no home folder: kept as typed
+        return answer
+
+
+#: the places the loader looks for a project's domain, the first that exists taken
+DOMAIN_PLACES = ("domain.yml", "domain.yaml", "domain")
+
+
+def domain_path_problem(answer: str, project_root: str | Path, offered: str | Path,
+                        project: Project | None = None) -> str | None:
+    """Why the project would not read ``answer`` as its domain, or None.
+
+    The additions must go where training reads the domain: a domain file the
+    project reads (a config's ``importers:`` may name others), a YAML file in
+    the ``domain/`` folder the project reads, or, in a project without a domain
+    yet, ``domain.yml``, ``domain.yaml`` or a file in ``domain/``. ``offered``,
+    the default of the question, is always taken. A new ``domain.yml`` next to a
+    ``domain/`` folder is refused: the loader would read it instead of the
+    whole folder. ``project`` is the project as loaded (loaded here when None).
+    """
+    root = Path(project_root)
+    path = resolve_in_project(answer, root).resolve()
+    if path == resolve_in_project(offered, root).resolve():
+        return None
+    if project is None:
+        project = load_project(root, strict=False)
+    read = [file.resolve() for file in project.domain_files]
+    if path in read:
+        return None
+    source = next((root / name for name in DOMAIN_PLACES if (root / name).exists()), None)
+    place = _domain_place(path, root)
+    if source is None and not read:
+        # no domain yet: the first of the places that the answer creates becomes it
+        if place is not None or _read_from_folder(path, root / "domain"):
+            return None
+        where = "domain.yml (or the files of a domain/ folder)"
+    elif source is not None and _is_read(source, read):
+        if source.is_dir() and _read_from_folder(path, source):
+            return None
+        if place is not None and DOMAIN_PLACES.index(place) < DOMAIN_PLACES.index(source.name):
+            return (f"{answer} would replace {_place(source)} as the project's domain (the "
+                    "first of domain.yml, domain.yaml and domain/ is read), so the rest of "
+                    f"the domain would be ignored: give a file the project reads, e.g. "
+                    f"{offered}.")
+        where = f"the files of {_place(source)}" if source.is_dir() else _place(source)
+    else:
+        # the config's importers name the domain: only its files are known to be read
+        where = ", ".join(_display(file, root) for file in project.domain_files[:3]) or (
+            "the files that the importers of its config name")
+    return (f"{answer} is not read as the project's domain, so training would not see what "
+            f"is added to it: the project reads its domain from {where}. Give a file it "
+            f"reads, e.g. {offered}.")
+
+
+def _domain_place(path: Path, root: Path) -> str | None:
+    """``domain.yml`` or ``domain.yaml`` when ``path`` (resolved) is that file of the
+    project, else None."""
+    if path.parent == root.resolve() and path.name in DOMAIN_PLACES[:2]:
+        return path.name
+    return None
+
+
+def _is_read(place: Path, read: list[Path]) -> bool:
+    """Whether the project reads its domain from ``place`` (``domain.yml`` or ``domain/``),
+    ``read`` being the files it read it from (none from an empty folder)."""
+    resolved = place.resolve()
+    if place.is_dir():
+        return not read or any(resolved in file.parents for file in read)
+    return resolved in read
+
+
+def _place(path: Path) -> str:
+    return f"{path.name}/" if path.is_dir() else path.name
+
+
+def _read_from_folder(path: Path, folder: Path) -> bool:
+    """Whether the loader reads ``path`` (written) among the YAML files of ``folder``."""
+    folder = folder.resolve()
+    if folder not in path.parents or path.suffix not in YAML_SUFFIXES:
+        return False
+    return not any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
 def _domain_target(project_root: Path) -> Path:

@@ -159,15 +159,63 @@ def test_enter_at_the_export_questions_adds_to_rasas_default_files(project: Path
 
 
 def test_answered_export_paths_take_the_stories_nlu_and_domain(project: Path) -> None:
+    (project / "domain.yml").rename(project / "domain.yaml")
     out = chat(project, [*NEW_EVERYTHING, "/export", "data/learnt/stories.yml",
-                         "data/learnt/nlu.yaml", "learnt_domain.yml"], port=None)
+                         "data/learnt/nlu.yaml", "domain.yaml"], port=None)
     assert "1 story written to data/learnt/stories.yml" in out
     assert (project / "data" / "stories.yml").read_text(encoding="utf-8") == STORIES
-    assert (project / "domain.yml").read_text(encoding="utf-8") == DOMAIN
     learnt = project / "data" / "learnt"  # made, as Rasa makes a missing folder
     assert '- story: "interactive_story_1"' in (learnt / "stories.yml").read_text("utf-8")
     assert "- I feel meh" in (learnt / "nlu.yaml").read_text(encoding="utf-8")
-    assert "utter_meh" in (project / "learnt_domain.yml").read_text(encoding="utf-8")
+    assert "utter_meh" in (project / "domain.yaml").read_text(encoding="utf-8")
+
+
+def test_a_domain_path_the_project_does_not_read_is_asked_again(project: Path) -> None:
+    out = chat(project, [*NEW_EVERYTHING, "/export", "", "", "my_domain.yml",
+                         "domain/learnt.yml", ""], port=None)
+    # the loader reads domain.yml before domain/: neither answer would ever be trained on
+    assert ("my_domain.yml is not read as the project's domain, so training would not see "
+            "what is added to it: the project reads its domain from domain.yml. Give a "
+            "file it reads, e.g. domain.yml.") in out
+    assert "domain/learnt.yml is not read as the project's domain" in out
+    assert out.count("Export the domain to") == 3
+    assert not (project / "my_domain.yml").exists() and not (project / "domain").exists()
+    assert "mood_meh" in load_project(project).domain.intents
+
+
+def test_a_new_domain_yml_next_to_a_domain_folder_is_refused(project: Path) -> None:
+    # Rasa's default answer, domain.yml, would make the loader ignore the whole folder
+    (project / "domain").mkdir()
+    (project / "domain.yml").rename(project / "domain" / "main.yml")
+    out = chat(project, [*NEW_EVERYTHING, "/export", "", "", "domain.yml",
+                         "domain/learnt.yml"], port=None)
+    assert "Export the domain to (an existing file is added to) " \
+           "[domain/interactive_domain.yml]: " in out
+    assert ("domain.yml would replace domain/ as the project's domain (the first of "
+            "domain.yml, domain.yaml and domain/ is read), so the rest of the domain would "
+            "be ignored: give a file the project reads, e.g. domain/interactive_domain.yml."
+            ) in out
+    assert not (project / "domain.yml").exists()
+    assert "added to domain/learnt.yml: intent mood_meh" in out
+    domain = load_project(project).domain
+    assert {"greet", "goodbye", "mood_meh"} <= set(domain.intents)
+    assert "utter_cheer_up" in domain.responses and "utter_meh" in domain.responses
+
+
+def test_quoted_answers_and_a_home_folder_are_read_as_paths(project: Path, tmp_path: Path,
+                                                             monkeypatch) -> None:
+    # a terminal's drag and drop quotes a path; no shell expands ~ in an answer
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    out = chat(project, [*NEW_EVERYTHING, "/export", "'data/my stories.yml'",
+                         '"~/bot/nlu.yml"', ""], port=None)
+    assert "1 story written to data/my stories.yml" in out
+    assert '- story: "interactive_story_1"' in (
+        project / "data" / "my stories.yml").read_text(encoding="utf-8")
+    assert "- I feel meh" in (home / "bot" / "nlu.yml").read_text(encoding="utf-8")
+    assert not (project / "~").exists() and not list(project.glob("*'*"))
+    # a file outside data/ is not trained on: the note says so
+    assert f"{home / 'bot' / 'nlu.yml'} is outside data/" in out
 
 
 def test_a_bad_export_path_is_explained_and_asked_again(project: Path) -> None:

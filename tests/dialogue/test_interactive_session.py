@@ -534,12 +534,85 @@ def test_a_response_typed_in_a_turn_undone_is_still_written(session_for,
         {"text": "Hello there!"}]
 
 
-def test_leaving_at_an_export_question_keeps_the_answers_and_defaults(
+def test_the_end_of_the_input_at_an_export_question_keeps_the_answers_and_defaults(
         session_for, project: Path) -> None:
-    # the stories' path is answered, then Ctrl-C at the NLU question: the rest keep defaults
-    session = session_for(["/greet", "", "", "", "/export", "data/mine.yml",
-                           KeyboardInterrupt()])
+    # the stories' path is answered, then the input ends at the NLU question: the rest keep
+    # their defaults, so that a scripted session still writes what it learnt
+    session = session_for(["/greet", "", "", "", "/export", "data/mine.yml", EOFError()])
     report = session.run()
     assert report.stories_file == project / "data" / "mine.yml"
     assert "Export the domain to" not in session.prompt.text
     assert [story.name for story in load_project(project).stories] == ["interactive_story_1"]
+
+
+def _data_files(project: Path) -> list[str]:
+    return sorted(path.name for path in (project / "data").rglob("*") if path.is_file())
+
+
+def test_ctrl_c_at_an_export_question_cancels_that_export(session_for, project: Path) -> None:
+    # as Rasa's export questions: Ctrl-C writes nothing; here the session goes on
+    session = session_for(["/greet", "", "", "", "/export", "data/mine.yml",
+                           KeyboardInterrupt(), "/stop", "n"])
+    assert session.run() is None
+    text = session.prompt.text
+    assert "Export cancelled: nothing was written. The conversation goes on; /export asks " \
+           "again." in text
+    assert "Nothing was written." in text
+    assert _data_files(project) == []
+    # /export after a cancelled one asks again, the cancelled answers forgotten
+    session = session_for(["/greet", "", "", "", "/export", "data/mine.yml",
+                           KeyboardInterrupt(), "/export", "", "", ""])
+    report = session.run()
+    assert report.stories_file == project / "data" / "stories.yml"
+    assert session.prompt.text.count("Export stories to") == 2
+    assert _data_files(project) == ["stories.yml"]
+
+
+def test_ctrl_c_at_an_export_question_when_quitting_exports_nothing(
+        session_for, project: Path) -> None:
+    domain_before = (project / "domain.yml").read_text(encoding="utf-8")
+    session = session_for(["/greet", "", "n", "utter_hi", "Hi!", "n", "action_listen",
+                           "/stop", "y", "", KeyboardInterrupt()])
+    assert session.run() is None
+    assert "Export cancelled: nothing was exported." in session.prompt.lines
+    assert _data_files(project) == []
+    assert (project / "domain.yml").read_text(encoding="utf-8") == domain_before
+
+
+def test_a_turn_cut_short_by_a_cancelled_export_goes_on(session_for, project: Path) -> None:
+    # /export at the action question, then Ctrl-C: the bot's turn resumes where it was
+    session = session_for(["/greet", "", "/export", KeyboardInterrupt(), "", "",
+                           "/export", "", "", ""])
+    session.run()
+    (story,) = load_project(project).stories
+    assert [type(step).__name__ for step in story.steps] == ["UserStep", "ActionStep"]
+    assert session.prompt.text.count("Next action: utter_greet") == 2
+
+
+def test_a_domain_answer_must_be_read_as_the_projects_domain(write_project) -> None:
+    from dialogflowlite.dialogue.interactive_export import domain_path_problem
+
+    folder = write_project(files={"domain/main.yml": DOMAIN}, name="folder")
+    offered = "domain/interactive_domain.yml"
+    assert domain_path_problem("domain/new/more.yml", folder, offered) is None
+    assert domain_path_problem(offered, folder, offered) is None
+    assert "would replace domain/ as the project's domain" in domain_path_problem(
+        "domain.yml", folder, offered)
+    assert "would replace domain/" in domain_path_problem("domain.yaml", folder, offered)
+    assert "reads its domain from the files of domain/" in domain_path_problem(
+        "domain/.drafts/x.yml", folder, offered)  # the loader skips hidden folders
+    # domain.yml comes before domain.yaml; a file given with --domain is always taken
+    plain = write_project(domain=DOMAIN, name="plain")
+    assert "domain.yaml is not read as the project's domain" in domain_path_problem(
+        "domain.yaml", plain, "domain.yml")
+    assert domain_path_problem("other.yml", plain, "other.yml") is None
+    assert domain_path_problem(str(plain / "domain.yml"), plain, "other.yml") is None
+    yaml_named = write_project(files={"domain.yaml": DOMAIN}, name="yaml")
+    assert "domain.yml would replace domain.yaml" in domain_path_problem(
+        "domain.yml", yaml_named, "domain.yaml")
+    # a project without a domain yet: whichever place the answer creates becomes it
+    fresh = write_project(files={"data/nlu.yml": "nlu: []\n"}, name="fresh")
+    for answer in ("domain.yml", "domain.yaml", "domain/learnt.yml"):
+        assert domain_path_problem(answer, fresh, "domain.yml") is None
+    assert "reads its domain from domain.yml (or the files of a domain/ folder)" in (
+        domain_path_problem("data/domain.yml", fresh, "domain.yml"))
