@@ -107,7 +107,7 @@ def test_the_project_loads_strictly_with_the_expected_counts(zhbot) -> None:
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "test_stories": 18,
+        "test_stories": 19,
     }
     assert project.nlu.retrieval_intents == ["faq"]
     assert not (zhbot / "template.yml").exists()
@@ -122,9 +122,9 @@ def test_every_test_story_passes(zhbot) -> None:
     code = main(["test", "--project", str(zhbot), "--fail-on-prediction-errors"])
     report = json.loads((zhbot / "results" / "story_report.json").read_text(encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 18,
-                                               "with_warnings": 0, "total": 18}
-    assert report["user_turns"] == {"total": 55, "intent_errors": 0, "entity_errors": 0}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 19,
+                                               "with_warnings": 0, "total": 19}
+    assert report["user_turns"] == {"total": 59, "intent_errors": 0, "entity_errors": 0}
     assert code == 0
 
 

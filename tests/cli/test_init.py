@@ -24,6 +24,7 @@ from dialogflowlite.cli.main import build_parser, main
 from dialogflowlite.errors import TemplateError
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.domain import FROM_ENTITY, FROM_TEXT
+from dialogflowlite.shared.message import NLU_FALLBACK_INTENT
 from dialogflowlite.shared.stories import ActiveLoopStep, UserStep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -170,13 +171,19 @@ def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, ca
     parsed = NluPipeline.load(models[0]).parse_batch(
         ["hmm", "umm", "well", "maybe", "I'm not really sure", "yes", "sure", "no"])
     assert [m.intent for m in parsed] == [*["hesitate"] * 5, "affirm", "affirm", "deny"]
+    # answers without a number or a time are `inform` (the form takes their text);
+    # words the model does not know are `nlu_fallback` (the form does not)
+    parsed = NluPipeline.load(models[0]).parse_batch(
+        ["just me and my partner", "me and my girlfriend", "sometime in the evening",
+         "asdfgh", "qwerty uiop"])
+    assert [m.intent for m in parsed] == [*["inform"] * 3, "nlu_fallback", "nlu_fallback"]
     # and the trained bot passes every test story of the template, end to end
     assert main(["test", "--project", str(tmp_path / "bot"), "--fail-on-prediction-errors"]) == 0
     report = json.loads((tmp_path / "bot" / "results" / "story_report.json").read_text(
         encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 19,
-                                               "with_warnings": 0, "total": 19}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 20,
+                                               "with_warnings": 0, "total": 20}
 
 
 def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
@@ -263,15 +270,15 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
     assert project.format_versions == ["3.1"]
     assert project.counts() == {
         "intents": 12,
-        "examples": 231,
+        "examples": 237,
         "entities": 2,
         "slots": 2,
         "forms": 1,
         "responses": 20,
         "actions": 0,
         "stories": 7,
-        "rules": 18,
-        "test_stories": 19,
+        "rules": 19,
+        "test_stories": 20,
         "synonyms": 9,
         "regexes": 2,
         "lookups": 1,
@@ -312,7 +319,8 @@ def test_the_form_asks_for_each_slot_and_falls_back_to_the_text(template_project
         assert mappings[0].entity == slot
         (condition,) = mappings[1].conditions
         assert (condition.active_loop, condition.requested_slot) == ("table_form", slot)
-        assert {"faq", "bot_challenge", "stop", "affirm", "hesitate"} <= set(mappings[1].not_intent)
+        assert {"faq", "bot_challenge", "stop", "affirm", "hesitate",
+                "nlu_fallback"} <= set(mappings[1].not_intent)
     confirmation = domain.responses["utter_booking_confirmed"].variations[0]["text"]
     assert "{party_size}" in confirmation and "{time}" in confirmation
 
@@ -320,14 +328,15 @@ def test_the_form_asks_for_each_slot_and_falls_back_to_the_text(template_project
 @pytest.mark.parametrize("name", sorted(available_templates()))
 def test_while_a_form_asks_only_an_answer_becomes_the_slot_text(name) -> None:
     """A ``from_text`` mapping under a form takes ``inform`` alone: asking for a table
-    again ("book a table") or a question must not become the number of people."""
+    again ("book a table"), a question or a message not understood ("asdfgh",
+    ``nlu_fallback``) must not become the number of people."""
     domain = load_project(available_templates()[name].path, strict=False).domain
     for slot in domain.slots.values():
         for mapping in slot.mappings:
             if mapping.type != FROM_TEXT:
                 continue
             for condition in mapping.conditions:
-                taken = {intent for intent in domain.intents
+                taken = {intent for intent in [*domain.intents, NLU_FALLBACK_INTENT]
                          if domain.mapping_takes_intent(mapping, intent, condition.active_loop)}
                 assert taken == {"inform"}, (name, slot.name)
 
@@ -345,7 +354,8 @@ def test_rules_cover_fallback_faq_the_form_and_its_interruptions(template_projec
         in_form
     )
     for intent, answer in (("faq", "utter_faq"), ("bot_challenge", "utter_iamabot"),
-                           ("out_of_scope", "utter_out_of_scope")):
+                           ("out_of_scope", "utter_out_of_scope"),
+                           ("nlu_fallback", "utter_default")):
         back = [f"intent:{intent}", f"action:{answer}", "action:table_form", "loop:table_form"]
         assert back in in_form
     # a "hmm" is no answer: the same question again, from the form or about going on
