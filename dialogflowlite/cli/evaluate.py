@@ -95,12 +95,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="only print warnings and errors")
 
 
-def _project_domain(project_dir: Path) -> Path | None:
-    for name in ("domain.yml", "domain.yaml", "domain"):
-        if (project_dir / name).exists():
-            return project_dir / name
-    return None
-
 
 async def run_evaluate_markers(
     project: str | Path = ".",
@@ -137,7 +131,7 @@ async def run_evaluate_markers(
         write_markers_csv,
         write_statistics,
     )
-    from dialogflowlite.io.loader import resolve_in_project
+    from dialogflowlite.io.loader import existing_domain, resolve_in_project
     from dialogflowlite.server.app import ServerConfig
     from dialogflowlite.stores.factory import create_tracker_store
 
@@ -148,7 +142,7 @@ async def run_evaluate_markers(
         logger.warning("--seed is only used by sample_n; %s ignores it", strategy)
 
     domain_path = resolve_in_project(domain, project_dir) if domain is not None \
-        else _project_domain(project_dir)
+        else existing_domain(project_dir)
     if domain_path is None:
         logger.info("the project has no domain: the markers are not checked against one")
     definitions = load_markers(resolve_in_project(config or MARKERS_FILE, project_dir),

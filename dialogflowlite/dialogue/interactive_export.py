@@ -51,7 +51,14 @@ from dialogflowlite.dialogue.story_export import (
     story_intent,
 )
 from dialogflowlite.errors import DialogflowLiteError, Position, ProjectError
-from dialogflowlite.io.loader import YAML_SUFFIXES, Project, load_project, resolve_in_project
+from dialogflowlite.io.loader import (
+    DOMAIN_PLACES,
+    YAML_SUFFIXES,
+    Project,
+    existing_domain,
+    load_project,
+    resolve_in_project,
+)
 from dialogflowlite.io.nlu_writer import nlu_yaml
 from dialogflowlite.io.yaml import read_yaml, read_yaml_file
 from dialogflowlite.shared.domain import Domain
@@ -763,10 +770,6 @@ def export_path_answer(answer: str) -> str:
         return answer
 
 
-#: the places the loader looks for a project's domain, the first that exists taken
-DOMAIN_PLACES = ("domain.yml", "domain.yaml", "domain")
-
-
 def domain_path_problem(answer: str, project_root: str | Path, offered: str | Path,
                         project: Project | None = None) -> str | None:
     """Why the project would not read ``answer`` as its domain, or None.
@@ -788,7 +791,7 @@ def domain_path_problem(answer: str, project_root: str | Path, offered: str | Pa
     read = [file.resolve() for file in project.domain_files]
     if path in read:
         return None
-    source = next((root / name for name in DOMAIN_PLACES if (root / name).exists()), None)
+    source = existing_domain(root)
     place = _domain_place(path, root)
     if source is None and not read:
         # no domain yet: the first of the places that the answer creates becomes it

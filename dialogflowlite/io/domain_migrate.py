@@ -54,7 +54,7 @@ from dialogflowlite.errors import (
 )
 from dialogflowlite.io import formats
 from dialogflowlite.io.domain_reader import DomainReader
-from dialogflowlite.io.loader import yaml_files
+from dialogflowlite.io.loader import existing_domain, yaml_files
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import position, read_yaml, read_yaml_file, to_plain
 from dialogflowlite.shared.domain import FROM_ENTITY, REQUESTED_SLOT, Domain
@@ -63,8 +63,6 @@ from dialogflowlite.shared.domain import FROM_ENTITY, REQUESTED_SLOT, Domain
 MIGRATED_VERSION = formats.LATEST_VERSION
 #: where an in-place migration keeps the original (``.yml`` added for a single file)
 BACKUP_NAME = "original_domain"
-#: the names a project's domain may have, in the loader's order
-DOMAIN_NAMES = ("domain.yml", "domain.yaml", "domain")
 
 #: 2.0's slot type for slots that do not influence the conversation, which 3.x calls `any`
 _UNFEATURIZED = ("unfeaturized", "rasa.shared.core.slots.UnfeaturizedSlot")
@@ -120,9 +118,9 @@ class WrittenMigration:
 def project_domain_path(root: str | Path) -> Path:
     """The domain of the project in ``root``: ``domain.yml``, ``domain.yaml`` or ``domain/``."""
     root = Path(root)
-    for name in DOMAIN_NAMES:
-        if (root / name).exists():
-            return root / name
+    found = existing_domain(root)
+    if found is not None:
+        return found
     raise ProjectNotFoundError(f"{root} has no domain.yml or domain/ folder",
                                hint="pass the domain file or folder with --domain")
 

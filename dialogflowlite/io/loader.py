@@ -185,6 +185,16 @@ def old_training_data_format(file: Path) -> str | None:
     return MARKDOWN_NLU if is_markdown_nlu(text) else MARKDOWN_STORIES
 
 
+#: where a project's domain may be, in the order the first that exists is read
+DOMAIN_PLACES = ("domain.yml", "domain.yaml", "domain")
+
+
+def existing_domain(root: str | Path) -> Path | None:
+    """The project's own domain in ``root`` (the first of :data:`DOMAIN_PLACES` that
+    exists), or None."""
+    return _first_existing(Path(root), *DOMAIN_PLACES)
+
+
 def _first_existing(root: Path, *names: str) -> Path | None:
     for name in names:
         candidate = root / name
@@ -388,7 +398,7 @@ class ProjectLoader:
         paths = []
         for importer in self.plan.file_importers:
             path = (importer.domain_path if importer.domain_path is not None
-                    else _first_existing(self.root, "domain.yml", "domain.yaml", "domain"))
+                    else existing_domain(self.root))
             if path not in paths:
                 paths.append(path)
         for path in paths:
