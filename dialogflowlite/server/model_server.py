@@ -134,8 +134,8 @@ class ModelServer:
                    switch: Callable[[Path], Awaitable[Any]] | None = None) -> Path | None:
         """The model file to switch to, or None (nothing new, or the pull failed).
 
-        Another worker's pull of this run is taken from ``models/`` when there
-        is one (:attr:`taken_from_another_worker` says so); so is a recent pull
+        Another worker's pull of this run is taken when there is one (its ETag;
+        :attr:`taken_from_another_worker` says so); so is a recent pull
         of an earlier server. Otherwise the model is downloaded if it changed.
         ``current`` is the running model's file: a download with the same bytes
         is not a new model. ``take=False`` always asks the model server (``PUT
@@ -148,7 +148,9 @@ class ModelServer:
         switch leaves no record that would make the others skip the model. A
         model ``switch`` fails on is deleted (it must not be the newest file at
         the next start) and the error raised; its ETag is kept, so the same
-        model is not downloaded again.
+        model is not downloaded again. A downloaded model that ``switch`` drops
+        (a newer model choice was made while it loaded) is deleted too, and its
+        pull recorded.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         async with process_lock(self.folder / PULL_LOCK):
@@ -159,7 +161,7 @@ class ModelServer:
                 if self.taken_from_another_worker:
                     return taken
                 if taken is not None:  # an earlier server's pull, which this worker takes
-                    return await self._switch_and_record(taken, switch)
+                    return await self._switch_and_record(taken, switch, downloaded=False)
             pulled = await self._download(current)
             if pulled is None:
                 if current is not None and record is not None and self.etag and \
@@ -168,10 +170,11 @@ class ModelServer:
                     # with the old one again (and downloads the whole model for nothing)
                     self._record(current)
                 return None
-            return await self._switch_and_record(pulled, switch)
+            return await self._switch_and_record(pulled, switch, downloaded=True)
 
     async def _switch_and_record(self, pulled: Path,
-                                 switch: Callable[[Path], Awaitable[Any]] | None) -> Path:
+                                 switch: Callable[[Path], Awaitable[Any]] | None, *,
+                                 downloaded: bool) -> Path:
         if switch is not None:
             try:
                 await switch(pulled)
@@ -182,8 +185,24 @@ class ModelServer:
                 else:
                     pulled.unlink(missing_ok=True)
                 raise
+            if downloaded and not self._serves(pulled):
+                self._delete_dropped(pulled)
         self._record(pulled)
         return pulled
+
+    def _delete_dropped(self, pulled: Path) -> None:
+        """Delete a model this pull downloaded and then dropped for a newer choice, so that
+        a restart without ``--model`` does not serve it as the newest file in models/.
+
+        Nothing else can serve or load it: its name is new, no model choice names
+        it (it was not installed, so not published), and the pull record naming it
+        is written after this. That record keeps its ETag, which the other workers
+        take even with the file gone, so none downloads the model again.
+        """
+        if self.serving is None:  # no way to tell whether it serves
+            return
+        pulled.unlink(missing_ok=True)
+        logger.info("deleted %s, dropped for the newer model choice", pulled.name)
 
     def _serves(self, pulled: Path) -> bool:
         served = self.serving() if self.serving is not None else None
@@ -218,11 +237,12 @@ class ModelServer:
         (self.folder / PULL_RECORD).write_text(json.dumps(record), encoding="utf-8")
 
     def _take(self, record: dict[str, Any], current: Path | None) -> Path | None:
-        """The file of another worker's pull, when it is here (taking its ETag), or None."""
+        """The file of another worker's pull of this run (taking its ETag, even when the
+        file is gone), or of a recent pull of an earlier server that is here; else None."""
         path = self.folder / record["file"]
-        if not path.is_file():
-            return None
         if self.run_id is not None and record["run"] == self.run_id:
+            # taken even when its file is gone (pruned, or dropped for a newer choice,
+            # see _delete_dropped): the recorded choices say what serves, not the file
             self.etag = record["etag"]
             if current is not None and path == current:
                 # this worker serves it already: asked with that ETag, the server answers
@@ -232,7 +252,10 @@ class ModelServer:
             # loads it, unless a newer one was made since
             self.taken_from_another_worker = True
             return path
-        # an earlier server's pull: only a recent one may still be the newest
+        # an earlier server's pull: only a recent one whose file is here may still be
+        # the newest
+        if not path.is_file():
+            return None
         if time.time() - record["time"] >= max(self.wait_time_between_pulls or 0.0,
                                                self.timeout):
             return None

@@ -293,10 +293,23 @@ async def _finish(work: Any) -> None:
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
-        await asyncio.wait({task})  # still holding the swap lock: no choice overtakes it
+        await _wait_through_cancels(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("publishing the model choice failed", exc_info=task.exception())
         raise
+
+
+async def _wait_through_cancels(task: asyncio.Future[Any]) -> None:
+    """Wait until ``task`` is done, however often the waiter is cancelled meanwhile.
+
+    The caller holds the swap lock: leaving early would let a newer choice be
+    published before this older one, which would then overtake it.
+    """
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            continue  # the caller re-raises the first cancel once the task is done
 
 
 def _drop(model_file: Path) -> None:

@@ -340,3 +340,25 @@ def test_a_redelivery_is_not_kept_waiting_once_the_turn_is_stored() -> None:
 
     delivered, waited = asyncio.run(main())
     assert delivered.taken and delivered.answer is None and waited < 5
+
+
+def test_the_log_of_a_redelivery_that_outwaited_the_turn_says_how_long_it_waited(
+        caplog) -> None:
+    # a wait under a second was logged as "after 0 s"
+    request = request_for(ForgettingLockStore())
+    deliveries = RecentDeliveries("telegram", redelivery_wait=0.1)
+
+    async def main() -> Any:
+        gate = asyncio.Event()
+        first = asyncio.create_task(deliveries.handle_once(request, 7, "42", gate.wait))
+        await asyncio.sleep(0)
+        again = await deliveries.handle_once(request, 7, "42", gate.wait)
+        gate.set()
+        await first
+        return again
+
+    with caplog.at_level(logging.INFO):
+        again = asyncio.run(main())
+    assert again.still_running and again.answer is not None and again.answer.status == 503
+    [line] = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+    assert "after 0.1 s;" in line, line

@@ -348,7 +348,7 @@ class RecentDeliveries:
         if not redelivered:
             return Delivered(taken=True, still_running=True)
         logger.info("%s: delivery %s came again while the turn of its earlier delivery was "
-                    "still running after %.0f s; answered 503, so that %s, and the turn is "
+                    "still running after %g s; answered 503, so that %s, and the turn is "
                     "over by then", channel, key, self.redelivery_wait,
                     f"it is delivered again if {unless}" if unless
                     else "the platform delivers it again")

@@ -18,9 +18,12 @@ say that the request was not the platform's.
 
 An outage is logged once at error level when it begins (the first failed
 fetch) and once at warning level when the keys come again, with how long it
-lasted and how many requests were refused meanwhile; the fetches that fail
-in between and each refused request are logged at debug level only, so that
-a platform delivering again and again does not flood the log.
+lasted and how many requests were refused meanwhile. While it lasts, a
+failed fetch logs a warning reminder at most every :data:`OUTAGE_REMINDER`
+seconds, with how long it has lasted and how many requests were refused so
+far; the other failed fetches and each refused request are logged at debug
+level only, so that a platform delivering again and again does not flood the
+log.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ KEYS_TTL = 24 * 3600.0
 REFETCH_AFTER = 300.0
 #: seconds after a failed fetch before the next try
 RETRY_AFTER_FAILURE = 30.0
+#: the least seconds between two warnings that an outage still lasts
+OUTAGE_REMINDER = 600.0
 
 #: fetches a key set: the keys by key id, and how many seconds they may be kept; raises
 #: one of :func:`fetch_errors` (or returns no keys) when they cannot be had
@@ -101,6 +106,8 @@ class SigningKeys:
         #: how many requests they refused: the outage is logged once, not per request
         self._outage_since: float | None = None
         self._refused = 0
+        #: when the outage going on was last logged above debug level
+        self._outage_told_at: float | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
 
@@ -155,14 +162,25 @@ class SigningKeys:
         self._log_recovery(source)
 
     def _log_failure(self, source: str, reason: str) -> None:
-        """Log a failed fetch: at error level when it begins an outage, else at debug."""
+        """Log a failed fetch: at error level when it begins an outage, as a reminder at
+        warning level when the outage was last logged :data:`OUTAGE_REMINDER` seconds ago
+        or more, else at debug level."""
+        now = self.clock()
         if self._outage_since is None:
-            self._outage_since = self.clock()
+            self._outage_since = self._outage_told_at = now
             self._refused = 0
             logger.error("%s: the signing keys could not be fetched from %s (%s); requests "
                          "whose key the bot does not have are answered 503 until they can "
-                         "(tried again every %.0f s, logged at debug level until then)",
-                         self.channel, source, reason, RETRY_AFTER_FAILURE)
+                         "(tried again every %.0f s; a reminder every %.0f s until then)",
+                         self.channel, source, reason, RETRY_AFTER_FAILURE, OUTAGE_REMINDER)
+            return
+        if self._outage_told_at is None or now - self._outage_told_at >= OUTAGE_REMINDER:
+            # a long outage is not silent above debug level until it ends
+            self._outage_told_at = now
+            logger.warning("%s: the signing keys still cannot be fetched from %s (%s), "
+                           "for %.0f s now; %d request(s) were answered 503 so far",
+                           self.channel, source, reason, now - self._outage_since,
+                           self._refused)
             return
         logger.debug("%s: the signing keys still could not be fetched from %s (%s)",
                      self.channel, source, reason)
@@ -175,5 +193,5 @@ class SigningKeys:
                        "which they could not be; %d request(s) were answered 503 meanwhile",
                        self.channel, source, self.clock() - self._outage_since,
                        self._refused)
-        self._outage_since = None
+        self._outage_since = self._outage_told_at = None
         self._refused = 0

@@ -1,0 +1,190 @@
+"""Edges of the model choice under ``run --workers``: a publish that outlasts repeated
+cancels, and a pulled model dropped for a newer choice. Fakes only: nothing loads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+RUN = "run-under-test"
+
+
+def _fake_worker(folder: Path, **ctx: Any) -> Any:
+    """An app as :mod:`dialogflowlite.server.models` sees a worker of ``run --workers``."""
+    from dialogflowlite.server.models import SharedModelChoice
+
+    metrics = SimpleNamespace(model_load_seconds=SimpleNamespace(set=lambda seconds: None),
+                              model_loads=SimpleNamespace(inc=lambda: None))
+    values = {"shared_model": SharedModelChoice(folder, RUN), "agent": None,
+              "model_file": None, "config": None, "metrics": metrics,
+              "model_swap_lock": asyncio.Lock()}
+    values.update(ctx)
+    return SimpleNamespace(ctx=SimpleNamespace(**values))
+
+
+def _loads_without_models(monkeypatch) -> None:
+    """Swaps that "load" any path at once, with an agent standing for it."""
+    from dialogflowlite.server import models
+
+    monkeypatch.setattr(models, "resolve_model_path", lambda config, requested: Path(requested))
+    monkeypatch.setattr(models, "load_server_agent",
+                        lambda config, model_file, stores: (f"agent of {model_file.name}",
+                                                            model_file))
+    monkeypatch.setattr(models, "model_fingerprints", lambda model_file: {})
+
+
+# --- a publish cancelled more than once ---------------------------------------------------
+
+class SlowRecord:
+    """A choice record whose lock is busy until :attr:`release` is set."""
+
+    def __init__(self) -> None:
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+        self.published: list[Path | None] = []
+
+    async def publish(self, model_file: Path | None, model_server: Any) -> None:
+        self.started.set()
+        await self.release.wait()
+        self.published.append(model_file)
+
+
+@pytest.mark.parametrize("change", ["PUT", "DELETE"])
+def test_a_publish_cancelled_twice_still_holds_the_swap_lock_until_it_is_done(
+        tmp_path: Path, monkeypatch, change: str) -> None:
+    """A second cancel (``--response-timeout`` after the client hung up, a shutdown)
+    while the first one waits for the publish: the swap lock stays held until the
+    choice is recorded, so no newer choice can be recorded before this older one."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+
+    async def main() -> tuple[Any, Path | None, list[bool]]:
+        app = _fake_worker(tmp_path, shared_model=SlowRecord())
+        chosen = tmp_path / "new.tar" if change == "PUT" else None
+        request = asyncio.create_task(
+            models.swap_model(app, str(chosen)) if chosen else models.unload_model(app))
+        await app.ctx.shared_model.started.wait()
+        held = []
+        for _ in range(3):
+            request.cancel()
+            for _ in range(5):  # let each cancel land while the publish still waits
+                await asyncio.sleep(0)
+            held.append(app.ctx.model_swap_lock.locked() and not request.done())
+        app.ctx.shared_model.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        assert not app.ctx.model_swap_lock.locked()
+        return app, chosen, held
+
+    app, chosen, held = asyncio.run(main())
+    assert held == [True, True, True]
+    assert app.ctx.model_file == chosen
+    assert app.ctx.shared_model.published == [chosen]
+
+
+# --- a pulled model dropped for a newer choice --------------------------------------------
+
+class FakeModelServer:
+    """What the model server of a ``ModelServer`` answers: one model, ETag "v1"."""
+
+    def __init__(self) -> None:
+        self.downloads = 0
+
+    def attach(self, server: Any) -> Any:
+        async def download(current: Path | None) -> Path | None:
+            if server.etag == '"v1"':
+                return None  # 304
+            self.downloads += 1
+            target = server.folder / f"pulled-{self.downloads}.tar"
+            target.write_bytes(b"model v1")
+            server.etag = '"v1"'
+            return target
+
+        server._download = download
+        return server
+
+
+def _model_server(app: Any, folder: Path, fake: FakeModelServer) -> Any:
+    from dialogflowlite.server.model_server import ModelServer, share_pulls
+
+    server = ModelServer("https://models.example.com/bot.tar", folder,
+                         wait_time_between_pulls=None)
+    return fake.attach(share_pulls(app, server))
+
+
+def test_a_pulled_model_dropped_for_a_newer_choice_is_deleted_and_not_pulled_again(
+        tmp_path: Path, monkeypatch) -> None:
+    """A ``PUT /model`` made while the pulled model loads wins; the dropped file does not
+    stay in models/ (a restart without ``--model`` would serve it, the newest file), and
+    the other worker still takes the pull's ETag instead of downloading the model and
+    serving it over the ``PUT``."""
+    from dialogflowlite.server import models
+    from dialogflowlite.server.model_server import PULL_RECORD, keep_pulling
+
+    _loads_without_models(monkeypatch)
+    trained = tmp_path / "trained.tar"
+    trained.write_bytes(b"trained")
+    chosen = tmp_path / "chosen.tar"
+    one = _fake_worker(tmp_path, model_file=trained, agent="agent of trained.tar")
+    two = _fake_worker(tmp_path, model_file=trained, agent="agent of trained.tar")
+    load = models.load_server_agent
+
+    def load_while_a_put_is_answered(config: Any, model_file: Path, stores: Any) -> Any:
+        if model_file.name.startswith("pulled"):
+            # a PUT /model answered by this worker meanwhile (its swap waits for the lock)
+            one.ctx.model_changes = getattr(one.ctx, "model_changes", 0) + 1
+            one.ctx.model_file = chosen
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", load_while_a_put_is_answered)
+    fake = FakeModelServer()
+
+    async def main() -> None:
+        await keep_pulling(one, _model_server(one, tmp_path, fake))
+        await keep_pulling(two, _model_server(two, tmp_path, fake))
+
+    asyncio.run(main())
+    assert one.ctx.model_file == chosen
+    assert not (tmp_path / "pulled-1.tar").exists()
+    assert json.loads((tmp_path / PULL_RECORD).read_text())["etag"] == '"v1"'
+    assert fake.downloads == 1  # the other worker took the ETag
+    assert two.ctx.model_file == trained
+
+
+def test_a_pulled_model_that_serves_is_kept(tmp_path: Path, monkeypatch) -> None:
+    from dialogflowlite.server.model_server import keep_pulling
+
+    _loads_without_models(monkeypatch)
+    one = _fake_worker(tmp_path)
+    asyncio.run(keep_pulling(one, _model_server(one, tmp_path, FakeModelServer())))
+    assert one.ctx.model_file == tmp_path / "pulled-1.tar"
+    assert one.ctx.model_file.exists()
+
+
+def test_an_earlier_servers_pull_dropped_for_a_newer_choice_is_kept(
+        tmp_path: Path, monkeypatch) -> None:
+    """The file of an earlier server's pull was not downloaded by this pull: a worker
+    that started on it, as the newest file in models/, may serve it."""
+    import time
+
+    from dialogflowlite.server.model_server import PULL_RECORD
+
+    earlier = tmp_path / "pulled-0.tar"
+    earlier.write_bytes(b"model v1")
+    (tmp_path / PULL_RECORD).write_text(json.dumps({
+        "etag": '"v1"', "file": earlier.name, "time": time.time(),
+        "url": "https://models.example.com/bot.tar", "run": "an earlier run"}))
+    one = _fake_worker(tmp_path, model_file=tmp_path / "trained.tar", agent="agent")
+    server = _model_server(one, tmp_path, FakeModelServer())
+    server.wait_time_between_pulls = 100.0
+
+    async def dropped(pulled: Path) -> None:
+        return None  # a newer choice was made while it loaded
+
+    assert asyncio.run(server.pull(one.ctx.model_file, switch=dropped)) == earlier
+    assert earlier.exists()
