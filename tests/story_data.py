@@ -3,13 +3,16 @@ validate or evaluate, written once.
 
 Each story, rule or NLU constant is one unindented entry of a ``stories:``, ``rules:``
 or ``nlu:`` list; :func:`stories_yaml`, :func:`rules_yaml` and :func:`nlu_yaml` put
-entries together into a file.
+entries together into a file; :func:`domain_yaml` writes a domain of intents
+and one-text responses.
 The domain must know what an entry names: ``greet`` and ``utter_greet``,
 ``thanks`` and ``utter_noworries``; the long and short stories also
 ``inform``, ``goodbye`` and ``utter_goodbye``.
 """
 
 from __future__ import annotations
+
+import json
 
 from dialogflowlite.shared.stories import ActionStep, ActiveLoopStep, UserStep
 
@@ -76,6 +79,29 @@ GREET_EXAMPLES = """\
     - good morning
 """
 
+#: ``New York`` for two other names of the city
+NEW_YORK_SYNONYM = """\
+- synonym: New York
+  examples: |
+    - NYC
+    - the big apple
+"""
+
+#: five digits, a zip code
+ZIPCODE_REGEX = """\
+- regex: zipcode
+  examples: |
+    - \\d{5}
+"""
+
+#: a lookup table of two cities
+CITY_LOOKUP = """\
+- lookup: city
+  examples: |
+    - Berlin
+    - Oslo
+"""
+
 #: a markers file (indented, to be dedented) for a mood bot: one marker for a mood
 #: expressed, one for a cheer-up that did not help (the user denies it helped)
 MOOD_MARKERS = """\
@@ -90,6 +116,18 @@ MOOD_MARKERS = """\
         - action: utter_did_that_help
         - intent: deny
     """
+
+
+def domain_yaml(intents: list[str], **responses: str) -> str:
+    """A domain file declaring ``intents`` and the responses named by the keywords,
+    each with the one text given."""
+    lines = [VERSION, f"intents: [{', '.join(intents)}]\n"]
+    if responses:
+        lines.append("responses:\n")
+        # a JSON string is a YAML string: any text stays text
+        lines += [f"  {name}: [{{text: {json.dumps(text, ensure_ascii=False)}}}]\n"
+                  for name, text in responses.items()]
+    return "".join(lines)
 
 
 def stories_yaml(*entries: str) -> str:

@@ -2,7 +2,8 @@
 
 Tests use the folder as ``model:``, so models train in seconds without any
 download. Words outside the small vocabulary fall apart into single-letter
-pieces, which exercises the sub-word alignment.
+pieces, which exercises the sub-word alignment. The toy NLU data the NLU
+components train on, and helpers to parse with them, are here too.
 """
 
 from __future__ import annotations
@@ -100,6 +101,30 @@ def toy_training_data(rows: list[tuple[str, str]] | None = None):
             Message(text=text, intent=intent, entities=entities, tokens=simple_tokens(text))
         )
     return TrainingData(examples=examples)
+
+
+def parse(component, texts: list[str]) -> list:
+    """``texts`` as messages with simple word tokens, processed by ``component``."""
+    from dialogflowlite.components.tokenizers.alignment import simple_tokens
+    from dialogflowlite.shared.message import Message
+
+    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
+    component.process(messages)
+    return messages
+
+
+def assert_cities_past_one_pass_are_tagged(component, pleases: int) -> None:
+    """A flight booking with ``pleases`` times "please" between its first city and its
+    last two, long enough to need more than one pass: ``component`` (trained on the toy
+    data) still finds the booking and tags all three cities where they stand."""
+    text = "book a flight to paris " + "please " * pleases + "from london to rome"
+    [message] = parse(component, [text])
+    assert message.intent == "book_flight"
+    found = {(e.entity, e.start, e.end) for e in message.entities}
+    for city in ("paris", "london", "rome"):
+        start = text.index(city)
+        assert ("city", start, start + len(city)) in found
+    assert all(e.value == text[e.start : e.end] for e in message.entities)
 
 
 def with_entity_regex_features(data, names: list[str]) -> list:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from plain_data import plain, write
+from story_data import CITY_LOOKUP, ZIPCODE_REGEX, nlu_yaml
 
 from dialogflowlite.cli.main import main
 from dialogflowlite.evaluation.nlu import load_nlu_data
@@ -316,9 +317,7 @@ def test_a_file_as_out_merges_the_nlu_of_several_sources(project: Path, monkeypa
         assert sorted(map(repr, before[part])) == sorted(map(repr, after[part])), part
 
 
-RICH_YAML_NLU = """\
-version: "3.1"
-nlu:
+RICH_YAML_NLU = nlu_yaml("""\
 - intent: book
   metadata: {sentiment: neutral}
   examples: |
@@ -331,14 +330,7 @@ nlu:
 - synonym: NY
   examples: |
     - NYC
-- regex: zipcode
-  examples: |
-    - \\d{5}
-- lookup: city
-  examples: |
-    - Berlin
-    - Oslo
-"""
+""", ZIPCODE_REGEX, CITY_LOOKUP)
 
 
 def test_nlu_is_written_in_rasa_s_json_shape(tmp_path: Path, monkeypatch) -> None:

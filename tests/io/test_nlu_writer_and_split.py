@@ -6,15 +6,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from story_data import CITY_LOOKUP, NEW_YORK_SYNONYM, ZIPCODE_REGEX
+from story_data import nlu_yaml as nlu_file
 
 from dialogflowlite.evaluation.nlu import load_nlu_data
 from dialogflowlite.io.nlu_writer import nlu_yaml, write_nlu
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData
 
-RICH_NLU = """
-version: "3.1"
-nlu:
+RICH_NLU = nlu_file("""\
 - intent: book_flight
   metadata: {sentiment: neutral}
   examples: |
@@ -30,18 +30,7 @@ nlu:
 - intent: "yes"
   examples: |
     - yes
-- synonym: New York
-  examples: |
-    - NYC
-    - the big apple
-- regex: zipcode
-  examples: |
-    - \\d{5}
-- lookup: city
-  examples: |
-    - Berlin
-    - Oslo
-"""
+""", NEW_YORK_SYNONYM, ZIPCODE_REGEX, CITY_LOOKUP)
 
 
 def _key(message: Message) -> tuple:

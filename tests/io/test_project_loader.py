@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from story_data import domain_yaml
 
 from dialogflowlite.errors import ProjectNotFoundError
 from dialogflowlite.io.loader import load_project
@@ -260,13 +261,7 @@ def test_anything_declared_twice_is_a_warning_naming_both_places(write_project) 
 
 def test_data_files_with_any_names_in_nested_folders(write_project) -> None:
     root = write_project(
-        domain="""
-        version: "3.1"
-        intents: [greet, goodbye]
-        responses:
-          utter_greet: [{text: Hi}]
-          utter_goodbye: [{text: Bye}]
-        """,
+        domain=domain_yaml(["greet", "goodbye"], utter_greet="Hi", utter_goodbye="Bye"),
         files={
             "data/a/b/c/whatever.yaml": """
                 version: "3.1"

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +201,48 @@ def _loads(app: Any) -> int:
     return app.ctx.metrics.model_loads.value()
 
 
+@dataclass
+class _Pulled:
+    """Both workers served after the first pulled the other model from a model server."""
+
+    session: aiohttp.ClientSession
+    url_one: str
+    url_two: str
+    #: the second worker pulls from the same model server, once
+    second_pulls: Callable[[], Awaitable[None]]
+
+
+@asynccontextmanager
+async def _pull_then_change(two_workers: tuple[Any, Any], other_model: Path,
+                            downloads: list[Any]) -> AsyncIterator[_Pulled]:
+    """Serves both workers beside a model server of ``other_model`` (recording each full
+    download in ``downloads``) once the first worker has pulled it: the test then changes
+    the model and says when the second worker pulls."""
+    from dialogflowlite.server.model_server import keep_pulling
+
+    one, two = two_workers
+    with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
+                        path="/bot.tar") as host:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            await keep_pulling(one, _pulls_once(one, host.url))
+
+            async def second_pulls() -> None:
+                await keep_pulling(two, _pulls_once(two, host.url))
+
+            yield _Pulled(session, url_one, url_two, second_pulls)
+
+
+async def _put_model_file(session: aiohttp.ClientSession, url: str, model_file: Path) -> None:
+    async with session.put(f"{url}/model", json={"model_file": str(model_file)}) as response:
+        assert response.status == 204, await response.text()
+
+
+async def _neither_greets_with_the_pulled_model(pulled: _Pulled) -> None:
+    assert await _greeting(pulled.session, pulled.url_one) != OTHER_GREETING
+    assert await _greeting(pulled.session, pulled.url_two) != OTHER_GREETING
+
+
 def test_a_model_pulled_by_one_worker_and_followed_by_another_is_downloaded_once(
         two_workers, other_model: Path) -> None:
     from dialogflowlite.server.model_server import keep_pulling
@@ -250,24 +295,15 @@ def test_a_worker_taking_another_workers_pull_reloads_nothing_anywhere(
 
 def test_a_pull_taken_late_does_not_undo_a_model_put_since(
         two_workers, other_model: Path) -> None:
-    from dialogflowlite.server.model_server import keep_pulling
-
     one, two = two_workers
     first = Path(one.ctx.config.model_path)
 
     async def main() -> None:
-        with StubHttpServer(_model_server_of(other_model.read_bytes(), []),
-                            path="/bot.tar") as host:
-            async with serving(one) as url_one, serving(two) as url_two, \
-                    aiohttp.ClientSession() as session:
-                await keep_pulling(one, _pulls_once(one, host.url))
-                async with session.put(f"{url_one}/model",
-                                       json={"model_file": str(first)}) as response:
-                    assert response.status == 204, await response.text()
-                # the second worker takes the earlier pull before it hears of the put
-                await keep_pulling(two, _pulls_once(two, host.url))
-                assert await _greeting(session, url_one) != OTHER_GREETING
-                assert await _greeting(session, url_two) != OTHER_GREETING
+        async with _pull_then_change(two_workers, other_model, []) as pulled:
+            await _put_model_file(pulled.session, pulled.url_one, first)
+            # the second worker takes the earlier pull before it hears of the put
+            await pulled.second_pulls()
+            await _neither_greets_with_the_pulled_model(pulled)
 
     asyncio.run(main())
     assert one.ctx.model_file == two.ctx.model_file == first
@@ -278,37 +314,31 @@ def test_a_pull_taken_after_a_newer_choice_was_followed_does_not_undo_it(
         two_workers, other_model: Path, change: str) -> None:
     """The newest recorded choice wins: another worker's earlier pull, found by a pull
     made after this worker followed a newer ``PUT /model`` (or ``DELETE``), loads nothing."""
-    from dialogflowlite.server.model_server import keep_pulling
-
     one, two = two_workers
     first = Path(one.ctx.config.model_path)
 
+    async def second_worker_kept_the_change(session: aiohttp.ClientSession,
+                                            url_two: str) -> None:
+        if change == "put":
+            assert await _greeting(session, url_two) != OTHER_GREETING
+        else:
+            async with session.post(f"{url_two}/model/parse",
+                                    json={"text": "/greet"}) as response:
+                assert response.status == 409
+
     async def main() -> None:
-        with StubHttpServer(_model_server_of(other_model.read_bytes(), []),
-                            path="/bot.tar") as host:
-            async with serving(one) as url_one, serving(two) as url_two, \
-                    aiohttp.ClientSession() as session:
-                await keep_pulling(one, _pulls_once(one, host.url))
-                assert await _greeting(session, url_two) == OTHER_GREETING  # followed
-                if change == "put":
-                    async with session.put(f"{url_one}/model",
-                                           json={"model_file": str(first)}) as response:
-                        assert response.status == 204, await response.text()
-                    assert await _greeting(session, url_two) != OTHER_GREETING  # followed
-                else:
-                    async with session.delete(f"{url_one}/model") as response:
-                        assert response.status == 204
-                    async with session.post(f"{url_two}/model/parse",
-                                            json={"text": "/greet"}) as response:
-                        assert response.status == 409  # followed
-                # the second worker's own pull finds the first worker's (older) pull
-                await keep_pulling(two, _pulls_once(two, host.url))
-                if change == "put":
-                    assert await _greeting(session, url_two) != OTHER_GREETING
-                else:
-                    async with session.post(f"{url_two}/model/parse",
-                                            json={"text": "/greet"}) as response:
-                        assert response.status == 409
+        async with _pull_then_change(two_workers, other_model, []) as pulled:
+            session, url_one, url_two = pulled.session, pulled.url_one, pulled.url_two
+            assert await _greeting(session, url_two) == OTHER_GREETING  # followed
+            if change == "put":
+                await _put_model_file(session, url_one, first)
+            else:
+                async with session.delete(f"{url_one}/model") as response:
+                    assert response.status == 204
+            await second_worker_kept_the_change(session, url_two)  # followed
+            # the second worker's own pull finds the first worker's (older) pull
+            await pulled.second_pulls()
+            await second_worker_kept_the_change(session, url_two)
 
     asyncio.run(main())
     expected = first if change == "put" else None
@@ -319,28 +349,19 @@ def test_a_pull_made_long_after_a_newer_choice_does_not_download_the_older_model
         two_workers, other_model: Path, tiny_project: Path) -> None:
     """Another worker's pull of this server is taken however old it is: downloaded
     again, the same model would be recorded as a newer choice than the ``PUT`` since."""
-    from dialogflowlite.server.model_server import keep_pulling
-
     one, two = two_workers
     first = Path(one.ctx.config.model_path)
     downloads: list[Any] = []
     record = tiny_project / "models" / ".pulled.json"
 
     async def main() -> None:
-        with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
-                            path="/bot.tar") as host:
-            async with serving(one) as url_one, serving(two) as url_two, \
-                    aiohttp.ClientSession() as session:
-                await keep_pulling(one, _pulls_once(one, host.url))
-                async with session.put(f"{url_one}/model",
-                                       json={"model_file": str(first)}) as response:
-                    assert response.status == 204, await response.text()
-                # the second worker's first pull comes long after the first worker's
-                pulled = json.loads(record.read_text("utf-8"))
-                record.write_text(json.dumps({**pulled, "time": 1.0}), "utf-8")
-                await keep_pulling(two, _pulls_once(two, host.url))
-                assert await _greeting(session, url_one) != OTHER_GREETING
-                assert await _greeting(session, url_two) != OTHER_GREETING
+        async with _pull_then_change(two_workers, other_model, downloads) as pulled:
+            await _put_model_file(pulled.session, pulled.url_one, first)
+            # the second worker's first pull comes long after the first worker's
+            last_pull = json.loads(record.read_text("utf-8"))
+            record.write_text(json.dumps({**last_pull, "time": 1.0}), "utf-8")
+            await pulled.second_pulls()
+            await _neither_greets_with_the_pulled_model(pulled)
 
     asyncio.run(main())
     assert len(downloads) == 1

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from test_backends import _conversation, _domain
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
-from dialogflowlite.shared.domain import Domain, SlotDef
 from dialogflowlite.shared.events import (
-    ActionExecuted,
-    ActiveLoop,
-    BotUttered,
     Restarted,
     SlotSet,
     UserUttered,
@@ -21,40 +18,17 @@ from dialogflowlite.stores.base import TrackerStore, create_lock_store, create_t
 from dialogflowlite.stores.memory import MemoryLockStore, MemoryTrackerStore
 
 
-def _domain() -> Domain:
-    return Domain(slots={
-        "city": SlotDef("city", "text"),
-        "count": SlotDef("count", "float", initial_value=1.0),
-    })
-
-
-def _conversation(domain: Domain) -> DialogueStateTracker:
-    tracker = DialogueStateTracker.for_domain("alice", domain)
-    tracker.update_with_events([
-        ActionExecuted(name="action_listen"),
-        UserUttered(text="to Berlin", parse_data={"intent": {"name": "inform", "confidence": 0.9},
-                                                  "entities": [{"entity": "city", "value": "Berlin",
-                                                                "start": 3, "end": 9}]}),
-        SlotSet(name="city", value="Berlin"),
-        ActionExecuted(name="form", policy="RulePolicy", confidence=1.0),
-        ActiveLoop(name="form"),
-        BotUttered(text="How many?", data={"buttons": [{"title": "2", "payload": "/inform"}]}),
-        ActionExecuted(name="action_listen"),
-    ])
-    return tracker
-
-
 def test_round_trip_rebuilds_an_identical_tracker() -> None:
     domain = _domain()
     store = MemoryTrackerStore(domain)
-    tracker = _conversation(domain)
+    tracker = _conversation()
 
     asyncio.run(store.save(tracker))
     loaded = asyncio.run(store.retrieve("alice"))
 
     assert loaded is not None and loaded is not tracker
     assert loaded.current_state() == tracker.current_state()
-    assert loaded.slots == {"city": "Berlin", "count": 1.0}
+    assert loaded.slots == {"city": "Köln", "count": 1.0}
     assert loaded.active_loop_name == "form"
 
 
@@ -79,7 +53,7 @@ def test_save_appends_only_the_events_not_stored_yet() -> None:
             await super().append_events(sender_id, events)
 
     store = CountingStore()
-    tracker = _conversation(domain)
+    tracker = _conversation()
     asyncio.run(store.save(tracker))
     tracker.update(Restarted())
     asyncio.run(store.save(tracker))
@@ -103,7 +77,7 @@ def test_save_with_ready_made_json_stores_it_as_given() -> None:
 
 def test_a_retrieved_tracker_shares_nothing_with_the_store() -> None:
     store = MemoryTrackerStore(_domain())
-    asyncio.run(store.save(_conversation(_domain())))
+    asyncio.run(store.save(_conversation()))
     first = asyncio.run(store.retrieve("alice"))
     first.events[1].parse_data["intent"]["name"] = "changed"
     assert asyncio.run(store.retrieve("alice")).latest_intent == "inform"
@@ -111,7 +85,7 @@ def test_a_retrieved_tracker_shares_nothing_with_the_store() -> None:
 
 def test_replace_and_delete() -> None:
     store = MemoryTrackerStore(_domain())
-    asyncio.run(store.save(_conversation(_domain())))
+    asyncio.run(store.save(_conversation()))
     shorter = DialogueStateTracker("alice", events=[SlotSet(name="city", value="Rome")])
     asyncio.run(store.replace(shorter))
     assert asyncio.run(store.retrieve("alice")).slots["city"] == "Rome"
@@ -122,7 +96,7 @@ def test_replace_and_delete() -> None:
 
 def test_saving_a_tracker_shorter_than_the_stored_one_is_an_error() -> None:
     store = MemoryTrackerStore(_domain())
-    asyncio.run(store.save(_conversation(_domain())))
+    asyncio.run(store.save(_conversation()))
     with pytest.raises(TrackerStoreError, match="use replace"):
         asyncio.run(store.save(DialogueStateTracker("alice")))
 

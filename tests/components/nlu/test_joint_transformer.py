@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_encoder import with_entity_regex_features
+from tiny_encoder import assert_cities_past_one_pass_are_tagged, parse, with_entity_regex_features
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
@@ -42,12 +42,6 @@ def train(model_dir: Path, data: TrainingData, **config) -> JointTransformerClas
     component = JointTransformerClassifier({"model": str(model_dir), **TINY, **config})
     component.train(data, NluContext(progress=False, seed=3))
     return component
-
-
-def parse(component: JointTransformerClassifier, texts: list[str]) -> list[Message]:
-    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
-    component.process(messages)
-    return messages
 
 
 def assert_same_predictions(first: list[Message], second: list[Message]) -> None:
@@ -587,14 +581,7 @@ def test_words_beyond_max_length_are_tagged_in_further_passes(
     trained: JointTransformerClassifier,
 ) -> None:
     # about 110 pieces: past the 64 of one pass, so the cities at the end were lost
-    text = "book a flight to paris " + "please " * 100 + "from london to rome"
-    [message] = parse(trained, [text])
-    assert message.intent == "book_flight"
-    found = {(e.entity, e.start, e.end) for e in message.entities}
-    for city in ("paris", "london", "rome"):
-        start = text.index(city)
-        assert ("city", start, start + len(city)) in found
-    assert all(e.value == text[e.start : e.end] for e in message.entities)
+    assert_cities_past_one_pass_are_tagged(trained, pleases=100)
 
 
 def test_a_cut_message_is_tagged_like_an_uncut_one(trained: JointTransformerClassifier) -> None:

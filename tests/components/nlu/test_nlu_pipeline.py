@@ -250,16 +250,21 @@ def test_broken_shortcut_json_keeps_the_intent(tiny_classifier, write_project, c
     assert [e.value for e in pipeline.parse('/book@1.5{"city": "Rome"}').entities] == ["Rome"]
 
 
+def saved_model(pipeline: NluPipeline, target: Path) -> Path:
+    """A model file at ``target`` that holds ``pipeline`` as its NLU part."""
+    writer = ModelWriter()
+    try:
+        writer.manifest.sections["nlu"] = pipeline.persist(writer)
+        return writer.save(target)
+    finally:
+        writer.close()
+
+
 def test_persist_and_load_give_the_same_parses(
     tiny_classifier, write_project, tmp_path: Path
 ) -> None:
     pipeline = trained(write_project)
-    writer = ModelWriter()
-    try:
-        writer.manifest.sections["nlu"] = pipeline.persist(writer)
-        model_file = writer.save(tmp_path / "model.tar")
-    finally:
-        writer.close()
+    model_file = saved_model(pipeline, tmp_path / "model.tar")
     with open_model(model_file) as archive:
         assert archive.has("nlu/2_TinyClassifier")
         loaded = NluPipeline.load(archive)
@@ -297,12 +302,7 @@ def test_load_calls_quantize_on_components_that_support_it(
             )
         ]
     )
-    writer = ModelWriter()
-    try:
-        writer.manifest.sections["nlu"] = pipeline.persist(writer)
-        model_file = writer.save(tmp_path / "model.tar")
-    finally:
-        writer.close()
+    model_file = saved_model(pipeline, tmp_path / "model.tar")
     NluPipeline.load(model_file)
     assert quantized == ["argument=False"]
     quantized.clear()

@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
+from tiny_encoder import parse
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
 from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
 from dialogflowlite.components.nlu.synonyms import EntitySynonymMapper
-from dialogflowlite.components.tokenizers.alignment import simple_tokens
 from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.message import Entity, Message
 
@@ -27,12 +27,6 @@ TINY = {
 }
 
 LOGGER = "dialogflowlite.components.nlu.intent_slot_classifier"
-
-
-def parse(component: JointTransformerClassifier, texts: list[str]) -> list[Message]:
-    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
-    component.process(messages)
-    return messages
 
 
 # ---------------------------------------------------------------- processors

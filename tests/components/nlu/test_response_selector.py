@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tiny_encoder import parse
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
@@ -60,12 +61,6 @@ def data() -> TrainingData:
     return TrainingData(
         examples=[Message(text=t, intent=i, tokens=simple_tokens(t)) for i, t in ROWS]
     )
-
-
-def parse(component: ResponseSelector, texts: list[str]) -> list[Message]:
-    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
-    component.process(messages)
-    return messages
 
 
 @pytest.fixture(scope="module")

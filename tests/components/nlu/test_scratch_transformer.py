@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_encoder import with_entity_regex_features
+from tiny_encoder import assert_cities_past_one_pass_are_tagged, parse, with_entity_regex_features
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
@@ -39,12 +39,6 @@ def train(data: TrainingData, **config) -> ScratchTransformerClassifier:
     component = ScratchTransformerClassifier({**SMALL, **config})
     component.train(data, NluContext(progress=False, seed=5))
     return component
-
-
-def parse(component, texts: list[str]) -> list[Message]:
-    messages = [Message(text=t, tokens=simple_tokens(t)) for t in texts]
-    component.process(messages)
-    return messages
 
 
 @pytest.fixture(scope="module")
@@ -155,14 +149,7 @@ def test_bad_config() -> None:
 
 def test_words_beyond_max_length_are_tagged_in_further_passes(trained) -> None:
     # 159 words: past the 128 of one pass, so the cities at the end were lost
-    text = "book a flight to paris " + "please " * 150 + "from london to rome"
-    [message] = parse(trained, [text])
-    assert message.intent == "book_flight"
-    found = {(e.entity, e.start, e.end) for e in message.entities}
-    for city in ("paris", "london", "rome"):
-        start = text.index(city)
-        assert ("city", start, start + len(city)) in found
-    assert all(e.value == text[e.start : e.end] for e in message.entities)
+    assert_cities_past_one_pass_are_tagged(trained, pleases=150)
 
 
 def test_a_window_keeps_offsets_and_regex_features() -> None:

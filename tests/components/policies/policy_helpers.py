@@ -11,6 +11,16 @@ from dialogflowlite.shared.domain import ACTION_LISTEN, Domain
 from dialogflowlite.shared.events import ActionExecuted, Event, UserUttered
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
+#: a config whose policies learn the stories and rules as written: memoization over
+#: three turns, then rules
+MEMOIZATION_CONFIG = """
+language: en
+policies:
+  - name: AugmentedMemoizationPolicy
+    max_history: 3
+  - name: RulePolicy
+"""
+
 
 def user(intent: str | None, *entities: dict[str, Any], text: str | None = None,
          confidence: float = 1.0) -> UserUttered:

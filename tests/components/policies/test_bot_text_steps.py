@@ -10,7 +10,7 @@ from itertools import count
 from pathlib import Path
 
 import pytest
-from policy_helpers import said, tracker, trained
+from policy_helpers import MEMOIZATION_CONFIG, said, tracker, trained
 from story_data import stories_yaml
 
 from dialogflowlite.agent import Agent
@@ -42,14 +42,6 @@ STORIES = stories_yaml("- story: greet\n  steps:\n" + GREET_STEPS,
 
 TESTS = stories_yaml("- story: greet and leave\n  steps:\n" + GREET_STEPS + BYE_STEPS)
 
-CONFIG = """
-language: en
-policies:
-  - name: AugmentedMemoizationPolicy
-    max_history: 3
-  - name: RulePolicy
-"""
-
 _models = count()
 
 
@@ -66,7 +58,7 @@ def train_model(project, tmp_path: Path) -> Path:
 @pytest.fixture
 def project(write_project):
     return load_project(write_project(domain=DOMAIN, stories=STORIES, tests=TESTS,
-                                      config=CONFIG), strict=True)
+                                      config=MEMOIZATION_CONFIG), strict=True)
 
 
 @pytest.fixture

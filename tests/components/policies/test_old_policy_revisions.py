@@ -20,7 +20,7 @@ from itertools import count
 from pathlib import Path
 
 import pytest
-from policy_helpers import said, tracker, trained
+from policy_helpers import MEMOIZATION_CONFIG, said, tracker, trained
 from story_data import rules_yaml, stories_yaml
 
 from dialogflowlite.agent import Agent
@@ -60,13 +60,6 @@ ACTION_STORIES = stories_yaml(
     "- story: bye\n  steps:\n  - intent: bye\n  - action: utter_bye\n")
 RULES = rules_yaml("- rule: thanks\n  steps:\n  - intent: thanks\n  - action: utter_noworries\n")
 
-CONFIG = """
-language: en
-policies:
-  - name: AugmentedMemoizationPolicy
-    max_history: 3
-  - name: RulePolicy
-"""
 RULES_ONLY_CONFIG = """
 language: en
 policies:
@@ -79,7 +72,7 @@ _models = count()
 
 @pytest.fixture
 def project(write_project):
-    def build(stories: str = BOT_STORIES, config: str = CONFIG):
+    def build(stories: str = BOT_STORIES, config: str = MEMOIZATION_CONFIG):
         return load_project(write_project(domain=DOMAIN, stories=stories, rules=RULES,
                                           config=config, name=f"project{next(_models)}"),
                             strict=True)
@@ -133,11 +126,47 @@ def as_saved_before_revisions_were_recorded(folder: Path, *, without_rule_only: 
             saved.write_text(json.dumps(data), encoding="utf-8")
 
 
+def old_model(project, tmp_path: Path, revision: int, *, recorded: bool) -> Path:
+    """:func:`saved_model` at policy ``revision``, as versions that did not record
+    revisions saved it unless ``recorded``."""
+    folder = saved_model(project, tmp_path, revision=revision)
+    if not recorded:
+        as_saved_before_revisions_were_recorded(folder)
+    return folder
+
+
 def warnings_of_loading(folder: Path, caplog) -> list[str]:
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger=ENSEMBLE_LOGGER):
         Agent.load(folder)
     return [r.getMessage() for r in caplog.records if r.name == ENSEMBLE_LOGGER]
+
+
+def the_memoization_warning(folder: Path, caplog, revision: int, *, recorded: bool) -> str:
+    """The one warning of loading ``folder``, which says that the memoization policy was
+    saved at ``revision`` (or older, when the revision was not ``recorded``)."""
+    [warning] = warnings_of_loading(folder, caplog)
+    saved = f"revision {revision}" if recorded else f"revision {revision} or older"
+    assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
+    return warning
+
+
+def bye_events(folder: Path) -> list[Event]:
+    """What the model in ``folder`` does when the user says bye."""
+    agent = Agent.load(folder)
+    return asyncio.run(agent.handle_turn(IncomingMessage("/bye", "someone"))).events
+
+
+def texts_sent(events: list[Event]) -> list[str]:
+    return [e.text for e in events if isinstance(e, BotUttered)]
+
+
+def assert_retrained_answers_bye(project, tmp_path: Path, caplog) -> None:
+    """Retrained at the current revision, the model loads without a warning and answers
+    bye with utter_bye."""
+    retrained = saved_model(project, tmp_path)
+    assert warnings_of_loading(retrained, caplog) == []
+    assert texts_sent(bye_events(retrained)) == ["bye"]
 
 
 def test_a_current_model_loads_without_a_warning(project, tmp_path, caplog) -> None:
@@ -147,12 +176,8 @@ def test_a_current_model_loads_without_a_warning(project, tmp_path, caplog) -> N
 @pytest.mark.parametrize("recorded", [True, False])
 def test_a_revision_3_model_with_bot_steps_warns_once(project, tmp_path, caplog,
                                                       recorded) -> None:
-    folder = saved_model(project(), tmp_path, revision=3)
-    if not recorded:
-        as_saved_before_revisions_were_recorded(folder)
-    [warning] = warnings_of_loading(folder, caplog)
-    saved = "revision 3" if recorded else "revision 3 or older"
-    assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
+    folder = old_model(project(), tmp_path, 3, recorded=recorded)
+    warning = the_memoization_warning(folder, caplog, 3, recorded=recorded)
     assert "saves revision 5" in warning
     assert "`bot:` steps as action_send_text" in warning
     assert "`dialogflowlite train`" in warning
@@ -170,24 +195,14 @@ def test_an_old_memoization_forgets_its_unlikely_intent_steps(project, tmp_path,
                                                               recorded) -> None:
     """Saved before revision 5, memoization remembered action_unlikely_intent after
     `bye`; its state left out after the action, it would predict it again and again."""
-    folder = saved_model(project(UNLIKELY_STORIES), tmp_path, revision=4)
-    if not recorded:
-        as_saved_before_revisions_were_recorded(folder)
-    [warning] = warnings_of_loading(folder, caplog)
-    saved = "revision 4" if recorded else "revision 4 or older"
-    assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
+    folder = old_model(project(UNLIKELY_STORIES), tmp_path, 4, recorded=recorded)
+    warning = the_memoization_warning(folder, caplog, 4, recorded=recorded)
     assert "saves revision 5" in warning and "action_unlikely_intent steps" in warning
     assert "RulePolicy" not in warning
-    agent = Agent.load(folder)
-    bye = asyncio.run(agent.handle_turn(IncomingMessage("/bye", "someone"))).events
     assert not any(isinstance(e, ActionExecuted) and e.name == ACTION_UNLIKELY_INTENT
-                   for e in bye)
+                   for e in bye_events(folder))
     # retrained, it learns the story without the step
-    retrained = saved_model(project(UNLIKELY_STORIES), tmp_path)
-    assert warnings_of_loading(retrained, caplog) == []
-    bye = asyncio.run(Agent.load(retrained).handle_turn(
-        IncomingMessage("/bye", "someone"))).events
-    assert [e.text for e in bye if isinstance(e, BotUttered)] == ["bye"]
+    assert_retrained_answers_bye(project(UNLIKELY_STORIES), tmp_path, caplog)
 
 
 AMBIGUOUS_UNLIKELY_STORIES = stories_yaml(
@@ -203,21 +218,13 @@ def test_an_old_memoization_warns_when_only_states_after_the_step_remain(
     by utter_bye in the other: that key was forgotten as ambiguous, so no remembered
     action is action_unlikely_intent, but utter_bye was learnt after the action's
     state, which prediction leaves out. The old model cannot answer `bye`: it warns."""
-    folder = saved_model(project(AMBIGUOUS_UNLIKELY_STORIES), tmp_path, revision=4)
-    if not recorded:
-        as_saved_before_revisions_were_recorded(folder)
-    [warning] = warnings_of_loading(folder, caplog)
-    saved = "revision 4" if recorded else "revision 4 or older"
-    assert f"AugmentedMemoizationPolicy was saved at policy {saved} (" in warning
+    folder = old_model(project(AMBIGUOUS_UNLIKELY_STORIES), tmp_path, 4, recorded=recorded)
+    warning = the_memoization_warning(folder, caplog, 4, recorded=recorded)
     assert "action_unlikely_intent steps" in warning
     assert "Retrain it with `dialogflowlite train`" in warning
-    bye = asyncio.run(Agent.load(folder).handle_turn(IncomingMessage("/bye", "someone")))
-    assert "bye" not in [e.text for e in bye.events if isinstance(e, BotUttered)]
+    assert "bye" not in texts_sent(bye_events(folder))
     # retrained, both stories agree on utter_bye after bye
-    retrained = saved_model(project(AMBIGUOUS_UNLIKELY_STORIES), tmp_path)
-    assert warnings_of_loading(retrained, caplog) == []
-    bye = asyncio.run(Agent.load(retrained).handle_turn(IncomingMessage("/bye", "someone")))
-    assert [e.text for e in bye.events if isinstance(e, BotUttered)] == ["bye"]
+    assert_retrained_answers_bye(project(AMBIGUOUS_UNLIKELY_STORIES), tmp_path, caplog)
 
 
 def test_an_old_model_without_bot_steps_does_not_warn(project, tmp_path, caplog) -> None:
@@ -243,10 +250,7 @@ def test_an_old_rule_policy_alone_does_not_warn(project, tmp_path, caplog) -> No
 
 @pytest.mark.parametrize("recorded", [True, False])
 def test_an_old_model_sends_no_empty_message(project, tmp_path, caplog, recorded) -> None:
-    folder = saved_model(project(), tmp_path, revision=3)
-    if not recorded:
-        as_saved_before_revisions_were_recorded(folder)
-    agent = Agent.load(folder)
+    agent = Agent.load(old_model(project(), tmp_path, 3, recorded=recorded))
 
     async def chat() -> list[list[Event]]:
         return [(await agent.handle_turn(IncomingMessage(text, "someone"))).events
@@ -256,8 +260,8 @@ def test_an_old_model_sends_no_empty_message(project, tmp_path, caplog, recorded
     assert not any(isinstance(e, ActionExecuted) and e.name == ACTION_SEND_TEXT
                    for e in greet)
     # the step it cannot send is left to the fallback; what it learnt otherwise holds
-    assert [e.text for e in greet if isinstance(e, BotUttered)] == ["Sorry, say that again?"]
-    assert [e.text for e in thanks if isinstance(e, BotUttered)] == ["np"]
+    assert texts_sent(greet) == ["Sorry, say that again?"]
+    assert texts_sent(thanks) == ["np"]
 
 
 def test_an_old_transformer_leaves_its_textless_bot_step_out(project, tmp_path) -> None:
