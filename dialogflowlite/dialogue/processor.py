@@ -115,6 +115,9 @@ class Prediction:
     #: ``action_send_text`` for one text (a story's ``bot:`` step); the story test
     #: scores the step by this text, as Rasa scores a predicted bot text
     action_text: str | None = None
+    #: what the policy that chose the action says of it (Rasa's ``action_metadata``;
+    #: the story test reads the severity of an ``action_unlikely_intent`` from it)
+    action_metadata: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, predicted: Any) -> Prediction:
@@ -128,6 +131,7 @@ class Prediction:
             probabilities=dict(probabilities) if isinstance(probabilities, dict) else None,
             hide_rule_turn=bool(getattr(predicted, "hide_rule_turn", False)),
             action_text=_text_or_none(getattr(predicted, "action_text", None)),
+            action_metadata=_dict_or_none(getattr(predicted, "action_metadata", None)),
         )
 
 
@@ -681,6 +685,10 @@ def _last_action(tracker: DialogueStateTracker) -> str | None:
 
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _dict_or_none(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, dict) else None
 
 
 def _entity_list(entities: Any) -> list[dict[str, Any]]:

@@ -21,7 +21,14 @@ action there, that is a warning, not a wrong prediction, as in Rasa: the
 action is logged and the policies choose again; that second choice is what is
 scored. A story that passes with such warnings is counted in
 ``conversation_accuracy.with_warnings`` and written to
-``stories_with_warnings.yml``.
+``stories_with_warnings.yml``, the most severe first: by the highest severity
+the policy attached to its ``action_unlikely_intent`` predictions in the story
+(``action_metadata["query_intent"]["severity"]``, as Rasa's
+UnexpecTEDIntentPolicy gives it); stories without one keep their test order,
+after the others. Where the policies choose ``action_unlikely_intent`` again
+right after it, the step is wrong and the story fails, but as in Rasa that is
+no prediction error for ``--fail-on-prediction-errors``
+(:attr:`StoryOutcome.has_prediction_errors`).
 
 Results: story accuracy, an action-level precision / recall / F1 report,
 ``failed_test_stories.yml`` (the failed stories with ``# predicted: ...``
@@ -34,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +70,7 @@ from dialogflowlite.shared.tracker import DialogueStateTracker
 
 if TYPE_CHECKING:
     from dialogflowlite.agent import Agent
+    from dialogflowlite.dialogue.processor import Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +96,19 @@ class ActionCheck:
     #: the policies first predicted ``action_unlikely_intent`` here, which the story
     #: does not have; ``predicted`` is what they chose after it (a warning, as in Rasa)
     after_unlikely_intent: bool = False
+    #: the severity the policy attached to that ``action_unlikely_intent`` (None: none)
+    severity: float | None = None
 
     @property
     def correct(self) -> bool:
         return self.expected == self.predicted
+
+    @property
+    def prediction_error(self) -> bool:
+        """Whether this step is an error for ``--fail-on-prediction-errors``: a wrong
+        prediction, except ``action_unlikely_intent`` chosen again right after it,
+        which Rasa's story test scores as wrong but does not fail on."""
+        return not self.correct and self.predicted != ACTION_UNLIKELY_INTENT
 
     @property
     def comment(self) -> str | None:
@@ -151,6 +168,20 @@ class StoryOutcome:
         """Whether ``action_unlikely_intent`` was predicted where the story has none."""
         return any(a.after_unlikely_intent for a in self.actions)
 
+    @property
+    def warning_severity(self) -> float:
+        """The highest severity of the story's ``action_unlikely_intent`` warnings; 0 where
+        none is higher or none was given, as Rasa counts it."""
+        return max([0.0, *(a.severity for a in self.actions
+                           if a.after_unlikely_intent and a.severity is not None)])
+
+    @property
+    def has_prediction_errors(self) -> bool:
+        """Whether the story fails ``--fail-on-prediction-errors``: a wrong intent or
+        entities, or a wrong action (see :attr:`ActionCheck.prediction_error`)."""
+        return (any(a.prediction_error for a in self.actions)
+                or not all(u.correct for u in self.users))
+
     def all_comments(self) -> dict[int, str]:
         """The comments of the written story: errors and warnings."""
         return {**self.warnings, **self.comments}
@@ -182,8 +213,16 @@ class StoryEvaluation:
     @property
     def with_warnings(self) -> list[StoryOutcome]:
         """The stories that passed although ``action_unlikely_intent`` was predicted in
-        them (Rasa's ``stories_with_warnings.yml``; a failed story is not one of them)."""
-        return [o for o in self.outcomes if o.passed and o.warned]
+        them (Rasa's ``stories_with_warnings.yml``; a failed story is not one of them),
+        the most severe first, else in test order (:attr:`StoryOutcome.warning_severity`)."""
+        warned = [o for o in self.outcomes if o.passed and o.warned]
+        # sorted() is stable: equal severities keep the test order, as in Rasa
+        return sorted(warned, key=lambda outcome: -outcome.warning_severity)
+
+    @property
+    def with_prediction_errors(self) -> list[StoryOutcome]:
+        """The failed stories that fail ``--fail-on-prediction-errors``."""
+        return [o for o in self.outcomes if o.has_prediction_errors]
 
     @property
     def correct(self) -> int:
@@ -209,12 +248,14 @@ class StoryEvaluation:
         return [check for outcome in self.outcomes for check in outcome.users]
 
     def report(self) -> dict[str, Any]:
-        """``story_report.json``: the action report plus story-level accuracy."""
+        """``story_report.json``: the action report plus story-level accuracy (left out
+        where no conversation was tested, as Rasa leaves it out)."""
         report = self.action_report()
         users = self.user_checks()
-        report["conversation_accuracy"] = {
-            "accuracy": self.accuracy, "correct": self.correct,
-            "with_warnings": len(self.with_warnings), "total": len(self.outcomes)}
+        if self.outcomes:
+            report["conversation_accuracy"] = {
+                "accuracy": self.accuracy, "correct": self.correct,
+                "with_warnings": len(self.with_warnings), "total": len(self.outcomes)}
         report["user_turns"] = {
             "total": len(users),
             "intent_errors": sum(not u.intent_correct for u in users),
@@ -352,6 +393,23 @@ def expected_label(event: ActionExecuted) -> str:
     return bot_text(event) or event.name or ""
 
 
+def unlikely_intent_severity(action_metadata: Mapping[str, Any] | None,
+                             policy: str | None = None) -> float | None:
+    """The severity a policy attached to its ``action_unlikely_intent`` prediction, where
+    Rasa's UnexpecTEDIntentPolicy puts it: ``{"query_intent": {"severity": 1.5}}`` in
+    the prediction's ``action_metadata`` (None where there is none)."""
+    query_intent = (action_metadata or {}).get("query_intent")
+    severity = query_intent.get("severity") if isinstance(query_intent, Mapping) else None
+    if severity is None:
+        return None
+    if isinstance(severity, bool) or not isinstance(severity, (int, float)):
+        logger.warning("%s: the severity of action_unlikely_intent (action_metadata"
+                       "['query_intent']['severity']) is %r, not a number; the story is "
+                       "sorted as one without a severity", policy or "a policy", severity)
+        return None
+    return float(severity)
+
+
 def predicted_label(prediction: Any) -> str:
     """What a prediction is scored as: the text, where the policies chose
     ``action_send_text`` for one text, else the action's name. A prediction of
@@ -424,37 +482,47 @@ class StoryTester:
                 outcome.events.append(event)
         return outcome
 
-    def _predict(self, tracker: DialogueStateTracker) -> tuple[str, str | None, float | None]:
+    def _predict(self, tracker: DialogueStateTracker) -> tuple[str, Prediction]:
+        """The policies' choice as it is scored (see :func:`predicted_label`), and
+        the prediction itself."""
         prediction = self.processor.predict_next_action(tracker)
-        return predicted_label(prediction), prediction.policy_name, prediction.confidence
+        return predicted_label(prediction), prediction
 
     def _predict_step(self, tracker: DialogueStateTracker, expected: str,
-                      outcome: StoryOutcome) -> tuple[str, str | None, float | None]:
+                      outcome: StoryOutcome) -> tuple[str, Prediction]:
         """The policies' choice where the story expects ``expected``; where they choose
         the active form and the story something else, the form is taken to reject."""
-        predicted, policy, confidence = self._predict(tracker)
+        predicted, prediction = self._predict(tracker)
         loop = tracker.active_loop_name
         if predicted != expected and predicted == loop and loop in self.domain.forms:
             # A live form would have rejected here: let the policies choose again.
-            rejection = ActionExecutionRejected(name=loop, policy=policy, confidence=confidence)
+            rejection = ActionExecutionRejected(name=loop, policy=prediction.policy_name,
+                                                confidence=prediction.confidence)
             tracker.update(rejection)
             outcome.events.append(rejection)
-            predicted, policy, confidence = self._predict(tracker)
-        return predicted, policy, confidence
+            predicted, prediction = self._predict(tracker)
+        return predicted, prediction
 
     def _check_action(self, tracker: DialogueStateTracker, event: ActionExecuted,
                       outcome: StoryOutcome) -> None:
         expected = expected_label(event)
-        predicted, policy, confidence = self._predict_step(tracker, expected, outcome)
+        predicted, prediction = self._predict_step(tracker, expected, outcome)
         after_unlikely_intent = predicted == ACTION_UNLIKELY_INTENT != expected
+        severity = None
         if after_unlikely_intent:
             # A warning, not a wrong prediction (as in Rasa): the action is logged, as
             # it runs live, and the policies choose again. The written stories leave
             # it out, as the story does not have it.
-            tracker.update(ActionExecuted(name=ACTION_UNLIKELY_INTENT, policy=policy,
-                                          confidence=confidence))
-            predicted, policy, confidence = self._predict_step(tracker, expected, outcome)
-        check = ActionCheck(expected, predicted, policy, confidence, after_unlikely_intent)
+            severity = unlikely_intent_severity(prediction.action_metadata,
+                                                prediction.policy_name)
+            tracker.update(ActionExecuted(name=ACTION_UNLIKELY_INTENT,
+                                          policy=prediction.policy_name,
+                                          confidence=prediction.confidence,
+                                          metadata=dict(prediction.action_metadata or {})))
+            predicted, prediction = self._predict_step(tracker, expected, outcome)
+        policy, confidence = prediction.policy_name, prediction.confidence
+        check = ActionCheck(expected, predicted, policy, confidence, after_unlikely_intent,
+                            severity)
         outcome.actions.append(check)
         # without hide_rule_turn, as Rasa's story test logs it (see the module docstring)
         executed = ActionExecuted(name=event.name, action_text=event.action_text,

@@ -1,6 +1,7 @@
 """The story test's results as Rasa writes them: a `bot:` step scored by its text,
 `action_unlikely_intent` predicted as a warning, not an error, and
-`stories_with_warnings.yml` beside the other results (unless --no-warnings)."""
+`stories_with_warnings.yml` beside the other results (unless --no-warnings), the
+most severe first; no `conversation_accuracy` without conversations."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from types import SimpleNamespace
 import keyword_bot
 import pytest
 from plain_data import train_model, with_model, write_files
-from story_data import GREET_DOMAIN
+from story_data import GREET_DOMAIN, domain_yaml
 
 from dialogflowlite.agent import Agent
 from dialogflowlite.cli.main import build_parser, main
 from dialogflowlite.evaluation.stories import (
+    StoryEvaluation,
     evaluate_stories,
     rasa_story_result,
     write_story_results,
@@ -110,13 +112,7 @@ def test_the_warnings_file_is_written_with_rasas_note(write_project, tmp_path: P
 
 # ------------------------------------------------------- action_unlikely_intent
 
-UNLIKELY_DOMAIN = """
-version: "3.1"
-intents: [greet, bye]
-responses:
-  utter_greet: [{text: hi}]
-  utter_bye: [{text: bye}]
-"""
+UNLIKELY_DOMAIN = domain_yaml(["greet", "bye"], utter_greet="hi", utter_bye="bye")
 
 
 class UnlikelyIntentPolicy:
@@ -295,3 +291,124 @@ def test_memoization_follows_the_story_after_an_unlikely_intent(write_project,
         (ACTION_LISTEN, ACTION_LISTEN, "MemoizationPolicy", False),
         ("utter_bye", "utter_bye", "MemoizationPolicy", False),
         (ACTION_LISTEN, ACTION_LISTEN, "MemoizationPolicy", False)]
+
+
+# ------------------------------------------------ severity, repeats, no stories
+
+
+def flagging_ensemble(severities: dict[str, float], *, repeat: bool = False,
+                      flagged: frozenset[str] = frozenset(ANSWERS)):
+    """Plugin policies in an ensemble: one flags the ``flagged`` intents with
+    `action_unlikely_intent` (with Rasa's `action_metadata` where ``severities`` has a
+    severity for the intent; with ``repeat`` again right after it), the other answers."""
+    from dialogflowlite.components.policies.base import Policy, PolicyPrediction
+    from dialogflowlite.components.policies.ensemble import PolicyEnsemble
+
+    class FlaggingPolicy(Policy):
+        name = "FlaggingPolicy"
+        default_priority = 5
+
+        def predict(self, tracker, domain):
+            last = next(e for e in reversed(tracker.events) if isinstance(e, ActionExecuted))
+            flags_after = (ACTION_LISTEN, ACTION_UNLIKELY_INTENT) if repeat else (ACTION_LISTEN,)
+            intent = tracker.latest_intent
+            if last.name not in flags_after or intent not in flagged:
+                return PolicyPrediction.nothing(self)
+            metadata = ({"query_intent": {"name": intent, "severity": severities[intent]}}
+                        if intent in severities else None)
+            return self.prediction({ACTION_UNLIKELY_INTENT: 1.0}, action_metadata=metadata)
+
+    class AnsweringPolicy(Policy):
+        name = "AnsweringPolicy"
+        default_priority = 1
+
+        def predict(self, tracker, domain):
+            last = next(e for e in reversed(tracker.events) if isinstance(e, ActionExecuted))
+            after_user = last.name in (ACTION_LISTEN, ACTION_UNLIKELY_INTENT)
+            return self.prediction({ANSWERS[tracker.latest_intent] if after_user
+                                    else ACTION_LISTEN: 0.8})
+
+    return PolicyEnsemble([FlaggingPolicy(), AnsweringPolicy()])
+
+
+SEVERITY_TESTS = stories_file(("bye only", ["bye", "utter_bye"]),
+                              ("greet only", ["greet", "utter_greet"]),
+                              ("both", ["greet", "utter_greet", "bye", "utter_bye"]))
+
+
+@pytest.mark.parametrize(("severities", "order"), [
+    # the highest severity of a story first; equal ones keep the test order
+    ({"greet": 1.0, "bye": 3.0}, ["bye only", "both", "greet only"]),
+    ({"greet": 5.0, "bye": 3.0}, ["greet only", "both", "bye only"]),
+    # a story without a severity counts as 0, after the others, as in Rasa
+    ({"greet": 2.0}, ["greet only", "both", "bye only"]),
+    ({}, ["bye only", "greet only", "both"]),
+])
+def test_stories_with_warnings_are_sorted_by_severity(write_project, tmp_path: Path,
+                                                      severities, order) -> None:
+    project = load_project(write_project(domain=UNLIKELY_DOMAIN, tests=SEVERITY_TESTS))
+    agent = Agent(project.domain, policies=flagging_ensemble(severities))
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories))
+    assert all(o.passed and o.warned for o in evaluation.outcomes)
+    written = write_story_results(evaluation, tmp_path, plots=False)
+    warned = read_yaml(written["warnings"].read_text(encoding="utf-8"), "warnings")
+    assert [story["story"].split(" (")[0] for story in warned["stories"]] == order
+    report = json.loads(written["report"].read_text(encoding="utf-8"))
+    assert report["conversation_accuracy"]["with_warnings"] == 3
+
+
+def test_a_severity_that_is_no_number_counts_as_none(write_project, caplog) -> None:
+    project = load_project(write_project(domain=UNLIKELY_DOMAIN, tests=SEVERITY_TESTS))
+    agent = Agent(project.domain, policies=flagging_ensemble({"greet": "high", "bye": 1.0}))
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories))
+    assert [o.name for o in evaluation.with_warnings] == ["bye only", "both", "greet only"]
+    assert "FlaggingPolicy: the severity of action_unlikely_intent" in caplog.text
+
+
+REPEATED_TESTS = stories_file(("repeated", ["greet", "utter_greet"]))
+
+
+def test_an_unlikely_intent_predicted_twice_fails_the_story_only(write_project,
+                                                                 tmp_path: Path) -> None:
+    project = load_project(write_project(domain=UNLIKELY_DOMAIN, tests=REPEATED_TESTS))
+    agent = Agent(project.domain, policies=flagging_ensemble({}, repeat=True))
+    evaluation = asyncio.run(evaluate_stories(agent, project.test_stories))
+    [outcome] = evaluation.outcomes
+    # scored as Rasa scores it: a wrong step, but no prediction error
+    assert not outcome.passed and not outcome.has_prediction_errors
+    assert evaluation.failed == [outcome] and evaluation.with_prediction_errors == []
+    assert outcome.first_error == (
+        "predicted: action_unlikely_intent after action_unlikely_intent")
+
+
+def test_fail_on_prediction_errors_passes_a_repeated_unlikely_intent(
+        write_project, tmp_path: Path, trained: Path, monkeypatch) -> None:
+    tests = stories_file(("repeated", ["greet", "utter_greet"]),
+                         ("wrong", ["bye", "utter_greet"]))
+    root = with_model(write_project(domain=UNLIKELY_DOMAIN, tests=REPEATED_TESTS), trained)
+    project = load_project(root)
+    agent = Agent(project.domain, policies=flagging_ensemble({}, repeat=True,
+                                                             flagged=frozenset({"greet"})))
+    monkeypatch.setattr(Agent, "load", classmethod(lambda cls, *args, **kwargs: agent))
+    args = ["test", "core", "--project", str(root), "--fail-on-prediction-errors"]
+    assert main(args) == 0
+    failed = (root / "results" / "failed_test_stories.yml").read_text(encoding="utf-8")
+    assert "# predicted: action_unlikely_intent after action_unlikely_intent" in failed
+    # a wrong action beside it still fails the command
+    (root / "tests" / "test_stories.yml").write_text(tests, encoding="utf-8")
+    assert main(args) == 1
+
+
+def test_no_conversation_accuracy_without_conversations(write_project,
+                                                        tmp_path: Path) -> None:
+    project = load_project(write_project(domain=UNLIKELY_DOMAIN))
+    agent = Agent(project.domain, policies=flagging_ensemble({}))
+    evaluation = asyncio.run(evaluate_stories(agent, []))
+    written = write_story_results(evaluation, tmp_path, plots=False)
+    report = json.loads(written["report"].read_text(encoding="utf-8"))
+    assert "conversation_accuracy" not in report
+    assert "conversation_accuracy" not in rasa_story_result(evaluation,
+                                                            end_to_end=False)["report"]
+    # the printed summary still says 0 of 0, as Rasa's log does
+    assert "Stories: 0 / 0 correct" in evaluation.table()
+    assert "conversation_accuracy" not in StoryEvaluation().report()

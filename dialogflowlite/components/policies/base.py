@@ -146,6 +146,10 @@ class PolicyPrediction:
     hide_rule_turn: bool = False
     #: the keys of ``probabilities`` that are bot texts, not action names
     action_texts: frozenset[str] = frozenset()
+    #: what the policy says of its predicted action, passed on with it (Rasa's
+    #: ``action_metadata``); the story test reads a severity of an
+    #: ``action_unlikely_intent`` prediction from ``{"query_intent": {"severity": ...}}``
+    action_metadata: dict[str, Any] | None = None
 
     @property
     def confidence(self) -> float:
@@ -361,4 +365,4 @@ def _without_send_text(prediction: PolicyPrediction) -> PolicyPrediction:
     if not chosen:
         return replace(prediction, probabilities=probabilities)
     return replace(prediction, probabilities=probabilities, is_no_user_prediction=False,
-                   is_end_to_end_prediction=False, hide_rule_turn=False)
+                   is_end_to_end_prediction=False, hide_rule_turn=False, action_metadata=None)

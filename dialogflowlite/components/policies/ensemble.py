@@ -81,6 +81,8 @@ class ActionPrediction:
     #: the bot text to send, where ``action_name`` is ``action_send_text`` for a text
     #: learnt from a ``bot:`` step
     action_text: str | None = None
+    #: what the winning policy says of the action (Rasa's ``action_metadata``)
+    action_metadata: dict[str, Any] | None = None
 
 
 def rejected_action(events: Sequence[Event]) -> str | None:
@@ -116,6 +118,12 @@ def _end_to_end(prediction: PolicyPrediction) -> bool:
     # read with a default: a plugin's prediction object made before the attribute
     # existed still counts as a prediction from the intent
     return bool(getattr(prediction, "is_end_to_end_prediction", False))
+
+
+def _action_metadata(prediction: PolicyPrediction) -> dict[str, Any] | None:
+    # read with a default too: a plugin's prediction object may not have it
+    metadata = getattr(prediction, "action_metadata", None)
+    return dict(metadata) if isinstance(metadata, dict) else None
 
 
 def warn_about_outdated_policies(policies: Sequence[Policy], model: str) -> None:
@@ -275,4 +283,5 @@ class PolicyEnsemble:
         return ActionPrediction(ACTION_SEND_TEXT if text else action, best.confidence,
                                 best.policy_name, events, best.is_no_user_prediction,
                                 dict(best.probabilities),
-                                bool(getattr(best, "hide_rule_turn", False)), text)
+                                bool(getattr(best, "hide_rule_turn", False)), text,
+                                _action_metadata(best))
