@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from dialogflowlite.io.formats import closest
+
 
 class CommandLineParser(argparse.ArgumentParser):
     """An :class:`argparse.ArgumentParser` whose errors name an unknown option first.
@@ -44,12 +46,12 @@ class CommandLineParser(argparse.ArgumentParser):
         super().error(message)
 
     def _check_value(self, action: argparse.Action, value: object) -> None:
-        # a mistyped command or part (`tain`, `data valdate`) gets the closest one
+        # a mistyped command, part or choice (`tain`, `data valdate`, `--format DOT`)
+        # gets the closest one
         try:
             super()._check_value(action, value)
         except argparse.ArgumentError as e:
-            choices = [str(c) for c in action.choices or ()]
-            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+            close = closest(str(value), [str(c) for c in action.choices or ()], n=1)
             if not close:
                 raise
             raise argparse.ArgumentError(action, f"{e.message}; did you mean "
@@ -70,7 +72,7 @@ class CommandLineParser(argparse.ArgumentParser):
                 if has_commands:
                     break
                 continue
-            if not self._known(word):
+            if not self._known(word) or self._long_with_one_dash(word):
                 words.append(word.split("=", 1)[0])
         return words
 
@@ -81,6 +83,10 @@ class CommandLineParser(argparse.ArgumentParser):
         # compared without the dashes, which every name shares and would make alike
         close = difflib.get_close_matches(option.lstrip("-"), list(known), n=1, cutoff=0.6)
         suggestion = f"; did you mean {known[close[0]]}?" if close else ""
+        if self._long_with_one_dash(option):
+            # argparse took it as a short option with the rest as its value
+            suggestion = (f" (one dash makes it {option[:2]} with the value "
+                          f"'{option[2:]}'){suggestion}")
         return (f"unknown option {option}{suggestion} "
                 f"(`{self.prog} --help` lists the options it takes)")
 
@@ -90,6 +96,14 @@ class CommandLineParser(argparse.ArgumentParser):
         # "-3" is a value (a negative number) unless the parser has options of that shape
         return not (self._negative_number_matcher.match(word)
                     and not self._has_negative_number_optionals)
+
+    def _long_with_one_dash(self, word: str) -> bool:
+        """``-port`` for ``--port``: argparse reads a short option with its value
+        attached (``-p ort``), and then blames the value or the word after it."""
+        name = word.split("=", 1)[0]
+        return (not name.startswith("--") and len(name) > 2
+                and name not in self._option_string_actions
+                and "-" + name in self._option_string_actions)
 
     def _known(self, word: str) -> bool:
         name = word.split("=", 1)[0]

@@ -8,7 +8,6 @@ rasa-sdk's action server as ``rasa run actions`` does.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
 
@@ -259,19 +258,13 @@ def _run(args: argparse.Namespace) -> int:
     check_jwt_private_key(args)
     host = args.host or DEFAULT_HOST
     port = DEFAULT_PORT if args.port is None else args.port
-    try:
-        serve(config_from_args(args), host=host, port=port, workers=args.workers)
-    except OSError as e:
-        if e.errno != errno.EADDRINUSE:
-            raise
-        # the bare "Address already in use" names neither the port nor the way out
-        raise ConfigError(f"port {port} on {host} is already in use",
-                          hint="stop the program that listens there (another `dialogflowlite "
-                               "run`?), or pass another --port") from e
+    # a port in use is a ConfigError of serve(), before it loads anything
+    serve(config_from_args(args), host=host, port=port, workers=args.workers)
     return 0
 
 
-COMMAND = Command("run", "serve the trained bot over HTTP", _add_arguments, _run,
+COMMAND = Command("run", "serve the trained bot over HTTP (`run actions`: start rasa-sdk's "
+                         "action server)", _add_arguments, _run,
                   description="Serve the newest model (or --model) with the channels of "
                               "credentials.yml (or only --connector), the web chat at /chat "
                               "and, with --enable-api, the HTTP API; over HTTPS with "

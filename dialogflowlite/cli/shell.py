@@ -16,9 +16,15 @@ if TYPE_CHECKING:
     from dialogflowlite.server.channels.console import ConsoleChannel
 
 
+#: what ``shell nlu`` says first (Rasa's ``rasa shell nlu`` says the same)
+NLU_GREETING = "NLU model loaded. Type a message and press enter to parse it."
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("part", nargs="?", choices=("nlu",),
-                        help="`nlu`: print each message's parse result instead of chatting")
+                        help="`nlu`: print each message's parse result instead of chatting "
+                             "(/stop or end of input quits; /restart is parsed as any "
+                             "message)")
     parser.add_argument("--project", default=".", help="project folder (default: .)")
     parser.add_argument("-m", "--model", default=None,
                         help="model file or folder of models (default: the newest under "
@@ -42,9 +48,9 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
 
     Conversations stay in memory unless endpoints.yml configures a tracker store.
     With ``nlu_only`` (``shell nlu``), and for a model without dialogue
-    policies, each message is answered with its parse result as JSON. The
-    messages of a reminder the conversation scheduled are printed when it fires,
-    like the bot's other messages.
+    policies, each message is answered with its parse result as JSON instead
+    (:func:`parse_lines`). The messages of a reminder the conversation scheduled
+    are printed when it fires, like the bot's other messages.
     """
     from dialogflowlite.agent import Agent
     from dialogflowlite.brokers.base import create_event_broker
@@ -64,26 +70,55 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     event_broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
                        endpoints=endpoints, event_broker=event_broker)
-    agent.warn_about_unreachable_actions()
-    # The console is a channel plugin like the others; a plugin may replace it.
+    parsing = nlu_only or not agent.is_ready()
+    # The console is a channel plugin like the others; a plugin may replace it (parsing
+    # reads its lines as the built-in console does, so it needs one of that kind).
     console = channel_classes().get(ConsoleChannel.channel_name, ConsoleChannel)
+    if parsing and not issubclass(console, ConsoleChannel):
+        console = ConsoleChannel
     channel = console(sender_id=sender_id or f"shell-{uuid.uuid4().hex[:12]}",
-                             stdin=stdin, stdout=stdout,
-                             history_file=history_file or DEFAULT_HISTORY)
-    handler = agent.handle_message
-    if nlu_only:
-        handler = _parse_results(agent)
-    elif not agent.is_ready():
-        # An NLU-only model: show what it understands instead of a silent bot.
-        print("This model has no dialogue policies: showing how each message is parsed.",
-              file=stdout or sys.stdout, flush=True)
-        handler = _parse_results(agent)
-    else:
-        connect_console_reminders(agent, channel)
+                      stdin=stdin, stdout=stdout,
+                      history_file=history_file or DEFAULT_HISTORY)
     try:
-        return await channel.run(handler)
+        if parsing:
+            if not nlu_only:
+                # An NLU-only model: show what it understands instead of a silent bot.
+                channel._print("This model has no dialogue policies: showing how each "
+                               "message is parsed.")
+            return await parse_lines(agent, channel)
+        agent.warn_about_unreachable_actions()  # (parsing runs no action)
+        connect_console_reminders(agent, channel)
+        return await channel.run(agent.handle_message)
     finally:
         await close_stores(agent)
+
+
+async def parse_lines(agent: Any, channel: ConsoleChannel) -> int:
+    """Print the parse result of each line typed, as JSON, until ``/stop`` or the end of
+    input; returns how many lines were parsed.
+
+    There is no conversation, so ``/restart`` (or any ``/intent``) is parsed as the
+    message it is; the console's chat loop would have said the conversation
+    restarted. ``/stop`` quits, as in the chat.
+    """
+    import json
+
+    from dialogflowlite.server.channels.console import STOP_COMMAND
+
+    channel._print(f"{NLU_GREETING} {STOP_COMMAND} or the end of input (Ctrl-D) quits.")
+    parsed = 0
+    # the console's line reading: its prompt and history in a terminal, piped lines
+    # otherwise, Ctrl-C at the prompt ending the session
+    async for raw in channel._read_lines():
+        text = raw.strip()
+        if not text:
+            continue
+        if text == STOP_COMMAND:
+            break
+        result = await agent.parse_message(text)
+        channel._print(json.dumps(result, indent=2, ensure_ascii=False))
+        parsed += 1
+    return parsed
 
 
 def connect_console_reminders(agent: Any, channel: ConsoleChannel) -> None:
@@ -106,18 +141,6 @@ def console_sender(channel: ConsoleChannel) -> UnaskedSender:
         return await channel.send_to(sender_id, replies)
 
     return send
-
-
-def _parse_results(agent):
-    """A message handler that answers with the message's parse result as JSON."""
-    import json
-
-    async def show(message):
-        result = await agent.parse_message(message.text)
-        return [{"recipient_id": message.sender_id,
-                 "text": json.dumps(result, indent=2, ensure_ascii=False)}]
-
-    return show
 
 
 def _configure_masking(endpoints: dict) -> None:
@@ -147,8 +170,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND = Command("shell", "chat with the trained bot in the terminal", _add_arguments, _run,
+COMMAND = Command("shell", "chat with the trained bot in the terminal (`shell nlu`: see how "
+                           "messages are parsed)", _add_arguments, _run,
                   description="Chat with the newest model (or --model). Buttons show as "
-                              "numbered choices; /restart starts over, /stop quits. "
-                              "`shell nlu` prints each message's parse result (intent, "
-                              "entities, ranking) as JSON instead.")
+                              "numbered choices; /restart starts the conversation over, /stop "
+                              "or the end of input (Ctrl-D) quits. `shell nlu` prints each "
+                              "message's parse result (intent, entities, ranking) as JSON "
+                              "instead: there is no conversation, /restart is parsed as any "
+                              "message, and /stop or Ctrl-D quits.")

@@ -148,8 +148,16 @@ def is_supported_version(version: object) -> bool:
 
 
 def closest(word: str, options: Iterable[str], n: int = 3) -> list[str]:
-    """The options most like ``word`` (for did-you-mean hints)."""
-    return difflib.get_close_matches(str(word), list(options), n=n, cutoff=0.6)
+    """The options most like ``word`` (for did-you-mean hints); when none is, those most
+    like it in other capitals (``EN`` for ``en``, ``REST`` for ``rest``)."""
+    options = list(options)
+    close = difflib.get_close_matches(str(word), options, n=n, cutoff=0.6)
+    if close:
+        return close
+    # difflib compares characters exactly: "EN" and "en" share none
+    folded = {str(option).casefold(): option for option in reversed(options)}
+    close = difflib.get_close_matches(str(word).casefold(), list(folded), n=n, cutoff=0.6)
+    return [folded[match] for match in close]
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:

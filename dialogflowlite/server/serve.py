@@ -10,9 +10,11 @@ finishes the requests in flight, then closes the stores.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
+import socket
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.app import ServerConfig, create_app
@@ -121,9 +123,51 @@ def _first_model_from_server(config: ServerConfig, endpoints: dict) -> None:
                           hint="see the error above, or train one with `dialogflowlite train`")
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening, for the server to serve on.
+
+    Bound before anything else is done, so that a port in use is one clear error
+    at once (not after the model loaded, and never after the log said the server
+    is serving).
+    """
+    from sanic.server.socket import bind_socket
+
+    try:
+        return bind_socket(host, port)
+    except OSError as e:
+        raise _listen_error(e, host, port) from e
+
+
+def _listen_error(error: OSError, host: str, port: int) -> ConfigError:
+    """What a failed bind means, naming the address and port and the way out."""
+    if error.errno == errno.EADDRINUSE:
+        # the bare "Address already in use" names neither the port nor the way out
+        return ConfigError(f"port {port} on {host} is already in use",
+                           hint="stop the program that listens there (another "
+                                "`dialogflowlite run`?), or pass another --port")
+    if error.errno == errno.EACCES:
+        return ConfigError(f"no permission to listen on port {port} on {host}",
+                           hint="a port below 1024 needs administrator rights: pass "
+                                "--port 1024 or higher")
+    # an address this machine does not have, a host name that does not resolve
+    return ConfigError(f"cannot listen on {host} (port {port}): {error.strerror or error}",
+                       hint="pass an address of this machine with -i (0.0.0.0: all of them)")
+
+
 def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
           workers: int = 1) -> None:
     """Serve until interrupted (blocks)."""
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    sock = listening_socket(host, port)
+    try:
+        _serve_on(sock, config, host, workers)
+    finally:
+        sock.close()  # Sanic closes it too when it served; closing twice is harmless
+
+
+def _serve_on(sock: socket.socket, config: ServerConfig, host: str, workers: int) -> None:
+    """Check the settings, load what can be loaded once, then serve on ``sock``."""
     from sanic import Sanic
 
     config.workers = workers
@@ -135,15 +179,17 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
     if config.torch_threads is None and "OMP_NUM_THREADS" not in os.environ:
         config.torch_threads = default_torch_threads(workers)
     scheme = "https" if config.ssl_certificate else "http"
+    port = sock.getsockname()[1]  # the port asked for, or the one given for port 0
     serving = ("serving %s on %s://%s:%d with %d worker(s)%s", config.project_dir.name,
                scheme, host, port, workers, "; HTTP API enabled" if config.enable_api else "")
+    # Sanic takes the socket instead of an address (it refuses both at once)
     if workers == 1:
         # Loading before the server starts turns a bad model, channel or store setting
         # into one clear error, before the server says it is serving.
         app = create_app(config, agent=None)
         preload_agent(app)
         logger.info(*serving)
-        app.run(host=host, port=port, single_process=True, access_log=False, motd=False)
+        app.run(sock=sock, single_process=True, access_log=False, motd=False)
         return
     check_channels_and_stores(config)
     logger.info(*serving)
@@ -159,5 +205,5 @@ def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT
         os.setpgid(0, 0)
     loader = AppLoader(factory=functools.partial(create_app, config))
     app = loader.load()
-    app.prepare(host=host, port=port, workers=workers, access_log=False, motd=False)
+    app.prepare(sock=sock, workers=workers, access_log=False, motd=False)
     Sanic.serve(primary=app, app_loader=loader)

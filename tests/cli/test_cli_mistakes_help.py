@@ -43,3 +43,21 @@ def test_a_plugin_group_is_named_by_its_sub_commands() -> None:
                 Command("audit logs", "audit the logs", nothing, lambda args: 0)]
     text = " ".join(build_parser(commands).format_help().split())
     assert "audit the commands `audit bots | logs`" in text
+
+
+def test_run_actions_is_named_where_a_rasa_user_looks_for_it(capsys) -> None:
+    # before, the list of commands said only "run  serve the trained bot over HTTP"
+    assert "run serve the trained bot over HTTP (`run actions`: start rasa-sdk's action " \
+           "server)" in _help([], capsys)
+    assert "`run actions` starts rasa-sdk's action server instead" in _help(["run"], capsys)
+    with pytest.raises(SystemExit) as done:
+        main(["run", "actions", "--help"])
+    assert done.value.code == 0
+    actions_help = " ".join(capsys.readouterr().out.split())
+    assert "usage: dialogflowlite run " in actions_help
+    assert "--actions MODULE module the actions are in" in actions_help
+
+
+def test_the_list_of_commands_names_shell_nlu(capsys) -> None:
+    assert "chat with the trained bot in the terminal (`shell nlu`: see how messages are " \
+           "parsed)" in _help([], capsys)

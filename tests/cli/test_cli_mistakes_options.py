@@ -56,6 +56,20 @@ def test_a_mistyped_option_gets_the_closest_one(argv, closest, capsys) -> None:
     assert f"did you mean {closest}?" in _usage_error(argv, capsys)
 
 
+@pytest.mark.parametrize(("argv", "short", "value", "closest"), [
+    # before: "argument --port/-p: not a port number: 'ort'"
+    (["run", "-port", "5006"], "-p", "ort", "--port"),
+    # before: "argument part: invalid choice: 'models'"
+    (["shell", "-model", "models"], "-m", "odel", "--model"),
+])
+def test_a_long_option_with_one_dash_gets_its_two_dash_name(argv, short, value, closest,
+                                                             capsys) -> None:
+    err = _usage_error(argv, capsys)
+    assert (f"unknown option {argv[1]} (one dash makes it {short} with the value "
+            f"'{value}'); did you mean {closest}?") in err
+    assert "invalid choice" not in err and "not a port number" not in err
+
+
 def test_an_unlike_option_gets_no_far_fetched_suggestion(capsys) -> None:
     # with the dashes compared, "--bogus" came out as "--out"
     err = _usage_error(["test", "--bogus"], capsys)
@@ -73,20 +87,52 @@ def test_what_argparse_accepts_still_parses(argv) -> None:
     assert build_parser().parse_args(argv)
 
 
-def test_a_busy_port_is_named_with_the_way_out(tiny_bot: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_busy_port_is_named_with_the_way_out(tiny_bot: Path, workers: str) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         done = subprocess.run(
             [sys.executable, "-m", "dialogflowlite.cli.main", "run", "--project", str(tiny_bot),
-             "--host", "127.0.0.1", "--port", str(port)],
+             "--host", "127.0.0.1", "--port", str(port), "--workers", workers],
             capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     # before: "Address already in use (hint: check that the path exists ...)"
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
     assert "--port" in done.stderr
     assert "path" not in done.stderr.splitlines()[-1]
+    # the port is taken before anything else: the log said "serving bot on ..." first
+    # (and with workers Sanic's "Experienced exception while trying to serve" followed)
+    assert "serving" not in done.stderr
+    assert "loaded model" not in done.stderr
+    assert "exception" not in done.stderr.lower() and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("failure", "message", "hint"), [
+    (OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"),
+     "cannot listen on 192.0.2.1 (port 80): Cannot assign requested address",
+     "pass an address of this machine with -i"),
+    (PermissionError(errno.EACCES, "Permission denied"),
+     "no permission to listen on port 80 on 192.0.2.1", "--port 1024 or higher"),
+])
+def test_an_address_that_cannot_be_listened_on_is_named(tmp_path: Path, monkeypatch,
+                                                         failure: OSError, message: str,
+                                                         hint: str) -> None:
+    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import serve
+
+    def refuse(host: str, port: int, **kwargs) -> socket.socket:
+        raise failure
+
+    # (the machine may be allowed either, so the bind is made to fail)
+    monkeypatch.setattr("sanic.server.socket.bind_socket", refuse)
+    with pytest.raises(ConfigError) as raised:
+        # the project is not looked at: the address is checked first
+        serve(ServerConfig(project=str(tmp_path / "nosuch")), host="192.0.2.1", port=80)
+    assert raised.value.message == message
+    assert hint in raised.value.hint
 
 
 def test_an_os_error_without_a_path_gets_no_path_hint(monkeypatch, capsys) -> None:
@@ -127,3 +173,21 @@ def test_a_mistyped_command_gets_the_closest_one(argv, wrong, closest, capsys) -
     err = _usage_error(argv, capsys)
     assert f"invalid choice: '{wrong}'" in err
     assert f"did you mean '{closest}'?" in err
+
+
+@pytest.mark.parametrize(("argv", "wrong", "closest"), [
+    (["visualize", "--format", "DOT"], "DOT", "dot"),
+    (["train", "NLU"], "NLU", "nlu"),
+])
+def test_a_choice_in_other_capitals_gets_the_right_one(argv, wrong, closest, capsys) -> None:
+    # before: "invalid choice" with no suggestion ("DOT" and "dot" share no character)
+    err = _usage_error(argv, capsys)
+    assert f"invalid choice: '{wrong}'" in err
+    assert f"did you mean '{closest}'?" in err
+
+
+def test_a_connector_in_capitals_gets_the_right_one(tmp_path: Path, capsys) -> None:
+    # before: the hint said a custom channel is a plugin, not a module path
+    assert main(["run", "--project", str(tmp_path), "--host", "127.0.0.1", "--port", "0",
+                 "--connector", "REST"]) == 1
+    assert "(hint: did you mean 'rest'?)" in capsys.readouterr().err

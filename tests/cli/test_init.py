@@ -227,6 +227,12 @@ def test_an_unknown_template_names_the_known_ones(tmp_path, capsys) -> None:
     assert not (tmp_path / "bot").exists()
 
 
+def test_a_template_name_in_capitals_gets_the_right_one(tmp_path, capsys) -> None:
+    # before: no suggestion, only the list ("EN" and "en" share no character)
+    assert main(["init", str(tmp_path / "bot"), "--template", "EN"]) == 1
+    assert "unknown template 'EN' (hint: did you mean 'en'?)" in capsys.readouterr().err
+
+
 def test_list_templates_shows_each_with_its_description(capsys) -> None:
     assert main(["init", "--list-templates"]) == 0
     out = capsys.readouterr().out

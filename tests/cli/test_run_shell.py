@@ -74,6 +74,37 @@ def test_shell_nlu_prints_parse_results_of_a_whole_bot(project: Path) -> None:
     assert "Hello! How can I help?" not in text  # the bot does not answer
 
 
+def test_shell_nlu_says_what_it_does_and_parses_restart(project: Path) -> None:
+    from dialogflowlite.cli.shell import run_shell
+
+    stdout = io.StringIO()
+    parsed = asyncio.run(run_shell(project, stdin=io.StringIO("/restart\n/stop\n/greet\n"),
+                                   stdout=stdout, history_file=project / "history",
+                                   nlu_only=True))
+    text = stdout.getvalue()
+    first = text.splitlines()[0]
+    # before: "Chatting as 'shell-...'. Type /stop to quit, /restart to start over."
+    assert first.startswith("NLU model loaded. Type a message and press enter to parse it.")
+    assert "/stop or the end of input (Ctrl-D) quits" in first
+    assert "start over" not in text and "Chatting as" not in text
+    # there is no conversation to restart: /restart is a message to parse, like Rasa's
+    assert "(conversation restarted)" not in text
+    result = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    assert result["intent"]["name"] == "restart" and result["text"] == "/restart"
+    assert parsed == 1  # /stop quit before /greet
+
+
+def test_shell_help_tells_the_nlu_mode_apart(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["shell", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "/restart starts the conversation over" in help_text
+    # before, /restart "started over" in `shell nlu` too
+    assert ("`shell nlu` prints each message's parse result (intent, entities, ranking) as "
+            "JSON instead: there is no conversation, /restart is parsed as any message, and "
+            "/stop or Ctrl-D quits.") in help_text
+
+
 def test_shell_without_a_model_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["shell", "--project", str(tmp_path)]) == 1
     assert "error: no model under" in capsys.readouterr().err
