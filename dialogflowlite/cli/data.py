@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
@@ -717,6 +717,8 @@ def convert_training_data(
             nlu = _read_nlu_to_convert(file, log)
             if output_format == "yaml":
                 _note_lossy_examples(nlu, log)
+            elif file.suffix != ".json":
+                nlu = _with_annotated_synonyms(nlu)
             together = together.merge(nlu)
             texts.append(write_text(nlu))
             summaries.append(_nlu_summary(nlu))
@@ -753,6 +755,15 @@ def _read_nlu_to_convert(file: Path, log: ProblemLog) -> TrainingData:
     reader.read(file, written, written["nlu"])
     _note_responses_left_out(file, written, log)
     return reader.data
+
+
+def _with_annotated_synonyms(nlu: TrainingData) -> TrainingData:
+    """``nlu`` with the synonyms its examples give inline listed before its own, as
+    Rasa's readers of YAML and Markdown data list them (its JSON reader does not), so
+    that the JSON written has them in ``entity_synonyms`` as Rasa's has."""
+    from dialogflowlite.io.nlu_writer import annotated_synonyms
+
+    return replace(nlu, synonyms=annotated_synonyms(nlu.examples) + nlu.synonyms)
 
 
 def _note_responses_left_out(file: Path, written: Any, log: ProblemLog) -> None:

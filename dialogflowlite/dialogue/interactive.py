@@ -87,7 +87,8 @@ T = TypeVar("T")
 COMMANDS = {
     "/undo": "take back your last message (or the one being corrected) and what followed",
     "/restart": "finish this conversation (it becomes a story) and start a new one",
-    "/export": "write the stories, NLU examples and domain additions, then quit",
+    "/export": "ask where the stories, NLU examples and domain additions go, write "
+               "them, then quit",
     "/stop": "quit (you are asked whether to write them first)",
 }
 #: the policy recorded for a new action, which no policy could have predicted

@@ -32,6 +32,7 @@ goes to a sibling file named with the time, and the report says so.
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -79,6 +80,9 @@ DEFAULT_STORIES_FILE = "data/stories.yml"
 DEFAULT_NLU_FILE = "data/nlu.yml"
 #: what an export path may end with: every file the export writes is YAML
 EXPORT_SUFFIXES = (".yml", ".yaml")
+#: whether a backslash separates folders in a path (Windows), rather than being a
+#: character of a file name
+_BACKSLASH_SEPARATES = "\\" in (os.sep, os.altsep)
 #: the file of a ``domain/`` folder that takes the new domain entries
 DOMAIN_FOLDER_FILE = "interactive_domain.yml"
 STORY_NAME_PREFIX = "interactive_story_"
@@ -740,15 +744,26 @@ def export_path_problem(answer: str, project_root: str | Path, what: str,
     """Why ``answer`` cannot be where ``what`` (``"the stories"``) is written, or None.
 
     As in Rasa, the path must name a YAML file (``example`` shows one); beyond
-    Rasa, a folder, or a path under a file, is refused here rather than when
-    writing fails. A missing folder is fine: it is created, as Rasa does.
+    Rasa, a folder (an answer ending in ``/`` too), or a path under a file, is
+    refused here rather than when writing fails, and so is a backslash where it
+    does not separate folders (it would name one odd file, not a file in a
+    folder). A missing folder is fine: it is created, as Rasa does.
     """
+    if "\\" in answer and not _BACKSLASH_SEPARATES:
+        # here a backslash is part of a file name: `data\nlu.yml` would be one file
+        # of that name beside data/, which training never reads
+        slashed = answer.replace("\\", "/")
+        return (f"{answer} separates folders with \\, which this system reads as part of a "
+                f"file name: write the folders with /, e.g. {slashed}.")
     path = resolve_in_project(answer, project_root)
+    if answer.endswith(("/", os.sep)):
+        return (f"{answer} names a folder (it ends in {answer[-1]}): give a file for {what}, "
+                f"e.g. {example}.")
+    if path.is_dir():
+        return f"{answer} is a folder: give a file for {what}, e.g. {example}."
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         return (f"{answer} is not a YAML file: give a path for {what} that ends in .yml or "
                 f".yaml, e.g. {example}.")
-    if path.is_dir():
-        return f"{answer} is a folder: give a file for {what}, e.g. {example}."
     blocking = next((parent for parent in path.parents if parent.exists()), None)
     if blocking is not None and not blocking.is_dir():
         return f"{answer} cannot be written: {blocking} is a file, not a folder."

@@ -224,13 +224,16 @@ class JsonNluReader:
         for entity in entities:
             entity.start = min(max(entity.start - lead, 0), len(plain))
             entity.end = min(max(entity.end - lead, 0), len(plain))
+        levels = _metadata_levels(metadata)
         self.data.examples.append(
             Message(
                 text=plain,
                 intent=intent.strip(),
                 entities=entities,
-                metadata=metadata,
+                metadata={**levels.get("intent", {}), **levels.get("example", {})}
+                if levels else metadata,
                 position=where,
+                metadata_levels=levels,
             )
         )
 
@@ -335,3 +338,18 @@ def read_json_nlu(
     JSON file's own folder.
     """
     return JsonNluReader(Path(file), log, Path(root) if root is not None else Path.cwd()).read()
+
+
+#: the keys of metadata written as Rasa writes a YAML example's: the intent's and the example's
+METADATA_LEVELS = ("intent", "example")
+
+
+def _metadata_levels(metadata: dict) -> dict | None:
+    """``metadata`` when it is in the shape Rasa gives a YAML example's metadata (the
+    intent's under ``intent``, the example's own under ``example``, each an object), else
+    None: other metadata is the example's as it stands."""
+    if not metadata or not set(metadata) <= set(METADATA_LEVELS):
+        return None
+    if not all(isinstance(value, dict) for value in metadata.values()):
+        return None
+    return metadata

@@ -208,5 +208,13 @@ class NluReader:
                     entities=entities,
                     metadata={**metadata, **example_metadata},
                     position=where,
+                    metadata_levels=_metadata_levels(metadata, example_metadata),
                 )
             )
+
+
+def _metadata_levels(intent_metadata: dict, example_metadata: dict) -> dict | None:
+    """The metadata of an intent and of one of its examples, each under its own key
+    (``intent``, ``example``), as Rasa's training data keeps them; None without any."""
+    levels = {"intent": intent_metadata, "example": example_metadata}
+    return {key: value for key, value in levels.items() if value} or None

@@ -16,7 +16,7 @@ from typing import Any
 from dialogflowlite.io.json_nlu_reader import ROOT_KEY
 from dialogflowlite.io.yaml import dump_yaml, yaml_scalar
 from dialogflowlite.shared.message import Entity, Message
-from dialogflowlite.shared.training_data import TrainingData, annotate
+from dialogflowlite.shared.training_data import Synonym, TrainingData, annotate
 
 NLU_FORMAT_VERSION = "3.1"
 
@@ -124,8 +124,39 @@ def _json_example(message: Message) -> dict[str, Any]:
     if message.entities:
         written["entities"] = [_json_entity(e) for e in message.entities]
     if message.metadata:
-        written["metadata"] = message.metadata
+        # as Rasa writes a YAML example's: the intent's and the example's own apart
+        written["metadata"] = message.metadata_levels or message.metadata
     return written
+
+
+def _json_synonyms(synonyms: list[Synonym]) -> list[dict[str, Any]]:
+    """``entity_synonyms`` as Rasa writes them: one entry per value, each variant under
+    the last value given for it, and no variant under itself."""
+    value_of: dict[str, str] = {}
+    for synonym in synonyms:
+        for variant in synonym.variants:
+            value_of[variant] = synonym.value
+    variants_of: dict[str, list[str]] = {}
+    for variant, value in value_of.items():
+        if variant != value:
+            variants_of.setdefault(value, []).append(variant)
+    return [{"value": value, "synonyms": variants} for value, variants in variants_of.items()]
+
+
+def annotated_synonyms(examples: list[Message]) -> list[Synonym]:
+    """The synonyms that examples give inline, by an entity whose value differs from its
+    text (``[NYC]{"entity": "city", "value": "New York"}``): one per value, its variants
+    in the order the examples give them. Rasa's readers of YAML and Markdown data list
+    these among the data's synonyms."""
+    variants_of: dict[str, list[str]] = {}
+    for message in examples:
+        for entity in message.entities:
+            span = message.text[entity.start : entity.end]
+            if isinstance(entity.value, str) and entity.value != span:
+                variants = variants_of.setdefault(entity.value, [])
+                if span not in variants:
+                    variants.append(span)
+    return [Synonym(value, variants) for value, variants in variants_of.items()]
 
 
 def nlu_json(data: TrainingData) -> str:
@@ -134,15 +165,16 @@ def nlu_json(data: TrainingData) -> str:
     The shape is the one ``rasa data convert nlu -f json`` writes:
     ``common_examples`` (``text``, the full ``intent``, ``entities`` as
     ``start``/``end``/``value``/``entity`` with ``role`` and ``group`` where
-    set, ``metadata``), ``regex_features``, ``lookup_tables`` and
-    ``entity_synonyms``. :func:`dialogflowlite.io.json_nlu_reader.read_json_nlu`
+    set, ``metadata``: an example read from YAML has the intent's under
+    ``intent`` and its own under ``example``), ``regex_features``,
+    ``lookup_tables`` and ``entity_synonyms`` (one entry per value, a variant
+    listed once). :func:`dialogflowlite.io.json_nlu_reader.read_json_nlu`
     reads it back to the same data. JSON NLU data holds no responses.
     """
     document = {ROOT_KEY: {
         "common_examples": [_json_example(m) for m in data.examples],
         "regex_features": [{"name": r.name, "pattern": r.pattern} for r in data.regexes],
         "lookup_tables": [{"name": t.name, "elements": list(t.elements)} for t in data.lookups],
-        "entity_synonyms": [{"value": s.value, "synonyms": list(s.variants)}
-                            for s in data.synonyms],
+        "entity_synonyms": _json_synonyms(data.synonyms),
     }}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

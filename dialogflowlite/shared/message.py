@@ -114,28 +114,29 @@ class Entity:
 
         As in Rasa's output, the optional keys are there only when they have a value:
         ``confidence_entity`` when the extractor gives one (the trained taggers do,
-        regexes and lookup tables do not), ``extractor`` unless the entity was written
-        in the message (``/intent{...}``), ``role`` and ``group`` when set (each
+        regexes and lookup tables do not), ``role`` and ``group`` when set (each
         followed by ``confidence_role`` / ``confidence_group`` when the extractor gives
-        one, as Rasa orders them), and ``processors`` when a processor
-        (``EntitySynonymMapper``) changed the entity.
-        The keys of ``extra`` follow.
+        one), ``extractor`` unless the entity was written in the message
+        (``/intent{...}``), and ``processors`` when a processor
+        (``EntitySynonymMapper``) changed the entity. The keys of ``extra`` follow.
+
+        The keys come in the order Rasa's DIETClassifier and EntitySynonymMapper
+        write them (clients that print the JSON show the same): type, offsets,
+        confidence, role and group, then ``value``, ``extractor`` and ``processors``;
+        a regex match, having no confidence, role or group, reads as Rasa's does.
         """
-        result: dict[str, Any] = {
-            "entity": self.entity,
-            "start": self.start,
-            "end": self.end,
-            "value": self.value,
-        }
+        result: dict[str, Any] = {"entity": self.entity, "start": self.start, "end": self.end}
         optional = (
             ("confidence_entity", self.confidence),
-            ("extractor", self.extractor),
             ("role", self.role),
             ("confidence_role", self.role_confidence if self.role is not None else None),
             ("group", self.group),
             ("confidence_group", self.group_confidence if self.group is not None else None),
         )
         result.update((key, value) for key, value in optional if value is not None)
+        result["value"] = self.value
+        if self.extractor is not None:
+            result["extractor"] = self.extractor
         if self.processors:
             result["processors"] = list(self.processors)
         for key, value in self.extra.items():
@@ -208,6 +209,11 @@ class Message:
     #: per-component outputs that are not part of the parse result (features, scores)
     features: dict[str, Any] = field(default_factory=dict)
     position: Position | None = None
+    #: a training example's metadata as Rasa's training data holds it, the intent's under
+    #: ``intent`` and the example's own under ``example`` (``metadata`` is the two merged);
+    #: None where the data does not say which is which. Only the JSON writer reads it, so
+    #: it takes no part in comparing messages.
+    metadata_levels: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def base_intent(self) -> str | None:

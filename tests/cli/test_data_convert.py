@@ -341,21 +341,25 @@ def test_nlu_is_written_in_rasa_s_json_shape(tmp_path: Path, monkeypatch) -> Non
     assert list(body) == ["common_examples", "regex_features", "lookup_tables",
                           "entity_synonyms"]
     first, second, faq = body["common_examples"]
+    # the intent's metadata under "intent", an example's own under "example", as Rasa's
     assert first == {
         "text": "from Berlin to NYC", "intent": "book",
         "entities": [{"start": 5, "end": 11, "value": "Berlin", "entity": "city", "role": "from"},
                      {"start": 15, "end": 18, "value": "NY", "entity": "city"}],
-        "metadata": {"sentiment": "neutral"},
+        "metadata": {"intent": {"sentiment": "neutral"}},
     }
+    assert second["metadata"] == {"intent": {"sentiment": "neutral"}}
     assert second["entities"] == [
         {"start": 0, "end": 1, "value": "2", "entity": "count", "group": "1"},
         {"start": 9, "end": 14, "value": "low", "entity": "price"}]
     # the full retrieval intent; an example without entities has no entities key, as Rasa's
     assert faq == {"text": "what is your name?", "intent": "faq/ask_name",
-                   "metadata": {"source": "web"}}
+                   "metadata": {"example": {"source": "web"}}}
     assert body["regex_features"] == [{"name": "zipcode", "pattern": "\\d{5}"}]
     assert body["lookup_tables"] == [{"name": "city", "elements": ["Berlin", "Oslo"]}]
-    assert body["entity_synonyms"] == [{"value": "NY", "synonyms": ["NYC"]}]
+    # the synonyms given inline too (`[cheap](price:low)`), each variant once
+    assert body["entity_synonyms"] == [{"value": "NY", "synonyms": ["NYC"]},
+                                       {"value": "low", "synonyms": ["cheap"]}]
 
 
 def test_json_written_reads_back_to_the_same_data(project: Path, monkeypatch, capsys) -> None:
@@ -378,6 +382,9 @@ def test_json_written_reads_back_to_the_same_data(project: Path, monkeypatch, ca
         log = ProblemLog()
         again = read_json_nlu(written, log)
         assert log.problems == []
+        # the synonyms given inline are listed among the synonyms too: the same map
+        assert again.synonym_map() == original.synonym_map(), written
+        again.synonyms = original.synonyms = []
         assert plain(again) == plain(original), written
 
 

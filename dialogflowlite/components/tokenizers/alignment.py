@@ -133,10 +133,11 @@ def entities_from_bio(
     """Entity spans from one predicted tag per token.
 
     The span runs from its first token's start to its last token's end; the
-    value is that slice of ``text``; the confidence is the mean of its tokens'
-    tag confidences. ``role_confidences`` and ``group_confidences`` (one per
-    token) give the span's role and group confidences the same way, for a span
-    that has a role or group.
+    value is that slice of ``text``; the confidence is the lowest of its tokens'
+    tag confidences, as Rasa's extractors give it (a span is only as sure as
+    its least sure word). ``role_confidences`` and ``group_confidences`` (one
+    per token) give the span's role and group confidences the same way, for a
+    span that has a role or group.
     """
     entities = []
     for label, first, last in bio_spans(tags):
@@ -150,20 +151,20 @@ def entities_from_bio(
                 value=text[start:end],
                 role=role,
                 group=group,
-                confidence=_span_mean(confidences, first, last),
+                confidence=_span_lowest(confidences, first, last),
                 extractor=extractor,
-                role_confidence=_span_mean(role_confidences, first, last) if role else None,
-                group_confidence=_span_mean(group_confidences, first, last) if group else None,
+                role_confidence=_span_lowest(role_confidences, first, last) if role else None,
+                group_confidence=_span_lowest(group_confidences, first, last) if group else None,
             )
         )
     return entities
 
 
-def _span_mean(values: Sequence[float] | None, first: int, last: int) -> float | None:
-    """The mean of ``values[first:last]`` (None without values)."""
+def _span_lowest(values: Sequence[float] | None, first: int, last: int) -> float | None:
+    """The lowest of ``values[first:last]`` (None without values)."""
     if values is None:
         return None
-    return float(sum(values[first:last]) / (last - first))
+    return float(min(values[first:last]))
 
 
 def first_subtoken_indices(

@@ -92,11 +92,13 @@ def test_parse_result_gives_role_and_group_confidences_in_rasas_key_order() -> N
     message = Message(text=text, tokens=tokens)
     write_prediction(message, labels(), None, tokens, path, confidences, "X")
     city, airport = (entity.to_dict() for entity in message.entities)
-    assert list(city) == ["entity", "start", "end", "value", "confidence_entity", "extractor",
-                          "role", "confidence_role"]
-    assert city["confidence_role"] == pytest.approx(0.6)
-    assert city["confidence_entity"] == pytest.approx(0.5)
-    assert list(airport)[-4:] == ["role", "confidence_role", "group", "confidence_group"]
+    assert list(city) == ["entity", "start", "end", "confidence_entity", "role",
+                          "confidence_role", "value", "extractor"]
+    # the lowest of the span's words, as Rasa's extractors give it
+    assert city["confidence_role"] == pytest.approx(0.5)
+    assert city["confidence_entity"] == pytest.approx(0.4)
+    assert list(airport)[3:8] == ["confidence_entity", "role", "confidence_role", "group",
+                                  "confidence_group"]
     assert (airport["role"], airport["confidence_role"]) == ("from", 0.8)
     assert (airport["group"], airport["confidence_group"]) == ("1", 0.6)
 
@@ -116,13 +118,14 @@ def test_no_role_or_group_confidence_without_a_role_or_group() -> None:
     assert "confidence_group" not in plain.to_dict() and plain.to_dict()["group"] == "1"
 
 
-def test_role_and_group_confidences_are_the_mean_over_the_span() -> None:
+def test_role_and_group_confidences_are_the_lowest_over_the_span() -> None:
     text = "fly to new york"
     [entity] = entities_from_bio(text, simple_tokens(text),
                                  ["O", "O", "B-city#role=to", "I-city#role=to"],
                                  [0.9, 0.9, 0.6, 0.8], role_confidences=[0.1, 0.1, 0.7, 0.9],
                                  group_confidences=[0.5, 0.5, 0.5, 0.5])
-    assert entity.role_confidence == pytest.approx(0.8)
+    assert entity.role_confidence == pytest.approx(0.7)
+    assert entity.confidence == pytest.approx(0.6)
     assert entity.group_confidence is None
 
 
@@ -135,5 +138,5 @@ def test_entities_read_back_keep_their_role_and_group_confidences() -> None:
     assert (entity.role_confidence, entity.group_confidence) == (0.9, 0.8)
     assert entity.extra == {}
     assert entity.to_dict() == data
-    assert list(entity.to_dict())[-4:] == ["role", "confidence_role", "group",
-                                           "confidence_group"]
+    # written back in the order Rasa's DIETClassifier writes it
+    assert list(entity.to_dict()) == list(data)

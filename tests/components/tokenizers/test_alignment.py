@@ -92,14 +92,14 @@ def test_bilou_spans_end_after_last_and_unit_tags() -> None:
     assert bio_spans(["O", "L-b", "B-a", "I-a"]) == [("b", 1, 2), ("a", 2, 4)]
 
 
-def test_entities_from_bio_uses_character_offsets_and_mean_confidence() -> None:
+def test_entities_from_bio_uses_character_offsets_and_lowest_confidence() -> None:
     text = "  book  Hotel   Adlon, please"
     tokens = words(text)
     tags = ["O", "B-hotel", "I-hotel", "O", "O"]
     [entity] = entities_from_bio(text, tokens, tags, [0.2, 0.9, 0.7, 0.5, 0.5], extractor="X")
     assert (entity.start, entity.end) == (8, 21)
     assert entity.value == "Hotel   Adlon" == text[entity.start : entity.end]
-    assert entity.confidence == pytest.approx(0.8)
+    assert entity.confidence == pytest.approx(0.7)
     assert entity.extractor == "X"
 
 

@@ -1,0 +1,90 @@
+"""``data convert nlu -f json``: an example's metadata and the synonyms given inline,
+written as Rasa's JSON NLU data has them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from plain_data import write
+
+from dialogflowlite.cli.main import main
+from dialogflowlite.io.json_nlu_reader import read_json_nlu
+from dialogflowlite.io.problems import ProblemLog
+
+YAML_NLU = """\
+version: "3.1"
+nlu:
+- intent: book
+  metadata: {sentiment: neutral}
+  examples:
+  - text: 'fly to [NYC]{"entity": "city", "value": "New York"}'
+    metadata: {source: web, sentiment: happy}
+  - text: a [cheap](price:low) one
+- intent: greet
+  examples: |
+    - hi
+- synonym: savings
+  examples: |
+    - pink pig
+"""
+
+
+def _converted(tmp_path: Path, monkeypatch, name: str, text: str) -> dict:
+    write(tmp_path, f"data/{name}", text)
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "convert", "nlu", "-f", "json", "--data", f"data/{name}",
+                 "--out", "out.json"]) == 0
+    return json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["rasa_nlu_data"]
+
+
+def test_yaml_metadata_is_written_under_intent_and_example(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    body = _converted(tmp_path, monkeypatch, "nlu.yml", YAML_NLU)
+    first, second, greet = body["common_examples"]
+    assert first["metadata"] == {"intent": {"sentiment": "neutral"},
+                                 "example": {"source": "web", "sentiment": "happy"}}
+    assert second["metadata"] == {"intent": {"sentiment": "neutral"}}
+    assert "metadata" not in greet
+    # read back, the example's own metadata wins over its intent's, as it did in the YAML
+    again = read_json_nlu(tmp_path / "out.json", ProblemLog())
+    assert again.examples[0].metadata == {"sentiment": "happy", "source": "web"}
+    assert again.examples[1].metadata == {"sentiment": "neutral"}
+
+
+def test_synonyms_given_inline_are_listed_with_the_others(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    body = _converted(tmp_path, monkeypatch, "nlu.yml", YAML_NLU)
+    assert body["entity_synonyms"] == [{"value": "New York", "synonyms": ["NYC"]},
+                                       {"value": "low", "synonyms": ["cheap"]},
+                                       {"value": "savings", "synonyms": ["pink pig"]}]
+
+
+def test_markdown_synonyms_given_inline_are_listed_once(tmp_path: Path, monkeypatch) -> None:
+    body = _converted(tmp_path, monkeypatch, "nlu.md", """\
+        ## intent:inform
+        - to [NYC](city:New York)
+        - from [nyc](city:New York) to [NYC](city:New York)
+        - [New York](city)
+        ## synonym:New York
+        - NYC
+        - New York
+        """)
+    # each variant once; a value is no synonym of itself
+    assert body["entity_synonyms"] == [{"value": "New York", "synonyms": ["NYC", "nyc"]}]
+
+
+def test_json_data_keeps_its_own_synonyms_and_metadata(tmp_path: Path, monkeypatch) -> None:
+    # as Rasa's JSON reader, which lists no synonyms from the examples
+    source = {"rasa_nlu_data": {"common_examples": [
+        {"text": "to NYC", "intent": "inform",
+         "entities": [{"start": 3, "end": 6, "value": "New York", "entity": "city"}],
+         "metadata": {"intent": {"sentiment": "neutral"}, "example": {"source": "app"}}},
+        {"text": "hi", "intent": "greet", "metadata": {"source": "web"}},
+    ], "entity_synonyms": [{"value": "savings", "synonyms": ["pink pig"]}]}}
+    body = _converted(tmp_path, monkeypatch, "nlu.json", json.dumps(source))
+    assert body["entity_synonyms"] == [{"value": "savings", "synonyms": ["pink pig"]}]
+    nested, flat = body["common_examples"]
+    assert nested["metadata"] == {"intent": {"sentiment": "neutral"},
+                                  "example": {"source": "app"}}
+    assert flat["metadata"] == {"source": "web"}
