@@ -83,7 +83,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
         if parsing:
             if not nlu_only:
                 # An NLU-only model: show what it understands instead of a silent bot.
-                channel._print("This model has no dialogue policies: showing how each "
+                channel.say("This model has no dialogue policies: showing how each "
                                "message is parsed.")
             return await parse_lines(agent, channel)
         agent.warn_about_unreachable_actions()  # (parsing runs no action)
@@ -105,18 +105,18 @@ async def parse_lines(agent: Any, channel: ConsoleChannel) -> int:
 
     from dialogflowlite.server.channels.console import STOP_COMMAND
 
-    channel._print(f"{NLU_GREETING} {STOP_COMMAND} or the end of input (Ctrl-D) quits.")
+    channel.say(f"{NLU_GREETING} {STOP_COMMAND} or the end of input (Ctrl-D) quits.")
     parsed = 0
     # the console's line reading: its prompt and history in a terminal, piped lines
     # otherwise, Ctrl-C at the prompt ending the session
-    async for raw in channel._read_lines():
+    async for raw in channel.read_lines():
         text = raw.strip()
         if not text:
             continue
         if text == STOP_COMMAND:
             break
         result = await agent.parse_message(text)
-        channel._print(json.dumps(result, indent=2, ensure_ascii=False))
+        channel.say(json.dumps(result, indent=2, ensure_ascii=False))
         parsed += 1
     return parsed
 

@@ -112,7 +112,8 @@ class ConsoleChannel(InputChannel):
         out_isatty = getattr(self.stdout, "isatty", None)
         return bool(isatty and isatty() and out_isatty and out_isatty())
 
-    def _print(self, text: str) -> None:
+    def say(self, text: str) -> None:
+        """Write one line to the terminal (or the output the console was given)."""
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
@@ -131,11 +132,13 @@ class ConsoleChannel(InputChannel):
                 history = FileHistory(str(path))
             except OSError as e:
                 # an unwritable file only costs the history, but say so once
-                self._print(f"(line history is not kept: cannot write {path}: "
+                self.say(f"(line history is not kept: cannot write {path}: "
                             f"{e.strerror or e})")
         return PromptSession(history=history)
 
-    async def _read_lines(self):
+    async def read_lines(self):
+        """The lines typed (with line editing and history in a terminal) or piped in, until
+        the end of input or Ctrl-C."""
         if self.interactive:
             session = self._session()
             while True:
@@ -239,10 +242,10 @@ class ConsoleChannel(InputChannel):
         """Chat until ``/stop`` or end of input; returns how many messages were sent."""
         from dialogflowlite.dialogue.messages import IncomingMessage
 
-        self._print(f"Chatting as {self.sender_id!r}. Type {STOP_COMMAND} to quit, "
+        self.say(f"Chatting as {self.sender_id!r}. Type {STOP_COMMAND} to quit, "
                     f"{RESTART_COMMAND} to start over.")
         sent = 0
-        async for raw in self._read_lines():
+        async for raw in self.read_lines():
             text = raw.strip()
             if not text:
                 continue
@@ -255,7 +258,7 @@ class ConsoleChannel(InputChannel):
             if text == RESTART_COMMAND:
                 # the buttons shown before belong to the conversation that is over
                 self._buttons = []
-                self._print("(conversation restarted)")
+                self.say("(conversation restarted)")
             for line in self.show(replies):
-                self._print(line)
+                self.say(line)
         return sent
