@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from plugin_packages import assert_package_tests_pass
 from story_data import step_labels
+from template_dialogue import bot_actions
 
 from dialogflowlite.cli.init import available_templates
 from dialogflowlite.cli.main import main
@@ -166,6 +167,24 @@ def test_the_rules_give_time_to_a_hesitation_and_ask_again(zhbot) -> None:
     assert ["intent:hesitate", "action:utter_when_ready"] in outside
 
 
+@pytest.mark.parametrize("before", [[], ["greet"], ["faq"]])
+@pytest.mark.parametrize("stop", ["stop", "deny"])
+def test_stopping_the_order_form_goes_by_rules_whatever_came_before(agent, before,
+                                                                    stop) -> None:
+    """算了 or 不 while the form asks, a hesitation, then the answer to 还需要继续查询订单吗:
+    the rules decide every step after any opening, not the dialogue model (which
+    stories teach these steps only after the openings they tell)."""
+    for answer, then in (("affirm", ["order_form"]),
+                         ("deny", ["action_deactivate_loop", "utter_query_cancelled"])):
+        sender = f"{'-'.join(before)}-{stop}-{answer}"
+        acted = bot_actions(agent, sender, [
+            *before, "check_order", "hesitate", stop, "hesitate", answer])[len(before):]
+        assert [name for name, _ in acted] == [
+            "order_form", "utter_take_your_time", "order_form", "utter_ask_continue",
+            "utter_take_your_time", "utter_ask_continue", *then], sender
+        assert {policy for _, policy in acted} == {"RulePolicy"}, (sender, acted)
+
+
 def test_a_hesitation_is_not_a_yes(agent) -> None:
     """嗯…让我想想 must not go on with the order lookup; 嗯 alone still means yes."""
     hesitations = [
@@ -192,6 +211,15 @@ def test_a_hesitation_is_not_a_yes(agent) -> None:
     expected = {**dict.fromkeys(hesitations, "hesitate"), **answers}
     parsed = {text: asyncio.run(agent.parse_message(text))["intent"]["name"] for text in expected}
     assert parsed == expected
+
+
+def test_a_message_of_unknown_words_is_not_understood(agent) -> None:
+    """Keyboard mash has no word of the examples: with ``unknown_words`` it falls back
+    instead of being guessed (the classifier, trained from scratch, took "asdfgh" for a
+    yes, which would go on with the order lookup); known words still classify."""
+    mash = ["asdfgh", "qwerty uiop", "sdfsdf", "zxcv bnm"]
+    parsed = asyncio.run(agent.parse_messages([*mash, "好的", "再见"]))
+    assert [p["intent"]["name"] for p in parsed] == [*["nlu_fallback"] * 4, "affirm", "goodbye"]
 
 
 def test_words_and_entities_keep_exact_character_offsets(agent) -> None:
