@@ -95,7 +95,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="only print warnings and errors")
 
 
-
 async def run_evaluate_markers(
     project: str | Path = ".",
     *,

@@ -104,7 +104,7 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
             agent, prompt, config.project_dir, stories_file=out_stories, nlu_file=out_nlu,
             domain_file=_domain_file_given(sources, config.project_dir),
             conversation_id=conversation_id, e2e=e2e,
-            on_change=graph[1] if graph is not None else None)
+            on_change=graph[1] if graph is not None else None, sources=sources)
         try:
             return session.run()
         finally:

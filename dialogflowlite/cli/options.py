@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dialogflowlite.errors import ConfigError, ProjectNotFoundError
-from dialogflowlite.io.loader import ProjectSources, resolve_in_project
+from dialogflowlite.io.loader import DOMAIN_PLACES, ProjectSources, resolve_in_project
 
 T = TypeVar("T")
 
@@ -178,7 +178,7 @@ def project_folder(path: str | Path) -> Path:
 
 
 #: what a project folder holds at least one of (Rasa's default paths)
-PROJECT_FILES = ("domain.yml", "domain.yaml", "domain", "config.yml", "config.yaml", "data")
+PROJECT_FILES = (*DOMAIN_PLACES, "config.yml", "config.yaml", "data")
 
 
 def require_project(project_dir: str | Path, sources: ProjectSources | None = None) -> Path:

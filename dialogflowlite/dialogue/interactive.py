@@ -24,8 +24,9 @@ becomes a story of its own), ``/export`` writes everything and quits,
 it first; at the end of piped input it is written. Before writing, the
 session asks where the stories, NLU examples and domain additions go (Enter
 keeps the default offered, as in Rasa); Ctrl-C at one of those questions
-cancels the export, as in Rasa, and the end of the input keeps the defaults
-of the questions left. The files are written by
+cancels the export, as in Rasa (but the session goes on, back at the turn
+that ``/export`` interrupted), and the end of the input keeps the defaults of
+the questions left. The files are written by
 :func:`dialogflowlite.dialogue.interactive_export.export_conversations`.
 
 Conversations live in the agent's tracker store, which the command line
@@ -58,6 +59,7 @@ from dialogflowlite.dialogue.interactive_export import (
 from dialogflowlite.dialogue.messages import IncomingMessage, bot_message
 from dialogflowlite.dialogue.processor import MessageProcessor, Prediction, TurnResult
 from dialogflowlite.errors import AnnotationError, DialogflowLiteError, ProjectError
+from dialogflowlite.io.loader import ProjectSources
 from dialogflowlite.shared.domain import (
     ACTION_BACK,
     ACTION_DEFAULT_FALLBACK,
@@ -170,9 +172,11 @@ class ActionChoice:
 class _CommandGiven(Exception):
     """A command typed at one of a turn's questions: the turn stops there."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, paths_answered: bool = False) -> None:
         super().__init__(command)
         self.command = command
+        #: for ``/export``: its questions were answered where it was typed
+        self.paths_answered = paths_answered
 
 
 class _EventLoop:
@@ -209,8 +213,11 @@ class InteractiveSession:
     ``nlu_file`` and ``domain_file`` replace the defaults that the export's
     questions offer (``data/stories.yml``, ``data/nlu.yml``, the project's
     domain file); with ``e2e`` the stories hold the user's
-    texts next to the intents. :meth:`run` drives the whole session and
-    returns what the export wrote (None when nothing was written);
+    texts next to the intents. ``sources`` are the ``--domain`` and ``--data``
+    the bot was trained with: the export reads them, not the project's own
+    files, to know what is new and where the domain is read from.
+    :meth:`run` drives the whole session and returns what the export wrote
+    (None when nothing was written);
     :meth:`close` releases the agent's stores and the session's event loop.
     ``on_change`` is called with the events of every conversation of the
     session (the current one last) before each message is asked for and
@@ -222,8 +229,10 @@ class InteractiveSession:
                  nlu_file: str | Path | None = None,
                  domain_file: str | Path | None = None,
                  conversation_id: str | None = None, e2e: bool = False,
-                 on_change: Callable[[list[list[Event]]], None] | None = None) -> None:
+                 on_change: Callable[[list[list[Event]]], None] | None = None,
+                 sources: ProjectSources | None = None) -> None:
         self.agent = agent
+        self.sources = sources
         self.e2e = e2e
         self.on_change = on_change
         #: the first conversation's id; after /restart: ``<id>-2``, ``<id>-3``, ...
@@ -300,7 +309,8 @@ class InteractiveSession:
                 self.user_turn(text)
             except _CommandGiven as given:
                 ending = self._command(given.command)
-                if ending == EXPORT and not self.ask_export_paths():
+                if (ending == EXPORT and not given.paths_answered
+                        and not self.ask_export_paths()):
                     self.prompt.show("Export cancelled: nothing was written. The "
                                      "conversation goes on; /export asks again.")
                     resume_turn = True
@@ -363,18 +373,33 @@ class InteractiveSession:
         if typed is not None:
             # entities annotated as the message was typed are what the user means
             parse = {**parse, "entities": typed}
-        try:
-            corrected = self.confirm_parse(text, parse)
-        except _CommandGiven as given:
-            if given.command != "/undo":
-                raise
-            self.prompt.show(f"Dropped {text!r}.")
+        corrected = self._confirmed_parse(text, parse)
+        if corrected is None:
             return None
         result = self._loop.run(self.processor.handle_message(
             IncomingMessage(text, self.sender_id, parse_data=corrected), predict=False))
         self._show_events(result.events, skip=UserUttered)
         self.bot_turn()
         return result
+
+    def _confirmed_parse(self, text: str, parse: dict[str, Any]) -> dict[str, Any] | None:
+        """The parse of ``text`` as confirmed; None when ``/undo`` drops the message.
+
+        An export cancelled at its questions (``/export``, then Ctrl-C) asks about
+        the message again: it is not logged yet, so going on without it would lose it.
+        """
+        while True:
+            try:
+                return self.confirm_parse(text, parse)
+            except _CommandGiven as given:
+                if given.command == "/undo":
+                    self.prompt.show(f"Dropped {text!r}.")
+                    return None
+                if given.command != "/export":
+                    raise
+                if self.ask_export_paths():
+                    raise _CommandGiven(given.command, paths_answered=True) from None
+                self.prompt.show(f"Export cancelled: nothing was written. Back to {text!r}.")
 
     @staticmethod
     def _typed_entities(text: str) -> tuple[str, list[dict[str, Any]] | None]:
@@ -682,7 +707,7 @@ class InteractiveSession:
                 self.project_dir, conversations, responses=self.responses,
                 model_domain=self.domain, stories_file=self.stories_file,
                 nlu_file=self.nlu_file, domain_file=self.domain_file, e2e=self.e2e,
-                new_actions=self.new_actions)
+                new_actions=self.new_actions, sources=self.sources)
         except (DialogflowLiteError, OSError) as e:
             # the session's work must survive a file that cannot be written: show it
             message = e.render() if isinstance(e, DialogflowLiteError) else str(e)
@@ -713,7 +738,8 @@ class InteractiveSession:
         """
         if not (self._has_messages() or self.new_actions or self.responses):
             return True
-        domain_default = self.domain_file or self._shown(default_domain_file(self.project_dir))
+        domain_default = self.domain_file or self._shown(
+            default_domain_file(self.project_dir, self.sources))
         questions = (
             ("stories_file", "Export stories to (an existing file is added to)",
              self.stories_file or DEFAULT_STORIES_FILE, "the stories"),
@@ -748,7 +774,8 @@ class InteractiveSession:
                 return None
             problem = export_path_problem(answer, self.project_dir, what, str(default))
             if problem is None and domain:
-                problem = domain_path_problem(answer, self.project_dir, default)
+                problem = domain_path_problem(answer, self.project_dir, default,
+                                              sources=self.sources)
             if problem is None:
                 return answer
             self.prompt.show(problem)

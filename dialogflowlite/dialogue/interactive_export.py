@@ -7,8 +7,8 @@ Three kinds of files take what a session taught:
 * every user message with its corrected intent and entities as an NLU example
   (``data/nlu.yml``), unless the training data holds it already;
 * the intents, entities, actions and responses the conversations use that
-  the project's domain lacks, added to ``domain.yml`` (or, for a ``domain/``
-  folder, to ``domain/interactive_domain.yml``).
+  the project's domain lacks, added to the domain file training reads (for a
+  domain folder, to its ``interactive_domain.yml``; see :func:`default_domain_file`).
 
 The session asks for each of the three paths before it writes, offering
 these defaults; :func:`export_path_answer` reads an answer as a path,
@@ -56,6 +56,7 @@ from dialogflowlite.io.loader import (
     DOMAIN_PLACES,
     YAML_SUFFIXES,
     Project,
+    ProjectSources,
     existing_domain,
     load_project,
     resolve_in_project,
@@ -733,10 +734,16 @@ def domain_additions(segments: Iterable[Sequence[Event]], domain: Domain, *,
     return additions
 
 
-def default_domain_file(project_root: str | Path) -> Path:
-    """Where the domain additions go unless the user says otherwise: the project's
-    ``domain.yml`` (or ``.yaml``); for a ``domain/`` folder, its ``interactive_domain.yml``."""
-    return _domain_target(Path(project_root))
+def default_domain_file(project_root: str | Path, sources: ProjectSources | None = None,
+                        project: Project | None = None) -> Path:
+    """Where the domain additions go unless the user says otherwise: the first domain
+    file the project reads (with ``sources``, as training with them does), or for a
+    domain folder its ``interactive_domain.yml``; ``domain.yml`` in a project without a
+    domain yet. ``project`` is the project as loaded (loaded here when None)."""
+    root = Path(project_root)
+    if project is None:
+        project = load_project(root, strict=False, sources=sources)
+    return _domain_target(root, project)
 
 
 def export_path_problem(answer: str, project_root: str | Path, what: str,
@@ -786,66 +793,83 @@ def export_path_answer(answer: str) -> str:
 
 
 def domain_path_problem(answer: str, project_root: str | Path, offered: str | Path,
-                        project: Project | None = None) -> str | None:
+                        project: Project | None = None,
+                        sources: ProjectSources | None = None) -> str | None:
     """Why the project would not read ``answer`` as its domain, or None.
 
     The additions must go where training reads the domain: a domain file the
-    project reads (a config's ``importers:`` may name others), a YAML file in
-    the ``domain/`` folder the project reads, or, in a project without a domain
-    yet, ``domain.yml``, ``domain.yaml`` or a file in ``domain/``. ``offered``,
-    the default of the question, is always taken. A new ``domain.yml`` next to a
-    ``domain/`` folder is refused: the loader would read it instead of the
-    whole folder. ``project`` is the project as loaded (loaded here when None).
+    project reads, a YAML file in a domain folder it reads (the ``--domain`` of
+    ``sources`` and a config's ``importers:`` may name others than its own), or,
+    in a project without a domain yet (an empty ``domain/`` folder is none),
+    ``domain.yml``, ``domain.yaml`` or a file in ``domain/``. ``offered``, the
+    default of the question, is always taken. A new ``domain.yml`` next to a
+    ``domain/`` folder is refused: the loader would read it instead of the whole
+    folder. ``project`` is the project as loaded with ``sources`` (loaded here
+    when None).
     """
     root = Path(project_root)
     path = resolve_in_project(answer, root).resolve()
     if path == resolve_in_project(offered, root).resolve():
         return None
     if project is None:
-        project = load_project(root, strict=False)
+        project = load_project(root, strict=False, sources=sources)
     read = [file.resolve() for file in project.domain_files]
-    if path in read:
+    if path in read or any(place.is_dir() and _read_from_folder(path, place)
+                           for place in project.domain_sources):
         return None
+    if not _reads_own_domain(root, project, sources):
+        return _not_read(answer, offered, _described(project.domain_sources, root))
     source = existing_domain(root)
+    if source is None or (source.is_dir() and not read):
+        # no domain yet (an empty folder declares nothing): the answer creates it
+        if _domain_place(path, root) is not None or any(
+                _read_from_folder(path, folder) for folder in _domain_folders(root)):
+            return None
+        return _not_read(answer, offered, "domain.yml (or the files of a domain/ folder)")
     place = _domain_place(path, root)
-    if source is None and not read:
-        # no domain yet: the first of the places that the answer creates becomes it
-        if place is not None or _read_from_folder(path, root / "domain"):
-            return None
-        where = "domain.yml (or the files of a domain/ folder)"
-    elif source is not None and _is_read(source, read):
-        if source.is_dir() and _read_from_folder(path, source):
-            return None
-        if place is not None and DOMAIN_PLACES.index(place) < DOMAIN_PLACES.index(source.name):
-            return (f"{answer} would replace {_place(source)} as the project's domain (the "
-                    "first of domain.yml, domain.yaml and domain/ is read), so the rest of "
-                    f"the domain would be ignored: give a file the project reads, e.g. "
-                    f"{offered}.")
-        where = f"the files of {_place(source)}" if source.is_dir() else _place(source)
-    else:
-        # the config's importers name the domain: only its files are known to be read
-        where = ", ".join(_display(file, root) for file in project.domain_files[:3]) or (
-            "the files that the importers of its config name")
+    if place is not None and DOMAIN_PLACES.index(place) < DOMAIN_PLACES.index(source.name):
+        return (f"{answer} would replace {_place(source)} as the project's domain (the "
+                "first of domain.yml, domain.yaml and domain/ is read), so the rest of "
+                f"the domain would be ignored: give a file the project reads, e.g. "
+                f"{offered}.")
+    return _not_read(answer, offered, _described([source], root))
+
+
+def _reads_own_domain(root: Path, project: Project, sources: ProjectSources | None) -> bool:
+    """Whether the project reads its domain from the first of :data:`DOMAIN_PLACES`
+    (or has none yet), rather than from a ``--domain`` or its importers' files."""
+    if sources is not None and sources.domain is not None:
+        return False
+    own = existing_domain(root)
+    return all(own is not None and place.resolve() == own.resolve()
+               for place in project.domain_sources)
+
+
+def _not_read(answer: str, offered: str | Path, where: str) -> str:
     return (f"{answer} is not read as the project's domain, so training would not see what "
             f"is added to it: the project reads its domain from {where}. Give a file it "
             f"reads, e.g. {offered}.")
 
 
+def _described(places: Sequence[Path], root: Path) -> str:
+    """``the files of domain/``, ``bot.yml``: the domain's files and folders for a message."""
+    shown = [f"the files of {_display(place, root)}/" if place.is_dir() else _display(place, root)
+             for place in places[:3]]
+    return ", ".join(shown) or "the files that the project names as its domain"
+
+
 def _domain_place(path: Path, root: Path) -> str | None:
-    """``domain.yml`` or ``domain.yaml`` when ``path`` (resolved) is that file of the
-    project, else None."""
-    if path.parent == root.resolve() and path.name in DOMAIN_PLACES[:2]:
+    """The name of the domain place (``domain.yml``) that ``path`` (resolved) is in the
+    project's folder, else None."""
+    if path.parent == root.resolve() and path.name in DOMAIN_PLACES:
         return path.name
     return None
 
 
-def _is_read(place: Path, read: list[Path]) -> bool:
-    """Whether the project reads its domain from ``place`` (``domain.yml`` or ``domain/``),
-    ``read`` being the files it read it from (none from an empty folder)."""
-    resolved = place.resolve()
-    if place.is_dir():
-        return not read or any(resolved in file.parents for file in read)
-    return resolved in read
+def _domain_folders(root: Path) -> list[Path]:
+    """The places of :data:`DOMAIN_PLACES` that a new domain folder may take (those
+    without a YAML suffix)."""
+    return [root / name for name in DOMAIN_PLACES if Path(name).suffix not in YAML_SUFFIXES]
 
 
 def _place(path: Path) -> str:
@@ -860,13 +884,13 @@ def _read_from_folder(path: Path, folder: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
-def _domain_target(project_root: Path) -> Path:
-    for name in ("domain.yml", "domain.yaml"):
-        if (project_root / name).is_file():
-            return project_root / name
-    if (project_root / "domain").is_dir():
-        return project_root / "domain" / DOMAIN_FOLDER_FILE
-    return project_root / "domain.yml"
+def _domain_target(root: Path, project: Project) -> Path:
+    """The file that takes the domain additions by default (see
+    :func:`default_domain_file`)."""
+    if not project.domain_sources:
+        return root / DOMAIN_PLACES[0]
+    first = project.domain_sources[0]
+    return first / DOMAIN_FOLDER_FILE if first.is_dir() else first
 
 
 def _fresh_domain(additions: DomainAdditions) -> str:
@@ -939,6 +963,7 @@ def export_conversations(
     domain_file: str | Path | None = None,
     e2e: bool = False,
     new_actions: Iterable[str] = (),
+    sources: ProjectSources | None = None,
 ) -> ExportReport:
     """Write ``conversations`` (each a list of tracker events) into the project.
 
@@ -956,10 +981,12 @@ def export_conversations(
     ``stories_file``, ``nlu_file`` and ``domain_file`` default to
     ``data/stories.yml``, ``data/nlu.yml`` and :func:`default_domain_file`;
     relative paths are read from the working folder when they exist there, else
-    from the project (as every ``--out`` option is).
+    from the project (as every ``--out`` option is). ``sources`` (``--domain``,
+    ``--data``) are read instead of the project's own files, as the session's
+    training read them: what they hold is not written again.
     """
     root = Path(project_dir)
-    project = load_project(root, strict=False)
+    project = load_project(root, strict=False, sources=sources)
     conversations = [list(events) for events in conversations]
     segments = [segment for events in conversations for segment in story_segments(events)]
     report = ExportReport()
@@ -981,7 +1008,7 @@ def export_conversations(
                                         actions=[*ran, *new_actions, *(responses or {})])
     if report.additions:
         domain_path = (resolve_in_project(domain_file, root) if domain_file
-                       else _domain_target(root))
+                       else _domain_target(root, project))
         report.domain_file = write_domain(report.additions, domain_path, report.notes)
     data = (root / "data").resolve()
     for written in (report.stories_file, report.nlu_file):

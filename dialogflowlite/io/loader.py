@@ -85,6 +85,10 @@ class Project:
     imported: list[ImportedProject] = field(default_factory=list)
     #: the files the domain was read from, imported projects' included
     domain_files: list[Path] = field(default_factory=list)
+    #: where the project's own domain was read from, as found: the ``--domain`` given,
+    #: the ``domain_path`` of its importers, or the first of :data:`DOMAIN_PLACES`
+    #: (a file or a folder; none when there is no domain yet)
+    domain_sources: list[Path] = field(default_factory=list)
     #: the files read as training data (NLU, stories, rules), imported projects'
     #: included; not the domain, config or test files
     training_files: list[Path] = field(default_factory=list)
@@ -243,6 +247,7 @@ class ProjectLoader:
         #: every file read, resolved: a file two importers name is read once
         self.read: set[Path] = set()
         self.domain_files: list[Path] = []
+        self.domain_sources: list[Path] = []
         self.training_files: list[Path] = []
         self.test_files: list[Path] = []
         self.plan = ImporterPlan()
@@ -320,6 +325,7 @@ class ProjectLoader:
             format_versions=self.versions,
             imported=list(self.imports.projects),
             domain_files=self.domain_files,
+            domain_sources=self.domain_sources,
             training_files=self.training_files,
             test_files=self.test_files,
         )
@@ -414,6 +420,7 @@ class ProjectLoader:
                 # else the imported projects' domains may do (checked once they are read)
                 self._report_no_domain()
             return
+        self.domain_sources.append(domain_path)
         files = yaml_files(domain_path) if domain_path.is_dir() else [domain_path]
         declares = empty = False
         for file in files:

@@ -363,16 +363,10 @@ def _source_position(project: Project, files: list[str], pattern: str) -> Positi
 
 
 def _domain_files(project: Project) -> list[str]:
-    if project.domain_files:
-        # imported projects' domain files too, which no rule of the layout finds
-        return [str(f) for f in project.domain_files]
-    root = project.root
-    folder = root / "domain"
-    return [
-        str(f)
-        for f in project.files
-        if (f.name in ("domain.yml", "domain.yaml") and f.parent == root) or folder in f.parents
-    ]
+    # the files the loader read as the domain (only the first of domain.yml, domain.yaml
+    # and domain/, or what --domain and the importers name; imported projects' too):
+    # a domain.yml read as data (`--data .`) is no domain file
+    return [str(f) for f in project.domain_files]
 
 
 def check_utter_responses(project: Project) -> list[Problem]:

@@ -1,0 +1,197 @@
+"""Where the interactive export puts the domain additions: the domain that training
+reads, with the session's ``--domain``, a config's importers, a plain ``domain``
+file or an empty ``domain/`` folder; and a message whose questions an export
+interrupted."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dialogflowlite.agent import Agent
+from dialogflowlite.dialogue.interactive import InteractiveSession
+from dialogflowlite.dialogue.interactive_export import (
+    default_domain_file,
+    domain_path_problem,
+    export_conversations,
+)
+from dialogflowlite.io.loader import ProjectSources, load_project
+from dialogflowlite.shared.events import ActionExecuted, UserUttered
+
+
+def _dialogue_doubles():
+    """``tests/dialogue/dialogue_doubles.py`` (its folder is not on the import path here)."""
+    if "dialogue_doubles" not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "dialogue" / "dialogue_doubles.py"
+        spec = importlib.util.spec_from_file_location("dialogue_doubles", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["dialogue_doubles"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["dialogue_doubles"]
+
+
+DOMAIN = """\
+version: "3.1"
+intents: [greet, book]
+responses:
+  utter_greet:
+    - text: "Hello!"
+"""
+
+
+class ScriptedPrompt:
+    """A prompt whose answers are given up front; an exception in them is raised instead."""
+
+    interactive = True
+
+    def __init__(self, answers: list) -> None:
+        self.answers = list(answers)
+        self.lines: list[str] = []
+
+    def show(self, text: str) -> None:
+        self.lines.append(text)
+
+    def ask(self, question: str) -> str:
+        self.lines.append(question)
+        if not self.answers:
+            raise EOFError
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def session_for():
+    """``session_for(root, answers, sources)``: a session on the greeting bot of ``root``."""
+    doubles = _dialogue_doubles()
+    sessions = []
+
+    def build(root: Path, answers: list, sources: ProjectSources | None = None
+              ) -> InteractiveSession:
+        domain = load_project(root, sources=sources).domain
+        agent = Agent(domain, policies=doubles.simple_rules({"greet": ["utter_greet"]}),
+                      responder=doubles.FakeResponder(domain))
+        session = InteractiveSession(agent, ScriptedPrompt(answers), root, sources=sources)
+        sessions.append(session)
+        return session
+
+    yield build
+    for session in sessions:
+        session.close()
+
+
+def _said(text: str, intent: str) -> list:
+    parse = {"intent": {"name": intent, "confidence": 1.0}, "entities": []}
+    return [ActionExecuted(name="action_listen"), UserUttered(text=text, parse_data=parse)]
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+# a new intent typed at the intent question, then the three export questions
+NEW_INTENT = ["/greet", "", "", "", "so so", "mood_meh", "", "", "", "", "/export"]
+
+
+def test_a_domain_folder_given_to_the_session_takes_answers_in_it(tmp_path: Path,
+                                                                   session_for) -> None:
+    root = _write(tmp_path, {"domains/main.yml": DOMAIN})
+    sources = ProjectSources(domain=root / "domains")
+    # the project's own places are not read when --domain names the folder
+    assert default_domain_file(root, sources) == root / "domains" / "interactive_domain.yml"
+    assert domain_path_problem("domains/learnt.yml", root, "domains/interactive_domain.yml",
+                               sources=sources) is None
+    session = session_for(root, [*NEW_INTENT, "", "", "domains/learnt.yml"], sources)
+    report = session.run()
+    assert "is not read as the project's domain" not in session.prompt.text
+    assert report.domain_file == root / "domains" / "learnt.yml"
+    assert not (root / "domain.yml").exists()
+    assert "mood_meh" in load_project(root, sources=sources).domain.intents
+
+
+def test_a_domain_file_given_to_the_session_refuses_the_projects_own(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"custom.yml": DOMAIN, "domain.yml": DOMAIN})
+    problem = domain_path_problem("domain.yml", root, "custom.yml",
+                                  sources=ProjectSources(domain="custom.yml"))
+    assert problem == (
+        "domain.yml is not read as the project's domain, so training would not see what is "
+        "added to it: the project reads its domain from custom.yml. Give a file it reads, "
+        "e.g. custom.yml.")
+    assert domain_path_problem("domain.yml", root, "custom.yml") is None
+
+
+def test_the_domain_an_importer_names_is_the_default(tmp_path: Path) -> None:
+    root = _write(tmp_path, {
+        "bot_domain.yml": DOMAIN,
+        "config.yml": """\
+            importers:
+              - name: RasaFileImporter
+                domain_path: bot_domain.yml
+            """})
+    assert default_domain_file(root) == root / "bot_domain.yml"
+    report = export_conversations(root, [_said("so so", "mood_meh")])
+    assert report.domain_file == root / "bot_domain.yml"
+    assert not (root / "domain.yml").exists()
+    assert "mood_meh" in load_project(root).domain.intents
+
+
+def test_a_domain_file_without_a_suffix_is_the_default(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"domain": DOMAIN})
+    assert default_domain_file(root) == root / "domain"
+    export_conversations(root, [_said("so so", "mood_meh")])
+    assert not (root / "domain.yml").exists()
+    assert "mood_meh" in load_project(root).domain.intents
+
+
+def test_an_empty_domain_folder_is_no_domain_yet(tmp_path: Path) -> None:
+    (tmp_path / "domain").mkdir()
+    _write(tmp_path, {"data/nlu.yml": "nlu: []\n"})
+    offered = "domain/interactive_domain.yml"
+    assert default_domain_file(tmp_path) == tmp_path / offered
+    # nothing in the folder would be ignored: domain.yml becomes the domain
+    assert domain_path_problem("domain.yml", tmp_path, offered) is None
+    assert domain_path_problem("domain/learnt.yml", tmp_path, offered) is None
+    assert "is not read as the project's domain" in domain_path_problem(
+        "data/domain.yml", tmp_path, offered)
+
+
+def test_a_cancelled_export_goes_back_to_the_message_being_corrected(tmp_path: Path,
+                                                                       session_for) -> None:
+    root = _write(tmp_path, {"domain.yml": DOMAIN})
+    # /export at the intent question of 'hello there', Ctrl-C at its first question
+    session = session_for(root, ["/greet", "", "", "", "hello there", "/export",
+                                 KeyboardInterrupt(), "1", "", "", "", "/export", "", "", ""])
+    report = session.run()
+    assert "Export cancelled: nothing was written. Back to 'hello there'." in (
+        session.prompt.lines)
+    assert session.prompt.text.count("Which intent is 'hello there'?") == 2
+    assert (report.stories, report.examples) == (1, 1)
+    assert [(m.text, m.intent) for m in load_project(root).nlu.examples] == [
+        ("hello there", "greet")]
+
+
+def test_validate_takes_only_what_the_loader_read_as_the_domain(tmp_path: Path) -> None:
+    from dialogflowlite.io.validate import unreadable_files
+
+    # with --data ., domain/x.yml is read (and fails) as training data, not as the domain
+    root = _write(tmp_path, {"domain.yml": DOMAIN, "domain/x.yml": "intents: [x\n",
+                             "data/nlu.yml": "nlu: []\n"})
+    project = load_project(root, strict=False,
+                           sources=ProjectSources(domain="nowhere.yml", data=(str(root),)))
+    broken = (root / "domain" / "x.yml").resolve()
+    domain, data = unreadable_files(project)
+    assert [project.file_of(problem) for problem in data] == [broken]
+    assert broken not in [project.file_of(problem) for problem in domain]
