@@ -83,7 +83,7 @@ class CommandLineParser(argparse.ArgumentParser):
         # compared without the dashes, which every name shares and would make alike
         close = difflib.get_close_matches(option.lstrip("-"), list(known), n=1, cutoff=0.6)
         suggestion = f"; did you mean {known[close[0]]}?" if close else ""
-        if self._long_with_one_dash(option):
+        if self._long_with_one_dash(option) and self._takes_value(option[:2]):
             # argparse took it as a short option with the rest as its value
             suggestion = (f" (one dash makes it {option[:2]} with the value "
                           f"'{option[2:]}'){suggestion}")
@@ -104,6 +104,11 @@ class CommandLineParser(argparse.ArgumentParser):
         return (not name.startswith("--") and len(name) > 2
                 and name not in self._option_string_actions
                 and "-" + name in self._option_string_actions)
+
+    def _takes_value(self, short: str) -> bool:
+        """Whether ``short`` is one of this parser's options and takes a value (not a flag)."""
+        action = self._option_string_actions.get(short)
+        return action is not None and action.nargs != 0
 
     def _known(self, word: str) -> bool:
         name = word.split("=", 1)[0]

@@ -135,8 +135,11 @@ class ModelServer:
         """The model file to switch to, or None (nothing new, or the pull failed).
 
         Another worker's pull of this run is taken when there is one (its ETag;
-        :attr:`taken_from_another_worker` says so); so is a recent pull
-        of an earlier server. Otherwise the model is downloaded if it changed.
+        :attr:`taken_from_another_worker` says so): the path returned then names
+        that worker's file, which may be gone (dropped for a newer choice, or
+        pruned), so it is never loaded directly: the caller follows the recorded
+        model choices instead. A recent pull of an earlier server is taken too.
+        Otherwise the model is downloaded if it changed.
         ``current`` is the running model's file: a download with the same bytes
         is not a new model. ``take=False`` always asks the model server (``PUT
         /model`` with ``model_server``: the model it serves now, not one pulled

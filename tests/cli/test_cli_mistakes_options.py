@@ -70,6 +70,19 @@ def test_a_long_option_with_one_dash_gets_its_two_dash_name(argv, short, value, 
     assert "invalid choice" not in err and "not a port number" not in err
 
 
+@pytest.mark.parametrize(("argv", "closest"), [
+    # run has no -e: the hint named an option that is not there
+    (["run", "-enable-api"], "--enable-api"),
+    # -v is a flag: it takes no value that "erbose" could be
+    (["run", "-verbose"], "--verbose"),
+])
+def test_one_dash_names_no_short_option_that_takes_no_such_value(argv, closest,
+                                                                  capsys) -> None:
+    err = _usage_error(argv, capsys)
+    assert f"unknown option {argv[1]}; did you mean {closest}?" in err
+    assert "one dash makes it" not in err
+
+
 def test_an_unlike_option_gets_no_far_fetched_suggestion(capsys) -> None:
     # with the dashes compared, "--bogus" came out as "--out"
     err = _usage_error(["test", "--bogus"], capsys)
