@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from scripted_prompt import ScriptedPrompt
 
 from dialogflowlite.agent import Agent
 from dialogflowlite.dialogue.interactive import InteractiveSession
@@ -41,32 +42,6 @@ responses:
   utter_greet:
     - text: "Hello!"
 """
-
-
-class ScriptedPrompt:
-    """A prompt whose answers are given up front; an exception in them is raised instead."""
-
-    interactive = True
-
-    def __init__(self, answers: list) -> None:
-        self.answers = list(answers)
-        self.lines: list[str] = []
-
-    def show(self, text: str) -> None:
-        self.lines.append(text)
-
-    def ask(self, question: str) -> str:
-        self.lines.append(question)
-        if not self.answers:
-            raise EOFError
-        answer = self.answers.pop(0)
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from dialogue_doubles import FakeResponder, simple_rules
+from scripted_prompt import ScriptedPrompt
 
 from dialogflowlite.agent import Agent
 from dialogflowlite.dialogue.interactive import (
@@ -56,31 +57,6 @@ responses:
   utter_done:
     - text: "Booked for {city}."
 """
-
-
-class ScriptedPrompt:
-    """A prompt whose answers are given up front; an exception in them is raised instead."""
-
-    def __init__(self, answers: list, interactive: bool = True) -> None:
-        self.answers = list(answers)
-        self.interactive = interactive
-        self.lines: list[str] = []
-
-    def show(self, text: str) -> None:
-        self.lines.append(text)
-
-    def ask(self, question: str) -> str:
-        self.lines.append(question)
-        if not self.answers:
-            raise EOFError
-        answer = self.answers.pop(0)
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 @pytest.fixture

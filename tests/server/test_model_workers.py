@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting
+from test_model_choice_edges import SlowRecord
 
 from dialogflowlite.server import workers
 from dialogflowlite.server.app import ServerConfig, create_app
@@ -610,16 +611,6 @@ def test_a_model_change_whose_request_is_cancelled_while_publishing_is_still_pub
     (or none does): the other workers are still told, so no worker serves a choice the
     others miss."""
     from dialogflowlite.server import models
-
-    class SlowRecord:
-        def __init__(self) -> None:
-            self.started, self.release = asyncio.Event(), asyncio.Event()
-            self.published: list[Path | None] = []
-
-        async def publish(self, model_file: Path | None, model_server: Any) -> None:
-            self.started.set()
-            await self.release.wait()  # the record's lock is busy
-            self.published.append(model_file)
 
     monkeypatch.setattr(models, "resolve_model_path", lambda config, requested: Path(requested))
     monkeypatch.setattr(models, "load_server_agent",
