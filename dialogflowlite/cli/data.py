@@ -721,9 +721,9 @@ def convert_training_data(
                 nlu = _with_annotated_synonyms(nlu)
             together = together.merge(nlu)
             texts.append(write_text(nlu))
-            summaries.append(_nlu_summary(nlu))
+            summaries.append(_nlu_summary(nlu, output_format))
     if merged:
-        summaries = [f"{len(files)} files merged: {_nlu_summary(together)}"]
+        summaries = [f"{len(files)} files merged: {_nlu_summary(together, output_format)}"]
         files, texts = [source], [write_text(together)]
     if log.errors:
         raise ProjectValidationError(
@@ -758,9 +758,15 @@ def _read_nlu_to_convert(file: Path, log: ProblemLog) -> TrainingData:
 
 
 def _with_annotated_synonyms(nlu: TrainingData) -> TrainingData:
-    """``nlu`` with the synonyms its examples give inline listed before its own, as
-    Rasa's readers of YAML and Markdown data list them (its JSON reader does not), so
-    that the JSON written has them in ``entity_synonyms`` as Rasa's has."""
+    """``nlu`` with the synonyms its examples give inline listed before its own, so
+    that the JSON written has them in ``entity_synonyms`` as Rasa's readers of YAML
+    and Markdown data list them (its JSON reader does not).
+
+    Listed first, an inline synonym loses to a ``synonym:`` entry that gives the same
+    variant another value, as it does when dialogflowlite trains on the data
+    (:meth:`TrainingData.synonym_map`): the JSON means what the YAML meant. Rasa's
+    readers instead keep the value given last in the file.
+    """
     from dialogflowlite.io.nlu_writer import annotated_synonyms
 
     return replace(nlu, synonyms=annotated_synonyms(nlu.examples) + nlu.synonyms)
@@ -781,8 +787,13 @@ def _note_responses_left_out(file: Path, written: Any, log: ProblemLog) -> None:
                 "keep them in a YAML file (domain or NLU data)")
 
 
-def _nlu_summary(nlu: TrainingData) -> str:
-    return (f"{len(nlu.examples)} examples, {len(nlu.synonyms)} synonyms, "
+def _nlu_summary(nlu: TrainingData, output_format: str) -> str:
+    """What one converted file holds, counted as written: JSON lists one entry per
+    synonym value, after the variants given twice or overridden are left out."""
+    from dialogflowlite.io.nlu_writer import json_synonyms
+
+    synonyms = len(json_synonyms(nlu.synonyms) if output_format == "json" else nlu.synonyms)
+    return (f"{len(nlu.examples)} examples, {synonyms} synonyms, "
             f"{len(nlu.regexes)} regexes, {len(nlu.lookups)} lookup tables")
 
 

@@ -32,20 +32,53 @@ def _fits_block(text: str) -> bool:
 
 
 def _intent_lines(intent: str, examples: list[Message]) -> list[str]:
+    levels = _known_levels(examples)
+    if levels is not None:
+        intent_metadata, example_metadata = levels
+    else:
+        intent_metadata, example_metadata = _shared_metadata(examples)
     lines = [f"- intent: {yaml_scalar(intent)}"]
-    shared = examples[0].metadata
-    same_metadata = all(m.metadata == shared for m in examples)
-    if same_metadata and shared:
-        lines.append(f"  metadata: {json.dumps(shared, ensure_ascii=False)}")
+    if intent_metadata:
+        lines.append(f"  metadata: {json.dumps(intent_metadata, ensure_ascii=False)}")
     texts = [annotate(m.text, m.entities) for m in examples]
-    if same_metadata and all(_fits_block(t) for t in texts):
+    if not any(example_metadata) and all(_fits_block(t) for t in texts):
         return lines + _block(texts)
     lines.append("  examples:")
-    for message, text in zip(examples, texts, strict=True):
+    for metadata, text in zip(example_metadata, texts, strict=True):
         lines.append(f"  - text: {json.dumps(text, ensure_ascii=False)}")
-        if message.metadata and not same_metadata:
-            lines.append(f"    metadata: {json.dumps(message.metadata, ensure_ascii=False)}")
+        if metadata:
+            lines.append(f"    metadata: {json.dumps(metadata, ensure_ascii=False)}")
     return lines
+
+
+def _known_levels(examples: list[Message]) -> tuple[dict, list[dict]] | None:
+    """The intent's metadata and each example's own, where every example says which
+    is which (``metadata_levels``) and all give the intent the same; else None.
+
+    Rasa's YAML writer puts the intent's metadata on the intent once and the
+    example's on the example, so data read from YAML goes back the way it was.
+    """
+    levels = []
+    for message in examples:
+        if message.metadata_levels is not None:
+            levels.append(message.metadata_levels)
+        elif not message.metadata:
+            levels.append({})
+        else:
+            return None
+    intent_metadata = levels[0].get("intent", {})
+    if any(level.get("intent", {}) != intent_metadata for level in levels):
+        return None
+    return intent_metadata, [level.get("example", {}) for level in levels]
+
+
+def _shared_metadata(examples: list[Message]) -> tuple[dict, list[dict]]:
+    """Metadata whose levels are unknown: on the intent when all its examples have
+    the same, else on each example."""
+    shared = examples[0].metadata
+    if all(m.metadata == shared for m in examples):
+        return shared, [{} for _ in examples]
+    return {}, [m.metadata for m in examples]
 
 
 def _listed(kind: str, name: str, entries: list[str]) -> list[str]:
@@ -123,15 +156,18 @@ def _json_example(message: Message) -> dict[str, Any]:
     written: dict[str, Any] = {"text": message.text, "intent": message.intent}
     if message.entities:
         written["entities"] = [_json_entity(e) for e in message.entities]
-    if message.metadata:
+    if message.metadata_levels is not None:
         # as Rasa writes a YAML example's: the intent's and the example's own apart
-        written["metadata"] = message.metadata_levels or message.metadata
+        # (an empty level as given, so that JSON data is written back as it was)
+        written["metadata"] = message.metadata_levels
+    elif message.metadata:
+        written["metadata"] = message.metadata
     return written
 
 
-def _json_synonyms(synonyms: list[Synonym]) -> list[dict[str, Any]]:
+def json_synonyms(synonyms: list[Synonym]) -> list[dict[str, Any]]:
     """``entity_synonyms`` as Rasa writes them: one entry per value, each variant under
-    the last value given for it, and no variant under itself."""
+    the last value ``synonyms`` give it, and no variant under itself."""
     value_of: dict[str, str] = {}
     for synonym in synonyms:
         for variant in synonym.variants:
@@ -175,6 +211,6 @@ def nlu_json(data: TrainingData) -> str:
         "common_examples": [_json_example(m) for m in data.examples],
         "regex_features": [{"name": r.name, "pattern": r.pattern} for r in data.regexes],
         "lookup_tables": [{"name": t.name, "elements": list(t.elements)} for t in data.lookups],
-        "entity_synonyms": _json_synonyms(data.synonyms),
+        "entity_synonyms": json_synonyms(data.synonyms),
     }}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -88,3 +88,66 @@ def test_json_data_keeps_its_own_synonyms_and_metadata(tmp_path: Path, monkeypat
     assert nested["metadata"] == {"intent": {"sentiment": "neutral"},
                                   "example": {"source": "app"}}
     assert flat["metadata"] == {"source": "web"}
+
+
+CONFLICTING_SYNONYMS = """\
+version: "3.1"
+nlu:
+- synonym: NY
+  examples: |
+    - nyc
+- intent: greet
+  examples: |
+    - hi from [LA]{"entity": "city", "value": "Los Angeles"}
+- intent: bye
+  examples: |
+    - bye [nyc]{"entity": "city", "value": "New York City"}
+    - see you in [LA]{"entity": "city", "value": "Los Angeles"}
+"""
+
+
+def test_a_conflicting_synonym_keeps_the_value_training_gives_it(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    from dialogflowlite.evaluation.nlu import load_nlu_data
+
+    body = _converted(tmp_path, monkeypatch, "nlu.yml", CONFLICTING_SYNONYMS)
+    written = {variant.lower(): entry["value"] for entry in body["entity_synonyms"]
+               for variant in entry["synonyms"]}
+    # the synonym: block wins over the later annotation, as dialogflowlite trains the
+    # YAML (Rasa's reader would keep the value given last in the file)
+    trained = load_nlu_data(tmp_path / "data/nlu.yml").synonym_map()
+    assert written == trained == {"nyc": "NY", "la": "Los Angeles"}
+    assert read_json_nlu(tmp_path / "out.json", ProblemLog()).synonym_map() == trained
+
+
+def test_the_summary_counts_the_synonyms_written(tmp_path: Path, monkeypatch,
+                                                 capsys) -> None:
+    body = _converted(tmp_path, monkeypatch, "nlu.yml", CONFLICTING_SYNONYMS)
+    assert len(body["entity_synonyms"]) == 2
+    assert "3 examples, 2 synonyms," in capsys.readouterr().out
+
+
+def test_intent_metadata_goes_back_to_the_intent_through_json(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    _converted(tmp_path, monkeypatch, "nlu.yml", YAML_NLU)
+    assert main(["data", "convert", "nlu", "--data", "out.json", "--out", "back.yml"]) == 0
+    back = (tmp_path / "back.yml").read_text(encoding="utf-8")
+    assert back.split("- intent: greet")[0].splitlines()[3:] == [
+        "- intent: book",
+        '  metadata: {"sentiment": "neutral"}',
+        "  examples:",
+        '  - text: "fly to [NYC]{\\"entity\\": \\"city\\", \\"value\\": \\"New York\\"}"',
+        '    metadata: {"source": "web", "sentiment": "happy"}',
+        '  - text: "a [cheap]{\\"entity\\": \\"price\\", \\"value\\": \\"low\\"} one"',
+    ]
+
+
+def test_an_empty_metadata_level_is_written_back_as_given(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    source = {"rasa_nlu_data": {"common_examples": [
+        {"text": "hi", "intent": "greet", "metadata": {"intent": {}}},
+        {"text": "yo", "intent": "greet", "metadata": {"intent": {}, "example": {"a": 1}}},
+    ]}}
+    body = _converted(tmp_path, monkeypatch, "nlu.json", json.dumps(source))
+    assert [e["metadata"] for e in body["common_examples"]] == [
+        {"intent": {}}, {"intent": {}, "example": {"a": 1}}]
