@@ -758,18 +758,18 @@ def _read_nlu_to_convert(file: Path, log: ProblemLog) -> TrainingData:
 
 
 def _with_annotated_synonyms(nlu: TrainingData) -> TrainingData:
-    """``nlu`` with the synonyms its examples give inline listed before its own, so
+    """``nlu`` with the synonyms its examples give inline listed after its own, so
     that the JSON written has them in ``entity_synonyms`` as Rasa's readers of YAML
     and Markdown data list them (its JSON reader does not).
 
-    Listed first, an inline synonym loses to a ``synonym:`` entry that gives the same
-    variant another value, as it does when dialogflowlite trains on the data
-    (:meth:`TrainingData.synonym_map`): the JSON means what the YAML meant. Rasa's
-    readers instead keep the value given last in the file.
+    Listed last, an inline synonym wins over a ``synonym:`` entry that gives the same
+    variant another value, as it does in training (:meth:`TrainingData.synonym_map`,
+    and Rasa's EntitySynonymMapper): the JSON means what the YAML meant. Rasa's
+    converter instead lists such a variant under the value given last in the file.
     """
     from dialogflowlite.io.nlu_writer import annotated_synonyms
 
-    return replace(nlu, synonyms=annotated_synonyms(nlu.examples) + nlu.synonyms)
+    return replace(nlu, synonyms=nlu.synonyms + annotated_synonyms(nlu.examples))
 
 
 def _note_responses_left_out(file: Path, written: Any, log: ProblemLog) -> None:

@@ -260,17 +260,20 @@ class TrainingData:
         """Lower-cased variant -> canonical value, from synonyms and from annotations.
 
         An annotation whose value differs from its text (``[NYC](city:New York)``)
-        also makes its text a synonym, as Rasa's EntitySynonymMapper does.
+        also makes its text a synonym, as Rasa's EntitySynonymMapper does. A variant
+        given two values takes the last annotation's, else the last ``synonym:``
+        item's: the mapper adds the items first and the annotations after them,
+        as Rasa's does (``data validate`` warns about such a variant, DFL129).
         """
         mapping: dict[str, str] = {}
+        for synonym in self.synonyms:
+            for variant in synonym.variants:
+                mapping[variant.lower()] = synonym.value
         for example in self.examples:
             for entity in example.entities:
                 span = example.text[entity.start : entity.end]
                 if isinstance(entity.value, str) and entity.value != span:
                     mapping[span.lower()] = entity.value
-        for synonym in self.synonyms:
-            for variant in synonym.variants:
-                mapping[variant.lower()] = synonym.value
         return mapping
 
     def filter_intents(self, keep: Iterable[str]) -> TrainingData:

@@ -55,9 +55,11 @@ def test_yaml_metadata_is_written_under_intent_and_example(tmp_path: Path,
 def test_synonyms_given_inline_are_listed_with_the_others(tmp_path: Path,
                                                           monkeypatch) -> None:
     body = _converted(tmp_path, monkeypatch, "nlu.yml", YAML_NLU)
-    assert body["entity_synonyms"] == [{"value": "New York", "synonyms": ["NYC"]},
-                                       {"value": "low", "synonyms": ["cheap"]},
-                                       {"value": "savings", "synonyms": ["pink pig"]}]
+    # the synonym: items first, then the inline ones (which win a conflict, as in
+    # training); Rasa lists them in file order, which means the same
+    assert body["entity_synonyms"] == [{"value": "savings", "synonyms": ["pink pig"]},
+                                       {"value": "New York", "synonyms": ["NYC"]},
+                                       {"value": "low", "synonyms": ["cheap"]}]
 
 
 def test_markdown_synonyms_given_inline_are_listed_once(tmp_path: Path, monkeypatch) -> None:
@@ -93,9 +95,6 @@ def test_json_data_keeps_its_own_synonyms_and_metadata(tmp_path: Path, monkeypat
 CONFLICTING_SYNONYMS = """\
 version: "3.1"
 nlu:
-- synonym: NY
-  examples: |
-    - nyc
 - intent: greet
   examples: |
     - hi from [LA]{"entity": "city", "value": "Los Angeles"}
@@ -103,6 +102,9 @@ nlu:
   examples: |
     - bye [nyc]{"entity": "city", "value": "New York City"}
     - see you in [LA]{"entity": "city", "value": "Los Angeles"}
+- synonym: NY
+  examples: |
+    - nyc
 """
 
 
@@ -113,10 +115,10 @@ def test_a_conflicting_synonym_keeps_the_value_training_gives_it(tmp_path: Path,
     body = _converted(tmp_path, monkeypatch, "nlu.yml", CONFLICTING_SYNONYMS)
     written = {variant.lower(): entry["value"] for entry in body["entity_synonyms"]
                for variant in entry["synonyms"]}
-    # the synonym: block wins over the later annotation, as dialogflowlite trains the
-    # YAML (Rasa's reader would keep the value given last in the file)
+    # the annotation wins over the synonym: item, even one later in the file, as
+    # training takes it here and in Rasa (whose converter would list nyc under NY)
     trained = load_nlu_data(tmp_path / "data/nlu.yml").synonym_map()
-    assert written == trained == {"nyc": "NY", "la": "Los Angeles"}
+    assert written == trained == {"nyc": "New York City", "la": "Los Angeles"}
     assert read_json_nlu(tmp_path / "out.json", ProblemLog()).synonym_map() == trained
 
 

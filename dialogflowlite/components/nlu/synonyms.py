@@ -33,6 +33,9 @@ class EntitySynonymMapper(NluComponent):
     name = "EntitySynonymMapper"
     kind = "entity_extractor"
     defaults: ClassVar[dict[str, Any]] = {}
+    #: 2: a variant both annotated and in a ``synonym:`` item takes the annotation's
+    #: value, as in Rasa (it took the item's), so a model of revision 1 retrains it
+    revision: ClassVar[int] = 2
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
