@@ -102,7 +102,6 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
         graph = _story_graph_server(port, config.project_dir, prompt, sources)
         session = InteractiveSession(
             agent, prompt, config.project_dir, stories_file=out_stories, nlu_file=out_nlu,
-            domain_file=_domain_file_given(sources, config.project_dir),
             conversation_id=conversation_id, e2e=e2e,
             on_change=graph[1] if graph is not None else None, sources=sources)
         try:
@@ -140,28 +139,6 @@ def _story_graph_server(port: int | None, project_dir: Path, prompt: Any,
         server.show(session_graph_page(training, conversations))
 
     return server, show
-
-
-def _domain_file_given(sources: ProjectSources | None, project_dir: Path) -> str | Path | None:
-    """What the export offers for the domain when ``--domain`` was given: that file, as
-    Rasa offers it, or for a ``--domain`` folder its ``interactive_domain.yml`` (the
-    folder the session was trained with; Rasa offers the folder itself, which its
-    question then refuses). None otherwise: the project's own domain is offered."""
-    from dialogflowlite.dialogue.interactive_export import DOMAIN_FOLDER_FILE, EXPORT_SUFFIXES
-    from dialogflowlite.io.loader import resolve_in_project
-
-    domain = sources.domain if sources is not None else None
-    if domain is None:
-        return None
-    if Path(domain).suffix.lower() in EXPORT_SUFFIXES:
-        return domain
-    folder = resolve_in_project(domain, project_dir).resolve()
-    if not folder.is_dir():
-        return None
-    target = folder / DOMAIN_FOLDER_FILE
-    # shown as typed for a folder of the project, which the export reads from there
-    root = project_dir.resolve()
-    return str(target.relative_to(root)) if root in target.parents else str(target)
 
 
 def _line_editing() -> None:

@@ -252,6 +252,8 @@ class InteractiveSession:
         self.new_actions: list[str] = []
         self.responses: dict[str, str] = {}
         self.report: ExportReport | None = None
+        #: a message whose questions an export interrupted and completed: not logged
+        self._left_out: str | None = None
         self._loop = _EventLoop()
 
     # ------------------------------------------------------------ the session
@@ -344,7 +346,11 @@ class InteractiveSession:
 
     def _finish(self, ending: str) -> ExportReport | None:
         if ending == EXPORT:
-            return self.write_export()  # the paths were answered at /export
+            report = self.write_export()  # the paths were answered at /export
+            if self._left_out is not None:
+                self.prompt.show(f"{self._left_out!r} is not in the export: it was still "
+                                 "being corrected.")
+            return report
         if not self._has_messages():
             self.prompt.show("Nothing to export: no messages were exchanged.")
             return None
@@ -398,6 +404,8 @@ class InteractiveSession:
                 if given.command != "/export":
                     raise
                 if self.ask_export_paths():
+                    # its parse is not confirmed, so it is not logged; the export says so
+                    self._left_out = text
                     raise _CommandGiven(given.command, paths_answered=True) from None
                 self.prompt.show(f"Export cancelled: nothing was written. Back to {text!r}.")
 

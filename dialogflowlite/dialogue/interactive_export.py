@@ -1010,9 +1010,30 @@ def export_conversations(
         domain_path = (resolve_in_project(domain_file, root) if domain_file
                        else _domain_target(root, project))
         report.domain_file = write_domain(report.additions, domain_path, report.notes)
-    data = (root / "data").resolve()
-    for written in (report.stories_file, report.nlu_file):
-        if written is not None and data not in written.resolve().parents:
-            report.notes.append(f"{written} is outside data/, so training does not read it; "
-                                "move it there to train on it")
+    _note_unread(report, root, sources)
     return report
+
+
+def _note_unread(report: ExportReport, root: Path, sources: ProjectSources | None) -> None:
+    """Note the stories or NLU file written where the session's training data
+    (``--data``, else ``data/``) does not include it."""
+    given = list(sources.data) if sources is not None and sources.data else []
+    places = [resolve_in_project(place, root).resolve() for place in given] or [
+        (root / "data").resolve()]
+    shown = ", ".join(_shown(place, root) if place.is_file() else f"{_shown(place, root)}/"
+                      for place in places)
+    for written in (report.stories_file, report.nlu_file):
+        if written is None:
+            continue
+        path = written.resolve()
+        if not any(path == place or place in path.parents for place in places):
+            report.notes.append(f"{written} is outside {shown}, so training does not read "
+                                "it; move it there to train on it")
+
+
+def _shown(place: Path, root: Path) -> str:
+    """``place`` relative to the project where it is inside it."""
+    try:
+        return place.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(place)

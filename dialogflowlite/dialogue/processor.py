@@ -549,6 +549,9 @@ class MessageProcessor:
         # Made before the action runs, so its timestamp precedes the action's events.
         executed = action.executed_event(prediction.policy_name, prediction.confidence)
         executed.hide_rule_turn = prediction.hide_rule_turn
+        if prediction.action_metadata:
+            # as Rasa 3, what the policy said of its choice is the event's metadata
+            executed.metadata = dict(prediction.action_metadata)
         target = tracker
         if prediction.events:
             target = tracker.copy()

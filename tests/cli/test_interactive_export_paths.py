@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dialogflowlite.cli.interactive import _domain_file_given
 from dialogflowlite.dialogue.interactive import COMMANDS
-from dialogflowlite.dialogue.interactive_export import export_path_answer, export_path_problem
+from dialogflowlite.dialogue.interactive_export import (
+    default_domain_file,
+    export_path_answer,
+    export_path_problem,
+)
 from dialogflowlite.io.loader import ProjectSources
 
 
@@ -45,13 +48,13 @@ def test_a_domain_folder_offers_its_interactive_domain_file(tmp_path: Path) -> N
     (project / "shared_domain").mkdir(parents=True)
     given = ProjectSources(domain="shared_domain")
     # the folder the session was trained with, not the project's own domain.yml
-    assert _domain_file_given(given, project) == "shared_domain/interactive_domain.yml"
+    assert default_domain_file(project, given) == (
+        project / "shared_domain" / "interactive_domain.yml").resolve()
     outside = tmp_path / "common"
     outside.mkdir()
-    assert _domain_file_given(ProjectSources(domain=str(outside)), project) == str(
+    assert default_domain_file(project, ProjectSources(domain=str(outside))) == (
         outside.resolve() / "interactive_domain.yml")
-    assert _domain_file_given(ProjectSources(domain="other.yml"), project) == "other.yml"
-    assert _domain_file_given(None, project) is None
+    assert default_domain_file(project, None) == project / "domain.yml"
 
 
 def test_the_export_command_says_that_it_asks_first() -> None:
