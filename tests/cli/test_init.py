@@ -278,7 +278,7 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
     assert project.format_versions == ["3.1"]
     assert project.counts() == {
         "intents": 12,
-        "examples": 237,
+        "examples": 241,
         "entities": 2,
         "slots": 2,
         "forms": 1,
@@ -461,6 +461,23 @@ def test_stopping_the_booking_goes_by_rules_whatever_came_before(template_dialog
                 "table_form", "utter_take_your_time", "table_form", "utter_ask_continue",
                 "utter_take_your_time", "utter_ask_continue", *then], sender
             assert {policy for _, policy in booking} == {"RulePolicy"}, (sender, booking)
+
+
+def test_a_number_in_the_time_answer_keeps_the_party_size(template_dialogue_agent) -> None:
+    """The NLU tags the 8 of "around 8 in the evening" as a party size at times; while
+    the form asks for the time, that must not change the number of people given."""
+    import asyncio
+
+    async def talk(sender: str):
+        await template_dialogue_agent.handle_text('/book_table{"party_size": "4"}',
+                                                  sender_id=sender)
+        await template_dialogue_agent.handle_text(
+            '/inform{"party_size": "8", "time": "around 8 in the evening"}', sender_id=sender)
+        return await template_dialogue_agent.get_tracker(sender)
+
+    tracker = asyncio.run(talk("eight-in-the-evening"))
+    assert tracker.get_slot("party_size") == "4"
+    assert tracker.get_slot("time") == "around 8 in the evening"
 
 
 def test_test_stories_cover_the_main_conversations(template_project) -> None:
