@@ -1,7 +1,8 @@
 """Where the interactive export puts the domain additions: the domain that training
 reads, with the session's ``--domain``, a config's importers, a plain ``domain``
-file or an empty ``domain/`` folder; and a message whose questions an export
-interrupted."""
+file or an empty ``domain/`` folder; a message whose questions an export
+interrupted or completed; and the note on files outside the session's training
+data (``--data``)."""
 
 from __future__ import annotations
 
@@ -170,3 +171,39 @@ def test_validate_takes_only_what_the_loader_read_as_the_domain(tmp_path: Path) 
     domain, data = unreadable_files(project)
     assert [project.file_of(problem) for problem in data] == [broken]
     assert broken not in [project.file_of(problem) for problem in domain]
+
+
+def test_an_export_completed_at_a_messages_question_says_the_message_is_left_out(
+        tmp_path: Path, session_for) -> None:
+    root = _write(tmp_path, {"domain.yml": DOMAIN})
+    # /export at the intent question of 'hello there', its three questions answered
+    session = session_for(root, ["/greet", "", "", "", "hello there", "/export", "", "", ""])
+    report = session.run()
+    assert "'hello there' is not in the export: it was still being corrected." in (
+        session.prompt.lines)
+    assert report.stories == 1
+    assert "hello there" not in (root / "data" / "stories.yml").read_text(encoding="utf-8")
+
+
+def test_an_export_at_the_message_prompt_has_no_such_note(tmp_path: Path, session_for) -> None:
+    root = _write(tmp_path, {"domain.yml": DOMAIN})
+    session = session_for(root, ["/greet", "", "", "", "/export", "", "", ""])
+    session.run()
+    assert "still being corrected" not in session.prompt.text
+
+
+def test_the_note_on_unread_files_names_the_sessions_data(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"domain.yml": DOMAIN, "other/nlu.yml": "nlu: []\n"})
+    sources = ProjectSources(data=("other",))
+    conversation = _said("hello there", "greet")
+    # written into the session's --data folder: training reads it, no note
+    inside = export_conversations(root, [conversation], stories_file="other/stories.yml",
+                                  nlu_file="other/new_nlu.yml", sources=sources)
+    assert not any("training does not read" in note for note in inside.notes)
+    # written to data/, which a --data other session does not read
+    outside = export_conversations(root, [_said("hi again", "greet")],
+                                   stories_file="data/stories.yml",
+                                   nlu_file="data/new_nlu.yml", sources=sources)
+    unread = [note for note in outside.notes if "training does not read" in note]
+    assert len(unread) == 2
+    assert all("is outside other/," in note for note in unread)
