@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from dialogflowlite.io.loader import ProjectSources
     from dialogflowlite.io.problems import ProblemLog
     from dialogflowlite.shared.stories import Story
-    from dialogflowlite.shared.training_data import TrainingData
+    from dialogflowlite.shared.training_data import Synonym, TrainingData
 
 
 #: ``data validate stories``: only the checks of the stories against each other (Rasa's form)
@@ -758,18 +758,25 @@ def _read_nlu_to_convert(file: Path, log: ProblemLog) -> TrainingData:
 
 
 def _with_annotated_synonyms(nlu: TrainingData) -> TrainingData:
-    """``nlu`` with the synonyms its examples give inline listed after its own, so
-    that the JSON written has them in ``entity_synonyms`` as Rasa's readers of YAML
-    and Markdown data list them (its JSON reader does not).
+    """``nlu`` with the synonyms its examples give inline among its own, in file order,
+    so that the JSON written has them in ``entity_synonyms`` where Rasa's readers of
+    YAML and Markdown data list them (its JSON reader does not).
 
-    Listed last, an inline synonym wins over a ``synonym:`` entry that gives the same
-    variant another value, as it does in training (:meth:`TrainingData.synonym_map`,
-    and Rasa's EntitySynonymMapper): the JSON means what the YAML meant. Rasa's
-    converter instead lists such a variant under the value given last in the file.
+    Where a synonym stands changes only the order of the entries: each variant is
+    listed under the value training gives it (:func:`nlu_writer.json_synonyms`).
     """
-    from dialogflowlite.io.nlu_writer import annotated_synonyms
+    from dialogflowlite.shared.training_data import annotated_synonyms
 
-    return replace(nlu, synonyms=nlu.synonyms + annotated_synonyms(nlu.examples))
+    return replace(nlu, synonyms=_in_file_order([*nlu.synonyms,
+                                                 *annotated_synonyms(nlu.examples)]))
+
+
+def _in_file_order(synonyms: list[Synonym]) -> list[Synonym]:
+    """``synonyms`` (of one file) by where they stand; as given when a position lacks
+    its line (data not read from a file)."""
+    if any(s.position is None or s.position.line is None for s in synonyms):
+        return synonyms
+    return sorted(synonyms, key=lambda s: (s.position.line, s.position.col or 0))
 
 
 def _note_responses_left_out(file: Path, written: Any, log: ProblemLog) -> None:
@@ -792,7 +799,7 @@ def _nlu_summary(nlu: TrainingData, output_format: str) -> str:
     synonym value, after the variants given twice or overridden are left out."""
     from dialogflowlite.io.nlu_writer import json_synonyms
 
-    synonyms = len(json_synonyms(nlu.synonyms) if output_format == "json" else nlu.synonyms)
+    synonyms = len(json_synonyms(nlu) if output_format == "json" else nlu.synonyms)
     return (f"{len(nlu.examples)} examples, {synonyms} synonyms, "
             f"{len(nlu.regexes)} regexes, {len(nlu.lookups)} lookup tables")
 

@@ -224,7 +224,8 @@ class JsonNluReader:
         for entity in entities:
             entity.start = min(max(entity.start - lead, 0), len(plain))
             entity.end = min(max(entity.end - lead, 0), len(plain))
-        levels = _metadata_levels(metadata)
+        # an empty object is kept apart from no metadata: Rasa's JSON writer writes it back
+        levels = {} if node.get("metadata") == {} else _metadata_levels(metadata)
         self.data.examples.append(
             Message(
                 text=plain,

@@ -16,7 +16,7 @@ from typing import Any
 from dialogflowlite.io.json_nlu_reader import ROOT_KEY
 from dialogflowlite.io.yaml import dump_yaml, yaml_scalar
 from dialogflowlite.shared.message import Entity, Message
-from dialogflowlite.shared.training_data import Synonym, TrainingData, annotate
+from dialogflowlite.shared.training_data import TrainingData, annotate
 
 NLU_FORMAT_VERSION = "3.1"
 
@@ -165,34 +165,30 @@ def _json_example(message: Message) -> dict[str, Any]:
     return written
 
 
-def json_synonyms(synonyms: list[Synonym]) -> list[dict[str, Any]]:
-    """``entity_synonyms`` as Rasa writes them: one entry per value, each variant under
-    the last value ``synonyms`` give it, and no variant under itself."""
-    value_of: dict[str, str] = {}
-    for synonym in synonyms:
-        for variant in synonym.variants:
-            value_of[variant] = synonym.value
+def json_synonyms(data: TrainingData) -> list[dict[str, Any]]:
+    """``entity_synonyms`` as Rasa writes them: one entry per value, in the order
+    ``data.synonyms`` first gives them, each variant once and none under itself.
+
+    A variant is listed under the value training gives it
+    (:meth:`TrainingData.synonyms_in_training_order`), so that the JSON means what
+    the data meant. A variant that training reads as another spelling's (``NWK``
+    under one value, ``nwk`` later under another) is left out: training ignores
+    case, and listed under two values the JSON could be read with the other winning.
+    """
+    trained = data.synonym_map()
+    own_value = {variant: synonym.value
+                 for synonym in data.synonyms_in_training_order()
+                 for variant in synonym.variants}
     variants_of: dict[str, list[str]] = {}
-    for variant, value in value_of.items():
-        if variant != value:
+    listed: set[str] = set()
+    for synonym in data.synonyms:
+        for variant in synonym.variants:
+            value = own_value[variant]
+            if variant in listed or variant == value or trained[variant.lower()] != value:
+                continue
+            listed.add(variant)
             variants_of.setdefault(value, []).append(variant)
     return [{"value": value, "synonyms": variants} for value, variants in variants_of.items()]
-
-
-def annotated_synonyms(examples: list[Message]) -> list[Synonym]:
-    """The synonyms that examples give inline, by an entity whose value differs from its
-    text (``[NYC]{"entity": "city", "value": "New York"}``): one per value, its variants
-    in the order the examples give them. Rasa's readers of YAML and Markdown data list
-    these among the data's synonyms."""
-    variants_of: dict[str, list[str]] = {}
-    for message in examples:
-        for entity in message.entities:
-            span = message.text[entity.start : entity.end]
-            if isinstance(entity.value, str) and entity.value != span:
-                variants = variants_of.setdefault(entity.value, [])
-                if span not in variants:
-                    variants.append(span)
-    return [Synonym(value, variants) for value, variants in variants_of.items()]
 
 
 def nlu_json(data: TrainingData) -> str:
@@ -203,14 +199,14 @@ def nlu_json(data: TrainingData) -> str:
     ``start``/``end``/``value``/``entity`` with ``role`` and ``group`` where
     set, ``metadata``: an example read from YAML has the intent's under
     ``intent`` and its own under ``example``), ``regex_features``,
-    ``lookup_tables`` and ``entity_synonyms`` (one entry per value, a variant
-    listed once). :func:`dialogflowlite.io.json_nlu_reader.read_json_nlu`
-    reads it back to the same data. JSON NLU data holds no responses.
+    ``lookup_tables`` and ``entity_synonyms`` (see :func:`json_synonyms`).
+    :func:`dialogflowlite.io.json_nlu_reader.read_json_nlu` reads it back to the
+    same data. JSON NLU data holds no responses.
     """
     document = {ROOT_KEY: {
         "common_examples": [_json_example(m) for m in data.examples],
         "regex_features": [{"name": r.name, "pattern": r.pattern} for r in data.regexes],
         "lookup_tables": [{"name": t.name, "elements": list(t.elements)} for t in data.lookups],
-        "entity_synonyms": json_synonyms(data.synonyms),
+        "entity_synonyms": json_synonyms(data),
     }}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

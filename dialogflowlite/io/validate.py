@@ -605,36 +605,26 @@ def check_regexes(project: Project) -> list[Problem]:
 
 
 def check_synonyms(project: Project) -> list[Problem]:
-    """One variant mapped to two values makes the synonym mapper pick one arbitrarily."""
-    mapping: dict[str, tuple[str, Position | None]] = {}
+    """A variant given two values: training keeps the later one (the ``synonym:`` items
+    are read first, then the annotations; letter case ignored), which is seldom meant.
+    Each override is named where it stands."""
+    latest: dict[str, tuple[str, Position | None]] = {}
     problems = []
-
-    def add(variant: str, value: Any, where: Position | None) -> None:
-        if not isinstance(value, str):
-            return
-        key = variant.lower()
-        earlier = mapping.get(key)
-        if earlier is None:
-            mapping[key] = (value, where)
-        elif earlier[0] != value:
-            problems.append(
-                _warning(
-                    _where(where, fallback="data"),
-                    f"'{variant}' is a synonym of '{value}' here "
-                    f"but of '{earlier[0]}' at {earlier[1]}",
-                    "map each variant to one value only",
-                    CONFLICTING_SYNONYM,
-                )
-            )
-
-    for example in project.nlu.examples:
-        for entity in example.entities:
-            span = example.text[entity.start : entity.end]
-            if isinstance(entity.value, str) and entity.value != span:
-                add(span, entity.value, example.position)
-    for synonym in project.nlu.synonyms:
+    for synonym in project.nlu.synonyms_in_training_order():
         for variant in synonym.variants:
-            add(variant, synonym.value, synonym.position)
+            key = variant.lower()
+            earlier = latest.get(key)
+            if earlier is not None and earlier[0] != synonym.value:
+                problems.append(
+                    _warning(
+                        _where(synonym.position, fallback="data"),
+                        f"'{variant}' is a synonym of '{synonym.value}' here "
+                        f"but of '{earlier[0]}' at {earlier[1]}",
+                        "map each variant to one value only",
+                        CONFLICTING_SYNONYM,
+                    )
+                )
+            latest[key] = (synonym.value, synonym.position)
     return problems
 
 

@@ -189,6 +189,19 @@ def annotate(text: str, entities: Iterable[Entity]) -> str:
     return "".join(out)
 
 
+def annotated_synonyms(examples: Iterable[Message]) -> list[Synonym]:
+    """The synonyms that examples give inline: one per entity whose value is a text other
+    than the annotated one (``[NYC](city:New York)`` makes ``NYC`` a synonym of ``New
+    York``), in the order of the examples, each at its example's position."""
+    found = []
+    for message in examples:
+        for entity in message.entities:
+            span = message.text[entity.start : entity.end]
+            if isinstance(entity.value, str) and entity.value != span:
+                found.append(Synonym(entity.value, [span], message.position))
+    return found
+
+
 @dataclass
 class TrainingData:
     """All NLU training data of a project, merged from every file under ``data/``."""
@@ -256,25 +269,27 @@ class TrainingData:
         """How many examples each (full) intent has."""
         return Counter(m.intent for m in self.examples if m.intent)
 
-    def synonym_map(self) -> dict[str, str]:
-        """Lower-cased variant -> canonical value, from synonyms and from annotations.
+    def synonyms_in_training_order(self) -> list[Synonym]:
+        """Every variant -> value pair that synonym training reads, in the order it reads
+        them: the ``synonym:`` items, then :func:`annotated_synonyms`.
 
-        An annotation whose value differs from its text (``[NYC](city:New York)``)
-        also makes its text a synonym, as Rasa's EntitySynonymMapper does. A variant
-        given two values takes the last annotation's, else the last ``synonym:``
-        item's: the mapper adds the items first and the annotations after them,
-        as Rasa's does (``data validate`` warns about such a variant, DFL129).
+        A later pair for the same variant (letter case ignored) overrides an earlier
+        one, so an annotation wins over an item wherever the two stand in the files:
+        Rasa's EntitySynonymMapper adds the items first and the annotations after
+        them. :meth:`synonym_map`, ``data validate`` (DFL129) and the JSON that
+        ``data convert`` writes all read synonyms through this list.
         """
-        mapping: dict[str, str] = {}
-        for synonym in self.synonyms:
-            for variant in synonym.variants:
-                mapping[variant.lower()] = synonym.value
-        for example in self.examples:
-            for entity in example.entities:
-                span = example.text[entity.start : entity.end]
-                if isinstance(entity.value, str) and entity.value != span:
-                    mapping[span.lower()] = entity.value
-        return mapping
+        return [*self.synonyms, *annotated_synonyms(self.examples)]
+
+    def synonym_map(self) -> dict[str, str]:
+        """Lower-cased variant -> canonical value, from synonyms and from annotations:
+        the last value :meth:`synonyms_in_training_order` gives each variant
+        (``data validate`` warns about a variant given two values, DFL129)."""
+        return {
+            variant.lower(): synonym.value
+            for synonym in self.synonyms_in_training_order()
+            for variant in synonym.variants
+        }
 
     def filter_intents(self, keep: Iterable[str]) -> TrainingData:
         """A copy with only examples of the given (full) intents."""

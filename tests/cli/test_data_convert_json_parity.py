@@ -55,11 +55,10 @@ def test_yaml_metadata_is_written_under_intent_and_example(tmp_path: Path,
 def test_synonyms_given_inline_are_listed_with_the_others(tmp_path: Path,
                                                           monkeypatch) -> None:
     body = _converted(tmp_path, monkeypatch, "nlu.yml", YAML_NLU)
-    # the synonym: items first, then the inline ones (which win a conflict, as in
-    # training); Rasa lists them in file order, which means the same
-    assert body["entity_synonyms"] == [{"value": "savings", "synonyms": ["pink pig"]},
-                                       {"value": "New York", "synonyms": ["NYC"]},
-                                       {"value": "low", "synonyms": ["cheap"]}]
+    # in file order, as Rasa lists them (where a variant sits does not change its value)
+    assert body["entity_synonyms"] == [{"value": "New York", "synonyms": ["NYC"]},
+                                       {"value": "low", "synonyms": ["cheap"]},
+                                       {"value": "savings", "synonyms": ["pink pig"]}]
 
 
 def test_markdown_synonyms_given_inline_are_listed_once(tmp_path: Path, monkeypatch) -> None:
@@ -153,3 +152,62 @@ def test_an_empty_metadata_level_is_written_back_as_given(tmp_path: Path,
     body = _converted(tmp_path, monkeypatch, "nlu.json", json.dumps(source))
     assert [e["metadata"] for e in body["common_examples"]] == [
         {"intent": {}}, {"intent": {}, "example": {"a": 1}}]
+
+
+def test_variants_differing_in_case_are_listed_as_training_reads_them(
+        tmp_path: Path, monkeypatch) -> None:
+    from dialogflowlite.evaluation.nlu import load_nlu_data
+
+    body = _converted(tmp_path, monkeypatch, "nlu.yml", """\
+version: "3.1"
+nlu:
+- synonym: New York
+  examples: |
+    - big apple
+- synonym: Newark
+  examples: |
+    - NWK
+- synonym: New York
+  examples: |
+    - nwk
+""")
+    # training ignores case, so `nwk` overrides `NWK`; listed under two values, the
+    # JSON would be read back with Newark winning (its entry comes after New York's)
+    trained = load_nlu_data(tmp_path / "data/nlu.yml").synonym_map()
+    assert trained == {"big apple": "New York", "nwk": "New York"}
+    assert body["entity_synonyms"] == [{"value": "New York", "synonyms": ["big apple", "nwk"]}]
+    assert read_json_nlu(tmp_path / "out.json", ProblemLog()).synonym_map() == trained
+
+
+def test_a_span_annotated_with_alternating_values_keeps_the_last(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    body = _converted(tmp_path, monkeypatch, "nlu.yml", """\
+version: "3.1"
+nlu:
+- intent: inform
+  examples: |
+    - to [NYC](city:New York)
+    - from [NYC](city:NY)
+    - via [NYC](city:New York)
+""")
+    # the last annotation is the one training keeps, as Rasa's EntitySynonymMapper
+    assert body["entity_synonyms"] == [{"value": "New York", "synonyms": ["NYC"]}]
+
+
+def test_an_empty_metadata_object_is_kept_from_json_to_json(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    source = {"rasa_nlu_data": {"common_examples": [
+        {"text": "hi", "intent": "greet", "metadata": {}},
+        {"text": "yo", "intent": "greet"},
+    ]}}
+    body = _converted(tmp_path, monkeypatch, "nlu.json", json.dumps(source))
+    # as Rasa's JSON writer, which keeps every key an example was read with
+    assert [e.get("metadata") for e in body["common_examples"]] == [{}, None]
+    assert "metadata" not in body["common_examples"][1]
+    # through YAML, which has nothing to write for it, the key goes, as in Rasa
+    assert main(["data", "convert", "nlu", "--data", "out.json", "--out", "back.yml"]) == 0
+    assert main(["data", "convert", "nlu", "-f", "json", "--data", "back.yml",
+                 "--out", "again.json"]) == 0
+    again = json.loads((tmp_path / "again.json").read_text(encoding="utf-8"))
+    assert [sorted(e) for e in again["rasa_nlu_data"]["common_examples"]] == [
+        ["intent", "text"], ["intent", "text"]]

@@ -10,9 +10,9 @@ from story_data import CITY_LOOKUP, NEW_YORK_SYNONYM, ZIPCODE_REGEX
 from story_data import nlu_yaml as nlu_file
 
 from dialogflowlite.evaluation.nlu import load_nlu_data
-from dialogflowlite.io.nlu_writer import nlu_yaml, write_nlu
-from dialogflowlite.shared.message import Message
-from dialogflowlite.shared.training_data import TrainingData
+from dialogflowlite.io.nlu_writer import json_synonyms, nlu_yaml, write_nlu
+from dialogflowlite.shared.message import Entity, Message
+from dialogflowlite.shared.training_data import Synonym, TrainingData
 
 RICH_NLU = nlu_file("""\
 - intent: book_flight
@@ -75,6 +75,20 @@ def _many(tmp_path: Path) -> TrainingData:
         blocks.append(f"- intent: {intent}\n  examples: |\n{lines}")
     blocks.append("- synonym: hi\n  examples: |\n    - hey")
     return _load(tmp_path, "version: \"3.1\"\nnlu:\n" + "\n".join(blocks) + "\n")
+
+
+def test_json_synonyms_list_each_variant_under_the_value_training_gives_it() -> None:
+    data = TrainingData(
+        [Message("to nyc", "inform", [Entity("city", 3, 6, "New York City")])],
+        [Synonym("NY", ["nyc", "NYC"]), Synonym("Nice", ["nice"]), Synonym("NY", ["ny"])],
+    )
+    # the annotation overrides the item (training reads items first); `NYC` is the
+    # same variant as `nyc` to training, so listed under NY it would contradict it;
+    # a value is no synonym of itself
+    assert data.synonym_map() == {"nyc": "New York City", "nice": "Nice", "ny": "NY"}
+    assert json_synonyms(data) == [{"value": "New York City", "synonyms": ["nyc"]},
+                                   {"value": "Nice", "synonyms": ["nice"]},
+                                   {"value": "NY", "synonyms": ["ny"]}]
 
 
 def test_split_is_per_intent_as_rasa_s_and_loses_nothing(tmp_path: Path) -> None:

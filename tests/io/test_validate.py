@@ -485,6 +485,49 @@ def test_one_variant_as_synonym_of_two_values(project) -> None:
     assert where(problem, root) == ("data/nlu.yml", 16)
 
 
+def test_a_synonym_warning_names_the_value_training_keeps(project) -> None:
+    root = project(
+        nlu=NLU
+        + """\
+      - to [nyc]{"entity": "city", "value": "New York City"}
+  - synonym: NY
+    examples: |
+      - nyc
+"""
+    )
+    [problem] = problems(root, "DFL129")
+    trained = load_project(root, strict=False).nlu.synonym_map()
+    # training reads the synonym: items first and the annotations after them, so the
+    # annotation overrides the item that stands after it in the file
+    assert trained["nyc"] == "New York City"
+    assert problem.message.startswith("'nyc' is a synonym of 'New York City' here but of 'NY' at ")
+    assert where(problem, root) == ("data/nlu.yml", 13)
+
+
+def test_every_override_of_a_synonym_is_named(project) -> None:
+    root = project(
+        nlu=NLU
+        + """\
+  - synonym: New York
+    examples: |
+      - NYC
+  - synonym: Newark
+    examples: |
+      - nyc
+  - synonym: New York
+    examples: |
+      - Nyc
+"""
+    )
+    found = problems(root, "DFL129")
+    # the last warning names the value training keeps
+    assert [p.message.split(" at ")[0] for p in found] == [
+        "'nyc' is a synonym of 'Newark' here but of 'New York'",
+        "'Nyc' is a synonym of 'New York' here but of 'Newark'",
+    ]
+    assert load_project(root, strict=False).nlu.synonym_map()["nyc"] == "New York"
+
+
 # ---------------------------------------------------------------- domain
 
 
