@@ -174,7 +174,8 @@ class SigningKeys:
                          "(tried again every %.0f s; a reminder every %.0f s until then)",
                          self.channel, source, reason, RETRY_AFTER_FAILURE, OUTAGE_REMINDER)
             return
-        if self._outage_told_at is None or now - self._outage_told_at >= OUTAGE_REMINDER:
+        # (an outage under way has both times set: they are set and cleared together)
+        if now - self._outage_told_at >= OUTAGE_REMINDER:
             # a long outage is not silent above debug level until it ends
             self._outage_told_at = now
             logger.warning("%s: the signing keys still cannot be fetched from %s (%s), "
