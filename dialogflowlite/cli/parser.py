@@ -31,11 +31,16 @@ class CommandLineParser(argparse.ArgumentParser):
     def parse_known_args(self, args: Sequence[str] | None = None,
                          namespace: argparse.Namespace | None = None,
                          ) -> tuple[argparse.Namespace, list[str]]:
-        """Parse ``args``; a word left over is an error of this parser, not of its parent."""
+        """Parse ``args``; a word left over is an error of this parser, not of its parent,
+        and so is a long option written with one dash, even where argparse took it."""
         self._given = list(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
+        one_dash = [word for word in self.unknown_options() if self._long_with_one_dash(word)]
+        if one_dash:
+            # `-model=x` parses as -m with the value 'odel=x', which nobody means
+            super().error(self.unknown_option_message(one_dash[0]))
         return namespace, extras
 
     def error(self, message: str) -> NoReturn:
@@ -72,17 +77,29 @@ class CommandLineParser(argparse.ArgumentParser):
                 if has_commands:
                     break
                 continue
-            if not self._known(word) or self._long_with_one_dash(word):
+            if self._long_with_one_dash(word):
+                words.append(word)  # whole: argparse took all after `-p` as the value
+            elif not self._known(word):
                 words.append(word.split("=", 1)[0])
         return words
 
     def unknown_option_message(self, option: str) -> str:
-        """``option`` is unknown to this command; the closest known one, and where to look."""
-        known = {name.lstrip("-"): name for name in self._option_string_actions
-                 if name.startswith("--") or len(name) == 2}
+        """``option`` is unknown to this command; the closest known one, and where to look.
+
+        A long option with one dash keeps its ``=value`` (``-port=3``): the closest
+        option is suggested with it (``--port=3``) where that option takes a value.
+        """
+        name, has_value, value = option.partition("=")
+        known = {string.lstrip("-"): string for string in self._option_string_actions
+                 if string.startswith("--") or len(string) == 2}
         # compared without the dashes, which every name shares and would make alike
-        close = difflib.get_close_matches(option.lstrip("-"), list(known), n=1, cutoff=0.6)
-        suggestion = f"; did you mean {known[close[0]]}?" if close else ""
+        close = difflib.get_close_matches(name.lstrip("-"), list(known), n=1, cutoff=0.6)
+        suggestion = ""
+        if close:
+            closest = known[close[0]]
+            if has_value and self._takes_value(closest):
+                closest = f"{closest}={value}"
+            suggestion = f"; did you mean {closest}?"
         if self._long_with_one_dash(option) and self._takes_value(option[:2]):
             # argparse took it as a short option with the rest as its value
             suggestion = (f" (one dash makes it {option[:2]} with the value "

@@ -84,7 +84,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
             if not nlu_only:
                 # An NLU-only model: show what it understands instead of a silent bot.
                 channel.say("This model has no dialogue policies: showing how each "
-                               "message is parsed.")
+                            "message is parsed.")
             return await parse_lines(agent, channel)
         agent.warn_about_unreachable_actions()  # (parsing runs no action)
         connect_console_reminders(agent, channel)
@@ -107,14 +107,9 @@ async def parse_lines(agent: Any, channel: ConsoleChannel) -> int:
 
     channel.say(f"{NLU_GREETING} {STOP_COMMAND} or the end of input (Ctrl-D) quits.")
     parsed = 0
-    # the console's line reading: its prompt and history in a terminal, piped lines
-    # otherwise, Ctrl-C at the prompt ending the session
-    async for raw in channel.read_lines():
-        text = raw.strip()
-        if not text:
-            continue
-        if text == STOP_COMMAND:
-            break
+    # the console's messages: its prompt and history in a terminal, piped lines
+    # otherwise; /stop, the end of input or Ctrl-C at the prompt ends the session
+    async for text in channel.messages():
         result = await agent.parse_message(text)
         channel.say(json.dumps(result, indent=2, ensure_ascii=False))
         parsed += 1

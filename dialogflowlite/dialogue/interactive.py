@@ -54,12 +54,13 @@ from dialogflowlite.dialogue.interactive_export import (
     export_conversations,
     export_path_answer,
     export_path_problem,
+    export_project,
     export_texts,
 )
 from dialogflowlite.dialogue.messages import IncomingMessage, bot_message
 from dialogflowlite.dialogue.processor import MessageProcessor, Prediction, TurnResult
 from dialogflowlite.errors import AnnotationError, DialogflowLiteError, ProjectError
-from dialogflowlite.io.loader import ProjectSources
+from dialogflowlite.io.loader import Project, ProjectSources
 from dialogflowlite.shared.domain import (
     ACTION_BACK,
     ACTION_DEFAULT_FALLBACK,
@@ -252,6 +253,9 @@ class InteractiveSession:
         self.new_actions: list[str] = []
         self.responses: dict[str, str] = {}
         self.report: ExportReport | None = None
+        #: the project as the paths of the export were checked against; the export
+        #: that follows writes with it rather than reading every file again
+        self._export_project: Project | None = None
         #: a message whose questions an export interrupted and completed: not logged
         self._left_out: str | None = None
         self._loop = _EventLoop()
@@ -710,12 +714,13 @@ class InteractiveSession:
         """Write the conversations as stories, NLU examples and domain additions to
         the paths answered (or offered)."""
         conversations = self.conversation_events()
+        project, self._export_project = self._export_project, None
         try:
             self.report = export_conversations(
                 self.project_dir, conversations, responses=self.responses,
                 model_domain=self.domain, stories_file=self.stories_file,
                 nlu_file=self.nlu_file, domain_file=self.domain_file, e2e=self.e2e,
-                new_actions=self.new_actions, sources=self.sources)
+                new_actions=self.new_actions, sources=self.sources, project=project)
         except (DialogflowLiteError, OSError) as e:
             # the session's work must survive a file that cannot be written: show it
             message = e.render() if isinstance(e, DialogflowLiteError) else str(e)
@@ -746,8 +751,10 @@ class InteractiveSession:
         """
         if not (self._has_messages() or self.new_actions or self.responses):
             return True
+        # read once (it reads every file of the project), as the session's training read it
+        project = export_project(self.project_dir, self.sources)
         domain_default = self.domain_file or self._shown(
-            default_domain_file(self.project_dir, self.sources))
+            default_domain_file(self.project_dir, project=project))
         questions = (
             ("stories_file", "Export stories to (an existing file is added to)",
              self.stories_file or DEFAULT_STORIES_FILE, "the stories"),
@@ -760,7 +767,7 @@ class InteractiveSession:
         try:
             for attribute, question, default, what in questions:
                 answer = self._export_path(f"{question} [{default}]: ", what, default,
-                                           domain=attribute == "domain_file")
+                                           project if attribute == "domain_file" else None)
                 if answer is not None:
                     answers[attribute] = answer
         except EOFError:
@@ -771,19 +778,21 @@ class InteractiveSession:
             return False
         for attribute, answer in answers.items():
             setattr(self, attribute, answer)
+        self._export_project = project
         return True
 
     def _export_path(self, question: str, what: str, default: str | Path,
-                     domain: bool = False) -> str | None:
-        """The path answered, or None where Enter keeps ``default``."""
+                     domain_of: Project | None = None) -> str | None:
+        """The path answered, or None where Enter keeps ``default``; with ``domain_of``
+        (the project), one that this project would not read as its domain is refused."""
         while True:
             answer = export_path_answer(self._ask(question, commands=False))
             if not answer:
                 return None
             problem = export_path_problem(answer, self.project_dir, what, str(default))
-            if problem is None and domain:
+            if problem is None and domain_of is not None:
                 problem = domain_path_problem(answer, self.project_dir, default,
-                                              sources=self.sources)
+                                              project=domain_of, sources=self.sources)
             if problem is None:
                 return answer
             self.prompt.show(problem)

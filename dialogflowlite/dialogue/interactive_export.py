@@ -52,8 +52,10 @@ from dialogflowlite.dialogue.story_export import (
     story_intent,
 )
 from dialogflowlite.errors import DialogflowLiteError, Position, ProjectError
+from dialogflowlite.io.importers import CONFIG_NAMES
 from dialogflowlite.io.loader import (
     DOMAIN_PLACES,
+    TEST_STORIES_PREFIX,
     YAML_SUFFIXES,
     Project,
     ProjectSources,
@@ -734,15 +736,22 @@ def domain_additions(segments: Iterable[Sequence[Event]], domain: Domain, *,
     return additions
 
 
+def export_project(project_root: str | Path, sources: ProjectSources | None = None) -> Project:
+    """The project as the export reads it: with ``sources`` (the session's ``--domain``
+    and ``--data``), its problems collected rather than raised. Load it once per export
+    and pass it on as ``project=``: each load reads every file of the project."""
+    return load_project(Path(project_root), strict=False, sources=sources)
+
+
 def default_domain_file(project_root: str | Path, sources: ProjectSources | None = None,
                         project: Project | None = None) -> Path:
     """Where the domain additions go unless the user says otherwise: the first domain
     file the project reads (with ``sources``, as training with them does), or for a
     domain folder its ``interactive_domain.yml``; ``domain.yml`` in a project without a
-    domain yet. ``project`` is the project as loaded (loaded here when None)."""
+    domain yet. ``project`` is :func:`export_project` (loaded here when None)."""
     root = Path(project_root)
     if project is None:
-        project = load_project(root, strict=False, sources=sources)
+        project = export_project(root, sources)
     return _domain_target(root, project)
 
 
@@ -804,7 +813,7 @@ def domain_path_problem(answer: str, project_root: str | Path, offered: str | Pa
     ``domain.yml``, ``domain.yaml`` or a file in ``domain/``. ``offered``, the
     default of the question, is always taken. A new ``domain.yml`` next to a
     ``domain/`` folder is refused: the loader would read it instead of the whole
-    folder. ``project`` is the project as loaded with ``sources`` (loaded here
+    folder. ``project`` is :func:`export_project` with ``sources`` (loaded here
     when None).
     """
     root = Path(project_root)
@@ -812,7 +821,7 @@ def domain_path_problem(answer: str, project_root: str | Path, offered: str | Pa
     if path == resolve_in_project(offered, root).resolve():
         return None
     if project is None:
-        project = load_project(root, strict=False, sources=sources)
+        project = export_project(root, sources)
     read = [file.resolve() for file in project.domain_files]
     if path in read or any(place.is_dir() and _read_from_folder(path, place)
                            for place in project.domain_sources):
@@ -964,6 +973,7 @@ def export_conversations(
     e2e: bool = False,
     new_actions: Iterable[str] = (),
     sources: ProjectSources | None = None,
+    project: Project | None = None,
 ) -> ExportReport:
     """Write ``conversations`` (each a list of tracker events) into the project.
 
@@ -983,10 +993,13 @@ def export_conversations(
     relative paths are read from the working folder when they exist there, else
     from the project (as every ``--out`` option is). ``sources`` (``--domain``,
     ``--data``) are read instead of the project's own files, as the session's
-    training read them: what they hold is not written again.
+    training read them: what they hold is not written again. ``project`` is
+    :func:`export_project` with ``sources``, read before anything is written
+    (loaded here when None).
     """
     root = Path(project_dir)
-    project = load_project(root, strict=False, sources=sources)
+    if project is None:
+        project = export_project(root, sources)
     conversations = [list(events) for events in conversations]
     segments = [segment for events in conversations for segment in story_segments(events)]
     report = ExportReport()
@@ -1010,25 +1023,43 @@ def export_conversations(
         domain_path = (resolve_in_project(domain_file, root) if domain_file
                        else _domain_target(root, project))
         report.domain_file = write_domain(report.additions, domain_path, report.notes)
-    _note_unread(report, root, sources)
+    _note_unread(report, root, project)
     return report
 
 
-def _note_unread(report: ExportReport, root: Path, sources: ProjectSources | None) -> None:
-    """Note the stories or NLU file written where the session's training data
-    (``--data``, else ``data/``) does not include it."""
-    given = list(sources.data) if sources is not None and sources.data else []
-    places = [resolve_in_project(place, root).resolve() for place in given] or [
-        (root / "data").resolve()]
+def _note_unread(report: ExportReport, root: Path, project: Project) -> None:
+    """Note the stories or NLU file written where training does not read it: outside
+    the project's training data (``--data``, the ``training_data_paths`` of its
+    importers, else ``data/``) and not read as an imported project's."""
+    places = [place.resolve() for place in project.data_sources]
     shown = ", ".join(_shown(place, root) if place.is_file() else f"{_shown(place, root)}/"
                       for place in places)
-    for written in (report.stories_file, report.nlu_file):
+    for written, stories in ((report.stories_file, True), (report.nlu_file, False)):
         if written is None:
             continue
         path = written.resolve()
-        if not any(path == place or place in path.parents for place in places):
-            report.notes.append(f"{written} is outside {shown}, so training does not read "
-                                "it; move it there to train on it")
+        if any(path == place or _read_from_folder(path, place) for place in places):
+            continue
+        if _read_by_imported_project(path, project, stories):
+            continue
+        report.notes.append(f"{written} is outside {shown or 'the training data'}, so "
+                            "training does not read it; move it there to train on it")
+
+
+def _read_by_imported_project(path: Path, project: Project, stories: bool) -> bool:
+    """Whether the loader reads ``path`` (resolved; a stories file when ``stories``, else
+    an NLU file) as training data of a project the config imports: any YAML file of
+    that folder (the innermost one holding it) but its tests (under ``tests/``, or a
+    stories file named ``test_``), its domain and its config files."""
+    owners = [imported.folder.resolve() for imported in project.imported]
+    folder = max((owner for owner in owners if _read_from_folder(path, owner)),
+                 key=lambda owner: len(owner.parts), default=None)
+    if folder is None:
+        return False
+    first = path.relative_to(folder).parts[0]
+    if first in ("tests", "domain") or path.name in (*DOMAIN_PLACES, *CONFIG_NAMES):
+        return False
+    return not (stories and path.name.startswith(TEST_STORIES_PREFIX))
 
 
 def _shown(place: Path, root: Path) -> str:

@@ -92,6 +92,10 @@ class Project:
     #: the files read as training data (NLU, stories, rules), imported projects'
     #: included; not the domain, config or test files
     training_files: list[Path] = field(default_factory=list)
+    #: where the project's own training data is read from, as found: the ``--data``
+    #: given, the ``training_data_paths`` of its importers, or ``data/`` (files or
+    #: folders; ``data/`` even before it exists); imported projects' not included
+    data_sources: list[Path] = field(default_factory=list)
     #: the files read as test stories (and test NLU data), imported projects' included
     test_files: list[Path] = field(default_factory=list)
 
@@ -248,6 +252,7 @@ class ProjectLoader:
         self.read: set[Path] = set()
         self.domain_files: list[Path] = []
         self.domain_sources: list[Path] = []
+        self.data_sources: list[Path] = []
         self.training_files: list[Path] = []
         self.test_files: list[Path] = []
         self.plan = ImporterPlan()
@@ -327,6 +332,7 @@ class ProjectLoader:
             domain_files=self.domain_files,
             domain_sources=self.domain_sources,
             training_files=self.training_files,
+            data_sources=self.data_sources,
             test_files=self.test_files,
         )
         return project
@@ -352,6 +358,7 @@ class ProjectLoader:
         else:
             paths = [path for given in self.sources.data
                      if (path := self._given(given, "training data", "--data")) is not None]
+        self.data_sources = paths
         for path in paths:
             if path.is_dir():
                 for file in yaml_files(path):

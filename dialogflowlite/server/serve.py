@@ -154,6 +154,14 @@ def _listen_error(error: OSError, host: str, port: int) -> ConfigError:
                        hint="pass an address of this machine with -i (0.0.0.0: all of them)")
 
 
+def server_url(scheme: str, host: str, port: int) -> str:
+    """The URL of the server on ``host``:``port``, an IPv6 address in brackets
+    (``http://[::1]:5005``): unbracketed, its colons read as the port's."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host.replace('%', '%25')}]"  # a zone (fe80::1%eth0) is %25 in a URL
+    return f"{scheme}://{host}:{port}"
+
+
 def serve(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
           workers: int = 1) -> None:
     """Serve until interrupted (blocks)."""
@@ -180,8 +188,9 @@ def _serve_on(sock: socket.socket, config: ServerConfig, host: str, workers: int
         config.torch_threads = default_torch_threads(workers)
     scheme = "https" if config.ssl_certificate else "http"
     port = sock.getsockname()[1]  # the port asked for, or the one given for port 0
-    serving = ("serving %s on %s://%s:%d with %d worker(s)%s", config.project_dir.name,
-               scheme, host, port, workers, "; HTTP API enabled" if config.enable_api else "")
+    serving = ("serving %s on %s with %d worker(s)%s", config.project_dir.name,
+               server_url(scheme, host, port), workers,
+               "; HTTP API enabled" if config.enable_api else "")
     # Sanic takes the socket instead of an address (it refuses both at once)
     if workers == 1:
         # Loading before the server starts turns a bad model, channel or store setting

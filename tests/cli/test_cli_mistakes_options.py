@@ -61,6 +61,11 @@ def test_a_mistyped_option_gets_the_closest_one(argv, closest, capsys) -> None:
     (["run", "-port", "5006"], "-p", "ort", "--port"),
     # before: "argument part: invalid choice: 'models'"
     (["shell", "-model", "models"], "-m", "odel", "--model"),
+    # with its value after `=`: the value named was 'ort', argparse's is 'ort=5006'
+    (["run", "-port=5006"], "-p", "ort=5006", "--port=5006"),
+    # argparse took it (the model "odel=models"): it was refused only when no model was there
+    (["shell", "-model=models"], "-m", "odel=models", "--model=models"),
+    (["train", "-debug"], "-d", "ebug", "--debug"),
 ])
 def test_a_long_option_with_one_dash_gets_its_two_dash_name(argv, short, value, closest,
                                                              capsys) -> None:
@@ -75,6 +80,8 @@ def test_a_long_option_with_one_dash_gets_its_two_dash_name(argv, short, value, 
     (["run", "-enable-api"], "--enable-api"),
     # -v is a flag: it takes no value that "erbose" could be
     (["run", "-verbose"], "--verbose"),
+    # ... and --verbose none that "1" could be
+    (["run", "-verbose=1"], "--verbose"),
 ])
 def test_one_dash_names_no_short_option_that_takes_no_such_value(argv, closest,
                                                                   capsys) -> None:

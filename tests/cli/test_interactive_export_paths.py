@@ -55,6 +55,10 @@ def test_a_domain_folder_offers_its_interactive_domain_file(tmp_path: Path) -> N
     assert default_domain_file(project, ProjectSources(domain=str(outside))) == (
         outside.resolve() / "interactive_domain.yml")
     assert default_domain_file(project, None) == project / "domain.yml"
+    # a domain file given is where the additions go
+    (project / "other.yml").write_text("version: \"3.1\"\nintents: [greet]\n")
+    assert default_domain_file(project, ProjectSources(domain="other.yml")).resolve() == (
+        project / "other.yml").resolve()
 
 
 def test_the_export_command_says_that_it_asks_first() -> None:

@@ -52,6 +52,18 @@ def test_shell_chats_on_piped_input_with_numbered_buttons(project: Path) -> None
     assert "Bye!" not in output
 
 
+def test_the_console_reads_messages_until_stop() -> None:
+    from dialogflowlite.server.channels.console import ConsoleChannel
+
+    async def read(text: str) -> list[str]:
+        channel = ConsoleChannel(stdin=io.StringIO(text), stdout=io.StringIO())
+        return [message async for message in channel.messages()]
+
+    # stripped, blank lines skipped; /stop ends it, as the end of input does
+    assert asyncio.run(read("  hi there \n\n   \n2\n /stop \nnot read\n")) == ["hi there", "2"]
+    assert asyncio.run(read("hello\r\n/stopping\n")) == ["hello", "/stopping"]
+
+
 def test_shell_command_in_a_subprocess(project: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "dialogflowlite.cli.main", "shell", "--project", str(project)],
@@ -158,6 +170,33 @@ def test_run_refuses_a_token_and_a_jwt_secret_together(tmp_path: Path, capsys) -
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("host", "url"), [
+    ("::1", "http://[::1]:5411"),  # it said http://::1:5411, which names no port
+    ("fe80::1%eth0", "http://[fe80::1%25eth0]:5411"),
+    ("127.0.0.1", "http://127.0.0.1:5411"),
+    ("0.0.0.0", "http://0.0.0.0:5411"),
+])
+def test_the_serving_log_names_the_servers_url(tmp_path: Path, monkeypatch, caplog,
+                                               host: str, url: str) -> None:
+    import logging
+    import types
+
+    from dialogflowlite.server import serve as serving
+    from dialogflowlite.server.app import ServerConfig
+
+    # the address, model and app are stood in for: only the log line is looked at
+    sock = types.SimpleNamespace(getsockname=lambda: (host, 5411), close=lambda: None)
+    app = types.SimpleNamespace(run=lambda **kwargs: None)
+    monkeypatch.setattr(serving, "listening_socket", lambda host, port: sock)
+    monkeypatch.setattr(serving, "check_config", lambda config, workers: None)
+    monkeypatch.setattr(serving, "create_app", lambda config, agent: app)
+    monkeypatch.setattr(serving, "preload_agent", lambda app: None)
+    with caplog.at_level(logging.INFO, logger=serving.__name__):
+        serving.serve(ServerConfig(project=str(tmp_path), torch_threads=1), host=host,
+                      port=5411)
+    assert f"serving {tmp_path.name} on {url} with 1 worker(s)" in caplog.text
+
+
 def test_run_arguments_become_the_server_config() -> None:
     from dialogflowlite.cli.main import build_parser
     from dialogflowlite.cli.run import config_from_args
@@ -177,15 +216,18 @@ def test_run_arguments_become_the_server_config() -> None:
 
 
 class SlowActionServer:
-    """A rasa-sdk-style action server whose one action takes ``delay`` seconds."""
+    """A rasa-sdk-style action server whose one action takes ``delay`` seconds;
+    :attr:`called` is set once a call has come."""
 
     def __init__(self, delay: float) -> None:
         delay_ = delay
+        self.called = called = threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length))
+                called.set()
                 time.sleep(delay_)
                 answer = json.dumps({"events": [], "responses": [
                     {"text": f"done slowly for {body['sender_id']}"}]}).encode()
@@ -292,7 +334,8 @@ def test_conversations_survive_a_restart(project: Path) -> None:
 
 
 def test_stopping_finishes_the_message_in_flight(project: Path) -> None:
-    with SlowActionServer(delay=2.0) as action_url:
+    action_server = SlowActionServer(delay=2.0)
+    with action_server as action_url:
         (project / "endpoints.yml").write_text(
             f"action_endpoint:\n  url: {action_url}\n", encoding="utf-8")
         with RunningServer(project) as server:
@@ -304,7 +347,8 @@ def test_stopping_finishes_the_message_in_flight(project: Path) -> None:
 
             client = threading.Thread(target=send)
             client.start()
-            time.sleep(0.8)  # the action server is now working on it
+            # the action server is now working on it (for two more seconds)
+            assert action_server.called.wait(60), "the message never reached the action"
             code, output = server.stop()
             client.join(30)
             assert code == 0, output

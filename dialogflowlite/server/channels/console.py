@@ -133,7 +133,7 @@ class ConsoleChannel(InputChannel):
             except OSError as e:
                 # an unwritable file only costs the history, but say so once
                 self.say(f"(line history is not kept: cannot write {path}: "
-                            f"{e.strerror or e})")
+                         f"{e.strerror or e})")
         return PromptSession(history=history)
 
     async def read_lines(self):
@@ -152,6 +152,16 @@ class ConsoleChannel(InputChannel):
                 if not line:
                     return
                 yield line.rstrip("\r\n")
+
+    async def messages(self):
+        """The messages typed: the lines of :meth:`read_lines` stripped, blank ones
+        skipped, until ``/stop``, the end of input or Ctrl-C."""
+        async for line in self.read_lines():
+            text = line.strip()
+            if text == STOP_COMMAND:
+                return
+            if text:
+                yield text
 
     async def _next_piped_line(self) -> str:
         """The next line of a stdin that is not a terminal; ``""`` at its end, and when
@@ -243,14 +253,9 @@ class ConsoleChannel(InputChannel):
         from dialogflowlite.dialogue.messages import IncomingMessage
 
         self.say(f"Chatting as {self.sender_id!r}. Type {STOP_COMMAND} to quit, "
-                    f"{RESTART_COMMAND} to start over.")
+                 f"{RESTART_COMMAND} to start over.")
         sent = 0
-        async for raw in self.read_lines():
-            text = raw.strip()
-            if not text:
-                continue
-            if text == STOP_COMMAND:
-                break
+        async for text in self.messages():
             payload = self.resolve_choice(text)
             replies = await on_message(IncomingMessage(payload, sender_id=self.sender_id,
                                                        channel=self.name()))
