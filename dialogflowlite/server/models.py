@@ -12,7 +12,11 @@ once it is loaded), and the newest one is what every worker serves, whatever
 its source: a model another worker pulled is loaded by following that
 record too (see :mod:`dialogflowlite.server.model_server`), never past a
 ``PUT`` or ``DELETE /model`` recorded after it, nor past one recorded while
-the pulled model downloaded or loaded (:func:`choice_mark`).
+the pulled model downloaded or loaded (:func:`choice_mark`). A ``PUT`` or
+``DELETE /model`` is numbered as it arrives (:func:`choice_ticket`) and
+recorded under that number, unless a change that arrived after it was
+recorded first: then it changes nothing (409), so of two changes the later
+one is served, whichever loads faster.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 from dialogflowlite.errors import ModelLoadError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dialogflowlite.agent import Agent
     from dialogflowlite.server.app import ServerConfig
 
@@ -213,13 +219,40 @@ def choice_mark(app: Any) -> ChoiceMark:
     followed every choice recorded so far, so its ``seen`` is the newest
     number, and only a choice recorded after the mark is newer than it (a
     choice followed meanwhile is one of those, as it counts as a change here).
+    The mark is also above the number of every change that arrived before it
+    (:func:`choice_ticket`): one that arrives after it, and has a higher
+    number, wins while it still loads.
     """
     shared = getattr(app.ctx, "shared_model", None)
-    return (getattr(app.ctx, "model_changes", 0), shared.seen if shared is not None else 0)
+    if shared is None:
+        return getattr(app.ctx, "model_changes", 0), 0
+    # a PUT or DELETE /model that arrived before the pull began but is still loading
+    # does not drop the pull; one arriving after it does (see choice_ticket)
+    return getattr(app.ctx, "model_changes", 0), max(shared.seen, shared.reserved())
+
+
+async def choice_ticket(app: Any) -> int | None:
+    """The number of a ``PUT`` or ``DELETE /model`` arriving now, taken before it loads
+    or downloads anything.
+
+    Given to :func:`swap_model` or :func:`unload_model`, it orders the changes
+    as they arrived, in this worker and (under ``--workers``) in all of them:
+    a change that finishes after a later one was served changes nothing and
+    raises a 409 :class:`~dialogflowlite.errors.ApiError`, so the last choice
+    made is the one served, whichever model loads faster. None under
+    ``--workers`` when the number cannot be kept: the change is then ordered
+    as it finishes.
+    """
+    shared = getattr(app.ctx, "shared_model", None)
+    if shared is not None:
+        return await shared.reserve()
+    app.ctx.choice_tickets = getattr(app.ctx, "choice_tickets", 0) + 1
+    return app.ctx.choice_tickets
 
 
 async def swap_model(app: Any, requested: str, *, model_server: dict[str, Any] | None = None,
-                     announce: bool = True, since: ChoiceMark | None = None) -> Path | None:
+                     announce: bool = True, since: ChoiceMark | None = None,
+                     ticket: int | None = None) -> Path | None:
     """Load ``requested`` next to the running model, then switch to it (``PUT /model``).
 
     Loading happens in a worker thread while the old model keeps answering;
@@ -238,13 +271,19 @@ async def swap_model(app: Any, requested: str, *, model_server: dict[str, Any] |
     ``since`` (a :func:`choice_mark` taken when a model pull began): when a
     model choice was made since, the loaded model is dropped, nothing
     changes and None is returned.
+
+    ``ticket`` (a :func:`choice_ticket` taken as the ``PUT`` arrived): when a
+    change that arrived later is served already, the loaded model is dropped
+    and a 409 :class:`~dialogflowlite.errors.ApiError` raised.
     """
     async with app.ctx.model_swap_lock:
-        return await _swap_holding_lock(app, requested, model_server, announce, since)
+        return await _swap_holding_lock(app, requested, model_server, announce, since,
+                                        ticket)
 
 
 async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, Any] | None,
-                             announce: bool, since: ChoiceMark | None = None) -> Path | None:
+                             announce: bool, since: ChoiceMark | None = None,
+                             ticket: int | None = None) -> Path | None:
     import time
 
     from dialogflowlite.server.process_lock import process_lock
@@ -257,6 +296,10 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     started = time.perf_counter()
     agent, model_file = await asyncio.get_running_loop().run_in_executor(
         None, load_server_agent, config, model_file, stores)
+    if ticket is not None:
+        await _serve_in_turn(app, ticket, lambda: _install(app, agent, model_file, started),
+                             model_file, model_server, announce=announce)
+        return model_file
     if since is None:
         _install(app, agent, model_file, started)
         if announce:
@@ -271,7 +314,9 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     # checked and published under the record's lock: no choice lands in between
     try:
         async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
-            if shared.newest_number() > since[1]:
+            # a PUT or DELETE /model that arrived after the pull began wins, even while
+            # it still loads: its number is above since[1]
+            if max(shared.newest_number(), shared.reserved()) > since[1]:
                 return _drop(model_file)
             _install(app, agent, model_file, started)
             shared.write(model_file, model_server)
@@ -312,6 +357,50 @@ async def _wait_through_cancels(task: asyncio.Future[Any]) -> None:
             continue  # the caller re-raises the first cancel once the task is done
 
 
+async def _serve_in_turn(app: Any, ticket: int, install: Callable[[], None],
+                         model_file: Path | None,
+                         model_server: dict[str, Any] | None, *, announce: bool) -> None:
+    """Make the change numbered ``ticket`` (``install()``, holding the swap lock) and
+    record it, unless a change that arrived after it is served already: then raise 409.
+
+    Checked and recorded under the record's lock, with no await in between: no
+    other worker's change lands between the two, and a cancel cannot leave the
+    change made here and not recorded.
+    """
+    from dialogflowlite.server.process_lock import process_lock
+
+    def make() -> None:
+        install()
+        app.ctx.served_ticket = ticket
+
+    shared = getattr(app.ctx, "shared_model", None) if announce else None
+    if shared is not None:
+        try:
+            async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
+                _refuse_if_overtaken(app, ticket, shared.newest_number())
+                make()
+                shared.write(model_file, model_server, number=ticket)
+            return
+        except OSError as e:  # no lock to be had: made here only, as a publish that fails
+            shared.not_told(e)
+            if getattr(app.ctx, "served_ticket", 0) == ticket:  # made before the error
+                return
+    _refuse_if_overtaken(app, ticket, 0)
+    make()
+
+
+def _refuse_if_overtaken(app: Any, ticket: int, recorded: int) -> None:
+    """Raise 409 when a change numbered above ``ticket`` is served (``recorded``: the
+    newest number the workers recorded)."""
+    from dialogflowlite.errors import ApiError
+
+    if max(getattr(app.ctx, "served_ticket", 0), recorded) > ticket:
+        raise ApiError(409, "Conflict",
+                       "a model change (PUT or DELETE /model) that arrived after this one "
+                       "was made while this one loaded, and is what the server serves; "
+                       "this request changed nothing")
+
+
 def _drop(model_file: Path) -> None:
     # the loaded agent shares the running model's stores: they stay open; nothing else
     # holds it, so it is freed
@@ -345,15 +434,22 @@ def serve_agent(app: Any, agent: Any, model_file: Path, started: float) -> float
     return seconds
 
 
-async def unload_model(app: Any, *, announce: bool = True) -> None:
+async def unload_model(app: Any, *, announce: bool = True, ticket: int | None = None) -> None:
     """Serve no model (``DELETE /model``): later requests get 409, as in Rasa.
 
     Turns already running finish on the model they began with (they hold
     its agent). The stores stay open for the next ``PUT /model`` and close
     at the server's stop; the unloaded agent's pending reminders are
     cancelled then too (see :func:`retire_agent`).
+
+    ``ticket``: as for :func:`swap_model`, a 409 when a change that arrived
+    later is served already.
     """
     async with app.ctx.model_swap_lock:
+        if ticket is not None:
+            await _serve_in_turn(app, ticket, lambda: _unload_holding_lock(app), None, None,
+                                 announce=announce)
+            return
         _unload_holding_lock(app)
         if announce:
             await _finish(_announce(app, None, None))
@@ -385,6 +481,8 @@ async def _announce(app: Any, model_file: Path | None,
 #: in ``models/``: the latest model choice of any worker, and the lock its writers hold
 SHARED_CHOICE_FILE = ".served.json"
 SHARED_CHOICE_LOCK = ".served.lock"
+#: in ``models/``: the highest number handed to a ``PUT`` or ``DELETE /model`` as it arrived
+SHARED_TICKET_FILE = ".served.tickets.json"
 
 
 @dataclass
@@ -418,6 +516,35 @@ class SharedModelChoice:
     def path(self) -> Path:
         return self.folder / SHARED_CHOICE_FILE
 
+    async def reserve(self) -> int | None:
+        """The number of a ``PUT`` or ``DELETE /model`` arriving now: higher than every
+        choice recorded or numbered so far, in any worker; None when it cannot be kept
+        (the choice is then recorded as it is made, as :meth:`publish` does)."""
+        from dialogflowlite.server.process_lock import process_lock
+
+        try:
+            async with process_lock(self.folder / SHARED_CHOICE_LOCK):
+                ticket = max(self.newest_number(), self.reserved()) + 1
+                self._write_json(self.folder / SHARED_TICKET_FILE,
+                                 {"run": self.run_id, "reserved": ticket})
+        except OSError as e:
+            logger.warning("a model change cannot be numbered as it arrives, so a slower "
+                           "earlier one may still replace it: writing %s failed: %s",
+                           self.folder / SHARED_TICKET_FILE, e)
+            return None
+        return ticket
+
+    def reserved(self) -> int:
+        """The highest number :meth:`reserve` handed out in this server's run (0: none)."""
+        try:
+            data = json.loads((self.folder / SHARED_TICKET_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return 0
+        if not isinstance(data, dict) or data.get("run") != self.run_id \
+                or not isinstance(data.get("reserved"), int):
+            return 0
+        return data["reserved"]
+
     async def publish(self, model_file: Path | None,
                       model_server: dict[str, Any] | None) -> None:
         """Record this worker's choice (``None``: no model) as the newest one."""
@@ -429,24 +556,31 @@ class SharedModelChoice:
         except OSError as e:
             self.not_told(e)
 
-    def write(self, model_file: Path | None, model_server: dict[str, Any] | None) -> None:
-        """:meth:`publish`, for a caller holding the record's lock."""
+    def write(self, model_file: Path | None, model_server: dict[str, Any] | None,
+              number: int | None = None) -> None:
+        """:meth:`publish`, for a caller holding the record's lock; ``number``: the one
+        :meth:`reserve` gave the choice (higher than the recorded one), else the next."""
         try:
-            record = self._read()
-            number = max(self.seen, record.get("number", 0) if record else 0) + 1
+            if number is None:
+                # above the numbers reserved too: none is used twice
+                number = max(self.newest_number(), self.reserved()) + 1
             data = {"run": self.run_id, "number": number,
                     "model_file": str(model_file) if model_file is not None else None,
                     "model_server": model_server}
-            partial = self.path.with_name(f"{SHARED_CHOICE_FILE}.{os.getpid()}")
-            # owner-only: a model server's headers may hold its access token
-            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(partial, self.path)  # readers never see half a file
+            self._write_json(self.path, data)
             self.seen = number
             self._read_as = self._signature()
         except OSError as e:
             self.not_told(e)
+
+    @staticmethod
+    def _write_json(path: Path, data: dict[str, Any]) -> None:
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        # owner-only: a model server's headers may hold its access token
+        handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        os.replace(partial, path)  # readers never see half a file
 
     def not_told(self, e: OSError) -> None:
         """Log that the other workers keep their model, as writing the record failed."""

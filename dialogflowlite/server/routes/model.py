@@ -46,12 +46,13 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
     ``timeout``, ``wait_time_between_pulls``, ...). As in Rasa, the server then keeps
     pulling from there every ``wait_time_between_pulls`` seconds (100 unless given; 0 or
     null: this once), instead of any model server it pulled from before. A download
-    that is not a model is a 400, and the running model stays.
+    that is not a model is a 400, and the running model stays, as it does (409)
+    when a ``PUT`` or ``DELETE /model`` that arrived later was served meanwhile.
     """
     from dialogflowlite.errors import ConfigError
     from dialogflowlite.server import validation
     from dialogflowlite.server.model_server import ModelServer, pull_later, share_pulls
-    from dialogflowlite.server.models import swap_model
+    from dialogflowlite.server.models import choice_ticket, swap_model
 
     url = section.get("url") if isinstance(section, dict) else None
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -65,10 +66,14 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
         message = e.message.replace("endpoints.yml models", "'model_server'")
         raise validation.bad_request(message, parameter="model_server") from e
     loaded: list[Path] = []
+    # numbered before the download: a PUT or DELETE /model arriving while it downloads
+    # is a later choice, which wins
+    ticket = await choice_ticket(app)
 
     async def switch(pulled: Path) -> None:
         # the other workers switch too, and pull from this server from then on
-        loaded.append(await swap_model(app, str(pulled), model_server=dict(section)))
+        loaded.append(await swap_model(app, str(pulled), model_server=dict(section),
+                                       ticket=ticket))
 
     # no `current`: the same bytes as the running model are still a model to switch to;
     # take=False: the model the server serves now, never one pulled from it earlier
@@ -90,7 +95,7 @@ def blueprint() -> Blueprint:
     from dialogflowlite.dialogue.domain_json import domain_to_dict
     from dialogflowlite.server import validation
     from dialogflowlite.server.handling import no_agent
-    from dialogflowlite.server.models import swap_model, unload_model
+    from dialogflowlite.server.models import choice_ticket, swap_model, unload_model
 
     bp = Blueprint("model_api")
 
@@ -164,12 +169,15 @@ def blueprint() -> Blueprint:
             # silently reload that one
             raise validation.bad_request("the field 'model_file' is empty; pass the path of "
                                          "a model file on the server", parameter="model_file")
-        await swap_model(request.app, model_file)
+        # numbered as it arrives: of two changes, the later one is served (the earlier,
+        # loading longer, is a 409)
+        ticket = await choice_ticket(request.app)
+        await swap_model(request.app, model_file, ticket=ticket)
         return empty(status=204)
 
     @bp.delete("/model", name="unload_model", ctx_auth=True)
     async def delete_model(request: Request) -> HTTPResponse:
-        await unload_model(request.app)
+        await unload_model(request.app, ticket=await choice_ticket(request.app))
         return empty(status=204)
 
     @bp.get("/domain", name="domain", ctx_auth=True)

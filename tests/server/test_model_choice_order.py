@@ -1,0 +1,240 @@
+"""Model changes made one after the other (``PUT`` and ``DELETE /model``): the one that
+arrived last is served, whichever loads or downloads faster; the earlier one, finished
+later, is a 409 and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from serving_helpers import StubHttpServer, request, serving
+from test_model_choice_edges import _fake_worker, _loads_without_models
+from test_model_workers import other_model, two_workers  # noqa: F401 (fixtures)
+
+#: seconds a test waits for a step that takes well under one
+PATIENCE = 60.0
+
+
+class Gate:
+    """A step held until :meth:`open` (threads and the event loop alike): ``reached``
+    is set once something waits at it."""
+
+    def __init__(self) -> None:
+        self.reached, self.opened = threading.Event(), threading.Event()
+
+    def wait(self) -> None:
+        self.reached.set()
+        assert self.opened.wait(PATIENCE), "the gate was never opened"
+
+    async def until_reached(self) -> None:
+        reached = await asyncio.get_running_loop().run_in_executor(
+            None, self.reached.wait, PATIENCE)
+        assert reached, "nothing reached the gate"
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+def _held_model_server(body: bytes, gate: Gate) -> StubHttpServer:
+    """A model server that sends ``body`` once ``gate`` opens."""
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        gate.wait()
+        return 200, {"ETag": '"v1"'}, body
+
+    return StubHttpServer(answer, path="/bot.tar")
+
+
+@pytest.mark.parametrize("later", ["PUT", "DELETE"])
+def test_a_model_server_put_downloaded_after_a_later_change_is_409_and_changes_nothing(
+        make_app, other_model: Path, tmp_path: Path, later: str) -> None:  # noqa: F811
+    """The model server is slow; a ``PUT`` (or ``DELETE``) ``/model`` arriving while it
+    sends the model is served, and the download, done after it, is not switched to."""
+    gate = Gate()
+    host = _held_model_server(other_model.read_bytes(), gate)
+    (tmp_path / "models").mkdir(exist_ok=True)
+    shutil.copy(other_model, tmp_path / "models" / "chosen.tar")
+    app = make_app()
+
+    async def main() -> tuple[Any, Any]:
+        first = asyncio.create_task(request(app, "put", "/model", json={"model_server": {
+            "url": host.url, "wait_time_between_pulls": 0}}))
+        await gate.until_reached()  # the first change downloads
+        if later == "PUT":
+            second = await request(app, "put", "/model", json={"model_file": "models/chosen.tar"})
+        else:
+            second = await request(app, "delete", "/model")
+        gate.open()
+        return await first, second
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        gate.open()
+        host.close()
+    assert second.status == 204, second.text
+    assert first.status == 409, first.text
+    assert "arrived after this one" in first.json["message"]
+    if later == "PUT":
+        assert app.ctx.model_file == tmp_path / "models" / "chosen.tar"
+    else:
+        assert app.ctx.agent is None
+    # the dropped download is not left as the newest model for the next start
+    assert list((tmp_path / "models").glob("pulled*")) == []
+
+
+def test_a_put_that_loads_slowly_is_served_before_a_later_quick_put_of_the_same_worker(
+        make_app, other_model: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
+    """One worker loads one model at a time, in the order its ``PUT`` requests arrived: the
+    later one waits for the earlier one and then replaces it (both are 204)."""
+    from dialogflowlite.server import models
+
+    (tmp_path / "models").mkdir(exist_ok=True)
+    for name in ("slow.tar", "quick.tar"):
+        shutil.copy(other_model, tmp_path / "models" / name)
+    gate = Gate()
+    load = models.load_server_agent
+
+    def load_slow_slowly(config: Any, model_file: Path | None = None,
+                         stores: Any = None) -> Any:
+        if model_file is not None and model_file.name == "slow.tar":
+            gate.wait()
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", load_slow_slowly)
+    app = make_app()
+
+    async def main() -> tuple[Any, Any]:
+        first = asyncio.create_task(
+            request(app, "put", "/model", json={"model_file": "models/slow.tar"}))
+        await gate.until_reached()
+        second = asyncio.create_task(
+            request(app, "put", "/model", json={"model_file": "models/quick.tar"}))
+        # the second has arrived (it is numbered) while the first still loads
+        for _ in range(int(PATIENCE * 100)):
+            if getattr(app.ctx, "choice_tickets", 0) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert app.ctx.choice_tickets == 2 and not first.done()
+        gate.open()
+        return await first, await second
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        gate.open()
+    assert (first.status, second.status) == (204, 204), (first.text, second.text)
+    assert app.ctx.model_file == tmp_path / "models" / "quick.tar"
+
+
+def test_a_put_that_loads_longer_than_a_later_put_in_another_worker_is_409(
+        two_workers, tiny_project: Path, monkeypatch) -> None:  # noqa: F811
+    """``run --workers``: the first ``PUT`` goes to one worker and loads slowly, the second
+    to the other and loads at once. Every worker then serves the second."""
+    from dialogflowlite.server import models
+
+    one, two = two_workers
+    first_model = Path(one.ctx.config.model_path)
+    shutil.copy(first_model, tiny_project / "models" / "chosen.tar")
+    gate = Gate()
+    load = models.load_server_agent
+
+    def load_other_slowly(config: Any, model_file: Path | None = None,
+                          stores: Any = None) -> Any:
+        if model_file is not None and model_file.name == "other.tar":
+            gate.wait()
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", load_other_slowly)
+
+    async def put(session: aiohttp.ClientSession, url: str, model_file: str) -> int:
+        async with session.put(f"{url}/model", json={"model_file": model_file}) as response:
+            return response.status
+
+    async def served(session: aiohttp.ClientSession, url: str) -> str:
+        async with session.get(f"{url}/status") as response:
+            return (await response.json())["model_file"]
+
+    async def main() -> tuple[int, int, list[str]]:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            first = asyncio.create_task(put(session, url_one, "models/other.tar"))
+            await gate.until_reached()  # the first model loads
+            second = await put(session, url_two, "models/chosen.tar")
+            gate.open()
+            return await first, second, [await served(session, url)
+                                         for url in (url_one, url_two)]
+
+    try:
+        first, second, serving_now = asyncio.run(main())
+    finally:
+        gate.open()
+    assert (first, second) == (409, 204)
+    assert serving_now == ["chosen.tar", "chosen.tar"]
+
+
+# --- the numbers of changes and pulls, with fakes: no timing ------------------------------
+
+def test_a_pull_that_began_before_a_put_arrived_does_not_overtake_it_while_it_loads(
+        tmp_path: Path, monkeypatch) -> None:
+    """A pull finishes while a ``PUT`` that arrived after it began still loads (in another
+    worker): the pull is dropped, and the ``PUT`` is served and recorded when it is done."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    pulling, putting = _fake_worker(tmp_path), _fake_worker(tmp_path)
+
+    async def main() -> tuple[Path | None, Path | None]:
+        mark = models.choice_mark(pulling)  # the pull begins
+        ticket = await models.choice_ticket(putting)  # the PUT arrives
+        pulled = await models.swap_model(pulling, str(tmp_path / "pulled.tar"), since=mark)
+        put = await models.swap_model(putting, str(tmp_path / "put.tar"), ticket=ticket)
+        return pulled, put
+
+    pulled, put = asyncio.run(main())
+    assert pulled is None and pulling.ctx.model_file is None
+    assert put == putting.ctx.model_file == tmp_path / "put.tar"
+    assert putting.ctx.shared_model.latest()["model_file"] == str(tmp_path / "put.tar")
+
+
+def test_a_change_that_never_finished_does_not_drop_the_pulls_after_it(
+        tmp_path: Path, monkeypatch) -> None:
+    """A ``PUT`` numbered as it arrived whose model did not load: a pull that begins
+    after it is served."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    app = _fake_worker(tmp_path)
+
+    async def main() -> Path | None:
+        await models.choice_ticket(app)  # a PUT that then failed
+        mark = models.choice_mark(app)
+        return await models.swap_model(app, str(tmp_path / "pulled.tar"), since=mark)
+
+    assert asyncio.run(main()) == tmp_path / "pulled.tar"
+    assert app.ctx.model_file == tmp_path / "pulled.tar"
+
+
+def test_an_earlier_put_finishing_after_a_later_one_in_the_same_worker_is_409(
+        tmp_path: Path, monkeypatch) -> None:
+    """One worker, no ``--workers``: the numbers alone order the changes."""
+    from dialogflowlite.errors import ApiError
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    app = _fake_worker(tmp_path, shared_model=None)
+
+    async def main() -> None:
+        earlier = await models.choice_ticket(app)
+        later = await models.choice_ticket(app)
+        await models.swap_model(app, str(tmp_path / "later.tar"), ticket=later)
+        with pytest.raises(ApiError) as refused:
+            await models.swap_model(app, str(tmp_path / "earlier.tar"), ticket=earlier)
+        assert refused.value.status == 409
+
+    asyncio.run(main())
+    assert app.ctx.model_file == tmp_path / "later.tar"
