@@ -108,7 +108,7 @@ def test_the_project_loads_strictly_with_the_expected_counts(zhbot) -> None:
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "test_stories": 19,
+        "test_stories": 21,
     }
     assert project.nlu.retrieval_intents == ["faq"]
     assert not (zhbot / "template.yml").exists()
@@ -123,9 +123,9 @@ def test_every_test_story_passes(zhbot) -> None:
     code = main(["test", "--project", str(zhbot), "--fail-on-prediction-errors"])
     report = json.loads((zhbot / "results" / "story_report.json").read_text(encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 19,
-                                               "with_warnings": 0, "total": 19}
-    assert report["user_turns"] == {"total": 59, "intent_errors": 0, "entity_errors": 0}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 21,
+                                               "with_warnings": 0, "total": 21}
+    assert report["user_turns"] == {"total": 67, "intent_errors": 0, "entity_errors": 0}
     assert code == 0
 
 
@@ -183,6 +183,38 @@ def test_stopping_the_order_form_goes_by_rules_whatever_came_before(agent, befor
             "order_form", "utter_take_your_time", "order_form", "utter_ask_continue",
             "utter_take_your_time", "utter_ask_continue", *then], sender
         assert {policy for _, policy in acted} == {"RulePolicy"}, (sender, acted)
+
+
+def test_every_answer_to_going_on_goes_by_rules(zhbot, agent) -> None:
+    """Whatever intent answers 还需要继续查询订单吗？, a rule decides what follows, not
+    the dialogue model: 取消 (`stop`) cancels as 不 does, and an order number (`inform`)
+    goes on with the lookup, which keeps it."""
+    domain = load_project(zhbot, strict=True).domain
+    expected = {"stop": ["action_deactivate_loop", "utter_query_cancelled"],
+                "deny": ["action_deactivate_loop", "utter_query_cancelled"],
+                "affirm": ["order_form"], "inform": ["order_form"]}
+    wrong = {}
+    for intent in [*domain.intents, "nlu_fallback"]:
+        acted = bot_actions(agent, f"going-on-{intent}", ["check_order", "stop", intent])
+        answer = acted[len(["order_form", "utter_ask_continue"]):]
+        names = [name for name, _ in answer]
+        by_rules = bool(answer) and {policy for _, policy in answer} == {"RulePolicy"}
+        if not by_rules or names != expected.get(intent, names):
+            wrong[intent] = answer
+    assert wrong == {}
+    bot_actions(agent, "number-after-stop",
+                ["check_order", "stop", 'inform{"order_number": "DD52719034"}'])
+    tracker = asyncio.run(agent.get_tracker("number-after-stop"))
+    assert tracker.get_slot("order_number") == "DD52719034"
+    assert tracker.get_slot("requested_slot") == "phone_tail"
+
+
+@pytest.mark.parametrize("before", [[], ["check_order", "stop", "deny"]])
+def test_a_stop_outside_the_order_form_goes_by_a_rule(agent, before) -> None:
+    """算了 when no lookup runs (after 还有其他可以帮您的吗？) gets the same answer as 不,
+    by a rule, not 还需要继续查询订单吗？ with nothing to go on with."""
+    acted = bot_actions(agent, f"stop-outside-{len(before)}", [*before, "stop"])
+    assert acted[-1] == ("utter_anytime", "RulePolicy"), acted
 
 
 def test_a_hesitation_is_not_a_yes(agent) -> None:
