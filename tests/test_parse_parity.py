@@ -66,7 +66,7 @@ def test_a_tagged_entity_has_the_keys_in_rasa_s_order() -> None:
 def test_an_entity_without_confidence_reads_as_rasa_s_regex_match() -> None:
     entity = Entity("zipcode", 3, 8, "10115", extractor="RegexEntityExtractor")
     assert list(entity.to_dict()) == ["entity", "start", "end", "value", "extractor"]
-    # written in the message (`/book{"city": "Oslo"}`): no extractor
+    # an annotation of the training data: no extractor
     assert list(Entity("city", 5, 9, "Oslo", role="to").to_dict()) == [
         "entity", "start", "end", "role", "value"]
 

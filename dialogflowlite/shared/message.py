@@ -9,6 +9,7 @@ the gold labels) and a message being parsed (components fill in the predicted
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,9 @@ class Entity:
     extra: dict[str, Any] = field(default_factory=dict)
     role_confidence: float | None = None
     group_confidence: float | None = None
+    #: the order an extractor writes its keys in, where it differs from the usual one
+    #: (see :meth:`to_dict`); only the JSON shows it, so it takes no part in comparing
+    key_order: tuple[str, ...] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The entity as one entry of Rasa's parse result ``entities`` list.
@@ -116,14 +120,17 @@ class Entity:
         ``confidence_entity`` when the extractor gives one (the trained taggers do,
         regexes and lookup tables do not), ``role`` and ``group`` when set (each
         followed by ``confidence_role`` / ``confidence_group`` when the extractor gives
-        one), ``extractor`` unless the entity was written in the message
-        (``/intent{...}``), and ``processors`` when a processor
+        one), ``extractor`` when an extractor found it (an annotation has none), and
+        ``processors`` when a processor
         (``EntitySynonymMapper``) changed the entity. The keys of ``extra`` follow.
 
         The keys come in the order Rasa's DIETClassifier and EntitySynonymMapper
         write them (clients that print the JSON show the same): type, offsets,
         confidence, role and group, then ``value``, ``extractor`` and ``processors``;
         a regex match, having no confidence, role or group, reads as Rasa's does.
+        An entity with a ``key_order`` (Rasa's Duckling and spaCy extractors, an
+        entity written in the message, one read back from JSON) gives those keys
+        first, in that order, and any others after them in the usual order.
         """
         result: dict[str, Any] = {"entity": self.entity, "start": self.start, "end": self.end}
         optional = (
@@ -141,13 +148,15 @@ class Entity:
             result["processors"] = list(self.processors)
         for key, value in self.extra.items():
             result.setdefault(key, value)
+        if self.key_order:
+            result = _ordered(result, self.key_order)
         return result
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entity:
         """Read an entity from Rasa's JSON (parse results, tracker events, training data);
         an absent optional key reads as ``None`` (or no processors), and any other key
-        goes to ``extra``, so :meth:`to_dict` gives back what was read."""
+        goes to ``extra``, so :meth:`to_dict` gives back what was read, in its order."""
         return cls(
             entity=data["entity"],
             start=int(data.get("start", 0) or 0),
@@ -161,6 +170,7 @@ class Entity:
             extra={key: value for key, value in data.items() if key not in ENTITY_KEYS},
             role_confidence=data.get("confidence_role"),
             group_confidence=data.get("confidence_group"),
+            key_order=tuple(data),
         )
 
     @property
@@ -172,6 +182,14 @@ class Entity:
         if self.group:
             label += f"#group={self.group}"
         return label
+
+
+def _ordered(entity: dict[str, Any], order: Sequence[str]) -> dict[str, Any]:
+    """``entity`` with the keys of ``order`` first, in that order, then the others as
+    they were."""
+    ordered = {key: entity[key] for key in order if key in entity}
+    ordered.update((key, value) for key, value in entity.items() if key not in ordered)
+    return ordered
 
 
 @dataclass

@@ -27,6 +27,10 @@ from dialogflowlite.shared.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "duckling.json"
+#: the order of the keys of Rasa's Duckling entities, which clients printing the JSON show
+DUCKLING_KEY_ORDER = (
+    "start", "end", "text", "value", "confidence", "additional_info", "entity", "extractor",
+)
 
 
 def duckling_value(match: dict[str, Any]) -> Any:
@@ -150,6 +154,7 @@ class DucklingEntityExtractor(NluComponent):
                         "confidence": 1.0,
                         "additional_info": match.get("value"),
                     },
+                    key_order=DUCKLING_KEY_ORDER,
                 )
             )
         return entities

@@ -7,7 +7,10 @@ list value gives one entity per element), as in Rasa, or, here only, a list
 of entity objects with ``entity``, ``value`` and optional ``role`` /
 ``group`` (Rasa takes ``/book[`` for the intent's name and so refuses it with
 a warning). Every entity spans the JSON text, as Rasa's ``start`` and ``end``
-do. Text after the JSON is left out with a warning and the entities are
+do, and reads as Rasa 3's ``RegexMessageHandler`` writes it: ``entity``,
+``value``, ``start``, ``end``, then ``"extractor": "RegexMessageHandler"``
+(role and group, which only the list form gives, come before the extractor).
+Text after the JSON is left out with a warning and the entities are
 kept, as Rasa does; JSON that does not parse is ignored with a warning, like
 Rasa does, and so is a confidence that is no number from 0 to 1.
 """
@@ -24,6 +27,10 @@ from dialogflowlite.shared.message import Entity, IntentPrediction, Message
 logger = logging.getLogger(__name__)
 
 SHORTCUT_PREFIX = "/"
+#: the extractor Rasa 3 names on the entities of such a message
+SHORTCUT_EXTRACTOR = "RegexMessageHandler"
+#: the order of Rasa 3's keys for them
+_KEY_ORDER = ("entity", "value", "start", "end")
 _SHORTCUT = re.compile(
     r"^/(?P<intent>[^\s{@\[/][^\s{@\[]*)"
     r"(?:@(?P<confidence>[^\s{\[]*))?"
@@ -58,12 +65,12 @@ def _entities(raw: str, start: int, text: str) -> list[Entity]:
     if isinstance(parsed, dict):
         for name, values in parsed.items():
             for value in values if isinstance(values, list) else [values]:
-                entities.append(Entity(str(name), start, end, value))
+                entities.append(_written_entity(str(name), start, end, value))
     elif isinstance(parsed, list) and all(isinstance(e, dict) and "entity" in e for e in parsed):
         for item in parsed:
             group = item.get("group")
             entities.append(
-                Entity(
+                _written_entity(
                     str(item["entity"]),
                     start,
                     end,
@@ -79,6 +86,13 @@ def _entities(raw: str, start: int, text: str) -> list[Entity]:
             text,
         )
     return entities
+
+
+def _written_entity(name: str, start: int, end: int, value: Any,
+                    role: str | None = None, group: str | None = None) -> Entity:
+    """An entity written in the message, with Rasa 3's extractor and key order."""
+    return Entity(name, start, end, value, role=role, group=group,
+                  extractor=SHORTCUT_EXTRACTOR, key_order=_KEY_ORDER)
 
 
 def _confidence(raw: str | None, text: str) -> float:

@@ -16,6 +16,8 @@ from dialogflowlite.shared.message import Entity, Message
 
 #: spaCy components that set ``doc.ents``
 ENTITY_COMPONENTS = ("ner", "entity_ruler")
+#: the order of the keys of Rasa's spaCy entities, which clients printing the JSON show
+SPACY_KEY_ORDER = ("entity", "value", "start", "confidence", "end", "extractor")
 
 
 def has_entity_recognizer(model: str) -> bool:
@@ -76,5 +78,6 @@ class SpacyEntityExtractor(NluComponent):
                 # as Rasa's: spaCy gives no confidence, written as `confidence: null`
                 message.entities.append(
                     Entity(ent.label_, ent.start_char, ent.end_char, ent.text,
-                           extractor=self.name, extra={"confidence": None})
+                           extractor=self.name, extra={"confidence": None},
+                           key_order=SPACY_KEY_ORDER)
                 )

@@ -29,6 +29,9 @@ from collections.abc import Sequence
 from dialogflowlite.shared.message import Entity, Token
 
 OUTSIDE = "O"
+#: the most characters between two words that one predicted entity spans, as in
+#: Rasa's extractors: words further apart (two spaces between them) are two entities
+MAX_GAP_IN_ENTITY = 1
 _ROLE = "#role="
 _GROUP = "#group="
 
@@ -138,9 +141,19 @@ def entities_from_bio(
     its least sure word). ``role_confidences`` and ``group_confidences`` (one
     per token) give the span's role and group confidences the same way, for a
     span that has a role or group.
+
+    As in Rasa, a chunk of tags is cut where two of its tokens are more than
+    :data:`MAX_GAP_IN_ENTITY` characters apart (``New  York`` with two spaces is
+    two entities); words one space apart, and punctuation tokens next to a word,
+    stay together.
     """
     entities = []
-    for label, first, last in bio_spans(tags):
+    chunks = [
+        (label, first, last)
+        for label, chunk_first, chunk_last in bio_spans(tags)
+        for first, last in _close_runs(tokens, chunk_first, chunk_last)
+    ]
+    for label, first, last in chunks:
         start, end = tokens[first].start, tokens[last - 1].end
         entity, role, group = split_label(label)
         entities.append(
@@ -158,6 +171,19 @@ def entities_from_bio(
             )
         )
     return entities
+
+
+def _close_runs(tokens: Sequence[Token], first: int, last: int) -> list[tuple[int, int]]:
+    """``tokens[first:last]`` cut into runs ``(first, last + 1)`` whose neighbouring
+    tokens are at most :data:`MAX_GAP_IN_ENTITY` characters apart."""
+    runs = []
+    begin = first
+    for i in range(first + 1, last):
+        if tokens[i].start - tokens[i - 1].end > MAX_GAP_IN_ENTITY:
+            runs.append((begin, i))
+            begin = i
+    runs.append((begin, last))
+    return runs
 
 
 def _span_lowest(values: Sequence[float] | None, first: int, last: int) -> float | None:

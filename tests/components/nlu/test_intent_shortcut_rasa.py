@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
 from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
+from dialogflowlite.shared.message import Message
 
 
 def _spans(text: str) -> list[tuple[str, object, int, int]]:
@@ -55,3 +57,29 @@ def test_a_list_of_entity_objects_is_read_here_only() -> None:
     [entity] = message.entities
     assert (entity.entity, entity.value, entity.role, entity.group) == ("city", "Rome", "to", "1")
     assert (entity.start, entity.end) == (text.index("["), len(text))
+
+
+def test_entities_read_as_rasa_3_writes_them() -> None:
+    # Rasa 3's RegexMessageHandler: entity, value, start, end, and itself as extractor
+    text = '/inform{"city": "Berlin", "cuisine": ["thai", "lao"]}'
+    message = parse_intent_shortcut(text)
+    assert message is not None
+    entities = message.parse_result()["entities"]
+    assert json.dumps(entities[0]) == (
+        '{"entity": "city", "value": "Berlin", "start": 7, "end": 53, '
+        '"extractor": "RegexMessageHandler"}'
+    )
+    assert [list(e) for e in entities] == [["entity", "value", "start", "end", "extractor"]] * 3
+    # read back from a tracker event, the entities keep that order
+    again = Message.from_parse_result(message.parse_result())
+    assert again.parse_result()["entities"] == entities
+    assert [list(e) for e in again.parse_result()["entities"]] == [list(e) for e in entities]
+
+
+def test_a_listed_entity_keeps_its_role_and_group_before_the_extractor() -> None:
+    text = '/book[{"entity": "city", "value": "Rome", "role": "to", "group": 1}]'
+    message = parse_intent_shortcut(text)
+    assert message is not None
+    [entity] = message.parse_result()["entities"]
+    assert list(entity) == ["entity", "value", "start", "end", "role", "group", "extractor"]
+    assert entity["extractor"] == "RegexMessageHandler"

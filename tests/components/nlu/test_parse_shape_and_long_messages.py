@@ -100,13 +100,14 @@ def test_an_extractors_own_keys_are_read_and_written_back() -> None:
     assert (clash["entity"], clash["value"]) == ("city", "Berlin")
 
 
-def test_an_entity_written_in_the_message_has_no_extractor_key() -> None:
-    # Rasa's RegexMessageHandler gives entity, value, start and end only
+def test_an_entity_written_in_the_message_names_rasas_regex_message_handler() -> None:
+    # Rasa 3's agent.parse_message of '/greet{"name": ...}' gives entity, value, start,
+    # end and "extractor": "RegexMessageHandler"
     message = parse_intent_shortcut('/book{"city": "Rome"}')
     assert message is not None
     [entity] = message.parse_result()["entities"]
-    assert set(entity) == {"entity", "start", "end", "value"}
-    assert (entity["entity"], entity["value"]) == ("city", "Rome")
+    assert entity == {"entity": "city", "value": "Rome", "start": 5, "end": 21,
+                      "extractor": "RegexMessageHandler"}
 
 
 # ---------------------------------------------------------------- long messages

@@ -93,14 +93,44 @@ def test_bilou_spans_end_after_last_and_unit_tags() -> None:
 
 
 def test_entities_from_bio_uses_character_offsets_and_lowest_confidence() -> None:
-    text = "  book  Hotel   Adlon, please"
+    text = "  book  Hotel Adlon, please"
     tokens = words(text)
     tags = ["O", "B-hotel", "I-hotel", "O", "O"]
     [entity] = entities_from_bio(text, tokens, tags, [0.2, 0.9, 0.7, 0.5, 0.5], extractor="X")
-    assert (entity.start, entity.end) == (8, 21)
-    assert entity.value == "Hotel   Adlon" == text[entity.start : entity.end]
+    assert (entity.start, entity.end) == (8, 19)
+    assert entity.value == "Hotel Adlon" == text[entity.start : entity.end]
     assert entity.confidence == pytest.approx(0.7)
     assert entity.extractor == "X"
+
+
+@pytest.mark.parametrize("tags", [
+    ["O", "B-hotel", "I-hotel", "I-hotel", "O"],
+    ["O", "B-hotel", "I-hotel", "L-hotel", "O"],
+])
+def test_words_more_than_one_character_apart_are_two_entities(tags: list[str]) -> None:
+    # as Rasa's extractors decode tags: same-tag words more than one character apart
+    # (two spaces, a tab) are separate entities, each with its own lowest confidence
+    text = "book Hotel Adlon  Berlin now"
+    tokens = words(text)
+    decoded = entities_from_bio(text, tokens, tags, [0.2, 0.9, 0.7, 0.4, 0.5],
+                                role_confidences=[0.1, 0.8, 0.6, 0.3, 0.1])
+    assert [(e.entity, e.value, e.start, e.end) for e in decoded] == [
+        ("hotel", "Hotel Adlon", 5, 16), ("hotel", "Berlin", 18, 24),
+    ]
+    assert [e.confidence for e in decoded] == [pytest.approx(0.7), pytest.approx(0.4)]
+
+
+def test_single_spaced_words_and_punctuation_stay_one_entity() -> None:
+    # what corpora such as SNIPS and ATIS hold: words one space apart, punctuation
+    # tokens next to a word; the spans are those of the tags
+    text = "fly to st. louis, mo tomorrow"
+    tokens = words(text)
+    tags = ["O", "O", "B-city", "I-city", "I-city", "I-city", "I-city", "O"]
+    [entity] = entities_from_bio(text, tokens, tags)
+    assert entity.value == "st. louis, mo"
+    # one tab is one character too
+    tab = "a\tb"
+    assert [e.value for e in entities_from_bio(tab, words(tab), ["B-x", "I-x"])] == [tab]
 
 
 def test_simple_tokens_split_cjk_into_characters() -> None:
