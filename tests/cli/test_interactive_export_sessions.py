@@ -1,20 +1,21 @@
 """Where the interactive export puts the domain additions: the domain that training
 reads, with the session's ``--domain``, a config's importers, a plain ``domain``
 file or an empty ``domain/`` folder; a message whose questions an export
-interrupted or completed; and the note on files outside the session's training
-data (``--data``)."""
+interrupted or completed; the note on files outside the session's training
+data (``--data``, a config's importers); and how often an export reads the project."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from plain_data import write_files
 from scripted_prompt import ScriptedPrompt
 
 from dialogflowlite.agent import Agent
+from dialogflowlite.dialogue import interactive_export
 from dialogflowlite.dialogue.interactive import InteractiveSession
 from dialogflowlite.dialogue.interactive_export import (
     default_domain_file,
@@ -70,21 +71,13 @@ def _said(text: str, intent: str) -> list:
     return [ActionExecuted(name="action_listen"), UserUttered(text=text, parse_data=parse)]
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
 # a new intent typed at the intent question, then the three export questions
 NEW_INTENT = ["/greet", "", "", "", "so so", "mood_meh", "", "", "", "", "/export"]
 
 
 def test_a_domain_folder_given_to_the_session_takes_answers_in_it(tmp_path: Path,
                                                                    session_for) -> None:
-    root = _write(tmp_path, {"domains/main.yml": DOMAIN})
+    root = write_files(tmp_path, {"domains/main.yml": DOMAIN})
     sources = ProjectSources(domain=root / "domains")
     # the project's own places are not read when --domain names the folder
     assert default_domain_file(root, sources) == root / "domains" / "interactive_domain.yml"
@@ -99,7 +92,7 @@ def test_a_domain_folder_given_to_the_session_takes_answers_in_it(tmp_path: Path
 
 
 def test_a_domain_file_given_to_the_session_refuses_the_projects_own(tmp_path: Path) -> None:
-    root = _write(tmp_path, {"custom.yml": DOMAIN, "domain.yml": DOMAIN})
+    root = write_files(tmp_path, {"custom.yml": DOMAIN, "domain.yml": DOMAIN})
     problem = domain_path_problem("domain.yml", root, "custom.yml",
                                   sources=ProjectSources(domain="custom.yml"))
     assert problem == (
@@ -110,7 +103,7 @@ def test_a_domain_file_given_to_the_session_refuses_the_projects_own(tmp_path: P
 
 
 def test_the_domain_an_importer_names_is_the_default(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
+    root = write_files(tmp_path, {
         "bot_domain.yml": DOMAIN,
         "config.yml": """\
             importers:
@@ -125,7 +118,7 @@ def test_the_domain_an_importer_names_is_the_default(tmp_path: Path) -> None:
 
 
 def test_a_domain_file_without_a_suffix_is_the_default(tmp_path: Path) -> None:
-    root = _write(tmp_path, {"domain": DOMAIN})
+    root = write_files(tmp_path, {"domain": DOMAIN})
     assert default_domain_file(root) == root / "domain"
     export_conversations(root, [_said("so so", "mood_meh")])
     assert not (root / "domain.yml").exists()
@@ -134,7 +127,7 @@ def test_a_domain_file_without_a_suffix_is_the_default(tmp_path: Path) -> None:
 
 def test_an_empty_domain_folder_is_no_domain_yet(tmp_path: Path) -> None:
     (tmp_path / "domain").mkdir()
-    _write(tmp_path, {"data/nlu.yml": "nlu: []\n"})
+    write_files(tmp_path, {"data/nlu.yml": "nlu: []\n"})
     offered = "domain/interactive_domain.yml"
     assert default_domain_file(tmp_path) == tmp_path / offered
     # nothing in the folder would be ignored: domain.yml becomes the domain
@@ -146,7 +139,7 @@ def test_an_empty_domain_folder_is_no_domain_yet(tmp_path: Path) -> None:
 
 def test_a_cancelled_export_goes_back_to_the_message_being_corrected(tmp_path: Path,
                                                                        session_for) -> None:
-    root = _write(tmp_path, {"domain.yml": DOMAIN})
+    root = write_files(tmp_path, {"domain.yml": DOMAIN})
     # /export at the intent question of 'hello there', Ctrl-C at its first question
     session = session_for(root, ["/greet", "", "", "", "hello there", "/export",
                                  KeyboardInterrupt(), "1", "", "", "", "/export", "", "", ""])
@@ -163,8 +156,8 @@ def test_validate_takes_only_what_the_loader_read_as_the_domain(tmp_path: Path) 
     from dialogflowlite.io.validate import unreadable_files
 
     # with --data ., domain/x.yml is read (and fails) as training data, not as the domain
-    root = _write(tmp_path, {"domain.yml": DOMAIN, "domain/x.yml": "intents: [x\n",
-                             "data/nlu.yml": "nlu: []\n"})
+    root = write_files(tmp_path, {"domain.yml": DOMAIN, "domain/x.yml": "intents: [x\n",
+                                  "data/nlu.yml": "nlu: []\n"})
     project = load_project(root, strict=False,
                            sources=ProjectSources(domain="nowhere.yml", data=(str(root),)))
     broken = (root / "domain" / "x.yml").resolve()
@@ -175,7 +168,7 @@ def test_validate_takes_only_what_the_loader_read_as_the_domain(tmp_path: Path) 
 
 def test_an_export_completed_at_a_messages_question_says_the_message_is_left_out(
         tmp_path: Path, session_for) -> None:
-    root = _write(tmp_path, {"domain.yml": DOMAIN})
+    root = write_files(tmp_path, {"domain.yml": DOMAIN})
     # /export at the intent question of 'hello there', its three questions answered
     session = session_for(root, ["/greet", "", "", "", "hello there", "/export", "", "", ""])
     report = session.run()
@@ -186,14 +179,14 @@ def test_an_export_completed_at_a_messages_question_says_the_message_is_left_out
 
 
 def test_an_export_at_the_message_prompt_has_no_such_note(tmp_path: Path, session_for) -> None:
-    root = _write(tmp_path, {"domain.yml": DOMAIN})
+    root = write_files(tmp_path, {"domain.yml": DOMAIN})
     session = session_for(root, ["/greet", "", "", "", "/export", "", "", ""])
     session.run()
     assert "still being corrected" not in session.prompt.text
 
 
 def test_the_note_on_unread_files_names_the_sessions_data(tmp_path: Path) -> None:
-    root = _write(tmp_path, {"domain.yml": DOMAIN, "other/nlu.yml": "nlu: []\n"})
+    root = write_files(tmp_path, {"domain.yml": DOMAIN, "other/nlu.yml": "nlu: []\n"})
     sources = ProjectSources(data=("other",))
     conversation = _said("hello there", "greet")
     # written into the session's --data folder: training reads it, no note
@@ -207,3 +200,68 @@ def test_the_note_on_unread_files_names_the_sessions_data(tmp_path: Path) -> Non
     unread = [note for note in outside.notes if "training does not read" in note]
     assert len(unread) == 2
     assert all("is outside other/," in note for note in unread)
+
+
+def test_an_export_reads_the_project_once(tmp_path: Path, session_for, monkeypatch) -> None:
+    root = write_files(tmp_path, {"domain.yml": DOMAIN})
+    # two domain answers refused, then Enter keeps the default
+    session = session_for(root, [*NEW_INTENT, "", "", "data/domain.yml", "bot.yml", ""])
+    loads = []
+    real_load = interactive_export.load_project
+
+    def counted_load(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(interactive_export, "load_project", counted_load)
+    report = session.run()
+    assert session.prompt.text.count("is not read as the project's domain") == 2
+    assert report.domain_file == root / "domain.yml"
+    # it was read for the default, for each answer checked and again to write: 4 times
+    assert len(loads) == 1
+
+
+IMPORTER_CONFIG = """\
+    importers:
+      - name: RasaFileImporter
+        training_data_paths: [nlu_data, stories.yml]
+    """
+
+
+def test_the_note_on_unread_files_follows_the_importers_training_data(tmp_path: Path) -> None:
+    root = write_files(tmp_path, {"domain.yml": DOMAIN, "config.yml": IMPORTER_CONFIG,
+                                  "nlu_data/nlu.yml": "nlu: []\n",
+                                  "stories.yml": "stories: []\n"})
+    # the importer's folder and file are what training reads: no note (it said both were
+    # outside data/)
+    inside = export_conversations(root, [_said("hello there", "greet")],
+                                  stories_file="stories.yml", nlu_file="nlu_data/new_nlu.yml")
+    assert not any("training does not read" in note for note in inside.notes)
+    assert "hello there" in [m.text for m in load_project(root).nlu.examples]
+    # data/, which the importer replaces, is not read
+    outside = export_conversations(root, [_said("hi again", "greet")])
+    unread = [note for note in outside.notes if "training does not read" in note]
+    assert len(unread) == 2
+    assert all("is outside nlu_data/, stories.yml," in note for note in unread)
+    assert "hi again" not in [m.text for m in load_project(root).nlu.examples]
+
+
+def test_the_note_on_unread_files_knows_the_imported_projects(tmp_path: Path) -> None:
+    root = write_files(tmp_path, {
+        "bot/domain.yml": DOMAIN,
+        "bot/config.yml": "importers:\n  - name: MultiProjectImporter\nimports: [../shared]\n",
+        "shared/data/nlu.yml": "nlu: []\n"}) / "bot"
+    shared = root.parent / "shared"
+    read = export_conversations(root, [_said("hello there", "greet")],
+                                stories_file=shared / "data" / "stories.yml",
+                                nlu_file=shared / "more_nlu.yml")
+    assert not any("training does not read" in note for note in read.notes)
+    assert "hello there" in [m.text for m in load_project(root).nlu.examples]
+    # an imported project's tests are not training data
+    unread = export_conversations(root, [_said("hi again", "greet")],
+                                  stories_file=shared / "tests" / "test_stories.yml",
+                                  nlu_file=shared / "tests" / "nlu.yml")
+    notes = [note for note in unread.notes if "training does not read" in note]
+    assert len(notes) == 2
+    assert all("is outside data/," in note for note in notes)
+    assert "hi again" not in [m.text for m in load_project(root).nlu.examples]

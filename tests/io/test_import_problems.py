@@ -4,10 +4,10 @@ imported projects."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from plain_data import write_files
 
 from dialogflowlite.errors import ProjectImportError, ProjectValidationError
 from dialogflowlite.io.loader import ProjectSources, load_project
@@ -51,19 +51,11 @@ stories:
 BROKEN = "stories: [oops\n"
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
 def bot(tmp_path: Path, config: str, files: dict[str, str] | None = None) -> Path:
     """A root project with ``config``; ``bye`` has no example and ``utter_bye`` no story."""
-    return write(tmp_path / "bot", {"config.yml": config, "domain.yml": DOMAIN,
-                                    "data/nlu.yml": NLU, "data/stories.yml": STORIES,
-                                    **(files or {})})
+    return write_files(tmp_path / "bot", {"config.yml": config, "domain.yml": DOMAIN,
+                                          "data/nlu.yml": NLU, "data/stories.yml": STORIES,
+                                          **(files or {})})
 
 
 # ---------------------------------------------------------------- their own code

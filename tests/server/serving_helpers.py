@@ -9,6 +9,7 @@ an action server, and a form-free dialogue that the policies can predict.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail, naming ``what`` was awaited, after
+    ``timeout`` seconds.
+
+    Tests wait for what they need this way rather than sleeping a guessed while: the
+    suite runs on loaded machines, where a thread or a task can take seconds to start.
+    """
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}")
+        await asyncio.sleep(0.01)
+
+
+def hang_ups_counted(app: Any) -> float:
+    """How many requests ``app`` counted (in ``/metrics``) as closed by their client before
+    the answer (status 499): Sanic had noticed the lost connection and cancelled their
+    handlers."""
+    return sum(float(line.rsplit(" ", 1)[1])
+               for line in app.ctx.metrics.render().splitlines()
+               if line.startswith("dfl_http_requests_total{") and 'status="499"' in line)
 
 
 async def wait_until_healthy(url: str, timeout: float = 120.0) -> None:

@@ -166,7 +166,7 @@ def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(
 
     import aiohttp
     from failing_turns import GatedStore
-    from serving_helpers import serving
+    from serving_helpers import hang_ups_counted, serving, until
 
     from dialogflowlite.agent import Agent
     from dialogflowlite.stores.memory import MemoryLockStore
@@ -185,7 +185,8 @@ def test_the_replies_are_delivered_when_the_client_hangs_up_mid_turn(
                 posting.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await posting
-            await asyncio.sleep(0.3)  # Sanic notices the lost connection, cancels the handler
+            # Sanic notices the lost connection, cancels the handler
+            await until(lambda: hang_ups_counted(app) == 1, "the hang-up to be noticed")
             received_before = callback_receiver.received
             asyncio.get_running_loop().call_later(0.3, store.gate.set)
         return received_before

@@ -17,7 +17,10 @@ import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
 
-CHAT = textwrap.dedent("""
+#: what the chat below prints each time the console waits for the next line
+WAITING = "(waiting for a line)"
+
+CHAT = f"WAITING = {WAITING!r}\n" + textwrap.dedent("""
     import asyncio
     import sys
 
@@ -26,6 +29,15 @@ CHAT = textwrap.dedent("""
     if "--no-catch" in sys.argv:
         # as where the loop cannot handle signals: asyncio.run's SIGINT handler acts
         console._catch_sigint = lambda loop, handler: (lambda: None)
+
+    catch_sigint = console._catch_sigint
+
+    def catch_then_say_so(loop, handler):
+        stop = catch_sigint(loop, handler)
+        print(WAITING, flush=True)  # the test sends SIGINT once it reads this
+        return stop
+
+    console._catch_sigint = catch_then_say_so
 
     async def echo(message):
         return [{"text": "echo: " + message.text}]
@@ -48,9 +60,14 @@ def _interrupt_while_waiting(*args: str) -> tuple[int, str, str, float]:
         assert child.stdin is not None and child.stdout is not None
         child.stdin.write("hello\n")
         child.stdin.flush()
-        seen = [child.stdout.readline(), child.stdout.readline()]
-        assert seen[1] == "echo: hello\n", seen
-        time.sleep(0.5)  # the console is waiting for the next line now
+        seen: list[str] = []
+        # the console waits for the line after "hello" now, however slow the machine (a
+        # SIGINT before that meets asyncio.run's handler, which cancels the whole command)
+        while seen.count(WAITING + "\n") < 2:
+            line = child.stdout.readline()
+            assert line, f"the chat ended early: {seen}"
+            seen.append(line)
+        assert "echo: hello\n" in seen, seen
         child.send_signal(signal.SIGINT)
         start = time.monotonic()
         try:

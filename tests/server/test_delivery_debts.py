@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 from failing_turns import GatedStore, user_texts
-from serving_helpers import request, serving
+from serving_helpers import hang_ups_counted, request, serving, until
 from test_telegram_channel import BotApi, credentials, text_update
 
 from dialogflowlite.errors import TrackerStoreError
@@ -60,7 +60,8 @@ def test_a_turn_failing_after_telegram_hung_up_is_handled_when_it_comes_again(
                 posting.cancel()  # Telegram gave up waiting
                 with pytest.raises(asyncio.CancelledError):
                     await posting
-            await asyncio.sleep(0.2)  # Sanic notices the lost connection, cancels the handler
+            # Sanic notices the lost connection, cancels the handler
+            await until(lambda: hang_ups_counted(app) == 1, "the hang-up to be noticed")
             store.gate.set()  # ... and then the store fails
             await app.ctx.handler.finish_turns(5)
             # Telegram delivers the update again: it is handled, not skipped as taken
@@ -350,6 +351,22 @@ def platform(request: Any, register_plugin: Any) -> Any:
         yield request.param(stack, register_plugin)
 
 
+def _deliveries_waiting_for_a_turn(deliveries: Any) -> list[str]:
+    """The ids of the deliveries that found a turn of their message running in this
+    process, each noted as it begins to wait for that turn (so that a test acts
+    while it waits, however slow the machine)."""
+    waiting: list[str] = []
+    wait_for_earlier_turn = deliveries._wait_for_earlier_turn
+
+    async def noting(key: str) -> bool:
+        if deliveries.running(key) is not None:
+            waiting.append(key)
+        return await wait_for_earlier_turn(key)
+
+    deliveries._wait_for_earlier_turn = noting
+    return waiting
+
+
 def _redelivered_while_running(make_app, tiny_model: Path, platform: Platform,
                                store: GatedStore, *, wait: float | None = None,
                                later: int = 0) -> list[int]:
@@ -363,9 +380,10 @@ def _redelivered_while_running(make_app, tiny_model: Path, platform: Platform,
 
     agent = Agent.load(tiny_model, tracker_store=store, lock_store=MemoryLockStore())
     app = make_app(agent=agent, credentials=platform.credentials)
+    channel = next(c for c in app.ctx.channels if c.name() == platform.name)
     if wait is not None:
-        channel = next(c for c in app.ctx.channels if c.name() == platform.name)
         channel.deliveries.redelivery_wait = wait
+    waiting = _deliveries_waiting_for_a_turn(channel.deliveries)
 
     async def post(session: Any, url: str) -> int:
         async with session.post(url, data=platform.body, headers=platform.headers) as answer:
@@ -380,8 +398,13 @@ def _redelivered_while_running(make_app, tiny_model: Path, platform: Platform,
             with pytest.raises(asyncio.CancelledError):
                 await first
             again = asyncio.create_task(post(session, webhook))  # ... and delivers again
-            await asyncio.sleep(0.5)  # the re-delivery reaches the server, the turn runs on
-            store.gate.set()
+            try:
+                # the re-delivery reaches the server and waits for the turn, which runs on
+                await until(lambda: waiting, "the re-delivery to wait for the running turn")
+                if wait is not None:  # a short wait: it is over while the turn still runs
+                    await until(again.done, "the re-delivery to be answered")
+            finally:
+                store.gate.set()
             statuses = [await again]
             await app.ctx.handler.finish_turns(5)
             for _ in range(later):

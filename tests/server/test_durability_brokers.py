@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serving_helpers import until
 
 from dialogflowlite.brokers.base import EventBroker
 from dialogflowlite.brokers.rabbitmq import PikaEventBroker
@@ -171,7 +172,8 @@ def test_a_sql_broker_whose_database_stays_locked_keeps_the_events(tmp_path: Pat
         blocker.execute("BEGIN IMMEDIATE")
         broker.submit("fay", _turn(1))
         broker.submit("fay", _turn(2))
-        await asyncio.sleep(0.5)
+        await until(lambda: "database is locked; they are kept" in caplog.text,
+                    "the broker to find the database locked")
         blocker.execute("ROLLBACK")
         blocker.close()
         published = await broker.flush(10)

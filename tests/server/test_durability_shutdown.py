@@ -125,7 +125,7 @@ def test_a_client_that_hangs_up_mid_turn_loses_no_message(make_app, gated_agent)
     """Over a real connection: the client gives up while the turn is being stored (as a
     platform does before re-delivering); the message is stored once all the same."""
     import aiohttp
-    from serving_helpers import serving
+    from serving_helpers import hang_ups_counted, serving, until
 
     app = make_app(agent=gated_agent, credentials={"rest": None})
     store = gated_agent.tracker_store
@@ -140,7 +140,8 @@ def test_a_client_that_hangs_up_mid_turn_loses_no_message(make_app, gated_agent)
                 posting.cancel()  # the client closes the connection
                 with pytest.raises(asyncio.CancelledError):
                     await posting
-            await asyncio.sleep(0.2)  # Sanic notices the lost connection, cancels the handler
+            # Sanic notices the lost connection, cancels the handler
+            await until(lambda: hang_ups_counted(app) == 1, "the hang-up to be noticed")
             store.gate.set()
         # leaving `serving` stopped the server, which waited for the turn
 

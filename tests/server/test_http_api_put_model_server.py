@@ -12,6 +12,7 @@ from serving_helpers import (
     request,
     serving,
     train_tiny_bot_greeting,
+    until,
 )
 
 OTHER_GREETING = "Hello from the model server!"
@@ -70,10 +71,8 @@ def test_the_server_keeps_pulling_from_there(make_app, other_model) -> None:
             async with session.put(f"{url}/model", json={"model_server": {
                     "url": host.url, "wait_time_between_pulls": 0.05}}) as response:
                 assert response.status == 204, await response.text()
-            for _ in range(100):
-                if len(host.requests) >= 3:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: len(host.requests) >= 3,
+                        "a pull, then two more requests to the model server")
             async with session.post(f"{url}/webhooks/rest/webhook",
                                     json={"sender": "mo", "message": "/greet"}) as response:
                 assert (await response.json())[0]["text"] == OTHER_GREETING

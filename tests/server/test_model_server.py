@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting
+from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting, until
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.model_server import ModelServer
@@ -68,10 +68,8 @@ def test_the_server_switches_to_the_pulled_model(tiny_project: Path, host: Model
     async def scenario() -> list[str]:
         async with serving(app) as url:
             answers = [await greet(url)]
-            for _ in range(100):
-                if len(host.if_none_match) >= 3:  # pulled, then asked twice more
-                    break
-                await asyncio.sleep(0.1)
+            await until(lambda: len(host.if_none_match) >= 3,
+                        "a pull, then two more requests to the model server")
             answers.append(await greet(url))
             return answers
 

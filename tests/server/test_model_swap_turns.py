@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from serving_helpers import GREETING, serving, train_tiny_bot_greeting
+from serving_helpers import GREETING, serving, train_tiny_bot_greeting, until
 
 from dialogflowlite.server.app import ServerConfig, create_app
 
@@ -42,24 +42,17 @@ class GatedParses:
         agent.parse_messages = gated
 
 
-async def _until(condition: Any, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the server never got there")
-
-
 async def _turn_waiting_for_its_parse(app: Any, url: str, session: aiohttp.ClientSession
                                       ) -> tuple[GatedParses, asyncio.Task, asyncio.Task]:
     """A ``/model/parse`` that holds the NLU thread, and a turn whose parse waits
     behind it, begun (and holding its agent) on the running model."""
     old = GatedParses(app.ctx.agent)
     blocker = asyncio.create_task(session.post(f"{url}/model/parse", json={"text": "blocker"}))
-    await _until(lambda: "blocker" in old.parsed)
+    await until(lambda: "blocker" in old.parsed, "the blocking parse to begin")
     turn = asyncio.create_task(session.post(f"{url}/webhooks/rest/webhook",
                                             json={"sender": "t", "message": "/greet"}))
-    await _until(lambda: len(app.ctx.handler.batcher._pending) == 1)
+    await until(lambda: len(app.ctx.handler.batcher._pending) == 1,
+                "the turn's parse to wait behind it")
     return old, blocker, turn
 
 

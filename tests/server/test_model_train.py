@@ -7,6 +7,7 @@ import io
 import tarfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from serving_helpers import CONFIG, DOMAIN, RULES, StubHttpServer, request, training_body
@@ -195,20 +196,33 @@ def test_workers_take_turns_through_the_project_s_lock_file(make_app, monkeypatc
     monkeypatch.setattr(training, "train_model", fake_train)
     app = make_app()
     lock_file = training.train_lock_path(app.ctx.config.project_dir)
+    # the other process holds the lock until it is told to let go
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import fcntl, sys, time\n"
+         "import fcntl, sys\n"
          f"f = open({str(lock_file)!r}, 'a')\n"
          "fcntl.flock(f, fcntl.LOCK_EX)\n"
          "print('held', flush=True)\n"
-         "time.sleep(1.0)\n"],
-        stdout=subprocess.PIPE, text=True)
+         "sys.stdin.readline()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    async def main() -> tuple[list[float], Any]:
+        training_request = asyncio.create_task(request(
+            app, "post", "/model/train", content=training_body(CONFIG, DOMAIN, RULES),
+            headers=YAML))
+        # time enough to begin training, were the lock not waited for
+        await asyncio.sleep(1.0)
+        while_held = list(started)
+        holder.stdin.write("let go\n")
+        holder.stdin.flush()
+        return while_held, await training_request
+
     try:
         assert holder.stdout.readline().strip() == "held"
-        asked = time.monotonic()
-        answer = asyncio.run(request(app, "post", "/model/train", content=training_body(
-            CONFIG, DOMAIN, RULES), headers=YAML))
+        while_held, answer = asyncio.run(main())
     finally:
-        holder.wait(10)
-    assert answer.status == 200
-    assert started and started[0] - asked >= 0.5  # it waited for the other process
+        if holder.poll() is None:
+            holder.stdin.close()
+        holder.wait(30)
+    assert while_held == []  # it waited for the other process
+    assert answer.status == 200 and len(started) == 1

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting
+from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting, until
 from test_model_choice_edges import SlowRecord
 
 from dialogflowlite.server import workers
@@ -423,28 +423,47 @@ def test_a_model_server_put_asks_the_server_though_a_pull_of_it_is_recorded(
     assert len(downloads) == 1
 
 
-def _slow_loads(monkeypatch, seconds: float, *, only_pulled: bool = False) -> None:
-    """Every model load (or only that of a pulled model) takes ``seconds`` longer."""
-    import time
+#: how long a gated load or download waits at most for its test to let it go on (longer
+#: than any wait of the tests: a test that fails first still ends)
+GATE_LIMIT = 60.0
 
-    from dialogflowlite.server import models
 
-    load = models.load_server_agent
+class _GatedLoads:
+    """Model loads that wait in their worker thread until :meth:`open` is called: a test
+    acts while a load is under way, however slow the machine, instead of guessing how
+    long a load takes. ``gated(config, model_file)`` picks the loads that wait."""
 
-    def slow(config: Any, model_file: Path | None = None, stores: Any = None) -> Any:
-        if not only_pulled or (model_file is not None and model_file.name.startswith("pulled")):
-            time.sleep(seconds)
-        return load(config, model_file, stores)
+    def __init__(self, monkeypatch, gated: Callable[[Any, Path | None], bool]) -> None:
+        import threading
 
-    monkeypatch.setattr(models, "load_server_agent", slow)
+        from dialogflowlite.server import models
+
+        self.begun = threading.Event()
+        self._opened = threading.Event()
+        load = models.load_server_agent
+
+        def waiting(config: Any, model_file: Path | None = None, stores: Any = None) -> Any:
+            if gated(config, model_file):
+                self.begun.set()
+                self._opened.wait(GATE_LIMIT)
+            return load(config, model_file, stores)
+
+        monkeypatch.setattr(models, "load_server_agent", waiting)
+
+    def open(self) -> None:
+        """Let every waiting load, and every later one, go on."""
+        self._opened.set()
+
+
+def _is_pulled(config: Any, model_file: Path | None) -> bool:
+    return model_file is not None and model_file.name.startswith("pulled")
 
 
 def test_health_does_not_wait_for_a_model_another_worker_chose(
         two_workers, monkeypatch) -> None:
-    """A probe with a one-second timeout passes while the worker loads the new model;
-    the old model answers meanwhile."""
+    """A probe is answered while the worker loads the new model (the load waits until the
+    probe has its answer); the old model answers meanwhile."""
     one, two = two_workers
-    _slow_loads(monkeypatch, 2.0)
 
     async def main() -> None:
         async with serving(one) as url_one, serving(two) as url_two, \
@@ -452,45 +471,63 @@ def test_health_does_not_wait_for_a_model_another_worker_chose(
             async with session.put(f"{url_one}/model",
                                    json={"model_file": "models/other.tar"}) as response:
                 assert response.status == 204, await response.text()
-            probe = aiohttp.ClientTimeout(total=1.0)
-            async with session.get(f"{url_two}/health", timeout=probe) as response:
-                assert response.status == 200, await response.text()
-            # the load the probe started: the next request waits for it
+            # from here on, the second worker's loads wait for the probe's answer
+            loads = _GatedLoads(monkeypatch, lambda config, _: config is two.ctx.config)
+            try:
+                # a probe that waited for the load would time out here
+                probe = aiohttp.ClientTimeout(total=GATE_LIMIT / 2)
+                async with session.get(f"{url_two}/health", timeout=probe) as response:
+                    assert response.status == 200, await response.text()
+                # the probe started that load
+                await until(loads.begun.is_set, "the second worker to load the model")
+            finally:
+                loads.open()
+            # the next request waits for that load
             assert await _greeting(session, url_two) == OTHER_GREETING
 
     asyncio.run(main())
     assert _loads(two) == 2
 
 
-@pytest.mark.parametrize(("through", "wait"), [
-    ("pulling worker", 0.5), ("other worker", 0.5),  # while the model downloads
-    ("other worker", 1.8),  # while it loads
+@pytest.mark.parametrize(("through", "phase"), [
+    ("pulling worker", "download"), ("other worker", "download"),
+    ("other worker", "load"),
 ])
 def test_a_model_unloaded_while_a_pull_downloads_or_loads_stays_unloaded(
-        two_workers, other_model: Path, monkeypatch, through: str, wait: float) -> None:
-    """A ``DELETE /model`` answered while a pulled model downloads (one second) or
-    loads (1.5 s more) wins: the pull, finished later, does not serve its model."""
-    import time
+        two_workers, other_model: Path, monkeypatch, through: str, phase: str) -> None:
+    """A ``DELETE /model`` answered while a pulled model downloads or loads wins: the
+    pull, finished later, does not serve its model. The download (or the load) waits
+    until the ``DELETE`` is answered."""
+    import threading
 
     from dialogflowlite.server.model_server import keep_pulling
 
     one, two = two_workers
-    _slow_loads(monkeypatch, 1.5, only_pulled=True)
+    loads = _GatedLoads(monkeypatch, lambda config, model_file: phase == "load"
+                        and _is_pulled(config, model_file))
+    downloading, download_may_go_on = threading.Event(), threading.Event()
     answer = _model_server_of(other_model.read_bytes(), [])
 
-    def slow_answer(request: Any) -> tuple[int, dict, bytes]:
-        time.sleep(1.0)
+    def gated_answer(request: Any) -> tuple[int, dict, bytes]:
+        if phase == "download":
+            downloading.set()
+            download_may_go_on.wait(GATE_LIMIT)
         return answer(request)
 
     async def main() -> None:
-        with StubHttpServer(slow_answer, path="/bot.tar") as host:
+        with StubHttpServer(gated_answer, path="/bot.tar") as host:
             async with serving(one) as url_one, serving(two) as url_two, \
                     aiohttp.ClientSession() as session:
                 pulling = asyncio.create_task(keep_pulling(one, _pulls_once(one, host.url)))
-                await asyncio.sleep(wait)
-                url = url_one if through == "pulling worker" else url_two
-                async with session.delete(f"{url}/model") as response:
-                    assert response.status == 204
+                try:
+                    under_way = downloading if phase == "download" else loads.begun
+                    await until(under_way.is_set, f"the pulled model's {phase}")
+                    url = url_one if through == "pulling worker" else url_two
+                    async with session.delete(f"{url}/model") as response:
+                        assert response.status == 204
+                finally:
+                    download_may_go_on.set()
+                    loads.open()
                 await pulling
                 for url in (url_one, url_two):
                     async with session.post(f"{url}/model/parse",
@@ -509,7 +546,7 @@ def test_a_pull_that_never_switched_leaves_no_record_the_others_would_skip(
 
     one, two = two_workers
     downloads: list[Any] = []
-    _slow_loads(monkeypatch, 1.0, only_pulled=True)
+    loads = _GatedLoads(monkeypatch, _is_pulled)
 
     async def main() -> None:
         with StubHttpServer(_model_server_of(other_model.read_bytes(), downloads),
@@ -517,11 +554,14 @@ def test_a_pull_that_never_switched_leaves_no_record_the_others_would_skip(
             async with serving(one), serving(two) as url_two, \
                     aiohttp.ClientSession() as session:
                 pulling = asyncio.create_task(keep_pulling(one, _pulls_once(one, host.url)))
-                await asyncio.sleep(0.5)  # downloaded; loading
-                pulling.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await pulling
-                assert not (tiny_project / "models" / ".pulled.json").exists()
+                try:
+                    await until(loads.begun.is_set, "the pulled model's load")  # downloaded
+                    pulling.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await pulling
+                    assert not (tiny_project / "models" / ".pulled.json").exists()
+                finally:
+                    loads.open()
                 await keep_pulling(two, _pulls_once(two, host.url))
                 assert await _greeting(session, url_two) == OTHER_GREETING
 

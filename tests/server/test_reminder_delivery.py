@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 
 from serving_helpers import CallbackReceiver, request
@@ -31,9 +32,20 @@ async def remind_after_message(app, agent, channel: str, sender: str,
     response = await request(app, "post", f"/conversations/{sender}/tracker/events",
                              json=[greet_reminder()], params=params)
     assert response.status == 200, response.text
-    await asyncio.sleep(1.0)
+    await _reminder_fired(agent, sender)
     await agent.processor.reminders.close()
     return await agent.tracker_store.load_events(sender)
+
+
+async def _reminder_fired(agent, sender: str, timeout: float = 30.0) -> None:
+    """Wait until the reminder's message (``EXTERNAL: greet``) is in the conversation: a
+    loaded machine may fire it seconds late, and closing the reminders before would
+    cancel it."""
+    deadline = time.monotonic() + timeout
+    while not any(e["event"] == "user" and e["text"] == "EXTERNAL: greet"
+                  for e in await agent.tracker_store.load_events(sender)):
+        assert time.monotonic() < deadline, f"the reminder did not fire in {timeout:.0f} s"
+        await asyncio.sleep(0.05)
 
 
 def test_a_reminder_is_pushed_through_the_channel_the_user_wrote_through(

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from failing_turns import GatedStore
-from serving_helpers import request, serving
+from serving_helpers import hang_ups_counted, request, serving, until
 
 from dialogflowlite.stores.memory import MemoryLockStore
 
@@ -47,7 +47,8 @@ def test_a_client_hanging_up_is_logged_in_one_line_and_not_counted_as_a_server_e
                 posting.cancel()  # the client gives up waiting
                 with pytest.raises(asyncio.CancelledError):
                     await posting
-            await asyncio.sleep(0.3)  # Sanic notices the lost connection
+            # Sanic notices the lost connection, cancels the handler
+            await until(lambda: hang_ups_counted(app) == 1, "the hang-up to be noticed")
             store.gate.set()
             await app.ctx.handler.finish_turns(5)
 

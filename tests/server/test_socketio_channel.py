@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import socketio
-from serving_helpers import CARDS, QUICK_REPLIES, greet_with, request, serving
+from serving_helpers import CARDS, QUICK_REPLIES, greet_with, request, serving, until
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import enabled_channels
@@ -228,12 +228,14 @@ def test_settings_are_checked() -> None:
 
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"]])
 def test_pings_keep_a_quiet_connection_open(make_app, transports: list[str]) -> None:
-    app = make_app(credentials={"socketio": {"ping_interval": 0.05, "ping_timeout": 0.5}})
+    # a client that answered no ping would be dropped after 1.55 s; one answer may take
+    # 1.5 s (a loaded machine)
+    app = make_app(credentials={"socketio": {"ping_interval": 0.05, "ping_timeout": 1.5}})
 
     async def scenario(url: str) -> tuple[bool, Any]:
         widget = Widget()
         await widget.client.connect(url, transports=transports, wait_timeout=10)
-        await asyncio.sleep(1.0)  # twenty pings, each answered by the client
+        await asyncio.sleep(2.5)  # dozens of pings, each answered by the client
         alive = widget.client.connected
         await widget.client.emit("user_uttered", {"message": "/greet"})
         reply = await widget.next()
@@ -279,7 +281,8 @@ def test_stopping_the_server_ends_waiting_polls(make_app) -> None:
                         return await r.text()
 
                 waiting = asyncio.ensure_future(poll())
-                await asyncio.sleep(0.2)
+                await until(lambda: app.ctx.metrics.in_flight.value() == 1,
+                            "the poll to wait at the server")
             # the server has stopped: the poll was answered, not left to time out
             return await asyncio.wait_for(waiting, 5)
 

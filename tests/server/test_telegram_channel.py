@@ -9,7 +9,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from serving_helpers import CARDS, QUICK_REPLIES, StubHttpServer, greet_with, request, serving
+from serving_helpers import (
+    CARDS,
+    QUICK_REPLIES,
+    StubHttpServer,
+    greet_with,
+    hang_ups_counted,
+    request,
+    serving,
+    until,
+)
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.channels.loader import enabled_channels
@@ -874,7 +883,8 @@ def test_the_replies_are_sent_when_the_platform_hangs_up_mid_turn(make_app, tiny
                 posting.cancel()  # Telegram hangs up
                 with pytest.raises(asyncio.CancelledError):
                     await posting
-            await asyncio.sleep(0.3)  # Sanic notices the lost connection, cancels the handler
+            # Sanic notices the lost connection, cancels the handler
+            await until(lambda: hang_ups_counted(app) == 1, "the hang-up to be noticed")
             sent_before = api.sent("sendMessage")
             # the turn ends while the server is stopping: the stop waits for its replies
             asyncio.get_running_loop().call_later(0.3, store.gate.set)

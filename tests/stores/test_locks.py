@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import uuid
@@ -29,12 +30,24 @@ def make_locks(request, tmp_path):
 
 def test_one_sender_is_served_in_arrival_order_others_do_not_wait(make_locks) -> None:
     order: list[str] = []
+    b_over = asyncio.Event()
 
-    async def handle(locks, name: str, sender: str, delay: float) -> None:
+    async def handle(locks, name: str, sender: str, delay: float,
+                     hold_until: asyncio.Event | None = None) -> None:
         async with locks.lock(sender):
             order.append(f"start {name}")
             await asyncio.sleep(delay)
+            if hold_until is not None:
+                # keeps the lock until the other sender is through, however slow the
+                # machine; bounded: were that sender held up by this lock, the order
+                # below says so
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(hold_until.wait(), 30)
             order.append(f"end {name}")
+
+    async def b_then_tell(locks) -> None:
+        await handle(locks, "b0", "b", 0.0)
+        b_over.set()
 
     async def main() -> None:
         first, second = make_locks(), make_locks()
@@ -55,11 +68,12 @@ def test_one_sender_is_served_in_arrival_order_others_do_not_wait(make_locks) ->
             # Alternate between the two stores, as requests alternate between workers.
             locks = first if number % 2 == 0 else second
             ticket_taken.clear()
-            tasks.append(asyncio.create_task(handle(locks, f"a{number}", "a", 0.05)))
+            tasks.append(asyncio.create_task(handle(locks, f"a{number}", "a", 0.05,
+                                                    b_over if number == 1 else None)))
             # arrival is when the store hands out the ticket: the next message
             # arrives after it (a fixed pause was not enough on a busy machine)
             await ticket_taken.wait()
-        tasks.append(asyncio.create_task(handle(second, "b0", "b", 0.0)))
+        tasks.append(asyncio.create_task(b_then_tell(second)))
         await asyncio.gather(*tasks)
         await first.close()
         await second.close()
