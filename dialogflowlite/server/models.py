@@ -13,10 +13,11 @@ its source: a model another worker pulled is loaded by following that
 record too (see :mod:`dialogflowlite.server.model_server`), never past a
 ``PUT`` or ``DELETE /model`` recorded after it, nor past one recorded while
 the pulled model downloaded or loaded (:func:`choice_mark`). A ``PUT`` or
-``DELETE /model`` is numbered as it arrives (:func:`choice_ticket`) and
-recorded under that number, unless a change that arrived after it was
-recorded first: then it changes nothing (409), so of two changes the later
-one is served, whichever loads faster.
+``DELETE /model`` also gets a ticket as it arrives (:func:`choice_ticket`),
+which its record keeps: when a change with a later ticket was recorded
+first, it changes nothing (409), so of two changes the later one is served,
+whichever loads faster. Only recorded changes count, so a change that fails
+costs nothing, and a pull, which has no ticket, never refuses a change.
 """
 
 from __future__ import annotations
@@ -219,29 +220,25 @@ def choice_mark(app: Any) -> ChoiceMark:
     followed every choice recorded so far, so its ``seen`` is the newest
     number, and only a choice recorded after the mark is newer than it (a
     choice followed meanwhile is one of those, as it counts as a change here).
-    The mark is also above the number of every change that arrived before it
-    (:func:`choice_ticket`): one that arrives after it, and has a higher
-    number, wins while it still loads.
+    A ``PUT`` or ``DELETE /model`` that has arrived but is not recorded yet
+    does not drop the pull, as in a single worker: it may still fail, and
+    when it does not, it is recorded after the pull and replaces it.
     """
     shared = getattr(app.ctx, "shared_model", None)
-    if shared is None:
-        return getattr(app.ctx, "model_changes", 0), 0
-    # a PUT or DELETE /model that arrived before the pull began but is still loading
-    # does not drop the pull; one arriving after it does (see choice_ticket)
-    return getattr(app.ctx, "model_changes", 0), max(shared.seen, shared.reserved())
+    return getattr(app.ctx, "model_changes", 0), shared.seen if shared is not None else 0
 
 
 async def choice_ticket(app: Any) -> int | None:
-    """The number of a ``PUT`` or ``DELETE /model`` arriving now, taken before it loads
+    """The ticket of a ``PUT`` or ``DELETE /model`` arriving now, taken before it loads
     or downloads anything.
 
     Given to :func:`swap_model` or :func:`unload_model`, it orders the changes
     as they arrived, in this worker and (under ``--workers``) in all of them:
     a change that finishes after a later one was served changes nothing and
     raises a 409 :class:`~dialogflowlite.errors.ApiError`, so the last choice
-    made is the one served, whichever model loads faster. None under
-    ``--workers`` when the number cannot be kept: the change is then ordered
-    as it finishes.
+    made is the one served, whichever model loads faster. A model pull has no
+    ticket: it never refuses a change. None under ``--workers`` when the
+    ticket cannot be kept: the change is then ordered as it finishes.
     """
     shared = getattr(app.ctx, "shared_model", None)
     if shared is not None:
@@ -314,9 +311,7 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     # checked and published under the record's lock: no choice lands in between
     try:
         async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
-            # a PUT or DELETE /model that arrived after the pull began wins, even while
-            # it still loads: its number is above since[1]
-            if max(shared.newest_number(), shared.reserved()) > since[1]:
+            if shared.newest_number() > since[1]:
                 return _drop(model_file)
             _install(app, agent, model_file, started)
             shared.write(model_file, model_server)
@@ -377,9 +372,9 @@ async def _serve_in_turn(app: Any, ticket: int, install: Callable[[], None],
     if shared is not None:
         try:
             async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
-                _refuse_if_overtaken(app, ticket, shared.newest_number())
+                _refuse_if_overtaken(app, ticket, shared.newest_ticket())
                 make()
-                shared.write(model_file, model_server, number=ticket)
+                shared.write(model_file, model_server, ticket=ticket)
             return
         except OSError as e:  # no lock to be had: made here only, as a publish that fails
             shared.not_told(e)
@@ -390,8 +385,8 @@ async def _serve_in_turn(app: Any, ticket: int, install: Callable[[], None],
 
 
 def _refuse_if_overtaken(app: Any, ticket: int, recorded: int) -> None:
-    """Raise 409 when a change numbered above ``ticket`` is served (``recorded``: the
-    newest number the workers recorded)."""
+    """Raise 409 when a change with a ticket above ``ticket`` is served (``recorded``:
+    the highest ticket the workers recorded)."""
     from dialogflowlite.errors import ApiError
 
     if max(getattr(app.ctx, "served_ticket", 0), recorded) > ticket:
@@ -481,7 +476,7 @@ async def _announce(app: Any, model_file: Path | None,
 #: in ``models/``: the latest model choice of any worker, and the lock its writers hold
 SHARED_CHOICE_FILE = ".served.json"
 SHARED_CHOICE_LOCK = ".served.lock"
-#: in ``models/``: the highest number handed to a ``PUT`` or ``DELETE /model`` as it arrived
+#: in ``models/``: the highest ticket handed to a ``PUT`` or ``DELETE /model`` as it arrived
 SHARED_TICKET_FILE = ".served.tickets.json"
 
 
@@ -496,7 +491,9 @@ class SharedModelChoice:
     to a choice newer than their own (:func:`follow_shared_choice`), as do
     their model pulls (``GET /health`` only starts the switch,
     :func:`start_following`). The numbers order all the choices
-    of all the workers: the file holds only the newest, which wins. A record
+    of all the workers: the file holds only the newest, which wins, and the
+    highest ticket of a ``PUT`` or ``DELETE /model`` recorded so far
+    (:func:`choice_ticket`), which orders those changes only. A record
     of an earlier server (another ``run`` id) is ignored, so a restart serves
     the model it is started with.
     """
@@ -517,14 +514,18 @@ class SharedModelChoice:
         return self.folder / SHARED_CHOICE_FILE
 
     async def reserve(self) -> int | None:
-        """The number of a ``PUT`` or ``DELETE /model`` arriving now: higher than every
-        choice recorded or numbered so far, in any worker; None when it cannot be kept
-        (the choice is then recorded as it is made, as :meth:`publish` does)."""
+        """The ticket of a ``PUT`` or ``DELETE /model`` arriving now: higher than every
+        ticket handed out so far, in any worker; None when it cannot be kept (the
+        choice is then recorded as it is made, as :meth:`publish` does).
+
+        A ticket only orders the changes among themselves (:meth:`newest_ticket`):
+        one handed to a change that then fails changes nothing.
+        """
         from dialogflowlite.server.process_lock import process_lock
 
         try:
             async with process_lock(self.folder / SHARED_CHOICE_LOCK):
-                ticket = max(self.newest_number(), self.reserved()) + 1
+                ticket = max(self.newest_ticket(), self.reserved()) + 1
                 self._write_json(self.folder / SHARED_TICKET_FILE,
                                  {"run": self.run_id, "reserved": ticket})
         except OSError as e:
@@ -557,14 +558,15 @@ class SharedModelChoice:
             self.not_told(e)
 
     def write(self, model_file: Path | None, model_server: dict[str, Any] | None,
-              number: int | None = None) -> None:
-        """:meth:`publish`, for a caller holding the record's lock; ``number``: the one
-        :meth:`reserve` gave the choice (higher than the recorded one), else the next."""
+              ticket: int | None = None) -> None:
+        """:meth:`publish`, for a caller holding the record's lock; ``ticket``: the one
+        :meth:`reserve` gave a ``PUT`` or ``DELETE /model`` (None: a pull, or a change
+        that got no ticket, which keep the recorded one)."""
         try:
-            if number is None:
-                # above the numbers reserved too: none is used twice
-                number = max(self.newest_number(), self.reserved()) + 1
-            data = {"run": self.run_id, "number": number,
+            number = self.newest_number() + 1
+            if ticket is None:
+                ticket = self.newest_ticket()
+            data = {"run": self.run_id, "number": number, "ticket": ticket,
                     "model_file": str(model_file) if model_file is not None else None,
                     "model_server": model_server}
             self._write_json(self.path, data)
@@ -592,6 +594,12 @@ class SharedModelChoice:
         signature is not taken: :meth:`newer` still sees a choice read here)."""
         record = self._read()
         return max(self.seen, record["number"] if record else 0)
+
+    def newest_ticket(self) -> int:
+        """The highest ticket of a ``PUT`` or ``DELETE /model`` recorded so far (0: none)."""
+        record = self._read()
+        ticket = record.get("ticket") if record else None
+        return ticket if isinstance(ticket, int) else 0
 
     def newer(self) -> dict[str, Any] | None:
         """Another worker's choice made since this worker's last one, or None."""

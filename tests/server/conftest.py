@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from plain_data import train_model, with_model
-from serving_helpers import CallbackReceiver, write_tiny_project
+from serving_helpers import (
+    OTHER_GREETING,
+    CallbackReceiver,
+    train_tiny_bot_greeting,
+    write_tiny_project,
+)
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +27,32 @@ def tiny_model(tmp_path_factory) -> Path:
 def tiny_project(tmp_path: Path, tiny_model: Path) -> Path:
     """A fresh copy of the tiny project with the trained model under models/."""
     return with_model(write_tiny_project(tmp_path / "bot"), tiny_model)
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory) -> Path:
+    """The tiny bot answering ``/greet`` with :data:`serving_helpers.OTHER_GREETING`."""
+    return train_tiny_bot_greeting(tmp_path_factory.mktemp("other-bot"), OTHER_GREETING)
+
+
+@pytest.fixture
+def two_workers(tiny_project: Path, other_model: Path, monkeypatch) -> tuple[Any, Any]:
+    """Two apps built as the worker processes of one ``run --workers 2`` build theirs,
+    serving the tiny bot, with ``other_model`` copied to ``models/other.tar``."""
+    from dialogflowlite.server import workers
+    from dialogflowlite.server.app import ServerConfig, create_app
+
+    monkeypatch.setattr(workers, "in_worker_process", lambda: True, raising=False)
+    monkeypatch.setenv("DFL_SERVER_RUN_ID", "run-under-test")
+    shutil.copy(other_model, tiny_project / "models" / "other.tar")
+    first = next(p for p in (tiny_project / "models").glob("*.tar") if p.name != "other.tar")
+
+    def worker() -> Any:
+        return create_app(ServerConfig(project=str(tiny_project), model_path=str(first),
+                                       enable_api=True, credentials={}, endpoints={},
+                                       workers=2))
+
+    return worker(), worker()
 
 
 @pytest.fixture

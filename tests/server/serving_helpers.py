@@ -119,6 +119,10 @@ def train_tiny_bot_greeting(root: Path, greeting: str) -> Path:
     domain.write_text(domain.read_text().replace(GREETING, greeting), encoding="utf-8")
     return train_model(root)
 
+
+#: the greeting of the ``other_model`` fixture (conftest.py)
+OTHER_GREETING = "Hello from the other model!"
+
 #: a response whose text offers quick replies, as Rasa domains write one
 QUICK_REPLIES = {"text": "Which size?", "quick_replies": [
     {"title": "Small", "payload": "/choose"}, {"title": "Large", "payload": "/goodbye"}]}

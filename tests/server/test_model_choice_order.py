@@ -14,7 +14,6 @@ import aiohttp
 import pytest
 from serving_helpers import StubHttpServer, request, serving
 from test_model_choice_edges import _fake_worker, _loads_without_models
-from test_model_workers import other_model, two_workers  # noqa: F401 (fixtures)
 
 #: seconds a test waits for a step that takes well under one
 PATIENCE = 60.0
@@ -51,7 +50,7 @@ def _held_model_server(body: bytes, gate: Gate) -> StubHttpServer:
 
 @pytest.mark.parametrize("later", ["PUT", "DELETE"])
 def test_a_model_server_put_downloaded_after_a_later_change_is_409_and_changes_nothing(
-        make_app, other_model: Path, tmp_path: Path, later: str) -> None:  # noqa: F811
+        make_app, other_model: Path, tmp_path: Path, later: str) -> None:
     """The model server is slow; a ``PUT`` (or ``DELETE``) ``/model`` arriving while it
     sends the model is served, and the download, done after it, is not switched to."""
     gate = Gate()
@@ -88,7 +87,7 @@ def test_a_model_server_put_downloaded_after_a_later_change_is_409_and_changes_n
 
 
 def test_a_put_that_loads_slowly_is_served_before_a_later_quick_put_of_the_same_worker(
-        make_app, other_model: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
+        make_app, other_model: Path, tmp_path: Path, monkeypatch) -> None:
     """One worker loads one model at a time, in the order its ``PUT`` requests arrived: the
     later one waits for the earlier one and then replaces it (both are 204)."""
     from dialogflowlite.server import models
@@ -132,7 +131,7 @@ def test_a_put_that_loads_slowly_is_served_before_a_later_quick_put_of_the_same_
 
 
 def test_a_put_that_loads_longer_than_a_later_put_in_another_worker_is_409(
-        two_workers, tiny_project: Path, monkeypatch) -> None:  # noqa: F811
+        two_workers, tiny_project: Path, monkeypatch) -> None:
     """``run --workers``: the first ``PUT`` goes to one worker and loads slowly, the second
     to the other and loads at once. Every worker then serves the second."""
     from dialogflowlite.server import models
@@ -179,10 +178,10 @@ def test_a_put_that_loads_longer_than_a_later_put_in_another_worker_is_409(
 
 # --- the numbers of changes and pulls, with fakes: no timing ------------------------------
 
-def test_a_pull_that_began_before_a_put_arrived_does_not_overtake_it_while_it_loads(
+def test_a_pull_that_finishes_while_a_put_that_arrived_after_it_loads_gives_way_to_it(
         tmp_path: Path, monkeypatch) -> None:
     """A pull finishes while a ``PUT`` that arrived after it began still loads (in another
-    worker): the pull is dropped, and the ``PUT`` is served and recorded when it is done."""
+    worker): the pull is served until the ``PUT`` is, which is then recorded after it."""
     from dialogflowlite.server import models
 
     _loads_without_models(monkeypatch)
@@ -193,12 +192,71 @@ def test_a_pull_that_began_before_a_put_arrived_does_not_overtake_it_while_it_lo
         ticket = await models.choice_ticket(putting)  # the PUT arrives
         pulled = await models.swap_model(pulling, str(tmp_path / "pulled.tar"), since=mark)
         put = await models.swap_model(putting, str(tmp_path / "put.tar"), ticket=ticket)
+        await models.follow_shared_choice(pulling)
         return pulled, put
 
     pulled, put = asyncio.run(main())
-    assert pulled is None and pulling.ctx.model_file is None
-    assert put == putting.ctx.model_file == tmp_path / "put.tar"
+    assert pulled == tmp_path / "pulled.tar"
+    assert put == putting.ctx.model_file == pulling.ctx.model_file == tmp_path / "put.tar"
     assert putting.ctx.shared_model.latest()["model_file"] == str(tmp_path / "put.tar")
+
+
+def _worker_or_workers(tmp_path: Path, workers: bool) -> tuple[Any, Any]:
+    """(the worker that pulls, the one a ``PUT`` goes to): two workers of ``run
+    --workers``, or twice the same app of a server without workers."""
+    if not workers:
+        app = _fake_worker(tmp_path, shared_model=None)
+        return app, app
+    return _fake_worker(tmp_path), _fake_worker(tmp_path)
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["one worker", "--workers"])
+def test_a_put_that_fails_while_a_pull_downloads_does_not_drop_the_pull(
+        tmp_path: Path, monkeypatch, workers: bool) -> None:
+    """A ``PUT`` that arrives while a pull downloads and then fails (its model does not
+    load) changes nothing: the pull is served, with or without workers."""
+    from dialogflowlite.errors import ModelLoadError
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+
+    def no_model(config: Any, requested: str) -> Path:
+        if requested.endswith("missing.tar"):
+            raise ModelLoadError("no model file there")
+        return Path(requested)
+
+    monkeypatch.setattr(models, "resolve_model_path", no_model)
+    pulling, putting = _worker_or_workers(tmp_path, workers)
+
+    async def main() -> Path | None:
+        mark = models.choice_mark(pulling)  # the pull begins
+        ticket = await models.choice_ticket(putting)  # the PUT arrives
+        with pytest.raises(ModelLoadError):
+            await models.swap_model(putting, str(tmp_path / "missing.tar"), ticket=ticket)
+        return await models.swap_model(pulling, str(tmp_path / "pulled.tar"), since=mark)
+
+    assert asyncio.run(main()) == pulling.ctx.model_file == tmp_path / "pulled.tar"
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["one worker", "--workers"])
+def test_a_put_still_loading_when_a_later_pull_is_served_replaces_it(
+        tmp_path: Path, monkeypatch, workers: bool) -> None:
+    """A pull that begins while a ``PUT`` loads, and finishes first, never refuses the
+    ``PUT``: it is 204 and its model served, with or without workers."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    putting, pulling = _worker_or_workers(tmp_path, workers)
+
+    async def main() -> None:
+        ticket = await models.choice_ticket(putting)  # the PUT arrives, loads slowly
+        mark = models.choice_mark(pulling)  # a pull begins
+        await models.swap_model(pulling, str(tmp_path / "pulled.tar"), since=mark)
+        await models.swap_model(putting, str(tmp_path / "put.tar"), ticket=ticket)
+        await models.follow_shared_choice(pulling)
+
+    asyncio.run(main())
+    assert putting.ctx.model_file == pulling.ctx.model_file == tmp_path / "put.tar"
 
 
 def test_a_change_that_never_finished_does_not_drop_the_pulls_after_it(
@@ -238,3 +296,105 @@ def test_an_earlier_put_finishing_after_a_later_one_in_the_same_worker_is_409(
 
     asyncio.run(main())
     assert app.ctx.model_file == tmp_path / "later.tar"
+
+
+# --- run --workers: a pull in one worker, a PUT in the other -------------------------------
+
+def _pull_once(app: Any, url: str) -> Any:
+    """One pull of ``app`` from the model server at ``url``, as its background pulls do."""
+    from dialogflowlite.server.model_server import ModelServer, keep_pulling
+
+    return keep_pulling(app, ModelServer(url, app.ctx.config.project_dir / "models",
+                                         wait_time_between_pulls=None))
+
+
+async def _served(session: aiohttp.ClientSession, url: str) -> str:
+    async with session.get(f"{url}/status") as response:
+        return Path((await response.json())["model_file"]).name
+
+
+def test_a_put_that_fails_in_one_worker_while_another_pulls_does_not_drop_the_pull(
+        two_workers, other_model: Path) -> None:
+    """The ``PUT`` names no model file (400) while the other worker downloads a model:
+    that model is served in both workers, and a later pull (304) keeps it."""
+    one, two = two_workers
+    gate = Gate()
+
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return 304, {}, b""
+        gate.wait()
+        return 200, {"ETag": '"v1"'}, other_model.read_bytes()
+
+    host = StubHttpServer(answer, path="/bot.tar")
+
+    async def main() -> tuple[int, list[str], str]:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            pull = asyncio.create_task(_pull_once(two, host.url))
+            await gate.until_reached()  # the pull downloads
+            async with session.put(f"{url_one}/model",
+                                   json={"model_file": "models/missing.tar"}) as response:
+                put = response.status
+            gate.open()
+            await pull
+            pulled = [await _served(session, url) for url in (url_one, url_two)]
+            await _pull_once(two, host.url)
+            return put, pulled, await _served(session, url_two)
+
+    try:
+        put, pulled, after_next_pull = asyncio.run(main())
+    finally:
+        gate.open()
+        host.close()
+    assert put == 400
+    assert pulled[0] == pulled[1] == after_next_pull
+    assert pulled[0].startswith("pulled")
+    assert [r.headers.get("If-None-Match") for r in host.requests] == [None, '"v1"']
+
+
+def test_a_put_loading_in_one_worker_while_another_pulls_is_served_after_the_pull(
+        two_workers, other_model: Path, tiny_project: Path, monkeypatch) -> None:
+    """The ``PUT`` arrives first and loads slowly; the other worker pulls a model and
+    serves it meanwhile. The ``PUT`` is then 204, and every worker serves its model."""
+    from dialogflowlite.server import models
+
+    one, two = two_workers
+    shutil.copy(Path(one.ctx.config.model_path), tiny_project / "models" / "chosen.tar")
+    gate = Gate()
+    load = models.load_server_agent
+
+    def load_chosen_slowly(config: Any, model_file: Path | None = None,
+                           stores: Any = None) -> Any:
+        if model_file is not None and model_file.name == "chosen.tar":
+            gate.wait()
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", load_chosen_slowly)
+    host = StubHttpServer(lambda request: (200, {"ETag": '"v1"'}, other_model.read_bytes()),
+                          path="/bot.tar")
+
+    async def put(session: aiohttp.ClientSession, url: str) -> int:
+        async with session.put(f"{url}/model",
+                               json={"model_file": "models/chosen.tar"}) as response:
+            return response.status
+
+    async def main() -> tuple[str, int, list[str]]:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            putting = asyncio.create_task(put(session, url_one))
+            await gate.until_reached()  # the PUT's model loads
+            await _pull_once(two, host.url)
+            pulled = two.ctx.model_file.name
+            gate.open()
+            return pulled, await putting, [await _served(session, url)
+                                           for url in (url_one, url_two)]
+
+    try:
+        pulled, status, serving_now = asyncio.run(main())
+    finally:
+        gate.open()
+        host.close()
+    assert pulled.startswith("pulled")
+    assert status == 204
+    assert serving_now == ["chosen.tar", "chosen.tar"]

@@ -17,35 +17,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting, until
+from serving_helpers import OTHER_GREETING, StubHttpServer, serving, until
 from test_model_choice_edges import SlowRecord
-
-from dialogflowlite.server import workers
-from dialogflowlite.server.app import ServerConfig, create_app
-
-OTHER_GREETING = "Hello from the other model!"
-
-
-@pytest.fixture(scope="module")
-def other_model(tmp_path_factory) -> Path:
-    """The tiny bot with another greeting."""
-    return train_tiny_bot_greeting(tmp_path_factory.mktemp("other-bot"), OTHER_GREETING)
-
-
-@pytest.fixture
-def two_workers(tiny_project: Path, other_model: Path, monkeypatch) -> tuple[Any, Any]:
-    """Two apps built as the worker processes of one ``run --workers 2`` build theirs."""
-    monkeypatch.setattr(workers, "in_worker_process", lambda: True, raising=False)
-    monkeypatch.setenv("DFL_SERVER_RUN_ID", "run-under-test")
-    shutil.copy(other_model, tiny_project / "models" / "other.tar")
-    first = next(p for p in (tiny_project / "models").glob("*.tar") if p.name != "other.tar")
-
-    def worker() -> Any:
-        return create_app(ServerConfig(project=str(tiny_project), model_path=str(first),
-                                       enable_api=True, credentials={}, endpoints={},
-                                       workers=2))
-
-    return worker(), worker()
 
 
 async def _greeting(session: aiohttp.ClientSession, url: str) -> str:
