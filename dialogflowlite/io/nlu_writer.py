@@ -171,9 +171,11 @@ def json_synonyms(data: TrainingData) -> list[dict[str, Any]]:
 
     A variant is listed under the value training gives it
     (:meth:`TrainingData.synonyms_in_training_order`), so that the JSON means what
-    the data meant. A variant that training reads as another spelling's (``NWK``
-    under one value, ``nwk`` later under another) is left out: training ignores
-    case, and listed under two values the JSON could be read with the other winning.
+    the data meant; one that training reads only under itself (``NYC`` under
+    ``NYC``) is not listed. A variant that training reads as another spelling's
+    (``NWK`` under one value, ``nwk`` later under another) is left out: training
+    ignores case, and listed under two values the JSON could be read with the other
+    winning.
     """
     trained = data.synonym_map()
     own_value = {variant: synonym.value
@@ -183,8 +185,8 @@ def json_synonyms(data: TrainingData) -> list[dict[str, Any]]:
     listed: set[str] = set()
     for synonym in data.synonyms:
         for variant in synonym.variants:
-            value = own_value[variant]
-            if variant in listed or variant == value or trained[variant.lower()] != value:
+            value = own_value.get(variant)
+            if value is None or variant in listed or trained[variant.lower()] != value:
                 continue
             listed.add(variant)
             variants_of.setdefault(value, []).append(variant)

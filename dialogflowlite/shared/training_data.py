@@ -14,7 +14,8 @@ import json
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dialogflowlite.errors import AnnotationError, Position
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
@@ -190,16 +191,35 @@ def annotate(text: str, entities: Iterable[Entity]) -> str:
 
 
 def annotated_synonyms(examples: Iterable[Message]) -> list[Synonym]:
-    """The synonyms that examples give inline: one per entity whose value is a text other
-    than the annotated one (``[NYC](city:New York)`` makes ``NYC`` a synonym of ``New
-    York``), in the order of the examples, each at its example's position."""
+    """The synonyms that examples give inline: one per entity whose value, as text, is
+    other than the annotated one (``[NYC](city:New York)`` makes ``NYC`` a synonym of
+    ``New York``; a JSON ``"value": 2`` on ``two`` makes ``two`` one of ``2``), in the
+    order of the examples, each at its example's position."""
     found = []
     for message in examples:
         for entity in message.entities:
             span = message.text[entity.start : entity.end]
-            if isinstance(entity.value, str) and entity.value != span:
-                found.append(Synonym(entity.value, [span], message.position))
+            value = _synonym_value(entity.value)
+            if value is not None and value != span:
+                found.append(Synonym(value, [span], message.position))
     return found
+
+
+def _synonym_value(value: Any) -> str | None:
+    """The canonical value that an annotated entity ``value`` gives its text, or None
+    when it gives none (no value, or a JSON object or list).
+
+    A number or a boolean counts as its text (``2`` as ``"2"``): Rasa's
+    EntitySynonymMapper trains on ``str(value)``, and matches extracted values as text.
+    """
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _without_own_value(synonym: Synonym) -> Synonym:
+    """``synonym`` without the variants written exactly as its value."""
+    return replace(synonym, variants=[v for v in synonym.variants if v != synonym.value])
 
 
 @dataclass
@@ -276,10 +296,13 @@ class TrainingData:
         A later pair for the same variant (letter case ignored) overrides an earlier
         one, so an annotation wins over an item wherever the two stand in the files:
         Rasa's EntitySynonymMapper adds the items first and the annotations after
-        them. :meth:`synonym_map`, ``data validate`` (DFL129) and the JSON that
+        them. A variant written exactly as its value (``NYC`` under ``NYC``) is no
+        pair and overrides nothing, as the mapper skips it before it ignores case.
+        :meth:`synonym_map`, ``data validate`` (DFL129) and the JSON that
         ``data convert`` writes all read synonyms through this list.
         """
-        return [*self.synonyms, *annotated_synonyms(self.examples)]
+        items = [_without_own_value(synonym) for synonym in self.synonyms]
+        return [*(s for s in items if s.variants), *annotated_synonyms(self.examples)]
 
     def synonym_map(self) -> dict[str, str]:
         """Lower-cased variant -> canonical value, from synonyms and from annotations:

@@ -179,6 +179,31 @@ nlu:
     assert read_json_nlu(tmp_path / "out.json", ProblemLog()).synonym_map() == trained
 
 
+def test_a_value_listed_as_its_own_variant_keeps_the_earlier_synonym(
+        tmp_path: Path, monkeypatch) -> None:
+    from dialogflowlite.evaluation.nlu import load_nlu_data
+
+    body = _converted(tmp_path, monkeypatch, "nlu.yml", """\
+version: "3.1"
+nlu:
+- intent: fly
+  examples: |
+    - fly to [nyc](city)
+- synonym: New York
+  examples: |
+    - nyc
+- synonym: NYC
+  examples: |
+    - NYC
+""")
+    # `NYC` under itself is no synonym (Rasa's mapper skips it before it ignores
+    # case), so `nyc` stays New York's in training and in the JSON
+    trained = load_nlu_data(tmp_path / "data/nlu.yml").synonym_map()
+    assert trained == {"nyc": "New York"}
+    assert body["entity_synonyms"] == [{"value": "New York", "synonyms": ["nyc"]}]
+    assert read_json_nlu(tmp_path / "out.json", ProblemLog()).synonym_map() == trained
+
+
 def test_a_span_annotated_with_alternating_values_keeps_the_last(tmp_path: Path,
                                                                  monkeypatch) -> None:
     body = _converted(tmp_path, monkeypatch, "nlu.yml", """\

@@ -528,6 +528,24 @@ def test_every_override_of_a_synonym_is_named(project) -> None:
     assert load_project(root, strict=False).nlu.synonym_map()["nyc"] == "New York"
 
 
+def test_a_value_listed_as_its_own_variant_overrides_nothing(project) -> None:
+    root = project(
+        nlu=NLU
+        + """\
+  - synonym: New York
+    examples: |
+      - nyc
+  - synonym: NYC
+    examples: |
+      - NYC
+"""
+    )
+    # Rasa's EntitySynonymMapper skips `NYC` under `NYC` before it ignores case, so
+    # `nyc` keeps New York and there is no conflict to warn about
+    assert problems(root, "DFL129") == []
+    assert load_project(root, strict=False).nlu.synonym_map() == {"nyc": "New York"}
+
+
 # ---------------------------------------------------------------- domain
 
 

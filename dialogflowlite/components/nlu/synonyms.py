@@ -34,8 +34,10 @@ class EntitySynonymMapper(NluComponent):
     kind = "entity_extractor"
     defaults: ClassVar[dict[str, Any]] = {}
     #: 2: a variant both annotated and in a ``synonym:`` item takes the annotation's
-    #: value, as in Rasa (it took the item's), so a model of revision 1 retrains it
-    revision: ClassVar[int] = 2
+    #: value, as in Rasa (it took the item's), so a model of revision 1 retrains it;
+    #: 3: a variant written as its own value no longer overrides an earlier value, and
+    #: an annotated value that is a number counts as its text (both as in Rasa)
+    revision: ClassVar[int] = 3
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)

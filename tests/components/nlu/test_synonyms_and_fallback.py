@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.nlu.fallback import FallbackClassifier
 from dialogflowlite.components.nlu.synonyms import EntitySynonymMapper
 from dialogflowlite.errors import ComponentConfigError
+from dialogflowlite.io.json_nlu_reader import read_json_nlu
+from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.shared.message import Entity, IntentPrediction, Message
 from dialogflowlite.shared.training_data import Synonym, TrainingData, parse_annotated_text
 
@@ -51,6 +54,42 @@ def test_synonyms_map_values_and_record_the_processor(tmp_path: Path) -> None:
     mapper.persist(storage)
     loaded = EntitySynonymMapper.load(mapper.config, storage)
     assert loaded.synonyms == {"nyc": "New York", "credit card": "credit", "visa": "credit"}
+
+
+def test_a_value_listed_as_its_own_variant_keeps_the_earlier_synonym() -> None:
+    data = TrainingData(
+        [Message("to nyc", intent="fly", entities=[Entity("city", 3, 6, "nyc")])],
+        synonyms=[Synonym("New York", ["nyc"]), Synonym("NYC", ["NYC"])],
+    )
+    mapper = EntitySynonymMapper()
+    mapper.train(data, NluContext())
+    # Rasa's mapper skips `NYC` under `NYC` (and the annotation of `nyc` as itself)
+    # before it ignores case, so neither overrides `nyc` -> New York
+    assert mapper.synonyms == {"nyc": "New York"}
+    message = Message("x", entities=[Entity("city", 0, 3, "NYC")])
+    mapper.process([message])
+    assert message.entities[0].value == "New York"
+
+
+def test_an_annotated_value_that_is_a_number_is_read_as_its_text(tmp_path: Path) -> None:
+    nlu = tmp_path / "nlu.json"
+    nlu.write_text(json.dumps({"rasa_nlu_data": {"common_examples": [
+        {"text": "book for two", "intent": "book",
+         "entities": [{"start": 9, "end": 12, "value": 2, "entity": "people"}]},
+        {"text": "book for 3", "intent": "book",
+         "entities": [{"start": 9, "end": 10, "value": 3, "entity": "people"}]},
+        {"text": "book for some", "intent": "book",
+         "entities": [{"start": 9, "end": 13, "value": None, "entity": "people"}]},
+    ]}}), encoding="utf-8")
+    mapper = EntitySynonymMapper()
+    mapper.train(read_json_nlu(nlu, ProblemLog()), NluContext())
+    # as Rasa's mapper, which trains on str(value): `3` on "3" is no synonym, and
+    # no value gives none
+    assert mapper.synonyms == {"two": "2"}
+    message = Message("x", entities=[Entity("people", 0, 3, "Two")])
+    mapper.process([message])
+    assert (message.entities[0].value, message.entities[0].processors) == (
+        "2", ["EntitySynonymMapper"])
 
 
 def predicted(*ranking: tuple[str, float]) -> Message:
