@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -149,13 +150,23 @@ def test_init_dir_is_rasas_spelling_of_the_folder(tmp_path, capsys) -> None:
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, capsys) -> None:
+@pytest.fixture(scope="module")
+def trained_template(tmp_path_factory) -> tuple[Path, str]:
+    """``init --no-prompt``, run once for the tests that need the trained template:
+    the project folder and what the command printed."""
+    folder = tmp_path_factory.mktemp("trained") / "bot"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["init", "--no-prompt", str(folder)]) == 0
+    return folder, printed.getvalue()
+
+
+def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(trained_template) -> None:
     from dialogflowlite.artifact import open_model
 
-    assert main(["init", "--no-prompt", str(tmp_path / "bot")]) == 0
-    models = list((tmp_path / "bot" / "models").glob("*.tar"))
+    project, out = trained_template
+    models = list((project / "models").glob("*.tar"))
     assert len(models) == 1
-    out = capsys.readouterr().out
     assert "Train an initial model now?" not in out
     assert f"model: {models[0]}" in out
     with open_model(models[0]) as archive:
@@ -180,12 +191,52 @@ def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(tmp_path, ca
          "asdfgh", "qwerty uiop"])
     assert [m.intent for m in parsed] == [*["inform"] * 3, "nlu_fallback", "nlu_fallback"]
     # and the trained bot passes every test story of the template, end to end
-    assert main(["test", "--project", str(tmp_path / "bot"), "--fail-on-prediction-errors"]) == 0
-    report = json.loads((tmp_path / "bot" / "results" / "story_report.json").read_text(
-        encoding="utf-8"))
+    assert main(["test", "--project", str(project), "--fail-on-prediction-errors"]) == 0
+    report = json.loads((project / "results" / "story_report.json").read_text(encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
     assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 22,
                                                "with_warnings": 0, "total": 22}
+
+
+@pytest.mark.parametrize("people, time, expected_people", [
+    ("4", "around 8 in the evening", "4"),
+    ("we are 8", "at seven", "8"),
+    ("eight of us", "8pm", "8"),
+    ("7", "at 9", "7"),
+    ("for 6 people", "7", "6"),
+])
+def test_the_trained_template_asks_for_the_time_and_keeps_it_as_said(
+        trained_template, people, time, expected_people) -> None:
+    """Real answers to the form's two questions, through the trained template: a number
+    of people alone ("7") is not taken as the time as well, so the form asks for it;
+    the time keeps the whole phrase ("around 8 in the evening", not "8"), and a bare
+    number given as the time is the time (its text), not a new number of people."""
+    import asyncio
+
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.artifact import latest_model
+
+    project, _ = trained_template
+    agent = Agent.load(latest_model(project / "models"))
+    sender = f"{people}-{time}"
+
+    async def talk() -> tuple[list[list[str]], dict]:
+        try:
+            replies = []
+            for text in ("I'd like to book a table", people, time):
+                answer = await agent.handle_text(text, sender_id=sender)
+                replies.append([reply.get("text") for reply in answer])
+            tracker = await agent.get_tracker(sender)
+            return replies, {name: tracker.get_slot(name) for name in ("party_size", "time")}
+        finally:
+            await agent.close_async()
+
+    replies, slots = asyncio.run(talk())
+    assert replies[:2] == [["How many people will be joining?"],
+                           ["What time would you like the table for?"]]
+    assert slots == {"party_size": expected_people, "time": time}
+    assert replies[2] == [f"Done! A table for {expected_people} is reserved for you ({time}). "
+                          "See you then!"]
 
 
 def test_a_folder_that_is_not_empty_is_refused(tmp_path, capsys) -> None:
@@ -278,7 +329,7 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
     assert project.format_versions == ["3.1"]
     assert project.counts() == {
         "intents": 12,
-        "examples": 241,
+        "examples": 247,
         "entities": 2,
         "slots": 2,
         "forms": 1,
