@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pipe_lines import PipeLines
 
 #: what the shell run below prints each time its console waits for the next line
 WAITING = "(waiting for a line)"
@@ -40,15 +41,14 @@ def test_ctrl_c_ends_a_shell_whose_input_pipe_stays_open(tiny_bot: Path) -> None
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert shell.stdin is not None and shell.stdout is not None
+        output = PipeLines(shell.stdout)
         shell.stdin.write("/greet\n")
         shell.stdin.flush()
-        lines: list[str] = []
         # the answer, then the shell waits for the next line, however slow the machine (a
         # SIGINT before that meets asyncio.run's handler, which cancels the whole command)
-        while "Hello! How can I help?\n" not in lines or lines[-1] != WAITING + "\n":
-            line = shell.stdout.readline()
-            assert line, f"the shell ended before answering: {lines}"
-            lines.append(line)
+        output.until(lambda lines: "Hello! How can I help?\n" in lines
+                     and lines[-1] == WAITING + "\n",
+                     "the answer to /greet, then the shell waiting for the next line")
         shell.send_signal(signal.SIGINT)
         start = time.monotonic()
         try:
@@ -56,6 +56,7 @@ def test_ctrl_c_ends_a_shell_whose_input_pipe_stays_open(tiny_bot: Path) -> None
         except subprocess.TimeoutExpired:
             pytest.fail("the shell still ran 10 s after SIGINT")
         assert time.monotonic() - start < 5
+        output.to_end()  # the reading thread is done with stdout before communicate() reads it
         _, stderr = shell.communicate()
     finally:
         if shell.poll() is None:

@@ -14,6 +14,7 @@ import textwrap
 import time
 
 import pytest
+from pipe_lines import PipeLines
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
 
@@ -58,15 +59,13 @@ def _interrupt_while_waiting(*args: str) -> tuple[int, str, str, float]:
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdin is not None and child.stdout is not None
+        output = PipeLines(child.stdout)
         child.stdin.write("hello\n")
         child.stdin.flush()
-        seen: list[str] = []
         # the console waits for the line after "hello" now, however slow the machine (a
         # SIGINT before that meets asyncio.run's handler, which cancels the whole command)
-        while seen.count(WAITING + "\n") < 2:
-            line = child.stdout.readline()
-            assert line, f"the chat ended early: {seen}"
-            seen.append(line)
+        seen = output.until(lambda lines: lines.count(WAITING + "\n") >= 2,
+                            "the console to wait for the line after 'hello'")
         assert "echo: hello\n" in seen, seen
         child.send_signal(signal.SIGINT)
         start = time.monotonic()
@@ -75,7 +74,8 @@ def _interrupt_while_waiting(*args: str) -> tuple[int, str, str, float]:
         except subprocess.TimeoutExpired:
             pytest.fail("the console still ran 10 s after SIGINT")
         took = time.monotonic() - start
-        stdout, stderr = child.communicate()
+        stdout = output.to_end()  # the reading thread is done before communicate() reads
+        _, stderr = child.communicate()
         return child.returncode, stdout, stderr, took
     finally:
         if child.poll() is None:

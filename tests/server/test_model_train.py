@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving_helpers import CONFIG, DOMAIN, RULES, StubHttpServer, request, training_body
+from pipe_lines import PipeLines
+from serving_helpers import (
+    CONFIG,
+    DOMAIN,
+    RULES,
+    StubHttpServer,
+    request,
+    training_body,
+    until,
+)
 
 from dialogflowlite.server.training_jobs import split_training_payload
 
@@ -178,16 +187,21 @@ def test_a_worker_trains_one_model_at_a_time(make_app, monkeypatch, tmp_path: Pa
 
 
 def test_workers_take_turns_through_the_project_s_lock_file(make_app, monkeypatch) -> None:
-    """Another process (another worker) holding the lock delays this worker's training."""
+    """Another process (another worker) holding the lock delays this worker's training
+    until it lets go."""
+    import contextlib
+    import fcntl
     import subprocess
     import sys
 
     from dialogflowlite.server.routes import training
 
-    started: list[float] = []
+    # what happened, in order: "asked" for the lock, "tried" it (each try while it was
+    # taken), the other process told to "let go", the lock "acquired", "trained"
+    steps: list[str] = []
 
     async def fake_train(job, models_dir: Path) -> Path:
-        started.append(time.monotonic())
+        steps.append("trained")
         models_dir.mkdir(parents=True, exist_ok=True)
         path = models_dir / "m.tar"
         path.write_bytes(b"model")
@@ -196,6 +210,26 @@ def test_workers_take_turns_through_the_project_s_lock_file(make_app, monkeypatc
     monkeypatch.setattr(training, "train_model", fake_train)
     app = make_app()
     lock_file = training.train_lock_path(app.ctx.config.project_dir)
+    taking_the_lock = training.process_lock
+
+    @contextlib.asynccontextmanager
+    async def recorded_lock(path: Path) -> Any:
+        steps.append("asked")
+        async with taking_the_lock(path):
+            steps.append("acquired")
+            yield
+
+    flock = fcntl.flock
+
+    def recorded_flock(handle: Any, operation: int) -> None:
+        # a try on the project's lock file: from here on only the holder's let-go
+        # lets the training go on (it is not the time the test waits that does)
+        if operation & fcntl.LOCK_EX and Path(getattr(handle, "name", "")) == lock_file:
+            steps.append("tried")
+        flock(handle, operation)
+
+    monkeypatch.setattr(training, "process_lock", recorded_lock)
+    monkeypatch.setattr(fcntl, "flock", recorded_flock)
     # the other process holds the lock until it is told to let go
     holder = subprocess.Popen(
         [sys.executable, "-c",
@@ -206,23 +240,27 @@ def test_workers_take_turns_through_the_project_s_lock_file(make_app, monkeypatc
          "sys.stdin.readline()\n"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    async def main() -> tuple[list[float], Any]:
+    async def main() -> Any:
         training_request = asyncio.create_task(request(
             app, "post", "/model/train", content=training_body(CONFIG, DOMAIN, RULES),
             headers=YAML))
-        # time enough to begin training, were the lock not waited for
-        await asyncio.sleep(1.0)
-        while_held = list(started)
+        await until(lambda: "tried" in steps or "acquired" in steps,
+                    "the training to try the project's lock file")
+        assert "acquired" not in steps, f"took the lock another process held: {steps}"
+        steps.append("let go")
         holder.stdin.write("let go\n")
         holder.stdin.flush()
-        return while_held, await training_request
+        return await training_request
 
+    said = PipeLines(holder.stdout)
     try:
-        assert holder.stdout.readline().strip() == "held"
-        while_held, answer = asyncio.run(main())
+        said.until(lambda lines: "held\n" in lines, "the other process to hold the lock")
+        answer = asyncio.run(main())
     finally:
-        if holder.poll() is None:
-            holder.stdin.close()
+        holder.stdin.close()  # lets go, where the test ended before it said so
         holder.wait(30)
-    assert while_held == []  # it waited for the other process
-    assert answer.status == 200 and len(started) == 1
+        said.to_end()  # the reading thread is done with the pipe before it is closed
+        holder.stdout.close()
+    assert answer.status == 200, answer.text
+    assert [step for step in steps if step != "tried"] == ["asked", "let go", "acquired",
+                                                           "trained"]

@@ -401,31 +401,63 @@ def test_a_model_server_put_asks_the_server_though_a_pull_of_it_is_recorded(
 GATE_LIMIT = 60.0
 
 
-class _GatedLoads:
-    """Model loads that wait in their worker thread until :meth:`open` is called: a test
-    acts while a load is under way, however slow the machine, instead of guessing how
-    long a load takes. ``gated(config, model_file)`` picks the loads that wait."""
+class _Gate:
+    """A point where a server thread waits until its test calls :meth:`open`: the test
+    acts while the thread is held there, however slow the machine, instead of guessing
+    how long the thread takes. A wait that ran out (the test let go too late, or never)
+    is recorded: :meth:`assert_never_ran_out` fails on it."""
 
-    def __init__(self, monkeypatch, gated: Callable[[Any, Path | None], bool]) -> None:
+    def __init__(self) -> None:
         import threading
 
+        self.reached = threading.Event()
+        self._opened = threading.Event()
+        self._ran_out = False
+
+    def wait_here(self) -> None:
+        """In the gated thread: say it got here, then wait until the test opens the gate."""
+        self.reached.set()
+        if not self._opened.wait(GATE_LIMIT):
+            self._ran_out = True
+
+    def open(self) -> None:
+        """Let every waiting thread, and every later one, go on."""
+        self._opened.set()
+
+    def assert_never_ran_out(self, what: str) -> None:
+        # a thread that gave up waiting went on on its own: the test's checks after
+        # that point no longer saw the state they meant to check
+        assert not self._ran_out, f"{what} waited {GATE_LIMIT:.0f} s and went on ungated"
+
+
+class _GatedLoads(_Gate):
+    """Model loads that wait at a :class:`_Gate` in their worker thread;
+    ``gated(config, model_file)`` picks the loads that wait."""
+
+    def __init__(self, monkeypatch, gated: Callable[[Any, Path | None], bool]) -> None:
         from dialogflowlite.server import models
 
-        self.begun = threading.Event()
-        self._opened = threading.Event()
+        super().__init__()
         load = models.load_server_agent
 
         def waiting(config: Any, model_file: Path | None = None, stores: Any = None) -> Any:
             if gated(config, model_file):
-                self.begun.set()
-                self._opened.wait(GATE_LIMIT)
+                self.wait_here()
             return load(config, model_file, stores)
 
         monkeypatch.setattr(models, "load_server_agent", waiting)
 
-    def open(self) -> None:
-        """Let every waiting load, and every later one, go on."""
-        self._opened.set()
+
+async def _delete_model_while_held(session: aiohttp.ClientSession, url: str,
+                                   held: str) -> None:
+    """``DELETE /model``, answered while ``held`` waits at its gate: a DELETE that
+    waited for it fails here, instead of being answered once the gate gave up."""
+    try:
+        async with session.delete(f"{url}/model",
+                                  timeout=aiohttp.ClientTimeout(total=GATE_LIMIT / 2)) as r:
+            assert r.status == 204, await r.text()
+    except asyncio.TimeoutError:
+        pytest.fail(f"DELETE /model not answered in {GATE_LIMIT / 2:g} s while {held} waited")
 
 
 def _is_pulled(config: Any, model_file: Path | None) -> bool:
@@ -452,11 +484,12 @@ def test_health_does_not_wait_for_a_model_another_worker_chose(
                 async with session.get(f"{url_two}/health", timeout=probe) as response:
                     assert response.status == 200, await response.text()
                 # the probe started that load
-                await until(loads.begun.is_set, "the second worker to load the model")
+                await until(loads.reached.is_set, "the second worker to load the model")
             finally:
                 loads.open()
             # the next request waits for that load
             assert await _greeting(session, url_two) == OTHER_GREETING
+            loads.assert_never_ran_out("the second worker's load")
 
     asyncio.run(main())
     assert _loads(two) == 2
@@ -471,20 +504,17 @@ def test_a_model_unloaded_while_a_pull_downloads_or_loads_stays_unloaded(
     """A ``DELETE /model`` answered while a pulled model downloads or loads wins: the
     pull, finished later, does not serve its model. The download (or the load) waits
     until the ``DELETE`` is answered."""
-    import threading
-
     from dialogflowlite.server.model_server import keep_pulling
 
     one, two = two_workers
     loads = _GatedLoads(monkeypatch, lambda config, model_file: phase == "load"
                         and _is_pulled(config, model_file))
-    downloading, download_may_go_on = threading.Event(), threading.Event()
+    download = _Gate()
     answer = _model_server_of(other_model.read_bytes(), [])
 
     def gated_answer(request: Any) -> tuple[int, dict, bytes]:
         if phase == "download":
-            downloading.set()
-            download_may_go_on.wait(GATE_LIMIT)
+            download.wait_here()
         return answer(request)
 
     async def main() -> None:
@@ -493,13 +523,12 @@ def test_a_model_unloaded_while_a_pull_downloads_or_loads_stays_unloaded(
                     aiohttp.ClientSession() as session:
                 pulling = asyncio.create_task(keep_pulling(one, _pulls_once(one, host.url)))
                 try:
-                    under_way = downloading if phase == "download" else loads.begun
-                    await until(under_way.is_set, f"the pulled model's {phase}")
+                    gate = download if phase == "download" else loads
+                    await until(gate.reached.is_set, f"the pulled model's {phase}")
                     url = url_one if through == "pulling worker" else url_two
-                    async with session.delete(f"{url}/model") as response:
-                        assert response.status == 204
+                    await _delete_model_while_held(session, url, f"the pulled model's {phase}")
                 finally:
-                    download_may_go_on.set()
+                    download.open()
                     loads.open()
                 await pulling
                 for url in (url_one, url_two):
@@ -508,6 +537,8 @@ def test_a_model_unloaded_while_a_pull_downloads_or_loads_stays_unloaded(
                         assert response.status == 409, await response.text()
 
     asyncio.run(main())
+    download.assert_never_ran_out("the pulled model's download")
+    loads.assert_never_ran_out("the pulled model's load")
     assert one.ctx.agent is None and two.ctx.agent is None
 
 
@@ -528,7 +559,7 @@ def test_a_pull_that_never_switched_leaves_no_record_the_others_would_skip(
                     aiohttp.ClientSession() as session:
                 pulling = asyncio.create_task(keep_pulling(one, _pulls_once(one, host.url)))
                 try:
-                    await until(loads.begun.is_set, "the pulled model's load")  # downloaded
+                    await until(loads.reached.is_set, "the pulled model's load")  # downloaded
                     pulling.cancel()
                     with pytest.raises(asyncio.CancelledError):
                         await pulling
@@ -539,6 +570,7 @@ def test_a_pull_that_never_switched_leaves_no_record_the_others_would_skip(
                 assert await _greeting(session, url_two) == OTHER_GREETING
 
     asyncio.run(main())
+    loads.assert_never_ran_out("the pulled model's load")
     assert len(downloads) == 2
 
 
