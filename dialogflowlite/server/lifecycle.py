@@ -107,6 +107,18 @@ def install(app: Sanic) -> None:
         if pulling is not None and not pulling.done():
             pulling.cancel()
 
+    @app.on_request(priority=75)
+    async def _ticket_model_change(request) -> None:
+        # a PUT or DELETE /model is ordered by its arrival (after the token check), not
+        # by when this worker, done with its first load or with following another
+        # worker's choice below, lets it run: that wait may be a whole model load
+        route = request.route
+        if route is None or not getattr(route.ctx, "model_change", False):
+            return
+        from dialogflowlite.server.models import choice_ticket
+
+        request.ctx.model_change_ticket = await choice_ticket(request.app)
+
     @app.on_request(priority=50)
     async def _wait_for_model(request) -> None:
         loading = request.app.ctx.loading

@@ -48,6 +48,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -78,6 +80,57 @@ def file_digest(path: Path) -> str:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _create_partial(folder: Path) -> tuple[Path, int]:
+    """A new, empty file in ``folder`` for a download, and its open handle.
+
+    Created exclusively, under a name of its own: not a ``*.tar`` name, so
+    nothing looking for models takes it while it downloads.
+    """
+    from dialogflowlite.artifact import model_file_name
+
+    while True:
+        path = folder / f"{model_file_name(PULLED_PREFIX)}.{secrets.token_hex(4)}.partial"
+        try:
+            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+
+
+def claim_pulled_name(downloaded: Path) -> Path:
+    """Give the ``downloaded`` model a pulled model's name that no file has:
+    ``pulled-<time>.tar``, else ``pulled-<time>-2.tar``, ``-3``, ...
+
+    Never over an existing file: two downloads in the same second (by one worker
+    or two) each keep their own, so a worker that loaded the first is never
+    told that the second one is the model it serves. ``downloaded`` may be left
+    in place: the caller deletes it.
+    """
+    from dialogflowlite.artifact import MODEL_SUFFIX, model_file_name
+
+    stem = model_file_name(PULLED_PREFIX)[: -len(MODEL_SUFFIX)]
+    target, count = downloaded.with_name(f"{stem}{MODEL_SUFFIX}"), 1
+    while True:
+        try:
+            _link_exclusively(downloaded, target)
+            return target
+        except FileExistsError:
+            count += 1
+            target = downloaded.with_name(f"{stem}-{count}{MODEL_SUFFIX}")
+
+
+def _link_exclusively(source: Path, target: Path) -> None:
+    """Make ``target`` name the bytes of ``source``; FileExistsError when it exists."""
+    try:
+        os.link(source, target)  # fails rather than replace a file
+        return
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system: claim the name, then fill it
+        pass
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    os.replace(source, target)  # over the empty file claimed just above only
 
 
 @dataclass
@@ -271,55 +324,73 @@ class ModelServer:
         return path
 
     async def _download(self, current: Path | None) -> Path | None:
-        import aiohttp
+        """The new model the server sends, under a pulled model's name no other file has
+        (:func:`claim_pulled_name`), or None (nothing new, or the download failed).
 
-        from dialogflowlite.artifact import READABLE_FORMATS, model_file_name, read_manifest
-
+        It downloads into a ``.partial`` file of its own, which is deleted on every way
+        out that does not name it a model: a failure, a cancel (a ``PUT`` whose client
+        hung up, the server stopping), or bytes that are no new model.
+        """
         headers = dict(self.headers)
         if self.etag:
             headers["If-None-Match"] = self.etag
-        # not a *.tar name while it downloads: nothing looking for models takes it
-        partial = self.folder / f"{model_file_name(PULLED_PREFIX)}.partial"
+        partial, handle = _create_partial(self.folder)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                fetched, etag = await self._fetch(headers, out)
+            if not fetched or not self._is_new_model(partial, current, etag):
+                return None
+            target = claim_pulled_name(partial)
+        finally:
+            partial.unlink(missing_ok=True)
+        self.etag = etag
+        logger.info("pulled model %s from %s", target.name, self.url)
+        return target
+
+    async def _fetch(self, headers: dict[str, str], out: Any) -> tuple[bool, str | None]:
+        """Write the model the server sends into ``out``: (whether it sent one, its
+        ETag); a server that cannot be reached, or answers neither 200 nor 304, is
+        logged."""
+        import aiohttp
+
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
                     session.get(self.url, headers=headers) as response:
                 if response.status == 304:
-                    return None
+                    return False, None
                 if response.status != 200:
                     logger.error("model server %s answered HTTP %d; the running model stays",
                                  self.url, response.status)
-                    return None
-                with partial.open("wb") as out:
-                    async for chunk in response.content.iter_chunked(1 << 20):
-                        out.write(chunk)
-                etag = response.headers.get("ETag")
+                    return False, None
+                async for chunk in response.content.iter_chunked(1 << 20):
+                    out.write(chunk)
+                return True, response.headers.get("ETag")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-            partial.unlink(missing_ok=True)
             logger.error("model server %s cannot be reached (%s); the running model stays",
                          self.url, type(e).__name__)
-            return None
+            return False, None
+
+    def _is_new_model(self, partial: Path, current: Path | None, etag: str | None) -> bool:
+        """Whether the downloaded ``partial`` is a model of this version other than the
+        running one (``current``); the same bytes under a new ETag take that ETag."""
+        from dialogflowlite.artifact import READABLE_FORMATS, read_manifest
+
         if current is not None and current.is_file() and \
                 file_digest(partial) == file_digest(current):
-            partial.unlink()
             self.etag = etag
-            return None
+            return False
         # the manifest says whether it is a model of this version (reading it unpacks
         # nothing; loading checks the rest)
         manifest = read_manifest(partial)
         if manifest is None or manifest.format not in READABLE_FORMATS:
-            partial.unlink(missing_ok=True)
             found = ("no model file" if manifest is None
                      else f"a model of format {manifest.format}, not "
                           f"{' or '.join(map(str, READABLE_FORMATS))}")
             logger.error("model server %s sent no usable model (%s); the running model stays",
                          self.url, found)
-            return None
-        target = self.folder / model_file_name(PULLED_PREFIX)
-        partial.rename(target)
-        self.etag = etag
-        logger.info("pulled model %s from %s", target.name, self.url)
-        return target
+            return False
+        return True
 
     def prune(self, current: Path | None) -> list[Path]:
         """Delete pulled model files beyond the newest :attr:`keep` (never ``current``)."""

@@ -230,7 +230,8 @@ def choice_mark(app: Any) -> ChoiceMark:
 
 async def choice_ticket(app: Any) -> int | None:
     """The ticket of a ``PUT`` or ``DELETE /model`` arriving now, taken before it loads
-    or downloads anything.
+    or downloads anything (the HTTP routes take it in a request hook, before the
+    request waits for its worker's first load or for it to follow another worker).
 
     Given to :func:`swap_model` or :func:`unload_model`, it orders the changes
     as they arrived, in this worker and (under ``--workers``) in all of them:
@@ -421,6 +422,7 @@ def serve_agent(app: Any, agent: Any, model_file: Path, started: float) -> float
 
     app.ctx.agent = agent
     app.ctx.model_file = model_file
+    app.ctx.model_file_signature = file_signature(model_file)
     app.ctx.model_fingerprints = model_fingerprints(model_file)
     app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
     seconds = time.perf_counter() - started
@@ -689,15 +691,28 @@ def _log_follow_failure(following: asyncio.Task) -> None:
                      "keeps the model it has", exc_info=error)
 
 
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, modification time) of the file at ``path``; None when it cannot be
+    read: another file written or moved to the same path has another one."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def _serves(app: Any, wanted: str) -> bool:
-    """Whether ``wanted`` is the model file this worker already serves."""
+    """Whether ``wanted`` is the model file this worker already serves: the same path,
+    still holding the file that was loaded (not one written over it since)."""
     current = getattr(app.ctx, "model_file", None)
     if current is None or getattr(app.ctx, "agent", None) is None:
         return False
     try:
-        return resolve_model_path(app.ctx.config, wanted).resolve() == Path(current).resolve()
+        path = resolve_model_path(app.ctx.config, wanted)
     except ModelLoadError:  # loading it names what is wrong
         return False
+    return path.resolve() == Path(current).resolve() and \
+        file_signature(path) == getattr(app.ctx, "model_file_signature", None)
 
 
 async def _follow(app: Any, record: dict[str, Any]) -> None:

@@ -188,3 +188,61 @@ def test_an_earlier_servers_pull_dropped_for_a_newer_choice_is_kept(
 
     assert asyncio.run(server.pull(one.ctx.model_file, switch=dropped)) == earlier
     assert earlier.exists()
+
+
+# --- following a choice of the path a worker serves ---------------------------------------
+
+def test_a_new_file_at_the_served_path_is_loaded_when_another_worker_chooses_it(
+        tmp_path: Path, monkeypatch) -> None:
+    """A worker serves ``bot.tar``; a new model is then moved to that path and another
+    worker switches to it: following that choice loads the new file, as the path alone
+    no longer says which model the worker serves."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    loaded: list[bytes] = []
+    load = models.load_server_agent
+
+    def reading(config: Any, model_file: Path, stores: Any) -> Any:
+        loaded.append(model_file.read_bytes())
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", reading)
+    model = tmp_path / "bot.tar"
+    model.write_bytes(b"model one")
+    choosing, following = _fake_worker(tmp_path), _fake_worker(tmp_path)
+
+    async def choose_then_follow() -> None:
+        await models.swap_model(choosing, str(model))
+        await models.follow_shared_choice(following)
+
+    asyncio.run(choose_then_follow())
+    (tmp_path / "new.tar").write_bytes(b"model two, longer")
+    (tmp_path / "new.tar").replace(model)
+    asyncio.run(choose_then_follow())
+    assert loaded == [b"model one", b"model one", b"model two, longer",
+                      b"model two, longer"]
+
+
+def test_a_choice_of_the_unchanged_served_file_loads_nothing(
+        tmp_path: Path, monkeypatch) -> None:
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    loads: list[Path] = []
+    load = models.load_server_agent
+    monkeypatch.setattr(models, "load_server_agent",
+                        lambda config, model_file, stores:
+                        loads.append(model_file) or load(config, model_file, stores))
+    model = tmp_path / "bot.tar"
+    model.write_bytes(b"model one")
+    one, two = _fake_worker(tmp_path), _fake_worker(tmp_path)
+
+    async def main() -> None:
+        await models.swap_model(two, str(model))
+        await models.swap_model(one, str(model))  # the choice two follows: its own file
+        await models.follow_shared_choice(two)
+
+    asyncio.run(main())
+    assert loads == [model, model]
+    assert two.ctx.model_file == model

@@ -176,6 +176,76 @@ def test_a_put_that_loads_longer_than_a_later_put_in_another_worker_is_409(
     assert serving_now == ["chosen.tar", "chosen.tar"]
 
 
+@pytest.mark.parametrize("early", ["PUT", "DELETE"])
+@pytest.mark.parametrize("late_finishes", ["last", "first"])
+def test_a_change_arriving_while_its_worker_follows_another_is_ordered_by_its_arrival(
+        two_workers, tiny_project: Path, monkeypatch, early: str, late_finishes: str) -> None:
+    """``run --workers``: a change arrives at a worker that is still loading the model
+    another worker chose, and must wait for it; a later change arrives at the other
+    worker meanwhile. The later change is served by both, whichever finishes first
+    (the earlier is 204 when it finishes first, else 409)."""
+    from dialogflowlite.server import models
+
+    one, two = two_workers
+    first_model = Path(one.ctx.config.model_path)
+    shutil.copy(first_model, tiny_project / "models" / "early.tar")
+    shutil.copy(first_model, tiny_project / "models" / "late.tar")
+    following, late_loading = Gate(), Gate()
+    loads_of_other: list[Path] = []
+    load = models.load_server_agent
+
+    def held_loads(config: Any, model_file: Path | None = None, stores: Any = None) -> Any:
+        if model_file is not None and model_file.name == "other.tar":
+            loads_of_other.append(model_file)
+            if len(loads_of_other) == 2:  # worker one follows worker two's choice
+                following.wait()
+        if model_file is not None and model_file.name == "late.tar":
+            late_loading.wait()
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", held_loads)
+
+    async def change(session: aiohttp.ClientSession, url: str, method: str,
+                     name: str = "") -> int:
+        body = {"json": {"model_file": f"models/{name}"}} if method == "PUT" else {}
+        async with session.request(method, f"{url}/model", **body) as response:
+            return response.status
+
+    async def served(session: aiohttp.ClientSession, url: str) -> str | None:
+        async with session.get(f"{url}/status") as response:
+            return (await response.json())["model_file"] if response.status == 200 else None
+
+    async def main() -> tuple[int, int, list[str | None]]:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            assert await change(session, url_two, "PUT", "other.tar") == 204
+            earlier = asyncio.create_task(change(session, url_one, early, "early.tar"))
+            await following.until_reached()  # it waits for worker one to follow
+            later = asyncio.create_task(change(session, url_two, "PUT", "late.tar"))
+            await late_loading.until_reached()
+            if late_finishes == "first":
+                late_loading.open()
+                later_status = await later
+                following.open()
+                earlier_status = await earlier
+            else:
+                following.open()
+                earlier_status = await earlier
+                late_loading.open()
+                later_status = await later
+            return earlier_status, later_status, [await served(session, url)
+                                                  for url in (url_one, url_two)]
+
+    try:
+        earlier, later, serving_now = asyncio.run(main())
+    finally:
+        following.open()
+        late_loading.open()
+    assert later == 204
+    assert earlier == (409 if late_finishes == "first" else 204)
+    assert serving_now == ["late.tar", "late.tar"]
+
+
 # --- the numbers of changes and pulls, with fakes: no timing ------------------------------
 
 def test_a_pull_that_finishes_while_a_put_that_arrived_after_it_loads_gives_way_to_it(
@@ -296,6 +366,33 @@ def test_an_earlier_put_finishing_after_a_later_one_in_the_same_worker_is_409(
 
     asyncio.run(main())
     assert app.ctx.model_file == tmp_path / "later.tar"
+
+
+def test_a_pull_recorded_after_a_later_put_keeps_an_earlier_put_a_409(
+        tmp_path: Path, monkeypatch) -> None:
+    """``PUT`` A arrives, ``PUT`` B arrives and is served, a pull is recorded after B,
+    then A finishes: the pull's record keeps B's ticket, so A is still a 409."""
+    from dialogflowlite.errors import ApiError
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    first, second, puller = (_fake_worker(tmp_path), _fake_worker(tmp_path),
+                             _fake_worker(tmp_path))
+
+    async def main() -> None:
+        earlier = await models.choice_ticket(first)  # A arrives, loads slowly
+        later = await models.choice_ticket(second)  # B arrives after it
+        await models.swap_model(second, str(tmp_path / "b.tar"), ticket=later)
+        await models.follow_shared_choice(puller)
+        mark = models.choice_mark(puller)  # a pull begins after B is served
+        await models.swap_model(puller, str(tmp_path / "pulled.tar"), since=mark)
+        with pytest.raises(ApiError) as refused:  # A finishes last
+            await models.swap_model(first, str(tmp_path / "a.tar"), ticket=earlier)
+        assert refused.value.status == 409
+
+    asyncio.run(main())
+    assert first.ctx.model_file is None
+    assert puller.ctx.model_file == tmp_path / "pulled.tar"
 
 
 # --- run --workers: a pull in one worker, a PUT in the other -------------------------------

@@ -336,3 +336,103 @@ def test_a_pull_record_that_cannot_be_written_does_not_fail_the_switch(
     assert pulled == app.ctx.model_file and pulled.is_file()
     assert any(r.levelname == "WARNING" and "no space left" in r.getMessage()
                for r in caplog.records)
+
+
+class StalledModelHost:
+    """A model server that sends the start of a model, then nothing until :attr:`release`
+    is set (a slow network, a server that hangs)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.release = threading.Event()
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/bot.tar"
+        threading.Thread(target=self._answer, daemon=True).start()
+
+    def _answer(self) -> None:
+        connection, _ = self._socket.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b'HTTP/1.1 200 OK\r\nETag: "v1"\r\nContent-Length: 1000000\r\n\r\n')
+            connection.sendall(b"x" * 100_000)
+            self.release.wait(60)
+
+    def close(self) -> None:
+        self.release.set()
+        self._socket.close()
+
+
+def test_a_cancelled_download_leaves_no_partial_file(tmp_path: Path) -> None:
+    """A download cancelled midway (a ``PUT`` whose client hung up, the server
+    stopping) deletes what it wrote: nothing is left in ``models/``."""
+    stalled = StalledModelHost()
+    server = ModelServer(stalled.url, tmp_path / "models", timeout=60)
+    models = tmp_path / "models"
+
+    def partly_written() -> bool:
+        return any(p.stat().st_size > 0 for p in models.glob("*.partial"))
+
+    async def main() -> None:
+        download = asyncio.create_task(server.pull(None, take=False))
+        await until(partly_written, "the start of the model written to disk")
+        download.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await download
+
+    try:
+        asyncio.run(main())
+    finally:
+        stalled.close()
+    assert sorted(p.name for p in models.iterdir() if not p.name.startswith(".")) == []
+
+
+def test_downloads_in_the_same_second_get_names_of_their_own(
+        two_workers: tuple[Any, Any], other_model: Path, tiny_project: Path,
+        monkeypatch) -> None:
+    """``run --workers``: two ``PUT /model`` with ``model_server`` in one clock second.
+    The second download never takes the first one's file, so the worker that loaded the
+    first (following the other worker) switches to the second too."""
+    import aiohttp
+
+    from dialogflowlite import artifact
+
+    # the clock of both downloads reads the same second
+    monkeypatch.setattr(artifact, "model_file_name",
+                        lambda prefix="": f"{prefix}-20260101-120000.tar")
+    one, two = two_workers
+    first_model = Path(one.ctx.config.model_path)
+    host_a = ModelHost(other_model.read_bytes(), etag='"a"')
+    host_b = ModelHost(first_model.read_bytes(), etag='"b"')
+
+    async def put(session: aiohttp.ClientSession, url: str, host: ModelHost) -> int:
+        async with session.put(f"{url}/model", json={"model_server": {
+                "url": host.url, "wait_time_between_pulls": 0}}) as response:
+            return response.status
+
+    async def served(session: aiohttp.ClientSession, url: str) -> str:
+        async with session.get(f"{url}/status") as response:
+            return (await response.json())["model_file"]
+
+    async def main() -> tuple[list[int], str, list[str], list[str]]:
+        async with serving(one) as url_one, serving(two) as url_two, \
+                aiohttp.ClientSession() as session:
+            statuses = [await put(session, url_one, host_a)]
+            followed = await served(session, url_two)  # worker two loads model A
+            statuses.append(await put(session, url_one, host_b))
+            return (statuses, followed,
+                    [await served(session, url) for url in (url_one, url_two)],
+                    [await greet(url) for url in (url_one, url_two)])
+
+    try:
+        statuses, followed, now, greetings = asyncio.run(main())
+    finally:
+        host_a.close()
+        host_b.close()
+    assert statuses == [204, 204]
+    assert followed == "pulled-20260101-120000.tar"
+    assert now == ["pulled-20260101-120000-2.tar"] * 2
+    assert greetings[0] == greetings[1] != "Hello from the model server!"
+    assert sorted(p.name for p in (tiny_project / "models").glob("pulled*")) == [
+        "pulled-20260101-120000-2.tar", "pulled-20260101-120000.tar"]

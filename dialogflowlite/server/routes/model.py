@@ -39,7 +39,7 @@ def _accepted(request: Request) -> str:
                    f"(Accept: {YAML_CONTENT_TYPE})")
 
 
-async def load_from_model_server(app: Sanic, section: Any) -> Path:
+async def load_from_model_server(app: Sanic, section: Any, ticket: int | None) -> Path:
     """``PUT /model`` with ``model_server``: download the model and switch to it, as Rasa does.
 
     ``section`` has the keys of endpoints.yml ``models:`` (``url``, ``headers``,
@@ -48,11 +48,13 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
     null: this once), instead of any model server it pulled from before. A download
     that is not a model is a 400, and the running model stays, as it does (409)
     when a ``PUT`` or ``DELETE /model`` that arrived later was served meanwhile.
+    ``ticket``: the request's :func:`~dialogflowlite.server.models.choice_ticket`,
+    taken as it arrived.
     """
     from dialogflowlite.errors import ConfigError
     from dialogflowlite.server import validation
     from dialogflowlite.server.model_server import ModelServer, pull_later, share_pulls
-    from dialogflowlite.server.models import choice_ticket, swap_model
+    from dialogflowlite.server.models import swap_model
 
     url = section.get("url") if isinstance(section, dict) else None
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -66,9 +68,6 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
         message = e.message.replace("endpoints.yml models", "'model_server'")
         raise validation.bad_request(message, parameter="model_server") from e
     loaded: list[Path] = []
-    # numbered before the download: a PUT or DELETE /model arriving while it downloads
-    # is a later choice, which wins
-    ticket = await choice_ticket(app)
 
     async def switch(pulled: Path) -> None:
         # the other workers switch too, and pull from this server from then on
@@ -88,6 +87,17 @@ async def load_from_model_server(app: Sanic, section: Any) -> Path:
     return loaded[0]
 
 
+async def arrival_ticket(request: Request) -> int | None:
+    """The ticket of the ``PUT`` or ``DELETE /model`` ``request``, taken as it arrived
+    (by the request hook of :mod:`~dialogflowlite.server.lifecycle`, before the request
+    waits for this worker's model), or now where no hook took one."""
+    from dialogflowlite.server.models import choice_ticket
+
+    if hasattr(request.ctx, "model_change_ticket"):
+        return request.ctx.model_change_ticket
+    return await choice_ticket(request.app)
+
+
 def blueprint() -> Blueprint:
     from sanic import Blueprint
     from sanic.response import empty, json, text
@@ -95,7 +105,7 @@ def blueprint() -> Blueprint:
     from dialogflowlite.dialogue.domain_json import domain_to_dict
     from dialogflowlite.server import validation
     from dialogflowlite.server.handling import no_agent
-    from dialogflowlite.server.models import choice_ticket, swap_model, unload_model
+    from dialogflowlite.server.models import swap_model, unload_model
 
     bp = Blueprint("model_api")
 
@@ -148,7 +158,8 @@ def blueprint() -> Blueprint:
         result["tracker"] = tracker.current_state(verbosity)
         return json(result)
 
-    @bp.put("/model", name="replace_model", ctx_auth=True)
+    # ctx_model_change: the request gets its ticket as it arrives (arrival_ticket)
+    @bp.put("/model", name="replace_model", ctx_auth=True, ctx_model_change=True)
     async def replace_model(request: Request) -> HTTPResponse:
         from dialogflowlite.server.long_requests import allow_long_response
 
@@ -161,7 +172,8 @@ def blueprint() -> Blueprint:
                 "'remote_storage' is not supported; pass 'model_file', a model file on the "
                 "server, or 'model_server', where to download one", parameter="remote_storage")
         if body.get("model_server") is not None:
-            await load_from_model_server(request.app, body["model_server"])
+            await load_from_model_server(request.app, body["model_server"],
+                                         await arrival_ticket(request))
             return empty(status=204)
         model_file = validation.field(body, "model_file", str)
         if not model_file.strip():
@@ -169,15 +181,14 @@ def blueprint() -> Blueprint:
             # silently reload that one
             raise validation.bad_request("the field 'model_file' is empty; pass the path of "
                                          "a model file on the server", parameter="model_file")
-        # numbered as it arrives: of two changes, the later one is served (the earlier,
-        # loading longer, is a 409)
-        ticket = await choice_ticket(request.app)
-        await swap_model(request.app, model_file, ticket=ticket)
+        # of two changes, the one that arrived later is served (the earlier, loading
+        # longer, is a 409)
+        await swap_model(request.app, model_file, ticket=await arrival_ticket(request))
         return empty(status=204)
 
-    @bp.delete("/model", name="unload_model", ctx_auth=True)
+    @bp.delete("/model", name="unload_model", ctx_auth=True, ctx_model_change=True)
     async def delete_model(request: Request) -> HTTPResponse:
-        await unload_model(request.app, ticket=await choice_ticket(request.app))
+        await unload_model(request.app, ticket=await arrival_ticket(request))
         return empty(status=204)
 
     @bp.get("/domain", name="domain", ctx_auth=True)
