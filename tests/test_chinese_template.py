@@ -108,7 +108,7 @@ def test_the_project_loads_strictly_with_the_expected_counts(zhbot) -> None:
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "test_stories": 21,
+        "test_stories": 22,
     }
     assert project.nlu.retrieval_intents == ["faq"]
     assert not (zhbot / "template.yml").exists()
@@ -123,9 +123,9 @@ def test_every_test_story_passes(zhbot) -> None:
     code = main(["test", "--project", str(zhbot), "--fail-on-prediction-errors"])
     report = json.loads((zhbot / "results" / "story_report.json").read_text(encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 21,
-                                               "with_warnings": 0, "total": 21}
-    assert report["user_turns"] == {"total": 67, "intent_errors": 0, "entity_errors": 0}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 22,
+                                               "with_warnings": 0, "total": 22}
+    assert report["user_turns"] == {"total": 71, "intent_errors": 0, "entity_errors": 0}
     assert code == 0
 
 
@@ -187,19 +187,28 @@ def test_stopping_the_order_form_goes_by_rules_whatever_came_before(agent, befor
 
 def test_every_answer_to_going_on_goes_by_rules(zhbot, agent) -> None:
     """Whatever intent answers 还需要继续查询订单吗？, a rule decides what follows, not
-    the dialogue model: 取消 (`stop`) cancels as 不 does, and an order number (`inform`)
-    goes on with the lookup, which keeps it."""
+    the dialogue model: 取消 (`stop`) cancels as 不 does, 再见 ends the lookup, 你好 or
+    谢谢 gets the question again, and an order number (`inform`) goes on with the
+    lookup, which keeps it."""
     domain = load_project(zhbot, strict=True).domain
-    expected = {"stop": ["action_deactivate_loop", "utter_query_cancelled"],
-                "deny": ["action_deactivate_loop", "utter_query_cancelled"],
-                "affirm": ["order_form"], "inform": ["order_form"]}
+    cancel = ["action_deactivate_loop", "utter_query_cancelled"]
+    back = ["order_form"]
+    expected = {"stop": cancel, "deny": cancel, "affirm": back, "inform": back,
+                "check_order": back,
+                "goodbye": ["action_deactivate_loop", "utter_goodbye"],
+                "greet": ["utter_ask_continue"], "thanks": ["utter_ask_continue"],
+                "hesitate": ["utter_take_your_time", "utter_ask_continue"],
+                "human_handoff": ["utter_handoff", "action_deactivate_loop"],
+                "faq": ["utter_faq", *back], "bot_challenge": ["utter_iamabot", *back],
+                "out_of_scope": ["utter_out_of_scope", *back],
+                "nlu_fallback": ["utter_default", *back]}
     wrong = {}
     for intent in [*domain.intents, "nlu_fallback"]:
         acted = bot_actions(agent, f"going-on-{intent}", ["check_order", "stop", intent])
         answer = acted[len(["order_form", "utter_ask_continue"]):]
         names = [name for name, _ in answer]
         by_rules = bool(answer) and {policy for _, policy in answer} == {"RulePolicy"}
-        if not by_rules or names != expected.get(intent, names):
+        if not by_rules or names != expected.get(intent):
             wrong[intent] = answer
     assert wrong == {}
     bot_actions(agent, "number-after-stop",
@@ -207,6 +216,28 @@ def test_every_answer_to_going_on_goes_by_rules(zhbot, agent) -> None:
     tracker = asyncio.run(agent.get_tracker("number-after-stop"))
     assert tracker.get_slot("order_number") == "DD52719034"
     assert tracker.get_slot("requested_slot") == "phone_tail"
+
+
+@pytest.mark.parametrize("before", [["check_order"], ["check_order", "stop"],
+                                    ["check_order", "hesitate"]])
+def test_a_goodbye_during_the_order_form_ends_it(agent, before) -> None:
+    """再见 while the form asks, or in answer to 还需要继续查询订单吗？, ends the lookup by
+    a rule: the form does not ask its question after the goodbye."""
+    sender = f"bye-{'-'.join(before)}"
+    acted = bot_actions(agent, sender, [*before, "goodbye"])
+    assert acted[-2:] == [("action_deactivate_loop", "RulePolicy"),
+                          ("utter_goodbye", "RulePolicy")], acted
+    assert asyncio.run(agent.get_tracker(sender)).active_loop_name is None
+
+
+@pytest.mark.parametrize(("intent", "answer"), [("greet", "utter_greet"),
+                                                ("thanks", "utter_noworries")])
+def test_a_greeting_or_thanks_while_the_form_asks_answers_and_asks_again(agent, intent,
+                                                                         answer) -> None:
+    """你好 or 谢谢 while the form asks: the answer, then the form's question again, by
+    rules."""
+    acted = bot_actions(agent, f"form-asks-{intent}", ["check_order", intent])
+    assert acted[1:] == [(answer, "RulePolicy"), ("order_form", "RulePolicy")], acted
 
 
 @pytest.mark.parametrize("before", [[], ["check_order", "stop", "deny"]])
