@@ -129,8 +129,16 @@ def _link_exclusively(source: Path, target: Path) -> None:
         raise
     except OSError:  # no hard links on this file system: claim the name, then fill it
         pass
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    os.replace(source, target)  # over the empty file claimed just above only
+    # The claim is a side file, not an empty model: an empty `pulled-*.tar` would be
+    # the newest model a start without --model picks if the process died here.
+    claim = target.with_name(target.name + ".claim")
+    os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        if target.exists():  # claimed and filled by another before this claim
+            raise FileExistsError(target)
+        os.replace(source, target)
+    finally:
+        claim.unlink(missing_ok=True)
 
 
 @dataclass

@@ -691,14 +691,15 @@ def _log_follow_failure(following: asyncio.Task) -> None:
                      "keeps the model it has", exc_info=error)
 
 
-def file_signature(path: Path) -> tuple[int, int, int] | None:
-    """(inode, size, modification time) of the file at ``path``; None when it cannot be
-    read: another file written or moved to the same path has another one."""
+def file_signature(path: Path) -> tuple[int, int, int, int] | None:
+    """(inode, size, modification time, change time) of the file at ``path``; None when
+    it cannot be read: another file written or moved to the same path has another one
+    (the change time too when a copy puts the old modification time back)."""
     try:
         stat = path.stat()
     except OSError:
         return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def _serves(app: Any, wanted: str) -> bool:

@@ -436,3 +436,63 @@ def test_downloads_in_the_same_second_get_names_of_their_own(
     assert greetings[0] == greetings[1] != "Hello from the model server!"
     assert sorted(p.name for p in (tiny_project / "models").glob("pulled*")) == [
         "pulled-20260101-120000-2.tar", "pulled-20260101-120000.tar"]
+
+
+def test_without_hard_links_a_name_is_claimed_without_an_empty_model(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    """Where the file system has no hard links, the name is claimed with a side file:
+    an empty ``pulled-*.tar`` would be the newest model a start without ``--model`` picks
+    if the process died before the download took its place."""
+    import os
+
+    from dialogflowlite import artifact
+    from dialogflowlite.server import model_server
+
+    monkeypatch.setattr(artifact, "model_file_name",
+                        lambda prefix="": f"{prefix}-20260101-120000.tar")
+
+    def no_links(source, target):
+        raise PermissionError("no hard links here")
+
+    seen_at_replace: list[list[str]] = []
+    real_replace = os.replace
+
+    def replace_and_look(source, target):
+        seen_at_replace.append(sorted(p.name for p in tmp_path.glob("*.tar")))
+        real_replace(source, target)
+
+    monkeypatch.setattr(model_server.os, "link", no_links)
+    monkeypatch.setattr(model_server.os, "replace", replace_and_look)
+    (tmp_path / "pulled-20260101-120000.tar").write_bytes(b"first")
+    downloaded = tmp_path / "x.partial"
+    downloaded.write_bytes(b"second")
+
+    target = model_server.claim_pulled_name(downloaded)
+
+    assert target.name == "pulled-20260101-120000-2.tar"
+    assert target.read_bytes() == b"second"
+    assert (tmp_path / "pulled-20260101-120000.tar").read_bytes() == b"first"
+    # no empty pulled-*.tar stood in models/ while the name was claimed, and no claim
+    # file is left behind
+    assert seen_at_replace == [["pulled-20260101-120000.tar"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pulled-20260101-120000-2.tar", "pulled-20260101-120000.tar"]
+
+
+def test_a_file_copied_over_the_served_one_with_its_old_times_is_another_file(
+        tmp_path: Path) -> None:
+    """``cp -p`` (or ``tar x``) over a model writes it in place and puts its modification
+    time back: its signature still differs, so a worker told to serve it loads it."""
+    import os
+
+    from dialogflowlite.server.models import file_signature
+
+    served = tmp_path / "model.tar"
+    served.write_bytes(b"old model")
+    stat = served.stat()
+    before = file_signature(served)
+    with open(served, "r+b") as out:  # the same inode, the same size
+        out.write(b"new model")
+    os.utime(served, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert served.stat().st_mtime_ns == stat.st_mtime_ns
+    assert file_signature(served) != before
