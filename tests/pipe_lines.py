@@ -32,9 +32,14 @@ class PipeLines:
         threading.Thread(target=self._read_all, args=(stream,), daemon=True).start()
 
     def _read_all(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._lines.put(line)
-        self._lines.put(None)  # the end of the stream
+        try:
+            for line in stream:
+                self._lines.put(line)
+        except (OSError, ValueError) as e:  # undecodable output, a closed pipe
+            # shown among the lines, so the test fails naming it, not as a long wait
+            self._lines.put(f"<the output could not be read: {e!r}>\n")
+        finally:
+            self._lines.put(None)  # the end of the stream
 
     def until(self, done: Callable[[list[str]], bool], what: str,
               timeout: float = LINE_LIMIT) -> list[str]:
