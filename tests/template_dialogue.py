@@ -19,3 +19,11 @@ def bot_actions(agent, sender: str, intents: list[str]) -> list[tuple[str, str]]
     events = [event.as_dict() for event in asyncio.run(talk()).events]
     return [(e["name"], e["policy"]) for e in events
             if e["event"] == "action" and e["name"] not in _ROUTINE]
+
+
+def last_bot_text(agent, sender: str) -> str | None:
+    """The text of the bot's last message to ``sender``, also when an ``action_restart``
+    came after it (a restart clears ``latest_bot_utterance``, not the events)."""
+    events = asyncio.run(agent.get_tracker(sender)).events
+    texts = [e.text for e in events if e.as_dict()["event"] == "bot"]
+    return texts[-1] if texts else None

@@ -108,7 +108,7 @@ def test_the_project_loads_strictly_with_the_expected_counts(zhbot) -> None:
         "entities": 2,
         "slots": 2,
         "forms": 1,
-        "test_stories": 24,
+        "test_stories": 25,
     }
     assert project.nlu.retrieval_intents == ["faq"]
     assert not (zhbot / "template.yml").exists()
@@ -123,9 +123,9 @@ def test_every_test_story_passes(zhbot) -> None:
     code = main(["test", "--project", str(zhbot), "--fail-on-prediction-errors"])
     report = json.loads((zhbot / "results" / "story_report.json").read_text(encoding="utf-8"))
     assert report["failed_stories"] == [], report["failed_stories"]
-    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 24,
-                                               "with_warnings": 0, "total": 24}
-    assert report["user_turns"] == {"total": 77, "intent_errors": 0, "entity_errors": 0}
+    assert report["conversation_accuracy"] == {"accuracy": 1.0, "correct": 25,
+                                               "with_warnings": 0, "total": 25}
+    assert report["user_turns"] == {"total": 84, "intent_errors": 0, "entity_errors": 0}
     assert code == 0
 
 
@@ -175,7 +175,8 @@ def test_stopping_the_order_form_goes_by_rules_whatever_came_before(agent, befor
     the rules decide every step after any opening, not the dialogue model (which
     stories teach these steps only after the openings they tell)."""
     for answer, then in (("affirm", ["order_form"]),
-                         ("deny", ["action_deactivate_loop", "utter_query_cancelled"])):
+                         ("deny", ["action_deactivate_loop", "utter_query_cancelled",
+                                   "action_restart"])):
         sender = f"{'-'.join(before)}-{stop}-{answer}"
         acted = bot_actions(agent, sender, [
             *before, "check_order", "hesitate", stop, "hesitate", answer])[len(before):]
@@ -191,14 +192,14 @@ def test_every_answer_to_going_on_goes_by_rules(zhbot, agent) -> None:
     谢谢 gets the question again, and an order number (`inform`) goes on with the
     lookup, which keeps it."""
     domain = load_project(zhbot, strict=True).domain
-    cancel = ["action_deactivate_loop", "utter_query_cancelled"]
+    cancel = ["action_deactivate_loop", "utter_query_cancelled", "action_restart"]
     back = ["order_form"]
     expected = {"stop": cancel, "deny": cancel, "affirm": back, "inform": back,
                 "check_order": back,
-                "goodbye": ["action_deactivate_loop", "utter_goodbye"],
+                "goodbye": ["action_deactivate_loop", "utter_goodbye", "action_restart"],
                 "greet": ["utter_ask_continue"], "thanks": ["utter_ask_continue"],
                 "hesitate": ["utter_take_your_time", "utter_ask_continue"],
-                "human_handoff": ["utter_handoff", "action_deactivate_loop"],
+                "human_handoff": ["utter_handoff", "action_deactivate_loop", "action_restart"],
                 "faq": ["utter_faq", *back], "bot_challenge": ["utter_iamabot", *back],
                 "out_of_scope": ["utter_out_of_scope", *back],
                 "nlu_fallback": ["utter_default", *back]}
@@ -225,8 +226,9 @@ def test_a_goodbye_during_the_order_form_ends_it(agent, before) -> None:
     a rule: the form does not ask its question after the goodbye."""
     sender = f"bye-{'-'.join(before)}"
     acted = bot_actions(agent, sender, [*before, "goodbye"])
-    assert acted[-2:] == [("action_deactivate_loop", "RulePolicy"),
-                          ("utter_goodbye", "RulePolicy")], acted
+    assert acted[-3:] == [("action_deactivate_loop", "RulePolicy"),
+                          ("utter_goodbye", "RulePolicy"),
+                          ("action_restart", "RulePolicy")], acted
     assert asyncio.run(agent.get_tracker(sender)).active_loop_name is None
 
 
@@ -238,6 +240,35 @@ def test_a_greeting_or_thanks_while_the_form_asks_answers_and_asks_again(agent, 
     rules."""
     acted = bot_actions(agent, f"form-asks-{intent}", ["check_order", intent])
     assert acted[1:] == [(answer, "RulePolicy"), ("order_form", "RulePolicy")], acted
+
+
+#: the form's questions (domain.yml's utter_ask_order_number, utter_ask_phone_tail)
+ASK_ORDER_NUMBER = "请提供您的订单号（以 DD 开头，例如 DD20481736）。"
+ASK_PHONE_TAIL = "为了保护您的隐私，请告诉我下单手机号的后四位。"
+
+
+@pytest.mark.parametrize("first", [
+    ['check_order{"order_number": "DD52719034", "phone_tail": "2468"}'],
+    ["check_order", 'inform{"order_number": "DD52719034"}', "goodbye"],
+    ['check_order{"order_number": "DD52719034"}', "stop", "deny"],
+    ['check_order{"order_number": "DD52719034"}', "human_handoff"],
+])
+def test_a_lookup_that_ended_leaves_nothing_to_the_next(agent, first) -> None:
+    """Once the status was told, or the lookup was stopped, ended by 再见 or handed
+    over to a human, `action_restart` forgets it: checking again asks for the order number and then
+    the phone number's tail (the slots kept the first lookup's answers, so the bot
+    told the status at once or asked only for the tail)."""
+    sender = f"check-twice-{len(first)}-{first[-1]}"
+    bot_actions(agent, sender, first)
+    tracker = asyncio.run(agent.get_tracker(sender))
+    assert tracker.get_slot("order_number") is None and tracker.get_slot("phone_tail") is None
+    acted = bot_actions(agent, sender, ["check_order"])
+    tracker = asyncio.run(agent.get_tracker(sender))
+    assert tracker.latest_bot_utterance.text == ASK_ORDER_NUMBER, acted
+    assert tracker.get_slot("requested_slot") == "order_number"
+    answered = bot_actions(agent, sender, ['inform{"order_number": "DD63018274"}'])
+    tracker = asyncio.run(agent.get_tracker(sender))
+    assert tracker.latest_bot_utterance.text == ASK_PHONE_TAIL, answered
 
 
 def test_asking_to_check_an_order_while_the_form_asks_goes_on(agent) -> None:
