@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -301,7 +302,7 @@ def test_a_postgres_connection_cancelled_mid_query_is_not_reused(postgres_db: st
                 await connection.execute("SELECT pg_sleep(10)")
 
         task = asyncio.create_task(slow())
-        await asyncio.sleep(0.3)
+        await _until_postgres_runs(postgres_db, "SELECT pg_sleep(10)")
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -311,6 +312,23 @@ def test_a_postgres_connection_cancelled_mid_query_is_not_reused(postgres_db: st
         await store.close()
 
     asyncio.run(scenario())
+
+
+async def _until_postgres_runs(url: str, query: str, seconds: float = 30) -> None:
+    """Return once the server runs ``query`` (seen in ``pg_stat_activity`` from another
+    connection); fail after ``seconds``."""
+    import psycopg
+
+    deadline = time.monotonic() + seconds
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            cursor = await watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = %s",
+                (query,))
+            if (await cursor.fetchone())[0]:
+                return
+            await asyncio.sleep(0.02)
+    pytest.fail(f"PostgreSQL did not start running {query!r} within {seconds} s")
 
 
 def test_an_unreachable_redis_server_is_a_clear_error() -> None:
