@@ -20,22 +20,27 @@ LINE_LIMIT = 30.0
 
 
 class PipeLines:
-    """Every line of ``stream`` (a child's text pipe), read by a thread from now on.
+    """Every line of ``stream`` (a child's pipe, text or bytes), read by a thread from now
+    on.
 
     The test then reads the pipe only through this object: the thread owns it.
+    Each line is decoded on its own as UTF-8, a byte that is not shown as
+    ``\\xff``: the lines around it are kept and the child is never left blocked
+    on a full pipe that nobody reads.
     """
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str] | IO[bytes]) -> None:
         self.seen: list[str] = []
         self.ended = False
         self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read_all, args=(stream,), daemon=True).start()
+        raw = getattr(stream, "buffer", stream)  # a text pipe's bytes: nothing read yet
+        threading.Thread(target=self._read_all, args=(raw,), daemon=True).start()
 
-    def _read_all(self, stream: IO[str]) -> None:
+    def _read_all(self, raw: IO[bytes]) -> None:
         try:
-            for line in stream:
-                self._lines.put(line)
-        except (OSError, ValueError) as e:  # undecodable output, a closed pipe
+            for line in raw:
+                self._lines.put(line.decode("utf-8", errors="backslashreplace"))
+        except (OSError, ValueError) as e:  # a pipe closed under the thread
             # shown among the lines, so the test fails naming it, not as a long wait
             self._lines.put(f"<the output could not be read: {e!r}>\n")
         finally:
