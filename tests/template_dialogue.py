@@ -24,6 +24,11 @@ def bot_actions(agent, sender: str, intents: list[str]) -> list[tuple[str, str]]
 def last_bot_text(agent, sender: str) -> str | None:
     """The text of the bot's last message to ``sender``, also when an ``action_restart``
     came after it (a restart clears ``latest_bot_utterance``, not the events)."""
-    events = asyncio.run(agent.get_tracker(sender)).events
-    texts = [e.text for e in events if e.as_dict()["event"] == "bot"]
+    texts = bot_texts(agent, sender)
     return texts[-1] if texts else None
+
+
+def bot_texts(agent, sender: str) -> list[str | None]:
+    """The texts of every bot message to ``sender`` so far, restarts included."""
+    events = asyncio.run(agent.get_tracker(sender)).events
+    return [e.text for e in events if e.as_dict()["event"] == "bot"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from plugin_packages import assert_package_tests_pass
 from story_data import step_labels
-from template_dialogue import bot_actions
+from template_dialogue import bot_actions, bot_texts, last_bot_text
 
 from dialogflowlite.cli.init import available_templates
 from dialogflowlite.cli.main import main
@@ -237,9 +237,17 @@ def test_a_goodbye_during_the_order_form_ends_it(agent, before) -> None:
 def test_a_greeting_or_thanks_while_the_form_asks_answers_and_asks_again(agent, intent,
                                                                          answer) -> None:
     """你好 or 谢谢 while the form asks: the answer, then the form's question again, by
-    rules."""
-    acted = bot_actions(agent, f"form-asks-{intent}", ["check_order", intent])
+    rules. The answer asks nothing of its own there (还有其他可以帮您的吗？ before the
+    form's question left two questions open); outside a lookup the full answer is
+    given."""
+    sender = f"form-asks-{intent}"
+    acted = bot_actions(agent, sender, ["check_order", intent])
     assert acted[1:] == [(answer, "RulePolicy"), ("order_form", "RulePolicy")], acted
+    asked, reply, asked_again = bot_texts(agent, sender)
+    assert asked == asked_again == ASK_ORDER_NUMBER
+    assert "？" not in reply and "?" not in reply, reply
+    bot_actions(agent, f"no-form-{intent}", [intent])
+    assert last_bot_text(agent, f"no-form-{intent}") != reply
 
 
 #: the form's questions (domain.yml's utter_ask_order_number, utter_ask_phone_tail)

@@ -19,7 +19,7 @@ import pytest
 from getting_started_edit import apply_getting_started_edit
 from plain_data import files_under
 from story_data import step_labels
-from template_dialogue import bot_actions, last_bot_text
+from template_dialogue import bot_actions, bot_texts, last_bot_text
 
 from dialogflowlite.cli import init
 from dialogflowlite.cli.init import available_templates, create_project
@@ -589,14 +589,36 @@ def test_a_booking_that_ended_leaves_nothing_to_the_next(template_dialogue_agent
         answered
 
 
+@pytest.mark.parametrize("first", [
+    ['book_table{"party_size": "4", "time": "7pm"}'],
+    ['book_table{"party_size": "3"}', "stop", "deny"],
+])
+def test_an_answer_after_a_booking_ended_starts_a_new_one(template_dialogue_agent,
+                                                           first) -> None:
+    """ "At 9pm" once a booking was confirmed or cancelled starts a new booking that
+    asks for the number of people: it must not book at once with the number the
+    ended booking had."""
+    sender = f"stray-time-{len(first)}"
+    bot_actions(template_dialogue_agent, sender, [*first, 'inform{"time": "9pm"}'])
+    assert last_bot_text(template_dialogue_agent, sender) == "How many people will be joining?"
+
+
 @pytest.mark.parametrize("intent, answer", [("greet", "utter_greet"),
                                             ("thanks", "utter_noworries")])
 def test_a_greeting_or_thanks_while_the_form_asks_answers_and_asks_again(
         template_dialogue_agent, intent, answer) -> None:
     """ "Hi" or "thanks" while the form asks: the answer, then the form's question again,
-    by rules."""
-    acted = bot_actions(template_dialogue_agent, f"form-asks-{intent}", ["book_table", intent])
+    by rules. The answer asks nothing of its own there ("Anything else I can do for
+    you?" before "How many people will be joining?" left two questions open); outside
+    a booking the full answer is given."""
+    sender = f"form-asks-{intent}"
+    acted = bot_actions(template_dialogue_agent, sender, ["book_table", intent])
     assert acted[1:] == [(answer, "RulePolicy"), ("table_form", "RulePolicy")], acted
+    asked, reply, asked_again = bot_texts(template_dialogue_agent, sender)
+    assert asked == asked_again == "How many people will be joining?"
+    assert "?" not in reply, reply
+    bot_actions(template_dialogue_agent, f"no-form-{intent}", [intent])
+    assert last_bot_text(template_dialogue_agent, f"no-form-{intent}") != reply
 
 
 def test_a_time_in_answer_to_going_on_is_kept_and_the_form_asks_on(
