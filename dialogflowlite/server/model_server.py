@@ -54,7 +54,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.process_lock import process_lock
@@ -82,6 +82,10 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: how the files that downloads write into end
+PARTIAL_SUFFIX = ".partial"
+
+
 def _create_partial(folder: Path) -> tuple[Path, int]:
     """A new, empty file in ``folder`` for a download, and its open handle.
 
@@ -91,11 +95,50 @@ def _create_partial(folder: Path) -> tuple[Path, int]:
     from dialogflowlite.artifact import model_file_name
 
     while True:
-        path = folder / f"{model_file_name(PULLED_PREFIX)}.{secrets.token_hex(4)}.partial"
+        path = folder / (f"{model_file_name(PULLED_PREFIX)}.{secrets.token_hex(4)}"
+                         f"{PARTIAL_SUFFIX}")
         try:
             return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
+
+
+class _PartialFile:
+    """The ``.partial`` file of one download, created only once there is a body to write
+    (:meth:`open`); :meth:`discard` deletes it, if it was created."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path: Path | None = None
+
+    def open(self) -> BinaryIO:
+        self.path, handle = _create_partial(self.folder)
+        return os.fdopen(handle, "wb")
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def remove_left_partials(folder: Path) -> list[Path]:
+    """Delete the ``.partial`` files of downloads that ended without cleaning up (a
+    process killed while it downloaded); the files deleted.
+
+    Called holding the pull lock, which every download holds while it writes
+    its file: no ``.partial`` file then belongs to a live download, in any
+    worker or server on this folder.
+    """
+    removed = []
+    for path in folder.glob(f"{PULLED_PREFIX}-*{PARTIAL_SUFFIX}"):
+        try:
+            path.unlink()
+        except OSError:  # gone meanwhile, or (Windows) still open in a process
+            continue
+        removed.append(path)
+    if removed:
+        logger.info("deleted %s, left by downloads that never finished",
+                    ", ".join(sorted(p.name for p in removed)))
+    return removed
 
 
 def claim_pulled_name(downloaded: Path) -> Path:
@@ -218,6 +261,7 @@ class ModelServer:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         async with process_lock(self.folder / PULL_LOCK):
+            remove_left_partials(self.folder)
             self.taken_from_another_worker = False
             record = self._read_record()
             if take and record is not None and record["etag"] != self.etag:
@@ -335,28 +379,30 @@ class ModelServer:
         """The new model the server sends, under a pulled model's name no other file has
         (:func:`claim_pulled_name`), or None (nothing new, or the download failed).
 
-        It downloads into a ``.partial`` file of its own, which is deleted on every way
-        out that does not name it a model: a failure, a cancel (a ``PUT`` whose client
-        hung up, the server stopping), or bytes that are no new model.
+        It downloads into a ``.partial`` file of its own, created once the server sends
+        a model, which is deleted on every way out that does not name it a model: a
+        failure, a cancel (a ``PUT`` whose client hung up, the server stopping), or
+        bytes that are no new model.
         """
         headers = dict(self.headers)
         if self.etag:
             headers["If-None-Match"] = self.etag
-        partial, handle = _create_partial(self.folder)
+        partial = _PartialFile(self.folder)
         try:
-            with os.fdopen(handle, "wb") as out:
-                fetched, etag = await self._fetch(headers, out)
-            if not fetched or not self._is_new_model(partial, current, etag):
+            fetched, etag = await self._fetch(headers, partial)
+            if not fetched or partial.path is None or \
+                    not await self._is_new_model(partial.path, current, etag):
                 return None
-            target = claim_pulled_name(partial)
+            target = claim_pulled_name(partial.path)
         finally:
-            partial.unlink(missing_ok=True)
+            partial.discard()
         self.etag = etag
         logger.info("pulled model %s from %s", target.name, self.url)
         return target
 
-    async def _fetch(self, headers: dict[str, str], out: Any) -> tuple[bool, str | None]:
-        """Write the model the server sends into ``out``: (whether it sent one, its
+    async def _fetch(self, headers: dict[str, str],
+                     partial: _PartialFile) -> tuple[bool, str | None]:
+        """Write the model the server sends into ``partial``: (whether it sent one, its
         ETag); a server that cannot be reached, or answers neither 200 nor 304, is
         logged."""
         import aiohttp
@@ -371,26 +417,34 @@ class ModelServer:
                     logger.error("model server %s answered HTTP %d; the running model stays",
                                  self.url, response.status)
                     return False, None
-                async for chunk in response.content.iter_chunked(1 << 20):
-                    out.write(chunk)
+                with partial.open() as out:
+                    async for chunk in response.content.iter_chunked(1 << 20):
+                        out.write(chunk)
                 return True, response.headers.get("ETag")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
             logger.error("model server %s cannot be reached (%s); the running model stays",
                          self.url, type(e).__name__)
             return False, None
 
-    def _is_new_model(self, partial: Path, current: Path | None, etag: str | None) -> bool:
+    async def _is_new_model(self, partial: Path, current: Path | None,
+                            etag: str | None) -> bool:
         """Whether the downloaded ``partial`` is a model of this version other than the
-        running one (``current``); the same bytes under a new ETag take that ETag."""
+        running one (``current``); the same bytes under a new ETag take that ETag.
+
+        The files are read in a worker thread: a large model would otherwise hold
+        up every request meanwhile.
+        """
         from dialogflowlite.artifact import READABLE_FORMATS, read_manifest
 
+        loop = asyncio.get_running_loop()
         if current is not None and current.is_file() and \
-                file_digest(partial) == file_digest(current):
+                await loop.run_in_executor(None, file_digest, partial) == \
+                await loop.run_in_executor(None, file_digest, current):
             self.etag = etag
             return False
         # the manifest says whether it is a model of this version (reading it unpacks
         # nothing; loading checks the rest)
-        manifest = read_manifest(partial)
+        manifest = await loop.run_in_executor(None, read_manifest, partial)
         if manifest is None or manifest.format not in READABLE_FORMATS:
             found = ("no model file" if manifest is None
                      else f"a model of format {manifest.format}, not "

@@ -284,8 +284,6 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
                              ticket: int | None = None) -> Path | None:
     import time
 
-    from dialogflowlite.server.process_lock import process_lock
-
     config = app.ctx.config
     model_file = resolve_model_path(config, requested)
     old = app.ctx.agent
@@ -309,18 +307,16 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     if shared is None or not announce:
         _install(app, agent, model_file, started)
         return model_file
-    # checked and published under the record's lock: no choice lands in between
-    try:
-        async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
-            if shared.newest_number() > since[1]:
-                return _drop(model_file)
-            _install(app, agent, model_file, started)
-            shared.write(model_file, model_server)
-    except OSError as e:  # no lock to be had: served here, as a publish that fails
-        shared.not_told(e)
-        if app.ctx.agent is not agent:
-            _install(app, agent, model_file, started)
-    return model_file
+
+    def no_newer_choice(record: dict[str, Any] | None) -> bool:
+        return shared.newest_number(record) <= since[1]
+
+    installed = await _change_and_record(
+        shared, still_wanted=no_newer_choice,
+        change=lambda: _install(app, agent, model_file, started),
+        changed=lambda: app.ctx.agent is agent, model_file=model_file,
+        model_server=model_server)
+    return model_file if installed else _drop(model_file)
 
 
 async def _finish(work: Any) -> None:
@@ -357,32 +353,61 @@ async def _serve_in_turn(app: Any, ticket: int, install: Callable[[], None],
                          model_file: Path | None,
                          model_server: dict[str, Any] | None, *, announce: bool) -> None:
     """Make the change numbered ``ticket`` (``install()``, holding the swap lock) and
-    record it, unless a change that arrived after it is served already: then raise 409.
-
-    Checked and recorded under the record's lock, with no await in between: no
-    other worker's change lands between the two, and a cancel cannot leave the
-    change made here and not recorded.
-    """
-    from dialogflowlite.server.process_lock import process_lock
+    record it, unless a change that arrived after it is served already: then raise 409."""
 
     def make() -> None:
         install()
         app.ctx.served_ticket = ticket
 
     shared = getattr(app.ctx, "shared_model", None) if announce else None
-    if shared is not None:
-        try:
-            async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
-                _refuse_if_overtaken(app, ticket, shared.newest_ticket())
-                make()
-                shared.write(model_file, model_server, ticket=ticket)
-            return
-        except OSError as e:  # no lock to be had: made here only, as a publish that fails
-            shared.not_told(e)
-            if getattr(app.ctx, "served_ticket", 0) == ticket:  # made before the error
-                return
-    _refuse_if_overtaken(app, ticket, 0)
-    make()
+    if shared is None:
+        _refuse_if_overtaken(app, ticket, 0)
+        make()
+        return
+
+    def in_turn(record: dict[str, Any] | None) -> bool:
+        _refuse_if_overtaken(app, ticket, shared.newest_ticket(record))
+        return True
+
+    await _change_and_record(
+        shared, still_wanted=in_turn, change=make,
+        changed=lambda: getattr(app.ctx, "served_ticket", 0) == ticket,
+        model_file=model_file, model_server=model_server, ticket=ticket)
+
+
+async def _change_and_record(shared: SharedModelChoice, *,
+                             still_wanted: Callable[[dict[str, Any] | None], bool],
+                             change: Callable[[], None], changed: Callable[[], bool],
+                             model_file: Path | None, model_server: dict[str, Any] | None,
+                             ticket: int | None = None) -> bool:
+    """Make a model ``change`` (holding the swap lock) and record it as the newest choice,
+    if ``still_wanted`` (which may raise instead); whether the change was made.
+
+    ``still_wanted`` gets the record as read once, under the record's lock, and
+    the change is made and recorded under that lock, with no await in between:
+    no other worker's choice lands between the check and the record, and a
+    cancel cannot leave the change made here and not recorded. When the lock
+    cannot be had, the change is made in this worker only (``changed()``: it was
+    made before the error), as when a publish fails, and ``still_wanted`` gets
+    None: only what this worker knows counts.
+    """
+    from dialogflowlite.server.process_lock import process_lock
+
+    try:
+        async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
+            record = shared.recorded()
+            if not still_wanted(record):
+                return False
+            change()
+            shared.write(model_file, model_server, ticket=ticket, record=record)
+        return True
+    except OSError as e:  # no lock to be had: made here only, as a publish that fails
+        shared.not_told(e)
+    if not changed():
+        if not still_wanted(None):
+            return False
+        change()
+    return True
 
 
 def _refuse_if_overtaken(app: Any, ticket: int, recorded: int) -> None:
@@ -480,6 +505,8 @@ SHARED_CHOICE_FILE = ".served.json"
 SHARED_CHOICE_LOCK = ".served.lock"
 #: in ``models/``: the highest ticket handed to a ``PUT`` or ``DELETE /model`` as it arrived
 SHARED_TICKET_FILE = ".served.tickets.json"
+#: the record argument left out: the record is read from the file
+_READ_NOW: Any = object()
 
 
 @dataclass
@@ -527,7 +554,7 @@ class SharedModelChoice:
 
         try:
             async with process_lock(self.folder / SHARED_CHOICE_LOCK):
-                ticket = max(self.newest_ticket(), self.reserved()) + 1
+                ticket = max(self.newest_ticket(self.recorded()), self.reserved()) + 1
                 self._write_json(self.folder / SHARED_TICKET_FILE,
                                  {"run": self.run_id, "reserved": ticket})
         except OSError as e:
@@ -555,19 +582,20 @@ class SharedModelChoice:
 
         try:
             async with process_lock(self.folder / SHARED_CHOICE_LOCK):
-                self.write(model_file, model_server)
+                self.write(model_file, model_server, record=self.recorded())
         except OSError as e:
             self.not_told(e)
 
     def write(self, model_file: Path | None, model_server: dict[str, Any] | None,
-              ticket: int | None = None) -> None:
-        """:meth:`publish`, for a caller holding the record's lock; ``ticket``: the one
-        :meth:`reserve` gave a ``PUT`` or ``DELETE /model`` (None: a pull, or a change
-        that got no ticket, which keep the recorded one)."""
+              ticket: int | None = None, *, record: dict[str, Any] | None) -> None:
+        """:meth:`publish`, for a caller holding the record's lock, who read ``record``
+        (:meth:`recorded`) under it; ``ticket``: the one :meth:`reserve` gave a ``PUT``
+        or ``DELETE /model`` (None: a pull, or a change that got no ticket, which keep
+        the recorded one)."""
         try:
-            number = self.newest_number() + 1
+            number = self.newest_number(record) + 1
             if ticket is None:
-                ticket = self.newest_ticket()
+                ticket = self.newest_ticket(record)
             data = {"run": self.run_id, "number": number, "ticket": ticket,
                     "model_file": str(model_file) if model_file is not None else None,
                     "model_server": model_server}
@@ -591,15 +619,25 @@ class SharedModelChoice:
         logger.error("the other workers cannot be told of the model change, they keep "
                      "their model: writing %s failed: %s", self.path, e)
 
-    def newest_number(self) -> int:
-        """The number of the newest choice recorded or made by this worker (the file's
-        signature is not taken: :meth:`newer` still sees a choice read here)."""
-        record = self._read()
+    def recorded(self) -> dict[str, Any] | None:
+        """The record as the file holds it now, or None, for a caller holding the record's
+        lock: read once per change, and given to :meth:`newest_number`,
+        :meth:`newest_ticket` and :meth:`write` (the file's signature is not taken:
+        :meth:`newer` still sees a choice read here)."""
+        return self._read()
+
+    def newest_number(self, record: dict[str, Any] | None = _READ_NOW) -> int:
+        """The number of the newest choice recorded (in ``record``, from :meth:`recorded`;
+        by default the file is read) or made or followed by this worker since."""
+        if record is _READ_NOW:
+            record = self._read()
         return max(self.seen, record["number"] if record else 0)
 
-    def newest_ticket(self) -> int:
-        """The highest ticket of a ``PUT`` or ``DELETE /model`` recorded so far (0: none)."""
-        record = self._read()
+    def newest_ticket(self, record: dict[str, Any] | None = _READ_NOW) -> int:
+        """The highest ticket of a ``PUT`` or ``DELETE /model`` recorded so far (in
+        ``record``, from :meth:`recorded`; by default the file is read), 0: none."""
+        if record is _READ_NOW:
+            record = self._read()
         ticket = record.get("ticket") if record else None
         return ticket if isinstance(ticket, int) else 0
 
@@ -727,6 +765,10 @@ async def _follow(app: Any, record: dict[str, Any]) -> None:
         if record["number"] <= shared.seen:
             return
         shared.seen = record["number"]
+        # the changes that arrived before the one recorded are overtaken, here too when
+        # the record's lock cannot be had (see _refuse_if_overtaken)
+        app.ctx.served_ticket = max(getattr(app.ctx, "served_ticket", 0),
+                                    shared.newest_ticket(record))
         wanted = record.get("model_file")
         try:
             if wanted is None:

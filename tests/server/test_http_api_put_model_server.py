@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
-from serving_helpers import (
-    StubHttpServer,
-    request,
-    serving,
-    train_tiny_bot_greeting,
-    until,
-)
-
-OTHER_GREETING = "Hello from the model server!"
-
-
-@pytest.fixture(scope="module")
-def other_model(tmp_path_factory) -> Path:
-    """The tiny bot with another greeting: what the model server offers."""
-    return train_tiny_bot_greeting(tmp_path_factory.mktemp("served-bot"), OTHER_GREETING)
+from serving_helpers import OTHER_GREETING, StubHttpServer, request, serving, until
 
 
 def _host(body: bytes) -> StubHttpServer:

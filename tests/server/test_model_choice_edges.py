@@ -1,5 +1,6 @@
 """Edges of the model choice under ``run --workers``: a publish that outlasts repeated
-cancels, and a pulled model dropped for a newer choice. Fakes only: nothing loads."""
+cancels, a pulled model dropped for a newer choice, the choice record read once per
+change, and changes made when its lock cannot be had. Fakes only: nothing loads."""
 
 from __future__ import annotations
 
@@ -246,3 +247,102 @@ def test_a_choice_of_the_unchanged_served_file_loads_nothing(
     asyncio.run(main())
     assert loads == [model, model]
     assert two.ctx.model_file == model
+
+
+# --- the choice record under its lock -----------------------------------------------------
+
+@pytest.mark.parametrize("change", ["pull", "PUT", "DELETE", "PUT without a ticket"])
+def test_a_change_reads_the_choice_record_once(tmp_path: Path, monkeypatch,
+                                               change: str) -> None:
+    """The record is read once per change under its lock: what the check and the new
+    record need comes from that one reading."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    other, app = _fake_worker(tmp_path), _fake_worker(tmp_path)
+    reads: list[int] = []
+    read = models.SharedModelChoice._read
+
+    def counted(self: Any) -> Any:
+        reads.append(1)
+        return read(self)
+
+    async def main() -> None:
+        await models.swap_model(other, str(tmp_path / "a.tar"),
+                                ticket=await models.choice_ticket(other))
+        await models.follow_shared_choice(app)
+        mark, ticket = models.choice_mark(app), await models.choice_ticket(app)
+        monkeypatch.setattr(models.SharedModelChoice, "_read", counted)
+        chosen = str(tmp_path / "b.tar")
+        if change == "pull":
+            await models.swap_model(app, chosen, since=mark)
+        elif change == "PUT":
+            await models.swap_model(app, chosen, ticket=ticket)
+        elif change == "DELETE":
+            await models.unload_model(app, ticket=ticket)
+        else:
+            await models.swap_model(app, chosen)
+
+    asyncio.run(main())
+    assert reads == [1]
+    assert app.ctx.shared_model.latest()["number"] == 2
+
+
+def _lock_that_cannot_be_had(monkeypatch) -> None:
+    """The record's lock file cannot be opened (a read-only or full disk)."""
+    import contextlib
+
+    from dialogflowlite.server import process_lock
+
+    @contextlib.asynccontextmanager
+    async def refused(path: Path) -> Any:
+        raise PermissionError(13, "Permission denied", str(path))
+        yield  # pragma: no cover - makes this a generator
+
+    monkeypatch.setattr(process_lock, "process_lock", refused)
+
+
+def test_a_worker_that_followed_a_later_change_refuses_an_earlier_one_without_the_lock(
+        tmp_path: Path, monkeypatch) -> None:
+    """``PUT`` A arrives at one worker, ``PUT`` B after it at another, which serves it;
+    the first worker follows B. When A finishes and the record's lock cannot be had,
+    the first worker still knows that B arrived later: A is a 409 and B stays."""
+    from dialogflowlite.errors import ApiError
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    first, second = _fake_worker(tmp_path), _fake_worker(tmp_path)
+
+    async def main() -> None:
+        earlier = await models.choice_ticket(first)
+        later = await models.choice_ticket(second)
+        await models.swap_model(second, str(tmp_path / "b.tar"), ticket=later)
+        await models.follow_shared_choice(first)
+        assert first.ctx.served_ticket == later
+        _lock_that_cannot_be_had(monkeypatch)
+        with pytest.raises(ApiError) as refused:
+            await models.swap_model(first, str(tmp_path / "a.tar"), ticket=earlier)
+        assert refused.value.status == 409
+
+    asyncio.run(main())
+    assert first.ctx.model_file == tmp_path / "b.tar"
+
+
+def test_a_pull_whose_record_cannot_be_locked_is_still_served_here(
+        tmp_path: Path, monkeypatch, caplog) -> None:
+    """No lock on the record: the pulled model is served by the worker that pulled it,
+    and the log says the others keep theirs."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    app = _fake_worker(tmp_path)
+    _lock_that_cannot_be_had(monkeypatch)
+
+    async def main() -> Path | None:
+        return await models.swap_model(app, str(tmp_path / "pulled.tar"),
+                                       since=models.choice_mark(app))
+
+    with caplog.at_level("ERROR"):
+        assert asyncio.run(main()) == tmp_path / "pulled.tar"
+    assert app.ctx.model_file == tmp_path / "pulled.tar"
+    assert "cannot be told of the model change" in caplog.text

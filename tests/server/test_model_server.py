@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving_helpers import StubHttpServer, serving, train_tiny_bot_greeting, until
+from serving_helpers import OTHER_GREETING, StubHttpServer, serving, until
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.model_server import ModelServer
@@ -31,15 +31,9 @@ class ModelHost(StubHttpServer):
         return [r.headers.get("If-None-Match") for r in self.requests]
 
 
-@pytest.fixture(scope="module")
-def other_model(tmp_path_factory) -> Path:
-    """The tiny bot with another greeting: what the model server offers."""
-    return train_tiny_bot_greeting(tmp_path_factory.mktemp("other-bot"),
-                                   "Hello from the model server!")
-
-
 @pytest.fixture
 def host(other_model: Path) -> Iterator[ModelHost]:
+    """A model server offering ``other_model`` (the fixture of the server tests)."""
     found = ModelHost(other_model.read_bytes())
     try:
         yield found
@@ -74,7 +68,7 @@ def test_the_server_switches_to_the_pulled_model(tiny_project: Path, host: Model
             return answers
 
     before, after = asyncio.run(scenario())
-    assert after == "Hello from the model server!"
+    assert after == OTHER_GREETING
     assert before in ("Hello! How can I help?", after)
     # the first request has no ETag; later ones send it, and 304 changes nothing
     assert host.if_none_match[0] is None and set(host.if_none_match[1:]) == {'"v1"'}
@@ -433,7 +427,7 @@ def test_downloads_in_the_same_second_get_names_of_their_own(
     assert statuses == [204, 204]
     assert followed == "pulled-20260101-120000.tar"
     assert now == ["pulled-20260101-120000-2.tar"] * 2
-    assert greetings[0] == greetings[1] != "Hello from the model server!"
+    assert greetings[0] == greetings[1] != OTHER_GREETING
     assert sorted(p.name for p in (tiny_project / "models").glob("pulled*")) == [
         "pulled-20260101-120000-2.tar", "pulled-20260101-120000.tar"]
 
@@ -496,3 +490,110 @@ def test_a_file_copied_over_the_served_one_with_its_old_times_is_another_file(
     os.utime(served, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert served.stat().st_mtime_ns == stat.st_mtime_ns
     assert file_signature(served) != before
+
+
+def test_a_download_is_checked_off_the_event_loop(tmp_path: Path, host: ModelHost,
+                                                  monkeypatch) -> None:
+    """The downloaded model is compared with the running one and its manifest read in a
+    worker thread: meanwhile the server goes on answering (a large model takes a while)."""
+    import threading
+
+    from dialogflowlite import artifact
+    from dialogflowlite.server import model_server
+
+    current = tmp_path / "current.tar"
+    current.write_bytes(b"the running model")
+    digesting, loop_ran = threading.Event(), threading.Event()
+    on_the_loop_thread: list[bool] = []
+    loop_in_time: list[bool] = []
+    digest, read_manifest = model_server.file_digest, artifact.read_manifest
+
+    def held_digest(path: Path) -> str:
+        on_the_loop_thread.append(threading.current_thread() is threading.main_thread())
+        digesting.set()
+        loop_in_time.append(loop_ran.wait(5))  # set by the loop, unless this blocks it
+        return digest(path)
+
+    def watched_read_manifest(path: Path) -> Any:
+        on_the_loop_thread.append(threading.current_thread() is threading.main_thread())
+        return read_manifest(path)
+
+    monkeypatch.setattr(model_server, "file_digest", held_digest)
+    monkeypatch.setattr(artifact, "read_manifest", watched_read_manifest)
+    server = ModelServer(host.url, tmp_path / "models")
+
+    async def main() -> Path | None:
+        pull = asyncio.create_task(server.pull(current, take=False))
+        while not digesting.is_set():
+            await asyncio.sleep(0.01)
+        loop_ran.set()
+        return await pull
+
+    pulled = asyncio.run(main())
+    assert pulled is not None and pulled.is_file()
+    assert loop_in_time == [True, True]
+    assert on_the_loop_thread == [False, False, False]  # two digests, one manifest
+
+
+@pytest.mark.parametrize("answer", [304, 500])
+def test_an_answer_without_a_model_creates_no_partial_file(tmp_path: Path, monkeypatch,
+                                                           answer: int) -> None:
+    from dialogflowlite.server import model_server
+
+    created: list[Path] = []
+    create = model_server._create_partial
+    monkeypatch.setattr(model_server, "_create_partial",
+                        lambda folder: created.append(folder) or create(folder))
+    host = StubHttpServer(lambda request: (answer, {}, b""), path="/bot.tar")
+    try:
+        server = ModelServer(host.url, tmp_path / "models")
+        server.etag = '"v1"'
+        assert asyncio.run(server.pull(None, take=False)) is None
+    finally:
+        host.close()
+    assert len(host.requests) == 1 and created == []
+
+
+def test_a_partial_file_left_by_a_killed_download_is_deleted_by_the_next_pull(
+        tmp_path: Path, host: ModelHost) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    left = folder / "pulled-20260101-000000.tar.0a1b2c3d.partial"
+    left.write_bytes(b"the start of a model")
+    server = ModelServer(host.url, folder)
+    server.etag = '"v1"'
+    assert asyncio.run(server.pull(None, take=False)) is None  # 304
+    assert not left.exists()
+
+
+def test_a_pull_waiting_for_another_ones_download_leaves_its_partial_file(
+        tmp_path: Path, host: ModelHost) -> None:
+    """``run --workers``: a pull begins while another worker downloads; the file that
+    download writes is not taken for one left behind."""
+    stalled = StalledModelHost()
+    folder = tmp_path / "models"
+    downloading = ModelServer(stalled.url, folder, timeout=60)
+    waiting = ModelServer(host.url, folder)
+    waiting.etag = '"v1"'
+
+    def partly_written() -> list[Path]:
+        return [p for p in folder.glob("*.partial") if p.stat().st_size > 0]
+
+    async def main() -> tuple[list[Path], list[Path]]:
+        download = asyncio.create_task(downloading.pull(None, take=False))
+        await until(partly_written, "the start of the model written to disk")
+        before = partly_written()
+        pull = asyncio.create_task(waiting.pull(None, take=False))
+        await asyncio.sleep(0.3)  # the waiting pull tries the pull lock meanwhile
+        during = [p for p in before if p.exists()]
+        download.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await download
+        assert await pull is None
+        return before, during
+
+    try:
+        before, during = asyncio.run(main())
+    finally:
+        stalled.close()
+    assert len(before) == 1 and during == before

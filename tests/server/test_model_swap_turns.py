@@ -10,18 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-from serving_helpers import GREETING, serving, train_tiny_bot_greeting, until
+from serving_helpers import GREETING, OTHER_GREETING, serving, until
 
 from dialogflowlite.server.app import ServerConfig, create_app
-
-OTHER_GREETING = "Hello from the other model!"
-
-
-@pytest.fixture(scope="module")
-def other_model(tmp_path_factory) -> Path:
-    """The tiny bot with another greeting."""
-    return train_tiny_bot_greeting(tmp_path_factory.mktemp("other-bot"), OTHER_GREETING)
 
 
 class GatedParses:
