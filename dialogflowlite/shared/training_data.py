@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -313,6 +313,31 @@ class TrainingData:
             for synonym in self.synonyms_in_training_order()
             for variant in synonym.variants
         }
+
+    def synonym_lookup(self) -> dict[str, str]:
+        """What EntitySynonymMapper trains: :meth:`synonym_map`, and every value itself,
+        lower-cased, mapped to the value where no variant maps that spelling and no
+        earlier value took it.
+
+        ``[Berlin](city)`` makes an extracted ``berlin`` ``Berlin``, and a synonym
+        ``New York`` makes ``new york`` ``New York``, as in Rasa 3.6 and later.
+        """
+        lookup = self.synonym_map()
+        for value in self._values_in_training_order():
+            lookup.setdefault(value.lower(), value)
+        return lookup
+
+    def _values_in_training_order(self) -> Iterator[str]:
+        """The canonical value of every ``synonym:`` item with variants, then that of
+        every annotated entity, as text (see :func:`annotated_synonyms`)."""
+        for synonym in self.synonyms:
+            if synonym.variants:
+                yield synonym.value
+        for message in self.examples:
+            for entity in message.entities:
+                value = _synonym_value(entity.value)
+                if value is not None:
+                    yield value
 
     def filter_intents(self, keep: Iterable[str]) -> TrainingData:
         """A copy with only examples of the given (full) intents."""

@@ -1,8 +1,9 @@
 """``EntitySynonymMapper``: map entity values to their canonical value.
 
 Synonyms come from ``synonym:`` items and from annotations whose value differs
-from their text (``[NYC](city:New York)``); see
-:meth:`TrainingData.synonym_map`. Matching ignores case, and how an accented
+from their text (``[NYC](city:New York)``); every value trained is also its
+own variant, so its spelling in other letter cases maps to it (see
+:meth:`TrainingData.synonym_lookup`). Matching ignores case, and how an accented
 letter is encoded: ``Café`` written with a combining accent (as some
 keyboards and pasted text have it) is the same variant as with a composed
 ``é``.
@@ -24,10 +25,12 @@ SYNONYMS_FILE = "synonyms.json"
 class EntitySynonymMapper(NluComponent):
     """Replaces an extracted entity's value by its synonym's canonical value.
 
-    An entity whose value changed lists ``EntitySynonymMapper`` in its
-    ``processors`` (an entity it leaves alone gets no ``processors`` key in the
-    parse result). Roles, groups, offsets and the extractor stay as they were.
-    Place it after the components that extract entities.
+    An entity whose value it knows lists ``EntitySynonymMapper`` in its
+    ``processors``, also where the value was already canonical (as Rasa's
+    mapper records every match); an entity it does not know gets no
+    ``processors`` key in the parse result. Roles, groups, offsets and the
+    extractor stay as they were. Place it after the components that extract
+    entities.
     """
 
     name = "EntitySynonymMapper"
@@ -36,8 +39,10 @@ class EntitySynonymMapper(NluComponent):
     #: 2: a variant both annotated and in a ``synonym:`` item takes the annotation's
     #: value, as in Rasa (it took the item's), so a model of revision 1 retrains it;
     #: 3: a variant written as its own value no longer overrides an earlier value, and
-    #: an annotated value that is a number counts as its text (both as in Rasa)
-    revision: ClassVar[int] = 3
+    #: an annotated value that is a number counts as its text (both as in Rasa);
+    #: 4: every value trained is its own variant (other letter cases map to it), as
+    #: in Rasa 3.6 and later
+    revision: ClassVar[int] = 4
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -49,7 +54,7 @@ class EntitySynonymMapper(NluComponent):
         self._by_form_of: dict[str, str] | None = None
 
     def train(self, training_data: TrainingData, context: NluContext) -> None:
-        self.synonyms = training_data.synonym_map()
+        self.synonyms = training_data.synonym_lookup()
 
     def _canonical(self, value: str) -> str | None:
         """The canonical value of a variant, or None."""
@@ -63,7 +68,7 @@ class EntitySynonymMapper(NluComponent):
         if entity.value is None or isinstance(entity.value, (dict, list)):
             return
         canonical = self._canonical(str(entity.value))
-        if canonical is None or canonical == entity.value:
+        if canonical is None:
             return
         entity.value = canonical
         if self.name not in entity.processors:

@@ -30,8 +30,9 @@ def test_synonyms_map_values_and_record_the_processor(tmp_path: Path) -> None:
             Entity("city", 0, 3, "nyc", role="to", group="1", extractor="X", confidence=0.8),
             Entity("card", 4, 8, "VISA"),
             Entity("card", 9, 12, "debit"),
-            Entity("city", 13, 21, "New York"),
-            Entity("amount", 22, 24, 12),
+            Entity("city", 13, 21, "new YORK"),
+            Entity("city", 22, 30, "New York"),
+            Entity("amount", 31, 33, 12),
         ],
     )
     mapper.process([message])
@@ -39,7 +40,10 @@ def test_synonyms_map_values_and_record_the_processor(tmp_path: Path) -> None:
         ("New York", ["EntitySynonymMapper"]),
         ("credit", ["EntitySynonymMapper"]),
         ("debit", []),
-        ("New York", []),  # already canonical: nothing changed, nothing recorded
+        # a value is its own variant in any letter case (Rasa 3.6+), and a match is
+        # recorded also where the value was canonical already, as Rasa records it
+        ("New York", ["EntitySynonymMapper"]),
+        ("New York", ["EntitySynonymMapper"]),
         (12, []),
     ]
     first = message.entities[0]
@@ -53,7 +57,8 @@ def test_synonyms_map_values_and_record_the_processor(tmp_path: Path) -> None:
     storage = ComponentStorage(tmp_path / "syn")
     mapper.persist(storage)
     loaded = EntitySynonymMapper.load(mapper.config, storage)
-    assert loaded.synonyms == {"nyc": "New York", "credit card": "credit", "visa": "credit"}
+    assert loaded.synonyms == {"nyc": "New York", "credit card": "credit", "visa": "credit",
+                               "credit": "credit", "new york": "New York"}
 
 
 def test_a_value_listed_as_its_own_variant_keeps_the_earlier_synonym() -> None:
@@ -64,8 +69,9 @@ def test_a_value_listed_as_its_own_variant_keeps_the_earlier_synonym() -> None:
     mapper = EntitySynonymMapper()
     mapper.train(data, NluContext())
     # Rasa's mapper skips `NYC` under `NYC` (and the annotation of `nyc` as itself)
-    # before it ignores case, so neither overrides `nyc` -> New York
-    assert mapper.synonyms == {"nyc": "New York"}
+    # before it ignores case, so neither overrides `nyc` -> New York; nor does the
+    # value's own variant, added only where no variant maps
+    assert mapper.synonyms == {"nyc": "New York", "new york": "New York"}
     message = Message("x", entities=[Entity("city", 0, 3, "NYC")])
     mapper.process([message])
     assert message.entities[0].value == "New York"
@@ -83,13 +89,37 @@ def test_an_annotated_value_that_is_a_number_is_read_as_its_text(tmp_path: Path)
     ]}}), encoding="utf-8")
     mapper = EntitySynonymMapper()
     mapper.train(read_json_nlu(nlu, ProblemLog()), NluContext())
-    # as Rasa's mapper, which trains on str(value): `3` on "3" is no synonym, and
-    # no value gives none
-    assert mapper.synonyms == {"two": "2"}
+    # as Rasa's mapper, which trains on str(value): `3` on "3" is no synonym but its
+    # own variant, and no value gives none
+    assert mapper.synonyms == {"two": "2", "2": "2", "3": "3"}
     message = Message("x", entities=[Entity("people", 0, 3, "Two")])
     mapper.process([message])
     assert (message.entities[0].value, message.entities[0].processors) == (
         "2", ["EntitySynonymMapper"])
+
+
+def test_a_value_maps_its_other_letter_cases_unless_a_variant_claims_them() -> None:
+    """As Rasa 3.6+'s mapper: every trained value (annotated or a synonym's) maps its
+    lower-cased spelling to itself, where no variant maps that spelling and no earlier
+    value took it; a variant maps that spelling wherever it stands in the files."""
+    annotated = [parse_annotated_text(text) for text in (
+        "from [Berlin](city)", "to [BERLIN](city)", "to [paris](city:Paris)",
+        "by [ICE](train:InterCity Express)")]
+    data = TrainingData(
+        [Message(text, intent="go", entities=entities) for text, entities in annotated],
+        synonyms=[Synonym("ice", ["Eis"]), Synonym("Paris", ["Paname"])])
+    mapper = EntitySynonymMapper()
+    mapper.train(data, NluContext())
+    assert mapper.synonyms == {
+        "eis": "ice", "paname": "Paris", "paris": "Paris", "ice": "InterCity Express",
+        "berlin": "Berlin", "intercity express": "InterCity Express"}
+    message = Message("x", entities=[Entity("city", 0, 6, "BerLin"),
+                                     Entity("train", 7, 10, "Ice"),
+                                     Entity("city", 11, 17, "Madrid")])
+    mapper.process([message])
+    assert [(e.value, e.processors) for e in message.entities] == [
+        ("Berlin", ["EntitySynonymMapper"]), ("InterCity Express", ["EntitySynonymMapper"]),
+        ("Madrid", [])]
 
 
 def predicted(*ranking: tuple[str, float]) -> Message:
