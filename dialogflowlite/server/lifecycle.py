@@ -32,11 +32,18 @@ logger = logging.getLogger(__name__)
 
 
 def _load_into(app: Sanic) -> None:
-    from dialogflowlite.server.models import load_server_agent, serve_agent
+    from dialogflowlite.server.models import (
+        file_signature,
+        load_server_agent,
+        resolve_model_path,
+        serve_agent,
+    )
 
     started = time.perf_counter()
-    agent, model_file = load_server_agent(app.ctx.config)
-    seconds = serve_agent(app, agent, model_file, started)
+    model_file = resolve_model_path(app.ctx.config)
+    signature = file_signature(model_file)  # before the load: see serve_agent
+    agent, model_file = load_server_agent(app.ctx.config, model_file)
+    seconds = serve_agent(app, agent, model_file, signature, started)
     app.ctx.model_loaded = True
     logger.info("model %s loaded in %.2f s", model_file.name, seconds)
 

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: (inode, size, modification time, change time) of a model file
+FileSignature = tuple[int, int, int, int]
+
 
 def resolve_model_path(config: ServerConfig, requested: str | None = None) -> Path:
     """``requested`` (or ``--model``), relative to the project; else the newest under models/.
@@ -290,14 +293,20 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     stores = stores_of(old) if old is not None else getattr(app.ctx, "unloaded_stores", None)
     del old  # nothing here keeps the replaced model alive
     started = time.perf_counter()
+    # taken before the load: a file put over the path meanwhile is one not served here
+    signature = file_signature(model_file)
     agent, model_file = await asyncio.get_running_loop().run_in_executor(
         None, load_server_agent, config, model_file, stores)
+
+    def install() -> None:
+        _install(app, agent, model_file, signature, started)
+
     if ticket is not None:
-        await _serve_in_turn(app, ticket, lambda: _install(app, agent, model_file, started),
-                             model_file, model_server, announce=announce)
+        await _serve_in_turn(app, ticket, install, model_file, model_server,
+                             announce=announce)
         return model_file
     if since is None:
-        _install(app, agent, model_file, started)
+        install()
         if announce:
             await _finish(_announce(app, model_file, model_server))
         return model_file
@@ -305,15 +314,14 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
         return _drop(model_file)
     shared = getattr(app.ctx, "shared_model", None)
     if shared is None or not announce:
-        _install(app, agent, model_file, started)
+        install()
         return model_file
 
     def no_newer_choice(record: dict[str, Any] | None) -> bool:
         return shared.newest_number(record) <= since[1]
 
     installed = await _change_and_record(
-        shared, still_wanted=no_newer_choice,
-        change=lambda: _install(app, agent, model_file, started),
+        shared, still_wanted=no_newer_choice, change=install,
         changed=lambda: app.ctx.agent is agent, model_file=model_file,
         model_server=model_server)
     return model_file if installed else _drop(model_file)
@@ -430,24 +438,30 @@ def _drop(model_file: Path) -> None:
     return None
 
 
-def _install(app: Any, agent: Any, model_file: Path, started: float) -> None:
+def _install(app: Any, agent: Any, model_file: Path, signature: FileSignature | None,
+             started: float) -> None:
     """Serve ``agent`` in place of the running model (holding the swap lock)."""
     old = app.ctx.agent
-    seconds = serve_agent(app, agent, model_file, started)
+    seconds = serve_agent(app, agent, model_file, signature, started)
     app.ctx.unloaded_stores = None
     logger.info("switched to model %s (loaded in %.2f s)", model_file.name, seconds)
     if old is not None:
         retire_agent(app, old)
 
 
-def serve_agent(app: Any, agent: Any, model_file: Path, started: float) -> float:
+def serve_agent(app: Any, agent: Any, model_file: Path, signature: FileSignature | None,
+                started: float) -> float:
     """Answer with ``agent``, loaded from ``model_file`` since ``started`` (a
-    ``time.perf_counter()``), and count the load in the metrics; the seconds it took."""
+    ``time.perf_counter()``), and count the load in the metrics; the seconds it took.
+
+    ``signature``: :func:`file_signature` of ``model_file`` taken before the load
+    began, so a file written over the path during the load counts as another one.
+    """
     import time
 
     app.ctx.agent = agent
     app.ctx.model_file = model_file
-    app.ctx.model_file_signature = file_signature(model_file)
+    app.ctx.model_file_signature = signature
     app.ctx.model_fingerprints = model_fingerprints(model_file)
     app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
     seconds = time.perf_counter() - started
@@ -729,7 +743,7 @@ def _log_follow_failure(following: asyncio.Task) -> None:
                      "keeps the model it has", exc_info=error)
 
 
-def file_signature(path: Path) -> tuple[int, int, int, int] | None:
+def file_signature(path: Path) -> FileSignature | None:
     """(inode, size, modification time, change time) of the file at ``path``; None when
     it cannot be read: another file written or moved to the same path has another one
     (the change time too when a copy puts the old modification time back)."""

@@ -225,6 +225,39 @@ def test_a_new_file_at_the_served_path_is_loaded_when_another_worker_chooses_it(
                       b"model two, longer"]
 
 
+def test_a_file_put_over_the_path_while_it_loads_is_loaded_when_chosen(
+        tmp_path: Path, monkeypatch) -> None:
+    """A new model moved to ``bot.tar`` while a worker loads the old one there: the
+    worker serves the old model, so another worker's choice of ``bot.tar`` loads the
+    new one (the signature taken after the load was the new file's, and the choice
+    was taken as served already)."""
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    loaded: list[bytes] = []
+    load = models.load_server_agent
+    model = tmp_path / "bot.tar"
+
+    def reading_then_replaced(config: Any, model_file: Path, stores: Any) -> Any:
+        loaded.append(model_file.read_bytes())
+        if len(loaded) == 1:  # a deploy moves a new model in meanwhile
+            (tmp_path / "new.tar").write_bytes(b"model two, longer")
+            (tmp_path / "new.tar").replace(model)
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", reading_then_replaced)
+    model.write_bytes(b"model one")
+    following, choosing = _fake_worker(tmp_path), _fake_worker(tmp_path)
+
+    async def main() -> None:
+        await models.swap_model(following, str(model), announce=False)
+        await models.swap_model(choosing, str(model))
+        await models.follow_shared_choice(following)
+
+    asyncio.run(main())
+    assert loaded == [b"model one", b"model two, longer", b"model two, longer"]
+
+
 def test_a_choice_of_the_unchanged_served_file_loads_nothing(
         tmp_path: Path, monkeypatch) -> None:
     from dialogflowlite.server import models
