@@ -10,11 +10,12 @@ endpoints.yml::
       headers: {Authorization: "Bearer ${MODEL_TOKEN}"}
 
 The server asks ``url`` for the model with ``If-None-Match: <ETag of the
-model it has>``. ``304 Not Modified`` changes nothing; ``200`` with a model
+model it has>``. ``304 Not Modified`` (or ``204 No Content``, as Rasa reads it)
+changes nothing; ``200`` with a model
 file (what ``dialogflowlite train`` writes) stores it under the project's
 ``models/`` and switches to it as ``PUT /model`` does: the running model
 answers until the new one is loaded. A download that is not a model file, a
-server that is down, or an answer other than 200 and 304 is logged and the
+server that is down, or any other answer is logged and the
 running model stays. A server started without a local model pulls one first.
 After each switch only the newest ``keep`` pulled files stay in ``models/``
 (models you trained are never deleted; a loaded model no longer needs its
@@ -67,6 +68,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_WAIT = 100.0
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_KEEP = 3
+#: answers that say the server has no model newer than the one asked with (Rasa reads
+#: 204 No Content so too)
+NO_NEW_MODEL = (304, 204)
 #: the file names pulled models get (``model_file_name`` with this prefix)
 PULLED_PREFIX = "pulled"
 #: in ``models/``: the newest pull of any worker, and the lock pulls hold
@@ -403,15 +407,15 @@ class ModelServer:
     async def _fetch(self, headers: dict[str, str],
                      partial: _PartialFile) -> tuple[bool, str | None]:
         """Write the model the server sends into ``partial``: (whether it sent one, its
-        ETag); a server that cannot be reached, or answers neither 200 nor 304, is
-        logged."""
+        ETag); a server that cannot be reached, or answers neither 200 nor one of
+        :data:`NO_NEW_MODEL`, is logged."""
         import aiohttp
 
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
                     session.get(self.url, headers=headers) as response:
-                if response.status == 304:
+                if response.status in NO_NEW_MODEL:
                     return False, None
                 if response.status != 200:
                     logger.error("model server %s answered HTTP %d; the running model stays",

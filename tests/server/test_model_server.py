@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -473,6 +474,22 @@ def test_without_hard_links_a_name_is_claimed_without_an_empty_model(tmp_path: P
         "pulled-20260101-120000-2.tar", "pulled-20260101-120000.tar"]
 
 
+def _until_change_times_pass(folder: Path, ns: int) -> None:
+    """Wait until a file changed now gets a change time after ``ns``: a file system's
+    clock may tick in milliseconds, and two changes within one tick look the same."""
+    import time
+
+    probe = folder / "clock.probe"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        probe.write_bytes(b"tick")
+        if probe.stat().st_ctime_ns > ns:
+            probe.unlink()
+            return
+        time.sleep(0.001)
+    pytest.fail("the file system's change times did not move in 5 s")
+
+
 def test_a_file_copied_over_the_served_one_with_its_old_times_is_another_file(
         tmp_path: Path) -> None:
     """``cp -p`` (or ``tar x``) over a model writes it in place and puts its modification
@@ -485,6 +502,7 @@ def test_a_file_copied_over_the_served_one_with_its_old_times_is_another_file(
     served.write_bytes(b"old model")
     stat = served.stat()
     before = file_signature(served)
+    _until_change_times_pass(tmp_path, stat.st_ctime_ns)
     with open(served, "r+b") as out:  # the same inode, the same size
         out.write(b"new model")
     os.utime(served, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -535,9 +553,9 @@ def test_a_download_is_checked_off_the_event_loop(tmp_path: Path, host: ModelHos
     assert on_the_loop_thread == [False, False, False]  # two digests, one manifest
 
 
-@pytest.mark.parametrize("answer", [304, 500])
+@pytest.mark.parametrize("answer", [304, 204, 500])
 def test_an_answer_without_a_model_creates_no_partial_file(tmp_path: Path, monkeypatch,
-                                                           answer: int) -> None:
+                                                           answer: int, caplog) -> None:
     from dialogflowlite.server import model_server
 
     created: list[Path] = []
@@ -548,10 +566,15 @@ def test_an_answer_without_a_model_creates_no_partial_file(tmp_path: Path, monke
     try:
         server = ModelServer(host.url, tmp_path / "models")
         server.etag = '"v1"'
-        assert asyncio.run(server.pull(None, take=False)) is None
+        with caplog.at_level(logging.ERROR, logger="dialogflowlite.server.model_server"):
+            assert asyncio.run(server.pull(None, take=False)) is None
     finally:
         host.close()
     assert len(host.requests) == 1 and created == []
+    # 304 and 204 say there is no newer model, as Rasa reads them: nothing is wrong
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ([f"model server {host.url} answered HTTP 500; the running model stays"]
+                      if answer == 500 else [])
 
 
 def test_a_partial_file_left_by_a_killed_download_is_deleted_by_the_next_pull(
