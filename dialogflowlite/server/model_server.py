@@ -88,6 +88,9 @@ def file_digest(path: Path) -> str:
 
 #: how the files that downloads write into end
 PARTIAL_SUFFIX = ".partial"
+#: after a pulled model's name: the name is claimed while the model moves there (where
+#: the file system has no hard links)
+CLAIM_SUFFIX = ".claim"
 
 
 def _create_partial(folder: Path) -> tuple[Path, int]:
@@ -124,16 +127,19 @@ class _PartialFile:
             self.path.unlink(missing_ok=True)
 
 
-def remove_left_partials(folder: Path) -> list[Path]:
-    """Delete the ``.partial`` files of downloads that ended without cleaning up (a
-    process killed while it downloaded); the files deleted.
+def remove_left_downloads(folder: Path) -> list[Path]:
+    """Delete the ``.partial`` files and name claims (:func:`claim_pulled_name`) of
+    downloads that ended without cleaning up (a process killed while it downloaded);
+    the files deleted.
 
     Called holding the pull lock, which every download holds while it writes
-    its file: no ``.partial`` file then belongs to a live download, in any
-    worker or server on this folder.
+    its file and claims its name: none of them then belongs to a live download,
+    in any worker or server on this folder.
     """
     removed = []
-    for path in folder.glob(f"{PULLED_PREFIX}-*{PARTIAL_SUFFIX}"):
+    left = [*folder.glob(f"{PULLED_PREFIX}-*{PARTIAL_SUFFIX}"),
+            *folder.glob(f"{PULLED_PREFIX}-*{CLAIM_SUFFIX}")]
+    for path in left:
         try:
             path.unlink()
         except OSError:  # gone meanwhile, or (Windows) still open in a process
@@ -178,7 +184,7 @@ def _link_exclusively(source: Path, target: Path) -> None:
         pass
     # The claim is a side file, not an empty model: an empty `pulled-*.tar` would be
     # the newest model a start without --model picks if the process died here.
-    claim = target.with_name(target.name + ".claim")
+    claim = target.with_name(target.name + CLAIM_SUFFIX)
     os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         if target.exists():  # claimed and filled by another before this claim
@@ -265,7 +271,7 @@ class ModelServer:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         async with process_lock(self.folder / PULL_LOCK):
-            remove_left_partials(self.folder)
+            remove_left_downloads(self.folder)
             self.taken_from_another_worker = False
             record = self._read_record()
             if take and record is not None and record["etag"] != self.etag:

@@ -577,16 +577,21 @@ def test_an_answer_without_a_model_creates_no_partial_file(tmp_path: Path, monke
                       if answer == 500 else [])
 
 
-def test_a_partial_file_left_by_a_killed_download_is_deleted_by_the_next_pull(
+def test_files_left_by_a_killed_download_are_deleted_by_the_next_pull(
         tmp_path: Path, host: ModelHost) -> None:
     folder = tmp_path / "models"
     folder.mkdir()
-    left = folder / "pulled-20260101-000000.tar.0a1b2c3d.partial"
-    left.write_bytes(b"the start of a model")
+    partial = folder / "pulled-20260101-000000.tar.0a1b2c3d.partial"
+    partial.write_bytes(b"the start of a model")
+    claim = folder / "pulled-20260101-000000.tar.claim"  # killed while moving it in
+    claim.touch()
+    kept = folder / "trained-20260101-000000.tar"
+    kept.write_bytes(b"a model trained here")
     server = ModelServer(host.url, folder)
     server.etag = '"v1"'
     assert asyncio.run(server.pull(None, take=False)) is None  # 304
-    assert not left.exists()
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
+        kept.name]
 
 
 def test_a_pull_waiting_for_another_ones_download_leaves_its_partial_file(
