@@ -195,13 +195,11 @@ def retire_agent(app: Any, agent: Any) -> None:
         retired.add(processor)
 
 
-def model_fingerprints(model_file: Path) -> dict[str, str]:
-    """Component key -> fingerprint, from the model's manifest (``GET /status``)."""
-    from dialogflowlite.artifact import open_model
-
-    try:
-        archive = open_model(model_file)
-    except ModelLoadError:
+def model_fingerprints(agent: Any) -> dict[str, str]:
+    """Component key -> fingerprint, from the manifest of the model ``agent`` was loaded
+    from (``GET /status``): the model served, also when its file was replaced since."""
+    archive = getattr(agent, "archive", None)
+    if archive is None:
         return {}
     return {c.key: c.fingerprint for c in archive.manifest.components}
 
@@ -462,7 +460,6 @@ def serve_agent(app: Any, agent: Any, model_file: Path, signature: FileSignature
     app.ctx.agent = agent
     app.ctx.model_file = model_file
     app.ctx.model_file_signature = signature
-    app.ctx.model_fingerprints = model_fingerprints(model_file)
     app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
     seconds = time.perf_counter() - started
     app.ctx.metrics.model_load_seconds.set(seconds)
@@ -499,7 +496,6 @@ def _unload_holding_lock(app: Any) -> None:
         logger.info("unloaded model %s", getattr(app.ctx.model_file, "name", "?"))
     app.ctx.agent = None
     app.ctx.model_file = None
-    app.ctx.model_fingerprints = {}
     app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
 
 

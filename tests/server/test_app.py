@@ -33,6 +33,9 @@ def test_information_routes(make_app) -> None:
         assert (await request(app, "get", "/health")).json == {"status": "ok"}
         status = (await request(app, "get", "/status")).json
         assert status["model_file"].endswith(".tar") and status["num_active_training_jobs"] == 0
+        # each component's fingerprint, from the manifest of the model served
+        served = app.ctx.agent.archive.manifest.components
+        assert status["fingerprint"] == {c.key: c.fingerprint for c in served} != {}
         assert (await request(app, "get", "/webhooks/rest/")).json == {"status": "ok"}
 
     asyncio.run(main())

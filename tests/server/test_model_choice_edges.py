@@ -36,7 +36,6 @@ def _loads_without_models(monkeypatch) -> None:
     monkeypatch.setattr(models, "load_server_agent",
                         lambda config, model_file, stores: (f"agent of {model_file.name}",
                                                             model_file))
-    monkeypatch.setattr(models, "model_fingerprints", lambda model_file: {})
 
 
 # --- a publish cancelled more than once ---------------------------------------------------

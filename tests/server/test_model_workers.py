@@ -660,7 +660,6 @@ def test_a_model_change_whose_request_is_cancelled_while_publishing_is_still_pub
     monkeypatch.setattr(models, "resolve_model_path", lambda config, requested: Path(requested))
     monkeypatch.setattr(models, "load_server_agent",
                         lambda config, model_file, stores: ("agent", model_file))
-    monkeypatch.setattr(models, "model_fingerprints", lambda model_file: {})
 
     async def main() -> Any:
         app = _fake_worker(tmp_path, shared_model=SlowRecord(),

@@ -105,7 +105,7 @@ def blueprint() -> Blueprint:
     from dialogflowlite.dialogue.domain_json import domain_to_dict
     from dialogflowlite.server import validation
     from dialogflowlite.server.handling import no_agent
-    from dialogflowlite.server.models import swap_model, unload_model
+    from dialogflowlite.server.models import model_fingerprints, swap_model, unload_model
 
     bp = Blueprint("model_api")
 
@@ -119,7 +119,7 @@ def blueprint() -> Blueprint:
             "model_file": model_file.name if model_file is not None else None,
             "model_id": model_file.stem if model_file is not None else None,
             "num_active_training_jobs": getattr(app.ctx, "training_jobs", 0),
-            "fingerprint": dict(getattr(app.ctx, "model_fingerprints", None) or {}),
+            "fingerprint": model_fingerprints(app.ctx.agent),
         })
 
     @bp.post("/model/parse", name="parse", ctx_auth=True)
