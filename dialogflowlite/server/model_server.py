@@ -50,6 +50,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -88,6 +89,10 @@ def file_digest(path: Path) -> str:
 
 #: how the files that downloads write into end
 PARTIAL_SUFFIX = ".partial"
+#: the name of a download's ``.partial`` file (:func:`_create_partial`): not that of a
+#: model ``train --fixed-model-name pulled-...`` is writing (``pulled-x.tar.partial``)
+_DOWNLOAD_PARTIAL = re.compile(rf"{PULLED_PREFIX}-.+\.tar\.[0-9a-f]{{8}}"
+                               rf"{re.escape(PARTIAL_SUFFIX)}")
 #: after a pulled model's name: the name is claimed while the model moves there (where
 #: the file system has no hard links)
 CLAIM_SUFFIX = ".claim"
@@ -108,6 +113,26 @@ def _create_partial(folder: Path) -> tuple[Path, int]:
             return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
+
+
+class _DiskError(Exception):
+    """Writing a download to disk failed (its ``__cause__`` says how): the models
+    folder's fault, not the model server's."""
+
+
+async def _write_body(response: Any, partial: _PartialFile) -> None:
+    """Write the body of ``response`` into ``partial``; :class:`_DiskError` when the disk
+    refuses it (a network error while reading it is raised as it comes)."""
+    try:
+        out = partial.open()
+    except OSError as e:
+        raise _DiskError from e
+    with out:
+        async for chunk in response.content.iter_chunked(1 << 20):
+            try:
+                out.write(chunk)
+            except OSError as e:
+                raise _DiskError from e
 
 
 class _PartialFile:
@@ -137,7 +162,8 @@ def remove_left_downloads(folder: Path) -> list[Path]:
     in any worker or server on this folder.
     """
     removed = []
-    left = [*folder.glob(f"{PULLED_PREFIX}-*{PARTIAL_SUFFIX}"),
+    left = [*(path for path in folder.glob(f"{PULLED_PREFIX}-*{PARTIAL_SUFFIX}")
+              if _DOWNLOAD_PARTIAL.fullmatch(path.name)),
             *folder.glob(f"{PULLED_PREFIX}-*{CLAIM_SUFFIX}")]
     for path in left:
         try:
@@ -214,6 +240,9 @@ class ModelServer:
     #: the model file the server answers with now (see :func:`share_pulls`); a pulled
     #: file it serves is never deleted, even when its switch raised afterwards
     serving: Callable[[], Path | None] | None = field(default=None, repr=False)
+    #: why the last :meth:`pull` brought no model, in words ("it answered HTTP 204: it
+    #: has no model"), for the errors that say so; None after a pull that brought one
+    no_model_reason: str | None = None
 
     @classmethod
     def from_config(cls, section: Any, project_dir: Path) -> ModelServer | None:
@@ -270,6 +299,7 @@ class ModelServer:
         pull recorded.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.no_model_reason = None
         async with process_lock(self.folder / PULL_LOCK):
             remove_left_downloads(self.folder)
             self.taken_from_another_worker = False
@@ -413,8 +443,9 @@ class ModelServer:
     async def _fetch(self, headers: dict[str, str],
                      partial: _PartialFile) -> tuple[bool, str | None]:
         """Write the model the server sends into ``partial``: (whether it sent one, its
-        ETag); a server that cannot be reached, or answers neither 200 nor one of
-        :data:`NO_NEW_MODEL`, is logged."""
+        ETag). Without one, :attr:`no_model_reason` says why; a server that cannot be
+        reached, an answer other than 200 and :data:`NO_NEW_MODEL`, and a download
+        that cannot be written to disk are logged as errors."""
         import aiohttp
 
         try:
@@ -422,19 +453,28 @@ class ModelServer:
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
                     session.get(self.url, headers=headers) as response:
                 if response.status in NO_NEW_MODEL:
+                    self.no_model_reason = (
+                        f"it answered HTTP {response.status}: it has no model"
+                        + (" newer than the one asked with" if self.etag else ""))
+                    logger.info("model server %s has no new model (HTTP %d)", self.url,
+                                response.status)
                     return False, None
                 if response.status != 200:
-                    logger.error("model server %s answered HTTP %d; the running model stays",
-                                 self.url, response.status)
-                    return False, None
-                with partial.open() as out:
-                    async for chunk in response.content.iter_chunked(1 << 20):
-                        out.write(chunk)
+                    return self._no_model(f"it answered HTTP {response.status}")
+                await _write_body(response, partial)
                 return True, response.headers.get("ETag")
+        except _DiskError as e:
+            return self._no_model(f"the download cannot be written to {self.folder}: "
+                                  f"{e.__cause__}")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-            logger.error("model server %s cannot be reached (%s); the running model stays",
-                         self.url, type(e).__name__)
-            return False, None
+            return self._no_model(f"it cannot be reached ({type(e).__name__})")
+
+    def _no_model(self, reason: str) -> tuple[bool, None]:
+        """Log ``reason`` as the error that brought no model; keep it for the messages
+        that say why none came (:attr:`no_model_reason`)."""
+        self.no_model_reason = reason
+        logger.error("model server %s: %s; the running model stays", self.url, reason)
+        return False, None
 
     async def _is_new_model(self, partial: Path, current: Path | None,
                             etag: str | None) -> bool:
@@ -451,6 +491,7 @@ class ModelServer:
                 await loop.run_in_executor(None, file_digest, partial) == \
                 await loop.run_in_executor(None, file_digest, current):
             self.etag = etag
+            self.no_model_reason = "it sent the model already served"
             return False
         # the manifest says whether it is a model of this version (reading it unpacks
         # nothing; loading checks the rest)
@@ -459,8 +500,7 @@ class ModelServer:
             found = ("no model file" if manifest is None
                      else f"a model of format {manifest.format}, not "
                           f"{' or '.join(map(str, READABLE_FORMATS))}")
-            logger.error("model server %s sent no usable model (%s); the running model stays",
-                         self.url, found)
+            self._no_model(f"it sent no usable model ({found})")
             return False
         return True
 

@@ -119,8 +119,10 @@ def _first_model_from_server(config: ServerConfig, endpoints: dict) -> None:
             or latest_model(server.folder, include_rasa=False) is not None):
         return
     if asyncio.run(server.pull()) is None:
-        raise ConfigError(f"no local model, and none could be pulled from {server.url}",
-                          hint="see the error above, or train one with `dialogflowlite train`")
+        raise ConfigError(f"no local model, and none could be pulled from {server.url}: "
+                          f"{server.no_model_reason or 'it sent none'}",
+                          hint="give the model server a model, or train one with "
+                               "`dialogflowlite train`")
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

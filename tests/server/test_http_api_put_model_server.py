@@ -79,9 +79,31 @@ def test_a_download_that_is_no_model_is_400_and_the_model_stays(make_app, tmp_pa
         response = await request(app, "put", "/model", json={"model_server": {
             "url": host.url, "wait_time_between_pulls": 0}})
         assert response.status == 400 and response.json["reason"] == "LoadingError"
-        assert host.url in response.json["message"]
+        assert response.json["message"] == (
+            f"the model server {host.url} sent no model to serve (it sent no usable model "
+            "(no model file)); the running model stays")
         assert await _greeting(app) == before
         assert not list((tmp_path / "models").glob("pulled-*"))
+
+    try:
+        asyncio.run(main())
+    finally:
+        host.close()
+
+
+def test_a_model_server_with_no_model_is_400_saying_so(make_app) -> None:
+    """A model server that has no model yet answers 204: the 400 says so (it said "the
+    server's log says why", and the log said nothing of a 204)."""
+    host = StubHttpServer(lambda request: (204, {}, b""), path="/bot.tar")
+    app = make_app()
+
+    async def main() -> None:
+        response = await request(app, "put", "/model", json={"model_server": {
+            "url": host.url, "wait_time_between_pulls": 0}})
+        assert response.status == 400 and response.json["reason"] == "LoadingError"
+        assert response.json["message"] == (
+            f"the model server {host.url} sent no model to serve (it answered HTTP 204: "
+            "it has no model); the running model stays")
 
     try:
         asyncio.run(main())

@@ -108,8 +108,16 @@ def test_without_a_local_model_run_pulls_one_first(tiny_project: Path, host: Mod
     shutil.rmtree(tiny_project / "models")
     down = ServerConfig(project=str(tiny_project),
                         endpoints={"models": {"url": "http://127.0.0.1:9/x.tar", "timeout": 2}})
-    with pytest.raises(ConfigError, match="no local model, and none could be pulled"):
+    with pytest.raises(ConfigError, match="no local model, and none could be pulled") as info:
         check_config(down, workers=1)
+    assert info.value.message.endswith("it cannot be reached (ClientConnectorError)")
+    # a model server with no model yet: the error says what it answered
+    with StubHttpServer(lambda request: (204, {}, b""), path="/bot.tar") as empty:
+        config = ServerConfig(project=str(tiny_project), endpoints={"models": {"url": empty.url}})
+        with pytest.raises(ConfigError) as info:
+            check_config(config, workers=1)
+    assert info.value.message == (f"no local model, and none could be pulled from {empty.url}: "
+                                  "it answered HTTP 204: it has no model")
 
 
 def test_only_the_newest_pulled_files_are_kept(tmp_path: Path) -> None:
@@ -573,8 +581,8 @@ def test_an_answer_without_a_model_creates_no_partial_file(tmp_path: Path, monke
     assert len(host.requests) == 1 and created == []
     # 304 and 204 say there is no newer model, as Rasa reads them: nothing is wrong
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert errors == ([f"model server {host.url} answered HTTP 500; the running model stays"]
-                      if answer == 500 else [])
+    assert errors == ([f"model server {host.url}: it answered HTTP 500; the running model "
+                       "stays"] if answer == 500 else [])
 
 
 def test_files_left_by_a_killed_download_are_deleted_by_the_next_pull(
@@ -587,11 +595,34 @@ def test_files_left_by_a_killed_download_are_deleted_by_the_next_pull(
     claim.touch()
     kept = folder / "trained-20260101-000000.tar"
     kept.write_bytes(b"a model trained here")
+    # what `train --fixed-model-name pulled-x` writes meanwhile: no download's file
+    training = folder / "pulled-x.tar.partial"
+    training.write_bytes(b"a model being trained")
     server = ModelServer(host.url, folder)
     server.etag = '"v1"'
     assert asyncio.run(server.pull(None, take=False)) is None  # 304
-    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
-        kept.name]
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted([
+        kept.name, training.name])
+
+
+def test_a_download_the_disk_refuses_is_logged_as_such(tmp_path: Path, host: ModelHost,
+                                                       monkeypatch, caplog) -> None:
+    """A full disk is the models folder's fault: the error names it and the folder, not
+    an unreachable model server."""
+    import errno
+
+    from dialogflowlite.server import model_server
+
+    def full_disk(folder: Path) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(model_server, "_create_partial", full_disk)
+    server = ModelServer(host.url, tmp_path / "models")
+    with caplog.at_level(logging.ERROR, logger="dialogflowlite.server.model_server"):
+        assert asyncio.run(server.pull(None, take=False)) is None
+    assert server.no_model_reason == (f"the download cannot be written to {tmp_path / 'models'}"
+                                      ": [Errno 28] No space left on device")
+    assert server.no_model_reason in caplog.text and "cannot be reached" not in caplog.text
 
 
 def test_a_pull_waiting_for_another_ones_download_leaves_its_partial_file(

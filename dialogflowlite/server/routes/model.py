@@ -79,9 +79,10 @@ async def load_from_model_server(app: Sanic, section: Any, ticket: int | None) -
     # (a failed switch deletes the file: not the newest model at the next start)
     pulled = await share_pulls(app, server).pull(None, take=False, switch=switch)
     if pulled is None or not loaded:
+        why = server.no_model_reason or "it sent none"
         raise ApiError(400, "LoadingError",
-                       f"the model server {url} sent no model (the server's log says why); "
-                       "the running model stays")
+                       f"the model server {url} sent no model to serve ({why}); the running "
+                       "model stays")
     server.prune(loaded[0])
     pull_later(app, server)
     return loaded[0]
