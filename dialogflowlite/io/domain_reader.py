@@ -463,6 +463,8 @@ class DomainReader:
                     where, f"{mapping_type} mapping of {what} has no value", "add `value: ...`"
                 )
                 continue
+            if mapping_type in (FROM_INTENT, FROM_TRIGGER_INTENT) and item["value"] is None:
+                self._warn_null_value(file, item, mapping_type, what)
             conditions = []
             for condition in _as_list(item.get("conditions")):
                 if isinstance(condition, dict):
@@ -492,6 +494,17 @@ class DomainReader:
                 )
             )
         return found
+
+    def _warn_null_value(self, file: Path, item: Any, mapping_type: str, what: str) -> None:
+        """A ``from_intent`` / ``from_trigger_intent`` mapping with ``value: null`` is
+        kept (it empties the slot) with a warning: Rasa refuses such a domain."""
+        self.log.warning(
+            position(file, item, "value"),
+            f"{mapping_type} mapping of {what} has value null: it empties the slot; Rasa "
+            "refuses a domain with this mapping",
+            "give the value to set, or keep `value: null` only where Rasa need not read "
+            "the domain",
+        )
 
     def _responses(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, dict, "'responses'"):

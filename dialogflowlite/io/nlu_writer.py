@@ -177,10 +177,7 @@ def json_synonyms(data: TrainingData) -> list[dict[str, Any]]:
     ignores case, and listed under two values the JSON could be read with the other
     winning.
     """
-    trained = data.synonym_map()
-    own_value = {variant: synonym.value
-                 for synonym in data.synonyms_in_training_order()
-                 for variant in synonym.variants}
+    trained, own_value = _trained_values(data)
     variants_of: dict[str, list[str]] = {}
     listed: set[str] = set()
     for synonym in data.synonyms:
@@ -191,6 +188,22 @@ def json_synonyms(data: TrainingData) -> list[dict[str, Any]]:
             listed.add(variant)
             variants_of.setdefault(value, []).append(variant)
     return [{"value": value, "synonyms": variants} for value, variants in variants_of.items()]
+
+
+def _trained_values(data: TrainingData) -> tuple[dict[str, str], dict[str, str]]:
+    """The value training gives each variant, by lower-cased variant (the variants
+    of :meth:`TrainingData.synonym_map`) and by the variant as written: the last
+    value in :meth:`TrainingData.synonyms_in_training_order`.
+
+    One walk over that list, which reads every example's annotation.
+    """
+    trained: dict[str, str] = {}
+    own_value: dict[str, str] = {}
+    for synonym in data.synonyms_in_training_order():
+        for variant in synonym.variants:
+            trained[variant.lower()] = synonym.value
+            own_value[variant] = synonym.value
+    return trained, own_value
 
 
 def nlu_json(data: TrainingData) -> str:

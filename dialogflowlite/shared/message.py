@@ -129,8 +129,9 @@ class Entity:
         confidence, role and group, then ``value``, ``extractor`` and ``processors``;
         a regex match, having no confidence, role or group, reads as Rasa's does.
         An entity with a ``key_order`` (Rasa's Duckling and spaCy extractors, an
-        entity written in the message, one read back from JSON) gives those keys
-        first, in that order, and any others after them in the usual order.
+        entity written in the message, one read back from JSON in another order)
+        gives those keys first, in that order, and any others after them in the
+        usual order.
         """
         result: dict[str, Any] = {"entity": self.entity, "start": self.start, "end": self.end}
         optional = (
@@ -156,8 +157,13 @@ class Entity:
     def from_dict(cls, data: dict[str, Any]) -> Entity:
         """Read an entity from Rasa's JSON (parse results, tracker events, training data);
         an absent optional key reads as ``None`` (or no processors), and any other key
-        goes to ``extra``, so :meth:`to_dict` gives back what was read, in its order."""
-        return cls(
+        goes to ``extra``, so :meth:`to_dict` gives back what was read, in its order.
+
+        The order read is kept (``key_order``) only where it is not the one
+        :meth:`to_dict` gives anyway, so that an entity read in the usual order keeps
+        it when a key is added later (a processor, a confidence).
+        """
+        entity = cls(
             entity=data["entity"],
             start=int(data.get("start", 0) or 0),
             end=int(data.get("end", 0) or 0),
@@ -170,8 +176,10 @@ class Entity:
             extra={key: value for key, value in data.items() if key not in ENTITY_KEYS},
             role_confidence=data.get("confidence_role"),
             group_confidence=data.get("confidence_group"),
-            key_order=tuple(data),
         )
+        if list(entity.to_dict()) != list(data):
+            entity.key_order = tuple(data)
+        return entity
 
     @property
     def label(self) -> str:

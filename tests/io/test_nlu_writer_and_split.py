@@ -91,6 +91,32 @@ def test_json_synonyms_list_each_variant_under_the_value_training_gives_it() -> 
                                    {"value": "NY", "synonyms": ["ny"]}]
 
 
+def test_json_synonyms_order_values_by_their_first_listed_variant() -> None:
+    # `x` is trained under B (the later item wins), so B's entry comes first: the
+    # values stand in the order of the items' variants, not of the last values read
+    data = TrainingData([], [Synonym("A", ["x"]), Synonym("B", ["y"]), Synonym("A", ["z"]),
+                             Synonym("B", ["x"])])
+    assert json_synonyms(data) == [{"value": "B", "synonyms": ["x", "y"]},
+                                   {"value": "A", "synonyms": ["z"]}]
+
+
+def test_json_synonyms_read_the_annotations_once(monkeypatch) -> None:
+    import dialogflowlite.shared.training_data as training_data
+
+    calls = []
+    original = training_data.annotated_synonyms
+
+    def counted(examples):
+        calls.append(1)
+        return original(examples)
+
+    monkeypatch.setattr(training_data, "annotated_synonyms", counted)
+    data = TrainingData([Message("to nyc", "inform", [Entity("city", 3, 6, "NY")])],
+                        [Synonym("NY", ["nyc"])])
+    assert json_synonyms(data) == [{"value": "NY", "synonyms": ["nyc"]}]
+    assert len(calls) == 1
+
+
 def test_split_is_per_intent_as_rasa_s_and_loses_nothing(tmp_path: Path) -> None:
     data = _many(tmp_path)
     train, test = data.train_test_split(0.8, seed=1)

@@ -7,6 +7,7 @@ from story_data import domain_yaml
 
 from dialogflowlite.errors import ProjectNotFoundError
 from dialogflowlite.io.loader import load_project
+from dialogflowlite.io.validate import validate_project
 from dialogflowlite.shared.domain import MappingCondition
 from dialogflowlite.shared.stories import (
     ActionStep,
@@ -877,3 +878,63 @@ def test_a_checkpoint_in_a_rule_is_an_error(write_project) -> None:
     assert loader_errors(project) == [(6, "rule 'r7' has a checkpoint, but rules cannot have any")]
     [rule] = project.rules
     assert not any(isinstance(s, CheckpointStep) for s in rule.steps)
+
+
+def test_a_from_intent_mapping_with_value_null_is_kept_with_a_warning(write_project) -> None:
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [deny, affirm, book]
+        slots:
+          confirmed:
+            type: any
+            mappings:
+            - type: from_intent
+              intent: deny
+              value: null
+            - type: from_intent
+              intent: affirm
+              value: true
+          city:
+            type: any
+            mappings:
+            - type: from_trigger_intent
+              intent: book
+              value:
+        forms:
+          booking_form:
+            required_slots: [city]
+        """)
+    project = load_project(root, strict=False)
+    warnings = [(p.position.line, p.message) for p in project.problems
+                if "value null" in p.message]
+    assert warnings == [
+        (9, "from_intent mapping of slot 'confirmed' has value null: it empties the slot; "
+            "Rasa refuses a domain with this mapping"),
+        (18, "from_trigger_intent mapping of slot 'city' has value null: it empties the slot; "
+             "Rasa refuses a domain with this mapping"),
+    ]
+    found = [p for p in project.problems if "value null" in p.message]
+    assert all(p.severity == "warning" and p.code == "DFL103" for p in found)
+    assert all(str(p.position.file).endswith("domain.yml") for p in found)
+    # `data validate` reports each once
+    reported = [p for p in validate_project(project) if "value null" in p.message]
+    assert len(reported) == 2
+    # the mapping stays: it empties the slot
+    mappings = project.domain.slots["confirmed"].mappings
+    assert [m.value for m in mappings] == [None, True]
+
+
+def test_a_from_intent_mapping_with_a_value_gives_no_warning(write_project) -> None:
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [affirm]
+        slots:
+          confirmed:
+            type: bool
+            mappings:
+            - type: from_intent
+              intent: affirm
+              value: false
+        """)
+    project = load_project(root, strict=False)
+    assert project.problems == []
