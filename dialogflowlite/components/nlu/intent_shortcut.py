@@ -6,7 +6,8 @@ entities from the JSON after it. The JSON is an object of entity -> value (a
 list value gives one entity per element), as in Rasa, or, here only, a list
 of entity objects with ``entity``, ``value`` and optional ``role`` /
 ``group`` (Rasa takes ``/book[`` for the intent's name and so refuses it with
-a warning). Every entity spans the JSON text, as Rasa's ``start`` and ``end``
+a warning). The whitespace around the message is left out, as in Rasa. Every
+entity spans the JSON text of what remains, as Rasa's ``start`` and ``end``
 do, and reads as Rasa 3's ``RegexMessageHandler`` writes it: ``entity``,
 ``value``, ``start``, ``end``, then ``"extractor": "RegexMessageHandler"``
 (role and group, which only the list form gives, come before the extractor).
@@ -112,18 +113,21 @@ def _confidence(raw: str | None, text: str) -> float:
 
 
 def parse_intent_shortcut(text: str) -> Message | None:
-    """The message for ``/intent{...}`` text, or None when ``text`` is ordinary text."""
+    """The message for ``/intent{...}`` text, or None when ``text`` is ordinary text.
+
+    As Rasa's ``RegexMessageHandler``, it reads the text without the whitespace
+    around it: that is the message's text, and the entities' offsets count in it.
+    """
     stripped = text.strip()
     match = _SHORTCUT.match(stripped)
     if match is None:
         return None
     intent = match.group("intent")
     confidence = _confidence(match.group("confidence"), text)
-    offset = text.index(stripped)
     raw = match.group("entities")
-    entities = _entities(raw, offset + match.start("entities"), text) if raw else []
+    entities = _entities(raw, match.start("entities"), text) if raw else []
     return Message(
-        text=text,
+        text=stripped,
         intent=intent,
         confidence=confidence,
         intent_ranking=[IntentPrediction(intent, confidence)],

@@ -41,7 +41,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
     split_held_out,
     write_prediction,
 )
-from dialogflowlite.components.tokenizers.alignment import OUTSIDE
+from dialogflowlite.components.tokenizers.alignment import OUTSIDE, CommaSplitting
 from dialogflowlite.errors import Position, TrainingError
 from dialogflowlite.shared.message import Message, Token
 from dialogflowlite.training.finetune import FinetuneSource, check_same_labels, finetune_epochs
@@ -57,6 +57,14 @@ logger = logging.getLogger(__name__)
 #: words a window for the rest of a long message repeats from the part before it,
 #: so that the words after a cut are tagged with some context on their left
 WINDOW_OVERLAP_WORDS = 8
+
+
+def _is_comma_splitting(setting: Any) -> bool:
+    """Whether ``setting`` is a ``split_entities_by_comma`` Rasa reads: true or false,
+    or a mapping of entity types to true or false."""
+    if isinstance(setting, dict):
+        return all(isinstance(split, bool) for split in setting.values())
+    return isinstance(setting, bool)
 
 
 @dataclass
@@ -234,6 +242,14 @@ class IntentSlotClassifier(NluComponent):
                                hint=hint, position=position)
 
     @classmethod
+    def _checked_value(cls, key: str, value: Any, position: Position | None) -> Any:
+        # split_entities_by_comma is true or false, or one of them per entity type
+        # (checked in check_config)
+        if key == "split_entities_by_comma" and isinstance(value, dict):
+            return value
+        return super()._checked_value(key, value, position)
+
+    @classmethod
     def check_config(cls, config: dict[str, Any], *,
                      position: Position | None = None) -> None:
         """The tag scheme, what is learnt, and the training settings both classifiers have."""
@@ -245,6 +261,10 @@ class IntentSlotClassifier(NluComponent):
         if not (c["intent_classification"] or c["entity_recognition"]):
             cls._report_bad_value(c, "intent_classification", "enable intents, entities or both",
                                   position)
+        if not _is_comma_splitting(c.get("split_entities_by_comma", True)):
+            cls._report_bad_value(c, "split_entities_by_comma",
+                                  "use true or false, or a mapping of entity types to true "
+                                  "or false, e.g. {address: false}", position)
         cls.check_training_settings(c, position=position)
         cls.check_numbers(c, ("max_length", "inference_batch_size"), at_least=1, whole=True,
                           position=position)
@@ -280,6 +300,11 @@ class IntentSlotClassifier(NluComponent):
         self.regex_names = list(meta.get("regex_names") or [])
         if meta.get("training_words") is not None:
             self.training_words = frozenset(meta["training_words"])
+
+    @property
+    def _comma_splitting(self) -> CommaSplitting:
+        """Where predicted entities are cut at commas (``split_entities_by_comma``)."""
+        return CommaSplitting.from_setting(self.config.get("split_entities_by_comma", True))
 
     @property
     def _tags_wanted(self) -> bool:
@@ -435,6 +460,7 @@ class IntentSlotClassifier(NluComponent):
                     conf,
                     self.name,
                     int(self.config["ranking_length"]) or len(self.labels.intents),
+                    self._comma_splitting,
                 )
 
     def _warn_cut_message(self, item: Any, words: int) -> None:

@@ -349,6 +349,8 @@ class NluPipeline:
             )
             shortcut = parse_intent_shortcut(message.text)
             if shortcut is not None:
+                # the text without the whitespace around it, which the offsets count in
+                message.text = shortcut.text
                 message.intent = shortcut.intent
                 message.confidence = shortcut.confidence
                 message.intent_ranking = shortcut.intent_ranking

@@ -178,12 +178,14 @@ SAME_MEANING: dict[str, frozenset[str]] = {
             "random_seed",
             "intent_classification",
             "entity_recognition",
+            "split_entities_by_comma",
         }
     ),
     # fine-tuning a pretrained encoder needs its own schedule: Rasa's 100+ epochs
     # and DIET's sizes do not apply
     JOINT: frozenset(
-        {"ranking_length", "random_seed", "intent_classification", "entity_recognition"}
+        {"ranking_length", "random_seed", "intent_classification", "entity_recognition",
+         "split_entities_by_comma"}
     ),
 }
 

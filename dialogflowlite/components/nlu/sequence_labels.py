@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from dialogflowlite.components.tokenizers.alignment import (
     OUTSIDE,
+    CommaSplitting,
     bilou_from_bio,
     bio_spans,
     bio_tags,
@@ -340,8 +341,10 @@ def write_prediction(
     confidences: Sequence[TagConfidence] | None,
     extractor: str,
     ranking_length: int = 10,
+    comma_splitting: CommaSplitting | None = None,
 ) -> None:
-    """Set the intent ranking (its top ``ranking_length``) and append the predicted entities."""
+    """Set the intent ranking (its top ``ranking_length``) and append the predicted
+    entities (cut at commas as ``comma_splitting`` says: by default every type)."""
     if intent_probs is not None:
         message.set_intent(
             [
@@ -357,6 +360,7 @@ def write_prediction(
             entities_from_bio(
                 message.text, tokens[: len(names)], names, tag, extractor=extractor,
                 role_confidences=role, group_confidences=group,
+                comma_splitting=comma_splitting,
             )
         )
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from dialogflowlite.shared.message import Entity, Token
 
@@ -32,8 +33,38 @@ OUTSIDE = "O"
 #: the most characters between two words that one predicted entity spans, as in
 #: Rasa's extractors: words further apart (two spaces between them) are two entities
 MAX_GAP_IN_ENTITY = 1
+#: the most spaces between two words of one entity whose type is not split by comma
+#: (Rasa's extractors then join words up to three characters apart)
+MAX_SPACES_IN_JOINED_ENTITY = 3
+#: the tokens at which an entity whose type is split by comma is cut
+LIST_SEPARATORS = frozenset({",", ";"})
 _ROLE = "#role="
 _GROUP = "#group="
+
+
+@dataclass(frozen=True)
+class CommaSplitting:
+    """Rasa's ``split_entities_by_comma``: whether a predicted entity of a type is cut
+    into two at a comma (or a semicolon) between its words.
+
+    ``default`` holds for the types ``by_type`` does not name. Rasa's setting is a
+    bool for every type, or a mapping of types to bools with every other type split
+    (:meth:`from_setting`).
+    """
+
+    default: bool = True
+    by_type: Mapping[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def from_setting(cls, setting: bool | Mapping[str, bool]) -> CommaSplitting:
+        """The splitting a component's ``split_entities_by_comma`` asks for."""
+        if isinstance(setting, Mapping):
+            return cls(True, {str(kind): bool(split) for kind, split in setting.items()})
+        return cls(bool(setting))
+
+    def splits(self, entity_type: str) -> bool:
+        """Whether an entity of ``entity_type`` is cut at a comma."""
+        return self.by_type.get(entity_type, self.default)
 
 
 def split_label(label: str) -> tuple[str, str | None, str | None]:
@@ -132,6 +163,7 @@ def entities_from_bio(
     extractor: str | None = None,
     role_confidences: Sequence[float] | None = None,
     group_confidences: Sequence[float] | None = None,
+    comma_splitting: CommaSplitting | None = None,
 ) -> list[Entity]:
     """Entity spans from one predicted tag per token.
 
@@ -145,13 +177,19 @@ def entities_from_bio(
     As in Rasa, a chunk of tags is cut where two of its tokens are more than
     :data:`MAX_GAP_IN_ENTITY` characters apart (``New  York`` with two spaces is
     two entities); words one space apart, and punctuation tokens next to a word,
-    stay together.
+    stay together. ``comma_splitting`` (Rasa's ``split_entities_by_comma``; by
+    default every type is split) cuts a chunk of a type it splits at each comma
+    or semicolon token, which belongs to neither part (``Berlin, Germany`` is
+    two entities); a chunk of a type it does not split keeps them, and words up to
+    :data:`MAX_SPACES_IN_JOINED_ENTITY` spaces apart stay together, as in Rasa.
     """
+    splitting = comma_splitting or CommaSplitting()
     entities = []
     chunks = [
         (label, first, last)
         for label, chunk_first, chunk_last in bio_spans(tags)
-        for first, last in _close_runs(tokens, chunk_first, chunk_last)
+        for first, last in _entity_runs(text, tokens, chunk_first, chunk_last,
+                                        splitting.splits(split_label(label)[0]))
     ]
     for label, first, last in chunks:
         start, end = tokens[first].start, tokens[last - 1].end
@@ -173,17 +211,57 @@ def entities_from_bio(
     return entities
 
 
-def _close_runs(tokens: Sequence[Token], first: int, last: int) -> list[tuple[int, int]]:
+def _entity_runs(text: str, tokens: Sequence[Token], first: int, last: int,
+                 split_by_comma: bool) -> list[tuple[int, int]]:
+    """The entities ``(first, last + 1)`` that the chunk ``tokens[first:last]`` of one
+    type makes: cut at its list separators when ``split_by_comma``, then where two
+    neighbouring tokens are too far apart (:func:`_close_runs`)."""
+    pieces = ([(first, last)] if not split_by_comma
+              else _pieces_between_separators(text, tokens, first, last))
+    return [run for begin, end in pieces
+            for run in _close_runs(text, tokens, begin, end, joined=not split_by_comma)]
+
+
+def _pieces_between_separators(text: str, tokens: Sequence[Token], first: int,
+                               last: int) -> list[tuple[int, int]]:
+    """``tokens[first:last]`` cut at each :data:`LIST_SEPARATORS` token between two of
+    its tokens with a space beside it, which is left out: Rasa's tokenizers drop such
+    a comma, and its extractors cut an entity where two words are more than one
+    character apart. A comma inside a word (``1,000``) cuts nothing."""
+    pieces = []
+    begin = first
+    for i in range(first + 1, last - 1):
+        separator = text[tokens[i].start : tokens[i].end] in LIST_SEPARATORS
+        if separator and tokens[i + 1].start - tokens[i - 1].end > MAX_GAP_IN_ENTITY:
+            if begin < i:  # not right after another separator
+                pieces.append((begin, i))
+            begin = i + 1
+    pieces.append((begin, last))
+    return pieces
+
+
+def _close_runs(text: str, tokens: Sequence[Token], first: int, last: int,
+                joined: bool = False) -> list[tuple[int, int]]:
     """``tokens[first:last]`` cut into runs ``(first, last + 1)`` whose neighbouring
-    tokens are at most :data:`MAX_GAP_IN_ENTITY` characters apart."""
+    tokens are at most :data:`MAX_GAP_IN_ENTITY` characters apart; with ``joined``
+    also up to :data:`MAX_SPACES_IN_JOINED_ENTITY` spaces apart."""
     runs = []
     begin = first
     for i in range(first + 1, last):
-        if tokens[i].start - tokens[i - 1].end > MAX_GAP_IN_ENTITY:
+        if not _close(text, tokens[i - 1], tokens[i], joined):
             runs.append((begin, i))
             begin = i
     runs.append((begin, last))
     return runs
+
+
+def _close(text: str, before: Token, after: Token, joined: bool) -> bool:
+    """Whether two neighbouring tokens of a chunk belong to one entity."""
+    gap = after.start - before.end
+    if gap <= MAX_GAP_IN_ENTITY:
+        return True
+    return (joined and gap <= MAX_SPACES_IN_JOINED_ENTITY
+            and text[before.end : after.start] == " " * gap)
 
 
 def _span_lowest(values: Sequence[float] | None, first: int, last: int) -> float | None:

@@ -24,10 +24,25 @@ def _spans(text: str) -> list[tuple[str, object, int, int]]:
     '   /inform{"city": "Berlin", "cuisine": ["thai", "lao"]}  ',
 ])
 def test_each_entity_spans_the_json_object(text: str) -> None:
-    start, end = text.index("{"), text.rindex("}") + 1
+    # offsets count in the text without the whitespace around it, as in Rasa
+    read = text.strip()
+    start, end = read.index("{"), read.rindex("}") + 1
     assert _spans(text) == [("city", "Berlin", start, end), ("cuisine", "thai", start, end),
                             ("cuisine", "lao", start, end)]
-    assert text[start:end].startswith("{") and text[start:end].endswith("}")
+    assert read[start:end].startswith("{") and read[start:end].endswith("}")
+
+
+def test_whitespace_around_the_message_is_left_out_as_rasa_does() -> None:
+    # Rasa's RegexMessageHandler strips the text, then matches it: the parse result's
+    # text is the stripped one and each entity's span is the JSON object in it
+    text = '  \t /inform{"city": "Berlin"}\n'
+    message = parse_intent_shortcut(text)
+    assert message is not None
+    result = message.parse_result()
+    assert result["text"] == '/inform{"city": "Berlin"}'
+    [entity] = result["entities"]
+    assert (entity["start"], entity["end"]) == (7, 25)
+    assert result["text"][entity["start"] : entity["end"]] == '{"city": "Berlin"}'
 
 
 def test_text_after_the_json_keeps_the_entities_with_a_warning(caplog) -> None:

@@ -220,6 +220,9 @@ def test_intent_shortcuts_skip_the_models(tiny_classifier, write_project) -> Non
         ("cuisine", "thai", 5, len(text)),
         ("cuisine", "lao", 5, len(text)),
     ]
+    # as Rasa: the whitespace around it is left out, and the offsets count without it
+    spaced = pipeline.parse(f"  {text}\n").parse_result()
+    assert (spaced["text"], spaced["entities"]) == (text, result["entities"])
     assert pipeline.parse("/goodbye@0.7").parse_result()["intent"] == {
         "name": "goodbye",
         "confidence": 0.7,

@@ -40,10 +40,12 @@ TARGETS = {
         "hidden_size": 128,
         "dropout": 0.1,
         "tag_scheme": "bio",
+        "split_entities_by_comma": True,
     },
     "JointTransformerClassifier": {
         "model": None,
         "tag_scheme": "bio",
+        "split_entities_by_comma": True,
         "epochs": "auto",
         "random_seed": None,
         "intent_classification": True,
@@ -117,6 +119,20 @@ def test_language_model_featurizer_makes_diet_a_fine_tuned_encoder(caplog) -> No
         ("JointTransformerClassifier", {"model": DEFAULT_MODEL}),
         ("ResponseSelector", {"model": DEFAULT_MODEL}),
     ]
+
+
+def test_split_entities_by_comma_is_kept_for_either_classifier(caplog) -> None:
+    setting = {"address": False, "ingredients": True}
+    with caplog.at_level(logging.WARNING):
+        scratch = translate(("WhitespaceTokenizer", {}),
+                            ("DIETClassifier", {"split_entities_by_comma": setting}))
+        joint = translate(("WhitespaceTokenizer", {}), ("LanguageModelFeaturizer", {}),
+                          ("CRFEntityExtractor", {"split_entities_by_comma": False}))
+    assert scratch[1] == ("ScratchTransformerClassifier", {"split_entities_by_comma": setting})
+    assert joint[1] == ("JointTransformerClassifier",
+                        {"split_entities_by_comma": False, "model": DEFAULT_MODEL,
+                         "intent_classification": False})
+    assert "split_entities_by_comma" not in caplog.text
 
 
 def test_bilou_flag_becomes_the_tag_scheme(caplog) -> None:

@@ -11,8 +11,9 @@ from tiny_encoder import assert_cities_past_one_pass_are_tagged, parse, with_ent
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.nlu.scratch_transformer import ScratchTransformerClassifier
+from dialogflowlite.components.nlu.sequence_labels import LabelSet, write_prediction
 from dialogflowlite.components.nlu.word_features import WordNgramVocabulary, char_ngrams
-from dialogflowlite.components.tokenizers.alignment import simple_tokens
+from dialogflowlite.components.tokenizers.alignment import CommaSplitting, simple_tokens
 from dialogflowlite.errors import ComponentConfigError
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import TrainingData, parse_annotated_text
@@ -143,6 +144,25 @@ def test_bad_config() -> None:
         ScratchTransformerClassifier({"ngram_min": 5, "ngram_max": 3})
     with pytest.raises(ComponentConfigError, match="conv_kernel"):
         ScratchTransformerClassifier({"conv_kernel": 2})
+    for bad in ("maybe", {"address": "no"}, None, ["address"]):
+        with pytest.raises(ComponentConfigError, match="split_entities_by_comma"):
+            ScratchTransformerClassifier({"split_entities_by_comma": bad})
+
+
+def test_split_entities_by_comma_reaches_the_entity_decoding() -> None:
+    # Rasa's setting: a bool for every type, or some types with the others split
+    assert ScratchTransformerClassifier({})._comma_splitting == CommaSplitting(True)
+    per_type = ScratchTransformerClassifier({"split_entities_by_comma": {"address": False}})
+    assert per_type._comma_splitting == CommaSplitting(True, {"address": False})
+    text = "to Berlin, Germany"
+    tokens = simple_tokens(text)
+    labels = LabelSet(["inform"], ["O", "B-address", "I-address"])
+    for splitting, values in ((per_type._comma_splitting, ["Berlin, Germany"]),
+                              (CommaSplitting(True), ["Berlin", "Germany"])):
+        message = Message(text, tokens=tokens)
+        write_prediction(message, labels, None, tokens, [0, 1, 2, 2], None, "X",
+                         comma_splitting=splitting)
+        assert [e.value for e in message.entities] == values
     with pytest.raises(ComponentConfigError, match="epochs"):
         ScratchTransformerClassifier({"epochs": 0})
 

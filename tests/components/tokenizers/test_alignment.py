@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dialogflowlite.components.tokenizers.alignment import (
+    CommaSplitting,
     bilou_from_bio,
     bio_spans,
     bio_tags,
@@ -122,15 +123,73 @@ def test_words_more_than_one_character_apart_are_two_entities(tags: list[str]) -
 
 def test_single_spaced_words_and_punctuation_stay_one_entity() -> None:
     # what corpora such as SNIPS and ATIS hold: words one space apart, punctuation
-    # tokens next to a word; the spans are those of the tags
+    # tokens next to a word; the spans are those of the tags (by default a comma cuts
+    # the entity, as Rasa's split_entities_by_comma)
     text = "fly to st. louis, mo tomorrow"
     tokens = words(text)
     tags = ["O", "O", "B-city", "I-city", "I-city", "I-city", "I-city", "O"]
-    [entity] = entities_from_bio(text, tokens, tags)
+    [entity] = entities_from_bio(text, tokens, tags, comma_splitting=CommaSplitting(False))
     assert entity.value == "st. louis, mo"
+    assert [e.value for e in entities_from_bio(text, tokens, tags)] == ["st. louis", "mo"]
     # one tab is one character too
     tab = "a\tb"
     assert [e.value for e in entities_from_bio(tab, words(tab), ["B-x", "I-x"])] == [tab]
+
+
+@pytest.mark.parametrize("tags", [
+    ["B-address", "I-address", "I-address", "O"],
+    ["B-address", "I-address", "L-address", "O"],
+])
+def test_an_entity_tagged_across_a_comma_is_cut_there_by_default(tags: list[str]) -> None:
+    # Rasa's split_entities_by_comma (default true): two entities, the comma in neither,
+    # each with its own lowest confidence
+    text = "Berlin, Germany please"
+    decoded = entities_from_bio(text, words(text), tags, [0.9, 0.2, 0.8, 0.5])
+    assert [(e.value, e.start, e.end) for e in decoded] == [("Berlin", 0, 6),
+                                                           ("Germany", 8, 15)]
+    assert [e.confidence for e in decoded] == [pytest.approx(0.9), pytest.approx(0.8)]
+    [whole] = entities_from_bio(text, words(text), tags, comma_splitting=CommaSplitting(False))
+    assert (whole.value, whole.start, whole.end) == ("Berlin, Germany", 0, 15)
+
+
+def test_comma_splitting_per_entity_type_splits_the_types_not_named() -> None:
+    # Rasa's {address: false, ingredients: true}: an address keeps its commas, the
+    # ingredients are a list, and a type not named is split (Rasa's default)
+    text = "eggs, milk to Main St 5, Berlin or rice, beans"
+    tags = ["B-ingredients", "I-ingredients", "I-ingredients", "O",
+            "B-address", "I-address", "I-address", "I-address", "I-address", "O",
+            "B-food", "I-food", "I-food"]
+    splitting = CommaSplitting.from_setting({"address": False, "ingredients": True})
+    decoded = entities_from_bio(text, words(text), tags, comma_splitting=splitting)
+    assert [(e.entity, e.value) for e in decoded] == [
+        ("ingredients", "eggs"), ("ingredients", "milk"), ("address", "Main St 5, Berlin"),
+        ("food", "rice"), ("food", "beans"),
+    ]
+    assert CommaSplitting.from_setting(False).splits("address") is False
+    assert CommaSplitting.from_setting(True).splits("address") is True
+
+
+def test_a_comma_inside_a_word_or_at_an_entity_s_end_cuts_nothing() -> None:
+    # Rasa's tokenizers keep `1,000` one word; a trailing comma has no word after it
+    text = "pay 1,000 euros, now"
+    tags = ["O", "B-amount", "I-amount", "I-amount", "I-amount", "I-amount", "O"]
+    [entity] = entities_from_bio(text, words(text), tags)
+    assert entity.value == "1,000 euros,"
+    listing = "a, , b"
+    assert [e.value for e in entities_from_bio(listing, words(listing),
+                                               ["B-x", "I-x", "I-x", "I-x"])] == ["a", "b"]
+
+
+def test_an_entity_not_split_by_comma_keeps_words_up_to_three_spaces_apart() -> None:
+    # as Rasa's extractors join the words of such an entity: `Rd.,  EH7` and the like
+    text = "at Main  St   5    Berlin"
+    tags = ["O", "B-address", "I-address", "I-address", "I-address"]
+    kept = CommaSplitting(False)
+    assert [e.value for e in entities_from_bio(text, words(text), tags,
+                                               comma_splitting=kept)] == [
+        "Main  St   5", "Berlin"]
+    assert [e.value for e in entities_from_bio(text, words(text), tags)] == [
+        "Main", "St", "5", "Berlin"]
 
 
 def test_simple_tokens_split_cjk_into_characters() -> None:
