@@ -15,6 +15,7 @@ from typing import Any
 
 from dialogflowlite.shared.domain import (
     ACTION_LISTEN,
+    ACTION_SESSION_START,
     FRAMEWORK_SLOTS,
     REQUESTED_SLOT,
     SESSION_START_METADATA_SLOT,
@@ -321,7 +322,12 @@ class DialogueStateTracker:
         elif isinstance(event, ActionExecutionRejected):
             if self.active_loop and self.active_loop.get("name") == event.name:
                 self.active_loop["rejected"] = True
-        elif isinstance(event, (Restarted, SessionStarted)):
+        elif isinstance(event, Restarted):
+            self._reset()
+            # as Rasa: a restarted conversation starts a new session (a custom
+            # action_session_start sets its slots again), then listens
+            self.followup_action = ACTION_SESSION_START
+        elif isinstance(event, SessionStarted):
             self._reset()
         elif isinstance(event, AllSlotsReset):
             self._reset_slots()

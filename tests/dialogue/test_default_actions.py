@@ -81,7 +81,8 @@ def test_restart_intent_restarts_the_conversation(bot, domain) -> None:
     say(processor, '/greet{"city": "Rome"}')
     result = say(processor, "/restart")
     assert texts(result) == ["Starting over."]
-    assert action_names(result) == ["action_restart", ACTION_LISTEN]
+    # as in Rasa, the restart starts a new session, which then listens
+    assert action_names(result) == ["action_restart", "action_session_start", ACTION_LISTEN]
     assert result.tracker.slots["city"] is None
     assert result.events[-1].policy is None or result.events[-1].name == ACTION_LISTEN
 

@@ -176,7 +176,7 @@ def test_a_paused_conversation_gets_no_replies_until_restart(processor) -> None:
     assert action_names(result) == []
     assert any(isinstance(e, UserUttered) for e in result.events)  # still logged
     restarted = say(processor, "/restart")
-    assert action_names(restarted) == ["action_restart", ACTION_LISTEN]
+    assert action_names(restarted) == ["action_restart", "action_session_start", ACTION_LISTEN]
     assert not restarted.tracker.paused
     assert texts(say(processor, "/greet")) == ["Hello None"]
 

@@ -159,6 +159,38 @@ def test_a_custom_session_start_reads_the_new_sessions_metadata(bot) -> None:
     assert texts(result)[0] == "locale fr"
 
 
+class SessionStartSettingHome:
+    """A custom ``action_session_start`` that sets a slot each session needs."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    def run(self, dispatcher, tracker, domain) -> list:
+        return [{"event": "session_started"},
+                {"event": "slot", "name": "city", "value": "Home"},
+                {"event": "action", "name": "action_listen"}]
+
+
+def test_a_restart_runs_action_session_start_at_once(bot) -> None:
+    """As in Rasa, `action_restart` is followed by `action_session_start` in the same turn:
+    a custom one sets its slots again (they were lost until the session expired), and
+    the next message starts no other session."""
+    from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+
+    domain = DOMAIN.format(expiry=60, carry="false") + "actions: [action_session_start]\n"
+    executor = CustomActionExecutor(local_actions={"action_session_start":
+                                                   SessionStartSettingHome()})
+    processor = bot(domain, simple_rules({"greet": ["utter_greet"]}), executor=executor)
+    say(processor, '/inform{"city": "Rome"}')
+    restarted = say(processor, "/restart")
+    executed = [e.name for e in restarted.events if isinstance(e, ActionExecuted)]
+    assert executed == ["action_restart", "action_session_start", "action_listen"]
+    assert restarted.tracker.slots["city"] == "Home"
+    greeted = say(processor, "/greet")
+    assert not any(isinstance(e, SessionStarted) for e in greeted.events)
+    assert texts(greeted) == ["Hello Home"]
+
+
 def test_session_metadata_does_not_carry_over_without_carry_over(bot) -> None:
     processor = _processor(bot, 60, False)
     _store(processor, _conversation_with_metadata("quiet"))
