@@ -59,7 +59,10 @@ class EntitySynonymMapper(NluComponent):
     def _canonical(self, value: str) -> str | None:
         """The canonical value of a variant, or None."""
         if self._by_form_of is not self.synonyms:
-            self._by_form = {_form(k): v for k, v in self.synonyms.items()}
+            # a value's own spelling first: a variant that reads the same once its
+            # accents are composed (``café`` typed two ways) keeps its value
+            own_first = sorted(self.synonyms.items(), key=lambda kv: kv[0] != kv[1].lower())
+            self._by_form = {_form(k): v for k, v in own_first}
             self._by_form_of = self.synonyms
         return self._by_form.get(_form(value))
 
