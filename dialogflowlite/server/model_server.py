@@ -46,6 +46,7 @@ records it as its own pull.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -127,12 +128,19 @@ async def _write_body(response: Any, partial: _PartialFile) -> None:
         out = partial.open()
     except OSError as e:
         raise _DiskError from e
-    with out:
+    try:
         async for chunk in response.content.iter_chunked(1 << 20):
             try:
                 out.write(chunk)
             except OSError as e:
                 raise _DiskError from e
+        try:
+            out.close()  # writes the last buffered bytes: a full disk may refuse only them
+        except OSError as e:
+            raise _DiskError from e
+    finally:
+        with contextlib.suppress(OSError):  # after an error, which is the one to report
+            out.close()
 
 
 class _PartialFile:

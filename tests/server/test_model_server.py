@@ -605,6 +605,26 @@ def test_files_left_by_a_killed_download_are_deleted_by_the_next_pull(
         kept.name, training.name])
 
 
+def test_a_download_whose_last_bytes_the_disk_refuses_is_logged_as_such(
+        tmp_path: Path, monkeypatch, caplog) -> None:
+    """A small download sits in the file's buffer until it is closed: a full disk says
+    so only then, and that too is the disk's error, not an unreachable server."""
+    import os
+
+    from dialogflowlite.server import model_server
+
+    monkeypatch.setattr(model_server, "_create_partial",
+                        lambda folder: (folder / "pulled-x.tar.0123abcd.partial",
+                                        os.open("/dev/full", os.O_WRONLY)))
+    with StubHttpServer(lambda request: (200, {"ETag": '"v1"'}, b"x" * 100),
+                        path="/bot.tar") as small:
+        server = ModelServer(small.url, tmp_path / "models")
+        with caplog.at_level(logging.ERROR, logger="dialogflowlite.server.model_server"):
+            assert asyncio.run(server.pull(None, take=False)) is None
+    assert server.no_model_reason == (f"the download cannot be written to {tmp_path / 'models'}"
+                                      ": [Errno 28] No space left on device")
+
+
 def test_a_download_the_disk_refuses_is_logged_as_such(tmp_path: Path, host: ModelHost,
                                                        monkeypatch, caplog) -> None:
     """A full disk is the models folder's fault: the error names it and the folder, not
