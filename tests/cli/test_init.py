@@ -603,6 +603,26 @@ def test_an_answer_after_a_booking_ended_starts_a_new_one(template_dialogue_agen
     assert last_bot_text(template_dialogue_agent, sender) == "How many people will be joining?"
 
 
+def test_a_booking_left_unfinished_is_forgotten_when_the_session_expires(
+        template_dialogue_agent, monkeypatch) -> None:
+    """Four people given, then an hour of silence: the new session carries no slots, so
+    booking again asks both questions and a greeting gets the full answer (the old
+    number was reused, and the kept `requested_slot` picked the brief greeting)."""
+    import time
+    import types
+
+    from dialogflowlite.dialogue import sessions
+
+    sender = "left-unfinished"
+    bot_actions(template_dialogue_agent, sender, ["book_table", 'inform{"party_size": "4"}'])
+    later = time.time() + 2 * 3600
+    monkeypatch.setattr(sessions, "time", types.SimpleNamespace(time=lambda: later))
+    bot_actions(template_dialogue_agent, sender, ["greet"])
+    assert last_bot_text(template_dialogue_agent, sender) != "Hello again!"
+    bot_actions(template_dialogue_agent, sender, ["book_table"])
+    assert last_bot_text(template_dialogue_agent, sender) == "How many people will be joining?"
+
+
 @pytest.mark.parametrize("intent, answer", [("greet", "utter_greet"),
                                             ("thanks", "utter_noworries")])
 def test_a_greeting_or_thanks_while_the_form_asks_answers_and_asks_again(
