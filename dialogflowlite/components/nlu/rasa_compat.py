@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 JOINT = "JointTransformerClassifier"
 SCRATCH = "ScratchTransformerClassifier"
+#: Rasa's setting that says where predicted entities are cut at commas
+COMMA_SPLITTING = "split_entities_by_comma"
 
 # ---------------------------------------------------------------- Rasa's settings
 
@@ -286,6 +288,8 @@ class _Classifier:
     intents: bool
     entities: bool
     sources: list[str] = field(default_factory=list)
+    #: the entity-extracting component whose ``split_entities_by_comma`` the spec holds
+    comma_splitting_from: str | None = None
 
 
 class RasaTranslator:
@@ -367,15 +371,7 @@ class RasaTranslator:
             if k not in ("intent_classification", "entity_recognition")
         }
         if self.classifier is not None:
-            merged = self.classifier
-            merged.intents |= intents
-            merged.entities |= entities
-            merged.sources.append(item.name)
-            self.notice(
-                f"{item.name}: its job is done by the {merged.spec.name} above, which "
-                f"stands in for {', '.join(merged.sources[:-1])}",
-                item.position,
-            )
+            self._merge_classifier(self.classifier, item, intents, entities, params)
             return
         if self.pretrained:
             target = JOINT
@@ -390,8 +386,66 @@ class RasaTranslator:
             settings["model"] = self.pretrained
         self.notice(f"{item.name} is provided here by {target}, {why}", item.position)
         spec = ComponentConfig(target, settings, item.position)
-        self.classifier = _Classifier(spec, intents, entities, [item.name])
+        splitting_from = item.name if entities and COMMA_SPLITTING in settings else None
+        self.classifier = _Classifier(spec, intents, entities, [item.name], splitting_from)
         self.result.append(spec)
+
+    def _merge_classifier(
+        self,
+        merged: _Classifier,
+        item: ComponentConfig,
+        intents: bool,
+        entities: bool,
+        params: dict[str, Any],
+    ) -> None:
+        """``item`` joins the classifier above: its job is done there, and only its
+        ``split_entities_by_comma`` carries over when it extracts entities."""
+        merged.intents |= intents
+        merged.entities |= entities
+        merged.sources.append(item.name)
+        message = (
+            f"{item.name}: its job is done by the {merged.spec.name} above, which "
+            f"stands in for {', '.join(merged.sources[:-1])}"
+        )
+        if entities:
+            message += self._carry_comma_splitting(merged, item, params.get(COMMA_SPLITTING))
+        self.notice(message, item.position)
+
+    def _carry_comma_splitting(self, merged: _Classifier, item: ComponentConfig,
+                               value: Any) -> str:
+        """The merged classifier takes the ``split_entities_by_comma`` of ``item``, an
+        entity extractor (``value``; None where it is not set), unless an entity
+        extractor before it set one, which is kept. Returns the words the merge notice
+        adds about it."""
+        spec = merged.spec
+        held = spec.params.get(COMMA_SPLITTING)
+        if merged.comma_splitting_from is not None:
+            if value is None or value == held:
+                return ""
+            return (
+                f"; its `{COMMA_SPLITTING}: {value}` is ignored, as "
+                f"{merged.comma_splitting_from}'s `{COMMA_SPLITTING}: {held}` is used"
+            )
+        # what the spec holds, if anything, is the setting of a component that
+        # extracts no entities: it does not apply to this extractor's entities
+        unused = (
+            f"{merged.sources[0]}'s `{COMMA_SPLITTING}: {held}` is not used, as it "
+            "extracts no entities"
+            if COMMA_SPLITTING in spec.params and held != value
+            else ""
+        )
+        if value is None:
+            spec.params.pop(COMMA_SPLITTING, None)
+            return f"; {unused}" if unused else ""
+        carried = self._settings(
+            item.name, spec.name, {COMMA_SPLITTING: value}, item.position,
+            SAME_MEANING.get(spec.name),
+        )
+        if COMMA_SPLITTING not in carried:
+            return ""  # the target has no such setting: _settings said so
+        spec.params[COMMA_SPLITTING] = carried[COMMA_SPLITTING]
+        merged.comma_splitting_from = item.name
+        return f"; its `{COMMA_SPLITTING}: {value}` is used" + (f" ({unused})" if unused else "")
 
     def _finish_classifier(self) -> None:
         merged = self.classifier

@@ -33,9 +33,12 @@ OUTSIDE = "O"
 #: the most characters between two words that one predicted entity spans, as in
 #: Rasa's extractors: words further apart (two spaces between them) are two entities
 MAX_GAP_IN_ENTITY = 1
-#: the most spaces between two words of one entity whose type is not split by comma
-#: (Rasa's extractors then join words up to three characters apart)
-MAX_SPACES_IN_JOINED_ENTITY = 3
+#: the most characters between two words of one entity whose type is not split by
+#: comma, when they are all :data:`JOINABLE_GAP_CHARACTERS` (as Rasa's extractors join
+#: ``175, 10119`` and ``Rd., EH7`` where its tokenizer dropped the punctuation)
+MAX_GAP_IN_JOINED_ENTITY = 3
+#: what may stand between two words of such an entity more than one character apart
+JOINABLE_GAP_CHARACTERS = frozenset(" ,.;")
 #: the tokens at which an entity whose type is split by comma is cut
 LIST_SEPARATORS = frozenset({",", ";"})
 _ROLE = "#role="
@@ -180,8 +183,10 @@ def entities_from_bio(
     stay together. ``comma_splitting`` (Rasa's ``split_entities_by_comma``; by
     default every type is split) cuts a chunk of a type it splits at each comma
     or semicolon token, which belongs to neither part (``Berlin, Germany`` is
-    two entities); a chunk of a type it does not split keeps them, and words up to
-    :data:`MAX_SPACES_IN_JOINED_ENTITY` spaces apart stay together, as in Rasa.
+    two entities), and which is dropped at either end of an entity (``Berlin,``
+    gives ``Berlin``); a chunk of a type it does not split keeps them, and its words
+    up to :data:`MAX_GAP_IN_JOINED_ENTITY` characters apart stay together when only
+    spaces, commas, full stops or semicolons stand between them, as in Rasa.
     """
     splitting = comma_splitting or CommaSplitting()
     entities = []
@@ -225,26 +230,43 @@ def _entity_runs(text: str, tokens: Sequence[Token], first: int, last: int,
 def _pieces_between_separators(text: str, tokens: Sequence[Token], first: int,
                                last: int) -> list[tuple[int, int]]:
     """``tokens[first:last]`` cut at each :data:`LIST_SEPARATORS` token between two of
-    its tokens with a space beside it, which is left out: Rasa's tokenizers drop such
-    a comma, and its extractors cut an entity where two words are more than one
-    character apart. A comma inside a word (``1,000``) cuts nothing."""
+    its tokens with a space beside it, which is left out, as are separators at either
+    end of a piece: Rasa's tokenizers drop such a comma, and its extractors cut an
+    entity where two words are more than one character apart. A comma inside a word
+    (``1,000``) cuts nothing."""
     pieces = []
     begin = first
     for i in range(first + 1, last - 1):
-        separator = text[tokens[i].start : tokens[i].end] in LIST_SEPARATORS
-        if separator and tokens[i + 1].start - tokens[i - 1].end > MAX_GAP_IN_ENTITY:
-            if begin < i:  # not right after another separator
-                pieces.append((begin, i))
+        if (_is_separator(text, tokens[i])
+                and tokens[i + 1].start - tokens[i - 1].end > MAX_GAP_IN_ENTITY):
+            pieces.append((begin, i))
             begin = i + 1
     pieces.append((begin, last))
-    return pieces
+    trimmed = [_without_edge_separators(text, tokens, begin, end) for begin, end in pieces]
+    return [(begin, end) for begin, end in trimmed if begin < end]
+
+
+def _is_separator(text: str, token: Token) -> bool:
+    """Whether the token is a comma or semicolon (:data:`LIST_SEPARATORS`)."""
+    return text[token.start : token.end] in LIST_SEPARATORS
+
+
+def _without_edge_separators(text: str, tokens: Sequence[Token], first: int,
+                             last: int) -> tuple[int, int]:
+    """``(first, last)`` less the separator tokens at its start and end (``Berlin,``
+    -> ``Berlin``); an empty range when it holds only separators."""
+    while first < last and _is_separator(text, tokens[first]):
+        first += 1
+    while last > first and _is_separator(text, tokens[last - 1]):
+        last -= 1
+    return first, last
 
 
 def _close_runs(text: str, tokens: Sequence[Token], first: int, last: int,
                 joined: bool = False) -> list[tuple[int, int]]:
     """``tokens[first:last]`` cut into runs ``(first, last + 1)`` whose neighbouring
     tokens are at most :data:`MAX_GAP_IN_ENTITY` characters apart; with ``joined``
-    also up to :data:`MAX_SPACES_IN_JOINED_ENTITY` spaces apart."""
+    also up to :data:`MAX_GAP_IN_JOINED_ENTITY` apart (see :func:`_close`)."""
     runs = []
     begin = first
     for i in range(first + 1, last):
@@ -256,12 +278,15 @@ def _close_runs(text: str, tokens: Sequence[Token], first: int, last: int,
 
 
 def _close(text: str, before: Token, after: Token, joined: bool) -> bool:
-    """Whether two neighbouring tokens of a chunk belong to one entity."""
-    gap = after.start - before.end
-    if gap <= MAX_GAP_IN_ENTITY:
+    """Whether two neighbouring tokens of a chunk belong to one entity: any one
+    character between them, or, for an entity not split by comma (``joined``), up to
+    :data:`MAX_GAP_IN_JOINED_ENTITY` of :data:`JOINABLE_GAP_CHARACTERS` (``175, 10119``
+    when the tokenizer dropped the comma)."""
+    gap = text[before.end : after.start]
+    if len(gap) <= MAX_GAP_IN_ENTITY:
         return True
-    return (joined and gap <= MAX_SPACES_IN_JOINED_ENTITY
-            and text[before.end : after.start] == " " * gap)
+    return (joined and len(gap) <= MAX_GAP_IN_JOINED_ENTITY
+            and all(char in JOINABLE_GAP_CHARACTERS for char in gap))
 
 
 def _span_lowest(values: Sequence[float] | None, first: int, last: int) -> float | None:

@@ -135,6 +135,50 @@ def test_split_entities_by_comma_is_kept_for_either_classifier(caplog) -> None:
     assert "split_entities_by_comma" not in caplog.text
 
 
+def test_split_entities_by_comma_comes_from_the_component_that_extracts_entities(
+    caplog,
+) -> None:
+    # DIET classifies intents only and the CRF extracts the entities: the one
+    # classifier here cuts entities as the CRF's setting says
+    address = {"address": False}
+    with caplog.at_level(logging.WARNING):
+        merged = translate(("WhitespaceTokenizer", {}),
+                           ("DIETClassifier", {"entity_recognition": False,
+                                               "split_entities_by_comma": True}),
+                           ("CRFEntityExtractor", {"split_entities_by_comma": address}))
+    assert merged[1] == ("ScratchTransformerClassifier", {"split_entities_by_comma": address})
+    assert ("CRFEntityExtractor: its job is done by the ScratchTransformerClassifier above, "
+            "which stands in for DIETClassifier; its `split_entities_by_comma: "
+            "{'address': False}` is used (DIETClassifier's `split_entities_by_comma: True` "
+            "is not used, as it extracts no entities)") in caplog.text
+    # an extractor that leaves it unset cuts at every comma, as Rasa's default
+    unset = translate(("WhitespaceTokenizer", {}),
+                      ("DIETClassifier", {"entity_recognition": False,
+                                          "split_entities_by_comma": False}),
+                      ("CRFEntityExtractor", {}))
+    assert unset[1] == ("ScratchTransformerClassifier", {})
+
+
+def test_two_entity_extractors_with_different_comma_splitting_keep_the_first(caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        merged = translate(("WhitespaceTokenizer", {}),
+                           ("DIETClassifier", {"split_entities_by_comma": False}),
+                           ("CRFEntityExtractor", {"split_entities_by_comma": True}))
+    assert merged[1] == ("ScratchTransformerClassifier", {"split_entities_by_comma": False})
+    assert ("CRFEntityExtractor: its job is done by the ScratchTransformerClassifier above, "
+            "which stands in for DIETClassifier; its `split_entities_by_comma: True` is "
+            "ignored, as DIETClassifier's `split_entities_by_comma: False` is used") in (
+        caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        same = translate(("WhitespaceTokenizer", {}),
+                         ("DIETClassifier", {"split_entities_by_comma": False}),
+                         ("CRFEntityExtractor", {"split_entities_by_comma": False}))
+    assert same[1] == ("ScratchTransformerClassifier", {"split_entities_by_comma": False})
+    assert "ignored" not in caplog.text
+
+
 def test_bilou_flag_becomes_the_tag_scheme(caplog) -> None:
     scratch = translate(("WhitespaceTokenizer", {}), ("DIETClassifier", {"BILOU_flag": True}))
     assert scratch[1] == ("ScratchTransformerClassifier", {"tag_scheme": "bilou"})

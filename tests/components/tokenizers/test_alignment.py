@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -169,15 +170,61 @@ def test_comma_splitting_per_entity_type_splits_the_types_not_named() -> None:
     assert CommaSplitting.from_setting(True).splits("address") is True
 
 
-def test_a_comma_inside_a_word_or_at_an_entity_s_end_cuts_nothing() -> None:
-    # Rasa's tokenizers keep `1,000` one word; a trailing comma has no word after it
+def test_a_comma_inside_a_word_cuts_nothing_and_one_at_an_entity_s_end_is_dropped() -> None:
+    # Rasa's tokenizers keep `1,000` one word and drop the comma after `euros`
     text = "pay 1,000 euros, now"
     tags = ["O", "B-amount", "I-amount", "I-amount", "I-amount", "I-amount", "O"]
-    [entity] = entities_from_bio(text, words(text), tags)
-    assert entity.value == "1,000 euros,"
+    [entity] = entities_from_bio(text, words(text), tags, [0.9, 0.8, 0.7, 0.6, 0.5, 0.1, 0.9])
+    assert (entity.value, entity.start, entity.end) == ("1,000 euros", 4, 15)
+    assert entity.confidence == pytest.approx(0.5)  # the dropped comma's 0.1 is not counted
     listing = "a, , b"
     assert [e.value for e in entities_from_bio(listing, words(listing),
                                                ["B-x", "I-x", "I-x", "I-x"])] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("text", "tags", "expected"), [
+    ("Berlin, and", ["B-city", "I-city", "O"], [("Berlin", 0, 6)]),
+    ("Berlin, Germany", ["B-city", "I-city", "B-city"], [("Berlin", 0, 6), ("Germany", 8, 15)]),
+    ("milk,, eggs", ["B-food", "I-food", "I-food", "I-food"], [("milk", 0, 4), ("eggs", 7, 11)]),
+    ("to , Rome;", ["O", "B-city", "I-city", "I-city"], [("Rome", 5, 9)]),
+    ("so , ; ok", ["O", "B-x", "I-x", "O"], []),
+])
+def test_a_comma_at_either_end_of_a_split_entity_is_dropped(
+    text: str, tags: list[str], expected: list[tuple[str, int, int]]
+) -> None:
+    # Rasa's tokenizers drop a comma beside a space, so it is never part of an entity
+    # cut at commas; one tagged alone makes no entity
+    decoded = entities_from_bio(text, words(text), tags)
+    assert [(e.value, e.start, e.end) for e in decoded] == expected
+    [kept] = entities_from_bio("Berlin, and", words("Berlin, and"), ["B-city", "I-city", "O"],
+                               comma_splitting=CommaSplitting(False))
+    assert kept.value == "Berlin,"  # an entity not split by comma keeps its commas
+
+
+def word_tokens(text: str) -> list[Token]:
+    """Words without punctuation, as a `token_pattern: (?u)\\b\\w+\\b` tokenizer gives."""
+    return [Token(m.group(), m.start(), m.end()) for m in re.finditer(r"\w+", text)]
+
+
+@pytest.mark.parametrize("text", ["Schönhauser Allee 175, 10119 Berlin",
+                                  "22 Powderhall Rd., EH7 4GB", "Main St 5; Berlin"])
+def test_an_entity_not_split_by_comma_joins_words_across_dropped_punctuation(text: str) -> None:
+    # Rasa's extractors join such words up to three characters apart when spaces,
+    # commas, full stops or semicolons stand between them
+    tokens = word_tokens(text)
+    tags = ["B-address"] + ["I-address"] * (len(tokens) - 1)
+    kept = CommaSplitting.from_setting({"address": False})
+    [entity] = entities_from_bio(text, tokens, tags, comma_splitting=kept)
+    assert (entity.value, entity.start, entity.end) == (text, 0, len(text))
+    assert len(entities_from_bio(text, tokens, tags)) == 2  # split: cut there
+
+
+def test_an_entity_not_split_by_comma_is_cut_where_other_characters_stand_between() -> None:
+    text = "Main St -- 5 / Berlin"
+    tokens = word_tokens(text)
+    tags = ["B-address"] + ["I-address"] * (len(tokens) - 1)
+    decoded = entities_from_bio(text, tokens, tags, comma_splitting=CommaSplitting(False))
+    assert [e.value for e in decoded] == ["Main St", "5", "Berlin"]
 
 
 def test_an_entity_not_split_by_comma_keeps_words_up_to_three_spaces_apart() -> None:
