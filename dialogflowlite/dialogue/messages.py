@@ -32,6 +32,8 @@ ReplySink = Callable[[list[dict[str, Any]]], Awaitable[None]]
 class IncomingMessage:
     """A user message as a channel received it.
 
+    ``text`` is kept without the white space around it, as Rasa's channels keep
+    it, so the offsets of its entities count in the text stored.
     ``text_for_storage`` (set by a ``dfl_message_received`` plugin) replaces the
     text in the tracker and the store while NLU still reads ``text``.
     ``parse_data`` skips NLU when the caller already has a parse result.
@@ -49,6 +51,8 @@ class IncomingMessage:
     reply_sink: ReplySink | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.text:
+            self.text = self.text.strip()
         if self.message_id is None:
             self.message_id = uuid.uuid4().hex
         if not self.sender_id:

@@ -101,6 +101,18 @@ def test_a_turn_logs_user_actions_with_policy_and_listens(processor) -> None:
     assert stored.current_state() == result.tracker.current_state()
 
 
+def test_a_message_is_stored_without_the_white_space_around_it(processor) -> None:
+    """As Rasa's channels keep a message: the stored text, the parse data's text and
+    the entities' offsets agree (the offsets counted in the stripped text, the event
+    kept the text as received)."""
+    result = say(processor, '  /greet{"city": "Rome"}\n')
+    [user] = [e for e in result.events if isinstance(e, UserUttered)]
+    assert user.text == user.parse_data["text"] == '/greet{"city": "Rome"}'
+    [entity] = user.parse_data["entities"]
+    assert user.text[entity["start"]:entity["end"]] == '{"city": "Rome"}'
+    assert texts(result) == ["Hello Rome"]
+
+
 def test_the_prediction_limit_stops_a_loop_and_listens(bot, caplog) -> None:
     policy = FunctionPolicy(lambda tracker, domain: "utter_again")
     processor = bot(DOMAIN, policy, max_predictions=4)

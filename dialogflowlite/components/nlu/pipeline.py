@@ -336,7 +336,9 @@ class NluPipeline:
         """Parse many messages with one pass through each component.
 
         ``texts`` may hold strings or :class:`Message` objects (kept, with
-        their metadata). Text written as ``/intent{"entity": "value"}`` is
+        their metadata). A string is read without the white space around it, as
+        Rasa reads every message: the result's ``text`` is that, and the entities'
+        offsets count in it. Text written as ``/intent{"entity": "value"}`` is
         parsed directly, as Rasa does.
         """
         messages: list[Message] = []
@@ -345,7 +347,7 @@ class NluPipeline:
             message = (
                 item
                 if isinstance(item, Message)
-                else Message(text=item, metadata=dict(metadata or {}))
+                else Message(text=item.strip(), metadata=dict(metadata or {}))
             )
             shortcut = parse_intent_shortcut(message.text)
             if shortcut is not None:

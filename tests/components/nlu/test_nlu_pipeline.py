@@ -158,6 +158,10 @@ def test_parse_result_has_roles_groups_synonyms_and_fallback(
         ("city", "Berlin", "from", 9, 15, ["EntitySynonymMapper"], "TinyClassifier"),
         ("city", "New York", "to", 19, 22, ["EntitySynonymMapper"], "TinyClassifier"),
     ]
+    # white space around a message is left out, as Rasa reads every message
+    padded = pipeline.parse("  Fly from Berlin to NYC\n").parse_result()
+    assert padded["text"] == "Fly from Berlin to NYC"
+    assert [(e["start"], e["end"]) for e in padded["entities"]] == [(9, 15), (19, 22)]
     chinese = pipeline.parse("chinees food please")
     assert [(e.value, e.processors) for e in chinese.entities] == [
         ("chinese", ["EntitySynonymMapper"])
