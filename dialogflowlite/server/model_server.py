@@ -248,6 +248,10 @@ class ModelServer:
     #: the model file the server answers with now (see :func:`share_pulls`); a pulled
     #: file it serves is never deleted, even when its switch raised afterwards
     serving: Callable[[], Path | None] | None = field(default=None, repr=False)
+    #: whether this worker's last model choice reached the other workers (see
+    #: :func:`share_pulls`): a pull they were not told of is recorded as an earlier
+    #: server's, so that they switch to its file themselves
+    choice_told: Callable[[], bool] | None = field(default=None, repr=False)
     #: why the last :meth:`pull` brought no model, in words ("it answered HTTP 204: it
     #: has no model"), for the errors that say so; None after a pull that brought one
     no_model_reason: str | None = None
@@ -388,8 +392,12 @@ class ModelServer:
         return record if record["url"] == self.url else None
 
     def _write_record(self, pulled: Path) -> None:
+        # without the run id when the other workers were not told of the switch: they
+        # then take the file as an earlier server's pull and switch to it themselves,
+        # where with it they would wait for a recorded choice that never comes
+        told = self.choice_told is None or self.choice_told()
         record = {"etag": self.etag, "file": pulled.name, "time": time.time(),
-                  "url": self.url, "run": self.run_id}
+                  "url": self.url, "run": self.run_id if told else None}
         (self.folder / PULL_RECORD).write_text(json.dumps(record), encoding="utf-8")
 
     def _take(self, record: dict[str, Any], current: Path | None) -> Path | None:
@@ -529,6 +537,7 @@ def share_pulls(app: Sanic, server: ModelServer) -> ModelServer:
     shared = getattr(app.ctx, "shared_model", None)
     server.run_id = shared.run_id if shared is not None else None
     server.serving = lambda: getattr(app.ctx, "model_file", None)
+    server.choice_told = (lambda: shared.last_choice_told) if shared is not None else None
     return server
 
 

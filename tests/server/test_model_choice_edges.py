@@ -378,3 +378,59 @@ def test_a_pull_whose_record_cannot_be_locked_is_still_served_here(
         assert asyncio.run(main()) == tmp_path / "pulled.tar"
     assert app.ctx.model_file == tmp_path / "pulled.tar"
     assert "cannot be told of the model change" in caplog.text
+
+
+# --- a pull the other workers were not told of ---------------------------------------------
+
+def test_a_pull_the_others_were_not_told_of_is_loaded_by_them_from_its_file(
+        tmp_path: Path, monkeypatch) -> None:
+    """Worker A pulls a new model but cannot lock the choice record (too many open
+    files): it serves the model alone. Its pull record then carries no run id, so worker
+    B takes the file as an earlier server's pull and switches to it (with the run id it
+    took the ETag and waited for a recorded choice that never came: the workers stayed
+    split)."""
+    import contextlib
+    import io
+    import tarfile
+
+    from serving_helpers import StubHttpServer
+
+    from dialogflowlite.server import model_server, process_lock
+
+    _loads_without_models(monkeypatch)
+    manifest = json.dumps({"format": 2}).encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+    old = tmp_path / "old.tar"
+    old.write_bytes(b"old model")
+    a = _fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
+    b = _fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
+    real_lock = process_lock.process_lock
+
+    @contextlib.asynccontextmanager
+    async def record_locked_for_a(path: Path):
+        if path.name == ".served.lock":
+            raise OSError(24, "Too many open files", str(path))
+        async with real_lock(path):
+            yield
+
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        if request.headers.get("If-None-Match") == '"v2"':
+            return 304, {}, b""
+        return 200, {"ETag": '"v2"'}, archive.getvalue()
+
+    async def main(url: str) -> None:
+        monkeypatch.setattr(process_lock, "process_lock", record_locked_for_a)
+        await model_server.keep_pulling(
+            a, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+        monkeypatch.setattr(process_lock, "process_lock", real_lock)
+        await model_server.keep_pulling(
+            b, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+
+    with StubHttpServer(answer, path="/bot.tar") as host:
+        asyncio.run(main(host.url))
+    assert a.ctx.model_file.name.startswith("pulled-")
+    assert b.ctx.model_file == a.ctx.model_file
