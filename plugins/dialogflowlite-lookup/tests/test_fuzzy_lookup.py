@@ -215,7 +215,8 @@ def test_in_a_pipeline_after_a_tokenizer() -> None:
     )
     pipeline.train(data, NluContext())
     parsed = pipeline.parse("fly to nyc or Berlni")
+    # Berlin is an annotated value, which the mapper knows (as Rasa 3.6+'s does)
     assert [(e.value, e.processors) for e in parsed.entities] == [
         ("New York", ["EntitySynonymMapper"]),
-        ("Berlin", []),
+        ("Berlin", ["EntitySynonymMapper"]),
     ]
