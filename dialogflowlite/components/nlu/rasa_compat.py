@@ -292,6 +292,16 @@ class _Classifier:
     comma_splitting_from: str | None = None
 
 
+def _ignored_settings(keys: list[str]) -> str:
+    """The words a merge notice adds about a merged component's settings that no
+    longer apply (the classifier above keeps its own); empty without any."""
+    if not keys:
+        return ""
+    named = ", ".join(f"`{key}`" for key in keys)
+    return f"; its {'setting' if len(keys) == 1 else 'settings'} {named} " + (
+        "is ignored" if len(keys) == 1 else "are ignored")
+
+
 class RasaTranslator:
     """Translates one pipeline; see the module docstring for the rules."""
 
@@ -399,7 +409,8 @@ class RasaTranslator:
         params: dict[str, Any],
     ) -> None:
         """``item`` joins the classifier above: its job is done there, and only its
-        ``split_entities_by_comma`` carries over when it extracts entities."""
+        ``split_entities_by_comma`` carries over when it extracts entities; the notice
+        names its other settings, which are ignored."""
         merged.intents |= intents
         merged.entities |= entities
         merged.sources.append(item.name)
@@ -409,6 +420,9 @@ class RasaTranslator:
         )
         if entities:
             message += self._carry_comma_splitting(merged, item, params.get(COMMA_SPLITTING))
+        message += _ignored_settings(
+            [key for key in params if not (entities and key == COMMA_SPLITTING)]
+        )
         self.notice(message, item.position)
 
     def _carry_comma_splitting(self, merged: _Classifier, item: ComponentConfig,

@@ -39,8 +39,14 @@ MAX_GAP_IN_ENTITY = 1
 MAX_GAP_IN_JOINED_ENTITY = 3
 #: what may stand between two words of such an entity more than one character apart
 JOINABLE_GAP_CHARACTERS = frozenset(" ,.;")
-#: the tokens at which an entity whose type is split by comma is cut
+#: the marks at which an entity whose type is split by comma is cut where a space
+#: stands beside them (``Berlin, Germany``). Rasa also cuts at a dash or slash between
+#: spaces, which its tokenizer drops; here those stay inside the entity, as titles
+#: and names hold them (``Evil or Divine - Live in New York City``)
 LIST_SEPARATORS = frozenset({",", ";"})
+#: the list separators of Chinese and Japanese (full-width comma and semicolon,
+#: ideographic comma): never part of a word, so they cut with or without spaces
+FULL_WIDTH_SEPARATORS = frozenset({"\uff0c", "\u3001", "\uff1b"})
 _ROLE = "#role="
 _GROUP = "#group="
 
@@ -48,7 +54,8 @@ _GROUP = "#group="
 @dataclass(frozen=True)
 class CommaSplitting:
     """Rasa's ``split_entities_by_comma``: whether a predicted entity of a type is cut
-    into two at a comma (or a semicolon) between its words.
+    into two at a list separator between its words (a comma or semicolon with a space
+    beside it, or a full-width ``，`` ``、`` ``；``).
 
     ``default`` holds for the types ``by_type`` does not name. Rasa's setting is a
     bool for every type, or a mapping of types to bools with every other type split
@@ -66,7 +73,7 @@ class CommaSplitting:
         return cls(bool(setting))
 
     def splits(self, entity_type: str) -> bool:
-        """Whether an entity of ``entity_type`` is cut at a comma."""
+        """Whether an entity of ``entity_type`` is cut at its list separators."""
         return self.by_type.get(entity_type, self.default)
 
 
@@ -181,10 +188,12 @@ def entities_from_bio(
     :data:`MAX_GAP_IN_ENTITY` characters apart (``New  York`` with two spaces is
     two entities); words one space apart, and punctuation tokens next to a word,
     stay together. ``comma_splitting`` (Rasa's ``split_entities_by_comma``; by
-    default every type is split) cuts a chunk of a type it splits at each comma
-    or semicolon token, which belongs to neither part (``Berlin, Germany`` is
-    two entities), and which is dropped at either end of an entity (``Berlin,``
-    gives ``Berlin``); a chunk of a type it does not split keeps them, and its words
+    default every type is split) cuts a chunk of a type it splits at each list
+    separator token (a comma or semicolon with a space beside it, or a full-width
+    ``，`` ``、`` ``；``: see :func:`_cuts_at`), which belongs to neither part
+    (``Berlin, Germany`` and ``北京，上海`` are two entities each), and which is
+    dropped at either end of an entity (``Berlin,`` gives ``Berlin``); a chunk of a
+    type it does not split keeps them, and its words
     up to :data:`MAX_GAP_IN_JOINED_ENTITY` characters apart stay together when only
     spaces, commas, full stops or semicolons stand between them, as in Rasa.
     """
@@ -229,16 +238,13 @@ def _entity_runs(text: str, tokens: Sequence[Token], first: int, last: int,
 
 def _pieces_between_separators(text: str, tokens: Sequence[Token], first: int,
                                last: int) -> list[tuple[int, int]]:
-    """``tokens[first:last]`` cut at each :data:`LIST_SEPARATORS` token between two of
-    its tokens with a space beside it, which is left out, as are separators at either
-    end of a piece: Rasa's tokenizers drop such a comma, and its extractors cut an
-    entity where two words are more than one character apart. A comma inside a word
-    (``1,000``) cuts nothing."""
+    """``tokens[first:last]`` cut at each separator between two of its tokens that
+    :func:`_cuts_at` says stands between two list items; the separator is left out, as
+    are separators at either end of a piece (:func:`_without_edge_separators`)."""
     pieces = []
     begin = first
     for i in range(first + 1, last - 1):
-        if (_is_separator(text, tokens[i])
-                and tokens[i + 1].start - tokens[i - 1].end > MAX_GAP_IN_ENTITY):
+        if _cuts_at(text, tokens[i - 1], tokens[i], tokens[i + 1]):
             pieces.append((begin, i))
             begin = i + 1
     pieces.append((begin, last))
@@ -246,9 +252,30 @@ def _pieces_between_separators(text: str, tokens: Sequence[Token], first: int,
     return [(begin, end) for begin, end in trimmed if begin < end]
 
 
+def _cuts_at(text: str, before: Token, mark: Token, after: Token) -> bool:
+    """Whether ``mark``, a token between ``before`` and ``after``, cuts an entity there.
+
+    A full-width separator always does. One of :data:`LIST_SEPARATORS` does where a
+    space stands beside it, as Rasa's tokenizer drops it there and its extractors cut
+    where two words are more than one character apart; inside a word (``1,000``) it
+    cuts nothing. Between Chinese or Japanese characters, which no space separates,
+    it cuts too (``北京,上海``).
+    """
+    kind = text[mark.start : mark.end]
+    if kind in FULL_WIDTH_SEPARATORS:
+        return True
+    if kind not in LIST_SEPARATORS:
+        return False
+    if after.start - before.end <= MAX_GAP_IN_ENTITY:
+        return _is_cjk(text[before.end - 1]) or _is_cjk(text[after.start])
+    return True
+
+
 def _is_separator(text: str, token: Token) -> bool:
-    """Whether the token is a comma or semicolon (:data:`LIST_SEPARATORS`)."""
-    return text[token.start : token.end] in LIST_SEPARATORS
+    """Whether the token is a list separator (:data:`LIST_SEPARATORS`,
+    :data:`FULL_WIDTH_SEPARATORS`)."""
+    kind = text[token.start : token.end]
+    return kind in LIST_SEPARATORS or kind in FULL_WIDTH_SEPARATORS
 
 
 def _without_edge_separators(text: str, tokens: Sequence[Token], first: int,

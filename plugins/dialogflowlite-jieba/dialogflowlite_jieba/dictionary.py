@@ -18,10 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialogflowlite.components.tokenizers.alignment import FULL_WIDTH_SEPARATORS
 from dialogflowlite.components.tokenizers.unicode_text import UNSPACED_RANGES
 from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.training_data import TrainingData
 
+#: the separators of a Chinese or Japanese list, which never belong inside a word
+_LIST_SEPARATOR = re.compile("[" + "".join(sorted(FULL_WIDTH_SEPARATORS)) + "]")
 #: ``word [frequency] [tag]``, as jieba reads its user dictionaries
 _ENTRY = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")
 #: a letter or digit of a script written with spaces: a word must not be cut out of one
@@ -109,11 +112,13 @@ def clean_words(words: Iterable[str]) -> list[str]:
     """Words worth fixing, sorted: the space-free pieces of at least two characters.
 
     A phrase with spaces (``iPhone 15 Pro``) gives its pieces, since the spaces
-    already separate them and a token never holds white space. A single
-    character is left to jieba: fixing it would cut it out of every longer
+    already separate them and a token never holds white space. A list annotated
+    as one entity (``北京，上海``) gives its items: a full-width separator stays a
+    token of its own, so ``split_entities_by_comma`` can cut the entity there. A
+    single character is left to jieba: fixing it would cut it out of every longer
     word it appears in.
     """
-    pieces = {piece for word in words for piece in str(word).split()}
+    pieces = {piece for word in words for piece in _LIST_SEPARATOR.sub(" ", str(word)).split()}
     return sorted(piece for piece in pieces if len(piece) >= 2)
 
 

@@ -10,7 +10,11 @@ from dialogflowlite_jieba.tokenizer import DICTIONARY_FILE, JiebaTokenizer
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluContext
-from dialogflowlite.components.tokenizers.alignment import bio_tags, is_aligned
+from dialogflowlite.components.tokenizers.alignment import (
+    bio_tags,
+    entities_from_bio,
+    is_aligned,
+)
 from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.message import Message
 from dialogflowlite.shared.training_data import (
@@ -96,6 +100,20 @@ def test_the_longest_fixed_word_wins() -> None:
 
 def test_single_characters_are_not_fixed() -> None:
     assert clean_words(["红", " 蓝色 ", "a b", "iPhone 15"]) == ["15", "iPhone", "蓝色"]
+
+
+def test_a_list_annotated_as_one_entity_is_cut_at_its_separators() -> None:
+    # a fixed word never holds a full-width list separator, so the entity's items and
+    # the separator are tokens of their own, and split_entities_by_comma cuts there
+    tokenizer = _trained(_example("我想去[北京，上海](city)和[广州、深圳](city)"))
+    assert "北京，上海" not in tokenizer.fixed_words.words
+    text = "我想去北京，上海和广州、深圳"
+    tokens = tokenizer.tokenize(text)
+    assert [t.text for t in tokens] == ["我", "想", "去", "北京", "，", "上海", "和", "广州",
+                                        "、", "深圳"]
+    tags = ["O", "O", "O", "B-city", "I-city", "I-city", "O", "B-city", "I-city", "I-city"]
+    assert [(e.value, e.start, e.end) for e in entities_from_bio(text, tokens, tags)] == [
+        ("北京", 3, 5), ("上海", 6, 8), ("广州", 9, 11), ("深圳", 12, 14)]
 
 
 def test_words_from_data_can_be_switched_off() -> None:

@@ -179,6 +179,35 @@ def test_two_entity_extractors_with_different_comma_splitting_keep_the_first(cap
     assert "ignored" not in caplog.text
 
 
+def test_the_merge_notice_names_the_settings_of_the_merged_component_it_ignores(
+    caplog,
+) -> None:
+    # the classifier above keeps its own tag scheme, features and schedule: the one
+    # notice line of the merged CRF says which of its settings are therefore unused
+    features = [["low"], ["low", "suffix3"], ["low"]]
+    with caplog.at_level(logging.WARNING):
+        merged = translate(("WhitespaceTokenizer", {}), ("DIETClassifier", {"epochs": 5}),
+                           ("CRFEntityExtractor", {"BILOU_flag": True, "features": features,
+                                                   "max_iterations": 50,
+                                                   "split_entities_by_comma": False}),
+                           ("SklearnIntentClassifier", {"C": [1, 2]}))
+    assert merged[1] == ("ScratchTransformerClassifier",
+                         {"epochs": 5, "split_entities_by_comma": False})
+    [crf] = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith("notice: CRFEntityExtractor")]
+    assert crf == (
+        "notice: CRFEntityExtractor: its job is done by the ScratchTransformerClassifier "
+        "above, which stands in for DIETClassifier; its `split_entities_by_comma: False` is "
+        "used; its settings `BILOU_flag`, `features`, `max_iterations` are ignored")
+    assert ("SklearnIntentClassifier: its job is done by the ScratchTransformerClassifier "
+            "above, which stands in for DIETClassifier, CRFEntityExtractor; its setting `C` "
+            "is ignored") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        translate(("WhitespaceTokenizer", {}), ("DIETClassifier", {}), ("CRFEntityExtractor", {}))
+    assert "ignored" not in caplog.text
+
+
 def test_bilou_flag_becomes_the_tag_scheme(caplog) -> None:
     scratch = translate(("WhitespaceTokenizer", {}), ("DIETClassifier", {"BILOU_flag": True}))
     assert scratch[1] == ("ScratchTransformerClassifier", {"tag_scheme": "bilou"})

@@ -201,6 +201,46 @@ def test_a_comma_at_either_end_of_a_split_entity_is_dropped(
     assert kept.value == "Berlin,"  # an entity not split by comma keeps its commas
 
 
+@pytest.mark.parametrize("text", ["北京，上海", "北京、上海", "北京；上海", "北京 ， 上海",
+                                  "北京,上海"])
+def test_chinese_list_separators_cut_an_entity_without_spaces(text: str) -> None:
+    # Chinese is written without spaces: a full-width comma or semicolon, an
+    # ideographic comma, and a comma between Chinese characters, separate list items
+    tags = ["B-city"] + ["I-city"] * (len(words(text)) - 1)
+    decoded = entities_from_bio(text, words(text), tags)
+    assert [(e.value, text[e.start : e.end]) for e in decoded] == [("北京", "北京"),
+                                                                   ("上海", "上海")]
+    [whole] = entities_from_bio(text, words(text), tags, comma_splitting=CommaSplitting(False))
+    assert whole.value == text
+
+
+def test_chinese_split_into_characters_by_the_whitespace_tokenizer_gives_whole_items() -> None:
+    from dialogflowlite.components.tokenizers.whitespace import WhitespaceTokenizer
+
+    text = "我想去北京，上海、广州"
+    tokens = WhitespaceTokenizer().tokenize(text)
+    assert len(tokens) == len(text)  # one token per character, the separators included
+    tags = ["O", "O", "O"] + ["B-city"] + ["I-city"] * 7
+    assert [(e.value, e.start, e.end) for e in entities_from_bio(text, tokens, tags)] == [
+        ("北京", 3, 5), ("上海", 6, 8), ("广州", 9, 11)]
+
+
+def test_a_chinese_list_separator_at_an_entity_s_edge_is_dropped() -> None:
+    text = "去，北京、"
+    decoded = entities_from_bio(text, words(text), ["O", "B-city", "I-city", "I-city", "I-city"])
+    assert [(e.value, e.start, e.end) for e in decoded] == [("北京", 2, 4)]
+
+
+@pytest.mark.parametrize("text", ["New York - Boston", "Mo / Tue", "10 \u2013 20",
+                                  "Evil or Divine - Live in New York City"])
+def test_a_dash_or_slash_between_spaces_does_not_cut_a_split_entity(text: str) -> None:
+    # Rasa cuts there (its tokenizer drops the mark); titles and names hold such
+    # marks far more often than lists do, so they stay whole here (docs/from-rasa.md)
+    tokens = words(text)
+    tags = ["B-x"] + ["I-x"] * (len(tokens) - 1)
+    assert [e.value for e in entities_from_bio(text, tokens, tags)] == [text]
+
+
 def word_tokens(text: str) -> list[Token]:
     """Words without punctuation, as a `token_pattern: (?u)\\b\\w+\\b` tokenizer gives."""
     return [Token(m.group(), m.start(), m.end()) for m in re.finditer(r"\w+", text)]
