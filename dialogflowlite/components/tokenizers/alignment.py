@@ -228,11 +228,14 @@ def entities_from_bio(
 def _entity_runs(text: str, tokens: Sequence[Token], first: int, last: int,
                  split_by_comma: bool) -> list[tuple[int, int]]:
     """The entities ``(first, last + 1)`` that the chunk ``tokens[first:last]`` of one
-    type makes: cut at its list separators when ``split_by_comma``, then where two
-    neighbouring tokens are too far apart (:func:`_close_runs`)."""
-    pieces = ([(first, last)] if not split_by_comma
+    type makes: without the list separators at its ends, cut at the others when
+    ``split_by_comma``, then where two neighbouring tokens are too far apart
+    (:func:`_close_runs`)."""
+    # a separator at either end is left out whether or not the type is split: Rasa's
+    # tokenizers drop a comma beside a space, so no entity of theirs ends in one
+    pieces = ([_without_edge_separators(text, tokens, first, last)] if not split_by_comma
               else _pieces_between_separators(text, tokens, first, last))
-    return [run for begin, end in pieces
+    return [run for begin, end in pieces if begin < end
             for run in _close_runs(text, tokens, begin, end, joined=not split_by_comma)]
 
 

@@ -196,9 +196,14 @@ def test_a_comma_at_either_end_of_a_split_entity_is_dropped(
     # cut at commas; one tagged alone makes no entity
     decoded = entities_from_bio(text, words(text), tags)
     assert [(e.value, e.start, e.end) for e in decoded] == expected
-    [kept] = entities_from_bio("Berlin, and", words("Berlin, and"), ["B-city", "I-city", "O"],
+    # an entity not split by comma keeps the commas between its words, not those at
+    # its ends
+    [kept] = entities_from_bio("Berlin, Germany,", words("Berlin, Germany,"),
+                               ["B-city", "I-city", "I-city", "I-city"],
                                comma_splitting=CommaSplitting(False))
-    assert kept.value == "Berlin,"  # an entity not split by comma keeps its commas
+    assert (kept.value, kept.start, kept.end) == ("Berlin, Germany", 0, 15)
+    assert entities_from_bio("so , ; ok", words("so , ; ok"), ["O", "B-x", "I-x", "O"],
+                             comma_splitting=CommaSplitting(False)) == []
 
 
 @pytest.mark.parametrize("text", ["北京，上海", "北京、上海", "北京；上海", "北京 ， 上海",
