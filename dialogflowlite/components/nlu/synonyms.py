@@ -57,7 +57,12 @@ class EntitySynonymMapper(NluComponent):
         self.synonyms = training_data.synonym_lookup()
 
     def _canonical(self, value: str) -> str | None:
-        """The canonical value of a variant, or None."""
+        """The canonical value of a variant, or None: the variant spelt exactly so
+        (in any letter case) first, as Rasa looks it up, then one that reads the same
+        once accents are composed."""
+        exact = self.synonyms.get(value.lower())
+        if exact is not None:
+            return exact
         if self._by_form_of is not self.synonyms:
             # a value's own spelling first: a variant that reads the same once its
             # accents are composed (``café`` typed two ways) keeps its value
