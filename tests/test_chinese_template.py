@@ -201,7 +201,7 @@ def test_every_answer_to_going_on_goes_by_rules(zhbot, agent) -> None:
                 "goodbye": ["action_deactivate_loop", "utter_goodbye", "action_restart"],
                 "greet": ask_again, "thanks": ask_again,
                 "hesitate": ["utter_take_your_time", *ask_again],
-                "human_handoff": ["utter_handoff", "action_deactivate_loop"],
+                "human_handoff": ["utter_handoff", "action_deactivate_loop", "action_restart"],
                 "faq": ["utter_faq", *ask_again], "bot_challenge": ["utter_iamabot", *ask_again],
                 "out_of_scope": ["utter_out_of_scope", *ask_again],
                 "nlu_fallback": ["utter_default", *ask_again]}
@@ -261,10 +261,11 @@ ASK_PHONE_TAIL = "为了保护您的隐私，请告诉我下单手机号的后�
     ['check_order{"order_number": "DD52719034", "phone_tail": "2468"}'],
     ["check_order", 'inform{"order_number": "DD52719034"}', "goodbye"],
     ['check_order{"order_number": "DD52719034"}', "stop", "deny"],
+    ['check_order{"order_number": "DD52719034"}', "human_handoff"],
 ])
 def test_a_lookup_that_ended_leaves_nothing_to_the_next(agent, first) -> None:
-    """Once the status was told, or the lookup was stopped or ended by 再见,
-    `action_restart` forgets it: checking again asks for the order number and then
+    """Once the status was told, or the lookup was stopped, ended by 再见 or handed
+    over to a human, `action_restart` forgets it: checking again asks for the order number and then
     the phone number's tail (the slots kept the first lookup's answers, so the bot
     told the status at once or asked only for the tail)."""
     sender = f"check-twice-{len(first)}-{first[-1]}"
@@ -280,17 +281,25 @@ def test_a_lookup_that_ended_leaves_nothing_to_the_next(agent, first) -> None:
     assert tracker.latest_bot_utterance.text == ASK_PHONE_TAIL, answered
 
 
-def test_a_hand_off_keeps_what_the_lookup_had_for_the_human_agent(agent) -> None:
-    """转人工 during a lookup ends the form without a restart: the order number given
-    stays in the conversation, where the human agent reads it (a restart hid it from
-    the tracker's default view)."""
-    sender = "handoff-keeps"
-    acted = bot_actions(agent, sender, ['check_order{"order_number": "DD44120987"}',
-                                        "human_handoff"])
-    assert "action_restart" not in [name for name, _ in acted], acted
+@pytest.mark.parametrize(("first", "carried"), [
+    (['check_order{"order_number": "DD44120987"}', "human_handoff"],
+     {"order_number": "DD44120987"}),
+    (["check_order", "human_handoff"], {}),
+    (["human_handoff"], {}),
+])
+def test_a_hand_off_gives_the_human_agent_the_order_number(agent, first, carried) -> None:
+    """转人工 during a lookup restarts it (so the next lookup asks afresh), and the
+    hand-off payload carries the order number given, with no placeholder when none
+    was; the conversation before the restart stays in the tracker's full view."""
+    sender = f"handoff-{len(first)}-{bool(carried)}"
+    bot_actions(agent, sender, first)
     tracker = asyncio.run(agent.get_tracker(sender))
-    assert tracker.get_slot("order_number") == "DD44120987"
-    assert tracker.active_loop_name is None
+    told = [event.as_dict() for event in tracker.events]
+    [*_, handoff] = [e for e in told if e.get("event") == "bot"]
+    assert handoff["data"]["custom"] == {"handoff": True, "queue": "customer_service", **carried}
+    assert tracker.get_slot("order_number") is None
+    assert any(e.get("event") == "user" and e["parse_data"]["intent"]["name"] == "check_order"
+               for e in told) == (first[0] != "human_handoff")
 
 
 def test_asking_to_check_an_order_while_the_form_asks_goes_on(agent) -> None:
