@@ -214,6 +214,8 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     install_tls(app, config)
     app.ctx.agent = agent
     app.ctx.metrics = ServerMetrics(config.active_window)
+    # no model_file_signature for a given agent: only following another worker's choice
+    # compares it, and an app given its agent shares no choice (see lifecycle.install)
     app.ctx.model_file = getattr(agent, "model_path", None)
 
     install_error_handler(app)

@@ -17,7 +17,11 @@ the pulled model downloaded or loaded (:func:`choice_mark`). A ``PUT`` or
 which its record keeps: when a change with a later ticket was recorded
 first, it changes nothing (409), so of two changes the later one is served,
 whichever loads faster. Only recorded changes count, so a change that fails
-costs nothing, and a pull, which has no ticket, never refuses a change.
+costs nothing, and a pull, which has no ticket, never refuses a change. A
+``PUT`` or ``DELETE /model`` whose choice cannot be recorded (the record's
+lock or file cannot be had) is made in no worker (503); a pull that cannot
+be recorded is served by its worker, and the others take it from the pull
+record (see :mod:`dialogflowlite.server.model_server`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import inspect
 import json
 import logging
 import os
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -265,7 +271,11 @@ async def swap_model(app: Any, requested: str, *, model_server: dict[str, Any] |
 
     Under ``--workers``, the other workers follow (unless ``announce`` is
     False: this worker follows another's choice); ``model_server`` is the
-    model server the choice came from, which they then pull from too.
+    model server the choice came from, which they then pull from too. A
+    change (no ``since``) whose choice cannot be recorded for them is made in
+    no worker: a 503 :class:`~dialogflowlite.errors.ApiError` says why. A
+    cancel (a client that hung up) while the record's lock is busy changes
+    nothing either.
 
     ``since`` (a :func:`choice_mark` taken when a model pull began): when a
     model choice was made since, the loaded model is dropped, nothing
@@ -283,8 +293,6 @@ async def swap_model(app: Any, requested: str, *, model_server: dict[str, Any] |
 async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, Any] | None,
                              announce: bool, since: ChoiceMark | None = None,
                              ticket: int | None = None) -> Path | None:
-    import time
-
     config = app.ctx.config
     model_file = resolve_model_path(config, requested)
     old = app.ctx.agent
@@ -299,14 +307,9 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     def install() -> None:
         _install(app, agent, model_file, signature, started)
 
-    if ticket is not None:
+    if since is None:  # a PUT /model, or (announce False) a switch to another's choice
         await _serve_in_turn(app, ticket, install, model_file, model_server,
                              announce=announce)
-        return model_file
-    if since is None:
-        install()
-        if announce:
-            await _finish(_announce(app, model_file, model_server))
         return model_file
     if getattr(app.ctx, "model_changes", 0) != since[0]:
         return _drop(model_file)
@@ -325,60 +328,85 @@ async def _swap_holding_lock(app: Any, requested: str, model_server: dict[str, A
     return model_file if installed else _drop(model_file)
 
 
-async def _finish(work: Any) -> None:
-    """Run ``work`` to its end even when the caller is cancelled meanwhile (a client
-    that hung up, ``--response-timeout``), then pass the cancellation on.
-
-    A model installed is published: a cancel must not leave this worker
-    serving a choice the other workers never hear of.
-    """
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await _wait_through_cancels(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("publishing the model choice failed", exc_info=task.exception())
-        raise
-
-
-async def _wait_through_cancels(task: asyncio.Future[Any]) -> None:
-    """Wait until ``task`` is done, however often the waiter is cancelled meanwhile.
-
-    The caller holds the swap lock: leaving early would let a newer choice be
-    published before this older one, which would then overtake it.
-    """
-    while not task.done():
-        try:
-            await asyncio.wait({task})
-        except asyncio.CancelledError:
-            continue  # the caller re-raises the first cancel once the task is done
-
-
-async def _serve_in_turn(app: Any, ticket: int, install: Callable[[], None],
+async def _serve_in_turn(app: Any, ticket: int | None, install: Callable[[], None],
                          model_file: Path | None,
                          model_server: dict[str, Any] | None, *, announce: bool) -> None:
     """Make the change numbered ``ticket`` (``install()``, holding the swap lock) and
-    record it, unless a change that arrived after it is served already: then raise 409."""
+    record it, unless a change that arrived after it is served already: then raise 409.
+    ``ticket`` None: a change that got none, made as it finishes.
+
+    Under ``--workers`` (``announce``), the other workers make the change too, or
+    none does: a choice that cannot be recorded is a 503 (:func:`_record_then_change`).
+    """
 
     def make() -> None:
         install()
-        app.ctx.served_ticket = ticket
+        if ticket is not None:
+            app.ctx.served_ticket = ticket
+
+    def in_turn(record: dict[str, Any] | None) -> bool:
+        if ticket is not None:  # (no record: none could be read, or one worker alone)
+            _refuse_if_overtaken(app, ticket, 0 if record is None
+                                 else shared.newest_ticket(record))
+        return True
 
     shared = getattr(app.ctx, "shared_model", None) if announce else None
     if shared is None:
-        _refuse_if_overtaken(app, ticket, 0)
+        in_turn(None)
         make()
         return
+    await _record_then_change(shared, still_wanted=in_turn, change=make,
+                              model_file=model_file, model_server=model_server,
+                              ticket=ticket)
 
-    def in_turn(record: dict[str, Any] | None) -> bool:
-        _refuse_if_overtaken(app, ticket, shared.newest_ticket(record))
-        return True
 
-    await _change_and_record(
-        shared, still_wanted=in_turn, change=make,
-        changed=lambda: getattr(app.ctx, "served_ticket", 0) == ticket,
-        model_file=model_file, model_server=model_server, ticket=ticket)
+async def _record_then_change(shared: SharedModelChoice, *,
+                              still_wanted: Callable[[dict[str, Any] | None], bool],
+                              change: Callable[[], None], model_file: Path | None,
+                              model_server: dict[str, Any] | None,
+                              ticket: int | None) -> None:
+    """Record a ``PUT`` or ``DELETE /model`` as the newest choice, then make the
+    ``change`` (holding the swap lock), if ``still_wanted`` (which may raise instead).
+
+    As in :func:`_change_and_record`, the record is read once under its lock
+    and the change made under it with no await in between; but the record is
+    written first, so that when its lock or file cannot be had no worker
+    changes its model: a 503 says why and what to do (the change made here
+    alone would split the workers until the next choice). ``still_wanted`` is
+    asked first (with None when the lock cannot be had): a change that is a
+    409 anyway says so.
+    """
+    from dialogflowlite.server.process_lock import process_lock
+
+    recorded = False
+    try:
+        async with process_lock(shared.folder / SHARED_CHOICE_LOCK):
+            record = shared.recorded()
+            if not still_wanted(record):
+                return
+            shared.record_choice(model_file, model_server, ticket, record=record)
+            recorded = True
+            change()
+    except OSError as e:
+        if recorded:  # the change itself failed: not a matter of the record
+            raise
+        still_wanted(None)
+        raise unrecorded_change_error(shared, e) from e
+
+
+def unrecorded_change_error(shared: SharedModelChoice, error: OSError) -> Exception:
+    """The 503 of a ``PUT`` or ``DELETE /model`` that changed nothing, in any worker,
+    because its choice could not be recorded for the other workers (``error``); the
+    server's error handler logs it, with what to do, as an error."""
+    from dialogflowlite.errors import ApiError
+
+    folder = shared.folder
+    return ApiError(503, "ServiceUnavailable",
+                    f"no worker changed its model: the change cannot be recorded for the "
+                    f"other workers in {folder.name}/{SHARED_CHOICE_FILE} ({error}); make "
+                    f"the {folder.name} folder writable by the server (free disk space; "
+                    f"raise the open-file limit if it says 'Too many open files'), then "
+                    f"send the request again")
 
 
 async def _change_and_record(shared: SharedModelChoice, *,
@@ -386,16 +414,18 @@ async def _change_and_record(shared: SharedModelChoice, *,
                              change: Callable[[], None], changed: Callable[[], bool],
                              model_file: Path | None, model_server: dict[str, Any] | None,
                              ticket: int | None = None) -> bool:
-    """Make a model ``change`` (holding the swap lock) and record it as the newest choice,
-    if ``still_wanted`` (which may raise instead); whether the change was made.
+    """Make a model pull's ``change`` (holding the swap lock) and record it as the newest
+    choice, if ``still_wanted`` (which may raise instead); whether the change was made.
 
     ``still_wanted`` gets the record as read once, under the record's lock, and
     the change is made and recorded under that lock, with no await in between:
     no other worker's choice lands between the check and the record, and a
     cancel cannot leave the change made here and not recorded. When the lock
     cannot be had, the change is made in this worker only (``changed()``: it was
-    made before the error), as when a publish fails, and ``still_wanted`` gets
-    None: only what this worker knows counts.
+    made before the error), as when the record cannot be written, and
+    ``still_wanted`` gets None: only what this worker knows counts (the pull's
+    record then tells the other workers, see
+    :class:`~dialogflowlite.server.model_server.ModelServer`).
     """
     from dialogflowlite.server.process_lock import process_lock
 
@@ -407,7 +437,7 @@ async def _change_and_record(shared: SharedModelChoice, *,
             change()
             shared.write(model_file, model_server, ticket=ticket, record=record)
         return True
-    except OSError as e:  # no lock to be had: made here only, as a publish that fails
+    except OSError as e:  # no lock to be had: made here only, as a record that fails
         shared.not_told(e)
     if not changed():
         if not still_wanted(None):
@@ -455,8 +485,6 @@ def serve_agent(app: Any, agent: Any, model_file: Path, signature: FileSignature
     ``signature``: :func:`file_signature` of ``model_file`` taken before the load
     began, so a file written over the path during the load counts as another one.
     """
-    import time
-
     app.ctx.agent = agent
     app.ctx.model_file = model_file
     app.ctx.model_file_signature = signature
@@ -476,16 +504,12 @@ async def unload_model(app: Any, *, announce: bool = True, ticket: int | None = 
     cancelled then too (see :func:`retire_agent`).
 
     ``ticket``: as for :func:`swap_model`, a 409 when a change that arrived
-    later is served already.
+    later is served already, and a 503 when, under ``--workers``, the choice
+    cannot be recorded for the other workers.
     """
     async with app.ctx.model_swap_lock:
-        if ticket is not None:
-            await _serve_in_turn(app, ticket, lambda: _unload_holding_lock(app), None, None,
-                                 announce=announce)
-            return
-        _unload_holding_lock(app)
-        if announce:
-            await _finish(_announce(app, None, None))
+        await _serve_in_turn(app, ticket, lambda: _unload_holding_lock(app), None, None,
+                             announce=announce)
 
 
 def _unload_holding_lock(app: Any) -> None:
@@ -499,13 +523,6 @@ def _unload_holding_lock(app: Any) -> None:
     app.ctx.model_changes = getattr(app.ctx, "model_changes", 0) + 1
 
 
-async def _announce(app: Any, model_file: Path | None,
-                    model_server: dict[str, Any] | None) -> None:
-    shared = getattr(app.ctx, "shared_model", None)
-    if shared is not None:
-        await shared.publish(model_file, model_server)
-
-
 # ---------------------------------------------------------------------------
 # one model for all the workers of a server
 # ---------------------------------------------------------------------------
@@ -515,6 +532,12 @@ SHARED_CHOICE_FILE = ".served.json"
 SHARED_CHOICE_LOCK = ".served.lock"
 #: in ``models/``: the highest ticket handed to a ``PUT`` or ``DELETE /model`` as it arrived
 SHARED_TICKET_FILE = ".served.tickets.json"
+#: the temporary file a process writes before renaming it over one of those two:
+#: ``<name>.<process id>``
+_LEFT_WRITE = re.compile(r"\.served(?:\.tickets)?\.json\.([0-9]+)")
+#: seconds after which a temporary file is taken as left, even when a process of its id
+#: runs (ids are reused); a write takes a moment
+LEFT_WRITE_AGE = 3600.0
 #: the record argument left out: the record is read from the file
 _READ_NOW: Any = object()
 
@@ -524,8 +547,8 @@ class SharedModelChoice:
     """The model that all the workers of one server serve (``run --workers N``).
 
     A worker that replaces or unloads its model (``PUT /model``, ``DELETE
-    /model``, a pull from a model server) :meth:`publishes <publish>` the
-    choice, numbered, in ``models/.served.json``; before each request the
+    /model``, a pull from a model server) records the choice
+    (:meth:`record_choice`), numbered, in ``models/.served.json``; before each request the
     others look at that file (one ``stat`` while nothing changed) and switch
     to a choice newer than their own (:func:`follow_shared_choice`), as do
     their model pulls (``GET /health`` only starts the switch,
@@ -558,7 +581,7 @@ class SharedModelChoice:
     async def reserve(self) -> int | None:
         """The ticket of a ``PUT`` or ``DELETE /model`` arriving now: higher than every
         ticket handed out so far, in any worker; None when it cannot be kept (the
-        choice is then recorded as it is made, as :meth:`publish` does).
+        choice is then recorded as it is made).
 
         A ticket only orders the changes among themselves (:meth:`newest_ticket`):
         one handed to a change that then fails changes nothing.
@@ -567,6 +590,7 @@ class SharedModelChoice:
 
         try:
             async with process_lock(self.folder / SHARED_CHOICE_LOCK):
+                remove_left_record_writes(self.folder)
                 ticket = max(self.newest_ticket(self.recorded()), self.reserved()) + 1
                 self._write_json(self.folder / SHARED_TICKET_FILE,
                                  {"run": self.run_id, "reserved": ticket})
@@ -590,7 +614,8 @@ class SharedModelChoice:
 
     async def publish(self, model_file: Path | None,
                       model_server: dict[str, Any] | None) -> None:
-        """Record this worker's choice (``None``: no model) as the newest one."""
+        """Record this worker's choice (``None``: no model) as the newest one, taking the
+        record's lock; logged (:meth:`not_told`) when it cannot be recorded."""
         from dialogflowlite.server.process_lock import process_lock
 
         try:
@@ -601,32 +626,44 @@ class SharedModelChoice:
 
     def write(self, model_file: Path | None, model_server: dict[str, Any] | None,
               ticket: int | None = None, *, record: dict[str, Any] | None) -> None:
-        """:meth:`publish`, for a caller holding the record's lock, who read ``record``
-        (:meth:`recorded`) under it; ``ticket``: the one :meth:`reserve` gave a ``PUT``
-        or ``DELETE /model`` (None: a pull, or a change that got no ticket, which keep
-        the recorded one)."""
+        """Record this worker's choice (``model_file`` None: no model) as the newest one,
+        for a caller holding the record's lock, who read ``record`` (:meth:`recorded`)
+        under it; ``ticket``: the one :meth:`reserve` gave a ``PUT`` or ``DELETE
+        /model`` (None: a pull, or a change that got no ticket, which keep the recorded
+        one). A record that cannot be written is logged (:meth:`not_told`)."""
         try:
-            number = self.newest_number(record) + 1
-            if ticket is None:
-                ticket = self.newest_ticket(record)
-            data = {"run": self.run_id, "number": number, "ticket": ticket,
-                    "model_file": str(model_file) if model_file is not None else None,
-                    "model_server": model_server}
-            self._write_json(self.path, data)
-            self.seen = number
-            self._read_as = self._signature()
-            self.last_choice_told = True
+            self.record_choice(model_file, model_server, ticket, record=record)
         except OSError as e:
             self.not_told(e)
+
+    def record_choice(self, model_file: Path | None, model_server: dict[str, Any] | None,
+                      ticket: int | None = None, *, record: dict[str, Any] | None) -> None:
+        """:meth:`write`, raising the ``OSError`` when the record cannot be written (the
+        record is then as it was)."""
+        remove_left_record_writes(self.folder)
+        number = self.newest_number(record) + 1
+        if ticket is None:
+            ticket = self.newest_ticket(record)
+        data = {"run": self.run_id, "number": number, "ticket": ticket,
+                "model_file": str(model_file) if model_file is not None else None,
+                "model_server": model_server}
+        self._write_json(self.path, data)
+        self.seen = number
+        self._read_as = self._signature()
+        self.last_choice_told = True
 
     @staticmethod
     def _write_json(path: Path, data: dict[str, Any]) -> None:
         partial = path.with_name(f"{path.name}.{os.getpid()}")
         # owner-only: a model server's headers may hold its access token
         handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out)
-        os.replace(partial, path)  # readers never see half a file
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(partial, path)  # readers never see half a file
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk must not keep half a record
+            raise
 
     def not_told(self, e: OSError) -> None:
         """Log that the other workers keep their model, as writing the record failed."""
@@ -689,6 +726,57 @@ class SharedModelChoice:
                 or not isinstance(record.get("number"), int):
             return None
         return record
+
+
+def remove_left_record_writes(folder: Path) -> list[Path]:
+    """Delete the temporary files of the choice record and its tickets
+    (``.served.json.<process id>``, see :meth:`SharedModelChoice._write_json`) that a
+    process killed while it wrote one left; the files deleted.
+
+    Called holding the record's lock, which every such write holds. Even so
+    (the lock is not kept where the platform has no POSIX file locks) only a
+    file whose process no longer runs, or older than :data:`LEFT_WRITE_AGE`,
+    is deleted: never one a live worker is writing.
+    """
+    removed = []
+    for path in folder.glob(".served*.json.*"):
+        written_by = _LEFT_WRITE.fullmatch(path.name)
+        if written_by is None or not _left(path, int(written_by.group(1))):
+            continue
+        try:
+            path.unlink()
+        except OSError:  # gone meanwhile, or (Windows) still open in a process
+            continue
+        removed.append(path)
+    if removed:
+        logger.info("deleted %s, left by processes that stopped while they wrote the "
+                    "model choice", ", ".join(sorted(p.name for p in removed)))
+    return removed
+
+
+def _left(path: Path, pid: int) -> bool:
+    """Whether the temporary file ``path`` of process ``pid`` is no longer being written."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:  # gone meanwhile
+        return False
+    return age > LEFT_WRITE_AGE or not _process_runs(pid)
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine (True when that cannot be
+    told)."""
+    if pid <= 0:  # no process has such an id
+        return False
+    if os.name != "posix":  # there, os.kill would end the process, not ask about it
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it runs
+        return True
+    return True
 
 
 async def follow_shared_choice(app: Any) -> None:

@@ -38,53 +38,37 @@ def _loads_without_models(monkeypatch) -> None:
                                                             model_file))
 
 
-# --- a publish cancelled more than once ---------------------------------------------------
-
-class SlowRecord:
-    """A choice record whose lock is busy until :attr:`release` is set."""
-
-    def __init__(self) -> None:
-        self.started, self.release = asyncio.Event(), asyncio.Event()
-        self.published: list[Path | None] = []
-
-    async def publish(self, model_file: Path | None, model_server: Any) -> None:
-        self.started.set()
-        await self.release.wait()
-        self.published.append(model_file)
-
+# --- a change cancelled while the record is locked ---------------------------------------
 
 @pytest.mark.parametrize("change", ["PUT", "DELETE"])
-def test_a_publish_cancelled_twice_still_holds_the_swap_lock_until_it_is_done(
+def test_a_change_cancelled_while_the_record_is_locked_changes_nothing(
         tmp_path: Path, monkeypatch, change: str) -> None:
-    """A second cancel (``--response-timeout`` after the client hung up, a shutdown)
-    while the first one waits for the publish: the swap lock stays held until the
-    choice is recorded, so no newer choice can be recorded before this older one."""
+    """A ``PUT`` or ``DELETE /model`` whose client hangs up while another worker holds
+    the choice record's lock: the change is recorded before it is made, so it is made
+    in no worker, and the swap lock is free again for the next change."""
     from dialogflowlite.server import models
+    from dialogflowlite.server.process_lock import process_lock
 
     _loads_without_models(monkeypatch)
+    old = tmp_path / "old.tar"
 
-    async def main() -> tuple[Any, Path | None, list[bool]]:
-        app = _fake_worker(tmp_path, shared_model=SlowRecord())
-        chosen = tmp_path / "new.tar" if change == "PUT" else None
-        request = asyncio.create_task(
-            models.swap_model(app, str(chosen)) if chosen else models.unload_model(app))
-        await app.ctx.shared_model.started.wait()
-        held = []
-        for _ in range(3):
+    async def main() -> Any:
+        app = _fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
+        async with process_lock(tmp_path / ".served.lock"):  # another worker's
+            request = asyncio.create_task(
+                models.swap_model(app, str(tmp_path / "new.tar")) if change == "PUT"
+                else models.unload_model(app))
+            await asyncio.sleep(0.3)  # loaded, and waiting for the record's lock
+            assert not request.done()
             request.cancel()
-            for _ in range(5):  # let each cancel land while the publish still waits
-                await asyncio.sleep(0)
-            held.append(app.ctx.model_swap_lock.locked() and not request.done())
-        app.ctx.shared_model.release.set()
-        with pytest.raises(asyncio.CancelledError):
-            await request
+            with pytest.raises(asyncio.CancelledError):
+                await request
         assert not app.ctx.model_swap_lock.locked()
-        return app, chosen, held
+        return app
 
-    app, chosen, held = asyncio.run(main())
-    assert held == [True, True, True]
-    assert app.ctx.model_file == chosen
-    assert app.ctx.shared_model.published == [chosen]
+    app = asyncio.run(main())
+    assert (app.ctx.model_file, app.ctx.agent) == (old, "agent of old.tar")
+    assert app.ctx.shared_model.latest() is None
 
 
 # --- a pulled model dropped for a newer choice --------------------------------------------
@@ -380,6 +364,61 @@ def test_a_pull_whose_record_cannot_be_locked_is_still_served_here(
     assert "cannot be told of the model change" in caplog.text
 
 
+def _record_that_cannot_be_written(monkeypatch) -> None:
+    """The record's lock is had, but its file cannot be written: the disk fills up
+    halfway through the temporary file."""
+    from dialogflowlite.server import models
+
+    def dump_half(data: Any, out: Any) -> None:
+        out.write(json.dumps(data)[:5])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(models, "json", SimpleNamespace(loads=json.loads, dump=dump_half))
+
+
+@pytest.mark.parametrize("failure", ["lock", "file"])
+@pytest.mark.parametrize("change", ["PUT", "DELETE", "PUT without a ticket"])
+def test_a_change_that_cannot_be_recorded_is_made_in_no_worker(
+        tmp_path: Path, monkeypatch, change: str, failure: str) -> None:
+    """Worker one serves model a.tar, which worker two follows. A ``PUT`` or ``DELETE
+    /model`` at worker one whose choice cannot be recorded (the record's lock or file
+    cannot be had) changes nothing, in neither worker, and its 503 says what to do;
+    made in worker one alone, it split the workers until the next choice."""
+    from dialogflowlite.errors import ApiError
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    one, two = _fake_worker(tmp_path), _fake_worker(tmp_path)
+    served = tmp_path / "a.tar"
+
+    async def main() -> None:
+        await models.swap_model(one, str(served), ticket=await models.choice_ticket(one))
+        await models.follow_shared_choice(two)
+        ticket = await models.choice_ticket(one)
+        if failure == "lock":
+            _lock_that_cannot_be_had(monkeypatch)
+        else:
+            _record_that_cannot_be_written(monkeypatch)
+        with pytest.raises(ApiError) as refused:
+            if change == "DELETE":
+                await models.unload_model(one, ticket=ticket)
+            else:
+                await models.swap_model(one, str(tmp_path / "b.tar"),
+                                        ticket=ticket if change == "PUT" else None)
+        assert refused.value.status == 503
+        assert "no worker changed its model" in refused.value.message
+        assert "then send the request again" in refused.value.message
+        monkeypatch.undo()
+        _loads_without_models(monkeypatch)
+        await models.follow_shared_choice(two)
+
+    asyncio.run(main())
+    assert (one.ctx.model_file, one.ctx.agent) == (served, "agent of a.tar")
+    assert (two.ctx.model_file, two.ctx.agent) == (served, "agent of a.tar")
+    assert one.ctx.shared_model.latest()["model_file"] == str(served)
+    assert not list(tmp_path.glob(".served.json.*"))  # no half record left either
+
+
 # --- a pull the other workers were not told of ---------------------------------------------
 
 def test_a_pull_the_others_were_not_told_of_is_loaded_by_them_from_its_file(
@@ -434,3 +473,42 @@ def test_a_pull_the_others_were_not_told_of_is_loaded_by_them_from_its_file(
         asyncio.run(main(host.url))
     assert a.ctx.model_file.name.startswith("pulled-")
     assert b.ctx.model_file == a.ctx.model_file
+
+
+# --- temporary record files left by killed processes --------------------------------------
+
+def test_the_temporary_files_of_stopped_writers_are_deleted_and_no_live_ones(
+        tmp_path: Path, monkeypatch) -> None:
+    """A process killed between writing ``.served.json.<pid>`` (or the tickets' twin) and
+    renaming it leaves the file behind; the next model change deletes it. The file of a
+    process that runs is kept, unless it is older than any write takes (process ids
+    are reused); other names are never touched."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from dialogflowlite.server import models
+
+    _loads_without_models(monkeypatch)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    running = os.getppid()
+    left = [tmp_path / f".served.json.{ended.pid}", tmp_path / f".served.tickets.json.{ended.pid}"]
+    being_written = tmp_path / f".served.json.{running}"
+    stale = tmp_path / f".served.tickets.json.{running}"
+    unrelated = tmp_path / ".served.json.backup"
+    for path in [*left, being_written, stale, unrelated]:
+        path.write_text('{"run": ', encoding="utf-8")
+    long_ago = time.time() - models.LEFT_WRITE_AGE - 60
+    os.utime(stale, (long_ago, long_ago))
+    app = _fake_worker(tmp_path)
+
+    async def main() -> None:
+        await models.swap_model(app, str(tmp_path / "a.tar"),
+                                ticket=await models.choice_ticket(app))
+
+    asyncio.run(main())
+    assert sorted(p.name for p in tmp_path.glob(".served*.json.*")) == \
+        sorted([being_written.name, unrelated.name])
+    assert app.ctx.shared_model.latest()["model_file"] == str(tmp_path / "a.tar")

@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 from serving_helpers import OTHER_GREETING, StubHttpServer, serving, until
-from test_model_choice_edges import SlowRecord
 
 
 async def _greeting(session: aiohttp.ClientSession, url: str) -> str:
@@ -647,33 +646,3 @@ def test_a_pull_mark_counts_a_choice_recorded_while_a_started_follow_loaded(
     mark, newest = asyncio.run(main())
     assert app.ctx.model_file == tmp_path / "b.tar"
     assert mark == (2, newest) == (2, 2)
-
-
-@pytest.mark.parametrize("change", ["PUT", "DELETE"])
-def test_a_model_change_whose_request_is_cancelled_while_publishing_is_still_published(
-        tmp_path: Path, monkeypatch, change: str) -> None:
-    """The client hangs up (or ``--response-timeout`` passes) once the new model serves
-    (or none does): the other workers are still told, so no worker serves a choice the
-    others miss."""
-    from dialogflowlite.server import models
-
-    monkeypatch.setattr(models, "resolve_model_path", lambda config, requested: Path(requested))
-    monkeypatch.setattr(models, "load_server_agent",
-                        lambda config, model_file, stores: ("agent", model_file))
-
-    async def main() -> Any:
-        app = _fake_worker(tmp_path, shared_model=SlowRecord(),
-                           model_swap_lock=asyncio.Lock())
-        chosen = tmp_path / "new.tar" if change == "PUT" else None
-        request = asyncio.create_task(
-            models.swap_model(app, str(chosen)) if chosen else models.unload_model(app))
-        await app.ctx.shared_model.started.wait()
-        request.cancel()
-        app.ctx.shared_model.release.set()
-        with pytest.raises(asyncio.CancelledError):
-            await request
-        return app, chosen
-
-    app, chosen = asyncio.run(main())
-    assert app.ctx.model_file == chosen
-    assert app.ctx.shared_model.published == [chosen]
