@@ -13,6 +13,7 @@ thread; the session hands it a new page after every turn.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,11 +80,17 @@ def _session_start(event: Event) -> bool:
         isinstance(event, ActionExecuted) and event.name == ACTION_SESSION_START)
 
 
+class _IPv6HTTPServer(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class SessionGraphServer:
     """Serves the latest page at ``http://HOST:PORT/visualization.html`` until closed.
 
     ``port`` 0 takes a free port (see :attr:`url`). Raises ``OSError`` when
-    the port cannot be bound.
+    the port cannot be bound. ``localhost`` is served on both loopback
+    addresses, 127.0.0.1 and ::1 (where the machine has IPv6): a browser may
+    resolve the name to either.
     """
 
     def __init__(self, port: int, host: str = "localhost") -> None:
@@ -108,15 +115,23 @@ class SessionGraphServer:
             def log_message(self, format: str, *args: object) -> None:
                 logger.debug("story graph: " + format, *args)
 
-        self._http = ThreadingHTTPServer((host, port), Handler)
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever,
-                                        name="interactive-story-graph", daemon=True)
-        self._thread.start()
+        self._servers = _bind(host, port, Handler)
+        self._threads = []
+        for http in self._servers:
+            http.daemon_threads = True
+            thread = threading.Thread(target=http.serve_forever,
+                                      name="interactive-story-graph", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     @property
     def url(self) -> str:
-        host, port = self._http.server_address[:2]
+        """The page's address: ``localhost`` when both loopback addresses are served."""
+        host, port = self._servers[0].server_address[:2]
+        if len(self._servers) > 1:
+            host = "localhost"
+        elif ":" in host:  # an IPv6 address
+            host = f"[{host}]"
         return f"http://{host}:{port}{PAGE}"
 
     @property
@@ -131,6 +146,25 @@ class SessionGraphServer:
 
     def close(self) -> None:
         """Stop serving and free the port."""
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=5)
+        for http in self._servers:
+            http.shutdown()
+            http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler]
+          ) -> list[ThreadingHTTPServer]:
+    """The servers listening on ``host``:``port``: for ``localhost``, one on 127.0.0.1 and,
+    where it can be bound, one on ::1 at the same port (OSError: the port cannot be
+    used on 127.0.0.1)."""
+    if host != "localhost":
+        return [ThreadingHTTPServer((host, port), handler)]
+    ipv4 = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    try:
+        ipv6 = _IPv6HTTPServer(("::1", ipv4.server_address[1]), handler)
+    except OSError as e:  # no IPv6 loopback here (or its port is taken): 127.0.0.1 alone
+        logger.debug("the story graph is served on 127.0.0.1 only: ::1 cannot be bound (%s)",
+                     e)
+        return [ipv4]
+    return [ipv4, ipv6]

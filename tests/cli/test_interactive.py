@@ -436,7 +436,10 @@ def test_the_story_graph_page_follows_the_session(tmp_path: Path, monkeypatch,
     monkeypatch.setattr(SessionGraphServer, "close", read_then_close)
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join([*GREET, "/export"]) + "\n"))
     assert main(["interactive", "--project", str(root), "--port", "0"]) == 0
-    assert "The story graph of this session is at http://127.0.0.1:" in capsys.readouterr().out
+    # localhost where both loopback addresses are served, else 127.0.0.1
+    assert re.search(r"The story graph of this session is at "
+                     r"http://(localhost|127\.0\.0\.1):\d+/visualization\.html",
+                     capsys.readouterr().out)
     page = pages[0]
     # the project's story and the session's conversation, whose steps are filled in
     assert ">utter_goodbye</text>" in page

@@ -88,6 +88,54 @@ def test_a_port_in_use_is_an_oserror() -> None:
             SessionGraphServer(taken.getsockname()[1])
 
 
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def _page_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_localhost_is_served_on_both_loopback_addresses() -> None:
+    """A browser that resolves localhost to ::1 finds the page as well as one that
+    resolves it to 127.0.0.1 (127.0.0.1 alone was bound)."""
+    server = SessionGraphServer(0)
+    try:
+        port = int(re.fullmatch(r"http://localhost:(\d+)/visualization\.html",
+                                server.url).group(1))
+        assert _page_status(f"http://127.0.0.1:{port}/visualization.html") == 200
+        assert _page_status(f"http://[::1]:{port}/visualization.html") == 200
+    finally:
+        server.close()
+    with pytest.raises(urllib.error.URLError):
+        _page_status(f"http://[::1]:{port}/visualization.html")
+
+
+def test_without_an_ipv6_loopback_the_address_printed_is_127_0_0_1(monkeypatch) -> None:
+    """Where ::1 cannot be bound, the page is served on 127.0.0.1, and its address says so
+    (localhost could name an address nothing answers on)."""
+    from dialogflowlite.dialogue import interactive_graph
+
+    class NoIPv6:
+        def __init__(self, *args: object) -> None:
+            raise OSError(97, "Address family not supported by protocol")
+
+    monkeypatch.setattr(interactive_graph, "_IPv6HTTPServer", NoIPv6)
+    server = SessionGraphServer(0)
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/visualization\.html", server.url)
+        assert _page_status(server.url) == 200
+    finally:
+        server.close()
+
+
 def test_turns_taken_back_are_not_drawn_and_a_restart_starts_another_path() -> None:
     from dialogflowlite.shared.events import BotUttered, Restarted, UserUtteranceReverted
 
