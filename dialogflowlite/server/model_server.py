@@ -248,10 +248,14 @@ class ModelServer:
     #: the model file the server answers with now (see :func:`share_pulls`); a pulled
     #: file it serves is never deleted, even when its switch raised afterwards
     serving: Callable[[], Path | None] | None = field(default=None, repr=False)
-    #: whether this worker's last model choice reached the other workers (see
-    #: :func:`share_pulls`): a pull they were not told of is recorded as an earlier
-    #: server's, so that they switch to its file themselves
-    choice_told: Callable[[], bool] | None = field(default=None, repr=False)
+    #: how many of this worker's model choices did not reach the other workers, the
+    #: number of the last choice this worker made or followed, and of the newest one
+    #: recorded (see :func:`share_pulls`): a pull the others were not told of is
+    #: recorded as such, with the choice its worker knew of, so that they switch to its
+    #: file themselves unless a newer choice was recorded since
+    untold_choices: Callable[[], int] | None = field(default=None, repr=False)
+    known_choice: Callable[[], int] | None = field(default=None, repr=False)
+    newest_choice: Callable[[], int] | None = field(default=None, repr=False)
     #: why the last :meth:`pull` brought no model, in words ("it answered HTTP 204: it
     #: has no model"), for the errors that say so; None after a pull that brought one
     no_model_reason: str | None = None
@@ -335,20 +339,26 @@ class ModelServer:
     async def _switch_and_record(self, pulled: Path,
                                  switch: Callable[[Path], Awaitable[Any]] | None, *,
                                  downloaded: bool) -> Path:
+        untold_before = self._untold()
         if switch is not None:
             try:
                 await switch(pulled)
             except BaseException:  # a model that did not load, or a cancel (shutdown,
                 # a PUT whose client hung up) that may come after the switch
                 if self._serves(pulled):
-                    self._record(pulled)
+                    self._record(pulled, told=self._untold() == untold_before)
                 else:
                     pulled.unlink(missing_ok=True)
                 raise
             if downloaded and not self._serves(pulled):
                 self._delete_dropped(pulled)
-        self._record(pulled)
+        # told unless this switch's own choice could not be recorded (a switch dropped
+        # for a newer choice records none, and is told)
+        self._record(pulled, told=self._untold() == untold_before)
         return pulled
+
+    def _untold(self) -> int:
+        return self.untold_choices() if self.untold_choices is not None else 0
 
     def _delete_dropped(self, pulled: Path) -> None:
         """Delete a model this pull downloaded and then dropped for a newer choice, so that
@@ -368,13 +378,14 @@ class ModelServer:
         served = self.serving() if self.serving is not None else None
         return served is not None and Path(served) == pulled
 
-    def _record(self, pulled: Path) -> None:
-        """Record the pull of ``pulled`` (its switch is done); a record that cannot be
-        written is a warning: the model is served and its choice published already."""
+    def _record(self, pulled: Path, *, told: bool = True) -> None:
+        """Record the pull of ``pulled`` (its switch is done); ``told``: whether its
+        choice reached the other workers. A record that cannot be written is a
+        warning: the model is served and its choice published already."""
         if not self.etag:
             return
         try:
-            self._write_record(pulled)
+            self._write_record(pulled, told)
         except OSError as e:
             logger.warning("the pull of %s cannot be recorded, so other workers may "
                            "download it again: writing %s failed: %s", pulled.name,
@@ -386,24 +397,44 @@ class ModelServer:
             record = json.loads((self.folder / PULL_RECORD).read_text(encoding="utf-8"))
             record = {"etag": str(record["etag"]), "file": str(record["file"]),
                       "time": float(record["time"]), "url": record.get("url"),
-                      "run": record.get("run")}
+                      "run": record.get("run"), "told": record.get("told", True) is not False,
+                      "after": int(record.get("after") or 0)}
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return record if record["url"] == self.url else None
 
-    def _write_record(self, pulled: Path) -> None:
-        # without the run id when the other workers were not told of the switch: they
-        # then take the file as an earlier server's pull and switch to it themselves,
-        # where with it they would wait for a recorded choice that never comes
-        told = self.choice_told is None or self.choice_told()
+    def _write_record(self, pulled: Path, told: bool) -> None:
+        # a switch the other workers were not told of says so, with the last choice
+        # this worker knew of as it switched: they switch to its file themselves (a
+        # recorded choice naming it never comes) unless a newer choice was recorded
         record = {"etag": self.etag, "file": pulled.name, "time": time.time(),
-                  "url": self.url, "run": self.run_id if told else None}
+                  "url": self.url, "run": self.run_id}
+        if not told:
+            known = self.known_choice() if self.known_choice is not None else 0
+            record.update(told=False, after=known)
         (self.folder / PULL_RECORD).write_text(json.dumps(record), encoding="utf-8")
+
+    def _newest(self) -> int:
+        return self.newest_choice() if self.newest_choice is not None else 0
 
     def _take(self, record: dict[str, Any], current: Path | None) -> Path | None:
         """The file of another worker's pull of this run (taking its ETag, even when the
-        file is gone), or of a recent pull of an earlier server that is here; else None."""
+        file is gone), or of a recent pull of an earlier server that is here; else None.
+
+        Another worker's pull is loaded by following the recorded choices
+        (:attr:`taken_from_another_worker`), unless that worker could not record it
+        as a choice (``told`` false) and no newer choice was recorded since: then
+        this worker switches to its file and records the choice."""
         path = self.folder / record["file"]
+        if (self.run_id is not None and record["run"] == self.run_id and not record["told"]
+                and path.is_file() and self._newest() <= record["after"]):
+            # another worker serves it, but could not record it as a choice: with no
+            # newer choice recorded since, this worker's switch records it
+            self.etag = record["etag"]
+            if current is not None and path == current:
+                return None
+            logger.info("model %s was pulled by another worker; switching to it", path.name)
+            return path
         if self.run_id is not None and record["run"] == self.run_id:
             # taken even when its file is gone (pruned, or dropped for a newer choice,
             # see _delete_dropped): the recorded choices say what serves, not the file
@@ -537,7 +568,10 @@ def share_pulls(app: Sanic, server: ModelServer) -> ModelServer:
     shared = getattr(app.ctx, "shared_model", None)
     server.run_id = shared.run_id if shared is not None else None
     server.serving = lambda: getattr(app.ctx, "model_file", None)
-    server.choice_told = (lambda: shared.last_choice_told) if shared is not None else None
+    if shared is not None:
+        server.untold_choices = lambda: shared.untold_choices
+        server.known_choice = lambda: shared.seen
+        server.newest_choice = shared.newest_number
     return server
 
 

@@ -564,9 +564,10 @@ class SharedModelChoice:
     run_id: str
     #: the number of the last choice this worker made or followed
     seen: int = 0
-    #: whether this worker's last choice reached the record (False: the other workers
-    #: were not told of it, see :meth:`not_told`)
-    last_choice_told: bool = True
+    #: how many of this worker's choices did not reach the record (the other workers
+    #: were not told of them, see :meth:`not_told`); a caller compares it before and
+    #: after a change to learn whether that change was told
+    untold_choices: int = 0
     #: the file's (inode, mtime, size) when last read: unchanged means nothing new
     _read_as: tuple[int, int, int] | None = None
     #: the switch to another worker's choice in progress, which requests wait for
@@ -650,7 +651,6 @@ class SharedModelChoice:
         self._write_json(self.path, data)
         self.seen = number
         self._read_as = self._signature()
-        self.last_choice_told = True
 
     @staticmethod
     def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -667,7 +667,7 @@ class SharedModelChoice:
 
     def not_told(self, e: OSError) -> None:
         """Log that the other workers keep their model, as writing the record failed."""
-        self.last_choice_told = False
+        self.untold_choices += 1
         logger.error("the other workers cannot be told of the model change, they keep "
                      "their model: writing %s failed: %s", self.path, e)
 

@@ -421,48 +421,60 @@ def test_a_change_that_cannot_be_recorded_is_made_in_no_worker(
 
 # --- a pull the other workers were not told of ---------------------------------------------
 
-def test_a_pull_the_others_were_not_told_of_is_loaded_by_them_from_its_file(
-        tmp_path: Path, monkeypatch) -> None:
-    """Worker A pulls a new model but cannot lock the choice record (too many open
-    files): it serves the model alone. Its pull record then carries no run id, so worker
-    B takes the file as an earlier server's pull and switches to it (with the run id it
-    took the ETag and waited for a recorded choice that never came: the workers stayed
-    split)."""
-    import contextlib
+def _model_archive() -> bytes:
+    """The bytes of a model archive as a model server sends it (a manifest alone)."""
     import io
     import tarfile
 
-    from serving_helpers import StubHttpServer
-
-    from dialogflowlite.server import model_server, process_lock
-
-    _loads_without_models(monkeypatch)
     manifest = json.dumps({"format": 2}).encode()
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
         info = tarfile.TarInfo("manifest.json")
         info.size = len(manifest)
         tar.addfile(info, io.BytesIO(manifest))
+    return archive.getvalue()
+
+
+def _record_lock_refused(real_lock: Any) -> Any:
+    """A ``process_lock`` under which the choice record's lock cannot be had (too many
+    open files), as for a worker whose choices the others are not told of."""
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def locked(path: Path):
+        if path.name == ".served.lock":
+            raise OSError(24, "Too many open files", str(path))
+        async with real_lock(path):
+            yield
+
+    return locked
+
+
+def test_a_pull_the_others_were_not_told_of_is_loaded_by_them_from_its_file(
+        tmp_path: Path, monkeypatch) -> None:
+    """Worker A pulls a new model but cannot lock the choice record (too many open
+    files): it serves the model alone. Its pull record says so, so worker B switches to
+    the file itself and records the choice (B took the ETag and waited for a recorded
+    choice that never came: the workers stayed split)."""
+    from serving_helpers import StubHttpServer
+
+    from dialogflowlite.server import model_server, process_lock
+
+    _loads_without_models(monkeypatch)
+    archive = _model_archive()
     old = tmp_path / "old.tar"
     old.write_bytes(b"old model")
     a = _fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
     b = _fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
     real_lock = process_lock.process_lock
 
-    @contextlib.asynccontextmanager
-    async def record_locked_for_a(path: Path):
-        if path.name == ".served.lock":
-            raise OSError(24, "Too many open files", str(path))
-        async with real_lock(path):
-            yield
-
     def answer(request: Any) -> tuple[int, dict, bytes]:
         if request.headers.get("If-None-Match") == '"v2"':
             return 304, {}, b""
-        return 200, {"ETag": '"v2"'}, archive.getvalue()
+        return 200, {"ETag": '"v2"'}, archive
 
     async def main(url: str) -> None:
-        monkeypatch.setattr(process_lock, "process_lock", record_locked_for_a)
+        monkeypatch.setattr(process_lock, "process_lock", _record_lock_refused(real_lock))
         await model_server.keep_pulling(
             a, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
         monkeypatch.setattr(process_lock, "process_lock", real_lock)
@@ -473,6 +485,94 @@ def test_a_pull_the_others_were_not_told_of_is_loaded_by_them_from_its_file(
         asyncio.run(main(host.url))
     assert a.ctx.model_file.name.startswith("pulled-")
     assert b.ctx.model_file == a.ctx.model_file
+    assert b.ctx.shared_model.recorded()["model_file"] == str(a.ctx.model_file)
+
+
+def test_a_change_recorded_after_a_pull_the_others_were_not_told_of_wins(
+        tmp_path: Path, monkeypatch) -> None:
+    """Worker A serves a pull it could not record as a choice; then worker C's ``PUT
+    /model`` is recorded. Worker B's next pull follows the PUT: A's pull came before
+    it (B switched to A's file and recorded it as the newest choice, undoing the PUT)."""
+    from serving_helpers import StubHttpServer
+
+    from dialogflowlite.server import model_server, process_lock
+    from dialogflowlite.server.models import swap_model
+
+    _loads_without_models(monkeypatch)
+    archive = _model_archive()
+    old = tmp_path / "old.tar"
+    old.write_bytes(b"old model")
+    a, b, c = (_fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
+               for _ in range(3))
+    real_lock = process_lock.process_lock
+
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        if request.headers.get("If-None-Match") == '"v2"':
+            return 304, {}, b""
+        return 200, {"ETag": '"v2"'}, archive
+
+    async def main(url: str) -> None:
+        monkeypatch.setattr(process_lock, "process_lock", _record_lock_refused(real_lock))
+        await model_server.keep_pulling(
+            a, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+        monkeypatch.setattr(process_lock, "process_lock", real_lock)
+        await swap_model(c, str(tmp_path / "x.tar"))
+        await model_server.keep_pulling(
+            b, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+
+    with StubHttpServer(answer, path="/bot.tar") as host:
+        asyncio.run(main(host.url))
+    assert a.ctx.model_file.name.startswith("pulled-")
+    assert b.ctx.model_file == tmp_path / "x.tar"
+    assert b.ctx.shared_model.recorded()["model_file"] == str(tmp_path / "x.tar")
+
+
+def test_a_pull_dropped_for_a_newer_choice_is_told_after_an_earlier_untold_one(
+        tmp_path: Path, monkeypatch) -> None:
+    """Worker A could not record an earlier pull as a choice. Its next pull is dropped
+    for a choice recorded while it downloaded, which A records no choice for: its pull
+    record says the others know (the earlier failure said they did not, so worker B
+    downloaded the model again and recorded it over the newer choice)."""
+    from serving_helpers import StubHttpServer
+
+    from dialogflowlite.server import model_server, process_lock
+
+    _loads_without_models(monkeypatch)
+    archive = _model_archive()
+    old = tmp_path / "old.tar"
+    old.write_bytes(b"old model")
+    a, b, c = (_fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
+               for _ in range(3))
+    real_lock = process_lock.process_lock
+    downloads = []
+
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        version = '"v3"' if downloads else '"v2"'
+        if request.headers.get("If-None-Match") == version:
+            return 304, {}, b""
+        if downloads:  # worker C's PUT /model is recorded while v3 downloads
+            shared = c.ctx.shared_model
+            shared.record_choice(tmp_path / "y.tar", None, record=shared.recorded())
+        downloads.append(version)
+        return 200, {"ETag": version}, archive
+
+    async def main(url: str) -> None:
+        monkeypatch.setattr(process_lock, "process_lock", _record_lock_refused(real_lock))
+        await model_server.keep_pulling(
+            a, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+        monkeypatch.setattr(process_lock, "process_lock", real_lock)
+        await model_server.keep_pulling(  # B takes A's first pull, which is told now
+            b, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+        a_server = model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None)
+        await model_server.keep_pulling(a, a_server)
+        await model_server.keep_pulling(
+            b, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+
+    with StubHttpServer(answer, path="/bot.tar") as host:
+        asyncio.run(main(host.url))
+    assert downloads == ['"v2"', '"v3"']  # B downloaded neither
+    assert b.ctx.model_file == tmp_path / "y.tar"
+    assert b.ctx.shared_model.recorded()["model_file"] == str(tmp_path / "y.tar")
 
 
 # --- temporary record files left by killed processes --------------------------------------
