@@ -52,7 +52,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "intent")
     parser.add_argument("-p", "--port", type=port_number, default=DEFAULT_PORT, metavar="PORT",
                         help="where the story graph of the session is served, at "
-                             f"http://localhost:PORT{PAGE} (default: {DEFAULT_PORT}, as Rasa)")
+                             f"http://localhost:PORT{PAGE} (default: {DEFAULT_PORT}, Rasa's "
+                             "address; Rasa's own --port names its server's port, the graph "
+                             "one above)")
     parser.add_argument("--skip-visualization", action="store_true",
                         help="serve no story graph")
 

@@ -27,9 +27,10 @@ from dialogflowlite.shared.tracker import applied_events
 
 logger = logging.getLogger(__name__)
 
-#: the page's path on the server, and the server's default port, as in Rasa
+#: the page's path on the server, and the server's default port, as in Rasa (one above
+#: its HTTP server's 5005)
 PAGE = "/visualization.html"
-DEFAULT_PORT = 5005
+DEFAULT_PORT = 5006
 #: more story paths than this are left out of the page (Rasa's limit): the graph
 #: would be too large to follow a conversation in
 MAX_TRAINING_STORIES = 200

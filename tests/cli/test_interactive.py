@@ -472,3 +472,12 @@ def test_a_port_in_use_leaves_the_page_out_and_the_session_goes_on(project: Path
     assert main(["interactive", "--project", str(project), "-m", str(project / "models"),
                  "--skip-visualization"]) == 0
     assert "story graph" not in capsys.readouterr().out
+
+
+def test_the_story_graph_is_served_where_rasa_serves_it_unless_a_port_is_given() -> None:
+    # Rasa's interactive serves its HTTP server on 5005 and the graph one port above
+    from dialogflowlite.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["interactive"]).port == 5006
+    assert parser.parse_args(["interactive", "-p", "7000"]).port == 7000
