@@ -123,8 +123,9 @@ class JointTransformerClassifier(IntentSlotClassifier):
         "tag_scheme": "bio",
         # tag only entities that the predicted intent's training examples carry
         "restrict_entities_to_intent": False,
-        # cut a predicted entity in two at a comma between its words (Rasa's setting):
-        # true, false, or per entity type ({address: false}; other types are cut)
+        # cut a predicted entity in two at a comma or semicolon between its words, or
+        # a Chinese or Japanese list separator (，、；) (Rasa's setting): true, false,
+        # or per entity type ({address: false}; other types are cut)
         "split_entities_by_comma": True,
         "intent_classification": True,
         "entity_recognition": True,
