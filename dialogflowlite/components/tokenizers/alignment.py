@@ -46,7 +46,8 @@ JOINABLE_GAP_CHARACTERS = frozenset(" ,.;")
 LIST_SEPARATORS = frozenset({",", ";"})
 #: the list separators of Chinese and Japanese (full-width comma and semicolon,
 #: ideographic comma): never part of a word, so they cut with or without spaces
-FULL_WIDTH_SEPARATORS = frozenset({"\uff0c", "\u3001", "\uff1b"})
+FULL_WIDTH_COMMA = "\uff0c"
+FULL_WIDTH_SEPARATORS = frozenset({FULL_WIDTH_COMMA, "\u3001", "\uff1b"})
 _ROLE = "#role="
 _GROUP = "#group="
 
@@ -258,18 +259,22 @@ def _pieces_between_separators(text: str, tokens: Sequence[Token], first: int,
 def _cuts_at(text: str, before: Token, mark: Token, after: Token) -> bool:
     """Whether ``mark``, a token between ``before`` and ``after``, cuts an entity there.
 
-    A full-width separator always does. One of :data:`LIST_SEPARATORS` does where a
+    A full-width separator does, but for a full-width comma between two digits
+    (``10，000``, as ``1,000``). One of :data:`LIST_SEPARATORS` does where a
     space stands beside it, as Rasa's tokenizer drops it there and its extractors cut
     where two words are more than one character apart; inside a word (``1,000``) it
     cuts nothing. Between Chinese or Japanese characters, which no space separates,
     it cuts too (``北京,上海``).
     """
     kind = text[mark.start : mark.end]
+    touching = after.start - before.end <= MAX_GAP_IN_ENTITY
     if kind in FULL_WIDTH_SEPARATORS:
-        return True
+        # but a full-width comma between digits groups a number's thousands (10，000)
+        return not (kind == FULL_WIDTH_COMMA and touching and text[before.end - 1].isdigit()
+                    and text[after.start].isdigit())
     if kind not in LIST_SEPARATORS:
         return False
-    if after.start - before.end <= MAX_GAP_IN_ENTITY:
+    if touching:
         return _is_cjk(text[before.end - 1]) or _is_cjk(text[after.start])
     return True
 

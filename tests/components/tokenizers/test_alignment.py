@@ -230,6 +230,20 @@ def test_chinese_split_into_characters_by_the_whitespace_tokenizer_gives_whole_i
         ("北京", 3, 5), ("上海", 6, 8), ("广州", 9, 11)]
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\u603b\u4ef710\uff0c000\u5143", ["10\uff0c000\u5143"]),  # thousands: one amount
+    ("1\u30012\u30013", ["1", "2", "3"]),  # an ideographic comma always lists
+])
+def test_a_full_width_comma_between_digits_groups_thousands(text: str,
+                                                            expected: list[str]) -> None:
+    from dialogflowlite.components.tokenizers.whitespace import WhitespaceTokenizer
+
+    tokens = WhitespaceTokenizer().tokenize(text)
+    first = next(i for i, t in enumerate(tokens) if t.text[0].isdigit())
+    tags = ["O"] * first + ["B-amount"] + ["I-amount"] * (len(tokens) - first - 1)
+    assert [e.value for e in entities_from_bio(text, tokens, tags)] == expected
+
+
 def test_a_chinese_list_separator_at_an_entity_s_edge_is_dropped() -> None:
     text = "去，北京、"
     decoded = entities_from_bio(text, words(text), ["O", "B-city", "I-city", "I-city", "I-city"])
