@@ -192,6 +192,12 @@ def test_no_prompt_creates_and_trains_an_initial_model_as_rasa_init(trained_temp
          "at 7", "asdfgh", "qwerty uiop"])
     assert [m.intent for m in parsed] == [*["inform"] * 3, *["inform_time"] * 2,
                                           "nlu_fallback", "nlu_fallback"]
+    # a meal or a part of the day is a time ("for lunch" was taken whole as the number
+    # of people); a number with a time is `inform`, also written short ("5 at 9" tied
+    # the two intents, and the bot asked to rephrase)
+    parsed = NluPipeline.load(models[0]).parse_batch(
+        ["for lunch", "tonight", "5 at 9", "8pm for 4"])
+    assert [m.intent for m in parsed] == ["inform_time", "inform_time", "inform", "inform"]
     # and the trained bot passes every test story of the template, end to end
     assert main(["test", "--project", str(project), "--fail-on-prediction-errors"]) == 0
     report = json.loads((project / "results" / "story_report.json").read_text(encoding="utf-8"))
@@ -375,7 +381,7 @@ def test_the_new_project_loads_strictly_with_the_expected_counts(template_projec
     assert project.format_versions == ["3.1"]
     assert project.counts() == {
         "intents": 13,
-        "examples": 247,
+        "examples": 254,
         "entities": 2,
         "slots": 2,
         "forms": 1,
