@@ -310,7 +310,9 @@ class ModelServer:
         switch leaves no record that would make the others skip the model. A
         model ``switch`` fails on is deleted (it must not be the newest file at
         the next start) and the error raised; its ETag is kept, so the same
-        model is not downloaded again. A downloaded model that ``switch`` drops
+        model is not downloaded again (but for the file of another worker's pull
+        that it could not record as a choice: that worker serves it, so it stays,
+        and the next pull tries it again). A downloaded model that ``switch`` drops
         (a newer model choice was made while it loaded) is deleted too, and its
         pull recorded.
         """
@@ -321,24 +323,43 @@ class ModelServer:
             self.taken_from_another_worker = False
             record = self._read_record()
             if take and record is not None and record["etag"] != self.etag:
+                etag = self.etag
                 taken = self._take(record, current)
                 if self.taken_from_another_worker:
                     return taken
-                if taken is not None:  # an earlier server's pull, which this worker takes
-                    return await self._switch_and_record(taken, switch, downloaded=False)
+                if taken is not None:  # an earlier server's pull, or another worker's that
+                    # it could not record as a choice, which this worker takes
+                    return await self._switch_to_taken(taken, switch, etag,
+                                                       of_this_run=record["run"] == self.run_id)
             pulled = await self._download(current)
             if pulled is None:
                 if current is not None and record is not None and self.etag and \
                         self.etag != record["etag"] and self.folder / record["file"] == current:
                     # the same bytes under a new ETag: recorded, so that no worker asks
-                    # with the old one again (and downloads the whole model for nothing)
-                    self._record(current)
+                    # with the old one again (and downloads the whole model for nothing);
+                    # a pull the others were not told of stays so
+                    self._record(current, told=record["told"], after=record["after"])
                 return None
             return await self._switch_and_record(pulled, switch, downloaded=True)
 
+    async def _switch_to_taken(self, taken: Path,
+                               switch: Callable[[Path], Awaitable[Any]] | None,
+                               etag: str | None, *, of_this_run: bool) -> Path:
+        """Switch to the file of an earlier pull (:meth:`_take`). A switch that fails on the
+        pull of another worker of this run, which serves the file, neither deletes it nor
+        keeps its ETag: a load that failed here (memory, a cancel) is tried again at the
+        next pull, and the other workers can still take the file."""
+        try:
+            return await self._switch_and_record(taken, switch, downloaded=False,
+                                                 keep_on_failure=of_this_run)
+        except BaseException:
+            if of_this_run and not self._serves(taken):
+                self.etag = etag
+            raise
+
     async def _switch_and_record(self, pulled: Path,
                                  switch: Callable[[Path], Awaitable[Any]] | None, *,
-                                 downloaded: bool) -> Path:
+                                 downloaded: bool, keep_on_failure: bool = False) -> Path:
         untold_before = self._untold()
         if switch is not None:
             try:
@@ -347,7 +368,7 @@ class ModelServer:
                 # a PUT whose client hung up) that may come after the switch
                 if self._serves(pulled):
                     self._record(pulled, told=self._untold() == untold_before)
-                else:
+                elif not keep_on_failure:
                     pulled.unlink(missing_ok=True)
                 raise
             if downloaded and not self._serves(pulled):
@@ -378,14 +399,15 @@ class ModelServer:
         served = self.serving() if self.serving is not None else None
         return served is not None and Path(served) == pulled
 
-    def _record(self, pulled: Path, *, told: bool = True) -> None:
+    def _record(self, pulled: Path, *, told: bool = True, after: int | None = None) -> None:
         """Record the pull of ``pulled`` (its switch is done); ``told``: whether its
-        choice reached the other workers. A record that cannot be written is a
+        choice reached the other workers (if not, ``after``: the last choice its worker
+        knew of, by default this one's). A record that cannot be written is a
         warning: the model is served and its choice published already."""
         if not self.etag:
             return
         try:
-            self._write_record(pulled, told)
+            self._write_record(pulled, told, after)
         except OSError as e:
             logger.warning("the pull of %s cannot be recorded, so other workers may "
                            "download it again: writing %s failed: %s", pulled.name,
@@ -403,15 +425,16 @@ class ModelServer:
             return None
         return record if record["url"] == self.url else None
 
-    def _write_record(self, pulled: Path, told: bool) -> None:
+    def _write_record(self, pulled: Path, told: bool, after: int | None = None) -> None:
         # a switch the other workers were not told of says so, with the last choice
         # this worker knew of as it switched: they switch to its file themselves (a
         # recorded choice naming it never comes) unless a newer choice was recorded
         record = {"etag": self.etag, "file": pulled.name, "time": time.time(),
                   "url": self.url, "run": self.run_id}
         if not told:
-            known = self.known_choice() if self.known_choice is not None else 0
-            record.update(told=False, after=known)
+            if after is None:
+                after = self.known_choice() if self.known_choice is not None else 0
+            record.update(told=False, after=after)
         (self.folder / PULL_RECORD).write_text(json.dumps(record), encoding="utf-8")
 
     def _newest(self) -> int:

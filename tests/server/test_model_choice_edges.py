@@ -527,12 +527,60 @@ def test_a_change_recorded_after_a_pull_the_others_were_not_told_of_wins(
     assert b.ctx.shared_model.recorded()["model_file"] == str(tmp_path / "x.tar")
 
 
-def test_a_pull_dropped_for_a_newer_choice_is_told_after_an_earlier_untold_one(
+def test_a_dropped_pull_is_told_whatever_an_earlier_choice_of_its_worker_was(
         tmp_path: Path, monkeypatch) -> None:
-    """Worker A could not record an earlier pull as a choice. Its next pull is dropped
-    for a choice recorded while it downloaded, which A records no choice for: its pull
-    record says the others know (the earlier failure said they did not, so worker B
-    downloaded the model again and recorded it over the newer choice)."""
+    """Worker A, one of whose earlier choices was not told, takes an earlier server's
+    pull; before its switch runs it follows worker C's ``PUT /model``, so the switch is
+    dropped and records no choice. Its pull record says the others know: worker B keeps
+    the PUT (the earlier failure marked the pull untold, and B switched to its file,
+    undoing the PUT)."""
+    import time
+
+    from dialogflowlite.server import model_server, models
+
+    _loads_without_models(monkeypatch)
+    old = tmp_path / "old.tar"
+    old.write_bytes(b"old model")
+    earlier = tmp_path / "pulled-0.tar"
+    earlier.write_bytes(b"model v1")
+    url = "https://models.example.com/bot.tar"
+    (tmp_path / ".pulled.json").write_text(json.dumps({
+        "etag": '"v1"', "file": earlier.name, "time": time.time(), "url": url,
+        "run": "an earlier run"}))
+    a, b, c = (_fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
+               for _ in range(3))
+    a.ctx.shared_model.untold_choices = 1
+
+    async def main() -> None:
+        await models.follow_shared_choice(a)
+        mark = models.choice_mark(a)
+        await models.swap_model(c, str(tmp_path / "y.tar"))
+
+        async def switch(pulled: Path) -> None:
+            await models.follow_shared_choice(a)  # a request of A follows the PUT first
+            await models.swap_model(a, str(pulled), since=mark)
+
+        server = model_server.share_pulls(
+            a, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=100.0))
+        await server.pull(a.ctx.model_file, switch=switch)
+        unchanged = model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None)
+
+        async def not_modified(current: Path | None) -> None:
+            return None
+
+        unchanged._download = not_modified
+        await model_server.keep_pulling(b, model_server.share_pulls(b, unchanged))
+
+    asyncio.run(main())
+    assert a.ctx.model_file == b.ctx.model_file == tmp_path / "y.tar"
+
+
+def test_the_same_bytes_under_a_new_etag_keep_a_pull_untold(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    """A pull the others were not told of, sent again with the same bytes under a new
+    ETag: the rewritten pull record still says they were not told, so worker B switches
+    to the file (the record said told, and B waited for a recorded choice that never
+    came)."""
     from serving_helpers import StubHttpServer
 
     from dialogflowlite.server import model_server, process_lock
@@ -541,38 +589,86 @@ def test_a_pull_dropped_for_a_newer_choice_is_told_after_an_earlier_untold_one(
     archive = _model_archive()
     old = tmp_path / "old.tar"
     old.write_bytes(b"old model")
+    a, b = (_fake_worker(tmp_path, model_file=old, agent="agent of old.tar") for _ in range(2))
+    real_lock = process_lock.process_lock
+    sent = []
+
+    def answer(request: Any) -> tuple[int, dict, bytes]:
+        etag = '"v2b"' if sent else '"v2"'
+        if request.headers.get("If-None-Match") == etag:
+            return 304, {}, b""
+        sent.append(etag)
+        return 200, {"ETag": etag}, archive
+
+    async def main(url: str) -> None:
+        a_server = model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None)
+        monkeypatch.setattr(process_lock, "process_lock", _record_lock_refused(real_lock))
+        await model_server.keep_pulling(a, a_server)
+        monkeypatch.setattr(process_lock, "process_lock", real_lock)
+        await model_server.keep_pulling(a, a_server)  # the same bytes, tagged "v2b"
+        await model_server.keep_pulling(
+            b, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+
+    with StubHttpServer(answer, path="/bot.tar") as host:
+        asyncio.run(main(host.url))
+    assert sent == ['"v2"', '"v2b"']
+    assert json.loads((tmp_path / ".pulled.json").read_text())["etag"] == '"v2b"'
+    assert b.ctx.model_file == a.ctx.model_file != old
+
+
+def test_a_failed_switch_to_another_workers_untold_pull_keeps_its_file(
+        tmp_path: Path, monkeypatch) -> None:
+    """Worker B's switch to the file of A's untold pull fails once (a load error): the
+    file A serves stays, and B tries again at its next pull (B deleted the file, and kept
+    its ETag: neither B nor C switched to it ever)."""
+    from serving_helpers import StubHttpServer
+
+    from dialogflowlite.errors import ModelLoadError
+    from dialogflowlite.server import model_server, models, process_lock
+
+    _loads_without_models(monkeypatch)
+    archive = _model_archive()
+    old = tmp_path / "old.tar"
+    old.write_bytes(b"old model")
     a, b, c = (_fake_worker(tmp_path, model_file=old, agent="agent of old.tar")
                for _ in range(3))
     real_lock = process_lock.process_lock
-    downloads = []
+    load = models.load_server_agent
+    failing = {"on": False}
+
+    def flaky(config: Any, model_file: Path, stores: Any) -> Any:
+        if failing["on"]:
+            raise ModelLoadError("out of memory")
+        return load(config, model_file, stores)
+
+    monkeypatch.setattr(models, "load_server_agent", flaky)
 
     def answer(request: Any) -> tuple[int, dict, bytes]:
-        version = '"v3"' if downloads else '"v2"'
-        if request.headers.get("If-None-Match") == version:
+        if request.headers.get("If-None-Match") == '"v2"':
             return 304, {}, b""
-        if downloads:  # worker C's PUT /model is recorded while v3 downloads
-            shared = c.ctx.shared_model
-            shared.record_choice(tmp_path / "y.tar", None, record=shared.recorded())
-        downloads.append(version)
-        return 200, {"ETag": version}, archive
+        return 200, {"ETag": '"v2"'}, archive
 
     async def main(url: str) -> None:
         monkeypatch.setattr(process_lock, "process_lock", _record_lock_refused(real_lock))
         await model_server.keep_pulling(
             a, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
         monkeypatch.setattr(process_lock, "process_lock", real_lock)
-        await model_server.keep_pulling(  # B takes A's first pull, which is told now
-            b, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
-        a_server = model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None)
-        await model_server.keep_pulling(a, a_server)
+        b_server = model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None)
+        failing["on"] = True
+        await model_server.keep_pulling(b, b_server)
+        assert a.ctx.model_file.is_file()
+        assert b.ctx.model_file == old
+        failing["on"] = False
+        await model_server.keep_pulling(b, b_server)  # the next pull, the same server
         await model_server.keep_pulling(
-            b, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+            c, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
+        for worker in (a, b, c):
+            await models.follow_shared_choice(worker)
 
     with StubHttpServer(answer, path="/bot.tar") as host:
         asyncio.run(main(host.url))
-    assert downloads == ['"v2"', '"v3"']  # B downloaded neither
-    assert b.ctx.model_file == tmp_path / "y.tar"
-    assert b.ctx.shared_model.recorded()["model_file"] == str(tmp_path / "y.tar")
+    assert a.ctx.model_file.is_file()
+    assert b.ctx.model_file == c.ctx.model_file == a.ctx.model_file != old
 
 
 # --- temporary record files left by killed processes --------------------------------------

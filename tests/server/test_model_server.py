@@ -327,7 +327,7 @@ def test_a_pull_record_that_cannot_be_written_does_not_fail_the_switch(
     app = _pulling_app()
     server = share_pulls(app, ModelServer.from_config({"url": host.url}, tmp_path))
 
-    def full_disk(pulled: Path, told: bool) -> None:
+    def full_disk(pulled: Path, told: bool, after: int | None = None) -> None:
         raise OSError("no space left on device")
 
     monkeypatch.setattr(server, "_write_record", full_disk)
