@@ -173,7 +173,7 @@ def test_interactive_options(capsys) -> None:
         main(["interactive", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--skip-visualization serve no story graph" in help_text
-    assert "http://localhost:PORT/visualization.html (default: 5005, as Rasa)" in help_text
+    assert "http://localhost:PORT/visualization.html (default: 5006, Rasa's address;" in help_text
     assert parse("interactive", "-p", "6001").port == 6001
     assert "--e2e write the stories in the end-to-end format" in help_text
 
