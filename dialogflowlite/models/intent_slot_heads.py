@@ -113,7 +113,7 @@ class IntentSlotHeads(nn.Module):
         # batch, not per sequence: each call waits for the interpreter lock in a server)
         width = probs.shape[1]
         chosen = torch.tensor([path + [0] * (width - len(path)) for path in paths],
-                              dtype=torch.long).reshape(len(paths), width)
+                              dtype=torch.long, device=probs.device).reshape(len(paths), width)
         picked = probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1).tolist()
         confidences = [row[: len(path)] for row, path in zip(picked, paths, strict=True)]
         return paths, confidences

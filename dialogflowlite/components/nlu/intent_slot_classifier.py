@@ -360,7 +360,10 @@ class IntentSlotClassifier(NluComponent):
         from dialogflowlite.training.loop import move_to
 
         assert self.model is not None
-        batch = move_to(self._collate(items), self._device or torch.device("cpu"))
+        # the model's own device: during training (the held-out scores) it is
+        # the training device, which may be a GPU
+        device = self._device or next(self.model.parameters(), torch.empty(0)).device
+        batch = move_to(self._collate(items), device)
         tags_by_intent = self._tags_by_intent()
         if tags_by_intent is not None and intent is not None:
             tags_by_intent = tags_by_intent[intent].expand_as(tags_by_intent)

@@ -1,0 +1,55 @@
+"""Training on a GPU: the held-out scores, parsing and saving work with the model there.
+
+Skipped where torch sees no CUDA device; the rest of the suite trains on the CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_encoder import parse, toy_training_data
+
+from dialogflowlite.artifact import ComponentStorage
+from dialogflowlite.components.base import NluContext
+from dialogflowlite.components.nlu.joint_transformer import JointTransformerClassifier
+from dialogflowlite.components.nlu.scratch_transformer import ScratchTransformerClassifier
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+SETTINGS = {"epochs": 40, "batch_size": 8, "device": "cuda", "use_crf": True,
+            "restrict_entities_to_intent": True, "patience": 0}
+
+
+def _gold(data) -> list[tuple[str | None, list[tuple]]]:
+    return [(m.intent, [(e.entity, e.start, e.end) for e in m.entities]) for m in data.examples]
+
+
+def _found(messages) -> list[tuple[str | None, list[tuple]]]:
+    return [(m.intent, [(e.entity, e.start, e.end) for e in m.entities]) for m in messages]
+
+
+@pytest.mark.parametrize("kind", ["pretrained", "scratch"])
+def test_trains_on_the_gpu_with_held_out_scores_and_saves_for_the_cpu(
+    kind: str, tiny_model: Path, tmp_path: Path
+) -> None:
+    data = toy_training_data()
+    if kind == "pretrained":
+        component = JointTransformerClassifier({
+            "model": str(tiny_model), "learning_rate": 3e-3, "freeze_embeddings": False,
+            "head_learning_rate_factor": 1.0, **SETTINGS})
+    else:
+        component = ScratchTransformerClassifier(SETTINGS)
+    # the training data itself as the held-out part: scored on the GPU after each epoch
+    component.fit(data, NluContext(progress=False, seed=3), held_out=data)
+    assert next(component.model.parameters()).device.type == "cuda"
+    assert component.fit_result.best_score is not None
+    on_gpu = parse(component, [m.text for m in data.examples])
+    assert _found(on_gpu) == _gold(data)
+
+    storage = ComponentStorage(tmp_path / "classifier")
+    component.persist(storage)
+    loaded = type(component).load(component.config, storage)
+    assert next(loaded.model.parameters()).device.type == "cpu"
+    assert _found(parse(loaded, [m.text for m in data.examples])) == _found(on_gpu)
