@@ -8,6 +8,7 @@ do not fit in the cache often does fit once quantized.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -39,6 +40,10 @@ def quantize_linear_layers(model: Any, *, inplace: bool = False) -> Any:
         if isinstance(module, torch.nn.Linear)
         and not any(name.startswith(f"{prefix}.") for prefix in kept)
     }
+    if not inplace:
+        # copied here, not by quantize_dynamic: moving to the CPU first would move
+        # the caller's model (one trained on a GPU) along with it
+        model, inplace = copy.deepcopy(model), True
     with warnings.catch_warnings():
         # the eager quantization API is marked for migration; it still works
         warnings.simplefilter("ignore")

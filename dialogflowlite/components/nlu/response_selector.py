@@ -54,8 +54,6 @@ from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Message
 from dialogflowlite.shared.training_data import TrainingData
 
 if TYPE_CHECKING:
-    import torch
-
     from dialogflowlite.artifact import ComponentStorage
     from dialogflowlite.models.response_selector import ResponseSelectorModel
 
@@ -168,7 +166,6 @@ class ResponseSelector(NluComponent):
         self.tokenizer: Any = None
         self.vocabulary: WordNgramVocabulary | None = None
         self.fit_result: Any = None
-        self._device: torch.device | None = None
         self._inference_only = False
         self._rng = random.Random(0)
 
@@ -294,7 +291,6 @@ class ResponseSelector(NluComponent):
             lengths=[self._length(i) for i in items],
         )
         self.model.to(next(trained.parameters()).device).eval()
-        self._device = next(self.model.parameters()).device
         if context.quantize:
             # weights are saved in full precision; the saved config asks for int8 at load
             self.config["quantize"] = True
@@ -478,7 +474,8 @@ class ResponseSelector(NluComponent):
                 message.response_selector = self._merged(message, self._no_selection())
         messages = wanted
         size = int(self.config["inference_batch_size"])
-        device = self._device or torch.device("cpu")
+        # the model's own device (the training device right after training)
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         for start in range(0, len(messages), size):
             chunk = messages[start : start + size]
             items = self._items(chunk, with_labels=False)
@@ -566,7 +563,6 @@ class ResponseSelector(NluComponent):
         cls, config: dict[str, Any], storage: ComponentStorage, quantize: bool = False
     ) -> ResponseSelector:
         """Rebuild the trained selector from its files."""
-        import torch
 
         from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
         from dialogflowlite.models.response_selector import (
@@ -605,14 +601,10 @@ class ResponseSelector(NluComponent):
             # frozen weights equal to another loaded component's are held once
             share_identical_weights(model)
         component.model = model
-        component._device = torch.device("cpu")
         if quantize or component.config["quantize"]:
             component._quantize()
         return component
 
     def _quantize(self) -> None:
-        import torch
-
         assert self.model is not None
         self.model = quantize_linear_layers(self.model, inplace=True)
-        self._device = torch.device("cpu")

@@ -53,3 +53,46 @@ def test_trains_on_the_gpu_with_held_out_scores_and_saves_for_the_cpu(
     loaded = type(component).load(component.config, storage)
     assert next(loaded.model.parameters()).device.type == "cpu"
     assert _found(parse(loaded, [m.text for m in data.examples])) == _found(on_gpu)
+
+
+SELECTOR_ROWS = [
+    ("faq/ask_price", "how much does it cost"), ("faq/ask_price", "what is the price"),
+    ("faq/ask_hours", "when are you open"), ("faq/ask_hours", "what are your opening hours"),
+    ("chitchat/ask_name", "what is your name"), ("chitchat/ask_name", "who are you"),
+    ("greet", "hello"),
+]
+
+
+def _selected(messages) -> list[str]:
+    return [m.response_selector["default"]["response"]["intent_response_key"] for m in messages]
+
+
+@pytest.mark.parametrize("encoder", ["scratch", "frozen", "fine_tuned"])
+def test_response_selector_trains_on_the_gpu_and_saves_for_the_cpu(
+    encoder: str, tiny_model: Path, tmp_path: Path
+) -> None:
+    from dialogflowlite.components.nlu.response_selector import ResponseSelector
+    from dialogflowlite.components.tokenizers.alignment import simple_tokens
+    from dialogflowlite.shared.message import Message
+    from dialogflowlite.shared.training_data import TrainingData
+
+    data = TrainingData(examples=[Message(text=t, intent=i, tokens=simple_tokens(t))
+                                  for i, t in SELECTOR_ROWS])
+    settings = {"epochs": 60, "learning_rate": 1e-2, "batch_size": 8, "patience": 0,
+                "device": "cuda"}
+    if encoder == "scratch":
+        settings.update(hidden_size=32, num_heads=2, ff_size=64, head_size=32)
+    else:
+        settings.update(model=str(tiny_model), fine_tune=encoder == "fine_tuned")
+    component = ResponseSelector(settings)
+    component.fit(data, NluContext(progress=False, seed=3), held_out=data)
+    assert next(component.model.parameters()).device.type == "cuda"
+    texts = [t for i, t in SELECTOR_ROWS if "/" in i]
+    on_gpu = _selected(parse(component, texts))
+    if encoder == "scratch":
+        assert on_gpu == [i for i, _ in SELECTOR_ROWS if "/" in i]
+
+    storage = ComponentStorage(tmp_path / "selector")
+    component.persist(storage)
+    loaded = ResponseSelector.load(component.config, storage)
+    assert _selected(parse(loaded, texts)) == on_gpu
