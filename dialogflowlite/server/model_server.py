@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dialogflowlite.errors import ConfigError
+from dialogflowlite.server.left_files import delete_left_files
 from dialogflowlite.server.process_lock import process_lock
 
 if TYPE_CHECKING:
@@ -169,20 +170,10 @@ def remove_left_downloads(folder: Path) -> list[Path]:
     its file and claims its name: none of them then belongs to a live download,
     in any worker or server on this folder.
     """
-    removed = []
     left = [*(path for path in folder.glob(f"{PULLED_PREFIX}-*{PARTIAL_SUFFIX}")
               if _DOWNLOAD_PARTIAL.fullmatch(path.name)),
             *folder.glob(f"{PULLED_PREFIX}-*{CLAIM_SUFFIX}")]
-    for path in left:
-        try:
-            path.unlink()
-        except OSError:  # gone meanwhile, or (Windows) still open in a process
-            continue
-        removed.append(path)
-    if removed:
-        logger.info("deleted %s, left by downloads that never finished",
-                    ", ".join(sorted(p.name for p in removed)))
-    return removed
+    return delete_left_files(left, "downloads that never finished")
 
 
 def claim_pulled_name(downloaded: Path) -> Path:

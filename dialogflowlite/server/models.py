@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ModelLoadError
+from dialogflowlite.server.left_files import delete_left_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -738,20 +739,10 @@ def remove_left_record_writes(folder: Path) -> list[Path]:
     file whose process no longer runs, or older than :data:`LEFT_WRITE_AGE`,
     is deleted: never one a live worker is writing.
     """
-    removed = []
-    for path in folder.glob(".served*.json.*"):
-        written_by = _LEFT_WRITE.fullmatch(path.name)
-        if written_by is None or not _left(path, int(written_by.group(1))):
-            continue
-        try:
-            path.unlink()
-        except OSError:  # gone meanwhile, or (Windows) still open in a process
-            continue
-        removed.append(path)
-    if removed:
-        logger.info("deleted %s, left by processes that stopped while they wrote the "
-                    "model choice", ", ".join(sorted(p.name for p in removed)))
-    return removed
+    left = [path for path in folder.glob(".served*.json.*")
+            if (written_by := _LEFT_WRITE.fullmatch(path.name)) is not None
+            and _left(path, int(written_by.group(1)))]
+    return delete_left_files(left, "processes that stopped while they wrote the model choice")
 
 
 def _left(path: Path, pid: int) -> bool:
