@@ -320,16 +320,20 @@ class ModelServer:
                     return taken
                 if taken is not None:  # an earlier server's pull, or another worker's that
                     # it could not record as a choice, which this worker takes
+                    # a one-process server has no run id: every earlier pull is another run's
+                    of_this_run = self.run_id is not None and record["run"] == self.run_id
                     return await self._switch_to_taken(taken, switch, etag,
-                                                       of_this_run=record["run"] == self.run_id)
+                                                       of_this_run=of_this_run)
             pulled = await self._download(current)
             if pulled is None:
                 if current is not None and record is not None and self.etag and \
                         self.etag != record["etag"] and self.folder / record["file"] == current:
                     # the same bytes under a new ETag: recorded, so that no worker asks
                     # with the old one again (and downloads the whole model for nothing);
-                    # a pull the others were not told of stays so
-                    self._record(current, told=record["told"], after=record["after"])
+                    # a pull the others were not told of stays so; one of an earlier run
+                    # counts as told (its `after` numbers that run's choices, not this one's)
+                    self._record(current, told=record["told"] or record["run"] != self.run_id,
+                                 after=record["after"])
                 return None
             return await self._switch_and_record(pulled, switch, downloaded=True)
 

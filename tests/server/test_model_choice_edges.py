@@ -660,6 +660,7 @@ def test_a_failed_switch_to_another_workers_untold_pull_keeps_its_file(
         assert b.ctx.model_file == old
         failing["on"] = False
         await model_server.keep_pulling(b, b_server)  # the next pull, the same server
+        assert b.ctx.model_file == a.ctx.model_file  # it tried again, and switched
         await model_server.keep_pulling(
             c, model_server.ModelServer(url, tmp_path, wait_time_between_pulls=None))
         for worker in (a, b, c):

@@ -233,6 +233,30 @@ def test_a_recent_pull_of_an_earlier_server_becomes_this_workers_pull(
     assert record["run"] == "this-run" and record["etag"] == '"v0"'
 
 
+def test_an_earlier_one_process_servers_pull_that_fails_to_load_is_deleted(
+        tmp_path: Path, host: ModelHost) -> None:
+    """A one-process server has no run id, nor had the earlier one whose recent pull it
+    takes: that pull belongs to no worker of this run, so a switch that fails on it
+    deletes the file and keeps its ETag, as for a download of its own."""
+    import time
+
+    from dialogflowlite.server.model_server import share_pulls
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _pull_record(folder, url=host.url, run=None, time=time.time())
+    server = share_pulls(_pulling_app(), ModelServer.from_config({"url": host.url}, tmp_path))
+    assert server.run_id is None
+
+    async def failing_switch(pulled: Path) -> None:
+        raise RuntimeError("not a model")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(server.pull(None, switch=failing_switch))
+    assert not (folder / "pulled-20260101-000000.tar").exists()
+    assert server.etag == '"v0"' and host.requests == []
+
+
 def test_a_pull_from_another_model_server_is_not_taken(tmp_path: Path,
                                                        host: ModelHost) -> None:
     import time
@@ -270,6 +294,30 @@ def test_the_same_model_under_a_new_etag_is_downloaded_once(
         assert pulls == [None, None, None]
         assert host.if_none_match == ['"v0"', '"v1"', '"v1"']
     assert json.loads((folder / ".pulled.json").read_text())["etag"] == '"v1"'
+
+
+def test_an_earlier_runs_untold_pull_under_a_new_etag_counts_as_told(
+        tmp_path: Path, other_model: Path) -> None:
+    """The served bytes come back under a new ETag while the record is an earlier run's
+    untold pull: its ``after`` numbered that run's choices, so the rewritten record of
+    this run says told (the other workers follow this run's choices instead)."""
+    import json
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    current = folder / "pulled-20260101-000000.tar"
+    shutil.copy(other_model, current)
+    with ModelHost(other_model.read_bytes(), etag='"v1"') as host:
+        (folder / ".pulled.json").write_text(json.dumps(
+            {"etag": '"v0"', "file": current.name, "time": 1.0, "run": "earlier-run",
+             "url": host.url, "told": False, "after": 5}))
+        server = ModelServer.from_config({"url": host.url}, tmp_path)
+        server.run_id, server.etag = "this-run", '"v0"'
+        assert asyncio.run(server.pull(current, take=False)) is None
+    record = json.loads((folder / ".pulled.json").read_text())
+    # a told pull's record carries no told/after fields
+    assert record["etag"] == '"v1"' and record["run"] == "this-run"
+    assert "told" not in record and "after" not in record
 
 
 def _pulling_app() -> Any:
