@@ -259,8 +259,8 @@ def _pieces_between_separators(text: str, tokens: Sequence[Token], first: int,
 def _cuts_at(text: str, before: Token, mark: Token, after: Token) -> bool:
     """Whether ``mark``, a token between ``before`` and ``after``, cuts an entity there.
 
-    A full-width separator does, but for a full-width comma between two digits
-    (``10，000``, as ``1,000``). One of :data:`LIST_SEPARATORS` does where a
+    A full-width separator does, but for a full-width comma that groups a number's
+    thousands (``10，000``, as ``1,000``). One of :data:`LIST_SEPARATORS` does where a
     space stands beside it, as Rasa's tokenizer drops it there and its extractors cut
     where two words are more than one character apart; inside a word (``1,000``) it
     cuts nothing. Between Chinese or Japanese characters, which no space separates,
@@ -269,14 +269,26 @@ def _cuts_at(text: str, before: Token, mark: Token, after: Token) -> bool:
     kind = text[mark.start : mark.end]
     touching = after.start - before.end <= MAX_GAP_IN_ENTITY
     if kind in FULL_WIDTH_SEPARATORS:
-        # but a full-width comma between digits groups a number's thousands (10，000)
-        return not (kind == FULL_WIDTH_COMMA and touching and text[before.end - 1].isdigit()
-                    and text[after.start].isdigit())
+        # but a full-width comma that groups a number's thousands (10，000) does not
+        return not (kind == FULL_WIDTH_COMMA and touching
+                    and _groups_thousands(text, before.end, after.start))
     if kind not in LIST_SEPARATORS:
         return False
     if touching:
         return _is_cjk(text[before.end - 1]) or _is_cjk(text[after.start])
     return True
+
+
+_DIGITS_BEFORE_GROUP = re.compile(r"(?<![0-9])[0-9]{1,3}$")
+_GROUP_OF_THREE = re.compile(r"[0-9]{3}(?![0-9])")
+
+
+def _groups_thousands(text: str, before_end: int, after_start: int) -> bool:
+    """Whether a comma between ``before_end`` and ``after_start`` groups thousands: one
+    to three digits before it, exactly three after (``10，000``, ``1，000，000``; not
+    ``1，2，3`` or two phone numbers)."""
+    return (_DIGITS_BEFORE_GROUP.search(text, 0, before_end) is not None
+            and _GROUP_OF_THREE.match(text, after_start) is not None)
 
 
 def _is_separator(text: str, token: Token) -> bool:

@@ -232,7 +232,10 @@ def test_chinese_split_into_characters_by_the_whitespace_tokenizer_gives_whole_i
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("\u603b\u4ef710\uff0c000\u5143", ["10\uff0c000\u5143"]),  # thousands: one amount
+    ("\u603b\u4ef71\uff0c000\uff0c000\u5143", ["1\uff0c000\uff0c000\u5143"]),
     ("1\u30012\u30013", ["1", "2", "3"]),  # an ideographic comma always lists
+    ("\u90091\uff0c2\uff0c3", ["1", "2", "3"]),  # single digits: a list, not thousands
+    ("\u753513800138000\uff0c13900139000", ["13800138000", "13900139000"]),  # two numbers
 ])
 def test_a_full_width_comma_between_digits_groups_thousands(text: str,
                                                             expected: list[str]) -> None:
