@@ -86,7 +86,6 @@ class IntentSlotClassifier(NluComponent):
     model: Any
     labels: LabelSet | None
     regex_names: list[str]
-    _device: torch.device | None
     #: the lower-cased words of the training examples (None in models saved before
     #: they were kept: messages then get no count of known words)
     training_words: frozenset[str] | None = None
@@ -214,7 +213,6 @@ class IntentSlotClassifier(NluComponent):
         )
         self.fit_result = fit(self.model, items, collate, self._step, loop_config,
                               evaluate=evaluate, lengths=[length(i) for i in items])
-        self._device = next(self.model.parameters()).device
         logger.info("%s: %s", self.name, self.fit_result.summary())
 
     def _warn_cut_examples(self, examples: Sequence[Message], items: list[Any]) -> None:
@@ -362,7 +360,7 @@ class IntentSlotClassifier(NluComponent):
         assert self.model is not None
         # the model's own device: during training (the held-out scores) it is
         # the training device, which may be a GPU
-        device = self._device or next(self.model.parameters(), torch.empty(0)).device
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         batch = move_to(self._collate(items), device)
         tags_by_intent = self._tags_by_intent()
         if tags_by_intent is not None and intent is not None:

@@ -58,8 +58,6 @@ from dialogflowlite.training.finetune import (
 )
 
 if TYPE_CHECKING:
-    import torch
-
     from dialogflowlite.artifact import ComponentStorage
     from dialogflowlite.models.joint_intent_slot import JointIntentSlotModel
 
@@ -185,7 +183,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
         self.labels: LabelSet | None = None
         self.regex_names: list[str] = []
         self.fit_result: Any = None
-        self._device: torch.device | None = None
         self._inference_only = False
 
     # ------------------------------------------------------------ configuration
@@ -436,7 +433,6 @@ class JointTransformerClassifier(IntentSlotClassifier):
         cls, config: dict[str, Any], storage: ComponentStorage, quantize: bool = False
     ) -> JointTransformerClassifier:
         """Rebuild the trained classifier from its own files (no network, no source weights)."""
-        import torch
 
         from dialogflowlite.models.crf import bio_transition_mask
         from dialogflowlite.models.fast_bert import FastBertEncoder, supports_fast_path
@@ -465,18 +461,15 @@ class JointTransformerClassifier(IntentSlotClassifier):
             # frozen weights equal to another loaded component's are held once
             share_identical_weights(model)
         component.model = model
-        component._device = torch.device("cpu")
         if quantize or component.config["quantize"]:
             component._quantize()
         return component
 
     def _quantize(self) -> None:
         """Dynamic int8 quantization of every Linear layer (CPU inference)."""
-        import torch
 
         assert self.model is not None
         self.model.to("cpu").eval()
-        self._device = torch.device("cpu")
         self.model = quantize_linear_layers(self.model, inplace=True)
 
 

@@ -41,8 +41,6 @@ from dialogflowlite.training.finetune import (
 )
 
 if TYPE_CHECKING:
-    import torch
-
     from dialogflowlite.artifact import ComponentStorage
     from dialogflowlite.models.scratch_transformer import ScratchTransformerModel
 
@@ -136,7 +134,6 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         self.regex_names: list[str] = []
         self.vocabulary = self._new_vocabulary()
         self.fit_result: Any = None
-        self._device: torch.device | None = None
         self._dropout_rng = random.Random(0)
 
     @classmethod
@@ -337,7 +334,6 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         cls, config: dict[str, Any], storage: ComponentStorage, **_: Any
     ) -> ScratchTransformerClassifier:
         """Rebuild the trained classifier from its files."""
-        import torch
 
         from dialogflowlite.models.crf import bio_transition_mask
         from dialogflowlite.models.scratch_transformer import (
@@ -362,5 +358,4 @@ class ScratchTransformerClassifier(IntentSlotClassifier):
         # a loaded classifier only predicts: one traced call per batch (see models/tracing)
         model.encoder.trace_inference()
         component.model = model.eval()
-        component._device = torch.device("cpu")
         return component

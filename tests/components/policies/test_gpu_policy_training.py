@@ -1,4 +1,5 @@
-"""TransformerPolicy on a GPU: trained there, it predicts there and after loading on the CPU.
+"""TransformerPolicy on a GPU: trained there (the held-out checks after each epoch run
+there too), it ends on the CPU, predicts, saves, loads and fine-tunes.
 
 Skipped where torch sees no CUDA device; the rest of the suite trains on the CPU.
 """
@@ -52,6 +53,7 @@ def test_trains_predicts_saves_and_fine_tunes_on_the_gpu(dialogue_project,
     policy = TransformerPolicy(TINY)
     policy.train(training_paths(project), domain,
                  PolicyContext(seed=42, progress=False, device="cuda"))
+    assert next(policy.model.parameters()).device.type == "cpu"
     assert [_best(policy, domain, events) for events, _ in CASES] == [a for _, a in CASES]
 
     storage = ComponentStorage(tmp_path / "policy")
@@ -67,8 +69,8 @@ def test_trains_predicts_saves_and_fine_tunes_on_the_gpu(dialogue_project,
     assert [_best(again, domain, events) for events, _ in CASES] == [a for _, a in CASES]
 
 
-def test_the_cpu_policy_is_not_moved(dialogue_project) -> None:
-    # a policy trained without a device setting on a GPU machine ends on the CPU
+def test_a_policy_trained_on_the_gpu_ends_on_the_cpu(dialogue_project) -> None:
+    # no device given: the GPU, which the policy leaves once trained
     project = dialogue_project(stories=STORIES)
     policy = trained(TransformerPolicy(TINY), project)
     assert next(policy.model.parameters()).device.type == "cpu"
