@@ -145,6 +145,8 @@ def agent(zhbot):
         ("下单以后多久能发货", "faq/ask_shipping"),
         # "how long" asked of shipping, not of a refund (it got the return answer)
         ("发货要多久？", "faq/ask_shipping"),
+        ("发货需要多长时间", "faq/ask_shipping"),  # paraphrases no example holds
+        ("几天能发出", "faq/ask_shipping"),
         ("怎么申请退货", "faq/ask_return"),
         ("可以用支付宝付款吗", "faq/ask_payment"),
         ("能开发票吗", "faq/ask_invoice"),
