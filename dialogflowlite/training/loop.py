@@ -118,6 +118,12 @@ def resolve_device(device: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """The device of ``model``'s weights (the CPU for a model without parameters):
+    the training device while it trains, where its inputs must go."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 def move_to(batch: Any, device: torch.device) -> Any:
     """``batch`` with every tensor inside it (dicts, lists, tuples) moved to ``device``."""
     if isinstance(batch, torch.Tensor):

@@ -353,15 +353,12 @@ class IntentSlotClassifier(NluComponent):
         tags of that intent whatever intent each item is predicted: the windows
         of one long message are tagged for the message's intent.
         """
-        import torch
 
-        from dialogflowlite.training.loop import move_to
+        from dialogflowlite.training.loop import device_of, move_to
 
         assert self.model is not None
-        # the model's own device: during training (the held-out scores) it is
-        # the training device, which may be a GPU
-        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
-        batch = move_to(self._collate(items), device)
+        # during training (the held-out scores) the model is on the training device
+        batch = move_to(self._collate(items), device_of(self.model))
         tags_by_intent = self._tags_by_intent()
         if tags_by_intent is not None and intent is not None:
             tags_by_intent = tags_by_intent[intent].expand_as(tags_by_intent)

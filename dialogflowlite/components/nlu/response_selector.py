@@ -229,7 +229,7 @@ class ResponseSelector(NluComponent):
             ResponseSelectorConfig,
             ResponseSelectorModel,
         )
-        from dialogflowlite.training.loop import LoopConfig, fit, seed_everything
+        from dialogflowlite.training.loop import LoopConfig, device_of, fit, seed_everything
 
         c = self.config
         seed = c["random_seed"] if c["random_seed"] is not None else context.seed
@@ -290,7 +290,7 @@ class ResponseSelector(NluComponent):
             evaluate=evaluate,
             lengths=[self._length(i) for i in items],
         )
-        self.model.to(next(trained.parameters()).device).eval()
+        self.model.to(device_of(trained)).eval()
         if context.quantize:
             # weights are saved in full precision; the saved config asks for int8 at load
             self.config["quantize"] = True
@@ -433,9 +433,9 @@ class ResponseSelector(NluComponent):
         return StepOutput(F.cross_entropy(logits, labels), correct, len(labels))
 
     def _accuracy(self, module: Any, items: list[_Item], frozen: bool) -> float:
-        from dialogflowlite.training.loop import move_to
+        from dialogflowlite.training.loop import device_of, move_to
 
-        device = next(module.parameters()).device
+        device = device_of(module)
         right = 0
         for start in range(0, len(items), int(self.config["inference_batch_size"])):
             chunk = items[start : start + int(self.config["inference_batch_size"])]
@@ -458,7 +458,7 @@ class ResponseSelector(NluComponent):
         """Add the selected response (and the ranking) to each message."""
         import torch
 
-        from dialogflowlite.training.loop import move_to
+        from dialogflowlite.training.loop import device_of, move_to
 
         if not messages:
             return
@@ -474,8 +474,7 @@ class ResponseSelector(NluComponent):
                 message.response_selector = self._merged(message, self._no_selection())
         messages = wanted
         size = int(self.config["inference_batch_size"])
-        # the model's own device (the training device right after training)
-        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+        device = device_of(self.model)
         for start in range(0, len(messages), size):
             chunk = messages[start : start + size]
             items = self._items(chunk, with_labels=False)

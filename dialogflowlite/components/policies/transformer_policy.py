@@ -216,7 +216,7 @@ class TransformerPolicy(Policy):
             DialogueTransformer,
             DialogueTransformerConfig,
         )
-        from dialogflowlite.training.loop import StepOutput
+        from dialogflowlite.training.loop import StepOutput, device_of
 
         self._recent.clear()
         samples = self._samples(paths, domain, context.seed)
@@ -268,7 +268,7 @@ class TransformerPolicy(Policy):
             # followed by different actions impose), the score is the evaluation
             # count, which always rises; from then on it is a constant, so
             # training stops one evaluation later with these weights.
-            logits = model(features.to(_device(model)), masks.to(_device(model))).cpu()
+            logits = model(features.to(device_of(model)), masks.to(device_of(model))).cpu()
             accuracy = float((logits.argmax(-1) == labels).float().mean())
             loss = float(torch.nn.functional.cross_entropy(logits, labels))
             evaluations[0] += 1
@@ -405,6 +405,3 @@ def _training_target(samples: Sequence[tuple[Any, str]]) -> tuple[float, float]:
         floor -= sum(n * math.log(n / total) for n in by_action.values())
     return right / len(samples) - 1e-9, floor / len(samples)
 
-
-def _device(model: Any) -> Any:
-    return next(model.parameters()).device
