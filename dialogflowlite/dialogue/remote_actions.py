@@ -19,7 +19,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ActionExecutionError, ActionRejectedError, ConfigError
+from dialogflowlite.errors import (
+    ActionExecutionError,
+    ActionRejectedError,
+    ConfigError,
+    JsonContentError,
+)
 from dialogflowlite.io.endpoint_settings import ACCESS_KEYS, EndpointAccess, read_access
 from dialogflowlite.io.formats import did_you_mean, flag_meaning
 from dialogflowlite.shared import safe_json
@@ -240,8 +245,11 @@ class RemoteActionClient:
 
     @staticmethod
     def _read_answer(action_name: str, url: str, status: int, body: str) -> dict[str, Any]:
+        refused: JsonContentError | None = None
         try:
             data = safe_json.loads(body) if body.strip() else {}
+        except JsonContentError as e:
+            data, refused = None, e
         except ValueError:
             data = None
         if status == 400 and isinstance(data, dict) and data.get("action_name"):
@@ -270,6 +278,11 @@ class RemoteActionClient:
             raise ActionExecutionError(
                 f"custom action {action_name!r}: the action server at {url} answered HTTP "
                 f"{status}: {reason or repr(body[:200])}", hint="see the action server's log")
+        if refused is not None:
+            raise ActionExecutionError(
+                f"custom action {action_name!r}: the action server at {url} answered JSON "
+                f"that cannot be kept: {refused.message}",
+                hint="see the action server's log: a value it returned is not storable")
         if not isinstance(data, dict):
             raise ActionExecutionError(
                 f"custom action {action_name!r}: the action server at {url} did not answer a "

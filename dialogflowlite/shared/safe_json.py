@@ -9,9 +9,12 @@ then break the conversation later:
 * nesting deeper than :data:`MAX_DEPTH` objects and arrays: Python's parser
   fails with a RecursionError around 1,000 levels, and copying a value stored
   a few hundred levels deep (``copy.deepcopy``, as trackers do) fails the same
-  way long after it was accepted.
+  way long after it was accepted;
+* a lone UTF-16 surrogate written as an escape (``"\\ud800"`` without its
+  other half): Python reads it into a string, but no store can write that
+  string as UTF-8, so the turn it came with would fail after it had run.
 
-Both are a :class:`~dialogflowlite.errors.JsonContentError`, which is also a
+Each is a :class:`~dialogflowlite.errors.JsonContentError`, which is also a
 ``ValueError`` like the json module's own errors.
 """
 
@@ -19,25 +22,59 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from dialogflowlite.errors import JsonContentError
 
 #: the most objects and arrays nested inside one another that are accepted
 MAX_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """The value of the JSON ``text``; ValueError when it is not JSON, and
-    :class:`JsonContentError` when it holds a non-finite number or nests deeper
-    than ``max_depth``."""
+    :class:`JsonContentError` when it holds a non-finite number, nests deeper
+    than ``max_depth`` or holds a lone surrogate."""
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError as e:
         raise _too_deep(max_depth) from e
     if depth_exceeds(value, max_depth):
         raise _too_deep(max_depth)
+    # only a \\u escape can give a lone surrogate (raw UTF-8 cannot encode one)
+    if (b"\\u" if isinstance(text, bytes) else "\\u") in text:
+        where = lone_surrogate_path(value)
+        if where is not None:
+            raise JsonContentError(
+                f"the text at '{where}' holds a lone UTF-16 surrogate (a \\ud800-\\udfff "
+                "escape without its other half), which is no character and cannot be stored",
+                hint="send the character whole: both halves of its surrogate pair")
     return value
+
+
+def lone_surrogate_path(value: Any) -> str | None:
+    """Where in ``value`` a string (or an object's key) holds a lone surrogate, as a
+    path like ``events[0].text`` (``body`` for ``value`` itself), or None."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if _has_surrogate(str(key)):
+                    return child_path.encode("utf-8", "backslashreplace").decode("ascii")
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
 
 
 def depth_exceeds(value: Any, max_depth: int = MAX_DEPTH) -> bool:

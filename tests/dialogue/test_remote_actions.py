@@ -296,11 +296,20 @@ def test_events_an_action_answers_are_read_as_strictly_as_the_http_apis() -> Non
     assert CustomActionExecutor._events("action_hello", [sdk_event])[0].value == 1
 
 
-def test_an_answer_with_nan_or_deep_nesting_is_not_json() -> None:
+def test_an_answer_with_nan_deep_nesting_or_a_lone_surrogate_is_refused() -> None:
     from dialogflowlite.dialogue.remote_actions import RemoteActionClient
     from dialogflowlite.errors import ActionExecutionError
 
     deep = '{"events": [], "responses": [], "x": ' + "[" * 100 + "]" * 100 + "}"
-    for body in ('{"events": [{"event": "slot", "name": "visits", "value": NaN}]}', deep):
-        with pytest.raises(ActionExecutionError, match="did not answer a JSON object"):
+    for body, problem in (
+            ('{"events": [{"event": "slot", "name": "visits", "value": NaN}]}', "NaN"),
+            (deep, "deeper than"),
+            ('{"events": [], "responses": [{"text": "hi \\ud800"}]}',
+             "'responses[0].text' holds a lone UTF-16 surrogate")):
+        with pytest.raises(ActionExecutionError, match="answered JSON that cannot be kept") as e:
             RemoteActionClient._read_answer("action_hello", "http://x/webhook", 200, body)
+        assert problem in str(e.value)
+    # an error status is still reported as such
+    with pytest.raises(ActionExecutionError, match="answered HTTP 500"):
+        RemoteActionClient._read_answer("action_hello", "http://x/webhook", 500,
+                                        '{"error": NaN}')

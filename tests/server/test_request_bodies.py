@@ -1,5 +1,6 @@
 """JSON request bodies that parse in Python but must not be kept: NaN and Infinity,
-numbers too large for a float, and nesting deeper than the server accepts."""
+numbers too large for a float, nesting deeper than the server accepts, and lone
+surrogates."""
 
 from __future__ import annotations
 
@@ -72,3 +73,24 @@ def test_nesting_within_the_limit_is_kept_and_the_conversation_stays_readable(
     assert tracker.status == 200
     assert tracker.json["slots"]["session_started_metadata"]["x"] == \
         json.loads(_nested(MAX_DEPTH - 3))
+
+
+def test_a_lone_surrogate_is_400_naming_the_field_and_nothing_runs(make_app, agent) -> None:
+    app = make_app()
+    # each used to be a 500 from the tracker store, after the turn had run
+    fields = ("x", "metadata.x", "value", "metadata.x")
+    for (path, template), field in zip(ROUTES, fields, strict=True):
+        response = _post(app, path, template % '"x\\ud800"')
+        assert response.status == 400, (path, response.text)
+        assert f"the text at '{field}' holds a lone UTF-16 surrogate" in \
+            response.json["message"], path
+    text_body = '{"sender": "pat", "message": "hi \\udc00"}'
+    response = _post(app, "/webhooks/rest/webhook", text_body)
+    assert response.status == 400 and "'message'" in response.json["message"]
+    assert "pat" not in asyncio.run(agent.tracker_store.keys())
+    # a whole pair is a character like any other
+    response = _post(app, "/webhooks/rest/webhook",
+                     '{"sender": "pat", "message": "hi \\ud83d\\ude00"}')
+    assert response.status == 200
+    tracker = asyncio.run(request(app, "get", "/conversations/pat/tracker"))
+    assert any(e.get("text") == "hi \U0001F600" for e in tracker.json["events"])

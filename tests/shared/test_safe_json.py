@@ -47,3 +47,26 @@ def test_its_errors_are_value_errors_as_the_json_modules_are() -> None:
         safe_json.loads("[NaN]")
     with pytest.raises(json.JSONDecodeError):
         safe_json.loads("{not json")
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ('{"text": "hi \\ud800 there"}', "'text'"),
+    ('{"events": [{"event": "slot", "value": "\\udc00"}]}', "'events[0].value'"),
+    ('["ok", {"\\ud83d": 1}]', "'[1].\\ud83d'"),
+    ('"\\udfff"', "'body'"),
+    # the second half before the first is no pair either
+    ('{"a": "\\ude00\\ud83d"}', "'a'"),
+])
+def test_a_lone_surrogate_is_refused_naming_where_it_is(text: str, where: str) -> None:
+    with pytest.raises(JsonContentError, match="lone UTF-16 surrogate") as e:
+        safe_json.loads(text)
+    assert f"the text at {where} " in e.value.message
+    with pytest.raises(JsonContentError):
+        safe_json.loads(text.encode())
+
+
+def test_a_surrogate_pair_and_raw_utf8_are_read_as_their_character() -> None:
+    assert safe_json.loads('{"a": "\\ud83d\\ude00"}') == {"a": "\U0001F600"}
+    assert safe_json.loads('{"a": "\U0001F600 ok"}'.encode()) == {"a": "\U0001F600 ok"}
+    assert safe_json.lone_surrogate_path({"a": ["x", "\ud800"]}) == "a[1]"
+    assert safe_json.lone_surrogate_path({"a": ["x", "y"]}) is None
