@@ -144,7 +144,10 @@ class Agent:
             responder = Responder(domain)
         self.responder = responder
         if parser is None:
-            parser = PipelineParser(nlu) if nlu is not None else IntentSyntaxParser()
+            from dialogflowlite.components.nlu.intent_shortcut import ShortcutNames
+
+            names = ShortcutNames.from_domain(domain)
+            parser = PipelineParser(nlu, names) if nlu is not None else IntentSyntaxParser(names)
         endpoint = ActionEndpoint.from_config(action_endpoint)
         self.processor = MessageProcessor(
             domain, policies=policies, parser=parser, responder=responder,

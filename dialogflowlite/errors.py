@@ -250,10 +250,16 @@ class JsonContentError(DialogflowLiteError, ValueError):
     float, or nesting deeper than the limit.
 
     A ValueError too, as the json module's own errors are, so code that handles
-    unreadable JSON handles this the same way.
+    unreadable JSON handles this the same way. ``field`` is where in the value
+    the refused part is (``events[0].text``), when one place is to blame.
     """
 
     code = "DFL603"
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
 
 
 class ApiError(DialogflowLiteError):

@@ -9,9 +9,12 @@ understands ``/intent{"entity": "value"}`` messages through
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogflowlite.shared.message import Message
+
+if TYPE_CHECKING:
+    from dialogflowlite.components.nlu.intent_shortcut import ShortcutNames
 
 
 class MessageParser(Protocol):
@@ -22,25 +25,35 @@ class MessageParser(Protocol):
 
 
 class IntentSyntaxParser:
-    """Understands only ``/intent{...}`` messages (models trained without NLU)."""
+    """Understands only ``/intent{...}`` messages (models trained without NLU).
+
+    ``names`` (the domain's, :meth:`ShortcutNames.from_domain`) limits the intents
+    and entities such a message may name, as Rasa does.
+    """
+
+    def __init__(self, names: ShortcutNames | None = None) -> None:
+        self.names = names
 
     async def parse(self, texts: list[str]) -> list[Message]:
         from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
 
         messages = []
         for text in texts:
-            parsed = parse_intent_shortcut(text)
-            messages.append(parsed if parsed is not None else Message(text=text))
+            parsed = parse_intent_shortcut(text, self.names)
+            # as the pipeline does, the text is read without the white space around it
+            messages.append(parsed if parsed is not None else Message(text=text.strip()))
         return messages
 
 
 class PipelineParser:
-    """The trained NLU pipeline (its ``parse_batch`` runs one batched forward pass)."""
+    """The trained NLU pipeline (its ``parse_batch`` runs one batched forward pass);
+    ``names`` as for :class:`IntentSyntaxParser`."""
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any, names: ShortcutNames | None = None) -> None:
         self.pipeline = pipeline
+        self.names = names
 
     async def parse(self, texts: list[str]) -> list[Message]:
         if not texts:
             return []
-        return list(self.pipeline.parse_batch(list(texts)))
+        return list(self.pipeline.parse_batch(list(texts), names=self.names))

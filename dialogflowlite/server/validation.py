@@ -56,7 +56,8 @@ def json_body(request: Request, *, expect: type | tuple[type, ...] = dict) -> An
         data = safe_json.loads(request.body)
     except JsonContentError as e:
         # checked before UnicodeDecodeError and ValueError: it is one, with a better message
-        raise bad_request(f"the body is refused: {e.render()}", parameter="body") from e
+        raise bad_request(f"the body is refused: {e.render()}",
+                          parameter=e.field or "body") from e
     except (ValueError, UnicodeDecodeError) as e:
         raise bad_request(f"the body is not valid JSON ({type(e).__name__})",
                           parameter="body") from e

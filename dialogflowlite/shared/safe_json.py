@@ -49,7 +49,8 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
             raise JsonContentError(
                 f"the text at '{where}' holds a lone UTF-16 surrogate (a \\ud800-\\udfff "
                 "escape without its other half), which is no character and cannot be stored",
-                hint="send the character whole: both halves of its surrogate pair")
+                hint="send the character whole: both halves of its surrogate pair",
+                field=where)
     return value
 
 

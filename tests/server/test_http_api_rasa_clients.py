@@ -75,6 +75,37 @@ def test_a_list_of_texts_parses_the_first(make_app) -> None:
     assert _parse(make_app(), {"text": []}).status == 400
 
 
+def test_the_parsed_text_is_the_message_without_white_space_and_offsets_count_in_it(
+        make_app) -> None:
+    app = make_app()
+    answer = _parse(app, {"text": f"   {CHOOSE_RED}  \n"}).json
+    assert answer["text"] == CHOOSE_RED
+    [entity] = answer["entities"]
+    assert answer["text"][entity["start"]:entity["end"]] == '{"colour": "red"}'
+    assert _parse(app, {"text": "  hello there "}).json["text"] == "hello there"
+
+
+def test_an_intent_or_entity_the_domain_lacks_is_not_taken_as_written(make_app, agent,
+                                                                      caplog) -> None:
+    app = make_app()
+    with caplog.at_level("WARNING"):
+        typo = _parse(app, {"text": "/chose"}).json
+        extra = _parse(app, {"text": '/choose{"colour": "red", "size": "L"}'}).json
+    # as Rasa 3: the message is text for the models (this bot has none: no intent)
+    assert typo["intent"]["name"] is None and typo["text"] == "/chose"
+    assert "names the intent 'chose', which the domain does not have" in caplog.text
+    assert [e["entity"] for e in extra["entities"]] == ["colour"]
+    assert "names entities the domain does not have (size)" in caplog.text
+    # a default intent every domain has is taken as written
+    assert _parse(app, {"text": "/restart"}).json["intent"]["name"] == "restart"
+    # a misspelt button payload puts no unknown intent into the conversation
+    asyncio.run(request(app, "post", "/webhooks/rest/webhook",
+                        json={"sender": "typo", "message": "/chose"}))
+    events = asyncio.run(request(app, "get", "/conversations/typo/tracker")).json["events"]
+    [user] = [e for e in events if e["event"] == "user"]
+    assert user["parse_data"]["intent"]["name"] != "chose"
+
+
 # ------------------------------------------------------------------ conversations
 
 

@@ -84,6 +84,7 @@ def test_a_lone_surrogate_is_400_naming_the_field_and_nothing_runs(make_app, age
         assert response.status == 400, (path, response.text)
         assert f"the text at '{field}' holds a lone UTF-16 surrogate" in \
             response.json["message"], path
+        assert response.json["details"]["parameter"] == field
     text_body = '{"sender": "pat", "message": "hi \\udc00"}'
     response = _post(app, "/webhooks/rest/webhook", text_body)
     assert response.status == 400 and "'message'" in response.json["message"]

@@ -14,6 +14,13 @@ do, and reads as Rasa 3's ``RegexMessageHandler`` writes it: ``entity``,
 Text after the JSON is left out with a warning and the entities are
 kept, as Rasa does; JSON that does not parse is ignored with a warning, like
 Rasa does, and so is a confidence that is no number from 0 to 1.
+
+Given the domain's names (:class:`ShortcutNames`), as a bot's parser gives
+them, an intent the domain does not have makes the message ordinary text for
+the models, and an entity it does not have is left out, each with a warning:
+Rasa 3's ``RegexMessageHandler`` does the same, so a typo in a button's
+payload (``/mood_grate``) does not put an unknown intent into the
+conversation.
 """
 
 from __future__ import annotations
@@ -21,9 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.shared.message import Entity, IntentPrediction, Message
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, IntentPrediction, Message
+
+if TYPE_CHECKING:
+    from dialogflowlite.shared.domain import Domain
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +49,27 @@ _SHORTCUT = re.compile(
     r"(?P<entities>[{\[].*)?$",
     re.DOTALL,
 )
+
+
+@dataclass(frozen=True)
+class ShortcutNames:
+    """The intents (with the default ones) and entities a ``/intent{...}`` message may
+    name: the domain's."""
+
+    intents: frozenset[str]
+    entities: frozenset[str]
+
+    @classmethod
+    def from_domain(cls, domain: Domain) -> ShortcutNames | None:
+        """The domain's names; None for a domain that declares no intents (a model
+        trained without one), where every name is taken as written."""
+        if not domain.intents:
+            return None
+        return cls(frozenset(domain.intent_names), frozenset(domain.entity_names))
+
+    def knows_intent(self, intent: str) -> bool:
+        # a retrieval intent's full name (faq/ask_hours) counts by its base intent
+        return intent.split(RETRIEVAL_SEPARATOR, 1)[0] in self.intents
 
 
 def is_intent_shortcut(text: str) -> bool:
@@ -112,20 +144,32 @@ def _confidence(raw: str | None, text: str) -> float:
     return value
 
 
-def parse_intent_shortcut(text: str) -> Message | None:
+def parse_intent_shortcut(text: str, names: ShortcutNames | None = None) -> Message | None:
     """The message for ``/intent{...}`` text, or None when ``text`` is ordinary text.
 
     As Rasa's ``RegexMessageHandler``, it reads the text without the whitespace
     around it: that is the message's text, and the entities' offsets count in it.
+    With ``names``, text naming an intent outside them is ordinary text, and
+    entities outside them are left out (a warning says which).
     """
     stripped = text.strip()
     match = _SHORTCUT.match(stripped)
     if match is None:
         return None
     intent = match.group("intent")
+    if names is not None and not names.knows_intent(intent):
+        logger.warning("%r names the intent %r, which the domain does not have; the message "
+                       "is understood as text instead", text, intent)
+        return None
     confidence = _confidence(match.group("confidence"), text)
     raw = match.group("entities")
     entities = _entities(raw, match.start("entities"), text) if raw else []
+    if names is not None:
+        unknown = sorted({e.entity for e in entities} - names.entities)
+        if unknown:
+            logger.warning("%r names entities the domain does not have (%s); continuing "
+                           "without them", text, ", ".join(unknown))
+            entities = [e for e in entities if e.entity in names.entities]
     return Message(
         text=stripped,
         intent=intent,

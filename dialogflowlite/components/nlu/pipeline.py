@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from dialogflowlite.artifact import ComponentStorage, ModelArchive, open_model
 from dialogflowlite.components.base import NluComponent, NluContext, load_component
-from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
+from dialogflowlite.components.nlu.intent_shortcut import ShortcutNames, parse_intent_shortcut
 from dialogflowlite.components.nlu.rasa_compat import prepare_pipeline
 from dialogflowlite.errors import (
     ConfigError,
@@ -331,7 +331,11 @@ class NluPipeline:
             component.process(messages)
 
     def parse_batch(
-        self, texts: Sequence[str | Message], metadata: dict[str, Any] | None = None
+        self,
+        texts: Sequence[str | Message],
+        metadata: dict[str, Any] | None = None,
+        *,
+        names: ShortcutNames | None = None,
     ) -> list[Message]:
         """Parse many messages with one pass through each component.
 
@@ -339,7 +343,8 @@ class NluPipeline:
         their metadata). A string is read without the white space around it, as
         Rasa reads every message: the result's ``text`` is that, and the entities'
         offsets count in it. Text written as ``/intent{"entity": "value"}`` is
-        parsed directly, as Rasa does.
+        parsed directly, as Rasa does; with ``names`` (the domain's), only when
+        it names one of their intents (see :func:`parse_intent_shortcut`).
         """
         messages: list[Message] = []
         to_process: list[Message] = []
@@ -349,7 +354,7 @@ class NluPipeline:
                 if isinstance(item, Message)
                 else Message(text=item.strip(), metadata=dict(metadata or {}))
             )
-            shortcut = parse_intent_shortcut(message.text)
+            shortcut = parse_intent_shortcut(message.text, names)
             if shortcut is not None:
                 # the text without the whitespace around it, which the offsets count in
                 message.text = shortcut.text

@@ -134,8 +134,9 @@ def blueprint() -> Blueprint:
         text_ = validation.message_text(body, "text", request.app.ctx.config.max_message_chars)
         message_id = validation.field(body, "message_id", (str, int), required=False)
         convert = emulator(request.args.get("emulation_mode"))
+        # the result's text is the message without the white space around it, which
+        # the entities' offsets count in (as in Rasa)
         result = dict(await request.app.ctx.handler.parse(text_))
-        result["text"] = text_
         if message_id is not None:
             result["message_id"] = str(message_id)
         return json(convert(result) if convert else result)

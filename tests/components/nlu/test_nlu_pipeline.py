@@ -8,7 +8,7 @@ from tiny_nlu import TinyPlugin, standin
 
 from dialogflowlite.artifact import ModelWriter, open_model
 from dialogflowlite.components.base import Component
-from dialogflowlite.components.nlu.intent_shortcut import is_intent_shortcut
+from dialogflowlite.components.nlu.intent_shortcut import ShortcutNames, is_intent_shortcut
 from dialogflowlite.components.nlu.pipeline import NluPipeline, pipeline_problems
 from dialogflowlite.errors import ConfigError, ModelLoadError, UnknownComponentError
 from dialogflowlite.io.config_reader import ComponentConfig
@@ -235,6 +235,25 @@ def test_intent_shortcuts_skip_the_models(tiny_classifier, write_project) -> Non
     assert [(e.entity, e.value, e.role) for e in roles.entities] == [("city", "Rome", "to")]
     retrieval = pipeline.parse("/faq/ask_name")
     assert retrieval.intent == "faq/ask_name"
+
+
+def test_with_the_domains_names_an_unknown_intent_is_text_and_unknown_entities_go(
+        tiny_classifier, write_project, caplog) -> None:
+    pipeline = trained(write_project)
+    names = ShortcutNames(frozenset({"book", "greet", "restart"}), frozenset({"city"}))
+    with caplog.at_level("WARNING"):
+        [typo, known, retrieval] = pipeline.parse_batch(
+            ["/bok", '/book{"city": "Rome", "colour": "red"}', "/book/by_phone"], names=names)
+    # as Rasa: the models parse a misspelt intent's text instead of taking it as written
+    # (a word they have never seen: the fallback)
+    assert (typo.text, typo.intent) == ("/bok", "nlu_fallback")
+    assert "'/bok' names the intent 'bok', which the domain does not have" in caplog.text
+    assert (known.intent, [e.entity for e in known.entities]) == ("book", ["city"])
+    assert "names entities the domain does not have (colour)" in caplog.text
+    # a retrieval intent's full name counts by its base intent
+    assert retrieval.intent == "book/by_phone"
+    # without names (a model served without a domain) every name is taken as written
+    assert pipeline.parse("/bok").intent == "bok"
 
 
 def test_broken_shortcut_json_keeps_the_intent(tiny_classifier, write_project, caplog) -> None:
