@@ -17,6 +17,7 @@ import copy
 import functools
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -67,6 +68,9 @@ TRAINING_SETTING_RANGES: dict[str, dict[str, Any]] = {
     "dropout": {"at_least": 0, "below": 1},
 }
 
+#: the values of a ``device`` setting (:meth:`Component.check_device`)
+DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
 #: the bad settings found by the ``check_config`` running now (None: none is running);
 #: a context variable, so checks in other threads or tasks keep their own list
 _bad_settings: ContextVar[list[ComponentConfigError] | None] = ContextVar(
@@ -88,6 +92,10 @@ class Component:
     provides: ClassVar[tuple[str, ...]] = ()
     #: keys other frameworks write that are accepted and ignored with a notice
     compatible_keys: ClassVar[tuple[str, ...]] = ()
+    #: the kind of each setting whose default does not show it (a null default, or
+    #: text that is never a number): ``int`` for a whole number, ``str`` for text;
+    #: a value of another kind is reported as a bad setting, as for the others
+    setting_kinds: ClassVar[dict[str, type]] = {}
     #: whether ``train --finetune`` can start it from its trained weights
     finetunable: ClassVar[bool] = False
     #: bump it when a component saved by the code before should not be reused by
@@ -197,6 +205,22 @@ class Component:
             cls.check_number(config, key, words=words, position=position, **bounds)
 
     @classmethod
+    def check_device(cls, config: dict[str, Any], key: str = "device", *,
+                     position: Position | None = None) -> bool:
+        """Whether ``config[key]`` names a device torch trains on (``cpu``, ``cuda``,
+        ``cuda:1``, ``mps``, or ``auto`` / null: the GPU when there is one); when
+        not, it is reported with :meth:`report_bad_setting`. Whether the machine has
+        that device is for training to find out."""
+        value = config.get(key)
+        if value is None or (isinstance(value, str) and DEVICE_NAME.fullmatch(value)):
+            return True
+        cls.report_bad_setting(
+            f"component {cls.name}: setting '{key}' must be auto, cpu, cuda, cuda:<number> "
+            f"or mps, not {value!r}", hint=f"write `{key}: cpu`, or leave it out to train "
+            "on the GPU when there is one", position=position)
+        return False
+
+    @classmethod
     def check_numbers(cls, config: dict[str, Any], keys: Iterable[str], **bounds: Any) -> bool:
         """:meth:`check_number` for each of ``keys``, with the same ``bounds``; whether
         every one of them is fine (each bad one is reported)."""
@@ -245,10 +269,20 @@ class Component:
         default is a number must be a number (a quoted one is converted; a
         whole number where the default is one). Anything else is a
         :class:`ComponentConfigError` naming the setting, not a failure deep in
-        training. Settings with other defaults, and ``null``, are taken as given.
+        training. A setting named in :attr:`setting_kinds` must be of that kind.
+        Settings with other defaults, and ``null``, are taken as given.
         """
         default = cls.defaults.get(key)
-        if value is None or default is None:
+        if value is None:
+            return value
+        kind = cls.setting_kinds.get(key)
+        if kind is int:
+            return cls._checked_number(key, value, whole=True, position=position)
+        if kind is str and not isinstance(value, str):
+            raise ComponentConfigError(
+                f"component {cls.name}: setting '{key}' must be text, not {value!r}",
+                hint=f'write it in quotes: `{key}: "{value}"`', position=position)
+        if default is None:
             return value
         if isinstance(default, bool):
             return cls._checked_flag(key, value, position)
@@ -285,10 +319,11 @@ class Component:
             except ValueError:
                 number = None
         if number is None or not math.isfinite(number) or (whole and number != int(number)):
+            default = cls.defaults.get(key)
             raise ComponentConfigError(
                 f"component {cls.name}: setting '{key}' must be {kind}, not {value!r}",
-                hint=f"write `{key}: {cls.defaults[key]}` or another {kind[2:]}",
-                position=position)
+                hint=f"write `{key}: {default}` or another {kind[2:]}" if default is not None
+                else f"write {kind}, or leave the setting out", position=position)
         return int(number) if whole else number
 
     @classmethod

@@ -167,9 +167,18 @@ class DomainReader:
                     continue
                 self.log.check_keys(file, props, formats.INTENT_KEYS, f"intent '{name}'")
                 use = props.get("use_entities", True)
-                if isinstance(use, list):
+                if use is None:
+                    # `use_entities:` left empty means none, as in Rasa (False, None, [])
+                    use = []
+                elif isinstance(use, list):
                     use = [str(e) for e in use]
                 elif not isinstance(use, bool):
+                    self.log.error(
+                        position(file, props, "use_entities"),
+                        f"use_entities of intent '{name}' must be true, false or a list of "
+                        f"entity names, not {to_plain(use)!r}",
+                        f"write `use_entities: [{to_plain(use)}]`" if isinstance(use, str)
+                        else "write `use_entities: [entity, ...]`")
                     use = True
                 self._add_intent(
                     IntentDef(
@@ -287,7 +296,13 @@ class DomainReader:
                     "set influence_conversation: false or choose another type",
                 )
                 influence = False
-            values = [to_plain(v) for v in _as_list(props.get("values"))]
+            given_values = props.get("values")
+            if isinstance(given_values, dict):
+                self.log.error(position(file, props, "values"),
+                               f"values of slot '{name}' must be a list, not a mapping",
+                               "write `values: [first, second]`")
+                given_values = None
+            values = [to_plain(v) for v in _as_list(given_values)]
             if slot_type == "categorical" and not values:
                 self.log.warning(
                     where, f"categorical slot '{name}' lists no values", "add `values: [...]`"
@@ -378,8 +393,6 @@ class DomainReader:
     def _check_button(self, file: Path, buttons: Any, index: int, button: Any,
                       response: str) -> None:
         """A button needs a title to show and a payload to send back when clicked."""
-        if not isinstance(button, dict):
-            return
         missing = [key for key in ("title", "payload") if button.get(key) in (None, "")]
         if missing:
             where = position(file, buttons, index) if isinstance(buttons, list) else None
@@ -526,7 +539,16 @@ class DomainReader:
                 )
                 for buttons_key in ("buttons", "quick_replies"):
                     given = variation.get(buttons_key)
-                    for button_index, button in enumerate(_as_list(given)):
+                    # a channel reads them as a list of mappings: text or one mapping would
+                    # be sent letter by letter, or stop the console (as Rasa's schema)
+                    if given is None or not self.log.expect(
+                            file, variation, buttons_key, given, list,
+                            f"`{buttons_key}` of response '{name}'"):
+                        continue
+                    for button_index, button in enumerate(given):
+                        if not self.log.expect(file, given, button_index, button, dict,
+                                               f"a button of response '{name}'"):
+                            continue
                         self.log.check_keys(
                             file, button, formats.BUTTON_KEYS, f"a button of response '{name}'"
                         )

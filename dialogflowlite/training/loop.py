@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from dialogflowlite.errors import ConfigError
 from dialogflowlite.training.optim import AdamW, WarmupLinearDecay
 
 logger = logging.getLogger(__name__)
@@ -112,10 +113,32 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(device: str | None = None) -> torch.device:
-    """The device to train on: as asked, else the GPU when there is one, else the CPU."""
-    if device and device != "auto":
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device to train on: as asked, else the GPU when there is one, else the CPU.
+
+    A device this machine (or this build of torch) does not have is a
+    :class:`ConfigError` saying so, not torch's failure at the first tensor moved.
+    """
+    if not device or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as e:
+        raise ConfigError(f"setting 'device' names no device torch knows: {device!r}",
+                          hint="write `device: cpu`, `cuda` or `cuda:<number>`, or leave it "
+                               "out") from e
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"setting 'device' asks for {device!r}, but this machine has no GPU "
+                          "that torch can use (torch.cuda.is_available() is false)",
+                          hint="leave `device` out (the GPU when there is one) or write "
+                               "`device: cpu`; a GPU needs a CUDA build of torch")
+    if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"setting 'device' asks for {device!r}, but this machine has "
+                          f"{torch.cuda.device_count()} GPU(s), numbered from 0",
+                          hint="write `device: cuda` for the first one")
+    if chosen.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"setting 'device' asks for {device!r}, but this machine has no "
+                          "Apple GPU that torch can use", hint="write `device: cpu`")
+    return chosen
 
 
 def device_of(model: nn.Module) -> torch.device:

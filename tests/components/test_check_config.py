@@ -364,3 +364,62 @@ def test_collecting_bad_settings_joins_resolving_and_checking_into_one_error() -
     # fine settings pass the block
     with collecting_bad_settings(Picky.name):
         Picky.check_config(Picky.resolve_config({"size": 2}))
+
+
+@pytest.mark.parametrize(("name", "settings", "message"), [
+    # each passed `data validate` and failed later with a traceback: the policy's
+    # priority when a model was loaded, the others a few seconds into training
+    ("RulePolicy", {"priority": "high"}, "'priority' must be a whole number, not 'high'"),
+    ("TransformerPolicy", {"priority": 2.5}, "'priority' must be a whole number"),
+    ("JointTransformerClassifier", {"random_seed": "abc"},
+     "'random_seed' must be a whole number, not 'abc'"),
+    ("ScratchTransformerClassifier", {"device": 0}, "'device' must be text, not 0"),
+    ("JointTransformerClassifier", {"device": "tpu"},
+     "'device' must be auto, cpu, cuda, cuda:<number> or mps, not 'tpu'"),
+    ("ResponseSelector", {"device": "cuda:x"}, "'device' must be auto, cpu, cuda"),
+    ("ResponseSelector", {"random_seed": [1]}, "'random_seed' must be a whole number"),
+    ("WhitespaceTokenizer", {"intent_split_symbol": 5},
+     "'intent_split_symbol' must be text, not 5"),
+])
+def test_settings_of_a_kind_their_null_default_does_not_show_are_checked(
+        name: str, settings: dict[str, Any], message: str) -> None:
+    cls = builtin_registry().get(name)
+    with pytest.raises(ComponentConfigError) as checked:
+        cls.check_config(cls.resolve_config(settings, position=WHERE), position=WHERE)
+    assert message in checked.value.message
+    assert checked.value.position == WHERE
+
+
+@pytest.mark.parametrize(("name", "settings", "kept"), [
+    ("RulePolicy", {"priority": "7"}, {"priority": 7}),
+    ("RulePolicy", {"priority": None}, {"priority": 4}),  # its default
+    ("JointTransformerClassifier", {"random_seed": 7, "device": "cuda:1"},
+     {"random_seed": 7, "device": "cuda:1"}),
+    ("ResponseSelector", {"device": "auto"}, {"device": "auto"}),
+    ("WhitespaceTokenizer", {"intent_split_symbol": "+"}, {"intent_split_symbol": "+"}),
+])
+def test_settings_of_the_right_kind_pass(name: str, settings: dict, kept: dict) -> None:
+    cls = builtin_registry().get(name)
+    config = cls.resolve_config(settings)
+    cls.check_config(config)
+    assert {key: config[key] for key in kept} == kept
+
+
+def test_a_device_the_machine_lacks_is_a_config_error_at_training(monkeypatch) -> None:
+    import torch
+
+    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.training.loop import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(None).type == "cpu" and resolve_device("auto").type == "cpu"
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="asks for 'cuda', but this machine has no GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ConfigError, match="names no device torch knows: 'tpu'"):
+        resolve_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match="has 1 GPU"):
+        resolve_device("cuda:1")
+    assert resolve_device("cuda:0") == torch.device("cuda:0")

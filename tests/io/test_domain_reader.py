@@ -196,3 +196,58 @@ def test_session_settings_left_empty_take_rasas_defaults(write_project) -> None:
     config = project.domain.session_config
     assert (config.session_expiration_time, config.carry_over_slots_to_new_session) == (60.0,
                                                                                         True)
+
+
+def test_buttons_that_are_no_list_of_mappings_are_errors_at_their_line(write_project) -> None:
+    # before: no report, then the console stopped on `.get` of a string and the REST
+    # channel sent the text "/greet" as six buttons, one letter each
+    _, problems = loaded(write_project, """
+        version: "3.1"
+        responses:
+          utter_a:
+          - text: a
+            buttons: "/greet"
+          utter_b:
+          - text: b
+            quick_replies: {title: a, payload: /b}
+          utter_c:
+          - text: c
+            buttons: ["plain text", 42, {title: ok, payload: /affirm}]
+        """)
+    assert found(problems) == [
+        ("error", 5, "`buttons` of response 'utter_a' must be a list, not text"),
+        ("error", 8, "`quick_replies` of response 'utter_b' must be a list, not mapping"),
+        ("error", 11, "a button of response 'utter_c' must be a mapping, not text"),
+        ("error", 11, "a button of response 'utter_c' must be a mapping, not number"),
+    ]
+
+
+def test_an_empty_use_entities_is_none_and_text_is_an_error(write_project) -> None:
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        intents:
+          - goodbye: {use_entities: }
+          - thanks: {use_entities: party_size}
+          - greet: {use_entities: false}
+        entities: [party_size]
+        """)
+    # Rasa reads an empty use_entities as none of them ("this covers False, None and [])
+    assert project.domain.intents["goodbye"].use_entities == []
+    assert project.domain.intents["greet"].use_entities is False
+    assert found(problems) == [
+        ("error", 4, "use_entities of intent 'thanks' must be true, false or a list of "
+                     "entity names, not 'party_size'")]
+    assert problems[0].hint == "write `use_entities: [party_size]`"
+
+
+def test_categorical_values_given_as_a_mapping_are_an_error(write_project) -> None:
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        slots:
+          size:
+            type: categorical
+            values: {small: 1, large: 2}
+            mappings: [{type: custom}]
+        """)
+    assert ("error", 5, "values of slot 'size' must be a list, not a mapping") in \
+        found(problems)

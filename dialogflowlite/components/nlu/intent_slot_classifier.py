@@ -23,7 +23,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.components.base import NluComponent
 from dialogflowlite.components.nlu.known_words import WordKnowledge, training_words
@@ -82,6 +82,7 @@ class IntentSlotClassifier(NluComponent):
     kind = "intent_classifier"
     requires = ("tokens",)
     provides = ("intent", "intent_ranking", "entities")
+    setting_kinds: ClassVar[dict[str, type]] = {"random_seed": int, "device": str}
 
     model: Any
     labels: LabelSet | None
@@ -264,6 +265,7 @@ class IntentSlotClassifier(NluComponent):
                                   "use true or false, or a mapping of entity types to true "
                                   "or false, e.g. {address: false}", position)
         cls.check_training_settings(c, position=position)
+        cls.check_device(c, position=position)
         cls.check_numbers(c, ("max_length", "inference_batch_size"), at_least=1, whole=True,
                           position=position)
         # 0 keeps every intent in the ranking (Rasa's meaning)

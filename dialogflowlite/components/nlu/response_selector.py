@@ -26,7 +26,7 @@ import logging
 import math
 import random
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.components.base import NluComponent, NluContext
 from dialogflowlite.components.nlu.pretrained import (
@@ -107,6 +107,7 @@ class ResponseSelector(NluComponent):
     kind = "response_selector"
     requires = ("tokens",)
     provides = ("response_selector",)
+    setting_kinds: ClassVar[dict[str, type]] = {"random_seed": int, "device": str}
     defaults: dict[str, Any] = {
         # train for this retrieval intent only, or (null) for all of them under "default"
         "retrieval_intent": None,
@@ -176,6 +177,7 @@ class ResponseSelector(NluComponent):
         super().check_config(config, position=position)
         c = config
         cls.check_training_settings(c, position=position)
+        cls.check_device(c, position=position)
         cls.check_numbers(c, ("max_length", "num_layers", "ff_size", "max_ngrams", "head_size",
                               "inference_batch_size"),
                           at_least=1, whole=True, position=position)

@@ -250,6 +250,7 @@ class Policy(Component):
     """
 
     kind: ClassVar[str] = "policy"
+    setting_kinds: ClassVar[dict[str, type]] = {"priority": int}
     #: 2: slots keep the value they were set to and bool slots read values as Rasa
     #: does (``2``, ``"yes"``: not true), so states learnt before may differ.
     #: 3: entities the domain does not declare for an intent leave the states, and the

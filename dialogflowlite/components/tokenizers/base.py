@@ -31,6 +31,7 @@ class Tokenizer(NluComponent):
     kind = "tokenizer"
     provides = ("tokens",)
     defaults: ClassVar[dict[str, Any]] = dict(TOKENIZER_DEFAULTS)
+    setting_kinds: ClassVar[dict[str, type]] = {"intent_split_symbol": str}
 
     def tokenize(self, text: str) -> list[Token]:
         """Split ``text`` into tokens whose offsets index ``text`` exactly."""
