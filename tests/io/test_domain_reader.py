@@ -251,3 +251,5 @@ def test_categorical_values_given_as_a_mapping_are_an_error(write_project) -> No
         """)
     assert ("error", 5, "values of slot 'size' must be a list, not a mapping") in \
         found(problems)
+    # before: one value, the mapping itself
+    assert project.domain.slots["size"].values == []

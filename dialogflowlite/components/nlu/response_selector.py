@@ -49,6 +49,7 @@ from dialogflowlite.components.nlu.word_features import (
     pad_word_batch,
 )
 from dialogflowlite.errors import Position, TrainingError
+from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.models.quantization import quantize_linear_layers
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Message
 from dialogflowlite.shared.training_data import TrainingData
@@ -238,6 +239,16 @@ class ResponseSelector(NluComponent):
         examples = self._examples(training_data)
         self.retrieval_intents = sorted({m.base_intent for m in examples if m.base_intent})
         self.keys = sorted({m.intent for m in examples if m.intent})
+        wanted = c["retrieval_intent"]
+        if not examples and wanted is not None and training_data.retrieval_intents:
+            # a misspelt retrieval_intent turns the answers off: say so, not only "nothing"
+            known = training_data.retrieval_intents
+            suggestion = did_you_mean(str(wanted), known)
+            logger.warning(
+                "%s: setting 'retrieval_intent' is %r, but the data's retrieval intents are "
+                "%s; this selector learns nothing and answers no message%s%s", self.name,
+                wanted, ", ".join(known), f" ({suggestion})" if suggestion else "",
+                f" ({self.position})" if self.position is not None else "")
         if not examples:
             logger.info("%s: no retrieval intent examples; nothing to learn", self.name)
             self.model = None

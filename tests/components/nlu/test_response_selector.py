@@ -112,6 +112,24 @@ def test_one_retrieval_intent_under_its_own_key(data: TrainingData) -> None:
     assert len(selector["faq"]["ranking"]) == 1
 
 
+def test_a_retrieval_intent_the_data_lacks_is_a_warning_naming_the_close_one(
+        data: TrainingData, caplog: pytest.LogCaptureFixture) -> None:
+    component = ResponseSelector({**SMALL, "retrieval_intent": "faqs"})
+    with caplog.at_level("WARNING"):
+        component.train(data, NluContext(progress=False, domain=DOMAIN))
+    assert component.keys == []
+    assert ("setting 'retrieval_intent' is 'faqs', but the data's retrieval intents are "
+            "chitchat, faq; this selector learns nothing and answers no message "
+            "(did you mean 'faq'?)") in caplog.text
+    # a project without retrieval intents at all is not warned about
+    caplog.clear()
+    plain = TrainingData(examples=[Message(text="hi", intent="greet")])
+    with caplog.at_level("WARNING"):
+        ResponseSelector({**SMALL, "retrieval_intent": "faq"}).train(
+            plain, NluContext(progress=False))
+    assert "retrieval_intent" not in caplog.text
+
+
 def test_skip_other_intents_selects_only_for_retrieval_intents(data: TrainingData) -> None:
     component = ResponseSelector({**SMALL, "skip_other_intents": True})
     component.train(data, NluContext(progress=False, domain=DOMAIN))
