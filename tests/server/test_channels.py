@@ -24,7 +24,12 @@ def test_credentials_choose_the_channels(plugin_manager, caplog) -> None:
     with caplog.at_level("WARNING"):
         channels = enabled_channels({"rest": {}, "carrier_pigeon": {"user": "x"}})
     assert [c.name() for c in channels] == ["rest"]
-    assert "'carrier_pigeon'" in caplog.text
+    assert "'carrier_pigeon'" in caplog.text and "known: botframework, " in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        enabled_channels({"telegrm": {"access_token": "x"}})
+    assert ("names the channel 'telegrm', which no installed plugin provides; the server "
+            "runs without it (did you mean 'telegram'?)") in caplog.text
     with pytest.raises(ConfigError, match="settings of channel 'rest'"):
         enabled_channels({"rest": "yes"})
 

@@ -45,11 +45,17 @@ def enabled_channels(credentials: dict[str, Any],
     classes = channel_classes()
     if connector:
         return [classes[connector_name(connector, classes)](_settings(credentials, connector))]
+    from dialogflowlite.io.formats import did_you_mean
+
     named = [key for key in credentials if key in classes]
     for key in credentials:
         if key not in classes:
+            # a warning, not an error: Rasa projects name channels served elsewhere
+            # (`rasa:` for Rasa X, module paths of custom channels)
+            suggestion = did_you_mean(str(key), classes)
             logger.warning("credentials.yml names the channel %r, which no installed plugin "
-                           "provides (known: %s)", key, ", ".join(sorted(classes)))
+                           "provides; the server runs without it (%s)", key,
+                           suggestion or f"known: {', '.join(sorted(classes))}")
     if not named:
         named = [name for name in DEFAULT_CHANNELS if name in classes]
     return [classes[name](_settings(credentials, name)) for name in named]
