@@ -390,6 +390,24 @@ class DomainReader:
                          "write `initial_value: true` or `initial_value: false`")
         return None
 
+    def _has_template_problem(self, file: Path, variations: list, index: int,
+                              variation: dict, response: str) -> bool:
+        """Whether the variation's ``metadata.template`` names no known engine or its
+        jinja template does not parse: an error at its line (the bot would refuse to
+        start with the trained model), and the variation is left out."""
+        metadata = variation.get("metadata")
+        if not isinstance(metadata, dict) or "template" not in metadata:
+            return False
+        from dialogflowlite.components.generation.templates import template_problem
+
+        problem = template_problem(to_plain(variation))
+        if problem is None:
+            return False
+        self.log.error(position(file, variations, index),
+                       f"variation {index + 1} of response '{response}': {problem[0]}",
+                       problem[1])
+        return True
+
     def _check_button(self, file: Path, buttons: Any, index: int, button: Any,
                       response: str) -> None:
         """A button needs a title to show and a payload to send back when clicked."""
@@ -553,6 +571,8 @@ class DomainReader:
                             file, button, formats.BUTTON_KEYS, f"a button of response '{name}'"
                         )
                         self._check_button(file, given, button_index, button, str(name))
+                if self._has_template_problem(file, variations, index, variation, str(name)):
+                    continue
                 if self._has_message(file, variations, index, variation, str(name)):
                     kept.append(to_plain(variation))
             if not variations:

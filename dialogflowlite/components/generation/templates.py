@@ -178,30 +178,37 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def template_problem(variation: dict[str, Any]) -> tuple[str, str] | None:
+    """What is wrong with a variation's template: a ``metadata.template`` that names
+    no known engine, or a jinja template that does not parse; as ``(message, hint)``,
+    or None. The domain reader reports it at the variation's line."""
+    engine = template_engine(variation)
+    if engine not in TEMPLATE_ENGINES:
+        return (f"metadata.template '{engine}' is not known",
+                f"use one of {', '.join(TEMPLATE_ENGINES)}")
+    if engine != JINJA_ENGINE:
+        return None
+    from jinja2 import TemplateSyntaxError
+
+    for key in _CONTENT_KEYS:
+        for text in _strings(variation.get(key)):
+            try:
+                _jinja_environment().parse(text)
+            except TemplateSyntaxError as e:
+                return (f"the jinja template of '{key}' does not parse: {e}",
+                        "fix the template or drop metadata.template")
+    return None
+
+
 def check_template_engines(domain: Domain) -> None:
-    """Refuse a variation whose ``metadata.template`` names no known engine, or whose
-    jinja template does not parse, naming the response (Rasa fails at the first reply)."""
+    """Refuse a variation whose template :func:`template_problem` finds wrong, naming
+    the response (a model trained before the domain reader checked this)."""
     for name, definition in domain.responses.items():
         for variation in definition.variations:
-            engine = template_engine(variation)
-            if engine not in TEMPLATE_ENGINES:
-                raise ProjectError(
-                    f"response '{name}' has metadata.template '{engine}', which is not known",
-                    hint=f"use one of {', '.join(TEMPLATE_ENGINES)}",
-                    position=definition.position)
-            if engine != JINJA_ENGINE:
-                continue
-            from jinja2 import TemplateSyntaxError
-
-            for key in _CONTENT_KEYS:
-                for text in _strings(variation.get(key)):
-                    try:
-                        _jinja_environment().parse(text)
-                    except TemplateSyntaxError as e:
-                        raise ProjectError(
-                            f"response '{name}': the jinja template of '{key}' does not "
-                            f"parse: {e}", hint="fix the template or drop metadata.template",
-                            position=definition.position) from e
+            problem = template_problem(variation)
+            if problem is not None:
+                raise ProjectError(f"response '{name}': {problem[0]}", hint=problem[1],
+                                   position=definition.position)
 
 
 def interpolate_jinja(value: Any, values: dict[str, Any], *, response: str = "") -> Any:

@@ -227,14 +227,27 @@ def test_without_the_jinja_engine_doubled_braces_are_literal(domain) -> None:
 ], ids=["unknown-engine", "jinja-that-does-not-parse"])
 def test_a_template_that_cannot_be_rendered_is_refused_naming_the_response(
         write_project, text, engine) -> None:
-    bad = custom_slot_domain({"name": "text"}, f"""\
+    variation = f"""\
   utter_hi:
   - text: "{text}"
     metadata: {{template: {engine}}}
-""")
-    domain = load_project(write_project(domain=bad)).domain
+"""
+    bad = custom_slot_domain({"name": "text"}, variation)
+    # reading the domain reports it at the variation's line (before, only a bot loading
+    # the trained model found it, naming the model file)
+    project = load_project(write_project(domain=bad), strict=False)
+    [problem] = [p for p in project.problems if "utter_hi" in p.message]
+    assert problem.severity == "error"
+    assert problem.message.startswith("variation 1 of response 'utter_hi': ")
+    assert engine in problem.message or "does not parse" in problem.message
+    lines = bad.splitlines()
+    assert lines[problem.position.line - 1].strip() == f'- text: "{text}"'
+    assert project.domain.responses["utter_hi"].variations == []
+    # a domain that was not read by this reader (an older model's) is still refused
+    project.domain.responses["utter_hi"].variations.append(
+        {"text": text, "metadata": {"template": engine}})
     with pytest.raises(ProjectError, match=rf"utter_hi.*{engine}"):
-        TemplateRenderer(domain)
+        TemplateRenderer(project.domain)
 
 
 # ------------------------------------------------------------ conditional variations
