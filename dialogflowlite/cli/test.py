@@ -112,6 +112,11 @@ def core_test(
         raise ModelLoadError(f"{name} has no dialogue policies: test stories need them",
                              hint="train the whole bot with `dialogflowlite train`, or pass "
                                   "--model with a model that has them")
+    from dialogflowlite.io.validate import problems_of_test_stories
+
+    # as `data validate` reports them, against the model's domain: each fails its story
+    for problem in problems_of_test_stories(agent.domain, test_stories):
+        logger.warning("%s", problem)
     try:
         output = resolve_in_project(out, root) if not Path(out).is_absolute() else Path(out)
         evaluation = run_story_test(agent, test_stories, out_dir=None,

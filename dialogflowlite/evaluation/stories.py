@@ -158,10 +158,14 @@ class StoryOutcome:
     warnings: dict[int, str] = field(default_factory=dict)
     actions: list[ActionCheck] = field(default_factory=list)
     users: list[UserCheck] = field(default_factory=list)
+    #: what the story names that the model's domain lacks (an intent, an action, a
+    #: slot, ...): a step that cannot be replayed as written fails the story
+    problems: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all(a.correct for a in self.actions) and all(u.correct for u in self.users)
+        return (not self.problems and all(a.correct for a in self.actions)
+                and all(u.correct for u in self.users))
 
     @property
     def warned(self) -> bool:
@@ -190,7 +194,7 @@ class StoryOutcome:
     def first_error(self) -> str | None:
         for index in sorted(self.comments):
             return self.comments[index]
-        return None
+        return self.problems[0] if self.problems else None
 
 
 @dataclass
@@ -456,12 +460,22 @@ class StoryTester:
         conversations += joined_conversations(joined, self.domain)
         parses = await self._parse_all([events for _, _, events in conversations])
         evaluation = StoryEvaluation(written_stories=len(stories))
+        problems = {id(story): self._problems(story) for story in stories}
         for story, name, events in conversations:
             location = str(story.position) if story.position else ""
-            evaluation.outcomes.append(self._replay(name, location, events, parses))
+            outcome = self._replay(name, location, events, parses)
+            outcome.problems = problems.get(id(story), [])
+            evaluation.outcomes.append(outcome)
             if self.yield_between_stories:
                 await asyncio.sleep(0)
         return evaluation
+
+    def _problems(self, story: Story) -> list[str]:
+        """What ``story`` names that the model's domain lacks, each with where."""
+        from dialogflowlite.io.validate import problems_of_test_stories
+
+        return [f"{problem.message} ({problem.position})"
+                for problem in problems_of_test_stories(self.domain, [story])]
 
     def _replay(self, name: str, location: str, events: list[Event],
                 parses: dict[str, dict[str, Any]]) -> StoryOutcome:

@@ -197,7 +197,18 @@ def _flat(steps: list[Step]) -> Iterator[Step]:
             yield step
 
 
-def _story_steps(project: Project) -> Iterator[_StepRef]:
+@dataclass
+class StoriesAlone:
+    """Stories to check without the rest of their project: what the checks that read
+    only the domain and the stories (:data:`STORY_CHECKS`) look at."""
+
+    domain: Domain
+    test_stories: list[Story]
+    stories: list[Story] = field(default_factory=list)
+    rules: list[Story] = field(default_factory=list)
+
+
+def _story_steps(project: Project | StoriesAlone) -> Iterator[_StepRef]:
     """Every step of every story, rule (conditions included) and test story."""
     for story in (*project.stories, *project.rules, *project.test_stories):
         for step in _flat(story.condition):
@@ -210,7 +221,7 @@ def _base_intent(intent: str) -> str:
     return intent.split(RETRIEVAL_SEPARATOR, 1)[0]
 
 
-def check_story_intents(project: Project) -> list[Problem]:
+def check_story_intents(project: Project | StoriesAlone) -> list[Problem]:
     """Stories and rules may only use intents the domain declares (or default intents)."""
     known = project.domain.intent_names
     problems = []
@@ -233,7 +244,7 @@ def _is_known_action(domain: Domain, name: str) -> bool:
     return domain.is_known_action(name) or name in domain.responses
 
 
-def check_story_actions(project: Project) -> list[Problem]:
+def check_story_actions(project: Project | StoriesAlone) -> list[Problem]:
     """Actions in stories and rules must exist: default, custom (``actions:``), form or response.
 
     ``utter_`` actions are left to :func:`check_utter_responses`, which says more.
@@ -259,7 +270,7 @@ def check_story_actions(project: Project) -> list[Problem]:
     return problems
 
 
-def check_story_slots(project: Project) -> list[Problem]:
+def check_story_slots(project: Project | StoriesAlone) -> list[Problem]:
     """``slot_was_set`` (in steps, conditions and checkpoints) may only name declared slots."""
     slots = list(project.domain.slots)
     problems = []
@@ -281,6 +292,13 @@ def check_story_slots(project: Project) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def problems_of_test_stories(domain: Domain, stories: Sequence[Story]) -> list[Problem]:
+    """What :data:`STORY_CHECKS` find in ``stories`` (test stories) against ``domain``, a
+    trained model's: what ``test core`` reports, and counts against each story."""
+    view = StoriesAlone(domain, list(stories))
+    return [problem for check in STORY_CHECKS for problem in check(view)]
 
 
 def check_story_slot_values(project: Project) -> list[Problem]:
@@ -308,7 +326,7 @@ def check_story_slot_values(project: Project) -> list[Problem]:
     return problems
 
 
-def check_story_loops(project: Project) -> list[Problem]:
+def check_story_loops(project: Project | StoriesAlone) -> list[Problem]:
     """``active_loop`` must name a form of the domain (or a default loop action)."""
     loops = [*project.domain.forms, *LOOP_ACTIONS]
     problems = []
@@ -325,7 +343,7 @@ def check_story_loops(project: Project) -> list[Problem]:
     return problems
 
 
-def check_story_entities(project: Project) -> list[Problem]:
+def check_story_entities(project: Project | StoriesAlone) -> list[Problem]:
     """Entities of user steps (``entities:`` or annotated ``user:`` text) must be declared."""
     entities = project.domain.entity_names
     problems = []
@@ -369,22 +387,22 @@ def _domain_files(project: Project) -> list[str]:
     return [str(f) for f in project.domain_files]
 
 
-def check_utter_responses(project: Project) -> list[Problem]:
-    """Every ``utter_`` action (in stories, rules or under ``actions:``) needs a response."""
+def _missing_response(domain: Domain, name: str) -> bool:
+    return name not in domain.responses and name not in domain.utter_actions
+
+
+def check_utter_steps(project: Project | StoriesAlone) -> list[Problem]:
+    """Every ``utter_`` action of a story, rule or test story needs a response."""
     domain = project.domain
     responses = list(domain.responses)
     problems = []
-
-    def missing(name: str) -> bool:
-        return name not in domain.responses and name not in domain.utter_actions
-
     for ref in _story_steps(project):
         step = ref.step
         if (
             isinstance(step, ActionStep)
             and step.name
             and step.name.startswith("utter_")
-            and missing(step.name)
+            and _missing_response(domain, step.name)
         ):
             problems.append(
                 ref.problem(
@@ -393,8 +411,16 @@ def check_utter_responses(project: Project) -> list[Problem]:
                     UTTER_WITHOUT_RESPONSE,
                 )
             )
+    return problems
+
+
+def check_utter_responses(project: Project) -> list[Problem]:
+    """Every ``utter_`` action (in stories, rules or under ``actions:``) needs a response."""
+    domain = project.domain
+    responses = list(domain.responses)
+    problems = check_utter_steps(project)
     for name in domain.custom_actions:
-        if name.startswith("utter_") and missing(name):
+        if name.startswith("utter_") and _missing_response(domain, name):
             where = _source_position(
                 project, _domain_files(project), rf"^\s*-\s*({re.escape(name)})\s*(:|$|#)"
             )
@@ -1574,6 +1600,16 @@ def check_checkpoints(project: Project) -> list[Problem]:
 Check = Callable[[Project], list[Problem]]
 
 #: every check, in the order it runs
+#: the checks that read nothing but the domain and the stories (:class:`StoriesAlone`)
+STORY_CHECKS: tuple[Callable[[Project | StoriesAlone], list[Problem]], ...] = (
+    check_story_intents,
+    check_story_actions,
+    check_utter_steps,
+    check_story_slots,
+    check_story_loops,
+    check_story_entities,
+)
+
 CHECKS: tuple[Check, ...] = (
     check_story_intents,
     check_story_actions,

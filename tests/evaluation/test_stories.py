@@ -393,3 +393,38 @@ def test_a_bot_step_is_scored_by_its_text(write_project, tmp_path: Path) -> None
     assert report["see you"]["recall"] == 0.0
     assert "action_send_text" not in report
     assert '- bot: "see you"  # predicted: action_send_text' in written["failed"].read_text()
+
+
+def test_a_story_naming_what_the_domain_lacks_fails_naming_it(agent_and_stories,
+                                                              tmp_path: Path) -> None:
+    agent, _ = agent_and_stories
+    (tmp_path / "bad.yml").write_text(textwrap.dedent("""\
+        version: "3.1"
+        stories:
+        - story: an unknown slot
+          steps:
+          - intent: greet
+          - action: utter_greet
+          - slot_was_set:
+            - nosuch: 1
+        - story: an unknown intent and response
+          steps:
+          - intent: grete
+          - action: utter_greett
+        """), encoding="utf-8")
+    stories = load_test_stories(tmp_path / "bad.yml")
+    evaluation = asyncio.run(evaluate_stories(agent, stories))
+    # before, the first passed: its slot step was dropped with an error in the log
+    assert [o.passed for o in evaluation.outcomes] == [False, False]
+    first, second = evaluation.outcomes
+    assert all(a.correct for a in first.actions)
+    assert first.problems == [
+        f"test story 'an unknown slot' sets slot 'nosuch' that the domain lacks "
+        f"({tmp_path / 'bad.yml'}:7:5)"]
+    assert first.first_error == first.problems[0]
+    story = "test story 'an unknown intent and response'"
+    assert len(second.problems) == 2
+    assert second.problems[0].startswith(f"{story} uses intent 'grete' that the domain lacks")
+    assert second.problems[1].startswith(
+        f"{story} runs 'utter_greett' but no response of that name exists")
+    assert "FAILED" in evaluation.table() and "sets slot 'nosuch'" in evaluation.table()
