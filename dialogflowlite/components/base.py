@@ -71,6 +71,11 @@ TRAINING_SETTING_RANGES: dict[str, dict[str, Any]] = {
 #: the values of a ``device`` setting (:meth:`Component.check_device`)
 DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
+#: the doubtful settings noted inside :func:`collecting_setting_warnings` (None: outside
+#: it, where they are logged)
+_setting_warnings: ContextVar[list[ComponentConfigError] | None] = ContextVar(
+    "dialogflowlite_setting_warnings", default=None)
+
 #: the bad settings found by the ``check_config`` running now (None: none is running);
 #: a context variable, so checks in other threads or tasks keep their own list
 _bad_settings: ContextVar[list[ComponentConfigError] | None] = ContextVar(
@@ -300,11 +305,24 @@ class Component:
             raise ComponentConfigError(
                 f"component {cls.name}: setting '{key}' must be true or false, not {value!r}",
                 hint=f"write `{key}: true` or `{key}: false`", position=position)
-        where = f" ({position})" if position is not None else ""
-        logger.warning("%s: setting '%s' is the text %r, read as %s; write `%s: %s` (no "
-                       "quotes)%s", cls.name, key, value, str(meaning).lower(), key,
-                       str(meaning).lower(), where)
+        cls.warn_about_setting(
+            f"component {cls.name}: setting '{key}' is the text {value!r}, read as "
+            f"{str(meaning).lower()}", hint=f"write `{key}: {str(meaning).lower()}` (no quotes)",
+            position=position)
         return meaning
+
+    @classmethod
+    def warn_about_setting(cls, message: str, *, hint: str | None = None,
+                           position: Position | None = None) -> None:
+        """A setting that is read, but maybe not as meant: logged as a warning, or,
+        inside :func:`collecting_setting_warnings` (``data validate``), noted there so
+        it is counted with the other warnings."""
+        found = _setting_warnings.get()
+        if found is not None:
+            found.append(ComponentConfigError(message, hint=hint, position=position))
+            return
+        where = f" ({position})" if position is not None else ""
+        logger.warning("%s; %s%s", message, hint or "", where)
 
     @classmethod
     def _checked_number(cls, key: str, value: Any, *, whole: bool,
@@ -362,6 +380,18 @@ def _reporting_every_bad_setting(check: Callable[..., None]) -> Callable[..., No
             check(cls, config, position=position)
 
     return check_every_setting
+
+
+@contextmanager
+def collecting_setting_warnings() -> Iterator[list[ComponentConfigError]]:
+    """Note the warnings about settings (:meth:`Component.warn_about_setting`) made
+    inside the block in the list it yields, instead of logging them."""
+    found: list[ComponentConfigError] = []
+    token = _setting_warnings.set(found)
+    try:
+        yield found
+    finally:
+        _setting_warnings.reset(token)
 
 
 @contextmanager

@@ -1289,7 +1289,10 @@ def check_components(project: Project) -> list[Problem]:
         registry = get_registry()
     except DialogflowLiteError as e:
         return [Problem.from_error(e, file)]
-    from dialogflowlite.components.base import collecting_bad_settings
+    from dialogflowlite.components.base import (
+        collecting_bad_settings,
+        collecting_setting_warnings,
+    )
     from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
     from dialogflowlite.components.policies.rasa_compat import translate_policies
 
@@ -1323,11 +1326,15 @@ def check_components(project: Project) -> list[Problem]:
             try:
                 # the checks the component's __init__ makes, without building it, in one
                 # error: unknown keys and out-of-range values are fixed in one go
-                with collecting_bad_settings(cls.name, where):
+                with collecting_setting_warnings() as doubtful, \
+                        collecting_bad_settings(cls.name, where):
                     settings = cls.resolve_config(component.params, position=where)
                     cls.check_config(settings, position=where)
             except DialogflowLiteError as e:
                 problems.append(Problem.from_error(e, file))
+            # settings read, but maybe not as meant (`flag: "yes"`): counted warnings
+            problems += [Problem(w.position or where, "warning", w.message, w.hint, w.code)
+                         for w in doubtful]
     return problems
 
 

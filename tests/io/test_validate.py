@@ -1580,3 +1580,22 @@ def test_a_message_a_story_answers_during_a_form_would_become_a_slot_value(proje
     # an intent the form ignores fills none of its slots
     ignoring = domain.replace("  city_form:\n", "  city_form:\n    ignored_intents: [greet]\n")
     assert problems(project(domain=ignoring, stories=detour), "DFL137") == []
+
+
+def test_a_flag_written_as_text_is_a_counted_warning_at_its_component(project) -> None:
+    # before: logged beside the count, so `--fail-on-warnings` passed it
+    root = project(config="""
+language: en
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: ResponseSelector
+    skip_other_intents: "yes"
+policies:
+  - name: RulePolicy
+""")
+    [found] = problems(root, "DFL202")
+    assert found.severity == "warning"
+    assert found.message == ("component ResponseSelector: setting 'skip_other_intents' is the "
+                             "text 'yes', read as true")
+    assert found.hint == "write `skip_other_intents: true` (no quotes)"
+    assert where(found, root) == ("config.yml", 4)  # its `- name: ResponseSelector`
