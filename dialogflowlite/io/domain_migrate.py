@@ -379,8 +379,11 @@ class _DomainRewriter:
         auto_fill: dict[str, bool] = {}
         for _file, data, slots, name in declarations:
             if self._major(data) < 3:
-                meaning = formats.flag_meaning((slots[name] or {}).get("auto_fill", True))
-                auto_fill[str(name)] = True if meaning is None else meaning
+                props = slots[name] or {}
+                # 3.x `mappings:` without an auto_fill key: no auto-fill (as the reader)
+                default = "mappings" not in props
+                meaning = formats.flag_meaning(props.get("auto_fill", default))
+                auto_fill[str(name)] = default if meaning is None else meaning
         for index, (file, data, slots, name) in enumerate(declarations):
             if self._rewrite_slot(file, data, slots, name, winners[str(name)] == index,
                                   auto_fill.get(str(name), False)):

@@ -330,6 +330,16 @@ class DomainReader:
                 )
             auto_fill = (self.log.flag(file, props, "auto_fill", True, f"slot '{name}'")
                          if major < 3 else None)
+            if major < 3 and mappings is not None and "auto_fill" not in props:
+                # `mappings:` are written for 3.x: 2.0's auto-fill beside them would fill
+                # the slot everywhere, past the conditions they set
+                self.log.warning(
+                    position(file, props, "mappings"),
+                    f"slot '{name}' has `mappings:`, which are 3.x, in a domain of version "
+                    "2.x: they are read as written, without 2.0's auto-fill from the entity "
+                    "of the same name",
+                    'write `version: "3.1"` at the top of the file')
+                auto_fill = False
             if self._declare("slot", slot.name, where, self.domain.slots, slot) and major < 3:
                 self._auto_fill[slot.name] = auto_fill
 

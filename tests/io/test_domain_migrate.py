@@ -322,10 +322,10 @@ def test_slot_mappings_already_on_a_slot_stay_first(tmp_path: Path) -> None:
             required_slots:
               name: [{type: from_text}]
         """)
+    # no auto-fill beside 3.x mappings: the reader adds none there either
     assert new["slots"]["name"]["mappings"] == [
         {"type": "from_text", "intent": "tell_name"},
         {"type": "from_text", "conditions": [{"active_loop": "f", "requested_slot": "name"}]},
-        {"type": "from_entity", "entity": "name"},
     ]
 
 

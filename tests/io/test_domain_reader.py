@@ -253,3 +253,31 @@ def test_categorical_values_given_as_a_mapping_are_an_error(write_project) -> No
         found(problems)
     # before: one value, the mapping itself
     assert project.domain.slots["size"].values == []
+
+
+def test_3x_mappings_in_a_2_0_domain_get_no_auto_fill_beside_them(write_project) -> None:
+    # before: 2.0's auto-fill added an unconditioned from_entity mapping, which filled
+    # the slot while the form asked for another one, past the author's conditions
+    project, problems = loaded(write_project, """
+        version: "2.0"
+        entities: [party_size]
+        slots:
+          party_size:
+            type: text
+            mappings:
+            - type: from_entity
+              entity: party_size
+              conditions:
+              - active_loop: table_form
+                requested_slot: party_size
+          plain:
+            type: text
+        forms:
+          table_form:
+            required_slots: [party_size]
+        """)
+    mappings = project.domain.slots["party_size"].mappings
+    assert len(mappings) == 1 and mappings[0].conditions
+    [warning] = [p for p in problems if "party_size" in p.message]
+    assert warning.severity == "warning" and warning.position.line == 6
+    assert "`mappings:`, which are 3.x, in a domain of version 2.x" in warning.message
