@@ -280,12 +280,20 @@ class DomainReader:
             raw_type = str(props.get("type", "text" if major >= 3 else "unfeaturized"))
             slot_type = formats.SLOT_TYPE_ALIASES.get(raw_type, raw_type)
             if slot_type not in SLOT_TYPES:
-                self.log.warning(
-                    position(file, props, "type"),
-                    f"slot '{name}' has unknown type '{raw_type}'; it is treated as 'any'",
-                    formats.did_you_mean(raw_type, SLOT_TYPES)
-                    or f"use one of {', '.join(SLOT_TYPES)}",
-                )
+                hint = (formats.did_you_mean(raw_type, SLOT_TYPES)
+                        or f"use one of {', '.join(SLOT_TYPES)}")
+                if "." in raw_type:
+                    # a Rasa custom slot class (`addons.MySlot`): the slot still holds
+                    # values, only its own featurization is lost
+                    self.log.warning(
+                        position(file, props, "type"),
+                        f"slot '{name}' has the custom type '{raw_type}', a Python class "
+                        "that is not run here; it is treated as 'any'", hint)
+                else:
+                    # a misspelt type would silently change what the policies see: Rasa
+                    # refuses it too (InvalidSlotTypeException)
+                    self.log.error(position(file, props, "type"),
+                                   f"slot '{name}' has unknown type '{raw_type}'", hint)
                 slot_type = "any"
             influence = self.log.flag(file, props, "influence_conversation", slot_type != "any",
                                    f"slot '{name}'")

@@ -281,3 +281,28 @@ def test_3x_mappings_in_a_2_0_domain_get_no_auto_fill_beside_them(write_project)
     [warning] = [p for p in problems if "party_size" in p.message]
     assert warning.severity == "warning" and warning.position.line == 6
     assert "`mappings:`, which are 3.x, in a domain of version 2.x" in warning.message
+
+
+def test_a_misspelt_slot_type_is_an_error_and_a_custom_class_a_warning(write_project) -> None:
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        slots:
+          size:
+            type: floot
+            influence_conversation: false
+            mappings: [{type: custom}]
+          mood:
+            type: addons.slots.MoodSlot
+            influence_conversation: false
+            mappings: [{type: custom}]
+          kept:
+            type: rasa.shared.core.slots.TextSlot
+            mappings: [{type: custom}]
+        """)
+    assert found(problems) == [
+        ("error", 4, "slot 'size' has unknown type 'floot'"),
+        ("warning", 8, "slot 'mood' has the custom type 'addons.slots.MoodSlot', a Python "
+                       "class that is not run here; it is treated as 'any'"),
+    ]
+    assert problems[0].hint == "did you mean 'float'?"
+    assert project.domain.slots["kept"].type == "text"
