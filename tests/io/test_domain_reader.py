@@ -306,3 +306,22 @@ def test_a_misspelt_slot_type_is_an_error_and_a_custom_class_a_warning(write_pro
     ]
     assert problems[0].hint == "did you mean 'float'?"
     assert project.domain.slots["kept"].type == "text"
+
+
+def test_a_misspelt_required_slots_in_a_3x_form_is_one_error_naming_it(write_project) -> None:
+    # before: "form 'f' requires slot 'requird_slots' that the domain lacks", and more
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        slots:
+          time: {type: text, mappings: [{type: from_text}]}
+        forms:
+          f:
+            requird_slots: [time]
+        responses:
+          utter_ask_time: [{text: when?}]
+        """)
+    assert found(problems) == [
+        ("error", 6, "form 'f' has no required_slots, and 'requird_slots' is no key of a 3.x "
+                     "form")]
+    assert problems[0].hint == "did you mean 'required_slots'?"
+    assert project.domain.forms["f"].required_slots == []
