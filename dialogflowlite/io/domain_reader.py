@@ -639,6 +639,15 @@ class DomainReader:
         for index, item in enumerate(value):
             # 3.x allows `- action_name: {send_domain: true}`
             name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
+            if isinstance(item, dict) and not isinstance(item.get(name), (dict, type(None))):
+                # `- {name: action_y}` would declare an action called `name`
+                self.log.error(
+                    position(file, value, index),
+                    f"action entry {to_plain(item)!r} is neither a name nor "
+                    "`action_name: {send_domain: true}`",
+                    f"write `- {to_plain(item[name])}`" if isinstance(item.get(name), str)
+                    else "write `- action_name`")
+                continue
             if not isinstance(name, str):
                 self.log.error(
                     position(file, value, index),

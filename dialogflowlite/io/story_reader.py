@@ -77,6 +77,10 @@ class StoryReader:
             if steps_raw is None:
                 self.log.error(where, f"{title_key} '{name}' has no steps", "add `steps:`")
                 continue
+            if steps_raw == []:
+                # read, it teaches nothing: say so, as for a story without `steps:`
+                self.log.warning(where, f"{title_key} '{name}' has no steps (`steps: []`), so "
+                                        "it teaches nothing", "add its steps, or remove it")
             story = Story(
                 name=str(name),
                 kind="rule" if title_key == "rule" else kind,
@@ -194,6 +198,11 @@ class StoryReader:
             raw = item["or"]
             if not self.log.expect(file, item, "or", raw, list, f"an 'or' step of '{story}'"):
                 return None
+            if not raw:
+                # skipped when the paths are expanded: the story would lose a turn unsaid
+                self.log.warning(where, f"an 'or' step of '{story}' has no alternatives, so "
+                                        "it is skipped",
+                                 "list them: `- or: [{intent: a}, {intent: b}]`")
             for alt_index, alternative in enumerate(raw):
                 parsed = self._step(file, raw, alt_index, alternative, story, in_rule)
                 if isinstance(parsed, (UserStep, SlotStep)):

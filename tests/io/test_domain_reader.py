@@ -325,3 +325,19 @@ def test_a_misspelt_required_slots_in_a_3x_form_is_one_error_naming_it(write_pro
                      "form")]
     assert problems[0].hint == "did you mean 'required_slots'?"
     assert project.domain.forms["f"].required_slots == []
+
+
+def test_an_action_entry_that_is_a_mapping_of_text_is_an_error(write_project) -> None:
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        actions:
+          - {name: action_y}
+          - action_z: {send_domain: true}
+          - action_w:
+        """)
+    assert found(problems) == [
+        ("error", 3, "action entry {'name': 'action_y'} is neither a name nor "
+                     "`action_name: {send_domain: true}`")]
+    assert problems[0].hint == "write `- action_y`"
+    assert project.domain.custom_actions == ["action_z", "action_w"]
+

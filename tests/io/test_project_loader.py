@@ -938,3 +938,29 @@ def test_a_from_intent_mapping_with_a_value_gives_no_warning(write_project) -> N
         """)
     project = load_project(root, strict=False)
     assert project.problems == []
+
+
+def test_empty_steps_and_an_empty_or_are_warnings_not_silence(write_project) -> None:
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [greet]
+        responses:
+          utter_greet: [{text: hi}]
+        """, stories="""
+        version: "3.1"
+        stories:
+        - story: nothing
+          steps: []
+        - story: an empty choice
+          steps:
+          - intent: greet
+          - or: []
+          - action: utter_greet
+        """)
+    project = load_project(root, strict=False)
+    messages = [(p.severity, p.position.line, p.message) for p in project.problems
+                if "stories" in p.position.file]
+    assert ("warning", 3, "story 'nothing' has no steps (`steps: []`), so it teaches "
+                          "nothing") in messages
+    assert ("warning", 8, "an 'or' step of 'an empty choice' has no alternatives, so it is "
+                          "skipped") in messages
