@@ -546,8 +546,12 @@ def check_model_name(name: str, option: str = "--fixed-model-name") -> str:
     The name is a file name in the output folder (``--out``). Rasa joins it to
     that folder as a path, so ``../x`` or ``/tmp/x`` wrote the model elsewhere;
     here a name with a folder in it (``/``, ``\\``), or that is ``.`` or ``..``,
-    is refused with a :class:`ConfigError` naming ``option``.
+    is refused with a :class:`ConfigError` naming ``option``, and so is a name
+    that is blank or starts or ends with white space (``" "`` wrote ``" .tar"``).
     """
+    if not name.strip() or name != name.strip():
+        raise ConfigError(f"{option} {name!r}: the model's name is blank or has white space "
+                          "at an end", hint=f"give a name such as {option} my-model")
     if "/" in name or "\\" in name or name in (".", ".."):
         stem = PurePosixPath(name.replace("\\", "/")).name.strip(".") or "my-model"
         raise ConfigError(f"{option} {name}: the model's name is a file name, without a folder "

@@ -62,6 +62,14 @@ def test_a_name_that_is_only_the_ending_is_refused(name: str) -> None:
         fixed_model_file(name)
 
 
+@pytest.mark.parametrize("name", [" ", "\t", " bot", "bot "])
+def test_a_blank_name_or_one_with_white_space_at_an_end_is_refused(name: str) -> None:
+    # " " wrote the model as " .tar"
+    with pytest.raises(ConfigError, match="blank or has white space at an end"):
+        fixed_model_file(name)
+    assert fixed_model_file("my bot") == "my bot.tar"
+
+
 def test_a_model_name_set_after_the_options_are_made_names_the_file() -> None:
     # before, the file was worked out once, as the options were made: a name set later
     # left it None, and the model was written under a time stamp
