@@ -680,7 +680,8 @@ def check_mapping_entities(project: Project) -> list[Problem]:
 
 
 def check_mapping_intents(project: Project) -> list[Problem]:
-    """``intent`` / ``not_intent`` of a slot mapping should name known intents."""
+    """``intent`` / ``not_intent`` of a slot mapping, and a form's ``ignored_intents``,
+    should name known intents."""
     domain = project.domain
     known = domain.intent_names
     problems = []
@@ -697,6 +698,14 @@ def check_mapping_intents(project: Project) -> list[Problem]:
                             MAPPING_UNKNOWN_INTENT,
                         )
                     )
+    for form in domain.forms.values():
+        for intent in form.ignored_intents:
+            if _base_intent(intent) not in known:
+                problems.append(_warning(
+                    _where(form.position, fallback=_domain_file(project)),
+                    f"form '{form.name}' ignores intent '{intent}' that the domain lacks, so "
+                    "that entry of its ignored_intents never applies",
+                    _suggest(intent, known, "use a declared intent"), MAPPING_UNKNOWN_INTENT))
     return problems
 
 

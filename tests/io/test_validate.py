@@ -593,6 +593,16 @@ def test_slot_mapping_with_unknown_intent(project) -> None:
     assert where(problem, root) == ("domain.yml", 12)
 
 
+def test_a_form_ignoring_an_unknown_intent_is_a_warning(project) -> None:
+    root = project(domain=DOMAIN.replace(
+        "  city_form:\n    required_slots:\n",
+        "  city_form:\n    ignored_intents: [goodbye, chitchatt]\n    required_slots:\n"))
+    [problem] = problems(root, "DFL126")
+    assert problem.message == ("form 'city_form' ignores intent 'chitchatt' that the domain "
+                               "lacks, so that entry of its ignored_intents never applies")
+    assert where(problem, root)[0] == "domain.yml"
+
+
 def test_form_requires_unknown_slot(project) -> None:
     root = project(domain=DOMAIN + "      - date\n")
     [problem] = problems(root, "DFL124")
