@@ -639,7 +639,8 @@ class DomainReader:
         for index, item in enumerate(value):
             # 3.x allows `- action_name: {send_domain: true}`
             name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
-            if isinstance(item, dict) and not isinstance(item.get(name), (dict, type(None))):
+            if (isinstance(item, dict) and len(item) == 1
+                    and not isinstance(item[name], (dict, type(None)))):
                 # `- {name: action_y}` would declare an action called `name`
                 self.log.error(
                     position(file, value, index),

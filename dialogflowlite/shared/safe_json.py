@@ -36,14 +36,19 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """The value of the JSON ``text``; ValueError when it is not JSON, and
     :class:`JsonContentError` when it holds a non-finite number, nests deeper
     than ``max_depth`` or holds a lone surrogate."""
+    if isinstance(text, bytes):
+        # strictly UTF-8, as JSON between systems is (RFC 8259): json.loads would read
+        # UTF-16 and UTF-32 too, and UTF-8 bytes of a lone surrogate (surrogatepass)
+        text = text.decode("utf-8")
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError as e:
         raise _too_deep(max_depth) from e
     if depth_exceeds(value, max_depth):
         raise _too_deep(max_depth)
-    # only a \\u escape can give a lone surrogate (raw UTF-8 cannot encode one)
-    if (b"\\u" if isinstance(text, bytes) else "\\u") in text:
+    # a lone surrogate comes from a \\u escape, or stands in the text itself (a str
+    # made with surrogateescape): without either, the walk through the value is spared
+    if "\\u" in text or _SURROGATE.search(text):
         where = lone_surrogate_path(value)
         if where is not None:
             raise JsonContentError(
@@ -57,6 +62,7 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
 def lone_surrogate_path(value: Any) -> str | None:
     """Where in ``value`` a string (or an object's key) holds a lone surrogate, as a
     path like ``events[0].text`` (``body`` for ``value`` itself), or None."""
+    # depth first, in the order the value is written: the first one found is named
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, path = stack.pop()
@@ -64,13 +70,16 @@ def lone_surrogate_path(value: Any) -> str | None:
             if _has_surrogate(item):
                 return path or "body"
         elif isinstance(item, dict):
+            children = []
             for key, child in item.items():
                 child_path = f"{path}.{key}" if path else str(key)
                 if _has_surrogate(str(key)):
                     return child_path.encode("utf-8", "backslashreplace").decode("ascii")
-                stack.append((child, child_path))
+                children.append((child, child_path))
+            stack.extend(reversed(children))
         elif isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+            stack.extend(reversed([(child, f"{path}[{index}]")
+                                   for index, child in enumerate(item)]))
     return None
 
 

@@ -340,4 +340,13 @@ def test_an_action_entry_that_is_a_mapping_of_text_is_an_error(write_project) ->
                      "`action_name: {send_domain: true}`")]
     assert problems[0].hint == "write `- action_y`"
     assert project.domain.custom_actions == ["action_z", "action_w"]
+    # entries of no or several keys are no names either (and do not stop the reader)
+    _, problems = loaded(write_project, """
+        version: "3.1"
+        actions:
+          - {}
+          - {action_a: null, action_b: null}
+        """)
+    assert [(p.severity, p.position.line, p.message.endswith(" is not a name"))
+            for p in problems] == [("error", 3, True), ("error", 4, True)]
 

@@ -83,7 +83,9 @@ def test_an_nlg_server_writes_the_responses(tiny_model: Path, nlg) -> None:
     # answers of the wrong shape would reach every channel as they are
     (200, '{"text": 42}'), (200, '{"text": "Hi", "buttons": "yes/no"}'),
     (200, '{"text": "Hi", "buttons": ["yes"]}'), (200, '{"image": {"url": "x"}}'),
-    (200, '{"text": "Hi", "metadata": "m"}')])
+    (200, '{"text": "Hi", "metadata": "m"}'),
+    # JSON that would break the stored bot event
+    (200, '{"text": "Hi \\ud800"}'), (200, '{"text": "Hi", "metadata": {"x": NaN}}')])
 def test_the_template_answers_when_the_server_does_not(tiny_model: Path, nlg, caplog,
                                                        status: int, body: str) -> None:
     server = nlg(lambda _: (status, body))

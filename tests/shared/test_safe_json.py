@@ -70,3 +70,20 @@ def test_a_surrogate_pair_and_raw_utf8_are_read_as_their_character() -> None:
     assert safe_json.loads('{"a": "\U0001F600 ok"}'.encode()) == {"a": "\U0001F600 ok"}
     assert safe_json.lone_surrogate_path({"a": ["x", "\ud800"]}) == "a[1]"
     assert safe_json.lone_surrogate_path({"a": ["x", "y"]}) is None
+
+
+def test_bytes_are_read_as_utf8_only_so_no_surrogate_comes_in_raw() -> None:
+    # json.loads alone reads the UTF-8 bytes of a lone surrogate, and UTF-16 and UTF-32
+    # bodies, none of which a \\u check sees
+    for body in (b'{"text": "\xed\xa0\x80"}',
+                 '{"text": "\\ud800"}'.encode("utf-16-le"),
+                 '{"text": "ok"}'.encode("utf-32")):
+        with pytest.raises(ValueError):
+            safe_json.loads(body)
+
+
+def test_the_first_lone_surrogate_in_the_written_order_is_named() -> None:
+    with pytest.raises(JsonContentError, match="the text at 'a' "):
+        safe_json.loads('{"a": "\\ud800", "b": ["\\udc00"]}')
+    with pytest.raises(JsonContentError, match=r"the text at 'b\[0\]' "):
+        safe_json.loads('{"a": "fine", "b": ["\\udc00", "\\ud800"]}')

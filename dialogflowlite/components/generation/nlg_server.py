@@ -31,15 +31,15 @@ domain's template is sent instead: a conversation never stops on it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import ConfigError
+from dialogflowlite.errors import ConfigError, JsonContentError
 from dialogflowlite.io.endpoint_settings import ACCESS_KEYS, EndpointAccess, read_access
 from dialogflowlite.io.formats import did_you_mean
+from dialogflowlite.shared import safe_json
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import ResponseDef
@@ -181,8 +181,13 @@ class NlgServer:
                          self.url, status, response)
             return None
         try:
-            message = json.loads(text)
-        except json.JSONDecodeError:
+            message = safe_json.loads(text)
+        except JsonContentError as e:
+            # NaN, a lone surrogate, ...: it would break the stored bot event
+            logger.error("NLG server %s answered JSON for %s that cannot be kept (%s); "
+                         "sending the template", self.url, response, e.message)
+            return None
+        except ValueError:
             message = None
         if not isinstance(message, dict) or not any(message.get(k) for k in MESSAGE_KEYS):
             logger.error("NLG server %s answered no bot message for %s (%r); sending the "
