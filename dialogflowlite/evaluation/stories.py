@@ -182,13 +182,19 @@ class StoryOutcome:
     @property
     def has_prediction_errors(self) -> bool:
         """Whether the story fails ``--fail-on-prediction-errors``: a wrong intent or
-        entities, or a wrong action (see :attr:`ActionCheck.prediction_error`)."""
-        return (any(a.prediction_error for a in self.actions)
+        entities, a wrong action (see :attr:`ActionCheck.prediction_error`), or a step
+        the model's domain lacks (:attr:`problems`)."""
+        return (bool(self.problems) or any(a.prediction_error for a in self.actions)
                 or not all(u.correct for u in self.users))
 
     def all_comments(self) -> dict[int, str]:
-        """The comments of the written story: errors and warnings."""
-        return {**self.warnings, **self.comments}
+        """The comments of the written story: errors and warnings, and the story's
+        problems on its last step."""
+        comments = {**self.warnings, **self.comments}
+        if self.problems and self.events:
+            last = len(self.events) - 1
+            comments[last] = "; ".join([*filter(None, [comments.get(last)]), *self.problems])
+        return comments
 
     @property
     def first_error(self) -> str | None:
@@ -461,10 +467,17 @@ class StoryTester:
         parses = await self._parse_all([events for _, _, events in conversations])
         evaluation = StoryEvaluation(written_stories=len(stories))
         problems = {id(story): self._problems(story) for story in stories}
+        # a joined conversation (`a > b`) has the problems of every story it joins
+        joined_ids = {id(story) for story in joined}
+        by_name: dict[str, list[str]] = {}
+        for story in joined:
+            by_name.setdefault(story.name, []).extend(problems[id(story)])
         for story, name, events in conversations:
             location = str(story.position) if story.position else ""
             outcome = self._replay(name, location, events, parses)
-            outcome.problems = problems.get(id(story), [])
+            outcome.problems = (
+                [found for part in name.split(" > ") for found in by_name.get(part, [])]
+                if id(story) in joined_ids else problems[id(story)])
             evaluation.outcomes.append(outcome)
             if self.yield_between_stories:
                 await asyncio.sleep(0)

@@ -428,3 +428,32 @@ def test_a_story_naming_what_the_domain_lacks_fails_naming_it(agent_and_stories,
     assert second.problems[1].startswith(
         f"{story} runs 'utter_greett' but no response of that name exists")
     assert "FAILED" in evaluation.table() and "sets slot 'nosuch'" in evaluation.table()
+    assert first.has_prediction_errors  # --fail-on-prediction-errors fails on it too
+    written = write_story_results(evaluation, tmp_path / "results", plots=False)
+    failed = written["failed"].read_text()
+    assert "# test story 'an unknown slot' sets slot 'nosuch' that the domain lacks" in failed
+
+
+def test_a_story_joined_by_a_checkpoint_has_the_problems_of_every_part(
+        agent_and_stories, tmp_path: Path) -> None:
+    agent, _ = agent_and_stories
+    (tmp_path / "joined.yml").write_text(textwrap.dedent("""\
+        version: "3.1"
+        stories:
+        - story: first part
+          steps:
+          - intent: greet
+          - action: utter_greet
+          - checkpoint: greeted
+        - story: second part
+          steps:
+          - checkpoint: greeted
+          - slot_was_set:
+            - unknwn: x
+        """), encoding="utf-8")
+    evaluation = asyncio.run(evaluate_stories(agent, load_test_stories(tmp_path / "joined.yml")))
+    [outcome] = evaluation.outcomes
+    assert outcome.name == "first part > second part"
+    assert not outcome.passed
+    assert [p.split(" that ")[0] for p in outcome.problems] == [
+        "test story 'second part' sets slot 'unknwn'"]
