@@ -344,6 +344,17 @@ class InteractiveSession:
             return EXPORT if command == "/export" else STOP
         return None
 
+    def _written_intent(self, text: str) -> dict[str, Any] | None:
+        """The parse of ``/intent{...}`` naming an intent of this session, new ones
+        included, as written (the bot's parser knows only the domain's, and would
+        read a new intent as text and drop new entities); None for other text."""
+        from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
+
+        if not (text.startswith(INTENT_MESSAGE_PREFIX) and self._is_intent_message(text)):
+            return None
+        message = parse_intent_shortcut(text)
+        return message.parse_result() if message is not None else None
+
     def _is_intent_message(self, text: str) -> bool:
         name = re.split(r"[{@\s]", text[len(INTENT_MESSAGE_PREFIX):], maxsplit=1)[0]
         return name in self._intent_names()
@@ -379,7 +390,7 @@ class InteractiveSession:
         the message is logged drops it, and None is returned).
         """
         text, typed = self._typed_entities(text)
-        parse = self._loop.run(self.processor.parse(text))
+        parse = self._written_intent(text) or self._loop.run(self.processor.parse(text))
         if typed is not None:
             # entities annotated as the message was typed are what the user means
             parse = {**parse, "entities": typed}

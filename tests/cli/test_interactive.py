@@ -481,3 +481,18 @@ def test_the_story_graph_is_served_where_rasa_serves_it_unless_a_port_is_given()
     parser = build_parser()
     assert parser.parse_args(["interactive"]).port == 5006
     assert parser.parse_args(["interactive", "-p", "7000"]).port == 7000
+
+
+def test_an_intent_created_in_the_session_can_be_typed_as_slash_intent(project: Path,
+                                                                      caplog) -> None:
+    # the bot's parser knows the domain's intents only: the session takes its own new
+    # ones as written (before, `/ask_weather` was read as text, with a warning)
+    answers = ["how is the weather in Paris", "ask_weather", "y", "",
+               "n", "utter_weather", "It is sunny in {city}.", "n", "action_listen",
+               '/ask_weather{"city": "Rome"}', ""]
+    with caplog.at_level("WARNING"):
+        _, out = chat(project, answers)
+    assert "which the domain does not have" not in caplog.text
+    second = out[out.index('/ask_weather{"city": "Rome"}'):]
+    assert second.splitlines()[1:3] == ["  intent:  ask_weather (1.00)",
+                                        "  entities: city='Rome'"]
