@@ -116,6 +116,11 @@ class Component:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # a subclass's own setting kinds add to its base's (a plugin policy that names
+        # one keeps the check of `priority`)
+        own_kinds = cls.__dict__.get("setting_kinds")
+        if own_kinds is not None:
+            cls.setting_kinds = {**getattr(super(cls, cls), "setting_kinds", {}), **own_kinds}
         # every check_config, a plugin's too, reports all its bad settings at once,
         # without each of them having to collect problems itself
         own = cls.__dict__.get("check_config")
@@ -217,6 +222,7 @@ class Component:
         not, it is reported with :meth:`report_bad_setting`. Whether the machine has
         that device is for training to find out."""
         value = config.get(key)
+        # any other kind (`device: 0`) is reported here too, with the names it takes
         if value is None or (isinstance(value, str) and DEVICE_NAME.fullmatch(value)):
             return True
         cls.report_bad_setting(
@@ -322,7 +328,7 @@ class Component:
             found.append(ComponentConfigError(message, hint=hint, position=position))
             return
         where = f" ({position})" if position is not None else ""
-        logger.warning("%s; %s%s", message, hint or "", where)
+        logger.warning("%s%s%s", message, f"; {hint}" if hint else "", where)
 
     @classmethod
     def _checked_number(cls, key: str, value: Any, *, whole: bool,

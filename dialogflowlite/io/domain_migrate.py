@@ -380,10 +380,13 @@ class _DomainRewriter:
         for _file, data, slots, name in declarations:
             if self._major(data) < 3:
                 props = slots[name] or {}
-                # 3.x `mappings:` without an auto_fill key: no auto-fill (as the reader)
-                default = "mappings" not in props
-                meaning = formats.flag_meaning(props.get("auto_fill", default))
-                auto_fill[str(name)] = default if meaning is None else meaning
+                if "auto_fill" in props:
+                    # an unreadable value reads as on, as the reader reads it
+                    meaning = formats.flag_meaning(props["auto_fill"])
+                    auto_fill[str(name)] = True if meaning is None else meaning
+                else:
+                    # beside 3.x `mappings:`, none (as the reader)
+                    auto_fill[str(name)] = props.get("mappings") is None
         for index, (file, data, slots, name) in enumerate(declarations):
             if self._rewrite_slot(file, data, slots, name, winners[str(name)] == index,
                                   auto_fill.get(str(name), False)):

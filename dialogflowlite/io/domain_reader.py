@@ -679,14 +679,16 @@ class DomainReader:
             form.ignored_intents = [str(i) for i in _as_list(props.get("ignored_intents"))]
             required = props.get("required_slots")
             unknown = [k for k in props if k not in formats.FORM_KEYS]
-            if required is None and "required_slots" not in props and major >= 3 and unknown:
+            # only a near miss: a file without `version:` reads as 3.x, and may be one
+            # part of a 2.0 domain with a form's slots right under its name
+            misspelt = unknown and formats.did_you_mean(str(unknown[0]), formats.FORM_KEYS)
+            if required is None and "required_slots" not in props and major >= 3 and misspelt:
                 # slot mappings directly under the form name are 2.0's: in a 3.x domain
                 # such a key is a misspelt `required_slots`, not a slot
                 self.log.error(
                     position(file, props, unknown[0]),
                     f"form '{name}' has no required_slots, and '{unknown[0]}' is no key of "
-                    "a 3.x form", formats.did_you_mean(str(unknown[0]), formats.FORM_KEYS)
-                    or "write `required_slots: [slot_a, slot_b]`")
+                    "a 3.x form", misspelt)
                 required, holder = [], props
             elif required is None and "required_slots" not in props:
                 # 2.0 also allows slot mappings directly under the form name.

@@ -79,8 +79,9 @@ class StoryReader:
                 continue
             if steps_raw == []:
                 # read, it teaches nothing: say so, as for a story without `steps:`
+                teaches = "tests" if kind == "test" else "teaches"
                 self.log.warning(where, f"{title_key} '{name}' has no steps (`steps: []`), so "
-                                        "it teaches nothing", "add its steps, or remove it")
+                                        f"it {teaches} nothing", "add its steps, or remove it")
             story = Story(
                 name=str(name),
                 kind="rule" if title_key == "rule" else kind,

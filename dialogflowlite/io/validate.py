@@ -1615,7 +1615,6 @@ def check_checkpoints(project: Project) -> list[Problem]:
 
 Check = Callable[[Project], list[Problem]]
 
-#: every check, in the order it runs
 #: the checks that read nothing but the domain and the stories (:class:`StoriesAlone`)
 STORY_CHECKS: tuple[Callable[[Project | StoriesAlone], list[Problem]], ...] = (
     check_story_intents,
@@ -1626,6 +1625,7 @@ STORY_CHECKS: tuple[Callable[[Project | StoriesAlone], list[Problem]], ...] = (
     check_story_entities,
 )
 
+#: every check, in the order it runs
 CHECKS: tuple[Check, ...] = (
     check_story_intents,
     check_story_actions,

@@ -88,7 +88,7 @@ class TrainOptions:
         None without one. A name set after the options were made counts too: it is
         checked when it is first used, and each name is checked once."""
         name = self.fixed_model_name
-        if not name:
+        if name is None:
             return None
         if self._named_file is None or self._named_file[0] != name:
             self._named_file = (name, fixed_model_file(name))
@@ -362,7 +362,7 @@ def train(
     """
     started = time.perf_counter()
     options = options or TrainOptions()
-    if fixed_model_name:
+    if fixed_model_name is not None:
         # first, as the command line does: the options check the name
         options = replace(options, fixed_model_name=fixed_model_name)
     fixed_file = options.model_file

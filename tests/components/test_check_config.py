@@ -373,7 +373,8 @@ def test_collecting_bad_settings_joins_resolving_and_checking_into_one_error() -
     ("TransformerPolicy", {"priority": 2.5}, "'priority' must be a whole number"),
     ("JointTransformerClassifier", {"random_seed": "abc"},
      "'random_seed' must be a whole number, not 'abc'"),
-    ("ScratchTransformerClassifier", {"device": 0}, "'device' must be text, not 0"),
+    ("ScratchTransformerClassifier", {"device": 0},
+     "'device' must be auto, cpu, cuda, cuda:<number> or mps, not 0"),
     ("JointTransformerClassifier", {"device": "tpu"},
      "'device' must be auto, cpu, cuda, cuda:<number> or mps, not 'tpu'"),
     ("ResponseSelector", {"device": "cuda:x"}, "'device' must be auto, cpu, cuda"),
@@ -423,3 +424,20 @@ def test_a_device_the_machine_lacks_is_a_config_error_at_training(monkeypatch) -
     with pytest.raises(ConfigError, match="has 1 GPU"):
         resolve_device("cuda:1")
     assert resolve_device("cuda:0") == torch.device("cuda:0")
+
+
+def test_a_subclass_s_own_setting_kinds_add_to_its_base_s() -> None:
+    from typing import ClassVar
+
+    from dialogflowlite.components.policies.base import Policy
+
+    class PluginPolicy(Policy):
+        name = "PluginPolicy"
+        defaults: ClassVar[dict[str, Any]] = {"priority": None, "seed": None}
+        setting_kinds: ClassVar[dict[str, type]] = {"seed": int}
+
+    assert PluginPolicy.setting_kinds == {"priority": int, "seed": int}
+    with pytest.raises(ComponentConfigError, match="'priority' must be a whole number"):
+        PluginPolicy.resolve_config({"priority": "high"})
+    with pytest.raises(ComponentConfigError, match="'seed' must be a whole number"):
+        PluginPolicy.resolve_config({"seed": "x"})

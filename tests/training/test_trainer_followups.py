@@ -62,11 +62,13 @@ def test_a_name_that_is_only_the_ending_is_refused(name: str) -> None:
         fixed_model_file(name)
 
 
-@pytest.mark.parametrize("name", [" ", "\t", " bot", "bot "])
+@pytest.mark.parametrize("name", ["", " ", "\t", " bot", "bot "])
 def test_a_blank_name_or_one_with_white_space_at_an_end_is_refused(name: str) -> None:
-    # " " wrote the model as " .tar"
+    # " " wrote the model as " .tar", and "" under a time stamp
     with pytest.raises(ConfigError, match="blank or has white space at an end"):
         fixed_model_file(name)
+    with pytest.raises(ConfigError, match="blank or has white space at an end"):
+        _ = TrainOptions(progress=False, fixed_model_name=name).model_file
     assert fixed_model_file("my bot") == "my bot.tar"
 
 

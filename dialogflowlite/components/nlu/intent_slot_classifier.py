@@ -82,7 +82,7 @@ class IntentSlotClassifier(NluComponent):
     kind = "intent_classifier"
     requires = ("tokens",)
     provides = ("intent", "intent_ranking", "entities")
-    setting_kinds: ClassVar[dict[str, type]] = {"random_seed": int, "device": str}
+    setting_kinds: ClassVar[dict[str, type]] = {"random_seed": int}
 
     model: Any
     labels: LabelSet | None
