@@ -92,6 +92,7 @@ INTERRUPTION_FILLS_SLOT = "DFL137"
 STORY_SLOT_VALUE = "DFL138"
 RETRIEVAL_WITHOUT_SELECTOR = "DFL139"
 CONDITION_NEVER_HOLDS = "DFL140"
+INTENT_UNKNOWN_ENTITY = "DFL141"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -655,6 +656,26 @@ def check_synonyms(project: Project) -> list[Problem]:
 
 
 # ---------------------------------------------------------------- domain
+
+
+def check_intent_entities(project: Project) -> list[Problem]:
+    """An intent's ``use_entities`` / ``ignore_entities`` should name declared entities:
+    a misspelt name there silently passes on (or keeps back) nothing."""
+    domain = project.domain
+    entities = domain.entity_names
+    problems = []
+    for intent in domain.intents.values():
+        used = intent.use_entities if isinstance(intent.use_entities, list) else []
+        for key, names in (("use_entities", used), ("ignore_entities", intent.ignore_entities)):
+            for name in names:
+                if name not in entities:
+                    problems.append(_warning(
+                        _where(intent.position, fallback=_domain_file(project)),
+                        f"intent '{intent.name}' names entity '{name}' under {key}, which the "
+                        "domain lacks, so that entry does nothing",
+                        _suggest(name, entities, "declare it under entities: in the domain"),
+                        INTENT_UNKNOWN_ENTITY))
+    return problems
 
 
 def check_mapping_entities(project: Project) -> list[Problem]:
@@ -1641,6 +1662,7 @@ CHECKS: tuple[Check, ...] = (
     check_retrieval_responses,
     check_regexes,
     check_synonyms,
+    check_intent_entities,
     check_mapping_entities,
     check_mapping_intents,
     check_mapping_conditions,

@@ -1609,3 +1609,17 @@ policies:
                              "text 'yes', read as true")
     assert found.hint == "write `skip_other_intents: true` (no quotes)"
     assert where(found, root) == ("config.yml", 4)  # its `- name: ResponseSelector`
+
+
+def test_use_and_ignore_entities_naming_unknown_entities_are_warnings(project) -> None:
+    root = project(domain=DOMAIN.replace(
+        "  - inform\n", "  - inform:\n      use_entities: [cty]\n      ignore_entities: [when]\n",
+        1))
+    found = problems(root, "DFL141")
+    assert [p.message for p in found] == [
+        "intent 'inform' names entity 'cty' under use_entities, which the domain lacks, so "
+        "that entry does nothing",
+        "intent 'inform' names entity 'when' under ignore_entities, which the domain lacks, "
+        "so that entry does nothing"]
+    assert found[0].hint == "did you mean 'city'?"
+    assert all(p.severity == "warning" for p in found)
