@@ -65,7 +65,7 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
     from dialogflowlite.brokers.export import export_events
     from dialogflowlite.errors import ConfigError, ProjectNotFoundError
     from dialogflowlite.server.app import ServerConfig
-    from dialogflowlite.stores.factory import create_tracker_store
+    from dialogflowlite.stores.factory import create_tracker_store, sqlite_file
 
     # Checked first: without it, a mistyped --project reads as an endpoints.yml that
     # has no event_broker, and the tracker store would be a new, empty trackers.db.
@@ -92,6 +92,14 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
                               hint=f"create it and {add}, or pass --endpoints FILE")
         raise ConfigError(f"{endpoints_file or 'endpoints.yml'} has no event_broker section "
                           "to export to", hint=add)
+    stored = sqlite_file(endpoints.get("tracker_store"), project=config.project_dir,
+                         default_sqlite=config.tracker_db)
+    if stored is not None and not stored.exists():
+        # opening it would create an empty database, and export nothing without a word
+        raise ConfigError(f"the tracker store's SQLite database {stored} does not exist: "
+                          "there are no conversations to export",
+                          hint="point tracker_store's db at the database `run` used "
+                               "(default trackers.db in the project)")
     tracker_store = create_tracker_store(endpoints.get("tracker_store"),
                                          project=config.project_dir,
                                          default_sqlite=config.tracker_db)

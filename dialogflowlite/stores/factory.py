@@ -154,6 +154,20 @@ def create_tracker_store(config: dict[str, Any] | None, *, project: str | Path |
     return base.create_tracker_store(params, domain)
 
 
+def sqlite_file(config: dict[str, Any] | None, *, project: str | Path | None = None,
+                default_sqlite: str | None = None) -> Path | None:
+    """The SQLite file the tracker store of :func:`create_tracker_store` with the same
+    arguments keeps its conversations in; None for another store or one in memory."""
+    params = normalise_section(config, "tracker_store", project)
+    if params is None and default_sqlite:
+        params = normalise_section({"type": "sqlite", "db": default_sqlite}, "tracker_store",
+                                   project or ".")
+    if params is None or str(params.get("type") or "").lower() != "sqlite":
+        return None
+    db = params.get("db")
+    return None if not db or db == IN_MEMORY else Path(str(db))
+
+
 def create_lock_store(config: dict[str, Any] | None, *, project: str | Path | None = None,
                       tracker_store: base.TrackerStore | None = None,
                       workers: int = 1) -> base.LockStore:

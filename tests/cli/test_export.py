@@ -140,6 +140,18 @@ def test_a_project_folder_that_does_not_exist_is_named(tmp_path: Path, capsys) -
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+def test_a_sqlite_store_that_does_not_exist_is_an_error_and_not_created(
+        tmp_path: Path, capsys) -> None:
+    project = _project(tmp_path, "event_broker:\n  type: file\n  path: events.jsonl\n"
+                                 "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+                                 "  db: nosuch.db\n")
+    assert main(["export", "--project", str(project)]) == 1
+    err = capsys.readouterr().err
+    assert f"the tracker store's SQLite database {project / 'nosuch.db'} does not exist" in err
+    # before: an empty nosuch.db was made and nothing was exported, without a word
+    assert not (project / "nosuch.db").exists()
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "soon"])
 def test_a_time_window_bound_must_be_a_finite_number(tmp_path: Path, capsys, value) -> None:
     with pytest.raises(SystemExit):
