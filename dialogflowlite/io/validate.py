@@ -1384,7 +1384,8 @@ def _pipeline_kinds(project: Project) -> set[str] | None:
 
 
 def check_retrieval_selector(project: Project) -> list[Problem]:
-    """Retrieval intents (``faq/ask_hours``) need a response selector in ``pipeline:``.
+    """Retrieval intents (``faq/ask_hours``) need a response selector in ``pipeline:``,
+    and one limited to a ``retrieval_intent`` needs that one to be among them.
 
     Without one the sub-intent is never predicted, so ``utter_faq`` has no
     response to send, as Rasa warns when it trains. An empty pipeline is not
@@ -1394,7 +1395,9 @@ def check_retrieval_selector(project: Project) -> list[Problem]:
     if not retrieval or not project.config.pipeline:
         return []
     kinds = _pipeline_kinds(project)
-    if kinds is None or "response_selector" in kinds:
+    if kinds is not None and "response_selector" in kinds:
+        return _selector_intents(project, retrieval)
+    if kinds is None:
         return []
     file = str(project.config.file or project.root / "config.yml")
     where = _where(_source_position(project, [file], r"^(pipeline)\s*:"), fallback=file)
@@ -1409,6 +1412,25 @@ def check_retrieval_selector(project: Project) -> list[Problem]:
             RETRIEVAL_WITHOUT_SELECTOR,
         )
     ]
+
+
+def _selector_intents(project: Project, retrieval: list[str]) -> list[Problem]:
+    """A ResponseSelector whose ``retrieval_intent`` the data lacks learns nothing and
+    answers no message: a warning at the component (training warns too)."""
+    file = str(project.config.file or project.root / "config.yml")
+    problems = []
+    for component in project.config.pipeline:
+        wanted = component.params.get("retrieval_intent")
+        if component.name != "ResponseSelector" or wanted is None or wanted in retrieval:
+            continue
+        problems.append(_warning(
+            _where(component.position, fallback=file),
+            f"ResponseSelector's retrieval_intent '{wanted}' is none of the training data's "
+            f"retrieval intents ({', '.join(retrieval)}): it learns nothing and answers no "
+            "message", _suggest(str(wanted), retrieval, "name one of them, or leave the "
+                                                        "setting out for all"),
+            RETRIEVAL_WITHOUT_SELECTOR))
+    return problems
 
 
 def max_history(project: Project, override: int | None = None) -> int | None:

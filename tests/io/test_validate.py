@@ -451,6 +451,20 @@ def test_retrieval_intents_with_a_response_selector_or_the_default_pipeline(proj
     assert problems(project(**FAQ_PROJECT, config="language: en\n"), "DFL139") == []
 
 
+def test_a_response_selector_for_a_retrieval_intent_the_data_lacks(project) -> None:
+    config = PIPELINE_WITHOUT_SELECTOR + "  - name: ResponseSelector\n    retrieval_intent: faqs\n"
+    root = project(**FAQ_PROJECT, config=config)
+    [problem] = problems(root, "DFL139")
+    assert not problem.is_error
+    assert problem.message == (
+        "ResponseSelector's retrieval_intent 'faqs' is none of the training data's retrieval "
+        "intents (faq): it learns nothing and answers no message")
+    assert problem.hint == "did you mean 'faq'?"
+    assert where(problem, root)[0] == "config.yml"
+    right = PIPELINE_WITHOUT_SELECTOR + "  - name: ResponseSelector\n    retrieval_intent: faq\n"
+    assert problems(project(**FAQ_PROJECT, config=right), "DFL139") == []
+
+
 def test_a_missing_response_selector_is_logged_before_training(project, caplog) -> None:
     from dialogflowlite.training.trainer import validated_project
 
