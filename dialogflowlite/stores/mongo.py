@@ -94,6 +94,18 @@ def _as_stored(sender_id: str, events: list[dict[str, Any]]) -> list[dict[str, A
     return [json.loads(text) for text in dump_events(sender_id, events)]
 
 
+def _check_hosts(address: str) -> None:
+    """ValueError for a URL whose host is no host name: pymongo takes `not a url` for
+    one, and fails at every message instead."""
+    if not address.startswith("mongodb://"):
+        return  # mongodb+srv:// names a DNS record, which pymongo looks up itself
+    from pymongo.uri_parser import parse_uri
+
+    hosts = [host for host, _ in parse_uri(address)["nodelist"]]
+    if any(not host or any(c.isspace() for c in host) for host in hosts):
+        raise ValueError(f"{', '.join(map(repr, hosts))} is no host name")
+
+
 class MongoTrackerStore(TrackerStore):
     """Conversations as MongoDB documents of events (Rasa's layout)."""
 
@@ -111,10 +123,11 @@ class MongoTrackerStore(TrackerStore):
         client_class = _async_client_class()
         from pymongo.errors import ConfigurationError
 
+        address = url if "://" in url else f"mongodb://{url}"
         try:
+            _check_hosts(address)
             self.client = client_class(
-                url if "://" in url else f"mongodb://{url}",
-                serverSelectionTimeoutMS=milliseconds, socketTimeoutMS=milliseconds,
+                address, serverSelectionTimeoutMS=milliseconds, socketTimeoutMS=milliseconds,
                 **credentials)
         except (ValueError, TypeError, ConfigurationError) as e:  # (InvalidURI is one too)
             raise ConfigError(f"endpoints.yml tracker_store: MongoDB url {url!r} or its "

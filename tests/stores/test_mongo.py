@@ -123,8 +123,10 @@ def test_a_url_mongodb_cannot_use_is_a_config_error_naming_it(plugin_manager) ->
     pytest.importorskip("pymongo")
     from dialogflowlite.stores.factory import create_tracker_store
 
-    # it was pymongo's ValueError or InvalidURI, a traceback at start
-    for url in ("mongodb://localhost:notaport", "postgresql://db.internal/rasa"):
+    # it was pymongo's ValueError or InvalidURI, a traceback at start; `not a url` was
+    # taken for a host name, and every message logged a traceback
+    for url in ("mongodb://localhost:notaport", "postgresql://db.internal/rasa", "not a url",
+                "mongodb://db.internal, other:27017"):
         with pytest.raises(ConfigError, match=f"tracker_store: MongoDB url '{url}'"):
             create_tracker_store({"type": "mongod", "url": url})
 
