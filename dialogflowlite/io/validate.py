@@ -1368,6 +1368,38 @@ def check_components(project: Project) -> list[Problem]:
     return problems
 
 
+def check_policy_domains(project: Project) -> list[Problem]:
+    """What a policy asks of the domain (its ``check_domain``, as training calls it):
+    RulePolicy's ``core_fallback_action_name`` must be an action of the domain."""
+    from dialogflowlite.components.policies.rasa_compat import translate_policies
+    from dialogflowlite.plugins.registry import get_registry
+
+    file = str(project.config.file or project.root / "config.yml")
+    policies = project.config.section("policies")
+    if not policies:
+        return []
+    problems = []
+    try:
+        registry = get_registry()
+        policies = translate_policies(policies, quiet=True)
+    except DialogflowLiteError:
+        return []  # check_components reports it
+    for component in policies:
+        where = _where(component.position, fallback=file)
+        try:
+            cls = registry.get(component.name, where)
+            policy = cls(component.params, position=where)
+        except DialogflowLiteError:
+            continue  # an unknown name or bad settings: check_components reports them
+        if not callable(getattr(policy, "check_domain", None)):
+            continue
+        try:
+            policy.check_domain(project.domain)
+        except DialogflowLiteError as e:
+            problems.append(Problem.from_error(e, file))
+    return problems
+
+
 def _pipeline_kinds(project: Project) -> set[str] | None:
     """The kinds of the components config.yml's ``pipeline:`` trains (Rasa names
     translated first), or None when a name is unknown (DFL201 reports that)."""
@@ -1698,6 +1730,7 @@ CHECKS: tuple[Check, ...] = (
     check_checkpoints,
     check_contradicting_stories,
     check_components,
+    check_policy_domains,
     check_retrieval_selector,
 )
 

@@ -1637,3 +1637,25 @@ def test_use_and_ignore_entities_naming_unknown_entities_are_warnings(project) -
         "so that entry does nothing"]
     assert found[0].hint == "did you mean 'city'?"
     assert all(p.severity == "warning" for p in found)
+
+
+def test_a_rule_policy_fallback_action_the_domain_lacks_is_an_error(project) -> None:
+    # before: validate passed it and training stopped on it
+    root = project(config="""
+language: en
+policies:
+  - name: RulePolicy
+    core_fallback_action_name: action_my_fallback
+""")
+    [problem] = problems(root, "DFL202")
+    assert problem.is_error
+    assert problem.message == ("RulePolicy: core_fallback_action_name 'action_my_fallback' is "
+                               "not an action of the domain")
+    assert where(problem, root) == ("config.yml", 3)
+    declared = project(domain=DOMAIN + "actions:\n  - action_my_fallback\n", config="""
+language: en
+policies:
+  - name: RulePolicy
+    core_fallback_action_name: action_my_fallback
+""")
+    assert [p for p in problems(declared) if p.is_error] == []
