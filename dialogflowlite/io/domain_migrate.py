@@ -164,7 +164,8 @@ def domain_meaning(domain: Domain) -> dict[str, Any]:
 
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "position"}
+            return {k: strip(v) for k, v in value.items()
+                    if k not in ("position", "entry_positions")}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value

@@ -677,6 +677,11 @@ class DomainReader:
             form = FormDef(str(name), position=where)
             form_mappings = []
             form.ignored_intents = [str(i) for i in _as_list(props.get("ignored_intents"))]
+            ignored = props.get("ignored_intents")
+            if isinstance(ignored, list):
+                for index, intent in enumerate(ignored):
+                    form.entry_positions.setdefault(
+                        f"ignored_intents:{intent}", position(file, ignored, index))
             required = props.get("required_slots")
             unknown = [k for k in props if k not in formats.FORM_KEYS]
             # only a near miss: a file without `version:` reads as 3.x, and may be one
@@ -701,6 +706,8 @@ class DomainReader:
                 for index, slot in enumerate(required):
                     if isinstance(slot, str):
                         form.required_slots.append(slot)
+                        form.entry_positions.setdefault(f"required_slots:{slot}",
+                                                        position(file, required, index))
                     else:
                         self.log.error(
                             position(file, required, index),
@@ -770,7 +777,8 @@ def _content(declaration: Any) -> Any:
     """A declaration without its positions, to compare two of them."""
     if dataclasses.is_dataclass(declaration) and not isinstance(declaration, type):
         return {f.name: _content(getattr(declaration, f.name))
-                for f in dataclasses.fields(declaration) if f.name != "position"}
+                for f in dataclasses.fields(declaration)
+                if f.name not in ("position", "entry_positions")}
     if isinstance(declaration, (list, tuple)):
         return [_content(item) for item in declaration]
     if isinstance(declaration, dict):

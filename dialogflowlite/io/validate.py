@@ -723,7 +723,8 @@ def check_mapping_intents(project: Project) -> list[Problem]:
         for intent in form.ignored_intents:
             if _base_intent(intent) not in known:
                 problems.append(_warning(
-                    _where(form.position, fallback=_domain_file(project)),
+                    _where(form.entry_positions.get(f"ignored_intents:{intent}"),
+                           form.position, fallback=_domain_file(project)),
                     f"form '{form.name}' ignores intent '{intent}' that the domain lacks, so "
                     "that entry of its ignored_intents never applies",
                     _suggest(intent, known, "use a declared intent"), MAPPING_UNKNOWN_INTENT))
@@ -770,7 +771,8 @@ def check_form_slots(project: Project) -> list[Problem]:
             if slot not in domain.slots:
                 problems.append(
                     _error(
-                        _where(form.position, fallback=_domain_file(project)),
+                        _where(form.entry_positions.get(f"required_slots:{slot}"),
+                               form.position, fallback=_domain_file(project)),
                         f"form '{form.name}' requires slot '{slot}' that the domain lacks",
                         _suggest(slot, slots, "declare it under slots:"),
                         FORM_UNKNOWN_SLOT,

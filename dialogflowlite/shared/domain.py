@@ -231,6 +231,9 @@ class FormDef:
     required_slots: list[str] = field(default_factory=list)
     ignored_intents: list[str] = field(default_factory=list)
     position: Position | None = None
+    #: where each required slot and ignored intent is written, when read from a file
+    #: (what the checks point at); not part of what the form means
+    entry_positions: dict[str, Position] = field(default_factory=dict, compare=False)
 
 
 @dataclass

@@ -614,14 +614,17 @@ def test_a_form_ignoring_an_unknown_intent_is_a_warning(project) -> None:
     [problem] = problems(root, "DFL126")
     assert problem.message == ("form 'city_form' ignores intent 'chitchatt' that the domain "
                                "lacks, so that entry of its ignored_intents never applies")
-    assert where(problem, root)[0] == "domain.yml"
+    lines = (root / "domain.yml").read_text(encoding="utf-8").splitlines()
+    file, line = where(problem, root)
+    assert file == "domain.yml" and "ignored_intents: [goodbye, chitchatt]" in lines[line - 1]
 
 
 def test_form_requires_unknown_slot(project) -> None:
     root = project(domain=DOMAIN + "      - date\n")
     [problem] = problems(root, "DFL124")
     assert problem.message == "form 'city_form' requires slot 'date' that the domain lacks"
-    assert where(problem, root) == ("domain.yml", 22)
+    # the item itself, not the form's name (line 22)
+    assert where(problem, root) == ("domain.yml", 25)
 
 
 def test_form_cannot_ask_for_a_slot(project) -> None:

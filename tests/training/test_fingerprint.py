@@ -38,3 +38,15 @@ def test_the_revision_changes_the_fingerprint() -> None:
     assert component_identity(Revised)["revision"] == next_revision
     assert fingerprint({**component_identity(WhitespaceTokenizer),
                         "revision": next_revision}) != before
+
+
+def test_where_a_form_s_entries_are_written_is_no_part_of_the_fingerprint() -> None:
+    from dialogflowlite.errors import Position
+    from dialogflowlite.shared.domain import FormDef
+
+    here = FormDef("f", ["city"], position=Position("domain.yml", 3),
+                   entry_positions={"required_slots:city": Position("domain.yml", 5)})
+    moved = FormDef("f", ["city"], position=Position("domain.yml", 9),
+                    entry_positions={"required_slots:city": Position("domain.yml", 12)})
+    assert fingerprint(here) == fingerprint(moved)
+    assert fingerprint(here) != fingerprint(FormDef("f", ["town"]))
