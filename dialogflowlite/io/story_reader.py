@@ -280,13 +280,17 @@ class StoryReader:
                              f"the entities of a user step of '{story}' are not a list; read "
                              "as one entity", "write them as a list: `entities: [city]`")
             entities = [entities]
-        for entity in entities:
-            parsed = self._entity(file, item, entity, story)
+        listed = item.get("entities")
+        for index, entity in enumerate(entities):
+            # each entry at its own line (the list's start for one read from a single value)
+            where = (position(file, listed, index) if isinstance(listed, list)
+                     else value_position(file, item, "entities"))
+            parsed = self._entity(file, where, entity, story)
             if parsed is not None:
                 step.entities.append(parsed)
         return step
 
-    def _entity(self, file: Path, item: Any, entity: Any, story: str) -> Entity | None:
+    def _entity(self, file: Path, where: Position, entity: Any, story: str) -> Entity | None:
         if isinstance(entity, str):
             return Entity(entity, 0, 0, None)
         if isinstance(entity, dict):
@@ -307,7 +311,7 @@ class StoryReader:
                 name, value = next(iter(entity.items()))
                 return Entity(str(name), 0, 0, to_plain(value))
         self.log.error(
-            value_position(file, item, "entities"),
+            where,
             f"entity {to_plain(entity)!r} in '{story}' is not understood",
             "write `- city: Berlin` or `- entity: city`",
         )

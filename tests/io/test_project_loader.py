@@ -964,3 +964,27 @@ def test_empty_steps_and_an_empty_or_are_warnings_not_silence(write_project) -> 
                           "nothing") in messages
     assert ("warning", 8, "an 'or' step of 'an empty choice' has no alternatives, so it is "
                           "skipped") in messages
+
+
+def test_each_bad_story_entity_is_reported_at_its_own_line(write_project) -> None:
+    # before: every one pointed at the first entity's line
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [inform]
+        entities: [time]
+        """, stories="""
+        version: "3.1"
+        stories:
+        - story: times
+          steps:
+          - intent: inform
+            entities:
+            - time: 7
+            - [odd]
+            - 42
+        """)
+    project = load_project(root, strict=False)
+    found = [(p.position.line, p.message) for p in project.problems
+             if "is not understood" in p.message]
+    assert found == [(8, "entity ['odd'] in 'times' is not understood"),
+                     (9, "entity 42 in 'times' is not understood")]
