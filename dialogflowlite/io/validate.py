@@ -93,6 +93,7 @@ STORY_SLOT_VALUE = "DFL138"
 RETRIEVAL_WITHOUT_SELECTOR = "DFL139"
 CONDITION_NEVER_HOLDS = "DFL140"
 INTENT_UNKNOWN_ENTITY = "DFL141"
+RULE_USER_TURNS = "DFL142"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -1370,6 +1371,28 @@ def check_components(project: Project) -> list[Problem]:
     return problems
 
 
+def check_rule_user_turns(project: Project) -> list[Problem]:
+    """A rule holds at most one user turn while RulePolicy restricts rules (its default,
+    as in Rasa): training stops on a longer one."""
+    from dialogflowlite.components.policies.contradictions import ALLOWED_USER_TURNS
+
+    rule_policies = [p for p in project.config.policies if p.name == "RulePolicy"]
+    if not rule_policies or any(
+            str(p.params.get("restrict_rules", True)).lower() in ("false", "no", "off")
+            for p in rule_policies):
+        return []
+    problems = []
+    for rule in project.rules:
+        turns = sum(isinstance(step, (UserStep, OrStep)) for step in rule.steps)
+        if turns > ALLOWED_USER_TURNS:
+            problems.append(_error(
+                _where(rule.position, fallback=_domain_file(project)),
+                f"rule '{rule.name}' has {turns} user turns; a rule may hold at most "
+                f"{ALLOWED_USER_TURNS}", "write it as a story, or set `restrict_rules: false` "
+                "for RulePolicy", RULE_USER_TURNS))
+    return problems
+
+
 def check_policy_domains(project: Project) -> list[Problem]:
     """What a policy asks of the domain (its ``check_domain``, as training calls it):
     RulePolicy's ``core_fallback_action_name`` must be an action of the domain."""
@@ -1733,6 +1756,7 @@ CHECKS: tuple[Check, ...] = (
     check_contradicting_stories,
     check_components,
     check_policy_domains,
+    check_rule_user_turns,
     check_retrieval_selector,
 )
 

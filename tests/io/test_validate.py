@@ -1662,3 +1662,25 @@ policies:
     core_fallback_action_name: action_my_fallback
 """)
     assert [p for p in problems(declared) if p.is_error] == []
+
+
+TWO_TURN_RULE = RULES + """
+  - rule: greet then leave
+    steps:
+      - intent: greet
+      - action: utter_greet
+      - intent: goodbye
+      - action: utter_goodbye
+"""
+
+
+def test_a_rule_with_two_user_turns_is_an_error_while_rules_are_restricted(project) -> None:
+    # before: validate passed it and training stopped on it
+    config = "language: en\npolicies:\n  - name: RulePolicy\n"
+    root = project(rules=TWO_TURN_RULE, config=config)
+    [problem] = problems(root, "DFL142")
+    assert problem.is_error
+    assert problem.message == "rule 'greet then leave' has 2 user turns; a rule may hold at most 1"
+    assert where(problem, root)[0] == "data/rules.yml"
+    free = project(rules=TWO_TURN_RULE, config=config + "    restrict_rules: false\n")
+    assert problems(free, "DFL142") == []

@@ -52,9 +52,11 @@ def check_rule_restriction(rules: Sequence[TrainingDialogue]) -> None:
                   if sum(isinstance(e, UserUttered) for e in d.path.events) > ALLOWED_USER_TURNS]
     if not long_rules:
         return
-    lines = "\n".join(f"- {_where(d.path.position)}: rule '{d.name}' has "
-                      f"{sum(isinstance(e, UserUttered) for e in d.path.events)} user turns"
-                      for d in long_rules)
+    # a rule with `or:` steps expands into several paths: each rule is named once
+    lines = "\n".join(dict.fromkeys(
+        f"- {_where(d.path.position)}: rule '{d.name}' has "
+        f"{sum(isinstance(e, UserUttered) for e in d.path.events)} user turns"
+        for d in long_rules))
     raise TrainingError(
         f"rules may hold at most {ALLOWED_USER_TURNS} user turn, these hold more:\n{lines}",
         hint="write these as stories, or set `restrict_rules: false` for RulePolicy",
