@@ -130,12 +130,17 @@ def _written_entity(name: str, start: int, end: int, value: Any,
 
 def _confidence(raw: str | None, text: str) -> float:
     """The ``@0.8`` after the intent, or 1.0; one that is no number between 0 and 1 is
-    ignored with a warning, as bad entity JSON is."""
+    ignored with a warning, as bad entity JSON is, except digits and dots that make
+    no number (``@..``), which give 0.0, as in Rasa."""
     if raw is None:
         return 1.0
     try:
         value = float(raw)
     except ValueError:
+        if raw and set(raw) <= set("0123456789."):
+            # digits and dots that make no number (`@..`, `@1.2.3`): 0.0, as Rasa reads them
+            logger.warning("the confidence of %r is no number; 0.0 is used", text)
+            return 0.0
         value = -1.0
     if not 0.0 <= value <= 1.0:
         logger.warning("the confidence of %r must be a number from 0 to 1 after the @; "

@@ -274,6 +274,12 @@ def test_broken_shortcut_json_keeps_the_intent(tiny_classifier, write_project, c
             message = pipeline.parse(text)
             assert (message.intent, message.confidence) == ("book", 1.0)
     assert caplog.text.count("must be a number from 0 to 1") == 3
+    # digits and dots that make no number read as 0.0, as Rasa's pattern reads them
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert pipeline.parse("/book@..").confidence == 0.0
+        assert pipeline.parse("/book@1.2.3").confidence == 0.0
+    assert caplog.text.count("is no number; 0.0 is used") == 2
     assert [e.value for e in pipeline.parse('/book@1.5{"city": "Rome"}').entities] == ["Rome"]
 
 
