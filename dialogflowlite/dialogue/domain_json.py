@@ -113,7 +113,8 @@ def domain_to_dict(domain: Domain) -> dict[str, Any]:
         **source,
         "config": {"store_entities_as_slots": domain.store_entities_as_slots},
         "session_config": {
-            "session_expiration_time": domain.session_config.session_expiration_time,
+            # 60, not 60.0, as Rasa answers the 60 a domain gives
+            "session_expiration_time": _minutes(domain.session_config.session_expiration_time),
             "carry_over_slots_to_new_session":
                 domain.session_config.carry_over_slots_to_new_session,
         },
@@ -224,3 +225,8 @@ def domain_from_dict(data: dict[str, Any], source: str = "domain.json") -> Domai
         raise ModelLoadError(f"the domain stored in {source} cannot be read: {problems}",
                              hint="retrain the model with `dialogflowlite train`")
     return domain
+
+
+def _minutes(value: float) -> float | int:
+    """A whole number of minutes as an int, another as it is."""
+    return int(value) if float(value).is_integer() else value

@@ -57,7 +57,7 @@ from dialogflowlite.io.domain_reader import DomainReader
 from dialogflowlite.io.loader import existing_domain, yaml_files
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import position, read_yaml, read_yaml_file, to_plain
-from dialogflowlite.shared.domain import FROM_ENTITY, REQUESTED_SLOT, Domain
+from dialogflowlite.shared.domain import FROM_ENTITY, POSITION_FIELDS, REQUESTED_SLOT, Domain
 
 #: the format version a migrated file declares
 MIGRATED_VERSION = formats.LATEST_VERSION
@@ -164,8 +164,7 @@ def domain_meaning(domain: Domain) -> dict[str, Any]:
 
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items()
-                    if k not in ("position", "entry_positions")}
+            return {k: strip(v) for k, v in value.items() if k not in POSITION_FIELDS}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value

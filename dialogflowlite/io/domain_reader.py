@@ -17,6 +17,7 @@ from dialogflowlite.shared.domain import (
     FROM_TRIGGER_INTENT,
     KNOWLEDGE_BASE_SLOTS,
     MAPPING_TYPES,
+    POSITION_FIELDS,
     REQUESTED_SLOT,
     SLOT_TYPES,
     Domain,
@@ -777,8 +778,7 @@ def _content(declaration: Any) -> Any:
     """A declaration without its positions, to compare two of them."""
     if dataclasses.is_dataclass(declaration) and not isinstance(declaration, type):
         return {f.name: _content(getattr(declaration, f.name))
-                for f in dataclasses.fields(declaration)
-                if f.name not in ("position", "entry_positions")}
+                for f in dataclasses.fields(declaration) if f.name not in POSITION_FIELDS}
     if isinstance(declaration, (list, tuple)):
         return [_content(item) for item in declaration]
     if isinstance(declaration, dict):

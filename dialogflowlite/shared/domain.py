@@ -46,6 +46,10 @@ DEFAULT_ACTIONS: tuple[str, ...] = (
     ACTION_GENERATE,
 )
 
+#: the fields of the domain's declarations that say where something is written, not
+#: what it means: comparisons and fingerprints leave them out
+POSITION_FIELDS = ("position", "entry_positions")
+
 #: intents every bot understands without declaring them
 DEFAULT_INTENTS: tuple[str, ...] = (
     "restart", "back", "out_of_scope", "session_start", "nlu_fallback",

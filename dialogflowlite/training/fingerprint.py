@@ -22,10 +22,12 @@ from dialogflowlite import __version__
 
 def _default(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        from dialogflowlite.shared.domain import POSITION_FIELDS
+
         # where a thing is written is no part of what it means (a line moved must
         # not retrain anything)
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)
-                if f.name not in ("position", "entry_positions")}
+                if f.name not in POSITION_FIELDS}
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     if isinstance(value, Enum):

@@ -16,6 +16,7 @@ from dialogflowlite.dialogue.messages import (
     rest_replies,
 )
 from dialogflowlite.io.loader import load_project
+from dialogflowlite.shared.domain import POSITION_FIELDS
 from dialogflowlite.shared.events import SlotSet, UserUttered
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
@@ -85,7 +86,7 @@ def test_domain_json_round_trips(rasa_projects, project) -> None:
     def plain(value):
         if dataclasses.is_dataclass(value):
             return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                    if f.name not in ("position", "version")}
+                    if f.name not in (*POSITION_FIELDS, "version")}
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -227,6 +227,13 @@ def test_the_domain_in_the_format_the_accept_header_names(make_app, accept, kind
         assert "greet" in to_plain(read_yaml(response.text))["intents"]
 
 
+def test_whole_minutes_of_the_session_config_are_answered_as_written(make_app) -> None:
+    # the tiny bot's domain says 60: Rasa answers 60, this answered 60.0
+    config = asyncio.run(request(make_app(), "get", "/domain")).json["session_config"]
+    expiry = config["session_expiration_time"]
+    assert expiry == 60 and isinstance(expiry, int)
+
+
 def test_a_domain_format_it_cannot_answer_is_406_not_acceptable(make_app) -> None:
     response = asyncio.run(request(make_app(), "get", "/domain",
                                    headers={"Accept": "text/html"}))
