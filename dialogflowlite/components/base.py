@@ -17,6 +17,7 @@ import copy
 import functools
 import logging
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -98,8 +99,9 @@ class Component:
     #: keys other frameworks write that are accepted and ignored with a notice
     compatible_keys: ClassVar[tuple[str, ...]] = ()
     #: the kind of each setting whose default does not show it (a null default, or
-    #: text that is never a number): ``int`` for a whole number, ``str`` for text;
-    #: a value of another kind is reported as a bad setting, as for the others
+    #: text that is never a number): ``int`` for a whole number, ``str`` for text,
+    #: ``list`` for a list; a value of another kind is reported as a bad setting, as
+    #: for the others
     setting_kinds: ClassVar[dict[str, type]] = {}
     #: whether ``train --finetune`` can start it from its trained weights
     finetunable: ClassVar[bool] = False
@@ -289,10 +291,17 @@ class Component:
         kind = cls.setting_kinds.get(key)
         if kind is int:
             return cls._checked_number(key, value, whole=True, position=position)
+        if kind is str and isinstance(value, os.PathLike):
+            return os.fspath(value)  # a folder given from Python (``Path``) is text enough
         if kind is str and not isinstance(value, str):
             raise ComponentConfigError(
                 f"component {cls.name}: setting '{key}' must be text, not {value!r}",
                 hint=f'write it in quotes: `{key}: "{value}"`', position=position)
+        if kind is list and not isinstance(value, list):
+            # text would be read letter by letter (`dimensions: time`: t, i, m, e)
+            raise ComponentConfigError(
+                f"component {cls.name}: setting '{key}' must be a list, not {value!r}",
+                hint=f"write `{key}: [{value}]`", position=position)
         if default is None:
             return value
         if isinstance(default, bool):

@@ -441,3 +441,25 @@ def test_a_subclass_s_own_setting_kinds_add_to_its_base_s() -> None:
         PluginPolicy.resolve_config({"priority": "high"})
     with pytest.raises(ComponentConfigError, match="'seed' must be a whole number"):
         PluginPolicy.resolve_config({"seed": "x"})
+
+
+@pytest.mark.parametrize(("name", "settings", "message"), [
+    # `dimensions: time` was read letter by letter: nothing was ever extracted
+    ("DucklingEntityExtractor", {"dimensions": "time"}, "'dimensions' must be a list, not 'time'"),
+    ("SpacyEntityExtractor", {"model": "en_core_web_md", "dimensions": "PERSON"},
+     "'dimensions' must be a list"),
+    ("DucklingEntityExtractor", {"locale": 5}, "'locale' must be text, not 5"),
+    ("ResponseSelector", {"retrieval_intent": 5}, "'retrieval_intent' must be text, not 5"),
+    ("JointTransformerClassifier", {"model": ["x"]}, "'model' must be text"),
+    ("NeuralResponseGenerator", {"blocklist_file": True}, "'blocklist_file' must be text"),
+])
+def test_lists_and_names_are_checked_by_kind(name: str, settings: dict[str, Any],
+                                             message: str) -> None:
+    cls = builtin_registry().get(name)
+    with pytest.raises(ComponentConfigError, match=message.replace("[", r"\[")):
+        cls.resolve_config(settings, position=WHERE)
+
+
+def test_a_path_given_from_python_counts_as_text(tmp_path) -> None:
+    cls = builtin_registry().get("ResponseSelector")
+    assert cls.resolve_config({"model": tmp_path})["model"] == str(tmp_path)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.components.base import Component
 from dialogflowlite.components.generation.data import (
@@ -96,6 +96,8 @@ class NeuralResponseGenerator(Component):
     """
 
     name = "NeuralResponseGenerator"
+    setting_kinds: ClassVar[dict[str, type]] = {"model": str, "source_encoder": str,
+                                                "blocklist_file": str}
     kind = "generator"
     finetunable = True
     #: takes ``project_dir`` when built for training (``blocklist_file`` is found there)

@@ -56,6 +56,8 @@ class DucklingEntityExtractor(NluComponent):
     """
 
     name = "DucklingEntityExtractor"
+    setting_kinds: ClassVar[dict[str, type]] = {"dimensions": list, "locale": str,
+                                                "timezone": str}
     kind = "entity_extractor"
     provides = ("entities",)
     defaults: ClassVar[dict[str, Any]] = {

@@ -20,7 +20,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.nlu.intent_slot_classifier import IntentSlotClassifier
@@ -104,6 +104,7 @@ class JointTransformerClassifier(IntentSlotClassifier):
     """
 
     name = "JointTransformerClassifier"
+    setting_kinds: ClassVar[dict[str, type]] = {"model": str}
     finetunable = True
     length_unit = "word pieces"
     defaults: dict[str, Any] = {

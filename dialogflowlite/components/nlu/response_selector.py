@@ -108,7 +108,8 @@ class ResponseSelector(NluComponent):
     kind = "response_selector"
     requires = ("tokens",)
     provides = ("response_selector",)
-    setting_kinds: ClassVar[dict[str, type]] = {"random_seed": int}
+    setting_kinds: ClassVar[dict[str, type]] = {"random_seed": int, "retrieval_intent": str,
+                                                "model": str}
     defaults: dict[str, Any] = {
         # train for this retrieval intent only, or (null) for all of them under "default"
         "retrieval_intent": None,

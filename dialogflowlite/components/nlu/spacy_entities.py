@@ -34,6 +34,7 @@ class SpacyEntityExtractor(NluComponent):
     """
 
     name = "SpacyEntityExtractor"
+    setting_kinds: ClassVar[dict[str, type]] = {"dimensions": list, "model": str}
     kind = "entity_extractor"
     provides = ("entities",)
     defaults: ClassVar[dict[str, Any]] = {

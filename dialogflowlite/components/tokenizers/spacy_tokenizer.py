@@ -40,6 +40,7 @@ class SpacyTokenizer(Tokenizer):
     """
 
     name = "SpacyTokenizer"
+    setting_kinds: ClassVar[dict[str, type]] = {"model": str, "language": str}
     #: 2: tokens of invisible characters only are dropped, and trimmed from token edges
     revision = 2
     defaults: ClassVar[dict[str, Any]] = {
