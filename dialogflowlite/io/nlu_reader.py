@@ -119,6 +119,15 @@ class NluReader:
                 )
                 continue
             name = str(name)
+            if kind == "intent" and "/" in name and (
+                    name.count("/") > 1 or not all(part.strip() for part in name.split("/"))):
+                # `faq/`, `/ask_x` or `faq/ask/x` would be a retrieval intent without a base
+                # or key, or with two keys: nothing can answer it
+                self.log.error(
+                    position(file, item, kind),
+                    f"intent '{name}' is no retrieval intent name: one base and one key "
+                    "around a single `/`", "write it as `faq/ask_hours`")
+                continue
             examples = self._examples(file, item, kind, name)
             if kind == "intent":
                 metadata = to_plain(item.get("metadata")) or {}

@@ -988,3 +988,23 @@ def test_each_bad_story_entity_is_reported_at_its_own_line(write_project) -> Non
              if "is not understood" in p.message]
     assert found == [(8, "entity ['odd'] in 'times' is not understood"),
                      (9, "entity 42 in 'times' is not understood")]
+
+
+@pytest.mark.parametrize("name", ["faq/", "/ask_hours", "faq/ask/hours", "faq/ "])
+def test_a_retrieval_intent_without_a_base_or_a_key_is_an_error(write_project, name) -> None:
+    # before: reported only as a missing response `utter_faq/`, with that as the fix
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [faq]
+        """, nlu=f"""
+        version: "3.1"
+        nlu:
+        - intent: "{name}"
+          examples: |
+            - when are you open
+        """)
+    project = load_project(root, strict=False)
+    [problem] = [p for p in project.problems if p.severity == "error"]
+    assert problem.message == (f"intent '{name}' is no retrieval intent name: one base and one "
+                               "key around a single `/`")
+    assert project.nlu.examples == []
