@@ -26,7 +26,7 @@ from typing import Any
 
 from dialogflowlite.errors import DialogflowLiteError, Position, Problem, YamlSyntaxError
 from dialogflowlite.io.config_reader import COMPONENT_SECTIONS
-from dialogflowlite.io.formats import did_you_mean
+from dialogflowlite.io.formats import did_you_mean, flag_meaning
 from dialogflowlite.io.loader import Project
 from dialogflowlite.io.problems import NO_DOMAIN
 from dialogflowlite.io.yaml import position as yaml_position
@@ -1377,9 +1377,9 @@ def check_rule_user_turns(project: Project) -> list[Problem]:
     from dialogflowlite.components.policies.contradictions import ALLOWED_USER_TURNS
 
     rule_policies = [p for p in project.config.policies if p.name == "RulePolicy"]
-    if not rule_policies or any(
-            str(p.params.get("restrict_rules", True)).lower() in ("false", "no", "off")
-            for p in rule_policies):
+    # the setting read as the policy reads it (a word such as `no` is false)
+    if not rule_policies or any(flag_meaning(p.params.get("restrict_rules", True)) is False
+                                for p in rule_policies):
         return []
     problems = []
     for rule in project.rules:
