@@ -56,9 +56,21 @@ def _async_client_class() -> Any:
 
 
 def _failed(what: str, error: Exception) -> TrackerStoreError:
-    return TrackerStoreError(f"MongoDB {what} failed: {type(error).__name__}: {error}",
+    if isinstance(error, TrackerStoreError):
+        return error  # made by _collection() already: wrapping it would say it twice
+    return TrackerStoreError(f"MongoDB {what} failed: {type(error).__name__}: {_brief(error)}",
                              hint="check that the MongoDB server in endpoints.yml is reachable "
                                   "and the user may read and write the collection")
+
+
+def _brief(error: Exception) -> str:
+    """pymongo's message without what follows the reason: the timeouts it was configured
+    with and, for a server it could not select, a description of the whole topology
+    (hundreds of characters, logged at every message while the server is down)."""
+    text = str(error)
+    for tail in (", Topology Description: ", " (configured timeouts:"):
+        text = text.split(tail, 1)[0]
+    return text
 
 
 #: MongoDB's limit on one document (``maxBsonObjectSize``), for the message

@@ -94,12 +94,22 @@ def test_a_failing_server_is_a_tracker_store_error(make_store) -> None:
         store = make_store()
 
         def unreachable(*args, **kwargs):
-            raise TimeoutError("no server within 10 s")
+            from pymongo.errors import ServerSelectionTimeoutError
+
+            # pymongo's own message: the reason, then the timeouts and the whole topology
+            raise ServerSelectionTimeoutError(
+                "db:27017: [Errno 111] Connection refused (configured timeouts: "
+                "socketTimeoutMS: 20000.0ms), Timeout: 10.0s, Topology Description: "
+                "<TopologyDescription id: 1, servers: [<ServerDescription ...>]>")
 
         index = store.conversations.blocking.create_index
         store.conversations.blocking.create_index = unreachable
-        with pytest.raises(TrackerStoreError, match="MongoDB connection failed"):
+        with pytest.raises(TrackerStoreError) as failed:
             await store.retrieve("alice")
+        # said once, with the reason and without pymongo's description of the topology
+        assert failed.value.message == ("MongoDB connection failed: ServerSelectionTimeoutError: "
+                                        "db:27017: [Errno 111] Connection refused")
+        assert failed.value.render().count("hint") == 1
         # the index is tried again once the server answers
         store.conversations.blocking.create_index = index
         assert await store.retrieve("alice") is None
