@@ -22,16 +22,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import DialogflowLiteError, Position, Problem, YamlSyntaxError
-from dialogflowlite.io.config_reader import COMPONENT_SECTIONS
+from dialogflowlite.io.config_reader import COMPONENT_SECTIONS, ComponentConfig
 from dialogflowlite.io.formats import did_you_mean, flag_meaning
 from dialogflowlite.io.loader import Project
 from dialogflowlite.io.problems import NO_DOMAIN
 from dialogflowlite.io.yaml import position as yaml_position
 from dialogflowlite.io.yaml import read_yaml_file, to_plain
 from dialogflowlite.shared.domain import (
+    ACTION_GENERATE,
     ACTION_LISTEN,
     ACTION_TWO_STAGE_FALLBACK,
     DEFAULT_INTENTS,
@@ -59,6 +60,9 @@ from dialogflowlite.shared.stories import (
     UserStep,
 )
 from dialogflowlite.shared.story_paths import StoryPath, expand_stories, unjoined_checkpoints
+
+if TYPE_CHECKING:
+    from dialogflowlite.plugins.registry import ComponentRegistry
 
 # ---------------------------------------------------------------- codes
 
@@ -94,6 +98,8 @@ RETRIEVAL_WITHOUT_SELECTOR = "DFL139"
 CONDITION_NEVER_HOLDS = "DFL140"
 INTENT_UNKNOWN_ENTITY = "DFL141"
 RULE_USER_TURNS = "DFL142"
+PAIR_FILE = "DFL143"
+GENERATE_WITHOUT_GENERATOR = "DFL144"
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -394,9 +400,11 @@ def _missing_response(domain: Domain, name: str) -> bool:
 
 
 def check_utter_steps(project: Project | StoriesAlone) -> list[Problem]:
-    """Every ``utter_`` action of a story, rule or test story needs a response."""
+    """Every ``utter_`` action of a story, rule or test story needs a response, or
+    training pairs that teach a configured generator to write it (``use_for: missing``)."""
     domain = project.domain
     responses = list(domain.responses)
+    generated = generated_actions(project) if isinstance(project, Project) else set()
     problems = []
     for ref in _story_steps(project):
         step = ref.step
@@ -404,6 +412,7 @@ def check_utter_steps(project: Project | StoriesAlone) -> list[Problem]:
             isinstance(step, ActionStep)
             and step.name
             and step.name.startswith("utter_")
+            and step.name not in generated
             and _missing_response(domain, step.name)
         ):
             problems.append(
@@ -413,6 +422,95 @@ def check_utter_steps(project: Project | StoriesAlone) -> list[Problem]:
                     UTTER_WITHOUT_RESPONSE,
                 )
             )
+    return problems
+
+
+def _pair_file_generators(project: Project) -> list[dict[str, Any]]:
+    """The resolved settings of the configured generators that learn from the project's
+    pair files (``pair_files``, the default); settings that do not resolve are left to
+    :func:`check_components`."""
+    from dialogflowlite.plugins.registry import get_registry
+
+    found = []
+    for component in project.config.generators:
+        try:
+            cls = get_registry().get(component.name)
+            settings = cls.resolve_config(component.params)
+        except DialogflowLiteError:
+            continue
+        if flag_meaning(settings.get("pair_files", False)):
+            found.append(settings)
+    return found
+
+
+def _pair_file_examples(project: Project) -> Iterator[Any]:
+    """The examples of every pair file under ``data/``; a file that cannot be read
+    raises (:func:`check_pair_files` reports it)."""
+    from dialogflowlite.components.generation.data import pair_files, read_pairs_file
+
+    for path in pair_files(project.root):
+        yield from read_pairs_file(path)
+
+
+def generated_actions(project: Project) -> set[str]:
+    """The ``utter_`` actions that a configured generator learns to write from the pair
+    files (act -> text pairs), where it speaks for them (``use_for`` other than
+    ``never``, a ``mode`` with act -> text): they need no response in the domain."""
+    from dialogflowlite.components.generation.data import ACT2TEXT
+
+    speaking = [settings for settings in _pair_file_generators(project)
+                if settings.get("mode") in (ACT2TEXT, "both")
+                and settings.get("use_for") != "never"]
+    if not speaking:
+        return set()
+    try:
+        return {example.act_name for example in _pair_file_examples(project)
+                if example.mode == ACT2TEXT and example.act_name}
+    except DialogflowLiteError:
+        return set()  # check_pair_files reports the file
+
+
+def check_generate_action(project: Project) -> list[Problem]:
+    """A story or rule that runs ``action_generate`` needs a configured generator that
+    writes free replies (a ``mode`` with context -> response): without one the action
+    sends ``utter_default`` every time, and nothing said why."""
+    from dialogflowlite.components.generation.data import CONTEXT2RESPONSE
+    from dialogflowlite.plugins.registry import get_registry
+
+    for component in project.config.generators:
+        try:
+            settings = get_registry().get(component.name).resolve_config(component.params)
+        except DialogflowLiteError:
+            return []  # check_components reports it; this check cannot tell
+        if settings.get("mode", CONTEXT2RESPONSE) in (CONTEXT2RESPONSE, "both"):
+            return []
+    for ref in _story_steps(project):
+        if isinstance(ref.step, ActionStep) and ref.step.name == ACTION_GENERATE:
+            return [Problem(
+                ref.position, "warning",
+                f"{ref.kind} '{ref.story.name}' runs '{ACTION_GENERATE}', but config.yml has "
+                "no generator that writes replies from the conversation, so it sends "
+                "utter_default every time",
+                "add `generators: [{name: NeuralResponseGenerator}]` to config.yml "
+                "(mode both or context2response)", GENERATE_WITHOUT_GENERATOR)]
+    return []
+
+
+def check_pair_files(project: Project) -> list[Problem]:
+    """The generator's pair files (``data/**/*.jsonl``) must read: training stopped on a
+    bad line only after the NLU pipeline and the policies had trained."""
+    if not _pair_file_generators(project):
+        return []
+    from dialogflowlite.components.generation.data import pair_files, read_pairs_file
+
+    problems = []
+    for path in pair_files(project.root):
+        try:
+            read_pairs_file(path)
+        except DialogflowLiteError as e:
+            problem = Problem.from_error(e, str(path))
+            problems.append(Problem(problem.position, "error", problem.message, problem.hint,
+                                    PAIR_FILE))
     return problems
 
 
@@ -1322,10 +1420,6 @@ def check_components(project: Project) -> list[Problem]:
         registry = get_registry()
     except DialogflowLiteError as e:
         return [Problem.from_error(e, file)]
-    from dialogflowlite.components.base import (
-        collecting_bad_settings,
-        collecting_setting_warnings,
-    )
     from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
     from dialogflowlite.components.policies.rasa_compat import translate_policies
 
@@ -1335,39 +1429,73 @@ def check_components(project: Project) -> list[Problem]:
         # them (notices come at training).
         if section == "pipeline" and components:
             components = translate_pipeline(components, language=config.language, quiet=True)
-        elif section == "policies" and components:
+            found = _component_problems(components, section, registry, file)
+            problems += found
+            if not any(problem.severity == "error" for problem in found):
+                problems += _pipeline_order_problems(components, registry, file)
+            continue
+        if section == "policies" and components:
             components = translate_policies(components, quiet=True)
-        for component in components:
-            where = _where(component.position, fallback=file)
-            try:
-                cls = registry.get(component.name, where)
-            except DialogflowLiteError as e:
-                problems.append(Problem.from_error(e, file))
-                continue
-            if cls.kind not in SECTION_KINDS[section]:
-                right = next((s for s, kinds in SECTION_KINDS.items() if cls.kind in kinds), None)
-                problems.append(
-                    _error(
-                        where,
-                        f"component '{component.name}' is a {cls.kind} and does not belong "
-                        f"under {section}:",
-                        f"move it under {right}:" if right else None,
-                        COMPONENT_WRONG_SECTION,
-                    )
+        problems += _component_problems(components, section, registry, file)
+    return problems
+
+
+def _pipeline_order_problems(components: list[ComponentConfig], registry: ComponentRegistry,
+                             file: str) -> list[Problem]:
+    """What training refuses in the pipeline's order (its ``check_pipeline``): a second
+    tokenizer, a component before what it requires, a classifier after the fallback."""
+    from dialogflowlite.components.nlu.pipeline import check_pipeline
+
+    try:
+        check_pipeline(components, [registry.get(c.name) for c in components])
+    except DialogflowLiteError as e:
+        problem = Problem.from_error(e, file)
+        return [Problem(problem.position, "error", problem.message, problem.hint,
+                        COMPONENT_WRONG_SECTION)]
+    return []
+
+
+def _component_problems(components: list[ComponentConfig], section: str,
+                        registry: ComponentRegistry, file: str) -> list[Problem]:
+    """Each component of one config.yml ``section``: installed, in the right section,
+    with known settings in their ranges."""
+    from dialogflowlite.components.base import (
+        collecting_bad_settings,
+        collecting_setting_warnings,
+    )
+
+    problems: list[Problem] = []
+    for component in components:
+        where = _where(component.position, fallback=file)
+        try:
+            cls = registry.get(component.name, where)
+        except DialogflowLiteError as e:
+            problems.append(Problem.from_error(e, file))
+            continue
+        if cls.kind not in SECTION_KINDS[section]:
+            right = next((s for s, kinds in SECTION_KINDS.items() if cls.kind in kinds), None)
+            problems.append(
+                _error(
+                    where,
+                    f"component '{component.name}' is a {cls.kind} and does not belong "
+                    f"under {section}:",
+                    f"move it under {right}:" if right else None,
+                    COMPONENT_WRONG_SECTION,
                 )
-                continue
-            try:
-                # the checks the component's __init__ makes, without building it, in one
-                # error: unknown keys and out-of-range values are fixed in one go
-                with collecting_setting_warnings() as doubtful, \
-                        collecting_bad_settings(cls.name, where):
-                    settings = cls.resolve_config(component.params, position=where)
-                    cls.check_config(settings, position=where)
-            except DialogflowLiteError as e:
-                problems.append(Problem.from_error(e, file))
-            # settings read, but maybe not as meant (`flag: "yes"`): counted warnings
-            problems += [Problem(w.position or where, "warning", w.message, w.hint, w.code)
-                         for w in doubtful]
+            )
+            continue
+        try:
+            # the checks the component's __init__ makes, without building it, in one
+            # error: unknown keys and out-of-range values are fixed in one go
+            with collecting_setting_warnings() as doubtful, \
+                    collecting_bad_settings(cls.name, where):
+                settings = cls.resolve_config(component.params, position=where)
+                cls.check_config(settings, position=where)
+        except DialogflowLiteError as e:
+            problems.append(Problem.from_error(e, file))
+        # settings read, but maybe not as meant (`flag: "yes"`): counted warnings
+        problems += [Problem(w.position or where, "warning", w.message, w.hint, w.code)
+                     for w in doubtful]
     return problems
 
 
@@ -1758,6 +1886,8 @@ CHECKS: tuple[Check, ...] = (
     check_policy_domains,
     check_rule_user_turns,
     check_retrieval_selector,
+    check_pair_files,
+    check_generate_action,
 )
 
 
@@ -1773,6 +1903,7 @@ DOMAIN_FREE_CHECKS: tuple[Check, ...] = (
     check_duplicate_story_names,
     check_checkpoints,
     check_components,
+    check_pair_files,
 )
 
 #: the loader's code for a file that could not be parsed at all

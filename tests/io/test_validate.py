@@ -15,7 +15,8 @@ from validation_data import GREET_GOODBYE_NLU
 from validation_data import GREET_STORIES as STORIES
 
 from dialogflowlite import hookimpl
-from dialogflowlite.components.base import Component
+from dialogflowlite.components.base import NluComponent
+from dialogflowlite.components.policies.base import Policy
 from dialogflowlite.errors import Problem
 from dialogflowlite.io.loader import ProjectSources, load_project
 from dialogflowlite.io.validate import CHECKS, max_history, validate_project
@@ -804,7 +805,7 @@ def test_unjoined_checkpoints_are_warnings(project) -> None:
 # ---------------------------------------------------------------- config.yml
 
 
-class KeywordCounter(Component):
+class KeywordCounter(NluComponent):
     """Counts keywords; exists for these tests."""
 
     name = "KeywordCounter"
@@ -812,7 +813,7 @@ class KeywordCounter(Component):
     defaults = {"keywords": [], "lowercase": True}
 
 
-class PatientPolicy(Component):
+class PatientPolicy(Policy):
     """Always waits; exists for these tests."""
 
     name = "PatientPolicy"
@@ -855,6 +856,25 @@ def test_unknown_component_at_its_config_line(project, register_plugin) -> None:
     assert problem.message == "unknown component 'KeywordCountr'"
     assert "KeywordCounter" in problem.hint
     assert where(problem, root) == ("config.yml", 3)
+
+
+@pytest.mark.parametrize(("pipeline", "line", "message"), [
+    (["WhitespaceTokenizer", "WhitespaceTokenizer", "DIETClassifier"], 4,
+     "the pipeline has two tokenizers, WhitespaceTokenizer and WhitespaceTokenizer"),
+    (["RegexFeaturizer", "WhitespaceTokenizer", "DIETClassifier"], 3,
+     "RegexFeaturizer needs tokens, which no component before it in the pipeline provides"),
+    (["WhitespaceTokenizer", "FallbackClassifier", "DIETClassifier"], 5,
+     "ScratchTransformerClassifier comes after FallbackClassifier, which must follow every "
+     "intent classifier"),
+])
+def test_a_pipeline_order_that_training_refuses_is_an_error(project, pipeline: list[str],
+                                                            line: int, message: str) -> None:
+    # each passed validation, and training stopped on it
+    listed = "".join(f"  - name: {name}\n" for name in pipeline)
+    root = project(config=f"language: en\npipeline:\n{listed}")
+    errors = [p for p in problems(root) if p.is_error]
+    assert [(p.message, where(p, root), p.code) for p in errors] == [
+        (message, ("config.yml", line), "DFL130")]
 
 
 def test_unknown_component_setting_at_its_config_line(project, register_plugin) -> None:

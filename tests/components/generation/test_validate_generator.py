@@ -1,0 +1,79 @@
+"""What `data validate` says of a project with the neural generator: actions only the
+generator writes, and pair files it cannot read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dialogflowlite.io.loader import load_project
+from dialogflowlite.io.validate import validate_project
+
+OFFER_RULE = """
+version: "3.1"
+rules:
+- rule: offer
+  steps:
+  - intent: book
+  - action: utter_offer
+"""
+
+
+def _problems(root: Path, code: str) -> list:
+    return [p for p in validate_project(load_project(root, strict=False)) if p.code == code]
+
+
+def test_an_action_the_pair_files_teach_the_generator_needs_no_response(
+        generation_project: Path) -> None:
+    # `use_for: missing` (the default) speaks for utter actions without a template, yet
+    # validation (and so training) stopped on the rule: "no response of that name exists"
+    (generation_project / "data" / "rules.yml").write_text(OFFER_RULE, encoding="utf-8")
+    assert _problems(generation_project, "DFL116") == []
+
+
+def test_without_a_generator_that_writes_it_the_action_still_needs_a_response(
+        generation_project: Path) -> None:
+    (generation_project / "data" / "rules.yml").write_text(OFFER_RULE, encoding="utf-8")
+    config = generation_project / "config.yml"
+    config.write_text(config.read_text(encoding="utf-8") + '  use_for: "never"\n',
+                      encoding="utf-8")
+    [problem] = _problems(generation_project, "DFL116")
+    assert problem.message == "rule 'offer' runs 'utter_offer' but no response of that name exists"
+
+
+def test_a_bad_pair_file_is_an_error_at_its_line_before_training(
+        generation_project: Path) -> None:
+    pairs = generation_project / "data" / "pairs" / "offers.jsonl"
+    lines = pairs.read_text(encoding="utf-8").splitlines()
+    lines.insert(2, '{"act": "utter_offer"}')
+    pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # validation passed it, and training stopped on it once the NLU and the policies had
+    # trained, keeping nothing
+    [problem] = _problems(generation_project, "DFL143")
+    assert problem.severity == "error"
+    assert (Path(problem.position.file).name, problem.position.line) == ("offers.jsonl", 3)
+
+
+GENERATE_RULE = """
+version: "3.1"
+rules:
+- rule: chitchat
+  steps:
+  - intent: thank
+  - action: action_generate
+"""
+
+
+def test_action_generate_without_a_generator_that_writes_replies_is_a_warning(
+        generation_project: Path) -> None:
+    (generation_project / "data" / "rules.yml").write_text(GENERATE_RULE, encoding="utf-8")
+    assert _problems(generation_project, "DFL144") == []  # mode: both writes them
+    config = generation_project / "config.yml"
+    config.write_text(config.read_text(encoding="utf-8") + '  mode: "act2text"\n',
+                      encoding="utf-8")
+    [problem] = _problems(generation_project, "DFL144")
+    assert problem.severity == "warning"
+    assert problem.message.startswith("rule 'chitchat' runs 'action_generate', but config.yml "
+                                      "has no generator")
+    # it passed silently, and the bot sent utter_default every time
+    config.write_text('version: "3.1"\nlanguage: en\n', encoding="utf-8")
+    assert len(_problems(generation_project, "DFL144")) == 1
