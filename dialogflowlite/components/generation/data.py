@@ -27,12 +27,14 @@ object per line::
 
 ``response`` may also be written ``text`` or ``answer``. ``context`` is a
 list of turns, oldest first, alternating user and bot and ending with the
-user, or a single string. See docs/responses.md.
+user, or a single string. A key the format does not know, or a field of the
+wrong kind, is an error naming the file and line. See docs/responses.md.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.templates import format_value, placeholders
 from dialogflowlite.errors import Position, ProjectError
+from dialogflowlite.io.formats import did_you_mean
+from dialogflowlite.io.yaml import not_utf8
 from dialogflowlite.shared.domain import REQUESTED_SLOT, SESSION_START_METADATA_SLOT, Domain
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
 
@@ -107,34 +111,107 @@ class GenerationExample:
 # ------------------------------------------------------------ pair files
 
 
+#: the keys a pair-file record may have; any other is a mistake (a typo would otherwise
+#: drop what it was meant to say without a word)
+REPLY_KEYS = ("response", "text", "answer")
+RECORD_KEYS = frozenset({"act", "acts", "slots", "context", "question", "intent", *REPLY_KEYS})
+#: the keys of one entry of ``acts``
+ACT_ENTRY_KEYS = frozenset({"act", "slot", "value"})
+
+#: what a slot value may be, for error messages
+_VALUE_KINDS = "text, a number, true/false, null or a list of those"
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value is called in an error message."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return json.dumps(value)
+
+
+def _check_keys(found: Iterable[str], known: frozenset[str], what: str,
+                where: Position) -> None:
+    unknown = [key for key in found if key not in known]
+    if not unknown:
+        return
+    named = []
+    for key in unknown:
+        suggestion = did_you_mean(key, sorted(known))
+        named.append(f"'{key}'" + (f" ({suggestion})" if suggestion else ""))
+    plural = "s" if len(unknown) > 1 else ""
+    raise ProjectError(f"unknown key{plural} in {what}: {', '.join(named)}", position=where,
+                       hint=f"the keys are: {', '.join(sorted(known))}")
+
+
+def _is_scalar(value: Any) -> bool:
+    # json reads NaN and Infinity, which no slot can hold and no reply can say
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int))
+
+
+def _check_value(value: Any, what: str, where: Position) -> None:
+    """Refuse a slot value that is not a JSON scalar or a list of scalars (a list slot)."""
+    if _is_scalar(value):
+        return
+    if isinstance(value, list) and all(v is not None and _is_scalar(v) for v in value):
+        return
+    raise ProjectError(f"{what} is {_kind(value)}: a slot value must be {_VALUE_KINDS}",
+                       position=where, hint='write the value as text, e.g. "Rome"')
+
+
 def _slots_from(value: Any, where: Position) -> list[tuple[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, dict):
         raise ProjectError("'slots' must be an object of slot names to values", position=where,
                            hint='write "slots": {"city": "Berlin"}')
-    return [(str(k), v) for k, v in value.items()]
+    for name, slot_value in value.items():
+        if not name.strip():
+            raise ProjectError("'slots' has an empty slot name", position=where)
+        _check_value(slot_value, f"the value of slot '{name}' in 'slots'", where)
+    return list(value.items())
+
+
+def _act_item(item: Any, index: int, where: Position) -> ActItem:
+    """One entry of ``acts``: an act name, or an object with ``act``, ``slot`` and ``value``."""
+    example = 'write {"act": "OFFER", "slot": "city", "value": "Rome"}'
+    what = f"'acts' entry {index}"
+    if isinstance(item, str) and item.strip():
+        return ActItem(item)
+    if not isinstance(item, dict):
+        raise ProjectError(f"{what} must be an act name or an object with 'act', not "
+                           f"{_kind(item)}", position=where, hint=example)
+    _check_keys(item, ACT_ENTRY_KEYS, what, where)
+    act, slot, value = item.get("act"), item.get("slot"), item.get("value")
+    if not isinstance(act, str) or not act.strip():
+        raise ProjectError(f"{what} needs 'act' as non-empty text, not {_kind(act)}",
+                           position=where, hint=example)
+    if slot is not None and (not isinstance(slot, str) or not slot.strip()):
+        raise ProjectError(f"{what}: 'slot' must be a slot name as non-empty text, not "
+                           f"{_kind(slot)}", position=where, hint=example)
+    if slot is None and value is not None:
+        # without a slot the value is never used: it was surely meant for one
+        raise ProjectError(f"{what} has a 'value' but no 'slot'", position=where, hint=example)
+    _check_value(value, f"the 'value' of {what}", where)
+    return ActItem(act, slot, value)
 
 
 def _acts_from(record: dict[str, Any], where: Position) -> list[ActItem]:
     if "acts" in record:
         items = record["acts"]
-        if not isinstance(items, list):
-            raise ProjectError("'acts' must be a list of {act, slot, value} objects",
-                               position=where)
-        acts = []
-        for item in items:
-            if isinstance(item, str):
-                acts.append(ActItem(item))
-            elif isinstance(item, dict) and item.get("act"):
-                acts.append(ActItem(str(item["act"]), item.get("slot"), item.get("value")))
-            else:
-                raise ProjectError(f"act entry {item!r} has no 'act'", position=where,
-                                   hint='write {"act": "OFFER", "slot": "city", "value": "Rome"}')
-        return acts
+        if not isinstance(items, list) or not items:
+            # an empty list would train a reply to an empty input
+            raise ProjectError("'acts' must be a non-empty list of {act, slot, value} objects",
+                               position=where, hint='write "acts": [{"act": "OFFER", "slot": '
+                               '"city", "value": "Rome"}]')
+        return [_act_item(item, index, where) for index, item in enumerate(items, start=1)]
     name = record.get("act")
-    if not isinstance(name, str) or not name:
-        raise ProjectError("'act' must be a non-empty string", position=where)
+    if not isinstance(name, str) or not name.strip():
+        raise ProjectError(f"'act' must be a non-empty string, not {_kind(name)}",
+                           position=where)
     slots = _slots_from(record.get("slots"), where)
     return [ActItem(name, slot, value) for slot, value in slots] or [ActItem(name)]
 
@@ -151,14 +228,31 @@ def _context_from(value: Any, where: Position) -> list[Turn]:
     return [Turn(USER if (count - 1 - i) % 2 == 0 else BOT, text) for i, text in enumerate(value)]
 
 
-def example_from_record(record: Any, where: Position) -> GenerationExample:
-    """One pair-file record as a :class:`GenerationExample` (errors name ``where``)."""
-    if not isinstance(record, dict):
-        raise ProjectError("each line must be a JSON object", position=where)
-    target = next((record[k] for k in ("response", "text", "answer") if k in record), None)
-    if not isinstance(target, str) or not target.strip():
+def _target_from(record: dict[str, Any], where: Position) -> str:
+    key = next((k for k in REPLY_KEYS if k in record), None)
+    if key is None:
         raise ProjectError("the pair has no 'response' text", position=where,
                            hint='add "response": "what the bot says"')
+    target = record[key]
+    if not isinstance(target, str):
+        raise ProjectError(f"'{key}' must be text, not {_kind(target)}", position=where,
+                           hint=f'write "{key}": "what the bot says"')
+    if not target.strip():
+        raise ProjectError(f"'{key}' is empty", position=where,
+                           hint=f'write "{key}": "what the bot says"')
+    return target
+
+
+def example_from_record(record: Any, where: Position) -> GenerationExample:
+    """One pair-file record as a :class:`GenerationExample` (errors name ``where``).
+
+    A record with a key the format does not know, or a field of the wrong
+    kind, raises :class:`ProjectError` rather than being read loosely.
+    """
+    if not isinstance(record, dict):
+        raise ProjectError("each line must be a JSON object", position=where)
+    _check_keys(record, RECORD_KEYS, "the pair", where)
+    target = _target_from(record, where)
     origin = str(where)
     if "act" in record or "acts" in record:
         return GenerationExample(ACT2TEXT, target, acts=_acts_from(record, where), origin=origin)
@@ -167,27 +261,50 @@ def example_from_record(record: Any, where: Position) -> GenerationExample:
         raise ProjectError("the pair has neither 'act'/'acts' nor 'context'/'question'",
                            position=where, hint="see docs/responses.md for the pair format")
     intent = record.get("intent")
+    if intent is not None and (not isinstance(intent, str) or not intent.strip()):
+        raise ProjectError(f"'intent' must be an intent name as text, not {_kind(intent)}",
+                           position=where, hint='write "intent": "ask_price"')
     return GenerationExample(
         CONTEXT2RESPONSE, target, context=_context_from(context_value, where),
-        intent=None if intent is None else str(intent),
-        slots=_slots_from(record.get("slots"), where), origin=origin)
+        intent=intent, slots=_slots_from(record.get("slots"), where), origin=origin)
+
+
+def _parse_line(line: str, where: Position) -> Any:
+    """The JSON value of one line; a syntax error names its column within the line."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        end = len(line.rstrip())
+        if e.pos >= end:
+            # json points just past the end of the line: point at its last character
+            message, col = f"the line ends before the JSON does ({e.msg})", max(end, 1)
+        else:
+            message, col = e.msg, e.pos + 1
+        raise ProjectError(f"not valid JSON: {message}",
+                           position=Position(where.file, where.line, col),
+                           hint="write one JSON object per line") from e
 
 
 def read_pairs_file(path: str | Path) -> list[GenerationExample]:
-    """Read one ``.jsonl`` pair file; a bad line raises :class:`ProjectError` naming it."""
+    """Read one ``.jsonl`` pair file; a bad line raises :class:`ProjectError` naming it.
+
+    The file must be UTF-8 (a byte order mark at its start is allowed).
+    """
     path = Path(path)
+    try:
+        # utf-8-sig: editors on Windows often start files with a byte order mark
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        where, message = not_utf8(path, e)
+        raise ProjectError(message, position=where,
+                           hint="pair files must be UTF-8: save the file as UTF-8") from e
     examples = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = Position(str(path), number)
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ProjectError(f"not valid JSON: {e.msg}", position=Position(
-                    str(path), number, e.colno), hint="write one JSON object per line") from e
-            examples.append(example_from_record(record, where))
+    # read_text turns every line break into "\n", as iterating the open file did
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = Position(str(path), number)
+        examples.append(example_from_record(_parse_line(line, where), where))
     return examples
 
 
@@ -303,17 +420,20 @@ def story_examples(project: Project, *, history: int = 3, samples: int = 2,
                         replies = template_texts(domain, event.name)
                     if not replies or not turns:
                         continue
-                    reply = rng.choice(replies)
+                    template = rng.choice(replies)
+                    # the reply as the bot says it, with the story's slot values filled in:
+                    # learnt with `{party_size}` left in, the model wrote it out literally
+                    reply = _filled(template, slots)
                     context = turns[-history:] if history > 0 else []
                     key = (tuple((t.speaker, t.text) for t in context), intent, reply)
                     if key not in seen:
                         seen.add(key)
                         examples.append(GenerationExample(
                             CONTEXT2RESPONSE, reply, context=list(context), intent=intent,
-                            slots=_with_template_slots(slots, reply),
+                            slots=_with_template_slots(slots, template),
                             origin=f"{path.position or path.name}"))
-                    # later turns see the reply as it was said, with the values filled in
-                    turns.append(Turn(BOT, _filled(reply, slots)))
+                    # later turns see the reply as it was said
+                    turns.append(Turn(BOT, reply))
     return examples
 
 

@@ -123,9 +123,17 @@ class Delexicaliser:
         self.slot_words = slot_words
 
     def fit(self, examples: Iterable[GenerationExample]) -> Delexicaliser:
-        """Learn which slots keep their values as text, from how values appear in replies."""
-        carried: Counter[str] = Counter()
-        found: Counter[str] = Counter()
+        """Learn which slots keep their values as text, from how values appear in replies.
+
+        The share of replies that repeat a slot's value is counted in each mode apart,
+        and a slot that one mode's replies repeat often enough is delexicalised: a
+        context -> response pair carries every slot the conversation has set, which
+        most of its replies do not mention, so counted together with the act -> text
+        pairs that do copy them, a booking's `party_size` came out lexical, and the
+        guardrails stopped checking that its value was copied.
+        """
+        carried: Counter[tuple[str, str]] = Counter()
+        found: Counter[tuple[str, str]] = Counter()
         most = 1
         for example in examples:
             if not example.target:
@@ -135,13 +143,14 @@ class Delexicaliser:
                 text = value_text(value)
                 if not text or is_flag(value):
                     continue
-                carried[slot] += 1
+                carried[example.mode, slot] += 1
                 count += 1
                 if find_value(example.target, text) is not None:
-                    found[slot] += 1
+                    found[example.mode, slot] += 1
             most = max(most, count)
-        self.known_slots = set(carried)
-        self.lexical_slots = {s for s, n in carried.items() if found[s] / n < self.min_ratio}
+        self.known_slots = {slot for _mode, slot in carried}
+        copied = {key[1] for key, n in carried.items() if found[key] / n >= self.min_ratio}
+        self.lexical_slots = self.known_slots - copied
         self.max_values = max(self.max_values, most)
         return self
 

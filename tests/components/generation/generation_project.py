@@ -85,7 +85,8 @@ def offer_pairs() -> str:
         lines.append(json.dumps({"act": "utter_offer", "slots": {"cuisine": cuisine,
                                                                    "city": city},
                                  "response": text}))
-    lines.append(json.dumps({"question": "do you deliver?", "answer": "No, we do not deliver."}))
+    lines.append(json.dumps({"question": "do you deliver?", "answer": "No, we do not deliver.",
+                             "intent": "faq"}))
     return "\n".join(lines) + "\n"
 
 

@@ -97,3 +97,22 @@ def test_values_beyond_the_placeholders_must_be_copied_word_for_word() -> None:
     # the third value stays text and has to be in the reply as it is; a flag is said in words
     assert prepared.verbatim == ["Downtown"]
     assert "area=Downtown" in prepared.source
+
+
+def test_a_slot_that_act_replies_copy_stays_a_placeholder_beside_context_pairs() -> None:
+    from dialogflowlite.components.generation.data import CONTEXT2RESPONSE, Turn
+
+    confirm = act("A table for 4 at 7pm.", ("utter_booking_confirmed", "party_size", "4"),
+                  ("utter_booking_confirmed", "time", "7pm"))
+    # later turns of the same conversations carry both slots and mention neither
+    later = [GenerationExample(mode=CONTEXT2RESPONSE, target=reply,
+                               context=[Turn("user", "thanks")],
+                               slots=[("party_size", "4"), ("time", "7pm")])
+             for reply in ("You are welcome.", "Bye!", "Anything else?", "Enjoy!")]
+    delexicaliser = Delexicaliser().fit([confirm, *later])
+    # counted together (1 reply of 5), both came out lexical, and a reply that dropped
+    # the party size was no longer caught
+    assert delexicaliser.lexical_slots == set()
+    assert delexicaliser.prepare(confirm).required == ["[v1]", "[v2]"]
+    # a slot that no mode's replies repeat still keeps its value as text
+    assert Delexicaliser().fit(later).lexical_slots == {"party_size", "time"}

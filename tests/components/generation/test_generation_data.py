@@ -21,7 +21,7 @@ from dialogflowlite.components.generation.data import (
     retrieval_examples,
     story_examples,
 )
-from dialogflowlite.errors import ProjectError
+from dialogflowlite.errors import Position, ProjectError
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.events import BotUttered, SlotSet, UserUttered
 from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -76,6 +76,108 @@ def test_bad_pair_lines_name_file_and_line(tmp_path, line, message) -> None:
     assert caught.value.position.line == 2
 
 
+def test_a_pair_file_that_is_not_utf8_is_one_error_at_its_line(tmp_path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"question": "ok?", "answer": "ok"}\n'
+                     b'{"question": "caf\xe9?", "response": "Yes."}\n')
+    with pytest.raises(ProjectError, match="not UTF-8") as caught:
+        read_pairs_file(path)
+    assert caught.value.position == Position(str(path), 2, 18)  # the é
+    assert "UTF-8" in caught.value.hint
+
+
+def test_a_pair_file_may_start_with_a_byte_order_mark(tmp_path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"question": "ok?", "answer": "ok"}\n'
+                     b'{"question": "caf\xc3\xa9?", "response": "Yes."}\n')
+    first, second = read_pairs_file(path)
+    assert first.context[0].text == "ok?"
+    assert second.context[0].text == "café?"
+
+
+@pytest.mark.parametrize("record, message", [
+    # acts: the kinds of act, slot and value, and no empty list
+    ('{"acts": [{"act": "OFFER", "slot": 5, "value": "Rome"}], "response": "In Rome."}',
+     "'acts' entry 1: 'slot' must be a slot name as non-empty text, not 5"),
+    ('{"acts": [], "response": "x"}', "'acts' must be a non-empty list"),
+    ('{"acts": ["OFFER", {"act": 3}], "response": "x"}', "'acts' entry 2 needs 'act'"),
+    ('{"acts": [7], "response": "x"}', "'acts' entry 1 must be an act name"),
+    ('{"acts": [{"act": "OFFER", "slot": "city", "value": {"a": 1}}], "response": "x"}',
+     "the 'value' of 'acts' entry 1 is an object"),
+    ('{"acts": [{"act": "OFFER", "slot": "city", "value": NaN}], "response": "x"}',
+     "'acts' entry 1 is NaN"),
+    ('{"acts": [{"act": "OFFER", "value": "Rome"}], "response": "x"}', "no 'slot'"),
+    ('{"acts": [{"act": "OFFER", "slott": "city"}], "response": "x"}',
+     "unknown key in 'acts' entry 1: 'slott' \\(did you mean 'slot'\\?\\)"),
+    # unknown keys of the record
+    ('{"act": "utter_offer", "slots": {"city": "Rome"}, "response": "In Rome.", "intnet": "x",'
+     ' "slotz": {"a": 1}}', "unknown keys in the pair: 'intnet' \\(did you mean 'intent'"),
+    ('{"act": "utter_offer", "respons": "x"}', "'respons' \\(did you mean 'response'"),
+    # the kinds of intent, the reply and slot values
+    ('{"question": "q", "intent": ["a", "b"], "response": "x"}',
+     "'intent' must be an intent name as text, not a list"),
+    ('{"question": "q", "response": 42}', "'response' must be text, not 42"),
+    ('{"question": "q", "answer": null}', "'answer' must be text, not null"),
+    ('{"question": "q", "response": "  "}', "'response' is empty"),
+    ('{"question": "q", "slots": {"city": NaN}, "response": "x"}',
+     "slot 'city' in 'slots' is NaN"),
+    ('{"act": "OFFER", "slots": {"city": {"name": "Rome"}}, "response": "x"}',
+     "slot 'city' in 'slots' is an object"),
+    ('{"act": "OFFER", "slots": {"city": [["Rome"]]}, "response": "x"}',
+     "slot 'city' in 'slots' is a list"),
+])
+def test_wrong_fields_are_one_error_at_the_line(tmp_path, record, message) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "ok?", "answer": "ok"}\n' + record + "\n", encoding="utf-8")
+    with pytest.raises(ProjectError, match=message) as caught:
+        read_pairs_file(path)
+    assert caught.value.position == Position(str(path), 2)
+
+
+def test_an_unknown_key_error_lists_the_keys_a_pair_may_have(tmp_path) -> None:
+    path = tmp_path / "typo.jsonl"
+    path.write_text('{"question": "q", "response": "x", "intnet": "greet"}\n')
+    with pytest.raises(ProjectError, match="'intnet'") as caught:
+        read_pairs_file(path)
+    for key in ("act", "acts", "slots", "context", "question", "intent", "response", "text",
+                "answer"):
+        assert f" {key}" in caught.value.hint
+
+
+def test_every_documented_key_and_slot_value_kind_is_accepted(tmp_path) -> None:
+    path = tmp_path / "good.jsonl"
+    records = [
+        {"act": "OFFER", "slots": {"city": "Rome", "people": 4, "price": 9.5, "terrace": True,
+                                   "cuisine": None, "dishes": ["pho", "bun cha"]},
+         "text": "A table for 4 in Rome."},
+        {"acts": [{"act": "OFFER", "slot": "people", "value": 4},
+                  {"act": "OFFER", "slot": "cuisine", "value": None},
+                  {"act": "REQ_MORE", "slot": None}], "response": "For 4. More?"},
+        {"context": "hi", "intent": None, "slots": {}, "answer": "Hello!"},
+        {"question": "open?", "intent": "faq/hours", "response": "From nine."},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    first, second, third, fourth = read_pairs_file(path)
+    assert ("dishes", ["pho", "bun cha"]) in [(a.slot, a.value) for a in first.acts]
+    assert second.acts[0] == ActItem("OFFER", "people", 4)
+    assert second.acts[2] == ActItem("REQ_MORE")
+    assert third.intent is None and fourth.intent == "faq/hours"
+
+
+@pytest.mark.parametrize("line, col", [
+    ('{"act": "utter_offer", "response": "x",', 39),  # the line ends after the comma
+    ('{"act": "utter_offer", "response": "x",   ', 39),  # trailing blanks are no JSON
+    ('{"act": "utter_offer" "response": "x"}', 23),  # the missing comma
+])
+def test_a_json_error_names_its_column_within_the_line(tmp_path, line, col) -> None:
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"question": "ok?", "answer": "ok"}\n' + line + "\n"
+                    + '{"question": "q", "answer": "a"}\n')
+    with pytest.raises(ProjectError, match="not valid JSON") as caught:
+        read_pairs_file(path)
+    assert caught.value.position == Position(str(path), 2, col)
+
+
 def test_responses_become_act2text_pairs(generation_project) -> None:
     domain = load_project(generation_project).domain
     by_act = {e.act_name: e for e in response_examples(domain)}
@@ -90,7 +192,10 @@ def test_responses_become_act2text_pairs(generation_project) -> None:
 def test_stories_are_rendered_with_their_responses(generation_project) -> None:
     examples = story_examples(load_project(generation_project), history=3, samples=1)
     by_target = {e.target: e for e in examples}
-    confirm = by_target["Booking a {cuisine} table in {city}."]
+    # the reply as it is said: the story's values in place of the template's placeholders
+    # (learnt with `{city}` left in, the model wrote it out literally)
+    assert "Booking a {cuisine} table in {city}." not in by_target
+    confirm = by_target["Booking a greek table in Oslo."]
     assert confirm.intent == "book"
     assert dict(confirm.slots) == {"cuisine": "greek", "city": "Oslo"}
     # the user turn is an NLU example of `book` carrying the story's entity values
