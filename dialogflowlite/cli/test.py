@@ -94,7 +94,7 @@ def core_test(
     stream = echo or sys.stdout
     root = Path(project_dir)
     # a model that is not there is the first thing to say, before anything is read
-    model_file = model_to_test(root, model)
+    model_file = model_to_test(root, model, "core")
     test_stories = _test_stories(root, stories, max_stories, stream,
                                  missing_ok=whole_test and stories is None)
     if not test_stories:
@@ -136,20 +136,33 @@ def core_test(
     return 0
 
 
-def model_to_test(root: Path, model: str | Path | None) -> Path:
+def model_to_test(root: Path, model: str | Path | None, section: str | None = None) -> Path:
     """The model file ``--model`` names (default: the newest in ``root``'s models/),
     checked to be a model before any test data is read.
 
-    Only its manifest is read; a file that has none (a domain given with ``-m``,
-    a Rasa model) is opened, which says what it is instead.
+    Without ``--model``, the newest model that has ``section`` (``core``, ``nlu``)
+    when the newest has not: after ``train generation`` or ``train nlu``, the test
+    of the dialogue took that part-model and failed on it (``run`` and ``shell``
+    skip such a model too). Only its manifest is read; a file that has none (a
+    domain given with ``-m``, a Rasa model) is opened, which says what it is
+    instead.
     """
     from dialogflowlite.agent import resolve_model_path
-    from dialogflowlite.artifact import open_model, read_manifest
+    from dialogflowlite.artifact import latest_model_with, open_model, read_manifest
 
     found = resolve_model_path(resolve_in_project(model, root) if model is not None
                                else root / "models")
-    if read_manifest(found) is None:
+    manifest = read_manifest(found)
+    if manifest is None:
         open_model(found).close()
+    elif model is None and section and not manifest.sections.get(section):
+        whole = latest_model_with(found.parent, section)
+        if whole is not None:
+            parts = ", ".join(sorted(k for k, v in manifest.sections.items() if v)) or "nothing"
+            logger.warning("testing %s, the newest model with %s: %s is newer but has only %s "
+                           "(pass --model %s to test it)", whole.name, section, found.name,
+                           parts, found.name)
+            return whole
     return found
 
 
@@ -250,7 +263,7 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
     if not cross_validation:
         # the model first, as in Rasa (and `test core`): without one there is nothing to
         # test, whatever the test data
-        return run_nlu_test(root, model_to_test(root, model), nlu, staging,
+        return run_nlu_test(root, model_to_test(root, model, "nlu"), nlu, staging,
                             echo=lambda _text: None)
     if config is not None:
         config = existing_path(config, root, "config file", "--config")

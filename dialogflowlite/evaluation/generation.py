@@ -166,7 +166,7 @@ def run_generation_test(project_dir: str | Path, model: str | Path | None,
 
     Returns the exit code (0: the test ran or there was nothing to test).
     """
-    from dialogflowlite.artifact import latest_model, open_model
+    from dialogflowlite.artifact import latest_model, latest_model_with, open_model
     from dialogflowlite.errors import ModelLoadError
     from dialogflowlite.plugins.registry import get_registry
 
@@ -174,7 +174,9 @@ def run_generation_test(project_dir: str | Path, model: str | Path | None,
     where = Path(model) if model is not None else root / "models"
     if not where.is_absolute() and not where.exists():
         where = root / where
-    model_path = latest_model(where)
+    # without --model, the newest model that has a generator (not a newer `train nlu` one)
+    model_path = (latest_model_with(where, "generation") if model is None else None) \
+        or latest_model(where)
     if model_path is None:
         raise ModelLoadError(f"no model found for {root}",
                              hint="train one with `dialogflowlite train`, or pass --model")

@@ -270,3 +270,24 @@ def test_run_and_shell_serve_the_newest_whole_model(project: Path, capsys) -> No
                                            model_path=f"models/{nlu_only.name}")) == nlu_only
     whole.unlink()
     assert resolve_model_path(ServerConfig(project=str(project))) == nlu_only
+
+
+def test_test_core_takes_the_newest_whole_model_over_a_newer_nlu_one(project: Path,
+                                                                     capsys) -> None:
+    import os
+
+    assert main(["train", "--project", str(project), "--fixed-model-name", "whole"]) == 0
+    assert main(["train", "nlu", "--project", str(project)]) == 0
+    [nlu_only] = (project / "models").glob("nlu-*.tar")
+    os.utime(project / "models" / "whole.tar", (1, 1))  # older, whatever the clock says
+    capsys.readouterr()
+    # it took the newer NLU-only model and failed: "has no dialogue policies"
+    assert main(["test", "core", "--project", str(project)]) == 0
+    captured = capsys.readouterr()
+    assert "Stories: 2 / 2 correct" in captured.out
+    assert (f"testing whole.tar, the newest model with core: {nlu_only.name} is newer but has "
+            "only nlu") in captured.err
+    # named with --model, the NLU-only model is the one tested
+    assert main(["test", "core", "--project", str(project), "--model",
+                 f"models/{nlu_only.name}"]) == 1
+    assert "has no dialogue policies" in capsys.readouterr().err
