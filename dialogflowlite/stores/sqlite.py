@@ -27,6 +27,7 @@ endpoints.yml::
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -48,12 +49,18 @@ from dialogflowlite.stores.tickets import TicketLockStore
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
 DEFAULT_DB = "trackers.db"
 
 #: the ``db`` that names a database in memory (SQLite's name, which Rasa's SQLAlchemy keeps)
 IN_MEMORY = ":memory:"
+
+
+#: the columns of Rasa's SQL tracker store table ``events``
+RASA_EVENT_COLUMNS = frozenset({"sender_id", "type_name", "timestamp", "data"})
 
 
 def is_in_memory(db: str | Path | None) -> bool:
@@ -229,6 +236,30 @@ class SQLiteTrackerStore(TrackerStore):
         super().__init__(domain)
         self.db_path = _database_path(db)
         self.database = database(self.db_path, timeout)
+        if not is_in_memory(db) and self.db_path.is_file():
+            self._warn_about_rasa_table()
+
+    def _warn_about_rasa_table(self) -> None:
+        """A warning for a database a Rasa server filled: its ``events`` table is not what
+        this store reads, so its conversations would look empty, with no word of why."""
+
+        def rasa_senders(connection: sqlite3.Connection) -> int | None:
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+            if not columns >= RASA_EVENT_COLUMNS:
+                return None
+            return connection.execute(
+                "SELECT COUNT(DISTINCT sender_id) FROM events").fetchone()[0]
+
+        try:
+            senders = self.database.run_sync(rasa_senders)
+        except (sqlite3.Error, TrackerStoreError):
+            return  # not readable now: the store's own use will say why
+        if senders:
+            logger.warning(
+                "SQLite tracker store %s: the database has Rasa's `events` table (%d "
+                "conversations), which this store does not read; those conversations start "
+                "over here. Keep them in a MySQL/MariaDB store, which reads Rasa's table "
+                "(docs/deployment.md)", self.db_path, senders)
 
     # A conversation's version is (number of events, time of the last write): every
     # write changes the time, and writes to one conversation are apart in time.

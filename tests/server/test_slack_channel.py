@@ -177,6 +177,8 @@ def test_a_timeout_retry_is_not_handled_again(make_app, agent, slack_api) -> Non
     first, retry = asyncio.run(main())
     assert first.status == 200
     assert retry.status == 201 and retry.headers["x-slack-no-retry"] == "1"
+    # Sanic's empty() sent `content-type: None` with a 201
+    assert retry.headers["content-type"].startswith("text/plain")
     assert slack_api.posted == [{"channel": "D1", "text": "Hello! How can I help?"}]
     assert user_texts(stored(agent, "U1")) == ["/greet"]
 

@@ -215,6 +215,13 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="jwt_method 'HS999' is not") as error:
         enabled_channels({"socketio": {"jwt_key": "secret", "jwt_method": "HS999"}})
     assert "HS256" in str(error.value.hint)
+    # both started, then refused every client's token as a wrong one
+    with pytest.raises(ConfigError, match="jwt_method 'none' is not") as error:
+        enabled_channels({"socketio": {"jwt_key": "secret", "jwt_method": "none"}})
+    assert "none" not in str(error.value.hint).split(", ")
+    with pytest.raises(ConfigError, match="jwt_key is no key for RS256") as error:
+        enabled_channels({"socketio": {"jwt_key": "secret", "jwt_method": "RS256"}})
+    assert "PEM" in str(error.value.hint)
     for seconds in ("often", 0, -1):
         with pytest.raises(ConfigError, match="`ping_interval` must be a positive number"):
             enabled_channels({"socketio": {"ping_interval": seconds}})

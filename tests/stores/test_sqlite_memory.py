@@ -124,3 +124,29 @@ def test_without_db_the_database_is_the_file_trackers_db(tmp_path: Path,
     assert store.db_path == locks.db_path == tmp_path / "trackers.db"
     asyncio.run(store.close())
     asyncio.run(locks.close())
+
+
+def test_a_database_rasa_filled_is_named_with_its_conversations(tmp_path: Path,
+                                                                caplog) -> None:
+    import sqlite3
+
+    path = tmp_path / "rasa.db"
+    with sqlite3.connect(path) as connection:  # Rasa's SQLTrackerStore table
+        connection.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, "
+                           "type_name TEXT, timestamp REAL, intent_name TEXT, "
+                           "action_name TEXT, data TEXT)")
+        connection.executemany(
+            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
+            [("ann", "user", 1.0, "{}"), ("ann", "bot", 2.0, "{}"), ("bob", "user", 3.0, "{}")])
+    connection.close()
+    with caplog.at_level("WARNING"):
+        store = create_tracker_store({"type": "SQL", "dialect": "sqlite", "db": str(path)})
+    # the conversations looked empty, and `evaluate markers` and `export` found none
+    assert "has Rasa's `events` table (2 conversations), which this store does not read" \
+        in caplog.text
+    store.database.close()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        create_tracker_store({"type": "SQL", "dialect": "sqlite",
+                              "db": str(tmp_path / "own.db")}).database.close()
+    assert "Rasa" not in caplog.text

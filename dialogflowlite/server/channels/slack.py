@@ -379,7 +379,7 @@ class SlackChannel(InputChannel):
                                channel=self.name(), metadata=metadata)
 
     def blueprint(self, on_message: OnMessage) -> Blueprint:
-        from sanic.response import empty, json, text
+        from sanic.response import json, text
 
         from dialogflowlite.server import validation
         from dialogflowlite.server.errors import bad_request
@@ -432,7 +432,9 @@ class SlackChannel(InputChannel):
                 only_if_given_back=skipped is not None))
             if delivered.taken:
                 self._log_taken(event_id, number, skipped, delivered.still_running)
-                return empty(status=201, headers={"X-Slack-No-Retry": "1"})
+                # text(""), not empty(): Sanic's empty() with a status other than 204
+                # sends `content-type: None`
+                return text("", status=201, headers={"X-Slack-No-Retry": "1"})
             if delivered.answer is not None:
                 raise delivered.answer
             return text("")

@@ -178,13 +178,7 @@ class SocketIOChannel(InputChannel):
         self.jwt_key = str(settings["jwt_key"]) if settings["jwt_key"] else None
         self.jwt_method = str(settings["jwt_method"])
         if self.jwt_key:
-            from jwt.algorithms import get_default_algorithms
-
-            if self.jwt_method not in get_default_algorithms():
-                raise ConfigError(
-                    f"credentials.yml socketio: jwt_method {self.jwt_method!r} is not a JWT "
-                    "signing algorithm",
-                    hint=f"one of: {', '.join(sorted(get_default_algorithms()))}")
+            self._check_jwt_key()
         # zero would ping without pause, or drop every client at once
         self.ping_interval = settings.positive_seconds("ping_interval")
         self.ping_timeout = settings.positive_seconds("ping_timeout")
@@ -194,6 +188,25 @@ class SocketIOChannel(InputChannel):
         #: (Rasa's rooms): every one of them gets the session's replies
         self.rooms: dict[str, set[SocketIOConnection]] = {}
 
+    def _check_jwt_key(self) -> None:
+        """A ConfigError at start for a method that signs nothing (``none``) or a key its
+        method cannot use (an RS256 key that is no PEM public key): PyJWT takes both,
+        then refuses every client's token as if the token were wrong."""
+        from jwt.algorithms import get_default_algorithms
+        from jwt.exceptions import InvalidKeyError
+
+        methods = sorted(m for m in get_default_algorithms() if m != "none")
+        if self.jwt_method not in methods:
+            raise ConfigError(
+                f"credentials.yml socketio: jwt_method {self.jwt_method!r} is not a JWT "
+                "signing algorithm", hint=f"one of: {', '.join(methods)}")
+        try:
+            get_default_algorithms()[self.jwt_method].prepare_key(self.jwt_key)
+        except (InvalidKeyError, ValueError, TypeError) as e:
+            raise ConfigError(
+                f"credentials.yml socketio: jwt_key is no key for {self.jwt_method}: {e}",
+                hint="an HS method takes the shared secret; RS, PS, ES and EdDSA methods "
+                     "take the public key in PEM form") from e
     def join(self, connection: SocketIOConnection, session_id: str) -> None:
         """Put ``connection`` in the room of ``session_id`` (and out of any other)."""
         self.leave(connection)
