@@ -333,8 +333,11 @@ class ModelWriter:
         try:
             with tarfile.open(partial, "w") as tar:
                 for item in sorted(self.workdir.rglob("*")):
-                    if item.is_file():
-                        tar.add(item, arcname=str(item.relative_to(self.workdir)))
+                    # folders too: a component that persists nothing (a plugin policy
+                    # without ``persist``) still has its folder, which loading looks for
+                    if item.is_file() or item.is_dir():
+                        tar.add(item, arcname=str(item.relative_to(self.workdir)),
+                                recursive=False)
         except BaseException:
             # stopped (Ctrl-C, SIGTERM) or failed while packing: leave no half-written file
             partial.unlink(missing_ok=True)

@@ -168,6 +168,10 @@ class PluginError(DialogflowLiteError):
                  hint: str | None = None) -> None:
         self.plugin = plugin
         self.hook = hook
+        if plugin:
+            from dialogflowlite.plugins.manager import short_name
+
+            plugin = short_name(plugin)  # `nlu`, as `dialogflowlite plugins` lists it
         where = " ".join(
             part for part in (f"plugin {plugin!r}" if plugin else "",
                               f"hook {hook}" if hook else "") if part

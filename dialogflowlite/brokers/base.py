@@ -221,8 +221,11 @@ def create_event_broker(config: dict[str, Any] | None, *,
     brokers = registered_types("dfl_register_event_brokers")
     cls = class_for_type(brokers, kind)
     if cls is None:
+        from dialogflowlite.io.formats import did_you_mean
+
         known = ", ".join(sorted(brokers))
-        hint = f"endpoints.yml {SECTION} type must be one of: {known}"
+        close = did_you_mean(kind, brokers) if kind else None
+        hint = f"{close + ' ' if close else ''}endpoints.yml {SECTION} type must be one of: {known}"
         if kind.lower() == "kafka":
             hint += f"; {kind} is not built in, a plugin can add it (docs/plugins.md)"
         hint += plugin_note(kind, "dfl_register_event_brokers")

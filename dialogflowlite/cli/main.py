@@ -18,13 +18,14 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from dialogflowlite import __version__
 from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.logs import log_settings
 from dialogflowlite.cli.parser import CommandLineParser
 from dialogflowlite.errors import DialogflowLiteError, PluginError
+from dialogflowlite.plugins.manager import short_name
 from dialogflowlite.shared.log_setup import configure_logging
 
 EXIT_USER_ERROR = 1
@@ -62,14 +63,35 @@ def _commands() -> list[Command]:
     from dialogflowlite.plugins.manager import get_plugin_manager
 
     pm = get_plugin_manager()
+    hook = "dfl_register_commands"
     commands: list[Command] = []
-    for plugin, registered in pm.call_each("dfl_register_commands"):
-        for command in registered or []:
+    owners: dict[str, str] = {}
+    for plugin, registered in pm.call_each_expecting(hook, (list, tuple), "a list of Command"):
+        for command in registered:
             if not isinstance(command, Command):
                 raise PluginError(f"returned {command!r}, which is not a Command",
-                                  plugin=plugin, hook="dfl_register_commands")
+                                  plugin=plugin, hook=hook)
+            name = " ".join(str(command.name).split())
+            clash = _clashing_command(name, owners)
+            if clash is not None:
+                # argparse would stop every command, --help included, naming no plugin
+                raise PluginError(
+                    f"command {name!r} clashes with the command {clash!r} of plugin "
+                    f"{short_name(owners[clash])!r}", plugin=plugin, hook=hook,
+                    hint="give the command another name, or disable one plugin with "
+                         "DFL_DISABLE_PLUGINS")
+            owners[name] = plugin
             commands.append(command)
     return commands
+
+
+def _clashing_command(name: str, taken: Iterable[str]) -> str | None:
+    """The registered command that ``name`` cannot sit beside: the same words, or one
+    that is the other's group (``plugins extra`` under the command ``plugins``)."""
+    for other in taken:
+        if name == other or name.startswith(other + " ") or other.startswith(name + " "):
+            return other
+    return None
 
 
 def build_parser(commands: Sequence[Command] | None = None) -> argparse.ArgumentParser:

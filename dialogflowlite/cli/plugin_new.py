@@ -73,6 +73,30 @@ def plugin_names(name: str) -> PluginNames:
     return PluginNames(short, DISTRIBUTION_PREFIX + short, module, class_name)
 
 
+def _check_names_are_free(names: PluginNames, *, force: bool) -> None:
+    """A :class:`PluginError` when the new plugin would take a name that a loaded plugin
+    has: once installed, a component name registered twice stops every command, and an
+    entry point named like another plugin is switched off with it by
+    ``DFL_DISABLE_PLUGINS``. An outside plugin's names pass with ``force`` (writing the
+    skeleton of one's own installed plugin again)."""
+    from dialogflowlite.plugins.manager import get_plugin_manager, short_name
+    from dialogflowlite.plugins.registry import get_registry
+
+    pm = get_plugin_manager()
+    for plugin, info in pm.infos.items():
+        if short_name(plugin) == names.entry_point and (info.builtin or not force):
+            raise PluginError(
+                f"a plugin named {names.entry_point!r} is already loaded "
+                f"({'built in' if info.builtin else info.origin})",
+                plugin=names.entry_point, hint="choose another name")
+    entry = get_registry().entries.get(names.class_name)
+    if entry is not None and (pm.info(entry.plugin).builtin or not force):
+        raise PluginError(
+            f"its component would be called {names.class_name}, the name of a component "
+            f"of plugin {short_name(entry.plugin)!r}",
+            plugin=names.entry_point, hint="choose another name")
+
+
 def _fill(text: str, substitutions: dict[str, str]) -> str:
     for key, value in substitutions.items():
         text = text.replace("{{" + key + "}}", value)
@@ -104,6 +128,7 @@ def create_plugin(name: str, directory: str | Path = ".", *, force: bool = False
     same name and every other file stays.
     """
     names = plugin_names(name)
+    _check_names_are_free(names, force=force)
     target = Path(directory) / names.distribution
     if target.exists() and not target.is_dir():
         raise PluginError(

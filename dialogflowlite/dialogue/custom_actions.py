@@ -97,26 +97,37 @@ def _action_name(action: Any, plugin: str) -> str:
     return value
 
 
-def registered_action(item: Any) -> Any:
+def registered_action(item: Any, plugin: str) -> Any:
     """The action object for an item of ``dfl_register_actions``: a class is instantiated
-    (as rasa-sdk does), an instance is used as is."""
-    return item() if isinstance(item, type) else item
+    (as rasa-sdk does), an instance is used as is. A class that cannot be made without
+    arguments is a :class:`PluginError` naming ``plugin``."""
+    if not isinstance(item, type):
+        return item
+    try:
+        return item()
+    except Exception as e:
+        raise PluginError(f"action class {item.__name__} cannot be made without arguments "
+                          f"({type(e).__name__}: {e})", plugin=plugin,
+                          hook="dfl_register_actions",
+                          hint="give its __init__ defaults for every argument, or register "
+                               "an instance instead of the class") from e
 
 
 def registered_action_name(item: Any, plugin: str) -> str:
     """The name an item of ``dfl_register_actions`` runs under (``action_check_balance``),
     as stories and the domain use it; a :class:`PluginError` names ``plugin`` when the
     item has no usable ``name()``."""
-    return _action_name(registered_action(item), plugin)
+    return _action_name(registered_action(item, plugin), plugin)
 
 
 def collect_local_actions(pm: PluginManager) -> dict[str, Any]:
     """Action name -> action object from every plugin's ``dfl_register_actions``."""
     found: dict[str, Any] = {}
     owners: dict[str, str] = {}
-    for plugin, items in pm.call_each("dfl_register_actions"):
-        for item in items or []:
-            action = registered_action(item)
+    for plugin, items in pm.call_each_expecting("dfl_register_actions", (list, tuple),
+                                                "a list of action classes or instances"):
+        for item in items:
+            action = registered_action(item, plugin)
             name = _action_name(action, plugin)
             if name in found:
                 raise PluginError(f"action {name!r} is already registered by plugin "

@@ -109,7 +109,32 @@ class PluginManager(pluggy.PluginManager):
                 str(e), plugin=name,
                 hint="check the hook names and arguments against docs/plugins.md",
             ) from e
+        try:
+            self._check_hook_names(plugin, name)
+        except PluginError:
+            self.unregister(plugin, name=name)
+            raise
         self.infos[name] = info
+
+    def _check_hook_names(self, plugin: object, name: str) -> None:
+        """A :class:`PluginError` for a hook implementation that no hook spec has
+        (``dfl_register_component`` without its ``s``): pluggy takes it and never calls
+        it, so the plugin would load and silently contribute nothing."""
+        import difflib
+
+        specified = [hook for hook in vars(self.hook)
+                     if getattr(self.hook, hook).has_spec()]
+        for hook, caller in vars(self.hook).items():
+            if caller.has_spec() or not any(impl.plugin is plugin and not impl.optionalhook
+                                            for impl in caller.get_hookimpls()):
+                continue
+            close = difflib.get_close_matches(hook, specified, n=1, cutoff=0.6)
+            raise PluginError(
+                f"implements {hook!r}, which is no hook of dialogflowlite (it would never "
+                "be called)", plugin=name,
+                hint=(f"did you mean {close[0]}?" if close else
+                      "see docs/plugins.md for the hooks, or mark a hook of another "
+                      "version optional with @hookimpl(optionalhook=True)"))
 
     def unregister_plugin(self, name: str) -> None:
         plugin = self.get_plugin(name)
@@ -136,6 +161,21 @@ class PluginManager(pluggy.PluginManager):
                 raise PluginError(f"failed: {type(e).__name__}: {e}", plugin=impl.plugin_name,
                                   hook=hook) from e
             yield impl.plugin_name, results[0] if results else None
+
+    def call_each_expecting(self, hook: str, kind: type | tuple[type, ...],
+                            shape: str) -> Iterator[tuple[str, Any]]:
+        """:meth:`call_each` for a hook whose result must be ``kind`` (None counts as
+        nothing): a plugin that returns something else is a :class:`PluginError`
+        naming it, the hook and ``shape`` (what the hook returns, in words), where the
+        caller would fail on it later with a bare TypeError or AttributeError."""
+        for plugin, result in self.call_each(hook):
+            if result is None:
+                continue
+            if not isinstance(result, kind):
+                raise PluginError(f"returned {type(result).__name__} {result!r}, not {shape}",
+                                  plugin=plugin, hook=hook,
+                                  hint="see the hook's description in docs/plugins.md")
+            yield plugin, result
 
     def info(self, name: str) -> PluginInfo:
         return self.infos.get(name) or PluginInfo(name, builtin=False)

@@ -12,11 +12,15 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
-from dialogflowlite.components.base import KINDS, Component
+from dialogflowlite.components.base import KINDS, Component, NluComponent
 from dialogflowlite.errors import PluginError, Position, UnknownComponentError
-from dialogflowlite.plugins.manager import PluginManager, get_plugin_manager
+from dialogflowlite.plugins.manager import PluginManager, get_plugin_manager, short_name
 
 logger = logging.getLogger(__name__)
+
+#: kinds of component the NLU pipeline runs
+NLU_KINDS = frozenset({"tokenizer", "featurizer", "intent_classifier", "entity_extractor",
+                       "response_selector"})
 
 
 @dataclass(frozen=True)
@@ -40,29 +44,38 @@ class ComponentRegistry:
         self.generation = pm.generation
         self.entries: dict[str, ComponentEntry] = {}
         self.aliases: dict[str, str] = {}
+        #: alias -> the plugin that declared it, to name it when its target is missing
+        self.alias_plugins: dict[str, str] = {}
         self._notified: set[str] = set()
         self._collect_components()
         self._collect_aliases()
 
     def _collect_components(self) -> None:
         hook = "dfl_register_components"
-        for plugin, classes in self.pm.call_each(hook):
-            for cls in classes or []:
+        for plugin, classes in self.pm.call_each_expecting(hook, (list, tuple),
+                                                           "a list of component classes"):
+            for cls in classes:
                 self._check(cls, plugin, hook)
                 existing = self.entries.get(cls.name)
                 if existing is not None and existing.cls is not cls:
                     raise PluginError(
                         f"component name {cls.name!r} is already registered by plugin "
-                        f"{existing.plugin!r}", plugin=plugin, hook=hook,
+                        f"{short_name(existing.plugin)!r}", plugin=plugin, hook=hook,
                         hint="give the component another name, or disable one plugin",
                     )
                 self.entries[cls.name] = ComponentEntry(cls.name, cls, plugin)
 
     def _collect_aliases(self) -> None:
-        for _plugin, aliases in self.pm.call_each("dfl_component_aliases"):
-            for alias, target in (aliases or {}).items():
+        hook = "dfl_component_aliases"
+        for plugin, aliases in self.pm.call_each_expecting(
+                hook, dict, "a mapping of alias to component name"):
+            for alias, target in aliases.items():
+                if not (isinstance(alias, str) and isinstance(target, str)):
+                    raise PluginError(f"returned the alias {alias!r}: {target!r}; both must "
+                                      "be names (text)", plugin=plugin, hook=hook)
                 if alias not in self.entries:
                     self.aliases[alias] = target
+                    self.alias_plugins[alias] = plugin
 
     @staticmethod
     def _check(cls: object, plugin: str, hook: str) -> None:
@@ -76,6 +89,13 @@ class ComponentRegistry:
         if cls.kind not in KINDS:
             raise PluginError(f"component {cls.name} has unknown kind {cls.kind!r}",
                               plugin=plugin, hook=hook, hint=f"use one of {', '.join(KINDS)}")
+        base = _base_for_kind(cls.kind)
+        if base is not None and not issubclass(cls, base):
+            # the pipeline or the ensemble would refuse it later, naming the kind, not the base
+            raise PluginError(
+                f"component {cls.name} has kind {cls.kind!r} but does not derive from "
+                f"{base.__name__}", plugin=plugin, hook=hook,
+                hint=f"derive it from {base.__module__}.{base.__name__}")
 
     # ------------------------------------------------------------ lookups
 
@@ -89,6 +109,13 @@ class ComponentRegistry:
                 self._notified.add(name)
                 logger.warning("notice: %s is provided here by %s", name, target)
             return target
+        if target is not None:
+            plugin = self.alias_plugins.get(name, "?")
+            raise UnknownComponentError(
+                f"component '{name}' is an alias, from plugin {plugin!r}, of '{target}', "
+                "which no installed plugin registers", position=position,
+                hint="install or enable the plugin that provides it (see "
+                     "`dialogflowlite plugins`), or name another component")
         known = sorted(set(self.entries) | set(self.aliases))
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = ("did you mean " + " or ".join(close) + "?") if close else (
@@ -107,6 +134,18 @@ class ComponentRegistry:
         for entry in self.entries.values():
             grouped[entry.plugin].append(entry)
         return dict(grouped)
+
+
+def _base_for_kind(kind: str) -> type | None:
+    """The class a component of ``kind`` must derive from, where its kind needs one:
+    the NLU pipeline runs only :class:`NluComponent`, the ensemble only :class:`Policy`."""
+    if kind == "policy":
+        from dialogflowlite.components.policies.base import Policy
+
+        return Policy
+    if kind in NLU_KINDS:
+        return NluComponent
+    return None
 
 
 _registry: ComponentRegistry | None = None

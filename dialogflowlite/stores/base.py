@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dialogflowlite.errors import ConfigError, TrackerStoreError
+from dialogflowlite.errors import ConfigError, PluginError, TrackerStoreError
 from dialogflowlite.shared.events import Event
 from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -362,11 +362,25 @@ def dump_events(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
 
 def registered_types(hook: str) -> dict[str, type]:
     """Classes by endpoints.yml ``type`` from a ``dfl_register_*`` hook (stores, brokers)."""
-    from dialogflowlite.plugins.manager import get_plugin_manager
+    from dialogflowlite.plugins.manager import get_plugin_manager, short_name
 
     found: dict[str, type] = {}
-    for result in getattr(get_plugin_manager().hook, hook)():
-        found.update(result or {})
+    owners: dict[str, str] = {}
+    for plugin, classes in get_plugin_manager().call_each_expecting(
+            hook, dict, "a mapping of type name to class"):
+        for name, cls in classes.items():
+            if not isinstance(name, str) or not isinstance(cls, type):
+                raise PluginError(f"returned {name!r}: {cls!r}; each entry must map a type "
+                                  "name to a class", plugin=plugin, hook=hook)
+            # types are matched ignoring case (class_for_type), so `Files` and `files` clash
+            same = next((known for known in found if known.lower() == name.lower()), None)
+            if same is not None and found[same] is not cls:
+                raise PluginError(f"type {name!r} is already registered by plugin "
+                                  f"{short_name(owners[same])!r}", plugin=plugin, hook=hook,
+                                  hint="give the class another type name, or disable one "
+                                       "plugin")
+            found[name] = cls
+            owners[name] = plugin
     return found
 
 
@@ -407,6 +421,14 @@ def _known_types(stores: dict[str, type]) -> str:
     return ", ".join(sorted({"memory", *stores}))
 
 
+def _unknown_type_hint(section: str, kind: str, stores: dict[str, type], hook: str) -> str:
+    from dialogflowlite.io.formats import did_you_mean
+
+    close = did_you_mean(kind, {"memory", *stores})
+    return (f"{close + ' ' if close else ''}endpoints.yml {section} type must be one of: "
+            f"{_known_types(stores)}{plugin_note(kind, hook)}")
+
+
 def plugin_note(kind: str, hook: str) -> str:
     """A hint's ending for a ``type`` written as a module path (Rasa's custom classes)."""
     if "." not in kind.strip("."):
@@ -432,9 +454,8 @@ def create_tracker_store(config: dict[str, Any] | None,
     cls = class_for_type(stores, kind)
     if cls is None:
         raise ConfigError(f"unknown tracker store type {kind!r}",
-                          hint=f"endpoints.yml tracker_store type must be one of: "
-                               f"{_known_types(stores)}"
-                               f"{plugin_note(kind, 'dfl_register_tracker_stores')}")
+                          hint=_unknown_type_hint("tracker_store", kind, stores,
+                                                  "dfl_register_tracker_stores"))
     return cls.from_endpoint_config(params, domain=domain)
 
 
@@ -450,7 +471,6 @@ def create_lock_store(config: dict[str, Any] | None) -> LockStore:
     cls = class_for_type(stores, kind)
     if cls is None:
         raise ConfigError(f"unknown lock store type {kind!r}",
-                          hint=f"endpoints.yml lock_store type must be one of: "
-                               f"{_known_types(stores)}"
-                               f"{plugin_note(kind, 'dfl_register_lock_stores')}")
+                          hint=_unknown_type_hint("lock_store", kind, stores,
+                                                  "dfl_register_lock_stores"))
     return cls.from_endpoint_config(params)

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 
 from dialogflowlite import hookimpl
-from dialogflowlite.components.base import Component
+from dialogflowlite.components.base import NluComponent
 from dialogflowlite.errors import PluginError, UnknownComponentError
 from dialogflowlite.plugins.manager import BUILTIN_PLUGINS, short_name
 from dialogflowlite.plugins.registry import get_registry
 
 
-class EchoTokenizer(Component):
+class EchoTokenizer(NluComponent):
     """Splits nothing; exists for the test."""
 
     name = "EchoTokenizer"

@@ -99,6 +99,15 @@ def _providers(requirement: str) -> list[str]:
     ][:4]
 
 
+def _kind_in_words(kind: str | None) -> str:
+    """``a policy``, ``an intent_classifier component``: the kind with its article."""
+    if kind == "policy":
+        return "a policy"
+    if not kind:
+        return "not an NLU component"
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} component"
+
+
 def check_pipeline(specs: Sequence[ComponentConfig], classes: Sequence[type]) -> None:
     """Raise :class:`ConfigError` (at the config.yml line) when the order cannot work.
 
@@ -113,8 +122,8 @@ def check_pipeline(specs: Sequence[ComponentConfig], classes: Sequence[type]) ->
         if not issubclass(cls, NluComponent):
             section = {"policy": "policies", "generator": "generators"}.get(cls.kind, "")
             raise ConfigError(
-                f"{spec.name} is a {cls.kind or 'non-NLU'} component and cannot be part of the "
-                "NLU pipeline",
+                f"{spec.name} is {_kind_in_words(cls.kind)} and cannot be part of the NLU "
+                "pipeline",
                 position=spec.position,
                 hint=f"list it under `{section}:`" if section else "remove it from `pipeline:`",
             )

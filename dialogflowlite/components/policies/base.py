@@ -250,6 +250,11 @@ class Policy(Component):
     """
 
     kind: ClassVar[str] = "policy"
+    defaults: ClassVar[dict[str, Any]] = {
+        # breaks ties between policies that predict with the same confidence (higher
+        # wins); null: the policy's default priority
+        "priority": None,
+    }
     setting_kinds: ClassVar[dict[str, type]] = {"priority": int}
     #: 2: slots keep the value they were set to and bool slots read values as Rasa
     #: does (``2``, ``"yes"``: not true), so states learnt before may differ.
@@ -279,6 +284,15 @@ class Policy(Component):
     #: set by :meth:`load` where the saved policy learnt ``bot:`` steps as
     #: ``action_send_text`` (saved before :data:`BOT_TEXT_REVISION`)
     learnt_bot_steps_without_text: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # every policy takes `priority` (the ensemble reads it): a plugin's ``defaults``
+        # without it would refuse `priority: 7` and warn at every load of a model that
+        # saved the priority given to it
+        own = cls.__dict__.get("defaults")
+        if own is not None and "priority" not in own:
+            cls.defaults = {**own, "priority": None}
 
     def __init__(self, config: dict | None = None, **kwargs) -> None:
         super().__init__(config, **kwargs)

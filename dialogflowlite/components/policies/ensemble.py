@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.policies.base import Conversation, Policy, PolicyPrediction
 from dialogflowlite.components.policies.states import RuleOnlyData, StateFeaturizer
-from dialogflowlite.errors import ModelLoadError
+from dialogflowlite.errors import DialogueError, ModelLoadError
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, Domain
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -229,6 +229,13 @@ class PolicyEnsemble:
                 prediction = policy.predict(tracker, domain)
             else:
                 prediction = policy.predict_conversation(seen, domain)
+            if not isinstance(getattr(prediction, "probabilities", None), dict):
+                # it would fail a line below on a missing attribute, naming no policy (a
+                # plugin's own prediction class with the attributes of one still counts)
+                raise DialogueError(
+                    f"policy {policy.name} returned {type(prediction).__name__}, not a "
+                    "PolicyPrediction", hint="return self.prediction({action: probability}) "
+                    "or PolicyPrediction.nothing(self) (docs/writing-a-plugin.md)")
             if rejected and rejected in prediction.probabilities:
                 prediction.probabilities = {a: p for a, p in prediction.probabilities.items()
                                             if a != rejected}

@@ -20,17 +20,26 @@ DEFAULT_CHANNELS = ("rest", "websocket")
 
 def channel_classes() -> dict[str, type]:
     """Every registered channel class by name (``dfl_register_channels``)."""
-    from dialogflowlite.plugins.manager import get_plugin_manager
+    from dialogflowlite.plugins.manager import get_plugin_manager, short_name
 
-    pm = get_plugin_manager()
+    hook = "dfl_register_channels"
     found: dict[str, type] = {}
-    for impl in pm.hook.dfl_register_channels.get_hookimpls():
-        for cls in impl.function() or []:
+    owners: dict[str, str] = {}
+    for plugin, classes in get_plugin_manager().call_each_expecting(
+            hook, (list, tuple), "a list of channel classes"):
+        for cls in classes:
             name = getattr(cls, "name", None)
             if not callable(name) or not hasattr(cls, "blueprint"):
                 raise PluginError(f"returned {cls!r}, which has no name() and blueprint()",
-                                  plugin=impl.plugin_name, hook="dfl_register_channels")
-            found.setdefault(name(), cls)
+                                  plugin=plugin, hook=hook)
+            key = name()
+            if key in found and found[key] is not cls:
+                # one of the two webhooks would answer 404 without a word
+                raise PluginError(f"channel name {key!r} is already registered by plugin "
+                                  f"{short_name(owners[key])!r}", plugin=plugin, hook=hook,
+                                  hint="give the channel another name, or disable one plugin")
+            found[key] = cls
+            owners[key] = plugin
     return found
 
 

@@ -7,7 +7,6 @@ import pytest
 from tiny_nlu import TinyPlugin, standin
 
 from dialogflowlite.artifact import ModelWriter, open_model
-from dialogflowlite.components.base import Component
 from dialogflowlite.components.nlu.intent_shortcut import ShortcutNames, is_intent_shortcut
 from dialogflowlite.components.nlu.pipeline import NluPipeline, pipeline_problems
 from dialogflowlite.errors import ConfigError, ModelLoadError, UnknownComponentError
@@ -121,7 +120,9 @@ def test_order_errors(tiny_classifier, write_project) -> None:
 
 
 def test_policy_in_the_pipeline_is_an_error(register_plugin, write_project) -> None:
-    class SomePolicy(Component):
+    from dialogflowlite.components.policies.base import Policy
+
+    class SomePolicy(Policy):
         """Test policy."""
 
         name = "SomePolicy"
