@@ -282,8 +282,10 @@ class Component:
         default is a number must be a number (a quoted one is converted; a
         whole number where the default is one). Anything else is a
         :class:`ComponentConfigError` naming the setting, not a failure deep in
-        training. A setting named in :attr:`setting_kinds` must be of that kind.
-        Settings with other defaults, and ``null``, are taken as given.
+        training. A setting whose default is a mapping or a list must be one. A
+        setting named in :attr:`setting_kinds` must be of that kind. Settings with
+        other defaults (text, which a word such as ``auto`` beside a number shares),
+        and ``null``, are taken as given.
         """
         default = cls.defaults.get(key)
         if value is None:
@@ -309,6 +311,16 @@ class Component:
         if isinstance(default, (int, float)):
             return cls._checked_number(key, value, whole=isinstance(default, int),
                                        position=position)
+        if isinstance(default, dict) and not isinstance(value, dict):
+            # a plugin's component read it as a mapping and failed at the first message
+            raise ComponentConfigError(
+                f"component {cls.name}: setting '{key}' must be a mapping of names to "
+                f"values, not {value!r}", hint=f"write `{key}:` followed by indented "
+                "`name: value` lines", position=position)
+        if isinstance(default, list) and not isinstance(value, list):
+            raise ComponentConfigError(
+                f"component {cls.name}: setting '{key}' must be a list, not {value!r}",
+                hint=f"write `{key}: [{value}]`", position=position)
         return value
 
     @classmethod

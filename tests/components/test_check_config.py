@@ -463,3 +463,22 @@ def test_lists_and_names_are_checked_by_kind(name: str, settings: dict[str, Any]
 def test_a_path_given_from_python_counts_as_text(tmp_path) -> None:
     cls = builtin_registry().get("ResponseSelector")
     assert cls.resolve_config({"model": tmp_path})["model"] == str(tmp_path)
+
+
+class Mapper(Component):
+    """A plugin component with a mapping and a list among its settings."""
+
+    name = "Mapper"
+    kind = "featurizer"
+    defaults = {"mapping": {}, "stop_words": [], "label": "x"}
+
+
+def test_a_mapping_or_list_setting_of_another_kind_is_named() -> None:
+    # `mapping: notadict` passed, and the component failed at its first message
+    with pytest.raises(ComponentConfigError) as info:
+        Mapper.resolve_config({"mapping": "notadict", "stop_words": "the"})
+    message = info.value.message
+    assert "setting 'mapping' must be a mapping of names to values, not 'notadict'" in message
+    assert "setting 'stop_words' must be a list, not 'the'" in message
+    assert Mapper.resolve_config({"mapping": {"a": 1}, "stop_words": ["the"], "label": 5}) == {
+        "mapping": {"a": 1}, "stop_words": ["the"], "label": 5}

@@ -48,9 +48,12 @@ class DecodingConfig:
                                        hint="use 1.0 for the model's own distribution")
         if not 0 < self.top_p <= 1:
             raise ComponentConfigError("decoding top_p must be in (0, 1]")
-        if self.beam_size < 1 or self.max_length < 1 or self.top_k < 0:
-            raise ComponentConfigError("decoding beam_size and max_length must be at least 1, "
-                                       "top_k at least 0")
+        for name, least in (("beam_size", 1), ("max_length", 1), ("top_k", 0)):
+            value = getattr(self, name)
+            if value < least:
+                raise ComponentConfigError(
+                    f"decoding {name} must be at least {least}, not {value}",
+                    hint="top_k 0 samples from every token" if name == "top_k" else None)
         if self.no_repeat_ngram_size < 0 or self.no_repeat_ngram_size == 1:
             raise ComponentConfigError("decoding no_repeat_ngram_size must be 0 (off) or at "
                                        "least 2", hint="3 forbids repeating any three tokens")
