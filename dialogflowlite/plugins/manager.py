@@ -212,6 +212,21 @@ def _load_entry_points(pm: PluginManager, skip: set[str]) -> None:
         ))
 
 
+def _warn_about_unknown_disabled(skip: set[str]) -> None:
+    """A warning for each ``DFL_DISABLE_PLUGINS`` name that no plugin has (a misspelt
+    one, or the pip name ``dialogflowlite-x`` for the entry point ``x``): the plugin it
+    was meant for stays on, without a word."""
+    from dialogflowlite.io.formats import did_you_mean
+
+    known = {short_name(name) for name in BUILTIN_PLUGINS} | {
+        entry_point.name for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    for name in sorted(skip - known - set(BUILTIN_PLUGINS)):
+        package = name.removeprefix(f"{PROJECT_NAME}-").replace("_", "-")
+        hint = (f"the plugin's name is '{package}' (its package is {name})" if package in known
+                else did_you_mean(name, known) or f"the plugins: {', '.join(sorted(known))}")
+        logger.warning("DFL_DISABLE_PLUGINS names %r, which is no plugin; %s", name, hint)
+
+
 def create_plugin_manager(*, load_entry_points: bool = True) -> PluginManager:
     """A fresh manager with the hook specs, the built-in plugins and (optionally) entry points."""
     pm = PluginManager()
@@ -219,6 +234,7 @@ def create_plugin_manager(*, load_entry_points: bool = True) -> PluginManager:
     _load_builtin(pm, skip)
     if load_entry_points:
         _load_entry_points(pm, skip)
+        _warn_about_unknown_disabled(skip)
     if os.environ.get("DFL_TRACE_HOOKS"):
         pm.trace.root.setwriter(lambda text: logger.warning("hook: %s", text.rstrip()))
         pm.enable_tracing()

@@ -84,6 +84,21 @@ def test_disable_plugins_environment_variable(monkeypatch) -> None:
     assert "tokenizers" in loaded
 
 
+def test_a_disabled_name_that_is_no_plugin_is_named(monkeypatch, caplog) -> None:
+    from dialogflowlite.plugins.manager import create_plugin_manager
+
+    # the plugin meant stayed on without a word
+    monkeypatch.setenv("DFL_DISABLE_PLUGINS", "maskng, dialogflowlite-masking, commands")
+    with caplog.at_level("WARNING"):
+        pm = create_plugin_manager()
+    assert "DFL_DISABLE_PLUGINS names 'maskng', which is no plugin; did you mean " \
+           "'masking'?" in caplog.text
+    assert "names 'dialogflowlite-masking', which is no plugin; the plugin's name is " \
+           "'masking'" in caplog.text
+    assert "'commands'" not in caplog.text
+    assert "masking" in {short_name(name) for name in pm.infos}
+
+
 def test_hook_tracing_logs_calls(monkeypatch, caplog) -> None:
     from dialogflowlite.plugins.manager import create_plugin_manager
 
