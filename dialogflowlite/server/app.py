@@ -106,6 +106,12 @@ class ServerConfig:
                                   self.endpoints_file or (found.name if found else None))
         return self.endpoints
 
+    def credentials_path(self) -> Path | None:
+        """The credentials file read: the ``--credentials`` one, or the project's own."""
+        if self.credentials_file:
+            return _given_path(self.credentials_file, self.project_dir)
+        return _optional_yaml(self.project_dir, "credentials")
+
     def read_credentials(self) -> dict[str, Any]:
         if self.credentials is None:
             self.credentials = (
@@ -151,15 +157,22 @@ def _read_optional_yaml(folder: Path, stem: str) -> dict[str, Any]:
     return read_settings_file(path) if path is not None else {}
 
 
-def _read_given_yaml(name: str, folder: Path, kind: str) -> dict[str, Any]:
-    """The file ``--endpoints`` / ``--credentials`` names; a missing one is an error."""
-    from dialogflowlite.errors import ConfigError
-
+def _given_path(name: str, folder: Path) -> Path:
+    """The file a ``--endpoints`` / ``--credentials`` value names: as typed, else in the
+    project folder."""
     path = Path(name).expanduser()
     if not path.is_absolute() and not path.is_file() and (folder / path).is_file():
         path = folder / path
     elif not path.is_absolute() and not path.exists() and (folder / path).is_dir():
         path = folder / path  # to say it is a folder, not that nothing is there
+    return path
+
+
+def _read_given_yaml(name: str, folder: Path, kind: str) -> dict[str, Any]:
+    """The file ``--endpoints`` / ``--credentials`` names; a missing one is an error."""
+    from dialogflowlite.errors import ConfigError
+
+    path = _given_path(name, folder)
     if path.is_dir():
         raise ConfigError(f"the {kind} file {name} is a folder",
                           hint=f"pass the file itself with --{kind} (such as {kind}.yml), or "
@@ -179,6 +192,7 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     from dialogflowlite.server import cors, lifecycle, long_requests
     from dialogflowlite.server.auth import Authenticator, install_auth
     from dialogflowlite.server.channels.loader import mount_channels
+    from dialogflowlite.server.channels.settings import located_in
     from dialogflowlite.server.errors import install_error_handler
     from dialogflowlite.server.metrics import ServerMetrics
     from dialogflowlite.server.routes import register_routes
@@ -224,7 +238,8 @@ def create_app(config: ServerConfig | None = None, agent: Agent | None = None) -
     cors.install_cors(app, config.cors_origins)
     lifecycle.install(app)
     long_requests.install(app)
-    channels = mount_channels(app, config.read_credentials(), config.connector)
+    with located_in(config.credentials_path()):
+        channels = mount_channels(app, config.read_credentials(), config.connector)
     _log_missing_webchat(config, channels)
     register_routes(app, config, channels)
     if config.enable_api and not authenticator.enabled:

@@ -72,9 +72,11 @@ def check_channels_and_stores(config: ServerConfig) -> None:
     import asyncio
 
     from dialogflowlite.server.channels.loader import enabled_channels
+    from dialogflowlite.server.channels.settings import located_in
     from dialogflowlite.stores.factory import create_lock_store, create_tracker_store
 
-    enabled_channels(config.read_credentials(), config.connector)
+    with located_in(config.credentials_path()):
+        enabled_channels(config.read_credentials(), config.connector)
     endpoints = config.read_endpoints()
     tracker_store = create_tracker_store(endpoints.get("tracker_store"),
                                          project=config.project_dir,

@@ -604,3 +604,23 @@ def test_several_workers_register_the_telegram_webhook_once(project: Path) -> No
     calls = [r.path.rsplit("/", 1)[-1] for r in api.requests]
     assert calls.count("setWebhook") == 1, (calls, output)
     assert calls.count("getMe") == 1, calls
+
+
+def test_a_channel_setting_error_names_the_credentials_file_and_line(tmp_path: Path) -> None:
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import check_channels_and_stores
+
+    given = tmp_path / "c11.yml"
+    given.write_text("rest:\ntelegram:\n  access_token: '123:abc'\n  verify: bot\n"
+                     "  webhook_url: http://example.com/hook\n", encoding="utf-8")
+    config = ServerConfig(project=str(tmp_path), credentials_file=str(given))
+    # it said "credentials.yml telegram: ...", naming neither the file nor a line
+    with pytest.raises(ConfigError) as error:
+        check_channels_and_stores(config)
+    assert error.value.render().startswith(
+        f"{given}:5: telegram: `webhook_url` must start with https://")
+    given.write_text("telegram:\n  acess_token: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        check_channels_and_stores(ServerConfig(project=str(tmp_path),
+                                               credentials_file=str(given)))
+    assert error.value.render().startswith(f"{given}:2: telegram: no setting 'acess_token'")

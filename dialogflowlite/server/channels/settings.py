@@ -6,10 +6,17 @@ Every error is a :class:`~dialogflowlite.errors.ConfigError` that starts with
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from dialogflowlite.errors import ConfigError
+from dialogflowlite.errors import ConfigError, Position
+
+#: how every channel setting error starts, before the channel's name
+ERROR_PREFIX = "credentials.yml "
 
 
 class ChannelSettings:
@@ -90,3 +97,45 @@ class ChannelSettings:
             raise self.error(f"`{key}` must be a positive number of seconds",
                              f"leave it out for {default:g}" if default else None)
         return seconds
+
+
+@contextlib.contextmanager
+def located_in(path: Path | None) -> Iterator[None]:
+    """Channel setting errors raised inside, given the file the settings came from (the
+    ``--credentials`` file, not always credentials.yml) and the line of the setting they
+    name, or of the channel's section."""
+    try:
+        yield
+    except ConfigError as error:
+        if path is None or error.position is not None or \
+                not error.message.startswith(ERROR_PREFIX):
+            raise
+        rest = error.message[len(ERROR_PREFIX):]
+        channel = rest.partition(":")[0]
+        if not channel or " " in channel:
+            raise
+        error.message = rest
+        error.position = Position(str(path), _line_of(path, channel, rest))
+        raise
+
+
+def _line_of(path: Path, channel: str, message: str) -> int | None:
+    """The line of the setting ``message`` names (in backquotes or quotes) in the section
+    ``channel:`` of ``path``; else the section's line; None when neither is found."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    start = next((i for i, line in enumerate(lines)
+                  if re.match(rf"{re.escape(channel)}\s*:", line)), None)
+    if start is None:
+        return None
+    named = re.search(r"`(\w+)`|'(\w+)'", message)
+    if named:
+        key = named.group(1) or named.group(2)
+        for i in range(start + 1, len(lines)):
+            if lines[i].strip() and not lines[i][0].isspace():
+                break  # the next section
+            if re.match(rf"\s+{re.escape(key)}\s*:", lines[i]):
+                return i + 1
+    return start + 1
