@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.components.generation.data import (
     GenerationExample,
+    pair_files,
     read_pairs_file,
 )
 from dialogflowlite.components.generation.metrics import (
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from dialogflowlite.components.generation.decoding_config import DecodingConfig
 
 REPORT_FILE = "generation_report.json"
-PAIRS_SUFFIX = ".jsonl"
 
 
 @dataclass
@@ -149,13 +149,9 @@ def evaluate_generator(generator: Any, examples: Sequence[GenerationExample], *,
 
 def held_out_pairs(project_dir: str | Path) -> list[GenerationExample]:
     """The project's held-out pairs: every ``*.jsonl`` file under ``tests/``."""
-    folder = Path(project_dir) / "tests"
-    if not folder.is_dir():
-        return []
     examples: list[GenerationExample] = []
-    for path in sorted(folder.rglob(f"*{PAIRS_SUFFIX}")):
-        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(folder).parts):
-            examples += read_pairs_file(path)
+    for path in pair_files(project_dir, "tests"):
+        examples += read_pairs_file(path)
     return examples
 
 

@@ -308,12 +308,15 @@ def read_pairs_file(path: str | Path) -> list[GenerationExample]:
     return examples
 
 
-def pair_files(root: str | Path) -> list[Path]:
-    """The pair files of a project: every ``*.jsonl`` under ``data/`` (hidden ones skipped)."""
-    folder = Path(root) / "data"
+def pair_files(root: str | Path, under: str = "data") -> list[Path]:
+    """The pair files of a project: every ``*.jsonl`` under ``data/`` (``under``; hidden
+    ones skipped)."""
+    folder = Path(root) / under
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob(f"*{PAIRS_SUFFIX}") if p.is_file()
+    # any case of the suffix: `pairs.JSONL` was left out without a word
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() == PAIRS_SUFFIX
+                  and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 

@@ -31,6 +31,10 @@ def test_pair_files_do_not_disturb_the_project_loader(generation_project) -> Non
     project = load_project(generation_project)
     assert not project.problems
     assert [p.name for p in pair_files(generation_project)] == ["offers.jsonl"]
+    # any case of the suffix (`more.JSONL` was left out without a word); hidden files not
+    (generation_project / "data" / "more.JSONL").write_text("", encoding="utf-8")
+    (generation_project / "data" / ".draft.jsonl").write_text("", encoding="utf-8")
+    assert [p.name for p in pair_files(generation_project)] == ["more.JSONL", "offers.jsonl"]
 
 
 def test_reading_every_pair_format(tmp_path) -> None:
