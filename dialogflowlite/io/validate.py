@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.errors import DialogflowLiteError, Position, Problem, YamlSyntaxError
+from dialogflowlite.errors import (
+    ComponentConfigError,
+    DialogflowLiteError,
+    Position,
+    Problem,
+    YamlSyntaxError,
+)
 from dialogflowlite.io.config_reader import COMPONENT_SECTIONS, ComponentConfig
 from dialogflowlite.io.formats import did_you_mean, flag_meaning
 from dialogflowlite.io.loader import Project
@@ -100,6 +106,8 @@ INTENT_UNKNOWN_ENTITY = "DFL141"
 RULE_USER_TURNS = "DFL142"
 PAIR_FILE = "DFL143"
 GENERATE_WITHOUT_GENERATOR = "DFL144"
+#: a component setting problem, as ComponentConfigError reports it
+COMPONENT_SETTING = ComponentConfigError.code
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -494,6 +502,48 @@ def check_generate_action(project: Project) -> list[Problem]:
                 "add `generators: [{name: NeuralResponseGenerator}]` to config.yml "
                 "(mode both or context2response)", GENERATE_WITHOUT_GENERATOR)]
     return []
+
+
+def check_generator_inputs(project: Project) -> list[Problem]:
+    """What the configured generators read from the project: a ``blocklist_file`` that
+    is there, and training pairs for their modes. Training stopped on either only after
+    the NLU pipeline and the policies had trained, and kept nothing."""
+    from dialogflowlite.components.generation.data import MODES, project_examples
+    from dialogflowlite.plugins.registry import get_registry
+
+    problems = []
+    file = str(project.config.file or project.root / "config.yml")
+    for component in project.config.generators:
+        where = _where(component.position, fallback=file)
+        try:
+            settings = get_registry().get(component.name).resolve_config(component.params)
+        except DialogflowLiteError:
+            continue  # check_components reports it
+        blocklist_file = settings.get("blocklist_file")
+        if isinstance(blocklist_file, str) and blocklist_file:
+            path = Path(blocklist_file)
+            path = path if path.is_absolute() else project.root / path
+            if not path.is_file():
+                problems.append(_error(
+                    where, f"{component.name}: blocklist_file {blocklist_file!r} is not a file "
+                    f"({path})", "a relative path starts at the project folder",
+                    COMPONENT_SETTING))
+        mode = settings.get("mode")
+        if mode not in (*MODES, "both"):
+            continue
+        try:
+            examples = project_examples(
+                project, modes=MODES if mode == "both" else (mode,),
+                pair_files_too=bool(flag_meaning(settings.get("pair_files", True))))
+        except DialogflowLiteError:
+            continue  # check_pair_files reports the file
+        if not any(example.target for example in examples):
+            problems.append(_error(
+                where, f"{component.name} has no training pairs for mode {mode}: no response "
+                "texts, stories with responses or pair files give it any",
+                "add responses, stories, or pair files under data/ (docs/responses.md)",
+                COMPONENT_SETTING))
+    return problems
 
 
 def check_pair_files(project: Project) -> list[Problem]:
@@ -1887,6 +1937,7 @@ CHECKS: tuple[Check, ...] = (
     check_rule_user_turns,
     check_retrieval_selector,
     check_pair_files,
+    check_generator_inputs,
     check_generate_action,
 )
 

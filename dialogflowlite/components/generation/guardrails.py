@@ -105,9 +105,11 @@ class Blocklist:
         """Phrases from a text file, one per line (``#`` starts a comment), plus ``extra``."""
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as e:
-            raise ComponentConfigError(f"blocklist_file {path} cannot be read: {e}",
-                                       hint="give a text file with one phrase per line") from e
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise ComponentConfigError(f"blocklist_file {path} cannot be read: {reason}",
+                                       hint="give a UTF-8 text file with one phrase per "
+                                            "line") from e
         phrases = [line.split("#", 1)[0].strip() for line in lines]
         return cls([*phrases, *extra])
 

@@ -173,7 +173,13 @@ class NeuralResponseGenerator(Component):
         if project_dir is not None and not path.is_absolute():
             # config.yml names it from the project, wherever `train --project` runs
             path = Path(project_dir) / path
-        return Blocklist.from_file(path, self.config["blocklist"])
+        try:
+            return Blocklist.from_file(path, self.config["blocklist"])
+        except ComponentConfigError as e:
+            # at the component's line of config.yml, saying where a relative path starts
+            raise ComponentConfigError(
+                f"{self.name}: {e.message}", position=self.position,
+                hint=f"{e.hint}; a relative path starts at the project folder") from e
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *,

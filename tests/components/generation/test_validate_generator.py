@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.io.validate import validate_project
 
@@ -77,3 +79,45 @@ def test_action_generate_without_a_generator_that_writes_replies_is_a_warning(
     # it passed silently, and the bot sent utter_default every time
     config.write_text('version: "3.1"\nlanguage: en\n', encoding="utf-8")
     assert len(_problems(generation_project, "DFL144")) == 1
+
+
+def test_a_missing_blocklist_file_is_an_error_at_the_generator(
+        generation_project: Path) -> None:
+    config = generation_project / "config.yml"
+    config.write_text(config.read_text(encoding="utf-8") + '  blocklist_file: "nope.txt"\n',
+                      encoding="utf-8")
+    [problem] = _problems(generation_project, "DFL202")
+    assert problem.message.startswith("NeuralResponseGenerator: blocklist_file 'nope.txt' is "
+                                      "not a file")
+    assert (Path(problem.position.file).name, problem.position.line) == ("config.yml", 4)
+    (generation_project / "nope.txt").write_text("damn\n", encoding="utf-8")
+    assert _problems(generation_project, "DFL202") == []
+
+
+def test_a_generator_without_training_pairs_is_an_error(generation_project: Path) -> None:
+    config = generation_project / "config.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "  pair_files: false\n"
+                      '  mode: "context2response"\n', encoding="utf-8")
+    assert _problems(generation_project, "DFL202") == []  # the stories give pairs
+    for part in ("stories.yml", "nlu.yml"):
+        (generation_project / "data" / part).unlink()
+    [problem] = _problems(generation_project, "DFL202")
+    assert problem.message.startswith("NeuralResponseGenerator has no training pairs for mode "
+                                      "context2response")
+
+
+def test_an_unreadable_blocklist_file_at_training_names_the_config_line(tmp_path: Path) -> None:
+    from dialogflowlite.components.generation.neural import NeuralResponseGenerator
+    from dialogflowlite.errors import ComponentConfigError, Position
+
+    where = Position("config.yml", 7)
+    with pytest.raises(ComponentConfigError) as info:
+        NeuralResponseGenerator({"blocklist_file": "nope.txt"}, project_dir=tmp_path,
+                                position=where)
+    assert info.value.position == where
+    assert info.value.message.startswith(
+        f"NeuralResponseGenerator: blocklist_file {tmp_path / 'nope.txt'} cannot be read")
+    assert "a relative path starts at the project folder" in info.value.hint
+    (tmp_path / "latin1.txt").write_bytes("café\n".encode("latin-1"))
+    with pytest.raises(ComponentConfigError, match="cannot be read"):  # was a traceback
+        NeuralResponseGenerator({"blocklist_file": "latin1.txt"}, project_dir=tmp_path)
