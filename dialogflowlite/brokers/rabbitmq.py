@@ -51,7 +51,7 @@ import logging
 import os
 import uuid
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from dialogflowlite.brokers.base import EventBroker
 from dialogflowlite.errors import ConfigError, EventBrokerError
@@ -223,6 +223,17 @@ class PikaEventBroker(EventBroker):
         if isinstance(error, exceptions.ChannelAccessRefused):
             return _RefusedError(f"RabbitMQ at {self.where} refused access: {error}",
                                     hint="give the user permissions on the virtual host")
+        if isinstance(error, (exceptions.InvalidFrameError, exceptions.ConnectionNotAllowed)) \
+                and ("Connection.OpenOk" in str(error) or
+                     isinstance(error, exceptions.ConnectionNotAllowed)):
+            # the server closes the connection instead of opening the virtual host: aiormq
+            # says only that it expected Connection.OpenOk, and the broker retried for ever
+            virtual_host = unquote(urlsplit(self.url).path[1:]) or "/"
+            return _RefusedError(
+                f"RabbitMQ at {self.where} refused the virtual host {virtual_host!r}: it "
+                "does not exist there, or the user may not use it",
+                hint="create it (rabbitmqctl add_vhost) and give the user permissions on it, "
+                     "or fix the path of the url of event_broker in endpoints.yml")
         return None
 
     # ------------------------------------------------------------ EventBroker

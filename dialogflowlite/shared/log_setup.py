@@ -19,6 +19,10 @@ from dialogflowlite.errors import ConfigError
 #: libraries whose INFO logs would drown ours
 NOISY_LOGGERS = ("urllib3", "matplotlib", "PIL", "filelock", "httpx", "asyncio",
                  "transformers", "huggingface_hub", "sanic.root", "sanic.access")
+#: libraries whose failures our code reports itself, clearer and once: their own ERROR
+#: lines (aiormq's "error when creating transport: <AMQPConnectionError ...>" at every
+#: attempt while RabbitMQ is down) only repeat it, so they show from this level on
+REPORTED_BY_US = {"aiormq.connection": logging.CRITICAL}
 FILE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
@@ -72,6 +76,8 @@ def configure_logging(settings: LogSettings) -> None:
     debug = settings.level <= logging.DEBUG
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name, level in REPORTED_BY_US.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else level)
 
 
 def _file_handler(path: Path) -> logging.Handler:

@@ -39,3 +39,21 @@ def test_a_record_after_the_stream_is_closed_goes_to_the_current_stderr(
     monkeypatch.setattr(sys, "stderr", later)
     logging.getLogger("dialogflowlite.test").warning("in a later call")
     assert later.getvalue() == "WARNING: in a later call\n"  # no "--- Logging error ---"
+
+
+def test_a_library_error_line_our_code_reports_itself_is_kept_back(root_logging,
+                                                                     monkeypatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    aiormq = logging.getLogger("aiormq.connection")
+    level = aiormq.level
+    try:
+        configure_logging(log_settings(build_parser().parse_args(["run"])))
+        # repeated at every attempt while RabbitMQ was down, beside the broker's own message
+        aiormq.error("error when creating transport: %r", ConnectionRefusedError(111))
+        assert stream.getvalue() == ""
+        configure_logging(log_settings(build_parser().parse_args(["run", "--debug"])))
+        aiormq.error("error when creating transport")
+        assert "error when creating transport" in stream.getvalue()
+    finally:
+        aiormq.setLevel(level)

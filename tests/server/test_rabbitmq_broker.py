@@ -258,6 +258,21 @@ def test_a_wrong_password_is_reported_at_once_without_retries(caplog) -> None:
 
 
 @pytest.mark.rabbitmq
+def test_a_virtual_host_the_server_lacks_is_reported_at_once_without_retries() -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    target = urlsplit(rabbitmq_url())
+    url = urlunsplit(target._replace(path="/no-such-vhost"))
+    broker = PikaEventBroker(url, connection_attempts=20, retry_delay_in_seconds=5)
+    # it said "Expected one of ['Connection.OpenOk'], got <Connection.Close ...>", with the
+    # hint to start RabbitMQ, and was retried for ever
+    with pytest.raises(EventBrokerError) as error:
+        asyncio.run(asyncio.wait_for(broker.publish_many([{"event": "action"}]), 20))
+    assert "refused the virtual host 'no-such-vhost'" in error.value.message
+    assert "add_vhost" in str(error.value.hint)
+
+
+@pytest.mark.rabbitmq
 def test_a_queue_declared_otherwise_is_named_in_the_error() -> None:
     import aio_pika
 
