@@ -85,6 +85,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         sub.add_argument("output", nargs="?", default=argparse.SUPPRESS, metavar="OUTPUT.csv",
                          help=f"where to write the extracted markers (default: {DEFAULT_OUTPUT} "
                               "in the project)")
+        # after options too, as Rasa takes it: `first_n 3 --no-stats out.csv`
+        sub.late_positional = "output"
         if name == "sample_n":
             sub.add_argument("--seed", type=int, default=argparse.SUPPRESS,
                              help="seed of the random draw")

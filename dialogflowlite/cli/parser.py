@@ -27,6 +27,10 @@ class CommandLineParser(argparse.ArgumentParser):
     """
 
     _given: list[str]
+    #: the ``dest`` of a last, optional positional argument that may also come after
+    #: options (``first_n 3 --no-stats out.csv``): argparse gives it nothing when the
+    #: positionals before it come first, and calls the word an unrecognized argument
+    late_positional: str | None = None
 
     def parse_known_args(self, args: Sequence[str] | None = None,
                          namespace: argparse.Namespace | None = None,
@@ -35,6 +39,10 @@ class CommandLineParser(argparse.ArgumentParser):
         and so is a long option written with one dash, even where argparse took it."""
         self._given = list(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
+        late = self.late_positional
+        if late and len(extras) == 1 and not extras[0].startswith("-") and \
+                getattr(namespace, late, None) is None:
+            setattr(namespace, late, extras.pop())
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         one_dash = [word for word in self.unknown_options() if self._long_with_one_dash(word)]

@@ -122,6 +122,18 @@ def test_first_n_takes_the_store_s_first_conversations(tmp_path: Path) -> None:
     assert not (tmp_path / "stats-overall.csv").exists()
 
 
+def test_the_output_file_may_follow_options_given_after_the_count(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    out = tmp_path / "late.csv"
+    # "unrecognized arguments: late.csv": argparse gave the file nothing after the count
+    assert main(["evaluate", "markers", "--project", str(project), "first_n", "1",
+                 "--no-stats", str(out)]) == 0
+    assert _lines(out) == [HEADER, *ALL_ROWS[:2]]
+    with pytest.raises(SystemExit):
+        main(["evaluate", "markers", "--project", str(project), "first_n", "1",
+              "--no-stats", str(out), "another.csv"])
+
+
 def test_sample_n_with_a_seed_draws_the_same_conversations(tmp_path: Path) -> None:
     project = _project(tmp_path)
     outputs = [tmp_path / "a.csv", tmp_path / "b.csv"]
