@@ -511,6 +511,7 @@ def test_names_the_domain_lacks_are_errors_with_did_you_mean(tmp_path: Path) -> 
             - intent: gret
             - action: fetch_flights
             - slot_was_not_set: nmae
+            - intent: faq/ask_prize
         """), encoding="utf-8")
     _, found = check_markers(file, domain)
     assert [str(p) for p in found] == [
@@ -521,6 +522,9 @@ def test_names_the_domain_lacks_are_errors_with_did_you_mean(tmp_path: Path) -> 
         "the domain)",
         f"{file}:15:7: error: marker 'unknown': `slot_was_not_set` names the slot 'nmae', "
         "which the domain does not have (hint: did you mean 'name'?)",
+        # it passed, as `faq` is known, and never applied: no response answers it
+        f"{file}:16:7: error: marker 'unknown': `intent` names the intent 'faq/ask_prize', "
+        "which the domain does not have (hint: did you mean 'faq/ask_price'?)",
     ]
     assert {p.code for p in found} == {"DFL151"}
 

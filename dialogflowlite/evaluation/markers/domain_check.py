@@ -2,8 +2,9 @@
 
 As in Rasa a name the domain lacks is an error: such a condition would
 silently never apply. A retrieval intent ``faq/ask_x`` counts as known when
-``faq`` is; the slots Rasa adds to every domain (``requested_slot``,
-``session_started_metadata``) count as known too.
+``faq`` is and the domain has its response ``utter_faq/ask_x``; the slots Rasa
+adds to every domain (``requested_slot``, ``session_started_metadata``) count as
+known too.
 """
 
 from __future__ import annotations
@@ -37,10 +38,21 @@ def _known(kind: str, domain: Domain) -> list[str]:
                              if s not in domain.slots)]
 
 
-def _is_known(kind: str, name: str, known: list[str]) -> bool:
+def _is_known(kind: str, name: str, known: list[str], domain: Domain) -> bool:
     if name in known:
         return True
-    return kind == "intent" and name.partition(RETRIEVAL_SEPARATOR)[0] in known
+    # a retrieval intent's sub-intent: its base intent, and the response it is answered
+    # with (`faq/ask_nothing` passed when only `faq` was checked, and never applied)
+    base, _, key = name.partition(RETRIEVAL_SEPARATOR)
+    return kind == "intent" and bool(key) and base in known and \
+        f"utter_{name}" in domain.responses
+
+
+def _sub_intents(name: str, domain: Domain) -> list[str]:
+    """The sub-intents of ``name``'s retrieval intent that the domain answers."""
+    base = name.partition(RETRIEVAL_SEPARATOR)[0]
+    prefix = f"utter_{base}{RETRIEVAL_SEPARATOR}"
+    return sorted(r[len("utter_"):] for r in domain.responses if r.startswith(prefix))
 
 
 def check_against_domain(definitions: list[MarkerDefinition], domain: Domain) -> list[Problem]:
@@ -51,8 +63,10 @@ def check_against_domain(definitions: list[MarkerDefinition], domain: Domain) ->
             if not isinstance(node, Condition):
                 continue
             known = _known(node.kind, domain)
-            if _is_known(node.kind, node.value, known):
+            if _is_known(node.kind, node.value, known, domain):
                 continue
+            if node.kind == "intent" and RETRIEVAL_SEPARATOR in node.value:
+                known = [*known, *_sub_intents(node.value, domain)]
             hint = did_you_mean(node.value, known) or \
                 f"declare it under {_SECTIONS[node.kind]} in the domain"
             problems.append(Problem(
