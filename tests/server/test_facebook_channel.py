@@ -353,6 +353,38 @@ def test_later_replies_are_sent_after_a_refused_one(caplog) -> None:
     assert "outside of allowed window" in caplog.text
 
 
+def test_a_graph_api_that_does_not_answer_holds_the_webhook_for_one_timeout_not_four(
+        make_app, agent, caplog) -> None:
+    import threading
+
+    from serving_helpers import StubHttpServer
+
+    released = threading.Event()
+
+    def hang(request: Any) -> tuple[int, dict[str, str], bytes]:
+        released.wait(10)  # answers only once the test is over
+        return 200, {"Content-Type": "application/json"}, b"{}"
+
+    with StubHttpServer(hang) as hanging:
+        app = make_app(credentials={"facebook": {
+            "verify": VERIFY, "secret": SECRET, "page-access-token": TOKEN,
+            "api_url": hanging.url.rstrip("/"), "timeout": 0.5}})
+        try:
+            with caplog.at_level("WARNING"):
+                response, events = post_events(app, agent, page_body(text_item("/greet")))
+            calls = [json.loads(r.body) for r in hanging.requests]
+        finally:
+            released.set()
+    assert (response.status, response.text) == (200, "success")
+    # mark_seen, typing_on, the message and typing_off each waited for the timeout, so the
+    # webhook answered past Facebook's 20 s with the default timeout of 10: now the
+    # indicators go beside the turn and stop at the first that fails, and the indicator
+    # that never showed is not switched off
+    assert [c.get("sender_action") or "message" for c in calls] == ["mark_seen", "message"]
+    assert "mark_seen for 2468 was not sent" in caplog.text
+    assert [e["text"] for e in events if e["event"] == "bot"] == ["Hello! How can I help?"]
+
+
 def test_an_unreachable_api_is_logged_without_the_token(caplog) -> None:
     channel = FacebookChannel({"verify": VERIFY, "secret": SECRET, "page-access-token": TOKEN,
                                "api_url": "http://127.0.0.1:9", "timeout": 2})

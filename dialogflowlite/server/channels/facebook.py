@@ -92,6 +92,7 @@ handover protocol, one-time notifications and message tags are not supported.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -121,6 +122,9 @@ if TYPE_CHECKING:
     from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
+
+#: seconds the replies wait, after the turn, for the read and typing indicators
+INDICATOR_WAIT = 1.0
 
 DEFAULT_API_URL = "https://graph.facebook.com/v18.0"
 
@@ -446,8 +450,10 @@ class FacebookChannel(InputChannel):
         await self.send(sender_id, replies, "UPDATE")
         return True
 
-    async def sender_action(self, recipient_id: str, *actions: str) -> None:
-        """Send ``mark_seen``, ``typing_on`` or ``typing_off``; a failure is only a warning."""
+    async def sender_action(self, recipient_id: str, *actions: str) -> bool:
+        """Send ``mark_seen``, ``typing_on`` or ``typing_off`` in turn; whether all went
+        out. A failure is only a warning, and the actions after it are not sent: a Graph
+        API that did not answer one would make each of them wait its ``timeout`` too."""
         async with self._session() as session:
             for action in actions:
                 problem = await self.post(session, {"recipient": {"id": recipient_id},
@@ -455,6 +461,8 @@ class FacebookChannel(InputChannel):
                 if problem:
                     logger.warning("facebook: %s for %s was not sent (%s)", action,
                                    recipient_id, problem)
+                    return False
+        return True
 
     # -------------------------------------------------------------- routes
 
@@ -548,22 +556,41 @@ class FacebookChannel(InputChannel):
             return None
         sent = 0
         failed: Exception | None = None
+        # as Rasa: the user sees the message read and the bot typing while it thinks. They
+        # go out beside the turn, not before it: a Graph API that does not answer held
+        # each of them for its timeout, and the webhook's answer past Facebook's 20 s
+        indicators = asyncio.ensure_future(self.sender_action(sender, "mark_seen",
+                                                              "typing_on"))
         try:
             message = IncomingMessage(user_text, sender_id=sender, channel=self.name(),
                                       metadata=dict(self.metadata(event)))
-            # as Rasa: the user sees the message read and the bot typing while it thinks
-            await self.sender_action(sender, "mark_seen", "typing_on")
             replies = await on_message(message)
         except Exception as e:
             failed = e
-        else:
+        typing = await self._indicators_sent(indicators)
+        if failed is None:
             # stored by now: a reply that cannot be sent is never worth a re-delivery
             try:
                 sent = await self.send(sender, replies)
             except Exception as e:
                 logger.error("facebook: the replies to %s could not be sent: %s", sender, e,
                              exc_info=True)
-        if not sent:
+        if not sent and typing:
             # a message sent ends the indicator; without one it would spin for 20 seconds
             await self.sender_action(sender, "typing_off")
         return failed
+
+    @staticmethod
+    async def _indicators_sent(indicators: asyncio.Future[bool]) -> bool:
+        """Whether the read and typing indicators went out, waiting a moment for them
+        (so that they come before the replies); still on their way by then, they are
+        given up: the replies do not wait for what only decorates them."""
+        done, _ = await asyncio.wait({indicators}, timeout=INDICATOR_WAIT)
+        if not done:
+            indicators.cancel()
+            return False
+        try:
+            return bool(indicators.result())
+        except Exception as e:  # a cosmetic call: its failure is no failure of the turn
+            logger.warning("facebook: the read and typing indicators failed: %s", e)
+            return False
