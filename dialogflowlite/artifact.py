@@ -232,6 +232,11 @@ class ComponentRecord:
     section: str
     config: dict[str, Any]
     fingerprint: str
+    #: the plugin that registered the component, as ``dialogflowlite plugins`` names it,
+    #: and its package ("" for a built-in one, or a model saved before they were kept):
+    #: named when a later installation lacks the component
+    plugin: str = ""
+    package: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()

@@ -11,10 +11,14 @@ import difflib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dialogflowlite.components.base import KINDS, Component, NluComponent
 from dialogflowlite.errors import PluginError, Position, UnknownComponentError
 from dialogflowlite.plugins.manager import PluginManager, get_plugin_manager, short_name
+
+if TYPE_CHECKING:
+    from dialogflowlite.artifact import ComponentRecord
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +150,42 @@ def _base_for_kind(kind: str) -> type | None:
     if kind in NLU_KINDS:
         return NluComponent
     return None
+
+
+def origin_of(name: str) -> tuple[str, str]:
+    """The plugin that registered the component ``name`` (its short name) and that
+    plugin's package ("" for a built-in plugin, or a name nothing registers)."""
+    registry = get_registry()
+    entry = registry.entries.get(name)
+    if entry is None:
+        return "", ""
+    return short_name(entry.plugin), registry.pm.info(entry.plugin).package or ""
+
+
+def class_for_model(record: ComponentRecord | None, name: str) -> type[Component]:
+    """The class of the component ``name`` a model was trained with (``record`` is its
+    manifest entry, when there is one); a :class:`ModelLoadError` that names the plugin
+    and package it came from when this installation lacks it, or has it switched off."""
+    from dialogflowlite.errors import DialogflowLiteError, ModelLoadError
+    from dialogflowlite.plugins.manager import disabled_plugins
+
+    try:
+        return get_registry().get(name)
+    except DialogflowLiteError as e:
+        plugin = record.plugin if record is not None else ""
+        package = record.package if record is not None else ""
+        origin = ""
+        if plugin:
+            origin = f" of plugin {plugin!r}" + (f" (package {package})" if package else "")
+        if plugin and plugin in disabled_plugins():
+            why = "which DFL_DISABLE_PLUGINS switches off"
+            hint = f"remove {plugin} from DFL_DISABLE_PLUGINS, or retrain the model"
+        else:
+            why = "which is not installed"
+            hint = (f"pip install {package}, or retrain the model" if package else
+                    "install the plugin that provides it, or retrain the model")
+        raise ModelLoadError(f"the model needs the component {name}{origin}, {why}",
+                             hint=hint) from e
 
 
 _registry: ComponentRegistry | None = None

@@ -184,8 +184,12 @@ class TrainingContext:
 
     def record(self, key: str, name: str, kind: str, section: str, config: dict[str, Any],
                fingerprint: str) -> None:
-        """Note a freshly trained component in the manifest."""
-        self.writer.record(ComponentRecord(key, name, kind, section, config, fingerprint))
+        """Note a freshly trained component in the manifest, with the plugin it came from."""
+        from dialogflowlite.plugins.registry import origin_of
+
+        plugin, package = origin_of(name)
+        self.writer.record(ComponentRecord(key, name, kind, section, config, fingerprint,
+                                           plugin, package))
         self.trained.append(key)
 
 

@@ -289,6 +289,34 @@ def test_a_policy_that_persists_nothing_loads_from_its_model(register_plugin,
     assert (policy.name, policy.priority) == ("KeywordPolicy", 7)
 
 
+def test_a_model_whose_plugin_is_gone_names_the_plugin(register_plugin, plugin_manager,
+                                                       tmp_path: Path, monkeypatch) -> None:
+    from dialogflowlite.agent import Agent
+    from dialogflowlite.errors import ModelLoadError
+    from dialogflowlite.plugins.manager import PluginInfo
+
+    plugin_manager.register_plugin(KeywordPlugin(), "keyword", PluginInfo(
+        "keyword", builtin=False, package="dialogflowlite-keyword", version="0.1.0"))
+    root = write_files(tmp_path / "bot", {
+        "domain.yml": 'version: "3.1"\nintents: [greet]\nresponses:\n'
+                      '  utter_greet:\n    - text: hi\n',
+        "data/rules.yml": 'version: "3.1"\nrules:\n  - rule: greet\n    steps:\n'
+                          '      - intent: greet\n      - action: utter_greet\n',
+        "config.yml": "language: en\npipeline: []\npolicies:\n  - name: KeywordPolicy\n"})
+    model = train_model(root)
+    plugin_manager.unregister_plugin("keyword")
+    # it said "unknown component 'KeywordPolicy'", naming no plugin or package
+    with pytest.raises(ModelLoadError) as info:
+        Agent.load(model)
+    assert info.value.message == ("the model needs the component KeywordPolicy of plugin "
+                                  "'keyword' (package dialogflowlite-keyword), which is not "
+                                  "installed")
+    assert info.value.hint == "pip install dialogflowlite-keyword, or retrain the model"
+    monkeypatch.setenv("DFL_DISABLE_PLUGINS", "keyword")
+    with pytest.raises(ModelLoadError, match="which DFL_DISABLE_PLUGINS switches off"):
+        Agent.load(model)
+
+
 def test_a_policy_returning_no_prediction_is_named(register_plugin) -> None:
     from dialogflowlite.components.policies.ensemble import PolicyEnsemble
     from dialogflowlite.shared.domain import Domain

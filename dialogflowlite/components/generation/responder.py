@@ -115,7 +115,7 @@ class Responder:
         ``endpoints`` (endpoints.yml), then to ``random`` without a seed; a
         ``url`` in that section is an NLG server (:class:`NlgServer`).
         """
-        from dialogflowlite.plugins.registry import get_registry
+        from dialogflowlite.plugins.registry import class_for_model
 
         nlg = (endpoints or {}).get("nlg") or {}
         # first, as it checks the section (a mapping, of keys something reads)
@@ -125,11 +125,10 @@ class Responder:
         if seed is None and nlg.get("seed") is not None:
             seed = _nlg_seed(nlg["seed"])
         generators: list[Generator] = []
-        registry = get_registry()
         for record in archive.manifest.components:
             if record.section != GENERATION_SECTION or record.kind != "generator":
                 continue
-            component_cls = registry.get(record.name)
+            component_cls = class_for_model(record, record.name)
             generators.append(load_component(component_cls, record.config,
                                              archive.storage(record.key), quantize=quantize))
         _warn_about_untrained_generators(archive, len(generators))

@@ -306,7 +306,7 @@ class NluPipeline:
         classifiers: dynamic int8) are quantized (see
         :func:`~dialogflowlite.components.base.load_component`).
         """
-        from dialogflowlite.plugins.registry import get_registry
+        from dialogflowlite.plugins.registry import class_for_model
 
         if not isinstance(archive, ModelArchive):
             archive = open_model(archive)
@@ -316,16 +316,9 @@ class NluPipeline:
                 f"the model {archive.source or archive.root} has no NLU part",
                 hint="train one with `dialogflowlite train nlu`",
             )
-        registry = get_registry()
         components: list[NluComponent] = []
         for item in entry["components"]:
-            try:
-                klass = registry.get(item["name"])
-            except DialogflowLiteError as e:
-                raise ModelLoadError(
-                    f"the model needs the component {item['name']}, which is not installed",
-                    hint="install the plugin that provides it, or retrain the model",
-                ) from e
+            klass = class_for_model(archive.manifest.component(item["key"]), item["name"])
             config, storage = item.get("config") or {}, archive.storage(item["key"])
             components.append(load_component(klass, config, storage, quantize=quantize))
         return cls(components, language=entry.get("language") or "en")

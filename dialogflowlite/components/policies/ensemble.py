@@ -171,19 +171,19 @@ class PolicyEnsemble:
     def load(cls, archive: ModelArchive, domain: Domain) -> PolicyEnsemble:
         """The trained policies of a model, as the ``core`` section lists them."""
         from dialogflowlite.components.base import load_component
-        from dialogflowlite.plugins.registry import get_registry
+        from dialogflowlite.plugins.registry import class_for_model
 
         entry: dict[str, Any] | None = archive.manifest.sections.get(SECTION)
         if not entry or not entry.get("policies"):
             raise ModelLoadError("the model has no dialogue policies",
                                  hint="train with stories or rules: `dialogflowlite train`")
-        registry = get_registry()
         policies = []
         for item in entry["policies"]:
             if not archive.has(item["key"]):
                 raise ModelLoadError(f"the model lacks the resources of policy {item['name']}",
                                      hint="retrain the model with `dialogflowlite train`")
-            policy_class = registry.get(item["name"])
+            policy_class = class_for_model(archive.manifest.component(item["key"]),
+                                           item["name"])
             policies.append(load_component(policy_class, dict(item.get("config") or {}),
                                            archive.storage(item["key"])))
         warn_about_outdated_policies(policies, (archive.source or archive.root).name)
