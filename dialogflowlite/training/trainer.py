@@ -139,9 +139,12 @@ class TrainingContext:
             self._copy(key)
         return self.writer.storage(key)
 
-    def reuse(self, key: str, fingerprint: str) -> bool:
+    def reuse(self, key: str, fingerprint: str, config: dict[str, Any] | None = None) -> bool:
         """Take the previous model's component ``key`` if its fingerprint matches.
 
+        ``config``, when given, replaces the settings the previous model saved for it:
+        settings that only act when the model runs (a generator's ``threshold``) are
+        left out of the fingerprint, and the new values go with the reused component.
         Returns True when taken (the caller then skips training it).
         """
         if self.options.force or self.previous is None:
@@ -149,6 +152,8 @@ class TrainingContext:
         record = self.previous.manifest.component(key)
         if record is None or record.fingerprint != fingerprint or not self.previous.has(key):
             return False
+        if config is not None:
+            record = replace(record, config=dict(config))
         # the record alone is enough to compare manifests with the previous one
         self.writer.record(record)
         self.reused.append(key)

@@ -102,6 +102,10 @@ class NeuralResponseGenerator(Component):
     finetunable = True
     #: takes ``project_dir`` when built for training (``blocklist_file`` is found there)
     reads_project_files = True
+    #: settings that act only when the trained model runs: changing one reuses the
+    #: trained generator with the new value (the blocklist is kept in the model, so a
+    #: change of it retrains)
+    run_time_settings: ClassVar[tuple[str, ...]] = ("threshold", "use_for", "decoding")
     provides = ("bot_text",)
     defaults = {
         "mode": "both",  # act2text, context2response or both

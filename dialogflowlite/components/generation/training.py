@@ -78,10 +78,11 @@ class GenerationSection:
             key = generator_key(index, component_cls.name)
             examples = training_examples(project, generator, int(seed))
             expected = fingerprint("generation", component_identity(component_cls),
-                                   generator.config, int(seed), pairs_fingerprint(examples),
-                                   *_blocklist_phrases(generator))
+                                   trained_settings(component_cls, generator.config), int(seed),
+                                   pairs_fingerprint(examples), *_blocklist_phrases(generator))
             entry_info = {"key": key, "name": component_cls.name, "pairs": len(examples)}
-            if context.reuse(key, expected):
+            # a setting that acts only when the model runs goes with the reused model
+            if context.reuse(key, expected, config=generator.config):
                 logger.info("%s is unchanged: reused from the previous model", key)
                 entries.append({**entry_info, "reused": True})
                 continue
@@ -107,6 +108,14 @@ class GenerationSection:
             entries.append({**entry_info, "reused": False,
                             "fit": getattr(generator, "fit_result", {})})
         return {"generators": entries}
+
+
+def trained_settings(component_cls: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that change what training makes: all but the class's
+    ``run_time_settings`` (a reply's ``threshold``, its ``decoding``), which act only when
+    the trained model runs, so that changing one does not retrain the generator."""
+    run_time = set(getattr(component_cls, "run_time_settings", ()))
+    return {key: value for key, value in config.items() if key not in run_time}
 
 
 def _new_generator(component_cls: Any, entry: Any, project: Project) -> Any:
