@@ -18,7 +18,7 @@ from dialogflowlite import hookimpl
 from dialogflowlite.cli.command import Command
 from dialogflowlite.components.base import Component, NluComponent, saved_config
 from dialogflowlite.components.policies.base import Policy, PolicyPrediction
-from dialogflowlite.errors import DialogueError, PluginError, UnknownComponentError
+from dialogflowlite.errors import PluginError, UnknownComponentError
 from dialogflowlite.plugins.registry import get_registry
 
 
@@ -317,7 +317,7 @@ def test_a_model_whose_plugin_is_gone_names_the_plugin(register_plugin, plugin_m
         Agent.load(model)
 
 
-def test_a_policy_returning_no_prediction_is_named(register_plugin) -> None:
+def test_a_policy_returning_no_prediction_is_named_and_left_out(caplog) -> None:
     from dialogflowlite.components.policies.ensemble import PolicyEnsemble
     from dialogflowlite.shared.domain import Domain
     from dialogflowlite.shared.tracker import DialogueStateTracker
@@ -330,9 +330,50 @@ def test_a_policy_returning_no_prediction_is_named(register_plugin) -> None:
 
     domain = Domain()
     tracker = DialogueStateTracker.for_domain("x", domain)
-    with pytest.raises(DialogueError) as info:
-        PolicyEnsemble([DictPolicy()]).predictions(tracker, domain)
-    assert info.value.message == "policy DictPolicy returned dict, not a PolicyPrediction"
+    # it failed on a missing attribute, naming no policy
+    with caplog.at_level("ERROR"):
+        found = PolicyEnsemble([DictPolicy(), Keyword()]).predictions(tracker, domain)
+    assert [p.policy_name for p in found] == ["KeywordPolicy"]
+    assert "policy DictPolicy returned dict, not a PolicyPrediction" in caplog.text
+
+
+def test_a_policy_that_raises_loses_no_message(register_plugin, tmp_path: Path,
+                                              caplog) -> None:
+    import asyncio
+
+    from dialogflowlite.agent import Agent
+
+    class Broken(Keyword):
+        name: ClassVar[str] = "BrokenPolicy"
+
+        def predict(self, tracker, domain):
+            raise RuntimeError("a bug in the plugin")
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_components(self):
+            return [Keyword, Broken]
+
+    register_plugin(Plugin(), "keyword")
+    root = write_files(tmp_path / "bot", {
+        "domain.yml": 'version: "3.1"\nintents: [greet]\nresponses:\n'
+                      '  utter_greet:\n    - text: hi\n',
+        "data/rules.yml": 'version: "3.1"\nrules:\n  - rule: greet\n    steps:\n'
+                          '      - intent: greet\n      - action: utter_greet\n',
+        "config.yml": "language: en\npipeline: []\npolicies:\n  - name: BrokenPolicy\n"
+                      "  - name: KeywordPolicy\n"})
+    agent = Agent.load(train_model(root))
+    try:
+        with caplog.at_level("ERROR"):
+            replies = asyncio.run(agent.handle_text("/greet", sender_id="ann"))
+        events = asyncio.run(agent.tracker_store.load_events("ann"))
+    finally:
+        agent.close()
+    # the turn failed with a 500, and nothing was stored
+    assert [r["text"] for r in replies] == ["hi"]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["/greet"]
+    assert "policy BrokenPolicy failed; its prediction is left out" in caplog.text
+    assert "a bug in the plugin" in caplog.text
 
 
 @pytest.mark.parametrize(("name", "said"), [

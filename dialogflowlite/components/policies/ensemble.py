@@ -144,6 +144,25 @@ def warn_about_outdated_policies(policies: Sequence[Policy], model: str) -> None
                        "retrains only the policies that changed", model, ". ".join(outdated))
 
 
+def _ask(policy: Policy, seen: Conversation, tracker: DialogueStateTracker,
+         domain: Domain) -> PolicyPrediction:
+    """``policy``'s prediction; a :class:`DialogueError` naming it when what it returned
+    is no prediction."""
+    if type(policy).predict_conversation is Policy.predict_conversation:
+        # a plugin policy written to the documented ``predict(tracker, domain)``
+        prediction = policy.predict(tracker, domain)
+    else:
+        prediction = policy.predict_conversation(seen, domain)
+    if not isinstance(getattr(prediction, "probabilities", None), dict):
+        # it would fail later on a missing attribute, naming no policy (a plugin's own
+        # prediction class with the attributes of one still counts)
+        raise DialogueError(
+            f"policy {policy.name} returned {type(prediction).__name__}, not a "
+            "PolicyPrediction", hint="return self.prediction({action: probability}) or "
+            "PolicyPrediction.nothing(self) (docs/writing-a-plugin.md)")
+    return prediction
+
+
 class PolicyEnsemble:
     """Policies in config order, deciding together."""
 
@@ -224,18 +243,16 @@ class PolicyEnsemble:
                 if story_view is None:
                     story_view = conversation.for_story_policies(self.rule_only)
                 seen = story_view
-            if type(policy).predict_conversation is Policy.predict_conversation:
-                # a plugin policy written to the documented ``predict(tracker, domain)``
-                prediction = policy.predict(tracker, domain)
-            else:
-                prediction = policy.predict_conversation(seen, domain)
-            if not isinstance(getattr(prediction, "probabilities", None), dict):
-                # it would fail a line below on a missing attribute, naming no policy (a
-                # plugin's own prediction class with the attributes of one still counts)
-                raise DialogueError(
-                    f"policy {policy.name} returned {type(prediction).__name__}, not a "
-                    "PolicyPrediction", hint="return self.prediction({action: probability}) "
-                    "or PolicyPrediction.nothing(self) (docs/writing-a-plugin.md)")
+            try:
+                prediction = _ask(policy, seen, tracker, domain)
+            except DialogueError as e:
+                logger.error("%s; its prediction is left out", e.render())
+                continue
+            except Exception:
+                # one policy's failure (a plugin's bug) is not the conversation's: the other
+                # policies decide, and the user's message is kept
+                logger.exception("policy %s failed; its prediction is left out", policy.name)
+                continue
             if rejected and rejected in prediction.probabilities:
                 prediction.probabilities = {a: p for a, p in prediction.probabilities.items()
                                             if a != rejected}
