@@ -336,6 +336,18 @@ def test_a_policy_returning_no_prediction_is_named_and_left_out(caplog) -> None:
     assert [p.policy_name for p in found] == ["KeywordPolicy"]
     assert "policy DictPolicy returned dict, not a PolicyPrediction" in caplog.text
 
+    class NanPolicy(Keyword):
+        name: ClassVar[str] = "NanPolicy"
+
+        def predict(self, tracker, domain):
+            return self.prediction({"utter_greet": float("nan")})
+
+    # NaN lost every comparison: no reply, and no word of why
+    found = PolicyEnsemble([NanPolicy(), Keyword()]).predictions(tracker, domain)
+    assert [p.policy_name for p in found] == ["KeywordPolicy"]
+    assert "policy NanPolicy gave 'utter_greet' the probability nan, which is not a number" \
+        in caplog.text
+
 
 def test_a_policy_that_raises_loses_no_message(register_plugin, tmp_path: Path,
                                               caplog) -> None:

@@ -33,6 +33,7 @@ differently that matters for the model, and says to retrain.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -160,7 +161,20 @@ def _ask(policy: Policy, seen: Conversation, tracker: DialogueStateTracker,
             f"policy {policy.name} returned {type(prediction).__name__}, not a "
             "PolicyPrediction", hint="return self.prediction({action: probability}) or "
             "PolicyPrediction.nothing(self) (docs/writing-a-plugin.md)")
+    for action, probability in prediction.probabilities.items():
+        if not _is_number(probability):
+            # NaN loses every comparison: the turn ended with no reply and no word
+            raise DialogueError(f"policy {policy.name} gave {action!r} the probability "
+                                f"{probability!r}, which is not a number",
+                                hint="probabilities are numbers between 0 and 1")
     return prediction
+
+
+def _is_number(value: object) -> bool:
+    try:
+        return not math.isnan(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 class PolicyEnsemble:
