@@ -25,7 +25,8 @@ def _record(text: str, key: str, predicted: str) -> PredictionRecord:
 @pytest.fixture
 def scripted_evaluation(monkeypatch) -> NluEvaluation:
     # the model is looked for first, as in Rasa; the scripted evaluation needs none
-    monkeypatch.setattr(cli_test, "model_to_test", lambda root, model: root / "models")
+    monkeypatch.setattr(cli_test, "model_to_test",
+                        lambda root, model, section=None: root / "models")
     evaluation = NluEvaluation([_record("when do you open", "faq/ask_hours", "faq/ask_hours"),
                                 _record("how much is it", "faq/ask_price", "faq/ask_hours")])
 
