@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from dialogflowlite.components.tokenizers.unicode_text import MARK, SPACE, char_class
 from dialogflowlite.shared.message import Entity, Token
 
 OUTSIDE = "O"
@@ -393,4 +394,7 @@ def simple_tokens(text: str) -> list[Token]:
                 tokens.append(Token(text[run_start : match.end()], run_start, match.end()))
         else:
             tokens.append(Token(word, start, match.end()))
-    return tokens
+    # no token of only invisible characters (a zero-width space is no white space to
+    # `\s`), as the whitespace tokenizer makes none: a message of nothing else has no word
+    return [token for token in tokens if any(char_class(c) not in (SPACE, MARK)
+                                             for c in token.text)]
