@@ -482,3 +482,24 @@ def test_a_mapping_or_list_setting_of_another_kind_is_named() -> None:
     assert "setting 'stop_words' must be a list, not 'the'" in message
     assert Mapper.resolve_config({"mapping": {"a": 1}, "stop_words": ["the"], "label": 5}) == {
         "mapping": {"a": 1}, "stop_words": ["the"], "label": 5}
+
+
+@pytest.mark.parametrize(("lora", "said"), [
+    # a traceback once the encoder had loaded
+    ({"r": "abc"}, "setting 'lora.r' must be a whole number of at least 1, not 'abc'"),
+    ({"r": None}, "setting 'lora.r' must be a whole number of at least 1, not None"),
+    # cut to 2 without a word
+    ({"r": 2.5}, "setting 'lora.r' must be a whole number of at least 1, not 2.5"),
+    ({"alpha": -1}, "setting 'lora.alpha' must be a number above 0, not -1"),
+    ({"dropout": 2}, "setting 'lora.dropout' must be a number of at least 0 and below 1"),
+    ({"target_modules": 5}, "setting 'lora.target_modules' must be a module name or a list"),
+])
+def test_lora_settings_are_checked_before_training(lora: dict, said: str) -> None:
+    assert said in refused("JointTransformerClassifier", {"lora": lora}).message
+
+
+def test_lora_settings_left_out_take_their_defaults() -> None:
+    cls = builtin_registry().get("JointTransformerClassifier")
+    for lora in ({}, {"r": 4, "alpha": 0.5, "target_modules": ["query", "value"]},
+                 {"target_modules": "all-linear"}):
+        cls.check_config(cls.resolve_config({"lora": lora}))

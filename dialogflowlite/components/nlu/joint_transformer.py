@@ -95,6 +95,14 @@ class _Encoded:
     pieceless: list[bool] = field(default_factory=list)
 
 
+#: LoRA's numbers: the key, its default, what it takes in words, and the test of a value
+LORA_NUMBERS = (
+    ("r", 8, "a whole number of at least 1", lambda v: v >= 1 and v == int(v)),
+    ("alpha", 16, "a number above 0", lambda v: v > 0),
+    ("dropout", 0.1, "a number of at least 0 and below 1", lambda v: 0 <= v < 1),
+)
+
+
 class JointTransformerClassifier(IntentSlotClassifier):
     """Fine-tunes a pretrained Transformer encoder for intents and BIO slots at once.
 
@@ -210,6 +218,30 @@ class JointTransformerClassifier(IntentSlotClassifier):
         ):
             cls._report_bad_value(c, "lora", "write it as {r: 8, alpha: 16, dropout: 0.1}",
                                   position)
+        elif lora is not None:
+            cls._check_lora(lora, position)
+
+    @classmethod
+    def _check_lora(cls, lora: dict[str, Any], position: Position | None) -> None:
+        """The LoRA settings in their ranges, named ``lora.r`` and so on: `r: abc` failed
+        with a traceback once the encoder had loaded, and `alpha: 0.5` was cut to 0,
+        which switched the adapters off."""
+        for key, default, wanted, fine in LORA_NUMBERS:
+            value = lora.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not math.isfinite(value) or not fine(value):
+                cls.report_bad_setting(
+                    f"component {cls.name}: setting 'lora.{key}' must be {wanted}, not "
+                    f"{value!r}", hint=f"for example `{key}: {default}` under lora:",
+                    position=position)
+        modules = lora.get("target_modules")
+        if modules is not None and not isinstance(modules, str) and not (
+                isinstance(modules, list) and modules
+                and all(isinstance(m, str) and m for m in modules)):
+            cls.report_bad_setting(
+                f"component {cls.name}: setting 'lora.target_modules' must be a module name "
+                f"or a list of them, not {modules!r}",
+                hint="for example `target_modules: [query, value]`", position=position)
 
     # ------------------------------------------------------------ training
 

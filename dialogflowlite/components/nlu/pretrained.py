@@ -448,9 +448,10 @@ def with_lora(encoder: Any, options: dict[str, Any], owner: str) -> Any:
             f"{owner}: `lora` needs the peft package, which is not installed",
             hint="pip install 'dialogflowlite[lora]', or remove `lora` from the config",
         ) from e
+    # checked by the component's check_config; alpha as given (0.5 stays 0.5)
     config = LoraConfig(
         r=int(options.get("r", 8)),
-        lora_alpha=int(options.get("alpha", 16)),
+        lora_alpha=options.get("alpha", 16),
         lora_dropout=float(options.get("dropout", 0.1)),
         target_modules=options.get("target_modules"),
     )
