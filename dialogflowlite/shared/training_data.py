@@ -132,6 +132,11 @@ def parse_annotated_text(
         start = length
         plain.append(span_text)
         length += len(span_text)
+        # `[ Berlin ](city)`: the spaces stay in the text, not in the entity, whose value
+        # ' Berlin ' no prediction would ever match
+        entity_start = start + len(span_text) - len(span_text.lstrip())
+        entity_end = length - (len(span_text) - len(span_text.rstrip()))
+        span_text = span_text.strip()
         for spec in specs:
             unknown = sorted(set(spec) - set(ANNOTATION_KEYS))
             if unknown:
@@ -147,8 +152,8 @@ def parse_annotated_text(
             entities.append(
                 Entity(
                     entity=entity.strip(),
-                    start=start,
-                    end=length,
+                    start=entity_start,
+                    end=entity_end,
                     value=value,
                     role=spec.get("role"),
                     group=None if spec.get("group") is None else str(spec.get("group")),

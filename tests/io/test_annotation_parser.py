@@ -64,6 +64,15 @@ def test_unicode_offsets_are_in_characters() -> None:
     assert entities[0].start == 7
 
 
+def test_spaces_inside_the_brackets_stay_in_the_text_not_in_the_entity() -> None:
+    # the entity's value was ' Berlin ', which no prediction matches: `test nlu` scored
+    # every right answer as wrong
+    text, entities = parse_annotated_text("fly to [ Berlin ](city) and [ New  York](city:NYC)")
+    assert text == "fly to  Berlin  and  New  York"
+    assert [(text[e.start : e.end], e.value) for e in entities] == [
+        ("Berlin", "Berlin"), ("New  York", "NYC")]
+
+
 def test_plain_square_brackets_stay_text() -> None:
     text, entities = parse_annotated_text("see [1] and [note] here")
     assert text == "see [1] and [note] here"
