@@ -106,6 +106,7 @@ INTENT_UNKNOWN_ENTITY = "DFL141"
 RULE_USER_TURNS = "DFL142"
 PAIR_FILE = "DFL143"
 GENERATE_WITHOUT_GENERATOR = "DFL144"
+SINGLE_INTENT = "DFL145"
 #: a component setting problem, as ComponentConfigError reports it
 COMPONENT_SETTING = ComponentConfigError.code
 
@@ -724,6 +725,39 @@ def check_intents_without_examples(project: Project) -> list[Problem]:
             )
         )
     return problems
+
+
+def check_single_intent(project: Project) -> list[Problem]:
+    """NLU data of one intent gives an intent classifier nothing to tell apart: it answers
+    every message with that intent, confidence 1.0 (Rasa skips training it then)."""
+    intents = project.nlu.intents
+    if len(intents) != 1 or not _trains_an_intent_classifier(project):
+        return []
+    first = next(e for e in project.nlu.examples if e.base_intent == intents[0])
+    return [_warning(
+        _where(first.position, fallback=str(project.root / "data")),
+        f"the NLU data has one intent, '{intents[0]}': the intent classifier learns nothing "
+        "to tell apart and gives it to every message with confidence 1.0",
+        "add examples of the other things users say (an `out_of_scope` intent is enough)",
+        SINGLE_INTENT)]
+
+
+def _trains_an_intent_classifier(project: Project) -> bool:
+    """Whether config.yml's pipeline (or the default one, when it names none) has an
+    intent classifier besides the FallbackClassifier."""
+    from dialogflowlite.components.nlu.rasa_compat import translate_pipeline
+    from dialogflowlite.plugins.registry import get_registry
+
+    if not project.config.pipeline:
+        return True
+    try:
+        components = translate_pipeline(project.config.pipeline,
+                                        language=project.config.language, quiet=True)
+        kinds = [(c.name, get_registry().get(c.name).kind) for c in components]
+    except DialogflowLiteError:
+        return False  # check_components reports it
+    return any(kind == "intent_classifier" and name != "FallbackClassifier"
+               for name, kind in kinds)
 
 
 def check_retrieval_responses(project: Project) -> list[Problem]:
@@ -1916,6 +1950,7 @@ CHECKS: tuple[Check, ...] = (
     check_duplicate_examples,
     check_nlu_intents_in_domain,
     check_intents_without_examples,
+    check_single_intent,
     check_retrieval_responses,
     check_regexes,
     check_synonyms,

@@ -866,6 +866,10 @@ def test_unknown_component_at_its_config_line(project, register_plugin) -> None:
     (["WhitespaceTokenizer", "FallbackClassifier", "DIETClassifier"], 5,
      "ScratchTransformerClassifier comes after FallbackClassifier, which must follow every "
      "intent classifier"),
+    # it trained, and every message became nlu_fallback
+    (["WhitespaceTokenizer", "FallbackClassifier"], 4,
+     "FallbackClassifier has no intent classifier before it, so every message would become "
+     "nlu_fallback"),
 ])
 def test_a_pipeline_order_that_training_refuses_is_an_error(project, pipeline: list[str],
                                                             line: int, message: str) -> None:
@@ -1704,3 +1708,18 @@ def test_a_rule_with_two_user_turns_is_an_error_while_rules_are_restricted(proje
     assert where(problem, root)[0] == "data/rules.yml"
     free = project(rules=TWO_TURN_RULE, config=config + "    restrict_rules: false\n")
     assert problems(free, "DFL142") == []
+
+
+def test_nlu_data_of_one_intent_is_a_warning(project) -> None:
+    one = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello\n'
+    # it trained, and the classifier answered every message with greet at 1.0
+    root = project(nlu=one, config="language: en\npipeline:\n  - name: WhitespaceTokenizer\n"
+                                   "  - name: DIETClassifier\n")
+    [problem] = problems(root, "DFL145")
+    assert problem.severity == "warning"
+    assert problem.message.startswith("the NLU data has one intent, 'greet'")
+    assert where(problem, root) == ("data/nlu.yml", 5)  # its first example
+    # no intent classifier to mislead
+    root = project(nlu=one, config="language: en\npipeline:\n  - name: WhitespaceTokenizer\n"
+                                   "  - name: RegexEntityExtractor\n", name="entities")
+    assert problems(root, "DFL145") == []

@@ -158,6 +158,18 @@ def check_pipeline(specs: Sequence[ComponentConfig], classes: Sequence[type]) ->
                     hint=f"move {fallback} to the end of the pipeline",
                 )
             if spec.name == "FallbackClassifier":
+                if "intent" not in provided and not any(
+                        later.kind == "intent_classifier" and later is not cls
+                        for later in classes):
+                    # it would send every message to nlu_fallback (Rasa refuses it too)
+                    classifiers = sorted(p for p in _providers("intent") if p != spec.name)
+                    raise ConfigError(
+                        f"{spec.name} has no intent classifier before it, so every message "
+                        "would become nlu_fallback",
+                        position=spec.position,
+                        hint=f"add {' or '.join(classifiers)} before it"
+                        if classifiers else "add an intent classifier before it",
+                    )
                 fallback = spec.name
         provided.update(cls.provides)
 
