@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import (
+    DialogflowLiteError,
     ModelLoadError,
     ProjectError,
     ProjectNotFoundError,
@@ -674,6 +675,7 @@ def load_nlu_data(path: str | Path) -> TrainingData:
     log = ProblemLog()
     reader = NluReader(log)
     older = TrainingData()
+    read = 0
     for file in files:
         kind = old_training_data_format(file)
         if kind == MARKDOWN_NLU:
@@ -682,11 +684,38 @@ def load_nlu_data(path: str | Path) -> TrainingData:
             older = older.merge(read_json_nlu(file, log, file.parent))
         elif file.suffix in (".yml", ".yaml"):
             data = read_yaml_file(file)
-            if isinstance(data, dict) and "nlu" in data:
-                reader.read(file, data, data["nlu"])
+            if not (isinstance(data, dict) and "nlu" in data):
+                continue
+            reader.read(file, data, data["nlu"])
+        else:
+            continue
+        read += 1
     if log.errors:
         raise ProjectValidationError(log.problems)
+    if not read:
+        # a domain or a model given with --nlu was "no labelled messages", naming neither
+        raise ProjectNotFoundError(
+            f"{source} holds no NLU data" + ("" if source.is_dir() else
+                                              f" ({_what_file_holds(source)})"),
+            hint="pass an NLU file (YAML with `nlu:`, or Rasa's Markdown or JSON NLU) or a "
+                 "folder of them with --nlu")
     return reader.data.merge(older)
+
+
+def _what_file_holds(path: Path) -> str:
+    """What a file given as NLU data holds instead, in words."""
+    from dialogflowlite.io.yaml import read_yaml_file
+
+    if path.suffix not in (".yml", ".yaml"):
+        return "it is no YAML, Markdown or JSON NLU file"
+    try:
+        data = read_yaml_file(path)
+    except DialogflowLiteError:
+        return "it cannot be read as YAML"
+    if isinstance(data, dict) and data:
+        keys = ", ".join(f"`{key}:`" for key in list(data)[:4])
+        return f"its sections are {keys}, not `nlu:`"
+    return "it has no `nlu:` section"
 
 
 def nlu_data_from_yaml(text: str, name: str = "request body") -> TrainingData:
@@ -761,6 +790,20 @@ def run_nlu_test(
     return result
 
 
+def _warn_about_unknown_intents(test_data: TrainingData, trained: list[str] | None,
+                                model_file: Path) -> None:
+    """A warning naming the test data's intents the model never learnt: each of their
+    messages counts as an error, which a report alone does not say why."""
+    if not trained:
+        return  # an NLU-less model, or one saved before its intents were recorded
+    unknown = sorted(set(test_data.intents) - set(trained))
+    if unknown:
+        logger.warning("the test data has intent(s) %s, which model %s did not learn: each of "
+                       "their %d messages counts as wrong", ", ".join(map(repr, unknown)),
+                       model_file.name,
+                       sum(1 for m in test_data.examples if m.base_intent in unknown))
+
+
 def _evaluate_model(
     root: Path, model_path: str | Path | None, nlu_file: str | Path | None, batch_size: int
 ) -> NluEvaluation:
@@ -786,5 +829,7 @@ def _evaluate_model(
         )
     with open_model(model_file) as archive:
         pipeline = NluPipeline.load(archive)
+        trained = (archive.manifest.sections.get("nlu") or {}).get("intents")
+    _warn_about_unknown_intents(test_data, trained, model_file)
     logger.info("evaluating %s on %d messages", model_file, len(test_data.examples))
     return evaluate_nlu(pipeline, test_data, batch_size=batch_size)

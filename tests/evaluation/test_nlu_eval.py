@@ -418,3 +418,32 @@ def test_confusion_matrix_rows_are_expected_labels() -> None:
     labels, matrix = confusion_matrix(["a", "a", "b", "b"], ["a", "b", "b", "c"])
     assert labels == ["a", "b", "c"]
     assert matrix == [[1, 1, 0], [0, 1, 1], [0, 0, 0]]
+
+
+def test_a_file_that_holds_no_nlu_data_is_named(tmp_path: Path) -> None:
+    from dialogflowlite.evaluation.nlu import load_nlu_data
+
+    domain = tmp_path / "domain.yml"
+    domain.write_text('version: "3.1"\nintents: [greet]\nresponses: {}\n', encoding="utf-8")
+    model = tmp_path / "model.tar"
+    model.write_bytes(b"\0" * 10)
+    # each was "the test data has no labelled messages", naming neither
+    with pytest.raises(ProjectNotFoundError) as info:
+        load_nlu_data(domain)
+    assert info.value.message == (f"{domain} holds no NLU data (its sections are `version:`, "
+                                  "`intents:`, `responses:`, not `nlu:`)")
+    with pytest.raises(ProjectNotFoundError, match="it is no YAML, Markdown or JSON NLU file"):
+        load_nlu_data(model)
+    (tmp_path / "nlu.yml").write_text('version: "3.1"\nnlu: []\n', encoding="utf-8")
+    assert load_nlu_data(tmp_path).examples == []  # a folder with an (empty) NLU file
+
+
+def test_intents_the_model_did_not_learn_are_named(caplog) -> None:
+    from dialogflowlite.evaluation.nlu import _warn_about_unknown_intents
+
+    data = TrainingData([Message("hi", intent="greet"), Message("a pizza", intent="order"),
+                         Message("two pizzas", intent="order")])
+    with caplog.at_level("WARNING"):
+        _warn_about_unknown_intents(data, ["greet", "bye"], Path("models/m.tar"))
+    assert ("the test data has intent(s) 'order', which model m.tar did not learn: each of "
+            "their 2 messages counts as wrong") in caplog.text
