@@ -60,10 +60,19 @@ def component_fingerprints(pipeline: NluPipeline, data_hash: str, context: NluCo
     result = []
     for key, component in zip(pipeline.keys, pipeline.components, strict=True):
         chain.append((key, component_identity(type(component)), component.config))
-        result.append(
-            fingerprint("nlu-component", data_hash, context.seed, context.quantize, chain)
-        )
+        # not `--quantize`: the weights are saved in full precision either way, and int8
+        # is a flag of the saved settings (see reused_config); it retrained every component
+        result.append(fingerprint("nlu-component", data_hash, context.seed, chain))
     return result
+
+
+def reused_config(component: Any, context: NluContext) -> dict[str, Any]:
+    """The settings a reused component is saved with: config.yml's, with the int8 flag
+    that ``train --quantize`` sets on a component that has one (as training sets it)."""
+    config = dict(component.config)
+    if context.quantize and "quantize" in config:
+        config["quantize"] = True
+    return config
 
 
 def _reusable(context: TrainingContext, key: str, expected: str) -> bool:
@@ -114,7 +123,7 @@ def train_pipeline(
     for index, (key, expected) in enumerate(zip(keys, prints, strict=True)):
         component = pipeline.components[index]
         if index < first_stale:
-            if not context.reuse(key, expected):
+            if not context.reuse(key, expected, config=reused_config(component, settings)):
                 raise TrainingError(
                     f"could not copy {key} from the previous model",
                     hint="retrain everything with --force",

@@ -259,3 +259,36 @@ def test_shell_on_an_nlu_only_model_shows_parse_results(tiny_classifier, write_p
     assert parsed["text"] == "two pizzas please"
     assert parsed["intent"]["name"] == "order"
     assert [e["value"] for e in parsed["entities"]] == ["pizza"]
+
+
+def test_train_quantize_flags_int8_without_training_again(register_plugin,
+                                                          write_project) -> None:
+    from typing import Any, ClassVar
+
+    from tiny_nlu import TinyClassifier, TinyPlugin
+
+    class Quantizable(TinyClassifier):
+        """A tiny classifier with an int8 flag, set by training as the transformers set it."""
+
+        defaults: ClassVar[dict[str, Any]] = {**TinyClassifier.defaults, "quantize": False}
+
+        def train(self, training_data, context) -> None:
+            super().train(training_data, context)
+            if context.quantize:
+                self.config["quantize"] = True
+
+    Quantizable.name = "TinyClassifier"
+    register_plugin(TinyPlugin(Quantizable), "tiny-nlu")
+    root = write(write_project)
+    first = nlu_train(root)
+    # --quantize retrained every component, the tokenizer too, for a flag of the settings
+    quantized = nlu_train(root, quantize=True)
+    assert (quantized.trained, quantized.reused) == ([], KEYS)
+    assert quantized.model_path != first.model_path
+    with open_model(quantized.model_path) as archive:
+        assert archive.manifest.component(KEYS[2]).config["quantize"] is True
+        assert "quantize" not in archive.manifest.component(KEYS[0]).config
+    plain = nlu_train(root)
+    assert (plain.trained, plain.reused) == ([], KEYS)
+    with open_model(plain.model_path) as archive:
+        assert archive.manifest.component(KEYS[2]).config["quantize"] is False
