@@ -45,6 +45,13 @@ def test_a_run_time_setting_changed_reuses_the_generator_with_the_new_value(tmp_
         assert (generator.decoding.beam_size, generator.decoding.max_length) == (2, 20)
     finally:
         agent.close()
+    # `train --quantize` flags int8 on the reused generator, as training would
+    quantized = train(root, sections=("generation",),
+                      options=TrainOptions(progress=False, quantize=True))
+    assert quantized.reused == ["generation/0_NeuralResponseGenerator"]
+    with open_model(quantized.model_path) as archive:
+        [record] = archive.manifest.components
+        assert record.config["quantize"] is True
     # a setting that shapes what training makes still retrains
     (root / "config.yml").write_text(config_yaml(epochs=2, threshold=-0.5), encoding="utf-8")
     assert train(root, sections=("generation",), options=options).reused == []
