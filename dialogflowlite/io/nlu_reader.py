@@ -129,6 +129,13 @@ class NluReader:
                     "around a single `/`", "write it as `faq/ask_hours`")
                 continue
             examples = self._examples(file, item, kind, name)
+            if not examples and item.get("examples") is not None:
+                # an `examples: |` left empty: the intent, synonym or lookup was read as
+                # having none, without a word (a missing `examples:` is an error)
+                self.log.warning(
+                    value_position(file, item, "examples"),
+                    f"nlu {kind} '{name}' has an empty `examples:`, so it adds nothing",
+                    "write one `- example` per line under `examples: |`, or remove the item")
             if kind == "intent":
                 metadata = to_plain(item.get("metadata")) or {}
                 self._intent(name, examples, metadata)

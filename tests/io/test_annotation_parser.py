@@ -162,3 +162,27 @@ def test_examples_written_as_a_list_of_texts_point_at_the_text(write_project) ->
     line = (root / "data/nlu.yml").read_text(encoding="utf-8").splitlines()[6]
     assert problem.position.line == 7
     assert problem.position.col == line.index("(") + 1
+
+
+def test_an_empty_examples_block_is_a_warning_at_its_line(write_project) -> None:
+    root = write_project(
+        domain='version: "3.1"\nintents: [greet, bye]\n',
+        nlu="""
+        version: "3.1"
+        nlu:
+          - intent: greet
+            examples: |
+              - hi
+          - intent: bye
+            examples: |
+          - synonym: New York
+            examples: ""
+        """,
+    )
+    project = load_project(root, strict=False)
+    # each was read as having no examples, without a word (a missing `examples:` is an error)
+    found = [(p.severity, p.message, p.position.line) for p in project.problems]
+    assert found == [
+        ("warning", "nlu intent 'bye' has an empty `examples:`, so it adds nothing", 7),
+        ("warning", "nlu synonym 'New York' has an empty `examples:`, so it adds nothing", 9),
+    ]
