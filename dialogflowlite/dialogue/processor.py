@@ -592,9 +592,25 @@ class MessageProcessor:
             tracker.update_with_events([SlotSet(name=SESSION_START_METADATA_SLOT,
                                                 value=metadata)])
         try:
+            before = len(tracker.events)
             await self._run_action(tracker, context, Prediction(ACTION_SESSION_START, 1.0))
+            if not any(isinstance(e, SessionStarted) for e in tracker.events[before:]):
+                await self._stand_in_for_session_start(tracker, context)
         finally:
             context.metadata.pop(SESSION_METADATA_KEY, None)
+
+    async def _stand_in_for_session_start(self, tracker: DialogueStateTracker,
+                                          context: ActionContext) -> None:
+        """The default session start's events, after a custom ``action_session_start``
+        that gave no ``session_started`` (it failed: no action server, an error there).
+        Without them the conversation did not listen before the message, and the policies
+        answered the first message of every conversation with silence."""
+        from dialogflowlite.dialogue.default_actions import ActionSessionStart
+
+        logger.warning("conversation %r: action_session_start gave no session_started event, "
+                       "so the default session start stands in (a custom one must return "
+                       "session_started and action_listen, as in Rasa)", tracker.sender_id)
+        tracker.update_with_events(await ActionSessionStart().run(tracker, context))
 
     async def _extract_slots(self, tracker: DialogueStateTracker,
                              context: ActionContext) -> None:

@@ -159,6 +159,19 @@ def test_a_custom_session_start_reads_the_new_sessions_metadata(bot) -> None:
     assert texts(result)[0] == "locale fr"
 
 
+def test_a_custom_session_start_that_fails_loses_no_first_message(bot, caplog) -> None:
+    # no action server: the custom action fails. The conversation did not listen before
+    # the message, and the policies answered the first message of each one with silence
+    domain = DOMAIN.format(expiry=60, carry="true") + "actions: [action_session_start]\n"
+    processor = bot(domain, simple_rules({"greet": ["utter_greet"]}))
+    with caplog.at_level("WARNING"):
+        result = say(processor, "/greet")
+    assert texts(result) == ["Hello None"]
+    names = [type(e).__name__ for e in result.events[:4]]
+    assert names == ["ActionExecuted", "SessionStarted", "ActionExecuted", "UserUttered"]
+    assert "action_session_start gave no session_started event" in caplog.text
+
+
 class SessionStartSettingHome:
     """A custom ``action_session_start`` that sets a slot each session needs."""
 
