@@ -107,6 +107,7 @@ RULE_USER_TURNS = "DFL142"
 PAIR_FILE = "DFL143"
 GENERATE_WITHOUT_GENERATOR = "DFL144"
 SINGLE_INTENT = "DFL145"
+BUTTON_PAYLOAD = "DFL146"
 #: a component setting problem, as ComponentConfigError reports it
 COMPONENT_SETTING = ComponentConfigError.code
 
@@ -1313,7 +1314,10 @@ def _button_entity_values(domain: Domain) -> dict[str, list[Any] | None]:
     """Entity values that response buttons send that are not text
     (``payload: '/inform{{"count": 2}}'``), per entity; None for an entity whose value an
     unquoted placeholder writes there (``{"count": {count}}``: it may be anything)."""
-    from dialogflowlite.components.nlu.intent_shortcut import parse_intent_shortcut
+    from dialogflowlite.components.nlu.intent_shortcut import (
+        parse_intent_shortcut,
+        shortcut_entities_problem,
+    )
 
     found: dict[str, list[Any] | None] = {}
     for response in domain.responses.values():
@@ -1330,12 +1334,42 @@ def _button_entity_values(domain: Domain) -> dict[str, list[Any] | None]:
                     for entity in re.findall(r'"([^"]+)"\s*:', written):
                         found[entity] = None
                     continue
+                if shortcut_entities_problem(written):
+                    continue  # check_button_payloads reports it (parsing would log it)
                 message = parse_intent_shortcut(written)
                 for entity in message.entities if message is not None else ():
                     known = found.setdefault(entity.entity, [])
                     if known is not None and not isinstance(entity.value, str):
                         known.append(entity.value)
     return found
+
+
+def check_button_payloads(project: Project) -> list[Problem]:
+    """A response button's ``/intent{...}`` payload whose entities do not read (their
+    JSON is broken, or text follows it: ``/inform{"a": "b"}'``): the button sends the
+    intent without them. Only a log line said so, at every message, with no file."""
+    from dialogflowlite.components.nlu.intent_shortcut import shortcut_entities_problem
+
+    problems = []
+    for name, response in project.domain.responses.items():
+        for variation in response.variations:
+            groups = [variation.get("buttons"), variation.get("quick_replies")]
+            for button in (b for group in groups if isinstance(group, list) for b in group):
+                payload = button.get("payload") if isinstance(button, dict) else None
+                if not isinstance(payload, str) or not payload.startswith("/"):
+                    continue
+                written = payload.replace("{{", "{").replace("}}", "}")
+                if PLACEHOLDER_IN_PAYLOAD.search(QUOTED_PLACEHOLDER.sub('"text"', written)):
+                    continue  # filled from slots when sent
+                problem = shortcut_entities_problem(written)
+                if problem:
+                    problems.append(_warning(
+                        _where(response.position, project.domain.position,
+                               fallback=_domain_file(project)),
+                        f"response '{name}' has a button payload {payload!r}: {problem}",
+                        'write it as /intent{"entity": "value"} with nothing after the JSON',
+                        BUTTON_PAYLOAD))
+    return problems
 
 
 #: a ``{slot}`` placeholder left in a button payload once ``{{``/``}}`` are read
@@ -1965,6 +1999,7 @@ CHECKS: tuple[Check, ...] = (
     check_unused_intents,
     check_duplicate_story_names,
     check_response_conditions,
+    check_button_payloads,
     check_checkpoints,
     check_contradicting_stories,
     check_components,

@@ -1723,3 +1723,27 @@ def test_nlu_data_of_one_intent_is_a_warning(project) -> None:
     root = project(nlu=one, config="language: en\npipeline:\n  - name: WhitespaceTokenizer\n"
                                    "  - name: RegexEntityExtractor\n", name="entities")
     assert problems(root, "DFL145") == []
+
+
+def test_a_button_payload_whose_entities_do_not_read_is_a_warning(project, caplog) -> None:
+    domain = DOMAIN.replace("responses:", """responses:
+  utter_choose:
+    - text: which?
+      buttons:
+        - title: deposit
+          payload: /inform{"search_type":"deposit"}'
+        - title: broken
+          payload: /inform{"search_type":}
+        - title: fine
+          payload: /inform{"search_type":"{kind}"}""", 1)
+    root = project(domain=domain)
+    with caplog.at_level("WARNING"):
+        found = problems(root, "DFL146")
+    # only a log line said so, without a file, at every message
+    start = "response 'utter_choose' has a button payload "
+    assert [p.message for p in found] == [
+        start + repr('/inform{"search_type":"deposit"}\'') + ": the text \"'\" after the "
+        "entities' JSON is not understood and left out",
+        start + repr('/inform{"search_type":}') + ": its entities are not valid JSON "
+        "(Expecting value), so they are left out"]
+    assert "not understood; continuing" not in caplog.text

@@ -77,6 +77,24 @@ def is_intent_shortcut(text: str) -> bool:
     return _SHORTCUT.match(text.strip()) is not None
 
 
+def shortcut_entities_problem(text: str) -> str | None:
+    """What is wrong with the entities of ``/intent{...}`` text (their JSON does not read,
+    or text follows it), in words; None when nothing is, or ``text`` is no shortcut.
+    ``data validate`` reports it for response buttons; parsing logs it."""
+    match = _SHORTCUT.match(text.strip())
+    raw = match.group("entities") if match else None
+    if not raw:
+        return None
+    try:
+        _, length = json.JSONDecoder().raw_decode(raw)
+    except json.JSONDecodeError as e:
+        return f"its entities are not valid JSON ({e.msg}), so they are left out"
+    rest = raw[length:].strip()
+    if rest:
+        return f"the text {rest!r} after the entities' JSON is not understood and left out"
+    return None
+
+
 def _entities(raw: str, start: int, text: str) -> list[Entity]:
     """The entities written in ``raw`` (the text from the ``{`` or ``[`` on), which
     starts at ``start`` of ``text``; each spans the JSON value, as in Rasa."""
