@@ -228,9 +228,12 @@ class Agent:
         logger.warning(
             "%d custom action(s) of the domain cannot run: no action server is configured "
             "(action_endpoint in endpoints.yml) and no plugin registers them in-process: %s. "
-            "A conversation that reaches one goes on without its events; start the action "
-            "server with `dialogflowlite run actions` and set `action_endpoint: {url: "
-            "http://localhost:5055/webhook}` in endpoints.yml", len(missing), shown)
+            "A conversation that reaches one goes on without its events. Run the project's "
+            "actions.py on rasa-sdk's action server (`dialogflowlite run actions`, or `python "
+            "-m rasa_sdk --actions actions` where rasa-sdk is installed) and set "
+            "`action_endpoint: {url: http://localhost:5055/webhook}` in endpoints.yml, or "
+            "register the actions in-process from a plugin (dfl_register_actions, "
+            "docs/dialogue.md)", len(missing), shown)
 
     # ------------------------------------------------------------ stores
 

@@ -159,6 +159,8 @@ def test_custom_actions_that_cannot_run_are_named_once_loaded(
         Agent.load(model).warn_about_unreachable_actions()
     assert "1 custom action(s) of the domain cannot run" in caplog.text
     assert "action_check_city" in caplog.text and "run actions" in caplog.text
+    # the in-process way was named only in later errors
+    assert "dfl_register_actions" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="dialogflowlite.agent"):
         Agent.load(model, action_endpoint="http://127.0.0.1:1/webhook") \
