@@ -202,26 +202,49 @@ def show_progress(wanted: bool) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+#: seconds between the progress lines logged where stderr is no terminal
+LOG_EVERY = 60.0
+
+
 class _Progress:
-    """A tqdm bar (total steps, ETA) with loss, accuracy and held-out score, or nothing."""
+    """A tqdm bar (total steps, ETA) with loss, accuracy and held-out score; where stderr
+    is no terminal (a log file, a container, CI), a log line a minute instead, so a long
+    training is not silent for minutes; or nothing, when no progress is wanted."""
 
     def __init__(self, total: int, config: LoopConfig) -> None:
         self.bar = None
+        self.total, self.steps = total, 0
+        self.description = config.description
+        self.started = self.logged = time.monotonic()
+        self.log_lines = config.progress and not os.environ.get("DFL_NO_PROGRESS")
         if show_progress(config.progress):
             from tqdm.auto import tqdm
 
             self.bar = tqdm(
                 total=total, desc=config.description, unit="step", dynamic_ncols=True, leave=True
             )
+            self.log_lines = False
         self.values: dict[str, str] = {}
 
     def update(self, **values: float | None) -> None:
         for key, value in values.items():
             if value is not None:
                 self.values[key] = f"{value:.4f}" if key == "loss" else f"{value:.3f}"
+        self.steps += 1
         if self.bar is not None:
             self.bar.set_postfix(self.values, refresh=False)
             self.bar.update(1)
+        elif self.log_lines and time.monotonic() - self.logged >= LOG_EVERY:
+            self._log_line()
+
+    def _log_line(self) -> None:
+        now = time.monotonic()
+        self.logged = now
+        left = (now - self.started) / self.steps * max(0, self.total - self.steps)
+        shown = ", ".join(f"{key} {value}" for key, value in self.values.items())
+        logger.info("%s: step %d of %d (%.0f%%)%s, about %s left", self.description,
+                    self.steps, self.total, 100 * self.steps / max(1, self.total),
+                    f", {shown}" if shown else "", _duration(left))
 
     def note(self, **values: float) -> None:
         for key, value in values.items():
@@ -232,6 +255,12 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    """``2 min 5 s``, ``40 s``: a duration as a person reads it."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
 def fit(
