@@ -243,7 +243,8 @@ def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
     with tempfile.TemporaryDirectory(prefix="dfl-test-nlu-") as staging:
         result = _nlu_result(root, model=model, nlu=nlu, staging=Path(staging),
                              cross_validation=cross_validation, folds=folds, config=config)
-        leave_out = (() if errors else _nlu_error_files()) + (() if plots else _plot_files())
+        leave_out = (() if errors else _nlu_error_files(Path(staging))) + \
+            (() if plots else _plot_files())
         written = _publish(Path(staging), output, leave_out=leave_out)
     if successes:
         written += _write_successes(result, output)
@@ -314,10 +315,11 @@ def nlu_comparison_test(project_dir: str | Path, configs: Sequence[Path], *,
     return 0
 
 
-def _nlu_error_files() -> tuple[str, ...]:
-    from dialogflowlite.evaluation.nlu import ENTITY_ERRORS, INTENT_ERRORS, RESPONSE_ERRORS
+def _nlu_error_files(staging: Path) -> tuple[str, ...]:
+    """The error lists among the files written into ``staging`` (each extractor's too)."""
+    from dialogflowlite.evaluation.nlu import EXTRACTOR_ERRORS_SUFFIX
 
-    return (INTENT_ERRORS, ENTITY_ERRORS, RESPONSE_ERRORS)
+    return tuple(f.name for f in staging.iterdir() if f.name.endswith(EXTRACTOR_ERRORS_SUFFIX))
 
 
 def _write_successes(result: NluEvaluation | CrossValidationResult,

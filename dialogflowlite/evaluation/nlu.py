@@ -71,6 +71,9 @@ ENTITY_REPORT = "entity_report.json"
 ENTITY_ERRORS = "entity_errors.json"
 RESPONSE_REPORT = "response_selection_report.json"
 RESPONSE_ERRORS = "response_selection_errors.json"
+#: ``<extractor>_errors.json``: one extractor's wrong messages, beside
+#: ``<extractor>_report.json``, when several extractors predicted entities
+EXTRACTOR_ERRORS_SUFFIX = "_errors.json"
 CONFUSION_MATRIX = "intent_confusion_matrix.png"
 HISTOGRAM = "intent_histogram.png"
 RESPONSE_CONFUSION_MATRIX = "response_selection_confusion_matrix.png"
@@ -321,28 +324,7 @@ class NluEvaluation:
             "entity_evaluation": {},
             "response_selection_evaluation": None,
         }
-        extractors = sorted({e.extractor or "unknown" for r in self.records
-                             for e in r.predicted_entities})
-        for extractor in extractors:
-            predicted = [[e for e in r.predicted_entities if (e.extractor or "unknown")
-                          == extractor] for r in self.records]
-            gold = [_spans(r.entities) for r in self.records]
-            guesses = [_spans(p) for p in predicted]
-            report = span_report(gold, guesses)
-            result["entity_evaluation"][extractor] = {
-                "report": report,
-                "accuracy": sum(g == p for g, p in zip(gold, guesses, strict=True))
-                / max(1, len(gold)),
-                "f1_score": report["micro avg"]["f1-score"],
-                "precision": report["micro avg"]["precision"],
-                "errors": [
-                    {"text": r.text,
-                     "entities": [_entity_json(e, r.text) for e in r.entities],
-                     "predicted_entities": [_entity_json(e, r.text) for e in mine]}
-                    for r, mine, g, p in zip(self.records, predicted, gold, guesses, strict=True)
-                    if g != p
-                ],
-            }
+        result["entity_evaluation"] = self.extractor_evaluations()
         if self.response_selection_report is not None:
             selection = self.response_selection_report
             result["response_selection_evaluation"] = {
@@ -361,6 +343,35 @@ class NluEvaluation:
         return result
 
     # ------------------------------------------------------------ output
+
+    def extractor_evaluations(self) -> dict[str, dict[str, Any]]:
+        """Each entity extractor's spans scored alone, as Rasa scores them: its report,
+        ``accuracy`` (the share of messages whose spans from that extractor are exactly
+        the annotated ones), micro F1 and precision, and its errors."""
+        evaluations: dict[str, dict[str, Any]] = {}
+        extractors = sorted({e.extractor or "unknown" for r in self.records
+                             for e in r.predicted_entities})
+        gold = [_spans(r.entities) for r in self.records]
+        for extractor in extractors:
+            predicted = [[e for e in r.predicted_entities if (e.extractor or "unknown")
+                          == extractor] for r in self.records]
+            guesses = [_spans(p) for p in predicted]
+            report = span_report(gold, guesses)
+            evaluations[extractor] = {
+                "report": report,
+                "accuracy": sum(g == p for g, p in zip(gold, guesses, strict=True))
+                / max(1, len(gold)),
+                "f1_score": report["micro avg"]["f1-score"],
+                "precision": report["micro avg"]["precision"],
+                "errors": [
+                    {"text": r.text,
+                     "entities": [_entity_json(e, r.text) for e in r.entities],
+                     "predicted_entities": [_entity_json(e, r.text) for e in mine]}
+                    for r, mine, g, p in zip(self.records, predicted, gold, guesses, strict=True)
+                    if g != p
+                ],
+            }
+        return evaluations
 
     def write(self, output_dir: str | Path, *, plots: bool = True) -> list[Path]:
         """Write the reports, error lists and (unless not ``plots``) plots into
@@ -381,6 +392,14 @@ class NluEvaluation:
         if self.response_selection_report is not None:
             written.append(write_json(folder / RESPONSE_REPORT, self.response_selection_report))
             written.append(write_json(folder / RESPONSE_ERRORS, self.response_selection_errors()))
+        extractors = self.extractor_evaluations()
+        if len(extractors) > 1:
+            # the pooled report counts one extractor's span against another's (a regex's
+            # `city` beside the classifier's `city#role=from`); as Rasa, each alone too
+            for name, evaluation in extractors.items():
+                written.append(write_json(folder / f"{name}_report.json", evaluation["report"]))
+                written.append(write_json(folder / f"{name}{EXTRACTOR_ERRORS_SUFFIX}",
+                                          evaluation["errors"]))
         if not plots:
             return written
         labels, matrix = confusion_matrix(

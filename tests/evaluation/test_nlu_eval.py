@@ -447,3 +447,31 @@ def test_intents_the_model_did_not_learn_are_named(caplog) -> None:
         _warn_about_unknown_intents(data, ["greet", "bye"], Path("models/m.tar"))
     assert ("the test data has intent(s) 'order', which model m.tar did not learn: each of "
             "their 2 messages counts as wrong") in caplog.text
+
+
+def test_several_extractors_get_a_report_each_beside_the_pooled_one(tmp_path: Path) -> None:
+    import json as json_module
+
+    from dialogflowlite.evaluation.nlu import NluEvaluation, PredictionRecord
+
+    text = "fly from Rome"
+    gold = [Entity("city", 9, 13, "Rome", role="from")]
+    record = PredictionRecord(
+        text, "fly", "fly", 0.9, gold,
+        [Entity("city", 9, 13, "Rome", role="from", extractor="DIETClassifier"),
+         Entity("city", 9, 13, "Rome", extractor="RegexEntityExtractor")])
+    written = {p.name for p in NluEvaluation([record]).write(tmp_path, plots=False)}
+    # the pooled report alone counted the regex's plain `city` against the classifier's
+    # right `city#role=from`, with nothing to tell the two apart
+    assert {"entity_report.json", "DIETClassifier_report.json",
+            "RegexEntityExtractor_report.json", "DIETClassifier_errors.json",
+            "RegexEntityExtractor_errors.json"} <= written
+    diet = json_module.loads((tmp_path / "DIETClassifier_report.json").read_text())
+    regex = json_module.loads((tmp_path / "RegexEntityExtractor_report.json").read_text())
+    assert diet["micro avg"]["f1-score"] == 1.0
+    assert regex["micro avg"]["f1-score"] == 0.0
+    assert json_module.loads((tmp_path / "DIETClassifier_errors.json").read_text()) == []
+    # one extractor: the pooled report is its report, and nothing more is written
+    single = PredictionRecord(text, "fly", "fly", 0.9, gold, gold)
+    assert not any(p.name.startswith("None") or p.name == "unknown_report.json"
+                   for p in NluEvaluation([single]).write(tmp_path / "one", plots=False))
