@@ -899,7 +899,7 @@ def check_mapping_intents(project: Project) -> list[Problem]:
                             _where(mapping.position, slot.position, fallback=_domain_file(project)),
                             f"a mapping of slot '{slot.name}' names intent '{intent}' that the "
                             "domain lacks, so that part of the mapping never applies",
-                            _suggest(intent, known, "use a declared intent"),
+                            _intent_hint(intent, known, domain),
                             MAPPING_UNKNOWN_INTENT,
                         )
                     )
@@ -911,8 +911,20 @@ def check_mapping_intents(project: Project) -> list[Problem]:
                            form.position, fallback=_domain_file(project)),
                     f"form '{form.name}' ignores intent '{intent}' that the domain lacks, so "
                     "that entry of its ignored_intents never applies",
-                    _suggest(intent, known, "use a declared intent"), MAPPING_UNKNOWN_INTENT))
+                    _intent_hint(intent, known, domain), MAPPING_UNKNOWN_INTENT))
     return problems
+
+
+def _intent_hint(intent: str, known: list[str], domain: Domain) -> str:
+    """The hint for an unknown intent of a mapping: a form or action of that name is
+    named as such (`cc_payment_form` got "did you mean 'transfer_money'?"), else the
+    closest intent."""
+    if intent in domain.forms:
+        return (f"'{intent}' is a form, not an intent: to apply while the form is active, "
+                f"write `conditions: [{{active_loop: {intent}}}]`")
+    if intent in domain.action_names:
+        return f"'{intent}' is an action, not an intent: name the intent the user sends"
+    return _suggest(intent, known, "use a declared intent")
 
 
 def check_mapping_conditions(project: Project) -> list[Problem]:

@@ -608,6 +608,15 @@ def test_slot_mapping_with_unknown_intent(project) -> None:
     assert where(problem, root) == ("domain.yml", 12)
 
 
+def test_a_mapping_naming_a_form_as_its_intent_says_it_is_a_form(project) -> None:
+    # financial_demo's `intent: [inform, cc_payment_form]`: the hint was a near intent
+    root = project(domain=DOMAIN.replace(
+        "        entity: city\n", "        entity: city\n        intent: city_form\n"))
+    [problem] = problems(root, "DFL126")
+    assert problem.hint == ("'city_form' is a form, not an intent: to apply while the form is "
+                            "active, write `conditions: [{active_loop: city_form}]`")
+
+
 def test_a_form_ignoring_an_unknown_intent_is_a_warning(project) -> None:
     root = project(domain=DOMAIN.replace(
         "  city_form:\n    required_slots:\n",
