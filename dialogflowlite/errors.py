@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialogflowlite.plugins.names import short_name
+
 
 @dataclass(frozen=True)
 class Position:
@@ -169,8 +171,6 @@ class PluginError(DialogflowLiteError):
         self.plugin = plugin
         self.hook = hook
         if plugin:
-            from dialogflowlite.plugins.manager import short_name
-
             plugin = short_name(plugin)  # `nlu`, as `dialogflowlite plugins` lists it
         where = " ".join(
             part for part in (f"plugin {plugin!r}" if plugin else "",

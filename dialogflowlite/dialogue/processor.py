@@ -594,7 +594,10 @@ class MessageProcessor:
         try:
             before = len(tracker.events)
             await self._run_action(tracker, context, Prediction(ACTION_SESSION_START, 1.0))
-            if not any(isinstance(e, SessionStarted) for e in tracker.events[before:]):
+            # only its own `action` event: it failed (a custom one that works but forgets
+            # session_started is left as it is, as Rasa leaves it)
+            if all(isinstance(e, ActionExecuted) and e.name == ACTION_SESSION_START
+                   for e in tracker.events[before:]):
                 await self._stand_in_for_session_start(tracker, context)
         finally:
             context.metadata.pop(SESSION_METADATA_KEY, None)
@@ -602,14 +605,13 @@ class MessageProcessor:
     async def _stand_in_for_session_start(self, tracker: DialogueStateTracker,
                                           context: ActionContext) -> None:
         """The default session start's events, after a custom ``action_session_start``
-        that gave no ``session_started`` (it failed: no action server, an error there).
+        that gave no events (it failed: no action server, an error there).
         Without them the conversation did not listen before the message, and the policies
         answered the first message of every conversation with silence."""
         from dialogflowlite.dialogue.default_actions import ActionSessionStart
 
-        logger.warning("conversation %r: action_session_start gave no session_started event, "
-                       "so the default session start stands in (a custom one must return "
-                       "session_started and action_listen, as in Rasa)", tracker.sender_id)
+        logger.warning("conversation %r: action_session_start gave no events, so the default "
+                       "session start stands in", tracker.sender_id)
         tracker.update_with_events(await ActionSessionStart().run(tracker, context))
 
     async def _extract_slots(self, tracker: DialogueStateTracker,

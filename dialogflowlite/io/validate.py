@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import (
-    ComponentConfigError,
     DialogflowLiteError,
     Position,
     Problem,
@@ -108,8 +107,11 @@ PAIR_FILE = "DFL143"
 GENERATE_WITHOUT_GENERATOR = "DFL144"
 SINGLE_INTENT = "DFL145"
 BUTTON_PAYLOAD = "DFL146"
-#: a component setting problem, as ComponentConfigError reports it
-COMPONENT_SETTING = ComponentConfigError.code
+GENERATOR_INPUT = "DFL147"
+#: problems of what only the response generator reads (its pair files, its blocklist
+#: file, its training pairs): training without the generator (`train nlu`) takes them as
+#: warnings
+GENERATION_ONLY_CODES = frozenset({PAIR_FILE, GENERATOR_INPUT})
 
 #: responses the default actions send when the domain has them
 DEFAULT_ACTION_RESPONSES = ("utter_default", "utter_restart", "utter_back", "utter_ask_rephrase")
@@ -529,7 +531,7 @@ def check_generator_inputs(project: Project) -> list[Problem]:
                 problems.append(_error(
                     where, f"{component.name}: blocklist_file {blocklist_file!r} is not a file "
                     f"({path})", "a relative path starts at the project folder",
-                    COMPONENT_SETTING))
+                    GENERATOR_INPUT))
         mode = settings.get("mode")
         if mode not in (*MODES, "both"):
             continue
@@ -544,7 +546,7 @@ def check_generator_inputs(project: Project) -> list[Problem]:
                 where, f"{component.name} has no training pairs for mode {mode}: no response "
                 "texts, stories with responses or pair files give it any",
                 "add responses, stories, or pair files under data/ (docs/responses.md)",
-                COMPONENT_SETTING))
+                GENERATOR_INPUT))
     return problems
 
 

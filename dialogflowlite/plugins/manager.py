@@ -27,11 +27,11 @@ import pluggy
 from dialogflowlite import PROJECT_NAME
 from dialogflowlite.errors import PluginError
 from dialogflowlite.plugins import hookspecs
+from dialogflowlite.plugins.names import short_name  # callers import it from here too
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = PROJECT_NAME
-BUILTIN_PREFIX = "dialogflowlite.plugins.builtin."
 
 #: built-in plugin modules, registered in this order
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -71,11 +71,6 @@ def disabled_plugins() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def short_name(plugin_name: str) -> str:
-    """``masking`` for the built-in ``dialogflowlite.plugins.builtin.masking``."""
-    if plugin_name.startswith(BUILTIN_PREFIX):
-        return plugin_name[len(BUILTIN_PREFIX) :]
-    return plugin_name
 
 
 class PluginManager(pluggy.PluginManager):

@@ -168,6 +168,7 @@ def class_for_model(record: ComponentRecord | None, name: str) -> type[Component
     and package it came from when this installation lacks it, or has it switched off."""
     from dialogflowlite.errors import DialogflowLiteError, ModelLoadError
     from dialogflowlite.plugins.manager import disabled_plugins
+    from dialogflowlite.plugins.names import BUILTIN_PREFIX
 
     try:
         return get_registry().get(name)
@@ -177,7 +178,7 @@ def class_for_model(record: ComponentRecord | None, name: str) -> type[Component
         origin = ""
         if plugin:
             origin = f" of plugin {plugin!r}" + (f" (package {package})" if package else "")
-        if plugin and plugin in disabled_plugins():
+        if plugin and {plugin, BUILTIN_PREFIX + plugin} & disabled_plugins():
             why = "which DFL_DISABLE_PLUGINS switches off"
             hint = f"remove {plugin} from DFL_DISABLE_PLUGINS, or retrain the model"
         else:

@@ -162,6 +162,15 @@ class TrainingContext:
             self._copy(key)
         return True
 
+    def reused_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The settings a reused component is saved with: ``config`` (config.yml's), with
+        the int8 flag that ``train --quantize`` sets on a component that has one, as its
+        training sets it (the weights are saved in full precision either way)."""
+        reused = dict(config)
+        if self.options.quantize and "quantize" in reused:
+            reused["quantize"] = True
+        return reused
+
     def copy_reused(self) -> None:
         """Copy the files of every reused component not copied yet into the new model."""
         for key in list(self._uncopied):
@@ -282,15 +291,19 @@ VALIDATION_MODES = ("errors", "warnings", "skip")
 
 def validated_project(project: str | Path | Project, mode: str = "errors",
                       max_history: int | None = None, *,
-                      reported: set[str] | None = None) -> Project:
+                      reported: set[str] | None = None,
+                      sections: Iterable[str] | None = None) -> Project:
     """The project, loaded if need be, after validation (warnings logged, errors raised).
 
     ``mode`` (:attr:`TrainOptions.validation`): ``warnings`` makes warnings
     stop training too; ``skip`` checks only that the files could be read.
     ``reported`` holds the warnings logged already (by an earlier call over
     the same data): those are not logged again, and the new ones are added.
+    ``sections``, the parts being trained: a problem of what only the response
+    generator reads (its pair files, its blocklist) is a warning when the
+    generator is not among them (``train nlu`` never reads them).
     """
-    from dialogflowlite.io.validate import validate_project
+    from dialogflowlite.io.validate import GENERATION_ONLY_CODES, validate_project
 
     if mode not in VALIDATION_MODES:
         raise TrainingError(f"unknown validation mode {mode!r}",
@@ -299,8 +312,12 @@ def validated_project(project: str | Path | Project, mode: str = "errors",
         project = load_project(project, strict=False)
     problems = list(project.problems)
     if mode != "skip":
-        problems += validate_project(project, include_loader_problems=False,
-                                     max_history=max_history)
+        found = validate_project(project, include_loader_problems=False,
+                                 max_history=max_history)
+        if sections is not None and "generation" not in sections:
+            found = [replace(p, severity="warning") if p.code in GENERATION_ONLY_CODES else p
+                     for p in found]
+        problems += found
     for problem in problems:
         if not problem.is_error and (reported is None or str(problem) not in reported):
             logger.warning("%s", problem)
@@ -377,7 +394,7 @@ def train(
     fixed_file = options.model_file
     sections = tuple(sections)
     project = validated_project(project, options.validation,
-                                options.validation_max_history)
+                                options.validation_max_history, sections=sections)
     models_dir = Path(output) if output is not None else project.root / "models"
     previous = _previous_model(models_dir, options)
     try:
@@ -614,9 +631,9 @@ def dry_run(
     (:func:`finetune_model_path`) or cannot be opened.
     """
     options = options or TrainOptions()
-    project = validated_project(project, options.validation,
-                                options.validation_max_history)
     sections = tuple(sections)
+    project = validated_project(project, options.validation,
+                                options.validation_max_history, sections=sections)
     prefix = _parts_prefix(sections)
     sections = sections_to_train(project, sections)
     models_dir = Path(output) if output is not None else project.root / "models"

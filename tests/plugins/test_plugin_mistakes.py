@@ -336,17 +336,18 @@ def test_a_policy_returning_no_prediction_is_named_and_left_out(caplog) -> None:
     assert [p.policy_name for p in found] == ["KeywordPolicy"]
     assert "policy DictPolicy returned dict, not a PolicyPrediction" in caplog.text
 
-    class NanPolicy(Keyword):
-        name: ClassVar[str] = "NanPolicy"
+    for odd in (float("nan"), "0.9", True, float("inf")):
+        class OddPolicy(Keyword):
+            name: ClassVar[str] = "OddPolicy"
 
-        def predict(self, tracker, domain):
-            return self.prediction({"utter_greet": float("nan")})
+            def predict(self, tracker, domain, odd=odd):
+                return self.prediction({"utter_greet": odd})
 
-    # NaN lost every comparison: no reply, and no word of why
-    found = PolicyEnsemble([NanPolicy(), Keyword()]).predictions(tracker, domain)
-    assert [p.policy_name for p in found] == ["KeywordPolicy"]
-    assert "policy NanPolicy gave 'utter_greet' the probability nan, which is not a number" \
-        in caplog.text
+        # NaN lost every comparison (no reply, no word of why); text failed the turn
+        found = PolicyEnsemble([OddPolicy(), Keyword()]).predictions(tracker, domain)
+        assert [p.policy_name for p in found] == ["KeywordPolicy"]
+        assert (f"policy OddPolicy gave 'utter_greet' the probability {odd!r}, which is not "
+                "a finite number") in caplog.text
 
 
 def test_a_policy_that_raises_loses_no_message(register_plugin, tmp_path: Path,

@@ -27,13 +27,15 @@ object per line::
 
 ``response`` may also be written ``text`` or ``answer``. ``context`` is a
 list of turns, oldest first, alternating user and bot and ending with the
-user, or a single string. A key the format does not know, or a field of the
-wrong kind, is an error naming the file and line. See docs/responses.md.
+user, or a single string. A near miss of a known key, or a field of the wrong
+kind, is an error naming the file and line (other unknown keys are a warning).
+See docs/responses.md.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 from collections.abc import Iterable, Iterator
@@ -111,6 +113,8 @@ class GenerationExample:
 # ------------------------------------------------------------ pair files
 
 
+logger = logging.getLogger(__name__)
+
 #: the keys a pair-file record may have; any other is a mistake (a typo would otherwise
 #: drop what it was meant to say without a word)
 REPLY_KEYS = ("response", "text", "answer")
@@ -133,16 +137,21 @@ def _kind(value: Any) -> str:
 
 def _check_keys(found: Iterable[str], known: frozenset[str], what: str,
                 where: Position) -> None:
+    """An error for a key that is a near miss of a known one (`slotz`: its slots would be
+    dropped without a word); a warning for other unknown keys, which a pair file may
+    carry for its own bookkeeping (`id`, `source`) and which are left out."""
     unknown = [key for key in found if key not in known]
     if not unknown:
         return
-    named = []
-    for key in unknown:
-        suggestion = did_you_mean(key, sorted(known))
-        named.append(f"'{key}'" + (f" ({suggestion})" if suggestion else ""))
-    plural = "s" if len(unknown) > 1 else ""
-    raise ProjectError(f"unknown key{plural} in {what}: {', '.join(named)}", position=where,
-                       hint=f"the keys are: {', '.join(sorted(known))}")
+    near = {key: did_you_mean(key, sorted(known)) for key in unknown}
+    misspelt = [f"'{key}' ({hint})" for key, hint in near.items() if hint]
+    if misspelt:
+        plural = "s" if len(misspelt) > 1 else ""
+        raise ProjectError(f"unknown key{plural} in {what}: {', '.join(misspelt)}",
+                           position=where, hint=f"the keys are: {', '.join(sorted(known))}")
+    logger.warning("%s: %s has key(s) %s, which the pair format does not read; left out "
+                   "(the keys are: %s)", where, what, ", ".join(map(repr, unknown)),
+                   ", ".join(sorted(known)))
 
 
 def _is_scalar(value: Any) -> bool:
@@ -246,8 +255,8 @@ def _target_from(record: dict[str, Any], where: Position) -> str:
 def example_from_record(record: Any, where: Position) -> GenerationExample:
     """One pair-file record as a :class:`GenerationExample` (errors name ``where``).
 
-    A record with a key the format does not know, or a field of the wrong
-    kind, raises :class:`ProjectError` rather than being read loosely.
+    A record with a near miss of a known key, or a field of the wrong kind, raises
+    :class:`ProjectError` rather than being read loosely.
     """
     if not isinstance(record, dict):
         raise ProjectError("each line must be a JSON object", position=where)

@@ -82,11 +82,8 @@ class GenerationSection:
                                    pairs_fingerprint(examples), *_blocklist_phrases(generator))
             entry_info = {"key": key, "name": component_cls.name, "pairs": len(examples)}
             # a setting that acts only when the model runs goes with the reused model, and
-            # so does the int8 flag of `train --quantize`, as training sets it
-            reused = dict(generator.config)
-            if context.options.quantize and "quantize" in reused:
-                reused["quantize"] = True
-            if context.reuse(key, expected, config=reused):
+            # so does the int8 flag of `train --quantize`
+            if context.reuse(key, expected, config=context.reused_config(generator.config)):
                 logger.info("%s is unchanged: reused from the previous model", key)
                 entries.append({**entry_info, "reused": True})
                 continue

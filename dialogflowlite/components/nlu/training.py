@@ -61,18 +61,11 @@ def component_fingerprints(pipeline: NluPipeline, data_hash: str, context: NluCo
     for key, component in zip(pipeline.keys, pipeline.components, strict=True):
         chain.append((key, component_identity(type(component)), component.config))
         # not `--quantize`: the weights are saved in full precision either way, and int8
-        # is a flag of the saved settings (see reused_config); it retrained every component
+        # is a flag of the saved settings (TrainingContext.reused_config); it retrained
+        # every component
         result.append(fingerprint("nlu-component", data_hash, context.seed, chain))
     return result
 
-
-def reused_config(component: Any, context: NluContext) -> dict[str, Any]:
-    """The settings a reused component is saved with: config.yml's, with the int8 flag
-    that ``train --quantize`` sets on a component that has one (as training sets it)."""
-    config = dict(component.config)
-    if context.quantize and "quantize" in config:
-        config["quantize"] = True
-    return config
 
 
 def _reusable(context: TrainingContext, key: str, expected: str) -> bool:
@@ -123,11 +116,14 @@ def train_pipeline(
     for index, (key, expected) in enumerate(zip(keys, prints, strict=True)):
         component = pipeline.components[index]
         if index < first_stale:
-            if not context.reuse(key, expected, config=reused_config(component, settings)):
+            config = context.reused_config(component.config)
+            if not context.reuse(key, expected, config=config):
                 raise TrainingError(
                     f"could not copy {key} from the previous model",
                     hint="retrain everything with --force",
                 )
+            # the manifest's nlu section, which loading reads, is made from the components
+            component.config = config
             logger.info("%s is unchanged: reused from the previous model", key)
             if later_ones_train:
                 # Later components learn from this one's output: load it to produce that.

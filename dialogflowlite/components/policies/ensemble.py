@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -165,16 +166,16 @@ def _ask(policy: Policy, seen: Conversation, tracker: DialogueStateTracker,
         if not _is_number(probability):
             # NaN loses every comparison: the turn ended with no reply and no word
             raise DialogueError(f"policy {policy.name} gave {action!r} the probability "
-                                f"{probability!r}, which is not a number",
+                                f"{probability!r}, which is not a finite number",
                                 hint="probabilities are numbers between 0 and 1")
     return prediction
 
 
 def _is_number(value: object) -> bool:
-    try:
-        return not math.isnan(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
+    """A finite real number (numpy's too): not text such as "0.9", not a bool, not NaN,
+    which the comparisons after would fail on or lose."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 class PolicyEnsemble:

@@ -562,12 +562,15 @@ class FacebookChannel(InputChannel):
         indicators = asyncio.ensure_future(self.sender_action(sender, "mark_seen",
                                                               "typing_on"))
         try:
-            message = IncomingMessage(user_text, sender_id=sender, channel=self.name(),
-                                      metadata=dict(self.metadata(event)))
-            replies = await on_message(message)
-        except Exception as e:
-            failed = e
-        typing = await self._indicators_sent(indicators)
+            try:
+                message = IncomingMessage(user_text, sender_id=sender, channel=self.name(),
+                                          metadata=dict(self.metadata(event)))
+                replies = await on_message(message)
+            except Exception as e:
+                failed = e
+            typing = await self._indicators_sent(indicators)
+        finally:
+            indicators.cancel()  # a cancelled turn leaves no indicator call behind
         if failed is None:
             # stored by now: a reply that cannot be sent is never worth a re-delivery
             try:
@@ -575,20 +578,23 @@ class FacebookChannel(InputChannel):
             except Exception as e:
                 logger.error("facebook: the replies to %s could not be sent: %s", sender, e,
                              exc_info=True)
-        if not sent and typing:
+        if not sent and typing is not False:
             # a message sent ends the indicator; without one it would spin for 20 seconds
+            # (also when the indicators were given up: typing_on may have arrived)
             await self.sender_action(sender, "typing_off")
         return failed
 
     @staticmethod
-    async def _indicators_sent(indicators: asyncio.Future[bool]) -> bool:
-        """Whether the read and typing indicators went out, waiting a moment for them
-        (so that they come before the replies); still on their way by then, they are
-        given up: the replies do not wait for what only decorates them."""
+    async def _indicators_sent(indicators: asyncio.Future[bool]) -> bool | None:
+        """Whether the read and typing indicators went out (None: not known), waiting a
+        moment for them, so that they come before the replies; still on their way by
+        then, they are given up and their call ended before the replies go: the replies
+        do not wait for what only decorates them."""
         done, _ = await asyncio.wait({indicators}, timeout=INDICATOR_WAIT)
         if not done:
             indicators.cancel()
-            return False
+            await asyncio.gather(indicators, return_exceptions=True)
+            return None
         try:
             return bool(indicators.result())
         except Exception as e:  # a cosmetic call: its failure is no failure of the turn

@@ -114,9 +114,8 @@ def located_in(path: Path | None) -> Iterator[None]:
         channel = rest.partition(":")[0]
         if not channel or " " in channel:
             raise
-        error.message = rest
-        error.position = Position(str(path), _line_of(path, channel, rest))
-        raise
+        raise ConfigError(rest, hint=error.hint,
+                          position=Position(str(path), _line_of(path, channel, rest))) from error
 
 
 def _line_of(path: Path, channel: str, message: str) -> int | None:
@@ -130,9 +129,12 @@ def _line_of(path: Path, channel: str, message: str) -> int | None:
                   if re.match(rf"{re.escape(channel)}\s*:", line)), None)
     if start is None:
         return None
-    named = re.search(r"`(\w+)`|'(\w+)'", message)
-    if named:
-        key = named.group(1) or named.group(2)
+    # the setting the message names: in backquotes or quotes, or its first word
+    # (`jwt_method 'none' is not ...` names jwt_method, not none)
+    after = message.partition(":")[2]
+    candidates = [a or b for a, b in re.findall(r"`(\w+)`|'(\w+)'", message)]
+    candidates += re.findall(r"^\s*(\w+)", after)
+    for key in candidates:
         for i in range(start + 1, len(lines)):
             if lines[i].strip() and not lines[i][0].isspace():
                 break  # the next section

@@ -268,3 +268,15 @@ def test_an_act_needs_the_slots_every_pair_of_it_had() -> None:
     conditioned = GenerationExample(ACT2TEXT, "z", acts=[ActItem("HI", "name", "{name}"),
                                                          ActItem("HI", "vip", None)])
     assert act_needs([conditioned]) == {"HI": ["name"]}
+
+
+def test_a_key_of_the_file_s_own_bookkeeping_is_a_warning_not_an_error(tmp_path,
+                                                                       caplog) -> None:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"id": 7, "source": "sgd", "act": "utter_offer",
+                                "response": "In Rome."}) + "\n", encoding="utf-8")
+    # a near miss (`slotz`) is an error; a key no field resembles is left out with a word
+    with caplog.at_level("WARNING"):
+        [example] = read_pairs_file(path)
+    assert example.target == "In Rome."
+    assert "has key(s) 'id', 'source', which the pair format does not read" in caplog.text

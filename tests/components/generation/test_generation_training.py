@@ -52,7 +52,8 @@ def test_changed_pairs_or_settings_retrain(tmp_path) -> None:
     extra.write_text('{"question": "is there parking?", "answer": "Yes, behind the house."}\n')
     again = train(root, sections=("generation",), options=options)
     assert again.trained == ["generation/0_NeuralResponseGenerator"]
-    write_generation_project(root, epochs=1, threshold=-2.0)
+    # a setting that shapes training (the threshold only judges replies: it does not)
+    write_generation_project(root, epochs=1, label_smoothing=0.1)
     assert train(root, sections=("generation",), options=options).reused == []
 
 

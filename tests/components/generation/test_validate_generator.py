@@ -86,22 +86,22 @@ def test_a_missing_blocklist_file_is_an_error_at_the_generator(
     config = generation_project / "config.yml"
     config.write_text(config.read_text(encoding="utf-8") + '  blocklist_file: "nope.txt"\n',
                       encoding="utf-8")
-    [problem] = _problems(generation_project, "DFL202")
+    [problem] = _problems(generation_project, "DFL147")
     assert problem.message.startswith("NeuralResponseGenerator: blocklist_file 'nope.txt' is "
                                       "not a file")
     assert (Path(problem.position.file).name, problem.position.line) == ("config.yml", 4)
     (generation_project / "nope.txt").write_text("damn\n", encoding="utf-8")
-    assert _problems(generation_project, "DFL202") == []
+    assert _problems(generation_project, "DFL147") == []
 
 
 def test_a_generator_without_training_pairs_is_an_error(generation_project: Path) -> None:
     config = generation_project / "config.yml"
     config.write_text(config.read_text(encoding="utf-8") + "  pair_files: false\n"
                       '  mode: "context2response"\n', encoding="utf-8")
-    assert _problems(generation_project, "DFL202") == []  # the stories give pairs
+    assert _problems(generation_project, "DFL147") == []  # the stories give pairs
     for part in ("stories.yml", "nlu.yml"):
         (generation_project / "data" / part).unlink()
-    [problem] = _problems(generation_project, "DFL202")
+    [problem] = _problems(generation_project, "DFL147")
     assert problem.message.startswith("NeuralResponseGenerator has no training pairs for mode "
                                       "context2response")
 
@@ -121,3 +121,18 @@ def test_an_unreadable_blocklist_file_at_training_names_the_config_line(tmp_path
     (tmp_path / "latin1.txt").write_bytes("café\n".encode("latin-1"))
     with pytest.raises(ComponentConfigError, match="cannot be read"):  # was a traceback
         NeuralResponseGenerator({"blocklist_file": "latin1.txt"}, project_dir=tmp_path)
+
+
+def test_a_bad_pair_file_does_not_stop_training_without_the_generator(
+        generation_project: Path) -> None:
+    from dialogflowlite.errors import ProjectValidationError
+    from dialogflowlite.training.trainer import validated_project
+
+    pairs = generation_project / "data" / "pairs" / "offers.jsonl"
+    pairs.write_text('{"act": "utter_offer"}\n', encoding="utf-8")
+    # `train nlu` never reads the pair files: their error stopped it
+    project = validated_project(generation_project, sections=("nlu",))
+    assert project.root == generation_project
+    with pytest.raises(ProjectValidationError) as info:
+        validated_project(generation_project, sections=("nlu", "core", "generation"))
+    assert "offers.jsonl:1" in str(info.value)

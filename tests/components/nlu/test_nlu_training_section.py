@@ -288,7 +288,10 @@ def test_train_quantize_flags_int8_without_training_again(register_plugin,
     with open_model(quantized.model_path) as archive:
         assert archive.manifest.component(KEYS[2]).config["quantize"] is True
         assert "quantize" not in archive.manifest.component(KEYS[0]).config
+        # what loading reads: the nlu section of the manifest
+        assert NluPipeline.load(archive).components[2].config["quantize"] is True
     plain = nlu_train(root)
     assert (plain.trained, plain.reused) == ([], KEYS)
     with open_model(plain.model_path) as archive:
         assert archive.manifest.component(KEYS[2]).config["quantize"] is False
+        assert NluPipeline.load(archive).components[2].config["quantize"] is False
