@@ -1334,28 +1334,34 @@ def _button_entity_values(domain: Domain) -> dict[str, list[Any] | None]:
     )
 
     found: dict[str, list[Any] | None] = {}
-    for response in domain.responses.values():
-        for variation in response.variations:
-            buttons = [variation.get("buttons"), variation.get("quick_replies")]
-            for button in (b for group in buttons if isinstance(group, list) for b in group):
-                payload = button.get("payload") if isinstance(button, dict) else None
-                if not isinstance(payload, str) or not payload.startswith("/"):
-                    continue
-                written = payload.replace("{{", "{").replace("}}", "}")
-                # a quoted placeholder ("{city}") is filled with text either way
-                written = QUOTED_PLACEHOLDER.sub('"text"', written)
-                if PLACEHOLDER_IN_PAYLOAD.search(written):
-                    for entity in re.findall(r'"([^"]+)"\s*:', written):
-                        found[entity] = None
-                    continue
-                if shortcut_entities_problem(written):
-                    continue  # check_button_payloads reports it (parsing would log it)
-                message = parse_intent_shortcut(written)
-                for entity in message.entities if message is not None else ():
-                    known = found.setdefault(entity.entity, [])
-                    if known is not None and not isinstance(entity.value, str):
-                        known.append(entity.value)
+    for _name, _response, _payload, written in _shortcut_payloads(domain):
+        # a quoted placeholder ("{city}") is filled with text either way
+        written = QUOTED_PLACEHOLDER.sub('"text"', written)
+        if PLACEHOLDER_IN_PAYLOAD.search(written):
+            for entity in re.findall(r'"([^"]+)"\s*:', written):
+                found[entity] = None
+            continue
+        if shortcut_entities_problem(written):
+            continue  # check_button_payloads reports it (parsing would log it)
+        message = parse_intent_shortcut(written)
+        for entity in message.entities if message is not None else ():
+            known = found.setdefault(entity.entity, [])
+            if known is not None and not isinstance(entity.value, str):
+                known.append(entity.value)
     return found
+
+
+def _shortcut_payloads(domain: Domain) -> Iterator[tuple[str, ResponseDef, str, str]]:
+    """Each ``/intent...`` payload of a response's buttons or quick replies: the
+    response's name, the response, the payload as written, and as sent (``{{``/``}}``,
+    which keep braces from being read as a slot's placeholder, read as braces)."""
+    for name, response in domain.responses.items():
+        for variation in response.variations:
+            groups = [variation.get("buttons"), variation.get("quick_replies")]
+            for button in (b for group in groups if isinstance(group, list) for b in group):
+                payload = button.get("payload") if isinstance(button, dict) else None
+                if isinstance(payload, str) and payload.startswith("/"):
+                    yield name, response, payload, payload.replace("{{", "{").replace("}}", "}")
 
 
 def check_button_payloads(project: Project) -> list[Problem]:
@@ -1365,24 +1371,17 @@ def check_button_payloads(project: Project) -> list[Problem]:
     from dialogflowlite.components.nlu.intent_shortcut import shortcut_entities_problem
 
     problems = []
-    for name, response in project.domain.responses.items():
-        for variation in response.variations:
-            groups = [variation.get("buttons"), variation.get("quick_replies")]
-            for button in (b for group in groups if isinstance(group, list) for b in group):
-                payload = button.get("payload") if isinstance(button, dict) else None
-                if not isinstance(payload, str) or not payload.startswith("/"):
-                    continue
-                written = payload.replace("{{", "{").replace("}}", "}")
-                if PLACEHOLDER_IN_PAYLOAD.search(QUOTED_PLACEHOLDER.sub('"text"', written)):
-                    continue  # filled from slots when sent
-                problem = shortcut_entities_problem(written)
-                if problem:
-                    problems.append(_warning(
-                        _where(response.position, project.domain.position,
-                               fallback=_domain_file(project)),
-                        f"response '{name}' has a button payload {payload!r}: {problem}",
-                        'write it as /intent{"entity": "value"} with nothing after the JSON',
-                        BUTTON_PAYLOAD))
+    for name, response, payload, written in _shortcut_payloads(project.domain):
+        if PLACEHOLDER_IN_PAYLOAD.search(QUOTED_PLACEHOLDER.sub('"text"', written)):
+            continue  # filled from slots when sent
+        problem = shortcut_entities_problem(written)
+        if problem:
+            problems.append(_warning(
+                _where(response.position, project.domain.position,
+                       fallback=_domain_file(project)),
+                f"response '{name}' has a button payload {payload!r}: {problem}",
+                'write it as /intent{"entity": "value"} with nothing after the JSON',
+                BUTTON_PAYLOAD))
     return problems
 
 
