@@ -119,5 +119,6 @@ def resolve_model_path(name: str, *, owner: str = "model", position: Position | 
         "model hub cannot be reached",
         position=position,
         hint=f"use `model: {DEFAULT_MODEL}` (installed with dialogflowlite), or a local folder "
-        "holding the model's files (config.json, weights and tokenizer)",
+        "holding the model's files (config.json, weights and tokenizer); in a Rasa config the "
+        "name comes from LanguageModelFeaturizer's `model_weights`",
     )

@@ -234,6 +234,8 @@ def test_hub_names_offline_are_a_clear_error(monkeypatch) -> None:
     assert "not available offline" in info.value.message
     assert info.value.message.startswith("Classifier:")
     assert "all-MiniLM-L6-v2" in info.value.hint
+    # a Rasa config names the model on the featurizer, not as `model:`
+    assert "LanguageModelFeaturizer's `model_weights`" in info.value.hint
 
 
 def test_hub_names_pass_when_cached_or_online(monkeypatch) -> None:
