@@ -217,6 +217,18 @@ class Agent:
                    action_endpoint=action_endpoint, model_path=path, archive=archive,
                    event_broker=event_broker)
 
+    def warn_about_missing_nlu(self) -> None:
+        """Log, once a model without an NLU part (``train core``) is loaded to talk to,
+        that only ``/intent`` messages are understood: other text reached the policies
+        with no intent, and the bot answered as if nothing was said."""
+        if self.nlu is not None:
+            return
+        name = self.model_path.name if self.model_path else "the model"
+        logger.warning("%s has no NLU part: only messages written as /intent (such as "
+                       "/greet) are understood, other text gets no intent; train the whole "
+                       "bot with `dialogflowlite train`, or pass --model with one that has "
+                       "NLU", name)
+
     def warn_about_unreachable_actions(self) -> None:
         """Log, once, the custom actions that cannot run: what ``run``, ``shell`` and
         ``interactive`` say when they load a model, rather than at the first

@@ -183,3 +183,17 @@ def test_custom_actions_that_cannot_run_are_named_once_loaded(
     with caplog.at_level(logging.WARNING, logger="dialogflowlite.agent"):
         Agent.load(model).warn_about_unreachable_actions()
     assert "cannot run" not in caplog.text
+
+
+def test_a_model_without_nlu_says_only_intents_are_understood(
+        model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # written elsewhere: the module's other tests load the newest model of the project
+    core_only = train(model.parent.parent, sections=("core",), output=tmp_path).model_path
+    # text reached the policies with no intent, and the bot answered as if nothing was said
+    with caplog.at_level(logging.WARNING, logger="dialogflowlite.agent"):
+        Agent.load(core_only).warn_about_missing_nlu()
+    assert f"{core_only.name} has no NLU part: only messages written as /intent" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dialogflowlite.agent"):
+        Agent.load(model).warn_about_missing_nlu()
+    assert "no NLU part" not in caplog.text

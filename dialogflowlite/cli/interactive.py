@@ -93,6 +93,7 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
     agent = Agent.load(model_file, tracker_store=MemoryTrackerStore(),
                        lock_store=MemoryLockStore(), endpoints=endpoints)
     agent.warn_about_unreachable_actions()
+    agent.warn_about_missing_nlu()
     try:
         if not agent.is_ready():
             raise ModelLoadError(

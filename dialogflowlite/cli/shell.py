@@ -87,6 +87,7 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
                             "message is parsed.")
             return await parse_lines(agent, channel)
         agent.warn_about_unreachable_actions()  # (parsing runs no action)
+        agent.warn_about_missing_nlu()
         connect_console_reminders(agent, channel)
         return await channel.run(agent.handle_message)
     finally:

@@ -138,6 +138,7 @@ def load_server_agent(config: ServerConfig, model_file: Path | None = None,
     agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
                        endpoints=endpoints, quantize=config.quantize, event_broker=event_broker)
     agent.warn_about_unreachable_actions()
+    agent.warn_about_missing_nlu()
     warm_up(agent)
     return agent, model_file
 
