@@ -106,6 +106,12 @@ class ServerConfig:
                                   self.endpoints_file or (found.name if found else None))
         return self.endpoints
 
+    def endpoints_path(self) -> Path | None:
+        """The endpoints file read: the ``--endpoints`` one, or the project's own."""
+        if self.endpoints_file:
+            return _given_path(self.endpoints_file, self.project_dir)
+        return _optional_yaml(self.project_dir, "endpoints")
+
     def credentials_path(self) -> Path | None:
         """The credentials file read: the ``--credentials`` one, or the project's own."""
         if self.credentials_file:

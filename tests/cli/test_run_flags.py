@@ -624,3 +624,17 @@ def test_a_channel_setting_error_names_the_credentials_file_and_line(tmp_path: P
         check_channels_and_stores(ServerConfig(project=str(tmp_path),
                                                credentials_file=str(given)))
     assert error.value.render().startswith(f"{given}:2: telegram: no setting 'acess_token'")
+
+
+def test_a_store_setting_error_names_the_endpoints_file_read(tmp_path: Path) -> None:
+    from dialogflowlite.server.app import ServerConfig
+    from dialogflowlite.server.serve import check_channels_and_stores
+
+    given = tmp_path / "staging.yml"
+    given.write_text("tracker_store:\n  type: sqlit\n", encoding="utf-8")
+    # it said "endpoints.yml tracker_store type must be one of ...", naming another file
+    with pytest.raises(ConfigError) as error:
+        check_channels_and_stores(ServerConfig(project=str(tmp_path),
+                                               endpoints_file=str(given)))
+    assert f"{given} tracker_store type must be one of" in error.value.hint
+    assert "endpoints.yml" not in error.value.render()
