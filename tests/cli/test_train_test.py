@@ -169,7 +169,8 @@ def test_plain_test_runs_core_and_says_why_nlu_was_skipped(project: Path, capsys
     out = capsys.readouterr().out
     assert "Stories: 2 / 2 correct" in out
     assert "NLU: no test examples under tests/" in out
-    assert "Generation: the model has no response generator" in out
+    # a bot without a generator or held-out pairs hears nothing of the generator test
+    assert "Generation" not in out
 
 
 def test_test_without_a_model_is_a_clear_error(project: Path, capsys) -> None:
@@ -291,3 +292,13 @@ def test_test_core_takes_the_newest_whole_model_over_a_newer_nlu_one(project: Pa
     assert main(["test", "core", "--project", str(project), "--model",
                  f"models/{nlu_only.name}"]) == 1
     assert "has no dialogue policies" in capsys.readouterr().err
+
+
+def test_held_out_pairs_without_a_generator_are_named(project: Path, capsys) -> None:
+    assert main(["train", "--project", str(project)]) == 0
+    (project / "tests" / "pairs.jsonl").write_text(
+        '{"act": "utter_greet", "response": "Hi!"}\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["test", "--project", str(project)]) == 0
+    assert ("Generation: the model has no response generator to test the held-out pairs"
+            in capsys.readouterr().out)
