@@ -211,6 +211,8 @@ def _warn_about_unknown_disabled(skip: set[str]) -> None:
     """A warning for each ``DFL_DISABLE_PLUGINS`` name that no plugin has (a misspelt
     one, or the pip name ``dialogflowlite-x`` for the entry point ``x``): the plugin it
     was meant for stays on, without a word."""
+    if not skip:
+        return  # (every command starts here: no second scan of the entry points)
     from dialogflowlite.io.formats import did_you_mean
 
     known = {short_name(name) for name in BUILTIN_PLUGINS} | {
