@@ -339,8 +339,9 @@ def test_shutdown_waits_a_bounded_time_for_a_stuck_broker(tiny_model: Path, capl
 
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize(("file", "text", "error"), [
+    # the file read, and the setting's line
     ("credentials.yml", "socketio:\n  bot_mesage_evt: bot_uttered\n",
-     "credentials.yml socketio: no setting 'bot_mesage_evt'"),
+     "credentials.yml:2: socketio: no setting 'bot_mesage_evt'"),
     ("endpoints.yml", "tracker_store:\n  type: redis\n  ulr: localhost\n",
      "RedisTrackerStore has no setting 'ulr'"),
     ("endpoints.yml", "lock_store:\n  type: redis\n  lifetim: 3\n", "no setting 'lifetim'"),
