@@ -437,22 +437,26 @@ def check_utter_steps(project: Project | StoriesAlone) -> list[Problem]:
     return problems
 
 
-def _pair_file_generators(project: Project) -> list[dict[str, Any]]:
-    """The resolved settings of the configured generators that learn from the project's
-    pair files (``pair_files``, the default); settings that do not resolve are left to
-    :func:`check_components`."""
+def _generator_settings(project: Project) -> list[tuple[ComponentConfig, dict[str, Any] | None]]:
+    """Each configured generator with its resolved settings; None where they do not
+    resolve (:func:`check_components` reports that)."""
     from dialogflowlite.plugins.registry import get_registry
 
-    found = []
+    found: list[tuple[ComponentConfig, dict[str, Any] | None]] = []
     for component in project.config.generators:
         try:
-            cls = get_registry().get(component.name)
-            settings = cls.resolve_config(component.params)
+            settings = get_registry().get(component.name).resolve_config(component.params)
         except DialogflowLiteError:
-            continue
-        if flag_meaning(settings.get("pair_files", False)):
-            found.append(settings)
+            settings = None
+        found.append((component, settings))
     return found
+
+
+def _pair_file_generators(project: Project) -> list[dict[str, Any]]:
+    """The resolved settings of the configured generators that learn from the project's
+    pair files (``pair_files``, the default)."""
+    return [settings for _, settings in _generator_settings(project)
+            if settings is not None and flag_meaning(settings.get("pair_files", False))]
 
 
 def _pair_file_examples(project: Project) -> Iterator[Any]:
@@ -487,12 +491,9 @@ def check_generate_action(project: Project) -> list[Problem]:
     writes free replies (a ``mode`` with context -> response): without one the action
     sends ``utter_default`` every time, and nothing said why."""
     from dialogflowlite.components.generation.data import CONTEXT2RESPONSE
-    from dialogflowlite.plugins.registry import get_registry
 
-    for component in project.config.generators:
-        try:
-            settings = get_registry().get(component.name).resolve_config(component.params)
-        except DialogflowLiteError:
+    for _, settings in _generator_settings(project):
+        if settings is None:
             return []  # check_components reports it; this check cannot tell
         if settings.get("mode", CONTEXT2RESPONSE) in (CONTEXT2RESPONSE, "both"):
             return []
@@ -513,16 +514,13 @@ def check_generator_inputs(project: Project) -> list[Problem]:
     is there, and training pairs for their modes. Training stopped on either only after
     the NLU pipeline and the policies had trained, and kept nothing."""
     from dialogflowlite.components.generation.data import MODES, project_examples
-    from dialogflowlite.plugins.registry import get_registry
 
     problems = []
     file = str(project.config.file or project.root / "config.yml")
-    for component in project.config.generators:
+    for component, settings in _generator_settings(project):
+        if settings is None:
+            continue
         where = _where(component.position, fallback=file)
-        try:
-            settings = get_registry().get(component.name).resolve_config(component.params)
-        except DialogflowLiteError:
-            continue  # check_components reports it
         blocklist_file = settings.get("blocklist_file")
         if isinstance(blocklist_file, str) and blocklist_file:
             path = Path(blocklist_file)
