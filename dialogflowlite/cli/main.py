@@ -25,7 +25,7 @@ from dialogflowlite.cli.command import Command
 from dialogflowlite.cli.logs import log_settings
 from dialogflowlite.cli.parser import CommandLineParser
 from dialogflowlite.errors import DialogflowLiteError, PluginError
-from dialogflowlite.plugins.manager import short_name
+from dialogflowlite.plugins.claims import NameClaims
 from dialogflowlite.shared.log_setup import configure_logging
 
 EXIT_USER_ERROR = 1
@@ -65,22 +65,16 @@ def _commands() -> list[Command]:
     pm = get_plugin_manager()
     hook = "dfl_register_commands"
     commands: list[Command] = []
-    owners: dict[str, str] = {}
+    # argparse would stop every command, --help included, naming no plugin
+    claims = NameClaims("command", hook, "give the command another name, or disable one "
+                        "plugin with DFL_DISABLE_PLUGINS", clash=_clashing_command,
+                        allow_same=False)
     for plugin, registered in pm.call_each_expecting(hook, (list, tuple), "a list of Command"):
         for command in registered:
             if not isinstance(command, Command):
                 raise PluginError(f"returned {command!r}, which is not a Command",
                                   plugin=plugin, hook=hook)
-            name = " ".join(str(command.name).split())
-            clash = _clashing_command(name, owners)
-            if clash is not None:
-                # argparse would stop every command, --help included, naming no plugin
-                raise PluginError(
-                    f"command {name!r} clashes with the command {clash!r} of plugin "
-                    f"{short_name(owners[clash])!r}", plugin=plugin, hook=hook,
-                    hint="give the command another name, or disable one plugin with "
-                         "DFL_DISABLE_PLUGINS")
-            owners[name] = plugin
+            claims.claim(" ".join(str(command.name).split()), plugin, command)
             commands.append(command)
     return commands
 

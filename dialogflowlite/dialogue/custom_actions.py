@@ -122,19 +122,19 @@ def registered_action_name(item: Any, plugin: str) -> str:
 
 def collect_local_actions(pm: PluginManager) -> dict[str, Any]:
     """Action name -> action object from every plugin's ``dfl_register_actions``."""
+    from dialogflowlite.plugins.claims import NameClaims
+
+    hook = "dfl_register_actions"
     found: dict[str, Any] = {}
-    owners: dict[str, str] = {}
-    for plugin, items in pm.call_each_expecting("dfl_register_actions", (list, tuple),
+    claims = NameClaims("action", hook, "give the action another name, or disable one plugin",
+                        allow_same=False)
+    for plugin, items in pm.call_each_expecting(hook, (list, tuple),
                                                 "a list of action classes or instances"):
         for item in items:
             action = registered_action(item, plugin)
             name = _action_name(action, plugin)
-            if name in found:
-                raise PluginError(f"action {name!r} is already registered by plugin "
-                                  f"{owners[name]!r}", plugin=plugin, hook="dfl_register_actions",
-                                  hint="give the action another name, or disable one plugin")
+            claims.claim(name, plugin, action)
             found[name] = action
-            owners[name] = plugin
     return found
 
 

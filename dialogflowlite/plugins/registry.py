@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from dialogflowlite.components.base import KINDS, Component, NluComponent
 from dialogflowlite.errors import PluginError, Position, UnknownComponentError
+from dialogflowlite.plugins.claims import NameClaims
 from dialogflowlite.plugins.manager import PluginManager, get_plugin_manager, short_name
 
 if TYPE_CHECKING:
@@ -56,17 +57,13 @@ class ComponentRegistry:
 
     def _collect_components(self) -> None:
         hook = "dfl_register_components"
+        claims = NameClaims("component name", hook,
+                            "give the component another name, or disable one plugin")
         for plugin, classes in self.pm.call_each_expecting(hook, (list, tuple),
                                                            "a list of component classes"):
             for cls in classes:
                 self._check(cls, plugin, hook)
-                existing = self.entries.get(cls.name)
-                if existing is not None and existing.cls is not cls:
-                    raise PluginError(
-                        f"component name {cls.name!r} is already registered by plugin "
-                        f"{short_name(existing.plugin)!r}", plugin=plugin, hook=hook,
-                        hint="give the component another name, or disable one plugin",
-                    )
+                claims.claim(cls.name, plugin, cls)
                 self.entries[cls.name] = ComponentEntry(cls.name, cls, plugin)
 
     def _collect_aliases(self) -> None:

@@ -362,25 +362,21 @@ def dump_events(sender_id: str, events: list[dict[str, Any]]) -> list[str]:
 
 def registered_types(hook: str) -> dict[str, type]:
     """Classes by endpoints.yml ``type`` from a ``dfl_register_*`` hook (stores, brokers)."""
-    from dialogflowlite.plugins.manager import get_plugin_manager, short_name
+    from dialogflowlite.plugins.claims import NameClaims, same_name_ignoring_case
+    from dialogflowlite.plugins.manager import get_plugin_manager
 
     found: dict[str, type] = {}
-    owners: dict[str, str] = {}
+    # types are matched ignoring case (class_for_type), so `Files` and `files` clash
+    claims = NameClaims("type", hook, "give the class another type name, or disable one "
+                        "plugin", clash=same_name_ignoring_case)
     for plugin, classes in get_plugin_manager().call_each_expecting(
             hook, dict, "a mapping of type name to class"):
         for name, cls in classes.items():
             if not isinstance(name, str) or not isinstance(cls, type):
                 raise PluginError(f"returned {name!r}: {cls!r}; each entry must map a type "
                                   "name to a class", plugin=plugin, hook=hook)
-            # types are matched ignoring case (class_for_type), so `Files` and `files` clash
-            same = next((known for known in found if known.lower() == name.lower()), None)
-            if same is not None and found[same] is not cls:
-                raise PluginError(f"type {name!r} is already registered by plugin "
-                                  f"{short_name(owners[same])!r}", plugin=plugin, hook=hook,
-                                  hint="give the class another type name, or disable one "
-                                       "plugin")
+            claims.claim(name, plugin, cls)
             found[name] = cls
-            owners[name] = plugin
     return found
 
 

@@ -212,8 +212,10 @@ def test_a_plugin_command_clashing_with_another_is_named(register_plugin, taken:
         lambda self: [command])})(), "extra")
     with pytest.raises(PluginError) as info:
         _commands()  # argparse stopped every command, --help included, naming nobody
+    clash = ("is already registered by plugin" if new == taken
+             else f"clashes with the command '{taken}' of plugin")
     assert info.value.message.startswith(f"plugin 'extra' hook dfl_register_commands: "
-                                         f"command '{new}' clashes with the command '{taken}'")
+                                         f"command '{new}' {clash} 'commands'")
 
 
 def test_an_action_class_that_needs_arguments_is_named(register_plugin) -> None:
@@ -234,6 +236,27 @@ def test_an_action_class_that_needs_arguments_is_named(register_plugin) -> None:
     assert "action class ActionNeedsClient cannot be made without arguments" in \
            info.value.message
     assert "register an instance" in info.value.hint
+
+
+def test_two_plugins_registering_one_action_name_are_named_as_plugins_lists_them(
+        register_plugin) -> None:
+    from dialogflowlite.dialogue.custom_actions import collect_local_actions
+    from dialogflowlite.plugins.manager import get_plugin_manager
+
+    class ActionCheck:
+        def name(self) -> str:
+            return "action_check"
+
+        async def run(self, dispatcher, tracker, domain):
+            return []
+
+    for plugin_name in ("dialogflowlite.plugins.builtin.first", "second"):
+        register_plugin(type("P", (), {"dfl_register_actions": hookimpl(
+            lambda self: [ActionCheck()])})(), plugin_name)
+    with pytest.raises(PluginError) as info:
+        collect_local_actions(get_plugin_manager())  # one ran the other's code, silently
+    assert info.value.message == ("plugin 'second' hook dfl_register_actions: action "
+                                  "'action_check' is already registered by plugin 'first'")
 
 
 class Keyword(Policy):

@@ -20,11 +20,14 @@ DEFAULT_CHANNELS = ("rest", "websocket")
 
 def channel_classes() -> dict[str, type]:
     """Every registered channel class by name (``dfl_register_channels``)."""
-    from dialogflowlite.plugins.manager import get_plugin_manager, short_name
+    from dialogflowlite.plugins.claims import NameClaims
+    from dialogflowlite.plugins.manager import get_plugin_manager
 
     hook = "dfl_register_channels"
     found: dict[str, type] = {}
-    owners: dict[str, str] = {}
+    # one of the two webhooks would answer 404 without a word
+    claims = NameClaims("channel name", hook,
+                        "give the channel another name, or disable one plugin")
     for plugin, classes in get_plugin_manager().call_each_expecting(
             hook, (list, tuple), "a list of channel classes"):
         for cls in classes:
@@ -33,13 +36,8 @@ def channel_classes() -> dict[str, type]:
                 raise PluginError(f"returned {cls!r}, which has no name() and blueprint()",
                                   plugin=plugin, hook=hook)
             key = name()
-            if key in found and found[key] is not cls:
-                # one of the two webhooks would answer 404 without a word
-                raise PluginError(f"channel name {key!r} is already registered by plugin "
-                                  f"{short_name(owners[key])!r}", plugin=plugin, hook=hook,
-                                  hint="give the channel another name, or disable one plugin")
+            claims.claim(key, plugin, cls)
             found[key] = cls
-            owners[key] = plugin
     return found
 
 
