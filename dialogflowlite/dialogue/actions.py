@@ -29,6 +29,7 @@ from dialogflowlite.shared.events import (
     ActiveLoop,
     Event,
 )
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
 if TYPE_CHECKING:
@@ -114,9 +115,19 @@ class ResponseAction(Action):
         messages = await context.render(self._name, tracker)
         if not messages:
             if not self.silent:
-                logger.error("no response could be made for %r", self._name)
+                logger.error("conversation %r: no response could be made for %r: %s",
+                             tracker.sender_id, self._name, self._why_nothing(context))
             return []
         return [bot_uttered(with_utter_action(m, self._name)) for m in messages]
+
+
+    def _why_nothing(self, context: ActionContext) -> str:
+        responses = context.domain.responses
+        if self._name in responses or any(
+                name.startswith(self._name + RETRIEVAL_SEPARATOR) for name in responses):
+            return ("none of its variations fits this conversation (their channel or slot "
+                    "conditions)")
+        return "the domain has no response of that name"
 
 
 def with_utter_action(message: dict[str, Any], name: str) -> dict[str, Any]:

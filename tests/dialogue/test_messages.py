@@ -144,3 +144,23 @@ def test_send_domain_is_read_and_kept_in_the_domain_json(write_project) -> None:
     assert data["actions"] == ["action_plain", {"action_needs_domain": {"send_domain": True}},
                                "action_quoted"]
     assert domain_from_dict(data).send_domain_actions == {"action_needs_domain"}
+
+
+@pytest.mark.parametrize(("action", "why"), [
+    ("utter_bye", "the domain has no response of that name"),
+    ("utter_phone_only", "none of its variations fits this conversation")])
+def test_a_response_that_gives_nothing_says_why_in_the_log(tmp_path, caplog, action: str,
+                                                           why: str) -> None:
+    import asyncio
+
+    from dialogflowlite.components.generation.responder import Responder
+    from dialogflowlite.dialogue.actions import ActionContext, ResponseAction
+
+    (tmp_path / "domain.yml").write_text(
+        'version: "3.1"\nresponses:\n  utter_phone_only:\n  - text: "Call us"\n'
+        '    channel: twilio\n', encoding="utf-8")
+    domain = load_project(tmp_path, strict=True).domain
+    context = ActionContext(domain, responder=Responder(domain), channel="rest")
+    events = asyncio.run(ResponseAction(action).run(DialogueStateTracker("s7"), context))
+    assert events == []
+    assert f"conversation 's7': no response could be made for '{action}': {why}" in caplog.text
