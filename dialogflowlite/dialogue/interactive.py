@@ -80,7 +80,12 @@ from dialogflowlite.shared.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, full_intent_name
+from dialogflowlite.shared.message import (
+    RETRIEVAL_SEPARATOR,
+    Entity,
+    chosen_retrieval_response,
+    full_intent_name,
+)
 from dialogflowlite.shared.tracker import DialogueStateTracker
 from dialogflowlite.shared.training_data import annotate, parse_annotated_text
 
@@ -556,7 +561,7 @@ class InteractiveSession:
             corrected.pop("response_selector", None)
             if self._is_retrieval_response(intent):
                 base = intent.split(RETRIEVAL_SEPARATOR, 1)[0]
-                corrected["response_selector"] = _selected(base, intent)
+                corrected["response_selector"] = chosen_retrieval_response(intent)
         corrected.update({"text": text, "intent": {"name": base, "confidence": 1.0},
                           "entities": entities,
                           "intent_ranking": [{"name": base, "confidence": 1.0}]})
@@ -960,16 +965,6 @@ def _has_span(entity: dict[str, Any], text: str) -> bool:
     start, end = entity.get("start"), entity.get("end")
     return (bool(entity.get("entity")) and isinstance(start, int) and isinstance(end, int)
             and 0 <= start < end <= len(text))
-
-
-def _selected(base: str, intent: str) -> dict[str, Any]:
-    """A response selector's result that chose ``intent`` (``faq/ask_hours``) for ``base``,
-    in Rasa's shape."""
-    response = {"intent_response_key": intent, "utter_action": f"utter_{intent}",
-                "confidence": 1.0}
-    return {"all_retrieval_intents": [base],
-            base: {"response": response,
-                   "ranking": [{"intent_response_key": intent, "confidence": 1.0}]}}
 
 
 def _entity_dict(entity: Entity) -> dict[str, Any]:

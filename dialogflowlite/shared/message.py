@@ -51,6 +51,18 @@ def full_intent_name(parse_data: dict[str, Any]) -> str | None:
     return intent
 
 
+def chosen_retrieval_response(intent: str, confidence: float = 1.0) -> dict[str, Any]:
+    """A response selector's result that chose ``intent`` (``faq/ask_hours``), in Rasa's
+    shape under its base intent (``faq``): what a message carries whose retrieval intent
+    is known without a selector (a ``/faq/ask_hours`` button, a corrected parse)."""
+    base = intent.split(RETRIEVAL_SEPARATOR, 1)[0]
+    response = {"responses": None, "confidence": confidence, "intent_response_key": intent,
+                "utter_action": f"utter_{intent}", "template_name": f"utter_{intent}"}
+    return {"all_retrieval_intents": [base],
+            base: {"response": response,
+                   "ranking": [{"confidence": confidence, "intent_response_key": intent}]}}
+
+
 def has_content(text: str) -> bool:
     """Whether ``text`` has a letter or digit, of any script: "?" and "..." have none.
 

@@ -31,7 +31,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, IntentPrediction, Message
+from dialogflowlite.shared.message import (
+    RETRIEVAL_SEPARATOR,
+    Entity,
+    IntentPrediction,
+    Message,
+    chosen_retrieval_response,
+)
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -193,10 +199,15 @@ def parse_intent_shortcut(text: str, names: ShortcutNames | None = None) -> Mess
             logger.warning("%r names entities the domain does not have (%s); continuing "
                            "without them", text, ", ".join(unknown))
             entities = [e for e in entities if e.entity in names.entities]
+    # `/faq/ask_hours` is the intent `faq` to the dialogue (its rules and stories name
+    # `faq`), with the response selector's choice made: `utter_faq` answers ask_hours
+    base = intent.split(RETRIEVAL_SEPARATOR, 1)[0]
     return Message(
         text=stripped,
-        intent=intent,
+        intent=base,
         confidence=confidence,
-        intent_ranking=[IntentPrediction(intent, confidence)],
+        intent_ranking=[IntentPrediction(base, confidence)],
         entities=entities,
+        response_selector=(chosen_retrieval_response(intent, confidence)
+                           if base != intent else {}),
     )

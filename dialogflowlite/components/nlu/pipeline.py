@@ -376,6 +376,7 @@ class NluPipeline:
                 message.confidence = shortcut.confidence
                 message.intent_ranking = shortcut.intent_ranking
                 message.entities = shortcut.entities
+                message.response_selector = shortcut.response_selector
             else:
                 to_process.append(message)
             messages.append(message)

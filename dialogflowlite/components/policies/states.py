@@ -47,6 +47,7 @@ from dialogflowlite.shared.events import (
     UserUttered,
     bot_text,
 )
+from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR
 from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.stories import ANY_SLOT_VALUE
 from dialogflowlite.shared.tracker import applied_indices
@@ -611,6 +612,10 @@ class StateFeaturizer:
 
     def _user(self, walk: _Walk, event: UserUttered) -> None:
         intent = event.intent_name
+        if intent:
+            # a retrieval intent's full name (posted as an event) counts as its base
+            # intent, as training data's `faq/ask_hours` steps do
+            intent = intent.split(RETRIEVAL_SEPARATOR, 1)[0]
         walk.intent = intent
         walk.entities = self.entity_labels(intent, event.entities)
         text = event.text if event.text is not None else event.parse_data.get("text")
