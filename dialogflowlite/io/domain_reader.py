@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ def _as_list(value: Any) -> list:
         return list(value)
     return [value]
 
+
+#: the keys of a response variation whose value is text (Rasa's schema: str)
+_TEXT_KEYS = ("text", "image", "channel")
 
 #: what a response variation may show besides ``text`` and ``custom``
 _OTHER_CONTENT = {"image": "an image", "buttons": "buttons", "quick_replies": "quick replies",
@@ -574,6 +578,13 @@ class DomainReader:
                 self.log.check_keys(
                     file, variation, formats.RESPONSE_KEYS, f"a variation of response '{name}'"
                 )
+                what = f"variation {index + 1} of response '{name}'"
+                if not self._texts_are_text(file, variation, _TEXT_KEYS, what):
+                    continue
+                custom = variation.get("custom")
+                if custom is not None and not self.log.expect(
+                        file, variation, "custom", custom, dict, f"`custom` of {what}"):
+                    continue  # a channel sends it as a JSON object (Rasa's schema: a map)
                 for buttons_key in ("buttons", "quick_replies"):
                     given = variation.get(buttons_key)
                     # a channel reads them as a list of mappings: text or one mapping would
@@ -589,6 +600,8 @@ class DomainReader:
                         self.log.check_keys(
                             file, button, formats.BUTTON_KEYS, f"a button of response '{name}'"
                         )
+                        self._texts_are_text(file, button, ("title", "payload"),
+                                             f"button {button_index + 1} of response '{name}'")
                         self._check_button(file, given, button_index, button, str(name))
                 if self._has_template_problem(file, variations, index, variation, str(name)):
                     continue
@@ -605,6 +618,28 @@ class DomainReader:
                 )
             self._declare("response", str(name), where, self.domain.responses,
                           ResponseDef(str(name), kept, where))
+
+    def _texts_are_text(self, file: Path, mapping: dict, keys: tuple[str, ...],
+                        what: str) -> bool:
+        """Whether each of ``keys`` that ``mapping`` gives is text (or null). YAML reads
+        `text: 42`, `title: 2024-01-01` or `payload: true` as a number, a date, a
+        boolean: sent as such, stored events with them no longer read, and a date
+        stopped training; Rasa's schema refuses them too."""
+        fine = True
+        for key in keys:
+            value = mapping.get(key)
+            if value is None or isinstance(value, str):
+                continue
+            kind = "a date" if isinstance(value, (dt.date, dt.datetime)) else (
+                "a boolean" if isinstance(value, bool) else
+                "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}")
+            self.log.error(value_position(file, mapping, key),
+                           f"`{key}` of {what} must be text, not {kind} ({value!s})",
+                           f'put it in quotes (`{key}: "..."`): YAML reads unquoted numbers, '
+                           "dates, true and false as such" if not isinstance(value, (dict, list))
+                           else f"write the {key} as text", "DFL103")
+            fine = False
+        return fine
 
     def _has_message(self, file: Path, variations: Any, index: int, variation: Any,
                      response: str) -> bool:

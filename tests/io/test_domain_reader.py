@@ -222,6 +222,41 @@ def test_buttons_that_are_no_list_of_mappings_are_errors_at_their_line(write_pro
     ]
 
 
+def test_response_texts_that_yaml_reads_as_other_things_are_errors(write_project) -> None:
+    # a date stopped training after NLU had trained (not JSON serializable); a number was
+    # sent as a JSON number and its stored bot event no longer read; Rasa's schema: str
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        responses:
+          utter_a:
+          - text: 2024-01-01
+          - text: 42
+          - text: fine
+            image: 5
+          - text: ok
+            custom: "a string"
+          - text: "ok"
+            buttons:
+            - title: true
+              payload: /affirm
+        """)
+    assert found(problems) == [
+        ("error", 4, "`text` of variation 1 of response 'utter_a' must be text, not a date "
+                     "(2024-01-01)"),
+        ("error", 5, "`text` of variation 2 of response 'utter_a' must be text, not a number "
+                     "(42)"),
+        ("error", 7, "`image` of variation 3 of response 'utter_a' must be text, not a "
+                     "number (5)"),
+        ("error", 9, "`custom` of variation 4 of response 'utter_a' must be a mapping, not "
+                     "text"),
+        ("error", 12, "`title` of button 1 of response 'utter_a' must be text, not a boolean "
+                      "(True)"),
+    ]
+    assert problems[0].hint.startswith('put it in quotes (`text: "..."`)')
+    # the broken variations are left out
+    assert [v["text"] for v in project.domain.responses["utter_a"].variations] == ["ok"]
+
+
 def test_an_empty_use_entities_is_none_and_text_is_an_error(write_project) -> None:
     project, problems = loaded(write_project, """
         version: "3.1"
