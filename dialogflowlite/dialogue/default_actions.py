@@ -234,9 +234,10 @@ class ActionTwoStageFallback(LoopAction):
                  events_so_far: list[Event]) -> list[Event]:
         just_activated = any(isinstance(e, ActiveLoop) for e in events_so_far)
         latest = tracker.latest_intent
-        if just_activated or latest == NLU_FALLBACK_INTENT:
-            return await ActionDefaultAskAffirmation().run(tracker, context)
-        return await ActionDefaultAskRephrase().run(tracker, context)
+        # by name, as Rasa looks them up: a project's own version of each step is used
+        step = (ACTION_DEFAULT_ASK_AFFIRMATION if just_activated or latest == NLU_FALLBACK_INTENT
+                else ACTION_DEFAULT_ASK_REPHRASE)
+        return await context.action(step).run(tracker, context)
 
     @staticmethod
     def _gives_up(tracker: DialogueStateTracker) -> bool:
@@ -253,7 +254,7 @@ class ActionTwoStageFallback(LoopAction):
     async def deactivate(self, tracker: DialogueStateTracker, context: ActionContext,
                          events_so_far: list[Event]) -> list[Event]:
         if self._gives_up(tracker):
-            return await ActionDefaultFallback().run(tracker, context)
+            return await context.action(ACTION_DEFAULT_FALLBACK).run(tracker, context)
         return [UserUtteranceReverted(), ActionExecuted(name=ACTION_LISTEN),
                 _clarified_message(tracker)]
 

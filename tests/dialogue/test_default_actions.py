@@ -241,6 +241,32 @@ def test_two_stage_fallback_gives_up_after_two_misses(bot, domain) -> None:
     assert not any(isinstance(e, UserUttered) for e in result.tracker.applied_events())
 
 
+def test_two_stage_fallback_runs_the_projects_own_steps(bot, domain, register_plugin) -> None:
+    from dialogflowlite import hookimpl
+
+    def own(action_name: str, text: str) -> type:
+        def run(self, dispatcher, tracker, domain):
+            dispatcher.utter_message(text=text)
+            return []
+
+        return type("Own", (), {"name": lambda self: action_name, "run": run})
+
+    class Plugin:
+        @hookimpl
+        def dfl_register_actions(self):
+            return [own("action_default_ask_affirmation", "Did you want to say hello?"),
+                    own("action_default_ask_rephrase", "Try other words?"),
+                    own("action_default_fallback", "Let me get a person.")]
+
+    register_plugin(Plugin(), "own-steps")
+    processor = bot(domain, FunctionPolicy(_two_stage_policy))
+    # the built-in steps ran inside the fallback, whatever the project gave
+    assert texts(_fallback_message(processor)) == ["Did you want to say hello?"]
+    assert texts(say(processor, "/out_of_scope")) == ["Try other words?"]
+    assert texts(_fallback_message(processor, "more")) == ["Did you want to say hello?"]
+    assert texts(say(processor, "/out_of_scope")) == ["Let me get a person."]
+
+
 def _user_intents(events) -> list[str | None]:
     return [e.intent_name for e in events if isinstance(e, UserUttered)]
 
