@@ -159,9 +159,10 @@ async def run_evaluate_markers(
                                hint="move or remove it, or name another output file "
                                     "(and --stats-file-prefix)")
 
-    tracker_store = create_tracker_store(server_config.read_endpoints().get("tracker_store"),
-                                         project=project_dir,
-                                         default_sqlite=server_config.tracker_db)
+    with server_config.endpoints_errors():
+        tracker_store = create_tracker_store(server_config.read_endpoints().get("tracker_store"),
+                                             project=project_dir,
+                                             default_sqlite=server_config.tracker_db)
     try:
         results = await evaluate_tracker_store(tracker_store, definitions, strategy=strategy,
                                                count=count, seed=seed)

@@ -81,7 +81,8 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
         print(f"Every published timestamp is moved by {sign}"
               f"{datetime.timedelta(seconds=abs(offset_seconds))} (the stored events keep "
               "theirs).")
-    broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
+    with config.endpoints_errors():
+        broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
     if broker is None:
         add = "add `event_broker:` with a `type:` (file, SQL, or a plugin's)"
         if not endpoints_file and not any((config.project_dir / f"endpoints{suffix}").is_file()
@@ -100,9 +101,10 @@ async def run_export(project: str | Path = ".", endpoints_file: str | None = Non
                           "there are no conversations to export",
                           hint="point tracker_store's db at the database `run` used "
                                "(default trackers.db in the project)")
-    tracker_store = create_tracker_store(endpoints.get("tracker_store"),
-                                         project=config.project_dir,
-                                         default_sqlite=config.tracker_db)
+    with config.endpoints_errors():
+        tracker_store = create_tracker_store(endpoints.get("tracker_store"),
+                                             project=config.project_dir,
+                                             default_sqlite=config.tracker_db)
 
     def progress(done: int, total: int) -> None:
         logger.info("published %d of %d events", done, total)

@@ -90,8 +90,9 @@ def run_interactive(project: str | Path = ".", model: str | None = None, *,
     config = ServerConfig(project=str(project), model_path=model, endpoints_file=endpoints_file)
     model_file = resolve_model_path(config)
     endpoints = config.read_endpoints()
-    agent = Agent.load(model_file, tracker_store=MemoryTrackerStore(),
-                       lock_store=MemoryLockStore(), endpoints=endpoints)
+    with config.endpoints_errors():
+        agent = Agent.load(model_file, tracker_store=MemoryTrackerStore(),
+                           lock_store=MemoryLockStore(), endpoints=endpoints)
     agent.warn_about_unreachable_actions()
     agent.warn_about_missing_nlu()
     try:

@@ -63,13 +63,15 @@ async def run_shell(project: str | Path = ".", model: str | None = None,
     config = ServerConfig(project=str(project), model_path=model, endpoints_file=endpoints_file)
     model_file = resolve_model_path(config)
     endpoints = config.read_endpoints()
-    _configure_masking(endpoints)
-    tracker_store = create_tracker_store(endpoints.get("tracker_store"),
-                                         project=config.project_dir)
-    lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir)
-    event_broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
-    agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
-                       endpoints=endpoints, event_broker=event_broker)
+    with config.endpoints_errors():
+        _configure_masking(endpoints)
+        tracker_store = create_tracker_store(endpoints.get("tracker_store"),
+                                             project=config.project_dir)
+        lock_store = create_lock_store(endpoints.get("lock_store"), project=config.project_dir)
+        event_broker = create_event_broker(endpoints.get("event_broker"),
+                                           project=config.project_dir)
+        agent = Agent.load(model_file, tracker_store=tracker_store, lock_store=lock_store,
+                           endpoints=endpoints, event_broker=event_broker)
     parsing = nlu_only or not agent.is_ready()
     # The console is a channel plugin like the others; a plugin may replace it (parsing
     # reads its lines as the built-in console does, so it needs one of that kind).

@@ -10,6 +10,7 @@ loads its own copy after it has started.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -111,6 +112,13 @@ class ServerConfig:
         if self.endpoints_file:
             return _given_path(self.endpoints_file, self.project_dir)
         return _optional_yaml(self.project_dir, "endpoints")
+
+    def endpoints_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Errors about endpoints.yml raised inside, at the file read and the line of the
+        setting they name (:func:`~dialogflowlite.io.settings_errors.errors_located_in`)."""
+        from dialogflowlite.io.settings_errors import errors_located_in
+
+        return errors_located_in(self.endpoints_path(), "endpoints.yml")
 
     def credentials_path(self) -> Path | None:
         """The credentials file read: the ``--credentials`` one, or the project's own."""

@@ -10,14 +10,11 @@ finishes the requests in flight, then closes the stores.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import logging
 import os
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.app import ServerConfig, create_app
@@ -61,28 +58,12 @@ def check_config(config: ServerConfig, workers: int) -> None:
 
     # an unknown broker type or setting is one clear error now (brokers connect lazily,
     # unless the broker's own settings ask for a check, like Rasa's raise_on_failure)
-    with named_endpoints_file(config.endpoints_path()):
+    with config.endpoints_errors():
         broker = create_event_broker(endpoints.get("event_broker"), project=config.project_dir)
         if broker is not None:
             import asyncio
 
             asyncio.run(broker.check_connection())
-
-
-@contextlib.contextmanager
-def named_endpoints_file(path: Path | None) -> Iterator[None]:
-    """Errors about the endpoints file raised inside, naming the file that was read
-    (``--endpoints staging.yml``) where they say endpoints.yml."""
-    try:
-        yield
-    except ConfigError as error:
-        default = "endpoints.yml"
-        if path is None or path.name == default or \
-                default not in f"{error.message} {error.hint or ''}":
-            raise
-        raise ConfigError(error.message.replace(default, str(path)),
-                          hint=(error.hint or "").replace(default, str(path)) or None,
-                          position=error.position) from error
 
 
 def check_channels_and_stores(config: ServerConfig) -> None:
@@ -98,7 +79,7 @@ def check_channels_and_stores(config: ServerConfig) -> None:
     with located_in(config.credentials_path()):
         enabled_channels(config.read_credentials(), config.connector)
     endpoints = config.read_endpoints()
-    with named_endpoints_file(config.endpoints_path()):
+    with config.endpoints_errors():
         tracker_store = create_tracker_store(endpoints.get("tracker_store"),
                                              project=config.project_dir,
                                              default_sqlite=config.tracker_db)

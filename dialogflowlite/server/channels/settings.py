@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dialogflowlite.errors import ConfigError, Position
+from dialogflowlite.errors import ConfigError
 
 #: how every channel setting error starts, before the channel's name
 ERROR_PREFIX = "credentials.yml "
@@ -99,45 +97,10 @@ class ChannelSettings:
         return seconds
 
 
-@contextlib.contextmanager
-def located_in(path: Path | None) -> Iterator[None]:
+def located_in(path: Path | None) -> contextlib.AbstractContextManager[None]:
     """Channel setting errors raised inside, given the file the settings came from (the
     ``--credentials`` file, not always credentials.yml) and the line of the setting they
     name, or of the channel's section."""
-    try:
-        yield
-    except ConfigError as error:
-        if path is None or error.position is not None or \
-                not error.message.startswith(ERROR_PREFIX):
-            raise
-        rest = error.message[len(ERROR_PREFIX):]
-        channel = rest.partition(":")[0]
-        if not channel or " " in channel:
-            raise
-        raise ConfigError(rest, hint=error.hint,
-                          position=Position(str(path), _line_of(path, channel, rest))) from error
+    from dialogflowlite.io.settings_errors import errors_located_in
 
-
-def _line_of(path: Path, channel: str, message: str) -> int | None:
-    """The line of the setting ``message`` names (in backquotes or quotes) in the section
-    ``channel:`` of ``path``; else the section's line; None when neither is found."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    start = next((i for i, line in enumerate(lines)
-                  if re.match(rf"{re.escape(channel)}\s*:", line)), None)
-    if start is None:
-        return None
-    # the setting the message names: in backquotes or quotes, or its first word
-    # (`jwt_method 'none' is not ...` names jwt_method, not none)
-    after = message.partition(":")[2]
-    candidates = [a or b for a, b in re.findall(r"`(\w+)`|'(\w+)'", message)]
-    candidates += re.findall(r"^\s*(\w+)", after)
-    for key in candidates:
-        for i in range(start + 1, len(lines)):
-            if lines[i].strip() and not lines[i][0].isspace():
-                break  # the next section
-            if re.match(rf"\s+{re.escape(key)}\s*:", lines[i]):
-                return i + 1
-    return start + 1
+    return errors_located_in(path, ERROR_PREFIX.strip())
