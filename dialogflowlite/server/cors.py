@@ -7,6 +7,7 @@ Preflight ``OPTIONS`` requests are answered here, before routing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type"
 PREFLIGHT_MAX_AGE = "600"
+#: an HTTP header name (RFC 9110's token)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 
 
 def _allowed_origin(origin: str | None, origins: frozenset[str]) -> str | None:
@@ -25,6 +28,17 @@ def _allowed_origin(origin: str | None, origins: frozenset[str]) -> str | None:
     if "*" in origins:
         return "*"
     return origin if origin.rstrip("/") in origins else None
+
+
+def _allowed_headers(requested: str | None) -> str:
+    """The headers a preflight allows: those the page asks for (a widget's
+    ``X-Requested-With``, a tracing header), as Rasa's CORS set-up allows any, with
+    Authorization and Content-Type always; a name that is no header token is left out."""
+    names = [name.strip() for name in (requested or "").split(",")]
+    asked = [name for name in names if _HEADER_NAME.fullmatch(name)]
+    always = [name for name in ALLOWED_HEADERS.split(", ")
+              if name.lower() not in {a.lower() for a in asked}]
+    return ", ".join([*always, *asked])
 
 
 def install_cors(app: Sanic, origins: Sequence[str]) -> None:
@@ -40,14 +54,16 @@ def install_cors(app: Sanic, origins: Sequence[str]) -> None:
             return None
         origin = _allowed_origin(request.headers.get("origin"), allowed)
         if origin is None:
-            # No CORS headers: the browser refuses the real request.
-            return empty(status=204)
+            # No CORS headers: the browser refuses the real request. (Vary: a cache
+            # must not answer an allowed origin with this.)
+            return empty(status=204, headers={"Vary": "Origin"})
         return empty(status=204, headers={
             "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Methods": ALLOWED_METHODS,
-            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Allow-Headers": _allowed_headers(
+                request.headers.get("access-control-request-headers")),
             "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-            "Vary": "Origin",
+            "Vary": "Origin, Access-Control-Request-Headers",
         })
 
     @app.on_response

@@ -178,6 +178,22 @@ def test_cors_only_for_configured_origins(make_app) -> None:
     asyncio.run(main())
 
 
+def test_a_preflight_allows_the_headers_the_page_asks_for(make_app) -> None:
+    app = make_app(cors_origins=("*",))
+
+    async def main():
+        return await request(app, "options", "/conversations/a/tracker/events", headers={
+            "Origin": "https://shop.example", "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type, X-Requested-With,bad header"})
+
+    preflight = asyncio.run(main())
+    # only Authorization and Content-Type were allowed: a widget sending X-Requested-With
+    # was blocked by the browser (Rasa allows any header)
+    assert preflight.headers["access-control-allow-headers"] == \
+        "Authorization, content-type, X-Requested-With"
+    assert "Access-Control-Request-Headers" in preflight.headers["vary"]
+
+
 def test_no_cors_headers_without_configured_origins(make_app) -> None:
     app = make_app()
     response = asyncio.run(request(app, "get", "/version",
