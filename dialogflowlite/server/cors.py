@@ -71,4 +71,8 @@ def install_cors(app: Sanic, origins: Sequence[str]) -> None:
         origin = _allowed_origin(request.headers.get("origin"), allowed)
         if origin is not None and response is not None:
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
+            vary = response.headers.get("Vary")
+            if not vary:
+                response.headers["Vary"] = "Origin"
+            elif "origin" not in vary.lower():
+                response.headers["Vary"] = f"{vary}, Origin"
