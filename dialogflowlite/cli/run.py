@@ -53,13 +53,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes; several need a shared tracker store (default: 1)")
     parser.add_argument("--enable-api", action="store_true",
                         help="serve the HTTP API (/model/*, /conversations/*, /domain, /status)")
-    auth = parser.add_mutually_exclusive_group()
-    auth.add_argument("-t", "--auth-token", default=os.environ.get("DFL_AUTH_TOKEN"),
-                      help="token the API and /metrics require (?token=... or Bearer); "
-                           "default: $DFL_AUTH_TOKEN")
-    auth.add_argument("--jwt-secret", default=os.environ.get("DFL_JWT_SECRET"),
-                      help="secret (or public key) that API JWTs are verified with; "
-                           "default: $DFL_JWT_SECRET")
+    # both may be given, as in Rasa: a request passes with the token or with a JWT
+    parser.add_argument("-t", "--auth-token", default=os.environ.get("DFL_AUTH_TOKEN"),
+                        help="token the API and /metrics require (?token=... or Bearer); "
+                             "default: $DFL_AUTH_TOKEN")
+    parser.add_argument("--jwt-secret", default=os.environ.get("DFL_JWT_SECRET"),
+                        help="secret (or public key) that API JWTs are verified with; "
+                             "default: $DFL_JWT_SECRET")
     parser.add_argument("--jwt-method", default="HS256", help="JWT algorithm (default: HS256)")
     parser.add_argument("--jwt-private-key", default=None, metavar="KEY",
                         help="accepted for Rasa's scripts and not needed: the server only "

@@ -151,6 +151,18 @@ def test_protected_route_with_jwt(make_app, method, path) -> None:
     asyncio.run(main())
 
 
+def test_with_a_token_and_a_jwt_secret_either_credential_passes(make_app) -> None:
+    app = make_app(auth_token=TOKEN, jwt_secret=SECRET)
+
+    async def main():
+        return [(await request(app, "get", "/domain", **extra)).status for extra in (
+            {"params": {"token": TOKEN}}, {"headers": {"Authorization": f"Bearer {TOKEN}"}},
+            {"headers": _jwt({"user": {"role": "admin"}})}, {"params": {"token": "wrong"}},
+            {"headers": _jwt({"user": {"role": "admin"}}, secret=OTHER_SECRET)})]
+
+    assert asyncio.run(main()) == [200, 200, 200, 401, 401]
+
+
 def test_a_user_jwt_reaches_its_conversation_by_the_encoded_id(make_app) -> None:
     # the JWT names the id itself; the path carries it percent-encoded
     app = make_app(jwt_secret=SECRET)
