@@ -297,9 +297,11 @@ class MessageProcessor:
         """Act as if the user expressed ``intent`` (external events, reminders).
 
         ``channel`` names the channel the bot's messages go out through (the
-        ``output_channel`` of the request); it picks the responses' variations
-        (the latest user message's channel does without it), and the reminders
-        this turn schedules send their messages through it later.
+        ``output_channel`` of the request); it picks the responses' variations,
+        and the reminders this turn schedules send their messages through it
+        later. Without it the messages go back to the caller, and only
+        variations for no particular channel are sent, as Rasa's collecting
+        output channel gets them (and as ``execute`` does).
         """
         async with self.lock_store.lock(sender_id):
             return await self._trigger_intent(sender_id, intent, entities, channel, metadata)
@@ -308,7 +310,7 @@ class MessageProcessor:
                               channel: str | None, metadata: dict[str, Any] | None) -> TurnResult:
         tracker = await self.get_tracker(sender_id)
         start = len(tracker.events)
-        context = self.context(channel or tracker.latest_input_channel)
+        context = self.context(channel)
         await self._update_session(tracker, context, metadata)
         if intent not in self.domain.intent_names:
             logger.warning("triggered intent %r is not in the domain", intent)

@@ -361,3 +361,33 @@ def test_an_action_a_rule_alone_chose_is_logged_as_a_hidden_rule_turn(bot) -> No
     stored = asyncio.run(processor.tracker_store.retrieve("user"))
     assert [e.hide_rule_turn for e in stored.events if isinstance(e, ActionExecuted)
             and e.name == "utter_greet"] == [True]
+
+
+def test_a_triggered_intent_without_an_output_channel_sends_no_channel_s_variation(
+        domain_from) -> None:
+    from dialogflowlite.components.generation.responder import Responder
+    from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+    from dialogflowlite.dialogue.processor import MessageProcessor
+
+    domain = domain_from("""
+        version: "3.1"
+        intents: [greet, remind]
+        responses:
+          utter_hi:
+          - text: "Hi on Slack"
+            channel: slack
+          - text: "Hi"
+        """)
+    processor = MessageProcessor(domain, policies=simple_rules({"greet": ["utter_hi"],
+                                                                "remind": ["utter_hi"]}),
+                                 responder=Responder(domain), executor=CustomActionExecutor())
+    assert texts(say(processor, "/greet", "sam", channel="slack")) == ["Hi on Slack"]
+
+    def triggered(channel: str | None) -> list[str]:
+        result = asyncio.run(processor.trigger_intent("sam", "remind", channel=channel))
+        return texts(result)
+
+    # the replies go back to the API caller: as Rasa's collecting channel (and execute)
+    # gets them, not in the variation of the channel the user last wrote on
+    assert triggered(None) == ["Hi"]
+    assert triggered("slack") == ["Hi on Slack"]
