@@ -165,6 +165,9 @@ class ResponseSelector(NluComponent):
         self.model: ResponseSelectorModel | None = None
         self.keys: list[str] = []
         self.retrieval_intents: list[str] = []
+        #: every retrieval intent of the training data, those of other selectors too: what
+        #: the output's ``all_retrieval_intents`` lists, as Rasa's does
+        self.all_retrieval_intents: list[str] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.tokenizer: Any = None
         self.vocabulary: WordNgramVocabulary | None = None
@@ -239,6 +242,8 @@ class ResponseSelector(NluComponent):
         seed = c["random_seed"] if c["random_seed"] is not None else context.seed
         examples = self._examples(training_data)
         self.retrieval_intents = sorted({m.base_intent for m in examples if m.base_intent})
+        self.all_retrieval_intents = sorted(set(training_data.retrieval_intents)
+                                            | set(self.retrieval_intents))
         self.keys = sorted({m.intent for m in examples if m.intent})
         wanted = c["retrieval_intent"]
         if not examples and wanted is not None and training_data.retrieval_intents:
@@ -511,7 +516,7 @@ class ResponseSelector(NluComponent):
     def _no_selection(self) -> dict[str, Any]:
         """The empty selection of a message that is not selected for."""
         selection = empty_selection()
-        selection["all_retrieval_intents"] = list(self.retrieval_intents)
+        selection["all_retrieval_intents"] = list(self.all_retrieval_intents)
         selection[self.output_key] = selection.pop(DEFAULT_KEY)
         return selection
 
@@ -520,7 +525,7 @@ class ResponseSelector(NluComponent):
         ranked = ranked[: int(self.config["ranking_length"]) or None]
         key, confidence = ranked[0]
         return {
-            "all_retrieval_intents": list(self.retrieval_intents),
+            "all_retrieval_intents": list(self.all_retrieval_intents),
             self.output_key: {
                 "response": {
                     "responses": self.responses.get(key) or None,
@@ -549,6 +554,7 @@ class ResponseSelector(NluComponent):
         meta: dict[str, Any] = {
             "keys": self.keys,
             "retrieval_intents": self.retrieval_intents,
+            "all_retrieval_intents": self.all_retrieval_intents,
             "responses": self.responses,
             "trained": self.model is not None,
         }
@@ -589,6 +595,8 @@ class ResponseSelector(NluComponent):
         meta = storage.read_json(META)
         component.keys = list(meta["keys"])
         component.retrieval_intents = list(meta["retrieval_intents"])
+        component.all_retrieval_intents = list(meta.get("all_retrieval_intents")
+                                               or component.retrieval_intents)
         component.responses = dict(meta.get("responses") or {})
         if not meta.get("trained"):
             return component

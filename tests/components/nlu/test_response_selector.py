@@ -112,6 +112,20 @@ def test_one_retrieval_intent_under_its_own_key(data: TrainingData) -> None:
     assert len(selector["faq"]["ranking"]) == 1
 
 
+def test_a_selector_of_one_intent_lists_every_retrieval_intent_as_rasa_does(
+        tmp_path: Path, data: TrainingData) -> None:
+    component = ResponseSelector({**SMALL, "retrieval_intent": "faq"})
+    component.train(data, NluContext(progress=False, domain=DOMAIN))
+    storage = ComponentStorage(tmp_path / "stored")
+    component.persist(storage)
+    for selector in (component, ResponseSelector.load(component.config, storage)):
+        message = Message(text="when are you open", tokens=simple_tokens("when are you open"))
+        selector.process([message])
+        # it listed only faq, the one it learnt; chitchat is a retrieval intent too
+        assert message.response_selector["all_retrieval_intents"] == ["chitchat", "faq"]
+        assert selector.retrieval_intents == ["faq"]
+
+
 def test_a_retrieval_intent_the_data_lacks_is_a_warning_naming_the_close_one(
         data: TrainingData, caplog: pytest.LogCaptureFixture) -> None:
     component = ResponseSelector({**SMALL, "retrieval_intent": "faqs"})
