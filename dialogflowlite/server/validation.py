@@ -6,6 +6,7 @@ that is too long) whose message names the field, so a client knows what to fix.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError, JsonContentError
@@ -95,7 +96,8 @@ def field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], *,
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # JSON booleans are not numbers here, though Python thinks they are ints.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        wanted = " or ".join(_type_name(k) for k in kinds)
+        # (int, float) is one JSON kind: "a number", not "a number or number"
+        wanted = " or ".join(dict.fromkeys(_type_name(k) for k in kinds))
         article = "an" if wanted[0] in "aeiou" else "a"
         raise bad_request(f"the field {key!r} must be {article} {wanted}, not "
                           f"{_json_type(value)}", parameter=key)
@@ -117,8 +119,10 @@ def sender_id(value: Any, *, parameter: str = "sender", location: str = "body") 
     if value is None:
         return DEFAULT_SENDER_ID
     if not isinstance(value, str):
-        # Numbers are common sender ids in chat platforms; accept them as text.
-        if isinstance(value, int) and not isinstance(value, bool):
+        # Numbers are common sender ids in chat platforms; accept them as text, as Rasa
+        # does (str() of any number it is given)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value):
             value = str(value)
         else:
             raise bad_request(f"the {parameter} must be a string, not {_json_type(value)}",

@@ -95,3 +95,20 @@ def test_a_lone_surrogate_is_400_naming_the_field_and_nothing_runs(make_app, age
     assert response.status == 200
     tracker = asyncio.run(request(app, "get", "/conversations/pat/tracker"))
     assert any(e.get("text") == "hi \U0001F600" for e in tracker.json["events"])
+
+
+@pytest.mark.parametrize(("sender", "stored"), [("1.5", "1.5"), ("42", "42")])
+def test_a_number_sender_is_its_text_as_in_rasa(make_app, agent, sender: str,
+                                                stored: str) -> None:
+    # a float sender was a 400 "must be a string, not number" though the docs accept numbers
+    response = _post(make_app(), "/webhooks/rest/webhook",
+                     '{"sender": %s, "message": "/greet"}' % sender)
+    assert response.status == 200, response.text
+    assert stored in asyncio.run(agent.tracker_store.keys())
+
+
+def test_a_field_of_one_json_kind_names_it_once(make_app) -> None:
+    response = _post(make_app(), "/conversations/pat/execute",
+                     '{"name": "utter_greet", "confidence": "high"}')
+    assert response.status == 400
+    assert response.json["message"] == "the field 'confidence' must be a number, not string"
