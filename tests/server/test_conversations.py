@@ -222,6 +222,13 @@ def test_trigger_intent(make_app) -> None:
         wrong = await request(app, "post", "/conversations/gil/trigger_intent",
                               json={"name": "choose", "entities": "red"})
         assert wrong.status == 400 and wrong.json["details"]["parameter"] == "entities"
+        # items without a text `entity` were dropped and the intent triggered (200)
+        for items in ([1, 2], [{"value": "red"}]):
+            dropped = await request(app, "post", "/conversations/hal/trigger_intent",
+                                    json={"name": "choose", "entities": items})
+            assert dropped.status == 400 and "each with a text 'entity'" in \
+                dropped.json["message"]
+        assert "hal" not in await app.ctx.agent.tracker_store.keys()
 
     asyncio.run(main())
 

@@ -102,7 +102,7 @@ def test_a_number_sender_is_its_text_as_in_rasa(make_app, agent, sender: str,
                                                 stored: str) -> None:
     # a float sender was a 400 "must be a string, not number" though the docs accept numbers
     response = _post(make_app(), "/webhooks/rest/webhook",
-                     '{"sender": %s, "message": "/greet"}' % sender)
+                     '{"sender": ' + sender + ', "message": "/greet"}')
     assert response.status == 200, response.text
     assert stored in asyncio.run(agent.tracker_store.keys())
 

@@ -218,6 +218,14 @@ def blueprint() -> Blueprint:
         body = validation.json_body(request)
         intent = validation.field(body, "name", str)
         entities = validation.field(body, "entities", (dict, list), required=False, default={})
+        if isinstance(entities, list) and not all(
+                isinstance(e, dict) and isinstance(e.get("entity"), str) for e in entities):
+            # such items were dropped and the intent triggered without them, answering 200
+            from dialogflowlite.server.validation import bad_request
+
+            raise bad_request("the field 'entities' must be an object of entity -> value, or "
+                              "a list of objects each with a text 'entity'",
+                              parameter="entities")
         verbosity = include_events(request)
         agent = agent_of(request)
         if intent not in agent.domain.intent_names:
