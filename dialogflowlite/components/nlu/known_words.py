@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dialogflowlite.components.nlu.sequence_labels import example_tokens
+from dialogflowlite.components.tokenizers.unicode_text import word_form
 from dialogflowlite.shared.message import Message, has_content
 
 #: the key of ``message.features`` that holds ``{"known": k, "words": n}``
@@ -33,9 +34,10 @@ _CACHE_SIZE = 20_000
 
 
 def training_words(examples: Iterable[Message]) -> frozenset[str]:
-    """The lower-cased words (tokens with a letter or digit) of the examples."""
+    """The words (tokens with a letter or digit) of the examples, in their
+    :func:`word_form`."""
     return frozenset(
-        token.text.lower()
+        word_form(token.text)
         for message in examples
         for token in example_tokens(message)
         if has_content(token.text)
@@ -57,7 +59,7 @@ class WordKnowledge:
         self._pieces: dict[str, bool] = {}
 
     def knows(self, word: str) -> bool:
-        lower = word.lower()
+        lower = word_form(word)
         if lower in self.words or any(character.isdigit() for character in word):
             return True
         if self.single_piece is None:

@@ -11,11 +11,11 @@ keyboards and pasted text have it) is the same variant as with a composed
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, ClassVar
 
 from dialogflowlite.artifact import ComponentStorage
 from dialogflowlite.components.base import NluComponent, NluContext
+from dialogflowlite.components.tokenizers.unicode_text import word_form
 from dialogflowlite.shared.message import Entity, Message
 from dialogflowlite.shared.training_data import TrainingData
 
@@ -98,5 +98,6 @@ class EntitySynonymMapper(NluComponent):
 
 
 def _form(text: str) -> str:
-    """What variants are matched by: lower case, accents composed (NFC)."""
-    return unicodedata.normalize("NFC", text).lower()
+    """What variants are matched by: lower case, accents composed, full-width letters
+    and digits as plain ones, invisible marks left out (:func:`word_form`)."""
+    return word_form(text)

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from dialogflowlite.components.tokenizers.unicode_text import word_form
+
 PAD_ID = 0
 UNK_ID = 1
 _RESERVED = ("<pad>", "<unk>")
@@ -50,7 +52,8 @@ class WordNgramVocabulary:
         self._cache: dict[str, list[int]] = {}
 
     def normalise(self, word: str) -> str:
-        return word.lower() if self.lowercase else word
+        # a decomposed é, a full-width ４ or a pasted soft hyphen would make another word
+        return word_form(word, lowercase=self.lowercase)
 
     def build(self, sentences: Iterable[Sequence[str]]) -> WordNgramVocabulary:
         """Learn both vocabularies from word sequences (the most frequent n-grams are kept)."""

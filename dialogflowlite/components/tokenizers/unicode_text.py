@@ -91,3 +91,22 @@ def char_class(char: str) -> int:
 def is_word_char(char: str) -> bool:
     """A letter, digit or connector (``_``) of a spaced script."""
     return char_class(char) == WORD
+
+
+#: invisible marks a word may carry that do not change what it says: the soft hyphen,
+#: zero-width (non-)joiners, the word joiner, the byte order mark and the emoji
+#: variation selectors (🍕 with U+FE0F is 🍕)
+_INVISIBLE_IN_WORDS = frozenset(
+    "\u00ad\u200b\u200c\u200d\u2060\ufeff" + "".join(chr(c) for c in range(0xFE00, 0xFE10)))
+
+
+def word_form(word: str, *, lowercase: bool = True) -> str:
+    """How a word is compared where its spelling should not matter: learnt features,
+    known words, synonyms. Compatibility-composed (Unicode NFKC: a decomposed é is é,
+    the full-width ４ of Chinese and Japanese input methods is 4), without the
+    invisible marks in :data:`_INVISIBLE_IN_WORDS`, and lower-cased unless told."""
+    if word.isascii():
+        return word.lower() if lowercase else word
+    form = "".join(c for c in unicodedata.normalize("NFKC", word)
+                   if c not in _INVISIBLE_IN_WORDS)
+    return form.lower() if lowercase else form

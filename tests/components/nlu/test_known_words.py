@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from types import SimpleNamespace
 
 from dialogflowlite.components.nlu.known_words import (
@@ -48,6 +49,15 @@ def test_a_word_is_known_from_the_examples_its_digits_or_one_piece() -> None:
         assert not known.knows("€")  # the unknown piece is not a word
     scratch = WordKnowledge(frozenset({"reserve"}))
     assert scratch.knows("reserve") and not scratch.knows("hello")
+
+
+def test_a_word_typed_another_way_is_known_as_itself() -> None:
+    # decomposed Vietnamese from a combining keyboard: every word was unknown, and the
+    # fallback took the message
+    words = training_words([message("tạm biệt")])
+    known = WordKnowledge(words)
+    assert known.knows(unicodedata.normalize("NFD", "Tạm"))
+    assert known.knows(unicodedata.normalize("NFD", "biệt"))
 
 
 def test_the_count_is_recorded_and_read_by_the_fallback() -> None:

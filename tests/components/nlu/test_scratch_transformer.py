@@ -51,6 +51,12 @@ def test_char_ngrams_mark_word_edges() -> None:
     assert char_ngrams("ab", 1, 2) == ["<", "a", "b", ">", "<a", "ab", "b>"]
     vocabulary = WordNgramVocabulary(ngram_min=2, ngram_max=3).build([["Paris", "rome"]])
     assert vocabulary.word_id("paris") == vocabulary.word_id("PARIS") > 1
+    # the spelling of a word does not make another one: decomposed accents, full-width
+    # letters, a soft hyphen (the classifier read such words as unknown)
+    accents = WordNgramVocabulary().build([["café", "Ｂｅｒｌｉｎ"]])
+    assert accents.word_id("cafe\u0301") == accents.word_id("café") > 1
+    assert accents.word_id("berlin") == accents.word_id("Ber\u00adlin") == \
+        accents.word_id("Ｂｅｒｌｉｎ") > 1
     assert vocabulary.word_id("madrid") == 1
     # an unseen word still shares n-grams with a known one
     assert set(vocabulary.ngram_ids("parisian")) & set(vocabulary.ngram_ids("paris"))

@@ -299,3 +299,18 @@ def test_a_variant_with_decomposed_accents_is_still_the_variant(tmp_path: Path) 
     again = Message("x", entities=[Entity("city", 0, 8, "mu\u0308nchen")])
     loaded.process([again])
     assert again.entities[0].value == "Munich"
+
+
+def test_a_variant_with_an_invisible_mark_or_full_width_letters_is_still_the_variant() -> None:
+    data = TrainingData([Message("hi", intent="greet")],
+                        synonyms=[Synonym("Düsseldorf", ["Dusseldorf"]),
+                                  Synonym("pizza", ["🍕"]), Synonym("order", ["DD"])])
+    mapper = EntitySynonymMapper()
+    mapper.train(data, NluContext())
+    message = Message("x", entities=[
+        Entity("city", 0, 1, "Dussel\u00addorf"),  # a soft hyphen pasted from a document
+        Entity("food", 0, 1, "🍕\ufe0f"),  # the emoji variation selector keyboards add
+        Entity("code", 0, 1, "ＤＤ"),  # full-width, from a Chinese input method
+    ])
+    mapper.process([message])
+    assert [e.value for e in message.entities] == ["Düsseldorf", "pizza", "order"]
