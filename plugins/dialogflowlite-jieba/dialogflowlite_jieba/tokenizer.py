@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.tokenizers.base import TOKENIZER_DEFAULTS, Tokenizer
+from dialogflowlite.components.tokenizers.unicode_text import INVISIBLE_SPACES
 from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.message import Token
 from dialogflowlite.shared.training_data import TrainingData
@@ -82,6 +83,14 @@ def jieba_tokenizer(entries: list[DictionaryEntry]) -> jieba.Tokenizer:
     return tokenizer
 
 
+def _is_latin_run(word: str) -> bool:
+    """Whether ``word`` is Latin letters and digits only, in ASCII or full width (what a
+    Chinese input method types as ＤＤ２０４８): an order number or a phone tail."""
+    return bool(word) and all(
+        ("0" <= c <= "9") or ("a" <= c.lower() <= "z") or ("\uff10" <= c <= "\uff19")
+        or ("\uff21" <= c <= "\uff3a") or ("\uff41" <= c <= "\uff5a") for c in word)
+
+
 class JiebaTokenizer(Tokenizer):
     """Segments Chinese text into words with jieba; the project's entity values stay whole.
 
@@ -91,6 +100,9 @@ class JiebaTokenizer(Tokenizer):
     """
 
     name = "JiebaTokenizer"
+    #: 2: a run of full-width letters and digits is one token, as its ASCII form is;
+    #: invisible marks are no tokens
+    revision: ClassVar[int] = 2
     defaults: ClassVar[dict[str, Any]] = {
         **TOKENIZER_DEFAULTS,
         # a jieba user dictionary ("word [frequency] [tag]" per line), or a folder of them,
@@ -162,11 +174,24 @@ class JiebaTokenizer(Tokenizer):
     # ------------------------------------------------------------ segmentation
 
     def _segment(self, text: str, offset: int, tokens: list[Token], whole: str) -> None:
+        run: tuple[int, int] | None = None  # a run of Latin letters and digits, so far
         for word, start, end in self.jieba.tokenize(text, HMM=bool(self.config["hmm"])):
-            if word.strip():
+            if run is not None and _is_latin_run(word) and run[1] == start:
+                run = (run[0], end)  # jieba cuts full-width ＤＤ２０４８ letter by letter
+                continue
+            if run is not None:
+                tokens.append(Token(whole[offset + run[0]:offset + run[1]],
+                                    offset + run[0], offset + run[1]))
+                run = None
+            if _is_latin_run(word):
+                run = (start, end)
+            elif word.strip() and not set(word) <= INVISIBLE_SPACES:
                 tokens.append(
                     Token(whole[offset + start : offset + end], offset + start, offset + end)
                 )
+        if run is not None:
+            tokens.append(Token(whole[offset + run[0]:offset + run[1]],
+                                offset + run[0], offset + run[1]))
 
     def tokenize(self, text: str) -> list[Token]:
         tokens: list[Token] = []

@@ -61,6 +61,24 @@ def test_offsets_index_the_text_exactly_and_white_space_is_dropped(text: str) ->
     assert "".join(t.text for t in tokens) == "".join(text.split())
 
 
+@pytest.mark.parametrize(("text", "words"), [
+    # a Chinese input method types full-width letters and digits; jieba cut them one by
+    # one, so the phone tail ４４２１ was four entities and the order form never filled
+    ("手机尾号４４２１", ["手机", "尾号", "４４２１"]),
+    ("DD２０４８１７３６", ["DD２０４８１７３６"]),
+    ("ｈｅｌｌｏ世界", ["ｈｅｌｌｏ", "世界"]),
+    ("abc 123", ["abc", "123"]),
+    # invisible marks pasted in or put around words by right-to-left clients are no words
+    ("查订单\u200bDD20481736", ["查", "订单", "DD20481736"]),
+    ("\u200f尾号3821\u200f", ["尾号", "3821"]),
+])
+def test_full_width_runs_are_one_word_and_invisible_marks_none(text: str,
+                                                              words: list[str]) -> None:
+    tokens = JiebaTokenizer().tokenize(text)
+    assert [t.text for t in tokens] == words
+    assert all(text[t.start:t.end] == t.text for t in tokens)
+
+
 def test_chinese_is_segmented_into_words_not_characters() -> None:
     assert _words(JiebaTokenizer(), "我想查询订单状态") == ["我", "想", "查询", "订单", "状态"]
     # Latin words and numbers inside Chinese text stay whole.
