@@ -154,11 +154,16 @@ def tolerate_undecodable_input() -> None:
     """Piped input that is not UTF-8 (a Latin-1 file, a stray byte) reads with U+FFFD in
     place of the bytes it cannot decode. A strict stdin ended the shell with a
     traceback at the first such line; a surrogate-escaping one (Python's choice
-    under the C locale) let through text no tracker store can encode as UTF-8."""
-    reconfigure = getattr(sys.stdin, "reconfigure", None)
-    if reconfigure is not None and getattr(sys.stdin, "errors", None) in (
-            "strict", "surrogateescape"):
-        reconfigure(errors="replace")
+    under the C locale) let through text no tracker store can encode as UTF-8.
+
+    The same for output: a reply the terminal's encoding cannot show (Arabic in a
+    cp1252 console, output redirected to a file on Windows) is written with ``?`` for
+    what it cannot encode, where the shell ended with a UnicodeEncodeError."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) in (
+                "strict", "surrogateescape"):
+            reconfigure(errors="replace")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -65,3 +66,15 @@ def test_ctrl_c_ends_a_shell_whose_input_pipe_stays_open(tiny_bot: Path) -> None
     # as Ctrl-C at a terminal's prompt: the chat ends, like at the end of input
     assert shell.returncode == 0, stderr
     assert "Traceback" not in stderr and "interrupted" not in stderr
+
+
+def test_a_reply_the_output_encoding_cannot_show_does_not_end_the_shell(tiny_bot: Path) -> None:
+    # a cp1252 console or output redirected to a file on Windows: the shell ended with a
+    # UnicodeEncodeError at the first such line
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dialogflowlite", "shell", "nlu", "--project", str(tiny_bot)],
+        input=b"\x81hello\n", capture_output=True, env=env, timeout=300, check=False)
+    # 0x81 means nothing in cp1252: read as U+FFFD, which cp1252 cannot write either
+    assert done.returncode == 0, done.stderr.decode("cp1252", "replace")[-2000:]
+    assert b'"text": "?hello"' in done.stdout
