@@ -15,6 +15,7 @@ differences that matter here:
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 
 SUPPORTED_MAJOR_VERSIONS = (2, 3)
@@ -161,7 +162,17 @@ def closest(word: str, options: Iterable[str], n: int = 3) -> list[str]:
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:
-    """A hint naming the closest option, or None when nothing is close."""
+    """A hint naming the closest option, or None when nothing is close. An option that
+    reads the same but is encoded otherwise (``grüßen`` with a combining diaeresis) is
+    said to be so: both would print alike, and "did you mean" would name the word
+    itself."""
+    options = list(options)
+    composed = unicodedata.normalize("NFC", word)
+    alike = [o for o in options if o != word and unicodedata.normalize("NFC", o) == composed]
+    if alike:
+        return (f"'{alike[0]}' reads the same but is encoded otherwise (one of the two "
+                "writes an accent as a separate combining mark, as some keyboards and "
+                "pasted text do): type both the same way")
     matches = closest(word, options)
     if not matches:
         return None

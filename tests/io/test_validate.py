@@ -1756,3 +1756,29 @@ def test_a_button_payload_whose_entities_do_not_read_is_a_warning(project, caplo
         start + repr('/inform{"search_type":}') + ": its entities are not valid JSON "
         "(Expecting value), so they are left out"]
     assert "not understood; continuing" not in caplog.text
+
+
+def test_a_name_encoded_otherwise_than_the_domain_s_is_said_to_be_so(write_project) -> None:
+    import unicodedata
+
+    from dialogflowlite.io.loader import load_project
+    from dialogflowlite.io.validate import validate_project
+
+    decomposed = unicodedata.normalize("NFD", "grüßen")
+    root = write_project(domain="""
+        version: "3.1"
+        intents: [grüßen]
+        responses:
+          utter_hallo: [{text: Hallo}]
+        """, rules=f"""
+        version: "3.1"
+        rules:
+        - rule: hallo
+          steps:
+          - intent: {decomposed}
+          - action: utter_hallo
+        """)
+    problems = validate_project(load_project(root, strict=False))
+    [missing] = [p for p in problems if "that the domain lacks" in p.message]
+    # it said "did you mean 'grüßen'?", naming what printed as the same word
+    assert missing.hint.startswith("'grüßen' reads the same but is encoded otherwise")
