@@ -13,6 +13,7 @@ from dialogflowlite.components.tokenizers.spacy_loader import (
     spacy_pipeline_installed,
 )
 from dialogflowlite.components.tokenizers.unicode_text import SPACE, char_class
+from dialogflowlite.errors import ComponentConfigError
 from dialogflowlite.shared.message import Token
 from dialogflowlite.shared.training_data import TrainingData
 
@@ -66,7 +67,13 @@ class SpacyTokenizer(Tokenizer):
     def train(self, training_data: TrainingData, context: NluContext) -> None:
         if not self.config["language"]:
             self.language = context.language or "en"
-        self.nlp  # noqa: B018 - load now, so a missing language fails at training time
+        try:
+            self.nlp  # noqa: B018 - load now, so a missing language fails at training time
+        except ComponentConfigError as e:
+            if e.position is not None or self.position is None:
+                raise
+            # at the component's line in config.yml, as its other setting errors are
+            raise ComponentConfigError(e.message, hint=e.hint, position=self.position) from e
 
     def persist(self, storage: ComponentStorage) -> None:
         storage.write_json("tokenizer.json", {"language": self.language})

@@ -58,10 +58,15 @@ def test_missing_pipeline_is_a_clear_error() -> None:
     assert "spacy download xx_not_installed_pipeline" in info.value.hint
 
 
-def test_unsupported_blank_language_fails_at_training() -> None:
-    tokenizer = SpacyTokenizer({"language": "qq"})
-    with pytest.raises(ComponentConfigError, match="language 'qq'"):
+def test_unsupported_blank_language_fails_at_training_at_the_components_line() -> None:
+    from dialogflowlite.errors import Position
+
+    where = Position("config.yml", 3, 3)
+    tokenizer = SpacyTokenizer({"language": "qq"}, position=where)
+    with pytest.raises(ComponentConfigError, match="language 'qq'") as info:
         tokenizer.train(TrainingData(), NluContext())
+    # it named no file, unlike the component's other setting errors
+    assert info.value.position == where
 
 
 def test_named_pipeline_gives_lemmas(tmp_path: Path) -> None:
