@@ -214,6 +214,9 @@ def test_a_logged_message_fills_the_slots_its_entities_map_to(make_app, agent) -
     ("application/x-yaml", "yaml"),
     ("text/yml", "yaml"),
     ("text/html, application/yaml;q=0.9", "yaml"),
+    # the preferred one wins, not the first (it answered YAML)
+    ("application/x-yaml;q=0.1, application/json", "json"),
+    ("application/json;q=0.5, text/yaml;q=0.8", "yaml"),
 ])
 def test_the_domain_in_the_format_the_accept_header_names(make_app, accept, kind) -> None:
     headers = {"Accept": accept} if accept else {}
@@ -234,9 +237,9 @@ def test_whole_minutes_of_the_session_config_are_answered_as_written(make_app) -
     assert expiry == 60 and isinstance(expiry, int)
 
 
-def test_a_domain_format_it_cannot_answer_is_406_not_acceptable(make_app) -> None:
-    response = asyncio.run(request(make_app(), "get", "/domain",
-                                   headers={"Accept": "text/html"}))
+@pytest.mark.parametrize("accept", ["text/html", "application/json;q=0"])
+def test_a_domain_format_it_cannot_answer_is_406_not_acceptable(make_app, accept) -> None:
+    response = asyncio.run(request(make_app(), "get", "/domain", headers={"Accept": accept}))
     assert response.status == 406 and response.json["reason"] == "NotAcceptable"
 
 

@@ -21,22 +21,39 @@ YAML_CONTENT_TYPE = "application/x-yaml"
 
 
 def _accepted(request: Request) -> str:
-    """``"json"`` or ``"yaml"``: the first media type of the Accept header that names one.
+    """``"json"`` or ``"yaml"``: the format of the Accept header's most preferred media
+    type that names one (by ``q``, then order; ``q=0`` refuses it).
 
     As in Rasa, a type ending in ``json`` asks for JSON and one ending in
     ``yml`` or ``yaml`` (``application/x-yml``, ``text/yaml``, ...) for YAML.
     Unlike Rasa, a wildcard (curl's and browsers' ``*/*``) gets JSON, not a 406.
     """
     header = request.headers.get("accept") or "application/json"
-    for part in header.split(","):
-        kind = part.split(";", 1)[0].strip().lower()
-        if kind.endswith("json") or kind in JSON_TYPES:
-            return "json"
-        if kind.endswith(("yml", "yaml")):
-            return "yaml"
+    offers: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        kind, *parameters = (piece.strip().lower() for piece in part.split(";"))
+        fmt = ("json" if kind.endswith("json") or kind in JSON_TYPES
+               else "yaml" if kind.endswith(("yml", "yaml")) else None)
+        if fmt is not None:
+            offers.append((_quality(parameters), -index, fmt))
+    wanted = max(offers, default=None)
+    if wanted is not None and wanted[0] > 0:
+        return wanted[2]
     raise ApiError(406, "NotAcceptable",
                    "the domain is available as JSON (Accept: application/json) or YAML "
                    f"(Accept: {YAML_CONTENT_TYPE})")
+
+
+def _quality(parameters: list[str]) -> float:
+    """A media type's ``q`` (1 when not given; 0 for one that is no number)."""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "q":
+            try:
+                return min(1.0, max(0.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
 
 
 async def load_from_model_server(app: Sanic, section: Any, ticket: int | None) -> Path:
