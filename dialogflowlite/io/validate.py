@@ -1227,11 +1227,16 @@ def check_response_conditions(project: Project) -> list[Problem]:
 
 def _condition_problem(response: str, condition: Any, domain: Domain, slots: list[str],
                        where: Position, possible: dict[str, _SlotValues]) -> Problem | None:
-    if not isinstance(condition, dict) or condition.get("type", "slot") != "slot":
+    missing = [key for key in ("type", "name", "value")
+               if isinstance(condition, dict) and key not in condition]
+    if not isinstance(condition, dict) or condition.get("type", "slot") != "slot" or missing:
+        # Rasa: "Condition must have 'type', 'name', and 'value' keys."; without `value`
+        # it held while the slot was unset, without `type` it was taken for a slot's
+        lacks = f" (it has no `{missing[0]}`)" if missing else ""
         return _error(where, f"response '{response}' has a condition that is not "
-                      "`{type: slot, name: ..., value: ...}`",
-                      "write each condition as type: slot, name: <slot>, value: <value>",
-                      RESPONSE_CONDITION)
+                      f"`{{type: slot, name: ..., value: ...}}`{lacks}",
+                      "write each condition as type: slot, name: <slot>, value: <value> "
+                      "(`value: null` for a slot that is not set)", RESPONSE_CONDITION)
     name = condition.get("name")
     if name == SESSION_START_METADATA_SLOT and name not in domain.slots:
         return None  # Rasa's domain always has it, and the tracker lists it

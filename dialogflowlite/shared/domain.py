@@ -252,7 +252,8 @@ class ResponseDef:
 def variation_conditions(variation: dict[str, Any]) -> list[Any]:
     """The slot conditions of a response variation (``condition:``, one mapping or a list)."""
     conditions = variation.get("condition") or []
-    return [conditions] if isinstance(conditions, dict) else list(conditions)
+    # one mapping, or anything else that is no list (`condition: vip`), is one condition
+    return list(conditions) if isinstance(conditions, list) else [conditions]
 
 
 @dataclass

@@ -1253,6 +1253,36 @@ def test_response_conditions_name_slots_and_values_they_can_have(project) -> Non
     assert where(found[0], root) == ("domain.yml", 30)
 
 
+def test_a_response_condition_without_type_name_or_value_is_an_error(project) -> None:
+    domain = DOMAIN.replace("""  utter_goodbye:
+    - text: Bye!
+""", """  utter_goodbye:
+    - text: Bye, no type!
+      condition:
+        - name: city
+          value: Berlin
+    - text: Bye, no value!
+      condition:
+        - type: slot
+          name: city
+    - text: Bye, VIP!
+      condition: vip
+    - text: Bye!
+""")
+    found = problems(project(domain=domain), "DFL135")
+    # Rasa refuses them ("Condition must have 'type', 'name', and 'value' keys"); here a
+    # condition without `value` held while the slot was unset, and `vip` never held
+    assert [p.message for p in found] == [
+        "response 'utter_goodbye' has a condition that is not `{type: slot, name: ..., "
+        "value: ...}` (it has no `type`)",
+        "response 'utter_goodbye' has a condition that is not `{type: slot, name: ..., "
+        "value: ...}` (it has no `value`)",
+        "response 'utter_goodbye' has a condition that is not `{type: slot, name: ..., "
+        "value: ...}`",
+    ]
+    assert all(p.is_error for p in found)
+
+
 TYPED_SLOTS = """slots:
   mood:
     type: categorical
