@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ def _as_list(value: Any) -> list:
         return list(value)
     return [value]
 
+
+#: where YAML joins a list entry with a deeper-indented `- next` below it
+_RUN_TOGETHER = re.compile(r"\s+-\s+")
 
 #: the keys of a response variation whose value is text (Rasa's schema: str)
 _TEXT_KEYS = ("text", "image", "channel")
@@ -164,7 +168,8 @@ class DomainReader:
         for index, item in enumerate(value):
             where = position(file, value, index)
             if isinstance(item, str):
-                self._add_intent(IntentDef(item, position=where))
+                for name in self._list_items(where, item, "intent"):
+                    self._add_intent(IntentDef(name, position=where))
             elif isinstance(item, dict) and len(item) == 1:
                 name, props = next(iter(item.items()))
                 props = props or {}
@@ -244,14 +249,30 @@ class DomainReader:
         table[name] = value
         return True
 
+    def _list_items(self, where: Position, item: str, kind: str) -> list[str]:
+        """The names of one list entry: itself, or, where YAML ran two entries together
+        (`- faq` with `    - ask_takeaway` indented deeper under it reads as the one name
+        `faq - ask_takeaway`), each of them, with an error at the line. Without it
+        every use of either name elsewhere was reported as missing, and the hint
+        named the joined one."""
+        parts = [part.strip() for part in _RUN_TOGETHER.split(item)]
+        if len(parts) == 1 or not all(parts):
+            return [item]
+        self.log.error(where, f"{kind} '{item}' looks like {len(parts)} list items run "
+                              f"together: `- {parts[1]}` is indented deeper than the "
+                              f"`- {parts[0]}` above it, so YAML reads one name",
+                       "indent every `- ` of the list the same")
+        return parts
+
     def _entities(self, file: Path, parent: Any, key: str, value: Any, major: int) -> None:
         if not self.log.expect(file, parent, key, value, list, "'entities'"):
             return
         for index, item in enumerate(value):
             where = position(file, value, index)
             if isinstance(item, str):
-                self._declare("entity", item, where, self.domain.entities,
-                              EntityDef(item, position=where))
+                for name in self._list_items(where, item, "entity"):
+                    self._declare("entity", name, where, self.domain.entities,
+                                  EntityDef(name, position=where))
             elif isinstance(item, dict) and len(item) == 1:
                 name, props = next(iter(item.items()))
                 props = props or {}
@@ -692,8 +713,10 @@ class DomainReader:
                     "write `- action_name`",
                 )
                 continue
-            if name not in self.domain.custom_actions:
-                self.domain.custom_actions.append(name)
+            for each in (self._list_items(position(file, value, index), name, "action")
+                         if isinstance(item, str) else [name]):
+                if each not in self.domain.custom_actions:
+                    self.domain.custom_actions.append(each)
             props = item[name] if isinstance(item, dict) else None
             if isinstance(props, dict):
                 self.log.check_keys(file, props, formats.ACTION_KEYS, f"action '{name}'")

@@ -257,6 +257,33 @@ def test_response_texts_that_yaml_reads_as_other_things_are_errors(write_project
     assert [v["text"] for v in project.domain.responses["utter_a"].variations] == ["ok"]
 
 
+def test_list_items_run_together_by_indentation_are_one_error_at_their_line(
+        write_project) -> None:
+    # YAML reads `- faq` and a deeper `- ask_takeaway` as the one name
+    # `faq - ask_takeaway`: every use of either name was reported missing elsewhere
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        intents:
+          - greet
+          - faq
+            - ask_takeaway
+        entities:
+          - party_size
+            - time
+        """)
+    assert found(problems) == [
+        ("error", 4, "intent 'faq - ask_takeaway' looks like 2 list items run together: "
+                     "`- ask_takeaway` is indented deeper than the `- faq` above it, so YAML "
+                     "reads one name"),
+        ("error", 7, "entity 'party_size - time' looks like 2 list items run together: "
+                     "`- time` is indented deeper than the `- party_size` above it, so YAML "
+                     "reads one name"),
+    ]
+    # both names are declared, so nothing else is reported about them
+    assert {"greet", "faq", "ask_takeaway"} <= set(project.domain.intents)
+    assert set(project.domain.entities) == {"party_size", "time"}
+
+
 def test_an_empty_use_entities_is_none_and_text_is_an_error(write_project) -> None:
     project, problems = loaded(write_project, """
         version: "3.1"
