@@ -294,9 +294,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stories file or folder to train on instead of the project's "
                         "(for instance train_test_split/train_stories.yml); rules stay")
     parser.add_argument("--finetune", nargs="?", const="", default=None, metavar="MODEL",
-                        help="start the NLU models from the weights of a trained model (the "
-                        "newest in the output folder when MODEL is not given) instead of "
-                        "from scratch; the labels must be the same")
+                        help="start the trainable models (NLU, policies, generator) from the "
+                        "weights of a trained model (the newest in the output folder when "
+                        "MODEL is not given) instead of from scratch; the labels must be "
+                        "the same")
     parser.add_argument("--epoch-fraction", type=float, default=1.0, metavar="F",
                         help="with --finetune: train for this share of the configured epochs "
                         "(default: 1.0)")
