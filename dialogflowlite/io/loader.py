@@ -484,6 +484,11 @@ class ProjectLoader:
         (self.test_files if tests else self.training_files).append(file)
         data = self._parse(file, data)
         if data is None:
+            if file not in self.unreadable:
+                # (an empty domain file is an error; an empty data file may be a start)
+                self.log.warning(Position(str(file)), f"the data file {file.name} is empty "
+                                 "(or only comments), so it adds nothing",
+                                 "add `nlu:`, `stories:` or `rules:`, or remove the file")
             return
         if not isinstance(data, dict):
             self.log.error(

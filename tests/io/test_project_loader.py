@@ -1008,3 +1008,12 @@ def test_a_retrieval_intent_without_a_base_or_a_key_is_an_error(write_project, n
     assert problem.message == (f"intent '{name}' is no retrieval intent name: one base and one "
                                "key around a single `/`")
     assert project.nlu.examples == []
+
+
+def test_an_empty_data_file_is_a_warning(write_project) -> None:
+    root = write_project(domain='version: "3.1"\nintents: [greet]\n',
+                         files={"data/extra.yml": "# to do\n"})
+    problems = load_project(root, strict=False).problems
+    # it said nothing, while an empty domain file is an error
+    assert [(p.severity, p.message) for p in problems] == [
+        ("warning", "the data file extra.yml is empty (or only comments), so it adds nothing")]
