@@ -28,6 +28,7 @@ from dialogflowlite.errors import (
     DialogflowLiteError,
     Position,
     Problem,
+    TrainingError,
     YamlSyntaxError,
 )
 from dialogflowlite.io.config_reader import COMPONENT_SECTIONS, ComponentConfig
@@ -108,6 +109,7 @@ GENERATE_WITHOUT_GENERATOR = "DFL144"
 SINGLE_INTENT = "DFL145"
 BUTTON_PAYLOAD = "DFL146"
 GENERATOR_INPUT = "DFL147"
+RULES_DISAGREE = "DFL148"
 #: problems of what only the response generator reads (its pair files, its blocklist
 #: file, its training pairs): training without the generator (`train nlu`) takes them as
 #: warnings
@@ -1655,6 +1657,30 @@ def check_rule_user_turns(project: Project) -> list[Problem]:
     return problems
 
 
+def check_rules_agree(project: Project) -> list[Problem]:
+    """What RulePolicy checks when it trains, checked here without training: rules that
+    contradict each other or a story, and incomplete rules. ``data validate`` said 0
+    errors, and ``train`` then stopped on them."""
+    from dialogflowlite.components.policies.training import CoreSection
+
+    if not project.rules or not any(p.name == "RulePolicy"
+                                    for p in project.config.policies):
+        return []
+    if check_rule_user_turns(project):
+        return []  # the rule policy's check stops there first; DFL142 says it
+    try:
+        CoreSection().check(project)
+    except TrainingError as e:
+        if not e.message.startswith(("contradicting rules", "incomplete rules")):
+            return []  # other problems of the data: the checks above report them
+        problem = Problem.from_error(e, _domain_file(project))
+        return [Problem(problem.position, "error", problem.message, problem.hint,
+                        RULES_DISAGREE)]
+    except DialogflowLiteError:
+        return []  # a policy's settings or the domain: check_components and others report it
+    return []
+
+
 def check_policy_domains(project: Project) -> list[Problem]:
     """What a policy asks of the domain (its ``check_domain``, as training calls it):
     RulePolicy's ``core_fallback_action_name`` must be an action of the domain."""
@@ -2021,6 +2047,7 @@ CHECKS: tuple[Check, ...] = (
     check_components,
     check_policy_domains,
     check_rule_user_turns,
+    check_rules_agree,
     check_retrieval_selector,
     check_pair_files,
     check_generator_inputs,

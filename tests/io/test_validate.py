@@ -1812,3 +1812,24 @@ def test_a_name_encoded_otherwise_than_the_domain_s_is_said_to_be_so(write_proje
     [missing] = [p for p in problems if "that the domain lacks" in p.message]
     # it said "did you mean 'grüßen'?", naming what printed as the same word
     assert missing.hint.startswith("'grüßen' reads the same but is encoded otherwise")
+
+
+def test_contradicting_rules_are_found_by_validate_as_training_finds_them(project) -> None:
+    rules = RULES + """\
+  - rule: goodbye, the other way
+    steps:
+      - intent: goodbye
+      - action: utter_greet
+"""
+    config = "language: en\npolicies:\n- name: RulePolicy\n"
+    root = project(rules=rules, config=config)
+    # validate said 0 errors, and train then stopped on them
+    [problem] = problems(root, "DFL148")
+    assert problem.is_error
+    assert problem.message.startswith("contradicting rules or stories found:")
+    assert "rule 'goodbye, the other way'" in problem.message
+    assert where(problem, root)[0] == "data/rules.yml"
+    # without a rule policy nothing reads the rules, and the agreeing ones pass
+    assert problems(project(rules=rules, config="language: en\npolicies:\n"
+                            "- name: MemoizationPolicy\n"), "DFL148") == []
+    assert problems(project(config=config), "DFL148") == []
