@@ -1191,11 +1191,14 @@ def check_duplicate_story_names(project: Project) -> list[Problem]:
             if earlier is story:
                 continue
             where = earlier.position
-            first_at = f" (first at {where.file}:{where.line})" if where and where.line else ""
+            # "rule name 'x' ... (first at stories.yml)": say what the first one is
+            other = "" if earlier.kind == story.kind else f" by a {_kind_name(earlier)}"
+            first_at = (f" (first{other} at {where.file}:{where.line})"
+                        if where and where.line else other)
             problems.append(
                 _warning(
                     _where(story.position),
-                    f"{story.kind} name '{story.name}' is used twice{first_at}",
+                    f"{_kind_name(story)} name '{story.name}' is used twice{first_at}",
                     "give each story and rule a name of its own",
                     DUPLICATE_STORY_NAME,
                 )

@@ -1203,7 +1203,7 @@ def test_two_stories_of_one_name(project) -> None:
     # a rule of a story's name counts too; test stories are apart from both
     root = project(rules=RULES.replace("rule: goodbye", "rule: greet"), tests=STORIES)
     [problem] = problems(root, "DFL134")
-    assert problem.message.startswith("rule name 'greet' is used twice")
+    assert problem.message.startswith("rule name 'greet' is used twice (first by a story at ")
 
 
 def test_response_conditions_name_slots_and_values_they_can_have(project) -> None:
