@@ -734,8 +734,13 @@ def convert_training_data(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         print(f"{file} -> {target} ({summary})", file=stream)
-    print("check the new files, then delete the old ones: a project reads both while both "
-          "sit under data/", file=stream)
+    if output_format == "yaml" and any(
+            "data" in file.resolve().parts and "data" in target.resolve().parts
+            for file, target in zip(files, targets, strict=True)):
+        # only then: a JSON export, or YAML written elsewhere, is no second copy the
+        # project reads, and its source is no old file to delete
+        print("check the new files, then delete the old ones: a project reads both while "
+              "both sit under data/", file=stream)
     return targets
 
 

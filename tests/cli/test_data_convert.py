@@ -157,6 +157,7 @@ def test_converting_a_whole_project_keeps_its_data(project: Path, monkeypatch, c
         "1 lookup tables)" in out
     )
     assert "data/stories.md -> data/stories_converted.yml (2 stories, 2 rules)" in out
+    assert "then delete the old ones: a project reads both" in out
     for old in ("data/nlu.md", "data/more/nlu.json", "data/stories.md", "data/cities.txt"):
         (project / old).unlink()
     after = load_project(project)
@@ -185,8 +186,11 @@ def test_converted_nlu_reads_back_to_the_same_data(project: Path, monkeypatch) -
     assert '- lookup: "true"\n  examples: |\n    - yes\n' in text
 
 
-def test_converted_json_reads_back_to_the_same_data(project: Path, monkeypatch) -> None:
+def test_converted_json_reads_back_to_the_same_data(project: Path, monkeypatch,
+                                                    capsys) -> None:
     assert convert(monkeypatch, project, "nlu", "--data", "data/more", "--out", "out") == 0
+    # written outside data/: no second copy for the project to read, nothing to delete
+    assert "delete the old ones" not in capsys.readouterr().out
     original = read_json_nlu(project / "data/more/nlu.json", ProblemLog())
     again = load_project(write_project_copy(project, project / "out/nlu_converted.yml")).nlu
     assert plain(again) == plain(original)
