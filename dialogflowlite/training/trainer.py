@@ -412,6 +412,12 @@ def train(
     try:
         for name in sections_to_train(project, sections):
             writer.manifest.sections[name] = load_section(name).train(project, context)
+        if options.quantize and not any("quantize" in record.config
+                                        for record in writer.manifest.components):
+            # else "nothing changed" alone read as if the flag had been taken
+            logger.warning("--quantize: no component of this model has int8 weights to "
+                           "take (JointTransformerClassifier, ResponseSelector and "
+                           "NeuralResponseGenerator have); the model is as it is without it")
         write_model_extras(writer, project, options)
         prefix = _parts_prefix(sections)
         target = models_dir / fixed_file if fixed_file else _new_model_path(models_dir, prefix)
