@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,20 @@ def read_yaml(text: str, file: str | Path = "<string>") -> Any:
             hint = "indent with spaces: YAML does not allow tabs for indentation"
         else:
             hint = "check indentation, quotes and the `key: value` layout around this line"
+            if e.context_mark is not None and "quoted scalar" in str(e.context) \
+                    and e.context_mark.line + 1 != line:
+                # a quote that nothing closes: reported where it opened, not at the end
+                # of the file where the reader gave up
+                what = (f"a quote opened on this line is not closed (the reader went on to "
+                        f"line {line}: {what or e})")
+                hint = "close the quote on this line, or remove it"
+                line, col = e.context_mark.line + 1, None
+            else:
+                opened = _unclosed_quote_line(text, line)
+                if opened is not None and opened != line:
+                    # a quote closed only by the next value's opening quote
+                    hint = (f"line {opened} opens a quote that it does not close, so YAML "
+                            "read on into the lines below it; " + hint)
         raise YamlSyntaxError(
             f"invalid YAML: {what or e}",
             position=Position(str(file), line, col),
@@ -49,6 +64,27 @@ def read_yaml(text: str, file: str | Path = "<string>") -> Any:
         ) from e
     except YAMLError as e:
         raise YamlSyntaxError(f"invalid YAML: {e}", position=Position(str(file))) from e
+
+
+#: a value that starts with a quote: after `key:` or a list's `- `
+_QUOTED_VALUE = re.compile(r"""(?:^\s*-\s+|:\s+)(["'])(.*)$""")
+
+
+def _unclosed_quote_line(text: str, line: int | None, before: int = 5) -> int | None:
+    """The line (1-based) at or up to ``before`` lines above ``line`` whose quoted value
+    is not closed on it: where an error that YAML reports later started."""
+    if line is None:
+        return None
+    lines = text.splitlines()
+    for number in range(min(line, len(lines)), max(0, line - before - 1), -1):
+        match = _QUOTED_VALUE.search(lines[number - 1])
+        if match is None:
+            continue
+        quote, rest = match.groups()
+        closing = rest.replace("''", "") if quote == "'" else re.sub(r'\\.', "", rest)
+        if quote not in closing:
+            return number
+    return None
 
 
 def read_yaml_file(path: str | Path) -> Any:

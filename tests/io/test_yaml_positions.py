@@ -55,7 +55,6 @@ def test_to_plain_gives_builtin_types() -> None:
     ("text", "line", "col", "words"),
     [
         ("intents:\n  - greet\n - inform\n", 3, 2, "expected <block end>"),
-        ('responses:\n  utter_a:\n    - text: "Hi\n', 4, 1, "quoted scalar"),
         ("a: [1, 2\nb: 3\n", 2, 2, "flow sequence"),
         ("intents:\n\t- greet\n", 2, 1, "'\\t'"),
     ],
@@ -68,6 +67,26 @@ def test_syntax_errors_name_line_and_column(text, line, col, words) -> None:
     assert error.message.startswith("invalid YAML:")
     assert words in error.message
     assert "indent" in error.hint
+
+
+def test_a_quote_left_open_is_reported_where_it_opens() -> None:
+    # it was reported at the end of the file, where the reader gave up
+    text = 'responses:\n  utter_a:\n    - text: "Hi\n  utter_b:\n    - text: Bye\n'
+    with pytest.raises(YamlSyntaxError) as info:
+        read_yaml(text, "domain.yml")
+    assert info.value.position == Position("domain.yml", 3, None)
+    assert info.value.message.startswith("invalid YAML: a quote opened on this line is not "
+                                         "closed (the reader went on to line 6: while "
+                                         "scanning a quoted scalar")
+    assert info.value.hint == "close the quote on this line, or remove it"
+
+
+def test_a_quote_closed_by_the_next_value_s_names_the_line_that_opened_it() -> None:
+    text = 'responses:\n  utter_a:\n    - text: "Hi\n  utter_b:\n    - text: "Bye"\n'
+    with pytest.raises(YamlSyntaxError) as info:
+        read_yaml(text, "domain.yml")
+    assert info.value.position.line == 5  # where the reader noticed
+    assert info.value.hint.startswith("line 3 opens a quote that it does not close")
 
 
 def test_duplicate_keys_are_an_error_with_their_own_hint() -> None:
