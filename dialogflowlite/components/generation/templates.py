@@ -21,6 +21,7 @@ A variation with ``metadata: {template: jinja}`` is a Jinja template instead
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import logging
@@ -83,6 +84,11 @@ _FORMAT_TOKEN = re.compile(r"\{\{|\}\}|\{([^\n{}]+?)\}|[{}]")
 _SLOT_LIKE = re.compile(r"[^\W\d][\w.\-]*")
 
 
+#: the placeholder names warned about while one message is rendered (None: not rendering)
+_warned_names: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "warned_placeholder_names", default=None)
+
+
 def interpolate(text: str, values: dict[str, Any], *, response: str = "") -> str:
     """Fill ``{name}`` placeholders of ``text`` from ``values``, as Rasa does.
 
@@ -121,9 +127,13 @@ def _fill(token: re.Match[str], values: dict[str, Any], response: str, *,
     value = values.get(name)
     if value is not None:
         return format_value(value)
-    if name in values or _SLOT_LIKE.fullmatch(name):
+    warned = _warned_names.get()
+    if (name in values or _SLOT_LIKE.fullmatch(name)) and \
+            (warned is None or name not in warned):
         logger.warning("response '%s' uses {%s}, which has no value; the placeholder is "
                        "sent as it is", response or "?", name)
+        if warned is not None:
+            warned.add(name)  # once per message, not for its text, title and payload each
     return written
 
 
@@ -383,13 +393,17 @@ class TemplateRenderer:
         """One variation as a bot message, placeholders filled from ``values``."""
         message: dict[str, Any] = {}
         jinja = template_engine(variation) == JINJA_ENGINE
-        for key in _CONTENT_KEYS:
-            if key not in variation:
-                continue
-            if jinja:
-                message[key] = interpolate_jinja(variation[key], values, response=name)
-            else:
-                message[key] = interpolate_all(variation[key], values, response=name)
+        warned = _warned_names.set(set())
+        try:
+            for key in _CONTENT_KEYS:
+                if key not in variation:
+                    continue
+                if jinja:
+                    message[key] = interpolate_jinja(variation[key], values, response=name)
+                else:
+                    message[key] = interpolate_all(variation[key], values, response=name)
+        finally:
+            _warned_names.reset(warned)
         # As in Rasa, every other key of the variation (``id``, ``channel``, ``condition``,
         # its own ``metadata`` object, keys an author added) goes into the bot event's
         # metadata as it is written, next to the response's name

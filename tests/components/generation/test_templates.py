@@ -124,6 +124,16 @@ def test_missing_slot_keeps_placeholder_and_warns(domain, caplog) -> None:
                for r in caplog.records)
 
 
+def test_a_missing_slot_is_warned_about_once_a_message(domain, caplog) -> None:
+    # utter_rich uses {name} in its text, a button title and a payload: three warnings
+    # a message, every message
+    with caplog.at_level(logging.WARNING):
+        TemplateRenderer(domain).render("utter_rich", tracker_with(domain))
+        TemplateRenderer(domain).render("utter_rich", tracker_with(domain))
+    warned = [r for r in caplog.records if "uses {name}" in r.getMessage()]
+    assert len(warned) == 2
+
+
 def test_interpolate_leaves_json_braces_alone(caplog) -> None:
     with caplog.at_level(logging.WARNING):
         assert interpolate('{"a": 1} {x}', {"x": 2}) == '{"a": 1} 2'
