@@ -55,6 +55,7 @@ from dialogflowlite.dialogue.story_export import (
 )
 from dialogflowlite.errors import ProjectError
 from dialogflowlite.evaluation.nlu_metrics import classification_report, confusion_matrix
+from dialogflowlite.shared.display_width import display_width, pad
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SEND_TEXT, ACTION_UNLIKELY_INTENT
 from dialogflowlite.shared.events import (
     ActionExecuted,
@@ -295,14 +296,15 @@ class StoryEvaluation:
                          f"{sum(not u.entities_correct for u in users)} with wrong entities")
         names = sorted(k for k in report if isinstance(report[k], dict)
                        and k not in ("micro avg", "macro avg", "weighted avg"))
-        width = max([len("action"), *(len(n) for n in names), len("weighted avg")])
+        # in display columns: an action named in Chinese takes two a character
+        width = max([len("action"), *(display_width(n) for n in names), len("weighted avg")])
         lines.append("")
         lines.append(f"{'action':<{width}}  precision  recall     f1  support")
         for name in [*names, "macro avg", "weighted avg"]:
             row = report.get(name)
             if not isinstance(row, dict):
                 continue
-            lines.append(f"{name:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
+            lines.append(f"{pad(name, width)}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
                          f"{row['f1-score']:5.3f}  {int(row['support']):7d}")
         for outcome in self.failed:
             lines.append(f"FAILED {outcome.location} {outcome.name}: {outcome.first_error}")
