@@ -10,9 +10,9 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from dialogflowlite.shared.domain import REQUESTED_SLOT
+from dialogflowlite.shared.domain import ACTION_LISTEN, REQUESTED_SLOT
 from dialogflowlite.shared.message import NLU_FALLBACK_INTENT
-from dialogflowlite.shared.tracker import DialogueStateTracker
+from dialogflowlite.shared.tracker import DialogueStateTracker, applied_indices
 
 
 class CollectingDispatcher:
@@ -58,6 +58,36 @@ class CollectingDispatcher:
         """Send an image by URL."""
         self.utter_message(image=image, **kwargs)
 
+    # rasa-sdk's older ways of saying the same, which actions written for it still use
+
+    def utter_attachment(self, attachment: Any, **kwargs: Any) -> None:
+        """Send an attachment."""
+        self.utter_message(attachment=attachment, **kwargs)
+
+    def utter_elements(self, *elements: dict[str, Any], **kwargs: Any) -> None:
+        """Send a message of elements (cards)."""
+        self.utter_message(elements=list(elements), **kwargs)
+
+    def utter_custom_message(self, *elements: dict[str, Any], **kwargs: Any) -> None:
+        """Send a message of elements (rasa-sdk's older name of :meth:`utter_elements`)."""
+        self.utter_message(elements=list(elements), **kwargs)
+
+    def utter_button_message(self, text: str, buttons: list[dict[str, Any]],
+                             **kwargs: Any) -> None:
+        """Send a text with buttons."""
+        self.utter_message(text=text, buttons=buttons, **kwargs)
+
+    def utter_template(self, template: str, tracker: Any, silent_fail: bool = False,
+                       **kwargs: Any) -> None:
+        """Send the domain response ``template`` (``tracker`` and ``silent_fail`` are
+        taken as rasa-sdk takes them, and not needed)."""
+        self.utter_message(response=template, **kwargs)
+
+    def utter_button_template(self, template: str, buttons: list[dict[str, Any]],
+                              tracker: Any, silent_fail: bool = False, **kwargs: Any) -> None:
+        """Send the domain response ``template`` with ``buttons`` added."""
+        self.utter_message(response=template, buttons=buttons, **kwargs)
+
 
 class ActionTracker:
     """A read-only view of a conversation for custom actions (rasa-sdk's ``Tracker``).
@@ -82,6 +112,34 @@ class ActionTracker:
     @classmethod
     def from_tracker(cls, tracker: DialogueStateTracker) -> ActionTracker:
         return cls(copy.deepcopy(tracker.current_state("all")))
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> ActionTracker:
+        """A view of the tracker JSON ``state`` (rasa-sdk's ``Tracker.from_dict``)."""
+        return cls(state)
+
+    def current_slot_values(self) -> dict[str, Any]:
+        """Every slot's value."""
+        return dict(self.slots)
+
+    def applied_events(self) -> list[dict[str, Any]]:
+        """The events that still count: those since the latest restart or session start,
+        without what ``undo`` and ``rewind`` took back, a loop's repeated runs collapsed
+        into its first (as the bot itself counts them)."""
+        from dialogflowlite.errors import DialogflowLiteError
+        from dialogflowlite.shared.events import event_from_dict
+
+        try:
+            parsed = [event_from_dict(event) for event in self.events]
+        except (DialogflowLiteError, TypeError, ValueError, KeyError):
+            return list(self.events)  # (events from the bot itself always read)
+        return [self.events[i] for i in applied_indices(parsed)]
+
+    def last_executed_action_has(self, name: str, skip: int = 0) -> bool:
+        """Whether the latest action other than ``action_listen`` (``skip`` of them
+        passed over) is ``name``."""
+        last = self.get_last_event_for("action", exclude=[ACTION_LISTEN], skip=skip)
+        return last is not None and last.get("name") == name
 
     def current_state(self) -> dict[str, Any]:
         """The tracker JSON this view was built from."""

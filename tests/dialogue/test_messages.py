@@ -80,6 +80,41 @@ def test_action_tracker_answers_like_rasa_sdk() -> None:
     assert view.get_slot("c") == 5 and tracker.get_slot("c") is None
 
 
+def test_the_rest_of_rasa_sdks_tracker_and_dispatcher_is_there() -> None:
+    from dialogflowlite.shared.events import ActionExecuted, Restarted, UserUtteranceReverted
+
+    # actions that called these failed in-process with an AttributeError, and lost
+    # all their events, while the same actions.py worked on an action server
+    tracker = DialogueStateTracker("s", events=[
+        UserUttered(text="old"), Restarted(), SlotSet(name="a", value=1),
+        ActionExecuted(name="action_listen"), UserUttered(text="hi"),
+        ActionExecuted(name="action_check"), ActionExecuted(name="action_listen"),
+        UserUttered(text="oops"), UserUtteranceReverted()])
+    view = ActionTracker.from_dict(ActionTracker.from_tracker(tracker).current_state())
+    values = view.current_slot_values()
+    assert values["a"] == 1
+    values["a"] = 2  # a copy: the view keeps its own
+    assert view.get_slot("a") == 1
+    assert [e.get("text") or e.get("name") for e in view.applied_events()] == [
+        "a", "action_listen", "hi", "action_check"]
+    assert view.last_executed_action_has("action_check")
+    assert not view.last_executed_action_has("action_check", skip=1)
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_button_message("pick", [{"title": "x", "payload": "/x"}])
+    dispatcher.utter_attachment({"type": "file", "url": "u"})
+    dispatcher.utter_elements({"title": "card"})
+    dispatcher.utter_custom_message({"title": "card 2"})
+    dispatcher.utter_template("utter_greet", view, name="Ann")
+    dispatcher.utter_button_template("utter_greet", [{"title": "y", "payload": "/y"}], view)
+    buttons, attachment, elements, custom, named, named_buttons = dispatcher.messages
+    assert buttons["text"] == "pick" and buttons["buttons"][0]["title"] == "x"
+    assert attachment["attachment"] == {"type": "file", "url": "u"}
+    assert elements["elements"] == [{"title": "card"}]
+    assert custom["elements"] == [{"title": "card 2"}]
+    assert named["response"] == "utter_greet" and named["name"] == "Ann"
+    assert named_buttons["response"] == "utter_greet" and named_buttons["buttons"]
+
+
 @pytest.mark.parametrize("project", ["formbot", "initial_project_3x", "financial_demo",
                                      "rules", "reminderbot", "responseselectorbot"])
 def test_domain_json_round_trips(rasa_projects, project) -> None:
