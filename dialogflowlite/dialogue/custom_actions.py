@@ -264,6 +264,12 @@ class CustomActionExecutor:
                 logger.info("custom action %r returned a %r event, which is not recorded",
                             name, item["event"])
                 continue
+            if isinstance(item, dict) and "event" not in item:
+                # no event at all: Rasa passes over it and keeps the action's other events
+                # and messages (an event of an unknown type loses them all, as in Rasa)
+                logger.warning("custom action %r returned %s, which has no 'event' field; "
+                               "it is left out", name, _brief(item))
+                continue
             try:
                 # strictly, as events sent to the HTTP API: stored as they are, a
                 # malformed one would break every later turn of the conversation
@@ -272,3 +278,11 @@ class CustomActionExecutor:
                 raise ActionExecutionError(f"custom action {name!r} returned a bad event: "
                                            f"{e.message}", hint=e.hint) from e
         return events
+
+
+def _brief(item: dict[str, Any], limit: int = 120) -> str:
+    """``item`` as JSON, cut to ``limit`` characters for a log line."""
+    import json
+
+    text = json.dumps(item, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -89,3 +89,30 @@ def test_an_in_process_action_rejecting_itself_is_a_rejection(domain_from) -> No
 def test_an_in_process_actions_own_dialogue_error_passes_through(domain_from) -> None:
     with pytest.raises(ActionExecutionError, match="server gone"):
         _run_local_action(domain_from, ActionExecutionError("server gone"))
+
+
+def test_an_item_without_an_event_field_is_left_out_and_the_rest_kept(domain_from,
+                                                                     caplog) -> None:
+    import asyncio
+
+    from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+    from dialogflowlite.shared.events import SlotSet
+    from dialogflowlite.shared.tracker import DialogueStateTracker
+
+    class Counting:
+        def name(self) -> str:
+            return "action_count"
+
+        def run(self, dispatcher, tracker, domain) -> list:
+            dispatcher.utter_message(text="counted")
+            return [{"event": "slot", "name": "counter", "value": 9},
+                    {"name": "counter", "value": 1}]
+
+    domain = domain_from("actions: [action_count]\n")
+    executor = CustomActionExecutor(local_actions={"action_count": Counting()})
+    tracker = DialogueStateTracker.for_domain("t", domain, [])
+    result = asyncio.run(executor.run("action_count", tracker, domain))
+    # the whole answer was lost, the valid slot and the message too; Rasa skips the item
+    assert [(type(e), e.name, e.value) for e in result.events] == [(SlotSet, "counter", 9)]
+    assert [m.get("text") for m in result.responses] == ["counted"]
+    assert "has no 'event' field; it is left out" in caplog.text
