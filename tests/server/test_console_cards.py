@@ -44,3 +44,11 @@ def test_the_shell_shows_each_card_with_its_buttons_to_pick() -> None:
     lines = channel.show([text, cards])
     assert lines[:4] == ["Our rooms", "Café : Open till 6", "  1: Book", " : No title"]
     assert channel.resolve_choice("1") == "/book_cafe"
+
+
+def test_an_attachment_shows_as_json_or_as_written() -> None:
+    # it showed Python's repr, {'type': 'file', 'url': 'u'}
+    assert format_reply({"attachment": {"type": "file", "url": "u"}}) == [
+        'Attachment: {"type": "file", "url": "u"}']
+    assert format_reply({"attachment": "https://x/doc.pdf"}) == [
+        "Attachment: https://x/doc.pdf"]

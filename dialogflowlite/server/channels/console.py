@@ -45,8 +45,12 @@ def format_reply(reply: dict[str, Any]) -> list[str]:
         lines.append(str(reply["text"]))
     if reply.get("image"):
         lines.append(f"Image: {reply['image']}")
-    if reply.get("attachment"):
-        lines.append(f"Attachment: {reply['attachment']}")
+    attachment = reply.get("attachment")
+    if attachment:
+        # JSON, as custom payloads are shown, not Python's repr of a mapping
+        shown = attachment if isinstance(attachment, str) else json.dumps(
+            attachment, ensure_ascii=False, default=str)
+        lines.append(f"Attachment: {shown}")
     cards = [card for card in reply.get("elements") or [] if isinstance(card, dict)]
     if cards:
         lines.append("Elements:")
