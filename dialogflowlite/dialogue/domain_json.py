@@ -212,7 +212,7 @@ def domain_from_dict(data: dict[str, Any], source: str = "domain.json") -> Domai
     from dialogflowlite.io.problems import ProblemLog
 
     log = ProblemLog()
-    reader = DomainReader(log)
+    reader = DomainReader(log, stored=True)
     plain = {key: value for key, value in data.items()
              if key not in ("e2e_actions", SOURCE_VERSION_KEY)}
     reader.read(Path(source), plain)

@@ -46,6 +46,21 @@ def _as_list(value: Any) -> list:
 #: where YAML joins a list entry with a deeper-indented `- next` below it
 _RUN_TOGETHER = re.compile(r"\s+-\s+")
 
+
+def _on_one_line(where: Position, item: str) -> bool:
+    """Whether ``item`` is written whole on its line of the file (a quoted name such as
+    ``"Ask - Hours"``), so YAML did not join it from two lines."""
+    if where.line is None:
+        return False
+    try:
+        with open(where.file, encoding="utf-8-sig") as lines:
+            for number, line in enumerate(lines, 1):
+                if number == where.line:
+                    return item in line
+    except (OSError, UnicodeDecodeError):
+        return False
+    return False
+
 #: the keys of a response variation whose value is text (Rasa's schema: str)
 _TEXT_KEYS = ("text", "image", "channel")
 
@@ -68,8 +83,12 @@ class DomainReader:
     and reported, the rest still loads.
     """
 
-    def __init__(self, log: ProblemLog) -> None:
+    def __init__(self, log: ProblemLog, *, stored: bool = False) -> None:
         self.log = log
+        #: reading the domain a model was trained with: what it holds is read as it is,
+        #: without the checks a project must pass to train (a model trained by an
+        #: earlier version, before a check was added, still loads)
+        self.stored = stored
         self.domain = Domain()
         #: form name -> {slot: raw 2.0 mappings} waiting for slots to be known
         self._form_mappings: list[tuple[str, str, str, list, Any]] = []
@@ -256,7 +275,8 @@ class DomainReader:
         every use of either name elsewhere was reported as missing, and the hint
         named the joined one."""
         parts = [part.strip() for part in _RUN_TOGETHER.split(item)]
-        if len(parts) == 1 or not all(parts):
+        if self.stored or len(parts) == 1 or not all(parts) or \
+                _on_one_line(where, item):
             return [item]
         self.log.error(where, f"{kind} '{item}' looks like {len(parts)} list items run "
                               f"together: `- {parts[1]}` is indented deeper than the "
@@ -650,6 +670,9 @@ class DomainReader:
         for key in keys:
             value = mapping.get(key)
             if value is None or isinstance(value, str):
+                continue
+            if self.stored and not isinstance(value, (dict, list)):
+                mapping[key] = str(value)  # as it was sent, as text
                 continue
             kind = "a date" if isinstance(value, (dt.date, dt.datetime)) else (
                 "a boolean" if isinstance(value, bool) else

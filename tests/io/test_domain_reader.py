@@ -284,6 +284,30 @@ def test_list_items_run_together_by_indentation_are_one_error_at_their_line(
     assert set(project.domain.entities) == {"party_size", "time"}
 
 
+def test_a_name_with_a_dash_written_on_one_line_is_a_name(write_project) -> None:
+    project, problems = loaded(write_project, """
+        version: "3.1"
+        intents:
+          - "ask - hours"
+        """)
+    assert problems == []
+    assert list(project.domain.intents) == ["ask - hours"]
+
+
+def test_a_models_stored_domain_is_read_as_it_was_trained() -> None:
+    from dialogflowlite.dialogue.domain_json import domain_from_dict
+
+    # a model trained before these checks has such values; it must still load (it
+    # was refused with "retrain the model"), its numbers sent as text
+    domain = domain_from_dict({
+        "intents": ["menu", "faq - ask_x"],
+        "responses": {"utter_menu": [{"text": 42, "buttons": [
+            {"title": 1, "payload": "/menu"}]}]}})
+    assert list(domain.intents) == ["menu", "faq - ask_x"]
+    assert domain.responses["utter_menu"].variations == [
+        {"text": "42", "buttons": [{"title": "1", "payload": "/menu"}]}]
+
+
 def test_an_empty_use_entities_is_none_and_text_is_an_error(write_project) -> None:
     project, problems = loaded(write_project, """
         version: "3.1"
