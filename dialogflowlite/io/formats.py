@@ -167,8 +167,10 @@ def did_you_mean(word: str, options: Iterable[str]) -> str | None:
     said to be so: both would print alike, and "did you mean" would name the word
     itself."""
     options = list(options)
+    word = str(word)  # a YAML key may be a number
     composed = unicodedata.normalize("NFC", word)
-    alike = [o for o in options if o != word and unicodedata.normalize("NFC", o) == composed]
+    alike = [o for o in options
+             if str(o) != word and unicodedata.normalize("NFC", str(o)) == composed]
     if alike:
         return (f"'{alike[0]}' reads the same but is encoded otherwise (one of the two "
                 "writes an accent as a separate combining mark, as some keyboards and "

@@ -53,3 +53,11 @@ def test_other_errors_and_errors_without_a_file_pass_unchanged(tmp_path: Path) -
     with pytest.raises(ConfigError) as error, errors_located_in(None, "endpoints.yml"):
         raise about_endpoints
     assert error.value is about_endpoints
+
+
+def test_a_setting_named_by_a_number_is_a_clear_error() -> None:
+    from dialogflowlite.stores.base import create_tracker_store
+
+    # YAML reads `5432: 1` with a number for its key: a TypeError in the did-you-mean
+    with pytest.raises(ConfigError, match="has no setting 5432"):
+        create_tracker_store({"type": "sql", 5432: 1})
