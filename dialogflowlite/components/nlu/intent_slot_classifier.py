@@ -42,6 +42,7 @@ from dialogflowlite.components.nlu.sequence_labels import (
     write_prediction,
 )
 from dialogflowlite.components.tokenizers.alignment import OUTSIDE, CommaSplitting
+from dialogflowlite.components.tokenizers.unicode_text import word_form
 from dialogflowlite.errors import Position, TrainingError
 from dialogflowlite.shared.message import Message, Token
 from dialogflowlite.training.finetune import FinetuneSource, check_same_labels, finetune_epochs
@@ -299,7 +300,9 @@ class IntentSlotClassifier(NluComponent):
         self.labels = LabelSet.from_json(meta["labels"])
         self.regex_names = list(meta.get("regex_names") or [])
         if meta.get("training_words") is not None:
-            self.training_words = frozenset(meta["training_words"])
+            stored = meta["training_words"]
+            # (with their compared form, for words saved before words had one)
+            self.training_words = frozenset(stored) | {word_form(w) for w in stored}
 
     @property
     def _comma_splitting(self) -> CommaSplitting:

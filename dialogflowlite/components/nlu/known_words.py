@@ -59,17 +59,17 @@ class WordKnowledge:
         self._pieces: dict[str, bool] = {}
 
     def knows(self, word: str) -> bool:
-        lower = word_form(word)
-        if lower in self.words or any(character.isdigit() for character in word):
+        form = word_form(word)
+        if form in self.words or any(character.isdigit() for character in word):
             return True
         if self.single_piece is None:
             return False
-        answer = self._pieces.get(lower)
+        answer = self._pieces.get(form)
         if answer is None:
             answer = self.single_piece(word)
             if len(self._pieces) >= _CACHE_SIZE:
                 self._pieces.clear()  # users' typos should not grow it without end
-            self._pieces[lower] = answer
+            self._pieces[form] = answer
         return answer
 
     def record(self, message: Message) -> None:

@@ -48,7 +48,7 @@ class EntitySynonymMapper(NluComponent):
         super().__init__(config, **kwargs)
         #: lower-cased variant -> canonical value
         self.synonyms: dict[str, str] = {}
-        #: the same, by the variant's composed (NFC) lower-cased form (built from
+        #: the same, by the variant's compared form (:func:`_form`; built from
         #: ``_by_form_of``, the synonyms it was built from)
         self._by_form: dict[str, str] = {}
         self._by_form_of: dict[str, str] | None = None
@@ -59,7 +59,8 @@ class EntitySynonymMapper(NluComponent):
     def _canonical(self, value: str) -> str | None:
         """The canonical value of a variant, or None: the variant spelt exactly so
         (in any letter case) first, as Rasa looks it up, then one that reads the same
-        once accents are composed."""
+        in the compared form (:func:`_form`: accents composed, widths folded,
+        invisible marks left out)."""
         exact = self.synonyms.get(value.lower())
         if exact is not None:
             return exact

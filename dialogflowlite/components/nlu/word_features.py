@@ -49,6 +49,10 @@ class WordNgramVocabulary:
         self.max_ngrams_per_word = max_ngrams_per_word
         self.words: dict[str, int] = {w: i for i, w in enumerate(_RESERVED)}
         self.ngrams: dict[str, int] = {g: i for i, g in enumerate(_RESERVED)}
+        #: a stored vocabulary's words and n-grams by their :meth:`normalise` form where
+        #: it differs (one saved before words were compared in that form); not saved
+        self._word_forms: dict[str, int] = {}
+        self._ngram_forms: dict[str, int] = {}
         self._cache: dict[str, list[int]] = {}
 
     def normalise(self, word: str) -> str:
@@ -71,7 +75,8 @@ class WordNgramVocabulary:
         return self
 
     def word_id(self, word: str) -> int:
-        return self.words.get(self.normalise(word), UNK_ID)
+        key = self.normalise(word)
+        return self.words.get(key, self._word_forms.get(key, UNK_ID))
 
     def ngram_ids(self, word: str) -> list[int]:
         """Known n-gram ids of a word (at most ``max_ngrams_per_word``; ``[UNK]`` if none)."""
@@ -79,7 +84,8 @@ class WordNgramVocabulary:
         cached = self._cache.get(word)
         if cached is None:
             grams = dict.fromkeys(char_ngrams(word, self.ngram_min, self.ngram_max))
-            ids = [self.ngrams[g] for g in grams if g in self.ngrams]
+            ids = [self.ngrams[g] if g in self.ngrams else self._ngram_forms[g]
+                   for g in grams if g in self.ngrams or g in self._ngram_forms]
             cached = ids[: self.max_ngrams_per_word] or [UNK_ID]
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[word] = cached
@@ -107,7 +113,22 @@ class WordNgramVocabulary:
         )
         vocabulary.words = {w: i for i, w in enumerate(data["words"])}
         vocabulary.ngrams = {g: i for i, g in enumerate(data["ngrams"])}
+        # the ids stay as saved (they index the trained embeddings); a vocabulary saved
+        # before words were compared in one form finds them by that form too
+        vocabulary._word_forms = _by_form(vocabulary.words, vocabulary.normalise)
+        vocabulary._ngram_forms = _by_form(vocabulary.ngrams, vocabulary.normalise)
         return vocabulary
+
+
+def _by_form(ids: dict[str, int], normalise: Any) -> dict[str, int]:
+    """``ids`` by the normalised form of each key where that form is not a key itself
+    (the first id of a form wins)."""
+    forms: dict[str, int] = {}
+    for key, index in ids.items():
+        form = normalise(key)
+        if form != key and form not in ids:
+            forms.setdefault(form, index)
+    return forms
 
 
 def pad_word_batch(

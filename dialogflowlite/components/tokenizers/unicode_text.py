@@ -102,11 +102,23 @@ _INVISIBLE_IN_WORDS = frozenset(
 
 def word_form(word: str, *, lowercase: bool = True) -> str:
     """How a word is compared where its spelling should not matter: learnt features,
-    known words, synonyms. Compatibility-composed (Unicode NFKC: a decomposed é is é,
-    the full-width ４ of Chinese and Japanese input methods is 4), without the
-    invisible marks in :data:`_INVISIBLE_IN_WORDS`, and lower-cased unless told."""
+    known words, synonyms. Composed (Unicode NFC: a decomposed é is é), with the
+    full-width Latin letters, digits and signs of Chinese and Japanese input methods
+    as their plain forms (``４`` is ``4``) and half-width katakana as full-width,
+    without the invisible marks in :data:`_INVISIBLE_IN_WORDS`, and lower-cased
+    unless told. (Not NFKC as a whole: it would join Korean letters typed apart,
+    ``ㅋㅋ``, into other syllables, and turn ``x²`` into ``x2``.)"""
     if word.isascii():
         return word.lower() if lowercase else word
-    form = "".join(c for c in unicodedata.normalize("NFKC", word)
-                   if c not in _INVISIBLE_IN_WORDS)
+    folded = "".join(_width_folded(c) for c in word if c not in _INVISIBLE_IN_WORDS)
+    form = unicodedata.normalize("NFC", folded)
     return form.lower() if lowercase else form
+
+
+def _width_folded(char: str) -> str:
+    code = ord(char)
+    if 0xFF01 <= code <= 0xFF5E:  # full-width ASCII: ！ to ～
+        return chr(code - 0xFEE0)
+    if 0xFF61 <= code <= 0xFF9F:  # half-width katakana and marks
+        return unicodedata.normalize("NFKC", char)
+    return char

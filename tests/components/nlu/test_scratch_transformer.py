@@ -65,6 +65,21 @@ def test_char_ngrams_mark_word_edges() -> None:
     assert again.words == vocabulary.words and again.ngrams == vocabulary.ngrams
 
 
+def test_a_vocabulary_saved_before_words_had_one_form_finds_them_and_keeps_its_ids() -> None:
+    # saved by an earlier version: words lower-cased only, full width and decomposed
+    saved = WordNgramVocabulary(ngram_min=2, ngram_max=3).to_json()
+    saved["words"] += ["ｉｐｈｏｎｅ", "cafe\u0301"]
+    saved["ngrams"] += ["<ｉ", "ｉｐ"]
+    loaded = WordNgramVocabulary.from_json(saved)
+    # the text it was trained on was unknown once looked up in the new form
+    assert loaded.word_id("ｉｐｈｏｎｅ") == loaded.word_id("iphone") == 2
+    assert loaded.word_id("café") == 3
+    assert set(loaded.ngram_ids("ip")) == {saved["ngrams"].index("<ｉ"),
+                                           saved["ngrams"].index("ｉｐ")}
+    # the ids index the trained embeddings: saving again keeps them as they were
+    assert WordNgramVocabulary.from_json(loaded.to_json()).to_json() == saved
+
+
 def test_learns_the_toy_data_completely(trained, toy: TrainingData) -> None:
     messages = parse(trained, [m.text for m in toy.examples])
     for gold, predicted in zip(toy.examples, messages, strict=True):
