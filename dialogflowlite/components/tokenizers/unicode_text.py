@@ -122,3 +122,8 @@ def _width_folded(char: str) -> str:
     if 0xFF61 <= code <= 0xFF9F:  # half-width katakana and marks
         return unicodedata.normalize("NFKC", char)
     return char
+
+
+def is_invisible(text: str) -> bool:
+    """Whether ``text`` is only invisible marks and spaces (no token of its own)."""
+    return all(c in _INVISIBLE_IN_WORDS or c in INVISIBLE_SPACES or c.isspace() for c in text)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dialogflowlite.components.base import NluContext
 from dialogflowlite.components.tokenizers.base import TOKENIZER_DEFAULTS, Tokenizer
-from dialogflowlite.components.tokenizers.unicode_text import INVISIBLE_SPACES
+from dialogflowlite.components.tokenizers.unicode_text import is_invisible
 from dialogflowlite.errors import ComponentConfigError, Position
 from dialogflowlite.shared.message import Token
 from dialogflowlite.shared.training_data import TrainingData
@@ -86,9 +86,14 @@ def jieba_tokenizer(entries: list[DictionaryEntry]) -> jieba.Tokenizer:
 def _is_latin_run(word: str) -> bool:
     """Whether ``word`` is Latin letters and digits only, in ASCII or full width (what a
     Chinese input method types as ＤＤ２０４８): an order number or a phone tail."""
-    return bool(word) and all(
-        ("0" <= c <= "9") or ("a" <= c.lower() <= "z") or ("\uff10" <= c <= "\uff19")
-        or ("\uff21" <= c <= "\uff3a") or ("\uff41" <= c <= "\uff5a") for c in word)
+    return bool(word) and all(any(low <= ord(c) <= high for low, high in _LATIN_RANGES)
+                              for c in word)
+
+
+#: ASCII and full-width digits and Latin letters, by code point (``str.lower`` would let
+#: in the Kelvin sign and a dotted İ)
+_LATIN_RANGES = ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A),
+                 (0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
 
 
 class JiebaTokenizer(Tokenizer):
@@ -185,7 +190,7 @@ class JiebaTokenizer(Tokenizer):
                 run = None
             if _is_latin_run(word):
                 run = (start, end)
-            elif word.strip() and not set(word) <= INVISIBLE_SPACES:
+            elif not is_invisible(word):
                 tokens.append(
                     Token(whole[offset + start : offset + end], offset + start, offset + end)
                 )

@@ -71,6 +71,9 @@ def test_offsets_index_the_text_exactly_and_white_space_is_dropped(text: str) ->
     # invisible marks pasted in or put around words by right-to-left clients are no words
     ("查订单\u200bDD20481736", ["查", "订单", "DD20481736"]),
     ("\u200f尾号3821\u200f", ["尾号", "3821"]),
+    ("订\u00ad单查询", ["订", "单", "查询"]),  # a soft hyphen pasted in
+    ("查订单\u200dDD2048", ["查", "订单", "DD2048"]),
+    ("\u212a9", ["\u212a", "9"]),  # the Kelvin sign is no Latin letter
 ])
 def test_full_width_runs_are_one_word_and_invisible_marks_none(text: str,
                                                               words: list[str]) -> None:
