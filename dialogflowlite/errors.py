@@ -188,6 +188,11 @@ class TrainingError(DialogflowLiteError):
     code = "DFL400"
 
 
+class RuleDataError(TrainingError):
+    """The rules cannot be learnt as written: they contradict each other or a story,
+    leave out what their action does elsewhere, or hold too many user turns."""
+
+
 class ModelLoadError(DialogflowLiteError):
     """A trained model file is missing, damaged or from an incompatible version."""
 

@@ -28,7 +28,7 @@ from dialogflowlite.errors import (
     DialogflowLiteError,
     Position,
     Problem,
-    TrainingError,
+    RuleDataError,
     YamlSyntaxError,
 )
 from dialogflowlite.io.config_reader import COMPONENT_SECTIONS, ComponentConfig
@@ -1661,24 +1661,20 @@ def check_rule_user_turns(project: Project) -> list[Problem]:
 
 
 def check_rules_agree(project: Project) -> list[Problem]:
-    """What RulePolicy checks when it trains, checked here without training: rules that
-    contradict each other or a story, and incomplete rules. ``data validate`` said 0
-    errors, and ``train`` then stopped on them."""
+    """What a rule policy checks when it trains, checked here without training: rules
+    that contradict each other or a story, incomplete rules, and (where config.yml
+    names no policy, so the default RulePolicy reads the rules) over-long rules.
+    ``data validate`` said 0 errors, and ``train`` then stopped on them."""
     from dialogflowlite.components.policies.training import CoreSection
 
-    if not project.rules or not any(p.name == "RulePolicy"
-                                    for p in project.config.policies):
-        return []
-    if check_rule_user_turns(project):
-        return []  # the rule policy's check stops there first; DFL142 says it
+    if not project.rules or check_rule_user_turns(project):
+        return []  # (a rule policy's check stops at an over-long rule first: DFL142)
     try:
-        CoreSection().check(project)
-    except TrainingError as e:
-        if not e.message.startswith(("contradicting rules", "incomplete rules")):
-            return []  # other problems of the data: the checks above report them
+        CoreSection().check(project)  # a no-op without a rule policy
+    except RuleDataError as e:
         problem = Problem.from_error(e, _domain_file(project))
-        return [Problem(problem.position, "error", problem.message, problem.hint,
-                        RULES_DISAGREE)]
+        code = RULE_USER_TURNS if "user turns" in e.message else RULES_DISAGREE
+        return [Problem(problem.position, "error", problem.message, problem.hint, code)]
     except DialogflowLiteError:
         return []  # a policy's settings or the domain: check_components and others report it
     return []

@@ -1833,3 +1833,19 @@ def test_contradicting_rules_are_found_by_validate_as_training_finds_them(projec
     assert problems(project(rules=rules, config="language: en\npolicies:\n"
                             "- name: MemoizationPolicy\n"), "DFL148") == []
     assert problems(project(config=config), "DFL148") == []
+    # with no policies named, the default ones (a RulePolicy among them) read the rules
+    [default] = problems(project(rules=rules, config="language: en\n"), "DFL148")
+    assert default.message == problem.message
+
+
+def test_a_long_rule_under_the_default_policies_is_found_too(project) -> None:
+    rules = RULES + """\
+  - rule: two turns
+    steps:
+      - intent: greet
+      - action: utter_greet
+      - intent: goodbye
+      - action: utter_goodbye
+"""
+    [problem] = problems(project(rules=rules, config="language: en\n"), "DFL142")
+    assert problem.is_error and "rule 'two turns' has 2 user turns" in problem.message

@@ -25,7 +25,7 @@ from dialogflowlite.components.policies.states import (
     SHOULD_NOT_BE_SET,
     StateFeaturizer,
 )
-from dialogflowlite.errors import Position, TrainingError
+from dialogflowlite.errors import Position, RuleDataError
 from dialogflowlite.shared.domain import ACTION_LISTEN
 from dialogflowlite.shared.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 
@@ -57,7 +57,7 @@ def check_rule_restriction(rules: Sequence[TrainingDialogue]) -> None:
         f"- {_where(d.path.position)}: rule '{d.name}' has "
         f"{sum(isinstance(e, UserUttered) for e in d.path.events)} user turns"
         for d in long_rules))
-    raise TrainingError(
+    raise RuleDataError(
         f"rules may hold at most {ALLOWED_USER_TURNS} user turn, these hold more:\n{lines}",
         hint="write these as stories, or set `restrict_rules: false` for RulePolicy",
         position=long_rules[0].path.position)
@@ -148,7 +148,7 @@ def check_incomplete_rules(rules: Sequence[TrainingDialogue], featurizer: StateF
     if not problems:
         return
     lines = "\n".join(f"- {message}" for message in dict.fromkeys(m for _, m in problems))
-    raise TrainingError(
+    raise RuleDataError(
         f"incomplete rules found:\n{lines}",
         hint="add the missing `slot_was_set` / `active_loop` steps after the action "
              "(null for one that must not be set), or end the rule with "
@@ -257,7 +257,7 @@ def raise_on_contradictions(policy: RulePolicy, rules: Sequence[TrainingDialogue
         return sources
     unique = list(dict.fromkeys(message for _, message in found))
     lines = "\n".join(f"- {message}" for message in unique)
-    raise TrainingError(
+    raise RuleDataError(
         f"contradicting rules or stories found:\n{lines}",
         hint="change the rules or stories so that they agree, or add a condition "
              "(slot_was_set / active_loop) that tells them apart",
