@@ -362,7 +362,8 @@ class InteractiveSession:
 
     def _is_intent_message(self, text: str) -> bool:
         name = re.split(r"[{@\s]", text[len(INTENT_MESSAGE_PREFIX):], maxsplit=1)[0]
-        return name in self._intent_names()
+        # a retrieval intent's full name (`/faq/ask_hours`) by its base intent
+        return name.split(RETRIEVAL_SEPARATOR, 1)[0] in self._intent_names()
 
     def _finish(self, ending: str) -> ExportReport | None:
         if ending == EXPORT:

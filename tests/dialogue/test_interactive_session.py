@@ -342,6 +342,16 @@ def test_a_retrieval_intent_typed_in_full_is_its_selectors_choice(faq_session) -
     assert ("when do you open", "faq/hours") in [(m.text, m.intent) for m in project.nlu.examples]
 
 
+def test_a_retrieval_intent_typed_as_a_message_is_understood(faq_session) -> None:
+    # `/faq/hours` was "Unknown command": the full name is no intent of the domain
+    session = faq_session(["/faq/hours", "", "", "", "/export"])
+    session.run()
+    text = session.prompt.text
+    assert "  bot: We open at nine." in text
+    user = next(e for e in session.conversation_events()[0] if isinstance(e, UserUttered))
+    assert user.intent_name == "faq"
+
+
 def test_a_retrieval_intent_picked_from_the_list_asks_for_its_response(faq_session) -> None:
     session = faq_session(["where can I park", "4", "hours?", "2", "", "", "", "/export"])
     session.run()

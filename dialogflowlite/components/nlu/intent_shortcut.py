@@ -64,6 +64,9 @@ class ShortcutNames:
 
     intents: frozenset[str]
     entities: frozenset[str]
+    #: the full names of the retrieval intents the domain answers (``faq/ask_hours``,
+    #: from its ``utter_faq/ask_hours`` responses)
+    retrieval: frozenset[str] = frozenset()
 
     @classmethod
     def from_domain(cls, domain: Domain) -> ShortcutNames | None:
@@ -71,11 +74,18 @@ class ShortcutNames:
         trained without one), where every name is taken as written."""
         if not domain.intents:
             return None
-        return cls(frozenset(domain.intent_names), frozenset(domain.entity_names))
+        retrieval = frozenset(name[len("utter_"):] for name in domain.responses
+                              if name.startswith("utter_") and RETRIEVAL_SEPARATOR in name)
+        return cls(frozenset(domain.intent_names), frozenset(domain.entity_names), retrieval)
 
     def knows_intent(self, intent: str) -> bool:
-        # a retrieval intent's full name (faq/ask_hours) counts by its base intent
-        return intent.split(RETRIEVAL_SEPARATOR, 1)[0] in self.intents
+        """Whether the domain has ``intent``; a retrieval intent's full name
+        (``faq/ask_hours``) only where the domain answers it (``/greet/oops`` or a
+        misspelt ``/faq/ask_hous`` is text for the models, as an unknown intent is)."""
+        if RETRIEVAL_SEPARATOR not in intent:
+            return intent in self.intents
+        return intent.split(RETRIEVAL_SEPARATOR, 1)[0] in self.intents and \
+            intent in self.retrieval
 
 
 def is_intent_shortcut(text: str) -> bool:
@@ -201,7 +211,9 @@ def parse_intent_shortcut(text: str, names: ShortcutNames | None = None) -> Mess
             entities = [e for e in entities if e.entity in names.entities]
     # `/faq/ask_hours` is the intent `faq` to the dialogue (its rules and stories name
     # `faq`), with the response selector's choice made: `utter_faq` answers ask_hours
-    base = intent.split(RETRIEVAL_SEPARATOR, 1)[0]
+    base, _, key = intent.partition(RETRIEVAL_SEPARATOR)
+    if not key:
+        base = intent  # `/faq/`: no key to choose, the name as written
     return Message(
         text=stripped,
         intent=base,

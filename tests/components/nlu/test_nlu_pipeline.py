@@ -244,10 +244,12 @@ def test_intent_shortcuts_skip_the_models(tiny_classifier, write_project) -> Non
 def test_with_the_domains_names_an_unknown_intent_is_text_and_unknown_entities_go(
         tiny_classifier, write_project, caplog) -> None:
     pipeline = trained(write_project)
-    names = ShortcutNames(frozenset({"book", "greet", "restart"}), frozenset({"city"}))
+    names = ShortcutNames(frozenset({"book", "greet", "restart"}), frozenset({"city"}),
+                          frozenset({"book/by_phone"}))
     with caplog.at_level("WARNING"):
-        [typo, known, retrieval] = pipeline.parse_batch(
-            ["/bok", '/book{"city": "Rome", "colour": "red"}', "/book/by_phone"], names=names)
+        [typo, known, retrieval, unanswered] = pipeline.parse_batch(
+            ["/bok", '/book{"city": "Rome", "colour": "red"}', "/book/by_phone",
+             "/book/by_mail"], names=names)
     # as Rasa: the models parse a misspelt intent's text instead of taking it as written
     # (a word they have never seen: the fallback)
     assert (typo.text, typo.intent) == ("/bok", "nlu_fallback")
@@ -258,6 +260,9 @@ def test_with_the_domains_names_an_unknown_intent_is_text_and_unknown_entities_g
     assert retrieval.intent == "book"
     assert retrieval.parse_result()["response_selector"]["book"]["response"][
         "intent_response_key"] == "book/by_phone"
+    # a key the domain has no answer for is text for the models, as an unknown intent
+    assert unanswered.intent == "nlu_fallback"
+    assert "names the intent 'book/by_mail', which the domain does not have" in caplog.text
     # without names (a model served without a domain) every name is taken as written
     assert pipeline.parse("/bok").intent == "bok"
 
