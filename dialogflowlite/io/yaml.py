@@ -77,14 +77,30 @@ def _unclosed_quote_line(text: str, line: int | None, before: int = 5) -> int | 
         return None
     lines = text.splitlines()
     for number in range(min(line, len(lines)), max(0, line - before - 1), -1):
+        if lines[number - 1].lstrip().startswith("#"):
+            continue
         match = _QUOTED_VALUE.search(lines[number - 1])
         if match is None:
             continue
         quote, rest = match.groups()
         closing = rest.replace("''", "") if quote == "'" else re.sub(r'\\.', "", rest)
-        if quote not in closing:
+        if quote not in closing and _closing_helps(lines, number, quote, line):
             return number
     return None
+
+
+def _closing_helps(lines: list[str], number: int, quote: str, error_line: int) -> bool:
+    """Whether closing the quote at the end of line ``number`` reads further than
+    ``error_line`` (a quoted text that goes on over lines on purpose does not)."""
+    fixed = [*lines[:number - 1], lines[number - 1] + quote, *lines[number:]]
+    try:
+        _reader().load("\n".join(fixed))
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        return mark is not None and mark.line + 1 > error_line
+    except YAMLError:
+        return False
+    return True
 
 
 def read_yaml_file(path: str | Path) -> Any:

@@ -89,6 +89,19 @@ def test_a_quote_closed_by_the_next_value_s_names_the_line_that_opened_it() -> N
     assert info.value.hint.startswith("line 3 opens a quote that it does not close")
 
 
+@pytest.mark.parametrize("text", [
+    # a quoted text over two lines on purpose, then another mistake
+    'responses:\n  utter_a:\n  - text: "a long\n      sentence"\n  utter_b:\n  - text: ok\n'
+    ' bad: 1\n',
+    # a quote in a comment
+    '# see: "the docs\nresponses:\n  utter_a:\n  - text: ok\n bad: 1\n',
+])
+def test_no_open_quote_is_blamed_where_none_is_the_mistake(text: str) -> None:
+    with pytest.raises(YamlSyntaxError) as info:
+        read_yaml(text, "domain.yml")
+    assert "opens a quote" not in info.value.hint
+
+
 def test_duplicate_keys_are_an_error_with_their_own_hint() -> None:
     with pytest.raises(YamlSyntaxError) as info:
         read_yaml("slots:\n  city: {type: text}\n  city: {type: any}\n", "domain.yml")
