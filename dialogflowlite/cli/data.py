@@ -735,13 +735,18 @@ def convert_training_data(
         target.write_text(text, encoding="utf-8")
         print(f"{file} -> {target} ({summary})", file=stream)
     if output_format == "yaml" and any(
-            "data" in file.resolve().parts and "data" in target.resolve().parts
+            _data_folder(file) is not None and _data_folder(file) == _data_folder(target)
             for file, target in zip(files, targets, strict=True)):
         # only then: a JSON export, or YAML written elsewhere, is no second copy the
         # project reads, and its source is no old file to delete
         print("check the new files, then delete the old ones: a project reads both while "
               "both sit under data/", file=stream)
     return targets
+
+
+def _data_folder(path: Path) -> Path | None:
+    """The nearest folder named ``data`` that holds ``path`` (a project's data folder)."""
+    return next((folder for folder in path.resolve().parents if folder.name == "data"), None)
 
 
 def _read_nlu_to_convert(file: Path, log: ProblemLog) -> TrainingData:

@@ -154,9 +154,9 @@ def _line_editing() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dialogflowlite.cli.shell import tolerate_undecodable_input
+    from dialogflowlite.cli.shell import tolerate_bad_encodings
 
-    tolerate_undecodable_input()
+    tolerate_bad_encodings()
     model = args.model
     sources = sources_from_args(args, (), "interactive")
     if model is None:

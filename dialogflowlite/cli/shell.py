@@ -150,7 +150,7 @@ def _configure_masking(endpoints: dict) -> None:
         module.configure(endpoints.get("masking"))
 
 
-def tolerate_undecodable_input() -> None:
+def tolerate_bad_encodings() -> None:
     """Piped input that is not UTF-8 (a Latin-1 file, a stray byte) reads with U+FFFD in
     place of the bytes it cannot decode. A strict stdin ended the shell with a
     traceback at the first such line; a surrogate-escaping one (Python's choice
@@ -167,7 +167,7 @@ def tolerate_undecodable_input() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    tolerate_undecodable_input()
+    tolerate_bad_encodings()
     asyncio.run(run_shell(args.project, args.model, args.sender, args.history,
                           nlu_only=args.part == "nlu", endpoints_file=args.endpoints))
     return 0

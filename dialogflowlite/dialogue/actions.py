@@ -120,7 +120,6 @@ class ResponseAction(Action):
             return []
         return [bot_uttered(with_utter_action(m, self._name)) for m in messages]
 
-
     def _why_nothing(self, context: ActionContext) -> str:
         responses = context.domain.responses
         if self._name in responses or any(

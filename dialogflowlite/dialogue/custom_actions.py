@@ -9,6 +9,7 @@ action server for the same name. Everything else goes to the ``action_endpoint``
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -282,7 +283,5 @@ class CustomActionExecutor:
 
 def _brief(item: dict[str, Any], limit: int = 120) -> str:
     """``item`` as JSON, cut to ``limit`` characters for a log line."""
-    import json
-
     text = json.dumps(item, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit] + "..."

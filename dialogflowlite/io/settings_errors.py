@@ -39,7 +39,7 @@ def errors_located_in(path: Path | None, default_name: str) -> Iterator[None]:
                               ) from error
         rest = error.message[len(prefix):]
         section = re.split(r"[\s:]", rest, maxsplit=1)[0]
-        hint = (error.hint or "").replace(default_name, path.name) or None
+        hint = (error.hint or "").replace(default_name, str(path)) or None
         raise ConfigError(rest, hint=hint,
                           position=Position(str(path), setting_line(path, section, rest))
                           ) from error

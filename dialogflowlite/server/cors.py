@@ -74,5 +74,5 @@ def install_cors(app: Sanic, origins: Sequence[str]) -> None:
             vary = response.headers.get("Vary")
             if not vary:
                 response.headers["Vary"] = "Origin"
-            elif "origin" not in vary.lower():
+            elif "origin" not in {name.strip().lower() for name in vary.split(",")}:
                 response.headers["Vary"] = f"{vary}, Origin"

@@ -39,7 +39,7 @@ def test_an_error_about_a_setting_is_placed_at_its_line_in_the_file_read(
     # it said "endpoints.yml tracker_store: ...", naming a file that was not read
     assert error.value.message == message
     assert (error.value.position.file, error.value.position.line) == (str(given), line)
-    assert error.value.hint == "see staging.yml"
+    assert error.value.hint == f"see {given}"
 
 
 def test_other_errors_and_errors_without_a_file_pass_unchanged(tmp_path: Path) -> None:

@@ -221,11 +221,9 @@ def blueprint() -> Blueprint:
         if isinstance(entities, list) and not all(
                 isinstance(e, dict) and isinstance(e.get("entity"), str) for e in entities):
             # such items were dropped and the intent triggered without them, answering 200
-            from dialogflowlite.server.validation import bad_request
-
-            raise bad_request("the field 'entities' must be an object of entity -> value, or "
-                              "a list of objects each with a text 'entity'",
-                              parameter="entities")
+            raise validation.bad_request(
+                "the field 'entities' must be an object of entity -> value, or a list of "
+                "objects each with a text 'entity'", parameter="entities")
         verbosity = include_events(request)
         agent = agent_of(request)
         if intent not in agent.domain.intent_names:
