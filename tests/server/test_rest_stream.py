@@ -157,3 +157,28 @@ def test_each_actions_replies_are_on_the_wire_before_the_next_action_ends(make_a
         return read
 
     assert asyncio.run(main()) == ["Hello! How can I help?", "after the wait"]
+
+
+def test_a_turn_that_fails_after_its_first_replies_cuts_the_stream_off(make_app, agent) -> None:
+    from failing_turns import store_down_for
+
+    greet_with(agent, CARDS)
+    store_down_for(agent)
+    app = make_app()
+
+    async def main() -> tuple[list[bytes], BaseException | None]:
+        lines: list[bytes] = []
+        async with serving(app) as url, aiohttp.ClientSession() as session, \
+                session.post(f"{url}{WEBHOOK}?stream=true",
+                             json={"sender": "cut", "message": "/greet"}) as response:
+            try:
+                async for line in response.content:
+                    lines.append(line)
+            except aiohttp.ClientError as error:
+                return lines, error
+        return lines, None
+
+    lines, error = asyncio.run(main())
+    # it ended as a turn that went well (a 200 and a finished stream), nothing stored
+    assert error is not None, lines
+    assert "cut" not in asyncio.run(agent.tracker_store.keys())

@@ -143,12 +143,14 @@ class RestChannel(InputChannel):
         except Exception:
             if not stream.started:
                 raise  # answered as any failed request: its status and JSON error
-            # the answer's 200 is sent already: the log is all that tells the loss
+            # the answer's 200 is sent already: the stream is cut off without its last
+            # chunk, so the client sees a broken transfer (curl's exit 18), not a turn
+            # that went well
             logger.exception("conversation %r: the turn failed after its first replies "
                              "were streamed, and nothing of it was stored: the message is "
-                             "lost unless the client sends it again; the stream ends here",
+                             "lost unless the client sends it again; the stream is cut off",
                              message.sender_id)
-            await stream.end()
+            stream.abort()
             return
         if not stream.called:
             # a processor that does not stream (a plugin's) still answers them all
@@ -178,6 +180,13 @@ class _ReplyStream:
             self.response = await self.request.respond(content_type=STREAM_CONTENT_TYPE)
         for reply in rasa_replies(replies):
             await self.response.send(json.dumps(reply) + "\n")
+
+    def abort(self) -> None:
+        """Close the connection without finishing the answer: its chunked body lacks its
+        last chunk, which an HTTP client reports as an incomplete transfer."""
+        transport = getattr(self.request, "transport", None)
+        if transport is not None:
+            transport.abort() if hasattr(transport, "abort") else transport.close()
 
     async def end(self) -> None:
         """Finish the answer (an empty stream when no reply came)."""
