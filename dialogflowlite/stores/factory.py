@@ -195,8 +195,19 @@ def _refuse_memory_for_workers(tracker_store: base.TrackerStore | None,
     """A ConfigError when an in-memory SQLite database would have to be shared by
     ``workers`` processes: each would hold its own conversations (or locks) unseen
     by the others."""
+    from dialogflowlite.stores.memory import MemoryTrackerStore
     from dialogflowlite.stores.sqlite import SQLiteTrackerStore
 
+    lock_type = str((lock_params or {}).get("type") or "").lower()
+    if isinstance(tracker_store, MemoryTrackerStore) or (
+            lock_params is not None and lock_type in {t.lower() for t in base.MEMORY_TYPES}):
+        # each worker held half of every conversation, and answered from its half
+        section = "tracker_store" if isinstance(tracker_store, MemoryTrackerStore) \
+            else "lock_store"
+        raise ConfigError(f"endpoints.yml {section}: type memory keeps it in one process's "
+                          f"memory, which {workers} workers cannot share",
+                          hint="use a store the workers share (sql with a file, redis, "
+                               "postgresql, ...), or run one worker")
     memory_tracker = (isinstance(tracker_store, SQLiteTrackerStore)
                       and is_in_memory(tracker_store.db_path))
     memory_locks = (lock_params is not None

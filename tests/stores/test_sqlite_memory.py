@@ -83,6 +83,22 @@ def test_several_workers_cannot_share_memory(plugin_manager, tmp_path: Path) -> 
     asyncio.run(files.close())
 
 
+def test_several_workers_cannot_share_the_memory_stores_either(plugin_manager,
+                                                              tmp_path: Path) -> None:
+    from dialogflowlite.stores.memory import MemoryTrackerStore
+
+    # each worker held half of every conversation, and answered from its half
+    memory = create_tracker_store({"type": "memory"}, project=tmp_path)
+    assert isinstance(memory, MemoryTrackerStore)
+    with pytest.raises(ConfigError, match=r"tracker_store: type memory .* 2 workers"):
+        create_lock_store(None, project=tmp_path, tracker_store=memory, workers=2)
+    files = create_tracker_store({"type": "sqlite", "db": "t.db"}, project=tmp_path)
+    with pytest.raises(ConfigError, match=r"lock_store: type memory .* 2 workers"):
+        create_lock_store({"type": "in_memory"}, project=tmp_path, tracker_store=files,
+                          workers=2)
+    asyncio.run(files.close())
+
+
 @pytest.mark.parametrize("db", ["", None])
 @pytest.mark.parametrize("section", [{"type": "SQL", "dialect": "sqlite"}, {"type": "sqlite"}],
                          ids=["rasa", "own"])
