@@ -27,7 +27,9 @@ endpoints.yml::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -120,6 +122,8 @@ class SQLiteDatabase:
         self.timeout = float(timeout)
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
+        #: the file the connection has open (device, inode), to notice it was removed
+        self._file_identity: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -129,6 +133,12 @@ class SQLiteDatabase:
             raise TrackerStoreError("the in-memory SQLite tracker store was closed, and its "
                                     "conversations with it",
                                     hint='give `db:` a file to keep conversations')
+        if self._connection is not None and not self.in_memory and not self._same_file():
+            # writes went on into the unlinked file and were lost with it, answered 200
+            logger.error("the SQLite tracker store %s was removed or replaced while the "
+                         "server ran; the conversations stored in it are gone from here, "
+                         "and a new database is started there", self.path)
+            self._drop_connection()
         if self._connection is None:
             deadline = time.monotonic() + self.timeout
             while True:
@@ -146,6 +156,21 @@ class SQLiteDatabase:
                     raise self._open_error(e) from e
         return self._connection
 
+    def _same_file(self) -> bool:
+        """Whether the database path still names the file the connection has open."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) == self._file_identity
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+        self._connection = None
+        self._file_identity = None
+
     def _open(self) -> sqlite3.Connection:
         if not self.in_memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +186,9 @@ class SQLiteDatabase:
         except sqlite3.Error:
             connection.close()
             raise
+        if not self.in_memory:
+            stat = os.stat(self.path)
+            self._file_identity = (stat.st_dev, stat.st_ino)
         return connection
 
     def _open_error(self, error: sqlite3.Error) -> TrackerStoreError:
@@ -181,6 +209,12 @@ class SQLiteDatabase:
                     hint = (f"another process kept the database locked for more than "
                             f"{self.timeout:g} s (the write was undone): raise `timeout` of "
                             "the store in endpoints.yml, or use PostgreSQL for many workers")
+                elif "readonly" in str(e) or "read-only" in str(e):
+                    # opened again at the next call, so fixing the permissions is enough
+                    self._drop_connection()
+                    hint = (f"the server must be able to write {self.path.name} and the "
+                            f"{self.path.name}-wal and {self.path.name}-shm files beside it, "
+                            "and their folder")
                 raise TrackerStoreError(f"SQLite tracker store {self.path.name}: {e}",
                                         hint=hint) from e
             except BaseException:
