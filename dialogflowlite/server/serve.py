@@ -10,11 +10,13 @@ finishes the requests in flight, then closes the stores.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import logging
 import os
 import socket
+from typing import Any
 
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.server.app import ServerConfig, create_app
@@ -218,7 +220,27 @@ def _serve_on(sock: socket.socket, config: ServerConfig, host: str, workers: int
     # group keeps that from reaching whatever started us (a script, a test runner).
     if os.getpgrp() != os.getpid():
         os.setpgid(0, 0)
+    _close_listener_at_shutdown(WorkerManager, sock)
     loader = AppLoader(factory=functools.partial(create_app, config))
     app = loader.load()
     app.prepare(sock=sock, workers=workers, access_log=False, motd=False)
     Sanic.serve(primary=app, app_loader=loader)
+
+
+def _close_listener_at_shutdown(manager_class: type, sock: socket.socket) -> None:
+    """Have the worker manager close its copy of the listening socket as soon as it is
+    told to stop. The workers stop listening at once, but the manager's copy kept the
+    port open: connections made after SIGTERM waited unanswered until the workers had
+    finished (16 s), then were reset; now they are refused at once, as with one worker."""
+    manager_class.dfl_listener = sock  # type: ignore[attr-defined]
+    if getattr(manager_class.shutdown_signal, "closes_listener", False):
+        return
+    original = manager_class.shutdown_signal
+
+    def shutdown_signal(manager: Any, signum: int, frame: Any) -> Any:
+        with contextlib.suppress(OSError):
+            manager_class.dfl_listener.close()  # type: ignore[attr-defined]
+        return original(manager, signum, frame)
+
+    shutdown_signal.closes_listener = True  # type: ignore[attr-defined]
+    manager_class.shutdown_signal = shutdown_signal

@@ -638,3 +638,26 @@ def test_a_store_setting_error_names_the_endpoints_file_read(tmp_path: Path) -> 
                                                endpoints_file=str(given)))
     assert f"{given} tracker_store type must be one of" in error.value.hint
     assert "endpoints.yml" not in error.value.render()
+
+
+def test_the_worker_manager_closes_the_listening_socket_when_told_to_stop() -> None:
+    import socket
+
+    from dialogflowlite.server.serve import _close_listener_at_shutdown
+
+    stopped = []
+
+    class Manager:
+        def shutdown_signal(self, signum, frame):
+            stopped.append(signum)
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    _close_listener_at_shutdown(Manager, listener)
+    _close_listener_at_shutdown(Manager, listener)  # a second server: wrapped once
+    Manager().shutdown_signal(15, None)
+    # its copy kept the port open: connections after SIGTERM hung until the workers
+    # ended, then were reset, where one worker refuses them at once
+    assert listener.fileno() == -1
+    assert stopped == [15]
