@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 import weakref
 from typing import TYPE_CHECKING
@@ -108,6 +110,14 @@ def install(app: Sanic) -> None:
 
         app.ctx.model_pulling = asyncio.get_running_loop().create_task(pull_when_loaded())
 
+    @app.after_server_start
+    async def _stop_with_the_manager(app: Sanic) -> None:
+        # a worker whose manager was killed (SIGKILL, the OOM killer) kept serving the
+        # port on its own, unseen, and the next `run` found the port taken
+        if app.ctx.config.workers > 1:
+            app.ctx.orphan_watch = asyncio.get_running_loop().create_task(
+                _stop_when_orphaned(app, os.getppid()))
+
     @app.before_server_stop
     async def _stop_pulling(app: Sanic) -> None:
         pulling = getattr(app.ctx, "model_pulling", None)
@@ -181,3 +191,21 @@ async def _load_or_stop(app: Sanic) -> None:
             multiplexer.terminate()
         else:
             app.stop()
+
+
+#: how often a worker looks whether its manager is still there (seconds)
+ORPHAN_CHECK_SECONDS = 2.0
+
+
+async def _stop_when_orphaned(app: Sanic, manager_pid: int) -> None:
+    """Stop this worker once its manager process is gone (it is then another
+    process's child): nothing would ever stop it, nor restart the others."""
+    while True:
+        await asyncio.sleep(ORPHAN_CHECK_SECONDS)
+        if os.getppid() != manager_pid:
+            logger.error("the server's manager process %d is gone: this worker stops too",
+                         manager_pid)
+            # as the manager would have stopped it: requests in flight are finished
+            # (app.stop() would ask the manager, which is gone)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return

@@ -296,3 +296,19 @@ def test_a_channels_work_goes_on_and_its_failure_is_logged_after_its_request_lef
         asyncio.run(scenario())
     assert done == ["sent", "closed"]
     assert "the action server went away" in caplog.text
+
+
+def test_a_worker_whose_manager_is_gone_stops_itself(monkeypatch, caplog) -> None:
+    import signal
+
+    from dialogflowlite.server import lifecycle
+
+    # a worker whose manager was killed kept serving the port on its own, unseen
+    parents = iter([100, 100, 1])
+    stops: list[tuple[int, int]] = []
+    monkeypatch.setattr(lifecycle, "ORPHAN_CHECK_SECONDS", 0)
+    monkeypatch.setattr(lifecycle.os, "getppid", lambda: next(parents))
+    monkeypatch.setattr(lifecycle.os, "kill", lambda pid, sig: stops.append((pid, sig)))
+    asyncio.run(lifecycle._stop_when_orphaned(object(), 100))
+    assert stops == [(lifecycle.os.getpid(), signal.SIGTERM)]
+    assert "manager process 100 is gone: this worker stops too" in caplog.text
