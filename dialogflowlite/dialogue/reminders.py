@@ -184,6 +184,12 @@ class ReminderScheduler:
     async def close(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
         """Cancel every pending reminder and wait up to ``timeout`` seconds for those
         firing now (then cancel them too), and for the reminders their turns schedule."""
+        waiting = len(self._tasks)
+        if waiting:
+            # they stay stored, but nothing fires them after a restart (as in Rasa): the
+            # stop said nothing of them
+            logger.warning("%d reminder(s) not yet due are dropped: reminders do not "
+                           "survive a stop", waiting)
         tasks = self._cancel_pending()
         firing = [task for task in self._firing if not task.done()]
         if firing:

@@ -437,3 +437,21 @@ def test_closing_cancels_what_a_firing_reminder_schedules() -> None:
 
     asyncio.run(main())
     assert fired == ["first"]
+
+
+def test_closing_says_how_many_reminders_not_yet_due_are_dropped(caplog) -> None:
+    async def handler(reminder: ReminderScheduled, sender_id: str, channel) -> None:
+        raise AssertionError("no reminder fires after the close")
+
+    scheduler = ReminderScheduler(handler)
+
+    async def main() -> None:
+        for name in ("a", "b"):
+            scheduler.schedule(ReminderScheduled(intent="x", date_time=soon(60), name=name),
+                               "kim")
+        await scheduler.close()
+
+    with caplog.at_level(logging.WARNING, logger="dialogflowlite.dialogue.reminders"):
+        asyncio.run(main())
+    # the stop said nothing of them, and a restart does not fire them
+    assert "2 reminder(s) not yet due are dropped" in caplog.text
