@@ -45,13 +45,14 @@ class PolicyEntry:
         return self.policy.name
 
 
-def build_policies(project: Project) -> list[PolicyEntry]:
-    """Instantiate the project's policies (settings checked) with their storage keys."""
+def build_policies(project: Project, *, quiet: bool = False) -> list[PolicyEntry]:
+    """Instantiate the project's policies (settings checked) with their storage keys;
+    ``quiet`` leaves out the notices about Rasa names (training says them)."""
     from dialogflowlite.plugins.registry import get_registry
 
     registry = get_registry()
     entries = []
-    for index, config in enumerate(translate_policies(project.config.policies)):
+    for index, config in enumerate(translate_policies(project.config.policies, quiet=quiet)):
         policy_class = registry.get(config.name, config.position)
         if not issubclass(policy_class, Policy):
             raise ConfigError(f"'{config.name}' is a {policy_class.kind or 'component'}, "
@@ -119,7 +120,7 @@ class CoreSection:
         """
         from dialogflowlite.components.policies.rule import RulePolicy
 
-        entries = build_policies(project)
+        entries = build_policies(project, quiet=True)
         paths = training_paths(project)
         for entry in entries:
             if isinstance(entry.policy, RulePolicy):
