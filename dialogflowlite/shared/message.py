@@ -51,14 +51,16 @@ def full_intent_name(parse_data: dict[str, Any]) -> str | None:
     return intent
 
 
-def chosen_retrieval_response(intent: str, confidence: float = 1.0) -> dict[str, Any]:
+def chosen_retrieval_response(intent: str, confidence: float = 1.0,
+                              all_intents: Sequence[str] = ()) -> dict[str, Any]:
     """A response selector's result that chose ``intent`` (``faq/ask_hours``), in Rasa's
     shape under its base intent (``faq``): what a message carries whose retrieval intent
-    is known without a selector (a ``/faq/ask_hours`` button, a corrected parse)."""
+    is known without a selector (a ``/faq/ask_hours`` button, a corrected parse).
+    ``all_intents``: the other retrieval intents known, listed with it."""
     base = intent.split(RETRIEVAL_SEPARATOR, 1)[0]
     response = {"responses": None, "confidence": confidence, "intent_response_key": intent,
                 "utter_action": f"utter_{intent}", "template_name": f"utter_{intent}"}
-    return {"all_retrieval_intents": [base],
+    return {"all_retrieval_intents": sorted({base, *all_intents}),
             base: {"response": response,
                    "ranking": [{"confidence": confidence, "intent_response_key": intent}]}}
 

@@ -78,6 +78,11 @@ class ShortcutNames:
                               if name.startswith("utter_") and RETRIEVAL_SEPARATOR in name)
         return cls(frozenset(domain.intent_names), frozenset(domain.entity_names), retrieval)
 
+    @property
+    def retrieval_intents(self) -> list[str]:
+        """The base intents of :attr:`retrieval` (``faq``)."""
+        return sorted({name.split(RETRIEVAL_SEPARATOR, 1)[0] for name in self.retrieval})
+
     def knows_intent(self, intent: str) -> bool:
         """Whether the domain has ``intent``; a retrieval intent's full name
         (``faq/ask_hours``) only where the domain answers it (``/greet/oops`` or a
@@ -220,6 +225,7 @@ def parse_intent_shortcut(text: str, names: ShortcutNames | None = None) -> Mess
         confidence=confidence,
         intent_ranking=[IntentPrediction(base, confidence)],
         entities=entities,
-        response_selector=(chosen_retrieval_response(intent, confidence)
+        response_selector=(chosen_retrieval_response(intent, confidence,
+                                                     names.retrieval_intents if names else ())
                            if base != intent else {}),
     )

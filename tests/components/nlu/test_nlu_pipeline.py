@@ -244,8 +244,8 @@ def test_intent_shortcuts_skip_the_models(tiny_classifier, write_project) -> Non
 def test_with_the_domains_names_an_unknown_intent_is_text_and_unknown_entities_go(
         tiny_classifier, write_project, caplog) -> None:
     pipeline = trained(write_project)
-    names = ShortcutNames(frozenset({"book", "greet", "restart"}), frozenset({"city"}),
-                          frozenset({"book/by_phone"}))
+    names = ShortcutNames(frozenset({"book", "greet", "restart", "faq"}), frozenset({"city"}),
+                          frozenset({"book/by_phone", "faq/hours"}))
     with caplog.at_level("WARNING"):
         [typo, known, retrieval, unanswered] = pipeline.parse_batch(
             ["/bok", '/book{"city": "Rome", "colour": "red"}', "/book/by_phone",
@@ -260,6 +260,8 @@ def test_with_the_domains_names_an_unknown_intent_is_text_and_unknown_entities_g
     assert retrieval.intent == "book"
     assert retrieval.parse_result()["response_selector"]["book"]["response"][
         "intent_response_key"] == "book/by_phone"
+    # every retrieval intent of the domain is listed, as a trained selector lists them
+    assert retrieval.response_selector["all_retrieval_intents"] == ["book", "faq"]
     # a key the domain has no answer for is text for the models, as an unknown intent
     assert unanswered.intent == "nlu_fallback"
     assert "names the intent 'book/by_mail', which the domain does not have" in caplog.text
