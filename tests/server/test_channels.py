@@ -310,10 +310,11 @@ def test_a_streamed_turn_that_fails_after_its_first_replies_is_logged_as_lost(
 
     app = make_app(credentials={"rest": None})
     store_down_for(agent)
-    with caplog.at_level("ERROR"):
-        response = asyncio.run(request(app, "post", "/webhooks/rest/webhook?stream=true",
-                                       json={"sender": "streamer", "message": "/greet"}))
-    # the replies went out before the store failed: the 200 cannot be taken back
-    assert response.status == 200 and b"Hello! How can I help?" in response.body
+    with caplog.at_level("ERROR"), pytest.raises(AssertionError):
+        # the replies went out before the store failed: the 200 cannot be taken back, so
+        # the answer is left unfinished (the test client asserts a finished one; over
+        # HTTP the client sees a cut-off transfer, tests/server/test_rest_stream.py)
+        asyncio.run(request(app, "post", "/webhooks/rest/webhook?stream=true",
+                            json={"sender": "streamer", "message": "/greet"}))
     assert asyncio.run(agent.tracker_store.load_events("streamer")) is None
     assert "conversation 'streamer'" in caplog.text and "the message is lost" in caplog.text
