@@ -96,8 +96,8 @@ def is_word_char(char: str) -> bool:
 #: invisible marks a word may carry that do not change what it says: the soft hyphen,
 #: zero-width (non-)joiners, the word joiner, the byte order mark and the emoji
 #: variation selectors (🍕 with U+FE0F is 🍕)
-_INVISIBLE_IN_WORDS = frozenset(
-    "\u00ad\u200b\u200c\u200d\u2060\ufeff" + "".join(chr(c) for c in range(0xFE00, 0xFE10)))
+_INVISIBLE_IN_WORDS = (frozenset({SOFT_HYPHEN, "\u200b", "\u2060", "\ufeff"}) | JOINERS
+                       | frozenset(chr(c) for c in range(0xFE00, 0xFE10)))
 
 
 def word_form(word: str, *, lowercase: bool = True) -> str:
