@@ -6,6 +6,7 @@ import asyncio
 import textwrap
 from pathlib import Path
 
+import keyword_bot
 import pytest
 
 from dialogflowlite.agent import Agent
@@ -41,14 +42,8 @@ FILES = {
           - intent: faq
           - action: utter_faq
         """,
-    "config.yml": """
-        language: en
-        pipeline:
-        - name: WhitespaceTokenizer
-        - name: KeywordIntentClassifier
-        policies:
-        - name: RulePolicy
-        """,
+    # the keyword bot's: whitespace tokens, a keyword classifier, rules
+    "config.yml": keyword_bot.CONFIG,
 }
 
 
