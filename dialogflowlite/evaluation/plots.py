@@ -7,12 +7,23 @@ backend switch is needed (servers and tests stay headless).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 #: above this many labels the cells are too small to print their counts
 MAX_ANNOTATED_LABELS = 30
+
+#: fonts that have every character but draw a placeholder box for each
+_PLACEHOLDER_FONTS = ("Last Resort",)
+
+#: characters already named in the warning that no font has them
+_WARNED: set[str] = set()
 
 
 def _figure(width: float, height: float) -> Any:
@@ -22,6 +33,73 @@ def _figure(width: float, height: float) -> Any:
     figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
     return figure
+
+
+def _save(figure: Any, path: Path) -> None:
+    """Lay ``figure`` out and write it as a PNG."""
+    with warnings.catch_warnings():
+        # label_fonts has said which characters no font has, once; matplotlib
+        # would repeat it for every glyph at every drawing
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.tight_layout()
+        figure.savefig(path, format="png")
+
+
+def label_fonts(labels: Iterable[str]) -> list[str]:
+    """The font families to draw ``labels`` with: matplotlib's default font, then
+    installed fonts that have the characters it lacks (Chinese, Japanese, Korean,
+    Thai, ... intent names).
+
+    matplotlib draws a box for a character its default font does not have, and
+    an intent named in Chinese showed as a row of boxes; given several families,
+    it takes each character from the first that has it. A warning names the
+    characters no installed font has (they stay boxes).
+    """
+    from matplotlib import font_manager
+
+    default = font_manager.FontProperties()
+    needed = frozenset(char for label in labels for char in label if not char.isspace())
+    missing = needed - _characters_of(font_manager.findfont(default))
+    families = [default.get_family()[0]]
+    if not missing:
+        return families
+    found, missing = _fonts_having(missing)
+    if missing - _WARNED:
+        _WARNED.update(missing)
+        logger.warning("no installed font has %s (in the labels of the plot): they show as "
+                       "boxes; install a font that has them (for Chinese, Japanese and "
+                       "Korean: the fonts-noto-cjk package on Debian)",
+                       " ".join(sorted(missing)[:10]) + (" ..." if len(missing) > 10 else ""))
+    return families + found
+
+
+def _fonts_having(characters: frozenset[str]) -> tuple[list[str], frozenset[str]]:
+    """Installed font families that together have the most of ``characters``, and the
+    characters none of them has."""
+    from matplotlib import font_manager
+
+    found: list[str] = []
+    for entry in font_manager.fontManager.ttflist:
+        if not characters:
+            break
+        if entry.name in found or entry.name.startswith(_PLACEHOLDER_FONTS):
+            continue
+        covered = characters & _characters_of(entry.fname)
+        if covered:
+            found.append(entry.name)
+            characters -= covered
+    return found, characters
+
+
+@lru_cache(maxsize=256)
+def _characters_of(font_file: str) -> frozenset[str]:
+    """The characters a font file has a glyph for (none when it cannot be read)."""
+    from matplotlib import ft2font
+
+    try:
+        return frozenset(chr(code) for code in ft2font.FT2Font(font_file).get_charmap())
+    except (OSError, RuntimeError, ValueError):
+        return frozenset()
 
 
 def plot_confusion_matrix(
@@ -43,8 +121,9 @@ def plot_confusion_matrix(
     axes.set_ylabel("expected")
     axes.set_xticks(range(len(labels)))
     axes.set_yticks(range(len(labels)))
-    axes.set_xticklabels(labels, rotation=90)
-    axes.set_yticklabels(labels)
+    fonts = label_fonts(labels)
+    axes.set_xticklabels(labels, rotation=90, fontfamily=fonts)
+    axes.set_yticklabels(labels, fontfamily=fonts)
     if 0 < len(labels) <= MAX_ANNOTATED_LABELS:
         peak = max((max(row) for row in matrix), default=0)
         for i, row in enumerate(matrix):
@@ -58,8 +137,7 @@ def plot_confusion_matrix(
                         va="center",
                         color="white" if count > peak / 2 else "black",
                     )
-    figure.tight_layout()
-    figure.savefig(path, format="png")
+    _save(figure, path)
     return path
 
 
@@ -87,8 +165,7 @@ def plot_confidence_histogram(
     axes.set_ylabel("messages")
     axes.set_title(title)
     axes.legend(loc="upper left")
-    figure.tight_layout()
-    figure.savefig(path, format="png")
+    _save(figure, path)
     return path
 
 
@@ -108,6 +185,7 @@ def plot_learning_curves(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure = _figure(6.5 * max(1, len(panels)), 5.0)
+    fonts = label_fonts(config for curves in panels.values() for config in curves)
     for number, (metric, curves) in enumerate(panels.items(), start=1):
         axes = figure.add_subplot(1, max(1, len(panels)), number)
         for config, points in curves.items():
@@ -122,8 +200,7 @@ def plot_learning_curves(
         axes.set_xlabel(x_label)
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)
-        axes.legend(loc="lower right")
+        axes.legend(loc="lower right", prop={"family": fonts})
     figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, format="png")
+    _save(figure, path)
     return path
