@@ -151,7 +151,7 @@ def split_nlu(
     stream = echo or sys.stdout
     root = Path(project_dir)
     source = Path(nlu) if nlu is not None else root / "data"
-    data = load_nlu_data(source)
+    data = load_nlu_data(source, root)
     if not data.intent_examples:
         raise ProjectError(f"{source} has no NLU examples to split",
                            hint="pass the NLU file or folder with --nlu")

@@ -191,7 +191,7 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
 
         if nlu is not None:
             source = resolve_in_project(nlu, project_dir)
-            project.nlu = load_nlu_data(source)
+            project.nlu = load_nlu_data(source, project_dir)
             if not project.nlu.intent_examples and part != "nlu":
                 # the NLU part would be left out of the training without a word (`train
                 # nlu` is refused by the trainer: it has nothing else to train)

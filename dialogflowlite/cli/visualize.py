@@ -79,7 +79,8 @@ def visualize(project_dir: str | Path = ".", *, stories: str | Path | None = Non
     if nlu is not None:
         from dialogflowlite.dialogue.story_examples import with_examples
 
-        paths = with_examples(paths, load_nlu_data(resolve_in_project(nlu, project.root)))
+        examples = load_nlu_data(resolve_in_project(nlu, project.root), project.root)
+        paths = with_examples(paths, examples)
     target, steps = write_story_graph(paths, Path(out) if out is not None else None,
                                       project.root, fmt=fmt, max_history=max_history)
     what = drawn_counts(len(project.stories), len(drawn_rules) if rules else None)

@@ -666,11 +666,14 @@ def cross_validate(
 # ---------------------------------------------------------------- the command
 
 
-def load_nlu_data(path: str | Path) -> TrainingData:
+def load_nlu_data(path: str | Path, root: str | Path | None = None) -> TrainingData:
     """The NLU examples of one file, or of every file under a folder.
 
     YAML files are read, and so are Rasa's older Markdown NLU and JSON NLU
-    files (as the project loader reads them under ``data/``).
+    files (as the project loader reads them under ``data/``). A lookup table of
+    theirs that names a file is looked for in ``root``, the project folder, then
+    next to the data file (Rasa 1 wrote ``data/cities.txt``, from the project
+    folder); without ``root``, only next to the data file.
     """
     from dialogflowlite.io.json_nlu_reader import read_json_nlu
     from dialogflowlite.io.loader import JSON_NLU, MARKDOWN_NLU, old_training_data_format
@@ -694,13 +697,14 @@ def load_nlu_data(path: str | Path) -> TrainingData:
     log = ProblemLog()
     reader = NluReader(log)
     older = TrainingData()
+    lookup_root = Path(root) if root is not None else None
     read = 0
     for file in files:
         kind = old_training_data_format(file)
         if kind == MARKDOWN_NLU:
-            older = older.merge(read_markdown_nlu(file, log, file.parent))
+            older = older.merge(read_markdown_nlu(file, log, lookup_root or file.parent))
         elif kind == JSON_NLU:
-            older = older.merge(read_json_nlu(file, log, file.parent))
+            older = older.merge(read_json_nlu(file, log, lookup_root or file.parent))
         elif file.suffix in (".yml", ".yaml"):
             data = read_yaml_file(file)
             if not (isinstance(data, dict) and "nlu" in data):
@@ -831,7 +835,7 @@ def _evaluate_model(
     from dialogflowlite.io.loader import load_project
 
     if nlu_file is not None:
-        test_data = load_nlu_data(resolve_in_project(nlu_file, root))
+        test_data = load_nlu_data(resolve_in_project(nlu_file, root), root)
     else:
         test_data = load_project(root, strict=False).check_test_files().test_nlu
         if not test_data.intent_examples:

@@ -168,6 +168,26 @@ def test_test_data_may_be_in_rasas_older_formats(tmp_path) -> None:
     assert [m.text for m in load_nlu_data(folder / "nlu.md").examples] == ["hello", "hi there"]
 
 
+def test_a_markdown_lookup_file_is_found_from_the_project_folder(tmp_path) -> None:
+    """Rasa 1 named a lookup file from the project folder (`data/cities.txt`):
+    `data split nlu` found it nowhere, though `train` did."""
+    import io
+
+    from dialogflowlite.cli.data import split_nlu
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "nlu.md").write_text(
+        "## intent:inform\n- I live in [Berlin](city)\n- I live in [Paris](city)\n"
+        "- [Rome](city) please\n## intent:greet\n- hi\n- hello\n- hey\n"
+        "## lookup:city\ndata/cities.txt\n", encoding="utf-8")
+    (tmp_path / "data" / "cities.txt").write_text("Berlin\nParis\n", encoding="utf-8")
+    data = load_nlu_data(tmp_path / "data", tmp_path)
+    assert [(t.name, t.elements) for t in data.lookups] == [("city", ["Berlin", "Paris"])]
+    training, test = split_nlu(tmp_path, echo=io.StringIO())
+    for part in (training, test):
+        assert "Berlin" in part.read_text(encoding="utf-8")
+
+
 def _examples(*counts: int) -> TrainingData:
     return TrainingData([Message(f"text {i} of {n}", intent=f"intent_{n}_{c}")
                          for c, n in enumerate(counts) for i in range(n)])
