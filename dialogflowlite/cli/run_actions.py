@@ -132,6 +132,10 @@ def start_action_server(options: ActionServerOptions, folder: str | Path = ".") 
     if options.endpoints:
         # rasa-sdk runs in the project folder: a relative path would change meaning there
         options = replace(options, endpoints=endpoints_file(options.endpoints, folder))
+    if options.log_file:
+        # likewise: the log goes where the user ran the command, which is also
+        # where this process's own log set-up has created the file already
+        options = replace(options, log_file=str(Path(options.log_file).expanduser().resolve()))
     env = dict(os.environ)
     if options.host:
         env["SANIC_HOST"] = options.host

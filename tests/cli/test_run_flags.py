@@ -493,6 +493,20 @@ def test_run_actions_passes_endpoints_on_for_rasa_sdks_tracing(fake_rasa_sdk,
                             "--endpoints", str((project / "tracing.yml").resolve())]
 
 
+def test_run_actions_log_file_is_where_the_command_was_run(tmp_path: Path,
+                                                          fake_rasa_sdk) -> None:
+    # rasa-sdk runs in the project folder: a relative --log-file went there, and the
+    # user found only the empty file the command's own log set-up had made
+    env, record = fake_rasa_sdk
+    (tmp_path / "bot").mkdir()
+    result = subprocess.run([sys.executable, "-m", "dialogflowlite.cli.main", "run", "actions",
+                             "--project", "bot", "--log-file", "act.log"],
+                            env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    seen = json.loads(record.read_text(encoding="utf-8"))
+    assert seen["argv"][-2:] == ["--log-file", str((tmp_path / "act.log").resolve())]
+
+
 def test_run_actions_endpoints_must_exist_and_suit_the_sdk(tmp_path: Path, monkeypatch) -> None:
     from dialogflowlite.cli import run_actions
 
