@@ -57,7 +57,13 @@ from dialogflowlite.io.domain_reader import DomainReader
 from dialogflowlite.io.loader import existing_domain, yaml_files
 from dialogflowlite.io.problems import ProblemLog
 from dialogflowlite.io.yaml import position, read_yaml, read_yaml_file, to_plain
-from dialogflowlite.shared.domain import FROM_ENTITY, POSITION_FIELDS, REQUESTED_SLOT, Domain
+from dialogflowlite.shared.domain import (
+    FROM_ENTITY,
+    FROM_TRIGGER_INTENT,
+    POSITION_FIELDS,
+    REQUESTED_SLOT,
+    Domain,
+)
 
 #: the format version a migrated file declares
 MIGRATED_VERSION = formats.LATEST_VERSION
@@ -353,8 +359,10 @@ class _DomainRewriter:
             # The reader takes a mapping with an entity but no type as from_entity; say so.
             mapping.insert(0, "type", FROM_ENTITY)
         condition = CommentedMap([("active_loop", form)])
-        if mapping["type"] != FROM_ENTITY:
-            # 2.0 forms fill any of their slots from entities, other mappings only when asked.
+        if mapping["type"] not in (FROM_ENTITY, FROM_TRIGGER_INTENT):
+            # 2.0 forms fill any of their slots from entities, and from their trigger
+            # intent when they start (no slot is asked then); other mappings only when
+            # asked. Rasa's migrate writes the same conditions.
             condition["requested_slot"] = slot
         conditions = CommentedSeq([condition])
         if _is_flow(mapping):

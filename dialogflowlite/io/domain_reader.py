@@ -150,8 +150,9 @@ class DomainReader:
                 )
                 continue
             for mapping in mappings:
-                if mapping.type == FROM_ENTITY:
-                    # 2.0 forms fill any of their slots from entities while active.
+                if mapping.type in (FROM_ENTITY, FROM_TRIGGER_INTENT):
+                    # 2.0 forms fill any of their slots from entities while active, and
+                    # from the trigger intent as they start (no slot is asked then)
                     mapping.conditions = [MappingCondition(form, None)]
                 else:
                     mapping.conditions = [MappingCondition(form, slot)]

@@ -101,7 +101,8 @@ def test_form_mappings_move_to_their_slots_with_the_forms_condition(tmp_path: Pa
     def asked(slot: str) -> list:
         return [{"active_loop": "booking_form", "requested_slot": slot}]
 
-    # 2.0 forms fill any of their slots from entities; the rest only when the slot is asked for
+    # 2.0 forms fill any of their slots from entities; most others only when the slot is
+    # asked for
     assert slots["people"]["mappings"] == [{"type": "from_entity", "entity": "number",
                                             "intent": ["inform"], "not_intent": "chitchat",
                                             "conditions": [in_form]}]
@@ -115,8 +116,9 @@ def test_form_mappings_move_to_their_slots_with_the_forms_condition(tmp_path: Pa
     ]
     assert slots["note"]["mappings"] == [{"type": "from_text", "not_intent": ["chitchat"],
                                           "conditions": asked("note")}]
+    # and from their trigger intent when they start, with no slot asked (as Rasa's migrate)
     assert slots["started"]["mappings"] == [{"type": "from_trigger_intent", "intent": "go",
-                                             "value": True, "conditions": asked("started")}]
+                                             "value": True, "conditions": [in_form]}]
     assert slots["extra"]["mappings"] == [{"type": "custom", "action": "action_extra",
                                            "conditions": asked("extra")}]
     assert new["forms"] == {"booking_form": {"required_slots": [
