@@ -70,8 +70,9 @@ def check_config(config: ServerConfig, workers: int) -> None:
 
 def check_channels_and_stores(config: ServerConfig) -> None:
     """Build the channels of credentials.yml and the stores of endpoints.yml once, and
-    close them: a setting they do not take is one clear error here, not one per worker
-    after the server said it is serving. Building them connects to nothing."""
+    close them: a setting they do not take is one clear error here, at the file and
+    line of the setting, not one per worker after the server said it is serving.
+    Building them connects to nothing."""
     import asyncio
 
     from dialogflowlite.server.channels.loader import enabled_channels
@@ -199,6 +200,9 @@ def _serve_on(sock: socket.socket, config: ServerConfig, host: str, workers: int
     serving = ("serving %s on %s with %d worker(s)%s", config.project_dir.name,
                server_url(scheme, host, port), workers,
                "; HTTP API enabled" if config.enable_api else "")
+    # first, for one worker too: the agent builds the stores without knowing which
+    # endpoints file they came from, so their errors named no file and line
+    check_channels_and_stores(config)
     # Sanic takes the socket instead of an address (it refuses both at once)
     if workers == 1:
         # Loading before the server starts turns a bad model, channel or store setting
@@ -208,7 +212,6 @@ def _serve_on(sock: socket.socket, config: ServerConfig, host: str, workers: int
         logger.info(*serving)
         app.run(sock=sock, single_process=True, access_log=False, motd=False)
         return
-    check_channels_and_stores(config)
     logger.info(*serving)
     from sanic.worker.loader import AppLoader
     from sanic.worker.manager import WorkerManager

@@ -654,6 +654,32 @@ def test_a_store_setting_error_names_the_endpoints_file_read(tmp_path: Path) -> 
     assert "endpoints.yml" not in error.value.render()
 
 
+def test_with_one_worker_a_store_setting_error_names_the_endpoints_file_and_line(
+        tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    from dialogflowlite.server import serve
+    from dialogflowlite.server.app import ServerConfig
+
+    given = tmp_path / "prod-endpoints.yml"
+    given.write_text("tracker_store:\n  type: redis\n  url: 127.0.0.1\n  recrod_exp: 10\n",
+                     encoding="utf-8")
+    monkeypatch.setattr(serve, "check_config", lambda config, workers: None)  # no model here
+
+    def load(app) -> None:
+        raise AssertionError("the settings were not checked before the model loaded")
+
+    monkeypatch.setattr(serve, "preload_agent", load)
+    # only the several workers' path checked them at the file read: one worker (the
+    # default) said "endpoints.yml tracker_store: ...", naming no file and no line
+    with socket.socket() as sock, pytest.raises(ConfigError) as error:
+        sock.bind(("127.0.0.1", 0))
+        serve._serve_on(sock, ServerConfig(project=str(tmp_path), endpoints_file=str(given)),
+                        "127.0.0.1", 1)
+    assert error.value.render().startswith(
+        f"{given}:4: tracker_store: RedisTrackerStore has no setting 'recrod_exp'")
+
+
 def test_the_worker_manager_closes_the_listening_socket_when_told_to_stop() -> None:
     import socket
 
