@@ -31,10 +31,10 @@ import json
 import logging
 import math
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from dialogflowlite.errors import ConfigError, PluginError, TrackerStoreError
 from dialogflowlite.shared.events import Event
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: endpoints.yml ``type`` values that mean the in-memory stores
 MEMORY_TYPES = ("memory", "in_memory", "InMemoryTrackerStore", "InMemoryLockStore")
@@ -317,6 +319,30 @@ class LockStore(abc.ABC):
         from dialogflowlite.stores.factory import build_store
 
         return build_store(cls, config, "lock_store")
+
+
+class ConnectionLost(TrackerStoreError):
+    """A pooled database connection the server had closed (it restarted, failed over, or
+    a proxy dropped idle connections): the pool was emptied of its other idle ones, which
+    went the same way; ``reused`` says the connection was one of them rather than new,
+    so that a read is worth one more try on a fresh connection."""
+
+    def __init__(self, message: str, *, reused: bool) -> None:
+        super().__init__(message)
+        self.reused = reused
+
+
+async def read_once_more_if_lost(read: Callable[[], Awaitable[T]]) -> T:
+    """``read()``, and again once when it failed on a reused connection the server had
+    closed: the first message after a database restart is answered instead of a 503.
+    (Only reads: a write whose connection broke may or may not have been committed.)"""
+    try:
+        return await read()
+    except ConnectionLost as lost:
+        if not lost.reused:
+            raise
+        logger.info("%s: reconnecting", lost.message)
+        return await read()
 
 
 def lasting(error: TrackerStoreError) -> TrackerStoreError:

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dialogflowlite.errors import ConfigError, DialogflowLiteError, TrackerStoreError
-from dialogflowlite.stores.base import StoredVersion, TrackerStore, dump_events
+from dialogflowlite.stores.base import (
+    ConnectionLost,
+    StoredVersion,
+    TrackerStore,
+    dump_events,
+    read_once_more_if_lost,
+)
 from dialogflowlite.stores.stored_events import decode_events
 
 if TYPE_CHECKING:
@@ -84,6 +90,9 @@ PING_AFTER_IDLE = 30.0
 #: a transaction the server chose as a deadlock victim is run again (at most this often)
 _DEADLOCK_ATTEMPTS = 3
 _ER_LOCK_DEADLOCK = 1213
+#: the client's errors for a connection the server no longer holds: "server has gone
+#: away", "lost connection during query", "lost connection at handshake"
+_CONNECTION_LOST = frozenset({2006, 2013, 2055})
 #: settings Rasa's ``query`` may pass on to the driver (besides ``charset``)
 QUERY_OPTIONS = ("charset", "unix_socket", "init_command", "read_default_file",
                  "read_default_group", "ssl_ca", "ssl_cert", "ssl_key", "ssl_check_hostname")
@@ -349,24 +358,31 @@ class MySQLTrackerStore(TrackerStore):
         self._all.append(connection)
         return connection
 
-    async def _checkout(self, loop: asyncio.AbstractEventLoop) -> Any:
+    async def _checkout(self, loop: asyncio.AbstractEventLoop) -> tuple[Any, bool]:
+        """A connection, and whether it was used before (taken from the pool)."""
         assert self._idle is not None
         while True:
             if self._idle.empty() and self._opened < self.pool_size:
                 self._opened += 1
                 try:
-                    return await self._connect()
+                    return await self._connect(), False
                 except BaseException:
                     self._opened -= 1
                     raise
             connection, since = await self._idle.get()
             if loop.time() - since <= PING_AFTER_IDLE:
-                return connection
+                return connection, True
             try:
                 await connection.ping(reconnect=False)
-                return connection
+                return connection, True
             except Exception:  # the server let it go; open another
                 self._discard(connection)
+
+    def _drop_idle(self) -> None:
+        """Close the pool's idle connections; new ones are opened as they are needed."""
+        while self._idle is not None and not self._idle.empty():
+            connection, _ = self._idle.get_nowait()
+            self._discard(connection)
 
     def _discard(self, connection: Any) -> None:
         self._opened -= 1
@@ -382,7 +398,7 @@ class MySQLTrackerStore(TrackerStore):
         loop = asyncio.get_running_loop()
         if self._idle is None or self._loop is not loop:
             self._idle, self._loop, self._opened, self._all = asyncio.LifoQueue(), loop, 0, []
-        connection = await self._checkout(loop)
+        connection, reused = await self._checkout(loop)
         reusable = False
         try:
             yield connection
@@ -392,7 +408,13 @@ class MySQLTrackerStore(TrackerStore):
                 # an error the server reported leaves the connection usable once rolled back
                 reusable = await _rolled_back(connection)
             if isinstance(e, pymysql.err.MySQLError):
-                raise TrackerStoreError(f"MySQL tracker store: {reason(e)}") from e
+                message = f"MySQL tracker store: {reason(e)}"
+                if e.args and e.args[0] in _CONNECTION_LOST:
+                    # the server closed it (a restart, a failover): the idle ones went
+                    # the same way, and each would fail a message of its own
+                    self._drop_idle()
+                    raise ConnectionLost(message, reused=reused) from e
+                raise TrackerStoreError(message) from e
             raise
         finally:
             # (a cancelled query leaves the protocol mid-way: such a connection is closed)
@@ -402,9 +424,15 @@ class MySQLTrackerStore(TrackerStore):
                 self._discard(connection)
 
     async def _rows(self, statement: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        async with self._connection() as connection, connection.cursor() as cursor:
-            await cursor.execute(statement, args)
-            return list(await cursor.fetchall())
+        """The rows of a read (tried once more on a fresh connection when the server had
+        closed the pooled one)."""
+
+        async def read() -> list[tuple[Any, ...]]:
+            async with self._connection() as connection, connection.cursor() as cursor:
+                await cursor.execute(statement, args)
+                return list(await cursor.fetchall())
+
+        return await read_once_more_if_lost(read)
 
     async def _transaction(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``work(cursor)`` in one transaction; again when the server broke a deadlock."""

@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ConfigError, TrackerStoreError
 from dialogflowlite.stores.base import (
+    ConnectionLost,
     StoredVersion,
     TrackerStore,
     dump_events,
     next_write_time,
+    read_once_more_if_lost,
 )
 from dialogflowlite.stores.stored_events import decode_events
 
@@ -139,16 +141,32 @@ class PostgresTrackerStore(TrackerStore):
                                     hint="check the tracker_store section of endpoints.yml "
                                          "and that the server runs") from e
         if not self._schema_ready:
-            # CREATE TABLE IF NOT EXISTS is not safe against itself: two workers
-            # creating the same table at once collide on its row type. A
-            # transaction-scoped advisory lock makes them take turns.
-            async with connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-                for statement in _SCHEMA:
-                    await connection.execute(statement)
+            try:
+                await self._create_tables(connection)
+            except BaseException as e:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+                if isinstance(e, psycopg.Error):
+                    raise TrackerStoreError(
+                        f"cannot create the PostgreSQL tracker store's tables: {_first_line(e)}",
+                        hint="grant the user CREATE on the schema (`GRANT CREATE ON SCHEMA "
+                             "public TO <user>`: PostgreSQL 15 and later no longer grant it "
+                             "to every user), or create dfl_conversations and dfl_events "
+                             "as another user") from e
+                raise
             self._schema_ready = True
         self._all.append(connection)
         return connection
+
+    @staticmethod
+    async def _create_tables(connection: Any) -> None:
+        # CREATE TABLE IF NOT EXISTS is not safe against itself: two workers creating
+        # the same table at once collide on its row type. A transaction-scoped
+        # advisory lock makes them take turns.
+        async with connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+            for statement in _SCHEMA:
+                await connection.execute(statement)
 
     async def _ensure_database(self) -> bool:
         """Create the database of ``db`` through ``login_db`` unless it exists, as Rasa's
@@ -180,7 +198,8 @@ class PostgresTrackerStore(TrackerStore):
         loop = asyncio.get_running_loop()
         if self._idle is None or self._loop is not loop:
             self._idle, self._loop, self._opened, self._all = asyncio.LifoQueue(), loop, 0, []
-        if self._idle.empty() and self._opened < self.pool_size:
+        reused = not self._idle.empty() or self._opened >= self.pool_size
+        if not reused:
             self._opened += 1
             try:
                 connection = await self._connect()
@@ -199,7 +218,13 @@ class PostgresTrackerStore(TrackerStore):
             import psycopg
 
             if isinstance(e, psycopg.Error):
-                raise TrackerStoreError(f"PostgreSQL tracker store: {_first_line(e)}") from e
+                message = f"PostgreSQL tracker store: {_first_line(e)}"
+                if broken:
+                    # the server closed it (a restart, a failover): the idle ones went
+                    # the same way, and each would fail a message of its own
+                    await self._drop_idle()
+                    raise ConnectionLost(message, reused=reused) from e
+                raise TrackerStoreError(message) from e
             raise
         except BaseException:
             # cancelled mid-query: the connection may still be inside a statement or a
@@ -216,6 +241,16 @@ class PostgresTrackerStore(TrackerStore):
             else:
                 self._idle.put_nowait(connection)
 
+    async def _drop_idle(self) -> None:
+        """Close the pool's idle connections; new ones are opened as they are needed."""
+        while self._idle is not None and not self._idle.empty():
+            connection = self._idle.get_nowait()
+            self._opened -= 1
+            with contextlib.suppress(ValueError):
+                self._all.remove(connection)
+            with contextlib.suppress(Exception):
+                await connection.close()
+
     # A conversation's version is (number of events, time of the last write), as in
     # the SQLite store: every write moves the time forward.
 
@@ -223,27 +258,33 @@ class PostgresTrackerStore(TrackerStore):
         events, _ = await self.load_versioned_events(sender_id)
         return events
 
+    async def _fetch(self, statement: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """The rows of a read (tried once more on a fresh connection when the server had
+        closed the pooled one)."""
+
+        async def read() -> list[tuple[Any, ...]]:
+            async with self._connection() as connection:
+                cursor = await connection.execute(statement, args or None)
+                return list(await cursor.fetchall())
+
+        return await read_once_more_if_lost(read)
+
     async def load_versioned_events(
             self, sender_id: str) -> tuple[list[dict[str, Any]] | None, Hashable | None]:
-        async with self._connection() as connection:
-            # one statement: the version and the events come from the same snapshot
-            cursor = await connection.execute(
-                "SELECT c.n_events, c.updated, e.data FROM dfl_conversations c "
-                "LEFT JOIN dfl_events e ON e.sender_id = c.sender_id "
-                "WHERE c.sender_id = %s ORDER BY e.seq", (sender_id,))
-            rows = await cursor.fetchall()
+        # one statement: the version and the events come from the same snapshot
+        rows = await self._fetch(
+            "SELECT c.n_events, c.updated, e.data FROM dfl_conversations c "
+            "LEFT JOIN dfl_events e ON e.sender_id = c.sender_id "
+            "WHERE c.sender_id = %s ORDER BY e.seq", (sender_id,))
         if not rows:
             return None, None
         events = decode_events([row[2] for row in rows if row[2] is not None])
         return events, (rows[0][0], rows[0][1])
 
     async def stored_version(self, sender_id: str) -> Hashable | None:
-        async with self._connection() as connection:
-            cursor = await connection.execute(
-                "SELECT n_events, updated FROM dfl_conversations WHERE sender_id = %s",
-                (sender_id,))
-            row = await cursor.fetchone()
-        return None if row is None else (row[0], row[1])
+        rows = await self._fetch(
+            "SELECT n_events, updated FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
+        return (rows[0][0], rows[0][1]) if rows else None
 
     async def append_events(self, sender_id: str,
                             events: list[dict[str, Any]]) -> StoredVersion:
@@ -292,17 +333,13 @@ class PostgresTrackerStore(TrackerStore):
                 (len(texts), next_write_time(previous), sender_id))
 
     async def count_events(self, sender_id: str) -> int:
-        async with self._connection() as connection:
-            cursor = await connection.execute(
-                "SELECT n_events FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._fetch(
+            "SELECT n_events FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
+        return int(rows[0][0]) if rows else 0
 
     async def exists(self, sender_id: str) -> bool:
-        async with self._connection() as connection:
-            cursor = await connection.execute(
-                "SELECT 1 FROM dfl_conversations WHERE sender_id = %s", (sender_id,))
-            return await cursor.fetchone() is not None
+        return bool(await self._fetch(
+            "SELECT 1 FROM dfl_conversations WHERE sender_id = %s", (sender_id,)))
 
     async def delete(self, sender_id: str) -> None:
         async with self._connection() as connection, connection.transaction():
@@ -311,10 +348,7 @@ class PostgresTrackerStore(TrackerStore):
                                      (sender_id,))
 
     async def keys(self) -> list[str]:
-        async with self._connection() as connection:
-            cursor = await connection.execute(
-                "SELECT sender_id FROM dfl_conversations ORDER BY sender_id")
-            rows = await cursor.fetchall()
+        rows = await self._fetch("SELECT sender_id FROM dfl_conversations ORDER BY sender_id", ())
         return [row[0] for row in rows]
 
     async def close(self) -> None:

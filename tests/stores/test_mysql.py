@@ -233,6 +233,33 @@ def test_a_connection_the_server_dropped_is_replaced(mysql_db: str, monkeypatch)
     asyncio.run(main())
 
 
+def _kill_connections(url: str) -> int:
+    """End the store's connections to the database of ``url``, as a server restart does."""
+    name = connect_settings(url)["db"]
+    ids = _query(url, "SELECT id FROM information_schema.processlist WHERE db = %s "
+                      "AND id <> CONNECTION_ID()", (name,))
+    for (number,) in ids:
+        _query(url, f"KILL {int(number)}")
+    return len(ids)
+
+
+@pytest.mark.mysql
+def test_reads_after_a_server_restart_are_answered_on_fresh_connections(mysql_db: str) -> None:
+    async def main() -> None:
+        store = MySQLTrackerStore(url=mysql_db, pool_size=3)
+        await asyncio.gather(*(store.save(_turn(f"c{n}", "hi")) for n in range(3)))
+        assert _kill_connections(mysql_db) == 3
+        # each pooled connection, used within the last 30 s and so not pinged, failed
+        # one message with a 503 before it was let go
+        counts = await asyncio.gather(*(store.count_events(f"c{n}") for n in range(3)))
+        assert counts == [4, 4, 4]
+        _kill_connections(mysql_db)
+        assert await store.keys() == ["c0", "c1", "c2"]
+        await store.close()
+
+    asyncio.run(main())
+
+
 @pytest.mark.mysql
 def test_a_deadlock_victim_is_run_again(mysql_db: str) -> None:
     import pymysql
