@@ -46,8 +46,6 @@ def check_config(config: ServerConfig, workers: int) -> None:
 
     if workers < 1:
         raise ConfigError("--workers must be at least 1")
-    if config.auth_token and config.jwt_secret:
-        raise ConfigError("use either --auth-token or --jwt-secret, not both")
     _check_options(config)
     from dialogflowlite.artifact import open_model
 

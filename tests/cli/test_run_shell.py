@@ -171,6 +171,17 @@ def test_run_takes_a_token_and_a_jwt_secret_together_as_rasa_does() -> None:
     assert (args.auth_token, args.jwt_secret) == ("a", "b")
 
 
+def test_the_server_starts_with_a_token_and_a_jwt_secret_together(tmp_path: Path,
+                                                                  capsys) -> None:
+    # the server's own checks refused them still ("use either ..., not both"): what
+    # stops it here is only the missing model
+    assert main(["run", "--project", str(tmp_path), "--auth-token", "a",
+                 "--jwt-secret", "b"]) == 1
+    err = capsys.readouterr().err
+    assert "not both" not in err
+    assert "error: no model under" in err
+
+
 @pytest.mark.parametrize(("host", "url"), [
     ("::1", "http://[::1]:5411"),  # it said http://::1:5411, which names no port
     ("fe80::1%eth0", "http://[fe80::1%25eth0]:5411"),
