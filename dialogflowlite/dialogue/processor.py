@@ -499,6 +499,12 @@ class MessageProcessor:
             logger.error("follow-up action %r is unknown; the policies choose instead", followup)
         intent = tracker.latest_intent
         if intent in DEFAULT_INTENT_ACTIONS and _last_action(tracker) == ACTION_LISTEN:
+            # ... unless a rule written with the user's text matches the message: in
+            # Rasa, such a rule beats the default rules of its rule policy
+            if self.policies is not None:
+                predicted = self.policies.predict_next_action(tracker, self.domain)
+                if getattr(predicted, "is_end_to_end_prediction", False):
+                    return Prediction.of(predicted)
             # Rasa answers these through its rule policy's default rules, so its ensemble
             # notes, as after any listen, that the user turn is read by its intent
             return Prediction(DEFAULT_INTENT_ACTIONS[intent], 1.0, DEFAULT_INTENT_POLICY,

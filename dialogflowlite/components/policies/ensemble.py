@@ -85,6 +85,8 @@ class ActionPrediction:
     action_text: str | None = None
     #: what the winning policy says of the action (Rasa's ``action_metadata``)
     action_metadata: dict[str, Any] | None = None
+    #: chosen by the user's text rather than the intent (a rule or story with ``user:``)
+    is_end_to_end_prediction: bool = False
 
 
 def rejected_action(events: Sequence[Event]) -> str | None:
@@ -323,4 +325,4 @@ class PolicyEnsemble:
                                 best.policy_name, events, best.is_no_user_prediction,
                                 dict(best.probabilities),
                                 bool(getattr(best, "hide_rule_turn", False)), text,
-                                _action_metadata(best))
+                                _action_metadata(best), _end_to_end(best))

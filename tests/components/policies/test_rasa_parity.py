@@ -164,6 +164,30 @@ def test_a_text_rule_overrules_a_default_action(dialogue_project) -> None:
         == "action_restart"
 
 
+def test_the_bot_runs_the_text_rule_instead_of_the_default_action(dialogue_project) -> None:
+    from dialogflowlite.dialogue.processor import MessageProcessor
+
+    project = dialogue_project(rules="""
+        version: "3.1"
+        rules:
+        - rule: a restart that is not one
+          steps:
+          - user: start over please
+          - action: utter_greet
+        """)
+    domain = project.domain
+    processor = MessageProcessor(domain, policies=PolicyEnsemble([trained(RulePolicy(),
+                                                                          project)]))
+    # the processor answered the default intents itself, before asking the policies:
+    # the text rule never ran, though Rasa and the docs say it wins
+    by_text = processor.predict_next_action(
+        tracker(domain, listen(), user("restart", text="start over please")))
+    assert (by_text.action_name, by_text.policy_name) == ("utter_greet", "RulePolicy")
+    plain = processor.predict_next_action(
+        tracker(domain, listen(), user("restart", text="/restart")))
+    assert plain.action_name == "action_restart"
+
+
 def test_the_turn_answered_by_text_is_read_by_text_afterwards(dialogue_project) -> None:
     project = dialogue_project(rules=E2E_RULES, stories=GREET_STORIES)
     domain = project.domain
