@@ -54,6 +54,15 @@ def _torch_dtype(name: str) -> Any:
             "BOOL": torch.bool}.get(name)
 
 
+def _damaged(resource: str, error: Exception) -> ModelLoadError:
+    """The error for a model file that is there but cannot be read (cut short, or other
+    bytes in it): it was a traceback, and a 500 for ``PUT /model``."""
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ModelLoadError(f"model resource {resource} is damaged: {detail}",
+                          hint="copy the model file again, or retrain it with "
+                               "`dialogflowlite train`")
+
+
 class ComponentStorage:
     """The resource folder of one component: JSON, text and safetensors, nothing executable.
 
@@ -83,11 +92,11 @@ class ComponentStorage:
         target.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
     def read_json(self, name: str) -> Any:
+        text = self.read_text(name)
         try:
-            return json.loads(self.path(name).read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
-                                 hint="retrain the model with `dialogflowlite train`") from e
+            return json.loads(text)
+        except ValueError as e:
+            raise _damaged(f"{self.root.name}/{name}", e) from e
 
     def write_text(self, name: str, text: str) -> None:
         target = self.path(name)
@@ -100,6 +109,8 @@ class ComponentStorage:
         except FileNotFoundError as e:
             raise ModelLoadError(f"model resource {self.root.name}/{name} is missing",
                                  hint="retrain the model with `dialogflowlite train`") from e
+        except (OSError, ValueError) as e:  # (a UnicodeDecodeError is a ValueError)
+            raise _damaged(f"{self.root.name}/{name}", e) from e
 
     def write_tensors(self, name: str, tensors: dict[str, Any]) -> None:
         """Save a dict of torch tensors as safetensors (shared storage is copied first).
@@ -129,6 +140,8 @@ class ComponentStorage:
         except FileNotFoundError as e:
             raise ModelLoadError(f"model resource {self._display(name)} is missing",
                                  hint="retrain the model with `dialogflowlite train`") from e
+        except Exception as e:  # safetensors raises its own error types
+            raise _damaged(self._display(name), e) from e
         by_file: dict[Path, list[tuple[str, str]]] = {}
         for key, (other, entry) in shared_entries(path, self.archive_root,
                                                   self._display(name)).items():

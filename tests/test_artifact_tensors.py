@@ -62,3 +62,23 @@ def test_a_cut_or_missing_file_is_an_error(tmp_path: Path) -> None:
     storage.path("model.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
     with pytest.raises(ModelLoadError, match="cannot be read"):
         storage.read_tensors_into("model.safetensors", module(2))
+
+
+def test_a_damaged_json_text_or_tensor_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    # read_json, read_text and read_tensors let a file cut short or with other bytes in
+    # it through as a traceback (a 500 for PUT /model); only a missing one was an error
+    storage = ComponentStorage(tmp_path / "1_Classifier")
+    storage.write_json("labels.json", {"labels": ["greet", "bye"]})
+    whole = storage.path("labels.json").read_bytes()
+    storage.path("labels.json").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ModelLoadError, match=r"1_Classifier/labels\.json is damaged") as error:
+        storage.read_json("labels.json")
+    assert "retrain" in error.value.hint
+    storage.path("labels.json").write_bytes(whole[:5] + b"\xff\x00garbage")
+    with pytest.raises(ModelLoadError, match=r"1_Classifier/labels\.json is damaged"):
+        storage.read_text("labels.json")
+    storage.write_tensors("model.safetensors", module(1).state_dict())
+    data = storage.path("model.safetensors").read_bytes()
+    storage.path("model.safetensors").write_bytes(data[:-10])
+    with pytest.raises(ModelLoadError, match=r"model\.safetensors is damaged"):
+        storage.read_tensors("model.safetensors")
