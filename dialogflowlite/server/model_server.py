@@ -8,6 +8,8 @@ endpoints.yml::
       timeout: 60                      # seconds per download (default 60)
       keep: 3                          # pulled model files kept in models/ (default 3)
       headers: {Authorization: "Bearer ${MODEL_TOKEN}"}
+      token: ${MODEL_TOKEN}            # Rasa's other endpoint settings too: token,
+                                       # token_name, params, basic_auth, cafile
 
 The server asks ``url`` for the model with ``If-None-Match: <ETag of the
 model it has>``. ``304 Not Modified`` (or ``204 No Content``, as Rasa reads it)
@@ -60,6 +62,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dialogflowlite.errors import ConfigError
+from dialogflowlite.io.endpoint_settings import ACCESS_KEYS, EndpointAccess, read_access
+from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.server.left_files import delete_left_files
 from dialogflowlite.server.process_lock import process_lock
 
@@ -70,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT = 100.0
 DEFAULT_TIMEOUT = 60.0
+#: the settings of endpoints.yml ``models:`` (and of ``PUT /model``'s ``model_server``)
+MODELS_KEYS = ("url", "wait_time_between_pulls", "timeout", "keep", *ACCESS_KEYS)
 DEFAULT_KEEP = 3
 #: answers that say the server has no model newer than the one asked with (Rasa reads
 #: 204 No Content so too)
@@ -227,7 +233,8 @@ class ModelServer:
     folder: Path
     wait_time_between_pulls: float | None = DEFAULT_WAIT
     timeout: float = DEFAULT_TIMEOUT
-    headers: dict[str, str] = field(default_factory=dict)
+    #: headers, query parameters (``token`` among them), basic auth and ``cafile``
+    access: EndpointAccess = field(default_factory=EndpointAccess)
     keep: int = DEFAULT_KEEP
     etag: str | None = None
     #: the ``run`` id the workers of this server share (see :func:`share_pulls`); None in
@@ -274,11 +281,19 @@ class ModelServer:
         if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
             raise ConfigError(f"endpoints.yml models: keep must be a whole number of at least "
                               f"1, not {keep!r}")
-        headers = section.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise ConfigError("endpoints.yml models headers must be a mapping")
-        return cls(url, project_dir / "models", wait, timeout,
-                   {str(k): str(v) for k, v in headers.items()}, keep)
+        unknown = [str(key) for key in section if key not in MODELS_KEYS]
+        if unknown:
+            # a misspelt `wait_time_between_pulls` or `token` was dropped without a word
+            raise ConfigError(f"endpoints.yml models has no setting '{unknown[0]}'",
+                              hint=did_you_mean(unknown[0], MODELS_KEYS)
+                              or f"its settings are {', '.join(MODELS_KEYS)}")
+
+        def error(problem: str, hint: str | None) -> ConfigError:
+            return ConfigError(f"endpoints.yml models: {problem}", hint=hint)
+
+        # as Rasa's endpoint settings: the token goes as a query parameter (`token_name`)
+        return cls(url, project_dir / "models", wait, timeout, read_access(section, error),
+                   keep)
 
     async def pull(self, current: Path | None = None, *, take: bool = True,
                    switch: Callable[[Path], Awaitable[Any]] | None = None) -> Path | None:
@@ -489,7 +504,7 @@ class ModelServer:
         failure, a cancel (a ``PUT`` whose client hung up, the server stopping), or
         bytes that are no new model.
         """
-        headers = dict(self.headers)
+        headers = dict(self.access.headers)
         if self.etag:
             headers["If-None-Match"] = self.etag
         partial = _PartialFile(self.folder)
@@ -516,7 +531,8 @@ class ModelServer:
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
-                    session.get(self.url, headers=headers) as response:
+                    session.get(self.url, **{**self.access.request_options(),
+                                             "headers": headers}) as response:
                 if response.status in NO_NEW_MODEL:
                     self.no_model_reason = (
                         f"it answered HTTP {response.status}: it has no model"

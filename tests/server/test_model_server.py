@@ -153,6 +153,31 @@ def test_settings_are_checked(tmp_path: Path) -> None:
     once = ModelServer.from_config({"url": "http://x", "wait_time_between_pulls": None},
                                    tmp_path)
     assert once is not None and once.wait_time_between_pulls is None
+    # a misspelt setting was dropped without a word
+    with pytest.raises(ConfigError, match="models has no setting 'wait_time_betwen_pulls'") \
+            as error:
+        ModelServer.from_config({"url": "http://x", "wait_time_betwen_pulls": 3}, tmp_path)
+    assert "wait_time_between_pulls" in error.value.hint
+    with pytest.raises(ConfigError, match="models: `basic_auth` needs a `username`"):
+        ModelServer.from_config({"url": "http://x", "basic_auth": {"username": "u"}}, tmp_path)
+
+
+def test_the_token_params_and_basic_auth_reach_the_model_server(tmp_path: Path,
+                                                               host: ModelHost) -> None:
+    # only url, the waits, keep and headers were read: Rasa X's `token` never reached
+    # the server, which answered 401
+    server = ModelServer.from_config(
+        {"url": host.url, "token": "s3cret", "params": {"tag": "prod"},
+         "basic_auth": {"username": "bot", "password": "pw"}, "headers": {"X-Bot": "1"}},
+        tmp_path)
+    assert server is not None
+    assert asyncio.run(server.pull()) is not None
+    from urllib.parse import parse_qsl, urlsplit
+
+    [request] = host.requests
+    assert dict(parse_qsl(urlsplit(request.path).query)) == {"tag": "prod", "token": "s3cret"}
+    assert request.headers.get("X-Bot") == "1"
+    assert request.headers.get("Authorization") == "Basic Ym90OnB3"  # bot:pw
 
 
 def test_workers_share_a_pull_instead_of_downloading_it_again(tmp_path: Path,
