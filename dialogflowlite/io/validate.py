@@ -46,6 +46,7 @@ from dialogflowlite.shared.domain import (
     FROM_INTENT,
     FROM_TEXT,
     FROM_TRIGGER_INTENT,
+    REQUESTED_SLOT,
     SESSION_START_METADATA_SLOT,
     Domain,
     ResponseDef,
@@ -110,6 +111,7 @@ SINGLE_INTENT = "DFL145"
 BUTTON_PAYLOAD = "DFL146"
 GENERATOR_INPUT = "DFL147"
 RULES_DISAGREE = "DFL148"
+IGNORED_SLOT_CONDITION = "DFL149"
 #: problems of what only the response generator reads (its pair files, its blocklist
 #: file, its training pairs): training without the generator (`train nlu`) takes them as
 #: warnings
@@ -1660,6 +1662,33 @@ def check_rule_user_turns(project: Project) -> list[Problem]:
     return problems
 
 
+def check_rule_slot_conditions(project: Project) -> list[Problem]:
+    """A rule's ``condition`` on a slot that does not influence the conversation holds
+    always: no policy sees the slot (as in Rasa), so the rule fires whatever its value,
+    and a second rule "told apart" by it contradicts the first."""
+    domain = project.domain
+    problems = []
+    for rule in project.rules:
+        for step in rule.condition:
+            if not isinstance(step, SlotStep):
+                continue
+            for name in step.slots:
+                slot = domain.slots.get(name)
+                if slot is None or slot.influence_conversation:
+                    continue  # (an undeclared slot is check_story_names' to report)
+                hint = ("declare `requested_slot` as a categorical slot (its values the "
+                        "form's slots) with `influence_conversation: true`"
+                        if name == REQUESTED_SLOT or not slot.declared else
+                        f"set `influence_conversation: true` on slot '{name}', or leave the "
+                        "condition out")
+                problems.append(_warning(
+                    _where(step.position, rule.position, fallback=_domain_file(project)),
+                    f"rule '{rule.name}': the condition on slot '{name}' is ignored: the "
+                    "slot does not influence the conversation, so the rule applies "
+                    "whatever its value", hint, IGNORED_SLOT_CONDITION))
+    return problems
+
+
 def check_rules_agree(project: Project) -> list[Problem]:
     """What a rule policy checks when it trains, checked here without training: rules
     that contradict each other or a story, incomplete rules, and (where config.yml
@@ -2046,6 +2075,7 @@ CHECKS: tuple[Check, ...] = (
     check_components,
     check_policy_domains,
     check_rule_user_turns,
+    check_rule_slot_conditions,
     check_rules_agree,
     check_retrieval_selector,
     check_pair_files,

@@ -1838,6 +1838,38 @@ def test_contradicting_rules_are_found_by_validate_as_training_finds_them(projec
     assert default.message == problem.message
 
 
+def test_a_rule_condition_no_policy_sees_is_a_warning(project) -> None:
+    domain = DOMAIN.replace("""  city:
+    type: text
+""", """  city:
+    type: text
+    influence_conversation: false
+""")
+    rules = RULES + """\
+  - rule: bye in Berlin
+    condition:
+      - slot_was_set:
+          - city: Berlin
+      - slot_was_set:
+          - requested_slot: city
+    steps:
+      - intent: greet
+      - action: utter_goodbye
+"""
+    root = project(domain=domain, rules=rules)
+    # the rule applied whatever the slots held, without a word (and so in Rasa)
+    found = problems(root, "DFL149")
+    assert [(where(p, root), p.severity) for p in found] == [
+        (("data/rules.yml", 14), "warning"), (("data/rules.yml", 16), "warning")]
+    assert found[0].message == ("rule 'bye in Berlin': the condition on slot 'city' is "
+                                "ignored: the slot does not influence the conversation, so "
+                                "the rule applies whatever its value")
+    assert "influence_conversation: true" in found[0].hint
+    assert "categorical" in found[1].hint  # requested_slot, which the domain left undeclared
+    # a slot that does influence the conversation is a condition like any other
+    assert problems(project(rules=rules.replace("requested_slot", "city")), "DFL149") == []
+
+
 def test_a_long_rule_under_the_default_policies_is_found_too(project) -> None:
     rules = RULES + """\
   - rule: two turns
