@@ -112,6 +112,7 @@ BUTTON_PAYLOAD = "DFL146"
 GENERATOR_INPUT = "DFL147"
 RULES_DISAGREE = "DFL148"
 IGNORED_SLOT_CONDITION = "DFL149"
+FALLBACK_RESPONSE = "DFL150"
 #: problems of what only the response generator reads (its pair files, its blocklist
 #: file, its training pairs): training without the generator (`train nlu`) takes them as
 #: warnings
@@ -1738,6 +1739,16 @@ def check_policy_domains(project: Project) -> list[Problem]:
             policy.check_domain(project.domain)
         except DialogflowLiteError as e:
             problems.append(Problem.from_error(e, file))
+            continue
+        fallback = getattr(policy, "fallback_action", None)
+        if getattr(policy, "predicts_fallback", False) and fallback in project.domain.responses:
+            problems.append(_warning(
+                where, f"{component.name}: core_fallback_action_name '{fallback}' is a "
+                "response: after it the policies are asked again, as unsure as before, and "
+                "the bot sends it over and over until the limit of 10 actions a message",
+                "use action_default_fallback (it sends utter_default and undoes the "
+                "message), or a custom action that ends with UserUtteranceReverted",
+                FALLBACK_RESPONSE))
     return problems
 
 

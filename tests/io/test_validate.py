@@ -1727,6 +1727,25 @@ policies:
     assert [p for p in problems(declared) if p.is_error] == []
 
 
+def test_a_response_as_the_core_fallback_action_is_a_warning(project) -> None:
+    config = """
+language: en
+policies:
+  - name: RulePolicy
+    core_fallback_threshold: 0.4
+    core_fallback_action_name: utter_greet
+"""
+    root = project(config=config)
+    # it ran 10 times a message: nothing undid the message, so the policies chose it again
+    [problem] = problems(root, "DFL150")
+    assert problem.severity == "warning"
+    assert where(problem, root) == ("config.yml", 3)
+    assert "'utter_greet' is a response" in problem.message
+    assert "action_default_fallback" in problem.hint
+    off = config + "    enable_fallback_prediction: false\n"
+    assert problems(project(config=off), "DFL150") == []
+
+
 TWO_TURN_RULE = RULES + """
   - rule: greet then leave
     steps:
