@@ -49,6 +49,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import uuid
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -279,11 +280,11 @@ class PikaEventBroker(EventBroker):
                         self._kept = (events, messages, sent)
                         raise EventBrokerError(
                             f"RabbitMQ at {self.where} did not take {len(messages) - sent} "
-                            f"event(s) in {attempts} attempt(s): {e or type(e).__name__}",
+                            f"event(s) in {attempts} attempt(s): {_why(e)}",
                             hint="they are in the tracker store: `dialogflowlite export` "
                                  "publishes them again") from e
                     logger.warning("event broker: RabbitMQ at %s failed (%s); attempt %d of "
-                                   "%d in %.0f s", self.where, e or type(e).__name__,
+                                   "%d in %.0f s", self.where, _why(e),
                                    attempt + 1, attempts, self.retry_delay)
                     await asyncio.sleep(self.retry_delay)
 
@@ -319,3 +320,11 @@ class PikaEventBroker(EventBroker):
     async def close(self) -> None:
         async with self._lock:
             await self._drop_connection()
+
+
+def _why(error: Exception) -> str:
+    """What went wrong, in words: aio_pika names a closed channel by its repr
+    (``<aio_pika.channel.Channel object at 0x7fed...> closed``)."""
+    text = str(error) or type(error).__name__
+    return re.sub(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>",
+                  lambda found: f"the {found.group(1).lower()}", text)

@@ -124,6 +124,16 @@ def test_client_certificates_come_from_rasas_variables(monkeypatch, tmp_path: Pa
 # ---------------------------------------------------------------- no server there
 
 
+def test_a_closed_channel_is_named_in_words_not_by_its_repr() -> None:
+    from dialogflowlite.brokers.rabbitmq import _why
+
+    # the retry warning read "failed (<aio_pika.channel.Channel object at 0x7fed95bf8dd0>
+    # closed)"
+    closed = RuntimeError("<aio_pika.channel.Channel object at 0x7fed95bf8dd0> closed")
+    assert _why(closed) == "the channel closed"
+    assert _why(ConnectionResetError()) == "ConnectionResetError"
+
+
 def test_an_unreachable_server_is_retried_then_reported(caplog) -> None:
     broker = PikaEventBroker("127.0.0.1", port=closed_port(), connection_attempts=3,
                              retry_delay_in_seconds=0.01, timeout=2)
