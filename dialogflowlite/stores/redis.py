@@ -175,7 +175,23 @@ def _expiry(record_exp: float | None) -> int | None:
 
 def _failed(what: str, error: Exception) -> TrackerStoreError:
     return TrackerStoreError(f"Redis {what} failed: {type(error).__name__}: {error}",
-                             hint="check that the Redis server in endpoints.yml is reachable")
+                             hint=_hint(error))
+
+
+def _hint(error: Exception) -> str:
+    """What to check for ``error``: it said "is reachable" for a wrong password too."""
+    text = str(error).lower()
+    name = type(error).__name__
+    if name == "AuthenticationError" or "wrongpass" in text or "noauth" in text \
+            or "password" in text:
+        return ("check `password` (and `username`, for a Redis ACL user) in endpoints.yml; "
+                "Redis refused them")
+    if "db index is out of range" in text:
+        return "check `db` in endpoints.yml: the Redis server has fewer databases"
+    if name == "TimeoutError" or "timeout" in text:
+        return ("check that the Redis server in endpoints.yml is reachable, and that "
+                "`use_ssl` matches it (a TLS client waits in vain on a plain-text server)")
+    return "check that the Redis server in endpoints.yml is reachable"
 
 
 class RedisTrackerStore(TrackerStore):

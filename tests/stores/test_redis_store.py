@@ -150,3 +150,25 @@ def test_workers_writing_to_a_rasa_tracker_at_once_lose_nothing(redis_url: str) 
     finally:
         admin.delete(key, f"{name}:tracker::senders")
         admin.close()
+
+
+def test_a_wrong_password_or_db_is_said_as_such(redis_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from dialogflowlite.errors import TrackerStoreError
+    from dialogflowlite.stores.redis import RedisTrackerStore
+
+    server = urlsplit(redis_url)
+
+    # every failure said "check that the Redis server in endpoints.yml is reachable"
+    async def main() -> None:
+        for settings, wanted in [({"username": "nobody", "password": "wrong"},
+                                  "check `password`"),
+                                 ({"db": 99999}, "check `db`")]:
+            store = RedisTrackerStore(url=server.hostname, port=server.port, **settings)
+            with pytest.raises(TrackerStoreError) as error:
+                await store.retrieve("anyone")
+            assert error.value.hint.startswith(wanted), error.value.hint
+            await store.close()
+
+    asyncio.run(main())
