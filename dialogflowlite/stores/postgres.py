@@ -58,6 +58,8 @@ _SCHEMA = (
         PRIMARY KEY (sender_id, seq)
     )""",
 )
+#: the database of settings that name none (a URL without one takes libpq's default)
+DEFAULT_DATABASE = "dialogflowlite"
 #: the advisory lock key that serialises schema creation across workers and hosts
 _SCHEMA_LOCK_KEY = 0x0DF1_5C4E
 
@@ -75,7 +77,13 @@ def conninfo(url: str = "localhost", port: int | None = 5432, db: str | None = N
 
     try:
         if "://" in url:
-            conninfo_to_dict(url)
+            named = conninfo_to_dict(url).get("dbname")
+            if db and not named:
+                return make_conninfo(url, dbname=db)
+            if db and named != db:
+                # the URL's database wins, as in libpq; `db` was dropped without a word
+                logger.warning("endpoints.yml %s: db %r is not used: the url names the "
+                               "database %r", section, db, named)
             return url
         params: dict[str, Any] = {"host": url}
         if port:
@@ -99,7 +107,7 @@ class PostgresTrackerStore(TrackerStore):
     """Conversations in PostgreSQL tables ``dfl_conversations`` and ``dfl_events``."""
 
     def __init__(self, domain: Domain | None = None, *, url: str = "localhost",
-                 port: int | None = 5432, db: str | None = "dialogflowlite",
+                 port: int | None = 5432, db: str | None = None,
                  username: str | None = None, password: str | None = None,
                  query: dict[str, Any] | None = None, pool_size: int = 8,
                  connect_timeout: float = 10.0, login_db: str | None = None) -> None:
@@ -109,6 +117,8 @@ class PostgresTrackerStore(TrackerStore):
         except ImportError as e:  # pragma: no cover - depends on the installation
             raise ConfigError("the PostgreSQL tracker store needs psycopg 3",
                               hint="pip install 'dialogflowlite[postgres]'") from e
+        if db is None and "://" not in url:
+            db = DEFAULT_DATABASE  # (a URL without one keeps libpq's: the user's name)
         self.conninfo = conninfo(url, port, db, username, password, query)
         #: as in Rasa: the database to log in to when ``db`` does not exist yet, to create it
         self.login_db = login_db
@@ -137,9 +147,13 @@ class PostgresTrackerStore(TrackerStore):
                     raise
                 connection = await self._open(self.conninfo)
         except psycopg.Error as e:
-            raise TrackerStoreError(f"cannot connect to PostgreSQL: {_first_line(e)}",
-                                    hint="check the tracker_store section of endpoints.yml "
-                                         "and that the server runs") from e
+            reason = _first_line(e)
+            hint = ("create the database (CREATE DATABASE), or set `login_db:` (a database "
+                    "that exists, such as postgres) and it is created through it, as in Rasa"
+                    if "does not exist" in reason and "database" in reason and not self.login_db
+                    else "check the tracker_store section of endpoints.yml and that the "
+                         "server runs")
+            raise TrackerStoreError(f"cannot connect to PostgreSQL: {reason}", hint=hint) from e
         if not self._schema_ready:
             try:
                 await self._create_tables(connection)

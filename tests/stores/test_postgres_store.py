@@ -140,3 +140,32 @@ def test_a_user_who_may_not_create_the_tables_is_told_what_to_grant(postgres_db:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
 
+
+
+def test_db_beside_a_url_is_used_or_said_to_be_unused(caplog) -> None:
+    import logging
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    from dialogflowlite.stores.postgres import conninfo
+
+    # it was dropped without a word
+    assert conninfo_to_dict(conninfo("postgresql://bot@db.internal:5432", db="bots"))[
+        "dbname"] == "bots"
+    with caplog.at_level(logging.WARNING):
+        given = conninfo("postgresql://bot@db.internal:5432/rasa", db="other")
+    assert conninfo_to_dict(given)["dbname"] == "rasa"
+    assert "db 'other' is not used: the url names the database 'rasa'" in caplog.text
+
+
+def test_a_missing_database_names_login_db_in_the_hint(postgres_db: str) -> None:
+    from dialogflowlite.stores.postgres import PostgresTrackerStore
+
+    async def main() -> None:
+        store = PostgresTrackerStore(url=postgres_db.rsplit("/", 1)[0] + "/dfl_nowhere")
+        with pytest.raises(TrackerStoreError, match="does not exist") as error:
+            await store.retrieve("anyone")
+        assert "login_db" in error.value.hint
+        await store.close()
+
+    asyncio.run(main())
