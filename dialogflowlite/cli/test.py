@@ -41,7 +41,7 @@ from dialogflowlite.cli.options import (
     positive_int,
     project_folder,
 )
-from dialogflowlite.io.loader import resolve_in_project
+from dialogflowlite.io.loader import resolve_in_project, resolve_output
 
 if TYPE_CHECKING:
     from dialogflowlite.evaluation.nlu import CrossValidationResult, NluEvaluation
@@ -60,7 +60,7 @@ def core_test(
     *,
     model: str | Path | None = None,
     stories: str | Path | None = None,
-    out: str | Path = "results",
+    out: str | Path | None = None,
     fail_on_prediction_errors: bool = False,
     extract_slots: bool = True,
     successes: bool = False,
@@ -118,7 +118,7 @@ def core_test(
     for problem in problems_of_test_stories(agent.domain, test_stories):
         logger.warning("%s", problem)
     try:
-        output = resolve_in_project(out, root) if not Path(out).is_absolute() else Path(out)
+        output = resolve_output(out, root)
         evaluation = run_story_test(agent, test_stories, out_dir=None,
                                     extract_slots=extract_slots)
     finally:
@@ -192,7 +192,7 @@ def _test_stories(root: Path, stories: str | Path | None, max_stories: int | Non
 
 
 def core_comparison_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
-                         stories: str | Path | None = None, out: str | Path = "results",
+                         stories: str | Path | None = None, out: str | Path | None = None,
                          extract_slots: bool = True, plots: bool = True,
                          max_stories: int | None = None, echo: TextIO | None = None) -> int:
     """``test core --evaluate-model-directory``: replay the test stories with every model
@@ -212,7 +212,7 @@ def core_comparison_test(project_dir: str | Path = ".", *, model: str | Path | N
     test_stories = _test_stories(root, stories, max_stories, stream)
     comparison = evaluate_core_comparison(folder, test_stories, extract_slots=extract_slots,
                                           echo=lambda text: print(text, file=stream))
-    output = resolve_in_project(out, root)
+    output = resolve_output(out, root)
     written = comparison.write(output, plots=plots)
     print(comparison.summary_table(), file=stream)
     print(f"results written to {output}: {', '.join(p.name for p in written)}", file=stream)
@@ -220,7 +220,7 @@ def core_comparison_test(project_dir: str | Path = ".", *, model: str | Path | N
 
 
 def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
-             nlu: str | Path | None = None, out: str | Path = "results",
+             nlu: str | Path | None = None, out: str | Path | None = None,
              cross_validation: bool = False, folds: int = 5,
              config: str | Path | None = None, errors: bool = True, successes: bool = False,
              plots: bool = True, echo: TextIO | None = None) -> int:
@@ -236,7 +236,7 @@ def nlu_test(project_dir: str | Path = ".", *, model: str | Path | None = None,
     """
     stream = echo or sys.stdout
     root = Path(project_dir)
-    output = resolve_in_project(out, root)
+    output = resolve_output(out, root)
     if config is not None and not cross_validation:
         logger.warning("--config applies only with --cross-validation; the model is tested "
                        "with the pipeline it was trained with")
@@ -282,7 +282,7 @@ def _nlu_result(root: Path, *, model: str | Path | None, nlu: str | Path | None,
 
 
 def nlu_comparison_test(project_dir: str | Path, configs: Sequence[Path], *,
-                        nlu: str | Path | None = None, out: str | Path = "results",
+                        nlu: str | Path | None = None, out: str | Path | None = None,
                         runs: int | None = None, percentages: Sequence[int] | None = None,
                         plots: bool = True, echo: TextIO | None = None) -> int:
     """Compare the NLU pipelines of ``configs`` on ``nlu`` (default: the project's
@@ -303,7 +303,7 @@ def nlu_comparison_test(project_dir: str | Path, configs: Sequence[Path], *,
         raise TrainingError(f"no NLU examples to compare the configs on in "
                             f"{nlu or root / 'data'}",
                             hint="add examples under data/, or pass them with --nlu")
-    output = resolve_in_project(out, root)
+    output = resolve_output(out, root)
     comparison = compare_nlu_configs(
         projects, output, runs=runs or DEFAULT_RUNS,
         percentages=percentages if percentages is not None else DEFAULT_PERCENTAGES,
@@ -357,7 +357,8 @@ def _has_nlu_tests(project_dir: Path) -> bool:
     return bool(project.test_nlu.intent_examples)
 
 
-def generation_test(project_dir: str | Path, *, model: str | Path | None, out: str | Path,
+def generation_test(project_dir: str | Path, *, model: str | Path | None,
+                    out: str | Path | None,
                     echo: TextIO | None = None) -> int | None:
     """The response generator's report, when its evaluation is installed (else None)."""
     module_name, _, function_name = GENERATION_TEST.partition(":")
@@ -369,7 +370,9 @@ def generation_test(project_dir: str | Path, *, model: str | Path | None, out: s
     if run is None:
         return None
     stream = echo or sys.stdout
-    result = run(project_dir, model, out, echo=lambda text: print(text, file=stream))
+    # a path the report goes to as it is, whatever folder the function takes it from
+    output = resolve_output(out, project_dir).resolve()
+    result = run(project_dir, model, output, echo=lambda text: print(text, file=stream))
     return result if isinstance(result, int) else 0
 
 
@@ -381,7 +384,7 @@ def _plot_files() -> tuple[str, ...]:
 
 def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
               model: str | Path | None = None, stories: str | Path | None = None,
-              nlu: str | Path | None = None, out: str | Path = "results",
+              nlu: str | Path | None = None, out: str | Path | None = None,
               cross_validation: bool = False, folds: int = 5,
               fail_on_prediction_errors: bool = False, extract_slots: bool = True,
               successes: bool = False, errors: bool = True, plots: bool = True,
@@ -403,7 +406,7 @@ def run_tests(project_dir: str | Path = ".", *, part: str | None = None,
     root = project_folder(project_dir)
     # checked first: the reports are written only after the tests (or a whole
     # cross-validation's trainings) have run
-    output_folder(resolve_in_project(out, root), given=out)
+    output_folder(resolve_output(out, root), given=out)
     if compare and cross_validation:
         raise ConfigError(f"--cross-validation takes one config, and --config names "
                           f"{len(compare)}",
@@ -488,8 +491,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comparing configs: the percentages of each intent's training "
                              "examples to leave out, one training per percentage "
                              "(default: 0 25 50 75)")
-    parser.add_argument("--out", default="results", metavar="DIR",
-                        help="where to write the reports (default: <project>/results)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="where to write the reports, from the working folder "
+                             "(default: <project>/results)")
     parser.add_argument("--fail-on-prediction-errors", action="store_true",
                         help="exit with 1 when a test story fails (not where it fails only "
                              "because a policy chose action_unlikely_intent twice in a row, "

@@ -27,7 +27,13 @@ from dialogflowlite.cli.options import (
     sources_from_args,
 )
 from dialogflowlite.errors import ConfigError, TrainingError
-from dialogflowlite.io.loader import Project, ProjectSources, load_project, resolve_in_project
+from dialogflowlite.io.loader import (
+    Project,
+    ProjectSources,
+    load_project,
+    resolve_in_project,
+    resolve_output,
+)
 from dialogflowlite.training import core_comparison
 
 if TYPE_CHECKING:
@@ -169,9 +175,9 @@ def _prepare(project_dir: str | Path, *, part: str | None = None,
     a dry run judges exactly the data a training would use.
     """
     require_project(project_dir, sources)
-    output = None
-    if out is not None:
-        output = Path(out) if Path(out).is_absolute() else Path(project_dir) / out
+    # given: from the working folder, as Rasa reads --out (`--project bot --out
+    # bot/models` wrote into bot/bot/models)
+    output = None if out is None else resolve_output(out, project_dir)
     folder = output if output is not None else Path(project_dir) / "models"
     if folder.exists() and not folder.is_dir():
         # said now: the model would be written only after the whole training
@@ -276,7 +282,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", metavar="DIR",
                         help="the project folder (default: the current folder)")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="where to write the model (default: <project>/models)")
+                        help="where to write the model, from the working folder (default: "
+                             "<project>/models)")
     parser.add_argument("--force", action="store_true",
                         help="retrain every component, even unchanged ones, and write a "
                         "model even when nothing changed")
@@ -379,12 +386,11 @@ def compare_configs(project_dir: str | Path, configs: list[Path], *,
     stream = echo or sys.stdout
     base = sources or ProjectSources()
     projects = {}
-    given = out if out is not None else COMPARISON_MODELS
-    output = Path(given) if Path(given).is_absolute() else Path(project_dir) / given
+    output = resolve_output(out, project_dir, COMPARISON_MODELS)
     for name, config in zip(config_names(configs), configs, strict=True):
         # `out`: the folder checked before training is the one the models go to
         projects[name], _, _ = _prepare(
-            project_dir, part="core", out=given, stories=stories, augmentation=augmentation,
+            project_dir, part="core", out=output, stories=stories, augmentation=augmentation,
             sources=ProjectSources(domain=base.domain, data=base.data, config=config))
     manifest = core_comparison.train_core_comparison(
         projects, output, runs=runs or core_comparison.DEFAULT_RUNS,

@@ -156,14 +156,16 @@ def held_out_pairs(project_dir: str | Path) -> list[GenerationExample]:
 
 
 def run_generation_test(project_dir: str | Path, model: str | Path | None,
-                        output_dir: str | Path = "results", *,
+                        output_dir: str | Path | None = None, *,
                         echo: Callable[[str], None] = print) -> int:
-    """Score every generator of the model on the held-out pairs; write the report.
+    """Score every generator of the model on the held-out pairs; write the report into
+    ``output_dir`` (from the working folder; without it, the project's results/).
 
     Returns the exit code (0: the test ran or there was nothing to test).
     """
     from dialogflowlite.artifact import latest_model, latest_model_with, open_model
     from dialogflowlite.errors import ModelLoadError
+    from dialogflowlite.io.loader import resolve_output
     from dialogflowlite.plugins.registry import get_registry
 
     root = Path(project_dir)
@@ -201,9 +203,7 @@ def run_generation_test(project_dir: str | Path, model: str | Path | None,
             report = evaluate_generator(generator, usable, name=record.key)
             echo(report.table())
             reports.append(report.to_dict())
-    out = Path(output_dir)
-    if not out.is_absolute():
-        out = root / out
+    out = resolve_output(output_dir, root)
     out.mkdir(parents=True, exist_ok=True)
     (out / REPORT_FILE).write_text(json.dumps(reports, indent=1, ensure_ascii=False),
                                    encoding="utf-8")

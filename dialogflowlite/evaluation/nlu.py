@@ -44,7 +44,7 @@ from dialogflowlite.evaluation.nlu_metrics import (
     span_report,
 )
 from dialogflowlite.evaluation.reports import write_json
-from dialogflowlite.io.loader import resolve_in_project
+from dialogflowlite.io.loader import resolve_in_project, resolve_output
 from dialogflowlite.shared.message import (
     RETRIEVAL_SEPARATOR,
     Entity,
@@ -764,7 +764,7 @@ def run_nlu_test(
     project_dir: str | Path = ".",
     model_path: str | Path | None = None,
     nlu_file: str | Path | None = None,
-    output_dir: str | Path = "results",
+    output_dir: str | Path | None = None,
     cross_validation: bool = False,
     folds: int = 5,
     *,
@@ -784,8 +784,9 @@ def run_nlu_test(
     remaining one, for every fold; writes the pooled reports and
     ``cross_validation.json`` (per fold, mean and standard deviation).
 
-    Relative ``output_dir``, ``model_path`` and ``nlu_file`` paths that do not
-    exist from the working directory are taken from ``project_dir``.
+    Relative ``model_path`` and ``nlu_file`` paths that do not exist from the
+    working directory are taken from ``project_dir``; a relative ``output_dir``
+    is from the working directory (without one: ``project_dir``/results).
     Writes intent_report.json, intent_errors.json, entity_report.json,
     entity_errors.json, the confusion matrix and the confidence histogram PNGs
     (with retrieval intents in the test data also response_selection_report.json,
@@ -795,7 +796,7 @@ def run_nlu_test(
     from dialogflowlite.io.loader import load_project
 
     root = Path(project_dir)
-    output = resolve_in_project(output_dir, root)
+    output = resolve_output(output_dir, root)
     if cross_validation:
         project = load_project(root)  # a file that cannot be read is an error, not left out
         if not project.nlu.intent_examples:

@@ -699,13 +699,31 @@ def _is_test_stories_file(file: Path) -> bool:
 def resolve_in_project(path: str | Path, root: str | Path) -> Path:
     """``path`` as given when it is absolute or exists from here, else under ``root``.
 
-    How command-line paths (``--nlu``, ``--stories``, ``--model``, ``--out``)
-    are read: relative to the working folder first, then to the project.
+    How command-line paths of what is read (``--nlu``, ``--stories``,
+    ``--model``) are taken: relative to the working folder first, then to the
+    project. (Where a command writes is :func:`resolve_output`.)
     """
     candidate = Path(path)
     if candidate.is_absolute() or candidate.exists():
         return candidate
     return Path(root) / candidate
+
+
+#: where ``test`` writes its reports, in the project, without ``--out``
+DEFAULT_RESULTS = "results"
+
+
+def resolve_output(path: str | Path | None, root: str | Path,
+                   default: str = DEFAULT_RESULTS) -> Path:
+    """Where a command writes: ``path`` as given (a relative one from the working
+    folder, as Rasa reads ``--out``), or ``default`` in the project ``root`` when
+    none is given.
+
+    Not :func:`resolve_in_project`: an output folder seldom exists before the
+    first run, and ``--project bot --out bot/results`` wrote to
+    ``bot/bot/results``.
+    """
+    return Path(root) / default if path is None else Path(path)
 
 
 def load_project(root: str | Path = ".", *, strict: bool = True,

@@ -54,7 +54,9 @@ def test_test_names_a_project_folder_that_is_not_one(make: str, tmp_path: Path,
     assert "no model" not in err
 
 
-def test_train_out_naming_a_file_stops_before_training(tiny_bot: Path, capsys) -> None:
+def test_train_out_naming_a_file_stops_before_training(tiny_bot: Path, capsys,
+                                                       monkeypatch) -> None:
+    monkeypatch.chdir(tiny_bot)  # (--out is from the working folder)
     before = sorted((tiny_bot / "models").iterdir())
     assert main(["train", "--project", str(tiny_bot), "--force", "--out", "domain.yml"]) == 1
     err = capsys.readouterr().err
@@ -111,7 +113,9 @@ def test_visualize_out_naming_a_folder_is_refused_by_name(tiny_bot: Path, capsys
     assert f"--out {folder} is a folder" in capsys.readouterr().err
 
 
-def test_test_out_naming_a_file_stops_before_testing(tiny_bot: Path, capsys) -> None:
+def test_test_out_naming_a_file_stops_before_testing(tiny_bot: Path, capsys,
+                                                     monkeypatch) -> None:
+    monkeypatch.chdir(tiny_bot)  # (--out is from the working folder)
     assert main(["test", "core", "--project", str(tiny_bot), "--out", "domain.yml",
                  "--no-plot"]) == 1
     err = capsys.readouterr().err

@@ -85,10 +85,12 @@ def trained(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def bot(tmp_path: Path, trained: Path) -> Path:
+def bot(tmp_path: Path, trained: Path, monkeypatch) -> Path:
     root = write_files(tmp_path / "bot", bot_files())
     (root / "models").mkdir()
     shutil.copy(trained, root / "models" / trained.name)
+    # run from the project: a relative --out is from the working folder, as in Rasa
+    monkeypatch.chdir(root)
     return root
 
 
@@ -425,9 +427,18 @@ def test_a_test_file_that_cannot_be_read_is_an_error_not_left_out(bot: Path, cap
     assert "broken.yml:3:1: error: invalid YAML" in capsys.readouterr().err
 
 
-def test_test_out_folder(bot: Path) -> None:
+def test_test_out_folder(bot: Path, tmp_path: Path, monkeypatch) -> None:
     assert main(["test", "core", "--project", str(bot), "--out", "elsewhere"]) == 0
     assert (bot / "elsewhere" / "story_report.json").is_file()
+    # from another folder: a relative --out is from there, as Rasa reads it (a folder
+    # not made yet went under the project: --out bot/ci wrote bot/bot/ci)
+    monkeypatch.chdir(tmp_path)
+    assert main(["test", "core", "--project", "bot", "--out", "bot/ci"]) == 0
+    assert (bot / "ci" / "story_report.json").is_file()
+    assert not (bot / "bot").exists()
+    assert main(["test", "--project", "bot"]) == 0  # without --out: the project's results/
+    assert (bot / "results" / "story_report.json").is_file()
+    assert not (tmp_path / "results").exists()
 
 
 def test_a_missing_model_is_said_first_and_missing_test_stories_only_stop_test_core(
@@ -447,7 +458,7 @@ def test_a_missing_model_is_said_first_and_missing_test_stories_only_stop_test_c
 def test_stories_given_without_any_are_named_not_tests(bot: Path, capsys) -> None:
     assert main(["test", "core", "--project", str(bot), "-s", "domain.yml"]) == 1
     err = capsys.readouterr().err
-    assert f"no test stories in {bot / 'domain.yml'}" in err
+    assert "no test stories in domain.yml" in err  # (found from the working folder)
     assert "with a `stories:` section" in err
     assert "tests" not in err.split("(hint")[0]
 

@@ -129,7 +129,8 @@ def test_train_then_retrain_reuses_everything(project: Path, capsys) -> None:
 
 
 def test_train_core_trains_only_the_policies(project: Path, capsys) -> None:
-    assert main(["train", "core", "--project", str(project), "--out", "core_models"]) == 0
+    assert main(["train", "core", "--project", str(project), "--out",
+                 str(project / "core_models")]) == 0
     out = capsys.readouterr().out
     assert "core_models" in out
     assert "nlu/" not in out.split("reused")[0]
@@ -153,7 +154,7 @@ def test_failed_stories_set_the_exit_code_only_when_asked(project: Path, capsys)
     wrong = project / "wrong.yml"
     wrong.write_text(WRONG_TEST, encoding="utf-8")
     args = ["test", "core", "--project", str(project), "--stories", str(wrong),
-            "--out", "wrong_results"]
+            "--out", str(project / "wrong_results")]
     assert main(args) == 0
     assert main([*args, "--fail-on-prediction-errors"]) == 1
     out = capsys.readouterr().out

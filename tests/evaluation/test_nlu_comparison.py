@@ -88,10 +88,13 @@ pipeline:
 
 
 @pytest.fixture
-def bot(write_project) -> Path:
-    return write_project(domain=DOMAIN, nlu=NLU, config=LEARNT, name="bot",
+def bot(write_project, monkeypatch) -> Path:
+    root = write_project(domain=DOMAIN, nlu=NLU, config=LEARNT, name="bot",
                          files={"configs/learnt.yml": LEARNT,
                                 "configs/regex_only.yml": REGEX_ONLY})
+    # run from the project: a relative --out is from the working folder, as in Rasa
+    monkeypatch.chdir(root)
+    return root
 
 
 def messages(counts: dict[str, int]) -> list[Message]:

@@ -245,10 +245,11 @@ def keyword_files() -> dict[str, str]:
 def test_test_core_writes_the_warnings_file_unless_no_warnings(tmp_path: Path,
                                                                trained: Path) -> None:
     root = with_model(write_files(tmp_path / "bot", keyword_files()), trained)
-    assert main(["test", "core", "--project", str(root), "--out", "with"]) == 0
+    assert main(["test", "core", "--project", str(root), "--out", str(root / "with")]) == 0
     note = (root / "with" / "stories_with_warnings.yml").read_text(encoding="utf-8")
     assert note == "# No warnings for test stories\n"
-    assert main(["test", "--project", str(root), "--out", "without", "--no-warnings"]) == 0
+    assert main(["test", "--project", str(root), "--out", str(root / "without"),
+                 "--no-warnings"]) == 0
     assert not (root / "without" / "stories_with_warnings.yml").exists()
     assert (root / "without" / "story_report.json").is_file()
     assert build_parser().parse_args(["test", "core", "--no-warnings"]).no_warnings

@@ -44,10 +44,13 @@ policies:
 
 
 @pytest.fixture
-def bot(write_project) -> Path:
-    return write_project(domain=DOMAIN, stories=STORIES, rules=RULES, config=MEMO,
+def bot(write_project, monkeypatch) -> Path:
+    root = write_project(domain=DOMAIN, stories=STORIES, rules=RULES, config=MEMO,
                          tests=STORIES, name="bot",
                          files={"configs/memo.yml": MEMO, "configs/rules_only.yml": RULES_ONLY})
+    # run from the project: a relative --out is from the working folder, as in Rasa
+    monkeypatch.chdir(root)
+    return root
 
 
 def test_policies_compared_on_fewer_stories(bot: Path, capsys) -> None:

@@ -99,7 +99,7 @@ def test_dialogflowlite_test_reports_the_generator(tmp_path) -> None:
     assert len(held_out_pairs(root)) == 2
     train(root, sections=("generation",), options=TrainOptions(progress=False))
     lines: list[str] = []
-    assert run_generation_test(root, None, "results", echo=lines.append) == 0
+    assert run_generation_test(root, None, echo=lines.append) == 0  # the project's results/
     report = json.loads((root / "results" / "generation_report.json").read_text())
     assert report[0]["pairs"] == 2
     assert {"bleu", "perplexity", "slot_error_rate"} <= set(report[0])
