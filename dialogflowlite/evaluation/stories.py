@@ -670,10 +670,11 @@ def load_test_stories(path: str | Path, kind: str = "test") -> list[Story]:
 
     ``kind="story"`` reads them as training stories (``train --stories``).
     """
+    from dialogflowlite.io.formats import DATA_KEYS, did_you_mean
     from dialogflowlite.io.loader import YAML_SUFFIXES
-    from dialogflowlite.io.problems import ProblemLog
+    from dialogflowlite.io.problems import UNKNOWN_KEY, ProblemLog
     from dialogflowlite.io.story_reader import StoryReader
-    from dialogflowlite.io.yaml import read_yaml_file
+    from dialogflowlite.io.yaml import position, read_yaml_file
 
     source = Path(path)
     if source.is_dir():
@@ -689,9 +690,17 @@ def load_test_stories(path: str | Path, kind: str = "test") -> list[Story]:
     stories: list[Story] = []
     for file in files:
         data = read_yaml_file(file)
-        if not isinstance(data, dict) or "stories" not in data:
+        if not isinstance(data, dict):
             continue
-        stories += reader.read(file, data, "stories", data["stories"], kind)
+        if "stories" in data:
+            stories += reader.read(file, data, "stories", data["stories"], kind)
+            continue
+        # a misspelt `storys:` left the file's stories out of the test without a word
+        for key in data:
+            hint = did_you_mean(str(key), ["stories"])
+            if hint is not None and str(key) not in DATA_KEYS:
+                log.error(position(file, data, key), f"unknown key '{key}' in a data file: "
+                          "its stories would be left out", hint, UNKNOWN_KEY)
     if log.errors:
         raise ProjectError(f"the {'test ' if kind == 'test' else ''}stories have errors:\n" +
                            "\n".join(str(p) for p in log.errors[:10]))

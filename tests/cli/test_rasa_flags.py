@@ -455,6 +455,21 @@ def test_a_missing_model_is_said_first_and_missing_test_stories_only_stop_test_c
     assert "NLU: no test examples under tests/" in out
 
 
+def test_a_misspelt_stories_key_in_a_test_file_stops_the_test(bot: Path, capsys) -> None:
+    # its stories were left out: "28 / 28 correct", exit 0, with --fail-on-prediction-errors
+    (bot / "tests" / "test_more.yml").write_text(
+        'version: "3.1"\nstorys:\n- story: fails\n  steps:\n  - intent: greet\n'
+        "  - action: utter_bye\n", encoding="utf-8")
+    assert main(["test", "core", "--project", str(bot), "--fail-on-prediction-errors"]) == 1
+    err = capsys.readouterr().err
+    assert "test_more.yml:2:1: error: unknown key 'storys' in a data file" in err
+    assert "did you mean 'stories'?" in err
+    # a folder given with --stories: the same, from the file's own reading
+    assert main(["test", "core", "--project", str(bot), "--stories", "tests"]) == 1
+    err = capsys.readouterr().err
+    assert "test_more.yml:2:1: error: unknown key 'storys' in a data file" in err
+
+
 def test_stories_given_without_any_are_named_not_tests(bot: Path, capsys) -> None:
     assert main(["test", "core", "--project", str(bot), "-s", "domain.yml"]) == 1
     err = capsys.readouterr().err
