@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import sys
 from dataclasses import dataclass, replace
@@ -530,7 +531,10 @@ SPLIT_STORIES_COMMAND = Command(
 )
 
 
-# ---------------------------------------------------------------- data convert nlu|core
+# ---------------------------------------------------------------- data convert nlu|core|nlg
+
+#: what ``data convert`` converts, by its subcommand
+CONVERT_KINDS = {"nlu": "NLU data", "core": "stories", "nlg": "responses"}
 
 #: what ``data convert`` adds to a file's name when it writes into a folder (Rasa's suffix)
 CONVERTED_SUFFIX = "_converted.yml"
@@ -613,10 +617,17 @@ def _files_to_convert(kind: str, source: Path, output_format: str = "yaml") -> l
     YAML NLU files are converted only into JSON: as YAML they need no conversion.
     """
     from dialogflowlite.errors import ProjectError, ProjectNotFoundError
-    from dialogflowlite.io.loader import JSON_NLU, MARKDOWN_NLU, MARKDOWN_STORIES
+    from dialogflowlite.io.loader import (
+        JSON_NLU,
+        MARKDOWN_NLU,
+        MARKDOWN_RESPONSES,
+        MARKDOWN_STORIES,
+    )
 
-    wanted: tuple[str, ...] = (MARKDOWN_STORIES,) if kind == "core" else (MARKDOWN_NLU, JSON_NLU)
-    what = "Markdown stories" if kind == "core" else "Markdown or JSON NLU data"
+    wanted: tuple[str, ...] = {"core": (MARKDOWN_STORIES,), "nlg": (MARKDOWN_RESPONSES,)}.get(
+        kind, (MARKDOWN_NLU, JSON_NLU))
+    what = {"core": "Markdown stories", "nlg": "Markdown responses"}.get(
+        kind, "Markdown or JSON NLU data")
     if kind == "nlu" and output_format == "json":
         wanted, what = (*wanted, YAML_NLU), "YAML, Markdown or JSON NLU data"
     if source.is_dir():
@@ -625,8 +636,9 @@ def _files_to_convert(kind: str, source: Path, output_format: str = "yaml") -> l
                        if p.is_file() and _training_data_format(p, read_yaml=read_yaml) in wanted)
         if not files:
             raise ProjectError(f"{source} holds no {what} to convert",
-                               hint="YAML files need no conversion; for the other kind use "
-                               f"`data convert {'nlu' if kind == 'core' else 'core'}`")
+                               hint="YAML files need no conversion; for the other kinds use "
+                               + " or ".join(f"`data convert {other}`" for other in
+                                             CONVERT_KINDS if other != kind))
         return files
     if source.is_file():
         found = _training_data_format(source)
@@ -634,7 +646,7 @@ def _files_to_convert(kind: str, source: Path, output_format: str = "yaml") -> l
             if found == YAML_NLU:
                 raise ProjectError(f"{source} is YAML NLU data already",
                                    hint="pass --format json to write it in Rasa's JSON format")
-            other = "nlu" if found in (MARKDOWN_NLU, JSON_NLU) else "core"
+            other = {MARKDOWN_STORIES: "core", MARKDOWN_RESPONSES: "nlg"}.get(found, "nlu")
             raise ProjectError(
                 f"{source} is not {what}" + (f" but {found}" if found else ""),
                 hint=f"use `data convert {other}`" if found else
@@ -682,17 +694,18 @@ def convert_training_data(
     every problem found is listed.
     """
     from dialogflowlite.errors import ProjectError, ProjectValidationError
-    from dialogflowlite.io.markdown_reader import read_markdown_stories
-    from dialogflowlite.io.nlu_writer import nlu_json, nlu_yaml
+    from dialogflowlite.io.markdown_reader import read_markdown_responses, read_markdown_stories
+    from dialogflowlite.io.nlu_writer import nlg_yaml, nlu_json, nlu_yaml
     from dialogflowlite.io.problems import ProblemLog
     from dialogflowlite.io.story_writer import stories_and_rules_yaml
+    from dialogflowlite.io.yaml import to_plain
     from dialogflowlite.shared.training_data import TrainingData
 
-    if kind not in ("nlu", "core"):
-        raise ValueError(f"kind must be 'nlu' or 'core', not {kind!r}")
+    if kind not in CONVERT_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(CONVERT_KINDS)}, not {kind!r}")
     formats = CONVERT_FORMATS if kind == "nlu" else ("yaml",)
     if output_format not in formats:
-        raise ProjectError(f"cannot convert {'stories' if kind == 'core' else 'NLU data'} to "
+        raise ProjectError(f"cannot convert {CONVERT_KINDS[kind]} to "
                            f"{output_format!r}", hint="use --format yaml")
     stream = echo or sys.stdout
     source = Path(data)
@@ -708,7 +721,11 @@ def convert_training_data(
     texts, summaries = [], []
     together = TrainingData()
     for file in files:
-        if kind == "core":
+        if kind == "nlg":
+            responses = to_plain(read_markdown_responses(file, log)["responses"])
+            texts.append(nlg_yaml(responses))
+            summaries.append(f"{len(responses)} responses")
+        elif kind == "core":
             stories = read_markdown_stories(file, log)
             texts.append(stories_and_rules_yaml(stories))
             rules = sum(1 for s in stories if s.kind == "rule")
@@ -849,9 +866,10 @@ def _add_convert_arguments(parser: argparse.ArgumentParser, formats: tuple[str, 
                            data_help: str = "a Markdown file, or a folder of them") -> None:
     parser.add_argument("--data", default="data", metavar="PATH",
                         help=f"{data_help} (default: data)")
+    merged = "NLU data of several files is merged into it" if "json" in formats else \
+        "for one file converted"
     parser.add_argument("--out", default=DEFAULT_CONVERTED_FOLDER, metavar="PATH",
-                        help=f"the file to write (NLU data of several files is "
-                        f"merged into it), or a folder that gets one "
+                        help=f"the file to write ({merged}), or a folder that gets one "
                         f"<name>{CONVERTED_SUFFIX} per file (default: "
                         f"{DEFAULT_CONVERTED_FOLDER}, as Rasa's)")
     parser.add_argument("-f", "--format", default="yaml", choices=formats,
@@ -886,6 +904,17 @@ CONVERT_NLU_COMMAND = Command(
     "## lookup:...) and JSON NLU data (rasa_nlu_data) as YAML NLU files; with --format json, "
     "write those and YAML NLU files in Rasa's JSON format. An existing output "
     "file is never overwritten.",
+)
+
+CONVERT_NLG_COMMAND = Command(
+    "data convert nlg",
+    "convert Markdown responses of retrieval intents into YAML",
+    functools.partial(_add_convert_arguments, data_help="a Markdown responses file (Rasa 1's "
+                      "responses.md), or a folder of them"),
+    _run_convert("nlg"),
+    description="Write Rasa 1's Markdown responses of retrieval intents (## title, "
+    "* faq/ask_name, - text) as YAML `responses:` (utter_faq/ask_name with one `text` "
+    "per variation). An existing output file is never overwritten.",
 )
 
 CONVERT_CORE_COMMAND = Command(

@@ -41,7 +41,9 @@ from dialogflowlite.io.importers import (
 from dialogflowlite.io.json_nlu_reader import read_json_nlu
 from dialogflowlite.io.markdown_reader import (
     is_markdown_nlu,
+    is_markdown_responses,
     read_markdown_nlu,
+    read_markdown_responses,
     read_markdown_stories,
 )
 from dialogflowlite.io.nlu_reader import NluReader
@@ -57,9 +59,15 @@ YAML_SUFFIXES = (".yml", ".yaml")
 DOMAIN_CONTENT = ("intents", "entities", "slots", "responses", "actions", "forms")
 #: how the name of a test-stories file starts (Rasa's ``TEST_STORIES_FILE_PREFIX``)
 TEST_STORIES_PREFIX = "test_"
-#: lines that mark Markdown training data (Rasa 1.x, deprecated in 2.x)
+#: lines that mark Markdown training data (Rasa 1.x, deprecated in 2.x): an NLU section,
+#: a story's title followed by its first user turn, a rule's title, or a step only
+#: stories have (an action named utter_ or action_, slot, form and active_loop events)
 _MARKDOWN_DATA = re.compile(
-    r"^\s*(##\s*(intent|synonym|regex|lookup)\s*:|-\s*(utter|action)_\w+\s*$)", re.M
+    r"^\s*(##\s*(intent|synonym|regex|lookup)\s*:"
+    r"|##[^\n]*\n(\s*(<!--[^\n]*)?\n)*\s*\*\s*\S"
+    r"|>>\s*\S"
+    r"|-\s*(utter|action)_\w+\s*$"
+    r"|-\s*(slot|form|active_loop)\s*\{)", re.M
 )
 
 
@@ -182,10 +190,13 @@ def yaml_files(folder: Path) -> list[Path]:
 
 #: the older training-data formats, as :func:`old_training_data_format` names them
 MARKDOWN_NLU, MARKDOWN_STORIES, JSON_NLU = "Markdown NLU data", "Markdown stories", "JSON NLU data"
+#: Rasa 1's ``responses.md``: the texts of retrieval intents
+MARKDOWN_RESPONSES = "Markdown responses"
 
 
 def old_training_data_format(file: Path) -> str | None:
-    """``MARKDOWN_NLU``, ``MARKDOWN_STORIES`` or ``JSON_NLU`` for a file in an older format."""
+    """``MARKDOWN_NLU``, ``MARKDOWN_STORIES``, ``MARKDOWN_RESPONSES`` or ``JSON_NLU`` for a
+    file in an older format."""
     if file.suffix not in (".md", ".json"):
         return None
     try:
@@ -194,9 +205,11 @@ def old_training_data_format(file: Path) -> str | None:
         return None
     if file.suffix == ".json":
         return JSON_NLU if "rasa_nlu_data" in text else None
-    if not _MARKDOWN_DATA.search(text):
-        return None
-    return MARKDOWN_NLU if is_markdown_nlu(text) else MARKDOWN_STORIES
+    if is_markdown_nlu(text):
+        return MARKDOWN_NLU
+    if is_markdown_responses(text):
+        return MARKDOWN_RESPONSES
+    return MARKDOWN_STORIES if _MARKDOWN_DATA.search(text) else None
 
 
 #: where a project's domain may be, in the order the first that exists is read
@@ -386,12 +399,22 @@ class ProjectLoader:
         candidates = sorted(folder.rglob("*")) if folder.is_dir() else [folder]
         for file in candidates:
             kind = old_training_data_format(file) if file.is_file() else None
+            if kind is None and file.suffix == ".md" and file.is_file() \
+                    and not file.stem.upper().startswith("README") \
+                    and not self._skip(file, project):
+                # Rasa read every .md under data/ as training data: say this one is not
+                # (a README, of course, is not)
+                self.log.warning(Position(str(file), 1, 1),
+                                 f"{file.name} is not read: it holds no Markdown training data "
+                                 "(no `## intent:` section, `## story` with `* intent` turns, "
+                                 "`>> rule` or `* faq/ask_name` responses)",
+                                 "move it out of the data folder if it is not training data")
             if kind is None or self._skip(file, project):
                 continue
             self.files.append(file)
             self.read.add(file.resolve())
             self.training_files.append(file)
-            command = "core" if kind == MARKDOWN_STORIES else "nlu"
+            command = {MARKDOWN_STORIES: "core", MARKDOWN_RESPONSES: "nlg"}.get(kind, "nlu")
             try:
                 relative = file.resolve().relative_to(self.root.resolve()).as_posix()
             except ValueError:  # given with --data, or imported, from outside the project
@@ -405,6 +428,10 @@ class ProjectLoader:
             if kind == MARKDOWN_STORIES:
                 for story in read_markdown_stories(file, self.log):
                     (self.rules if story.kind == "rule" else self.stories).append(story)
+            elif kind == MARKDOWN_RESPONSES:
+                # as a YAML data file's `responses:`, with the lines of the Markdown
+                self.domain_reader.read(file, read_markdown_responses(file, self.log),
+                                        ("responses",))
             else:
                 read = read_json_nlu if kind == JSON_NLU else read_markdown_nlu
                 self.nlu_reader.data = self.nlu_reader.data.merge(read(file, self.log, self.root))

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
 from dialogflowlite.errors import AnnotationError, Position
 from dialogflowlite.io.formats import did_you_mean
 from dialogflowlite.io.problems import ProblemLog
@@ -646,3 +648,85 @@ def read_markdown_stories(
 ) -> list[Story]:
     """Read one Markdown story file: its stories (of ``kind``) and its ``>>`` rules."""
     return MarkdownStoryReader(log, kind).read(Path(file))
+
+
+# ---------------------------------------------------------------- responses (NLG)
+
+#: a Rasa 1 response of a retrieval intent: ``* faq/ask_name`` then a ``- text`` item
+_NLG_BLOCK = re.compile(r"^\s*\*\s*[^:\s/]+/[^\n]*\n\s*-\s+\S", re.M)
+#: a ``*`` item: in stories a user turn, in Markdown responses a retrieval intent
+_STAR_ITEM = re.compile(r"^\s*\*\s*(\S[^\n]*)$", re.M)
+
+
+def is_markdown_responses(text: str) -> bool:
+    """Whether Markdown ``text`` holds Rasa 1's responses of retrieval intents
+    (``data/responses.md``: ``* faq/ask_name`` items, each followed by its texts)
+    rather than stories: every ``*`` item names a retrieval intent, and one is
+    followed by a text."""
+    items = _STAR_ITEM.findall(_COMMENT.sub("", text))
+    return bool(items) and all("/" in item.split(":")[0] for item in items) \
+        and _NLG_BLOCK.search(text) is not None
+
+
+def read_markdown_responses(file: str | Path, log: ProblemLog) -> CommentedMap:
+    """Read Rasa 1's Markdown responses of retrieval intents into the mapping a YAML
+    data file with ``responses:`` holds, with the lines of its entries::
+
+        ## ask name                 (a title; ignored)
+        * chitchat/ask_name         -> utter_chitchat/ask_name
+          - my name is Sara         -> - text: my name is Sara
+          - I am Sara
+
+    A retrieval intent named twice gathers the texts of both places, as Rasa
+    read them.
+    """
+    file = Path(file)
+    responses = CommentedMap()
+    data = CommentedMap([("responses", responses)])
+    data.lc.add_kv_line_col("responses", [0, 0, 0, 0])
+    text = _read_text(file, log)
+    if text is None:
+        return data
+    current: CommentedSeq | None = None
+    for number, line in enumerate(_lines_without_comments(file, text, log), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        col = len(line) - len(line.lstrip())
+        where = Position(str(file), number, col + 1)
+        item = _item(line)
+        if item is None:
+            log.error(where, "a line of Markdown responses that is no `* intent/key` or "
+                      "`- text` item", "start it with `- ` (a text) or `* ` (its retrieval "
+                      "intent, faq/ask_name)")
+            continue
+        value, offset = item
+        if stripped.startswith("*"):
+            intent = value.strip()
+            if "/" not in intent or " " in intent:
+                log.error(where, f"'{intent}' names no retrieval intent",
+                          "write the full retrieval intent: `* faq/ask_name`")
+                current = None
+                continue
+            name = f"utter_{intent}"
+            if name not in responses:
+                responses[name] = CommentedSeq()
+                responses.lc.add_kv_line_col(name, [number - 1, col, number - 1, offset])
+            current = responses[name]
+        elif current is None:
+            log.error(where, "a text before any `* intent/key` line",
+                      "put the retrieval intent it answers above it: `* faq/ask_name`")
+        elif not value.strip():
+            log.warning(where, "an empty text is left out", "remove the line")
+        else:
+            variation = CommentedMap([("text", value)])
+            variation.lc.add_kv_line_col("text", [number - 1, offset, number - 1, offset])
+            current.append(variation)
+            current.lc.add_kv_line_col(len(current) - 1, [number - 1, offset])
+    for name, variations in responses.items():
+        if not variations:
+            line, col = responses.lc.key(name)
+            log.error(Position(str(file), line + 1, col + 1),
+                      f"'{name[len('utter_'):]}' has no texts",
+                      "list its texts below it, one `- text` per line")
+    return data

@@ -19,6 +19,7 @@ def dfl_register_commands() -> list:
 
     return [plugins.COMMAND, init.COMMAND, data.COMMAND, data.SPLIT_NLU_COMMAND,
             data.SPLIT_STORIES_COMMAND, data.CONVERT_NLU_COMMAND, data.CONVERT_CORE_COMMAND,
+            data.CONVERT_NLG_COMMAND,
             data.MIGRATE_COMMAND,
             run_command.COMMAND,
             shell_command.COMMAND,
