@@ -254,6 +254,9 @@ class MessageProcessor:
         self.max_predictions = max_predictions
         self.event_broker = event_broker
         self.reminders = ReminderScheduler(self.handle_reminder)
+        #: whether a custom action_session_start that leaves out session_started or the
+        #: closing action_listen was warned about (once a process: it does so every time)
+        self._warned_session_start = False
         #: how a fired reminder's replies reach the user (the server installs one that
         #: sends through its channels); without one they are only stored
         self.unasked_sender: UnaskedSender | None = None
@@ -607,8 +610,29 @@ class MessageProcessor:
             if all(isinstance(e, ActionExecuted) and e.name == ACTION_SESSION_START
                    for e in tracker.events[before:]):
                 await self._stand_in_for_session_start(tracker, context)
+            else:
+                self._check_session_start(tracker.events[before:])
         finally:
             context.metadata.pop(SESSION_METADATA_KEY, None)
+
+    def _check_session_start(self, events: list[Event]) -> None:
+        """Warn, once, of a custom ``action_session_start`` whose events lack
+        ``session_started`` or the ``action_listen`` after it: the first message of each
+        session was then read as if the bot had not listened (a fallback, undone), and
+        nothing said why. Its events are kept as they are, as in Rasa."""
+        if self._warned_session_start:
+            return
+        lacks = [what for what, present in [
+            ("a session_started event", any(isinstance(e, SessionStarted) for e in events)),
+            ("the closing action_listen", isinstance(events[-1], ActionExecuted)
+             and events[-1].name == ACTION_LISTEN)] if not present]
+        if lacks:
+            self._warned_session_start = True
+            logger.warning("the events of the custom action_session_start lack %s: the "
+                           "first message of each session is read as if the bot had not "
+                           "listened, and goes to the fallback; end them as rasa-sdk's docs "
+                           "show: [SessionStarted(), <slots to keep>, ActionExecuted("
+                           "\"action_listen\")]", " and ".join(lacks))
 
     async def _stand_in_for_session_start(self, tracker: DialogueStateTracker,
                                           context: ActionContext) -> None:

@@ -172,6 +172,43 @@ def test_a_custom_session_start_that_fails_loses_no_first_message(bot, caplog) -
     assert "action_session_start gave no events, so the default session start" in caplog.text
 
 
+class SessionStartForgettingToListen:
+    """A custom ``action_session_start`` that returns only the slot it sets."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    def run(self, dispatcher, tracker, domain) -> list:
+        return [{"event": "slot", "name": "home", "value": "Berlin"}]
+
+
+def test_a_custom_session_start_that_forgets_to_listen_is_warned_about_once(bot,
+                                                                          caplog) -> None:
+    from dialogflowlite.dialogue.custom_actions import CustomActionExecutor
+
+    domain = DOMAIN.format(expiry=60, carry="true") + "actions: [action_session_start]\n"
+    executor = CustomActionExecutor(
+        local_actions={"action_session_start": SessionStartForgettingToListen()})
+    processor = bot(domain, simple_rules({"greet": ["utter_greet"]}), executor=executor)
+    with caplog.at_level("WARNING"):
+        say(processor, "/greet", sender="a")
+        say(processor, "/greet", sender="b")
+    # its events are kept as they are, as in Rasa; it broke every first message, unsaid
+    warned = [r.getMessage() for r in caplog.records
+              if "the events of the custom action_session_start lack" in r.getMessage()]
+    assert len(warned) == 1
+    assert "lack a session_started event and the closing action_listen" in warned[0]
+    assert 'ActionExecuted("action_listen")' in warned[0]
+
+
+def test_the_default_session_start_gives_no_such_warning(bot, caplog) -> None:
+    processor = bot(DOMAIN.format(expiry=60, carry="true"),
+                    simple_rules({"greet": ["utter_greet"]}))
+    with caplog.at_level("WARNING"):
+        say(processor, "/greet")
+    assert "action_session_start lack" not in caplog.text
+
+
 class SessionStartSettingHome:
     """A custom ``action_session_start`` that sets a slot each session needs."""
 
