@@ -5,7 +5,7 @@ endpoints.yml::
     models:
       url: "https://models.example.com/bot/latest.tar"
       wait_time_between_pulls: 100     # seconds; 0 or null: pull once, at start
-      timeout: 60                      # seconds per download (default 60)
+      timeout: 300                     # seconds per download (default 300, as Rasa)
       keep: 3                          # pulled model files kept in models/ (default 3)
       headers: {Authorization: "Bearer ${MODEL_TOKEN}"}
       token: ${MODEL_TOKEN}            # Rasa's other endpoint settings too: token,
@@ -73,7 +73,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT = 100.0
-DEFAULT_TIMEOUT = 60.0
+#: seconds a download may take (Rasa's too: a 130 MB model needs 4 MB/s within 60 s)
+DEFAULT_TIMEOUT = 300.0
 #: the settings of endpoints.yml ``models:`` (and of ``PUT /model``'s ``model_server``)
 MODELS_KEYS = ("url", "wait_time_between_pulls", "timeout", "keep", *ACCESS_KEYS)
 DEFAULT_KEEP = 3
@@ -547,7 +548,12 @@ class ModelServer:
         except _DiskError as e:
             return self._no_model(f"the download cannot be written to {self.folder}: "
                                   f"{e.__cause__}")
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        except asyncio.TimeoutError:
+            return self._no_model(f"the download did not finish within {self.timeout:g} s "
+                                  "(the models endpoint's `timeout`)")
+        except aiohttp.ClientPayloadError as e:
+            return self._no_model(f"the download was cut off ({e})")
+        except (aiohttp.ClientError, OSError) as e:
             return self._no_model(f"it cannot be reached ({type(e).__name__})")
 
     def _no_model(self, reason: str) -> tuple[bool, None]:

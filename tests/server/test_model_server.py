@@ -749,3 +749,25 @@ def test_a_pull_waiting_for_another_ones_download_leaves_its_partial_file(
     finally:
         stalled.close()
     assert len(before) == 1 and during == before
+
+
+def test_a_slow_or_cut_download_is_said_as_such(tmp_path: Path) -> None:
+    # both said "it cannot be reached (TimeoutError / ClientPayloadError)", of a server
+    # that was sending
+    stalled = StalledModelHost()
+    try:
+        server = ModelServer(stalled.url, tmp_path / "models", timeout=0.5)
+        assert asyncio.run(server.pull()) is None
+        assert server.no_model_reason == ("the download did not finish within 0.5 s (the "
+                                          "models endpoint's `timeout`)")
+    finally:
+        stalled.close()
+    cut = StalledModelHost()
+    try:
+        server = ModelServer(cut.url, tmp_path / "models", timeout=30)
+        cut.release.set()  # it sends a tenth of the model, then hangs up
+        assert asyncio.run(server.pull()) is None
+        assert server.no_model_reason.startswith("the download was cut off")
+    finally:
+        cut.close()
+    assert ModelServer("http://x", tmp_path).timeout == 300  # Rasa's
