@@ -1,7 +1,12 @@
-"""Cross-origin requests: allowed only from the origins given with ``--cors``.
+r"""Cross-origin requests: allowed only from the origins given with ``--cors``.
 
 With no origins configured, responses carry no CORS headers, so browsers keep
 pages from other sites out. ``*`` allows every origin (without credentials).
+As with Rasa's CORS set-up, an origin with a regular expression's marks in it
+(``https://.*\.example\.com``) is a pattern the page's origin must match, and
+origins are compared without regard to case. The whole origin must match (Rasa's
+library matches from the start only, so that ``https://.*\.example\.com`` let
+``https://a.example.com.elsewhere.net`` in).
 Preflight ``OPTIONS`` requests are answered here, before routing.
 """
 
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,12 +28,52 @@ PREFLIGHT_MAX_AGE = "600"
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 
 
-def _allowed_origin(origin: str | None, origins: frozenset[str]) -> str | None:
+#: what makes a ``--cors`` origin a regular expression, as Rasa's CORS library reads it
+_REGEX_MARKS = frozenset("*\\]?$^[()")
+
+
+@dataclass(frozen=True)
+class AllowedOrigins:
+    """The origins of ``--cors``: every one (``*``), exact origins, and patterns."""
+
+    any: bool = False
+    exact: frozenset[str] = frozenset()
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def of(cls, origins: Sequence[str]) -> AllowedOrigins:
+        """``origins`` as given; one that is no valid pattern is a ConfigError."""
+        from dialogflowlite.errors import ConfigError
+
+        given = [o for o in origins if o]
+        patterns = []
+        for origin in given:
+            if origin == "*" or not _REGEX_MARKS & set(origin):
+                continue
+            try:
+                patterns.append(re.compile(origin, re.IGNORECASE))
+            except re.error as e:
+                raise ConfigError(f"--cors {origin!r} is no valid pattern: {e}",
+                                  hint="give an origin (https://shop.example), or a regular "
+                                       "expression such as https://.*\\.example\\.com") from e
+        exact = frozenset(o.rstrip("/").lower() for o in given
+                          if o != "*" and not _REGEX_MARKS & set(o))
+        return cls("*" in given, exact, tuple(patterns))
+
+    def __bool__(self) -> bool:
+        return self.any or bool(self.exact) or bool(self.patterns)
+
+    def allows(self, origin: str) -> bool:
+        plain = origin.rstrip("/")
+        return plain.lower() in self.exact or any(p.fullmatch(plain) for p in self.patterns)
+
+
+def _allowed_origin(origin: str | None, origins: AllowedOrigins) -> str | None:
     if not origin or not origins:
         return None
-    if "*" in origins:
+    if origins.any:
         return "*"
-    return origin if origin.rstrip("/") in origins else None
+    return origin if origins.allows(origin) else None
 
 
 def _allowed_headers(requested: str | None) -> str:
@@ -45,7 +91,7 @@ def install_cors(app: Sanic, origins: Sequence[str]) -> None:
     """Add CORS headers for ``origins`` and answer preflight requests."""
     from sanic.response import empty
 
-    allowed = frozenset(o.rstrip("/") for o in origins if o)
+    allowed = AllowedOrigins.of(origins)
     app.ctx.cors_origins = allowed
 
     @app.on_request(priority=1000)

@@ -178,6 +178,29 @@ def test_cors_only_for_configured_origins(make_app) -> None:
     asyncio.run(main())
 
 
+def test_cors_origins_may_be_patterns_and_compare_without_case(make_app) -> None:
+    from dialogflowlite.errors import ConfigError
+    from dialogflowlite.server.cors import AllowedOrigins
+
+    # a pattern, as Rasa's CORS library reads one, allowed nothing and said nothing
+    app = make_app(cors_origins=(r"https://.*\.example\.com", "https://Shop.Example"))
+
+    async def origin_allowed(origin: str) -> str | None:
+        response = await request(app, "get", "/version", headers={"Origin": origin})
+        return response.headers.get("access-control-allow-origin")
+
+    async def main() -> None:
+        assert await origin_allowed("https://app.example.com") == "https://app.example.com"
+        assert await origin_allowed("https://shop.example") == "https://shop.example"
+        # the whole origin must match, not only its start
+        assert await origin_allowed("https://app.example.com.elsewhere.net") is None
+        assert await origin_allowed("https://example.org") is None
+
+    asyncio.run(main())
+    with pytest.raises(ConfigError, match=r"--cors 'https://\(' is no valid pattern"):
+        AllowedOrigins.of(["https://("])
+
+
 def test_a_preflight_allows_the_headers_the_page_asks_for(make_app) -> None:
     app = make_app(cors_origins=("*",))
 
