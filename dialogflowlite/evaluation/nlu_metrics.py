@@ -82,8 +82,9 @@ def classification_report(
     The rows are ``labels``, by default the expected ones (as Rasa reports: a
     prediction of a label the test data never expects is wrong for the label
     expected, and adds no row to average over). Adds ``"accuracy"`` (the share
-    of examples predicted right) and, per label, ``"confused_with"``: the two
-    labels it was most often mistaken for.
+    of examples predicted right) and, per label, ``"confused_with"``: the labels
+    it was mistaken for among the three most often predicted for it, as Rasa picks
+    them (two, or three when it was itself predicted less often than they were).
     """
     if len(expected) != len(predicted):
         raise ValueError(f"{len(expected)} expected labels but {len(predicted)} predictions")
@@ -97,7 +98,12 @@ def classification_report(
             confusions.setdefault(e, Counter())[p] += 1
     for label, row in report.items():
         if label not in AVERAGES:
-            row["confused_with"] = dict(confusions.get(label, Counter()).most_common(2))
+            predicted_for = Counter(confusions.get(label, Counter()))
+            predicted_for[label] = true_positives[label]
+            # (ties: the label first in order, stably)
+            top = sorted(predicted_for.items(), key=lambda item: (-item[1], item[0]))[:3]
+            row["confused_with"] = {other: count for other, count in top
+                                    if other != label and count > 0}
     report["accuracy"] = _ratio(sum(true_positives.values()), len(expected))
     return report
 

@@ -189,6 +189,19 @@ def test_span_labels_include_roles() -> None:
     assert report["micro avg"]["f1-score"] == 0.0
 
 
+def test_confused_with_takes_the_labels_rasa_takes() -> None:
+    # Rasa looks at the three labels most often predicted for a label, itself among
+    # them: two others, or three when it was predicted less often than they were
+    # (it listed at most two here)
+    expected = ["a"] * 9 + ["b"] * 3
+    mostly_right = ["a"] * 5 + ["b", "b", "c", "d"] + ["b"] * 3
+    assert classification_report(expected, mostly_right)["a"]["confused_with"] == {
+        "b": 2, "c": 1}
+    mostly_wrong = ["a"] + ["b"] * 3 + ["c"] * 3 + ["d"] * 2 + ["b"] * 3
+    assert classification_report(expected, mostly_wrong)["a"]["confused_with"] == {
+        "b": 3, "c": 3, "d": 2}
+
+
 def test_classification_report_has_rows_for_the_expected_labels_only() -> None:
     # as Rasa's: "c" is never expected, so it is no row and no part of the averages
     report = classification_report(["a", "a", "b"], ["a", "c", "b"])
