@@ -41,8 +41,11 @@ def _save(figure: Any, path: Path) -> None:
         # label_fonts has said which characters no font has, once; matplotlib
         # would repeat it for every glyph at every drawing
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        # labels too long for the layout (a bot text as an action's name): the saved
+        # image is cropped to what was drawn instead, so the warning says nothing new
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
         figure.tight_layout()
-        figure.savefig(path, format="png")
+        figure.savefig(path, format="png", bbox_inches="tight")
 
 
 def label_fonts(labels: Iterable[str]) -> list[str]:

@@ -85,3 +85,16 @@ def test_a_placeholder_font_is_not_taken_for_a_fallback(monkeypatch):
     monkeypatch.setattr(plots, "_characters_of",
                         lambda path: frozenset("abc") if "DejaVu" in path else frozenset("问"))
     assert plots._fonts_having(frozenset("问")) == ([], frozenset("问"))
+
+
+def test_labels_too_long_for_the_layout_draw_without_a_warning(tmp_path) -> None:
+    # a bot text as an action's name: matplotlib's "Tight layout not applied" reached
+    # the console of `test core`
+    long = "Hello! I am the assistant of the shop, and I can help with orders, returns " \
+           "and the opening hours of every branch."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = plots.plot_confusion_matrix([long, "utter_bye"], [[1, 0], [0, 1]],
+                                           tmp_path / "long.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [w for w in caught if "layout" in str(w.message).lower()]
