@@ -72,7 +72,7 @@ ENTITY_ERRORS = "entity_errors.json"
 RESPONSE_REPORT = "response_selection_report.json"
 RESPONSE_ERRORS = "response_selection_errors.json"
 #: ``<extractor>_errors.json``: one extractor's wrong messages, beside
-#: ``<extractor>_report.json``, when several extractors predicted entities
+#: ``<extractor>_report.json``, for each extractor that predicted entities
 EXTRACTOR_ERRORS_SUFFIX = "_errors.json"
 CONFUSION_MATRIX = "intent_confusion_matrix.png"
 HISTOGRAM = "intent_histogram.png"
@@ -392,14 +392,17 @@ class NluEvaluation:
         if self.response_selection_report is not None:
             written.append(write_json(folder / RESPONSE_REPORT, self.response_selection_report))
             written.append(write_json(folder / RESPONSE_ERRORS, self.response_selection_errors()))
-        extractors = self.extractor_evaluations()
-        if len(extractors) > 1:
-            # the pooled report counts one extractor's span against another's (a regex's
-            # `city` beside the classifier's `city#role=from`); as Rasa, each alone too
-            for name, evaluation in extractors.items():
-                written.append(write_json(folder / f"{name}_report.json", evaluation["report"]))
-                written.append(write_json(folder / f"{name}{EXTRACTOR_ERRORS_SUFFIX}",
-                                          evaluation["errors"]))
+        # each extractor's spans alone, as Rasa writes them (for one extractor too:
+        # scripts read `<Extractor>_report.json`); the pooled report counts one
+        # extractor's span against another's (a regex's `city` beside the classifier's
+        # `city#role=from`)
+        evaluations = self.extractor_evaluations()
+        for name, evaluation in evaluations.items():
+            if name == "unknown" and len(evaluations) == 1:
+                continue  # (entities no component named: the pooled report is theirs)
+            written.append(write_json(folder / f"{name}_report.json", evaluation["report"]))
+            written.append(write_json(folder / f"{name}{EXTRACTOR_ERRORS_SUFFIX}",
+                                      evaluation["errors"]))
         if not plots:
             return written
         labels, matrix = confusion_matrix(

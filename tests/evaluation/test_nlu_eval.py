@@ -230,6 +230,9 @@ def test_written_results(scripted, tmp_path: Path) -> None:
         "intent_histogram.png",
         "response_selection_confusion_matrix.png",
         "response_selection_histogram.png",
+        # the one extractor's own report too, as Rasa writes one for each
+        "ScriptedClassifier_report.json",
+        "ScriptedClassifier_errors.json",
     }
     folder = tmp_path / "results"
     for png in ("intent_confusion_matrix.png", "intent_histogram.png",
@@ -484,7 +487,7 @@ def test_several_extractors_get_a_report_each_beside_the_pooled_one(tmp_path: Pa
     assert diet["micro avg"]["f1-score"] == 1.0
     assert regex["micro avg"]["f1-score"] == 0.0
     assert json_module.loads((tmp_path / "DIETClassifier_errors.json").read_text()) == []
-    # one extractor: the pooled report is its report, and nothing more is written
+    # entities no component named: the pooled report is theirs, and nothing more
     single = PredictionRecord(text, "fly", "fly", 0.9, gold, gold)
     assert not any(p.name.startswith("None") or p.name == "unknown_report.json"
                    for p in NluEvaluation([single]).write(tmp_path / "one", plots=False))
