@@ -148,6 +148,15 @@ def test_with_a_callback_url_the_model_is_posted_there(make_app, tmp_path: Path)
         assert (tmp_path / "models" / delivered.headers["filename"]).is_file()
 
 
+def test_a_callback_url_that_is_no_http_address_names_the_parameter(make_app) -> None:
+    app = make_app()
+    answer = asyncio.run(request(app, "post", "/model/train?callback_url=ftp://x",
+                                 content=training_body(CONFIG, DOMAIN, RULES), headers=YAML))
+    assert answer.status == 400
+    # the other query parameters' errors named it; this one gave "details": {}
+    assert answer.json["details"] == {"parameter": "callback_url", "in": "query"}
+
+
 def test_the_body_is_split_into_the_project_s_files() -> None:
     parts = split_training_payload(training_body(CONFIG, DOMAIN, RULES).decode())
     assert set(parts) == {"config.yml", "domain.yml", "data/training_data.yml"}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError
+from dialogflowlite.server.errors import bad_request
 from dialogflowlite.server.long_requests import allow_long_response, receive_large_body
 from dialogflowlite.server.process_lock import process_lock
 from dialogflowlite.server.training_jobs import (
@@ -196,7 +197,8 @@ def blueprint() -> Blueprint:
         callback_url = request.args.get("callback_url")
         if callback_url:
             if not callback_url.startswith(("http://", "https://")):
-                raise ApiError(400, "BadRequest", "callback_url must be an http(s) address")
+                raise bad_request("callback_url must be an http(s) address",
+                                  parameter="callback_url", location="query")
             task = asyncio.create_task(
                 _train_then_call_back(request.app, job, save, callback_url))
             request.app.ctx.training_tasks = getattr(request.app.ctx, "training_tasks", set())
