@@ -216,7 +216,8 @@ def _action_server(args: argparse.Namespace) -> int:
         # refused rather than ignored: a script that passes them expects them to matter
         raise ConfigError(f"`run actions` starts rasa-sdk's action server, which has no "
                           f"{', '.join(server_only)}",
-                          hint="leave them out, or start the bot with `dialogflowlite run`")
+                          hint=f"leave {'them' if len(server_only) > 1 else 'it'} out, or start "
+                               "the bot with `dialogflowlite run`")
     if getattr(args, "logging_config_file", None):
         raise ConfigError("`run actions` cannot pass --logging-config-file on: rasa-sdk "
                           "versions differ in how they take a logging config",
