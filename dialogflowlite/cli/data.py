@@ -959,7 +959,8 @@ def migrate_domain_format(
     root = Path(project_dir)
     source = resolve_in_project(domain, root) if domain is not None else project_domain_path(root)
     migration = migrate_domain(source)
-    result = write_migration(migration, resolve_in_project(out, root) if out is not None else None)
+    # (an --out from the working folder, as every command's --out and as Rasa reads it)
+    result = write_migration(migration, Path(out) if out is not None else None)
     for note in migration.notes:
         print(f"note: {note}", file=stream)
     changed = len(migration.changed_files)
