@@ -76,6 +76,7 @@ def test_serving_pulls_a_model_when_models_holds_only_a_rasa_model(tmp_path: Pat
         folder = tmp_path / "models"
         url = "http://models.example/model.tar"
         no_model_reason = "it cannot be reached (ClientConnectorError)"
+        wait_time_between_pulls = None  # pulled once: no model is an error
 
         async def pull(self):
             pulls.append(self.url)

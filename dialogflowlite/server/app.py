@@ -89,6 +89,9 @@ class ServerConfig:
     syslog: tuple[str, int, str] | None = None
     #: the command line's logging (level, --log-file, ...), set up again in worker processes
     log_settings: LogSettings | None = None
+    #: set by the start-up checks when there is no local model and the model server of
+    #: endpoints.yml had none yet: the server starts without a model and keeps pulling
+    start_without_model: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

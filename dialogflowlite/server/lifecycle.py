@@ -42,12 +42,24 @@ def _load_into(app: Sanic) -> None:
     )
 
     started = time.perf_counter()
+    if app.ctx.config.start_without_model and not _has_local_model(app):
+        # the model server had none at start: the pulls load the first one
+        app.ctx.model_loaded = True
+        return
     model_file = resolve_model_path(app.ctx.config)
     signature = file_signature(model_file)  # before the load: see serve_agent
     agent, model_file = load_server_agent(app.ctx.config, model_file)
     seconds = serve_agent(app, agent, model_file, signature, started)
     app.ctx.model_loaded = True
     logger.info("model %s loaded in %.2f s", model_file.name, seconds)
+
+
+def _has_local_model(app: Sanic) -> bool:
+    """Whether ``models/`` holds a model this server can serve (another worker's pull)."""
+    from dialogflowlite.artifact import latest_model
+
+    folder = app.ctx.config.project_dir / "models"
+    return latest_model(folder, include_rasa=False) is not None
 
 
 def preload_agent(app: Sanic) -> None:

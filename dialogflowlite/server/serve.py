@@ -52,7 +52,8 @@ def check_config(config: ServerConfig, workers: int) -> None:
     endpoints = config.read_endpoints()
     _first_model_from_server(config, endpoints)
     # A missing or damaged model is reported now, once, not by every worker.
-    open_model(resolve_model_path(config))
+    if not config.start_without_model:
+        open_model(resolve_model_path(config))
     config.read_credentials()
     from dialogflowlite.brokers.base import create_event_broker
 
@@ -123,11 +124,22 @@ def _first_model_from_server(config: ServerConfig, endpoints: dict) -> None:
     if (server is None or config.model_path
             or latest_model(server.folder, include_rasa=False) is not None):
         return
-    if asyncio.run(server.pull()) is None:
+    if asyncio.run(server.pull()) is not None:
+        return
+    reason = server.no_model_reason or "it sent none"
+    if not server.wait_time_between_pulls:
+        # pulled once only: nothing would ever bring the server a model
         raise ConfigError(f"no local model, and none could be pulled from {server.url}: "
-                          f"{server.no_model_reason or 'it sent none'}",
-                          hint="give the model server a model, or train one with "
-                               "`dialogflowlite train`")
+                          f"{reason}",
+                          hint="give the model server a model, set wait_time_between_pulls "
+                               "to wait for one, or train one with `dialogflowlite train`")
+    # As Rasa: a model server that is down or empty at start (it may be starting too)
+    # does not stop the server; the next pulls bring the model.
+    logger.warning("no local model, and none could be pulled from %s yet: %s; the server "
+                   "starts without a model and pulls again every %g s (until one is "
+                   "loaded, requests that need a model are answered 409)",
+                   server.url, reason, server.wait_time_between_pulls)
+    config.start_without_model = True
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

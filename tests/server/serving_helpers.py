@@ -216,9 +216,11 @@ class serving:
     requests meet each other as in production.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, healthy: bool = True) -> None:
         self.app = app
         self.server: Any = None
+        #: whether to wait for /health to say the model is loaded before the block
+        self.healthy = healthy
 
     async def __aenter__(self) -> str:
         port = free_port()
@@ -232,7 +234,8 @@ class serving:
         await self.server.before_start()
         await self.server.after_start()
         url = f"http://127.0.0.1:{port}"
-        await wait_until_healthy(url)
+        if self.healthy:
+            await wait_until_healthy(url)
         return url
 
     async def __aexit__(self, *exc: object) -> None:

@@ -106,18 +106,65 @@ def test_without_a_local_model_run_pulls_one_first(tiny_project: Path, host: Mod
     assert len(list((tiny_project / "models").glob("pulled-*.tar"))) == 1
 
     shutil.rmtree(tiny_project / "models")
-    down = ServerConfig(project=str(tiny_project),
-                        endpoints={"models": {"url": "http://127.0.0.1:9/x.tar", "timeout": 2}})
+    # pulled once only (no wait_time_between_pulls): nothing would bring a model later
+    down = ServerConfig(project=str(tiny_project), endpoints={"models": {
+        "url": "http://127.0.0.1:9/x.tar", "timeout": 2, "wait_time_between_pulls": 0}})
     with pytest.raises(ConfigError, match="no local model, and none could be pulled") as info:
         check_config(down, workers=1)
     assert info.value.message.endswith("it cannot be reached (ClientConnectorError)")
+    assert "wait_time_between_pulls" in (info.value.hint or "")
     # a model server with no model yet: the error says what it answered
     with StubHttpServer(lambda request: (204, {}, b""), path="/bot.tar") as empty:
-        config = ServerConfig(project=str(tiny_project), endpoints={"models": {"url": empty.url}})
+        config = ServerConfig(project=str(tiny_project), endpoints={
+            "models": {"url": empty.url, "wait_time_between_pulls": None}})
         with pytest.raises(ConfigError) as info:
             check_config(config, workers=1)
     assert info.value.message == (f"no local model, and none could be pulled from {empty.url}: "
                                   "it answered HTTP 204: it has no model")
+
+
+def test_a_model_server_without_a_model_at_start_is_waited_for(
+        tiny_project: Path, other_model: Path, caplog) -> None:
+    """As Rasa: the server starts without a model (409 meanwhile) and the pulls load one."""
+    import aiohttp
+
+    from dialogflowlite.server.app import ServerConfig, create_app
+    from dialogflowlite.server.serve import check_config
+
+    shutil.rmtree(tiny_project / "models")
+    offered: dict[str, bytes] = {}
+
+    def reply(request: Any) -> tuple[int, dict, bytes]:
+        if "model" not in offered:
+            return 204, {}, b""
+        return 200, {"ETag": '"v1"'}, offered["model"]
+
+    with StubHttpServer(reply, path="/bot.tar") as models:
+        config = ServerConfig(project=str(tiny_project), credentials={}, endpoints={
+            "models": {"url": models.url, "wait_time_between_pulls": 0.2}})
+        with caplog.at_level(logging.WARNING, logger="dialogflowlite.server.serve"):
+            check_config(config, workers=1)
+        assert config.start_without_model
+        assert "starts without a model and pulls again every 0.2 s" in caplog.text
+        assert "it answered HTTP 204: it has no model" in caplog.text
+        app = create_app(config)
+
+        async def scenario() -> tuple[int, int, str]:
+            async with serving(app, healthy=False) as url:
+                async with aiohttp.ClientSession() as session:
+                    async with session.post(f"{url}/webhooks/rest/webhook",
+                                            json={"sender": "mo", "message": "/greet"}) as r:
+                        before = r.status
+                    async with session.get(f"{url}/health") as r:
+                        health = r.status
+                offered["model"] = other_model.read_bytes()
+                await until(lambda: app.ctx.agent is not None, "the pulled model loaded")
+                return before, health, await greet(url)
+
+        before, health, after = asyncio.run(scenario())
+    assert (before, health) == (409, 503)
+    assert after == OTHER_GREETING
+    assert len(list((tiny_project / "models").glob("pulled-*.tar"))) == 1
 
 
 def test_only_the_newest_pulled_files_are_kept(tmp_path: Path) -> None:
