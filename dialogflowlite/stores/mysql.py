@@ -320,8 +320,12 @@ class MySQLTrackerStore(TrackerStore):
         self.settings = connect_settings(url, port, db, username, password, query)
         self.pool_size = max(1, int(pool_size))
         self.connect_timeout = float(connect_timeout)
+        #: open connections nobody uses, with when they were handed back (taken with
+        #: get_nowait: callers wait on _pool_slots)
         self._idle: asyncio.LifoQueue | None = None
-        self._opened = 0
+        #: one for each connection that may be open and in use: a caller waits here
+        #: until one is handed back or let go, and then takes an idle one or opens one
+        self._pool_slots: asyncio.Semaphore | None = None
         self._schema_ready = False
         #: a Rasa table whose ``data`` column cannot hold every character gets ASCII JSON
         self._ascii_json = False
@@ -359,24 +363,19 @@ class MySQLTrackerStore(TrackerStore):
         return connection
 
     async def _checkout(self, loop: asyncio.AbstractEventLoop) -> tuple[Any, bool]:
-        """A connection, and whether it was used before (taken from the pool)."""
+        """A connection, and whether it was used before (taken from the pool); the caller
+        holds a slot."""
         assert self._idle is not None
-        while True:
-            if self._idle.empty() and self._opened < self.pool_size:
-                self._opened += 1
-                try:
-                    return await self._connect(), False
-                except BaseException:
-                    self._opened -= 1
-                    raise
-            connection, since = await self._idle.get()
+        while not self._idle.empty():
+            connection, since = self._idle.get_nowait()
             if loop.time() - since <= PING_AFTER_IDLE:
                 return connection, True
             try:
                 await connection.ping(reconnect=False)
                 return connection, True
-            except Exception:  # the server let it go; open another
+            except Exception:  # the server let it go; try the next, or open another
                 self._discard(connection)
+        return await self._connect(), False
 
     def _drop_idle(self) -> None:
         """Close the pool's idle connections; new ones are opened as they are needed."""
@@ -385,7 +384,6 @@ class MySQLTrackerStore(TrackerStore):
             self._discard(connection)
 
     def _discard(self, connection: Any) -> None:
-        self._opened -= 1
         with contextlib.suppress(ValueError):
             self._all.remove(connection)
         with contextlib.suppress(Exception):
@@ -396,9 +394,19 @@ class MySQLTrackerStore(TrackerStore):
         import pymysql
 
         loop = asyncio.get_running_loop()
-        if self._idle is None or self._loop is not loop:
-            self._idle, self._loop, self._opened, self._all = asyncio.LifoQueue(), loop, 0, []
-        connection, reused = await self._checkout(loop)
+        if self._idle is None or self._pool_slots is None or self._loop is not loop:
+            self._idle, self._loop, self._all = asyncio.LifoQueue(), loop, []
+            self._pool_slots = asyncio.Semaphore(self.pool_size)
+        idle, slots = self._idle, self._pool_slots
+        # a slot, not a connection, is waited for: one let go (lost, cancelled, or
+        # never opened) frees its slot too, where a waiter for a connection that
+        # would never come back waited until the next caller brought one
+        await slots.acquire()
+        try:
+            connection, reused = await self._checkout(loop)
+        except BaseException:
+            slots.release()
+            raise
         reusable = False
         try:
             yield connection
@@ -419,9 +427,10 @@ class MySQLTrackerStore(TrackerStore):
         finally:
             # (a cancelled query leaves the protocol mid-way: such a connection is closed)
             if reusable and not connection.closed:
-                self._idle.put_nowait((connection, loop.time()))
+                idle.put_nowait((connection, loop.time()))
             else:
                 self._discard(connection)
+            slots.release()
 
     async def _rows(self, statement: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """The rows of a read (tried once more on a fresh connection when the server had
@@ -592,8 +601,7 @@ class MySQLTrackerStore(TrackerStore):
                     await asyncio.wait_for(connection.ensure_closed(), self.connect_timeout)
                 else:
                     connection.close()
-        self._idle = None
-        self._opened = 0
+        self._idle = self._pool_slots = None
 
 
 async def _rolled_back(connection: Any) -> bool:

@@ -124,8 +124,11 @@ class PostgresTrackerStore(TrackerStore):
         self.login_db = login_db
         self.pool_size = max(1, int(pool_size))
         self.connect_timeout = float(connect_timeout)
+        #: open connections nobody uses (taken with get_nowait: callers wait on _pool_slots)
         self._idle: asyncio.LifoQueue | None = None
-        self._opened = 0
+        #: one for each connection that may be open and in use: a caller waits here
+        #: until one is handed back or let go, and then takes an idle one or opens one
+        self._pool_slots: asyncio.Semaphore | None = None
         self._schema_ready = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all: list[Any] = []
@@ -210,18 +213,20 @@ class PostgresTrackerStore(TrackerStore):
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         loop = asyncio.get_running_loop()
-        if self._idle is None or self._loop is not loop:
-            self._idle, self._loop, self._opened, self._all = asyncio.LifoQueue(), loop, 0, []
-        reused = not self._idle.empty() or self._opened >= self.pool_size
-        if not reused:
-            self._opened += 1
-            try:
-                connection = await self._connect()
-            except BaseException:
-                self._opened -= 1
-                raise
-        else:
-            connection = await self._idle.get()
+        if self._idle is None or self._pool_slots is None or self._loop is not loop:
+            self._idle, self._loop, self._all = asyncio.LifoQueue(), loop, []
+            self._pool_slots = asyncio.Semaphore(self.pool_size)
+        idle, slots = self._idle, self._pool_slots
+        # a slot, not a connection, is waited for: one let go (broken, cancelled, or
+        # never opened) frees its slot too, where a waiter for a connection that
+        # would never come back waited until the next caller brought one
+        await slots.acquire()
+        try:
+            reused = not idle.empty()
+            connection = idle.get_nowait() if reused else await self._connect()
+        except BaseException:
+            slots.release()
+            raise
         broken = False
         try:
             yield connection
@@ -249,17 +254,18 @@ class PostgresTrackerStore(TrackerStore):
             raise
         finally:
             if broken or connection.closed:
-                self._opened -= 1
                 with contextlib.suppress(ValueError):
                     self._all.remove(connection)
             else:
-                self._idle.put_nowait(connection)
+                idle.put_nowait(connection)
+            slots.release()
 
     async def _drop_idle(self) -> None:
         """Close the pool's idle connections; new ones are opened as they are needed."""
+        dropped = []
         while self._idle is not None and not self._idle.empty():
-            connection = self._idle.get_nowait()
-            self._opened -= 1
+            dropped.append(self._idle.get_nowait())
+        for connection in dropped:
             with contextlib.suppress(ValueError):
                 self._all.remove(connection)
             with contextlib.suppress(Exception):
@@ -370,8 +376,7 @@ class PostgresTrackerStore(TrackerStore):
         for connection in connections:
             with contextlib.suppress(Exception):
                 await connection.close()
-        self._idle = None
-        self._opened = 0
+        self._idle = self._pool_slots = None
 
 
 def _first_line(error: Exception) -> str:
