@@ -59,13 +59,21 @@ YAML_SUFFIXES = (".yml", ".yaml")
 DOMAIN_CONTENT = ("intents", "entities", "slots", "responses", "actions", "forms")
 #: how the name of a test-stories file starts (Rasa's ``TEST_STORIES_FILE_PREFIX``)
 TEST_STORIES_PREFIX = "test_"
+#: a story's user turn: an intent name (one word, as `* greet`, `* faq/ask_name`), its
+#: entities, `OR` other intents or the user's text (`* greet: hello`), and nothing else
+_USER_TURN = r"\*\s*[\w./-]+(@[\d.]+)?(\{[^\n]*\})?(\s+OR\s+[^\n]*|\s*:[^\n]*)?[ \t\r]*\n"
+#: a story's action step: one action name, or an event with its JSON (`- slot{...}`)
+_ACTION_STEP = r"\s*-\s*[\w./-]+\s*(\{[^\n]*\})?[ \t\r]*$"
 #: lines that mark Markdown training data (Rasa 1.x, deprecated in 2.x): an NLU section,
-#: a story's title followed by its first user turn, a rule's title, or a step only
-#: stories have (an action named utter_ or action_, slot, form and active_loop events)
+#: a story's title followed (after comments and checkpoints) by a user turn and an
+#: action step, a rule's title, or a step only stories have (an action named utter_ or
+#: action_, slot, form and active_loop events). A heading above a bulleted list (`##
+#: Features` then `* Fast and small`) is no story.
 _MARKDOWN_DATA = re.compile(
     r"^\s*(##\s*(intent|synonym|regex|lookup)\s*:"
-    r"|##[^\n]*\n(\s*(<!--[^\n]*)?\n)*\s*\*\s*\S"
-    r"|>>\s*\S"
+    r"|##[^\n]*\n(\s*(<!--[^\n]*|>[^\n]*)?\n)*\s*" + _USER_TURN
+    + r"(\s*(<!--[^\n]*)?\n)*" + _ACTION_STEP
+    + r"|>>\s*\S"
     r"|-\s*(utter|action)_\w+\s*$"
     r"|-\s*(slot|form|active_loop)\s*\{)", re.M
 )

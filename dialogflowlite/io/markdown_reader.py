@@ -658,14 +658,20 @@ _NLG_BLOCK = re.compile(r"^\s*\*\s*[^:\s/]+/[^\n]*\n\s*-\s+\S", re.M)
 _STAR_ITEM = re.compile(r"^\s*\*\s*(\S[^\n]*)$", re.M)
 
 
+#: a story's step naming an action a retrieval intent's story has (`- respond_faq`)
+_ACTION_ITEM = re.compile(r"^\s*-\s*(utter|respond|action)_[^\s{]+\s*$", re.M)
+
+
 def is_markdown_responses(text: str) -> bool:
     """Whether Markdown ``text`` holds Rasa 1's responses of retrieval intents
     (``data/responses.md``: ``* faq/ask_name`` items, each followed by its texts)
-    rather than stories: every ``*`` item names a retrieval intent, and one is
-    followed by a text."""
-    items = _STAR_ITEM.findall(_COMMENT.sub("", text))
-    return bool(items) and all("/" in item.split(":")[0] for item in items) \
-        and _NLG_BLOCK.search(text) is not None
+    rather than stories: every ``*`` item names a retrieval intent, and nothing
+    else (a story's turn may hold the user's text: ``* faq/ask_name: hi``), one is
+    followed by a text, and no ``-`` item names an action (``- respond_faq``)."""
+    bare = _COMMENT.sub("", text)
+    items = _STAR_ITEM.findall(bare)
+    return bool(items) and all("/" in item and ":" not in item for item in items) \
+        and _NLG_BLOCK.search(text) is not None and _ACTION_ITEM.search(bare) is None
 
 
 def read_markdown_responses(file: str | Path, log: ProblemLog) -> CommentedMap:

@@ -87,6 +87,47 @@ def test_the_formats_are_told_apart(tmp_path: Path) -> None:
         assert old_training_data_format(file) == kind, text
 
 
+#: Markdown that is no training data: a heading above a bulleted list
+NOTES_MD = """\
+# Training data
+
+## Layout
+
+* nlu.yml holds the examples
+* stories come later, with their own
+  - checks
+"""
+
+
+def test_notes_with_headings_and_bullets_are_no_stories(tmp_path: Path) -> None:
+    # each was read as Markdown stories (a `## title` above a `*` item was enough)
+    for text in [NOTES_MD, "## Features\n* Fast\n* Small\n", "### Setup\n* install python\n",
+                 "## [1.2.0] - 2020-01-01\n* fixed a crash/hang in the parser\n  - thanks\n"]:
+        file = tmp_path / "notes.md"
+        file.write_text(text, encoding="utf-8")
+        assert old_training_data_format(file) is None, text
+
+
+def test_stories_of_retrieval_intents_and_checkpoints_are_stories(tmp_path: Path) -> None:
+    for text in [
+            # every user turn a retrieval intent, answered by its respond_ action: these
+            # were taken for responses.md
+            "## faq\n* faq/ask_name\n  - respond_faq\n",
+            "## chitchat\n* chitchat/ask_name: what is your name\n  - respond_chitchat\n",
+            # a story that starts at a checkpoint and names no utter_ or action_ step
+            "## part two\n> check_greeted\n* ask\n  - respond_faq\n"]:
+        file = tmp_path / "stories.md"
+        file.write_text(text, encoding="utf-8")
+        assert old_training_data_format(file) == MARKDOWN_STORIES, text
+
+
+def test_a_readme_in_data_is_not_read_as_stories(project: Path) -> None:
+    (project / "data" / "README.md").write_text(NOTES_MD, encoding="utf-8")
+    loaded = load_project(project)
+    assert [s.name for s in loaded.stories] == ["chitchat path", "custom"]
+    assert not any("README" in str(p) for p in loaded.problems)
+
+
 def test_stories_of_custom_actions_and_the_responses_are_read(project: Path) -> None:
     loaded = load_project(project)
     assert [s.name for s in loaded.stories] == ["chitchat path", "custom"]
