@@ -97,8 +97,10 @@ def check_channels_and_stores(config: ServerConfig) -> None:
 
 
 def _check_options(config: ServerConfig) -> None:
-    """The cheap checks of TLS files, timeouts and ``--connector``, before the model loads."""
+    """The cheap checks of TLS files, timeouts, ``--cors`` and ``--connector``, before
+    the model loads."""
     from dialogflowlite.server.channels.loader import connector_name
+    from dialogflowlite.server.cors import AllowedOrigins
     from dialogflowlite.server.tls import ssl_context_of
 
     for name in ("response_timeout", "request_timeout"):
@@ -108,6 +110,8 @@ def _check_options(config: ServerConfig) -> None:
     # built once here so a bad file or password is one clear error; each serving
     # process builds its own context again when it starts (server/tls.py)
     ssl_context_of(config)
+    # (each worker's app reads them again: with several, after "serving" was said)
+    AllowedOrigins.of(config.cors_origins)
     if config.connector:
         connector_name(config.connector)
 

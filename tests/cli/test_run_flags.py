@@ -701,3 +701,14 @@ def test_the_worker_manager_closes_the_listening_socket_when_told_to_stop() -> N
     # ended, then were reset, where one worker refuses them at once
     assert listener.fileno() == -1
     assert stopped == [15]
+
+
+def test_a_cors_pattern_that_is_no_regular_expression_stops_the_server_first(
+        tmp_path: Path) -> None:
+    from dialogflowlite.server import serve
+    from dialogflowlite.server.app import ServerConfig
+
+    # with several workers each one's app found it, after the server said it was serving
+    # (and here, without a model, the missing model was said instead)
+    with pytest.raises(ConfigError, match=r"--cors 'https://\(' is no valid pattern"):
+        serve.check_config(ServerConfig(project=str(tmp_path), cors_origins=("https://(",)), 2)
