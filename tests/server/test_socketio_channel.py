@@ -361,10 +361,11 @@ def test_events_before_an_accepted_connect_are_ignored() -> None:
 
 
 def test_replies_take_rasas_socketio_shapes() -> None:
-    # a text with buttons: a message per paragraph, the buttons on the last one
+    # a text with buttons: a message per paragraph, the buttons on the last one; as in
+    # Rasa, the paragraphs before it have quick replies too, none of them
     assert socketio_messages({"text": "Welcome!\n\nPick one", "buttons": [
         {"title": "Red", "payload": "/red"}, {"title": "Help"}, "not a button"]}) == [
-        {"text": "Welcome!"},
+        {"text": "Welcome!", "quick_replies": []},
         {"text": "Pick one", "quick_replies": [
             {"content_type": "text", "title": "Red", "payload": "/red"},
             {"content_type": "text", "title": "Help", "payload": "Help"}]}]

@@ -20,7 +20,8 @@ Events, as Rasa's channel has them:
   ``session_confirm`` with the session id (a new one when none was given);
 * client ``user_uttered`` ``{"message": "hi", "session_id": "..."}`` ->
   server ``bot_uttered`` once per reply part: ``{"text": ...}`` (a text with
-  buttons or quick replies one per paragraph, ``quick_replies`` on the last),
+  buttons or quick replies one per paragraph, each with ``quick_replies``, the
+  buttons on the last and ``[]`` on the others),
   ``{"attachment": {"type": "image", "payload": {"src": ...}}}`` for an image,
   ``{"attachment": ...}``, for each card of ``elements`` ``{"attachment":
   {"type": "template", "payload": {"template_type": "generic", "elements":
@@ -127,9 +128,10 @@ def socketio_messages(reply: dict[str, Any]) -> list[dict[str, Any]]:
     buttons = [b for b in reply.get("buttons") or reply.get("quick_replies") or []
                if isinstance(b, dict)]
     if buttons:
-        # as Rasa: each paragraph a message of its own, the buttons on the last one
+        # as Rasa: each paragraph a message of its own, the buttons on the last one; the
+        # others carry an empty `quick_replies`, so a widget reads them as Rasa's
         parts = [part for part in str(text or "").strip().split("\n\n") if part] or [""]
-        messages += [{"text": part} for part in parts]
+        messages += [{"text": part, "quick_replies": []} for part in parts]
         messages[-1]["quick_replies"] = [quick_reply(button) for button in buttons]
     elif text:
         messages.append({"text": text})
