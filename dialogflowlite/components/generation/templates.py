@@ -5,7 +5,7 @@ A response has variations. Which ones apply depends on the output channel
 with Rasa's order of preference: conditional variations for this channel,
 then plain ones for this channel, then conditional ones for any channel, then
 plain ones for any channel. Among those that apply, one is chosen at random
-(a seeded generator) or in turn (``sequential``, counted per conversation).
+(a seeded generator) or in turn (``sequential``, counted per conversation session).
 
 ``{slot}`` in any string of the variation (text, buttons, image, custom
 payloads, ...) is replaced by the slot's value. A slot that is unknown or not
@@ -38,7 +38,7 @@ from dialogflowlite.shared.domain import (
     ResponseDef,
     variation_conditions,
 )
-from dialogflowlite.shared.events import BotUttered
+from dialogflowlite.shared.events import BotUttered, Restarted, SessionStarted
 from dialogflowlite.shared.recent import RecentItems
 
 if TYPE_CHECKING:
@@ -242,6 +242,17 @@ def interpolate_jinja(value: Any, values: dict[str, Any], *, response: str = "")
     return value
 
 
+def _session_start(tracker: DialogueStateTracker | None) -> int:
+    """Where ``tracker``'s current session begins: the index of its latest ``restart`` or
+    ``session_started`` event (-1 for none)."""
+    if tracker is None:
+        return -1
+    for index in range(len(tracker.events) - 1, -1, -1):
+        if isinstance(tracker.events[index], (Restarted, SessionStarted)):
+            return index
+    return -1
+
+
 def placeholders(text: str) -> list[str]:
     """The slot names ``text`` refers to, in order, without repeats."""
     found: list[str] = []
@@ -255,9 +266,10 @@ class TemplateRenderer:
     """Turns a response name into bot messages for one conversation.
 
     ``selection`` is ``random`` (seeded by ``seed``, so runs repeat) or
-    ``sequential`` (variations in turn, per conversation and response; the
-    count comes from the conversation's earlier ``bot`` events, so it
-    survives a restart when the processor stores message metadata on them).
+    ``sequential`` (variations in turn, per conversation session and response;
+    the count comes from the session's earlier ``bot`` events, so it survives
+    a server restart when the processor stores message metadata on them, and
+    starts over after a ``restart`` or a new session).
     """
 
     def __init__(self, domain: Domain, *, selection: str = "random",
@@ -269,7 +281,7 @@ class TemplateRenderer:
         self.domain = domain
         self.selection = selection
         self.random = random.Random(seed)
-        self._counters: RecentItems[tuple[str, str], int] = RecentItems(_COUNTER_CAPACITY)
+        self._counters: RecentItems[tuple[str, str, int], int] = RecentItems(_COUNTER_CAPACITY)
 
     # ------------------------------------------------------------ questions
 
@@ -366,7 +378,9 @@ class TemplateRenderer:
 
     def _sequential_index(self, name: str, tracker: DialogueStateTracker | None) -> int:
         sender = tracker.sender_id if tracker is not None else ""
-        key = (sender, name)
+        # counted per session: a restart or a new session starts the turns over, as the
+        # count of the session's own bot events does in a process started since
+        key = (sender, name, _session_start(tracker))
         # The in-process count covers processors that do not keep message metadata on
         # bot events; the tracker's count covers restarts. The larger one is right.
         index = max(self._counters.get(key, 0), self._sent_before(name, tracker))

@@ -15,7 +15,7 @@ from dialogflowlite.components.generation.templates import TemplateRenderer, int
 from dialogflowlite.errors import ConfigError
 from dialogflowlite.io.loader import load_project
 from dialogflowlite.shared.domain import Domain
-from dialogflowlite.shared.events import BotUttered, SlotSet
+from dialogflowlite.shared.events import BotUttered, Restarted, SessionStarted, SlotSet
 from dialogflowlite.shared.tracker import DialogueStateTracker
 
 DOMAIN = custom_slot_domain({"name": "text", "vip": "bool", "city": "text"}, """\
@@ -101,6 +101,19 @@ def test_sequential_selection_continues_from_stored_bot_events(domain) -> None:
         tracker.update(BotUttered(text=text, metadata={"utter_action": "utter_many"}))
     fresh = TemplateRenderer(domain, selection="sequential")  # e.g. after a restart
     assert fresh.render("utter_many", tracker)[0]["text"] == "three"
+
+
+@pytest.mark.parametrize("reset", [Restarted(), SessionStarted()], ids=["restart", "session"])
+def test_sequential_selection_starts_over_after_a_restart_or_new_session(domain, reset) -> None:
+    renderer = TemplateRenderer(domain, selection="sequential")
+    tracker = tracker_with(domain)
+    for message in (renderer.render("utter_many", tracker)[0] for _ in range(2)):
+        tracker.update(BotUttered(text=message["text"], metadata=message["metadata"]))
+    tracker.update(reset)
+    # a fresh process counts the bot events since then; the running one must agree
+    fresh = TemplateRenderer(domain, selection="sequential")
+    assert fresh.render("utter_many", tracker)[0]["text"] == "one"
+    assert texts(renderer, "utter_many", tracker, 2) == ["one", "two"]
 
 
 def test_unknown_selection_mode_is_a_config_error(domain) -> None:
