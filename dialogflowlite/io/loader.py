@@ -47,7 +47,7 @@ from dialogflowlite.io.markdown_reader import (
     read_markdown_stories,
 )
 from dialogflowlite.io.nlu_reader import NluReader
-from dialogflowlite.io.problems import NO_DOMAIN, UNKNOWN_KEY, ProblemLog
+from dialogflowlite.io.problems import NO_DOMAIN, ProblemLog, is_misspelt_key
 from dialogflowlite.io.story_reader import StoryReader
 from dialogflowlite.io.yaml import position, read_yaml_file, to_plain
 from dialogflowlite.shared.domain import Domain
@@ -151,11 +151,13 @@ class Project:
         tests = {f.resolve() for f in self.test_files}
         under_tests = self.errors_under("tests")
         errors = [p for p in self.errors if p in under_tests or self.file_of(p) in tests]
-        # an unknown key of a test file (`storys:`) is an error here, not the warning
-        # it is elsewhere: what is under it would be left out of the test unseen
+        # a misspelt key of a test file (`storys:`) is an error here, not the warning
+        # it is elsewhere: what is under it would be left out of the test unseen. A key
+        # close to no known one (`services:` of another tool's file kept there) stays a
+        # warning, as Rasa reads only the files that hold test data.
         folder = (self.root / "tests").resolve()
         errors += [replace(p, severity="error") for p in self.problems
-                   if p.code == UNKNOWN_KEY and not p.is_error
+                   if is_misspelt_key(p) and not p.is_error
                    and (self.file_of(p) in tests or folder in self.file_of(p).parents)]
         if errors:
             raise ProjectValidationError(

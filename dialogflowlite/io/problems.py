@@ -27,6 +27,8 @@ _READABLE = {
 
 #: the code of every "unknown key" problem (see docs/validation.md)
 UNKNOWN_KEY = "DFL110"
+#: how the hint of an unknown key that is close to no known key starts
+KNOWN_KEYS_HINT = "known keys: "
 #: the code of a domain that is missing or declares nothing
 NO_DOMAIN = "DFL105"
 
@@ -94,7 +96,7 @@ class ProblemLog:
         for key in node:
             if key in known:
                 continue
-            hint = did_you_mean(str(key), known) or f"known keys: {', '.join(known)}"
+            hint = did_you_mean(str(key), known) or KNOWN_KEYS_HINT + ", ".join(known)
             report = self.error if severity == "error" else self.warning
             report(position(file, node, key), f"unknown key '{key}' in {where}", hint, UNKNOWN_KEY)
 
@@ -116,3 +118,10 @@ class ProblemLog:
             code,
         )
         return False
+
+
+def is_misspelt_key(problem: Problem) -> bool:
+    """Whether ``problem`` is an unknown key close to a known one (a misspelling, which
+    its hint names), not a key of some other kind of file."""
+    return (problem.code == UNKNOWN_KEY and problem.hint is not None
+            and not problem.hint.startswith(KNOWN_KEYS_HINT))

@@ -470,6 +470,16 @@ def test_a_misspelt_stories_key_in_a_test_file_stops_the_test(bot: Path, capsys)
     assert "test_more.yml:2:1: error: unknown key 'storys' in a data file" in err
 
 
+def test_another_tools_yaml_under_tests_is_a_warning_not_an_error(bot: Path, capsys) -> None:
+    # as Rasa, which reads only the files holding test data: a key close to no known
+    # one is no misspelling, and the test still runs
+    (bot / "tests" / "ci.yml").write_text(
+        "jobs:\n  check:\n    image: x\n", encoding="utf-8")
+    assert main(["test", "core", "--project", str(bot)]) == 0
+    err = capsys.readouterr().err
+    assert "error" not in err
+
+
 def test_stories_given_without_any_are_named_not_tests(bot: Path, capsys) -> None:
     assert main(["test", "core", "--project", str(bot), "-s", "domain.yml"]) == 1
     err = capsys.readouterr().err
