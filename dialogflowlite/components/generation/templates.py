@@ -226,12 +226,12 @@ def interpolate_jinja(value: Any, values: dict[str, Any], *, response: str = "")
     Rasa does for a variation with ``metadata: {template: jinja}``: ``{{ slot }}``,
     filters and ``{% if %}``; an unset slot reads ``None``."""
     if isinstance(value, str):
-        from jinja2 import TemplateError
-
         try:
             return _jinja_template(value).render(values)
-        except TemplateError as e:
-            # as Rasa: the string is sent as written, and the reason logged
+        except Exception as e:
+            # as Rasa: the string is sent as written, and the reason logged; also for a
+            # filter given the wrong type (`join` of an unset slot: a TypeError, with
+            # which Rasa's action fails and its events are lost)
             logger.warning("response '%s': jinja could not fill %r (%s); it is sent as "
                            "written", response or "?", value, e)
             return value

@@ -217,6 +217,16 @@ def test_a_jinja_response_reads_an_unset_slot_as_none_as_rasa(domain) -> None:
     assert rendered(domain, "utter_jinja", tags=[])["text"] == "Hello None: "
 
 
+def test_a_jinja_filter_given_the_wrong_type_sends_the_text_as_written(domain, caplog) -> None:
+    # `join` of an unset slot (None) raises TypeError inside jinja
+    with caplog.at_level("WARNING"):
+        message = rendered(domain, "utter_jinja", name="Ann", city="Oslo")
+    assert message["text"] == ("Hello {{ name }}{% if vip %}, our guest of honour{% endif %}: "
+                               "{{ tags|join(' + ') }}")
+    assert message["buttons"] == [{"title": "OSLO", "payload": "/go"}]
+    assert "response 'utter_jinja': jinja could not fill" in caplog.text
+
+
 def test_without_the_jinja_engine_doubled_braces_are_literal(domain) -> None:
     assert rendered(domain, "utter_format_doubled", name="Ann")["text"] == "Hello { name }"
 
