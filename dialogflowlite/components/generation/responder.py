@@ -194,18 +194,20 @@ class Responder:
             if generated is not None:
                 logger.info("generated text for %s rejected (%s); sending %s", action_name,
                             generated.reason, self._instead_of_generated(action_name))
-        if self.templates.has_response(action_name):
-            return self.templates.render(action_name, tracker, channel, arguments)
+        # as Rasa: utter_<retrieval intent> is the selector's answer, even when the
+        # domain has a response of that name too
         if self.is_retrieval_action(action_name):
             return self._retrieval(action_name, tracker, channel)
+        if self.templates.has_response(action_name):
+            return self.templates.render(action_name, tracker, channel, arguments)
         return self._fallback(tracker, channel)
 
     def _instead_of_generated(self, action_name: str) -> str:
         """What :meth:`respond` sends for ``action_name`` when its generated text is rejected."""
-        if self.templates.has_response(action_name):
-            return "the template"
         if self.is_retrieval_action(action_name):
             return "the selected retrieval response"
+        if self.templates.has_response(action_name):
+            return "the template"
         return f"the fallback {FALLBACK_RESPONSE}"
 
     def render(self, response_name: str, tracker: DialogueStateTracker | None,

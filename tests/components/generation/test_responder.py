@@ -75,6 +75,17 @@ def test_retrieval_action_uses_the_selected_response(domain) -> None:
     assert message["metadata"]["utter_action"] == "utter_faq/ask_hours"
 
 
+def test_retrieval_action_answers_the_selection_even_beside_a_response_of_its_name(
+        write_project) -> None:
+    # as Rasa, which takes utter_faq for the retrieval action before any response
+    domain = load_project(write_project(domain=DOMAIN.replace(
+        "  utter_greet:", "  utter_faq:\n  - text: \"Ask me anything\"\n  utter_greet:"))).domain
+    tracker = tracker_after(domain, {"intent": {"name": "faq", "confidence": 1.0},
+                                     "response_selector": selector("faq", "faq/ask_price")})
+    [message] = respond(Responder(domain), "utter_faq", tracker)
+    assert message["text"] == "It costs 5 euros."
+
+
 def test_retrieval_falls_back_to_the_default_selector(domain) -> None:
     responder = Responder(domain)
     tracker = tracker_after(domain, {"response_selector": selector("default", "faq/ask_price")})
