@@ -1090,19 +1090,27 @@ def _asks_for(domain: Domain, form: str, slot: str) -> bool:
 
 
 def check_form_questions(project: Project) -> list[Problem]:
-    """A form asks for each required slot with ``utter_ask_<slot>`` or ``action_ask_<slot>``."""
+    """A form asks for each required slot with ``utter_ask_<slot>`` or ``action_ask_<slot>``.
+
+    A warning, not an error: Rasa trains such a form, which then asks nothing for the
+    slot and listens. That suits a slot that is always filled before the form would
+    ask (as the form starts, by a ``from_trigger_intent`` mapping) or a validation
+    action that asks itself.
+    """
     domain = project.domain
     problems = []
     for form in domain.forms.values():
         for slot in form.required_slots:
             if slot in domain.slots and not _asks_for(domain, form.name, slot):
                 problems.append(
-                    _error(
+                    _warning(
                         _where(form.position, fallback=_domain_file(project)),
-                        f"form '{form.name}' has no way to ask for slot '{slot}'",
+                        f"form '{form.name}' has no way to ask for slot '{slot}': when the "
+                        "form needs it, it asks nothing and listens",
                         f"add a response 'utter_ask_{slot}' "
                         f"(or 'utter_ask_{form.name}_{slot}'), or "
-                        f"a custom action 'action_ask_{slot}'",
+                        f"a custom action 'action_ask_{slot}'; ignore this if the slot is "
+                        "always filled before the form asks, or its validation action asks",
                         FORM_SLOT_NOT_ASKED,
                     )
                 )
