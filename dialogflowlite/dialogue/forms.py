@@ -35,7 +35,7 @@ from dialogflowlite.dialogue.actions import (
     temporary_tracker,
     user_defined,
 )
-from dialogflowlite.dialogue.slot_filling import extract_slots
+from dialogflowlite.dialogue.slot_filling import run_action_extract_slots
 from dialogflowlite.errors import ActionExecutionError
 from dialogflowlite.shared.domain import ACTION_LISTEN, ACTION_SESSION_START, REQUESTED_SLOT
 from dialogflowlite.shared.events import (
@@ -181,7 +181,8 @@ class FormAction(LoopAction):
         for the form (``conditions`` on it, ``from_trigger_intent``). As in Rasa, every
         ``slot`` event of that run is kept, a value the message had already set too;
         its other events (a custom mapping's messages) are dropped."""
-        return [e for e in await extract_slots(tracker, context) if isinstance(e, SlotSet)]
+        return [e for e in await run_action_extract_slots(tracker, context)
+                if isinstance(e, SlotSet)]
 
     async def do(self, tracker: DialogueStateTracker, context: ActionContext,
                  events_so_far: list[Event]) -> list[Event]:

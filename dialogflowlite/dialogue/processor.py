@@ -49,7 +49,7 @@ from dialogflowlite.dialogue.messages import (
 from dialogflowlite.dialogue.parsing import IntentSyntaxParser, MessageParser
 from dialogflowlite.dialogue.reminders import ReminderScheduler, UnaskedSender, name_unnamed
 from dialogflowlite.dialogue.sessions import needs_new_session
-from dialogflowlite.dialogue.slot_filling import extract_slots
+from dialogflowlite.dialogue.slot_filling import run_action_extract_slots
 from dialogflowlite.errors import ActionNotFoundError, DialogflowLiteError
 from dialogflowlite.shared.domain import (
     ACTION_BACK,
@@ -648,7 +648,7 @@ class MessageProcessor:
 
     async def _extract_slots(self, tracker: DialogueStateTracker,
                              context: ActionContext) -> None:
-        tracker.update_with_events(await extract_slots(tracker, context))
+        tracker.update_with_events(await run_action_extract_slots(tracker, context))
 
     @staticmethod
     def _user_event(message: IncomingMessage, parse_data: dict[str, Any]) -> UserUttered:

@@ -13,6 +13,10 @@ that applies gives the slot its value:
 * ``custom``: filled by the mapping's ``action`` (run at most once per message,
   and only when no mapping before it filled the slot) or by a validation action.
 
+A project's own action named ``action_extract_slots`` (declared under ``actions:``
+or registered in-process) runs instead of all this, as Rasa runs a user action
+in place of the default one of that name (:func:`run_action_extract_slots`).
+
 A mapping (a ``custom`` one too) applies only when the intent passes its
 ``intent`` / ``not_intent`` filters (an active form's ``ignored_intents`` count
 as ``not_intent``), when one of its ``conditions`` on ``active_loop`` /
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ActionExecutionError
 from dialogflowlite.shared.domain import (
+    ACTION_EXTRACT_SLOTS,
     CUSTOM,
     FRAMEWORK_SLOTS,
     FROM_ENTITY,
@@ -247,3 +252,20 @@ async def extract_slots(tracker: DialogueStateTracker, context: ActionContext) -
     checked = {e.name for e in validated if isinstance(e, SlotSet)}
     # A candidate the validation action did not answer for counts as valid.
     return validated + [e for e in events if not (isinstance(e, SlotSet) and e.name in checked)]
+
+
+async def run_action_extract_slots(tracker: DialogueStateTracker,
+                                   context: ActionContext) -> list[Event]:
+    """The events of ``action_extract_slots`` for the latest user message: those of the
+    project's own action of that name when it has one (all of them, as Rasa applies
+    them), else those of the slot mappings (:func:`extract_slots`)."""
+    from dialogflowlite.dialogue.actions import ActionRejected, CustomAction, user_defined
+
+    if not user_defined(ACTION_EXTRACT_SLOTS, context):
+        return await extract_slots(tracker, context)
+    try:
+        return await CustomAction(ACTION_EXTRACT_SLOTS).run(tracker, context)
+    except (ActionExecutionError, ActionRejected) as e:
+        logger.warning("slot filling: the project's own %s failed, so no slot is filled "
+                       "from this message: %s", ACTION_EXTRACT_SLOTS, e)
+        return []

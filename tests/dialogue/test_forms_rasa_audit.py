@@ -428,3 +428,26 @@ def test_activation_puts_the_validation_events_before_the_other_extracted_slots(
     result = send(processor, "book", entity("city", "oslo", role="from"))
     assert slot_events(_form_events(result)) == [
         ("origin", "Oslo"), ("channel", "web"), (REQUESTED_SLOT, "destination")]
+
+
+def _own_extraction(dispatcher, tracker, domain) -> list[dict[str, Any]]:
+    """A project's own action_extract_slots: tags the message with its text."""
+    dispatcher.utter_message(text="extracting")
+    return [{"event": "slot", "name": "tag", "value": tracker.latest_message.get("text")}]
+
+
+def test_a_project_s_own_action_extract_slots_runs_instead_of_the_mappings(
+        bot, register_plugin) -> None:
+    # Rasa's processor and form activation take action_extract_slots through
+    # action_for_name_or_text, where a project's own action overrides the default one:
+    # its events (messages too) are applied, and the slot mappings are not
+    register_plugin(actions_plugin({"action_score": _score,
+                                    "action_extract_slots": _own_extraction}),
+                    "own-extraction")
+    domain = CUSTOM_DOMAIN.replace("actions: [action_score]",
+                                   "actions: [action_score, action_extract_slots]")
+    processor = bot(domain, simple_rules(after_intent={}))
+    result = send(processor, "inform", text="hello")
+    assert extracted(result) == [("tag", "hello")]
+    assert texts(result) == ["extracting"]
+    assert result.tracker.slots["score"] is None
