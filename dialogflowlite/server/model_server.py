@@ -88,6 +88,18 @@ PULL_RECORD = ".pulled.json"
 PULL_LOCK = ".pull.lock"
 
 
+def _connect_timeout_error() -> type[BaseException]:
+    """aiohttp's error for a connection not made in time (3.10 and later; before, a
+    connection timeout was a plain TimeoutError, said as a slow download)."""
+    import aiohttp
+
+    return getattr(aiohttp, "ConnectionTimeoutError", _NeverRaised)
+
+
+class _NeverRaised(Exception):
+    """Stands in for an error class the installed library lacks."""
+
+
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -529,6 +541,7 @@ class ModelServer:
         that cannot be written to disk are logged as errors."""
         import aiohttp
 
+        connect_timeout = _connect_timeout_error()
         try:
             async with aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
@@ -548,6 +561,10 @@ class ModelServer:
         except _DiskError as e:
             return self._no_model(f"the download cannot be written to {self.folder}: "
                                   f"{e.__cause__}")
+        except connect_timeout:
+            # (a TimeoutError too): no connection, so no download was under way
+            return self._no_model(f"it did not accept a connection within {self.timeout:g} s "
+                                  "(the models endpoint's `timeout`)")
         except asyncio.TimeoutError:
             return self._no_model(f"the download did not finish within {self.timeout:g} s "
                                   "(the models endpoint's `timeout`)")

@@ -818,3 +818,18 @@ def test_a_slow_or_cut_download_is_said_as_such(tmp_path: Path) -> None:
     finally:
         cut.close()
     assert ModelServer("http://x", tmp_path).timeout == 300  # Rasa's
+
+
+def test_a_model_server_that_accepts_no_connection_in_time_is_said_so(
+        tmp_path: Path, monkeypatch) -> None:
+    # it was "the download did not finish within 300 s": no download had begun
+    import aiohttp
+
+    def no_connection(*args: Any, **kwargs: Any) -> Any:
+        raise aiohttp.ConnectionTimeoutError("Connection timeout to host http://x")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "get", no_connection)
+    server = ModelServer("http://models.example/bot.tar", tmp_path / "models", timeout=2)
+    assert asyncio.run(server.pull()) is None
+    assert server.no_model_reason == ("it did not accept a connection within 2 s (the "
+                                      "models endpoint's `timeout`)")
