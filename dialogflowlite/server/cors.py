@@ -12,6 +12,7 @@ Preflight ``OPTIONS`` requests are answered here, before routing.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,17 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 
 #: what makes a ``--cors`` origin a regular expression, as Rasa's CORS library reads it
 _REGEX_MARKS = frozenset("*\\]?$^[()")
+#: a ``*`` meant as a shell-style wildcard (``https://*.example.com``,
+#: ``http://localhost:*``): one right after a slash or a colon repeats nothing useful
+_GLOB_STAR = re.compile(r"(?<=[/:])\*")
+
+
+def _as_pattern(origin: str) -> str:
+    """The regular expression a shell-style ``origin`` means: its wildcards as ``.*``,
+    everything else literal."""
+    return ".*".join(re.escape(part) for part in _GLOB_STAR.split(origin))
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,12 @@ class AllowedOrigins:
                 raise ConfigError(f"--cors {origin!r} is no valid pattern: {e}",
                                   hint="give an origin (https://shop.example), or a regular "
                                        "expression such as https://.*\\.example\\.com") from e
+            if _GLOB_STAR.search(origin):
+                # `https://*.example.com` as a regular expression repeats the slash and
+                # allows no web site: the shell-style wildcard it was meant as is said
+                logger.warning("--cors '%s' is read as a regular expression, in which '*' "
+                               "repeats what comes before it, so it allows no origin it "
+                               "seems meant for; write '%s'", origin, _as_pattern(origin))
         exact = frozenset(o.rstrip("/").lower() for o in given
                           if o != "*" and not _REGEX_MARKS & set(o))
         return cls("*" in given, exact, tuple(patterns))

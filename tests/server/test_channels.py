@@ -201,6 +201,22 @@ def test_cors_origins_may_be_patterns_and_compare_without_case(make_app) -> None
         AllowedOrigins.of(["https://("])
 
 
+def test_a_shell_style_cors_wildcard_is_said_to_allow_nothing(caplog) -> None:
+    from dialogflowlite.server.cors import AllowedOrigins
+
+    # as a regular expression, `//*` repeats the slash: no subdomain's page was let in,
+    # without a word
+    with caplog.at_level("WARNING", logger="dialogflowlite.server.cors"):
+        origins = AllowedOrigins.of(["https://*.example.com", "http://localhost:*",
+                                     r"https://.*\.shop\.example"])
+    assert not origins.allows("https://app.example.com")
+    assert origins.allows("https://app.shop.example")
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2
+    assert warned[0].endswith(r"write 'https://.*\.example\.com'")
+    assert warned[1].endswith("write 'http://localhost:.*'")
+
+
 def test_a_preflight_allows_the_headers_the_page_asks_for(make_app) -> None:
     app = make_app(cors_origins=("*",))
 
