@@ -216,8 +216,8 @@ class StoryReader:
             return OrStep(alternatives, where)
         self.log.error(
             where,
-            f"step of '{story}' has none of intent, user, action, bot, "
-            "slot_was_set, active_loop, checkpoint or or",
+            f"step of '{story}' has none of the step keys `intent`, `user`, `action`, "
+            "`bot`, `slot_was_set`, `active_loop`, `checkpoint` or `or`",
             formats.did_you_mean(str(next(iter(item), "")), formats.STEP_KEYS),
         )
         return None

@@ -54,3 +54,19 @@ def test_a_bot_step_in_a_story_is_read(tmp_path: Path) -> None:
     [story], problems = read(path, "stories")
     assert problems == []
     assert isinstance(story.steps[1], ActionStep) and story.steps[1].bot_text == "Hello there"
+
+
+def test_a_step_without_a_step_key_names_the_keys_it_may_have(tmp_path: Path) -> None:
+    path = write(tmp_path, "stories.yml", """
+        stories:
+        - story: say hi
+          steps:
+          - intent: greet
+          - actoin: utter_greet
+        """)
+    _, problems = read(path, "stories")
+    assert problems[-1] == (
+        f"{path}:5:5: error: step of 'say hi' has none of the step keys `intent`, `user`, "
+        "`action`, `bot`, `slot_was_set`, `active_loop`, `checkpoint` or `or` "
+        "(hint: did you mean 'action'?)"
+    )
