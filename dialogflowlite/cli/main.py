@@ -97,7 +97,8 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
     parser.add_argument("--version", action="version", version=f"dialogflowlite {__version__}")
     _add_logging_arguments(parser, suppress=False)
     # each command also takes these after its name (`dialogflowlite run --debug`, as
-    # Rasa users type it); SUPPRESS keeps a value given before the name
+    # Rasa users type it), a group too (`data --debug validate`, as Rasa's groups take
+    # them); SUPPRESS keeps a value given before the name
     common = argparse.ArgumentParser(add_help=False)
     _add_logging_arguments(common, suppress=True)
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -110,7 +111,8 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
             key = " ".join(words[: depth + 1])
             if key not in groups:
                 help_text = _group_help(key, commands)
-                group = subparsers.add_parser(word, help=help_text, description=help_text)
+                group = subparsers.add_parser(word, help=help_text, description=help_text,
+                                              parents=[common])
                 groups[key] = group.add_subparsers(dest=f"{key.replace(' ', '_')}_command",
                                                    metavar="COMMAND")
                 group.set_defaults(_group=group)

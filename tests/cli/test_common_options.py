@@ -8,7 +8,9 @@ from dialogflowlite.cli.main import build_parser
 
 
 @pytest.mark.parametrize("argv", [["--debug", "train"], ["train", "--debug"],
-                                  ["data", "validate", "--debug"]])
+                                  ["data", "validate", "--debug"],
+                                  ["data", "--debug", "validate"],
+                                  ["data", "split", "--debug", "nlu"]])
 def test_debug_before_or_after_the_command(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     assert args.debug and not args.quiet
@@ -16,6 +18,9 @@ def test_debug_before_or_after_the_command(argv: list[str]) -> None:
 
 def test_quiet_after_the_command_and_the_defaults() -> None:
     assert build_parser().parse_args(["run", "-q"]).quiet
+    assert build_parser().parse_args(["data", "-q", "validate"]).quiet
+    before_the_group = build_parser().parse_args(["--log-file", "a.log", "data", "validate"])
+    assert before_the_group.log_file == "a.log"
     plain = build_parser().parse_args(["run"])
     assert plain.debug is False and plain.quiet is False
 
