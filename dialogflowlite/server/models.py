@@ -104,8 +104,17 @@ def _prefer_whole_model(folder: Path, newest: Path) -> Path:
     parts = ", ".join(sorted(k for k, v in manifest.sections.items() if v)) or "nothing"
     logger.warning("serving %s, the newest model that holds conversations: %s is newer but "
                    "has only %s (pass --model %s to serve it)", whole.name, newest.name, parts,
-                   newest.name)
+                   _as_typed(newest))
     return whole
+
+
+def _as_typed(path: Path) -> str:
+    """``path`` as ``--model`` takes it from the working folder (the file's name alone
+    names no model: it lies in ``models/``)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def load_server_agent(config: ServerConfig, model_file: Path | None = None,

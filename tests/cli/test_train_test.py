@@ -250,7 +250,8 @@ def test_split_and_train_name_a_broken_nlu_file(project: Path, capsys) -> None:
     assert "must be between 0 and 1 (exclusive), not 1" in capsys.readouterr().err
 
 
-def test_run_and_shell_serve_the_newest_whole_model(project: Path, capsys) -> None:
+def test_run_and_shell_serve_the_newest_whole_model(project: Path, capsys,
+                                                    monkeypatch) -> None:
     import os
 
     from dialogflowlite.server.app import ServerConfig
@@ -262,11 +263,13 @@ def test_run_and_shell_serve_the_newest_whole_model(project: Path, capsys) -> No
     whole = project / "models" / "whole.tar"
     os.utime(whole, (1, 1))  # older, whatever the clock's resolution
     capsys.readouterr()
+    monkeypatch.chdir(project)
     chosen = resolve_model_path(ServerConfig(project=str(project)))
     assert chosen == whole
-    # main() set up logging to stderr
+    # main() set up logging to stderr; the --model it suggests is a path that names the model
     assert (f"serving whole.tar, the newest model that holds conversations: {nlu_only.name} "
-            "is newer but has only nlu") in capsys.readouterr().err
+            f"is newer but has only nlu (pass --model models/{nlu_only.name} to serve it)"
+            ) in capsys.readouterr().err
     # asked for by name, or with no whole model left, the NLU-only model is served
     assert resolve_model_path(ServerConfig(project=str(project),
                                            model_path=f"models/{nlu_only.name}")) == nlu_only
