@@ -240,19 +240,21 @@ def ask_yes_no(question: str, default: bool = True) -> bool:
         print("Please answer y or n.")
 
 
-def _train_and_chat(folder: Path, prompt: bool) -> None:
-    """Train the initial model (asking first when ``prompt``), then offer the shell."""
+def _train(folder: Path) -> None:
+    """Train the project's initial model."""
+    from dialogflowlite.cli.train import train_project
+
+    print("Training an initial model...", flush=True)
+    train_project(folder)
+
+
+def _chat(folder: Path) -> None:
+    """Chat with the new model in the terminal."""
     import asyncio
 
     from dialogflowlite.cli.shell import run_shell
-    from dialogflowlite.cli.train import train_project
 
-    if prompt and not ask_yes_no("Train an initial model now?"):
-        return
-    print("Training an initial model...", flush=True)
-    train_project(folder)
-    if prompt and ask_yes_no("Chat with it in the terminal now?"):
-        asyncio.run(run_shell(folder))
+    asyncio.run(run_shell(folder))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -267,12 +269,17 @@ def _run(args: argparse.Namespace) -> int:
     print(f"Created a new project in {folder} from the '{args.template}' template.")
     if args.no_prompt:
         # the steps come after the training, so they no longer say to train
-        _train_and_chat(folder, prompt=False)
+        _train(folder)
         _print_next_steps(folder, trained=True)
         return 0
-    _print_next_steps(folder, trained=False)
-    if sys.stdin.isatty():
-        _train_and_chat(folder, prompt=True)
+    # asked before the steps are listed, so that they say to train only when it was not
+    # done, and the offer to chat comes last, as rasa init makes it
+    trained = sys.stdin.isatty() and ask_yes_no("Train an initial model now?")
+    if trained:
+        _train(folder)
+    _print_next_steps(folder, trained=trained)
+    if trained and ask_yes_no("Chat with it in the terminal now?"):
+        _chat(folder)
     return 0
 
 

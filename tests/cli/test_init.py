@@ -125,6 +125,12 @@ def test_in_a_terminal_init_offers_to_train_and_chat(answers, expected, tmp_path
     out = capsys.readouterr().out
     assert "Train an initial model now? [Y/n]" in out
     assert ("Please answer y or n." in out) == answers.startswith("maybe")
+    # the next steps follow the answer: `train` is among them only when it was not done,
+    # and the offer to chat comes after them
+    steps = out[out.index("Next steps:"):]
+    assert out.index("Train an initial model now?") < out.index("Next steps:")
+    assert ("dialogflowlite train" in steps) == ("train" not in expected)
+    assert ("Chat with it in the terminal now?" in steps) == ("train" in expected)
 
 
 def test_a_script_without_no_prompt_only_gets_the_files(tmp_path, recorded) -> None:
