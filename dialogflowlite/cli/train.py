@@ -256,12 +256,20 @@ def set_augmentation(project: Project, factor: int) -> None:
     A policy given by its Rasa name (``TEDPolicy``) is first replaced by the
     one that provides it here, whose settings these are.
     """
-    from dialogflowlite.components.policies.rasa_compat import POLICY_ALIASES, translate_policy
+    from dialogflowlite.components.policies.rasa_compat import (
+        POLICY_ALIASES,
+        translate_policies,
+        translate_policy,
+    )
     from dialogflowlite.plugins.registry import get_registry
 
     if factor < 0:
         raise ConfigError(f"--augmentation must be 0 or more, not {factor}",
                           hint="0 turns story augmentation off")
+    if not project.config.policies:
+        # a config without policies (as `rasa init` writes it) trains the default ones,
+        # whose transformer policy augments stories: Rasa's --augmentation reaches it too
+        project.config.policies = translate_policies([])
     registry = get_registry()
     changed = []
     for index, entry in enumerate(project.config.policies):

@@ -172,6 +172,19 @@ def test_augmentation_reaches_the_policies_that_have_it(write_project) -> None:
         set_augmentation(project, -1)
 
 
+def test_augmentation_reaches_the_default_policies_of_a_config_without_any(write_project,
+                                                                           caplog) -> None:
+    from dialogflowlite.components.policies.training import build_policies
+
+    config = CONFIG[:CONFIG.index("policies:")] + "policies:\n"  # as `rasa init` writes it
+    project = load_project(write_project(domain=DOMAIN, nlu=NLU, rules=RULES, config=config))
+    assert project.config.policies == []
+    set_augmentation(project, 0)
+    built = {entry.name: entry.policy.config for entry in build_policies(project)}
+    assert built["TransformerPolicy"]["augmentation"] == 0
+    assert "changes nothing" not in caplog.text
+
+
 def test_augmentation_reaches_a_policy_given_by_its_rasa_name(write_project) -> None:
     from dialogflowlite.components.policies.training import build_policies
 
