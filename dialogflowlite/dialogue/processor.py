@@ -275,7 +275,10 @@ class MessageProcessor:
         """
         _plugin_hooks().dfl_message_received(message=message)
         async with self.lock_store.lock(message.sender_id):
-            tracker = await self.get_tracker(message.sender_id)
+            # (without predictions the caller gets the whole conversation back: Rasa's
+            # /messages answers with it, and interactive learning shows it)
+            read = self._turn_tracker if predict else self.get_tracker
+            tracker = await read(message.sender_id)
             start = len(tracker.events)
             context = self.context(message.channel)
             await self._update_session(tracker, context, message.metadata)
@@ -311,7 +314,7 @@ class MessageProcessor:
 
     async def _trigger_intent(self, sender_id: str, intent: str, entities: Any,
                               channel: str | None, metadata: dict[str, Any] | None) -> TurnResult:
-        tracker = await self.get_tracker(sender_id)
+        tracker = await self._turn_tracker(sender_id)
         start = len(tracker.events)
         context = self.context(channel)
         await self._update_session(tracker, context, metadata)
@@ -337,7 +340,7 @@ class MessageProcessor:
                              channel: str | None = None) -> TurnResult:
         """Run one named action in the conversation (no further predictions)."""
         async with self.lock_store.lock(sender_id):
-            tracker = await self.get_tracker(sender_id)
+            tracker = await self._turn_tracker(sender_id)
             start = len(tracker.events)
             context = self.context(channel)
             await self._update_session(tracker, context, None)
@@ -350,7 +353,7 @@ class MessageProcessor:
         if self.policies is None:
             return None
         async with self.lock_store.lock(sender_id):
-            tracker = await self.get_tracker(sender_id)
+            tracker = await self._turn_tracker(sender_id)
             start = len(tracker.events)
             await self._update_session(tracker, self.context(None), None)
             result = self.prediction_summary(tracker)
@@ -407,7 +410,8 @@ class MessageProcessor:
         of the request that scheduled it. Reminders this turn schedules keep it.
         """
         async with self.lock_store.lock(sender_id):
-            tracker = await self.get_tracker(sender_id)
+            # a reminder of an earlier session is no longer among the applied events
+            tracker = await self._turn_tracker(sender_id)
             if (reminder.kill_on_user_message and _message_after(tracker, reminder)) or \
                     not _still_scheduled(tracker, reminder):
                 logger.debug("reminder %r of %r is outdated and skipped", reminder.name,
@@ -480,6 +484,15 @@ class MessageProcessor:
     async def get_tracker(self, sender_id: str) -> DialogueStateTracker:
         """The stored conversation, or a new empty one (no session is started)."""
         tracker = await self.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            tracker = DialogueStateTracker.for_domain(sender_id, self.domain)
+        return tracker
+
+    async def _turn_tracker(self, sender_id: str) -> DialogueStateTracker:
+        """The conversation from its latest session start on, or a new empty one: all
+        a turn reads (its applied events begin there), so a turn of a conversation
+        with a long history costs what one of a short one does, as in Rasa."""
+        tracker = await self.tracker_store.retrieve_latest_session(sender_id)
         if tracker is None:
             tracker = DialogueStateTracker.for_domain(sender_id, self.domain)
         return tracker

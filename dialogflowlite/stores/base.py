@@ -15,6 +15,8 @@ write) lets :meth:`~TrackerStore.retrieve` skip reading and decoding the whole
 conversation when nothing else wrote to it since: each message then costs the
 same however long the conversation is. Another process writing to the
 conversation changes its version, so the next retrieve reads it from the store.
+A turn reads only the latest session (:meth:`~TrackerStore.retrieve_latest_session`,
+as Rasa's stores hand a turn), and only that session is kept for it in memory.
 
 A :class:`LockStore` hands out one lock per conversation, so messages of one
 sender are processed one after the other, in the order they arrived.
@@ -41,6 +43,7 @@ from dialogflowlite.shared.events import Event
 from dialogflowlite.shared.recent import RecentItems
 from dialogflowlite.shared.tracker import DialogueStateTracker
 from dialogflowlite.stores.stored_events import (
+    latest_session_start,
     readable_events,
     reported_events,
     warn_unreadable,
@@ -77,6 +80,9 @@ class StoredVersion:
 class _Recent:
     version: Hashable
     events: tuple[Event, ...]
+    #: whether ``events`` are the whole conversation, or only its latest session (what
+    #: :meth:`TrackerStore.retrieve_latest_session` keeps)
+    whole: bool = True
 
 
 class TrackerStore(abc.ABC):
@@ -202,7 +208,7 @@ class TrackerStore(abc.ABC):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The stored conversation rebuilt as a tracker, or None for an unknown sender."""
         recent = self._recent.get(sender_id)
-        if recent is not None:
+        if recent is not None and recent.whole:
             # (other coroutines may change the kept entries while this one waits)
             if await self.stored_version(sender_id) == recent.version:
                 return DialogueStateTracker(sender_id, self._slots(), recent.events)
@@ -216,11 +222,42 @@ class TrackerStore(abc.ABC):
             self._remember(sender_id, version, tuple(tracker.events))
         return tracker
 
+    async def retrieve_latest_session(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation from its latest ``session_started`` on (all of it without
+        one), or None for an unknown sender: what a turn needs, as Rasa's tracker
+        stores hand it.
+
+        Nothing before the latest session start counts for the turn (the applied
+        events begin there, and the slots kept are set again after it), and its
+        cost then depends on the session's length, not on every earlier session's.
+        Store the turn with :meth:`save` and the turn's events as ``new_events``.
+        """
+        recent = self._recent.get(sender_id)
+        if recent is not None:
+            if await self.stored_version(sender_id) == recent.version:
+                start = latest_session_start(recent.events)
+                events = recent.events[start:]
+                if start and self._recent.get(sender_id) is recent:
+                    # earlier sessions are kept no longer (a whole read loads them)
+                    self._recent.put(sender_id, _Recent(recent.version, events, whole=False))
+                return DialogueStateTracker(sender_id, self._slots(), events)
+            if self._recent.get(sender_id) is recent:
+                self._recent.pop(sender_id)
+        stored, version = await self.load_versioned_events(sender_id)
+        if stored is None:
+            return None
+        start = latest_session_start(stored)
+        tracker = self.tracker_from_events(sender_id, stored[start:])
+        if version is not None:
+            self._remember(sender_id, version, tuple(tracker.events), whole=start == 0)
+        return tracker
+
     def _slots(self) -> Any:
         return self.domain.slots.values() if self.domain is not None else None
 
-    def _remember(self, sender_id: str, version: Hashable, events: tuple[Event, ...]) -> None:
-        self._recent.put(sender_id, _Recent(version, events))
+    def _remember(self, sender_id: str, version: Hashable, events: tuple[Event, ...],
+                  whole: bool = True) -> None:
+        self._recent.put(sender_id, _Recent(version, events, whole))
 
     def _remember_append(self, sender_id: str, written: Any,
                          new_events: list[dict[str, Any]]) -> None:
@@ -229,17 +266,21 @@ class TrackerStore(abc.ABC):
         if not isinstance(written, StoredVersion):
             return
         if recent is not None and recent.version == written.before:
-            earlier = recent.events
+            earlier, whole = recent.events, recent.whole
         elif written.before is None:  # the conversation started with this write
-            earlier = ()
+            earlier, whole = (), True
         else:
             return
         # what a reload would give: the events as stored (a data-masking plugin may have
         # changed the JSON), not the caller's objects. One that fails the checks is left
         # to the next read, which skips it with a warning, as it does for other writers.
         added, unreadable = readable_events(new_events)
-        if not unreadable:
-            self._remember(sender_id, written.after, earlier + tuple(added))
+        if unreadable:
+            return
+        events = earlier + tuple(added)
+        if not whole:  # a latest session kept goes on from a new one the write started
+            events = events[latest_session_start(events):]
+        self._remember(sender_id, written.after, events, whole)
 
     async def exists(self, sender_id: str) -> bool:
         return await self.load_events(sender_id) is not None

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dialogflowlite.errors import DialogflowLiteError
-from dialogflowlite.shared.events import Event, event_from_dict
+from dialogflowlite.shared.events import Event, SessionStarted, event_from_dict
 from dialogflowlite.shared.recent import RecentItems
 
 logger = logging.getLogger(__name__)
@@ -119,3 +120,19 @@ def warn_unreadable(sender_id: str, unreadable: list[UnreadableEvent],
             "conversation %r: stored event %d is skipped: %s. The store keeps it "
             "unchanged; fix or remove it there to use it again", sender_id, event.index,
             event.problem)
+
+
+def latest_session_start(events: Sequence[Any]) -> int:
+    """The index of the latest ``session_started`` among ``events`` (stored JSON or
+    events), 0 when there is none.
+
+    What comes before it no longer counts for the conversation (the applied events
+    start there, and the slots kept are set again after it), so a turn needs only
+    the events from there on, as Rasa's tracker stores hand a turn.
+    """
+    for index in range(len(events) - 1, 0, -1):
+        event = events[index]
+        if isinstance(event, SessionStarted) or (
+                isinstance(event, dict) and event.get("event") == "session_started"):
+            return index
+    return 0

@@ -246,3 +246,29 @@ def test_session_metadata_does_not_carry_over_without_carry_over(bot) -> None:
     _store(processor, _conversation_with_metadata("quiet"))
     result = say(processor, "/greet", sender="quiet")
     assert result.tracker.slots.get("session_started_metadata") is None
+
+
+def test_a_turn_after_a_new_session_reads_only_that_session(bot) -> None:
+    # as Rasa's stores hand a turn: the earlier sessions no longer count, and reading
+    # them made each message of a long-lived conversation slower
+    processor = _processor(bot, 60, True)
+    _store(processor, _old_conversation("old"))
+    say(processor, "/greet", sender="old")  # starts a new session, keeping the city
+    loads: list[str] = []
+    original = processor.tracker_store.load_versioned_events
+
+    async def counted(sender_id: str):
+        loads.append(sender_id)
+        return await original(sender_id)
+
+    processor.tracker_store.load_versioned_events = counted
+    processor.tracker_store._recent.pop("old")  # as after another worker's write
+    result = say(processor, "/greet", sender="old")
+    assert loads == ["old"]
+    assert isinstance(result.tracker.events[0], SessionStarted)
+    assert result.tracker.slots["city"] == "Rome" and texts(result) == ["Hello Rome"]
+    # the store holds every session, the turn's events after them
+    whole = asyncio.run(processor.get_tracker("old"))
+    assert [e.as_dict() for e in whole.events[-len(result.events):]] == [
+        e.as_dict() for e in result.events]
+    assert isinstance(whole.events[1], SessionStarted) and whole.events[3].text == "/inform"

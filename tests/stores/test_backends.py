@@ -19,6 +19,7 @@ from dialogflowlite.shared.events import (
     ActiveLoop,
     BotUttered,
     Restarted,
+    SessionStarted,
     SlotSet,
     UserUttered,
 )
@@ -378,6 +379,50 @@ def test_recent_conversations_are_not_read_again_until_someone_else_writes(make_
             text="hi", timestamp=replaced.events[0].timestamp).as_dict()]
         await other.delete("alice")
         assert await store.retrieve("alice") is None
+        await store.close()
+        await other.close()
+
+    asyncio.run(main())
+
+
+def _second_session(tracker: DialogueStateTracker) -> list:
+    """The events of a new session that keeps the city, as action_session_start writes."""
+    return [ActionExecuted(name="action_session_start"), SessionStarted(),
+            SlotSet(name="city", value=tracker.slots["city"]),
+            ActionExecuted(name="action_listen"), UserUttered(text="again")]
+
+
+def test_a_turn_reads_only_the_latest_session(make_store) -> None:
+    # as Rasa's stores hand a turn: what came before the latest session start no longer
+    # counts, and reading it made every message of a long-lived user slower
+    async def main() -> None:
+        store, other = make_store(), make_store()
+        tracker = _conversation()
+        earlier = len(tracker.events)
+        tracker.update_with_events(_second_session(tracker))
+        await other.save(tracker)
+        loads = _counting_loads(store)
+        session = await store.retrieve_latest_session("alice")
+        assert [e.as_dict() for e in session.events] == [
+            e.as_dict() for e in tracker.events[earlier + 1:]]
+        assert session.slots["city"] == "Köln" and session.active_loop_name is None
+        assert session.latest_message.text == "again"
+        assert loads == ["alice"]
+        # a whole read still has every session
+        assert len(await store.retrieve("alice")) == len(tracker) and len(loads) == 2
+        # the turn's events are stored after every earlier one
+        start = len(session.events)
+        session.update(ActionExecuted(name="utter_hi"))
+        await store.save(session, [e.as_dict() for e in session.events[start:]])
+        whole = await other.retrieve("alice")
+        assert [e.as_dict() for e in whole.events] == [
+            e.as_dict() for e in [*tracker.events, session.events[-1]]]
+        again = await store.retrieve_latest_session("alice")
+        assert [e.as_dict() for e in again.events] == [e.as_dict() for e in session.events]
+        # a conversation without a session start is read whole
+        await store.save(_conversation("bob"))
+        assert len(await store.retrieve_latest_session("bob")) == len(_conversation("bob"))
+        assert await store.retrieve_latest_session("nobody") is None
         await store.close()
         await other.close()
 
