@@ -221,11 +221,13 @@ def _add_section(
 ) -> None:
     if section.kind == "intent":
         for text, where in section.entries:
+            warnings: list[AnnotationError] = []
             try:
-                plain, entities = parse_annotated_text(text, where)
+                plain, entities = parse_annotated_text(text, where, warnings)
             except AnnotationError as e:
                 log.add(e, file)
                 continue
+            log.add_warnings(warnings, file)
             if not plain.strip():
                 log.warning(where, f"empty example under intent '{section.name}'", "remove it")
                 continue
@@ -497,8 +499,9 @@ class MarkdownStoryReader:
         if rest.startswith(":"):
             message = rest[1:].strip()
             column = offset + rest_at + 1 + len(rest[1:]) - len(rest[1:].lstrip())
+            warnings: list[AnnotationError] = []
             try:
-                plain, entities = parse_annotated_text(message, self._at(where, column))
+                plain, entities = parse_annotated_text(message, self._at(where, column), warnings)
             except AnnotationError as e:
                 # the line's own error, at the column parse_annotated_text found
                 raise _Unreadable(
@@ -506,6 +509,7 @@ class MarkdownStoryReader:
                     (e.position.col or 1) - (where.col or 1) if e.position else column,
                     e.hint,
                 ) from e
+            self.log.add_warnings(warnings, where.file)
             step.text = plain
             step.entities = entities + step.entities
         elif rest.strip():

@@ -209,11 +209,13 @@ class NluReader:
         self, intent: str, examples: list[tuple[str, Position, dict]], metadata: dict
     ) -> None:
         for text, where, example_metadata in examples:
+            warnings: list[AnnotationError] = []
             try:
-                plain, entities = parse_annotated_text(text, where)
+                plain, entities = parse_annotated_text(text, where, warnings)
             except AnnotationError as e:
                 self.log.add(e, where.file)
                 continue
+            self.log.add_warnings(warnings, where.file)
             if not plain.strip():
                 self.log.warning(where, f"empty example under intent '{intent}'", "remove it")
                 continue

@@ -52,6 +52,13 @@ class ProblemLog:
     def add(self, error: DialogflowLiteError, file: str | Path = "<unknown>") -> None:
         self.problems.append(Problem.from_error(error, str(file)))
 
+    def add_warnings(self, errors: Iterable[DialogflowLiteError],
+                     file: str | Path = "<unknown>") -> None:
+        """Report ``errors`` as warnings (each at its position, or at ``file``)."""
+        for error in errors:
+            self.warning(error.position or Position(str(file)), error.message, error.hint,
+                         error.code)
+
     def extend(self, problems: Iterable[Problem]) -> None:
         self.problems.extend(problems)
 

@@ -264,15 +264,17 @@ class StoryReader:
         text = item.get("user")
         if text is not None:
             text = str(text).strip()
+            warnings: list[AnnotationError] = []
             try:
                 plain, entities = parse_annotated_text(
-                    text, locate_text(value_position(file, item, "user"), text)
+                    text, locate_text(value_position(file, item, "user"), text), warnings
                 )
                 step.text = plain
                 step.entities = entities
             except AnnotationError as e:
                 self.log.add(e, file)
                 step.text = text
+            self.log.add_warnings(warnings, file)
         entities = item.get("entities") or []
         if not isinstance(entities, list):
             # a single name or mapping is not iterated into letters or keys

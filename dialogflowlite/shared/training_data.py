@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,9 @@ from dialogflowlite.errors import AnnotationError, Position
 from dialogflowlite.shared.message import RETRIEVAL_SEPARATOR, Entity, Message
 
 ANNOTATION_KEYS = ("entity", "value", "role", "group")
+#: a `[` never closed whose text runs into `(` or `{` (`[Berlin(city)`): an annotation
+#: with its `]` left out, where another never-closed `[` is text (`:-[`)
+_UNCLOSED_ANNOTATION = re.compile(r"\[[^\[\]({]*[({]")
 
 
 @dataclass
@@ -57,13 +61,21 @@ def _offset_position(position: Position | None, column_offset: int) -> Position 
 
 
 def parse_annotated_text(
-    annotated: str, position: Position | None = None
+    annotated: str,
+    position: Position | None = None,
+    warnings: list[AnnotationError] | None = None,
 ) -> tuple[str, list[Entity]]:
     """Strip inline entity annotation from ``annotated``.
 
     Returns the plain text and its entities with character offsets into the
     plain text. Malformed annotation raises :class:`AnnotationError` pointing
     at the column of the problem (when ``position`` gives the example's start).
+
+    Square brackets that no annotation follows are text, as in Rasa: ``[1]``,
+    ``press [ or ]``, and a ``[`` that is never closed (``:-[``), unless ``(`` or
+    ``{`` follows it (``[Berlin(city)``, an error). Such an unclosed ``[`` may
+    also be an entity left unfinished (``fly to [Berlin``), so it is added to
+    ``warnings``, when given, as an error to report as a warning.
     """
     plain: list[str] = []
     entities: list[Entity] = []
@@ -87,12 +99,27 @@ def parse_annotated_text(
             continue
         opened = i
         close = annotated.find("]", i + 1)
+        if close == -1 and _UNCLOSED_ANNOTATION.match(annotated, i):
+            # `[Berlin(city)`: an annotation without its `]`, not text
+            raise fail("unclosed '['", i, "close the entity text with ']' and add (entity_name)")
+        after = close + 1
+        nxt = annotated[after] if close != -1 and after < len(annotated) else ""
+        if nxt not in ("(", "{", "["):
+            # Plain square brackets without an annotation after them are text, and so is
+            # a `[` never closed (`:-[`, `the [ key`): Rasa trains such examples as written
+            if close == -1 and warnings is not None:
+                warnings.append(fail(
+                    "'[' is never closed, so it is read as text", i,
+                    "if it starts an entity, close it as [text](entity_name); "
+                    "if it is text, nothing needs to change"))
+            plain.append(char)
+            length += 1
+            i += 1
+            continue
         nested = annotated.find("[", i + 1)
-        if close == -1 or (nested != -1 and nested < close):
+        if nested != -1 and nested < close:
             raise fail("unclosed '['", i, "close the entity text with ']' and add (entity_name)")
         span_text = annotated[i + 1 : close]
-        after = close + 1
-        nxt = annotated[after] if after < len(annotated) else ""
         specs: list[dict]
         if nxt == "(":
             end = annotated.find(")", after)
@@ -121,12 +148,6 @@ def parse_annotated_text(
                     'write it as [text]{"entity": "name"}',
                 )
             i = end
-        else:
-            # Plain square brackets without an annotation after them are text.
-            plain.append(char)
-            length += 1
-            i += 1
-            continue
         if not span_text.strip():
             raise fail("empty entity text", opened, "put the words of the entity between [ and ]")
         start = length

@@ -234,7 +234,7 @@ def test_two_sources_for_one_target_are_refused(tmp_path: Path, monkeypatch, cap
 
 
 def test_files_with_errors_are_not_converted(tmp_path: Path, monkeypatch, capsys) -> None:
-    write(tmp_path, "data/nlu.md", "## intent:greet\n- hi\n- [there\n")
+    write(tmp_path, "data/nlu.md", "## intent:greet\n- hi\n- [there(x)\n")
     write(
         tmp_path,
         "data/stories.md",

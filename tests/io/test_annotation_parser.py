@@ -79,6 +79,49 @@ def test_plain_square_brackets_stay_text() -> None:
     assert entities == []
 
 
+@pytest.mark.parametrize(
+    "annotated", ["sad :-[", "my [ key is broken", "fly to [Berlin", "[ or ] or [esc]"])
+def test_a_bracket_no_annotation_follows_is_text_as_in_rasa(annotated) -> None:
+    # Rasa trains these as written; they stopped the whole project's training here
+    text, entities = parse_annotated_text(annotated)
+    assert (text, entities) == (annotated, [])
+
+
+def test_a_bracket_never_closed_is_a_warning_at_its_column() -> None:
+    warnings: list[AnnotationError] = []
+    text, entities = parse_annotated_text(
+        "[NYC](city) is :-[ today", Position("data/nlu.yml", 12, 9), warnings)
+    assert text == "NYC is :-[ today"
+    assert [e.entity for e in entities] == ["city"]
+    [warning] = warnings
+    assert warning.message.startswith("'[' is never closed, so it is read as text")
+    assert warning.position == Position("data/nlu.yml", 12, 9 + 17)
+    assert "[text](entity_name)" in warning.hint
+
+
+def test_an_example_with_a_bracket_never_closed_loads_with_a_warning(write_project) -> None:
+    root = write_project(
+        domain="""
+        version: "3.1"
+        intents: [complain]
+        """,
+        nlu="""
+        version: "3.1"
+        nlu:
+          - intent: complain
+            examples: |
+              - my [ key is broken
+              - so sad :-[
+        """,
+    )
+    project = load_project(root)
+    assert [m.text for m in project.nlu.examples] == ["my [ key is broken", "so sad :-["]
+    lines = (root / "data/nlu.yml").read_text(encoding="utf-8").splitlines()
+    assert [(p.severity, p.position.line, p.position.col) for p in project.problems
+            if "never closed" in p.message] == [
+        ("warning", 5, lines[4].index("[") + 1), ("warning", 6, lines[5].index("[") + 1)]
+
+
 def test_annotate_writes_back_what_parsing_reads() -> None:
     original = 'from [Paris]{"entity": "city", "role": "from"} to [NYC](city) for [two](number)'
     text, entities = parse_annotated_text(original)
@@ -90,7 +133,8 @@ def test_annotate_writes_back_what_parsing_reads() -> None:
 @pytest.mark.parametrize(
     ("annotated", "message", "index"),
     [
-        ("fly to [Berlin", "unclosed '['", 7),
+        ("fly to [Berlin(city)", "unclosed '['", 7),
+        ('fly to [Berlin{"entity": "city"}', "unclosed '['", 7),
         ("fly to [Ber[lin](city)", "unclosed '['", 7),
         ("fly to [Berlin](city", "unclosed '('", 15),
         ("fly to [Berlin]()", "empty entity name", 15),

@@ -178,7 +178,7 @@ def test_nlu_mistakes_are_problems_at_their_line(tmp_path: Path) -> None:
         """
         # Training data
         ## intent:greet
-        - hi [there
+        - hi [there(greeting)
         hello without a dash
         - [Berlin](city
         ## intnt:bye
@@ -202,7 +202,7 @@ def test_nlu_mistakes_are_problems_at_their_line(tmp_path: Path) -> None:
         "(hint: start it with '- ')",
         f"{path}:6:1: error: unknown section 'intnt' (hint: did you mean 'intent'?)",
         f"{path}:8:1: error: '## regex:' without a name (hint: write `## regex:<name>`)",
-        f"{path}:3:6: error: unclosed '[' in example 'hi [there' "
+        f"{path}:3:6: error: unclosed '[' in example 'hi [there(greeting)' "
         "(hint: close the entity text with ']' and add (entity_name))",
         f"{path}:5:11: error: unclosed '(' in example '[Berlin](city' "
         "(hint: write the entity name as [text](entity))",
