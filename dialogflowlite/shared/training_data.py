@@ -176,11 +176,18 @@ def parse_annotated_text(
                     start=entity_start,
                     end=entity_end,
                     value=value,
-                    role=spec.get("role"),
-                    group=None if spec.get("group") is None else str(spec.get("group")),
+                    role=_annotated_text(spec.get("role")),
+                    group=_annotated_text(spec.get("group")),
                 )
             )
     return "".join(plain), entities
+
+
+def _annotated_text(value: Any) -> str | None:
+    """A role or group as written in an annotation, as text: ``"group": 1`` is ``"1"``, as
+    the tagger predicts it (a number role was kept as a number, so a role ``0`` was lost
+    and the data's roles could not be sorted)."""
+    return None if value is None else str(value)
 
 
 def annotate(text: str, entities: Iterable[Entity]) -> str:

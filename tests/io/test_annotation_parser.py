@@ -38,6 +38,22 @@ def test_json_object_with_value_role_and_group() -> None:
     ]
 
 
+def test_a_number_role_or_group_is_read_as_text() -> None:
+    # as the JSON data and stories read them; a role 0 was lost, and roles 1 and "to"
+    # of one entity could not be sorted
+    from dialogflowlite.shared.message import Message
+    from dialogflowlite.shared.training_data import TrainingData
+
+    text, entities = parse_annotated_text(
+        'from [Paris]{"entity": "city", "role": 0, "group": 1} to '
+        '[Rome]{"entity": "city", "role": "to", "group": 2}'
+    )
+    assert [(e.role, e.group) for e in entities] == [("0", "1"), ("to", "2")]
+    assert entities[0].label == "city#role=0#group=1"
+    data = TrainingData([Message(text=text, intent="book", entities=entities)])
+    assert data.entity_roles == {"city": ["0", "to"]}
+
+
 def test_json_list_gives_several_entities_on_one_span() -> None:
     text, entities = parse_annotated_text(
         'I live in [Berlin][{"entity": "city"}, {"entity": "location", "value": "DE-BE"}]'
