@@ -6,9 +6,10 @@ where the longest element that matches at a place wins; with word
 boundaries, an element only matches where no part of a word touches it (a
 letter, digit, ``_``, combining mark or zero-width joiner: so ``Jose`` does
 not match the start of a decomposed ``José``, nor ``राम`` that of ``रामा``),
-except on a side where the element ends in a script written without spaces
-(Chinese, Japanese, Thai, ...), since such text has no word boundaries to
-look for.
+except on a side where the element, or the text beside it, is in a script
+written without spaces (Chinese, Japanese, Thai, ...), since such text has no
+word boundaries to look for: ``北京`` is found in ``我想去北京玩`` and
+``iPhone`` in ``买iPhone手机``, as the jieba tokenizer finds its fixed words.
 
 Matching does not depend on how accented letters are encoded: the message,
 the lookup elements and the regexes are compared in composed form (NFC), so
@@ -99,11 +100,13 @@ def lookup_pattern(elements: list[str], use_word_boundaries: bool,
     alternation = f"(?:{_alternation(ordered, case_sensitive)})"
     if not use_word_boundaries:
         return alternation
-    # No part of a word may touch the match, except on a side where it ends in a
-    # script without spaces; the match's first and last characters are the
-    # element's, so this is each element's own boundary, written once.
+    # No part of a word may touch the match, except where the match or the text
+    # beside it is in a script without spaces (北京 in 我想去北京玩, iPhone in
+    # 买iPhone手机): a word there ends at any character. The match's first and last
+    # characters are the element's, so this is each element's own boundary, written once.
     word_part, unspaced = word_part_class(), unspaced_class()
-    return f"(?:(?={unspaced})|(?<!{word_part})){alternation}(?:(?<={unspaced})|(?!{word_part}))"
+    return (f"(?:(?={unspaced})|(?<={unspaced})|(?<!{word_part})){alternation}"
+            f"(?:(?<={unspaced})|(?={unspaced})|(?!{word_part}))")
 
 
 @lru_cache(maxsize=1)

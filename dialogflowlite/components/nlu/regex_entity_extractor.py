@@ -34,8 +34,9 @@ class RegexEntityExtractor(NluComponent):
     kind = "entity_extractor"
     provides = ("entities",)
     # 2: lookup tables are saved as tries whose word boundaries count combining marks;
-    # 3: regexes and lookup elements are saved composed (NFC)
-    revision = 3
+    # 3: regexes and lookup elements are saved composed (NFC);
+    # 4: a lookup element is found beside Chinese, Japanese or Thai text (买iPhone手机)
+    revision = 4
     defaults: ClassVar[dict[str, Any]] = {
         "case_sensitive": False,
         "use_word_boundaries": True,

@@ -181,6 +181,25 @@ def test_a_lookup_element_does_not_match_before_a_combining_mark() -> None:
     assert [e.value for e in extractor.extract("می خواهم")] == ["می"]
 
 
+def test_a_lookup_element_is_found_beside_text_written_without_spaces() -> None:
+    # Chinese and Japanese write a product name against the words around it; it was no
+    # match (a Han character counted as part of its word), while jieba found it
+    plain, entities = parse_annotated_text("我想买[iPhone](product)")
+    products = TrainingData(
+        [Message(plain, intent="buy", entities=entities)],
+        lookups=[LookupTable("product", ["iPhone", "Mate 60", "华为"])],
+    )
+    extractor = RegexEntityExtractor()
+    extractor.train(products, NluContext())
+    for text, found in [("我想买iPhone手机", "iPhone"), ("买Mate 60吧", "Mate 60"),
+                        ("iPhoneを買う", "iPhone"), ("买华为手机", "华为")]:
+        assert [(e.value, e.start) for e in extractor.extract(text)] == [
+            (found, text.index(found))], text
+    # beside letters and digits of a spaced script it is still part of a longer word
+    for text in ["iPhones", "买iPhone15", "Mate 600"]:
+        assert extractor.extract(text) == [], text
+
+
 def test_lookup_tables_are_matched_as_a_trie_longest_element_first() -> None:
     import re
 
