@@ -157,6 +157,63 @@ def test_a_callback_url_that_is_no_http_address_names_the_parameter(make_app) ->
     assert answer.json["details"] == {"parameter": "callback_url", "in": "query"}
 
 
+#: the keys of every error the API answers (Rasa's error body)
+ERROR_KEYS = {"version", "status", "message", "reason", "details", "help", "code"}
+
+
+def _posted_after_failure(make_app, monkeypatch, failure: BaseException) -> tuple[Any, Any]:
+    """The answer to a training request with a callback URL, and what was POSTed there
+    once the training failed with ``failure``."""
+    from dialogflowlite.server.routes import training
+
+    async def failing_train(job, models_dir: Path) -> Path:
+        raise failure
+
+    monkeypatch.setattr(training, "train_model", failing_train)
+    with StubHttpServer(lambda r: (200, {}, b""), path="/trained") as receiver:
+        app = make_app()
+
+        async def main():
+            answer = await request(app, "post", f"/model/train?callback_url={receiver.url}",
+                                   content=training_body(CONFIG, DOMAIN, RULES), headers=YAML)
+            await until(lambda: receiver.requests, "the callback")
+            return answer
+
+        answer = asyncio.run(main())
+    return answer, receiver.requests[0]
+
+
+def test_a_failed_training_posts_the_api_s_error_body_to_the_callback(make_app,
+                                                                      monkeypatch) -> None:
+    import json
+
+    from dialogflowlite.errors import ApiError
+
+    answer, posted = _posted_after_failure(
+        make_app, monkeypatch, ApiError(400, "BadRequest", "the domain is invalid"))
+    assert answer.status == 204
+    error = json.loads(posted.body)
+    # as Rasa posts an error to the callback: the whole error body (details and help were
+    # left out)
+    assert set(error) == ERROR_KEYS
+    assert (error["code"], error["reason"], error["message"]) == (
+        400, "BadRequest", "the domain is invalid")
+    assert posted.headers["Content-Type"].startswith("application/json")
+
+
+def test_an_unexpected_training_failure_is_posted_to_the_callback_too(make_app,
+                                                                     monkeypatch) -> None:
+    import json
+
+    # it was only logged, and the callback URL waited for ever
+    answer, posted = _posted_after_failure(make_app, monkeypatch, OSError("disk full"))
+    assert answer.status == 204
+    error = json.loads(posted.body)
+    assert set(error) == ERROR_KEYS
+    assert error["code"] == 500 and error["reason"] == "ServerError"
+    assert "disk full" not in error["message"]  # as every unexpected error is answered
+
+
 def test_the_body_is_split_into_the_project_s_files() -> None:
     parts = split_training_payload(training_body(CONFIG, DOMAIN, RULES).decode())
     assert set(parts) == {"config.yml", "domain.yml", "data/training_data.yml"}

@@ -4,10 +4,11 @@ Query parameters, as Rasa's: ``save_to_default_model_directory`` (default
 true: the model is kept in the project's ``models/``; false: it is only
 returned), ``force_training``, ``fixed_model_name``, ``num_threads`` and
 ``callback_url`` (answer 204 at once; the model, or the error, is POSTed
-there when training ends). The answer is the model file: a new one, or the
-newest saved one when nothing changed since it (as Rasa 2). Training runs in a
-child process (:mod:`dialogflowlite.server.training_jobs`), one at a time
-across the server's workers (later requests wait their turn); the running model is not
+there when training ends: :mod:`dialogflowlite.server.callbacks`). The
+answer is the model file: a new one, or the newest saved one when nothing
+changed since it (as Rasa 2). Training runs in a child process
+(:mod:`dialogflowlite.server.training_jobs`), one at a time across the
+server's workers (later requests wait their turn); the running model is not
 replaced (``PUT /model`` loads the new one).
 
 The body is the whole project: a config that reads other files (``imports:``,
@@ -19,14 +20,13 @@ the body, where nothing is (Rasa trains without them and says nothing).
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogflowlite.errors import ApiError
-from dialogflowlite.server.errors import bad_request
+from dialogflowlite.server.callbacks import CallbackResult, answer_later, callback_url
 from dialogflowlite.server.long_requests import allow_long_response, receive_large_body
 from dialogflowlite.server.process_lock import process_lock
 from dialogflowlite.server.training_jobs import (
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from sanic import Blueprint, Request, Sanic
     from sanic.response import HTTPResponse
 
-logger = logging.getLogger(__name__)
 
 def train_lock_path(project_dir: Path) -> Path:
     """The file the workers serving ``project_dir`` take turns on to train.
@@ -145,46 +144,20 @@ async def _train(app: Sanic, job: TrainingRequest, save: bool) -> tuple[Path, Pa
             app.ctx.training_jobs -= 1
 
 
-async def _train_then_call_back(app: Sanic, job: TrainingRequest, save: bool, url: str) -> None:
-    """Train, then POST the model file (or the error as JSON) to ``url``."""
-    import aiohttp
-
-    scratch = None
+async def _trained_model(app: Sanic, job: TrainingRequest, save: bool) -> CallbackResult:
+    """Train; the model file as a ``callback_url`` gets it (with its ``filename``)."""
+    model, scratch = await _train(app, job, save)
     try:
-        try:
-            model, scratch = await _train(app, job, save)
-        except ApiError as e:
-            payload: dict[str, Any] = {"json": {"version": _version(), "status": "failure",
-                                                "message": e.message, "reason": e.reason,
-                                                "code": e.status}}
-        else:
-            payload = {"data": model.read_bytes(),
-                       "headers": {"filename": model.name,
-                                   "Content-Type": "application/octet-stream"}}
-        timeout = aiohttp.ClientTimeout(total=60)
-        async with aiohttp.ClientSession(timeout=timeout) as session, \
-                session.post(url, **payload) as response:
-            if response.status >= 300:
-                logger.error("the training result was not accepted by %s (status %d)",
-                             url, response.status)
-    except (aiohttp.ClientError, TimeoutError) as e:
-        logger.error("the training result could not be sent to %s: %s", url, e)
-    except Exception:
-        logger.exception("training for %s failed", url)
+        return CallbackResult(model.read_bytes(), "application/octet-stream",
+                              {"filename": model.name})
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _version() -> str:
-    from dialogflowlite import __version__
-
-    return __version__
-
-
 def blueprint() -> Blueprint:
     from sanic import Blueprint
-    from sanic.response import empty, raw
+    from sanic.response import raw
 
     bp = Blueprint("training_api")
 
@@ -194,17 +167,10 @@ def blueprint() -> Blueprint:
         await receive_large_body(request)
         job = training_request(request)
         save = query_flag(request, "save_to_default_model_directory", True)
-        callback_url = request.args.get("callback_url")
-        if callback_url:
-            if not callback_url.startswith(("http://", "https://")):
-                raise bad_request("callback_url must be an http(s) address",
-                                  parameter="callback_url", location="query")
-            task = asyncio.create_task(
-                _train_then_call_back(request.app, job, save, callback_url))
-            request.app.ctx.training_tasks = getattr(request.app.ctx, "training_tasks", set())
-            request.app.ctx.training_tasks.add(task)
-            task.add_done_callback(request.app.ctx.training_tasks.discard)
-            return empty(status=204, headers={"location": callback_url})
+        url = callback_url(request)
+        if url:
+            return answer_later(request, url,
+                                lambda: _trained_model(request.app, job, save), "the training")
         model, scratch = await _train(request.app, job, save)
         try:
             body = model.read_bytes()
