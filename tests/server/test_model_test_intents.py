@@ -126,6 +126,61 @@ def test_bad_requests(app, query, content, headers, expected) -> None:
     assert expected in response.json["message"]
 
 
+def test_with_a_callback_url_the_evaluation_is_posted_there(app) -> None:
+    import json
+
+    from serving_helpers import StubHttpServer, until
+
+    with StubHttpServer(lambda r: (200, {}, b""), path="/tested") as receiver:
+
+        async def main():
+            answer = await request(app, "post", f"/model/test/intents?callback_url={receiver.url}",
+                                   content=TEST_DATA, headers=YAML)
+            await until(lambda: receiver.requests, "the callback")
+            waited = await request(app, "post", "/model/test/intents", content=TEST_DATA,
+                                   headers=YAML)
+            return answer, waited
+
+        # as in Rasa: 204 at once, the answer POSTed when the test ends (it was a 400)
+        answer, waited = asyncio.run(main())
+    assert answer.status == 204, answer.text
+    posted = receiver.requests[0]
+    assert posted.method == "POST"
+    assert posted.headers["Content-Type"].startswith("application/json")
+    assert json.loads(posted.body) == waited.json
+
+
+def test_a_callback_url_gets_the_error_of_a_test_that_fails(app, monkeypatch) -> None:
+    import json
+
+    from serving_helpers import StubHttpServer, until
+
+    def broken(texts):
+        raise RuntimeError("the model broke")
+
+    monkeypatch.setattr(app.ctx.agent.nlu, "parse_batch", broken)
+    with StubHttpServer(lambda r: (200, {}, b""), path="/tested") as receiver:
+
+        async def main():
+            answer = await request(app, "post", f"/model/test/intents?callback_url={receiver.url}",
+                                   content=TEST_DATA, headers=YAML)
+            await until(lambda: receiver.requests, "the callback")
+            return answer
+
+        answer = asyncio.run(main())
+    assert answer.status == 204
+    error = json.loads(receiver.requests[0].body)
+    assert (error["code"], error["reason"]) == (500, "ServerError")
+    assert set(error) == {"version", "status", "message", "reason", "details", "help", "code"}
+
+
+def test_a_callback_url_that_is_no_http_address_is_refused_at_once(app) -> None:
+    response = asyncio.run(request(app, "post", "/model/test/intents?callback_url=ftp://x",
+                                   content=TEST_DATA, headers=YAML))
+    assert response.status == 400
+    assert response.json["details"] == {"parameter": "callback_url", "in": "query"}
+
+
 def test_cross_validation_is_refused_not_ignored(app) -> None:
     # Rasa cross-validates with this parameter; a plain evaluation would pass for it
     response = asyncio.run(request(app, "post", "/model/test/intents?cross_validation_folds=3",

@@ -7,7 +7,9 @@ parsed by the loaded model, a batch at a time on the thread that parses live
 messages, so live traffic is served between batches. The answer has Rasa's
 shape: ``intent_evaluation``, ``entity_evaluation`` per extractor and
 ``response_selection_evaluation``
-(:meth:`~dialogflowlite.evaluation.nlu.NluEvaluation.to_rasa_json`).
+(:meth:`~dialogflowlite.evaluation.nlu.NluEvaluation.to_rasa_json`). With
+``callback_url``, as in Rasa, the answer is 204 and the evaluation is POSTed
+there when it is done (:mod:`dialogflowlite.server.callbacks`).
 
 ``/model/test/stories`` takes test stories as YAML and replays them against
 the loaded model as ``dialogflowlite test core`` does (in memory: no
@@ -20,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dialogflowlite.errors import ApiError
+from dialogflowlite.server.callbacks import CallbackResult, answer_later, callback_url
 from dialogflowlite.server.long_requests import allow_long_response, receive_large_body
 
 if TYPE_CHECKING:
@@ -33,6 +36,8 @@ CHUNK = 64
 
 
 def blueprint() -> Blueprint:
+    from json import dumps as json_dumps
+
     from sanic import Blueprint
     from sanic.response import json
 
@@ -47,14 +52,13 @@ def blueprint() -> Blueprint:
 
     bp = Blueprint("testing_api")
 
-    def refuse_unsupported(request: Request) -> None:
-        for unsupported in ("model", "callback_url"):
-            if request.args.get(unsupported):
-                raise ApiError(400, "BadRequest", f"the query parameter {unsupported!r} is not "
+    def refuse_unsupported(request: Request, unsupported: tuple[str, ...]) -> None:
+        for name in unsupported:
+            if request.args.get(name):
+                raise ApiError(400, "BadRequest", f"the query parameter {name!r} is not "
                                "supported: the loaded model is tested, and the answer waits")
 
     def yaml_body(request: Request, what: str) -> str:
-        refuse_unsupported(request)
         return validation.yaml_body(request, "the test data",
                                     f"send {what} with Content-Type: application/yaml")
 
@@ -62,7 +66,8 @@ def blueprint() -> Blueprint:
     async def test_intents(request: Request) -> HTTPResponse:
         allow_long_response(request)
         await receive_large_body(request)
-        refuse_unsupported(request)
+        refuse_unsupported(request, ("model",))
+        url = callback_url(request)
         if request.args.get("cross_validation_folds"):
             # Rasa trains the body's pipeline once per fold here; training belongs in a
             # child process (as for /model/train), not in the serving one
@@ -88,17 +93,31 @@ def blueprint() -> Blueprint:
         pipeline = handler.agent.nlu
         if pipeline is None:
             raise ApiError(409, "Conflict", "the loaded model has no NLU to test")
-        records = []
-        for start in range(0, len(examples), CHUNK):
-            chunk = examples[start : start + CHUNK]
-            parsed = await handler.run_nlu(pipeline.parse_batch, [m.text for m in chunk])
-            records += pair_predictions(chunk, parsed)
-        return json(NluEvaluation(records).to_rasa_json())
+
+        async def evaluate() -> dict:
+            records = []
+            for start in range(0, len(examples), CHUNK):
+                chunk = examples[start : start + CHUNK]
+                parsed = await handler.run_nlu(pipeline.parse_batch, [m.text for m in chunk])
+                records += pair_predictions(chunk, parsed)
+            return NluEvaluation(records).to_rasa_json()
+
+        if url:
+            # as Rasa: 204 now, the evaluation (or its error) POSTed to the URL later
+            async def result() -> CallbackResult:
+                return CallbackResult(json_dumps(await evaluate()).encode("utf-8"),
+                                      "application/json")
+
+            return answer_later(request, url, result, "the NLU test")
+        return json(await evaluate())
 
     @bp.post("/model/test/stories", name="test_stories", ctx_auth=True, stream=True)
     async def test_stories(request: Request) -> HTTPResponse:
         allow_long_response(request)
         await receive_large_body(request)
+        # Rasa's route takes no callback_url either: ignored, the client would wait for a
+        # POST that never comes
+        refuse_unsupported(request, ("model", "callback_url"))
         text = yaml_body(request, "`stories:` test stories")
         try:
             stories = stories_from_yaml(text)
