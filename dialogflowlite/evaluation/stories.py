@@ -321,11 +321,28 @@ def counting_note(tested: int, written: int | None) -> str:
             "checkpoint-joined path counts as one")
 
 
+#: the policies that predict from the training data as they memorised it (Rasa's list)
+MEMORIZING_POLICIES = ("RulePolicy", "MemoizationPolicy", "AugmentedMemoizationPolicy")
+
+
+def predicted_from_memory(policy: str | None) -> bool:
+    """Whether ``policy`` (a prediction's policy name) is one of :data:`MEMORIZING_POLICIES`,
+    also under Rasa's ``policy_<n>_<name>`` form."""
+    return bool(policy) and any(policy == name or policy.endswith(f"_{name}")
+                                for name in MEMORIZING_POLICIES)
+
+
 def rasa_story_result(evaluation: StoryEvaluation, *, end_to_end: bool) -> dict[str, Any]:
-    """The evaluation in the shape of Rasa's ``POST /model/test/stories`` answer."""
+    """The evaluation in the shape of Rasa's ``POST /model/test/stories`` answer.
+
+    ``in_training_data_fraction`` is Rasa's share of the predicted actions that
+    a memorising policy (:data:`MEMORIZING_POLICIES`) chose: how much of the
+    test the stories and rules cover as written.
+    """
     report = evaluation.report()
     checks = evaluation.action_checks
     weighted = report.get("weighted avg") or {}
+    from_memory = sum(predicted_from_memory(c.policy) for c in checks)
     return {
         "report": report,
         "precision": weighted.get("precision", 0.0),
@@ -333,6 +350,7 @@ def rasa_story_result(evaluation: StoryEvaluation, *, end_to_end: bool) -> dict[
         "accuracy": report.get("accuracy", 0.0),
         "actions": [{"action": c.expected, "predicted": c.predicted, "policy": c.policy,
                      "confidence": c.confidence} for c in checks],
+        "in_training_data_fraction": from_memory / len(checks) if checks else 0,
         "is_end_to_end_evaluation": end_to_end,
     }
 

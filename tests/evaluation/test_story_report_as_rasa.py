@@ -413,3 +413,17 @@ def test_no_conversation_accuracy_without_conversations(write_project,
     # the printed summary still says 0 of 0, as Rasa's log does
     assert "Stories: 0 / 0 correct" in evaluation.table()
     assert "conversation_accuracy" not in StoryEvaluation().report()
+
+
+def test_the_rasa_answer_has_the_share_of_actions_predicted_from_memory() -> None:
+    from dialogflowlite.evaluation.stories import ActionCheck, StoryOutcome
+
+    policies = ("RulePolicy", "MemoizationPolicy", "policy_2_AugmentedMemoizationPolicy",
+                "TEDPolicy", None)
+    checks = [ActionCheck("utter_greet", "utter_greet", policy, 1.0) for policy in policies]
+    evaluation = StoryEvaluation([StoryOutcome("greet", "tests/stories.yml:3", actions=checks)])
+    # Rasa's in_training_data_fraction: the actions the rule and memoization policies
+    # predicted, over all predicted actions (the key was missing)
+    assert rasa_story_result(evaluation, end_to_end=False)["in_training_data_fraction"] == 3 / 5
+    assert rasa_story_result(StoryEvaluation(),
+                             end_to_end=False)["in_training_data_fraction"] == 0

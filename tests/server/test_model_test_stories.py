@@ -39,8 +39,23 @@ def test_stories_are_replayed_and_scored_without_storing_anything(make_app, agen
                                                          "with_warnings": 0, "total": 2}
     assert result["report"]["failed_stories"][0]["story"] == "a wrong expectation"
     assert result["is_end_to_end_evaluation"] is True  # a step with the user's text
+    assert result["in_training_data_fraction"] == 1.0  # Rasa's key: all by the RulePolicy
     assert {"precision", "f1"} <= set(result)
     assert asyncio.run(agent.tracker_store.keys()) == []
+
+
+def test_e2e_is_reported_as_asked(make_app) -> None:
+    intents_only = STORIES.replace(b"user: /goodbye", b"intent: goodbye")
+    app = make_app()
+    asked, default = (asyncio.run(request(app, "post", f"/model/test/stories{query}",
+                                          content=intents_only, headers=YAML)).json
+                      for query in ("?e2e=true", ""))
+    # Rasa's is_end_to_end_evaluation is its e2e parameter (it said false)
+    assert asked["is_end_to_end_evaluation"] is True
+    assert default["is_end_to_end_evaluation"] is False
+    bad = asyncio.run(request(app, "post", "/model/test/stories?e2e=perhaps",
+                              content=intents_only, headers=YAML))
+    assert bad.status == 400 and bad.json["details"] == {"parameter": "e2e", "in": "query"}
 
 
 def test_bad_bodies(make_app) -> None:

@@ -119,6 +119,7 @@ def blueprint() -> Blueprint:
         # POST that never comes
         refuse_unsupported(request, ("model", "callback_url"))
         text = yaml_body(request, "`stories:` test stories")
+        asked_e2e = validation.query_flag(request, "e2e", False)
         try:
             stories = stories_from_yaml(text)
         except DialogflowLiteError as e:
@@ -136,7 +137,9 @@ def blueprint() -> Blueprint:
             evaluation = await tester.evaluate(stories)
         except DialogflowLiteError as e:
             raise ApiError(400, "BadRequest", f"the test stories cannot be replayed: {e}") from e
-        end_to_end = any(check.text for check in evaluation.user_checks())
+        # Rasa reports its e2e parameter; a step with the user's text is always parsed
+        # and checked here, which is an end-to-end test whether asked or not
+        end_to_end = asked_e2e or any(check.text for check in evaluation.user_checks())
         return json(rasa_story_result(evaluation, end_to_end=end_to_end))
 
     return bp
