@@ -35,10 +35,29 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "application/x-yml", "te
 UNTYPED = ("", "application/x-www-form-urlencoded", "application/octet-stream")
 
 
+#: Content-Type values of a JSON body, which a YAML body may be too (JSON is YAML)
+JSON_TYPES = ("application/json",)
+
+
 def yaml_body(request: Request, what: str, hint: str) -> str:
-    """The request's body as text, when it is sent as YAML (or without saying what it is:
-    :data:`UNTYPED`); else a 400 naming ``what``."""
+    """The request's body as YAML text, when it is sent as YAML (or without saying what it
+    is: :data:`UNTYPED`) or as JSON; else a 400 naming ``what``.
+
+    A JSON body is the same document written in JSON, which Rasa reads as YAML
+    whatever its type (``requests.post(url, json=project)``). It is checked as
+    JSON (a 400 says where it is not) and handed on as it is, so that the lines
+    and columns of later messages are its own; one indented with tabs, which
+    cannot indent YAML, is handed on written again with spaces.
+    """
     kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if kind in JSON_TYPES:
+        import json
+
+        data = json_body(request, expect=(dict, list))
+        # valid JSON holds a tab only as space between tokens (in a text it is escaped)
+        if b"\t" in request.body:
+            return json.dumps(data, indent=2, ensure_ascii=False)
+        return request.body.decode("utf-8")
     if kind not in YAML_TYPES and kind not in UNTYPED:
         raise ApiError(400, "BadRequest", f"{what} must be sent as YAML, not {kind or 'no type'}",
                        hint=hint)

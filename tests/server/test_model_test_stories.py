@@ -58,6 +58,27 @@ def test_e2e_is_reported_as_asked(make_app) -> None:
     assert bad.status == 400 and bad.json["details"] == {"parameter": "e2e", "in": "query"}
 
 
+def test_stories_sent_as_json_are_read_as_their_yaml(make_app) -> None:
+    import json
+
+    from dialogflowlite.io.yaml import read_yaml, to_plain
+
+    stories = json.dumps(to_plain(read_yaml(STORIES.decode(), "stories")))
+    app = make_app()
+    as_json, as_yaml = (asyncio.run(request(app, "post", "/model/test/stories", content=body,
+                                            headers={"Content-Type": kind}))
+                        for kind, body in (("application/json", stories),
+                                           ("application/yaml", STORIES)))
+    # as Rasa reads this body whatever its type (it was a 400 asking for YAML)
+    assert as_json.status == 200, as_json.text
+    # the failed story's location is its place in the JSON document as sent
+    column = stories.index('{"story": "a wrong expectation"') + 1
+    assert as_json.json["report"].pop("failed_stories")[0]["location"] == \
+        f"request body:1:{column}"
+    as_yaml.json["report"].pop("failed_stories")
+    assert as_json.json == as_yaml.json
+
+
 def test_bad_bodies(make_app) -> None:
     app = make_app()
     for content, expected in ((b"stories: [", "the test stories are invalid"),

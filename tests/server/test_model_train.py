@@ -97,7 +97,8 @@ def test_a_project_the_trainer_rejects_is_a_400_naming_the_part(make_app) -> Non
 @pytest.mark.parametrize(("content", "headers", "expected"), [
     (b"pipeline: [", YAML, "not valid YAML"),
     (b"- a list", YAML, "must be a YAML mapping"),
-    (b'{"nlu": []}', {"Content-Type": "application/json"}, "must be sent as YAML"),
+    (b'{"nlu": [}', {"Content-Type": "application/json"}, "not valid JSON"),
+    (b"intents: [greet]", {"Content-Type": "text/html"}, "must be sent as YAML"),
     (b"intents: [greet]\npolicy: []\nnlu: []", YAML, "'policy'"),
     (b"intents: [greet]", YAML, "no training data"),
 ])
@@ -220,6 +221,34 @@ def test_the_body_is_split_into_the_project_s_files() -> None:
     assert parts["config.yml"]["policies"][0] == {"name": "MemoizationPolicy"}
     assert "responses" in parts["domain.yml"] and "rules" in parts["data/training_data.yml"]
     assert all(part["version"] == "3.1" for part in parts.values())
+
+
+def test_a_project_sent_as_json_is_trained_as_its_yaml(make_app, monkeypatch) -> None:
+    import json
+
+    from dialogflowlite.io.yaml import read_yaml, to_plain
+    from dialogflowlite.server.routes import training
+
+    trained = []
+
+    async def fake_train(job, models_dir: Path) -> Path:
+        trained.append(job.parts)
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / "from-json.tar"
+        path.write_bytes(b"model")
+        return path
+
+    monkeypatch.setattr(training, "train_model", fake_train)
+    project = to_plain(read_yaml(training_body(CONFIG, DOMAIN, RULES).decode(), "project"))
+    app = make_app()
+    # Rasa 3 reads every body of this route as YAML, which JSON is (`requests.post(url,
+    # json=project)`); it was a 400 asking for YAML
+    answers = [asyncio.run(request(app, "post", "/model/train", content=body,
+                                   headers={"Content-Type": kind}))
+               for kind, body in (("application/json", json.dumps(project, indent="\t")),
+                                  ("application/yaml", training_body(CONFIG, DOMAIN, RULES)))]
+    assert [a.status for a in answers] == [200, 200], answers[0].text
+    assert trained[0] == trained[1]
 
 
 def test_a_worker_trains_one_model_at_a_time(make_app, monkeypatch, tmp_path: Path) -> None:
