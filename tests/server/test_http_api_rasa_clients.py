@@ -304,6 +304,30 @@ def test_test_intents_takes_rasa_json_nlu_data(make_app, regex_model) -> None:
 
 
 @pytest.mark.parametrize("headers", [
+    {},  # requests.post(url, data=json.dumps(data))
+    {"Content-Type": "application/x-www-form-urlencoded"},  # curl -d '{"rasa_nlu_data": ...}'
+    {"Content-Type": "application/octet-stream"},
+])
+def test_test_intents_read_rasa_json_nlu_data_that_does_not_name_its_type(
+        make_app, regex_model, headers) -> None:
+    import json
+
+    from dialogflowlite.agent import Agent
+
+    app = make_app(agent=Agent.load(regex_model))
+    body = json.dumps({"rasa_nlu_data": {"common_examples": [
+        {"text": "fly to Lima", "intent": "travel",
+         "entities": [{"start": 7, "end": 11, "value": "Lima", "entity": "city"}]}]}})
+    response = asyncio.run(request(app, "post", "/model/test/intents", content=body,
+                                   headers=headers))
+    # Rasa reads every body not sent as application/x-yaml as its JSON NLU data (this
+    # one was read as YAML, and refused for having no `nlu:`)
+    assert response.status == 200, response.text
+    assert [p["text"] for p in response.json["intent_evaluation"]["predictions"]] == [
+        "fly to Lima"]
+
+
+@pytest.mark.parametrize("headers", [
     {},  # requests.post(url, data=text)
     {"Content-Type": "application/x-www-form-urlencoded"},  # curl --data-binary @file
     {"Content-Type": "application/octet-stream"},

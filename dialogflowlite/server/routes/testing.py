@@ -1,10 +1,11 @@
 """``POST /model/test/intents`` and ``/model/test/stories``: test the loaded model (Rasa's routes).
 
 The body is NLU test data as YAML (``nlu:`` with ``- intent:`` items, entity
-annotation as in data files), or, sent as ``application/json``, Rasa's JSON NLU
-data (``{"rasa_nlu_data": {"common_examples": [...]}}``). The examples are
-parsed by the loaded model, a batch at a time on the thread that parses live
-messages, so live traffic is served between batches. The answer has Rasa's
+annotation as in data files), or Rasa's JSON NLU data (``{"rasa_nlu_data":
+{"common_examples": [...]}}``), sent as ``application/json`` or without a
+type. The examples are parsed by the loaded model, a batch at a time on the
+thread that parses live messages, so live traffic is served between batches.
+The answer has Rasa's
 shape: ``intent_evaluation``, ``entity_evaluation`` per extractor and
 ``response_selection_evaluation``
 (:meth:`~dialogflowlite.evaluation.nlu.NluEvaluation.to_rasa_json`). With
@@ -77,7 +78,7 @@ def blueprint() -> Blueprint:
                 "in the project to cross-validate its pipeline",
                 parameter="cross_validation_folds", location="query")
         try:
-            if _content_type(request) == "application/json":
+            if _is_json_nlu_data(request):
                 data = _json_nlu_data(request)
             else:
                 data = nlu_data_from_yaml(yaml_body(request, "`nlu:` test examples"))
@@ -147,6 +148,30 @@ def blueprint() -> Blueprint:
 
 def _content_type(request: Request) -> str:
     return (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _is_json_nlu_data(request: Request) -> bool:
+    """Whether the body is Rasa's JSON NLU data: sent as ``application/json``, or sent
+    without saying what it is (:data:`~dialogflowlite.server.validation.UNTYPED`) and
+    being a JSON object with its root key. Rasa reads every body not sent as
+    ``application/x-yaml`` as that data (``curl -d '{"rasa_nlu_data": ...}'``);
+    an untyped body that is not is read as YAML test data."""
+    from dialogflowlite.errors import JsonContentError
+    from dialogflowlite.io.json_nlu_reader import ROOT_KEY
+    from dialogflowlite.server.validation import UNTYPED
+    from dialogflowlite.shared import safe_json
+
+    kind = _content_type(request)
+    if kind == "application/json":
+        return True
+    body = request.body or b""
+    if kind not in UNTYPED or not body.lstrip().startswith(b"{"):
+        return False
+    try:
+        data = safe_json.loads(body)
+    except (JsonContentError, ValueError):
+        return False  # YAML in flow style, or broken: the YAML reader says what is wrong
+    return isinstance(data, dict) and ROOT_KEY in data
 
 
 def _json_nlu_data(request: Request) -> TrainingData:
