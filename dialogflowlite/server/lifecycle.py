@@ -3,6 +3,9 @@
 Sanic stops accepting connections first, waits up to
 ``graceful_shutdown_timeout`` for requests in flight (so a message being
 answered is answered and stored), and only then runs ``after_server_stop``.
+Each answer given while the server stops closes its connection
+(``Connection: close``), so a client that keeps its connection open sends no
+more messages to it.
 There the message handler waits, up to its ``finish_timeout`` (15 s), for
 the turns still running (a turn goes on when Sanic cancels its request:
 see :mod:`~dialogflowlite.server.handling`), then closes the batcher; the
@@ -74,6 +77,8 @@ def install(app: Sanic) -> None:
     app.ctx.owns_agent = app.ctx.agent is None
     app.ctx.model_loaded = not app.ctx.owns_agent
     app.ctx.loading = None
+    #: whether the server is stopping: each answer then closes its connection
+    app.ctx.stopping = False
     #: the processors of the agents the server loaded and then swapped out (weakly:
     #: only their pending reminders keep them alive)
     app.ctx.retired_processors = weakref.WeakSet()
@@ -91,6 +96,7 @@ def install(app: Sanic) -> None:
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
+        app.ctx.stopping = False
         if getattr(app.ctx, "model_swap_lock", None) is None:
             app.ctx.model_swap_lock = asyncio.Lock()
         app.ctx.handler.start()
@@ -129,6 +135,21 @@ def install(app: Sanic) -> None:
         if app.ctx.config.workers > 1:
             app.ctx.orphan_watch = asyncio.get_running_loop().create_task(
                 _stop_when_orphaned(app, os.getppid()))
+
+    @app.before_server_stop
+    async def _stop_keeping_connections(app: Sanic) -> None:
+        app.ctx.stopping = True
+
+    @app.on_response
+    async def _last_answer_on_its_connection(request, response) -> None:
+        # Sanic closes only idle connections when it stops: a client that keeps its
+        # connection busy (a proxy, an SDK) went on sending messages until
+        # graceful_shutdown_timeout was over, and then the ones in flight were cut off,
+        # stored but answered with a dropped connection (which a client sends again).
+        # `Connection: close` on each answer ends them, and the stop waits for no more.
+        stream = getattr(request, "stream", None)
+        if request.app.ctx.stopping and hasattr(stream, "keep_alive"):
+            stream.keep_alive = False
 
     @app.before_server_stop
     async def _stop_pulling(app: Sanic) -> None:

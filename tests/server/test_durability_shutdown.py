@@ -149,6 +149,47 @@ def test_a_client_that_hangs_up_mid_turn_loses_no_message(make_app, gated_agent)
     assert _user_texts(store, "gone") == ["/greet"]
 
 
+
+def test_a_stopping_server_closes_each_connection_after_its_answer(make_app,
+                                                                   gated_agent) -> None:
+    """A client that keeps its connection open (a proxy, an SDK) gets the answer to its
+    message in flight with ``Connection: close``, so it sends no more to a stopping
+    server: the connection took new messages until ``graceful_shutdown_timeout`` was
+    over, and then the ones in flight were cut off (stored, but answered with a
+    dropped connection, which a client sends again)."""
+    import aiohttp
+    from serving_helpers import serving
+
+    app = make_app(agent=gated_agent, credentials={"rest": None})
+    store = gated_agent.tracker_store
+    post = {"sender": "kept", "message": "/greet"}
+
+    async def scenario() -> tuple[str, int, str]:
+        server = serving(app)
+        url = await server.__aenter__()
+        try:
+            async with aiohttp.ClientSession() as session:
+                store.gate.set()
+                async with session.post(f"{url}/webhooks/rest/webhook", json=post) as first:
+                    before = first.headers.get("Connection", "")
+                store.gate.clear()
+                store.writing.clear()
+                posting = asyncio.create_task(
+                    session.post(f"{url}/webhooks/rest/webhook", json=post))
+                await store.writing.wait()
+                await server.server.before_stop()  # SIGTERM: the server starts stopping
+                store.gate.set()
+                async with await posting as last:
+                    return before, last.status, last.headers.get("Connection", "")
+        finally:
+            await server.server.close()
+            await server.server.after_stop()
+
+    before, status, after = asyncio.run(scenario())
+    assert (before, status, after) == ("keep-alive", 200, "close")
+    assert _user_texts(store, "kept") == ["/greet", "/greet"]
+
+
 SLOW_SERVER = '''
 import asyncio, sys
 from dialogflowlite.agent import Agent
