@@ -28,6 +28,9 @@ DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 5005
 #: seconds a worker may take to load the model and report ready
 WORKER_START_SECONDS = 180
+#: seconds a stopping worker may take, after its requests and turns are done, to stop
+#: the reminders and close the stores and the event broker
+WORKER_CLOSE_SECONDS = 15
 
 
 def default_torch_threads(workers: int) -> int:
@@ -238,6 +241,10 @@ def _serve_on(sock: socket.socket, config: ServerConfig, host: str, workers: int
     if os.getpgrp() != os.getpid():
         os.setpgid(0, 0)
     _close_listener_at_shutdown(WorkerManager, sock)
+    from dialogflowlite.server.handling import MessageHandler
+
+    _wait_for_workers_at_shutdown(WorkerManager, config.graceful_shutdown_timeout
+                                  + MessageHandler.finish_timeout + WORKER_CLOSE_SECONDS)
     loader = AppLoader(factory=functools.partial(create_app, config))
     app = loader.load()
     app.prepare(sock=sock, workers=workers, access_log=False, motd=False)
@@ -261,3 +268,28 @@ def _close_listener_at_shutdown(manager_class: type, sock: socket.socket) -> Non
 
     shutdown_signal.closes_listener = True  # type: ignore[attr-defined]
     manager_class.shutdown_signal = shutdown_signal
+
+
+def _wait_for_workers_at_shutdown(manager_class: type, seconds: float) -> None:
+    """Have the worker manager, once told to stop, wait up to ``seconds`` for its workers
+    to finish before it exits. Sanic's manager waited 10 s for each, then exited, and
+    its workers were terminated with it, in the middle of their stop: a message still
+    being answered then (a slow custom action) was cut off and never stored, and the
+    stores were not closed, where one worker waits for it (graceful_shutdown_timeout,
+    then the turns still running)."""
+    manager_class.dfl_worker_stop_seconds = seconds  # type: ignore[attr-defined]
+    if getattr(manager_class.cleanup, "waits_for_workers", False):
+        return
+    original = manager_class.cleanup
+
+    def cleanup(manager: Any) -> Any:
+        import time
+
+        deadline = time.monotonic() + manager_class.dfl_worker_stop_seconds  # type: ignore[attr-defined]
+        for process in manager.processes:
+            while process.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return original(manager)
+
+    cleanup.waits_for_workers = True  # type: ignore[attr-defined]
+    manager_class.cleanup = cleanup

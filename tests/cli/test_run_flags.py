@@ -703,6 +703,41 @@ def test_the_worker_manager_closes_the_listening_socket_when_told_to_stop() -> N
     assert stopped == [15]
 
 
+
+def test_the_worker_manager_waits_for_workers_still_finishing_their_messages() -> None:
+    from dialogflowlite.server.serve import _wait_for_workers_at_shutdown
+
+    class Worker:
+        """A worker process that is still answering messages for ``busy`` seconds."""
+
+        def __init__(self, busy: float) -> None:
+            self.until = time.monotonic() + busy
+
+        def is_alive(self) -> bool:
+            return time.monotonic() < self.until
+
+    alive_at_cleanup: list[bool] = []
+
+    class Manager:
+        def __init__(self, *workers: Worker) -> None:
+            self.processes = workers
+
+        def cleanup(self) -> None:
+            alive_at_cleanup.extend(process.is_alive() for process in self.processes)
+
+    _wait_for_workers_at_shutdown(Manager, 5.0)
+    _wait_for_workers_at_shutdown(Manager, 5.0)  # a second server: wrapped once
+    # Sanic's cleanup gave each worker 10 s, then the manager exited and its workers
+    # were terminated in the middle of their stop: a 12 s turn was lost, never stored
+    Manager(Worker(0.2), Worker(0.4)).cleanup()
+    assert alive_at_cleanup == [False, False]
+    # a worker that never ends holds the manager up no longer than the given seconds
+    _wait_for_workers_at_shutdown(Manager, 0.2)
+    started = time.monotonic()
+    Manager(Worker(60)).cleanup()
+    assert alive_at_cleanup[-1] is True and time.monotonic() - started < 5
+
+
 def test_a_cors_pattern_that_is_no_regular_expression_stops_the_server_first(
         tmp_path: Path) -> None:
     from dialogflowlite.server import serve
