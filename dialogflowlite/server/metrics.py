@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -232,17 +233,25 @@ class ActiveConversations:
 
     def __init__(self, window: float = 300.0) -> None:
         self.window = window
-        self._last_seen: dict[str, float] = {}
+        #: when each conversation last had a message, the longest silent first
+        self._last_seen: OrderedDict[str, float] = OrderedDict()
 
     def touch(self, sender_id: str) -> None:
-        self._last_seen[sender_id] = time.monotonic()
+        now = time.monotonic()
+        self._last_seen[sender_id] = now
+        self._last_seen.move_to_end(sender_id)
+        # forgotten here too, not only when /metrics is read: a server nobody scrapes
+        # kept every sender id it ever saw
+        self._forget_silent(now)
 
     def count(self) -> int:
-        cutoff = time.monotonic() - self.window
-        stale = [sender for sender, seen in self._last_seen.items() if seen < cutoff]
-        for sender in stale:
-            del self._last_seen[sender]
+        self._forget_silent(time.monotonic())
         return len(self._last_seen)
+
+    def _forget_silent(self, now: float) -> None:
+        cutoff = now - self.window
+        while self._last_seen and next(iter(self._last_seen.values())) < cutoff:
+            self._last_seen.popitem(last=False)
 
 
 class ServerMetrics:

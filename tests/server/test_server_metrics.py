@@ -95,3 +95,23 @@ def test_active_conversations_forget_the_silent_ones(monkeypatch) -> None:
     now[0] += 2.0
     active.touch("c")
     assert active.count() == 1
+
+
+def test_active_conversations_forget_the_silent_ones_without_being_scraped(
+        monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from dialogflowlite.server import metrics
+
+    now = [1000.0]
+    monkeypatch.setattr(metrics, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    active = metrics.ActiveConversations(window=60.0)
+    for sender in range(1000):
+        active.touch(f"web-{sender}")
+        now[0] += 1.0
+    active.touch("web-1")  # an old conversation that speaks again is kept
+    # only a scrape of /metrics forgot them: a server nobody scrapes kept every sender
+    # id it ever saw (about 140 bytes each, a web chat's new id per visitor)
+    assert len(active._last_seen) <= 62
+    assert "web-1" in active._last_seen and "web-900" not in active._last_seen
+    assert active.count() == 61
