@@ -126,7 +126,7 @@ class WhitespaceTokenizer(Tokenizer):
     without spaces (one token per character) are handled; marks of writing
     direction separate words like spaces, and a soft hyphen stays inside its
     word; URLs and e-mail addresses stay whole. ``token_pattern`` replaces the rules by a regular
-    expression whose matches are the tokens.
+    expression whose matches are the tokens (a text it finds nothing in is one token).
     """
 
     name = "WhitespaceTokenizer"
@@ -163,6 +163,11 @@ class WhitespaceTokenizer(Tokenizer):
     def tokenize(self, text: str) -> list[Token]:
         if self._pattern is not None:
             spans = [m.span() for m in self._pattern.finditer(text) if m.end() > m.start()]
+            if not spans and text.strip():
+                # as Rasa: a text the pattern finds nothing in ("!!!" with `\w+`) is one
+                # token, not none (a message without tokens got no intent at all)
+                start = len(text) - len(text.lstrip())
+                spans = [(start, len(text.rstrip()))]
         else:
             spans = whitespace_spans(text)
         return [Token(text[start:end], start, end) for start, end in spans]

@@ -122,6 +122,9 @@ def test_words_of_scripts_with_joiners_stay_whole() -> None:
 
 def test_token_pattern_replaces_the_rules() -> None:
     assert words("don't e-mail me!", token_pattern=r"\w+") == ["don", "t", "e", "mail", "me"]
+    # a text the pattern finds nothing in is one token, as in Rasa (it had none)
+    assert words("  !!! ?", token_pattern=r"\w+") == ["!!! ?"]
+    assert words("   ", token_pattern=r"\w+") == []
     with pytest.raises(ComponentConfigError, match="token_pattern"):
         WhitespaceTokenizer({"token_pattern": "("})
 
