@@ -158,6 +158,16 @@ class TrackerStore(abc.ABC):
         """The stored events and the version they are at, read together."""
         return await self.load_events(sender_id), None
 
+    async def load_versioned_session_events(
+            self, sender_id: str) -> tuple[list[Any] | None, Hashable | None]:
+        """The stored events from the latest ``session_started`` on (all without one)
+        and the version of the conversation, read together. Backends that can skip
+        the earlier events (decode only the latest session) override this."""
+        events, version = await self.load_versioned_events(sender_id)
+        if events is None:
+            return None, None
+        return events[latest_session_start(events):], version
+
     async def count_events(self, sender_id: str) -> int:
         """How many events are stored for ``sender_id`` (backends may answer faster)."""
         return len(await self.load_events(sender_id) or [])
@@ -243,13 +253,13 @@ class TrackerStore(abc.ABC):
                 return DialogueStateTracker(sender_id, self._slots(), events)
             if self._recent.get(sender_id) is recent:
                 self._recent.pop(sender_id)
-        stored, version = await self.load_versioned_events(sender_id)
+        stored, version = await self.load_versioned_session_events(sender_id)
         if stored is None:
             return None
-        start = latest_session_start(stored)
-        tracker = self.tracker_from_events(sender_id, stored[start:])
+        tracker = self.tracker_from_events(sender_id, stored)
         if version is not None:
-            self._remember(sender_id, version, tuple(tracker.events), whole=start == 0)
+            # (whether earlier sessions were left out is not known here: never whole)
+            self._remember(sender_id, version, tuple(tracker.events), whole=False)
         return tracker
 
     def _slots(self) -> Any:

@@ -38,7 +38,7 @@ from dialogflowlite.stores.base import (
     next_write_time,
     read_once_more_if_lost,
 )
-from dialogflowlite.stores.stored_events import decode_events
+from dialogflowlite.stores.stored_events import decode_events, decode_latest_session
 
 if TYPE_CHECKING:
     from dialogflowlite.shared.domain import Domain
@@ -291,6 +291,16 @@ class PostgresTrackerStore(TrackerStore):
 
     async def load_versioned_events(
             self, sender_id: str) -> tuple[list[dict[str, Any]] | None, Hashable | None]:
+        texts, version = await self._load_versioned_texts(sender_id)
+        return (None, None) if texts is None else (decode_events(texts), version)
+
+    async def load_versioned_session_events(
+            self, sender_id: str) -> tuple[list[Any] | None, Hashable | None]:
+        texts, version = await self._load_versioned_texts(sender_id)
+        return (None, None) if texts is None else (decode_latest_session(texts), version)
+
+    async def _load_versioned_texts(
+            self, sender_id: str) -> tuple[list[Any] | None, Hashable | None]:
         # one statement: the version and the events come from the same snapshot
         rows = await self._fetch(
             "SELECT c.n_events, c.updated, e.data FROM dfl_conversations c "
@@ -298,8 +308,7 @@ class PostgresTrackerStore(TrackerStore):
             "WHERE c.sender_id = %s ORDER BY e.seq", (sender_id,))
         if not rows:
             return None, None
-        events = decode_events([row[2] for row in rows if row[2] is not None])
-        return events, (rows[0][0], rows[0][1])
+        return [row[2] for row in rows if row[2] is not None], (rows[0][0], rows[0][1])
 
     async def stored_version(self, sender_id: str) -> Hashable | None:
         rows = await self._fetch(

@@ -45,7 +45,7 @@ from dialogflowlite.stores.base import (
     dump_events,
     next_write_time,
 )
-from dialogflowlite.stores.stored_events import decode_events
+from dialogflowlite.stores.stored_events import decode_events, decode_latest_session
 from dialogflowlite.stores.tickets import TicketLockStore
 
 if TYPE_CHECKING:
@@ -311,6 +311,20 @@ class SQLiteTrackerStore(TrackerStore):
 
     async def load_versioned_events(
             self, sender_id: str) -> tuple[list[dict[str, Any]] | None, Hashable | None]:
+        texts, version = await self._load_versioned_texts(sender_id)
+        if texts is None:
+            return None, None
+        return decode_events(texts), version
+
+    async def load_versioned_session_events(
+            self, sender_id: str) -> tuple[list[Any] | None, Hashable | None]:
+        texts, version = await self._load_versioned_texts(sender_id)
+        if texts is None:
+            return None, None
+        return decode_latest_session(texts), version
+
+    async def _load_versioned_texts(
+            self, sender_id: str) -> tuple[list[str] | None, Hashable | None]:
         def load(connection: sqlite3.Connection) -> tuple[list[str] | None, Hashable | None]:
             # one statement: the version and the events come from the same snapshot
             rows = connection.execute(
@@ -321,10 +335,7 @@ class SQLiteTrackerStore(TrackerStore):
                 return None, None
             return [row[2] for row in rows if row[2] is not None], (rows[0][0], rows[0][1])
 
-        texts, version = await self.database.run(load)
-        if texts is None:
-            return None, None
-        return decode_events(texts), version
+        return await self.database.run(load)
 
     async def stored_version(self, sender_id: str) -> Hashable | None:
         def version(connection: sqlite3.Connection) -> Hashable | None:

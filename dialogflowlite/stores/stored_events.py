@@ -136,3 +136,20 @@ def latest_session_start(events: Sequence[Any]) -> int:
                 isinstance(event, dict) and event.get("event") == "session_started"):
             return index
     return 0
+
+
+def decode_latest_session(texts: Sequence[str | bytes]) -> list[Any]:
+    """The stored events' JSON texts from the latest ``session_started`` on (all of
+    them without one), decoded (:func:`decode_event`).
+
+    Decoded from the last one back, so that a conversation of many sessions costs
+    the decoding of its latest one only.
+    """
+    decoded: list[Any] = []
+    for text in reversed(texts):
+        event = decode_event(text)
+        decoded.append(event)
+        if isinstance(event, dict) and event.get("event") == "session_started":
+            break
+    decoded.reverse()
+    return decoded

@@ -342,15 +342,21 @@ def test_an_unreachable_redis_server_is_a_clear_error() -> None:
 
 
 def _counting_loads(store: TrackerStore) -> list[str]:
-    """Record every full read of a conversation the store makes."""
+    """Record every read of a conversation's events the store makes (of all its sessions,
+    or of the latest one)."""
     loads: list[str] = []
-    original = store.load_versioned_events
+    for method in ("load_versioned_events", "load_versioned_session_events"):
+        original = getattr(store, method)
+        if method == "load_versioned_session_events" and \
+                type(store).load_versioned_session_events is \
+                TrackerStore.load_versioned_session_events:
+            continue  # the base reads through load_versioned_events, counted already
 
-    async def counted(sender_id: str):
-        loads.append(sender_id)
-        return await original(sender_id)
+        async def counted(sender_id: str, original=original):
+            loads.append(sender_id)
+            return await original(sender_id)
 
-    store.load_versioned_events = counted  # type: ignore[method-assign]
+        setattr(store, method, counted)
     return loads
 
 
