@@ -112,6 +112,8 @@ STEP_KEYS = (
     "or",
     "metadata",
 )
+#: the step keys that say what kind of step it is (one of them is needed)
+STEP_KIND_KEYS = tuple(key for key in STEP_KEYS if key not in ("entities", "metadata"))
 
 #: 2.0-style slot class paths (and short class names) -> slot type
 SLOT_TYPE_ALIASES = {

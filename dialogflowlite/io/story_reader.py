@@ -152,7 +152,9 @@ class StoryReader:
         where = position(file, steps, index)
         if not self.log.expect(file, steps, index, item, dict, f"a step of '{story}'"):
             return None
-        self.log.check_keys(file, item, formats.STEP_KEYS, f"a step of '{story}'")
+        if any(key in item for key in formats.STEP_KIND_KEYS):
+            # (a step of no kind, `actoin:`, is one error below with the did-you-mean)
+            self.log.check_keys(file, item, formats.STEP_KEYS, f"a step of '{story}'")
         if not self._one_kind(where, item, story) or self._empty(file, item, story):
             return None
         if in_rule and "checkpoint" in item:
@@ -216,8 +218,9 @@ class StoryReader:
             return OrStep(alternatives, where)
         self.log.error(
             where,
-            f"step of '{story}' has none of the step keys `intent`, `user`, `action`, "
-            "`bot`, `slot_was_set`, `active_loop`, `checkpoint` or `or`",
+            f"step of '{story}' has none of the step keys "
+            + ", ".join(f"`{key}`" for key in formats.STEP_KIND_KEYS[:-1])
+            + f" or `{formats.STEP_KIND_KEYS[-1]}`",
             formats.did_you_mean(str(next(iter(item), "")), formats.STEP_KEYS),
         )
         return None
