@@ -272,3 +272,28 @@ def test_a_turn_after_a_new_session_reads_only_that_session(bot) -> None:
     assert [e.as_dict() for e in whole.events[-len(result.events):]] == [
         e.as_dict() for e in result.events]
     assert isinstance(whole.events[1], SessionStarted) and whole.events[3].text == "/inform"
+
+
+def test_sequential_variations_start_over_in_each_new_session(domain_from, monkeypatch) -> None:
+    # a turn reads only its session, which always begins at the tracker's start: the
+    # running process must still count each session's variations from the first
+    from types import SimpleNamespace
+
+    from dialogflowlite.components.generation.responder import Responder
+    from dialogflowlite.dialogue import sessions
+    from dialogflowlite.dialogue.processor import MessageProcessor
+
+    domain = domain_from(DOMAIN.format(expiry=60, carry="true").replace(
+        '  - text: "Hello {city}"', '  - text: "one"\n  - text: "two"\n  - text: "three"'))
+    processor = MessageProcessor(domain, policies=simple_rules({"greet": ["utter_greet"]}),
+                                 responder=Responder(domain, response_selection="sequential"))
+    first = [texts(say(processor, "/greet"))[0] for _ in range(3)]
+    # a message two hours later starts a new session; the next ones come right after it
+    shift = {"by": 2 * 3600.0}
+    monkeypatch.setattr(sessions, "time", SimpleNamespace(time=lambda: time.time() + shift["by"]))
+    second = [texts(say(processor, "/greet"))[0]]
+    shift["by"] = 0.0
+    second += [texts(say(processor, "/greet"))[0] for _ in range(2)]
+    assert sum(isinstance(e, SessionStarted)
+               for e in asyncio.run(processor.get_tracker("user")).events) == 2
+    assert first == second == ["one", "two", "three"]

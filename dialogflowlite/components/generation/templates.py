@@ -242,15 +242,25 @@ def interpolate_jinja(value: Any, values: dict[str, Any], *, response: str = "")
     return value
 
 
-def _session_start(tracker: DialogueStateTracker | None) -> int:
-    """Where ``tracker``'s current session begins: the index of its latest ``restart`` or
-    ``session_started`` event (-1 for none)."""
+#: which session of a conversation a sequential count belongs to (see _session_start)
+_SessionKey = tuple[str, float] | None
+
+
+def _session_start(tracker: DialogueStateTracker | None) -> _SessionKey:
+    """Which session of ``tracker`` is current: the kind and time of its latest
+    ``restart`` or ``session_started`` event (None for none).
+
+    Not the event's index: a turn's tracker holds only the latest session (see
+    :meth:`~dialogflowlite.stores.base.TrackerStore.retrieve_latest_session`), so
+    every session would begin at the same index, while its start event's time is
+    stored with it and stays the same however much of the conversation is read."""
     if tracker is None:
-        return -1
+        return None
     for index in range(len(tracker.events) - 1, -1, -1):
-        if isinstance(tracker.events[index], (Restarted, SessionStarted)):
-            return index
-    return -1
+        event = tracker.events[index]
+        if isinstance(event, (Restarted, SessionStarted)):
+            return type(event).__name__, event.timestamp
+    return None
 
 
 def placeholders(text: str) -> list[str]:
@@ -281,7 +291,8 @@ class TemplateRenderer:
         self.domain = domain
         self.selection = selection
         self.random = random.Random(seed)
-        self._counters: RecentItems[tuple[str, str, int], int] = RecentItems(_COUNTER_CAPACITY)
+        self._counters: RecentItems[tuple[str, str, _SessionKey], int] = RecentItems(
+            _COUNTER_CAPACITY)
 
     # ------------------------------------------------------------ questions
 
