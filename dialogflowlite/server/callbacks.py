@@ -7,6 +7,11 @@ work fails, the API's error body as JSON, whatever the failure (one the
 handlers do not expect is a 500 saying only "An unexpected error occurred.",
 as the synchronous answer would, and is logged in full). A URL that refuses
 the result, or cannot be reached, is logged; nothing is retried.
+
+The work is the server's: when the server stops, the work still running is
+stopped too (a training's child process ends and its files are removed), and
+its URL is sent a 503 error body saying so, as a request would have been
+answered (:func:`stop_answering_later`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 #: seconds a callback URL has to take the result
 CALLBACK_TIMEOUT = 60.0
+#: seconds a callback URL has, when the server stops, to take the word that its work
+#: was stopped (the server's stop waits for that)
+STOP_NOTICE_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,34 @@ def answer_later(request: Request, url: str, work: Callable[[], Awaitable[Callba
     return empty(status=204, headers={"location": url})
 
 
+async def stop_answering_later(app: Any) -> None:
+    """Stop the work still running for callback URLs, as the server stops, and tell each
+    URL so (within :data:`STOP_NOTICE_TIMEOUT`).
+
+    The work was left to the stopped event loop: a training's child process trained
+    on with no server to hear of it, its temporary files stayed, and the URL waited
+    for a result that never came.
+    """
+    running = [task for task in getattr(app.ctx, "callback_tasks", None) or ()
+               if not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=2 * STOP_NOTICE_TIMEOUT)
+
+
 async def _run_and_post(url: str, work: Callable[[], Awaitable[CallbackResult]],
                         what: str) -> None:
     try:
         result = await work()
-    except asyncio.CancelledError:
+    except asyncio.CancelledError:  # the server stops (stop_answering_later)
+        from dialogflowlite.errors import ApiError
+
+        logger.warning("%s for %s was stopped with the server", what, url)
+        _, body = response_for(ApiError(
+            503, "ServiceUnavailable", f"the server stopped before {what} ended; send the "
+            "request again when it is back"))
+        await _post(url, {"json": body}, what, seconds=STOP_NOTICE_TIMEOUT)
         raise
     except Exception as e:
         status, body = response_for(e)
@@ -85,11 +116,12 @@ async def _run_and_post(url: str, work: Callable[[], Awaitable[CallbackResult]],
     await _post(url, payload, what)
 
 
-async def _post(url: str, payload: dict[str, Any], what: str) -> None:
+async def _post(url: str, payload: dict[str, Any], what: str, *,
+                seconds: float = CALLBACK_TIMEOUT) -> None:
     import aiohttp
 
     try:
-        timeout = aiohttp.ClientTimeout(total=CALLBACK_TIMEOUT)
+        timeout = aiohttp.ClientTimeout(total=seconds)
         async with aiohttp.ClientSession(timeout=timeout) as session, \
                 session.post(url, **payload) as response:
             if response.status >= 300:

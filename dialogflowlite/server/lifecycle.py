@@ -6,7 +6,9 @@ answered is answered and stored), and only then runs ``after_server_stop``.
 Each answer given while the server stops closes its connection
 (``Connection: close``), so a client that keeps its connection open sends no
 more messages to it.
-There the message handler waits, up to its ``finish_timeout`` (15 s), for
+In ``after_server_stop`` the work still running for a ``callback_url`` (a training, an NLU
+test) is stopped, and its URL told so (:mod:`~dialogflowlite.server.callbacks`);
+the message handler waits, up to its ``finish_timeout`` (15 s), for
 the turns still running (a turn goes on when Sanic cancels its request:
 see :mod:`~dialogflowlite.server.handling`), then closes the batcher; the
 reminders not yet due are stopped (those of the agents that ``PUT /model``
@@ -186,9 +188,13 @@ def install(app: Sanic) -> None:
 
     @app.after_server_stop
     async def _stop(app: Sanic) -> None:
+        from dialogflowlite.server.callbacks import stop_answering_later
+
         loading = app.ctx.loading
         if loading is not None and not loading.done():
             loading.cancel()
+        # before the NLU thread and the stores close: a callback's work may use them
+        await stop_answering_later(app)
         await app.ctx.handler.close()
         # reminders not yet due would otherwise fire into closed stores (they are not
         # kept over a restart in any case, as in Rasa: see docs/deployment.md)

@@ -241,10 +241,13 @@ def _serve_on(sock: socket.socket, config: ServerConfig, host: str, workers: int
     if os.getpgrp() != os.getpid():
         os.setpgid(0, 0)
     _close_listener_at_shutdown(WorkerManager, sock)
+    from dialogflowlite.server.callbacks import STOP_NOTICE_TIMEOUT
     from dialogflowlite.server.handling import MessageHandler
 
+    # (a callback's work is stopped first, its URL told within twice the notice's time)
     _wait_for_workers_at_shutdown(WorkerManager, config.graceful_shutdown_timeout
-                                  + MessageHandler.finish_timeout + WORKER_CLOSE_SECONDS)
+                                  + 2 * STOP_NOTICE_TIMEOUT + MessageHandler.finish_timeout
+                                  + WORKER_CLOSE_SECONDS)
     loader = AppLoader(factory=functools.partial(create_app, config))
     app = loader.load()
     app.prepare(sock=sock, workers=workers, access_log=False, motd=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -126,22 +125,22 @@ def test_the_route_needs_the_token(make_app) -> None:
     assert response.status == 401  # as Rasa: no token is not authenticated
 
 
-def test_with_a_callback_url_the_model_is_posted_there(make_app, tmp_path: Path) -> None:
+def test_with_a_callback_url_the_model_is_posted_there(tmp_path: Path) -> None:
+    from serving_helpers import serving
+
+    app = _modelless_app(tmp_path)
     with StubHttpServer(lambda r: (200, {}, b""), path="/trained") as receiver:
-        app = make_app()
 
-        async def main():
-            answer = await request(app, "post", f"/model/train?callback_url={receiver.url}",
-                                   content=training_body(CONFIG, DOMAIN, RULES), headers=YAML)
-            # the ASGI client stops the app after each request; keep the loop alive while
-            # the background training finishes
-            deadline = time.monotonic() + 120
-            while not receiver.requests and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-            return answer
+        async def main() -> int:
+            # a running server: the ASGI client stops the app after each request, and
+            # with it the training
+            async with serving(app, healthy=False) as url:
+                status = await _post_training(url, f"callback_url={receiver.url}")
+                await until(lambda: receiver.requests, "the trained model", timeout=120)
+            return status
 
-        answer = asyncio.run(main())
-        assert answer.status == 204
+        status = asyncio.run(main())
+        assert status == 204
         assert len(receiver.requests) == 1
         delivered = receiver.requests[0]
         assert delivered.method == "POST" and _is_model(delivered.body)
@@ -162,37 +161,60 @@ def test_a_callback_url_that_is_no_http_address_names_the_parameter(make_app) ->
 ERROR_KEYS = {"version", "status", "message", "reason", "details", "help", "code"}
 
 
-def _posted_after_failure(make_app, monkeypatch, failure: BaseException) -> tuple[Any, Any]:
-    """The answer to a training request with a callback URL, and what was POSTed there
+def _modelless_app(project: Path) -> Any:
+    """A server of ``project`` without a model (none is needed to train one)."""
+    from dialogflowlite.server.app import ServerConfig, create_app
+
+    return create_app(ServerConfig(project=str(project), enable_api=True, credentials={},
+                                   endpoints={}, start_without_model=True))
+
+
+async def _post_training(url: str, query: str) -> int:
+    """The status a training request with ``query`` is answered with."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, \
+            session.post(f"{url}/model/train?{query}", headers=YAML,
+                         data=training_body(CONFIG, DOMAIN, RULES)) as answer:
+        return answer.status
+
+
+def _posted_after_failure(tmp_path: Path, monkeypatch,
+                          failure: BaseException) -> tuple[int, Any]:
+    """The status of a training request with a callback URL, and what was POSTed there
     once the training failed with ``failure``."""
+    from serving_helpers import serving
+
     from dialogflowlite.server.routes import training
 
     async def failing_train(job, models_dir: Path) -> Path:
         raise failure
 
     monkeypatch.setattr(training, "train_model", failing_train)
+    app = _modelless_app(tmp_path)
     with StubHttpServer(lambda r: (200, {}, b""), path="/trained") as receiver:
-        app = make_app()
 
-        async def main():
-            answer = await request(app, "post", f"/model/train?callback_url={receiver.url}",
-                                   content=training_body(CONFIG, DOMAIN, RULES), headers=YAML)
-            await until(lambda: receiver.requests, "the callback")
-            return answer
+        async def main() -> int:
+            # a running server (the ASGI client stops the app after each request, which
+            # stops the work of a callback too)
+            async with serving(app, healthy=False) as url:
+                status = await _post_training(url, f"callback_url={receiver.url}")
+                await until(lambda: receiver.requests, "the callback")
+            return status
 
-        answer = asyncio.run(main())
-    return answer, receiver.requests[0]
+        status = asyncio.run(main())
+    return status, receiver.requests[0]
 
 
-def test_a_failed_training_posts_the_api_s_error_body_to_the_callback(make_app,
+def test_a_failed_training_posts_the_api_s_error_body_to_the_callback(tmp_path: Path,
                                                                       monkeypatch) -> None:
     import json
 
     from dialogflowlite.errors import ApiError
 
-    answer, posted = _posted_after_failure(
-        make_app, monkeypatch, ApiError(400, "BadRequest", "the domain is invalid"))
-    assert answer.status == 204
+    status, posted = _posted_after_failure(
+        tmp_path, monkeypatch, ApiError(400, "BadRequest", "the domain is invalid"))
+    assert status == 204
     error = json.loads(posted.body)
     # as Rasa posts an error to the callback: the whole error body (details and help were
     # left out)
@@ -202,13 +224,13 @@ def test_a_failed_training_posts_the_api_s_error_body_to_the_callback(make_app,
     assert posted.headers["Content-Type"].startswith("application/json")
 
 
-def test_an_unexpected_training_failure_is_posted_to_the_callback_too(make_app,
+def test_an_unexpected_training_failure_is_posted_to_the_callback_too(tmp_path: Path,
                                                                      monkeypatch) -> None:
     import json
 
     # it was only logged, and the callback URL waited for ever
-    answer, posted = _posted_after_failure(make_app, monkeypatch, OSError("disk full"))
-    assert answer.status == 204
+    status, posted = _posted_after_failure(tmp_path, monkeypatch, OSError("disk full"))
+    assert status == 204
     error = json.loads(posted.body)
     assert set(error) == ERROR_KEYS
     assert error["code"] == 500 and error["reason"] == "ServerError"
@@ -359,3 +381,43 @@ def test_workers_take_turns_through_the_project_s_lock_file(make_app, monkeypatc
     assert answer.status == 200, answer.text
     assert [step for step in steps if step != "tried"] == ["asked", "let go", "acquired",
                                                            "trained"]
+
+
+def test_a_stopping_server_stops_a_training_for_a_callback_and_says_so_there(
+        tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    from serving_helpers import serving
+
+    from dialogflowlite.server.routes import training
+
+    stopped: list[bool] = []
+
+    async def endless_train(job, models_dir: Path) -> Path:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:  # where train_model ends its child process
+            stopped.append(True)
+            raise
+
+    monkeypatch.setattr(training, "train_model", endless_train)
+    app = _modelless_app(tmp_path)
+    with StubHttpServer(lambda r: (200, {}, b""), path="/trained") as receiver:
+
+        async def main() -> tuple[int, list[bool], int]:
+            async with serving(app, healthy=False) as url:
+                status = await _post_training(url, f"callback_url={receiver.url}")
+                await until(lambda: getattr(app.ctx, "training_jobs", 0) == 1, "the training")
+            # the server has stopped (asyncio.run would cancel what is left only later)
+            return status, list(stopped), app.ctx.training_jobs
+
+        status, stopped_with_server, jobs = asyncio.run(main())
+    assert status == 204
+    # the training went on with the server gone (its child process orphaned, its files
+    # left), and the URL waited for ever
+    assert stopped_with_server == [True] and jobs == 0
+    assert len(receiver.requests) == 1
+    error = json.loads(receiver.requests[0].body)
+    assert set(error) == ERROR_KEYS
+    assert (error["code"], error["reason"]) == (503, "ServiceUnavailable")
+    assert "the server stopped before the training ended" in error["message"]
