@@ -50,3 +50,41 @@ def test_conversations_take_little_more_room_on_disk_than_their_events(
     # every user message overflowed the rows of a table WITHOUT ROWID and took a page
     # of its own for its last bytes: the file was four times the events it kept
     assert db.stat().st_size < 1.5 * stored, (db.stat().st_size, stored)
+
+
+def test_a_database_of_the_earlier_layout_is_read_and_written_as_before(tmp_path: Path) -> None:
+    import sqlite3
+
+    # the events table as databases made before had it
+    db = tmp_path / "earlier.db"
+    with sqlite3.connect(db) as connection:
+        connection.executescript("""
+            CREATE TABLE dfl_events (sender_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                                     data TEXT NOT NULL, PRIMARY KEY (sender_id, seq))
+            WITHOUT ROWID;""")
+    connection.close()
+
+    async def use() -> tuple[list, list, list, list]:
+        store = SQLiteTrackerStore(db=db)
+        for turn in range(3):
+            for sender in ("ann", "bob"):
+                await store.append_events(sender, _turn(sender, turn))
+        ann = await store.load_events("ann")
+        await store.replace_events("bob", _turn("bob", 9))
+        bob = await store.load_events("bob")
+        await store.delete("ann")
+        keys = await store.keys()
+        await store.close()
+        again = SQLiteTrackerStore(db=db)
+        reopened = await again.load_events("bob")
+        await again.close()
+        return ann, bob, keys, reopened
+
+    ann, bob, keys, reopened = asyncio.run(use())
+    assert ann == [event for turn in range(3) for event in _turn("ann", turn)]
+    assert bob == _turn("bob", 9) and reopened == bob and keys == ["bob"]
+    with sqlite3.connect(db) as connection:
+        (layout,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'dfl_events'").fetchone()
+    connection.close()
+    assert "WITHOUT ROWID" in layout  # kept as it was
