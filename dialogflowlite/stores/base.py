@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -112,6 +113,10 @@ class TrackerStore(abc.ABC):
         #: store holds more events than their trackers (see _events_held_for)
         self._with_unreadable: RecentItems[str, bool] = RecentItems(_MAX_WITH_UNREADABLE)
         self._reported_unreadable = reported_events()
+        #: the trackers :meth:`retrieve_latest_session` handed out, and how many of their
+        #: events the store holds: not the stored count, which has the earlier sessions too
+        self._session_trackers: weakref.WeakKeyDictionary[DialogueStateTracker, int] = \
+            weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------ backend interface
 
@@ -240,7 +245,8 @@ class TrackerStore(abc.ABC):
         Nothing before the latest session start counts for the turn (the applied
         events begin there, and the slots kept are set again after it), and its
         cost then depends on the session's length, not on every earlier session's.
-        Store the turn with :meth:`save` and the turn's events as ``new_events``.
+        :meth:`save` then stores the events added to the tracker since (with or
+        without ``new_events``).
         """
         recent = self._recent.get(sender_id)
         if recent is not None:
@@ -250,7 +256,7 @@ class TrackerStore(abc.ABC):
                 if start and self._recent.get(sender_id) is recent:
                     # earlier sessions are kept no longer (a whole read loads them)
                     self._recent.put(sender_id, _Recent(recent.version, events, whole=False))
-                return DialogueStateTracker(sender_id, self._slots(), events)
+                return self._handed_out(DialogueStateTracker(sender_id, self._slots(), events))
             if self._recent.get(sender_id) is recent:
                 self._recent.pop(sender_id)
         stored, version = await self.load_versioned_session_events(sender_id)
@@ -260,6 +266,10 @@ class TrackerStore(abc.ABC):
         if version is not None:
             # (whether earlier sessions were left out is not known here: never whole)
             self._remember(sender_id, version, tuple(tracker.events), whole=False)
+        return self._handed_out(tracker)
+
+    def _handed_out(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
+        self._session_trackers[tracker] = len(tracker.events)
         return tracker
 
     def _slots(self) -> Any:
@@ -301,9 +311,14 @@ class TrackerStore(abc.ABC):
 
         ``new_events`` gives their JSON ready-made (the processor passes it after
         plugins have seen it, e.g. to mask personal data). Without it, the events
-        after the stored ones are serialised from the tracker.
+        after the stored ones are serialised from the tracker (for one that
+        :meth:`retrieve_latest_session` handed out: those added since it was read or
+        last saved, as it holds no earlier session).
         """
-        if new_events is None:
+        held = self._session_trackers.get(tracker)
+        if new_events is None and held is not None:  # of the latest session only
+            new_events = [event.as_dict() for event in tracker.events[held:]]
+        elif new_events is None:
             stored = await self._events_held_for(tracker)
             if stored > len(tracker.events):
                 raise TrackerStoreError(
@@ -314,6 +329,13 @@ class TrackerStore(abc.ABC):
             return
         written = await self.append_events(tracker.sender_id, list(new_events))
         self._remember_append(tracker.sender_id, written, list(new_events))
+        self._saved(tracker)
+
+    def _saved(self, tracker: DialogueStateTracker) -> None:
+        """Note that the store holds every event of ``tracker`` now (a backend whose
+        :meth:`save` writes on its own calls it after the write)."""
+        if tracker in self._session_trackers:
+            self._session_trackers[tracker] = len(tracker.events)
 
     async def _events_held_for(self, tracker: DialogueStateTracker) -> int:
         """How many of the tracker's first events the store holds already.

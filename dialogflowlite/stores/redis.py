@@ -305,6 +305,7 @@ class RedisTrackerStore(TrackerStore):
             raise _failed("write", e) from e
         if _is_wrong_type(answers[1]):  # Rasa's layout: the usual append adopts it
             await self.append_events(sender_id, list(new_events))
+            self._saved(tracker)
             return
         for answer in answers:
             if isinstance(answer, Exception):
@@ -315,6 +316,7 @@ class RedisTrackerStore(TrackerStore):
                         len(texts))
             whole = [event.as_dict() for event in tracker.events[:earlier]]
             await self.replace_events(sender_id, whole + list(new_events))
+        self._saved(tracker)
 
     async def _adopt_rasa_tracker(self, sender_id: str, texts: list[str]) -> bool:
         """Turn the string Rasa stored under the conversation's key into this store's

@@ -435,6 +435,29 @@ def test_a_turn_reads_only_the_latest_session(make_store) -> None:
     asyncio.run(main())
 
 
+def test_a_latest_session_saved_without_its_new_events_loses_none(make_store) -> None:
+    # save() without new_events stores the events after the stored ones, which a tracker
+    # of the latest session alone does not hold: it counted the earlier sessions' events
+    # as its own, and a turn of more events than they were lost its first ones
+    async def main() -> None:
+        store = make_store()
+        tracker = _conversation()
+        tracker.update_with_events(_second_session(tracker))
+        await store.save(tracker)
+        session = await store.retrieve_latest_session("alice")
+        said = [BotUttered(text=f"message {n}") for n in range(len(tracker.events))]
+        session.update_with_events(said)
+        await store.save(session)
+        session.update(ActionExecuted(name="action_listen"))
+        await store.save(session)  # and again, after more
+        whole = await store.retrieve("alice")
+        assert [e.as_dict() for e in whole.events] == [
+            e.as_dict() for e in [*tracker.events, *said, session.events[-1]]]
+        await store.close()
+
+    asyncio.run(main())
+
+
 def test_kept_conversations_hold_at_most_the_event_budget(make_store, monkeypatch) -> None:
     # room for one conversation of seven events, not two
     monkeypatch.setattr(TrackerStore, "recent_events", 10)
