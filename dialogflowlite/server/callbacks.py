@@ -127,5 +127,5 @@ async def _post(url: str, payload: dict[str, Any], what: str, *,
             if response.status >= 300:
                 logger.error("the result of %s was not accepted by %s (status %d)", what,
                              url, response.status)
-    except (aiohttp.ClientError, TimeoutError) as e:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as e:
         logger.error("the result of %s could not be sent to %s: %s", what, url, e)

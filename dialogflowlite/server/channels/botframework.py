@@ -78,6 +78,7 @@ clouds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -363,7 +364,7 @@ class BotFrameworkChannel(InputChannel):
                 except ValueError:
                     answer = {}
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             return None, self._redact(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
         token = answer.get("access_token")
         if status >= 300 or not isinstance(token, str) or not token:
@@ -394,7 +395,7 @@ class BotFrameworkChannel(InputChannel):
                     answer = await response.json(content_type=None)
                 except ValueError:
                     answer = None
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         if status == 401:
             # a token revoked or expired early: the next turn fetches a fresh one

@@ -25,6 +25,7 @@ stored either way, and the later replies are still tried.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,7 @@ class CallbackChannel(RestChannel):
                             delivered += 1
                             continue
                         problem = f"status {response.status}"
-                except (aiohttp.ClientError, TimeoutError) as e:
+                except (aiohttp.ClientError, asyncio.TimeoutError) as e:
                     problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
                 logger.error("callback channel: a reply to %r was not delivered to %s (%s)",
                              recipient, self.url, problem)

@@ -10,6 +10,7 @@ the Graph API 200 with an ``error`` object), so that stays with each channel.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,6 @@ async def vendor_request(session: aiohttp.ClientSession, method: str, url: str, 
             except ValueError:
                 body = None
             return VendorAnswer(response.status, body)
-    except (aiohttp.ClientError, TimeoutError) as e:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as e:
         described = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         return VendorAnswer(0, None, hide(described, secrets))
