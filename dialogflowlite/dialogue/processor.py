@@ -140,6 +140,8 @@ class TurnResult:
     """What one processed message (or triggered intent, or executed action) produced."""
 
     sender_id: str
+    #: the conversation after the turn, from its latest session start on (what the turn
+    #: read, as Rasa's processor reads it); ``Agent.get_tracker`` gives every session
     tracker: DialogueStateTracker
     #: the events this turn added, in order
     events: list[Event] = field(default_factory=list)
