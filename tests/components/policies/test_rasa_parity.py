@@ -147,15 +147,19 @@ def test_a_rule_for_the_users_text_wins_over_one_for_the_intent(dialogue_project
     assert not by_intent.is_end_to_end_prediction
 
 
+#: a rule written with the user's text, which NLU reads as the restart intent
+TEXT_RULE_OVER_RESTART = """
+    version: "3.1"
+    rules:
+    - rule: a restart that is not one
+      steps:
+      - user: start over please
+      - action: utter_greet
+    """
+
+
 def test_a_text_rule_overrules_a_default_action(dialogue_project) -> None:
-    project = dialogue_project(rules="""
-        version: "3.1"
-        rules:
-        - rule: a restart that is not one
-          steps:
-          - user: start over please
-          - action: utter_greet
-        """)
+    project = dialogue_project(rules=TEXT_RULE_OVER_RESTART)
     policy = trained(RulePolicy(), project)
     domain = project.domain
     text = predict(policy, domain, listen(), user("restart", text="start over please"))
@@ -167,14 +171,7 @@ def test_a_text_rule_overrules_a_default_action(dialogue_project) -> None:
 def test_the_bot_runs_the_text_rule_instead_of_the_default_action(dialogue_project) -> None:
     from dialogflowlite.dialogue.processor import MessageProcessor
 
-    project = dialogue_project(rules="""
-        version: "3.1"
-        rules:
-        - rule: a restart that is not one
-          steps:
-          - user: start over please
-          - action: utter_greet
-        """)
+    project = dialogue_project(rules=TEXT_RULE_OVER_RESTART)
     domain = project.domain
     processor = MessageProcessor(domain, policies=PolicyEnsemble([trained(RulePolicy(),
                                                                           project)]))
