@@ -238,7 +238,9 @@ def test_split_then_train_and_test_on_the_parts(project: Path, capsys) -> None:
 
 def test_split_and_train_name_a_broken_nlu_file(project: Path, capsys) -> None:
     broken = project / "broken.yml"
-    broken.write_text('nlu:\n- intent: greet\n  examples: |\n    - hi [there\n', encoding="utf-8")
+    # (a bracket never closed is text, as in Rasa; an annotation cut short is an error)
+    broken.write_text('nlu:\n- intent: greet\n  examples: |\n    - hi [there(greeting)\n',
+                      encoding="utf-8")
     assert main(["data", "split", "nlu", "--project", str(project), "--nlu", str(broken)]) == 1
     assert "broken.yml:4" in capsys.readouterr().err
     assert main(["train", "nlu", "--project", str(project), "--nlu", str(broken)]) == 1
